@@ -1,0 +1,231 @@
+/* tp_alert — see tp_alert.h. */
+#include "tp_alert.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uthash.h>
+
+typedef Touchpoint__V1__Alert Alert;
+typedef Touchpoint__V1__Alert__EvidenceEntry EvidenceEntry;
+
+#define MAX_EVIDENCE 32
+
+typedef struct {
+    UT_hash_handle hh;
+    size_t         len;          /* packed FIRING alert */
+    uint8_t       *packed;
+    char           id[];         /* alert_id */
+} s_open_t;
+
+struct tp_alerts {
+    s_open_t        *open;       /* uthash head, keyed by alert_id */
+    size_t           n_open;
+    uint64_t         next_seq;
+    tp_stats_t      *stats;
+    tp_alert_sink_fn sink;
+    void            *sink_ctx;
+};
+
+tp_alerts_t *tp_alerts_new(tp_stats_t *stats) {
+    tp_alerts_t *a = calloc(1, sizeof *a);
+    if (!a)
+        return NULL;
+    a->next_seq = 1;
+    a->stats = stats;
+    return a;
+}
+
+void tp_alerts_set_sink(tp_alerts_t *a, tp_alert_sink_fn fn, void *ctx) {
+    a->sink = fn;
+    a->sink_ctx = ctx;
+}
+
+void tp_alerts_set_next_sequence(tp_alerts_t *a, uint64_t next) {
+    a->next_seq = next;
+}
+
+uint64_t tp_alerts_next_sequence(const tp_alerts_t *a) {
+    return a->next_seq;
+}
+
+static int s_make_id(char *buf, size_t len, const char *rule, const char *subject) {
+    int n = snprintf(buf, len, "%s:%s", rule, subject);
+    return (n < 0 || (size_t)n >= len) ? -ENAMETOOLONG : 0;
+}
+
+static s_open_t *s_find(const tp_alerts_t *a, const char *id) {
+    s_open_t *o;
+    HASH_FIND_STR(a->open, id, o);
+    return o;
+}
+
+bool tp_alerts_is_firing(const tp_alerts_t *a, const char *rule, const char *subject) {
+    char id[TP_ALERT_ID_MAX];
+    return s_make_id(id, sizeof id, rule, subject) == 0 && s_find(a, id) != NULL;
+}
+
+size_t tp_alerts_open(const tp_alerts_t *a) {
+    return a->n_open;
+}
+
+/* Packs `al` into a new buffer; the caller frees it. */
+static int s_pack(const Alert *al, uint8_t **ret_buf, size_t *ret_len) {
+    size_t len = protobuf_c_message_get_packed_size(&al->base);
+    uint8_t *buf = malloc(len ? len : 1);
+    if (!buf)
+        return -ENOMEM;
+    protobuf_c_message_pack(&al->base, buf);
+    *ret_buf = buf;
+    *ret_len = len;
+    return 0;
+}
+
+/* Assigns the sequence and hands the alert to the sink. */
+static void s_emit(tp_alerts_t *a, Alert *al) {
+    al->sequence = a->next_seq++;
+    if (al->status == TOUCHPOINT__V1__ALERT_STATUS__ALERT_STATUS_FIRING)
+        a->stats->alerts_firing++;
+    else
+        a->stats->alerts_resolved++;
+    if (!a->sink)
+        return;
+    char topic[160];
+    snprintf(topic, sizeof topic, "%s.%s", tp_alert_kind_prefix(al->kind), al->rule);
+    uint8_t *buf;
+    size_t len;
+    int r = s_pack(al, &buf, &len);
+    if (r == 0) {
+        r = a->sink(a->sink_ctx, topic, buf, len, al);
+        free(buf);
+    }
+    if (r < 0)
+        a->stats->publish_errors++;
+}
+
+static char *s_str(const char *s) {
+    return (char *)(s ? s : "");
+}
+
+int tp_alerts_fire(tp_alerts_t *a, const tp_alert_spec_t *spec, int64_t now_ms) {
+    char id[TP_ALERT_ID_MAX];
+    int r = s_make_id(id, sizeof id, spec->rule, spec->subject);
+    if (r < 0)
+        return r;
+    if (s_find(a, id))
+        return 0;
+    if (spec->n_evidence > MAX_EVIDENCE)
+        return -E2BIG;
+
+    EvidenceEntry entries[MAX_EVIDENCE];
+    EvidenceEntry *ev[MAX_EVIDENCE];
+    for (size_t i = 0; i < spec->n_evidence; i++) {
+        touchpoint__v1__alert__evidence_entry__init(&entries[i]);
+        entries[i].key = s_str(spec->evidence[i].key);
+        entries[i].value = s_str(spec->evidence[i].value);
+        ev[i] = &entries[i];
+    }
+    Alert al;
+    touchpoint__v1__alert__init(&al);
+    al.alert_id = id;
+    al.kind = spec->kind;
+    al.rule = s_str(spec->rule);
+    al.status = TOUCHPOINT__V1__ALERT_STATUS__ALERT_STATUS_FIRING;
+    al.severity = spec->severity;
+    al.hcp_id = s_str(spec->hcp_id);
+    al.rep_id = s_str(spec->rep_id);
+    al.account_id = s_str(spec->account_id);
+    al.territory = s_str(spec->territory);
+    al.call_id = s_str(spec->call_id);
+    al.contract_id = s_str(spec->contract_id);
+    al.step = s_str(spec->step);
+    al.summary = s_str(spec->summary);
+    al.n_evidence = spec->n_evidence;
+    al.evidence = ev;
+    al.n_event_ids = spec->n_event_ids;
+    al.event_ids = (char **)spec->event_ids;
+    al.detected_at_ms = now_ms;
+
+    /* Remember it before emitting, so an ENOMEM here cannot leave a
+     * published FIRING that we do not know is open. */
+    size_t idlen = strlen(id);
+    s_open_t *o = malloc(sizeof *o + idlen + 1);
+    if (!o)
+        return -ENOMEM;
+    memcpy(o->id, id, idlen + 1);
+    r = s_pack(&al, &o->packed, &o->len);
+    if (r < 0) {
+        free(o);
+        return r;
+    }
+    HASH_ADD_KEYPTR(hh, a->open, o->id, idlen, o);
+    a->n_open++;
+    s_emit(a, &al);
+    return 1;
+}
+
+int tp_alerts_resolve(tp_alerts_t *a, const char *rule, const char *subject, const char *summary,
+                      const tp_kv_t *evidence, size_t n_evidence, const char *event_id,
+                      int64_t now_ms) {
+    char id[TP_ALERT_ID_MAX];
+    int r = s_make_id(id, sizeof id, rule, subject);
+    if (r < 0)
+        return r;
+    s_open_t *o = s_find(a, id);
+    if (!o)
+        return 0;
+    Alert *fired = touchpoint__v1__alert__unpack(NULL, o->len, o->packed);
+    if (!fired)
+        return -ENOMEM;
+
+    /* The FIRING's evidence, with keys from `evidence` overriding or added. */
+    EvidenceEntry entries[MAX_EVIDENCE];
+    EvidenceEntry *ev[2 * MAX_EVIDENCE];
+    size_t n = 0;
+    for (size_t i = 0; i < fired->n_evidence && n < MAX_EVIDENCE; i++) {
+        bool overridden = false;
+        for (size_t j = 0; j < n_evidence && !overridden; j++)
+            overridden = strcmp(fired->evidence[i]->key, evidence[j].key) == 0;
+        if (!overridden)
+            ev[n++] = fired->evidence[i];
+    }
+    for (size_t j = 0; j < n_evidence && j < MAX_EVIDENCE; j++) {
+        touchpoint__v1__alert__evidence_entry__init(&entries[j]);
+        entries[j].key = s_str(evidence[j].key);
+        entries[j].value = s_str(evidence[j].value);
+        ev[n++] = &entries[j];
+    }
+    /* A shallow copy: its strings belong to `fired`, freed below. */
+    Alert al = *fired;
+    char *cause = s_str(event_id);
+    al.status = TOUCHPOINT__V1__ALERT_STATUS__ALERT_STATUS_RESOLVED;
+    al.summary = s_str(summary);
+    al.evidence = ev;
+    al.n_evidence = n;
+    al.event_ids = event_id ? &cause : NULL;
+    al.n_event_ids = event_id ? 1 : 0;
+    al.detected_at_ms = now_ms;
+
+    HASH_DEL(a->open, o);
+    a->n_open--;
+    s_emit(a, &al);
+    free(o->packed);
+    free(o);
+    touchpoint__v1__alert__free_unpacked(fired, NULL);
+    return 1;
+}
+
+void tp_alerts_destroy(tp_alerts_t **p) {
+    tp_alerts_t *a = p ? *p : NULL;
+    if (!a)
+        return;
+    s_open_t *o, *tmp;
+    HASH_ITER(hh, a->open, o, tmp) {
+        HASH_DEL(a->open, o);
+        free(o->packed);
+        free(o);
+    }
+    free(a);
+    *p = NULL;
+}

@@ -1,0 +1,123 @@
+/* tp_config — touchpointd's configuration: YAML in, one immutable struct out.
+ *
+ * Called by main() at start-up and on reload, and by `--check-config`. A
+ * config is parsed and validated as a whole into a fresh tp_config_t; any
+ * error refuses the whole file with "file:line: message", so a running
+ * daemon keeps its old config (never half-applied). Every key is optional
+ * and falls back to the defaults in shared/DESIGN.md.
+ *
+ * Keys are table-driven (see s_keys[] in tp_config.c): one entry per dotted
+ * path with its type, default, offset and a one-line description. Unknown
+ * keys are errors, so a typo never silently becomes a default.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define TP_MAX_INPUTS      16
+#define TP_CHANNEL_COUNT   7   /* Channel enum values 0..6 (0 = UNSPECIFIED) */
+#define TP_CONTRACT_TYPE_COUNT 6
+#define TP_MAX_STEP_SLAS   64
+#define TP_STEP_NAME_MAX   64
+
+typedef enum { TP_MODE_BIND = 0, TP_MODE_CONNECT = 1 } tp_mode_t;
+typedef enum { TP_CLOCK_WALL = 0, TP_CLOCK_EVENT = 1 } tp_clock_mode_t;
+
+/* Call fields a rule can require, as a bit mask. Names in the YAML are the
+ * CallLogged field names: products, topics, notes, next_step, attendees,
+ * account_id, territory. */
+enum {
+    TP_FIELD_PRODUCTS   = 1u << 0,
+    TP_FIELD_TOPICS     = 1u << 1,
+    TP_FIELD_NOTES      = 1u << 2,
+    TP_FIELD_NEXT_STEP  = 1u << 3,
+    TP_FIELD_ATTENDEES  = 1u << 4,
+    TP_FIELD_ACCOUNT_ID = 1u << 5,
+    TP_FIELD_TERRITORY  = 1u << 6,
+};
+#define TP_FIELD_COUNT 7
+
+typedef struct {
+    char     *endpoint;          /* owned; "tcp://127.0.0.1:7601", "ipc://..." */
+    tp_mode_t mode;              /* bind or connect */
+    int       hwm;               /* ZMQ_RCVHWM / ZMQ_SNDHWM, 0 = unlimited */
+} tp_endpoint_t;
+
+typedef struct {
+    char    name[TP_STEP_NAME_MAX];  /* step name, e.g. "FMV_REVIEW" */
+    int64_t sla_ms;
+} tp_step_sla_t;
+
+typedef struct tp_config {
+    char           *path;                       /* owned; file it came from, "<embedded>" */
+    tp_endpoint_t   inputs[TP_MAX_INPUTS];      /* SUB sockets subscribed to "crm." */
+    size_t          n_inputs;
+    tp_endpoint_t   output;                     /* PUB socket for alerts */
+    tp_clock_mode_t clock;                      /* wall | event */
+    char           *state_dir;                  /* owned */
+    size_t          dedup_window;               /* event_ids remembered for idempotency */
+    size_t          max_sources;                /* per-source sequence trackers */
+    size_t          max_message_bytes;          /* ZMQ_MAXMSGSIZE on inputs */
+    int64_t         log_interval_ms;            /* rate-limit window for bad-input logs */
+    unsigned        log_burst;                  /* bad-input lines per window */
+
+    struct {
+        bool     enabled;
+        unsigned required;                       /* TP_FIELD_* mask */
+        unsigned by_channel[TP_CHANNEL_COUNT];   /* override per Channel value */
+        bool     has_channel[TP_CHANNEL_COUNT];  /* true where by_channel is set */
+    } call_incomplete;
+    struct { bool enabled; int64_t submit_within_ms; } call_late;
+    struct { bool enabled; int64_t submit_within_ms; } call_unsubmitted;
+    struct { bool enabled; int64_t follow_up_within_ms; int nps_max; int effort_min; } follow_up_missing;
+    struct { bool enabled; int64_t window_ms; unsigned min_reps; } uncoordinated_contact;
+    struct { bool enabled; unsigned last_calls; } channel_mismatch;
+
+    struct {
+        bool          enabled;
+        int64_t       default_sla_ms;
+        tp_step_sla_t by_step[TP_MAX_STEP_SLAS];
+        size_t        n_by_step;
+    } step_slow;
+    struct { bool enabled; int64_t stall_after_ms; } case_stalled;
+    struct { bool enabled; unsigned min_returns; } rework;
+    struct { bool enabled; unsigned max_owners; } handoffs;
+    struct { bool enabled; unsigned max_hcp_actions; } hcp_burden;
+    struct { bool enabled; int64_t target_ms[TP_CONTRACT_TYPE_COUNT]; } cycle_time;
+    struct { bool enabled; int nps_max; int effort_min; } negative_feedback;
+} tp_config_t;
+
+/* Parse YAML text. `name` is used in error messages ("name:line: ...").
+ * On success returns 0 and stores a new config in *ret (caller owns, free
+ * with tp_config_destroy). On failure returns a negative errno (-EINVAL for
+ * a bad config, -ENOMEM) and, if err != NULL, writes one NUL-terminated line
+ * "name:line: message" into err (errlen bytes). *ret is untouched on error. */
+int tp_config_parse(const char *yaml, size_t len, const char *name,
+                    char *err, size_t errlen, tp_config_t **ret);
+
+/* As tp_config_parse, reading the file at `path`. A missing or unreadable
+ * file is "path: <strerror>" and a negative errno. */
+int tp_config_load(const char *path, char *err, size_t errlen, tp_config_t **ret);
+
+/* The embedded default config (loopback endpoints, ./var/touchpointd),
+ * as YAML text; tp_config_parse() of it always succeeds. */
+const char *tp_config_default_yaml(void);
+
+/* Duration string with a unit: "250ms", "90s", "30m", "48h", "7d", "2w".
+ * Returns 0 and stores milliseconds in *ret_ms, or -EINVAL. */
+int tp_duration_parse(const char *s, int64_t *ret_ms);
+
+/* Field name <-> TP_FIELD_* bit; NULL / 0 when unknown. */
+unsigned tp_field_from_name(const char *name);
+const char *tp_field_name(unsigned bit);
+
+/* Required fields for a call on `channel` (Channel enum value). */
+unsigned tp_config_required_fields(const tp_config_t *c, int channel);
+
+/* SLA for a contracting step name (by_step, else default_sla). */
+int64_t tp_config_step_sla(const tp_config_t *c, const char *step);
+
+/* Frees the config and NULLs the pointer; accepts NULL and *p == NULL. */
+void tp_config_destroy(tp_config_t **p);

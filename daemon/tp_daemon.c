@@ -1,0 +1,161 @@
+/* tp_daemon — see tp_daemon.h. */
+#include "tp_daemon.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "tp_bus.h"
+#include "tp_json.h"
+#include "tp_log.h"
+
+struct tp_daemon {
+    const tp_config_t *cfg;
+    int                lock_fd;  /* flock on <state_dir>/touchpointd.lock */
+    tp_engine_t       *engine;
+    tp_bus_t          *bus;
+    FILE              *print_alerts;
+};
+
+/* mkdir -p, mode 0750 for what we create. */
+static int s_mkdir_p(const char *path) {
+    char *p = strdup(path);
+    if (!p)
+        return -ENOMEM;
+    int r = 0;
+    for (char *s = p + 1; r == 0; s++) {
+        if (*s != '/' && *s != '\0')
+            continue;
+        char c = *s;
+        *s = '\0';
+        if (mkdir(p, 0750) < 0 && errno != EEXIST)
+            r = -errno;
+        *s = c;
+        if (c == '\0')
+            break;
+    }
+    free(p);
+    return r;
+}
+
+/* One daemon per state directory: a second one would corrupt the state
+ * the first keeps there. flock is released by the kernel if we die. */
+static int s_lock_state_dir(tp_daemon_t *d) {
+    int r = s_mkdir_p(d->cfg->state_dir);
+    if (r < 0)
+        return log_error_errno(r, "Failed to create state directory '%s': %m", d->cfg->state_dir);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/touchpointd.lock", d->cfg->state_dir);
+    d->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+    if (d->lock_fd < 0)
+        return log_error_errno(errno, "Failed to open '%s': %m", path);
+    if (flock(d->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+        if (errno == EWOULDBLOCK)
+            return log_error_errno(EBUSY, "State directory '%s' is in use by another touchpointd",
+                                   d->cfg->state_dir);
+        return log_error_errno(errno, "Failed to lock '%s': %m", path);
+    }
+    return 0;
+}
+
+static void s_input_cb(void *arg, const tp_frame_t *frames, size_t nframes) {
+    tp_daemon_t *d = arg;
+    int r = tp_engine_handle(d->engine, frames, nframes);
+    if (r < 0)
+        log_error_errno(r, "Failed to process event: %m");
+}
+
+/* Alerts leave here: printed (if asked) and published on the PUB socket. */
+static int s_alert_sink(void *ctx, const char *topic, const uint8_t *buf, size_t len,
+                        const Touchpoint__V1__Alert *alert) {
+    tp_daemon_t *d = ctx;
+    if (d->print_alerts) {
+        json_t *j = tp_json_from_message(&alert->base);
+        if (j) {
+            json_object_set_new(j, "topic", json_string(topic));
+            char *line = json_dumps(j, JSON_COMPACT);
+            if (line) {
+                fprintf(d->print_alerts, "%s\n", line);
+                fflush(d->print_alerts);
+                free(line);
+            }
+            json_decref(j);
+        }
+    }
+    int r = tp_bus_publish(d->bus, topic, buf, len);
+    if (r < 0)
+        log_warning_errno(r, "Failed to publish alert %s: %m", alert->alert_id);
+    return r;
+}
+
+int tp_daemon_new(struct event_base *base, const tp_config_t *cfg, const tp_daemon_opts_t *opts,
+                  tp_daemon_t **ret) {
+    tp_daemon_t *d = calloc(1, sizeof *d);
+    if (!d)
+        return log_error_errno(ENOMEM, "Out of memory");
+    d->cfg = cfg;
+    d->lock_fd = -1;
+    d->print_alerts = opts ? opts->print_alerts : NULL;
+
+    int r = s_lock_state_dir(d);
+    if (r < 0)
+        goto fail;
+    r = tp_engine_new(cfg, &d->engine);
+    if (r < 0) {
+        log_error_errno(r, "Failed to set up the rule engine: %m");
+        goto fail;
+    }
+    tp_engine_set_sink(d->engine, s_alert_sink, d);
+    d->bus = tp_bus_new(base);
+    if (!d->bus) {
+        r = log_error_errno(errno ? errno : ENOMEM, "Failed to create ZeroMQ context: %m");
+        goto fail;
+    }
+    r = tp_bus_set_output(d->bus, &cfg->output);
+    if (r < 0) {
+        log_error_errno(r, "Failed to %s output '%s': %m",
+                        cfg->output.mode == TP_MODE_BIND ? "bind" : "connect", cfg->output.endpoint);
+        goto fail;
+    }
+    for (size_t i = 0; i < cfg->n_inputs; i++) {
+        const tp_endpoint_t *ep = &cfg->inputs[i];
+        r = tp_bus_add_input(d->bus, ep, TP_TOPIC_PREFIX, cfg->max_message_bytes, s_input_cb, d);
+        if (r < 0) {
+            log_error_errno(r, "Failed to %s input '%s': %m",
+                            ep->mode == TP_MODE_BIND ? "bind" : "connect", ep->endpoint);
+            goto fail;
+        }
+    }
+    *ret = d;
+    return 0;
+fail:
+    tp_daemon_destroy(&d);
+    return r;
+}
+
+tp_engine_t *tp_daemon_engine(tp_daemon_t *d) {
+    return d->engine;
+}
+
+void tp_daemon_log_stats(const tp_daemon_t *d) {
+    char line[1024];
+    tp_stats_format(tp_engine_stats(d->engine), line, sizeof line);
+    log_info("stats: %s open_alerts=%zu known_calls=%zu", line, tp_engine_open_alerts(d->engine),
+             tp_engine_calls(d->engine));
+}
+
+void tp_daemon_destroy(tp_daemon_t **p) {
+    tp_daemon_t *d = p ? *p : NULL;
+    if (!d)
+        return;
+    tp_bus_destroy(&d->bus);
+    tp_engine_destroy(&d->engine);
+    if (d->lock_fd >= 0)
+        close(d->lock_fd);
+    free(d);
+    *p = NULL;
+}

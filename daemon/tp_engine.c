@@ -1,0 +1,206 @@
+/* tp_engine — see tp_engine.h. */
+#include "tp_engine.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tp_dedup.h"
+#include "tp_log.h"
+#include "tp_rules.h"
+#include "tp_seq.h"
+#include "tp_state.h"
+
+struct tp_engine {
+    const tp_config_t *cfg;
+    tp_clock_t         clock;
+    tp_stats_t         stats;
+    tp_dedup_t        *dedup;
+    tp_seq_t          *seq;
+    tp_state_t        *state;
+    tp_alerts_t       *alerts;
+    tp_ruleset_t      *rules;
+    tp_ratelimit_t     bad_rl;    /* bad frames, duplicates */
+    tp_ratelimit_t     seq_rl;    /* sequence gaps, regressions */
+};
+
+int tp_engine_new(const tp_config_t *cfg, tp_engine_t **ret) {
+    tp_engine_t *e = calloc(1, sizeof *e);
+    if (!e)
+        return -ENOMEM;
+    e->cfg = cfg;
+    tp_clock_init(&e->clock, cfg->clock);
+    e->bad_rl = (tp_ratelimit_t){ .interval_ms = cfg->log_interval_ms, .burst = cfg->log_burst };
+    e->seq_rl = e->bad_rl;
+    e->dedup = tp_dedup_new(cfg->dedup_window);
+    e->seq = tp_seq_new(cfg->max_sources);
+    e->state = tp_state_new();
+    e->alerts = tp_alerts_new(&e->stats);
+    int r = -ENOMEM;
+    if (e->dedup && e->seq && e->state && e->alerts) {
+        tp_rule_ctx_t ctx = { .cfg = cfg, .alerts = e->alerts, .state = e->state,
+                              .stats = &e->stats };
+        r = tp_ruleset_new(&ctx, &e->rules);
+    }
+    if (r < 0) {
+        tp_engine_destroy(&e);
+        return r;
+    }
+    *ret = e;
+    return 0;
+}
+
+void tp_engine_set_sink(tp_engine_t *e, tp_alert_sink_fn fn, void *ctx) {
+    tp_alerts_set_sink(e->alerts, fn, ctx);
+}
+
+tp_clock_t *tp_engine_clock(tp_engine_t *e) {
+    return &e->clock;
+}
+
+const tp_stats_t *tp_engine_stats(const tp_engine_t *e) {
+    return &e->stats;
+}
+
+size_t tp_engine_open_alerts(const tp_engine_t *e) {
+    return tp_alerts_open(e->alerts);
+}
+
+size_t tp_engine_calls(const tp_engine_t *e) {
+    return tp_state_calls(e->state);
+}
+
+void tp_engine_describe_rules(const tp_engine_t *e, char *buf, size_t len) {
+    tp_ruleset_describe(e->rules, buf, len);
+}
+
+/* Bad input is logged at most log_burst times per log_interval, so a
+ * million bad frames cost a handful of lines plus one "suppressed" line. */
+static bool s_may_log(tp_ratelimit_t *rl) {
+    uint64_t suppressed;
+    bool ok = tp_ratelimit_below(rl, tp_monotonic_ms(), &suppressed);
+    if (suppressed)
+        log_warning("%" PRIu64 " similar messages suppressed", suppressed);
+    return ok;
+}
+
+static void s_check_sequence(tp_engine_t *e, const Touchpoint__V1__Envelope *env) {
+    uint64_t missing;
+    int r = tp_seq_observe(e->seq, env->source, env->sequence, &missing);
+    switch (r) {
+    case TP_SEQ_GAP:
+        e->stats.seq_gaps++;
+        e->stats.seq_missing += missing;
+        if (s_may_log(&e->seq_rl))
+            log_warning("Sequence gap from source '%s': %" PRIu64 " event(s) missing before %" PRIu64,
+                        env->source, missing, env->sequence);
+        break;
+    case TP_SEQ_RESTART:
+        e->stats.seq_restarts++;
+        if (s_may_log(&e->seq_rl))
+            log_notice("Source '%s' restarted its sequence at 1", env->source);
+        break;
+    case TP_SEQ_REGRESSION:
+        e->stats.seq_regressions++;
+        if (s_may_log(&e->seq_rl))
+            log_warning("Source '%s' went back to sequence %" PRIu64 " (last %" PRIu64 ")",
+                        env->source, env->sequence, tp_seq_last(e->seq, env->source));
+        break;
+    case TP_SEQ_FULL:
+        e->stats.sources_dropped++;
+        if (s_may_log(&e->seq_rl))
+            log_warning("Not tracking sequence of source '%s': %zu sources tracked already",
+                        env->source, tp_seq_sources(e->seq));
+        break;
+    default:
+        break;
+    }
+}
+
+static int s_dispatch(tp_engine_t *e, const Touchpoint__V1__Envelope *env) {
+    int r = tp_dedup_check(e->dedup, env->event_id, strlen(env->event_id));
+    if (r < 0)
+        return r;
+    if (r == 1) {
+        e->stats.duplicates++;
+        if (s_may_log(&e->bad_rl))
+            log_info("Ignoring duplicate event '%s' from '%s'", env->event_id, env->source);
+        return 1;
+    }
+    s_check_sequence(e, env);
+    tp_clock_observe(&e->clock, env->occurred_at_ms);
+    e->stats.accepted++;
+
+    /* The one switch over payload kinds: update state, then let the rules
+     * that asked for this kind look at the result. */
+    tp_event_t ev = { .env = env };
+    switch (env->payload_case) {
+    case TOUCHPOINT__V1__ENVELOPE__PAYLOAD_CALL:
+        e->stats.calls++;
+        r = tp_state_apply_call(e->state, env->call, env->event_id, env->occurred_at_ms, &ev.call);
+        if (r < 0)
+            return r;
+        ev.applied = r == 1;
+        if (!ev.applied)
+            e->stats.stale_versions++;
+        break;
+    case TOUCHPOINT__V1__ENVELOPE__PAYLOAD_CONTRACTING:
+        e->stats.contracting++;
+        break;
+    case TOUCHPOINT__V1__ENVELOPE__PAYLOAD_FEEDBACK:
+        e->stats.feedback++;
+        break;
+    case TOUCHPOINT__V1__ENVELOPE__PAYLOAD_WATERMARK:
+        e->stats.watermarks++;
+        tp_clock_observe(&e->clock, env->watermark->now_ms);
+        break;
+    default:
+        return 1; /* unreachable: the codec refuses envelopes without payload */
+    }
+    tp_rule_ctx_t ctx = { .cfg = e->cfg, .alerts = e->alerts, .state = e->state,
+                          .stats = &e->stats, .now_ms = tp_clock_now(&e->clock) };
+    tp_ruleset_on_event(e->rules, &ctx, &ev);
+    return 0;
+}
+
+static int s_refuse(tp_engine_t *e, tp_bad_t bad, const char *why) {
+    e->stats.bad[bad]++;
+    if (s_may_log(&e->bad_rl))
+        log_warning("Dropped bad message (%s): %s", tp_bad_name(bad), why);
+    return 1;
+}
+
+int tp_engine_handle(tp_engine_t *e, const tp_frame_t *frames, size_t nframes) {
+    e->stats.received++;
+    char why[256];
+    Touchpoint__V1__Envelope *env = NULL;
+    tp_bad_t bad = tp_codec_decode(frames, nframes, NULL, &env, why, sizeof why);
+    if (bad != TP_BAD_NONE)
+        return s_refuse(e, bad, why);
+    int r = s_dispatch(e, env);
+    touchpoint__v1__envelope__free_unpacked(env, NULL);
+    return r;
+}
+
+int tp_engine_handle_envelope(tp_engine_t *e, const Touchpoint__V1__Envelope *env) {
+    e->stats.received++;
+    char why[256];
+    tp_bad_t bad = tp_codec_validate(env, why, sizeof why);
+    if (bad != TP_BAD_NONE)
+        return s_refuse(e, bad, why);
+    return s_dispatch(e, env);
+}
+
+void tp_engine_destroy(tp_engine_t **p) {
+    tp_engine_t *e = p ? *p : NULL;
+    if (!e)
+        return;
+    tp_ruleset_destroy(&e->rules);
+    tp_alerts_destroy(&e->alerts);
+    tp_state_destroy(&e->state);
+    tp_seq_destroy(&e->seq);
+    tp_dedup_destroy(&e->dedup);
+    free(e);
+    *p = NULL;
+}

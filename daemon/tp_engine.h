@@ -1,0 +1,48 @@
+/* tp_engine — the dispatcher: one bus message in, alerts out. No I/O.
+ *
+ * decode + validate (tp_codec) -> idempotency (tp_dedup) -> per-source
+ * sequence check (tp_seq) -> clock -> state (tp_state) -> rules (tp_rules)
+ * -> alerts (tp_alert) -> sink. Bad input is counted per reason, logged
+ * through a rate limiter, and dropped; it never stops the engine.
+ *
+ * The daemon feeds it frames from ZeroMQ; tests and replay feed it directly,
+ * with the clock injected, so everything here is deterministic.
+ */
+#pragma once
+
+#include "tp_alert.h"
+#include "tp_clock.h"
+#include "tp_codec.h"
+#include "tp_config.h"
+#include "tp_stats.h"
+
+typedef struct tp_engine tp_engine_t;
+
+/* `cfg` is borrowed and must outlive the engine. 0 or negative errno. */
+int tp_engine_new(const tp_config_t *cfg, tp_engine_t **ret);
+
+/* Where alerts go (see tp_alert_sink_fn). */
+void tp_engine_set_sink(tp_engine_t *e, tp_alert_sink_fn fn, void *ctx);
+
+/* The engine's clock, e.g. to inject a wall-time source in tests. */
+tp_clock_t *tp_engine_clock(tp_engine_t *e);
+
+const tp_stats_t *tp_engine_stats(const tp_engine_t *e);
+
+/* Processes one bus message. Returns 0 if it was accepted, 1 if it was
+ * refused (bad, duplicate: counted and logged), negative errno on an
+ * internal failure (ENOMEM). */
+int tp_engine_handle(tp_engine_t *e, const tp_frame_t *frames, size_t nframes);
+
+/* Processes one Envelope that did not come off the bus (replay); it is
+ * validated first. Same returns as tp_engine_handle. */
+int tp_engine_handle_envelope(tp_engine_t *e, const Touchpoint__V1__Envelope *env);
+
+/* Open (FIRING) alerts and known calls, for status lines. */
+size_t tp_engine_open_alerts(const tp_engine_t *e);
+size_t tp_engine_calls(const tp_engine_t *e);
+
+/* Names of the enabled rules, space-separated. */
+void tp_engine_describe_rules(const tp_engine_t *e, char *buf, size_t len);
+
+void tp_engine_destroy(tp_engine_t **p);

@@ -1,0 +1,81 @@
+/* tp_rules — the rule registry and the set of enabled rules; see tp_rules.h. */
+#include "tp_rules.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+extern const tp_rule_t tp_rule_call_incomplete;
+
+/* Evaluation order is registry order. */
+static const tp_rule_t *const s_registry[] = {
+    &tp_rule_call_incomplete,
+    NULL,
+};
+
+#define MAX_RULES (sizeof s_registry / sizeof s_registry[0])
+
+struct tp_ruleset {
+    const tp_rule_t *rules[MAX_RULES];
+    void            *states[MAX_RULES];
+    size_t           n;
+};
+
+const tp_rule_t *const *tp_rule_registry(void) {
+    return s_registry;
+}
+
+int tp_ruleset_new(const tp_rule_ctx_t *ctx, tp_ruleset_t **ret) {
+    tp_ruleset_t *rs = calloc(1, sizeof *rs);
+    if (!rs)
+        return -ENOMEM;
+    for (const tp_rule_t *const *r = s_registry; *r; r++) {
+        if ((*r)->enabled && !(*r)->enabled(ctx->cfg))
+            continue;
+        void *state = NULL;
+        if ((*r)->init) {
+            int e = (*r)->init(ctx, &state);
+            if (e < 0) {
+                tp_ruleset_destroy(&rs);
+                return e;
+            }
+        }
+        rs->rules[rs->n] = *r;
+        rs->states[rs->n] = state;
+        rs->n++;
+    }
+    *ret = rs;
+    return 0;
+}
+
+void tp_ruleset_on_event(tp_ruleset_t *rs, const tp_rule_ctx_t *ctx, const tp_event_t *ev) {
+    unsigned bit = 1u << (ev->env->payload_case % 32);
+    for (size_t i = 0; i < rs->n; i++)
+        if (rs->rules[i]->events & bit)
+            rs->rules[i]->on_event(rs->states[i], ctx, ev);
+}
+
+size_t tp_ruleset_describe(const tp_ruleset_t *rs, char *buf, size_t len) {
+    size_t off = 0;
+    if (len)
+        buf[0] = '\0';
+    for (size_t i = 0; i < rs->n && off < len; i++) {
+        int n = snprintf(buf + off, len - off, "%s%s.%s", i ? " " : "",
+                         tp_alert_kind_prefix(rs->rules[i]->kind), rs->rules[i]->name);
+        if (n < 0)
+            break;
+        off += (size_t)n;
+    }
+    return rs->n;
+}
+
+void tp_ruleset_destroy(tp_ruleset_t **p) {
+    tp_ruleset_t *rs = p ? *p : NULL;
+    if (!rs)
+        return;
+    for (size_t i = rs->n; i-- > 0;)
+        if (rs->rules[i]->free)
+            rs->rules[i]->free(rs->states[i]);
+    free(rs);
+    *p = NULL;
+}

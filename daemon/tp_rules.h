@@ -1,0 +1,72 @@
+/* tp_rules — where rules live: one interface, one registry.
+ *
+ * A rule family is a plugin (Fluent Bit style): a const tp_rule_t with its
+ * name, the payload kinds it wants, and callbacks. Adding a rule is one new
+ * file in daemon/rules/ and one line in s_registry[] (tp_rules.c). The
+ * engine updates state first (one switch over payload kinds, in
+ * tp_engine.c), then calls every enabled rule that asked for that kind.
+ *
+ * Rules hold no I/O: they read the event and state, and fire or resolve
+ * alerts through ctx->alerts. Time is ctx->now_ms (the daemon's clock);
+ * deadlines are derived from event timestamps, never from arrival time.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "tp_alert.h"
+#include "tp_config.h"
+#include "tp_state.h"
+#include "tp_stats.h"
+
+/* Bits for tp_rule_t.events, one per Envelope payload. */
+#define TP_EV_CALL        (1u << TOUCHPOINT__V1__ENVELOPE__PAYLOAD_CALL % 32)
+#define TP_EV_CONTRACTING (1u << TOUCHPOINT__V1__ENVELOPE__PAYLOAD_CONTRACTING % 32)
+#define TP_EV_FEEDBACK    (1u << TOUCHPOINT__V1__ENVELOPE__PAYLOAD_FEEDBACK % 32)
+#define TP_EV_WATERMARK   (1u << TOUCHPOINT__V1__ENVELOPE__PAYLOAD_WATERMARK % 32)
+
+typedef struct tp_rule_ctx {
+    const tp_config_t *cfg;
+    tp_alerts_t       *alerts;
+    tp_state_t        *state;
+    tp_stats_t        *stats;
+    int64_t            now_ms;     /* the daemon's clock at dispatch */
+} tp_rule_ctx_t;
+
+typedef struct tp_event {
+    const Touchpoint__V1__Envelope *env;
+    tp_call_t *call;               /* crm.call: the call as held after this event */
+    bool       applied;            /* false: an older version, state unchanged */
+} tp_event_t;
+
+struct tp_deadline;                /* armed by absence rules (timer wheel) */
+
+typedef struct tp_rule {
+    const char *name;                              /* "call_incomplete" */
+    const char *description;                       /* one line, for --help and docs */
+    Touchpoint__V1__AlertKind kind;
+    unsigned events;                               /* TP_EV_* it wants */
+    bool (*enabled)(const tp_config_t *cfg);
+    int  (*init)(const tp_rule_ctx_t *ctx, void **ret_state);          /* optional */
+    void (*on_event)(void *state, const tp_rule_ctx_t *ctx, const tp_event_t *ev);
+    void (*on_deadline)(void *state, const tp_rule_ctx_t *ctx,
+                        const struct tp_deadline *d);                  /* optional */
+    void (*free)(void *state);                                         /* optional */
+} tp_rule_t;
+
+/* The registry, NULL-terminated, in evaluation order. */
+const tp_rule_t *const *tp_rule_registry(void);
+
+typedef struct tp_ruleset tp_ruleset_t;
+
+/* Instantiates every rule enabled in ctx->cfg. 0 or negative errno. */
+int tp_ruleset_new(const tp_rule_ctx_t *ctx, tp_ruleset_t **ret);
+
+/* Offers an event to every enabled rule that wants its payload kind. */
+void tp_ruleset_on_event(tp_ruleset_t *rs, const tp_rule_ctx_t *ctx, const tp_event_t *ev);
+
+/* Names of the enabled rules, for the start-up log line. */
+size_t tp_ruleset_describe(const tp_ruleset_t *rs, char *buf, size_t len);
+
+void tp_ruleset_destroy(tp_ruleset_t **p);

@@ -1,0 +1,86 @@
+/* tp_seq — see tp_seq.h. */
+#include "tp_seq.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uthash.h>
+
+typedef struct {
+    UT_hash_handle hh;
+    uint64_t       last;          /* highest sequence seen */
+    char           source[];
+} s_source_t;
+
+struct tp_seq {
+    s_source_t *sources;
+    size_t      count;
+    size_t      max;
+};
+
+tp_seq_t *tp_seq_new(size_t max_sources) {
+    tp_seq_t *s = calloc(1, sizeof *s);
+    if (s)
+        s->max = max_sources;
+    return s;
+}
+
+int tp_seq_observe(tp_seq_t *s, const char *source, uint64_t seq, uint64_t *ret_missing) {
+    if (ret_missing)
+        *ret_missing = 0;
+    if (seq == 0)
+        return TP_SEQ_UNSEQUENCED;
+    s_source_t *e;
+    size_t len = strlen(source);
+    HASH_FIND(hh, s->sources, source, len, e);
+    if (!e) {
+        if (s->count >= s->max)
+            return TP_SEQ_FULL;
+        e = malloc(sizeof *e + len + 1);
+        if (!e)
+            return -ENOMEM;
+        memcpy(e->source, source, len + 1);
+        e->last = seq;
+        HASH_ADD_KEYPTR(hh, s->sources, e->source, len, e);
+        s->count++;
+        return TP_SEQ_OK;
+    }
+    if (seq == e->last + 1) {
+        e->last = seq;
+        return TP_SEQ_OK;
+    }
+    if (seq > e->last) {
+        if (ret_missing)
+            *ret_missing = seq - e->last - 1;
+        e->last = seq;
+        return TP_SEQ_GAP;
+    }
+    if (seq == 1) {
+        e->last = 1;
+        return TP_SEQ_RESTART;
+    }
+    return TP_SEQ_REGRESSION;
+}
+
+uint64_t tp_seq_last(const tp_seq_t *s, const char *source) {
+    s_source_t *e;
+    HASH_FIND(hh, s->sources, source, strlen(source), e);
+    return e ? e->last : 0;
+}
+
+size_t tp_seq_sources(const tp_seq_t *s) {
+    return s->count;
+}
+
+void tp_seq_destroy(tp_seq_t **p) {
+    tp_seq_t *s = p ? *p : NULL;
+    if (!s)
+        return;
+    s_source_t *e, *tmp;
+    HASH_ITER(hh, s->sources, e, tmp) {
+        HASH_DEL(s->sources, e);
+        free(e);
+    }
+    free(s);
+    *p = NULL;
+}

@@ -1,0 +1,134 @@
+/* tp_state — see tp_state.h. */
+#include "tp_state.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tp_config.h"
+
+struct tp_state {
+    tp_call_t *calls;            /* uthash head, keyed by call_id */
+    size_t     n_calls;
+};
+
+tp_state_t *tp_state_new(void) {
+    return calloc(1, sizeof(tp_state_t));
+}
+
+static bool s_blank(const char *s) {
+    if (!s)
+        return true;
+    for (; *s; s++)
+        if (!isspace((unsigned char)*s))
+            return false;
+    return true;
+}
+
+static bool s_list_has_data(char *const *items, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (!s_blank(items[i]))
+            return true;
+    return false;
+}
+
+unsigned tp_call_present_fields(const Touchpoint__V1__CallLogged *c) {
+    unsigned m = 0;
+    if (s_list_has_data(c->products, c->n_products))   m |= TP_FIELD_PRODUCTS;
+    if (s_list_has_data(c->topics, c->n_topics))       m |= TP_FIELD_TOPICS;
+    if (!s_blank(c->notes))                            m |= TP_FIELD_NOTES;
+    if (!s_blank(c->next_step))                        m |= TP_FIELD_NEXT_STEP;
+    if (s_list_has_data(c->attendees, c->n_attendees)) m |= TP_FIELD_ATTENDEES;
+    if (!s_blank(c->account_id))                       m |= TP_FIELD_ACCOUNT_ID;
+    if (!s_blank(c->territory))                        m |= TP_FIELD_TERRITORY;
+    return m;
+}
+
+/* Replaces *dst with a copy of src; keeps *dst on ENOMEM. */
+static int s_set(char **dst, const char *src) {
+    if (*dst && src && strcmp(*dst, src) == 0)
+        return 0;
+    char *copy = strdup(src ? src : "");
+    if (!copy)
+        return -ENOMEM;
+    free(*dst);
+    *dst = copy;
+    return 0;
+}
+
+static void s_call_free(tp_call_t *call) {
+    free(call->hcp_id);
+    free(call->rep_id);
+    free(call->account_id);
+    free(call->territory);
+    free(call->event_id);
+    free(call);
+}
+
+int tp_state_apply_call(tp_state_t *s, const Touchpoint__V1__CallLogged *c,
+                        const char *event_id, int64_t version_ms, tp_call_t **ret_call) {
+    tp_call_t *call = tp_state_find_call(s, c->call_id);
+    bool created = false;
+    if (call && version_ms < call->version_ms) {
+        *ret_call = call;
+        return 0;
+    }
+    if (!call) {
+        size_t len = strlen(c->call_id);
+        call = calloc(1, sizeof *call + len + 1);
+        if (!call)
+            return -ENOMEM;
+        memcpy(call->call_id, c->call_id, len + 1);
+        created = true;
+    }
+    if (s_set(&call->hcp_id, c->hcp_id) < 0 || s_set(&call->rep_id, c->rep_id) < 0 ||
+        s_set(&call->account_id, c->account_id) < 0 || s_set(&call->territory, c->territory) < 0 ||
+        s_set(&call->event_id, event_id) < 0) {
+        if (created)
+            s_call_free(call);
+        return -ENOMEM;
+    }
+    call->version_ms = version_ms;
+    call->call_at_ms = c->call_at_ms;
+    call->submitted_at_ms = c->submitted_at_ms;
+    call->status = (uint8_t)c->status;
+    call->channel = (uint8_t)c->channel;
+    call->present = (uint16_t)tp_call_present_fields(c);
+    if (created) {
+        HASH_ADD_KEYPTR(hh, s->calls, call->call_id, strlen(call->call_id), call);
+        s->n_calls++;
+    }
+    *ret_call = call;
+    return 1;
+}
+
+tp_call_t *tp_state_find_call(tp_state_t *s, const char *call_id) {
+    tp_call_t *call;
+    HASH_FIND_STR(s->calls, call_id, call);
+    return call;
+}
+
+void tp_state_forget_call(tp_state_t *s, tp_call_t *call) {
+    HASH_DEL(s->calls, call);
+    s->n_calls--;
+    s_call_free(call);
+}
+
+size_t tp_state_calls(const tp_state_t *s) {
+    return s->n_calls;
+}
+
+void tp_state_destroy(tp_state_t **p) {
+    tp_state_t *s = p ? *p : NULL;
+    if (!s)
+        return;
+    tp_call_t *call, *tmp;
+    HASH_ITER(hh, s->calls, call, tmp) {
+        HASH_DEL(s->calls, call);
+        s_call_free(call);
+    }
+    free(s);
+    *p = NULL;
+}

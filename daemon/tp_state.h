@@ -1,0 +1,57 @@
+/* tp_state — where state is kept: the calls the daemon knows about.
+ *
+ * One hash table per subject kind, keyed by its id (calls by call_id here;
+ * contracting cases and HCP windows join it with their rules). The engine
+ * applies each event here first, then hands the resulting record to the
+ * rules, so every rule sees the same, latest version of a subject.
+ *
+ * "The latest version wins": a call version replaces the one held only if
+ * its Envelope.occurred_at_ms is not older, so a correction that overtakes
+ * its original on the bus is not undone by the original arriving late.
+ */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uthash.h>
+
+#include "tp_contract.h"
+
+typedef struct tp_call {
+    UT_hash_handle hh;
+    int64_t  version_ms;         /* occurred_at_ms of the version held */
+    int64_t  call_at_ms;
+    int64_t  submitted_at_ms;
+    uint8_t  status;             /* CallStatus */
+    uint8_t  channel;            /* Channel */
+    uint16_t present;            /* TP_FIELD_* mask of fields that carry data */
+    char    *hcp_id;
+    char    *rep_id;
+    char    *account_id;
+    char    *territory;
+    char    *event_id;           /* the event that carried this version */
+    char     call_id[];
+} tp_call_t;
+
+typedef struct tp_state tp_state_t;
+
+tp_state_t *tp_state_new(void);
+
+/* TP_FIELD_* mask of the fields of `c` that carry data: a non-empty list
+ * with at least one non-blank item, a string that is not blank. */
+unsigned tp_call_present_fields(const Touchpoint__V1__CallLogged *c);
+
+/* Applies one version of a call. Returns 1 if it is now the version held,
+ * 0 if it was older than the one held (ignored), -ENOMEM. *ret_call gets
+ * the record in both non-error cases (owned by the state). */
+int tp_state_apply_call(tp_state_t *s, const Touchpoint__V1__CallLogged *c,
+                        const char *event_id, int64_t version_ms, tp_call_t **ret_call);
+
+tp_call_t *tp_state_find_call(tp_state_t *s, const char *call_id);
+
+/* Removes and frees a call record. */
+void tp_state_forget_call(tp_state_t *s, tp_call_t *call);
+
+size_t tp_state_calls(const tp_state_t *s);
+
+void tp_state_destroy(tp_state_t **p);

@@ -1,0 +1,35 @@
+/* tp_stats — the daemon's counters, one plain struct.
+ *
+ * Written by the engine and the bus on the hot path (plain increments, one
+ * thread), read by whoever reports them: the shutdown / SIGUSR1 summary line
+ * today, a metrics endpoint later.
+ */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tp_codec.h"
+
+typedef struct tp_stats {
+    uint64_t received;                   /* bus messages taken off any input */
+    uint64_t accepted;                   /* decoded, valid, not duplicate */
+    uint64_t calls, contracting, feedback, watermarks; /* accepted, by payload */
+    uint64_t bad[TP_BAD__COUNT];         /* refused, by reason (bad[0] unused) */
+    uint64_t duplicates;                 /* event_id seen before */
+    uint64_t seq_gaps;                   /* times a source skipped ahead */
+    uint64_t seq_missing;                /* events skipped over in those gaps */
+    uint64_t seq_regressions;            /* sequence went backwards (not restart) */
+    uint64_t seq_restarts;               /* a source started again at 1 */
+    uint64_t sources_dropped;            /* events from sources over max_sources */
+    uint64_t stale_versions;             /* call versions older than the one held */
+    uint64_t alerts_firing;              /* FIRING alerts published */
+    uint64_t alerts_resolved;            /* RESOLVED alerts published */
+    uint64_t publish_errors;             /* alerts the output refused */
+} tp_stats_t;
+
+/* Total refused messages over all reasons. */
+uint64_t tp_stats_bad_total(const tp_stats_t *s);
+
+/* One "key=value ..." line; returns what snprintf returns. */
+int tp_stats_format(const tp_stats_t *s, char *buf, size_t len);

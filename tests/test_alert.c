@@ -1,0 +1,111 @@
+/* test_alert — the FIRING -> RESOLVED lifecycle and sequence numbers. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "tp_alert.h"
+#include "tp_testmsg.h"
+
+static tp_alert_spec_t s_spec(const char *subject) {
+    static const tp_kv_t ev[] = { { "missing", "notes" }, { "channel", "PHONE" } };
+    static const char *const ids[] = { "e1", "e0" };
+    return (tp_alert_spec_t){
+        .kind = TOUCHPOINT__V1__ALERT_KIND__ALERT_KIND_FRICTION,
+        .rule = "rework", .subject = subject,
+        .severity = TOUCHPOINT__V1__SEVERITY__SEVERITY_CRITICAL,
+        .contract_id = "K-1", .step = "FMV_REVIEW", .summary = "Returned twice.",
+        .evidence = ev, .n_evidence = 2, .event_ids = ids, .n_event_ids = 2,
+    };
+}
+
+static void test_fire_dedup_resolve(void **state) {
+    (void)state;
+    tp_stats_t st = { 0 };
+    tp_test_alerts_t got = { 0 };
+    tp_alerts_t *a = tp_alerts_new(&st);
+    tp_alerts_set_sink(a, tp_test_sink, &got);
+    tp_alerts_set_next_sequence(a, 41);
+
+    tp_alert_spec_t spec = s_spec("contract/K-1/step/FMV_REVIEW");
+    assert_int_equal(tp_alerts_fire(a, &spec, 100), 1);
+    assert_int_equal(tp_alerts_fire(a, &spec, 200), 0);          /* already firing */
+    assert_true(tp_alerts_is_firing(a, "rework", "contract/K-1/step/FMV_REVIEW"));
+    assert_int_equal(tp_alerts_open(a), 1);
+    assert_int_equal(got.n, 1);
+    assert_string_equal(got.topics[0], "friction.rework");
+    assert_string_equal(got.alerts[0]->alert_id, "rework:contract/K-1/step/FMV_REVIEW");
+    assert_int_equal(got.alerts[0]->sequence, 41);
+    assert_int_equal(got.alerts[0]->n_event_ids, 2);
+
+    assert_int_equal(tp_alerts_resolve(a, "rework", "contract/K-2", "x", NULL, 0, NULL, 300), 0);
+    const tp_kv_t upd[] = { { "missing", "" }, { "resolution", "completed" } };
+    assert_int_equal(tp_alerts_resolve(a, "rework", "contract/K-1/step/FMV_REVIEW", "Done.", upd,
+                                       2, "e9", 400), 1);
+    assert_int_equal(got.n, 2);
+    Touchpoint__V1__Alert *r = got.alerts[1];
+    assert_int_equal(r->status, TOUCHPOINT__V1__ALERT_STATUS__ALERT_STATUS_RESOLVED);
+    assert_int_equal(r->sequence, 42);
+    assert_int_equal(r->detected_at_ms, 400);
+    assert_string_equal(r->summary, "Done.");
+    assert_string_equal(r->step, "FMV_REVIEW");
+    assert_int_equal(r->severity, TOUCHPOINT__V1__SEVERITY__SEVERITY_CRITICAL);
+    assert_int_equal(r->n_evidence, 3);                 /* channel kept, missing overridden */
+    assert_string_equal(tp_test_evidence(r, "channel"), "PHONE");
+    assert_string_equal(tp_test_evidence(r, "missing"), "");
+    assert_string_equal(tp_test_evidence(r, "resolution"), "completed");
+    assert_int_equal(r->n_event_ids, 1);
+    assert_string_equal(r->event_ids[0], "e9");
+    assert_false(tp_alerts_is_firing(a, "rework", "contract/K-1/step/FMV_REVIEW"));
+    assert_int_equal(st.alerts_firing, 1);
+    assert_int_equal(st.alerts_resolved, 1);
+    assert_int_equal(tp_alerts_next_sequence(a), 43);
+
+    tp_test_alerts_clear(&got);
+    tp_alerts_destroy(&a);
+    assert_null(a);
+}
+
+static int s_failing_sink(void *ctx, const char *topic, const uint8_t *buf, size_t len,
+                          const Touchpoint__V1__Alert *alert) {
+    (void)ctx; (void)topic; (void)buf; (void)len; (void)alert;
+    return -11;
+}
+
+static void test_sink_failure_is_counted_and_state_moves_on(void **state) {
+    (void)state;
+    tp_stats_t st = { 0 };
+    tp_alerts_t *a = tp_alerts_new(&st);
+    tp_alerts_set_sink(a, s_failing_sink, NULL);
+    tp_alert_spec_t spec = s_spec("contract/K-1");
+    assert_int_equal(tp_alerts_fire(a, &spec, 1), 1);
+    assert_int_equal(st.publish_errors, 1);
+    assert_int_equal(tp_alerts_resolve(a, "rework", "contract/K-1", "ok", NULL, 0, NULL, 2), 1);
+    assert_int_equal(st.publish_errors, 2);
+    assert_int_equal(tp_alerts_open(a), 0);
+    tp_alerts_destroy(&a);
+}
+
+static void test_overlong_id_is_refused(void **state) {
+    (void)state;
+    tp_stats_t st = { 0 };
+    tp_alerts_t *a = tp_alerts_new(&st);
+    char subject[TP_ALERT_ID_MAX + 1];
+    memset(subject, 's', sizeof subject - 1);
+    subject[sizeof subject - 1] = '\0';
+    tp_alert_spec_t spec = s_spec(subject);
+    assert_true(tp_alerts_fire(a, &spec, 1) < 0);
+    assert_int_equal(tp_alerts_open(a), 0);
+    tp_alerts_destroy(&a);   /* open alerts freed on destroy: LSan checks */
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_fire_dedup_resolve),
+        cmocka_unit_test(test_sink_failure_is_counted_and_state_moves_on),
+        cmocka_unit_test(test_overlong_id_is_refused),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,126 @@
+/* test_codec — decode and validation of bus messages. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "tp_codec.h"
+
+static Touchpoint__V1__Envelope s_env;
+static Touchpoint__V1__Feedback s_fb;
+static char s_why[256];
+
+static int s_setup(void **state) {
+    (void)state;
+    touchpoint__v1__envelope__init(&s_env);
+    touchpoint__v1__feedback__init(&s_fb);
+    s_env.event_id = "e1";
+    s_env.source = "survey";
+    s_env.occurred_at_ms = 1000;
+    s_env.payload_case = TOUCHPOINT__V1__ENVELOPE__PAYLOAD_FEEDBACK;
+    s_env.feedback = &s_fb;
+    s_fb.feedback_id = "F-1";
+    s_fb.hcp_id = "H-1";
+    s_fb.subject_type = "contract";
+    s_fb.at_ms = 1000;
+    return 0;
+}
+
+static tp_bad_t s_validate(void) {
+    s_why[0] = '\0';
+    return tp_codec_validate(&s_env, s_why, sizeof s_why);
+}
+
+static void test_valid_feedback(void **state) {
+    (void)state;
+    assert_int_equal(s_validate(), TP_BAD_NONE);
+    s_fb.nps_value_case = TOUCHPOINT__V1__FEEDBACK__NPS_VALUE_NPS;
+    s_fb.nps = 0;           /* 0 is a real score, not "absent" */
+    assert_int_equal(s_validate(), TP_BAD_NONE);
+}
+
+static void test_scores_out_of_range(void **state) {
+    (void)state;
+    s_fb.nps_value_case = TOUCHPOINT__V1__FEEDBACK__NPS_VALUE_NPS;
+    s_fb.nps = 11;
+    assert_int_equal(s_validate(), TP_BAD_INVALID);
+    assert_string_equal(s_why, "feedback.nps 11 is out of range 0..10");
+    s_fb.nps = 3;
+    s_fb.effort_score_value_case = TOUCHPOINT__V1__FEEDBACK__EFFORT_SCORE_VALUE_EFFORT_SCORE;
+    s_fb.effort_score = 0;
+    assert_int_equal(s_validate(), TP_BAD_INVALID);
+    assert_non_null(strstr(s_why, "effort_score"));
+}
+
+static void test_ids_bounded_and_printable(void **state) {
+    (void)state;
+    char longid[TP_ID_MAX + 2];
+    memset(longid, 'x', sizeof longid - 1);
+    longid[sizeof longid - 1] = '\0';
+    s_env.event_id = longid;
+    assert_int_equal(s_validate(), TP_BAD_INVALID);
+    assert_non_null(strstr(s_why, "event_id is longer"));
+    longid[TP_ID_MAX] = '\0';   /* exactly TP_ID_MAX: fine */
+    assert_int_equal(s_validate(), TP_BAD_NONE);
+    s_env.event_id = "e1";
+    s_fb.hcp_id = "H\n1";
+    assert_int_equal(s_validate(), TP_BAD_INVALID);
+    assert_string_equal(s_why, "feedback.hcp_id contains a control character");
+    s_fb.hcp_id = "";
+    assert_int_equal(s_validate(), TP_BAD_INVALID);
+    assert_string_equal(s_why, "feedback.hcp_id is missing");
+}
+
+static void test_subject_type_and_times(void **state) {
+    (void)state;
+    s_fb.subject_type = "meeting";
+    assert_int_equal(s_validate(), TP_BAD_INVALID);
+    s_fb.subject_type = "general";
+    s_env.occurred_at_ms = 0;
+    assert_int_equal(s_validate(), TP_BAD_INVALID);
+    assert_non_null(strstr(s_why, "occurred_at_ms"));
+    s_env.occurred_at_ms = -5;
+    assert_int_equal(s_validate(), TP_BAD_INVALID);
+}
+
+static void test_decode_frames(void **state) {
+    (void)state;
+    size_t len = touchpoint__v1__envelope__get_packed_size(&s_env);
+    uint8_t *buf = malloc(len);
+    touchpoint__v1__envelope__pack(&s_env, buf);
+    tp_frame_t frames[2] = { { "crm.feedback", 12 }, { buf, len } };
+    Touchpoint__V1__Envelope *env = NULL;
+    assert_int_equal(tp_codec_decode(frames, 2, NULL, &env, s_why, sizeof s_why), TP_BAD_NONE);
+    assert_string_equal(env->feedback->feedback_id, "F-1");
+    touchpoint__v1__envelope__free_unpacked(env, NULL);
+    /* A topic that is a prefix of a real one, or with a NUL, is unknown. */
+    frames[0] = (tp_frame_t){ "crm.feed", 8 };
+    assert_int_equal(tp_codec_decode(frames, 2, NULL, &env, s_why, sizeof s_why), TP_BAD_TOPIC);
+    frames[0] = (tp_frame_t){ "crm.feedback\0", 13 };
+    assert_int_equal(tp_codec_decode(frames, 2, NULL, &env, s_why, sizeof s_why), TP_BAD_TOPIC);
+    assert_string_equal(s_why, "unknown topic \"crm.feedback?\"");
+    /* Every truncation of a valid envelope is refused or decodes to something
+     * valid, never a crash (ASan watches). */
+    frames[0] = (tp_frame_t){ "crm.feedback", 12 };
+    for (size_t cut = 0; cut < len; cut++) {
+        frames[1].len = cut;
+        env = NULL;
+        if (tp_codec_decode(frames, 2, NULL, &env, s_why, sizeof s_why) == TP_BAD_NONE)
+            touchpoint__v1__envelope__free_unpacked(env, NULL);
+    }
+    free(buf);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup(test_valid_feedback, s_setup),
+        cmocka_unit_test_setup(test_scores_out_of_range, s_setup),
+        cmocka_unit_test_setup(test_ids_bounded_and_printable, s_setup),
+        cmocka_unit_test_setup(test_subject_type_and_times, s_setup),
+        cmocka_unit_test_setup(test_decode_frames, s_setup),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

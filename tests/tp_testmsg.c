@@ -1,0 +1,82 @@
+/* tp_testmsg — see tp_testmsg.h. */
+#include "tp_testmsg.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tp_config.h"
+
+size_t tp_test_pack_envelope(const Touchpoint__V1__Envelope *env, uint8_t **ret) {
+    size_t len = touchpoint__v1__envelope__get_packed_size(env);
+    *ret = malloc(len ? len : 1);
+    touchpoint__v1__envelope__pack(env, *ret);
+    return len;
+}
+
+size_t tp_test_pack_call(const tp_test_call_t *c, uint8_t **ret) {
+    static char *products[] = { "Cardiozan" };
+    static char *topics[] = { "efficacy" };
+    static char *attendees[] = { "Dr. Who" };
+    Touchpoint__V1__CallLogged call;
+    touchpoint__v1__call_logged__init(&call);
+    call.call_id = (char *)c->call_id;
+    call.hcp_id = (char *)(c->hcp_id ? c->hcp_id : "HCP-1");
+    call.rep_id = (char *)(c->rep_id ? c->rep_id : "REP-1");
+    call.account_id = (char *)((c->fields & TP_FIELD_ACCOUNT_ID) ? "ACC-1" : "");
+    call.territory = (char *)((c->fields & TP_FIELD_TERRITORY) ? "T-1" : "");
+    call.channel = c->channel ? (Touchpoint__V1__Channel)c->channel
+                              : TOUCHPOINT__V1__CHANNEL__CHANNEL_IN_PERSON;
+    call.status = (Touchpoint__V1__CallStatus)c->status;
+    call.call_at_ms = c->call_at_ms ? c->call_at_ms : c->at_ms;
+    if (c->status == TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED)
+        call.submitted_at_ms = c->at_ms;
+    if (c->fields & TP_FIELD_PRODUCTS) { call.n_products = 1; call.products = products; }
+    if (c->fields & TP_FIELD_TOPICS) { call.n_topics = 1; call.topics = topics; }
+    if (c->fields & TP_FIELD_ATTENDEES) { call.n_attendees = 1; call.attendees = attendees; }
+    if (c->fields & TP_FIELD_NOTES) call.notes = "Discussed the new dosing.";
+    if (c->fields & TP_FIELD_NEXT_STEP) call.next_step = "Send the study reprint.";
+
+    Touchpoint__V1__Envelope env;
+    touchpoint__v1__envelope__init(&env);
+    env.event_id = (char *)c->event_id;
+    env.source = (char *)(c->source ? c->source : "test");
+    env.sequence = c->sequence;
+    env.occurred_at_ms = c->at_ms;
+    env.payload_case = TOUCHPOINT__V1__ENVELOPE__PAYLOAD_CALL;
+    env.call = &call;
+    return tp_test_pack_envelope(&env, ret);
+}
+
+int tp_test_alerts_add(tp_test_alerts_t *a, const char *topic, size_t topic_len,
+                       const uint8_t *buf, size_t len) {
+    if (a->n >= TP_TEST_MAX_ALERTS)
+        return -ENOSPC;
+    Touchpoint__V1__Alert *copy = touchpoint__v1__alert__unpack(NULL, len, buf);
+    if (!copy)
+        return -EINVAL;
+    size_t tn = topic_len < sizeof a->topics[0] - 1 ? topic_len : sizeof a->topics[0] - 1;
+    memcpy(a->topics[a->n], topic, tn);
+    a->topics[a->n][tn] = '\0';
+    a->alerts[a->n++] = copy;
+    return 0;
+}
+
+int tp_test_sink(void *ctx, const char *topic, const uint8_t *buf, size_t len,
+                 const Touchpoint__V1__Alert *alert) {
+    (void)alert;
+    return tp_test_alerts_add(ctx, topic, strlen(topic), buf, len);
+}
+
+void tp_test_alerts_clear(tp_test_alerts_t *a) {
+    for (size_t i = 0; i < a->n; i++)
+        touchpoint__v1__alert__free_unpacked(a->alerts[i], NULL);
+    a->n = 0;
+}
+
+const char *tp_test_evidence(const Touchpoint__V1__Alert *a, const char *key) {
+    for (size_t i = 0; i < a->n_evidence; i++)
+        if (strcmp(a->evidence[i]->key, key) == 0)
+            return a->evidence[i]->value;
+    return NULL;
+}

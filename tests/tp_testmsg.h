@@ -1,0 +1,53 @@
+/* tp_testmsg — builders for wire messages and an alert-capturing sink,
+ * shared by the engine and daemon tests. */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tp_contract.h"
+
+/* A call version; NULL strings get defaults (hcp "HCP-1", rep "REP-1",
+ * account "ACC-1", territory "T-1"). `fields` is a TP_FIELD_* mask of the
+ * optional fields to fill with data (products, topics, notes, ...). */
+typedef struct {
+    const char *event_id;
+    const char *source;          /* default "test" */
+    uint64_t    sequence;
+    int64_t     at_ms;           /* Envelope.occurred_at_ms */
+    const char *call_id;
+    const char *hcp_id;
+    const char *rep_id;
+    int         status;          /* CallStatus */
+    int         channel;         /* Channel; 0 = IN_PERSON */
+    int64_t     call_at_ms;      /* default at_ms */
+    unsigned    fields;
+} tp_test_call_t;
+
+/* Packs the Envelope for `c` into a new buffer (caller frees). */
+size_t tp_test_pack_call(const tp_test_call_t *c, uint8_t **ret);
+
+/* Packs any Envelope. */
+size_t tp_test_pack_envelope(const Touchpoint__V1__Envelope *env, uint8_t **ret);
+
+#define TP_TEST_MAX_ALERTS 256
+
+typedef struct {
+    size_t                 n;
+    char                   topics[TP_TEST_MAX_ALERTS][96];
+    Touchpoint__V1__Alert *alerts[TP_TEST_MAX_ALERTS];   /* owned copies */
+} tp_test_alerts_t;
+
+/* A tp_alert_sink_fn storing copies into the tp_test_alerts_t at ctx. */
+int tp_test_sink(void *ctx, const char *topic, const uint8_t *buf, size_t len,
+                 const Touchpoint__V1__Alert *alert);
+
+/* Stores one received [topic, Alert] message; 0 or -EINVAL if it does not
+ * decode. */
+int tp_test_alerts_add(tp_test_alerts_t *a, const char *topic, size_t topic_len,
+                       const uint8_t *buf, size_t len);
+
+void tp_test_alerts_clear(tp_test_alerts_t *a);
+
+/* Value of an evidence key, or NULL. */
+const char *tp_test_evidence(const Touchpoint__V1__Alert *a, const char *key);

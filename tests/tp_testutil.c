@@ -1,0 +1,157 @@
+/* tp_testutil — see tp_testutil.h. */
+#include "tp_testutil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+char *tp_tmpdir(void) {
+    const char *base = getenv("TMPDIR");
+    char *tmpl = NULL;
+    if (asprintf(&tmpl, "%s/tp-test-XXXXXX", base && *base ? base : "/tmp") < 0)
+        return NULL;
+    if (!mkdtemp(tmpl)) {
+        free(tmpl);
+        return NULL;
+    }
+    return tmpl;
+}
+
+static int s_rm_cb(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
+    (void)sb; (void)flag; (void)ftw;
+    return remove(path);
+}
+
+void tp_rmrf(const char *dir) {
+    if (dir)
+        nftw(dir, s_rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+char *tp_path(const char *dir, const char *name) {
+    char *p = NULL;
+    return asprintf(&p, "%s/%s", dir, name) < 0 ? NULL : p;
+}
+
+char *tp_read_file(const char *path) {
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return NULL;
+    size_t cap = 4096, len = 0;
+    char *buf = malloc(cap);
+    while (buf) {
+        size_t n = fread(buf + len, 1, cap - len - 1, f);
+        len += n;
+        if (n == 0)
+            break;
+        if (cap - len < 2) {
+            char *nb = realloc(buf, cap * 2);
+            if (!nb) { free(buf); buf = NULL; break; }
+            buf = nb;
+            cap *= 2;
+        }
+    }
+    fclose(f);
+    if (buf)
+        buf[len] = '\0';
+    return buf;
+}
+
+int tp_write_file(const char *path, const char *text) {
+    FILE *f = fopen(path, "we");
+    if (!f)
+        return -errno;
+    size_t n = strlen(text);
+    int r = fwrite(text, 1, n, f) == n ? 0 : -EIO;
+    if (fclose(f) != 0 && r == 0)
+        r = -errno;
+    return r;
+}
+
+int tp_proc_spawn(tp_proc_t *p, const char *const argv[], const char *stdin_path,
+                  const char *stdout_path, const char *stderr_path) {
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, stdin_path ? stdin_path : "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 1, stdout_path ? stdout_path : "/dev/null",
+                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&fa, 2, stderr_path ? stderr_path : "/dev/null",
+                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    pid_t pid;
+    int r = posix_spawn(&pid, argv[0], &fa, NULL, (char *const *)argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (r != 0)
+        return -r;
+    p->pid = pid;
+    p->status = 0;
+    p->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    return p->pidfd < 0 ? -errno : 0;
+}
+
+static int s_decode_status(int st) {
+    if (WIFEXITED(st))
+        return WEXITSTATUS(st);
+    if (WIFSIGNALED(st))
+        return 128 + WTERMSIG(st);
+    return -EINVAL;
+}
+
+int tp_proc_wait(tp_proc_t *p, int timeout_ms) {
+    if (p->pidfd < 0)
+        return s_decode_status(p->status);
+    struct pollfd pfd = { .fd = p->pidfd, .events = POLLIN };
+    int r;
+    do
+        r = poll(&pfd, 1, timeout_ms);
+    while (r < 0 && errno == EINTR);
+    if (r == 0)
+        return -ETIMEDOUT;
+    if (waitpid(p->pid, &p->status, 0) < 0)
+        return -errno;
+    close(p->pidfd);
+    p->pidfd = -1;
+    return s_decode_status(p->status);
+}
+
+int tp_proc_signal(tp_proc_t *p, int sig) {
+    if (p->pidfd < 0)
+        return -ESRCH;
+    return kill(p->pid, sig) < 0 ? -errno : 0;
+}
+
+void tp_proc_reap(tp_proc_t *p) {
+    if (p->pidfd < 0)
+        return;
+    kill(p->pid, SIGKILL);
+    tp_proc_wait(p, -1);
+}
+
+size_t tp_count_lines(const char *text, const char *needle) {
+    size_t n = 0;
+    for (const char *line = text; line && *line;) {
+        const char *end = strchr(line, '\n');
+        size_t len = end ? (size_t)(end - line) : strlen(line);
+        const char *hit = strstr(line, needle);
+        if (hit && hit < line + len)
+            n++;
+        line = end ? end + 1 : NULL;
+    }
+    return n;
+}
+
+long long tp_now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}

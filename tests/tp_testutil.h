@@ -1,0 +1,49 @@
+/* tp_testutil — helpers for process-level tests: temp dirs, files, and
+ * child processes (the real touchpointd, tp-pub, tp-tail) whose stdout and
+ * stderr go to files, waited for with a deadline (pidfd + poll, no sleeps).
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+typedef struct {
+    pid_t pid;
+    int   pidfd;                 /* -1 once reaped */
+    int   status;                /* wait status once reaped */
+} tp_proc_t;
+
+/* A fresh directory under $TMPDIR (or /tmp); caller frees the string and
+ * removes the tree with tp_rmrf(). NULL on failure. */
+char *tp_tmpdir(void);
+void tp_rmrf(const char *dir);
+
+/* "dir/name" in a static-free malloc'd string. */
+char *tp_path(const char *dir, const char *name);
+
+/* Whole file as a NUL-terminated string (caller frees); NULL if missing. */
+char *tp_read_file(const char *path);
+int tp_write_file(const char *path, const char *text);
+
+/* Starts argv[0] with stdin/stdout/stderr from/to the given paths (NULL:
+ * /dev/null). Returns 0 or a negative errno. */
+int tp_proc_spawn(tp_proc_t *p, const char *const argv[], const char *stdin_path,
+                  const char *stdout_path, const char *stderr_path);
+
+/* Waits up to timeout_ms for the child to exit. Returns its exit code
+ * (0..255), 128+signal if it died on a signal, or -ETIMEDOUT (child still
+ * running). */
+int tp_proc_wait(tp_proc_t *p, int timeout_ms);
+
+/* Sends sig; 0 or negative errno. */
+int tp_proc_signal(tp_proc_t *p, int sig);
+
+/* SIGKILL + reap if still running; safe to call twice. */
+void tp_proc_reap(tp_proc_t *p);
+
+/* Counts lines of `text` containing `needle`. */
+size_t tp_count_lines(const char *text, const char *needle);
+
+/* Monotonic milliseconds, for deadlines in test loops. */
+long long tp_now_ms(void);
