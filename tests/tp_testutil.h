@@ -10,7 +10,7 @@
 
 typedef struct {
     pid_t pid;
-    int   pidfd;                 /* -1 once reaped */
+    int   pidfd;                 /* -1 once reaped, -2 no pidfd (valgrind) */
     int   status;                /* wait status once reaped */
 } tp_proc_t;
 

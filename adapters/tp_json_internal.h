@@ -1,0 +1,17 @@
+/* tp_json_internal — descriptor helpers shared by the two halves of
+ * tp_json: tp_json.c (JSON -> message) and tp_json_print.c (message -> JSON).
+ * Not part of the public API. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <protobuf-c/protobuf-c.h>
+
+/* protobuf's ToJsonName(): "call_at_ms" -> "callAtMs", truncated to size. */
+void tp_json_field_name(const char *name, char *buf, size_t size);
+
+/* protobuf-c turns map<K,V> into `repeated XEntry { K key = 1; V value = 2; }`. */
+bool tp_json_is_map(const ProtobufCFieldDescriptor *f);
+
+/* Size of one element of a repeated field, as protobuf-c lays it out. */
+size_t tp_json_elt_size(ProtobufCType t);

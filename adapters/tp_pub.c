@@ -1,0 +1,355 @@
+/* tp-pub — the kcat of touchpointd: publishes JSON lines as bus events.
+ *
+ * Each input line is one proto3 JSON touchpoint.v1.Envelope; it goes out as
+ * the two frames of the wire contract, [topic, serialised Envelope], with the
+ * topic chosen from the payload by tp_topic_for_payload().
+ *
+ * Publishing uses an XPUB socket so that tp-pub can see its subscribers: it
+ * waits for the first subscription before sending anything, which avoids
+ * losing the first events to ZeroMQ's slow-joiner window without sleeping.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <zmq.h>
+
+#include "tp_contract.h"
+#include "tp_json.h"
+
+
+#define TP_PUB_DEFAULT_ENDPOINT "tcp://127.0.0.1:7601"
+#define TP_PUB_LINGER_MS        10000          /* flush budget at exit */
+#define TP_PUB_MAX_LINE         (1024 * 1024)  /* longer lines are bad lines */
+
+enum { EXIT_BAD_LINES = 1, EXIT_USAGE = 2 };
+
+struct pub_opts {
+    const char *endpoint;       /* where to publish */
+    bool        bind;           /* bind instead of connect */
+    uint64_t    rate;           /* events per second, 0 = unpaced */
+    uint64_t    count;          /* stop after this many events, 0 = all */
+    bool        stop_on_error;  /* stop at the first bad line */
+    uint64_t    wait_ms;        /* how long to wait for a subscriber */
+    const char *file;           /* input path, "-" = stdin */
+};
+
+struct publisher {
+    void    *ctx;
+    void    *sock;              /* XPUB */
+    bool     subscribed;        /* a subscription has been seen */
+    uint64_t start_ns;          /* pacing origin: when the first event went out */
+};
+
+static const char s_usage[] =
+    "Usage: tp-pub [OPTIONS] [FILE|-]\n"
+    "\n"
+    "Publish JSON lines to touchpointd. Each line of FILE (standard input if FILE\n"
+    "is \"-\" or missing) is one proto3 JSON touchpoint.v1.Envelope; it is sent as\n"
+    "the ZeroMQ message [topic, Envelope], the topic (crm.call, crm.contracting,\n"
+    "crm.feedback, crm.watermark) following the payload. Blank lines are skipped.\n"
+    "Nothing is sent before a subscriber has subscribed (XPUB).\n"
+    "\n"
+    "  -e, --endpoint EP    ZeroMQ endpoint (default " TP_PUB_DEFAULT_ENDPOINT ",\n"
+    "                       touchpointd's default input)\n"
+    "      --bind           bind EP instead of connecting to it\n"
+    "  -r, --rate N         publish at most N events per second (default 0: as\n"
+    "                       fast as possible)\n"
+    "  -c, --count N        stop after N published events (default 0: no limit)\n"
+    "      --keep-going     report a bad line and carry on (the default)\n"
+    "      --stop-on-error  stop at the first bad line\n"
+    "      --wait-ms N      wait up to N ms for a subscriber before the first event\n"
+    "                       (default 5000)\n"
+    "  -h, --help           show this help and exit\n"
+    "      --version        show the version and exit\n"
+    "\n"
+    "A bad line (invalid JSON, not an Envelope, no payload) is reported on stderr\n"
+    "as \"tp-pub: FILE:LINE: reason\". At exit tp-pub prints\n"
+    "\"tp-pub: published N, bad lines M\" on stderr.\n"
+    "\n"
+    "Exit status: 0 every line was published; 1 there were bad lines (also with\n"
+    "--keep-going); 2 usage, input or ZeroMQ error, or no subscriber within\n"
+    "--wait-ms.\n";
+
+/* Strict decimal parse for option values: no sign, no junk, no overflow. */
+static int s_parse_u64(const char *s, uint64_t *ret) {
+    char *end;
+    if (!s || !(*s >= '0' && *s <= '9'))
+        return -EINVAL;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (*end != '\0')
+        return -EINVAL;
+    if (errno == ERANGE)
+        return -ERANGE;
+    *ret = v;
+    return 0;
+}
+
+/* Returns 0 to run, 1 when --help/--version was handled, -EINVAL on a usage
+ * error (already reported). */
+static int s_parse_args(int argc, char **argv, struct pub_opts *o) {
+    enum { OPT_BIND = 256, OPT_KEEP_GOING, OPT_STOP_ON_ERROR, OPT_WAIT_MS, OPT_VERSION };
+    static const struct option longopts[] = {
+        { "endpoint",      required_argument, NULL, 'e' },
+        { "bind",          no_argument,       NULL, OPT_BIND },
+        { "rate",          required_argument, NULL, 'r' },
+        { "count",         required_argument, NULL, 'c' },
+        { "keep-going",    no_argument,       NULL, OPT_KEEP_GOING },
+        { "stop-on-error", no_argument,       NULL, OPT_STOP_ON_ERROR },
+        { "wait-ms",       required_argument, NULL, OPT_WAIT_MS },
+        { "help",          no_argument,       NULL, 'h' },
+        { "version",       no_argument,       NULL, OPT_VERSION },
+        { NULL, 0, NULL, 0 },
+    };
+    *o = (struct pub_opts){ .endpoint = TP_PUB_DEFAULT_ENDPOINT, .wait_ms = 5000, .file = "-" };
+    int c;
+    while ((c = getopt_long(argc, argv, "e:r:c:h", longopts, NULL)) != -1) {
+        uint64_t *num = NULL;
+        switch (c) {
+        case 'e':               o->endpoint = optarg; break;
+        case OPT_BIND:          o->bind = true; break;
+        case 'r':               num = &o->rate; break;
+        case 'c':               num = &o->count; break;
+        case OPT_KEEP_GOING:    o->stop_on_error = false; break;
+        case OPT_STOP_ON_ERROR: o->stop_on_error = true; break;
+        case OPT_WAIT_MS:       num = &o->wait_ms; break;
+        case 'h':               fputs(s_usage, stdout); return 1;
+        case OPT_VERSION:       puts("tp-pub " TP_VERSION); return 1;
+        default:
+            fputs("Try 'tp-pub --help' for more information.\n", stderr);
+            return -EINVAL;
+        }
+        if (num && s_parse_u64(optarg, num) < 0) {
+            fprintf(stderr, "tp-pub: invalid number '%s' for option %s\n", optarg, argv[optind - 1]);
+            return -EINVAL;
+        }
+    }
+    if (o->wait_ms > INT32_MAX || o->rate > 1000000000) {
+        fprintf(stderr, "tp-pub: --wait-ms or --rate out of range\n");
+        return -EINVAL;
+    }
+    if (argc - optind > 1) {
+        fprintf(stderr, "tp-pub: one input FILE at most\n");
+        return -EINVAL;
+    }
+    if (optind < argc)
+        o->file = argv[optind];
+    return 0;
+}
+
+static uint64_t s_now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void s_pub_close(struct publisher *p) {
+    /* zmq_ctx_term() blocks until queued messages are flushed or
+     * ZMQ_LINGER expires: that is what delivers the tail of a burst. */
+    if (p->sock)
+        zmq_close(p->sock);
+    if (p->ctx)
+        zmq_ctx_term(p->ctx);
+    *p = (struct publisher){ 0 };
+}
+
+static int s_pub_open(struct publisher *p, const struct pub_opts *o) {
+    int hwm = 0, linger = TP_PUB_LINGER_MS;
+    *p = (struct publisher){ 0 };
+    p->ctx = zmq_ctx_new();
+    if (!p->ctx)
+        return -zmq_errno();
+    p->sock = zmq_socket(p->ctx, ZMQ_XPUB);
+    /* SNDHWM 0: a burst from a file is queued, not dropped at 1000. */
+    if (!p->sock || zmq_setsockopt(p->sock, ZMQ_SNDHWM, &hwm, sizeof hwm) < 0 ||
+        zmq_setsockopt(p->sock, ZMQ_LINGER, &linger, sizeof linger) < 0 ||
+        (o->bind ? zmq_bind(p->sock, o->endpoint) : zmq_connect(p->sock, o->endpoint)) < 0) {
+        int r = -zmq_errno();
+        s_pub_close(p);
+        return r;
+    }
+    return 0;
+}
+
+/* Reads the subscription messages queued on the XPUB, waiting up to
+ * timeout_ms for one (0: just drain). Notes when one is a subscribe. */
+static int s_pub_drain(struct publisher *p, int timeout_ms) {
+    uint64_t deadline = s_now_ns() + (uint64_t)timeout_ms * 1000000u;
+    for (;;) {
+        uint64_t now = s_now_ns();
+        long wait = timeout_ms == 0 || p->subscribed || now >= deadline
+                        ? 0 : (long)((deadline - now + 999999) / 1000000);
+        zmq_pollitem_t item = { .socket = p->sock, .events = ZMQ_POLLIN };
+        int n = zmq_poll(&item, 1, wait);
+        if (n < 0 && zmq_errno() == EINTR)
+            continue;
+        if (n < 0)
+            return -zmq_errno();
+        if (n == 0)
+            return 0;
+        zmq_msg_t msg;
+        zmq_msg_init(&msg);
+        if (zmq_msg_recv(&msg, p->sock, ZMQ_DONTWAIT) < 0) {
+            int r = zmq_errno();
+            zmq_msg_close(&msg);
+            if (r == EAGAIN || r == EINTR)
+                continue;
+            return -r;
+        }
+        if (zmq_msg_size(&msg) > 0 && ((const uint8_t *)zmq_msg_data(&msg))[0] == 1)
+            p->subscribed = true;
+        zmq_msg_close(&msg);
+    }
+}
+
+/* Sends [topic, payload]; paces against absolute deadlines when rate > 0 so
+ * that time spent parsing and sending does not slow the average rate. */
+static int s_pub_send(struct publisher *p, const char *topic, const void *data, size_t len,
+                      uint64_t rate, uint64_t seq) {
+    if (rate > 0) {
+        if (seq == 0)
+            p->start_ns = s_now_ns();
+        uint64_t at = p->start_ns + seq * (1000000000u / rate) +
+                      seq * (1000000000u % rate) / rate;
+        struct timespec ts = { .tv_sec = (time_t)(at / 1000000000u),
+                               .tv_nsec = (long)(at % 1000000000u) };
+        while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+            ;
+    }
+    if (zmq_send(p->sock, topic, strlen(topic), ZMQ_SNDMORE) < 0 ||
+        zmq_send(p->sock, data, len, 0) < 0)
+        return -zmq_errno();
+    return s_pub_drain(p, 0);
+}
+
+/* One input line -> the packed Envelope and its topic. 0, or -EINVAL with a
+ * reason in err, or -ENOMEM. */
+static int s_encode_line(const char *line, size_t len, char *err, size_t errlen,
+                         const char **ret_topic, uint8_t **ret_buf, size_t *ret_len) {
+    ProtobufCMessage *msg = NULL;
+    int r = tp_json_parse_message(line, len, &touchpoint__v1__envelope__descriptor, err, errlen,
+                                  &msg);
+    if (r < 0)
+        return r;
+    const Touchpoint__V1__Envelope *env = (const Touchpoint__V1__Envelope *)msg;
+    const char *topic = tp_topic_for_payload(env->payload_case);
+    uint8_t *buf = NULL;
+    size_t n = 0;
+    if (!topic) {
+        snprintf(err, errlen, "no payload: one of call, contracting, feedback, watermark is required");
+        r = -EINVAL;
+        goto out;
+    }
+    n = protobuf_c_message_get_packed_size(msg);
+    buf = malloc(n ? n : 1);
+    if (!buf) {
+        r = -ENOMEM;
+        goto out;
+    }
+    protobuf_c_message_pack(msg, buf);
+    *ret_topic = topic;
+    *ret_buf = buf;
+    *ret_len = n;
+out:
+    protobuf_c_message_free_unpacked(msg, NULL);
+    return r;
+}
+
+static bool s_blank(const char *s, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r' && s[i] != '\n')
+            return false;
+    return true;
+}
+
+int main(int argc, char **argv) {
+    struct pub_opts o;
+    struct publisher pub = { 0 };
+    int r = s_parse_args(argc, argv, &o);
+    if (r != 0)
+        return r > 0 ? 0 : EXIT_USAGE;
+
+    bool use_stdin = strcmp(o.file, "-") == 0;
+    const char *name = use_stdin ? "<stdin>" : o.file;
+    FILE *in = use_stdin ? stdin : fopen(o.file, "re");
+    if (!in) {
+        fprintf(stderr, "tp-pub: cannot open '%s': %s\n", o.file, strerror(errno));
+        return EXIT_USAGE;
+    }
+    int status = 0;
+    r = s_pub_open(&pub, &o);
+    if (r < 0) {
+        fprintf(stderr, "tp-pub: cannot %s '%s': %s\n", o.bind ? "bind" : "connect to",
+                o.endpoint, zmq_strerror(-r));
+        status = EXIT_USAGE;
+        goto out;
+    }
+
+    char *line = NULL;
+    size_t cap = 0, lineno = 0;
+    uint64_t published = 0, bad = 0;
+    ssize_t len;
+    while ((o.count == 0 || published < o.count) && (len = getline(&line, &cap, in)) >= 0) {
+        char err[512] = "";
+        const char *topic = NULL;
+        uint8_t *buf = NULL;
+        size_t n = 0;
+        lineno++;
+        if (s_blank(line, (size_t)len))
+            continue;
+        r = (size_t)len > TP_PUB_MAX_LINE
+                ? (snprintf(err, sizeof err, "line longer than %d bytes", TP_PUB_MAX_LINE), -EINVAL)
+                : s_encode_line(line, (size_t)len, err, sizeof err, &topic, &buf, &n);
+        if (r == -EINVAL) {
+            fprintf(stderr, "tp-pub: %s:%zu: %s\n", name, lineno, err);
+            bad++;
+            if (o.stop_on_error)
+                break;
+            continue;
+        }
+        if (r < 0) {
+            fprintf(stderr, "tp-pub: %s:%zu: %s\n", name, lineno, strerror(-r));
+            status = EXIT_USAGE;
+            break;
+        }
+        if (!pub.subscribed) {
+            r = s_pub_drain(&pub, (int)o.wait_ms);
+            if (r >= 0 && !pub.subscribed) {
+                fprintf(stderr, "tp-pub: no subscriber on '%s' within %" PRIu64 " ms\n",
+                        o.endpoint, o.wait_ms);
+                free(buf);
+                status = EXIT_USAGE;
+                break;
+            }
+        }
+        if (r >= 0)
+            r = s_pub_send(&pub, topic, buf, n, o.rate, published);
+        free(buf);
+        if (r < 0) {
+            fprintf(stderr, "tp-pub: send to '%s' failed: %s\n", o.endpoint, zmq_strerror(-r));
+            status = EXIT_USAGE;
+            break;
+        }
+        published++;
+    }
+    if (status == 0 && ferror(in)) {
+        fprintf(stderr, "tp-pub: reading '%s': %s\n", name, strerror(errno));
+        status = EXIT_USAGE;
+    }
+    free(line);
+    fprintf(stderr, "tp-pub: published %" PRIu64 ", bad lines %" PRIu64 "\n", published, bad);
+    if (status == 0 && bad > 0)
+        status = EXIT_BAD_LINES;
+out:
+    s_pub_close(&pub);
+    if (!use_stdin)
+        fclose(in);
+    return status;
+}

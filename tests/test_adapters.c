@@ -1,0 +1,452 @@
+/* test_adapters — the real tp-pub and tp-tail binaries against ZeroMQ
+ * sockets owned by the test, on ipc:// endpoints in a temp dir. Every wait
+ * has a deadline; nothing sleeps to "let a socket connect": the test waits
+ * for the subscription instead (XPUB) or lets tp-pub wait for it. */
+#include <errno.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+#include <zmq.h>
+
+#include "touchpoint/v1/alert.pb-c.h"
+#include "touchpoint/v1/events.pb-c.h"
+#include "tp_json.h"
+#include "tp_testutil.h"
+
+#define WAIT_MS 10000   /* generous: the suite also runs under valgrind */
+
+struct fixture {
+    char *dir;          /* temp dir, removed at teardown */
+    char *endpoint;     /* ipc://dir/bus.sock */
+    void *ctx;
+    void *sock;         /* the test's end: SUB (tp-pub tests) or XPUB (tp-tail tests) */
+    tp_proc_t proc;     /* the child under test */
+    const char *argv[32];   /* argv as spawned, maybe behind valgrind */
+};
+
+static int s_setup(void **state) {
+    struct fixture *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    f->proc.pidfd = -1;
+    f->dir = tp_tmpdir();
+    assert_non_null(f->dir);
+    assert_true(asprintf(&f->endpoint, "ipc://%s/bus.sock", f->dir) > 0);
+    f->ctx = zmq_ctx_new();
+    assert_non_null(f->ctx);
+    *state = f;
+    return 0;
+}
+
+static int s_teardown(void **state) {
+    struct fixture *f = *state;
+    tp_proc_reap(&f->proc);
+    if (f->sock)
+        zmq_close(f->sock);
+    zmq_ctx_term(f->ctx);
+    tp_rmrf(f->dir);
+    free(f->endpoint);
+    free(f->dir);
+    free(f);
+    return 0;
+}
+
+/* Binds the test's socket of `type`; linger 0 so teardown never blocks. */
+static void s_bind(struct fixture *f, int type) {
+    int zero = 0;
+    f->sock = zmq_socket(f->ctx, type);
+    assert_non_null(f->sock);
+    assert_int_equal(zmq_setsockopt(f->sock, ZMQ_LINGER, &zero, sizeof zero), 0);
+    if (type == ZMQ_SUB)
+        assert_int_equal(zmq_setsockopt(f->sock, ZMQ_SUBSCRIBE, "crm.", 4), 0);
+    assert_int_equal(zmq_bind(f->sock, f->endpoint), 0);
+}
+
+/* Receives one message of up to 4 frames within timeout_ms. Returns the
+ * number of frames, 0 on timeout. Frames are malloc'd, NUL-terminated. */
+static size_t s_recv(void *sock, int timeout_ms, char *frames[4], size_t lens[4]) {
+    long long deadline = tp_now_ms() + timeout_ms;
+    zmq_pollitem_t item = { .socket = sock, .events = ZMQ_POLLIN };
+    for (;;) {
+        long long left = deadline - tp_now_ms();
+        if (left < 0)
+            left = 0;
+        int n = zmq_poll(&item, 1, (long)left);
+        if (n < 0 && zmq_errno() == EINTR)
+            continue;
+        assert_true(n >= 0);
+        if (n == 0)
+            return 0;
+        break;
+    }
+    size_t n = 0;
+    int more = 1;
+    while (more) {
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        assert_true(zmq_msg_recv(&m, sock, 0) >= 0);
+        more = zmq_msg_more(&m);
+        assert_true(n < 4);
+        lens[n] = zmq_msg_size(&m);
+        frames[n] = malloc(lens[n] + 1);
+        assert_non_null(frames[n]);
+        memcpy(frames[n], zmq_msg_data(&m), lens[n]);
+        frames[n][lens[n]] = '\0';
+        zmq_msg_close(&m);
+        n++;
+    }
+    return n;
+}
+
+static void s_free_frames(char *frames[4], size_t n) {
+    for (size_t i = 0; i < n; i++)
+        free(frames[i]);
+}
+
+/* Receives one [topic, Envelope] and checks the topic and event_id. */
+static void s_expect_event(struct fixture *f, const char *topic, const char *event_id,
+                           Touchpoint__V1__Envelope__PayloadCase payload) {
+    char *frames[4];
+    size_t lens[4];
+    size_t n = s_recv(f->sock, WAIT_MS, frames, lens);
+    assert_int_equal(n, 2);
+    assert_string_equal(frames[0], topic);
+    Touchpoint__V1__Envelope *env =
+        touchpoint__v1__envelope__unpack(NULL, lens[1], (const uint8_t *)frames[1]);
+    assert_non_null(env);
+    assert_string_equal(env->event_id, event_id);
+    assert_int_equal(env->payload_case, payload);
+    touchpoint__v1__envelope__free_unpacked(env, NULL);
+    s_free_frames(frames, n);
+}
+
+static void s_expect_nothing(struct fixture *f, int ms) {
+    char *frames[4];
+    size_t lens[4];
+    size_t n = s_recv(f->sock, ms, frames, lens);
+    s_free_frames(frames, n);
+    assert_int_equal(n, 0);
+}
+
+/* Writes `text` as dir/name, returns the path (caller frees). */
+static char *s_file(struct fixture *f, const char *name, const char *text) {
+    char *path = tp_path(f->dir, name);
+    assert_non_null(path);
+    assert_int_equal(tp_write_file(path, text), 0);
+    return path;
+}
+
+/* Starts argv with stdout/stderr to dir/out, dir/err. With TP_TEST_VALGRIND
+ * set, the child runs under valgrind and any memory error or leak makes it
+ * exit 99, which fails the exit-code assertions. (The test itself cannot
+ * run under valgrind 3.19: it does not know pidfd_open.) */
+static void s_spawn(struct fixture *f, const char *const argv[], const char *stdin_path) {
+    static const char *const vg[] = { "/usr/bin/valgrind", "-q", "--leak-check=full",
+                                      "--errors-for-leak-kinds=definite,indirect",
+                                      "--error-exitcode=99" };
+    size_t n = 0, nvg = getenv("TP_TEST_VALGRIND") ? sizeof vg / sizeof vg[0] : 0;
+    for (size_t i = 0; i < nvg; i++)
+        f->argv[n++] = vg[i];
+    for (size_t i = 0; argv[i]; i++) {
+        assert_true(n < sizeof f->argv / sizeof f->argv[0] - 1);
+        f->argv[n++] = argv[i];
+    }
+    f->argv[n] = NULL;
+    char *out = tp_path(f->dir, "out"), *err = tp_path(f->dir, "err");
+    assert_int_equal(tp_proc_spawn(&f->proc, f->argv, stdin_path, out, err), 0);
+    free(out);
+    free(err);
+}
+
+/* Runs argv to completion and returns its exit code. Only for runs that need
+ * no socket of the test: a bound ZeroMQ socket attaches new peers (and sends
+ * them its subscriptions) only while the test thread calls into it. */
+static int s_run(struct fixture *f, const char *const argv[], const char *stdin_path, int timeout_ms) {
+    s_spawn(f, argv, stdin_path);
+    return tp_proc_wait(&f->proc, timeout_ms);
+}
+
+static char *s_output(struct fixture *f, const char *name) {
+    char *path = tp_path(f->dir, name), *text = tp_read_file(path);
+    free(path);
+    assert_non_null(text);
+    return text;
+}
+
+#define CALL_LINE(id)                                                                        \
+    "{\"eventId\":\"" id "\",\"source\":\"t\",\"sequence\":1,\"occurredAtMs\":1000,"         \
+    "\"call\":{\"callId\":\"C-1\",\"status\":\"SUBMITTED\",\"channel\":\"EMAIL\"}}\n"
+
+static const char s_events[] =
+    CALL_LINE("e-1")
+    "{\"eventId\":\"e-2\",\"contracting\":{\"contractId\":\"K-1\",\"state\":\"STARTED\"}}\n"
+    "{\"eventId\":\"e-bad\",\"call\":{\"status\":\"SUBMITED\"}}\n"
+    "\n"
+    "{\"eventId\":\"e-3\",\"feedback\":{\"nps\":0}}\n"
+    "{\"eventId\":\"e-nopayload\"}\n"
+    "{\"eventId\":\"e-4\",\"watermark\":{\"nowMs\":\"5000\"}}\n";
+
+static void test_pub_publishes_and_reports_bad_lines(void **state) {
+    struct fixture *f = *state;
+    s_bind(f, ZMQ_SUB);
+    char *in = s_file(f, "events.jsonl", s_events);
+    const char *argv[] = { TP_PUB_BIN, "-e", f->endpoint, in, NULL };
+    char *out = tp_path(f->dir, "out"), *err = tp_path(f->dir, "err");
+    s_spawn(f, argv, NULL);
+
+    /* The good lines arrive in order, around the bad ones. */
+    s_expect_event(f, "crm.call", "e-1", TOUCHPOINT__V1__ENVELOPE__PAYLOAD_CALL);
+    s_expect_event(f, "crm.contracting", "e-2", TOUCHPOINT__V1__ENVELOPE__PAYLOAD_CONTRACTING);
+    s_expect_event(f, "crm.feedback", "e-3", TOUCHPOINT__V1__ENVELOPE__PAYLOAD_FEEDBACK);
+    s_expect_event(f, "crm.watermark", "e-4", TOUCHPOINT__V1__ENVELOPE__PAYLOAD_WATERMARK);
+    assert_int_equal(tp_proc_wait(&f->proc, WAIT_MS), 1);
+
+    char *text = tp_read_file(err), *want = NULL;
+    assert_non_null(text);
+    assert_true(asprintf(&want, "tp-pub: %s:3: call.status: unknown enum value \"SUBMITED\"", in) > 0);
+    assert_int_equal(tp_count_lines(text, want), 1);
+    free(want);
+    assert_true(asprintf(&want, "tp-pub: %s:6: no payload", in) > 0);
+    assert_int_equal(tp_count_lines(text, want), 1);
+    assert_int_equal(tp_count_lines(text, "tp-pub: published 4, bad lines 2"), 1);
+    free(want);
+    free(text);
+    free(out);
+    free(err);
+    free(in);
+}
+
+static void test_pub_stop_on_error(void **state) {
+    struct fixture *f = *state;
+    s_bind(f, ZMQ_SUB);
+    char *in = s_file(f, "events.jsonl", s_events);
+    const char *argv[] = { TP_PUB_BIN, "--endpoint", f->endpoint, "--stop-on-error", in, NULL };
+    s_spawn(f, argv, NULL);
+    s_expect_event(f, "crm.call", "e-1", TOUCHPOINT__V1__ENVELOPE__PAYLOAD_CALL);
+    s_expect_event(f, "crm.contracting", "e-2", TOUCHPOINT__V1__ENVELOPE__PAYLOAD_CONTRACTING);
+    assert_int_equal(tp_proc_wait(&f->proc, WAIT_MS), 1);
+    s_expect_nothing(f, 300);
+    char *err = s_output(f, "err");
+    assert_int_equal(tp_count_lines(err, ":3: call.status"), 1);
+    assert_int_equal(tp_count_lines(err, "tp-pub: published 2, bad lines 1"), 1);
+    free(err);
+    free(in);
+}
+
+static void test_pub_count_and_stdin(void **state) {
+    struct fixture *f = *state;
+    s_bind(f, ZMQ_SUB);
+    char *in = s_file(f, "events.jsonl", CALL_LINE("e-1") CALL_LINE("e-2") CALL_LINE("e-3"));
+    const char *argv[] = { TP_PUB_BIN, "-e", f->endpoint, "-c", "2", "-", NULL };
+    s_spawn(f, argv, in);
+    s_expect_event(f, "crm.call", "e-1", TOUCHPOINT__V1__ENVELOPE__PAYLOAD_CALL);
+    s_expect_event(f, "crm.call", "e-2", TOUCHPOINT__V1__ENVELOPE__PAYLOAD_CALL);
+    assert_int_equal(tp_proc_wait(&f->proc, WAIT_MS), 0);
+    s_expect_nothing(f, 300);
+    char *err = s_output(f, "err");
+    assert_int_equal(tp_count_lines(err, "tp-pub: published 2, bad lines 0"), 1);
+    free(err);
+    free(in);
+}
+
+static void test_pub_rate(void **state) {
+    struct fixture *f = *state;
+    s_bind(f, ZMQ_SUB);
+    char *in = s_file(f, "events.jsonl",
+                      CALL_LINE("e-1") CALL_LINE("e-2") CALL_LINE("e-3") CALL_LINE("e-4"));
+    const char *argv[] = { TP_PUB_BIN, "-e", f->endpoint, "--rate", "20", in, NULL };
+    char *out = tp_path(f->dir, "out");
+    s_spawn(f, argv, NULL);
+    s_expect_event(f, "crm.call", "e-1", TOUCHPOINT__V1__ENVELOPE__PAYLOAD_CALL);
+    long long first = tp_now_ms();
+    s_expect_event(f, "crm.call", "e-2", TOUCHPOINT__V1__ENVELOPE__PAYLOAD_CALL);
+    s_expect_event(f, "crm.call", "e-3", TOUCHPOINT__V1__ENVELOPE__PAYLOAD_CALL);
+    s_expect_event(f, "crm.call", "e-4", TOUCHPOINT__V1__ENVELOPE__PAYLOAD_CALL);
+    /* Three 50 ms intervals; allow for scheduling jitter on the first one. */
+    assert_true(tp_now_ms() - first >= 120);
+    assert_int_equal(tp_proc_wait(&f->proc, WAIT_MS), 0);
+    free(out);
+    free(in);
+}
+
+static void test_pub_errors(void **state) {
+    struct fixture *f = *state;
+    char *in = s_file(f, "events.jsonl", CALL_LINE("e-1"));
+
+    /* Nobody subscribes: exit 2 after --wait-ms, not a hang. */
+    const char *argv1[] = { TP_PUB_BIN, "-e", f->endpoint, "--wait-ms", "200", in, NULL };
+    assert_int_equal(s_run(f, argv1, NULL, WAIT_MS), 2);
+    char *err = s_output(f, "err");
+    assert_int_equal(tp_count_lines(err, "no subscriber"), 1);
+    free(err);
+
+    const char *argv2[] = { TP_PUB_BIN, "--rate", "fast", in, NULL };
+    assert_int_equal(s_run(f, argv2, NULL, WAIT_MS), 2);
+    const char *argv3[] = { TP_PUB_BIN, "--no-such-option", NULL };
+    assert_int_equal(s_run(f, argv3, NULL, WAIT_MS), 2);
+    const char *argv4[] = { TP_PUB_BIN, "-e", "bogus://x", in, NULL };
+    assert_int_equal(s_run(f, argv4, NULL, WAIT_MS), 2);
+    const char *argv5[] = { TP_PUB_BIN, "/nonexistent/file", NULL };
+    assert_int_equal(s_run(f, argv5, NULL, WAIT_MS), 2);
+
+    const char *argv6[] = { TP_PUB_BIN, "--help", NULL };
+    assert_int_equal(s_run(f, argv6, NULL, WAIT_MS), 0);
+    char *out = s_output(f, "out");
+    assert_int_equal(tp_count_lines(out, "--stop-on-error"), 1);
+    free(out);
+    free(in);
+}
+
+/* Waits for tp-tail's subscription on the XPUB and returns its prefix. */
+static char *s_wait_subscription(struct fixture *f) {
+    char *frames[4];
+    size_t lens[4];
+    size_t n = s_recv(f->sock, WAIT_MS, frames, lens);
+    assert_int_equal(n, 1);
+    assert_true(lens[0] >= 1);
+    assert_int_equal(frames[0][0], 1);
+    char *prefix = strdup(frames[0] + 1);
+    free(frames[0]);
+    return prefix;
+}
+
+static void s_send_alert(struct fixture *f, const char *topic, const char *alert_id,
+                         uint64_t sequence) {
+    Touchpoint__V1__Alert a = TOUCHPOINT__V1__ALERT__INIT;
+    Touchpoint__V1__Alert__EvidenceEntry e = TOUCHPOINT__V1__ALERT__EVIDENCE_ENTRY__INIT;
+    Touchpoint__V1__Alert__EvidenceEntry *ev[] = { &e };
+    char *ids[] = { "e-1", "e-2" };
+    e.key = "missing";
+    e.value = "products";
+    a.alert_id = (char *)alert_id;
+    a.kind = TOUCHPOINT__V1__ALERT_KIND__ALERT_KIND_ACCOUNTABILITY;
+    a.status = TOUCHPOINT__V1__ALERT_STATUS__ALERT_STATUS_FIRING;
+    a.evidence = ev;
+    a.n_evidence = 1;
+    a.event_ids = ids;
+    a.n_event_ids = 2;
+    a.sequence = sequence;
+    uint8_t buf[512];
+    size_t n = touchpoint__v1__alert__pack(&a, buf);
+    assert_true(n < sizeof buf);
+    assert_int_equal(zmq_send(f->sock, topic, strlen(topic), ZMQ_SNDMORE), (int)strlen(topic));
+    assert_int_equal(zmq_send(f->sock, buf, n, 0), (int)n);
+}
+
+static void s_send_frames(struct fixture *f, const char *a, size_t alen, const char *b, size_t blen) {
+    assert_int_equal(zmq_send(f->sock, a, alen, b ? ZMQ_SNDMORE : 0), (int)alen);
+    if (b)
+        assert_int_equal(zmq_send(f->sock, b, blen, 0), (int)blen);
+}
+
+static void test_tail_prints_alerts(void **state) {
+    struct fixture *f = *state;
+    s_bind(f, ZMQ_XPUB);
+    const char *argv[] = { TP_TAIL_BIN, "-e", f->endpoint, "--count", "2", "--timeout-ms", "20000", NULL };
+    char *out = tp_path(f->dir, "out"), *err = tp_path(f->dir, "err");
+    s_spawn(f, argv, NULL);
+    char *prefix = s_wait_subscription(f);
+    assert_string_equal(prefix, "");
+    free(prefix);
+
+    s_send_alert(f, "accountability.call_incomplete", "call_incomplete:call/C-1", 1);
+    s_send_frames(f, "only-one-frame", 14, NULL, 0);
+    s_send_frames(f, "accountability.x", 16, "\xff\xff\xff", 3);         /* truncated varint */
+    s_send_alert(f, "friction.step_slow", "step_slow:K-1/FMV", 2);
+    assert_int_equal(tp_proc_wait(&f->proc, WAIT_MS), 0);
+
+    char *text = tp_read_file(out);
+    assert_non_null(text);
+    assert_int_equal(tp_count_lines(text, "{"), 2);
+    const char *line = text;
+    for (int i = 0; i < 2; i++) {
+        json_error_t jerr;
+        json_t *obj = json_loadb(line, strcspn(line, "\n"), 0, &jerr);
+        assert_non_null(obj);
+        assert_string_equal(json_string_value(json_object_get(obj, "topic")),
+                            i == 0 ? "accountability.call_incomplete" : "friction.step_slow");
+        assert_string_equal(json_string_value(json_object_get(obj, "alertId")),
+                            i == 0 ? "call_incomplete:call/C-1" : "step_slow:K-1/FMV");
+        assert_string_equal(json_string_value(json_object_get(obj, "sequence")), i == 0 ? "1" : "2");
+        assert_string_equal(json_string_value(json_object_get(obj, "status")), "ALERT_STATUS_FIRING");
+        assert_string_equal(json_string_value(json_object_get(json_object_get(obj, "evidence"),
+                                                              "missing")), "products");
+        assert_int_equal(json_array_size(json_object_get(obj, "eventIds")), 2);
+        /* The line is exactly what the JSON mapping gives the daemon. */
+        ProtobufCMessage *back = NULL;
+        json_object_del(obj, "topic");
+        assert_int_equal(tp_json_to_message(obj, &touchpoint__v1__alert__descriptor, NULL, 0, &back), 0);
+        protobuf_c_message_free_unpacked(back, NULL);
+        json_decref(obj);
+        line = strchr(line, '\n') + 1;
+    }
+    free(text);
+    text = tp_read_file(err);
+    assert_non_null(text);
+    assert_int_equal(tp_count_lines(text, "expected 2 frames [topic, Alert], got 1"), 1);
+    assert_int_equal(tp_count_lines(text, "undecodable Alert (3 bytes) on topic 'accountability.x'"), 1);
+    assert_int_equal(tp_count_lines(text, "tp-tail: alerts 2, malformed 2"), 1);
+    free(text);
+    free(out);
+    free(err);
+}
+
+static void test_tail_topic_filter_and_timeout(void **state) {
+    struct fixture *f = *state;
+    s_bind(f, ZMQ_XPUB);
+    const char *argv[] = { TP_TAIL_BIN, "-e", f->endpoint, "-t", "friction.", "--timeout-ms", "1000", NULL };
+    char *out = tp_path(f->dir, "out");
+    s_spawn(f, argv, NULL);
+    char *prefix = s_wait_subscription(f);
+    assert_string_equal(prefix, "friction.");
+    free(prefix);
+    s_send_alert(f, "accountability.call_late", "call_late:C-1", 1);
+    s_send_alert(f, "friction.rework", "rework:K-1", 2);
+    /* No --count: it ends by itself after 1 s of silence, status 0. */
+    assert_int_equal(tp_proc_wait(&f->proc, WAIT_MS), 0);
+    char *text = tp_read_file(out);
+    assert_non_null(text);
+    assert_int_equal(tp_count_lines(text, "\"topic\":\"friction.rework\""), 1);
+    assert_int_equal(tp_count_lines(text, "{"), 1);
+    free(text);
+    free(out);
+}
+
+static void test_tail_sigterm_and_usage(void **state) {
+    struct fixture *f = *state;
+    s_bind(f, ZMQ_XPUB);
+    const char *argv[] = { TP_TAIL_BIN, "--endpoint", f->endpoint, NULL };
+    s_spawn(f, argv, NULL);
+    free(s_wait_subscription(f));
+    assert_int_equal(tp_proc_signal(&f->proc, SIGTERM), 0);
+    assert_int_equal(tp_proc_wait(&f->proc, WAIT_MS), 0);
+
+    const char *argv2[] = { TP_TAIL_BIN, "--count", "-1", NULL };
+    assert_int_equal(s_run(f, argv2, NULL, WAIT_MS), 2);
+    const char *argv3[] = { TP_TAIL_BIN, "--version", NULL };
+    assert_int_equal(s_run(f, argv3, NULL, WAIT_MS), 0);
+    char *out = s_output(f, "out");
+    assert_int_equal(tp_count_lines(out, "tp-tail "), 1);
+    free(out);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_pub_publishes_and_reports_bad_lines, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_pub_stop_on_error, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_pub_count_and_stdin, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_pub_rate, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_pub_errors, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_tail_prints_alerts, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_tail_topic_filter_and_timeout, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_tail_sigterm_and_usage, s_setup, s_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
