@@ -33,3 +33,11 @@ void tp_clock_observe(tp_clock_t *c, int64_t event_ms);
 
 /* Real time in unix ms (CLOCK_REALTIME). */
 int64_t tp_realtime_ms(void);
+
+/* "2026-01-01T09:00:00Z" (UTC, second precision; ms kept if not 0) into
+ * buf (at least 32 bytes). Returns buf. */
+char *tp_format_time(int64_t ms, char *buf, size_t len);
+
+/* A compact duration, "2d3h", "48h", "90s", "0s", into buf (at least 32
+ * bytes); the largest units first, zero parts omitted. Returns buf. */
+char *tp_format_duration(int64_t ms, char *buf, size_t len);

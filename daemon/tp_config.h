@@ -24,6 +24,7 @@
 
 typedef enum { TP_MODE_BIND = 0, TP_MODE_CONNECT = 1 } tp_mode_t;
 typedef enum { TP_CLOCK_WALL = 0, TP_CLOCK_EVENT = 1 } tp_clock_mode_t;
+enum { TP_LATE_HOURS = 0, TP_LATE_MONTHLY = 1 };   /* rules.call_late.style */
 
 /* Call fields a rule can require, as a bit mask. Names in the YAML are the
  * CallLogged field names: products, topics, notes, next_step, attendees,
@@ -60,6 +61,7 @@ typedef struct tp_config {
     size_t          dedup_window;               /* event_ids remembered for idempotency */
     size_t          max_sources;                /* per-source sequence trackers */
     size_t          max_message_bytes;          /* ZMQ_MAXMSGSIZE on inputs */
+    int64_t         call_retention_ms;          /* keep a call this long past its last deadline */
     int64_t         log_interval_ms;            /* rate-limit window for bad-input logs */
     unsigned        log_burst;                  /* bad-input lines per window */
 
@@ -69,7 +71,13 @@ typedef struct tp_config {
         unsigned by_channel[TP_CHANNEL_COUNT];   /* override per Channel value */
         bool     has_channel[TP_CHANNEL_COUNT];  /* true where by_channel is set */
     } call_incomplete;
-    struct { bool enabled; int64_t submit_within_ms; } call_late;
+    struct {
+        bool     enabled;
+        int64_t  submit_within_ms;               /* style hours: after call_at */
+        int      style;                          /* TP_LATE_HOURS or TP_LATE_MONTHLY */
+        unsigned cutoff_day;                     /* monthly: day N of month M+1 (UTC) */
+        unsigned cutoff_by_month[13];            /* [1..12] per call month; 0 = cutoff_day */
+    } call_late;
     struct { bool enabled; int64_t submit_within_ms; } call_unsubmitted;
     struct { bool enabled; int64_t follow_up_within_ms; int nps_max; int effort_min; } follow_up_missing;
     struct { bool enabled; int64_t window_ms; unsigned min_reps; } uncoordinated_contact;
@@ -118,6 +126,11 @@ unsigned tp_config_required_fields(const tp_config_t *c, int channel);
 
 /* SLA for a contracting step name (by_step, else default_sla). */
 int64_t tp_config_step_sla(const tp_config_t *c, const char *step);
+
+/* How long after max(call_at, last version) a call can still be the
+ * subject of a rule deadline (unsubmitted, late); the engine forgets a call
+ * call_retention after that. */
+int64_t tp_config_call_horizon(const tp_config_t *c);
 
 /* Frees the config and NULLs the pointer; accepts NULL and *p == NULL. */
 void tp_config_destroy(tp_config_t **p);

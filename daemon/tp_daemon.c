@@ -2,7 +2,9 @@
 #include "tp_daemon.h"
 
 #include <errno.h>
+#include <event2/event.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -19,6 +21,8 @@ struct tp_daemon {
     tp_engine_t       *engine;
     tp_bus_t          *bus;
     FILE              *print_alerts;
+    struct event      *deadline_ev;  /* the one timer: earliest rule deadline */
+    int64_t            armed_for;    /* due time deadline_ev is set for */
 };
 
 /* mkdir -p, mode 0750 for what we create. */
@@ -62,11 +66,46 @@ static int s_lock_state_dir(tp_daemon_t *d) {
     return 0;
 }
 
+/* Wall clock: keep the single libevent timer on the earliest deadline.
+ * Called after every event (an O(1) peek); re-adds the timer only when the
+ * earliest due time changed. Event clock: deadlines fire as events move
+ * time, so no timer is needed. */
+static void s_rearm(tp_daemon_t *d) {
+    if (d->cfg->clock != TP_CLOCK_WALL)
+        return;
+    int64_t next = tp_engine_next_deadline(d->engine);
+    if (next == d->armed_for)
+        return;
+    d->armed_for = next;
+    if (next == INT64_MAX) {
+        evtimer_del(d->deadline_ev);
+        return;
+    }
+    /* Due means "now > due": wake 1 ms after it. */
+    int64_t delay = next + 1 - tp_clock_now(tp_engine_clock(d->engine));
+    if (delay < 0)
+        delay = 0;
+    if (delay > (int64_t)86400000 * 365)
+        delay = (int64_t)86400000 * 365;
+    struct timeval tv = { .tv_sec = (time_t)(delay / 1000), .tv_usec = (suseconds_t)(delay % 1000) * 1000 };
+    evtimer_add(d->deadline_ev, &tv);
+}
+
+static void s_deadline_cb(evutil_socket_t fd, short what, void *arg) {
+    (void)fd;
+    (void)what;
+    tp_daemon_t *d = arg;
+    d->armed_for = INT64_MIN;
+    tp_engine_fire_due(d->engine);
+    s_rearm(d);
+}
+
 static void s_input_cb(void *arg, const tp_frame_t *frames, size_t nframes) {
     tp_daemon_t *d = arg;
     int r = tp_engine_handle(d->engine, frames, nframes);
     if (r < 0)
         log_error_errno(r, "Failed to process event: %m");
+    s_rearm(d);
 }
 
 /* Alerts leave here: printed (if asked) and published on the PUB socket. */
@@ -110,6 +149,12 @@ int tp_daemon_new(struct event_base *base, const tp_config_t *cfg, const tp_daem
         goto fail;
     }
     tp_engine_set_sink(d->engine, s_alert_sink, d);
+    d->armed_for = INT64_MAX;
+    d->deadline_ev = evtimer_new(base, s_deadline_cb, d);
+    if (!d->deadline_ev) {
+        r = log_error_errno(ENOMEM, "Failed to create the deadline timer");
+        goto fail;
+    }
     d->bus = tp_bus_new(base);
     if (!d->bus) {
         r = log_error_errno(errno ? errno : ENOMEM, "Failed to create ZeroMQ context: %m");
@@ -144,8 +189,9 @@ tp_engine_t *tp_daemon_engine(tp_daemon_t *d) {
 void tp_daemon_log_stats(const tp_daemon_t *d) {
     char line[1024];
     tp_stats_format(tp_engine_stats(d->engine), line, sizeof line);
-    log_info("stats: %s open_alerts=%zu known_calls=%zu", line, tp_engine_open_alerts(d->engine),
-             tp_engine_calls(d->engine));
+    log_info("stats: %s open_alerts=%zu known_calls=%zu deadlines=%zu", line,
+             tp_engine_open_alerts(d->engine), tp_engine_calls(d->engine),
+             tp_engine_deadlines(d->engine));
 }
 
 void tp_daemon_destroy(tp_daemon_t **p) {
@@ -153,6 +199,8 @@ void tp_daemon_destroy(tp_daemon_t **p) {
     if (!d)
         return;
     tp_bus_destroy(&d->bus);
+    if (d->deadline_ev)
+        event_free(d->deadline_ev);
     tp_engine_destroy(&d->engine);
     if (d->lock_fd >= 0)
         close(d->lock_fd);

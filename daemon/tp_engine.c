@@ -11,6 +11,10 @@
 #include "tp_rules.h"
 #include "tp_seq.h"
 #include "tp_state.h"
+#include "tp_timers.h"
+
+/* Deadline owners of the engine itself (rules use their registry index). */
+#define OWNER_CALL_RETENTION (TP_OWNER_ENGINE + 0)
 
 struct tp_engine {
     const tp_config_t *cfg;
@@ -21,9 +25,16 @@ struct tp_engine {
     tp_state_t        *state;
     tp_alerts_t       *alerts;
     tp_ruleset_t      *rules;
+    tp_timers_t       *timers;    /* every deadline: rules' and retention */
     tp_ratelimit_t     bad_rl;    /* bad frames, duplicates */
     tp_ratelimit_t     seq_rl;    /* sequence gaps, regressions */
 };
+
+static tp_rule_ctx_t s_ctx(tp_engine_t *e) {
+    return (tp_rule_ctx_t){ .cfg = e->cfg, .alerts = e->alerts, .state = e->state,
+                            .stats = &e->stats, .timers = e->timers,
+                            .now_ms = tp_clock_now(&e->clock) };
+}
 
 int tp_engine_new(const tp_config_t *cfg, tp_engine_t **ret) {
     tp_engine_t *e = calloc(1, sizeof *e);
@@ -37,10 +48,10 @@ int tp_engine_new(const tp_config_t *cfg, tp_engine_t **ret) {
     e->seq = tp_seq_new(cfg->max_sources);
     e->state = tp_state_new();
     e->alerts = tp_alerts_new(&e->stats);
+    e->timers = tp_timers_new();
     int r = -ENOMEM;
-    if (e->dedup && e->seq && e->state && e->alerts) {
-        tp_rule_ctx_t ctx = { .cfg = cfg, .alerts = e->alerts, .state = e->state,
-                              .stats = &e->stats };
+    if (e->dedup && e->seq && e->state && e->alerts && e->timers) {
+        tp_rule_ctx_t ctx = s_ctx(e);
         r = tp_ruleset_new(&ctx, &e->rules);
     }
     if (r < 0) {
@@ -118,6 +129,63 @@ static void s_check_sequence(tp_engine_t *e, const Touchpoint__V1__Envelope *env
     }
 }
 
+/* A call is kept until its last rule deadline has passed plus the
+ * retention grace, so a stale draft arriving late is still recognised as
+ * stale. Then it is forgotten: state stays bounded by the arrival rate. */
+static void s_arm_call_retention(tp_engine_t *e, const tp_call_t *call) {
+    int64_t from = call->call_at_ms > call->version_ms ? call->call_at_ms : call->version_ms;
+    int64_t forget_at = from + tp_config_call_horizon(e->cfg) + e->cfg->call_retention_ms;
+    if (tp_timers_arm(e->timers, OWNER_CALL_RETENTION, call->call_id, forget_at) < 0)
+        log_warning("Out of memory arming retention of call '%s'", call->call_id);
+}
+
+static void s_fire(tp_engine_t *e, const tp_deadline_t *d) {
+    if (d->owner == OWNER_CALL_RETENTION) {
+        tp_call_t *call = tp_state_find_call(e->state, tp_deadline_key(d));
+        if (call)
+            tp_state_forget_call(e->state, call);
+        return;
+    }
+    tp_rule_ctx_t ctx = s_ctx(e);
+    tp_ruleset_on_deadline(e->rules, &ctx, d);
+}
+
+/* Event clock: time moves only with events. Before an event at t is
+ * applied, every deadline it passes fires, in due order, with the clock
+ * stepped to the moment each was missed (due + 1 ms), so the alerts are
+ * the ones a live run would have raised, in the same order. */
+static void s_advance(tp_engine_t *e, int64_t t) {
+    if (e->clock.mode != TP_CLOCK_EVENT)
+        return;
+    tp_deadline_t *d;
+    while ((d = tp_timers_pop_due(e->timers, t))) {
+        tp_clock_observe(&e->clock, d->due_ms + 1);
+        s_fire(e, d);
+        free(d);
+    }
+    tp_clock_observe(&e->clock, t);
+}
+
+size_t tp_engine_fire_due(tp_engine_t *e) {
+    int64_t now = tp_clock_now(&e->clock);
+    size_t n = 0;
+    tp_deadline_t *d;
+    while ((d = tp_timers_pop_due(e->timers, now))) {
+        s_fire(e, d);
+        free(d);
+        n++;
+    }
+    return n;
+}
+
+int64_t tp_engine_next_deadline(const tp_engine_t *e) {
+    return tp_timers_next(e->timers);
+}
+
+size_t tp_engine_deadlines(const tp_engine_t *e) {
+    return tp_timers_count(e->timers);
+}
+
 static int s_dispatch(tp_engine_t *e, const Touchpoint__V1__Envelope *env) {
     int r = tp_dedup_check(e->dedup, env->event_id, strlen(env->event_id));
     if (r < 0)
@@ -129,7 +197,12 @@ static int s_dispatch(tp_engine_t *e, const Touchpoint__V1__Envelope *env) {
         return 1;
     }
     s_check_sequence(e, env);
-    tp_clock_observe(&e->clock, env->occurred_at_ms);
+    int64_t t = env->occurred_at_ms;
+    if (env->payload_case == TOUCHPOINT__V1__ENVELOPE__PAYLOAD_WATERMARK &&
+        env->watermark->now_ms > t)
+        t = env->watermark->now_ms;
+    s_advance(e, t);
+    tp_clock_observe(&e->clock, t);
     e->stats.accepted++;
 
     /* The one switch over payload kinds: update state, then let the rules
@@ -144,6 +217,8 @@ static int s_dispatch(tp_engine_t *e, const Touchpoint__V1__Envelope *env) {
         ev.applied = r == 1;
         if (!ev.applied)
             e->stats.stale_versions++;
+        else
+            s_arm_call_retention(e, ev.call);
         break;
     case TOUCHPOINT__V1__ENVELOPE__PAYLOAD_CONTRACTING:
         e->stats.contracting++;
@@ -153,13 +228,11 @@ static int s_dispatch(tp_engine_t *e, const Touchpoint__V1__Envelope *env) {
         break;
     case TOUCHPOINT__V1__ENVELOPE__PAYLOAD_WATERMARK:
         e->stats.watermarks++;
-        tp_clock_observe(&e->clock, env->watermark->now_ms);
         break;
     default:
         return 1; /* unreachable: the codec refuses envelopes without payload */
     }
-    tp_rule_ctx_t ctx = { .cfg = e->cfg, .alerts = e->alerts, .state = e->state,
-                          .stats = &e->stats, .now_ms = tp_clock_now(&e->clock) };
+    tp_rule_ctx_t ctx = s_ctx(e);
     tp_ruleset_on_event(e->rules, &ctx, &ev);
     return 0;
 }
@@ -197,6 +270,7 @@ void tp_engine_destroy(tp_engine_t **p) {
     if (!e)
         return;
     tp_ruleset_destroy(&e->rules);
+    tp_timers_destroy(&e->timers);
     tp_alerts_destroy(&e->alerts);
     tp_state_destroy(&e->state);
     tp_seq_destroy(&e->seq);

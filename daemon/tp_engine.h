@@ -38,6 +38,18 @@ int tp_engine_handle(tp_engine_t *e, const tp_frame_t *frames, size_t nframes);
  * validated first. Same returns as tp_engine_handle. */
 int tp_engine_handle_envelope(tp_engine_t *e, const Touchpoint__V1__Envelope *env);
 
+/* Fires every deadline the clock has passed (now > due); the daemon calls
+ * it from its one libevent timer in wall-clock mode. In event-clock mode
+ * deadlines fire as events move time. Returns how many fired. */
+size_t tp_engine_fire_due(tp_engine_t *e);
+
+/* Earliest armed deadline (unix ms), INT64_MAX if none: where the daemon
+ * sets its timer. */
+int64_t tp_engine_next_deadline(const tp_engine_t *e);
+
+/* Armed deadlines (rules' and retention). */
+size_t tp_engine_deadlines(const tp_engine_t *e);
+
 /* Open (FIRING) alerts and known calls, for status lines. */
 size_t tp_engine_open_alerts(const tp_engine_t *e);
 size_t tp_engine_calls(const tp_engine_t *e);

@@ -6,18 +6,24 @@
 #include <stdlib.h>
 
 extern const tp_rule_t tp_rule_call_incomplete;
+extern const tp_rule_t tp_rule_call_unsubmitted;
 
 /* Evaluation order is registry order. */
 static const tp_rule_t *const s_registry[] = {
     &tp_rule_call_incomplete,
+    &tp_rule_call_unsubmitted,
     NULL,
 };
 
 #define MAX_RULES (sizeof s_registry / sizeof s_registry[0])
 
+/* Deadline owner ids are registry indexes, so they do not shift when a
+ * config enables or disables other rules. */
 struct tp_ruleset {
-    const tp_rule_t *rules[MAX_RULES];
+    const tp_rule_t *rules[MAX_RULES];   /* enabled rules, in registry order */
     void            *states[MAX_RULES];
+    uint32_t         owner[MAX_RULES];   /* registry index of rules[i] */
+    int              slot[MAX_RULES];    /* registry index -> i, or -1 */
     size_t           n;
 };
 
@@ -29,12 +35,17 @@ int tp_ruleset_new(const tp_rule_ctx_t *ctx, tp_ruleset_t **ret) {
     tp_ruleset_t *rs = calloc(1, sizeof *rs);
     if (!rs)
         return -ENOMEM;
+    for (size_t i = 0; i < MAX_RULES; i++)
+        rs->slot[i] = -1;
     for (const tp_rule_t *const *r = s_registry; *r; r++) {
+        uint32_t owner = (uint32_t)(r - s_registry);
         if ((*r)->enabled && !(*r)->enabled(ctx->cfg))
             continue;
         void *state = NULL;
         if ((*r)->init) {
-            int e = (*r)->init(ctx, &state);
+            tp_rule_ctx_t own = *ctx;
+            own.owner = owner;
+            int e = (*r)->init(&own, &state);
             if (e < 0) {
                 tp_ruleset_destroy(&rs);
                 return e;
@@ -42,6 +53,8 @@ int tp_ruleset_new(const tp_rule_ctx_t *ctx, tp_ruleset_t **ret) {
         }
         rs->rules[rs->n] = *r;
         rs->states[rs->n] = state;
+        rs->owner[rs->n] = owner;
+        rs->slot[owner] = (int)rs->n;
         rs->n++;
     }
     *ret = rs;
@@ -50,9 +63,23 @@ int tp_ruleset_new(const tp_rule_ctx_t *ctx, tp_ruleset_t **ret) {
 
 void tp_ruleset_on_event(tp_ruleset_t *rs, const tp_rule_ctx_t *ctx, const tp_event_t *ev) {
     unsigned bit = 1u << (ev->env->payload_case % 32);
-    for (size_t i = 0; i < rs->n; i++)
-        if (rs->rules[i]->events & bit)
-            rs->rules[i]->on_event(rs->states[i], ctx, ev);
+    tp_rule_ctx_t own = *ctx;
+    for (size_t i = 0; i < rs->n; i++) {
+        if (!(rs->rules[i]->events & bit))
+            continue;
+        own.owner = rs->owner[i];
+        rs->rules[i]->on_event(rs->states[i], &own, ev);
+    }
+}
+
+int tp_ruleset_on_deadline(tp_ruleset_t *rs, const tp_rule_ctx_t *ctx, const tp_deadline_t *d) {
+    int i = d->owner < MAX_RULES ? rs->slot[d->owner] : -1;
+    if (i < 0 || !rs->rules[i]->on_deadline)
+        return -ENOENT;
+    tp_rule_ctx_t own = *ctx;
+    own.owner = d->owner;
+    rs->rules[i]->on_deadline(rs->states[i], &own, d);
+    return 0;
 }
 
 size_t tp_ruleset_describe(const tp_ruleset_t *rs, char *buf, size_t len) {

@@ -19,6 +19,7 @@
 #include "tp_config.h"
 #include "tp_state.h"
 #include "tp_stats.h"
+#include "tp_timers.h"
 
 /* Bits for tp_rule_t.events, one per Envelope payload. */
 #define TP_EV_CALL        (1u << TOUCHPOINT__V1__ENVELOPE__PAYLOAD_CALL % 32)
@@ -31,8 +32,21 @@ typedef struct tp_rule_ctx {
     tp_alerts_t       *alerts;
     tp_state_t        *state;
     tp_stats_t        *stats;
+    tp_timers_t       *timers;
     int64_t            now_ms;     /* the daemon's clock at dispatch */
+    uint32_t           owner;      /* the rule's deadline owner id (set by the ruleset) */
 } tp_rule_ctx_t;
+
+/* Arms (or moves) this rule's deadline for subject `key`; the rule's
+ * on_deadline gets it once the clock passes due_ms. 0 or -ENOMEM. */
+static inline int tp_rule_arm(const tp_rule_ctx_t *ctx, const char *key, int64_t due_ms) {
+    return tp_timers_arm(ctx->timers, ctx->owner, key, due_ms);
+}
+
+/* Disarms this rule's deadline for `key`; 1 if one was armed. */
+static inline int tp_rule_cancel(const tp_rule_ctx_t *ctx, const char *key) {
+    return tp_timers_cancel(ctx->timers, ctx->owner, key);
+}
 
 typedef struct tp_event {
     const Touchpoint__V1__Envelope *env;
@@ -40,7 +54,6 @@ typedef struct tp_event {
     bool       applied;            /* false: an older version, state unchanged */
 } tp_event_t;
 
-struct tp_deadline;                /* armed by absence rules (timer wheel) */
 
 typedef struct tp_rule {
     const char *name;                              /* "call_incomplete" */
@@ -51,7 +64,7 @@ typedef struct tp_rule {
     int  (*init)(const tp_rule_ctx_t *ctx, void **ret_state);          /* optional */
     void (*on_event)(void *state, const tp_rule_ctx_t *ctx, const tp_event_t *ev);
     void (*on_deadline)(void *state, const tp_rule_ctx_t *ctx,
-                        const struct tp_deadline *d);                  /* optional */
+                        const tp_deadline_t *d);                       /* optional */
     void (*free)(void *state);                                         /* optional */
 } tp_rule_t;
 
@@ -65,6 +78,13 @@ int tp_ruleset_new(const tp_rule_ctx_t *ctx, tp_ruleset_t **ret);
 
 /* Offers an event to every enabled rule that wants its payload kind. */
 void tp_ruleset_on_event(tp_ruleset_t *rs, const tp_rule_ctx_t *ctx, const tp_event_t *ev);
+
+/* Hands a due deadline to the rule that armed it (d->owner). Returns 0, or
+ * -ENOENT if no enabled rule owns it. */
+int tp_ruleset_on_deadline(tp_ruleset_t *rs, const tp_rule_ctx_t *ctx, const tp_deadline_t *d);
+
+/* Deadline owner ids below this belong to rules; the engine uses the rest. */
+#define TP_OWNER_ENGINE 1000u
 
 /* Names of the enabled rules, for the start-up log line. */
 size_t tp_ruleset_describe(const tp_ruleset_t *rs, char *buf, size_t len);

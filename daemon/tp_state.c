@@ -67,11 +67,24 @@ static void s_call_free(tp_call_t *call) {
     free(call);
 }
 
+/* A version is stale if it is older than the one held, or if it would
+ * take a SUBMITTED call back to PLANNED/SAVED: CRMs lock a call once it is
+ * submitted, so such a version is a late echo of the draft (producers'
+ * clocks disagree), not a reopening. */
+static bool s_is_stale(const tp_call_t *held, const Touchpoint__V1__CallLogged *c,
+                       int64_t version_ms) {
+    if (version_ms < held->version_ms)
+        return true;
+    return held->status == TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED &&
+           (c->status == TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_PLANNED ||
+            c->status == TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SAVED);
+}
+
 int tp_state_apply_call(tp_state_t *s, const Touchpoint__V1__CallLogged *c,
                         const char *event_id, int64_t version_ms, tp_call_t **ret_call) {
     tp_call_t *call = tp_state_find_call(s, c->call_id);
     bool created = false;
-    if (call && version_ms < call->version_ms) {
+    if (call && s_is_stale(call, c, version_ms)) {
         *ret_call = call;
         return 0;
     }

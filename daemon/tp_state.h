@@ -7,7 +7,9 @@
  *
  * "The latest version wins": a call version replaces the one held only if
  * its Envelope.occurred_at_ms is not older, so a correction that overtakes
- * its original on the bus is not undone by the original arriving late.
+ * its original on the bus is not undone by the original arriving late. A
+ * SUBMITTED call is never taken back to PLANNED or SAVED (CRMs lock a
+ * submitted call); a correction is another SUBMITTED version.
  */
 #pragma once
 

@@ -1,0 +1,781 @@
+/* tp_config — YAML configuration, parsed and validated as a whole.
+ *
+ * Every key is one row of tp_config_keys[] (dotted path, type, offset, limits,
+ * default, description), handled by one setter per type. Defaults are YAML
+ * text in the same rows and go through the same setters as the operator's
+ * file, so a default can never bypass validation, and docs/configuration.md
+ * is a transcription of this table. libyaml's document API gives a node tree
+ * whose marks carry the line numbers we report (1-based).
+ */
+#include "tp_config.h"
+#include "tp_config_keys.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+#define TP_CONFIG_MAX_BYTES (1024 * 1024)
+#define TP_CONFIG_MAX_DEPTH 32
+#define PATH_LEN 160
+
+typedef struct {
+    const char      *name;        /* file name for "name:line:" */
+    char            *err;
+    size_t           errlen;
+    yaml_document_t *doc;         /* document being walked */
+    tp_config_t     *c;
+    bool             defaults;    /* applying built-in defaults: no user line */
+    unsigned         ep_line[TP_MAX_INPUTS + 1]; /* inputs[i], then output */
+} pctx_t;
+
+typedef int (*setter_t)(pctx_t *p, const cfg_key_t *k, const char *path, void *base,
+                        yaml_node_t *n);
+
+#define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
+
+__attribute__((format(printf, 3, 4)))
+static int s_fail(pctx_t *p, const yaml_node_t *n, const char *fmt, ...)
+{
+    if (!p->err || p->errlen == 0)
+        return -EINVAL;
+    int at = n ? snprintf(p->err, p->errlen, "%s:%zu: ", p->name,
+                          p->defaults ? (size_t)0 : n->start_mark.line + 1)
+               : snprintf(p->err, p->errlen, "%s: ", p->name);
+    if (at >= 0 && (size_t)at < p->errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(p->err + at, p->errlen - (size_t)at, fmt, ap);
+        va_end(ap);
+    }
+    /* Values come from the file; keep the error on one line whatever they hold. */
+    for (char *s = p->err; *s; s++)
+        if ((unsigned char)*s < 0x20)
+            *s = '?';
+    return -EINVAL;
+}
+
+static const char *s_kind(const yaml_node_t *n)
+{
+    return n->type == YAML_MAPPING_NODE ? "mapping" : n->type == YAML_SEQUENCE_NODE ? "list" : "scalar";
+}
+
+static bool s_is_null(const yaml_node_t *n)
+{
+    if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+        return false;
+    const char *v = (const char *)n->data.scalar.value;
+    return !*v || !strcmp(v, "~") || !strcmp(v, "null");
+}
+
+/* The text of a scalar node, refusing other node kinds and embedded NULs. */
+static int s_text(pctx_t *p, const char *path, const yaml_node_t *n, const char **ret_text)
+{
+    if (n->type != YAML_SCALAR_NODE)
+        return s_fail(p, n, "%s: expected a scalar, got a %s", path, s_kind(n));
+    const char *v = (const char *)n->data.scalar.value;
+    if (strlen(v) != n->data.scalar.length)
+        return s_fail(p, n, "%s: value contains a NUL byte", path);
+    *ret_text = v;
+    return 0;
+}
+
+static int s_expect(pctx_t *p, const char *path, const yaml_node_t *n, yaml_node_type_t t)
+{
+    if (n->type == t)
+        return 0;
+    return s_fail(p, n, "%s: expected a %s, got a %s", path,
+                  t == YAML_MAPPING_NODE ? "mapping" : "list", s_kind(n));
+}
+
+/* Key of pair `pr` in `map`: a scalar not already used by an earlier pair. */
+static int s_pair_key(pctx_t *p, const char *path, yaml_node_t *map, yaml_node_pair_t *pr,
+                      yaml_node_t **ret_node, const char **ret_key)
+{
+    yaml_node_t *kn = yaml_document_get_node(p->doc, pr->key);
+    const char *key;
+    int r = s_text(p, *path ? path : "top level", kn, &key);
+    if (r < 0)
+        return r;
+    for (yaml_node_pair_t *q = map->data.mapping.pairs.start; q < pr; q++) {
+        yaml_node_t *qn = yaml_document_get_node(p->doc, q->key);
+        if (qn->type == YAML_SCALAR_NODE && !strcmp((const char *)qn->data.scalar.value, key))
+            return s_fail(p, kn, "duplicate key \"%s%s%.64s\"", path, *path ? "." : "", key);
+    }
+    *ret_node = kn;
+    *ret_key = key;
+    return 0;
+}
+
+/* Writes an integer into a field of any width the table describes. */
+static void s_store(void *dst, size_t size, int64_t v)
+{
+    if (size == sizeof(bool)) {
+        bool b = v != 0;
+        memcpy(dst, &b, sizeof(b));
+    } else if (size == sizeof(uint32_t)) {
+        uint32_t u = (uint32_t)v;
+        memcpy(dst, &u, sizeof(u));
+    } else {
+        memcpy(dst, &v, sizeof(v));
+    }
+}
+
+/* Decimal digits only, optional leading '-' when `sign`: no spaces, no '+',
+ * no hex. Returns -EINVAL for bad syntax, -ERANGE when it does not fit. */
+static int s_parse_i64(const char *s, bool sign, int64_t *ret_v)
+{
+    bool neg = sign && *s == '-';
+    s += neg;
+    if (!isdigit((unsigned char)*s))
+        return -EINVAL;
+    int64_t v = 0;
+    bool overflow = false;
+    for (; isdigit((unsigned char)*s); s++) {
+        int d = *s - '0';
+        if (v > (INT64_MAX - d) / 10)
+            overflow = true;
+        else
+            v = v * 10 + d;
+    }
+    if (*s)
+        return -EINVAL;
+    if (overflow)
+        return -ERANGE;
+    *ret_v = neg ? -v : v;
+    return 0;
+}
+
+static int s_duration(const char *s, int64_t *ret_ms)
+{
+    static const struct { const char *unit; int64_t ms; } units[] = {
+        { "ms", 1 }, { "s", 1000 }, { "m", 60000 }, { "h", 3600000 },
+        { "d", 86400000 }, { "w", 604800000 },
+    };
+    size_t digits = 0;
+    while (isdigit((unsigned char)s[digits]))
+        digits++;
+    if (digits == 0 || digits > 19)
+        return digits ? -ERANGE : -EINVAL;
+    for (size_t i = 0; i < N_ELEMS(units); i++) {
+        if (strcmp(s + digits, units[i].unit))
+            continue;
+        char num[20];
+        int64_t v;
+        memcpy(num, s, digits);
+        num[digits] = '\0';
+        if (s_parse_i64(num, false, &v) < 0 || v > INT64_MAX / units[i].ms)
+            return -ERANGE;
+        if (v == 0)
+            return -ERANGE;
+        *ret_ms = v * units[i].ms;
+        return 0;
+    }
+    return -EINVAL;
+}
+
+int tp_duration_parse(const char *s, int64_t *ret_ms)
+{
+    if (!s || !ret_ms)
+        return -EINVAL;
+    int64_t ms;
+    if (s_duration(s, &ms) < 0)
+        return -EINVAL;
+    *ret_ms = ms;
+    return 0;
+}
+
+/* A duration node, with the error every duration key reports. */
+static int s_duration_node(pctx_t *p, const char *path, yaml_node_t *n, int64_t max,
+                           int64_t *ret_ms)
+{
+    const char *v;
+    int64_t ms = 0;
+    int r = s_text(p, path, n, &v);
+    if (r < 0)
+        return r;
+    r = s_duration(v, &ms);
+    if (r == -EINVAL)
+        return s_fail(p, n, "%s: invalid duration \"%.64s\" (expected a number with a unit: "
+                      "ms, s, m, h, d, w)", path, v);
+    if (r < 0 || ms > max)
+        return s_fail(p, n, "%s: duration \"%.64s\" out of range (expected more than 0 and at "
+                      "most %lldd)", path, v, (long long)(max / 86400000));
+    *ret_ms = ms;
+    return 0;
+}
+
+static int set_bool(pctx_t *p, const cfg_key_t *k, const char *path, void *base, yaml_node_t *n)
+{
+    const char *v;
+    int r = s_text(p, path, n, &v);
+    if (r < 0)
+        return r;
+    if (strcmp(v, "true") && strcmp(v, "false"))
+        return s_fail(p, n, "%s: invalid boolean \"%.64s\" (expected true or false)", path, v);
+    s_store((char *)base + k->off, k->size, !strcmp(v, "true"));
+    return 0;
+}
+
+static int set_int(pctx_t *p, const cfg_key_t *k, const char *path, void *base, yaml_node_t *n)
+{
+    const char *v;
+    int64_t i = 0;
+    int r = s_text(p, path, n, &v);
+    if (r < 0)
+        return r;
+    r = s_parse_i64(v, k->type == T_INT, &i);
+    if (r < 0 || i < k->min || i > k->max)
+        return s_fail(p, n, "%s: %s \"%.64s\" (expected an integer from %lld to %lld)", path,
+                      r == -EINVAL ? "invalid number" : "out of range", v,
+                      (long long)k->min, (long long)k->max);
+    s_store((char *)base + k->off, k->size, i);
+    return 0;
+}
+
+static int set_duration(pctx_t *p, const cfg_key_t *k, const char *path, void *base,
+                        yaml_node_t *n)
+{
+    int64_t ms;
+    int r = s_duration_node(p, path, n, k->max, &ms);
+    if (r < 0)
+        return r;
+    s_store((char *)base + k->off, k->size, ms);
+    return 0;
+}
+
+static int set_string(pctx_t *p, const cfg_key_t *k, const char *path, void *base,
+                      yaml_node_t *n)
+{
+    char **dst = (char **)((char *)base + k->off);
+    const char *v;
+    int r = s_text(p, path, n, &v);
+    if (r < 0)
+        return r;
+    if (!*v)
+        return s_fail(p, n, "%s: expected a non-empty string", path);
+    if (k->type == T_ENDPOINT) {
+        if (strncmp(v, "tcp://", 6) && strncmp(v, "ipc://", 6) && strncmp(v, "inproc://", 9))
+            return s_fail(p, n, "%s: invalid endpoint \"%.64s\" (expected tcp://, ipc:// or "
+                          "inproc://)", path, v);
+        /* Remember where each endpoint was set, for the bound-twice check. */
+        tp_config_t *c = p->c;
+        size_t slot = dst == &c->output.endpoint ? TP_MAX_INPUTS
+                    : (size_t)((tp_endpoint_t *)base - c->inputs);
+        if (slot <= TP_MAX_INPUTS)
+            p->ep_line[slot] = p->defaults ? 0 : (unsigned)n->start_mark.line + 1;
+    }
+    char *copy = strdup(v);
+    if (!copy)
+        return -ENOMEM;
+    free(*dst);
+    *dst = copy;
+    return 0;
+}
+
+static int set_enum(pctx_t *p, const cfg_key_t *k, const char *path, void *base, yaml_node_t *n)
+{
+    const char *v;
+    int r = s_text(p, path, n, &v);
+    if (r < 0)
+        return r;
+    for (size_t i = 0; k->names[i]; i++)
+        if (!strcmp(v, k->names[i])) {
+            s_store((char *)base + k->off, k->size, (int64_t)i);
+            return 0;
+        }
+    return s_fail(p, n, "%s: invalid value \"%.64s\" (expected %s or %s)", path, v,
+                  k->names[0], k->names[1]);
+}
+
+/* A YAML list of call field names into a TP_FIELD_* mask. */
+static int s_fieldset(pctx_t *p, const char *path, yaml_node_t *n, unsigned *ret_mask)
+{
+    unsigned mask = 0;
+    int r = s_expect(p, path, n, YAML_SEQUENCE_NODE);
+    if (r < 0)
+        return r;
+    for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++) {
+        yaml_node_t *in = yaml_document_get_node(p->doc, *it);
+        const char *v;
+        if ((r = s_text(p, path, in, &v)) < 0)
+            return r;
+        unsigned bit = tp_field_from_name(v);
+        if (!bit)
+            return s_fail(p, in, "%s: unknown field \"%.64s\" (expected products, topics, notes, "
+                          "next_step, attendees, account_id or territory)", path, v);
+        mask |= bit;
+    }
+    *ret_mask = mask;
+    return 0;
+}
+
+static int set_fieldset(pctx_t *p, const cfg_key_t *k, const char *path, void *base,
+                        yaml_node_t *n)
+{
+    unsigned mask;
+    int r = s_fieldset(p, path, n, &mask);
+    if (r < 0)
+        return r;
+    memcpy((char *)base + k->off, &mask, sizeof(mask));
+    return 0;
+}
+
+/* "EMAIL" or "CHANNEL_EMAIL" -> 4; enum value, or -1 when unknown. */
+static int s_enum_value(const char *v, const char *prefix, const char *const *names, size_t n)
+{
+    size_t pl = strlen(prefix);
+    if (!strncmp(v, prefix, pl))
+        v += pl;
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(v, names[i]))
+            return (int)i + 1;
+    return -1;
+}
+
+/* by_channel (CHANNEL: [fields]) and targets (CONTRACT_TYPE: duration): keys
+ * are proto enum names, short or prefixed, and index the arrays by enum value.
+ * by_channel replaces the (empty) default; targets merge over the defaults,
+ * so a partial map overrides only the types it lists. */
+static int set_enum_map(pctx_t *p, const cfg_key_t *k, const char *path, void *base,
+                        yaml_node_t *n)
+{
+    (void)base;
+    tp_config_t *c = p->c;
+    bool channels = k->type == T_BY_CHANNEL, seen[TP_CHANNEL_COUNT + TP_CONTRACT_TYPE_COUNT] = { 0 };
+    const char *noun = channels ? "channel" : "contract type";
+    int r = s_expect(p, path, n, YAML_MAPPING_NODE);
+    if (r < 0)
+        return r;
+    if (channels)
+        memset(c->call_incomplete.has_channel, 0, sizeof(c->call_incomplete.has_channel));
+    for (yaml_node_pair_t *pr = n->data.mapping.pairs.start; pr < n->data.mapping.pairs.top; pr++) {
+        yaml_node_t *kn, *vn = yaml_document_get_node(p->doc, pr->value);
+        const char *key;
+        if ((r = s_pair_key(p, path, n, pr, &kn, &key)) < 0)
+            return r;
+        int v = channels ? s_enum_value(key, "CHANNEL_", tp_config_channel_names, TP_CHANNEL_COUNT - 1)
+                         : s_enum_value(key, "CONTRACT_TYPE_", tp_config_contract_type_names,
+                                        TP_CONTRACT_TYPE_COUNT - 1);
+        if (v < 0)
+            return s_fail(p, kn, "%s: unknown %s \"%.64s\" (expected %s)", path, noun, key,
+                          channels ? "IN_PERSON, PHONE, VIDEO, EMAIL, MESSAGING or WEBINAR"
+                                   : "SPEAKER, ADVISORY_BOARD, CONSULTING, ISS or GRANT");
+        if (seen[v])
+            return s_fail(p, kn, "%s: %s \"%.64s\" given twice", path, noun, key);
+        seen[v] = true;
+        r = channels ? s_fieldset(p, path, vn, &c->call_incomplete.by_channel[v])
+                     : s_duration_node(p, path, vn, DURATION_MAX_MS, &c->cycle_time.target_ms[v]);
+        if (r < 0)
+            return r;
+        if (channels)
+            c->call_incomplete.has_channel[v] = true;
+    }
+    return 0;
+}
+
+/* cutoff_by_month (MONTH: day): JAN..DEC index cutoff_by_month[1..12]. */
+static int set_by_month(pctx_t *p, const cfg_key_t *k, const char *path, void *base,
+                        yaml_node_t *n)
+{
+    unsigned *days = (unsigned *)((char *)base + k->off);
+    bool seen[13] = { 0 };
+    int r = s_expect(p, path, n, YAML_MAPPING_NODE);
+    if (r < 0)
+        return r;
+    memset(days, 0, k->size);
+    for (yaml_node_pair_t *pr = n->data.mapping.pairs.start; pr < n->data.mapping.pairs.top; pr++) {
+        yaml_node_t *kn, *vn = yaml_document_get_node(p->doc, pr->value);
+        const char *key, *text;
+        int64_t day;
+        if ((r = s_pair_key(p, path, n, pr, &kn, &key)) < 0)
+            return r;
+        int m = s_enum_value(key, "", tp_config_month_names, 12);
+        if (m < 0)
+            return s_fail(p, kn, "%s: unknown month \"%.64s\" (expected JAN..DEC)", path, key);
+        if (seen[m])
+            return s_fail(p, kn, "%s: month \"%.64s\" given twice", path, key);
+        seen[m] = true;
+        if ((r = s_text(p, path, vn, &text)) < 0)
+            return r;
+        if (s_parse_i64(text, false, &day) < 0 || day < k->min || day > k->max)
+            return s_fail(p, vn, "%s.%s: invalid day \"%.64s\" (expected %lld..%lld)", path, key,
+                          text, (long long)k->min, (long long)k->max);
+        days[m] = (unsigned)day;
+    }
+    return 0;
+}
+
+static int set_by_step(pctx_t *p, const cfg_key_t *k, const char *path, void *base,
+                       yaml_node_t *n)
+{
+    (void)k, (void)base;
+    tp_config_t *c = p->c;
+    int r = s_expect(p, path, n, YAML_MAPPING_NODE);
+    if (r < 0)
+        return r;
+    c->step_slow.n_by_step = 0;
+    for (yaml_node_pair_t *pr = n->data.mapping.pairs.start; pr < n->data.mapping.pairs.top; pr++) {
+        yaml_node_t *kn = yaml_document_get_node(p->doc, pr->key);
+        const char *key;
+        /* Count first: it also bounds the quadratic duplicate check. */
+        if (c->step_slow.n_by_step == TP_MAX_STEP_SLAS)
+            return s_fail(p, kn, "%s: too many steps (at most %d)", path, TP_MAX_STEP_SLAS);
+        if ((r = s_pair_key(p, path, n, pr, &kn, &key)) < 0)
+            return r;
+        if (!*key || strlen(key) >= TP_STEP_NAME_MAX)
+            return s_fail(p, kn, "%s: step name \"%.64s\" must be 1 to %d characters", path, key,
+                          TP_STEP_NAME_MAX - 1);
+        tp_step_sla_t *s = &c->step_slow.by_step[c->step_slow.n_by_step];
+        r = s_duration_node(p, path, yaml_document_get_node(p->doc, pr->value), DURATION_MAX_MS,
+                            &s->sla_ms);
+        if (r < 0)
+            return r;
+        memcpy(s->name, key, strlen(key) + 1);
+        c->step_slow.n_by_step++;
+    }
+    return 0;
+}
+
+static int s_apply_defaults(pctx_t *p, const cfg_key_t *keys, size_t n_keys, void *base);
+static int s_walk(pctx_t *p, const cfg_key_t *keys, size_t n_keys, const char *root,
+                  const char *rel, void *base, yaml_node_t *map);
+
+static int set_inputs(pctx_t *p, const cfg_key_t *k, const char *path, void *base,
+                      yaml_node_t *n)
+{
+    (void)base;
+    tp_config_t *c = p->c;
+    int r = s_expect(p, path, n, YAML_SEQUENCE_NODE);
+    if (r < 0)
+        return r;
+    size_t count = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+    if (count < (size_t)k->min || count > (size_t)k->max)
+        return s_fail(p, n, "%s: expected 1 to %d endpoints, got %zu", path, TP_MAX_INPUTS, count);
+    for (size_t i = 0; i < c->n_inputs; i++) {
+        free(c->inputs[i].endpoint);
+        c->inputs[i].endpoint = NULL;
+    }
+    c->n_inputs = 0;
+    for (size_t i = 0; i < count; i++) {
+        yaml_node_t *item = yaml_document_get_node(p->doc, n->data.sequence.items.start[i]);
+        char item_path[32];
+        snprintf(item_path, sizeof(item_path), "inputs[%zu]", i);
+        c->n_inputs = i + 1;    /* from here on, destroy frees this slot */
+        if ((r = s_expect(p, item_path, item, YAML_MAPPING_NODE)) < 0 ||
+            (r = s_apply_defaults(p, tp_config_input_keys, tp_config_n_input_keys, &c->inputs[i])) < 0 ||
+            (r = s_walk(p, tp_config_input_keys, tp_config_n_input_keys, item_path, "", &c->inputs[i],
+                        item)) < 0)
+            return r;
+        if (!c->inputs[i].endpoint)
+            return s_fail(p, item, "%s: missing required key \"endpoint\"", item_path);
+    }
+    return 0;
+}
+
+static const setter_t s_setters[] = {
+    [T_BOOL] = set_bool, [T_UINT] = set_int, [T_INT] = set_int, [T_DURATION] = set_duration,
+    [T_STRING] = set_string, [T_ENDPOINT] = set_string, [T_ENUM] = set_enum,
+    [T_FIELDSET] = set_fieldset, [T_INPUTS] = set_inputs, [T_BY_CHANNEL] = set_enum_map,
+    [T_BY_STEP] = set_by_step, [T_TARGETS] = set_enum_map, [T_BY_MONTH] = set_by_month,
+};
+
+/* libyaml's problem text and line, as one "YAML syntax error" line. */
+static int s_syntax(pctx_t *p, const yaml_parser_t *parser)
+{
+    yaml_node_t at = { .start_mark = parser->problem_mark };
+    if (parser->error == YAML_MEMORY_ERROR)
+        return -ENOMEM;
+    if (parser->context)
+        return s_fail(p, &at, "YAML syntax error: %s %s started on line %zu", parser->problem,
+                      parser->context, parser->context_mark.line + 1);
+    return s_fail(p, &at, "YAML syntax error: %s", parser->problem ? parser->problem : "unknown");
+}
+
+/* Loads the single YAML document in `text`. A first pass over events refuses
+ * a second document and deep nesting before any tree is built: libyaml's
+ * scanner is quadratic in flow depth, so "[[[[..." in a 1 MiB file would
+ * otherwise stall start-up for minutes. */
+static int s_load(pctx_t *p, const char *text, size_t len, yaml_document_t *ret_doc)
+{
+    yaml_parser_t parser;
+    yaml_document_t doc;
+    yaml_event_t ev;
+    int r = 0, depth = 0, docs = 0;
+    bool done = false;
+
+    if (!yaml_parser_initialize(&parser))
+        return -ENOMEM;
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+    while (r == 0 && !done) {
+        if (!yaml_parser_parse(&parser, &ev)) {
+            r = s_syntax(p, &parser);
+            break;
+        }
+        yaml_node_t at = { .start_mark = ev.start_mark };
+        if (ev.type == YAML_DOCUMENT_START_EVENT && ++docs > 1)
+            r = s_fail(p, &at, "expected a single YAML document, found another one");
+        else if ((ev.type == YAML_SEQUENCE_START_EVENT || ev.type == YAML_MAPPING_START_EVENT) &&
+                 ++depth > TP_CONFIG_MAX_DEPTH)
+            r = s_fail(p, &at, "nesting deeper than %d levels", TP_CONFIG_MAX_DEPTH);
+        else if (ev.type == YAML_SEQUENCE_END_EVENT || ev.type == YAML_MAPPING_END_EVENT)
+            depth--;
+        done = ev.type == YAML_STREAM_END_EVENT;
+        yaml_event_delete(&ev);
+    }
+    yaml_parser_delete(&parser);
+    if (r < 0)
+        return r;
+    if (!yaml_parser_initialize(&parser))
+        return -ENOMEM;
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+    if (yaml_parser_load(&parser, &doc))
+        *ret_doc = doc;
+    else
+        r = s_syntax(p, &parser);
+    yaml_parser_delete(&parser);
+    return r;
+}
+
+static const cfg_key_t *s_find(const cfg_key_t *keys, size_t n_keys, const char *path)
+{
+    for (size_t i = 0; i < n_keys; i++)
+        if (!strcmp(keys[i].path, path))
+            return &keys[i];
+    return NULL;
+}
+
+/* Is `path` a proper prefix (a section) of some key? */
+static bool s_is_section(const cfg_key_t *keys, size_t n_keys, const char *path)
+{
+    size_t len = strlen(path);
+    for (size_t i = 0; i < n_keys; i++)
+        if (!strncmp(keys[i].path, path, len) && keys[i].path[len] == '.')
+            return true;
+    return false;
+}
+
+/* Walks a mapping whose keys are `rel`.KEY in `keys`; sections recurse.
+ * `root` prefixes the key in messages ("inputs[2]"). */
+static int s_walk(pctx_t *p, const cfg_key_t *keys, size_t n_keys, const char *root,
+                  const char *rel, void *base, yaml_node_t *map)
+{
+    char where[PATH_LEN];
+    snprintf(where, sizeof(where), "%s%s%s", root, *root && *rel ? "." : "", rel);
+    for (yaml_node_pair_t *pr = map->data.mapping.pairs.start; pr < map->data.mapping.pairs.top; pr++) {
+        yaml_node_t *kn, *vn = yaml_document_get_node(p->doc, pr->value);
+        const char *key;
+        char sub[PATH_LEN], path[PATH_LEN];
+        int r = s_pair_key(p, where, map, pr, &kn, &key);
+        if (r < 0)
+            return r;
+        /* A key too long for the buffers is no key of ours. */
+        bool fits = snprintf(sub, sizeof(sub), "%s%s%s", rel, *rel ? "." : "", key) < PATH_LEN &&
+                    snprintf(path, sizeof(path), "%s%s%s", root, *root ? "." : "", sub) < PATH_LEN;
+        const cfg_key_t *k = fits ? s_find(keys, n_keys, sub) : NULL;
+        if (k)
+            r = s_setters[k->type](p, k, path, base, vn);
+        else if (!fits || !s_is_section(keys, n_keys, sub))
+            r = s_fail(p, kn, "unknown key \"%.100s\"", fits ? path : key);
+        else if (s_is_null(vn))
+            r = 0;      /* "rules:" with nothing under it: all defaults */
+        else if ((r = s_expect(p, path, vn, YAML_MAPPING_NODE)) == 0)
+            r = s_walk(p, keys, n_keys, root, sub, base, vn);
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+/* Runs each key's default YAML through its own setter. */
+static int s_apply_defaults(pctx_t *p, const cfg_key_t *keys, size_t n_keys, void *base)
+{
+    yaml_document_t *user = p->doc;
+    bool was = p->defaults;
+    int r = 0;
+    p->defaults = true;
+    for (size_t i = 0; i < n_keys && r >= 0; i++) {
+        yaml_document_t doc;
+        if (!keys[i].def)
+            continue;
+        if ((r = s_load(p, keys[i].def, strlen(keys[i].def), &doc)) < 0)
+            break;
+        p->doc = &doc;
+        r = s_setters[keys[i].type](p, &keys[i], keys[i].path, base,
+                                    yaml_document_get_root_node(&doc));
+        yaml_document_delete(&doc);
+    }
+    p->doc = user;
+    p->defaults = was;
+    return r;
+}
+
+/* ZeroMQ refuses a second bind of one address; say so at load time instead. */
+static int s_check_binds(pctx_t *p)
+{
+    tp_config_t *c = p->c;
+    const tp_endpoint_t *ep[TP_MAX_INPUTS + 1];
+    size_t n = c->n_inputs;
+    for (size_t i = 0; i < n; i++)
+        ep[i] = &c->inputs[i];
+    ep[n] = &c->output;
+    for (size_t i = 0; i <= n; i++)
+        for (size_t j = i + 1; j <= n; j++) {
+            if (ep[i]->mode != TP_MODE_BIND || ep[j]->mode != TP_MODE_BIND ||
+                strcmp(ep[i]->endpoint, ep[j]->endpoint))
+                continue;
+            size_t si = i < n ? i : TP_MAX_INPUTS, sj = j < n ? j : TP_MAX_INPUTS;
+            bool later_j = p->ep_line[sj] >= p->ep_line[si];
+            char a[32], b[32];
+            snprintf(a, sizeof(a), i < n ? "inputs[%zu]" : "output", i);
+            snprintf(b, sizeof(b), j < n ? "inputs[%zu]" : "output", j);
+            size_t line = later_j ? p->ep_line[sj] : p->ep_line[si];
+            yaml_node_t at = { .start_mark.line = line ? line - 1 : 0 };
+            return s_fail(p, &at, "%s.endpoint: \"%.64s\" is already bound by %s",
+                          later_j ? b : a, ep[i]->endpoint, later_j ? a : b);
+        }
+    return 0;
+}
+
+int tp_config_parse(const char *yaml, size_t len, const char *name,
+                    char *err, size_t errlen, tp_config_t **ret)
+{
+    pctx_t p = { .name = name ? name : "<config>", .err = err, .errlen = errlen };
+    yaml_document_t doc;
+    bool have_doc = false;
+    yaml_node_t *root;
+    int r;
+
+    if (err && errlen)
+        err[0] = '\0';
+    if (!ret || (!yaml && len))
+        return -EINVAL;
+    if (len > TP_CONFIG_MAX_BYTES)
+        return s_fail(&p, NULL, "config larger than %d bytes", TP_CONFIG_MAX_BYTES);
+    p.c = calloc(1, sizeof(*p.c));
+    if (!p.c || !(p.c->path = strdup(p.name))) {
+        r = -ENOMEM;
+        goto fail;
+    }
+    if ((r = s_apply_defaults(&p, tp_config_keys, tp_config_n_keys, p.c)) < 0)
+        goto fail;
+    if ((r = s_load(&p, yaml ? yaml : "", len, &doc)) < 0)
+        goto fail;
+    have_doc = true;
+    p.doc = &doc;
+    root = yaml_document_get_root_node(&doc);
+    if (root && !s_is_null(root)) {
+        if ((r = s_expect(&p, "top level", root, YAML_MAPPING_NODE)) < 0 ||
+            (r = s_walk(&p, tp_config_keys, tp_config_n_keys, "", "", p.c, root)) < 0)
+            goto fail;
+    }
+    if ((r = s_check_binds(&p)) < 0)
+        goto fail;
+    yaml_document_delete(&doc);
+    *ret = p.c;
+    return 0;
+fail:
+    if (have_doc)
+        yaml_document_delete(&doc);
+    tp_config_destroy(&p.c);
+    return r;
+}
+
+int tp_config_load(const char *path, char *err, size_t errlen, tp_config_t **ret)
+{
+    FILE *f = fopen(path, "re");
+    char *buf = NULL;
+    size_t len;
+    int r;
+
+    if (!f) {
+        r = -errno;
+        goto fail_errno;
+    }
+    /* Read one byte past the limit so an oversized (or growing) file is caught. */
+    if (!(buf = malloc(TP_CONFIG_MAX_BYTES + 1))) {
+        r = -ENOMEM;
+        goto fail;
+    }
+    errno = 0;
+    len = fread(buf, 1, TP_CONFIG_MAX_BYTES + 1, f);
+    if (ferror(f)) {
+        r = errno ? -errno : -EIO;
+        goto fail_errno;
+    }
+    if (len > TP_CONFIG_MAX_BYTES) {
+        r = -EFBIG;
+        if (err && errlen)
+            snprintf(err, errlen, "%s: file larger than %d bytes", path, TP_CONFIG_MAX_BYTES);
+        goto fail;
+    }
+    r = tp_config_parse(buf, len, path, err, errlen, ret);
+    goto fail;
+fail_errno:
+    if (err && errlen)
+        snprintf(err, errlen, "%s: %s", path, strerror(-r));
+fail:
+    free(buf);
+    if (f)
+        fclose(f);
+    return r;
+}
+
+
+unsigned tp_field_from_name(const char *name)
+{
+    for (unsigned i = 0; name && i < TP_FIELD_COUNT; i++)
+        if (!strcmp(name, tp_config_field_names[i]))
+            return 1u << i;
+    return 0;
+}
+
+const char *tp_field_name(unsigned bit)
+{
+    for (unsigned i = 0; i < TP_FIELD_COUNT; i++)
+        if (bit == 1u << i)
+            return tp_config_field_names[i];
+    return NULL;
+}
+
+unsigned tp_config_required_fields(const tp_config_t *c, int channel)
+{
+    if (channel >= 0 && channel < TP_CHANNEL_COUNT && c->call_incomplete.has_channel[channel])
+        return c->call_incomplete.by_channel[channel];
+    return c->call_incomplete.required;
+}
+
+int64_t tp_config_step_sla(const tp_config_t *c, const char *step)
+{
+    for (size_t i = 0; step && i < c->step_slow.n_by_step; i++)
+        if (!strcmp(c->step_slow.by_step[i].name, step))
+            return c->step_slow.by_step[i].sla_ms;
+    return c->step_slow.default_sla_ms;
+}
+
+void tp_config_destroy(tp_config_t **p)
+{
+    if (!p || !*p)
+        return;
+    tp_config_t *c = *p;
+    for (size_t i = 0; i < TP_MAX_INPUTS; i++)
+        free(c->inputs[i].endpoint);
+    free(c->output.endpoint);
+    free(c->state_dir);
+    free(c->path);
+    free(c);
+    *p = NULL;
+}
+
+int64_t tp_config_call_horizon(const tp_config_t *c)
+{
+    /* A monthly cut-off falls at most 31 + 28 days after a call. */
+    int64_t late = c->call_late.style == TP_LATE_MONTHLY ? (int64_t)59 * 86400000
+                                                         : c->call_late.submit_within_ms;
+    int64_t unsub = c->call_unsubmitted.submit_within_ms;
+    return late > unsub ? late : unsub;
+}

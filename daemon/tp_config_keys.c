@@ -1,0 +1,157 @@
+/* tp_config_keys — the configuration key table; see tp_config_keys.h. */
+#include "tp_config_keys.h"
+
+#include <limits.h>
+
+const char *const tp_config_modes[] = { "bind", "connect", NULL };
+const char *const tp_config_late_styles[] = { "hours", "monthly", NULL };
+const char *const tp_config_month_names[12] = {
+    "JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC",
+};
+const char *const tp_config_clocks[] = { "wall", "event", NULL };
+const char *const tp_config_field_names[TP_FIELD_COUNT] = {
+    "products", "topics", "notes", "next_step", "attendees", "account_id", "territory",
+};
+/* Enum value i+1 (0 is UNSPECIFIED and never configurable). */
+const char *const tp_config_channel_names[TP_CHANNEL_COUNT - 1] = {
+    "IN_PERSON", "PHONE", "VIDEO", "EMAIL", "MESSAGING", "WEBINAR",
+};
+const char *const tp_config_contract_type_names[TP_CONTRACT_TYPE_COUNT - 1] = {
+    "SPEAKER", "ADVISORY_BOARD", "CONSULTING", "ISS", "GRANT",
+};
+
+#define KEY(T, path, type, member, lo, hi, names, def, desc) \
+    { path, type, offsetof(T, member), sizeof(((T *)0)->member), lo, hi, names, def, desc }
+#define K(path, type, member, lo, hi, def, desc) \
+    KEY(tp_config_t, path, type, member, lo, hi, NULL, def, desc)
+#define KD(path, member, def, desc) \
+    K(path, T_DURATION, member, 1, DURATION_MAX_MS, def, desc)
+#define KU(path, member, lo, hi, def, desc) K(path, T_UINT, member, lo, hi, def, desc)
+#define KI(path, member, lo, hi, def, desc) K(path, T_INT, member, lo, hi, def, desc)
+#define RULE(r, desc) K("rules." #r ".enabled", T_BOOL, r.enabled, 0, 1, "true", desc)
+
+const cfg_key_t tp_config_keys[] = {
+    K("inputs", T_INPUTS, inputs, 1, TP_MAX_INPUTS,
+      "[{endpoint: \"tcp://127.0.0.1:7601\", mode: bind, hwm: 100000}]",
+      "SUB sockets (subscribed to \"crm.\"), 1..16 maps {endpoint, mode, hwm}"),
+    K("output.endpoint", T_ENDPOINT, output.endpoint, 0, 0, "tcp://127.0.0.1:7602",
+      "PUB socket for alerts"),
+    KEY(tp_config_t, "output.mode", T_ENUM, output.mode, 0, 0, tp_config_modes, "bind",
+        "bind or connect the alert socket"),
+    KI("output.hwm", output.hwm, 0, INT_MAX, "100000", "ZMQ_SNDHWM, 0 = unlimited"),
+    KEY(tp_config_t, "clock", T_ENUM, clock, 0, 0, tp_config_clocks, "wall",
+        "wall (live) or event (backfill: now = newest event time or watermark)"),
+    K("state_dir", T_STRING, state_dir, 0, 0, "./var/touchpointd", "where state is kept"),
+    KU("limits.dedup_window", dedup_window, 1, 100000000, "200000",
+       "event_ids remembered for idempotency"),
+    KU("limits.max_sources", max_sources, 1, 1000000, "1024",
+       "distinct sources whose sequence numbers are tracked"),
+    KU("limits.max_message_bytes", max_message_bytes, 64, 1 << 30, "1048576",
+       "largest accepted input message (ZMQ_MAXMSGSIZE)"),
+    KD("limits.call_retention", call_retention_ms, "7d",
+       "keep a call this long after its last deadline, to recognise late duplicates"),
+    KD("log.bad_input_interval", log_interval_ms, "10s", "rate-limit window for bad-input logs"),
+    KU("log.bad_input_burst", log_burst, 1, 1000000, "10", "bad-input log lines per window"),
+
+    RULE(call_incomplete, "a SUBMITTED call lacks a required field"),
+    K("rules.call_incomplete.required", T_FIELDSET, call_incomplete.required, 0, 0,
+      "[products, topics, notes, next_step]", "fields every submitted call must have"),
+    K("rules.call_incomplete.by_channel", T_BY_CHANNEL, call_incomplete.by_channel, 0, 0, "{}",
+      "CHANNEL: [fields], replaces `required` for that channel"),
+    RULE(call_late, "a call submitted more than submit_within after it happened"),
+    KD("rules.call_late.submit_within", call_late.submit_within_ms, "48h",
+       "style hours: allowed delay between call_at and submission"),
+    KEY(tp_config_t, "rules.call_late.style", T_ENUM, call_late.style, 0, 0,
+        tp_config_late_styles, "hours",
+        "hours (submit_within after the call) or monthly (calls of month M by day N of M+1)"),
+    KU("rules.call_late.cutoff_day", call_late.cutoff_day, 1, 28, "5",
+       "style monthly: day N of the next month (UTC) by which a month's calls are due"),
+    K("rules.call_late.cutoff_by_month", T_BY_MONTH, call_late.cutoff_by_month, 1, 28, "{}",
+      "style monthly: MONTH: day, overrides cutoff_day for calls of that month (JAN..DEC)"),
+    RULE(call_unsubmitted, "a planned or saved call still not submitted at the deadline"),
+    KD("rules.call_unsubmitted.submit_within", call_unsubmitted.submit_within_ms, "48h",
+       "deadline after call_at"),
+    RULE(follow_up_missing, "a detractor got no submitted call in time"),
+    KD("rules.follow_up_missing.follow_up_within", follow_up_missing.follow_up_within_ms, "7d",
+       "time allowed for the follow-up call"),
+    KI("rules.follow_up_missing.nps_max", follow_up_missing.nps_max, 0, 10, "6",
+       "nps at or below this is a detractor"),
+    KI("rules.follow_up_missing.effort_min", follow_up_missing.effort_min, 1, 7, "5",
+       "effort_score at or above this is a detractor"),
+    RULE(uncoordinated_contact, "too many reps calling one HCP in a short window"),
+    KD("rules.uncoordinated_contact.window", uncoordinated_contact.window_ms, "7d",
+       "sliding window"),
+    KU("rules.uncoordinated_contact.min_reps", uncoordinated_contact.min_reps, 2, 1000, "3",
+       "distinct reps in the window that fire"),
+    RULE(channel_mismatch, "recent calls ignore the HCP's preferred channel"),
+    KU("rules.channel_mismatch.last_calls", channel_mismatch.last_calls, 1, 100, "3",
+       "consecutive calls off the preferred channel that fire"),
+    RULE(step_slow, "a contracting step open longer than its SLA"),
+    KD("rules.step_slow.default_sla", step_slow.default_sla_ms, "5d",
+       "SLA for steps not listed in by_step"),
+    K("rules.step_slow.by_step", T_BY_STEP, step_slow.by_step, 0, 0, "{}",
+      "STEP_NAME: duration, at most 64 steps"),
+    RULE(case_stalled, "an open contract with no step event for too long"),
+    KD("rules.case_stalled.stall_after", case_stalled.stall_after_ms, "10d",
+       "silence that counts as stalled"),
+    RULE(rework, "one step sent back again and again"),
+    KU("rules.rework.min_returns", rework.min_returns, 1, 1000, "2",
+       "RETURNED count on one step that fires"),
+    RULE(handoffs, "too many people handling one contract"),
+    KU("rules.handoffs.max_owners", handoffs.max_owners, 1, 1000, "3",
+       "distinct owners allowed; one more fires"),
+    RULE(hcp_burden, "too many asks of the HCP on one contract"),
+    KU("rules.hcp_burden.max_hcp_actions", hcp_burden.max_hcp_actions, 0, 1000, "4",
+       "hcp_action step events allowed; one more fires"),
+    RULE(cycle_time, "a contract closed later than its type's target"),
+    K("rules.cycle_time.targets", T_TARGETS, cycle_time.target_ms, 0, 0,
+      "{SPEAKER: 14d, ADVISORY_BOARD: 21d, CONSULTING: 21d, ISS: 60d, GRANT: 45d}",
+      "CONTRACT_TYPE: duration; a partial map overrides only the types listed"),
+    RULE(negative_feedback, "feedback on a contract (or general) is negative"),
+    KI("rules.negative_feedback.nps_max", negative_feedback.nps_max, 0, 10, "6",
+       "nps at or below this is negative"),
+    KI("rules.negative_feedback.effort_min", negative_feedback.effort_min, 1, 7, "5",
+       "effort_score at or above this is negative"),
+};
+
+/* One item of `inputs`, relative to tp_endpoint_t. */
+const cfg_key_t tp_config_input_keys[] = {
+    KEY(tp_endpoint_t, "endpoint", T_ENDPOINT, endpoint, 0, 0, NULL, NULL, "required"),
+    KEY(tp_endpoint_t, "mode", T_ENUM, mode, 0, 0, tp_config_modes, "bind", "bind or connect"),
+    KEY(tp_endpoint_t, "hwm", T_INT, hwm, 0, INT_MAX, NULL, "100000", "ZMQ_RCVHWM"),
+};
+
+const size_t tp_config_n_keys = sizeof tp_config_keys / sizeof tp_config_keys[0];
+const size_t tp_config_n_input_keys = sizeof tp_config_input_keys / sizeof tp_config_input_keys[0];
+
+const char *tp_config_default_yaml(void)
+{
+    return "# touchpointd built-in defaults (see docs/configuration.md)\n"
+           "inputs:\n"
+           "  - { endpoint: \"tcp://127.0.0.1:7601\", mode: bind, hwm: 100000 }\n"
+           "output: { endpoint: \"tcp://127.0.0.1:7602\", mode: bind, hwm: 100000 }\n"
+           "clock: wall\n"
+           "state_dir: ./var/touchpointd\n"
+           "limits:\n"
+           "  { dedup_window: 200000, max_sources: 1024, max_message_bytes: 1048576, call_retention: 7d }\n"
+           "log: { bad_input_interval: 10s, bad_input_burst: 10 }\n"
+           "rules:\n"
+           "  call_incomplete:\n"
+           "    enabled: true\n"
+           "    required: [products, topics, notes, next_step]\n"
+           "    by_channel: {}\n"
+           "  call_late: { enabled: true, submit_within: 48h, style: hours, cutoff_day: 5, cutoff_by_month: {} }\n"
+           "  call_unsubmitted: { enabled: true, submit_within: 48h }\n"
+           "  follow_up_missing: { enabled: true, follow_up_within: 7d, nps_max: 6, effort_min: 5 }\n"
+           "  uncoordinated_contact: { enabled: true, window: 7d, min_reps: 3 }\n"
+           "  channel_mismatch: { enabled: true, last_calls: 3 }\n"
+           "  step_slow: { enabled: true, default_sla: 5d, by_step: {} }\n"
+           "  case_stalled: { enabled: true, stall_after: 10d }\n"
+           "  rework: { enabled: true, min_returns: 2 }\n"
+           "  handoffs: { enabled: true, max_owners: 3 }\n"
+           "  hcp_burden: { enabled: true, max_hcp_actions: 4 }\n"
+           "  cycle_time:\n"
+           "    enabled: true\n"
+           "    targets: { SPEAKER: 14d, ADVISORY_BOARD: 21d, CONSULTING: 21d, ISS: 60d, GRANT: 45d }\n"
+           "  negative_feedback: { enabled: true, nps_max: 6, effort_min: 5 }\n";
+}

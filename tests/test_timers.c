@@ -1,0 +1,105 @@
+/* test_timers — the deadline min-heap. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "tp_timers.h"
+
+static void test_due_order_and_boundary(void **state) {
+    (void)state;
+    tp_timers_t *t = tp_timers_new();
+    assert_int_equal(tp_timers_next(t), INT64_MAX);
+    assert_int_equal(tp_timers_arm(t, 0, "c", 300), 0);
+    assert_int_equal(tp_timers_arm(t, 0, "a", 100), 0);
+    assert_int_equal(tp_timers_arm(t, 1, "a", 200), 0);   /* same key, other owner */
+    assert_int_equal(tp_timers_count(t), 3);
+    assert_int_equal(tp_timers_next(t), 100);
+    assert_null(tp_timers_pop_due(t, 100));               /* due, not yet missed */
+    tp_deadline_t *d = tp_timers_pop_due(t, 101);
+    assert_non_null(d);
+    assert_int_equal(d->owner, 0);
+    assert_string_equal(tp_deadline_key(d), "a");
+    free(d);
+    d = tp_timers_pop_due(t, 1000);
+    assert_int_equal(d->owner, 1);
+    assert_string_equal(tp_deadline_key(d), "a");
+    free(d);
+    d = tp_timers_pop_due(t, 1000);
+    assert_string_equal(tp_deadline_key(d), "c");
+    free(d);
+    assert_null(tp_timers_pop_due(t, 1000));
+    tp_timers_destroy(&t);
+}
+
+static void test_rearm_and_cancel(void **state) {
+    (void)state;
+    tp_timers_t *t = tp_timers_new();
+    tp_timers_arm(t, 0, "x", 500);
+    tp_timers_arm(t, 0, "y", 600);
+    assert_int_equal(tp_timers_arm(t, 0, "x", 700), 0);   /* moved later */
+    assert_int_equal(tp_timers_count(t), 2);
+    assert_int_equal(tp_timers_next(t), 600);
+    assert_int_equal(tp_timers_due(t, 0, "x"), 700);
+    assert_int_equal(tp_timers_arm(t, 0, "x", 10), 0);    /* moved earlier */
+    assert_int_equal(tp_timers_next(t), 10);
+    assert_int_equal(tp_timers_cancel(t, 0, "x"), 1);
+    assert_int_equal(tp_timers_cancel(t, 0, "x"), 0);
+    assert_int_equal(tp_timers_due(t, 0, "x"), INT64_MIN);
+    assert_int_equal(tp_timers_next(t), 600);
+    tp_timers_destroy(&t);   /* frees what is still armed (LSan) */
+}
+
+/* Random arms, moves and cancels against a brute-force model. */
+static void test_heap_matches_model(void **state) {
+    (void)state;
+    enum { N = 2000 };
+    static int64_t model[N];   /* due per key, INT64_MIN = not armed */
+    for (int i = 0; i < N; i++)
+        model[i] = INT64_MIN;
+    tp_timers_t *t = tp_timers_new();
+    srand(42);
+    char key[16];
+    for (int step = 0; step < 50000; step++) {
+        int k = rand() % N;
+        snprintf(key, sizeof key, "k%d", k);
+        if (rand() % 4 == 0) {
+            assert_int_equal(tp_timers_cancel(t, 7, key), model[k] != INT64_MIN);
+            model[k] = INT64_MIN;
+        } else {
+            int64_t due = rand() % 100000;
+            assert_int_equal(tp_timers_arm(t, 7, key, due), 0);
+            model[k] = due;
+        }
+    }
+    int64_t last = INT64_MIN;
+    size_t armed = 0;
+    for (int i = 0; i < N; i++)
+        armed += model[i] != INT64_MIN;
+    assert_int_equal(tp_timers_count(t), armed);
+    tp_deadline_t *d;
+    while ((d = tp_timers_pop_due(t, INT64_MAX))) {
+        assert_true(d->due_ms >= last);
+        last = d->due_ms;
+        int k = (int)strtol(tp_deadline_key(d) + 1, NULL, 10);
+        assert_int_equal(model[k], d->due_ms);
+        model[k] = INT64_MIN;
+        free(d);
+        armed--;
+    }
+    assert_int_equal(armed, 0);
+    tp_timers_destroy(&t);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_due_order_and_boundary),
+        cmocka_unit_test(test_rearm_and_cancel),
+        cmocka_unit_test(test_heap_matches_model),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
