@@ -7,11 +7,19 @@
 
 extern const tp_rule_t tp_rule_call_incomplete;
 extern const tp_rule_t tp_rule_call_unsubmitted;
+extern const tp_rule_t tp_rule_call_late;
+extern const tp_rule_t tp_rule_follow_up_missing;
+extern const tp_rule_t tp_rule_uncoordinated_contact;
+extern const tp_rule_t tp_rule_channel_mismatch;
 
 /* Evaluation order is registry order. */
 static const tp_rule_t *const s_registry[] = {
     &tp_rule_call_incomplete,
     &tp_rule_call_unsubmitted,
+    &tp_rule_call_late,
+    &tp_rule_follow_up_missing,
+    &tp_rule_uncoordinated_contact,
+    &tp_rule_channel_mismatch,
     NULL,
 };
 

@@ -80,3 +80,45 @@ const char *tp_test_evidence(const Touchpoint__V1__Alert *a, const char *key) {
             return a->evidence[i]->value;
     return NULL;
 }
+
+size_t tp_test_pack_feedback(const tp_test_feedback_t *f, uint8_t **ret) {
+    Touchpoint__V1__Feedback fb;
+    touchpoint__v1__feedback__init(&fb);
+    fb.feedback_id = (char *)(f->feedback_id ? f->feedback_id : f->event_id);
+    fb.hcp_id = (char *)(f->hcp_id ? f->hcp_id : "HCP-1");
+    fb.subject_type = (char *)(f->subject_type ? f->subject_type : "general");
+    fb.subject_id = (char *)(f->subject_id ? f->subject_id : "");
+    if (f->nps >= 0) {
+        fb.nps_value_case = TOUCHPOINT__V1__FEEDBACK__NPS_VALUE_NPS;
+        fb.nps = f->nps;
+    }
+    if (f->effort >= 0) {
+        fb.effort_score_value_case = TOUCHPOINT__V1__FEEDBACK__EFFORT_SCORE_VALUE_EFFORT_SCORE;
+        fb.effort_score = f->effort;
+    }
+    fb.comment = (char *)(f->comment ? f->comment : "");
+    fb.preferred_channel = (Touchpoint__V1__Channel)f->preferred_channel;
+    fb.at_ms = f->at_ms;
+    Touchpoint__V1__Envelope env;
+    touchpoint__v1__envelope__init(&env);
+    env.event_id = (char *)f->event_id;
+    env.source = (char *)(f->source ? f->source : "survey");
+    env.occurred_at_ms = f->at_ms;
+    env.payload_case = TOUCHPOINT__V1__ENVELOPE__PAYLOAD_FEEDBACK;
+    env.feedback = &fb;
+    return tp_test_pack_envelope(&env, ret);
+}
+
+size_t tp_test_pack_watermark(const char *event_id, int64_t now_ms, uint8_t **ret) {
+    Touchpoint__V1__Watermark wm;
+    touchpoint__v1__watermark__init(&wm);
+    wm.now_ms = now_ms;
+    Touchpoint__V1__Envelope env;
+    touchpoint__v1__envelope__init(&env);
+    env.event_id = (char *)event_id;
+    env.source = "clock";
+    env.occurred_at_ms = now_ms;
+    env.payload_case = TOUCHPOINT__V1__ENVELOPE__PAYLOAD_WATERMARK;
+    env.watermark = &wm;
+    return tp_test_pack_envelope(&env, ret);
+}

@@ -51,3 +51,23 @@ void tp_test_alerts_clear(tp_test_alerts_t *a);
 
 /* Value of an evidence key, or NULL. */
 const char *tp_test_evidence(const Touchpoint__V1__Alert *a, const char *key);
+
+/* A feedback; nps / effort < 0 mean "not given". */
+typedef struct {
+    const char *event_id;
+    const char *source;          /* default "survey" */
+    int64_t     at_ms;           /* occurred_at_ms and Feedback.at_ms */
+    const char *feedback_id;     /* default event_id */
+    const char *hcp_id;          /* default "HCP-1" */
+    const char *subject_type;    /* default "general" */
+    const char *subject_id;
+    int         nps;
+    int         effort;
+    int         preferred_channel;
+    const char *comment;
+} tp_test_feedback_t;
+
+size_t tp_test_pack_feedback(const tp_test_feedback_t *f, uint8_t **ret);
+
+/* A watermark moving event time to now_ms. */
+size_t tp_test_pack_watermark(const char *event_id, int64_t now_ms, uint8_t **ret);
