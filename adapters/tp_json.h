@@ -49,3 +49,9 @@ json_t *tp_json_from_message(const ProtobufCMessage *msg);
 /* `msg` as compact one-line JSON text (keys in field-number order, no
  * trailing newline), malloc'd: the caller frees it. NULL when out of memory. */
 char *tp_json_dumps_message(const ProtobufCMessage *msg);
+
+/* One alert as the JSON line tp-tail, --print-alerts and --replay print:
+ * {"topic": "<kind>.<rule>", then the Alert's members}. Stores malloc'd
+ * compact text in *ret_line. 0, -EILSEQ if the topic is not UTF-8, -ENOMEM. */
+int tp_json_dumps_alert(const char *topic, size_t topic_len, const ProtobufCMessage *alert,
+                        char **ret_line);

@@ -4,6 +4,7 @@
  * as strings, default values omitted except oneof members whose case is set
  * (so a score of 0 with presence is printed).
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdbool.h>
@@ -250,4 +251,27 @@ char *tp_json_dumps_message(const ProtobufCMessage *msg) {
     char *text = json_dumps(obj, JSON_COMPACT);
     json_decref(obj);
     return text;
+}
+
+int tp_json_dumps_alert(const char *topic, size_t topic_len, const ProtobufCMessage *alert,
+                        char **ret_line) {
+    json_t *jtopic = json_stringn(topic, topic_len);
+    if (!jtopic)
+        return -EILSEQ;
+    int r = -ENOMEM;
+    json_t *body = tp_json_from_message(alert);
+    json_t *line = json_object();
+    char *text = NULL;
+    /* "topic" first: it is what a reader scans for. set_new() takes jtopic. */
+    if (body && line && json_object_set_new(line, "topic", jtopic) == 0) {
+        jtopic = NULL;
+        if (json_object_update(line, body) == 0 && (text = json_dumps(line, JSON_COMPACT))) {
+            *ret_line = text;
+            r = 0;
+        }
+    }
+    json_decref(jtopic);
+    json_decref(line);
+    json_decref(body);
+    return r;
 }

@@ -175,31 +175,11 @@ static int s_format(zmq_msg_t frames[2], size_t n_frames, char *why, size_t whyl
                  zmq_msg_size(&frames[1]), (int)(topic_len > 64 ? 64 : topic_len), topic);
         return -EBADMSG;
     }
-    int r = 0;
-    char *text = NULL;
-    json_t *body = tp_json_from_message(alert);
-    json_t *line = json_object();
-    json_t *jtopic = json_stringn(topic, topic_len);
-    if (!jtopic) {
+    int r = tp_json_dumps_alert(topic, topic_len, alert, ret_line);
+    if (r == -EILSEQ) {
         snprintf(why, whylen, "topic is not valid UTF-8");
         r = -EBADMSG;
-        goto out;
     }
-    if (!body || !line) {
-        json_decref(jtopic);
-        r = -ENOMEM;
-        goto out;
-    }
-    /* "topic" first: it is what a reader scans for. set_new() consumes jtopic. */
-    if (json_object_set_new(line, "topic", jtopic) < 0 || json_object_update(line, body) < 0 ||
-        !(text = json_dumps(line, JSON_COMPACT))) {
-        r = -ENOMEM;
-        goto out;
-    }
-    *ret_line = text;
-out:
-    json_decref(line);
-    json_decref(body);
     protobuf_c_message_free_unpacked(alert, NULL);
     return r;
 }

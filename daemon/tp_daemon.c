@@ -112,18 +112,11 @@ static void s_input_cb(void *arg, const tp_frame_t *frames, size_t nframes) {
 static int s_alert_sink(void *ctx, const char *topic, const uint8_t *buf, size_t len,
                         const Touchpoint__V1__Alert *alert) {
     tp_daemon_t *d = ctx;
-    if (d->print_alerts) {
-        json_t *j = tp_json_from_message(&alert->base);
-        if (j) {
-            json_object_set_new(j, "topic", json_string(topic));
-            char *line = json_dumps(j, JSON_COMPACT);
-            if (line) {
-                fprintf(d->print_alerts, "%s\n", line);
-                fflush(d->print_alerts);
-                free(line);
-            }
-            json_decref(j);
-        }
+    char *line;
+    if (d->print_alerts && tp_json_dumps_alert(topic, strlen(topic), &alert->base, &line) == 0) {
+        fprintf(d->print_alerts, "%s\n", line);
+        fflush(d->print_alerts);
+        free(line);
     }
     int r = tp_bus_publish(d->bus, topic, buf, len);
     if (r < 0)

@@ -194,7 +194,7 @@ static int s_dispatch(tp_engine_t *e, const Touchpoint__V1__Envelope *env) {
         e->stats.duplicates++;
         if (s_may_log(&e->bad_rl))
             log_info("Ignoring duplicate event '%s' from '%s'", env->event_id, env->source);
-        return 1;
+        return TP_DUPLICATE;
     }
     s_check_sequence(e, env);
     int64_t t = env->occurred_at_ms;
@@ -230,18 +230,18 @@ static int s_dispatch(tp_engine_t *e, const Touchpoint__V1__Envelope *env) {
         e->stats.watermarks++;
         break;
     default:
-        return 1; /* unreachable: the codec refuses envelopes without payload */
+        return TP_REFUSED; /* unreachable: the codec refuses envelopes without payload */
     }
     tp_rule_ctx_t ctx = s_ctx(e);
     tp_ruleset_on_event(e->rules, &ctx, &ev);
-    return 0;
+    return TP_ACCEPTED;
 }
 
 static int s_refuse(tp_engine_t *e, tp_bad_t bad, const char *why) {
     e->stats.bad[bad]++;
     if (s_may_log(&e->bad_rl))
         log_warning("Dropped bad message (%s): %s", tp_bad_name(bad), why);
-    return 1;
+    return TP_REFUSED;
 }
 
 int tp_engine_handle(tp_engine_t *e, const tp_frame_t *frames, size_t nframes) {

@@ -29,9 +29,15 @@ tp_clock_t *tp_engine_clock(tp_engine_t *e);
 
 const tp_stats_t *tp_engine_stats(const tp_engine_t *e);
 
-/* Processes one bus message. Returns 0 if it was accepted, 1 if it was
- * refused (bad, duplicate: counted and logged), negative errno on an
- * internal failure (ENOMEM). */
+/* What happened to one message (negative errno values are failures). */
+enum {
+    TP_ACCEPTED  = 0,            /* applied to state and rules */
+    TP_REFUSED   = 1,            /* bad input: counted, logged (rate limited), dropped */
+    TP_DUPLICATE = 2,            /* event_id seen before: counted, ignored */
+};
+
+/* Processes one bus message. Returns TP_ACCEPTED, TP_REFUSED or
+ * TP_DUPLICATE, or a negative errno on an internal failure (ENOMEM). */
 int tp_engine_handle(tp_engine_t *e, const tp_frame_t *frames, size_t nframes);
 
 /* Processes one Envelope that did not come off the bus (replay); it is

@@ -178,7 +178,7 @@ static void test_duplicate_event_id_is_ignored(void **state) {
     tp_test_call_t c = { .event_id = "e1", .at_ms = T0, .call_id = "C-1", .status = SUBMITTED };
     assert_int_equal(s_send_call(f, &c), 0);
     c.call_id = "C-2";   /* same event_id, other content: still a duplicate */
-    assert_int_equal(s_send_call(f, &c), 1);
+    assert_int_equal(s_send_call(f, &c), TP_DUPLICATE);
     assert_int_equal(f->got.n, 1);
     const tp_stats_t *st = tp_engine_stats(f->engine);
     assert_int_equal(st->duplicates, 1);

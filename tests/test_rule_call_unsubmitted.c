@@ -156,7 +156,7 @@ static void test_duplicate_event_does_nothing(void **state) {
     s_planned(f, "p", TP_T0, CALL_AT);
     tp_test_call_t dup = { .event_id = "p", .at_ms = TP_T0, .call_id = "C-1", .status = PLANNED,
                            .call_at_ms = CALL_AT };
-    assert_int_equal(tp_fixture_call(f, &dup), 1);
+    assert_int_equal(tp_fixture_call(f, &dup), TP_DUPLICATE);
     assert_int_equal(tp_fixture_watermark(f, DUE + 1), 0);
     assert_int_equal(f->got.n, 1);
     tp_fixture_free(f);

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "tp_clock.h"
 #include "tp_rules.h"
 
 #define RULE "call_incomplete"
@@ -51,7 +52,7 @@ static void s_on_event(void *state, const tp_rule_ctx_t *ctx, const tp_event_t *
         char missing_s[128], required_s[128], summary[512], call_at[32];
         s_field_list(missing, missing_s, sizeof missing_s);
         s_field_list(required, required_s, sizeof required_s);
-        snprintf(call_at, sizeof call_at, "%lld", (long long)call->call_at_ms);
+        tp_format_time(call->call_at_ms, call_at, sizeof call_at);
         snprintf(summary, sizeof summary,
                  "Call %s by rep %s with HCP %s was submitted without %s.", call->call_id,
                  call->rep_id, call->hcp_id, missing_s);
@@ -60,7 +61,7 @@ static void s_on_event(void *state, const tp_rule_ctx_t *ctx, const tp_event_t *
             { "required", required_s },
             { "channel", tp_channel_name(call->channel) },
             { "status", tp_call_status_name(call->status) },
-            { "call_at_ms", call_at },
+            { "call_at", call_at },
         };
         const tp_alert_spec_t spec = {
             .kind = TOUCHPOINT__V1__ALERT_KIND__ALERT_KIND_ACCOUNTABILITY,
