@@ -150,20 +150,30 @@ static void s_fire(tp_engine_t *e, const tp_deadline_t *d) {
     tp_ruleset_on_deadline(e->rules, &ctx, d);
 }
 
-/* Event clock: time moves only with events. Before an event at t is
- * applied, every deadline it passes fires, in due order, with the clock
- * stepped to the moment each was missed (due + 1 ms), so the alerts are
- * the ones a live run would have raised, in the same order. */
+/* Before an event at time t is applied, every deadline it passes fires, in
+ * due order: the event says the world has reached t, so whatever was due
+ * before t was missed before this event happened. This is what makes a
+ * backfill, a live run and a live run catching up on a backlog raise the
+ * same alerts in the same order.
+ *
+ * Event clock: time moves only with events; the clock is stepped to the
+ * moment each deadline was missed (due + 1 ms). Wall clock: deadlines
+ * already behind the wall clock fire now (the timer would have fired them
+ * anyway); an event stamped in the future does not pull them early. */
 static void s_advance(tp_engine_t *e, int64_t t) {
-    if (e->clock.mode != TP_CLOCK_EVENT)
-        return;
+    bool event_clock = e->clock.mode == TP_CLOCK_EVENT;
+    if (!event_clock) {
+        int64_t now = tp_clock_now(&e->clock);
+        if (t > now)
+            t = now;
+    }
     tp_deadline_t *d;
     while ((d = tp_timers_pop_due(e->timers, t))) {
-        tp_clock_observe(&e->clock, d->due_ms + 1);
+        if (event_clock)
+            tp_clock_observe(&e->clock, d->due_ms + 1);
         s_fire(e, d);
         free(d);
     }
-    tp_clock_observe(&e->clock, t);
 }
 
 size_t tp_engine_fire_due(tp_engine_t *e) {
