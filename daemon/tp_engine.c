@@ -131,12 +131,21 @@ static void s_check_sequence(tp_engine_t *e, const Touchpoint__V1__Envelope *env
 
 /* A call is kept until its last rule deadline has passed plus the
  * retention grace, so a stale draft arriving late is still recognised as
- * stale. Then it is forgotten: state stays bounded by the arrival rate. */
-static void s_arm_call_retention(tp_engine_t *e, const tp_call_t *call) {
-    int64_t from = call->call_at_ms > call->version_ms ? call->call_at_ms : call->version_ms;
-    int64_t forget_at = from + tp_config_call_horizon(e->cfg) + e->cfg->call_retention_ms;
-    if (tp_timers_arm(e->timers, OWNER_CALL_RETENTION, call->call_id, forget_at) < 0)
+ * stale; then it is forgotten, so state stays bounded by the arrival rate.
+ * Versions that arrive within the horizon do not move the date, so the
+ * usual planned -> submitted -> corrected sequence arms it once. */
+static void s_arm_call_retention(tp_engine_t *e, tp_call_t *call) {
+    int64_t horizon_end = call->call_at_ms + tp_config_call_horizon(e->cfg);
+    if (call->version_ms > horizon_end)
+        horizon_end = call->version_ms;
+    int64_t forget_at = horizon_end + e->cfg->call_retention_ms;
+    if (forget_at == call->forget_at_ms)
+        return;
+    if (tp_timers_arm(e->timers, OWNER_CALL_RETENTION, call->call_id, forget_at) < 0) {
         log_warning("Out of memory arming retention of call '%s'", call->call_id);
+        return;
+    }
+    call->forget_at_ms = forget_at;
 }
 
 static void s_fire(tp_engine_t *e, const tp_deadline_t *d) {

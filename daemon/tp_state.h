@@ -24,6 +24,7 @@ typedef struct tp_call {
     int64_t  version_ms;         /* occurred_at_ms of the version held */
     int64_t  call_at_ms;
     int64_t  submitted_at_ms;
+    int64_t  forget_at_ms;       /* retention deadline armed by the engine, 0 = none */
     uint8_t  status;             /* CallStatus */
     uint8_t  channel;            /* Channel */
     uint16_t present;            /* TP_FIELD_* mask of fields that carry data */

@@ -1,2 +1,373 @@
-int main(void);
-int main(void) { return 77; } /* PLACEHOLDER */
+/* test_rule_call_late — the one-shot fact: a call submitted after its due time. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "tp_testengine.h"
+
+#define PLANNED   TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_PLANNED
+#define SUBMITTED TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED
+#define ALL4 (TP_FIELD_PRODUCTS | TP_FIELD_TOPICS | TP_FIELD_NOTES | TP_FIELD_NEXT_STEP)
+#define CALL_AT (TP_T0 + 9 * TP_H)
+#define DUE (CALL_AT + 48 * TP_H)
+
+/* Only call_late, so other rules' alerts do not interleave. */
+#define OTHERS_OFF "  call_incomplete: { enabled: false }\n"       \
+                   "  call_unsubmitted: { enabled: false }\n"      \
+                   "  follow_up_missing: { enabled: false }\n"     \
+                   "  uncoordinated_contact: { enabled: false }\n" \
+                   "  channel_mismatch: { enabled: false }\n"
+
+static const char *s_yaml = "clock: event\n"
+                            "rules:\n" OTHERS_OFF;
+
+static const char *s_monthly = "clock: event\n"
+                               "rules:\n" OTHERS_OFF
+                               "  call_late: { style: monthly, cutoff_day: 5 }\n";
+
+/* 2026-02-05T23:59:59.999Z: the January cut-off with cutoff_day 5. */
+#define FEB5_END (TP_T0 + 36 * TP_D - 1)
+
+/* A SUBMITTED version, stamped submitted_at = at (the fixture's way). */
+static void s_submit(tp_fixture_t *f, const char *eid, const char *call_id, int64_t at,
+                     int64_t call_at) {
+    tp_test_call_t c = { .event_id = eid, .at_ms = at, .call_id = call_id, .status = SUBMITTED,
+                         .call_at_ms = call_at, .fields = ALL4 };
+    assert_int_equal(tp_fixture_call(f, &c), 0);
+}
+
+/* A SUBMITTED version built by hand, as a CRM sends it: submitted_at_ms
+ * may differ from occurred_at_ms, or be missing (0). */
+static void s_crm_submit(tp_fixture_t *f, const char *eid, int64_t occurred, int64_t call_at,
+                         int64_t submitted_at) {
+    Touchpoint__V1__CallLogged call;
+    touchpoint__v1__call_logged__init(&call);
+    call.call_id = "C-1";
+    call.hcp_id = "HCP-1";
+    call.rep_id = "REP-1";
+    call.channel = TOUCHPOINT__V1__CHANNEL__CHANNEL_PHONE;
+    call.status = SUBMITTED;
+    call.call_at_ms = call_at;
+    call.submitted_at_ms = submitted_at;
+    Touchpoint__V1__Envelope env;
+    touchpoint__v1__envelope__init(&env);
+    env.event_id = (char *)eid;
+    env.source = "crm";
+    env.occurred_at_ms = occurred;
+    env.payload_case = TOUCHPOINT__V1__ENVELOPE__PAYLOAD_CALL;
+    env.call = &call;
+    assert_int_equal(tp_engine_handle_envelope(f->engine, &env), 0);
+}
+
+static void test_fires_just_past_submit_within(void **state) {
+    (void)state;
+    tp_fixture_t *f = tp_fixture_new(s_yaml);
+    s_submit(f, "s", "C-1", DUE + 1, CALL_AT);
+    assert_int_equal(f->got.n, 1);
+    Touchpoint__V1__Alert *a = f->got.alerts[0];
+    assert_string_equal(f->got.topics[0], "accountability.call_late");
+    assert_string_equal(a->alert_id, "call_late:call/C-1");
+    assert_int_equal(a->status, TP_FIRING);
+    assert_int_equal(a->severity, TOUCHPOINT__V1__SEVERITY__SEVERITY_WARNING);
+    assert_int_equal(a->detected_at_ms, DUE + 1);
+    assert_string_equal(a->call_id, "C-1");
+    assert_string_equal(a->hcp_id, "HCP-1");
+    assert_string_equal(a->rep_id, "REP-1");
+    assert_string_equal(tp_test_evidence(a, "call_at"), "2026-01-01T09:00:00Z");
+    assert_string_equal(tp_test_evidence(a, "submitted_at"), "2026-01-03T09:00:00.001Z");
+    assert_string_equal(tp_test_evidence(a, "due_at"), "2026-01-03T09:00:00Z");
+    assert_string_equal(tp_test_evidence(a, "late_by"), "1ms");
+    assert_string_equal(tp_test_evidence(a, "style"), "hours");
+    assert_string_equal(tp_test_evidence(a, "submit_within"), "2d");
+    assert_null(tp_test_evidence(a, "cutoff_day"));
+    assert_string_equal(tp_test_evidence(a, "channel"), "IN_PERSON");
+    assert_int_equal(a->n_event_ids, 1);
+    assert_string_equal(a->event_ids[0], "s");
+    tp_fixture_free(f);
+}
+
+static void test_exactly_submit_within_is_on_time(void **state) {
+    (void)state;
+    tp_fixture_t *f = tp_fixture_new(s_yaml);
+    s_submit(f, "s", "C-1", DUE, CALL_AT);
+    assert_int_equal(tp_fixture_watermark(f, DUE + 30 * TP_D), 0);
+    assert_int_equal(f->got.n, 0);
+    assert_int_equal(tp_engine_deadlines(f->engine), 0);   /* call and marker forgotten */
+    tp_fixture_free(f);
+}
+
+static void test_configured_submit_within(void **state) {
+    (void)state;
+    tp_fixture_t *f = tp_fixture_new("clock: event\n"
+                                     "rules:\n" OTHERS_OFF
+                                     "  call_late: { submit_within: 24h }\n");
+    s_submit(f, "s1", "C-1", CALL_AT + 24 * TP_H, CALL_AT);
+    s_submit(f, "s2", "C-2", CALL_AT + 24 * TP_H + 1, CALL_AT);
+    assert_int_equal(f->got.n, 1);
+    assert_string_equal(f->got.alerts[0]->alert_id, "call_late:call/C-2");
+    assert_string_equal(tp_test_evidence(f->got.alerts[0], "submit_within"), "1d");
+    tp_fixture_free(f);
+}
+
+/* The fact is closed after a week so it does not stay open for ever. */
+static void test_resolved_as_expired_after_a_week(void **state) {
+    (void)state;
+    tp_fixture_t *f = tp_fixture_new(s_yaml);
+    int64_t s = DUE + 5 * TP_H;
+    s_submit(f, "s", "C-1", s, CALL_AT);
+    assert_int_equal(tp_engine_open_alerts(f->engine), 1);
+    assert_int_equal(tp_fixture_watermark(f, s + 7 * TP_D), 0);
+    assert_int_equal(f->got.n, 1);
+    assert_int_equal(tp_fixture_watermark(f, s + 7 * TP_D + 1), 0);
+    assert_int_equal(f->got.n, 2);
+    Touchpoint__V1__Alert *r = f->got.alerts[1];
+    assert_int_equal(r->status, TP_RESOLVED);
+    assert_string_equal(r->alert_id, "call_late:call/C-1");
+    assert_string_equal(tp_test_evidence(r, "resolution"), "expired");
+    assert_string_equal(tp_test_evidence(r, "late_by"), "5h");     /* the FIRING's evidence */
+    assert_int_equal(r->n_event_ids, 0);
+    assert_int_equal(r->detected_at_ms, s + 7 * TP_D + 1);
+    assert_int_equal(tp_engine_open_alerts(f->engine), 0);
+    /* Everything is forgotten once the engine forgets the call. */
+    assert_int_equal(tp_fixture_watermark(f, s + 60 * TP_D), 0);
+    assert_int_equal(tp_engine_deadlines(f->engine), 0);
+    assert_int_equal(tp_engine_calls(f->engine), 0);
+    assert_int_equal(f->got.n, 2);
+    tp_fixture_free(f);
+}
+
+static void test_planned_then_late_submission_fires_once(void **state) {
+    (void)state;
+    tp_fixture_t *f = tp_fixture_new(s_yaml);
+    tp_test_call_t p = { .event_id = "p", .at_ms = TP_T0, .call_id = "C-1", .status = PLANNED,
+                         .call_at_ms = CALL_AT };
+    assert_int_equal(tp_fixture_call(f, &p), 0);
+    assert_int_equal(tp_fixture_watermark(f, DUE + TP_D), 0);
+    assert_int_equal(f->got.n, 0);                 /* no submission yet: not this rule's case */
+    s_submit(f, "s", "C-1", DUE + TP_D + TP_H, CALL_AT);
+    assert_int_equal(f->got.n, 1);
+    assert_string_equal(tp_test_evidence(f->got.alerts[0], "late_by"), "1d1h");
+    tp_fixture_free(f);
+}
+
+/* Corrections of a late call, while open and after its expiry, never fire
+ * again. */
+static void test_corrections_never_fire_twice(void **state) {
+    (void)state;
+    tp_fixture_t *f = tp_fixture_new(s_yaml);
+    int64_t s = DUE + 5 * TP_H;
+    s_submit(f, "s", "C-1", s, CALL_AT);
+    s_submit(f, "c1", "C-1", s + TP_D, CALL_AT);            /* while FIRING */
+    assert_int_equal(f->got.n, 1);
+    s_submit(f, "c2", "C-1", s + 8 * TP_D, CALL_AT);        /* after the expiry */
+    assert_int_equal(f->got.n, 2);
+    assert_int_equal(f->got.alerts[1]->status, TP_RESOLVED);
+    s_submit(f, "c3", "C-1", s + 16 * TP_D, CALL_AT);       /* retention moved on by c2 */
+    assert_int_equal(f->got.n, 2);
+    tp_fixture_free(f);
+}
+
+/* The first SUBMITTED version decides: a correction of an on-time call is
+ * not judged again, even if its stamp is later. */
+static void test_correction_of_on_time_call_is_not_judged(void **state) {
+    (void)state;
+    tp_fixture_t *f = tp_fixture_new(s_yaml);
+    s_submit(f, "s", "C-1", DUE - TP_H, CALL_AT);
+    s_submit(f, "c", "C-1", DUE + 3 * TP_D, CALL_AT);
+    assert_int_equal(tp_fixture_watermark(f, DUE + 40 * TP_D), 0);
+    assert_int_equal(f->got.n, 0);
+    tp_fixture_free(f);
+}
+
+/* submitted_at_ms is the CRM's stamp; occurred_at_ms only stands in for it
+ * when it is missing. */
+static void test_submission_time_source(void **state) {
+    (void)state;
+    tp_fixture_t *f = tp_fixture_new(s_yaml);
+    s_crm_submit(f, "s", DUE + 10 * TP_H, CALL_AT, DUE - 1);   /* delivered late, on time */
+    assert_int_equal(f->got.n, 0);
+    tp_fixture_free(f);
+
+    f = tp_fixture_new(s_yaml);
+    s_crm_submit(f, "s", DUE + 1, CALL_AT, 0);                  /* no stamp */
+    assert_int_equal(f->got.n, 1);
+    assert_string_equal(tp_test_evidence(f->got.alerts[0], "submitted_at"),
+                        "2026-01-03T09:00:00.001Z");
+    assert_string_equal(tp_test_evidence(f->got.alerts[0], "channel"), "PHONE");
+    /* A CRM correction keeps submitted_at: it is the same fact. */
+    s_crm_submit(f, "c", DUE + 2 * TP_D, CALL_AT, DUE + 1);
+    assert_int_equal(f->got.n, 1);
+    tp_fixture_free(f);
+}
+
+static void test_out_of_order_versions(void **state) {
+    (void)state;
+    tp_fixture_t *f = tp_fixture_new(s_yaml);
+    /* The correction overtakes the late original; then the original and a
+     * stale draft arrive. */
+    s_submit(f, "c", "C-1", DUE + 2 * TP_H, CALL_AT);
+    s_submit(f, "s", "C-1", DUE + TP_H, CALL_AT);
+    tp_test_call_t p = { .event_id = "p", .at_ms = TP_T0, .call_id = "C-1", .status = PLANNED,
+                         .call_at_ms = CALL_AT };
+    assert_int_equal(tp_fixture_call(f, &p), 0);
+    assert_int_equal(f->got.n, 1);
+    assert_string_equal(f->got.alerts[0]->event_ids[0], "c");
+    assert_int_equal(tp_engine_stats(f->engine)->stale_versions, 2);
+    /* A late call whose event reaches us long after: judged when it arrives. */
+    assert_int_equal(tp_fixture_watermark(f, DUE + 5 * TP_D), 0);
+    s_submit(f, "s2", "C-2", DUE + TP_D, CALL_AT);
+    assert_int_equal(f->got.n, 2);
+    assert_string_equal(f->got.alerts[1]->alert_id, "call_late:call/C-2");
+    tp_fixture_free(f);
+}
+
+static void test_duplicate_event_does_nothing(void **state) {
+    (void)state;
+    tp_fixture_t *f = tp_fixture_new(s_yaml);
+    s_submit(f, "s", "C-1", DUE + 1, CALL_AT);
+    tp_test_call_t dup = { .event_id = "s", .at_ms = DUE + 1, .call_id = "C-1",
+                           .status = SUBMITTED, .call_at_ms = CALL_AT, .fields = ALL4 };
+    assert_int_equal(tp_fixture_call(f, &dup), 1);
+    assert_int_equal(f->got.n, 1);
+    tp_fixture_free(f);
+}
+
+static void test_disabled_is_silent(void **state) {
+    (void)state;
+    tp_fixture_t *f = tp_fixture_new("clock: event\n"
+                                     "rules:\n" OTHERS_OFF
+                                     "  call_late: { enabled: false }\n");
+    s_submit(f, "s", "C-1", DUE + TP_D, CALL_AT);
+    assert_int_equal(tp_fixture_watermark(f, DUE + 30 * TP_D), 0);
+    assert_int_equal(f->got.n, 0);
+    tp_fixture_free(f);
+}
+
+/* Monthly: January's calls are due by the end of 5 February (UTC). */
+static void test_monthly_cutoff_boundary(void **state) {
+    (void)state;
+    tp_fixture_t *f = tp_fixture_new(s_monthly);
+    int64_t jan15 = TP_T0 + 14 * TP_D + 9 * TP_H;
+    s_submit(f, "s1", "C-1", FEB5_END, jan15);                 /* 23:59:59.999: on time */
+    s_submit(f, "s2", "C-2", FEB5_END + 1, jan15);             /* one ms later */
+    s_submit(f, "s3", "C-3", FEB5_END + 1, TP_T0 + 31 * TP_D - 1);   /* 31 Jan, last ms */
+    s_submit(f, "s4", "C-4", FEB5_END + 1, TP_T0 + 31 * TP_D);       /* 1 Feb: due 5 Mar */
+    assert_int_equal(f->got.n, 2);
+    Touchpoint__V1__Alert *a = f->got.alerts[0];
+    assert_string_equal(a->alert_id, "call_late:call/C-2");
+    assert_string_equal(tp_test_evidence(a, "due_at"), "2026-02-05T23:59:59.999Z");
+    assert_string_equal(tp_test_evidence(a, "submitted_at"), "2026-02-06T00:00:00Z");
+    assert_string_equal(tp_test_evidence(a, "late_by"), "1ms");
+    assert_string_equal(tp_test_evidence(a, "style"), "monthly");
+    assert_string_equal(tp_test_evidence(a, "cutoff_day"), "5");
+    assert_null(tp_test_evidence(a, "submit_within"));
+    assert_string_equal(f->got.alerts[1]->alert_id, "call_late:call/C-3");
+    tp_fixture_free(f);
+}
+
+/* December's calls roll over to January of the next year. */
+static void test_monthly_december_rolls_over(void **state) {
+    (void)state;
+    tp_fixture_t *f = tp_fixture_new(s_monthly);
+    int64_t dec20 = TP_T0 - 12 * TP_D;                          /* 2025-12-20 */
+    int64_t jan5_end = TP_T0 + 5 * TP_D - 1;                    /* 2026-01-05T23:59:59.999Z */
+    s_submit(f, "s1", "C-1", jan5_end, dec20);
+    s_submit(f, "s2", "C-2", jan5_end + 1, dec20);
+    assert_int_equal(f->got.n, 1);
+    assert_string_equal(tp_test_evidence(f->got.alerts[0], "due_at"),
+                        "2026-01-05T23:59:59.999Z");
+    /* 31 Dec 2026, last ms: due 5 Jan 2027. */
+    int64_t dec31 = TP_T0 + 365 * TP_D - 1;
+    s_submit(f, "s3", "C-3", TP_T0 + 370 * TP_D - 1, dec31);
+    s_submit(f, "s4", "C-4", TP_T0 + 370 * TP_D, dec31);
+    assert_int_equal(f->got.n, 2);
+    assert_string_equal(f->got.alerts[1]->alert_id, "call_late:call/C-4");
+    assert_string_equal(tp_test_evidence(f->got.alerts[1], "due_at"),
+                        "2027-01-05T23:59:59.999Z");
+    tp_fixture_free(f);
+}
+
+static void test_monthly_per_month_override(void **state) {
+    (void)state;
+    tp_fixture_t *f = tp_fixture_new("clock: event\n"
+                                     "rules:\n" OTHERS_OFF
+                                     "  call_late:\n"
+                                     "    style: monthly\n"
+                                     "    cutoff_day: 5\n"
+                                     "    cutoff_by_month: { JAN: 10 }\n");
+    int64_t jan15 = TP_T0 + 14 * TP_D;
+    int64_t feb10_end = TP_T0 + 41 * TP_D - 1;
+    s_submit(f, "s1", "C-1", feb10_end, jan15);                 /* JAN: by 10 Feb */
+    s_submit(f, "s2", "C-2", feb10_end + 1, jan15);
+    int64_t feb15 = TP_T0 + 45 * TP_D;
+    int64_t mar5_end = TP_T0 + (31 + 28 + 5) * TP_D - 1;        /* FEB: cutoff_day */
+    s_submit(f, "s3", "C-3", mar5_end, feb15);
+    s_submit(f, "s4", "C-4", mar5_end + 1, feb15);
+    assert_int_equal(f->got.n, 2);
+    assert_string_equal(f->got.alerts[0]->alert_id, "call_late:call/C-2");
+    assert_string_equal(tp_test_evidence(f->got.alerts[0], "due_at"),
+                        "2026-02-10T23:59:59.999Z");
+    assert_string_equal(tp_test_evidence(f->got.alerts[0], "cutoff_day"), "10");
+    assert_string_equal(f->got.alerts[1]->alert_id, "call_late:call/C-4");
+    assert_string_equal(tp_test_evidence(f->got.alerts[1], "due_at"),
+                        "2026-03-05T23:59:59.999Z");
+    assert_string_equal(tp_test_evidence(f->got.alerts[1], "cutoff_day"), "5");
+    tp_fixture_free(f);
+}
+
+/* The same input in wall mode gives the same alerts; the expiry comes
+ * from the timer. */
+static void test_wall_clock_gives_the_same_alerts(void **state) {
+    (void)state;
+    tp_fixture_t *w = tp_fixture_new("clock: wall\n"
+                                     "rules:\n" OTHERS_OFF);
+    tp_fixture_t *e = tp_fixture_new(s_yaml);
+    tp_fixture_t *both[2] = { w, e };
+    int64_t s = DUE + 5 * TP_H;
+    w->wall_ms = s + 100;
+    for (int i = 0; i < 2; i++) {
+        s_submit(both[i], "s", "C-1", s, CALL_AT);
+        s_submit(both[i], "ok", "C-2", DUE, CALL_AT);
+    }
+    assert_int_equal(tp_fixture_wall_tick(w, s + 7 * TP_D), 0);
+    assert_int_equal(tp_fixture_wall_tick(w, s + 7 * TP_D + 250), 1);
+    assert_int_equal(tp_fixture_watermark(e, s + 7 * TP_D + 250), 0);
+    assert_int_equal(w->got.n, 2);
+    assert_int_equal(e->got.n, 2);
+    for (size_t i = 0; i < 2; i++) {
+        assert_string_equal(w->got.alerts[i]->alert_id, e->got.alerts[i]->alert_id);
+        assert_int_equal(w->got.alerts[i]->status, e->got.alerts[i]->status);
+        assert_string_equal(w->got.alerts[i]->summary, e->got.alerts[i]->summary);
+        assert_int_equal(w->got.alerts[i]->n_evidence, e->got.alerts[i]->n_evidence);
+    }
+    assert_int_equal(w->got.alerts[0]->detected_at_ms, s + 100);      /* the wall clock */
+    assert_int_equal(e->got.alerts[0]->detected_at_ms, s);
+    assert_int_equal(w->got.alerts[1]->detected_at_ms, s + 7 * TP_D + 250);
+    assert_int_equal(e->got.alerts[1]->detected_at_ms, s + 7 * TP_D + 1);
+    tp_fixture_free(w);
+    tp_fixture_free(e);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_fires_just_past_submit_within),
+        cmocka_unit_test(test_exactly_submit_within_is_on_time),
+        cmocka_unit_test(test_configured_submit_within),
+        cmocka_unit_test(test_resolved_as_expired_after_a_week),
+        cmocka_unit_test(test_planned_then_late_submission_fires_once),
+        cmocka_unit_test(test_corrections_never_fire_twice),
+        cmocka_unit_test(test_correction_of_on_time_call_is_not_judged),
+        cmocka_unit_test(test_submission_time_source),
+        cmocka_unit_test(test_out_of_order_versions),
+        cmocka_unit_test(test_duplicate_event_does_nothing),
+        cmocka_unit_test(test_disabled_is_silent),
+        cmocka_unit_test(test_monthly_cutoff_boundary),
+        cmocka_unit_test(test_monthly_december_rolls_over),
+        cmocka_unit_test(test_monthly_per_month_override),
+        cmocka_unit_test(test_wall_clock_gives_the_same_alerts),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -20,7 +20,10 @@
 static const char *s_yaml = "clock: event\n"
                             "rules:\n"
                             "  call_incomplete: { enabled: false }\n"
-                            "  call_late: { enabled: false }\n";
+                            "  call_late: { enabled: false }\n"
+                            "  follow_up_missing: { enabled: false }\n"
+                            "  uncoordinated_contact: { enabled: false }\n"
+                            "  channel_mismatch: { enabled: false }\n";
 
 static void s_planned(tp_fixture_t *f, const char *eid, int64_t at, int64_t call_at) {
     tp_test_call_t c = { .event_id = eid, .at_ms = at, .call_id = "C-1", .status = PLANNED,
@@ -168,11 +171,29 @@ static void test_calls_are_forgotten_after_their_last_deadline(void **state) {
     s_planned(f, "p", TP_T0, CALL_AT);
     s_status(f, "s", CALL_AT + TP_H, SUBMITTED);
     assert_int_equal(tp_engine_calls(f->engine), 1);
-    assert_int_equal(tp_fixture_watermark(f, CALL_AT + TP_H + 48 * TP_H + 7 * TP_D), 0);
+    /* Kept until its last deadline (call_at + 48h) plus retention. */
+    assert_int_equal(tp_fixture_watermark(f, CALL_AT + 48 * TP_H + 7 * TP_D), 0);
     assert_int_equal(tp_engine_calls(f->engine), 1);           /* just inside */
-    assert_int_equal(tp_fixture_watermark(f, CALL_AT + TP_H + 48 * TP_H + 7 * TP_D + 1), 0);
+    assert_int_equal(tp_fixture_watermark(f, CALL_AT + 48 * TP_H + 7 * TP_D + 1), 0);
     assert_int_equal(tp_engine_calls(f->engine), 0);
     assert_int_equal(tp_engine_deadlines(f->engine), 0);
+    assert_int_equal(f->got.n, 0);
+    tp_fixture_free(f);
+}
+
+static void test_late_correction_extends_retention(void **state) {
+    (void)state;
+    tp_fixture_t *f = tp_fixture_new(s_yaml);
+    s_planned(f, "p", TP_T0, CALL_AT);
+    s_status(f, "s", CALL_AT + TP_H, SUBMITTED);
+    s_status(f, "fix", CALL_AT + 5 * TP_D, SUBMITTED);         /* after the horizon */
+    assert_int_equal(tp_fixture_watermark(f, CALL_AT + 5 * TP_D + 7 * TP_D), 0);
+    assert_int_equal(tp_engine_calls(f->engine), 1);
+    /* A stale draft within retention is still recognised as stale. */
+    s_planned(f, "p-late", TP_T0 + 1, CALL_AT);
+    assert_int_equal(tp_engine_stats(f->engine)->stale_versions, 1);
+    assert_int_equal(tp_fixture_watermark(f, CALL_AT + 5 * TP_D + 7 * TP_D + 1), 0);
+    assert_int_equal(tp_engine_calls(f->engine), 0);
     assert_int_equal(f->got.n, 0);
     tp_fixture_free(f);
 }
@@ -184,7 +205,10 @@ static void test_wall_clock_gives_the_same_alerts(void **state) {
     const char *wall = "clock: wall\n"
                        "rules:\n"
                        "  call_incomplete: { enabled: false }\n"
-                       "  call_late: { enabled: false }\n";
+                       "  call_late: { enabled: false }\n"
+                       "  follow_up_missing: { enabled: false }\n"
+                       "  uncoordinated_contact: { enabled: false }\n"
+                       "  channel_mismatch: { enabled: false }\n";
     tp_fixture_t *w = tp_fixture_new(wall);
     tp_fixture_t *e = tp_fixture_new(s_yaml);
     tp_fixture_t *both[2] = { w, e };
@@ -222,6 +246,7 @@ int main(void) {
         cmocka_unit_test(test_out_of_order_submission_first),
         cmocka_unit_test(test_duplicate_event_does_nothing),
         cmocka_unit_test(test_calls_are_forgotten_after_their_last_deadline),
+        cmocka_unit_test(test_late_correction_extends_retention),
         cmocka_unit_test(test_wall_clock_gives_the_same_alerts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

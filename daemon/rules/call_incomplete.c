@@ -48,7 +48,13 @@ static void s_on_event(void *state, const tp_rule_ctx_t *ctx, const tp_event_t *
     unsigned missing = required & ~(unsigned)call->present;
     const char *event_id = ev->env->event_id;
 
-    if (call->status == TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED && missing) {
+    /* Formatting is most of a rule's cost: decide first, format only when
+     * an alert actually changes state. */
+    bool firing = tp_alerts_is_firing(ctx->alerts, RULE, subject);
+    bool incomplete = call->status == TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED && missing;
+    if (incomplete == firing)
+        return;
+    if (incomplete) {
         char missing_s[128], required_s[128], summary[512], call_at[32];
         s_field_list(missing, missing_s, sizeof missing_s);
         s_field_list(required, required_s, sizeof required_s);

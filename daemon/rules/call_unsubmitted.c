@@ -38,6 +38,8 @@ static void s_on_event(void *state, const tp_rule_ctx_t *ctx, const tp_event_t *
 
     char subject[8 + 128 + 1], summary[512], submitted[32];
     snprintf(subject, sizeof subject, "call/%s", call->call_id);
+    if (!tp_alerts_is_firing(ctx->alerts, RULE, subject))
+        return;
     bool cancelled = call->status == TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_CANCELLED;
     if (cancelled)
         snprintf(summary, sizeof summary, "Call %s was cancelled.", call->call_id);

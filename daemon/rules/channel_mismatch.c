@@ -1,18 +1,297 @@
-/* PLACEHOLDER — being written; replaced entirely by its rule. */
+/* accountability.channel_mismatch — reps ignore how the HCP wants to be met.
+ *
+ * An HCP who said (in feedback) "e-mail me" and keeps getting visits is
+ * being ignored. Fires when the last `last_calls` (N, default 3) SUBMITTED
+ * calls to an HCP, by call_at, all used a channel other than the HCP's
+ * preferred one. The preference comes from Feedback.preferred_channel when
+ * it is set (non-zero); the feedback with the latest at_ms wins. Resolves
+ * when a SUBMITTED call on the preferred channel becomes one of the last N
+ * ("preferred channel used"), when a new preference makes the condition
+ * false ("preference changed"), or when a cancellation or correction leaves
+ * fewer than N calls off the preferred channel ("cancelled" / "corrected").
+ * The condition is re-evaluated on every call and feedback of the HCP, so a
+ * preference arriving after the calls fires as well.
+ *
+ * Per HCP: the preference and the last N submitted calls (call_id, channel,
+ * call_at), ordered by call_at. A late call older than all N of a full list
+ * is not among the last N and is not kept; a correction of a call_id
+ * replaces its entry; a CANCELLED version removes it (the list then holds
+ * N - 1 until the next call: calls pushed out earlier are not remembered).
+ * Calls with channel UNSPECIFIED say nothing about the channel and are
+ * left out.
+ *
+ * Forgetting: an HCP with no call or feedback event for FORGET_AFTER (180
+ * days of event time, from the latest occurred_at_ms seen for it) and no
+ * open alert is dropped; with an alert open the entry is kept, so the
+ * resolution can still be recognised, and checked again FORGET_AFTER later.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uthash.h>
+
+#include "tp_codec.h"
 #include "tp_rules.h"
 
+#define RULE "channel_mismatch"
+#define FORGET_AFTER (180LL * 86400000LL)   /* 180 days without activity */
+#define CHANNEL_NAME_MAX 16                  /* "MESSAGING," */
+
+typedef struct {
+    int64_t call_at_ms;
+    char   *call_id;             /* owned */
+    uint8_t channel;             /* Channel */
+} s_recent_t;
+
+typedef struct {
+    UT_hash_handle hh;
+    int64_t    pref_at_ms;       /* Feedback.at_ms the preference came from */
+    int64_t    active_ms;        /* latest occurred_at_ms of an event for this HCP */
+    uint8_t    preferred;        /* Channel; 0 = not known yet */
+    uint8_t    n;                /* calls held, <= last_calls (<= 100) */
+    char      *hcp_id;           /* in the same allocation, after recent[] */
+    s_recent_t recent[];         /* last_calls slots, by call_at, oldest first */
+} s_hcp_t;
+
+typedef struct {
+    s_hcp_t *hcps;               /* uthash by hcp_id */
+    unsigned last_calls;         /* N, fixed for the life of the rule instance */
+} s_state_t;
+
 static bool s_enabled(const tp_config_t *cfg) {
-    (void)cfg;
+    return cfg->channel_mismatch.enabled;
+}
+
+static int s_init(const tp_rule_ctx_t *ctx, void **ret_state) {
+    s_state_t *st = calloc(1, sizeof *st);
+    if (!st)
+        return -ENOMEM;
+    st->last_calls = ctx->cfg->channel_mismatch.last_calls;
+    *ret_state = st;
+    return 0;
+}
+
+static void s_hcp_free(s_state_t *st, s_hcp_t *h) {
+    HASH_DEL(st->hcps, h);
+    for (size_t i = 0; i < h->n; i++)
+        free(h->recent[i].call_id);
+    free(h);
+}
+
+static void s_free(void *state) {
+    s_state_t *st = state;
+    if (!st)
+        return;
+    s_hcp_t *h, *tmp;
+    HASH_ITER(hh, st->hcps, h, tmp) s_hcp_free(st, h);
+    free(st);
+}
+
+static s_hcp_t *s_hcp_get(s_state_t *st, const char *hcp_id) {
+    s_hcp_t *h;
+    HASH_FIND_STR(st->hcps, hcp_id, h);
+    if (h)
+        return h;
+    size_t len = strlen(hcp_id);
+    h = calloc(1, sizeof *h + st->last_calls * sizeof h->recent[0] + len + 1);
+    if (!h)
+        return NULL;
+    h->hcp_id = (char *)&h->recent[st->last_calls];
+    memcpy(h->hcp_id, hcp_id, len + 1);
+    h->pref_at_ms = INT64_MIN;
+    h->active_ms = INT64_MIN;
+    HASH_ADD_KEYPTR(hh, st->hcps, h->hcp_id, len, h);
+    return h;
+}
+
+static int s_find_call(const s_hcp_t *h, const char *call_id) {
+    for (size_t i = 0; i < h->n; i++)
+        if (strcmp(h->recent[i].call_id, call_id) == 0)
+            return (int)i;
+    return -1;
+}
+
+static void s_remove_call(s_hcp_t *h, size_t i) {
+    free(h->recent[i].call_id);
+    memmove(&h->recent[i], &h->recent[i + 1], (h->n - i - 1) * sizeof h->recent[0]);
+    h->n--;
+}
+
+/* Inserts in call_at order (after equal times), dropping the oldest when
+ * full; a call older than all of a full list is not among the last N. */
+static int s_insert_call(const s_state_t *st, s_hcp_t *h, const tp_call_t *call) {
+    size_t at = h->n;
+    while (at > 0 && h->recent[at - 1].call_at_ms > call->call_at_ms)
+        at--;
+    if (h->n == st->last_calls) {
+        if (at == 0)
+            return 0;
+        s_remove_call(h, 0);
+        at--;
+    }
+    char *id = strdup(call->call_id);
+    if (!id)
+        return -ENOMEM;
+    memmove(&h->recent[at + 1], &h->recent[at], (h->n - at) * sizeof h->recent[0]);
+    h->recent[at] = (s_recent_t){ .call_at_ms = call->call_at_ms, .call_id = id,
+                                  .channel = call->channel };
+    h->n++;
+    return 0;
+}
+
+static bool s_mismatch(const s_state_t *st, const s_hcp_t *h) {
+    if (!h->preferred || h->n < st->last_calls)
+        return false;
+    for (size_t i = 0; i < h->n; i++)
+        if (h->recent[i].channel == h->preferred)
+            return false;
+    return true;
+}
+
+static bool s_preferred_used(const s_hcp_t *h) {
+    for (size_t i = 0; i < h->n; i++)
+        if (h->recent[i].channel == h->preferred)
+            return true;
     return false;
 }
 
+static void s_fire(const s_state_t *st, const s_hcp_t *h, const tp_rule_ctx_t *ctx,
+                   const char *subject, const char *event_id) {
+    char used[100 * CHANNEL_NAME_MAX + 1], calls[100 * (TP_ID_MAX + 1) + 1];
+    char summary[512], n_s[16];
+    size_t uo = 0, co = 0;
+    used[0] = calls[0] = '\0';
+    for (size_t i = 0; i < h->n; i++) {
+        int n = snprintf(used + uo, sizeof used - uo, "%s%s", i ? "," : "",
+                         tp_channel_name(h->recent[i].channel));
+        if (n > 0 && (size_t)n < sizeof used - uo)
+            uo += (size_t)n;
+        n = snprintf(calls + co, sizeof calls - co, "%s%s", i ? "," : "", h->recent[i].call_id);
+        if (n > 0 && (size_t)n < sizeof calls - co)
+            co += (size_t)n;
+    }
+    snprintf(n_s, sizeof n_s, "%u", st->last_calls);
+    const char *preferred = tp_channel_name(h->preferred);
+    snprintf(summary, sizeof summary,
+             "The last %u calls to HCP %s used %s, never the preferred channel %s.",
+             st->last_calls, h->hcp_id, used, preferred);
+    const tp_kv_t evidence[] = {
+        { "preferred", preferred },
+        { "used", used },
+        { "calls", calls },
+        { "last_calls", n_s },
+    };
+    const tp_alert_spec_t spec = {
+        .kind = TOUCHPOINT__V1__ALERT_KIND__ALERT_KIND_ACCOUNTABILITY,
+        .rule = RULE,
+        .subject = subject,
+        .severity = TOUCHPOINT__V1__SEVERITY__SEVERITY_INFO,
+        .hcp_id = h->hcp_id,
+        .call_id = h->recent[h->n - 1].call_id,
+        .summary = summary,
+        .evidence = evidence,
+        .n_evidence = sizeof evidence / sizeof evidence[0],
+        .event_ids = &event_id,
+        .n_event_ids = 1,
+    };
+    tp_alerts_fire(ctx->alerts, &spec, ctx->now_ms);
+}
+
+/* Fires or resolves after a change to `h` caused by `ev`, then arms the
+ * forget deadline from the HCP's latest activity. */
+static void s_evaluate(const s_state_t *st, s_hcp_t *h, const tp_rule_ctx_t *ctx,
+                       const tp_event_t *ev, const char *resolution) {
+    char subject[4 + TP_ID_MAX + 1];
+    snprintf(subject, sizeof subject, "hcp/%s", h->hcp_id);
+    const char *event_id = ev->env->event_id;
+    if (s_mismatch(st, h)) {
+        if (!tp_alerts_is_firing(ctx->alerts, RULE, subject))
+            s_fire(st, h, ctx, subject, event_id);
+    } else if (tp_alerts_is_firing(ctx->alerts, RULE, subject)) {
+        char summary[512];
+        const char *preferred = tp_channel_name(h->preferred);
+        snprintf(summary, sizeof summary,
+                 "HCP %s is no longer called only off the preferred channel %s (%s).",
+                 h->hcp_id, preferred, resolution);
+        const tp_kv_t evidence[] = {
+            { "preferred", preferred },
+            { "resolution", resolution },
+        };
+        tp_alerts_resolve(ctx->alerts, RULE, subject, summary, evidence,
+                          sizeof evidence / sizeof evidence[0], event_id, ctx->now_ms);
+    }
+    if (ev->env->occurred_at_ms > h->active_ms)
+        h->active_ms = ev->env->occurred_at_ms;
+    tp_rule_arm(ctx, h->hcp_id, h->active_ms + FORGET_AFTER);
+}
+
+static void s_on_feedback(s_state_t *st, const tp_rule_ctx_t *ctx, const tp_event_t *ev) {
+    const Touchpoint__V1__Feedback *fb = ev->env->feedback;
+    if (!fb->preferred_channel)
+        return;                  /* says nothing about channels */
+    s_hcp_t *h = s_hcp_get(st, fb->hcp_id);
+    if (!h)
+        return;                  /* out of memory: preference not recorded */
+    if (fb->at_ms >= h->pref_at_ms) {
+        h->preferred = (uint8_t)fb->preferred_channel;
+        h->pref_at_ms = fb->at_ms;
+    }
+    s_evaluate(st, h, ctx, ev, "preference changed");
+}
+
+static void s_on_call(s_state_t *st, const tp_rule_ctx_t *ctx, const tp_event_t *ev) {
+    const tp_call_t *call = ev->call;
+    if (!ev->applied)
+        return;
+    bool counts = call->status == TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED &&
+                  call->channel != TOUCHPOINT__V1__CHANNEL__CHANNEL_UNSPECIFIED;
+    s_hcp_t *h;
+    HASH_FIND_STR(st->hcps, call->hcp_id, h);
+    int i = h ? s_find_call(h, call->call_id) : -1;
+    if (!counts && i < 0)
+        return;                  /* PLANNED / SAVED, or not among the last N */
+    if (!h && !(h = s_hcp_get(st, call->hcp_id)))
+        return;                  /* out of memory: this call is not counted */
+    if (i >= 0)
+        s_remove_call(h, (size_t)i);
+    if (counts)
+        s_insert_call(st, h, call);
+    const char *resolution = s_preferred_used(h) ? "preferred channel used"
+                             : call->status == TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_CANCELLED
+                                 ? "cancelled" : "corrected";
+    s_evaluate(st, h, ctx, ev, resolution);
+}
+
 static void s_on_event(void *state, const tp_rule_ctx_t *ctx, const tp_event_t *ev) {
-    (void)state; (void)ctx; (void)ev;
+    if (ev->env->payload_case == TOUCHPOINT__V1__ENVELOPE__PAYLOAD_FEEDBACK)
+        s_on_feedback(state, ctx, ev);
+    else if (ev->call)
+        s_on_call(state, ctx, ev);
+}
+
+static void s_on_deadline(void *state, const tp_rule_ctx_t *ctx, const tp_deadline_t *d) {
+    s_state_t *st = state;
+    s_hcp_t *h;
+    HASH_FIND_STR(st->hcps, tp_deadline_key(d), h);
+    if (!h)
+        return;
+    char subject[4 + TP_ID_MAX + 1];
+    snprintf(subject, sizeof subject, "hcp/%s", h->hcp_id);
+    if (tp_alerts_is_firing(ctx->alerts, RULE, subject))
+        tp_rule_arm(ctx, h->hcp_id, d->due_ms + FORGET_AFTER);
+    else
+        s_hcp_free(st, h);
 }
 
 const tp_rule_t tp_rule_channel_mismatch = {
-    .name = "channel_mismatch",
+    .name = RULE,
+    .description = "the last last_calls (3) calls to an HCP all missed its preferred channel",
     .kind = TOUCHPOINT__V1__ALERT_KIND__ALERT_KIND_ACCOUNTABILITY,
+    .events = TP_EV_CALL | TP_EV_FEEDBACK,
     .enabled = s_enabled,
+    .init = s_init,
     .on_event = s_on_event,
+    .on_deadline = s_on_deadline,
+    .free = s_free,
 };

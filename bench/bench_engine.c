@@ -1,0 +1,227 @@
+/* bench_engine — does the cost per event stay flat as open calls grow?
+ *
+ * For each size N (1,000 and 1,000,000 by default), builds an engine with
+ * every rule enabled in `event` clock mode, opens N PLANNED calls (each
+ * with a call_unsubmitted deadline and a retention deadline armed), then
+ * times the same workload of pre-packed events: new planned calls,
+ * submissions of open calls (complete and incomplete), corrections and
+ * feedback. Reports events/s, the ratio to the smallest N measured in the
+ * same run, and heap bytes per open call (mallinfo2, so allocator
+ * overhead is included). No sockets: this isolates the rule engine; the
+ * end-to-end benchmark against raw ZeroMQ is a separate target.
+ *
+ * Usage: bench_engine [N ...]   (prints a table, then one JSON line)
+ */
+#include <malloc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "tp_engine.h"
+#include "tp_log.h"
+
+/* Under `valgrind --tool=callgrind --instr-atstart=no` only the timed
+ * workload is instrumented, so instruction counts per event at 1k and 1M
+ * open calls compare the algorithm, free of cache and machine noise. */
+#if __has_include(<valgrind/callgrind.h>)
+#include <valgrind/callgrind.h>
+#else
+#define CALLGRIND_START_INSTRUMENTATION
+#define CALLGRIND_STOP_INSTRUMENTATION
+#endif
+
+#define T0 1767225600000LL
+#define D  86400000LL
+#define WORK 200000
+
+typedef struct {
+    uint8_t *buf;
+    size_t   len;
+    const char *topic;
+} frame_t;
+
+static size_t s_pack_call(uint8_t **ret, const char *event_id, int64_t at, const char *call_id,
+                          const char *hcp, const char *rep, int status, int full, int64_t call_at) {
+    static char *products[] = { "Cardiozan" }, *topics[] = { "dosing" };
+    Touchpoint__V1__CallLogged c;
+    touchpoint__v1__call_logged__init(&c);
+    c.call_id = (char *)call_id;
+    c.hcp_id = (char *)hcp;
+    c.rep_id = (char *)rep;
+    c.account_id = "ACC-BERLIN-042";
+    c.territory = "DE-BERLIN";
+    c.channel = TOUCHPOINT__V1__CHANNEL__CHANNEL_IN_PERSON;
+    c.status = (Touchpoint__V1__CallStatus)status;
+    c.call_at_ms = call_at;
+    if (full) {
+        c.n_products = 1; c.products = products;
+        c.n_topics = 1; c.topics = topics;
+        c.notes = "Discussed the renal subgroup data.";
+        c.next_step = "Send the reprint.";
+    }
+    Touchpoint__V1__Envelope e;
+    touchpoint__v1__envelope__init(&e);
+    e.event_id = (char *)event_id;
+    e.source = "veeva-eu";
+    e.occurred_at_ms = at;
+    e.payload_case = TOUCHPOINT__V1__ENVELOPE__PAYLOAD_CALL;
+    e.call = &c;
+    size_t len = touchpoint__v1__envelope__get_packed_size(&e);
+    *ret = malloc(len);
+    touchpoint__v1__envelope__pack(&e, *ret);
+    return len;
+}
+
+static size_t s_pack_feedback(uint8_t **ret, const char *event_id, int64_t at, const char *hcp, int nps) {
+    Touchpoint__V1__Feedback f;
+    touchpoint__v1__feedback__init(&f);
+    f.feedback_id = (char *)event_id;
+    f.hcp_id = (char *)hcp;
+    f.subject_type = "general";
+    f.nps_value_case = TOUCHPOINT__V1__FEEDBACK__NPS_VALUE_NPS;
+    f.nps = nps;
+    f.preferred_channel = TOUCHPOINT__V1__CHANNEL__CHANNEL_VIDEO;
+    f.at_ms = at;
+    Touchpoint__V1__Envelope e;
+    touchpoint__v1__envelope__init(&e);
+    e.event_id = (char *)event_id;
+    e.source = "survey";
+    e.occurred_at_ms = at;
+    e.payload_case = TOUCHPOINT__V1__ENVELOPE__PAYLOAD_FEEDBACK;
+    e.feedback = &f;
+    size_t len = touchpoint__v1__envelope__get_packed_size(&e);
+    *ret = malloc(len);
+    touchpoint__v1__envelope__pack(&e, *ret);
+    return len;
+}
+
+static int s_handle(tp_engine_t *e, const frame_t *f) {
+    tp_frame_t frames[2] = { { f->topic, strlen(f->topic) }, { f->buf, f->len } };
+    return tp_engine_handle(e, frames, 2);
+}
+
+static double s_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The workload, the same for every N: a quarter each of new planned
+ * calls, complete submissions of open calls, incomplete submissions, and
+ * feedback. Event times stay inside the first day so no deadline fires:
+ * we measure the per-event cost, not alert output. */
+static frame_t *s_workload(size_t n_open) {
+    frame_t *w = calloc(WORK, sizeof *w);
+    char id[48], call[48], hcp[32], rep[32];
+    for (size_t i = 0; i < WORK; i++) {
+        int64_t at = T0 + 1000 + (int64_t)i;
+        size_t target = (i * 2654435761u) % n_open;     /* spread over the open calls */
+        snprintf(id, sizeof id, "w-%zu", i);
+        snprintf(hcp, sizeof hcp, "HCP-%zu", target % 50000);
+        snprintf(rep, sizeof rep, "REP-%zu", target % 2000);
+        switch (i % 4) {
+        case 0:
+            snprintf(call, sizeof call, "NEW-%zu", i);
+            w[i].len = s_pack_call(&w[i].buf, id, at, call, hcp, rep,
+                                   TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_PLANNED, 0, at + D);
+            w[i].topic = "crm.call";
+            break;
+        case 1:
+        case 2:
+            snprintf(call, sizeof call, "OPEN-%zu", target);
+            w[i].len = s_pack_call(&w[i].buf, id, at, call, hcp, rep,
+                                   TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED, i % 4 == 1,
+                                   T0 + D / 2);
+            w[i].topic = "crm.call";
+            break;
+        default:
+            w[i].len = s_pack_feedback(&w[i].buf, id, at, hcp, (int)(i % 11));
+            w[i].topic = "crm.feedback";
+            break;
+        }
+    }
+    return w;
+}
+
+typedef struct {
+    size_t open;
+    double events_per_s;
+    double bytes_per_open_call;
+} result_t;
+
+static int s_null_sink(void *ctx, const char *topic, const uint8_t *buf, size_t len,
+                       const Touchpoint__V1__Alert *alert) {
+    (void)ctx; (void)topic; (void)buf; (void)len; (void)alert;
+    return 0;
+}
+
+static result_t s_run(size_t n_open) {
+    static const char *yaml = "clock: event\nlimits: { dedup_window: 4000000 }\n";
+    char err[256];
+    tp_config_t *cfg;
+    tp_engine_t *e;
+    if (tp_config_parse(yaml, strlen(yaml), "bench", err, sizeof err, &cfg) < 0 ||
+        tp_engine_new(cfg, &e) < 0) {
+        fprintf(stderr, "setup failed: %s\n", err);
+        exit(1);
+    }
+    tp_engine_set_sink(e, s_null_sink, NULL);
+    frame_t *work = s_workload(n_open);
+
+    size_t before = mallinfo2().uordblks;
+    char id[48], call[48], hcp[32], rep[32];
+    for (size_t i = 0; i < n_open; i++) {
+        frame_t f = { .topic = "crm.call" };
+        snprintf(id, sizeof id, "open-%zu", i);
+        snprintf(call, sizeof call, "OPEN-%zu", i);
+        snprintf(hcp, sizeof hcp, "HCP-%zu", i % 50000);
+        snprintf(rep, sizeof rep, "REP-%zu", i % 2000);
+        f.len = s_pack_call(&f.buf, id, T0, call, hcp, rep,
+                            TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_PLANNED, 0, T0 + D / 2);
+        s_handle(e, &f);
+        free(f.buf);
+    }
+    size_t after = mallinfo2().uordblks;
+
+    double t0 = s_now();
+    CALLGRIND_START_INSTRUMENTATION;
+    for (size_t i = 0; i < WORK; i++)
+        s_handle(e, &work[i]);
+    CALLGRIND_STOP_INSTRUMENTATION;
+    double dt = s_now() - t0;
+
+    result_t r = { .open = n_open, .events_per_s = WORK / dt,
+                   .bytes_per_open_call = (double)(after - before) / (double)n_open };
+    for (size_t i = 0; i < WORK; i++)
+        free(work[i].buf);
+    free(work);
+    tp_engine_destroy(&e);
+    tp_config_destroy(&cfg);
+    return r;
+}
+
+int main(int argc, char **argv) {
+    size_t sizes[8] = { 1000, 1000000 };
+    int n = 2;
+    if (argc > 1) {
+        n = 0;
+        for (int i = 1; i < argc && n < 8; i++)
+            sizes[n++] = strtoull(argv[i], NULL, 10);
+    }
+    tp_log_set_max_level(TP_LOG_ERR);   /* duplicates and gaps are not the point here */
+    result_t res[8];
+    printf("%12s %14s %10s %18s\n", "open calls", "events/s", "ratio", "bytes/open call");
+    for (int i = 0; i < n; i++) {
+        res[i] = s_run(sizes[i]);
+        printf("%12zu %14.0f %10.3f %18.0f\n", res[i].open, res[i].events_per_s,
+               res[i].events_per_s / res[0].events_per_s, res[i].bytes_per_open_call);
+    }
+    printf("{\"bench\":\"engine\",\"workload_events\":%d,\"runs\":[", WORK);
+    for (int i = 0; i < n; i++)
+        printf("%s{\"open_calls\":%zu,\"events_per_s\":%.0f,\"ratio_to_first\":%.4f,"
+               "\"bytes_per_open_call\":%.0f}", i ? "," : "", res[i].open, res[i].events_per_s,
+               res[i].events_per_s / res[0].events_per_s, res[i].bytes_per_open_call);
+    printf("]}\n");
+    return 0;
+}
