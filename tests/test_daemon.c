@@ -164,19 +164,30 @@ static void test_tp_pub_demo_stream(void **state) {
     assert_int_equal(tp_proc_spawn(&pub, argv, NULL, NULL, err), 0);
     assert_int_equal(tp_proc_wait(&pub, TP_WAIT_MS), 0);
     free(err);
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 5; i++)
         assert_true(tp_dfx_recv_alert(d, TP_WAIT_MS));
     assert_false(tp_dfx_recv_alert(d, 300));
-    const struct { const char *id; int status; const char *missing; } want[] = {
-        { "call_incomplete:call/CALL-1002", TOUCHPOINT__V1__ALERT_STATUS__ALERT_STATUS_FIRING, "topics,next_step" },
-        { "call_incomplete:call/CALL-1003", TOUCHPOINT__V1__ALERT_STATUS__ALERT_STATUS_FIRING, "topics,next_step" },
-        { "call_incomplete:call/CALL-1002", TOUCHPOINT__V1__ALERT_STATUS__ALERT_STATUS_RESOLVED, "" },
+    const int F = TOUCHPOINT__V1__ALERT_STATUS__ALERT_STATUS_FIRING;
+    const int R = TOUCHPOINT__V1__ALERT_STATUS__ALERT_STATUS_RESOLVED;
+    const struct { const char *topic, *id; int status; } want[] = {
+        { "accountability.call_incomplete", "call_incomplete:call/CALL-1002", F },
+        { "accountability.call_incomplete", "call_incomplete:call/CALL-1003", F },
+        { "accountability.call_incomplete", "call_incomplete:call/CALL-1002", R },
+        /* The watermark at the end moves event time past these deadlines. */
+        { "accountability.call_unsubmitted", "call_unsubmitted:call/CALL-1004", F },
+        { "accountability.follow_up_missing", "follow_up_missing:feedback/FB-9001", F },
     };
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < 5; i++) {
+        assert_string_equal(d->got.topics[i], want[i].topic);
         assert_string_equal(d->got.alerts[i]->alert_id, want[i].id);
         assert_int_equal(d->got.alerts[i]->status, want[i].status);
-        assert_string_equal(tp_test_evidence(d->got.alerts[i], "missing"), want[i].missing);
+        assert_int_equal(d->got.alerts[i]->sequence, d->probes + 1 + (unsigned)i);
     }
+    assert_string_equal(tp_test_evidence(d->got.alerts[0], "missing"), "topics,next_step");
+    assert_string_equal(tp_test_evidence(d->got.alerts[2], "resolution"), "fields supplied");
+    assert_string_equal(tp_test_evidence(d->got.alerts[3], "due_at"), "2026-01-03T14:00:00Z");
+    assert_string_equal(tp_test_evidence(d->got.alerts[4], "nps"), "5");
+    assert_string_equal(d->got.alerts[4]->hcp_id, "HCP-DE-0107");
     assert_string_equal(d->got.alerts[1]->territory, "DE-NORTH");
     assert_string_equal(tp_test_evidence(d->got.alerts[1], "channel"), "EMAIL");
     char *log = tp_dfx_stop(d);

@@ -142,6 +142,10 @@ static void test_preference_changes(void **state) {
     assert_int_equal(f->got.alerts[1]->status, TP_RESOLVED);
     assert_string_equal(tp_test_evidence(f->got.alerts[1], "resolution"), "preference changed");
     assert_string_equal(tp_test_evidence(f->got.alerts[1], "preferred"), "PHONE");
+    /* Idle and not firing: forgotten, nothing left armed. */
+    assert_int_equal(tp_fixture_watermark(f, D0 + 400 * TP_D), 0);
+    assert_int_equal(tp_engine_deadlines(f->engine), 0);
+    assert_int_equal(f->got.n, 2);
     tp_fixture_free(f);
 }
 

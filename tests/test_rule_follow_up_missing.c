@@ -40,6 +40,15 @@ static void s_call(tp_fixture_t *f, const char *eid, const char *call_id, const 
     assert_int_equal(tp_fixture_call(f, &c), 0);
 }
 
+/* The captured alert with this id (asserts there is one). */
+static const Touchpoint__V1__Alert *s_find(const tp_fixture_t *f, const char *alert_id) {
+    for (size_t i = 0; i < f->got.n; i++)
+        if (strcmp(f->got.alerts[i]->alert_id, alert_id) == 0)
+            return f->got.alerts[i];
+    fail_msg("no alert %s", alert_id);
+    return NULL;
+}
+
 static void test_fires_at_deadline_without_further_input(void **state) {
     (void)state;
     tp_fixture_t *f = tp_fixture_new(s_yaml);
@@ -86,14 +95,15 @@ static void test_detractor_thresholds(void **state) {
     for (size_t i = 0; i < sizeof fbs / sizeof fbs[0]; i++)
         assert_int_equal(tp_fixture_feedback(f, &fbs[i]), 0);
     assert_int_equal(tp_fixture_watermark(f, DUE + 1), 0);
-    assert_int_equal(f->got.n, 3);
-    assert_string_equal(f->got.alerts[0]->alert_id, "follow_up_missing:feedback/nps6");
-    assert_string_equal(f->got.alerts[1]->alert_id, "follow_up_missing:feedback/eff5");
-    assert_null(tp_test_evidence(f->got.alerts[1], "nps"));
-    assert_string_equal(tp_test_evidence(f->got.alerts[1], "effort_score"), "5");
-    assert_string_equal(f->got.alerts[2]->alert_id, "follow_up_missing:feedback/both");
-    assert_string_equal(tp_test_evidence(f->got.alerts[2], "nps"), "9");
-    assert_string_equal(tp_test_evidence(f->got.alerts[2], "effort_score"), "7");
+    assert_int_equal(f->got.n, 3);                 /* equal deadlines: any order */
+    const Touchpoint__V1__Alert *nps6 = s_find(f, "follow_up_missing:feedback/nps6");
+    const Touchpoint__V1__Alert *eff5 = s_find(f, "follow_up_missing:feedback/eff5");
+    const Touchpoint__V1__Alert *both = s_find(f, "follow_up_missing:feedback/both");
+    assert_string_equal(nps6->hcp_id, "H-1");
+    assert_null(tp_test_evidence(eff5, "nps"));
+    assert_string_equal(tp_test_evidence(eff5, "effort_score"), "5");
+    assert_string_equal(tp_test_evidence(both, "nps"), "9");
+    assert_string_equal(tp_test_evidence(both, "effort_score"), "7");
     tp_fixture_free(f);
 
     f = tp_fixture_new("clock: event\n"
@@ -207,7 +217,7 @@ static void test_never_fires_twice_for_one_feedback(void **state) {
     tp_fixture_t *f = tp_fixture_new(s_yaml);
     s_feedback(f, "e1", FB_AT, 1, -1);
     tp_test_feedback_t dup = { .event_id = "e1", .at_ms = FB_AT, .nps = 1, .effort = -1 };
-    assert_int_equal(tp_fixture_feedback(f, &dup), 1);                 /* refused */
+    assert_int_equal(tp_fixture_feedback(f, &dup), TP_DUPLICATE);
     tp_test_feedback_t again = { .event_id = "e2", .feedback_id = "e1", .at_ms = FB_AT + TP_H,
                                  .nps = 1, .effort = -1 };
     assert_int_equal(tp_fixture_feedback(f, &again), 0);
@@ -251,6 +261,25 @@ static void test_feedback_arriving_after_its_follow_up(void **state) {
     assert_int_equal(tp_fixture_watermark(f, EXPIRY), 0);
     assert_int_equal(f->got.n, 1);
     assert_string_equal(f->got.alerts[0]->alert_id, "follow_up_missing:feedback/F-2");
+    tp_fixture_free(f);
+}
+
+/* Feedback that reaches us after its deadline fires at once; feedback
+ * older than anything still tracked (deadline + 90 days) is ignored. */
+static void test_feedback_arriving_after_its_deadline(void **state) {
+    (void)state;
+    tp_fixture_t *f = tp_fixture_new(s_yaml);
+    assert_int_equal(tp_fixture_watermark(f, DUE + 10 * TP_D), 0);
+    s_feedback(f, "F-1", FB_AT, 2, -1);
+    assert_int_equal(f->got.n, 0);
+    assert_int_equal(tp_fixture_watermark(f, DUE + 10 * TP_D + 1), 0);
+    assert_int_equal(f->got.n, 1);
+    assert_int_equal(f->got.alerts[0]->detected_at_ms, DUE + 10 * TP_D);   /* the clock */
+    assert_int_equal(tp_fixture_watermark(f, EXPIRY + 1), 0);
+    assert_int_equal(f->got.n, 2);
+    s_feedback(f, "F-old", FB_AT, 2, -1);                   /* now past its expiry */
+    assert_int_equal(tp_fixture_watermark(f, EXPIRY + 10 * TP_D), 0);
+    assert_int_equal(f->got.n, 2);
     tp_fixture_free(f);
 }
 
@@ -348,6 +377,7 @@ int main(void) {
         cmocka_unit_test(test_never_fires_twice_for_one_feedback),
         cmocka_unit_test(test_one_call_follows_up_every_earlier_feedback),
         cmocka_unit_test(test_feedback_arriving_after_its_follow_up),
+        cmocka_unit_test(test_feedback_arriving_after_its_deadline),
         cmocka_unit_test(test_call_versions),
         cmocka_unit_test(test_comment_excerpt),
         cmocka_unit_test(test_disabled_is_silent),

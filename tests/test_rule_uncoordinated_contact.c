@@ -103,9 +103,10 @@ static void test_resolves_when_the_window_passes(void **state) {
     assert_string_equal(tp_test_evidence(r, "resolution"), "window passed");
     assert_string_equal(tp_test_evidence(r, "distinct_reps"), "2");
     assert_string_equal(tp_test_evidence(r, "reps"), "REP-1,REP-2,REP-3");
-    /* Nothing more happens. */
+    /* Nothing more happens, and nothing is left armed. */
     assert_int_equal(tp_fixture_watermark(f, D0 + 60 * TP_D), 0);
     assert_int_equal(f->got.n, 2);
+    assert_int_equal(tp_engine_deadlines(f->engine), 0);
     tp_fixture_free(f);
 }
 

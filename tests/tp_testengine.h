@@ -22,7 +22,8 @@ typedef struct {
 tp_fixture_t *tp_fixture_new(const char *yaml);
 void tp_fixture_free(tp_fixture_t *f);
 
-/* Each returns what tp_engine_handle returns (0 accepted, 1 refused). */
+/* Each returns what tp_engine_handle returns (TP_ACCEPTED, TP_REFUSED,
+ * TP_DUPLICATE). */
 int tp_fixture_call(tp_fixture_t *f, const tp_test_call_t *c);
 int tp_fixture_feedback(tp_fixture_t *f, const tp_test_feedback_t *fb);
 int tp_fixture_watermark(tp_fixture_t *f, int64_t now_ms);

@@ -18,7 +18,6 @@
  * deadline for the call, kept until the engine forgets the call itself, so
  * a correction can never fire a second time while the call is known.
  */
-#include <limits.h>
 #include <stdio.h>
 #include <time.h>
 

@@ -186,6 +186,10 @@ static void s_on_feedback(s_state_t *s, const tp_rule_ctx_t *ctx, const tp_event
         return;
     }
     int64_t due_ms = f->at_ms + ctx->cfg->follow_up_missing.follow_up_within_ms;
+    if (due_ms + EXPIRE_AFTER_MS < ctx->now_ms) {
+        s_hcp_release(s, h);             /* older than anything still tracked */
+        return;
+    }
     char key[KEY_MAX];
     s_key(key, "fb/", f->feedback_id);
     fb = s_track(s, h, ev->env, due_ms);

@@ -207,7 +207,7 @@ static bool s_best_window(const s_hcp_t *h, int64_t since, int64_t window_ms, un
     for (size_t e = lo; e < h->n; e++) {
         if (count[rep[e]]++ == 0)
             distinct++;
-        while (h->contacts[lo].call_at_ms <= h->contacts[e].call_at_ms - window_ms)
+        while (lo < e && h->contacts[lo].call_at_ms <= h->contacts[e].call_at_ms - window_ms)
             if (--count[rep[lo++]] == 0)
                 distinct--;
         if (distinct >= min_reps) {
