@@ -174,7 +174,7 @@ static void s_fire(const s_state_t *st, const s_hcp_t *h, const tp_rule_ctx_t *c
     snprintf(n_s, sizeof n_s, "%u", st->last_calls);
     const char *preferred = tp_channel_name(h->preferred);
     snprintf(summary, sizeof summary,
-             "The last %u calls to HCP %s used %s, never the preferred channel %s.",
+             "The last %u calls to HCP %.128s used %.240s, never the preferred channel %s.",
              st->last_calls, h->hcp_id, used, preferred);
     const tp_kv_t evidence[] = {
         { "preferred", preferred },
