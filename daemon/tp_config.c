@@ -3,7 +3,7 @@
  * Every key is one row of tp_config_keys[] (dotted path, type, offset, limits,
  * default, description), handled by one setter per type. Defaults are YAML
  * text in the same rows and go through the same setters as the operator's
- * file, so a default can never bypass validation, and docs/configuration.md
+ * file, so a default can never bypass validation, and the README's Configuration section
  * is a transcription of this table. libyaml's document API gives a node tree
  * whose marks carry the line numbers we report (1-based).
  */

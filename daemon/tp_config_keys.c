@@ -126,7 +126,7 @@ const size_t tp_config_n_input_keys = sizeof tp_config_input_keys / sizeof tp_co
 
 const char *tp_config_default_yaml(void)
 {
-    return "# touchpointd built-in defaults (see docs/configuration.md)\n"
+    return "# touchpointd built-in defaults (see README.md, Configuration)\n"
            "inputs:\n"
            "  - { endpoint: \"tcp://127.0.0.1:7601\", mode: bind, hwm: 100000 }\n"
            "output: { endpoint: \"tcp://127.0.0.1:7602\", mode: bind, hwm: 100000 }\n"

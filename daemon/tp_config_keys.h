@@ -2,7 +2,7 @@
  *
  * One row per dotted key: type, where it lives in tp_config_t, limits, the
  * default as YAML text and a one-line description. tp_config.c walks the
- * YAML document against these rows; docs/configuration.md transcribes them.
+ * YAML document against these rows; the README's Configuration section transcribes them.
  * Adding a key is one row here (and its field in tp_config.h).
  */
 #pragma once
@@ -28,7 +28,7 @@ typedef struct {
     int64_t            min, max;  /* UINT, INT */
     const char *const *names;     /* ENUM: value i is names[i], NULL-terminated */
     const char        *def;       /* default as YAML text; NULL = required */
-    const char        *desc;      /* one line, for docs/configuration.md */
+    const char        *desc;      /* one line, for the README's Configuration section */
 } cfg_key_t;
 
 extern const cfg_key_t tp_config_keys[];
