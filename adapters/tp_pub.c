@@ -21,6 +21,7 @@
 #include <zmq.h>
 
 #include "tp_contract.h"
+#include "tp_cli.h"
 #include "tp_json.h"
 
 
@@ -77,21 +78,6 @@ static const char s_usage[] =
     "--keep-going); 2 usage, input or ZeroMQ error, or no subscriber within\n"
     "--wait-ms.\n";
 
-/* Strict decimal parse for option values: no sign, no junk, no overflow. */
-static int s_parse_u64(const char *s, uint64_t *ret) {
-    char *end;
-    if (!s || !(*s >= '0' && *s <= '9'))
-        return -EINVAL;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (*end != '\0')
-        return -EINVAL;
-    if (errno == ERANGE)
-        return -ERANGE;
-    *ret = v;
-    return 0;
-}
-
 /* Returns 0 to run, 1 when --help/--version was handled, -EINVAL on a usage
  * error (already reported). */
 static int s_parse_args(int argc, char **argv, struct pub_opts *o) {
@@ -126,7 +112,7 @@ static int s_parse_args(int argc, char **argv, struct pub_opts *o) {
             fputs("Try 'tp-pub --help' for more information.\n", stderr);
             return -EINVAL;
         }
-        if (num && s_parse_u64(optarg, num) < 0) {
+        if (num && tp_cli_parse_u64(optarg, num) < 0) {
             fprintf(stderr, "tp-pub: invalid number '%s' for option %s\n", optarg, argv[optind - 1]);
             return -EINVAL;
         }

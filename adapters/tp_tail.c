@@ -19,6 +19,7 @@
 #include <zmq.h>
 
 #include "tp_contract.h"
+#include "tp_cli.h"
 #include "tp_json.h"
 
 
@@ -65,20 +66,6 @@ static const char s_usage[] =
     "Exit status: 0 after --count alerts, --timeout-ms of silence, SIGINT or\n"
     "SIGTERM; 2 usage or ZeroMQ error.\n";
 
-static int s_parse_u64(const char *s, uint64_t *ret) {
-    char *end;
-    if (!s || !(*s >= '0' && *s <= '9'))
-        return -EINVAL;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (*end != '\0')
-        return -EINVAL;
-    if (errno == ERANGE)
-        return -ERANGE;
-    *ret = v;
-    return 0;
-}
-
 /* Returns 0 to run, 1 when --help/--version was handled, -EINVAL on a usage
  * error (already reported). */
 static int s_parse_args(int argc, char **argv, struct tail_opts *o) {
@@ -115,7 +102,7 @@ static int s_parse_args(int argc, char **argv, struct tail_opts *o) {
             fputs("Try 'tp-tail --help' for more information.\n", stderr);
             return -EINVAL;
         }
-        if (num && s_parse_u64(optarg, num) < 0) {
+        if (num && tp_cli_parse_u64(optarg, num) < 0) {
             fprintf(stderr, "tp-tail: invalid number '%s' for option %s\n", optarg,
                     argv[optind - 1]);
             return -EINVAL;

@@ -35,6 +35,30 @@ struct tp_ruleset {
     size_t           n;
 };
 
+int tp_rule_fire_call(const tp_rule_ctx_t *ctx, const char *rule, Touchpoint__V1__Severity severity,
+                      const tp_call_t *call, const char *summary, const tp_kv_t *evidence,
+                      size_t n_evidence, const char *event_id) {
+    char subject[8 + 128 + 1];
+    snprintf(subject, sizeof subject, "call/%s", call->call_id);
+    const tp_alert_spec_t spec = {
+        .kind = TOUCHPOINT__V1__ALERT_KIND__ALERT_KIND_ACCOUNTABILITY,
+        .rule = rule,
+        .subject = subject,
+        .severity = severity,
+        .hcp_id = call->hcp_id,
+        .rep_id = call->rep_id,
+        .account_id = call->account_id,
+        .territory = call->territory,
+        .call_id = call->call_id,
+        .summary = summary,
+        .evidence = evidence,
+        .n_evidence = n_evidence,
+        .event_ids = &event_id,
+        .n_event_ids = 1,
+    };
+    return tp_alerts_fire(ctx->alerts, &spec, ctx->now_ms);
+}
+
 const tp_rule_t *const *tp_rule_registry(void) {
     return s_registry;
 }

@@ -68,6 +68,13 @@ typedef struct tp_rule {
     void (*free)(void *state);                                         /* optional */
 } tp_rule_t;
 
+/* Fires an accountability alert about a call: subject "call/<call_id>",
+ * the call's HCP, rep, account, territory and id filled in, caused by
+ * `event_id`. Returns what tp_alerts_fire returns. */
+int tp_rule_fire_call(const tp_rule_ctx_t *ctx, const char *rule, Touchpoint__V1__Severity severity,
+                      const tp_call_t *call, const char *summary, const tp_kv_t *evidence,
+                      size_t n_evidence, const char *event_id);
+
 /* The registry, NULL-terminated, in evaluation order. */
 const tp_rule_t *const *tp_rule_registry(void);
 

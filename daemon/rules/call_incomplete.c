@@ -69,23 +69,8 @@ static void s_on_event(void *state, const tp_rule_ctx_t *ctx, const tp_event_t *
             { "status", tp_call_status_name(call->status) },
             { "call_at", call_at },
         };
-        const tp_alert_spec_t spec = {
-            .kind = TOUCHPOINT__V1__ALERT_KIND__ALERT_KIND_ACCOUNTABILITY,
-            .rule = RULE,
-            .subject = subject,
-            .severity = TOUCHPOINT__V1__SEVERITY__SEVERITY_WARNING,
-            .hcp_id = call->hcp_id,
-            .rep_id = call->rep_id,
-            .account_id = call->account_id,
-            .territory = call->territory,
-            .call_id = call->call_id,
-            .summary = summary,
-            .evidence = evidence,
-            .n_evidence = sizeof evidence / sizeof evidence[0],
-            .event_ids = &event_id,
-            .n_event_ids = 1,
-        };
-        tp_alerts_fire(ctx->alerts, &spec, ctx->now_ms);
+        tp_rule_fire_call(ctx, RULE, TOUCHPOINT__V1__SEVERITY__SEVERITY_WARNING, call, summary, evidence,
+                          sizeof evidence / sizeof evidence[0], event_id);
         return;
     }
 

@@ -76,9 +76,7 @@ static void s_fire(const tp_rule_ctx_t *ctx, const tp_event_t *ev, const tp_call
                    int64_t submitted_ms, int64_t due_ms) {
     const tp_config_t *cfg = ctx->cfg;
     bool monthly = cfg->call_late.style == TP_LATE_MONTHLY;
-    char subject[8 + 128 + 1], summary[512], call_at[32], submitted[32], due[32], late_by[32],
-        rule_s[32];
-    snprintf(subject, sizeof subject, "call/%s", call->call_id);
+    char summary[512], call_at[32], submitted[32], due[32], late_by[32], rule_s[32];
     tp_format_time(call->call_at_ms, call_at, sizeof call_at);
     tp_format_time(submitted_ms, submitted, sizeof submitted);
     tp_format_time(due_ms, due, sizeof due);
@@ -104,23 +102,8 @@ static void s_fire(const tp_rule_ctx_t *ctx, const tp_event_t *ev, const tp_call
         { "channel", tp_channel_name(call->channel) },
     };
     const char *event_id = ev->env->event_id;
-    const tp_alert_spec_t spec = {
-        .kind = TOUCHPOINT__V1__ALERT_KIND__ALERT_KIND_ACCOUNTABILITY,
-        .rule = RULE,
-        .subject = subject,
-        .severity = TOUCHPOINT__V1__SEVERITY__SEVERITY_WARNING,
-        .hcp_id = call->hcp_id,
-        .rep_id = call->rep_id,
-        .account_id = call->account_id,
-        .territory = call->territory,
-        .call_id = call->call_id,
-        .summary = summary,
-        .evidence = evidence,
-        .n_evidence = sizeof evidence / sizeof evidence[0],
-        .event_ids = &event_id,
-        .n_event_ids = 1,
-    };
-    tp_alerts_fire(ctx->alerts, &spec, ctx->now_ms);
+    tp_rule_fire_call(ctx, RULE, TOUCHPOINT__V1__SEVERITY__SEVERITY_WARNING, call, summary, evidence,
+                      sizeof evidence / sizeof evidence[0], event_id);
 }
 
 static void s_on_event(void *state, const tp_rule_ctx_t *ctx, const tp_event_t *ev) {

@@ -60,8 +60,7 @@ static void s_on_deadline(void *state, const tp_rule_ctx_t *ctx, const tp_deadli
     const tp_call_t *call = tp_state_find_call(ctx->state, tp_deadline_key(d));
     if (!call || !s_open(call))
         return;
-    char subject[8 + 128 + 1], summary[512], call_at[32], due[32], within[32];
-    snprintf(subject, sizeof subject, "call/%s", call->call_id);
+    char summary[512], call_at[32], due[32], within[32];
     tp_format_time(call->call_at_ms, call_at, sizeof call_at);
     tp_format_time(d->due_ms, due, sizeof due);
     tp_format_duration(ctx->cfg->call_unsubmitted.submit_within_ms, within, sizeof within);
@@ -76,23 +75,8 @@ static void s_on_deadline(void *state, const tp_rule_ctx_t *ctx, const tp_deadli
         { "channel", tp_channel_name(call->channel) },
     };
     const char *event_id = call->event_id;
-    const tp_alert_spec_t spec = {
-        .kind = TOUCHPOINT__V1__ALERT_KIND__ALERT_KIND_ACCOUNTABILITY,
-        .rule = RULE,
-        .subject = subject,
-        .severity = TOUCHPOINT__V1__SEVERITY__SEVERITY_WARNING,
-        .hcp_id = call->hcp_id,
-        .rep_id = call->rep_id,
-        .account_id = call->account_id,
-        .territory = call->territory,
-        .call_id = call->call_id,
-        .summary = summary,
-        .evidence = evidence,
-        .n_evidence = sizeof evidence / sizeof evidence[0],
-        .event_ids = &event_id,
-        .n_event_ids = 1,
-    };
-    tp_alerts_fire(ctx->alerts, &spec, ctx->now_ms);
+    tp_rule_fire_call(ctx, RULE, TOUCHPOINT__V1__SEVERITY__SEVERITY_WARNING, call, summary, evidence,
+                      sizeof evidence / sizeof evidence[0], event_id);
 }
 
 const tp_rule_t tp_rule_call_unsubmitted = {

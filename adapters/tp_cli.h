@@ -1,0 +1,9 @@
+/* tp_cli — small helpers shared by the command-line adapters (tp-pub,
+ * tp-tail): strict parsing of option values. */
+#pragma once
+
+#include <stdint.h>
+
+/* Strict decimal for option values: digits only (no sign, no junk), no
+ * overflow. 0, -EINVAL or -ERANGE; *ret written only on success. */
+int tp_cli_parse_u64(const char *s, uint64_t *ret);
