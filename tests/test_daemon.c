@@ -218,6 +218,86 @@ static void test_second_daemon_on_same_state_dir_is_refused(void **state) {
     free(log);
 }
 
+/* Several inputs, one bound and one connecting to a producer that binds;
+ * events from both reach the rules. */
+static void test_two_inputs_bind_and_connect(void **state) {
+    (void)state;
+    char *dir = tp_tmpdir();
+    char *cfg = tp_path(dir, "two.yaml"), *err = tp_path(dir, "err"), *yaml = NULL;
+    char *in1 = NULL, *in2 = NULL, *out = NULL;
+    assert_true(asprintf(&in1, "ipc://%s/in1.sock", dir) > 0);
+    assert_true(asprintf(&in2, "ipc://%s/in2.sock", dir) > 0);
+    assert_true(asprintf(&out, "ipc://%s/out.sock", dir) > 0);
+    assert_true(asprintf(&yaml, "inputs:\n  - { endpoint: \"%s\", mode: bind }\n"
+                                "  - { endpoint: \"%s\", mode: connect }\n"
+                                "output: { endpoint: \"%s\" }\nclock: event\nstate_dir: %s/state\n",
+                         in1, in2, out, dir) > 0);
+    assert_int_equal(tp_write_file(cfg, yaml), 0);
+
+    void *ctx = zmq_ctx_new();
+    void *p1 = zmq_socket(ctx, ZMQ_XPUB), *p2 = zmq_socket(ctx, ZMQ_XPUB);
+    void *sub = zmq_socket(ctx, ZMQ_SUB);
+    int zero = 0;
+    zmq_setsockopt(p1, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_setsockopt(p2, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_setsockopt(sub, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_setsockopt(sub, ZMQ_SUBSCRIBE, "", 0);
+    assert_int_equal(zmq_bind(p2, in2), 0);          /* the producer binds, the daemon connects */
+    const char *argv[] = { TP_DAEMON_BIN, "--config", cfg, NULL };
+    tp_proc_t p;
+    assert_int_equal(tp_proc_spawn(&p, argv, NULL, NULL, err), 0);
+    assert_int_equal(zmq_connect(p1, in1), 0);
+    assert_int_equal(zmq_connect(sub, out), 0);
+    void *pubs[2] = { p1, p2 };
+    for (int i = 0; i < 2; i++) {                     /* each sees the daemon's subscription */
+        zmq_pollitem_t item = { .socket = pubs[i], .events = ZMQ_POLLIN };
+        assert_int_equal(zmq_poll(&item, 1, TP_WAIT_MS), 1);
+        char b[8];
+        assert_int_equal(zmq_recv(pubs[i], b, sizeof b, 0), 5);
+    }
+    /* Until the subscriber has joined, resend: each round each input sends
+     * a new incomplete call, until an alert from each input has been seen. */
+    bool seen[2] = { false, false };
+    long long deadline = tp_now_ms() + TP_WAIT_MS;
+    for (unsigned round = 0; !(seen[0] && seen[1]); round++) {
+        assert_true(tp_now_ms() < deadline);
+        for (int i = 0; i < 2; i++) {
+            char id[32], call[32];
+            snprintf(id, sizeof id, "in%d-%u", i + 1, round);
+            snprintf(call, sizeof call, "C-in%d-%u", i + 1, round);
+            tp_test_call_t c = { .event_id = id, .at_ms = 1767225600000LL, .call_id = call,
+                                 .status = TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED };
+            uint8_t *buf;
+            size_t len = tp_test_pack_call(&c, &buf);
+            zmq_send(pubs[i], "crm.call", 8, ZMQ_SNDMORE);
+            zmq_send(pubs[i], buf, len, 0);
+            free(buf);
+        }
+        zmq_pollitem_t item = { .socket = sub, .events = ZMQ_POLLIN };
+        while (zmq_poll(&item, 1, 100) == 1) {
+            char topic[64], body[2048];
+            assert_true(zmq_recv(sub, topic, sizeof topic, 0) > 0);
+            int n = zmq_recv(sub, body, sizeof body, 0);
+            assert_true(n > 0);
+            Touchpoint__V1__Alert *a = touchpoint__v1__alert__unpack(NULL, (size_t)n, (uint8_t *)body);
+            assert_non_null(a);
+            if (strncmp(a->call_id, "C-in1-", 6) == 0)
+                seen[0] = true;
+            if (strncmp(a->call_id, "C-in2-", 6) == 0)
+                seen[1] = true;
+            touchpoint__v1__alert__free_unpacked(a, NULL);
+        }
+    }
+    assert_int_equal(tp_proc_signal(&p, SIGINT), 0);   /* SIGINT stops cleanly too */
+    assert_int_equal(tp_proc_wait(&p, TP_WAIT_MS), 0);
+    zmq_close(p1);
+    zmq_close(p2);
+    zmq_close(sub);
+    zmq_ctx_term(ctx);
+    tp_rmrf(dir);
+    free(dir); free(cfg); free(err); free(yaml); free(in1); free(in2); free(out);
+}
+
 /* Process-only tests: no daemon running. */
 static void test_check_config_names_file_and_line(void **state) {
     (void)state;
@@ -264,6 +344,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_sequence_gap_is_counted_and_logged, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_tp_pub_demo_stream, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_second_daemon_on_same_state_dir_is_refused, s_setup, s_teardown),
+        cmocka_unit_test(test_two_inputs_bind_and_connect),
         cmocka_unit_test(test_check_config_names_file_and_line),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
