@@ -369,7 +369,8 @@ static int set_enum_map(pctx_t *p, const cfg_key_t *k, const char *path, void *b
             return s_fail(p, kn, "%s: %s \"%.64s\" given twice", path, noun, key);
         seen[v] = true;
         r = channels ? s_fieldset(p, path, vn, &c->call_incomplete.by_channel[v])
-                     : s_duration_node(p, path, vn, DURATION_MAX_MS, &c->cycle_time.target_ms[v]);
+                     : s_duration_node(p, path, vn, DURATION_MAX_MS,
+                                       (int64_t *)((char *)c + k->off) + v);
         if (r < 0)
             return r;
         if (channels)
@@ -477,11 +478,57 @@ static int set_inputs(pctx_t *p, const cfg_key_t *k, const char *path, void *bas
     return 0;
 }
 
+/* feedback_sources: SOURCE -> {nps_max, effort_scale, effort_high_is_hard,
+ * effort_threshold}; replaces the (empty) default. */
+static int set_feedback_sources(pctx_t *p, const cfg_key_t *k, const char *path, void *base,
+                                yaml_node_t *n)
+{
+    (void)base;
+    tp_config_t *c = p->c;
+    int r = s_expect(p, path, n, YAML_MAPPING_NODE);
+    if (r < 0)
+        return r;
+    size_t count = (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
+    if (count > (size_t)k->max)
+        return s_fail(p, n, "%s: at most %lld sources, got %zu", path, (long long)k->max, count);
+    for (size_t i = 0; i < c->n_feedback_sources; i++) {
+        free(c->feedback_sources[i].name);
+        c->feedback_sources[i].name = NULL;
+    }
+    c->n_feedback_sources = 0;
+    for (yaml_node_pair_t *pr = n->data.mapping.pairs.start; pr < n->data.mapping.pairs.top; pr++) {
+        yaml_node_t *kn, *vn = yaml_document_get_node(p->doc, pr->value);
+        const char *key;
+        if ((r = s_pair_key(p, path, n, pr, &kn, &key)) < 0)
+            return r;
+        for (size_t i = 0; i < c->n_feedback_sources; i++)
+            if (!strcmp(c->feedback_sources[i].name, key))
+                return s_fail(p, kn, "%s: source \"%.64s\" given twice", path, key);
+        tp_feedback_source_t *fs = &c->feedback_sources[c->n_feedback_sources];
+        char item_path[PATH_LEN];
+        snprintf(item_path, sizeof item_path, "%s.%.64s", path, key);
+        if (!(fs->name = strdup(key)))
+            return -ENOMEM;
+        c->n_feedback_sources++;   /* from here on, destroy frees this slot */
+        if ((r = s_expect(p, item_path, vn, YAML_MAPPING_NODE)) < 0 ||
+            (r = s_apply_defaults(p, tp_config_feedback_source_keys,
+                                  tp_config_n_feedback_source_keys, fs)) < 0 ||
+            (r = s_walk(p, tp_config_feedback_source_keys, tp_config_n_feedback_source_keys,
+                        item_path, "", fs, vn)) < 0)
+            return r;
+        if (fs->effort_threshold > fs->effort_scale)
+            return s_fail(p, vn, "%s.effort_threshold: %d is outside the scale 1..%d", item_path,
+                          fs->effort_threshold, fs->effort_scale);
+    }
+    return 0;
+}
+
 static const setter_t s_setters[] = {
     [T_BOOL] = set_bool, [T_UINT] = set_int, [T_INT] = set_int, [T_DURATION] = set_duration,
     [T_STRING] = set_string, [T_ENDPOINT] = set_string, [T_ENUM] = set_enum,
     [T_FIELDSET] = set_fieldset, [T_INPUTS] = set_inputs, [T_BY_CHANNEL] = set_enum_map,
     [T_BY_STEP] = set_by_step, [T_TARGETS] = set_enum_map, [T_BY_MONTH] = set_by_month,
+    [T_FEEDBACK_SOURCES] = set_feedback_sources,
 };
 
 /* libyaml's problem text and line, as one "YAML syntax error" line. */
@@ -749,12 +796,23 @@ unsigned tp_config_required_fields(const tp_config_t *c, int channel)
     return c->call_incomplete.required;
 }
 
-int64_t tp_config_step_sla(const tp_config_t *c, const char *step)
+int64_t tp_config_step_sla(const tp_config_t *c, const char *step, int contract_type)
 {
     for (size_t i = 0; step && i < c->step_slow.n_by_step; i++)
         if (!strcmp(c->step_slow.by_step[i].name, step))
             return c->step_slow.by_step[i].sla_ms;
+    if (contract_type > 0 && contract_type < TP_CONTRACT_TYPE_COUNT &&
+        c->step_slow.by_contract_type_ms[contract_type] > 0)
+        return c->step_slow.by_contract_type_ms[contract_type];
     return c->step_slow.default_sla_ms;
+}
+
+const tp_feedback_source_t *tp_config_feedback_source(const tp_config_t *c, const char *source)
+{
+    for (size_t i = 0; source && i < c->n_feedback_sources; i++)
+        if (!strcmp(c->feedback_sources[i].name, source))
+            return &c->feedback_sources[i];
+    return NULL;
 }
 
 void tp_config_destroy(tp_config_t **p)
@@ -764,6 +822,8 @@ void tp_config_destroy(tp_config_t **p)
     tp_config_t *c = *p;
     for (size_t i = 0; i < TP_MAX_INPUTS; i++)
         free(c->inputs[i].endpoint);
+    for (size_t i = 0; i < TP_MAX_FEEDBACK_SOURCES; i++)
+        free(c->feedback_sources[i].name);
     free(c->output.endpoint);
     free(c->state_dir);
     free(c->path);

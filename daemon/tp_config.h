@@ -21,6 +21,7 @@
 #define TP_CONTRACT_TYPE_COUNT 6
 #define TP_MAX_STEP_SLAS   64
 #define TP_STEP_NAME_MAX   64
+#define TP_MAX_FEEDBACK_SOURCES 32
 
 typedef enum { TP_MODE_BIND = 0, TP_MODE_CONNECT = 1 } tp_mode_t;
 typedef enum { TP_CLOCK_WALL = 0, TP_CLOCK_EVENT = 1 } tp_clock_mode_t;
@@ -51,6 +52,16 @@ typedef struct {
     int64_t sla_ms;
 } tp_step_sla_t;
 
+/* How one survey tool scores (feedback_sources.<source>): scales differ in
+ * length and direction, so "detractor" is decided per source. */
+typedef struct {
+    char *name;                  /* owned; Envelope.source, e.g. "qualtrics-eu" */
+    int   nps_max;               /* nps at or below this is a detractor (0..10) */
+    int   effort_scale;          /* effort scores run 1..effort_scale (3..10) */
+    bool  effort_high_is_hard;   /* true: 7 = very hard; false: 1 = very hard */
+    int   effort_threshold;      /* this hard or harder is a detractor */
+} tp_feedback_source_t;
+
 typedef struct tp_config {
     char           *path;                       /* owned; file it came from, "<embedded>" */
     tp_endpoint_t   inputs[TP_MAX_INPUTS];      /* SUB sockets subscribed to "crm." */
@@ -62,6 +73,10 @@ typedef struct tp_config {
     size_t          max_sources;                /* per-source sequence trackers */
     size_t          max_message_bytes;          /* ZMQ_MAXMSGSIZE on inputs */
     int64_t         call_retention_ms;          /* keep a call this long past its last deadline */
+    int64_t         case_retention_ms;          /* keep a closed case this long after closing */
+    int64_t         open_case_horizon_ms;       /* forget an open case this long after its last step */
+    tp_feedback_source_t feedback_sources[TP_MAX_FEEDBACK_SOURCES];
+    size_t          n_feedback_sources;
     int64_t         log_interval_ms;            /* rate-limit window for bad-input logs */
     unsigned        log_burst;                  /* bad-input lines per window */
 
@@ -88,6 +103,7 @@ typedef struct tp_config {
         int64_t       default_sla_ms;
         tp_step_sla_t by_step[TP_MAX_STEP_SLAS];
         size_t        n_by_step;
+        int64_t       by_contract_type_ms[TP_CONTRACT_TYPE_COUNT]; /* 0 = not set */
     } step_slow;
     struct { bool enabled; int64_t stall_after_ms; } case_stalled;
     struct { bool enabled; unsigned min_returns; } rework;
@@ -124,8 +140,13 @@ const char *tp_field_name(unsigned bit);
 /* Required fields for a call on `channel` (Channel enum value). */
 unsigned tp_config_required_fields(const tp_config_t *c, int channel);
 
-/* SLA for a contracting step name (by_step, else default_sla). */
-int64_t tp_config_step_sla(const tp_config_t *c, const char *step);
+/* SLA for a contracting step: by_step[step], else by_contract_type[type],
+ * else default_sla. */
+int64_t tp_config_step_sla(const tp_config_t *c, const char *step, int contract_type);
+
+/* The scoring convention of feedback `source`, or NULL if it is not listed
+ * (then each rule's nps_max / effort_min apply on a 1..7, high = hard scale). */
+const tp_feedback_source_t *tp_config_feedback_source(const tp_config_t *c, const char *source);
 
 /* How long after max(call_at, last version) a call can still be the
  * subject of a rule deadline (unsubmitted, late); the engine forgets a call

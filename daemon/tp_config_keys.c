@@ -50,6 +50,12 @@ const cfg_key_t tp_config_keys[] = {
        "largest accepted input message (ZMQ_MAXMSGSIZE)"),
     KD("limits.call_retention", call_retention_ms, "7d",
        "keep a call this long after its last deadline, to recognise late duplicates"),
+    KD("limits.case_retention", case_retention_ms, "7d",
+       "keep a closed contracting case this long after it closed"),
+    KD("limits.open_case_horizon", open_case_horizon_ms, "180d",
+       "forget an open contracting case this long after its last step event"),
+    K("feedback_sources", T_FEEDBACK_SOURCES, feedback_sources, 0, TP_MAX_FEEDBACK_SOURCES, "{}",
+      "SOURCE: {nps_max, effort_scale, effort_high_is_hard, effort_threshold}, per survey tool"),
     KD("log.bad_input_interval", log_interval_ms, "10s", "rate-limit window for bad-input logs"),
     KU("log.bad_input_burst", log_burst, 1, 1000000, "10", "bad-input log lines per window"),
 
@@ -91,6 +97,8 @@ const cfg_key_t tp_config_keys[] = {
        "SLA for steps not listed in by_step"),
     K("rules.step_slow.by_step", T_BY_STEP, step_slow.by_step, 0, 0, "{}",
       "STEP_NAME: duration, at most 64 steps"),
+    K("rules.step_slow.by_contract_type", T_TARGETS, step_slow.by_contract_type_ms, 0, 0, "{}",
+      "CONTRACT_TYPE: duration, the SLA for steps of that type not listed in by_step"),
     RULE(case_stalled, "an open contract with no step event for too long"),
     KD("rules.case_stalled.stall_after", case_stalled.stall_after_ms, "10d",
        "silence that counts as stalled"),
@@ -121,6 +129,20 @@ const cfg_key_t tp_config_input_keys[] = {
     KEY(tp_endpoint_t, "hwm", T_INT, hwm, 0, INT_MAX, NULL, "100000", "ZMQ_RCVHWM"),
 };
 
+/* One entry of `feedback_sources`, relative to tp_feedback_source_t. */
+const cfg_key_t tp_config_feedback_source_keys[] = {
+    KEY(tp_feedback_source_t, "nps_max", T_INT, nps_max, 0, 10, NULL, "6",
+        "nps at or below this is a detractor"),
+    KEY(tp_feedback_source_t, "effort_scale", T_INT, effort_scale, 3, 10, NULL, "7",
+        "effort scores run 1..effort_scale"),
+    KEY(tp_feedback_source_t, "effort_high_is_hard", T_BOOL, effort_high_is_hard, 0, 1, NULL,
+        "true", "true: the highest score is the hardest; false: 1 is the hardest"),
+    KEY(tp_feedback_source_t, "effort_threshold", T_INT, effort_threshold, 1, 10, NULL, "5",
+        "a score this hard or harder is a detractor"),
+};
+const size_t tp_config_n_feedback_source_keys =
+    sizeof tp_config_feedback_source_keys / sizeof tp_config_feedback_source_keys[0];
+
 const size_t tp_config_n_keys = sizeof tp_config_keys / sizeof tp_config_keys[0];
 const size_t tp_config_n_input_keys = sizeof tp_config_input_keys / sizeof tp_config_input_keys[0];
 
@@ -133,7 +155,9 @@ const char *tp_config_default_yaml(void)
            "clock: wall\n"
            "state_dir: ./var/touchpointd\n"
            "limits:\n"
-           "  { dedup_window: 200000, max_sources: 1024, max_message_bytes: 1048576, call_retention: 7d }\n"
+           "  { dedup_window: 200000, max_sources: 1024, max_message_bytes: 1048576, call_retention: 7d,\n"
+           "    case_retention: 7d, open_case_horizon: 180d }\n"
+           "feedback_sources: {}\n"
            "log: { bad_input_interval: 10s, bad_input_burst: 10 }\n"
            "rules:\n"
            "  call_incomplete:\n"
@@ -145,7 +169,7 @@ const char *tp_config_default_yaml(void)
            "  follow_up_missing: { enabled: true, follow_up_within: 7d, nps_max: 6, effort_min: 5 }\n"
            "  uncoordinated_contact: { enabled: true, window: 7d, min_reps: 3 }\n"
            "  channel_mismatch: { enabled: true, last_calls: 3 }\n"
-           "  step_slow: { enabled: true, default_sla: 5d, by_step: {} }\n"
+           "  step_slow: { enabled: true, default_sla: 5d, by_step: {}, by_contract_type: {} }\n"
            "  case_stalled: { enabled: true, stall_after: 10d }\n"
            "  rework: { enabled: true, min_returns: 2 }\n"
            "  handoffs: { enabled: true, max_owners: 3 }\n"

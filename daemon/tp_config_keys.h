@@ -18,7 +18,7 @@
 
 typedef enum {
     T_BOOL, T_UINT, T_INT, T_DURATION, T_STRING, T_ENDPOINT, T_ENUM, T_FIELDSET,
-    T_INPUTS, T_BY_CHANNEL, T_BY_STEP, T_TARGETS, T_BY_MONTH,
+    T_INPUTS, T_BY_CHANNEL, T_BY_STEP, T_TARGETS, T_BY_MONTH, T_FEEDBACK_SOURCES,
 } key_type_t;
 
 typedef struct {
@@ -35,6 +35,8 @@ extern const cfg_key_t tp_config_keys[];
 extern const size_t tp_config_n_keys;
 extern const cfg_key_t tp_config_input_keys[];
 extern const size_t tp_config_n_input_keys;
+extern const cfg_key_t tp_config_feedback_source_keys[];
+extern const size_t tp_config_n_feedback_source_keys;
 
 extern const char *const tp_config_modes[];
 extern const char *const tp_config_late_styles[];

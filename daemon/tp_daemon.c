@@ -182,9 +182,9 @@ tp_engine_t *tp_daemon_engine(tp_daemon_t *d) {
 void tp_daemon_log_stats(const tp_daemon_t *d) {
     char line[1024];
     tp_stats_format(tp_engine_stats(d->engine), line, sizeof line);
-    log_info("stats: %s open_alerts=%zu known_calls=%zu deadlines=%zu", line,
+    log_info("stats: %s open_alerts=%zu known_calls=%zu known_cases=%zu deadlines=%zu", line,
              tp_engine_open_alerts(d->engine), tp_engine_calls(d->engine),
-             tp_engine_deadlines(d->engine));
+             tp_engine_cases(d->engine), tp_engine_deadlines(d->engine));
 }
 
 void tp_daemon_destroy(tp_daemon_t **p) {

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tp_cases.h"
 #include "tp_dedup.h"
 #include "tp_log.h"
 #include "tp_rules.h"
@@ -15,6 +16,7 @@
 
 /* Deadline owners of the engine itself (rules use their registry index). */
 #define OWNER_CALL_RETENTION (TP_OWNER_ENGINE + 0)
+#define OWNER_CASE_RETENTION (TP_OWNER_ENGINE + 1)
 
 struct tp_engine {
     const tp_config_t *cfg;
@@ -23,6 +25,7 @@ struct tp_engine {
     tp_dedup_t        *dedup;
     tp_seq_t          *seq;
     tp_state_t        *state;
+    tp_cases_t        *cases;
     tp_alerts_t       *alerts;
     tp_ruleset_t      *rules;
     tp_timers_t       *timers;    /* every deadline: rules' and retention */
@@ -32,7 +35,7 @@ struct tp_engine {
 
 static tp_rule_ctx_t s_ctx(tp_engine_t *e) {
     return (tp_rule_ctx_t){ .cfg = e->cfg, .alerts = e->alerts, .state = e->state,
-                            .stats = &e->stats, .timers = e->timers,
+                            .cases = e->cases, .stats = &e->stats, .timers = e->timers,
                             .now_ms = tp_clock_now(&e->clock) };
 }
 
@@ -47,10 +50,11 @@ int tp_engine_new(const tp_config_t *cfg, tp_engine_t **ret) {
     e->dedup = tp_dedup_new(cfg->dedup_window);
     e->seq = tp_seq_new(cfg->max_sources);
     e->state = tp_state_new();
+    e->cases = tp_cases_new();
     e->alerts = tp_alerts_new(&e->stats);
     e->timers = tp_timers_new();
     int r = -ENOMEM;
-    if (e->dedup && e->seq && e->state && e->alerts && e->timers) {
+    if (e->dedup && e->seq && e->state && e->cases && e->alerts && e->timers) {
         tp_rule_ctx_t ctx = s_ctx(e);
         r = tp_ruleset_new(&ctx, &e->rules);
     }
@@ -80,6 +84,10 @@ size_t tp_engine_open_alerts(const tp_engine_t *e) {
 
 size_t tp_engine_calls(const tp_engine_t *e) {
     return tp_state_calls(e->state);
+}
+
+size_t tp_engine_cases(const tp_engine_t *e) {
+    return tp_cases_count(e->cases);
 }
 
 void tp_engine_describe_rules(const tp_engine_t *e, char *buf, size_t len) {
@@ -148,11 +156,32 @@ static void s_arm_call_retention(tp_engine_t *e, tp_call_t *call) {
     call->forget_at_ms = forget_at;
 }
 
+/* A closed case is kept case_retention after it closed (late events for
+ * it are still recognised); an open one open_case_horizon after it last
+ * moved, so a contract nobody ever closes does not live forever. */
+static void s_arm_case_retention(tp_engine_t *e, tp_case_t *c) {
+    int64_t forget_at = c->closed ? c->closed_at_ms + e->cfg->case_retention_ms
+                                  : c->last_step_ms + e->cfg->open_case_horizon_ms;
+    if (forget_at == c->forget_at_ms)
+        return;
+    if (tp_timers_arm(e->timers, OWNER_CASE_RETENTION, c->contract_id, forget_at) < 0) {
+        log_warning("Out of memory arming retention of contract '%s'", c->contract_id);
+        return;
+    }
+    c->forget_at_ms = forget_at;
+}
+
 static void s_fire(tp_engine_t *e, const tp_deadline_t *d) {
     if (d->owner == OWNER_CALL_RETENTION) {
         tp_call_t *call = tp_state_find_call(e->state, tp_deadline_key(d));
         if (call)
             tp_state_forget_call(e->state, call);
+        return;
+    }
+    if (d->owner == OWNER_CASE_RETENTION) {
+        tp_case_t *c = tp_cases_find(e->cases, tp_deadline_key(d));
+        if (c)
+            tp_cases_forget(e->cases, c);
         return;
     }
     tp_rule_ctx_t ctx = s_ctx(e);
@@ -227,6 +256,7 @@ static int s_dispatch(tp_engine_t *e, const Touchpoint__V1__Envelope *env) {
     /* The one switch over payload kinds: update state, then let the rules
      * that asked for this kind look at the result. */
     tp_event_t ev = { .env = env };
+    tp_step_change_t change;
     switch (env->payload_case) {
     case TOUCHPOINT__V1__ENVELOPE__PAYLOAD_CALL:
         e->stats.calls++;
@@ -241,6 +271,18 @@ static int s_dispatch(tp_engine_t *e, const Touchpoint__V1__Envelope *env) {
         break;
     case TOUCHPOINT__V1__ENVELOPE__PAYLOAD_CONTRACTING:
         e->stats.contracting++;
+        r = tp_cases_apply(e->cases, env->contracting, env->event_id, &change);
+        if (r == -E2BIG) {
+            e->stats.steps_dropped++;
+            if (s_may_log(&e->bad_rl))
+                log_warning("Contract '%s' has %d distinct steps already; dropped step '%s'",
+                            env->contracting->contract_id, TP_CASE_MAX_STEPS, env->contracting->step);
+            return TP_REFUSED;
+        }
+        if (r < 0)
+            return r;
+        ev.step = &change;
+        s_arm_case_retention(e, change.kase);
         break;
     case TOUCHPOINT__V1__ENVELOPE__PAYLOAD_FEEDBACK:
         e->stats.feedback++;
@@ -291,6 +333,7 @@ void tp_engine_destroy(tp_engine_t **p) {
     tp_ruleset_destroy(&e->rules);
     tp_timers_destroy(&e->timers);
     tp_alerts_destroy(&e->alerts);
+    tp_cases_destroy(&e->cases);
     tp_state_destroy(&e->state);
     tp_seq_destroy(&e->seq);
     tp_dedup_destroy(&e->dedup);

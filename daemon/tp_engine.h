@@ -59,6 +59,7 @@ size_t tp_engine_deadlines(const tp_engine_t *e);
 /* Open (FIRING) alerts and known calls, for status lines. */
 size_t tp_engine_open_alerts(const tp_engine_t *e);
 size_t tp_engine_calls(const tp_engine_t *e);
+size_t tp_engine_cases(const tp_engine_t *e);
 
 /* Names of the enabled rules, space-separated. */
 void tp_engine_describe_rules(const tp_engine_t *e, char *buf, size_t len);

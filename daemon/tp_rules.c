@@ -11,6 +11,13 @@ extern const tp_rule_t tp_rule_call_late;
 extern const tp_rule_t tp_rule_follow_up_missing;
 extern const tp_rule_t tp_rule_uncoordinated_contact;
 extern const tp_rule_t tp_rule_channel_mismatch;
+extern const tp_rule_t tp_rule_step_slow;
+extern const tp_rule_t tp_rule_case_stalled;
+extern const tp_rule_t tp_rule_rework;
+extern const tp_rule_t tp_rule_handoffs;
+extern const tp_rule_t tp_rule_hcp_burden;
+extern const tp_rule_t tp_rule_cycle_time;
+extern const tp_rule_t tp_rule_negative_feedback;
 
 /* Evaluation order is registry order. */
 static const tp_rule_t *const s_registry[] = {
@@ -20,6 +27,13 @@ static const tp_rule_t *const s_registry[] = {
     &tp_rule_follow_up_missing,
     &tp_rule_uncoordinated_contact,
     &tp_rule_channel_mismatch,
+    &tp_rule_step_slow,
+    &tp_rule_case_stalled,
+    &tp_rule_rework,
+    &tp_rule_handoffs,
+    &tp_rule_hcp_burden,
+    &tp_rule_cycle_time,
+    &tp_rule_negative_feedback,
     NULL,
 };
 

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "tp_alert.h"
+#include "tp_cases.h"
 #include "tp_config.h"
 #include "tp_state.h"
 #include "tp_stats.h"
@@ -30,7 +31,8 @@
 typedef struct tp_rule_ctx {
     const tp_config_t *cfg;
     tp_alerts_t       *alerts;
-    tp_state_t        *state;
+    tp_state_t        *state;     /* calls */
+    tp_cases_t        *cases;     /* contracting cases */
     tp_stats_t        *stats;
     tp_timers_t       *timers;
     int64_t            now_ms;     /* the daemon's clock at dispatch */
@@ -52,6 +54,7 @@ typedef struct tp_event {
     const Touchpoint__V1__Envelope *env;
     tp_call_t *call;               /* crm.call: the call as held after this event */
     bool       applied;            /* false: an older version, state unchanged */
+    const tp_step_change_t *step;  /* crm.contracting: what the step event changed */
 } tp_event_t;
 
 

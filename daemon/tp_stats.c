@@ -19,7 +19,7 @@ int tp_stats_format(const tp_stats_t *s, char *buf, size_t len) {
                     " bad_decode=%" PRIu64 " bad_mismatch=%" PRIu64 " bad_invalid=%" PRIu64
                     " duplicates=%" PRIu64 " seq_gaps=%" PRIu64 " seq_missing=%" PRIu64
                     " seq_regressions=%" PRIu64 " seq_restarts=%" PRIu64
-                    " sources_dropped=%" PRIu64 " stale_versions=%" PRIu64
+                    " sources_dropped=%" PRIu64 " stale_versions=%" PRIu64 " steps_dropped=%" PRIu64
                     " alerts_firing=%" PRIu64 " alerts_resolved=%" PRIu64
                     " publish_errors=%" PRIu64,
                     s->received, s->accepted, s->calls, s->contracting, s->feedback,
@@ -27,6 +27,6 @@ int tp_stats_format(const tp_stats_t *s, char *buf, size_t len) {
                     s->bad[TP_BAD_TOPIC], s->bad[TP_BAD_DECODE], s->bad[TP_BAD_MISMATCH],
                     s->bad[TP_BAD_INVALID], s->duplicates, s->seq_gaps, s->seq_missing,
                     s->seq_regressions, s->seq_restarts, s->sources_dropped,
-                    s->stale_versions, s->alerts_firing, s->alerts_resolved,
+                    s->stale_versions, s->steps_dropped, s->alerts_firing, s->alerts_resolved,
                     s->publish_errors);
 }

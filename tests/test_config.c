@@ -167,10 +167,10 @@ static void test_design_sample(void **state)
     assert_int_equal(tp_config_required_fields(c, 1),
                      TP_FIELD_PRODUCTS | TP_FIELD_TOPICS | TP_FIELD_NOTES | TP_FIELD_NEXT_STEP);
     assert_int_equal(c->step_slow.n_by_step, 2);
-    assert_int_equal(tp_config_step_sla(c, "FMV_REVIEW"), 3 * DAY);
-    assert_int_equal(tp_config_step_sla(c, "COMPLIANCE_APPROVAL"), 7 * DAY);
-    assert_int_equal(tp_config_step_sla(c, "PAYMENT"), 5 * DAY);
-    assert_int_equal(tp_config_step_sla(c, NULL), 5 * DAY);
+    assert_int_equal(tp_config_step_sla(c, "FMV_REVIEW", 0), 3 * DAY);
+    assert_int_equal(tp_config_step_sla(c, "COMPLIANCE_APPROVAL", 0), 7 * DAY);
+    assert_int_equal(tp_config_step_sla(c, "PAYMENT", 0), 5 * DAY);
+    assert_int_equal(tp_config_step_sla(c, NULL, 0), 5 * DAY);
     assert_int_equal(c->call_late.submit_within_ms, 48 * HOUR);
     tp_config_destroy(&c);
 }
@@ -268,9 +268,9 @@ static void test_step_sla_limits(void **state)
         snprintf(y + strlen(y), sizeof(y) - strlen(y), "      S%d: %dh\n", i, i + 1);
     tp_config_t *c = parse_ok(y);
     assert_int_equal(c->step_slow.n_by_step, TP_MAX_STEP_SLAS);
-    assert_int_equal(tp_config_step_sla(c, "S63"), 64 * HOUR);
-    assert_int_equal(tp_config_step_sla(c, "S6"), 7 * HOUR);
-    assert_int_equal(tp_config_step_sla(c, "S"), 5 * DAY);
+    assert_int_equal(tp_config_step_sla(c, "S63", 0), 64 * HOUR);
+    assert_int_equal(tp_config_step_sla(c, "S6", 0), 7 * HOUR);
+    assert_int_equal(tp_config_step_sla(c, "S", 0), 5 * DAY);
     tp_config_destroy(&c);
     strcat(y, "      ONE_TOO_MANY: 1h\n");
     parse_fails(y, 4 + TP_MAX_STEP_SLAS, "rules.step_slow.by_step: too many steps (at most 64)");
@@ -280,7 +280,7 @@ static void test_step_sla_limits(void **state)
     name[TP_STEP_NAME_MAX - 1] = '\0';
     snprintf(y, sizeof(y), "rules: { step_slow: { by_step: { %s: 1d } } }\n", name);
     c = parse_ok(y);
-    assert_int_equal(tp_config_step_sla(c, name), DAY);
+    assert_int_equal(tp_config_step_sla(c, name, 0), DAY);
     tp_config_destroy(&c);
     strcat(name, "X");
     snprintf(y, sizeof(y), "rules: { step_slow: { by_step: { %s: 1d } } }\n", name);
@@ -326,6 +326,13 @@ static const bad_t s_bad[] = {
     { "limits: { max_sources: 0x10 }\n", 1, "invalid number \"0x10\"" },
     { "limits: { max_sources: 99999999999999999999999 }\n", 1, "out of range" },
     { "log: { bad_input_burst: \" 5\" }\n", 1, "invalid number \" 5\"" },
+    /* feedback sources and SLAs per contract type */
+    { "feedback_sources:\n  medallia: { effort_scale: 5, effort_threshold: 6 }\n", 2,
+      "feedback_sources.medallia.effort_threshold: 6 is outside the scale 1..5" },
+    { "feedback_sources:\n  m: { nps_max: 6 }\n  m: { nps_max: 5 }\n", 3, "duplicate key" },
+    { "feedback_sources:\n  m: { nps_mx: 6 }\n", 2, "unknown key \"feedback_sources.m.nps_mx\"" },
+    { "feedback_sources: [m]\n", 1, "feedback_sources: expected a mapping, got a list" },
+    { "rules:\n  step_slow:\n    by_contract_type: { GRANTS: 5d }\n", 3, "unknown contract type" },
     { "rules: { follow_up_missing: { nps_max: 11 } }\n", 1,
       "rules.follow_up_missing.nps_max: out of range \"11\" (expected an integer from 0 to 10)" },
     { "rules: { negative_feedback: { effort_min: 0 } }\n", 1, "(expected an integer from 1 to 7)" },
@@ -505,6 +512,42 @@ static void test_field_names(void **state)
     assert_null(tp_field_name(1u << TP_FIELD_COUNT));
 }
 
+static void test_feedback_sources_and_type_slas(void **state)
+{
+    (void)state;
+    const char *yaml = "feedback_sources:\n"
+                       "  qualtrics-eu: { nps_max: 6 }\n"
+                       "  medallia: { nps_max: 7, effort_scale: 5, effort_high_is_hard: false,\n"
+                       "              effort_threshold: 2 }\n"
+                       "rules:\n"
+                       "  step_slow:\n"
+                       "    default_sla: 5d\n"
+                       "    by_step: { FMV_REVIEW: 3d }\n"
+                       "    by_contract_type: { GRANT: 10d }\n";
+    char err[256];
+    tp_config_t *c = NULL;
+    assert_int_equal(tp_config_parse(yaml, strlen(yaml), "t.yaml", err, sizeof err, &c), 0);
+    assert_int_equal(c->n_feedback_sources, 2);
+    const tp_feedback_source_t *q = tp_config_feedback_source(c, "qualtrics-eu");
+    assert_non_null(q);
+    assert_int_equal(q->nps_max, 6);
+    assert_int_equal(q->effort_scale, 7);          /* defaults fill what is not said */
+    assert_true(q->effort_high_is_hard);
+    assert_int_equal(q->effort_threshold, 5);
+    const tp_feedback_source_t *m = tp_config_feedback_source(c, "medallia");
+    assert_int_equal(m->nps_max, 7);
+    assert_int_equal(m->effort_scale, 5);
+    assert_false(m->effort_high_is_hard);
+    assert_int_equal(m->effort_threshold, 2);
+    assert_null(tp_config_feedback_source(c, "other"));
+    assert_null(tp_config_feedback_source(c, NULL));
+    assert_int_equal(tp_config_step_sla(c, "FMV_REVIEW", 5), 3 * DAY);   /* by_step first */
+    assert_int_equal(tp_config_step_sla(c, "PAYMENT", 5), 10 * DAY);     /* then the type */
+    assert_int_equal(tp_config_step_sla(c, "PAYMENT", 1), 5 * DAY);      /* then the default */
+    assert_int_equal(tp_config_step_sla(c, "PAYMENT", 99), 5 * DAY);
+    tp_config_destroy(&c);
+}
+
 static void test_load(void **state)
 {
     (void)state;
@@ -570,6 +613,7 @@ int main(void)
         cmocka_unit_test(test_deep_nesting),
         cmocka_unit_test(test_durations),
         cmocka_unit_test(test_field_names),
+        cmocka_unit_test(test_feedback_sources_and_type_slas),
         cmocka_unit_test(test_load),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -51,6 +51,13 @@ void tp_dfx_send_watermark(tp_dfx_t *d, const char *event_id, int64_t now_ms) {
     free(buf);
 }
 
+void tp_dfx_send_step(tp_dfx_t *d, const tp_test_step_t *s) {
+    uint8_t *buf;
+    size_t len = tp_test_pack_step(s, &buf);
+    tp_dfx_send(d, "crm.contracting", buf, len);
+    free(buf);
+}
+
 bool tp_dfx_recv_alert(tp_dfx_t *d, int timeout_ms) {
     zmq_pollitem_t item = { .socket = d->sub, .events = ZMQ_POLLIN };
     if (zmq_poll(&item, 1, timeout_ms) <= 0)

@@ -36,6 +36,7 @@ void tp_dfx_send(tp_dfx_t *d, const char *topic, const void *buf, size_t len);
 void tp_dfx_send_call(tp_dfx_t *d, const tp_test_call_t *c);
 void tp_dfx_send_feedback(tp_dfx_t *d, const tp_test_feedback_t *f);
 void tp_dfx_send_watermark(tp_dfx_t *d, const char *event_id, int64_t now_ms);
+void tp_dfx_send_step(tp_dfx_t *d, const tp_test_step_t *s);
 
 /* Receives one alert into d->got within timeout_ms; false on timeout. */
 bool tp_dfx_recv_alert(tp_dfx_t *d, int timeout_ms);

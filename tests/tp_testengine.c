@@ -54,6 +54,12 @@ int tp_fixture_feedback(tp_fixture_t *f, const tp_test_feedback_t *fb) {
     return s_send(f, "crm.feedback", buf, len);
 }
 
+int tp_fixture_step(tp_fixture_t *f, const tp_test_step_t *s) {
+    uint8_t *buf;
+    size_t len = tp_test_pack_step(s, &buf);
+    return s_send(f, "crm.contracting", buf, len);
+}
+
 int tp_fixture_watermark(tp_fixture_t *f, int64_t now_ms) {
     static unsigned n;
     char id[32];

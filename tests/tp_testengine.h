@@ -27,6 +27,7 @@ void tp_fixture_free(tp_fixture_t *f);
 int tp_fixture_call(tp_fixture_t *f, const tp_test_call_t *c);
 int tp_fixture_feedback(tp_fixture_t *f, const tp_test_feedback_t *fb);
 int tp_fixture_watermark(tp_fixture_t *f, int64_t now_ms);
+int tp_fixture_step(tp_fixture_t *f, const tp_test_step_t *s);
 
 /* Sets the fake wall clock and fires what is due (clock: wall). */
 size_t tp_fixture_wall_tick(tp_fixture_t *f, int64_t wall_ms);

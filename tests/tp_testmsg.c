@@ -122,3 +122,27 @@ size_t tp_test_pack_watermark(const char *event_id, int64_t now_ms, uint8_t **re
     env.watermark = &wm;
     return tp_test_pack_envelope(&env, ret);
 }
+
+size_t tp_test_pack_step(const tp_test_step_t *s, uint8_t **ret) {
+    Touchpoint__V1__ContractingStep st;
+    touchpoint__v1__contracting_step__init(&st);
+    st.contract_id = (char *)s->contract_id;
+    st.hcp_id = (char *)(s->hcp_id ? s->hcp_id : "HCP-1");
+    st.rep_id = (char *)(s->rep_id ? s->rep_id : "REP-1");
+    st.contract_type = s->contract_type ? (Touchpoint__V1__ContractType)s->contract_type
+                                        : TOUCHPOINT__V1__CONTRACT_TYPE__CONTRACT_TYPE_SPEAKER;
+    st.step = (char *)s->step;
+    st.state = (Touchpoint__V1__StepState)s->state;
+    st.owner_id = (char *)(s->owner_id ? s->owner_id : "OWN-1");
+    st.hcp_action = s->hcp_action;
+    st.at_ms = s->at_ms;
+    st.case_closed = s->case_closed;
+    Touchpoint__V1__Envelope env;
+    touchpoint__v1__envelope__init(&env);
+    env.event_id = (char *)s->event_id;
+    env.source = (char *)(s->source ? s->source : "contracts");
+    env.occurred_at_ms = s->at_ms;
+    env.payload_case = TOUCHPOINT__V1__ENVELOPE__PAYLOAD_CONTRACTING;
+    env.contracting = &st;
+    return tp_test_pack_envelope(&env, ret);
+}

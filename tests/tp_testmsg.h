@@ -2,6 +2,7 @@
  * shared by the engine and daemon tests. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -71,3 +72,22 @@ size_t tp_test_pack_feedback(const tp_test_feedback_t *f, uint8_t **ret);
 
 /* A watermark moving event time to now_ms. */
 size_t tp_test_pack_watermark(const char *event_id, int64_t now_ms, uint8_t **ret);
+
+/* A contracting step event; NULL strings get defaults (hcp "HCP-1", rep
+ * "REP-1", owner "OWN-1"); contract_type 0 = SPEAKER. */
+typedef struct {
+    const char *event_id;
+    const char *source;          /* default "contracts" */
+    int64_t     at_ms;           /* occurred_at_ms and ContractingStep.at_ms */
+    const char *contract_id;
+    const char *hcp_id;
+    const char *rep_id;
+    int         contract_type;
+    const char *step;
+    int         state;           /* StepState */
+    const char *owner_id;
+    bool        hcp_action;
+    bool        case_closed;
+} tp_test_step_t;
+
+size_t tp_test_pack_step(const tp_test_step_t *s, uint8_t **ret);
