@@ -99,9 +99,73 @@ static size_t s_pack_feedback(uint8_t **ret, const char *event_id, int64_t at, c
     return len;
 }
 
+static size_t s_pack_step(uint8_t **ret, const char *event_id, int64_t at, const char *contract,
+                          const char *step, int state, const char *owner, int ask) {
+    Touchpoint__V1__ContractingStep st;
+    touchpoint__v1__contracting_step__init(&st);
+    st.contract_id = (char *)contract;
+    st.hcp_id = "HCP-BRANDT-0042";
+    st.rep_id = "REP-017";
+    st.contract_type = TOUCHPOINT__V1__CONTRACT_TYPE__CONTRACT_TYPE_SPEAKER;
+    st.step = (char *)step;
+    st.state = (Touchpoint__V1__StepState)state;
+    st.owner_id = (char *)owner;
+    st.hcp_action = ask;
+    st.at_ms = at;
+    Touchpoint__V1__Envelope e;
+    touchpoint__v1__envelope__init(&e);
+    e.event_id = (char *)event_id;
+    e.source = "veeva-contracts";
+    e.occurred_at_ms = at;
+    e.payload_case = TOUCHPOINT__V1__ENVELOPE__PAYLOAD_CONTRACTING;
+    e.contracting = &st;
+    size_t len = touchpoint__v1__envelope__get_packed_size(&e);
+    *ret = malloc(len);
+    touchpoint__v1__envelope__pack(&e, *ret);
+    return len;
+}
+
 static int s_handle(tp_engine_t *e, const frame_t *f) {
     tp_frame_t frames[2] = { { f->topic, strlen(f->topic) }, { f->buf, f->len } };
     return tp_engine_handle(e, frames, 2);
+}
+
+static int s_handle(tp_engine_t *e, const frame_t *f);
+
+/* Heap bytes per open contracting case: n cases, each with a completed
+ * nomination, a started needs assessment (an HCP ask) and a started FMV
+ * review, owned by three people; every friction rule enabled, so the
+ * figure includes their deadlines (step_slow, case_stalled, retention). */
+static double s_case_bytes(size_t n) {
+    static const char *yaml = "clock: event\nlimits: { dedup_window: 1 }\n";
+    char err[256], id[48], contract[48];
+    tp_config_t *cfg;
+    tp_engine_t *e;
+    if (tp_config_parse(yaml, strlen(yaml), "bench", err, sizeof err, &cfg) < 0 ||
+        tp_engine_new(cfg, &e) < 0)
+        exit(1);
+    size_t before = mallinfo2().uordblks;
+    static const struct { const char *step, *owner; int state, ask; } steps[] = {
+        { "NOMINATION", "REP-017", TOUCHPOINT__V1__STEP_STATE__STEP_STATE_COMPLETED, 0 },
+        { "NEEDS_ASSESSMENT", "MSL-03", TOUCHPOINT__V1__STEP_STATE__STEP_STATE_STARTED, 1 },
+        { "FMV_REVIEW", "FMV-11", TOUCHPOINT__V1__STEP_STATE__STEP_STATE_STARTED, 0 },
+    };
+    for (size_t i = 0; i < n; i++) {
+        snprintf(contract, sizeof contract, "K-SPK-%zu", i);
+        for (size_t k = 0; k < 3; k++) {
+            frame_t f = { .topic = "crm.contracting" };
+            snprintf(id, sizeof id, "k-%zu-%zu", i, k);
+            f.len = s_pack_step(&f.buf, id, T0 + (int64_t)k, contract, steps[k].step,
+                                steps[k].state, steps[k].owner, steps[k].ask);
+            s_handle(e, &f);
+            free(f.buf);
+        }
+    }
+    /* dedup_window 1: the event-id window is an event cost, not case state. */
+    double bytes = (double)(mallinfo2().uordblks - before) / (double)n;
+    tp_engine_destroy(&e);
+    tp_config_destroy(&cfg);
+    return bytes;
 }
 
 static double s_now(void) {
@@ -234,7 +298,10 @@ int main(int argc, char **argv) {
                res[i].hot_per_s / res[0].hot_per_s, res[i].spread_per_s,
                res[i].spread_per_s / res[0].spread_per_s, res[i].bytes_per_open_call);
     }
-    printf("{\"bench\":\"engine\",\"workload_events\":%d,\"runs\":[", WORK);
+    double case_bytes = s_case_bytes(100000);
+    printf("heap bytes per open contracting case (100,000 cases, 3 steps each): %.0f\n", case_bytes);
+    printf("{\"bench\":\"engine\",\"workload_events\":%d,\"bytes_per_open_case\":%.0f,\"runs\":[",
+           WORK, case_bytes);
     for (int i = 0; i < n; i++)
         printf("%s{\"open_calls\":%zu,\"hot_events_per_s\":%.0f,\"hot_ratio\":%.4f,"
                "\"spread_events_per_s\":%.0f,\"spread_ratio\":%.4f,\"bytes_per_open_call\":%.0f}",
