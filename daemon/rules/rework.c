@@ -1,18 +1,177 @@
-/* PLACEHOLDER — being written; replaced entirely by its rule. */
+/* friction.rework — one contracting step sent back again and again.
+ *
+ * Fires on the RETURNED event that brings a step's RETURNED count on one
+ * contract to rules.rework.min_returns (default 2). tp_cases counts every
+ * RETURNED event, in arrival order, so an out-of-order RETURNED counts as
+ * well. Subject "contract/<id>/step/<step>", one alert per step.
+ *
+ * Resolves when that step is COMPLETED (its state follows the event:
+ * resolution "completed") or when the case closes (every step of the case:
+ * "case closed"). Nothing fires for a closed case, nor for a step whose
+ * state is COMPLETED already (a late RETURNED older than its completion):
+ * there is nothing left to act on.
+ *
+ * No private state: what it needs is in tp_cases. An alert left FIRING on a
+ * case the engine forgets (open_case_horizon without a step event) would
+ * stay open for ever, so while FIRING the rule keeps a deadline, keyed by
+ * the subject, just after the case's retention; if the case is gone by
+ * then the alert is resolved "expired", else the deadline moves on.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "tp_clock.h"
+#include "tp_codec.h"
 #include "tp_rules.h"
 
+#define RULE "rework"
+#define SUBJECT_MAX (9 + TP_ID_MAX + 6 + TP_ID_MAX + 1)  /* contract/<id>/step/<step> */
+#define OWNERS_MAX (TP_CASE_MAX_OWNERS * (TP_ID_MAX + 1))
+
+#define RETURNED  TOUCHPOINT__V1__STEP_STATE__STEP_STATE_RETURNED
+#define COMPLETED TOUCHPOINT__V1__STEP_STATE__STEP_STATE_COMPLETED
+
 static bool s_enabled(const tp_config_t *cfg) {
-    (void)cfg;
-    return false;
+    return cfg->rework.enabled;
+}
+
+static void s_subject(char *buf, const char *contract_id, const char *step) {
+    snprintf(buf, SUBJECT_MAX, "contract/%s/step/%s", contract_id, step);
+}
+
+/* When the engine forgets the case, plus 1 ms so that a deadline due at
+ * the same moment always finds it gone (never a tie with the engine's). */
+static int64_t s_after_forget(const tp_config_t *cfg, const tp_case_t *c) {
+    int64_t at = c->forget_at_ms;
+    if (!at)   /* the engine could not arm it (out of memory): its formula */
+        at = c->closed ? c->closed_at_ms + cfg->case_retention_ms
+                       : c->last_step_ms + cfg->open_case_horizon_ms;
+    return at + 1;
+}
+
+static void s_fire(const tp_rule_ctx_t *ctx, const tp_event_t *ev, const char *subject) {
+    const tp_case_t *c = ev->step->kase;
+    const tp_step_t *st = ev->step->step;
+    char summary[768], returns[16], min_returns[16], returned_at[32], opened_at[32];
+    char owners[OWNERS_MAX];
+    snprintf(returns, sizeof returns, "%u", (unsigned)st->returns);
+    snprintf(min_returns, sizeof min_returns, "%u", ctx->cfg->rework.min_returns);
+    tp_format_time(ev->env->contracting->at_ms, returned_at, sizeof returned_at);
+    tp_format_time(c->opened_at_ms, opened_at, sizeof opened_at);
+    tp_case_owner_list(c, owners, sizeof owners);
+    const char *owner = st->owner_id ? st->owner_id : "";
+    const char *type = tp_contract_type_name(c->contract_type);
+    snprintf(summary, sizeof summary,
+             "Step %s of %s contract %s (HCP %s) was returned %s times (threshold %s); "
+             "it is with %s.",
+             st->name, type, c->contract_id, c->hcp_id ? c->hcp_id : "?", returns, min_returns,
+             *owner ? owner : "no named owner");
+    const tp_kv_t evidence[] = {
+        { "step", st->name },
+        { "returns", returns },
+        { "min_returns", min_returns },
+        { "owner", owner },
+        { "owners", owners },
+        { "contract_type", type },
+        { "returned_at", returned_at },
+        { "case_opened_at", opened_at },
+    };
+    const char *event_id = ev->env->event_id;
+    const tp_alert_spec_t spec = {
+        .kind = TOUCHPOINT__V1__ALERT_KIND__ALERT_KIND_FRICTION,
+        .rule = RULE,
+        .subject = subject,
+        .severity = TOUCHPOINT__V1__SEVERITY__SEVERITY_WARNING,
+        .hcp_id = c->hcp_id,
+        .rep_id = c->rep_id,
+        .contract_id = c->contract_id,
+        .step = st->name,
+        .summary = summary,
+        .evidence = evidence,
+        .n_evidence = sizeof evidence / sizeof evidence[0],
+        .event_ids = &event_id,
+        .n_event_ids = 1,
+    };
+    if (tp_alerts_fire(ctx->alerts, &spec, ctx->now_ms) == 1)
+        tp_rule_arm(ctx, subject, s_after_forget(ctx->cfg, c));
+}
+
+static void s_resolve(const tp_rule_ctx_t *ctx, const tp_case_t *c, const tp_step_t *st,
+                      const char *resolution, const char *event_id) {
+    char subject[SUBJECT_MAX], summary[512];
+    s_subject(subject, c->contract_id, st->name);
+    if (!tp_alerts_is_firing(ctx->alerts, RULE, subject))
+        return;
+    if (strcmp(resolution, "completed") == 0)
+        snprintf(summary, sizeof summary, "Step %s of contract %s is completed after %u returns.",
+                 st->name, c->contract_id, (unsigned)st->returns);
+    else
+        snprintf(summary, sizeof summary, "Contract %s was %s; step %s had %u returns.",
+                 c->contract_id, c->cancelled ? "cancelled" : "closed", st->name,
+                 (unsigned)st->returns);
+    const tp_kv_t evidence[] = { { "resolution", resolution } };
+    tp_alerts_resolve(ctx->alerts, RULE, subject, summary, evidence, 1, event_id, ctx->now_ms);
+    tp_rule_cancel(ctx, subject);
 }
 
 static void s_on_event(void *state, const tp_rule_ctx_t *ctx, const tp_event_t *ev) {
-    (void)state; (void)ctx; (void)ev;
+    (void)state;
+    const tp_step_change_t *ch = ev->step;
+    if (!ch)
+        return;
+    tp_case_t *c = ch->kase;
+    const tp_step_t *st = ch->step;
+    const char *event_id = ev->env->event_id;
+    if (ch->state_changed && st->state == COMPLETED)
+        s_resolve(ctx, c, st, "completed", event_id);
+    if (ch->closed_now) {
+        for (unsigned i = 0; i < c->n_steps; i++)
+            s_resolve(ctx, c, &c->steps[i], "case closed", event_id);
+        return;
+    }
+    if (c->closed || ev->env->contracting->state != RETURNED || st->state == COMPLETED ||
+        st->returns < ctx->cfg->rework.min_returns)
+        return;
+    char subject[SUBJECT_MAX];
+    s_subject(subject, c->contract_id, st->name);
+    s_fire(ctx, ev, subject);   /* a no-op while it is FIRING already */
+}
+
+/* The case's retention has passed while FIRING: resolve if it is gone,
+ * else follow its (moved) retention. */
+static void s_on_deadline(void *state, const tp_rule_ctx_t *ctx, const tp_deadline_t *d) {
+    (void)state;
+    const char *subject = tp_deadline_key(d);
+    if (!tp_alerts_is_firing(ctx->alerts, RULE, subject))
+        return;
+    char contract_id[TP_ID_MAX + 1];
+    const char *id = subject + strlen("contract/");
+    const char *end = strstr(id, "/step/");
+    size_t len = end ? (size_t)(end - id) : strlen(id);
+    if (len > TP_ID_MAX)
+        len = TP_ID_MAX;
+    memcpy(contract_id, id, len);
+    contract_id[len] = '\0';
+    const tp_case_t *c = tp_cases_find(ctx->cases, contract_id);
+    if (c && s_after_forget(ctx->cfg, c) > d->due_ms) {
+        tp_rule_arm(ctx, subject, s_after_forget(ctx->cfg, c));
+        return;
+    }
+    char summary[512], horizon[32];
+    tp_format_duration(ctx->cfg->open_case_horizon_ms, horizon, sizeof horizon);
+    snprintf(summary, sizeof summary,
+             "Contract %s had no step event for %s and is no longer tracked; rework alert closed.",
+             contract_id, horizon);
+    const tp_kv_t evidence[] = { { "resolution", "expired" } };
+    tp_alerts_resolve(ctx->alerts, RULE, subject, summary, evidence, 1, NULL, ctx->now_ms);
 }
 
 const tp_rule_t tp_rule_rework = {
-    .name = "rework",
+    .name = RULE,
+    .description = "one contracting step RETURNED min_returns (2) times or more",
     .kind = TOUCHPOINT__V1__ALERT_KIND__ALERT_KIND_FRICTION,
+    .events = TP_EV_CONTRACTING,
     .enabled = s_enabled,
     .on_event = s_on_event,
+    .on_deadline = s_on_deadline,
 };
