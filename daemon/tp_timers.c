@@ -2,6 +2,7 @@
 #include "tp_timers.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,7 +11,13 @@ struct tp_timers {
     size_t          n;
     size_t          cap;
     tp_deadline_t  *index;       /* uthash over key (owner bytes + subject) */
+    uint64_t        armed;       /* arms so far: the next tie-breaker */
 };
+
+/* Heap order: due time, then arming order (FIFO among equals). */
+static bool s_before(const tp_deadline_t *a, const tp_deadline_t *b) {
+    return a->due_ms < b->due_ms || (a->due_ms == b->due_ms && a->armed < b->armed);
+}
 
 tp_timers_t *tp_timers_new(void) {
     return calloc(1, sizeof(tp_timers_t));
@@ -25,7 +32,7 @@ static void s_sift_up(tp_timers_t *t, size_t i) {
     tp_deadline_t *d = t->heap[i];
     while (i > 0) {
         size_t parent = (i - 1) / 2;
-        if (t->heap[parent]->due_ms <= d->due_ms)
+        if (!s_before(d, t->heap[parent]))
             break;
         s_place(t, i, t->heap[parent]);
         i = parent;
@@ -39,9 +46,9 @@ static void s_sift_down(tp_timers_t *t, size_t i) {
         size_t c = 2 * i + 1;
         if (c >= t->n)
             break;
-        if (c + 1 < t->n && t->heap[c + 1]->due_ms < t->heap[c]->due_ms)
+        if (c + 1 < t->n && s_before(t->heap[c + 1], t->heap[c]))
             c++;
-        if (d->due_ms <= t->heap[c]->due_ms)
+        if (!s_before(t->heap[c], d))
             break;
         s_place(t, i, t->heap[c]);
         i = c;
@@ -82,12 +89,11 @@ static tp_deadline_t *s_find(const tp_timers_t *t, uint32_t owner, const char *k
 int tp_timers_arm(tp_timers_t *t, uint32_t owner, const char *key, int64_t due_ms) {
     tp_deadline_t *d = s_find(t, owner, key);
     if (d) {
-        int64_t old = d->due_ms;
+        /* Re-arming counts as arming now: it moves behind its equals. */
         d->due_ms = due_ms;
-        if (due_ms < old)
-            s_sift_up(t, d->slot);
-        else
-            s_sift_down(t, d->slot);
+        d->armed = t->armed++;
+        s_sift_up(t, d->slot);
+        s_sift_down(t, d->slot);
         return 0;
     }
     if (t->n == t->cap) {
@@ -105,6 +111,7 @@ int tp_timers_arm(tp_timers_t *t, uint32_t owner, const char *key, int64_t due_m
     if (!d)
         return -ENOMEM;
     d->due_ms = due_ms;
+    d->armed = t->armed++;
     d->owner = owner;
     d->keylen = (uint32_t)(sizeof owner + klen);
     s_make_key(d->key, sizeof owner + klen + 1, owner, key);

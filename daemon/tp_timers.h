@@ -8,7 +8,9 @@
  * time (wall clock) — never one libevent event per deadline.
  *
  * A deadline is due when now > due_ms: something due at 12:00 has not been
- * missed at 12:00:00.000, only after it.
+ * missed at 12:00:00.000, only after it. Deadlines due at the same instant
+ * fire in the order they were armed, so the alert order depends only on
+ * the events, not on what else happens to be in the heap.
  */
 #pragma once
 
@@ -19,6 +21,7 @@
 typedef struct tp_deadline {
     UT_hash_handle hh;           /* index by (owner, key) */
     int64_t  due_ms;
+    uint64_t armed;              /* arming order, breaks ties between equal due times */
     size_t   slot;               /* position in the heap */
     uint32_t owner;              /* who armed it: rule index or a module id */
     uint32_t keylen;             /* bytes of `key`, after the 4-byte owner */

@@ -164,30 +164,35 @@ static void test_tp_pub_demo_stream(void **state) {
     assert_int_equal(tp_proc_spawn(&pub, argv, NULL, NULL, err), 0);
     assert_int_equal(tp_proc_wait(&pub, TP_WAIT_MS), 0);
     free(err);
-    for (int i = 0; i < 5; i++)
-        assert_true(tp_dfx_recv_alert(d, TP_WAIT_MS));
-    assert_false(tp_dfx_recv_alert(d, 300));
     const int F = TOUCHPOINT__V1__ALERT_STATUS__ALERT_STATUS_FIRING;
     const int R = TOUCHPOINT__V1__ALERT_STATUS__ALERT_STATUS_RESOLVED;
     const struct { const char *topic, *id; int status; } want[] = {
         { "accountability.call_incomplete", "call_incomplete:call/CALL-1002", F },
         { "accountability.call_incomplete", "call_incomplete:call/CALL-1003", F },
+        { "friction.negative_feedback", "negative_feedback:feedback/FB-9001", F },
         { "accountability.call_incomplete", "call_incomplete:call/CALL-1002", R },
         /* The watermark at the end moves event time past these deadlines. */
         { "accountability.call_unsubmitted", "call_unsubmitted:call/CALL-1004", F },
+        { "friction.step_slow", "step_slow:contract/K-2026-001/step/NOMINATION", F },
         { "accountability.follow_up_missing", "follow_up_missing:feedback/FB-9001", F },
+        { "friction.negative_feedback", "negative_feedback:feedback/FB-9001", R },
     };
-    for (int i = 0; i < 5; i++) {
+    const size_t n_want = sizeof want / sizeof want[0];
+    for (size_t i = 0; i < n_want; i++)
+        assert_true(tp_dfx_recv_alert(d, TP_WAIT_MS));
+    assert_false(tp_dfx_recv_alert(d, 300));
+    for (size_t i = 0; i < n_want; i++) {
         assert_string_equal(d->got.topics[i], want[i].topic);
         assert_string_equal(d->got.alerts[i]->alert_id, want[i].id);
         assert_int_equal(d->got.alerts[i]->status, want[i].status);
-        assert_int_equal(d->got.alerts[i]->sequence, d->probes + 1 + (unsigned)i);
+        assert_int_equal(d->got.alerts[i]->sequence, d->probes + 1 + i);
     }
     assert_string_equal(tp_test_evidence(d->got.alerts[0], "missing"), "topics,next_step");
-    assert_string_equal(tp_test_evidence(d->got.alerts[2], "resolution"), "fields supplied");
-    assert_string_equal(tp_test_evidence(d->got.alerts[3], "due_at"), "2026-01-03T14:00:00Z");
-    assert_string_equal(tp_test_evidence(d->got.alerts[4], "nps"), "5");
-    assert_string_equal(d->got.alerts[4]->hcp_id, "HCP-DE-0107");
+    assert_string_equal(tp_test_evidence(d->got.alerts[3], "resolution"), "fields supplied");
+    assert_string_equal(tp_test_evidence(d->got.alerts[4], "due_at"), "2026-01-03T14:00:00Z");
+    assert_string_equal(tp_test_evidence(d->got.alerts[6], "nps"), "5");
+    assert_string_equal(d->got.alerts[6]->hcp_id, "HCP-DE-0107");
+    assert_string_equal(d->got.alerts[2]->call_id, "CALL-1002");   /* feedback on a call */
     assert_string_equal(d->got.alerts[1]->territory, "DE-NORTH");
     assert_string_equal(tp_test_evidence(d->got.alerts[1], "channel"), "EMAIL");
     char *log = tp_dfx_stop(d);

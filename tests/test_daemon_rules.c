@@ -19,6 +19,19 @@
 #include "tp_testdaemon.h"
 
 #define STREAM TP_SOURCE_DIR "/tests/data/accountability.jsonl"
+
+/* This file is about the accountability rules: the friction rules are
+ * switched off so their alerts (negative_feedback on the same surveys)
+ * do not interleave; test_daemon_friction runs every rule. */
+static const char *s_accountability_only =
+    "rules:\n"
+    "  step_slow: { enabled: false }\n"
+    "  case_stalled: { enabled: false }\n"
+    "  rework: { enabled: false }\n"
+    "  handoffs: { enabled: false }\n"
+    "  hcp_burden: { enabled: false }\n"
+    "  cycle_time: { enabled: false }\n"
+    "  negative_feedback: { enabled: false }\n";
 #define F TOUCHPOINT__V1__ALERT_STATUS__ALERT_STATUS_FIRING
 #define R TOUCHPOINT__V1__ALERT_STATUS__ALERT_STATUS_RESOLVED
 
@@ -44,7 +57,7 @@ static const struct {
 
 static void test_two_week_export_over_the_bus(void **state) {
     (void)state;
-    tp_dfx_t *d = tp_dfx_start("event", NULL);
+    tp_dfx_t *d = tp_dfx_start("event", s_accountability_only);
     const char *argv[] = { TP_PUB_BIN, "--endpoint", d->in_ep, STREAM, NULL };
     tp_proc_t pub;
     assert_int_equal(tp_proc_spawn(&pub, argv, NULL, NULL, NULL), 0);
@@ -80,7 +93,9 @@ static void test_replay_matches_the_live_run(void **state) {
     (void)state;
     char *dir = tp_tmpdir();
     char *out = tp_path(dir, "alerts.jsonl"), *err = tp_path(dir, "err");
-    const char *argv[] = { TP_DAEMON_BIN, "--replay", STREAM, NULL };
+    char *cfg = tp_path(dir, "touchpointd.yaml");
+    assert_int_equal(tp_write_file(cfg, s_accountability_only), 0);
+    const char *argv[] = { TP_DAEMON_BIN, "--config", cfg, "--replay", STREAM, NULL };
     tp_proc_t p;
     assert_int_equal(tp_proc_spawn(&p, argv, NULL, out, err), 0);
     assert_int_equal(tp_proc_wait(&p, TP_WAIT_MS), 0);
@@ -122,7 +137,7 @@ static void test_replay_matches_the_live_run(void **state) {
     free(want);
     free(text);
     tp_rmrf(dir);
-    free(bad); free(out); free(err); free(dir);
+    free(bad); free(out); free(err); free(cfg); free(dir);
 }
 
 /* Wall clock: a call planned three days ago and never submitted is due;

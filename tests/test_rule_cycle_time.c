@@ -1,2 +1,289 @@
-int main(void);
-int main(void) { return 77; } /* PLACEHOLDER */
+/* test_rule_cycle_time — a contract closed later than its type's target. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "tp_testengine.h"
+
+#define STARTED   TOUCHPOINT__V1__STEP_STATE__STEP_STATE_STARTED
+#define COMPLETED TOUCHPOINT__V1__STEP_STATE__STEP_STATE_COMPLETED
+#define CANCELLED TOUCHPOINT__V1__STEP_STATE__STEP_STATE_CANCELLED
+#define ISS       TOUCHPOINT__V1__CONTRACT_TYPE__CONTRACT_TYPE_ISS
+#define GRANT     TOUCHPOINT__V1__CONTRACT_TYPE__CONTRACT_TYPE_GRANT
+#define TARGET    (14 * TP_D)
+#define WEEK      (7 * TP_D)
+
+/* Only cycle_time, so other rules' alerts do not interleave. */
+#define OTHERS_OFF "  call_incomplete: { enabled: false }\n"       \
+                   "  call_late: { enabled: false }\n"             \
+                   "  call_unsubmitted: { enabled: false }\n"      \
+                   "  follow_up_missing: { enabled: false }\n"     \
+                   "  uncoordinated_contact: { enabled: false }\n" \
+                   "  channel_mismatch: { enabled: false }\n"      \
+                   "  step_slow: { enabled: false }\n"             \
+                   "  case_stalled: { enabled: false }\n"          \
+                   "  rework: { enabled: false }\n"                \
+                   "  handoffs: { enabled: false }\n"              \
+                   "  hcp_burden: { enabled: false }\n"            \
+                   "  negative_feedback: { enabled: false }\n"
+#define CYCLE "  cycle_time: { enabled: true, targets: { SPEAKER: 14d } }\n"
+
+static const char *s_yaml = "clock: event\nrules:\n" OTHERS_OFF CYCLE;
+static const char *s_wall_yaml = "clock: wall\nrules:\n" OTHERS_OFF CYCLE;
+
+typedef struct {
+    const char *eid;
+    int64_t     at;
+    const char *contract;
+    const char *step;
+    int         state;
+    const char *owner;
+    int         type;
+    bool        closed;
+} s_ev_t;
+
+static int s_send(tp_fixture_t *f, s_ev_t e) {
+    tp_test_step_t s = { .event_id = e.eid, .at_ms = e.at, .contract_id = e.contract ? e.contract : "K-1",
+                         .step = e.step ? e.step : "NOMINATION", .state = e.state,
+                         .owner_id = e.owner, .contract_type = e.type, .case_closed = e.closed };
+    return tp_fixture_step(f, &s);
+}
+
+#define SEND(f, ...) assert_int_equal(s_send((f), (s_ev_t){ __VA_ARGS__ }), TP_ACCEPTED)
+
+/* A speaker contract: nomination, FMV review, payment closing it at `close`. */
+static void s_contract(tp_fixture_t *f, const char *id, int64_t close) {
+    char e1[32], e2[32], e3[32], e4[32];
+    snprintf(e1, sizeof e1, "%s-1", id);
+    snprintf(e2, sizeof e2, "%s-2", id);
+    snprintf(e3, sizeof e3, "%s-3", id);
+    snprintf(e4, sizeof e4, "%s-close", id);
+    SEND(f, .eid = e1, .at = TP_T0, .contract = id, .step = "NOMINATION", .state = STARTED,
+         .owner = "OWN-1");
+    SEND(f, .eid = e2, .at = TP_T0 + 2 * TP_D, .contract = id, .step = "FMV_REVIEW",
+         .state = STARTED, .owner = "OWN-2");
+    SEND(f, .eid = e3, .at = TP_T0 + 9 * TP_D, .contract = id, .step = "FMV_REVIEW",
+         .state = COMPLETED, .owner = "OWN-2");
+    SEND(f, .eid = e4, .at = close, .contract = id, .step = "PAYMENT", .state = COMPLETED,
+         .owner = "OWN-3", .closed = true);
+}
+
+static void test_fires_just_past_the_target(void **state) {
+    (void)state;
+    tp_fixture_t *f = tp_fixture_new(s_yaml);
+    s_contract(f, "ON-TIME", TP_T0 + TARGET);                 /* exactly the target */
+    assert_int_equal(f->got.n, 0);
+    s_contract(f, "LATE", TP_T0 + TARGET + 1);                /* just past */
+    assert_int_equal(f->got.n, 1);
+    Touchpoint__V1__Alert *a = f->got.alerts[0];
+    assert_string_equal(f->got.topics[0], "friction.cycle_time");
+    assert_string_equal(a->alert_id, "cycle_time:contract/LATE");
+    assert_int_equal(a->status, TP_FIRING);
+    assert_int_equal(a->kind, TOUCHPOINT__V1__ALERT_KIND__ALERT_KIND_FRICTION);
+    assert_int_equal(a->severity, TOUCHPOINT__V1__SEVERITY__SEVERITY_WARNING);
+    assert_string_equal(a->contract_id, "LATE");
+    assert_string_equal(a->hcp_id, "HCP-1");
+    assert_string_equal(a->rep_id, "REP-1");
+    assert_int_equal(a->detected_at_ms, TP_T0 + TARGET + 1);
+    assert_string_equal(tp_test_evidence(a, "contract_type"), "SPEAKER");
+    assert_string_equal(tp_test_evidence(a, "opened_at"), "2026-01-01T00:00:00Z");
+    assert_string_equal(tp_test_evidence(a, "closed_at"), "2026-01-15T00:00:00.001Z");
+    assert_string_equal(tp_test_evidence(a, "cycle_time"), "14d1ms");
+    assert_string_equal(tp_test_evidence(a, "target"), "14d");
+    assert_string_equal(tp_test_evidence(a, "over_by"), "1ms");
+    assert_string_equal(tp_test_evidence(a, "steps"), "3");
+    assert_string_equal(tp_test_evidence(a, "owners"), "OWN-1,OWN-2,OWN-3");
+    assert_string_equal(tp_test_evidence(a, "slowest_step"), "FMV_REVIEW");
+    assert_string_equal(tp_test_evidence(a, "slowest_step_time"), "7d");
+    assert_string_equal(a->event_ids[0], "LATE-close");
+    tp_fixture_free(f);
+}
+
+static void test_default_targets_per_type(void **state) {
+    (void)state;
+    tp_fixture_t *f = tp_fixture_new(s_yaml);   /* only SPEAKER overridden: the rest default */
+    SEND(f, .eid = "i1", .at = TP_T0, .contract = "ISS-1", .type = ISS, .state = STARTED);
+    SEND(f, .eid = "i2", .at = TP_T0 + 59 * TP_D, .contract = "ISS-1", .type = ISS,
+         .state = COMPLETED, .closed = true);
+    SEND(f, .eid = "g1", .at = TP_T0, .contract = "GR-1", .type = GRANT, .state = STARTED);
+    SEND(f, .eid = "g2", .at = TP_T0 + 46 * TP_D, .contract = "GR-1", .type = GRANT,
+         .state = COMPLETED, .closed = true);
+    assert_int_equal(f->got.n, 1);
+    assert_string_equal(f->got.alerts[0]->alert_id, "cycle_time:contract/GR-1");
+    assert_string_equal(tp_test_evidence(f->got.alerts[0], "target"), "45d");
+    assert_string_equal(tp_test_evidence(f->got.alerts[0], "over_by"), "1d");
+    tp_fixture_free(f);
+
+    f = tp_fixture_new("clock: event\nrules:\n" OTHERS_OFF
+                       "  cycle_time: { targets: { SPEAKER: 7d } }\n");
+    s_contract(f, "K-1", TP_T0 + 7 * TP_D + 1);
+    assert_int_equal(f->got.n, 1);
+    assert_string_equal(tp_test_evidence(f->got.alerts[0], "target"), "7d");
+    tp_fixture_free(f);
+}
+
+static void test_expires_a_week_after_the_close(void **state) {
+    (void)state;
+    tp_fixture_t *f = tp_fixture_new(s_yaml);
+    int64_t close = TP_T0 + 20 * TP_D;
+    s_contract(f, "K-1", close);
+    assert_int_equal(f->got.n, 1);
+    assert_int_equal(tp_fixture_watermark(f, close + WEEK), 0);
+    assert_int_equal(f->got.n, 1);
+    assert_int_equal(tp_fixture_watermark(f, close + WEEK + 1), 0);
+    assert_int_equal(f->got.n, 2);
+    Touchpoint__V1__Alert *r = f->got.alerts[1];
+    assert_int_equal(r->status, TP_RESOLVED);
+    assert_string_equal(r->alert_id, "cycle_time:contract/K-1");
+    assert_string_equal(tp_test_evidence(r, "resolution"), "expired");
+    assert_string_equal(tp_test_evidence(r, "over_by"), "6d");   /* kept from the FIRING */
+    assert_int_equal(tp_engine_open_alerts(f->engine), 0);
+    tp_fixture_free(f);
+}
+
+static void test_cancelled_contract_never_fires(void **state) {
+    (void)state;
+    tp_fixture_t *f = tp_fixture_new(s_yaml);
+    SEND(f, .eid = "s", .at = TP_T0, .state = STARTED);
+    SEND(f, .eid = "x", .at = TP_T0 + 30 * TP_D, .state = CANCELLED, .closed = true);
+    assert_int_equal(tp_fixture_watermark(f, TP_T0 + 60 * TP_D), 0);
+    assert_int_equal(f->got.n, 0);
+    tp_fixture_free(f);
+}
+
+static void test_judged_once(void **state) {
+    (void)state;
+    tp_fixture_t *f = tp_fixture_new(s_yaml);
+    s_contract(f, "K-1", TP_T0 + 20 * TP_D);
+    assert_int_equal(f->got.n, 1);
+    /* The close re-sent under another id, and a late step: not judged again. */
+    SEND(f, .eid = "close-again", .at = TP_T0 + 21 * TP_D, .step = "PAYMENT", .state = COMPLETED,
+         .closed = true);
+    SEND(f, .eid = "late", .at = TP_T0 + 22 * TP_D, .step = "AUDIT", .state = COMPLETED,
+         .closed = true);
+    assert_int_equal(f->got.n, 1);
+    /* After it expired, still not judged again. */
+    assert_int_equal(tp_fixture_watermark(f, TP_T0 + 27 * TP_D + 1), 0);
+    assert_int_equal(f->got.n, 2);
+    SEND(f, .eid = "later", .at = TP_T0 + 27 * TP_D + 2, .step = "PAYMENT", .state = COMPLETED,
+         .closed = true);
+    assert_int_equal(f->got.n, 2);
+    tp_fixture_free(f);
+}
+
+static void test_duplicate_close_does_nothing(void **state) {
+    (void)state;
+    tp_fixture_t *f = tp_fixture_new(s_yaml);
+    s_contract(f, "K-1", TP_T0 + 20 * TP_D);
+    assert_int_equal(s_send(f, (s_ev_t){ .eid = "K-1-close", .at = TP_T0 + 20 * TP_D,
+                                         .step = "PAYMENT", .state = COMPLETED, .closed = true }),
+                     TP_DUPLICATE);
+    assert_int_equal(f->got.n, 1);
+    tp_fixture_free(f);
+}
+
+/* The cycle starts at the earliest step seen, whatever the arrival order;
+ * a close that overtook the steps before it is judged on what is known. */
+static void test_out_of_order_events(void **state) {
+    (void)state;
+    tp_fixture_t *f = tp_fixture_new(s_yaml);
+    SEND(f, .eid = "b", .at = TP_T0 + 5 * TP_D, .step = "FMV_REVIEW", .state = STARTED);
+    SEND(f, .eid = "a", .at = TP_T0, .step = "NOMINATION", .state = STARTED);    /* older, late */
+    SEND(f, .eid = "c", .at = TP_T0 + 19 * TP_D, .step = "PAYMENT", .state = COMPLETED,
+         .closed = true);
+    assert_int_equal(f->got.n, 1);                                /* 19d from T0, not 14d */
+    assert_string_equal(tp_test_evidence(f->got.alerts[0], "cycle_time"), "19d");
+    assert_string_equal(tp_test_evidence(f->got.alerts[0], "opened_at"), "2026-01-01T00:00:00Z");
+
+    /* K-2: the close arrives first; the older steps after it change nothing. */
+    SEND(f, .eid = "k2c", .at = TP_T0 + 20 * TP_D, .contract = "K-2", .step = "PAYMENT",
+         .state = COMPLETED, .closed = true);
+    SEND(f, .eid = "k2a", .at = TP_T0, .contract = "K-2", .step = "NOMINATION", .state = STARTED);
+    assert_int_equal(f->got.n, 1);
+    tp_fixture_free(f);
+}
+
+static void test_unknown_contract_type_has_no_target(void **state) {
+    (void)state;
+    tp_fixture_t *f = tp_fixture_new(s_yaml);
+    const int64_t at[2] = { TP_T0, TP_T0 + 300 * TP_D };
+    const char *ids[2] = { "u1", "u2" };
+    for (int i = 0; i < 2; i++) {
+        Touchpoint__V1__ContractingStep st;
+        touchpoint__v1__contracting_step__init(&st);
+        st.contract_id = (char *)"U-1";
+        st.hcp_id = (char *)"HCP-1";
+        st.step = (char *)"NOMINATION";
+        st.state = i ? COMPLETED : STARTED;
+        st.at_ms = at[i];
+        st.case_closed = i == 1;
+        Touchpoint__V1__Envelope env;
+        touchpoint__v1__envelope__init(&env);
+        env.event_id = (char *)ids[i];
+        env.source = (char *)"contracts";
+        env.occurred_at_ms = at[i];
+        env.payload_case = TOUCHPOINT__V1__ENVELOPE__PAYLOAD_CONTRACTING;
+        env.contracting = &st;
+        assert_int_equal(tp_engine_handle_envelope(f->engine, &env), TP_ACCEPTED);
+    }
+    assert_int_equal(tp_engine_cases(f->engine), 1);
+    assert_int_equal(f->got.n, 0);
+    tp_fixture_free(f);
+}
+
+static void test_disabled_is_silent(void **state) {
+    (void)state;
+    tp_fixture_t *f = tp_fixture_new("clock: event\nrules:\n" OTHERS_OFF
+                                     "  cycle_time: { enabled: false }\n");
+    s_contract(f, "K-1", TP_T0 + 30 * TP_D);
+    assert_int_equal(tp_fixture_watermark(f, TP_T0 + 60 * TP_D), 0);
+    assert_int_equal(f->got.n, 0);
+    tp_fixture_free(f);
+}
+
+static void test_wall_clock_gives_the_same_alerts(void **state) {
+    (void)state;
+    tp_fixture_t *w = tp_fixture_new(s_wall_yaml);
+    tp_fixture_t *e = tp_fixture_new(s_yaml);
+    int64_t close = TP_T0 + 20 * TP_D;
+    tp_fixture_wall_tick(w, close);
+    s_contract(w, "K-1", close);
+    s_contract(e, "K-1", close);
+    assert_int_equal(tp_engine_next_deadline(w->engine), close + WEEK);
+    assert_int_equal(tp_fixture_wall_tick(w, close + WEEK), 0);
+    /* The expiry, and the engine forgetting the case (case_retention 7d). */
+    assert_int_equal(tp_fixture_wall_tick(w, close + WEEK + 250), 2);
+    assert_int_equal(tp_fixture_watermark(e, close + WEEK + 250), 0);
+    assert_int_equal(w->got.n, 2);
+    assert_int_equal(e->got.n, 2);
+    for (size_t i = 0; i < 2; i++) {
+        assert_string_equal(w->got.alerts[i]->alert_id, e->got.alerts[i]->alert_id);
+        assert_int_equal(w->got.alerts[i]->status, e->got.alerts[i]->status);
+        assert_string_equal(w->got.alerts[i]->summary, e->got.alerts[i]->summary);
+        assert_int_equal(w->got.alerts[i]->n_evidence, e->got.alerts[i]->n_evidence);
+    }
+    assert_int_equal(w->got.alerts[1]->detected_at_ms, close + WEEK + 250);
+    assert_int_equal(e->got.alerts[1]->detected_at_ms, close + WEEK + 1);
+    tp_fixture_free(w);
+    tp_fixture_free(e);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_fires_just_past_the_target),
+        cmocka_unit_test(test_default_targets_per_type),
+        cmocka_unit_test(test_expires_a_week_after_the_close),
+        cmocka_unit_test(test_cancelled_contract_never_fires),
+        cmocka_unit_test(test_judged_once),
+        cmocka_unit_test(test_duplicate_close_does_nothing),
+        cmocka_unit_test(test_out_of_order_events),
+        cmocka_unit_test(test_unknown_contract_type_has_no_target),
+        cmocka_unit_test(test_disabled_is_silent),
+        cmocka_unit_test(test_wall_clock_gives_the_same_alerts),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -19,7 +19,14 @@
                    "  call_unsubmitted: { enabled: false }\n"      \
                    "  call_late: { enabled: false }\n"             \
                    "  uncoordinated_contact: { enabled: false }\n" \
-                   "  channel_mismatch: { enabled: false }\n"
+                   "  channel_mismatch: { enabled: false }\n"      \
+                   "  step_slow: { enabled: false }\n"             \
+                   "  case_stalled: { enabled: false }\n"          \
+                   "  rework: { enabled: false }\n"                \
+                   "  handoffs: { enabled: false }\n"              \
+                   "  hcp_burden: { enabled: false }\n"            \
+                   "  cycle_time: { enabled: false }\n"            \
+                   "  negative_feedback: { enabled: false }\n"
 
 static const char *s_yaml = "clock: event\n"
                             "rules:\n" OTHERS_OFF;
@@ -117,6 +124,41 @@ static void test_detractor_thresholds(void **state) {
     assert_int_equal(f->got.n, 1);
     assert_string_equal(f->got.alerts[0]->alert_id, "follow_up_missing:feedback/nps3");
     assert_string_equal(tp_test_evidence(f->got.alerts[0], "follow_up_within"), "2d");
+    tp_fixture_free(f);
+}
+
+/* A source listed in feedback_sources is judged on its own scale:
+ * medallia scores effort 1..5 with 1 = very hard (2 is a detractor, 3 and
+ * 5 are not) and its NPS band ends at 5; other sources keep the rule's. */
+static void test_per_source_scale(void **state) {
+    (void)state;
+    tp_fixture_t *f = tp_fixture_new(
+        "clock: event\n"
+        "feedback_sources:\n"
+        "  medallia: { nps_max: 5, effort_scale: 5, effort_high_is_hard: false,"
+        " effort_threshold: 2 }\n"
+        "rules:\n" OTHERS_OFF);
+    tp_test_feedback_t fbs[] = {
+        { .event_id = "m-eff2", .source = "medallia", .hcp_id = "H-1", .at_ms = FB_AT, .nps = -1,
+          .effort = 2 },
+        { .event_id = "m-eff3", .source = "medallia", .hcp_id = "H-2", .at_ms = FB_AT, .nps = -1,
+          .effort = 3 },
+        { .event_id = "m-eff5", .source = "medallia", .hcp_id = "H-3", .at_ms = FB_AT, .nps = -1,
+          .effort = 5 },
+        { .event_id = "m-nps6", .source = "medallia", .hcp_id = "H-4", .at_ms = FB_AT, .nps = 6,
+          .effort = -1 },
+        { .event_id = "m-nps5", .source = "medallia", .hcp_id = "H-5", .at_ms = FB_AT, .nps = 5,
+          .effort = -1 },
+        { .event_id = "s-eff5", .source = "survey", .hcp_id = "H-6", .at_ms = FB_AT, .nps = -1,
+          .effort = 5 },
+    };
+    for (size_t i = 0; i < sizeof fbs / sizeof fbs[0]; i++)
+        assert_int_equal(tp_fixture_feedback(f, &fbs[i]), 0);
+    assert_int_equal(tp_fixture_watermark(f, DUE + 1), 0);
+    assert_int_equal(f->got.n, 3);                 /* equal deadlines: any order */
+    assert_string_equal(s_find(f, "follow_up_missing:feedback/m-eff2")->hcp_id, "H-1");
+    assert_string_equal(s_find(f, "follow_up_missing:feedback/m-nps5")->hcp_id, "H-5");
+    assert_string_equal(s_find(f, "follow_up_missing:feedback/s-eff5")->hcp_id, "H-6");
     tp_fixture_free(f);
 }
 
@@ -370,6 +412,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fires_at_deadline_without_further_input),
         cmocka_unit_test(test_detractor_thresholds),
+        cmocka_unit_test(test_per_source_scale),
         cmocka_unit_test(test_follow_up_in_time_cancels),
         cmocka_unit_test(test_calls_that_do_not_count),
         cmocka_unit_test(test_late_follow_up_resolves),

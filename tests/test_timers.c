@@ -54,6 +54,36 @@ static void test_rearm_and_cancel(void **state) {
     tp_timers_destroy(&t);   /* frees what is still armed (LSan) */
 }
 
+/* Equal due times fire in arming order, whatever else is in the heap. */
+static void test_ties_fire_in_arming_order(void **state) {
+    (void)state;
+    tp_timers_t *t = tp_timers_new();
+    char key[16];
+    for (int i = 0; i < 50; i++) {                 /* unrelated deadlines around them */
+        snprintf(key, sizeof key, "x%d", i);
+        tp_timers_arm(t, 1, key, 100 + (i % 3) * 50);
+    }
+    tp_timers_arm(t, 0, "first", 150);
+    tp_timers_arm(t, 0, "second", 150);
+    tp_timers_arm(t, 0, "third", 90);
+    tp_timers_arm(t, 0, "third", 150);               /* re-armed: now the last of its equals */
+    const char *order[3];
+    size_t n = 0;
+    tp_deadline_t *d;
+    while ((d = tp_timers_pop_due(t, 151))) {
+        if (d->owner == 0)
+            order[n++] = strcmp(tp_deadline_key(d), "first") == 0    ? "first"
+                         : strcmp(tp_deadline_key(d), "second") == 0 ? "second"
+                                                                      : "third";
+        free(d);
+    }
+    assert_int_equal(n, 3);
+    assert_string_equal(order[0], "first");
+    assert_string_equal(order[1], "second");
+    assert_string_equal(order[2], "third");
+    tp_timers_destroy(&t);
+}
+
 /* Random arms, moves and cancels against a brute-force model. */
 static void test_heap_matches_model(void **state) {
     (void)state;
@@ -99,6 +129,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_due_order_and_boundary),
         cmocka_unit_test(test_rearm_and_cancel),
+        cmocka_unit_test(test_ties_fire_in_arming_order),
         cmocka_unit_test(test_heap_matches_model),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

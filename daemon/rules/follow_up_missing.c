@@ -1,6 +1,7 @@
 /* accountability.follow_up_missing — a detractor nobody called back.
  *
- * A detractor feedback (nps <= nps_max or effort_score >= effort_min) wants
+ * A detractor feedback (tp_feedback_judge: its source's scale from
+ * feedback_sources, else nps <= nps_max or effort_score >= effort_min) wants
  * a SUBMITTED call to that HCP dated after it (call_at_ms > feedback at_ms)
  * within follow_up_within (7 d). Absence rule: the feedback arms a deadline
  * at at_ms + follow_up_within; a follow-up call before it cancels it
@@ -28,6 +29,7 @@
 #include <utlist.h>
 
 #include "tp_clock.h"
+#include "tp_feedback.h"
 #include "tp_rules.h"
 
 #define RULE "follow_up_missing"
@@ -161,18 +163,18 @@ static s_feedback_t *s_track(s_state_t *s, s_hcp_t *h, const Touchpoint__V1__Env
     return fb;
 }
 
-static bool s_detractor(const tp_config_t *cfg, const Touchpoint__V1__Feedback *f) {
-    bool low_nps = f->nps_value_case == TOUCHPOINT__V1__FEEDBACK__NPS_VALUE_NPS &&
-                   f->nps <= cfg->follow_up_missing.nps_max;
-    bool high_effort = f->effort_score_value_case ==
-                           TOUCHPOINT__V1__FEEDBACK__EFFORT_SCORE_VALUE_EFFORT_SCORE &&
-                       f->effort_score >= cfg->follow_up_missing.effort_min;
-    return low_nps || high_effort;
+/* By the source's scoring convention (feedback_sources), else ours. */
+static bool s_detractor(const tp_config_t *cfg, const char *source,
+                        const Touchpoint__V1__Feedback *f) {
+    tp_feedback_verdict_t v;
+    tp_feedback_judge(cfg, source, f, cfg->follow_up_missing.nps_max,
+                      cfg->follow_up_missing.effort_min, &v);
+    return v.detractor;
 }
 
 static void s_on_feedback(s_state_t *s, const tp_rule_ctx_t *ctx, const tp_event_t *ev) {
     const Touchpoint__V1__Feedback *f = ev->env->feedback;
-    if (!s_detractor(ctx->cfg, f))
+    if (!s_detractor(ctx->cfg, ev->env->source, f))
         return;
     s_feedback_t *fb;
     HASH_FIND_STR(s->feedbacks, f->feedback_id, fb);

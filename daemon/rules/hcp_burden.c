@@ -1,18 +1,245 @@
-/* PLACEHOLDER — being written; replaced entirely by its rule. */
+/* friction.hcp_burden — too many asks of the HCP on one contract.
+ *
+ * Each step event with hcp_action is one ask of the HCP (sign this, send
+ * that); a repeated ask counts again. tp_cases counts them; the rule fires
+ * on the hcp_action event that takes the count past
+ * rules.hcp_burden.max_hcp_actions (default 4). Subject "contract/<id>".
+ * The count never goes down, so the alert resolves only when the case
+ * closes ("case closed"). Nothing fires for a closed case.
+ *
+ * Private state, so the evidence can say what was asked: per open contract
+ * with an ask, the step names of its first ASKS_MAX asks in arrival order
+ * (uthash by contract_id). An entry is dropped when its case closes, and a
+ * deadline keyed by the contract_id, just after the case's retention,
+ * drops it (and resolves a FIRING "expired") when the engine forgets a
+ * case that never closed. So the rule holds at most one small entry per
+ * case the engine holds.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uthash.h>
+
+#include "tp_clock.h"
+#include "tp_codec.h"
 #include "tp_rules.h"
 
+#define RULE "hcp_burden"
+#define ASKS_MAX 16                                 /* step names kept per contract */
+#define SUBJECT_MAX (9 + TP_ID_MAX + 1)             /* contract/<id> */
+#define ASKS_TEXT_MAX (ASKS_MAX * (TP_ID_MAX + 1) + 32)
+
+typedef struct {
+    UT_hash_handle hh;           /* by contract_id */
+    uint8_t        n_asks;
+    char          *asks[ASKS_MAX];   /* step names, arrival order */
+    char           id[];         /* contract_id */
+} s_case_t;
+
+typedef struct {
+    s_case_t *cases;
+} s_state_t;
+
 static bool s_enabled(const tp_config_t *cfg) {
-    (void)cfg;
-    return false;
+    return cfg->hcp_burden.enabled;
+}
+
+static int s_init(const tp_rule_ctx_t *ctx, void **ret_state) {
+    (void)ctx;
+    s_state_t *s = calloc(1, sizeof *s);
+    if (!s)
+        return -ENOMEM;
+    *ret_state = s;
+    return 0;
+}
+
+static s_case_t *s_find(s_state_t *s, const char *contract_id) {
+    s_case_t *e;
+    HASH_FIND_STR(s->cases, contract_id, e);
+    return e;
+}
+
+static void s_drop(s_state_t *s, const tp_rule_ctx_t *ctx, s_case_t *e) {
+    tp_rule_cancel(ctx, e->id);
+    HASH_DEL(s->cases, e);
+    for (unsigned i = 0; i < e->n_asks; i++)
+        free(e->asks[i]);
+    free(e);
+}
+
+/* When the engine forgets the case, plus 1 ms so that a deadline due at
+ * the same moment always finds it gone (never a tie with the engine's). */
+static int64_t s_after_forget(const tp_config_t *cfg, const tp_case_t *c) {
+    int64_t at = c->forget_at_ms;
+    if (!at)   /* the engine could not arm it (out of memory): its formula */
+        at = c->closed ? c->closed_at_ms + cfg->case_retention_ms
+                       : c->last_step_ms + cfg->open_case_horizon_ms;
+    return at + 1;
+}
+
+/* Records one ask; the entry (created with its cleanup deadline) or NULL
+ * when out of memory (the alert then lists fewer asks). */
+static s_case_t *s_record(s_state_t *s, const tp_rule_ctx_t *ctx, const tp_case_t *c,
+                          const char *step) {
+    s_case_t *e = s_find(s, c->contract_id);
+    if (!e) {
+        size_t len = strlen(c->contract_id);
+        e = calloc(1, sizeof *e + len + 1);
+        if (!e)
+            return NULL;
+        memcpy(e->id, c->contract_id, len + 1);
+        if (tp_rule_arm(ctx, e->id, s_after_forget(ctx->cfg, c)) < 0) {
+            free(e);
+            return NULL;
+        }
+        HASH_ADD_KEYPTR(hh, s->cases, e->id, len, e);
+    }
+    if (e->n_asks < ASKS_MAX && (e->asks[e->n_asks] = strdup(step)))
+        e->n_asks++;
+    return e;
+}
+
+/* "A,B,C" and, when more asks were made than are kept, ",... (+N more)". */
+static void s_asks_text(const s_case_t *e, uint32_t total, char *buf, size_t len) {
+    size_t off = 0;
+    unsigned n = e ? e->n_asks : 0;
+    buf[0] = '\0';
+    for (unsigned i = 0; i < n && off < len; i++) {
+        int w = snprintf(buf + off, len - off, "%s%s", i ? "," : "", e->asks[i]);
+        if (w < 0)
+            return;
+        off += (size_t)w;
+    }
+    if (total > n && off < len)
+        snprintf(buf + off, len - off, "%s... (+%u more)", n ? "," : "", (unsigned)(total - n));
+}
+
+static void s_fire(const tp_rule_ctx_t *ctx, const tp_event_t *ev, const s_case_t *e,
+                   const char *subject) {
+    const tp_case_t *c = ev->step->kase;
+    char summary[768], asks[ASKS_TEXT_MAX], count[16], max[16], opened_at[32];
+    s_asks_text(e, c->hcp_actions, asks, sizeof asks);
+    snprintf(count, sizeof count, "%u", (unsigned)c->hcp_actions);
+    snprintf(max, sizeof max, "%u", ctx->cfg->hcp_burden.max_hcp_actions);
+    tp_format_time(c->opened_at_ms, opened_at, sizeof opened_at);
+    const char *type = tp_contract_type_name(c->contract_type);
+    snprintf(summary, sizeof summary,
+             "HCP %s has been asked for something %s times on %s contract %s (more than %s); "
+             "the latest ask: %s.",
+             c->hcp_id ? c->hcp_id : "?", count, type, c->contract_id, max,
+             ev->env->contracting->step);
+    const tp_kv_t evidence[] = {
+        { "hcp_actions", count },
+        { "max_hcp_actions", max },
+        { "asks", asks },
+        { "contract_type", type },
+        { "case_opened_at", opened_at },
+    };
+    const char *event_id = ev->env->event_id;
+    const tp_alert_spec_t spec = {
+        .kind = TOUCHPOINT__V1__ALERT_KIND__ALERT_KIND_FRICTION,
+        .rule = RULE,
+        .subject = subject,
+        .severity = TOUCHPOINT__V1__SEVERITY__SEVERITY_WARNING,
+        .hcp_id = c->hcp_id,
+        .rep_id = c->rep_id,
+        .contract_id = c->contract_id,
+        .summary = summary,
+        .evidence = evidence,
+        .n_evidence = sizeof evidence / sizeof evidence[0],
+        .event_ids = &event_id,
+        .n_event_ids = 1,
+    };
+    tp_alerts_fire(ctx->alerts, &spec, ctx->now_ms);
+}
+
+static void s_resolve_expired(const tp_rule_ctx_t *ctx, const char *contract_id) {
+    char subject[SUBJECT_MAX], summary[512], horizon[32];
+    snprintf(subject, sizeof subject, "contract/%s", contract_id);
+    tp_format_duration(ctx->cfg->open_case_horizon_ms, horizon, sizeof horizon);
+    snprintf(summary, sizeof summary,
+             "Contract %s had no step event for %s and is no longer tracked; "
+             "HCP burden alert closed.", contract_id, horizon);
+    const tp_kv_t evidence[] = { { "resolution", "expired" } };
+    tp_alerts_resolve(ctx->alerts, RULE, subject, summary, evidence, 1, NULL, ctx->now_ms);
 }
 
 static void s_on_event(void *state, const tp_rule_ctx_t *ctx, const tp_event_t *ev) {
-    (void)state; (void)ctx; (void)ev;
+    s_state_t *s = state;
+    const tp_step_change_t *ch = ev->step;
+    if (!ch)
+        return;
+    const tp_case_t *c = ch->kase;
+    s_case_t *e = s_find(s, c->contract_id);
+    if (ch->opened && e) {
+        /* Left by an earlier case of this id that the engine forgot a
+         * moment ago (our deadline runs 1 ms after it). */
+        s_resolve_expired(ctx, c->contract_id);
+        s_drop(s, ctx, e);
+        e = NULL;
+    }
+    char subject[SUBJECT_MAX];
+    snprintf(subject, sizeof subject, "contract/%s", c->contract_id);
+    if (ch->closed_now) {
+        char summary[512];
+        snprintf(summary, sizeof summary, "Contract %s was %s after %u asks of HCP %s.",
+                 c->contract_id, c->cancelled ? "cancelled" : "closed",
+                 (unsigned)c->hcp_actions, c->hcp_id ? c->hcp_id : "?");
+        const tp_kv_t evidence[] = { { "resolution", "case closed" } };
+        tp_alerts_resolve(ctx->alerts, RULE, subject, summary, evidence, 1, ev->env->event_id,
+                          ctx->now_ms);
+    }
+    if (c->closed) {
+        if (e)
+            s_drop(s, ctx, e);
+        return;
+    }
+    if (!ev->env->contracting->hcp_action)
+        return;
+    e = s_record(s, ctx, c, ev->env->contracting->step);
+    if (c->hcp_actions > ctx->cfg->hcp_burden.max_hcp_actions)
+        s_fire(ctx, ev, e, subject);   /* a no-op while it is FIRING already */
+}
+
+/* The case's retention has passed: if the case is gone, drop the entry
+ * (and the FIRING); else follow its (moved) retention. */
+static void s_on_deadline(void *state, const tp_rule_ctx_t *ctx, const tp_deadline_t *d) {
+    s_state_t *s = state;
+    const char *contract_id = tp_deadline_key(d);
+    s_case_t *e = s_find(s, contract_id);
+    if (!e)
+        return;
+    const tp_case_t *c = tp_cases_find(ctx->cases, contract_id);
+    if (c && !c->closed && s_after_forget(ctx->cfg, c) > d->due_ms &&
+        tp_rule_arm(ctx, contract_id, s_after_forget(ctx->cfg, c)) == 0)
+        return;
+    s_resolve_expired(ctx, contract_id);
+    s_drop(s, ctx, e);
+}
+
+static void s_free(void *state) {
+    s_state_t *s = state;
+    if (!s)
+        return;
+    s_case_t *e, *tmp;
+    HASH_ITER(hh, s->cases, e, tmp) {
+        HASH_DEL(s->cases, e);
+        for (unsigned i = 0; i < e->n_asks; i++)
+            free(e->asks[i]);
+        free(e);
+    }
+    free(s);
 }
 
 const tp_rule_t tp_rule_hcp_burden = {
-    .name = "hcp_burden",
+    .name = RULE,
+    .description = "more than max_hcp_actions (4) asks of the HCP on one contract",
     .kind = TOUCHPOINT__V1__ALERT_KIND__ALERT_KIND_FRICTION,
+    .events = TP_EV_CONTRACTING,
     .enabled = s_enabled,
+    .init = s_init,
     .on_event = s_on_event,
+    .on_deadline = s_on_deadline,
+    .free = s_free,
 };

@@ -13,11 +13,13 @@
  *
  * No private state: what it needs is in tp_cases. An alert left FIRING on a
  * case the engine forgets (open_case_horizon without a step event) would
- * stay open for ever, so while FIRING the rule keeps a deadline, keyed by
- * the subject, just after the case's retention; if the case is gone by
- * then the alert is resolved "expired", else the deadline moves on.
+ * stay open for ever, so while FIRING the rule keeps a deadline just after
+ * the case's retention; if the case is gone by then the alert is resolved
+ * "expired", else the deadline moves on. Its key is "<n>:<contract_id>/<step>"
+ * with n = strlen(contract_id): ids are free strings and may hold '/'.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "tp_clock.h"
@@ -26,6 +28,7 @@
 
 #define RULE "rework"
 #define SUBJECT_MAX (9 + TP_ID_MAX + 6 + TP_ID_MAX + 1)  /* contract/<id>/step/<step> */
+#define KEY_MAX (4 + TP_ID_MAX + 1 + TP_ID_MAX + 1)      /* <n>:<contract_id>/<step> */
 #define OWNERS_MAX (TP_CASE_MAX_OWNERS * (TP_ID_MAX + 1))
 
 #define RETURNED  TOUCHPOINT__V1__STEP_STATE__STEP_STATE_RETURNED
@@ -39,6 +42,10 @@ static void s_subject(char *buf, const char *contract_id, const char *step) {
     snprintf(buf, SUBJECT_MAX, "contract/%s/step/%s", contract_id, step);
 }
 
+static void s_key(char *buf, const char *contract_id, const char *step) {
+    snprintf(buf, KEY_MAX, "%zu:%s/%s", strlen(contract_id), contract_id, step);
+}
+
 /* When the engine forgets the case, plus 1 ms so that a deadline due at
  * the same moment always finds it gone (never a tie with the engine's). */
 static int64_t s_after_forget(const tp_config_t *cfg, const tp_case_t *c) {
@@ -49,11 +56,14 @@ static int64_t s_after_forget(const tp_config_t *cfg, const tp_case_t *c) {
     return at + 1;
 }
 
-static void s_fire(const tp_rule_ctx_t *ctx, const tp_event_t *ev, const char *subject) {
+static void s_fire(const tp_rule_ctx_t *ctx, const tp_event_t *ev) {
     const tp_case_t *c = ev->step->kase;
     const tp_step_t *st = ev->step->step;
-    char summary[768], returns[16], min_returns[16], returned_at[32], opened_at[32];
-    char owners[OWNERS_MAX];
+    char subject[SUBJECT_MAX], key[KEY_MAX], summary[768], returns[16], min_returns[16];
+    char returned_at[32], opened_at[32], owners[OWNERS_MAX];
+    s_subject(subject, c->contract_id, st->name);
+    if (tp_alerts_is_firing(ctx->alerts, RULE, subject))
+        return;
     snprintf(returns, sizeof returns, "%u", (unsigned)st->returns);
     snprintf(min_returns, sizeof min_returns, "%u", ctx->cfg->rework.min_returns);
     tp_format_time(ev->env->contracting->at_ms, returned_at, sizeof returned_at);
@@ -92,13 +102,14 @@ static void s_fire(const tp_rule_ctx_t *ctx, const tp_event_t *ev, const char *s
         .event_ids = &event_id,
         .n_event_ids = 1,
     };
+    s_key(key, c->contract_id, st->name);
     if (tp_alerts_fire(ctx->alerts, &spec, ctx->now_ms) == 1)
-        tp_rule_arm(ctx, subject, s_after_forget(ctx->cfg, c));
+        tp_rule_arm(ctx, key, s_after_forget(ctx->cfg, c));
 }
 
 static void s_resolve(const tp_rule_ctx_t *ctx, const tp_case_t *c, const tp_step_t *st,
                       const char *resolution, const char *event_id) {
-    char subject[SUBJECT_MAX], summary[512];
+    char subject[SUBJECT_MAX], key[KEY_MAX], summary[512];
     s_subject(subject, c->contract_id, st->name);
     if (!tp_alerts_is_firing(ctx->alerts, RULE, subject))
         return;
@@ -111,7 +122,8 @@ static void s_resolve(const tp_rule_ctx_t *ctx, const tp_case_t *c, const tp_ste
                  (unsigned)st->returns);
     const tp_kv_t evidence[] = { { "resolution", resolution } };
     tp_alerts_resolve(ctx->alerts, RULE, subject, summary, evidence, 1, event_id, ctx->now_ms);
-    tp_rule_cancel(ctx, subject);
+    s_key(key, c->contract_id, st->name);
+    tp_rule_cancel(ctx, key);
 }
 
 static void s_on_event(void *state, const tp_rule_ctx_t *ctx, const tp_event_t *ev) {
@@ -132,36 +144,35 @@ static void s_on_event(void *state, const tp_rule_ctx_t *ctx, const tp_event_t *
     if (c->closed || ev->env->contracting->state != RETURNED || st->state == COMPLETED ||
         st->returns < ctx->cfg->rework.min_returns)
         return;
-    char subject[SUBJECT_MAX];
-    s_subject(subject, c->contract_id, st->name);
-    s_fire(ctx, ev, subject);   /* a no-op while it is FIRING already */
+    s_fire(ctx, ev);   /* a no-op while it is FIRING already */
 }
 
 /* The case's retention has passed while FIRING: resolve if it is gone,
  * else follow its (moved) retention. */
 static void s_on_deadline(void *state, const tp_rule_ctx_t *ctx, const tp_deadline_t *d) {
     (void)state;
-    const char *subject = tp_deadline_key(d);
+    const char *key = tp_deadline_key(d);
+    char *rest;
+    unsigned long len = strtoul(key, &rest, 10);
+    if (*rest != ':' || len > TP_ID_MAX || strlen(rest + 1) < len + 1)
+        return;
+    char contract_id[TP_ID_MAX + 1], subject[SUBJECT_MAX];
+    memcpy(contract_id, rest + 1, len);
+    contract_id[len] = '\0';
+    const char *step = rest + 1 + len + 1;
+    s_subject(subject, contract_id, step);
     if (!tp_alerts_is_firing(ctx->alerts, RULE, subject))
         return;
-    char contract_id[TP_ID_MAX + 1];
-    const char *id = subject + strlen("contract/");
-    const char *end = strstr(id, "/step/");
-    size_t len = end ? (size_t)(end - id) : strlen(id);
-    if (len > TP_ID_MAX)
-        len = TP_ID_MAX;
-    memcpy(contract_id, id, len);
-    contract_id[len] = '\0';
     const tp_case_t *c = tp_cases_find(ctx->cases, contract_id);
     if (c && s_after_forget(ctx->cfg, c) > d->due_ms) {
-        tp_rule_arm(ctx, subject, s_after_forget(ctx->cfg, c));
+        tp_rule_arm(ctx, key, s_after_forget(ctx->cfg, c));
         return;
     }
     char summary[512], horizon[32];
     tp_format_duration(ctx->cfg->open_case_horizon_ms, horizon, sizeof horizon);
     snprintf(summary, sizeof summary,
-             "Contract %s had no step event for %s and is no longer tracked; rework alert closed.",
-             contract_id, horizon);
+             "Contract %s had no step event for %s and is no longer tracked; "
+             "rework alert on step %s closed.", contract_id, horizon, step);
     const tp_kv_t evidence[] = { { "resolution", "expired" } };
     tp_alerts_resolve(ctx->alerts, RULE, subject, summary, evidence, 1, NULL, ctx->now_ms);
 }

@@ -1,7 +1,7 @@
 /* friction.step_slow — a contracting step left open past its SLA.
  *
  * An absence rule over the case state tp_cases applied: when a step's
- * state becomes STARTED, a deadline "<contract_id>/<step>" is armed at
+ * state becomes STARTED, a deadline "<contract_id>\x1f<step>" is armed at
  * started_at + SLA (tp_config_step_sla: by_step, then by_contract_type,
  * then default_sla, 5 d). It fires at that deadline if the step is still
  * STARTED in the same attempt; COMPLETED, RETURNED or CANCELLED disarm it
@@ -12,6 +12,10 @@
  * Only the step state that followed time counts (change->state_changed):
  * a COMPLETED that overtook its STARTED stays COMPLETED and arms nothing,
  * and a stale event changes nothing here.
+ *
+ * The key separator is a control byte, not '/': ids may contain '/', and
+ * contract "A/B" step "C" must not share a deadline with contract "A" step
+ * "B/C"; the codec refuses control bytes in ids.
  *
  * While FIRING, the same deadline key watches the case's retention: a case
  * nobody closes is forgotten by the engine (limits.open_case_horizon) and
@@ -24,7 +28,8 @@
 #include "tp_rules.h"
 
 #define RULE    "step_slow"
-#define KEY_MAX (2 * 128 + 2)                     /* "<contract_id>/<step>" */
+#define KEY_SEP '\x1f'        /* ids never hold control bytes (tp_codec) */
+#define KEY_MAX (2 * 128 + 2)  /* "<contract_id>" KEY_SEP "<step>" */
 #define SUBJ_MAX (sizeof "contract//step/" + KEY_MAX)
 
 static bool s_enabled(const tp_config_t *cfg) {
@@ -32,7 +37,7 @@ static bool s_enabled(const tp_config_t *cfg) {
 }
 
 static int s_key(char *buf, size_t len, const char *contract_id, const char *step) {
-    int n = snprintf(buf, len, "%s/%s", contract_id, step);
+    int n = snprintf(buf, len, "%s%c%s", contract_id, KEY_SEP, step);
     return n < 0 || (size_t)n >= len ? -1 : 0;
 }
 
@@ -69,6 +74,10 @@ static void s_resolve(const tp_rule_ctx_t *ctx, const tp_case_t *c, const tp_ste
     if (strcmp(resolution, "case closed") == 0)
         snprintf(summary, sizeof summary, "Contract %s closed; step %s had been open %s.",
                  c->contract_id, st->name, open_for);
+    else if (strcmp(resolution, "case forgotten") == 0)
+        snprintf(summary, sizeof summary,
+                 "Contract %s is no longer tracked; step %s had been open %s.", c->contract_id,
+                 st->name, open_for);
     else
         snprintf(summary, sizeof summary, "Step %s of contract %s was %s after %s.", st->name,
                  c->contract_id, resolution, open_for);
@@ -165,53 +174,38 @@ static void s_on_event(void *state, const tp_rule_ctx_t *ctx, const tp_event_t *
     s_resolve(ctx, c, st, s_resolution(st->state), st->last_at_ms, ev->env->event_id);
 }
 
-/* The case and step a key "<contract_id>/<step>" names. Ids may contain
- * '/', so every split is tried; the first naming a known case with that
- * step wins. Without one, *ret_subject is set to a split that is FIRING
- * (the case was forgotten), or left empty. */
-static bool s_lookup(const tp_rule_ctx_t *ctx, const char *key, tp_case_t **ret_case,
-                     tp_step_t **ret_step, char *ret_subject, size_t subject_len) {
-    char buf[KEY_MAX];
-    size_t len = strlen(key);
-    ret_subject[0] = '\0';
-    if (len >= sizeof buf)
+/* Splits a deadline key into its contract id and step (in buf). */
+static bool s_split(const char *key, char *buf, size_t len, const char **ret_contract,
+                    const char **ret_step) {
+    if (snprintf(buf, len, "%s", key) >= (int)len)
         return false;
-    for (const char *slash = strchr(key, '/'); slash; slash = strchr(slash + 1, '/')) {
-        memcpy(buf, key, len + 1);
-        buf[slash - key] = '\0';
-        const char *step = buf + (slash - key) + 1;
-        tp_case_t *c = tp_cases_find(ctx->cases, buf);
-        tp_step_t *st = c ? tp_case_step(c, step) : NULL;
-        if (st) {
-            *ret_case = c;
-            *ret_step = st;
-            return true;
-        }
-        if (!ret_subject[0]) {
-            char subject[SUBJ_MAX];
-            s_subject(subject, sizeof subject, buf, step);
-            if (tp_alerts_is_firing(ctx->alerts, RULE, subject))
-                snprintf(ret_subject, subject_len, "%s", subject);
-        }
-    }
-    return false;
+    char *sep = strchr(buf, KEY_SEP);
+    if (!sep)
+        return false;
+    *sep = '\0';
+    *ret_contract = buf;
+    *ret_step = sep + 1;
+    return true;
 }
 
 static void s_on_deadline(void *state, const tp_rule_ctx_t *ctx, const tp_deadline_t *d) {
     (void)state;
     const char *key = tp_deadline_key(d);
-    tp_case_t *c = NULL;
-    tp_step_t *st = NULL;
-    char subject[SUBJ_MAX], summary[512];
-    if (!s_lookup(ctx, key, &c, &st, subject, sizeof subject)) {
-        if (!subject[0])
-            return;
-        snprintf(summary, sizeof summary, "Slow step %s: the contract is no longer tracked.", key);
+    char buf[KEY_MAX], subject[SUBJ_MAX], summary[768];
+    const char *contract_id, *step;
+    if (!s_split(key, buf, sizeof buf, &contract_id, &step))
+        return;
+    tp_case_t *c = tp_cases_find(ctx->cases, contract_id);
+    tp_step_t *st = c ? tp_case_step(c, step) : NULL;
+    s_subject(subject, sizeof subject, contract_id, step);
+    if (!st) {
+        snprintf(summary, sizeof summary,
+                 "Slow step %s of contract %s: the contract is no longer tracked.", step,
+                 contract_id);
         const tp_kv_t evidence[] = { { "resolution", "case forgotten" } };
         tp_alerts_resolve(ctx->alerts, RULE, subject, summary, evidence, 1, NULL, ctx->now_ms);
         return;
     }
-    s_subject(subject, sizeof subject, c->contract_id, st->name);
     if (tp_alerts_is_firing(ctx->alerts, RULE, subject)) {
         /* The retention watch: resolve once the engine forgets the case. */
         int64_t forget_at = s_forget_at(ctx->cfg, c);
