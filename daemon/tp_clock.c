@@ -60,6 +60,10 @@ char *tp_format_duration(int64_t ms, char *buf, size_t len) {
         snprintf(buf + off, len - off, "0s");
         return buf;
     }
+    /* People read these: "10d", not "10d1ms". Sub-second parts only count
+     * for durations under a second. */
+    if (ms >= 1000)
+        ms -= ms % 1000;
     for (size_t i = 0; i < sizeof units / sizeof units[0] && off < len; i++) {
         int64_t n = ms / units[i].ms;
         if (n == 0)

@@ -38,6 +38,7 @@ int64_t tp_realtime_ms(void);
  * buf (at least 32 bytes). Returns buf. */
 char *tp_format_time(int64_t ms, char *buf, size_t len);
 
-/* A compact duration, "2d3h", "48h", "90s", "0s", into buf (at least 32
- * bytes); the largest units first, zero parts omitted. Returns buf. */
+/* A compact duration, "2d3h", "1d", "90s", "250ms", "0s", into buf (at
+ * least 32 bytes); the largest units first, zero parts omitted, and
+ * milliseconds dropped from durations of a second or more. Returns buf. */
 char *tp_format_duration(int64_t ms, char *buf, size_t len);

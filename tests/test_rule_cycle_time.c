@@ -92,7 +92,7 @@ static void test_fires_just_past_the_target(void **state) {
     assert_string_equal(tp_test_evidence(a, "contract_type"), "SPEAKER");
     assert_string_equal(tp_test_evidence(a, "opened_at"), "2026-01-01T00:00:00Z");
     assert_string_equal(tp_test_evidence(a, "closed_at"), "2026-01-15T00:00:00.001Z");
-    assert_string_equal(tp_test_evidence(a, "cycle_time"), "14d1ms");
+    assert_string_equal(tp_test_evidence(a, "cycle_time"), "14d");
     assert_string_equal(tp_test_evidence(a, "target"), "14d");
     assert_string_equal(tp_test_evidence(a, "over_by"), "1ms");
     assert_string_equal(tp_test_evidence(a, "steps"), "3");

@@ -1,0 +1,58 @@
+/* test_clock — the two clocks and the time formats used in evidence. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "tp_clock.h"
+
+static int64_t s_fake(void *ctx) {
+    return *(int64_t *)ctx;
+}
+
+static void test_event_clock_never_goes_back(void **state) {
+    (void)state;
+    tp_clock_t c;
+    tp_clock_init(&c, TP_CLOCK_EVENT);
+    assert_int_equal(tp_clock_now(&c), 0);
+    tp_clock_observe(&c, 5000);
+    tp_clock_observe(&c, 3000);
+    assert_int_equal(tp_clock_now(&c), 5000);
+}
+
+static void test_wall_clock_is_injectable(void **state) {
+    (void)state;
+    int64_t now = 1234;
+    tp_clock_t c;
+    tp_clock_init(&c, TP_CLOCK_WALL);
+    tp_clock_set_wall(&c, s_fake, &now);
+    tp_clock_observe(&c, 999999);                  /* events do not move wall time */
+    assert_int_equal(tp_clock_now(&c), 1234);
+    tp_clock_set_wall(&c, NULL, NULL);
+    assert_true(tp_clock_now(&c) > 1700000000000LL);
+}
+
+static void test_formats(void **state) {
+    (void)state;
+    char b[32];
+    assert_string_equal(tp_format_time(1767225600000LL, b, sizeof b), "2026-01-01T00:00:00Z");
+    assert_string_equal(tp_format_time(1767225600250LL, b, sizeof b), "2026-01-01T00:00:00.250Z");
+    assert_string_equal(tp_format_duration(0, b, sizeof b), "0s");
+    assert_string_equal(tp_format_duration(250, b, sizeof b), "250ms");
+    assert_string_equal(tp_format_duration(1, b, sizeof b), "1ms");
+    assert_string_equal(tp_format_duration(90000, b, sizeof b), "1m30s");
+    assert_string_equal(tp_format_duration(48 * 3600000LL, b, sizeof b), "2d");
+    assert_string_equal(tp_format_duration(10 * 86400000LL + 1, b, sizeof b), "10d");
+    assert_string_equal(tp_format_duration(86400000LL + 3600000LL + 1500, b, sizeof b), "1d1h1s");
+    assert_string_equal(tp_format_duration(-5000, b, sizeof b), "-5s");
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_event_clock_never_goes_back),
+        cmocka_unit_test(test_wall_clock_is_injectable),
+        cmocka_unit_test(test_formats),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,108 @@
+/* test_daemon_friction — the friction rules end to end: a realistic
+ * five-week speaker contract (tests/data/speaker_contract.jsonl: nomination,
+ * needs assessment, an FMV review sent back twice, a contract that sits
+ * unsigned for twelve days, compliance, payment; then the HCP's survey and
+ * the rep's follow-up call) replayed with tp-pub into the real daemon over
+ * real sockets, every rule on, event clock. Asserts the exact alert
+ * sequence, detection stamps and the evidence a contracting lead acts on. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "tp_testdaemon.h"
+
+#define STREAM TP_SOURCE_DIR "/tests/data/speaker_contract.jsonl"
+#define F TOUCHPOINT__V1__ALERT_STATUS__ALERT_STATUS_FIRING
+#define R TOUCHPOINT__V1__ALERT_STATUS__ALERT_STATUS_RESOLVED
+
+static const struct {
+    const char *topic, *id;
+    int status;
+    long long detected_at;
+    const char *resolution;
+} s_want[] = {
+    { "friction.rework", "rework:contract/K-SPK-01/step/FMV_REVIEW", F, 1775980800000LL, NULL },
+    { "friction.rework", "rework:contract/K-SPK-01/step/FMV_REVIEW", R, 1776412800000LL, "completed" },
+    { "friction.handoffs", "handoffs:contract/K-SPK-01", F, 1776420000000LL, NULL },
+    { "friction.hcp_burden", "hcp_burden:contract/K-SPK-01", F, 1776420000000LL, NULL },
+    { "friction.step_slow", "step_slow:contract/K-SPK-01/step/CONTRACT_SENT", F, 1776852000001LL, NULL },
+    { "friction.case_stalled", "case_stalled:contract/K-SPK-01", F, 1777284000001LL, NULL },
+    { "friction.step_slow", "step_slow:contract/K-SPK-01/step/CONTRACT_SENT", R, 1777449600000LL, "completed" },
+    { "friction.case_stalled", "case_stalled:contract/K-SPK-01", R, 1777449600000LL, "moved again" },
+    { "friction.handoffs", "handoffs:contract/K-SPK-01", R, 1777708800000LL, "case closed" },
+    { "friction.hcp_burden", "hcp_burden:contract/K-SPK-01", R, 1777708800000LL, "case closed" },
+    { "friction.cycle_time", "cycle_time:contract/K-SPK-01", F, 1777708800000LL, NULL },
+    { "friction.negative_feedback", "negative_feedback:feedback/FB-SPK-01", F, 1777795200000LL, NULL },
+    { "friction.cycle_time", "cycle_time:contract/K-SPK-01", R, 1778313600001LL, "expired" },
+    { "friction.negative_feedback", "negative_feedback:feedback/FB-SPK-01", R, 1778400000001LL, "expired" },
+};
+#define N_WANT (sizeof s_want / sizeof s_want[0])
+
+static const char *s_ev(const Touchpoint__V1__Alert *a, const char *key) {
+    const char *v = tp_test_evidence(a, key);
+    return v ? v : "(missing)";
+}
+
+static void test_speaker_contract_history(void **state) {
+    (void)state;
+    tp_dfx_t *d = tp_dfx_start("event", NULL);
+    const char *argv[] = { TP_PUB_BIN, "--endpoint", d->in_ep, STREAM, NULL };
+    tp_proc_t pub;
+    assert_int_equal(tp_proc_spawn(&pub, argv, NULL, NULL, NULL), 0);
+    assert_int_equal(tp_proc_wait(&pub, TP_WAIT_MS), 0);
+    for (size_t i = 0; i < N_WANT; i++)
+        assert_true(tp_dfx_recv_alert(d, TP_WAIT_MS));
+    assert_false(tp_dfx_recv_alert(d, 300));   /* the follow-up call prevented follow_up_missing */
+    for (size_t i = 0; i < N_WANT; i++) {
+        const Touchpoint__V1__Alert *a = d->got.alerts[i];
+        assert_string_equal(d->got.topics[i], s_want[i].topic);
+        assert_string_equal(a->alert_id, s_want[i].id);
+        assert_int_equal(a->status, s_want[i].status);
+        assert_int_equal(a->detected_at_ms, s_want[i].detected_at);
+        assert_int_equal(a->kind, TOUCHPOINT__V1__ALERT_KIND__ALERT_KIND_FRICTION);
+        assert_string_equal(a->contract_id, "K-SPK-01");   /* the feedback links to it too */
+        assert_string_equal(a->hcp_id, "HCP-BRANDT");
+        if (s_want[i].resolution)
+            assert_string_equal(s_ev(a, "resolution"), s_want[i].resolution);
+    }
+    /* What a contracting lead needs, in the alert itself. */
+    const Touchpoint__V1__Alert *rework = d->got.alerts[0], *handoffs = d->got.alerts[2],
+                                *burden = d->got.alerts[3], *slow = d->got.alerts[4],
+                                *stalled = d->got.alerts[5], *cycle = d->got.alerts[10],
+                                *neg = d->got.alerts[11];
+    assert_string_equal(rework->step, "FMV_REVIEW");
+    assert_string_equal(s_ev(rework, "returns"), "2");
+    assert_string_equal(s_ev(rework, "owner"), "FMV-11");
+    assert_string_equal(s_ev(handoffs, "owners"), "REP-017,MSL-03,FMV-11,LEGAL-02");
+    assert_string_equal(s_ev(burden, "hcp_actions"), "5");
+    assert_string_equal(s_ev(slow, "owner"), "LEGAL-02");
+    assert_string_equal(s_ev(slow, "sla"), "5d");
+    assert_string_equal(s_ev(slow, "due_at"), "2026-04-22T10:00:00Z");
+    assert_string_equal(s_ev(stalled, "last_step"), "CONTRACT_SENT");
+    assert_string_equal(s_ev(stalled, "stalled_for"), "10d");
+    assert_string_equal(s_ev(cycle, "cycle_time"), "26d");
+    assert_string_equal(s_ev(cycle, "over_by"), "12d");
+    assert_string_equal(s_ev(cycle, "owners"), "REP-017,MSL-03,FMV-11,LEGAL-02,COMP-05,FIN-09");
+    assert_int_equal(neg->severity, TOUCHPOINT__V1__SEVERITY__SEVERITY_CRITICAL);
+    assert_string_equal(s_ev(neg, "nps"), "3");
+    assert_string_equal(s_ev(neg, "effort_score"), "6");
+    assert_non_null(strstr(s_ev(neg, "comment"), "four different people"));
+
+    char *log = tp_dfx_stop(d);
+    assert_int_equal(tp_dfx_stat(log, "contracting"), 16);
+    assert_int_equal(tp_dfx_stat(log, "open_alerts"), d->probes);   /* only the probes' */
+    free(log);
+    tp_dfx_free(d);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_speaker_contract_history),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
