@@ -73,6 +73,27 @@ int tp_rule_fire_call(const tp_rule_ctx_t *ctx, const char *rule, Touchpoint__V1
     return tp_alerts_fire(ctx->alerts, &spec, ctx->now_ms);
 }
 
+tp_alert_spec_t tp_rule_case_spec(const char *rule, const tp_case_t *c, const char *step,
+                                  const char *subject, const char *summary,
+                                  const tp_kv_t *evidence, size_t n_evidence,
+                                  const char *const *event_id) {
+    return (tp_alert_spec_t){
+        .kind = TOUCHPOINT__V1__ALERT_KIND__ALERT_KIND_FRICTION,
+        .rule = rule,
+        .subject = subject,
+        .severity = TOUCHPOINT__V1__SEVERITY__SEVERITY_WARNING,
+        .hcp_id = c->hcp_id,
+        .rep_id = c->rep_id,
+        .contract_id = c->contract_id,
+        .step = step,
+        .summary = summary,
+        .evidence = evidence,
+        .n_evidence = n_evidence,
+        .event_ids = event_id,
+        .n_event_ids = event_id && *event_id && **event_id ? 1 : 0,
+    };
+}
+
 const tp_rule_t *const *tp_rule_registry(void) {
     return s_registry;
 }

@@ -78,6 +78,15 @@ int tp_rule_fire_call(const tp_rule_ctx_t *ctx, const char *rule, Touchpoint__V1
                       const tp_call_t *call, const char *summary, const tp_kv_t *evidence,
                       size_t n_evidence, const char *event_id);
 
+/* The spec of a friction alert about a contracting case: the case's HCP,
+ * rep and contract id filled in, `step` (may be NULL), severity WARNING,
+ * caused by *event_id (none if it is NULL or empty). The spec points into
+ * its arguments: use it before they go. */
+tp_alert_spec_t tp_rule_case_spec(const char *rule, const tp_case_t *c, const char *step,
+                                  const char *subject, const char *summary,
+                                  const tp_kv_t *evidence, size_t n_evidence,
+                                  const char *const *event_id);
+
 /* The registry, NULL-terminated, in evaluation order. */
 const tp_rule_t *const *tp_rule_registry(void);
 

@@ -94,20 +94,9 @@ static void s_fire(const tp_rule_ctx_t *ctx, const tp_case_t *c) {
         { "contract_type", tp_contract_type_name(c->contract_type) },
     };
     const char *event_id = c->event_id;
-    const tp_alert_spec_t spec = {
-        .kind = TOUCHPOINT__V1__ALERT_KIND__ALERT_KIND_FRICTION,
-        .rule = RULE,
-        .subject = subject,
-        .severity = TOUCHPOINT__V1__SEVERITY__SEVERITY_WARNING,
-        .hcp_id = c->hcp_id,
-        .rep_id = c->rep_id,
-        .contract_id = c->contract_id,
-        .summary = summary,
-        .evidence = evidence,
-        .n_evidence = sizeof evidence / sizeof evidence[0],
-        .event_ids = &event_id,
-        .n_event_ids = event_id ? 1 : 0,
-    };
+    const tp_alert_spec_t spec = tp_rule_case_spec(
+        RULE, c, NULL, subject, summary, evidence,
+        sizeof evidence / sizeof evidence[0], &event_id);
     tp_alerts_fire(ctx->alerts, &spec, ctx->now_ms);
 }
 

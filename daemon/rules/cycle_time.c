@@ -77,21 +77,10 @@ static void s_fire(const tp_rule_ctx_t *ctx, const tp_event_t *ev, const tp_case
         { "slowest_step_time", slow_for },
     };
     const char *event_id = ev->env->event_id;
-    const tp_alert_spec_t spec = {
-        .kind = TOUCHPOINT__V1__ALERT_KIND__ALERT_KIND_FRICTION,
-        .rule = RULE,
-        .subject = subject,
-        .severity = TOUCHPOINT__V1__SEVERITY__SEVERITY_WARNING,
-        .hcp_id = c->hcp_id,
-        .rep_id = c->rep_id,
-        .contract_id = c->contract_id,
-        .summary = summary,
-        .evidence = evidence,
-        /* slowest_step* only when a step was ever started */
-        .n_evidence = sizeof evidence / sizeof evidence[0] - (slow ? 0 : 2),
-        .event_ids = &event_id,
-        .n_event_ids = 1,
-    };
+    /* slowest_step* only when a step was ever started */
+    const tp_alert_spec_t spec = tp_rule_case_spec(
+        RULE, c, NULL, subject, summary, evidence,
+        sizeof evidence / sizeof evidence[0] - (slow ? 0 : 2), &event_id);
     tp_alerts_fire(ctx->alerts, &spec, ctx->now_ms);
 }
 
