@@ -519,6 +519,14 @@ static int set_feedback_sources(pctx_t *p, const cfg_key_t *k, const char *path,
         if (fs->effort_threshold > fs->effort_scale)
             return s_fail(p, vn, "%s.effort_threshold: %d is outside the scale 1..%d", item_path,
                           fs->effort_threshold, fs->effort_scale);
+        /* A threshold at the easy end makes every answer a detractor: the
+         * usual slip when a reversed scale keeps the default threshold. */
+        if (fs->effort_high_is_hard ? fs->effort_threshold <= 1
+                                    : fs->effort_threshold >= fs->effort_scale)
+            return s_fail(p, vn, "%s.effort_threshold: %d would make every effort score a "
+                          "detractor on a 1..%d scale where %s is hardest", item_path,
+                          fs->effort_threshold, fs->effort_scale,
+                          fs->effort_high_is_hard ? "the highest" : "1");
     }
     return 0;
 }
