@@ -35,6 +35,9 @@ static void s_usage(FILE *out) {
             "  -r, --replay FILE    backfill: run the rules over FILE (JSON lines, one\n"
             "                       Envelope each, as tp-pub reads; - for stdin) in event\n"
             "                       time, print the alerts as JSON lines, and exit\n"
+            "      --move-aside-corrupt\n"
+            "                       if the alert journal is corrupt, rename it and start\n"
+            "                       a new one (sequence numbers jump forward, never reused)\n"
             "  -v, --verbose        log debug messages\n"
             "      --version        print the version and exit\n"
             "  -h, --help           show this help and exit\n"
@@ -83,7 +86,8 @@ static int s_replay(const tp_config_t *cfg, const char *path) {
 }
 
 int main(int argc, char **argv) {
-    enum { OPT_CHECK = 256, OPT_VERSION, OPT_PRINT_CONFIG };
+    enum { OPT_CHECK = 256, OPT_VERSION, OPT_PRINT_CONFIG, OPT_MOVE_ASIDE };
+    bool move_aside = false;
     const char *replay_path = NULL;
     static const struct option opts[] = {
         { "config",       required_argument, NULL, 'c' },
@@ -91,6 +95,7 @@ int main(int argc, char **argv) {
         { "print-config", no_argument,       NULL, OPT_PRINT_CONFIG },
         { "print-alerts", no_argument,       NULL, 'p' },
         { "replay",       required_argument, NULL, 'r' },
+        { "move-aside-corrupt", no_argument, NULL, OPT_MOVE_ASIDE },
         { "verbose",      no_argument,       NULL, 'v' },
         { "version",      no_argument,       NULL, OPT_VERSION },
         { "help",         no_argument,       NULL, 'h' },
@@ -106,6 +111,7 @@ int main(int argc, char **argv) {
         case 'r': replay_path = optarg; break;
         case 'v': tp_log_set_max_level(TP_LOG_DEBUG); break;
         case OPT_CHECK: check_only = true; break;
+        case OPT_MOVE_ASIDE: move_aside = true; break;
         case OPT_PRINT_CONFIG: fputs(tp_config_default_yaml(), stdout); return EXIT_SUCCESS;
         case OPT_VERSION: printf("touchpointd %s\n", TP_VERSION); return EXIT_SUCCESS;
         case 'h': s_usage(stdout); return EXIT_SUCCESS;
@@ -144,7 +150,8 @@ int main(int argc, char **argv) {
         log_error("Failed to create the event loop");
         goto out;
     }
-    tp_daemon_opts_t dopts = { .print_alerts = print_alerts ? stdout : NULL };
+    tp_daemon_opts_t dopts = { .print_alerts = print_alerts ? stdout : NULL,
+                               .move_aside_corrupt = move_aside };
     if (tp_daemon_new(base, cfg, &dopts, &d) < 0)
         goto out;
     ev_int = evsignal_new(base, SIGINT, s_stop_cb, base);

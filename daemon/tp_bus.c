@@ -8,23 +8,25 @@
 #include <string.h>
 #include <zmq.h>
 
-#define MAX_INPUTS  TP_MAX_INPUTS
+#define MAX_SOCKS   (TP_MAX_INPUTS + 4)
 #define KEEP_FRAMES 4             /* frames kept per message; the rest are drained */
 
-typedef struct {
+struct tp_bus_sock {
     tp_bus_t      *bus;
     void          *zsock;
-    struct event  *ev;            /* NULL for the output */
+    struct event  *ev;            /* readable: ZMQ_FD */
     tp_bus_recv_fn fn;
     void          *arg;
-} s_sock_t;
+};
+typedef struct tp_bus_sock s_sock_t;
 
 struct tp_bus {
     struct event_base *base;
     void              *zctx;
-    s_sock_t           inputs[MAX_INPUTS];
-    size_t             n_inputs;
-    s_sock_t           output;
+    s_sock_t           socks[MAX_SOCKS];   /* inputs, routers, the output */
+    size_t             n_socks;
+    s_sock_t          *output;
+    size_t             subscribers;
 };
 
 tp_bus_t *tp_bus_new(struct event_base *base) {
@@ -107,98 +109,132 @@ static int s_setopt_int(void *zsock, int opt, int v) {
     return zmq_setsockopt(zsock, opt, &v, sizeof v) == 0 ? 0 : s_zerr();
 }
 
-static int s_open(tp_bus_t *b, s_sock_t *s, int type, const tp_endpoint_t *ep) {
-    s->bus = b;
+/* Creates, configures, binds or connects a socket and joins it to the
+ * loop through its ZMQ_FD. `fn` gets every message read from it. */
+static int s_open(tp_bus_t *b, int type, const tp_endpoint_t *ep, size_t max_msg,
+                  tp_bus_recv_fn fn, void *arg, s_sock_t **ret) {
+    if (b->n_socks >= MAX_SOCKS)
+        return -E2BIG;
+    s_sock_t *s = &b->socks[b->n_socks];
+    *s = (s_sock_t){ .bus = b, .fn = fn, .arg = arg };
     s->zsock = zmq_socket(b->zctx, type);
     if (!s->zsock)
         return s_zerr();
+    int hwm_opt = type == ZMQ_SUB ? ZMQ_RCVHWM : ZMQ_SNDHWM;
     int r = s_setopt_int(s->zsock, ZMQ_IPV6, 1);
     if (r == 0)
-        r = s_setopt_int(s->zsock, type == ZMQ_SUB ? ZMQ_RCVHWM : ZMQ_SNDHWM, ep->hwm);
-    /* Inputs drop what is queued at shutdown; the output gets a second to
-     * flush alerts already published. */
+        r = s_setopt_int(s->zsock, hwm_opt, ep->hwm);
+    /* Inputs drop what is queued at shutdown; alerts and replies get a
+     * second to flush. */
     if (r == 0)
         r = s_setopt_int(s->zsock, ZMQ_LINGER, type == ZMQ_SUB ? 0 : 1000);
-    if (r == 0) {
-        int rc = ep->mode == TP_MODE_BIND ? zmq_bind(s->zsock, ep->endpoint)
-                                          : zmq_connect(s->zsock, ep->endpoint);
-        if (rc != 0)
+    if (r == 0 && max_msg) {
+        int64_t m = (int64_t)max_msg;
+        if (zmq_setsockopt(s->zsock, ZMQ_MAXMSGSIZE, &m, sizeof m) != 0)
             r = s_zerr();
     }
-    if (r < 0) {
-        zmq_close(s->zsock);
-        s->zsock = NULL;
-    }
-    return r;
-}
-
-int tp_bus_add_input(tp_bus_t *b, const tp_endpoint_t *ep, const char *prefix,
-                     size_t max_msg_bytes, tp_bus_recv_fn fn, void *arg) {
-    if (b->n_inputs >= MAX_INPUTS)
-        return -E2BIG;
-    s_sock_t *s = &b->inputs[b->n_inputs];
-    *s = (s_sock_t){ .fn = fn, .arg = arg };
-    int64_t maxmsg = (int64_t)max_msg_bytes;
-    int r = s_open(b, s, ZMQ_SUB, ep);
-    if (r < 0)
-        return r;
-    if (zmq_setsockopt(s->zsock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg) != 0 ||
-        zmq_setsockopt(s->zsock, ZMQ_SUBSCRIBE, prefix, strlen(prefix)) != 0) {
+    if (r == 0 && type == ZMQ_XPUB)
+        r = s_setopt_int(s->zsock, ZMQ_XPUB_NODROP, 1);
+    if (r == 0 && type == ZMQ_ROUTER)
+        r = s_setopt_int(s->zsock, ZMQ_ROUTER_MANDATORY, 1);
+    if (r == 0 && type == ZMQ_SUB &&
+        zmq_setsockopt(s->zsock, ZMQ_SUBSCRIBE, TP_TOPIC_PREFIX, strlen(TP_TOPIC_PREFIX)) != 0)
         r = s_zerr();
-        goto fail;
-    }
+    if (r == 0 && (ep->mode == TP_MODE_BIND ? zmq_bind(s->zsock, ep->endpoint)
+                                            : zmq_connect(s->zsock, ep->endpoint)) != 0)
+        r = s_zerr();
     int fd;
     size_t fdlen = sizeof fd;
-    if (zmq_getsockopt(s->zsock, ZMQ_FD, &fd, &fdlen) != 0) {
+    if (r == 0 && zmq_getsockopt(s->zsock, ZMQ_FD, &fd, &fdlen) != 0)
         r = s_zerr();
-        goto fail;
+    if (r == 0) {
+        s->ev = event_new(b->base, fd, EV_READ | EV_PERSIST, s_readable_cb, s);
+        if (!s->ev || event_add(s->ev, NULL) != 0)
+            r = -ENOMEM;
     }
-    s->ev = event_new(b->base, fd, EV_READ | EV_PERSIST, s_readable_cb, s);
-    if (!s->ev || event_add(s->ev, NULL) != 0) {
-        r = -ENOMEM;
-        goto fail;
+    if (r < 0) {
+        if (s->ev)
+            event_free(s->ev);
+        zmq_close(s->zsock);
+        *s = (s_sock_t){ 0 };
+        return r;
     }
-    b->n_inputs++;
+    b->n_socks++;
     /* Messages may already be queued (connect to a busy peer): the edge
      * fired before we listened, so look once now. */
     event_active(s->ev, EV_READ, 0);
+    *ret = s;
     return 0;
-fail:
-    if (s->ev)
-        event_free(s->ev);
-    zmq_close(s->zsock);
-    *s = (s_sock_t){ 0 };
-    return r;
+}
+
+int tp_bus_add_input(tp_bus_t *b, const tp_endpoint_t *ep, size_t max_msg_bytes,
+                     tp_bus_recv_fn fn, void *arg) {
+    s_sock_t *s;
+    return s_open(b, ZMQ_SUB, ep, max_msg_bytes, fn, arg, &s);
+}
+
+int tp_bus_add_router(tp_bus_t *b, const tp_endpoint_t *ep, size_t max_msg_bytes,
+                      tp_bus_recv_fn fn, void *arg, tp_bus_sock_t **ret) {
+    return s_open(b, ZMQ_ROUTER, ep, max_msg_bytes, fn, arg, ret);
+}
+
+/* XPUB delivers [1, topic] when a subscriber subscribes and [0, topic]
+ * when it leaves: reading them keeps the count, and keeps the queue of
+ * subscription messages from growing. */
+static void s_subscription_cb(void *arg, const tp_frame_t *frames, size_t nframes) {
+    tp_bus_t *b = arg;
+    if (nframes != 1 || frames[0].len < 1)
+        return;
+    unsigned char kind = ((const unsigned char *)frames[0].data)[0];
+    if (kind == 1)
+        b->subscribers++;
+    else if (kind == 0 && b->subscribers > 0)
+        b->subscribers--;
 }
 
 int tp_bus_set_output(tp_bus_t *b, const tp_endpoint_t *ep) {
-    if (b->output.zsock)
+    if (b->output)
         return -EEXIST;
-    return s_open(b, &b->output, ZMQ_PUB, ep);
+    return s_open(b, ZMQ_XPUB, ep, 0, s_subscription_cb, b, &b->output);
+}
+
+size_t tp_bus_subscribers(const tp_bus_t *b) {
+    return b->subscribers;
+}
+
+/* ZMQ_FD is shared by the read and write sides: a send can consume the
+ * edge that announced incoming messages, so look again after each send. */
+static void s_after_send(s_sock_t *s) {
+    if (s->ev && s_readable(s->zsock))
+        event_active(s->ev, EV_READ, 0);
+}
+
+int tp_bus_send(tp_bus_sock_t *s, const tp_frame_t *frames, size_t n) {
+    int r = 0;
+    for (size_t i = 0; i < n && r == 0; i++)
+        if (zmq_send(s->zsock, frames[i].data, frames[i].len,
+                     ZMQ_DONTWAIT | (i + 1 < n ? ZMQ_SNDMORE : 0)) < 0)
+            r = s_zerr();
+    s_after_send(s);
+    /* Only the first frame can be refused: zmq takes a message whole. */
+    return r;
 }
 
 int tp_bus_publish(tp_bus_t *b, const char *topic, const void *data, size_t len) {
-    void *z = b->output.zsock;
-    if (!z)
+    if (!b->output)
         return -ENOTCONN;
-    if (zmq_send(z, topic, strlen(topic), ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
-        return s_zerr();
-    /* Once the first part is accepted the second cannot be refused. */
-    if (zmq_send(z, data, len, ZMQ_DONTWAIT) < 0)
-        return s_zerr();
-    return 0;
+    tp_frame_t frames[2] = { { topic, strlen(topic) }, { data, len } };
+    return tp_bus_send(b->output, frames, 2);
 }
 
 void tp_bus_destroy(tp_bus_t **p) {
     tp_bus_t *b = p ? *p : NULL;
     if (!b)
         return;
-    for (size_t i = b->n_inputs; i-- > 0;) {
-        event_free(b->inputs[i].ev);
-        zmq_close(b->inputs[i].zsock);
+    for (size_t i = b->n_socks; i-- > 0;) {
+        event_free(b->socks[i].ev);
+        zmq_close(b->socks[i].zsock);
     }
-    if (b->output.zsock)
-        zmq_close(b->output.zsock);
     zmq_ctx_term(b->zctx);
     free(b);
     *p = NULL;

@@ -1,7 +1,8 @@
 /* tp_bus — where bytes enter and alerts leave: ZeroMQ on the libevent loop.
  *
- * Owns the ZeroMQ context and sockets: SUB inputs subscribed to "crm." and
- * the PUB output. Each readable socket joins the loop through its ZMQ_FD.
+ * Owns the ZeroMQ context and sockets: SUB inputs subscribed to "crm.",
+ * the alert output (an XPUB, so a full subscriber is reported instead of
+ * silently skipped) and ROUTER sockets for request/reply peers (replay). Each readable socket joins the loop through its ZMQ_FD.
  * That fd is edge-triggered: it signals a change, not "a message is
  * waiting", so on every wake-up we read until zmq says EAGAIN; after a
  * bounded batch we yield to the loop and re-activate ourselves, so one
@@ -19,6 +20,7 @@ struct event_base;
 #define TP_BUS_BATCH 512         /* messages per socket per loop turn */
 
 typedef struct tp_bus tp_bus_t;
+typedef struct tp_bus_sock tp_bus_sock_t;
 
 /* One received message: frames[0..min(nframes, 4)-1] are valid for the
  * duration of the call; nframes is the real number of parts. */
@@ -27,16 +29,32 @@ typedef void (*tp_bus_recv_fn)(void *arg, const tp_frame_t *frames, size_t nfram
 /* NULL on failure (errno set). */
 tp_bus_t *tp_bus_new(struct event_base *base);
 
-/* Adds a SUB input on ep (bind or connect), subscribed to `prefix`,
- * refusing messages over max_msg_bytes. 0 or negative errno. */
-int tp_bus_add_input(tp_bus_t *b, const tp_endpoint_t *ep, const char *prefix,
-                     size_t max_msg_bytes, tp_bus_recv_fn fn, void *arg);
+/* Adds a SUB input on ep (bind or connect), subscribed to the contract's
+ * "crm." prefix, refusing messages over max_msg_bytes. 0 or negative errno. */
+int tp_bus_add_input(tp_bus_t *b, const tp_endpoint_t *ep, size_t max_msg_bytes,
+                     tp_bus_recv_fn fn, void *arg);
 
-/* Sets the PUB output. 0 or negative errno. */
+/* Sets the alert output: an XPUB with ZMQ_XPUB_NODROP and SNDHWM ep->hwm.
+ * 0 or negative errno. */
 int tp_bus_set_output(tp_bus_t *b, const tp_endpoint_t *ep);
 
-/* Publishes [topic, data] without blocking. 0, or -EAGAIN when the output
- * refused it, or another negative errno. */
+/* Publishes [topic, data] without blocking. 0, or -EAGAIN when a matching
+ * subscriber's queue is full: the policy is to drop the alert for every
+ * subscriber rather than deliver it to some (the caller counts it; the
+ * journal keeps it for replay). */
 int tp_bus_publish(tp_bus_t *b, const char *topic, const void *data, size_t len);
+
+/* Subscribers currently joined to the output (from XPUB subscriptions). */
+size_t tp_bus_subscribers(const tp_bus_t *b);
+
+/* Adds a ROUTER socket (ZMQ_ROUTER_MANDATORY): fn gets [identity, ...]
+ * messages. *ret is the handle to reply on. 0 or negative errno. */
+int tp_bus_add_router(tp_bus_t *b, const tp_endpoint_t *ep, size_t max_msg_bytes,
+                      tp_bus_recv_fn fn, void *arg, tp_bus_sock_t **ret);
+
+/* Sends one message (frames in order, the first is the peer identity on a
+ * ROUTER) without blocking. 0, -EAGAIN (the peer's queue is full: try
+ * later), -EHOSTUNREACH (the peer is gone), or another negative errno. */
+int tp_bus_send(tp_bus_sock_t *s, const tp_frame_t *frames, size_t n);
 
 void tp_bus_destroy(tp_bus_t **p);

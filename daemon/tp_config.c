@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +31,7 @@ typedef struct {
     yaml_document_t *doc;         /* document being walked */
     tp_config_t     *c;
     bool             defaults;    /* applying built-in defaults: no user line */
-    unsigned         ep_line[TP_MAX_INPUTS + 1]; /* inputs[i], then output */
+    unsigned         ep_line[TP_MAX_INPUTS + 2]; /* inputs[i], then output, then replay */
 } pctx_t;
 
 typedef int (*setter_t)(pctx_t *p, const cfg_key_t *k, const char *path, void *base,
@@ -264,9 +265,16 @@ static int set_string(pctx_t *p, const cfg_key_t *k, const char *path, void *bas
                           "inproc://)", path, v);
         /* Remember where each endpoint was set, for the bound-twice check. */
         tp_config_t *c = p->c;
-        size_t slot = dst == &c->output.endpoint ? TP_MAX_INPUTS
-                    : (size_t)((tp_endpoint_t *)base - c->inputs);
-        if (slot <= TP_MAX_INPUTS)
+        size_t slot = SIZE_MAX;
+        if (dst == &c->output.endpoint)
+            slot = TP_MAX_INPUTS;
+        else if (dst == &c->replay.endpoint.endpoint)
+            slot = TP_MAX_INPUTS + 1;
+        else
+            for (size_t i = 0; i < TP_MAX_INPUTS; i++)
+                if (dst == &c->inputs[i].endpoint)
+                    slot = i;
+        if (slot != SIZE_MAX)
             p->ep_line[slot] = p->defaults ? 0 : (unsigned)n->start_mark.line + 1;
     }
     char *copy = strdup(v);
@@ -673,25 +681,34 @@ static int s_apply_defaults(pctx_t *p, const cfg_key_t *keys, size_t n_keys, voi
 static int s_check_binds(pctx_t *p)
 {
     tp_config_t *c = p->c;
-    const tp_endpoint_t *ep[TP_MAX_INPUTS + 1];
-    size_t n = c->n_inputs;
-    for (size_t i = 0; i < n; i++)
-        ep[i] = &c->inputs[i];
+    const tp_endpoint_t *ep[TP_MAX_INPUTS + 2];
+    size_t slot[TP_MAX_INPUTS + 2];
+    char name[TP_MAX_INPUTS + 2][32];
+    size_t n = 0;
+    for (size_t i = 0; i < c->n_inputs; i++, n++) {
+        ep[n] = &c->inputs[i];
+        slot[n] = i;
+        snprintf(name[n], sizeof name[n], "inputs[%zu]", i);
+    }
     ep[n] = &c->output;
-    for (size_t i = 0; i <= n; i++)
-        for (size_t j = i + 1; j <= n; j++) {
+    slot[n] = TP_MAX_INPUTS;
+    snprintf(name[n++], sizeof name[0], "output");
+    if (c->replay.enabled) {
+        ep[n] = &c->replay.endpoint;
+        slot[n] = TP_MAX_INPUTS + 1;
+        snprintf(name[n++], sizeof name[0], "replay");
+    }
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = i + 1; j < n; j++) {
             if (ep[i]->mode != TP_MODE_BIND || ep[j]->mode != TP_MODE_BIND ||
                 strcmp(ep[i]->endpoint, ep[j]->endpoint))
                 continue;
-            size_t si = i < n ? i : TP_MAX_INPUTS, sj = j < n ? j : TP_MAX_INPUTS;
-            bool later_j = p->ep_line[sj] >= p->ep_line[si];
-            char a[32], b[32];
-            snprintf(a, sizeof(a), i < n ? "inputs[%zu]" : "output", i);
-            snprintf(b, sizeof(b), j < n ? "inputs[%zu]" : "output", j);
-            size_t line = later_j ? p->ep_line[sj] : p->ep_line[si];
+            bool later_j = p->ep_line[slot[j]] >= p->ep_line[slot[i]];
+            size_t line = later_j ? p->ep_line[slot[j]] : p->ep_line[slot[i]];
             yaml_node_t at = { .start_mark.line = line ? line - 1 : 0 };
             return s_fail(p, &at, "%s.endpoint: \"%.64s\" is already bound by %s",
-                          later_j ? b : a, ep[i]->endpoint, later_j ? a : b);
+                          later_j ? name[j] : name[i], ep[i]->endpoint,
+                          later_j ? name[i] : name[j]);
         }
     return 0;
 }
@@ -833,6 +850,7 @@ void tp_config_destroy(tp_config_t **p)
     for (size_t i = 0; i < TP_MAX_FEEDBACK_SOURCES; i++)
         free(c->feedback_sources[i].name);
     free(c->output.endpoint);
+    free(c->replay.endpoint.endpoint);
     free(c->state_dir);
     free(c->path);
     free(c);

@@ -67,6 +67,15 @@ typedef struct tp_config {
     tp_endpoint_t   inputs[TP_MAX_INPUTS];      /* SUB sockets subscribed to "crm." */
     size_t          n_inputs;
     tp_endpoint_t   output;                     /* PUB socket for alerts */
+    struct {
+        bool          enabled;
+        tp_endpoint_t endpoint;                 /* ROUTER: ["REPLAY", "<n>"] -> alerts after n */
+    } replay;
+    struct {
+        bool     enabled;                       /* alerts go to <state_dir>/journal.db first */
+        int64_t  retention_ms;                  /* prune alerts older than this (0 = keep) */
+        uint64_t max_alerts;                    /* keep at most this many (0 = no limit) */
+    } journal;
     tp_clock_mode_t clock;                      /* wall | event */
     char           *state_dir;                  /* owned */
     size_t          dedup_window;               /* event_ids remembered for idempotency */

@@ -39,6 +39,17 @@ const cfg_key_t tp_config_keys[] = {
     KEY(tp_config_t, "output.mode", T_ENUM, output.mode, 0, 0, tp_config_modes, "bind",
         "bind or connect the alert socket"),
     KI("output.hwm", output.hwm, 0, INT_MAX, "100000", "ZMQ_SNDHWM, 0 = unlimited"),
+    K("replay.enabled", T_BOOL, replay.enabled, 0, 1, "true",
+      "serve journaled alerts to consumers that missed them (needs journal.enabled)"),
+    K("replay.endpoint", T_ENDPOINT, replay.endpoint.endpoint, 0, 0, "tcp://127.0.0.1:7604",
+      "ROUTER socket: a DEALER sends [REPLAY, n] and gets every alert after sequence n"),
+    KEY(tp_config_t, "replay.mode", T_ENUM, replay.endpoint.mode, 0, 0, tp_config_modes, "bind",
+        "bind or connect the replay socket"),
+    K("journal.enabled", T_BOOL, journal.enabled, 0, 1, "true",
+      "write every alert to <state_dir>/journal.db before publishing it"),
+    KD("journal.retention", journal.retention_ms, "30d", "prune journaled alerts older than this"),
+    KU("journal.max_alerts", journal.max_alerts, 1000, 1000000000, "1000000",
+       "keep at most this many journaled alerts"),
     KEY(tp_config_t, "clock", T_ENUM, clock, 0, 0, tp_config_clocks, "wall",
         "wall (live) or event (backfill: now = newest event time or watermark)"),
     K("state_dir", T_STRING, state_dir, 0, 0, "./var/touchpointd", "where state is kept"),
@@ -152,6 +163,8 @@ const char *tp_config_default_yaml(void)
            "inputs:\n"
            "  - { endpoint: \"tcp://127.0.0.1:7601\", mode: bind, hwm: 100000 }\n"
            "output: { endpoint: \"tcp://127.0.0.1:7602\", mode: bind, hwm: 100000 }\n"
+           "replay: { enabled: true, endpoint: \"tcp://127.0.0.1:7604\", mode: bind }\n"
+           "journal: { enabled: true, retention: 30d, max_alerts: 1000000 }\n"
            "clock: wall\n"
            "state_dir: ./var/touchpointd\n"
            "limits:\n"

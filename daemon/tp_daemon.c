@@ -11,11 +11,27 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "tp_alert_replay.h"
 #include "tp_bus.h"
+#include "tp_clock.h"
+#include "tp_journal.h"
 #include "tp_json.h"
 #include "tp_log.h"
 
+#define PRUNE_EVERY_MS   60000   /* journal retention runs at most this often */
+#define COMMIT_RETRY_MS  1000    /* after a failed journal commit */
+#define REPLAY_HWM       10000   /* replies queued per replay consumer */
+
+/* An alert journaled in this loop turn, published once the commit is done. */
+typedef struct s_out {
+    struct s_out *next;
+    size_t        len;
+    char         *topic;
+    unsigned char body[];
+} s_out_t;
+
 struct tp_daemon {
+    struct event_base *base;
     const tp_config_t *cfg;
     int                lock_fd;  /* flock on <state_dir>/touchpointd.lock */
     tp_engine_t       *engine;
@@ -23,6 +39,12 @@ struct tp_daemon {
     FILE              *print_alerts;
     struct event      *deadline_ev;  /* the one timer: earliest rule deadline */
     int64_t            armed_for;    /* due time deadline_ev is set for */
+    tp_journal_t      *journal;      /* NULL when journal.enabled is false */
+    tp_alert_replay_t *replay;
+    struct event      *flush_ev;     /* group commit, then publish, once per loop turn */
+    s_out_t           *out, **out_tail;
+    int64_t            last_prune_ms;
+    tp_ratelimit_t     journal_rl;
 };
 
 /* mkdir -p, mode 0750 for what we create. */
@@ -108,7 +130,55 @@ static void s_input_cb(void *arg, const tp_frame_t *frames, size_t nframes) {
     s_rearm(d);
 }
 
-/* Alerts leave here: printed (if asked) and published on the PUB socket. */
+static void s_publish(tp_daemon_t *d, const char *topic, const void *buf, size_t len) {
+    int r = tp_bus_publish(d->bus, topic, buf, len);
+    if (r == -EAGAIN) {
+        tp_engine_counters(d->engine)->alerts_dropped++;
+    } else if (r < 0) {
+        tp_engine_counters(d->engine)->publish_errors++;
+        log_warning_errno(r, "Failed to publish an alert on %s: %m", topic);
+    }
+}
+
+/* Group commit: every alert raised in this loop turn is written in one
+ * transaction, then published, so a consumer never sees an alert the
+ * journal could lose. A failed commit keeps them queued and retries. */
+static void s_flush_cb(evutil_socket_t fd, short what, void *arg) {
+    (void)fd;
+    (void)what;
+    tp_daemon_t *d = arg;
+    tp_stats_t *st = tp_engine_counters(d->engine);
+    char err[256];
+    int r = tp_journal_commit(d->journal, err, sizeof err);
+    if (r < 0) {
+        st->journal_errors++;
+        uint64_t suppressed;
+        if (tp_ratelimit_below(&d->journal_rl, tp_monotonic_ms(), &suppressed))
+            log_error("Failed to write %zu alerts to the journal (%s); retrying, not publishing "
+                      "until they are stored", tp_journal_pending(d->journal), err);
+        struct timeval tv = { COMMIT_RETRY_MS / 1000, 0 };
+        evtimer_add(d->flush_ev, &tv);
+        return;
+    }
+    st->journal_commits++;
+    while (d->out) {
+        s_out_t *o = d->out;
+        d->out = o->next;
+        s_publish(d, o->topic, o->body, o->len);
+        free(o);
+    }
+    d->out_tail = &d->out;
+    int64_t now = tp_monotonic_ms();
+    if (now - d->last_prune_ms >= PRUNE_EVERY_MS) {
+        d->last_prune_ms = now;
+        int64_t n = tp_journal_prune(d->journal, tp_realtime_ms(), d->cfg->journal.retention_ms,
+                                     d->cfg->journal.max_alerts);
+        if (n < 0)
+            log_warning_errno((int)n, "Failed to prune the alert journal: %m");
+    }
+}
+
+/* Alerts leave here: printed (if asked), journaled, then published. */
 static int s_alert_sink(void *ctx, const char *topic, const uint8_t *buf, size_t len,
                         const Touchpoint__V1__Alert *alert) {
     tp_daemon_t *d = ctx;
@@ -118,10 +188,72 @@ static int s_alert_sink(void *ctx, const char *topic, const uint8_t *buf, size_t
         fflush(d->print_alerts);
         free(line);
     }
-    int r = tp_bus_publish(d->bus, topic, buf, len);
+    if (!d->journal) {
+        s_publish(d, topic, buf, len);
+        return 0;
+    }
+    size_t tl = strlen(topic) + 1;
+    s_out_t *o = malloc(sizeof *o + len + tl);
+    if (!o)
+        return -ENOMEM;
+    o->next = NULL;
+    o->len = len;
+    memcpy(o->body, buf, len);
+    o->topic = (char *)o->body + len;
+    memcpy(o->topic, topic, tl);
+    int r = tp_journal_append(d->journal, alert->sequence, topic, alert->alert_id,
+                              (int)alert->status, tp_realtime_ms(), buf, len);
+    if (r < 0) {
+        free(o);
+        return r;
+    }
+    *d->out_tail = o;
+    d->out_tail = &o->next;
+    if (!evtimer_pending(d->flush_ev, NULL))
+        event_active(d->flush_ev, EV_TIMEOUT, 0);
+    return 0;
+}
+
+/* Opens <state_dir>/journal.db. A corrupt journal stops the start with the
+ * way out; with --move-aside-corrupt it is renamed and a new one started
+ * whose sequence numbers continue above any a consumer may have stored. */
+static int s_open_journal(tp_daemon_t *d, bool move_aside) {
+    char path[4096], err[256];
+    snprintf(path, sizeof path, "%s/journal.db", d->cfg->state_dir);
+    int r = tp_journal_open(path, err, sizeof err, &d->journal);
+    if (r == -EBADMSG && move_aside) {
+        char aside[4200];
+        int64_t now = tp_realtime_ms();
+        snprintf(aside, sizeof aside, "%s.corrupt-%lld", path, (long long)(now / 1000));
+        if (rename(path, aside) < 0)
+            return log_error_errno(errno, "Failed to move '%s' aside: %m", path);
+        for (const char *sfx = "-wal"; sfx; sfx = strcmp(sfx, "-wal") == 0 ? "-shm" : NULL) {
+            char from[4200], to[4300];
+            snprintf(from, sizeof from, "%s%s", path, sfx);
+            snprintf(to, sizeof to, "%s%s", aside, sfx);
+            rename(from, to);
+        }
+        log_warning("Moved the corrupt journal to '%s'; starting a new one", aside);
+        r = tp_journal_open(path, err, sizeof err, &d->journal);
+        /* Milliseconds since 1970 times 1000 stay above every sequence the
+         * old journal can have handed out at up to 1,000 alerts per ms. */
+        if (r == 0)
+            r = tp_journal_seed_sequence(d->journal, (uint64_t)now * 1000);
+    }
+    if (r == -EBADMSG)
+        return log_error_errno(r, "The alert journal '%s' is corrupt or not a journal (%s). Start "
+                               "with --move-aside-corrupt to rename it and begin a new journal, or "
+                               "restore it from a backup", path, err);
     if (r < 0)
-        log_warning_errno(r, "Failed to publish alert %s: %m", alert->alert_id);
-    return r;
+        return log_error_errno(r, "Failed to open the alert journal '%s' (%s): %m", path, err);
+    tp_engine_set_next_sequence(d->engine, tp_journal_last_seq(d->journal) + 1);
+    d->flush_ev = evtimer_new(d->base, s_flush_cb, d);
+    if (!d->flush_ev)
+        return log_error_errno(ENOMEM, "Out of memory");
+    d->last_prune_ms = tp_monotonic_ms();
+    tp_journal_prune(d->journal, tp_realtime_ms(), d->cfg->journal.retention_ms,
+                     d->cfg->journal.max_alerts);
+    return 0;
 }
 
 int tp_daemon_new(struct event_base *base, const tp_config_t *cfg, const tp_daemon_opts_t *opts,
@@ -129,8 +261,11 @@ int tp_daemon_new(struct event_base *base, const tp_config_t *cfg, const tp_daem
     tp_daemon_t *d = calloc(1, sizeof *d);
     if (!d)
         return log_error_errno(ENOMEM, "Out of memory");
+    d->base = base;
     d->cfg = cfg;
     d->lock_fd = -1;
+    d->out_tail = &d->out;
+    d->journal_rl = (tp_ratelimit_t){ .interval_ms = cfg->log_interval_ms, .burst = cfg->log_burst };
     d->print_alerts = opts ? opts->print_alerts : NULL;
 
     int r = s_lock_state_dir(d);
@@ -142,6 +277,8 @@ int tp_daemon_new(struct event_base *base, const tp_config_t *cfg, const tp_daem
         goto fail;
     }
     tp_engine_set_sink(d->engine, s_alert_sink, d);
+    if (cfg->journal.enabled && (r = s_open_journal(d, opts && opts->move_aside_corrupt)) < 0)
+        goto fail;
     d->armed_for = INT64_MAX;
     d->deadline_ev = evtimer_new(base, s_deadline_cb, d);
     if (!d->deadline_ev) {
@@ -161,10 +298,21 @@ int tp_daemon_new(struct event_base *base, const tp_config_t *cfg, const tp_daem
     }
     for (size_t i = 0; i < cfg->n_inputs; i++) {
         const tp_endpoint_t *ep = &cfg->inputs[i];
-        r = tp_bus_add_input(d->bus, ep, TP_TOPIC_PREFIX, cfg->max_message_bytes, s_input_cb, d);
+        r = tp_bus_add_input(d->bus, ep, cfg->max_message_bytes, s_input_cb, d);
         if (r < 0) {
             log_error_errno(r, "Failed to %s input '%s': %m",
                             ep->mode == TP_MODE_BIND ? "bind" : "connect", ep->endpoint);
+            goto fail;
+        }
+    }
+    if (d->journal && cfg->replay.enabled) {
+        tp_endpoint_t ep = cfg->replay.endpoint;
+        ep.hwm = REPLAY_HWM;
+        r = tp_alert_replay_new(base, d->bus, d->journal, &ep, tp_engine_counters(d->engine),
+                                &d->replay);
+        if (r < 0) {
+            log_error_errno(r, "Failed to %s the replay endpoint '%s': %m",
+                            ep.mode == TP_MODE_BIND ? "bind" : "connect", ep.endpoint);
             goto fail;
         }
     }
@@ -191,7 +339,19 @@ void tp_daemon_destroy(tp_daemon_t **p) {
     tp_daemon_t *d = p ? *p : NULL;
     if (!d)
         return;
+    /* What the last loop turn raised is stored and sent before we go. */
+    if (d->journal && d->flush_ev && d->engine)
+        s_flush_cb(-1, 0, d);
+    tp_alert_replay_destroy(&d->replay);
     tp_bus_destroy(&d->bus);
+    while (d->out) {
+        s_out_t *o = d->out;
+        d->out = o->next;
+        free(o);
+    }
+    if (d->flush_ev)
+        event_free(d->flush_ev);
+    tp_journal_close(&d->journal);
     if (d->deadline_ev)
         event_free(d->deadline_ev);
     tp_engine_destroy(&d->engine);

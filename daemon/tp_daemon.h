@@ -7,6 +7,7 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "tp_config.h"
@@ -16,6 +17,7 @@ struct event_base;
 
 typedef struct {
     FILE *print_alerts;          /* also print each alert as a JSON line; NULL = no */
+    bool  move_aside_corrupt;    /* a corrupt journal is renamed and a new one started */
 } tp_daemon_opts_t;
 
 typedef struct tp_daemon tp_daemon_t;

@@ -78,6 +78,14 @@ const tp_stats_t *tp_engine_stats(const tp_engine_t *e) {
     return &e->stats;
 }
 
+tp_stats_t *tp_engine_counters(tp_engine_t *e) {
+    return &e->stats;
+}
+
+void tp_engine_set_next_sequence(tp_engine_t *e, uint64_t next) {
+    tp_alerts_set_next_sequence(e->alerts, next);
+}
+
 size_t tp_engine_open_alerts(const tp_engine_t *e) {
     return tp_alerts_open(e->alerts);
 }

@@ -29,6 +29,13 @@ tp_clock_t *tp_engine_clock(tp_engine_t *e);
 
 const tp_stats_t *tp_engine_stats(const tp_engine_t *e);
 
+/* The same counters, for the I/O layer to add its own (drops, journal). */
+tp_stats_t *tp_engine_counters(tp_engine_t *e);
+
+/* The sequence the next alert gets: the journal's last + 1 at start-up, so
+ * sequence numbers are never reused across restarts. */
+void tp_engine_set_next_sequence(tp_engine_t *e, uint64_t next);
+
 /* What happened to one message (negative errno values are failures). */
 enum {
     TP_ACCEPTED  = 0,            /* applied to state and rules */

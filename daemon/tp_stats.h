@@ -27,6 +27,10 @@ typedef struct tp_stats {
     uint64_t alerts_firing;              /* FIRING alerts published */
     uint64_t alerts_resolved;            /* RESOLVED alerts published */
     uint64_t publish_errors;             /* alerts the output refused */
+    uint64_t alerts_dropped;             /* refused because a subscriber was full (journal has them) */
+    uint64_t journal_commits;            /* group commits of the alert journal */
+    uint64_t journal_errors;             /* failed commits (retried) */
+    uint64_t replay_requests;            /* REPLAY requests served */
 } tp_stats_t;
 
 /* Total refused messages over all reasons. */

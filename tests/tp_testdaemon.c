@@ -18,9 +18,11 @@ void tp_dfx_write_config(tp_dfx_t *d, const char *path, const char *clock, const
     char *yaml = NULL;
     assert_true(asprintf(&yaml,
                          "inputs:\n  - endpoint: %s\n    mode: bind\n"
-                         "output:\n  endpoint: %s\n  mode: bind\n"
+                         "output:\n  endpoint: %s\n  mode: bind\n  hwm: %d\n"
+                         "replay:\n  endpoint: %s\n"
                          "clock: %s\nstate_dir: %s/state\n%s",
-                         d->in_ep, d->out_ep, clock, d->dir, extra ? extra : "") > 0);
+                         d->in_ep, d->out_ep, d->output_hwm ? d->output_hwm : 100000, d->replay_ep,
+                         clock, d->dir, extra ? extra : "") > 0);
     assert_int_equal(tp_write_file(path, yaml), 0);
     free(yaml);
 }
@@ -95,8 +97,15 @@ static void s_sync(tp_dfx_t *d) {
     tp_test_alerts_clear(&d->got);
 }
 
+static void s_spawn_and_sync(tp_dfx_t *d, const char *extra_arg, bool fresh);
+
 tp_dfx_t *tp_dfx_start(const char *clock, const char *extra) {
+    return tp_dfx_start_with(clock, extra, 100000);
+}
+
+tp_dfx_t *tp_dfx_start_with(const char *clock, const char *extra, int output_hwm) {
     tp_dfx_t *d = calloc(1, sizeof *d);
+    d->output_hwm = output_hwm;
     d->dir = tp_tmpdir();
     assert_non_null(d->dir);
     d->cfg = tp_path(d->dir, "touchpointd.yaml");
@@ -104,12 +113,21 @@ tp_dfx_t *tp_dfx_start(const char *clock, const char *extra) {
     d->err = tp_path(d->dir, "stderr");
     assert_true(asprintf(&d->in_ep, "ipc://%s/in.sock", d->dir) > 0);
     assert_true(asprintf(&d->out_ep, "ipc://%s/out.sock", d->dir) > 0);
+    assert_true(asprintf(&d->replay_ep, "ipc://%s/replay.sock", d->dir) > 0);
     tp_dfx_write_config(d, d->cfg, clock, extra);
-    const char *argv[] = { TP_DAEMON_BIN, "--config", d->cfg, "--print-alerts", NULL };
+    s_spawn_and_sync(d, NULL, true);
+    return d;
+}
+
+/* Starts the daemon, (re)connects our sockets and waits until both paths
+ * work. `fresh`: create the sockets (first start). */
+static void s_spawn_and_sync(tp_dfx_t *d, const char *extra_arg, bool fresh) {
+    const char *argv[] = { TP_DAEMON_BIN, "--config", d->cfg, "--print-alerts", extra_arg, NULL };
     assert_int_equal(tp_proc_spawn(&d->proc, argv, NULL, d->out, d->err), 0);
+    if (fresh)
+        d->zctx = zmq_ctx_new();
 
     int zero = 0;
-    d->zctx = zmq_ctx_new();
     d->pub = zmq_socket(d->zctx, ZMQ_XPUB);
     d->sub = zmq_socket(d->zctx, ZMQ_SUB);
     zmq_setsockopt(d->pub, ZMQ_SNDHWM, &zero, sizeof zero);
@@ -119,15 +137,27 @@ tp_dfx_t *tp_dfx_start(const char *clock, const char *extra) {
     zmq_setsockopt(d->sub, ZMQ_SUBSCRIBE, "", 0);
     assert_int_equal(zmq_connect(d->pub, d->in_ep), 0);
     assert_int_equal(zmq_connect(d->sub, d->out_ep), 0);
-
     /* The daemon's SUB subscribes to "crm." once connected. */
-    zmq_pollitem_t item = { .socket = d->pub, .events = ZMQ_POLLIN };
-    assert_int_equal(zmq_poll(&item, 1, TP_WAIT_MS), 1);
-    char sub[16];
-    assert_int_equal(zmq_recv(d->pub, sub, sizeof sub, 0), 5);
-    assert_memory_equal(sub, "\1crm.", 5);
+    for (;;) {
+        zmq_pollitem_t item = { .socket = d->pub, .events = ZMQ_POLLIN };
+        assert_int_equal(zmq_poll(&item, 1, TP_WAIT_MS), 1);
+        char sub[16];
+        assert_int_equal(zmq_recv(d->pub, sub, sizeof sub, 0), 5);
+        if (memcmp(sub, "\1crm.", 5) == 0)
+            break;
+        assert_memory_equal(sub, "\0crm.", 5);
+    }
     s_sync(d);
-    return d;
+}
+
+void tp_dfx_restart(tp_dfx_t *d, const char *extra_arg) {
+    tp_proc_reap(&d->proc);
+    tp_test_alerts_clear(&d->got);
+    /* New sockets: a consumer or producer that restarts with the daemon,
+     * rather than relying on ZeroMQ's reconnect to an ipc path rebound. */
+    zmq_close(d->pub);
+    zmq_close(d->sub);
+    s_spawn_and_sync(d, extra_arg, false);
 }
 
 char *tp_dfx_stop(tp_dfx_t *d) {
@@ -144,6 +174,7 @@ void tp_dfx_free(tp_dfx_t *d) {
     zmq_ctx_term(d->zctx);
     tp_rmrf(d->dir);
     free(d->dir); free(d->cfg); free(d->out); free(d->err); free(d->in_ep); free(d->out_ep);
+    free(d->replay_ep);
     free(d);
 }
 

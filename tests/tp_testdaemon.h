@@ -16,10 +16,11 @@
 #define TP_WAIT_MS 20000
 
 typedef struct {
-    char     *dir, *cfg, *out, *err, *in_ep, *out_ep;
+    char     *dir, *cfg, *out, *err, *in_ep, *out_ep, *replay_ep;
     tp_proc_t proc;
     void     *zctx, *pub, *sub;
     unsigned  probes;            /* probe calls sent (each one accepted event) */
+    int       output_hwm;
     tp_test_alerts_t got;        /* alerts received since the sync */
 } tp_dfx_t;
 
@@ -27,6 +28,9 @@ typedef struct {
  * to the generated config, connects, syncs (probes need call_incomplete
  * enabled). Asserts on failure. */
 tp_dfx_t *tp_dfx_start(const char *clock, const char *extra_yaml);
+
+/* The same with the output's high-water mark (output.hwm) set. */
+tp_dfx_t *tp_dfx_start_with(const char *clock, const char *extra_yaml, int output_hwm);
 
 /* Writes the config for `d` (used by tp_dfx_start; exposed for tests that
  * start a second daemon). */
@@ -43,6 +47,11 @@ bool tp_dfx_recv_alert(tp_dfx_t *d, int timeout_ms);
 
 /* SIGTERM, asserts a clean exit (0), returns its stderr (caller frees). */
 char *tp_dfx_stop(tp_dfx_t *d);
+
+/* Starts the daemon again on the same config and state directory (after
+ * tp_dfx_stop or a SIGKILL), re-syncing the subscriber. `extra_args` (may be
+ * NULL) are added to the command line. */
+void tp_dfx_restart(tp_dfx_t *d, const char *extra_arg);
 
 /* Kills what is left, closes sockets, removes the temp dir. */
 void tp_dfx_free(tp_dfx_t *d);

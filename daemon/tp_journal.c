@@ -1,0 +1,299 @@
+/* tp_journal — see tp_journal.h. */
+#include "tp_journal.h"
+
+#include <errno.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SCHEMA_VERSION 1
+
+typedef struct s_row {
+    struct s_row *next;
+    uint64_t      seq;
+    int64_t       written_at_ms;
+    int           status;
+    size_t        len;
+    char         *topic;
+    char         *alert_id;
+    unsigned char body[];
+} s_row_t;
+
+struct tp_journal {
+    sqlite3      *db;
+    sqlite3_stmt *insert;
+    sqlite3_stmt *set_last;
+    sqlite3_stmt *read_after;
+    s_row_t      *head, **tail;  /* queued, in sequence order */
+    size_t        pending;
+    uint64_t      last_seq;      /* last committed sequence */
+};
+
+static int s_exec(sqlite3 *db, const char *sql, char *err, size_t errlen) {
+    char *msg = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) == SQLITE_OK)
+        return 0;
+    snprintf(err, errlen, "%s", msg ? msg : sqlite3_errmsg(db));
+    sqlite3_free(msg);
+    return -EIO;
+}
+
+/* Maps an SQLite failure to an errno, writing the reason. */
+static int s_fail(sqlite3 *db, char *err, size_t errlen) {
+    int code = sqlite3_errcode(db);
+    snprintf(err, errlen, "%s", sqlite3_errmsg(db));
+    switch (code & 0xff) {
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB: return -EBADMSG;
+    case SQLITE_FULL:   return -ENOSPC;
+    case SQLITE_NOMEM:  return -ENOMEM;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED: return -EBUSY;
+    case SQLITE_READONLY:
+    case SQLITE_PERM:
+    case SQLITE_CANTOPEN: return -EACCES;
+    default:            return -EIO;
+    }
+}
+
+static int s_check(sqlite3 *db, char *err, size_t errlen) {
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, "PRAGMA quick_check", -1, &st, NULL) != SQLITE_OK)
+        return s_fail(db, err, errlen);
+    int r = 0;
+    if (sqlite3_step(st) != SQLITE_ROW) {
+        r = s_fail(db, err, errlen);
+    } else {
+        const char *res = (const char *)sqlite3_column_text(st, 0);
+        if (!res || strcmp(res, "ok") != 0) {
+            snprintf(err, errlen, "integrity check failed: %s", res ? res : "?");
+            r = -EBADMSG;
+        }
+    }
+    sqlite3_finalize(st);
+    return r;
+}
+
+int tp_journal_open(const char *path, char *err, size_t errlen, tp_journal_t **ret) {
+    tp_journal_t *j = calloc(1, sizeof *j);
+    if (!j)
+        return -ENOMEM;
+    j->tail = &j->head;
+    int r;
+    if (sqlite3_open_v2(path, &j->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+                                          SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+        r = j->db ? s_fail(j->db, err, errlen) : -ENOMEM;
+        goto fail;
+    }
+    sqlite3_extended_result_codes(j->db, 1);
+    /* WAL + synchronous=NORMAL: a committed transaction survives the
+     * process being killed at any point (the WAL is written before commit
+     * returns); only an OS crash or power loss can lose the last commits. */
+    if ((r = s_check(j->db, err, errlen)) < 0 ||
+        (r = s_exec(j->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+                           "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER);"
+                           "CREATE TABLE IF NOT EXISTS alerts("
+                           " seq INTEGER PRIMARY KEY, written_at INTEGER NOT NULL,"
+                           " topic TEXT NOT NULL, alert_id TEXT NOT NULL,"
+                           " status INTEGER NOT NULL, body BLOB NOT NULL);"
+                           "INSERT OR IGNORE INTO meta VALUES('schema', 1);"
+                           "INSERT OR IGNORE INTO meta VALUES('last_seq', 0);",
+                    err, errlen)) < 0)
+        goto fail;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(j->db, "SELECT (SELECT value FROM meta WHERE key='schema'),"
+                                  " (SELECT value FROM meta WHERE key='last_seq')",
+                           -1, &st, NULL) != SQLITE_OK ||
+        sqlite3_step(st) != SQLITE_ROW) {
+        r = s_fail(j->db, err, errlen);
+        sqlite3_finalize(st);
+        goto fail;
+    }
+    int64_t schema = sqlite3_column_int64(st, 0);
+    j->last_seq = (uint64_t)sqlite3_column_int64(st, 1);
+    sqlite3_finalize(st);
+    if (schema != SCHEMA_VERSION) {
+        snprintf(err, errlen, "journal schema %lld, this touchpointd reads %d", (long long)schema,
+                 SCHEMA_VERSION);
+        r = -EBADMSG;
+        goto fail;
+    }
+    if (sqlite3_prepare_v2(j->db, "INSERT INTO alerts VALUES(?,?,?,?,?,?)", -1, &j->insert,
+                           NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(j->db, "UPDATE meta SET value=? WHERE key='last_seq'", -1,
+                           &j->set_last, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(j->db, "SELECT seq, topic, body FROM alerts WHERE seq > ?"
+                                  " ORDER BY seq LIMIT ?", -1, &j->read_after, NULL) != SQLITE_OK) {
+        r = s_fail(j->db, err, errlen);
+        goto fail;
+    }
+    *ret = j;
+    return 0;
+fail:
+    tp_journal_close(&j);
+    return r;
+}
+
+uint64_t tp_journal_last_seq(const tp_journal_t *j) {
+    return j->last_seq;
+}
+
+int tp_journal_append(tp_journal_t *j, uint64_t seq, const char *topic, const char *alert_id,
+                      int status, int64_t written_at_ms, const void *body, size_t len) {
+    size_t tl = strlen(topic) + 1, al = strlen(alert_id) + 1;
+    s_row_t *row = malloc(sizeof *row + len + tl + al);
+    if (!row)
+        return -ENOMEM;
+    *row = (s_row_t){ .seq = seq, .written_at_ms = written_at_ms, .status = status, .len = len };
+    memcpy(row->body, body, len);
+    row->topic = (char *)row->body + len;
+    memcpy(row->topic, topic, tl);
+    row->alert_id = row->topic + tl;
+    memcpy(row->alert_id, alert_id, al);
+    *j->tail = row;
+    j->tail = &row->next;
+    j->pending++;
+    return 0;
+}
+
+int tp_journal_seed_sequence(tp_journal_t *j, uint64_t seq) {
+    if (seq <= j->last_seq)
+        return 0;
+    sqlite3_bind_int64(j->set_last, 1, (sqlite3_int64)seq);
+    int rc = sqlite3_step(j->set_last);
+    sqlite3_reset(j->set_last);
+    if (rc != SQLITE_DONE)
+        return -EIO;
+    j->last_seq = seq;
+    return 0;
+}
+
+size_t tp_journal_pending(const tp_journal_t *j) {
+    return j->pending;
+}
+
+int tp_journal_commit(tp_journal_t *j, char *err, size_t errlen) {
+    if (!j->head)
+        return 0;
+    int r = s_exec(j->db, "BEGIN IMMEDIATE", err, errlen);
+    if (r < 0)
+        return r;
+    uint64_t last = j->last_seq;
+    for (s_row_t *row = j->head; row; row = row->next) {
+        sqlite3_stmt *st = j->insert;
+        sqlite3_bind_int64(st, 1, (sqlite3_int64)row->seq);
+        sqlite3_bind_int64(st, 2, row->written_at_ms);
+        sqlite3_bind_text(st, 3, row->topic, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 4, row->alert_id, -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 5, row->status);
+        sqlite3_bind_blob(st, 6, row->body, (int)row->len, SQLITE_STATIC);
+        int rc = sqlite3_step(st);
+        sqlite3_reset(st);
+        if (rc != SQLITE_DONE)
+            goto rollback;
+        if (row->seq > last)
+            last = row->seq;
+    }
+    sqlite3_bind_int64(j->set_last, 1, (sqlite3_int64)last);
+    int rc = sqlite3_step(j->set_last);
+    sqlite3_reset(j->set_last);
+    if (rc != SQLITE_DONE)
+        goto rollback;
+    if (sqlite3_exec(j->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+        goto rollback;
+    j->last_seq = last;
+    while (j->head) {
+        s_row_t *row = j->head;
+        j->head = row->next;
+        free(row);
+    }
+    j->tail = &j->head;
+    j->pending = 0;
+    return 0;
+rollback:
+    r = s_fail(j->db, err, errlen);
+    sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
+    return r;
+}
+
+int64_t tp_journal_prune(tp_journal_t *j, int64_t now_ms, int64_t max_age_ms, uint64_t max_alerts) {
+    char sql[256], err[128];
+    int64_t deleted = 0;
+    if (max_age_ms > 0) {
+        snprintf(sql, sizeof sql, "DELETE FROM alerts WHERE written_at < %lld",
+                 (long long)(now_ms - max_age_ms));
+        if (s_exec(j->db, sql, err, sizeof err) < 0)
+            return -EIO;
+        deleted += sqlite3_changes(j->db);
+    }
+    if (max_alerts > 0 && j->last_seq > max_alerts) {
+        snprintf(sql, sizeof sql, "DELETE FROM alerts WHERE seq <= %llu",
+                 (unsigned long long)(j->last_seq - max_alerts));
+        if (s_exec(j->db, sql, err, sizeof err) < 0)
+            return -EIO;
+        deleted += sqlite3_changes(j->db);
+    }
+    return deleted;
+}
+
+int64_t tp_journal_read_after(tp_journal_t *j, uint64_t after, size_t limit,
+                              tp_journal_row_fn fn, void *ctx, uint64_t *ret_last) {
+    sqlite3_stmt *st = j->read_after;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)after);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)limit);
+    int64_t n = 0;
+    uint64_t last = after;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        uint64_t seq = (uint64_t)sqlite3_column_int64(st, 0);
+        const char *topic = (const char *)sqlite3_column_text(st, 1);
+        const void *body = sqlite3_column_blob(st, 2);
+        size_t len = (size_t)sqlite3_column_bytes(st, 2);
+        int r = fn(ctx, seq, topic ? topic : "", body, len);
+        if (r != 0) {
+            sqlite3_reset(st);
+            *ret_last = last;
+            return r < 0 ? r : n;
+        }
+        last = seq;
+        n++;
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        return -EIO;
+    *ret_last = last;
+    return n;
+}
+
+int tp_journal_stats(tp_journal_t *j, uint64_t *ret_count, uint64_t *ret_first) {
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(j->db, "SELECT count(*), coalesce(min(seq), 0) FROM alerts", -1, &st,
+                           NULL) != SQLITE_OK)
+        return -EIO;
+    int r = -EIO;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        *ret_count = (uint64_t)sqlite3_column_int64(st, 0);
+        *ret_first = (uint64_t)sqlite3_column_int64(st, 1);
+        r = 0;
+    }
+    sqlite3_finalize(st);
+    return r;
+}
+
+void tp_journal_close(tp_journal_t **p) {
+    tp_journal_t *j = p ? *p : NULL;
+    if (!j)
+        return;
+    while (j->head) {
+        s_row_t *row = j->head;
+        j->head = row->next;
+        free(row);
+    }
+    sqlite3_finalize(j->insert);
+    sqlite3_finalize(j->set_last);
+    sqlite3_finalize(j->read_after);
+    sqlite3_close(j->db);
+    free(j);
+    *p = NULL;
+}
