@@ -28,6 +28,8 @@ struct fixture {
     char *endpoint;     /* ipc://dir/bus.sock */
     void *ctx;
     void *sock;         /* the test's end: SUB (tp-pub tests) or XPUB (tp-tail tests) */
+    char *replay_ep;    /* ipc://dir/replay.sock */
+    void *router;       /* the test's replay ROUTER (tp-tail --durable tests) */
     tp_proc_t proc;     /* the child under test */
     const char *argv[32];   /* argv as spawned, maybe behind valgrind */
 };
@@ -39,6 +41,7 @@ static int s_setup(void **state) {
     f->dir = tp_tmpdir();
     assert_non_null(f->dir);
     assert_true(asprintf(&f->endpoint, "ipc://%s/bus.sock", f->dir) > 0);
+    assert_true(asprintf(&f->replay_ep, "ipc://%s/replay.sock", f->dir) > 0);
     f->ctx = zmq_ctx_new();
     assert_non_null(f->ctx);
     *state = f;
@@ -50,9 +53,12 @@ static int s_teardown(void **state) {
     tp_proc_reap(&f->proc);
     if (f->sock)
         zmq_close(f->sock);
+    if (f->router)
+        zmq_close(f->router);
     zmq_ctx_term(f->ctx);
     tp_rmrf(f->dir);
     free(f->endpoint);
+    free(f->replay_ep);
     free(f->dir);
     free(f);
     return 0;
@@ -317,8 +323,9 @@ static char *s_wait_subscription(struct fixture *f) {
     return prefix;
 }
 
-static void s_send_alert(struct fixture *f, const char *topic, const char *alert_id,
-                         uint64_t sequence) {
+/* Sends [topic, Alert] on `sock`, behind a ROUTER identity frame if `ident`. */
+static void s_send_alert_on(void *sock, const char *ident, size_t ident_len, const char *topic,
+                            const char *alert_id, uint64_t sequence) {
     Touchpoint__V1__Alert a = TOUCHPOINT__V1__ALERT__INIT;
     Touchpoint__V1__Alert__EvidenceEntry e = TOUCHPOINT__V1__ALERT__EVIDENCE_ENTRY__INIT;
     Touchpoint__V1__Alert__EvidenceEntry *ev[] = { &e };
@@ -336,8 +343,15 @@ static void s_send_alert(struct fixture *f, const char *topic, const char *alert
     uint8_t buf[512];
     size_t n = touchpoint__v1__alert__pack(&a, buf);
     assert_true(n < sizeof buf);
-    assert_int_equal(zmq_send(f->sock, topic, strlen(topic), ZMQ_SNDMORE), (int)strlen(topic));
-    assert_int_equal(zmq_send(f->sock, buf, n, 0), (int)n);
+    if (ident)
+        assert_int_equal(zmq_send(sock, ident, ident_len, ZMQ_SNDMORE), (int)ident_len);
+    assert_int_equal(zmq_send(sock, topic, strlen(topic), ZMQ_SNDMORE), (int)strlen(topic));
+    assert_int_equal(zmq_send(sock, buf, n, 0), (int)n);
+}
+
+static void s_send_alert(struct fixture *f, const char *topic, const char *alert_id,
+                         uint64_t sequence) {
+    s_send_alert_on(f->sock, NULL, 0, topic, alert_id, sequence);
 }
 
 static void s_send_frames(struct fixture *f, const char *a, size_t alen, const char *b, size_t blen) {
@@ -437,6 +451,195 @@ static void test_tail_sigterm_and_usage(void **state) {
     free(out);
 }
 
+/* ---- tp-tail --durable: the test plays the daemon's XPUB and replay ROUTER */
+
+struct peer {
+    char  *id;          /* ROUTER identity of tp-tail's DEALER */
+    size_t len;
+};
+
+/* Binds XPUB and ROUTER, writes FILE (unless `pos` is NULL), starts tp-tail
+ * --durable with `extra` options and waits for its subscription. Returns
+ * the position file's path (caller frees). */
+static char *s_start_durable(struct fixture *f, const char *pos, const char *const extra[]) {
+    int zero = 0;
+    s_bind(f, ZMQ_XPUB);
+    f->router = zmq_socket(f->ctx, ZMQ_ROUTER);
+    assert_non_null(f->router);
+    assert_int_equal(zmq_setsockopt(f->router, ZMQ_LINGER, &zero, sizeof zero), 0);
+    assert_int_equal(zmq_bind(f->router, f->replay_ep), 0);
+    char *file = pos ? s_file(f, "pos", pos) : tp_path(f->dir, "pos");
+    assert_non_null(file);
+    const char *argv[32] = { TP_TAIL_BIN, "-e", f->endpoint, "--durable", file,
+                             "--replay-endpoint", f->replay_ep };
+    size_t n = 7;
+    for (size_t i = 0; extra[i]; i++)
+        argv[n++] = extra[i];
+    s_spawn(f, argv, NULL);
+    char *prefix = s_wait_subscription(f);
+    assert_string_equal(prefix, "");
+    free(prefix);
+    return file;
+}
+
+/* Receives ["REPLAY", want] on the ROUTER and returns the sender. */
+static struct peer s_expect_replay(struct fixture *f, const char *want) {
+    char *frames[4];
+    size_t lens[4];
+    size_t n = s_recv(f->router, WAIT_MS, frames, lens);
+    assert_int_equal(n, 3);
+    assert_string_equal(frames[1], "REPLAY");
+    assert_string_equal(frames[2], want);
+    struct peer p = { frames[0], lens[0] };
+    free(frames[1]);
+    free(frames[2]);
+    return p;
+}
+
+static void s_replay_alert(struct fixture *f, const struct peer *p, uint64_t sequence) {
+    s_send_alert_on(f->router, p->id, p->len, "friction.rework", "rework:K-1", sequence);
+}
+
+static void s_replay_end(struct fixture *f, const struct peer *p, const char *last) {
+    assert_int_equal(zmq_send(f->router, p->id, p->len, ZMQ_SNDMORE), (int)p->len);
+    assert_int_equal(zmq_send(f->router, "END", 3, ZMQ_SNDMORE), 3);
+    assert_int_equal(zmq_send(f->router, last, strlen(last), 0), (int)strlen(last));
+}
+
+/* Asserts that tp-tail's stdout holds exactly the alerts `want` (by
+ * sequence, in that order). */
+static void s_expect_printed(struct fixture *f, const uint64_t *want, size_t n_want) {
+    char *text = s_output(f, "out");
+    const char *line = text;
+    size_t n = 0;
+    while (*line) {
+        json_error_t jerr;
+        json_t *obj = json_loadb(line, strcspn(line, "\n"), 0, &jerr);
+        assert_non_null(obj);
+        assert_true(n < n_want);
+        const char *seq = json_string_value(json_object_get(obj, "sequence"));
+        assert_non_null(seq);
+        assert_int_equal(strtoull(seq, NULL, 10), want[n]);
+        n++;
+        json_decref(obj);
+        line += strcspn(line, "\n");
+        if (*line)
+            line++;
+    }
+    assert_int_equal(n, n_want);
+    free(text);
+}
+
+static void s_expect_file(const char *path, const char *want) {
+    char *text = tp_read_file(path);
+    assert_non_null(text);
+    assert_string_equal(text, want);
+    free(text);
+}
+
+/* (a) Replays from FILE, holds live alerts back, drops the live duplicate. */
+static void test_tail_durable_replay_then_live(void **state) {
+    struct fixture *f = *state;
+    const char *const extra[] = { "--count", "3", "--timeout-ms", "20000", NULL };
+    char *file = s_start_durable(f, "3", extra);
+    struct peer p = s_expect_replay(f, "3");
+    s_replay_alert(f, &p, 4);
+    s_replay_alert(f, &p, 5);
+    s_send_alert(f, "friction.rework", "rework:K-1", 5);        /* live duplicate */
+    s_send_alert(f, "friction.rework", "rework:K-1", 6);
+    s_replay_end(f, &p, "5");
+    assert_int_equal(tp_proc_wait(&f->proc, WAIT_MS), 0);
+    s_expect_printed(f, (const uint64_t[]){ 4, 5, 6 }, 3);
+    s_expect_file(file, "6\n");
+    char *err = s_output(f, "err");
+    assert_int_equal(tp_count_lines(err, "tp-tail: alerts 3, malformed 0"), 1);
+    free(err);
+    free(p.id);
+    free(file);
+}
+
+/* (b) A live gap (7, then 9) makes tp-tail replay from 7 and print 8, 9. */
+static void test_tail_durable_gap(void **state) {
+    struct fixture *f = *state;
+    const char *const extra[] = { "--count", "3", NULL };
+    char *file = s_start_durable(f, "6\n", extra);
+    struct peer p = s_expect_replay(f, "6");
+    s_replay_end(f, &p, "6");
+    s_send_alert(f, "friction.rework", "rework:K-1", 7);
+    s_send_alert(f, "friction.rework", "rework:K-1", 9);
+    struct peer p2 = s_expect_replay(f, "7");
+    s_replay_alert(f, &p2, 8);
+    s_replay_alert(f, &p2, 9);
+    s_replay_end(f, &p2, "9");
+    assert_int_equal(tp_proc_wait(&f->proc, WAIT_MS), 0);
+    s_expect_printed(f, (const uint64_t[]){ 7, 8, 9 }, 3);
+    s_expect_file(file, "9\n");
+    free(p.id);
+    free(p2.id);
+    free(file);
+}
+
+/* (c) No FILE: from 0, and FILE is created; a corrupt FILE is refused. */
+static void test_tail_durable_file(void **state) {
+    struct fixture *f = *state;
+    const char *const extra[] = { "--count", "1", NULL };
+    char *file = s_start_durable(f, NULL, extra);
+    struct peer p = s_expect_replay(f, "0");
+    s_replay_end(f, &p, "0");
+    s_send_alert(f, "friction.rework", "rework:K-1", 1);
+    assert_int_equal(tp_proc_wait(&f->proc, WAIT_MS), 0);
+    s_expect_printed(f, (const uint64_t[]){ 1 }, 1);
+    s_expect_file(file, "1\n");
+    free(p.id);
+
+    static const char *const corrupt[] = { "abc", "", "5x", "-1", "7\n\n" };
+    for (size_t i = 0; i < sizeof corrupt / sizeof corrupt[0]; i++) {
+        assert_int_equal(tp_write_file(file, corrupt[i]), 0);
+        const char *argv[] = { TP_TAIL_BIN, "-e", f->endpoint, "--durable", file, NULL };
+        assert_int_equal(s_run(f, argv, NULL, WAIT_MS), 2);
+        char *err = s_output(f, "err"), *want = NULL;
+        assert_true(asprintf(&want, "tp-tail: cannot use '%s': not a decimal sequence number",
+                             file) > 0);
+        assert_int_equal(tp_count_lines(err, want), 1);
+        free(want);
+        free(err);
+        s_expect_file(file, corrupt[i]);                /* left alone */
+    }
+    free(file);
+}
+
+/* (d) A silent replay endpoint: live alerts are printed anyway, the gap they
+ * leave (5) is kept in FILE's position and filled by the retry 5 s later. */
+static void test_tail_durable_replay_silent(void **state) {
+    struct fixture *f = *state;
+    const char *const extra[] = { "--count", "3", "--replay-timeout-ms", "300", NULL };
+    char *file = s_start_durable(f, "3", extra);
+    struct peer p = s_expect_replay(f, "3");                   /* never answered */
+    s_send_alert(f, "friction.rework", "rework:K-1", 4);
+    s_send_alert(f, "friction.rework", "rework:K-1", 6);
+    struct peer p2 = s_expect_replay(f, "4");                  /* the retry */
+    s_expect_printed(f, (const uint64_t[]){ 4, 6 }, 2);
+    s_expect_file(file, "4\n");                                /* 5 is still missing */
+    char *err = s_output(f, "err"), *want = NULL;
+    assert_true(asprintf(&want, "tp-tail: replay from '%s' failed: no answer within 300 ms; "
+                         "printing live alerts only, retrying every 5 s", f->replay_ep) > 0);
+    assert_int_equal(tp_count_lines(err, want), 1);
+    free(want);
+    free(err);
+    s_replay_alert(f, &p2, 5);
+    s_replay_alert(f, &p2, 6);
+    s_replay_end(f, &p2, "6");
+    assert_int_equal(tp_proc_wait(&f->proc, WAIT_MS), 0);
+    s_expect_printed(f, (const uint64_t[]){ 4, 6, 5 }, 3);
+    s_expect_file(file, "6\n");
+    err = s_output(f, "err");
+    assert_int_equal(tp_count_lines(err, "works again"), 1);
+    free(err);
+    free(p.id);
+    free(p2.id);
+    free(file);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_pub_publishes_and_reports_bad_lines, s_setup, s_teardown),
@@ -447,6 +650,10 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_tail_prints_alerts, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_tail_topic_filter_and_timeout, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_tail_sigterm_and_usage, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_tail_durable_replay_then_live, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_tail_durable_gap, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_tail_durable_file, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_tail_durable_replay_silent, s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
