@@ -31,7 +31,7 @@ typedef struct {
     yaml_document_t *doc;         /* document being walked */
     tp_config_t     *c;
     bool             defaults;    /* applying built-in defaults: no user line */
-    unsigned         ep_line[TP_MAX_INPUTS + 2]; /* inputs[i], then output, then replay */
+    unsigned         ep_line[TP_MAX_INPUTS + 3]; /* inputs[i], output, replay, reliable */
 } pctx_t;
 
 typedef int (*setter_t)(pctx_t *p, const cfg_key_t *k, const char *path, void *base,
@@ -270,6 +270,8 @@ static int set_string(pctx_t *p, const cfg_key_t *k, const char *path, void *bas
             slot = TP_MAX_INPUTS;
         else if (dst == &c->replay.endpoint.endpoint)
             slot = TP_MAX_INPUTS + 1;
+        else if (dst == &c->reliable_input.endpoint.endpoint)
+            slot = TP_MAX_INPUTS + 2;
         else
             for (size_t i = 0; i < TP_MAX_INPUTS; i++)
                 if (dst == &c->inputs[i].endpoint)
@@ -681,9 +683,9 @@ static int s_apply_defaults(pctx_t *p, const cfg_key_t *keys, size_t n_keys, voi
 static int s_check_binds(pctx_t *p)
 {
     tp_config_t *c = p->c;
-    const tp_endpoint_t *ep[TP_MAX_INPUTS + 2];
-    size_t slot[TP_MAX_INPUTS + 2];
-    char name[TP_MAX_INPUTS + 2][32];
+    const tp_endpoint_t *ep[TP_MAX_INPUTS + 3];
+    size_t slot[TP_MAX_INPUTS + 3];
+    char name[TP_MAX_INPUTS + 3][32];
     size_t n = 0;
     for (size_t i = 0; i < c->n_inputs; i++, n++) {
         ep[n] = &c->inputs[i];
@@ -697,6 +699,11 @@ static int s_check_binds(pctx_t *p)
         ep[n] = &c->replay.endpoint;
         slot[n] = TP_MAX_INPUTS + 1;
         snprintf(name[n++], sizeof name[0], "replay");
+    }
+    if (c->reliable_input.enabled) {
+        ep[n] = &c->reliable_input.endpoint;
+        slot[n] = TP_MAX_INPUTS + 2;
+        snprintf(name[n++], sizeof name[0], "reliable_input");
     }
     for (size_t i = 0; i < n; i++)
         for (size_t j = i + 1; j < n; j++) {
@@ -851,6 +858,7 @@ void tp_config_destroy(tp_config_t **p)
         free(c->feedback_sources[i].name);
     free(c->output.endpoint);
     free(c->replay.endpoint.endpoint);
+    free(c->reliable_input.endpoint.endpoint);
     free(c->state_dir);
     free(c->path);
     free(c);

@@ -72,9 +72,14 @@ typedef struct tp_config {
         tp_endpoint_t endpoint;                 /* ROUTER: ["REPLAY", "<n>"] -> alerts after n */
     } replay;
     struct {
+        bool          enabled;
+        tp_endpoint_t endpoint;                 /* ROUTER: [topic, Envelope] -> ACK after commit */
+    } reliable_input;
+    struct {
         bool     enabled;                       /* alerts go to <state_dir>/journal.db first */
         int64_t  retention_ms;                  /* prune alerts older than this (0 = keep) */
         uint64_t max_alerts;                    /* keep at most this many (0 = no limit) */
+        int64_t  event_retention_ms;            /* event log kept for rebuilding state */
     } journal;
     tp_clock_mode_t clock;                      /* wall | event */
     char           *state_dir;                  /* owned */

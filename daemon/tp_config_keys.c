@@ -45,11 +45,21 @@ const cfg_key_t tp_config_keys[] = {
       "ROUTER socket: a DEALER sends [REPLAY, n] and gets every alert after sequence n"),
     KEY(tp_config_t, "replay.mode", T_ENUM, replay.endpoint.mode, 0, 0, tp_config_modes, "bind",
         "bind or connect the replay socket"),
+    K("reliable_input.enabled", T_BOOL, reliable_input.enabled, 0, 1, "true",
+      "at-least-once ingest: ACK each event once committed (needs journal.enabled)"),
+    K("reliable_input.endpoint", T_ENDPOINT, reliable_input.endpoint.endpoint, 0, 0,
+      "tcp://127.0.0.1:7603", "ROUTER: a producer's DEALER sends [topic, Envelope], gets [ACK, id]"),
+    KEY(tp_config_t, "reliable_input.mode", T_ENUM, reliable_input.endpoint.mode, 0, 0,
+        tp_config_modes, "bind", "bind or connect the reliable input"),
+    KI("reliable_input.hwm", reliable_input.endpoint.hwm, 0, INT_MAX, "100000",
+       "ZMQ_RCVHWM / ZMQ_SNDHWM of the reliable input"),
     K("journal.enabled", T_BOOL, journal.enabled, 0, 1, "true",
       "write every alert to <state_dir>/journal.db before publishing it"),
     KD("journal.retention", journal.retention_ms, "30d", "prune journaled alerts older than this"),
     KU("journal.max_alerts", journal.max_alerts, 1000, 1000000000, "1000000",
        "keep at most this many journaled alerts"),
+    KD("journal.event_retention", journal.event_retention_ms, "200d",
+       "keep the event log (replayed at start to rebuild state) this long"),
     KEY(tp_config_t, "clock", T_ENUM, clock, 0, 0, tp_config_clocks, "wall",
         "wall (live) or event (backfill: now = newest event time or watermark)"),
     K("state_dir", T_STRING, state_dir, 0, 0, "./var/touchpointd", "where state is kept"),
@@ -164,7 +174,9 @@ const char *tp_config_default_yaml(void)
            "  - { endpoint: \"tcp://127.0.0.1:7601\", mode: bind, hwm: 100000 }\n"
            "output: { endpoint: \"tcp://127.0.0.1:7602\", mode: bind, hwm: 100000 }\n"
            "replay: { enabled: true, endpoint: \"tcp://127.0.0.1:7604\", mode: bind }\n"
-           "journal: { enabled: true, retention: 30d, max_alerts: 1000000 }\n"
+           "reliable_input: { enabled: true, endpoint: \"tcp://127.0.0.1:7603\", mode: bind,"
+           " hwm: 100000 }\n"
+           "journal: { enabled: true, retention: 30d, max_alerts: 1000000, event_retention: 200d }\n"
            "clock: wall\n"
            "state_dir: ./var/touchpointd\n"
            "limits:\n"

@@ -22,11 +22,13 @@
 #define COMMIT_RETRY_MS  1000    /* after a failed journal commit */
 #define REPLAY_HWM       10000   /* replies queued per replay consumer */
 
-/* An alert journaled in this loop turn, published once the commit is done. */
+/* Something to send once this loop turn's commit is done: an alert to
+ * publish (topic, body), or an ACK to a reliable producer (identity, id). */
 typedef struct s_out {
     struct s_out *next;
-    size_t        len;
-    char         *topic;
+    bool          ack;
+    size_t        len;           /* body length, or identity length for an ACK */
+    char         *topic;         /* topic, or the acknowledged event_id */
     unsigned char body[];
 } s_out_t;
 
@@ -45,6 +47,10 @@ struct tp_daemon {
     s_out_t           *out, **out_tail;
     int64_t            last_prune_ms;
     tp_ratelimit_t     journal_rl;
+    tp_bus_sock_t     *reliable;     /* ROUTER for at-least-once producers, or NULL */
+    int64_t            now_ms;       /* the wall clock for this callback: one per event */
+    bool               rebuilding;   /* replaying the event log: alerts are already journaled */
+    uint64_t           rebuilt_alerts;
 };
 
 /* mkdir -p, mode 0750 for what we create. */
@@ -88,6 +94,37 @@ static int s_lock_state_dir(tp_daemon_t *d) {
     return 0;
 }
 
+/* The engine's wall clock: read once per callback (and taken from the log
+ * while rebuilding), so an event is processed at one instant and a rebuild
+ * sees the same instants the live run saw. */
+static int64_t s_wall_cb(void *ctx) {
+    return ((tp_daemon_t *)ctx)->now_ms;
+}
+
+static void s_queue_out(tp_daemon_t *d, s_out_t *o) {
+    o->next = NULL;
+    *d->out_tail = o;
+    d->out_tail = &o->next;
+    if (!evtimer_pending(d->flush_ev, NULL))
+        event_active(d->flush_ev, EV_TIMEOUT, 0);
+}
+
+/* Logs an accepted bus message (or a tick: topic "", no body) for the
+ * rebuild, in this loop turn's transaction. */
+static void s_log(tp_daemon_t *d, int kind, const char *topic, size_t topic_len, const void *body,
+                  size_t len) {
+    if (!d->journal || d->rebuilding)
+        return;
+    char t[128];
+    snprintf(t, sizeof t, "%.*s", (int)(topic_len < 127 ? topic_len : 127), topic);
+    if (tp_journal_log_event(d->journal, kind, d->now_ms, t, body, len) < 0) {
+        log_error("Out of memory logging an event; it will not survive a restart");
+        return;
+    }
+    if (!evtimer_pending(d->flush_ev, NULL))
+        event_active(d->flush_ev, EV_TIMEOUT, 0);
+}
+
 /* Wall clock: keep the single libevent timer on the earliest deadline.
  * Called after every event (an O(1) peek); re-adds the timer only when the
  * earliest due time changed. Event clock: deadlines fire as events move
@@ -118,15 +155,54 @@ static void s_deadline_cb(evutil_socket_t fd, short what, void *arg) {
     (void)what;
     tp_daemon_t *d = arg;
     d->armed_for = INT64_MIN;
-    tp_engine_fire_due(d->engine);
+    d->now_ms = tp_realtime_ms();
+    if (tp_engine_fire_due(d->engine) > 0)
+        s_log(d, TP_LOG_TICK, "", 0, NULL, 0);
     s_rearm(d);
 }
 
 static void s_input_cb(void *arg, const tp_frame_t *frames, size_t nframes) {
     tp_daemon_t *d = arg;
+    d->now_ms = tp_realtime_ms();
     int r = tp_engine_handle(d->engine, frames, nframes);
-    if (r < 0)
+    if (r == TP_ACCEPTED)
+        s_log(d, TP_LOG_EVENT, frames[0].data, frames[0].len, frames[1].data, frames[1].len);
+    else if (r < 0)
         log_error_errno(r, "Failed to process event: %m");
+    s_rearm(d);
+}
+
+/* Reliable input: [identity, topic, Envelope]. Accepted (or already seen)
+ * events are ACKed after the commit that stores them; events that can never
+ * be accepted are NACKed at once with the reason. */
+static void s_reliable_cb(void *arg, const tp_frame_t *frames, size_t nframes) {
+    tp_daemon_t *d = arg;
+    char why[256] = "expected [topic, Envelope]", id[160] = "";
+    d->now_ms = tp_realtime_ms();
+    int r = TP_REFUSED;
+    if (nframes == 3)
+        r = tp_engine_handle_why(d->engine, frames + 1, 2, why, sizeof why, id, sizeof id);
+    else
+        tp_engine_counters(d->engine)->bad[TP_BAD_FRAMES]++;
+    if (r == TP_ACCEPTED)
+        s_log(d, TP_LOG_EVENT, frames[1].data, frames[1].len, frames[2].data, frames[2].len);
+    if (r == TP_ACCEPTED || r == TP_DUPLICATE) {
+        size_t il = strlen(id) + 1;
+        s_out_t *o = malloc(sizeof *o + frames[0].len + il);
+        if (!o)
+            return;          /* no ACK: the producer resends, dedup absorbs it */
+        o->ack = true;
+        o->len = frames[0].len;
+        memcpy(o->body, frames[0].data, frames[0].len);
+        o->topic = (char *)o->body + frames[0].len;
+        memcpy(o->topic, id, il);
+        s_queue_out(d, o);
+    } else if (r == TP_REFUSED && nframes >= 1) {
+        tp_frame_t nack[4] = { frames[0], { "NACK", 4 }, { id, strlen(id) }, { why, strlen(why) } };
+        tp_bus_send(d->reliable, nack, 4);
+    } else if (r < 0) {
+        log_error_errno(r, "Failed to process event: %m");
+    }
     s_rearm(d);
 }
 
@@ -164,7 +240,14 @@ static void s_flush_cb(evutil_socket_t fd, short what, void *arg) {
     while (d->out) {
         s_out_t *o = d->out;
         d->out = o->next;
-        s_publish(d, o->topic, o->body, o->len);
+        if (o->ack) {
+            /* A lost ACK costs a resend, which dedup turns into another ACK. */
+            tp_frame_t ack[3] = { { o->body, o->len }, { "ACK", 3 }, { o->topic, strlen(o->topic) } };
+            if (d->reliable)
+                tp_bus_send(d->reliable, ack, 3);
+        } else {
+            s_publish(d, o->topic, o->body, o->len);
+        }
         free(o);
     }
     d->out_tail = &d->out;
@@ -173,6 +256,9 @@ static void s_flush_cb(evutil_socket_t fd, short what, void *arg) {
         d->last_prune_ms = now;
         int64_t n = tp_journal_prune(d->journal, tp_realtime_ms(), d->cfg->journal.retention_ms,
                                      d->cfg->journal.max_alerts);
+        if (n >= 0)
+            n = tp_journal_prune_events(d->journal, tp_realtime_ms(),
+                                        d->cfg->journal.event_retention_ms);
         if (n < 0)
             log_warning_errno((int)n, "Failed to prune the alert journal: %m");
     }
@@ -182,6 +268,10 @@ static void s_flush_cb(evutil_socket_t fd, short what, void *arg) {
 static int s_alert_sink(void *ctx, const char *topic, const uint8_t *buf, size_t len,
                         const Touchpoint__V1__Alert *alert) {
     tp_daemon_t *d = ctx;
+    if (d->rebuilding) {         /* journaled and published before the restart */
+        d->rebuilt_alerts++;
+        return 0;
+    }
     char *line;
     if (d->print_alerts && tp_json_dumps_alert(topic, strlen(topic), &alert->base, &line) == 0) {
         fprintf(d->print_alerts, "%s\n", line);
@@ -196,7 +286,7 @@ static int s_alert_sink(void *ctx, const char *topic, const uint8_t *buf, size_t
     s_out_t *o = malloc(sizeof *o + len + tl);
     if (!o)
         return -ENOMEM;
-    o->next = NULL;
+    o->ack = false;
     o->len = len;
     memcpy(o->body, buf, len);
     o->topic = (char *)o->body + len;
@@ -207,10 +297,44 @@ static int s_alert_sink(void *ctx, const char *topic, const uint8_t *buf, size_t
         free(o);
         return r;
     }
-    *d->out_tail = o;
-    d->out_tail = &o->next;
-    if (!evtimer_pending(d->flush_ev, NULL))
-        event_active(d->flush_ev, EV_TIMEOUT, 0);
+    s_queue_out(d, o);
+    return 0;
+}
+
+/* Rebuild: every logged event and tick, replayed through the engine at the
+ * wall-clock instant it was first processed; the alerts it raises are the
+ * ones already journaled, so they are counted, not sent. */
+static int s_rebuild_cb(void *ctx, int kind, int64_t processed_at_ms, const char *topic,
+                        const void *body, size_t len) {
+    tp_daemon_t *d = ctx;
+    d->now_ms = processed_at_ms;
+    if (kind == TP_LOG_TICK) {
+        tp_engine_fire_due(d->engine);
+        return 0;
+    }
+    tp_frame_t frames[2] = { { topic, strlen(topic) }, { body, len } };
+    int r = tp_engine_handle(d->engine, frames, 2);
+    return r < 0 ? r : 0;
+}
+
+static int s_rebuild(tp_daemon_t *d) {
+    int64_t t0 = tp_monotonic_ms();
+    d->rebuilding = true;
+    tp_engine_set_next_sequence(d->engine, 1);
+    int64_t n = tp_journal_for_each_event(d->journal, s_rebuild_cb, d);
+    d->rebuilding = false;
+    if (n < 0)
+        return log_error_errno((int)n, "Failed to read the event log to rebuild state: %m");
+    uint64_t journaled = tp_journal_last_seq(d->journal);
+    if (n > 0)
+        log_info("Rebuilt state from %lld logged events in %lld ms: %zu calls, %zu contracts, "
+                 "%zu open alerts, %zu deadlines; %llu alerts re-derived, %llu journaled",
+                 (long long)n, (long long)(tp_monotonic_ms() - t0), tp_engine_calls(d->engine),
+                 tp_engine_cases(d->engine), tp_engine_open_alerts(d->engine),
+                 tp_engine_deadlines(d->engine), (unsigned long long)d->rebuilt_alerts,
+                 (unsigned long long)journaled);
+    /* Counters describe this run, not the rebuild. */
+    *tp_engine_counters(d->engine) = (tp_stats_t){ 0 };
     return 0;
 }
 
@@ -246,10 +370,13 @@ static int s_open_journal(tp_daemon_t *d, bool move_aside) {
                                "restore it from a backup", path, err);
     if (r < 0)
         return log_error_errno(r, "Failed to open the alert journal '%s' (%s): %m", path, err);
-    tp_engine_set_next_sequence(d->engine, tp_journal_last_seq(d->journal) + 1);
     d->flush_ev = evtimer_new(d->base, s_flush_cb, d);
     if (!d->flush_ev)
         return log_error_errno(ENOMEM, "Out of memory");
+    r = s_rebuild(d);
+    if (r < 0)
+        return r;
+    tp_engine_set_next_sequence(d->engine, tp_journal_last_seq(d->journal) + 1);
     d->last_prune_ms = tp_monotonic_ms();
     tp_journal_prune(d->journal, tp_realtime_ms(), d->cfg->journal.retention_ms,
                      d->cfg->journal.max_alerts);
@@ -277,6 +404,8 @@ int tp_daemon_new(struct event_base *base, const tp_config_t *cfg, const tp_daem
         goto fail;
     }
     tp_engine_set_sink(d->engine, s_alert_sink, d);
+    d->now_ms = tp_realtime_ms();
+    tp_clock_set_wall(tp_engine_clock(d->engine), s_wall_cb, d);
     if (cfg->journal.enabled && (r = s_open_journal(d, opts && opts->move_aside_corrupt)) < 0)
         goto fail;
     d->armed_for = INT64_MAX;
@@ -301,6 +430,20 @@ int tp_daemon_new(struct event_base *base, const tp_config_t *cfg, const tp_daem
         r = tp_bus_add_input(d->bus, ep, cfg->max_message_bytes, s_input_cb, d);
         if (r < 0) {
             log_error_errno(r, "Failed to %s input '%s': %m",
+                            ep->mode == TP_MODE_BIND ? "bind" : "connect", ep->endpoint);
+            goto fail;
+        }
+    }
+    if (cfg->reliable_input.enabled && !d->journal) {
+        r = log_error_errno(EINVAL, "reliable_input needs journal.enabled: an ACK promises the "
+                            "event is stored");
+        goto fail;
+    }
+    if (cfg->reliable_input.enabled) {
+        const tp_endpoint_t *ep = &cfg->reliable_input.endpoint;
+        r = tp_bus_add_router(d->bus, ep, cfg->max_message_bytes, s_reliable_cb, d, &d->reliable);
+        if (r < 0) {
+            log_error_errno(r, "Failed to %s the reliable input '%s': %m",
                             ep->mode == TP_MODE_BIND ? "bind" : "connect", ep->endpoint);
             goto fail;
         }

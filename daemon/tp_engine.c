@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -313,16 +314,35 @@ static int s_refuse(tp_engine_t *e, tp_bad_t bad, const char *why) {
     return TP_REFUSED;
 }
 
-int tp_engine_handle(tp_engine_t *e, const tp_frame_t *frames, size_t nframes) {
+int tp_engine_handle_why(tp_engine_t *e, const tp_frame_t *frames, size_t nframes, char *why,
+                         size_t whylen, char *ret_event_id, size_t idlen) {
     e->stats.received++;
-    char why[256];
     Touchpoint__V1__Envelope *env = NULL;
-    tp_bad_t bad = tp_codec_decode(frames, nframes, NULL, &env, why, sizeof why);
-    if (bad != TP_BAD_NONE)
+    if (ret_event_id && idlen)
+        ret_event_id[0] = '\0';
+    tp_bad_t bad = tp_codec_decode(frames, nframes, NULL, &env, why, whylen);
+    if (bad != TP_BAD_NONE) {
+        /* A decodable but refused message still names its event, so a
+         * reliable producer can match the NACK (rare path: decode again). */
+        if (ret_event_id && idlen && (bad == TP_BAD_MISMATCH || bad == TP_BAD_INVALID)) {
+            env = touchpoint__v1__envelope__unpack(NULL, frames[1].len, frames[1].data);
+            if (env) {
+                snprintf(ret_event_id, idlen, "%s", env->event_id);
+                touchpoint__v1__envelope__free_unpacked(env, NULL);
+            }
+        }
         return s_refuse(e, bad, why);
+    }
+    if (ret_event_id && idlen)
+        snprintf(ret_event_id, idlen, "%s", env->event_id);
     int r = s_dispatch(e, env);
     touchpoint__v1__envelope__free_unpacked(env, NULL);
     return r;
+}
+
+int tp_engine_handle(tp_engine_t *e, const tp_frame_t *frames, size_t nframes) {
+    char why[256];
+    return tp_engine_handle_why(e, frames, nframes, why, sizeof why, NULL, 0);
 }
 
 int tp_engine_handle_envelope(tp_engine_t *e, const Touchpoint__V1__Envelope *env) {

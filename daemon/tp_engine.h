@@ -47,6 +47,12 @@ enum {
  * TP_DUPLICATE, or a negative errno on an internal failure (ENOMEM). */
 int tp_engine_handle(tp_engine_t *e, const tp_frame_t *frames, size_t nframes);
 
+/* As tp_engine_handle; on TP_REFUSED `why` gets the reason, and on any
+ * decoded message ret_event_id (may be NULL) gets its event_id ("" if
+ * undecodable), for replies to a reliable producer. */
+int tp_engine_handle_why(tp_engine_t *e, const tp_frame_t *frames, size_t nframes, char *why,
+                         size_t whylen, char *ret_event_id, size_t idlen);
+
 /* Processes one Envelope that did not come off the bus (replay); it is
  * validated first. Same returns as tp_engine_handle. */
 int tp_engine_handle_envelope(tp_engine_t *e, const Touchpoint__V1__Envelope *env);

@@ -25,10 +25,21 @@ struct tp_journal {
     sqlite3_stmt *insert;
     sqlite3_stmt *set_last;
     sqlite3_stmt *read_after;
-    s_row_t      *head, **tail;  /* queued, in sequence order */
+    sqlite3_stmt *log_event;
+    s_row_t      *head, **tail;  /* queued alerts, in sequence order */
+    s_row_t      *ev_head, **ev_tail; /* queued event-log records, in processing order */
     size_t        pending;
     uint64_t      last_seq;      /* last committed sequence */
 };
+
+static void s_free_rows(s_row_t **head, s_row_t ***tail) {
+    while (*head) {
+        s_row_t *row = *head;
+        *head = row->next;
+        free(row);
+    }
+    *tail = head;
+}
 
 static int s_exec(sqlite3 *db, const char *sql, char *err, size_t errlen) {
     char *msg = NULL;
@@ -80,6 +91,7 @@ int tp_journal_open(const char *path, char *err, size_t errlen, tp_journal_t **r
     if (!j)
         return -ENOMEM;
     j->tail = &j->head;
+    j->ev_tail = &j->ev_head;
     int r;
     if (sqlite3_open_v2(path, &j->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
                                           SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
@@ -97,6 +109,9 @@ int tp_journal_open(const char *path, char *err, size_t errlen, tp_journal_t **r
                            " seq INTEGER PRIMARY KEY, written_at INTEGER NOT NULL,"
                            " topic TEXT NOT NULL, alert_id TEXT NOT NULL,"
                            " status INTEGER NOT NULL, body BLOB NOT NULL);"
+                           "CREATE TABLE IF NOT EXISTS events("
+                           " seq INTEGER PRIMARY KEY, kind INTEGER NOT NULL,"
+                           " processed_at INTEGER NOT NULL, topic TEXT NOT NULL, body BLOB NOT NULL);"
                            "INSERT OR IGNORE INTO meta VALUES('schema', 1);"
                            "INSERT OR IGNORE INTO meta VALUES('last_seq', 0);",
                     err, errlen)) < 0)
@@ -124,7 +139,9 @@ int tp_journal_open(const char *path, char *err, size_t errlen, tp_journal_t **r
         sqlite3_prepare_v2(j->db, "UPDATE meta SET value=? WHERE key='last_seq'", -1,
                            &j->set_last, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(j->db, "SELECT seq, topic, body FROM alerts WHERE seq > ?"
-                                  " ORDER BY seq LIMIT ?", -1, &j->read_after, NULL) != SQLITE_OK) {
+                                  " ORDER BY seq LIMIT ?", -1, &j->read_after, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(j->db, "INSERT INTO events(kind, processed_at, topic, body)"
+                                  " VALUES(?,?,?,?)", -1, &j->log_event, NULL) != SQLITE_OK) {
         r = s_fail(j->db, err, errlen);
         goto fail;
     }
@@ -169,16 +186,76 @@ int tp_journal_seed_sequence(tp_journal_t *j, uint64_t seq) {
     return 0;
 }
 
+int tp_journal_log_event(tp_journal_t *j, int kind, int64_t processed_at_ms, const char *topic,
+                         const void *body, size_t len) {
+    size_t tl = strlen(topic) + 1;
+    s_row_t *row = malloc(sizeof *row + len + tl);
+    if (!row)
+        return -ENOMEM;
+    *row = (s_row_t){ .written_at_ms = processed_at_ms, .status = kind, .len = len };
+    if (len)
+        memcpy(row->body, body, len);
+    row->topic = (char *)row->body + len;
+    memcpy(row->topic, topic, tl);
+    row->alert_id = row->topic + tl - 1;     /* "" */
+    *j->ev_tail = row;
+    j->ev_tail = &row->next;
+    j->pending++;
+    return 0;
+}
+
+int64_t tp_journal_for_each_event(tp_journal_t *j, tp_journal_event_fn fn, void *ctx) {
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(j->db, "SELECT kind, processed_at, topic, body FROM events ORDER BY seq",
+                           -1, &st, NULL) != SQLITE_OK)
+        return -EIO;
+    int64_t n = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *topic = (const char *)sqlite3_column_text(st, 2);
+        int r = fn(ctx, sqlite3_column_int(st, 0), sqlite3_column_int64(st, 1), topic ? topic : "",
+                   sqlite3_column_blob(st, 3), (size_t)sqlite3_column_bytes(st, 3));
+        if (r < 0) {
+            sqlite3_finalize(st);
+            return r;
+        }
+        n++;
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? n : -EIO;
+}
+
+int64_t tp_journal_prune_events(tp_journal_t *j, int64_t now_ms, int64_t max_age_ms) {
+    char sql[128], err[128];
+    snprintf(sql, sizeof sql, "DELETE FROM events WHERE processed_at < %lld",
+             (long long)(now_ms - max_age_ms));
+    if (max_age_ms <= 0 || s_exec(j->db, sql, err, sizeof err) < 0)
+        return max_age_ms <= 0 ? 0 : -EIO;
+    return sqlite3_changes(j->db);
+}
+
 size_t tp_journal_pending(const tp_journal_t *j) {
     return j->pending;
 }
 
 int tp_journal_commit(tp_journal_t *j, char *err, size_t errlen) {
-    if (!j->head)
+    if (!j->head && !j->ev_head)
         return 0;
     int r = s_exec(j->db, "BEGIN IMMEDIATE", err, errlen);
     if (r < 0)
         return r;
+    for (s_row_t *row = j->ev_head; row; row = row->next) {
+        sqlite3_stmt *st = j->log_event;
+        sqlite3_bind_int(st, 1, row->status);
+        sqlite3_bind_int64(st, 2, row->written_at_ms);
+        sqlite3_bind_text(st, 3, row->topic, -1, SQLITE_STATIC);
+        sqlite3_bind_blob(st, 4, row->len ? (const void *)row->body : "", (int)row->len,
+                          SQLITE_STATIC);
+        int rc = sqlite3_step(st);
+        sqlite3_reset(st);
+        if (rc != SQLITE_DONE)
+            goto rollback;
+    }
     uint64_t last = j->last_seq;
     for (s_row_t *row = j->head; row; row = row->next) {
         sqlite3_stmt *st = j->insert;
@@ -203,12 +280,8 @@ int tp_journal_commit(tp_journal_t *j, char *err, size_t errlen) {
     if (sqlite3_exec(j->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
         goto rollback;
     j->last_seq = last;
-    while (j->head) {
-        s_row_t *row = j->head;
-        j->head = row->next;
-        free(row);
-    }
-    j->tail = &j->head;
+    s_free_rows(&j->head, &j->tail);
+    s_free_rows(&j->ev_head, &j->ev_tail);
     j->pending = 0;
     return 0;
 rollback:
@@ -285,12 +358,10 @@ void tp_journal_close(tp_journal_t **p) {
     tp_journal_t *j = p ? *p : NULL;
     if (!j)
         return;
-    while (j->head) {
-        s_row_t *row = j->head;
-        j->head = row->next;
-        free(row);
-    }
+    s_free_rows(&j->head, &j->tail);
+    s_free_rows(&j->ev_head, &j->ev_tail);
     sqlite3_finalize(j->insert);
+    sqlite3_finalize(j->log_event);
     sqlite3_finalize(j->set_last);
     sqlite3_finalize(j->read_after);
     sqlite3_close(j->db);

@@ -9,6 +9,11 @@
  * even when retention has pruned every alert), and the replay endpoint can
  * serve "everything after N". It is also the auditable alert history.
  *
+ * The same database keeps the event log: every accepted bus event (and
+ * every wall-clock tick that fired deadlines), in processing order, in the
+ * same transaction as the alerts they raised. Replaying it through a fresh
+ * engine rebuilds all rule state after a restart or a crash.
+ *
  * Retention prunes by age and by count after commits. Called by tp_daemon
  * only; no I/O happens outside tp_journal_open / _commit / _read_after.
  */
@@ -36,7 +41,26 @@ int tp_journal_seed_sequence(tp_journal_t *j, uint64_t seq);
 int tp_journal_append(tp_journal_t *j, uint64_t seq, const char *topic, const char *alert_id,
                       int status, int64_t written_at_ms, const void *body, size_t len);
 
-/* Alerts queued and not yet committed. */
+/* Event log record kinds. */
+enum { TP_LOG_EVENT = 0, TP_LOG_TICK = 1 };
+
+/* Queues one event-log record for the next commit: a bus message
+ * [topic, body] processed at processed_at_ms (wall clock), or a tick (the
+ * deadline timer fired at processed_at_ms; topic/body empty). 0 or -ENOMEM. */
+int tp_journal_log_event(tp_journal_t *j, int kind, int64_t processed_at_ms, const char *topic,
+                         const void *body, size_t len);
+
+/* Calls fn for every logged record in processing order; stops and returns
+ * fn's value if it is negative. Returns the number of records, or a
+ * negative errno. */
+typedef int (*tp_journal_event_fn)(void *ctx, int kind, int64_t processed_at_ms, const char *topic,
+                                   const void *body, size_t len);
+int64_t tp_journal_for_each_event(tp_journal_t *j, tp_journal_event_fn fn, void *ctx);
+
+/* Deletes event-log records processed before now_ms - max_age_ms. */
+int64_t tp_journal_prune_events(tp_journal_t *j, int64_t now_ms, int64_t max_age_ms);
+
+/* Alerts and event records queued and not yet committed. */
 size_t tp_journal_pending(const tp_journal_t *j);
 
 /* Writes everything queued in one transaction. 0, or a negative errno

@@ -296,7 +296,7 @@ static const bad_t s_bad[] = {
       "unknown key \"rules.call_late.sumbit_within\"" },
     { "rules:\n  call_lat: {}\n", 2, "unknown key \"rules.call_lat\"" },
     { "inputs:\n  - endpoint: tcp://a:1\n    hwn: 5\n", 3, "unknown key \"inputs[0].hwn\"" },
-    { "reliable_input: { endpoint: tcp://127.0.0.1:7603 }\n", 1, "unknown key \"reliable_input\"" },
+    { "reliable_inputs: { endpoint: tcp://127.0.0.1:7603 }\n", 1, "unknown key \"reliable_inputs\"" },
     /* wrong node types */
     { "rules: yes\n", 1, "rules: expected a mapping, got a scalar" },
     { "rules:\n  call_late: [1, 2]\n", 2, "rules.call_late: expected a mapping, got a list" },

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <cmocka.h>
 #include <zmq.h>
 
@@ -270,12 +271,160 @@ static void test_durable_consumer_catches_up(void **state) {
     tp_dfx_free(d);
 }
 
+/* Rule state, deadlines, the open-alert table, the event-id window and
+ * sequence positions survive a SIGKILL: rebuilt from the event log. */
+static void test_state_survives_sigkill(void **state) {
+    (void)state;
+    tp_dfx_t *d = tp_dfx_start("event", NULL);
+    tp_test_call_t planned = { .event_id = "p1", .source = "veeva", .sequence = 1, .at_ms = T0,
+                               .call_id = "C-R",
+                               .status = TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_PLANNED,
+                               .call_at_ms = T0 + 3600000 };
+    tp_dfx_send_call(d, &planned);
+    tp_test_call_t inc = { .event_id = "i1", .source = "veeva", .sequence = 2, .at_ms = T0 + 1,
+                           .call_id = "C-I", .status = SUBMITTED };
+    tp_dfx_send_call(d, &inc);
+    assert_true(tp_dfx_recv_alert(d, TP_WAIT_MS));            /* call_incomplete C-I */
+    assert_string_equal(d->got.alerts[0]->call_id, "C-I");
+    assert_int_equal(tp_proc_signal(&d->proc, SIGKILL), 0);
+    assert_int_equal(tp_proc_wait(&d->proc, TP_WAIT_MS), 128 + SIGKILL);
+
+    tp_dfx_restart(d, NULL);
+    char *text = tp_read_file(d->err);
+    assert_non_null(strstr(text, "Rebuilt state from"));
+    free(text);
+    /* The same event again: still known. Another incomplete version of
+     * C-I: still FIRING, no second alert. Sequence 3 follows 2: no gap. */
+    tp_dfx_send_call(d, &inc);
+    inc.event_id = "i2";
+    inc.sequence = 3;
+    inc.at_ms = T0 + 2;
+    tp_dfx_send_call(d, &inc);
+    /* The deadline armed before the kill fires when event time passes it. */
+    tp_dfx_send_watermark(d, "wm", T0 + 3600000 + 48 * 3600000LL + 1);
+    assert_true(tp_dfx_recv_alert(d, TP_WAIT_MS));
+    assert_string_equal(d->got.alerts[0]->alert_id, "call_unsubmitted:call/C-R");
+    assert_string_equal(tp_test_evidence(d->got.alerts[0], "due_at"), "2026-01-03T01:00:00Z");
+    assert_false(tp_dfx_recv_alert(d, 300));
+    char *log = tp_dfx_stop(d);
+    assert_int_equal(tp_dfx_stat(log, "duplicates"), 1);
+    assert_int_equal(tp_dfx_stat(log, "seq_gaps"), 0);
+    free(log);
+    tp_dfx_free(d);
+}
+
+/* Wall clock: a deadline that passes while the daemon is down fires at
+ * start-up, with its original due time in the evidence. */
+static void test_deadline_missed_while_down_fires_at_start(void **state) {
+    (void)state;
+    tp_dfx_t *d = tp_dfx_start("wall", NULL);
+    int64_t now = (int64_t)tp_now_ms();   /* monotonic: only for the wait below */
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t wall = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    int64_t due = wall + 1500;
+    tp_test_call_t c = { .event_id = "w1", .at_ms = wall, .call_id = "C-W",
+                         .status = TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_PLANNED,
+                         .call_at_ms = due - 48 * 3600000LL };
+    tp_dfx_send_call(d, &c);
+    /* A probe after it: once its alert is back, C-W is committed. */
+    tp_test_call_t probe = { .event_id = "w-probe", .at_ms = wall, .call_id = "C-probe",
+                             .status = SUBMITTED };
+    tp_dfx_send_call(d, &probe);
+    assert_true(tp_dfx_recv_alert(d, TP_WAIT_MS));
+    assert_int_equal(tp_proc_signal(&d->proc, SIGKILL), 0);
+    assert_int_equal(tp_proc_wait(&d->proc, TP_WAIT_MS), 128 + SIGKILL);
+    /* Down while the deadline passes (a second and a half, not minutes). */
+    while ((int64_t)tp_now_ms() < now + 1600)
+        nanosleep(&(struct timespec){ .tv_nsec = 50000000 }, NULL);
+    tp_dfx_restart(d, NULL);
+    /* It fired while the consumer was re-syncing: ask the journal. */
+    static replay_t r;
+    const char *dueline = NULL;
+    long long deadline = tp_now_ms() + TP_WAIT_MS;
+    size_t at = 0;
+    while (!dueline) {
+        s_replay(d, "REPLAY", "0", &r);
+        for (size_t i = 0; i < r.n && !dueline; i++)
+            if (strcmp(r.call[i], "C-W") == 0) {
+                dueline = r.call[i];
+                at = i;
+            }
+        assert_true(tp_now_ms() < deadline);
+    }
+    assert_true(r.seq[at] > 0);
+    /* The published alert, as a late subscriber gets it from the journal. */
+    char *out = tp_read_file(d->out);            /* --print-alerts: the restarted daemon's */
+    const char *line = strstr(out, "call_unsubmitted:call/C-W");
+    assert_non_null(line);
+    char want[32];
+    time_t secs = (time_t)(due / 1000);
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    strftime(want, sizeof want, "\"due_at\":\"%Y-%m-%dT%H:%M:%S", &tm);
+    assert_non_null(strstr(line, want));
+    free(out);
+    free(tp_dfx_stop(d));
+    tp_dfx_free(d);
+}
+
+/* Reliable ingest: ACK after commit, again for a resend, NACK with a
+ * reason for what can never be accepted. */
+static void test_reliable_ingest_acks_after_commit(void **state) {
+    (void)state;
+    tp_dfx_t *d = tp_dfx_start("event", NULL);
+    void *s = zmq_socket(d->zctx, ZMQ_DEALER);
+    int zero = 0;
+    zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
+    assert_int_equal(zmq_connect(s, d->reliable_ep), 0);
+    uint8_t *buf;
+    tp_test_call_t c = { .event_id = "r1", .at_ms = T0, .call_id = "C-REL", .status = SUBMITTED };
+    size_t len = tp_test_pack_call(&c, &buf);
+    const char *expect[] = { "ACK", "ACK", "NACK" };
+    for (int round = 0; round < 3; round++) {
+        if (round < 2) {                              /* the event, then its resend */
+            zmq_send(s, "crm.call", 8, ZMQ_SNDMORE);
+            zmq_send(s, buf, len, 0);
+        } else {                                      /* a payload on the wrong topic */
+            zmq_send(s, "crm.feedback", 12, ZMQ_SNDMORE);
+            zmq_send(s, buf, len, 0);
+        }
+        zmq_pollitem_t item = { .socket = s, .events = ZMQ_POLLIN };
+        assert_int_equal(zmq_poll(&item, 1, TP_WAIT_MS), 1);
+        char what[8] = "", id[32] = "", reason[128] = "";
+        int n = zmq_recv(s, what, sizeof what - 1, 0);
+        assert_true(n > 0);
+        n = zmq_recv(s, id, sizeof id - 1, 0);
+        assert_true(n >= 0);
+        assert_string_equal(what, expect[round]);
+        assert_string_equal(id, "r1");
+        if (round == 2) {
+            n = zmq_recv(s, reason, sizeof reason - 1, 0);
+            assert_true(n > 0);
+            assert_non_null(strstr(reason, "topic crm.feedback carries call payload"));
+        }
+    }
+    free(buf);
+    /* The ACK came after the commit: the alert is in the journal now. */
+    assert_true(tp_dfx_recv_alert(d, TP_WAIT_MS));
+    assert_string_equal(d->got.alerts[0]->call_id, "C-REL");
+    zmq_close(s);
+    char *log = tp_dfx_stop(d);
+    assert_int_equal(tp_dfx_stat(log, "duplicates"), 1);
+    assert_int_equal(tp_dfx_stat(log, "bad_mismatch"), 1);
+    free(log);
+    tp_dfx_free(d);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sequences_survive_restarts_and_replay_serves_them),
         cmocka_unit_test(test_pub_drops_are_counted_and_journal_has_all),
         cmocka_unit_test(test_corrupt_journal_is_refused_then_moved_aside),
         cmocka_unit_test(test_durable_consumer_catches_up),
+        cmocka_unit_test(test_state_survives_sigkill),
+        cmocka_unit_test(test_deadline_missed_while_down_fires_at_start),
+        cmocka_unit_test(test_reliable_ingest_acks_after_commit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -20,9 +20,10 @@ void tp_dfx_write_config(tp_dfx_t *d, const char *path, const char *clock, const
                          "inputs:\n  - endpoint: %s\n    mode: bind\n"
                          "output:\n  endpoint: %s\n  mode: bind\n  hwm: %d\n"
                          "replay:\n  endpoint: %s\n"
+                         "reliable_input:\n  endpoint: %s\n"
                          "clock: %s\nstate_dir: %s/state\n%s",
                          d->in_ep, d->out_ep, d->output_hwm ? d->output_hwm : 100000, d->replay_ep,
-                         clock, d->dir, extra ? extra : "") > 0);
+                         d->reliable_ep, clock, d->dir, extra ? extra : "") > 0);
     assert_int_equal(tp_write_file(path, yaml), 0);
     free(yaml);
 }
@@ -114,6 +115,7 @@ tp_dfx_t *tp_dfx_start_with(const char *clock, const char *extra, int output_hwm
     assert_true(asprintf(&d->in_ep, "ipc://%s/in.sock", d->dir) > 0);
     assert_true(asprintf(&d->out_ep, "ipc://%s/out.sock", d->dir) > 0);
     assert_true(asprintf(&d->replay_ep, "ipc://%s/replay.sock", d->dir) > 0);
+    assert_true(asprintf(&d->reliable_ep, "ipc://%s/reliable.sock", d->dir) > 0);
     tp_dfx_write_config(d, d->cfg, clock, extra);
     s_spawn_and_sync(d, NULL, true);
     return d;
@@ -175,6 +177,7 @@ void tp_dfx_free(tp_dfx_t *d) {
     tp_rmrf(d->dir);
     free(d->dir); free(d->cfg); free(d->out); free(d->err); free(d->in_ep); free(d->out_ep);
     free(d->replay_ep);
+    free(d->reliable_ep);
     free(d);
 }
 

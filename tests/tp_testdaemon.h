@@ -16,7 +16,7 @@
 #define TP_WAIT_MS 20000
 
 typedef struct {
-    char     *dir, *cfg, *out, *err, *in_ep, *out_ep, *replay_ep;
+    char     *dir, *cfg, *out, *err, *in_ep, *out_ep, *replay_ep, *reliable_ep;
     tp_proc_t proc;
     void     *zctx, *pub, *sub;
     unsigned  probes;            /* probe calls sent (each one accepted event) */
