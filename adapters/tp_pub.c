@@ -7,6 +7,11 @@
  * Publishing uses an XPUB socket so that tp-pub can see its subscribers: it
  * waits for the first subscription before sending anything, which avoids
  * losing the first events to ZeroMQ's slow-joiner window without sleeping.
+ *
+ * With --reliable it speaks the reliable ingest protocol instead (DESIGN.md,
+ * "Reliable paths"): a DEALER, a window of unacknowledged events, resends;
+ * that part lives in tp_pub_reliable.c. This file reads, encodes, paces
+ * and reports for both modes.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -23,9 +28,13 @@
 #include "tp_contract.h"
 #include "tp_cli.h"
 #include "tp_json.h"
+#include "tp_pub_reliable.h"
 
 
 #define TP_PUB_DEFAULT_ENDPOINT "tcp://127.0.0.1:7601"
+#define TP_PUB_RELIABLE_ENDPOINT "tcp://127.0.0.1:7603" /* touchpointd's reliable_input */
+#define TP_PUB_MAX_WINDOW       1000000
+#define TP_PUB_MAX_ACK_TIMEOUT  3600000        /* ms */
 #define TP_PUB_LINGER_MS        10000          /* flush budget at exit */
 #define TP_PUB_MAX_LINE         (1024 * 1024)  /* longer lines are bad lines */
 
@@ -37,8 +46,11 @@ struct pub_opts {
     uint64_t    rate;           /* events per second, 0 = unpaced */
     uint64_t    count;          /* stop after this many events, 0 = all */
     bool        stop_on_error;  /* stop at the first bad line */
-    uint64_t    wait_ms;        /* how long to wait for a subscriber */
+    uint64_t    wait_ms;        /* XPUB: wait for a subscriber; reliable: for answers */
     const char *file;           /* input path, "-" = stdin */
+    bool        reliable;       /* reliable ingest (DEALER, ACKs) instead of XPUB */
+    uint64_t    window;         /* reliable: most unacknowledged events */
+    uint64_t    ack_timeout_ms; /* reliable: first resend after this long */
 };
 
 struct publisher {
@@ -66,7 +78,16 @@ static const char s_usage[] =
     "      --keep-going     report a bad line and carry on (the default)\n"
     "      --stop-on-error  stop at the first bad line\n"
     "      --wait-ms N      wait up to N ms for a subscriber before the first event\n"
-    "                       (default 5000)\n"
+    "                       (default 5000); with --reliable, for the daemon before\n"
+    "                       the first event and then for its answers (default 30000)\n"
+    "      --reliable       lose nothing: send through touchpointd's reliable input\n"
+    "                       (DEALER to its ROUTER, default endpoint\n"
+    "                       " TP_PUB_RELIABLE_ENDPOINT "), resend what is not\n"
+    "                       acknowledged\n"
+    "      --window N       with --reliable, at most N events unacknowledged at\n"
+    "                       once (default 1000)\n"
+    "      --ack-timeout-ms N  with --reliable, resend an event not acknowledged\n"
+    "                       within N ms (default 2000), doubling per event up to 30 s\n"
     "  -h, --help           show this help and exit\n"
     "      --version        show the version and exit\n"
     "\n"
@@ -74,14 +95,25 @@ static const char s_usage[] =
     "as \"tp-pub: FILE:LINE: reason\". At exit tp-pub prints\n"
     "\"tp-pub: published N, bad lines M\" on stderr.\n"
     "\n"
-    "Exit status: 0 every line was published; 1 there were bad lines (also with\n"
-    "--keep-going); 2 usage, input or ZeroMQ error, or no subscriber within\n"
-    "--wait-ms.\n";
+    "Exit status: 0 every line was published (with --reliable: and acknowledged);\n"
+    "1 there were bad lines (also with --keep-going; with --reliable also refused\n"
+    "or unacknowledged events); 2 usage, input or ZeroMQ error, or no subscriber\n"
+    "within --wait-ms (with --reliable: no daemon connected within --wait-ms).\n"
+    "\n"
+    "With --reliable every line needs an eventId; the daemon answers each event\n"
+    "with an ACK once it is committed or a NACK, reported as \"tp-pub: FILE:LINE:\n"
+    "refused by the daemon: reason\" and counted as a bad line. At the end of the\n"
+    "input tp-pub waits for every answer; after --wait-ms without any (also while\n"
+    "the window is full) it prints \"N events unacknowledged\" and exits 1. An\n"
+    "eventId repeated while still unacknowledged is sent again but shares the\n"
+    "first one's answer. The summary is \"tp-pub: published N, acknowledged A,\n"
+    "refused R, resent S, bad lines M\".\n";
 
 /* Returns 0 to run, 1 when --help/--version was handled, -EINVAL on a usage
  * error (already reported). */
 static int s_parse_args(int argc, char **argv, struct pub_opts *o) {
-    enum { OPT_BIND = 256, OPT_KEEP_GOING, OPT_STOP_ON_ERROR, OPT_WAIT_MS, OPT_VERSION };
+    enum { OPT_BIND = 256, OPT_KEEP_GOING, OPT_STOP_ON_ERROR, OPT_WAIT_MS, OPT_VERSION,
+           OPT_RELIABLE, OPT_WINDOW, OPT_ACK_TIMEOUT };
     static const struct option longopts[] = {
         { "endpoint",      required_argument, NULL, 'e' },
         { "bind",          no_argument,       NULL, OPT_BIND },
@@ -92,9 +124,13 @@ static int s_parse_args(int argc, char **argv, struct pub_opts *o) {
         { "wait-ms",       required_argument, NULL, OPT_WAIT_MS },
         { "help",          no_argument,       NULL, 'h' },
         { "version",       no_argument,       NULL, OPT_VERSION },
+        { "reliable",      no_argument,       NULL, OPT_RELIABLE },
+        { "window",        required_argument, NULL, OPT_WINDOW },
+        { "ack-timeout-ms", required_argument, NULL, OPT_ACK_TIMEOUT },
         { NULL, 0, NULL, 0 },
     };
-    *o = (struct pub_opts){ .endpoint = TP_PUB_DEFAULT_ENDPOINT, .wait_ms = 5000, .file = "-" };
+    *o = (struct pub_opts){ .file = "-", .window = 1000, .ack_timeout_ms = 2000 };
+    bool wait_set = false, reliable_opts = false;
     int c;
     while ((c = getopt_long(argc, argv, "e:r:c:h", longopts, NULL)) != -1) {
         uint64_t *num = NULL;
@@ -105,7 +141,10 @@ static int s_parse_args(int argc, char **argv, struct pub_opts *o) {
         case 'c':               num = &o->count; break;
         case OPT_KEEP_GOING:    o->stop_on_error = false; break;
         case OPT_STOP_ON_ERROR: o->stop_on_error = true; break;
-        case OPT_WAIT_MS:       num = &o->wait_ms; break;
+        case OPT_WAIT_MS:       num = &o->wait_ms; wait_set = true; break;
+        case OPT_RELIABLE:      o->reliable = true; break;
+        case OPT_WINDOW:        num = &o->window; reliable_opts = true; break;
+        case OPT_ACK_TIMEOUT:   num = &o->ack_timeout_ms; reliable_opts = true; break;
         case 'h':               fputs(s_usage, stdout); return 1;
         case OPT_VERSION:       puts("tp-pub " TP_VERSION); return 1;
         default:
@@ -116,6 +155,20 @@ static int s_parse_args(int argc, char **argv, struct pub_opts *o) {
             fprintf(stderr, "tp-pub: invalid number '%s' for option %s\n", optarg, argv[optind - 1]);
             return -EINVAL;
         }
+    }
+    if (reliable_opts && !o->reliable) {
+        fprintf(stderr, "tp-pub: --window and --ack-timeout-ms need --reliable\n");
+        return -EINVAL;
+    }
+    if (!o->endpoint)
+        o->endpoint = o->reliable ? TP_PUB_RELIABLE_ENDPOINT : TP_PUB_DEFAULT_ENDPOINT;
+    if (!wait_set)
+        o->wait_ms = o->reliable ? 30000 : 5000;
+    if (o->window == 0 || o->window > TP_PUB_MAX_WINDOW || o->ack_timeout_ms == 0 ||
+        o->ack_timeout_ms > TP_PUB_MAX_ACK_TIMEOUT) {
+        fprintf(stderr, "tp-pub: --window must be 1..%d, --ack-timeout-ms 1..%d\n",
+                TP_PUB_MAX_WINDOW, TP_PUB_MAX_ACK_TIMEOUT);
+        return -EINVAL;
     }
     if (o->wait_ms > INT32_MAX || o->rate > 1000000000) {
         fprintf(stderr, "tp-pub: --wait-ms or --rate out of range\n");
@@ -195,15 +248,22 @@ static int s_pub_drain(struct publisher *p, int timeout_ms) {
     }
 }
 
-/* Sends [topic, payload]; paces against absolute deadlines when rate > 0 so
- * that time spent parsing and sending does not slow the average rate. */
+/* When event number `seq` (0 = the first, which sets *start_ns) may go out
+ * at `rate` per second: absolute deadlines, so that time spent parsing and
+ * sending does not slow the average rate. 0 when unpaced. */
+static uint64_t s_pace_at(uint64_t *start_ns, uint64_t rate, uint64_t seq) {
+    if (rate == 0)
+        return 0;
+    if (seq == 0)
+        *start_ns = s_now_ns();
+    return *start_ns + seq * (1000000000u / rate) + seq * (1000000000u % rate) / rate;
+}
+
+/* Sends [topic, payload], paced when rate > 0. */
 static int s_pub_send(struct publisher *p, const char *topic, const void *data, size_t len,
                       uint64_t rate, uint64_t seq) {
     if (rate > 0) {
-        if (seq == 0)
-            p->start_ns = s_now_ns();
-        uint64_t at = p->start_ns + seq * (1000000000u / rate) +
-                      seq * (1000000000u % rate) / rate;
+        uint64_t at = s_pace_at(&p->start_ns, rate, seq);
         struct timespec ts = { .tv_sec = (time_t)(at / 1000000000u),
                                .tv_nsec = (long)(at % 1000000000u) };
         while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
@@ -215,10 +275,12 @@ static int s_pub_send(struct publisher *p, const char *topic, const void *data, 
     return s_pub_drain(p, 0);
 }
 
-/* One input line -> the packed Envelope and its topic. 0, or -EINVAL with a
- * reason in err, or -ENOMEM. */
+/* One input line -> the packed Envelope, its topic and, if ret_event_id is
+ * not NULL, its event_id (malloc'd; required non-empty then). 0, or -EINVAL
+ * with a reason in err, or -ENOMEM. */
 static int s_encode_line(const char *line, size_t len, char *err, size_t errlen,
-                         const char **ret_topic, uint8_t **ret_buf, size_t *ret_len) {
+                         const char **ret_topic, uint8_t **ret_buf, size_t *ret_len,
+                         char **ret_event_id) {
     ProtobufCMessage *msg = NULL;
     int r = tp_json_parse_message(line, len, &touchpoint__v1__envelope__descriptor, err, errlen,
                                   &msg);
@@ -227,19 +289,28 @@ static int s_encode_line(const char *line, size_t len, char *err, size_t errlen,
     const Touchpoint__V1__Envelope *env = (const Touchpoint__V1__Envelope *)msg;
     const char *topic = tp_topic_for_payload(env->payload_case);
     uint8_t *buf = NULL;
+    char *id = NULL;
     size_t n = 0;
     if (!topic) {
         snprintf(err, errlen, "no payload: one of call, contracting, feedback, watermark is required");
         r = -EINVAL;
         goto out;
     }
+    if (ret_event_id && (!env->event_id || !*env->event_id)) {
+        snprintf(err, errlen, "no eventId: --reliable needs one, acknowledgements name it");
+        r = -EINVAL;
+        goto out;
+    }
     n = protobuf_c_message_get_packed_size(msg);
     buf = malloc(n ? n : 1);
-    if (!buf) {
+    if (!buf || (ret_event_id && !(id = strdup(env->event_id)))) {
+        free(buf);
         r = -ENOMEM;
         goto out;
     }
     protobuf_c_message_pack(msg, buf);
+    if (ret_event_id)
+        *ret_event_id = id;
     *ret_topic = topic;
     *ret_buf = buf;
     *ret_len = n;
@@ -255,9 +326,42 @@ static bool s_blank(const char *s, size_t n) {
     return true;
 }
 
+/* Opens the XPUB, or the reliable client in *ret_rel. 0 or negative errno. */
+static int s_open(struct publisher *p, tp_pub_reliable_t **ret_rel, const struct pub_opts *o,
+                  const char *name) {
+    if (!o->reliable)
+        return s_pub_open(p, o);
+    const struct tp_pub_reliable_config cfg = {
+        .endpoint = o->endpoint, .bind = o->bind, .input_name = name,
+        .window = (size_t)o->window, .ack_timeout_ms = o->ack_timeout_ms, .wait_ms = o->wait_ms,
+    };
+    return tp_pub_reliable_new(&cfg, ret_rel);
+}
+
+/* XPUB: sends one event, waiting for the first subscriber before the first
+ * one. Takes buf. 0; -ETIMEDOUT no subscriber (reported); negative errno. */
+static int s_pub_event(struct publisher *p, const struct pub_opts *o, const char *topic,
+                       uint8_t *buf, size_t n, uint64_t seq) {
+    int r = 0;
+    if (!p->subscribed) {
+        r = s_pub_drain(p, (int)o->wait_ms);
+        if (r >= 0 && !p->subscribed) {
+            fprintf(stderr, "tp-pub: no subscriber on '%s' within %" PRIu64 " ms\n",
+                    o->endpoint, o->wait_ms);
+            r = -ETIMEDOUT;
+        }
+    }
+    if (r >= 0)
+        r = s_pub_send(p, topic, buf, n, o->rate, seq);
+    free(buf);
+    return r;
+}
+
 int main(int argc, char **argv) {
     struct pub_opts o;
     struct publisher pub = { 0 };
+    tp_pub_reliable_t *rel = NULL;
+    struct tp_pub_reliable_stats st = { 0 };
     int r = s_parse_args(argc, argv, &o);
     if (r != 0)
         return r > 0 ? 0 : EXIT_USAGE;
@@ -270,7 +374,7 @@ int main(int argc, char **argv) {
         return EXIT_USAGE;
     }
     int status = 0;
-    r = s_pub_open(&pub, &o);
+    r = s_open(&pub, &rel, &o, name);
     if (r < 0) {
         fprintf(stderr, "tp-pub: cannot %s '%s': %s\n", o.bind ? "bind" : "connect to",
                 o.endpoint, zmq_strerror(-r));
@@ -280,19 +384,22 @@ int main(int argc, char **argv) {
 
     char *line = NULL;
     size_t cap = 0, lineno = 0;
-    uint64_t published = 0, bad = 0;
+    uint64_t published = 0, bad = 0, pace_start = 0;
+    bool unanswered = false;        /* --reliable gave up waiting for answers */
     ssize_t len;
     while ((o.count == 0 || published < o.count) && (len = getline(&line, &cap, in)) >= 0) {
         char err[512] = "";
         const char *topic = NULL;
         uint8_t *buf = NULL;
+        char *event_id = NULL;
         size_t n = 0;
         lineno++;
         if (s_blank(line, (size_t)len))
             continue;
         r = (size_t)len > TP_PUB_MAX_LINE
                 ? (snprintf(err, sizeof err, "line longer than %d bytes", TP_PUB_MAX_LINE), -EINVAL)
-                : s_encode_line(line, (size_t)len, err, sizeof err, &topic, &buf, &n);
+                : s_encode_line(line, (size_t)len, err, sizeof err, &topic, &buf, &n,
+                                o.reliable ? &event_id : NULL);
         if (r == -EINVAL) {
             fprintf(stderr, "tp-pub: %s:%zu: %s\n", name, lineno, err);
             bad++;
@@ -305,35 +412,68 @@ int main(int argc, char **argv) {
             status = EXIT_USAGE;
             break;
         }
-        if (!pub.subscribed) {
-            r = s_pub_drain(&pub, (int)o.wait_ms);
-            if (r >= 0 && !pub.subscribed) {
-                fprintf(stderr, "tp-pub: no subscriber on '%s' within %" PRIu64 " ms\n",
+        if (o.reliable && published == 0 && (r = tp_pub_reliable_wait_peer(rel)) < 0) {
+            if (r == -ETIMEDOUT)
+                fprintf(stderr, "tp-pub: no daemon on '%s' within %" PRIu64 " ms\n",
                         o.endpoint, o.wait_ms);
-                free(buf);
-                status = EXIT_USAGE;
-                break;
-            }
+            else
+                fprintf(stderr, "tp-pub: polling '%s' failed: %s\n", o.endpoint, zmq_strerror(-r));
+            free(event_id);
+            free(buf);
+            status = EXIT_USAGE;
+            break;
         }
-        if (r >= 0)
-            r = s_pub_send(&pub, topic, buf, n, o.rate, published);
-        free(buf);
+        if (o.reliable) {
+            r = tp_pub_reliable_send(rel, event_id, topic, buf, n, lineno,
+                                     s_pace_at(&pace_start, o.rate, published));
+            free(event_id);
+            tp_pub_reliable_get_stats(rel, &st);
+        } else {
+            r = s_pub_event(&pub, &o, topic, buf, n, published);
+        }
+        if (r == -ETIMEDOUT) {
+            unanswered = o.reliable;
+            status = o.reliable ? 0 : EXIT_USAGE;
+            break;
+        }
         if (r < 0) {
             fprintf(stderr, "tp-pub: send to '%s' failed: %s\n", o.endpoint, zmq_strerror(-r));
             status = EXIT_USAGE;
             break;
         }
         published++;
+        if (o.stop_on_error && st.refused > 0)
+            break;
     }
     if (status == 0 && ferror(in)) {
         fprintf(stderr, "tp-pub: reading '%s': %s\n", name, strerror(errno));
         status = EXIT_USAGE;
     }
     free(line);
-    fprintf(stderr, "tp-pub: published %" PRIu64 ", bad lines %" PRIu64 "\n", published, bad);
-    if (status == 0 && bad > 0)
+    if (o.reliable) {
+        /* Whatever was sent is waited for, also after a bad line. */
+        r = status == 0 && !unanswered ? tp_pub_reliable_drain(rel) : 0;
+        if (r == -ETIMEDOUT)
+            unanswered = true;
+        else if (r < 0) {
+            fprintf(stderr, "tp-pub: talking to '%s' failed: %s\n", o.endpoint, zmq_strerror(-r));
+            status = EXIT_USAGE;
+        }
+        tp_pub_reliable_get_stats(rel, &st);
+        if (unanswered)
+            fprintf(stderr, "tp-pub: %" PRIu64 " events unacknowledged after %" PRIu64 " ms "
+                    "without an answer from '%s'\n", st.pending, o.wait_ms, o.endpoint);
+        bad += st.refused;
+        fprintf(stderr, "tp-pub: published %" PRIu64 ", acknowledged %" PRIu64 ", refused %"
+                PRIu64 ", resent %" PRIu64 ", bad lines %" PRIu64 "\n", st.published,
+                st.acknowledged, st.refused, st.resent, bad);
+    } else {
+        fprintf(stderr, "tp-pub: published %" PRIu64 ", bad lines %" PRIu64 "\n", published, bad);
+    }
+    if (status == 0 && (bad > 0 || unanswered))
         status = EXIT_BAD_LINES;
 out:
+    tp_pub_reliable_destroy(&rel);
     s_pub_close(&pub);
     if (!use_stdin)
         fclose(in);
