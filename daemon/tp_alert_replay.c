@@ -96,12 +96,10 @@ static void s_pump_cb(evutil_socket_t fd, short what, void *arg) {
             s_pump_one(r, &r->streams[i], &retry);
     if (r->n_active == 0)
         return;
-    if (retry) {
-        struct timeval tv = { 0, RETRY_MS * 1000 };
-        evtimer_add(r->pump, &tv);
-    } else {
-        event_active(r->pump, EV_TIMEOUT, 0);
-    }
+    /* A timer, not event_active(): an event re-activated from its own
+     * callback runs again in the same loop pass and would starve timers. */
+    struct timeval tv = { 0, retry ? RETRY_MS * 1000 : 0 };
+    evtimer_add(r->pump, &tv);
 }
 
 /* Strict decimal sequence: digits only, no overflow. */

@@ -15,6 +15,7 @@ struct tp_bus_sock {
     tp_bus_t      *bus;
     void          *zsock;
     struct event  *ev;            /* readable: ZMQ_FD */
+    struct event  *resume;        /* zero-timeout timer: the next batch, next loop turn */
     tp_bus_recv_fn fn;
     void          *arg;
 };
@@ -100,9 +101,14 @@ static void s_readable_cb(evutil_socket_t fd, short what, void *arg) {
         if (r < 0 && r != -EINTR)
             return;   /* ETERM at shutdown; nothing else is expected on SUB */
     }
-    /* Batch used up: come back on the next loop turn, after other events. */
-    if (s_readable(s->zsock))
-        event_active(s->ev, EV_READ, 0);
+    /* Batch used up: come back on the next loop turn. Through a zero
+     * timeout, not event_active(): libevent runs an event re-activated from
+     * its own callback again in the same pass, so under a flood the loop
+     * would never reach its timers (rule deadlines, group commits). */
+    if (s_readable(s->zsock)) {
+        static const struct timeval now = { 0, 0 };
+        evtimer_add(s->resume, &now);
+    }
 }
 
 static int s_setopt_int(void *zsock, int opt, int v) {
@@ -149,10 +155,13 @@ static int s_open(tp_bus_t *b, int type, const tp_endpoint_t *ep, size_t max_msg
         r = s_zerr();
     if (r == 0) {
         s->ev = event_new(b->base, fd, EV_READ | EV_PERSIST, s_readable_cb, s);
-        if (!s->ev || event_add(s->ev, NULL) != 0)
+        s->resume = evtimer_new(b->base, s_readable_cb, s);
+        if (!s->ev || !s->resume || event_add(s->ev, NULL) != 0)
             r = -ENOMEM;
     }
     if (r < 0) {
+        if (s->resume)
+            event_free(s->resume);
         if (s->ev)
             event_free(s->ev);
         zmq_close(s->zsock);
@@ -232,6 +241,7 @@ void tp_bus_destroy(tp_bus_t **p) {
     if (!b)
         return;
     for (size_t i = b->n_socks; i-- > 0;) {
+        event_free(b->socks[i].resume);
         event_free(b->socks[i].ev);
         zmq_close(b->socks[i].zsock);
     }

@@ -171,8 +171,6 @@ static int s_duration(const char *s, int64_t *ret_ms)
         num[digits] = '\0';
         if (s_parse_i64(num, false, &v) < 0 || v > INT64_MAX / units[i].ms)
             return -ERANGE;
-        if (v == 0)
-            return -ERANGE;
         *ret_ms = v * units[i].ms;
         return 0;
     }
@@ -184,15 +182,15 @@ int tp_duration_parse(const char *s, int64_t *ret_ms)
     if (!s || !ret_ms)
         return -EINVAL;
     int64_t ms;
-    if (s_duration(s, &ms) < 0)
+    if (s_duration(s, &ms) < 0 || ms == 0)
         return -EINVAL;
     *ret_ms = ms;
     return 0;
 }
 
 /* A duration node, with the error every duration key reports. */
-static int s_duration_node(pctx_t *p, const char *path, yaml_node_t *n, int64_t max,
-                           int64_t *ret_ms)
+static int s_duration_node(pctx_t *p, const char *path, yaml_node_t *n, int64_t min,
+                           int64_t max, int64_t *ret_ms)
 {
     const char *v;
     int64_t ms = 0;
@@ -203,9 +201,11 @@ static int s_duration_node(pctx_t *p, const char *path, yaml_node_t *n, int64_t 
     if (r == -EINVAL)
         return s_fail(p, n, "%s: invalid duration \"%.64s\" (expected a number with a unit: "
                       "ms, s, m, h, d, w)", path, v);
-    if (r < 0 || ms > max)
-        return s_fail(p, n, "%s: duration \"%.64s\" out of range (expected more than 0 and at "
-                      "most %lldd)", path, v, (long long)(max / 86400000));
+    if (r < 0 || ms > max || ms < min)
+        return s_fail(p, n, "%s: duration \"%.64s\" out of range (expected %s and at most "
+                      "%lld%s)", path, v, min ? "more than 0" : "0 or more",
+                      (long long)(max >= 86400000 ? max / 86400000 : max),
+                      max >= 86400000 ? "d" : "ms");
     *ret_ms = ms;
     return 0;
 }
@@ -242,7 +242,7 @@ static int set_duration(pctx_t *p, const cfg_key_t *k, const char *path, void *b
                         yaml_node_t *n)
 {
     int64_t ms;
-    int r = s_duration_node(p, path, n, k->max, &ms);
+    int r = s_duration_node(p, path, n, k->min, k->max, &ms);
     if (r < 0)
         return r;
     s_store((char *)base + k->off, k->size, ms);
@@ -379,7 +379,7 @@ static int set_enum_map(pctx_t *p, const cfg_key_t *k, const char *path, void *b
             return s_fail(p, kn, "%s: %s \"%.64s\" given twice", path, noun, key);
         seen[v] = true;
         r = channels ? s_fieldset(p, path, vn, &c->call_incomplete.by_channel[v])
-                     : s_duration_node(p, path, vn, DURATION_MAX_MS,
+                     : s_duration_node(p, path, vn, 1, DURATION_MAX_MS,
                                        (int64_t *)((char *)c + k->off) + v);
         if (r < 0)
             return r;
@@ -442,7 +442,7 @@ static int set_by_step(pctx_t *p, const cfg_key_t *k, const char *path, void *ba
             return s_fail(p, kn, "%s: step name \"%.64s\" must be 1 to %d characters", path, key,
                           TP_STEP_NAME_MAX - 1);
         tp_step_sla_t *s = &c->step_slow.by_step[c->step_slow.n_by_step];
-        r = s_duration_node(p, path, yaml_document_get_node(p->doc, pr->value), DURATION_MAX_MS,
+        r = s_duration_node(p, path, yaml_document_get_node(p->doc, pr->value), 1, DURATION_MAX_MS,
                             &s->sla_ms);
         if (r < 0)
             return r;

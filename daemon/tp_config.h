@@ -80,6 +80,7 @@ typedef struct tp_config {
         int64_t  retention_ms;                  /* prune alerts older than this (0 = keep) */
         uint64_t max_alerts;                    /* keep at most this many (0 = no limit) */
         int64_t  event_retention_ms;            /* event log kept for rebuilding state */
+        int64_t  commit_interval_ms;            /* 0: commit every loop turn; else at most this often */
     } journal;
     tp_clock_mode_t clock;                      /* wall | event */
     char           *state_dir;                  /* owned */

@@ -60,6 +60,9 @@ const cfg_key_t tp_config_keys[] = {
        "keep at most this many journaled alerts"),
     KD("journal.event_retention", journal.event_retention_ms, "200d",
        "keep the event log (replayed at start to rebuild state) this long"),
+    K("journal.commit_interval", T_DURATION, journal.commit_interval_ms, 0, 60000, "0ms",
+      "0ms: one group commit per loop turn; else at most one per interval (more events per commit,"
+      " alerts and ACKs wait up to that long)"),
     KEY(tp_config_t, "clock", T_ENUM, clock, 0, 0, tp_config_clocks, "wall",
         "wall (live) or event (backfill: now = newest event time or watermark)"),
     K("state_dir", T_STRING, state_dir, 0, 0, "./var/touchpointd", "where state is kept"),
@@ -176,7 +179,8 @@ const char *tp_config_default_yaml(void)
            "replay: { enabled: true, endpoint: \"tcp://127.0.0.1:7604\", mode: bind }\n"
            "reliable_input: { enabled: true, endpoint: \"tcp://127.0.0.1:7603\", mode: bind,"
            " hwm: 100000 }\n"
-           "journal: { enabled: true, retention: 30d, max_alerts: 1000000, event_retention: 200d }\n"
+           "journal: { enabled: true, retention: 30d, max_alerts: 1000000, event_retention: 200d,"
+           " commit_interval: 0ms }\n"
            "clock: wall\n"
            "state_dir: ./var/touchpointd\n"
            "limits:\n"

@@ -101,12 +101,25 @@ static int64_t s_wall_cb(void *ctx) {
     return ((tp_daemon_t *)ctx)->now_ms;
 }
 
+/* Group commit: at the end of this loop turn, or after journal.commit_interval
+ * (more events per transaction; alerts and ACKs wait up to that long). */
+static void s_schedule_flush(tp_daemon_t *d) {
+    if (evtimer_pending(d->flush_ev, NULL))
+        return;
+    int64_t ms = d->cfg->journal.commit_interval_ms;
+    if (ms <= 0) {
+        event_active(d->flush_ev, EV_TIMEOUT, 0);
+        return;
+    }
+    struct timeval tv = { .tv_sec = (time_t)(ms / 1000), .tv_usec = (suseconds_t)(ms % 1000) * 1000 };
+    evtimer_add(d->flush_ev, &tv);
+}
+
 static void s_queue_out(tp_daemon_t *d, s_out_t *o) {
     o->next = NULL;
     *d->out_tail = o;
     d->out_tail = &o->next;
-    if (!evtimer_pending(d->flush_ev, NULL))
-        event_active(d->flush_ev, EV_TIMEOUT, 0);
+    s_schedule_flush(d);
 }
 
 /* Logs an accepted bus message (or a tick: topic "", no body) for the
@@ -121,8 +134,7 @@ static void s_log(tp_daemon_t *d, int kind, const char *topic, size_t topic_len,
         log_error("Out of memory logging an event; it will not survive a restart");
         return;
     }
-    if (!evtimer_pending(d->flush_ev, NULL))
-        event_active(d->flush_ev, EV_TIMEOUT, 0);
+    s_schedule_flush(d);
 }
 
 /* Wall clock: keep the single libevent timer on the earliest deadline.
