@@ -17,6 +17,30 @@
 
 extern char **environ;
 
+/* Children still running when the test program exits (a failed assertion
+ * skips the test's own clean-up) are killed, so no daemon outlives its test. */
+#define MAX_CHILDREN 64
+static pid_t s_children[MAX_CHILDREN];
+
+static void s_kill_children(void) {
+    for (int i = 0; i < MAX_CHILDREN; i++)
+        if (s_children[i] > 0)
+            kill(s_children[i], SIGKILL);
+}
+
+static void s_track(pid_t pid, bool add) {
+    static bool registered;
+    if (!registered) {
+        atexit(s_kill_children);
+        registered = true;
+    }
+    for (int i = 0; i < MAX_CHILDREN; i++)
+        if (add ? s_children[i] == 0 : s_children[i] == pid) {
+            s_children[i] = add ? pid : 0;
+            return;
+        }
+}
+
 char *tp_tmpdir(void) {
     const char *base = getenv("TMPDIR");
     char *tmpl = NULL;
@@ -95,6 +119,7 @@ int tp_proc_spawn(tp_proc_t *p, const char *const argv[], const char *stdin_path
         return -r;
     p->pid = pid;
     p->status = 0;
+    s_track(pid, true);
     p->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
     /* valgrind 3.19 does not know pidfd_open: fall back to polling
      * waitpid(WNOHANG) in tp_proc_wait, marked by pidfd == -2. */
@@ -118,6 +143,7 @@ static int s_wait_polling(tp_proc_t *p, int timeout_ms) {
         pid_t r = waitpid(p->pid, &p->status, WNOHANG);
         if (r == p->pid) {
             p->pidfd = -1;
+            s_track(p->pid, false);
             return s_decode_status(p->status);
         }
         if (r < 0)
@@ -144,6 +170,7 @@ int tp_proc_wait(tp_proc_t *p, int timeout_ms) {
         return -errno;
     close(p->pidfd);
     p->pidfd = -1;
+    s_track(p->pid, false);
     return s_decode_status(p->status);
 }
 
