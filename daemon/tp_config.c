@@ -1,14 +1,20 @@
 /* tp_config — YAML configuration, parsed and validated as a whole.
  *
- * Every key is one row of tp_config_keys[] (dotted path, type, offset, limits,
- * default, description), handled by one setter per type. Defaults are YAML
- * text in the same rows and go through the same setters as the operator's
- * file, so a default can never bypass validation, and the README's Configuration section
- * is a transcription of this table. libyaml's document API gives a node tree
- * whose marks carry the line numbers we report (1-based).
+ * Every key is one row of tp_config_keys[] (tp_config_keys.c: dotted path,
+ * type, offset, limits, default, description), handled by one setter per
+ * type (tp_config_types.c). This file loads the document, walks it against
+ * the table and checks what spans keys (endpoints bound twice). Defaults are
+ * YAML text in the same rows and go through the same setters as the
+ * operator's file, so a default can never bypass validation; the README's
+ * Configuration section transcribes the table. libyaml's document API gives
+ * a node tree whose marks carry the line numbers we report (1-based).
  */
 #include "tp_config.h"
 #include "tp_config_keys.h"
+#include "tp_config_parse.h"
+
+#define TP_CONFIG_MAX_BYTES (1024 * 1024)
+#define TP_CONFIG_MAX_DEPTH 32
 
 #include <ctype.h>
 #include <errno.h>
@@ -20,27 +26,8 @@
 #include <string.h>
 #include <yaml.h>
 
-#define TP_CONFIG_MAX_BYTES (1024 * 1024)
-#define TP_CONFIG_MAX_DEPTH 32
-#define PATH_LEN 160
-
-typedef struct {
-    const char      *name;        /* file name for "name:line:" */
-    char            *err;
-    size_t           errlen;
-    yaml_document_t *doc;         /* document being walked */
-    tp_config_t     *c;
-    bool             defaults;    /* applying built-in defaults: no user line */
-    unsigned         ep_line[TP_MAX_INPUTS + 3]; /* inputs[i], output, replay, reliable */
-} pctx_t;
-
-typedef int (*setter_t)(pctx_t *p, const cfg_key_t *k, const char *path, void *base,
-                        yaml_node_t *n);
-
-#define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
-
 __attribute__((format(printf, 3, 4)))
-static int s_fail(pctx_t *p, const yaml_node_t *n, const char *fmt, ...)
+int tp_cfg_fail(pctx_t *p, const yaml_node_t *n, const char *fmt, ...)
 {
     if (!p->err || p->errlen == 0)
         return -EINVAL;
@@ -60,12 +47,12 @@ static int s_fail(pctx_t *p, const yaml_node_t *n, const char *fmt, ...)
     return -EINVAL;
 }
 
-static const char *s_kind(const yaml_node_t *n)
+const char *tp_cfg_kind(const yaml_node_t *n)
 {
     return n->type == YAML_MAPPING_NODE ? "mapping" : n->type == YAML_SEQUENCE_NODE ? "list" : "scalar";
 }
 
-static bool s_is_null(const yaml_node_t *n)
+bool tp_cfg_is_null(const yaml_node_t *n)
 {
     if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
         return false;
@@ -74,38 +61,38 @@ static bool s_is_null(const yaml_node_t *n)
 }
 
 /* The text of a scalar node, refusing other node kinds and embedded NULs. */
-static int s_text(pctx_t *p, const char *path, const yaml_node_t *n, const char **ret_text)
+int tp_cfg_text(pctx_t *p, const char *path, const yaml_node_t *n, const char **ret_text)
 {
     if (n->type != YAML_SCALAR_NODE)
-        return s_fail(p, n, "%s: expected a scalar, got a %s", path, s_kind(n));
+        return tp_cfg_fail(p, n, "%s: expected a scalar, got a %s", path, tp_cfg_kind(n));
     const char *v = (const char *)n->data.scalar.value;
     if (strlen(v) != n->data.scalar.length)
-        return s_fail(p, n, "%s: value contains a NUL byte", path);
+        return tp_cfg_fail(p, n, "%s: value contains a NUL byte", path);
     *ret_text = v;
     return 0;
 }
 
-static int s_expect(pctx_t *p, const char *path, const yaml_node_t *n, yaml_node_type_t t)
+int tp_cfg_expect(pctx_t *p, const char *path, const yaml_node_t *n, yaml_node_type_t t)
 {
     if (n->type == t)
         return 0;
-    return s_fail(p, n, "%s: expected a %s, got a %s", path,
-                  t == YAML_MAPPING_NODE ? "mapping" : "list", s_kind(n));
+    return tp_cfg_fail(p, n, "%s: expected a %s, got a %s", path,
+                  t == YAML_MAPPING_NODE ? "mapping" : "list", tp_cfg_kind(n));
 }
 
 /* Key of pair `pr` in `map`: a scalar not already used by an earlier pair. */
-static int s_pair_key(pctx_t *p, const char *path, yaml_node_t *map, yaml_node_pair_t *pr,
+int tp_cfg_pair_key(pctx_t *p, const char *path, yaml_node_t *map, yaml_node_pair_t *pr,
                       yaml_node_t **ret_node, const char **ret_key)
 {
     yaml_node_t *kn = yaml_document_get_node(p->doc, pr->key);
     const char *key;
-    int r = s_text(p, *path ? path : "top level", kn, &key);
+    int r = tp_cfg_text(p, *path ? path : "top level", kn, &key);
     if (r < 0)
         return r;
     for (yaml_node_pair_t *q = map->data.mapping.pairs.start; q < pr; q++) {
         yaml_node_t *qn = yaml_document_get_node(p->doc, q->key);
         if (qn->type == YAML_SCALAR_NODE && !strcmp((const char *)qn->data.scalar.value, key))
-            return s_fail(p, kn, "duplicate key \"%s%s%.64s\"", path, *path ? "." : "", key);
+            return tp_cfg_fail(p, kn, "duplicate key \"%s%s%.64s\"", path, *path ? "." : "", key);
     }
     *ret_node = kn;
     *ret_key = key;
@@ -113,7 +100,7 @@ static int s_pair_key(pctx_t *p, const char *path, yaml_node_t *map, yaml_node_p
 }
 
 /* Writes an integer into a field of any width the table describes. */
-static void s_store(void *dst, size_t size, int64_t v)
+void tp_cfg_store(void *dst, size_t size, int64_t v)
 {
     if (size == sizeof(bool)) {
         bool b = v != 0;
@@ -128,7 +115,7 @@ static void s_store(void *dst, size_t size, int64_t v)
 
 /* Decimal digits only, optional leading '-' when `sign`: no spaces, no '+',
  * no hex. Returns -EINVAL for bad syntax, -ERANGE when it does not fit. */
-static int s_parse_i64(const char *s, bool sign, int64_t *ret_v)
+int tp_cfg_parse_i64(const char *s, bool sign, int64_t *ret_v)
 {
     bool neg = sign && *s == '-';
     s += neg;
@@ -169,7 +156,7 @@ static int s_duration(const char *s, int64_t *ret_ms)
         int64_t v;
         memcpy(num, s, digits);
         num[digits] = '\0';
-        if (s_parse_i64(num, false, &v) < 0 || v > INT64_MAX / units[i].ms)
+        if (tp_cfg_parse_i64(num, false, &v) < 0 || v > INT64_MAX / units[i].ms)
             return -ERANGE;
         *ret_ms = v * units[i].ms;
         return 0;
@@ -189,20 +176,20 @@ int tp_duration_parse(const char *s, int64_t *ret_ms)
 }
 
 /* A duration node, with the error every duration key reports. */
-static int s_duration_node(pctx_t *p, const char *path, yaml_node_t *n, int64_t min,
+int tp_cfg_duration_node(pctx_t *p, const char *path, yaml_node_t *n, int64_t min,
                            int64_t max, int64_t *ret_ms)
 {
     const char *v;
     int64_t ms = 0;
-    int r = s_text(p, path, n, &v);
+    int r = tp_cfg_text(p, path, n, &v);
     if (r < 0)
         return r;
     r = s_duration(v, &ms);
     if (r == -EINVAL)
-        return s_fail(p, n, "%s: invalid duration \"%.64s\" (expected a number with a unit: "
+        return tp_cfg_fail(p, n, "%s: invalid duration \"%.64s\" (expected a number with a unit: "
                       "ms, s, m, h, d, w)", path, v);
     if (r < 0 || ms > max || ms < min)
-        return s_fail(p, n, "%s: duration \"%.64s\" out of range (expected %s and at most "
+        return tp_cfg_fail(p, n, "%s: duration \"%.64s\" out of range (expected %s and at most "
                       "%lld%s)", path, v, min ? "more than 0" : "0 or more",
                       (long long)(max >= 86400000 ? max / 86400000 : max),
                       max >= 86400000 ? "d" : "ms");
@@ -210,344 +197,6 @@ static int s_duration_node(pctx_t *p, const char *path, yaml_node_t *n, int64_t 
     return 0;
 }
 
-static int set_bool(pctx_t *p, const cfg_key_t *k, const char *path, void *base, yaml_node_t *n)
-{
-    const char *v;
-    int r = s_text(p, path, n, &v);
-    if (r < 0)
-        return r;
-    if (strcmp(v, "true") && strcmp(v, "false"))
-        return s_fail(p, n, "%s: invalid boolean \"%.64s\" (expected true or false)", path, v);
-    s_store((char *)base + k->off, k->size, !strcmp(v, "true"));
-    return 0;
-}
-
-static int set_int(pctx_t *p, const cfg_key_t *k, const char *path, void *base, yaml_node_t *n)
-{
-    const char *v;
-    int64_t i = 0;
-    int r = s_text(p, path, n, &v);
-    if (r < 0)
-        return r;
-    r = s_parse_i64(v, k->type == T_INT, &i);
-    if (r < 0 || i < k->min || i > k->max)
-        return s_fail(p, n, "%s: %s \"%.64s\" (expected an integer from %lld to %lld)", path,
-                      r == -EINVAL ? "invalid number" : "out of range", v,
-                      (long long)k->min, (long long)k->max);
-    s_store((char *)base + k->off, k->size, i);
-    return 0;
-}
-
-static int set_duration(pctx_t *p, const cfg_key_t *k, const char *path, void *base,
-                        yaml_node_t *n)
-{
-    int64_t ms;
-    int r = s_duration_node(p, path, n, k->min, k->max, &ms);
-    if (r < 0)
-        return r;
-    s_store((char *)base + k->off, k->size, ms);
-    return 0;
-}
-
-static int set_string(pctx_t *p, const cfg_key_t *k, const char *path, void *base,
-                      yaml_node_t *n)
-{
-    char **dst = (char **)((char *)base + k->off);
-    const char *v;
-    int r = s_text(p, path, n, &v);
-    if (r < 0)
-        return r;
-    if (!*v)
-        return s_fail(p, n, "%s: expected a non-empty string", path);
-    if (k->type == T_ENDPOINT) {
-        if (strncmp(v, "tcp://", 6) && strncmp(v, "ipc://", 6) && strncmp(v, "inproc://", 9))
-            return s_fail(p, n, "%s: invalid endpoint \"%.64s\" (expected tcp://, ipc:// or "
-                          "inproc://)", path, v);
-        /* Remember where each endpoint was set, for the bound-twice check. */
-        tp_config_t *c = p->c;
-        size_t slot = SIZE_MAX;
-        if (dst == &c->output.endpoint)
-            slot = TP_MAX_INPUTS;
-        else if (dst == &c->replay.endpoint.endpoint)
-            slot = TP_MAX_INPUTS + 1;
-        else if (dst == &c->reliable_input.endpoint.endpoint)
-            slot = TP_MAX_INPUTS + 2;
-        else
-            for (size_t i = 0; i < TP_MAX_INPUTS; i++)
-                if (dst == &c->inputs[i].endpoint)
-                    slot = i;
-        if (slot != SIZE_MAX)
-            p->ep_line[slot] = p->defaults ? 0 : (unsigned)n->start_mark.line + 1;
-    }
-    char *copy = strdup(v);
-    if (!copy)
-        return -ENOMEM;
-    free(*dst);
-    *dst = copy;
-    return 0;
-}
-
-static int set_enum(pctx_t *p, const cfg_key_t *k, const char *path, void *base, yaml_node_t *n)
-{
-    const char *v;
-    int r = s_text(p, path, n, &v);
-    if (r < 0)
-        return r;
-    for (size_t i = 0; k->names[i]; i++)
-        if (!strcmp(v, k->names[i])) {
-            s_store((char *)base + k->off, k->size, (int64_t)i);
-            return 0;
-        }
-    return s_fail(p, n, "%s: invalid value \"%.64s\" (expected %s or %s)", path, v,
-                  k->names[0], k->names[1]);
-}
-
-/* A YAML list of call field names into a TP_FIELD_* mask. */
-static int s_fieldset(pctx_t *p, const char *path, yaml_node_t *n, unsigned *ret_mask)
-{
-    unsigned mask = 0;
-    int r = s_expect(p, path, n, YAML_SEQUENCE_NODE);
-    if (r < 0)
-        return r;
-    for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++) {
-        yaml_node_t *in = yaml_document_get_node(p->doc, *it);
-        const char *v;
-        if ((r = s_text(p, path, in, &v)) < 0)
-            return r;
-        unsigned bit = tp_field_from_name(v);
-        if (!bit)
-            return s_fail(p, in, "%s: unknown field \"%.64s\" (expected products, topics, notes, "
-                          "next_step, attendees, account_id or territory)", path, v);
-        mask |= bit;
-    }
-    *ret_mask = mask;
-    return 0;
-}
-
-static int set_fieldset(pctx_t *p, const cfg_key_t *k, const char *path, void *base,
-                        yaml_node_t *n)
-{
-    unsigned mask;
-    int r = s_fieldset(p, path, n, &mask);
-    if (r < 0)
-        return r;
-    memcpy((char *)base + k->off, &mask, sizeof(mask));
-    return 0;
-}
-
-/* "EMAIL" or "CHANNEL_EMAIL" -> 4; enum value, or -1 when unknown. */
-static int s_enum_value(const char *v, const char *prefix, const char *const *names, size_t n)
-{
-    size_t pl = strlen(prefix);
-    if (!strncmp(v, prefix, pl))
-        v += pl;
-    for (size_t i = 0; i < n; i++)
-        if (!strcmp(v, names[i]))
-            return (int)i + 1;
-    return -1;
-}
-
-/* by_channel (CHANNEL: [fields]) and targets (CONTRACT_TYPE: duration): keys
- * are proto enum names, short or prefixed, and index the arrays by enum value.
- * by_channel replaces the (empty) default; targets merge over the defaults,
- * so a partial map overrides only the types it lists. */
-static int set_enum_map(pctx_t *p, const cfg_key_t *k, const char *path, void *base,
-                        yaml_node_t *n)
-{
-    (void)base;
-    tp_config_t *c = p->c;
-    bool channels = k->type == T_BY_CHANNEL, seen[TP_CHANNEL_COUNT + TP_CONTRACT_TYPE_COUNT] = { 0 };
-    const char *noun = channels ? "channel" : "contract type";
-    int r = s_expect(p, path, n, YAML_MAPPING_NODE);
-    if (r < 0)
-        return r;
-    if (channels)
-        memset(c->call_incomplete.has_channel, 0, sizeof(c->call_incomplete.has_channel));
-    for (yaml_node_pair_t *pr = n->data.mapping.pairs.start; pr < n->data.mapping.pairs.top; pr++) {
-        yaml_node_t *kn, *vn = yaml_document_get_node(p->doc, pr->value);
-        const char *key;
-        if ((r = s_pair_key(p, path, n, pr, &kn, &key)) < 0)
-            return r;
-        int v = channels ? s_enum_value(key, "CHANNEL_", tp_config_channel_names, TP_CHANNEL_COUNT - 1)
-                         : s_enum_value(key, "CONTRACT_TYPE_", tp_config_contract_type_names,
-                                        TP_CONTRACT_TYPE_COUNT - 1);
-        if (v < 0)
-            return s_fail(p, kn, "%s: unknown %s \"%.64s\" (expected %s)", path, noun, key,
-                          channels ? "IN_PERSON, PHONE, VIDEO, EMAIL, MESSAGING or WEBINAR"
-                                   : "SPEAKER, ADVISORY_BOARD, CONSULTING, ISS or GRANT");
-        if (seen[v])
-            return s_fail(p, kn, "%s: %s \"%.64s\" given twice", path, noun, key);
-        seen[v] = true;
-        r = channels ? s_fieldset(p, path, vn, &c->call_incomplete.by_channel[v])
-                     : s_duration_node(p, path, vn, 1, DURATION_MAX_MS,
-                                       (int64_t *)((char *)c + k->off) + v);
-        if (r < 0)
-            return r;
-        if (channels)
-            c->call_incomplete.has_channel[v] = true;
-    }
-    return 0;
-}
-
-/* cutoff_by_month (MONTH: day): JAN..DEC index cutoff_by_month[1..12]. */
-static int set_by_month(pctx_t *p, const cfg_key_t *k, const char *path, void *base,
-                        yaml_node_t *n)
-{
-    unsigned *days = (unsigned *)((char *)base + k->off);
-    bool seen[13] = { 0 };
-    int r = s_expect(p, path, n, YAML_MAPPING_NODE);
-    if (r < 0)
-        return r;
-    memset(days, 0, k->size);
-    for (yaml_node_pair_t *pr = n->data.mapping.pairs.start; pr < n->data.mapping.pairs.top; pr++) {
-        yaml_node_t *kn, *vn = yaml_document_get_node(p->doc, pr->value);
-        const char *key, *text;
-        int64_t day;
-        if ((r = s_pair_key(p, path, n, pr, &kn, &key)) < 0)
-            return r;
-        int m = s_enum_value(key, "", tp_config_month_names, 12);
-        if (m < 0)
-            return s_fail(p, kn, "%s: unknown month \"%.64s\" (expected JAN..DEC)", path, key);
-        if (seen[m])
-            return s_fail(p, kn, "%s: month \"%.64s\" given twice", path, key);
-        seen[m] = true;
-        if ((r = s_text(p, path, vn, &text)) < 0)
-            return r;
-        if (s_parse_i64(text, false, &day) < 0 || day < k->min || day > k->max)
-            return s_fail(p, vn, "%s.%s: invalid day \"%.64s\" (expected %lld..%lld)", path, key,
-                          text, (long long)k->min, (long long)k->max);
-        days[m] = (unsigned)day;
-    }
-    return 0;
-}
-
-static int set_by_step(pctx_t *p, const cfg_key_t *k, const char *path, void *base,
-                       yaml_node_t *n)
-{
-    (void)k, (void)base;
-    tp_config_t *c = p->c;
-    int r = s_expect(p, path, n, YAML_MAPPING_NODE);
-    if (r < 0)
-        return r;
-    c->step_slow.n_by_step = 0;
-    for (yaml_node_pair_t *pr = n->data.mapping.pairs.start; pr < n->data.mapping.pairs.top; pr++) {
-        yaml_node_t *kn = yaml_document_get_node(p->doc, pr->key);
-        const char *key;
-        /* Count first: it also bounds the quadratic duplicate check. */
-        if (c->step_slow.n_by_step == TP_MAX_STEP_SLAS)
-            return s_fail(p, kn, "%s: too many steps (at most %d)", path, TP_MAX_STEP_SLAS);
-        if ((r = s_pair_key(p, path, n, pr, &kn, &key)) < 0)
-            return r;
-        if (!*key || strlen(key) >= TP_STEP_NAME_MAX)
-            return s_fail(p, kn, "%s: step name \"%.64s\" must be 1 to %d characters", path, key,
-                          TP_STEP_NAME_MAX - 1);
-        tp_step_sla_t *s = &c->step_slow.by_step[c->step_slow.n_by_step];
-        r = s_duration_node(p, path, yaml_document_get_node(p->doc, pr->value), 1, DURATION_MAX_MS,
-                            &s->sla_ms);
-        if (r < 0)
-            return r;
-        memcpy(s->name, key, strlen(key) + 1);
-        c->step_slow.n_by_step++;
-    }
-    return 0;
-}
-
-static int s_apply_defaults(pctx_t *p, const cfg_key_t *keys, size_t n_keys, void *base);
-static int s_walk(pctx_t *p, const cfg_key_t *keys, size_t n_keys, const char *root,
-                  const char *rel, void *base, yaml_node_t *map);
-
-static int set_inputs(pctx_t *p, const cfg_key_t *k, const char *path, void *base,
-                      yaml_node_t *n)
-{
-    (void)base;
-    tp_config_t *c = p->c;
-    int r = s_expect(p, path, n, YAML_SEQUENCE_NODE);
-    if (r < 0)
-        return r;
-    size_t count = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
-    if (count < (size_t)k->min || count > (size_t)k->max)
-        return s_fail(p, n, "%s: expected 1 to %d endpoints, got %zu", path, TP_MAX_INPUTS, count);
-    for (size_t i = 0; i < c->n_inputs; i++) {
-        free(c->inputs[i].endpoint);
-        c->inputs[i].endpoint = NULL;
-    }
-    c->n_inputs = 0;
-    for (size_t i = 0; i < count; i++) {
-        yaml_node_t *item = yaml_document_get_node(p->doc, n->data.sequence.items.start[i]);
-        char item_path[32];
-        snprintf(item_path, sizeof(item_path), "inputs[%zu]", i);
-        c->n_inputs = i + 1;    /* from here on, destroy frees this slot */
-        if ((r = s_expect(p, item_path, item, YAML_MAPPING_NODE)) < 0 ||
-            (r = s_apply_defaults(p, tp_config_input_keys, tp_config_n_input_keys, &c->inputs[i])) < 0 ||
-            (r = s_walk(p, tp_config_input_keys, tp_config_n_input_keys, item_path, "", &c->inputs[i],
-                        item)) < 0)
-            return r;
-        if (!c->inputs[i].endpoint)
-            return s_fail(p, item, "%s: missing required key \"endpoint\"", item_path);
-    }
-    return 0;
-}
-
-/* feedback_sources: SOURCE -> {nps_max, effort_scale, effort_high_is_hard,
- * effort_threshold}; replaces the (empty) default. */
-static int set_feedback_sources(pctx_t *p, const cfg_key_t *k, const char *path, void *base,
-                                yaml_node_t *n)
-{
-    (void)base;
-    tp_config_t *c = p->c;
-    int r = s_expect(p, path, n, YAML_MAPPING_NODE);
-    if (r < 0)
-        return r;
-    size_t count = (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
-    if (count > (size_t)k->max)
-        return s_fail(p, n, "%s: at most %lld sources, got %zu", path, (long long)k->max, count);
-    for (size_t i = 0; i < c->n_feedback_sources; i++) {
-        free(c->feedback_sources[i].name);
-        c->feedback_sources[i].name = NULL;
-    }
-    c->n_feedback_sources = 0;
-    for (yaml_node_pair_t *pr = n->data.mapping.pairs.start; pr < n->data.mapping.pairs.top; pr++) {
-        yaml_node_t *kn, *vn = yaml_document_get_node(p->doc, pr->value);
-        const char *key;
-        if ((r = s_pair_key(p, path, n, pr, &kn, &key)) < 0)
-            return r;
-        for (size_t i = 0; i < c->n_feedback_sources; i++)
-            if (!strcmp(c->feedback_sources[i].name, key))
-                return s_fail(p, kn, "%s: source \"%.64s\" given twice", path, key);
-        tp_feedback_source_t *fs = &c->feedback_sources[c->n_feedback_sources];
-        char item_path[PATH_LEN];
-        snprintf(item_path, sizeof item_path, "%s.%.64s", path, key);
-        if (!(fs->name = strdup(key)))
-            return -ENOMEM;
-        c->n_feedback_sources++;   /* from here on, destroy frees this slot */
-        if ((r = s_expect(p, item_path, vn, YAML_MAPPING_NODE)) < 0 ||
-            (r = s_apply_defaults(p, tp_config_feedback_source_keys,
-                                  tp_config_n_feedback_source_keys, fs)) < 0 ||
-            (r = s_walk(p, tp_config_feedback_source_keys, tp_config_n_feedback_source_keys,
-                        item_path, "", fs, vn)) < 0)
-            return r;
-        if (fs->effort_threshold > fs->effort_scale)
-            return s_fail(p, vn, "%s.effort_threshold: %d is outside the scale 1..%d", item_path,
-                          fs->effort_threshold, fs->effort_scale);
-        /* A threshold at the easy end makes every answer a detractor: the
-         * usual slip when a reversed scale keeps the default threshold. */
-        if (fs->effort_high_is_hard ? fs->effort_threshold <= 1
-                                    : fs->effort_threshold >= fs->effort_scale)
-            return s_fail(p, vn, "%s.effort_threshold: %d would make every effort score a "
-                          "detractor on a 1..%d scale where %s is hardest", item_path,
-                          fs->effort_threshold, fs->effort_scale,
-                          fs->effort_high_is_hard ? "the highest" : "1");
-    }
-    return 0;
-}
-
-static const setter_t s_setters[] = {
-    [T_BOOL] = set_bool, [T_UINT] = set_int, [T_INT] = set_int, [T_DURATION] = set_duration,
-    [T_STRING] = set_string, [T_ENDPOINT] = set_string, [T_ENUM] = set_enum,
-    [T_FIELDSET] = set_fieldset, [T_INPUTS] = set_inputs, [T_BY_CHANNEL] = set_enum_map,
-    [T_BY_STEP] = set_by_step, [T_TARGETS] = set_enum_map, [T_BY_MONTH] = set_by_month,
-    [T_FEEDBACK_SOURCES] = set_feedback_sources,
-};
 
 /* libyaml's problem text and line, as one "YAML syntax error" line. */
 static int s_syntax(pctx_t *p, const yaml_parser_t *parser)
@@ -556,9 +205,9 @@ static int s_syntax(pctx_t *p, const yaml_parser_t *parser)
     if (parser->error == YAML_MEMORY_ERROR)
         return -ENOMEM;
     if (parser->context)
-        return s_fail(p, &at, "YAML syntax error: %s %s started on line %zu", parser->problem,
+        return tp_cfg_fail(p, &at, "YAML syntax error: %s %s started on line %zu", parser->problem,
                       parser->context, parser->context_mark.line + 1);
-    return s_fail(p, &at, "YAML syntax error: %s", parser->problem ? parser->problem : "unknown");
+    return tp_cfg_fail(p, &at, "YAML syntax error: %s", parser->problem ? parser->problem : "unknown");
 }
 
 /* Loads the single YAML document in `text`. A first pass over events refuses
@@ -583,10 +232,10 @@ static int s_load(pctx_t *p, const char *text, size_t len, yaml_document_t *ret_
         }
         yaml_node_t at = { .start_mark = ev.start_mark };
         if (ev.type == YAML_DOCUMENT_START_EVENT && ++docs > 1)
-            r = s_fail(p, &at, "expected a single YAML document, found another one");
+            r = tp_cfg_fail(p, &at, "expected a single YAML document, found another one");
         else if ((ev.type == YAML_SEQUENCE_START_EVENT || ev.type == YAML_MAPPING_START_EVENT) &&
                  ++depth > TP_CONFIG_MAX_DEPTH)
-            r = s_fail(p, &at, "nesting deeper than %d levels", TP_CONFIG_MAX_DEPTH);
+            r = tp_cfg_fail(p, &at, "nesting deeper than %d levels", TP_CONFIG_MAX_DEPTH);
         else if (ev.type == YAML_SEQUENCE_END_EVENT || ev.type == YAML_MAPPING_END_EVENT)
             depth--;
         done = ev.type == YAML_STREAM_END_EVENT;
@@ -626,7 +275,7 @@ static bool s_is_section(const cfg_key_t *keys, size_t n_keys, const char *path)
 
 /* Walks a mapping whose keys are `rel`.KEY in `keys`; sections recurse.
  * `root` prefixes the key in messages ("inputs[2]"). */
-static int s_walk(pctx_t *p, const cfg_key_t *keys, size_t n_keys, const char *root,
+int tp_cfg_walk(pctx_t *p, const cfg_key_t *keys, size_t n_keys, const char *root,
                   const char *rel, void *base, yaml_node_t *map)
 {
     char where[PATH_LEN];
@@ -635,7 +284,7 @@ static int s_walk(pctx_t *p, const cfg_key_t *keys, size_t n_keys, const char *r
         yaml_node_t *kn, *vn = yaml_document_get_node(p->doc, pr->value);
         const char *key;
         char sub[PATH_LEN], path[PATH_LEN];
-        int r = s_pair_key(p, where, map, pr, &kn, &key);
+        int r = tp_cfg_pair_key(p, where, map, pr, &kn, &key);
         if (r < 0)
             return r;
         /* A key too long for the buffers is no key of ours. */
@@ -643,13 +292,13 @@ static int s_walk(pctx_t *p, const cfg_key_t *keys, size_t n_keys, const char *r
                     snprintf(path, sizeof(path), "%s%s%s", root, *root ? "." : "", sub) < PATH_LEN;
         const cfg_key_t *k = fits ? s_find(keys, n_keys, sub) : NULL;
         if (k)
-            r = s_setters[k->type](p, k, path, base, vn);
+            r = tp_cfg_setters[k->type](p, k, path, base, vn);
         else if (!fits || !s_is_section(keys, n_keys, sub))
-            r = s_fail(p, kn, "unknown key \"%.100s\"", fits ? path : key);
-        else if (s_is_null(vn))
+            r = tp_cfg_fail(p, kn, "unknown key \"%.100s\"", fits ? path : key);
+        else if (tp_cfg_is_null(vn))
             r = 0;      /* "rules:" with nothing under it: all defaults */
-        else if ((r = s_expect(p, path, vn, YAML_MAPPING_NODE)) == 0)
-            r = s_walk(p, keys, n_keys, root, sub, base, vn);
+        else if ((r = tp_cfg_expect(p, path, vn, YAML_MAPPING_NODE)) == 0)
+            r = tp_cfg_walk(p, keys, n_keys, root, sub, base, vn);
         if (r < 0)
             return r;
     }
@@ -657,7 +306,7 @@ static int s_walk(pctx_t *p, const cfg_key_t *keys, size_t n_keys, const char *r
 }
 
 /* Runs each key's default YAML through its own setter. */
-static int s_apply_defaults(pctx_t *p, const cfg_key_t *keys, size_t n_keys, void *base)
+int tp_cfg_apply_defaults(pctx_t *p, const cfg_key_t *keys, size_t n_keys, void *base)
 {
     yaml_document_t *user = p->doc;
     bool was = p->defaults;
@@ -670,7 +319,7 @@ static int s_apply_defaults(pctx_t *p, const cfg_key_t *keys, size_t n_keys, voi
         if ((r = s_load(p, keys[i].def, strlen(keys[i].def), &doc)) < 0)
             break;
         p->doc = &doc;
-        r = s_setters[keys[i].type](p, &keys[i], keys[i].path, base,
+        r = tp_cfg_setters[keys[i].type](p, &keys[i], keys[i].path, base,
                                     yaml_document_get_root_node(&doc));
         yaml_document_delete(&doc);
     }
@@ -713,7 +362,7 @@ static int s_check_binds(pctx_t *p)
             bool later_j = p->ep_line[slot[j]] >= p->ep_line[slot[i]];
             size_t line = later_j ? p->ep_line[slot[j]] : p->ep_line[slot[i]];
             yaml_node_t at = { .start_mark.line = line ? line - 1 : 0 };
-            return s_fail(p, &at, "%s.endpoint: \"%.64s\" is already bound by %s",
+            return tp_cfg_fail(p, &at, "%s.endpoint: \"%.64s\" is already bound by %s",
                           later_j ? name[j] : name[i], ep[i]->endpoint,
                           later_j ? name[i] : name[j]);
         }
@@ -734,22 +383,22 @@ int tp_config_parse(const char *yaml, size_t len, const char *name,
     if (!ret || (!yaml && len))
         return -EINVAL;
     if (len > TP_CONFIG_MAX_BYTES)
-        return s_fail(&p, NULL, "config larger than %d bytes", TP_CONFIG_MAX_BYTES);
+        return tp_cfg_fail(&p, NULL, "config larger than %d bytes", TP_CONFIG_MAX_BYTES);
     p.c = calloc(1, sizeof(*p.c));
     if (!p.c || !(p.c->path = strdup(p.name))) {
         r = -ENOMEM;
         goto fail;
     }
-    if ((r = s_apply_defaults(&p, tp_config_keys, tp_config_n_keys, p.c)) < 0)
+    if ((r = tp_cfg_apply_defaults(&p, tp_config_keys, tp_config_n_keys, p.c)) < 0)
         goto fail;
     if ((r = s_load(&p, yaml ? yaml : "", len, &doc)) < 0)
         goto fail;
     have_doc = true;
     p.doc = &doc;
     root = yaml_document_get_root_node(&doc);
-    if (root && !s_is_null(root)) {
-        if ((r = s_expect(&p, "top level", root, YAML_MAPPING_NODE)) < 0 ||
-            (r = s_walk(&p, tp_config_keys, tp_config_n_keys, "", "", p.c, root)) < 0)
+    if (root && !tp_cfg_is_null(root)) {
+        if ((r = tp_cfg_expect(&p, "top level", root, YAML_MAPPING_NODE)) < 0 ||
+            (r = tp_cfg_walk(&p, tp_config_keys, tp_config_n_keys, "", "", p.c, root)) < 0)
             goto fail;
     }
     if ((r = s_check_binds(&p)) < 0)

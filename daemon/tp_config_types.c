@@ -1,0 +1,348 @@
+/* tp_config_types — one setter per key type: how a YAML node becomes a
+ * bool, an integer in range, a duration, an endpoint, an enum, a field set,
+ * or one of the structured keys (inputs, by_channel, by_step, targets,
+ * cutoff_by_month, feedback_sources). Called by tp_config.c's walker. */
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tp_config_parse.h"
+
+static int set_bool(pctx_t *p, const cfg_key_t *k, const char *path, void *base, yaml_node_t *n)
+{
+    const char *v;
+    int r = tp_cfg_text(p, path, n, &v);
+    if (r < 0)
+        return r;
+    if (strcmp(v, "true") && strcmp(v, "false"))
+        return tp_cfg_fail(p, n, "%s: invalid boolean \"%.64s\" (expected true or false)", path, v);
+    tp_cfg_store((char *)base + k->off, k->size, !strcmp(v, "true"));
+    return 0;
+}
+
+static int set_int(pctx_t *p, const cfg_key_t *k, const char *path, void *base, yaml_node_t *n)
+{
+    const char *v;
+    int64_t i = 0;
+    int r = tp_cfg_text(p, path, n, &v);
+    if (r < 0)
+        return r;
+    r = tp_cfg_parse_i64(v, k->type == T_INT, &i);
+    if (r < 0 || i < k->min || i > k->max)
+        return tp_cfg_fail(p, n, "%s: %s \"%.64s\" (expected an integer from %lld to %lld)", path,
+                      r == -EINVAL ? "invalid number" : "out of range", v,
+                      (long long)k->min, (long long)k->max);
+    tp_cfg_store((char *)base + k->off, k->size, i);
+    return 0;
+}
+
+static int set_duration(pctx_t *p, const cfg_key_t *k, const char *path, void *base,
+                        yaml_node_t *n)
+{
+    int64_t ms;
+    int r = tp_cfg_duration_node(p, path, n, k->min, k->max, &ms);
+    if (r < 0)
+        return r;
+    tp_cfg_store((char *)base + k->off, k->size, ms);
+    return 0;
+}
+
+static int set_string(pctx_t *p, const cfg_key_t *k, const char *path, void *base,
+                      yaml_node_t *n)
+{
+    char **dst = (char **)((char *)base + k->off);
+    const char *v;
+    int r = tp_cfg_text(p, path, n, &v);
+    if (r < 0)
+        return r;
+    if (!*v)
+        return tp_cfg_fail(p, n, "%s: expected a non-empty string", path);
+    if (k->type == T_ENDPOINT) {
+        if (strncmp(v, "tcp://", 6) && strncmp(v, "ipc://", 6) && strncmp(v, "inproc://", 9))
+            return tp_cfg_fail(p, n, "%s: invalid endpoint \"%.64s\" (expected tcp://, ipc:// or "
+                          "inproc://)", path, v);
+        /* Remember where each endpoint was set, for the bound-twice check. */
+        tp_config_t *c = p->c;
+        size_t slot = SIZE_MAX;
+        if (dst == &c->output.endpoint)
+            slot = TP_MAX_INPUTS;
+        else if (dst == &c->replay.endpoint.endpoint)
+            slot = TP_MAX_INPUTS + 1;
+        else if (dst == &c->reliable_input.endpoint.endpoint)
+            slot = TP_MAX_INPUTS + 2;
+        else
+            for (size_t i = 0; i < TP_MAX_INPUTS; i++)
+                if (dst == &c->inputs[i].endpoint)
+                    slot = i;
+        if (slot != SIZE_MAX)
+            p->ep_line[slot] = p->defaults ? 0 : (unsigned)n->start_mark.line + 1;
+    }
+    char *copy = strdup(v);
+    if (!copy)
+        return -ENOMEM;
+    free(*dst);
+    *dst = copy;
+    return 0;
+}
+
+static int set_enum(pctx_t *p, const cfg_key_t *k, const char *path, void *base, yaml_node_t *n)
+{
+    const char *v;
+    int r = tp_cfg_text(p, path, n, &v);
+    if (r < 0)
+        return r;
+    for (size_t i = 0; k->names[i]; i++)
+        if (!strcmp(v, k->names[i])) {
+            tp_cfg_store((char *)base + k->off, k->size, (int64_t)i);
+            return 0;
+        }
+    return tp_cfg_fail(p, n, "%s: invalid value \"%.64s\" (expected %s or %s)", path, v,
+                  k->names[0], k->names[1]);
+}
+
+/* A YAML list of call field names into a TP_FIELD_* mask. */
+static int s_fieldset(pctx_t *p, const char *path, yaml_node_t *n, unsigned *ret_mask)
+{
+    unsigned mask = 0;
+    int r = tp_cfg_expect(p, path, n, YAML_SEQUENCE_NODE);
+    if (r < 0)
+        return r;
+    for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++) {
+        yaml_node_t *in = yaml_document_get_node(p->doc, *it);
+        const char *v;
+        if ((r = tp_cfg_text(p, path, in, &v)) < 0)
+            return r;
+        unsigned bit = tp_field_from_name(v);
+        if (!bit)
+            return tp_cfg_fail(p, in, "%s: unknown field \"%.64s\" (expected products, topics, notes, "
+                          "next_step, attendees, account_id or territory)", path, v);
+        mask |= bit;
+    }
+    *ret_mask = mask;
+    return 0;
+}
+
+static int set_fieldset(pctx_t *p, const cfg_key_t *k, const char *path, void *base,
+                        yaml_node_t *n)
+{
+    unsigned mask;
+    int r = s_fieldset(p, path, n, &mask);
+    if (r < 0)
+        return r;
+    memcpy((char *)base + k->off, &mask, sizeof(mask));
+    return 0;
+}
+
+/* "EMAIL" or "CHANNEL_EMAIL" -> 4; enum value, or -1 when unknown. */
+static int s_enum_value(const char *v, const char *prefix, const char *const *names, size_t n)
+{
+    size_t pl = strlen(prefix);
+    if (!strncmp(v, prefix, pl))
+        v += pl;
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(v, names[i]))
+            return (int)i + 1;
+    return -1;
+}
+
+/* by_channel (CHANNEL: [fields]) and targets (CONTRACT_TYPE: duration): keys
+ * are proto enum names, short or prefixed, and index the arrays by enum value.
+ * by_channel replaces the (empty) default; targets merge over the defaults,
+ * so a partial map overrides only the types it lists. */
+static int set_enum_map(pctx_t *p, const cfg_key_t *k, const char *path, void *base,
+                        yaml_node_t *n)
+{
+    (void)base;
+    tp_config_t *c = p->c;
+    bool channels = k->type == T_BY_CHANNEL, seen[TP_CHANNEL_COUNT + TP_CONTRACT_TYPE_COUNT] = { 0 };
+    const char *noun = channels ? "channel" : "contract type";
+    int r = tp_cfg_expect(p, path, n, YAML_MAPPING_NODE);
+    if (r < 0)
+        return r;
+    if (channels)
+        memset(c->call_incomplete.has_channel, 0, sizeof(c->call_incomplete.has_channel));
+    for (yaml_node_pair_t *pr = n->data.mapping.pairs.start; pr < n->data.mapping.pairs.top; pr++) {
+        yaml_node_t *kn, *vn = yaml_document_get_node(p->doc, pr->value);
+        const char *key;
+        if ((r = tp_cfg_pair_key(p, path, n, pr, &kn, &key)) < 0)
+            return r;
+        int v = channels ? s_enum_value(key, "CHANNEL_", tp_config_channel_names, TP_CHANNEL_COUNT - 1)
+                         : s_enum_value(key, "CONTRACT_TYPE_", tp_config_contract_type_names,
+                                        TP_CONTRACT_TYPE_COUNT - 1);
+        if (v < 0)
+            return tp_cfg_fail(p, kn, "%s: unknown %s \"%.64s\" (expected %s)", path, noun, key,
+                          channels ? "IN_PERSON, PHONE, VIDEO, EMAIL, MESSAGING or WEBINAR"
+                                   : "SPEAKER, ADVISORY_BOARD, CONSULTING, ISS or GRANT");
+        if (seen[v])
+            return tp_cfg_fail(p, kn, "%s: %s \"%.64s\" given twice", path, noun, key);
+        seen[v] = true;
+        r = channels ? s_fieldset(p, path, vn, &c->call_incomplete.by_channel[v])
+                     : tp_cfg_duration_node(p, path, vn, 1, DURATION_MAX_MS,
+                                       (int64_t *)((char *)c + k->off) + v);
+        if (r < 0)
+            return r;
+        if (channels)
+            c->call_incomplete.has_channel[v] = true;
+    }
+    return 0;
+}
+
+/* cutoff_by_month (MONTH: day): JAN..DEC index cutoff_by_month[1..12]. */
+static int set_by_month(pctx_t *p, const cfg_key_t *k, const char *path, void *base,
+                        yaml_node_t *n)
+{
+    unsigned *days = (unsigned *)((char *)base + k->off);
+    bool seen[13] = { 0 };
+    int r = tp_cfg_expect(p, path, n, YAML_MAPPING_NODE);
+    if (r < 0)
+        return r;
+    memset(days, 0, k->size);
+    for (yaml_node_pair_t *pr = n->data.mapping.pairs.start; pr < n->data.mapping.pairs.top; pr++) {
+        yaml_node_t *kn, *vn = yaml_document_get_node(p->doc, pr->value);
+        const char *key, *text;
+        int64_t day;
+        if ((r = tp_cfg_pair_key(p, path, n, pr, &kn, &key)) < 0)
+            return r;
+        int m = s_enum_value(key, "", tp_config_month_names, 12);
+        if (m < 0)
+            return tp_cfg_fail(p, kn, "%s: unknown month \"%.64s\" (expected JAN..DEC)", path, key);
+        if (seen[m])
+            return tp_cfg_fail(p, kn, "%s: month \"%.64s\" given twice", path, key);
+        seen[m] = true;
+        if ((r = tp_cfg_text(p, path, vn, &text)) < 0)
+            return r;
+        if (tp_cfg_parse_i64(text, false, &day) < 0 || day < k->min || day > k->max)
+            return tp_cfg_fail(p, vn, "%s.%s: invalid day \"%.64s\" (expected %lld..%lld)", path, key,
+                          text, (long long)k->min, (long long)k->max);
+        days[m] = (unsigned)day;
+    }
+    return 0;
+}
+
+static int set_by_step(pctx_t *p, const cfg_key_t *k, const char *path, void *base,
+                       yaml_node_t *n)
+{
+    (void)k, (void)base;
+    tp_config_t *c = p->c;
+    int r = tp_cfg_expect(p, path, n, YAML_MAPPING_NODE);
+    if (r < 0)
+        return r;
+    c->step_slow.n_by_step = 0;
+    for (yaml_node_pair_t *pr = n->data.mapping.pairs.start; pr < n->data.mapping.pairs.top; pr++) {
+        yaml_node_t *kn = yaml_document_get_node(p->doc, pr->key);
+        const char *key;
+        /* Count first: it also bounds the quadratic duplicate check. */
+        if (c->step_slow.n_by_step == TP_MAX_STEP_SLAS)
+            return tp_cfg_fail(p, kn, "%s: too many steps (at most %d)", path, TP_MAX_STEP_SLAS);
+        if ((r = tp_cfg_pair_key(p, path, n, pr, &kn, &key)) < 0)
+            return r;
+        if (!*key || strlen(key) >= TP_STEP_NAME_MAX)
+            return tp_cfg_fail(p, kn, "%s: step name \"%.64s\" must be 1 to %d characters", path, key,
+                          TP_STEP_NAME_MAX - 1);
+        tp_step_sla_t *s = &c->step_slow.by_step[c->step_slow.n_by_step];
+        r = tp_cfg_duration_node(p, path, yaml_document_get_node(p->doc, pr->value), 1, DURATION_MAX_MS,
+                            &s->sla_ms);
+        if (r < 0)
+            return r;
+        memcpy(s->name, key, strlen(key) + 1);
+        c->step_slow.n_by_step++;
+    }
+    return 0;
+}
+
+
+static int set_inputs(pctx_t *p, const cfg_key_t *k, const char *path, void *base,
+                      yaml_node_t *n)
+{
+    (void)base;
+    tp_config_t *c = p->c;
+    int r = tp_cfg_expect(p, path, n, YAML_SEQUENCE_NODE);
+    if (r < 0)
+        return r;
+    size_t count = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+    if (count < (size_t)k->min || count > (size_t)k->max)
+        return tp_cfg_fail(p, n, "%s: expected 1 to %d endpoints, got %zu", path, TP_MAX_INPUTS, count);
+    for (size_t i = 0; i < c->n_inputs; i++) {
+        free(c->inputs[i].endpoint);
+        c->inputs[i].endpoint = NULL;
+    }
+    c->n_inputs = 0;
+    for (size_t i = 0; i < count; i++) {
+        yaml_node_t *item = yaml_document_get_node(p->doc, n->data.sequence.items.start[i]);
+        char item_path[32];
+        snprintf(item_path, sizeof(item_path), "inputs[%zu]", i);
+        c->n_inputs = i + 1;    /* from here on, destroy frees this slot */
+        if ((r = tp_cfg_expect(p, item_path, item, YAML_MAPPING_NODE)) < 0 ||
+            (r = tp_cfg_apply_defaults(p, tp_config_input_keys, tp_config_n_input_keys, &c->inputs[i])) < 0 ||
+            (r = tp_cfg_walk(p, tp_config_input_keys, tp_config_n_input_keys, item_path, "", &c->inputs[i],
+                        item)) < 0)
+            return r;
+        if (!c->inputs[i].endpoint)
+            return tp_cfg_fail(p, item, "%s: missing required key \"endpoint\"", item_path);
+    }
+    return 0;
+}
+
+/* feedback_sources: SOURCE -> {nps_max, effort_scale, effort_high_is_hard,
+ * effort_threshold}; replaces the (empty) default. */
+static int set_feedback_sources(pctx_t *p, const cfg_key_t *k, const char *path, void *base,
+                                yaml_node_t *n)
+{
+    (void)base;
+    tp_config_t *c = p->c;
+    int r = tp_cfg_expect(p, path, n, YAML_MAPPING_NODE);
+    if (r < 0)
+        return r;
+    size_t count = (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
+    if (count > (size_t)k->max)
+        return tp_cfg_fail(p, n, "%s: at most %lld sources, got %zu", path, (long long)k->max, count);
+    for (size_t i = 0; i < c->n_feedback_sources; i++) {
+        free(c->feedback_sources[i].name);
+        c->feedback_sources[i].name = NULL;
+    }
+    c->n_feedback_sources = 0;
+    for (yaml_node_pair_t *pr = n->data.mapping.pairs.start; pr < n->data.mapping.pairs.top; pr++) {
+        yaml_node_t *kn, *vn = yaml_document_get_node(p->doc, pr->value);
+        const char *key;
+        if ((r = tp_cfg_pair_key(p, path, n, pr, &kn, &key)) < 0)
+            return r;
+        for (size_t i = 0; i < c->n_feedback_sources; i++)
+            if (!strcmp(c->feedback_sources[i].name, key))
+                return tp_cfg_fail(p, kn, "%s: source \"%.64s\" given twice", path, key);
+        tp_feedback_source_t *fs = &c->feedback_sources[c->n_feedback_sources];
+        char item_path[PATH_LEN];
+        snprintf(item_path, sizeof item_path, "%s.%.64s", path, key);
+        if (!(fs->name = strdup(key)))
+            return -ENOMEM;
+        c->n_feedback_sources++;   /* from here on, destroy frees this slot */
+        if ((r = tp_cfg_expect(p, item_path, vn, YAML_MAPPING_NODE)) < 0 ||
+            (r = tp_cfg_apply_defaults(p, tp_config_feedback_source_keys,
+                                  tp_config_n_feedback_source_keys, fs)) < 0 ||
+            (r = tp_cfg_walk(p, tp_config_feedback_source_keys, tp_config_n_feedback_source_keys,
+                        item_path, "", fs, vn)) < 0)
+            return r;
+        if (fs->effort_threshold > fs->effort_scale)
+            return tp_cfg_fail(p, vn, "%s.effort_threshold: %d is outside the scale 1..%d", item_path,
+                          fs->effort_threshold, fs->effort_scale);
+        /* A threshold at the easy end makes every answer a detractor: the
+         * usual slip when a reversed scale keeps the default threshold. */
+        if (fs->effort_high_is_hard ? fs->effort_threshold <= 1
+                                    : fs->effort_threshold >= fs->effort_scale)
+            return tp_cfg_fail(p, vn, "%s.effort_threshold: %d would make every effort score a "
+                          "detractor on a 1..%d scale where %s is hardest", item_path,
+                          fs->effort_threshold, fs->effort_scale,
+                          fs->effort_high_is_hard ? "the highest" : "1");
+    }
+    return 0;
+}
+
+const setter_t tp_cfg_setters[] = {
+    [T_BOOL] = set_bool, [T_UINT] = set_int, [T_INT] = set_int, [T_DURATION] = set_duration,
+    [T_STRING] = set_string, [T_ENDPOINT] = set_string, [T_ENUM] = set_enum,
+    [T_FIELDSET] = set_fieldset, [T_INPUTS] = set_inputs, [T_BY_CHANNEL] = set_enum_map,
+    [T_BY_STEP] = set_by_step, [T_TARGETS] = set_enum_map, [T_BY_MONTH] = set_by_month,
+    [T_FEEDBACK_SOURCES] = set_feedback_sources,
+};
