@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tp_cli.h"
 #include "tp_log.h"
 
 #define MAX_IDENTITY 256
@@ -102,19 +103,15 @@ static void s_pump_cb(evutil_socket_t fd, short what, void *arg) {
     evtimer_add(r->pump, &tv);
 }
 
-/* Strict decimal sequence: digits only, no overflow. */
+/* The sequence frame: tp_cli_parse_u64's strict decimal, on a frame that
+ * is not NUL-terminated (and must not hide a NUL). */
 static bool s_parse_seq(const tp_frame_t *f, uint64_t *ret) {
-    if (f->len == 0 || f->len > 20)
+    char buf[24];
+    if (f->len == 0 || f->len >= sizeof buf || memchr(f->data, '\0', f->len))
         return false;
-    uint64_t v = 0;
-    for (size_t i = 0; i < f->len; i++) {
-        unsigned char ch = ((const unsigned char *)f->data)[i];
-        if (ch < '0' || ch > '9' || v > (UINT64_MAX - (ch - '0')) / 10)
-            return false;
-        v = v * 10 + (ch - '0');
-    }
-    *ret = v;
-    return true;
+    memcpy(buf, f->data, f->len);
+    buf[f->len] = '\0';
+    return tp_cli_parse_u64(buf, ret) == 0;
 }
 
 static void s_request_cb(void *arg, const tp_frame_t *frames, size_t nframes) {

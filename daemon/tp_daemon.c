@@ -115,6 +115,20 @@ static void s_schedule_flush(tp_daemon_t *d) {
     evtimer_add(d->flush_ev, &tv);
 }
 
+/* An s_out_t holding a copy of body and of the string str. NULL on ENOMEM. */
+static s_out_t *s_out_new(bool ack, const void *body, size_t len, const char *str) {
+    size_t sl = strlen(str) + 1;
+    s_out_t *o = malloc(sizeof *o + len + sl);
+    if (!o)
+        return NULL;
+    o->ack = ack;
+    o->len = len;
+    memcpy(o->body, body, len);
+    o->topic = (char *)o->body + len;
+    memcpy(o->topic, str, sl);
+    return o;
+}
+
 static void s_queue_out(tp_daemon_t *d, s_out_t *o) {
     o->next = NULL;
     *d->out_tail = o;
@@ -199,15 +213,9 @@ static void s_reliable_cb(void *arg, const tp_frame_t *frames, size_t nframes) {
     if (r == TP_ACCEPTED)
         s_log(d, TP_LOG_EVENT, frames[1].data, frames[1].len, frames[2].data, frames[2].len);
     if (r == TP_ACCEPTED || r == TP_DUPLICATE) {
-        size_t il = strlen(id) + 1;
-        s_out_t *o = malloc(sizeof *o + frames[0].len + il);
+        s_out_t *o = s_out_new(true, frames[0].data, frames[0].len, id);
         if (!o)
             return;          /* no ACK: the producer resends, dedup absorbs it */
-        o->ack = true;
-        o->len = frames[0].len;
-        memcpy(o->body, frames[0].data, frames[0].len);
-        o->topic = (char *)o->body + frames[0].len;
-        memcpy(o->topic, id, il);
         s_queue_out(d, o);
     } else if (r == TP_REFUSED && nframes >= 1) {
         tp_frame_t nack[4] = { frames[0], { "NACK", 4 }, { id, strlen(id) }, { why, strlen(why) } };
@@ -294,15 +302,9 @@ static int s_alert_sink(void *ctx, const char *topic, const uint8_t *buf, size_t
         s_publish(d, topic, buf, len);
         return 0;
     }
-    size_t tl = strlen(topic) + 1;
-    s_out_t *o = malloc(sizeof *o + len + tl);
+    s_out_t *o = s_out_new(false, buf, len, topic);
     if (!o)
         return -ENOMEM;
-    o->ack = false;
-    o->len = len;
-    memcpy(o->body, buf, len);
-    o->topic = (char *)o->body + len;
-    memcpy(o->topic, topic, tl);
     int r = tp_journal_append(d->journal, alert->sequence, topic, alert->alert_id,
                               (int)alert->status, tp_realtime_ms(), buf, len);
     if (r < 0) {
@@ -363,10 +365,11 @@ static int s_open_journal(tp_daemon_t *d, bool move_aside) {
         snprintf(aside, sizeof aside, "%s.corrupt-%lld", path, (long long)(now / 1000));
         if (rename(path, aside) < 0)
             return log_error_errno(errno, "Failed to move '%s' aside: %m", path);
-        for (const char *sfx = "-wal"; sfx; sfx = strcmp(sfx, "-wal") == 0 ? "-shm" : NULL) {
+        static const char *const sidecars[] = { "-wal", "-shm" };
+        for (size_t i = 0; i < 2; i++) {
             char from[4200], to[4300];
-            snprintf(from, sizeof from, "%s%s", path, sfx);
-            snprintf(to, sizeof to, "%s%s", aside, sfx);
+            snprintf(from, sizeof from, "%s%s", path, sidecars[i]);
+            snprintf(to, sizeof to, "%s%s", aside, sidecars[i]);
             rename(from, to);
         }
         log_warning("Moved the corrupt journal to '%s'; starting a new one", aside);
