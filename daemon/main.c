@@ -17,6 +17,7 @@
 #include "tp_config.h"
 #include "tp_daemon.h"
 #include "tp_log.h"
+#include "tp_notify.h"
 #include "tp_replay.h"
 
 static void s_usage(FILE *out) {
@@ -42,29 +43,63 @@ static void s_usage(FILE *out) {
             "      --version        print the version and exit\n"
             "  -h, --help           show this help and exit\n"
             "\n"
-            "Signals: SIGTERM/SIGINT stop cleanly; SIGUSR1 logs the counters.\n");
+            "Signals: SIGTERM/SIGINT stop cleanly; SIGHUP reloads the config (validated\n"
+            "first: an invalid file is logged with file:line and the daemon keeps its\n"
+            "old config); SIGUSR1 logs the counters.\n"
+            "\n"
+            "Under systemd (Type=notify) it reports READY=1 once its sockets are bound\n"
+            "and its state rebuilt, a STATUS= line every 5 s, and WATCHDOG=1 pings\n"
+            "when WatchdogSec= is set.\n");
 }
+
+/* What the signal handlers need. */
+typedef struct {
+    struct event_base *base;
+    const char        *config_path;   /* NULL: the embedded config */
+    tp_config_t       *cfg;           /* the running config (the daemon borrows it) */
+    tp_daemon_t       *daemon;
+    tp_notify_t       *notify;
+} s_main_t;
 
 static void s_stop_cb(evutil_socket_t sig, short what, void *arg) {
     (void)what;
+    s_main_t *m = arg;
     log_info("Received %s, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
-    event_base_loopexit(arg, NULL);
+    tp_notify_stopping(m->notify);
+    event_base_loopexit(m->base, NULL);
 }
 
 static void s_stats_cb(evutil_socket_t sig, short what, void *arg) {
     (void)sig;
     (void)what;
-    tp_daemon_log_stats(arg);
+    tp_daemon_log_stats(((s_main_t *)arg)->daemon);
 }
 
-static int s_load_config(const char *path, tp_config_t **ret) {
+static int s_load_config(const char *path, char *err, size_t errlen, tp_config_t **ret) {
+    return path ? tp_config_load(path, err, errlen, ret)
+                : tp_config_parse(tp_config_default_yaml(), strlen(tp_config_default_yaml()),
+                                  "<embedded>", err, errlen, ret);
+}
+
+/* SIGHUP: read and validate the whole file first; only a config that
+ * parses and that the running daemon accepts replaces the old one. */
+static void s_reload_cb(evutil_socket_t sig, short what, void *arg) {
+    (void)sig;
+    (void)what;
+    s_main_t *m = arg;
     char err[512];
-    int r = path ? tp_config_load(path, err, sizeof err, ret)
-                 : tp_config_parse(tp_config_default_yaml(), strlen(tp_config_default_yaml()),
-                                   "<embedded>", err, sizeof err, ret);
-    if (r < 0)
-        fprintf(stderr, "touchpointd: %s\n", err);
-    return r;
+    tp_config_t *next = NULL;
+    tp_notify_reloading(m->notify);
+    log_info("Received SIGHUP, reloading %s", m->config_path ? m->config_path : "<embedded>");
+    if (s_load_config(m->config_path, err, sizeof err, &next) < 0)
+        log_error("Reload refused: %s; still running on the previous config", err);
+    else if (tp_daemon_reload(m->daemon, next) < 0)
+        tp_config_destroy(&next);
+    else {
+        tp_config_destroy(&m->cfg);
+        m->cfg = next;
+    }
+    tp_notify_ready(m->notify);
 }
 
 /* --replay: backfill and exit; 0 if every line was used, 1 otherwise. */
@@ -125,8 +160,11 @@ int main(int argc, char **argv) {
     }
 
     tp_config_t *cfg = NULL;
-    if (s_load_config(config_path, &cfg) < 0)
+    char err[512];
+    if (s_load_config(config_path, err, sizeof err, &cfg) < 0) {
+        fprintf(stderr, "touchpointd: %s\n", err);
         return EXIT_FAILURE;
+    }
     if (check_only) {
         printf("%s: OK\n", config_path ? config_path : "<embedded>");
         tp_config_destroy(&cfg);
@@ -143,28 +181,36 @@ int main(int argc, char **argv) {
     signal(SIGPIPE, SIG_IGN);
 
     int ret = EXIT_FAILURE;
-    struct event_base *base = event_base_new();
-    struct event *ev_int = NULL, *ev_term = NULL, *ev_usr1 = NULL;
-    tp_daemon_t *d = NULL;
-    if (!base) {
+    s_main_t m = { .config_path = config_path, .cfg = cfg };
+    static const struct { int sig; event_callback_fn fn; } sigs[] = {
+        { SIGINT, s_stop_cb }, { SIGTERM, s_stop_cb }, { SIGUSR1, s_stats_cb }, { SIGHUP, s_reload_cb },
+    };
+    struct event *sig_ev[4] = { 0 };
+    m.base = event_base_new();
+    if (!m.base) {
         log_error("Failed to create the event loop");
         goto out;
     }
+    /* Handlers before the (possibly long) rebuild: a SIGHUP or SIGTERM
+     * sent meanwhile is handled once the loop runs, instead of killing us
+     * by its default action. */
+    for (size_t i = 0; i < 4; i++) {
+        sig_ev[i] = evsignal_new(m.base, sigs[i].sig, sigs[i].fn, &m);
+        if (!sig_ev[i] || event_add(sig_ev[i], NULL) < 0) {
+            log_error("Failed to install signal handlers");
+            goto out;
+        }
+    }
     tp_daemon_opts_t dopts = { .print_alerts = print_alerts ? stdout : NULL,
                                .move_aside_corrupt = move_aside };
-    if (tp_daemon_new(base, cfg, &dopts, &d) < 0)
+    if (tp_daemon_new(m.base, cfg, &dopts, &m.daemon) < 0)
         goto out;
-    ev_int = evsignal_new(base, SIGINT, s_stop_cb, base);
-    ev_term = evsignal_new(base, SIGTERM, s_stop_cb, base);
-    ev_usr1 = evsignal_new(base, SIGUSR1, s_stats_cb, d);
-    if (!ev_int || !ev_term || !ev_usr1 || event_add(ev_int, NULL) < 0 ||
-        event_add(ev_term, NULL) < 0 || event_add(ev_usr1, NULL) < 0) {
-        log_error("Failed to install signal handlers");
+    if (tp_notify_new(m.base, tp_daemon_status, m.daemon, &m.notify) < 0) {
+        log_error("Failed to set up service notification");
         goto out;
     }
-
     char rules[1024];
-    tp_engine_describe_rules(tp_daemon_engine(d), rules, sizeof rules);
+    tp_engine_describe_rules(tp_daemon_engine(m.daemon), rules, sizeof rules);
     for (size_t i = 0; i < cfg->n_inputs; i++)
         log_info("Input %s (%s)", cfg->inputs[i].endpoint,
                  cfg->inputs[i].mode == TP_MODE_BIND ? "bind" : "connect");
@@ -172,21 +218,21 @@ int main(int argc, char **argv) {
              cfg->path, cfg->clock == TP_CLOCK_WALL ? "wall" : "event", cfg->output.endpoint,
              rules);
 
-    if (event_base_dispatch(base) < 0)
+    tp_notify_ready(m.notify);
+
+    if (event_base_dispatch(m.base) < 0)
         log_error("Event loop failed");
     else
         ret = EXIT_SUCCESS;
-    tp_daemon_log_stats(d);
+    tp_daemon_log_stats(m.daemon);
 out:
-    if (ev_usr1)
-        event_free(ev_usr1);
-    if (ev_term)
-        event_free(ev_term);
-    if (ev_int)
-        event_free(ev_int);
-    tp_daemon_destroy(&d);
-    if (base)
-        event_base_free(base);
-    tp_config_destroy(&cfg);
+    for (size_t i = 4; i-- > 0;)
+        if (sig_ev[i])
+            event_free(sig_ev[i]);
+    tp_notify_destroy(&m.notify);
+    tp_daemon_destroy(&m.daemon);
+    if (m.base)
+        event_base_free(m.base);
+    tp_config_destroy(&m.cfg);
     return ret;
 }

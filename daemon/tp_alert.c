@@ -216,6 +216,33 @@ int tp_alerts_resolve(tp_alerts_t *a, const char *rule, const char *subject, con
     return 1;
 }
 
+size_t tp_alerts_resolve_rule(tp_alerts_t *a, const char *rule, const char *summary,
+                              const tp_kv_t *evidence, size_t n_evidence, int64_t now_ms) {
+    /* Ids first: resolving removes entries from the table we walk. */
+    size_t plen = strlen(rule), n_ids = 0, done = 0;
+    char **ids = NULL;
+    s_open_t *o, *tmp;
+    HASH_ITER(hh, a->open, o, tmp) {
+        if (strncmp(o->id, rule, plen) != 0 || o->id[plen] != ':')
+            continue;
+        char **grown = realloc(ids, (n_ids + 1) * sizeof *ids);
+        if (!grown)
+            break;         /* ENOMEM: the rest stay open, as before */
+        ids = grown;
+        if (!(ids[n_ids] = strdup(o->id)))
+            break;
+        n_ids++;
+    }
+    for (size_t i = 0; i < n_ids; i++) {
+        if (tp_alerts_resolve(a, rule, ids[i] + plen + 1, summary, evidence, n_evidence, NULL,
+                              now_ms) == 1)
+            done++;
+        free(ids[i]);
+    }
+    free(ids);
+    return done;
+}
+
 void tp_alerts_destroy(tp_alerts_t **p) {
     tp_alerts_t *a = p ? *p : NULL;
     if (!a)

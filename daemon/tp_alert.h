@@ -68,6 +68,11 @@ int tp_alerts_resolve(tp_alerts_t *a, const char *rule, const char *subject, con
                       const tp_kv_t *evidence, size_t n_evidence, const char *event_id,
                       int64_t now_ms);
 
+/* Resolves every open alert of `rule` (a rule switched off by a reload),
+ * as tp_alerts_resolve with no causing event. Returns how many. */
+size_t tp_alerts_resolve_rule(tp_alerts_t *a, const char *rule, const char *summary,
+                              const tp_kv_t *evidence, size_t n_evidence, int64_t now_ms);
+
 bool tp_alerts_is_firing(const tp_alerts_t *a, const char *rule, const char *subject);
 
 /* Number of open (FIRING) alerts. */

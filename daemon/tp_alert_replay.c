@@ -171,6 +171,8 @@ void tp_alert_replay_destroy(tp_alert_replay_t **p) {
     tp_alert_replay_t *r = p ? *p : NULL;
     if (!r)
         return;
+    /* Requests still queued are dropped: a consumer retries on timeout. */
+    tp_bus_close(r->bus, &r->sock, false);
     if (r->pump)
         event_free(r->pump);
     free(r);

@@ -24,8 +24,7 @@ typedef struct tp_bus_sock s_sock_t;
 struct tp_bus {
     struct event_base *base;
     void              *zctx;
-    s_sock_t           socks[MAX_SOCKS];   /* inputs, routers, the output */
-    size_t             n_socks;
+    s_sock_t           socks[MAX_SOCKS];   /* inputs, routers, the output; zsock NULL = free */
     s_sock_t          *output;
     size_t             subscribers;
 };
@@ -119,9 +118,14 @@ static int s_setopt_int(void *zsock, int opt, int v) {
  * loop through its ZMQ_FD. `fn` gets every message read from it. */
 static int s_open(tp_bus_t *b, int type, const tp_endpoint_t *ep, size_t max_msg,
                   tp_bus_recv_fn fn, void *arg, s_sock_t **ret) {
-    if (b->n_socks >= MAX_SOCKS)
+    /* Slots are reused after tp_bus_close; handles point into the array,
+     * so sockets never move. */
+    s_sock_t *s = NULL;
+    for (size_t i = 0; i < MAX_SOCKS && !s; i++)
+        if (!b->socks[i].zsock)
+            s = &b->socks[i];
+    if (!s)
         return -E2BIG;
-    s_sock_t *s = &b->socks[b->n_socks];
     *s = (s_sock_t){ .bus = b, .fn = fn, .arg = arg };
     s->zsock = zmq_socket(b->zctx, type);
     if (!s->zsock)
@@ -168,7 +172,6 @@ static int s_open(tp_bus_t *b, int type, const tp_endpoint_t *ep, size_t max_msg
         *s = (s_sock_t){ 0 };
         return r;
     }
-    b->n_socks++;
     /* Messages may already be queued (connect to a busy peer): the edge
      * fired before we listened, so look once now. */
     event_active(s->ev, EV_READ, 0);
@@ -177,9 +180,12 @@ static int s_open(tp_bus_t *b, int type, const tp_endpoint_t *ep, size_t max_msg
 }
 
 int tp_bus_add_input(tp_bus_t *b, const tp_endpoint_t *ep, size_t max_msg_bytes,
-                     tp_bus_recv_fn fn, void *arg) {
+                     tp_bus_recv_fn fn, void *arg, tp_bus_sock_t **ret) {
     s_sock_t *s;
-    return s_open(b, ZMQ_SUB, ep, max_msg_bytes, fn, arg, &s);
+    int r = s_open(b, ZMQ_SUB, ep, max_msg_bytes, fn, arg, &s);
+    if (r == 0 && ret)
+        *ret = s;
+    return r;
 }
 
 int tp_bus_add_router(tp_bus_t *b, const tp_endpoint_t *ep, size_t max_msg_bytes,
@@ -236,15 +242,40 @@ int tp_bus_publish(tp_bus_t *b, const char *topic, const void *data, size_t len)
     return tp_bus_send(b->output, frames, 2);
 }
 
+static void s_close(s_sock_t *s) {
+    event_free(s->resume);
+    event_free(s->ev);
+    zmq_close(s->zsock);
+    *s = (s_sock_t){ 0 };
+}
+
+tp_bus_sock_t *tp_bus_output(tp_bus_t *b) {
+    return b->output;
+}
+
+void tp_bus_close(tp_bus_t *b, tp_bus_sock_t **p, bool drain) {
+    s_sock_t *s = p ? *p : NULL;
+    if (!s)
+        return;
+    /* What is already queued was sent to us: hand it on before the socket
+     * goes, so a reload moving an endpoint loses nothing that arrived. */
+    while (drain && s_recv_one(s) > 0)
+        ;
+    if (s == b->output) {
+        b->output = NULL;
+        b->subscribers = 0;
+    }
+    s_close(s);
+    *p = NULL;
+}
+
 void tp_bus_destroy(tp_bus_t **p) {
     tp_bus_t *b = p ? *p : NULL;
     if (!b)
         return;
-    for (size_t i = b->n_socks; i-- > 0;) {
-        event_free(b->socks[i].resume);
-        event_free(b->socks[i].ev);
-        zmq_close(b->socks[i].zsock);
-    }
+    for (size_t i = MAX_SOCKS; i-- > 0;)
+        if (b->socks[i].zsock)
+            s_close(&b->socks[i]);
     zmq_ctx_term(b->zctx);
     free(b);
     *p = NULL;

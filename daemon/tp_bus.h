@@ -10,6 +10,7 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "tp_codec.h"
@@ -30,9 +31,10 @@ typedef void (*tp_bus_recv_fn)(void *arg, const tp_frame_t *frames, size_t nfram
 tp_bus_t *tp_bus_new(struct event_base *base);
 
 /* Adds a SUB input on ep (bind or connect), subscribed to the contract's
- * "crm." prefix, refusing messages over max_msg_bytes. 0 or negative errno. */
+ * "crm." prefix, refusing messages over max_msg_bytes. *ret (may be NULL)
+ * is its handle for tp_bus_close. 0 or negative errno. */
 int tp_bus_add_input(tp_bus_t *b, const tp_endpoint_t *ep, size_t max_msg_bytes,
-                     tp_bus_recv_fn fn, void *arg);
+                     tp_bus_recv_fn fn, void *arg, tp_bus_sock_t **ret);
 
 /* Sets the alert output: an XPUB with ZMQ_XPUB_NODROP and SNDHWM ep->hwm.
  * 0 or negative errno. */
@@ -56,5 +58,13 @@ int tp_bus_add_router(tp_bus_t *b, const tp_endpoint_t *ep, size_t max_msg_bytes
  * ROUTER) without blocking. 0, -EAGAIN (the peer's queue is full: try
  * later), -EHOSTUNREACH (the peer is gone), or another negative errno. */
 int tp_bus_send(tp_bus_sock_t *s, const tp_frame_t *frames, size_t n);
+
+/* The alert output's handle (NULL if none), for tp_bus_close. */
+tp_bus_sock_t *tp_bus_output(tp_bus_t *b);
+
+/* Closes one socket (a reload moving an endpoint). With `drain`, messages
+ * already queued on it are first handed to its callback, so nothing that
+ * arrived is lost. NULLs *p; accepts NULL. */
+void tp_bus_close(tp_bus_t *b, tp_bus_sock_t **p, bool drain);
 
 void tp_bus_destroy(tp_bus_t **p);

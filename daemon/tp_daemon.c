@@ -48,6 +48,7 @@ struct tp_daemon {
     int64_t            last_prune_ms;
     tp_ratelimit_t     journal_rl;
     tp_bus_sock_t     *reliable;     /* ROUTER for at-least-once producers, or NULL */
+    tp_bus_sock_t     *inputs[TP_MAX_INPUTS]; /* SUB sockets, as cfg->inputs */
     int64_t            now_ms;       /* the wall clock for this callback: one per event */
     bool               rebuilding;   /* replaying the event log: alerts are already journaled */
     uint64_t           rebuilt_alerts;
@@ -398,6 +399,149 @@ static int s_open_journal(tp_daemon_t *d, bool move_aside) {
     return 0;
 }
 
+/* Every socket the daemon opens has a role: inputs[i], the output, the
+ * reliable input, the replay endpoint. Start-up opens each; a reload
+ * closes and reopens the roles whose settings changed. */
+enum { ROLE_OUTPUT = TP_MAX_INPUTS, ROLE_RELIABLE, ROLE_REPLAY, ROLE_COUNT };
+
+static const char *s_mode(const tp_endpoint_t *ep) {
+    return ep->mode == TP_MODE_BIND ? "bind" : "connect";
+}
+
+/* The endpoint of `role` under cfg, NULL if the role is off. */
+static const tp_endpoint_t *s_role_ep(const tp_daemon_t *d, const tp_config_t *cfg, int role) {
+    if (role < ROLE_OUTPUT)
+        return (size_t)role < cfg->n_inputs ? &cfg->inputs[role] : NULL;
+    if (role == ROLE_OUTPUT)
+        return &cfg->output;
+    if (role == ROLE_RELIABLE)
+        return cfg->reliable_input.enabled ? &cfg->reliable_input.endpoint : NULL;
+    return d->journal && cfg->replay.enabled ? &cfg->replay.endpoint : NULL;
+}
+
+static bool s_same_ep(const tp_endpoint_t *a, const tp_endpoint_t *b) {
+    if (!a || !b)
+        return a == b;
+    return strcmp(a->endpoint, b->endpoint) == 0 && a->mode == b->mode && a->hwm == b->hwm;
+}
+
+/* True if a reload from `old` to `next` must reopen the socket of `role`. */
+static bool s_role_changed(const tp_daemon_t *d, const tp_config_t *old, const tp_config_t *next,
+                           int role) {
+    if (!s_same_ep(s_role_ep(d, old, role), s_role_ep(d, next, role)))
+        return true;
+    /* The size limit is a socket option of every receiving socket. */
+    return role != ROLE_OUTPUT && role != ROLE_REPLAY &&
+           old->max_message_bytes != next->max_message_bytes;
+}
+
+static int s_open_role(tp_daemon_t *d, const tp_config_t *cfg, int role) {
+    const tp_endpoint_t *ep = s_role_ep(d, cfg, role);
+    if (!ep)
+        return 0;
+    int r;
+    const char *what = "input";
+    if (role < ROLE_OUTPUT) {
+        r = tp_bus_add_input(d->bus, ep, cfg->max_message_bytes, s_input_cb, d, &d->inputs[role]);
+    } else if (role == ROLE_OUTPUT) {
+        what = "output";
+        r = tp_bus_set_output(d->bus, ep);
+    } else if (role == ROLE_RELIABLE) {
+        what = "reliable input";
+        r = tp_bus_add_router(d->bus, ep, cfg->max_message_bytes, s_reliable_cb, d, &d->reliable);
+    } else {
+        what = "replay endpoint";
+        tp_endpoint_t rep = *ep;
+        rep.hwm = REPLAY_HWM;
+        r = tp_alert_replay_new(d->base, d->bus, d->journal, &rep, tp_engine_counters(d->engine),
+                                &d->replay);
+    }
+    if (r < 0)
+        return log_error_errno(r, "Failed to %s %s '%s': %m", s_mode(ep), what, ep->endpoint);
+    return 0;
+}
+
+/* Closes the socket of `role`; what is queued on an input is processed
+ * first, so moving an endpoint loses nothing that already arrived. */
+static void s_close_role(tp_daemon_t *d, int role) {
+    if (role < ROLE_OUTPUT) {
+        tp_bus_close(d->bus, &d->inputs[role], true);
+    } else if (role == ROLE_OUTPUT) {
+        tp_bus_sock_t *out = tp_bus_output(d->bus);
+        tp_bus_close(d->bus, &out, true);
+    } else if (role == ROLE_RELIABLE) {
+        tp_bus_close(d->bus, &d->reliable, true);
+    } else {
+        tp_alert_replay_destroy(&d->replay);
+    }
+}
+
+/* Restart-only settings, and settings the new config is missing to run
+ * (reload validates against the running daemon, not just the file). */
+static int s_check_reload(const tp_daemon_t *d, const tp_config_t *next, char *why, size_t len) {
+    const tp_config_t *old = d->cfg;
+    const char *fixed = strcmp(old->state_dir, next->state_dir) != 0   ? "state_dir"
+                        : old->journal.enabled != next->journal.enabled ? "journal.enabled"
+                                                                        : NULL;
+    if (fixed) {
+        snprintf(why, len, "%s cannot change on reload; restart touchpointd to change it", fixed);
+        return -EINVAL;
+    }
+    if (next->reliable_input.enabled && !d->journal) {
+        snprintf(why, len, "reliable_input needs journal.enabled");
+        return -EINVAL;
+    }
+    return tp_engine_can_reconfigure(d->engine, next, why, len);
+}
+
+int tp_daemon_reload(tp_daemon_t *d, const tp_config_t *next) {
+    const tp_config_t *old = d->cfg;
+    char why[256];
+    int r = s_check_reload(d, next, why, sizeof why);
+    if (r < 0) {
+        log_error("Reload of %s refused: %s; still running on the previous config", next->path,
+                  why);
+        return r;
+    }
+    /* Sockets first (they can fail to bind), and back to the old ones if
+     * any of the new ones fails: a reload is applied whole or not at all. */
+    bool changed[ROLE_COUNT];
+    int role;
+    for (role = 0; role < ROLE_COUNT; role++)
+        if ((changed[role] = s_role_changed(d, old, next, role)))
+            s_close_role(d, role);
+    for (role = 0; role < ROLE_COUNT; role++)
+        if (changed[role] && (r = s_open_role(d, next, role)) < 0)
+            break;
+    if (r == 0) {
+        r = tp_engine_reconfigure(d->engine, next, why, sizeof why);
+        if (r < 0)
+            log_error_errno(r, "Reload of %s failed: %s", next->path, why);
+    }
+    if (r < 0) {
+        for (role = 0; role < ROLE_COUNT; role++)
+            if (changed[role])
+                s_close_role(d, role);
+        for (role = 0; role < ROLE_COUNT; role++)
+            if (changed[role])
+                s_open_role(d, old, role);   /* logs if even the old one fails now */
+        log_error("Reload of %s refused; still running on the previous config", next->path);
+        return r;
+    }
+    d->cfg = next;
+    d->journal_rl.interval_ms = next->log_interval_ms;
+    d->journal_rl.burst = next->log_burst;
+    size_t n = 0;
+    for (role = 0; role < ROLE_COUNT; role++)
+        n += changed[role];
+    log_info("Reloaded configuration from %s: %zu endpoints reopened; state kept (%zu calls, "
+             "%zu contracts, %zu open alerts, %zu deadlines)", next->path, n,
+             tp_engine_calls(d->engine), tp_engine_cases(d->engine),
+             tp_engine_open_alerts(d->engine), tp_engine_deadlines(d->engine));
+    s_rearm(d);
+    return 0;
+}
+
 int tp_daemon_new(struct event_base *base, const tp_config_t *cfg, const tp_daemon_opts_t *opts,
                   tp_daemon_t **ret) {
     tp_daemon_t *d = calloc(1, sizeof *d);
@@ -434,46 +578,14 @@ int tp_daemon_new(struct event_base *base, const tp_config_t *cfg, const tp_daem
         r = log_error_errno(errno ? errno : ENOMEM, "Failed to create ZeroMQ context: %m");
         goto fail;
     }
-    r = tp_bus_set_output(d->bus, &cfg->output);
-    if (r < 0) {
-        log_error_errno(r, "Failed to %s output '%s': %m",
-                        cfg->output.mode == TP_MODE_BIND ? "bind" : "connect", cfg->output.endpoint);
-        goto fail;
-    }
-    for (size_t i = 0; i < cfg->n_inputs; i++) {
-        const tp_endpoint_t *ep = &cfg->inputs[i];
-        r = tp_bus_add_input(d->bus, ep, cfg->max_message_bytes, s_input_cb, d);
-        if (r < 0) {
-            log_error_errno(r, "Failed to %s input '%s': %m",
-                            ep->mode == TP_MODE_BIND ? "bind" : "connect", ep->endpoint);
-            goto fail;
-        }
-    }
     if (cfg->reliable_input.enabled && !d->journal) {
         r = log_error_errno(EINVAL, "reliable_input needs journal.enabled: an ACK promises the "
                             "event is stored");
         goto fail;
     }
-    if (cfg->reliable_input.enabled) {
-        const tp_endpoint_t *ep = &cfg->reliable_input.endpoint;
-        r = tp_bus_add_router(d->bus, ep, cfg->max_message_bytes, s_reliable_cb, d, &d->reliable);
-        if (r < 0) {
-            log_error_errno(r, "Failed to %s the reliable input '%s': %m",
-                            ep->mode == TP_MODE_BIND ? "bind" : "connect", ep->endpoint);
+    for (int role = 0; role < ROLE_COUNT; role++)
+        if ((r = s_open_role(d, cfg, role)) < 0)
             goto fail;
-        }
-    }
-    if (d->journal && cfg->replay.enabled) {
-        tp_endpoint_t ep = cfg->replay.endpoint;
-        ep.hwm = REPLAY_HWM;
-        r = tp_alert_replay_new(base, d->bus, d->journal, &ep, tp_engine_counters(d->engine),
-                                &d->replay);
-        if (r < 0) {
-            log_error_errno(r, "Failed to %s the replay endpoint '%s': %m",
-                            ep.mode == TP_MODE_BIND ? "bind" : "connect", ep.endpoint);
-            goto fail;
-        }
-    }
     *ret = d;
     return 0;
 fail:
@@ -483,6 +595,17 @@ fail:
 
 tp_engine_t *tp_daemon_engine(tp_daemon_t *d) {
     return d->engine;
+}
+
+void tp_daemon_status(void *ctx, char *buf, size_t len) {
+    const tp_daemon_t *d = ctx;
+    const tp_stats_t *st = tp_engine_stats(d->engine);
+    snprintf(buf, len, "%llu events accepted, %llu refused, %llu duplicates; %zu open alerts; "
+             "%zu calls, %zu contracts, %zu deadlines; %zu subscribers",
+             (unsigned long long)st->accepted, (unsigned long long)tp_stats_bad_total(st),
+             (unsigned long long)st->duplicates, tp_engine_open_alerts(d->engine),
+             tp_engine_calls(d->engine), tp_engine_cases(d->engine),
+             tp_engine_deadlines(d->engine), tp_bus_subscribers(d->bus));
 }
 
 void tp_daemon_log_stats(const tp_daemon_t *d) {

@@ -67,6 +67,38 @@ int tp_engine_new(const tp_config_t *cfg, tp_engine_t **ret) {
     return 0;
 }
 
+int tp_engine_can_reconfigure(const tp_engine_t *e, const tp_config_t *cfg, char *why,
+                              size_t whylen) {
+    /* These size or define structures built at start; changing them live
+     * would mean rebuilding the engine, which a restart does better. */
+    const char *fixed = cfg->clock != e->cfg->clock                     ? "clock"
+                        : cfg->dedup_window != e->cfg->dedup_window     ? "limits.dedup_window"
+                        : cfg->max_sources != e->cfg->max_sources       ? "limits.max_sources"
+                                                                        : NULL;
+    if (fixed) {
+        snprintf(why, whylen, "%s cannot change on reload; restart touchpointd to change it", fixed);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+int tp_engine_reconfigure(tp_engine_t *e, const tp_config_t *cfg, char *why, size_t whylen) {
+    int r = tp_engine_can_reconfigure(e, cfg, why, whylen);
+    if (r < 0)
+        return r;
+    tp_rule_ctx_t ctx = s_ctx(e);
+    ctx.cfg = cfg;
+    r = tp_ruleset_reconfigure(e->rules, &ctx, e->cfg);
+    if (r < 0) {
+        snprintf(why, whylen, "out of memory starting rules");
+        return r;
+    }
+    e->cfg = cfg;
+    e->bad_rl.interval_ms = e->seq_rl.interval_ms = cfg->log_interval_ms;
+    e->bad_rl.burst = e->seq_rl.burst = cfg->log_burst;
+    return 0;
+}
+
 void tp_engine_set_sink(tp_engine_t *e, tp_alert_sink_fn fn, void *ctx) {
     tp_alerts_set_sink(e->alerts, fn, ctx);
 }

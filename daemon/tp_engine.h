@@ -21,6 +21,17 @@ typedef struct tp_engine tp_engine_t;
 /* `cfg` is borrowed and must outlive the engine. 0 or negative errno. */
 int tp_engine_new(const tp_config_t *cfg, tp_engine_t **ret);
 
+/* Switches to a reloaded config (borrowed like the first; the old one may
+ * be freed once this returns 0). State, open alerts and armed deadlines are
+ * kept; see tp_ruleset_reconfigure for rules switched on or off. Keys that
+ * size the engine (clock, limits.dedup_window, limits.max_sources) cannot
+ * change: -EINVAL with the reason in `why`, nothing changed. */
+int tp_engine_reconfigure(tp_engine_t *e, const tp_config_t *cfg, char *why, size_t whylen);
+
+/* The -EINVAL check of tp_engine_reconfigure alone, changing nothing. */
+int tp_engine_can_reconfigure(const tp_engine_t *e, const tp_config_t *cfg, char *why,
+                              size_t whylen);
+
 /* Where alerts go (see tp_alert_sink_fn). */
 void tp_engine_set_sink(tp_engine_t *e, tp_alert_sink_fn fn, void *ctx);
 

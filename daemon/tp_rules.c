@@ -4,6 +4,9 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+
+#include "tp_log.h"
 
 extern const tp_rule_t tp_rule_call_incomplete;
 extern const tp_rule_t tp_rule_call_unsubmitted;
@@ -125,6 +128,68 @@ int tp_ruleset_new(const tp_rule_ctx_t *ctx, tp_ruleset_t **ret) {
         rs->n++;
     }
     *ret = rs;
+    return 0;
+}
+
+/* Takes a running rule out: its open alerts resolve (a consumer must not
+ * be left with FIRING alerts nothing will ever resolve), its deadlines go. */
+static void s_stop(const tp_rule_t *r, void *state, uint32_t owner, const tp_rule_ctx_t *ctx,
+                   bool reset) {
+    char summary[160];
+    snprintf(summary, sizeof summary, "Rule %s was %s by a configuration reload", r->name,
+             reset ? "restarted" : "switched off");
+    const tp_kv_t ev[] = { { "reason", reset ? "rule_reset" : "rule_disabled" } };
+    size_t resolved = tp_alerts_resolve_rule(ctx->alerts, r->name, summary, ev, 1, ctx->now_ms);
+    size_t cancelled = tp_timers_cancel_owner(ctx->timers, owner);
+    if (r->free)
+        r->free(state);
+    log_info("Rule %s %s: %zu open alerts resolved, %zu deadlines dropped", r->name,
+             reset ? "restarted" : "switched off", resolved, cancelled);
+}
+
+int tp_ruleset_reconfigure(tp_ruleset_t *rs, const tp_rule_ctx_t *ctx, const tp_config_t *old) {
+    void *fresh[MAX_RULES] = { 0 };
+    bool on[MAX_RULES] = { 0 }, reset[MAX_RULES] = { 0 };
+    /* Instantiate first: if that fails, nothing has changed yet. */
+    for (const tp_rule_t *const *r = s_registry; *r; r++) {
+        uint32_t owner = (uint32_t)(r - s_registry);
+        bool was = rs->slot[owner] >= 0;
+        on[owner] = !(*r)->enabled || (*r)->enabled(ctx->cfg);
+        reset[owner] = was && on[owner] && (*r)->needs_reset && (*r)->needs_reset(old, ctx->cfg);
+        if (!on[owner] || (was && !reset[owner]) || !(*r)->init)
+            continue;
+        tp_rule_ctx_t own = *ctx;
+        own.owner = owner;
+        int e = (*r)->init(&own, &fresh[owner]);
+        if (e < 0) {
+            for (size_t i = 0; i < owner; i++)
+                if (fresh[i] && s_registry[i]->free)
+                    s_registry[i]->free(fresh[i]);
+            return e;
+        }
+    }
+    tp_ruleset_t next = { .n = 0 };
+    for (size_t i = 0; i < MAX_RULES; i++)
+        next.slot[i] = -1;
+    for (const tp_rule_t *const *r = s_registry; *r; r++) {
+        uint32_t owner = (uint32_t)(r - s_registry);
+        int at = rs->slot[owner];
+        void *state = fresh[owner];
+        if (at >= 0 && (!on[owner] || reset[owner]))
+            s_stop(*r, rs->states[at], owner, ctx, reset[owner]);
+        else if (at >= 0)
+            state = rs->states[at];
+        if (!on[owner])
+            continue;
+        if (at < 0)
+            log_info("Rule %s switched on by a configuration reload", (*r)->name);
+        next.rules[next.n] = *r;
+        next.states[next.n] = state;
+        next.owner[next.n] = owner;
+        next.slot[owner] = (int)next.n;
+        next.n++;
+    }
+    *rs = next;
     return 0;
 }
 

@@ -69,6 +69,9 @@ typedef struct tp_rule {
     void (*on_deadline)(void *state, const tp_rule_ctx_t *ctx,
                         const tp_deadline_t *d);                       /* optional */
     void (*free)(void *state);                                         /* optional */
+    /* Optional: true if a reload from `old` to `cfg` changes something the
+     * rule fixed at init (a buffer size); the rule is then started afresh. */
+    bool (*needs_reset)(const tp_config_t *old, const tp_config_t *cfg);
 } tp_rule_t;
 
 /* Fires an accountability alert about a call: subject "call/<call_id>",
@@ -94,6 +97,15 @@ typedef struct tp_ruleset tp_ruleset_t;
 
 /* Instantiates every rule enabled in ctx->cfg. 0 or negative errno. */
 int tp_ruleset_new(const tp_rule_ctx_t *ctx, tp_ruleset_t **ret);
+
+/* Applies a reloaded config (ctx->cfg; `old` is the one running): rules it
+ * switches on start with empty state and see events from now on; rules it
+ * switches off (or that need_reset) lose their state and deadlines, and
+ * their open alerts are RESOLVED with evidence reason=rule_disabled (or
+ * rule_reset). Thresholds of rules that stay on apply from the next event
+ * or deadline; deadlines already armed keep their due time. 0, or -ENOMEM
+ * with nothing changed. */
+int tp_ruleset_reconfigure(tp_ruleset_t *rs, const tp_rule_ctx_t *ctx, const tp_config_t *old);
 
 /* Offers an event to every enabled rule that wants its payload kind. */
 void tp_ruleset_on_event(tp_ruleset_t *rs, const tp_rule_ctx_t *ctx, const tp_event_t *ev);

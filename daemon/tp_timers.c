@@ -132,6 +132,26 @@ int tp_timers_cancel(tp_timers_t *t, uint32_t owner, const char *key) {
     return 1;
 }
 
+size_t tp_timers_cancel_owner(tp_timers_t *t, uint32_t owner) {
+    /* Keep the others in place, then rebuild the heap bottom-up (O(n)):
+     * removing one by one would move unvisited entries past the cursor. */
+    size_t kept = 0, n = 0;
+    for (size_t i = 0; i < t->n; i++) {
+        tp_deadline_t *d = t->heap[i];
+        if (d->owner == owner) {
+            HASH_DELETE(hh, t->index, d);
+            free(d);
+            n++;
+        } else {
+            s_place(t, kept++, d);
+        }
+    }
+    t->n = kept;
+    for (size_t i = kept / 2; i-- > 0;)
+        s_sift_down(t, i);
+    return n;
+}
+
 int64_t tp_timers_due(const tp_timers_t *t, uint32_t owner, const char *key) {
     const tp_deadline_t *d = s_find(t, owner, key);
     return d ? d->due_ms : INT64_MIN;

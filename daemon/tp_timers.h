@@ -38,6 +38,10 @@ int tp_timers_arm(tp_timers_t *t, uint32_t owner, const char *key, int64_t due_m
 /* Disarms (owner, key); 1 if it was armed, 0 if not. */
 int tp_timers_cancel(tp_timers_t *t, uint32_t owner, const char *key);
 
+/* Disarms every deadline of `owner` (a rule switched off by a reload).
+ * Returns how many. */
+size_t tp_timers_cancel_owner(tp_timers_t *t, uint32_t owner);
+
 /* Due time of (owner, key), or INT64_MIN if not armed. */
 int64_t tp_timers_due(const tp_timers_t *t, uint32_t owner, const char *key);
 

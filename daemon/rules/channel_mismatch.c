@@ -63,6 +63,12 @@ static bool s_enabled(const tp_config_t *cfg) {
     return cfg->channel_mismatch.enabled;
 }
 
+/* last_calls sizes every HCP's ring of recent calls, so a new value needs
+ * a fresh rule instance. */
+static bool s_needs_reset(const tp_config_t *old, const tp_config_t *cfg) {
+    return old->channel_mismatch.last_calls != cfg->channel_mismatch.last_calls;
+}
+
 static int s_init(const tp_rule_ctx_t *ctx, void **ret_state) {
     s_state_t *st = calloc(1, sizeof *st);
     if (!st)
@@ -294,4 +300,5 @@ const tp_rule_t tp_rule_channel_mismatch = {
     .on_event = s_on_event,
     .on_deadline = s_on_deadline,
     .free = s_free,
+    .needs_reset = s_needs_reset,
 };
