@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zmq.h>
 
 #define MAX_SOCKS   (TP_MAX_INPUTS + 4)
@@ -18,6 +19,7 @@ struct tp_bus_sock {
     struct event  *resume;        /* zero-timeout timer: the next batch, next loop turn */
     tp_bus_recv_fn fn;
     void          *arg;
+    bool           bound;         /* bind mode: unbind at close (removes an ipc file) */
 };
 typedef struct tp_bus_sock s_sock_t;
 
@@ -153,6 +155,7 @@ static int s_open(tp_bus_t *b, int type, const tp_endpoint_t *ep, size_t max_msg
     if (r == 0 && (ep->mode == TP_MODE_BIND ? zmq_bind(s->zsock, ep->endpoint)
                                             : zmq_connect(s->zsock, ep->endpoint)) != 0)
         r = s_zerr();
+    s->bound = r == 0 && ep->mode == TP_MODE_BIND;
     int fd;
     size_t fdlen = sizeof fd;
     if (r == 0 && zmq_getsockopt(s->zsock, ZMQ_FD, &fd, &fdlen) != 0)
@@ -243,6 +246,16 @@ int tp_bus_publish(tp_bus_t *b, const char *topic, const void *data, size_t len)
 }
 
 static void s_close(s_sock_t *s) {
+    /* Unbind frees the address at once (a reload may bind it again right
+     * away); libzmq 4.3 leaves an ipc:// file behind, so remove it, as a
+     * daemon cleans up the sockets it created. */
+    char ep[1024];
+    size_t len = sizeof ep;
+    if (s->bound && zmq_getsockopt(s->zsock, ZMQ_LAST_ENDPOINT, ep, &len) == 0) {
+        zmq_unbind(s->zsock, ep);
+        if (strncmp(ep, "ipc://", 6) == 0 && ep[6] != '@')
+            unlink(ep + 6);
+    }
     event_free(s->resume);
     event_free(s->ev);
     zmq_close(s->zsock);

@@ -101,6 +101,7 @@ static void s_sync(tp_dfx_t *d) {
 }
 
 static void s_spawn_and_sync(tp_dfx_t *d, const char *extra_arg, bool fresh);
+static void s_connect_and_sync(tp_dfx_t *d);
 
 tp_dfx_t *tp_dfx_start(const char *clock, const char *extra) {
     return tp_dfx_start_with(clock, extra, 100000);
@@ -130,7 +131,12 @@ static void s_spawn_and_sync(tp_dfx_t *d, const char *extra_arg, bool fresh) {
     assert_int_equal(tp_proc_spawn(&d->proc, argv, NULL, d->out, d->err), 0);
     if (fresh)
         d->zctx = zmq_ctx_new();
+    s_connect_and_sync(d);
+}
 
+/* Connects a new publisher to d->in_ep and subscriber to d->out_ep and
+ * waits until both paths work. */
+static void s_connect_and_sync(tp_dfx_t *d) {
     int zero = 0;
     d->pub = zmq_socket(d->zctx, ZMQ_XPUB);
     d->sub = zmq_socket(d->zctx, ZMQ_SUB);
@@ -162,6 +168,47 @@ void tp_dfx_restart(tp_dfx_t *d, const char *extra_arg) {
     zmq_close(d->pub);
     zmq_close(d->sub);
     s_spawn_and_sync(d, extra_arg, false);
+}
+
+void tp_dfx_reconnect(tp_dfx_t *d) {
+    tp_test_alerts_clear(&d->got);
+    zmq_close(d->pub);
+    zmq_close(d->sub);
+    s_connect_and_sync(d);
+}
+
+/* Lines logged so far that report a reload's outcome. */
+static size_t s_reload_outcomes(const tp_dfx_t *d, size_t *ok) {
+    char *log = tp_read_file(d->err);
+    *ok = log ? tp_count_lines(log, "Reloaded configuration") : 0;
+    size_t refused = log ? tp_count_lines(log, "still running on the previous config") : 0;
+    free(log);
+    return *ok + refused;
+}
+
+bool tp_dfx_reload_yaml(tp_dfx_t *d, const char *yaml) {
+    size_t ok0, ok;
+    size_t n0 = s_reload_outcomes(d, &ok0);
+    assert_int_equal(tp_write_file(d->cfg, yaml), 0);
+    assert_int_equal(tp_proc_signal(&d->proc, SIGHUP), 0);
+    long long deadline = tp_now_ms() + TP_WAIT_MS;
+    while (s_reload_outcomes(d, &ok) == n0) {
+        assert_true(tp_now_ms() < deadline);
+        /* The outcome is a log line in a file: poll it briefly. */
+        zmq_poll(NULL, 0, 10);
+    }
+    return ok > ok0;
+}
+
+bool tp_dfx_reload(tp_dfx_t *d, const char *clock, const char *extra_yaml) {
+    char *path = tp_path(d->dir, "next.yaml");
+    tp_dfx_write_config(d, path, clock, extra_yaml);
+    char *yaml = tp_read_file(path);
+    assert_non_null(yaml);
+    bool ok = tp_dfx_reload_yaml(d, yaml);
+    free(yaml);
+    free(path);
+    return ok;
 }
 
 char *tp_dfx_stop(tp_dfx_t *d) {

@@ -53,6 +53,19 @@ char *tp_dfx_stop(tp_dfx_t *d);
  * NULL) are added to the command line. */
 void tp_dfx_restart(tp_dfx_t *d, const char *extra_arg);
 
+/* Replaces the config file with `yaml`, sends SIGHUP and waits for the
+ * daemon to log the outcome: true if it reloaded, false if it refused
+ * (and kept running on its previous config). */
+bool tp_dfx_reload_yaml(tp_dfx_t *d, const char *yaml);
+
+/* The same with a config generated as tp_dfx_start does (the fixture's
+ * endpoints, `clock`, `extra_yaml`). */
+bool tp_dfx_reload(tp_dfx_t *d, const char *clock, const char *extra_yaml);
+
+/* New publisher and subscriber on d->in_ep / d->out_ep (after a reload
+ * moved them), synced like at start. */
+void tp_dfx_reconnect(tp_dfx_t *d);
+
 /* Kills what is left, closes sockets, removes the temp dir. */
 void tp_dfx_free(tp_dfx_t *d);
 

@@ -1,0 +1,293 @@
+/* test_reload — SIGHUP reload of the real daemon over real sockets:
+ * an invalid file is refused with file:line and the old config keeps
+ * working; a valid one changes thresholds and endpoints while calls,
+ * open alerts and armed deadlines survive; a rule switched off resolves
+ * its open alerts; restart-only keys and a failed bind are refused whole.
+ * Also the sd_notify protocol (READY, STATUS, WATCHDOG, RELOADING,
+ * STOPPING) against a real notify socket. Event clock: nothing sleeps. */
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include <zmq.h>
+
+#include "tp_config.h"
+#include "tp_testdaemon.h"
+
+#define T0   1767225600000LL      /* 2026-01-01T00:00:00Z, the probes' time */
+#define HOUR 3600000LL
+#define F    TOUCHPOINT__V1__ALERT_STATUS__ALERT_STATUS_FIRING
+#define R    TOUCHPOINT__V1__ALERT_STATUS__ALERT_STATUS_RESOLVED
+
+#define ALL_FIELDS ((1u << TP_FIELD_COUNT) - 1)
+
+#define REQUIRE_PRODUCTS "rules:\n  call_incomplete: { required: [products] }\n"
+#define REQUIRE_NOTES    "rules:\n  call_incomplete: { required: [notes] }\n"
+
+/* Receives until the alert `id` arrives with `status`; returns it. */
+static Touchpoint__V1__Alert *s_wait_for(tp_dfx_t *d, const char *id, int status) {
+    for (;;) {
+        if (!tp_dfx_recv_alert(d, TP_WAIT_MS)) {
+            for (size_t i = 0; i < d->got.n; i++)
+                print_message("got %s %d\n", d->got.alerts[i]->alert_id, d->got.alerts[i]->status);
+            fail_msg("no %s (status %d)", id, status);
+        }
+        Touchpoint__V1__Alert *a = d->got.alerts[d->got.n - 1];
+        if (strcmp(a->alert_id, id) == 0 && (int)a->status == status)
+            return a;
+    }
+}
+
+/* True if alert `id` with `status` is among those received. */
+static bool s_got(const tp_dfx_t *d, const char *id, int status) {
+    for (size_t i = 0; i < d->got.n; i++)
+        if (strcmp(d->got.alerts[i]->alert_id, id) == 0 && (int)d->got.alerts[i]->status == status)
+            return true;
+    return false;
+}
+
+static void s_call(tp_dfx_t *d, const char *id, int status, int64_t call_at, unsigned fields) {
+    /* Each version is a new event: the call id plus a count. */
+    static unsigned n;
+    char event_id[64];
+    snprintf(event_id, sizeof event_id, "%s#%u", id, n++);
+    tp_test_call_t c = { .event_id = event_id, .at_ms = call_at, .call_id = id, .status = status,
+                         .call_at_ms = call_at, .fields = fields };
+    tp_dfx_send_call(d, &c);
+}
+
+static void s_submitted(tp_dfx_t *d, const char *id, unsigned fields) {
+    s_call(d, id, TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED, T0, fields);
+}
+
+static void s_planned(tp_dfx_t *d, const char *id, int64_t call_at) {
+    s_call(d, id, TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_PLANNED, call_at, 0);
+}
+
+static void test_invalid_config_is_refused_with_file_line(void **state) {
+    (void)state;
+    tp_dfx_t *d = tp_dfx_start("event", REQUIRE_PRODUCTS);
+    /* Line 3 holds the error: an unknown key under rules.call_incomplete. */
+    assert_false(tp_dfx_reload_yaml(d, "rules:\n  call_incomplete:\n    requried: [notes]\n"));
+    char *log = tp_read_file(d->err);
+    char want[4200];
+    snprintf(want, sizeof want, "Reload refused: %s:3:", d->cfg);
+    assert_non_null(strstr(log, want));
+    free(log);
+    /* Still running, on the old thresholds: notes present, products missing. */
+    s_submitted(d, "C-1", TP_FIELD_NOTES);
+    Touchpoint__V1__Alert *a = s_wait_for(d, "call_incomplete:call/C-1", F);
+    assert_string_equal(tp_test_evidence(a, "missing"), "products");
+    /* A YAML syntax error is refused the same way. */
+    assert_false(tp_dfx_reload_yaml(d, "rules: [\n"));
+    s_submitted(d, "C-2", TP_FIELD_NOTES);
+    s_wait_for(d, "call_incomplete:call/C-2", F);
+    char *err = tp_dfx_stop(d);
+    assert_int_equal(tp_count_lines(err, "still running on the previous config"), 2);
+    free(err);
+    tp_dfx_free(d);
+}
+
+static void test_thresholds_change_and_state_survives(void **state) {
+    (void)state;
+    tp_dfx_t *d = tp_dfx_start("event", REQUIRE_PRODUCTS);
+    /* Armed before the reload: an unsubmitted deadline 48 h after call_at. */
+    s_planned(d, "P-1", T0 + HOUR);
+    s_submitted(d, "C-1", TP_FIELD_NOTES);
+    s_wait_for(d, "call_incomplete:call/C-1", F);
+
+    assert_true(tp_dfx_reload(d, "event", REQUIRE_NOTES));
+    /* New threshold: notes required, products no longer. */
+    s_submitted(d, "C-2", TP_FIELD_PRODUCTS);
+    Touchpoint__V1__Alert *a = s_wait_for(d, "call_incomplete:call/C-2", F);
+    assert_string_equal(tp_test_evidence(a, "missing"), "notes");
+    s_submitted(d, "C-3", TP_FIELD_NOTES);
+    /* State kept: the deadline armed before the reload fires, and C-1's
+     * alert (open since before the reload) resolves when C-1 gets what the
+     * new config requires. */
+    tp_dfx_send_watermark(d, "W-1", T0 + 50 * HOUR);
+    s_wait_for(d, "call_unsubmitted:call/P-1", F);
+    s_call(d, "C-1", TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED, T0,
+           TP_FIELD_NOTES | TP_FIELD_PRODUCTS);
+    s_wait_for(d, "call_incomplete:call/C-1", R);
+    assert_false(s_got(d, "call_incomplete:call/C-3", F));
+    tp_dfx_free(d);
+}
+
+static void test_endpoints_move_without_losing_state(void **state) {
+    (void)state;
+    tp_dfx_t *d = tp_dfx_start("event", NULL);
+    s_planned(d, "P-1", T0 + HOUR);
+    s_submitted(d, "C-1", 0);
+    s_wait_for(d, "call_incomplete:call/C-1", F);
+
+    char *old_in = d->in_ep, *old_out = d->out_ep;
+    assert_true(asprintf(&d->in_ep, "ipc://%s/in2.sock", d->dir) > 0);
+    assert_true(asprintf(&d->out_ep, "ipc://%s/out2.sock", d->dir) > 0);
+    assert_true(tp_dfx_reload(d, "event", NULL));
+    /* The old ipc path goes (unbound; libzmq unlinks it from its I/O thread). */
+    char *path = tp_path(d->dir, "in.sock");
+    for (long long until = tp_now_ms() + TP_WAIT_MS; access(path, F_OK) == 0;) {
+        assert_true(tp_now_ms() < until);
+        zmq_poll(NULL, 0, 10);
+    }
+    free(path);
+    free(old_in);
+    free(old_out);
+    tp_dfx_reconnect(d);
+
+    tp_dfx_send_watermark(d, "W-1", T0 + 50 * HOUR);
+    s_wait_for(d, "call_unsubmitted:call/P-1", F);
+    s_call(d, "C-1", TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED, T0, ALL_FIELDS);
+    s_wait_for(d, "call_incomplete:call/C-1", R);
+    char *err = tp_dfx_stop(d);
+    assert_non_null(strstr(err, "2 endpoints reopened"));
+    free(err);
+    tp_dfx_free(d);
+}
+
+static void test_rule_switched_off_resolves_its_alerts(void **state) {
+    (void)state;
+    tp_dfx_t *d = tp_dfx_start("event", NULL);
+    s_submitted(d, "C-1", 0);
+    s_wait_for(d, "call_incomplete:call/C-1", F);
+    s_planned(d, "P-1", T0 + HOUR);
+
+    assert_true(tp_dfx_reload(d, "event", "rules:\n  call_incomplete: { enabled: false }\n"));
+    Touchpoint__V1__Alert *a = s_wait_for(d, "call_incomplete:call/C-1", R);
+    assert_string_equal(tp_test_evidence(a, "reason"), "rule_disabled");
+    /* Off means off: an incomplete call raises nothing, while the other
+     * rules go on (the watermark fires P-1's deadline after C-2). */
+    s_submitted(d, "C-2", 0);
+    tp_dfx_send_watermark(d, "W-1", T0 + 50 * HOUR);
+    s_wait_for(d, "call_unsubmitted:call/P-1", F);
+    assert_false(s_got(d, "call_incomplete:call/C-2", F));
+
+    /* Back on: it starts afresh and sees new events. */
+    assert_true(tp_dfx_reload(d, "event", NULL));
+    s_submitted(d, "C-3", 0);
+    s_wait_for(d, "call_incomplete:call/C-3", F);
+    tp_dfx_free(d);
+}
+
+static void test_restart_only_key_is_refused(void **state) {
+    (void)state;
+    tp_dfx_t *d = tp_dfx_start("event", REQUIRE_PRODUCTS);
+    assert_false(tp_dfx_reload(d, "wall", REQUIRE_NOTES));
+    char *log = tp_read_file(d->err);
+    assert_non_null(strstr(log, "clock cannot change on reload"));
+    free(log);
+    /* Nothing of that file was applied: products are still required. */
+    s_submitted(d, "C-1", TP_FIELD_NOTES);
+    Touchpoint__V1__Alert *a = s_wait_for(d, "call_incomplete:call/C-1", F);
+    assert_string_equal(tp_test_evidence(a, "missing"), "products");
+    tp_dfx_free(d);
+}
+
+static void test_failed_bind_rolls_back(void **state) {
+    (void)state;
+    tp_dfx_t *d = tp_dfx_start("event", REQUIRE_PRODUCTS);
+    /* A valid file whose output cannot be bound (no such directory). */
+    char *out = d->out_ep, bad[] = "ipc:///nonexistent-touchpointd-dir/out.sock";
+    d->out_ep = bad;
+    bool ok = tp_dfx_reload(d, "event", REQUIRE_NOTES);
+    d->out_ep = out;
+    assert_false(ok);
+    char *log = tp_read_file(d->err);
+    assert_non_null(strstr(log, "Failed to bind output 'ipc:///nonexistent-touchpointd-dir"));
+    free(log);
+    /* The old output was rebound, our subscriber reconnects to it, and the
+     * old thresholds still apply. */
+    tp_dfx_reconnect(d);
+    s_submitted(d, "C-1", TP_FIELD_NOTES);
+    Touchpoint__V1__Alert *a = s_wait_for(d, "call_incomplete:call/C-1", F);
+    assert_string_equal(tp_test_evidence(a, "missing"), "products");
+    tp_dfx_free(d);
+}
+
+/* Reads one notify datagram within TP_WAIT_MS into buf. */
+static void s_notify_recv(int fd, char *buf, size_t len) {
+    zmq_pollitem_t item = { .fd = fd, .events = ZMQ_POLLIN };
+    assert_int_equal(zmq_poll(&item, 1, TP_WAIT_MS), 1);
+    ssize_t n = recv(fd, buf, len - 1, 0);
+    assert_true(n > 0);
+    buf[n] = '\0';
+}
+
+/* Reads datagrams until one contains `want`; returns how many WATCHDOG=1
+ * pings came before it. */
+static int s_notify_until(int fd, const char *want) {
+    int pings = 0;
+    for (;;) {
+        char msg[1024];
+        s_notify_recv(fd, msg, sizeof msg);
+        if (strstr(msg, want))
+            return pings;
+        pings += strcmp(msg, "WATCHDOG=1") == 0;
+    }
+}
+
+static void test_sd_notify_protocol(void **state) {
+    (void)state;
+    char *dir = tp_tmpdir();
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    snprintf(sa.sun_path, sizeof sa.sun_path, "%s/notify", dir);
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    assert_true(fd >= 0);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    /* The child inherits these: a 200 ms watchdog means a ping every 100 ms. */
+    setenv("NOTIFY_SOCKET", sa.sun_path, 1);
+    setenv("WATCHDOG_USEC", "200000", 1);
+    tp_dfx_t *d = tp_dfx_start("event", NULL);
+    unsetenv("NOTIFY_SOCKET");
+    unsetenv("WATCHDOG_USEC");
+
+    char msg[1024];
+    s_notify_recv(fd, msg, sizeof msg);
+    /* READY=1 comes first, once sockets are bound (the fixture's sync
+     * proved they work), with a one-line status. */
+    assert_non_null(strstr(msg, "READY=1\nSTATUS="));
+    assert_non_null(strstr(msg, "open alerts"));
+    /* The loop keeps pinging while it runs. */
+    long long t0 = tp_now_ms();
+    int pings = 0;
+    while (pings < 5) {
+        s_notify_recv(fd, msg, sizeof msg);
+        pings += strcmp(msg, "WATCHDOG=1") == 0;
+    }
+    assert_true(tp_now_ms() - t0 < TP_WAIT_MS);
+
+    assert_int_equal(tp_proc_signal(&d->proc, SIGHUP), 0);
+    s_notify_until(fd, "RELOADING=1");
+    s_notify_until(fd, "READY=1");
+    /* STATUS= lines follow the daemon's counters. */
+    s_notify_until(fd, "STATUS=");
+    assert_int_equal(tp_proc_signal(&d->proc, SIGTERM), 0);
+    s_notify_until(fd, "STOPPING=1");
+    assert_int_equal(tp_proc_wait(&d->proc, TP_WAIT_MS), 0);
+    close(fd);
+    tp_dfx_free(d);
+    tp_rmrf(dir);
+    free(dir);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_invalid_config_is_refused_with_file_line),
+        cmocka_unit_test(test_thresholds_change_and_state_survives),
+        cmocka_unit_test(test_endpoints_move_without_losing_state),
+        cmocka_unit_test(test_rule_switched_off_resolves_its_alerts),
+        cmocka_unit_test(test_restart_only_key_is_refused),
+        cmocka_unit_test(test_failed_bind_rolls_back),
+        cmocka_unit_test(test_sd_notify_protocol),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
