@@ -6,13 +6,59 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Open cases of one HCP, for limits.max_open_cases_per_hcp. */
+struct tp_case_hcp {
+    UT_hash_handle hh;
+    uint32_t       open;
+    char           id[];
+};
+typedef struct tp_case_hcp s_hcp_t;
+
 struct tp_cases {
     tp_case_t *cases;            /* uthash head, keyed by contract_id */
     size_t     n;
+    s_hcp_t   *hcps;             /* HCPs with open cases, keyed by hcp_id */
+    uint32_t   max_per_hcp;      /* 0 = no limit */
 };
 
 tp_cases_t *tp_cases_new(void) {
     return calloc(1, sizeof(tp_cases_t));
+}
+
+void tp_cases_set_max_open_per_hcp(tp_cases_t *cs, uint32_t max) {
+    cs->max_per_hcp = max;
+}
+
+static s_hcp_t *s_hcp_find(tp_cases_t *cs, const char *hcp_id) {
+    s_hcp_t *h;
+    HASH_FIND_STR(cs->hcps, hcp_id, h);
+    return h;
+}
+
+/* Counts an open case against the HCP of its opening event. */
+static int s_hcp_count(tp_cases_t *cs, tp_case_t *c, const char *hcp_id) {
+    s_hcp_t *h = s_hcp_find(cs, hcp_id);
+    if (!h) {
+        size_t len = strlen(hcp_id);
+        if (!(h = calloc(1, sizeof *h + len + 1)))
+            return -ENOMEM;
+        memcpy(h->id, hcp_id, len + 1);
+        HASH_ADD_KEYPTR(hh, cs->hcps, h->id, len, h);
+    }
+    h->open++;
+    c->counted = h;
+    return 0;
+}
+
+static void s_hcp_uncount(tp_cases_t *cs, tp_case_t *c) {
+    s_hcp_t *h = c->counted;
+    if (!h)
+        return;
+    c->counted = NULL;
+    if (--h->open == 0) {
+        HASH_DEL(cs->hcps, h);
+        free(h);
+    }
 }
 
 tp_case_t *tp_cases_find(tp_cases_t *cs, const char *contract_id) {
@@ -85,6 +131,11 @@ int tp_cases_apply(tp_cases_t *cs, const Touchpoint__V1__ContractingStep *s, con
     tp_step_change_t ch = { 0 };
     tp_case_t *c = tp_cases_find(cs, s->contract_id);
     if (!c) {
+        /* A flood of made-up contracts for one HCP must not grow state
+         * without bound; real HCPs have a handful open at a time. */
+        const s_hcp_t *h = cs->max_per_hcp && !s->case_closed ? s_hcp_find(cs, s->hcp_id) : NULL;
+        if (h && h->open >= cs->max_per_hcp)
+            return -EDQUOT;
         size_t len = strlen(s->contract_id);
         c = calloc(1, sizeof *c + len + 1);
         if (!c)
@@ -157,6 +208,12 @@ int tp_cases_apply(tp_cases_t *cs, const Touchpoint__V1__ContractingStep *s, con
         c->cancelled = s->state == TOUCHPOINT__V1__STEP_STATE__STEP_STATE_CANCELLED;
         ch.closed_now = true;
     }
+    if (ch.opened && !c->closed && s_hcp_count(cs, c, s->hcp_id) < 0) {
+        r = -ENOMEM;
+        goto fail;
+    }
+    if (ch.closed_now)
+        s_hcp_uncount(cs, c);
     if (ch.opened) {
         HASH_ADD_KEYPTR(hh, cs->cases, c->contract_id, strlen(c->contract_id), c);
         cs->n++;
@@ -187,6 +244,7 @@ void tp_case_owner_list(const tp_case_t *c, char *buf, size_t len) {
 }
 
 void tp_cases_forget(tp_cases_t *cs, tp_case_t *c) {
+    s_hcp_uncount(cs, c);
     HASH_DEL(cs->cases, c);
     cs->n--;
     s_case_free(c);
@@ -204,6 +262,11 @@ void tp_cases_destroy(tp_cases_t **p) {
     HASH_ITER(hh, cs->cases, c, tmp) {
         HASH_DEL(cs->cases, c);
         s_case_free(c);
+    }
+    s_hcp_t *h, *htmp;
+    HASH_ITER(hh, cs->hcps, h, htmp) {
+        HASH_DEL(cs->hcps, h);
+        free(h);
     }
     free(cs);
     *p = NULL;

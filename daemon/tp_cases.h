@@ -51,6 +51,7 @@ typedef struct tp_case {
     uint8_t    n_steps;
     uint8_t    cap_steps;
     uint8_t    cap_owners;
+    struct tp_case_hcp *counted; /* the HCP this open case counts against, NULL once closed */
     tp_step_t *steps;            /* grown as steps appear (most cases have < 10) */
     char     **owners;           /* first-seen order, at most TP_CASE_MAX_OWNERS kept */
     char       contract_id[];
@@ -71,9 +72,14 @@ typedef struct tp_cases tp_cases_t;
 
 tp_cases_t *tp_cases_new(void);
 
+/* At most `max` open cases per HCP (0 = no limit); see -EDQUOT below. */
+void tp_cases_set_max_open_per_hcp(tp_cases_t *cs, uint32_t max);
+
 /* Applies one step event (validated by the codec). Returns 0 and fills
- * *ret, -ENOMEM, or -E2BIG when the case already has TP_CASE_MAX_STEPS
- * distinct steps and this one is new (the event is then not applied). */
+ * *ret, -ENOMEM, -E2BIG when the case already has TP_CASE_MAX_STEPS
+ * distinct steps and this one is new, or -EDQUOT when the event would open
+ * a case for an HCP that has the maximum open already (the event is then
+ * not applied). */
 int tp_cases_apply(tp_cases_t *cs, const Touchpoint__V1__ContractingStep *s, const char *event_id,
                    tp_step_change_t *ret);
 

@@ -87,6 +87,7 @@ typedef struct tp_config {
     size_t          dedup_window;               /* event_ids remembered for idempotency */
     size_t          max_sources;                /* per-source sequence trackers */
     size_t          max_message_bytes;          /* ZMQ_MAXMSGSIZE on inputs */
+    size_t          max_open_cases_per_hcp;     /* new contracts beyond this are refused */
     int64_t         call_retention_ms;          /* keep a call this long past its last deadline */
     int64_t         case_retention_ms;          /* keep a closed case this long after closing */
     int64_t         open_case_horizon_ms;       /* forget an open case this long after its last step */

@@ -72,6 +72,8 @@ const cfg_key_t tp_config_keys[] = {
        "distinct sources whose sequence numbers are tracked"),
     KU("limits.max_message_bytes", max_message_bytes, 64, 1 << 30, "1048576",
        "largest accepted input message (ZMQ_MAXMSGSIZE)"),
+    KU("limits.max_open_cases_per_hcp", max_open_cases_per_hcp, 1, 1000000, "1000",
+       "open contracts per HCP; an event opening one more is refused and counted"),
     KD("limits.call_retention", call_retention_ms, "7d",
        "keep a call this long after its last deadline, to recognise late duplicates"),
     KD("limits.case_retention", case_retention_ms, "7d",
@@ -184,7 +186,8 @@ const char *tp_config_default_yaml(void)
            "clock: wall\n"
            "state_dir: ./var/touchpointd\n"
            "limits:\n"
-           "  { dedup_window: 200000, max_sources: 1024, max_message_bytes: 1048576, call_retention: 7d,\n"
+           "  { dedup_window: 200000, max_sources: 1024, max_message_bytes: 1048576,\n"
+           "    max_open_cases_per_hcp: 1000, call_retention: 7d,\n"
            "    case_retention: 7d, open_case_horizon: 180d }\n"
            "feedback_sources: {}\n"
            "log: { bad_input_interval: 10s, bad_input_burst: 10 }\n"

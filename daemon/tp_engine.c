@@ -52,6 +52,8 @@ int tp_engine_new(const tp_config_t *cfg, tp_engine_t **ret) {
     e->seq = tp_seq_new(cfg->max_sources);
     e->state = tp_state_new();
     e->cases = tp_cases_new();
+    if (e->cases)
+        tp_cases_set_max_open_per_hcp(e->cases, (uint32_t)cfg->max_open_cases_per_hcp);
     e->alerts = tp_alerts_new(&e->stats);
     e->timers = tp_timers_new();
     int r = -ENOMEM;
@@ -94,6 +96,7 @@ int tp_engine_reconfigure(tp_engine_t *e, const tp_config_t *cfg, char *why, siz
         return r;
     }
     e->cfg = cfg;
+    tp_cases_set_max_open_per_hcp(e->cases, (uint32_t)cfg->max_open_cases_per_hcp);
     e->bad_rl.interval_ms = e->seq_rl.interval_ms = cfg->log_interval_ms;
     e->bad_rl.burst = e->seq_rl.burst = cfg->log_burst;
     return 0;
@@ -275,7 +278,8 @@ size_t tp_engine_deadlines(const tp_engine_t *e) {
     return tp_timers_count(e->timers);
 }
 
-static int s_dispatch(tp_engine_t *e, const Touchpoint__V1__Envelope *env) {
+static int s_dispatch(tp_engine_t *e, const Touchpoint__V1__Envelope *env, char *why,
+                      size_t whylen) {
     int r = tp_dedup_check(e->dedup, env->event_id, strlen(env->event_id));
     if (r < 0)
         return r;
@@ -315,9 +319,20 @@ static int s_dispatch(tp_engine_t *e, const Touchpoint__V1__Envelope *env) {
         r = tp_cases_apply(e->cases, env->contracting, env->event_id, &change);
         if (r == -E2BIG) {
             e->stats.steps_dropped++;
+            snprintf(why, whylen, "contract '%s' has %d distinct steps already; dropped step '%s'",
+                     env->contracting->contract_id, TP_CASE_MAX_STEPS, env->contracting->step);
             if (s_may_log(&e->bad_rl))
-                log_warning("Contract '%s' has %d distinct steps already; dropped step '%s'",
-                            env->contracting->contract_id, TP_CASE_MAX_STEPS, env->contracting->step);
+                log_warning("Dropped a step event: %s", why);
+            return TP_REFUSED;
+        }
+        if (r == -EDQUOT) {
+            e->stats.cases_over_hcp_limit++;
+            snprintf(why, whylen, "HCP '%s' has %zu open contracts already "
+                     "(limits.max_open_cases_per_hcp); not opening '%s'",
+                     env->contracting->hcp_id, e->cfg->max_open_cases_per_hcp,
+                     env->contracting->contract_id);
+            if (s_may_log(&e->bad_rl))
+                log_warning("Dropped a step event: %s", why);
             return TP_REFUSED;
         }
         if (r < 0)
@@ -367,7 +382,7 @@ int tp_engine_handle_why(tp_engine_t *e, const tp_frame_t *frames, size_t nframe
     }
     if (ret_event_id && idlen)
         snprintf(ret_event_id, idlen, "%s", env->event_id);
-    int r = s_dispatch(e, env);
+    int r = s_dispatch(e, env, why, whylen);
     touchpoint__v1__envelope__free_unpacked(env, NULL);
     return r;
 }
@@ -383,7 +398,7 @@ int tp_engine_handle_envelope(tp_engine_t *e, const Touchpoint__V1__Envelope *en
     tp_bad_t bad = tp_codec_validate(env, why, sizeof why);
     if (bad != TP_BAD_NONE)
         return s_refuse(e, bad, why);
-    return s_dispatch(e, env);
+    return s_dispatch(e, env, why, sizeof why);
 }
 
 void tp_engine_destroy(tp_engine_t **p) {

@@ -20,7 +20,7 @@ int tp_stats_format(const tp_stats_t *s, char *buf, size_t len) {
                     " duplicates=%" PRIu64 " seq_gaps=%" PRIu64 " seq_missing=%" PRIu64
                     " seq_regressions=%" PRIu64 " seq_restarts=%" PRIu64
                     " sources_dropped=%" PRIu64 " stale_versions=%" PRIu64 " steps_dropped=%" PRIu64
-                    " alerts_firing=%" PRIu64 " alerts_resolved=%" PRIu64
+                    " cases_over_hcp_limit=%" PRIu64 " alerts_firing=%" PRIu64 " alerts_resolved=%" PRIu64
                     " publish_errors=%" PRIu64 " alerts_dropped=%" PRIu64
                     " journal_commits=%" PRIu64 " journal_errors=%" PRIu64
                     " replay_requests=%" PRIu64,
@@ -29,7 +29,7 @@ int tp_stats_format(const tp_stats_t *s, char *buf, size_t len) {
                     s->bad[TP_BAD_TOPIC], s->bad[TP_BAD_DECODE], s->bad[TP_BAD_MISMATCH],
                     s->bad[TP_BAD_INVALID], s->duplicates, s->seq_gaps, s->seq_missing,
                     s->seq_regressions, s->seq_restarts, s->sources_dropped,
-                    s->stale_versions, s->steps_dropped, s->alerts_firing, s->alerts_resolved,
+                    s->stale_versions, s->steps_dropped, s->cases_over_hcp_limit, s->alerts_firing, s->alerts_resolved,
                     s->publish_errors, s->alerts_dropped, s->journal_commits, s->journal_errors,
                     s->replay_requests);
 }

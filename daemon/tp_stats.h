@@ -24,6 +24,7 @@ typedef struct tp_stats {
     uint64_t sources_dropped;            /* events from sources over max_sources */
     uint64_t stale_versions;             /* call versions older than the one held */
     uint64_t steps_dropped;              /* step events over TP_CASE_MAX_STEPS per case */
+    uint64_t cases_over_hcp_limit;       /* new contracts refused: HCP at max_open_cases_per_hcp */
     uint64_t alerts_firing;              /* FIRING alerts published */
     uint64_t alerts_resolved;            /* RESOLVED alerts published */
     uint64_t publish_errors;             /* alerts the output refused */

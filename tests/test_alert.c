@@ -74,6 +74,33 @@ static int s_failing_sink(void *ctx, const char *topic, const uint8_t *buf, size
     return -11;
 }
 
+static void test_resolve_rule_takes_only_that_rule(void **state) {
+    (void)state;
+    tp_stats_t st = { 0 };
+    tp_test_alerts_t got = { 0 };
+    tp_alerts_t *a = tp_alerts_new(&st);
+    tp_alerts_set_sink(a, tp_test_sink, &got);
+    tp_alert_spec_t spec = s_spec("contract/K-1");
+    assert_int_equal(tp_alerts_fire(a, &spec, 1), 1);
+    spec.subject = "contract/K-2";
+    assert_int_equal(tp_alerts_fire(a, &spec, 1), 1);
+    /* "rework_x" shares the prefix but is another rule. */
+    spec.rule = "rework_x";
+    assert_int_equal(tp_alerts_fire(a, &spec, 1), 1);
+    const tp_kv_t why[] = { { "reason", "rule_disabled" } };
+    assert_int_equal(tp_alerts_resolve_rule(a, "rework", "off", why, 1, 5), 2);
+    assert_int_equal(tp_alerts_open(a), 1);
+    assert_true(tp_alerts_is_firing(a, "rework_x", "contract/K-2"));
+    assert_int_equal(got.n, 5);
+    for (size_t i = 3; i < 5; i++) {
+        assert_int_equal(got.alerts[i]->status, TOUCHPOINT__V1__ALERT_STATUS__ALERT_STATUS_RESOLVED);
+        assert_string_equal(tp_test_evidence(got.alerts[i], "reason"), "rule_disabled");
+        assert_int_equal(got.alerts[i]->n_event_ids, 0);
+    }
+    tp_test_alerts_clear(&got);
+    tp_alerts_destroy(&a);
+}
+
 static void test_sink_failure_is_counted_and_state_moves_on(void **state) {
     (void)state;
     tp_stats_t st = { 0 };
@@ -104,6 +131,7 @@ static void test_overlong_id_is_refused(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fire_dedup_resolve),
+        cmocka_unit_test(test_resolve_rule_takes_only_that_rule),
         cmocka_unit_test(test_sink_failure_is_counted_and_state_moves_on),
         cmocka_unit_test(test_overlong_id_is_refused),
     };

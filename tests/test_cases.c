@@ -128,8 +128,47 @@ static void test_limits(void **state) {
     tp_cases_destroy(&cs);   /* LSan: everything freed */
 }
 
+/* One step event for contract `id` of HCP `hcp`; returns what apply did. */
+static int s_open(tp_cases_t *cs, const char *id, const char *hcp, bool closed) {
+    Touchpoint__V1__ContractingStep s;
+    touchpoint__v1__contracting_step__init(&s);
+    s.contract_id = (char *)id;
+    s.hcp_id = (char *)hcp;
+    s.step = "NOMINATION";
+    s.state = STARTED;
+    s.at_ms = 1000;
+    s.case_closed = closed;
+    tp_step_change_t ch;
+    return tp_cases_apply(cs, &s, "e", &ch);
+}
+
+static void test_max_open_per_hcp(void **state) {
+    (void)state;
+    tp_cases_t *cs = tp_cases_new();
+    tp_cases_set_max_open_per_hcp(cs, 2);
+    assert_int_equal(s_open(cs, "K-1", "H-1", false), 0);
+    assert_int_equal(s_open(cs, "K-2", "H-1", false), 0);
+    /* A third open contract for H-1 is refused and not kept; other HCPs and
+     * the open ones go on. */
+    assert_int_equal(s_open(cs, "K-3", "H-1", false), -EDQUOT);
+    assert_null(tp_cases_find(cs, "K-3"));
+    assert_int_equal(s_open(cs, "K-9", "H-2", false), 0);
+    assert_int_equal(s_open(cs, "K-1", "H-1", false), 0);
+    /* Closing one frees a place; a forgotten open one too. */
+    assert_int_equal(s_open(cs, "K-1", "H-1", true), 0);
+    assert_int_equal(s_open(cs, "K-3", "H-1", false), 0);
+    assert_int_equal(s_open(cs, "K-4", "H-1", false), -EDQUOT);
+    tp_cases_forget(cs, tp_cases_find(cs, "K-2"));
+    assert_int_equal(s_open(cs, "K-4", "H-1", false), 0);
+    /* A contract opened and closed by one event never counts. */
+    assert_int_equal(s_open(cs, "K-5", "H-1", true), 0);
+    assert_int_equal(tp_cases_count(cs), 5);   /* K-1, K-3, K-4, K-5, K-9 */
+    tp_cases_destroy(&cs);   /* LSan: the per-HCP counts are freed too */
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_max_open_per_hcp),
         cmocka_unit_test(test_case_lifecycle),
         cmocka_unit_test(test_out_of_order_keeps_the_latest_state),
         cmocka_unit_test(test_cancel_closes_as_cancelled),

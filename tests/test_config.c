@@ -58,6 +58,7 @@ static void assert_defaults(const tp_config_t *c)
     assert_int_equal(c->dedup_window, 200000);
     assert_int_equal(c->max_sources, 1024);
     assert_int_equal(c->max_message_bytes, 1048576);
+    assert_int_equal(c->max_open_cases_per_hcp, 1000);
     assert_int_equal(c->log_interval_ms, 10000);
     assert_int_equal(c->log_burst, 10);
 

@@ -36,6 +36,32 @@ static void test_due_order_and_boundary(void **state) {
     tp_timers_destroy(&t);
 }
 
+static void test_cancel_owner_keeps_the_heap(void **state) {
+    (void)state;
+    tp_timers_t *t = tp_timers_new();
+    /* Interleaved owners and due times, so removals hit every heap level. */
+    for (int i = 0; i < 200; i++) {
+        char key[16];
+        snprintf(key, sizeof key, "k%d", i);
+        assert_int_equal(tp_timers_arm(t, (uint32_t)(i % 3), key, (i * 7919) % 1000), 0);
+    }
+    assert_int_equal(tp_timers_cancel_owner(t, 1), 67);
+    assert_int_equal(tp_timers_count(t), 133);
+    assert_int_equal(tp_timers_due(t, 1, "k1"), INT64_MIN);
+    int64_t last = INT64_MIN;
+    size_t n = 0;
+    tp_deadline_t *d;
+    while ((d = tp_timers_pop_due(t, INT64_MAX))) {
+        assert_int_not_equal(d->owner, 1);
+        assert_true(d->due_ms >= last);
+        last = d->due_ms;
+        free(d);
+        n++;
+    }
+    assert_int_equal(n, 133);
+    tp_timers_destroy(&t);
+}
+
 static void test_rearm_and_cancel(void **state) {
     (void)state;
     tp_timers_t *t = tp_timers_new();
@@ -129,6 +155,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_due_order_and_boundary),
         cmocka_unit_test(test_rearm_and_cancel),
+        cmocka_unit_test(test_cancel_owner_keeps_the_heap),
         cmocka_unit_test(test_ties_fire_in_arming_order),
         cmocka_unit_test(test_heap_matches_model),
     };
