@@ -346,8 +346,48 @@ static void test_dedup_window_is_bounded(void **state) {
     assert_int_equal(tp_engine_stats(f->engine)->duplicates, 0);
 }
 
+static int s_send_step(fixture_t *f, const char *event_id, const char *contract_id) {
+    tp_test_step_t st = { .event_id = event_id, .at_ms = T0, .contract_id = contract_id,
+                          .step = "NOMINATION",
+                          .state = TOUCHPOINT__V1__STEP_STATE__STEP_STATE_STARTED };
+    uint8_t *buf;
+    size_t len = tp_test_pack_step(&st, &buf);
+    tp_frame_t frames[2] = { { "crm.contracting", 15 }, { buf, len } };
+    char why[256], id[64];
+    int r = tp_engine_handle_why(f->engine, frames, 2, why, sizeof why, id, sizeof id);
+    if (r == TP_REFUSED)
+        assert_non_null(strstr(why, "limits.max_open_cases_per_hcp"));
+    free(buf);
+    return r;
+}
+
+static int s_setup_case_limit(void **state) {
+    return s_setup_yaml(state, "clock: event\nlimits:\n  max_open_cases_per_hcp: 2\n");
+}
+
+static void test_open_cases_per_hcp_are_limited_and_counted(void **state) {
+    fixture_t *f = *state;
+    assert_int_equal(s_send_step(f, "e1", "K-1"), TP_ACCEPTED);
+    assert_int_equal(s_send_step(f, "e2", "K-2"), TP_ACCEPTED);
+    assert_int_equal(s_send_step(f, "e3", "K-3"), TP_REFUSED);
+    assert_int_equal(s_send_step(f, "e4", "K-1"), TP_ACCEPTED);   /* open ones go on */
+    assert_int_equal(tp_engine_stats(f->engine)->cases_over_hcp_limit, 1);
+    assert_int_equal(tp_engine_cases(f->engine), 2);
+    /* A reload raising the limit lets the next one in. */
+    tp_config_t *more;
+    char err[256];
+    const char *y = "clock: event\nlimits:\n  max_open_cases_per_hcp: 3\n";
+    assert_int_equal(tp_config_parse(y, strlen(y), "more.yaml", err, sizeof err, &more), 0);
+    assert_int_equal(tp_engine_reconfigure(f->engine, more, err, sizeof err), 0);
+    tp_config_destroy(&f->cfg);
+    f->cfg = more;
+    assert_int_equal(s_send_step(f, "e5", "K-3"), TP_ACCEPTED);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_open_cases_per_hcp_are_limited_and_counted,
+                                        s_setup_case_limit, s_teardown),
         cmocka_unit_test_setup_teardown(test_incomplete_submitted_call_fires, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_complete_or_unsubmitted_calls_do_not_fire, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_correction_resolves_and_no_double_firing, s_setup, s_teardown),
