@@ -14,6 +14,7 @@
 #include "tp_alert_replay.h"
 #include "tp_bus.h"
 #include "tp_clock.h"
+#include "tp_curve_key.h"
 #include "tp_journal.h"
 #include "tp_json.h"
 #include "tp_log.h"
@@ -50,6 +51,7 @@ struct tp_daemon {
     tp_bus_sock_t     *reliable;     /* ROUTER for at-least-once producers, or NULL */
     int64_t            now_ms;       /* the wall clock for this callback: one per event */
     bool               rebuilding;   /* replaying the event log: alerts are already journaled */
+    tp_zap_t          *zap;          /* CURVE on: the ZAP handler (the bus owns it), or NULL */
     uint64_t           rebuilt_alerts;
 };
 
@@ -398,6 +400,58 @@ static int s_open_journal(tp_daemon_t *d, bool move_aside) {
     return 0;
 }
 
+/* What the bus drops is counted, and with curve.secret_key_file set every
+ * endpoint uses CURVE: the key file is refused if others may read it (as
+ * ssh refuses a private key), and each bound endpoint's allow-list is
+ * loaded before its socket exists, so no client is ever admitted unchecked. */
+static int s_bus_guards(tp_daemon_t *d) {
+    const tp_config_t *cfg = d->cfg;
+    tp_ratelimit_t rl = { .interval_ms = cfg->log_interval_ms, .burst = cfg->log_burst };
+    tp_bus_set_counters(d->bus, tp_engine_counters(d->engine), &rl);
+    const char *path = cfg->curve.secret_key_file;
+    if (!path)
+        return 0;
+    char pub[TP_Z85_LEN + 1], sec[TP_Z85_LEN + 1];
+    int r = tp_curve_key_read(path, pub, sec);
+    if (r == -EPERM)
+        return log_error_errno(r, "Refusing to start: the CURVE secret key '%s' is readable or "
+                               "writable by others; chmod o-rwx it (0600, or 0640 root:touchpointd)",
+                               path);
+    if (r == -EBADMSG)
+        return log_error_errno(r, "The CURVE secret key file '%s' holds no Z85 secret key "
+                               "(write one with tp-keygen --write)", path);
+    if (r < 0)
+        return log_error_errno(r, "Failed to read the CURVE secret key '%s': %m", path);
+    r = tp_bus_enable_curve(d->bus, pub, sec, &d->zap);
+    explicit_bzero(sec, sizeof sec);
+    if (r < 0)
+        return log_error_errno(r, "Failed to start the ZAP handler: %m");
+    const tp_endpoint_t *eps[TP_MAX_INPUTS + 3];
+    size_t n = 0;
+    for (size_t i = 0; i < cfg->n_inputs; i++)
+        eps[n++] = &cfg->inputs[i];
+    eps[n++] = &cfg->output;
+    if (cfg->replay.enabled)
+        eps[n++] = &cfg->replay.endpoint;
+    if (cfg->reliable_input.enabled)
+        eps[n++] = &cfg->reliable_input.endpoint;
+    for (size_t i = 0; i < n; i++) {
+        const tp_endpoint_t *ep = eps[i];
+        if (ep->mode != TP_MODE_BIND)
+            continue;
+        r = tp_zap_load(d->zap, ep->name, ep->curve_clients);
+        if (r == -EBADMSG)
+            return log_error_errno(r, "%s:%u: not a Z85 public key (%s.curve_clients)",
+                                   ep->curve_clients, tp_zap_bad_line(d->zap), ep->name);
+        if (r < 0)
+            return log_error_errno(r, "Failed to load %s.curve_clients '%s': %m", ep->name,
+                                   ep->curve_clients);
+        log_info("CURVE on %s: %zu client keys allowed", ep->name, tp_zap_count(d->zap, ep->name));
+    }
+    log_info("CURVE on every endpoint; the daemon's public key is %s", pub);
+    return 0;
+}
+
 int tp_daemon_new(struct event_base *base, const tp_config_t *cfg, const tp_daemon_opts_t *opts,
                   tp_daemon_t **ret) {
     tp_daemon_t *d = calloc(1, sizeof *d);
@@ -434,6 +488,8 @@ int tp_daemon_new(struct event_base *base, const tp_config_t *cfg, const tp_daem
         r = log_error_errno(errno ? errno : ENOMEM, "Failed to create ZeroMQ context: %m");
         goto fail;
     }
+    if ((r = s_bus_guards(d)) < 0)
+        goto fail;
     r = tp_bus_set_output(d->bus, &cfg->output);
     if (r < 0) {
         log_error_errno(r, "Failed to %s output '%s': %m",
