@@ -16,14 +16,18 @@ int tp_curve_key_parse_line(const char *line, uint8_t ret_key[32]) {
     while (len > 0 && (line[len - 1] == ' ' || line[len - 1] == '\t' || line[len - 1] == '\n' ||
                        line[len - 1] == '\r'))
         len--;
-    if (len == 0 || *line == '#')
+    if (len == 0)
         return 1;
-    if (len != TP_Z85_LEN)
-        return -EINVAL;
-    char z85[TP_Z85_LEN + 1];
-    memcpy(z85, line, TP_Z85_LEN);
-    z85[TP_Z85_LEN] = '\0';
-    return zmq_z85_decode(ret_key, z85) ? 0 : -EINVAL;
+    /* '#' is also a Z85 digit: a line that is a whole key is a key, even
+     * when it starts with one. A comment has a space, so it never is. */
+    if (len == TP_Z85_LEN) {
+        char z85[TP_Z85_LEN + 1];
+        memcpy(z85, line, TP_Z85_LEN);
+        z85[TP_Z85_LEN] = '\0';
+        if (zmq_z85_decode(ret_key, z85))
+            return 0;
+    }
+    return *line == '#' ? 1 : -EINVAL;
 }
 
 int tp_curve_key_read(const char *path, char ret_public[TP_Z85_LEN + 1],
