@@ -18,8 +18,9 @@ int tp_curve_key_parse_line(const char *line, uint8_t ret_key[32]) {
         len--;
     if (len == 0)
         return 1;
-    /* '#' is also a Z85 digit: a line that is a whole key is a key, even
-     * when it starts with one. A comment has a space, so it never is. */
+    /* '#' is also a Z85 digit (though it cannot begin a 32-bit group):
+     * a line that decodes as a whole key is a key, anything else starting
+     * with '#' a comment. */
     if (len == TP_Z85_LEN) {
         char z85[TP_Z85_LEN + 1];
         memcpy(z85, line, TP_Z85_LEN);

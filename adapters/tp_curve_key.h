@@ -18,7 +18,7 @@
 
 /* Parses one text line holding a Z85 key (surrounding blanks allowed) into
  * the 32 raw bytes. 0; 1 the line is blank or a '#' comment; -EINVAL.
- * '#' is a Z85 digit too: a line that decodes as a whole key is a key. */
+ * A line that decodes as a whole key is a key, whatever its first digit. */
 int tp_curve_key_parse_line(const char *line, uint8_t ret_key[32]);
 
 /* Reads a secret key file. Refuses (-EPERM) a file that others may read
