@@ -354,6 +354,90 @@ static void test_keygen(void **state) {
     free(out); free(err); free(key); free(pubf); free(dir);
 }
 
+static int s_run_tool(tp_dfx_t *d, const char *const argv[], const char *err) {
+    tp_proc_t p;
+    assert_int_equal(tp_proc_spawn(&p, argv, NULL, NULL, err), 0);
+    int r = tp_proc_wait(&p, TP_WAIT_MS);
+    (void)d;
+    return r;
+}
+
+/* tp-pub and tp-tail as CURVE clients with the listed key: events go in
+ * on the SUB and the reliable input, alerts come out live and replayed.
+ * Without the options tp-pub finds no subscriber; with --bind it refuses. */
+static void test_tools_as_curve_clients(void **state) {
+    (void)state;
+    tp_dfx_t *d = tp_dfx_start_curve("event", NULL);
+    char *err = tp_path(d->dir, "tool.err"), *out = tp_path(d->dir, "tail.out");
+    char *pos = tp_path(d->dir, "tail.pos");
+    const char *demo = TP_SOURCE_DIR "/examples/demo.jsonl";
+
+    /* Live tail: synchronised by sending calls until it has printed one. */
+    const char *tail[] = { TP_TAIL_BIN, "-e", d->out_ep, "--count", "1", "--curve-server-key",
+                           d->server_public, "--curve-secret-key-file", d->client_key_file, NULL };
+    tp_proc_t t;
+    assert_int_equal(tp_proc_spawn(&t, tail, NULL, out, err), 0);
+    int r = -ETIMEDOUT;
+    for (long long end = tp_now_ms() + TP_WAIT_MS; r == -ETIMEDOUT && tp_now_ms() < end;) {
+        char id[32];
+        snprintf(id, sizeof id, "C-tail-%lld", tp_now_ms());
+        s_send_call(d->pub, id);
+        r = tp_proc_wait(&t, 100);
+    }
+    assert_int_equal(r, 0);
+    char *text = tp_read_file(out);
+    assert_non_null(strstr(text, "\"callId\":\"C-tail-"));
+    free(text);
+    while (tp_dfx_recv_alert(d, 200))        /* the sync's alerts */
+        ;
+    tp_test_alerts_clear(&d->got);
+
+    const char *pub[] = { TP_PUB_BIN, "-e", d->in_ep, "--curve-server-key", d->server_public,
+                          "--curve-secret-key-file", d->client_key_file, demo, NULL };
+    assert_int_equal(s_run_tool(d, pub, err), 0);
+    assert_true(tp_dfx_recv_alert(d, TP_WAIT_MS));
+    assert_string_equal(d->got.alerts[0]->call_id, "CALL-1002");
+
+    const char *rel[] = { TP_PUB_BIN, "--reliable", "-e", d->reliable_ep, "--curve-server-key",
+                          d->server_public, "--curve-secret-key-file", d->client_key_file, demo,
+                          NULL };
+    assert_int_equal(s_run_tool(d, rel, err), 0);    /* every event ACKed (duplicates too) */
+
+    /* Replay through CURVE: the first journaled alert is the first probe's. */
+    const char *dur[] = { TP_TAIL_BIN, "-e", d->out_ep, "--durable", pos, "--replay-endpoint",
+                          d->replay_ep, "--count", "1", "--curve-server-key", d->server_public,
+                          "--curve-secret-key-file", d->client_key_file, NULL };
+    assert_int_equal(s_run_tool(d, dur, err), 0);
+    text = tp_read_file(pos);
+    assert_int_equal(strtoull(text, NULL, 10), 1);
+    free(text);
+
+    const char *plain[] = { TP_PUB_BIN, "-e", d->in_ep, "--wait-ms", "500", demo, NULL };
+    assert_int_equal(s_run_tool(d, plain, err), 2);
+    text = tp_read_file(err);
+    assert_non_null(strstr(text, "no subscriber"));
+    free(text);
+    const char *bind[] = { TP_PUB_BIN, "--bind", "-e", "ipc:///nonexistent/x", "--curve-server-key",
+                           d->server_public, "--curve-secret-key-file", d->client_key_file, NULL };
+    assert_int_equal(s_run_tool(d, bind, err), 2);
+    const char *half[] = { TP_TAIL_BIN, "--curve-server-key", d->server_public, NULL };
+    assert_int_equal(s_run_tool(d, half, err), 2);
+    text = tp_read_file(err);
+    assert_non_null(strstr(text, "go together"));
+    free(text);
+    assert_int_equal(chmod(d->client_key_file, 0604), 0);
+    assert_int_equal(s_run_tool(d, pub, err), 2);
+    text = tp_read_file(err);
+    assert_non_null(strstr(text, "readable or writable by others"));
+    free(text);
+
+    char *log = tp_dfx_stop(d);
+    assert_int_equal(tp_dfx_stat(log, "zap_denied"), 0);
+    free(log);
+    free(err); free(out); free(pos);
+    tp_dfx_free(d);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_allowed_producer_is_processed),
@@ -364,6 +448,7 @@ int main(void) {
         cmocka_unit_test(test_zap_load_swaps_allow_list),
         cmocka_unit_test(test_key_files),
         cmocka_unit_test(test_keygen),
+        cmocka_unit_test(test_tools_as_curve_clients),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
