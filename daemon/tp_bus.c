@@ -21,7 +21,7 @@ struct tp_bus_sock {
     tp_bus_recv_fn fn;
     void          *arg;
     size_t         max_msg;       /* larger messages are dropped and counted; 0 = no limit */
-    char           name[24];      /* "inputs[0]"...: for logs */
+    char           name[32];      /* "inputs[0]"...: for logs */
     char          *endpoint;      /* owned copy, for logs */
 };
 typedef struct tp_bus_sock s_sock_t;

@@ -49,7 +49,7 @@ typedef struct {
     int       hwm;               /* ZMQ_RCVHWM / ZMQ_SNDHWM, 0 = unlimited */
     char     *curve_clients;     /* owned; allow-list file (bind, CURVE on), NULL = none */
     char     *curve_server_key;  /* owned; the peer's Z85 public key (connect, CURVE on), NULL = none */
-    char      name[24];          /* "inputs[0]", "output", "replay", "reliable_input": set by
+    char      name[32];          /* "inputs[0]", "output", "replay", "reliable_input": set by
                                   * tp_config_parse; logs and the ZAP domain use it */
 } tp_endpoint_t;
 
