@@ -51,6 +51,7 @@ struct pub_opts {
     bool        reliable;       /* reliable ingest (DEALER, ACKs) instead of XPUB */
     uint64_t    window;         /* reliable: most unacknowledged events */
     uint64_t    ack_timeout_ms; /* reliable: first resend after this long */
+    tp_curve_client_t curve;    /* --curve-*: CURVE client, or plain */
 };
 
 struct publisher {
@@ -88,6 +89,13 @@ static const char s_usage[] =
     "                       once (default 1000)\n"
     "      --ack-timeout-ms N  with --reliable, resend an event not acknowledged\n"
     "                       within N ms (default 2000), doubling per event up to 30 s\n"
+    "      --curve-server-key KEY\n"
+    "                       the daemon's CURVE public key (Z85, as tp-keygen\n"
+    "                       prints it); with --curve-secret-key-file every\n"
+    "                       socket is a CURVE client. Not with --bind\n"
+    "      --curve-secret-key-file FILE\n"
+    "                       this client's secret key (tp-keygen --write FILE);\n"
+    "                       the daemon must list its public key in curve_clients\n"
     "  -h, --help           show this help and exit\n"
     "      --version        show the version and exit\n"
     "\n"
@@ -113,7 +121,7 @@ static const char s_usage[] =
  * error (already reported). */
 static int s_parse_args(int argc, char **argv, struct pub_opts *o) {
     enum { OPT_BIND = 256, OPT_KEEP_GOING, OPT_STOP_ON_ERROR, OPT_WAIT_MS, OPT_VERSION,
-           OPT_RELIABLE, OPT_WINDOW, OPT_ACK_TIMEOUT };
+           OPT_RELIABLE, OPT_WINDOW, OPT_ACK_TIMEOUT, OPT_CURVE_SERVER, OPT_CURVE_SECRET };
     static const struct option longopts[] = {
         { "endpoint",      required_argument, NULL, 'e' },
         { "bind",          no_argument,       NULL, OPT_BIND },
@@ -127,10 +135,13 @@ static int s_parse_args(int argc, char **argv, struct pub_opts *o) {
         { "reliable",      no_argument,       NULL, OPT_RELIABLE },
         { "window",        required_argument, NULL, OPT_WINDOW },
         { "ack-timeout-ms", required_argument, NULL, OPT_ACK_TIMEOUT },
+        { "curve-server-key", required_argument, NULL, OPT_CURVE_SERVER },
+        { "curve-secret-key-file", required_argument, NULL, OPT_CURVE_SECRET },
         { NULL, 0, NULL, 0 },
     };
     *o = (struct pub_opts){ .file = "-", .window = 1000, .ack_timeout_ms = 2000 };
     bool wait_set = false, reliable_opts = false;
+    const char *curve_server = NULL, *curve_secret = NULL;
     int c;
     while ((c = getopt_long(argc, argv, "e:r:c:h", longopts, NULL)) != -1) {
         uint64_t *num = NULL;
@@ -145,6 +156,8 @@ static int s_parse_args(int argc, char **argv, struct pub_opts *o) {
         case OPT_RELIABLE:      o->reliable = true; break;
         case OPT_WINDOW:        num = &o->window; reliable_opts = true; break;
         case OPT_ACK_TIMEOUT:   num = &o->ack_timeout_ms; reliable_opts = true; break;
+        case OPT_CURVE_SERVER:  curve_server = optarg; break;
+        case OPT_CURVE_SECRET:  curve_secret = optarg; break;
         case 'h':               fputs(s_usage, stdout); return 1;
         case OPT_VERSION:       puts("tp-pub " TP_VERSION); return 1;
         default:
@@ -158,6 +171,19 @@ static int s_parse_args(int argc, char **argv, struct pub_opts *o) {
     }
     if (reliable_opts && !o->reliable) {
         fprintf(stderr, "tp-pub: --window and --ack-timeout-ms need --reliable\n");
+        return -EINVAL;
+    }
+    char err[512];
+    if (tp_curve_client_init(curve_server, curve_secret, &o->curve, err, sizeof err) < 0) {
+        fprintf(stderr, "tp-pub: %s\n", err);
+        return -EINVAL;
+    }
+    /* A bound tp-pub would have to be the CURVE server, with its own
+     * allow-list: not supported; the documented topology is the daemon
+     * binding and the tools connecting. */
+    if (o->curve.on && o->bind) {
+        fprintf(stderr, "tp-pub: --curve-* with --bind is not supported: with CURVE the daemon "
+                "binds and tp-pub connects\n");
         return -EINVAL;
     }
     if (!o->endpoint)
@@ -209,6 +235,7 @@ static int s_pub_open(struct publisher *p, const struct pub_opts *o) {
     /* SNDHWM 0: a burst from a file is queued, not dropped at 1000. */
     if (!p->sock || zmq_setsockopt(p->sock, ZMQ_SNDHWM, &hwm, sizeof hwm) < 0 ||
         zmq_setsockopt(p->sock, ZMQ_LINGER, &linger, sizeof linger) < 0 ||
+        tp_curve_client_apply(&o->curve, p->sock) < 0 ||
         (o->bind ? zmq_bind(p->sock, o->endpoint) : zmq_connect(p->sock, o->endpoint)) < 0) {
         int r = -zmq_errno();
         s_pub_close(p);
@@ -334,6 +361,7 @@ static int s_open(struct publisher *p, tp_pub_reliable_t **ret_rel, const struct
     const struct tp_pub_reliable_config cfg = {
         .endpoint = o->endpoint, .bind = o->bind, .input_name = name,
         .window = (size_t)o->window, .ack_timeout_ms = o->ack_timeout_ms, .wait_ms = o->wait_ms,
+        .curve = &o->curve,
     };
     return tp_pub_reliable_new(&cfg, ret_rel);
 }

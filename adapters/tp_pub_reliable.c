@@ -83,6 +83,7 @@ int tp_pub_reliable_new(const struct tp_pub_reliable_config *cfg, tp_pub_reliabl
     if (!r->sock || zmq_setsockopt(r->sock, ZMQ_LINGER, &zero, sizeof zero) < 0 ||
         zmq_setsockopt(r->sock, ZMQ_IMMEDIATE, &one, sizeof one) < 0 ||
         zmq_setsockopt(r->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg) < 0 ||
+        tp_curve_client_apply(cfg->curve, r->sock) < 0 ||
         (cfg->bind ? zmq_bind(r->sock, cfg->endpoint) : zmq_connect(r->sock, cfg->endpoint)) < 0) {
         int err = -zmq_errno();
         tp_pub_reliable_destroy(&r);

@@ -20,6 +20,8 @@
 #include <stdint.h>
 #include <stdbool.h>
 
+#include "tp_curve_key.h"
+
 typedef struct tp_pub_reliable tp_pub_reliable_t;
 
 struct tp_pub_reliable_config {
@@ -29,6 +31,7 @@ struct tp_pub_reliable_config {
     size_t      window;          /* most events unanswered at once, > 0 */
     uint64_t    ack_timeout_ms;  /* first resend after this long, > 0 */
     uint64_t    wait_ms;         /* give up after this long without an answer */
+    const tp_curve_client_t *curve; /* CURVE client identity, NULL = plain; borrowed */
 };
 
 struct tp_pub_reliable_stats {

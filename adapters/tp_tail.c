@@ -47,6 +47,7 @@ struct tail_opts {
     const char *durable;                        /* position file, NULL = fire-and-forget */
     const char *replay_endpoint;                /* replay ROUTER (with --durable) */
     uint64_t    replay_timeout_ms;              /* replay silence before going live-only */
+    tp_curve_client_t curve;                    /* --curve-*: CURVE client, or plain */
 };
 
 struct tail {
@@ -87,6 +88,13 @@ static const char s_usage[] =
     "      --replay-timeout-ms N\n"
     "                        give up on a replay after N ms without an answer and\n"
     "                        print live alerts only, retrying every 5 s (default 5000)\n"
+    "      --curve-server-key KEY\n"
+    "                        the daemon's CURVE public key (Z85, as tp-keygen\n"
+    "                        prints it); with --curve-secret-key-file the alert\n"
+    "                        and replay sockets are CURVE clients. Not with --bind\n"
+    "      --curve-secret-key-file FILE\n"
+    "                        this client's secret key (tp-keygen --write FILE);\n"
+    "                        the daemon must list its public key in curve_clients\n"
     "  -h, --help            show this help and exit\n"
     "      --version         show the version and exit\n"
     "\n"
@@ -108,7 +116,7 @@ static const char s_usage[] =
  * error (already reported). */
 static int s_parse_args(int argc, char **argv, struct tail_opts *o) {
     enum { OPT_BIND = 256, OPT_TIMEOUT_MS, OPT_VERSION, OPT_DURABLE, OPT_REPLAY,
-           OPT_REPLAY_TIMEOUT };
+           OPT_REPLAY_TIMEOUT, OPT_CURVE_SERVER, OPT_CURVE_SECRET };
     static const struct option longopts[] = {
         { "endpoint",          required_argument, NULL, 'e' },
         { "bind",              no_argument,       NULL, OPT_BIND },
@@ -118,6 +126,8 @@ static int s_parse_args(int argc, char **argv, struct tail_opts *o) {
         { "durable",           required_argument, NULL, OPT_DURABLE },
         { "replay-endpoint",   required_argument, NULL, OPT_REPLAY },
         { "replay-timeout-ms", required_argument, NULL, OPT_REPLAY_TIMEOUT },
+        { "curve-server-key",  required_argument, NULL, OPT_CURVE_SERVER },
+        { "curve-secret-key-file", required_argument, NULL, OPT_CURVE_SECRET },
         { "help",              no_argument,       NULL, 'h' },
         { "version",           no_argument,       NULL, OPT_VERSION },
         { NULL, 0, NULL, 0 },
@@ -125,6 +135,7 @@ static int s_parse_args(int argc, char **argv, struct tail_opts *o) {
     *o = (struct tail_opts){ .endpoint = TP_TAIL_DEFAULT_ENDPOINT,
                              .replay_endpoint = TP_TAIL_DEFAULT_REPLAY,
                              .replay_timeout_ms = 5000 };
+    const char *curve_server = NULL, *curve_secret = NULL;
     int c;
     while ((c = getopt_long(argc, argv, "e:t:c:h", longopts, NULL)) != -1) {
         uint64_t *num = NULL;
@@ -143,6 +154,8 @@ static int s_parse_args(int argc, char **argv, struct tail_opts *o) {
         case OPT_DURABLE:    o->durable = optarg; break;
         case OPT_REPLAY:     o->replay_endpoint = optarg; break;
         case OPT_REPLAY_TIMEOUT: num = &o->replay_timeout_ms; break;
+        case OPT_CURVE_SERVER: curve_server = optarg; break;
+        case OPT_CURVE_SECRET: curve_secret = optarg; break;
         case 'h':            fputs(s_usage, stdout); return 1;
         case OPT_VERSION:    puts("tp-tail " TP_VERSION); return 1;
         default:
@@ -157,6 +170,16 @@ static int s_parse_args(int argc, char **argv, struct tail_opts *o) {
     }
     if (optind < argc) {
         fprintf(stderr, "tp-tail: unexpected argument '%s'\n", argv[optind]);
+        return -EINVAL;
+    }
+    char err[512];
+    if (tp_curve_client_init(curve_server, curve_secret, &o->curve, err, sizeof err) < 0) {
+        fprintf(stderr, "tp-tail: %s\n", err);
+        return -EINVAL;
+    }
+    if (o->curve.on && o->bind) {
+        fputs("tp-tail: --curve-* with --bind is not supported: with CURVE the daemon binds "
+              "and tp-tail connects\n", stderr);
         return -EINVAL;
     }
     if (o->durable && (!*o->durable || o->replay_timeout_ms == 0)) {
@@ -180,7 +203,8 @@ static int s_open(void *ctx, const struct tail_opts *o, void **ret) {
     if (!s)
         return -zmq_errno();
     if (zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof hwm) < 0 ||
-        zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger) < 0)
+        zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger) < 0 ||
+        tp_curve_client_apply(&o->curve, s) < 0)
         goto fail;
     if ((o->n_topics == 0 || o->durable) && zmq_setsockopt(s, ZMQ_SUBSCRIBE, "", 0) < 0)
         goto fail;
@@ -401,7 +425,7 @@ int main(int argc, char **argv) {
     if (o.durable) {
         const struct tp_tail_durable_config cfg = {
             .path = o.durable, .replay_endpoint = o.replay_endpoint,
-            .replay_timeout_ms = o.replay_timeout_ms, .userdata = &t,
+            .replay_timeout_ms = o.replay_timeout_ms, .userdata = &t, .curve = &o.curve,
             .emit = s_emit_cb, .done = s_done_cb, .decode = s_decode_cb,
         };
         r = tp_tail_durable_new(&cfg, &t.durable);

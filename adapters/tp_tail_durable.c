@@ -175,6 +175,7 @@ static void s_start_replay(tp_tail_durable_t *d, uint64_t now) {
         d->dealer = zmq_socket(d->ctx, ZMQ_DEALER);
         if (!d->dealer || zmq_setsockopt(d->dealer, ZMQ_LINGER, &linger, sizeof linger) < 0 ||
             zmq_setsockopt(d->dealer, ZMQ_RCVHWM, &hwm, sizeof hwm) < 0 ||
+            tp_curve_client_apply(d->cfg.curve, d->dealer) < 0 ||
             zmq_connect(d->dealer, d->cfg.replay_endpoint) < 0) {
             s_replay_failed(d, now, zmq_strerror(zmq_errno()));
             return;

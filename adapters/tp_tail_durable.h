@@ -22,6 +22,8 @@
 
 #include <zmq.h>
 
+#include "tp_curve_key.h"
+
 typedef struct tp_tail_durable tp_tail_durable_t;
 
 /* What the durable client needs from tp-tail. All three are called only
@@ -30,6 +32,7 @@ struct tp_tail_durable_config {
     const char *path;               /* position file; FILE.tmp is written beside it */
     const char *replay_endpoint;    /* touchpointd's replay ROUTER, connected to */
     uint64_t    replay_timeout_ms;  /* replay silence before going live-only, > 0 */
+    const tp_curve_client_t *curve; /* CURVE client identity, NULL = plain; borrowed */
     void       *userdata;           /* passed to the callbacks */
     /* Prints and frees `line`, the next alert in order; NULL is an alert
      * --topic filtered out (nothing to print, but its sequence is passed). */

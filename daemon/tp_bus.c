@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -20,6 +22,9 @@ struct tp_bus_sock {
     tp_bus_recv_fn fn;
     void          *arg;
     bool           bound;         /* bind mode: unbind at close (removes an ipc file) */
+    size_t         max_msg;       /* larger messages are dropped and counted; 0 = no limit */
+    char           name[32];      /* "inputs[0]"...: for logs */
+    char          *endpoint;      /* owned copy, for logs */
 };
 typedef struct tp_bus_sock s_sock_t;
 
@@ -29,6 +34,10 @@ struct tp_bus {
     s_sock_t           socks[MAX_SOCKS];   /* inputs, routers, the output; zsock NULL = free */
     s_sock_t          *output;
     size_t             subscribers;
+    tp_stats_t        *stats;     /* oversize; NULL = not counted */
+    tp_ratelimit_t     rl;        /* oversize log lines */
+    tp_zap_t          *zap;       /* CURVE on: the ZAP handler, closed after the sockets */
+    char               public_key[41], secret_key[41]; /* CURVE on: the daemon's keypair */
 };
 
 tp_bus_t *tp_bus_new(struct event_base *base) {
@@ -57,11 +66,24 @@ static bool s_readable(void *zsock) {
     return zmq_getsockopt(zsock, ZMQ_EVENTS, &events, &len) == 0 && (events & ZMQ_POLLIN);
 }
 
+/* A message over the socket's limit: received whole (zmq has it in
+ * memory anyway), then counted, logged and skipped. */
+static void s_oversize(s_sock_t *s, size_t bytes) {
+    tp_bus_t *b = s->bus;
+    uint64_t suppressed;
+    if (b->stats)
+        b->stats->oversize++;
+    if (tp_ratelimit_below(&b->rl, tp_monotonic_ms(), &suppressed))
+        log_warning("Dropped a %zu-byte message from %s '%s': limit %zu (limits.max_message_bytes)%s",
+                    bytes, s->name, s->endpoint, s->max_msg,
+                    suppressed ? "; earlier drops were not logged" : "");
+}
+
 /* Receives one whole message. 1 received, 0 nothing waiting, <0 error. */
 static int s_recv_one(s_sock_t *s) {
     zmq_msg_t parts[KEEP_FRAMES];
     tp_frame_t frames[KEEP_FRAMES];
-    size_t n = 0, kept = 0;
+    size_t n = 0, kept = 0, bytes = 0;
     int more = 1;
     while (more) {
         zmq_msg_t scratch;
@@ -78,6 +100,7 @@ static int s_recv_one(s_sock_t *s) {
         }
         more = zmq_msg_more(m);
         n++;
+        bytes += zmq_msg_size(m);
         if (m == &scratch) {
             zmq_msg_close(m);
         } else {
@@ -85,7 +108,10 @@ static int s_recv_one(s_sock_t *s) {
             kept++;
         }
     }
-    s->fn(s->arg, frames, n);
+    if (s->max_msg && bytes > s->max_msg)
+        s_oversize(s, bytes);
+    else
+        s->fn(s->arg, frames, n);
     for (size_t i = 0; i < kept; i++)
         zmq_msg_close(&parts[i]);
     return 1;
@@ -116,6 +142,49 @@ static int s_setopt_int(void *zsock, int opt, int v) {
     return zmq_setsockopt(zsock, opt, &v, sizeof v) == 0 ? 0 : s_zerr();
 }
 
+static int s_setopt_str(void *zsock, int opt, const char *v) {
+    return zmq_setsockopt(zsock, opt, v, strlen(v)) == 0 ? 0 : s_zerr();
+}
+
+/* CURVE on: a bound socket is a server whose clients ZAP checks in the
+ * endpoint's domain; a connected one is a client of ep->curve_server_key. */
+static int s_curve(tp_bus_t *b, void *zsock, const tp_endpoint_t *ep) {
+    if (!b->zap)
+        return 0;
+    if (ep->mode == TP_MODE_BIND) {
+        int r = s_setopt_int(zsock, ZMQ_CURVE_SERVER, 1);
+        if (r == 0)
+            r = s_setopt_str(zsock, ZMQ_CURVE_SECRETKEY, b->secret_key);
+        if (r == 0)
+            r = s_setopt_str(zsock, ZMQ_ZAP_DOMAIN, ep->name);
+#ifdef ZMQ_ZAP_ENFORCE_DOMAIN
+        /* Without a handler libzmq would admit everyone; we never run
+         * without one, but refuse rather than trust that (draft option:
+         * EINVAL where libzmq was built without drafts). */
+        if (r == 0 && s_setopt_int(zsock, ZMQ_ZAP_ENFORCE_DOMAIN, 1) < 0 && zmq_errno() != EINVAL)
+            r = s_zerr();
+#endif
+        return r;
+    }
+    if (!ep->curve_server_key)
+        return -EINVAL;
+    int r = s_setopt_str(zsock, ZMQ_CURVE_SERVERKEY, ep->curve_server_key);
+    if (r == 0)
+        r = s_setopt_str(zsock, ZMQ_CURVE_PUBLICKEY, b->public_key);
+    if (r == 0)
+        r = s_setopt_str(zsock, ZMQ_CURVE_SECRETKEY, b->secret_key);
+    return r;
+}
+
+/* ZMQ_MAXMSGSIZE for a byte limit: a memory guard well above it, so that
+ * what is over the limit still arrives and is counted. */
+static int64_t s_ceiling(size_t limit) {
+    if (limit > (size_t)(INT64_MAX / 4))
+        return INT64_MAX;
+    int64_t c = (int64_t)limit * 4;
+    return c > ((int64_t)16 << 20) ? c : (int64_t)16 << 20;
+}
+
 /* Creates, configures, binds or connects a socket and joins it to the
  * loop through its ZMQ_FD. `fn` gets every message read from it. */
 static int s_open(tp_bus_t *b, int type, const tp_endpoint_t *ep, size_t max_msg,
@@ -128,10 +197,17 @@ static int s_open(tp_bus_t *b, int type, const tp_endpoint_t *ep, size_t max_msg
             s = &b->socks[i];
     if (!s)
         return -E2BIG;
-    *s = (s_sock_t){ .bus = b, .fn = fn, .arg = arg };
+    *s = (s_sock_t){ .bus = b, .fn = fn, .arg = arg, .max_msg = max_msg };
+    snprintf(s->name, sizeof s->name, "%s", ep->name);
+    if (!(s->endpoint = strdup(ep->endpoint)))
+        return -ENOMEM;
     s->zsock = zmq_socket(b->zctx, type);
-    if (!s->zsock)
-        return s_zerr();
+    if (!s->zsock) {
+        int r = s_zerr();
+        free(s->endpoint);
+        *s = (s_sock_t){ 0 };
+        return r;
+    }
     int hwm_opt = type == ZMQ_SUB ? ZMQ_RCVHWM : ZMQ_SNDHWM;
     int r = s_setopt_int(s->zsock, ZMQ_IPV6, 1);
     if (r == 0)
@@ -141,7 +217,7 @@ static int s_open(tp_bus_t *b, int type, const tp_endpoint_t *ep, size_t max_msg
     if (r == 0)
         r = s_setopt_int(s->zsock, ZMQ_LINGER, type == ZMQ_SUB ? 0 : 1000);
     if (r == 0 && max_msg) {
-        int64_t m = (int64_t)max_msg;
+        int64_t m = s_ceiling(max_msg);
         if (zmq_setsockopt(s->zsock, ZMQ_MAXMSGSIZE, &m, sizeof m) != 0)
             r = s_zerr();
     }
@@ -152,6 +228,8 @@ static int s_open(tp_bus_t *b, int type, const tp_endpoint_t *ep, size_t max_msg
     if (r == 0 && type == ZMQ_SUB &&
         zmq_setsockopt(s->zsock, ZMQ_SUBSCRIBE, TP_TOPIC_PREFIX, strlen(TP_TOPIC_PREFIX)) != 0)
         r = s_zerr();
+    if (r == 0)
+        r = s_curve(b, s->zsock, ep);
     if (r == 0 && (ep->mode == TP_MODE_BIND ? zmq_bind(s->zsock, ep->endpoint)
                                             : zmq_connect(s->zsock, ep->endpoint)) != 0)
         r = s_zerr();
@@ -172,6 +250,7 @@ static int s_open(tp_bus_t *b, int type, const tp_endpoint_t *ep, size_t max_msg
         if (s->ev)
             event_free(s->ev);
         zmq_close(s->zsock);
+        free(s->endpoint);
         *s = (s_sock_t){ 0 };
         return r;
     }
@@ -179,6 +258,26 @@ static int s_open(tp_bus_t *b, int type, const tp_endpoint_t *ep, size_t max_msg
      * fired before we listened, so look once now. */
     event_active(s->ev, EV_READ, 0);
     *ret = s;
+    return 0;
+}
+
+void tp_bus_set_counters(tp_bus_t *b, tp_stats_t *stats, const tp_ratelimit_t *rl) {
+    b->stats = stats;
+    b->rl = *rl;
+}
+
+int tp_bus_enable_curve(tp_bus_t *b, const char *public_key, const char *secret_key,
+                        tp_zap_t **ret_zap) {
+    if (b->zap)
+        return -EEXIST;
+    if (strlen(public_key) != 40 || strlen(secret_key) != 40)
+        return -EINVAL;
+    int r = tp_zap_new(b->base, b->zctx, b->stats, &b->rl, &b->zap);
+    if (r < 0)
+        return r;
+    memcpy(b->public_key, public_key, 41);
+    memcpy(b->secret_key, secret_key, 41);
+    *ret_zap = b->zap;
     return 0;
 }
 
@@ -259,6 +358,7 @@ static void s_close(s_sock_t *s) {
     event_free(s->resume);
     event_free(s->ev);
     zmq_close(s->zsock);
+    free(s->endpoint);
     *s = (s_sock_t){ 0 };
 }
 
@@ -289,6 +389,9 @@ void tp_bus_destroy(tp_bus_t **p) {
     for (size_t i = MAX_SOCKS; i-- > 0;)
         if (b->socks[i].zsock)
             s_close(&b->socks[i]);
+    /* After every socket it guards: no handshake runs without it. */
+    tp_zap_destroy(&b->zap);
+    explicit_bzero(b->secret_key, sizeof b->secret_key);
     zmq_ctx_term(b->zctx);
     free(b);
     *p = NULL;

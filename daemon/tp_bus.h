@@ -7,6 +7,16 @@
  * waiting", so on every wake-up we read until zmq says EAGAIN; after a
  * bounded batch we yield to the loop and re-activate ourselves, so one
  * flooding input cannot starve the others or the timers.
+ *
+ * Inputs and routers drop, count (stats->oversize) and log messages above
+ * their byte limit. ZMQ_MAXMSGSIZE is only a memory ceiling far above it
+ * (max(4 x the limit, 16 MiB)): libzmq disconnects a peer that sends a frame above the
+ * ceiling, without telling us, so that case is not counted.
+ *
+ * With tp_bus_enable_curve() every socket opened afterwards uses CURVE:
+ * bound ones are CURVE servers whose clients the ZAP handler (tp_zap.h)
+ * checks against the endpoint's allow-list, domain = the endpoint's name;
+ * connected ones are CURVE clients of ep->curve_server_key.
  */
 #pragma once
 
@@ -15,10 +25,14 @@
 
 #include "tp_codec.h"
 #include "tp_config.h"
+#include "tp_log.h"
+#include "tp_stats.h"
+#include "tp_zap.h"
 
 struct event_base;
 
 #define TP_BUS_BATCH 512         /* messages per socket per loop turn */
+
 
 typedef struct tp_bus tp_bus_t;
 typedef struct tp_bus_sock tp_bus_sock_t;
@@ -30,9 +44,23 @@ typedef void (*tp_bus_recv_fn)(void *arg, const tp_frame_t *frames, size_t nfram
 /* NULL on failure (errno set). */
 tp_bus_t *tp_bus_new(struct event_base *base);
 
+/* Where the bus counts what it drops (stats->oversize; the ZAP handler's
+ * stats->zap_denied) and how often it may log about it (rl is copied).
+ * stats is borrowed and must outlive the bus. Call before adding sockets. */
+void tp_bus_set_counters(tp_bus_t *b, tp_stats_t *stats, const tp_ratelimit_t *rl);
+
+/* Turns CURVE on for every socket added after this call, with the
+ * daemon's keypair (Z85, copied). Creates the ZAP handler in the bus's
+ * context; the bus owns it and closes it after the sockets it guards.
+ * *ret_zap is borrowed, for tp_zap_load() (load every bound endpoint's
+ * allow-list, under its ep->name, before adding the socket: an endpoint
+ * without a list admits nobody). 0 or negative errno. */
+int tp_bus_enable_curve(tp_bus_t *b, const char *public_key, const char *secret_key,
+                        tp_zap_t **ret_zap);
+
 /* Adds a SUB input on ep (bind or connect), subscribed to the contract's
- * "crm." prefix, refusing messages over max_msg_bytes. *ret (may be NULL)
- * is its handle for tp_bus_close. 0 or negative errno. */
+ * "crm." prefix, dropping and counting messages over max_msg_bytes. *ret
+ * (may be NULL) is its handle for tp_bus_close. 0 or negative errno. */
 int tp_bus_add_input(tp_bus_t *b, const tp_endpoint_t *ep, size_t max_msg_bytes,
                      tp_bus_recv_fn fn, void *arg, tp_bus_sock_t **ret);
 

@@ -369,6 +369,54 @@ static int s_check_binds(pctx_t *p)
     return 0;
 }
 
+/* Names every endpoint by its role (the ZAP domain and what logs call it)
+ * and, with CURVE on, checks each has what its side of the handshake
+ * needs. A list of keys with CURVE off is refused too: an operator who
+ * wrote one believes the endpoint is protected. */
+static int s_check_curve(pctx_t *p)
+{
+    tp_config_t *c = p->c;
+    tp_endpoint_t *ep[TP_MAX_INPUTS + 3];
+    size_t slot[TP_MAX_INPUTS + 3], n = 0;
+    bool on = c->curve.secret_key_file != NULL;
+    for (size_t i = 0; i < c->n_inputs; i++, n++) {
+        ep[n] = &c->inputs[i];
+        slot[n] = i;
+        snprintf(ep[n]->name, sizeof ep[n]->name, "inputs[%zu]", i);
+    }
+    ep[n] = &c->output;
+    slot[n++] = TP_MAX_INPUTS;
+    snprintf(c->output.name, sizeof c->output.name, "output");
+    snprintf(c->replay.endpoint.name, sizeof c->replay.endpoint.name, "replay");
+    snprintf(c->reliable_input.endpoint.name, sizeof c->reliable_input.endpoint.name,
+             "reliable_input");
+    if (c->replay.enabled) {
+        ep[n] = &c->replay.endpoint;
+        slot[n++] = TP_MAX_INPUTS + 1;
+    }
+    if (c->reliable_input.enabled) {
+        ep[n] = &c->reliable_input.endpoint;
+        slot[n++] = TP_MAX_INPUTS + 2;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const tp_endpoint_t *e = ep[i];
+        unsigned line = p->ep_line[slot[i]] ? p->ep_line[slot[i]] : p->curve_line;
+        yaml_node_t at = { .start_mark.line = line ? line - 1 : 0 };
+        if (!on && (e->curve_clients || e->curve_server_key))
+            return tp_cfg_fail(p, &at, "%s.%s is set but CURVE is off: set curve.secret_key_file "
+                               "or remove it", e->name,
+                               e->curve_clients ? "curve_clients" : "curve_server_key");
+        if (on && e->mode == TP_MODE_BIND && !e->curve_clients)
+            return tp_cfg_fail(p, &at, "%s.curve_clients: required with curve.secret_key_file: "
+                               "the file of client public keys allowed on this bound endpoint",
+                               e->name);
+        if (on && e->mode == TP_MODE_CONNECT && !e->curve_server_key)
+            return tp_cfg_fail(p, &at, "%s.curve_server_key: required with curve.secret_key_file: "
+                               "the public key of the server this endpoint connects to", e->name);
+    }
+    return 0;
+}
+
 int tp_config_parse(const char *yaml, size_t len, const char *name,
                     char *err, size_t errlen, tp_config_t **ret)
 {
@@ -401,7 +449,7 @@ int tp_config_parse(const char *yaml, size_t len, const char *name,
             (r = tp_cfg_walk(&p, tp_config_keys, tp_config_n_keys, "", "", p.c, root)) < 0)
             goto fail;
     }
-    if ((r = s_check_binds(&p)) < 0)
+    if ((r = s_check_binds(&p)) < 0 || (r = s_check_curve(&p)) < 0)
         goto fail;
     yaml_document_delete(&doc);
     *ret = p.c;
@@ -501,8 +549,18 @@ void tp_config_destroy(tp_config_t **p)
     if (!p || !*p)
         return;
     tp_config_t *c = *p;
-    for (size_t i = 0; i < TP_MAX_INPUTS; i++)
+    for (size_t i = 0; i < TP_MAX_INPUTS; i++) {
         free(c->inputs[i].endpoint);
+        free(c->inputs[i].curve_clients);
+        free(c->inputs[i].curve_server_key);
+    }
+    free(c->output.curve_clients);
+    free(c->output.curve_server_key);
+    free(c->replay.endpoint.curve_clients);
+    free(c->replay.endpoint.curve_server_key);
+    free(c->reliable_input.endpoint.curve_clients);
+    free(c->reliable_input.endpoint.curve_server_key);
+    free(c->curve.secret_key_file);
     for (size_t i = 0; i < TP_MAX_FEEDBACK_SOURCES; i++)
         free(c->feedback_sources[i].name);
     free(c->output.endpoint);

@@ -41,10 +41,16 @@ enum {
 };
 #define TP_FIELD_COUNT 7
 
+#define TP_Z85_KEY_LEN     40  /* a CURVE key in Z85: 32 bytes as 40 characters */
+
 typedef struct {
     char     *endpoint;          /* owned; "tcp://127.0.0.1:7601", "ipc://..." */
     tp_mode_t mode;              /* bind or connect */
     int       hwm;               /* ZMQ_RCVHWM / ZMQ_SNDHWM, 0 = unlimited */
+    char     *curve_clients;     /* owned; allow-list file (bind, CURVE on), NULL = none */
+    char     *curve_server_key;  /* owned; the peer's Z85 public key (connect, CURVE on), NULL = none */
+    char      name[32];          /* "inputs[0]", "output", "replay", "reliable_input": set by
+                                  * tp_config_parse; logs and the ZAP domain use it */
 } tp_endpoint_t;
 
 typedef struct {
@@ -76,6 +82,9 @@ typedef struct tp_config {
         tp_endpoint_t endpoint;                 /* ROUTER: [topic, Envelope] -> ACK after commit */
     } reliable_input;
     struct {
+        char *secret_key_file;                  /* owned; NULL = CURVE off on every endpoint */
+    } curve;
+    struct {
         bool     enabled;                       /* alerts go to <state_dir>/journal.db first */
         int64_t  retention_ms;                  /* prune alerts older than this (0 = keep) */
         uint64_t max_alerts;                    /* keep at most this many (0 = no limit) */
@@ -86,7 +95,7 @@ typedef struct tp_config {
     char           *state_dir;                  /* owned */
     size_t          dedup_window;               /* event_ids remembered for idempotency */
     size_t          max_sources;                /* per-source sequence trackers */
-    size_t          max_message_bytes;          /* ZMQ_MAXMSGSIZE on inputs */
+    size_t          max_message_bytes;          /* larger input messages are counted and dropped */
     size_t          max_open_cases_per_hcp;     /* new contracts beyond this are refused */
     int64_t         call_retention_ms;          /* keep a call this long past its last deadline */
     int64_t         case_retention_ms;          /* keep a closed case this long after closing */

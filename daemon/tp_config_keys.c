@@ -39,12 +39,22 @@ const cfg_key_t tp_config_keys[] = {
     KEY(tp_config_t, "output.mode", T_ENUM, output.mode, 0, 0, tp_config_modes, "bind",
         "bind or connect the alert socket"),
     KI("output.hwm", output.hwm, 0, INT_MAX, "100000", "ZMQ_SNDHWM, 0 = unlimited"),
+    K("output.curve_clients", T_OPT_STRING, output.curve_clients, 0, 0, "\"\"",
+      "CURVE on, bound: file of client public keys (Z85, one a line) allowed to subscribe"),
+    K("output.curve_server_key", T_Z85, output.curve_server_key, 0, 0, "\"\"",
+      "CURVE on, connected: the peer's public key (Z85)"),
+    K("curve.secret_key_file", T_OPT_STRING, curve.secret_key_file, 0, 0, "\"\"",
+      "the daemon's CURVE secret key (from tp-keygen); set = CURVE on every endpoint, \"\" = off"),
     K("replay.enabled", T_BOOL, replay.enabled, 0, 1, "true",
       "serve journaled alerts to consumers that missed them (needs journal.enabled)"),
     K("replay.endpoint", T_ENDPOINT, replay.endpoint.endpoint, 0, 0, "tcp://127.0.0.1:7604",
       "ROUTER socket: a DEALER sends [REPLAY, n] and gets every alert after sequence n"),
     KEY(tp_config_t, "replay.mode", T_ENUM, replay.endpoint.mode, 0, 0, tp_config_modes, "bind",
         "bind or connect the replay socket"),
+    K("replay.curve_clients", T_OPT_STRING, replay.endpoint.curve_clients, 0, 0, "\"\"",
+      "CURVE on, bound: file of client public keys allowed to replay"),
+    K("replay.curve_server_key", T_Z85, replay.endpoint.curve_server_key, 0, 0, "\"\"",
+      "CURVE on, connected: the peer's public key (Z85)"),
     K("reliable_input.enabled", T_BOOL, reliable_input.enabled, 0, 1, "true",
       "at-least-once ingest: ACK each event once committed (needs journal.enabled)"),
     K("reliable_input.endpoint", T_ENDPOINT, reliable_input.endpoint.endpoint, 0, 0,
@@ -53,6 +63,10 @@ const cfg_key_t tp_config_keys[] = {
         tp_config_modes, "bind", "bind or connect the reliable input"),
     KI("reliable_input.hwm", reliable_input.endpoint.hwm, 0, INT_MAX, "100000",
        "ZMQ_RCVHWM / ZMQ_SNDHWM of the reliable input"),
+    K("reliable_input.curve_clients", T_OPT_STRING, reliable_input.endpoint.curve_clients, 0, 0,
+      "\"\"", "CURVE on, bound: file of producer public keys allowed to send"),
+    K("reliable_input.curve_server_key", T_Z85, reliable_input.endpoint.curve_server_key, 0, 0,
+      "\"\"", "CURVE on, connected: the peer's public key (Z85)"),
     K("journal.enabled", T_BOOL, journal.enabled, 0, 1, "true",
       "write every alert to <state_dir>/journal.db before publishing it"),
     KD("journal.retention", journal.retention_ms, "30d", "prune journaled alerts older than this"),
@@ -71,7 +85,7 @@ const cfg_key_t tp_config_keys[] = {
     KU("limits.max_sources", max_sources, 1, 1000000, "1024",
        "distinct sources whose sequence numbers are tracked"),
     KU("limits.max_message_bytes", max_message_bytes, 64, 1 << 30, "1048576",
-       "largest accepted input message (ZMQ_MAXMSGSIZE)"),
+       "larger input messages are counted (oversize) and dropped"),
     KU("limits.max_open_cases_per_hcp", max_open_cases_per_hcp, 1, 1000000, "1000",
        "open contracts per HCP; an event opening one more is refused and counted"),
     KD("limits.call_retention", call_retention_ms, "7d",
@@ -153,6 +167,10 @@ const cfg_key_t tp_config_input_keys[] = {
     KEY(tp_endpoint_t, "endpoint", T_ENDPOINT, endpoint, 0, 0, NULL, NULL, "required"),
     KEY(tp_endpoint_t, "mode", T_ENUM, mode, 0, 0, tp_config_modes, "bind", "bind or connect"),
     KEY(tp_endpoint_t, "hwm", T_INT, hwm, 0, INT_MAX, NULL, "100000", "ZMQ_RCVHWM"),
+    KEY(tp_endpoint_t, "curve_clients", T_OPT_STRING, curve_clients, 0, 0, NULL, "\"\"",
+        "CURVE on, bound: file of producer public keys (Z85, one a line) allowed to send"),
+    KEY(tp_endpoint_t, "curve_server_key", T_Z85, curve_server_key, 0, 0, NULL, "\"\"",
+        "CURVE on, connected: the producer's public key (Z85)"),
 };
 
 /* One entry of `feedback_sources`, relative to tp_feedback_source_t. */
@@ -176,11 +194,16 @@ const char *tp_config_default_yaml(void)
 {
     return "# touchpointd built-in defaults (see README.md, Configuration)\n"
            "inputs:\n"
-           "  - { endpoint: \"tcp://127.0.0.1:7601\", mode: bind, hwm: 100000 }\n"
-           "output: { endpoint: \"tcp://127.0.0.1:7602\", mode: bind, hwm: 100000 }\n"
-           "replay: { enabled: true, endpoint: \"tcp://127.0.0.1:7604\", mode: bind }\n"
+           "  - { endpoint: \"tcp://127.0.0.1:7601\", mode: bind, hwm: 100000, curve_clients: \"\",\n"
+           "      curve_server_key: \"\" }\n"
+           "output: { endpoint: \"tcp://127.0.0.1:7602\", mode: bind, hwm: 100000, curve_clients: \"\",\n"
+           "          curve_server_key: \"\" }\n"
+           "replay: { enabled: true, endpoint: \"tcp://127.0.0.1:7604\", mode: bind, curve_clients: \"\",\n"
+           "          curve_server_key: \"\" }\n"
            "reliable_input: { enabled: true, endpoint: \"tcp://127.0.0.1:7603\", mode: bind,"
-           " hwm: 100000 }\n"
+           " hwm: 100000,\n"
+           "                  curve_clients: \"\", curve_server_key: \"\" }\n"
+           "curve: { secret_key_file: \"\" }\n"
            "journal: { enabled: true, retention: 30d, max_alerts: 1000000, event_retention: 200d,"
            " commit_interval: 0ms }\n"
            "clock: wall\n"

@@ -20,6 +20,7 @@ typedef struct {
     tp_config_t     *c;
     bool             defaults;    /* applying built-in defaults: no user line */
     unsigned         ep_line[TP_MAX_INPUTS + 3]; /* inputs[i], output, replay, reliable */
+    unsigned         curve_line;  /* where curve.secret_key_file was set, 0 = default */
 } pctx_t;
 
 typedef int (*setter_t)(pctx_t *p, const cfg_key_t *k, const char *path, void *base,

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zmq.h>
 
 #include "tp_config_parse.h"
 
@@ -82,6 +83,32 @@ static int set_string(pctx_t *p, const cfg_key_t *k, const char *path, void *bas
     }
     char *copy = strdup(v);
     if (!copy)
+        return -ENOMEM;
+    free(*dst);
+    *dst = copy;
+    return 0;
+}
+
+/* An optional string: "" (the default) stores NULL. A Z85 key must be a
+ * CURVE public key as tp-keygen prints it: 40 characters that decode. */
+static int set_opt_string(pctx_t *p, const cfg_key_t *k, const char *path, void *base,
+                          yaml_node_t *n)
+{
+    char **dst = (char **)((char *)base + k->off);
+    const char *v;
+    int r = tp_cfg_text(p, path, n, &v);
+    if (r < 0)
+        return r;
+    if (k->type == T_Z85 && *v) {
+        uint8_t key[32];
+        if (strlen(v) != TP_Z85_KEY_LEN || !zmq_z85_decode(key, v))
+            return tp_cfg_fail(p, n, "%s: invalid CURVE key \"%.64s\" (expected %d Z85 characters "
+                               "as tp-keygen prints them)", path, v, TP_Z85_KEY_LEN);
+    }
+    if (dst == &p->c->curve.secret_key_file)
+        p->curve_line = p->defaults ? 0 : (unsigned)n->start_mark.line + 1;
+    char *copy = NULL;
+    if (*v && !(copy = strdup(v)))
         return -ENOMEM;
     free(*dst);
     *dst = copy;
@@ -267,7 +294,9 @@ static int set_inputs(pctx_t *p, const cfg_key_t *k, const char *path, void *bas
         return tp_cfg_fail(p, n, "%s: expected 1 to %d endpoints, got %zu", path, TP_MAX_INPUTS, count);
     for (size_t i = 0; i < c->n_inputs; i++) {
         free(c->inputs[i].endpoint);
-        c->inputs[i].endpoint = NULL;
+        free(c->inputs[i].curve_clients);
+        free(c->inputs[i].curve_server_key);
+        c->inputs[i] = (tp_endpoint_t){ 0 };
     }
     c->n_inputs = 0;
     for (size_t i = 0; i < count; i++) {
@@ -342,6 +371,7 @@ static int set_feedback_sources(pctx_t *p, const cfg_key_t *k, const char *path,
 const setter_t tp_cfg_setters[] = {
     [T_BOOL] = set_bool, [T_UINT] = set_int, [T_INT] = set_int, [T_DURATION] = set_duration,
     [T_STRING] = set_string, [T_ENDPOINT] = set_string, [T_ENUM] = set_enum,
+    [T_OPT_STRING] = set_opt_string, [T_Z85] = set_opt_string,
     [T_FIELDSET] = set_fieldset, [T_INPUTS] = set_inputs, [T_BY_CHANNEL] = set_enum_map,
     [T_BY_STEP] = set_by_step, [T_TARGETS] = set_enum_map, [T_BY_MONTH] = set_by_month,
     [T_FEEDBACK_SOURCES] = set_feedback_sources,

@@ -14,6 +14,7 @@
 #include "tp_alert_replay.h"
 #include "tp_bus.h"
 #include "tp_clock.h"
+#include "tp_curve_key.h"
 #include "tp_journal.h"
 #include "tp_json.h"
 #include "tp_log.h"
@@ -51,6 +52,7 @@ struct tp_daemon {
     tp_bus_sock_t     *inputs[TP_MAX_INPUTS]; /* SUB sockets, as cfg->inputs */
     int64_t            now_ms;       /* the wall clock for this callback: one per event */
     bool               rebuilding;   /* replaying the event log: alerts are already journaled */
+    tp_zap_t          *zap;          /* CURVE on: the ZAP handler (the bus owns it), or NULL */
     uint64_t           rebuilt_alerts;
 };
 
@@ -419,10 +421,18 @@ static const tp_endpoint_t *s_role_ep(const tp_daemon_t *d, const tp_config_t *c
     return d->journal && cfg->replay.enabled ? &cfg->replay.endpoint : NULL;
 }
 
+/* Equal strings, NULL equal only to NULL (unset optional keys). */
+static bool s_same_str(const char *a, const char *b) {
+    return a && b ? strcmp(a, b) == 0 : a == b;
+}
+
 static bool s_same_ep(const tp_endpoint_t *a, const tp_endpoint_t *b) {
     if (!a || !b)
         return a == b;
-    return strcmp(a->endpoint, b->endpoint) == 0 && a->mode == b->mode && a->hwm == b->hwm;
+    /* A changed allow-list file needs no new socket: the ZAP handler
+     * reloads lists; a new server key does (it is a socket option). */
+    return strcmp(a->endpoint, b->endpoint) == 0 && a->mode == b->mode && a->hwm == b->hwm &&
+           s_same_str(a->curve_server_key, b->curve_server_key);
 }
 
 /* True if a reload from `old` to `next` must reopen the socket of `role`. */
@@ -476,13 +486,37 @@ static void s_close_role(tp_daemon_t *d, int role) {
     }
 }
 
+/* Loads the allow-list of every bound endpoint of cfg into the ZAP handler
+ * (at start, and on reload: key files are re-read, so adding or revoking a
+ * client is an edit and a SIGHUP). 0 or negative errno, logged. */
+static int s_load_allow_lists(tp_daemon_t *d, const tp_config_t *cfg) {
+    if (!d->zap)
+        return 0;
+    for (int role = 0; role < ROLE_COUNT; role++) {
+        const tp_endpoint_t *ep = s_role_ep(d, cfg, role);
+        if (!ep || ep->mode != TP_MODE_BIND)
+            continue;
+        int r = tp_zap_load(d->zap, ep->name, ep->curve_clients);
+        if (r == -EBADMSG)
+            return log_error_errno(r, "%s:%u: not a Z85 public key (%s.curve_clients)",
+                                   ep->curve_clients, tp_zap_bad_line(d->zap), ep->name);
+        if (r < 0)
+            return log_error_errno(r, "Failed to load %s.curve_clients '%s': %m", ep->name,
+                                   ep->curve_clients);
+        log_info("CURVE on %s: %zu client keys allowed", ep->name, tp_zap_count(d->zap, ep->name));
+    }
+    return 0;
+}
+
 /* Restart-only settings, and settings the new config is missing to run
  * (reload validates against the running daemon, not just the file). */
 static int s_check_reload(const tp_daemon_t *d, const tp_config_t *next, char *why, size_t len) {
     const tp_config_t *old = d->cfg;
     const char *fixed = strcmp(old->state_dir, next->state_dir) != 0   ? "state_dir"
                         : old->journal.enabled != next->journal.enabled ? "journal.enabled"
-                                                                        : NULL;
+                        : !s_same_str(old->curve.secret_key_file, next->curve.secret_key_file)
+                            ? "curve.secret_key_file"
+                            : NULL;
     if (fixed) {
         snprintf(why, len, "%s cannot change on reload; restart touchpointd to change it", fixed);
         return -EINVAL;
@@ -503,7 +537,14 @@ int tp_daemon_reload(tp_daemon_t *d, const tp_config_t *next) {
                   why);
         return r;
     }
-    /* Sockets first (they can fail to bind), and back to the old ones if
+    /* Allow-lists first: a bad key file refuses the reload, and the lists
+     * already swapped go back to what the old config names. */
+    if ((r = s_load_allow_lists(d, next)) < 0) {
+        s_load_allow_lists(d, old);
+        log_error("Reload of %s refused; still running on the previous config", next->path);
+        return r;
+    }
+    /* Sockets next (they can fail to bind), and back to the old ones if
      * any of the new ones fails: a reload is applied whole or not at all. */
     bool changed[ROLE_COUNT];
     int role;
@@ -525,6 +566,7 @@ int tp_daemon_reload(tp_daemon_t *d, const tp_config_t *next) {
         for (role = 0; role < ROLE_COUNT; role++)
             if (changed[role])
                 s_open_role(d, old, role);   /* logs if even the old one fails now */
+        s_load_allow_lists(d, old);
         log_error("Reload of %s refused; still running on the previous config", next->path);
         return r;
     }
@@ -539,6 +581,38 @@ int tp_daemon_reload(tp_daemon_t *d, const tp_config_t *next) {
              tp_engine_calls(d->engine), tp_engine_cases(d->engine),
              tp_engine_open_alerts(d->engine), tp_engine_deadlines(d->engine));
     s_rearm(d);
+    return 0;
+}
+
+/* What the bus drops is counted, and with curve.secret_key_file set every
+ * endpoint uses CURVE: the key file is refused if others may read it (as
+ * ssh refuses a private key), and each bound endpoint's allow-list is
+ * loaded before its socket exists, so no client is ever admitted unchecked. */
+static int s_bus_guards(tp_daemon_t *d) {
+    const tp_config_t *cfg = d->cfg;
+    tp_ratelimit_t rl = { .interval_ms = cfg->log_interval_ms, .burst = cfg->log_burst };
+    tp_bus_set_counters(d->bus, tp_engine_counters(d->engine), &rl);
+    const char *path = cfg->curve.secret_key_file;
+    if (!path)
+        return 0;
+    char pub[TP_Z85_LEN + 1], sec[TP_Z85_LEN + 1];
+    int r = tp_curve_key_read(path, pub, sec);
+    if (r == -EPERM)
+        return log_error_errno(r, "Refusing to start: the CURVE secret key '%s' is readable or "
+                               "writable by others; chmod o-rwx it (0600, or 0640 root:touchpointd)",
+                               path);
+    if (r == -EBADMSG)
+        return log_error_errno(r, "The CURVE secret key file '%s' holds no Z85 secret key "
+                               "(write one with tp-keygen --write)", path);
+    if (r < 0)
+        return log_error_errno(r, "Failed to read the CURVE secret key '%s': %m", path);
+    r = tp_bus_enable_curve(d->bus, pub, sec, &d->zap);
+    explicit_bzero(sec, sizeof sec);
+    if (r < 0)
+        return log_error_errno(r, "Failed to start the ZAP handler: %m");
+    if ((r = s_load_allow_lists(d, cfg)) < 0)
+        return r;
+    log_info("CURVE on every endpoint; the daemon's public key is %s", pub);
     return 0;
 }
 
@@ -578,6 +652,8 @@ int tp_daemon_new(struct event_base *base, const tp_config_t *cfg, const tp_daem
         r = log_error_errno(errno ? errno : ENOMEM, "Failed to create ZeroMQ context: %m");
         goto fail;
     }
+    if ((r = s_bus_guards(d)) < 0)
+        goto fail;
     if (cfg->reliable_input.enabled && !d->journal) {
         r = log_error_errno(EINVAL, "reliable_input needs journal.enabled: an ACK promises the "
                             "event is stored");

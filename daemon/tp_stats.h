@@ -32,6 +32,8 @@ typedef struct tp_stats {
     uint64_t journal_commits;            /* group commits of the alert journal */
     uint64_t journal_errors;             /* failed commits (retried) */
     uint64_t replay_requests;            /* REPLAY requests served */
+    uint64_t zap_denied;                 /* CURVE handshakes refused: key not allowed */
+    uint64_t oversize;                   /* input messages over limits.max_message_bytes */
 } tp_stats_t;
 
 /* Total refused messages over all reasons. */

@@ -53,6 +53,17 @@ static void assert_defaults(const tp_config_t *c)
     assert_string_equal(c->output.endpoint, "tcp://127.0.0.1:7602");
     assert_int_equal(c->output.mode, TP_MODE_BIND);
     assert_int_equal(c->output.hwm, 100000);
+    assert_null(c->curve.secret_key_file);
+    assert_null(c->inputs[0].curve_clients);
+    assert_null(c->inputs[0].curve_server_key);
+    assert_null(c->output.curve_clients);
+    assert_null(c->output.curve_server_key);
+    assert_null(c->replay.endpoint.curve_clients);
+    assert_null(c->reliable_input.endpoint.curve_server_key);
+    assert_string_equal(c->inputs[0].name, "inputs[0]");
+    assert_string_equal(c->output.name, "output");
+    assert_string_equal(c->replay.endpoint.name, "replay");
+    assert_string_equal(c->reliable_input.endpoint.name, "reliable_input");
     assert_int_equal(c->clock, TP_CLOCK_WALL);
     assert_string_equal(c->state_dir, "./var/touchpointd");
     assert_int_equal(c->dedup_window, 200000);
@@ -261,6 +272,29 @@ static void test_types(void **state)
     tp_config_destroy(&c);
 }
 
+/* CURVE on with every endpoint equipped; a valid Z85 key is accepted. */
+static void test_curve(void **state)
+{
+    (void)state;
+    tp_config_t *c = parse_ok(
+        "curve: { secret_key_file: /etc/touchpointd/server.key }\n"
+        "inputs:\n  - { endpoint: tcp://127.0.0.1:1, curve_clients: /etc/in.clients }\n"
+        "  - { endpoint: tcp://10.0.0.1:2, mode: connect,\n"
+        "      curve_server_key: \"rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7\" }\n"
+        "output: { curve_clients: /etc/out.clients }\n"
+        "replay: { curve_clients: /etc/replay.clients }\n"
+        "reliable_input: { curve_clients: /etc/in.clients }\n");
+    assert_string_equal(c->curve.secret_key_file, "/etc/touchpointd/server.key");
+    assert_string_equal(c->inputs[0].curve_clients, "/etc/in.clients");
+    assert_null(c->inputs[0].curve_server_key);
+    assert_string_equal(c->inputs[1].curve_server_key, "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7");
+    assert_string_equal(c->inputs[1].name, "inputs[1]");
+    assert_string_equal(c->output.curve_clients, "/etc/out.clients");
+    assert_string_equal(c->replay.endpoint.curve_clients, "/etc/replay.clients");
+    assert_string_equal(c->reliable_input.endpoint.curve_clients, "/etc/in.clients");
+    tp_config_destroy(&c);
+}
+
 static void test_step_sla_limits(void **state)
 {
     (void)state;
@@ -394,6 +428,21 @@ static const bad_t s_bad[] = {
       "output.endpoint: \"tcp://127.0.0.1:7601\" is already bound by inputs[0]" },
     { "output:\n  endpoint: tcp://127.0.0.1:9\ninputs:\n  - endpoint: tcp://127.0.0.1:9\n", 4,
       "inputs[0].endpoint: \"tcp://127.0.0.1:9\" is already bound by output" },
+    /* CURVE */
+    { "inputs:\n  - endpoint: tcp://a:1\n    mode: connect\n    curve_server_key: abc\n", 4,
+      "inputs[0].curve_server_key: invalid CURVE key \"abc\" (expected 40 Z85 characters" },
+    { "output:\n  curve_server_key: \"rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf~\"\n", 2,
+      "output.curve_server_key: invalid CURVE key" },   /* '~' is not Z85 */
+    { "curve:\n  secret_key_file: /etc/tp.key\ninputs:\n  - endpoint: tcp://a:1\n", 4,
+      "inputs[0].curve_clients: required with curve.secret_key_file" },
+    { "curve: { secret_key_file: /k }\ninputs: [{ endpoint: tcp://a:1, curve_clients: /c }]\n", 1,
+      "output.curve_clients: required with curve.secret_key_file" },
+    { "curve: { secret_key_file: /k }\ninputs: [{ endpoint: tcp://a:1, curve_clients: /c }]\n"
+      "output: { curve_clients: /c }\nreplay: { enabled: false }\n"
+      "reliable_input:\n  mode: connect\n  endpoint: tcp://b:2\n", 7,
+      "reliable_input.curve_server_key: required with curve.secret_key_file" },
+    { "output:\n  curve_clients: /etc/clients\n", 1,
+      "output.curve_clients is set but CURVE is off" },
     /* duplicate keys */
     { "clock: wall\nstate_dir: /x\nclock: event\n", 3, "duplicate key \"clock\"" },
     { "rules:\n  call_late: {}\n  call_late: {}\n", 3, "duplicate key \"rules.call_late\"" },
@@ -612,6 +661,7 @@ int main(void)
         cmocka_unit_test(test_example_file),
         cmocka_unit_test(test_types),
         cmocka_unit_test(test_step_sla_limits),
+        cmocka_unit_test(test_curve),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_error_buffer),
         cmocka_unit_test(test_deep_nesting),

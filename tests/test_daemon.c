@@ -113,6 +113,29 @@ static void test_bad_input_is_counted_logged_sparingly_and_skipped(void **state)
     free(log);
 }
 
+/* A message over limits.max_message_bytes (and under the memory ceiling)
+ * is received, counted and logged, and the peer stays connected: the next
+ * valid message on the same socket is processed. */
+static void test_oversize_message_is_counted_and_skipped(void **state) {
+    (void)state;
+    daemon_t *d = tp_dfx_start("event", "limits:\n  max_message_bytes: 1000\n");
+    static char big[5000];
+    memset(big, 'x', sizeof big);
+    tp_dfx_send(d, "crm.call", big, sizeof big);
+    tp_dfx_send(d, "crm.call", big, 993);          /* 8 + 993 = 1001 bytes: one over */
+    tp_test_call_t c = { .event_id = "after", .at_ms = T0, .call_id = "C-after", .status = SUBMITTED };
+    tp_dfx_send_call(d, &c);
+    assert_true(tp_dfx_recv_alert(d, TP_WAIT_MS));
+    assert_string_equal(d->got.alerts[0]->call_id, "C-after");
+    char *log = tp_dfx_stop(d);
+    assert_int_equal(tp_dfx_stat(log, "oversize"), 2);
+    assert_int_equal(tp_dfx_stat(log, "accepted"), d->probes + 1);
+    assert_non_null(strstr(log, "Dropped a 5008-byte message from inputs[0] '"));
+    assert_non_null(strstr(log, "': limit 1000"));
+    free(log);
+    tp_dfx_free(d);
+}
+
 static void test_burst_of_100k_is_fully_processed(void **state) {
     daemon_t *d = *state;
     const unsigned n = 100000;
@@ -354,6 +377,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_tp_pub_demo_stream, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_second_daemon_on_same_state_dir_is_refused, s_setup, s_teardown),
         cmocka_unit_test(test_two_inputs_bind_and_connect),
+        cmocka_unit_test(test_oversize_message_is_counted_and_skipped),
         cmocka_unit_test(test_check_config_names_file_and_line),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -10,20 +10,28 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include <sys/stat.h>
 #include <zmq.h>
 
 #define T0 1767225600000LL
 
 void tp_dfx_write_config(tp_dfx_t *d, const char *path, const char *clock, const char *extra) {
-    char *yaml = NULL;
+    char *yaml = NULL, cl[4][600] = { "", "", "", "" }, curve[600] = "";
+    if (d->curve) {
+        snprintf(cl[0], sizeof cl[0], "    curve_clients: \"%s\"\n", d->clients_file);
+        for (int i = 1; i < 4; i++)
+            snprintf(cl[i], sizeof cl[i], "  curve_clients: \"%s\"\n", d->clients_file);
+        snprintf(curve, sizeof curve, "curve:\n  secret_key_file: \"%s\"\n", d->key_file);
+    }
     assert_true(asprintf(&yaml,
-                         "inputs:\n  - endpoint: %s\n    mode: bind\n"
-                         "output:\n  endpoint: %s\n  mode: bind\n  hwm: %d\n"
-                         "replay:\n  endpoint: %s\n"
-                         "reliable_input:\n  endpoint: %s\n"
+                         "inputs:\n  - endpoint: %s\n    mode: bind\n%s"
+                         "output:\n  endpoint: %s\n  mode: bind\n  hwm: %d\n%s"
+                         "replay:\n  endpoint: %s\n%s"
+                         "reliable_input:\n  endpoint: %s\n%s%s"
                          "clock: %s\nstate_dir: %s/state\n%s",
-                         d->in_ep, d->out_ep, d->output_hwm ? d->output_hwm : 100000, d->replay_ep,
-                         d->reliable_ep, clock, d->dir, extra ? extra : "") > 0);
+                         d->in_ep, cl[0], d->out_ep, d->output_hwm ? d->output_hwm : 100000, cl[1],
+                         d->replay_ep, cl[2], d->reliable_ep, cl[3], curve, clock, d->dir,
+                         extra ? extra : "") > 0);
     assert_int_equal(tp_write_file(path, yaml), 0);
     free(yaml);
 }
@@ -108,8 +116,41 @@ tp_dfx_t *tp_dfx_start(const char *clock, const char *extra) {
 }
 
 tp_dfx_t *tp_dfx_start_with(const char *clock, const char *extra, int output_hwm) {
-    tp_dfx_t *d = calloc(1, sizeof *d);
+    tp_dfx_t *d = tp_dfx_setup(false);
     d->output_hwm = output_hwm;
+    tp_dfx_spawn(d, clock, extra);
+    return d;
+}
+
+tp_dfx_t *tp_dfx_start_curve(const char *clock, const char *extra) {
+    tp_dfx_t *d = tp_dfx_setup(true);
+    tp_dfx_spawn(d, clock, extra);
+    return d;
+}
+
+void tp_dfx_spawn(tp_dfx_t *d, const char *clock, const char *extra) {
+    tp_dfx_write_config(d, d->cfg, clock, extra);
+    s_spawn_and_sync(d, NULL, true);
+}
+
+void tp_dfx_curve_client(const tp_dfx_t *d, void *sock, const char *public_key,
+                         const char *secret_key) {
+    assert_int_equal(zmq_setsockopt(sock, ZMQ_CURVE_SERVERKEY, d->server_public, 40), 0);
+    assert_int_equal(zmq_setsockopt(sock, ZMQ_CURVE_PUBLICKEY, public_key, 40), 0);
+    assert_int_equal(zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, secret_key, 40), 0);
+}
+
+/* A key file as tp-keygen writes it, with `mode`. */
+static void s_write_key(const char *path, const char *secret, mode_t mode) {
+    char text[128];
+    snprintf(text, sizeof text, "# test key\n%s\n", secret);
+    assert_int_equal(tp_write_file(path, text), 0);
+    assert_int_equal(chmod(path, mode), 0);
+}
+
+tp_dfx_t *tp_dfx_setup(bool curve) {
+    tp_dfx_t *d = calloc(1, sizeof *d);
+    assert_non_null(d);
     d->dir = tp_tmpdir();
     assert_non_null(d->dir);
     d->cfg = tp_path(d->dir, "touchpointd.yaml");
@@ -119,8 +160,20 @@ tp_dfx_t *tp_dfx_start_with(const char *clock, const char *extra, int output_hwm
     assert_true(asprintf(&d->out_ep, "ipc://%s/out.sock", d->dir) > 0);
     assert_true(asprintf(&d->replay_ep, "ipc://%s/replay.sock", d->dir) > 0);
     assert_true(asprintf(&d->reliable_ep, "ipc://%s/reliable.sock", d->dir) > 0);
-    tp_dfx_write_config(d, d->cfg, clock, extra);
-    s_spawn_and_sync(d, NULL, true);
+    if (curve) {
+        d->curve = true;
+        assert_int_equal(zmq_curve_keypair(d->server_public, d->server_secret), 0);
+        assert_int_equal(zmq_curve_keypair(d->client_public, d->client_secret), 0);
+        d->key_file = tp_path(d->dir, "server.key");
+        d->client_key_file = tp_path(d->dir, "client.key");
+        d->clients_file = tp_path(d->dir, "clients");
+        /* 0640: group-readable is the packaged layout and must be accepted. */
+        s_write_key(d->key_file, d->server_secret, 0640);
+        s_write_key(d->client_key_file, d->client_secret, 0600);
+        char list[128];
+        snprintf(list, sizeof list, "# the test client\n\n%s\n", d->client_public);
+        assert_int_equal(tp_write_file(d->clients_file, list), 0);
+    }
     return d;
 }
 
@@ -145,6 +198,10 @@ static void s_connect_and_sync(tp_dfx_t *d) {
     zmq_setsockopt(d->sub, ZMQ_RCVHWM, &zero, sizeof zero);
     zmq_setsockopt(d->sub, ZMQ_LINGER, &zero, sizeof zero);
     zmq_setsockopt(d->sub, ZMQ_SUBSCRIBE, "", 0);
+    if (d->curve) {
+        tp_dfx_curve_client(d, d->pub, d->client_public, d->client_secret);
+        tp_dfx_curve_client(d, d->sub, d->client_public, d->client_secret);
+    }
     assert_int_equal(zmq_connect(d->pub, d->in_ep), 0);
     assert_int_equal(zmq_connect(d->sub, d->out_ep), 0);
     /* The daemon's SUB subscribes to "crm." once connected. */
@@ -220,13 +277,18 @@ char *tp_dfx_stop(tp_dfx_t *d) {
 void tp_dfx_free(tp_dfx_t *d) {
     tp_proc_reap(&d->proc);
     tp_test_alerts_clear(&d->got);
-    zmq_close(d->pub);
-    zmq_close(d->sub);
-    zmq_ctx_term(d->zctx);
+    if (d->zctx) {
+        zmq_close(d->pub);
+        zmq_close(d->sub);
+        zmq_ctx_term(d->zctx);
+    }
     tp_rmrf(d->dir);
     free(d->dir); free(d->cfg); free(d->out); free(d->err); free(d->in_ep); free(d->out_ep);
     free(d->replay_ep);
     free(d->reliable_ep);
+    free(d->key_file);
+    free(d->client_key_file);
+    free(d->clients_file);
     free(d);
 }
 

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "tp_testmsg.h"
 #include "tp_testutil.h"
@@ -22,6 +23,13 @@ typedef struct {
     unsigned  probes;            /* probe calls sent (each one accepted event) */
     int       output_hwm;
     tp_test_alerts_t got;        /* alerts received since the sync */
+    /* CURVE (tp_dfx_setup(true)): every endpoint of the daemon is a CURVE
+     * server admitting the client key in clients_file; pub and sub use it. */
+    bool      curve;
+    char      server_public[41], server_secret[41], client_public[41], client_secret[41];
+    char     *key_file;          /* the daemon's secret key, mode 0640 */
+    char     *client_key_file;   /* the client's secret key (tp-pub/tp-tail), 0600 */
+    char     *clients_file;      /* allow-list: client_public */
 } tp_dfx_t;
 
 /* Starts the daemon with `clock` ("event"/"wall") and extra YAML appended
@@ -31,6 +39,21 @@ tp_dfx_t *tp_dfx_start(const char *clock, const char *extra_yaml);
 
 /* The same with the output's high-water mark (output.hwm) set. */
 tp_dfx_t *tp_dfx_start_with(const char *clock, const char *extra_yaml, int output_hwm);
+
+/* A fixture with its temp dir and endpoints but no daemon yet; with
+ * `curve`, keypairs generated now and the key and allow-list files
+ * written. tp_dfx_spawn() starts it. */
+tp_dfx_t *tp_dfx_setup(bool curve);
+
+/* Writes d->cfg (clock, extra YAML), starts the daemon, connects and syncs. */
+void tp_dfx_spawn(tp_dfx_t *d, const char *clock, const char *extra_yaml);
+
+/* tp_dfx_setup(true) + tp_dfx_spawn: the daemon with CURVE on everywhere. */
+tp_dfx_t *tp_dfx_start_curve(const char *clock, const char *extra_yaml);
+
+/* Makes `sock` a CURVE client of d's daemon with the given keypair (Z85). */
+void tp_dfx_curve_client(const tp_dfx_t *d, void *sock, const char *public_key,
+                         const char *secret_key);
 
 /* Writes the config for `d` (used by tp_dfx_start; exposed for tests that
  * start a second daemon). */
