@@ -134,6 +134,42 @@ static void test_unlisted_producer_is_refused_and_counted(void **state) {
 }
 
 /* (3) A plain (NULL mechanism) producer never completes a handshake. */
+/* Key rotation is an edit and a SIGHUP: the allow-list files are read
+ * again, and a bad one refuses the reload with file:line. */
+static void test_reload_rereads_allow_lists(void **state) {
+    (void)state;
+    tp_dfx_t *d = tp_dfx_start_curve("event", NULL);
+    char pub[41], sec[41];
+    assert_int_equal(zmq_curve_keypair(pub, sec), 0);
+    void *mon, *late = s_monitored(d->zctx, ZMQ_PUB, &mon);
+    tp_dfx_curve_client(d, late, pub, sec);
+    assert_int_equal(zmq_connect(late, d->in_ep), 0);
+    assert_int_equal(s_handshake(mon, NULL), ZMQ_EVENT_HANDSHAKE_FAILED_AUTH);
+    s_close(late, mon);
+
+    char *keys = tp_read_file(d->clients_file), *more = NULL;
+    assert_true(asprintf(&more, "%s# added by the operator\n%s\n", keys, pub) > 0);
+    assert_int_equal(tp_write_file(d->clients_file, "not-a-key\n"), 0);
+    assert_false(tp_dfx_reload(d, "event", NULL));
+    char *log = tp_read_file(d->err), want[4300];
+    snprintf(want, sizeof want, "%s:1: not a Z85 public key", d->clients_file);
+    assert_non_null(strstr(log, want));
+    free(log);
+    /* The refused file did not lock anyone out: the fixture's keys still work. */
+    s_allowed_roundtrip(d, "C-still");
+
+    assert_int_equal(tp_write_file(d->clients_file, more), 0);
+    assert_true(tp_dfx_reload(d, "event", NULL));
+    late = s_monitored(d->zctx, ZMQ_PUB, &mon);
+    tp_dfx_curve_client(d, late, pub, sec);
+    assert_int_equal(zmq_connect(late, d->in_ep), 0);
+    assert_int_equal(s_handshake(mon, NULL), ZMQ_EVENT_HANDSHAKE_SUCCEEDED);
+    s_close(late, mon);
+    free(keys);
+    free(more);
+    tp_dfx_free(d);
+}
+
 static void test_plain_producer_gets_nothing_through(void **state) {
     (void)state;
     tp_dfx_t *d = tp_dfx_start_curve("event", NULL);
@@ -443,6 +479,7 @@ int main(void) {
         cmocka_unit_test(test_allowed_producer_is_processed),
         cmocka_unit_test(test_unlisted_producer_is_refused_and_counted),
         cmocka_unit_test(test_plain_producer_gets_nothing_through),
+        cmocka_unit_test(test_reload_rereads_allow_lists),
         cmocka_unit_test(test_unlisted_subscriber_receives_nothing),
         cmocka_unit_test(test_world_readable_key_is_refused),
         cmocka_unit_test(test_zap_load_swaps_allow_list),
