@@ -350,38 +350,62 @@ static json_t *s_json_number(double v) {
     return isfinite(v) ? json_real(v) : json_null();
 }
 
-static json_t *s_series_json(const tp_metric_t *f, const s_series_t *s) {
-    json_t *labels = json_object();
-    for (size_t i = 0; labels && i < f->n_labels; i++)
-        json_object_set_new(labels, f->labels[i], json_string(s->values[i]));
-    if (f->type != TP_METRIC_HISTOGRAM)
-        return json_pack("{s:o*,s:o*}", "labels", labels, "value", s_json_number(s->value));
-    json_t *buckets = json_array();
-    uint64_t cum = 0;
-    for (size_t i = 0; buckets && i < f->n_buckets; i++) {
-        cum += s->counts[i];
-        json_array_append_new(buckets, json_pack("{s:f,s:I}", "le", f->buckets[i], (json_int_t)cum));
+/* Sets key to v, consuming v whatever happens (either may be NULL after
+ * ENOMEM); false if it was not set. */
+static bool s_set(json_t *obj, const char *key, json_t *v) {
+    if (!obj || !v) {
+        json_decref(v);
+        return false;
     }
-    return json_pack("{s:o*,s:o*,s:o*,s:I}", "labels", labels, "buckets", buckets, "sum",
-                     s_json_number(s->sum), "count", (json_int_t)s->count);
+    return json_object_set_new(obj, key, v) == 0;
+}
+
+static json_t *s_series_json(const tp_metric_t *f, const s_series_t *s) {
+    json_t *o = json_object(), *labels = json_object();
+    bool ok = s_set(o, "labels", labels);
+    for (size_t i = 0; ok && i < f->n_labels; i++)
+        ok = s_set(labels, f->labels[i], json_string(s->values[i]));
+    if (f->type != TP_METRIC_HISTOGRAM) {
+        ok = ok && s_set(o, "value", s_json_number(s->value));
+    } else {
+        json_t *buckets = json_array();
+        ok = ok && s_set(o, "buckets", buckets);
+        uint64_t cum = 0;
+        for (size_t i = 0; ok && i < f->n_buckets; i++) {
+            json_t *b = json_object();
+            cum += s->counts[i];
+            ok = json_array_append_new(buckets, b) == 0 &&
+                 s_set(b, "le", json_real(f->buckets[i])) &&
+                 s_set(b, "count", json_integer((json_int_t)cum));
+        }
+        ok = ok && s_set(o, "sum", s_json_number(s->sum)) &&
+             s_set(o, "count", json_integer((json_int_t)s->count));
+    }
+    if (!ok) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
 }
 
 json_t *tp_metrics_to_json(const tp_metrics_t *m) {
     static const char *const types[] = { "counter", "gauge", "histogram" };
     json_t *root = json_object();
-    for (const tp_metric_t *f = m->first; root && f; f = f->next) {
-        json_t *series = json_array();
-        for (const s_series_t *s = f->series; series && s; s = s->hh.next)
-            if (json_array_append_new(series, s_series_json(f, s)) < 0) {
-                json_decref(series);
-                series = NULL;
-            }
-        json_t *fam = json_pack("{s:s,s:s,s:o*}", "type", types[f->type], "help", f->help,
-                                "series", series);
-        if (!fam || json_object_set_new(root, f->name, fam) < 0) {
-            json_decref(root);
-            root = NULL;
-        }
+    bool ok = root != NULL;
+    for (const tp_metric_t *f = m->first; ok && f; f = f->next) {
+        json_t *fam = json_object(), *series = json_array();
+        ok = s_set(fam, "series", series) && s_set(fam, "type", json_string(types[f->type])) &&
+             s_set(fam, "help", json_string(f->help));
+        for (const s_series_t *s = f->series; ok && s; s = s->hh.next)
+            ok = json_array_append_new(series, s_series_json(f, s)) == 0;
+        if (!ok)
+            json_decref(fam);
+        else
+            ok = s_set(root, f->name, fam);
+    }
+    if (!ok) {
+        json_decref(root);
+        return NULL;
     }
     return root;
 }
