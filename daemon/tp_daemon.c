@@ -14,6 +14,7 @@
 #include "tp_alert_replay.h"
 #include "tp_bus.h"
 #include "tp_clock.h"
+#include "tp_http.h"
 #include "tp_journal.h"
 #include "tp_json.h"
 #include "tp_log.h"
@@ -51,6 +52,7 @@ struct tp_daemon {
     int64_t            now_ms;       /* the wall clock for this callback: one per event */
     bool               rebuilding;   /* replaying the event log: alerts are already journaled */
     uint64_t           rebuilt_alerts;
+    tp_http_t         *http;         /* /healthz, /metrics, /status; NULL when http.enabled is false */
 };
 
 /* mkdir -p, mode 0750 for what we create. */
@@ -245,7 +247,10 @@ static void s_flush_cb(evutil_socket_t fd, short what, void *arg) {
     tp_daemon_t *d = arg;
     tp_stats_t *st = tp_engine_counters(d->engine);
     char err[256];
+    int64_t t0 = tp_monotonic_us();
     int r = tp_journal_commit(d->journal, err, sizeof err);
+    if (d->http)
+        tp_http_observe_commit(d->http, (double)(tp_monotonic_us() - t0) / 1e6, r >= 0);
     if (r < 0) {
         st->journal_errors++;
         uint64_t suppressed;
@@ -292,6 +297,8 @@ static int s_alert_sink(void *ctx, const char *topic, const uint8_t *buf, size_t
         d->rebuilt_alerts++;
         return 0;
     }
+    if (d->http)
+        tp_http_observe_alert(d->http, alert->rule, alert->status);
     char *line;
     if (d->print_alerts && tp_json_dumps_alert(topic, strlen(topic), &alert->base, &line) == 0) {
         fprintf(d->print_alerts, "%s\n", line);
@@ -474,6 +481,15 @@ int tp_daemon_new(struct event_base *base, const tp_config_t *cfg, const tp_daem
             goto fail;
         }
     }
+    if (cfg->http.enabled) {
+        r = tp_http_new(base, cfg, d->engine, &d->http);
+        if (r < 0) {
+            log_error_errno(r, "Failed to bind the HTTP endpoint '%s': %m", cfg->http.listen);
+            goto fail;
+        }
+        log_info("HTTP endpoint on %s (port %u): /healthz /metrics /status", cfg->http.listen,
+                 tp_http_port(d->http));
+    }
     *ret = d;
     return 0;
 fail:
@@ -500,6 +516,7 @@ void tp_daemon_destroy(tp_daemon_t **p) {
     /* What the last loop turn raised is stored and sent before we go. */
     if (d->journal && d->flush_ev && d->engine)
         s_flush_cb(-1, 0, d);
+    tp_http_destroy(&d->http);
     tp_alert_replay_destroy(&d->replay);
     tp_bus_destroy(&d->bus);
     while (d->out) {

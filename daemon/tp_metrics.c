@@ -346,8 +346,14 @@ int tp_metrics_render(const tp_metrics_t *m, char **ret_text, size_t *ret_len) {
     return 0;
 }
 
+/* Integral values as JSON integers (counters read as counts), NaN and
+ * infinities as null (JSON has no such numbers). */
 static json_t *s_json_number(double v) {
-    return isfinite(v) ? json_real(v) : json_null();
+    if (!isfinite(v))
+        return json_null();
+    if (v == floor(v) && fabs(v) < 9007199254740992.0)
+        return json_integer((json_int_t)v);
+    return json_real(v);
 }
 
 /* Sets key to v, consuming v whatever happens (either may be NULL after

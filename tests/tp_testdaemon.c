@@ -21,9 +21,11 @@ void tp_dfx_write_config(tp_dfx_t *d, const char *path, const char *clock, const
                          "output:\n  endpoint: %s\n  mode: bind\n  hwm: %d\n"
                          "replay:\n  endpoint: %s\n"
                          "reliable_input:\n  endpoint: %s\n"
-                         "clock: %s\nstate_dir: %s/state\n%s",
+                         "clock: %s\nstate_dir: %s/state\n%s\n%s",
                          d->in_ep, d->out_ep, d->output_hwm ? d->output_hwm : 100000, d->replay_ep,
-                         d->reliable_ep, clock, d->dir, extra ? extra : "") > 0);
+                         d->reliable_ep, clock, d->dir,
+                         d->http ? "http: { listen: \"127.0.0.1:0\" }" : "http: { enabled: false }",
+                         extra ? extra : "") > 0);
     assert_int_equal(tp_write_file(path, yaml), 0);
     free(yaml);
 }
@@ -106,9 +108,10 @@ tp_dfx_t *tp_dfx_start(const char *clock, const char *extra) {
     return tp_dfx_start_with(clock, extra, 100000);
 }
 
-tp_dfx_t *tp_dfx_start_with(const char *clock, const char *extra, int output_hwm) {
+static tp_dfx_t *s_start(const char *clock, const char *extra, int output_hwm, bool http) {
     tp_dfx_t *d = calloc(1, sizeof *d);
     d->output_hwm = output_hwm;
+    d->http = http;
     d->dir = tp_tmpdir();
     assert_non_null(d->dir);
     d->cfg = tp_path(d->dir, "touchpointd.yaml");
@@ -121,6 +124,29 @@ tp_dfx_t *tp_dfx_start_with(const char *clock, const char *extra, int output_hwm
     tp_dfx_write_config(d, d->cfg, clock, extra);
     s_spawn_and_sync(d, NULL, true);
     return d;
+}
+
+tp_dfx_t *tp_dfx_start_with(const char *clock, const char *extra, int output_hwm) {
+    return s_start(clock, extra, output_hwm, false);
+}
+
+tp_dfx_t *tp_dfx_start_http(const char *clock, const char *extra) {
+    return s_start(clock, extra, 100000, true);
+}
+
+/* The daemon writes <state_dir>/http.port before it reads its first event,
+ * so after the sync it is there. */
+static void s_read_http_port(tp_dfx_t *d) {
+    char *path = NULL;
+    assert_true(asprintf(&path, "%s/state/http.port", d->dir) > 0);
+    char *text = tp_read_file(path);
+    assert_non_null(text);
+    char *end;
+    unsigned long port = strtoul(text, &end, 10);
+    assert_true(port > 0 && port < 65536 && *end == '\n');
+    d->http_port = (unsigned)port;
+    free(text);
+    free(path);
 }
 
 /* Starts the daemon, (re)connects our sockets and waits until both paths
@@ -152,6 +178,8 @@ static void s_spawn_and_sync(tp_dfx_t *d, const char *extra_arg, bool fresh) {
         assert_memory_equal(sub, "\0crm.", 5);
     }
     s_sync(d);
+    if (d->http)
+        s_read_http_port(d);
 }
 
 void tp_dfx_restart(tp_dfx_t *d, const char *extra_arg) {

@@ -22,6 +22,8 @@ typedef struct {
     unsigned  probes;            /* probe calls sent (each one accepted event) */
     int       output_hwm;
     tp_test_alerts_t got;        /* alerts received since the sync */
+    bool      http;              /* HTTP endpoint on (127.0.0.1, any free port); else off */
+    unsigned  http_port;         /* the port it bound, once started */
 } tp_dfx_t;
 
 /* Starts the daemon with `clock` ("event"/"wall") and extra YAML appended
@@ -31,6 +33,12 @@ tp_dfx_t *tp_dfx_start(const char *clock, const char *extra_yaml);
 
 /* The same with the output's high-water mark (output.hwm) set. */
 tp_dfx_t *tp_dfx_start_with(const char *clock, const char *extra_yaml, int output_hwm);
+
+/* As tp_dfx_start with the HTTP endpoint on: http.listen 127.0.0.1:0,
+ * and d->http_port read from <state_dir>/http.port once it is up. Without
+ * this the generated config says http: { enabled: false }, so tests never
+ * bind the default TCP port. */
+tp_dfx_t *tp_dfx_start_http(const char *clock, const char *extra_yaml);
 
 /* Writes the config for `d` (used by tp_dfx_start; exposed for tests that
  * start a second daemon). */
