@@ -2,7 +2,7 @@
 # Installs what touchpointd needs to build and test on Debian 12 (bookworm).
 # The one list of Debian packages: the README and .ci/run both call this.
 set -eu
-PKGS="build-essential cmake pkg-config
+PKGS="build-essential cmake pkg-config python3-prometheus-client
       libzmq3-dev libprotobuf-c-dev protobuf-c-compiler libevent-dev
       libyaml-dev libjansson-dev libsqlite3-dev libsystemd-dev uthash-dev
       libcmocka-dev"
