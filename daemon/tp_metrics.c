@@ -158,6 +158,8 @@ static s_series_t *s_find(const tp_metric_t *f, const char *key, size_t keylen) 
 }
 
 static s_series_t *s_get(tp_metric_t *f, const char *const *values) {
+    if (f->n_labels == 0 && f->series)     /* the one series: no key to hash */
+        return f->series;
     char stack[256] = "";
     size_t keylen = s_key(f, values, stack, sizeof stack);
     if (keylen <= sizeof stack) {
