@@ -22,6 +22,7 @@
 #include <time.h>
 
 #include "tp_engine.h"
+#include "tp_kpi.h"
 #include "tp_log.h"
 
 /* Under `valgrind --tool=callgrind --instr-atstart=no` only the timed
@@ -229,6 +230,8 @@ static int s_null_sink(void *ctx, const char *topic, const uint8_t *buf, size_t 
 /* Opens n_open calls in a fresh engine, then times WORK events about the
  * first `spread` of them. Returns events/s; *ret_bytes (if not NULL) gets
  * heap bytes per open call. */
+static bool s_with_kpi;          /* install the KPI observer (what the daemon does with http on) */
+
 static double s_run(size_t n_open, size_t spread, double *ret_bytes) {
     /* The default config: the event-id window (200,000) stays bounded
      * whatever the number of open calls, as in production. */
@@ -242,6 +245,13 @@ static double s_run(size_t n_open, size_t spread, double *ret_bytes) {
         exit(1);
     }
     tp_engine_set_sink(e, s_null_sink, NULL);
+    tp_metrics_t *m = tp_metrics_new("touchpointd_");
+    tp_kpi_t *kpi = NULL;
+    if (s_with_kpi) {
+        if (!m || tp_kpi_new(cfg, m, &kpi) < 0)
+            exit(1);
+        tp_engine_set_observer(e, tp_kpi_observe, kpi);
+    }
     frame_t *work = s_workload(n_open, spread);
 
     size_t before = mallinfo2().uordblks;
@@ -271,6 +281,8 @@ static double s_run(size_t n_open, size_t spread, double *ret_bytes) {
         free(work[i].buf);
     free(work);
     tp_engine_destroy(&e);
+    tp_kpi_destroy(&kpi);
+    tp_metrics_destroy(&m);
     tp_config_destroy(&cfg);
     return WORK / dt;
 }
@@ -300,6 +312,20 @@ int main(int argc, char **argv) {
                res[i].hot_per_s / res[0].hot_per_s, res[i].spread_per_s,
                res[i].spread_per_s / res[0].spread_per_s, res[i].bytes_per_open_call);
     }
+    /* The KPI observer's cost: the hot workload at the smallest N, off and
+     * on alternately, best of three each (same run, same machine state). */
+    double off = 0, on = 0;
+    for (int rep = 0; rep < 3; rep++) {
+        s_with_kpi = false;
+        double r = s_run(sizes[0], 1000, NULL);
+        off = r > off ? r : off;
+        s_with_kpi = true;
+        r = s_run(sizes[0], 1000, NULL);
+        on = r > on ? r : on;
+    }
+    s_with_kpi = false;
+    printf("KPI observer (%zu open calls, hot, best of 3): off %.0f ev/s, on %.0f ev/s, ratio %.3f\n",
+           sizes[0], off, on, on / off);
     double case_bytes = s_case_bytes(100000);
     printf("heap bytes per open contracting case (100,000 cases, 3 steps each): %.0f\n", case_bytes);
     printf("{\"bench\":\"engine\",\"workload_events\":%d,\"bytes_per_open_case\":%.0f,\"runs\":[",

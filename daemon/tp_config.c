@@ -24,6 +24,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <arpa/inet.h>
 #include <yaml.h>
 
 __attribute__((format(printf, 3, 4)))
@@ -536,6 +538,68 @@ int64_t tp_config_step_sla(const tp_config_t *c, const char *step, int contract_
     return c->step_slow.default_sla_ms;
 }
 
+unsigned tp_config_call_cutoff_day(const tp_config_t *c, int month0)
+{
+    unsigned day = month0 >= 0 && month0 < 12 ? c->call_late.cutoff_by_month[month0 + 1] : 0;
+    return day ? day : c->call_late.cutoff_day;
+}
+
+int64_t tp_config_call_due(const tp_config_t *c, int64_t call_at_ms)
+{
+    if (c->call_late.style != TP_LATE_MONTHLY)
+        return call_at_ms + c->call_late.submit_within_ms;
+    time_t secs = (time_t)(call_at_ms / 1000);
+    struct tm tm;
+    if (!gmtime_r(&secs, &tm))
+        return INT64_MAX;
+    struct tm cut = { .tm_year = tm.tm_year, .tm_mon = tm.tm_mon + 1,
+                      .tm_mday = (int)tp_config_call_cutoff_day(c, tm.tm_mon) + 1 };
+    if (cut.tm_mon == 12) {                 /* December's calls: January, next year */
+        cut.tm_mon = 0;
+        cut.tm_year++;
+    }
+    return (int64_t)timegm(&cut) * 1000 - 1; /* the start of day N+1, less 1 ms */
+}
+
+int tp_listen_parse(const char *s, char *ret_host, size_t hostlen, unsigned *ret_port)
+{
+    char host[64];
+    const char *colon;
+    size_t hl;
+    if (s[0] == '[') {
+        const char *close = strchr(s, ']');
+        if (!close || close[1] != ':')
+            return -EINVAL;
+        hl = (size_t)(close - s - 1);
+        colon = close + 1;
+        if (hl == 0 || hl >= sizeof host)
+            return -EINVAL;
+        memcpy(host, s + 1, hl);
+        host[hl] = '\0';
+        struct in6_addr a6;
+        if (inet_pton(AF_INET6, host, &a6) != 1)
+            return -EINVAL;
+    } else {
+        colon = strrchr(s, ':');
+        if (!colon)
+            return -EINVAL;
+        hl = (size_t)(colon - s);
+        if (hl == 0 || hl >= sizeof host)
+            return -EINVAL;
+        memcpy(host, s, hl);
+        host[hl] = '\0';
+        struct in_addr a4;
+        if (inet_pton(AF_INET, host, &a4) != 1)
+            return -EINVAL;
+    }
+    int64_t port;
+    if (tp_cfg_parse_i64(colon + 1, false, &port) < 0 || port > 65535 || hl >= hostlen)
+        return -EINVAL;
+    memcpy(ret_host, host, hl + 1);
+    *ret_port = (unsigned)port;
+    return 0;
+}
+
 const tp_feedback_source_t *tp_config_feedback_source(const tp_config_t *c, const char *source)
 {
     for (size_t i = 0; source && i < c->n_feedback_sources; i++)
@@ -567,6 +631,7 @@ void tp_config_destroy(tp_config_t **p)
     free(c->replay.endpoint.endpoint);
     free(c->reliable_input.endpoint.endpoint);
     free(c->state_dir);
+    free(c->http.listen);
     free(c->path);
     free(c);
     *p = NULL;

@@ -91,6 +91,10 @@ typedef struct tp_config {
         int64_t  event_retention_ms;            /* event log kept for rebuilding state */
         int64_t  commit_interval_ms;            /* 0: commit every loop turn; else at most this often */
     } journal;
+    struct {
+        bool  enabled;                          /* serve /healthz, /metrics, /status */
+        char *listen;                           /* owned; "127.0.0.1:7605", "[::1]:7605" */
+    } http;
     tp_clock_mode_t clock;                      /* wall | event */
     char           *state_dir;                  /* owned */
     size_t          dedup_window;               /* event_ids remembered for idempotency */
@@ -158,6 +162,11 @@ const char *tp_config_default_yaml(void);
  * Returns 0 and stores milliseconds in *ret_ms, or -EINVAL. */
 int tp_duration_parse(const char *s, int64_t *ret_ms);
 
+/* Splits an http.listen address, "host:port" or "[ipv6]:port", with a
+ * numeric IPv4 or IPv6 host (no name lookup) and a port 0..65535 (0 = any
+ * free port). Returns 0, or -EINVAL with nothing written. */
+int tp_listen_parse(const char *s, char *ret_host, size_t hostlen, unsigned *ret_port);
+
 /* Field name <-> TP_FIELD_* bit; NULL / 0 when unknown. */
 unsigned tp_field_from_name(const char *name);
 const char *tp_field_name(unsigned bit);
@@ -168,6 +177,15 @@ unsigned tp_config_required_fields(const tp_config_t *c, int channel);
 /* SLA for a contracting step: by_step[step], else by_contract_type[type],
  * else default_sla. */
 int64_t tp_config_step_sla(const tp_config_t *c, const char *step, int contract_type);
+
+/* rules.call_late: the last on-time instant (unix ms) for a call at
+ * call_at_ms — style hours, call_at + submit_within; style monthly,
+ * 23:59:59.999 UTC on the cut-off day of the next month. Shared by the
+ * call_late rule and the late-submission KPI, so both judge alike. */
+int64_t tp_config_call_due(const tp_config_t *c, int64_t call_at_ms);
+
+/* rules.call_late, style monthly: cut-off day N for calls of month0 (0 = JAN). */
+unsigned tp_config_call_cutoff_day(const tp_config_t *c, int month0);
 
 /* The scoring convention of feedback `source`, or NULL if it is not listed
  * (then each rule's nps_max / effort_min apply on a 1..7, high = hard scale). */

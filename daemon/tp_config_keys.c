@@ -77,6 +77,10 @@ const cfg_key_t tp_config_keys[] = {
     K("journal.commit_interval", T_DURATION, journal.commit_interval_ms, 0, 60000, "0ms",
       "0ms: one group commit per loop turn; else at most one per interval (more events per commit,"
       " alerts and ACKs wait up to that long)"),
+    K("http.enabled", T_BOOL, http.enabled, 0, 1, "true",
+      "serve /healthz, /metrics (Prometheus) and /status (JSON) over HTTP"),
+    K("http.listen", T_LISTEN, http.listen, 0, 0, "127.0.0.1:7605",
+      "host:port of the HTTP endpoint, numeric host, IPv6 as [::1]:7605; port 0 = any free port"),
     KEY(tp_config_t, "clock", T_ENUM, clock, 0, 0, tp_config_clocks, "wall",
         "wall (live) or event (backfill: now = newest event time or watermark)"),
     K("state_dir", T_STRING, state_dir, 0, 0, "./var/touchpointd", "where state is kept"),
@@ -206,6 +210,7 @@ const char *tp_config_default_yaml(void)
            "curve: { secret_key_file: \"\" }\n"
            "journal: { enabled: true, retention: 30d, max_alerts: 1000000, event_retention: 200d,"
            " commit_interval: 0ms }\n"
+           "http: { enabled: true, listen: \"127.0.0.1:7605\" }\n"
            "clock: wall\n"
            "state_dir: ./var/touchpointd\n"
            "limits:\n"

@@ -61,6 +61,11 @@ static int set_string(pctx_t *p, const cfg_key_t *k, const char *path, void *bas
         return r;
     if (!*v)
         return tp_cfg_fail(p, n, "%s: expected a non-empty string", path);
+    char host[64];
+    unsigned port;
+    if (k->type == T_LISTEN && tp_listen_parse(v, host, sizeof host, &port) < 0)
+        return tp_cfg_fail(p, n, "%s: invalid address \"%.64s\" (expected host:port with a numeric "
+                           "IPv4 host or [IPv6], port 0..65535)", path, v);
     if (k->type == T_ENDPOINT) {
         if (strncmp(v, "tcp://", 6) && strncmp(v, "ipc://", 6) && strncmp(v, "inproc://", 9))
             return tp_cfg_fail(p, n, "%s: invalid endpoint \"%.64s\" (expected tcp://, ipc:// or "
@@ -371,7 +376,7 @@ static int set_feedback_sources(pctx_t *p, const cfg_key_t *k, const char *path,
 const setter_t tp_cfg_setters[] = {
     [T_BOOL] = set_bool, [T_UINT] = set_int, [T_INT] = set_int, [T_DURATION] = set_duration,
     [T_STRING] = set_string, [T_ENDPOINT] = set_string, [T_ENUM] = set_enum,
-    [T_OPT_STRING] = set_opt_string, [T_Z85] = set_opt_string,
+    [T_OPT_STRING] = set_opt_string, [T_Z85] = set_opt_string, [T_LISTEN] = set_string,
     [T_FIELDSET] = set_fieldset, [T_INPUTS] = set_inputs, [T_BY_CHANNEL] = set_enum_map,
     [T_BY_STEP] = set_by_step, [T_TARGETS] = set_enum_map, [T_BY_MONTH] = set_by_month,
     [T_FEEDBACK_SOURCES] = set_feedback_sources,

@@ -15,6 +15,7 @@
 #include "tp_bus.h"
 #include "tp_clock.h"
 #include "tp_curve_key.h"
+#include "tp_http.h"
 #include "tp_journal.h"
 #include "tp_json.h"
 #include "tp_log.h"
@@ -54,6 +55,7 @@ struct tp_daemon {
     bool               rebuilding;   /* replaying the event log: alerts are already journaled */
     tp_zap_t          *zap;          /* CURVE on: the ZAP handler (the bus owns it), or NULL */
     uint64_t           rebuilt_alerts;
+    tp_http_t         *http;         /* /healthz, /metrics, /status; NULL when http.enabled is false */
 };
 
 /* mkdir -p, mode 0750 for what we create. */
@@ -248,7 +250,10 @@ static void s_flush_cb(evutil_socket_t fd, short what, void *arg) {
     tp_daemon_t *d = arg;
     tp_stats_t *st = tp_engine_counters(d->engine);
     char err[256];
+    int64_t t0 = tp_monotonic_us();
     int r = tp_journal_commit(d->journal, err, sizeof err);
+    if (d->http)
+        tp_http_observe_commit(d->http, (double)(tp_monotonic_us() - t0) / 1e6, r >= 0);
     if (r < 0) {
         st->journal_errors++;
         uint64_t suppressed;
@@ -295,6 +300,8 @@ static int s_alert_sink(void *ctx, const char *topic, const uint8_t *buf, size_t
         d->rebuilt_alerts++;
         return 0;
     }
+    if (d->http)
+        tp_http_observe_alert(d->http, alert->rule, alert->status);
     char *line;
     if (d->print_alerts && tp_json_dumps_alert(topic, strlen(topic), &alert->base, &line) == 0) {
         fprintf(d->print_alerts, "%s\n", line);
@@ -486,6 +493,30 @@ static void s_close_role(tp_daemon_t *d, int role) {
     }
 }
 
+static int s_open_http(tp_daemon_t *d, const tp_config_t *cfg) {
+    int r = tp_http_new(d->base, cfg, d->engine, &d->http);
+    if (r < 0)
+        return log_error_errno(r, "Failed to bind the HTTP endpoint '%s': %m", cfg->http.listen);
+    log_info("HTTP endpoint on %s (port %u): /healthz /metrics /status", cfg->http.listen,
+             tp_http_port(d->http));
+    return 0;
+}
+
+/* The HTTP endpoint on reload: switched on or off, moved to another
+ * address (metrics and KPIs carry on), or just given the new config. */
+static int s_reload_http(tp_daemon_t *d, const tp_config_t *next) {
+    if (!next->http.enabled) {
+        tp_http_destroy(&d->http);
+        return 0;
+    }
+    if (!d->http)
+        return s_open_http(d, next);
+    int r = tp_http_reconfigure(d->http, next);
+    if (r < 0)
+        return log_error_errno(r, "Failed to bind the HTTP endpoint '%s': %m", next->http.listen);
+    return 0;
+}
+
 /* Loads the allow-list of every bound endpoint of cfg into the ZAP handler
  * (at start, and on reload: key files are re-read, so adding or revoking a
  * client is an edit and a SIGHUP). 0 or negative errno, logged. */
@@ -554,10 +585,19 @@ int tp_daemon_reload(tp_daemon_t *d, const tp_config_t *next) {
     for (role = 0; role < ROLE_COUNT; role++)
         if (changed[role] && (r = s_open_role(d, next, role)) < 0)
             break;
-    if (r == 0) {
+    bool http_was_on = d->http != NULL;
+    if (r == 0 && (r = s_reload_http(d, next)) == 0) {
         r = tp_engine_reconfigure(d->engine, next, why, sizeof why);
-        if (r < 0)
+        if (r < 0) {
             log_error_errno(r, "Reload of %s failed: %s", next->path, why);
+            /* Back to the old HTTP settings (what binds now binds again). */
+            if (!http_was_on)
+                tp_http_destroy(&d->http);
+            else if (d->http)
+                tp_http_reconfigure(d->http, old);
+            else
+                s_open_http(d, old);
+        }
     }
     if (r < 0) {
         for (role = 0; role < ROLE_COUNT; role++)
@@ -662,6 +702,8 @@ int tp_daemon_new(struct event_base *base, const tp_config_t *cfg, const tp_daem
     for (int role = 0; role < ROLE_COUNT; role++)
         if ((r = s_open_role(d, cfg, role)) < 0)
             goto fail;
+    if (cfg->http.enabled && (r = s_open_http(d, cfg)) < 0)
+        goto fail;
     *ret = d;
     return 0;
 fail:
@@ -699,6 +741,7 @@ void tp_daemon_destroy(tp_daemon_t **p) {
     /* What the last loop turn raised is stored and sent before we go. */
     if (d->journal && d->flush_ev && d->engine)
         s_flush_cb(-1, 0, d);
+    tp_http_destroy(&d->http);
     tp_alert_replay_destroy(&d->replay);
     tp_bus_destroy(&d->bus);
     while (d->out) {

@@ -32,6 +32,8 @@ struct tp_engine {
     tp_timers_t       *timers;    /* every deadline: rules' and retention */
     tp_ratelimit_t     bad_rl;    /* bad frames, duplicates */
     tp_ratelimit_t     seq_rl;    /* sequence gaps, regressions */
+    tp_engine_observer_fn observer;   /* after the rules, per accepted event */
+    void              *observer_ctx;
 };
 
 static tp_rule_ctx_t s_ctx(tp_engine_t *e) {
@@ -104,6 +106,11 @@ int tp_engine_reconfigure(tp_engine_t *e, const tp_config_t *cfg, char *why, siz
 
 void tp_engine_set_sink(tp_engine_t *e, tp_alert_sink_fn fn, void *ctx) {
     tp_alerts_set_sink(e->alerts, fn, ctx);
+}
+
+void tp_engine_set_observer(tp_engine_t *e, tp_engine_observer_fn fn, void *ctx) {
+    e->observer = fn;
+    e->observer_ctx = ctx;
 }
 
 tp_clock_t *tp_engine_clock(tp_engine_t *e) {
@@ -351,6 +358,8 @@ static int s_dispatch(tp_engine_t *e, const Touchpoint__V1__Envelope *env, char 
     }
     tp_rule_ctx_t ctx = s_ctx(e);
     tp_ruleset_on_event(e->rules, &ctx, &ev);
+    if (e->observer)
+        e->observer(e->observer_ctx, &ev);
     return TP_ACCEPTED;
 }
 

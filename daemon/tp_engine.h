@@ -35,6 +35,12 @@ int tp_engine_can_reconfigure(const tp_engine_t *e, const tp_config_t *cfg, char
 /* Where alerts go (see tp_alert_sink_fn). */
 void tp_engine_set_sink(tp_engine_t *e, tp_alert_sink_fn fn, void *ctx);
 
+/* Who sees every accepted event after the rules did (tp_kpi): the event
+ * and the state it left (struct tp_event, tp_rules.h). NULL fn = nobody. */
+struct tp_event;
+typedef void (*tp_engine_observer_fn)(void *ctx, const struct tp_event *ev);
+void tp_engine_set_observer(tp_engine_t *e, tp_engine_observer_fn fn, void *ctx);
+
 /* The engine's clock, e.g. to inject a wall-time source in tests. */
 tp_clock_t *tp_engine_clock(tp_engine_t *e);
 

@@ -46,3 +46,6 @@ bool tp_ratelimit_below(tp_ratelimit_t *rl, int64_t now_ms, uint64_t *ret_suppre
 
 /* CLOCK_MONOTONIC in ms, for rate limiting and loop-lag measurement. */
 int64_t tp_monotonic_ms(void);
+
+/* The same in microseconds, for timing commits and loop lag. */
+int64_t tp_monotonic_us(void);

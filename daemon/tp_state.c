@@ -109,6 +109,11 @@ int tp_state_apply_call(tp_state_t *s, const Touchpoint__V1__CallLogged *c,
     call->status = (uint8_t)c->status;
     call->channel = (uint8_t)c->channel;
     call->present = (uint16_t)tp_call_present_fields(c);
+    /* "First SUBMITTED" is a fact of the call, not of one observer: it
+     * survives a rebuild, so a correction is never taken for a submission. */
+    bool submitted = c->status == TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED;
+    call->first_submitted = submitted && !call->ever_submitted;
+    call->ever_submitted |= submitted;
     if (created) {
         HASH_ADD_KEYPTR(hh, s->calls, call->call_id, strlen(call->call_id), call);
         s->n_calls++;

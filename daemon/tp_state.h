@@ -13,6 +13,7 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <uthash.h>
@@ -28,6 +29,8 @@ typedef struct tp_call {
     uint8_t  status;             /* CallStatus */
     uint8_t  channel;            /* Channel */
     uint16_t present;            /* TP_FIELD_* mask of fields that carry data */
+    bool     ever_submitted;     /* a SUBMITTED version has been applied */
+    bool     first_submitted;    /* the version held is the first SUBMITTED one */
     char    *hcp_id;
     char    *rep_id;
     char    *account_id;
@@ -49,6 +52,12 @@ unsigned tp_call_present_fields(const Touchpoint__V1__CallLogged *c);
  * the record in both non-error cases (owned by the state). */
 int tp_state_apply_call(tp_state_t *s, const Touchpoint__V1__CallLogged *c,
                         const char *event_id, int64_t version_ms, tp_call_t **ret_call);
+
+/* When a call was submitted: submitted_at_ms, or the version's
+ * occurred_at_ms where the CRM leaves it empty. */
+static inline int64_t tp_call_submitted_at(const tp_call_t *call) {
+    return call->submitted_at_ms > 0 ? call->submitted_at_ms : call->version_ms;
+}
 
 tp_call_t *tp_state_find_call(tp_state_t *s, const char *call_id);
 

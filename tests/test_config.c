@@ -72,6 +72,8 @@ static void assert_defaults(const tp_config_t *c)
     assert_int_equal(c->max_open_cases_per_hcp, 1000);
     assert_int_equal(c->log_interval_ms, 10000);
     assert_int_equal(c->log_burst, 10);
+    assert_true(c->http.enabled);
+    assert_string_equal(c->http.listen, "127.0.0.1:7605");
 
     assert_true(c->call_incomplete.enabled);
     assert_int_equal(c->call_incomplete.required,
@@ -195,6 +197,26 @@ static void test_example_file(void **state)
     if (r != 0)
         fail_msg("%s", s_err);
     assert_defaults(c);     /* the example spells out every default */
+    tp_config_destroy(&c);
+}
+
+/* http.listen: numeric IPv4 or bracketed IPv6, port 0 = any free port. */
+static void test_http_listen(void **state)
+{
+    (void)state;
+    tp_config_t *c = parse_ok("http: { enabled: false, listen: \"[::1]:0\" }\n");
+    assert_false(c->http.enabled);
+    assert_string_equal(c->http.listen, "[::1]:0");
+    char host[64];
+    unsigned port = 1;
+    assert_int_equal(tp_listen_parse(c->http.listen, host, sizeof host, &port), 0);
+    assert_string_equal(host, "::1");
+    assert_int_equal(port, 0);
+    assert_int_equal(tp_listen_parse("0.0.0.0:65535", host, sizeof host, &port), 0);
+    assert_string_equal(host, "0.0.0.0");
+    assert_int_equal(port, 65535);
+    assert_int_equal(tp_listen_parse("10.0.0.1:80", host, 4, &port), -EINVAL);   /* host too long */
+    assert_int_equal(tp_listen_parse("10.0.0.1:", host, sizeof host, &port), -EINVAL);
     tp_config_destroy(&c);
 }
 
@@ -378,6 +400,14 @@ static const bad_t s_bad[] = {
     { "rules: { uncoordinated_contact: { min_reps: 1 } }\n", 1, "from 2 to 1000" },
     { "output: { hwm: -5 }\n", 1, "output.hwm: out of range \"-5\"" },
     { "state_dir: \"\"\n", 1, "state_dir: expected a non-empty string" },
+    { "http:\n  listen: localhost:7605\n", 2, "http.listen: invalid address \"localhost:7605\"" },
+    { "http: { listen: \"127.0.0.1\" }\n", 1, "http.listen: invalid address" },
+    { "http: { listen: \"127.0.0.1:65536\" }\n", 1, "http.listen: invalid address" },
+    { "http: { listen: \"127.0.0.1:-1\" }\n", 1, "http.listen: invalid address" },
+    { "http: { listen: \"::1:7605\" }\n", 1, "http.listen: invalid address" },
+    { "http: { listen: \"[::1]\" }\n", 1, "http.listen: invalid address" },
+    { "http: { listen: \"[nope]:1\" }\n", 1, "http.listen: invalid address" },
+    { "http: { enabled: yes }\n", 1, "http.enabled: invalid boolean" },
     { "state_dir: \"a\\0b\"\n", 1, "state_dir: value contains a NUL byte" },
     { "rules:\n\n\n  call_incomplete:\n    required: [products, product]\n", 5,
       "rules.call_incomplete.required: unknown field \"product\" (expected products" },
@@ -660,6 +690,7 @@ int main(void)
         cmocka_unit_test(test_design_sample),
         cmocka_unit_test(test_example_file),
         cmocka_unit_test(test_types),
+        cmocka_unit_test(test_http_listen),
         cmocka_unit_test(test_step_sla_limits),
         cmocka_unit_test(test_curve),
         cmocka_unit_test(test_errors),

@@ -233,6 +233,7 @@ static void test_second_daemon_on_same_state_dir_is_refused(void **state) {
     assert_true(asprintf(&yaml, "inputs:\n  - endpoint: ipc://%s/in2.sock\noutput:\n  endpoint: "
                                 "ipc://%s/out2.sock\nreplay: { endpoint: \"ipc://%s/r2.sock\" }\n"
                                 "reliable_input: { enabled: false }\n"
+                                "http: { enabled: false }\n"
                                 "state_dir: %s/state\n",
                          d->dir, d->dir, d->dir, d->dir) > 0);
     assert_int_equal(tp_write_file(cfg2, yaml), 0);
@@ -262,6 +263,7 @@ static void test_two_inputs_bind_and_connect(void **state) {
                                 "  - { endpoint: \"%s\", mode: connect }\n"
                                 "output: { endpoint: \"%s\" }\nreplay: { enabled: false }\n"
                                 "reliable_input: { enabled: false }\n"
+                                "http: { enabled: false }\n"
                                 "clock: event\nstate_dir: %s/state\n",
                          in1, in2, out, dir) > 0);
     assert_int_equal(tp_write_file(cfg, yaml), 0);

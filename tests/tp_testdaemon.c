@@ -28,9 +28,10 @@ void tp_dfx_write_config(tp_dfx_t *d, const char *path, const char *clock, const
                          "output:\n  endpoint: %s\n  mode: bind\n  hwm: %d\n%s"
                          "replay:\n  endpoint: %s\n%s"
                          "reliable_input:\n  endpoint: %s\n%s%s"
-                         "clock: %s\nstate_dir: %s/state\n%s",
+                         "clock: %s\nstate_dir: %s/state\n%s\n%s",
                          d->in_ep, cl[0], d->out_ep, d->output_hwm ? d->output_hwm : 100000, cl[1],
                          d->replay_ep, cl[2], d->reliable_ep, cl[3], curve, clock, d->dir,
+                         d->http ? "http: { listen: \"127.0.0.1:0\" }" : "http: { enabled: false }",
                          extra ? extra : "") > 0);
     assert_int_equal(tp_write_file(path, yaml), 0);
     free(yaml);
@@ -122,6 +123,13 @@ tp_dfx_t *tp_dfx_start_with(const char *clock, const char *extra, int output_hwm
     return d;
 }
 
+tp_dfx_t *tp_dfx_start_http(const char *clock, const char *extra) {
+    tp_dfx_t *d = tp_dfx_setup(false);
+    d->http = true;
+    tp_dfx_spawn(d, clock, extra);
+    return d;
+}
+
 tp_dfx_t *tp_dfx_start_curve(const char *clock, const char *extra) {
     tp_dfx_t *d = tp_dfx_setup(true);
     tp_dfx_spawn(d, clock, extra);
@@ -177,6 +185,21 @@ tp_dfx_t *tp_dfx_setup(bool curve) {
     return d;
 }
 
+/* The daemon writes <state_dir>/http.port before it reads its first event,
+ * so after the sync it is there. */
+static void s_read_http_port(tp_dfx_t *d) {
+    char *path = NULL;
+    assert_true(asprintf(&path, "%s/state/http.port", d->dir) > 0);
+    char *text = tp_read_file(path);
+    assert_non_null(text);
+    char *end;
+    unsigned long port = strtoul(text, &end, 10);
+    assert_true(port > 0 && port < 65536 && *end == '\n');
+    d->http_port = (unsigned)port;
+    free(text);
+    free(path);
+}
+
 /* Starts the daemon, (re)connects our sockets and waits until both paths
  * work. `fresh`: create the sockets (first start). */
 static void s_spawn_and_sync(tp_dfx_t *d, const char *extra_arg, bool fresh) {
@@ -215,6 +238,8 @@ static void s_connect_and_sync(tp_dfx_t *d) {
         assert_memory_equal(sub, "\0crm.", 5);
     }
     s_sync(d);
+    if (d->http)
+        s_read_http_port(d);
 }
 
 void tp_dfx_restart(tp_dfx_t *d, const char *extra_arg) {

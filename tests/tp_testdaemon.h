@@ -30,6 +30,8 @@ typedef struct {
     char     *key_file;          /* the daemon's secret key, mode 0640 */
     char     *client_key_file;   /* the client's secret key (tp-pub/tp-tail), 0600 */
     char     *clients_file;      /* allow-list: client_public */
+    bool      http;              /* HTTP endpoint on (127.0.0.1, any free port); else off */
+    unsigned  http_port;         /* the port it bound, once started */
 } tp_dfx_t;
 
 /* Starts the daemon with `clock` ("event"/"wall") and extra YAML appended
@@ -54,6 +56,11 @@ tp_dfx_t *tp_dfx_start_curve(const char *clock, const char *extra_yaml);
 /* Makes `sock` a CURVE client of d's daemon with the given keypair (Z85). */
 void tp_dfx_curve_client(const tp_dfx_t *d, void *sock, const char *public_key,
                          const char *secret_key);
+/* As tp_dfx_start with the HTTP endpoint on: http.listen 127.0.0.1:0,
+ * and d->http_port read from <state_dir>/http.port once it is up. Without
+ * this the generated config says http: { enabled: false }, so tests never
+ * bind the default TCP port. */
+tp_dfx_t *tp_dfx_start_http(const char *clock, const char *extra_yaml);
 
 /* Writes the config for `d` (used by tp_dfx_start; exposed for tests that
  * start a second daemon). */

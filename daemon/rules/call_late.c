@@ -35,10 +35,6 @@ static bool s_submitted(const tp_call_t *call) {
     return call->status == TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED;
 }
 
-static int64_t s_submitted_at(const tp_call_t *call) {
-    return call->submitted_at_ms > 0 ? call->submitted_at_ms : call->version_ms;
-}
-
 /* When the engine forgets this call (it arms that before rules run): the
  * "judged" marker must live exactly as long. */
 static int64_t s_forget_at(const tp_config_t *cfg, const tp_call_t *call) {
@@ -46,30 +42,6 @@ static int64_t s_forget_at(const tp_config_t *cfg, const tp_call_t *call) {
         return call->forget_at_ms;
     /* The engine could not arm it (out of memory): a bounded stand-in. */
     return call->version_ms + tp_config_call_horizon(cfg) + cfg->call_retention_ms;
-}
-
-/* Cut-off day N for a call of month `month0` (0 = JAN). */
-static unsigned s_cutoff_day(const tp_config_t *cfg, int month0) {
-    unsigned day = cfg->call_late.cutoff_by_month[month0 + 1];
-    return day ? day : cfg->call_late.cutoff_day;
-}
-
-/* The last on-time instant for a call at call_at_ms: hours style, call_at
- * + submit_within; monthly, 23:59:59.999 UTC on day N of the next month. */
-static int64_t s_due_ms(const tp_config_t *cfg, int64_t call_at_ms) {
-    if (cfg->call_late.style != TP_LATE_MONTHLY)
-        return call_at_ms + cfg->call_late.submit_within_ms;
-    time_t secs = (time_t)(call_at_ms / 1000);
-    struct tm tm;
-    if (!gmtime_r(&secs, &tm))
-        return INT64_MAX;
-    struct tm cut = { .tm_year = tm.tm_year, .tm_mon = tm.tm_mon + 1,
-                      .tm_mday = (int)s_cutoff_day(cfg, tm.tm_mon) + 1 };
-    if (cut.tm_mon == 12) {                 /* December's calls: January, next year */
-        cut.tm_mon = 0;
-        cut.tm_year++;
-    }
-    return (int64_t)timegm(&cut) * 1000 - 1; /* the start of day N+1, less 1 ms */
 }
 
 static void s_fire(const tp_rule_ctx_t *ctx, const tp_event_t *ev, const tp_call_t *call,
@@ -85,7 +57,7 @@ static void s_fire(const tp_rule_ctx_t *ctx, const tp_event_t *ev, const tp_call
         time_t secs = (time_t)(call->call_at_ms / 1000);
         struct tm tm = { 0 };
         gmtime_r(&secs, &tm);
-        snprintf(rule_s, sizeof rule_s, "%u", s_cutoff_day(cfg, tm.tm_mon));
+        snprintf(rule_s, sizeof rule_s, "%u", tp_config_call_cutoff_day(cfg, tm.tm_mon));
     } else {
         tp_format_duration(cfg->call_late.submit_within_ms, rule_s, sizeof rule_s);
     }
@@ -125,8 +97,8 @@ static void s_on_event(void *state, const tp_rule_ctx_t *ctx, const tp_event_t *
     }
     if (!s_submitted(call))
         return;
-    int64_t submitted_ms = s_submitted_at(call);
-    int64_t due_ms = s_due_ms(ctx->cfg, call->call_at_ms);
+    int64_t submitted_ms = tp_call_submitted_at(call);
+    int64_t due_ms = tp_config_call_due(ctx->cfg, call->call_at_ms);
     if (submitted_ms > due_ms) {
         s_fire(ctx, ev, call, submitted_ms, due_ms);
         int64_t raised = submitted_ms > call->version_ms ? submitted_ms : call->version_ms;

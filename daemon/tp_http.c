@@ -1,0 +1,395 @@
+/* tp_http — see tp_http.h. */
+#include "tp_http.h"
+
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tp_contract.h"
+#include "tp_kpi.h"
+#include "tp_log.h"
+#include "tp_metrics.h"
+
+#define MAX_HEADERS_BYTES 8192
+#define MAX_BODY_BYTES    1024       /* nothing here takes a body */
+#define TIMEOUT_S         10
+#define TICK_US           1000000    /* the loop-lag probe's period */
+
+/* The engine counters exported as they are, by name. */
+static const struct {
+    const char *name, *help;
+    size_t      off;
+} s_counters[] = {
+    { "messages_received_total", "Bus messages taken off any input, good or bad",
+      offsetof(tp_stats_t, received) },
+    { "events_accepted_total", "Events decoded, valid and not duplicates",
+      offsetof(tp_stats_t, accepted) },
+    { "duplicates_total", "Events whose event_id was seen before (ignored)",
+      offsetof(tp_stats_t, duplicates) },
+    { "sequence_gaps_total", "Times a source's sequence skipped ahead",
+      offsetof(tp_stats_t, seq_gaps) },
+    { "sequence_missing_total", "Events skipped over in those gaps",
+      offsetof(tp_stats_t, seq_missing) },
+    { "sequence_regressions_total", "Times a source's sequence went backwards (not to 1)",
+      offsetof(tp_stats_t, seq_regressions) },
+    { "sequence_restarts_total", "Times a source started its sequence again at 1",
+      offsetof(tp_stats_t, seq_restarts) },
+    { "sources_untracked_total", "Events from sources past limits.max_sources (no gap check)",
+      offsetof(tp_stats_t, sources_dropped) },
+    { "stale_call_versions_total", "Call versions older than the one held (ignored)",
+      offsetof(tp_stats_t, stale_versions) },
+    { "steps_dropped_total", "Step events refused: a contract had 32 distinct steps already",
+      offsetof(tp_stats_t, steps_dropped) },
+    { "alerts_published_dropped_total", "Alerts the PUB socket dropped for a full subscriber "
+      "(the journal and replay still have them)", offsetof(tp_stats_t, alerts_dropped) },
+    { "alerts_publish_errors_total", "Alerts the output socket refused",
+      offsetof(tp_stats_t, publish_errors) },
+    { "journal_commits_total", "Group commits of the journal", offsetof(tp_stats_t, journal_commits) },
+    { "journal_commit_errors_total", "Failed journal commits (retried)",
+      offsetof(tp_stats_t, journal_errors) },
+    { "replay_requests_total", "REPLAY requests served", offsetof(tp_stats_t, replay_requests) },
+};
+#define N_COUNTERS (sizeof s_counters / sizeof s_counters[0])
+
+struct tp_http {
+    const tp_config_t *cfg;
+    tp_engine_t       *engine;
+    struct evhttp     *http;
+    struct evhttp_bound_socket *bound; /* the listening socket, for a reload moving it */
+    struct event      *tick;         /* the loop-lag probe */
+    int64_t            tick_due_us;  /* when the probe should fire (monotonic) */
+    int64_t            lag_bad_until_ms;
+    int64_t            lag_bad_ms;   /* the last bad lag */
+    bool               commit_failed;
+    unsigned           port;
+    time_t             started;
+    tp_metrics_t      *m;
+    tp_kpi_t          *kpi;
+    tp_metric_t       *counters[N_COUNTERS];
+    tp_metric_t       *refused, *alerts, *lag, *commit;
+    tp_metric_t       *open_alerts, *open_calls, *open_cases, *deadlines, *start_time;
+};
+
+/* The engine's counters and gauges, read when someone asks. */
+static void s_collect(tp_http_t *h) {
+    const tp_stats_t *st = tp_engine_stats(h->engine);
+    for (size_t i = 0; i < N_COUNTERS; i++)
+        tp_metric_set(h->counters[i], NULL,
+                      (double)*(const uint64_t *)((const char *)st + s_counters[i].off));
+    for (int i = 1; i < TP_BAD__COUNT; i++) {
+        const char *reason[] = { tp_bad_name((tp_bad_t)i) };
+        tp_metric_set(h->refused, reason, (double)st->bad[i]);
+    }
+    tp_metric_set(h->open_alerts, NULL, (double)tp_engine_open_alerts(h->engine));
+    tp_metric_set(h->open_calls, NULL, (double)tp_engine_calls(h->engine));
+    tp_metric_set(h->open_cases, NULL, (double)tp_engine_cases(h->engine));
+    tp_metric_set(h->deadlines, NULL, (double)tp_engine_deadlines(h->engine));
+}
+
+/* NULL when healthy, else why not. */
+static const char *s_unhealthy(const tp_http_t *h, char *buf, size_t len) {
+    if (h->commit_failed)
+        return "journal: the last commit failed";
+    if (tp_monotonic_ms() < h->lag_bad_until_ms) {
+        snprintf(buf, len, "event loop: a 1 s timer fired %lld ms late",
+                 (long long)h->lag_bad_ms);
+        return buf;
+    }
+    return NULL;
+}
+
+static void s_reply(struct evhttp_request *req, int code, const char *reason, const char *type,
+                    const char *body, size_t len) {
+    struct evkeyvalq *hdr = evhttp_request_get_output_headers(req);
+    evhttp_add_header(hdr, "Content-Type", type);
+    evhttp_add_header(hdr, "Cache-Control", "no-store");
+    struct evbuffer *b = evbuffer_new();
+    if (!b || evbuffer_add(b, body, len) < 0) {
+        evbuffer_free(b);
+        evhttp_send_error(req, HTTP_INTERNAL, NULL);
+        return;
+    }
+    evhttp_send_reply(req, code, reason, b);
+    evbuffer_free(b);
+}
+
+static void s_healthz(tp_http_t *h, struct evhttp_request *req) {
+    char buf[128];
+    const char *why = s_unhealthy(h, buf, sizeof buf);
+    if (why) {
+        char body[160];
+        int n = snprintf(body, sizeof body, "%s\n", why);
+        s_reply(req, 503, "Service Unavailable", "text/plain; charset=utf-8", body, (size_t)n);
+    }
+    else
+        s_reply(req, HTTP_OK, "OK", "text/plain; charset=utf-8", "ok\n", 3);
+}
+
+static void s_metrics(tp_http_t *h, struct evhttp_request *req) {
+    char *text;
+    size_t len;
+    s_collect(h);
+    if (tp_metrics_render(h->m, &text, &len) < 0) {
+        evhttp_send_error(req, HTTP_INTERNAL, NULL);
+        return;
+    }
+    s_reply(req, HTTP_OK, "OK", "text/plain; version=0.0.4; charset=utf-8", text, len);
+    free(text);
+}
+
+static void s_status(tp_http_t *h, struct evhttp_request *req) {
+    char buf[128];
+    s_collect(h);
+    const char *why = s_unhealthy(h, buf, sizeof buf);
+    json_t *doc = json_object(), *metrics = tp_metrics_to_json(h->m);
+    char *text = NULL;
+    if (doc && metrics &&
+        json_object_set_new(doc, "version", json_string(TP_VERSION)) == 0 &&
+        json_object_set_new(doc, "uptime_seconds",
+                            json_integer((json_int_t)(time(NULL) - h->started))) == 0 &&
+        json_object_set_new(doc, "healthy", json_boolean(!why)) == 0 &&
+        json_object_set_new(doc, "health", json_string(why ? why : "ok")) == 0 &&
+        json_object_set(doc, "metrics", metrics) == 0)
+        text = json_dumps(doc, JSON_INDENT(1) | JSON_SORT_KEYS);
+    json_decref(metrics);
+    json_decref(doc);
+    if (!text) {
+        evhttp_send_error(req, HTTP_INTERNAL, NULL);
+        return;
+    }
+    s_reply(req, HTTP_OK, "OK", "application/json", text, strlen(text));
+    free(text);
+}
+
+static void s_request_cb(struct evhttp_request *req, void *arg) {
+    tp_http_t *h = arg;
+    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+    const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+    void (*handler)(tp_http_t *, struct evhttp_request *) = NULL;
+    if (path && !strcmp(path, "/healthz"))
+        handler = s_healthz;
+    else if (path && !strcmp(path, "/metrics"))
+        handler = s_metrics;
+    else if (path && !strcmp(path, "/status"))
+        handler = s_status;
+    if (!handler) {
+        evhttp_send_error(req, HTTP_NOTFOUND, NULL);
+        return;
+    }
+    enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+    if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) {
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET, HEAD");
+        evhttp_send_error(req, 405, "Method Not Allowed");
+        return;
+    }
+    handler(h, req);
+}
+
+/* Loop lag: how late a periodic timer fires against when it was due. A
+ * busy loop (a long commit, a flood of events) delays every callback,
+ * /metrics included; this is how long. */
+static void s_tick_cb(evutil_socket_t fd, short what, void *arg) {
+    (void)fd;
+    (void)what;
+    tp_http_t *h = arg;
+    int64_t now = tp_monotonic_us();
+    int64_t lag = now > h->tick_due_us ? now - h->tick_due_us : 0;
+    tp_metric_observe(h->lag, NULL, (double)lag / 1e6);
+    if (lag / 1000 >= TP_HTTP_LAG_BAD_MS) {
+        h->lag_bad_ms = lag / 1000;
+        h->lag_bad_until_ms = now / 1000 + TP_HTTP_LAG_HOLD_MS;
+    }
+    h->tick_due_us = now + TICK_US;
+    struct timeval tv = { TICK_US / 1000000, TICK_US % 1000000 };
+    evtimer_add(h->tick, &tv);
+}
+
+static int s_families(tp_http_t *h) {
+    static const double lag_b[] = { 0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10 };
+    static const double commit_b[] = { 0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                       0.1, 0.25, 0.5, 1, 2.5 };
+    static const char *const reason[] = { "reason", NULL };
+    static const char *const rule_status[] = { "rule", "status", NULL };
+    tp_metrics_t *m = h->m;
+    bool ok = true;
+    for (size_t i = 0; i < N_COUNTERS; i++)
+        ok = ok && (h->counters[i] = tp_metrics_add(m, TP_METRIC_COUNTER, s_counters[i].name,
+                                                    s_counters[i].help, NULL, NULL, 0));
+    h->refused = tp_metrics_add(m, TP_METRIC_COUNTER, "events_refused_total",
+                                "Bus messages refused, by reason (frames, topic, decode, "
+                                "mismatch, invalid)", reason, NULL, 0);
+    h->alerts = tp_metrics_add(m, TP_METRIC_COUNTER, "alerts_total",
+                               "Alerts raised, by rule and status (FIRING, RESOLVED)", rule_status,
+                               NULL, 0);
+    h->open_alerts = tp_metrics_add(m, TP_METRIC_GAUGE, "open_alerts", "Alerts FIRING now", NULL,
+                                    NULL, 0);
+    h->open_calls = tp_metrics_add(m, TP_METRIC_GAUGE, "open_calls",
+                                   "Calls held in state (until limits.call_retention forgets "
+                                   "them)", NULL, NULL, 0);
+    h->open_cases = tp_metrics_add(m, TP_METRIC_GAUGE, "open_cases",
+                                   "Contracting cases held in state (open, or closed within "
+                                   "limits.case_retention)", NULL, NULL, 0);
+    h->deadlines = tp_metrics_add(m, TP_METRIC_GAUGE, "armed_deadlines",
+                                  "Rule and retention deadlines armed", NULL, NULL, 0);
+    h->start_time = tp_metrics_add(m, TP_METRIC_GAUGE, "start_time_seconds",
+                                   "When the daemon started, unix seconds", NULL, NULL, 0);
+    h->lag = tp_metrics_add(m, TP_METRIC_HISTOGRAM, "loop_lag_seconds",
+                            "How late a 1 s timer fires: the event loop's delay", NULL, lag_b,
+                            sizeof lag_b / sizeof lag_b[0]);
+    h->commit = tp_metrics_add(m, TP_METRIC_HISTOGRAM, "journal_commit_seconds",
+                               "Time of one journal group commit", NULL, commit_b,
+                               sizeof commit_b / sizeof commit_b[0]);
+    if (!ok || !h->refused || !h->alerts || !h->open_alerts || !h->open_calls || !h->open_cases ||
+        !h->deadlines || !h->start_time || !h->lag || !h->commit)
+        return -ENOMEM;
+    /* Every reason and every status at 0 from the start, so a rate() has a base. */
+    for (int i = 1; i < TP_BAD__COUNT; i++) {
+        const char *v[] = { tp_bad_name((tp_bad_t)i) };
+        tp_metric_set(h->refused, v, 0);
+    }
+    tp_metric_set(h->start_time, NULL, (double)h->started);
+    return 0;
+}
+
+/* <state_dir>/http.port, written whole (rename) so a reader never sees half. */
+static int s_write_port(const tp_http_t *h) {
+    char path[4096], tmp[4200];
+    snprintf(path, sizeof path, "%s/http.port", h->cfg->state_dir);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "we");
+    if (!f)
+        return -errno;
+    fprintf(f, "%u\n", h->port);
+    if (fclose(f) != 0 || rename(tmp, path) < 0) {
+        int r = -errno;
+        unlink(tmp);
+        return r;
+    }
+    return 0;
+}
+
+static unsigned s_bound_port(struct evhttp_bound_socket *bs) {
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    if (getsockname(evhttp_bound_socket_get_fd(bs), (struct sockaddr *)&ss, &len) < 0)
+        return 0;
+    if (ss.ss_family == AF_INET6)
+        return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+}
+
+int tp_http_new(struct event_base *base, const tp_config_t *cfg, tp_engine_t *engine,
+                tp_http_t **ret) {
+    char host[64];
+    unsigned port;
+    if (tp_listen_parse(cfg->http.listen, host, sizeof host, &port) < 0)
+        return -EINVAL;
+    tp_http_t *h = calloc(1, sizeof *h);
+    if (!h)
+        return -ENOMEM;
+    h->cfg = cfg;
+    h->engine = engine;
+    h->started = time(NULL);
+    int r = -ENOMEM;
+    if (!(h->m = tp_metrics_new("touchpointd_")) || s_families(h) < 0 ||
+        tp_kpi_new(cfg, h->m, &h->kpi) < 0 || !(h->http = evhttp_new(base)) ||
+        !(h->tick = evtimer_new(base, s_tick_cb, h)))
+        goto fail;
+    evhttp_set_max_headers_size(h->http, MAX_HEADERS_BYTES);
+    evhttp_set_max_body_size(h->http, MAX_BODY_BYTES);
+    evhttp_set_timeout(h->http, TIMEOUT_S);
+    /* Other methods reach s_request_cb to be answered 405 (libevent itself
+     * would say 501); TRACE and CONNECT get libevent's 501. */
+    evhttp_set_allowed_methods(h->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST |
+                               EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_PATCH |
+                               EVHTTP_REQ_OPTIONS);
+    evhttp_set_gencb(h->http, s_request_cb, h);
+    errno = 0;
+    struct evhttp_bound_socket *bs = evhttp_bind_socket_with_handle(h->http, host, (ev_uint16_t)port);
+    if (!bs) {
+        r = errno ? -errno : -EADDRNOTAVAIL;
+        goto fail;
+    }
+    h->bound = bs;
+    h->port = s_bound_port(bs);
+    if ((r = s_write_port(h)) < 0)
+        goto fail;
+    h->tick_due_us = tp_monotonic_us() + TICK_US;
+    struct timeval tv = { TICK_US / 1000000, TICK_US % 1000000 };
+    evtimer_add(h->tick, &tv);
+    tp_engine_set_observer(engine, tp_kpi_observe, h->kpi);
+    *ret = h;
+    return 0;
+fail:
+    tp_http_destroy(&h);
+    return r;
+}
+
+int tp_http_reconfigure(tp_http_t *h, const tp_config_t *cfg) {
+    if (strcmp(cfg->http.listen, h->cfg->http.listen) != 0) {
+        char host[64];
+        unsigned port;
+        if (tp_listen_parse(cfg->http.listen, host, sizeof host, &port) < 0)
+            return -EINVAL;
+        /* The new address first: if it cannot be bound, nothing changed. */
+        errno = 0;
+        struct evhttp_bound_socket *bs =
+            evhttp_bind_socket_with_handle(h->http, host, (ev_uint16_t)port);
+        if (!bs)
+            return errno ? -errno : -EADDRNOTAVAIL;
+        evhttp_del_accept_socket(h->http, h->bound);
+        h->bound = bs;
+        h->port = s_bound_port(bs);
+    }
+    h->cfg = cfg;
+    tp_kpi_set_config(h->kpi, cfg);
+    int r = s_write_port(h);
+    if (r < 0)
+        log_warning_errno(r, "Failed to write %s/http.port: %m", cfg->state_dir);
+    return 0;
+}
+
+unsigned tp_http_port(const tp_http_t *h) {
+    return h->port;
+}
+
+void tp_http_observe_commit(tp_http_t *h, double seconds, bool ok) {
+    tp_metric_observe(h->commit, NULL, seconds);
+    h->commit_failed = !ok;
+}
+
+void tp_http_observe_alert(tp_http_t *h, const char *rule, int status) {
+    const char *v[] = { rule, status == TOUCHPOINT__V1__ALERT_STATUS__ALERT_STATUS_RESOLVED
+                                  ? "RESOLVED" : "FIRING" };
+    tp_metric_add(h->alerts, v, 1);
+}
+
+void tp_http_destroy(tp_http_t **p) {
+    tp_http_t *h = p ? *p : NULL;
+    if (!h)
+        return;
+    if (h->kpi)
+        tp_engine_set_observer(h->engine, NULL, NULL);
+    if (h->port) {               /* a stale port file would send a reader elsewhere */
+        char path[4096];
+        snprintf(path, sizeof path, "%s/http.port", h->cfg->state_dir);
+        unlink(path);
+    }
+    if (h->http)
+        evhttp_free(h->http);
+    if (h->tick)
+        event_free(h->tick);
+    tp_kpi_destroy(&h->kpi);
+    tp_metrics_destroy(&h->m);
+    free(h);
+    *p = NULL;
+}

@@ -1,0 +1,52 @@
+/* tp_http — the health and metrics endpoint (libevent evhttp, loopback by
+ * default), on the daemon's event loop.
+ *
+ *   GET /healthz  200 "ok\n"; 503 and the reason when the journal's last
+ *                 commit failed or the loop lagged badly in the last minute
+ *   GET /metrics  Prometheus text exposition 0.0.4 (tp_metrics)
+ *   GET /status   the same numbers as one JSON document (for tp-stat)
+ *   other paths 404; methods other than GET and HEAD 405
+ *
+ * It owns the metrics registry and everything that fills it: the engine's
+ * KPI observer (tp_kpi), a 1 s timer measuring loop lag, and at scrape time
+ * the engine's counters (tp_stats) and gauges. The daemon reports what only
+ * it sees: commit timings and published alerts. Created by tp_daemon once
+ * the bus is up (after the restart's rebuild), so its counts describe this
+ * run. Requests are bounded: small headers, no bodies, a timeout.
+ */
+#pragma once
+
+#include <stdbool.h>
+
+#include "tp_config.h"
+#include "tp_engine.h"
+
+#define TP_HTTP_LAG_BAD_MS   5000    /* a tick this late makes /healthz fail... */
+#define TP_HTTP_LAG_HOLD_MS  60000   /* ...for this long afterwards */
+
+struct event_base;
+typedef struct tp_http tp_http_t;
+
+/* Binds cfg->http.listen (port 0: any free port), installs the KPI
+ * observer on `engine` and writes the bound port to
+ * <state_dir>/http.port. cfg and engine are borrowed and must outlive it.
+ * 0 or a negative errno (-EADDRINUSE, ...); logs nothing. */
+int tp_http_new(struct event_base *base, const tp_config_t *cfg, tp_engine_t *engine,
+                tp_http_t **ret);
+
+/* A reloaded config (borrowed, as in tp_http_new): a changed http.listen
+ * is bound before the old socket closes; metrics and KPIs carry on. 0, or
+ * a negative errno with nothing changed. */
+int tp_http_reconfigure(tp_http_t *h, const tp_config_t *cfg);
+
+/* The port actually bound. */
+unsigned tp_http_port(const tp_http_t *h);
+
+/* One journal commit took `seconds`; ok = it succeeded. */
+void tp_http_observe_commit(tp_http_t *h, double seconds, bool ok);
+
+/* One alert left the daemon (published, or queued for it after the journal). */
+void tp_http_observe_alert(tp_http_t *h, const char *rule, int status);
+
+/* Removes the observer from the engine and closes the socket. */
+void tp_http_destroy(tp_http_t **p);

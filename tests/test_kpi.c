@@ -1,0 +1,193 @@
+/* test_kpi — the business KPIs and per-source event counts, on the engine
+ * fixture (event clock, no sockets), read back as rendered Prometheus text. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "tp_kpi.h"
+#include "tp_testengine.h"
+
+#define SUBMITTED TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED
+#define PLANNED   TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_PLANNED
+#define IN_PERSON TOUCHPOINT__V1__CHANNEL__CHANNEL_IN_PERSON
+#define PHONE     TOUCHPOINT__V1__CHANNEL__CHANNEL_PHONE
+#define VIDEO     TOUCHPOINT__V1__CHANNEL__CHANNEL_VIDEO
+#define EMAIL     TOUCHPOINT__V1__CHANNEL__CHANNEL_EMAIL
+#define STARTED   TOUCHPOINT__V1__STEP_STATE__STEP_STATE_STARTED
+#define COMPLETED TOUCHPOINT__V1__STEP_STATE__STEP_STATE_COMPLETED
+#define CANCELLED TOUCHPOINT__V1__STEP_STATE__STEP_STATE_CANCELLED
+#define ADVISORY  TOUCHPOINT__V1__CONTRACT_TYPE__CONTRACT_TYPE_ADVISORY_BOARD
+#define ALL (TP_FIELD_PRODUCTS | TP_FIELD_TOPICS | TP_FIELD_NOTES | TP_FIELD_NEXT_STEP)
+#define D0 (TP_T0 + 9 * TP_H)
+
+typedef struct {
+    tp_fixture_t *f;
+    tp_metrics_t *m;
+    tp_kpi_t     *kpi;
+    char         *text;
+} kfx_t;
+
+static kfx_t *s_new(const char *yaml) {
+    kfx_t *k = calloc(1, sizeof *k);
+    k->f = tp_fixture_new(yaml);
+    k->m = tp_metrics_new("touchpointd_");
+    assert_non_null(k->m);
+    assert_int_equal(tp_kpi_new(k->f->cfg, k->m, &k->kpi), 0);
+    tp_engine_set_observer(k->f->engine, tp_kpi_observe, k->kpi);
+    return k;
+}
+
+static void s_free(kfx_t *k) {
+    tp_kpi_destroy(&k->kpi);
+    tp_metrics_destroy(&k->m);
+    tp_fixture_free(k->f);
+    free(k->text);
+    free(k);
+}
+
+/* Asserts that the rendered text has exactly this sample line. */
+static void s_has(kfx_t *k, const char *line) {
+    free(k->text);
+    size_t len;
+    assert_int_equal(tp_metrics_render(k->m, &k->text, &len), 0);
+    char want[512];
+    snprintf(want, sizeof want, "\n%s\n", line);
+    if (!strstr(k->text, want))
+        fail_msg("missing \"%s\" in:\n%s", line, k->text);
+}
+
+static void s_call(kfx_t *k, const char *eid, int64_t at, const char *call_id, const char *hcp,
+                   int status, int channel, int64_t call_at, unsigned fields) {
+    tp_test_call_t c = { .event_id = eid, .source = "veeva", .at_ms = at, .call_id = call_id,
+                         .hcp_id = hcp, .status = status, .channel = channel,
+                         .call_at_ms = call_at, .fields = fields };
+    assert_int_equal(tp_fixture_call(k->f, &c), TP_ACCEPTED);
+}
+
+static void s_pref(kfx_t *k, const char *eid, int64_t at, const char *hcp, int channel) {
+    tp_test_feedback_t fb = { .event_id = eid, .at_ms = at, .hcp_id = hcp, .nps = 9,
+                              .effort = -1, .preferred_channel = channel };
+    assert_int_equal(tp_fixture_feedback(k->f, &fb), TP_ACCEPTED);
+}
+
+static void s_step(kfx_t *k, const char *eid, int64_t at, const char *contract, int type,
+                   const char *step, int state, bool closed) {
+    tp_test_step_t s = { .event_id = eid, .at_ms = at, .contract_id = contract,
+                         .contract_type = type, .step = step, .state = state,
+                         .case_closed = closed };
+    assert_int_equal(tp_fixture_step(k->f, &s), TP_ACCEPTED);
+}
+
+/* Completeness, lateness and channel match, each call counted once. */
+static void test_call_kpis(void **state) {
+    (void)state;
+    kfx_t *k = s_new("clock: event\n"
+                     "rules: { call_incomplete: { by_channel: { EMAIL: [products, notes] } } }\n");
+    s_has(k, "touchpointd_crm_completeness_ratio NaN");
+    s_has(k, "touchpointd_calls_submitted_total 0");
+    /* HCP-A prefers PHONE; an older feedback saying VIDEO arrives later and changes nothing. */
+    s_pref(k, "f1", D0, "HCP-A", PHONE);
+    s_pref(k, "f2", D0 - TP_H, "HCP-A", VIDEO);
+    /* C1: planned, then submitted complete on time (IN_PERSON: known, not matched), then a
+     * correction that drops fields: still one submission, still complete. */
+    s_call(k, "c1p", D0, "C1", "HCP-A", PLANNED, IN_PERSON, D0 + TP_H, 0);
+    s_has(k, "touchpointd_calls_submitted_total 0");
+    s_call(k, "c1s", D0 + 2 * TP_H, "C1", "HCP-A", SUBMITTED, IN_PERSON, D0 + TP_H, ALL);
+    s_call(k, "c1c", D0 + 3 * TP_H, "C1", "HCP-A", SUBMITTED, IN_PERSON, D0 + TP_H, 0);
+    /* C2: incomplete, on HCP-A's preferred channel. */
+    s_call(k, "c2", D0 + 3 * TP_H, "C2", "HCP-A", SUBMITTED, PHONE, D0 + 2 * TP_H,
+           TP_FIELD_PRODUCTS);
+    /* C3: complete but 49 h after the call (due 48 h); HCP-B's preference unknown. */
+    s_call(k, "c3", D0 + 52 * TP_H, "C3", "HCP-B", SUBMITTED, VIDEO, D0 + 3 * TP_H, ALL);
+    /* C4: e-mail needs only products and notes. A stale older version of C3 is ignored. */
+    s_call(k, "c4", D0 + 53 * TP_H, "C4", "HCP-C", SUBMITTED, EMAIL, D0 + 52 * TP_H,
+           TP_FIELD_PRODUCTS | TP_FIELD_NOTES);
+    s_call(k, "c3old", D0 + 4 * TP_H, "C3", "HCP-B", SUBMITTED, VIDEO, D0 + 3 * TP_H, 0);
+
+    s_has(k, "touchpointd_calls_submitted_total 4");
+    s_has(k, "touchpointd_calls_complete_total 3");
+    s_has(k, "touchpointd_calls_submitted_late_total 1");
+    s_has(k, "touchpointd_calls_channel_known_total 2");
+    s_has(k, "touchpointd_calls_channel_matched_total 1");
+    s_has(k, "touchpointd_crm_completeness_ratio 0.75");
+    s_has(k, "touchpointd_late_submission_ratio 0.25");
+    s_has(k, "touchpointd_channel_match_ratio 0.5");
+    s_has(k, "touchpointd_events_received_total{topic=\"crm.call\",source=\"veeva\"} 7");
+    s_has(k, "touchpointd_events_received_total{topic=\"crm.feedback\",source=\"survey\"} 2");
+    s_free(k);
+}
+
+/* Cycle time per contract type and step time per step, in the right buckets;
+ * a cancelled contract and a COMPLETED without a start are not measured. */
+static void test_contract_histograms(void **state) {
+    (void)state;
+    kfx_t *k = s_new("clock: event\n");
+    s_step(k, "k1", D0, "K-1", 0, "NOMINATION", STARTED, false);
+    s_step(k, "k2", D0 + 2 * TP_H, "K-1", 0, "NOMINATION", COMPLETED, false);
+    s_step(k, "k3", D0 + 3 * TP_H, "K-1", 0, "FMV_REVIEW", STARTED, false);
+    s_step(k, "k4", D0 + 2 * TP_D + 3 * TP_H, "K-1", 0, "FMV_REVIEW", COMPLETED, false);
+    s_step(k, "k5", D0 + 10 * TP_D, "K-1", 0, "CONTRACT_SIGNED", COMPLETED, true);
+    s_step(k, "a1", D0, "K-2", ADVISORY, "NOMINATION", STARTED, false);
+    s_step(k, "a2", D0 + 1 * TP_D, "K-2", ADVISORY, "NOMINATION", CANCELLED, true);
+
+    s_has(k, "touchpointd_contract_cycle_seconds_bucket{contract_type=\"SPEAKER\",le=\"604800\"} 0");
+    s_has(k, "touchpointd_contract_cycle_seconds_bucket{contract_type=\"SPEAKER\",le=\"864000\"} 1");
+    s_has(k, "touchpointd_contract_cycle_seconds_count{contract_type=\"SPEAKER\"} 1");
+    s_has(k, "touchpointd_contract_cycle_seconds_sum{contract_type=\"SPEAKER\"} 864000");
+    assert_null(strstr(k->text, "ADVISORY_BOARD"));
+    s_has(k, "touchpointd_contract_step_seconds_bucket{step=\"NOMINATION\",le=\"3600\"} 0");
+    s_has(k, "touchpointd_contract_step_seconds_bucket{step=\"NOMINATION\",le=\"14400\"} 1");
+    s_has(k, "touchpointd_contract_step_seconds_bucket{step=\"FMV_REVIEW\",le=\"86400\"} 0");
+    s_has(k, "touchpointd_contract_step_seconds_bucket{step=\"FMV_REVIEW\",le=\"172800\"} 1");
+    s_has(k, "touchpointd_contract_step_seconds_bucket{step=\"FMV_REVIEW\",le=\"+Inf\"} 1");
+    assert_null(strstr(k->text, "step=\"CONTRACT_SIGNED\""));
+    s_has(k, "touchpointd_events_received_total{topic=\"crm.contracting\",source=\"contracts\"} 7");
+    s_free(k);
+}
+
+/* Peer-chosen label values are bounded: sources by limits.max_sources,
+ * step names by TP_KPI_MAX_STEPS; the rest are counted under "_other". */
+static void test_labels_bounded(void **state) {
+    (void)state;
+    kfx_t *k = s_new("clock: event\nlimits: { max_sources: 2 }\n");
+    const char *sources[] = { "s1", "s2", "s3", "s4" };
+    for (int i = 0; i < 4; i++) {
+        char eid[16];
+        snprintf(eid, sizeof eid, "w%d", i);
+        tp_test_call_t c = { .event_id = eid, .source = sources[i], .at_ms = D0, .call_id = eid,
+                             .status = PLANNED, .call_at_ms = D0 + TP_D };
+        assert_int_equal(tp_fixture_call(k->f, &c), TP_ACCEPTED);
+    }
+    s_has(k, "touchpointd_events_received_total{topic=\"crm.call\",source=\"s1\"} 1");
+    s_has(k, "touchpointd_events_received_total{topic=\"crm.call\",source=\"s2\"} 1");
+    s_has(k, "touchpointd_events_received_total{topic=\"crm.call\",source=\"_other\"} 2");
+    assert_null(strstr(k->text, "\"s3\""));
+    /* 66 step names over 3 contracts (32 steps at most per contract). */
+    for (int i = 0; i < TP_KPI_MAX_STEPS + 2; i++) {
+        char contract[16], step[16], e1[16], e2[16];
+        snprintf(contract, sizeof contract, "K-%d", i / 30);
+        snprintf(step, sizeof step, "STEP_%02d", i);
+        snprintf(e1, sizeof e1, "s%d", i);
+        snprintf(e2, sizeof e2, "c%d", i);
+        s_step(k, e1, D0 + i, contract, 0, step, STARTED, false);
+        s_step(k, e2, D0 + TP_H + i, contract, 0, step, COMPLETED, false);
+    }
+    s_has(k, "touchpointd_contract_step_seconds_count{step=\"STEP_63\"} 1");
+    s_has(k, "touchpointd_contract_step_seconds_count{step=\"_other\"} 2");
+    assert_null(strstr(k->text, "STEP_64"));
+    s_free(k);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_call_kpis),
+        cmocka_unit_test(test_contract_histograms),
+        cmocka_unit_test(test_labels_bounded),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
