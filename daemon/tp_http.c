@@ -57,6 +57,12 @@ static const struct {
     { "journal_commit_errors_total", "Failed journal commits (retried)",
       offsetof(tp_stats_t, journal_errors) },
     { "replay_requests_total", "REPLAY requests served", offsetof(tp_stats_t, replay_requests) },
+    { "cases_over_hcp_limit_total", "Step events refused: they would open a contract for an HCP "
+      "at limits.max_open_cases_per_hcp", offsetof(tp_stats_t, cases_over_hcp_limit) },
+    { "messages_oversize_total", "Input messages over limits.max_message_bytes (dropped)",
+      offsetof(tp_stats_t, oversize) },
+    { "curve_clients_refused_total", "CURVE handshakes the ZAP handler refused (key not allowed)",
+      offsetof(tp_stats_t, zap_denied) },
 };
 #define N_COUNTERS (sizeof s_counters / sizeof s_counters[0])
 
