@@ -1,6 +1,6 @@
 #!/bin/sh
 # Runs touchpointd on its embedded default config (loopback: events in on
-# 7601, alerts out on 7602, reliable input 7603, replay 7604) and replays
+# 7601, alerts out on 7602, reliable input 7603, replay 7604, HTTP 7605) and replays
 # examples/demo.jsonl into it, so alerts print on screen as JSON lines.
 # Ctrl-C stops the daemon. Run from the repository root after building into
 # ./build (see README).
