@@ -27,7 +27,9 @@
 
 #include "tp_contract.h"
 #include "tp_cli.h"
+#include "tp_input.h"
 #include "tp_json.h"
+#include "tp_map.h"
 #include "tp_pub_reliable.h"
 
 
@@ -52,6 +54,7 @@ struct pub_opts {
     uint64_t    window;         /* reliable: most unacknowledged events */
     uint64_t    ack_timeout_ms; /* reliable: first resend after this long */
     tp_curve_client_t curve;    /* --curve-*: CURVE client, or plain */
+    const char *map;            /* --map: mapping file for a CRM export, or NULL */
 };
 
 struct publisher {
@@ -63,6 +66,7 @@ struct publisher {
 
 static const char s_usage[] =
     "Usage: tp-pub [OPTIONS] [FILE|-]\n"
+    "       tp-pub --map MAPPING.yaml [OPTIONS] [EXPORT.csv|EXPORT.jsonl|-]\n"
     "\n"
     "Publish JSON lines to touchpointd. Each line of FILE (standard input if FILE\n"
     "is \"-\" or missing) is one proto3 JSON touchpoint.v1.Envelope; it is sent as\n"
@@ -70,6 +74,13 @@ static const char s_usage[] =
     "crm.feedback, crm.watermark) following the payload. Blank lines are skipped.\n"
     "Nothing is sent before a subscriber has subscribed (XPUB).\n"
     "\n"
+    "With --map the input is a CRM export instead, CSV (a header row first) or\n"
+    "JSON lines, with the columns named as the export names them; the mapping\n"
+    "file says how each becomes an Envelope (mappings/*.yaml; README, \"From CRM\n"
+    "exports to alerts\"). Line numbers are physical lines: a quoted CSV cell\n"
+    "holding line breaks counts each.\n"
+    "\n"
+    "  -m, --map FILE       read a CRM export mapped by the mapping file FILE\n"
     "  -e, --endpoint EP    ZeroMQ endpoint (default " TP_PUB_DEFAULT_ENDPOINT ",\n"
     "                       touchpointd's default input)\n"
     "      --bind           bind EP instead of connecting to it\n"
@@ -100,7 +111,10 @@ static const char s_usage[] =
     "      --version        show the version and exit\n"
     "\n"
     "A bad line (invalid JSON, not an Envelope, no payload) is reported on stderr\n"
-    "as \"tp-pub: FILE:LINE: reason\". At exit tp-pub prints\n"
+    "as \"tp-pub: FILE:LINE: reason\"; with --map, a bad row as \"tp-pub: FILE:LINE:\n"
+    "column NAME: reason\" (e.g. an unknown picklist value, a bad time, a required\n"
+    "cell empty) and counted as a bad line. A mapping file that is refused, or a\n"
+    "CSV header without a column the mapping reads, stops tp-pub (exit 2). At exit tp-pub prints\n"
     "\"tp-pub: published N, bad lines M\" on stderr.\n"
     "\n"
     "Exit status: 0 every line was published (with --reliable: and acknowledged);\n"
@@ -137,13 +151,14 @@ static int s_parse_args(int argc, char **argv, struct pub_opts *o) {
         { "ack-timeout-ms", required_argument, NULL, OPT_ACK_TIMEOUT },
         { "curve-server-key", required_argument, NULL, OPT_CURVE_SERVER },
         { "curve-secret-key-file", required_argument, NULL, OPT_CURVE_SECRET },
+        { "map",           required_argument, NULL, 'm' },
         { NULL, 0, NULL, 0 },
     };
     *o = (struct pub_opts){ .file = "-", .window = 1000, .ack_timeout_ms = 2000 };
     bool wait_set = false, reliable_opts = false;
     const char *curve_server = NULL, *curve_secret = NULL;
     int c;
-    while ((c = getopt_long(argc, argv, "e:r:c:h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "e:r:c:m:h", longopts, NULL)) != -1) {
         uint64_t *num = NULL;
         switch (c) {
         case 'e':               o->endpoint = optarg; break;
@@ -158,6 +173,7 @@ static int s_parse_args(int argc, char **argv, struct pub_opts *o) {
         case OPT_ACK_TIMEOUT:   num = &o->ack_timeout_ms; reliable_opts = true; break;
         case OPT_CURVE_SERVER:  curve_server = optarg; break;
         case OPT_CURVE_SECRET:  curve_secret = optarg; break;
+        case 'm':               o->map = optarg; break;
         case 'h':               fputs(s_usage, stdout); return 1;
         case OPT_VERSION:       puts("tp-pub " TP_VERSION); return 1;
         default:
@@ -302,17 +318,12 @@ static int s_pub_send(struct publisher *p, const char *topic, const void *data, 
     return s_pub_drain(p, 0);
 }
 
-/* One input line -> the packed Envelope, its topic and, if ret_event_id is
- * not NULL, its event_id (malloc'd; required non-empty then). 0, or -EINVAL
- * with a reason in err, or -ENOMEM. */
-static int s_encode_line(const char *line, size_t len, char *err, size_t errlen,
-                         const char **ret_topic, uint8_t **ret_buf, size_t *ret_len,
-                         char **ret_event_id) {
-    ProtobufCMessage *msg = NULL;
-    int r = tp_json_parse_message(line, len, &touchpoint__v1__envelope__descriptor, err, errlen,
-                                  &msg);
-    if (r < 0)
-        return r;
+/* One Envelope (taken: freed here) -> packed, its topic and, if
+ * ret_event_id is not NULL, its event_id (malloc'd; required non-empty
+ * then). 0, or -EINVAL with a reason in err, or -ENOMEM. */
+static int s_encode(ProtobufCMessage *msg, char *err, size_t errlen, const char **ret_topic,
+                    uint8_t **ret_buf, size_t *ret_len, char **ret_event_id) {
+    int r = 0;
     const Touchpoint__V1__Envelope *env = (const Touchpoint__V1__Envelope *)msg;
     const char *topic = tp_topic_for_payload(env->payload_case);
     uint8_t *buf = NULL;
@@ -344,13 +355,6 @@ static int s_encode_line(const char *line, size_t len, char *err, size_t errlen,
 out:
     protobuf_c_message_free_unpacked(msg, NULL);
     return r;
-}
-
-static bool s_blank(const char *s, size_t n) {
-    for (size_t i = 0; i < n; i++)
-        if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r' && s[i] != '\n')
-            return false;
-    return true;
 }
 
 /* Opens the XPUB, or the reliable client in *ret_rel. 0 or negative errno. */
@@ -394,14 +398,27 @@ int main(int argc, char **argv) {
     if (r != 0)
         return r > 0 ? 0 : EXIT_USAGE;
 
+    tp_map_t *map = NULL;
+    tp_input_t *input = NULL;
+    char err[512] = "";
+    if (o.map && tp_map_new_from_file(o.map, err, sizeof err, &map) < 0) {
+        fprintf(stderr, "tp-pub: %s\n", err);
+        return EXIT_USAGE;
+    }
     bool use_stdin = strcmp(o.file, "-") == 0;
     const char *name = use_stdin ? "<stdin>" : o.file;
     FILE *in = use_stdin ? stdin : fopen(o.file, "re");
     if (!in) {
         fprintf(stderr, "tp-pub: cannot open '%s': %s\n", o.file, strerror(errno));
+        tp_map_destroy(&map);
         return EXIT_USAGE;
     }
     int status = 0;
+    if (tp_input_new(in, map, TP_PUB_MAX_LINE, &input) < 0) {
+        fprintf(stderr, "tp-pub: out of memory\n");
+        status = EXIT_USAGE;
+        goto out;
+    }
     r = s_open(&pub, &rel, &o, name);
     if (r < 0) {
         fprintf(stderr, "tp-pub: cannot %s '%s': %s\n", o.bind ? "bind" : "connect to",
@@ -410,24 +427,20 @@ int main(int argc, char **argv) {
         goto out;
     }
 
-    char *line = NULL;
-    size_t cap = 0, lineno = 0;
     uint64_t published = 0, bad = 0, pace_start = 0;
     bool unanswered = false;        /* --reliable gave up waiting for answers */
-    ssize_t len;
-    while ((o.count == 0 || published < o.count) && (len = getline(&line, &cap, in)) >= 0) {
-        char err[512] = "";
+    while (o.count == 0 || published < o.count) {
         const char *topic = NULL;
         uint8_t *buf = NULL;
         char *event_id = NULL;
-        size_t n = 0;
-        lineno++;
-        if (s_blank(line, (size_t)len))
-            continue;
-        r = (size_t)len > TP_PUB_MAX_LINE
-                ? (snprintf(err, sizeof err, "line longer than %d bytes", TP_PUB_MAX_LINE), -EINVAL)
-                : s_encode_line(line, (size_t)len, err, sizeof err, &topic, &buf, &n,
-                                o.reliable ? &event_id : NULL);
+        ProtobufCMessage *env = NULL;
+        size_t n = 0, lineno = 0;
+        err[0] = '\0';
+        r = tp_input_next(input, &env, &lineno, err, sizeof err);
+        if (r == 0)
+            break;
+        if (r > 0)
+            r = s_encode(env, err, sizeof err, &topic, &buf, &n, o.reliable ? &event_id : NULL);
         if (r == -EINVAL) {
             fprintf(stderr, "tp-pub: %s:%zu: %s\n", name, lineno, err);
             bad++;
@@ -436,7 +449,11 @@ int main(int argc, char **argv) {
             continue;
         }
         if (r < 0) {
-            fprintf(stderr, "tp-pub: %s:%zu: %s\n", name, lineno, strerror(-r));
+            /* A CSV header the mapping cannot use, or the input failed. */
+            if (*err)
+                fprintf(stderr, "tp-pub: %s: %s\n", name, err);
+            else
+                fprintf(stderr, "tp-pub: reading '%s': %s\n", name, strerror(-r));
             status = EXIT_USAGE;
             break;
         }
@@ -473,11 +490,6 @@ int main(int argc, char **argv) {
         if (o.stop_on_error && st.refused > 0)
             break;
     }
-    if (status == 0 && ferror(in)) {
-        fprintf(stderr, "tp-pub: reading '%s': %s\n", name, strerror(errno));
-        status = EXIT_USAGE;
-    }
-    free(line);
     if (o.reliable) {
         /* Whatever was sent is waited for, also after a bad line. */
         r = status == 0 && !unanswered ? tp_pub_reliable_drain(rel) : 0;
@@ -503,6 +515,8 @@ int main(int argc, char **argv) {
 out:
     tp_pub_reliable_destroy(&rel);
     s_pub_close(&pub);
+    tp_input_destroy(&input);
+    tp_map_destroy(&map);
     if (!use_stdin)
         fclose(in);
     return status;
