@@ -161,7 +161,7 @@ static int s_check_value(struct load *l, const struct tp_map_spec *s, const yaml
 
 static bool s_is_time_field(const ProtobufCFieldDescriptor *fd) {
     size_t n = strlen(fd->name);
-    return n > 6 && !strcmp(fd->name + n - 6, "_at_ms");
+    return !strcmp(fd->name, "at_ms") || (n > 6 && !strcmp(fd->name + n - 6, "_at_ms"));
 }
 
 /* One field spec: a column name, or a mapping of options. */
@@ -207,7 +207,7 @@ static int s_spec(struct load *l, const yaml_node_t *n, struct tp_map_spec *s) {
                 return -ENOMEM;
         } else if (!strcmp(key, "time")) {
             if (!s->time)
-                return s_fail(l, k, "%s: not a time field (those end in _at_ms)", s->name);
+                return s_fail(l, k, "%s: not a time field (those are at_ms and *_at_ms)", s->name);
             if (tp_timefmt_check(t) < 0)
                 return s_fail(l, v, "%s: time \"%.64s\": expected iso8601, unix_ms, unix_s or "
                               "a strptime pattern such as \"%%m/%%d/%%Y %%H:%%M\"", s->name, t);

@@ -55,6 +55,7 @@ struct pub_opts {
     uint64_t    ack_timeout_ms; /* reliable: first resend after this long */
     tp_curve_client_t curve;    /* --curve-*: CURVE client, or plain */
     const char *map;            /* --map: mapping file for a CRM export, or NULL */
+    bool        dry_run;        /* print the Envelopes as JSON lines, send nothing */
 };
 
 struct publisher {
@@ -81,6 +82,9 @@ static const char s_usage[] =
     "holding line breaks counts each.\n"
     "\n"
     "  -m, --map FILE       read a CRM export mapped by the mapping file FILE\n"
+    "  -n, --dry-run        send nothing: check every line or row and print each\n"
+    "                       Envelope as a JSON line on stdout (what tp-pub reads\n"
+    "                       without --map: converts an export to JSON lines)\n"
     "  -e, --endpoint EP    ZeroMQ endpoint (default " TP_PUB_DEFAULT_ENDPOINT ",\n"
     "                       touchpointd's default input)\n"
     "      --bind           bind EP instead of connecting to it\n"
@@ -152,13 +156,14 @@ static int s_parse_args(int argc, char **argv, struct pub_opts *o) {
         { "curve-server-key", required_argument, NULL, OPT_CURVE_SERVER },
         { "curve-secret-key-file", required_argument, NULL, OPT_CURVE_SECRET },
         { "map",           required_argument, NULL, 'm' },
+        { "dry-run",       no_argument,       NULL, 'n' },
         { NULL, 0, NULL, 0 },
     };
     *o = (struct pub_opts){ .file = "-", .window = 1000, .ack_timeout_ms = 2000 };
     bool wait_set = false, reliable_opts = false;
     const char *curve_server = NULL, *curve_secret = NULL;
     int c;
-    while ((c = getopt_long(argc, argv, "e:r:c:m:h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "e:r:c:m:nh", longopts, NULL)) != -1) {
         uint64_t *num = NULL;
         switch (c) {
         case 'e':               o->endpoint = optarg; break;
@@ -174,6 +179,7 @@ static int s_parse_args(int argc, char **argv, struct pub_opts *o) {
         case OPT_CURVE_SERVER:  curve_server = optarg; break;
         case OPT_CURVE_SECRET:  curve_secret = optarg; break;
         case 'm':               o->map = optarg; break;
+        case 'n':               o->dry_run = true; break;
         case 'h':               fputs(s_usage, stdout); return 1;
         case OPT_VERSION:       puts("tp-pub " TP_VERSION); return 1;
         default:
@@ -419,7 +425,7 @@ int main(int argc, char **argv) {
         status = EXIT_USAGE;
         goto out;
     }
-    r = s_open(&pub, &rel, &o, name);
+    r = o.dry_run ? 0 : s_open(&pub, &rel, &o, name);
     if (r < 0) {
         fprintf(stderr, "tp-pub: cannot %s '%s': %s\n", o.bind ? "bind" : "connect to",
                 o.endpoint, zmq_strerror(-r));
@@ -439,8 +445,22 @@ int main(int argc, char **argv) {
         r = tp_input_next(input, &env, &lineno, err, sizeof err);
         if (r == 0)
             break;
+        char *json = NULL;
+        if (r > 0 && o.dry_run && !(json = tp_json_dumps_message(env))) {
+            protobuf_c_message_free_unpacked(env, NULL);
+            r = -ENOMEM;
+        }
         if (r > 0)
             r = s_encode(env, err, sizeof err, &topic, &buf, &n, o.reliable ? &event_id : NULL);
+        if (o.dry_run && r == 0) {
+            puts(json);
+            free(json);
+            free(buf);
+            free(event_id);
+            published++;
+            continue;
+        }
+        free(json);
         if (r == -EINVAL) {
             fprintf(stderr, "tp-pub: %s:%zu: %s\n", name, lineno, err);
             bad++;
@@ -508,7 +528,8 @@ int main(int argc, char **argv) {
                 PRIu64 ", resent %" PRIu64 ", bad lines %" PRIu64 "\n", st.published,
                 st.acknowledged, st.refused, st.resent, bad);
     } else {
-        fprintf(stderr, "tp-pub: published %" PRIu64 ", bad lines %" PRIu64 "\n", published, bad);
+        fprintf(stderr, "tp-pub: %s %" PRIu64 ", bad lines %" PRIu64 "\n",
+                o.dry_run ? "checked" : "published", published, bad);
     }
     if (status == 0 && (bad > 0 || unanswered))
         status = EXIT_BAD_LINES;
