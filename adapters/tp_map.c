@@ -259,7 +259,7 @@ static int s_spec(struct load *l, const yaml_node_t *n, struct tp_map_spec *s) {
     return deflt ? s_check_value(l, s, deflt, s->def) : 0;
 }
 
-static int s_fields(struct load *l, const yaml_node_t *n) {
+static int s_fields(struct load *l, const yaml_node_t *key, const yaml_node_t *n) {
     tp_map_t *m = l->m;
     const ProtobufCMessageDescriptor *pd = m->payload->descriptor;
     if (n->type != YAML_MAPPING_NODE)
@@ -311,7 +311,7 @@ static int s_fields(struct load *l, const yaml_node_t *n) {
                 if (!strcmp(m->fields[j].fd->name, *f))
                     s = &m->fields[j];
             if (!s)
-                return s_fail(l, n, "fields: %s.%s is required by the contract and not mapped",
+                return s_fail(l, key, "fields: %s.%s is required by the contract and not mapped",
                               m->payload->name, *f);
             s->required = true;
         }
@@ -323,7 +323,8 @@ static int s_root(struct load *l, yaml_node_t *root) {
     static const char *const keys =
         "format, delimiter, payload, source, event_id, occurred_at, fields";
     tp_map_t *m = l->m;
-    yaml_node_t *fields = NULL, *occurred = NULL, *source = NULL, *event_id = NULL;
+    yaml_node_t *fields = NULL, *fields_key = NULL, *occurred = NULL, *source = NULL;
+    yaml_node_t *event_id = NULL;
     if (!root || root->type != YAML_MAPPING_NODE)
         return s_fail(l, root, "expected a mapping of %s", keys);
     m->delim = ',';
@@ -340,8 +341,10 @@ static int s_root(struct load *l, yaml_node_t *root) {
             if (qk && !strcmp(qk, key))
                 return s_fail(l, k, "duplicate key \"%.64s\"", key);
         }
-        if (!strcmp(key, "fields"))
+        if (!strcmp(key, "fields")) {
             fields = v;
+            fields_key = k;
+        }
         else if (!strcmp(key, "occurred_at"))
             occurred = v;
         else if (!strcmp(key, "source"))
@@ -388,7 +391,7 @@ static int s_root(struct load *l, yaml_node_t *root) {
         (r = s_template(l, "event_id", event_id, &m->event_id)) < 0 ||
         (r = s_spec(l, occurred, &m->occurred)) < 0)
         return r;
-    return s_fields(l, fields);
+    return s_fields(l, fields_key, fields);
 }
 
 static void s_spec_free(struct tp_map_spec *s) {
