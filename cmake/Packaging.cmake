@@ -44,6 +44,14 @@ add_custom_command(
 add_custom_target(tp-default-config ALL DEPENDS ${TP_DEFAULT_CONFIG})
 install(FILES ${TP_DEFAULT_CONFIG} DESTINATION ${TP_SYSCONF_DIR})
 
+# --- field mappings for tp-pub --map, with the example exports they read -----
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/mappings/
+        DESTINATION ${CMAKE_INSTALL_DATADIR}/touchpointd/mappings FILES_MATCHING PATTERN "*.yaml")
+install(FILES ${PROJECT_SOURCE_DIR}/examples/veeva_calls.csv
+              ${PROJECT_SOURCE_DIR}/examples/speaker_contracting.csv
+              ${PROJECT_SOURCE_DIR}/examples/survey_nps.csv
+        DESTINATION ${CMAKE_INSTALL_DATADIR}/touchpointd/examples)
+
 # --- man pages, gzip -9n as Debian policy asks --------------------------------
 set(TP_MAN_PAGES touchpointd.8 touchpointd.yaml.5 tp-pub.1 tp-tail.1)
 set(TP_MAN_GZ)

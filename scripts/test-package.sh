@@ -56,7 +56,9 @@ expect="/usr/bin/touchpointd /usr/bin/tp-pub /usr/bin/tp-tail
         /usr/share/man/man5/touchpointd.yaml.5.gz
         /usr/share/man/man1/tp-pub.1.gz
         /usr/share/man/man1/tp-tail.1.gz
-        /etc/touchpointd/touchpointd.yaml"
+        /etc/touchpointd/touchpointd.yaml
+        /usr/share/touchpointd/mappings/veeva_calls.yaml
+        /usr/share/touchpointd/examples/veeva_calls.csv"
 for extra in tp-keygen tp-stat; do      # shipped once those targets exist
     if [ -x "$BUILD/$extra" ]; then
         expect="$expect /usr/bin/$extra"
@@ -92,6 +94,11 @@ grep -q '^state_dir: /var/lib/touchpointd ' "$CONF" || fail "packaged config: st
 "$ROOT/usr/bin/touchpointd" --check-config --config "$CONF" >"$SCRATCH/check.log" 2>&1 \
     || { cat "$SCRATCH/check.log" >&2; fail "touchpointd --check-config on the packaged config"; }
 ok "dpkg -x; $(sed "s|$ROOT||" "$SCRATCH/check.log") (packaged touchpointd --check-config)"
+SHARE=$ROOT/usr/share/touchpointd
+"$ROOT/usr/bin/tp-pub" --dry-run --map "$SHARE/mappings/veeva_calls.yaml" \
+    "$SHARE/examples/veeva_calls.csv" >"$SCRATCH/mapped.jsonl" 2>"$SCRATCH/map.log" \
+    || { cat "$SCRATCH/map.log" >&2; fail "packaged tp-pub --map on the packaged Veeva example"; }
+ok "packaged tp-pub --map veeva_calls.yaml maps the packaged example: $(wc -l <"$SCRATCH/mapped.jsonl") events"
 version=$("$ROOT/usr/bin/touchpointd" --version)
 [ "$version" = "touchpointd $(dpkg-deb -f "$DEB" Version)" ] || fail "'$version' does not match the package version"
 ok "$version matches the package version"
