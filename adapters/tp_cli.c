@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 int tp_cli_parse_u64(const char *s, uint64_t *ret) {
     char *end;
@@ -16,4 +17,31 @@ int tp_cli_parse_u64(const char *s, uint64_t *ret) {
         return -ERANGE;
     *ret = v;
     return 0;
+}
+
+int tp_cli_parse_duration_ms(const char *s, uint64_t *ret_ms) {
+    static const struct { const char *unit; uint64_t ms; } units[] = {
+        { "ms", 1 }, { "s", 1000 }, { "m", 60000 }, { "h", 3600000 }, { "d", 86400000 },
+    };
+    char num[24];
+    size_t digits = s ? strspn(s, "0123456789") : 0;
+    if (digits == 0 || digits >= sizeof num)
+        return digits == 0 ? -EINVAL : -ERANGE;
+    memcpy(num, s, digits);
+    num[digits] = '\0';
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
+        uint64_t v;
+        if (strcmp(s + digits, units[i].unit) != 0)
+            continue;
+        int r = tp_cli_parse_u64(num, &v);
+        if (r < 0)
+            return r;
+        if (v == 0)
+            return -EINVAL;
+        if (v > UINT64_MAX / units[i].ms)
+            return -ERANGE;
+        *ret_ms = v * units[i].ms;
+        return 0;
+    }
+    return -EINVAL;
 }

@@ -7,3 +7,8 @@
 /* Strict decimal for option values: digits only (no sign, no junk), no
  * overflow. 0, -EINVAL or -ERANGE; *ret written only on success. */
 int tp_cli_parse_u64(const char *s, uint64_t *ret);
+
+/* Duration option values as the config writes them: a decimal number and a
+ * unit, "250ms", "90s", "5m", "2h", "1d". 0 and the milliseconds in *ret_ms;
+ * -EINVAL (no unit, junk, zero) or -ERANGE; *ret_ms written only on success. */
+int tp_cli_parse_duration_ms(const char *s, uint64_t *ret_ms);

@@ -98,15 +98,22 @@ static int s_store_position(const char *path, const char *tmp, uint64_t pos) {
     return r;
 }
 
-/* What FILE must say: everything up to it has been printed. */
+/* Where a replay starts: everything up to it has been emitted. */
 static uint64_t s_position(const tp_tail_durable_t *d) {
     return d->n_holes ? d->holes[0].lo - 1 : d->last;
+}
+
+/* What FILE must say: everything up to it has been emitted and delivered. */
+static uint64_t s_file_position(const tp_tail_durable_t *d) {
+    uint64_t pos = s_position(d);
+    uint64_t floor = d->cfg.floor ? d->cfg.floor(d->cfg.userdata) : UINT64_MAX;
+    return floor <= pos ? floor - 1 : pos;
 }
 
 /* Saves the position if it moved and `force` or 200 ms have passed. Reports
  * a failure once (until a save succeeds again); 0 or negative errno. */
 static int s_save(tp_tail_durable_t *d, uint64_t now, bool force) {
-    uint64_t pos = s_position(d);
+    uint64_t pos = s_file_position(d);
     if (pos == d->saved || (!force && now - d->saved_ms < TP_TAIL_SAVE_EVERY_MS))
         return 0;
     d->saved_ms = now;
@@ -209,7 +216,7 @@ static void s_live(tp_tail_durable_t *d, uint64_t seq, char *line, uint64_t now)
             else
                 d->holes[d->n_holes++] = (struct span){ d->last + 1, seq - 1 };
         }
-        d->cfg.emit(d->cfg.userdata, line);
+        d->cfg.emit(d->cfg.userdata, seq, line);
         d->last = seq;
     }
 }
@@ -257,13 +264,13 @@ static void s_replayed(tp_tail_durable_t *d, uint64_t seq, char *line) {
             s_missing(d->holes[0].lo, seq - 1);
         if ((d->holes[0].lo = seq + 1) > d->holes[0].hi)
             memmove(d->holes, d->holes + 1, --d->n_holes * sizeof *d->holes);
-        d->cfg.emit(d->cfg.userdata, line);
+        d->cfg.emit(d->cfg.userdata, seq, line);
     } else if (seq <= d->last) {
         free(line);
     } else {
         if (seq > d->last + 1)
             s_missing(d->last + 1, seq - 1);
-        d->cfg.emit(d->cfg.userdata, line);
+        d->cfg.emit(d->cfg.userdata, seq, line);
         d->last = seq;
     }
 }
@@ -361,7 +368,7 @@ uint64_t tp_tail_durable_tick(tp_tail_durable_t *d, uint64_t now) {
         next = d->deadline_ms;
     else if (d->down)
         next = d->retry_ms;
-    if (s_position(d) != d->saved && d->saved_ms + TP_TAIL_SAVE_EVERY_MS < next)
+    if (s_file_position(d) != d->saved && d->saved_ms + TP_TAIL_SAVE_EVERY_MS < next)
         next = d->saved_ms + TP_TAIL_SAVE_EVERY_MS;
     return next;
 }
@@ -416,6 +423,11 @@ int tp_tail_durable_on_replay(tp_tail_durable_t *d, zmq_msg_t frames[2], size_t 
         s_replayed(d, seq, line);
     }
     return r;
+}
+
+void tp_tail_durable_defer(tp_tail_durable_t *d, uint64_t now) {
+    if (d->replaying && d->deadline_ms < now + d->cfg.replay_timeout_ms)
+        d->deadline_ms = now + d->cfg.replay_timeout_ms;
 }
 
 int tp_tail_durable_save(tp_tail_durable_t *d, uint64_t now) {

@@ -34,9 +34,15 @@ struct tp_tail_durable_config {
     uint64_t    replay_timeout_ms;  /* replay silence before going live-only, > 0 */
     const tp_curve_client_t *curve; /* CURVE client identity, NULL = plain; borrowed */
     void       *userdata;           /* passed to the callbacks */
-    /* Prints and frees `line`, the next alert in order; NULL is an alert
-     * --topic filtered out (nothing to print, but its sequence is passed). */
-    void      (*emit)(void *userdata, char *line);
+    /* Takes `line` (owned by the callee from here on), the next alert in
+     * order, sequence `seq`; NULL is an alert --topic filtered out (nothing
+     * to deliver, but its sequence is passed). */
+    void      (*emit)(void *userdata, uint64_t seq, char *line);
+    /* The lowest sequence emitted but not delivered yet (tp-tail's sinks
+     * and digests), UINT64_MAX when everything emitted was delivered. FILE
+     * never says more than one below it, so a crash or a kill re-delivers
+     * what a webhook had not taken. NULL: emitted counts as delivered. */
+    uint64_t  (*floor)(void *userdata);
     /* True once tp-tail has printed all it was asked to (--count): held
      * alerts then stay held. */
     bool      (*done)(void *userdata);
@@ -101,6 +107,11 @@ void tp_tail_durable_on_live(tp_tail_durable_t *d, uint64_t seq, char *line, uin
  * `decode` on fatal errors. */
 int tp_tail_durable_on_replay(tp_tail_durable_t *d, zmq_msg_t frames[2], size_t n_frames,
                               uint64_t now, char *why, size_t whylen);
+
+/* tp-tail stopped reading for a while (its sink queue was full, or a
+ * delivery blocked): a running replay's silence deadline restarts at `now`,
+ * since the silence was tp-tail's, not the replay endpoint's. */
+void tp_tail_durable_defer(tp_tail_durable_t *d, uint64_t now);
 
 /* Writes the position to FILE now if it moved since the last write, e.g.
  * at exit. A failure is reported once (until a write succeeds again).
