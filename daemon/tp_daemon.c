@@ -132,7 +132,8 @@ static s_out_t *s_out_new(int kind, const void *body, size_t len, const char *st
         return NULL;
     o->kind = kind;
     o->len = len;
-    memcpy(o->body, body, len);
+    if (len)                     /* an HTTP reply has no body: NULL, which memcpy may not take */
+        memcpy(o->body, body, len);
     o->topic = (char *)o->body + len;
     memcpy(o->topic, str, sl);
     return o;

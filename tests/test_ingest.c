@@ -143,9 +143,12 @@ static json_t *s_call(const char *event_id, const char *call_id, const char *sta
     json_t *call = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", "callId", call_id, "hcpId",
                              "HCP-H", "repId", "REP-H", "status", status, "channel", "PHONE",
                              "callAtMs", (json_int_t)at);
-    if (complete)
-        assert_int_equal(json_object_update(call, json_pack("{s:[s], s:[s], s:s, s:s}",
-                         "products", "P-1", "topics", "T-1", "notes", "n", "nextStep", "x")), 0);
+    if (complete) {
+        json_t *more = json_pack("{s:[s], s:[s], s:s, s:s}", "products", "P-1", "topics", "T-1",
+                                 "notes", "n", "nextStep", "x");
+        assert_int_equal(json_object_update(call, more), 0);
+        json_decref(more);
+    }
     return json_pack("{s:s, s:s, s:I, s:o}", "eventId", event_id, "source", "webhook",
                      "occurredAtMs", (json_int_t)at, "call", call);
 }
