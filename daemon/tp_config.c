@@ -632,6 +632,7 @@ void tp_config_destroy(tp_config_t **p)
     free(c->reliable_input.endpoint.endpoint);
     free(c->state_dir);
     free(c->http.listen);
+    free(c->http.ingest.bearer_token_file);
     free(c->path);
     free(c);
     *p = NULL;

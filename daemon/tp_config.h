@@ -94,6 +94,11 @@ typedef struct tp_config {
     struct {
         bool  enabled;                          /* serve /healthz, /metrics, /status */
         char *listen;                           /* owned; "127.0.0.1:7605", "[::1]:7605" */
+        struct {
+            bool   enabled;                     /* POST /v1/events takes JSON events */
+            size_t max_body_bytes;              /* larger request bodies get 413 */
+            char  *bearer_token_file;           /* owned; NULL = no token required */
+        } ingest;
     } http;
     tp_clock_mode_t clock;                      /* wall | event */
     char           *state_dir;                  /* owned */

@@ -81,6 +81,12 @@ const cfg_key_t tp_config_keys[] = {
       "serve /healthz, /metrics (Prometheus) and /status (JSON) over HTTP"),
     K("http.listen", T_LISTEN, http.listen, 0, 0, "127.0.0.1:7605",
       "host:port of the HTTP endpoint, numeric host, IPv6 as [::1]:7605; port 0 = any free port"),
+    K("http.ingest.enabled", T_BOOL, http.ingest.enabled, 0, 1, "false",
+      "accept events as JSON on POST /v1/events (webhooks), answered once they are committed"),
+    KU("http.ingest.max_body_bytes", http.ingest.max_body_bytes, 1024, 1 << 28, "1048576",
+       "larger request bodies are refused with 413"),
+    K("http.ingest.bearer_token_file", T_OPT_STRING, http.ingest.bearer_token_file, 0, 0, "\"\"",
+      "file holding the token clients send as Authorization: Bearer; \"\" = no token required"),
     KEY(tp_config_t, "clock", T_ENUM, clock, 0, 0, tp_config_clocks, "wall",
         "wall (live) or event (backfill: now = newest event time or watermark)"),
     K("state_dir", T_STRING, state_dir, 0, 0, "./var/touchpointd", "where state is kept"),
@@ -210,7 +216,10 @@ const char *tp_config_default_yaml(void)
            "curve: { secret_key_file: \"\" }\n"
            "journal: { enabled: true, retention: 30d, max_alerts: 1000000, event_retention: 200d,"
            " commit_interval: 0ms }\n"
-           "http: { enabled: true, listen: \"127.0.0.1:7605\" }\n"
+           "http:\n"
+           "  enabled: true\n"
+           "  listen: \"127.0.0.1:7605\"\n"
+           "  ingest: { enabled: false, max_body_bytes: 1048576, bearer_token_file: \"\" }\n"
            "clock: wall\n"
            "state_dir: ./var/touchpointd\n"
            "limits:\n"

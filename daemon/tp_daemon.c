@@ -24,14 +24,18 @@
 #define COMMIT_RETRY_MS  1000    /* after a failed journal commit */
 #define REPLAY_HWM       10000   /* replies queued per replay consumer */
 
-/* Something to send once this loop turn's commit is done: an alert to
- * publish (topic, body), or an ACK to a reliable producer (identity, id). */
+/* Something to do once this loop turn's commit is done: publish an alert
+ * (topic, body), ACK a reliable producer (identity, id), or answer an HTTP
+ * ingest request (its callback): each promises what the commit stored. */
+enum { OUT_ALERT, OUT_ACK, OUT_HTTP };
 typedef struct s_out {
-    struct s_out *next;
-    bool          ack;
-    size_t        len;           /* body length, or identity length for an ACK */
-    char         *topic;         /* topic, or the acknowledged event_id */
-    unsigned char body[];
+    struct s_out     *next;
+    int               kind;      /* OUT_* */
+    tp_ingest_done_fn done;      /* OUT_HTTP: called with the commit's outcome */
+    void             *done_arg;
+    size_t            len;       /* body length, or identity length for an ACK */
+    char             *topic;     /* topic, or the acknowledged event_id */
+    unsigned char     body[];
 } s_out_t;
 
 struct tp_daemon {
@@ -121,14 +125,15 @@ static void s_schedule_flush(tp_daemon_t *d) {
 }
 
 /* An s_out_t holding a copy of body and of the string str. NULL on ENOMEM. */
-static s_out_t *s_out_new(bool ack, const void *body, size_t len, const char *str) {
+static s_out_t *s_out_new(int kind, const void *body, size_t len, const char *str) {
     size_t sl = strlen(str) + 1;
-    s_out_t *o = malloc(sizeof *o + len + sl);
+    s_out_t *o = calloc(1, sizeof *o + len + sl);
     if (!o)
         return NULL;
-    o->ack = ack;
+    o->kind = kind;
     o->len = len;
-    memcpy(o->body, body, len);
+    if (len)                     /* an HTTP reply has no body: NULL, which memcpy may not take */
+        memcpy(o->body, body, len);
     o->topic = (char *)o->body + len;
     memcpy(o->topic, str, sl);
     return o;
@@ -218,7 +223,7 @@ static void s_reliable_cb(void *arg, const tp_frame_t *frames, size_t nframes) {
     if (r == TP_ACCEPTED)
         s_log(d, TP_LOG_EVENT, frames[1].data, frames[1].len, frames[2].data, frames[2].len);
     if (r == TP_ACCEPTED || r == TP_DUPLICATE) {
-        s_out_t *o = s_out_new(true, frames[0].data, frames[0].len, id);
+        s_out_t *o = s_out_new(OUT_ACK, frames[0].data, frames[0].len, id);
         if (!o)
             return;          /* no ACK: the producer resends, dedup absorbs it */
         s_queue_out(d, o);
@@ -229,6 +234,62 @@ static void s_reliable_cb(void *arg, const tp_frame_t *frames, size_t nframes) {
         log_error_errno(r, "Failed to process event: %m");
     }
     s_rearm(d);
+}
+
+/* HTTP ingest: one event [topic, Envelope] down the reliable input's path
+ * (engine, then the event log, in this loop turn's transaction), with the
+ * bus's size limit. */
+static int s_ingest_submit_cb(void *ctx, const tp_frame_t frames[2], char *why, size_t whylen) {
+    tp_daemon_t *d = ctx;
+    d->now_ms = tp_realtime_ms();
+    if (frames[1].len > d->cfg->max_message_bytes) {
+        tp_engine_counters(d->engine)->oversize++;
+        snprintf(why, whylen, "the event is %zu bytes encoded, over limits.max_message_bytes (%zu)",
+                 frames[1].len, d->cfg->max_message_bytes);
+        return TP_REFUSED;
+    }
+    int r = tp_engine_handle_why(d->engine, frames, 2, why, whylen, NULL, 0);
+    if (r == TP_ACCEPTED)
+        s_log(d, TP_LOG_EVENT, frames[0].data, frames[0].len, frames[1].data, frames[1].len);
+    else if (r < 0)
+        log_error_errno(r, "Failed to process event: %m");
+    s_rearm(d);
+    return r;
+}
+
+/* The HTTP reply waits, like an ACK, for the commit that stores what was
+ * submitted before it. Without a journal nothing is stored: answer now. */
+static int s_ingest_when_durable_cb(void *ctx, tp_ingest_done_fn done, void *arg) {
+    tp_daemon_t *d = ctx;
+    if (!d->journal) {
+        done(arg, 0);
+        return 0;
+    }
+    s_out_t *o = s_out_new(OUT_HTTP, NULL, 0, "");
+    if (!o)
+        return -ENOMEM;
+    o->done = done;
+    o->done_arg = arg;
+    s_queue_out(d, o);
+    return 0;
+}
+
+/* Answers every waiting HTTP request with r (< 0) and drops it from the
+ * queue: after a failed commit (503; the client sends again and dedup
+ * recognises what was stored after all), or when the endpoint closes. */
+static void s_fail_http_waiters(tp_daemon_t *d, int r) {
+    s_out_t **pp = &d->out;
+    while (*pp) {
+        s_out_t *o = *pp;
+        if (o->kind != OUT_HTTP) {
+            pp = &o->next;
+            continue;
+        }
+        *pp = o->next;
+        o->done(o->done_arg, r);
+        free(o);
+    }
+    d->out_tail = pp;
 }
 
 static void s_publish(tp_daemon_t *d, const char *topic, const void *buf, size_t len) {
@@ -262,17 +323,20 @@ static void s_flush_cb(evutil_socket_t fd, short what, void *arg) {
                       "until they are stored", tp_journal_pending(d->journal), err);
         struct timeval tv = { COMMIT_RETRY_MS / 1000, 0 };
         evtimer_add(d->flush_ev, &tv);
+        s_fail_http_waiters(d, -EIO);
         return;
     }
     st->journal_commits++;
     while (d->out) {
         s_out_t *o = d->out;
         d->out = o->next;
-        if (o->ack) {
+        if (o->kind == OUT_ACK) {
             /* A lost ACK costs a resend, which dedup turns into another ACK. */
             tp_frame_t ack[3] = { { o->body, o->len }, { "ACK", 3 }, { o->topic, strlen(o->topic) } };
             if (d->reliable)
                 tp_bus_send(d->reliable, ack, 3);
+        } else if (o->kind == OUT_HTTP) {
+            o->done(o->done_arg, 0);
         } else {
             s_publish(d, o->topic, o->body, o->len);
         }
@@ -312,7 +376,7 @@ static int s_alert_sink(void *ctx, const char *topic, const uint8_t *buf, size_t
         s_publish(d, topic, buf, len);
         return 0;
     }
-    s_out_t *o = s_out_new(false, buf, len, topic);
+    s_out_t *o = s_out_new(OUT_ALERT, buf, len, topic);
     if (!o)
         return -ENOMEM;
     int r = tp_journal_append(d->journal, alert->sequence, topic, alert->alert_id,
@@ -494,26 +558,39 @@ static void s_close_role(tp_daemon_t *d, int role) {
 }
 
 static int s_open_http(tp_daemon_t *d, const tp_config_t *cfg) {
-    int r = tp_http_new(d->base, cfg, d->engine, &d->http);
+    const tp_ingest_ops_t ops = { .submit = s_ingest_submit_cb,
+                                  .when_durable = s_ingest_when_durable_cb, .ctx = d };
+    char why[512];
+    int r = tp_http_new(d->base, cfg, d->engine, &ops, why, sizeof why, &d->http);
     if (r < 0)
-        return log_error_errno(r, "Failed to bind the HTTP endpoint '%s': %m", cfg->http.listen);
-    log_info("HTTP endpoint on %s (port %u): /healthz /metrics /status", cfg->http.listen,
-             tp_http_port(d->http));
+        return log_error_errno(r, "Failed to start the HTTP endpoint: %s: %m", why);
+    log_info("HTTP endpoint on %s (port %u): /healthz /metrics /status%s", cfg->http.listen,
+             tp_http_port(d->http), cfg->http.ingest.enabled ? " /v1/events" : "");
     return 0;
+}
+
+/* Requests still waiting for a commit are answered before the endpoint
+ * (and their connections) go. */
+static void s_close_http(tp_daemon_t *d) {
+    if (!d->http)
+        return;
+    s_fail_http_waiters(d, -ECANCELED);
+    tp_http_destroy(&d->http);
 }
 
 /* The HTTP endpoint on reload: switched on or off, moved to another
  * address (metrics and KPIs carry on), or just given the new config. */
 static int s_reload_http(tp_daemon_t *d, const tp_config_t *next) {
     if (!next->http.enabled) {
-        tp_http_destroy(&d->http);
+        s_close_http(d);
         return 0;
     }
     if (!d->http)
         return s_open_http(d, next);
-    int r = tp_http_reconfigure(d->http, next);
+    char why[512];
+    int r = tp_http_reconfigure(d->http, next, why, sizeof why);
     if (r < 0)
-        return log_error_errno(r, "Failed to bind the HTTP endpoint '%s': %m", next->http.listen);
+        return log_error_errno(r, "Failed to reconfigure the HTTP endpoint: %s: %m", why);
     return 0;
 }
 
@@ -592,9 +669,9 @@ int tp_daemon_reload(tp_daemon_t *d, const tp_config_t *next) {
             log_error_errno(r, "Reload of %s failed: %s", next->path, why);
             /* Back to the old HTTP settings (what binds now binds again). */
             if (!http_was_on)
-                tp_http_destroy(&d->http);
+                s_close_http(d);
             else if (d->http)
-                tp_http_reconfigure(d->http, old);
+                tp_http_reconfigure(d->http, old, why, sizeof why);
             else
                 s_open_http(d, old);
         }
@@ -704,6 +781,10 @@ int tp_daemon_new(struct event_base *base, const tp_config_t *cfg, const tp_daem
             goto fail;
     if (cfg->http.enabled && (r = s_open_http(d, cfg)) < 0)
         goto fail;
+    if (cfg->http.ingest.enabled && !cfg->http.enabled)
+        log_warning("http.ingest.enabled has no effect with http.enabled false");
+    else if (cfg->http.ingest.enabled && !d->journal)
+        log_warning("HTTP ingest without journal.enabled: a 200 means processed, not stored");
     *ret = d;
     return 0;
 fail:
@@ -741,7 +822,7 @@ void tp_daemon_destroy(tp_daemon_t **p) {
     /* What the last loop turn raised is stored and sent before we go. */
     if (d->journal && d->flush_ev && d->engine)
         s_flush_cb(-1, 0, d);
-    tp_http_destroy(&d->http);
+    s_close_http(d);
     tp_alert_replay_destroy(&d->replay);
     tp_bus_destroy(&d->bus);
     while (d->out) {

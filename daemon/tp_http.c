@@ -20,7 +20,7 @@
 #include "tp_metrics.h"
 
 #define MAX_HEADERS_BYTES 8192
-#define MAX_BODY_BYTES    1024       /* nothing here takes a body */
+#define MAX_BODY_BYTES    1024       /* nothing but ingest takes a body */
 #define TIMEOUT_S         10
 #define TICK_US           1000000    /* the loop-lag probe's period */
 
@@ -80,6 +80,7 @@ struct tp_http {
     time_t             started;
     tp_metrics_t      *m;
     tp_kpi_t          *kpi;
+    tp_ingest_t       *ingest;       /* POST /v1/events (answers 404 while disabled) */
     tp_metric_t       *counters[N_COUNTERS];
     tp_metric_t       *refused, *alerts, *lag, *commit;
     tp_metric_t       *open_alerts, *open_calls, *open_cases, *deadlines, *start_time;
@@ -187,6 +188,10 @@ static void s_request_cb(struct evhttp_request *req, void *arg) {
         handler = s_metrics;
     else if (path && !strcmp(path, "/status"))
         handler = s_status;
+    else if (path && !strcmp(path, "/v1/events") && tp_ingest_enabled(h->ingest)) {
+        tp_ingest_handle(h->ingest, req);
+        return;
+    }
     if (!handler) {
         evhttp_send_error(req, HTTP_NOTFOUND, NULL);
         return;
@@ -293,25 +298,59 @@ static unsigned s_bound_port(struct evhttp_bound_socket *bs) {
     return ntohs(((struct sockaddr_in *)&ss)->sin_port);
 }
 
+/* The bearer token of cfg's ingest settings (NULL: ingest off or no
+ * token file), or a negative errno with the reason in why. */
+static int s_ingest_token(const tp_config_t *cfg, char **ret_token, char *why, size_t whylen) {
+    const char *path = cfg->http.ingest.enabled ? cfg->http.ingest.bearer_token_file : NULL;
+    int r = tp_ingest_read_token(path, ret_token);
+    if (r == -EPERM)
+        snprintf(why, whylen, "http.ingest.bearer_token_file '%s' is readable or writable by "
+                 "others; chmod o-rwx it (0600, or 0640 root:touchpointd)", path);
+    else if (r == -EBADMSG)
+        snprintf(why, whylen, "http.ingest.bearer_token_file '%s' holds no token (one line of "
+                 "at most %d printable characters, no spaces)", path, TP_INGEST_TOKEN_MAX);
+    else if (r < 0)
+        snprintf(why, whylen, "http.ingest.bearer_token_file '%s'", path);
+    return r;
+}
+
+/* Ingest on: bodies up to its limit; off: none worth the name. */
+static void s_apply_ingest(tp_http_t *h, const tp_config_t *cfg, char *token) {
+    tp_ingest_configure(h->ingest, cfg, token);
+    evhttp_set_max_body_size(h->http, cfg->http.ingest.enabled
+                                          ? (ev_ssize_t)cfg->http.ingest.max_body_bytes
+                                          : MAX_BODY_BYTES);
+}
+
 int tp_http_new(struct event_base *base, const tp_config_t *cfg, tp_engine_t *engine,
-                tp_http_t **ret) {
-    char host[64];
+                const tp_ingest_ops_t *ingest, char *why, size_t whylen, tp_http_t **ret) {
+    char host[64], *token = NULL;
     unsigned port;
+    snprintf(why, whylen, "http.listen '%s'", cfg->http.listen);
     if (tp_listen_parse(cfg->http.listen, host, sizeof host, &port) < 0)
         return -EINVAL;
+    int r = s_ingest_token(cfg, &token, why, whylen);
+    if (r < 0)
+        return r;
     tp_http_t *h = calloc(1, sizeof *h);
-    if (!h)
+    if (!h) {
+        free(token);
         return -ENOMEM;
+    }
     h->cfg = cfg;
     h->engine = engine;
     h->started = time(NULL);
-    int r = -ENOMEM;
+    r = -ENOMEM;
     if (!(h->m = tp_metrics_new("touchpointd_")) || s_families(h) < 0 ||
+        tp_ingest_new(h->m, ingest, &h->ingest) < 0 ||
         tp_kpi_new(cfg, h->m, &h->kpi) < 0 || !(h->http = evhttp_new(base)) ||
-        !(h->tick = evtimer_new(base, s_tick_cb, h)))
+        !(h->tick = evtimer_new(base, s_tick_cb, h))) {
+        free(token);
+        snprintf(why, whylen, "HTTP endpoint");
         goto fail;
+    }
     evhttp_set_max_headers_size(h->http, MAX_HEADERS_BYTES);
-    evhttp_set_max_body_size(h->http, MAX_BODY_BYTES);
+    s_apply_ingest(h, cfg, token);
     evhttp_set_timeout(h->http, TIMEOUT_S);
     /* Other methods reach s_request_cb to be answered 405 (libevent itself
      * would say 501); TRACE and CONNECT get libevent's 501. */
@@ -327,8 +366,10 @@ int tp_http_new(struct event_base *base, const tp_config_t *cfg, tp_engine_t *en
     }
     h->bound = bs;
     h->port = s_bound_port(bs);
-    if ((r = s_write_port(h)) < 0)
+    if ((r = s_write_port(h)) < 0) {
+        snprintf(why, whylen, "%s/http.port", cfg->state_dir);
         goto fail;
+    }
     h->tick_due_us = tp_monotonic_us() + TICK_US;
     struct timeval tv = { TICK_US / 1000000, TICK_US % 1000000 };
     evtimer_add(h->tick, &tv);
@@ -340,25 +381,35 @@ fail:
     return r;
 }
 
-int tp_http_reconfigure(tp_http_t *h, const tp_config_t *cfg) {
+int tp_http_reconfigure(tp_http_t *h, const tp_config_t *cfg, char *why, size_t whylen) {
+    /* The token file first (re-read on every reload, so rotating the token
+     * is an edit and a SIGHUP): if it is refused, nothing changed. */
+    char *token = NULL;
+    int r = s_ingest_token(cfg, &token, why, whylen);
+    if (r < 0)
+        return r;
     if (strcmp(cfg->http.listen, h->cfg->http.listen) != 0) {
         char host[64];
         unsigned port;
+        snprintf(why, whylen, "http.listen '%s'", cfg->http.listen);
         if (tp_listen_parse(cfg->http.listen, host, sizeof host, &port) < 0)
-            return -EINVAL;
-        /* The new address first: if it cannot be bound, nothing changed. */
+            r = -EINVAL;
+        /* The new address next: if it cannot be bound, nothing changed. */
         errno = 0;
-        struct evhttp_bound_socket *bs =
-            evhttp_bind_socket_with_handle(h->http, host, (ev_uint16_t)port);
-        if (!bs)
-            return errno ? -errno : -EADDRNOTAVAIL;
+        struct evhttp_bound_socket *bs = r < 0 ? NULL
+            : evhttp_bind_socket_with_handle(h->http, host, (ev_uint16_t)port);
+        if (!bs) {
+            free(token);
+            return r < 0 ? r : errno ? -errno : -EADDRNOTAVAIL;
+        }
         evhttp_del_accept_socket(h->http, h->bound);
         h->bound = bs;
         h->port = s_bound_port(bs);
     }
+    s_apply_ingest(h, cfg, token);
     h->cfg = cfg;
     tp_kpi_set_config(h->kpi, cfg);
-    int r = s_write_port(h);
+    r = s_write_port(h);
     if (r < 0)
         log_warning_errno(r, "Failed to write %s/http.port: %m", cfg->state_dir);
     return 0;
@@ -371,6 +422,7 @@ unsigned tp_http_port(const tp_http_t *h) {
 void tp_http_observe_commit(tp_http_t *h, double seconds, bool ok) {
     tp_metric_observe(h->commit, NULL, seconds);
     h->commit_failed = !ok;
+    tp_ingest_set_commit_failed(h->ingest, !ok);
 }
 
 void tp_http_observe_alert(tp_http_t *h, const char *rule, int status) {
@@ -395,6 +447,7 @@ void tp_http_destroy(tp_http_t **p) {
     if (h->tick)
         event_free(h->tick);
     tp_kpi_destroy(&h->kpi);
+    tp_ingest_destroy(&h->ingest);
     tp_metrics_destroy(&h->m);
     free(h);
     *p = NULL;

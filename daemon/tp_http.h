@@ -5,6 +5,7 @@
  *                 commit failed or the loop lagged badly in the last minute
  *   GET /metrics  Prometheus text exposition 0.0.4 (tp_metrics)
  *   GET /status   the same numbers as one JSON document (for tp-stat)
+ *   POST /v1/events  JSON events, with http.ingest.enabled (tp_ingest)
  *   other paths 404; methods other than GET and HEAD 405
  *
  * It owns the metrics registry and everything that fills it: the engine's
@@ -12,7 +13,8 @@
  * the engine's counters (tp_stats) and gauges. The daemon reports what only
  * it sees: commit timings and published alerts. Created by tp_daemon once
  * the bus is up (after the restart's rebuild), so its counts describe this
- * run. Requests are bounded: small headers, no bodies, a timeout.
+ * run. Requests are bounded: small headers, a timeout, and no bodies
+ * unless ingest is on (then up to http.ingest.max_body_bytes).
  */
 #pragma once
 
@@ -20,6 +22,7 @@
 
 #include "tp_config.h"
 #include "tp_engine.h"
+#include "tp_ingest.h"
 
 #define TP_HTTP_LAG_BAD_MS   5000    /* a tick this late makes /healthz fail... */
 #define TP_HTTP_LAG_HOLD_MS  60000   /* ...for this long afterwards */
@@ -29,15 +32,19 @@ typedef struct tp_http tp_http_t;
 
 /* Binds cfg->http.listen (port 0: any free port), installs the KPI
  * observer on `engine` and writes the bound port to
- * <state_dir>/http.port. cfg and engine are borrowed and must outlive it.
- * 0 or a negative errno (-EADDRINUSE, ...); logs nothing. */
+ * <state_dir>/http.port; reads http.ingest.bearer_token_file; `ingest`
+ * (copied) is how POST /v1/events hands events to the daemon. cfg and
+ * engine are borrowed and must outlive it. 0 or a negative errno
+ * (-EADDRINUSE, the token file's -EPERM, ...) with what failed in `why`;
+ * logs nothing. */
 int tp_http_new(struct event_base *base, const tp_config_t *cfg, tp_engine_t *engine,
-                tp_http_t **ret);
+                const tp_ingest_ops_t *ingest, char *why, size_t whylen, tp_http_t **ret);
 
-/* A reloaded config (borrowed, as in tp_http_new): a changed http.listen
- * is bound before the old socket closes; metrics and KPIs carry on. 0, or
- * a negative errno with nothing changed. */
-int tp_http_reconfigure(tp_http_t *h, const tp_config_t *cfg);
+/* A reloaded config (borrowed, as in tp_http_new): the token file is read
+ * again, a changed http.listen is bound before the old socket closes, the
+ * ingest settings apply to the next request; metrics and KPIs carry on.
+ * 0, or a negative errno (what failed in `why`) with nothing changed. */
+int tp_http_reconfigure(tp_http_t *h, const tp_config_t *cfg, char *why, size_t whylen);
 
 /* The port actually bound. */
 unsigned tp_http_port(const tp_http_t *h);

@@ -74,6 +74,9 @@ static void assert_defaults(const tp_config_t *c)
     assert_int_equal(c->log_burst, 10);
     assert_true(c->http.enabled);
     assert_string_equal(c->http.listen, "127.0.0.1:7605");
+    assert_false(c->http.ingest.enabled);
+    assert_int_equal(c->http.ingest.max_body_bytes, 1048576);
+    assert_null(c->http.ingest.bearer_token_file);
 
     assert_true(c->call_incomplete.enabled);
     assert_int_equal(c->call_incomplete.required,
@@ -217,6 +220,17 @@ static void test_http_listen(void **state)
     assert_int_equal(port, 65535);
     assert_int_equal(tp_listen_parse("10.0.0.1:80", host, 4, &port), -EINVAL);   /* host too long */
     assert_int_equal(tp_listen_parse("10.0.0.1:", host, sizeof host, &port), -EINVAL);
+    tp_config_destroy(&c);
+
+    /* http.ingest: every key; "" turns the token off again. */
+    c = parse_ok("http:\n  ingest: { enabled: true, max_body_bytes: 4096,\n"
+                 "            bearer_token_file: /etc/touchpointd/ingest.token }\n");
+    assert_true(c->http.ingest.enabled);
+    assert_int_equal(c->http.ingest.max_body_bytes, 4096);
+    assert_string_equal(c->http.ingest.bearer_token_file, "/etc/touchpointd/ingest.token");
+    tp_config_destroy(&c);
+    c = parse_ok("http: { ingest: { bearer_token_file: \"\" } }\n");
+    assert_null(c->http.ingest.bearer_token_file);
     tp_config_destroy(&c);
 }
 
@@ -408,6 +422,15 @@ static const bad_t s_bad[] = {
     { "http: { listen: \"[::1]\" }\n", 1, "http.listen: invalid address" },
     { "http: { listen: \"[nope]:1\" }\n", 1, "http.listen: invalid address" },
     { "http: { enabled: yes }\n", 1, "http.enabled: invalid boolean" },
+    { "http:\n  ingest:\n    enabled: on\n", 3, "http.ingest.enabled: invalid boolean" },
+    { "http: { ingest: { max_body_bytes: 1023 } }\n", 1,
+      "http.ingest.max_body_bytes: out of range \"1023\" (expected an integer from 1024 to 268435456)" },
+    { "http: { ingest: { max_body_bytes: 1MiB } }\n", 1,
+      "http.ingest.max_body_bytes: invalid number \"1MiB\"" },
+    { "http: { ingest: { bearer_token_file: [a] } }\n", 1,
+      "http.ingest.bearer_token_file: expected a scalar, got a list" },
+    { "http: { ingest: { token_file: x } }\n", 1, "unknown key \"http.ingest.token_file\"" },
+    { "http: { ingest: [] }\n", 1, "http.ingest: expected a mapping, got a list" },
     { "state_dir: \"a\\0b\"\n", 1, "state_dir: value contains a NUL byte" },
     { "rules:\n\n\n  call_incomplete:\n    required: [products, product]\n", 5,
       "rules.call_incomplete.required: unknown field \"product\" (expected products" },

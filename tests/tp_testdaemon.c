@@ -16,13 +16,15 @@
 #define T0 1767225600000LL
 
 void tp_dfx_write_config(tp_dfx_t *d, const char *path, const char *clock, const char *extra) {
-    char *yaml = NULL, cl[4][600] = { "", "", "", "" }, curve[600] = "";
+    char *yaml = NULL, cl[4][600] = { "", "", "", "" }, curve[600] = "", http[1200];
     if (d->curve) {
         snprintf(cl[0], sizeof cl[0], "    curve_clients: \"%s\"\n", d->clients_file);
         for (int i = 1; i < 4; i++)
             snprintf(cl[i], sizeof cl[i], "  curve_clients: \"%s\"\n", d->clients_file);
         snprintf(curve, sizeof curve, "curve:\n  secret_key_file: \"%s\"\n", d->key_file);
     }
+    snprintf(http, sizeof http, "http: { listen: \"127.0.0.1:0\"%s%s }",
+             d->http_yaml ? ", " : "", d->http_yaml ? d->http_yaml : "");
     assert_true(asprintf(&yaml,
                          "inputs:\n  - endpoint: %s\n    mode: bind\n%s"
                          "output:\n  endpoint: %s\n  mode: bind\n  hwm: %d\n%s"
@@ -31,7 +33,7 @@ void tp_dfx_write_config(tp_dfx_t *d, const char *path, const char *clock, const
                          "clock: %s\nstate_dir: %s/state\n%s\n%s",
                          d->in_ep, cl[0], d->out_ep, d->output_hwm ? d->output_hwm : 100000, cl[1],
                          d->replay_ep, cl[2], d->reliable_ep, cl[3], curve, clock, d->dir,
-                         d->http ? "http: { listen: \"127.0.0.1:0\" }" : "http: { enabled: false }",
+                         d->http ? http : "http: { enabled: false }",
                          extra ? extra : "") > 0);
     assert_int_equal(tp_write_file(path, yaml), 0);
     free(yaml);

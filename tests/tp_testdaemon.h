@@ -32,6 +32,8 @@ typedef struct {
     char     *clients_file;      /* allow-list: client_public */
     bool      http;              /* HTTP endpoint on (127.0.0.1, any free port); else off */
     unsigned  http_port;         /* the port it bound, once started */
+    const char *http_yaml;       /* more keys of the http mapping, flow style
+                                  * ("ingest: { enabled: true }"), or NULL */
 } tp_dfx_t;
 
 /* Starts the daemon with `clock` ("event"/"wall") and extra YAML appended
