@@ -121,7 +121,8 @@ static void s_reply(struct evhttp_request *req, int code, const char *reason, co
     evhttp_add_header(hdr, "Cache-Control", "no-store");
     struct evbuffer *b = evbuffer_new();
     if (!b || evbuffer_add(b, body, len) < 0) {
-        evbuffer_free(b);
+        if (b)                   /* evbuffer_free(NULL) is not a no-op */
+            evbuffer_free(b);
         evhttp_send_error(req, HTTP_INTERNAL, NULL);
         return;
     }
