@@ -47,9 +47,10 @@ static bool s_range_ok(int v, int lo, int hi, const char *field, char *why, size
 }
 
 static bool s_time_ok(int64_t ms, const char *field, char *why, size_t whylen) {
-    if (ms > 0)
+    if (ms > 0 && ms <= TP_TIME_MAX_MS)
         return true;
-    snprintf(why, whylen, "%s must be a positive unix time in ms", field);
+    snprintf(why, whylen, "%s must be a positive unix time in ms, at most %lld (year 9999)", field,
+             TP_TIME_MAX_MS);
     return false;
 }
 
@@ -61,7 +62,8 @@ static bool s_call_ok(const Touchpoint__V1__CallLogged *c, char *why, size_t n) 
            s_id_ok(c->territory, false, "call.territory", why, n) &&
            s_range_ok((int)c->channel, 0, TP_CHANNEL_COUNT - 1, "call.channel", why, n) &&
            s_range_ok((int)c->status, 1, 4, "call.status", why, n) &&
-           s_time_ok(c->call_at_ms, "call.call_at_ms", why, n);
+           s_time_ok(c->call_at_ms, "call.call_at_ms", why, n) &&
+           (c->submitted_at_ms <= 0 || s_time_ok(c->submitted_at_ms, "call.submitted_at_ms", why, n));
 }
 
 static bool s_step_ok(const Touchpoint__V1__ContractingStep *s, char *why, size_t n) {

@@ -15,6 +15,13 @@
 
 #define TP_ID_MAX 128   /* longest id accepted (event_id, call_id, hcp_id...) */
 
+/* Latest time accepted in any time field: 9999-12-31T23:59:59.999Z, the end
+ * of protobuf's Timestamp range. Rules add durations of at most ten years to
+ * event times, so with this bound no deadline can overflow int64, and no
+ * watermark can move the clock to the end of time (firing periodic deadlines
+ * without end). */
+#define TP_TIME_MAX_MS 253402300799999LL
+
 typedef enum {
     TP_BAD_NONE = 0,
     TP_BAD_FRAMES,      /* not exactly two frames */

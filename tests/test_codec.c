@@ -86,6 +86,49 @@ static void test_subject_type_and_times(void **state) {
     assert_int_equal(s_validate(), TP_BAD_INVALID);
 }
 
+/* Found by fuzz_engine (fuzz/corpus/fuzz_engine/regress-time-overflow-*,
+ * regress-watermark-end-of-time): times near INT64_MAX were valid, and
+ * deadlines (time + duration) overflowed; a watermark at INT64_MAX fired
+ * periodic deadlines for ever. Every time field ends at year 9999. */
+static void test_times_end_at_year_9999(void **state) {
+    (void)state;
+    s_env.occurred_at_ms = TP_TIME_MAX_MS;
+    assert_int_equal(s_validate(), TP_BAD_NONE);
+    s_env.occurred_at_ms = TP_TIME_MAX_MS + 1;
+    assert_int_equal(s_validate(), TP_BAD_INVALID);
+    assert_non_null(strstr(s_why, "occurred_at_ms"));
+    s_env.occurred_at_ms = INT64_MAX;
+    assert_int_equal(s_validate(), TP_BAD_INVALID);
+    s_env.occurred_at_ms = 1000;
+    s_fb.at_ms = INT64_MAX;
+    assert_int_equal(s_validate(), TP_BAD_INVALID);
+    assert_non_null(strstr(s_why, "feedback.at_ms"));
+
+    Touchpoint__V1__Watermark wm = TOUCHPOINT__V1__WATERMARK__INIT;
+    wm.now_ms = INT64_MAX;
+    s_env.payload_case = TOUCHPOINT__V1__ENVELOPE__PAYLOAD_WATERMARK;
+    s_env.watermark = &wm;
+    assert_int_equal(s_validate(), TP_BAD_INVALID);
+    assert_non_null(strstr(s_why, "watermark.now_ms"));
+
+    Touchpoint__V1__CallLogged call = TOUCHPOINT__V1__CALL_LOGGED__INIT;
+    call.call_id = "C-1";
+    call.hcp_id = "H-1";
+    call.rep_id = "R-1";
+    call.status = TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED;
+    call.call_at_ms = 1000;
+    s_env.payload_case = TOUCHPOINT__V1__ENVELOPE__PAYLOAD_CALL;
+    s_env.call = &call;
+    assert_int_equal(s_validate(), TP_BAD_NONE);          /* submitted_at unset: fine */
+    call.submitted_at_ms = INT64_MAX;
+    assert_int_equal(s_validate(), TP_BAD_INVALID);
+    assert_non_null(strstr(s_why, "call.submitted_at_ms"));
+    call.submitted_at_ms = 2000;
+    call.call_at_ms = TP_TIME_MAX_MS + 1;
+    assert_int_equal(s_validate(), TP_BAD_INVALID);
+    assert_non_null(strstr(s_why, "call.call_at_ms"));
+}
+
 static void test_decode_frames(void **state) {
     (void)state;
     size_t len = touchpoint__v1__envelope__get_packed_size(&s_env);
@@ -120,6 +163,7 @@ int main(void) {
         cmocka_unit_test_setup(test_scores_out_of_range, s_setup),
         cmocka_unit_test_setup(test_ids_bounded_and_printable, s_setup),
         cmocka_unit_test_setup(test_subject_type_and_times, s_setup),
+        cmocka_unit_test_setup(test_times_end_at_year_9999, s_setup),
         cmocka_unit_test_setup(test_decode_frames, s_setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

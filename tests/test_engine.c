@@ -254,6 +254,45 @@ static void test_empty_envelope_is_a_mismatch(void **state) {
     assert_int_equal(tp_engine_stats(f->engine)->bad[TP_BAD_MISMATCH], 1);
 }
 
+/* Found by fuzz_engine (fuzz/corpus/fuzz_engine/regress-*): event times
+ * near INT64_MAX were accepted, then call_at + horizon and submitted_at +
+ * 7d overflowed (UB), and a watermark at INT64_MAX kept an open
+ * channel_mismatch alert re-checking every 180 days until the end of time.
+ * They are refused now, and the clock does not move. */
+static void test_times_past_year_9999_are_refused(void **state) {
+    fixture_t *f = *state;
+    tp_test_call_t c = { .event_id = "e1", .at_ms = INT64_MAX - 19, .call_id = "C-1",
+                         .status = SUBMITTED, .fields = ALL4 };
+    assert_int_equal(s_send_call(f, &c), 1);
+
+    Touchpoint__V1__CallLogged call = TOUCHPOINT__V1__CALL_LOGGED__INIT;
+    call.call_id = "C-2";
+    call.hcp_id = "H-1";
+    call.rep_id = "R-1";
+    call.status = SUBMITTED;
+    call.call_at_ms = T0;
+    call.submitted_at_ms = INT64_MAX;
+    Touchpoint__V1__Envelope env = TOUCHPOINT__V1__ENVELOPE__INIT;
+    env.event_id = "e2";
+    env.source = "s";
+    env.occurred_at_ms = T0;
+    env.payload_case = TOUCHPOINT__V1__ENVELOPE__PAYLOAD_CALL;
+    env.call = &call;
+    uint8_t *buf;
+    size_t len = tp_test_pack_envelope(&env, &buf);
+    assert_int_equal(s_send_raw(f, "crm.call", buf, len), 1);
+    free(buf);
+
+    len = tp_test_pack_watermark("e3", INT64_MAX, &buf);
+    assert_int_equal(s_send_raw(f, "crm.watermark", buf, len), 1);
+    free(buf);
+
+    assert_int_equal(tp_engine_stats(f->engine)->bad[TP_BAD_INVALID], 3);
+    assert_int_equal(tp_engine_stats(f->engine)->accepted, 0);
+    assert_int_equal(f->got.n, 0);
+    assert_int_equal(tp_clock_now(tp_engine_clock(f->engine)), 0);
+}
+
 static int s_setup_by_channel(void **state) {
     return s_setup_yaml(state, "clock: event\n"
                                "rules:\n"
@@ -397,6 +436,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_sequence_gaps_are_counted, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_bad_messages_are_counted_by_reason, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_empty_envelope_is_a_mismatch, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_times_past_year_9999_are_refused, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_per_channel_requirements, s_setup_by_channel, s_teardown),
         cmocka_unit_test_setup_teardown(test_disabled_rule_is_silent, s_setup_disabled, s_teardown),
         cmocka_unit_test_setup_teardown(test_wall_clock_stamps_detection_time, s_setup_wall, s_teardown),
