@@ -20,7 +20,7 @@
  * Every wait has a deadline: the benchmark stops by itself.
  *
  * Usage: bench_e2e [--events N] [--open N] [--reps N] [--quick] [--json FILE]
- *                  [--daemon PATH]
+ *                  [--daemon PATH] [--throughput-only]
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -554,12 +554,15 @@ static void s_rmrf(const char *dir) {
 int main(int argc, char **argv) {
     bench_result_t res = { .events = 500000, .open = 1000000, .reps = 3 };
     const char *json = NULL;
+    bool only_throughput = false;   /* --throughput-only: for profiling the daemon */
     for (int i = 1; i < argc; i++) {
         const char *next = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(argv[i], "--quick") == 0) {
             res.events = 100000;
             res.open = 100000;
             res.reps = 1;
+        } else if (strcmp(argv[i], "--throughput-only") == 0) {
+            only_throughput = true;
         } else if (next && strcmp(argv[i], "--events") == 0) {
             res.events = strtoull(argv[++i], NULL, 10);
         } else if (next && strcmp(argv[i], "--open") == 0) {
@@ -572,7 +575,7 @@ int main(int argc, char **argv) {
             s_bin = argv[++i];
         } else {
             fprintf(stderr, "usage: bench_e2e [--events N] [--open N] [--reps N] [--quick] "
-                            "[--json FILE] [--daemon PATH]\n");
+                            "[--json FILE] [--daemon PATH] [--throughput-only]\n");
             return 2;
         }
     }
@@ -603,11 +606,12 @@ int main(int argc, char **argv) {
         tp->on_per_s = s_e2e(t == 1, true, &mix, res.reps);
     }
     static const double rates[] = { 10000, 50000, 100000 };
-    for (size_t i = 0; i < 3; i++) {
+    for (size_t i = 0; i < 3 && !only_throughput; i++) {
         s_latency(false, rates[i], res.reps > 1 ? 3 : 1, &res.lat[2 * i]);
         s_latency(true, rates[i], res.reps > 1 ? 3 : 1, &res.lat[2 * i + 1]);
     }
-    s_open_state(res.open, &mix, res.reps, &res.open_state);
+    if (!only_throughput)
+        s_open_state(res.open, &mix, res.reps, &res.open_state);
     bench_frames_free(&mix);
     s_rmrf(s_tmp);
 
