@@ -8,8 +8,8 @@
  * (planned, saved, submitted complete and incomplete, cancelled, one saved
  * and never submitted), one contracting case walked through its steps
  * (a return, three owners, HCP asks, closed), and feedback (a promoter on a
- * call, a detractor on the contract). About one event in seven raises an
- * alert at once; event time moves BENCH_STEP_MS per event, and the saved
+ * call, a detractor on the contract). About a quarter of events raise or
+ * resolve an alert; event time moves BENCH_STEP_MS per event, and the saved
  * call is due an hour after it is saved, so call_unsubmitted deadlines fire
  * all along the stream, as in live traffic.
  */
