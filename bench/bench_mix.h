@@ -7,7 +7,7 @@
  * The mix is what a CRM emits (20-event cycle): calls in every status
  * (planned, saved, submitted complete and incomplete, cancelled, one saved
  * and never submitted), one contracting case walked through its steps
- * (a return, three owners, HCP asks, closed), and feedback (a promoter on a
+ * (a return, four owners so handoffs fires, HCP asks, closed), and feedback (a promoter on a
  * call, a detractor on the contract). About a quarter of events raise or
  * resolve an alert; event time moves BENCH_STEP_MS per event, and the saved
  * call is due an hour after it is saved, so call_unsubmitted deadlines fire
