@@ -50,9 +50,17 @@ uint64_t tp_alerts_next_sequence(const tp_alerts_t *a) {
     return a->next_seq;
 }
 
+/* "<rule>:<subject>". Built with memcpy, not snprintf: every rule asks
+ * is_firing for every event it sees, and snprintf's format parsing was 8%
+ * of the daemon's instructions per event (callgrind). */
 static int s_make_id(char *buf, size_t len, const char *rule, const char *subject) {
-    int n = snprintf(buf, len, "%s:%s", rule, subject);
-    return (n < 0 || (size_t)n >= len) ? -ENAMETOOLONG : 0;
+    size_t rl = strlen(rule), sl = strlen(subject);
+    if (rl + 1 + sl >= len)
+        return -ENAMETOOLONG;
+    memcpy(buf, rule, rl);
+    buf[rl] = ':';
+    memcpy(buf + rl + 1, subject, sl + 1);
+    return 0;
 }
 
 static s_open_t *s_find(const tp_alerts_t *a, const char *id) {

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tp_arena.h"
 #include "tp_cases.h"
 #include "tp_dedup.h"
 #include "tp_log.h"
@@ -34,7 +35,10 @@ struct tp_engine {
     tp_ratelimit_t     seq_rl;    /* sequence gaps, regressions */
     tp_engine_observer_fn observer;   /* after the rules, per accepted event */
     void              *observer_ctx;
+    tp_arena_t        *arena;     /* the event being handled: decoded into it, reset after */
 };
+
+#define ARENA_BLOCK 16384         /* the mix's Envelopes decode into ~1 KiB; a large one overflows */
 
 static tp_rule_ctx_t s_ctx(tp_engine_t *e) {
     return (tp_rule_ctx_t){ .cfg = e->cfg, .alerts = e->alerts, .state = e->state,
@@ -58,8 +62,9 @@ int tp_engine_new(const tp_config_t *cfg, tp_engine_t **ret) {
         tp_cases_set_max_open_per_hcp(e->cases, (uint32_t)cfg->max_open_cases_per_hcp);
     e->alerts = tp_alerts_new(&e->stats);
     e->timers = tp_timers_new();
+    e->arena = tp_arena_new(ARENA_BLOCK);
     int r = -ENOMEM;
-    if (e->dedup && e->seq && e->state && e->cases && e->alerts && e->timers) {
+    if (e->dedup && e->seq && e->state && e->cases && e->alerts && e->timers && e->arena) {
         tp_rule_ctx_t ctx = s_ctx(e);
         r = tp_ruleset_new(&ctx, &e->rules);
     }
@@ -376,8 +381,9 @@ int tp_engine_handle_why(tp_engine_t *e, const tp_frame_t *frames, size_t nframe
     Touchpoint__V1__Envelope *env = NULL;
     if (ret_event_id && idlen)
         ret_event_id[0] = '\0';
-    tp_bad_t bad = tp_codec_decode(frames, nframes, NULL, &env, why, whylen);
+    tp_bad_t bad = tp_codec_decode(frames, nframes, tp_arena_allocator(e->arena), &env, why, whylen);
     if (bad != TP_BAD_NONE) {
+        tp_arena_reset(e->arena);
         /* A decodable but refused message still names its event, so a
          * reliable producer can match the NACK (rare path: decode again). */
         if (ret_event_id && idlen && (bad == TP_BAD_MISMATCH || bad == TP_BAD_INVALID)) {
@@ -392,7 +398,8 @@ int tp_engine_handle_why(tp_engine_t *e, const tp_frame_t *frames, size_t nframe
     if (ret_event_id && idlen)
         snprintf(ret_event_id, idlen, "%s", env->event_id);
     int r = s_dispatch(e, env, why, whylen);
-    touchpoint__v1__envelope__free_unpacked(env, NULL);
+    /* Nothing decoded outlives the event: state and alerts keep copies. */
+    tp_arena_reset(e->arena);
     return r;
 }
 
@@ -421,6 +428,7 @@ void tp_engine_destroy(tp_engine_t **p) {
     tp_state_destroy(&e->state);
     tp_seq_destroy(&e->seq);
     tp_dedup_destroy(&e->dedup);
+    tp_arena_destroy(&e->arena);
     free(e);
     *p = NULL;
 }

@@ -1,0 +1,263 @@
+/* bench_mix — see bench_mix.h. */
+#include "bench_mix.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tp_contract.h"
+
+#define H (3600 * 1000LL)
+
+static int s_pack(bench_frame_t *f, const char *topic, Touchpoint__V1__Envelope *e) {
+    size_t len = touchpoint__v1__envelope__get_packed_size(e);
+    f->buf = malloc(len ? len : 1);
+    if (!f->buf)
+        return -ENOMEM;
+    f->len = touchpoint__v1__envelope__pack(e, f->buf);
+    f->topic = topic;
+    return 0;
+}
+
+static void s_env(Touchpoint__V1__Envelope *e, const char *id, const char *source, uint64_t seq,
+                  int64_t at) {
+    touchpoint__v1__envelope__init(e);
+    e->event_id = (char *)id;
+    e->source = (char *)source;
+    e->sequence = seq;
+    e->occurred_at_ms = at;
+}
+
+/* A call version. `data`: products, topics, notes, next_step (a complete
+ * call); otherwise it carries none of them. */
+typedef struct {
+    const char *call_id, *hcp, *rep, *account, *territory;
+    int         status, channel;
+    int64_t     call_at;
+    bool        data;
+} s_call_t;
+
+static int s_call(bench_frame_t *f, const char *id, uint64_t seq, int64_t at, const s_call_t *c) {
+    static char *products[] = { "Cardiozan", "Nephrolix" }, *topics[] = { "renal subgroup" };
+    static char *attendees[] = { "Dr. A. Brandt" };
+    Touchpoint__V1__CallLogged call;
+    touchpoint__v1__call_logged__init(&call);
+    call.call_id = (char *)c->call_id;
+    call.hcp_id = (char *)c->hcp;
+    call.rep_id = (char *)c->rep;
+    call.account_id = (char *)c->account;
+    call.territory = (char *)c->territory;
+    call.channel = (Touchpoint__V1__Channel)c->channel;
+    call.status = (Touchpoint__V1__CallStatus)c->status;
+    call.call_at_ms = c->call_at;
+    if (c->status == TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED)
+        call.submitted_at_ms = at;
+    if (c->data) {
+        call.n_products = 2; call.products = products;
+        call.n_topics = 1; call.topics = topics;
+        call.n_attendees = 1; call.attendees = attendees;
+        call.notes = "Discussed the renal subgroup data; asked for the dosing leaflet.";
+        call.next_step = "Send the reprint and book a follow-up.";
+    }
+    Touchpoint__V1__Envelope e;
+    s_env(&e, id, "veeva-eu", seq, at);
+    e.payload_case = TOUCHPOINT__V1__ENVELOPE__PAYLOAD_CALL;
+    e.call = &call;
+    return s_pack(f, "crm.call", &e);
+}
+
+typedef struct {
+    const char *contract, *hcp, *rep, *step, *owner;
+    int         state;
+    bool        ask, closed;
+} s_step_t;
+
+static int s_step(bench_frame_t *f, const char *id, uint64_t seq, int64_t at, const s_step_t *s) {
+    Touchpoint__V1__ContractingStep st;
+    touchpoint__v1__contracting_step__init(&st);
+    st.contract_id = (char *)s->contract;
+    st.hcp_id = (char *)s->hcp;
+    st.rep_id = (char *)s->rep;
+    st.contract_type = TOUCHPOINT__V1__CONTRACT_TYPE__CONTRACT_TYPE_SPEAKER;
+    st.step = (char *)s->step;
+    st.state = (Touchpoint__V1__StepState)s->state;
+    st.owner_id = (char *)s->owner;
+    st.hcp_action = s->ask;
+    st.case_closed = s->closed;
+    st.at_ms = at;
+    Touchpoint__V1__Envelope e;
+    s_env(&e, id, "veeva-contracts", seq, at);
+    e.payload_case = TOUCHPOINT__V1__ENVELOPE__PAYLOAD_CONTRACTING;
+    e.contracting = &st;
+    return s_pack(f, "crm.contracting", &e);
+}
+
+static int s_feedback(bench_frame_t *f, const char *id, uint64_t seq, int64_t at, const char *hcp,
+                      const char *subject_type, const char *subject_id, int nps) {
+    Touchpoint__V1__Feedback fb;
+    touchpoint__v1__feedback__init(&fb);
+    fb.feedback_id = (char *)id;
+    fb.hcp_id = (char *)hcp;
+    fb.subject_type = (char *)subject_type;
+    fb.subject_id = (char *)subject_id;
+    fb.nps_value_case = TOUCHPOINT__V1__FEEDBACK__NPS_VALUE_NPS;
+    fb.nps = nps;
+    fb.comment = nps <= 6 ? "Too many forms for one talk." : "Helpful and on time.";
+    fb.preferred_channel = TOUCHPOINT__V1__CHANNEL__CHANNEL_IN_PERSON;
+    fb.at_ms = at;
+    Touchpoint__V1__Envelope e;
+    s_env(&e, id, "survey", seq, at);
+    e.payload_case = TOUCHPOINT__V1__ENVELOPE__PAYLOAD_FEEDBACK;
+    e.feedback = &fb;
+    return s_pack(f, "crm.feedback", &e);
+}
+
+static int s_alloc(bench_frames_t *ret, size_t n) {
+    ret->f = calloc(n ? n : 1, sizeof *ret->f);
+    ret->n = 0;
+    return ret->f ? 0 : -ENOMEM;
+}
+
+enum {
+    PLANNED = TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_PLANNED,
+    SAVED = TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SAVED,
+    SUBMITTED = TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED,
+    CANCELLED = TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_CANCELLED,
+    STARTED = TOUCHPOINT__V1__STEP_STATE__STEP_STATE_STARTED,
+    COMPLETED = TOUCHPOINT__V1__STEP_STATE__STEP_STATE_COMPLETED,
+    RETURNED = TOUCHPOINT__V1__STEP_STATE__STEP_STATE_RETURNED,
+    IN_PERSON = TOUCHPOINT__V1__CHANNEL__CHANNEL_IN_PERSON,
+    PHONE = TOUCHPOINT__V1__CHANNEL__CHANNEL_PHONE,
+    EMAIL = TOUCHPOINT__V1__CHANNEL__CHANNEL_EMAIL,
+};
+
+/* Event k (0..19) of cycle g. Call letters A..G are calls of this cycle,
+ * K its contracting case. */
+static int s_mix_event(bench_frame_t *f, const char *tag, size_t g, unsigned k, const char *id,
+                       uint64_t seq, int64_t at) {
+    char call[64], contract[64], hcp[32], rep[32], rep2[32], acc[32], terr[16];
+    snprintf(hcp, sizeof hcp, "HCP-%05zu", (g * 7919) % 50000);
+    snprintf(rep, sizeof rep, "REP-%04zu", g % 2000);
+    snprintf(rep2, sizeof rep2, "REP-%04zu", (g + 1) % 2000);
+    snprintf(acc, sizeof acc, "ACC-%04zu", (g * 7919) % 5000);
+    snprintf(terr, sizeof terr, "DE-%02zu", g % 100);
+    snprintf(contract, sizeof contract, "K-%s-%zu", tag, g);
+    static const char letters[] = "AAABBCDDEFGG";
+    if (k < 10 || k == 19) {
+        snprintf(call, sizeof call, "C-%s-%zu-%c", tag, g, k == 19 ? 'G' : letters[k]);
+        s_call_t c = { .call_id = call, .hcp = hcp, .rep = rep, .account = acc, .territory = terr,
+                       .channel = IN_PERSON, .call_at = at + 2 * H, .data = true };
+        switch (k) {
+        case 0: c.status = PLANNED; c.data = false; break;
+        case 1: c.status = SAVED; c.data = false; break;
+        case 2: c.status = SUBMITTED; c.call_at = at - 2 * H; break;
+        case 3: c.status = PLANNED; c.data = false; break;
+        case 4: c.status = SUBMITTED; c.data = false; c.call_at = at - H; break;   /* incomplete */
+        case 5: c.status = SUBMITTED; c.channel = EMAIL; c.rep = rep2; c.call_at = at - H; break;
+        case 6: c.status = PLANNED; c.data = false; break;
+        case 7: c.status = CANCELLED; c.data = false; break;
+        case 8: c.status = SAVED; c.data = false; c.call_at = at - 47 * H; break; /* due in 1 h */
+        case 9: c.status = SUBMITTED; c.channel = PHONE; c.call_at = at - 3 * H; break;
+        default: c.status = SUBMITTED; c.call_at = at - H; break;    /* after the detractor */
+        }
+        return s_call(f, id, seq, at, &c);
+    }
+    if (k < 17) {
+        static const s_step_t steps[] = {
+            { .step = "NOMINATION", .owner = "REP", .state = STARTED },
+            { .step = "NOMINATION", .owner = "REP", .state = COMPLETED },
+            { .step = "FMV_REVIEW", .owner = "FMV-11", .state = STARTED, .ask = true },
+            { .step = "FMV_REVIEW", .owner = "FMV-11", .state = RETURNED, .ask = true },
+            { .step = "FMV_REVIEW", .owner = "FMV-12", .state = COMPLETED },
+            { .step = "CONTRACT_SENT", .owner = "LEGAL-2", .state = STARTED, .ask = true },
+            { .step = "CONTRACT_SIGNED", .owner = "LEGAL-2", .state = COMPLETED, .closed = true },
+        };
+        s_step_t s = steps[k - 10];
+        s.contract = contract;
+        s.hcp = hcp;
+        s.rep = rep;
+        if (strcmp(s.owner, "REP") == 0)
+            s.owner = rep;
+        return s_step(f, id, seq, at, &s);
+    }
+    if (k == 17) {
+        snprintf(call, sizeof call, "C-%s-%zu-A", tag, g);
+        return s_feedback(f, id, seq, at, hcp, "call", call, 9);
+    }
+    return s_feedback(f, id, seq, at, hcp, "contract", contract, 3);
+}
+
+int bench_mix(bench_frames_t *ret, size_t n, const char *tag, int64_t t0, size_t lat_every) {
+    int r = s_alloc(ret, n);
+    char id[64], call[64];
+    for (size_t i = 0; r == 0 && i < n; i++) {
+        int64_t at = t0 + (int64_t)i * BENCH_STEP_MS;
+        snprintf(id, sizeof id, "%s-%zu", tag, i);
+        if (lat_every && i % lat_every == lat_every - 1) {
+            snprintf(call, sizeof call, "LAT-%s-%zu", tag, i);
+            s_call_t c = { .call_id = call, .hcp = "HCP-LAT", .rep = "REP-LAT",
+                           .account = "ACC-LAT", .territory = "DE-00", .status = SUBMITTED,
+                           .channel = IN_PERSON, .call_at = at - H };
+            r = s_call(&ret->f[i], id, 0, at, &c);
+        } else {
+            r = s_mix_event(&ret->f[i], tag, i / 20, (unsigned)(i % 20), id, 0, at);
+        }
+        ret->n = i + (r == 0);
+    }
+    if (r < 0)
+        bench_frames_free(ret);
+    return r;
+}
+
+int bench_open_calls(bench_frames_t *ret, size_t n, const char *tag, int64_t t0) {
+    int r = s_alloc(ret, n);
+    char id[64], call[64], hcp[32], rep[32], acc[32], terr[16];
+    for (size_t i = 0; r == 0 && i < n; i++) {
+        snprintf(id, sizeof id, "%s-%zu", tag, i);
+        snprintf(call, sizeof call, "a0C7Q%s%08zuUAE", tag, i);   /* Veeva-like 18 chars */
+        snprintf(hcp, sizeof hcp, "HCP-%05zu", i % 50000);
+        snprintf(rep, sizeof rep, "REP-%04zu", i % 2000);
+        snprintf(acc, sizeof acc, "ACC-%04zu", i % 5000);
+        snprintf(terr, sizeof terr, "DE-%02zu", i % 100);
+        s_call_t c = { .call_id = call, .hcp = hcp, .rep = rep, .account = acc, .territory = terr,
+                       .status = PLANNED, .channel = IN_PERSON, .call_at = t0 + 30 * 24 * H };
+        r = s_call(&ret->f[i], id, 0, t0 + (int64_t)(i / 1000), &c);
+        ret->n = i + (r == 0);
+    }
+    if (r < 0)
+        bench_frames_free(ret);
+    return r;
+}
+
+int bench_open_cases(bench_frames_t *ret, size_t n, const char *tag, int64_t t0) {
+    int r = s_alloc(ret, n);
+    char id[64], contract[64], hcp[32], rep[32];
+    for (size_t i = 0; r == 0 && i < n; i++) {
+        snprintf(id, sizeof id, "%s-%zu", tag, i);
+        snprintf(contract, sizeof contract, "K-%s-%08zu", tag, i);
+        snprintf(hcp, sizeof hcp, "HCP-%05zu", i % 50000);
+        snprintf(rep, sizeof rep, "REP-%04zu", i % 2000);
+        s_step_t s = { .contract = contract, .hcp = hcp, .rep = rep, .step = "NOMINATION",
+                       .owner = rep, .state = STARTED };
+        r = s_step(&ret->f[i], id, 0, t0 + (int64_t)(i / 1000), &s);
+        ret->n = i + (r == 0);
+    }
+    if (r < 0)
+        bench_frames_free(ret);
+    return r;
+}
+
+int bench_marker(bench_frame_t *ret, const char *call_id, int64_t at) {
+    s_call_t c = { .call_id = call_id, .hcp = "HCP-MARK", .rep = "REP-MARK", .account = "",
+                   .territory = "", .status = SUBMITTED, .channel = IN_PERSON, .call_at = at };
+    return s_call(ret, call_id, 0, at, &c);
+}
+
+void bench_frames_free(bench_frames_t *f) {
+    for (size_t i = 0; i < f->n; i++)
+        free(f->f[i].buf);
+    free(f->f);
+    *f = (bench_frames_t){ 0 };
+}
