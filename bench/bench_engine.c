@@ -105,7 +105,11 @@ static size_t s_pack_step(uint8_t **ret, const char *event_id, int64_t at, const
     Touchpoint__V1__ContractingStep st;
     touchpoint__v1__contracting_step__init(&st);
     st.contract_id = (char *)contract;
-    st.hcp_id = "HCP-BRANDT-0042";
+    /* One HCP per contract, as in life: a shared one would hit
+     * limits.max_open_cases_per_hcp (and hide the per-HCP entry's cost). */
+    char hcp[64];
+    snprintf(hcp, sizeof hcp, "HCP-%s", contract);
+    st.hcp_id = hcp;
     st.rep_id = "REP-017";
     st.contract_type = TOUCHPOINT__V1__CONTRACT_TYPE__CONTRACT_TYPE_SPEAKER;
     st.step = (char *)step;
