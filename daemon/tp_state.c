@@ -8,14 +8,21 @@
 #include <string.h>
 
 #include "tp_config.h"
+#include "tp_intern.h"
 
 struct tp_state {
-    tp_call_t *calls;            /* uthash head, keyed by call_id */
-    size_t     n_calls;
+    tp_call_t   *calls;          /* uthash head, keyed by call_id */
+    size_t       n_calls;
+    tp_intern_t *strings;        /* hcp, rep, account, territory: shared by many calls */
 };
 
 tp_state_t *tp_state_new(void) {
-    return calloc(1, sizeof(tp_state_t));
+    tp_state_t *s = calloc(1, sizeof *s);
+    if (s && !(s->strings = tp_intern_new())) {
+        free(s);
+        return NULL;
+    }
+    return s;
 }
 
 static bool s_blank(const char *s) {
@@ -58,11 +65,23 @@ static int s_set(char **dst, const char *src) {
     return 0;
 }
 
-static void s_call_free(tp_call_t *call) {
-    free(call->hcp_id);
-    free(call->rep_id);
-    free(call->account_id);
-    free(call->territory);
+/* Points *dst at the shared copy of src; keeps *dst on ENOMEM. */
+static int s_share(tp_intern_t *in, const char **dst, const char *src) {
+    if (*dst && strcmp(*dst, src ? src : "") == 0)
+        return 0;
+    const char *copy = tp_intern_get(in, src);
+    if (!copy)
+        return -ENOMEM;
+    tp_intern_put(in, *dst);
+    *dst = copy;
+    return 0;
+}
+
+static void s_call_free(tp_state_t *s, tp_call_t *call) {
+    tp_intern_put(s->strings, call->hcp_id);
+    tp_intern_put(s->strings, call->rep_id);
+    tp_intern_put(s->strings, call->account_id);
+    tp_intern_put(s->strings, call->territory);
     free(call->event_id);
     free(call);
 }
@@ -96,11 +115,13 @@ int tp_state_apply_call(tp_state_t *s, const Touchpoint__V1__CallLogged *c,
         memcpy(call->call_id, c->call_id, len + 1);
         created = true;
     }
-    if (s_set(&call->hcp_id, c->hcp_id) < 0 || s_set(&call->rep_id, c->rep_id) < 0 ||
-        s_set(&call->account_id, c->account_id) < 0 || s_set(&call->territory, c->territory) < 0 ||
+    if (s_share(s->strings, &call->hcp_id, c->hcp_id) < 0 ||
+        s_share(s->strings, &call->rep_id, c->rep_id) < 0 ||
+        s_share(s->strings, &call->account_id, c->account_id) < 0 ||
+        s_share(s->strings, &call->territory, c->territory) < 0 ||
         s_set(&call->event_id, event_id) < 0) {
         if (created)
-            s_call_free(call);
+            s_call_free(s, call);
         return -ENOMEM;
     }
     call->version_ms = version_ms;
@@ -131,7 +152,7 @@ tp_call_t *tp_state_find_call(tp_state_t *s, const char *call_id) {
 void tp_state_forget_call(tp_state_t *s, tp_call_t *call) {
     HASH_DEL(s->calls, call);
     s->n_calls--;
-    s_call_free(call);
+    s_call_free(s, call);
 }
 
 size_t tp_state_calls(const tp_state_t *s) {
@@ -145,8 +166,9 @@ void tp_state_destroy(tp_state_t **p) {
     tp_call_t *call, *tmp;
     HASH_ITER(hh, s->calls, call, tmp) {
         HASH_DEL(s->calls, call);
-        s_call_free(call);
+        s_call_free(s, call);
     }
+    tp_intern_destroy(&s->strings);
     free(s);
     *p = NULL;
 }

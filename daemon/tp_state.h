@@ -31,10 +31,10 @@ typedef struct tp_call {
     uint16_t present;            /* TP_FIELD_* mask of fields that carry data */
     bool     ever_submitted;     /* a SUBMITTED version has been applied */
     bool     first_submitted;    /* the version held is the first SUBMITTED one */
-    char    *hcp_id;
-    char    *rep_id;
-    char    *account_id;
-    char    *territory;
+    const char *hcp_id;          /* these four are shared copies (tp_intern): */
+    const char *rep_id;          /* many calls name the same HCP, rep, */
+    const char *account_id;      /* account and territory */
+    const char *territory;
     char    *event_id;           /* the event that carried this version */
     char     call_id[];
 } tp_call_t;

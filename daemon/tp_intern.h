@@ -1,0 +1,27 @@
+/* tp_intern — one shared, reference-counted copy of each repeated string.
+ *
+ * A million open calls name a few thousand reps, territories, accounts and
+ * HCPs: keeping one copy of each instead of one per call is what keeps a
+ * call record small (issue 8: bytes per open call). Strings are immutable
+ * once interned; the pointer is the handle.
+ */
+#pragma once
+
+#include <stddef.h>
+
+typedef struct tp_intern tp_intern_t;
+
+tp_intern_t *tp_intern_new(void);
+
+/* The shared copy of `s` ("" for NULL), one more reference to it; NULL on
+ * ENOMEM. */
+const char *tp_intern_get(tp_intern_t *in, const char *s);
+
+/* Drops one reference to a string tp_intern_get returned (NULL is a
+ * no-op); the copy goes with its last reference. */
+void tp_intern_put(tp_intern_t *in, const char *s);
+
+/* Distinct strings held. */
+size_t tp_intern_count(const tp_intern_t *in);
+
+void tp_intern_destroy(tp_intern_t **p);
