@@ -117,9 +117,11 @@ static void s_deliver_cb(evutil_socket_t fd, short what, void *arg) {
     natsMsg *batch[DELIVER_BATCH];
     pthread_mutex_lock(&n->mu);
     size_t k = n->qn < DELIVER_BATCH ? n->qn : DELIVER_BATCH;
-    memcpy(batch, n->q, k * sizeof *batch);
-    memmove(n->q, n->q + k, (n->qn - k) * sizeof *n->q);
-    n->qn -= k;
+    if (k) {                 /* no memcpy from the NULL of a queue never filled */
+        memcpy(batch, n->q, k * sizeof *batch);
+        memmove(n->q, n->q + k, (n->qn - k) * sizeof *n->q);
+        n->qn -= k;
+    }
     bool more = n->qn > 0;
     pthread_mutex_unlock(&n->mu);
     for (size_t i = 0; i < k; i++) {
