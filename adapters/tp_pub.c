@@ -10,8 +10,9 @@
  *
  * With --reliable it speaks the reliable ingest protocol instead (DESIGN.md,
  * "Reliable paths"): a DEALER, a window of unacknowledged events, resends;
- * that part lives in tp_pub_reliable.c. This file reads, encodes, paces
- * and reports for both modes.
+ * that part lives in tp_pub_reliable.c. With --nats it publishes to
+ * JetStream instead (tp_pub_nats.c). This file reads, encodes, paces and
+ * reports for every mode.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -26,11 +27,13 @@
 #include <zmq.h>
 
 #include "tp_contract.h"
+#include "tp_partition.h"
 #include "tp_cli.h"
 #include "tp_input.h"
 #include "tp_json.h"
 #include "tp_map.h"
 #include "tp_pub_reliable.h"
+#include "tp_pub_nats.h"
 
 
 #define TP_PUB_DEFAULT_ENDPOINT "tcp://127.0.0.1:7601"
@@ -56,6 +59,8 @@ struct pub_opts {
     tp_curve_client_t curve;    /* --curve-*: CURVE client, or plain */
     const char *map;            /* --map: mapping file for a CRM export, or NULL */
     bool        dry_run;        /* print the Envelopes as JSON lines, send nothing */
+    const char *nats;           /* --nats: NATS URL, publish to JetStream; NULL = ZeroMQ */
+    uint64_t    partitions;     /* --partitions: nats.partition_count of the daemons */
 };
 
 struct publisher {
@@ -111,6 +116,13 @@ static const char s_usage[] =
     "      --curve-secret-key-file FILE\n"
     "                       this client's secret key (tp-keygen --write FILE);\n"
     "                       the daemon must list its public key in curve_clients\n"
+    "      --nats URL       publish to JetStream instead (touchpointd's nats mode):\n"
+    "                       subject tp.events.<P>.<kind>, P = FNV-1a 32 of hcp_id\n"
+    "                       (a contract without one: contract_id) mod --partitions,\n"
+    "                       a watermark to every partition; Nats-Msg-Id = eventId\n"
+    "                       (required). Waits for every PubAck (--window at most\n"
+    "                       outstanding, --wait-ms for the last ones)\n"
+    "      --partitions N   with --nats, the daemons' nats.partition_count (default 16)\n"
     "  -h, --help           show this help and exit\n"
     "      --version        show the version and exit\n"
     "\n"
@@ -139,7 +151,8 @@ static const char s_usage[] =
  * error (already reported). */
 static int s_parse_args(int argc, char **argv, struct pub_opts *o) {
     enum { OPT_BIND = 256, OPT_KEEP_GOING, OPT_STOP_ON_ERROR, OPT_WAIT_MS, OPT_VERSION,
-           OPT_RELIABLE, OPT_WINDOW, OPT_ACK_TIMEOUT, OPT_CURVE_SERVER, OPT_CURVE_SECRET };
+           OPT_RELIABLE, OPT_WINDOW, OPT_ACK_TIMEOUT, OPT_CURVE_SERVER, OPT_CURVE_SECRET,
+           OPT_NATS, OPT_PARTITIONS };
     static const struct option longopts[] = {
         { "endpoint",      required_argument, NULL, 'e' },
         { "bind",          no_argument,       NULL, OPT_BIND },
@@ -157,9 +170,12 @@ static int s_parse_args(int argc, char **argv, struct pub_opts *o) {
         { "curve-secret-key-file", required_argument, NULL, OPT_CURVE_SECRET },
         { "map",           required_argument, NULL, 'm' },
         { "dry-run",       no_argument,       NULL, 'n' },
+        { "nats",          required_argument, NULL, OPT_NATS },
+        { "partitions",    required_argument, NULL, OPT_PARTITIONS },
         { NULL, 0, NULL, 0 },
     };
-    *o = (struct pub_opts){ .file = "-", .window = 1000, .ack_timeout_ms = 2000 };
+    *o = (struct pub_opts){ .file = "-", .window = 1000, .ack_timeout_ms = 2000, .partitions = 16 };
+    bool window_set = false;
     bool wait_set = false, reliable_opts = false;
     const char *curve_server = NULL, *curve_secret = NULL;
     int c;
@@ -174,12 +190,14 @@ static int s_parse_args(int argc, char **argv, struct pub_opts *o) {
         case OPT_STOP_ON_ERROR: o->stop_on_error = true; break;
         case OPT_WAIT_MS:       num = &o->wait_ms; wait_set = true; break;
         case OPT_RELIABLE:      o->reliable = true; break;
-        case OPT_WINDOW:        num = &o->window; reliable_opts = true; break;
+        case OPT_WINDOW:        num = &o->window; window_set = true; break;
         case OPT_ACK_TIMEOUT:   num = &o->ack_timeout_ms; reliable_opts = true; break;
         case OPT_CURVE_SERVER:  curve_server = optarg; break;
         case OPT_CURVE_SECRET:  curve_secret = optarg; break;
         case 'm':               o->map = optarg; break;
         case 'n':               o->dry_run = true; break;
+        case OPT_NATS:          o->nats = optarg; break;
+        case OPT_PARTITIONS:    num = &o->partitions; break;
         case 'h':               fputs(s_usage, stdout); return 1;
         case OPT_VERSION:       puts("tp-pub " TP_VERSION); return 1;
         default:
@@ -191,8 +209,18 @@ static int s_parse_args(int argc, char **argv, struct pub_opts *o) {
             return -EINVAL;
         }
     }
-    if (reliable_opts && !o->reliable) {
-        fprintf(stderr, "tp-pub: --window and --ack-timeout-ms need --reliable\n");
+    if ((reliable_opts && !o->reliable) || (window_set && !o->reliable && !o->nats)) {
+        fprintf(stderr, "tp-pub: --window and --ack-timeout-ms need --reliable (--window: or "
+                "--nats)\n");
+        return -EINVAL;
+    }
+    if (o->nats && (o->reliable || o->endpoint || o->bind || curve_server || curve_secret)) {
+        fprintf(stderr, "tp-pub: --nats publishes to JetStream: not with --reliable, --endpoint, "
+                "--bind or --curve-*\n");
+        return -EINVAL;
+    }
+    if (o->partitions == 0 || o->partitions > TP_PARTITION_MAX) {
+        fprintf(stderr, "tp-pub: --partitions must be 1..%d\n", TP_PARTITION_MAX);
         return -EINVAL;
     }
     char err[512];
@@ -211,7 +239,7 @@ static int s_parse_args(int argc, char **argv, struct pub_opts *o) {
     if (!o->endpoint)
         o->endpoint = o->reliable ? TP_PUB_RELIABLE_ENDPOINT : TP_PUB_DEFAULT_ENDPOINT;
     if (!wait_set)
-        o->wait_ms = o->reliable ? 30000 : 5000;
+        o->wait_ms = o->reliable || o->nats ? 30000 : 5000;
     if (o->window == 0 || o->window > TP_PUB_MAX_WINDOW || o->ack_timeout_ms == 0 ||
         o->ack_timeout_ms > TP_PUB_MAX_ACK_TIMEOUT) {
         fprintf(stderr, "tp-pub: --window must be 1..%d, --ack-timeout-ms 1..%d\n",
@@ -395,6 +423,86 @@ static int s_pub_event(struct publisher *p, const struct pub_opts *o, const char
     return r;
 }
 
+/* --nats: one Envelope (taken: freed here) to JetStream. 0, -EINVAL (a bad
+ * line, reason in err) or another negative errno (reason in err). */
+static int s_nats_event(tp_pub_nats_t *nats, ProtobufCMessage *msg, char *err, size_t errlen) {
+    const Touchpoint__V1__Envelope *env = (const Touchpoint__V1__Envelope *)msg;
+    const char *topic = tp_topic_for_payload(env->payload_case);
+    int r = -EINVAL;
+    uint8_t *buf = NULL;
+    if (!topic)
+        snprintf(err, errlen, "no payload: one of call, contracting, feedback, watermark is required");
+    else if (!env->event_id || !*env->event_id)
+        snprintf(err, errlen, "no eventId: --nats needs one, it is the Nats-Msg-Id");
+    else if (!(buf = malloc(protobuf_c_message_get_packed_size(msg) + 1)))
+        r = -ENOMEM;
+    else {
+        size_t n = protobuf_c_message_pack(msg, buf);
+        r = tp_pub_nats_send(nats, env, topic, buf, n, err, errlen);
+        if (r == -EINVAL)
+            r = -EIO;   /* not the line's fault */
+    }
+    free(buf);
+    protobuf_c_message_free_unpacked(msg, NULL);
+    return r;
+}
+
+/* --nats: the whole input to JetStream, then every PubAck awaited. */
+static int s_run_nats(const struct pub_opts *o, tp_input_t *input, const char *name) {
+    char err[512] = "";
+    tp_pub_nats_t *nats = NULL;
+    if (tp_pub_nats_new(o->nats, (unsigned)o->partitions, o->window, o->wait_ms, err, sizeof err,
+                        &nats) < 0) {
+        fprintf(stderr, "tp-pub: cannot connect to '%s': %s\n", o->nats, err);
+        return EXIT_USAGE;
+    }
+    uint64_t events = 0, bad = 0, pace_start = 0;
+    int status = 0;
+    while (o->count == 0 || events < o->count) {
+        ProtobufCMessage *env = NULL;
+        size_t lineno = 0;
+        err[0] = '\0';
+        int r = tp_input_next(input, &env, &lineno, err, sizeof err);
+        if (r == 0)
+            break;
+        if (r > 0) {
+            uint64_t at = s_pace_at(&pace_start, o->rate, events);
+            struct timespec ts = { .tv_sec = (time_t)(at / 1000000000u),
+                                   .tv_nsec = (long)(at % 1000000000u) };
+            while (at && clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+                ;
+            r = s_nats_event(nats, env, err, sizeof err);
+        }
+        if (r == -EINVAL) {
+            fprintf(stderr, "tp-pub: %s:%zu: %s\n", name, lineno, err);
+            bad++;
+            if (o->stop_on_error)
+                break;
+            continue;
+        }
+        if (r < 0) {
+            fprintf(stderr, "tp-pub: %s:%zu: %s\n", name, lineno, *err ? err : strerror(-r));
+            status = EXIT_USAGE;
+            break;
+        }
+        events++;
+    }
+    int r = tp_pub_nats_drain(nats);
+    struct tp_pub_nats_stats st;
+    tp_pub_nats_get_stats(nats, &st);
+    uint64_t pending = st.published - st.acknowledged - st.failed;
+    if (r < 0)
+        fprintf(stderr, "tp-pub: %" PRIu64 " messages unacknowledged after %" PRIu64 " ms\n",
+                pending, o->wait_ms);
+    fprintf(stderr, "tp-pub: published %" PRIu64 " events (%" PRIu64 " messages), acknowledged %"
+            PRIu64 " (duplicates %" PRIu64 "), failed %" PRIu64 ", bad lines %" PRIu64 "\n",
+            events, st.published, st.acknowledged, st.duplicates, st.failed, bad);
+    tp_pub_nats_destroy(&nats);
+    if (status == 0 && (bad > 0 || st.failed > 0 || pending > 0))
+        status = EXIT_BAD_LINES;
+    return status;
+}
+
 int main(int argc, char **argv) {
     struct pub_opts o;
     struct publisher pub = { 0 };
@@ -423,6 +531,10 @@ int main(int argc, char **argv) {
     if (tp_input_new(in, map, TP_PUB_MAX_LINE, &input) < 0) {
         fprintf(stderr, "tp-pub: out of memory\n");
         status = EXIT_USAGE;
+        goto out;
+    }
+    if (o.nats && !o.dry_run) {
+        status = s_run_nats(&o, input, name);
         goto out;
     }
     r = o.dry_run ? 0 : s_open(&pub, &rel, &o, name);

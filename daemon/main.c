@@ -15,6 +15,7 @@
 
 #include "tp_clock.h"
 #include "tp_config.h"
+#include "tp_nats.h"
 #include "tp_daemon.h"
 #include "tp_log.h"
 #include "tp_notify.h"
@@ -186,6 +187,10 @@ int main(int argc, char **argv) {
         { SIGINT, s_stop_cb }, { SIGTERM, s_stop_cb }, { SIGUSR1, s_stats_cb }, { SIGHUP, s_reload_cb },
     };
     struct event *sig_ev[4] = { 0 };
+    /* JetStream's delivery thread wakes the loop: libevent locking must be
+     * on before the base exists. */
+    if (cfg->nats.enabled)
+        tp_nats_global_init();
     m.base = event_base_new();
     if (!m.base) {
         log_error("Failed to create the event loop");

@@ -419,6 +419,35 @@ static int s_check_curve(pctx_t *p)
     return 0;
 }
 
+/* A stream or consumer name is one NATS subject token: no dots, wildcards
+ * or spaces. */
+static bool s_nats_name_ok(const char *s)
+{
+    for (; *s; s++)
+        if (*s == '.' || *s == '*' || *s == '>' || isspace((unsigned char)*s) || *s == '/' ||
+            *s == '\\')
+            return false;
+    return true;
+}
+
+/* nats.partitions against nats.partition_count, and the names. */
+static int s_check_nats(pctx_t *p)
+{
+    tp_config_t *c = p->c;
+    for (size_t i = 0; i < c->nats.n_partitions; i++)
+        if (c->nats.partitions[i] >= c->nats.partition_count)
+            return tp_cfg_fail(p, NULL, "nats.partitions: partition %u is not below "
+                               "nats.partition_count (%u)", c->nats.partitions[i],
+                               c->nats.partition_count);
+    const char *names[] = { c->nats.events_stream, c->nats.alerts_stream, c->nats.consumer };
+    const char *keys[] = { "events_stream", "alerts_stream", "consumer" };
+    for (size_t i = 0; i < 3; i++)
+        if (!s_nats_name_ok(names[i]))
+            return tp_cfg_fail(p, NULL, "nats.%s: \"%.64s\" is not a NATS name (no '.', '*', '>', "
+                               "'/', '\\' or spaces)", keys[i], names[i]);
+    return 0;
+}
+
 int tp_config_parse(const char *yaml, size_t len, const char *name,
                     char *err, size_t errlen, tp_config_t **ret)
 {
@@ -451,7 +480,7 @@ int tp_config_parse(const char *yaml, size_t len, const char *name,
             (r = tp_cfg_walk(&p, tp_config_keys, tp_config_n_keys, "", "", p.c, root)) < 0)
             goto fail;
     }
-    if ((r = s_check_binds(&p)) < 0 || (r = s_check_curve(&p)) < 0)
+    if ((r = s_check_binds(&p)) < 0 || (r = s_check_curve(&p)) < 0 || (r = s_check_nats(&p)) < 0)
         goto fail;
     yaml_document_delete(&doc);
     *ret = p.c;
@@ -631,6 +660,10 @@ void tp_config_destroy(tp_config_t **p)
     free(c->replay.endpoint.endpoint);
     free(c->reliable_input.endpoint.endpoint);
     free(c->state_dir);
+    free(c->nats.url);
+    free(c->nats.events_stream);
+    free(c->nats.alerts_stream);
+    free(c->nats.consumer);
     free(c->http.listen);
     free(c->http.ingest.bearer_token_file);
     free(c->path);

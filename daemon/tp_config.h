@@ -22,6 +22,7 @@
 #define TP_MAX_STEP_SLAS   64
 #define TP_STEP_NAME_MAX   64
 #define TP_MAX_FEEDBACK_SOURCES 32
+#define TP_NATS_MAX_PARTITIONS 1024   /* nats.partition_count at most */
 
 typedef enum { TP_MODE_BIND = 0, TP_MODE_CONNECT = 1 } tp_mode_t;
 typedef enum { TP_CLOCK_WALL = 0, TP_CLOCK_EVENT = 1 } tp_clock_mode_t;
@@ -100,6 +101,17 @@ typedef struct tp_config {
             char  *bearer_token_file;           /* owned; NULL = no token required */
         } ingest;
     } http;
+    struct {
+        bool     enabled;                       /* events from JetStream, alerts to it too */
+        char    *url;                           /* owned; "nats://127.0.0.1:4222" (comma-separated list) */
+        unsigned partition_count;               /* partitions of tp.events.<p>.<kind> */
+        unsigned partitions[TP_NATS_MAX_PARTITIONS]; /* the ones this instance consumes */
+        size_t   n_partitions;                  /* 0: every partition */
+        char    *events_stream;                 /* owned; stream holding tp.events.> */
+        char    *alerts_stream;                 /* owned; stream holding tp.alerts.> */
+        char    *consumer;                      /* owned; durable name prefix, "<consumer>-p<N>" */
+        int64_t  ack_wait_ms;                   /* an unacknowledged event is redelivered after this */
+    } nats;
     tp_clock_mode_t clock;                      /* wall | event */
     char           *state_dir;                  /* owned */
     size_t          dedup_window;               /* event_ids remembered for idempotency */

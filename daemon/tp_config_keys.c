@@ -87,6 +87,23 @@ const cfg_key_t tp_config_keys[] = {
        "larger request bodies are refused with 413"),
     K("http.ingest.bearer_token_file", T_OPT_STRING, http.ingest.bearer_token_file, 0, 0, "\"\"",
       "file holding the token clients send as Authorization: Bearer; \"\" = no token required"),
+    K("nats.enabled", T_BOOL, nats.enabled, 0, 1, "false",
+      "JetStream mode: consume events from nats.events_stream, publish alerts to nats.alerts_stream"
+      " (needs journal.enabled; restart to change any nats key)"),
+    K("nats.url", T_STRING, nats.url, 0, 0, "nats://127.0.0.1:4222",
+      "NATS server URL(s), comma-separated"),
+    KU("nats.partition_count", nats.partition_count, 1, TP_NATS_MAX_PARTITIONS, "16",
+       "partitions of tp.events.<p>.<kind>; producers hash hcp_id (FNV-1a 32) modulo this"),
+    K("nats.partitions", T_PARTITIONS, nats.partitions, 0, TP_NATS_MAX_PARTITIONS - 1, "[]",
+      "partitions this instance consumes, each 0..partition_count-1; [] = all of them"),
+    K("nats.events_stream", T_STRING, nats.events_stream, 0, 0, "TP_EVENTS",
+      "stream of tp.events.> (created if missing)"),
+    K("nats.alerts_stream", T_STRING, nats.alerts_stream, 0, 0, "TP_ALERTS",
+      "stream of tp.alerts.> (created if missing)"),
+    K("nats.consumer", T_STRING, nats.consumer, 0, 0, "touchpointd",
+      "durable consumer name prefix: one consumer <prefix>-p<N> per partition"),
+    K("nats.ack_wait", T_DURATION, nats.ack_wait_ms, 1000, 3600000, "30s",
+      "an event not acknowledged (stored) within this is redelivered"),
     KEY(tp_config_t, "clock", T_ENUM, clock, 0, 0, tp_config_clocks, "wall",
         "wall (live) or event (backfill: now = newest event time or watermark)"),
     K("state_dir", T_STRING, state_dir, 0, 0, "./var/touchpointd", "where state is kept"),
@@ -220,6 +237,10 @@ const char *tp_config_default_yaml(void)
            "  enabled: true\n"
            "  listen: \"127.0.0.1:7605\"\n"
            "  ingest: { enabled: false, max_body_bytes: 1048576, bearer_token_file: \"\" }\n"
+           "nats:\n"
+           "  { enabled: false, url: \"nats://127.0.0.1:4222\", partition_count: 16, partitions: [],\n"
+           "    events_stream: TP_EVENTS, alerts_stream: TP_ALERTS, consumer: touchpointd,\n"
+           "    ack_wait: 30s }\n"
            "clock: wall\n"
            "state_dir: ./var/touchpointd\n"
            "limits:\n"

@@ -373,11 +373,43 @@ static int set_feedback_sources(pctx_t *p, const cfg_key_t *k, const char *path,
     return 0;
 }
 
+/* nats.partitions: a list of distinct partition numbers k->min..k->max
+ * (partition_count is checked once the whole file is read). */
+static int set_partitions(pctx_t *p, const cfg_key_t *k, const char *path, void *base,
+                          yaml_node_t *n)
+{
+    (void)base;
+    tp_config_t *c = p->c;
+    int r = tp_cfg_expect(p, path, n, YAML_SEQUENCE_NODE);
+    if (r < 0)
+        return r;
+    size_t count = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+    if (count > TP_NATS_MAX_PARTITIONS)
+        return tp_cfg_fail(p, n, "%s: at most %d partitions, got %zu", path, TP_NATS_MAX_PARTITIONS,
+                           count);
+    c->nats.n_partitions = 0;
+    for (size_t i = 0; i < count; i++) {
+        yaml_node_t *in = yaml_document_get_node(p->doc, n->data.sequence.items.start[i]);
+        const char *v;
+        int64_t x;
+        if ((r = tp_cfg_text(p, path, in, &v)) < 0)
+            return r;
+        if (tp_cfg_parse_i64(v, false, &x) < 0 || x < k->min || x > k->max)
+            return tp_cfg_fail(p, in, "%s: \"%.64s\" is not a partition number %lld..%lld", path, v,
+                               (long long)k->min, (long long)k->max);
+        for (size_t j = 0; j < c->nats.n_partitions; j++)
+            if (c->nats.partitions[j] == (unsigned)x)
+                return tp_cfg_fail(p, in, "%s: partition %lld listed twice", path, (long long)x);
+        c->nats.partitions[c->nats.n_partitions++] = (unsigned)x;
+    }
+    return 0;
+}
+
 const setter_t tp_cfg_setters[] = {
     [T_BOOL] = set_bool, [T_UINT] = set_int, [T_INT] = set_int, [T_DURATION] = set_duration,
     [T_STRING] = set_string, [T_ENDPOINT] = set_string, [T_ENUM] = set_enum,
     [T_OPT_STRING] = set_opt_string, [T_Z85] = set_opt_string, [T_LISTEN] = set_string,
     [T_FIELDSET] = set_fieldset, [T_INPUTS] = set_inputs, [T_BY_CHANNEL] = set_enum_map,
     [T_BY_STEP] = set_by_step, [T_TARGETS] = set_enum_map, [T_BY_MONTH] = set_by_month,
-    [T_FEEDBACK_SOURCES] = set_feedback_sources,
+    [T_FEEDBACK_SOURCES] = set_feedback_sources, [T_PARTITIONS] = set_partitions,
 };

@@ -19,20 +19,22 @@
 #include "tp_journal.h"
 #include "tp_json.h"
 #include "tp_log.h"
+#include "tp_nats.h"
 
 #define PRUNE_EVERY_MS   60000   /* journal retention runs at most this often */
 #define COMMIT_RETRY_MS  1000    /* after a failed journal commit */
 #define REPLAY_HWM       10000   /* replies queued per replay consumer */
 
 /* Something to do once this loop turn's commit is done: publish an alert
- * (topic, body), ACK a reliable producer (identity, id), or answer an HTTP
- * ingest request (its callback): each promises what the commit stored. */
-enum { OUT_ALERT, OUT_ACK, OUT_HTTP };
+ * (topic, body), ACK a reliable producer (identity, id), answer an HTTP
+ * ingest request (its callback) or ack a JetStream message: each promises
+ * what the commit stored. */
+enum { OUT_ALERT, OUT_ACK, OUT_HTTP, OUT_NATS };
 typedef struct s_out {
     struct s_out     *next;
     int               kind;      /* OUT_* */
     tp_ingest_done_fn done;      /* OUT_HTTP: called with the commit's outcome */
-    void             *done_arg;
+    void             *done_arg;  /* OUT_NATS: the message to ack */
     size_t            len;       /* body length, or identity length for an ACK */
     char             *topic;     /* topic, or the acknowledged event_id */
     unsigned char     body[];
@@ -60,6 +62,7 @@ struct tp_daemon {
     tp_zap_t          *zap;          /* CURVE on: the ZAP handler (the bus owns it), or NULL */
     uint64_t           rebuilt_alerts;
     tp_http_t         *http;         /* /healthz, /metrics, /status; NULL when http.enabled is false */
+    tp_nats_t         *nats;         /* JetStream input and alert stream; NULL when nats.enabled is false */
 };
 
 /* mkdir -p, mode 0750 for what we create. */
@@ -236,6 +239,40 @@ static void s_reliable_cb(void *arg, const tp_frame_t *frames, size_t nframes) {
     s_rearm(d);
 }
 
+/* JetStream input: the reliable input's path. Accepted (or already seen)
+ * events are acked after the commit that stores them; events that can
+ * never be accepted are terminated (no redelivery), with the reason logged
+ * through the engine's rate limiter and counted. */
+static void s_nats_cb(void *arg, void *msg, const tp_frame_t frames[2]) {
+    tp_daemon_t *d = arg;
+    char why[256] = "", id[160] = "";
+    d->now_ms = tp_realtime_ms();
+    int r;
+    if (frames[1].len > d->cfg->max_message_bytes) {
+        tp_engine_counters(d->engine)->oversize++;
+        r = TP_REFUSED;
+    } else {
+        r = tp_engine_handle_why(d->engine, frames, 2, why, sizeof why, id, sizeof id);
+    }
+    if (r == TP_ACCEPTED)
+        s_log(d, TP_LOG_EVENT, frames[0].data, frames[0].len, frames[1].data, frames[1].len);
+    if (r == TP_ACCEPTED || r == TP_DUPLICATE) {
+        s_out_t *o = s_out_new(OUT_NATS, NULL, 0, "");
+        if (!o) {
+            tp_nats_release(d->nats, msg);   /* redelivered; dedup absorbs it */
+            return;
+        }
+        o->done_arg = msg;
+        s_queue_out(d, o);
+    } else if (r == TP_REFUSED) {
+        tp_nats_term(d->nats, msg);
+    } else {
+        log_error_errno(r, "Failed to process event: %m");
+        tp_nats_release(d->nats, msg);
+    }
+    s_rearm(d);
+}
+
 /* HTTP ingest: one event [topic, Envelope] down the reliable input's path
  * (engine, then the event log, in this loop turn's transaction), with the
  * bus's size limit. */
@@ -337,8 +374,12 @@ static void s_flush_cb(evutil_socket_t fd, short what, void *arg) {
                 tp_bus_send(d->reliable, ack, 3);
         } else if (o->kind == OUT_HTTP) {
             o->done(o->done_arg, 0);
+        } else if (o->kind == OUT_NATS) {
+            tp_nats_ack(d->nats, o->done_arg);
         } else {
             s_publish(d, o->topic, o->body, o->len);
+            if (d->nats)
+                tp_nats_publish_alert(d->nats, o->topic, o->body, o->len);
         }
         free(o);
     }
@@ -616,6 +657,24 @@ static int s_load_allow_lists(tp_daemon_t *d, const tp_config_t *cfg) {
     return 0;
 }
 
+/* JetStream mode's keys all need a restart: the connection, the streams
+ * and the durable consumers are set up once. */
+static bool s_same_nats(const tp_config_t *a, const tp_config_t *b) {
+    if (a->nats.enabled != b->nats.enabled)
+        return false;
+    if (!a->nats.enabled)
+        return true;
+    return strcmp(a->nats.url, b->nats.url) == 0 &&
+           a->nats.partition_count == b->nats.partition_count &&
+           a->nats.n_partitions == b->nats.n_partitions &&
+           memcmp(a->nats.partitions, b->nats.partitions,
+                  a->nats.n_partitions * sizeof a->nats.partitions[0]) == 0 &&
+           strcmp(a->nats.events_stream, b->nats.events_stream) == 0 &&
+           strcmp(a->nats.alerts_stream, b->nats.alerts_stream) == 0 &&
+           strcmp(a->nats.consumer, b->nats.consumer) == 0 &&
+           a->nats.ack_wait_ms == b->nats.ack_wait_ms;
+}
+
 /* Restart-only settings, and settings the new config is missing to run
  * (reload validates against the running daemon, not just the file). */
 static int s_check_reload(const tp_daemon_t *d, const tp_config_t *next, char *why, size_t len) {
@@ -624,6 +683,7 @@ static int s_check_reload(const tp_daemon_t *d, const tp_config_t *next, char *w
                         : old->journal.enabled != next->journal.enabled ? "journal.enabled"
                         : !s_same_str(old->curve.secret_key_file, next->curve.secret_key_file)
                             ? "curve.secret_key_file"
+                            : !s_same_nats(old, next) ? "nats"
                             : NULL;
     if (fixed) {
         snprintf(why, len, "%s cannot change on reload; restart touchpointd to change it", fixed);
@@ -698,6 +758,43 @@ int tp_daemon_reload(tp_daemon_t *d, const tp_config_t *next) {
              tp_engine_calls(d->engine), tp_engine_cases(d->engine),
              tp_engine_open_alerts(d->engine), tp_engine_deadlines(d->engine));
     s_rearm(d);
+    return 0;
+}
+
+static int s_republish_cb(void *ctx, uint64_t seq, const char *topic, const void *body,
+                          size_t len) {
+    (void)seq;
+    tp_daemon_t *d = ctx;
+    return tp_nats_publish_alert(d->nats, topic, body, len) < 0 ? 1 : 0;
+}
+
+/* JetStream mode: connect, create the streams if missing, subscribe the
+ * owned partitions; then publish again the journaled alerts after the last
+ * one the alerts stream holds (sent before a crash but never stored there;
+ * those that were stored are dropped by the server's Nats-Msg-Id window).
+ * Acks promise durability, so the journal is required. */
+static int s_open_nats(tp_daemon_t *d) {
+    const tp_config_t *cfg = d->cfg;
+    if (!d->journal)
+        return log_error_errno(EINVAL, "nats.enabled needs journal.enabled: an ack promises the "
+                               "event is stored");
+    char why[512];
+    int r = tp_nats_new(d->base, cfg, s_nats_cb, d, why, sizeof why, &d->nats);
+    if (r < 0)
+        return log_error_errno(r, "Failed to set up JetStream on %s: %s", cfg->nats.url, why);
+    /* At most the newest 10,000: a stream created today does not get the
+     * journal's whole history. */
+    uint64_t after = tp_nats_last_alert_sequence(d->nats), last = tp_journal_last_seq(d->journal);
+    if (last > after + 10000)
+        after = last - 10000;
+    int64_t n = tp_journal_read_after(d->journal, after, 100000, s_republish_cb, d, &last);
+    if (n < 0)
+        log_warning_errno((int)n, "Failed to read the journal to republish alerts: %m");
+    size_t np = cfg->nats.n_partitions ? cfg->nats.n_partitions : cfg->nats.partition_count;
+    log_info("JetStream on %s: %zu of %u partitions from %s (consumers %s-p<N>), alerts to %s; "
+             "%lld journaled alerts after sequence %llu published again", cfg->nats.url, np,
+             cfg->nats.partition_count, cfg->nats.events_stream, cfg->nats.consumer,
+             cfg->nats.alerts_stream, (long long)(n > 0 ? n : 0), (unsigned long long)after);
     return 0;
 }
 
@@ -776,6 +873,8 @@ int tp_daemon_new(struct event_base *base, const tp_config_t *cfg, const tp_daem
                             "event is stored");
         goto fail;
     }
+    if (cfg->nats.enabled && (r = s_open_nats(d)) < 0)
+        goto fail;
     for (int role = 0; role < ROLE_COUNT; role++)
         if ((r = s_open_role(d, cfg, role)) < 0)
             goto fail;
@@ -810,9 +909,19 @@ void tp_daemon_status(void *ctx, char *buf, size_t len) {
 void tp_daemon_log_stats(const tp_daemon_t *d) {
     char line[1024];
     tp_stats_format(tp_engine_stats(d->engine), line, sizeof line);
-    log_info("stats: %s open_alerts=%zu known_calls=%zu known_cases=%zu deadlines=%zu", line,
+    char nats[256] = "";
+    if (d->nats) {
+        tp_nats_stats_t ns;
+        tp_nats_get_stats(d->nats, &ns);
+        snprintf(nats, sizeof nats, " nats_received=%llu nats_acked=%llu nats_termed=%llu "
+                 "nats_released=%llu nats_alerts_published=%llu nats_publish_errors=%llu",
+                 (unsigned long long)ns.received, (unsigned long long)ns.acked,
+                 (unsigned long long)ns.termed, (unsigned long long)ns.released,
+                 (unsigned long long)ns.alerts_published, (unsigned long long)ns.publish_errors);
+    }
+    log_info("stats: %s open_alerts=%zu known_calls=%zu known_cases=%zu deadlines=%zu%s", line,
              tp_engine_open_alerts(d->engine), tp_engine_calls(d->engine),
-             tp_engine_cases(d->engine), tp_engine_deadlines(d->engine));
+             tp_engine_cases(d->engine), tp_engine_deadlines(d->engine), nats);
 }
 
 void tp_daemon_destroy(tp_daemon_t **p) {
@@ -828,8 +937,11 @@ void tp_daemon_destroy(tp_daemon_t **p) {
     while (d->out) {
         s_out_t *o = d->out;
         d->out = o->next;
+        if (o->kind == OUT_NATS)
+            tp_nats_release(d->nats, o->done_arg);   /* not stored: redelivered */
         free(o);
     }
+    tp_nats_destroy(&d->nats);
     if (d->flush_ev)
         event_free(d->flush_ev);
     tp_journal_close(&d->journal);

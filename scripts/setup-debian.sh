@@ -4,7 +4,7 @@
 # dpkg-dev (dpkg-shlibdeps), systemd (systemd-analyze, -sysusers, -tmpfiles)
 # and groff-base are for building and checking the .deb (test_package).
 set -eu
-PKGS="build-essential cmake pkg-config python3-prometheus-client
+PKGS="build-essential cmake pkg-config nats-server libnats-dev python3-prometheus-client
       libzmq3-dev libprotobuf-c-dev protobuf-c-compiler libevent-dev
       libyaml-dev libjansson-dev libsqlite3-dev libsystemd-dev uthash-dev
       libcmocka-dev libcsv-dev

@@ -77,6 +77,14 @@ static void assert_defaults(const tp_config_t *c)
     assert_false(c->http.ingest.enabled);
     assert_int_equal(c->http.ingest.max_body_bytes, 1048576);
     assert_null(c->http.ingest.bearer_token_file);
+    assert_false(c->nats.enabled);
+    assert_string_equal(c->nats.url, "nats://127.0.0.1:4222");
+    assert_int_equal(c->nats.partition_count, 16);
+    assert_int_equal(c->nats.n_partitions, 0);
+    assert_string_equal(c->nats.events_stream, "TP_EVENTS");
+    assert_string_equal(c->nats.alerts_stream, "TP_ALERTS");
+    assert_string_equal(c->nats.consumer, "touchpointd");
+    assert_int_equal(c->nats.ack_wait_ms, 30000);
 
     assert_true(c->call_incomplete.enabled);
     assert_int_equal(c->call_incomplete.required,
@@ -523,6 +531,37 @@ static void test_errors(void **state)
         parse_fails(s_bad[i].yaml, s_bad[i].line, s_bad[i].needle);
 }
 
+/* nats: partitions within partition_count, names usable as NATS tokens. */
+static void test_nats(void **state)
+{
+    (void)state;
+    tp_config_t *c = parse_ok("nats: { enabled: true, url: \"nats://10.0.0.1:4222\", "
+                              "partition_count: 8, partitions: [0, 7, 3], consumer: tp-a, "
+                              "ack_wait: 2s }\n");
+    assert_true(c->nats.enabled);
+    assert_string_equal(c->nats.url, "nats://10.0.0.1:4222");
+    assert_int_equal(c->nats.partition_count, 8);
+    assert_int_equal(c->nats.n_partitions, 3);
+    assert_int_equal(c->nats.partitions[1], 7);
+    assert_string_equal(c->nats.consumer, "tp-a");
+    assert_int_equal(c->nats.ack_wait_ms, 2000);
+    tp_config_destroy(&c);
+    parse_fails("nats:\n  partitions: [1, 1]\n", 2, "partition 1 listed twice");
+    parse_fails("nats:\n  partitions: [-1]\n", 2, "is not a partition number 0..1023");
+    parse_fails("nats:\n  ack_wait: 10ms\n", 2, "nats.ack_wait");
+    const char *bad[] = { "nats: { partition_count: 4, partitions: [4] }\n",
+                          "nats: { consumer: \"a.b\" }\n" };
+    const char *needle[] = { "nats.partitions: partition 4 is not below nats.partition_count (4)",
+                             "nats.consumer: \"a.b\" is not a NATS name" };
+    for (size_t i = 0; i < 2; i++) {
+        c = NULL;
+        assert_int_equal(tp_config_parse(bad[i], strlen(bad[i]), "t.yaml", s_err, sizeof s_err, &c),
+                         -EINVAL);
+        if (!strstr(s_err, needle[i]))
+            fail_msg("want \"%s\", got \"%s\"", needle[i], s_err);
+    }
+}
+
 static void test_error_buffer(void **state)
 {
     (void)state;
@@ -717,6 +756,7 @@ int main(void)
         cmocka_unit_test(test_step_sla_limits),
         cmocka_unit_test(test_curve),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_nats),
         cmocka_unit_test(test_error_buffer),
         cmocka_unit_test(test_deep_nesting),
         cmocka_unit_test(test_durations),

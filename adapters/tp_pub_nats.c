@@ -1,0 +1,144 @@
+/* tp_pub_nats — see tp_pub_nats.h. */
+#include "tp_pub_nats.h"
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <nats/nats.h>
+
+#include "tp_partition.h"
+
+#define MAX_REPORTED 10          /* PubAck failures printed, then only counted */
+
+struct tp_pub_nats {
+    natsConnection      *nc;
+    jsCtx               *js;
+    unsigned             partitions;
+    uint64_t             wait_ms;
+    uint64_t             published;
+    atomic_uint_fast64_t acknowledged, duplicates, failed;
+};
+
+/* PubAck (or failure), on libnats' reply thread. */
+static void s_ack_cb(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void *closure) {
+    (void)js;
+    tp_pub_nats_t *p = closure;
+    if (pae) {
+        if (atomic_fetch_add(&p->failed, 1) < MAX_REPORTED)
+            fprintf(stderr, "tp-pub: %s: not stored: %s%s\n", natsMsg_GetSubject(msg),
+                    pae->ErrText ? pae->ErrText : natsStatus_GetText(pae->Err),
+                    pae->Err == NATS_NO_RESPONDERS ? " (no stream holds tp.events.>: start "
+                    "touchpointd with nats.enabled, which creates it)" : "");
+    } else {
+        atomic_fetch_add(&p->acknowledged, 1);
+        if (pa && pa->Duplicate)
+            atomic_fetch_add(&p->duplicates, 1);
+    }
+    natsMsg_Destroy(msg);
+}
+
+static int s_fail(natsStatus s, const char *what, char *err, size_t errlen) {
+    const char *detail = nats_GetLastError(NULL);
+    snprintf(err, errlen, "%s: %s%s%s", what, natsStatus_GetText(s), detail ? ": " : "",
+             detail ? detail : "");
+    return s == NATS_TIMEOUT ? -ETIMEDOUT : s == NATS_NO_MEMORY ? -ENOMEM : -EIO;
+}
+
+int tp_pub_nats_new(const char *url, unsigned partitions, uint64_t window, uint64_t wait_ms,
+                    char *err, size_t errlen, tp_pub_nats_t **ret) {
+    tp_pub_nats_t *p = calloc(1, sizeof *p);
+    if (!p) {
+        snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    p->partitions = partitions;
+    p->wait_ms = wait_ms;
+    natsStatus s = natsConnection_ConnectTo(&p->nc, url);
+    int r = 0;
+    if (s != NATS_OK) {
+        r = s_fail(s, url, err, errlen);
+        goto fail;
+    }
+    jsOptions jo;
+    jsOptions_Init(&jo);
+    jo.PublishAsync.MaxPending = (int64_t)window;
+    jo.PublishAsync.AckHandler = s_ack_cb;
+    jo.PublishAsync.AckHandlerClosure = p;
+    jo.PublishAsync.StallWait = (int64_t)wait_ms;   /* a full window waits for PubAcks */
+    if ((s = natsConnection_JetStream(&p->js, p->nc, &jo)) != NATS_OK) {
+        r = s_fail(s, "JetStream context", err, errlen);
+        goto fail;
+    }
+    *ret = p;
+    return 0;
+fail:
+    tp_pub_nats_destroy(&p);
+    return r;
+}
+
+static int s_publish(tp_pub_nats_t *p, const char *subject, const char *msg_id, const uint8_t *buf,
+                     size_t len, char *err, size_t errlen) {
+    jsPubOptions po;
+    jsPubOptions_Init(&po);
+    po.MsgId = msg_id;
+    natsStatus s = js_PublishAsync(p->js, subject, buf, (int)len, &po);
+    if (s != NATS_OK)
+        return s_fail(s, subject, err, errlen);
+    p->published++;
+    return 0;
+}
+
+int tp_pub_nats_send(tp_pub_nats_t *p, const Touchpoint__V1__Envelope *env, const char *topic,
+                     const uint8_t *buf, size_t len, char *err, size_t errlen) {
+    char subject[128], id[256];
+    const char *key = tp_partition_key(env);
+    if (key) {
+        if (tp_partition_subject(subject, sizeof subject, tp_partition_of(key, p->partitions),
+                                 topic) < 0) {
+            snprintf(err, errlen, "no subject for topic %s", topic);
+            return -EINVAL;
+        }
+        return s_publish(p, subject, env->event_id, buf, len, err, errlen);
+    }
+    /* No key: a watermark moves event time on every partition. */
+    for (unsigned i = 0; i < p->partitions; i++) {
+        if (tp_partition_subject(subject, sizeof subject, i, topic) < 0) {
+            snprintf(err, errlen, "no subject for topic %s", topic);
+            return -EINVAL;
+        }
+        snprintf(id, sizeof id, "%s@%u", env->event_id, i);
+        int r = s_publish(p, subject, id, buf, len, err, errlen);
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+int tp_pub_nats_drain(tp_pub_nats_t *p) {
+    jsPubOptions po;
+    jsPubOptions_Init(&po);
+    po.MaxWait = (int64_t)p->wait_ms;
+    natsStatus s = js_PublishAsyncComplete(p->js, &po);
+    return s == NATS_OK ? 0 : s == NATS_TIMEOUT ? -ETIMEDOUT : -EIO;
+}
+
+void tp_pub_nats_get_stats(tp_pub_nats_t *p, struct tp_pub_nats_stats *ret) {
+    *ret = (struct tp_pub_nats_stats){
+        .published = p->published, .acknowledged = atomic_load(&p->acknowledged),
+        .duplicates = atomic_load(&p->duplicates), .failed = atomic_load(&p->failed),
+    };
+}
+
+void tp_pub_nats_destroy(tp_pub_nats_t **pp) {
+    tp_pub_nats_t *p = pp ? *pp : NULL;
+    if (!p)
+        return;
+    jsCtx_Destroy(p->js);
+    natsConnection_Destroy(p->nc);
+    free(p);
+    *pp = NULL;
+}
