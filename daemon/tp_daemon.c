@@ -20,6 +20,7 @@
 #include "tp_json.h"
 #include "tp_log.h"
 #include "tp_nats.h"
+#include "tp_daemon_internal.h"
 
 #define PRUNE_EVERY_MS   60000   /* journal retention runs at most this often */
 #define COMMIT_RETRY_MS  1000    /* after a failed journal commit */
@@ -40,30 +41,6 @@ typedef struct s_out {
     unsigned char     body[];
 } s_out_t;
 
-struct tp_daemon {
-    struct event_base *base;
-    const tp_config_t *cfg;
-    int                lock_fd;  /* flock on <state_dir>/touchpointd.lock */
-    tp_engine_t       *engine;
-    tp_bus_t          *bus;
-    FILE              *print_alerts;
-    struct event      *deadline_ev;  /* the one timer: earliest rule deadline */
-    int64_t            armed_for;    /* due time deadline_ev is set for */
-    tp_journal_t      *journal;      /* NULL when journal.enabled is false */
-    tp_alert_replay_t *replay;
-    struct event      *flush_ev;     /* group commit, then publish, once per loop turn */
-    s_out_t           *out, **out_tail;
-    int64_t            last_prune_ms;
-    tp_ratelimit_t     journal_rl;
-    tp_bus_sock_t     *reliable;     /* ROUTER for at-least-once producers, or NULL */
-    tp_bus_sock_t     *inputs[TP_MAX_INPUTS]; /* SUB sockets, as cfg->inputs */
-    int64_t            now_ms;       /* the wall clock for this callback: one per event */
-    bool               rebuilding;   /* replaying the event log: alerts are already journaled */
-    tp_zap_t          *zap;          /* CURVE on: the ZAP handler (the bus owns it), or NULL */
-    uint64_t           rebuilt_alerts;
-    tp_http_t         *http;         /* /healthz, /metrics, /status; NULL when http.enabled is false */
-    tp_nats_t         *nats;         /* JetStream input and alert stream; NULL when nats.enabled is false */
-};
 
 /* mkdir -p, mode 0750 for what we create. */
 static int s_mkdir_p(const char *path) {
@@ -168,7 +145,7 @@ static void s_log(tp_daemon_t *d, int kind, const char *topic, size_t topic_len,
  * Called after every event (an O(1) peek); re-adds the timer only when the
  * earliest due time changed. Event clock: deadlines fire as events move
  * time, so no timer is needed. */
-static void s_rearm(tp_daemon_t *d) {
+void tp_daemon_rearm(tp_daemon_t *d) {
     if (d->cfg->clock != TP_CLOCK_WALL)
         return;
     int64_t next = tp_engine_next_deadline(d->engine);
@@ -197,7 +174,7 @@ static void s_deadline_cb(evutil_socket_t fd, short what, void *arg) {
     d->now_ms = tp_realtime_ms();
     if (tp_engine_fire_due(d->engine) > 0)
         s_log(d, TP_LOG_TICK, "", 0, NULL, 0);
-    s_rearm(d);
+    tp_daemon_rearm(d);
 }
 
 static void s_input_cb(void *arg, const tp_frame_t *frames, size_t nframes) {
@@ -208,7 +185,7 @@ static void s_input_cb(void *arg, const tp_frame_t *frames, size_t nframes) {
         s_log(d, TP_LOG_EVENT, frames[0].data, frames[0].len, frames[1].data, frames[1].len);
     else if (r < 0)
         log_error_errno(r, "Failed to process event: %m");
-    s_rearm(d);
+    tp_daemon_rearm(d);
 }
 
 /* Reliable input: [identity, topic, Envelope]. Accepted (or already seen)
@@ -236,7 +213,7 @@ static void s_reliable_cb(void *arg, const tp_frame_t *frames, size_t nframes) {
     } else if (r < 0) {
         log_error_errno(r, "Failed to process event: %m");
     }
-    s_rearm(d);
+    tp_daemon_rearm(d);
 }
 
 /* JetStream input: the reliable input's path. Accepted (or already seen)
@@ -270,7 +247,7 @@ static void s_nats_cb(void *arg, void *msg, const tp_frame_t frames[2]) {
         log_error_errno(r, "Failed to process event: %m");
         tp_nats_release(d->nats, msg);
     }
-    s_rearm(d);
+    tp_daemon_rearm(d);
 }
 
 /* HTTP ingest: one event [topic, Envelope] down the reliable input's path
@@ -290,7 +267,7 @@ static int s_ingest_submit_cb(void *ctx, const tp_frame_t frames[2], char *why, 
         s_log(d, TP_LOG_EVENT, frames[0].data, frames[0].len, frames[1].data, frames[1].len);
     else if (r < 0)
         log_error_errno(r, "Failed to process event: %m");
-    s_rearm(d);
+    tp_daemon_rearm(d);
     return r;
 }
 
@@ -513,17 +490,12 @@ static int s_open_journal(tp_daemon_t *d, bool move_aside) {
     return 0;
 }
 
-/* Every socket the daemon opens has a role: inputs[i], the output, the
- * reliable input, the replay endpoint. Start-up opens each; a reload
- * closes and reopens the roles whose settings changed. */
-enum { ROLE_OUTPUT = TP_MAX_INPUTS, ROLE_RELIABLE, ROLE_REPLAY, ROLE_COUNT };
-
 static const char *s_mode(const tp_endpoint_t *ep) {
     return ep->mode == TP_MODE_BIND ? "bind" : "connect";
 }
 
 /* The endpoint of `role` under cfg, NULL if the role is off. */
-static const tp_endpoint_t *s_role_ep(const tp_daemon_t *d, const tp_config_t *cfg, int role) {
+const tp_endpoint_t *tp_daemon_role_ep(const tp_daemon_t *d, const tp_config_t *cfg, int role) {
     if (role < ROLE_OUTPUT)
         return (size_t)role < cfg->n_inputs ? &cfg->inputs[role] : NULL;
     if (role == ROLE_OUTPUT)
@@ -533,32 +505,8 @@ static const tp_endpoint_t *s_role_ep(const tp_daemon_t *d, const tp_config_t *c
     return d->journal && cfg->replay.enabled ? &cfg->replay.endpoint : NULL;
 }
 
-/* Equal strings, NULL equal only to NULL (unset optional keys). */
-static bool s_same_str(const char *a, const char *b) {
-    return a && b ? strcmp(a, b) == 0 : a == b;
-}
-
-static bool s_same_ep(const tp_endpoint_t *a, const tp_endpoint_t *b) {
-    if (!a || !b)
-        return a == b;
-    /* A changed allow-list file needs no new socket: the ZAP handler
-     * reloads lists; a new server key does (it is a socket option). */
-    return strcmp(a->endpoint, b->endpoint) == 0 && a->mode == b->mode && a->hwm == b->hwm &&
-           s_same_str(a->curve_server_key, b->curve_server_key);
-}
-
-/* True if a reload from `old` to `next` must reopen the socket of `role`. */
-static bool s_role_changed(const tp_daemon_t *d, const tp_config_t *old, const tp_config_t *next,
-                           int role) {
-    if (!s_same_ep(s_role_ep(d, old, role), s_role_ep(d, next, role)))
-        return true;
-    /* The size limit is a socket option of every receiving socket. */
-    return role != ROLE_OUTPUT && role != ROLE_REPLAY &&
-           old->max_message_bytes != next->max_message_bytes;
-}
-
-static int s_open_role(tp_daemon_t *d, const tp_config_t *cfg, int role) {
-    const tp_endpoint_t *ep = s_role_ep(d, cfg, role);
+int tp_daemon_open_role(tp_daemon_t *d, const tp_config_t *cfg, int role) {
+    const tp_endpoint_t *ep = tp_daemon_role_ep(d, cfg, role);
     if (!ep)
         return 0;
     int r;
@@ -585,7 +533,7 @@ static int s_open_role(tp_daemon_t *d, const tp_config_t *cfg, int role) {
 
 /* Closes the socket of `role`; what is queued on an input is processed
  * first, so moving an endpoint loses nothing that already arrived. */
-static void s_close_role(tp_daemon_t *d, int role) {
+void tp_daemon_close_role(tp_daemon_t *d, int role) {
     if (role < ROLE_OUTPUT) {
         tp_bus_close(d->bus, &d->inputs[role], true);
     } else if (role == ROLE_OUTPUT) {
@@ -598,7 +546,7 @@ static void s_close_role(tp_daemon_t *d, int role) {
     }
 }
 
-static int s_open_http(tp_daemon_t *d, const tp_config_t *cfg) {
+int tp_daemon_open_http(tp_daemon_t *d, const tp_config_t *cfg) {
     const tp_ingest_ops_t ops = { .submit = s_ingest_submit_cb,
                                   .when_durable = s_ingest_when_durable_cb, .ctx = d };
     char why[512];
@@ -612,37 +560,21 @@ static int s_open_http(tp_daemon_t *d, const tp_config_t *cfg) {
 
 /* Requests still waiting for a commit are answered before the endpoint
  * (and their connections) go. */
-static void s_close_http(tp_daemon_t *d) {
+void tp_daemon_close_http(tp_daemon_t *d) {
     if (!d->http)
         return;
     s_fail_http_waiters(d, -ECANCELED);
     tp_http_destroy(&d->http);
 }
 
-/* The HTTP endpoint on reload: switched on or off, moved to another
- * address (metrics and KPIs carry on), or just given the new config. */
-static int s_reload_http(tp_daemon_t *d, const tp_config_t *next) {
-    if (!next->http.enabled) {
-        s_close_http(d);
-        return 0;
-    }
-    if (!d->http)
-        return s_open_http(d, next);
-    char why[512];
-    int r = tp_http_reconfigure(d->http, next, why, sizeof why);
-    if (r < 0)
-        return log_error_errno(r, "Failed to reconfigure the HTTP endpoint: %s: %m", why);
-    return 0;
-}
-
 /* Loads the allow-list of every bound endpoint of cfg into the ZAP handler
  * (at start, and on reload: key files are re-read, so adding or revoking a
  * client is an edit and a SIGHUP). 0 or negative errno, logged. */
-static int s_load_allow_lists(tp_daemon_t *d, const tp_config_t *cfg) {
+int tp_daemon_load_allow_lists(tp_daemon_t *d, const tp_config_t *cfg) {
     if (!d->zap)
         return 0;
     for (int role = 0; role < ROLE_COUNT; role++) {
-        const tp_endpoint_t *ep = s_role_ep(d, cfg, role);
+        const tp_endpoint_t *ep = tp_daemon_role_ep(d, cfg, role);
         if (!ep || ep->mode != TP_MODE_BIND)
             continue;
         int r = tp_zap_load(d->zap, ep->name, ep->curve_clients);
@@ -654,110 +586,6 @@ static int s_load_allow_lists(tp_daemon_t *d, const tp_config_t *cfg) {
                                    ep->curve_clients);
         log_info("CURVE on %s: %zu client keys allowed", ep->name, tp_zap_count(d->zap, ep->name));
     }
-    return 0;
-}
-
-/* JetStream mode's keys all need a restart: the connection, the streams
- * and the durable consumers are set up once. */
-static bool s_same_nats(const tp_config_t *a, const tp_config_t *b) {
-    if (a->nats.enabled != b->nats.enabled)
-        return false;
-    if (!a->nats.enabled)
-        return true;
-    return strcmp(a->nats.url, b->nats.url) == 0 &&
-           a->nats.partition_count == b->nats.partition_count &&
-           a->nats.n_partitions == b->nats.n_partitions &&
-           memcmp(a->nats.partitions, b->nats.partitions,
-                  a->nats.n_partitions * sizeof a->nats.partitions[0]) == 0 &&
-           strcmp(a->nats.events_stream, b->nats.events_stream) == 0 &&
-           strcmp(a->nats.alerts_stream, b->nats.alerts_stream) == 0 &&
-           strcmp(a->nats.consumer, b->nats.consumer) == 0 &&
-           a->nats.ack_wait_ms == b->nats.ack_wait_ms;
-}
-
-/* Restart-only settings, and settings the new config is missing to run
- * (reload validates against the running daemon, not just the file). */
-static int s_check_reload(const tp_daemon_t *d, const tp_config_t *next, char *why, size_t len) {
-    const tp_config_t *old = d->cfg;
-    const char *fixed = strcmp(old->state_dir, next->state_dir) != 0   ? "state_dir"
-                        : old->journal.enabled != next->journal.enabled ? "journal.enabled"
-                        : !s_same_str(old->curve.secret_key_file, next->curve.secret_key_file)
-                            ? "curve.secret_key_file"
-                            : !s_same_nats(old, next) ? "nats"
-                            : NULL;
-    if (fixed) {
-        snprintf(why, len, "%s cannot change on reload; restart touchpointd to change it", fixed);
-        return -EINVAL;
-    }
-    if (next->reliable_input.enabled && !d->journal) {
-        snprintf(why, len, "reliable_input needs journal.enabled");
-        return -EINVAL;
-    }
-    return tp_engine_can_reconfigure(d->engine, next, why, len);
-}
-
-int tp_daemon_reload(tp_daemon_t *d, const tp_config_t *next) {
-    const tp_config_t *old = d->cfg;
-    char why[256];
-    int r = s_check_reload(d, next, why, sizeof why);
-    if (r < 0) {
-        log_error("Reload of %s refused: %s; still running on the previous config", next->path,
-                  why);
-        return r;
-    }
-    /* Allow-lists first: a bad key file refuses the reload, and the lists
-     * already swapped go back to what the old config names. */
-    if ((r = s_load_allow_lists(d, next)) < 0) {
-        s_load_allow_lists(d, old);
-        log_error("Reload of %s refused; still running on the previous config", next->path);
-        return r;
-    }
-    /* Sockets next (they can fail to bind), and back to the old ones if
-     * any of the new ones fails: a reload is applied whole or not at all. */
-    bool changed[ROLE_COUNT];
-    int role;
-    for (role = 0; role < ROLE_COUNT; role++)
-        if ((changed[role] = s_role_changed(d, old, next, role)))
-            s_close_role(d, role);
-    for (role = 0; role < ROLE_COUNT; role++)
-        if (changed[role] && (r = s_open_role(d, next, role)) < 0)
-            break;
-    bool http_was_on = d->http != NULL;
-    if (r == 0 && (r = s_reload_http(d, next)) == 0) {
-        r = tp_engine_reconfigure(d->engine, next, why, sizeof why);
-        if (r < 0) {
-            log_error_errno(r, "Reload of %s failed: %s", next->path, why);
-            /* Back to the old HTTP settings (what binds now binds again). */
-            if (!http_was_on)
-                s_close_http(d);
-            else if (d->http)
-                tp_http_reconfigure(d->http, old, why, sizeof why);
-            else
-                s_open_http(d, old);
-        }
-    }
-    if (r < 0) {
-        for (role = 0; role < ROLE_COUNT; role++)
-            if (changed[role])
-                s_close_role(d, role);
-        for (role = 0; role < ROLE_COUNT; role++)
-            if (changed[role])
-                s_open_role(d, old, role);   /* logs if even the old one fails now */
-        s_load_allow_lists(d, old);
-        log_error("Reload of %s refused; still running on the previous config", next->path);
-        return r;
-    }
-    d->cfg = next;
-    d->journal_rl.interval_ms = next->log_interval_ms;
-    d->journal_rl.burst = next->log_burst;
-    size_t n = 0;
-    for (role = 0; role < ROLE_COUNT; role++)
-        n += changed[role];
-    log_info("Reloaded configuration from %s: %zu endpoints reopened; state kept (%zu calls, "
-             "%zu contracts, %zu open alerts, %zu deadlines)", next->path, n,
-             tp_engine_calls(d->engine), tp_engine_cases(d->engine),
-             tp_engine_open_alerts(d->engine), tp_engine_deadlines(d->engine));
-    s_rearm(d);
     return 0;
 }
 
@@ -824,7 +652,7 @@ static int s_bus_guards(tp_daemon_t *d) {
     explicit_bzero(sec, sizeof sec);
     if (r < 0)
         return log_error_errno(r, "Failed to start the ZAP handler: %m");
-    if ((r = s_load_allow_lists(d, cfg)) < 0)
+    if ((r = tp_daemon_load_allow_lists(d, cfg)) < 0)
         return r;
     log_info("CURVE on every endpoint; the daemon's public key is %s", pub);
     return 0;
@@ -876,9 +704,9 @@ int tp_daemon_new(struct event_base *base, const tp_config_t *cfg, const tp_daem
     if (cfg->nats.enabled && (r = s_open_nats(d)) < 0)
         goto fail;
     for (int role = 0; role < ROLE_COUNT; role++)
-        if ((r = s_open_role(d, cfg, role)) < 0)
+        if ((r = tp_daemon_open_role(d, cfg, role)) < 0)
             goto fail;
-    if (cfg->http.enabled && (r = s_open_http(d, cfg)) < 0)
+    if (cfg->http.enabled && (r = tp_daemon_open_http(d, cfg)) < 0)
         goto fail;
     if (cfg->http.ingest.enabled && !cfg->http.enabled)
         log_warning("http.ingest.enabled has no effect with http.enabled false");
@@ -931,7 +759,7 @@ void tp_daemon_destroy(tp_daemon_t **p) {
     /* What the last loop turn raised is stored and sent before we go. */
     if (d->journal && d->flush_ev && d->engine)
         s_flush_cb(-1, 0, d);
-    s_close_http(d);
+    tp_daemon_close_http(d);
     tp_alert_replay_destroy(&d->replay);
     tp_bus_destroy(&d->bus);
     while (d->out) {

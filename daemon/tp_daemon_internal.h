@@ -1,0 +1,68 @@
+/* tp_daemon_internal — what tp_daemon.c (start-up, the event path, the
+ * commit queue) shares with tp_daemon_reload.c (SIGHUP). Not an API. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "tp_alert_replay.h"
+#include "tp_bus.h"
+#include "tp_daemon.h"
+#include "tp_http.h"
+#include "tp_journal.h"
+#include "tp_log.h"
+#include "tp_nats.h"
+#include "tp_zap.h"
+
+struct tp_daemon {
+    struct event_base *base;
+    const tp_config_t *cfg;
+    int                lock_fd;  /* flock on <state_dir>/touchpointd.lock */
+    tp_engine_t       *engine;
+    tp_bus_t          *bus;
+    FILE              *print_alerts;
+    struct event      *deadline_ev;  /* the one timer: earliest rule deadline */
+    int64_t            armed_for;    /* due time deadline_ev is set for */
+    tp_journal_t      *journal;      /* NULL when journal.enabled is false */
+    tp_alert_replay_t *replay;
+    struct event      *flush_ev;     /* group commit, then publish, once per loop turn */
+    struct s_out      *out, **out_tail;
+    int64_t            last_prune_ms;
+    tp_ratelimit_t     journal_rl;
+    tp_bus_sock_t     *reliable;     /* ROUTER for at-least-once producers, or NULL */
+    tp_bus_sock_t     *inputs[TP_MAX_INPUTS]; /* SUB sockets, as cfg->inputs */
+    int64_t            now_ms;       /* the wall clock for this callback: one per event */
+    bool               rebuilding;   /* replaying the event log: alerts are already journaled */
+    tp_zap_t          *zap;          /* CURVE on: the ZAP handler (the bus owns it), or NULL */
+    uint64_t           rebuilt_alerts;
+    tp_http_t         *http;         /* /healthz, /metrics, /status; NULL when http.enabled is false */
+    tp_nats_t         *nats;         /* JetStream input and alert stream; NULL when nats.enabled is false */
+};
+
+/* Every socket the daemon opens has a role: inputs[i], the output, the
+ * reliable input, the replay endpoint. Start-up opens each; a reload
+ * closes and reopens the roles whose settings changed. */
+enum { ROLE_OUTPUT = TP_MAX_INPUTS, ROLE_RELIABLE, ROLE_REPLAY, ROLE_COUNT };
+
+/* The endpoint of `role` under cfg, NULL if the role is off. */
+const tp_endpoint_t *tp_daemon_role_ep(const tp_daemon_t *d, const tp_config_t *cfg, int role);
+
+/* Opens the socket of `role` under cfg (nothing if the role is off). 0 or
+ * a negative errno, logged. */
+int tp_daemon_open_role(tp_daemon_t *d, const tp_config_t *cfg, int role);
+
+/* Closes the socket of `role`; what is queued on an input is processed
+ * first, so moving an endpoint loses nothing that already arrived. */
+void tp_daemon_close_role(tp_daemon_t *d, int role);
+
+/* The HTTP endpoint: started on cfg (logged), or closed (requests still
+ * waiting for a commit are answered first). */
+int tp_daemon_open_http(tp_daemon_t *d, const tp_config_t *cfg);
+void tp_daemon_close_http(tp_daemon_t *d);
+
+/* Loads every bound endpoint's CURVE allow-list into the ZAP handler. */
+int tp_daemon_load_allow_lists(tp_daemon_t *d, const tp_config_t *cfg);
+
+/* Wall clock: keeps the one libevent timer on the earliest deadline. */
+void tp_daemon_rearm(tp_daemon_t *d);
