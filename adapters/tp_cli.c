@@ -2,8 +2,11 @@
 #include "tp_cli.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 int tp_cli_parse_u64(const char *s, uint64_t *ret) {
     char *end;
@@ -44,4 +47,26 @@ int tp_cli_parse_duration_ms(const char *s, uint64_t *ret_ms) {
         return 0;
     }
     return -EINVAL;
+}
+
+ssize_t tp_read_private_file(const char *path, char *buf, size_t size) {
+    struct stat st;
+    ssize_t n = 0;
+    int r = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0)
+        return -errno;
+    if (fstat(fd, &st) < 0)
+        r = -errno;
+    else if (st.st_mode & 007)
+        r = -EPERM;
+    else if ((n = read(fd, buf, size - 1)) < 0)
+        r = -errno;
+    else if (n == (ssize_t)size - 1)
+        r = -EFBIG;
+    close(fd);
+    if (r < 0)
+        return r;
+    buf[n] = '\0';
+    return n;
 }

@@ -9,6 +9,8 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "tp_cli.h"
+
 int tp_curve_key_parse_line(const char *line, uint8_t ret_key[32]) {
     size_t len = strlen(line);
     while (*line == ' ' || *line == '\t')
@@ -34,26 +36,11 @@ int tp_curve_key_parse_line(const char *line, uint8_t ret_key[32]) {
 int tp_curve_key_read(const char *path, char ret_public[TP_Z85_LEN + 1],
                       char ret_secret[TP_Z85_LEN + 1]) {
     char buf[TP_KEYFILE_MAX + 1];
-    struct stat st;
-    ssize_t n = 0;
-    int r = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-    if (fd < 0)
-        return -errno;
-    if (fstat(fd, &st) < 0)
-        r = -errno;
-    else if (st.st_mode & 007)
-        r = -EPERM;
-    else if ((n = read(fd, buf, sizeof buf - 1)) < 0)
-        r = -errno;
-    else if (n == (ssize_t)sizeof buf - 1)
-        r = -EFBIG;
-    close(fd);
-    if (r < 0)
-        return r;
-    buf[n] = '\0';
+    ssize_t n = tp_read_private_file(path, buf, sizeof buf);
+    if (n < 0)
+        return (int)n;
     uint8_t key[32];
-    r = -EBADMSG;
+    int r = -EBADMSG;
     for (char *save = NULL, *line = strtok_r(buf, "\n", &save); line;
          line = strtok_r(NULL, "\n", &save)) {
         int p = tp_curve_key_parse_line(line, key);

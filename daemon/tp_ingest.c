@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "tp_cli.h"
 #include "tp_contract.h"
 #include "tp_engine.h"
 #include "tp_json.h"
@@ -89,26 +90,11 @@ int tp_ingest_read_token(const char *path, char **ret_token) {
         return 0;
     }
     char buf[TOKEN_FILE_MAX + 1];
-    struct stat st;
-    ssize_t n = 0;
-    int r = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-    if (fd < 0)
-        return -errno;
-    if (fstat(fd, &st) < 0)
-        r = -errno;
-    else if (st.st_mode & 007)
-        r = -EPERM;
-    else if ((n = read(fd, buf, sizeof buf - 1)) < 0)
-        r = -errno;
-    else if (n == (ssize_t)sizeof buf - 1)
-        r = -EFBIG;
-    close(fd);
-    if (r < 0)
-        return r;
-    buf[n] = '\0';
+    ssize_t n = tp_read_private_file(path, buf, sizeof buf);
+    if (n < 0)
+        return (int)n;
     char *token = NULL;
-    r = -EBADMSG;
+    int r = -EBADMSG;
     for (char *save = NULL, *line = strtok_r(buf, "\n", &save); line;
          line = strtok_r(NULL, "\n", &save)) {
         line = s_trim(line);
