@@ -1,8 +1,8 @@
 /* tp_alert — see tp_alert.h. */
 #include "tp_alert.h"
+#include "tp_arena.h"
 
 #include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <uthash.h>
@@ -26,6 +26,7 @@ struct tp_alerts {
     tp_stats_t      *stats;
     tp_alert_sink_fn sink;
     void            *sink_ctx;
+    tp_arena_t      *arena;      /* the FIRING unpacked by a resolve, reset after */
 };
 
 tp_alerts_t *tp_alerts_new(tp_stats_t *stats) {
@@ -34,6 +35,10 @@ tp_alerts_t *tp_alerts_new(tp_stats_t *stats) {
         return NULL;
     a->next_seq = 1;
     a->stats = stats;
+    if (!(a->arena = tp_arena_new(4096))) {
+        free(a);
+        return NULL;
+    }
     return a;
 }
 
@@ -90,26 +95,40 @@ static int s_pack(const Alert *al, uint8_t **ret_buf, size_t *ret_len) {
     return 0;
 }
 
-/* Assigns the sequence and hands the alert to the sink. */
-static void s_emit(tp_alerts_t *a, Alert *al) {
-    al->sequence = a->next_seq++;
+/* Counts the alert and hands it, packed as `buf`, to the sink. */
+static void s_sink(tp_alerts_t *a, const Alert *al, const uint8_t *buf, size_t len) {
     if (al->status == TOUCHPOINT__V1__ALERT_STATUS__ALERT_STATUS_FIRING)
         a->stats->alerts_firing++;
     else
         a->stats->alerts_resolved++;
     if (!a->sink)
         return;
+    /* "<kind>.<rule>", the PUB topic; the rule name is at most 64 bytes. */
     char topic[160];
-    snprintf(topic, sizeof topic, "%s.%s", tp_alert_kind_prefix(al->kind), al->rule);
+    const char *prefix = tp_alert_kind_prefix(al->kind);
+    size_t pl = strlen(prefix), rl = strlen(al->rule);
+    if (pl + 1 + rl >= sizeof topic) {
+        a->stats->publish_errors++;
+        return;
+    }
+    memcpy(topic, prefix, pl);
+    topic[pl] = '.';
+    memcpy(topic + pl + 1, al->rule, rl + 1);
+    if (a->sink(a->sink_ctx, topic, buf, len, al) < 0)
+        a->stats->publish_errors++;
+}
+
+/* Assigns the sequence, packs the alert and hands it to the sink. */
+static void s_emit(tp_alerts_t *a, Alert *al) {
+    al->sequence = a->next_seq++;
     uint8_t *buf;
     size_t len;
-    int r = s_pack(al, &buf, &len);
-    if (r == 0) {
-        r = a->sink(a->sink_ctx, topic, buf, len, al);
-        free(buf);
-    }
-    if (r < 0)
+    if (s_pack(al, &buf, &len) < 0) {
         a->stats->publish_errors++;
+        return;
+    }
+    s_sink(a, al, buf, len);
+    free(buf);
 }
 
 static char *s_str(const char *s) {
@@ -154,9 +173,12 @@ int tp_alerts_fire(tp_alerts_t *a, const tp_alert_spec_t *spec, int64_t now_ms) 
     al.n_event_ids = spec->n_event_ids;
     al.event_ids = (char **)spec->event_ids;
     al.detected_at_ms = now_ms;
+    al.sequence = a->next_seq;
 
     /* Remember it before emitting, so an ENOMEM here cannot leave a
-     * published FIRING that we do not know is open. */
+     * published FIRING that we do not know is open. The bytes kept are the
+     * bytes published: packed once (packing was 10% of the daemon's
+     * instructions when it happened twice). */
     size_t idlen = strlen(id);
     s_open_t *o = malloc(sizeof *o + idlen + 1);
     if (!o)
@@ -169,7 +191,8 @@ int tp_alerts_fire(tp_alerts_t *a, const tp_alert_spec_t *spec, int64_t now_ms) 
     }
     HASH_ADD_KEYPTR(hh, a->open, o->id, idlen, o);
     a->n_open++;
-    s_emit(a, &al);
+    a->next_seq++;
+    s_sink(a, &al, o->packed, o->len);
     return 1;
 }
 
@@ -183,9 +206,12 @@ int tp_alerts_resolve(tp_alerts_t *a, const char *rule, const char *subject, con
     s_open_t *o = s_find(a, id);
     if (!o)
         return 0;
-    Alert *fired = touchpoint__v1__alert__unpack(NULL, o->len, o->packed);
-    if (!fired)
+    /* Into the arena: a FIRING with evidence is a dozen allocations. */
+    Alert *fired = touchpoint__v1__alert__unpack(tp_arena_allocator(a->arena), o->len, o->packed);
+    if (!fired) {
+        tp_arena_reset(a->arena);
         return -ENOMEM;
+    }
 
     /* The FIRING's evidence, with keys from `evidence` overriding or added. */
     EvidenceEntry entries[MAX_EVIDENCE];
@@ -220,7 +246,7 @@ int tp_alerts_resolve(tp_alerts_t *a, const char *rule, const char *subject, con
     s_emit(a, &al);
     free(o->packed);
     free(o);
-    touchpoint__v1__alert__free_unpacked(fired, NULL);
+    tp_arena_reset(a->arena);
     return 1;
 }
 
@@ -261,6 +287,7 @@ void tp_alerts_destroy(tp_alerts_t **p) {
         free(o->packed);
         free(o);
     }
+    tp_arena_destroy(&a->arena);
     free(a);
     *p = NULL;
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "tp_log.h"
+#include "tp_str.h"
 
 extern const tp_rule_t tp_rule_call_incomplete;
 extern const tp_rule_t tp_rule_call_unsubmitted;
@@ -56,7 +57,7 @@ int tp_rule_fire_call(const tp_rule_ctx_t *ctx, const char *rule, Touchpoint__V1
                       const tp_call_t *call, const char *summary, const tp_kv_t *evidence,
                       size_t n_evidence, const char *event_id) {
     char subject[8 + 128 + 1];
-    snprintf(subject, sizeof subject, "call/%s", call->call_id);
+    TP_STR_JOIN(subject, sizeof subject, "call/", call->call_id);
     const tp_alert_spec_t spec = {
         .kind = TOUCHPOINT__V1__ALERT_KIND__ALERT_KIND_ACCOUNTABILITY,
         .rule = rule,

@@ -15,6 +15,7 @@
 
 #include "tp_clock.h"
 #include "tp_rules.h"
+#include "tp_str.h"
 
 #define RULE "call_incomplete"
 
@@ -29,7 +30,7 @@ static void s_field_list(unsigned mask, char *buf, size_t len) {
     for (unsigned bit = 1; bit && off < len; bit <<= 1) {
         if (!(mask & bit))
             continue;
-        int n = snprintf(buf + off, len - off, "%s%s", off ? "," : "", tp_field_name(bit));
+        int n = TP_STR_JOIN(buf + off, len - off, off ? "," : "", tp_field_name(bit));
         if (n < 0)
             break;
         off += (size_t)n;
@@ -43,7 +44,7 @@ static void s_on_event(void *state, const tp_rule_ctx_t *ctx, const tp_event_t *
         return;
 
     char subject[8 + 128 + 1];
-    snprintf(subject, sizeof subject, "call/%s", call->call_id);
+    TP_STR_JOIN(subject, sizeof subject, "call/", call->call_id);
     unsigned required = tp_config_required_fields(ctx->cfg, call->channel);
     unsigned missing = required & ~(unsigned)call->present;
     const char *event_id = ev->env->event_id;

@@ -23,6 +23,7 @@
 
 #include "tp_clock.h"
 #include "tp_rules.h"
+#include "tp_str.h"
 
 #define RULE "call_late"
 #define FACT_OPEN_MS (7 * 86400000LL)   /* how long the FIRING stays open */
@@ -89,7 +90,7 @@ static void s_on_event(void *state, const tp_rule_ctx_t *ctx, const tp_event_t *
          * expiry, which re-arms the marker itself; otherwise keep the
          * marker alive as long as the engine keeps this (newer) version. */
         char subject[8 + 128 + 1];
-        snprintf(subject, sizeof subject, "call/%s", call->call_id);
+        TP_STR_JOIN(subject, sizeof subject, "call/", call->call_id);
         int64_t forget_at = s_forget_at(ctx->cfg, call);
         if (!tp_alerts_is_firing(ctx->alerts, RULE, subject) && forget_at > marker)
             tp_rule_arm(ctx, call->call_id, forget_at);
@@ -114,7 +115,7 @@ static void s_on_deadline(void *state, const tp_rule_ctx_t *ctx, const tp_deadli
     (void)state;
     const char *call_id = tp_deadline_key(d);
     char subject[8 + 128 + 1], summary[256];
-    snprintf(subject, sizeof subject, "call/%s", call_id);
+    TP_STR_JOIN(subject, sizeof subject, "call/", call_id);
     if (tp_alerts_is_firing(ctx->alerts, RULE, subject)) {
         char open_for[32];
         tp_format_duration(FACT_OPEN_MS, open_for, sizeof open_for);

@@ -13,6 +13,7 @@
 
 #include "tp_clock.h"
 #include "tp_rules.h"
+#include "tp_str.h"
 
 #define RULE "call_unsubmitted"
 
@@ -37,7 +38,7 @@ static void s_on_event(void *state, const tp_rule_ctx_t *ctx, const tp_event_t *
     tp_rule_cancel(ctx, call->call_id);
 
     char subject[8 + 128 + 1], summary[512], submitted[32];
-    snprintf(subject, sizeof subject, "call/%s", call->call_id);
+    TP_STR_JOIN(subject, sizeof subject, "call/", call->call_id);
     if (!tp_alerts_is_firing(ctx->alerts, RULE, subject))
         return;
     bool cancelled = call->status == TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_CANCELLED;

@@ -18,6 +18,7 @@
 
 #include "tp_clock.h"
 #include "tp_rules.h"
+#include "tp_str.h"
 
 #define RULE     "case_stalled"
 #define SUBJ_MAX (sizeof "contract/" + 128)
@@ -28,7 +29,7 @@ static bool s_enabled(const tp_config_t *cfg) {
 }
 
 static void s_subject(char *buf, size_t len, const char *contract_id) {
-    snprintf(buf, len, "contract/%s", contract_id);
+    TP_STR_JOIN(buf, len, "contract/", contract_id);
 }
 
 static int64_t s_forget_at(const tp_config_t *cfg, const tp_case_t *c) {

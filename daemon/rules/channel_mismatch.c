@@ -33,6 +33,7 @@
 
 #include "tp_codec.h"
 #include "tp_rules.h"
+#include "tp_str.h"
 
 #define RULE "channel_mismatch"
 #define FORGET_AFTER (180LL * 86400000LL)   /* 180 days without activity */
@@ -209,7 +210,7 @@ static void s_fire(const s_state_t *st, const s_hcp_t *h, const tp_rule_ctx_t *c
 static void s_evaluate(const s_state_t *st, s_hcp_t *h, const tp_rule_ctx_t *ctx,
                        const tp_event_t *ev, const char *resolution) {
     char subject[4 + TP_ID_MAX + 1];
-    snprintf(subject, sizeof subject, "hcp/%s", h->hcp_id);
+    TP_STR_JOIN(subject, sizeof subject, "hcp/", h->hcp_id);
     const char *event_id = ev->env->event_id;
     if (s_mismatch(st, h)) {
         if (!tp_alerts_is_firing(ctx->alerts, RULE, subject))
@@ -283,7 +284,7 @@ static void s_on_deadline(void *state, const tp_rule_ctx_t *ctx, const tp_deadli
     if (!h)
         return;
     char subject[4 + TP_ID_MAX + 1];
-    snprintf(subject, sizeof subject, "hcp/%s", h->hcp_id);
+    TP_STR_JOIN(subject, sizeof subject, "hcp/", h->hcp_id);
     if (tp_alerts_is_firing(ctx->alerts, RULE, subject))
         tp_rule_arm(ctx, h->hcp_id, d->due_ms + FORGET_AFTER);
     else

@@ -15,6 +15,7 @@
 
 #include "tp_clock.h"
 #include "tp_rules.h"
+#include "tp_str.h"
 
 #define RULE         "cycle_time"
 #define SUBJ_MAX     (sizeof "contract/" + 128)
@@ -50,7 +51,7 @@ static void s_fire(const tp_rule_ctx_t *ctx, const tp_event_t *ev, const tp_case
     char subject[SUBJ_MAX], summary[1024], opened[32], closed[32], cycle[32], target[32];
     char over_by[32], steps[16], slow_for[32] = "", owners[TP_CASE_MAX_OWNERS * (128 + 1) + 1];
     const char *type = tp_contract_type_name(c->contract_type);
-    snprintf(subject, sizeof subject, "contract/%s", c->contract_id);
+    TP_STR_JOIN(subject, sizeof subject, "contract/", c->contract_id);
     tp_format_time(c->opened_at_ms, opened, sizeof opened);
     tp_format_time(c->closed_at_ms, closed, sizeof closed);
     tp_format_duration(cycle_ms, cycle, sizeof cycle);
@@ -104,7 +105,7 @@ static void s_on_deadline(void *state, const tp_rule_ctx_t *ctx, const tp_deadli
     (void)state;
     const char *contract_id = tp_deadline_key(d);
     char subject[SUBJ_MAX], summary[512], open_for[32];
-    snprintf(subject, sizeof subject, "contract/%s", contract_id);
+    TP_STR_JOIN(subject, sizeof subject, "contract/", contract_id);
     if (!tp_alerts_is_firing(ctx->alerts, RULE, subject))
         return;
     tp_format_duration(FACT_OPEN_MS, open_for, sizeof open_for);

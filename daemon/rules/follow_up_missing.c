@@ -31,6 +31,7 @@
 #include "tp_clock.h"
 #include "tp_feedback.h"
 #include "tp_rules.h"
+#include "tp_str.h"
 
 #define RULE "follow_up_missing"
 #define EXPIRE_AFTER_MS (90 * 86400000LL)   /* a FIRING is dropped this long past its deadline */
@@ -81,7 +82,7 @@ static int s_init(const tp_rule_ctx_t *ctx, void **ret_state) {
 }
 
 static void s_key(char *buf, const char *prefix, const char *id) {
-    snprintf(buf, KEY_MAX, "%s%s", prefix, id);
+    TP_STR_JOIN(buf, KEY_MAX, prefix, id);
 }
 
 static s_hcp_t *s_hcp_get(s_state_t *s, const char *hcp_id, bool create) {
@@ -206,7 +207,7 @@ static void s_on_feedback(s_state_t *s, const tp_rule_ctx_t *ctx, const tp_event
 static void s_resolve(const tp_rule_ctx_t *ctx, const s_feedback_t *fb, const tp_call_t *call,
                       const char *event_id) {
     char subject[16 + 128 + 1], summary[512], call_at[32];
-    snprintf(subject, sizeof subject, "feedback/%s", fb->id);
+    TP_STR_JOIN(subject, sizeof subject, "feedback/", fb->id);
     tp_format_time(call->call_at_ms, call_at, sizeof call_at);
     snprintf(summary, sizeof summary, "HCP %s was followed up by rep %s with call %s on %s.",
              fb->hcp->id, call->rep_id, call->call_id, call_at);
@@ -261,7 +262,7 @@ static void s_on_event(void *state, const tp_rule_ctx_t *ctx, const tp_event_t *
 static void s_fire(const tp_rule_ctx_t *ctx, const s_feedback_t *fb) {
     const tp_config_t *cfg = ctx->cfg;
     char subject[16 + 128 + 1], summary[512], nps[8], effort[8], at[32], due[32], within[32];
-    snprintf(subject, sizeof subject, "feedback/%s", fb->id);
+    TP_STR_JOIN(subject, sizeof subject, "feedback/", fb->id);
     tp_format_time(fb->at_ms, at, sizeof at);
     tp_format_time(fb->due_ms, due, sizeof due);
     tp_format_duration(cfg->follow_up_missing.follow_up_within_ms, within, sizeof within);
@@ -302,7 +303,7 @@ static void s_fire(const tp_rule_ctx_t *ctx, const s_feedback_t *fb) {
 
 static void s_expire(const tp_rule_ctx_t *ctx, const s_feedback_t *fb) {
     char subject[16 + 128 + 1], summary[256], after[32];
-    snprintf(subject, sizeof subject, "feedback/%s", fb->id);
+    TP_STR_JOIN(subject, sizeof subject, "feedback/", fb->id);
     tp_format_duration(EXPIRE_AFTER_MS, after, sizeof after);
     snprintf(summary, sizeof summary,
              "Feedback %s of HCP %s: still no follow-up %s after the deadline; no longer tracked.",

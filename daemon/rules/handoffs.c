@@ -17,6 +17,7 @@
 #include "tp_clock.h"
 #include "tp_codec.h"
 #include "tp_rules.h"
+#include "tp_str.h"
 
 #define RULE "handoffs"
 #define SUBJECT_MAX (9 + TP_ID_MAX + 1)                    /* contract/<id> */
@@ -74,7 +75,7 @@ static void s_on_event(void *state, const tp_rule_ctx_t *ctx, const tp_event_t *
         return;
     const tp_case_t *c = ch->kase;
     char subject[SUBJECT_MAX];
-    snprintf(subject, sizeof subject, "contract/%s", c->contract_id);
+    TP_STR_JOIN(subject, sizeof subject, "contract/", c->contract_id);
     if (ch->closed_now || ch->opened) {
         /* Opened: a FIRING left by an earlier case of this id that the
          * engine forgot a moment ago (our deadline runs 1 ms after it). */
@@ -103,7 +104,7 @@ static void s_on_deadline(void *state, const tp_rule_ctx_t *ctx, const tp_deadli
     (void)state;
     const char *contract_id = tp_deadline_key(d);
     char subject[SUBJECT_MAX];
-    snprintf(subject, sizeof subject, "contract/%s", contract_id);
+    TP_STR_JOIN(subject, sizeof subject, "contract/", contract_id);
     if (!tp_alerts_is_firing(ctx->alerts, RULE, subject))
         return;
     const tp_case_t *c = tp_cases_find(ctx->cases, contract_id);

@@ -24,6 +24,7 @@
 #include "tp_clock.h"
 #include "tp_codec.h"
 #include "tp_rules.h"
+#include "tp_str.h"
 
 #define RULE "hcp_burden"
 #define ASKS_MAX 16                                 /* step names kept per contract */
@@ -145,7 +146,7 @@ static void s_fire(const tp_rule_ctx_t *ctx, const tp_event_t *ev, const s_case_
 
 static void s_resolve_expired(const tp_rule_ctx_t *ctx, const char *contract_id) {
     char subject[SUBJECT_MAX], summary[512], horizon[32];
-    snprintf(subject, sizeof subject, "contract/%s", contract_id);
+    TP_STR_JOIN(subject, sizeof subject, "contract/", contract_id);
     tp_format_duration(ctx->cfg->open_case_horizon_ms, horizon, sizeof horizon);
     snprintf(summary, sizeof summary,
              "Contract %s had no step event for %s and is no longer tracked; "
@@ -169,7 +170,7 @@ static void s_on_event(void *state, const tp_rule_ctx_t *ctx, const tp_event_t *
         e = NULL;
     }
     char subject[SUBJECT_MAX];
-    snprintf(subject, sizeof subject, "contract/%s", c->contract_id);
+    TP_STR_JOIN(subject, sizeof subject, "contract/", c->contract_id);
     if (ch->closed_now) {
         char summary[512];
         snprintf(summary, sizeof summary, "Contract %s was %s after %u asks of HCP %s.",

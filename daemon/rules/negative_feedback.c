@@ -28,6 +28,7 @@
 #include "tp_codec.h"
 #include "tp_feedback.h"
 #include "tp_rules.h"
+#include "tp_str.h"
 
 #define RULE "negative_feedback"
 #define FACT_OPEN_MS (7 * 86400000LL)    /* how long the FIRING stays open */
@@ -195,7 +196,7 @@ static void s_on_event(void *state, const tp_rule_ctx_t *ctx, const tp_event_t *
     if (!v.detractor)
         return;
     char subject[SUBJECT_MAX];
-    snprintf(subject, sizeof subject, "feedback/%s", f->feedback_id);
+    TP_STR_JOIN(subject, sizeof subject, "feedback/", f->feedback_id);
     /* Arm first: without the expiry deadline the FIRING would never close. */
     if (tp_rule_arm(ctx, f->feedback_id, ctx->now_ms + FACT_OPEN_MS) < 0)
         return;
@@ -208,7 +209,7 @@ static void s_on_deadline(void *state, const tp_rule_ctx_t *ctx, const tp_deadli
     (void)state;
     const char *feedback_id = tp_deadline_key(d);
     char subject[SUBJECT_MAX];
-    snprintf(subject, sizeof subject, "feedback/%s", feedback_id);
+    TP_STR_JOIN(subject, sizeof subject, "feedback/", feedback_id);
     if (!tp_alerts_is_firing(ctx->alerts, RULE, subject))
         return;
     char summary[256], open_for[32];

@@ -25,6 +25,7 @@
 #include "tp_clock.h"
 #include "tp_codec.h"
 #include "tp_rules.h"
+#include "tp_str.h"
 
 #define RULE "rework"
 #define SUBJECT_MAX (9 + TP_ID_MAX + 6 + TP_ID_MAX + 1)  /* contract/<id>/step/<step> */
@@ -39,11 +40,12 @@ static bool s_enabled(const tp_config_t *cfg) {
 }
 
 static void s_subject(char *buf, const char *contract_id, const char *step) {
-    snprintf(buf, SUBJECT_MAX, "contract/%s/step/%s", contract_id, step);
+    TP_STR_JOIN(buf, SUBJECT_MAX, "contract/", contract_id, "/step/", step);
 }
 
 static void s_key(char *buf, const char *contract_id, const char *step) {
-    snprintf(buf, KEY_MAX, "%zu:%s/%s", strlen(contract_id), contract_id, step);
+    char n[21];
+    TP_STR_JOIN(buf, KEY_MAX, tp_str_u64(n, strlen(contract_id)), ":", contract_id, "/", step);
 }
 
 /* When the engine forgets the case, plus 1 ms so that a deadline due at

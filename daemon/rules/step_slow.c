@@ -26,6 +26,7 @@
 
 #include "tp_clock.h"
 #include "tp_rules.h"
+#include "tp_str.h"
 
 #define RULE    "step_slow"
 #define KEY_SEP '\x1f'        /* ids never hold control bytes (tp_codec) */
@@ -37,12 +38,12 @@ static bool s_enabled(const tp_config_t *cfg) {
 }
 
 static int s_key(char *buf, size_t len, const char *contract_id, const char *step) {
-    int n = snprintf(buf, len, "%s%c%s", contract_id, KEY_SEP, step);
-    return n < 0 || (size_t)n >= len ? -1 : 0;
+    static const char sep[2] = { KEY_SEP, '\0' };
+    return TP_STR_JOIN(buf, len, contract_id, sep, step) < 0 ? -1 : 0;
 }
 
 static void s_subject(char *buf, size_t len, const char *contract_id, const char *step) {
-    snprintf(buf, len, "contract/%s/step/%s", contract_id, step);
+    TP_STR_JOIN(buf, len, "contract/", contract_id, "/step/", step);
 }
 
 static int64_t s_sla(const tp_config_t *cfg, const tp_case_t *c, const tp_step_t *st) {
@@ -165,7 +166,7 @@ static void s_on_event(void *state, const tp_rule_ctx_t *ctx, const tp_event_t *
 /* Splits a deadline key into its contract id and step (in buf). */
 static bool s_split(const char *key, char *buf, size_t len, const char **ret_contract,
                     const char **ret_step) {
-    if (snprintf(buf, len, "%s", key) >= (int)len)
+    if (TP_STR_JOIN(buf, len, key) < 0)
         return false;
     char *sep = strchr(buf, KEY_SEP);
     if (!sep)

@@ -46,6 +46,7 @@
 #include "tp_clock.h"
 #include "tp_codec.h"
 #include "tp_rules.h"
+#include "tp_str.h"
 
 #define RULE "uncoordinated_contact"
 #define MAX_CONTACTS 64          /* contacts kept per HCP; fits in uint8_t */
@@ -290,7 +291,7 @@ static void s_reconcile(s_state_t *st, s_hcp_t *h, const tp_rule_ctx_t *ctx,
     const int64_t w_ms = ctx->cfg->uncoordinated_contact.window_ms;
     const unsigned min_reps = ctx->cfg->uncoordinated_contact.min_reps;
     char subject[4 + TP_ID_MAX + 1];
-    snprintf(subject, sizeof subject, "hcp/%s", h->hcp_id);
+    TP_STR_JOIN(subject, sizeof subject, "hcp/", h->hcp_id);
     s_window_t w;
 
     bool firing = tp_alerts_is_firing(ctx->alerts, RULE, subject);
