@@ -5,7 +5,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <uthash.h>
+#include "tp_hash.h"
 
 typedef Touchpoint__V1__Alert Alert;
 typedef Touchpoint__V1__Alert__EvidenceEntry EvidenceEntry;

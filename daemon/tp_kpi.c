@@ -5,7 +5,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <uthash.h>
+#include "tp_hash.h"
 
 #include "tp_log.h"
 #include "tp_rules.h"

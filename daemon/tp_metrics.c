@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <uthash.h>
+#include "tp_hash.h"
 
 /* One series: label values and either a value or histogram counts. */
 typedef struct s_series {

@@ -16,7 +16,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include <uthash.h>
+#include "tp_hash.h"
 
 typedef struct tp_deadline {
     UT_hash_handle hh;           /* index by (owner, key) */

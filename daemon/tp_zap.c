@@ -14,7 +14,7 @@
 /* uthash: an allocation failure must not exit(); it sets the entry's flag. */
 #undef uthash_nonfatal_oom
 #define uthash_nonfatal_oom(e) ((e)->oom = true)
-#include <uthash.h>
+#include "tp_hash.h"
 
 #define MAX_DOMAINS 32
 #define ZAP_FRAMES  7             /* a CURVE request; extra frames are drained */

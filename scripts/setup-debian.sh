@@ -7,7 +7,7 @@ set -eu
 PKGS="build-essential cmake pkg-config nats-server libnats-dev python3-prometheus-client
       libzmq3-dev libprotobuf-c-dev protobuf-c-compiler libevent-dev
       libyaml-dev libjansson-dev libsqlite3-dev libsystemd-dev uthash-dev
-      libcmocka-dev libcsv-dev
+      libcmocka-dev libcsv-dev libxxhash-dev
       dpkg-dev systemd groff-base"
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then

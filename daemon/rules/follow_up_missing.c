@@ -25,7 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <uthash.h>
+#include "tp_hash.h"
 #include <utlist.h>
 
 #include "tp_clock.h"

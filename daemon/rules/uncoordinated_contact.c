@@ -41,7 +41,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <uthash.h>
+#include "tp_hash.h"
 
 #include "tp_clock.h"
 #include "tp_codec.h"
