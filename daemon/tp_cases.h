@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "tp_hash.h"
+#include "tp_timers.h"
 
 #include "tp_contract.h"
 
@@ -42,7 +43,7 @@ typedef struct tp_case {
     int64_t    opened_at_ms;     /* earliest step time seen */
     int64_t    last_step_ms;     /* latest step time seen */
     int64_t    closed_at_ms;     /* 0 while open */
-    int64_t    forget_at_ms;     /* retention armed by the engine, 0 = none */
+    tp_timer_t retention;        /* when the engine forgets it (tp_timer_due: 0 = not armed) */
     uint32_t   hcp_actions;      /* step events with hcp_action */
     uint32_t   n_owners;         /* distinct owners, may exceed what is kept */
     uint8_t    contract_type;    /* ContractType */

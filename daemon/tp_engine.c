@@ -203,13 +203,10 @@ static void s_arm_call_retention(tp_engine_t *e, tp_call_t *call) {
     if (call->version_ms > horizon_end)
         horizon_end = call->version_ms;
     int64_t forget_at = horizon_end + e->cfg->call_retention_ms;
-    if (forget_at == call->forget_at_ms)
+    if (forget_at == tp_timer_due(&call->retention))
         return;
-    if (tp_timers_arm(e->timers, OWNER_CALL_RETENTION, call->call_id, forget_at) < 0) {
+    if (tp_timers_arm_timer(e->timers, &call->retention, OWNER_CALL_RETENTION, forget_at) < 0)
         log_warning("Out of memory arming retention of call '%s'", call->call_id);
-        return;
-    }
-    call->forget_at_ms = forget_at;
 }
 
 /* A closed case is kept case_retention after it closed (late events for
@@ -218,30 +215,25 @@ static void s_arm_call_retention(tp_engine_t *e, tp_call_t *call) {
 static void s_arm_case_retention(tp_engine_t *e, tp_case_t *c) {
     int64_t forget_at = c->closed ? c->closed_at_ms + e->cfg->case_retention_ms
                                   : c->last_step_ms + e->cfg->open_case_horizon_ms;
-    if (forget_at == c->forget_at_ms)
+    if (forget_at == tp_timer_due(&c->retention))
         return;
-    if (tp_timers_arm(e->timers, OWNER_CASE_RETENTION, c->contract_id, forget_at) < 0) {
+    if (tp_timers_arm_timer(e->timers, &c->retention, OWNER_CASE_RETENTION, forget_at) < 0)
         log_warning("Out of memory arming retention of contract '%s'", c->contract_id);
-        return;
-    }
-    c->forget_at_ms = forget_at;
 }
 
-static void s_fire(tp_engine_t *e, const tp_deadline_t *d) {
-    if (d->owner == OWNER_CALL_RETENTION) {
-        tp_call_t *call = tp_state_find_call(e->state, tp_deadline_key(d));
-        if (call)
-            tp_state_forget_call(e->state, call);
-        return;
+/* A popped timer: a retention (embedded in its call or case, which it
+ * forgets) or a rule's deadline (freed here). */
+static void s_fire(tp_engine_t *e, tp_timer_t *tm) {
+    tp_deadline_t *d = tp_deadline_of(tm);
+    if (d) {
+        tp_rule_ctx_t ctx = s_ctx(e);
+        tp_ruleset_on_deadline(e->rules, &ctx, d);
+        free(d);
+    } else if (tm->owner == OWNER_CALL_RETENTION) {
+        tp_state_forget_call(e->state, (tp_call_t *)(void *)((char *)tm - offsetof(tp_call_t, retention)));
+    } else if (tm->owner == OWNER_CASE_RETENTION) {
+        tp_cases_forget(e->cases, (tp_case_t *)(void *)((char *)tm - offsetof(tp_case_t, retention)));
     }
-    if (d->owner == OWNER_CASE_RETENTION) {
-        tp_case_t *c = tp_cases_find(e->cases, tp_deadline_key(d));
-        if (c)
-            tp_cases_forget(e->cases, c);
-        return;
-    }
-    tp_rule_ctx_t ctx = s_ctx(e);
-    tp_ruleset_on_deadline(e->rules, &ctx, d);
 }
 
 /* Before an event at time t is applied, every deadline it passes fires, in
@@ -261,22 +253,20 @@ static void s_advance(tp_engine_t *e, int64_t t) {
         if (t > now)
             t = now;
     }
-    tp_deadline_t *d;
-    while ((d = tp_timers_pop_due(e->timers, t))) {
+    tp_timer_t *tm;
+    while ((tm = tp_timers_pop(e->timers, t))) {
         if (event_clock)
-            tp_clock_observe(&e->clock, d->due_ms + 1);
-        s_fire(e, d);
-        free(d);
+            tp_clock_observe(&e->clock, tm->due_ms + 1);
+        s_fire(e, tm);
     }
 }
 
 size_t tp_engine_fire_due(tp_engine_t *e) {
     int64_t now = tp_clock_now(&e->clock);
     size_t n = 0;
-    tp_deadline_t *d;
-    while ((d = tp_timers_pop_due(e->timers, now))) {
-        s_fire(e, d);
-        free(d);
+    tp_timer_t *tm;
+    while ((tm = tp_timers_pop(e->timers, now))) {
+        s_fire(e, tm);
         n++;
     }
     return n;

@@ -206,11 +206,11 @@ void tp_ruleset_on_event(tp_ruleset_t *rs, const tp_rule_ctx_t *ctx, const tp_ev
 }
 
 int tp_ruleset_on_deadline(tp_ruleset_t *rs, const tp_rule_ctx_t *ctx, const tp_deadline_t *d) {
-    int i = d->owner < MAX_RULES ? rs->slot[d->owner] : -1;
+    int i = d->timer.owner < MAX_RULES ? rs->slot[d->timer.owner] : -1;
     if (i < 0 || !rs->rules[i]->on_deadline)
         return -ENOENT;
     tp_rule_ctx_t own = *ctx;
-    own.owner = d->owner;
+    own.owner = d->timer.owner;
     rs->rules[i]->on_deadline(rs->states[i], &own, d);
     return 0;
 }

@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "tp_hash.h"
+#include "tp_timers.h"
 
 #include "tp_contract.h"
 
@@ -25,7 +26,7 @@ typedef struct tp_call {
     int64_t  version_ms;         /* occurred_at_ms of the version held */
     int64_t  call_at_ms;
     int64_t  submitted_at_ms;
-    int64_t  forget_at_ms;       /* retention deadline armed by the engine, 0 = none */
+    tp_timer_t retention;        /* when the engine forgets it (tp_timer_due: 0 = not armed) */
     uint8_t  status;             /* CallStatus */
     uint8_t  channel;            /* Channel */
     uint16_t present;            /* TP_FIELD_* mask of fields that carry data */

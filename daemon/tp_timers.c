@@ -7,7 +7,7 @@
 #include <string.h>
 
 struct tp_timers {
-    tp_deadline_t **heap;        /* heap[0] is the earliest */
+    tp_timer_t    **heap;        /* heap[0] is the earliest */
     size_t          n;
     size_t          cap;
     tp_deadline_t  *index;       /* uthash over key (owner bytes + subject) */
@@ -15,7 +15,7 @@ struct tp_timers {
 };
 
 /* Heap order: due time, then arming order (FIFO among equals). */
-static bool s_before(const tp_deadline_t *a, const tp_deadline_t *b) {
+static bool s_before(const tp_timer_t *a, const tp_timer_t *b) {
     return a->due_ms < b->due_ms || (a->due_ms == b->due_ms && a->armed < b->armed);
 }
 
@@ -23,47 +23,80 @@ tp_timers_t *tp_timers_new(void) {
     return calloc(1, sizeof(tp_timers_t));
 }
 
-static void s_place(tp_timers_t *t, size_t i, tp_deadline_t *d) {
-    t->heap[i] = d;
-    d->slot = i;
+static void s_place(tp_timers_t *t, size_t i, tp_timer_t *tm) {
+    t->heap[i] = tm;
+    tm->slot = (uint32_t)i;
 }
 
 static void s_sift_up(tp_timers_t *t, size_t i) {
-    tp_deadline_t *d = t->heap[i];
+    tp_timer_t *tm = t->heap[i];
     while (i > 0) {
         size_t parent = (i - 1) / 2;
-        if (!s_before(d, t->heap[parent]))
+        if (!s_before(tm, t->heap[parent]))
             break;
         s_place(t, i, t->heap[parent]);
         i = parent;
     }
-    s_place(t, i, d);
+    s_place(t, i, tm);
 }
 
 static void s_sift_down(tp_timers_t *t, size_t i) {
-    tp_deadline_t *d = t->heap[i];
+    tp_timer_t *tm = t->heap[i];
     for (;;) {
         size_t c = 2 * i + 1;
         if (c >= t->n)
             break;
         if (c + 1 < t->n && s_before(t->heap[c + 1], t->heap[c]))
             c++;
-        if (!s_before(t->heap[c], d))
+        if (!s_before(t->heap[c], tm))
             break;
         s_place(t, i, t->heap[c]);
         i = c;
     }
-    s_place(t, i, d);
+    s_place(t, i, tm);
 }
 
 /* Takes heap slot i out, keeping the heap ordered. */
 static void s_heap_remove(tp_timers_t *t, size_t i) {
-    tp_deadline_t *last = t->heap[--t->n];
+    t->heap[i]->in_heap = 0;
+    tp_timer_t *last = t->heap[--t->n];
     if (i == t->n)
         return;
     s_place(t, i, last);
     s_sift_down(t, i);
     s_sift_up(t, last->slot);
+}
+
+/* Room for one more in the heap. 0 or -ENOMEM. */
+static int s_reserve(tp_timers_t *t) {
+    if (t->n == UINT32_MAX)
+        return -ENOMEM;           /* slot is 32 bits */
+    if (t->n < t->cap)
+        return 0;
+    size_t cap = t->cap ? t->cap * 2 : 64;
+    tp_timer_t **heap = realloc(t->heap, cap * sizeof *heap);
+    if (!heap)
+        return -ENOMEM;
+    t->heap = heap;
+    t->cap = cap;
+    return 0;
+}
+
+/* Sets tm's due time and arming order, then puts it in (or moves it in)
+ * the heap: re-arming counts as arming now, behind its equals. Room must
+ * have been reserved for a timer not in the heap yet. */
+static void s_set(tp_timers_t *t, tp_timer_t *tm, int64_t due_ms) {
+    tm->due_ms = due_ms;
+    tm->armed = t->armed++;
+    if (tm->in_heap) {
+        s_sift_up(t, tm->slot);
+        s_sift_down(t, tm->slot);
+        return;
+    }
+    tm->in_heap = 1;
+    t->heap[t->n] = tm;
+    tm->slot = (uint32_t)t->n++;
+    s_sift_up(t, tm->slot);
 }
 
 /* The index key is the owner's 4 bytes followed by the subject key, so two
@@ -89,37 +122,36 @@ static tp_deadline_t *s_find(const tp_timers_t *t, uint32_t owner, const char *k
 int tp_timers_arm(tp_timers_t *t, uint32_t owner, const char *key, int64_t due_ms) {
     tp_deadline_t *d = s_find(t, owner, key);
     if (d) {
-        /* Re-arming counts as arming now: it moves behind its equals. */
-        d->due_ms = due_ms;
-        d->armed = t->armed++;
-        s_sift_up(t, d->slot);
-        s_sift_down(t, d->slot);
+        s_set(t, &d->timer, due_ms);
         return 0;
-    }
-    if (t->n == t->cap) {
-        size_t cap = t->cap ? t->cap * 2 : 64;
-        tp_deadline_t **heap = realloc(t->heap, cap * sizeof *heap);
-        if (!heap)
-            return -ENOMEM;
-        t->heap = heap;
-        t->cap = cap;
     }
     size_t klen = strlen(key);
     if (klen > 400)
         return -ENAMETOOLONG;
+    if (owner > TP_TIMER_OWNER_MAX || s_reserve(t) < 0)
+        return -ENOMEM;
     d = malloc(sizeof *d + sizeof owner + klen + 1);
     if (!d)
         return -ENOMEM;
-    d->due_ms = due_ms;
-    d->armed = t->armed++;
-    d->owner = owner;
-    d->keylen = (uint32_t)(sizeof owner + klen);
+    d->timer = (tp_timer_t){ .owner = owner & TP_TIMER_OWNER_MAX, .keyed = 1 };
     s_make_key(d->key, sizeof owner + klen + 1, owner, key);
-    HASH_ADD(hh, t->index, key, d->keylen, d);
-    t->heap[t->n] = d;
-    d->slot = t->n++;
-    s_sift_up(t, d->slot);
+    HASH_ADD(hh, t->index, key, (unsigned)(sizeof owner + klen), d);
+    s_set(t, &d->timer, due_ms);
     return 0;
+}
+
+int tp_timers_arm_timer(tp_timers_t *t, tp_timer_t *tm, uint32_t owner, int64_t due_ms) {
+    if (owner > TP_TIMER_OWNER_MAX || (!tm->in_heap && s_reserve(t) < 0))
+        return -ENOMEM;
+    tm->owner = owner & TP_TIMER_OWNER_MAX;
+    tm->keyed = 0;
+    s_set(t, tm, due_ms);
+    return 0;
+}
+
+void tp_timers_cancel_timer(tp_timers_t *t, tp_timer_t *tm) {
+    if (tm->in_heap)
+        s_heap_remove(t, tm->slot);
 }
 
 int tp_timers_cancel(tp_timers_t *t, uint32_t owner, const char *key) {
@@ -127,7 +159,7 @@ int tp_timers_cancel(tp_timers_t *t, uint32_t owner, const char *key) {
     if (!d)
         return 0;
     HASH_DELETE(hh, t->index, d);
-    s_heap_remove(t, d->slot);
+    s_heap_remove(t, d->timer.slot);
     free(d);
     return 1;
 }
@@ -137,14 +169,18 @@ size_t tp_timers_cancel_owner(tp_timers_t *t, uint32_t owner) {
      * removing one by one would move unvisited entries past the cursor. */
     size_t kept = 0, n = 0;
     for (size_t i = 0; i < t->n; i++) {
-        tp_deadline_t *d = t->heap[i];
-        if (d->owner == owner) {
+        tp_timer_t *tm = t->heap[i];
+        if (tm->owner != owner) {
+            s_place(t, kept++, tm);
+            continue;
+        }
+        tm->in_heap = 0;
+        tp_deadline_t *d = tp_deadline_of(tm);
+        if (d) {
             HASH_DELETE(hh, t->index, d);
             free(d);
-            n++;
-        } else {
-            s_place(t, kept++, d);
         }
+        n++;
     }
     t->n = kept;
     for (size_t i = kept / 2; i-- > 0;)
@@ -154,20 +190,22 @@ size_t tp_timers_cancel_owner(tp_timers_t *t, uint32_t owner) {
 
 int64_t tp_timers_due(const tp_timers_t *t, uint32_t owner, const char *key) {
     const tp_deadline_t *d = s_find(t, owner, key);
-    return d ? d->due_ms : INT64_MIN;
+    return d ? d->timer.due_ms : INT64_MIN;
 }
 
 int64_t tp_timers_next(const tp_timers_t *t) {
     return t->n ? t->heap[0]->due_ms : INT64_MAX;
 }
 
-tp_deadline_t *tp_timers_pop_due(tp_timers_t *t, int64_t now_ms) {
+tp_timer_t *tp_timers_pop(tp_timers_t *t, int64_t now_ms) {
     if (t->n == 0 || !(now_ms > t->heap[0]->due_ms))
         return NULL;
-    tp_deadline_t *d = t->heap[0];
-    HASH_DELETE(hh, t->index, d);
+    tp_timer_t *tm = t->heap[0];
+    tp_deadline_t *d = tp_deadline_of(tm);
+    if (d)
+        HASH_DELETE(hh, t->index, d);
     s_heap_remove(t, 0);
-    return d;
+    return tm;
 }
 
 size_t tp_timers_count(const tp_timers_t *t) {
@@ -178,9 +216,13 @@ void tp_timers_destroy(tp_timers_t **p) {
     tp_timers_t *t = p ? *p : NULL;
     if (!t)
         return;
+    /* Embedded timers belong to their records: the engine destroys the
+     * timers before the state and the cases they are part of. */
     HASH_CLEAR(hh, t->index);
-    for (size_t i = 0; i < t->n; i++)
-        free(t->heap[i]);
+    for (size_t i = 0; i < t->n; i++) {
+        t->heap[i]->in_heap = 0;
+        free(tp_deadline_of(t->heap[i]));
+    }
     free(t->heap);
     free(t);
     *p = NULL;

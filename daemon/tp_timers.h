@@ -18,15 +18,28 @@
 #include <stdint.h>
 #include "tp_hash.h"
 
-typedef struct tp_deadline {
-    UT_hash_handle hh;           /* index by (owner, key) */
+/* A place in the heap. Either part of a keyed deadline (tp_deadline_t,
+ * found by (owner, key)) or embedded in a record that has exactly one
+ * deadline of its kind, a call's or a case's retention: that one costs no
+ * allocation and no index entry (112 bytes less per open call) and is
+ * reached from its record. An embedded timer must be cancelled or have
+ * fired before its record is freed; calloc'd it is not armed. */
+typedef struct tp_timer {
     int64_t  due_ms;
     uint64_t armed;              /* arming order, breaks ties between equal due times */
-    size_t   slot;               /* position in the heap */
-    uint32_t owner;              /* who armed it: rule index or a module id */
-    uint32_t keylen;             /* bytes of `key`, after the 4-byte owner */
-    char     key[];              /* owner (4 bytes) then the subject key + NUL */
+    uint32_t slot;               /* position in the heap, while in_heap */
+    uint32_t owner : 30;         /* who armed it: rule index or a module id */
+    uint32_t keyed : 1;          /* the `timer` of a tp_deadline_t */
+    uint32_t in_heap : 1;        /* armed */
+} tp_timer_t;
+
+typedef struct tp_deadline {
+    UT_hash_handle hh;           /* index by (owner, key) */
+    tp_timer_t     timer;
+    char           key[];        /* owner (4 bytes) then the subject key + NUL */
 } tp_deadline_t;
+
+#define TP_TIMER_OWNER_MAX ((1u << 30) - 1)
 
 typedef struct tp_timers tp_timers_t;
 
@@ -48,10 +61,26 @@ int64_t tp_timers_due(const tp_timers_t *t, uint32_t owner, const char *key);
 /* Earliest due time, INT64_MAX if none. */
 int64_t tp_timers_next(const tp_timers_t *t);
 
-/* Removes and returns the earliest deadline if now_ms > its due time, else
- * NULL. The caller frees it with free() after use; its subject key is
- * tp_deadline_key(d). */
-tp_deadline_t *tp_timers_pop_due(tp_timers_t *t, int64_t now_ms);
+/* Arms (or moves) an embedded timer to due_ms. 0 or -ENOMEM. */
+int tp_timers_arm_timer(tp_timers_t *t, tp_timer_t *tm, uint32_t owner, int64_t due_ms);
+
+/* Disarms an embedded timer if it is armed. */
+void tp_timers_cancel_timer(tp_timers_t *t, tp_timer_t *tm);
+
+/* Due time of an embedded timer, 0 if it is not armed. */
+static inline int64_t tp_timer_due(const tp_timer_t *tm) {
+    return tm->in_heap ? tm->due_ms : 0;
+}
+
+/* Removes and returns the earliest timer if now_ms > its due time, else
+ * NULL. A keyed one is a deadline (tp_deadline_of): the caller frees it
+ * with free() after use. An embedded one belongs to its record. */
+tp_timer_t *tp_timers_pop(tp_timers_t *t, int64_t now_ms);
+
+/* The deadline a keyed timer is part of; NULL for an embedded one. */
+static inline tp_deadline_t *tp_deadline_of(tp_timer_t *tm) {
+    return tm->keyed ? (tp_deadline_t *)(void *)((char *)tm - offsetof(tp_deadline_t, timer)) : NULL;
+}
 
 /* The subject key a deadline was armed with. */
 static inline const char *tp_deadline_key(const tp_deadline_t *d) {

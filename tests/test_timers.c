@@ -10,6 +10,17 @@
 
 #include "tp_timers.h"
 
+/* The next due keyed deadline (these tests arm keyed ones only, but the
+ * embedded test below). */
+static tp_deadline_t *s_pop(tp_timers_t *t, int64_t now_ms) {
+    tp_timer_t *tm = tp_timers_pop(t, now_ms);
+    if (!tm)
+        return NULL;
+    tp_deadline_t *d = tp_deadline_of(tm);
+    assert_non_null(d);
+    return d;
+}
+
 static void test_due_order_and_boundary(void **state) {
     (void)state;
     tp_timers_t *t = tp_timers_new();
@@ -19,20 +30,20 @@ static void test_due_order_and_boundary(void **state) {
     assert_int_equal(tp_timers_arm(t, 1, "a", 200), 0);   /* same key, other owner */
     assert_int_equal(tp_timers_count(t), 3);
     assert_int_equal(tp_timers_next(t), 100);
-    assert_null(tp_timers_pop_due(t, 100));               /* due, not yet missed */
-    tp_deadline_t *d = tp_timers_pop_due(t, 101);
+    assert_null(s_pop(t, 100));               /* due, not yet missed */
+    tp_deadline_t *d = s_pop(t, 101);
     assert_non_null(d);
-    assert_int_equal(d->owner, 0);
+    assert_int_equal(d->timer.owner, 0);
     assert_string_equal(tp_deadline_key(d), "a");
     free(d);
-    d = tp_timers_pop_due(t, 1000);
-    assert_int_equal(d->owner, 1);
+    d = s_pop(t, 1000);
+    assert_int_equal(d->timer.owner, 1);
     assert_string_equal(tp_deadline_key(d), "a");
     free(d);
-    d = tp_timers_pop_due(t, 1000);
+    d = s_pop(t, 1000);
     assert_string_equal(tp_deadline_key(d), "c");
     free(d);
-    assert_null(tp_timers_pop_due(t, 1000));
+    assert_null(s_pop(t, 1000));
     tp_timers_destroy(&t);
 }
 
@@ -51,10 +62,10 @@ static void test_cancel_owner_keeps_the_heap(void **state) {
     int64_t last = INT64_MIN;
     size_t n = 0;
     tp_deadline_t *d;
-    while ((d = tp_timers_pop_due(t, INT64_MAX))) {
-        assert_int_not_equal(d->owner, 1);
-        assert_true(d->due_ms >= last);
-        last = d->due_ms;
+    while ((d = s_pop(t, INT64_MAX))) {
+        assert_int_not_equal(d->timer.owner, 1);
+        assert_true(d->timer.due_ms >= last);
+        last = d->timer.due_ms;
         free(d);
         n++;
     }
@@ -96,8 +107,8 @@ static void test_ties_fire_in_arming_order(void **state) {
     const char *order[3];
     size_t n = 0;
     tp_deadline_t *d;
-    while ((d = tp_timers_pop_due(t, 151))) {
-        if (d->owner == 0)
+    while ((d = s_pop(t, 151))) {
+        if (d->timer.owner == 0)
             order[n++] = strcmp(tp_deadline_key(d), "first") == 0    ? "first"
                          : strcmp(tp_deadline_key(d), "second") == 0 ? "second"
                                                                       : "third";
@@ -138,11 +149,11 @@ static void test_heap_matches_model(void **state) {
         armed += model[i] != INT64_MIN;
     assert_int_equal(tp_timers_count(t), armed);
     tp_deadline_t *d;
-    while ((d = tp_timers_pop_due(t, INT64_MAX))) {
-        assert_true(d->due_ms >= last);
-        last = d->due_ms;
+    while ((d = s_pop(t, INT64_MAX))) {
+        assert_true(d->timer.due_ms >= last);
+        last = d->timer.due_ms;
         int k = (int)strtol(tp_deadline_key(d) + 1, NULL, 10);
-        assert_int_equal(model[k], d->due_ms);
+        assert_int_equal(model[k], d->timer.due_ms);
         model[k] = INT64_MIN;
         free(d);
         armed--;
@@ -151,8 +162,56 @@ static void test_heap_matches_model(void **state) {
     tp_timers_destroy(&t);
 }
 
+/* Embedded timers share the heap and its order with keyed deadlines, move
+ * when re-armed, leave it when cancelled (also by owner) and are never
+ * freed by the timers (the records own them; LSan/ASan would tell). */
+static void test_embedded_timers(void **state) {
+    (void)state;
+    tp_timers_t *t = tp_timers_new();
+    tp_timer_t *a = calloc(1, sizeof *a), *b = calloc(1, sizeof *b), *c = calloc(1, sizeof *c);
+    assert_int_equal(tp_timer_due(a), 0);                 /* calloc'd: not armed */
+    assert_int_equal(tp_timers_arm(t, 1, "k", 200), 0);
+    assert_int_equal(tp_timers_arm_timer(t, a, 7, 100), 0);
+    assert_int_equal(tp_timers_arm_timer(t, b, 7, 200), 0);  /* ties with "k", armed later */
+    assert_int_equal(tp_timers_arm_timer(t, c, 8, 50), 0);
+    assert_int_equal(tp_timers_count(t), 4);
+    assert_int_equal(tp_timer_due(a), 100);
+    assert_int_equal(tp_timers_arm_timer(t, a, 7, 300), 0);  /* moved, not added */
+    assert_int_equal(tp_timers_count(t), 4);
+    tp_timers_cancel_timer(t, c);
+    tp_timers_cancel_timer(t, c);                          /* twice is harmless */
+    assert_int_equal(tp_timer_due(c), 0);
+    assert_int_equal(tp_timers_count(t), 3);
+
+    tp_timer_t *tm = tp_timers_pop(t, 1000);
+    assert_non_null(tp_deadline_of(tm));                   /* "k" at 200, armed first */
+    assert_string_equal(tp_deadline_key(tp_deadline_of(tm)), "k");
+    free(tp_deadline_of(tm));
+    tm = tp_timers_pop(t, 1000);
+    assert_ptr_equal(tm, b);
+    assert_null(tp_deadline_of(tm));
+    assert_int_equal(tm->owner, 7);
+    assert_int_equal(tp_timer_due(b), 0);                  /* popped: not armed */
+    assert_ptr_equal(tp_timers_pop(t, 1000), a);
+    assert_null(tp_timers_pop(t, 1000));
+
+    /* Cancel by owner takes embedded ones out too; destroy leaves the rest. */
+    assert_int_equal(tp_timers_arm_timer(t, a, 7, 10), 0);
+    assert_int_equal(tp_timers_arm_timer(t, b, 9, 20), 0);
+    assert_int_equal(tp_timers_arm(t, 7, "x", 30), 0);
+    assert_int_equal(tp_timers_cancel_owner(t, 7), 2);
+    assert_int_equal(tp_timer_due(a), 0);
+    assert_int_equal(tp_timers_next(t), 20);
+    tp_timers_destroy(&t);
+    assert_int_equal(tp_timer_due(b), 0);
+    free(a);
+    free(b);
+    free(c);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_embedded_timers),
         cmocka_unit_test(test_due_order_and_boundary),
         cmocka_unit_test(test_rearm_and_cancel),
         cmocka_unit_test(test_cancel_owner_keeps_the_heap),

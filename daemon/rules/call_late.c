@@ -39,8 +39,8 @@ static bool s_submitted(const tp_call_t *call) {
 /* When the engine forgets this call (it arms that before rules run): the
  * "judged" marker must live exactly as long. */
 static int64_t s_forget_at(const tp_config_t *cfg, const tp_call_t *call) {
-    if (call->forget_at_ms)
-        return call->forget_at_ms;
+    if (tp_timer_due(&call->retention))
+        return tp_timer_due(&call->retention);
     /* The engine could not arm it (out of memory): a bounded stand-in. */
     return call->version_ms + tp_config_call_horizon(cfg) + cfg->call_retention_ms;
 }
@@ -125,7 +125,7 @@ static void s_on_deadline(void *state, const tp_rule_ctx_t *ctx, const tp_deadli
         tp_alerts_resolve(ctx->alerts, RULE, subject, summary, evidence, 1, NULL, ctx->now_ms);
     }
     const tp_call_t *call = tp_state_find_call(ctx->state, call_id);
-    if (call && s_forget_at(ctx->cfg, call) > d->due_ms)
+    if (call && s_forget_at(ctx->cfg, call) > d->timer.due_ms)
         tp_rule_arm(ctx, call_id, s_forget_at(ctx->cfg, call));
 }
 

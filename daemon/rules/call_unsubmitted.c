@@ -63,7 +63,7 @@ static void s_on_deadline(void *state, const tp_rule_ctx_t *ctx, const tp_deadli
         return;
     char summary[512], call_at[32], due[32], within[32];
     tp_format_time(call->call_at_ms, call_at, sizeof call_at);
-    tp_format_time(d->due_ms, due, sizeof due);
+    tp_format_time(d->timer.due_ms, due, sizeof due);
     tp_format_duration(ctx->cfg->call_unsubmitted.submit_within_ms, within, sizeof within);
     snprintf(summary, sizeof summary,
              "Call %s by rep %s with HCP %s on %s was not submitted within %s.", call->call_id,

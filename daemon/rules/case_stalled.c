@@ -33,7 +33,7 @@ static void s_subject(char *buf, size_t len, const char *contract_id) {
 }
 
 static int64_t s_forget_at(const tp_config_t *cfg, const tp_case_t *c) {
-    return c->forget_at_ms ? c->forget_at_ms : c->last_step_ms + cfg->open_case_horizon_ms;
+    return tp_timer_due(&c->retention) ? tp_timer_due(&c->retention) : c->last_step_ms + cfg->open_case_horizon_ms;
 }
 
 static bool s_silent(const tp_rule_ctx_t *ctx, const tp_case_t *c) {

@@ -286,7 +286,7 @@ static void s_on_deadline(void *state, const tp_rule_ctx_t *ctx, const tp_deadli
     char subject[4 + TP_ID_MAX + 1];
     TP_STR_JOIN(subject, sizeof subject, "hcp/", h->hcp_id);
     if (tp_alerts_is_firing(ctx->alerts, RULE, subject))
-        tp_rule_arm(ctx, h->hcp_id, d->due_ms + FORGET_AFTER);
+        tp_rule_arm(ctx, h->hcp_id, d->timer.due_ms + FORGET_AFTER);
     else
         s_hcp_free(st, h);
 }

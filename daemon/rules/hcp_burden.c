@@ -72,7 +72,7 @@ static void s_drop(s_state_t *s, const tp_rule_ctx_t *ctx, s_case_t *e) {
 /* When the engine forgets the case, plus 1 ms so that a deadline due at
  * the same moment always finds it gone (never a tie with the engine's). */
 static int64_t s_after_forget(const tp_config_t *cfg, const tp_case_t *c) {
-    int64_t at = c->forget_at_ms;
+    int64_t at = tp_timer_due(&c->retention);
     if (!at)   /* the engine could not arm it (out of memory): its formula */
         at = c->closed ? c->closed_at_ms + cfg->case_retention_ms
                        : c->last_step_ms + cfg->open_case_horizon_ms;
@@ -201,7 +201,7 @@ static void s_on_deadline(void *state, const tp_rule_ctx_t *ctx, const tp_deadli
     if (!e)
         return;
     const tp_case_t *c = tp_cases_find(ctx->cases, contract_id);
-    if (c && !c->closed && s_after_forget(ctx->cfg, c) > d->due_ms &&
+    if (c && !c->closed && s_after_forget(ctx->cfg, c) > d->timer.due_ms &&
         tp_rule_arm(ctx, contract_id, s_after_forget(ctx->cfg, c)) == 0)
         return;
     s_resolve_expired(ctx, contract_id);

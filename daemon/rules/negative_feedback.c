@@ -218,7 +218,7 @@ static void s_on_deadline(void *state, const tp_rule_ctx_t *ctx, const tp_deadli
              open_for);
     const tp_kv_t evidence[] = { { "resolution", "expired" } };
     tp_alerts_resolve(ctx->alerts, RULE, subject, summary, evidence, 1, NULL, ctx->now_ms);
-    tp_rule_arm(ctx, feedback_id, d->due_ms - FACT_OPEN_MS + REMEMBER_MS);
+    tp_rule_arm(ctx, feedback_id, d->timer.due_ms - FACT_OPEN_MS + REMEMBER_MS);
 }
 
 const tp_rule_t tp_rule_negative_feedback = {

@@ -52,7 +52,7 @@ static int64_t s_sla(const tp_config_t *cfg, const tp_case_t *c, const tp_step_t
 
 /* When the engine forgets this (open) case; it arms that before rules run. */
 static int64_t s_forget_at(const tp_config_t *cfg, const tp_case_t *c) {
-    return c->forget_at_ms ? c->forget_at_ms : c->last_step_ms + cfg->open_case_horizon_ms;
+    return tp_timer_due(&c->retention) ? tp_timer_due(&c->retention) : c->last_step_ms + cfg->open_case_horizon_ms;
 }
 
 static const char *s_resolution(uint8_t state) {
@@ -210,7 +210,7 @@ static void s_on_deadline(void *state, const tp_rule_ctx_t *ctx, const tp_deadli
      * because the contract type became known, moves the deadline on. */
     int64_t sla_ms = s_sla(ctx->cfg, c, st);
     int64_t due_ms = st->started_at_ms + sla_ms;
-    if (due_ms > d->due_ms) {
+    if (due_ms > d->timer.due_ms) {
         tp_rule_arm(ctx, key, due_ms);
         return;
     }
