@@ -87,7 +87,7 @@ int tp_cfg_pair_key(pctx_t *p, const char *path, yaml_node_t *map, yaml_node_pai
                       yaml_node_t **ret_node, const char **ret_key)
 {
     yaml_node_t *kn = yaml_document_get_node(p->doc, pr->key);
-    const char *key;
+    const char *key = "";        /* set by tp_cfg_text; -O3 cannot see it */
     int r = tp_cfg_text(p, *path ? path : "top level", kn, &key);
     if (r < 0)
         return r;
@@ -181,7 +181,7 @@ int tp_duration_parse(const char *s, int64_t *ret_ms)
 int tp_cfg_duration_node(pctx_t *p, const char *path, yaml_node_t *n, int64_t min,
                            int64_t max, int64_t *ret_ms)
 {
-    const char *v;
+    const char *v = "";          /* set by tp_cfg_text; -O3 cannot see it */
     int64_t ms = 0;
     int r = tp_cfg_text(p, path, n, &v);
     if (r < 0)

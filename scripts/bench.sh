@@ -1,9 +1,8 @@
 #!/bin/sh
 # The performance benchmark, one command (README, "Performance"):
 #   scripts/bench.sh [bench_e2e options, e.g. --quick]
-# Builds the project's usual -O2 tree (RelWithDebInfo; Release's -O3 trips
-# -Werror=maybe-uninitialized in tp_config.c) in build-bench/, runs bench_e2e (touchpointd end to
-# end against raw ZeroMQ PUB->SUB on the same machine, in the same run) and
+# Builds the project's default -O2 tree (RelWithDebInfo) in build-bench/,
+# runs bench_e2e (touchpointd end to end against raw ZeroMQ PUB->SUB on the same machine, in the same run) and
 # bench_engine (the rule engine alone), prints both tables and writes
 # bench/results/<UTC date>.json (e2e) and <date>-engine.json. Takes about
 # three minutes on the 2-core development machine; every run stops by itself.
