@@ -20,6 +20,7 @@ struct tp_bus_sock {
     struct event  *ev;            /* readable: ZMQ_FD */
     struct event  *resume;        /* zero-timeout timer: the next batch, next loop turn */
     tp_bus_recv_fn fn;
+    tp_bus_recv_fn oversize_fn;   /* after an oversize message is counted; NULL = none */
     void          *arg;
     bool           bound;         /* bind mode: unbind at close (removes an ipc file) */
     size_t         max_msg;       /* larger messages are dropped and counted; 0 = no limit */
@@ -108,10 +109,13 @@ static int s_recv_one(s_sock_t *s) {
             kept++;
         }
     }
-    if (s->max_msg && bytes > s->max_msg)
+    if (s->max_msg && bytes > s->max_msg) {
         s_oversize(s, bytes);
-    else
+        if (s->oversize_fn)
+            s->oversize_fn(s->arg, frames, n);
+    } else {
         s->fn(s->arg, frames, n);
+    }
     for (size_t i = 0; i < kept; i++)
         zmq_msg_close(&parts[i]);
     return 1;
@@ -324,6 +328,10 @@ size_t tp_bus_subscribers(const tp_bus_t *b) {
 static void s_after_send(s_sock_t *s) {
     if (s->ev && s_readable(s->zsock))
         event_active(s->ev, EV_READ, 0);
+}
+
+void tp_bus_on_oversize(tp_bus_sock_t *s, tp_bus_recv_fn fn) {
+    s->oversize_fn = fn;
 }
 
 int tp_bus_send(tp_bus_sock_t *s, const tp_frame_t *frames, size_t n) {

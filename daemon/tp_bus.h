@@ -82,6 +82,11 @@ size_t tp_bus_subscribers(const tp_bus_t *b);
 int tp_bus_add_router(tp_bus_t *b, const tp_endpoint_t *ep, size_t max_msg_bytes,
                       tp_bus_recv_fn fn, void *arg, tp_bus_sock_t **ret);
 
+/* fn gets each message over the socket's max_msg_bytes after the bus has
+ * counted and logged it (same frames as the receive callback, same arg):
+ * the reliable input answers it with a NACK. */
+void tp_bus_on_oversize(tp_bus_sock_t *s, tp_bus_recv_fn fn);
+
 /* Sends one message (frames in order, the first is the peer identity on a
  * ROUTER) without blocking. 0, -EAGAIN (the peer's queue is full: try
  * later), -EHOSTUNREACH (the peer is gone), or another negative errno. */

@@ -163,3 +163,16 @@ tp_bad_t tp_codec_decode(const tp_frame_t *frames, size_t nframes, ProtobufCAllo
     *ret_env = env;
     return TP_BAD_NONE;
 }
+
+void tp_codec_event_id(const tp_frame_t *envelope, char *buf, size_t len) {
+    if (!len)
+        return;
+    buf[0] = '\0';
+    Touchpoint__V1__Envelope *env = touchpoint__v1__envelope__unpack(NULL, envelope->len,
+                                                                    envelope->data);
+    if (!env)
+        return;
+    if (env->event_id && strlen(env->event_id) <= TP_ID_MAX)
+        snprintf(buf, len, "%s", env->event_id);
+    touchpoint__v1__envelope__free_unpacked(env, NULL);
+}

@@ -37,6 +37,11 @@ typedef struct {
     size_t      len;
 } tp_frame_t;
 
+/* The event_id of an Envelope frame that was refused before (or without)
+ * being decoded, so a reliable producer can match its NACK: "" when the
+ * frame does not decode or has none. A rare path: decodes again. */
+void tp_codec_event_id(const tp_frame_t *envelope, char *buf, size_t len);
+
 /* Short stable name of a reason ("frames", "topic", ...), for counters. */
 const char *tp_bad_name(tp_bad_t bad);
 

@@ -219,6 +219,23 @@ static void s_reliable_cb(void *arg, const tp_frame_t *frames, size_t nframes) {
     tp_daemon_rearm(d);
 }
 
+/* Reliable input, a message over limits.max_message_bytes (counted and
+ * logged by the bus): NACKed, naming its event when it decodes, so the
+ * producer stops resending what will never be accepted. */
+static void s_reliable_oversize_cb(void *arg, const tp_frame_t *frames, size_t nframes) {
+    tp_daemon_t *d = arg;
+    char why[160], id[TP_ID_MAX + 1] = "";
+    size_t bytes = 0;
+    for (size_t i = 1; i < nframes && i < 3; i++)
+        bytes += frames[i].len;
+    if (nframes == 3)
+        tp_codec_event_id(&frames[2], id, sizeof id);
+    snprintf(why, sizeof why, "message of %zu bytes is over limits.max_message_bytes (%zu)", bytes,
+             d->cfg->max_message_bytes);
+    tp_frame_t nack[4] = { frames[0], { "NACK", 4 }, { id, strlen(id) }, { why, strlen(why) } };
+    tp_bus_send(d->reliable, nack, 4);
+}
+
 /* JetStream input: the reliable input's path. Accepted (or already seen)
  * events are acked after the commit that stores them; events that can
  * never be accepted are terminated (no redelivery), with the reason logged
@@ -522,6 +539,8 @@ int tp_daemon_open_role(tp_daemon_t *d, const tp_config_t *cfg, int role) {
     } else if (role == ROLE_RELIABLE) {
         what = "reliable input";
         r = tp_bus_add_router(d->bus, ep, cfg->max_message_bytes, s_reliable_cb, d, &d->reliable);
+        if (r >= 0)
+            tp_bus_on_oversize(d->reliable, s_reliable_oversize_cb);
     } else {
         what = "replay endpoint";
         tp_endpoint_t rep = *ep;

@@ -376,13 +376,8 @@ int tp_engine_handle_why(tp_engine_t *e, const tp_frame_t *frames, size_t nframe
         tp_arena_reset(e->arena);
         /* A decodable but refused message still names its event, so a
          * reliable producer can match the NACK (rare path: decode again). */
-        if (ret_event_id && idlen && (bad == TP_BAD_MISMATCH || bad == TP_BAD_INVALID)) {
-            env = touchpoint__v1__envelope__unpack(NULL, frames[1].len, frames[1].data);
-            if (env) {
-                snprintf(ret_event_id, idlen, "%s", env->event_id);
-                touchpoint__v1__envelope__free_unpacked(env, NULL);
-            }
-        }
+        if (ret_event_id && idlen && (bad == TP_BAD_MISMATCH || bad == TP_BAD_INVALID))
+            tp_codec_event_id(&frames[1], ret_event_id, idlen);
         return s_refuse(e, bad, why);
     }
     if (ret_event_id && idlen)

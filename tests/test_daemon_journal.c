@@ -369,6 +369,64 @@ static void test_deadline_missed_while_down_fires_at_start(void **state) {
     tp_dfx_free(d);
 }
 
+/* A reliable producer's event over limits.max_message_bytes is NACKed
+ * with its event_id and the reason (it used to be dropped silently, so the
+ * producer resent it for ever); the connection stays usable. */
+static void test_reliable_oversize_is_nacked(void **state) {
+    (void)state;
+    tp_dfx_t *d = tp_dfx_start("event", "limits:\n  max_message_bytes: 1000\n");
+    void *s = zmq_socket(d->zctx, ZMQ_DEALER);
+    int zero = 0;
+    zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
+    assert_int_equal(zmq_connect(s, d->reliable_ep), 0);
+
+    static char notes[2000];
+    memset(notes, 'n', sizeof notes - 1);
+    Touchpoint__V1__CallLogged call = TOUCHPOINT__V1__CALL_LOGGED__INIT;
+    call.call_id = "C-BIG";
+    call.hcp_id = "H-1";
+    call.rep_id = "R-1";
+    call.status = TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED;
+    call.call_at_ms = T0;
+    call.notes = notes;
+    Touchpoint__V1__Envelope env = TOUCHPOINT__V1__ENVELOPE__INIT;
+    env.event_id = "big-1";
+    env.source = "test";
+    env.occurred_at_ms = T0;
+    env.payload_case = TOUCHPOINT__V1__ENVELOPE__PAYLOAD_CALL;
+    env.call = &call;
+    uint8_t *big;
+    size_t big_len = tp_test_pack_envelope(&env, &big);
+    assert_true(big_len > 1000);
+
+    uint8_t *small;
+    tp_test_call_t c = { .event_id = "small-1", .at_ms = T0, .call_id = "C-SMALL", .status = SUBMITTED };
+    size_t small_len = tp_test_pack_call(&c, &small);
+    const char *expect_what[] = { "NACK", "ACK" }, *expect_id[] = { "big-1", "small-1" };
+    for (int round = 0; round < 2; round++) {
+        zmq_send(s, "crm.call", 8, ZMQ_SNDMORE);
+        zmq_send(s, round ? small : big, round ? small_len : big_len, 0);
+        zmq_pollitem_t item = { .socket = s, .events = ZMQ_POLLIN };
+        assert_int_equal(zmq_poll(&item, 1, TP_WAIT_MS), 1);
+        char what[8] = "", id[32] = "", reason[160] = "";
+        assert_true(zmq_recv(s, what, sizeof what - 1, 0) > 0);
+        assert_true(zmq_recv(s, id, sizeof id - 1, 0) >= 0);
+        assert_string_equal(what, expect_what[round]);
+        assert_string_equal(id, expect_id[round]);
+        if (round == 0) {
+            assert_true(zmq_recv(s, reason, sizeof reason - 1, 0) > 0);
+            assert_non_null(strstr(reason, "is over limits.max_message_bytes (1000)"));
+        }
+    }
+    free(big);
+    free(small);
+    zmq_close(s);
+    char *log = tp_dfx_stop(d);
+    assert_int_equal(tp_dfx_stat(log, "oversize"), 1);
+    free(log);
+    tp_dfx_free(d);
+}
+
 /* Reliable ingest: ACK after commit, again for a resend, NACK with a
  * reason for what can never be accepted. */
 static void test_reliable_ingest_acks_after_commit(void **state) {
@@ -456,6 +514,7 @@ int main(void) {
         cmocka_unit_test(test_state_survives_sigkill),
         cmocka_unit_test(test_deadline_missed_while_down_fires_at_start),
         cmocka_unit_test(test_reliable_ingest_acks_after_commit),
+        cmocka_unit_test(test_reliable_oversize_is_nacked),
         cmocka_unit_test(test_timers_run_during_a_flood),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
