@@ -8,6 +8,7 @@
 #include <jansson.h>
 #include <netinet/in.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -15,10 +16,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
 #include "tp_config.h"
+#include "tp_http.h"
 #include "tp_testdaemon.h"
 
 #define T0 1767225600000LL
@@ -328,9 +331,39 @@ static void test_tp_stat_unreachable(void **state) {
     free(dir); free(out); free(err);
 }
 
+/* /healthz fails while the loop has been stalled for TP_HTTP_LAG_BAD_MS in
+ * the last minute: the daemon is stopped (SIGSTOP) a little longer than
+ * that, so its periodic tick fires that late when it continues. */
+static void test_healthz_fails_after_a_stalled_loop(void **state) {
+    (void)state;
+    tp_dfx_t *d = tp_dfx_start_http("event", NULL);
+    s_resp_t r = s_request(d->http_port, EVHTTP_REQ_GET, "/healthz");
+    assert_int_equal(r.code, 200);
+    s_resp_free(&r);
+    assert_int_equal(tp_proc_signal(&d->proc, SIGSTOP), 0);
+    struct timespec ts = { TP_HTTP_LAG_BAD_MS / 1000 + 1, 0 };
+    nanosleep(&ts, NULL);
+    assert_int_equal(tp_proc_signal(&d->proc, SIGCONT), 0);
+    /* The late tick and the request may wake the loop in either order. */
+    for (int i = 0; i < 20; i++) {
+        r = s_request(d->http_port, EVHTTP_REQ_GET, "/healthz");
+        if (r.code == 503)
+            break;
+        s_resp_free(&r);
+        struct timespec pause = { 0, 50 * 1000000 };
+        nanosleep(&pause, NULL);
+    }
+    assert_int_equal(r.code, 503);
+    assert_non_null(strstr(r.body, "event loop: a 1 s timer fired "));
+    s_resp_free(&r);
+    free(tp_dfx_stop(d));
+    tp_dfx_free(d);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_healthz_metrics_status),
+        cmocka_unit_test(test_healthz_fails_after_a_stalled_loop),
         cmocka_unit_test(test_tp_stat_unreachable),
         cmocka_unit_test(test_reload_moves_http_and_keeps_metrics),
     };
