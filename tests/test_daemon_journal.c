@@ -382,21 +382,10 @@ static void test_reliable_oversize_is_nacked(void **state) {
 
     static char notes[2000];
     memset(notes, 'n', sizeof notes - 1);
-    Touchpoint__V1__CallLogged call = TOUCHPOINT__V1__CALL_LOGGED__INIT;
-    call.call_id = "C-BIG";
-    call.hcp_id = "H-1";
-    call.rep_id = "R-1";
-    call.status = TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED;
-    call.call_at_ms = T0;
-    call.notes = notes;
-    Touchpoint__V1__Envelope env = TOUCHPOINT__V1__ENVELOPE__INIT;
-    env.event_id = "big-1";
-    env.source = "test";
-    env.occurred_at_ms = T0;
-    env.payload_case = TOUCHPOINT__V1__ENVELOPE__PAYLOAD_CALL;
-    env.call = &call;
+    tp_test_call_t bc = { .event_id = "big-1", .at_ms = T0, .call_id = "C-BIG", .status = SUBMITTED,
+                          .notes = notes };
     uint8_t *big;
-    size_t big_len = tp_test_pack_envelope(&env, &big);
+    size_t big_len = tp_test_pack_call(&bc, &big);
     assert_true(big_len > 1000);
 
     uint8_t *small;

@@ -35,6 +35,7 @@ size_t tp_test_pack_call(const tp_test_call_t *c, uint8_t **ret) {
     if (c->fields & TP_FIELD_TOPICS) { call.n_topics = 1; call.topics = topics; }
     if (c->fields & TP_FIELD_ATTENDEES) { call.n_attendees = 1; call.attendees = attendees; }
     if (c->fields & TP_FIELD_NOTES) call.notes = "Discussed the new dosing.";
+    if (c->notes) call.notes = (char *)c->notes;
     if (c->fields & TP_FIELD_NEXT_STEP) call.next_step = "Send the study reprint.";
 
     Touchpoint__V1__Envelope env;

@@ -23,6 +23,7 @@ typedef struct {
     int         channel;         /* Channel; 0 = IN_PERSON */
     int64_t     call_at_ms;      /* default at_ms */
     unsigned    fields;
+    const char *notes;           /* overrides the TP_FIELD_NOTES text */
 } tp_test_call_t;
 
 /* Packs the Envelope for `c` into a new buffer (caller frees). */
