@@ -307,6 +307,8 @@ static void s_fail_http_waiters(tp_daemon_t *d, int r) {
 }
 
 static void s_publish(tp_daemon_t *d, const char *topic, const void *buf, size_t len) {
+    if (d->http)                 /* the dashboard sees what subscribers see, when they see it */
+        tp_http_publish_alert(d->http, topic, buf, len);
     int r = tp_bus_publish(d->bus, topic, buf, len);
     if (r == -EAGAIN) {
         tp_engine_counters(d->engine)->alerts_dropped++;
@@ -553,8 +555,9 @@ int tp_daemon_open_http(tp_daemon_t *d, const tp_config_t *cfg) {
     int r = tp_http_new(d->base, cfg, d->engine, &ops, why, sizeof why, &d->http);
     if (r < 0)
         return log_error_errno(r, "Failed to start the HTTP endpoint: %s: %m", why);
-    log_info("HTTP endpoint on %s (port %u): /healthz /metrics /status%s", cfg->http.listen,
-             tp_http_port(d->http), cfg->http.ingest.enabled ? " /v1/events" : "");
+    log_info("HTTP endpoint on %s (port %u): /healthz /metrics /status%s%s", cfg->http.listen,
+             tp_http_port(d->http), cfg->http.ingest.enabled ? " /v1/events" : "",
+             cfg->http.dashboard.enabled ? " /dashboard/ /v1/alerts /v1/kpi" : "");
     return 0;
 }
 

@@ -1,0 +1,660 @@
+/* tp_dash — see tp_dash.h. */
+#include "tp_dash.h"
+
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <uthash.h>
+
+#include "tp_contract.h"
+#include "tp_ingest.h"
+#include "tp_json.h"
+#include "tp_log.h"
+
+typedef Touchpoint__V1__Alert Alert;
+
+#define SNDBUF_BYTES  (64 * 1024)  /* kernel buffer of one stream: bounded too */
+#define WRITE_STALL_S 60           /* a stream that takes nothing for this long is closed */
+#define MAX_LIST      100000       /* alerts one /v1/alerts answer lists at most */
+
+/* One alert as the dashboard holds it: unpacked for filtering, and its
+ * JSON line (tp_json_dumps_alert) for sending. */
+typedef struct {
+    UT_hash_handle hh;           /* open alerts by alert_id (only while open) */
+    uint64_t seq;
+    Alert   *al;
+    char    *json;
+    bool     in_open, in_ring;   /* freed once in neither */
+} s_alert_t;
+
+/* What a client asked to see; NULL = any. */
+enum { F_KIND, F_RULE, F_TERRITORY, F_REP, F_CTYPE, F_HCP, F_CONTRACT, F_CALL, F__COUNT };
+static const char *const s_fnames[F__COUNT] = { "kind", "rule", "territory", "rep",
+                                                "contract_type", "hcp", "contract", "call" };
+typedef struct {
+    char *v[F__COUNT];
+} s_filter_t;
+
+typedef struct s_client {
+    struct s_client *next, *prev;
+    tp_dash_t *d;
+    struct evhttp_request    *req;
+    struct evhttp_connection *conn;
+    s_filter_t f;
+} s_client_t;
+
+struct tp_dash {
+    const tp_config_t *cfg;
+    tp_engine_t   *engine;
+    const tp_kpi_t *kpi;
+    struct event  *heartbeat;
+    bool           on;
+    char          *token;        /* NULL = none required */
+    s_alert_t     *open;         /* uthash by alert_id */
+    size_t         n_open;
+    s_alert_t     *ring[TP_DASH_RESUME_RING]; /* the latest transitions, oldest at ring_head */
+    size_t         ring_head, ring_len;
+    uint64_t       last_seq;     /* the latest sequence seen */
+    s_client_t    *clients;
+    size_t         n_clients;
+    tp_ratelimit_t cut_rl;
+    tp_metric_t   *m_clients, *m_cut, *m_refused, *m_sent;
+};
+
+static void s_alert_free(s_alert_t *a) {
+    if (!a)
+        return;
+    if (a->al)
+        protobuf_c_message_free_unpacked(&a->al->base, NULL);
+    free(a->json);
+    free(a);
+}
+
+static s_alert_t *s_alert_new(const char *topic, const uint8_t *buf, size_t len) {
+    s_alert_t *a = calloc(1, sizeof *a);
+    if (!a || !(a->al = touchpoint__v1__alert__unpack(NULL, len, buf)) ||
+        tp_json_dumps_alert(topic, strlen(topic), &a->al->base, &a->json) < 0) {
+        s_alert_free(a);
+        return NULL;
+    }
+    a->seq = a->al->sequence;
+    return a;
+}
+
+static const char *s_evidence(const Alert *al, const char *key) {
+    for (size_t i = 0; i < al->n_evidence; i++)
+        if (!strcmp(al->evidence[i]->key, key))
+            return al->evidence[i]->value;
+    return "";
+}
+
+static bool s_match(const s_filter_t *f, const Alert *al) {
+    const char *have[F__COUNT] = {
+        tp_alert_kind_prefix(al->kind), al->rule, al->territory, al->rep_id,
+        s_evidence(al, "contract_type"), al->hcp_id, al->contract_id, al->call_id,
+    };
+    for (int i = 0; i < F__COUNT; i++)
+        if (f->v[i] && strcasecmp(f->v[i], have[i] ? have[i] : "") != 0)
+            return false;
+    return true;
+}
+
+static void s_filter_free(s_filter_t *f) {
+    for (int i = 0; i < F__COUNT; i++)
+        free(f->v[i]);
+}
+
+/* The request's filters (empty values ignored). -ENOMEM. */
+static int s_filter_parse(struct evhttp_request *req, s_filter_t *ret) {
+    memset(ret, 0, sizeof *ret);
+    const char *q = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
+    struct evkeyvalq kv = { 0 };
+    if (!q || evhttp_parse_query_str(q, &kv) < 0)
+        return 0;
+    int r = 0;
+    for (int i = 0; i < F__COUNT && r == 0; i++) {
+        const char *v = evhttp_find_header(&kv, s_fnames[i]);
+        if (v && *v && !(ret->v[i] = strdup(v)))
+            r = -ENOMEM;
+    }
+    evhttp_clear_headers(&kv);
+    if (r < 0)
+        s_filter_free(ret);
+    return r;
+}
+
+/* ---- access ---------------------------------------------------------- */
+
+/* Constant time in the token's length: a wrong guess learns nothing from
+ * how fast it was refused. */
+static bool s_token_equal(const char *want, const char *got, size_t len) {
+    size_t wl = strlen(want);
+    unsigned char diff = (unsigned char)(wl != len);
+    for (size_t i = 0; i < wl; i++)
+        diff |= (unsigned char)(want[i] ^ (i < len ? got[i] : 0));
+    return diff == 0;
+}
+
+static void s_json_reply(struct evhttp_request *req, int code, const char *reason,
+                         const char *text) {
+    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+    evhttp_add_header(h, "Content-Type", "application/json");
+    evhttp_add_header(h, "Cache-Control", "no-store");
+    struct evbuffer *b = evbuffer_new();
+    if (!b || evbuffer_add(b, text, strlen(text)) < 0) {
+        if (b)
+            evbuffer_free(b);
+        evhttp_send_error(req, HTTP_INTERNAL, NULL);
+        return;
+    }
+    evhttp_send_reply(req, code, reason, b);
+    evbuffer_free(b);
+}
+
+/* True if the request may read data; else answers 401 and is false. */
+static bool s_authorized(tp_dash_t *d, struct evhttp_request *req) {
+    if (!d->token)
+        return true;
+    const char *a = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
+    if (a && strncasecmp(a, "Bearer ", 7) == 0) {
+        a += 7;
+        a += strspn(a, " \t");
+        size_t len = strlen(a);
+        while (len > 0 && (a[len - 1] == ' ' || a[len - 1] == '\t'))
+            len--;
+        if (s_token_equal(d->token, a, len))
+            return true;
+    }
+    evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate",
+                      a ? "Bearer realm=\"touchpointd\", error=\"invalid_token\""
+                        : "Bearer realm=\"touchpointd\"");
+    s_json_reply(req, 401, "Unauthorized",
+                 "{\"error\": \"a bearer token is required: Authorization: Bearer <token>\"}\n");
+    return false;
+}
+
+/* ---- streams --------------------------------------------------------- */
+
+static struct evbuffer *s_client_output(const s_client_t *c) {
+    struct bufferevent *bev = evhttp_connection_get_bufferevent(c->conn);
+    return bev ? bufferevent_get_output(bev) : NULL;
+}
+
+static void s_client_unlink(s_client_t *c) {
+    tp_dash_t *d = c->d;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        d->clients = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    d->n_clients--;
+    tp_metric_set(d->m_clients, NULL, (double)d->n_clients);
+    s_filter_free(&c->f);
+    free(c);
+}
+
+/* The peer went away (or the write stalled): libevent frees the
+ * connection and its request after this. */
+static void s_client_closed_cb(struct evhttp_connection *conn, void *arg) {
+    (void)conn;
+    s_client_unlink(arg);
+}
+
+/* Closes one stream now, whatever it still has queued. */
+static void s_client_close(s_client_t *c) {
+    struct evhttp_connection *conn = c->conn;
+    evhttp_connection_set_closecb(conn, NULL, NULL);
+    s_client_unlink(c);
+    evhttp_connection_free(conn);
+}
+
+/* Queues `b` (drained) on the stream; cuts the stream instead of letting
+ * a client that does not read grow our memory. */
+static void s_client_send(s_client_t *c, struct evbuffer *b) {
+    tp_dash_t *d = c->d;
+    tp_metric_add(d->m_sent, NULL, (double)evbuffer_get_length(b));
+    evhttp_send_reply_chunk(c->req, b);
+    struct evbuffer *out = s_client_output(c);
+    if (out && evbuffer_get_length(out) > d->cfg->http.dashboard.max_client_buffer) {
+        uint64_t suppressed;
+        tp_metric_add(d->m_cut, NULL, 1);
+        if (tp_ratelimit_below(&d->cut_rl, tp_monotonic_ms(), &suppressed))
+            log_warning("Dashboard stream cut: %zu bytes unsent (http.dashboard.max_client_buffer"
+                        " %zu); the page reconnects and resumes", evbuffer_get_length(out),
+                        d->cfg->http.dashboard.max_client_buffer);
+        s_client_close(c);
+    }
+}
+
+static void s_add_event(struct evbuffer *b, const char *event, uint64_t id, const char *data) {
+    evbuffer_add_printf(b, "id: %llu\nevent: %s\ndata: %s\n\n", (unsigned long long)id, event,
+                        data);
+}
+
+/* "snapshot": every open alert the filter lets through, as one JSON
+ * array, with the latest sequence as its id. */
+static void s_add_snapshot(tp_dash_t *d, struct evbuffer *b, const s_filter_t *f) {
+    evbuffer_add_printf(b, "id: %llu\nevent: snapshot\ndata: {\"last_sequence\": %llu, "
+                        "\"alerts\": [", (unsigned long long)d->last_seq,
+                        (unsigned long long)d->last_seq);
+    bool first = true;
+    for (const s_alert_t *a = d->open; a; a = a->hh.next) {
+        if (!s_match(f, a->al))
+            continue;
+        evbuffer_add_printf(b, "%s%s", first ? "" : ", ", a->json);
+        first = false;
+    }
+    evbuffer_add(b, "]}\n\n", 4);
+}
+
+/* The transitions after `after` from the ring, if it still has all of them. */
+static bool s_add_resume(tp_dash_t *d, struct evbuffer *b, const s_filter_t *f, uint64_t after) {
+    if (after > d->last_seq)
+        return false;            /* another daemon's numbers (a restart kept them, not this) */
+    if (after < d->last_seq) {
+        if (!d->ring_len || d->ring[d->ring_head]->seq > after + 1)
+            return false;
+    }
+    for (size_t i = 0; i < d->ring_len; i++) {
+        const s_alert_t *a = d->ring[(d->ring_head + i) % TP_DASH_RESUME_RING];
+        if (a->seq > after && s_match(f, a->al))
+            s_add_event(b, "alert", a->seq, a->json);
+    }
+    return true;
+}
+
+static void s_stream(tp_dash_t *d, struct evhttp_request *req) {
+    if (d->n_clients >= d->cfg->http.dashboard.max_clients) {
+        tp_metric_add(d->m_refused, NULL, 1);
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "10");
+        s_json_reply(req, 503, "Service Unavailable",
+                     "{\"error\": \"too many dashboard streams (http.dashboard.max_clients)\"}\n");
+        return;
+    }
+    s_client_t *c = calloc(1, sizeof *c);
+    struct evbuffer *b = evbuffer_new();
+    if (!c || !b || s_filter_parse(req, &c->f) < 0) {
+        free(c);
+        if (b)
+            evbuffer_free(b);
+        evhttp_send_error(req, HTTP_INTERNAL, NULL);
+        return;
+    }
+    c->d = d;
+    c->req = req;
+    c->conn = evhttp_request_get_connection(req);
+    /* Resume: EventSource sends Last-Event-ID; a fetch() reader may too. */
+    const char *last = evhttp_find_header(evhttp_request_get_input_headers(req), "Last-Event-ID");
+    char *end = NULL;
+    unsigned long long after = last ? strtoull(last, &end, 10) : 0;
+    bool resumed = last && end && end != last && !*end && s_add_resume(d, b, &c->f, after);
+    if (!resumed)
+        s_add_snapshot(d, b, &c->f);
+    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+    evhttp_add_header(h, "Content-Type", "text/event-stream");
+    evhttp_add_header(h, "Cache-Control", "no-store");
+    evhttp_add_header(h, "X-Accel-Buffering", "no");
+    struct bufferevent *bev = evhttp_connection_get_bufferevent(c->conn);
+    if (bev) {
+        int sz = SNDBUF_BYTES;
+        setsockopt(bufferevent_getfd(bev), SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz);
+    }
+    /* No read timeout on a stream that only listens; a write that cannot
+     * progress for WRITE_STALL_S closes it (libevent calls closecb). */
+    evhttp_connection_set_timeout(c->conn, WRITE_STALL_S);
+    evhttp_connection_set_closecb(c->conn, s_client_closed_cb, c);
+    c->next = d->clients;
+    if (d->clients)
+        d->clients->prev = c;
+    d->clients = c;
+    d->n_clients++;
+    tp_metric_set(d->m_clients, NULL, (double)d->n_clients);
+    evhttp_send_reply_start(req, HTTP_OK, "OK");
+    evbuffer_add_printf(b, "retry: 2000\n\n");
+    s_client_send(c, b);
+    evbuffer_free(b);
+}
+
+static void s_heartbeat_cb(evutil_socket_t fd, short what, void *arg) {
+    (void)fd;
+    (void)what;
+    tp_dash_t *d = arg;
+    struct evbuffer *b = evbuffer_new();
+    for (s_client_t *c = d->clients, *next; b && c; c = next) {
+        next = c->next;
+        evbuffer_add(b, ": keep-alive\n\n", 14);
+        s_client_send(c, b);
+    }
+    if (b)
+        evbuffer_free(b);
+}
+
+/* ---- the open alerts --------------------------------------------------- */
+
+/* An entry is shared by the open table (a FIRING) and the ring. */
+static void s_release(s_alert_t *a) {
+    if (!a->in_open && !a->in_ring)
+        s_alert_free(a);
+}
+
+static void s_ring_push(tp_dash_t *d, s_alert_t *a) {
+    a->in_ring = true;
+    if (d->ring_len == TP_DASH_RESUME_RING) {
+        s_alert_t *old = d->ring[d->ring_head];
+        d->ring[d->ring_head] = a;
+        d->ring_head = (d->ring_head + 1) % TP_DASH_RESUME_RING;
+        old->in_ring = false;
+        s_release(old);
+        return;
+    }
+    d->ring[(d->ring_head + d->ring_len++) % TP_DASH_RESUME_RING] = a;
+}
+
+static void s_apply(tp_dash_t *d, s_alert_t *a, bool to_ring) {
+    s_alert_t *o;
+    HASH_FIND_STR(d->open, a->al->alert_id, o);
+    if (o) {
+        HASH_DEL(d->open, o);
+        d->n_open--;
+        o->in_open = false;
+        s_release(o);
+    }
+    if (a->al->status == TOUCHPOINT__V1__ALERT_STATUS__ALERT_STATUS_FIRING) {
+        HASH_ADD_KEYPTR(hh, d->open, a->al->alert_id, strlen(a->al->alert_id), a);
+        d->n_open++;
+        a->in_open = true;
+    }
+    if (a->seq > d->last_seq)
+        d->last_seq = a->seq;
+    if (to_ring)
+        s_ring_push(d, a);
+    s_release(a);
+}
+
+static int s_seed_cb(void *ctx, const uint8_t *buf, size_t len) {
+    tp_dash_t *d = ctx;
+    const Touchpoint__V1__Alert *al = touchpoint__v1__alert__unpack(NULL, len, buf);
+    if (!al)
+        return 0;
+    char topic[160];
+    snprintf(topic, sizeof topic, "%s.%s", tp_alert_kind_prefix(al->kind), al->rule);
+    protobuf_c_message_free_unpacked((ProtobufCMessage *)&al->base, NULL);
+    s_alert_t *a = s_alert_new(topic, buf, len);
+    if (!a)
+        return -ENOMEM;
+    s_apply(d, a, false);
+    return 0;
+}
+
+/* Forgets every alert and closes every stream (switched off, destroyed). */
+static void s_clear(tp_dash_t *d) {
+    while (d->clients)
+        s_client_close(d->clients);
+    for (size_t i = 0; i < d->ring_len; i++) {
+        s_alert_t *a = d->ring[(d->ring_head + i) % TP_DASH_RESUME_RING];
+        a->in_ring = false;
+        s_release(a);
+    }
+    d->ring_len = d->ring_head = 0;
+    s_alert_t *a, *tmp;
+    HASH_ITER(hh, d->open, a, tmp) {
+        HASH_DEL(d->open, a);
+        a->in_open = false;
+        s_release(a);
+    }
+    d->n_open = 0;
+}
+
+void tp_dash_publish(tp_dash_t *d, const char *topic, const uint8_t *buf, size_t len) {
+    if (!d || !d->on)
+        return;
+    s_alert_t *a = s_alert_new(topic, buf, len);
+    if (!a)
+        return;                  /* ENOMEM: the page misses one; a reconnect's snapshot heals */
+    s_apply(d, a, true);
+    struct evbuffer *b = d->clients ? evbuffer_new() : NULL;
+    for (s_client_t *c = d->clients, *next; b && c; c = next) {
+        next = c->next;
+        if (!s_match(&c->f, a->al))
+            continue;
+        s_add_event(b, "alert", a->seq, a->json);
+        s_client_send(c, b);
+    }
+    if (b)
+        evbuffer_free(b);
+}
+
+/* ---- JSON answers -------------------------------------------------------- */
+
+static void s_list(tp_dash_t *d, struct evhttp_request *req) {
+    s_filter_t f;
+    struct evbuffer *b = evbuffer_new();
+    if (!b || s_filter_parse(req, &f) < 0) {
+        if (b)
+            evbuffer_free(b);
+        evhttp_send_error(req, HTTP_INTERNAL, NULL);
+        return;
+    }
+    evbuffer_add_printf(b, "{\"last_sequence\": %llu, \"open\": %zu, \"alerts\": [",
+                        (unsigned long long)d->last_seq, d->n_open);
+    size_t n = 0;
+    for (const s_alert_t *a = d->open; a; a = a->hh.next) {
+        if (!s_match(&f, a->al))
+            continue;
+        if (n == MAX_LIST)
+            break;
+        evbuffer_add_printf(b, "%s%s", n ? ",\n " : "", a->json);
+        n++;
+    }
+    evbuffer_add_printf(b, "], \"listed\": %zu}\n", n);
+    s_filter_free(&f);
+    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+    evhttp_add_header(h, "Content-Type", "application/json");
+    evhttp_add_header(h, "Cache-Control", "no-store");
+    evhttp_send_reply(req, HTTP_OK, "OK", b);
+    evbuffer_free(b);
+}
+
+static int s_count(json_t *obj, const char *key) {
+    if (!key || !*key)
+        key = "_none";
+    json_t *v = json_object_get(obj, key);
+    return json_object_set_new(obj, key, json_integer(v ? json_integer_value(v) + 1 : 1));
+}
+
+/* What the open alerts say in numbers: by rule, friction by step, and the
+ * detractors nobody followed up (by HCP: that is what those alerts carry). */
+static json_t *s_open_json(const tp_dash_t *d) {
+    json_t *o = json_object(), *by_rule = json_object(), *by_step = json_object(),
+           *detr = json_array();
+    if (!o || !by_rule || !by_step || !detr)
+        goto fail;
+    for (const s_alert_t *a = d->open; a; a = a->hh.next) {
+        const Alert *al = a->al;
+        if (s_count(by_rule, al->rule) < 0)
+            goto fail;
+        if (al->kind == TOUCHPOINT__V1__ALERT_KIND__ALERT_KIND_FRICTION && al->step && *al->step &&
+            s_count(by_step, al->step) < 0)
+            goto fail;
+        if (!strcmp(al->rule, "follow_up_missing") &&
+            json_array_append_new(detr, json_pack("{s:s, s:s, s:s, s:s, s:s}", "hcp", al->hcp_id,
+                "nps", s_evidence(al, "nps"), "effort_score", s_evidence(al, "effort_score"),
+                "feedback_at", s_evidence(al, "feedback_at"), "due_at",
+                s_evidence(al, "due_at"))) < 0)
+            goto fail;
+    }
+    if (json_object_set_new(o, "total", json_integer((json_int_t)d->n_open)) < 0 ||
+        json_object_set_new(o, "by_rule", by_rule) < 0 ||
+        json_object_set_new(o, "friction_by_step", by_step) < 0 ||
+        json_object_set_new(o, "detractors_without_follow_up", detr) < 0) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+fail:
+    json_decref(o);
+    json_decref(by_rule);
+    json_decref(by_step);
+    json_decref(detr);
+    return NULL;
+}
+
+static void s_kpi(tp_dash_t *d, struct evhttp_request *req) {
+    json_t *doc = NULL, *open = s_open_json(d);
+    char *text = NULL;
+    if (open && tp_kpi_to_json(d->kpi, &doc) == 0 &&
+        json_object_set_new(doc, "open_alerts", open) == 0 &&
+        json_object_set_new(doc, "last_sequence", json_integer((json_int_t)d->last_seq)) == 0)
+        text = json_dumps(doc, JSON_COMPACT);
+    else if (!doc)
+        json_decref(open);
+    json_decref(doc);
+    if (!text) {
+        evhttp_send_error(req, HTTP_INTERNAL, NULL);
+        return;
+    }
+    s_json_reply(req, HTTP_OK, "OK", text);
+    free(text);
+}
+
+bool tp_dash_handle(tp_dash_t *d, struct evhttp_request *req, const char *path) {
+    if (!d || !d->on)
+        return false;
+    void (*api)(tp_dash_t *, struct evhttp_request *) = NULL;
+    bool page = !strncmp(path, "/dashboard/", 11) || !strcmp(path, "/dashboard");
+    if (!strcmp(path, "/v1/alerts"))
+        api = s_list;
+    else if (!strcmp(path, "/v1/alerts/stream"))
+        api = s_stream;
+    else if (!strcmp(path, "/v1/kpi"))
+        api = s_kpi;
+    else if (!page)
+        return false;
+    enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+    if (cmd != EVHTTP_REQ_GET && (cmd != EVHTTP_REQ_HEAD || api == s_stream)) {
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Allow",
+                          api == s_stream ? "GET" : "GET, HEAD");
+        evhttp_send_error(req, 405, "Method Not Allowed");
+        return true;
+    }
+    if (page && !strcmp(path, "/dashboard")) {
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Location", "/dashboard/");
+        evhttp_send_reply(req, 301, "Moved Permanently", NULL);
+    } else if (page)
+        tp_dash_static_serve(tp_dash_static_root(d->cfg), req, path + 11);
+    else if (s_authorized(d, req))
+        api(d, req);
+    return true;
+}
+
+/* ---- life cycle ------------------------------------------------------------ */
+
+static int s_read_token(const tp_config_t *cfg, char **ret, char *why, size_t whylen) {
+    const char *path = cfg->http.dashboard.enabled ? cfg->http.dashboard.bearer_token_file : NULL;
+    int r = tp_ingest_read_token(path, ret);
+    if (r == -EPERM)
+        snprintf(why, whylen, "http.dashboard.bearer_token_file '%s' is readable or writable by "
+                 "others; chmod o-rwx it (0600, or 0640 root:touchpointd)", path);
+    else if (r == -EBADMSG)
+        snprintf(why, whylen, "http.dashboard.bearer_token_file '%s' holds no token (one line "
+                 "of at most %d printable characters, no spaces)", path, TP_INGEST_TOKEN_MAX);
+    else if (r < 0)
+        snprintf(why, whylen, "http.dashboard.bearer_token_file '%s'", path);
+    return r;
+}
+
+static void s_set_token(tp_dash_t *d, char *token) {
+    if (d->token) {
+        explicit_bzero(d->token, strlen(d->token));
+        free(d->token);
+    }
+    d->token = token;
+}
+
+/* Switches on (seeding from the engine) or off (forgetting all). */
+static int s_switch(tp_dash_t *d, bool on) {
+    if (on == d->on)
+        return 0;
+    s_clear(d);
+    d->on = on;
+    if (on) {
+        tp_engine_foreach_open_alert(d->engine, s_seed_cb, d);
+        struct timeval tv = { TP_DASH_HEARTBEAT_S, 0 };
+        return event_add(d->heartbeat, &tv) < 0 ? -ENOMEM : 0;
+    }
+    event_del(d->heartbeat);
+    return 0;
+}
+
+int tp_dash_new(struct event_base *base, const tp_config_t *cfg, tp_engine_t *engine,
+                const tp_kpi_t *kpi, tp_metrics_t *m, char *why, size_t whylen,
+                tp_dash_t **ret) {
+    char *token = NULL;
+    int r = s_read_token(cfg, &token, why, whylen);
+    if (r < 0)
+        return r;
+    tp_dash_t *d = calloc(1, sizeof *d);
+    if (!d) {
+        free(token);
+        return -ENOMEM;
+    }
+    d->cfg = cfg;
+    d->engine = engine;
+    d->kpi = kpi;
+    d->token = token;
+    d->cut_rl = (tp_ratelimit_t){ .interval_ms = cfg->log_interval_ms, .burst = cfg->log_burst };
+    snprintf(why, whylen, "dashboard");
+    d->m_clients = tp_metrics_add(m, TP_METRIC_GAUGE, "dashboard_streams",
+                                  "Dashboard alert streams (/v1/alerts/stream) open now", NULL,
+                                  NULL, 0);
+    d->m_cut = tp_metrics_add(m, TP_METRIC_COUNTER, "dashboard_streams_cut_total",
+                              "Dashboard streams closed because the client did not read "
+                              "(http.dashboard.max_client_buffer)", NULL, NULL, 0);
+    d->m_refused = tp_metrics_add(m, TP_METRIC_COUNTER, "dashboard_streams_refused_total",
+                                  "Dashboard streams refused: http.dashboard.max_clients open",
+                                  NULL, NULL, 0);
+    d->m_sent = tp_metrics_add(m, TP_METRIC_COUNTER, "dashboard_stream_bytes_total",
+                               "Bytes queued to dashboard streams", NULL, NULL, 0);
+    r = -ENOMEM;
+    if (!d->m_clients || !d->m_cut || !d->m_refused || !d->m_sent ||
+        !(d->heartbeat = event_new(base, -1, EV_PERSIST, s_heartbeat_cb, d)) ||
+        (r = s_switch(d, cfg->http.dashboard.enabled)) < 0) {
+        tp_dash_destroy(&d);
+        return r;
+    }
+    tp_metric_set(d->m_clients, NULL, 0);
+    *ret = d;
+    return 0;
+}
+
+int tp_dash_reconfigure(tp_dash_t *d, const tp_config_t *cfg, char *why, size_t whylen) {
+    char *token = NULL;
+    int r = s_read_token(cfg, &token, why, whylen);
+    if (r < 0)
+        return r;
+    s_set_token(d, token);
+    d->cfg = cfg;
+    return s_switch(d, cfg->http.dashboard.enabled);
+}
+
+void tp_dash_destroy(tp_dash_t **p) {
+    tp_dash_t *d = p ? *p : NULL;
+    if (!d)
+        return;
+    s_clear(d);
+    if (d->heartbeat)
+        event_free(d->heartbeat);
+    s_set_token(d, NULL);
+    free(d);
+    *p = NULL;
+}
