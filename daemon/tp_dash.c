@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
 #include <uthash.h>
 
 #include "tp_contract.h"
@@ -22,9 +21,10 @@
 
 typedef Touchpoint__V1__Alert Alert;
 
-#define SNDBUF_BYTES  (64 * 1024)  /* kernel buffer of one stream: bounded too */
 #define WRITE_STALL_S 60           /* a stream that takes nothing for this long is closed */
 #define MAX_LIST      100000       /* alerts one /v1/alerts answer lists at most */
+#define STALL_MS      1000         /* behind and not reading this long: cut */
+#define HARD_FACTOR   4            /* behind this many times the limit: cut anyway */
 
 /* One alert as the dashboard holds it: unpacked for filtering, and its
  * JSON line (tp_json_dumps_alert) for sending. */
@@ -33,7 +33,7 @@ typedef struct {
     uint64_t seq;
     Alert   *al;
     char    *json;
-    bool     in_open, in_ring;   /* freed once in neither */
+    bool     in_open, in_ring, in_batch; /* freed once in none */
 } s_alert_t;
 
 /* What a client asked to see; NULL = any. */
@@ -50,6 +50,9 @@ typedef struct s_client {
     struct evhttp_request    *req;
     struct evhttp_connection *conn;
     s_filter_t f;
+    uint64_t   after;            /* what its snapshot or resume covered */
+    size_t     queued;           /* unsent bytes right after our latest send */
+    int64_t    stalled_since;    /* monotonic ms it was first seen behind and not reading */
 } s_client_t;
 
 struct tp_dash {
@@ -66,6 +69,9 @@ struct tp_dash {
     uint64_t       last_seq;     /* the latest sequence seen */
     s_client_t    *clients;
     size_t         n_clients;
+    s_alert_t    **batch;        /* published this loop turn, not yet sent */
+    size_t         n_batch, cap_batch;
+    struct event  *send_ev;      /* sends the batch once the turn's publishing is done */
     tp_ratelimit_t cut_rl;
     tp_metric_t   *m_clients, *m_cut, *m_refused, *m_sent;
 };
@@ -218,22 +224,45 @@ static void s_client_close(s_client_t *c) {
     evhttp_connection_free(conn);
 }
 
-/* Queues `b` (drained) on the stream; cuts the stream instead of letting
- * a client that does not read grow our memory. */
-static void s_client_send(s_client_t *c, struct evbuffer *b) {
+/* Cuts a stream that is not reading: more than max_client_buffer bytes
+ * unsent and nothing written since our previous send for STALL_MS, or
+ * more than HARD_FACTOR times that at all. A reader that keeps up but got
+ * a burst (a watermark firing thousands of deadlines at once) is making
+ * progress and stays; one that stopped never grows our memory past the
+ * limit plus what arrives in STALL_MS, and never slows anyone else. True
+ * if it was cut. */
+static bool s_client_cut_if_behind(s_client_t *c) {
     tp_dash_t *d = c->d;
-    tp_metric_add(d->m_sent, NULL, (double)evbuffer_get_length(b));
+    struct evbuffer *out = s_client_output(c);
+    size_t backlog = out ? evbuffer_get_length(out) : 0, limit = d->cfg->http.dashboard.max_client_buffer;
+    bool progress = backlog < c->queued;   /* only we add to it: less is written */
+    c->queued = backlog;
+    int64_t now = tp_monotonic_ms();
+    if (backlog <= limit || (progress && backlog <= HARD_FACTOR * limit)) {
+        c->stalled_since = 0;
+        return false;
+    }
+    if (backlog <= HARD_FACTOR * limit) {
+        if (!c->stalled_since)
+            c->stalled_since = now;
+        if (now - c->stalled_since < STALL_MS)
+            return false;
+    }
+    uint64_t suppressed;
+    tp_metric_add(d->m_cut, NULL, 1);
+    if (tp_ratelimit_below(&d->cut_rl, now, &suppressed))
+        log_warning("Dashboard stream cut: %zu bytes unsent and not reading (http.dashboard."
+                    "max_client_buffer %zu); the page reconnects and resumes", backlog, limit);
+    s_client_close(c);
+    return true;
+}
+
+/* Queues `b` (drained) on the stream. */
+static void s_client_send(s_client_t *c, struct evbuffer *b) {
+    tp_metric_add(c->d->m_sent, NULL, (double)evbuffer_get_length(b));
     evhttp_send_reply_chunk(c->req, b);
     struct evbuffer *out = s_client_output(c);
-    if (out && evbuffer_get_length(out) > d->cfg->http.dashboard.max_client_buffer) {
-        uint64_t suppressed;
-        tp_metric_add(d->m_cut, NULL, 1);
-        if (tp_ratelimit_below(&d->cut_rl, tp_monotonic_ms(), &suppressed))
-            log_warning("Dashboard stream cut: %zu bytes unsent (http.dashboard.max_client_buffer"
-                        " %zu); the page reconnects and resumes", evbuffer_get_length(out),
-                        d->cfg->http.dashboard.max_client_buffer);
-        s_client_close(c);
-    }
+    c->queued = out ? evbuffer_get_length(out) : 0;
 }
 
 static void s_add_event(struct evbuffer *b, const char *event, uint64_t id, const char *data) {
@@ -300,15 +329,16 @@ static void s_stream(tp_dash_t *d, struct evhttp_request *req) {
     bool resumed = last && end && end != last && !*end && s_add_resume(d, b, &c->f, after);
     if (!resumed)
         s_add_snapshot(d, b, &c->f);
+    c->after = d->last_seq;
     struct evkeyvalq *h = evhttp_request_get_output_headers(req);
     evhttp_add_header(h, "Content-Type", "text/event-stream");
     evhttp_add_header(h, "Cache-Control", "no-store");
     evhttp_add_header(h, "X-Accel-Buffering", "no");
+    /* Each write takes all the kernel will (libevent's default is 16 KiB a
+     * loop turn): a reader that keeps up never looks behind after a burst. */
     struct bufferevent *bev = evhttp_connection_get_bufferevent(c->conn);
-    if (bev) {
-        int sz = SNDBUF_BYTES;
-        setsockopt(bufferevent_getfd(bev), SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz);
-    }
+    if (bev)
+        bufferevent_set_max_single_write(bev, EV_SSIZE_MAX);
     /* No read timeout on a stream that only listens; a write that cannot
      * progress for WRITE_STALL_S closes it (libevent calls closecb). */
     evhttp_connection_set_timeout(c->conn, WRITE_STALL_S);
@@ -332,6 +362,8 @@ static void s_heartbeat_cb(evutil_socket_t fd, short what, void *arg) {
     struct evbuffer *b = evbuffer_new();
     for (s_client_t *c = d->clients, *next; b && c; c = next) {
         next = c->next;
+        if (s_client_cut_if_behind(c))
+            continue;
         evbuffer_add(b, ": keep-alive\n\n", 14);
         s_client_send(c, b);
     }
@@ -343,7 +375,7 @@ static void s_heartbeat_cb(evutil_socket_t fd, short what, void *arg) {
 
 /* An entry is shared by the open table (a FIRING) and the ring. */
 static void s_release(s_alert_t *a) {
-    if (!a->in_open && !a->in_ring)
+    if (!a->in_open && !a->in_ring && !a->in_batch)
         s_alert_free(a);
 }
 
@@ -400,6 +432,11 @@ static int s_seed_cb(void *ctx, const uint8_t *buf, size_t len) {
 static void s_clear(tp_dash_t *d) {
     while (d->clients)
         s_client_close(d->clients);
+    for (size_t i = 0; i < d->n_batch; i++) {
+        d->batch[i]->in_batch = false;
+        s_release(d->batch[i]);
+    }
+    d->n_batch = 0;
     for (size_t i = 0; i < d->ring_len; i++) {
         s_alert_t *a = d->ring[(d->ring_head + i) % TP_DASH_RESUME_RING];
         a->in_ring = false;
@@ -415,23 +452,53 @@ static void s_clear(tp_dash_t *d) {
     d->n_open = 0;
 }
 
+/* The turn's alerts to every stream, one chunk each (one write per
+ * client per turn, however many alerts a commit published). */
+static void s_send_batch_cb(evutil_socket_t fd, short what, void *arg) {
+    (void)fd;
+    (void)what;
+    tp_dash_t *d = arg;
+    struct evbuffer *b = d->clients ? evbuffer_new() : NULL;
+    for (s_client_t *c = d->clients, *next; b && c; c = next) {
+        next = c->next;
+        if (s_client_cut_if_behind(c))
+            continue;
+        for (size_t i = 0; i < d->n_batch; i++)
+            if (d->batch[i]->seq > c->after && s_match(&c->f, d->batch[i]->al))
+                s_add_event(b, "alert", d->batch[i]->seq, d->batch[i]->json);
+        if (evbuffer_get_length(b))
+            s_client_send(c, b);
+    }
+    if (b)
+        evbuffer_free(b);
+    for (size_t i = 0; i < d->n_batch; i++) {
+        d->batch[i]->in_batch = false;
+        s_release(d->batch[i]);
+    }
+    d->n_batch = 0;
+}
+
 void tp_dash_publish(tp_dash_t *d, const char *topic, const uint8_t *buf, size_t len) {
     if (!d || !d->on)
         return;
     s_alert_t *a = s_alert_new(topic, buf, len);
     if (!a)
         return;                  /* ENOMEM: the page misses one; a reconnect's snapshot heals */
-    s_apply(d, a, true);
-    struct evbuffer *b = d->clients ? evbuffer_new() : NULL;
-    for (s_client_t *c = d->clients, *next; b && c; c = next) {
-        next = c->next;
-        if (!s_match(&c->f, a->al))
-            continue;
-        s_add_event(b, "alert", a->seq, a->json);
-        s_client_send(c, b);
+    if (d->clients && d->n_batch == d->cap_batch) {
+        size_t cap = d->cap_batch ? d->cap_batch * 2 : 64;
+        s_alert_t **nb = realloc(d->batch, cap * sizeof *nb);
+        if (nb) {
+            d->batch = nb;
+            d->cap_batch = cap;
+        }
     }
-    if (b)
-        evbuffer_free(b);
+    if (d->clients && d->n_batch < d->cap_batch) {
+        a->in_batch = true;
+        d->batch[d->n_batch++] = a;
+        if (d->n_batch == 1)
+            event_active(d->send_ev, EV_TIMEOUT, 0);
+    }
+    s_apply(d, a, true);
 }
 
 /* ---- JSON answers -------------------------------------------------------- */
@@ -628,6 +695,7 @@ int tp_dash_new(struct event_base *base, const tp_config_t *cfg, tp_engine_t *en
     r = -ENOMEM;
     if (!d->m_clients || !d->m_cut || !d->m_refused || !d->m_sent ||
         !(d->heartbeat = event_new(base, -1, EV_PERSIST, s_heartbeat_cb, d)) ||
+        !(d->send_ev = event_new(base, -1, 0, s_send_batch_cb, d)) ||
         (r = s_switch(d, cfg->http.dashboard.enabled)) < 0) {
         tp_dash_destroy(&d);
         return r;
@@ -654,6 +722,9 @@ void tp_dash_destroy(tp_dash_t **p) {
     s_clear(d);
     if (d->heartbeat)
         event_free(d->heartbeat);
+    if (d->send_ev)
+        event_free(d->send_ev);
+    free(d->batch);
     s_set_token(d, NULL);
     free(d);
     *p = NULL;
