@@ -64,7 +64,7 @@ function passes(a) {
 // rows: [{ label, value (0..max), text, bad, mark (0..max, a tick), click }]
 function bars(svg, rows, max) {
   svg.replaceChildren();
-  const W = 480, LW = 130, TW = 120, H = 20, G = 4;
+  const W = 600, LW = 120, TW = 210, H = 20, G = 4;
   if (!rows.length) {
     svg.setAttribute('viewBox', `0 0 ${W} 24`);
     svg.append(el('svg:text', { x: 0, y: 16, class: 'empty' }, 'no data yet'));
