@@ -429,6 +429,53 @@ static void test_limits(void **state) {
     tp_dfx_free(d);
 }
 
+/* examples/grafana-touchpointd.json is JSON, and every metric its
+ * queries name is one the daemon exports (its # TYPE line in /metrics;
+ * a histogram's _bucket, _sum and _count by the family's name). */
+static void test_grafana_metrics(void **state) {
+    (void)state;
+    json_error_t err;
+    json_t *doc = json_load_file(TP_SOURCE_DIR "/examples/grafana-touchpointd.json", 0, &err);
+    if (!doc)
+        fail_msg("examples/grafana-touchpointd.json: line %d: %s", err.line, err.text);
+    tp_dfx_t *d = s_start(DASH_ON);
+    char *metrics;
+    assert_int_equal(s_get(d->http_port, "GET", "/metrics", NULL, &metrics), 200);
+    size_t i, k, checked = 0;
+    json_t *panel, *target;
+    json_array_foreach(json_object_get(doc, "panels"), i, panel) {
+        json_array_foreach(json_object_get(panel, "targets"), k, target) {
+            const char *expr = json_string_value(json_object_get(target, "expr"));
+            assert_non_null(expr);
+            for (const char *p = strstr(expr, "touchpointd_"); p; p = strstr(p + 1, "touchpointd_")) {
+                char name[128], type[200];
+                size_t n = strspn(p, "abcdefghijklmnopqrstuvwxyz0123456789_");
+                assert_true(n < sizeof name);
+                memcpy(name, p, n);
+                name[n] = '\0';
+                snprintf(type, sizeof type, "# TYPE %s ", name);
+                bool found = strstr(metrics, type) != NULL;
+                static const char *const suffix[] = { "_bucket", "_sum", "_count" };
+                for (size_t s = 0; !found && s < 3; s++) {
+                    size_t sl = strlen(suffix[s]);
+                    if (n > sl && !strcmp(name + n - sl, suffix[s])) {
+                        snprintf(type, sizeof type, "# TYPE %.*s histogram", (int)(n - sl), name);
+                        found = strstr(metrics, type) != NULL;
+                    }
+                }
+                if (!found)
+                    fail_msg("panel \"%s\" queries %s, which /metrics does not export",
+                             json_string_value(json_object_get(panel, "title")), name);
+                checked++;
+            }
+        }
+    }
+    assert_true(checked >= 20);
+    free(metrics);
+    json_decref(doc);
+    tp_dfx_free(d);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_off_by_default),
@@ -437,6 +484,7 @@ int main(void) {
         cmocka_unit_test(test_token),
         cmocka_unit_test(test_static_files),
         cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_grafana_metrics),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
