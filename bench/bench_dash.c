@@ -1,13 +1,13 @@
 /* bench_dash — does the dashboard slow the event path?
  *
- * The real touchpointd (every rule on, event clock, HTTP and the dashboard
- * on) gets bench_mix's realistic stream over ipc://, as fast as it takes
- * it, with 0 and with 10 dashboards open: 10 clients on
+ * The real touchpointd (every rule on, event clock, HTTP on) gets
+ * bench_mix's realistic stream over ipc://, as fast as it takes it, with
+ * the dashboard off, on with no page open, and on with 10 open: 10 clients on
  * /v1/alerts/stream, each reading everything it is sent (a thread polls
  * them all). Events/s is from the first send to the arrival, on the
  * alert PUB, of the alert of a marker event sent last (output is in
- * order). Interleaved, best of --reps, journal off and on; the ratio
- * 10-clients / 0-clients is the result. Each run has a fresh daemon.
+ * order). Interleaved, best of --reps, journal off and on; the ratios
+ * against the dashboard off are the result. Each run has a fresh daemon.
  *
  * Usage: bench_dash [--events N] [--reps N] [--quick] [--json FILE]
  * Every wait has a deadline: it stops by itself.
@@ -169,7 +169,8 @@ static unsigned s_runs;
 
 /* Events/s of `mix` through a fresh daemon with `clients` dashboards
  * open; *ret_bytes: what each dashboard received. */
-static double s_run(const bench_frames_t *mix, size_t clients, bool journal, size_t *ret_bytes) {
+static double s_run(const bench_frames_t *mix, size_t clients, bool journal, bool dash,
+                    size_t *ret_bytes) {
     char dir[300], cfg[400], yaml[2048], err[400], portf[400];
     snprintf(dir, sizeof dir, "%s/r%u", s_tmp, s_runs++);
     if (mkdir(dir, 0700) < 0)
@@ -179,8 +180,8 @@ static double s_run(const bench_frames_t *mix, size_t clients, bool journal, siz
              "output: { endpoint: \"ipc://%s/out.sock\", mode: bind, hwm: 0 }\n"
              "replay: { enabled: false }\nreliable_input: { enabled: false }\n"
              "clock: event\nstate_dir: %s/state\njournal: { enabled: %s }\n"
-             "http: { enabled: true, listen: \"127.0.0.1:0\", dashboard: { enabled: true } }\n",
-             dir, dir, dir, journal ? "true" : "false");
+             "http: { enabled: true, listen: \"127.0.0.1:0\", dashboard: { enabled: %s } }\n",
+             dir, dir, dir, journal ? "true" : "false", dash ? "true" : "false");
     snprintf(cfg, sizeof cfg, "%s/touchpointd.yaml", dir);
     snprintf(err, sizeof err, "%s/stderr", dir);
     snprintf(portf, sizeof portf, "%s/state/http.port", dir);
@@ -286,25 +287,27 @@ int main(int argc, char **argv) {
     if (bench_mix(&mix, events, "D", BENCH_T0 + 3600000, 0) < 0)
         s_die("ENOMEM");
 
-    double best[2][2] = { { 0 } };   /* [journal][clients 0 / 10] */
+    /* [journal][dashboard off, on with none open, on with 10 open] */
+    static const char *const mode[] = { "dashboard off", "on, 0 open", "on, 10 open" };
+    double best[2][3] = { { 0 } };
     size_t bytes[2] = { 0 };
     for (int j = 0; j < 2; j++)
         for (int r = 0; r < reps; r++)
-            for (int c = 0; c < 2; c++) {
+            for (int m = 0; m < 3; m++) {
                 size_t b = 0;
-                double v = s_run(&mix, c ? CLIENTS : 0, j == 1, &b);
-                if (v > best[j][c])
-                    best[j][c] = v;
-                if (c)
+                double v = s_run(&mix, m == 2 ? CLIENTS : 0, j == 1, m > 0, &b);
+                if (v > best[j][m])
+                    best[j][m] = v;
+                if (m == 2)
                     bytes[j] = b;
             }
-    printf("dashboard cost: touchpointd events/s with %d open dashboards vs none "
-           "(%zu events, best of %d)\n", CLIENTS, events, reps);
-    printf("  %-12s %14s %14s %8s %16s\n", "journal", "0 dashboards", "10 dashboards", "ratio",
-           "bytes/dashboard");
+    printf("dashboard cost: touchpointd events/s, dashboard off / on with no page / on with %d "
+           "pages streaming (%zu events, best of %d)\n", CLIENTS, events, reps);
+    printf("  %-8s %14s %14s %14s %10s %10s %16s\n", "journal", mode[0], mode[1], mode[2],
+           "ratio 0", "ratio 10", "bytes/dashboard");
     for (int j = 0; j < 2; j++)
-        printf("  %-12s %14.0f %14.0f %8.3f %16zu\n", j ? "on" : "off", best[j][0], best[j][1],
-               best[j][1] / best[j][0], bytes[j]);
+        printf("  %-8s %14.0f %14.0f %14.0f %10.3f %10.3f %16zu\n", j ? "on" : "off", best[j][0],
+               best[j][1], best[j][2], best[j][1] / best[j][0], best[j][2] / best[j][0], bytes[j]);
     if (json) {
         FILE *f = fopen(json, "we");
         if (!f)
@@ -312,9 +315,11 @@ int main(int argc, char **argv) {
         fprintf(f, "{\"bench\": \"dashboard\", \"events\": %zu, \"reps\": %d, \"dashboards\": %d",
                 events, reps, CLIENTS);
         for (int j = 0; j < 2; j++)
-            fprintf(f, ", \"journal_%s\": {\"events_per_s_0\": %.0f, \"events_per_s_10\": %.0f, "
-                    "\"ratio\": %.4f, \"bytes_per_dashboard\": %zu}", j ? "on" : "off",
-                    best[j][0], best[j][1], best[j][1] / best[j][0], bytes[j]);
+            fprintf(f, ", \"journal_%s\": {\"events_per_s_dashboard_off\": %.0f, "
+                    "\"events_per_s_0_open\": %.0f, \"events_per_s_10_open\": %.0f, "
+                    "\"ratio_0_open\": %.4f, \"ratio_10_open\": %.4f, "
+                    "\"bytes_per_dashboard\": %zu}", j ? "on" : "off", best[j][0], best[j][1],
+                    best[j][2], best[j][1] / best[j][0], best[j][2] / best[j][0], bytes[j]);
         fprintf(f, "}\n");
         fclose(f);
     }

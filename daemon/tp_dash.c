@@ -27,12 +27,14 @@ typedef Touchpoint__V1__Alert Alert;
 #define HARD_FACTOR   4            /* behind this many times the limit: cut anyway */
 
 /* One alert as the dashboard holds it: unpacked for filtering, and its
- * JSON line (tp_json_dumps_alert) for sending. */
+ * JSON line (tp_json_dumps_alert) for sending, made the first time it is
+ * sent: with no page open, an alert costs the dashboard one unpack. */
 typedef struct {
     UT_hash_handle hh;           /* open alerts by alert_id (only while open) */
     uint64_t seq;
     Alert   *al;
-    char    *json;
+    char    *json;               /* NULL until s_json() */
+    char     topic[160];
     bool     in_open, in_ring, in_batch; /* freed once in none */
 } s_alert_t;
 
@@ -87,13 +89,20 @@ static void s_alert_free(s_alert_t *a) {
 
 static s_alert_t *s_alert_new(const char *topic, const uint8_t *buf, size_t len) {
     s_alert_t *a = calloc(1, sizeof *a);
-    if (!a || !(a->al = touchpoint__v1__alert__unpack(NULL, len, buf)) ||
-        tp_json_dumps_alert(topic, strlen(topic), &a->al->base, &a->json) < 0) {
+    if (!a || !(a->al = touchpoint__v1__alert__unpack(NULL, len, buf))) {
         s_alert_free(a);
         return NULL;
     }
+    snprintf(a->topic, sizeof a->topic, "%s", topic);
     a->seq = a->al->sequence;
     return a;
+}
+
+/* The alert's JSON line; "{}" if there is no memory for it. */
+static const char *s_json(s_alert_t *a) {
+    if (!a->json && tp_json_dumps_alert(a->topic, strlen(a->topic), &a->al->base, &a->json) < 0)
+        return "{}";
+    return a->json;
 }
 
 static const char *s_evidence(const Alert *al, const char *key) {
@@ -277,10 +286,10 @@ static void s_add_snapshot(tp_dash_t *d, struct evbuffer *b, const s_filter_t *f
                         "\"alerts\": [", (unsigned long long)d->last_seq,
                         (unsigned long long)d->last_seq);
     bool first = true;
-    for (const s_alert_t *a = d->open; a; a = a->hh.next) {
+    for (s_alert_t *a = d->open; a; a = a->hh.next) {
         if (!s_match(f, a->al))
             continue;
-        evbuffer_add_printf(b, "%s%s", first ? "" : ", ", a->json);
+        evbuffer_add_printf(b, "%s%s", first ? "" : ", ", s_json(a));
         first = false;
     }
     evbuffer_add(b, "]}\n\n", 4);
@@ -295,9 +304,9 @@ static bool s_add_resume(tp_dash_t *d, struct evbuffer *b, const s_filter_t *f, 
             return false;
     }
     for (size_t i = 0; i < d->ring_len; i++) {
-        const s_alert_t *a = d->ring[(d->ring_head + i) % TP_DASH_RESUME_RING];
+        s_alert_t *a = d->ring[(d->ring_head + i) % TP_DASH_RESUME_RING];
         if (a->seq > after && s_match(f, a->al))
-            s_add_event(b, "alert", a->seq, a->json);
+            s_add_event(b, "alert", a->seq, s_json(a));
     }
     return true;
 }
@@ -458,17 +467,34 @@ static void s_send_batch_cb(evutil_socket_t fd, short what, void *arg) {
     (void)fd;
     (void)what;
     tp_dash_t *d = arg;
-    struct evbuffer *b = d->clients ? evbuffer_new() : NULL;
+    if (!d->n_batch)
+        return;                  /* switched off meanwhile */
+    /* Streams without filters (the page's) share one copy of the turn's
+     * events; filtered ones get theirs. */
+    struct evbuffer *all = NULL, *b = d->clients ? evbuffer_new() : NULL;
     for (s_client_t *c = d->clients, *next; b && c; c = next) {
         next = c->next;
         if (s_client_cut_if_behind(c))
             continue;
-        for (size_t i = 0; i < d->n_batch; i++)
-            if (d->batch[i]->seq > c->after && s_match(&c->f, d->batch[i]->al))
-                s_add_event(b, "alert", d->batch[i]->seq, d->batch[i]->json);
+        bool any = true;
+        for (int i = 0; i < F__COUNT; i++)
+            any = any && !c->f.v[i];
+        if (any && c->after < d->batch[0]->seq) {
+            if (!all && (all = evbuffer_new()))
+                for (size_t i = 0; i < d->n_batch; i++)
+                    s_add_event(all, "alert", d->batch[i]->seq, s_json(d->batch[i]));
+            if (all)
+                evbuffer_add_buffer_reference(b, all);
+        } else {
+            for (size_t i = 0; i < d->n_batch; i++)
+                if (d->batch[i]->seq > c->after && s_match(&c->f, d->batch[i]->al))
+                    s_add_event(b, "alert", d->batch[i]->seq, s_json(d->batch[i]));
+        }
         if (evbuffer_get_length(b))
             s_client_send(c, b);
     }
+    if (all)
+        evbuffer_free(all);
     if (b)
         evbuffer_free(b);
     for (size_t i = 0; i < d->n_batch; i++) {
@@ -515,12 +541,12 @@ static void s_list(tp_dash_t *d, struct evhttp_request *req) {
     evbuffer_add_printf(b, "{\"last_sequence\": %llu, \"open\": %zu, \"alerts\": [",
                         (unsigned long long)d->last_seq, d->n_open);
     size_t n = 0;
-    for (const s_alert_t *a = d->open; a; a = a->hh.next) {
+    for (s_alert_t *a = d->open; a; a = a->hh.next) {
         if (!s_match(&f, a->al))
             continue;
         if (n == MAX_LIST)
             break;
-        evbuffer_add_printf(b, "%s%s", n ? ",\n " : "", a->json);
+        evbuffer_add_printf(b, "%s%s", n ? ",\n " : "", s_json(a));
         n++;
     }
     evbuffer_add_printf(b, "], \"listed\": %zu}\n", n);
