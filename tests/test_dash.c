@@ -429,6 +429,51 @@ static void test_limits(void **state) {
     tp_dfx_free(d);
 }
 
+static size_t s_open_listed(unsigned port, const char *path) {
+    json_t *j = s_get_json(port, path, NULL);
+    size_t n = json_array_size(json_object_get(j, "alerts"));
+    json_decref(j);
+    return n;
+}
+
+/* Switched on by SIGHUP, the dashboard starts with the alerts already
+ * open; switched off, its streams close and its routes are 404 again; a
+ * restart brings the open alerts back (journal, rebuild). */
+static void test_reload_and_restart(void **state) {
+    (void)state;
+    tp_dfx_t *d = s_start(NULL);
+    tp_test_call_t k2 = s_call("K2", 1, TP_FIELD_PRODUCTS);
+    tp_dfx_send_call(d, &k2);
+    s_wait_alert(d, "K2", TOUCHPOINT__V1__ALERT_STATUS__ALERT_STATUS_FIRING);
+    assert_int_equal(s_get(d->http_port, "GET", "/v1/alerts", NULL, NULL), 404);
+
+    d->http_yaml = DASH_ON;
+    assert_true(tp_dfx_reload(d, "event", NULL));
+    assert_int_equal(s_open_listed(d->http_port, "/v1/alerts?territory=T-1"), 1);
+    int fd = s_connect(d->http_port, 0);
+    s_send_request(fd, "GET", "/v1/alerts/stream?territory=T-1", NULL);
+    s_text_t t = { 0 };
+    assert_true(s_read_until(fd, &t, 0, "call_incomplete:call/K2", TP_WAIT_MS));
+
+    d->http_yaml = NULL;
+    assert_true(tp_dfx_reload(d, "event", NULL));
+    assert_false(s_read_until(fd, &t, t.len, "\x01never", TP_WAIT_MS));   /* closed: EOF */
+    close(fd);
+    free(t.buf);
+    assert_int_equal(s_get(d->http_port, "GET", "/v1/alerts", NULL, NULL), 404);
+
+    d->http_yaml = DASH_ON;
+    assert_true(tp_dfx_reload(d, "event", NULL));
+    free(tp_dfx_stop(d));
+    tp_dfx_restart(d, NULL);
+    assert_int_equal(s_open_listed(d->http_port, "/v1/alerts?territory=T-1"), 1);
+    json_t *j = s_get_json(d->http_port, "/v1/alerts?territory=T-1", NULL);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(j, "alerts"), 0),
+                                                          "alertId")), "call_incomplete:call/K2");
+    json_decref(j);
+    tp_dfx_free(d);
+}
+
 /* examples/grafana-touchpointd.json is JSON, and every metric its
  * queries name is one the daemon exports (its # TYPE line in /metrics;
  * a histogram's _bucket, _sum and _count by the family's name). */
@@ -485,6 +530,7 @@ int main(void) {
         cmocka_unit_test(test_static_files),
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_grafana_metrics),
+        cmocka_unit_test(test_reload_and_restart),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
