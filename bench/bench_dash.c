@@ -9,7 +9,8 @@
  * order). Interleaved, best of --reps, journal off and on; the ratios
  * against the dashboard off are the result. Each run has a fresh daemon.
  *
- * Usage: bench_dash [--events N] [--reps N] [--quick] [--json FILE]
+ * Usage: bench_dash [--events N] [--reps N] [--quick] [--json FILE] [--daemon PATH]
+ * (--daemon: another touchpointd, or a wrapper such as a callgrind script)
  * Every wait has a deadline: it stops by itself.
  */
 #include <arpa/inet.h>
@@ -275,8 +276,11 @@ int main(int argc, char **argv) {
             reps = 2;
         } else if (!strcmp(argv[i], "--json") && i + 1 < argc)
             json = argv[++i];
+        else if (!strcmp(argv[i], "--daemon") && i + 1 < argc)
+            s_bin = argv[++i];
         else {
-            fprintf(stderr, "usage: bench_dash [--events N] [--reps N] [--quick] [--json FILE]\n");
+            fprintf(stderr, "usage: bench_dash [--events N] [--reps N] [--quick] [--json FILE] "
+                    "[--daemon PATH]\n");
             return 2;
         }
     }

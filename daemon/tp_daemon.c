@@ -384,8 +384,10 @@ static int s_alert_sink(void *ctx, const char *topic, const uint8_t *buf, size_t
         d->rebuilt_alerts++;
         return 0;
     }
-    if (d->http)
+    if (d->http) {
         tp_http_observe_alert(d->http, alert->rule, alert->status);
+        tp_http_alert_raised(d->http, topic, buf, len, alert);
+    }
     char *line;
     if (d->print_alerts && tp_json_dumps_alert(topic, strlen(topic), &alert->base, &line) == 0) {
         fprintf(d->print_alerts, "%s\n", line);

@@ -12,31 +12,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <uthash.h>
 
 #include "tp_contract.h"
 #include "tp_ingest.h"
-#include "tp_json.h"
+#include "tp_dash_alerts.h"
 #include "tp_log.h"
-
-typedef Touchpoint__V1__Alert Alert;
 
 #define WRITE_STALL_S 60           /* a stream that takes nothing for this long is closed */
 #define MAX_LIST      100000       /* alerts one /v1/alerts answer lists at most */
 #define STALL_MS      1000         /* behind and not reading this long: cut */
 #define HARD_FACTOR   4            /* behind this many times the limit: cut anyway */
-
-/* One alert as the dashboard holds it: unpacked for filtering, and its
- * JSON line (tp_json_dumps_alert) for sending, made the first time it is
- * sent: with no page open, an alert costs the dashboard one unpack. */
-typedef struct {
-    UT_hash_handle hh;           /* open alerts by alert_id (only while open) */
-    uint64_t seq;
-    Alert   *al;
-    char    *json;               /* NULL until s_json() */
-    char     topic[160];
-    bool     in_open, in_ring, in_batch; /* freed once in none */
-} s_alert_t;
 
 /* What a client asked to see; NULL = any. */
 enum { F_KIND, F_RULE, F_TERRITORY, F_REP, F_CTYPE, F_HCP, F_CONTRACT, F_CALL, F__COUNT };
@@ -64,61 +49,23 @@ struct tp_dash {
     struct event  *heartbeat;
     bool           on;
     char          *token;        /* NULL = none required */
-    s_alert_t     *open;         /* uthash by alert_id */
-    size_t         n_open;
-    s_alert_t     *ring[TP_DASH_RESUME_RING]; /* the latest transitions, oldest at ring_head */
-    size_t         ring_head, ring_len;
-    uint64_t       last_seq;     /* the latest sequence seen */
+    tp_dash_alerts_t *alerts;    /* open ones, recent transitions, pending ones */
     s_client_t    *clients;
     size_t         n_clients;
-    s_alert_t    **batch;        /* published this loop turn, not yet sent */
+    tp_dash_alert_t **batch;     /* published this loop turn, not yet sent (a reference each) */
     size_t         n_batch, cap_batch;
     struct event  *send_ev;      /* sends the batch once the turn's publishing is done */
     tp_ratelimit_t cut_rl;
     tp_metric_t   *m_clients, *m_cut, *m_refused, *m_sent;
 };
 
-static void s_alert_free(s_alert_t *a) {
-    if (!a)
-        return;
-    if (a->al)
-        protobuf_c_message_free_unpacked(&a->al->base, NULL);
-    free(a->json);
-    free(a);
-}
-
-static s_alert_t *s_alert_new(const char *topic, const uint8_t *buf, size_t len) {
-    s_alert_t *a = calloc(1, sizeof *a);
-    if (!a || !(a->al = touchpoint__v1__alert__unpack(NULL, len, buf))) {
-        s_alert_free(a);
-        return NULL;
-    }
-    snprintf(a->topic, sizeof a->topic, "%s", topic);
-    a->seq = a->al->sequence;
-    return a;
-}
-
-/* The alert's JSON line; "{}" if there is no memory for it. */
-static const char *s_json(s_alert_t *a) {
-    if (!a->json && tp_json_dumps_alert(a->topic, strlen(a->topic), &a->al->base, &a->json) < 0)
-        return "{}";
-    return a->json;
-}
-
-static const char *s_evidence(const Alert *al, const char *key) {
-    for (size_t i = 0; i < al->n_evidence; i++)
-        if (!strcmp(al->evidence[i]->key, key))
-            return al->evidence[i]->value;
-    return "";
-}
-
-static bool s_match(const s_filter_t *f, const Alert *al) {
+static bool s_match(const s_filter_t *f, const tp_dash_alert_t *a) {
     const char *have[F__COUNT] = {
-        tp_alert_kind_prefix(al->kind), al->rule, al->territory, al->rep_id,
-        s_evidence(al, "contract_type"), al->hcp_id, al->contract_id, al->call_id,
+        tp_alert_kind_prefix(a->kind), a->s[TP_DA_RULE], a->s[TP_DA_TERRITORY], a->s[TP_DA_REP],
+        a->s[TP_DA_CTYPE], a->s[TP_DA_HCP], a->s[TP_DA_CONTRACT], a->s[TP_DA_CALL],
     };
     for (int i = 0; i < F__COUNT; i++)
-        if (f->v[i] && strcasecmp(f->v[i], have[i] ? have[i] : "") != 0)
+        if (f->v[i] && strcasecmp(f->v[i], have[i]) != 0)
             return false;
     return true;
 }
@@ -274,41 +221,45 @@ static void s_client_send(s_client_t *c, struct evbuffer *b) {
     c->queued = out ? evbuffer_get_length(out) : 0;
 }
 
+/* One SSE event. The JSON goes in with evbuffer_add: printf's %s copies
+ * it a character at a time, and it is most of the bytes. */
 static void s_add_event(struct evbuffer *b, const char *event, uint64_t id, const char *data) {
-    evbuffer_add_printf(b, "id: %llu\nevent: %s\ndata: %s\n\n", (unsigned long long)id, event,
-                        data);
+    evbuffer_add_printf(b, "id: %llu\nevent: %s\ndata: ", (unsigned long long)id, event);
+    evbuffer_add(b, data, strlen(data));
+    evbuffer_add(b, "\n\n", 2);
+}
+
+/* `sep` then a JSON text, into a list being written. */
+static void s_add_item(struct evbuffer *b, const char *sep, const char *json) {
+    evbuffer_add(b, sep, strlen(sep));
+    evbuffer_add(b, json, strlen(json));
 }
 
 /* "snapshot": every open alert the filter lets through, as one JSON
  * array, with the latest sequence as its id. */
 static void s_add_snapshot(tp_dash_t *d, struct evbuffer *b, const s_filter_t *f) {
+    unsigned long long last = tp_dash_alerts_last_seq(d->alerts);
     evbuffer_add_printf(b, "id: %llu\nevent: snapshot\ndata: {\"last_sequence\": %llu, "
-                        "\"alerts\": [", (unsigned long long)d->last_seq,
-                        (unsigned long long)d->last_seq);
+                        "\"alerts\": [", last, last);
     bool first = true;
-    for (s_alert_t *a = d->open; a; a = a->hh.next) {
-        if (!s_match(f, a->al))
+    for (tp_dash_alert_t *a = tp_dash_alerts_open(d->alerts); a; a = a->hh.next) {
+        if (!s_match(f, a))
             continue;
-        evbuffer_add_printf(b, "%s%s", first ? "" : ", ", s_json(a));
+        s_add_item(b, first ? "" : ", ", tp_dash_alert_json(a));
         first = false;
     }
     evbuffer_add(b, "]}\n\n", 4);
 }
 
-/* The transitions after `after` from the ring, if it still has all of them. */
-static bool s_add_resume(tp_dash_t *d, struct evbuffer *b, const s_filter_t *f, uint64_t after) {
-    if (after > d->last_seq)
-        return false;            /* another daemon's numbers (a restart kept them, not this) */
-    if (after < d->last_seq) {
-        if (!d->ring_len || d->ring[d->ring_head]->seq > after + 1)
-            return false;
-    }
-    for (size_t i = 0; i < d->ring_len; i++) {
-        s_alert_t *a = d->ring[(d->ring_head + i) % TP_DASH_RESUME_RING];
-        if (a->seq > after && s_match(f, a->al))
-            s_add_event(b, "alert", a->seq, s_json(a));
-    }
-    return true;
+typedef struct {
+    struct evbuffer  *b;
+    const s_filter_t *f;
+} s_resume_t;
+
+static void s_resume_cb(void *ctx, tp_dash_alert_t *a) {
+    s_resume_t *r = ctx;
+    if (s_match(r->f, a))
+        s_add_event(r->b, "alert", a->seq, tp_dash_alert_json(a));
 }
 
 static void s_stream(tp_dash_t *d, struct evhttp_request *req) {
@@ -335,10 +286,12 @@ static void s_stream(tp_dash_t *d, struct evhttp_request *req) {
     const char *last = evhttp_find_header(evhttp_request_get_input_headers(req), "Last-Event-ID");
     char *end = NULL;
     unsigned long long after = last ? strtoull(last, &end, 10) : 0;
-    bool resumed = last && end && end != last && !*end && s_add_resume(d, b, &c->f, after);
+    s_resume_t rs = { b, &c->f };
+    bool resumed = last && end && end != last && !*end &&
+                   tp_dash_alerts_since(d->alerts, after, s_resume_cb, &rs);
     if (!resumed)
         s_add_snapshot(d, b, &c->f);
-    c->after = d->last_seq;
+    c->after = tp_dash_alerts_last_seq(d->alerts);
     struct evkeyvalq *h = evhttp_request_get_output_headers(req);
     evhttp_add_header(h, "Content-Type", "text/event-stream");
     evhttp_add_header(h, "Cache-Control", "no-store");
@@ -380,85 +333,25 @@ static void s_heartbeat_cb(evutil_socket_t fd, short what, void *arg) {
         evbuffer_free(b);
 }
 
-/* ---- the open alerts --------------------------------------------------- */
-
-/* An entry is shared by the open table (a FIRING) and the ring. */
-static void s_release(s_alert_t *a) {
-    if (!a->in_open && !a->in_ring && !a->in_batch)
-        s_alert_free(a);
-}
-
-static void s_ring_push(tp_dash_t *d, s_alert_t *a) {
-    a->in_ring = true;
-    if (d->ring_len == TP_DASH_RESUME_RING) {
-        s_alert_t *old = d->ring[d->ring_head];
-        d->ring[d->ring_head] = a;
-        d->ring_head = (d->ring_head + 1) % TP_DASH_RESUME_RING;
-        old->in_ring = false;
-        s_release(old);
-        return;
-    }
-    d->ring[(d->ring_head + d->ring_len++) % TP_DASH_RESUME_RING] = a;
-}
-
-static void s_apply(tp_dash_t *d, s_alert_t *a, bool to_ring) {
-    s_alert_t *o;
-    HASH_FIND_STR(d->open, a->al->alert_id, o);
-    if (o) {
-        HASH_DEL(d->open, o);
-        d->n_open--;
-        o->in_open = false;
-        s_release(o);
-    }
-    if (a->al->status == TOUCHPOINT__V1__ALERT_STATUS__ALERT_STATUS_FIRING) {
-        HASH_ADD_KEYPTR(hh, d->open, a->al->alert_id, strlen(a->al->alert_id), a);
-        d->n_open++;
-        a->in_open = true;
-    }
-    if (a->seq > d->last_seq)
-        d->last_seq = a->seq;
-    if (to_ring)
-        s_ring_push(d, a);
-    s_release(a);
-}
+/* ---- live alerts --------------------------------------------------------- */
 
 static int s_seed_cb(void *ctx, const uint8_t *buf, size_t len) {
     tp_dash_t *d = ctx;
-    const Touchpoint__V1__Alert *al = touchpoint__v1__alert__unpack(NULL, len, buf);
-    if (!al)
-        return 0;
-    char topic[160];
-    snprintf(topic, sizeof topic, "%s.%s", tp_alert_kind_prefix(al->kind), al->rule);
-    protobuf_c_message_free_unpacked((ProtobufCMessage *)&al->base, NULL);
-    s_alert_t *a = s_alert_new(topic, buf, len);
-    if (!a)
-        return -ENOMEM;
-    s_apply(d, a, false);
-    return 0;
+    return tp_dash_alerts_seed(d->alerts, buf, len) < 0;   /* ENOMEM: stop */
+}
+
+static void s_batch_drop(tp_dash_t *d) {
+    for (size_t i = 0; i < d->n_batch; i++)
+        tp_dash_alert_unref(d->batch[i]);
+    d->n_batch = 0;
 }
 
 /* Forgets every alert and closes every stream (switched off, destroyed). */
 static void s_clear(tp_dash_t *d) {
     while (d->clients)
         s_client_close(d->clients);
-    for (size_t i = 0; i < d->n_batch; i++) {
-        d->batch[i]->in_batch = false;
-        s_release(d->batch[i]);
-    }
-    d->n_batch = 0;
-    for (size_t i = 0; i < d->ring_len; i++) {
-        s_alert_t *a = d->ring[(d->ring_head + i) % TP_DASH_RESUME_RING];
-        a->in_ring = false;
-        s_release(a);
-    }
-    d->ring_len = d->ring_head = 0;
-    s_alert_t *a, *tmp;
-    HASH_ITER(hh, d->open, a, tmp) {
-        HASH_DEL(d->open, a);
-        a->in_open = false;
-        s_release(a);
-    }
-    d->n_open = 0;
+    s_batch_drop(d);
+    tp_dash_alerts_clear(d->alerts);
 }
 
 /* The turn's alerts to every stream, one chunk each (one write per
@@ -482,13 +375,13 @@ static void s_send_batch_cb(evutil_socket_t fd, short what, void *arg) {
         if (any && c->after < d->batch[0]->seq) {
             if (!all && (all = evbuffer_new()))
                 for (size_t i = 0; i < d->n_batch; i++)
-                    s_add_event(all, "alert", d->batch[i]->seq, s_json(d->batch[i]));
+                    s_add_event(all, "alert", d->batch[i]->seq, tp_dash_alert_json(d->batch[i]));
             if (all)
                 evbuffer_add_buffer_reference(b, all);
         } else {
             for (size_t i = 0; i < d->n_batch; i++)
-                if (d->batch[i]->seq > c->after && s_match(&c->f, d->batch[i]->al))
-                    s_add_event(b, "alert", d->batch[i]->seq, s_json(d->batch[i]));
+                if (d->batch[i]->seq > c->after && s_match(&c->f, d->batch[i]))
+                    s_add_event(b, "alert", d->batch[i]->seq, tp_dash_alert_json(d->batch[i]));
         }
         if (evbuffer_get_length(b))
             s_client_send(c, b);
@@ -497,34 +390,36 @@ static void s_send_batch_cb(evutil_socket_t fd, short what, void *arg) {
         evbuffer_free(all);
     if (b)
         evbuffer_free(b);
-    for (size_t i = 0; i < d->n_batch; i++) {
-        d->batch[i]->in_batch = false;
-        s_release(d->batch[i]);
-    }
-    d->n_batch = 0;
+    s_batch_drop(d);
+}
+
+void tp_dash_raised(tp_dash_t *d, const char *topic, const uint8_t *buf, size_t len,
+                    const Touchpoint__V1__Alert *alert) {
+    if (d && d->on)
+        tp_dash_alerts_raised(d->alerts, topic, buf, len, alert);
 }
 
 void tp_dash_publish(tp_dash_t *d, const char *topic, const uint8_t *buf, size_t len) {
     if (!d || !d->on)
         return;
-    s_alert_t *a = s_alert_new(topic, buf, len);
+    tp_dash_alert_t *a = tp_dash_alerts_published(d->alerts, topic, buf, len);
     if (!a)
         return;                  /* ENOMEM: the page misses one; a reconnect's snapshot heals */
     if (d->clients && d->n_batch == d->cap_batch) {
         size_t cap = d->cap_batch ? d->cap_batch * 2 : 64;
-        s_alert_t **nb = realloc(d->batch, cap * sizeof *nb);
+        tp_dash_alert_t **nb = realloc(d->batch, cap * sizeof *nb);
         if (nb) {
             d->batch = nb;
             d->cap_batch = cap;
         }
     }
-    if (d->clients && d->n_batch < d->cap_batch) {
-        a->in_batch = true;
-        d->batch[d->n_batch++] = a;
-        if (d->n_batch == 1)
-            event_active(d->send_ev, EV_TIMEOUT, 0);
+    if (!d->clients || d->n_batch == d->cap_batch) {
+        tp_dash_alert_unref(a);
+        return;
     }
-    s_apply(d, a, true);
+    d->batch[d->n_batch++] = a;  /* our reference, until sent */
+    if (d->n_batch == 1)
+        event_active(d->send_ev, EV_TIMEOUT, 0);
 }
 
 /* ---- JSON answers -------------------------------------------------------- */
@@ -539,14 +434,15 @@ static void s_list(tp_dash_t *d, struct evhttp_request *req) {
         return;
     }
     evbuffer_add_printf(b, "{\"last_sequence\": %llu, \"open\": %zu, \"alerts\": [",
-                        (unsigned long long)d->last_seq, d->n_open);
+                        (unsigned long long)tp_dash_alerts_last_seq(d->alerts),
+                        tp_dash_alerts_count(d->alerts));
     size_t n = 0;
-    for (s_alert_t *a = d->open; a; a = a->hh.next) {
-        if (!s_match(&f, a->al))
+    for (tp_dash_alert_t *a = tp_dash_alerts_open(d->alerts); a; a = a->hh.next) {
+        if (!s_match(&f, a))
             continue;
         if (n == MAX_LIST)
             break;
-        evbuffer_add_printf(b, "%s%s", n ? ",\n " : "", s_json(a));
+        s_add_item(b, n ? ",\n " : "", tp_dash_alert_json(a));
         n++;
     }
     evbuffer_add_printf(b, "], \"listed\": %zu}\n", n);
@@ -572,21 +468,19 @@ static json_t *s_open_json(const tp_dash_t *d) {
            *detr = json_array();
     if (!o || !by_rule || !by_step || !detr)
         goto fail;
-    for (const s_alert_t *a = d->open; a; a = a->hh.next) {
-        const Alert *al = a->al;
-        if (s_count(by_rule, al->rule) < 0)
+    for (const tp_dash_alert_t *a = tp_dash_alerts_open(d->alerts); a; a = a->hh.next) {
+        if (s_count(by_rule, a->s[TP_DA_RULE]) < 0)
             goto fail;
-        if (al->kind == TOUCHPOINT__V1__ALERT_KIND__ALERT_KIND_FRICTION && al->step && *al->step &&
-            s_count(by_step, al->step) < 0)
+        if (a->kind == TOUCHPOINT__V1__ALERT_KIND__ALERT_KIND_FRICTION && *a->s[TP_DA_STEP] &&
+            s_count(by_step, a->s[TP_DA_STEP]) < 0)
             goto fail;
-        if (!strcmp(al->rule, "follow_up_missing") &&
-            json_array_append_new(detr, json_pack("{s:s, s:s, s:s, s:s, s:s}", "hcp", al->hcp_id,
-                "nps", s_evidence(al, "nps"), "effort_score", s_evidence(al, "effort_score"),
-                "feedback_at", s_evidence(al, "feedback_at"), "due_at",
-                s_evidence(al, "due_at"))) < 0)
+        if (!strcmp(a->s[TP_DA_RULE], "follow_up_missing") &&
+            json_array_append_new(detr, json_pack("{s:s, s:s, s:s, s:s, s:s}", "hcp",
+                a->s[TP_DA_HCP], "nps", a->s[TP_DA_NPS], "effort_score", a->s[TP_DA_EFFORT],
+                "feedback_at", a->s[TP_DA_FEEDBACK_AT], "due_at", a->s[TP_DA_DUE_AT])) < 0)
             goto fail;
     }
-    if (json_object_set_new(o, "total", json_integer((json_int_t)d->n_open)) < 0 ||
+    if (json_object_set_new(o, "total", json_integer((json_int_t)tp_dash_alerts_count(d->alerts))) < 0 ||
         json_object_set_new(o, "by_rule", by_rule) < 0 ||
         json_object_set_new(o, "friction_by_step", by_step) < 0 ||
         json_object_set_new(o, "detractors_without_follow_up", detr) < 0) {
@@ -607,7 +501,8 @@ static void s_kpi(tp_dash_t *d, struct evhttp_request *req) {
     char *text = NULL;
     if (open && tp_kpi_to_json(d->kpi, &doc) == 0 &&
         json_object_set_new(doc, "open_alerts", open) == 0 &&
-        json_object_set_new(doc, "last_sequence", json_integer((json_int_t)d->last_seq)) == 0)
+        json_object_set_new(doc, "last_sequence",
+                            json_integer((json_int_t)tp_dash_alerts_last_seq(d->alerts))) == 0)
         text = json_dumps(doc, JSON_COMPACT);
     else if (!doc)
         json_decref(open);
@@ -719,7 +614,8 @@ int tp_dash_new(struct event_base *base, const tp_config_t *cfg, tp_engine_t *en
     d->m_sent = tp_metrics_add(m, TP_METRIC_COUNTER, "dashboard_stream_bytes_total",
                                "Bytes queued to dashboard streams", NULL, NULL, 0);
     r = -ENOMEM;
-    if (!d->m_clients || !d->m_cut || !d->m_refused || !d->m_sent ||
+    if (tp_dash_alerts_new(&d->alerts) < 0 || !d->m_clients || !d->m_cut || !d->m_refused ||
+        !d->m_sent ||
         !(d->heartbeat = event_new(base, -1, EV_PERSIST, s_heartbeat_cb, d)) ||
         !(d->send_ev = event_new(base, -1, 0, s_send_batch_cb, d)) ||
         (r = s_switch(d, cfg->http.dashboard.enabled)) < 0) {
@@ -745,7 +641,9 @@ void tp_dash_destroy(tp_dash_t **p) {
     tp_dash_t *d = p ? *p : NULL;
     if (!d)
         return;
-    s_clear(d);
+    if (d->alerts)
+        s_clear(d);
+    tp_dash_alerts_destroy(&d->alerts);
     if (d->heartbeat)
         event_free(d->heartbeat);
     if (d->send_ev)

@@ -13,8 +13,8 @@
  *
  * It sees alerts where the PUB socket does: after the journal commit
  * (tp_dash_publish, called by the daemon beside every publish), and keeps
- * its own copy of the open ones, seeded from the engine's alert table when
- * it is switched on. It shows nothing an alert does not carry. Filters:
+ * its own copy of the open ones (tp_dash_alerts), seeded from the engine's
+ * alert table when it is switched on. It shows nothing an alert does not carry. Filters:
  * kind, rule, territory, rep, contract_type (the evidence's), hcp,
  * contract, call. With http.dashboard.bearer_token_file the /v1 routes
  * want Authorization: Bearer (the static files hold no data).
@@ -35,7 +35,6 @@
 #include "tp_metrics.h"
 
 #define TP_DASH_HEARTBEAT_S 15     /* an SSE comment this often keeps proxies and dead peers honest */
-#define TP_DASH_RESUME_RING 4096   /* transitions kept for a reconnect to resume from */
 
 struct event_base;
 struct evhttp_request;
@@ -57,6 +56,12 @@ int tp_dash_reconfigure(tp_dash_t *d, const tp_config_t *cfg, char *why, size_t 
 /* Answers `req` if `path` is one of the dashboard's while it is on: true;
  * false leaves the request to the caller (404). */
 bool tp_dash_handle(tp_dash_t *d, struct evhttp_request *req, const char *path);
+
+/* The engine raised `alert` (the sink's, valid during the call; packed in
+ * buf/len): its record is made now, from the unpacked form, and shown
+ * once it is published. */
+void tp_dash_raised(tp_dash_t *d, const char *topic, const uint8_t *buf, size_t len,
+                    const Touchpoint__V1__Alert *alert);
 
 /* One alert (packed Alert, its topic) left the daemon after the commit. */
 void tp_dash_publish(tp_dash_t *d, const char *topic, const uint8_t *buf, size_t len);

@@ -443,6 +443,11 @@ void tp_http_observe_alert(tp_http_t *h, const char *rule, int status) {
     tp_metric_add(h->alerts, v, 1);
 }
 
+void tp_http_alert_raised(tp_http_t *h, const char *topic, const void *buf, size_t len,
+                          const Touchpoint__V1__Alert *alert) {
+    tp_dash_raised(h->dash, topic, buf, len, alert);
+}
+
 void tp_http_publish_alert(tp_http_t *h, const char *topic, const void *buf, size_t len) {
     tp_dash_publish(h->dash, topic, buf, len);
 }

@@ -56,6 +56,11 @@ void tp_http_observe_commit(tp_http_t *h, double seconds, bool ok);
 /* One alert left the daemon (published, or queued for it after the journal). */
 void tp_http_observe_alert(tp_http_t *h, const char *rule, int status);
 
+/* The engine raised `alert` (valid during the call), packed in buf/len:
+ * the dashboard notes it, to show once it is published. */
+void tp_http_alert_raised(tp_http_t *h, const char *topic, const void *buf, size_t len,
+                          const Touchpoint__V1__Alert *alert);
+
 /* One alert was published (after its commit): the dashboard's streams. */
 void tp_http_publish_alert(tp_http_t *h, const char *topic, const void *buf, size_t len);
 
