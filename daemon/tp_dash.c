@@ -627,14 +627,15 @@ int tp_dash_new(struct event_base *base, const tp_config_t *cfg, tp_engine_t *en
     return 0;
 }
 
-int tp_dash_reconfigure(tp_dash_t *d, const tp_config_t *cfg, char *why, size_t whylen) {
-    char *token = NULL;
-    int r = s_read_token(cfg, &token, why, whylen);
-    if (r < 0)
-        return r;
+int tp_dash_read_token(const tp_config_t *cfg, char **ret_token, char *why, size_t whylen) {
+    return s_read_token(cfg, ret_token, why, whylen);
+}
+
+void tp_dash_apply(tp_dash_t *d, const tp_config_t *cfg, char *token) {
     s_set_token(d, token);
     d->cfg = cfg;
-    return s_switch(d, cfg->http.dashboard.enabled);
+    if (s_switch(d, cfg->http.dashboard.enabled) < 0)
+        log_warning("Dashboard: no heartbeat timer; streams go without keep-alives");
 }
 
 void tp_dash_destroy(tp_dash_t **p) {

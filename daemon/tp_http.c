@@ -396,7 +396,8 @@ int tp_http_reconfigure(tp_http_t *h, const tp_config_t *cfg, char *why, size_t 
     int r = s_ingest_token(cfg, &token, why, whylen);
     if (r < 0)
         return r;
-    if ((r = tp_dash_reconfigure(h->dash, cfg, why, whylen)) < 0) {
+    char *dash_token = NULL;
+    if ((r = tp_dash_read_token(cfg, &dash_token, why, whylen)) < 0) {
         free(token);
         return r;
     }
@@ -412,6 +413,7 @@ int tp_http_reconfigure(tp_http_t *h, const tp_config_t *cfg, char *why, size_t 
             : evhttp_bind_socket_with_handle(h->http, host, (ev_uint16_t)port);
         if (!bs) {
             free(token);
+            free(dash_token);
             return r < 0 ? r : errno ? -errno : -EADDRNOTAVAIL;
         }
         evhttp_del_accept_socket(h->http, h->bound);
@@ -419,6 +421,7 @@ int tp_http_reconfigure(tp_http_t *h, const tp_config_t *cfg, char *why, size_t 
         h->port = s_bound_port(bs);
     }
     s_apply_ingest(h, cfg, token);
+    tp_dash_apply(h->dash, cfg, dash_token);
     h->cfg = cfg;
     tp_kpi_set_config(h->kpi, cfg);
     r = s_write_port(h);

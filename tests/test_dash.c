@@ -328,6 +328,21 @@ static void test_token(void **state) {
     assert_true(s_int(j, "open") >= 0);
     json_decref(j);
     assert_int_equal(s_get(d->http_port, "GET", "/dashboard/", NULL, NULL), 200);
+    /* Rotated by an edit and a SIGHUP; a file others may read is refused
+     * and the running token stays. */
+    assert_int_equal(tp_write_file(token, "dash-N3w\n"), 0);
+    assert_true(tp_dfx_reload(d, "event", NULL));
+    assert_int_equal(s_get(d->http_port, "GET", "/v1/kpi", "Authorization: Bearer dash-S3cret\r\n",
+                           NULL), 401);
+    assert_int_equal(s_get(d->http_port, "GET", "/v1/kpi", "Authorization: Bearer dash-N3w\r\n",
+                           NULL), 200);
+    assert_int_equal(tp_write_file(token, "dash-Open\n"), 0);
+    assert_int_equal(chmod(token, 0644), 0);
+    assert_false(tp_dfx_reload(d, "event", NULL));
+    assert_int_equal(s_get(d->http_port, "GET", "/v1/kpi", "Authorization: Bearer dash-N3w\r\n",
+                           NULL), 200);
+    assert_int_equal(s_get(d->http_port, "GET", "/v1/kpi", "Authorization: Bearer dash-Open\r\n",
+                           NULL), 401);
     free(token);
     tp_dfx_free(d);
 }
