@@ -301,8 +301,10 @@ static void s_stream(tp_dash_t *d, struct evhttp_request *req) {
     struct bufferevent *bev = evhttp_connection_get_bufferevent(c->conn);
     if (bev)
         bufferevent_set_max_single_write(bev, EV_SSIZE_MAX);
-    /* No read timeout on a stream that only listens; a write that cannot
-     * progress for WRITE_STALL_S closes it (libevent calls closecb). */
+    /* libevent reads nothing more while it answers, so the timeout only
+     * bites a write that cannot progress for WRITE_STALL_S: the stream is
+     * closed (closecb). A peer that left is noticed at the next write (an
+     * alert, or the heartbeat within TP_DASH_HEARTBEAT_S). */
     evhttp_connection_set_timeout(c->conn, WRITE_STALL_S);
     evhttp_connection_set_closecb(c->conn, s_client_closed_cb, c);
     c->next = d->clients;
