@@ -479,6 +479,31 @@ static void test_reload_and_restart(void **state) {
 
     d->http_yaml = DASH_ON;
     assert_true(tp_dfx_reload(d, "event", NULL));
+    /* A reload that switches the dashboard off but fails later (its new
+     * http.listen is taken) changes nothing: the dashboard stays on. */
+    int busy = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in sa = { .sin_family = AF_INET };
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t sl = sizeof sa;
+    assert_int_equal(bind(busy, (struct sockaddr *)&sa, sizeof sa), 0);
+    assert_int_equal(listen(busy, 1), 0);
+    assert_int_equal(getsockname(busy, (struct sockaddr *)&sa, &sl), 0);
+    d->http_yaml = NULL;
+    char *path = tp_path(d->dir, "busy.yaml");
+    tp_dfx_write_config(d, path, "event", NULL);
+    char *yaml = tp_read_file(path), *at = strstr(yaml, "127.0.0.1:0\"");
+    assert_non_null(at);
+    char *next;
+    assert_true(asprintf(&next, "%.*s127.0.0.1:%u%s", (int)(at - yaml), yaml,
+                         (unsigned)ntohs(sa.sin_port), at + strlen("127.0.0.1:0")) > 0);
+    assert_false(tp_dfx_reload_yaml(d, next));
+    assert_int_equal(s_open_listed(d->http_port, "/v1/alerts?territory=T-1"), 1);
+    close(busy);
+    free(next);
+    free(yaml);
+    free(path);
+    d->http_yaml = DASH_ON;      /* the config on disk for the restart */
+    assert_true(tp_dfx_reload(d, "event", NULL));
     free(tp_dfx_stop(d));
     tp_dfx_restart(d, NULL);
     assert_int_equal(s_open_listed(d->http_port, "/v1/alerts?territory=T-1"), 1);
