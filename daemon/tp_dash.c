@@ -166,10 +166,16 @@ static void s_client_unlink(s_client_t *c) {
 }
 
 /* The peer went away (or the write stalled): libevent frees the
- * connection and its request after this. */
+ * connection after this. A reply still being sent was detached from it
+ * first (its evcon is NULL) and is ours to free: evhttp_send_reply_end
+ * does that for a request without a connection. */
 static void s_client_closed_cb(struct evhttp_connection *conn, void *arg) {
     (void)conn;
-    s_client_unlink(arg);
+    s_client_t *c = arg;
+    struct evhttp_request *req = c->req;
+    s_client_unlink(c);
+    if (!evhttp_request_get_connection(req))
+        evhttp_send_reply_end(req);
 }
 
 /* Closes one stream now, whatever it still has queued. */
@@ -301,10 +307,9 @@ static void s_stream(tp_dash_t *d, struct evhttp_request *req) {
     struct bufferevent *bev = evhttp_connection_get_bufferevent(c->conn);
     if (bev)
         bufferevent_set_max_single_write(bev, EV_SSIZE_MAX);
-    /* libevent reads nothing more while it answers, so the timeout only
-     * bites a write that cannot progress for WRITE_STALL_S: the stream is
-     * closed (closecb). A peer that left is noticed at the next write (an
-     * alert, or the heartbeat within TP_DASH_HEARTBEAT_S). */
+    /* A peer that leaves is seen at once (libevent reads for EOF while it
+     * answers), and a write that cannot progress for WRITE_STALL_S closes
+     * the stream too: closecb either way. */
     evhttp_connection_set_timeout(c->conn, WRITE_STALL_S);
     evhttp_connection_set_closecb(c->conn, s_client_closed_cb, c);
     c->next = d->clients;
