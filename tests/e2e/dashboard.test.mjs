@@ -267,6 +267,13 @@ try {
   check(true, `open count follows: ${open2.open}`);
   await page.screenshot({ path: path.join(shotDir, 'dashboard-live.png'), fullPage: true });
   check(errors.length === 0, `no script errors on the page ${errors.join('; ')}`);
+  // The page leaves, then the daemon stops: a clean exit (under ASan, no leak).
+  await browser.close();
+  browser = null;
+  daemon.kill('SIGTERM');
+  const code = await new Promise((r) => (daemon.exitCode !== null ? r(daemon.exitCode) : daemon.once('exit', (c) => r(c))));
+  check(code === 0, `the daemon exited cleanly (${code})`);
+  if (code !== 0) console.log(fs.readFileSync(path.join(dir, 'daemon.log'), 'utf8'));
 } catch (e) {
   console.log(`FAIL - ${e.stack || e}`);
   console.log(fs.existsSync(path.join(dir, 'daemon.log')) ? fs.readFileSync(path.join(dir, 'daemon.log'), 'utf8') : '');
