@@ -19,7 +19,11 @@
 #include "tp_log.h"
 
 #define WRITE_STALL_S 60           /* a stream that takes nothing for this long is closed */
-#define MAX_LIST      100000       /* alerts one /v1/alerts answer lists at most */
+/* Alerts one snapshot or /v1/alerts answer lists at most, oldest first:
+ * the first listing encodes each as JSON on the event loop (about 15 us
+ * each; cached after), so this bounds that pause to a fraction of a
+ * second. "open" always says how many there are. */
+#define MAX_LIST      20000
 #define STALL_MS      1000         /* behind and not reading this long: cut */
 #define HARD_FACTOR   4            /* behind this many times the limit: cut anyway */
 
@@ -246,15 +250,15 @@ static void s_add_item(struct evbuffer *b, const char *sep, const char *json) {
 static void s_add_snapshot(tp_dash_t *d, struct evbuffer *b, const s_filter_t *f) {
     unsigned long long last = tp_dash_alerts_last_seq(d->alerts);
     evbuffer_add_printf(b, "id: %llu\nevent: snapshot\ndata: {\"last_sequence\": %llu, "
-                        "\"alerts\": [", last, last);
-    bool first = true;
-    for (tp_dash_alert_t *a = tp_dash_alerts_open(d->alerts); a; a = a->hh.next) {
+                        "\"open\": %zu, \"alerts\": [", last, last,
+                        tp_dash_alerts_count(d->alerts));
+    size_t n = 0;
+    for (tp_dash_alert_t *a = tp_dash_alerts_open(d->alerts); a && n < MAX_LIST; a = a->hh.next) {
         if (!s_match(f, a))
             continue;
-        s_add_item(b, first ? "" : ", ", tp_dash_alert_json(a));
-        first = false;
+        s_add_item(b, n++ ? ", " : "", tp_dash_alert_json(a));
     }
-    evbuffer_add(b, "]}\n\n", 4);
+    evbuffer_add_printf(b, "], \"listed\": %zu}\n\n", n);
 }
 
 typedef struct {

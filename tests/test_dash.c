@@ -520,6 +520,37 @@ static void test_reload_and_restart(void **state) {
     tp_dfx_free(d);
 }
 
+/* An answer lists at most 20,000 open alerts (their first JSON encoding
+ * is work on the event loop), the oldest first, and says how many are open. */
+static void test_list_capped(void **state) {
+    (void)state;
+    tp_dfx_t *d = s_start(DASH_ON);
+    enum { N = 20005 };
+    char id[32];
+    for (unsigned i = 0; i < N; i++) {
+        snprintf(id, sizeof id, "M%u", i);
+        tp_test_call_t c = s_call(id, i + 1, 0);
+        tp_dfx_send_call(d, &c);
+    }
+    long long end = tp_now_ms() + TP_WAIT_MS;
+    while (s_metric(d->http_port, "touchpointd_events_accepted_total") < N + d->probes)
+        assert_true(tp_now_ms() < end);
+    json_t *j = s_get_json(d->http_port, "/v1/alerts?territory=T-1", NULL);
+    assert_int_equal(s_int(j, "listed"), 20000);
+    assert_int_equal(json_array_size(json_object_get(j, "alerts")), 20000);
+    assert_true(s_int(j, "open") >= N);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(j, "alerts"), 0),
+                                                          "callId")), "M0");
+    json_decref(j);
+    int fd = s_connect(d->http_port, 0);
+    s_send_request(fd, "GET", "/v1/alerts/stream?territory=T-1", NULL);
+    s_text_t t = { 0 };
+    assert_true(s_read_until(fd, &t, 0, "\"listed\": 20000}", TP_WAIT_MS));
+    close(fd);
+    free(t.buf);
+    tp_dfx_free(d);
+}
+
 /* examples/grafana-touchpointd.json is JSON, and every metric its
  * queries name is one the daemon exports (its # TYPE line in /metrics;
  * a histogram's _bucket, _sum and _count by the family's name). */
@@ -576,6 +607,7 @@ int main(void) {
         cmocka_unit_test(test_static_files),
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_grafana_metrics),
+        cmocka_unit_test(test_list_capped),
         cmocka_unit_test(test_reload_and_restart),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

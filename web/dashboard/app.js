@@ -216,6 +216,9 @@ function onEvent(type, id, data) {
     const snap = JSON.parse(data);
     open.clear();
     for (const a of snap.alerts) open.set(a.alertId, a);
+    // The daemon lists at most 20,000 (the oldest); say so when there are more.
+    $('#truncated').textContent = snap.open > snap.listed
+      ? `(the oldest ${snap.listed} of ${snap.open} open alerts are listed)` : '';
     renderAlerts();
     kpiSoon();
   } else if (type === 'alert') {
