@@ -25,6 +25,7 @@
  * second. "open" always says how many there are. */
 #define MAX_LIST      20000
 #define STALL_MS      1000         /* behind and not reading this long: cut */
+#define KPI_CACHE_MS  1000         /* /v1/kpi is computed at most this often, for all pages */
 #define HARD_FACTOR   4            /* behind this many times the limit: cut anyway */
 
 /* What a client asked to see; NULL = any. */
@@ -60,6 +61,8 @@ struct tp_dash {
     size_t         n_batch, cap_batch;
     struct event  *send_ev;      /* sends the batch once the turn's publishing is done */
     tp_ratelimit_t cut_rl;
+    char          *kpi_text;     /* the latest /v1/kpi answer, reused for KPI_CACHE_MS */
+    int64_t        kpi_at_ms;
     tp_metric_t   *m_clients, *m_cut, *m_refused, *m_sent;
 };
 
@@ -361,6 +364,8 @@ static void s_batch_drop(tp_dash_t *d) {
 static void s_clear(tp_dash_t *d) {
     while (d->clients)
         s_client_close(d->clients);
+    free(d->kpi_text);
+    d->kpi_text = NULL;
     s_batch_drop(d);
     tp_dash_alerts_clear(d->alerts);
 }
@@ -507,23 +512,30 @@ fail:
     return NULL;
 }
 
+/* /v1/kpi walks every open alert: with many pages polling, the answer is
+ * made at most once per KPI_CACHE_MS and shared. */
 static void s_kpi(tp_dash_t *d, struct evhttp_request *req) {
-    json_t *doc = NULL, *open = s_open_json(d);
-    char *text = NULL;
-    if (open && tp_kpi_to_json(d->kpi, &doc) == 0 &&
-        json_object_set_new(doc, "open_alerts", open) == 0 &&
-        json_object_set_new(doc, "last_sequence",
-                            json_integer((json_int_t)tp_dash_alerts_last_seq(d->alerts))) == 0)
-        text = json_dumps(doc, JSON_COMPACT);
-    else if (!doc)
-        json_decref(open);
-    json_decref(doc);
-    if (!text) {
-        evhttp_send_error(req, HTTP_INTERNAL, NULL);
-        return;
+    int64_t now = tp_monotonic_ms();
+    if (!d->kpi_text || now - d->kpi_at_ms >= KPI_CACHE_MS) {
+        json_t *doc = NULL, *open = s_open_json(d);
+        char *text = NULL;
+        if (open && tp_kpi_to_json(d->kpi, &doc) == 0 &&
+            json_object_set_new(doc, "open_alerts", open) == 0 &&
+            json_object_set_new(doc, "last_sequence",
+                                json_integer((json_int_t)tp_dash_alerts_last_seq(d->alerts))) == 0)
+            text = json_dumps(doc, JSON_COMPACT);
+        else if (!doc)
+            json_decref(open);
+        json_decref(doc);
+        if (!text) {
+            evhttp_send_error(req, HTTP_INTERNAL, NULL);
+            return;
+        }
+        free(d->kpi_text);
+        d->kpi_text = text;
+        d->kpi_at_ms = now;
     }
-    s_json_reply(req, HTTP_OK, "OK", text);
-    free(text);
+    s_json_reply(req, HTTP_OK, "OK", d->kpi_text);
 }
 
 bool tp_dash_handle(tp_dash_t *d, struct evhttp_request *req, const char *path) {

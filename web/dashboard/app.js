@@ -141,9 +141,11 @@ async function loadKpi() {
   if (r.status === 401) { if (askToken()) return loadKpi(); return; }
   if (r.ok) { kpi = await r.json(); renderKpi(); }
 }
+// At most one KPI fetch a second, however fast alerts come (a throttle:
+// a debounce would never fire under a steady stream).
 function kpiSoon() {
-  clearTimeout(kpiTimer);
-  kpiTimer = setTimeout(() => loadKpi().catch(() => {}), 300);
+  if (kpiTimer) return;
+  kpiTimer = setTimeout(() => { kpiTimer = null; loadKpi().catch(() => {}); }, 1000);
 }
 
 // ---- alerts table, filters, feed, drill-down ------------------------------------
