@@ -203,7 +203,8 @@ static void s_client_close(s_client_t *c) {
 static bool s_client_cut_if_behind(s_client_t *c) {
     tp_dash_t *d = c->d;
     struct evbuffer *out = s_client_output(c);
-    size_t backlog = out ? evbuffer_get_length(out) : 0, limit = d->cfg->http.dashboard.max_client_buffer;
+    size_t backlog = out ? evbuffer_get_length(out) : 0;
+    size_t limit = d->cfg->http.dashboard.max_client_buffer;
     bool progress = backlog < c->queued;   /* only we add to it: less is written */
     c->queued = backlog;
     int64_t now = tp_monotonic_ms();
@@ -480,9 +481,8 @@ static int s_count(json_t *obj, const char *key) {
 /* What the open alerts say in numbers: by rule, friction by step, and the
  * detractors nobody followed up (by HCP: that is what those alerts carry). */
 static json_t *s_open_json(const tp_dash_t *d) {
-    json_t *o = json_object(), *by_rule = json_object(), *by_step = json_object(),
-           *detr = json_array();
-    if (!o || !by_rule || !by_step || !detr)
+    json_t *by_rule = json_object(), *by_step = json_object(), *detr = json_array();
+    if (!by_rule || !by_step || !detr)
         goto fail;
     for (const tp_dash_alert_t *a = tp_dash_alerts_open(d->alerts); a; a = a->hh.next) {
         if (s_count(by_rule, a->s[TP_DA_RULE]) < 0)
@@ -496,16 +496,11 @@ static json_t *s_open_json(const tp_dash_t *d) {
                 "feedback_at", a->s[TP_DA_FEEDBACK_AT], "due_at", a->s[TP_DA_DUE_AT])) < 0)
             goto fail;
     }
-    if (json_object_set_new(o, "total", json_integer((json_int_t)tp_dash_alerts_count(d->alerts))) < 0 ||
-        json_object_set_new(o, "by_rule", by_rule) < 0 ||
-        json_object_set_new(o, "friction_by_step", by_step) < 0 ||
-        json_object_set_new(o, "detractors_without_follow_up", detr) < 0) {
-        json_decref(o);
-        return NULL;
-    }
-    return o;
+    /* "o" steals the three references, on failure too. */
+    return json_pack("{s:I, s:o, s:o, s:o}", "total", (json_int_t)tp_dash_alerts_count(d->alerts),
+                     "by_rule", by_rule, "friction_by_step", by_step,
+                     "detractors_without_follow_up", detr);
 fail:
-    json_decref(o);
     json_decref(by_rule);
     json_decref(by_step);
     json_decref(detr);

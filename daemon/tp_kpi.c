@@ -337,9 +337,11 @@ int tp_kpi_to_json(const tp_kpi_t *k, json_t **ret) {
               s_labels_json(&k->reps, true, &reps) == 0;
     for (const s_stepstat_t *s = ok ? k->steps : NULL; s; s = s->hh.next)
         ok = json_array_append_new(steps, json_pack(
-                 "{s:s, s:I, s:f, s:f, s:I}", "step", s->name, "completed", (json_int_t)s->completed,
+                 "{s:s, s:I, s:f, s:f, s:I}", "step", s->name,
+                 "completed", (json_int_t)s->completed,
                  "mean_seconds", s->sum_s / (double)s->completed,
-                 "sla_seconds", (double)s->sla_ms / 1000.0, "over_sla", (json_int_t)s->over_sla)) == 0;
+                 "sla_seconds", (double)s->sla_ms / 1000.0,
+                 "over_sla", (json_int_t)s->over_sla)) == 0;
     for (unsigned t = 1; ok && t < TP_CONTRACT_TYPE_COUNT; t++)
         ok = json_array_append_new(cycle, json_pack(
                  "{s:s, s:I, s:o, s:f, s:I}", "contract_type", tp_contract_type_name((int)t),
