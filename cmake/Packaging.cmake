@@ -52,6 +52,14 @@ install(FILES ${PROJECT_SOURCE_DIR}/examples/veeva_calls.csv
               ${PROJECT_SOURCE_DIR}/examples/survey_nps.csv
         DESTINATION ${CMAKE_INSTALL_DATADIR}/touchpointd/examples)
 
+# --- the dashboard's page (http.dashboard.enabled): static files, no build step;
+# touchpointd serves them from here (tp_dash_static_root) ---------------------
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/web/dashboard/
+        DESTINATION ${CMAKE_INSTALL_DATADIR}/touchpointd/dashboard
+        FILES_MATCHING PATTERN "*.html" PATTERN "*.js" PATTERN "*.css")
+install(FILES ${PROJECT_SOURCE_DIR}/examples/grafana-touchpointd.json
+        DESTINATION ${CMAKE_INSTALL_DATADIR}/touchpointd/examples)
+
 # --- man pages, gzip -9n as Debian policy asks --------------------------------
 set(TP_MAN_PAGES touchpointd.8 touchpointd.yaml.5 tp-pub.1 tp-tail.1)
 set(TP_MAN_GZ)

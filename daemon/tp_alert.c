@@ -83,6 +83,12 @@ size_t tp_alerts_open(const tp_alerts_t *a) {
     return a->n_open;
 }
 
+void tp_alerts_foreach(const tp_alerts_t *a, tp_alert_each_fn fn, void *ctx) {
+    for (const s_open_t *o = a->open; o; o = o->hh.next)
+        if (fn(ctx, o->packed, o->len))
+            return;
+}
+
 /* Packs `al` into a new buffer; the caller frees it. */
 static int s_pack(const Alert *al, uint8_t **ret_buf, size_t *ret_len) {
     size_t len = protobuf_c_message_get_packed_size(&al->base);

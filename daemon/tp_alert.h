@@ -78,4 +78,9 @@ bool tp_alerts_is_firing(const tp_alerts_t *a, const char *rule, const char *sub
 /* Number of open (FIRING) alerts. */
 size_t tp_alerts_open(const tp_alerts_t *a);
 
+/* Calls fn with every open alert's packed FIRING (valid during the call),
+ * in no particular order; stops early when fn returns non-zero. */
+typedef int (*tp_alert_each_fn)(void *ctx, const uint8_t *buf, size_t len);
+void tp_alerts_foreach(const tp_alerts_t *a, tp_alert_each_fn fn, void *ctx);
+
 void tp_alerts_destroy(tp_alerts_t **p);

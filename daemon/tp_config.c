@@ -666,6 +666,8 @@ void tp_config_destroy(tp_config_t **p)
     free(c->nats.consumer);
     free(c->http.listen);
     free(c->http.ingest.bearer_token_file);
+    free(c->http.dashboard.bearer_token_file);
+    free(c->http.dashboard.root);
     free(c->path);
     free(c);
     *p = NULL;

@@ -100,6 +100,13 @@ typedef struct tp_config {
             size_t max_body_bytes;              /* larger request bodies get 413 */
             char  *bearer_token_file;           /* owned; NULL = no token required */
         } ingest;
+        struct {
+            bool     enabled;                   /* /dashboard/, /v1/alerts[/stream], /v1/kpi */
+            char    *bearer_token_file;         /* owned; NULL = no token required */
+            char    *root;                      /* owned; NULL = the installed page (tp_dash.h) */
+            unsigned max_clients;               /* concurrent alert streams */
+            size_t   max_client_buffer;         /* bytes queued to one stream before it is cut */
+        } dashboard;
     } http;
     struct {
         bool     enabled;                       /* events from JetStream, alerts to it too */

@@ -87,6 +87,17 @@ const cfg_key_t tp_config_keys[] = {
        "larger request bodies are refused with 413"),
     K("http.ingest.bearer_token_file", T_OPT_STRING, http.ingest.bearer_token_file, 0, 0, "\"\"",
       "file holding the token clients send as Authorization: Bearer; \"\" = no token required"),
+    K("http.dashboard.enabled", T_BOOL, http.dashboard.enabled, 0, 1, "false",
+      "serve the live dashboard (/dashboard/) and its data: /v1/alerts, /v1/alerts/stream, /v1/kpi"),
+    K("http.dashboard.bearer_token_file", T_OPT_STRING, http.dashboard.bearer_token_file, 0, 0,
+      "\"\"", "file holding the token /v1/alerts* and /v1/kpi require as Authorization: Bearer;"
+      " \"\" = none"),
+    K("http.dashboard.root", T_OPT_STRING, http.dashboard.root, 0, 0, "\"\"",
+      "directory of the page's files; \"\" = the installed one (share/touchpointd/dashboard)"),
+    KU("http.dashboard.max_clients", http.dashboard.max_clients, 1, 10000, "32",
+       "concurrent /v1/alerts/stream clients; more get 503"),
+    KU("http.dashboard.max_client_buffer", http.dashboard.max_client_buffer, 4096, 1 << 30,
+       "1048576", "bytes queued to one stream client that does not read; past it, cut off"),
     K("nats.enabled", T_BOOL, nats.enabled, 0, 1, "false",
       "JetStream mode: consume events from nats.events_stream, publish alerts to nats.alerts_stream"
       " (needs journal.enabled; restart to change any nats key)"),
@@ -237,6 +248,8 @@ const char *tp_config_default_yaml(void)
            "  enabled: true\n"
            "  listen: \"127.0.0.1:7605\"\n"
            "  ingest: { enabled: false, max_body_bytes: 1048576, bearer_token_file: \"\" }\n"
+           "  dashboard: { enabled: false, bearer_token_file: \"\", root: \"\", max_clients: 32,\n"
+           "               max_client_buffer: 1048576 }\n"
            "nats:\n"
            "  { enabled: false, url: \"nats://127.0.0.1:4222\", partition_count: 16, partitions: [],\n"
            "    events_stream: TP_EVENTS, alerts_stream: TP_ALERTS, consumer: touchpointd,\n"

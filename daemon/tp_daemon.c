@@ -327,6 +327,8 @@ static void s_fail_http_waiters(tp_daemon_t *d, int r) {
 }
 
 static void s_publish(tp_daemon_t *d, const char *topic, const void *buf, size_t len) {
+    if (d->http)                 /* the dashboard sees what subscribers see, when they see it */
+        tp_http_publish_alert(d->http, topic, buf, len);
     int r = tp_bus_publish(d->bus, topic, buf, len);
     if (r == -EAGAIN) {
         tp_engine_counters(d->engine)->alerts_dropped++;
@@ -402,8 +404,10 @@ static int s_alert_sink(void *ctx, const char *topic, const uint8_t *buf, size_t
         d->rebuilt_alerts++;
         return 0;
     }
-    if (d->http)
+    if (d->http) {
         tp_http_observe_alert(d->http, alert->rule, alert->status);
+        tp_http_alert_raised(d->http, topic, buf, len, alert);
+    }
     char *line;
     if (d->print_alerts && tp_json_dumps_alert(topic, strlen(topic), &alert->base, &line) == 0) {
         fprintf(d->print_alerts, "%s\n", line);
@@ -575,8 +579,9 @@ int tp_daemon_open_http(tp_daemon_t *d, const tp_config_t *cfg) {
     int r = tp_http_new(d->base, cfg, d->engine, &ops, why, sizeof why, &d->http);
     if (r < 0)
         return log_error_errno(r, "Failed to start the HTTP endpoint: %s: %m", why);
-    log_info("HTTP endpoint on %s (port %u): /healthz /metrics /status%s", cfg->http.listen,
-             tp_http_port(d->http), cfg->http.ingest.enabled ? " /v1/events" : "");
+    log_info("HTTP endpoint on %s (port %u): /healthz /metrics /status%s%s", cfg->http.listen,
+             tp_http_port(d->http), cfg->http.ingest.enabled ? " /v1/events" : "",
+             cfg->http.dashboard.enabled ? " /dashboard/ /v1/alerts /v1/kpi" : "");
     return 0;
 }
 

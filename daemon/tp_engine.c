@@ -138,6 +138,10 @@ size_t tp_engine_open_alerts(const tp_engine_t *e) {
     return tp_alerts_open(e->alerts);
 }
 
+void tp_engine_foreach_open_alert(const tp_engine_t *e, tp_alert_each_fn fn, void *ctx) {
+    tp_alerts_foreach(e->alerts, fn, ctx);
+}
+
 size_t tp_engine_calls(const tp_engine_t *e) {
     return tp_state_calls(e->state);
 }

@@ -91,6 +91,9 @@ size_t tp_engine_open_alerts(const tp_engine_t *e);
 size_t tp_engine_calls(const tp_engine_t *e);
 size_t tp_engine_cases(const tp_engine_t *e);
 
+/* Every open alert, packed (tp_alerts_foreach): the dashboard's start. */
+void tp_engine_foreach_open_alert(const tp_engine_t *e, tp_alert_each_fn fn, void *ctx);
+
 /* Names of the enabled rules, space-separated. */
 void tp_engine_describe_rules(const tp_engine_t *e, char *buf, size_t len);
 

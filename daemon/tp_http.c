@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "tp_contract.h"
+#include "tp_dash.h"
 #include "tp_kpi.h"
 #include "tp_log.h"
 #include "tp_metrics.h"
@@ -81,6 +82,7 @@ struct tp_http {
     tp_metrics_t      *m;
     tp_kpi_t          *kpi;
     tp_ingest_t       *ingest;       /* POST /v1/events (answers 404 while disabled) */
+    tp_dash_t         *dash;         /* /dashboard/, /v1/alerts, /v1/kpi (404 while disabled) */
     tp_metric_t       *counters[N_COUNTERS];
     tp_metric_t       *refused, *alerts, *lag, *commit;
     tp_metric_t       *open_alerts, *open_calls, *open_cases, *deadlines, *start_time;
@@ -192,7 +194,8 @@ static void s_request_cb(struct evhttp_request *req, void *arg) {
     else if (path && !strcmp(path, "/v1/events") && tp_ingest_enabled(h->ingest)) {
         tp_ingest_handle(h->ingest, req);
         return;
-    }
+    } else if (path && tp_dash_handle(h->dash, req, path))
+        return;
     if (!handler) {
         evhttp_send_error(req, HTTP_NOTFOUND, NULL);
         return;
@@ -350,6 +353,10 @@ int tp_http_new(struct event_base *base, const tp_config_t *cfg, tp_engine_t *en
         snprintf(why, whylen, "HTTP endpoint");
         goto fail;
     }
+    if ((r = tp_dash_new(base, cfg, engine, h->kpi, h->m, why, whylen, &h->dash)) < 0) {
+        free(token);
+        goto fail;
+    }
     evhttp_set_max_headers_size(h->http, MAX_HEADERS_BYTES);
     s_apply_ingest(h, cfg, token);
     evhttp_set_timeout(h->http, TIMEOUT_S);
@@ -389,6 +396,11 @@ int tp_http_reconfigure(tp_http_t *h, const tp_config_t *cfg, char *why, size_t 
     int r = s_ingest_token(cfg, &token, why, whylen);
     if (r < 0)
         return r;
+    char *dash_token = NULL;
+    if ((r = tp_dash_read_token(cfg, &dash_token, why, whylen)) < 0) {
+        free(token);
+        return r;
+    }
     if (strcmp(cfg->http.listen, h->cfg->http.listen) != 0) {
         char host[64];
         unsigned port;
@@ -401,6 +413,7 @@ int tp_http_reconfigure(tp_http_t *h, const tp_config_t *cfg, char *why, size_t 
             : evhttp_bind_socket_with_handle(h->http, host, (ev_uint16_t)port);
         if (!bs) {
             free(token);
+            free(dash_token);
             return r < 0 ? r : errno ? -errno : -EADDRNOTAVAIL;
         }
         evhttp_del_accept_socket(h->http, h->bound);
@@ -408,6 +421,7 @@ int tp_http_reconfigure(tp_http_t *h, const tp_config_t *cfg, char *why, size_t 
         h->port = s_bound_port(bs);
     }
     s_apply_ingest(h, cfg, token);
+    tp_dash_apply(h->dash, cfg, dash_token);
     h->cfg = cfg;
     tp_kpi_set_config(h->kpi, cfg);
     r = s_write_port(h);
@@ -432,6 +446,15 @@ void tp_http_observe_alert(tp_http_t *h, const char *rule, int status) {
     tp_metric_add(h->alerts, v, 1);
 }
 
+void tp_http_alert_raised(tp_http_t *h, const char *topic, const void *buf, size_t len,
+                          const Touchpoint__V1__Alert *alert) {
+    tp_dash_raised(h->dash, topic, buf, len, alert);
+}
+
+void tp_http_publish_alert(tp_http_t *h, const char *topic, const void *buf, size_t len) {
+    tp_dash_publish(h->dash, topic, buf, len);
+}
+
 void tp_http_destroy(tp_http_t **p) {
     tp_http_t *h = p ? *p : NULL;
     if (!h)
@@ -443,6 +466,7 @@ void tp_http_destroy(tp_http_t **p) {
         snprintf(path, sizeof path, "%s/http.port", h->cfg->state_dir);
         unlink(path);
     }
+    tp_dash_destroy(&h->dash);   /* its streams first: they live on h->http's connections */
     if (h->http)
         evhttp_free(h->http);
     if (h->tick)

@@ -6,6 +6,7 @@
  *   GET /metrics  Prometheus text exposition 0.0.4 (tp_metrics)
  *   GET /status   the same numbers as one JSON document (for tp-stat)
  *   POST /v1/events  JSON events, with http.ingest.enabled (tp_ingest)
+ *   /dashboard/, /v1/alerts[/stream], /v1/kpi  with http.dashboard.enabled (tp_dash)
  *   other paths 404; methods other than GET and HEAD 405
  *
  * It owns the metrics registry and everything that fills it: the engine's
@@ -54,6 +55,14 @@ void tp_http_observe_commit(tp_http_t *h, double seconds, bool ok);
 
 /* One alert left the daemon (published, or queued for it after the journal). */
 void tp_http_observe_alert(tp_http_t *h, const char *rule, int status);
+
+/* The engine raised `alert` (valid during the call), packed in buf/len:
+ * the dashboard notes it, to show once it is published. */
+void tp_http_alert_raised(tp_http_t *h, const char *topic, const void *buf, size_t len,
+                          const Touchpoint__V1__Alert *alert);
+
+/* One alert was published (after its commit): the dashboard's streams. */
+void tp_http_publish_alert(tp_http_t *h, const char *topic, const void *buf, size_t len);
 
 /* Removes the observer from the engine and closes the socket. */
 void tp_http_destroy(tp_http_t **p);

@@ -2,6 +2,7 @@
 #include "tp_kpi.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,10 +28,38 @@ typedef struct {
     char    hcp_id[];
 } s_pref_t;
 
+/* Call counts of one territory or rep (or "_other"). */
+enum { N_SUB, N_COMPLETE, N_LATE, N_KNOWN, N_MATCHED, N__COUNT };
+typedef struct {
+    UT_hash_handle hh;
+    uint64_t n[N__COUNT];
+    char     territory[64];      /* a rep: the territory of its latest call */
+    char     name[];
+} s_label_t;
+
+typedef struct {
+    s_label_t *head;             /* uthash by name */
+    size_t     count;
+} s_labels_t;
+
+/* Completed attempts of one step name. */
+typedef struct {
+    UT_hash_handle hh;
+    uint64_t completed, over_sla;
+    double   sum_s;
+    int64_t  sla_ms;             /* the SLA the latest attempt was judged by */
+    char     name[];
+} s_stepstat_t;
+
 struct tp_kpi {
     const tp_config_t *cfg;
     s_pref_t    *prefs;          /* uthash by hcp_id */
     size_t       n_prefs;
+    s_labels_t   territories, reps;
+    s_stepstat_t *steps;         /* uthash by step name, TP_KPI_MAX_STEPS then "_other" */
+    size_t       n_steps;
+    uint64_t     cycle_closed[TP_CONTRACT_TYPE_COUNT], cycle_over[TP_CONTRACT_TYPE_COUNT];
+    double       cycle_sum_s[TP_CONTRACT_TYPE_COUNT];
     bool         prefs_full_logged;
     uint64_t     submitted, complete, late, known, matched;
     tp_metric_t *received, *m_submitted, *m_complete, *m_late, *m_known, *m_matched;
@@ -132,6 +161,39 @@ static void s_feedback(tp_kpi_t *k, const Touchpoint__V1__Feedback *f) {
     }
 }
 
+/* The counters of `name` ("" counts as "_none"), created while fewer
+ * than TP_KPI_MAX_LABELS exist, else "_other"'s. NULL on ENOMEM. */
+static s_label_t *s_label(s_labels_t *ls, const char *name) {
+    if (!name || !*name)
+        name = "_none";
+    s_label_t *l;
+    HASH_FIND_STR(ls->head, name, l);
+    if (l)
+        return l;
+    if (ls->count >= TP_KPI_MAX_LABELS) {
+        name = "_other";
+        HASH_FIND_STR(ls->head, name, l);
+        if (l)
+            return l;
+    }
+    size_t len = strlen(name);
+    if (!(l = calloc(1, sizeof *l + len + 1)))
+        return NULL;
+    memcpy(l->name, name, len + 1);
+    HASH_ADD_KEYPTR(hh, ls->head, l->name, len, l);
+    ls->count++;
+    return l;
+}
+
+static void s_labels_free(s_labels_t *ls) {
+    s_label_t *e, *tmp;
+    HASH_ITER(hh, ls->head, e, tmp) {
+        HASH_DEL(ls->head, e);
+        free(e);
+    }
+    ls->count = 0;
+}
+
 static void s_call(tp_kpi_t *k, const tp_event_t *ev) {
     const tp_call_t *call = ev->call;
     if (!ev->applied || !call->first_submitted)
@@ -140,12 +202,28 @@ static void s_call(tp_kpi_t *k, const tp_event_t *ev) {
     k->submitted++;
     k->complete += (call->present & required) == required;
     k->late += tp_call_submitted_at(call) > tp_config_call_due(k->cfg, call->call_at_ms);
+    bool complete = (call->present & required) == required;
+    bool late = tp_call_submitted_at(call) > tp_config_call_due(k->cfg, call->call_at_ms);
+    bool known = false, matched = false;
     s_pref_t *p;
     HASH_FIND_STR(k->prefs, call->hcp_id, p);
     if (p && call->channel) {    /* UNSPECIFIED says nothing about the channel */
+        known = true;
+        matched = call->channel == p->channel;
         k->known++;
-        k->matched += call->channel == p->channel;
+        k->matched += matched;
     }
+    const bool flags[N__COUNT] = { true, complete, late, known, matched };
+    s_label_t *t = s_label(&k->territories, call->territory);
+    s_label_t *r = s_label(&k->reps, call->rep_id);
+    for (int i = 0; i < N__COUNT; i++) {
+        if (t)
+            t->n[i] += flags[i];
+        if (r)
+            r->n[i] += flags[i];
+    }
+    if (r && t)
+        snprintf(r->territory, sizeof r->territory, "%s", t->name);
     tp_metric_set(k->m_submitted, NULL, (double)k->submitted);
     tp_metric_set(k->m_complete, NULL, (double)k->complete);
     tp_metric_set(k->m_late, NULL, (double)k->late);
@@ -156,6 +234,28 @@ static void s_call(tp_kpi_t *k, const tp_event_t *ev) {
     tp_metric_set(k->match_ratio, NULL, s_ratio(k->matched, k->known));
 }
 
+/* The stats of step `name`, TP_KPI_MAX_STEPS names then "_other" (as
+ * contract_step_seconds). NULL on ENOMEM. */
+static s_stepstat_t *s_stepstat(tp_kpi_t *k, const char *name) {
+    s_stepstat_t *s;
+    HASH_FIND_STR(k->steps, name, s);
+    if (s)
+        return s;
+    if (k->n_steps >= TP_KPI_MAX_STEPS) {
+        name = "_other";
+        HASH_FIND_STR(k->steps, name, s);
+        if (s)
+            return s;
+    }
+    size_t len = strlen(name);
+    if (!(s = calloc(1, sizeof *s + len + 1)))
+        return NULL;
+    memcpy(s->name, name, len + 1);
+    HASH_ADD_KEYPTR(hh, k->steps, s->name, len, s);
+    k->n_steps++;
+    return s;
+}
+
 static void s_step(tp_kpi_t *k, const tp_step_change_t *ch) {
     const tp_case_t *c = ch->kase;
     const tp_step_t *st = ch->step;
@@ -163,11 +263,25 @@ static void s_step(tp_kpi_t *k, const tp_step_change_t *ch) {
         ch->prev_state != TOUCHPOINT__V1__STEP_STATE__STEP_STATE_COMPLETED &&
         st->started_at_ms > 0 && st->last_at_ms >= st->started_at_ms) {
         const char *label[] = { st->name };
-        tp_metric_observe(k->step, label, (double)(st->last_at_ms - st->started_at_ms) / 1000.0);
+        int64_t ms = st->last_at_ms - st->started_at_ms;
+        tp_metric_observe(k->step, label, (double)ms / 1000.0);
+        s_stepstat_t *s = s_stepstat(k, st->name);
+        if (s) {
+            s->sla_ms = tp_config_step_sla(k->cfg, st->name, c->contract_type);
+            s->completed++;
+            s->over_sla += ms > s->sla_ms;
+            s->sum_s += (double)ms / 1000.0;
+        }
     }
     if (ch->closed_now && !c->cancelled) {
         const char *label[] = { tp_contract_type_name(c->contract_type) };
-        tp_metric_observe(k->cycle, label, (double)(c->closed_at_ms - c->opened_at_ms) / 1000.0);
+        int64_t ms = c->closed_at_ms - c->opened_at_ms;
+        tp_metric_observe(k->cycle, label, (double)ms / 1000.0);
+        unsigned t = c->contract_type < TP_CONTRACT_TYPE_COUNT ? c->contract_type : 0;
+        k->cycle_closed[t]++;
+        k->cycle_sum_s[t] += (double)ms / 1000.0;
+        k->cycle_over[t] += k->cfg->cycle_time.target_ms[t] > 0 &&
+                            ms > k->cfg->cycle_time.target_ms[t];
     }
 }
 
@@ -191,10 +305,88 @@ void tp_kpi_observe(void *ctx, const struct tp_event *ev) {
     }
 }
 
+static json_t *s_counts_json(const char *name, const uint64_t n[N__COUNT]) {
+    return json_pack("{s:s, s:I, s:I, s:I, s:I, s:I}", "name", name,
+                     "submitted", (json_int_t)n[N_SUB], "complete", (json_int_t)n[N_COMPLETE],
+                     "late", (json_int_t)n[N_LATE], "channel_known", (json_int_t)n[N_KNOWN],
+                     "channel_matched", (json_int_t)n[N_MATCHED]);
+}
+
+static int s_labels_json(const s_labels_t *ls, bool rep, json_t **ret) {
+    json_t *a = json_array();
+    if (!a)
+        return -ENOMEM;
+    for (const s_label_t *l = ls->head; l; l = l->hh.next) {
+        json_t *o = s_counts_json(l->name, l->n);
+        if (o && rep)
+            json_object_set_new(o, "territory", json_string(l->territory));
+        if (!o || json_array_append_new(a, o) < 0) {
+            json_decref(a);
+            return -ENOMEM;
+        }
+    }
+    *ret = a;
+    return 0;
+}
+
+int tp_kpi_to_json(const tp_kpi_t *k, json_t **ret) {
+    const uint64_t total[N__COUNT] = { k->submitted, k->complete, k->late, k->known, k->matched };
+    json_t *doc = json_object(), *terr = NULL, *reps = NULL, *steps = json_array(),
+           *cycle = json_array(), *calls = s_counts_json("all", total);
+    bool ok = doc && steps && cycle && calls && s_labels_json(&k->territories, false, &terr) == 0 &&
+              s_labels_json(&k->reps, true, &reps) == 0;
+    for (const s_stepstat_t *s = ok ? k->steps : NULL; s; s = s->hh.next)
+        ok = json_array_append_new(steps, json_pack(
+                 "{s:s, s:I, s:f, s:f, s:I}", "step", s->name,
+                 "completed", (json_int_t)s->completed,
+                 "mean_seconds", s->sum_s / (double)s->completed,
+                 "sla_seconds", (double)s->sla_ms / 1000.0,
+                 "over_sla", (json_int_t)s->over_sla)) == 0;
+    for (unsigned t = 1; ok && t < TP_CONTRACT_TYPE_COUNT; t++)
+        ok = json_array_append_new(cycle, json_pack(
+                 "{s:s, s:I, s:o, s:f, s:I}", "contract_type", tp_contract_type_name((int)t),
+                 "closed", (json_int_t)k->cycle_closed[t],
+                 "mean_seconds", k->cycle_closed[t]
+                     ? json_real(k->cycle_sum_s[t] / (double)k->cycle_closed[t]) : json_null(),
+                 "target_seconds", (double)k->cfg->cycle_time.target_ms[t] / 1000.0,
+                 "over_target", (json_int_t)k->cycle_over[t])) == 0;
+    if (ok) {
+        json_object_del(calls, "name");
+        ok = json_object_set_new(doc, "calls", calls) == 0;
+        calls = NULL;
+        ok = ok && json_object_set_new(doc, "by_territory", terr) == 0;
+        terr = NULL;
+        ok = ok && json_object_set_new(doc, "by_rep", reps) == 0;
+        reps = NULL;
+        ok = ok && json_object_set_new(doc, "steps", steps) == 0;
+        steps = NULL;
+        ok = ok && json_object_set_new(doc, "cycle", cycle) == 0;
+        cycle = NULL;
+    }
+    json_decref(calls);
+    json_decref(terr);
+    json_decref(reps);
+    json_decref(steps);
+    json_decref(cycle);
+    if (!ok) {
+        json_decref(doc);
+        return -ENOMEM;
+    }
+    *ret = doc;
+    return 0;
+}
+
 void tp_kpi_destroy(tp_kpi_t **p) {
     tp_kpi_t *k = p ? *p : NULL;
     if (!k)
         return;
+    s_labels_free(&k->territories);
+    s_labels_free(&k->reps);
+    s_stepstat_t *st, *stmp;
+    HASH_ITER(hh, k->steps, st, stmp) {
+        HASH_DEL(k->steps, st);
+        free(st);
+    }
     s_pref_t *e, *tmp;
     HASH_ITER(hh, k->prefs, e, tmp) {
         HASH_DEL(k->prefs, e);

@@ -24,6 +24,11 @@
  *   contract_step_seconds{step}           a step's attempt start to its
  *                                         COMPLETED (64 step names, then "_other")
  *
+ * The same call counts by territory and by rep (TP_KPI_MAX_LABELS of each,
+ * then "_other"), step times against their SLA, and cycle times against
+ * their target, for the dashboard (tp_kpi_to_json, GET /v1/kpi): JSON,
+ * not /metrics, so Prometheus never gets a label per rep.
+ *
  * Counts describe this run: the daemon installs the observer after the
  * restart's rebuild, as its other counters start at zero.
  */
@@ -34,6 +39,7 @@
 
 #define TP_KPI_MAX_HCPS  500000  /* preferred channels kept; later HCPs count as unknown */
 #define TP_KPI_MAX_STEPS 64      /* distinct step labels of contract_step_seconds */
+#define TP_KPI_MAX_LABELS 10000  /* territories, and reps, counted apart; then "_other" */
 
 struct tp_event;
 typedef struct tp_kpi tp_kpi_t;
@@ -48,5 +54,14 @@ void tp_kpi_set_config(tp_kpi_t *k, const tp_config_t *cfg);
 
 /* The observer: `ctx` is the tp_kpi_t. */
 void tp_kpi_observe(void *ctx, const struct tp_event *ev);
+
+struct json_t;
+/* The dashboard's aggregates as a new JSON object (the caller decrefs):
+ * "calls" {submitted, complete, late, channel_known, channel_matched},
+ * "by_territory" and "by_rep" [{name, the same five; a rep also its
+ * latest territory}], "steps" [{step, completed, mean_seconds,
+ * sla_seconds, over_sla}], "cycle" [{contract_type, closed, mean_seconds,
+ * target_seconds, over_target}]. 0 or -ENOMEM. */
+int tp_kpi_to_json(const tp_kpi_t *k, struct json_t **ret);
 
 void tp_kpi_destroy(tp_kpi_t **p);

@@ -2,13 +2,14 @@
 # Installs what touchpointd needs to build and test on Debian 12 (bookworm).
 # The one list of Debian packages: the README and .ci/run both call this.
 # dpkg-dev (dpkg-shlibdeps), systemd (systemd-analyze, -sysusers, -tmpfiles)
-# and groff-base are for building and checking the .deb (test_package).
+# and groff-base are for building and checking the .deb (test_package);
+# chromium for the dashboard's browser test (test_dashboard_browser).
 set -eu
 PKGS="build-essential cmake pkg-config nats-server libnats-dev python3-prometheus-client
       libzmq3-dev libprotobuf-c-dev protobuf-c-compiler libevent-dev
       libyaml-dev libjansson-dev libsqlite3-dev libsystemd-dev uthash-dev
       libcmocka-dev libcsv-dev libxxhash-dev
-      dpkg-dev systemd groff-base"
+      dpkg-dev systemd groff-base chromium"
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then
     SUDO="sudo"
@@ -17,3 +18,12 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q
 # shellcheck disable=SC2086 # word splitting of the package list is intended
 $SUDO apt-get install -y -q --no-install-recommends $PKGS
+# The dashboard's browser test drives that chromium with playwright-core
+# from npm, pinned by tests/e2e/package-lock.json (never a downloaded
+# browser). npm is not a Debian package here (nodesource's node brings it);
+# without it the test is skipped and says so.
+if command -v npm >/dev/null 2>&1; then
+    (cd "$(dirname "$0")/../tests/e2e" && npm ci --no-audit --no-fund)
+else
+    echo "npm not found: test_dashboard_browser will be skipped (install Node.js >= 18)" >&2
+fi

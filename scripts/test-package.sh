@@ -16,6 +16,7 @@ if [ $# -ne 1 ] || [ ! -d "$1" ]; then
     exit 2
 fi
 BUILD=$(cd "$1" && pwd)
+SRC=$(cd "$(dirname "$0")/.." && pwd)
 
 fail() {
     echo "FAIL: $*" >&2
@@ -58,7 +59,11 @@ expect="/usr/bin/touchpointd /usr/bin/tp-pub /usr/bin/tp-tail
         /usr/share/man/man1/tp-tail.1.gz
         /etc/touchpointd/touchpointd.yaml
         /usr/share/touchpointd/mappings/veeva_calls.yaml
-        /usr/share/touchpointd/examples/veeva_calls.csv"
+        /usr/share/touchpointd/examples/veeva_calls.csv
+        /usr/share/touchpointd/dashboard/index.html
+        /usr/share/touchpointd/dashboard/app.js
+        /usr/share/touchpointd/dashboard/style.css
+        /usr/share/touchpointd/examples/grafana-touchpointd.json"
 for extra in tp-keygen tp-stat; do      # shipped once those targets exist
     if [ -x "$BUILD/$extra" ]; then
         expect="$expect /usr/bin/$extra"
@@ -67,7 +72,7 @@ done
 for f in $expect; do
     grep -qx "$f" "$SCRATCH/contents" || fail "$f is not in the package (dpkg-deb -c)"
 done
-ok "dpkg-deb -c lists $(echo "$expect" | wc -w) expected files: binaries, unit, sysusers, tmpfiles, man pages, config"
+ok "dpkg-deb -c lists $(echo "$expect" | wc -w) expected files: binaries, unit, sysusers, tmpfiles, man pages, config, dashboard"
 
 # --- control: conffiles, maintainer scripts, dependencies -------------------------
 dpkg-deb -e "$DEB" "$SCRATCH/DEBIAN"
@@ -99,6 +104,10 @@ SHARE=$ROOT/usr/share/touchpointd
     "$SHARE/examples/veeva_calls.csv" >"$SCRATCH/mapped.jsonl" 2>"$SCRATCH/map.log" \
     || { cat "$SCRATCH/map.log" >&2; fail "packaged tp-pub --map on the packaged Veeva example"; }
 ok "packaged tp-pub --map veeva_calls.yaml maps the packaged example: $(wc -l <"$SCRATCH/mapped.jsonl") events"
+for f in index.html app.js style.css; do   # the page as written: no build step in between
+    cmp -s "$SHARE/dashboard/$f" "$SRC/web/dashboard/$f" || fail "packaged dashboard/$f differs from web/dashboard/$f"
+done
+ok "the packaged dashboard page is web/dashboard as is"
 version=$("$ROOT/usr/bin/touchpointd" --version)
 [ "$version" = "touchpointd $(dpkg-deb -f "$DEB" Version)" ] || fail "'$version' does not match the package version"
 ok "$version matches the package version"

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include <jansson.h>
 
 #include "tp_kpi.h"
 #include "tp_testengine.h"
@@ -180,6 +181,69 @@ static void test_labels_bounded(void **state) {
     s_has(k, "touchpointd_contract_step_seconds_count{step=\"STEP_63\"} 1");
     s_has(k, "touchpointd_contract_step_seconds_count{step=\"_other\"} 2");
     assert_null(strstr(k->text, "STEP_64"));
+    /* The dashboard's JSON is bounded the same way. */
+    json_t *j;
+    assert_int_equal(tp_kpi_to_json(k->kpi, &j), 0);
+    json_t *steps = json_object_get(j, "steps");
+    assert_int_equal(json_array_size(steps), TP_KPI_MAX_STEPS + 1);
+    json_t *last = json_array_get(steps, TP_KPI_MAX_STEPS);
+    assert_string_equal(json_string_value(json_object_get(last, "step")), "_other");
+    assert_int_equal(json_integer_value(json_object_get(last, "completed")), 2);
+    json_decref(j);
+    s_free(k);
+}
+
+static json_t *s_named(json_t *a, const char *name) {
+    size_t i;
+    json_t *v;
+    json_array_foreach(a, i, v) {
+        if (!strcmp(json_string_value(json_object_get(v, "name")), name))
+            return v;
+    }
+    return NULL;
+}
+
+/* The dashboard's counts by rep and territory (GET /v1/kpi): exact, a
+ * call without a territory under "_none", and at most TP_KPI_MAX_LABELS
+ * reps, the rest under "_other". */
+static void test_json_by_rep_bounded(void **state) {
+    (void)state;
+    kfx_t *k = s_new("clock: event\n");
+    for (int i = 0; i < TP_KPI_MAX_LABELS + 5; i++) {
+        char eid[16], rep[16];
+        snprintf(eid, sizeof eid, "c%d", i);
+        snprintf(rep, sizeof rep, "REP-%d", i);
+        tp_test_call_t c = { .event_id = eid, .at_ms = D0, .call_id = eid, .rep_id = rep,
+                             .status = SUBMITTED, .call_at_ms = D0,
+                             .fields = i % 2 ? ALL | TP_FIELD_TERRITORY : TP_FIELD_TERRITORY };
+        assert_int_equal(tp_fixture_call(k->f, &c), TP_ACCEPTED);
+    }
+    json_t *j;
+    assert_int_equal(tp_kpi_to_json(k->kpi, &j), 0);
+    json_t *reps = json_object_get(j, "by_rep");
+    assert_int_equal(json_array_size(reps), TP_KPI_MAX_LABELS + 1);
+    json_t *other = s_named(reps, "_other"), *r1 = s_named(reps, "REP-1");
+    assert_non_null(other);
+    assert_int_equal(json_integer_value(json_object_get(other, "submitted")), 5);
+    assert_non_null(r1);
+    assert_int_equal(json_integer_value(json_object_get(r1, "complete")), 1);
+    assert_string_equal(json_string_value(json_object_get(r1, "territory")), "T-1");
+    assert_null(s_named(reps, "REP-10004"));
+    json_t *t1 = s_named(json_object_get(j, "by_territory"), "T-1");
+    assert_int_equal(json_integer_value(json_object_get(t1, "submitted")), TP_KPI_MAX_LABELS + 5);
+    assert_int_equal(json_integer_value(json_object_get(t1, "complete")), (TP_KPI_MAX_LABELS + 5) / 2);
+    json_t *calls = json_object_get(j, "calls");
+    assert_int_equal(json_integer_value(json_object_get(calls, "submitted")), TP_KPI_MAX_LABELS + 5);
+    json_decref(j);
+    /* No territory: "_none". */
+    tp_test_call_t c = { .event_id = "nt", .at_ms = D0, .call_id = "nt", .status = SUBMITTED,
+                         .call_at_ms = D0, .fields = ALL };
+    assert_int_equal(tp_fixture_call(k->f, &c), TP_ACCEPTED);
+    assert_int_equal(tp_kpi_to_json(k->kpi, &j), 0);
+    json_t *none = s_named(json_object_get(j, "by_territory"), "_none");
+    assert_non_null(none);
+    assert_int_equal(json_integer_value(json_object_get(none, "submitted")), 1);
+    json_decref(j);
     s_free(k);
 }
 
@@ -188,6 +252,7 @@ int main(void) {
         cmocka_unit_test(test_call_kpis),
         cmocka_unit_test(test_contract_histograms),
         cmocka_unit_test(test_labels_bounded),
+        cmocka_unit_test(test_json_by_rep_bounded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,625 @@
+/* test_dash — the dashboard on the real daemon's HTTP endpoint, over real
+ * loopback sockets: off by default (404), the open-alerts snapshot and the
+ * KPI aggregates with exact values, the SSE stream (snapshot, FIRING then
+ * RESOLVED, resume by Last-Event-ID), the bearer token, static files and
+ * path traversal, the stream limit and a client that never reads. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <jansson.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "tp_config.h"
+#include "tp_testdaemon.h"
+
+#define T0 1767225600000LL
+#define H  3600000LL
+#define D  86400000LL
+#define SUBMITTED TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED
+#define ALL (TP_FIELD_PRODUCTS | TP_FIELD_TOPICS | TP_FIELD_NOTES | TP_FIELD_NEXT_STEP)
+#define DASH_ON "dashboard: { enabled: true }"
+
+/* ---- a tiny HTTP/1.1 client on a raw socket (streams need one) ---------- */
+
+static int s_connect(unsigned port, int rcvbuf) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(fd >= 0);
+    if (rcvbuf)
+        assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf), 0);
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    return fd;
+}
+
+static void s_send_request(int fd, const char *method, const char *path, const char *headers) {
+    char req[2048];
+    int n = snprintf(req, sizeof req, "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\n%s\r\n", method, path,
+                     headers ? headers : "");
+    assert_int_equal(write(fd, req, (size_t)n), n);
+}
+
+typedef struct {
+    char  *buf;
+    size_t len, cap;
+} s_text_t;
+
+/* Reads until `needle` is in what was read (after `from`), the peer
+ * closes, or timeout_ms; true if found. */
+static bool s_read_until(int fd, s_text_t *t, size_t from, const char *needle, int timeout_ms) {
+    long long end = tp_now_ms() + timeout_ms;
+    for (;;) {
+        if (t->buf && from < t->len && strstr(t->buf + from, needle))
+            return true;
+        long long left = end - tp_now_ms();
+        struct pollfd p = { .fd = fd, .events = POLLIN };
+        if (poll(&p, 1, left > 0 ? (int)left : 0) <= 0)
+            return false;
+        if (t->cap - t->len < 65536) {
+            t->cap = t->cap * 2 + 65536;
+            t->buf = realloc(t->buf, t->cap + 1);
+        }
+        ssize_t n = read(fd, t->buf + t->len, t->cap - t->len);
+        if (n <= 0)
+            return false;
+        t->len += (size_t)n;
+        t->buf[t->len] = '\0';
+    }
+}
+
+/* One request, the whole answer (Connection: close); returns the status. */
+static int s_get(unsigned port, const char *method, const char *path, const char *headers,
+                 char **ret_text) {
+    int fd = s_connect(port, 0);
+    char h[1024];
+    snprintf(h, sizeof h, "Connection: close\r\n%s", headers ? headers : "");
+    s_send_request(fd, method, path, h);
+    s_text_t t = { 0 };
+    s_read_until(fd, &t, 0, "\x01never", TP_WAIT_MS);   /* to the close */
+    close(fd);
+    assert_non_null(t.buf);
+    int code = 0;
+    assert_int_equal(sscanf(t.buf, "HTTP/1.1 %d", &code), 1);
+    if (ret_text)
+        *ret_text = t.buf;
+    else
+        free(t.buf);
+    return code;
+}
+
+/* The JSON body of a 200 answer. */
+static json_t *s_get_json(unsigned port, const char *path, const char *headers) {
+    char *text;
+    assert_int_equal(s_get(port, "GET", path, headers, &text), 200);
+    char *body = strstr(text, "\r\n\r\n");
+    assert_non_null(body);
+    assert_non_null(strstr(text, "Content-Type: application/json"));
+    json_error_t err;
+    json_t *j = json_loads(body + 4, 0, &err);
+    if (!j)
+        fail_msg("not JSON (%s): %s", err.text, body + 4);
+    free(text);
+    return j;
+}
+
+static json_t *s_named(json_t *array, const char *key, const char *name) {
+    size_t i;
+    json_t *v;
+    json_array_foreach(array, i, v) {
+        if (!strcmp(json_string_value(json_object_get(v, key)), name))
+            return v;
+    }
+    fail_msg("no %s %s", key, name);
+    return NULL;
+}
+
+static long long s_int(json_t *o, const char *key) {
+    json_t *v = json_object_get(o, key);
+    assert_non_null(v);
+    return json_integer_value(v);
+}
+
+static tp_dfx_t *s_start(const char *http_yaml) {
+    tp_dfx_t *d = tp_dfx_setup(false);
+    d->http = true;
+    d->http_yaml = http_yaml;
+    tp_dfx_spawn(d, "event", NULL);
+    return d;
+}
+
+static tp_test_call_t s_call(const char *id, uint64_t seq, unsigned fields) {
+    return (tp_test_call_t){ .event_id = id, .source = "crm-eu", .sequence = seq,
+                             .at_ms = T0 + 2 * H, .call_id = id, .hcp_id = "HCP-P",
+                             .status = SUBMITTED, .call_at_ms = T0 + H,
+                             .fields = fields | TP_FIELD_TERRITORY };
+}
+
+/* Waits for the alert of call `call_id` on the fixture's subscriber: by
+ * then the daemon has committed and published it, to the dashboard too. */
+static void s_wait_alert(tp_dfx_t *d, const char *call_id, int status) {
+    for (;;) {
+        assert_true(tp_dfx_recv_alert(d, TP_WAIT_MS));
+        const Touchpoint__V1__Alert *a = d->got.alerts[d->got.n - 1];
+        if (!strcmp(a->call_id, call_id) && (int)a->status == status)
+            return;
+    }
+}
+
+static double s_metric(unsigned port, const char *name) {
+    char *text;
+    assert_int_equal(s_get(port, "GET", "/metrics", NULL, &text), 200);
+    char line[160];
+    snprintf(line, sizeof line, "\n%s ", name);  /* the sample, not its # HELP */
+    char *p = strstr(text, line);
+    double v = p ? strtod(p + strlen(line), NULL) : -1;
+    free(text);
+    return v;
+}
+
+/* ---- tests ------------------------------------------------------------- */
+
+/* Off unless configured: every dashboard path is a 404. */
+static void test_off_by_default(void **state) {
+    (void)state;
+    tp_dfx_t *d = tp_dfx_start_http("event", NULL);
+    static const char *const paths[] = { "/dashboard/", "/dashboard", "/dashboard/app.js",
+                                         "/v1/alerts", "/v1/alerts/stream", "/v1/kpi" };
+    for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++)
+        assert_int_equal(s_get(d->http_port, "GET", paths[i], NULL, NULL), 404);
+    tp_dfx_free(d);
+}
+
+/* A known input: the snapshot lists exactly its open alerts, filters work,
+ * and /v1/kpi has the exact figures by territory, rep, step and type. */
+static void test_snapshot_and_kpi(void **state) {
+    (void)state;
+    tp_dfx_t *d = s_start(DASH_ON);
+    /* HCP-P prefers the phone. K1 complete on the phone; K2 incomplete in
+     * person; K3 complete on the phone, submitted 49 h after the call. */
+    tp_test_feedback_t fb = { .event_id = "fb1", .at_ms = T0, .hcp_id = "HCP-P", .nps = 9,
+                              .effort = -1, .preferred_channel = TOUCHPOINT__V1__CHANNEL__CHANNEL_PHONE };
+    tp_dfx_send_feedback(d, &fb);
+    tp_test_call_t k1 = s_call("K1", 1, ALL), k2 = s_call("K2", 2, TP_FIELD_PRODUCTS),
+                   k3 = s_call("K3", 3, ALL);
+    k1.channel = k3.channel = TOUCHPOINT__V1__CHANNEL__CHANNEL_PHONE;
+    k3.at_ms = T0 + 50 * H;
+    tp_dfx_send_call(d, &k1);
+    tp_dfx_send_call(d, &k3);
+    tp_dfx_send_call(d, &k2);
+    s_wait_alert(d, "K2", TOUCHPOINT__V1__ALERT_STATUS__ALERT_STATUS_FIRING);
+    /* A SPEAKER contract: NOMINATION completed in 6 days (SLA 5 d: over),
+     * FMV_REVIEW started and left open past its SLA: step_slow fires. */
+    tp_test_step_t s = { .event_id = "s1", .at_ms = T0 + 50 * H, .contract_id = "C-1",
+                         .step = "NOMINATION", .state = TOUCHPOINT__V1__STEP_STATE__STEP_STATE_STARTED };
+    tp_dfx_send_step(d, &s);
+    s.event_id = "s2"; s.at_ms = T0 + 50 * H + 6 * D;
+    s.state = TOUCHPOINT__V1__STEP_STATE__STEP_STATE_COMPLETED;
+    tp_dfx_send_step(d, &s);
+    s.event_id = "s3"; s.step = "FMV_REVIEW"; s.state = TOUCHPOINT__V1__STEP_STATE__STEP_STATE_STARTED;
+    tp_dfx_send_step(d, &s);
+    tp_dfx_send_watermark(d, "w1", T0 + 50 * H + 12 * D);
+    for (;;) {
+        assert_true(tp_dfx_recv_alert(d, TP_WAIT_MS));
+        if (!strcmp(d->got.alerts[d->got.n - 1]->rule, "step_slow"))
+            break;
+    }
+
+    json_t *j = s_get_json(d->http_port, "/v1/alerts?territory=T-1", NULL);
+    json_t *alerts = json_object_get(j, "alerts");
+    assert_int_equal(json_array_size(alerts), 1);
+    json_t *a = json_array_get(alerts, 0);
+    assert_string_equal(json_string_value(json_object_get(a, "alertId")), "call_incomplete:call/K2");
+    assert_string_equal(json_string_value(json_object_get(a, "status")), "ALERT_STATUS_FIRING");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(a, "evidence"), "missing")),
+                        "topics,notes,next_step");
+    json_decref(j);
+    j = s_get_json(d->http_port, "/v1/alerts?kind=friction&contract_type=SPEAKER", NULL);
+    alerts = json_object_get(j, "alerts");
+    assert_int_equal(json_array_size(alerts), 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(alerts, 0), "rule")),
+                        "step_slow");
+    json_decref(j);
+    j = s_get_json(d->http_port, "/v1/alerts?rule=no_such_rule", NULL);
+    assert_int_equal(json_array_size(json_object_get(j, "alerts")), 0);
+    json_decref(j);
+
+    j = s_get_json(d->http_port, "/v1/kpi", NULL);
+    json_t *t1 = s_named(json_object_get(j, "by_territory"), "name", "T-1");
+    assert_int_equal(s_int(t1, "submitted"), 3);
+    assert_int_equal(s_int(t1, "complete"), 2);
+    assert_int_equal(s_int(t1, "late"), 1);
+    assert_int_equal(s_int(t1, "channel_known"), 3);
+    assert_int_equal(s_int(t1, "channel_matched"), 2);
+    /* The probes: incomplete calls without a territory. */
+    json_t *none = s_named(json_object_get(j, "by_territory"), "name", "_none");
+    assert_int_equal(s_int(none, "submitted"), (long long)d->probes);
+    assert_int_equal(s_int(none, "complete"), 0);
+    json_t *rep = s_named(json_object_get(j, "by_rep"), "name", "REP-1");
+    assert_int_equal(s_int(rep, "submitted"), 3 + (long long)d->probes);
+    json_t *nom = s_named(json_object_get(j, "steps"), "step", "NOMINATION");
+    assert_int_equal(s_int(nom, "completed"), 1);
+    assert_int_equal(s_int(nom, "over_sla"), 1);
+    assert_true(json_real_value(json_object_get(nom, "mean_seconds")) == 6 * 86400.0);
+    assert_true(json_real_value(json_object_get(nom, "sla_seconds")) == 5 * 86400.0);
+    json_t *open = json_object_get(j, "open_alerts");
+    assert_int_equal(s_int(json_object_get(open, "friction_by_step"), "FMV_REVIEW"), 1);
+    assert_int_equal(s_int(json_object_get(open, "by_rule"), "step_slow"), 1);
+    json_decref(j);
+    /* The answer is shared for a second (many pages poll it); then it
+     * follows: a fourth call shows up. */
+    tp_test_call_t k4 = s_call("K4", 4, ALL);
+    tp_dfx_send_call(d, &k4);
+    long long end = tp_now_ms() + TP_WAIT_MS;
+    for (long long n = 0; n != 4;) {
+        assert_true(tp_now_ms() < end);
+        j = s_get_json(d->http_port, "/v1/kpi", NULL);
+        n = s_int(s_named(json_object_get(j, "by_territory"), "name", "T-1"), "submitted");
+        json_decref(j);
+    }
+    tp_dfx_free(d);
+}
+
+/* The stream: snapshot first, then FIRING and RESOLVED as they are
+ * published; a reconnect with Last-Event-ID gets what it missed, no
+ * snapshot. */
+static void test_stream_fire_resolve(void **state) {
+    (void)state;
+    tp_dfx_t *d = s_start(DASH_ON);
+    int fd = s_connect(d->http_port, 0);
+    s_send_request(fd, "GET", "/v1/alerts/stream?territory=T-1", NULL);
+    s_text_t t = { 0 };
+    assert_true(s_read_until(fd, &t, 0, "event: snapshot\ndata: {", TP_WAIT_MS));
+    assert_non_null(strstr(t.buf, "Content-Type: text/event-stream"));
+    assert_non_null(strstr(t.buf, "\"alerts\": []"));   /* the probes have no territory */
+
+    tp_test_call_t k9 = s_call("K9", 1, TP_FIELD_PRODUCTS);
+    tp_dfx_send_call(d, &k9);
+    size_t at = t.len;
+    assert_true(s_read_until(fd, &t, at, "\"status\":\"ALERT_STATUS_FIRING\"", TP_WAIT_MS));
+    char *ev = strstr(t.buf + at, "id: ");
+    assert_non_null(ev);
+    unsigned long long fire_id = strtoull(ev + 4, NULL, 10);
+    assert_true(fire_id > 0);
+    assert_non_null(strstr(t.buf + at, "event: alert\ndata: {\"topic\":\"accountability.call_incomplete\""
+                                       ",\"alertId\":\"call_incomplete:call/K9\""));
+    /* The complete version resolves it. */
+    k9 = s_call("K9", 2, ALL);
+    k9.event_id = "K9b";
+    tp_dfx_send_call(d, &k9);
+    at = t.len;
+    assert_true(s_read_until(fd, &t, at, "\"status\":\"ALERT_STATUS_RESOLVED\"", TP_WAIT_MS));
+    assert_non_null(strstr(t.buf + at, "call_incomplete:call/K9"));
+    close(fd);
+    free(t.buf);
+
+    /* Back after the FIRING: only the RESOLVED again, no snapshot. */
+    fd = s_connect(d->http_port, 0);
+    char hdr[64];
+    snprintf(hdr, sizeof hdr, "Last-Event-ID: %llu\r\n", fire_id);
+    s_send_request(fd, "GET", "/v1/alerts/stream?territory=T-1", hdr);
+    t = (s_text_t){ 0 };
+    assert_true(s_read_until(fd, &t, 0, "\"status\":\"ALERT_STATUS_RESOLVED\"", TP_WAIT_MS));
+    assert_null(strstr(t.buf, "event: snapshot"));
+    assert_null(strstr(t.buf, "ALERT_STATUS_FIRING"));
+    close(fd);
+    free(t.buf);
+    /* An id from elsewhere (ahead of this daemon): a snapshot instead. */
+    fd = s_connect(d->http_port, 0);
+    s_send_request(fd, "GET", "/v1/alerts/stream", "Last-Event-ID: 99999999\r\n");
+    t = (s_text_t){ 0 };
+    assert_true(s_read_until(fd, &t, 0, "event: snapshot", TP_WAIT_MS));
+    close(fd);
+    free(t.buf);
+    /* Pages that left are noticed (their slots free) and their requests
+     * freed: under ASan a leaked one fails the clean exit below. */
+    long long end = tp_now_ms() + TP_WAIT_MS;
+    while (s_metric(d->http_port, "touchpointd_dashboard_streams") != 0)
+        assert_true(tp_now_ms() < end);
+    free(tp_dfx_stop(d));
+    tp_dfx_free(d);
+}
+
+/* With a token file, the data wants the token; the page's files do not. */
+static void test_token(void **state) {
+    (void)state;
+    tp_dfx_t *d = tp_dfx_setup(false);
+    char *token = tp_path(d->dir, "dash.token"), yaml[600];
+    assert_int_equal(tp_write_file(token, "dash-S3cret\n"), 0);
+    assert_int_equal(chmod(token, 0600), 0);
+    snprintf(yaml, sizeof yaml, "dashboard: { enabled: true, bearer_token_file: \"%s\" }", token);
+    d->http = true;
+    d->http_yaml = yaml;
+    tp_dfx_spawn(d, "event", NULL);
+    static const char *const paths[] = { "/v1/alerts", "/v1/alerts/stream", "/v1/kpi" };
+    for (size_t i = 0; i < 3; i++) {
+        char *text;
+        assert_int_equal(s_get(d->http_port, "GET", paths[i], NULL, &text), 401);
+        assert_non_null(strstr(text, "WWW-Authenticate: Bearer realm=\"touchpointd\""));
+        free(text);
+        assert_int_equal(s_get(d->http_port, "GET", paths[i],
+                               "Authorization: Bearer dash-S3cre\r\n", NULL), 401);
+        assert_int_equal(s_get(d->http_port, "GET", paths[i],
+                               "Authorization: Bearer dash-S3cret2\r\n", NULL), 401);
+    }
+    json_t *j = s_get_json(d->http_port, "/v1/alerts", "Authorization: Bearer dash-S3cret\r\n");
+    assert_true(s_int(j, "open") >= 0);
+    json_decref(j);
+    assert_int_equal(s_get(d->http_port, "GET", "/dashboard/", NULL, NULL), 200);
+    /* Rotated by an edit and a SIGHUP; a file others may read is refused
+     * and the running token stays. */
+    assert_int_equal(tp_write_file(token, "dash-N3w\n"), 0);
+    assert_true(tp_dfx_reload(d, "event", NULL));
+    assert_int_equal(s_get(d->http_port, "GET", "/v1/kpi", "Authorization: Bearer dash-S3cret\r\n",
+                           NULL), 401);
+    assert_int_equal(s_get(d->http_port, "GET", "/v1/kpi", "Authorization: Bearer dash-N3w\r\n",
+                           NULL), 200);
+    assert_int_equal(tp_write_file(token, "dash-Open\n"), 0);
+    assert_int_equal(chmod(token, 0644), 0);
+    assert_false(tp_dfx_reload(d, "event", NULL));
+    assert_int_equal(s_get(d->http_port, "GET", "/v1/kpi", "Authorization: Bearer dash-N3w\r\n",
+                           NULL), 200);
+    assert_int_equal(s_get(d->http_port, "GET", "/v1/kpi", "Authorization: Bearer dash-Open\r\n",
+                           NULL), 401);
+    free(token);
+    tp_dfx_free(d);
+}
+
+/* The page's files: types, caching, and nothing outside the root. */
+static void test_static_files(void **state) {
+    (void)state;
+    tp_dfx_t *d = s_start(DASH_ON);
+    char *text;
+    assert_int_equal(s_get(d->http_port, "GET", "/dashboard/", NULL, &text), 200);
+    assert_non_null(strstr(text, "Content-Type: text/html; charset=utf-8"));
+    assert_non_null(strstr(text, "Cache-Control: no-cache"));
+    assert_non_null(strstr(text, "<script type=\"module\" src=\"app.js\">"));
+    free(text);
+    assert_int_equal(s_get(d->http_port, "GET", "/dashboard/app.js", NULL, &text), 200);
+    assert_non_null(strstr(text, "Content-Type: text/javascript"));
+    free(text);
+    assert_int_equal(s_get(d->http_port, "GET", "/dashboard/style.css", NULL, &text), 200);
+    assert_non_null(strstr(text, "Content-Type: text/css"));
+    free(text);
+    assert_int_equal(s_get(d->http_port, "GET", "/dashboard", NULL, &text), 301);
+    assert_non_null(strstr(text, "Location: /dashboard/"));
+    free(text);
+    static const char *const bad[] = {
+        "/dashboard/../dashboard/index.html", "/dashboard/%2e%2e/README.md",
+        "/dashboard/..%2f..%2fREADME.md", "/dashboard/.hidden.js", "/dashboard//index.html",
+        "/dashboard/nope.html", "/dashboard/index.html.bak", "/dashboard/%00.js",
+        "/dashboard/../../../../etc/passwd",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        if (s_get(d->http_port, "GET", bad[i], NULL, NULL) != 404)
+            fail_msg("%s was not refused", bad[i]);
+    assert_int_equal(s_get(d->http_port, "POST", "/v1/alerts", "Content-Length: 0\r\n", NULL), 405);
+    tp_dfx_free(d);
+}
+
+/* At most max_clients streams; a client that never reads is cut once its
+ * unsent output passes max_client_buffer, while one that reads goes on. */
+static void test_limits(void **state) {
+    (void)state;
+    tp_dfx_t *d = s_start("dashboard: { enabled: true, max_clients: 2, max_client_buffer: 65536 }");
+    int slow = s_connect(d->http_port, 4096), fast = s_connect(d->http_port, 0);
+    s_send_request(slow, "GET", "/v1/alerts/stream", NULL);
+    s_send_request(fast, "GET", "/v1/alerts/stream", NULL);
+    s_text_t t = { 0 };
+    assert_true(s_read_until(fast, &t, 0, "event: snapshot", TP_WAIT_MS));
+    char *text;
+    assert_int_equal(s_get(d->http_port, "GET", "/v1/alerts/stream", NULL, &text), 503);
+    free(text);
+    assert_true(s_metric(d->http_port, "touchpointd_dashboard_streams_refused_total") == 1);
+    assert_true(s_metric(d->http_port, "touchpointd_dashboard_streams") == 2);
+
+    /* Alerts of ~700 bytes until the one that never reads is cut: past
+     * what the kernel buffers for it (SO_RCVBUF 4 KiB), then 64 KiB more,
+     * then not reading for a second. The reader is never behind for long. */
+    char id[32];
+    unsigned n = 0;
+    long long end = tp_now_ms() + TP_WAIT_MS;
+    while (s_metric(d->http_port, "touchpointd_dashboard_streams_cut_total") < 1) {
+        assert_true(tp_now_ms() < end);
+        for (unsigned i = 0; i < 100; i++, n++) {
+            snprintf(id, sizeof id, "S%u", n);
+            tp_test_call_t c = s_call(id, n + 1, 0);
+            tp_dfx_send_call(d, &c);
+            s_read_until(fast, &t, t.len, "\x01never", 0);  /* read as we go, as a browser does */
+        }
+        s_read_until(fast, &t, t.len, "\x01never", 100);
+    }
+    snprintf(id, sizeof id, "call_incomplete:call/S%u\"", n - 1);
+    if (!s_read_until(fast, &t, 0, id, TP_WAIT_MS)) {
+        char *e = tp_read_file(d->err);
+        fail_msg("the reading stream lost %s: %s", id, strstr(e, "stream cut") ? strstr(e, "stream cut") : e);
+    }
+    assert_true(n >= 100);
+    assert_true(s_metric(d->http_port, "touchpointd_dashboard_streams_cut_total") == 1);
+    assert_true(s_metric(d->http_port, "touchpointd_dashboard_streams") == 1);
+    /* The cut one is closed: draining it ends in EOF. */
+    s_text_t st = { 0 };
+    assert_false(s_read_until(slow, &st, 0, "\x01never", TP_WAIT_MS));
+    free(st.buf);
+    assert_int_equal(s_get(d->http_port, "GET", "/healthz", NULL, NULL), 200);
+    close(slow);
+    close(fast);
+    free(t.buf);
+    char *log = tp_dfx_stop(d);
+    assert_non_null(strstr(log, "Dashboard stream cut"));
+    free(log);
+    tp_dfx_free(d);
+}
+
+static size_t s_open_listed(unsigned port, const char *path) {
+    json_t *j = s_get_json(port, path, NULL);
+    size_t n = json_array_size(json_object_get(j, "alerts"));
+    json_decref(j);
+    return n;
+}
+
+/* Switched on by SIGHUP, the dashboard starts with the alerts already
+ * open; switched off, its streams close and its routes are 404 again; a
+ * restart brings the open alerts back (journal, rebuild). */
+static void test_reload_and_restart(void **state) {
+    (void)state;
+    tp_dfx_t *d = s_start(NULL);
+    tp_test_call_t k2 = s_call("K2", 1, TP_FIELD_PRODUCTS);
+    tp_dfx_send_call(d, &k2);
+    s_wait_alert(d, "K2", TOUCHPOINT__V1__ALERT_STATUS__ALERT_STATUS_FIRING);
+    assert_int_equal(s_get(d->http_port, "GET", "/v1/alerts", NULL, NULL), 404);
+
+    d->http_yaml = DASH_ON;
+    assert_true(tp_dfx_reload(d, "event", NULL));
+    assert_int_equal(s_open_listed(d->http_port, "/v1/alerts?territory=T-1"), 1);
+    int fd = s_connect(d->http_port, 0);
+    s_send_request(fd, "GET", "/v1/alerts/stream?territory=T-1", NULL);
+    s_text_t t = { 0 };
+    assert_true(s_read_until(fd, &t, 0, "call_incomplete:call/K2", TP_WAIT_MS));
+
+    d->http_yaml = NULL;
+    assert_true(tp_dfx_reload(d, "event", NULL));
+    assert_false(s_read_until(fd, &t, t.len, "\x01never", TP_WAIT_MS));   /* closed: EOF */
+    close(fd);
+    free(t.buf);
+    assert_int_equal(s_get(d->http_port, "GET", "/v1/alerts", NULL, NULL), 404);
+
+    d->http_yaml = DASH_ON;
+    assert_true(tp_dfx_reload(d, "event", NULL));
+    /* A reload that switches the dashboard off but fails later (its new
+     * http.listen is taken) changes nothing: the dashboard stays on. */
+    int busy = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in sa = { .sin_family = AF_INET };
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t sl = sizeof sa;
+    assert_int_equal(bind(busy, (struct sockaddr *)&sa, sizeof sa), 0);
+    assert_int_equal(listen(busy, 1), 0);
+    assert_int_equal(getsockname(busy, (struct sockaddr *)&sa, &sl), 0);
+    d->http_yaml = NULL;
+    char *path = tp_path(d->dir, "busy.yaml");
+    tp_dfx_write_config(d, path, "event", NULL);
+    char *yaml = tp_read_file(path), *at = strstr(yaml, "127.0.0.1:0\"");
+    assert_non_null(at);
+    char *next;
+    assert_true(asprintf(&next, "%.*s127.0.0.1:%u%s", (int)(at - yaml), yaml,
+                         (unsigned)ntohs(sa.sin_port), at + strlen("127.0.0.1:0")) > 0);
+    assert_false(tp_dfx_reload_yaml(d, next));
+    assert_int_equal(s_open_listed(d->http_port, "/v1/alerts?territory=T-1"), 1);
+    close(busy);
+    free(next);
+    free(yaml);
+    free(path);
+    d->http_yaml = DASH_ON;      /* the config on disk for the restart */
+    assert_true(tp_dfx_reload(d, "event", NULL));
+    free(tp_dfx_stop(d));
+    tp_dfx_restart(d, NULL);
+    assert_int_equal(s_open_listed(d->http_port, "/v1/alerts?territory=T-1"), 1);
+    json_t *j = s_get_json(d->http_port, "/v1/alerts?territory=T-1", NULL);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(j, "alerts"), 0),
+                                                          "alertId")), "call_incomplete:call/K2");
+    json_decref(j);
+    tp_dfx_free(d);
+}
+
+/* An answer lists at most 20,000 open alerts (their first JSON encoding
+ * is work on the event loop), the oldest first, and says how many are open. */
+static void test_list_capped(void **state) {
+    (void)state;
+    tp_dfx_t *d = s_start(DASH_ON);
+    enum { N = 20005 };
+    char id[32];
+    for (unsigned i = 0; i < N; i++) {
+        snprintf(id, sizeof id, "M%u", i);
+        tp_test_call_t c = s_call(id, i + 1, 0);
+        tp_dfx_send_call(d, &c);
+    }
+    long long end = tp_now_ms() + TP_WAIT_MS;
+    while (s_metric(d->http_port, "touchpointd_events_accepted_total") < N + d->probes)
+        assert_true(tp_now_ms() < end);
+    json_t *j = s_get_json(d->http_port, "/v1/alerts?territory=T-1", NULL);
+    assert_int_equal(s_int(j, "listed"), 20000);
+    assert_int_equal(json_array_size(json_object_get(j, "alerts")), 20000);
+    assert_true(s_int(j, "open") >= N);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(j, "alerts"), 0),
+                                                          "callId")), "M0");
+    json_decref(j);
+    int fd = s_connect(d->http_port, 0);
+    s_send_request(fd, "GET", "/v1/alerts/stream?territory=T-1", NULL);
+    s_text_t t = { 0 };
+    assert_true(s_read_until(fd, &t, 0, "\"listed\": 20000}", TP_WAIT_MS));
+    close(fd);
+    free(t.buf);
+    tp_dfx_free(d);
+}
+
+/* examples/grafana-touchpointd.json is JSON, and every metric its
+ * queries name is one the daemon exports (its # TYPE line in /metrics;
+ * a histogram's _bucket, _sum and _count by the family's name). */
+static void test_grafana_metrics(void **state) {
+    (void)state;
+    json_error_t err;
+    json_t *doc = json_load_file(TP_SOURCE_DIR "/examples/grafana-touchpointd.json", 0, &err);
+    if (!doc)
+        fail_msg("examples/grafana-touchpointd.json: line %d: %s", err.line, err.text);
+    tp_dfx_t *d = s_start(DASH_ON);
+    char *metrics;
+    assert_int_equal(s_get(d->http_port, "GET", "/metrics", NULL, &metrics), 200);
+    size_t i, k, checked = 0;
+    json_t *panel, *target;
+    json_array_foreach(json_object_get(doc, "panels"), i, panel) {
+        json_array_foreach(json_object_get(panel, "targets"), k, target) {
+            const char *expr = json_string_value(json_object_get(target, "expr"));
+            assert_non_null(expr);
+            for (const char *p = strstr(expr, "touchpointd_"); p; p = strstr(p + 1, "touchpointd_")) {
+                char name[128], type[200];
+                size_t n = strspn(p, "abcdefghijklmnopqrstuvwxyz0123456789_");
+                assert_true(n < sizeof name);
+                memcpy(name, p, n);
+                name[n] = '\0';
+                snprintf(type, sizeof type, "# TYPE %s ", name);
+                bool found = strstr(metrics, type) != NULL;
+                static const char *const suffix[] = { "_bucket", "_sum", "_count" };
+                for (size_t s = 0; !found && s < 3; s++) {
+                    size_t sl = strlen(suffix[s]);
+                    if (n > sl && !strcmp(name + n - sl, suffix[s])) {
+                        snprintf(type, sizeof type, "# TYPE %.*s histogram", (int)(n - sl), name);
+                        found = strstr(metrics, type) != NULL;
+                    }
+                }
+                if (!found)
+                    fail_msg("panel \"%s\" queries %s, which /metrics does not export",
+                             json_string_value(json_object_get(panel, "title")), name);
+                checked++;
+            }
+        }
+    }
+    assert_true(checked >= 20);
+    free(metrics);
+    json_decref(doc);
+    tp_dfx_free(d);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_off_by_default),
+        cmocka_unit_test(test_snapshot_and_kpi),
+        cmocka_unit_test(test_stream_fire_resolve),
+        cmocka_unit_test(test_token),
+        cmocka_unit_test(test_static_files),
+        cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_grafana_metrics),
+        cmocka_unit_test(test_list_capped),
+        cmocka_unit_test(test_reload_and_restart),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
