@@ -20,8 +20,11 @@ $SUDO apt-get update -q
 $SUDO apt-get install -y -q --no-install-recommends $PKGS
 # The dashboard's browser test drives that chromium with playwright-core
 # from npm, pinned by tests/e2e/package-lock.json (never a downloaded
-# browser). npm is not a Debian package here (nodesource's node brings it);
-# without it the test is skipped and says so.
+# browser). Node.js: the machine's own if it has one (nodesource's brings
+# npm; Debian's npm would conflict with it), else Debian's nodejs + npm.
+if ! command -v npm >/dev/null 2>&1 && ! command -v node >/dev/null 2>&1; then
+    $SUDO apt-get install -y -q --no-install-recommends nodejs npm
+fi
 if command -v npm >/dev/null 2>&1; then
     (cd "$(dirname "$0")/../tests/e2e" && npm ci --no-audit --no-fund)
 else
