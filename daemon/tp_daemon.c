@@ -603,10 +603,20 @@ static int s_republish_cb(void *ctx, uint64_t seq, const char *topic, const void
  * Acks promise durability, so the journal is required. */
 static int s_open_nats(tp_daemon_t *d) {
     const tp_config_t *cfg = d->cfg;
+    char why[512];
+    if (cfg->nats.ownership == TP_OWNERSHIP_LEASE) {   /* state from the stream, not the journal */
+        int r = tp_cluster_new(cfg, why, sizeof why, &d->cluster);
+        if (r < 0)
+            return log_error_errno(r, "Failed to set up JetStream on %s: %s", cfg->nats.url, why);
+        log_info("JetStream on %s: instance %s shares %u partitions of %s through leases in %s "
+                 "(ttl %lld ms), alerts to %s", cfg->nats.url, tp_cluster_instance(d->cluster),
+                 cfg->nats.partition_count, cfg->nats.events_stream, cfg->nats.lease_bucket,
+                 (long long)cfg->nats.lease_ttl_ms, cfg->nats.alerts_stream);
+        return 0;
+    }
     if (!d->journal)
         return log_error_errno(EINVAL, "nats.enabled needs journal.enabled: an ack promises the "
                                "event is stored");
-    char why[512];
     int r = tp_nats_new(d->base, cfg, s_nats_cb, d, why, sizeof why, &d->nats);
     if (r < 0)
         return log_error_errno(r, "Failed to set up JetStream on %s: %s", cfg->nats.url, why);
@@ -737,8 +747,20 @@ void tp_daemon_status(void *ctx, char *buf, size_t len) {
 void tp_daemon_log_stats(const tp_daemon_t *d) {
     char line[1024];
     tp_stats_format(tp_engine_stats(d->engine), line, sizeof line);
-    char nats[256] = "";
-    if (d->nats) {
+    char nats[512] = "";
+    if (d->cluster) {
+        tp_cluster_stats_t cs;
+        tp_cluster_get_stats(d->cluster, &cs);
+        snprintf(nats, sizeof nats, " nats_received=%llu nats_acked=%llu nats_termed=%llu "
+                 "nats_alerts_published=%llu nats_publish_errors=%llu nats_partitions_owned=%u "
+                 "nats_leases_claimed=%llu nats_leases_lost=%llu nats_rebuilds=%llu "
+                 "nats_rebuild_events=%llu", (unsigned long long)cs.received,
+                 (unsigned long long)cs.acked, (unsigned long long)cs.termed,
+                 (unsigned long long)cs.alerts_published, (unsigned long long)cs.publish_errors,
+                 cs.owned, (unsigned long long)cs.leases_claimed,
+                 (unsigned long long)cs.leases_lost, (unsigned long long)cs.rebuilds,
+                 (unsigned long long)cs.rebuild_events);
+    } else if (d->nats) {
         tp_nats_stats_t ns;
         tp_nats_get_stats(d->nats, &ns);
         snprintf(nats, sizeof nats, " nats_received=%llu nats_acked=%llu nats_termed=%llu "
@@ -770,6 +792,7 @@ void tp_daemon_destroy(tp_daemon_t **p) {
         free(o);
     }
     tp_nats_destroy(&d->nats);
+    tp_cluster_destroy(&d->cluster);
     if (d->flush_ev)
         event_free(d->flush_ev);
     tp_journal_close(&d->journal);

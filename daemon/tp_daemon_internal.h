@@ -8,6 +8,7 @@
 
 #include "tp_alert_replay.h"
 #include "tp_bus.h"
+#include "tp_cluster.h"
 #include "tp_daemon.h"
 #include "tp_http.h"
 #include "tp_journal.h"
@@ -38,6 +39,7 @@ struct tp_daemon {
     uint64_t           rebuilt_alerts;
     tp_http_t         *http;         /* /healthz, /metrics, /status; NULL when http.enabled is false */
     tp_nats_t         *nats;         /* JetStream input and alert stream; NULL when nats.enabled is false */
+    tp_cluster_t      *cluster;      /* instead of nats with nats.ownership: lease */
 };
 
 /* Every socket the daemon opens has a role: inputs[i], the output, the

@@ -27,7 +27,6 @@
 #define DELIVER_BATCH     512            /* messages per loop turn, then yield */
 #define MAX_ACK_PENDING   1024           /* per partition: bounds the handoff queue */
 #define PUB_MAX_PENDING   65536          /* alerts awaiting their PubAck */
-#define DUPLICATE_WINDOW_NS (120LL * 1000000000LL)  /* server-side Nats-Msg-Id window */
 #define EVENTS_MAX_AGE_NS (7LL * 86400 * 1000000000LL)
 #define ALERTS_MAX_AGE_NS (30LL * 86400 * 1000000000LL)
 #define MS_TO_NS(ms)      ((int64_t)(ms) * 1000000)
@@ -72,11 +71,14 @@ static int s_errno(natsStatus s) {
     }
 }
 
-/* libnats' text for s with its last error detail. */
-static int s_fail(tp_nats_t *n, natsStatus s, const char *what) {
-    snprintf(n->setup_why, sizeof n->setup_why, "%s: %s (%s)", what, natsStatus_GetText(s),
+int tp_nats_fail(natsStatus s, const char *what, char *why, size_t whylen) {
+    snprintf(why, whylen, "%s: %s (%s)", what, natsStatus_GetText(s),
              nats_GetLastError(NULL) ? nats_GetLastError(NULL) : "");
     return s_errno(s);
+}
+
+static int s_fail(tp_nats_t *n, natsStatus s, const char *what) {
+    return tp_nats_fail(s, what, n->setup_why, sizeof n->setup_why);
 }
 
 /* Delivery thread: queue the message for the loop, wake it if idle. The
@@ -146,32 +148,45 @@ static void s_wake_cb(evutil_socket_t fd, short what, void *arg) {
 }
 
 /* Creates `name` on `subject` (file storage, limits retention, a
- * duplicate window for Nats-Msg-Id) unless it exists. An existing stream
- * is left as the operator configured it. */
-static int s_ensure_stream(tp_nats_t *n, const char *name, const char *subject, int64_t max_age) {
+ * duplicate window for Nats-Msg-Id, nats.replicas) unless it exists. An
+ * existing stream is left as the operator configured it. */
+static int s_ensure_stream(jsCtx *js, const tp_config_t *cfg, const char *name,
+                           const char *subject, int64_t max_age, char *why, size_t whylen) {
     jsStreamInfo *si = NULL;
     jsErrCode jerr = 0;
-    natsStatus s = js_GetStreamInfo(&si, n->js, name, NULL, &jerr);
+    natsStatus s = js_GetStreamInfo(&si, js, name, NULL, &jerr);
     jsStreamInfo_Destroy(si);
-    if (s == NATS_OK)
-        return 0;
-    if (s != NATS_NOT_FOUND)
-        return s_fail(n, s, name);
-    jsStreamConfig sc;
-    jsStreamConfig_Init(&sc);
-    const char *subjects[] = { subject };
-    sc.Name = name;
-    sc.Subjects = subjects;
-    sc.SubjectsLen = 1;
-    sc.Storage = js_FileStorage;
-    sc.MaxAge = max_age;
-    sc.Duplicates = DUPLICATE_WINDOW_NS;
-    si = NULL;
-    s = js_AddStream(&si, n->js, &sc, NULL, &jerr);
-    jsStreamInfo_Destroy(si);
+    if (s == NATS_NOT_FOUND) {
+        jsStreamConfig sc;
+        jsStreamConfig_Init(&sc);
+        const char *subjects[] = { subject };
+        sc.Name = name;
+        sc.Subjects = subjects;
+        sc.SubjectsLen = 1;
+        sc.Storage = js_FileStorage;
+        sc.MaxAge = max_age;
+        sc.Duplicates = MS_TO_NS(cfg->nats.duplicate_window_ms);
+        sc.Replicas = (int64_t)cfg->nats.replicas;
+        si = NULL;
+        s = js_AddStream(&si, js, &sc, NULL, &jerr);
+        jsStreamInfo_Destroy(si);
+        if (s != NATS_OK && js_GetStreamInfo(&si, js, name, NULL, NULL) == NATS_OK) {
+            jsStreamInfo_Destroy(si);   /* another instance created it meanwhile */
+            s = NATS_OK;
+        }
+    }
     if (s != NATS_OK)
-        return s_fail(n, s, name);
+        return tp_nats_fail(s, name, why, whylen);
     return 0;
+}
+
+int tp_nats_ensure_streams(jsCtx *js, const tp_config_t *cfg, char *why, size_t whylen) {
+    int r = s_ensure_stream(js, cfg, cfg->nats.events_stream, TP_EVENTS_SUBJECT_PREFIX ">",
+                            EVENTS_MAX_AGE_NS, why, whylen);
+    if (r == 0)
+        r = s_ensure_stream(js, cfg, cfg->nats.alerts_stream, TP_ALERTS_SUBJECT_PREFIX ">",
+                            ALERTS_MAX_AGE_NS, why, whylen);
+    return r;
 }
 
 /* The Alert.sequence of the alerts stream's last message, 0 if none. */
@@ -223,11 +238,7 @@ static int s_subscribe(tp_nats_t *n, unsigned p) {
 static void *s_setup_thread(void *arg) {
     tp_nats_t *n = arg;
     const tp_config_t *cfg = n->cfg;
-    int r = s_ensure_stream(n, cfg->nats.events_stream, TP_EVENTS_SUBJECT_PREFIX ">",
-                            EVENTS_MAX_AGE_NS);
-    if (r == 0)
-        r = s_ensure_stream(n, cfg->nats.alerts_stream, TP_ALERTS_SUBJECT_PREFIX ">",
-                            ALERTS_MAX_AGE_NS);
+    int r = tp_nats_ensure_streams(n->js, cfg, n->setup_why, sizeof n->setup_why);
     if (r == 0)
         n->last_alert_seq = s_last_alert_sequence(n);
     size_t np = cfg->nats.n_partitions ? cfg->nats.n_partitions : cfg->nats.partition_count;
@@ -249,6 +260,31 @@ static void s_puback_cb(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae,
     natsMsg_Destroy(msg);
 }
 
+int tp_nats_connect(const tp_config_t *cfg, struct event_base *base, natsConnection **ret,
+                    char *why, size_t whylen) {
+    natsOptions *opts = NULL;
+    natsStatus s;
+    int r = 0;
+    char urls[1024], *servers[16], *save = NULL;
+    int n_servers = 0;
+    snprintf(urls, sizeof urls, "%s", cfg->nats.url);
+    for (char *u = strtok_r(urls, ", ", &save); u && n_servers < 16; u = strtok_r(NULL, ", ", &save))
+        servers[n_servers++] = u;
+    if ((s = natsOptions_Create(&opts)) != NATS_OK ||
+        (s = natsOptions_SetServers(opts, (const char **)servers, n_servers)) != NATS_OK ||
+        (base && (s = natsOptions_SetEventLoop(opts, base, natsLibevent_Attach, natsLibevent_Read,
+                                               natsLibevent_Write, natsLibevent_Detach)) != NATS_OK) ||
+        (base && (s = natsOptions_UseGlobalMessageDelivery(opts, true)) != NATS_OK) ||
+        (s = natsOptions_SetMaxReconnect(opts, -1)) != NATS_OK ||
+        (s = natsOptions_SetReconnectWait(opts, 250)) != NATS_OK) {
+        r = tp_nats_fail(s, "NATS options", why, whylen);
+    } else if ((s = natsConnection_Connect(ret, opts)) != NATS_OK) {
+        r = tp_nats_fail(s, cfg->nats.url, why, whylen);
+    }
+    natsOptions_Destroy(opts);
+    return r;
+}
+
 int tp_nats_new(struct event_base *base, const tp_config_t *cfg, tp_nats_recv_fn fn, void *arg,
                 char *why, size_t whylen, tp_nats_t **ret) {
     tp_nats_t *n = calloc(1, sizeof *n);
@@ -261,7 +297,6 @@ int tp_nats_new(struct event_base *base, const tp_config_t *cfg, tp_nats_recv_fn
     n->fn = fn;
     n->arg = arg;
     pthread_mutex_init(&n->mu, NULL);
-    natsOptions *opts = NULL;
     natsStatus s;
     int r;
     n->deliver_ev = event_new(base, -1, 0, s_deliver_cb, n);
@@ -273,25 +308,8 @@ int tp_nats_new(struct event_base *base, const tp_config_t *cfg, tp_nats_recv_fn
     }
     size_t np = cfg->nats.n_partitions ? cfg->nats.n_partitions : cfg->nats.partition_count;
     n->max_queue = 2 * MAX_ACK_PENDING * np;
-    char urls[1024], *servers[16], *save = NULL;
-    int n_servers = 0;
-    snprintf(urls, sizeof urls, "%s", cfg->nats.url);
-    for (char *u = strtok_r(urls, ", ", &save); u && n_servers < 16; u = strtok_r(NULL, ", ", &save))
-        servers[n_servers++] = u;
-    if ((s = natsOptions_Create(&opts)) != NATS_OK ||
-        (s = natsOptions_SetServers(opts, (const char **)servers, n_servers)) != NATS_OK ||
-        (s = natsOptions_SetEventLoop(opts, base, natsLibevent_Attach, natsLibevent_Read,
-                                      natsLibevent_Write, natsLibevent_Detach)) != NATS_OK ||
-        (s = natsOptions_UseGlobalMessageDelivery(opts, true)) != NATS_OK ||
-        (s = natsOptions_SetMaxReconnect(opts, -1)) != NATS_OK ||
-        (s = natsOptions_SetReconnectWait(opts, 500)) != NATS_OK) {
-        r = s_fail(n, s, "NATS options");
+    if ((r = tp_nats_connect(cfg, base, &n->nc, n->setup_why, sizeof n->setup_why)) < 0)
         goto fail;
-    }
-    if ((s = natsConnection_Connect(&n->nc, opts)) != NATS_OK) {
-        r = s_fail(n, s, cfg->nats.url);
-        goto fail;
-    }
     jsOptions jo;
     jsOptions_Init(&jo);
     jo.PublishAsync.MaxPending = PUB_MAX_PENDING;
@@ -316,14 +334,12 @@ int tp_nats_new(struct event_base *base, const tp_config_t *cfg, tp_nats_recv_fn
     pthread_join(t, NULL);
     if ((r = n->setup_r) < 0)
         goto fail;
-    natsOptions_Destroy(opts);
     n->ready = true;
     event_active(n->deliver_ev, EV_READ, 0);
     *ret = n;
     return 0;
 fail:
     snprintf(why, whylen, "%s", n->setup_why);
-    natsOptions_Destroy(opts);
     tp_nats_destroy(&n);
     return r;
 }
@@ -354,18 +370,21 @@ static const char *s_status_name(int status) {
     return status == TOUCHPOINT__V1__ALERT_STATUS__ALERT_STATUS_RESOLVED ? "RESOLVED" : "FIRING";
 }
 
+/* (alert_id, status) alone would make a re-fired alert (FIRING, RESOLVED,
+ * FIRING) a duplicate within the window; detected_at_ms tells the firings
+ * apart and is the same when one is sent again. */
+void tp_nats_alert_msg_id(char *buf, size_t len, const Touchpoint__V1__Alert *a) {
+    snprintf(buf, len, "%s:%s:%" PRId64, a->alert_id, s_status_name(a->status), a->detected_at_ms);
+}
+
 int tp_nats_publish_alert(tp_nats_t *n, const char *topic, const void *body, size_t len) {
     Touchpoint__V1__Alert *a = touchpoint__v1__alert__unpack(NULL, len, body);
     if (!a) {
         atomic_fetch_add(&n->publish_errors, 1);
         return -EBADMSG;
     }
-    /* (alert_id, status) alone would make a re-fired alert (FIRING,
-     * RESOLVED, FIRING) a duplicate within the window; detected_at_ms
-     * tells the firings apart and is the same when one is sent again. */
     char id[512], subject[256];
-    snprintf(id, sizeof id, "%s:%s:%" PRId64, a->alert_id, s_status_name(a->status),
-             a->detected_at_ms);
+    tp_nats_alert_msg_id(id, sizeof id, a);
     snprintf(subject, sizeof subject, TP_ALERTS_SUBJECT_PREFIX "%s", topic);
     touchpoint__v1__alert__free_unpacked(a, NULL);
     jsPubOptions po;
