@@ -546,6 +546,19 @@ void tp_daemon_close_role(tp_daemon_t *d, int role) {
     }
 }
 
+/* /metrics: the nats_* families of whichever JetStream mode runs. */
+static void s_nats_collect_cb(void *ctx, tp_metrics_t *m, bool first) {
+    tp_daemon_t *d = ctx;
+    tp_nats_stats_t ns;
+    tp_cluster_stats_t cs;
+    if (d->nats)
+        tp_nats_get_stats(d->nats, &ns);
+    if (d->cluster)
+        tp_cluster_get_stats(d->cluster, &cs);
+    tp_nats_metrics_collect(&d->nats_metrics, m, first, d->nats ? &ns : NULL,
+                            d->cluster ? &cs : NULL);
+}
+
 int tp_daemon_open_http(tp_daemon_t *d, const tp_config_t *cfg) {
     const tp_ingest_ops_t ops = { .submit = s_ingest_submit_cb,
                                   .when_durable = s_ingest_when_durable_cb, .ctx = d };
@@ -553,6 +566,8 @@ int tp_daemon_open_http(tp_daemon_t *d, const tp_config_t *cfg) {
     int r = tp_http_new(d->base, cfg, d->engine, &ops, why, sizeof why, &d->http);
     if (r < 0)
         return log_error_errno(r, "Failed to start the HTTP endpoint: %s: %m", why);
+    if (cfg->nats.enabled)
+        tp_http_set_collector(d->http, s_nats_collect_cb, d);
     log_info("HTTP endpoint on %s (port %u): /healthz /metrics /status%s", cfg->http.listen,
              tp_http_port(d->http), cfg->http.ingest.enabled ? " /v1/events" : "");
     return 0;
@@ -748,27 +763,13 @@ void tp_daemon_log_stats(const tp_daemon_t *d) {
     char line[1024];
     tp_stats_format(tp_engine_stats(d->engine), line, sizeof line);
     char nats[512] = "";
-    if (d->cluster) {
-        tp_cluster_stats_t cs;
-        tp_cluster_get_stats(d->cluster, &cs);
-        snprintf(nats, sizeof nats, " nats_received=%llu nats_acked=%llu nats_termed=%llu "
-                 "nats_alerts_published=%llu nats_publish_errors=%llu nats_partitions_owned=%u "
-                 "nats_leases_claimed=%llu nats_leases_lost=%llu nats_rebuilds=%llu "
-                 "nats_rebuild_events=%llu", (unsigned long long)cs.received,
-                 (unsigned long long)cs.acked, (unsigned long long)cs.termed,
-                 (unsigned long long)cs.alerts_published, (unsigned long long)cs.publish_errors,
-                 cs.owned, (unsigned long long)cs.leases_claimed,
-                 (unsigned long long)cs.leases_lost, (unsigned long long)cs.rebuilds,
-                 (unsigned long long)cs.rebuild_events);
-    } else if (d->nats) {
-        tp_nats_stats_t ns;
+    tp_nats_stats_t ns;
+    tp_cluster_stats_t cs;
+    if (d->nats)
         tp_nats_get_stats(d->nats, &ns);
-        snprintf(nats, sizeof nats, " nats_received=%llu nats_acked=%llu nats_termed=%llu "
-                 "nats_released=%llu nats_alerts_published=%llu nats_publish_errors=%llu",
-                 (unsigned long long)ns.received, (unsigned long long)ns.acked,
-                 (unsigned long long)ns.termed, (unsigned long long)ns.released,
-                 (unsigned long long)ns.alerts_published, (unsigned long long)ns.publish_errors);
-    }
+    if (d->cluster)
+        tp_cluster_get_stats(d->cluster, &cs);
+    tp_nats_metrics_format(nats, sizeof nats, d->nats ? &ns : NULL, d->cluster ? &cs : NULL);
     log_info("stats: %s open_alerts=%zu known_calls=%zu known_cases=%zu deadlines=%zu%s", line,
              tp_engine_open_alerts(d->engine), tp_engine_calls(d->engine),
              tp_engine_cases(d->engine), tp_engine_deadlines(d->engine), nats);

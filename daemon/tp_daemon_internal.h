@@ -14,6 +14,7 @@
 #include "tp_journal.h"
 #include "tp_log.h"
 #include "tp_nats.h"
+#include "tp_nats_metrics.h"
 #include "tp_zap.h"
 
 struct tp_daemon {
@@ -40,6 +41,7 @@ struct tp_daemon {
     tp_http_t         *http;         /* /healthz, /metrics, /status; NULL when http.enabled is false */
     tp_nats_t         *nats;         /* JetStream input and alert stream; NULL when nats.enabled is false */
     tp_cluster_t      *cluster;      /* instead of nats with nats.ownership: lease */
+    tp_nats_metrics_t  nats_metrics; /* nats_* on /metrics */
 };
 
 /* Every socket the daemon opens has a role: inputs[i], the output, the

@@ -31,6 +31,7 @@ struct tp_lease {
     uint64_t          *rev;          /* [count]: revision of our last write */
     int64_t           *renewed_ms;   /* [count]: last successful write */
     int64_t           *release_ms;   /* [count]: given up, delete the key at this time */
+    unsigned          *free_rounds;  /* [count]: rounds in a row it had no holder */
 };
 
 static int64_t s_now_ms(void) {
@@ -144,8 +145,12 @@ static void s_claim(tp_lease_t *l, int64_t now, bool *taken) {
     l->stats.members = members;
     unsigned owned = l->stats.owned;
     pthread_mutex_unlock(&l->mu);
-    unsigned share = (l->count + members - 1) / members;
-    if (owned > share) {
+    unsigned share = (l->count + members - 1) / members, free = 0;
+    for (unsigned p = 0; p < l->count; p++) {
+        l->free_rounds[p] = taken[p] ? 0 : l->free_rounds[p] + 1;
+        free += !taken[p];
+    }
+    if (owned > share && free == 0) {
         /* A member joined: give one back per round. The worker stops
          * serving it now; the key goes a round later, when the worker has
          * surely finished the batch it was in. */
@@ -162,9 +167,12 @@ static void s_claim(tp_lease_t *l, int64_t now, bool *taken) {
         return;
     }
     unsigned start = tp_fnv1a32(l->instance) % l->count;
-    for (unsigned i = 0; i < l->count && owned < share; i++) {
+    for (unsigned i = 0; i < l->count; i++) {
         unsigned p = (start + i) % l->count;
-        if (taken[p] || l->release_ms[p])
+        /* Beyond our share only what nobody took for two rounds: the
+         * member key of a dead instance may outlive its leases by up to a
+         * round, and its partitions must not wait for that. */
+        if (taken[p] || l->release_ms[p] || (owned >= share && l->free_rounds[p] < 2))
             continue;
         char key[32];
         uint64_t rev = 0;
@@ -232,8 +240,10 @@ int tp_lease_new(natsConnection *nc, const tp_config_t *cfg, const char *instanc
     l->rev = calloc(l->count, sizeof *l->rev);
     l->renewed_ms = calloc(l->count, sizeof *l->renewed_ms);
     l->release_ms = calloc(l->count, sizeof *l->release_ms);
+    l->free_rounds = calloc(l->count, sizeof *l->free_rounds);
     int r = 0;
-    if (!l->instance || !l->gen || !l->rev || !l->renewed_ms || !l->release_ms) {
+    if (!l->instance || !l->gen || !l->rev || !l->renewed_ms || !l->release_ms ||
+        !l->free_rounds) {
         snprintf(why, whylen, "out of memory");
         r = -ENOMEM;
         goto fail;
@@ -314,6 +324,7 @@ void tp_lease_destroy(tp_lease_t **pp) {
     jsCtx_Destroy(l->js);
     free(l->instance);
     free(l->release_ms);
+    free(l->free_rounds);
     free(l->gen);
     free(l->rev);
     free(l->renewed_ms);

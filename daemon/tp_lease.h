@@ -10,7 +10,9 @@
  * claim it). Key m.<instance> (put every round) makes the live members
  * countable; an instance claims free partitions until it holds
  * ceil(partition_count / members), starting one round after it joined so
- * instances started together split fairly; one that holds more (a member
+ * instances started together split fairly, and also takes a partition
+ * nobody held for two rounds (a dead member's m. key may outlive its
+ * leases). One that holds more than its share while none is free (a member
  * joined) gives one back per round: it stops serving it at once and
  * deletes the key a round later.
  *

@@ -150,6 +150,7 @@ static unsigned s_live_of(tp_dfx_t *d) {
  * Nats-Msg-Id makes safe (what was stored is dropped as a duplicate). */
 static void s_publish(tp_dfx_t *d, const char *urls, const char *path) {
     const char *args[] = { "--nats", urls, "--partitions", PARTITIONS, path, NULL };
+    long long deadline = tp_now_ms() + 3 * TP_WAIT_MS;
     for (int attempt = 0;; attempt++) {
         char *err = NULL;
         int r = tp_nats_tp_pub(d, args, &err);
@@ -158,8 +159,8 @@ static void s_publish(tp_dfx_t *d, const char *urls, const char *path) {
         free(err);
         if (r == 0)
             return;
-        assert_true(attempt < 10);
-        usleep(500 * 1000);
+        assert_true(tp_now_ms() < deadline);
+        usleep(1000 * 1000);
     }
 }
 
@@ -190,6 +191,7 @@ static void test_cluster_failover(void **state) {
                              ", ownership: lease, instance: i%u, lease_ttl: 2s, ack_wait: 2s, "
                              "replicas: 3 }\n", urls, i) > 0);
         d[i] = tp_dfx_setup(false);
+        d[i]->http = true;
         tp_dfx_spawn(d[i], "event", yaml);
         free(yaml);
     }
@@ -238,6 +240,18 @@ static void test_cluster_failover(void **state) {
     }
     print_message("failover: partitions %#x of i%u live on the survivors %lld ms after SIGKILL "
                   "(lease_ttl 2 s)\n", owned[victim], victim, tp_now_ms() - killed);
+    /* /metrics says the same: the survivors serve all partitions, and
+     * took some over. */
+    double total = 0, rebuilds = 0;
+    for (unsigned i = 0; i < N_DAEMONS; i++) {
+        if (i == victim)
+            continue;
+        total += tp_nats_metric(d[i]->http_port, "touchpointd_nats_partitions_owned");
+        rebuilds += tp_nats_metric(d[i]->http_port, "touchpointd_nats_rebuilds_total");
+        assert_true(tp_nats_metric(d[i]->http_port, "touchpointd_nats_members") >= 2);
+    }
+    assert_true(total == N_PART);
+    assert_true(rebuilds >= N_PART);
 
     /* Lose one nats-server (not the first URL, which tp-pub tries first),
      * then the rest of the stream. */

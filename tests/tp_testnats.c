@@ -16,6 +16,10 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
 #include <nats/nats.h>
 
 void tp_nats_skip_without_server(void) {
@@ -236,4 +240,46 @@ void tp_nats_expect_stream(const char *url, char **ref, size_t nref, long long w
         }
         tp_nats_free_keys(got, n);
     }
+}
+
+typedef struct {
+    struct event_base *base;
+    char              *body;
+} s_get_t;
+
+static void s_get_cb(struct evhttp_request *req, void *arg) {
+    s_get_t *g = arg;
+    if (req && evhttp_request_get_response_code(req) == 200) {
+        struct evbuffer *b = evhttp_request_get_input_buffer(req);
+        size_t len = evbuffer_get_length(b);
+        g->body = calloc(1, len + 1);
+        evbuffer_remove(b, g->body, len);
+    }
+    event_base_loopexit(g->base, NULL);
+}
+
+char *tp_nats_http_get(unsigned port, const char *path) {
+    s_get_t g = { .base = event_base_new() };
+    struct evhttp_connection *c = evhttp_connection_base_new(g.base, NULL, "127.0.0.1",
+                                                             (unsigned short)port);
+    evhttp_connection_set_timeout(c, 10);
+    struct evhttp_request *req = evhttp_request_new(s_get_cb, &g);
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Host", "127.0.0.1");
+    assert_int_equal(evhttp_make_request(c, req, EVHTTP_REQ_GET, path), 0);
+    event_base_dispatch(g.base);
+    evhttp_connection_free(c);
+    event_base_free(g.base);
+    assert_non_null(g.body);
+    return g.body;
+}
+
+double tp_nats_metric(unsigned port, const char *name) {
+    char *text = tp_nats_http_get(port, "/metrics"), needle[160];
+    snprintf(needle, sizeof needle, "\n%s ", name);
+    const char *at = strstr(text, needle);
+    if (!at)
+        fail_msg("/metrics has no %s", name);
+    double v = strtod(at + strlen(needle), NULL);
+    free(text);
+    return v;
 }

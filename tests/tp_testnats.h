@@ -64,3 +64,9 @@ size_t tp_nats_reference(const char *const *inputs, char **keys, size_t max);
 /* Waits up to wait_ms until TP_ALERTS holds exactly ref (multiset); fails
  * with both lists at the deadline. */
 void tp_nats_expect_stream(const char *url, char **ref, size_t nref, long long wait_ms);
+
+/* GET http://127.0.0.1:<port><path>: the body of a 200 (caller frees). */
+char *tp_nats_http_get(unsigned port, const char *path);
+
+/* The value of the unlabelled series `name` on /metrics. */
+double tp_nats_metric(unsigned port, const char *name);
