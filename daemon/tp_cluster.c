@@ -20,6 +20,7 @@
 #include "tp_partition.h"
 
 #define FETCH_BATCH      256
+#define PUB_MAX_PENDING  65536    /* async alert publishes in flight (a watermark can fire many) */
 #define MAX_ACK_PENDING  1024     /* per partition, as in static mode */
 #define IDLE_SLEEP_MS    5        /* nothing to fetch on any partition */
 #define RETRY_MS         1000     /* a failed take-over is tried again after this */
@@ -39,7 +40,9 @@ typedef struct {
     uint64_t           done_seq;  /* highest stream sequence applied to engine */
     uint64_t           floor;     /* the durable's ack floor when we took over */
     bool               suppress;  /* applying an event at or below floor */
+    bool               batch;     /* live batch: publish async, PubAcks awaited before the acks */
     bool               pub_failed;
+    size_t             batch_alerts;
     int64_t            retry_ms;
 } s_part_t;
 
@@ -54,11 +57,24 @@ struct tp_cluster {
     bool                 started;
     atomic_bool          stop;
     atomic_uint_fast64_t n[C_COUNT];
+    atomic_uint_fast64_t async_errors;  /* PubAck failures of async publishes */
     atomic_int_fast64_t  last_rebuild_ms;
 };
 
 static void s_add(tp_cluster_t *c, int k, uint64_t v) {
     atomic_fetch_add(&c->n[k], v);
+}
+
+/* PubAck (or its failure) of an async alert publish, on libnats' thread. */
+static void s_puback_cb(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void *closure) {
+    (void)js;
+    (void)pa;
+    tp_cluster_t *c = closure;
+    if (pae) {
+        atomic_fetch_add(&c->async_errors, 1);
+        s_add(c, C_PUB_ERRORS, 1);
+    }
+    natsMsg_Destroy(msg);
 }
 
 static void s_sleep_ms(int64_t ms) {
@@ -92,6 +108,16 @@ static int s_sink_cb(void *ctx, const char *topic, const uint8_t *buf, size_t le
     jsPubOptions po;
     jsPubOptions_Init(&po);
     po.MsgId = id;
+    if (pt->batch) {                     /* PubAck awaited by s_poll, before the batch's acks */
+        if (js_PublishAsync(c->js, subject, buf, (int)len, &po) != NATS_OK) {
+            s_add(c, C_PUB_ERRORS, 1);
+            pt->pub_failed = true;
+        } else {
+            s_add(c, C_PUBLISHED, 1);
+            pt->batch_alerts++;
+        }
+        return 0;
+    }
     for (;;) {
         jsPubAck *pa = NULL;
         natsStatus s = js_Publish(&pa, c->js, subject, buf, (int)len, &po, NULL);
@@ -109,10 +135,13 @@ static int s_sink_cb(void *ctx, const char *topic, const uint8_t *buf, size_t le
     }
 }
 
+enum { SETTLE_NONE, SETTLE_ACK, SETTLE_TERM };
+
 /* One event of partition pt from the stream (live: from the durable
- * consumer, settled here; else from the replay). Returns 0, or negative
- * errno when the partition must be reset. */
-static int s_apply(s_part_t *pt, natsMsg *m, bool live, uint64_t *ret_pending) {
+ * consumer, *ret_settle says how to settle it once its alerts are stored;
+ * else from the replay). Returns 0, or negative errno when the partition
+ * must be reset. */
+static int s_apply(s_part_t *pt, natsMsg *m, bool live, uint64_t *ret_pending, int *ret_settle) {
     tp_cluster_t *c = pt->c;
     jsMsgMetaData *meta = NULL;
     if (natsMsg_GetMetaData(&meta, m) != NATS_OK)
@@ -121,19 +150,17 @@ static int s_apply(s_part_t *pt, natsMsg *m, bool live, uint64_t *ret_pending) {
     if (ret_pending)
         *ret_pending = meta->NumPending;
     jsMsgMetaData_Destroy(meta);
+    if (ret_settle)
+        *ret_settle = SETTLE_NONE;
     if (seq <= pt->done_seq) {           /* a redelivery of what the replay applied */
-        if (live) {
-            natsMsg_Ack(m, NULL);
-            s_add(c, C_ACKED, 1);
-        }
+        if (ret_settle)
+            *ret_settle = SETTLE_ACK;
         return 0;
     }
     char topic[64], why[256] = "";
     int r = TP_REFUSED;
     size_t len = (size_t)natsMsg_GetDataLength(m);
-    if (live)
-        s_add(c, C_RECEIVED, 1);
-    else
+    if (!live)
         s_add(c, C_REBUILD_EVENTS, 1);
     if (tp_partition_topic(topic, sizeof topic, natsMsg_GetSubject(m)) == 0 &&
         len <= c->cfg->max_message_bytes) {
@@ -148,15 +175,8 @@ static int s_apply(s_part_t *pt, natsMsg *m, bool live, uint64_t *ret_pending) {
             return r;
     }
     pt->done_seq = seq;
-    if (!live)
-        return 0;
-    if (r == TP_REFUSED) {
-        natsMsg_Term(m, NULL);           /* can never be accepted: no redelivery */
-        s_add(c, C_TERMED, 1);
-    } else {
-        natsMsg_Ack(m, NULL);            /* a lost ack costs a redelivery, skipped above */
-        s_add(c, C_ACKED, 1);
-    }
+    if (ret_settle)                      /* refused: it can never be accepted, no redelivery */
+        *ret_settle = r == TP_REFUSED ? SETTLE_TERM : SETTLE_ACK;
     return 0;
 }
 
@@ -230,7 +250,7 @@ static int s_replay(s_part_t *pt, const char *subject, uint64_t reach, bool any)
             pending = reach = 0;         /* an empty partition */
         } else {
             got = true;
-            r = s_apply(pt, m, false, &pending);
+            r = s_apply(pt, m, false, &pending, NULL);
             natsMsg_Destroy(m);
         }
     }
@@ -281,9 +301,14 @@ static int s_start(s_part_t *pt, uint64_t gen) {
     return 0;
 }
 
-/* One batch of pt's live events. >0 if there were any, 0 none, <0 reset. */
+/* One batch of pt's live events: applied, their alerts published
+ * asynchronously, every PubAck awaited, then the events acked (acked
+ * implies "its alerts are stored"). >0 if there were any, 0 none, <0 the
+ * partition must be reset (nothing of the batch acked: the rebuild covers
+ * it). */
 static int s_poll(s_part_t *pt) {
-    if (pt->c->cfg->clock == TP_CLOCK_WALL) {
+    tp_cluster_t *c = pt->c;
+    if (c->cfg->clock == TP_CLOCK_WALL) {
         pt->pub_failed = false;
         tp_engine_fire_due(pt->engine);
         if (pt->pub_failed)
@@ -296,9 +321,32 @@ static int s_poll(s_part_t *pt) {
     fr.NoWait = true;
     if (natsSubscription_FetchRequest(&list, pt->sub, &fr) != NATS_OK)
         return 0;                        /* nothing now (or NATS away: next turn) */
-    int r = 0;
-    for (int i = 0; i < list.Count && r == 0; i++)
-        r = s_apply(pt, list.Msgs[i], true, NULL);
+    int r = 0, settle[FETCH_BATCH];
+    uint64_t errors = atomic_load(&c->async_errors);
+    pt->batch = true;
+    pt->batch_alerts = 0;
+    for (int i = 0; i < list.Count && i < FETCH_BATCH && r == 0; i++) {
+        s_add(c, C_RECEIVED, 1);
+        r = s_apply(pt, list.Msgs[i], true, NULL, &settle[i]);
+    }
+    pt->batch = false;
+    if (r == 0 && pt->batch_alerts) {
+        jsPubOptions po;
+        jsPubOptions_Init(&po);
+        po.MaxWait = c->cfg->nats.lease_ttl_ms;
+        if (js_PublishAsyncComplete(c->js, &po) != NATS_OK ||
+            atomic_load(&c->async_errors) != errors)
+            r = -EIO;
+    }
+    for (int i = 0; i < list.Count && i < FETCH_BATCH && r == 0; i++) {
+        if (settle[i] == SETTLE_TERM) {
+            natsMsg_Term(list.Msgs[i], NULL);
+            s_add(c, C_TERMED, 1);
+        } else {
+            natsMsg_Ack(list.Msgs[i], NULL);   /* a lost ack costs a redelivery, skipped */
+            s_add(c, C_ACKED, 1);
+        }
+    }
     int n = list.Count;
     natsMsgList_Destroy(&list);          /* unsettled ones are redelivered after ack_wait */
     return r < 0 ? r : n;
@@ -374,7 +422,12 @@ int tp_cluster_new(const tp_config_t *cfg, char *why, size_t whylen, tp_cluster_
     natsStatus s;
     if ((r = tp_nats_connect(cfg, NULL, &c->nc, why, whylen)) < 0)
         goto fail;
-    if ((s = natsConnection_JetStream(&c->js, c->nc, NULL)) != NATS_OK) {
+    jsOptions jo;
+    jsOptions_Init(&jo);
+    jo.PublishAsync.MaxPending = PUB_MAX_PENDING;
+    jo.PublishAsync.AckHandler = s_puback_cb;
+    jo.PublishAsync.AckHandlerClosure = c;
+    if ((s = natsConnection_JetStream(&c->js, c->nc, &jo)) != NATS_OK) {
         r = tp_nats_fail(s, "JetStream context", why, whylen);
         goto fail;
     }
