@@ -109,7 +109,8 @@ const cfg_key_t tp_config_keys[] = {
         "static: consume nats.partitions; lease: share the partitions among live instances through"
         " KV leases, state rebuilt from the events stream (README, JetStream mode)"),
     K("nats.instance", T_OPT_STRING, nats.instance, 0, 0, "\"\"",
-      "lease holder id of this instance, unique in the cluster (letters, digits, -_=); \"\" = <hostname>-<pid>"),
+      "lease holder id of this instance, unique in the cluster (letters, digits, -_=);"
+      " \"\" = <hostname>-<pid>"),
     K("nats.lease_bucket", T_STRING, nats.lease_bucket, 0, 0, "TP_LEASES",
       "KV bucket of partition leases p.<N> and members m.<instance> (created if missing)"),
     K("nats.lease_ttl", T_DURATION, nats.lease_ttl_ms, 1000, 3600000, "10s",
