@@ -477,6 +477,12 @@ void tp_cluster_destroy(tp_cluster_t **pp) {
     }
     /* Only after the worker stopped: nobody may serve a partition we hand over. */
     tp_lease_destroy(&c->lease);
+    if (c->js) {                         /* PubAcks still due would call s_puback_cb on c */
+        jsPubOptions po;
+        jsPubOptions_Init(&po);
+        po.MaxWait = 2000;
+        js_PublishAsyncComplete(c->js, &po);
+    }
     jsCtx_Destroy(c->js);
     if (c->nc) {
         natsConnection_Close(c->nc);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <nats/nats.h>
 /* The adapter is a header of non-static functions written for a less
@@ -40,7 +41,9 @@ struct tp_nats {
     size_t              n_subs;
     tp_nats_recv_fn     fn;
     void               *arg;
-    pthread_mutex_t     mu;          /* guards q: filled by libnats' delivery thread */
+    pthread_mutex_t     mu;          /* guards q and n_closed: filled by libnats' delivery thread */
+    pthread_cond_t      closed_cond; /* a subscription's handler returned for the last time */
+    size_t              n_closed;
     natsMsg           **q;
     size_t              qn, qcap, max_queue;
     struct event       *deliver_ev;  /* activated by the delivery thread */
@@ -209,6 +212,15 @@ static uint64_t s_last_alert_sequence(tp_nats_t *n) {
     return seq;
 }
 
+/* libnats: sub is closed and its message handler will not run again. */
+static void s_sub_closed_cb(void *closure) {
+    tp_nats_t *n = closure;
+    pthread_mutex_lock(&n->mu);
+    n->n_closed++;
+    pthread_cond_signal(&n->closed_cond);
+    pthread_mutex_unlock(&n->mu);
+}
+
 /* One durable push consumer per owned partition, created if missing. */
 static int s_subscribe(tp_nats_t *n, unsigned p) {
     char subject[64], durable[160];
@@ -231,6 +243,7 @@ static int s_subscribe(tp_nats_t *n, unsigned p) {
     /* The server bounds what is in flight (MaxAckPending); libnats must
      * not drop any of it as a slow consumer. */
     natsSubscription_SetPendingLimits(sub, -1, -1);
+    natsSubscription_SetOnCompleteCB(sub, s_sub_closed_cb, n);
     n->subs[n->n_subs++] = sub;
     return 0;
 }
@@ -297,6 +310,7 @@ int tp_nats_new(struct event_base *base, const tp_config_t *cfg, tp_nats_recv_fn
     n->fn = fn;
     n->arg = arg;
     pthread_mutex_init(&n->mu, NULL);
+    pthread_cond_init(&n->closed_cond, NULL);
     natsStatus s;
     int r;
     n->deliver_ev = event_new(base, -1, 0, s_deliver_cb, n);
@@ -407,19 +421,35 @@ void tp_nats_get_stats(const tp_nats_t *n, tp_nats_stats_t *ret) {
     };
 }
 
+/* Closing the connection closes every subscription; libnats' delivery
+ * thread may still be inside s_on_msg_cb for one of them (touching q, mu
+ * and deliver_ev) until it calls s_sub_closed_cb. Only then may they go:
+ * freeing them right after the close, as phase 1 did, raced with it. */
+static void s_wait_closed(tp_nats_t *n) {
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += 5;                /* a libnats that never calls back: do not hang */
+    pthread_mutex_lock(&n->mu);
+    while (n->n_closed < n->n_subs &&
+           pthread_cond_timedwait(&n->closed_cond, &n->mu, &deadline) == 0)
+        ;
+    pthread_mutex_unlock(&n->mu);
+}
+
 void tp_nats_destroy(tp_nats_t **p) {
     tp_nats_t *n = p ? *p : NULL;
     if (!n)
         return;
+    if (n->nc) {
+        natsConnection_Close(n->nc);
+        s_wait_closed(n);
+    }
     /* Destroy, not Unsubscribe: an explicit unsubscribe would delete a
      * consumer libnats created, and with it the partition's position. */
     for (size_t i = 0; i < n->n_subs; i++)
         natsSubscription_Destroy(n->subs[i]);
     jsCtx_Destroy(n->js);
-    if (n->nc) {
-        natsConnection_Close(n->nc);
-        natsConnection_Destroy(n->nc);
-    }
+    natsConnection_Destroy(n->nc);
     for (size_t i = 0; i < n->qn; i++)
         natsMsg_Destroy(n->q[i]);
     free(n->q);
@@ -427,6 +457,7 @@ void tp_nats_destroy(tp_nats_t **p) {
         event_free(n->deliver_ev);
     if (n->wake_ev)
         event_free(n->wake_ev);
+    pthread_cond_destroy(&n->closed_cond);
     pthread_mutex_destroy(&n->mu);
     free(n);
     *p = NULL;

@@ -129,6 +129,47 @@ static void test_sigkill_redelivers(void **state) {
     tp_nats_free_keys(ref, nref);
 }
 
+/* Stopping while libnats delivers: the daemon is restarted with a backlog
+ * of 20,000 events in the stream and stopped (SIGTERM) as soon as it is up,
+ * several times, so the stop lands while libnats' delivery thread is inside
+ * the message handler. tp_nats_destroy used to free the handoff queue, its
+ * lock and the wake-up event right after closing the connection, while that
+ * thread could still be using them (libnats documents the risk: see
+ * natsSubscription_SetOnCompleteCB); every stop must be clean (exit 0, no
+ * ASan report). The window is a few instructions: this stress test did not
+ * catch the old code in three ASan runs, it guards the shutdown path. */
+static void test_stop_while_delivering(void **state) {
+    (void)state;
+    tp_nats_skip_without_server();
+    tp_nats_srv_t *n = tp_nats_start();
+    char *yaml = s_nats_yaml(n);
+    tp_dfx_t *d = tp_dfx_setup(false);
+    tp_dfx_spawn(d, "event", yaml);
+    char *path = tp_path(d->dir, "backlog.jsonl");
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    for (unsigned i = 0; i < 20000; i++)
+        fprintf(f, "{\"eventId\":\"bl-%u\",\"source\":\"crm\",\"sequence\":\"%u\","
+                   "\"occurredAtMs\":\"1772352000000\",\"call\":{\"callId\":\"BL-%u\","
+                   "\"hcpId\":\"HCP-%u\",\"repId\":\"R-1\",\"channel\":\"PHONE\","
+                   "\"status\":\"PLANNED\",\"callAtMs\":\"1775000000000\"}}\n", i, i + 1, i, i % 97);
+    fclose(f);
+    char *log = tp_dfx_stop(d);
+    free(log);
+    const char *args[] = { "--nats", n->url, "--partitions", PARTITIONS, path, NULL };
+    assert_int_equal(tp_nats_tp_pub(d, args, NULL), 0);
+    for (int i = 0; i < 5; i++) {
+        tp_dfx_restart(d, NULL);
+        log = tp_dfx_stop(d);                /* asserts exit status 0 */
+        assert_int_equal(tp_dfx_stat(log, "nats_termed"), 0);
+        free(log);
+    }
+    free(path);
+    tp_dfx_free(d);
+    free(yaml);
+    tp_nats_stop(n);
+}
+
 /* The documented hash and subjects, which producers in other languages
  * reimplement: FNV-1a 32 test vectors, hcp_id keying, watermark broadcast. */
 static void test_partition_hash(void **state) {
@@ -162,6 +203,7 @@ int main(void) {
         cmocka_unit_test(test_partition_hash),
         cmocka_unit_test(test_flow_and_server_dedup),
         cmocka_unit_test(test_sigkill_redelivers),
+        cmocka_unit_test(test_stop_while_delivering),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
