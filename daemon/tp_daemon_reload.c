@@ -89,6 +89,14 @@ static int s_check_reload(const tp_daemon_t *d, const tp_config_t *next, char *w
         snprintf(why, len, "%s cannot change on reload; restart touchpointd to change it", fixed);
         return -EINVAL;
     }
+    /* The partition engines borrow the config on their own thread, and
+     * the old config is freed once a reload succeeds. */
+    if (old->nats.enabled && old->nats.ownership == TP_OWNERSHIP_LEASE) {
+        snprintf(why, len, "nats.ownership: lease takes no reload (the partition engines run on "
+                 "the config they started with); restart the instance, its partitions move to "
+                 "the others meanwhile");
+        return -EINVAL;
+    }
     if (next->reliable_input.enabled && !d->journal) {
         snprintf(why, len, "reliable_input needs journal.enabled");
         return -EINVAL;

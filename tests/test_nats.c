@@ -170,6 +170,39 @@ static void test_stop_while_delivering(void **state) {
     tp_nats_stop(n);
 }
 
+/* Lease mode on one instance: it takes every partition and its alerts
+ * reach TP_ALERTS like the single-node run; a SIGHUP is refused (the
+ * partition engines borrow the config on their own thread, and a reload
+ * frees the old one: accepting it was a use-after-free) and the daemon
+ * keeps running. */
+static void test_lease_single_instance_and_reload(void **state) {
+    (void)state;
+    tp_nats_skip_without_server();
+    char *ref[256];
+    size_t nref = tp_nats_reference(s_inputs, ref, 256);
+    tp_nats_srv_t *n = tp_nats_start();
+    char *yaml = NULL;
+    assert_true(asprintf(&yaml, "nats: { enabled: true, url: \"%s\", partition_count: 4, "
+                         "ownership: lease, lease_ttl: 1s }\n", n->url) > 0);
+    tp_dfx_t *d = tp_dfx_setup(false);
+    tp_dfx_spawn(d, "event", yaml);
+    /* Four partitions, one engine each: the same alerts as one engine. */
+    for (size_t i = 0; i < 2; i++) {
+        const char *args[] = { "--nats", n->url, "--partitions", "4", s_inputs[i], NULL };
+        assert_int_equal(tp_nats_tp_pub(d, args, NULL), 0);
+    }
+    tp_nats_expect_stream(n->url, ref, nref, TP_WAIT_MS);
+    assert_false(tp_dfx_reload(d, "event", yaml));
+    char *log = tp_dfx_stop(d);
+    assert_non_null(strstr(log, "nats.ownership: lease takes no reload"));
+    assert_int_equal(tp_dfx_stat(log, "nats_partitions_owned"), 4);
+    free(log);
+    tp_dfx_free(d);
+    free(yaml);
+    tp_nats_stop(n);
+    tp_nats_free_keys(ref, nref);
+}
+
 /* The documented hash and subjects, which producers in other languages
  * reimplement: FNV-1a 32 test vectors, hcp_id keying, watermark broadcast. */
 static void test_partition_hash(void **state) {
@@ -204,6 +237,7 @@ int main(void) {
         cmocka_unit_test(test_flow_and_server_dedup),
         cmocka_unit_test(test_sigkill_redelivers),
         cmocka_unit_test(test_stop_while_delivering),
+        cmocka_unit_test(test_lease_single_instance_and_reload),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
