@@ -195,25 +195,27 @@ static void test_cluster_failover(void **state) {
         tp_dfx_spawn(d[i], "event", yaml);
         free(yaml);
     }
-    /* Every partition live somewhere, each on exactly one instance. */
+    /* Every partition live somewhere, each on exactly one instance, and
+     * the share fair: at most ceil(8 / 3) each (the daemons start one
+     * after the other, so the first ones give some back). */
     long long deadline = tp_now_ms() + 3 * TP_WAIT_MS;
     unsigned owned[N_DAEMONS];
     for (;;) {
         unsigned all = 0, overlap = 0;
+        bool fair = true;
         for (unsigned i = 0; i < N_DAEMONS; i++) {
             owned[i] = s_live_of(d[i]);
             overlap |= all & owned[i];
             all |= owned[i];
+            fair &= __builtin_popcount(owned[i]) <= (N_PART + N_DAEMONS - 1) / N_DAEMONS;
         }
         assert_int_equal(overlap, 0);
-        if (all == (1u << N_PART) - 1)
+        if (all == (1u << N_PART) - 1 && fair)
             break;
         assert_true(tp_now_ms() < deadline);
         usleep(50 * 1000);
     }
     print_message("partitions at start: i0 %#x, i1 %#x, i2 %#x\n", owned[0], owned[1], owned[2]);
-    for (unsigned i = 0; i < N_DAEMONS; i++)
-        assert_int_not_equal(owned[i], 0);          /* the share is fair: everyone has some */
 
     /* Part 1, then SIGKILL the instance with most partitions while the
      * others still work through it. */
