@@ -189,11 +189,12 @@ static void s_drop(s_part_t *pt) {
     pt->gen = 0;
 }
 
-/* The durable's ack floor, creating the durable if missing; the stream
- * sequence the replay must reach at least (the last the durable
- * delivered) and whether the partition has any message. */
+/* The durable's ack floor, creating the durable if missing, and whether
+ * the partition has any message (the durable delivered some or has some
+ * pending). Delivered.Stream and AckFloor.Stream are no use for that: a
+ * filtered consumer moves them past other partitions' messages. */
 static int s_ack_floor(s_part_t *pt, const char *durable, const char *subject,
-                       uint64_t *ret_floor, uint64_t *ret_reach, bool *ret_any) {
+                       uint64_t *ret_floor, bool *ret_any) {
     tp_cluster_t *c = pt->c;
     jsConsumerInfo *ci = NULL;
     jsErrCode jerr = 0;
@@ -212,19 +213,17 @@ static int s_ack_floor(s_part_t *pt, const char *durable, const char *subject,
     if (s != NATS_OK)
         return -EIO;
     *ret_floor = ci->AckFloor.Stream;
-    *ret_reach = ci->Delivered.Stream;
-    *ret_any = ci->Delivered.Stream > 0 || ci->NumPending > 0;
+    *ret_any = ci->Delivered.Consumer > 0 || ci->NumPending > 0;
     jsConsumerInfo_Destroy(ci);
     return 0;
 }
 
 /* Replays the partition from the stream's start into pt->engine, up to
- * the message that has none pending after it and at least to `reach`
- * (the durable delivered that far). `any`: the durable says
+ * the message that has none pending after it. `any`: the durable says
  * there are messages, so silence is a failure, not an empty partition
  * (an ephemeral consumer's own NumPending may read 0 right after its
  * creation on a cluster). */
-static int s_replay(s_part_t *pt, const char *subject, uint64_t reach, bool any) {
+static int s_replay(s_part_t *pt, const char *subject, bool any) {
     tp_cluster_t *c = pt->c;
     jsSubOptions so;
     jsSubOptions_Init(&so);
@@ -238,7 +237,7 @@ static int s_replay(s_part_t *pt, const char *subject, uint64_t reach, bool any)
     int r = 0;
     uint64_t pending = 1;
     bool got = false;
-    while (r == 0 && (pending > 0 || pt->done_seq < reach)) {
+    while (r == 0 && pending > 0) {
         natsMsg *m = NULL;
         natsStatus s;
         if (!s_held(pt)) {
@@ -247,7 +246,7 @@ static int s_replay(s_part_t *pt, const char *subject, uint64_t reach, bool any)
                                                                      : EMPTY_WAIT_MS)) != NATS_OK) {
             if (got || any || s != NATS_TIMEOUT)
                 r = -ETIMEDOUT;
-            pending = reach = 0;         /* an empty partition */
+            pending = 0;                 /* an empty partition */
         } else {
             got = true;
             r = s_apply(pt, m, false, &pending, NULL);
@@ -272,11 +271,10 @@ static int s_start(s_part_t *pt, uint64_t gen) {
     pt->gen = gen;
     pt->done_seq = 0;
     bool any = false;
-    uint64_t reach = 0;
-    int r = s_ack_floor(pt, durable, subject, &pt->floor, &reach, &any);
+    int r = s_ack_floor(pt, durable, subject, &pt->floor, &any);
     if (r == 0 && (r = tp_engine_new(cfg, &pt->engine)) == 0) {
         tp_engine_set_sink(pt->engine, s_sink_cb, pt);
-        r = s_replay(pt, subject, reach, any);
+        r = s_replay(pt, subject, any);
     }
     if (r == 0) {
         jsSubOptions so;

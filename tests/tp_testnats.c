@@ -180,7 +180,11 @@ size_t tp_nats_stream_alerts(const char *url, char **keys, size_t max) {
     so.Config.DeliverPolicy = js_DeliverAll;
     size_t n = 0;
     /* Right after a server was killed the stream may need a new leader. */
-    if (js_SubscribeSync(&sub, js, "tp.alerts.>", NULL, &so, NULL) == NATS_OK) {
+    natsStatus st = js_SubscribeSync(&sub, js, "tp.alerts.>", NULL, &so, NULL);
+    if (st != NATS_OK)
+        print_message("reading TP_ALERTS: %s (%s)\n", natsStatus_GetText(st),
+                      nats_GetLastError(NULL) ? nats_GetLastError(NULL) : "");
+    if (st == NATS_OK) {
         natsMsg *m = NULL;
         while (natsSubscription_NextMsg(&m, sub, 300) == NATS_OK) {
             Touchpoint__V1__Alert *a = touchpoint__v1__alert__unpack(
@@ -191,6 +195,7 @@ size_t tp_nats_stream_alerts(const char *url, char **keys, size_t max) {
             touchpoint__v1__alert__free_unpacked(a, NULL);
             natsMsg_Destroy(m);
         }
+        natsSubscription_Unsubscribe(sub);   /* the ephemeral consumer goes now */
         natsSubscription_Destroy(sub);
     }
     jsCtx_Destroy(js);
