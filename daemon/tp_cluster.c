@@ -22,7 +22,8 @@
 #define FETCH_BATCH      256
 #define PUB_MAX_PENDING  65536    /* async alert publishes in flight (a watermark can fire many) */
 #define MAX_ACK_PENDING  1024     /* per partition, as in static mode */
-#define IDLE_SLEEP_MS    5        /* nothing to fetch on any partition */
+#define IDLE_SLEEP_MS    2        /* nothing to fetch on any partition: sleep, doubling... */
+#define IDLE_MAX_MS      50       /* ...up to this (every idle turn is a fetch per partition) */
 #define RETRY_MS         1000     /* a failed take-over is tried again after this */
 #define PUBLISH_RETRY_MS 250      /* an alert the alerts stream did not store yet */
 #define REPLAY_WAIT_MS   5000     /* no message of a replay for this long: give up, retry */
@@ -353,6 +354,7 @@ static int s_poll(s_part_t *pt) {
 static void *s_worker(void *arg) {
     tp_cluster_t *c = arg;
     unsigned count = c->cfg->nats.partition_count;
+    int64_t idle_ms = 0;
     while (!atomic_load(&c->stop)) {
         bool busy = false;
         for (unsigned p = 0; p < count && !atomic_load(&c->stop); p++) {
@@ -382,8 +384,10 @@ static void *s_worker(void *arg) {
             }
             busy |= n != 0;
         }
-        if (!busy)
-            s_sleep_ms(IDLE_SLEEP_MS);
+        idle_ms = busy ? 0 : idle_ms ? (idle_ms * 2 < IDLE_MAX_MS ? idle_ms * 2 : IDLE_MAX_MS)
+                                     : IDLE_SLEEP_MS;
+        if (idle_ms)
+            s_sleep_ms(idle_ms);
     }
     for (unsigned p = 0; p < count; p++)
         if (c->parts[p].gen)

@@ -311,11 +311,14 @@ void tp_lease_destroy(tp_lease_t **pp) {
         pthread_cond_signal(&l->cond);
         pthread_mutex_unlock(&l->mu);
         pthread_join(l->thread, NULL);
-        /* A clean stop hands the partitions over now, not after the TTL. */
+        /* A clean stop hands the partitions over now, not after the TTL;
+         * only keys that still name us (one lost unnoticed is someone
+         * else's now). */
         for (unsigned p = 0; p < l->count; p++) {
             char key[32];
+            uint64_t rev;
             s_key(key, sizeof key, p);
-            if (l->gen[p])
+            if (l->gen[p] && s_still_ours(l, key, &rev) > 0)
                 kvStore_Delete(l->kv, key);
         }
         kvStore_Delete(l->kv, l->member_key);
