@@ -13,7 +13,9 @@
 # round) and the clock runs until the daemons' nats_received_total add up
 # to every message published. The first line is the baseline of the same
 # run: tp-pub alone into the stream (no daemon consuming), the producer's
-# ceiling. Everything runs on this machine: with 2 cores, N instances share
+# ceiling. "rebuilds" counts take-overs (8 when nothing moved during the
+# run), "lost" leases lost to renewals not answered in time (CPU
+# starvation). Everything runs on this machine: with 2 cores, N instances share
 # the cores with the server and the producer, so the table shows the cost of
 # partitioning, not a speed-up.
 set -eu
@@ -98,7 +100,7 @@ publish() {
     MSGS=$(sed -n 's/.*(\([0-9]*\) messages).*/\1/p' "$WORK/tp-pub.err")
 }
 
-printf '%-28s %10s %12s %10s\n' "run" "messages" "seconds" "events/s"
+printf '%-28s %10s %12s %10s %9s %6s\n' "run" "messages" "seconds" "events/s" "rebuilds" "lost"
 # Baseline: the producer alone (the daemon creates the streams; stopped first).
 start_nats
 mkdir -p "$WORK/d1/state"
@@ -135,7 +137,7 @@ journal: { enabled: false }
 http: { listen: "127.0.0.1:0" }
 clock: event
 state_dir: $WORK/d$i/state
-nats: { enabled: true, url: "$URL", partition_count: $PARTS, ownership: lease, instance: b$i, lease_ttl: 3s }
+nats: { enabled: true, url: "$URL", partition_count: $PARTS, ownership: lease, instance: b$i }
 EOF
         "$BUILD/touchpointd" --config "$WORK/d$i.yaml" 2>"$WORK/d$i.err" &
         PIDS="$PIDS $!"
@@ -144,7 +146,7 @@ EOF
         [ "$(metric_sum "$n" nats_partitions_owned)" -eq $PARTS ] && break
         sleep 0.1
     done
-    sleep 3       # let the give-backs to late joiners settle
+    sleep 4       # let the give-backs to late joiners settle (a round is lease_ttl/3)
     t0=$(now_ms)
     publish
     for _ in $(seq 6000); do
@@ -153,6 +155,7 @@ EOF
     done
     t1=$(now_ms)
     awk -v r="$n instance(s), $PARTS partitions" -v m="$MSGS" -v ms=$((t1 - t0)) \
-        'BEGIN { printf "%-28s %10d %12.2f %10.0f\n", r, m, ms / 1000, m / (ms / 1000) }'
+        -v rb="$(metric_sum "$n" nats_rebuilds_total)" -v lost="$(metric_sum "$n" nats_leases_lost_total)" \
+        'BEGIN { printf "%-28s %10d %12.2f %10.0f %9d %6d\n", r, m, ms / 1000, m / (ms / 1000), rb, lost }'
     stop_all
 done
