@@ -373,8 +373,10 @@ static void *s_worker(void *arg) {
                 }
                 busy = true;
             }
-            if (!pt->gen)
+            if (!pt->gen) {
+                tp_lease_not_serving(c->lease, p);
                 continue;
+            }
             int n = s_poll(pt);
             if (n < 0) {
                 /* Unacked events would come back out of order: rebuild. */

@@ -25,12 +25,14 @@ struct tp_lease {
     pthread_cond_t     cond;
     bool               stop;
     uint64_t          *gen;          /* [count]: non-zero while held */
+    bool              *idle_seen;    /* [count]: tp_lease_not_serving since the give-back */
     uint64_t           next_gen;
     tp_lease_stats_t   stats;
     /* Lease thread only. */
     uint64_t          *rev;          /* [count]: revision of our last write */
     int64_t           *renewed_ms;   /* [count]: last successful write */
-    int64_t           *release_ms;   /* [count]: given up, delete the key at this time */
+    bool              *draining;     /* [count]: given back, still renewed until... */
+    bool              *idle;         /* [count]: ...the worker said it serves it no more */
     unsigned          *free_rounds;  /* [count]: rounds in a row it had no holder */
 };
 
@@ -76,13 +78,18 @@ static int s_still_ours(tp_lease_t *l, const char *key, uint64_t *ret_rev) {
 static void s_renew(tp_lease_t *l, int64_t now) {
     for (unsigned p = 0; p < l->count; p++) {
         pthread_mutex_lock(&l->mu);
-        bool held = l->gen[p] != 0;
+        bool held = l->gen[p] != 0, drained = l->draining[p] && l->idle_seen[p];
+        if (drained)
+            l->draining[p] = false;
+        held |= l->draining[p];
         pthread_mutex_unlock(&l->mu);
         char key[32];
         s_key(key, sizeof key, p);
-        if (!held && l->release_ms[p] && now >= l->release_ms[p]) {
-            l->release_ms[p] = 0;
-            kvStore_Delete(l->kv, key);  /* if this fails, the TTL frees it */
+        if (drained) {                   /* the worker let go: hand it over */
+            uint64_t rev;
+            if (s_still_ours(l, key, &rev) > 0)
+                kvStore_Delete(l->kv, key);  /* if this fails, the TTL frees it */
+            continue;
         }
         if (!held)
             continue;
@@ -106,6 +113,7 @@ static void s_renew(tp_lease_t *l, int64_t now) {
             s_set_held(l, p, false);
             pthread_mutex_lock(&l->mu);
             l->stats.lost++;
+            l->draining[p] = false;
             pthread_mutex_unlock(&l->mu);
         }
     }
@@ -152,16 +160,18 @@ static void s_claim(tp_lease_t *l, int64_t now, bool *taken) {
     }
     if (owned > share && free == 0) {
         /* A member joined: give one back per round. The worker stops
-         * serving it now; the key goes a round later, when the worker has
-         * surely finished the batch it was in. */
+         * serving it; we keep renewing the key until the worker said so
+         * (tp_lease_not_serving), and only then delete it: a worker busy
+         * with a take-over or a batch never overlaps the next holder. */
         for (unsigned p = l->count; p-- > 0;) {
             if (!tp_lease_held(l, p))
                 continue;
             s_set_held(l, p, false);
             pthread_mutex_lock(&l->mu);
             l->stats.released++;
+            l->draining[p] = true;
+            l->idle_seen[p] = false;
             pthread_mutex_unlock(&l->mu);
-            l->release_ms[p] = now + l->period_ms;
             break;
         }
         return;
@@ -172,7 +182,7 @@ static void s_claim(tp_lease_t *l, int64_t now, bool *taken) {
         /* Beyond our share only what nobody took for two rounds: the
          * member key of a dead instance may outlive its leases by up to a
          * round, and its partitions must not wait for that. */
-        if (taken[p] || l->release_ms[p] || (owned >= share && l->free_rounds[p] < 2))
+        if (taken[p] || (owned >= share && l->free_rounds[p] < 2))
             continue;
         char key[32];
         uint64_t rev = 0;
@@ -239,10 +249,11 @@ int tp_lease_new(natsConnection *nc, const tp_config_t *cfg, const char *instanc
     l->gen = calloc(l->count, sizeof *l->gen);
     l->rev = calloc(l->count, sizeof *l->rev);
     l->renewed_ms = calloc(l->count, sizeof *l->renewed_ms);
-    l->release_ms = calloc(l->count, sizeof *l->release_ms);
+    l->draining = calloc(l->count, sizeof *l->draining);
+    l->idle_seen = calloc(l->count, sizeof *l->idle_seen);
     l->free_rounds = calloc(l->count, sizeof *l->free_rounds);
     int r = 0;
-    if (!l->instance || !l->gen || !l->rev || !l->renewed_ms || !l->release_ms ||
+    if (!l->instance || !l->gen || !l->rev || !l->renewed_ms || !l->draining || !l->idle_seen ||
         !l->free_rounds) {
         snprintf(why, whylen, "out of memory");
         r = -ENOMEM;
@@ -295,6 +306,13 @@ uint64_t tp_lease_held(tp_lease_t *l, unsigned p) {
     return g;
 }
 
+void tp_lease_not_serving(tp_lease_t *l, unsigned p) {
+    pthread_mutex_lock(&l->mu);
+    if (p < l->count && l->gen[p] == 0)
+        l->idle_seen[p] = true;
+    pthread_mutex_unlock(&l->mu);
+}
+
 void tp_lease_get_stats(tp_lease_t *l, tp_lease_stats_t *ret) {
     pthread_mutex_lock(&l->mu);
     *ret = l->stats;
@@ -318,7 +336,7 @@ void tp_lease_destroy(tp_lease_t **pp) {
             char key[32];
             uint64_t rev;
             s_key(key, sizeof key, p);
-            if (l->gen[p] && s_still_ours(l, key, &rev) > 0)
+            if ((l->gen[p] || l->draining[p]) && s_still_ours(l, key, &rev) > 0)
                 kvStore_Delete(l->kv, key);
         }
         kvStore_Delete(l->kv, l->member_key);
@@ -326,7 +344,8 @@ void tp_lease_destroy(tp_lease_t **pp) {
     kvStore_Destroy(l->kv);
     jsCtx_Destroy(l->js);
     free(l->instance);
-    free(l->release_ms);
+    free(l->draining);
+    free(l->idle_seen);
     free(l->free_rounds);
     free(l->gen);
     free(l->rev);

@@ -13,8 +13,9 @@
  * instances started together split fairly, and also takes a partition
  * nobody held for two rounds (a dead member's m. key may outlive its
  * leases). One that holds more than its share while none is free (a member
- * joined) gives one back per round: it stops serving it at once and
- * deletes the key a round later.
+ * joined) gives one back per round: the worker stops serving it, and the
+ * key is deleted once the worker confirmed (tp_lease_not_serving), renewed
+ * until then.
  *
  * Everything runs on the lease's own thread (blocking KV requests) on a
  * connection the caller owns; the worker asks tp_lease_held() which
@@ -46,6 +47,10 @@ int tp_lease_new(natsConnection *nc, const tp_config_t *cfg, const char *instanc
  * changes each time the partition is claimed again, so a loss followed by a
  * new claim is never mistaken for the same holding. */
 uint64_t tp_lease_held(tp_lease_t *l, unsigned p);
+
+/* The worker serves partition p no more (it is not held, or the worker
+ * dropped it): a partition given back is handed over only after this. */
+void tp_lease_not_serving(tp_lease_t *l, unsigned p);
 
 void tp_lease_get_stats(tp_lease_t *l, tp_lease_stats_t *ret);
 

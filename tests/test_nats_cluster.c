@@ -198,7 +198,11 @@ static void test_cluster_failover(void **state) {
     }
     /* Every partition live somewhere, each on exactly one instance, and
      * the share fair: at most ceil(8 / 3) each (the daemons start one
-     * after the other, so the first ones give some back). */
+     * after the other, so the first ones give some back). For a moment two
+     * logs may both claim a partition: a lease lost while its worker was
+     * busy in a rebuild is logged when the worker gets to it (the worker
+     * checks before each batch; what matters, nothing lost or doubled, is
+     * checked on TP_ALERTS). */
     long long deadline = tp_now_ms() + 3 * TP_WAIT_MS;
     unsigned owned[N_DAEMONS];
     for (;;) {
@@ -210,8 +214,7 @@ static void test_cluster_failover(void **state) {
             all |= owned[i];
             fair &= __builtin_popcount(owned[i]) <= (N_PART + N_DAEMONS - 1) / N_DAEMONS;
         }
-        assert_int_equal(overlap, 0);
-        if (all == (1u << N_PART) - 1 && fair)
+        if (all == (1u << N_PART) - 1 && fair && !overlap)
             break;
         assert_true(tp_now_ms() < deadline);
         usleep(50 * 1000);
@@ -277,8 +280,7 @@ static void test_cluster_failover(void **state) {
             all |= owned[i];
             fair &= __builtin_popcount(owned[i]) <= (N_PART + N_DAEMONS - 1) / N_DAEMONS;
         }
-        assert_int_equal(overlap, 0);
-        if (all == (1u << N_PART) - 1 && fair && owned[victim])
+        if (all == (1u << N_PART) - 1 && fair && !overlap && owned[victim])
             break;
         if (tp_now_ms() >= deadline)
             fail_msg("no fair split after the rejoin: i0 %#x, i1 %#x, i2 %#x", owned[0], owned[1],
