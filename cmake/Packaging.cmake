@@ -25,6 +25,7 @@ install(TARGETS ${TP_INSTALL_BINS} RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 # --- systemd: unit, user, directories ----------------------------------------
 # ${prefix}/lib, not CMAKE_INSTALL_LIBDIR (lib/x86_64-linux-gnu on Debian).
 install(FILES ${PROJECT_SOURCE_DIR}/systemd/touchpointd.service
+              ${PROJECT_SOURCE_DIR}/systemd/touchpointd@.service
         DESTINATION lib/systemd/system)
 install(FILES ${PROJECT_SOURCE_DIR}/systemd/touchpointd.sysusers
         DESTINATION lib/sysusers.d RENAME touchpointd.conf)

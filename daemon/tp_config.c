@@ -434,17 +434,26 @@ static bool s_nats_name_ok(const char *s)
 static int s_check_nats(pctx_t *p)
 {
     tp_config_t *c = p->c;
+    if (c->nats.ownership == TP_OWNERSHIP_LEASE && c->nats.n_partitions)
+        return tp_cfg_fail(p, NULL, "nats.partitions: a static list has no meaning with "
+                           "nats.ownership: lease (the leases decide)");
     for (size_t i = 0; i < c->nats.n_partitions; i++)
         if (c->nats.partitions[i] >= c->nats.partition_count)
             return tp_cfg_fail(p, NULL, "nats.partitions: partition %u is not below "
                                "nats.partition_count (%u)", c->nats.partitions[i],
                                c->nats.partition_count);
-    const char *names[] = { c->nats.events_stream, c->nats.alerts_stream, c->nats.consumer };
-    const char *keys[] = { "events_stream", "alerts_stream", "consumer" };
-    for (size_t i = 0; i < 3; i++)
+    const char *names[] = { c->nats.events_stream, c->nats.alerts_stream, c->nats.consumer,
+                            c->nats.lease_bucket };
+    const char *keys[] = { "events_stream", "alerts_stream", "consumer", "lease_bucket" };
+    for (size_t i = 0; i < 4; i++)
         if (!s_nats_name_ok(names[i]))
             return tp_cfg_fail(p, NULL, "nats.%s: \"%.64s\" is not a NATS name (no '.', '*', '>', "
                                "'/', '\\' or spaces)", keys[i], names[i]);
+    /* It becomes the KV key m.<instance>: one token of KV key characters. */
+    for (const char *s = c->nats.instance; s && *s; s++)
+        if (!isalnum((unsigned char)*s) && *s != '-' && *s != '_' && *s != '=')
+            return tp_cfg_fail(p, NULL, "nats.instance: \"%.64s\" may hold only letters, digits, "
+                               "'-', '_' and '='", c->nats.instance);
     return 0;
 }
 
@@ -664,6 +673,8 @@ void tp_config_destroy(tp_config_t **p)
     free(c->nats.events_stream);
     free(c->nats.alerts_stream);
     free(c->nats.consumer);
+    free(c->nats.instance);
+    free(c->nats.lease_bucket);
     free(c->http.listen);
     free(c->http.ingest.bearer_token_file);
     free(c->http.dashboard.bearer_token_file);

@@ -26,6 +26,8 @@
 
 typedef enum { TP_MODE_BIND = 0, TP_MODE_CONNECT = 1 } tp_mode_t;
 typedef enum { TP_CLOCK_WALL = 0, TP_CLOCK_EVENT = 1 } tp_clock_mode_t;
+/* nats.ownership: phase 1's static partition list, or KV leases (tp_cluster). */
+enum { TP_OWNERSHIP_STATIC = 0, TP_OWNERSHIP_LEASE = 1 };
 enum { TP_LATE_HOURS = 0, TP_LATE_MONTHLY = 1 };   /* rules.call_late.style */
 
 /* Call fields a rule can require, as a bit mask. Names in the YAML are the
@@ -118,6 +120,12 @@ typedef struct tp_config {
         char    *alerts_stream;                 /* owned; stream holding tp.alerts.> */
         char    *consumer;                      /* owned; durable name prefix, "<consumer>-p<N>" */
         int64_t  ack_wait_ms;                   /* an unacknowledged event is redelivered after this */
+        int      ownership;                     /* TP_OWNERSHIP_*: static list or KV leases */
+        char    *instance;                      /* owned; lease holder id, NULL = "<hostname>-<pid>" */
+        char    *lease_bucket;                  /* owned; KV bucket of partition leases */
+        int64_t  lease_ttl_ms;                  /* a lease not renewed within this is free */
+        unsigned replicas;                      /* replicas of streams and bucket we create */
+        int64_t  duplicate_window_ms;           /* Nats-Msg-Id window of streams we create */
     } nats;
     tp_clock_mode_t clock;                      /* wall | event */
     char           *state_dir;                  /* owned */

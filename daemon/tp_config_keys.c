@@ -9,6 +9,7 @@ const char *const tp_config_month_names[12] = {
     "JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC",
 };
 const char *const tp_config_clocks[] = { "wall", "event", NULL };
+static const char *const s_ownerships[] = { "static", "lease", NULL };
 const char *const tp_config_field_names[TP_FIELD_COUNT] = {
     "products", "topics", "notes", "next_step", "attendees", "account_id", "territory",
 };
@@ -115,6 +116,21 @@ const cfg_key_t tp_config_keys[] = {
       "durable consumer name prefix: one consumer <prefix>-p<N> per partition"),
     K("nats.ack_wait", T_DURATION, nats.ack_wait_ms, 1000, 3600000, "30s",
       "an event not acknowledged (stored) within this is redelivered"),
+    KEY(tp_config_t, "nats.ownership", T_ENUM, nats.ownership, 0, 0, s_ownerships, "static",
+        "static: consume nats.partitions; lease: share the partitions among live instances through"
+        " KV leases, state rebuilt from the events stream (README, JetStream mode)"),
+    K("nats.instance", T_OPT_STRING, nats.instance, 0, 0, "\"\"",
+      "lease holder id of this instance, unique in the cluster (letters, digits, -_=);"
+      " \"\" = <hostname>-<pid>"),
+    K("nats.lease_bucket", T_STRING, nats.lease_bucket, 0, 0, "TP_LEASES",
+      "KV bucket of partition leases p.<N> and members m.<instance> (created if missing)"),
+    K("nats.lease_ttl", T_DURATION, nats.lease_ttl_ms, 1000, 3600000, "10s",
+      "a lease (or member) not renewed within this expires; renewed every third of it"),
+    KU("nats.replicas", nats.replicas, 1, 5, "1",
+       "replicas of the streams and the lease bucket the daemon creates (3 on a 3-node cluster)"),
+    K("nats.duplicate_window", T_DURATION, nats.duplicate_window_ms, 1000, 86400000, "10m",
+      "Nats-Msg-Id window of the streams the daemon creates; covers an alert re-derived after a"
+      " failover (lease_ttl + rebuild)"),
     KEY(tp_config_t, "clock", T_ENUM, clock, 0, 0, tp_config_clocks, "wall",
         "wall (live) or event (backfill: now = newest event time or watermark)"),
     K("state_dir", T_STRING, state_dir, 0, 0, "./var/touchpointd", "where state is kept"),
@@ -253,7 +269,8 @@ const char *tp_config_default_yaml(void)
            "nats:\n"
            "  { enabled: false, url: \"nats://127.0.0.1:4222\", partition_count: 16, partitions: [],\n"
            "    events_stream: TP_EVENTS, alerts_stream: TP_ALERTS, consumer: touchpointd,\n"
-           "    ack_wait: 30s }\n"
+           "    ack_wait: 30s, ownership: static, instance: \"\", lease_bucket: TP_LEASES,\n"
+           "    lease_ttl: 10s, replicas: 1, duplicate_window: 10m }\n"
            "clock: wall\n"
            "state_dir: ./var/touchpointd\n"
            "limits:\n"

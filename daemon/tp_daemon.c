@@ -572,6 +572,19 @@ void tp_daemon_close_role(tp_daemon_t *d, int role) {
     }
 }
 
+/* /metrics: the nats_* families of whichever JetStream mode runs. */
+static void s_nats_collect_cb(void *ctx, tp_metrics_t *m, bool first) {
+    tp_daemon_t *d = ctx;
+    tp_nats_stats_t ns;
+    tp_cluster_stats_t cs;
+    if (d->nats)
+        tp_nats_get_stats(d->nats, &ns);
+    if (d->cluster)
+        tp_cluster_get_stats(d->cluster, &cs);
+    tp_nats_metrics_collect(&d->nats_metrics, m, first, d->nats ? &ns : NULL,
+                            d->cluster ? &cs : NULL);
+}
+
 int tp_daemon_open_http(tp_daemon_t *d, const tp_config_t *cfg) {
     const tp_ingest_ops_t ops = { .submit = s_ingest_submit_cb,
                                   .when_durable = s_ingest_when_durable_cb, .ctx = d };
@@ -579,6 +592,8 @@ int tp_daemon_open_http(tp_daemon_t *d, const tp_config_t *cfg) {
     int r = tp_http_new(d->base, cfg, d->engine, &ops, why, sizeof why, &d->http);
     if (r < 0)
         return log_error_errno(r, "Failed to start the HTTP endpoint: %s: %m", why);
+    if (cfg->nats.enabled)
+        tp_http_set_collector(d->http, s_nats_collect_cb, d);
     log_info("HTTP endpoint on %s (port %u): /healthz /metrics /status%s%s", cfg->http.listen,
              tp_http_port(d->http), cfg->http.ingest.enabled ? " /v1/events" : "",
              cfg->http.dashboard.enabled ? " /dashboard/ /v1/alerts /v1/kpi" : "");
@@ -630,10 +645,20 @@ static int s_republish_cb(void *ctx, uint64_t seq, const char *topic, const void
  * Acks promise durability, so the journal is required. */
 static int s_open_nats(tp_daemon_t *d) {
     const tp_config_t *cfg = d->cfg;
+    char why[512];
+    if (cfg->nats.ownership == TP_OWNERSHIP_LEASE) {   /* state from the stream, not the journal */
+        int r = tp_cluster_new(cfg, why, sizeof why, &d->cluster);
+        if (r < 0)
+            return log_error_errno(r, "Failed to set up JetStream on %s: %s", cfg->nats.url, why);
+        log_info("JetStream on %s: instance %s shares %u partitions of %s through leases in %s "
+                 "(ttl %lld ms), alerts to %s", cfg->nats.url, tp_cluster_instance(d->cluster),
+                 cfg->nats.partition_count, cfg->nats.events_stream, cfg->nats.lease_bucket,
+                 (long long)cfg->nats.lease_ttl_ms, cfg->nats.alerts_stream);
+        return 0;
+    }
     if (!d->journal)
         return log_error_errno(EINVAL, "nats.enabled needs journal.enabled: an ack promises the "
                                "event is stored");
-    char why[512];
     int r = tp_nats_new(d->base, cfg, s_nats_cb, d, why, sizeof why, &d->nats);
     if (r < 0)
         return log_error_errno(r, "Failed to set up JetStream on %s: %s", cfg->nats.url, why);
@@ -764,16 +789,14 @@ void tp_daemon_status(void *ctx, char *buf, size_t len) {
 void tp_daemon_log_stats(const tp_daemon_t *d) {
     char line[1024];
     tp_stats_format(tp_engine_stats(d->engine), line, sizeof line);
-    char nats[256] = "";
-    if (d->nats) {
-        tp_nats_stats_t ns;
+    char nats[512] = "";
+    tp_nats_stats_t ns;
+    tp_cluster_stats_t cs;
+    if (d->nats)
         tp_nats_get_stats(d->nats, &ns);
-        snprintf(nats, sizeof nats, " nats_received=%llu nats_acked=%llu nats_termed=%llu "
-                 "nats_released=%llu nats_alerts_published=%llu nats_publish_errors=%llu",
-                 (unsigned long long)ns.received, (unsigned long long)ns.acked,
-                 (unsigned long long)ns.termed, (unsigned long long)ns.released,
-                 (unsigned long long)ns.alerts_published, (unsigned long long)ns.publish_errors);
-    }
+    if (d->cluster)
+        tp_cluster_get_stats(d->cluster, &cs);
+    tp_nats_metrics_format(nats, sizeof nats, d->nats ? &ns : NULL, d->cluster ? &cs : NULL);
     log_info("stats: %s open_alerts=%zu known_calls=%zu known_cases=%zu deadlines=%zu%s", line,
              tp_engine_open_alerts(d->engine), tp_engine_calls(d->engine),
              tp_engine_cases(d->engine), tp_engine_deadlines(d->engine), nats);
@@ -797,6 +820,7 @@ void tp_daemon_destroy(tp_daemon_t **p) {
         free(o);
     }
     tp_nats_destroy(&d->nats);
+    tp_cluster_destroy(&d->cluster);
     if (d->flush_ev)
         event_free(d->flush_ev);
     tp_journal_close(&d->journal);

@@ -8,11 +8,13 @@
 
 #include "tp_alert_replay.h"
 #include "tp_bus.h"
+#include "tp_cluster.h"
 #include "tp_daemon.h"
 #include "tp_http.h"
 #include "tp_journal.h"
 #include "tp_log.h"
 #include "tp_nats.h"
+#include "tp_nats_metrics.h"
 #include "tp_zap.h"
 
 struct tp_daemon {
@@ -38,6 +40,8 @@ struct tp_daemon {
     uint64_t           rebuilt_alerts;
     tp_http_t         *http;         /* /healthz, /metrics, /status; NULL when http.enabled is false */
     tp_nats_t         *nats;         /* JetStream input and alert stream; NULL when nats.enabled is false */
+    tp_cluster_t      *cluster;      /* instead of nats with nats.ownership: lease */
+    tp_nats_metrics_t  nats_metrics; /* nats_* on /metrics */
 };
 
 /* Every socket the daemon opens has a role: inputs[i], the output, the

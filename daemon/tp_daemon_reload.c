@@ -67,7 +67,12 @@ static bool s_same_nats(const tp_config_t *a, const tp_config_t *b) {
            strcmp(a->nats.events_stream, b->nats.events_stream) == 0 &&
            strcmp(a->nats.alerts_stream, b->nats.alerts_stream) == 0 &&
            strcmp(a->nats.consumer, b->nats.consumer) == 0 &&
-           a->nats.ack_wait_ms == b->nats.ack_wait_ms;
+           a->nats.ack_wait_ms == b->nats.ack_wait_ms && a->nats.ownership == b->nats.ownership &&
+           !!a->nats.instance == !!b->nats.instance &&
+           (!a->nats.instance || strcmp(a->nats.instance, b->nats.instance) == 0) &&
+           strcmp(a->nats.lease_bucket, b->nats.lease_bucket) == 0 &&
+           a->nats.lease_ttl_ms == b->nats.lease_ttl_ms && a->nats.replicas == b->nats.replicas &&
+           a->nats.duplicate_window_ms == b->nats.duplicate_window_ms;
 }
 
 /* Restart-only settings, and settings the new config is missing to run
@@ -82,6 +87,14 @@ static int s_check_reload(const tp_daemon_t *d, const tp_config_t *next, char *w
                             : NULL;
     if (fixed) {
         snprintf(why, len, "%s cannot change on reload; restart touchpointd to change it", fixed);
+        return -EINVAL;
+    }
+    /* The partition engines borrow the config on their own thread, and
+     * the old config is freed once a reload succeeds. */
+    if (old->nats.enabled && old->nats.ownership == TP_OWNERSHIP_LEASE) {
+        snprintf(why, len, "nats.ownership: lease takes no reload (the partition engines run on "
+                 "the config they started with); restart the instance, its partitions move to "
+                 "the others meanwhile");
         return -EINVAL;
     }
     if (next->reliable_input.enabled && !d->journal) {

@@ -86,6 +86,9 @@ struct tp_http {
     tp_metric_t       *counters[N_COUNTERS];
     tp_metric_t       *refused, *alerts, *lag, *commit;
     tp_metric_t       *open_alerts, *open_calls, *open_cases, *deadlines, *start_time;
+    tp_http_collect_fn collect;      /* more families (JetStream), or NULL */
+    void              *collect_ctx;
+    bool               collected;    /* collect was called with first = true */
 };
 
 /* The engine's counters and gauges, read when someone asks. */
@@ -102,6 +105,16 @@ static void s_collect(tp_http_t *h) {
     tp_metric_set(h->open_calls, NULL, (double)tp_engine_calls(h->engine));
     tp_metric_set(h->open_cases, NULL, (double)tp_engine_cases(h->engine));
     tp_metric_set(h->deadlines, NULL, (double)tp_engine_deadlines(h->engine));
+    if (h->collect) {
+        h->collect(h->collect_ctx, h->m, !h->collected);
+        h->collected = true;
+    }
+}
+
+void tp_http_set_collector(tp_http_t *h, tp_http_collect_fn fn, void *ctx) {
+    h->collect = fn;
+    h->collect_ctx = ctx;
+    h->collected = false;
 }
 
 /* NULL when healthy, else why not. */

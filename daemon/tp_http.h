@@ -24,6 +24,7 @@
 #include "tp_config.h"
 #include "tp_engine.h"
 #include "tp_ingest.h"
+#include "tp_metrics.h"
 
 #define TP_HTTP_LAG_BAD_MS   5000    /* a tick this late makes /healthz fail... */
 #define TP_HTTP_LAG_HOLD_MS  60000   /* ...for this long afterwards */
@@ -63,6 +64,12 @@ void tp_http_alert_raised(tp_http_t *h, const char *topic, const void *buf, size
 
 /* One alert was published (after its commit): the dashboard's streams. */
 void tp_http_publish_alert(tp_http_t *h, const char *topic, const void *buf, size_t len);
+
+/* More families for /metrics and /status: fn runs before each render, with
+ * first = true the first time for this endpoint (register the families
+ * in m then; m is this endpoint's registry). */
+typedef void (*tp_http_collect_fn)(void *ctx, tp_metrics_t *m, bool first);
+void tp_http_set_collector(tp_http_t *h, tp_http_collect_fn fn, void *ctx);
 
 /* Removes the observer from the engine and closes the socket. */
 void tp_http_destroy(tp_http_t **p);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <nats/nats.h>
 /* The adapter is a header of non-static functions written for a less
@@ -27,7 +28,6 @@
 #define DELIVER_BATCH     512            /* messages per loop turn, then yield */
 #define MAX_ACK_PENDING   1024           /* per partition: bounds the handoff queue */
 #define PUB_MAX_PENDING   65536          /* alerts awaiting their PubAck */
-#define DUPLICATE_WINDOW_NS (120LL * 1000000000LL)  /* server-side Nats-Msg-Id window */
 #define EVENTS_MAX_AGE_NS (7LL * 86400 * 1000000000LL)
 #define ALERTS_MAX_AGE_NS (30LL * 86400 * 1000000000LL)
 #define MS_TO_NS(ms)      ((int64_t)(ms) * 1000000)
@@ -41,7 +41,9 @@ struct tp_nats {
     size_t              n_subs;
     tp_nats_recv_fn     fn;
     void               *arg;
-    pthread_mutex_t     mu;          /* guards q: filled by libnats' delivery thread */
+    pthread_mutex_t     mu;          /* guards q and n_closed: filled by libnats' delivery thread */
+    pthread_cond_t      closed_cond; /* a subscription's handler returned for the last time */
+    size_t              n_closed;
     natsMsg           **q;
     size_t              qn, qcap, max_queue;
     struct event       *deliver_ev;  /* activated by the delivery thread */
@@ -72,11 +74,14 @@ static int s_errno(natsStatus s) {
     }
 }
 
-/* libnats' text for s with its last error detail. */
-static int s_fail(tp_nats_t *n, natsStatus s, const char *what) {
-    snprintf(n->setup_why, sizeof n->setup_why, "%s: %s (%s)", what, natsStatus_GetText(s),
+int tp_nats_fail(natsStatus s, const char *what, char *why, size_t whylen) {
+    snprintf(why, whylen, "%s: %s (%s)", what, natsStatus_GetText(s),
              nats_GetLastError(NULL) ? nats_GetLastError(NULL) : "");
     return s_errno(s);
+}
+
+static int s_fail(tp_nats_t *n, natsStatus s, const char *what) {
+    return tp_nats_fail(s, what, n->setup_why, sizeof n->setup_why);
 }
 
 /* Delivery thread: queue the message for the loop, wake it if idle. The
@@ -146,32 +151,45 @@ static void s_wake_cb(evutil_socket_t fd, short what, void *arg) {
 }
 
 /* Creates `name` on `subject` (file storage, limits retention, a
- * duplicate window for Nats-Msg-Id) unless it exists. An existing stream
- * is left as the operator configured it. */
-static int s_ensure_stream(tp_nats_t *n, const char *name, const char *subject, int64_t max_age) {
+ * duplicate window for Nats-Msg-Id, nats.replicas) unless it exists. An
+ * existing stream is left as the operator configured it. */
+static int s_ensure_stream(jsCtx *js, const tp_config_t *cfg, const char *name,
+                           const char *subject, int64_t max_age, char *why, size_t whylen) {
     jsStreamInfo *si = NULL;
     jsErrCode jerr = 0;
-    natsStatus s = js_GetStreamInfo(&si, n->js, name, NULL, &jerr);
+    natsStatus s = js_GetStreamInfo(&si, js, name, NULL, &jerr);
     jsStreamInfo_Destroy(si);
-    if (s == NATS_OK)
-        return 0;
-    if (s != NATS_NOT_FOUND)
-        return s_fail(n, s, name);
-    jsStreamConfig sc;
-    jsStreamConfig_Init(&sc);
-    const char *subjects[] = { subject };
-    sc.Name = name;
-    sc.Subjects = subjects;
-    sc.SubjectsLen = 1;
-    sc.Storage = js_FileStorage;
-    sc.MaxAge = max_age;
-    sc.Duplicates = DUPLICATE_WINDOW_NS;
-    si = NULL;
-    s = js_AddStream(&si, n->js, &sc, NULL, &jerr);
-    jsStreamInfo_Destroy(si);
+    if (s == NATS_NOT_FOUND) {
+        jsStreamConfig sc;
+        jsStreamConfig_Init(&sc);
+        const char *subjects[] = { subject };
+        sc.Name = name;
+        sc.Subjects = subjects;
+        sc.SubjectsLen = 1;
+        sc.Storage = js_FileStorage;
+        sc.MaxAge = max_age;
+        sc.Duplicates = MS_TO_NS(cfg->nats.duplicate_window_ms);
+        sc.Replicas = (int64_t)cfg->nats.replicas;
+        si = NULL;
+        s = js_AddStream(&si, js, &sc, NULL, &jerr);
+        jsStreamInfo_Destroy(si);
+        if (s != NATS_OK && js_GetStreamInfo(&si, js, name, NULL, NULL) == NATS_OK) {
+            jsStreamInfo_Destroy(si);   /* another instance created it meanwhile */
+            s = NATS_OK;
+        }
+    }
     if (s != NATS_OK)
-        return s_fail(n, s, name);
+        return tp_nats_fail(s, name, why, whylen);
     return 0;
+}
+
+int tp_nats_ensure_streams(jsCtx *js, const tp_config_t *cfg, char *why, size_t whylen) {
+    int r = s_ensure_stream(js, cfg, cfg->nats.events_stream, TP_EVENTS_SUBJECT_PREFIX ">",
+                            EVENTS_MAX_AGE_NS, why, whylen);
+    if (r == 0)
+        r = s_ensure_stream(js, cfg, cfg->nats.alerts_stream, TP_ALERTS_SUBJECT_PREFIX ">",
+                            ALERTS_MAX_AGE_NS, why, whylen);
+    return r;
 }
 
 /* The Alert.sequence of the alerts stream's last message, 0 if none. */
@@ -192,6 +210,15 @@ static uint64_t s_last_alert_sequence(tp_nats_t *n) {
     touchpoint__v1__alert__free_unpacked(a, NULL);
     natsMsg_Destroy(m);
     return seq;
+}
+
+/* libnats: sub is closed and its message handler will not run again. */
+static void s_sub_closed_cb(void *closure) {
+    tp_nats_t *n = closure;
+    pthread_mutex_lock(&n->mu);
+    n->n_closed++;
+    pthread_cond_signal(&n->closed_cond);
+    pthread_mutex_unlock(&n->mu);
 }
 
 /* One durable push consumer per owned partition, created if missing. */
@@ -216,6 +243,7 @@ static int s_subscribe(tp_nats_t *n, unsigned p) {
     /* The server bounds what is in flight (MaxAckPending); libnats must
      * not drop any of it as a slow consumer. */
     natsSubscription_SetPendingLimits(sub, -1, -1);
+    natsSubscription_SetOnCompleteCB(sub, s_sub_closed_cb, n);
     n->subs[n->n_subs++] = sub;
     return 0;
 }
@@ -223,11 +251,7 @@ static int s_subscribe(tp_nats_t *n, unsigned p) {
 static void *s_setup_thread(void *arg) {
     tp_nats_t *n = arg;
     const tp_config_t *cfg = n->cfg;
-    int r = s_ensure_stream(n, cfg->nats.events_stream, TP_EVENTS_SUBJECT_PREFIX ">",
-                            EVENTS_MAX_AGE_NS);
-    if (r == 0)
-        r = s_ensure_stream(n, cfg->nats.alerts_stream, TP_ALERTS_SUBJECT_PREFIX ">",
-                            ALERTS_MAX_AGE_NS);
+    int r = tp_nats_ensure_streams(n->js, cfg, n->setup_why, sizeof n->setup_why);
     if (r == 0)
         n->last_alert_seq = s_last_alert_sequence(n);
     size_t np = cfg->nats.n_partitions ? cfg->nats.n_partitions : cfg->nats.partition_count;
@@ -249,6 +273,31 @@ static void s_puback_cb(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae,
     natsMsg_Destroy(msg);
 }
 
+int tp_nats_connect(const tp_config_t *cfg, struct event_base *base, natsConnection **ret,
+                    char *why, size_t whylen) {
+    natsOptions *opts = NULL;
+    natsStatus s;
+    int r = 0;
+    char urls[1024], *servers[16], *save = NULL;
+    int n_servers = 0;
+    snprintf(urls, sizeof urls, "%s", cfg->nats.url);
+    for (char *u = strtok_r(urls, ", ", &save); u && n_servers < 16; u = strtok_r(NULL, ", ", &save))
+        servers[n_servers++] = u;
+    if ((s = natsOptions_Create(&opts)) != NATS_OK ||
+        (s = natsOptions_SetServers(opts, (const char **)servers, n_servers)) != NATS_OK ||
+        (base && (s = natsOptions_SetEventLoop(opts, base, natsLibevent_Attach, natsLibevent_Read,
+                                               natsLibevent_Write, natsLibevent_Detach)) != NATS_OK) ||
+        (base && (s = natsOptions_UseGlobalMessageDelivery(opts, true)) != NATS_OK) ||
+        (s = natsOptions_SetMaxReconnect(opts, -1)) != NATS_OK ||
+        (s = natsOptions_SetReconnectWait(opts, 250)) != NATS_OK) {
+        r = tp_nats_fail(s, "NATS options", why, whylen);
+    } else if ((s = natsConnection_Connect(ret, opts)) != NATS_OK) {
+        r = tp_nats_fail(s, cfg->nats.url, why, whylen);
+    }
+    natsOptions_Destroy(opts);
+    return r;
+}
+
 int tp_nats_new(struct event_base *base, const tp_config_t *cfg, tp_nats_recv_fn fn, void *arg,
                 char *why, size_t whylen, tp_nats_t **ret) {
     tp_nats_t *n = calloc(1, sizeof *n);
@@ -261,7 +310,7 @@ int tp_nats_new(struct event_base *base, const tp_config_t *cfg, tp_nats_recv_fn
     n->fn = fn;
     n->arg = arg;
     pthread_mutex_init(&n->mu, NULL);
-    natsOptions *opts = NULL;
+    pthread_cond_init(&n->closed_cond, NULL);
     natsStatus s;
     int r;
     n->deliver_ev = event_new(base, -1, 0, s_deliver_cb, n);
@@ -273,25 +322,8 @@ int tp_nats_new(struct event_base *base, const tp_config_t *cfg, tp_nats_recv_fn
     }
     size_t np = cfg->nats.n_partitions ? cfg->nats.n_partitions : cfg->nats.partition_count;
     n->max_queue = 2 * MAX_ACK_PENDING * np;
-    char urls[1024], *servers[16], *save = NULL;
-    int n_servers = 0;
-    snprintf(urls, sizeof urls, "%s", cfg->nats.url);
-    for (char *u = strtok_r(urls, ", ", &save); u && n_servers < 16; u = strtok_r(NULL, ", ", &save))
-        servers[n_servers++] = u;
-    if ((s = natsOptions_Create(&opts)) != NATS_OK ||
-        (s = natsOptions_SetServers(opts, (const char **)servers, n_servers)) != NATS_OK ||
-        (s = natsOptions_SetEventLoop(opts, base, natsLibevent_Attach, natsLibevent_Read,
-                                      natsLibevent_Write, natsLibevent_Detach)) != NATS_OK ||
-        (s = natsOptions_UseGlobalMessageDelivery(opts, true)) != NATS_OK ||
-        (s = natsOptions_SetMaxReconnect(opts, -1)) != NATS_OK ||
-        (s = natsOptions_SetReconnectWait(opts, 500)) != NATS_OK) {
-        r = s_fail(n, s, "NATS options");
+    if ((r = tp_nats_connect(cfg, base, &n->nc, n->setup_why, sizeof n->setup_why)) < 0)
         goto fail;
-    }
-    if ((s = natsConnection_Connect(&n->nc, opts)) != NATS_OK) {
-        r = s_fail(n, s, cfg->nats.url);
-        goto fail;
-    }
     jsOptions jo;
     jsOptions_Init(&jo);
     jo.PublishAsync.MaxPending = PUB_MAX_PENDING;
@@ -316,14 +348,12 @@ int tp_nats_new(struct event_base *base, const tp_config_t *cfg, tp_nats_recv_fn
     pthread_join(t, NULL);
     if ((r = n->setup_r) < 0)
         goto fail;
-    natsOptions_Destroy(opts);
     n->ready = true;
     event_active(n->deliver_ev, EV_READ, 0);
     *ret = n;
     return 0;
 fail:
     snprintf(why, whylen, "%s", n->setup_why);
-    natsOptions_Destroy(opts);
     tp_nats_destroy(&n);
     return r;
 }
@@ -354,18 +384,21 @@ static const char *s_status_name(int status) {
     return status == TOUCHPOINT__V1__ALERT_STATUS__ALERT_STATUS_RESOLVED ? "RESOLVED" : "FIRING";
 }
 
+/* (alert_id, status) alone would make a re-fired alert (FIRING, RESOLVED,
+ * FIRING) a duplicate within the window; detected_at_ms tells the firings
+ * apart and is the same when one is sent again. */
+void tp_nats_alert_msg_id(char *buf, size_t len, const Touchpoint__V1__Alert *a) {
+    snprintf(buf, len, "%s:%s:%" PRId64, a->alert_id, s_status_name(a->status), a->detected_at_ms);
+}
+
 int tp_nats_publish_alert(tp_nats_t *n, const char *topic, const void *body, size_t len) {
     Touchpoint__V1__Alert *a = touchpoint__v1__alert__unpack(NULL, len, body);
     if (!a) {
         atomic_fetch_add(&n->publish_errors, 1);
         return -EBADMSG;
     }
-    /* (alert_id, status) alone would make a re-fired alert (FIRING,
-     * RESOLVED, FIRING) a duplicate within the window; detected_at_ms
-     * tells the firings apart and is the same when one is sent again. */
     char id[512], subject[256];
-    snprintf(id, sizeof id, "%s:%s:%" PRId64, a->alert_id, s_status_name(a->status),
-             a->detected_at_ms);
+    tp_nats_alert_msg_id(id, sizeof id, a);
     snprintf(subject, sizeof subject, TP_ALERTS_SUBJECT_PREFIX "%s", topic);
     touchpoint__v1__alert__free_unpacked(a, NULL);
     jsPubOptions po;
@@ -388,19 +421,35 @@ void tp_nats_get_stats(const tp_nats_t *n, tp_nats_stats_t *ret) {
     };
 }
 
+/* Closing the connection closes every subscription; libnats' delivery
+ * thread may still be inside s_on_msg_cb for one of them (touching q, mu
+ * and deliver_ev) until it calls s_sub_closed_cb. Only then may they go:
+ * freeing them right after the close, as phase 1 did, raced with it. */
+static void s_wait_closed(tp_nats_t *n) {
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += 5;                /* a libnats that never calls back: do not hang */
+    pthread_mutex_lock(&n->mu);
+    while (n->n_closed < n->n_subs &&
+           pthread_cond_timedwait(&n->closed_cond, &n->mu, &deadline) == 0)
+        ;
+    pthread_mutex_unlock(&n->mu);
+}
+
 void tp_nats_destroy(tp_nats_t **p) {
     tp_nats_t *n = p ? *p : NULL;
     if (!n)
         return;
+    if (n->nc) {
+        natsConnection_Close(n->nc);
+        s_wait_closed(n);
+    }
     /* Destroy, not Unsubscribe: an explicit unsubscribe would delete a
      * consumer libnats created, and with it the partition's position. */
     for (size_t i = 0; i < n->n_subs; i++)
         natsSubscription_Destroy(n->subs[i]);
     jsCtx_Destroy(n->js);
-    if (n->nc) {
-        natsConnection_Close(n->nc);
-        natsConnection_Destroy(n->nc);
-    }
+    natsConnection_Destroy(n->nc);
     for (size_t i = 0; i < n->qn; i++)
         natsMsg_Destroy(n->q[i]);
     free(n->q);
@@ -408,6 +457,7 @@ void tp_nats_destroy(tp_nats_t **p) {
         event_free(n->deliver_ev);
     if (n->wake_ev)
         event_free(n->wake_ev);
+    pthread_cond_destroy(&n->closed_cond);
     pthread_mutex_destroy(&n->mu);
     free(n);
     *p = NULL;

@@ -28,6 +28,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <nats/nats.h>
+
 #include "tp_codec.h"
 #include "tp_config.h"
 
@@ -68,6 +70,23 @@ void tp_nats_release(tp_nats_t *n, void *msg);
 int tp_nats_publish_alert(tp_nats_t *n, const char *topic, const void *body, size_t len);
 
 void tp_nats_get_stats(const tp_nats_t *n, tp_nats_stats_t *ret);
+
+/* Shared with tp_cluster (lease mode). */
+
+/* Connects to cfg->nats.url (comma-separated list, reconnecting forever):
+ * on base's loop when base is set, else on libnats' own threads. */
+int tp_nats_connect(const tp_config_t *cfg, struct event_base *base, natsConnection **ret,
+                    char *why, size_t whylen);
+
+/* Creates the events and alerts streams if missing (nats.replicas,
+ * nats.duplicate_window); blocking, so never on the loop thread. */
+int tp_nats_ensure_streams(jsCtx *js, const tp_config_t *cfg, char *why, size_t whylen);
+
+/* The Nats-Msg-Id of an alert: "<alert_id>:<FIRING|RESOLVED>:<detected_at_ms>". */
+void tp_nats_alert_msg_id(char *buf, size_t len, const Touchpoint__V1__Alert *a);
+
+/* "what: <libnats text> (<last error>)" into why; the negative errno. */
+int tp_nats_fail(natsStatus s, const char *what, char *why, size_t whylen);
 
 /* Unsubscribes and closes; queued, unsettled messages are released (the
  * server redelivers them). Accepts NULL. */

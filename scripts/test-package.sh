@@ -51,6 +51,7 @@ ok "cpack -G DEB built $(basename "$DEB") ($(wc -c <"$DEB") bytes)"
 dpkg-deb -c "$DEB" | awk '{print $6}' | sed 's|^\./|/|' >"$SCRATCH/contents"
 expect="/usr/bin/touchpointd /usr/bin/tp-pub /usr/bin/tp-tail
         /usr/lib/systemd/system/touchpointd.service
+        /usr/lib/systemd/system/touchpointd@.service
         /usr/lib/sysusers.d/touchpointd.conf
         /usr/lib/tmpfiles.d/touchpointd.conf
         /usr/share/man/man8/touchpointd.8.gz
@@ -172,5 +173,17 @@ if ! MANPATH=$ROOT/usr/share/man systemd-analyze verify "$SCRATCH/verify/touchpo
     fail "systemd-analyze verify"
 fi
 ok "systemd-analyze verify: no warnings (unit with ExecStart paths in the scratch root)"
+
+# The template for N instances (JetStream lease mode), as instance "a".
+sed "s|=/usr/bin/|=$ROOT/usr/bin/|" "$ROOT/usr/lib/systemd/system/touchpointd@.service" \
+    >"$SCRATCH/verify/touchpointd@a.service"
+grep -q "^ExecStart=$ROOT/usr/bin/touchpointd --config /etc/touchpointd/%i.yaml" \
+    "$SCRATCH/verify/touchpointd@a.service" || fail "touchpointd@.service does not read /etc/touchpointd/%i.yaml"
+if ! MANPATH=$ROOT/usr/share/man systemd-analyze verify "$SCRATCH/verify/touchpointd@a.service" \
+        >"$SCRATCH/verify@.log" 2>&1 || [ -s "$SCRATCH/verify@.log" ]; then
+    cat "$SCRATCH/verify@.log" >&2
+    fail "systemd-analyze verify touchpointd@a.service"
+fi
+ok "systemd-analyze verify touchpointd@a.service: no warnings (the template for N instances)"
 
 echo "PASS: $(basename "$DEB")"

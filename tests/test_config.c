@@ -85,6 +85,12 @@ static void assert_defaults(const tp_config_t *c)
     assert_string_equal(c->nats.alerts_stream, "TP_ALERTS");
     assert_string_equal(c->nats.consumer, "touchpointd");
     assert_int_equal(c->nats.ack_wait_ms, 30000);
+    assert_int_equal(c->nats.ownership, TP_OWNERSHIP_STATIC);
+    assert_null(c->nats.instance);
+    assert_string_equal(c->nats.lease_bucket, "TP_LEASES");
+    assert_int_equal(c->nats.lease_ttl_ms, 10000);
+    assert_int_equal(c->nats.replicas, 1);
+    assert_int_equal(c->nats.duplicate_window_ms, 600000);
 
     assert_true(c->call_incomplete.enabled);
     assert_int_equal(c->call_incomplete.required,
@@ -549,11 +555,30 @@ static void test_nats(void **state)
     parse_fails("nats:\n  partitions: [1, 1]\n", 2, "partition 1 listed twice");
     parse_fails("nats:\n  partitions: [-1]\n", 2, "is not a partition number 0..1023");
     parse_fails("nats:\n  ack_wait: 10ms\n", 2, "nats.ack_wait");
+    /* Lease mode (phase 2). */
+    c = parse_ok("nats: { ownership: lease, instance: host-a_1, lease_bucket: L, lease_ttl: 3s, "
+                 "replicas: 3, duplicate_window: 20m }\n");
+    assert_int_equal(c->nats.ownership, TP_OWNERSHIP_LEASE);
+    assert_string_equal(c->nats.instance, "host-a_1");
+    assert_string_equal(c->nats.lease_bucket, "L");
+    assert_int_equal(c->nats.lease_ttl_ms, 3000);
+    assert_int_equal(c->nats.replicas, 3);
+    assert_int_equal(c->nats.duplicate_window_ms, 1200000);
+    tp_config_destroy(&c);
+    parse_fails("nats:\n  ownership: leased\n", 2, "expected static or lease");
+    parse_fails("nats:\n  replicas: 7\n", 2, "nats.replicas");
+    parse_fails("nats:\n  lease_ttl: 500ms\n", 2, "nats.lease_ttl");
     const char *bad[] = { "nats: { partition_count: 4, partitions: [4] }\n",
-                          "nats: { consumer: \"a.b\" }\n" };
+                          "nats: { consumer: \"a.b\" }\n",
+                          "nats: { ownership: lease, partitions: [1] }\n",
+                          "nats: { instance: \"host:1\" }\n",
+                          "nats: { lease_bucket: \"a.b\" }\n" };
     const char *needle[] = { "nats.partitions: partition 4 is not below nats.partition_count (4)",
-                             "nats.consumer: \"a.b\" is not a NATS name" };
-    for (size_t i = 0; i < 2; i++) {
+                             "nats.consumer: \"a.b\" is not a NATS name",
+                             "nats.partitions: a static list has no meaning with nats.ownership: lease",
+                             "nats.instance: \"host:1\" may hold only letters",
+                             "nats.lease_bucket: \"a.b\" is not a NATS name" };
+    for (size_t i = 0; i < 5; i++) {
         c = NULL;
         assert_int_equal(tp_config_parse(bad[i], strlen(bad[i]), "t.yaml", s_err, sizeof s_err, &c),
                          -EINVAL);

@@ -32,7 +32,7 @@ size_t tp_test_pack_call(const tp_test_call_t *c, uint8_t **ret);
 /* Packs any Envelope. */
 size_t tp_test_pack_envelope(const Touchpoint__V1__Envelope *env, uint8_t **ret);
 
-#define TP_TEST_MAX_ALERTS 256
+#define TP_TEST_MAX_ALERTS 2048
 
 typedef struct {
     size_t                 n;

@@ -1,0 +1,498 @@
+/* tp_cluster — see tp_cluster.h. */
+#include "tp_cluster.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <nats/nats.h>
+
+#include "tp_engine.h"
+#include "tp_lease.h"
+#include "tp_log.h"
+#include "tp_nats.h"
+#include "tp_partition.h"
+
+#define FETCH_BATCH      256
+#define PUB_MAX_PENDING  65536    /* async alert publishes in flight (a watermark can fire many) */
+#define MAX_ACK_PENDING  1024     /* per partition, as in static mode */
+#define IDLE_SLEEP_MS    2        /* nothing to fetch on any partition: sleep, doubling... */
+#define IDLE_MAX_MS      50       /* ...up to this (every idle turn is a fetch per partition) */
+#define RETRY_MS         1000     /* a failed take-over is tried again after this */
+#define PUBLISH_RETRY_MS 250      /* an alert the alerts stream did not store yet */
+#define REPLAY_WAIT_MS   5000     /* no message of a replay for this long: give up, retry */
+#define EMPTY_WAIT_MS    300      /* a partition that never had a message */
+
+enum { C_RECEIVED, C_ACKED, C_TERMED, C_PUBLISHED, C_PUB_ERRORS, C_REBUILDS, C_REBUILD_EVENTS,
+       C_SUPPRESSED, C_COUNT };
+
+typedef struct {
+    struct tp_cluster *c;
+    unsigned           p;
+    uint64_t           gen;       /* the lease holding this state belongs to; 0: not served */
+    tp_engine_t       *engine;
+    natsSubscription  *sub;       /* the durable pull consumer, once live */
+    uint64_t           done_seq;  /* highest stream sequence applied to engine */
+    uint64_t           floor;     /* the durable's ack floor when we took over */
+    bool               suppress;  /* applying an event at or below floor */
+    bool               batch;     /* live batch: publish async, PubAcks awaited before the acks */
+    bool               pub_failed;
+    size_t             batch_alerts;
+    int64_t            retry_ms;
+} s_part_t;
+
+struct tp_cluster {
+    const tp_config_t   *cfg;
+    char                 instance[128];
+    natsConnection      *nc;
+    jsCtx               *js;
+    tp_lease_t          *lease;
+    s_part_t            *parts;    /* [partition_count] */
+    pthread_t            worker;
+    bool                 started;
+    atomic_bool          stop;
+    atomic_uint_fast64_t n[C_COUNT];
+    atomic_uint_fast64_t async_errors;  /* PubAck failures of async publishes */
+    atomic_int_fast64_t  last_rebuild_ms;
+};
+
+static void s_add(tp_cluster_t *c, int k, uint64_t v) {
+    atomic_fetch_add(&c->n[k], v);
+}
+
+/* PubAck (or its failure) of an async alert publish, on libnats' thread. */
+static void s_puback_cb(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void *closure) {
+    (void)js;
+    (void)pa;
+    tp_cluster_t *c = closure;
+    if (pae) {
+        atomic_fetch_add(&c->async_errors, 1);
+        s_add(c, C_PUB_ERRORS, 1);
+    }
+    natsMsg_Destroy(msg);
+}
+
+static void s_sleep_ms(int64_t ms) {
+    struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000 };
+    nanosleep(&ts, NULL);
+}
+
+static bool s_held(s_part_t *pt) {
+    return !atomic_load(&pt->c->stop) && tp_lease_held(pt->c->lease, pt->p) == pt->gen;
+}
+
+/* The engine's alert sink: store the alert in the alerts stream before the
+ * event that raised it is acked. Retried while we hold the partition (a
+ * NATS node going away makes the stream unavailable for a few seconds);
+ * on giving up the partition is reset, and the next holder (maybe us)
+ * re-derives the alert. Alerts of events at or below the ack floor are
+ * already stored: not sent again. */
+static int s_sink_cb(void *ctx, const char *topic, const uint8_t *buf, size_t len,
+                     const Touchpoint__V1__Alert *alert) {
+    s_part_t *pt = ctx;
+    tp_cluster_t *c = pt->c;
+    if (pt->suppress) {
+        s_add(c, C_SUPPRESSED, 1);
+        return 0;
+    }
+    if (pt->pub_failed)
+        return 0;
+    char id[512], subject[256];
+    tp_nats_alert_msg_id(id, sizeof id, alert);
+    snprintf(subject, sizeof subject, TP_ALERTS_SUBJECT_PREFIX "%s", topic);
+    jsPubOptions po;
+    jsPubOptions_Init(&po);
+    po.MsgId = id;
+    if (pt->batch) {                     /* PubAck awaited by s_poll, before the batch's acks */
+        if (js_PublishAsync(c->js, subject, buf, (int)len, &po) != NATS_OK) {
+            s_add(c, C_PUB_ERRORS, 1);
+            pt->pub_failed = true;
+        } else {
+            s_add(c, C_PUBLISHED, 1);
+            pt->batch_alerts++;
+        }
+        return 0;
+    }
+    for (;;) {
+        jsPubAck *pa = NULL;
+        natsStatus s = js_Publish(&pa, c->js, subject, buf, (int)len, &po, NULL);
+        jsPubAck_Destroy(pa);
+        if (s == NATS_OK) {
+            s_add(c, C_PUBLISHED, 1);
+            return 0;
+        }
+        s_add(c, C_PUB_ERRORS, 1);
+        if (!s_held(pt)) {
+            pt->pub_failed = true;
+            return 0;
+        }
+        s_sleep_ms(PUBLISH_RETRY_MS);
+    }
+}
+
+enum { SETTLE_NONE, SETTLE_ACK, SETTLE_TERM };
+
+/* One event of partition pt from the stream (live: from the durable
+ * consumer, *ret_settle says how to settle it once its alerts are stored;
+ * else from the replay). Returns 0, or negative errno when the partition
+ * must be reset. */
+static int s_apply(s_part_t *pt, natsMsg *m, bool live, uint64_t *ret_pending, int *ret_settle) {
+    tp_cluster_t *c = pt->c;
+    jsMsgMetaData *meta = NULL;
+    if (natsMsg_GetMetaData(&meta, m) != NATS_OK)
+        return -EBADMSG;
+    uint64_t seq = meta->Sequence.Stream;
+    if (ret_pending)
+        *ret_pending = meta->NumPending;
+    jsMsgMetaData_Destroy(meta);
+    if (ret_settle)
+        *ret_settle = SETTLE_NONE;
+    if (seq <= pt->done_seq) {           /* a redelivery of what the replay applied */
+        if (ret_settle)
+            *ret_settle = SETTLE_ACK;
+        return 0;
+    }
+    char topic[64], why[256] = "";
+    int r = TP_REFUSED;
+    size_t len = (size_t)natsMsg_GetDataLength(m);
+    if (!live)
+        s_add(c, C_REBUILD_EVENTS, 1);
+    if (tp_partition_topic(topic, sizeof topic, natsMsg_GetSubject(m)) == 0 &&
+        len <= c->cfg->max_message_bytes) {
+        tp_frame_t frames[2] = { { topic, strlen(topic) }, { natsMsg_GetData(m), len } };
+        pt->suppress = seq <= pt->floor;
+        pt->pub_failed = false;
+        r = tp_engine_handle_why(pt->engine, frames, 2, why, sizeof why, NULL, 0);
+        pt->suppress = false;
+        if (pt->pub_failed)
+            return -EIO;
+        if (r < 0)
+            return r;
+    }
+    pt->done_seq = seq;
+    if (ret_settle)                      /* refused: it can never be accepted, no redelivery */
+        *ret_settle = r == TP_REFUSED ? SETTLE_TERM : SETTLE_ACK;
+    return 0;
+}
+
+/* Stops serving pt: the durable consumer stays (Destroy, not Unsubscribe),
+ * what it delivered unacked goes to the next holder after ack_wait. */
+static void s_drop(s_part_t *pt) {
+    natsSubscription_Destroy(pt->sub);
+    pt->sub = NULL;
+    tp_engine_destroy(&pt->engine);
+    pt->gen = 0;
+}
+
+/* The durable's ack floor, creating the durable if missing, and whether
+ * the partition has any message (the durable delivered some or has some
+ * pending). Delivered.Stream and AckFloor.Stream are no use for that: a
+ * filtered consumer moves them past other partitions' messages. */
+static int s_ack_floor(s_part_t *pt, const char *durable, const char *subject,
+                       uint64_t *ret_floor, bool *ret_any) {
+    tp_cluster_t *c = pt->c;
+    jsConsumerInfo *ci = NULL;
+    jsErrCode jerr = 0;
+    natsStatus s = js_GetConsumerInfo(&ci, c->js, c->cfg->nats.events_stream, durable, NULL, &jerr);
+    if (s == NATS_NOT_FOUND) {
+        jsConsumerConfig cc;
+        jsConsumerConfig_Init(&cc);
+        cc.Durable = durable;
+        cc.FilterSubject = subject;
+        cc.AckPolicy = js_AckExplicit;
+        cc.DeliverPolicy = js_DeliverAll;
+        cc.AckWait = c->cfg->nats.ack_wait_ms * 1000000;
+        cc.MaxAckPending = MAX_ACK_PENDING;
+        s = js_AddConsumer(&ci, c->js, c->cfg->nats.events_stream, &cc, NULL, &jerr);
+    }
+    if (s != NATS_OK)
+        return -EIO;
+    *ret_floor = ci->AckFloor.Stream;
+    *ret_any = ci->Delivered.Consumer > 0 || ci->NumPending > 0;
+    jsConsumerInfo_Destroy(ci);
+    return 0;
+}
+
+/* Replays the partition from the stream's start into pt->engine, up to
+ * the message that has none pending after it. `any`: the durable says
+ * there are messages, so silence is a failure, not an empty partition
+ * (an ephemeral consumer's own NumPending may read 0 right after its
+ * creation on a cluster). */
+static int s_replay(s_part_t *pt, const char *subject, bool any) {
+    tp_cluster_t *c = pt->c;
+    jsSubOptions so;
+    jsSubOptions_Init(&so);
+    so.Stream = c->cfg->nats.events_stream;
+    so.Ordered = true;
+    so.Config.DeliverPolicy = js_DeliverAll;
+    natsSubscription *rs = NULL;
+    if (js_SubscribeSync(&rs, c->js, subject, NULL, &so, NULL) != NATS_OK)
+        return -EIO;
+    natsSubscription_SetPendingLimits(rs, -1, -1);
+    int r = 0;
+    uint64_t pending = 1;
+    bool got = false;
+    while (r == 0 && pending > 0) {
+        natsMsg *m = NULL;
+        natsStatus s;
+        if (!s_held(pt)) {
+            r = -ECANCELED;
+        } else if ((s = natsSubscription_NextMsg(&m, rs, got || any ? REPLAY_WAIT_MS
+                                                                     : EMPTY_WAIT_MS)) != NATS_OK) {
+            if (got || any || s != NATS_TIMEOUT)
+                r = -ETIMEDOUT;
+            pending = 0;                 /* an empty partition */
+        } else {
+            got = true;
+            r = s_apply(pt, m, false, &pending, NULL);
+            natsMsg_Destroy(m);
+        }
+    }
+    natsSubscription_Unsubscribe(rs);    /* an ephemeral consumer: delete it */
+    natsSubscription_Destroy(rs);
+    return r;
+}
+
+/* Takes over partition pt (lease generation gen): ack floor, replay,
+ * then the durable consumer. 0 or negative errno (pt dropped). */
+static int s_start(s_part_t *pt, uint64_t gen) {
+    tp_cluster_t *c = pt->c;
+    const tp_config_t *cfg = c->cfg;
+    int64_t t0 = tp_monotonic_ms();
+    uint64_t ev0 = atomic_load(&c->n[C_REBUILD_EVENTS]), sup0 = atomic_load(&c->n[C_SUPPRESSED]);
+    char subject[64], durable[160];
+    snprintf(subject, sizeof subject, TP_EVENTS_SUBJECT_PREFIX "%u.>", pt->p);
+    snprintf(durable, sizeof durable, "%s-p%u", cfg->nats.consumer, pt->p);
+    pt->gen = gen;
+    pt->done_seq = 0;
+    bool any = false;
+    int r = s_ack_floor(pt, durable, subject, &pt->floor, &any);
+    if (r == 0 && (r = tp_engine_new(cfg, &pt->engine)) == 0) {
+        tp_engine_set_sink(pt->engine, s_sink_cb, pt);
+        r = s_replay(pt, subject, any);
+    }
+    if (r == 0) {
+        jsSubOptions so;
+        jsSubOptions_Init(&so);
+        so.Stream = cfg->nats.events_stream;
+        so.Consumer = durable;
+        if (js_PullSubscribe(&pt->sub, c->js, subject, durable, NULL, &so, NULL) != NATS_OK)
+            r = -EIO;
+    }
+    if (r < 0) {
+        s_drop(pt);
+        return r;
+    }
+    int64_t ms = tp_monotonic_ms() - t0;
+    s_add(c, C_REBUILDS, 1);
+    atomic_store(&c->last_rebuild_ms, ms);
+    log_info("JetStream partition %u live: rebuilt from %llu events in %lld ms (ack floor %llu, "
+             "%llu alerts below it not sent again)", pt->p,
+             (unsigned long long)(atomic_load(&c->n[C_REBUILD_EVENTS]) - ev0), (long long)ms,
+             (unsigned long long)pt->floor,
+             (unsigned long long)(atomic_load(&c->n[C_SUPPRESSED]) - sup0));
+    return 0;
+}
+
+/* One batch of pt's live events: applied, their alerts published
+ * asynchronously, every PubAck awaited, then the events acked (acked
+ * implies "its alerts are stored"). >0 if there were any, 0 none, <0 the
+ * partition must be reset (nothing of the batch acked: the rebuild covers
+ * it). */
+static int s_poll(s_part_t *pt) {
+    tp_cluster_t *c = pt->c;
+    if (c->cfg->clock == TP_CLOCK_WALL) {
+        pt->pub_failed = false;
+        tp_engine_fire_due(pt->engine);
+        if (pt->pub_failed)
+            return -EIO;
+    }
+    natsMsgList list = { 0 };
+    jsFetchRequest fr;
+    jsFetchRequest_Init(&fr);
+    fr.Batch = FETCH_BATCH;
+    fr.NoWait = true;
+    if (natsSubscription_FetchRequest(&list, pt->sub, &fr) != NATS_OK)
+        return 0;                        /* nothing now (or NATS away: next turn) */
+    int r = 0, settle[FETCH_BATCH];
+    uint64_t errors = atomic_load(&c->async_errors);
+    pt->batch = true;
+    pt->batch_alerts = 0;
+    for (int i = 0; i < list.Count && i < FETCH_BATCH && r == 0; i++) {
+        s_add(c, C_RECEIVED, 1);
+        r = s_apply(pt, list.Msgs[i], true, NULL, &settle[i]);
+    }
+    pt->batch = false;
+    if (r == 0 && pt->batch_alerts) {
+        jsPubOptions po;
+        jsPubOptions_Init(&po);
+        po.MaxWait = c->cfg->nats.lease_ttl_ms;
+        if (js_PublishAsyncComplete(c->js, &po) != NATS_OK ||
+            atomic_load(&c->async_errors) != errors)
+            r = -EIO;
+    }
+    for (int i = 0; i < list.Count && i < FETCH_BATCH && r == 0; i++) {
+        if (settle[i] == SETTLE_TERM) {
+            natsMsg_Term(list.Msgs[i], NULL);
+            s_add(c, C_TERMED, 1);
+        } else {
+            natsMsg_Ack(list.Msgs[i], NULL);   /* a lost ack costs a redelivery, skipped */
+            s_add(c, C_ACKED, 1);
+        }
+    }
+    int n = list.Count;
+    natsMsgList_Destroy(&list);          /* unsettled ones are redelivered after ack_wait */
+    return r < 0 ? r : n;
+}
+
+static void *s_worker(void *arg) {
+    tp_cluster_t *c = arg;
+    unsigned count = c->cfg->nats.partition_count;
+    int64_t idle_ms = 0;
+    while (!atomic_load(&c->stop)) {
+        bool busy = false;
+        for (unsigned p = 0; p < count && !atomic_load(&c->stop); p++) {
+            s_part_t *pt = &c->parts[p];
+            uint64_t gen = tp_lease_held(c->lease, p);
+            if (pt->gen && pt->gen != gen) {
+                log_notice("JetStream partition %u: no longer ours (lease lost, or handed to a new "
+                           "member), stopped serving it", p);
+                s_drop(pt);
+            }
+            if (gen && !pt->gen && tp_monotonic_ms() >= pt->retry_ms) {
+                int r = s_start(pt, gen);
+                if (r < 0) {
+                    log_warning_errno(r, "JetStream partition %u: take-over failed, retrying: %m", p);
+                    pt->retry_ms = tp_monotonic_ms() + RETRY_MS;
+                }
+                busy = true;
+            }
+            if (!pt->gen) {
+                tp_lease_not_serving(c->lease, p);
+                continue;
+            }
+            int n = s_poll(pt);
+            if (n < 0) {
+                /* Unacked events would come back out of order: rebuild. */
+                log_warning_errno(n, "JetStream partition %u: an alert could not be stored; "
+                                  "rebuilding the partition: %m", p);
+                s_drop(pt);
+            }
+            busy |= n != 0;
+        }
+        idle_ms = busy ? 0 : idle_ms ? (idle_ms * 2 < IDLE_MAX_MS ? idle_ms * 2 : IDLE_MAX_MS)
+                                     : IDLE_SLEEP_MS;
+        if (idle_ms)
+            s_sleep_ms(idle_ms);
+    }
+    for (unsigned p = 0; p < count; p++)
+        if (c->parts[p].gen)
+            s_drop(&c->parts[p]);
+    return NULL;
+}
+
+int tp_cluster_new(const tp_config_t *cfg, char *why, size_t whylen, tp_cluster_t **ret) {
+    tp_cluster_t *c = calloc(1, sizeof *c);
+    if (!c) {
+        snprintf(why, whylen, "out of memory");
+        return -ENOMEM;
+    }
+    c->cfg = cfg;
+    int r = 0;
+    if (cfg->nats.instance) {
+        snprintf(c->instance, sizeof c->instance, "%s", cfg->nats.instance);
+    } else {
+        char host[64] = "host";
+        gethostname(host, sizeof host - 1);
+        for (char *s = host; *s; s++)   /* KV key characters only */
+            if (!(*s >= 'a' && *s <= 'z') && !(*s >= 'A' && *s <= 'Z') && !(*s >= '0' && *s <= '9'))
+                *s = '-';
+        snprintf(c->instance, sizeof c->instance, "%s-%ld", host, (long)getpid());
+    }
+    c->parts = calloc(cfg->nats.partition_count, sizeof *c->parts);
+    if (!c->parts) {
+        snprintf(why, whylen, "out of memory");
+        r = -ENOMEM;
+        goto fail;
+    }
+    for (unsigned p = 0; p < cfg->nats.partition_count; p++)
+        c->parts[p] = (s_part_t){ .c = c, .p = p };
+    natsStatus s;
+    if ((r = tp_nats_connect(cfg, NULL, &c->nc, why, whylen)) < 0)
+        goto fail;
+    jsOptions jo;
+    jsOptions_Init(&jo);
+    jo.PublishAsync.MaxPending = PUB_MAX_PENDING;
+    jo.PublishAsync.AckHandler = s_puback_cb;
+    jo.PublishAsync.AckHandlerClosure = c;
+    if ((s = natsConnection_JetStream(&c->js, c->nc, &jo)) != NATS_OK) {
+        r = tp_nats_fail(s, "JetStream context", why, whylen);
+        goto fail;
+    }
+    if ((r = tp_nats_ensure_streams(c->js, cfg, why, whylen)) < 0 ||
+        (r = tp_lease_new(c->nc, cfg, c->instance, why, whylen, &c->lease)) < 0)
+        goto fail;
+    if ((r = -pthread_create(&c->worker, NULL, s_worker, c)) < 0) {
+        snprintf(why, whylen, "cannot start the worker thread");
+        goto fail;
+    }
+    c->started = true;
+    *ret = c;
+    return 0;
+fail:
+    tp_cluster_destroy(&c);
+    return r;
+}
+
+const char *tp_cluster_instance(const tp_cluster_t *c) {
+    return c->instance;
+}
+
+void tp_cluster_get_stats(tp_cluster_t *c, tp_cluster_stats_t *ret) {
+    tp_lease_stats_t ls = { 0 };
+    if (c->lease)
+        tp_lease_get_stats(c->lease, &ls);
+    *ret = (tp_cluster_stats_t){
+        .received = atomic_load(&c->n[C_RECEIVED]), .acked = atomic_load(&c->n[C_ACKED]),
+        .termed = atomic_load(&c->n[C_TERMED]), .alerts_published = atomic_load(&c->n[C_PUBLISHED]),
+        .publish_errors = atomic_load(&c->n[C_PUB_ERRORS]),
+        .rebuilds = atomic_load(&c->n[C_REBUILDS]),
+        .rebuild_events = atomic_load(&c->n[C_REBUILD_EVENTS]),
+        .rebuild_suppressed = atomic_load(&c->n[C_SUPPRESSED]),
+        .leases_claimed = ls.claimed, .leases_lost = ls.lost, .lease_errors = ls.renew_errors,
+        .owned = ls.owned, .members = ls.members,
+        .last_rebuild_ms = atomic_load(&c->last_rebuild_ms),
+    };
+}
+
+void tp_cluster_destroy(tp_cluster_t **pp) {
+    tp_cluster_t *c = pp ? *pp : NULL;
+    if (!c)
+        return;
+    if (c->started) {
+        atomic_store(&c->stop, true);
+        pthread_join(c->worker, NULL);
+    }
+    /* Only after the worker stopped: nobody may serve a partition we hand over. */
+    tp_lease_destroy(&c->lease);
+    if (c->js) {                         /* PubAcks still due would call s_puback_cb on c */
+        jsPubOptions po;
+        jsPubOptions_Init(&po);
+        po.MaxWait = 2000;
+        js_PublishAsyncComplete(c->js, &po);
+    }
+    jsCtx_Destroy(c->js);
+    if (c->nc) {
+        natsConnection_Close(c->nc);
+        natsConnection_Destroy(c->nc);
+    }
+    free(c->parts);
+    free(c);
+    *pp = NULL;
+}
