@@ -572,17 +572,31 @@ void tp_daemon_close_role(tp_daemon_t *d, int role) {
     }
 }
 
+/* The counters of whichever JetStream mode runs: *ret_ns / *ret_cs point
+ * into ns / cs, or are NULL for the mode that does not. */
+static void s_nats_stats(const tp_daemon_t *d, tp_nats_stats_t *ns, tp_cluster_stats_t *cs,
+                         const tp_nats_stats_t **ret_ns, const tp_cluster_stats_t **ret_cs) {
+    *ret_ns = NULL;
+    *ret_cs = NULL;
+    if (d->nats) {
+        tp_nats_get_stats(d->nats, ns);
+        *ret_ns = ns;
+    }
+    if (d->cluster) {
+        tp_cluster_get_stats(d->cluster, cs);
+        *ret_cs = cs;
+    }
+}
+
 /* /metrics: the nats_* families of whichever JetStream mode runs. */
 static void s_nats_collect_cb(void *ctx, tp_metrics_t *m, bool first) {
     tp_daemon_t *d = ctx;
     tp_nats_stats_t ns;
     tp_cluster_stats_t cs;
-    if (d->nats)
-        tp_nats_get_stats(d->nats, &ns);
-    if (d->cluster)
-        tp_cluster_get_stats(d->cluster, &cs);
-    tp_nats_metrics_collect(&d->nats_metrics, m, first, d->nats ? &ns : NULL,
-                            d->cluster ? &cs : NULL);
+    const tp_nats_stats_t *pn;
+    const tp_cluster_stats_t *pc;
+    s_nats_stats(d, &ns, &cs, &pn, &pc);
+    tp_nats_metrics_collect(&d->nats_metrics, m, first, pn, pc);
 }
 
 int tp_daemon_open_http(tp_daemon_t *d, const tp_config_t *cfg) {
@@ -792,11 +806,10 @@ void tp_daemon_log_stats(const tp_daemon_t *d) {
     char nats[512] = "";
     tp_nats_stats_t ns;
     tp_cluster_stats_t cs;
-    if (d->nats)
-        tp_nats_get_stats(d->nats, &ns);
-    if (d->cluster)
-        tp_cluster_get_stats(d->cluster, &cs);
-    tp_nats_metrics_format(nats, sizeof nats, d->nats ? &ns : NULL, d->cluster ? &cs : NULL);
+    const tp_nats_stats_t *pn;
+    const tp_cluster_stats_t *pc;
+    s_nats_stats(d, &ns, &cs, &pn, &pc);
+    tp_nats_metrics_format(nats, sizeof nats, pn, pc);
     log_info("stats: %s open_alerts=%zu known_calls=%zu known_cases=%zu deadlines=%zu%s", line,
              tp_engine_open_alerts(d->engine), tp_engine_calls(d->engine),
              tp_engine_cases(d->engine), tp_engine_deadlines(d->engine), nats);

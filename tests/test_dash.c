@@ -130,14 +130,6 @@ static long long s_int(json_t *o, const char *key) {
     return json_integer_value(v);
 }
 
-static tp_dfx_t *s_start(const char *http_yaml) {
-    tp_dfx_t *d = tp_dfx_setup(false);
-    d->http = true;
-    d->http_yaml = http_yaml;
-    tp_dfx_spawn(d, "event", NULL);
-    return d;
-}
-
 static tp_test_call_t s_call(const char *id, uint64_t seq, unsigned fields) {
     return (tp_test_call_t){ .event_id = id, .source = "crm-eu", .sequence = seq,
                              .at_ms = T0 + 2 * H, .call_id = id, .hcp_id = "HCP-P",
@@ -184,7 +176,7 @@ static void test_off_by_default(void **state) {
  * and /v1/kpi has the exact figures by territory, rep, step and type. */
 static void test_snapshot_and_kpi(void **state) {
     (void)state;
-    tp_dfx_t *d = s_start(DASH_ON);
+    tp_dfx_t *d = tp_dfx_start_http_with(DASH_ON);
     /* HCP-P prefers the phone. K1 complete on the phone; K2 incomplete in
      * person; K3 complete on the phone, submitted 49 h after the call. */
     tp_test_feedback_t fb = { .event_id = "fb1", .at_ms = T0, .hcp_id = "HCP-P", .nps = 9,
@@ -275,7 +267,7 @@ static void test_snapshot_and_kpi(void **state) {
  * snapshot. */
 static void test_stream_fire_resolve(void **state) {
     (void)state;
-    tp_dfx_t *d = s_start(DASH_ON);
+    tp_dfx_t *d = tp_dfx_start_http_with(DASH_ON);
     int fd = s_connect(d->http_port, 0);
     s_send_request(fd, "GET", "/v1/alerts/stream?territory=T-1", NULL);
     s_text_t t = { 0 };
@@ -378,7 +370,7 @@ static void test_token(void **state) {
 /* The page's files: types, caching, and nothing outside the root. */
 static void test_static_files(void **state) {
     (void)state;
-    tp_dfx_t *d = s_start(DASH_ON);
+    tp_dfx_t *d = tp_dfx_start_http_with(DASH_ON);
     char *text;
     assert_int_equal(s_get(d->http_port, "GET", "/dashboard/", NULL, &text), 200);
     assert_non_null(strstr(text, "Content-Type: text/html; charset=utf-8"));
@@ -411,7 +403,7 @@ static void test_static_files(void **state) {
  * unsent output passes max_client_buffer, while one that reads goes on. */
 static void test_limits(void **state) {
     (void)state;
-    tp_dfx_t *d = s_start("dashboard: { enabled: true, max_clients: 2, max_client_buffer: 65536 }");
+    tp_dfx_t *d = tp_dfx_start_http_with("dashboard: { enabled: true, max_clients: 2, max_client_buffer: 65536 }");
     int slow = s_connect(d->http_port, 4096), fast = s_connect(d->http_port, 0);
     s_send_request(slow, "GET", "/v1/alerts/stream", NULL);
     s_send_request(fast, "GET", "/v1/alerts/stream", NULL);
@@ -473,7 +465,7 @@ static size_t s_open_listed(unsigned port, const char *path) {
  * restart brings the open alerts back (journal, rebuild). */
 static void test_reload_and_restart(void **state) {
     (void)state;
-    tp_dfx_t *d = s_start(NULL);
+    tp_dfx_t *d = tp_dfx_start_http_with(NULL);
     tp_test_call_t k2 = s_call("K2", 1, TP_FIELD_PRODUCTS);
     tp_dfx_send_call(d, &k2);
     s_wait_alert(d, "K2", TOUCHPOINT__V1__ALERT_STATUS__ALERT_STATUS_FIRING);
@@ -535,7 +527,7 @@ static void test_reload_and_restart(void **state) {
  * is work on the event loop), the oldest first, and says how many are open. */
 static void test_list_capped(void **state) {
     (void)state;
-    tp_dfx_t *d = s_start(DASH_ON);
+    tp_dfx_t *d = tp_dfx_start_http_with(DASH_ON);
     enum { N = 20005 };
     char id[32];
     for (unsigned i = 0; i < N; i++) {
@@ -571,7 +563,7 @@ static void test_grafana_metrics(void **state) {
     json_t *doc = json_load_file(TP_SOURCE_DIR "/examples/grafana-touchpointd.json", 0, &err);
     if (!doc)
         fail_msg("examples/grafana-touchpointd.json: line %d: %s", err.line, err.text);
-    tp_dfx_t *d = s_start(DASH_ON);
+    tp_dfx_t *d = tp_dfx_start_http_with(DASH_ON);
     char *metrics;
     assert_int_equal(s_get(d->http_port, "GET", "/metrics", NULL, &metrics), 200);
     size_t i, k, checked = 0;

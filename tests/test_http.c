@@ -2,9 +2,6 @@
  * /metrics (checked by the Prometheus project's own parser), /status, and
  * tp-stat against it and against a dead port. Events go over the bus. */
 #include <arpa/inet.h>
-#include <event2/buffer.h>
-#include <event2/event.h>
-#include <event2/http.h>
 #include <jansson.h>
 #include <netinet/in.h>
 #include <setjmp.h>
@@ -23,53 +20,13 @@
 #include "tp_config.h"
 #include "tp_http.h"
 #include "tp_testdaemon.h"
+#include "tp_testhttp.h"
 
 #define T0 1767225600000LL
 #define H  3600000LL
 #define D  86400000LL
 #define SUBMITTED TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED
 #define ALL (TP_FIELD_PRODUCTS | TP_FIELD_TOPICS | TP_FIELD_NOTES | TP_FIELD_NEXT_STEP)
-
-typedef struct {
-    int   code;
-    char *body;
-    char *type;
-    struct event_base *base;
-} s_resp_t;
-
-static void s_done_cb(struct evhttp_request *req, void *arg) {
-    s_resp_t *r = arg;
-    if (req && (r->code = evhttp_request_get_response_code(req)) > 0) {
-        struct evbuffer *b = evhttp_request_get_input_buffer(req);
-        size_t len = evbuffer_get_length(b);
-        r->body = calloc(1, len + 1);
-        evbuffer_remove(b, r->body, len);
-        const char *t = evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Type");
-        r->type = strdup(t ? t : "");
-    }
-    event_base_loopexit(r->base, NULL);
-}
-
-/* One request with libevent's client; asserts an answer came. */
-static s_resp_t s_request(unsigned port, enum evhttp_cmd_type cmd, const char *path) {
-    s_resp_t r = { .base = event_base_new() };
-    struct evhttp_connection *c = evhttp_connection_base_new(r.base, NULL, "127.0.0.1",
-                                                             (unsigned short)port);
-    evhttp_connection_set_timeout(c, 10);
-    struct evhttp_request *req = evhttp_request_new(s_done_cb, &r);
-    evhttp_add_header(evhttp_request_get_output_headers(req), "Host", "127.0.0.1");
-    assert_int_equal(evhttp_make_request(c, req, cmd, path), 0);
-    event_base_dispatch(r.base);
-    evhttp_connection_free(c);
-    event_base_free(r.base);
-    assert_true(r.code > 0);
-    return r;
-}
-
-static void s_resp_free(s_resp_t *r) {
-    free(r->body);
-    free(r->type);
-}
 
 /* The daemon with HTTP on, and a known set of events processed. */
 static tp_dfx_t *s_daemon_with_events(void) {
@@ -158,12 +115,12 @@ static void test_healthz_metrics_status(void **state) {
     tp_dfx_t *d = s_daemon_with_events();
     unsigned probes = d->probes;
 
-    s_resp_t r = s_request(d->http_port, EVHTTP_REQ_GET, "/healthz");
+    tp_test_resp_t r = tp_test_http_request(d->http_port, EVHTTP_REQ_GET, "/healthz");
     assert_int_equal(r.code, 200);
     assert_string_equal(r.body, "ok\n");
-    s_resp_free(&r);
+    tp_test_resp_free(&r);
 
-    r = s_request(d->http_port, EVHTTP_REQ_GET, "/metrics");
+    r = tp_test_http_request(d->http_port, EVHTTP_REQ_GET, "/metrics");
     assert_int_equal(r.code, 200);
     assert_string_equal(r.type, "text/plain; version=0.0.4; charset=utf-8");
     char *samples = s_parse_prometheus(d, r.body);
@@ -196,10 +153,10 @@ static void test_healthz_metrics_status(void **state) {
     assert_non_null(strstr(samples, "touchpointd_loop_lag_seconds_count {} "));
     assert_non_null(strstr(samples, "touchpointd_journal_commit_seconds_count {} "));
     free(samples);
-    s_resp_free(&r);
+    tp_test_resp_free(&r);
 
     /* /status: the same numbers as JSON. */
-    r = s_request(d->http_port, EVHTTP_REQ_GET, "/status");
+    r = tp_test_http_request(d->http_port, EVHTTP_REQ_GET, "/status");
     assert_int_equal(r.code, 200);
     assert_string_equal(r.type, "application/json");
     json_t *doc = json_loads(r.body, 0, NULL);
@@ -217,18 +174,18 @@ static void test_healthz_metrics_status(void **state) {
     assert_int_equal(json_integer_value(json_object_get(cycle, "count")), 1);
     assert_true(json_number_value(json_object_get(cycle, "sum")) == 3 * 86400.0);
     json_decref(doc);
-    s_resp_free(&r);
+    tp_test_resp_free(&r);
 
     /* Unknown paths 404, other methods 405, HEAD works. */
-    r = s_request(d->http_port, EVHTTP_REQ_GET, "/nope");
+    r = tp_test_http_request(d->http_port, EVHTTP_REQ_GET, "/nope");
     assert_int_equal(r.code, 404);
-    s_resp_free(&r);
-    r = s_request(d->http_port, EVHTTP_REQ_POST, "/metrics");
+    tp_test_resp_free(&r);
+    r = tp_test_http_request(d->http_port, EVHTTP_REQ_POST, "/metrics");
     assert_int_equal(r.code, 405);
-    s_resp_free(&r);
-    r = s_request(d->http_port, EVHTTP_REQ_HEAD, "/healthz");
+    tp_test_resp_free(&r);
+    r = tp_test_http_request(d->http_port, EVHTTP_REQ_HEAD, "/healthz");
     assert_int_equal(r.code, 200);
-    s_resp_free(&r);
+    tp_test_resp_free(&r);
 
     /* tp-stat prints the summary from /status. */
     char url[64], *out = tp_path(d->dir, "stat.out"), *err = tp_path(d->dir, "stat.err");
@@ -289,14 +246,14 @@ static void test_reload_moves_http_and_keeps_metrics(void **state) {
     assert_true(tp_dfx_reload_yaml(d, moved));
 
     assert_false(s_listening(old));
-    s_resp_t r = s_request(port, EVHTTP_REQ_GET, "/healthz");
+    tp_test_resp_t r = tp_test_http_request(port, EVHTTP_REQ_GET, "/healthz");
     assert_int_equal(r.code, 200);
-    s_resp_free(&r);
-    r = s_request(port, EVHTTP_REQ_GET, "/metrics");
+    tp_test_resp_free(&r);
+    r = tp_test_http_request(port, EVHTTP_REQ_GET, "/metrics");
     char want[96];
     snprintf(want, sizeof want, "touchpointd_messages_received_total %u\n", d->probes);
     assert_non_null(strstr(r.body, want));
-    s_resp_free(&r);
+    tp_test_resp_free(&r);
     char *pf = NULL, *text;
     assert_true(asprintf(&pf, "%s/state/http.port", d->dir) > 0);
     assert_non_null(text = tp_read_file(pf));
@@ -337,25 +294,25 @@ static void test_tp_stat_unreachable(void **state) {
 static void test_healthz_fails_after_a_stalled_loop(void **state) {
     (void)state;
     tp_dfx_t *d = tp_dfx_start_http("event", NULL);
-    s_resp_t r = s_request(d->http_port, EVHTTP_REQ_GET, "/healthz");
+    tp_test_resp_t r = tp_test_http_request(d->http_port, EVHTTP_REQ_GET, "/healthz");
     assert_int_equal(r.code, 200);
-    s_resp_free(&r);
+    tp_test_resp_free(&r);
     assert_int_equal(tp_proc_signal(&d->proc, SIGSTOP), 0);
     struct timespec ts = { TP_HTTP_LAG_BAD_MS / 1000 + 1, 0 };
     nanosleep(&ts, NULL);
     assert_int_equal(tp_proc_signal(&d->proc, SIGCONT), 0);
     /* The late tick and the request may wake the loop in either order. */
     for (int i = 0; i < 20; i++) {
-        r = s_request(d->http_port, EVHTTP_REQ_GET, "/healthz");
+        r = tp_test_http_request(d->http_port, EVHTTP_REQ_GET, "/healthz");
         if (r.code == 503)
             break;
-        s_resp_free(&r);
+        tp_test_resp_free(&r);
         struct timespec pause = { 0, 50 * 1000000 };
         nanosleep(&pause, NULL);
     }
     assert_int_equal(r.code, 503);
     assert_non_null(strstr(r.body, "event loop: a 1 s timer fired "));
-    s_resp_free(&r);
+    tp_test_resp_free(&r);
     free(tp_dfx_stop(d));
     tp_dfx_free(d);
 }

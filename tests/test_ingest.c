@@ -160,14 +160,6 @@ static char *s_text(json_t *j) {
     return t;
 }
 
-static tp_dfx_t *s_start(const char *http_yaml) {
-    tp_dfx_t *d = tp_dfx_setup(false);
-    d->http = true;
-    d->http_yaml = http_yaml;
-    tp_dfx_spawn(d, "event", NULL);
-    return d;
-}
-
 /* Receives alerts until one for call_id under `rule` arrives. */
 static void s_expect_alert(tp_dfx_t *d, const char *rule, const char *call_id) {
     for (;;) {
@@ -193,7 +185,7 @@ static void s_has_metric(tp_dfx_t *d, const char *line) {
  * (a duplicate), and every way a request can be wrong. */
 static void test_single_event(void **state) {
     (void)state;
-    tp_dfx_t *d = s_start(INGEST_ON);
+    tp_dfx_t *d = tp_dfx_start_http_with(INGEST_ON);
     char *ev = s_text(s_call("h1", "H-1", "SUBMITTED", T0, false));
     s_resp_t r = s_post(d, "application/json", NULL, ev);
     s_counts(&r, 200, 1, 0, 0);
@@ -245,7 +237,7 @@ static void test_single_event(void **state) {
 /* A batch with a bad item: 422 names it; the others are processed. */
 static void test_batch_partial(void **state) {
     (void)state;
-    tp_dfx_t *d = s_start(INGEST_ON);
+    tp_dfx_t *d = tp_dfx_start_http_with(INGEST_ON);
     json_t *bad = json_pack("{s:s, s:s, s:{s:s, s:s}}", "eventId", "b2", "source", "webhook",
                             "call", "callId", "B-2", "status", "SUBMITED");
     char *batch = s_text(json_pack("[o, o, o]", s_call("b1", "B-1", "SUBMITTED", T0, false), bad,
@@ -307,7 +299,7 @@ static void test_batch_partial(void **state) {
  * ours; the endpoint answers normally afterwards. */
 static void test_limits(void **state) {
     (void)state;
-    tp_dfx_t *d = s_start("ingest: { enabled: true, max_body_bytes: 65536 }");
+    tp_dfx_t *d = tp_dfx_start_http_with("ingest: { enabled: true, max_body_bytes: 65536 }");
     size_t big = 70000;
     char *body = malloc(big + 1);
     memset(body, ' ', big);
@@ -418,7 +410,7 @@ static void test_bearer_token(void **state) {
  * SIGKILL the restart rebuilds its state and its deadline still fires. */
 static void test_survives_sigkill(void **state) {
     (void)state;
-    tp_dfx_t *d = s_start(INGEST_ON);
+    tp_dfx_t *d = tp_dfx_start_http_with(INGEST_ON);
     char *planned = s_text(s_call("k1", "K-1", "PLANNED", T0, false));
     s_resp_t r = s_post(d, "application/json", NULL, planned);
     s_counts(&r, 200, 1, 0, 0);
@@ -515,7 +507,7 @@ static void test_bench(void **state) {
     (void)state;
     if (!getenv("TP_BENCH"))
         skip();
-    tp_dfx_t *d = s_start("ingest: { enabled: true, max_body_bytes: 16777216 }");
+    tp_dfx_t *d = tp_dfx_start_http_with("ingest: { enabled: true, max_body_bytes: 16777216 }");
     size_t id = 0;
     double h1 = s_bench_http(d, 5000, 1, &id), h500 = s_bench_http(d, 50000, 500, &id);
     double z = s_bench_zmq(d, 50000, 500, &id);

@@ -165,6 +165,31 @@ static void s_publish(tp_dfx_t *d, const char *urls, const char *path) {
     }
 }
 
+/* Waits until every partition is live on exactly one instance and none
+ * holds more than ceil(N_PART / N_DAEMONS) (and, unless `must_own` is
+ * N_DAEMONS, instance `must_own` holds some); owned[] gets each one's set. */
+static void s_wait_fair_split(tp_dfx_t *d[], unsigned owned[], unsigned must_own,
+                              const char *when) {
+    long long deadline = tp_now_ms() + 3 * TP_WAIT_MS;
+    for (;;) {
+        unsigned all = 0, overlap = 0;
+        bool fair = true;
+        for (unsigned i = 0; i < N_DAEMONS; i++) {
+            owned[i] = s_live_of(d[i]);
+            overlap |= all & owned[i];
+            all |= owned[i];
+            fair &= __builtin_popcount(owned[i]) <= (N_PART + N_DAEMONS - 1) / N_DAEMONS;
+        }
+        if (all == (1u << N_PART) - 1 && fair && !overlap &&
+            (must_own == N_DAEMONS || owned[must_own]))
+            return;
+        if (tp_now_ms() >= deadline)
+            fail_msg("no fair split %s: i0 %#x, i1 %#x, i2 %#x", when, owned[0], owned[1],
+                     owned[2]);
+        usleep(50 * 1000);
+    }
+}
+
 static void test_cluster_failover(void **state) {
     (void)state;
     tp_nats_skip_without_server();
@@ -203,22 +228,8 @@ static void test_cluster_failover(void **state) {
      * busy in a rebuild is logged when the worker gets to it (the worker
      * checks before each batch; what matters, nothing lost or doubled, is
      * checked on TP_ALERTS). */
-    long long deadline = tp_now_ms() + 3 * TP_WAIT_MS;
     unsigned owned[N_DAEMONS];
-    for (;;) {
-        unsigned all = 0, overlap = 0;
-        bool fair = true;
-        for (unsigned i = 0; i < N_DAEMONS; i++) {
-            owned[i] = s_live_of(d[i]);
-            overlap |= all & owned[i];
-            all |= owned[i];
-            fair &= __builtin_popcount(owned[i]) <= (N_PART + N_DAEMONS - 1) / N_DAEMONS;
-        }
-        if (all == (1u << N_PART) - 1 && fair && !overlap)
-            break;
-        assert_true(tp_now_ms() < deadline);
-        usleep(50 * 1000);
-    }
+    s_wait_fair_split(d, owned, N_DAEMONS, "at start");
     print_message("partitions at start: i0 %#x, i1 %#x, i2 %#x\n", owned[0], owned[1], owned[2]);
 
     /* Part 1, then SIGKILL the instance with most partitions while the
@@ -233,7 +244,7 @@ static void test_cluster_failover(void **state) {
     s_publish(d[(victim + 1) % N_DAEMONS], urls, parts[1]);
 
     /* Failover: every partition of the dead instance live on a survivor. */
-    deadline = tp_now_ms() + 3 * TP_WAIT_MS;
+    long long deadline = tp_now_ms() + 3 * TP_WAIT_MS;
     for (;;) {
         unsigned now = 0;
         for (unsigned i = 0; i < N_DAEMONS; i++)
@@ -270,23 +281,7 @@ static void test_cluster_failover(void **state) {
      * the survivors give partitions back until the split is fair again, it
      * rebuilds them from the stream, and nothing is published twice. */
     tp_dfx_restart(d[victim], NULL);
-    deadline = tp_now_ms() + 3 * TP_WAIT_MS;
-    for (;;) {
-        unsigned all = 0, overlap = 0;
-        bool fair = true;
-        for (unsigned i = 0; i < N_DAEMONS; i++) {
-            owned[i] = s_live_of(d[i]);
-            overlap |= all & owned[i];
-            all |= owned[i];
-            fair &= __builtin_popcount(owned[i]) <= (N_PART + N_DAEMONS - 1) / N_DAEMONS;
-        }
-        if (all == (1u << N_PART) - 1 && fair && !overlap && owned[victim])
-            break;
-        if (tp_now_ms() >= deadline)
-            fail_msg("no fair split after the rejoin: i0 %#x, i1 %#x, i2 %#x", owned[0], owned[1],
-                     owned[2]);
-        usleep(50 * 1000);
-    }
+    s_wait_fair_split(d, owned, victim, "after the rejoin");
     print_message("rejoined: i0 %#x, i1 %#x, i2 %#x\n", owned[0], owned[1], owned[2]);
     tp_nats_expect_stream(urls, ref, nref, TP_WAIT_MS);
 

@@ -132,6 +132,14 @@ tp_dfx_t *tp_dfx_start_http(const char *clock, const char *extra) {
     return d;
 }
 
+tp_dfx_t *tp_dfx_start_http_with(const char *http_yaml) {
+    tp_dfx_t *d = tp_dfx_setup(false);
+    d->http = true;
+    d->http_yaml = http_yaml;
+    tp_dfx_spawn(d, "event", NULL);
+    return d;
+}
+
 tp_dfx_t *tp_dfx_start_curve(const char *clock, const char *extra) {
     tp_dfx_t *d = tp_dfx_setup(true);
     tp_dfx_spawn(d, clock, extra);

@@ -64,6 +64,10 @@ void tp_dfx_curve_client(const tp_dfx_t *d, void *sock, const char *public_key,
  * bind the default TCP port. */
 tp_dfx_t *tp_dfx_start_http(const char *clock, const char *extra_yaml);
 
+/* tp_dfx_start_http("event", NULL) with `http_yaml` added to the http
+ * mapping (flow style, e.g. "ingest: { enabled: true }"; borrowed). */
+tp_dfx_t *tp_dfx_start_http_with(const char *http_yaml);
+
 /* Writes the config for `d` (used by tp_dfx_start; exposed for tests that
  * start a second daemon). */
 void tp_dfx_write_config(tp_dfx_t *d, const char *path, const char *clock, const char *extra);

@@ -1,5 +1,6 @@
 /* tp_testnats — see tp_testnats.h. */
 #include "tp_testnats.h"
+#include "tp_testhttp.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -16,10 +17,6 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include <event2/buffer.h>
-#include <event2/event.h>
-#include <event2/http.h>
-#include <event2/keyvalq_struct.h>
 #include <nats/nats.h>
 
 void tp_nats_skip_without_server(void) {
@@ -247,35 +244,13 @@ void tp_nats_expect_stream(const char *url, char **ref, size_t nref, long long w
     }
 }
 
-typedef struct {
-    struct event_base *base;
-    char              *body;
-} s_get_t;
-
-static void s_get_cb(struct evhttp_request *req, void *arg) {
-    s_get_t *g = arg;
-    if (req && evhttp_request_get_response_code(req) == 200) {
-        struct evbuffer *b = evhttp_request_get_input_buffer(req);
-        size_t len = evbuffer_get_length(b);
-        g->body = calloc(1, len + 1);
-        evbuffer_remove(b, g->body, len);
-    }
-    event_base_loopexit(g->base, NULL);
-}
-
 char *tp_nats_http_get(unsigned port, const char *path) {
-    s_get_t g = { .base = event_base_new() };
-    struct evhttp_connection *c = evhttp_connection_base_new(g.base, NULL, "127.0.0.1",
-                                                             (unsigned short)port);
-    evhttp_connection_set_timeout(c, 10);
-    struct evhttp_request *req = evhttp_request_new(s_get_cb, &g);
-    evhttp_add_header(evhttp_request_get_output_headers(req), "Host", "127.0.0.1");
-    assert_int_equal(evhttp_make_request(c, req, EVHTTP_REQ_GET, path), 0);
-    event_base_dispatch(g.base);
-    evhttp_connection_free(c);
-    event_base_free(g.base);
-    assert_non_null(g.body);
-    return g.body;
+    tp_test_resp_t r = tp_test_http_request(port, EVHTTP_REQ_GET, path);
+    assert_int_equal(r.code, 200);
+    char *body = r.body;
+    r.body = NULL;
+    tp_test_resp_free(&r);
+    return body;
 }
 
 double tp_nats_metric(unsigned port, const char *name) {
