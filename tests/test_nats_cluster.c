@@ -283,7 +283,8 @@ static void test_cluster_failover(void **state) {
     tp_dfx_restart(d[victim], NULL);
     s_wait_fair_split(d, owned, victim, "after the rejoin");
     print_message("rejoined: i0 %#x, i1 %#x, i2 %#x\n", owned[0], owned[1], owned[2]);
-    tp_nats_expect_stream(urls, ref, nref, TP_WAIT_MS);
+    /* With a node down, reading TP_ALERTS can take several 5 s API timeouts. */
+    tp_nats_expect_stream(urls, ref, nref, 6 * TP_WAIT_MS);
 
     for (unsigned i = 0; i < N_DAEMONS; i++) {
         char *log = tp_dfx_stop(d[i]);
