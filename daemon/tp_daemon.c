@@ -144,6 +144,19 @@ static void s_log(tp_daemon_t *d, int kind, const char *topic, size_t topic_len,
     s_schedule_flush(d);
 }
 
+void tp_daemon_log_event(tp_daemon_t *d, const tp_frame_t frames[2]) {
+    s_log(d, TP_LOG_EVENT, frames[0].data, frames[0].len, frames[1].data, frames[1].len);
+}
+
+int tp_daemon_queue_nats_ack(tp_daemon_t *d, void *msg) {
+    s_out_t *o = s_out_new(OUT_NATS, NULL, 0, "");
+    if (!o)
+        return -ENOMEM;
+    o->done_arg = msg;
+    s_queue_out(d, o);
+    return 0;
+}
+
 /* Wall clock: keep the single libevent timer on the earliest deadline.
  * Called after every event (an O(1) peek); re-adds the timer only when the
  * earliest due time changed. Event clock: deadlines fire as events move
@@ -234,40 +247,6 @@ static void s_reliable_oversize_cb(void *arg, const tp_frame_t *frames, size_t n
              d->cfg->max_message_bytes);
     tp_frame_t nack[4] = { frames[0], { "NACK", 4 }, { id, strlen(id) }, { why, strlen(why) } };
     tp_bus_send(d->reliable, nack, 4);
-}
-
-/* JetStream input: the reliable input's path. Accepted (or already seen)
- * events are acked after the commit that stores them; events that can
- * never be accepted are terminated (no redelivery), with the reason logged
- * through the engine's rate limiter and counted. */
-static void s_nats_cb(void *arg, void *msg, const tp_frame_t frames[2]) {
-    tp_daemon_t *d = arg;
-    char why[256] = "", id[160] = "";
-    d->now_ms = tp_realtime_ms();
-    int r;
-    if (frames[1].len > d->cfg->max_message_bytes) {
-        tp_engine_counters(d->engine)->oversize++;
-        r = TP_REFUSED;
-    } else {
-        r = tp_engine_handle_why(d->engine, frames, 2, why, sizeof why, id, sizeof id);
-    }
-    if (r == TP_ACCEPTED)
-        s_log(d, TP_LOG_EVENT, frames[0].data, frames[0].len, frames[1].data, frames[1].len);
-    if (r == TP_ACCEPTED || r == TP_DUPLICATE) {
-        s_out_t *o = s_out_new(OUT_NATS, NULL, 0, "");
-        if (!o) {
-            tp_nats_release(d->nats, msg);   /* redelivered; dedup absorbs it */
-            return;
-        }
-        o->done_arg = msg;
-        s_queue_out(d, o);
-    } else if (r == TP_REFUSED) {
-        tp_nats_term(d->nats, msg);
-    } else {
-        log_error_errno(r, "Failed to process event: %m");
-        tp_nats_release(d->nats, msg);
-    }
-    tp_daemon_rearm(d);
 }
 
 /* HTTP ingest: one event [topic, Envelope] down the reliable input's path
@@ -572,33 +551,6 @@ void tp_daemon_close_role(tp_daemon_t *d, int role) {
     }
 }
 
-/* The counters of whichever JetStream mode runs: *ret_ns / *ret_cs point
- * into ns / cs, or are NULL for the mode that does not. */
-static void s_nats_stats(const tp_daemon_t *d, tp_nats_stats_t *ns, tp_cluster_stats_t *cs,
-                         const tp_nats_stats_t **ret_ns, const tp_cluster_stats_t **ret_cs) {
-    *ret_ns = NULL;
-    *ret_cs = NULL;
-    if (d->nats) {
-        tp_nats_get_stats(d->nats, ns);
-        *ret_ns = ns;
-    }
-    if (d->cluster) {
-        tp_cluster_get_stats(d->cluster, cs);
-        *ret_cs = cs;
-    }
-}
-
-/* /metrics: the nats_* families of whichever JetStream mode runs. */
-static void s_nats_collect_cb(void *ctx, tp_metrics_t *m, bool first) {
-    tp_daemon_t *d = ctx;
-    tp_nats_stats_t ns;
-    tp_cluster_stats_t cs;
-    const tp_nats_stats_t *pn;
-    const tp_cluster_stats_t *pc;
-    s_nats_stats(d, &ns, &cs, &pn, &pc);
-    tp_nats_metrics_collect(&d->nats_metrics, m, first, pn, pc);
-}
-
 int tp_daemon_open_http(tp_daemon_t *d, const tp_config_t *cfg) {
     const tp_ingest_ops_t ops = { .submit = s_ingest_submit_cb,
                                   .when_durable = s_ingest_when_durable_cb, .ctx = d };
@@ -607,7 +559,7 @@ int tp_daemon_open_http(tp_daemon_t *d, const tp_config_t *cfg) {
     if (r < 0)
         return log_error_errno(r, "Failed to start the HTTP endpoint: %s: %m", why);
     if (cfg->nats.enabled)
-        tp_http_set_collector(d->http, s_nats_collect_cb, d);
+        tp_http_set_collector(d->http, tp_daemon_nats_collect_cb, d);
     log_info("HTTP endpoint on %s (port %u): /healthz /metrics /status%s%s", cfg->http.listen,
              tp_http_port(d->http), cfg->http.ingest.enabled ? " /v1/events" : "",
              cfg->http.dashboard.enabled ? " /dashboard/ /v1/alerts /v1/kpi" : "");
@@ -642,53 +594,6 @@ int tp_daemon_load_allow_lists(tp_daemon_t *d, const tp_config_t *cfg) {
                                    ep->curve_clients);
         log_info("CURVE on %s: %zu client keys allowed", ep->name, tp_zap_count(d->zap, ep->name));
     }
-    return 0;
-}
-
-static int s_republish_cb(void *ctx, uint64_t seq, const char *topic, const void *body,
-                          size_t len) {
-    (void)seq;
-    tp_daemon_t *d = ctx;
-    return tp_nats_publish_alert(d->nats, topic, body, len) < 0 ? 1 : 0;
-}
-
-/* JetStream mode: connect, create the streams if missing, subscribe the
- * owned partitions; then publish again the journaled alerts after the last
- * one the alerts stream holds (sent before a crash but never stored there;
- * those that were stored are dropped by the server's Nats-Msg-Id window).
- * Acks promise durability, so the journal is required. */
-static int s_open_nats(tp_daemon_t *d) {
-    const tp_config_t *cfg = d->cfg;
-    char why[512];
-    if (cfg->nats.ownership == TP_OWNERSHIP_LEASE) {   /* state from the stream, not the journal */
-        int r = tp_cluster_new(cfg, why, sizeof why, &d->cluster);
-        if (r < 0)
-            return log_error_errno(r, "Failed to set up JetStream on %s: %s", cfg->nats.url, why);
-        log_info("JetStream on %s: instance %s shares %u partitions of %s through leases in %s "
-                 "(ttl %lld ms), alerts to %s", cfg->nats.url, tp_cluster_instance(d->cluster),
-                 cfg->nats.partition_count, cfg->nats.events_stream, cfg->nats.lease_bucket,
-                 (long long)cfg->nats.lease_ttl_ms, cfg->nats.alerts_stream);
-        return 0;
-    }
-    if (!d->journal)
-        return log_error_errno(EINVAL, "nats.enabled needs journal.enabled: an ack promises the "
-                               "event is stored");
-    int r = tp_nats_new(d->base, cfg, s_nats_cb, d, why, sizeof why, &d->nats);
-    if (r < 0)
-        return log_error_errno(r, "Failed to set up JetStream on %s: %s", cfg->nats.url, why);
-    /* At most the newest 10,000: a stream created today does not get the
-     * journal's whole history. */
-    uint64_t after = tp_nats_last_alert_sequence(d->nats), last = tp_journal_last_seq(d->journal);
-    if (last > after + 10000)
-        after = last - 10000;
-    int64_t n = tp_journal_read_after(d->journal, after, 100000, s_republish_cb, d, &last);
-    if (n < 0)
-        log_warning_errno((int)n, "Failed to read the journal to republish alerts: %m");
-    size_t np = cfg->nats.n_partitions ? cfg->nats.n_partitions : cfg->nats.partition_count;
-    log_info("JetStream on %s: %zu of %u partitions from %s (consumers %s-p<N>), alerts to %s; "
-             "%lld journaled alerts after sequence %llu published again", cfg->nats.url, np,
-             cfg->nats.partition_count, cfg->nats.events_stream, cfg->nats.consumer,
-             cfg->nats.alerts_stream, (long long)(n > 0 ? n : 0), (unsigned long long)after);
     return 0;
 }
 
@@ -767,7 +672,7 @@ int tp_daemon_new(struct event_base *base, const tp_config_t *cfg, const tp_daem
                             "event is stored");
         goto fail;
     }
-    if (cfg->nats.enabled && (r = s_open_nats(d)) < 0)
+    if (cfg->nats.enabled && (r = tp_daemon_open_nats(d)) < 0)
         goto fail;
     for (int role = 0; role < ROLE_COUNT; role++)
         if ((r = tp_daemon_open_role(d, cfg, role)) < 0)
@@ -803,13 +708,8 @@ void tp_daemon_status(void *ctx, char *buf, size_t len) {
 void tp_daemon_log_stats(const tp_daemon_t *d) {
     char line[1024];
     tp_stats_format(tp_engine_stats(d->engine), line, sizeof line);
-    char nats[512] = "";
-    tp_nats_stats_t ns;
-    tp_cluster_stats_t cs;
-    const tp_nats_stats_t *pn;
-    const tp_cluster_stats_t *pc;
-    s_nats_stats(d, &ns, &cs, &pn, &pc);
-    tp_nats_metrics_format(nats, sizeof nats, pn, pc);
+    char nats[512];
+    tp_daemon_nats_format(d, nats, sizeof nats);
     log_info("stats: %s open_alerts=%zu known_calls=%zu known_cases=%zu deadlines=%zu%s", line,
              tp_engine_open_alerts(d->engine), tp_engine_calls(d->engine),
              tp_engine_cases(d->engine), tp_engine_deadlines(d->engine), nats);

@@ -70,3 +70,25 @@ int tp_daemon_load_allow_lists(tp_daemon_t *d, const tp_config_t *cfg);
 
 /* Wall clock: keeps the one libevent timer on the earliest deadline. */
 void tp_daemon_rearm(tp_daemon_t *d);
+
+/* An accepted [topic, Envelope] into the event log (the rebuild's input),
+ * in this loop turn's transaction. */
+void tp_daemon_log_event(tp_daemon_t *d, const tp_frame_t frames[2]);
+
+/* Acks JetStream message `msg` after the commit that stores what it
+ * changed. 0 or -ENOMEM (then the caller releases it: redelivered). */
+int tp_daemon_queue_nats_ack(tp_daemon_t *d, void *msg);
+
+/* JetStream (tp_daemon_nats.c). Open: connect, create the streams if
+ * missing; static mode subscribes the owned partitions and publishes again
+ * the journaled alerts after the last one the alerts stream holds (sent
+ * before a crash but never stored there; those stored are dropped by the
+ * server's Nats-Msg-Id window), and needs the journal (acks promise
+ * durability); lease mode starts tp_cluster. 0 or a negative errno, logged. */
+int tp_daemon_open_nats(tp_daemon_t *d);
+
+/* The nats_* families of whichever mode runs: a tp_http collector. */
+void tp_daemon_nats_collect_cb(void *ctx, tp_metrics_t *m, bool first);
+
+/* " nats_received=... " for the stats line, "" when JetStream is off. */
+void tp_daemon_nats_format(const tp_daemon_t *d, char *buf, size_t len);

@@ -209,17 +209,6 @@ static void test_healthz_metrics_status(void **state) {
 }
 
 /* tp-stat against a port nobody listens on: a clear message, exit 1. */
-/* A loopback port nobody listens on (bound, read, closed). */
-static unsigned s_free_port(void) {
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    socklen_t len = sizeof a;
-    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
 static bool s_listening(unsigned port) {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
@@ -234,7 +223,7 @@ static bool s_listening(unsigned port) {
 static void test_reload_moves_http_and_keeps_metrics(void **state) {
     (void)state;
     tp_dfx_t *d = tp_dfx_start_http("event", NULL);
-    unsigned old = d->http_port, port = s_free_port();
+    unsigned old = d->http_port, port = tp_free_port();
     char *path = tp_path(d->dir, "next.yaml");
     tp_dfx_write_config(d, path, "event", NULL);
     char *yaml = tp_read_file(path), *moved = NULL, listen[32];

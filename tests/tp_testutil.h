@@ -47,3 +47,7 @@ size_t tp_count_lines(const char *text, const char *needle);
 
 /* Monotonic milliseconds, for deadlines in test loops. */
 long long tp_now_ms(void);
+
+/* A loopback TCP port nobody listens on right now (bound, read, closed):
+ * for servers a test starts. 0 on failure. */
+unsigned tp_free_port(void);
