@@ -21,25 +21,12 @@
 #include "tp_log.h"
 #include "tp_nats.h"
 #include "tp_daemon_internal.h"
+#include "tp_outbox.h"
 
 #define PRUNE_EVERY_MS   60000   /* journal retention runs at most this often */
 #define COMMIT_RETRY_MS  1000    /* after a failed journal commit */
 #define REPLAY_HWM       10000   /* replies queued per replay consumer */
 
-/* Something to do once this loop turn's commit is done: publish an alert
- * (topic, body), ACK a reliable producer (identity, id), answer an HTTP
- * ingest request (its callback) or ack a JetStream message: each promises
- * what the commit stored. */
-enum { OUT_ALERT, OUT_ACK, OUT_HTTP, OUT_NATS };
-typedef struct s_out {
-    struct s_out     *next;
-    int               kind;      /* OUT_* */
-    tp_ingest_done_fn done;      /* OUT_HTTP: called with the commit's outcome */
-    void             *done_arg;  /* OUT_NATS: the message to ack */
-    size_t            len;       /* body length, or identity length for an ACK */
-    char             *topic;     /* topic, or the acknowledged event_id */
-    unsigned char     body[];
-} s_out_t;
 
 
 /* mkdir -p, mode 0750 for what we create. */
@@ -104,26 +91,11 @@ static void s_schedule_flush(tp_daemon_t *d) {
     evtimer_add(d->flush_ev, &tv);
 }
 
-/* An s_out_t holding a copy of body and of the string str. NULL on ENOMEM. */
-static s_out_t *s_out_new(int kind, const void *body, size_t len, const char *str) {
-    size_t sl = strlen(str) + 1;
-    s_out_t *o = calloc(1, sizeof *o + len + sl);
-    if (!o)
-        return NULL;
-    o->kind = kind;
-    o->len = len;
-    if (len)                     /* an HTTP reply has no body: NULL, which memcpy may not take */
-        memcpy(o->body, body, len);
-    o->topic = (char *)o->body + len;
-    memcpy(o->topic, str, sl);
-    return o;
-}
-
-static void s_queue_out(tp_daemon_t *d, s_out_t *o) {
-    o->next = NULL;
-    *d->out_tail = o;
-    d->out_tail = &o->next;
-    s_schedule_flush(d);
+/* Something is waiting for the commit: make sure one comes. */
+static int s_queued(tp_daemon_t *d, int r) {
+    if (r >= 0)
+        s_schedule_flush(d);
+    return r;
 }
 
 /* Logs an accepted bus message (or a tick: topic "", no body) for the
@@ -149,12 +121,7 @@ void tp_daemon_log_event(tp_daemon_t *d, const tp_frame_t frames[2]) {
 }
 
 int tp_daemon_queue_nats_ack(tp_daemon_t *d, void *msg) {
-    s_out_t *o = s_out_new(OUT_NATS, NULL, 0, "");
-    if (!o)
-        return -ENOMEM;
-    o->done_arg = msg;
-    s_queue_out(d, o);
-    return 0;
+    return s_queued(d, tp_outbox_nats(d->outbox, msg));
 }
 
 /* Wall clock: keep the single libevent timer on the earliest deadline.
@@ -219,10 +186,8 @@ static void s_reliable_cb(void *arg, const tp_frame_t *frames, size_t nframes) {
     if (r == TP_ACCEPTED)
         s_log(d, TP_LOG_EVENT, frames[1].data, frames[1].len, frames[2].data, frames[2].len);
     if (r == TP_ACCEPTED || r == TP_DUPLICATE) {
-        s_out_t *o = s_out_new(OUT_ACK, frames[0].data, frames[0].len, id);
-        if (!o)
-            return;          /* no ACK: the producer resends, dedup absorbs it */
-        s_queue_out(d, o);
+        /* On ENOMEM no ACK: the producer resends, dedup absorbs it. */
+        s_queued(d, tp_outbox_ack(d->outbox, frames[0].data, frames[0].len, id));
     } else if (r == TP_REFUSED && nframes >= 1) {
         tp_frame_t nack[4] = { frames[0], { "NACK", 4 }, { id, strlen(id) }, { why, strlen(why) } };
         tp_bus_send(d->reliable, nack, 4);
@@ -278,31 +243,7 @@ static int s_ingest_when_durable_cb(void *ctx, tp_ingest_done_fn done, void *arg
         done(arg, 0);
         return 0;
     }
-    s_out_t *o = s_out_new(OUT_HTTP, NULL, 0, "");
-    if (!o)
-        return -ENOMEM;
-    o->done = done;
-    o->done_arg = arg;
-    s_queue_out(d, o);
-    return 0;
-}
-
-/* Answers every waiting HTTP request with r (< 0) and drops it from the
- * queue: after a failed commit (503; the client sends again and dedup
- * recognises what was stored after all), or when the endpoint closes. */
-static void s_fail_http_waiters(tp_daemon_t *d, int r) {
-    s_out_t **pp = &d->out;
-    while (*pp) {
-        s_out_t *o = *pp;
-        if (o->kind != OUT_HTTP) {
-            pp = &o->next;
-            continue;
-        }
-        *pp = o->next;
-        o->done(o->done_arg, r);
-        free(o);
-    }
-    d->out_tail = pp;
+    return s_queued(d, tp_outbox_http(d->outbox, done, arg));
 }
 
 static void s_publish(tp_daemon_t *d, const char *topic, const void *buf, size_t len) {
@@ -316,6 +257,34 @@ static void s_publish(tp_daemon_t *d, const char *topic, const void *buf, size_t
         log_warning_errno(r, "Failed to publish an alert on %s: %m", topic);
     }
 }
+
+/* What the outbox delivers after a successful commit. */
+static void s_out_alert_cb(void *ctx, const char *topic, const void *body, size_t len) {
+    tp_daemon_t *d = ctx;
+    s_publish(d, topic, body, len);
+    if (d->nats)
+        tp_nats_publish_alert(d->nats, topic, body, len);
+}
+
+static void s_out_ack_cb(void *ctx, const void *identity, size_t len, const char *event_id) {
+    tp_daemon_t *d = ctx;
+    /* A lost ACK costs a resend, which dedup turns into another ACK. */
+    tp_frame_t ack[3] = { { identity, len }, { "ACK", 3 }, { event_id, strlen(event_id) } };
+    if (d->reliable)
+        tp_bus_send(d->reliable, ack, 3);
+}
+
+static void s_out_nats_cb(void *ctx, void *msg, bool stored) {
+    tp_daemon_t *d = ctx;
+    if (stored)
+        tp_nats_ack(d->nats, msg);
+    else
+        tp_nats_release(d->nats, msg);   /* redelivered */
+}
+
+static const tp_outbox_ops_t s_out_ops = {
+    .alert = s_out_alert_cb, .ack = s_out_ack_cb, .nats = s_out_nats_cb,
+};
 
 /* Group commit: every alert raised in this loop turn is written in one
  * transaction, then published, so a consumer never sees an alert the
@@ -338,30 +307,11 @@ static void s_flush_cb(evutil_socket_t fd, short what, void *arg) {
                       "until they are stored", tp_journal_pending(d->journal), err);
         struct timeval tv = { COMMIT_RETRY_MS / 1000, 0 };
         evtimer_add(d->flush_ev, &tv);
-        s_fail_http_waiters(d, -EIO);
+        tp_outbox_fail_http(d->outbox, -EIO);
         return;
     }
     st->journal_commits++;
-    while (d->out) {
-        s_out_t *o = d->out;
-        d->out = o->next;
-        if (o->kind == OUT_ACK) {
-            /* A lost ACK costs a resend, which dedup turns into another ACK. */
-            tp_frame_t ack[3] = { { o->body, o->len }, { "ACK", 3 }, { o->topic, strlen(o->topic) } };
-            if (d->reliable)
-                tp_bus_send(d->reliable, ack, 3);
-        } else if (o->kind == OUT_HTTP) {
-            o->done(o->done_arg, 0);
-        } else if (o->kind == OUT_NATS) {
-            tp_nats_ack(d->nats, o->done_arg);
-        } else {
-            s_publish(d, o->topic, o->body, o->len);
-            if (d->nats)
-                tp_nats_publish_alert(d->nats, o->topic, o->body, o->len);
-        }
-        free(o);
-    }
-    d->out_tail = &d->out;
+    tp_outbox_deliver(d->outbox);
     int64_t now = tp_monotonic_ms();
     if (now - d->last_prune_ms >= PRUNE_EVERY_MS) {
         d->last_prune_ms = now;
@@ -397,17 +347,18 @@ static int s_alert_sink(void *ctx, const char *topic, const uint8_t *buf, size_t
         s_publish(d, topic, buf, len);
         return 0;
     }
-    s_out_t *o = s_out_new(OUT_ALERT, buf, len, topic);
-    if (!o)
-        return -ENOMEM;
-    int r = tp_journal_append(d->journal, alert->sequence, topic, alert->alert_id,
-                              (int)alert->status, tp_realtime_ms(), buf, len);
+    /* Queued first, so an ENOMEM cannot leave a journaled alert that is
+     * never published live. */
+    int r = tp_outbox_alert(d->outbox, topic, buf, len);
+    if (r < 0)
+        return r;
+    r = tp_journal_append(d->journal, alert->sequence, topic, alert->alert_id,
+                          (int)alert->status, tp_realtime_ms(), buf, len);
     if (r < 0) {
-        free(o);
+        tp_outbox_drop_last(d->outbox);
         return r;
     }
-    s_queue_out(d, o);
-    return 0;
+    return s_queued(d, 0);
 }
 
 /* Rebuild: every logged event and tick, replayed through the engine at the
@@ -571,7 +522,8 @@ int tp_daemon_open_http(tp_daemon_t *d, const tp_config_t *cfg) {
 void tp_daemon_close_http(tp_daemon_t *d) {
     if (!d->http)
         return;
-    s_fail_http_waiters(d, -ECANCELED);
+    if (d->outbox)
+        tp_outbox_fail_http(d->outbox, -ECANCELED);
     tp_http_destroy(&d->http);
 }
 
@@ -637,13 +589,16 @@ int tp_daemon_new(struct event_base *base, const tp_config_t *cfg, const tp_daem
     d->base = base;
     d->cfg = cfg;
     d->lock_fd = -1;
-    d->out_tail = &d->out;
     d->journal_rl = (tp_ratelimit_t){ .interval_ms = cfg->log_interval_ms, .burst = cfg->log_burst };
     d->print_alerts = opts ? opts->print_alerts : NULL;
 
     int r = s_lock_state_dir(d);
     if (r < 0)
         goto fail;
+    if (!(d->outbox = tp_outbox_new(&s_out_ops, d))) {
+        r = log_error_errno(ENOMEM, "Out of memory");
+        goto fail;
+    }
     r = tp_engine_new(cfg, &d->engine);
     if (r < 0) {
         log_error_errno(r, "Failed to set up the rule engine: %m");
@@ -725,13 +680,7 @@ void tp_daemon_destroy(tp_daemon_t **p) {
     tp_daemon_close_http(d);
     tp_alert_replay_destroy(&d->replay);
     tp_bus_destroy(&d->bus);
-    while (d->out) {
-        s_out_t *o = d->out;
-        d->out = o->next;
-        if (o->kind == OUT_NATS)
-            tp_nats_release(d->nats, o->done_arg);   /* not stored: redelivered */
-        free(o);
-    }
+    tp_outbox_destroy(&d->outbox);
     tp_nats_destroy(&d->nats);
     tp_cluster_destroy(&d->cluster);
     if (d->flush_ev)

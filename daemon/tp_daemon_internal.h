@@ -29,7 +29,7 @@ struct tp_daemon {
     tp_journal_t      *journal;      /* NULL when journal.enabled is false */
     tp_alert_replay_t *replay;
     struct event      *flush_ev;     /* group commit, then publish, once per loop turn */
-    struct s_out      *out, **out_tail;
+    struct tp_outbox  *outbox;       /* what waits for the group commit (tp_outbox.c) */
     int64_t            last_prune_ms;
     tp_ratelimit_t     journal_rl;
     tp_bus_sock_t     *reliable;     /* ROUTER for at-least-once producers, or NULL */

@@ -1,0 +1,51 @@
+/* tp_outbox — what waits for the group commit.
+ *
+ * An alert is published, a reliable producer ACKed, an HTTP ingest request
+ * answered and a JetStream message acked only once the journal commit that
+ * stores what they promise has succeeded. The daemon queues each here as it
+ * happens (in order) and, after each commit, delivers the whole queue
+ * through its callbacks; a failed commit keeps the queue (retried) but
+ * answers the HTTP requests at once. Called by tp_daemon.c only.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "tp_ingest.h"
+
+typedef struct tp_outbox tp_outbox_t;
+
+typedef struct {
+    /* Publish [topic, body]. */
+    void (*alert)(void *ctx, const char *topic, const void *body, size_t len);
+    /* ACK event_id to the reliable producer with this ROUTER identity. */
+    void (*ack)(void *ctx, const void *identity, size_t len, const char *event_id);
+    /* JetStream message: ack it (stored) or release it (not stored, at
+     * destroy: the server redelivers it). */
+    void (*nats)(void *ctx, void *msg, bool stored);
+} tp_outbox_ops_t;
+
+/* ops and ctx are borrowed. NULL on ENOMEM. */
+tp_outbox_t *tp_outbox_new(const tp_outbox_ops_t *ops, void *ctx);
+
+/* Queue one item (copies what it is given). 0 or -ENOMEM. */
+int tp_outbox_alert(tp_outbox_t *ob, const char *topic, const void *body, size_t len);
+int tp_outbox_ack(tp_outbox_t *ob, const void *identity, size_t len, const char *event_id);
+int tp_outbox_http(tp_outbox_t *ob, tp_ingest_done_fn done, void *arg);
+int tp_outbox_nats(tp_outbox_t *ob, void *msg);
+
+/* Takes back the item queued last (its commit record could not be made). */
+void tp_outbox_drop_last(tp_outbox_t *ob);
+
+/* Answers every waiting HTTP request with r (< 0) and drops it: after a
+ * failed commit (503; the client sends again and dedup recognises what was
+ * stored after all), or when the HTTP endpoint closes. */
+void tp_outbox_fail_http(tp_outbox_t *ob, int r);
+
+/* The commit succeeded: delivers everything queued, in order. */
+void tp_outbox_deliver(tp_outbox_t *ob);
+
+/* Frees what is left undelivered (JetStream messages are released);
+ * accepts NULL; NULLs *p. HTTP waiters must have been failed before. */
+void tp_outbox_destroy(tp_outbox_t **p);
