@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "tp_nats.h"
 #include "tp_partition.h"
 
 struct tp_lease {
@@ -282,9 +283,9 @@ int tp_lease_new(natsConnection *nc, const tp_config_t *cfg, const char *instanc
             s = js_KeyValue(&l->kv, js, cfg->nats.lease_bucket);
     }
     if (s != NATS_OK) {
-        snprintf(why, whylen, "lease bucket %s: %s (%s)", cfg->nats.lease_bucket,
-                 natsStatus_GetText(s), nats_GetLastError(NULL) ? nats_GetLastError(NULL) : "");
-        r = s == NATS_TIMEOUT ? -ETIMEDOUT : -EIO;
+        char what[128];
+        snprintf(what, sizeof what, "lease bucket %s", cfg->nats.lease_bucket);
+        r = tp_nats_fail(s, what, why, whylen);
         goto fail;
     }
     if ((r = -pthread_create(&l->thread, NULL, s_thread, l)) < 0) {

@@ -50,6 +50,14 @@ static char *s_nats_yaml(const tp_nats_srv_t *n) {
     return y;
 }
 
+/* Both inputs through tp-pub --nats into `partitions` partitions. */
+static void s_publish_inputs(tp_dfx_t *d, const char *url, const char *partitions) {
+    for (size_t i = 0; i < 2; i++) {
+        const char *args[] = { "--nats", url, "--partitions", partitions, s_inputs[i], NULL };
+        assert_int_equal(tp_nats_tp_pub(d, args, NULL), 0);
+    }
+}
+
 /* tp-pub --nats -> daemon -> alerts on the ZeroMQ PUB and in TP_ALERTS,
  * the same as a single-node run; sending the same events again is dropped
  * by the server (Nats-Msg-Id) before the daemon sees it. */
@@ -62,10 +70,7 @@ static void test_flow_and_server_dedup(void **state) {
     char *yaml = s_nats_yaml(n);
     tp_dfx_t *d = tp_dfx_setup(false);
     tp_dfx_spawn(d, "event", yaml);
-    for (size_t i = 0; i < 2; i++) {
-        const char *args[] = { "--nats", n->url, "--partitions", PARTITIONS, s_inputs[i], NULL };
-        assert_int_equal(tp_nats_tp_pub(d, args, NULL), 0);
-    }
+    s_publish_inputs(d, n->url, PARTITIONS);
     tp_nats_expect_stream(n->url, ref, nref, TP_WAIT_MS);
     /* The ZeroMQ PUB carried the same alerts. */
     while (d->got.n < nref && tp_dfx_recv_alert(d, TP_WAIT_MS))
@@ -113,10 +118,7 @@ static void test_sigkill_redelivers(void **state) {
     char *yaml = s_nats_yaml(n);
     tp_dfx_t *d = tp_dfx_setup(false);
     tp_dfx_spawn(d, "event", yaml);
-    for (size_t i = 0; i < 2; i++) {
-        const char *args[] = { "--nats", n->url, "--partitions", PARTITIONS, s_inputs[i], NULL };
-        assert_int_equal(tp_nats_tp_pub(d, args, NULL), 0);
-    }
+    s_publish_inputs(d, n->url, PARTITIONS);
     assert_int_equal(tp_proc_signal(&d->proc, SIGKILL), 0);
     tp_dfx_restart(d, NULL);
     tp_nats_expect_stream(n->url, ref, nref, TP_WAIT_MS);
@@ -187,10 +189,7 @@ static void test_lease_single_instance_and_reload(void **state) {
     tp_dfx_t *d = tp_dfx_setup(false);
     tp_dfx_spawn(d, "event", yaml);
     /* Four partitions, one engine each: the same alerts as one engine. */
-    for (size_t i = 0; i < 2; i++) {
-        const char *args[] = { "--nats", n->url, "--partitions", "4", s_inputs[i], NULL };
-        assert_int_equal(tp_nats_tp_pub(d, args, NULL), 0);
-    }
+    s_publish_inputs(d, n->url, "4");
     tp_nats_expect_stream(n->url, ref, nref, TP_WAIT_MS);
     assert_false(tp_dfx_reload(d, "event", yaml));
     char *log = tp_dfx_stop(d);
