@@ -19,7 +19,7 @@
 #include "tp_daemon.h"
 #include "tp_log.h"
 #include "tp_notify.h"
-#include "tp_replay.h"
+#include "tp_backfill.h"
 
 static void s_usage(FILE *out) {
     fprintf(out,
@@ -105,8 +105,8 @@ static void s_reload_cb(evutil_socket_t sig, short what, void *arg) {
 
 /* --replay: backfill and exit; 0 if every line was used, 1 otherwise. */
 static int s_replay(const tp_config_t *cfg, const char *path) {
-    tp_replay_result_t res;
-    if (tp_replay_file(cfg, path, stdout, &res) < 0)
+    tp_backfill_result_t res;
+    if (tp_backfill_file(cfg, path, stdout, &res) < 0)
         return EXIT_FAILURE;
     const tp_stats_t *s = &res.stats;
     char until[32];

@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "tp_alert_replay.h"
+#include "tp_replay_server.h"
 #include "tp_bus.h"
 #include "tp_clock.h"
 #include "tp_curve_key.h"
@@ -479,7 +479,7 @@ int tp_daemon_open_role(tp_daemon_t *d, const tp_config_t *cfg, int role) {
         what = "replay endpoint";
         tp_endpoint_t rep = *ep;
         rep.hwm = REPLAY_HWM;
-        r = tp_alert_replay_new(d->base, d->bus, d->journal, &rep, tp_engine_counters(d->engine),
+        r = tp_replay_server_new(d->base, d->bus, d->journal, &rep, tp_engine_counters(d->engine),
                                 &d->replay);
     }
     if (r < 0)
@@ -498,7 +498,7 @@ void tp_daemon_close_role(tp_daemon_t *d, int role) {
     } else if (role == ROLE_RELIABLE) {
         tp_bus_close(d->bus, &d->reliable, true);
     } else {
-        tp_alert_replay_destroy(&d->replay);
+        tp_replay_server_destroy(&d->replay);
     }
 }
 
@@ -678,7 +678,7 @@ void tp_daemon_destroy(tp_daemon_t **p) {
     if (d->journal && d->flush_ev && d->engine)
         s_flush_cb(-1, 0, d);
     tp_daemon_close_http(d);
-    tp_alert_replay_destroy(&d->replay);
+    tp_replay_server_destroy(&d->replay);
     tp_bus_destroy(&d->bus);
     tp_outbox_destroy(&d->outbox);
     tp_nats_destroy(&d->nats);

@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "tp_alert_replay.h"
+#include "tp_replay_server.h"
 #include "tp_bus.h"
 #include "tp_cluster.h"
 #include "tp_daemon.h"
@@ -27,7 +27,7 @@ struct tp_daemon {
     struct event      *deadline_ev;  /* the one timer: earliest rule deadline */
     int64_t            armed_for;    /* due time deadline_ev is set for */
     tp_journal_t      *journal;      /* NULL when journal.enabled is false */
-    tp_alert_replay_t *replay;
+    tp_replay_server_t *replay;
     struct event      *flush_ev;     /* group commit, then publish, once per loop turn */
     struct tp_outbox  *outbox;       /* what waits for the group commit (tp_outbox.c) */
     int64_t            last_prune_ms;

@@ -1,4 +1,4 @@
-/* fuzz_config — the YAML config parser (daemon/tp_config*.c) on arbitrary
+/* fuzz_config — the YAML config parser (daemon/config/tp_config*.c) on arbitrary
  * text. A refused config must leave *ret alone and explain itself in one
  * line "fuzz.yaml:<line>: ..."; an accepted one must drive an engine: a
  * fixed script of calls, steps, feedback and watermarks runs through an

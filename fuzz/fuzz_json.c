@@ -1,4 +1,4 @@
-/* fuzz_json — the JSON adapter (adapters/tp_json*.c) both ways.
+/* fuzz_json — the JSON adapter (proto/tp_json*.c) both ways.
  *
  * Each input is tried as
  *   - a JSONL line of an Envelope (what tp-pub reads): if it parses, its

@@ -12,7 +12,7 @@ fuzz_json: every line of those files, the alert lines the engine raises on
 fuzz_config: examples/touchpointd.yaml, the embedded default, and the YAML
   texts of the unit tests (C string literals in tests/*.c), good and bad.
 Also the dictionaries fuzz_json.dict (from the .proto files) and
-fuzz_config.dict (from daemon/tp_config_keys.c); fuzz_engine.dict is by hand.
+fuzz_config.dict (from daemon/config/tp_config_keys.c); fuzz_engine.dict is by hand.
 
 Files this script did not write (regress-*) are left alone; the ones it
 writes are replaced.

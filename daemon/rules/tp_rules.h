@@ -2,8 +2,8 @@
  *
  * A rule family is a plugin (Fluent Bit style): a const tp_rule_t with its
  * name, the payload kinds it wants, and callbacks. Adding a rule is one new
- * file in daemon/rules/ and one line in s_registry[] (tp_rules.c). The
- * engine updates state first (one switch over payload kinds, in
+ * file in daemon/rules/accountability/ or daemon/rules/friction/ and one line
+ * in s_registry[] (tp_rules.c). The engine updates state first (one switch over payload kinds, in
  * tp_engine.c), then calls every enabled rule that asked for that kind.
  *
  * Rules hold no I/O: they read the event and state, and fire or resolve

@@ -1,7 +1,7 @@
 /* tp_pub_reliable — tp-pub's --reliable mode: the producer side of the
  * reliable ingest protocol (DESIGN.md, "Reliable paths").
  *
- * Called only by tp-pub's main loop (adapters/tp_pub.c), which reads and
+ * Called only by tp-pub's main loop (adapters/tp-pub/tp_pub.c), which reads and
  * encodes the input lines. This module owns the rest: the DEALER talking to
  * touchpointd's reliable_input ROUTER, and the window of events sent but not
  * yet answered, keyed by event_id (uthash). Each event goes out as

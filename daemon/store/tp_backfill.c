@@ -1,5 +1,5 @@
-/* tp_replay — see tp_replay.h. */
-#include "tp_replay.h"
+/* tp_backfill — see tp_backfill.h. */
+#include "tp_backfill.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -28,7 +28,7 @@ static bool s_blank(const char *s) {
     return s[strspn(s, " \t\r\n")] == '\0';
 }
 
-int tp_replay_file(const tp_config_t *cfg, const char *path, FILE *out, tp_replay_result_t *ret) {
+int tp_backfill_file(const tp_config_t *cfg, const char *path, FILE *out, tp_backfill_result_t *ret) {
     /* The engine borrows the config: a shallow copy that differs only in
      * its clock is enough, the owned strings stay with `cfg`. */
     tp_config_t replay_cfg = *cfg;
@@ -47,7 +47,7 @@ int tp_replay_file(const tp_config_t *cfg, const char *path, FILE *out, tp_repla
     }
     tp_engine_set_sink(e, s_print_cb, out);
 
-    tp_replay_result_t res = { 0 };
+    tp_backfill_result_t res = { 0 };
     char *line = NULL;
     size_t cap = 0;
     ssize_t n;

@@ -1,4 +1,4 @@
-/* tp_replay — backfill: run the rules over a historic export, in event time.
+/* tp_backfill — backfill: run the rules over a historic export, in event time.
  *
  * `touchpointd --replay FILE.jsonl` reads one proto3-JSON Envelope per line
  * (the format tp-pub reads), feeds each to a fresh engine in `event` clock
@@ -24,10 +24,10 @@ typedef struct {
     size_t   open_alerts;        /* still FIRING at the end */
     size_t   pending_deadlines;  /* armed, beyond the last event time */
     int64_t  event_time_ms;      /* event time reached */
-} tp_replay_result_t;
+} tp_backfill_result_t;
 
 /* Replays `path` ("-" = stdin) with the rules and thresholds of `cfg`
  * (its clock is taken as `event`); alerts go to `out` as JSON lines, bad
  * lines are reported on stderr as "path:line: reason" and skipped. Returns
  * 0 or a negative errno (file unreadable, ENOMEM); fills *ret. */
-int tp_replay_file(const tp_config_t *cfg, const char *path, FILE *out, tp_replay_result_t *ret);
+int tp_backfill_file(const tp_config_t *cfg, const char *path, FILE *out, tp_backfill_result_t *ret);

@@ -1,7 +1,7 @@
 /* tp_pub_nats — tp-pub's --nats mode: events into the JetStream stream
  * touchpointd consumes in JetStream mode (README, "JetStream mode").
  *
- * Called only by tp-pub's main loop (adapters/tp_pub.c), which reads and
+ * Called only by tp-pub's main loop (adapters/tp-pub/tp_pub.c), which reads and
  * encodes the input lines. Each event goes to "tp.events.<p>.<kind>", p
  * from tp_partition (FNV-1a 32 of hcp_id mod --partitions), with
  * Nats-Msg-Id = event_id, so a resend within the stream's duplicate window

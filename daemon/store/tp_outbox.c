@@ -10,7 +10,7 @@ enum { OUT_ALERT, OUT_ACK, OUT_HTTP, OUT_NATS };
 typedef struct s_item {
     struct s_item    *next;
     int               kind;      /* OUT_* */
-    tp_ingest_done_fn done;      /* OUT_HTTP: called with the commit's outcome */
+    tp_outbox_done_fn done;      /* OUT_HTTP: called with the commit's outcome */
     void             *arg;       /* OUT_HTTP: done's argument; OUT_NATS: the message */
     size_t            len;       /* body length, or identity length for an ACK */
     char             *str;       /* topic, or the acknowledged event_id */
@@ -59,7 +59,7 @@ int tp_outbox_ack(tp_outbox_t *ob, const void *identity, size_t len, const char 
     return s_push(ob, OUT_ACK, identity, len, event_id) ? 0 : -ENOMEM;
 }
 
-int tp_outbox_http(tp_outbox_t *ob, tp_ingest_done_fn done, void *arg) {
+int tp_outbox_http(tp_outbox_t *ob, tp_outbox_done_fn done, void *arg) {
     s_item_t *it = s_push(ob, OUT_HTTP, NULL, 0, "");
     if (!it)
         return -ENOMEM;

@@ -1,4 +1,4 @@
-/* test_json — the proto3 JSON <-> protobuf-c mapping (adapters/tp_json.c):
+/* test_json — the proto3 JSON <-> protobuf-c mapping (proto/tp_json.c):
  * round trips of every contract message, both spellings of names, enum and
  * 64-bit forms, oneof presence, maps, and one error per kind of bad input,
  * each naming the field. Runs clean under ASan/LSan and valgrind. */

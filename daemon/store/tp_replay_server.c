@@ -1,5 +1,5 @@
-/* tp_alert_replay — see tp_alert_replay.h. */
-#include "tp_alert_replay.h"
+/* tp_replay_server — see tp_replay_server.h. */
+#include "tp_replay_server.h"
 
 #include <errno.h>
 #include <event2/event.h>
@@ -22,7 +22,7 @@ typedef struct {
     char     id[MAX_IDENTITY];   /* the consumer's ROUTER identity */
 } s_stream_t;
 
-struct tp_alert_replay {
+struct tp_replay_server {
     tp_bus_t      *bus;
     tp_bus_sock_t *sock;
     tp_journal_t  *journal;
@@ -32,13 +32,13 @@ struct tp_alert_replay {
     size_t         n_active;
 };
 
-static int s_reply(tp_alert_replay_t *r, const s_stream_t *st, const char *what, const char *arg) {
+static int s_reply(tp_replay_server_t *r, const s_stream_t *st, const char *what, const char *arg) {
     tp_frame_t frames[3] = { { st->id, st->idlen }, { what, strlen(what) }, { arg, strlen(arg) } };
     return tp_bus_send(r->sock, frames, 3);
 }
 
 typedef struct {
-    tp_alert_replay_t *r;
+    tp_replay_server_t *r;
     s_stream_t        *st;
     int                err;      /* the send error that stopped the chunk */
 } s_chunk_t;
@@ -51,13 +51,13 @@ static int s_send_row(void *ctx, uint64_t seq, const char *topic, const void *bo
     return c->err < 0 ? 1 : 0;
 }
 
-static void s_stream_end(tp_alert_replay_t *r, s_stream_t *st) {
+static void s_stream_end(tp_replay_server_t *r, s_stream_t *st) {
     st->active = false;
     r->n_active--;
 }
 
 /* One chunk for one consumer. */
-static void s_pump_one(tp_alert_replay_t *r, s_stream_t *st, bool *ret_retry) {
+static void s_pump_one(tp_replay_server_t *r, s_stream_t *st, bool *ret_retry) {
     s_chunk_t c = { .r = r, .st = st };
     uint64_t last = st->after;
     int64_t n = tp_journal_read_after(r->journal, st->after, TP_REPLAY_CHUNK, s_send_row, &c, &last);
@@ -90,7 +90,7 @@ static void s_pump_one(tp_alert_replay_t *r, s_stream_t *st, bool *ret_retry) {
 static void s_pump_cb(evutil_socket_t fd, short what, void *arg) {
     (void)fd;
     (void)what;
-    tp_alert_replay_t *r = arg;
+    tp_replay_server_t *r = arg;
     bool retry = false;
     for (size_t i = 0; i < TP_REPLAY_STREAMS; i++)
         if (r->streams[i].active)
@@ -115,7 +115,7 @@ static bool s_parse_seq(const tp_frame_t *f, uint64_t *ret) {
 }
 
 static void s_request_cb(void *arg, const tp_frame_t *frames, size_t nframes) {
-    tp_alert_replay_t *r = arg;
+    tp_replay_server_t *r = arg;
     if (nframes < 1 || frames[0].len == 0 || frames[0].len > MAX_IDENTITY)
         return;
     s_stream_t req = { .idlen = frames[0].len };
@@ -151,24 +151,24 @@ static void s_request_cb(void *arg, const tp_frame_t *frames, size_t nframes) {
     event_active(r->pump, EV_TIMEOUT, 0);
 }
 
-int tp_alert_replay_new(struct event_base *base, tp_bus_t *bus, tp_journal_t *journal,
-                        const tp_endpoint_t *ep, tp_stats_t *stats, tp_alert_replay_t **ret) {
-    tp_alert_replay_t *r = calloc(1, sizeof *r);
+int tp_replay_server_new(struct event_base *base, tp_bus_t *bus, tp_journal_t *journal,
+                        const tp_endpoint_t *ep, tp_stats_t *stats, tp_replay_server_t **ret) {
+    tp_replay_server_t *r = calloc(1, sizeof *r);
     if (!r)
         return -ENOMEM;
-    *r = (tp_alert_replay_t){ .bus = bus, .journal = journal, .stats = stats };
+    *r = (tp_replay_server_t){ .bus = bus, .journal = journal, .stats = stats };
     r->pump = evtimer_new(base, s_pump_cb, r);
     int e = r->pump ? tp_bus_add_router(bus, ep, 4096, s_request_cb, r, &r->sock) : -ENOMEM;
     if (e < 0) {
-        tp_alert_replay_destroy(&r);
+        tp_replay_server_destroy(&r);
         return e;
     }
     *ret = r;
     return 0;
 }
 
-void tp_alert_replay_destroy(tp_alert_replay_t **p) {
-    tp_alert_replay_t *r = p ? *p : NULL;
+void tp_replay_server_destroy(tp_replay_server_t **p) {
+    tp_replay_server_t *r = p ? *p : NULL;
     if (!r)
         return;
     /* Requests still queued are dropped: a consumer retries on timeout. */

@@ -1,4 +1,4 @@
-/* tp_alert_replay — the replay endpoint: journaled alerts for consumers
+/* tp_replay_server — the replay endpoint: journaled alerts for consumers
  * that missed them (the Clone pattern's snapshot side).
  *
  * A consumer subscribes to the alert PUB first, then its DEALER sends
@@ -24,11 +24,11 @@ struct event_base;
 #define TP_REPLAY_CHUNK   1000   /* alerts per consumer per loop turn */
 #define TP_REPLAY_STREAMS 64     /* consumers replaying at once */
 
-typedef struct tp_alert_replay tp_alert_replay_t;
+typedef struct tp_replay_server tp_replay_server_t;
 
 /* Binds or connects the ROUTER on `ep` and serves `journal` (borrowed).
  * Counts requests in stats->replay_requests. 0 or negative errno. */
-int tp_alert_replay_new(struct event_base *base, tp_bus_t *bus, tp_journal_t *journal,
-                        const tp_endpoint_t *ep, tp_stats_t *stats, tp_alert_replay_t **ret);
+int tp_replay_server_new(struct event_base *base, tp_bus_t *bus, tp_journal_t *journal,
+                        const tp_endpoint_t *ep, tp_stats_t *stats, tp_replay_server_t **ret);
 
-void tp_alert_replay_destroy(tp_alert_replay_t **p);
+void tp_replay_server_destroy(tp_replay_server_t **p);

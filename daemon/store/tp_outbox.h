@@ -12,9 +12,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "tp_ingest.h"
-
 typedef struct tp_outbox tp_outbox_t;
+
+/* Told a queued request's outcome: 0 once committed, else negative errno
+ * (the HTTP ingest answers through one of these). */
+typedef void (*tp_outbox_done_fn)(void *arg, int r);
 
 typedef struct {
     /* Publish [topic, body]. */
@@ -32,7 +34,7 @@ tp_outbox_t *tp_outbox_new(const tp_outbox_ops_t *ops, void *ctx);
 /* Queue one item (copies what it is given). 0 or -ENOMEM. */
 int tp_outbox_alert(tp_outbox_t *ob, const char *topic, const void *body, size_t len);
 int tp_outbox_ack(tp_outbox_t *ob, const void *identity, size_t len, const char *event_id);
-int tp_outbox_http(tp_outbox_t *ob, tp_ingest_done_fn done, void *arg);
+int tp_outbox_http(tp_outbox_t *ob, tp_outbox_done_fn done, void *arg);
 int tp_outbox_nats(tp_outbox_t *ob, void *msg);
 
 /* Takes back the item queued last (its commit record could not be made). */
