@@ -97,6 +97,9 @@ typedef struct tp_config {
     struct {
         bool  enabled;                          /* serve /healthz, /metrics, /status */
         char *listen;                           /* owned; "127.0.0.1:7605", "[::1]:7605" */
+        unsigned max_connections;               /* concurrent connections; more get 503 */
+        int64_t  request_timeout_ms;            /* header + body of one request within this */
+        int64_t  idle_timeout_ms;               /* silent between requests this long: closed */
         struct {
             bool   enabled;                     /* POST /v1/events takes JSON events */
             size_t max_body_bytes;              /* larger request bodies get 413 */
@@ -108,6 +111,7 @@ typedef struct tp_config {
             char    *root;                      /* owned; NULL = the installed page (tp_dash.h) */
             unsigned max_clients;               /* concurrent alert streams */
             size_t   max_client_buffer;         /* bytes queued to one stream before it is cut */
+            int64_t  keepalive_ms;              /* SSE comment period (and snapshot stall) */
         } dashboard;
     } http;
     struct {

@@ -82,6 +82,14 @@ const cfg_key_t tp_config_keys[] = {
       "serve /healthz, /metrics (Prometheus) and /status (JSON) over HTTP"),
     K("http.listen", T_LISTEN, http.listen, 0, 0, "127.0.0.1:7605",
       "host:port of the HTTP endpoint, numeric host, IPv6 as [::1]:7605; port 0 = any free port"),
+    KU("http.max_connections", http.max_connections, 1, 100000, "256",
+       "concurrent HTTP connections (dashboard streams included); more are answered 503 and "
+       "closed at once (http_connections_refused_total)"),
+    K("http.request_timeout", T_DURATION, http.request_timeout_ms, 100, 3600000, "10s",
+      "a request's header and body must arrive within this of its first byte (of the accept, for"
+      " a connection's first); slower ones are closed (http_connections_timed_out_total)"),
+    K("http.idle_timeout", T_DURATION, http.idle_timeout_ms, 1000, 3600000, "10s",
+      "a connection that sends nothing for this long between requests is closed"),
     K("http.ingest.enabled", T_BOOL, http.ingest.enabled, 0, 1, "false",
       "accept events as JSON on POST /v1/events (webhooks), answered once they are committed"),
     KU("http.ingest.max_body_bytes", http.ingest.max_body_bytes, 1024, 1 << 28, "1048576",
@@ -99,6 +107,9 @@ const cfg_key_t tp_config_keys[] = {
        "concurrent /v1/alerts/stream clients; more get 503"),
     KU("http.dashboard.max_client_buffer", http.dashboard.max_client_buffer, 4096, 1 << 30,
        "1048576", "bytes queued to one stream client that does not read; past it, cut off"),
+    K("http.dashboard.keepalive", T_DURATION, http.dashboard.keepalive_ms, 100, 3600000, "15s",
+      "an SSE comment this often on every alert stream keeps proxies and dead peers honest; a "
+      "stream whose snapshot took nothing over a whole interval is cut"),
     K("nats.enabled", T_BOOL, nats.enabled, 0, 1, "false",
       "JetStream mode: consume events from nats.events_stream, publish alerts to nats.alerts_stream"
       " (needs journal.enabled; restart to change any nats key)"),

@@ -15,58 +15,14 @@
 
 #include "tp_contract.h"
 #include "tp_ingest.h"
-#include "tp_dash_alerts.h"
-#include "tp_log.h"
+#include "tp_dash_int.h"
 
-#define WRITE_STALL_S 60           /* a stream that takes nothing for this long is closed */
-/* Alerts one snapshot or /v1/alerts answer lists at most, oldest first:
- * the first listing encodes each as JSON on the event loop (about 15 us
- * each; cached after), so this bounds that pause to a fraction of a
- * second. "open" always says how many there are. */
-#define MAX_LIST      20000
-#define STALL_MS      1000         /* behind and not reading this long: cut */
 #define KPI_CACHE_MS  1000         /* /v1/kpi is computed at most this often, for all pages */
-#define HARD_FACTOR   4            /* behind this many times the limit: cut anyway */
 
-/* What a client asked to see; NULL = any. */
-enum { F_KIND, F_RULE, F_TERRITORY, F_REP, F_CTYPE, F_HCP, F_CONTRACT, F_CALL, F__COUNT };
 static const char *const s_fnames[F__COUNT] = { "kind", "rule", "territory", "rep",
                                                 "contract_type", "hcp", "contract", "call" };
-typedef struct {
-    char *v[F__COUNT];
-} s_filter_t;
 
-typedef struct s_client {
-    struct s_client *next, *prev;
-    tp_dash_t *d;
-    struct evhttp_request    *req;
-    struct evhttp_connection *conn;
-    s_filter_t f;
-    uint64_t   after;            /* what its snapshot or resume covered */
-    size_t     queued;           /* unsent bytes right after our latest send */
-    int64_t    stalled_since;    /* monotonic ms it was first seen behind and not reading */
-} s_client_t;
-
-struct tp_dash {
-    const tp_config_t *cfg;
-    tp_engine_t   *engine;
-    const tp_kpi_t *kpi;
-    struct event  *heartbeat;
-    bool           on;
-    char          *token;        /* NULL = none required */
-    tp_dash_alerts_t *alerts;    /* open ones, recent transitions, pending ones */
-    s_client_t    *clients;
-    size_t         n_clients;
-    tp_dash_alert_t **batch;     /* published this loop turn, not yet sent (a reference each) */
-    size_t         n_batch, cap_batch;
-    struct event  *send_ev;      /* sends the batch once the turn's publishing is done */
-    tp_ratelimit_t cut_rl;
-    char          *kpi_text;     /* the latest /v1/kpi answer, reused for KPI_CACHE_MS */
-    int64_t        kpi_at_ms;
-    tp_metric_t   *m_clients, *m_cut, *m_refused, *m_sent;
-};
-
-static bool s_match(const s_filter_t *f, const tp_dash_alert_t *a) {
+bool tp_dash_filter_match(const tp_dash_filter_t *f, const tp_dash_alert_t *a) {
     const char *have[F__COUNT] = {
         tp_alert_kind_prefix(a->kind), a->s[TP_DA_RULE], a->s[TP_DA_TERRITORY], a->s[TP_DA_REP],
         a->s[TP_DA_CTYPE], a->s[TP_DA_HCP], a->s[TP_DA_CONTRACT], a->s[TP_DA_CALL],
@@ -77,13 +33,19 @@ static bool s_match(const s_filter_t *f, const tp_dash_alert_t *a) {
     return true;
 }
 
-static void s_filter_free(s_filter_t *f) {
+bool tp_dash_filter_any(const tp_dash_filter_t *f) {
+    for (int i = 0; i < F__COUNT; i++)
+        if (f->v[i])
+            return false;
+    return true;
+}
+
+void tp_dash_filter_free(tp_dash_filter_t *f) {
     for (int i = 0; i < F__COUNT; i++)
         free(f->v[i]);
 }
 
-/* The request's filters (empty values ignored). -ENOMEM. */
-static int s_filter_parse(struct evhttp_request *req, s_filter_t *ret) {
+int tp_dash_filter_parse(struct evhttp_request *req, tp_dash_filter_t *ret) {
     memset(ret, 0, sizeof *ret);
     const char *q = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
     struct evkeyvalq kv = { 0 };
@@ -97,7 +59,7 @@ static int s_filter_parse(struct evhttp_request *req, s_filter_t *ret) {
     }
     evhttp_clear_headers(&kv);
     if (r < 0)
-        s_filter_free(ret);
+        tp_dash_filter_free(ret);
     return r;
 }
 
@@ -113,8 +75,8 @@ static bool s_token_equal(const char *want, const char *got, size_t len) {
     return diff == 0;
 }
 
-static void s_json_reply(struct evhttp_request *req, int code, const char *reason,
-                         const char *text) {
+void tp_dash_json_reply(struct evhttp_request *req, int code, const char *reason,
+                        const char *text) {
     struct evkeyvalq *h = evhttp_request_get_output_headers(req);
     evhttp_add_header(h, "Content-Type", "application/json");
     evhttp_add_header(h, "Cache-Control", "no-store");
@@ -146,206 +108,9 @@ static bool s_authorized(tp_dash_t *d, struct evhttp_request *req) {
     evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate",
                       a ? "Bearer realm=\"touchpointd\", error=\"invalid_token\""
                         : "Bearer realm=\"touchpointd\"");
-    s_json_reply(req, 401, "Unauthorized",
+    tp_dash_json_reply(req, 401, "Unauthorized",
                  "{\"error\": \"a bearer token is required: Authorization: Bearer <token>\"}\n");
     return false;
-}
-
-/* ---- streams --------------------------------------------------------- */
-
-static struct evbuffer *s_client_output(const s_client_t *c) {
-    struct bufferevent *bev = evhttp_connection_get_bufferevent(c->conn);
-    return bev ? bufferevent_get_output(bev) : NULL;
-}
-
-static void s_client_unlink(s_client_t *c) {
-    tp_dash_t *d = c->d;
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        d->clients = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
-    d->n_clients--;
-    tp_metric_set(d->m_clients, NULL, (double)d->n_clients);
-    s_filter_free(&c->f);
-    free(c);
-}
-
-/* The peer went away (or the write stalled): libevent frees the
- * connection after this. A reply still being sent was detached from it
- * first (its evcon is NULL) and is ours to free: evhttp_send_reply_end
- * does that for a request without a connection. */
-static void s_client_closed_cb(struct evhttp_connection *conn, void *arg) {
-    (void)conn;
-    s_client_t *c = arg;
-    struct evhttp_request *req = c->req;
-    s_client_unlink(c);
-    if (!evhttp_request_get_connection(req))
-        evhttp_send_reply_end(req);
-}
-
-/* Closes one stream now, whatever it still has queued. */
-static void s_client_close(s_client_t *c) {
-    struct evhttp_connection *conn = c->conn;
-    evhttp_connection_set_closecb(conn, NULL, NULL);
-    s_client_unlink(c);
-    evhttp_connection_free(conn);
-}
-
-/* Cuts a stream that is not reading: more than max_client_buffer bytes
- * unsent and nothing written since our previous send for STALL_MS, or
- * more than HARD_FACTOR times that at all. A reader that keeps up but got
- * a burst (a watermark firing thousands of deadlines at once) is making
- * progress and stays; one that stopped never grows our memory past the
- * limit plus what arrives in STALL_MS, and never slows anyone else. True
- * if it was cut. */
-static bool s_client_cut_if_behind(s_client_t *c) {
-    tp_dash_t *d = c->d;
-    struct evbuffer *out = s_client_output(c);
-    size_t backlog = out ? evbuffer_get_length(out) : 0;
-    size_t limit = d->cfg->http.dashboard.max_client_buffer;
-    bool progress = backlog < c->queued;   /* only we add to it: less is written */
-    c->queued = backlog;
-    int64_t now = tp_monotonic_ms();
-    if (backlog <= limit || (progress && backlog <= HARD_FACTOR * limit)) {
-        c->stalled_since = 0;
-        return false;
-    }
-    if (backlog <= HARD_FACTOR * limit) {
-        if (!c->stalled_since)
-            c->stalled_since = now;
-        if (now - c->stalled_since < STALL_MS)
-            return false;
-    }
-    uint64_t suppressed;
-    tp_metric_add(d->m_cut, NULL, 1);
-    if (tp_ratelimit_below(&d->cut_rl, now, &suppressed))
-        log_warning("Dashboard stream cut: %zu bytes unsent and not reading (http.dashboard."
-                    "max_client_buffer %zu); the page reconnects and resumes", backlog, limit);
-    s_client_close(c);
-    return true;
-}
-
-/* Queues `b` (drained) on the stream. */
-static void s_client_send(s_client_t *c, struct evbuffer *b) {
-    tp_metric_add(c->d->m_sent, NULL, (double)evbuffer_get_length(b));
-    evhttp_send_reply_chunk(c->req, b);
-    struct evbuffer *out = s_client_output(c);
-    c->queued = out ? evbuffer_get_length(out) : 0;
-}
-
-/* One SSE event. The JSON goes in with evbuffer_add: printf's %s copies
- * it a character at a time, and it is most of the bytes. */
-static void s_add_event(struct evbuffer *b, const char *event, uint64_t id, const char *data) {
-    evbuffer_add_printf(b, "id: %llu\nevent: %s\ndata: ", (unsigned long long)id, event);
-    evbuffer_add(b, data, strlen(data));
-    evbuffer_add(b, "\n\n", 2);
-}
-
-/* `sep` then a JSON text, into a list being written. */
-static void s_add_item(struct evbuffer *b, const char *sep, const char *json) {
-    evbuffer_add(b, sep, strlen(sep));
-    evbuffer_add(b, json, strlen(json));
-}
-
-/* "snapshot": every open alert the filter lets through, as one JSON
- * array, with the latest sequence as its id. */
-static void s_add_snapshot(tp_dash_t *d, struct evbuffer *b, const s_filter_t *f) {
-    unsigned long long last = tp_dash_alerts_last_seq(d->alerts);
-    evbuffer_add_printf(b, "id: %llu\nevent: snapshot\ndata: {\"last_sequence\": %llu, "
-                        "\"open\": %zu, \"alerts\": [", last, last,
-                        tp_dash_alerts_count(d->alerts));
-    size_t n = 0;
-    for (tp_dash_alert_t *a = tp_dash_alerts_open(d->alerts); a && n < MAX_LIST; a = a->hh.next) {
-        if (!s_match(f, a))
-            continue;
-        s_add_item(b, n++ ? ", " : "", tp_dash_alert_json(a));
-    }
-    evbuffer_add_printf(b, "], \"listed\": %zu}\n\n", n);
-}
-
-typedef struct {
-    struct evbuffer  *b;
-    const s_filter_t *f;
-} s_resume_t;
-
-static void s_resume_cb(void *ctx, tp_dash_alert_t *a) {
-    s_resume_t *r = ctx;
-    if (s_match(r->f, a))
-        s_add_event(r->b, "alert", a->seq, tp_dash_alert_json(a));
-}
-
-static void s_stream(tp_dash_t *d, struct evhttp_request *req) {
-    if (d->n_clients >= d->cfg->http.dashboard.max_clients) {
-        tp_metric_add(d->m_refused, NULL, 1);
-        evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "10");
-        s_json_reply(req, 503, "Service Unavailable",
-                     "{\"error\": \"too many dashboard streams (http.dashboard.max_clients)\"}\n");
-        return;
-    }
-    s_client_t *c = calloc(1, sizeof *c);
-    struct evbuffer *b = evbuffer_new();
-    if (!c || !b || s_filter_parse(req, &c->f) < 0) {
-        free(c);
-        if (b)
-            evbuffer_free(b);
-        evhttp_send_error(req, HTTP_INTERNAL, NULL);
-        return;
-    }
-    c->d = d;
-    c->req = req;
-    c->conn = evhttp_request_get_connection(req);
-    /* Resume: EventSource sends Last-Event-ID; a fetch() reader may too. */
-    const char *last = evhttp_find_header(evhttp_request_get_input_headers(req), "Last-Event-ID");
-    char *end = NULL;
-    unsigned long long after = last ? strtoull(last, &end, 10) : 0;
-    s_resume_t rs = { b, &c->f };
-    bool resumed = last && end && end != last && !*end &&
-                   tp_dash_alerts_since(d->alerts, after, s_resume_cb, &rs);
-    if (!resumed)
-        s_add_snapshot(d, b, &c->f);
-    c->after = tp_dash_alerts_last_seq(d->alerts);
-    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-    evhttp_add_header(h, "Content-Type", "text/event-stream");
-    evhttp_add_header(h, "Cache-Control", "no-store");
-    evhttp_add_header(h, "X-Accel-Buffering", "no");
-    /* Each write takes all the kernel will (libevent's default is 16 KiB a
-     * loop turn): a reader that keeps up never looks behind after a burst. */
-    struct bufferevent *bev = evhttp_connection_get_bufferevent(c->conn);
-    if (bev)
-        bufferevent_set_max_single_write(bev, EV_SSIZE_MAX);
-    /* A peer that leaves is seen at once (libevent reads for EOF while it
-     * answers), and a write that cannot progress for WRITE_STALL_S closes
-     * the stream too: closecb either way. */
-    evhttp_connection_set_timeout(c->conn, WRITE_STALL_S);
-    evhttp_connection_set_closecb(c->conn, s_client_closed_cb, c);
-    c->next = d->clients;
-    if (d->clients)
-        d->clients->prev = c;
-    d->clients = c;
-    d->n_clients++;
-    tp_metric_set(d->m_clients, NULL, (double)d->n_clients);
-    evhttp_send_reply_start(req, HTTP_OK, "OK");
-    evbuffer_add_printf(b, "retry: 2000\n\n");
-    s_client_send(c, b);
-    evbuffer_free(b);
-}
-
-static void s_heartbeat_cb(evutil_socket_t fd, short what, void *arg) {
-    (void)fd;
-    (void)what;
-    tp_dash_t *d = arg;
-    struct evbuffer *b = evbuffer_new();
-    for (s_client_t *c = d->clients, *next; b && c; c = next) {
-        next = c->next;
-        if (s_client_cut_if_behind(c))
-            continue;
-        evbuffer_add(b, ": keep-alive\n\n", 14);
-        s_client_send(c, b);
-    }
-    if (b)
-        evbuffer_free(b);
 }
 
 /* ---- live alerts --------------------------------------------------------- */
@@ -363,51 +128,11 @@ static void s_batch_drop(tp_dash_t *d) {
 
 /* Forgets every alert and closes every stream (switched off, destroyed). */
 static void s_clear(tp_dash_t *d) {
-    while (d->clients)
-        s_client_close(d->clients);
+    tp_dash_stream_close_all(d);
     free(d->kpi_text);
     d->kpi_text = NULL;
     s_batch_drop(d);
     tp_dash_alerts_clear(d->alerts);
-}
-
-/* The turn's alerts to every stream, one chunk each (one write per
- * client per turn, however many alerts a commit published). */
-static void s_send_batch_cb(evutil_socket_t fd, short what, void *arg) {
-    (void)fd;
-    (void)what;
-    tp_dash_t *d = arg;
-    if (!d->n_batch)
-        return;                  /* switched off meanwhile */
-    /* Streams without filters (the page's) share one copy of the turn's
-     * events; filtered ones get theirs. */
-    struct evbuffer *all = NULL, *b = d->clients ? evbuffer_new() : NULL;
-    for (s_client_t *c = d->clients, *next; b && c; c = next) {
-        next = c->next;
-        if (s_client_cut_if_behind(c))
-            continue;
-        bool any = true;
-        for (int i = 0; i < F__COUNT; i++)
-            any = any && !c->f.v[i];
-        if (any && c->after < d->batch[0]->seq) {
-            if (!all && (all = evbuffer_new()))
-                for (size_t i = 0; i < d->n_batch; i++)
-                    s_add_event(all, "alert", d->batch[i]->seq, tp_dash_alert_json(d->batch[i]));
-            if (all)
-                evbuffer_add_buffer_reference(b, all);
-        } else {
-            for (size_t i = 0; i < d->n_batch; i++)
-                if (d->batch[i]->seq > c->after && s_match(&c->f, d->batch[i]))
-                    s_add_event(b, "alert", d->batch[i]->seq, tp_dash_alert_json(d->batch[i]));
-        }
-        if (evbuffer_get_length(b))
-            s_client_send(c, b);
-    }
-    if (all)
-        evbuffer_free(all);
-    if (b)
-        evbuffer_free(b);
-    s_batch_drop(d);
 }
 
 void tp_dash_raised(tp_dash_t *d, const char *topic, const uint8_t *buf, size_t len,
@@ -442,9 +167,9 @@ void tp_dash_publish(tp_dash_t *d, const char *topic, const uint8_t *buf, size_t
 /* ---- JSON answers -------------------------------------------------------- */
 
 static void s_list(tp_dash_t *d, struct evhttp_request *req) {
-    s_filter_t f;
+    tp_dash_filter_t f;
     struct evbuffer *b = evbuffer_new();
-    if (!b || s_filter_parse(req, &f) < 0) {
+    if (!b || tp_dash_filter_parse(req, &f) < 0) {
         if (b)
             evbuffer_free(b);
         evhttp_send_error(req, HTTP_INTERNAL, NULL);
@@ -455,15 +180,18 @@ static void s_list(tp_dash_t *d, struct evhttp_request *req) {
                         tp_dash_alerts_count(d->alerts));
     size_t n = 0;
     for (tp_dash_alert_t *a = tp_dash_alerts_open(d->alerts); a; a = a->hh.next) {
-        if (!s_match(&f, a))
+        if (!tp_dash_filter_match(&f, a))
             continue;
-        if (n == MAX_LIST)
+        if (n == TP_DASH_MAX_LIST)
             break;
-        s_add_item(b, n ? ",\n " : "", tp_dash_alert_json(a));
+        const char *json = tp_dash_alert_json(a);
+        if (n)
+            evbuffer_add(b, ",\n ", 3);
+        evbuffer_add(b, json, strlen(json));
         n++;
     }
     evbuffer_add_printf(b, "], \"listed\": %zu}\n", n);
-    s_filter_free(&f);
+    tp_dash_filter_free(&f);
     struct evkeyvalq *h = evhttp_request_get_output_headers(req);
     evhttp_add_header(h, "Content-Type", "application/json");
     evhttp_add_header(h, "Cache-Control", "no-store");
@@ -530,7 +258,7 @@ static void s_kpi(tp_dash_t *d, struct evhttp_request *req) {
         d->kpi_text = text;
         d->kpi_at_ms = now;
     }
-    s_json_reply(req, HTTP_OK, "OK", d->kpi_text);
+    tp_dash_json_reply(req, HTTP_OK, "OK", d->kpi_text);
 }
 
 bool tp_dash_handle(tp_dash_t *d, struct evhttp_request *req, const char *path) {
@@ -541,15 +269,15 @@ bool tp_dash_handle(tp_dash_t *d, struct evhttp_request *req, const char *path) 
     if (!strcmp(path, "/v1/alerts"))
         api = s_list;
     else if (!strcmp(path, "/v1/alerts/stream"))
-        api = s_stream;
+        api = tp_dash_stream_open;
     else if (!strcmp(path, "/v1/kpi"))
         api = s_kpi;
     else if (!page)
         return false;
     enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
-    if (cmd != EVHTTP_REQ_GET && (cmd != EVHTTP_REQ_HEAD || api == s_stream)) {
+    if (cmd != EVHTTP_REQ_GET && (cmd != EVHTTP_REQ_HEAD || api == tp_dash_stream_open)) {
         evhttp_add_header(evhttp_request_get_output_headers(req), "Allow",
-                          api == s_stream ? "GET" : "GET, HEAD");
+                          api == tp_dash_stream_open ? "GET" : "GET, HEAD");
         evhttp_send_error(req, 405, "Method Not Allowed");
         return true;
     }
@@ -587,16 +315,22 @@ static void s_set_token(tp_dash_t *d, char *token) {
     d->token = token;
 }
 
+/* The keep-alive at http.dashboard.keepalive (again after a reload). */
+static int s_heartbeat_arm(tp_dash_t *d) {
+    int64_t ms = d->cfg->http.dashboard.keepalive_ms;
+    struct timeval tv = { (time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000 };
+    return event_add(d->heartbeat, &tv) < 0 ? -ENOMEM : 0;
+}
+
 /* Switches on (seeding from the engine) or off (forgetting all). */
 static int s_switch(tp_dash_t *d, bool on) {
     if (on == d->on)
-        return 0;
+        return on ? s_heartbeat_arm(d) : 0;
     s_clear(d);
     d->on = on;
     if (on) {
         tp_engine_foreach_open_alert(d->engine, s_seed_cb, d);
-        struct timeval tv = { TP_DASH_HEARTBEAT_S, 0 };
-        return event_add(d->heartbeat, &tv) < 0 ? -ENOMEM : 0;
+        return s_heartbeat_arm(d);
     }
     event_del(d->heartbeat);
     return 0;
@@ -634,8 +368,8 @@ int tp_dash_new(struct event_base *base, const tp_config_t *cfg, tp_engine_t *en
     r = -ENOMEM;
     if (tp_dash_alerts_new(&d->alerts) < 0 || !d->m_clients || !d->m_cut || !d->m_refused ||
         !d->m_sent ||
-        !(d->heartbeat = event_new(base, -1, EV_PERSIST, s_heartbeat_cb, d)) ||
-        !(d->send_ev = event_new(base, -1, 0, s_send_batch_cb, d)) ||
+        !(d->heartbeat = event_new(base, -1, EV_PERSIST, tp_dash_stream_heartbeat_cb, d)) ||
+        !(d->send_ev = event_new(base, -1, 0, tp_dash_stream_send_batch_cb, d)) ||
         (r = s_switch(d, cfg->http.dashboard.enabled)) < 0) {
         tp_dash_destroy(&d);
         return r;

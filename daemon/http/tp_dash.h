@@ -20,8 +20,13 @@
  * want Authorization: Bearer (the static files hold no data).
  *
  * Cheap by construction: at most http.dashboard.max_clients streams; a
- * stream whose unsent output passes http.dashboard.max_client_buffer is
- * cut and counted (dashboard_streams_cut_total), never waited for.
+ * stream's snapshot is written a slice at a time as the client takes it;
+ * a stream whose unsent output passes http.dashboard.max_client_buffer
+ * (and does not read), or whose snapshot takes nothing for a whole
+ * http.dashboard.keepalive, is cut and counted
+ * (dashboard_streams_cut_total), never waited for (tp_dash_stream.c).
+ * An SSE comment every http.dashboard.keepalive keeps proxies from
+ * closing an idle stream.
  */
 #pragma once
 
@@ -33,8 +38,6 @@
 #include "tp_engine.h"
 #include "tp_kpi.h"
 #include "tp_metrics.h"
-
-#define TP_DASH_HEARTBEAT_S 15     /* an SSE comment this often keeps proxies and dead peers honest */
 
 struct event_base;
 struct evhttp_request;

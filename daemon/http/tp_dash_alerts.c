@@ -77,6 +77,11 @@ static tp_dash_alert_t *s_unpacked(const char *topic, const uint8_t *buf, size_t
     return a;
 }
 
+tp_dash_alert_t *tp_dash_alert_ref(tp_dash_alert_t *a) {
+    a->refs++;
+    return a;
+}
+
 void tp_dash_alert_unref(tp_dash_alert_t *a) {
     if (a && --a->refs == 0) {
         free(a->json);

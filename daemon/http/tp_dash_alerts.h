@@ -81,4 +81,6 @@ void tp_dash_alerts_destroy(tp_dash_alerts_t **p);
 /* The alert as one JSON line (tp-tail's form); "{}" if out of memory. */
 const char *tp_dash_alert_json(tp_dash_alert_t *a);
 
+/* One more reference (a stream's snapshot holds its alerts); returns a. */
+tp_dash_alert_t *tp_dash_alert_ref(tp_dash_alert_t *a);
 void tp_dash_alert_unref(tp_dash_alert_t *a);

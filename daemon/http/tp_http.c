@@ -16,13 +16,13 @@
 
 #include "tp_contract.h"
 #include "tp_dash.h"
+#include "tp_http_conns.h"
 #include "tp_kpi.h"
 #include "tp_log.h"
 #include "tp_metrics.h"
 
 #define MAX_HEADERS_BYTES 8192
 #define MAX_BODY_BYTES    1024       /* nothing but ingest takes a body */
-#define TIMEOUT_S         10
 #define TICK_US           1000000    /* the loop-lag probe's period */
 
 /* The engine counters exported as they are, by name. */
@@ -83,6 +83,7 @@ struct tp_http {
     tp_kpi_t          *kpi;
     tp_ingest_t       *ingest;       /* POST /v1/events (answers 404 while disabled) */
     tp_dash_t         *dash;         /* /dashboard/, /v1/alerts, /v1/kpi (404 while disabled) */
+    tp_http_conns_t   *conns;        /* the connection limit and request deadline */
     tp_metric_t       *counters[N_COUNTERS];
     tp_metric_t       *refused, *alerts, *lag, *commit;
     tp_metric_t       *open_alerts, *open_calls, *open_cases, *deadlines, *start_time;
@@ -198,6 +199,7 @@ static void s_request_cb(struct evhttp_request *req, void *arg) {
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
     const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
     void (*handler)(tp_http_t *, struct evhttp_request *) = NULL;
+    tp_http_conns_dispatched(h->conns, req);
     if (path && !strcmp(path, "/healthz"))
         handler = s_healthz;
     else if (path && !strcmp(path, "/metrics"))
@@ -237,6 +239,7 @@ static void s_tick_cb(evutil_socket_t fd, short what, void *arg) {
         h->lag_bad_until_ms = now / 1000 + TP_HTTP_LAG_HOLD_MS;
     }
     h->tick_due_us = now + TICK_US;
+    tp_http_conns_sweep(h->conns);
     struct timeval tv = { TICK_US / 1000000, TICK_US % 1000000 };
     evtimer_add(h->tick, &tv);
 }
@@ -331,12 +334,17 @@ static int s_ingest_token(const tp_config_t *cfg, char **ret_token, char *why, s
     return r;
 }
 
-/* Ingest on: bodies up to its limit; off: none worth the name. */
+/* Ingest on: bodies up to its limit; off: none worth the name. The
+ * connection limits too: they apply to the next accept and request. */
 static void s_apply_ingest(tp_http_t *h, const tp_config_t *cfg, char *token) {
     tp_ingest_configure(h->ingest, cfg, token);
     evhttp_set_max_body_size(h->http, cfg->http.ingest.enabled
                                           ? (ev_ssize_t)cfg->http.ingest.max_body_bytes
                                           : MAX_BODY_BYTES);
+    struct timeval idle = { (time_t)(cfg->http.idle_timeout_ms / 1000),
+                            (suseconds_t)(cfg->http.idle_timeout_ms % 1000) * 1000 };
+    evhttp_set_timeout_tv(h->http, &idle);
+    tp_http_conns_configure(h->conns, cfg->http.max_connections, cfg->http.request_timeout_ms);
 }
 
 int tp_http_new(struct event_base *base, const tp_config_t *cfg, tp_engine_t *engine,
@@ -361,6 +369,7 @@ int tp_http_new(struct event_base *base, const tp_config_t *cfg, tp_engine_t *en
     if (!(h->m = tp_metrics_new("touchpointd_")) || s_families(h) < 0 ||
         tp_ingest_new(h->m, ingest, &h->ingest) < 0 ||
         tp_kpi_new(cfg, h->m, &h->kpi) < 0 || !(h->http = evhttp_new(base)) ||
+        tp_http_conns_new(base, h->http, h->m, &h->conns) < 0 ||
         !(h->tick = evtimer_new(base, s_tick_cb, h))) {
         free(token);
         snprintf(why, whylen, "HTTP endpoint");
@@ -372,7 +381,6 @@ int tp_http_new(struct event_base *base, const tp_config_t *cfg, tp_engine_t *en
     }
     evhttp_set_max_headers_size(h->http, MAX_HEADERS_BYTES);
     s_apply_ingest(h, cfg, token);
-    evhttp_set_timeout(h->http, TIMEOUT_S);
     /* Other methods reach s_request_cb to be answered 405 (libevent itself
      * would say 501); TRACE and CONNECT get libevent's 501. */
     evhttp_set_allowed_methods(h->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST |
@@ -487,6 +495,7 @@ void tp_http_destroy(tp_http_t **p) {
     tp_dash_destroy(&h->dash);   /* its streams first: they live on h->http's connections */
     if (h->http)
         evhttp_free(h->http);
+    tp_http_conns_destroy(&h->conns);   /* after evhttp_free: it holds a reference on each */
     if (h->tick)
         event_free(h->tick);
     tp_kpi_destroy(&h->kpi);
