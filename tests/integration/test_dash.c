@@ -1,8 +1,8 @@
-/* test_dash — the dashboard on the real daemon's HTTP endpoint, over real
- * loopback sockets: off by default (404), the open-alerts snapshot and the
- * KPI aggregates with exact values, the SSE stream (snapshot, FIRING then
- * RESOLVED, resume by Last-Event-ID), the bearer token, static files and
- * path traversal, the stream limit and a client that never reads. */
+/* test_dash — the dashboard's pages and JSON answers on the real daemon's
+ * HTTP endpoint, over real loopback sockets: off by default (404), the
+ * open alerts and the KPI aggregates with exact values, each filter, the
+ * bearer token, static files and path traversal, the listing cap, reload
+ * and restart. The SSE stream is test_dash_stream's. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <jansson.h>
@@ -22,6 +22,7 @@
 
 #include "tp_config.h"
 #include "tp_testdaemon.h"
+#include "tp_testhttp.h"
 
 #define T0 1767225600000LL
 #define H  3600000LL
@@ -30,78 +31,10 @@
 #define ALL (TP_FIELD_PRODUCTS | TP_FIELD_TOPICS | TP_FIELD_NOTES | TP_FIELD_NEXT_STEP)
 #define DASH_ON "dashboard: { enabled: true }"
 
-/* ---- a tiny HTTP/1.1 client on a raw socket (streams need one) ---------- */
-
-static int s_connect(unsigned port, int rcvbuf) {
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    assert_true(fd >= 0);
-    if (rcvbuf)
-        assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf), 0);
-    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
-    return fd;
-}
-
-static void s_send_request(int fd, const char *method, const char *path, const char *headers) {
-    char req[2048];
-    int n = snprintf(req, sizeof req, "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\n%s\r\n", method, path,
-                     headers ? headers : "");
-    assert_int_equal(write(fd, req, (size_t)n), n);
-}
-
-typedef struct {
-    char  *buf;
-    size_t len, cap;
-} s_text_t;
-
-/* Reads until `needle` is in what was read (after `from`), the peer
- * closes, or timeout_ms; true if found. */
-static bool s_read_until(int fd, s_text_t *t, size_t from, const char *needle, int timeout_ms) {
-    long long end = tp_now_ms() + timeout_ms;
-    for (;;) {
-        if (t->buf && from < t->len && strstr(t->buf + from, needle))
-            return true;
-        long long left = end - tp_now_ms();
-        struct pollfd p = { .fd = fd, .events = POLLIN };
-        if (poll(&p, 1, left > 0 ? (int)left : 0) <= 0)
-            return false;
-        if (t->cap - t->len < 65536) {
-            t->cap = t->cap * 2 + 65536;
-            t->buf = realloc(t->buf, t->cap + 1);
-        }
-        ssize_t n = read(fd, t->buf + t->len, t->cap - t->len);
-        if (n <= 0)
-            return false;
-        t->len += (size_t)n;
-        t->buf[t->len] = '\0';
-    }
-}
-
-/* One request, the whole answer (Connection: close); returns the status. */
-static int s_get(unsigned port, const char *method, const char *path, const char *headers,
-                 char **ret_text) {
-    int fd = s_connect(port, 0);
-    char h[1024];
-    snprintf(h, sizeof h, "Connection: close\r\n%s", headers ? headers : "");
-    s_send_request(fd, method, path, h);
-    s_text_t t = { 0 };
-    s_read_until(fd, &t, 0, "\x01never", TP_WAIT_MS);   /* to the close */
-    close(fd);
-    assert_non_null(t.buf);
-    int code = 0;
-    assert_int_equal(sscanf(t.buf, "HTTP/1.1 %d", &code), 1);
-    if (ret_text)
-        *ret_text = t.buf;
-    else
-        free(t.buf);
-    return code;
-}
-
 /* The JSON body of a 200 answer. */
 static json_t *s_get_json(unsigned port, const char *path, const char *headers) {
     char *text;
-    assert_int_equal(s_get(port, "GET", path, headers, &text), 200);
+    assert_int_equal(tp_test_get(port, "GET", path, headers, &text), 200);
     char *body = strstr(text, "\r\n\r\n");
     assert_non_null(body);
     assert_non_null(strstr(text, "Content-Type: application/json"));
@@ -148,17 +81,6 @@ static void s_wait_alert(tp_dfx_t *d, const char *call_id, int status) {
     }
 }
 
-static double s_metric(unsigned port, const char *name) {
-    char *text;
-    assert_int_equal(s_get(port, "GET", "/metrics", NULL, &text), 200);
-    char line[160];
-    snprintf(line, sizeof line, "\n%s ", name);  /* the sample, not its # HELP */
-    char *p = strstr(text, line);
-    double v = p ? strtod(p + strlen(line), NULL) : -1;
-    free(text);
-    return v;
-}
-
 /* ---- tests ------------------------------------------------------------- */
 
 /* Off unless configured: every dashboard path is a 404. */
@@ -168,7 +90,7 @@ static void test_off_by_default(void **state) {
     static const char *const paths[] = { "/dashboard/", "/dashboard", "/dashboard/app.js",
                                          "/v1/alerts", "/v1/alerts/stream", "/v1/kpi" };
     for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++)
-        assert_int_equal(s_get(d->http_port, "GET", paths[i], NULL, NULL), 404);
+        assert_int_equal(tp_test_get(d->http_port, "GET", paths[i], NULL, NULL), 404);
     tp_dfx_free(d);
 }
 
@@ -262,63 +184,82 @@ static void test_snapshot_and_kpi(void **state) {
     tp_dfx_free(d);
 }
 
-/* The stream: snapshot first, then FIRING and RESOLVED as they are
- * published; a reconnect with Last-Event-ID gets what it missed, no
- * snapshot. */
-static void test_stream_fire_resolve(void **state) {
+
+static int s_cmp(const void *a, const void *b) {
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The alert ids /v1/alerts?<query> lists, sorted, comma-separated. */
+static char *s_ids(unsigned port, const char *query) {
+    char path[256];
+    snprintf(path, sizeof path, "/v1/alerts?%s", query);
+    json_t *j = s_get_json(port, path, NULL), *a;
+    size_t i, n = json_array_size(json_object_get(j, "alerts"));
+    assert_int_equal(s_int(j, "listed"), (long long)n);
+    const char **ids = calloc(n + 1, sizeof *ids);
+    json_array_foreach(json_object_get(j, "alerts"), i, a)
+        ids[i] = json_string_value(json_object_get(a, "alertId"));
+    qsort(ids, n, sizeof *ids, s_cmp);
+    char *out = calloc(1, 4096);
+    for (i = 0; i < n; i++)
+        snprintf(out + strlen(out), 4096 - strlen(out), "%s%s", i ? "," : "", ids[i]);
+    free(ids);
+    json_decref(j);
+    return out;
+}
+
+static void s_expect_ids(unsigned port, const char *query, const char *want) {
+    char *got = s_ids(port, query);
+    if (strcmp(got, want) != 0)
+        fail_msg("/v1/alerts?%s listed [%s], want [%s]", query, got, want);
+    free(got);
+}
+
+/* Each of the rep, hcp, contract and call filters (and two at once) lists
+ * exactly the open alerts of a known input that match; a value is matched
+ * whole, case-insensitively. */
+static void test_filters(void **state) {
     (void)state;
     tp_dfx_t *d = tp_dfx_start_http_with(DASH_ON);
-    int fd = s_connect(d->http_port, 0);
-    s_send_request(fd, "GET", "/v1/alerts/stream?territory=T-1", NULL);
-    s_text_t t = { 0 };
-    assert_true(s_read_until(fd, &t, 0, "event: snapshot\ndata: {", TP_WAIT_MS));
-    assert_non_null(strstr(t.buf, "Content-Type: text/event-stream"));
-    assert_non_null(strstr(t.buf, "\"alerts\": []"));   /* the probes have no territory */
-
-    tp_test_call_t k9 = s_call("K9", 1, TP_FIELD_PRODUCTS);
-    tp_dfx_send_call(d, &k9);
-    size_t at = t.len;
-    assert_true(s_read_until(fd, &t, at, "\"status\":\"ALERT_STATUS_FIRING\"", TP_WAIT_MS));
-    char *ev = strstr(t.buf + at, "id: ");
-    assert_non_null(ev);
-    unsigned long long fire_id = strtoull(ev + 4, NULL, 10);
-    assert_true(fire_id > 0);
-    assert_non_null(strstr(t.buf + at, "event: alert\ndata: {\"topic\":\"accountability.call_incomplete\""
-                                       ",\"alertId\":\"call_incomplete:call/K9\""));
-    /* The complete version resolves it. */
-    k9 = s_call("K9", 2, ALL);
-    k9.event_id = "K9b";
-    tp_dfx_send_call(d, &k9);
-    at = t.len;
-    assert_true(s_read_until(fd, &t, at, "\"status\":\"ALERT_STATUS_RESOLVED\"", TP_WAIT_MS));
-    assert_non_null(strstr(t.buf + at, "call_incomplete:call/K9"));
-    close(fd);
-    free(t.buf);
-
-    /* Back after the FIRING: only the RESOLVED again, no snapshot. */
-    fd = s_connect(d->http_port, 0);
-    char hdr[64];
-    snprintf(hdr, sizeof hdr, "Last-Event-ID: %llu\r\n", fire_id);
-    s_send_request(fd, "GET", "/v1/alerts/stream?territory=T-1", hdr);
-    t = (s_text_t){ 0 };
-    assert_true(s_read_until(fd, &t, 0, "\"status\":\"ALERT_STATUS_RESOLVED\"", TP_WAIT_MS));
-    assert_null(strstr(t.buf, "event: snapshot"));
-    assert_null(strstr(t.buf, "ALERT_STATUS_FIRING"));
-    close(fd);
-    free(t.buf);
-    /* An id from elsewhere (ahead of this daemon): a snapshot instead. */
-    fd = s_connect(d->http_port, 0);
-    s_send_request(fd, "GET", "/v1/alerts/stream", "Last-Event-ID: 99999999\r\n");
-    t = (s_text_t){ 0 };
-    assert_true(s_read_until(fd, &t, 0, "event: snapshot", TP_WAIT_MS));
-    close(fd);
-    free(t.buf);
-    /* Pages that left are noticed (their slots free) and their requests
-     * freed: under ASan a leaked one fails the clean exit below. */
-    long long end = tp_now_ms() + TP_WAIT_MS;
-    while (s_metric(d->http_port, "touchpointd_dashboard_streams") != 0)
-        assert_true(tp_now_ms() < end);
-    free(tp_dfx_stop(d));
+    /* Three incomplete calls: K1 by REP-7 to HCP-A, K2 by REP-8 to HCP-A,
+     * K3 by REP-8 to HCP-B. The probes are REP-1's, to HCP-1. */
+    tp_test_call_t k1 = s_call("K1", 1, 0), k2 = s_call("K2", 2, 0), k3 = s_call("K3", 3, 0);
+    k1.rep_id = "REP-7";
+    k2.rep_id = k3.rep_id = "REP-8";
+    k1.hcp_id = k2.hcp_id = "HCP-A";
+    k3.hcp_id = "HCP-B";
+    tp_dfx_send_call(d, &k1);
+    tp_dfx_send_call(d, &k2);
+    tp_dfx_send_call(d, &k3);
+    /* Two contracts whose NOMINATION started and was left past its 5 day
+     * SLA: one step_slow alert each. */
+    tp_test_step_t s = { .event_id = "s1", .at_ms = T0 + 50 * H, .contract_id = "C-1",
+                         .step = "NOMINATION", .hcp_id = "HCP-C",
+                         .state = TOUCHPOINT__V1__STEP_STATE__STEP_STATE_STARTED };
+    tp_dfx_send_step(d, &s);
+    s.event_id = "s2";
+    s.contract_id = "C-2";
+    tp_dfx_send_step(d, &s);
+    tp_dfx_send_watermark(d, "w1", T0 + 50 * H + 6 * D);
+    for (unsigned slow = 0; slow < 2;) {
+        assert_true(tp_dfx_recv_alert(d, TP_WAIT_MS));
+        slow += !strcmp(d->got.alerts[d->got.n - 1]->rule, "step_slow");
+    }
+    unsigned port = d->http_port;
+    s_expect_ids(port, "call=K2", "call_incomplete:call/K2");
+    s_expect_ids(port, "call=k2", "call_incomplete:call/K2");
+    s_expect_ids(port, "call=K", "");
+    s_expect_ids(port, "rep=REP-7", "call_incomplete:call/K1");
+    s_expect_ids(port, "rep=REP-8", "call_incomplete:call/K2,call_incomplete:call/K3");
+    s_expect_ids(port, "hcp=HCP-A", "call_incomplete:call/K1,call_incomplete:call/K2");
+    s_expect_ids(port, "hcp=HCP-B", "call_incomplete:call/K3");
+    s_expect_ids(port, "rep=REP-8&hcp=HCP-A", "call_incomplete:call/K2");
+    s_expect_ids(port, "rep=REP-7&hcp=HCP-B", "");
+    s_expect_ids(port, "contract=C-1", "step_slow:contract/C-1/step/NOMINATION");
+    s_expect_ids(port, "contract=C-2", "step_slow:contract/C-2/step/NOMINATION");
+    s_expect_ids(port, "contract=C-3", "");
+    s_expect_ids(port, "hcp=HCP-C&kind=friction",
+                 "step_slow:contract/C-1/step/NOMINATION,step_slow:contract/C-2/step/NOMINATION");
     tp_dfx_free(d);
 }
 
@@ -336,32 +277,33 @@ static void test_token(void **state) {
     static const char *const paths[] = { "/v1/alerts", "/v1/alerts/stream", "/v1/kpi" };
     for (size_t i = 0; i < 3; i++) {
         char *text;
-        assert_int_equal(s_get(d->http_port, "GET", paths[i], NULL, &text), 401);
+        assert_int_equal(tp_test_get(d->http_port, "GET", paths[i], NULL, &text), 401);
         assert_non_null(strstr(text, "WWW-Authenticate: Bearer realm=\"touchpointd\""));
         free(text);
-        assert_int_equal(s_get(d->http_port, "GET", paths[i],
+        assert_int_equal(tp_test_get(d->http_port, "GET", paths[i],
                                "Authorization: Bearer dash-S3cre\r\n", NULL), 401);
-        assert_int_equal(s_get(d->http_port, "GET", paths[i],
+        assert_int_equal(tp_test_get(d->http_port, "GET", paths[i],
                                "Authorization: Bearer dash-S3cret2\r\n", NULL), 401);
     }
     json_t *j = s_get_json(d->http_port, "/v1/alerts", "Authorization: Bearer dash-S3cret\r\n");
-    assert_true(s_int(j, "open") >= 0);
+    /* Nothing was sent but the fixture's probe calls: each is one open alert. */
+    assert_int_equal(s_int(j, "open"), d->probes);
     json_decref(j);
-    assert_int_equal(s_get(d->http_port, "GET", "/dashboard/", NULL, NULL), 200);
+    assert_int_equal(tp_test_get(d->http_port, "GET", "/dashboard/", NULL, NULL), 200);
     /* Rotated by an edit and a SIGHUP; a file others may read is refused
      * and the running token stays. */
     assert_int_equal(tp_write_file(token, "dash-N3w\n"), 0);
     assert_true(tp_dfx_reload(d, "event", NULL));
-    assert_int_equal(s_get(d->http_port, "GET", "/v1/kpi", "Authorization: Bearer dash-S3cret\r\n",
+    assert_int_equal(tp_test_get(d->http_port, "GET", "/v1/kpi", "Authorization: Bearer dash-S3cret\r\n",
                            NULL), 401);
-    assert_int_equal(s_get(d->http_port, "GET", "/v1/kpi", "Authorization: Bearer dash-N3w\r\n",
+    assert_int_equal(tp_test_get(d->http_port, "GET", "/v1/kpi", "Authorization: Bearer dash-N3w\r\n",
                            NULL), 200);
     assert_int_equal(tp_write_file(token, "dash-Open\n"), 0);
     assert_int_equal(chmod(token, 0644), 0);
     assert_false(tp_dfx_reload(d, "event", NULL));
-    assert_int_equal(s_get(d->http_port, "GET", "/v1/kpi", "Authorization: Bearer dash-N3w\r\n",
+    assert_int_equal(tp_test_get(d->http_port, "GET", "/v1/kpi", "Authorization: Bearer dash-N3w\r\n",
                            NULL), 200);
-    assert_int_equal(s_get(d->http_port, "GET", "/v1/kpi", "Authorization: Bearer dash-Open\r\n",
+    assert_int_equal(tp_test_get(d->http_port, "GET", "/v1/kpi", "Authorization: Bearer dash-Open\r\n",
                            NULL), 401);
     free(token);
     tp_dfx_free(d);
@@ -372,18 +314,18 @@ static void test_static_files(void **state) {
     (void)state;
     tp_dfx_t *d = tp_dfx_start_http_with(DASH_ON);
     char *text;
-    assert_int_equal(s_get(d->http_port, "GET", "/dashboard/", NULL, &text), 200);
+    assert_int_equal(tp_test_get(d->http_port, "GET", "/dashboard/", NULL, &text), 200);
     assert_non_null(strstr(text, "Content-Type: text/html; charset=utf-8"));
     assert_non_null(strstr(text, "Cache-Control: no-cache"));
     assert_non_null(strstr(text, "<script type=\"module\" src=\"app.js\">"));
     free(text);
-    assert_int_equal(s_get(d->http_port, "GET", "/dashboard/app.js", NULL, &text), 200);
+    assert_int_equal(tp_test_get(d->http_port, "GET", "/dashboard/app.js", NULL, &text), 200);
     assert_non_null(strstr(text, "Content-Type: text/javascript"));
     free(text);
-    assert_int_equal(s_get(d->http_port, "GET", "/dashboard/style.css", NULL, &text), 200);
+    assert_int_equal(tp_test_get(d->http_port, "GET", "/dashboard/style.css", NULL, &text), 200);
     assert_non_null(strstr(text, "Content-Type: text/css"));
     free(text);
-    assert_int_equal(s_get(d->http_port, "GET", "/dashboard", NULL, &text), 301);
+    assert_int_equal(tp_test_get(d->http_port, "GET", "/dashboard", NULL, &text), 301);
     assert_non_null(strstr(text, "Location: /dashboard/"));
     free(text);
     static const char *const bad[] = {
@@ -393,65 +335,12 @@ static void test_static_files(void **state) {
         "/dashboard/../../../../etc/passwd",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-        if (s_get(d->http_port, "GET", bad[i], NULL, NULL) != 404)
+        if (tp_test_get(d->http_port, "GET", bad[i], NULL, NULL) != 404)
             fail_msg("%s was not refused", bad[i]);
-    assert_int_equal(s_get(d->http_port, "POST", "/v1/alerts", "Content-Length: 0\r\n", NULL), 405);
+    assert_int_equal(tp_test_get(d->http_port, "POST", "/v1/alerts", "Content-Length: 0\r\n", NULL), 405);
     tp_dfx_free(d);
 }
 
-/* At most max_clients streams; a client that never reads is cut once its
- * unsent output passes max_client_buffer, while one that reads goes on. */
-static void test_limits(void **state) {
-    (void)state;
-    tp_dfx_t *d = tp_dfx_start_http_with("dashboard: { enabled: true, max_clients: 2, max_client_buffer: 65536 }");
-    int slow = s_connect(d->http_port, 4096), fast = s_connect(d->http_port, 0);
-    s_send_request(slow, "GET", "/v1/alerts/stream", NULL);
-    s_send_request(fast, "GET", "/v1/alerts/stream", NULL);
-    s_text_t t = { 0 };
-    assert_true(s_read_until(fast, &t, 0, "event: snapshot", TP_WAIT_MS));
-    char *text;
-    assert_int_equal(s_get(d->http_port, "GET", "/v1/alerts/stream", NULL, &text), 503);
-    free(text);
-    assert_true(s_metric(d->http_port, "touchpointd_dashboard_streams_refused_total") == 1);
-    assert_true(s_metric(d->http_port, "touchpointd_dashboard_streams") == 2);
-
-    /* Alerts of ~700 bytes until the one that never reads is cut: past
-     * what the kernel buffers for it (SO_RCVBUF 4 KiB), then 64 KiB more,
-     * then not reading for a second. The reader is never behind for long. */
-    char id[32];
-    unsigned n = 0;
-    long long end = tp_now_ms() + TP_WAIT_MS;
-    while (s_metric(d->http_port, "touchpointd_dashboard_streams_cut_total") < 1) {
-        assert_true(tp_now_ms() < end);
-        for (unsigned i = 0; i < 100; i++, n++) {
-            snprintf(id, sizeof id, "S%u", n);
-            tp_test_call_t c = s_call(id, n + 1, 0);
-            tp_dfx_send_call(d, &c);
-            s_read_until(fast, &t, t.len, "\x01never", 0);  /* read as we go, as a browser does */
-        }
-        s_read_until(fast, &t, t.len, "\x01never", 100);
-    }
-    snprintf(id, sizeof id, "call_incomplete:call/S%u\"", n - 1);
-    if (!s_read_until(fast, &t, 0, id, TP_WAIT_MS)) {
-        char *e = tp_read_file(d->err);
-        fail_msg("the reading stream lost %s: %s", id, strstr(e, "stream cut") ? strstr(e, "stream cut") : e);
-    }
-    assert_true(n >= 100);
-    assert_true(s_metric(d->http_port, "touchpointd_dashboard_streams_cut_total") == 1);
-    assert_true(s_metric(d->http_port, "touchpointd_dashboard_streams") == 1);
-    /* The cut one is closed: draining it ends in EOF. */
-    s_text_t st = { 0 };
-    assert_false(s_read_until(slow, &st, 0, "\x01never", TP_WAIT_MS));
-    free(st.buf);
-    assert_int_equal(s_get(d->http_port, "GET", "/healthz", NULL, NULL), 200);
-    close(slow);
-    close(fast);
-    free(t.buf);
-    char *log = tp_dfx_stop(d);
-    assert_non_null(strstr(log, "Dashboard stream cut"));
-    free(log);
-    tp_dfx_free(d);
-}
 
 static size_t s_open_listed(unsigned port, const char *path) {
     json_t *j = s_get_json(port, path, NULL);
@@ -469,22 +358,22 @@ static void test_reload_and_restart(void **state) {
     tp_test_call_t k2 = s_call("K2", 1, TP_FIELD_PRODUCTS);
     tp_dfx_send_call(d, &k2);
     s_wait_alert(d, "K2", TOUCHPOINT__V1__ALERT_STATUS__ALERT_STATUS_FIRING);
-    assert_int_equal(s_get(d->http_port, "GET", "/v1/alerts", NULL, NULL), 404);
+    assert_int_equal(tp_test_get(d->http_port, "GET", "/v1/alerts", NULL, NULL), 404);
 
     d->http_yaml = DASH_ON;
     assert_true(tp_dfx_reload(d, "event", NULL));
     assert_int_equal(s_open_listed(d->http_port, "/v1/alerts?territory=T-1"), 1);
-    int fd = s_connect(d->http_port, 0);
-    s_send_request(fd, "GET", "/v1/alerts/stream?territory=T-1", NULL);
-    s_text_t t = { 0 };
-    assert_true(s_read_until(fd, &t, 0, "call_incomplete:call/K2", TP_WAIT_MS));
+    int fd = tp_test_connect(d->http_port, 0);
+    tp_test_send_request(fd, "GET", "/v1/alerts/stream?territory=T-1", NULL);
+    tp_test_text_t t = { 0 };
+    assert_true(tp_test_read_until(fd, &t, 0, "call_incomplete:call/K2", TP_WAIT_MS));
 
     d->http_yaml = NULL;
     assert_true(tp_dfx_reload(d, "event", NULL));
-    assert_false(s_read_until(fd, &t, t.len, "\x01never", TP_WAIT_MS));   /* closed: EOF */
+    assert_false(tp_test_read_until(fd, &t, t.len, "\x01never", TP_WAIT_MS));   /* closed: EOF */
     close(fd);
     free(t.buf);
-    assert_int_equal(s_get(d->http_port, "GET", "/v1/alerts", NULL, NULL), 404);
+    assert_int_equal(tp_test_get(d->http_port, "GET", "/v1/alerts", NULL, NULL), 404);
 
     d->http_yaml = DASH_ON;
     assert_true(tp_dfx_reload(d, "event", NULL));
@@ -536,7 +425,7 @@ static void test_list_capped(void **state) {
         tp_dfx_send_call(d, &c);
     }
     long long end = tp_now_ms() + TP_WAIT_MS;
-    while (s_metric(d->http_port, "touchpointd_events_accepted_total") < N + d->probes)
+    while (tp_test_metric(d->http_port, "touchpointd_events_accepted_total") < N + d->probes)
         assert_true(tp_now_ms() < end);
     json_t *j = s_get_json(d->http_port, "/v1/alerts?territory=T-1", NULL);
     assert_int_equal(s_int(j, "listed"), 20000);
@@ -545,10 +434,10 @@ static void test_list_capped(void **state) {
     assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(j, "alerts"), 0),
                                                           "callId")), "M0");
     json_decref(j);
-    int fd = s_connect(d->http_port, 0);
-    s_send_request(fd, "GET", "/v1/alerts/stream?territory=T-1", NULL);
-    s_text_t t = { 0 };
-    assert_true(s_read_until(fd, &t, 0, "\"listed\": 20000}", TP_WAIT_MS));
+    int fd = tp_test_connect(d->http_port, 0);
+    tp_test_send_request(fd, "GET", "/v1/alerts/stream?territory=T-1", NULL);
+    tp_test_text_t t = { 0 };
+    assert_true(tp_test_read_until(fd, &t, 0, "\"listed\": 20000}", TP_WAIT_MS));
     close(fd);
     free(t.buf);
     tp_dfx_free(d);
@@ -565,7 +454,7 @@ static void test_grafana_metrics(void **state) {
         fail_msg("examples/grafana-touchpointd.json: line %d: %s", err.line, err.text);
     tp_dfx_t *d = tp_dfx_start_http_with(DASH_ON);
     char *metrics;
-    assert_int_equal(s_get(d->http_port, "GET", "/metrics", NULL, &metrics), 200);
+    assert_int_equal(tp_test_get(d->http_port, "GET", "/metrics", NULL, &metrics), 200);
     size_t i, k, checked = 0;
     json_t *panel, *target;
     json_array_foreach(json_object_get(doc, "panels"), i, panel) {
@@ -605,10 +494,9 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_off_by_default),
         cmocka_unit_test(test_snapshot_and_kpi),
-        cmocka_unit_test(test_stream_fire_resolve),
+        cmocka_unit_test(test_filters),
         cmocka_unit_test(test_token),
         cmocka_unit_test(test_static_files),
-        cmocka_unit_test(test_limits),
         cmocka_unit_test(test_grafana_metrics),
         cmocka_unit_test(test_list_capped),
         cmocka_unit_test(test_reload_and_restart),
