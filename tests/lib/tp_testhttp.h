@@ -47,6 +47,10 @@ bool tp_test_read_until(int fd, tp_test_text_t *t, size_t from, const char *need
 int tp_test_get(unsigned port, const char *method, const char *path, const char *headers,
                 char **ret_text);
 
+/* The same with a body (Content-Length set; NULL = none). */
+int tp_test_request(unsigned port, const char *method, const char *path, const char *headers,
+                    const char *body, char **ret_text);
+
 /* The value of the unlabelled sample `name` in /metrics; -1 if absent. */
 double tp_test_metric(unsigned port, const char *name);
 
