@@ -110,6 +110,19 @@ static void s_has(const char *samples, const char *line) {
     }
 }
 
+/* v as the parser prints it (Python's repr of a float: the shortest text
+ * that reads back exactly, ".0" on a whole number). */
+static const char *s_py_float(double v, char *buf, size_t len) {
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(buf, len, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v)
+            break;
+    }
+    if (!strpbrk(buf, ".en"))
+        strncat(buf, ".0", len - strlen(buf) - 1);
+    return buf;
+}
+
 static void test_healthz_metrics_status(void **state) {
     (void)state;
     tp_dfx_t *d = s_daemon_with_events();
@@ -133,7 +146,15 @@ static void test_healthz_metrics_status(void **state) {
     s_has(samples, "touchpointd_calls_channel_known_total {} 2.0");
     s_has(samples, "touchpointd_calls_channel_matched_total {} 1.0");
     s_has(samples, "touchpointd_channel_match_ratio {} 0.5");
-    snprintf(line, sizeof line, "touchpointd_crm_completeness_ratio {} %.17g", 2.0 / (probes + 4));
+    /* Of the probes + 4 calls submitted, K1 and K3 are complete, K3 is late
+     * (the probes are neither). */
+    char ratio[32];
+    snprintf(line, sizeof line, "touchpointd_crm_completeness_ratio {} %s",
+             s_py_float(2.0 / (probes + 4), ratio, sizeof ratio));
+    s_has(samples, line);
+    snprintf(line, sizeof line, "touchpointd_late_submission_ratio {} %s",
+             s_py_float(1.0 / (probes + 4), ratio, sizeof ratio));
+    s_has(samples, line);
     s_has(samples, "touchpointd_events_received_total {\"source\": \"crm-eu\", \"topic\": \"crm.call\"} 4.0");
     s_has(samples, "touchpointd_events_received_total {\"source\": \"crm-eu\", \"topic\": \"crm.contracting\"} 3.0");
     s_has(samples, "touchpointd_events_received_total {\"source\": \"survey\", \"topic\": \"crm.feedback\"} 1.0");
