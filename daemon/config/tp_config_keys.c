@@ -85,9 +85,10 @@ const cfg_key_t tp_config_keys[] = {
     KU("http.max_connections", http.max_connections, 1, 100000, "256",
        "concurrent HTTP connections (dashboard streams included); more are answered 503 and "
        "closed at once (http_connections_refused_total)"),
-    K("http.request_timeout", T_DURATION, http.request_timeout_ms, 100, 3600000, "10s",
-      "a request's header and body must arrive within this of its first byte (of the accept, for"
-      " a connection's first); slower ones are closed (http_connections_timed_out_total)"),
+    K("http.request_timeout", T_DURATION, http.request_timeout_ms, 100, 3600000, "30s",
+      "a request's header and body must arrive whole within this of its first byte (of the "
+      "accept, for a connection's first); slower ones are closed (http_connections_timed_out_total)"
+      ", however steadily they trickle in"),
     K("http.idle_timeout", T_DURATION, http.idle_timeout_ms, 1000, 3600000, "10s",
       "a connection that sends nothing for this long between requests is closed"),
     K("http.ingest.enabled", T_BOOL, http.ingest.enabled, 0, 1, "false",

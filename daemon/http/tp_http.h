@@ -14,8 +14,11 @@
  * the engine's counters (tp_stats) and gauges. The daemon reports what only
  * it sees: commit timings and published alerts. Created by tp_daemon once
  * the bus is up (after the restart's rebuild), so its counts describe this
- * run. Requests are bounded: small headers, a timeout, and no bodies
- * unless ingest is on (then up to http.ingest.max_body_bytes).
+ * run. Requests are bounded: small headers (8 KiB), no bodies unless
+ * ingest is on (then up to http.ingest.max_body_bytes), at most
+ * http.max_connections at once, each request whole within
+ * http.request_timeout and no connection silent past http.idle_timeout
+ * (tp_http_conns).
  */
 #pragma once
 
