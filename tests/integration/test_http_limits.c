@@ -24,11 +24,11 @@
 static bool s_closed_within(int fd, int timeout_ms) {
     long long end = tp_now_ms() + timeout_ms;
     for (;;) {
-        long long left = end - tp_now_ms();
+        long long     left = end - tp_now_ms();
         struct pollfd p = { .fd = fd, .events = POLLIN };
         if (left <= 0 || poll(&p, 1, (int)left) <= 0)
             return false;
-        char buf[4096];
+        char    buf[4096];
         ssize_t n = read(fd, buf, sizeof buf);
         if (n == 0 || (n < 0 && errno == ECONNRESET))
             return true;
@@ -44,7 +44,7 @@ static void test_cap_and_slow_requests(void **state) {
     (void)state;
     enum { SLOW = 10 };
     tp_dfx_t *d = tp_dfx_start_http_with("max_connections: 10, request_timeout: 1s");
-    int slow[SLOW];
+    int       slow[SLOW];
     for (int i = 0; i < SLOW; i++) {
         slow[i] = tp_test_connect(d->http_port, 0);
         assert_int_equal(write(slow[i], "G", 1), 1);
@@ -58,8 +58,8 @@ static void test_cap_and_slow_requests(void **state) {
     /* The slow ones go on, a byte every 100 ms (each one restarts libevent's
      * own read timeout), until the daemon closes them. */
     static const char more[] = "ET /healthz HTTP/1.1\r\nX-Slow: ";
-    bool open[SLOW];
-    int left = SLOW;
+    bool              open[SLOW];
+    int               left = SLOW;
     for (int i = 0; i < SLOW; i++)
         open[i] = true;
     long long end = tp_now_ms() + TP_WAIT_MS;
@@ -76,7 +76,7 @@ static void test_cap_and_slow_requests(void **state) {
             }
         }
         struct pollfd p = { .fd = -1 };
-        poll(&p, 0, 100);    /* the pace of the attack, not a wait for the daemon */
+        poll(&p, 0, 100); /* the pace of the attack, not a wait for the daemon */
     }
     for (int i = 0; i < SLOW; i++)
         close(slow[i]);
@@ -101,8 +101,8 @@ static void test_cap_and_slow_requests(void **state) {
 static void test_idle_timeout(void **state) {
     (void)state;
     tp_dfx_t *d = tp_dfx_start_http_with("idle_timeout: 1s, request_timeout: 60s");
-    int silent = tp_test_connect(d->http_port, 0);
-    int kept = tp_test_connect(d->http_port, 0);
+    int       silent = tp_test_connect(d->http_port, 0);
+    int       kept = tp_test_connect(d->http_port, 0);
     tp_test_send_request(kept, "GET", "/healthz", NULL);
     tp_test_text_t t = { 0 };
     assert_true(tp_test_read_until(kept, &t, 0, "\r\n\r\nok\n", TP_WAIT_MS));
@@ -121,7 +121,7 @@ static void test_idle_timeout(void **state) {
 static void test_header_and_body_limits(void **state) {
     (void)state;
     tp_dfx_t *d = tp_dfx_start_http("event", NULL);
-    char *big = malloc(9001 + 32);
+    char     *big = malloc(9001 + 32);
     strcpy(big, "X-Big: ");
     memset(big + 7, 'a', 9000);
     strcpy(big + 9007, "\r\n");
@@ -138,7 +138,7 @@ static void test_header_and_body_limits(void **state) {
     memset(body, 'b', 2048);
     body[2048] = '\0';
     assert_int_equal(tp_test_request(d->http_port, "POST", "/metrics", NULL, body, NULL), 413);
-    body[100] = '\0';            /* small enough to be read: then the method is refused */
+    body[100] = '\0'; /* small enough to be read: then the method is refused */
     assert_int_equal(tp_test_request(d->http_port, "POST", "/metrics", NULL, body, NULL), 405);
     assert_int_equal(tp_test_get(d->http_port, "GET", "/healthz", NULL, NULL), 200);
     tp_dfx_free(d);

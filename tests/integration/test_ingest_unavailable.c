@@ -34,12 +34,12 @@ static int s_post(tp_dfx_t *d, const char *id, char **ret_text) {
 static void test_commit_failing(void **state) {
     (void)state;
     tp_dfx_t *d = tp_dfx_start_http_with("ingest: { enabled: true }");
-    char *text;
+    char     *text;
     assert_int_equal(s_post(d, "e1", &text), 200);
     free(text);
 
     /* Another writer takes the journal's lock. */
-    char *path = tp_path(d->dir, "state/journal.db");
+    char    *path = tp_path(d->dir, "state/journal.db");
     sqlite3 *db = NULL;
     assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
     assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
@@ -63,7 +63,7 @@ static void test_commit_failing(void **state) {
     assert_int_equal(sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);
     long long end = tp_now_ms() + TP_WAIT_MS;
-    int code;
+    int       code;
     while ((code = s_post(d, "e2", &text)) == 503) {
         free(text);
         assert_true(tp_now_ms() < end);
