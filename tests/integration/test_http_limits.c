@@ -42,8 +42,8 @@ static bool s_closed_within(int fd, int timeout_ms) {
  * say exactly that. */
 static void test_cap_and_slow_requests(void **state) {
     (void)state;
-    enum { SLOW = 10 };
-    tp_dfx_t *d = tp_dfx_start_http_with("max_connections: 10, request_timeout: 1s");
+    enum { SLOW = 50 };
+    tp_dfx_t *d = tp_dfx_start_http_with("max_connections: 50, request_timeout: 1s");
     int       slow[SLOW];
     for (int i = 0; i < SLOW; i++) {
         slow[i] = tp_test_connect(d->http_port, 0);
@@ -88,7 +88,7 @@ static void test_cap_and_slow_requests(void **state) {
     /* The scrape's own connection is the one open. */
     assert_true(tp_test_metric(d->http_port, "touchpointd_http_connections") == 1);
     char *log = tp_dfx_stop(d);
-    assert_non_null(strstr(log, "HTTP connection refused: http.max_connections (10) open"));
+    assert_non_null(strstr(log, "HTTP connection refused: http.max_connections (50) open"));
     assert_non_null(strstr(log, "HTTP connection closed: a request not received whole within "
                                 "http.request_timeout (1000 ms)"));
     free(log);
