@@ -141,11 +141,13 @@ static void s_drained_cb(struct evhttp_connection *conn, void *arg);
 
 /* Queues `b` (drained) on the stream, unless that would leave more than
  * HARD_FACTOR times max_client_buffer unsent: then the stream is cut and
- * this is false. Every write of a stream goes through here. */
-static bool s_send(tp_dash_client_t *c, struct evbuffer *b) {
+ * this is false. Every write of a stream goes through here. The first
+ * (at most a slice, or a resume from the bounded ring) may not cut: it is
+ * made inside evhttp's request callback, where the connection must live. */
+static bool s_send(tp_dash_client_t *c, struct evbuffer *b, bool may_cut) {
     struct evbuffer *out = s_output(c);
     size_t           backlog = out ? evbuffer_get_length(out) : 0, len = evbuffer_get_length(b);
-    if (backlog + len > HARD_FACTOR * c->d->cfg->http.dashboard.max_client_buffer) {
+    if (may_cut && backlog + len > HARD_FACTOR * c->d->cfg->http.dashboard.max_client_buffer) {
         evbuffer_drain(b, len);
         s_cut(c, backlog + len, "over 4 times the limit");
         return false;
@@ -241,7 +243,7 @@ static void s_drained_cb(struct evhttp_connection *conn, void *arg) {
         return; /* the keep-alive cuts it if it never moves again */
     s_snap_fill(c, b);
     if (evbuffer_get_length(b))
-        s_send(c, b);
+        s_send(c, b, true);
     evbuffer_free(b);
 }
 
@@ -308,7 +310,7 @@ void tp_dash_stream_open(tp_dash_t *d, struct evhttp_request *req) {
     evhttp_send_reply_start(req, HTTP_OK, "OK");
     if (c->in_snap)
         s_snap_fill(c, b);
-    s_send(c, b);
+    s_send(c, b, false);
     evbuffer_free(b);
 }
 
@@ -334,7 +336,7 @@ void tp_dash_stream_heartbeat_cb(evutil_socket_t fd, short what, void *arg) {
         if (s_cut_if_behind(c))
             continue;
         evbuffer_add(b, ": keep-alive\n\n", 14);
-        s_send(c, b);
+        s_send(c, b, true);
     }
     if (b)
         evbuffer_free(b);
@@ -368,7 +370,7 @@ void tp_dash_stream_send_batch_cb(evutil_socket_t fd, short what, void *arg) {
                     s_add_event(b, "alert", d->batch[i]->seq, tp_dash_alert_json(d->batch[i]));
         }
         if (evbuffer_get_length(b))
-            s_send(c, b);
+            s_send(c, b, true);
     }
     if (all)
         evbuffer_free(all);
