@@ -155,9 +155,9 @@ void tp_doc_markdown(FILE *f) {
         if (strcmp(g, group)) {
             snprintf(group, sizeof group, "%s", g);
             if (!strcmp(g, "top level"))
-                fputs("\n#### Top-level keys\n\n", f);
+                fputs("\n### Top-level keys\n\n", f);
             else
-                fprintf(f, "\n#### `%s`\n\n", g);
+                fprintf(f, "\n### `%s`\n\n", g);
             fputs("| Key | Type | Default | Meaning |\n|---|---|---|---|\n", f);
         }
         s_type(d->key, "→", "`", "`", " \\| ", type, sizeof type);
