@@ -174,8 +174,8 @@ static int s_block(const char *root, const block_t *bl, bool fix) {
 /* Man page: the keys its ".TP" entries name ("\fBkey\fR (") are exactly
  * the table's, hand-written entries outside the generated block included. */
 static int s_man_keys(const char *root) {
-    static doc_key_t keys[512];
-    static bool      listed[512];
+    static doc_key_t keys[TP_DOC_MAX_KEYS];
+    static bool      listed[TP_DOC_MAX_KEYS];
     size_t           n = tp_doc_keys(keys, sizeof keys / sizeof keys[0]);
     char             path[4096], *text;
     size_t           len;
@@ -252,12 +252,17 @@ static int s_usage(FILE *f) {
 
 int main(int argc, char **argv) {
     const char *mode = argc > 1 ? argv[1] : "--markdown";
+    if (tp_config_n_keys + tp_config_n_input_keys + tp_config_n_feedback_source_keys >
+        TP_DOC_MAX_KEYS) {
+        fprintf(stderr, "tp-config-doc: more keys than TP_DOC_MAX_KEYS; raise it\n");
+        return 1;
+    }
     if (!strcmp(mode, "--markdown") && argc <= 2) {
         tp_doc_markdown(stdout);
     } else if (!strcmp(mode, "--man") && argc == 2) {
         tp_doc_man(stdout);
     } else if (!strcmp(mode, "--keys") && argc == 2) {
-        static doc_key_t keys[512];
+        static doc_key_t keys[TP_DOC_MAX_KEYS];
         size_t           n = tp_doc_keys(keys, sizeof keys / sizeof keys[0]);
         for (size_t i = 0; i < n; i++)
             puts(keys[i].path);

@@ -23,6 +23,8 @@ typedef struct {
     bool             sub; /* from a sub-table: YAML path differs (list item, user name) */
 } doc_key_t;
 
+#define TP_DOC_MAX_KEYS 1024 /* main() refuses to run on a larger table */
+
 /* Every documented key in table order, sub-table rows after their parent.
  * Returns the count (at most max). */
 size_t tp_doc_keys(doc_key_t *out, size_t max);

@@ -142,7 +142,7 @@ static void s_group(const doc_key_t *d, char *buf, size_t len) {
 }
 
 void tp_doc_markdown(FILE *f) {
-    static doc_key_t keys[512];
+    static doc_key_t keys[TP_DOC_MAX_KEYS];
     size_t           n = tp_doc_keys(keys, sizeof keys / sizeof keys[0]);
     char             group[64] = "", g[64], type[256];
 
@@ -189,7 +189,7 @@ static void s_roff(FILE *f, const char *s) {
 }
 
 void tp_doc_man(FILE *f) {
-    static doc_key_t keys[512];
+    static doc_key_t keys[TP_DOC_MAX_KEYS];
     size_t           n = tp_doc_keys(keys, sizeof keys / sizeof keys[0]);
     char             type[256];
 

@@ -155,7 +155,7 @@ static int s_check_key(yaml_document_t *doc, const lines_t *l, const doc_key_t *
 
 int tp_doc_check_yaml(const char *text, size_t len, const char *name, bool allow_commented,
                       bool skip_user_named, FILE *f) {
-    static doc_key_t keys[512];
+    static doc_key_t keys[TP_DOC_MAX_KEYS];
     size_t           n_keys = tp_doc_keys(keys, sizeof keys / sizeof keys[0]);
     yaml_parser_t    parser;
     yaml_document_t  doc;
