@@ -1,6 +1,6 @@
 #!/bin/sh
 # bench_nats.sh — events/s through JetStream lease mode with 1, 2 and 3
-# touchpointd instances (README, "JetStream mode"). Run by hand, not in ctest:
+# touchpointd instances (docs/jetstream.md). Run by hand, not in ctest:
 #   bench/bench_nats.sh [BUILD_DIR] [EVENTS]        (defaults: build-bench, 20000)
 # Needs nats-server and a built tree (scripts/bench.sh builds build-bench with
 # -O2; any build dir with touchpointd and tp-pub works).

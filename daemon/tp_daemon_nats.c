@@ -1,7 +1,7 @@
 /* tp_daemon_nats — the daemon's JetStream wiring: the static mode's input
  * callback (the reliable input's path, acked after the commit), the set-up
  * of either mode, and their counters for /metrics and the stats line.
- * Called by tp_daemon.c; see README "JetStream mode". */
+ * Called by tp_daemon.c; see docs/jetstream.md. */
 #include <errno.h>
 #include <string.h>
 

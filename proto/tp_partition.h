@@ -1,5 +1,5 @@
 /* tp_partition — which JetStream partition an event belongs to, and the
- * subjects that carry it (README, "JetStream mode").
+ * subjects that carry it (docs/jetstream.md).
  *
  * One key for every payload kind: the HCP. Every rule that correlates
  * events of different kinds does so per HCP (follow_up_missing,

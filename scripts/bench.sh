@@ -1,5 +1,5 @@
 #!/bin/sh
-# The performance benchmark, one command (README, "Performance"):
+# The performance benchmark, one command (bench/README.md):
 #   scripts/bench.sh [bench_e2e options, e.g. --quick]
 # Builds the project's default -O2 tree (RelWithDebInfo) in build-bench/,
 # runs bench_e2e (touchpointd end to end against raw ZeroMQ PUB->SUB on the same machine, in the same run) and

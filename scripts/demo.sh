@@ -4,7 +4,7 @@
 # examples/demo.jsonl into it, so alerts print on screen as JSON lines.
 # Ctrl-C stops the daemon. Run from the repository root after building into
 # ./build (see README). With --dashboard the live dashboard is on too:
-# http://127.0.0.1:7605/dashboard/ (README, "Dashboard").
+# http://127.0.0.1:7605/dashboard/ (docs/http-api.md, "Dashboard").
 #
 # The daemon keeps its state (journal, event log) in ./var/touchpointd of
 # its working directory; the demo runs in a fresh temporary directory so

@@ -29,7 +29,7 @@ struct load {
     size_t         errlen;
 };
 
-/* Fields the daemon refuses an event without (README, "Wire contract"):
+/* Fields the daemon refuses an event without (docs/contract.md):
  * a mapping must fill them, and a row that leaves one empty is bad. */
 static const struct { const char *payload; const char *fields[6]; } s_required[] = {
     { "call",        { "call_id", "hcp_id", "rep_id", "status", "call_at_ms", NULL } },

@@ -1,6 +1,6 @@
 /* tp_map — maps rows of a CRM export onto the touchpointd contract.
  *
- * A mapping file (YAML, see README "From CRM exports to alerts" and
+ * A mapping file (YAML, see docs/tools.md, "CRM exports", and
  * mappings/ holds examples) says how one export names things: which column holds the
  * call id, which picklist value means SUBMITTED, how its timestamps are
  * written. tp_map_apply_row() turns one row into an Envelope by building its

@@ -1,5 +1,5 @@
 /* tp_pub_nats — tp-pub's --nats mode: events into the JetStream stream
- * touchpointd consumes in JetStream mode (README, "JetStream mode").
+ * touchpointd consumes in JetStream mode (docs/jetstream.md).
  *
  * Called only by tp-pub's main loop (adapters/tp-pub/tp_pub.c), which reads and
  * encodes the input lines. Each event goes to "tp.events.<p>.<kind>", p

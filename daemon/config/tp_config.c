@@ -5,8 +5,8 @@
  * type (tp_config_types.c). This file loads the document, walks it against
  * the table and checks what spans keys (endpoints bound twice). Defaults are
  * YAML text in the same rows and go through the same setters as the
- * operator's file, so a default can never bypass validation; the README's
- * Configuration section transcribes the table. libyaml's document API gives
+ * operator's file, so a default can never bypass validation; tp-config-doc
+ * generates the documented key reference from the table. libyaml's document API gives
  * a node tree whose marks carry the line numbers we report (1-based).
  */
 #include "tp_config.h"

@@ -130,7 +130,7 @@ const cfg_key_t tp_config_keys[] = {
       "an event not acknowledged (stored) within this is redelivered"),
     KEY(tp_config_t, "nats.ownership", T_ENUM, nats.ownership, 0, 0, s_ownerships, "static",
         "static: consume nats.partitions; lease: share the partitions among live instances through"
-        " KV leases, state rebuilt from the events stream (README, JetStream mode)"),
+        " KV leases, state rebuilt from the events stream (docs/jetstream.md)"),
     K("nats.instance", T_OPT_STRING, nats.instance, 0, 0, "\"\"",
       "lease holder id of this instance, unique in the cluster (letters, digits, -_=);"
       " \"\" = <hostname>-<pid>"),
@@ -230,9 +230,11 @@ const cfg_key_t tp_config_keys[] = {
 
 /* One item of `inputs`, relative to tp_endpoint_t. */
 const cfg_key_t tp_config_input_keys[] = {
-    KEY(tp_endpoint_t, "endpoint", T_ENDPOINT, endpoint, 0, 0, NULL, NULL, "required"),
-    KEY(tp_endpoint_t, "mode", T_ENUM, mode, 0, 0, tp_config_modes, "bind", "bind or connect"),
-    KEY(tp_endpoint_t, "hwm", T_INT, hwm, 0, INT_MAX, NULL, "100000", "ZMQ_RCVHWM"),
+    KEY(tp_endpoint_t, "endpoint", T_ENDPOINT, endpoint, 0, 0, NULL, NULL,
+        "address to bind or connect"),
+    KEY(tp_endpoint_t, "mode", T_ENUM, mode, 0, 0, tp_config_modes, "bind",
+        "bind the address, or connect to a producer's"),
+    KEY(tp_endpoint_t, "hwm", T_INT, hwm, 0, INT_MAX, NULL, "100000", "ZMQ_RCVHWM, 0 = unlimited"),
     KEY(tp_endpoint_t, "curve_clients", T_OPT_STRING, curve_clients, 0, 0, NULL, "\"\"",
         "CURVE on, bound: file of producer public keys (Z85, one a line) allowed to send"),
     KEY(tp_endpoint_t, "curve_server_key", T_Z85, curve_server_key, 0, 0, NULL, "\"\"",
@@ -258,7 +260,7 @@ const size_t tp_config_n_input_keys = sizeof tp_config_input_keys / sizeof tp_co
 
 const char *tp_config_default_yaml(void)
 {
-    return "# touchpointd built-in defaults (see README.md, Configuration)\n"
+    return "# touchpointd built-in defaults (see docs/configuration.md)\n"
            "inputs:\n"
            "  - { endpoint: \"tcp://127.0.0.1:7601\", mode: bind, hwm: 100000, curve_clients: \"\",\n"
            "      curve_server_key: \"\" }\n"

@@ -2,7 +2,8 @@
  *
  * One row per dotted key: type, where it lives in tp_config_t, limits, the
  * default as YAML text and a one-line description. tp_config.c walks the
- * YAML document against these rows; the README's Configuration section transcribes them.
+ * YAML document against these rows; tp-config-doc generates the key reference of
+ * docs/configuration.md and man/touchpointd.yaml.5 from them.
  * Adding a key is one row here (and its field in tp_config.h).
  */
 #pragma once
@@ -29,7 +30,7 @@ typedef struct {
     int64_t            min, max;  /* UINT, INT */
     const char *const *names;     /* ENUM: value i is names[i], NULL-terminated */
     const char        *def;       /* default as YAML text; NULL = required */
-    const char        *desc;      /* one line, for the README's Configuration section */
+    const char        *desc;      /* one line, for the generated key reference */
 } cfg_key_t;
 
 extern const cfg_key_t tp_config_keys[];

@@ -1,5 +1,5 @@
 /* tp_cluster — JetStream mode with nats.ownership: lease: this instance's
- * share of the partitions, one engine each (README, "JetStream mode").
+ * share of the partitions, one engine each (docs/jetstream.md).
  * Created by tp_daemon instead of tp_nats when ownership is lease.
  *
  * Ownership comes from tp_lease (KV leases). For each partition this

@@ -1,5 +1,5 @@
-/* tp_lease — partition ownership through a JetStream KV bucket (README,
- * "JetStream mode", ownership: lease). Used by tp_cluster only.
+/* tp_lease — partition ownership through a JetStream KV bucket
+ * (docs/jetstream.md, ownership: lease). Used by tp_cluster only.
  *
  * No consensus of our own: the bucket (TTL = nats.lease_ttl, replicated by
  * JetStream) is the arbiter. Key p.<N> holds the id of the instance that
