@@ -17,15 +17,21 @@
 #include "tp_ingest.h"
 #include "tp_dash_int.h"
 
-#define KPI_CACHE_MS  1000         /* /v1/kpi is computed at most this often, for all pages */
+#define KPI_CACHE_MS 1000 /* /v1/kpi is computed at most this often, for all pages */
 
-static const char *const s_fnames[F__COUNT] = { "kind", "rule", "territory", "rep",
-                                                "contract_type", "hcp", "contract", "call" };
+static const char *const s_fnames[F__COUNT] = { "kind",          "rule", "territory", "rep",
+                                                "contract_type", "hcp",  "contract",  "call" };
 
 bool tp_dash_filter_match(const tp_dash_filter_t *f, const tp_dash_alert_t *a) {
     const char *have[F__COUNT] = {
-        tp_alert_kind_prefix(a->kind), a->s[TP_DA_RULE], a->s[TP_DA_TERRITORY], a->s[TP_DA_REP],
-        a->s[TP_DA_CTYPE], a->s[TP_DA_HCP], a->s[TP_DA_CONTRACT], a->s[TP_DA_CALL],
+        tp_alert_kind_prefix(a->kind),
+        a->s[TP_DA_RULE],
+        a->s[TP_DA_TERRITORY],
+        a->s[TP_DA_REP],
+        a->s[TP_DA_CTYPE],
+        a->s[TP_DA_HCP],
+        a->s[TP_DA_CONTRACT],
+        a->s[TP_DA_CALL],
     };
     for (int i = 0; i < F__COUNT; i++)
         if (f->v[i] && strcasecmp(f->v[i], have[i]) != 0)
@@ -47,7 +53,7 @@ void tp_dash_filter_free(tp_dash_filter_t *f) {
 
 int tp_dash_filter_parse(struct evhttp_request *req, tp_dash_filter_t *ret) {
     memset(ret, 0, sizeof *ret);
-    const char *q = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
+    const char      *q = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
     struct evkeyvalq kv = { 0 };
     if (!q || evhttp_parse_query_str(q, &kv) < 0)
         return 0;
@@ -68,7 +74,7 @@ int tp_dash_filter_parse(struct evhttp_request *req, tp_dash_filter_t *ret) {
 /* Constant time in the token's length: a wrong guess learns nothing from
  * how fast it was refused. */
 static bool s_token_equal(const char *want, const char *got, size_t len) {
-    size_t wl = strlen(want);
+    size_t        wl = strlen(want);
     unsigned char diff = (unsigned char)(wl != len);
     for (size_t i = 0; i < wl; i++)
         diff |= (unsigned char)(want[i] ^ (i < len ? got[i] : 0));
@@ -108,8 +114,9 @@ static bool s_authorized(tp_dash_t *d, struct evhttp_request *req) {
     evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate",
                       a ? "Bearer realm=\"touchpointd\", error=\"invalid_token\""
                         : "Bearer realm=\"touchpointd\"");
-    tp_dash_json_reply(req, 401, "Unauthorized",
-                 "{\"error\": \"a bearer token is required: Authorization: Bearer <token>\"}\n");
+    tp_dash_json_reply(
+        req, 401, "Unauthorized",
+        "{\"error\": \"a bearer token is required: Authorization: Bearer <token>\"}\n");
     return false;
 }
 
@@ -117,7 +124,7 @@ static bool s_authorized(tp_dash_t *d, struct evhttp_request *req) {
 
 static int s_seed_cb(void *ctx, const uint8_t *buf, size_t len) {
     tp_dash_t *d = ctx;
-    return tp_dash_alerts_seed(d->alerts, buf, len) < 0;   /* ENOMEM: stop */
+    return tp_dash_alerts_seed(d->alerts, buf, len) < 0; /* ENOMEM: stop */
 }
 
 static void s_batch_drop(tp_dash_t *d) {
@@ -146,9 +153,9 @@ void tp_dash_publish(tp_dash_t *d, const char *topic, const uint8_t *buf, size_t
         return;
     tp_dash_alert_t *a = tp_dash_alerts_published(d->alerts, topic, buf, len);
     if (!a)
-        return;                  /* ENOMEM: the page misses one; a reconnect's snapshot heals */
+        return; /* ENOMEM: the page misses one; a reconnect's snapshot heals */
     if (d->clients && d->n_batch == d->cap_batch) {
-        size_t cap = d->cap_batch ? d->cap_batch * 2 : 64;
+        size_t            cap = d->cap_batch ? d->cap_batch * 2 : 64;
         tp_dash_alert_t **nb = realloc(d->batch, cap * sizeof *nb);
         if (nb) {
             d->batch = nb;
@@ -159,7 +166,7 @@ void tp_dash_publish(tp_dash_t *d, const char *topic, const uint8_t *buf, size_t
         tp_dash_alert_unref(a);
         return;
     }
-    d->batch[d->n_batch++] = a;  /* our reference, until sent */
+    d->batch[d->n_batch++] = a; /* our reference, until sent */
     if (d->n_batch == 1)
         event_active(d->send_ev, EV_TIMEOUT, 0);
 }
@@ -219,9 +226,10 @@ static json_t *s_open_json(const tp_dash_t *d) {
             s_count(by_step, a->s[TP_DA_STEP]) < 0)
             goto fail;
         if (!strcmp(a->s[TP_DA_RULE], "follow_up_missing") &&
-            json_array_append_new(detr, json_pack("{s:s, s:s, s:s, s:s, s:s}", "hcp",
-                a->s[TP_DA_HCP], "nps", a->s[TP_DA_NPS], "effort_score", a->s[TP_DA_EFFORT],
-                "feedback_at", a->s[TP_DA_FEEDBACK_AT], "due_at", a->s[TP_DA_DUE_AT])) < 0)
+            json_array_append_new(
+                detr, json_pack("{s:s, s:s, s:s, s:s, s:s}", "hcp", a->s[TP_DA_HCP], "nps",
+                                a->s[TP_DA_NPS], "effort_score", a->s[TP_DA_EFFORT], "feedback_at",
+                                a->s[TP_DA_FEEDBACK_AT], "due_at", a->s[TP_DA_DUE_AT])) < 0)
             goto fail;
     }
     /* "o" steals the three references, on failure too. */
@@ -241,7 +249,7 @@ static void s_kpi(tp_dash_t *d, struct evhttp_request *req) {
     int64_t now = tp_monotonic_ms();
     if (!d->kpi_text || now - d->kpi_at_ms >= KPI_CACHE_MS) {
         json_t *doc = NULL, *open = s_open_json(d);
-        char *text = NULL;
+        char   *text = NULL;
         if (open && tp_kpi_to_json(d->kpi, &doc) == 0 &&
             json_object_set_new(doc, "open_alerts", open) == 0 &&
             json_object_set_new(doc, "last_sequence",
@@ -295,13 +303,17 @@ bool tp_dash_handle(tp_dash_t *d, struct evhttp_request *req, const char *path) 
 
 static int s_read_token(const tp_config_t *cfg, char **ret, char *why, size_t whylen) {
     const char *path = cfg->http.dashboard.enabled ? cfg->http.dashboard.bearer_token_file : NULL;
-    int r = tp_ingest_read_token(path, ret);
+    int         r = tp_ingest_read_token(path, ret);
     if (r == -EPERM)
-        snprintf(why, whylen, "http.dashboard.bearer_token_file '%s' is readable or writable by "
-                 "others; chmod o-rwx it (0600, or 0640 root:touchpointd)", path);
+        snprintf(why, whylen,
+                 "http.dashboard.bearer_token_file '%s' is readable or writable by "
+                 "others; chmod o-rwx it (0600, or 0640 root:touchpointd)",
+                 path);
     else if (r == -EBADMSG)
-        snprintf(why, whylen, "http.dashboard.bearer_token_file '%s' holds no token (one line "
-                 "of at most %d printable characters, no spaces)", path, TP_INGEST_TOKEN_MAX);
+        snprintf(why, whylen,
+                 "http.dashboard.bearer_token_file '%s' holds no token (one line "
+                 "of at most %d printable characters, no spaces)",
+                 path, TP_INGEST_TOKEN_MAX);
     else if (r < 0)
         snprintf(why, whylen, "http.dashboard.bearer_token_file '%s'", path);
     return r;
@@ -317,7 +329,7 @@ static void s_set_token(tp_dash_t *d, char *token) {
 
 /* The keep-alive at http.dashboard.keepalive (again after a reload). */
 static int s_heartbeat_arm(tp_dash_t *d) {
-    int64_t ms = d->cfg->http.dashboard.keepalive_ms;
+    int64_t        ms = d->cfg->http.dashboard.keepalive_ms;
     struct timeval tv = { (time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000 };
     return event_add(d->heartbeat, &tv) < 0 ? -ENOMEM : 0;
 }
@@ -337,10 +349,9 @@ static int s_switch(tp_dash_t *d, bool on) {
 }
 
 int tp_dash_new(struct event_base *base, const tp_config_t *cfg, tp_engine_t *engine,
-                const tp_kpi_t *kpi, tp_metrics_t *m, char *why, size_t whylen,
-                tp_dash_t **ret) {
+                const tp_kpi_t *kpi, tp_metrics_t *m, char *why, size_t whylen, tp_dash_t **ret) {
     char *token = NULL;
-    int r = s_read_token(cfg, &token, why, whylen);
+    int   r = s_read_token(cfg, &token, why, whylen);
     if (r < 0)
         return r;
     tp_dash_t *d = calloc(1, sizeof *d);
@@ -354,15 +365,16 @@ int tp_dash_new(struct event_base *base, const tp_config_t *cfg, tp_engine_t *en
     d->token = token;
     d->cut_rl = (tp_ratelimit_t){ .interval_ms = cfg->log_interval_ms, .burst = cfg->log_burst };
     snprintf(why, whylen, "dashboard");
-    d->m_clients = tp_metrics_add(m, TP_METRIC_GAUGE, "dashboard_streams",
-                                  "Dashboard alert streams (/v1/alerts/stream) open now", NULL,
-                                  NULL, 0);
+    d->m_clients =
+        tp_metrics_add(m, TP_METRIC_GAUGE, "dashboard_streams",
+                       "Dashboard alert streams (/v1/alerts/stream) open now", NULL, NULL, 0);
     d->m_cut = tp_metrics_add(m, TP_METRIC_COUNTER, "dashboard_streams_cut_total",
                               "Dashboard streams closed because the client did not read "
-                              "(http.dashboard.max_client_buffer)", NULL, NULL, 0);
-    d->m_refused = tp_metrics_add(m, TP_METRIC_COUNTER, "dashboard_streams_refused_total",
-                                  "Dashboard streams refused: http.dashboard.max_clients open",
-                                  NULL, NULL, 0);
+                              "(http.dashboard.max_client_buffer)",
+                              NULL, NULL, 0);
+    d->m_refused =
+        tp_metrics_add(m, TP_METRIC_COUNTER, "dashboard_streams_refused_total",
+                       "Dashboard streams refused: http.dashboard.max_clients open", NULL, NULL, 0);
     d->m_sent = tp_metrics_add(m, TP_METRIC_COUNTER, "dashboard_stream_bytes_total",
                                "Bytes queued to dashboard streams", NULL, NULL, 0);
     r = -ENOMEM;

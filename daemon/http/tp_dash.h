@@ -48,8 +48,7 @@ typedef struct tp_dash tp_dash_t;
  * engine, kpi and m are borrowed and must outlive it. 0 or a negative
  * errno with what failed in `why` (the token file's -EPERM, ...). */
 int tp_dash_new(struct event_base *base, const tp_config_t *cfg, tp_engine_t *engine,
-                const tp_kpi_t *kpi, tp_metrics_t *m, char *why, size_t whylen,
-                tp_dash_t **ret);
+                const tp_kpi_t *kpi, tp_metrics_t *m, char *why, size_t whylen, tp_dash_t **ret);
 
 /* A reloaded config, in two steps so a reload that fails later changes
  * nothing: tp_dash_read_token reads cfg's token file (NULL: dashboard off
@@ -57,7 +56,7 @@ int tp_dash_new(struct event_base *base, const tp_config_t *cfg, tp_engine_t *en
  * tp_dash_apply (cannot fail) takes the token over and the config: switched
  * off, every stream is closed and the copy of open alerts dropped;
  * switched on, it is seeded again. */
-int tp_dash_read_token(const tp_config_t *cfg, char **ret_token, char *why, size_t whylen);
+int  tp_dash_read_token(const tp_config_t *cfg, char **ret_token, char *why, size_t whylen);
 void tp_dash_apply(tp_dash_t *d, const tp_config_t *cfg, char *token);
 
 /* Answers `req` if `path` is one of the dashboard's while it is on: true;

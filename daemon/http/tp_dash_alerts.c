@@ -11,11 +11,11 @@
 typedef Touchpoint__V1__Alert Alert;
 
 struct tp_dash_alerts {
-    tp_dash_alert_t *open;       /* uthash by alert_id */
+    tp_dash_alert_t *open; /* uthash by alert_id */
     size_t           n_open;
     tp_dash_alert_t *ring[TP_DASH_RESUME_RING]; /* oldest at ring_head */
     size_t           ring_head, ring_len;
-    tp_dash_alert_t *pending, **pending_tail;   /* raised, not yet published */
+    tp_dash_alert_t *pending, **pending_tail; /* raised, not yet published */
     uint64_t         last_seq;
 };
 
@@ -30,13 +30,20 @@ static const char *s_evidence(const Alert *al, const char *key) {
 static tp_dash_alert_t *s_record(const char *topic, const uint8_t *buf, size_t len,
                                  const Alert *al) {
     const char *str[TP_DA__COUNT] = {
-        [TP_DA_ID] = al->alert_id, [TP_DA_RULE] = al->rule, [TP_DA_TERRITORY] = al->territory,
-        [TP_DA_REP] = al->rep_id, [TP_DA_HCP] = al->hcp_id, [TP_DA_CONTRACT] = al->contract_id,
-        [TP_DA_CALL] = al->call_id, [TP_DA_STEP] = al->step,
-        [TP_DA_CTYPE] = s_evidence(al, "contract_type"), [TP_DA_NPS] = s_evidence(al, "nps"),
+        [TP_DA_ID] = al->alert_id,
+        [TP_DA_RULE] = al->rule,
+        [TP_DA_TERRITORY] = al->territory,
+        [TP_DA_REP] = al->rep_id,
+        [TP_DA_HCP] = al->hcp_id,
+        [TP_DA_CONTRACT] = al->contract_id,
+        [TP_DA_CALL] = al->call_id,
+        [TP_DA_STEP] = al->step,
+        [TP_DA_CTYPE] = s_evidence(al, "contract_type"),
+        [TP_DA_NPS] = s_evidence(al, "nps"),
         [TP_DA_EFFORT] = s_evidence(al, "effort_score"),
         [TP_DA_FEEDBACK_AT] = s_evidence(al, "feedback_at"),
-        [TP_DA_DUE_AT] = s_evidence(al, "due_at"), [TP_DA_TOPIC] = topic,
+        [TP_DA_DUE_AT] = s_evidence(al, "due_at"),
+        [TP_DA_TOPIC] = topic,
     };
     size_t sl[TP_DA__COUNT], total = len;
     for (int i = 0; i < TP_DA__COUNT; i++) {
@@ -92,7 +99,7 @@ void tp_dash_alert_unref(tp_dash_alert_t *a) {
 const char *tp_dash_alert_json(tp_dash_alert_t *a) {
     if (a->json)
         return a->json;
-    Alert *al = touchpoint__v1__alert__unpack(NULL, a->len, a->packed);
+    Alert      *al = touchpoint__v1__alert__unpack(NULL, a->len, a->packed);
     const char *topic = a->s[TP_DA_TOPIC];
     if (al && tp_json_dumps_alert(topic, strlen(topic), &al->base, &a->json) < 0)
         a->json = NULL;
@@ -115,7 +122,7 @@ int tp_dash_alerts_raised(tp_dash_alerts_t *s, const char *topic, const uint8_t 
     tp_dash_alert_t *a = s_record(topic, buf, len, al);
     if (!a)
         return -ENOMEM;
-    a->refs = 1;                 /* the pending list's */
+    a->refs = 1; /* the pending list's */
     *s->pending_tail = a;
     s->pending_tail = &a->next_pending;
     return 0;
@@ -129,7 +136,7 @@ static tp_dash_alert_t *s_take_pending(tp_dash_alerts_t *s, const uint8_t *buf, 
     while (a && (a->len != len || memcmp(a->packed, buf, len) != 0))
         a = a->next_pending;
     if (!a)
-        return NULL;             /* none of them: keep them, it came from elsewhere */
+        return NULL; /* none of them: keep them, it came from elsewhere */
     while (s->pending != a) {
         tp_dash_alert_t *skipped = s->pending;
         s->pending = skipped->next_pending;
@@ -139,7 +146,7 @@ static tp_dash_alert_t *s_take_pending(tp_dash_alerts_t *s, const uint8_t *buf, 
     if (!s->pending)
         s->pending_tail = &s->pending;
     a->next_pending = NULL;
-    a->refs--;                   /* no longer the pending list's */
+    a->refs--; /* no longer the pending list's */
     return a;
 }
 
@@ -177,7 +184,7 @@ tp_dash_alert_t *tp_dash_alerts_published(tp_dash_alerts_t *s, const char *topic
     tp_dash_alert_t *a = s_take_pending(s, buf, len);
     if (!a && !(a = s_unpacked(topic, buf, len)))
         return NULL;
-    a->refs++;                   /* the caller's */
+    a->refs++; /* the caller's */
     s_apply(s, a);
     s_ring_push(s, a);
     return a;
@@ -205,12 +212,12 @@ uint64_t tp_dash_alerts_last_seq(const tp_dash_alerts_t *s) {
     return s->last_seq;
 }
 
-bool tp_dash_alerts_since(tp_dash_alerts_t *s, uint64_t after,
+bool tp_dash_alerts_since(tp_dash_alerts_t *s, uint64_t                    after,
                           void (*fn)(void *ctx, tp_dash_alert_t *a), void *ctx) {
     if (after > s->last_seq)
-        return false;            /* numbers from elsewhere (another daemon) */
+        return false; /* numbers from elsewhere (another daemon) */
     if (after < s->last_seq && (!s->ring_len || s->ring[s->ring_head]->seq > after + 1))
-        return false;            /* the ring lost some */
+        return false; /* the ring lost some */
     for (size_t i = 0; i < s->ring_len; i++) {
         tp_dash_alert_t *a = s->ring[(s->ring_head + i) % TP_DASH_RESUME_RING];
         if (a->seq > after)

@@ -20,26 +20,37 @@
 
 #include "tp_contract.h"
 
-#define TP_DASH_RESUME_RING 4096   /* transitions kept for a reconnect to resume from */
+#define TP_DASH_RESUME_RING 4096 /* transitions kept for a reconnect to resume from */
 
 /* The strings a record keeps ("" when the alert has none). */
 enum {
-    TP_DA_ID, TP_DA_RULE, TP_DA_TERRITORY, TP_DA_REP, TP_DA_HCP, TP_DA_CONTRACT, TP_DA_CALL,
-    TP_DA_STEP, TP_DA_CTYPE,                     /* evidence contract_type */
-    TP_DA_NPS, TP_DA_EFFORT, TP_DA_FEEDBACK_AT, TP_DA_DUE_AT,   /* evidence of follow_up_missing */
-    TP_DA_TOPIC, TP_DA__COUNT
+    TP_DA_ID,
+    TP_DA_RULE,
+    TP_DA_TERRITORY,
+    TP_DA_REP,
+    TP_DA_HCP,
+    TP_DA_CONTRACT,
+    TP_DA_CALL,
+    TP_DA_STEP,
+    TP_DA_CTYPE, /* evidence contract_type */
+    TP_DA_NPS,
+    TP_DA_EFFORT,
+    TP_DA_FEEDBACK_AT,
+    TP_DA_DUE_AT, /* evidence of follow_up_missing */
+    TP_DA_TOPIC,
+    TP_DA__COUNT
 };
 
 typedef struct tp_dash_alert {
-    UT_hash_handle hh;           /* the open table, by alert_id */
+    UT_hash_handle        hh; /* the open table, by alert_id */
     struct tp_dash_alert *next_pending;
-    uint64_t    seq;
-    int         kind, status;    /* AlertKind, AlertStatus */
-    unsigned    refs;            /* open table, ring, a tp_dash batch */
-    char       *json;            /* NULL until tp_dash_alert_json */
-    const char *s[TP_DA__COUNT];
-    size_t      len;
-    uint8_t     packed[];        /* the Alert as published, then the strings */
+    uint64_t              seq;
+    int                   kind, status; /* AlertKind, AlertStatus */
+    unsigned              refs;         /* open table, ring, a tp_dash batch */
+    char                 *json;         /* NULL until tp_dash_alert_json */
+    const char           *s[TP_DA__COUNT];
+    size_t                len;
+    uint8_t               packed[]; /* the Alert as published, then the strings */
 } tp_dash_alert_t;
 
 typedef struct tp_dash_alerts tp_dash_alerts_t;
@@ -62,7 +73,7 @@ int tp_dash_alerts_seed(tp_dash_alerts_t *s, const uint8_t *buf, size_t len);
 
 /* The open alerts: iterate with ->hh.next. */
 tp_dash_alert_t *tp_dash_alerts_open(const tp_dash_alerts_t *s);
-size_t tp_dash_alerts_count(const tp_dash_alerts_t *s);
+size_t           tp_dash_alerts_count(const tp_dash_alerts_t *s);
 
 /* The highest sequence published (or seeded). */
 uint64_t tp_dash_alerts_last_seq(const tp_dash_alerts_t *s);
@@ -70,7 +81,7 @@ uint64_t tp_dash_alerts_last_seq(const tp_dash_alerts_t *s);
 /* Calls fn with every transition after sequence `after`, oldest first, if
  * the ring still holds them all: true; false if it does not (the caller
  * sends a snapshot instead). */
-bool tp_dash_alerts_since(tp_dash_alerts_t *s, uint64_t after,
+bool tp_dash_alerts_since(tp_dash_alerts_t *s, uint64_t                    after,
                           void (*fn)(void *ctx, tp_dash_alert_t *a), void *ctx);
 
 /* Forgets everything (the dashboard switched off). */
@@ -83,4 +94,4 @@ const char *tp_dash_alert_json(tp_dash_alert_t *a);
 
 /* One more reference (a stream's snapshot holds its alerts); returns a. */
 tp_dash_alert_t *tp_dash_alert_ref(tp_dash_alert_t *a);
-void tp_dash_alert_unref(tp_dash_alert_t *a);
+void             tp_dash_alert_unref(tp_dash_alert_t *a);

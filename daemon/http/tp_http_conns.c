@@ -159,7 +159,7 @@ int tp_http_conns_new(struct event_base *base, struct evhttp *http, tp_metrics_t
         return -ENOMEM;
     c->base = base;
     c->max = 256;
-    c->timeout_ms = 30000;       /* until tp_http_conns_configure */
+    c->timeout_ms = 30000; /* until tp_http_conns_configure */
     c->rl = (tp_ratelimit_t){ .interval_ms = 10000, .burst = 5 };
     c->m_open = tp_metrics_add(m, TP_METRIC_GAUGE, "http_connections", "HTTP connections open now",
                                NULL, NULL, 0);

@@ -24,12 +24,12 @@
 #include "tp_testdaemon.h"
 #include "tp_testhttp.h"
 
-#define T0 1767225600000LL
-#define H  3600000LL
-#define D  86400000LL
+#define T0        1767225600000LL
+#define H         3600000LL
+#define D         86400000LL
 #define SUBMITTED TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED
-#define ALL (TP_FIELD_PRODUCTS | TP_FIELD_TOPICS | TP_FIELD_NOTES | TP_FIELD_NEXT_STEP)
-#define DASH_ON "dashboard: { enabled: true }"
+#define ALL       (TP_FIELD_PRODUCTS | TP_FIELD_TOPICS | TP_FIELD_NOTES | TP_FIELD_NEXT_STEP)
+#define DASH_ON   "dashboard: { enabled: true }"
 
 /* The JSON body of a 200 answer. */
 static json_t *s_get_json(unsigned port, const char *path, const char *headers) {
@@ -39,7 +39,7 @@ static json_t *s_get_json(unsigned port, const char *path, const char *headers) 
     assert_non_null(body);
     assert_non_null(strstr(text, "Content-Type: application/json"));
     json_error_t err;
-    json_t *j = json_loads(body + 4, 0, &err);
+    json_t      *j = json_loads(body + 4, 0, &err);
     if (!j)
         fail_msg("not JSON (%s): %s", err.text, body + 4);
     free(text);
@@ -47,7 +47,7 @@ static json_t *s_get_json(unsigned port, const char *path, const char *headers) 
 }
 
 static json_t *s_named(json_t *array, const char *key, const char *name) {
-    size_t i;
+    size_t  i;
     json_t *v;
     json_array_foreach(array, i, v) {
         if (!strcmp(json_string_value(json_object_get(v, key)), name))
@@ -64,9 +64,14 @@ static long long s_int(json_t *o, const char *key) {
 }
 
 static tp_test_call_t s_call(const char *id, uint64_t seq, unsigned fields) {
-    return (tp_test_call_t){ .event_id = id, .source = "crm-eu", .sequence = seq,
-                             .at_ms = T0 + 2 * H, .call_id = id, .hcp_id = "HCP-P",
-                             .status = SUBMITTED, .call_at_ms = T0 + H,
+    return (tp_test_call_t){ .event_id = id,
+                             .source = "crm-eu",
+                             .sequence = seq,
+                             .at_ms = T0 + 2 * H,
+                             .call_id = id,
+                             .hcp_id = "HCP-P",
+                             .status = SUBMITTED,
+                             .call_at_ms = T0 + H,
                              .fields = fields | TP_FIELD_TERRITORY };
 }
 
@@ -86,9 +91,9 @@ static void s_wait_alert(tp_dfx_t *d, const char *call_id, int status) {
 /* Off unless configured: every dashboard path is a 404. */
 static void test_off_by_default(void **state) {
     (void)state;
-    tp_dfx_t *d = tp_dfx_start_http("event", NULL);
-    static const char *const paths[] = { "/dashboard/", "/dashboard", "/dashboard/app.js",
-                                         "/v1/alerts", "/v1/alerts/stream", "/v1/kpi" };
+    tp_dfx_t                *d = tp_dfx_start_http("event", NULL);
+    static const char *const paths[] = { "/dashboard/", "/dashboard",        "/dashboard/app.js",
+                                         "/v1/alerts",  "/v1/alerts/stream", "/v1/kpi" };
     for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++)
         assert_int_equal(tp_test_get(d->http_port, "GET", paths[i], NULL, NULL), 404);
     tp_dfx_free(d);
@@ -101,8 +106,12 @@ static void test_snapshot_and_kpi(void **state) {
     tp_dfx_t *d = tp_dfx_start_http_with(DASH_ON);
     /* HCP-P prefers the phone. K1 complete on the phone; K2 incomplete in
      * person; K3 complete on the phone, submitted 49 h after the call. */
-    tp_test_feedback_t fb = { .event_id = "fb1", .at_ms = T0, .hcp_id = "HCP-P", .nps = 9,
-                              .effort = -1, .preferred_channel = TOUCHPOINT__V1__CHANNEL__CHANNEL_PHONE };
+    tp_test_feedback_t fb = { .event_id = "fb1",
+                              .at_ms = T0,
+                              .hcp_id = "HCP-P",
+                              .nps = 9,
+                              .effort = -1,
+                              .preferred_channel = TOUCHPOINT__V1__CHANNEL__CHANNEL_PHONE };
     tp_dfx_send_feedback(d, &fb);
     tp_test_call_t k1 = s_call("K1", 1, ALL), k2 = s_call("K2", 2, TP_FIELD_PRODUCTS),
                    k3 = s_call("K3", 3, ALL);
@@ -114,13 +123,19 @@ static void test_snapshot_and_kpi(void **state) {
     s_wait_alert(d, "K2", TOUCHPOINT__V1__ALERT_STATUS__ALERT_STATUS_FIRING);
     /* A SPEAKER contract: NOMINATION completed in 6 days (SLA 5 d: over),
      * FMV_REVIEW started and left open past its SLA: step_slow fires. */
-    tp_test_step_t s = { .event_id = "s1", .at_ms = T0 + 50 * H, .contract_id = "C-1",
-                         .step = "NOMINATION", .state = TOUCHPOINT__V1__STEP_STATE__STEP_STATE_STARTED };
+    tp_test_step_t s = { .event_id = "s1",
+                         .at_ms = T0 + 50 * H,
+                         .contract_id = "C-1",
+                         .step = "NOMINATION",
+                         .state = TOUCHPOINT__V1__STEP_STATE__STEP_STATE_STARTED };
     tp_dfx_send_step(d, &s);
-    s.event_id = "s2"; s.at_ms = T0 + 50 * H + 6 * D;
+    s.event_id = "s2";
+    s.at_ms = T0 + 50 * H + 6 * D;
     s.state = TOUCHPOINT__V1__STEP_STATE__STEP_STATE_COMPLETED;
     tp_dfx_send_step(d, &s);
-    s.event_id = "s3"; s.step = "FMV_REVIEW"; s.state = TOUCHPOINT__V1__STEP_STATE__STEP_STATE_STARTED;
+    s.event_id = "s3";
+    s.step = "FMV_REVIEW";
+    s.state = TOUCHPOINT__V1__STEP_STATE__STEP_STATE_STARTED;
     tp_dfx_send_step(d, &s);
     tp_dfx_send_watermark(d, "w1", T0 + 50 * H + 12 * D);
     for (;;) {
@@ -133,10 +148,12 @@ static void test_snapshot_and_kpi(void **state) {
     json_t *alerts = json_object_get(j, "alerts");
     assert_int_equal(json_array_size(alerts), 1);
     json_t *a = json_array_get(alerts, 0);
-    assert_string_equal(json_string_value(json_object_get(a, "alertId")), "call_incomplete:call/K2");
+    assert_string_equal(json_string_value(json_object_get(a, "alertId")),
+                        "call_incomplete:call/K2");
     assert_string_equal(json_string_value(json_object_get(a, "status")), "ALERT_STATUS_FIRING");
-    assert_string_equal(json_string_value(json_object_get(json_object_get(a, "evidence"), "missing")),
-                        "topics,notes,next_step");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(a, "evidence"), "missing")),
+        "topics,notes,next_step");
     json_decref(j);
     j = s_get_json(d->http_port, "/v1/alerts?kind=friction&contract_type=SPEAKER", NULL);
     alerts = json_object_get(j, "alerts");
@@ -194,11 +211,11 @@ static char *s_ids(unsigned port, const char *query) {
     char path[256];
     snprintf(path, sizeof path, "/v1/alerts?%s", query);
     json_t *j = s_get_json(port, path, NULL), *a;
-    size_t i, n = json_array_size(json_object_get(j, "alerts"));
+    size_t  i, n = json_array_size(json_object_get(j, "alerts"));
     assert_int_equal(s_int(j, "listed"), (long long)n);
     const char **ids = calloc(n + 1, sizeof *ids);
-    json_array_foreach(json_object_get(j, "alerts"), i, a)
-        ids[i] = json_string_value(json_object_get(a, "alertId"));
+    json_array_foreach(json_object_get(j, "alerts"), i, a) ids[i] =
+        json_string_value(json_object_get(a, "alertId"));
     qsort(ids, n, sizeof *ids, s_cmp);
     char *out = calloc(1, 4096);
     for (i = 0; i < n; i++)
@@ -233,8 +250,11 @@ static void test_filters(void **state) {
     tp_dfx_send_call(d, &k3);
     /* Two contracts whose NOMINATION started and was left past its 5 day
      * SLA: one step_slow alert each. */
-    tp_test_step_t s = { .event_id = "s1", .at_ms = T0 + 50 * H, .contract_id = "C-1",
-                         .step = "NOMINATION", .hcp_id = "HCP-C",
+    tp_test_step_t s = { .event_id = "s1",
+                         .at_ms = T0 + 50 * H,
+                         .contract_id = "C-1",
+                         .step = "NOMINATION",
+                         .hcp_id = "HCP-C",
                          .state = TOUCHPOINT__V1__STEP_STATE__STEP_STATE_STARTED };
     tp_dfx_send_step(d, &s);
     s.event_id = "s2";
@@ -267,7 +287,7 @@ static void test_filters(void **state) {
 static void test_token(void **state) {
     (void)state;
     tp_dfx_t *d = tp_dfx_setup(false);
-    char *token = tp_path(d->dir, "dash.token"), yaml[600];
+    char     *token = tp_path(d->dir, "dash.token"), yaml[600];
     assert_int_equal(tp_write_file(token, "dash-S3cret\n"), 0);
     assert_int_equal(chmod(token, 0600), 0);
     snprintf(yaml, sizeof yaml, "dashboard: { enabled: true, bearer_token_file: \"%s\" }", token);
@@ -281,9 +301,11 @@ static void test_token(void **state) {
         assert_non_null(strstr(text, "WWW-Authenticate: Bearer realm=\"touchpointd\""));
         free(text);
         assert_int_equal(tp_test_get(d->http_port, "GET", paths[i],
-                               "Authorization: Bearer dash-S3cre\r\n", NULL), 401);
+                                     "Authorization: Bearer dash-S3cre\r\n", NULL),
+                         401);
         assert_int_equal(tp_test_get(d->http_port, "GET", paths[i],
-                               "Authorization: Bearer dash-S3cret2\r\n", NULL), 401);
+                                     "Authorization: Bearer dash-S3cret2\r\n", NULL),
+                         401);
     }
     json_t *j = s_get_json(d->http_port, "/v1/alerts", "Authorization: Bearer dash-S3cret\r\n");
     /* Nothing was sent but the fixture's probe calls: each is one open alert. */
@@ -294,17 +316,21 @@ static void test_token(void **state) {
      * and the running token stays. */
     assert_int_equal(tp_write_file(token, "dash-N3w\n"), 0);
     assert_true(tp_dfx_reload(d, "event", NULL));
-    assert_int_equal(tp_test_get(d->http_port, "GET", "/v1/kpi", "Authorization: Bearer dash-S3cret\r\n",
-                           NULL), 401);
-    assert_int_equal(tp_test_get(d->http_port, "GET", "/v1/kpi", "Authorization: Bearer dash-N3w\r\n",
-                           NULL), 200);
+    assert_int_equal(
+        tp_test_get(d->http_port, "GET", "/v1/kpi", "Authorization: Bearer dash-S3cret\r\n", NULL),
+        401);
+    assert_int_equal(
+        tp_test_get(d->http_port, "GET", "/v1/kpi", "Authorization: Bearer dash-N3w\r\n", NULL),
+        200);
     assert_int_equal(tp_write_file(token, "dash-Open\n"), 0);
     assert_int_equal(chmod(token, 0644), 0);
     assert_false(tp_dfx_reload(d, "event", NULL));
-    assert_int_equal(tp_test_get(d->http_port, "GET", "/v1/kpi", "Authorization: Bearer dash-N3w\r\n",
-                           NULL), 200);
-    assert_int_equal(tp_test_get(d->http_port, "GET", "/v1/kpi", "Authorization: Bearer dash-Open\r\n",
-                           NULL), 401);
+    assert_int_equal(
+        tp_test_get(d->http_port, "GET", "/v1/kpi", "Authorization: Bearer dash-N3w\r\n", NULL),
+        200);
+    assert_int_equal(
+        tp_test_get(d->http_port, "GET", "/v1/kpi", "Authorization: Bearer dash-Open\r\n", NULL),
+        401);
     free(token);
     tp_dfx_free(d);
 }
@@ -313,7 +339,7 @@ static void test_token(void **state) {
 static void test_static_files(void **state) {
     (void)state;
     tp_dfx_t *d = tp_dfx_start_http_with(DASH_ON);
-    char *text;
+    char     *text;
     assert_int_equal(tp_test_get(d->http_port, "GET", "/dashboard/", NULL, &text), 200);
     assert_non_null(strstr(text, "Content-Type: text/html; charset=utf-8"));
     assert_non_null(strstr(text, "Cache-Control: no-cache"));
@@ -329,22 +355,28 @@ static void test_static_files(void **state) {
     assert_non_null(strstr(text, "Location: /dashboard/"));
     free(text);
     static const char *const bad[] = {
-        "/dashboard/../dashboard/index.html", "/dashboard/%2e%2e/README.md",
-        "/dashboard/..%2f..%2fREADME.md", "/dashboard/.hidden.js", "/dashboard//index.html",
-        "/dashboard/nope.html", "/dashboard/index.html.bak", "/dashboard/%00.js",
+        "/dashboard/../dashboard/index.html",
+        "/dashboard/%2e%2e/README.md",
+        "/dashboard/..%2f..%2fREADME.md",
+        "/dashboard/.hidden.js",
+        "/dashboard//index.html",
+        "/dashboard/nope.html",
+        "/dashboard/index.html.bak",
+        "/dashboard/%00.js",
         "/dashboard/../../../../etc/passwd",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         if (tp_test_get(d->http_port, "GET", bad[i], NULL, NULL) != 404)
             fail_msg("%s was not refused", bad[i]);
-    assert_int_equal(tp_test_get(d->http_port, "POST", "/v1/alerts", "Content-Length: 0\r\n", NULL), 405);
+    assert_int_equal(tp_test_get(d->http_port, "POST", "/v1/alerts", "Content-Length: 0\r\n", NULL),
+                     405);
     tp_dfx_free(d);
 }
 
 
 static size_t s_open_listed(unsigned port, const char *path) {
     json_t *j = s_get_json(port, path, NULL);
-    size_t n = json_array_size(json_object_get(j, "alerts"));
+    size_t  n = json_array_size(json_object_get(j, "alerts"));
     json_decref(j);
     return n;
 }
@@ -354,7 +386,7 @@ static size_t s_open_listed(unsigned port, const char *path) {
  * restart brings the open alerts back (journal, rebuild). */
 static void test_reload_and_restart(void **state) {
     (void)state;
-    tp_dfx_t *d = tp_dfx_start_http_with(NULL);
+    tp_dfx_t      *d = tp_dfx_start_http_with(NULL);
     tp_test_call_t k2 = s_call("K2", 1, TP_FIELD_PRODUCTS);
     tp_dfx_send_call(d, &k2);
     s_wait_alert(d, "K2", TOUCHPOINT__V1__ALERT_STATUS__ALERT_STATUS_FIRING);
@@ -370,7 +402,7 @@ static void test_reload_and_restart(void **state) {
 
     d->http_yaml = NULL;
     assert_true(tp_dfx_reload(d, "event", NULL));
-    assert_false(tp_test_read_until(fd, &t, t.len, "\x01never", TP_WAIT_MS));   /* closed: EOF */
+    assert_false(tp_test_read_until(fd, &t, t.len, "\x01never", TP_WAIT_MS)); /* closed: EOF */
     close(fd);
     free(t.buf);
     assert_int_equal(tp_test_get(d->http_port, "GET", "/v1/alerts", NULL, NULL), 404);
@@ -379,7 +411,7 @@ static void test_reload_and_restart(void **state) {
     assert_true(tp_dfx_reload(d, "event", NULL));
     /* A reload that switches the dashboard off but fails later (its new
      * http.listen is taken) changes nothing: the dashboard stays on. */
-    int busy = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int                busy = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     struct sockaddr_in sa = { .sin_family = AF_INET };
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     socklen_t sl = sizeof sa;
@@ -400,14 +432,15 @@ static void test_reload_and_restart(void **state) {
     free(next);
     free(yaml);
     free(path);
-    d->http_yaml = DASH_ON;      /* the config on disk for the restart */
+    d->http_yaml = DASH_ON; /* the config on disk for the restart */
     assert_true(tp_dfx_reload(d, "event", NULL));
     free(tp_dfx_stop(d));
     tp_dfx_restart(d, NULL);
     assert_int_equal(s_open_listed(d->http_port, "/v1/alerts?territory=T-1"), 1);
     json_t *j = s_get_json(d->http_port, "/v1/alerts?territory=T-1", NULL);
-    assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(j, "alerts"), 0),
-                                                          "alertId")), "call_incomplete:call/K2");
+    assert_string_equal(json_string_value(json_object_get(
+                            json_array_get(json_object_get(j, "alerts"), 0), "alertId")),
+                        "call_incomplete:call/K2");
     json_decref(j);
     tp_dfx_free(d);
 }
@@ -431,8 +464,9 @@ static void test_list_capped(void **state) {
     assert_int_equal(s_int(j, "listed"), 20000);
     assert_int_equal(json_array_size(json_object_get(j, "alerts")), 20000);
     assert_true(s_int(j, "open") >= N);
-    assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(j, "alerts"), 0),
-                                                          "callId")), "M0");
+    assert_string_equal(json_string_value(json_object_get(
+                            json_array_get(json_object_get(j, "alerts"), 0), "callId")),
+                        "M0");
     json_decref(j);
     int fd = tp_test_connect(d->http_port, 0);
     tp_test_send_request(fd, "GET", "/v1/alerts/stream?territory=T-1", NULL);
@@ -449,26 +483,27 @@ static void test_list_capped(void **state) {
 static void test_grafana_metrics(void **state) {
     (void)state;
     json_error_t err;
-    json_t *doc = json_load_file(TP_SOURCE_DIR "/examples/grafana-touchpointd.json", 0, &err);
+    json_t      *doc = json_load_file(TP_SOURCE_DIR "/examples/grafana-touchpointd.json", 0, &err);
     if (!doc)
         fail_msg("examples/grafana-touchpointd.json: line %d: %s", err.line, err.text);
     tp_dfx_t *d = tp_dfx_start_http_with(DASH_ON);
-    char *metrics;
+    char     *metrics;
     assert_int_equal(tp_test_get(d->http_port, "GET", "/metrics", NULL, &metrics), 200);
-    size_t i, k, checked = 0;
+    size_t  i, k, checked = 0;
     json_t *panel, *target;
     json_array_foreach(json_object_get(doc, "panels"), i, panel) {
         json_array_foreach(json_object_get(panel, "targets"), k, target) {
             const char *expr = json_string_value(json_object_get(target, "expr"));
             assert_non_null(expr);
-            for (const char *p = strstr(expr, "touchpointd_"); p; p = strstr(p + 1, "touchpointd_")) {
-                char name[128], type[200];
+            for (const char *p = strstr(expr, "touchpointd_"); p;
+                 p = strstr(p + 1, "touchpointd_")) {
+                char   name[128], type[200];
                 size_t n = strspn(p, "abcdefghijklmnopqrstuvwxyz0123456789_");
                 assert_true(n < sizeof name);
                 memcpy(name, p, n);
                 name[n] = '\0';
                 snprintf(type, sizeof type, "# TYPE %s ", name);
-                bool found = strstr(metrics, type) != NULL;
+                bool                     found = strstr(metrics, type) != NULL;
                 static const char *const suffix[] = { "_bucket", "_sum", "_count" };
                 for (size_t s = 0; !found && s < 3; s++) {
                     size_t sl = strlen(suffix[s]);
@@ -492,14 +527,10 @@ static void test_grafana_metrics(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_off_by_default),
-        cmocka_unit_test(test_snapshot_and_kpi),
-        cmocka_unit_test(test_filters),
-        cmocka_unit_test(test_token),
-        cmocka_unit_test(test_static_files),
-        cmocka_unit_test(test_grafana_metrics),
-        cmocka_unit_test(test_list_capped),
-        cmocka_unit_test(test_reload_and_restart),
+        cmocka_unit_test(test_off_by_default), cmocka_unit_test(test_snapshot_and_kpi),
+        cmocka_unit_test(test_filters),        cmocka_unit_test(test_token),
+        cmocka_unit_test(test_static_files),   cmocka_unit_test(test_grafana_metrics),
+        cmocka_unit_test(test_list_capped),    cmocka_unit_test(test_reload_and_restart),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -79,7 +79,7 @@ int tp_test_connect(unsigned port, int rcvbuf) {
 
 void tp_test_send_request(int fd, const char *method, const char *path, const char *headers) {
     char *req = NULL;
-    int n = asprintf(&req, "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\n%s\r\n", method, path,
+    int   n = asprintf(&req, "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\n%s\r\n", method, path,
                      headers ? headers : "");
     assert_true(n > 0);
     assert_int_equal(write(fd, req, (size_t)n), n);
@@ -111,7 +111,7 @@ bool tp_test_read_until(int fd, tp_test_text_t *t, size_t from, const char *need
 
 int tp_test_request(unsigned port, const char *method, const char *path, const char *headers,
                     const char *body, char **ret_text) {
-    int fd = tp_test_connect(port, 0);
+    int   fd = tp_test_connect(port, 0);
     char *h = NULL, length[64] = "";
     if (body)
         snprintf(length, sizeof length, "Content-Length: %zu\r\n", strlen(body));
@@ -130,7 +130,7 @@ int tp_test_request(unsigned port, const char *method, const char *path, const c
         }
     }
     tp_test_text_t t = { 0 };
-    tp_test_read_until(fd, &t, 0, "\x01never", 20000);   /* to the close */
+    tp_test_read_until(fd, &t, 0, "\x01never", 20000); /* to the close */
     close(fd);
     if (!t.buf)
         fail_msg("no answer to %s %s on port %u", method, path, port);
