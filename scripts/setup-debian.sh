@@ -1,15 +1,16 @@
 #!/bin/sh
 # Installs what touchpointd needs to build and test on Debian 12 (bookworm).
 # The one list of Debian packages: the README and .ci/run both call this.
-# dpkg-dev (dpkg-shlibdeps), systemd (systemd-analyze, -sysusers, -tmpfiles)
-# and groff-base are for building and checking the .deb (test_package);
+# dpkg-dev (dpkg-shlibdeps), systemd (systemd-analyze, -sysusers, -tmpfiles),
+# groff-base, file (CPackDeb) and man-db (systemd-analyze verify resolves
+# Documentation=man:) are for building and checking the .deb (test_package);
 # chromium for the dashboard's browser test (test_dashboard_browser).
 set -eu
 PKGS="build-essential cmake pkg-config nats-server libnats-dev python3-prometheus-client
       libzmq3-dev libprotobuf-c-dev protobuf-c-compiler libevent-dev
       libyaml-dev libjansson-dev libsqlite3-dev libsystemd-dev uthash-dev
       libcmocka-dev libcsv-dev libxxhash-dev
-      dpkg-dev file systemd groff-base chromium"
+      dpkg-dev file man-db systemd groff-base chromium"
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then
     SUDO="sudo"
