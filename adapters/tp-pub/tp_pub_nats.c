@@ -10,6 +10,7 @@
 
 #include <nats/nats.h>
 
+#include "tp_nats_status.h"
 #include "tp_partition.h"
 
 #define MAX_REPORTED 10          /* PubAck failures printed, then only counted */
@@ -41,13 +42,6 @@ static void s_ack_cb(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, vo
     natsMsg_Destroy(msg);
 }
 
-static int s_fail(natsStatus s, const char *what, char *err, size_t errlen) {
-    const char *detail = nats_GetLastError(NULL);
-    snprintf(err, errlen, "%s: %s%s%s", what, natsStatus_GetText(s), detail ? ": " : "",
-             detail ? detail : "");
-    return s == NATS_TIMEOUT ? -ETIMEDOUT : s == NATS_NO_MEMORY ? -ENOMEM : -EIO;
-}
-
 int tp_pub_nats_new(const char *url, unsigned partitions, uint64_t window, uint64_t wait_ms,
                     char *err, size_t errlen, tp_pub_nats_t **ret) {
     tp_pub_nats_t *p = calloc(1, sizeof *p);
@@ -60,7 +54,7 @@ int tp_pub_nats_new(const char *url, unsigned partitions, uint64_t window, uint6
     natsStatus s = natsConnection_ConnectTo(&p->nc, url);
     int r = 0;
     if (s != NATS_OK) {
-        r = s_fail(s, url, err, errlen);
+        r = tp_nats_status_fail(s, url, err, errlen);
         goto fail;
     }
     jsOptions jo;
@@ -70,7 +64,7 @@ int tp_pub_nats_new(const char *url, unsigned partitions, uint64_t window, uint6
     jo.PublishAsync.AckHandlerClosure = p;
     jo.PublishAsync.StallWait = (int64_t)wait_ms;   /* a full window waits for PubAcks */
     if ((s = natsConnection_JetStream(&p->js, p->nc, &jo)) != NATS_OK) {
-        r = s_fail(s, "JetStream context", err, errlen);
+        r = tp_nats_status_fail(s, "JetStream context", err, errlen);
         goto fail;
     }
     *ret = p;
@@ -87,7 +81,7 @@ static int s_publish(tp_pub_nats_t *p, const char *subject, const char *msg_id, 
     po.MsgId = msg_id;
     natsStatus s = js_PublishAsync(p->js, subject, buf, (int)len, &po);
     if (s != NATS_OK)
-        return s_fail(s, subject, err, errlen);
+        return tp_nats_status_fail(s, subject, err, errlen);
     p->published++;
     return 0;
 }
@@ -123,7 +117,7 @@ int tp_pub_nats_drain(tp_pub_nats_t *p) {
     jsPubOptions_Init(&po);
     po.MaxWait = (int64_t)p->wait_ms;
     natsStatus s = js_PublishAsyncComplete(p->js, &po);
-    return s == NATS_OK ? 0 : s == NATS_TIMEOUT ? -ETIMEDOUT : -EIO;
+    return tp_nats_status_errno(s);
 }
 
 void tp_pub_nats_get_stats(tp_pub_nats_t *p, struct tp_pub_nats_stats *ret) {

@@ -37,7 +37,8 @@ int tp_pub_nats_new(const char *url, unsigned partitions, uint64_t window, uint6
 int tp_pub_nats_send(tp_pub_nats_t *p, const Touchpoint__V1__Envelope *env, const char *topic,
                      const uint8_t *buf, size_t len, char *err, size_t errlen);
 
-/* Waits up to wait_ms for every PubAck. 0, or -ETIMEDOUT. */
+/* Waits up to wait_ms for every PubAck. 0, -ETIMEDOUT, or another
+ * negative errno (tp_nats_status_errno). */
 int tp_pub_nats_drain(tp_pub_nats_t *p);
 
 void tp_pub_nats_get_stats(tp_pub_nats_t *p, struct tp_pub_nats_stats *ret);
