@@ -2,6 +2,7 @@
 #include "tp_pub_nats.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -10,7 +11,9 @@
 
 #include <nats/nats.h>
 
+#include "tp_contract.h"
 #include "tp_nats_status.h"
+#include "tp_pub.h"
 #include "tp_partition.h"
 
 #define MAX_REPORTED 10          /* PubAck failures printed, then only counted */
@@ -135,4 +138,56 @@ void tp_pub_nats_destroy(tp_pub_nats_t **pp) {
     natsConnection_Destroy(p->nc);
     free(p);
     *pp = NULL;
+}
+
+/* ---- the --nats mode of tp-pub (tp_pub.h) -------------------------------- */
+
+int tp_pub_run_nats(struct tp_pub_run *run) {
+    const struct tp_pub_opts *o = run->o;
+    char err[512] = "";
+    tp_pub_nats_t *nats = NULL;
+    if (tp_pub_nats_new(o->nats, (unsigned)o->partitions, o->window, o->wait_ms, err, sizeof err,
+                        &nats) < 0) {
+        fprintf(stderr, "tp-pub: cannot connect to '%s': %s\n", o->nats, err);
+        return TP_PUB_EXIT_USAGE;
+    }
+    uint64_t events = 0, pace_start = 0;
+    int status = 0;
+    while (o->count == 0 || events < o->count) {
+        struct tp_pub_event ev;
+        int r = tp_pub_next(run, "--nats needs one, it is the Nats-Msg-Id", &ev);
+        if (r == 0)
+            break;
+        if (r < 0) {
+            status = TP_PUB_EXIT_USAGE;
+            break;
+        }
+        tp_pub_sleep_until(tp_pub_pace_at(&pace_start, o->rate, events));
+        err[0] = '\0';
+        r = tp_pub_nats_send(nats, (const Touchpoint__V1__Envelope *)ev.env, ev.topic, ev.buf,
+                             ev.len, err, sizeof err);
+        if (r < 0)
+            fprintf(stderr, "tp-pub: %s:%zu: %s\n", run->name, ev.lineno,
+                    *err ? err : strerror(-r));
+        tp_pub_event_clear(&ev);
+        if (r < 0) {
+            status = TP_PUB_EXIT_USAGE;
+            break;
+        }
+        events++;
+    }
+    int r = tp_pub_nats_drain(nats);
+    struct tp_pub_nats_stats st;
+    tp_pub_nats_get_stats(nats, &st);
+    uint64_t pending = st.published - st.acknowledged - st.failed;
+    if (r < 0)
+        fprintf(stderr, "tp-pub: %" PRIu64 " messages unacknowledged after %" PRIu64 " ms\n",
+                pending, o->wait_ms);
+    fprintf(stderr, "tp-pub: published %" PRIu64 " events (%" PRIu64 " messages), acknowledged %"
+            PRIu64 " (duplicates %" PRIu64 "), failed %" PRIu64 ", bad lines %" PRIu64 "\n",
+            events, st.published, st.acknowledged, st.duplicates, st.failed, run->bad);
+    tp_pub_nats_destroy(&nats);
+    if (status == 0 && (run->bad > 0 || st.failed > 0 || pending > 0))
+        status = TP_PUB_EXIT_BAD_LINES;
+    return status;
 }

@@ -1,9 +1,9 @@
 /* tp_pub_nats — tp-pub's --nats mode: events into the JetStream stream
  * touchpointd consumes in JetStream mode (README, "JetStream mode").
  *
- * Called only by tp-pub's main loop (adapters/tp-pub/tp_pub.c), which reads and
- * encodes the input lines. Each event goes to "tp.events.<p>.<kind>", p
- * from tp_partition (FNV-1a 32 of hcp_id mod --partitions), with
+ * Used by tp_pub_run_nats() at the end of tp_pub_nats.c, which takes the
+ * events from tp-pub's reader (tp_pub.h). Each event goes to
+ * "tp.events.<p>.<kind>", p from tp_partition (FNV-1a 32 of hcp_id mod --partitions), with
  * Nats-Msg-Id = event_id, so a resend within the stream's duplicate window
  * is dropped by the server; a watermark goes to every partition (Msg-Id
  * "<event_id>@<p>"). Publishes are asynchronous, at most `window` awaiting
