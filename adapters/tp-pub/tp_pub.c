@@ -53,6 +53,8 @@ static int s_pack(ProtobufCMessage *msg, const char *id_why, size_t lineno, char
 
 int tp_pub_next(struct tp_pub_run *run, const char *id_why, struct tp_pub_event *ret) {
     char err[512];
+    if (run->o->count > 0 && run->taken >= run->o->count)
+        return 0;
     for (;;) {
         ProtobufCMessage *msg = NULL;
         size_t            lineno = 0;
@@ -60,8 +62,10 @@ int tp_pub_next(struct tp_pub_run *run, const char *id_why, struct tp_pub_event 
         int r = tp_input_next(run->input, &msg, &lineno, err, sizeof err);
         if (r == 0)
             return 0;
-        if (r > 0 && (r = s_pack(msg, id_why, lineno, err, sizeof err, ret)) == 0)
+        if (r > 0 && (r = s_pack(msg, id_why, lineno, err, sizeof err, ret)) == 0) {
+            run->taken++;
             return 1;
+        }
         if (r == -EINVAL) {
             fprintf(stderr, "tp-pub: %s:%zu: %s\n", run->name, lineno, err);
             run->bad++;
@@ -74,8 +78,15 @@ int tp_pub_next(struct tp_pub_run *run, const char *id_why, struct tp_pub_event 
             fprintf(stderr, "tp-pub: %s: %s\n", run->name, err);
         else
             fprintf(stderr, "tp-pub: reading '%s': %s\n", run->name, strerror(-r));
+        run->status = TP_PUB_EXIT_USAGE;
         return r;
     }
+}
+
+int tp_pub_exit_status(const struct tp_pub_run *run, bool incomplete) {
+    if (run->status != 0)
+        return run->status;
+    return run->bad > 0 || incomplete ? TP_PUB_EXIT_BAD_LINES : 0;
 }
 
 void tp_pub_event_clear(struct tp_pub_event *ev) {

@@ -49,8 +49,10 @@ struct tp_pub_opts {
 struct tp_pub_run {
     const struct tp_pub_opts *o;
     tp_input_t               *input;
-    const char               *name; /* FILE as named in messages ("<stdin>") */
-    uint64_t                  bad;  /* bad lines so far (each reported) */
+    const char               *name;   /* FILE as named in messages ("<stdin>") */
+    uint64_t                  taken;  /* good events handed out (--count) */
+    uint64_t                  bad;    /* bad lines so far (each reported) */
+    int                       status; /* TP_PUB_EXIT_USAGE once something failed, else 0 */
 };
 
 /* One good line: validated and packed. */
@@ -69,9 +71,16 @@ int tp_pub_parse_args(int argc, char **argv, struct tp_pub_opts *ret);
 /* The next good event of the input in *ret (tp_pub_event_clear frees it).
  * A bad line (not an Envelope, no payload, no eventId where `id_why` says
  * why one is needed) is reported as "tp-pub: FILE:LINE: reason", counted in
- * run->bad and skipped, or ends the input with --stop-on-error.
- * 1: an event; 0: the end of the input; -errno: the input failed (reported). */
+ * run->bad and skipped, or ends the input with --stop-on-error. After
+ * --count events the input ends too: every mode sends each event it takes
+ * or stops. 1: an event; 0: the end of the input; -errno: the input failed
+ * (reported, run->status set). */
 int tp_pub_next(struct tp_pub_run *run, const char *id_why, struct tp_pub_event *ret);
+
+/* The exit status of a finished run: run->status if something failed,
+ * else 1 if there were bad lines or `incomplete` (events refused or not
+ * acknowledged), else 0. */
+int tp_pub_exit_status(const struct tp_pub_run *run, bool incomplete);
 
 /* Frees what ev owns and zeroes it. */
 void tp_pub_event_clear(struct tp_pub_event *ev);

@@ -152,26 +152,18 @@ int tp_pub_run_nats(struct tp_pub_run *run) {
         return TP_PUB_EXIT_USAGE;
     }
     uint64_t events = 0, pace_start = 0;
-    int status = 0;
-    while (o->count == 0 || events < o->count) {
-        struct tp_pub_event ev;
-        int r = tp_pub_next(run, "--nats needs one, it is the Nats-Msg-Id", &ev);
-        if (r == 0)
-            break;
-        if (r < 0) {
-            status = TP_PUB_EXIT_USAGE;
-            break;
-        }
+    struct tp_pub_event ev;
+    while (tp_pub_next(run, "--nats needs one, it is the Nats-Msg-Id", &ev) > 0) {
         tp_pub_sleep_until(tp_pub_pace_at(&pace_start, o->rate, events));
         err[0] = '\0';
-        r = tp_pub_nats_send(nats, (const Touchpoint__V1__Envelope *)ev.env, ev.topic, ev.buf,
-                             ev.len, err, sizeof err);
+        int r = tp_pub_nats_send(nats, (const Touchpoint__V1__Envelope *)ev.env, ev.topic, ev.buf,
+                                 ev.len, err, sizeof err);
         if (r < 0)
             fprintf(stderr, "tp-pub: %s:%zu: %s\n", run->name, ev.lineno,
                     *err ? err : strerror(-r));
         tp_pub_event_clear(&ev);
         if (r < 0) {
-            status = TP_PUB_EXIT_USAGE;
+            run->status = TP_PUB_EXIT_USAGE;
             break;
         }
         events++;
@@ -187,7 +179,5 @@ int tp_pub_run_nats(struct tp_pub_run *run) {
             PRIu64 " (duplicates %" PRIu64 "), failed %" PRIu64 ", bad lines %" PRIu64 "\n",
             events, st.published, st.acknowledged, st.duplicates, st.failed, run->bad);
     tp_pub_nats_destroy(&nats);
-    if (status == 0 && (run->bad > 0 || st.failed > 0 || pending > 0))
-        status = TP_PUB_EXIT_BAD_LINES;
-    return status;
+    return tp_pub_exit_status(run, st.failed > 0 || pending > 0);
 }

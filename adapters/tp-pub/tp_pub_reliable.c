@@ -377,16 +377,8 @@ int tp_pub_run_reliable(struct tp_pub_run *run) {
     }
     uint64_t published = 0, pace_start = 0;
     bool unanswered = false; /* gave up waiting for answers */
-    int status = 0;
-    while (o->count == 0 || published < o->count) {
-        struct tp_pub_event ev;
-        r = tp_pub_next(run, TP_PUB_RELIABLE_ID_WHY, &ev);
-        if (r == 0)
-            break;
-        if (r < 0) {
-            status = TP_PUB_EXIT_USAGE;
-            break;
-        }
+    struct tp_pub_event ev;
+    while (tp_pub_next(run, TP_PUB_RELIABLE_ID_WHY, &ev) > 0) {
         if (published == 0 && (r = tp_pub_reliable_wait_peer(rel)) < 0) {
             if (r == -ETIMEDOUT)
                 fprintf(stderr, "tp-pub: no daemon on '%s' within %" PRIu64 " ms\n",
@@ -395,7 +387,7 @@ int tp_pub_run_reliable(struct tp_pub_run *run) {
                 fprintf(stderr, "tp-pub: polling '%s' failed: %s\n", o->endpoint,
                         zmq_strerror(-r));
             tp_pub_event_clear(&ev);
-            status = TP_PUB_EXIT_USAGE;
+            run->status = TP_PUB_EXIT_USAGE;
             break;
         }
         const Touchpoint__V1__Envelope *env = (const Touchpoint__V1__Envelope *)ev.env;
@@ -411,7 +403,7 @@ int tp_pub_run_reliable(struct tp_pub_run *run) {
         }
         if (r < 0) {
             fprintf(stderr, "tp-pub: send to '%s' failed: %s\n", o->endpoint, zmq_strerror(-r));
-            status = TP_PUB_EXIT_USAGE;
+            run->status = TP_PUB_EXIT_USAGE;
             break;
         }
         published++;
@@ -419,21 +411,20 @@ int tp_pub_run_reliable(struct tp_pub_run *run) {
             break;
     }
     /* Whatever was sent is waited for, also after a bad line. */
-    r = status == 0 && !unanswered ? tp_pub_reliable_drain(rel) : 0;
+    r = run->status == 0 && !unanswered ? tp_pub_reliable_drain(rel) : 0;
     if (r == -ETIMEDOUT)
         unanswered = true;
     else if (r < 0) {
         fprintf(stderr, "tp-pub: talking to '%s' failed: %s\n", o->endpoint, zmq_strerror(-r));
-        status = TP_PUB_EXIT_USAGE;
+        run->status = TP_PUB_EXIT_USAGE;
     }
     tp_pub_reliable_get_stats(rel, &st);
     if (unanswered)
         fprintf(stderr, "tp-pub: %" PRIu64 " events unacknowledged after %" PRIu64 " ms "
                 "without an answer from '%s'\n", st.pending, o->wait_ms, o->endpoint);
-    uint64_t bad = run->bad + st.refused;
     fprintf(stderr, "tp-pub: published %" PRIu64 ", acknowledged %" PRIu64 ", refused %" PRIu64
             ", resent %" PRIu64 ", bad lines %" PRIu64 "\n", st.published, st.acknowledged,
-            st.refused, st.resent, bad);
+            st.refused, st.resent, run->bad + st.refused);
     tp_pub_reliable_destroy(&rel);
-    return status == 0 && (bad > 0 || unanswered) ? TP_PUB_EXIT_BAD_LINES : status;
+    return tp_pub_exit_status(run, st.refused > 0 || unanswered);
 }

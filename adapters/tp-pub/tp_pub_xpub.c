@@ -125,48 +125,34 @@ int tp_pub_run_xpub(struct tp_pub_run *run) {
                 o->endpoint, zmq_strerror(-r));
         return TP_PUB_EXIT_USAGE;
     }
-    uint64_t published = 0;
-    int      status = 0;
-    while (o->count == 0 || published < o->count) {
-        struct tp_pub_event ev;
-        r = tp_pub_next(run, NULL, &ev);
-        if (r == 0)
-            break;
-        if (r < 0) {
-            status = TP_PUB_EXIT_USAGE;
-            break;
-        }
+    uint64_t            published = 0;
+    struct tp_pub_event ev;
+    while (tp_pub_next(run, NULL, &ev) > 0) {
         r = s_pub_event(&pub, o, &ev, published);
         tp_pub_event_clear(&ev);
         if (r < 0) {
             if (r != -ETIMEDOUT)
                 fprintf(stderr, "tp-pub: send to '%s' failed: %s\n", o->endpoint, zmq_strerror(-r));
-            status = TP_PUB_EXIT_USAGE;
+            run->status = TP_PUB_EXIT_USAGE;
             break;
         }
         published++;
     }
     fprintf(stderr, "tp-pub: published %" PRIu64 ", bad lines %" PRIu64 "\n", published, run->bad);
     s_pub_close(&pub);
-    return status == 0 && run->bad > 0 ? TP_PUB_EXIT_BAD_LINES : status;
+    return tp_pub_exit_status(run, false);
 }
 
 int tp_pub_run_dry(struct tp_pub_run *run) {
-    const struct tp_pub_opts *o = run->o;
-    uint64_t                  checked = 0;
-    int                       status = 0;
-    while (o->count == 0 || checked < o->count) {
-        struct tp_pub_event ev;
-        int                 r = tp_pub_next(run, o->reliable ? TP_PUB_RELIABLE_ID_WHY : NULL, &ev);
-        if (r == 0)
-            break;
-        char *json = r > 0 ? tp_json_dumps_message(ev.env) : NULL;
-        if (r > 0)
-            tp_pub_event_clear(&ev);
-        if (r > 0 && !json)
-            fputs("tp-pub: out of memory\n", stderr);
+    const char         *id_why = run->o->reliable ? TP_PUB_RELIABLE_ID_WHY : NULL;
+    uint64_t            checked = 0;
+    struct tp_pub_event ev;
+    while (tp_pub_next(run, id_why, &ev) > 0) {
+        char *json = tp_json_dumps_message(ev.env);
+        tp_pub_event_clear(&ev);
         if (!json) {
-            status = TP_PUB_EXIT_USAGE;
+            fputs("tp-pub: out of memory\n", stderr);
+            run->status = TP_PUB_EXIT_USAGE;
             break;
         }
         puts(json);
@@ -174,5 +160,5 @@ int tp_pub_run_dry(struct tp_pub_run *run) {
         checked++;
     }
     fprintf(stderr, "tp-pub: checked %" PRIu64 ", bad lines %" PRIu64 "\n", checked, run->bad);
-    return status == 0 && run->bad > 0 ? TP_PUB_EXIT_BAD_LINES : status;
+    return tp_pub_exit_status(run, false);
 }

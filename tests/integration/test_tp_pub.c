@@ -139,6 +139,26 @@ static void test_pub_rate(void **state) {
     free(in);
 }
 
+/* --dry-run checks what the mode would refuse: with --reliable, a line
+ * without eventId is a bad line; nothing is sent, nothing is waited for. */
+static void test_pub_dry_run_reliable(void **state) {
+    tp_tool_fx_t *f = *state;
+    char         *in =
+        tp_tool_file(f, "events.jsonl", CALL_LINE("e-1") "{\"call\":{\"callId\":\"C-2\"}}\n");
+    const char *argv[] = { TP_PUB_BIN, "--dry-run", "--reliable", in, NULL };
+    assert_int_equal(tp_tool_run(f, argv, NULL, TP_TOOL_WAIT_MS), 1);
+    char *out = tp_tool_output(f, "out"), *err = tp_tool_output(f, "err"), *want = NULL;
+    assert_int_equal(tp_count_lines(out, "\"eventId\":\"e-1\""), 1);
+    assert_int_equal(tp_count_lines(out, "{"), 1);
+    assert_true(asprintf(&want, "tp-pub: %s:2: no eventId: --reliable needs one", in) > 0);
+    assert_int_equal(tp_count_lines(err, want), 1);
+    assert_int_equal(tp_count_lines(err, "tp-pub: checked 1, bad lines 1"), 1);
+    free(want);
+    free(err);
+    free(out);
+    free(in);
+}
+
 static void test_pub_errors(void **state) {
     tp_tool_fx_t *f = *state;
     char         *in = tp_tool_file(f, "events.jsonl", CALL_LINE("e-1"));
@@ -174,6 +194,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_pub_stop_on_error, tp_tool_setup, tp_tool_teardown),
         cmocka_unit_test_setup_teardown(test_pub_count_and_stdin, tp_tool_setup, tp_tool_teardown),
         cmocka_unit_test_setup_teardown(test_pub_rate, tp_tool_setup, tp_tool_teardown),
+        cmocka_unit_test_setup_teardown(test_pub_dry_run_reliable, tp_tool_setup, tp_tool_teardown),
         cmocka_unit_test_setup_teardown(test_pub_errors, tp_tool_setup, tp_tool_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
