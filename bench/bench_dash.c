@@ -34,6 +34,7 @@
 #include <zmq.h>
 
 #include "bench_mix.h"
+#include "bench_zmq.h"
 
 extern char **environ;
 
@@ -42,44 +43,24 @@ extern char **environ;
 
 static const char *s_bin = TP_DAEMON_BIN;
 
-static int64_t s_now_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static void s_die(const char *what) {
     fprintf(stderr, "bench_dash: %s\n", what);
     exit(1);
 }
 
-static void *s_socket(void *ctx, int type) {
-    void *s = zmq_socket(ctx, type);
-    int zero = 0;
-    zmq_setsockopt(s, ZMQ_SNDHWM, &zero, sizeof zero);
-    zmq_setsockopt(s, ZMQ_RCVHWM, &zero, sizeof zero);
-    zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
-    return s;
-}
-
-static void s_send(void *pub, const bench_frame_t *f) {
-    zmq_send(pub, f->topic, strlen(f->topic), ZMQ_SNDMORE);
-    zmq_send(pub, f->buf, f->len, 0);
-}
-
 /* Reads alerts off `sub` until one names `mark`; its arrival, or -1. */
 static int64_t s_wait_mark(void *sub, const char *mark, int timeout_ms) {
-    int64_t end = s_now_ns() + (int64_t)timeout_ms * 1000000;
+    int64_t end = bench_now_ns() + (int64_t)timeout_ms * 1000000;
     zmq_msg_t m;
     zmq_msg_init(&m);
     int64_t t = -1;
-    while (t < 0 && s_now_ns() < end) {
+    while (t < 0 && bench_now_ns() < end) {
         zmq_pollitem_t it = { .socket = sub, .events = ZMQ_POLLIN };
         if (zmq_poll(&it, 1, 50) <= 0)
             continue;
         while (zmq_msg_recv(&m, sub, ZMQ_DONTWAIT) >= 0)
             if (memmem(zmq_msg_data(&m), zmq_msg_size(&m), mark, strlen(mark)))
-                t = s_now_ns();
+                t = bench_now_ns();
     }
     zmq_msg_close(&m);
     return t;
@@ -130,8 +111,8 @@ static void s_readers_start(s_readers_t *r, unsigned port, size_t n) {
             s_die("cannot send a stream request");
         char buf[65536];
         size_t got = 0;
-        int64_t end = s_now_ns() + 10000000000LL;
-        while (got < sizeof buf - 1 && s_now_ns() < end) {
+        int64_t end = bench_now_ns() + 10000000000LL;
+        while (got < sizeof buf - 1 && bench_now_ns() < end) {
             struct pollfd p = { .fd = fd, .events = POLLIN };
             if (poll(&p, 1, 100) <= 0)
                 continue;
@@ -200,7 +181,7 @@ static double s_run(const bench_frames_t *mix, size_t clients, bool journal, boo
     posix_spawn_file_actions_destroy(&fa);
 
     unsigned port = 0;
-    for (int64_t end = s_now_ns() + 10000000000LL; !port && s_now_ns() < end;) {
+    for (int64_t end = bench_now_ns() + 10000000000LL; !port && bench_now_ns() < end;) {
         FILE *pf = fopen(portf, "re");
         if (!pf || fscanf(pf, "%u", &port) != 1)
             port = 0;
@@ -212,7 +193,7 @@ static double s_run(const bench_frames_t *mix, size_t clients, bool journal, boo
     if (!port)
         s_die("the daemon wrote no http.port");
 
-    void *ctx = zmq_ctx_new(), *pub = s_socket(ctx, ZMQ_XPUB), *sub = s_socket(ctx, ZMQ_SUB);
+    void *ctx = zmq_ctx_new(), *pub = bench_socket(ctx, ZMQ_XPUB), *sub = bench_socket(ctx, ZMQ_SUB);
     char ep[400];
     snprintf(ep, sizeof ep, "ipc://%s/in.sock", dir);
     zmq_connect(pub, ep);
@@ -228,7 +209,7 @@ static double s_run(const bench_frames_t *mix, size_t clients, bool journal, boo
         snprintf(id, sizeof id, "SYNC-%u", k);
         if (bench_marker(&m, id, at) < 0)
             s_die("ENOMEM");
-        s_send(pub, &m);
+        bench_send(pub, &m);
         free(m.buf);
         t = s_wait_mark(sub, id, 100);
     }
@@ -240,10 +221,10 @@ static double s_run(const bench_frames_t *mix, size_t clients, bool journal, boo
     bench_frame_t mark;
     if (bench_marker(&mark, "MARK-END", BENCH_T0 + 3600000 + (int64_t)mix->n * BENCH_STEP_MS) < 0)
         s_die("ENOMEM");
-    int64_t t0 = s_now_ns();
+    int64_t t0 = bench_now_ns();
     for (size_t i = 0; i < mix->n; i++)
-        s_send(pub, &mix->f[i]);
-    s_send(pub, &mark);
+        bench_send(pub, &mix->f[i]);
+    bench_send(pub, &mark);
     int64_t t1 = s_wait_mark(sub, "MARK-END", WAIT_MS);
     free(mark.buf);
     if (t1 < 0)

@@ -45,6 +45,19 @@ typedef struct {
     const char *topic;
 } frame_t;
 
+/* Sets e's event id, source and time and packs it into *ret (malloc'd);
+ * the packed length. */
+static size_t s_pack_env(uint8_t **ret, Touchpoint__V1__Envelope *e, const char *event_id,
+                         const char *source, int64_t at) {
+    e->event_id = (char *)event_id;
+    e->source = (char *)source;
+    e->occurred_at_ms = at;
+    size_t len = touchpoint__v1__envelope__get_packed_size(e);
+    *ret = malloc(len);
+    touchpoint__v1__envelope__pack(e, *ret);
+    return len;
+}
+
 static size_t s_pack_call(uint8_t **ret, const char *event_id, int64_t at, const char *call_id,
                           const char *hcp, const char *rep, int status, int full, int64_t call_at) {
     static char *products[] = { "Cardiozan" }, *topics[] = { "dosing" };
@@ -64,17 +77,10 @@ static size_t s_pack_call(uint8_t **ret, const char *event_id, int64_t at, const
         c.notes = "Discussed the renal subgroup data.";
         c.next_step = "Send the reprint.";
     }
-    Touchpoint__V1__Envelope e;
-    touchpoint__v1__envelope__init(&e);
-    e.event_id = (char *)event_id;
-    e.source = "veeva-eu";
-    e.occurred_at_ms = at;
+    Touchpoint__V1__Envelope e = TOUCHPOINT__V1__ENVELOPE__INIT;
     e.payload_case = TOUCHPOINT__V1__ENVELOPE__PAYLOAD_CALL;
     e.call = &c;
-    size_t len = touchpoint__v1__envelope__get_packed_size(&e);
-    *ret = malloc(len);
-    touchpoint__v1__envelope__pack(&e, *ret);
-    return len;
+    return s_pack_env(ret, &e, event_id, "veeva-eu", at);
 }
 
 static size_t s_pack_feedback(uint8_t **ret, const char *event_id, int64_t at, const char *hcp, int nps) {
@@ -87,17 +93,10 @@ static size_t s_pack_feedback(uint8_t **ret, const char *event_id, int64_t at, c
     f.nps = nps;
     f.preferred_channel = TOUCHPOINT__V1__CHANNEL__CHANNEL_VIDEO;
     f.at_ms = at;
-    Touchpoint__V1__Envelope e;
-    touchpoint__v1__envelope__init(&e);
-    e.event_id = (char *)event_id;
-    e.source = "survey";
-    e.occurred_at_ms = at;
+    Touchpoint__V1__Envelope e = TOUCHPOINT__V1__ENVELOPE__INIT;
     e.payload_case = TOUCHPOINT__V1__ENVELOPE__PAYLOAD_FEEDBACK;
     e.feedback = &f;
-    size_t len = touchpoint__v1__envelope__get_packed_size(&e);
-    *ret = malloc(len);
-    touchpoint__v1__envelope__pack(&e, *ret);
-    return len;
+    return s_pack_env(ret, &e, event_id, "survey", at);
 }
 
 static size_t s_pack_step(uint8_t **ret, const char *event_id, int64_t at, const char *contract,
@@ -117,17 +116,10 @@ static size_t s_pack_step(uint8_t **ret, const char *event_id, int64_t at, const
     st.owner_id = (char *)owner;
     st.hcp_action = ask;
     st.at_ms = at;
-    Touchpoint__V1__Envelope e;
-    touchpoint__v1__envelope__init(&e);
-    e.event_id = (char *)event_id;
-    e.source = "veeva-contracts";
-    e.occurred_at_ms = at;
+    Touchpoint__V1__Envelope e = TOUCHPOINT__V1__ENVELOPE__INIT;
     e.payload_case = TOUCHPOINT__V1__ENVELOPE__PAYLOAD_CONTRACTING;
     e.contracting = &st;
-    size_t len = touchpoint__v1__envelope__get_packed_size(&e);
-    *ret = malloc(len);
-    touchpoint__v1__envelope__pack(&e, *ret);
-    return len;
+    return s_pack_env(ret, &e, event_id, "veeva-contracts", at);
 }
 
 static int s_handle(tp_engine_t *e, const frame_t *f) {

@@ -95,89 +95,6 @@ static const char *s_type_name(const json_t *v) {
     }
 }
 
-/* ---- descriptor helpers ------------------------------------------------ */
-
-/* protobuf's ToJsonName(): drop each '_' and upper-case the letter after it. */
-void tp_json_field_name(const char *name, char *buf, size_t size) {
-    size_t n = 0;
-    bool up = false;
-    for (; *name && n + 1 < size; name++) {
-        if (*name == '_') {
-            up = true;
-            continue;
-        }
-        buf[n++] = up && *name >= 'a' && *name <= 'z' ? (char)(*name - 'a' + 'A') : *name;
-        up = false;
-    }
-    buf[n] = '\0';
-}
-
-static const ProtobufCFieldDescriptor *s_find_field(const ProtobufCMessageDescriptor *desc,
-                                                    const char *key) {
-    char json_name[128];
-    for (unsigned i = 0; i < desc->n_fields; i++) {
-        const ProtobufCFieldDescriptor *f = &desc->fields[i];
-        if (strcmp(f->name, key) == 0)
-            return f;
-        tp_json_field_name(f->name, json_name, sizeof json_name);
-        if (strcmp(json_name, key) == 0)
-            return f;
-    }
-    return NULL;
-}
-
-/* protobuf-c turns map<K,V> into `repeated XEntry { K key = 1; V value = 2; }`. */
-bool tp_json_is_map(const ProtobufCFieldDescriptor *f) {
-    if (f->label != PROTOBUF_C_LABEL_REPEATED || f->type != PROTOBUF_C_TYPE_MESSAGE)
-        return false;
-    const ProtobufCMessageDescriptor *d = f->descriptor;
-    size_t len = strlen(d->name);
-    return d->n_fields == 2 && d->fields[0].id == 1 && strcmp(d->fields[0].name, "key") == 0 &&
-           d->fields[1].id == 2 && strcmp(d->fields[1].name, "value") == 0 && len >= 5 &&
-           strcmp(d->name + len - 5, "Entry") == 0;
-}
-
-/* Size of one element of a repeated field, as protobuf-c lays it out. */
-size_t tp_json_elt_size(ProtobufCType t) {
-    switch (t) {
-    case PROTOBUF_C_TYPE_INT64: case PROTOBUF_C_TYPE_SINT64: case PROTOBUF_C_TYPE_SFIXED64:
-    case PROTOBUF_C_TYPE_UINT64: case PROTOBUF_C_TYPE_FIXED64:
-        return sizeof(int64_t);
-    case PROTOBUF_C_TYPE_DOUBLE:  return sizeof(double);
-    case PROTOBUF_C_TYPE_FLOAT:   return sizeof(float);
-    case PROTOBUF_C_TYPE_BOOL:    return sizeof(protobuf_c_boolean);
-    case PROTOBUF_C_TYPE_STRING:  return sizeof(char *);
-    case PROTOBUF_C_TYPE_BYTES:   return sizeof(ProtobufCBinaryData);
-    case PROTOBUF_C_TYPE_MESSAGE: return sizeof(ProtobufCMessage *);
-    default:                      return sizeof(int32_t);   /* 32-bit ints, enums */
-    }
-}
-
-/* Length of the enum's common value prefix up to and including its last '_'
- * ("CALL_STATUS_" for CallStatus), so "SUBMITTED" finds CALL_STATUS_SUBMITTED. */
-static size_t s_enum_prefix_len(const ProtobufCEnumDescriptor *ed) {
-    if (ed->n_values == 0)
-        return 0;
-    const char *first = ed->values[0].name;
-    size_t common = strlen(first);
-    for (unsigned i = 1; i < ed->n_values; i++) {
-        size_t k = 0;
-        while (k < common && ed->values[i].name[k] == first[k])
-            k++;
-        common = k;
-    }
-    while (common > 0 && first[common - 1] != '_')
-        common--;
-    return common;
-}
-
-static ProtobufCMessage *s_new_message(const ProtobufCMessageDescriptor *desc) {
-    ProtobufCMessage *m = malloc(desc->sizeof_message);
-    if (m)
-        desc->message_init(m);
-    return m;
-}
-
 /* ---- JSON -> scalars --------------------------------------------------- */
 
 static int s_parse_int(struct json_ctx *c, const json_t *v, int64_t min, int64_t max,
@@ -292,7 +209,7 @@ static int s_parse_enum(struct json_ctx *c, const ProtobufCEnumDescriptor *ed, c
     const char *s = json_string_value(v);
     const ProtobufCEnumValue *ev = protobuf_c_enum_descriptor_get_value_by_name(ed, s);
     if (!ev) {
-        size_t plen = s_enum_prefix_len(ed);
+        size_t plen = tp_json_enum_prefix_len(ed);
         for (unsigned i = 0; i < ed->n_values && !ev; i++)
             if (strlen(ed->values[i].name) > plen && strcmp(ed->values[i].name + plen, s) == 0)
                 ev = &ed->values[i];
@@ -412,7 +329,7 @@ static int s_set_value(struct json_ctx *c, const ProtobufCFieldDescriptor *f, co
     case PROTOBUF_C_TYPE_MESSAGE: {
         if (!json_is_object(v))
             return s_fail(c, -EINVAL, "expected an object, got %s", s_type_name(v));
-        ProtobufCMessage *sub = s_new_message(f->descriptor);
+        ProtobufCMessage *sub = tp_json_new_message(f->descriptor);
         if (!sub)
             return s_oom(c);
         *(ProtobufCMessage **)dst = sub;
@@ -423,6 +340,21 @@ static int s_set_value(struct json_ctx *c, const ProtobufCFieldDescriptor *f, co
     }
 }
 
+/* Links a zeroed array of n elements of esz bytes into the repeated field
+ * f of the message at base, with its count (in *ret_count) 0: the message
+ * stays freeable while the caller fills and counts the elements. NULL when
+ * out of memory. */
+static void *s_link_array(const ProtobufCFieldDescriptor *f, char *base, size_t n, size_t esz,
+                          size_t **ret_count) {
+    void *arr = calloc(n, esz);
+    if (!arr)
+        return NULL;
+    *(void **)(base + f->offset) = arr;
+    *ret_count = (size_t *)(base + f->quantifier_offset);
+    **ret_count = 0;
+    return arr;
+}
+
 /* A JSON object into the repeated XEntry messages of a map field. */
 static int s_set_map(struct json_ctx *c, const ProtobufCFieldDescriptor *f, const json_t *v,
                      char *base) {
@@ -431,12 +363,10 @@ static int s_set_map(struct json_ctx *c, const ProtobufCFieldDescriptor *f, cons
     size_t n = json_object_size(v);
     if (n == 0)
         return 0;
-    ProtobufCMessage **arr = calloc(n, sizeof *arr);
+    size_t *count;
+    ProtobufCMessage **arr = s_link_array(f, base, n, sizeof *arr, &count);
     if (!arr)
         return s_oom(c);
-    size_t *count = (size_t *)(base + f->quantifier_offset);
-    *(ProtobufCMessage ***)(base + f->offset) = arr;
-    *count = 0;
 
     const ProtobufCMessageDescriptor *ed = f->descriptor;
     const ProtobufCFieldDescriptor *kf = &ed->fields[0], *vf = &ed->fields[1];
@@ -445,7 +375,7 @@ static int s_set_map(struct json_ctx *c, const ProtobufCFieldDescriptor *f, cons
     int r = 0;
     json_object_foreach((json_t *)v, key, val) {
         size_t saved = s_path_push_key(c, key);
-        ProtobufCMessage *entry = s_new_message(ed);
+        ProtobufCMessage *entry = tp_json_new_message(ed);
         if (!entry)
             return s_oom(c);
         arr[(*count)++] = entry;
@@ -477,12 +407,10 @@ static int s_set_repeated(struct json_ctx *c, const ProtobufCFieldDescriptor *f,
     if (n == 0)
         return 0;
     size_t esz = tp_json_elt_size(f->type);
-    char *arr = calloc(n, esz);
+    size_t *count;
+    char *arr = s_link_array(f, base, n, esz, &count);
     if (!arr)
         return s_oom(c);
-    size_t *count = (size_t *)(base + f->quantifier_offset);
-    *(void **)(base + f->offset) = arr;
-    *count = 0;
     for (size_t i = 0; i < n; i++) {
         size_t saved = s_path_push_index(c, i);
         const json_t *elt = json_array_get(v, i);
@@ -542,7 +470,7 @@ static int s_fill_message(struct json_ctx *c, const json_t *obj, ProtobufCMessag
     int r = 0;
     json_object_foreach((json_t *)obj, key, val) {
         size_t saved = s_path_push_key(c, key);
-        const ProtobufCFieldDescriptor *f = s_find_field(desc, key);
+        const ProtobufCFieldDescriptor *f = tp_json_find_field(desc, key);
         if (!f) {
             r = s_fail(c, -EINVAL, "unknown field");
             goto out;
@@ -576,7 +504,7 @@ int tp_json_to_message(const json_t *obj, const ProtobufCMessageDescriptor *desc
     if (!json_is_object(obj))
         return s_fail(&c, -EINVAL, "expected a JSON object, got %s", s_type_name(obj));
 
-    ProtobufCMessage *msg = s_new_message(desc);
+    ProtobufCMessage *msg = tp_json_new_message(desc);
     if (!msg)
         return s_oom(&c);
     int r = s_fill_message(&c, obj, msg);

@@ -2,6 +2,7 @@
 #include "tp_pub_nats.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -10,6 +11,9 @@
 
 #include <nats/nats.h>
 
+#include "tp_contract.h"
+#include "tp_nats_status.h"
+#include "tp_pub.h"
 #include "tp_partition.h"
 
 #define MAX_REPORTED 10          /* PubAck failures printed, then only counted */
@@ -41,13 +45,6 @@ static void s_ack_cb(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, vo
     natsMsg_Destroy(msg);
 }
 
-static int s_fail(natsStatus s, const char *what, char *err, size_t errlen) {
-    const char *detail = nats_GetLastError(NULL);
-    snprintf(err, errlen, "%s: %s%s%s", what, natsStatus_GetText(s), detail ? ": " : "",
-             detail ? detail : "");
-    return s == NATS_TIMEOUT ? -ETIMEDOUT : s == NATS_NO_MEMORY ? -ENOMEM : -EIO;
-}
-
 int tp_pub_nats_new(const char *url, unsigned partitions, uint64_t window, uint64_t wait_ms,
                     char *err, size_t errlen, tp_pub_nats_t **ret) {
     tp_pub_nats_t *p = calloc(1, sizeof *p);
@@ -60,7 +57,7 @@ int tp_pub_nats_new(const char *url, unsigned partitions, uint64_t window, uint6
     natsStatus s = natsConnection_ConnectTo(&p->nc, url);
     int r = 0;
     if (s != NATS_OK) {
-        r = s_fail(s, url, err, errlen);
+        r = tp_nats_status_fail(s, url, err, errlen);
         goto fail;
     }
     jsOptions jo;
@@ -70,7 +67,7 @@ int tp_pub_nats_new(const char *url, unsigned partitions, uint64_t window, uint6
     jo.PublishAsync.AckHandlerClosure = p;
     jo.PublishAsync.StallWait = (int64_t)wait_ms;   /* a full window waits for PubAcks */
     if ((s = natsConnection_JetStream(&p->js, p->nc, &jo)) != NATS_OK) {
-        r = s_fail(s, "JetStream context", err, errlen);
+        r = tp_nats_status_fail(s, "JetStream context", err, errlen);
         goto fail;
     }
     *ret = p;
@@ -87,7 +84,7 @@ static int s_publish(tp_pub_nats_t *p, const char *subject, const char *msg_id, 
     po.MsgId = msg_id;
     natsStatus s = js_PublishAsync(p->js, subject, buf, (int)len, &po);
     if (s != NATS_OK)
-        return s_fail(s, subject, err, errlen);
+        return tp_nats_status_fail(s, subject, err, errlen);
     p->published++;
     return 0;
 }
@@ -123,7 +120,7 @@ int tp_pub_nats_drain(tp_pub_nats_t *p) {
     jsPubOptions_Init(&po);
     po.MaxWait = (int64_t)p->wait_ms;
     natsStatus s = js_PublishAsyncComplete(p->js, &po);
-    return s == NATS_OK ? 0 : s == NATS_TIMEOUT ? -ETIMEDOUT : -EIO;
+    return tp_nats_status_errno(s);
 }
 
 void tp_pub_nats_get_stats(tp_pub_nats_t *p, struct tp_pub_nats_stats *ret) {
@@ -141,4 +138,46 @@ void tp_pub_nats_destroy(tp_pub_nats_t **pp) {
     natsConnection_Destroy(p->nc);
     free(p);
     *pp = NULL;
+}
+
+/* ---- the --nats mode of tp-pub (tp_pub.h) -------------------------------- */
+
+int tp_pub_run_nats(struct tp_pub_run *run) {
+    const struct tp_pub_opts *o = run->o;
+    char err[512] = "";
+    tp_pub_nats_t *nats = NULL;
+    if (tp_pub_nats_new(o->nats, (unsigned)o->partitions, o->window, o->wait_ms, err, sizeof err,
+                        &nats) < 0) {
+        fprintf(stderr, "tp-pub: cannot connect to '%s': %s\n", o->nats, err);
+        return TP_PUB_EXIT_USAGE;
+    }
+    uint64_t events = 0, pace_start = 0;
+    struct tp_pub_event ev;
+    while (tp_pub_next(run, "--nats needs one, it is the Nats-Msg-Id", &ev) > 0) {
+        tp_pub_sleep_until(tp_pub_pace_at(&pace_start, o->rate, events));
+        err[0] = '\0';
+        int r = tp_pub_nats_send(nats, (const Touchpoint__V1__Envelope *)ev.env, ev.topic, ev.buf,
+                                 ev.len, err, sizeof err);
+        if (r < 0)
+            fprintf(stderr, "tp-pub: %s:%zu: %s\n", run->name, ev.lineno,
+                    *err ? err : strerror(-r));
+        tp_pub_event_clear(&ev);
+        if (r < 0) {
+            run->status = TP_PUB_EXIT_USAGE;
+            break;
+        }
+        events++;
+    }
+    int r = tp_pub_nats_drain(nats);
+    struct tp_pub_nats_stats st;
+    tp_pub_nats_get_stats(nats, &st);
+    uint64_t pending = st.published - st.acknowledged - st.failed;
+    if (r < 0)
+        fprintf(stderr, "tp-pub: %" PRIu64 " messages unacknowledged after %" PRIu64 " ms\n",
+                pending, o->wait_ms);
+    fprintf(stderr, "tp-pub: published %" PRIu64 " events (%" PRIu64 " messages), acknowledged %"
+            PRIu64 " (duplicates %" PRIu64 "), failed %" PRIu64 ", bad lines %" PRIu64 "\n",
+            events, st.published, st.acknowledged, st.duplicates, st.failed, run->bad);
+    tp_pub_nats_destroy(&nats);
+    return tp_pub_exit_status(run, st.failed > 0 || pending > 0);
 }

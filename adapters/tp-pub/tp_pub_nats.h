@@ -1,9 +1,9 @@
 /* tp_pub_nats — tp-pub's --nats mode: events into the JetStream stream
  * touchpointd consumes in JetStream mode (docs/jetstream.md).
  *
- * Called only by tp-pub's main loop (adapters/tp-pub/tp_pub.c), which reads and
- * encodes the input lines. Each event goes to "tp.events.<p>.<kind>", p
- * from tp_partition (FNV-1a 32 of hcp_id mod --partitions), with
+ * Used by tp_pub_run_nats() at the end of tp_pub_nats.c, which takes the
+ * events from tp-pub's reader (tp_pub.h). Each event goes to
+ * "tp.events.<p>.<kind>", p from tp_partition (FNV-1a 32 of hcp_id mod --partitions), with
  * Nats-Msg-Id = event_id, so a resend within the stream's duplicate window
  * is dropped by the server; a watermark goes to every partition (Msg-Id
  * "<event_id>@<p>"). Publishes are asynchronous, at most `window` awaiting
@@ -37,7 +37,8 @@ int tp_pub_nats_new(const char *url, unsigned partitions, uint64_t window, uint6
 int tp_pub_nats_send(tp_pub_nats_t *p, const Touchpoint__V1__Envelope *env, const char *topic,
                      const uint8_t *buf, size_t len, char *err, size_t errlen);
 
-/* Waits up to wait_ms for every PubAck. 0, or -ETIMEDOUT. */
+/* Waits up to wait_ms for every PubAck. 0, -ETIMEDOUT, or another
+ * negative errno (tp_nats_status_errno). */
 int tp_pub_nats_drain(tp_pub_nats_t *p);
 
 void tp_pub_nats_get_stats(tp_pub_nats_t *p, struct tp_pub_nats_stats *ret);

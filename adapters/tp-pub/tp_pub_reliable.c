@@ -22,6 +22,9 @@
 
 #include <zmq.h>
 
+#include "tp_contract.h"
+#include "tp_pub.h"
+
 /* uthash: an allocation failure must not exit(); it sets the entry's flag. */
 #define HASH_NONFATAL_OOM 1
 #define uthash_nonfatal_oom(e) ((e)->oom = true)
@@ -353,4 +356,75 @@ int tp_pub_reliable_drain(tp_pub_reliable_t *r) {
 void tp_pub_reliable_get_stats(const tp_pub_reliable_t *r, struct tp_pub_reliable_stats *ret) {
     *ret = r->stats;
     ret->pending = HASH_COUNT(r->window);
+}
+
+/* ---- the --reliable mode of tp-pub (tp_pub.h) ---------------------------- */
+
+int tp_pub_run_reliable(struct tp_pub_run *run) {
+    const struct tp_pub_opts *o = run->o;
+    const struct tp_pub_reliable_config cfg = {
+        .endpoint = o->endpoint, .bind = o->bind, .input_name = run->name,
+        .window = (size_t)o->window, .ack_timeout_ms = o->ack_timeout_ms, .wait_ms = o->wait_ms,
+        .curve = &o->curve,
+    };
+    tp_pub_reliable_t *rel = NULL;
+    struct tp_pub_reliable_stats st = { 0 };
+    int r = tp_pub_reliable_new(&cfg, &rel);
+    if (r < 0) {
+        fprintf(stderr, "tp-pub: cannot %s '%s': %s\n", o->bind ? "bind" : "connect to",
+                o->endpoint, zmq_strerror(-r));
+        return TP_PUB_EXIT_USAGE;
+    }
+    uint64_t published = 0, pace_start = 0;
+    bool unanswered = false; /* gave up waiting for answers */
+    struct tp_pub_event ev;
+    while (tp_pub_next(run, TP_PUB_RELIABLE_ID_WHY, &ev) > 0) {
+        if (published == 0 && (r = tp_pub_reliable_wait_peer(rel)) < 0) {
+            if (r == -ETIMEDOUT)
+                fprintf(stderr, "tp-pub: no daemon on '%s' within %" PRIu64 " ms\n",
+                        o->endpoint, o->wait_ms);
+            else
+                fprintf(stderr, "tp-pub: polling '%s' failed: %s\n", o->endpoint,
+                        zmq_strerror(-r));
+            tp_pub_event_clear(&ev);
+            run->status = TP_PUB_EXIT_USAGE;
+            break;
+        }
+        const Touchpoint__V1__Envelope *env = (const Touchpoint__V1__Envelope *)ev.env;
+        uint8_t *buf = ev.buf; /* taken by tp_pub_reliable_send */
+        ev.buf = NULL;
+        r = tp_pub_reliable_send(rel, env->event_id, ev.topic, buf, ev.len, ev.lineno,
+                                 tp_pub_pace_at(&pace_start, o->rate, published));
+        tp_pub_event_clear(&ev);
+        tp_pub_reliable_get_stats(rel, &st);
+        if (r == -ETIMEDOUT) {
+            unanswered = true;
+            break;
+        }
+        if (r < 0) {
+            fprintf(stderr, "tp-pub: send to '%s' failed: %s\n", o->endpoint, zmq_strerror(-r));
+            run->status = TP_PUB_EXIT_USAGE;
+            break;
+        }
+        published++;
+        if (o->stop_on_error && st.refused > 0)
+            break;
+    }
+    /* Whatever was sent is waited for, also after a bad line. */
+    r = run->status == 0 && !unanswered ? tp_pub_reliable_drain(rel) : 0;
+    if (r == -ETIMEDOUT)
+        unanswered = true;
+    else if (r < 0) {
+        fprintf(stderr, "tp-pub: talking to '%s' failed: %s\n", o->endpoint, zmq_strerror(-r));
+        run->status = TP_PUB_EXIT_USAGE;
+    }
+    tp_pub_reliable_get_stats(rel, &st);
+    if (unanswered)
+        fprintf(stderr, "tp-pub: %" PRIu64 " events unacknowledged after %" PRIu64 " ms "
+                "without an answer from '%s'\n", st.pending, o->wait_ms, o->endpoint);
+    fprintf(stderr, "tp-pub: published %" PRIu64 ", acknowledged %" PRIu64 ", refused %" PRIu64
+            ", resent %" PRIu64 ", bad lines %" PRIu64 "\n", st.published, st.acknowledged,
+            st.refused, st.resent, run->bad + st.refused);
+    tp_pub_reliable_destroy(&rel);
+    return tp_pub_exit_status(run, st.refused > 0 || unanswered);
 }

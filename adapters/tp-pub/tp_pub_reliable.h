@@ -1,14 +1,14 @@
 /* tp_pub_reliable — tp-pub's --reliable mode: the producer side of the
  * reliable ingest protocol (DESIGN.md, "Reliable paths").
  *
- * Called only by tp-pub's main loop (adapters/tp-pub/tp_pub.c), which reads and
- * encodes the input lines. This module owns the rest: the DEALER talking to
- * touchpointd's reliable_input ROUTER, and the window of events sent but not
- * yet answered, keyed by event_id (uthash). Each event goes out as
- * [topic, Envelope]; ["ACK", event_id] or ["NACK", event_id, reason] ends
- * it; an event without an answer within --ack-timeout-ms is resent, the
- * delay doubling per event up to 30 s. A daemon restart is only a longer
- * silence: ZeroMQ reconnects the DEALER and the window is resent.
+ * Used by tp_pub_run_reliable() at the end of tp_pub_reliable.c, which
+ * takes the events from tp-pub's reader (tp_pub.h). This module owns the
+ * rest: the DEALER talking to touchpointd's reliable_input ROUTER, and the
+ * window of events sent but not yet answered, keyed by event_id (uthash).
+ * Each event goes out as [topic, Envelope]; ["ACK", event_id] or ["NACK",
+ * event_id, reason] ends it; an event without an answer within
+ * --ack-timeout-ms is resent, the delay doubling per event up to 30 s. A
+ * daemon restart is only a longer silence: ZeroMQ reconnects the DEALER and the window is resent.
  *
  * Like the rest of tp-pub it reports refused events on stderr itself
  * ("tp-pub: FILE:LINE: refused by the daemon: reason"). Not thread-safe;

@@ -1,9 +1,9 @@
 /* tp_tail_durable — tp-tail's --durable mode: the Clone-pattern client
  * (DESIGN.md, "Reliable paths") and its position file.
  *
- * Called only by tp-tail's main loop (adapters/tp-tail/tp_tail.c), which owns the
- * alert SUB, decodes and prints alerts and polls. This module owns the
- * rest: the position FILE (loaded at start, replaced through FILE.tmp +
+ * Called only by tp-tail's main loop (tp_tail.c), which owns the alert SUB
+ * (tp_tail_sub.c), hands alerts to the sinks and polls. This module owns
+ * the rest: the position FILE (loaded at start, replaced through FILE.tmp +
  * fsync + rename at most every 200 ms), the replay DEALER that asks for
  * every alert after the saved sequence, the queue holding live alerts back
  * while a replay runs, the gaps (holes) passed over while the replay

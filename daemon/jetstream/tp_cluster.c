@@ -17,6 +17,7 @@
 #include "tp_lease.h"
 #include "tp_log.h"
 #include "tp_nats.h"
+#include "tp_nats_status.h"
 #include "tp_partition.h"
 
 #define FETCH_BATCH      256
@@ -432,7 +433,7 @@ int tp_cluster_new(const tp_config_t *cfg, char *why, size_t whylen, tp_cluster_
     jo.PublishAsync.AckHandler = s_puback_cb;
     jo.PublishAsync.AckHandlerClosure = c;
     if ((s = natsConnection_JetStream(&c->js, c->nc, &jo)) != NATS_OK) {
-        r = tp_nats_fail(s, "JetStream context", why, whylen);
+        r = tp_nats_status_fail(s, "JetStream context", why, whylen);
         goto fail;
     }
     if ((r = tp_nats_ensure_streams(c->js, cfg, why, whylen)) < 0 ||

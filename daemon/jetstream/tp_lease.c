@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "tp_nats.h"
+#include "tp_nats_status.h"
 #include "tp_partition.h"
 
 struct tp_lease {
@@ -285,7 +286,7 @@ int tp_lease_new(natsConnection *nc, const tp_config_t *cfg, const char *instanc
     if (s != NATS_OK) {
         char what[128];
         snprintf(what, sizeof what, "lease bucket %s", cfg->nats.lease_bucket);
-        r = tp_nats_fail(s, what, why, whylen);
+        r = tp_nats_status_fail(s, what, why, whylen);
         goto fail;
     }
     if ((r = -pthread_create(&l->thread, NULL, s_thread, l)) < 0) {

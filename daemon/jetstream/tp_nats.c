@@ -23,6 +23,7 @@
 #pragma GCC diagnostic pop
 
 #include "tp_contract.h"
+#include "tp_nats_status.h"
 #include "tp_partition.h"
 
 #define DELIVER_BATCH     512            /* messages per loop turn, then yield */
@@ -61,27 +62,8 @@ void tp_nats_global_init(void) {
     natsLibevent_Init();
 }
 
-static int s_errno(natsStatus s) {
-    switch (s) {
-    case NATS_OK:            return 0;
-    case NATS_NO_MEMORY:     return -ENOMEM;
-    case NATS_TIMEOUT:       return -ETIMEDOUT;
-    case NATS_NOT_FOUND:     return -ENOENT;
-    case NATS_NO_SERVER:     return -ECONNREFUSED;
-    case NATS_INVALID_ARG:   return -EINVAL;
-    case NATS_CONNECTION_CLOSED: return -ENOTCONN;
-    default:                 return -EIO;
-    }
-}
-
-int tp_nats_fail(natsStatus s, const char *what, char *why, size_t whylen) {
-    snprintf(why, whylen, "%s: %s (%s)", what, natsStatus_GetText(s),
-             nats_GetLastError(NULL) ? nats_GetLastError(NULL) : "");
-    return s_errno(s);
-}
-
 static int s_fail(tp_nats_t *n, natsStatus s, const char *what) {
-    return tp_nats_fail(s, what, n->setup_why, sizeof n->setup_why);
+    return tp_nats_status_fail(s, what, n->setup_why, sizeof n->setup_why);
 }
 
 /* Delivery thread: queue the message for the loop, wake it if idle. The
@@ -179,7 +161,7 @@ static int s_ensure_stream(jsCtx *js, const tp_config_t *cfg, const char *name,
         }
     }
     if (s != NATS_OK)
-        return tp_nats_fail(s, name, why, whylen);
+        return tp_nats_status_fail(s, name, why, whylen);
     return 0;
 }
 
@@ -290,9 +272,9 @@ int tp_nats_connect(const tp_config_t *cfg, struct event_base *base, natsConnect
         (base && (s = natsOptions_UseGlobalMessageDelivery(opts, true)) != NATS_OK) ||
         (s = natsOptions_SetMaxReconnect(opts, -1)) != NATS_OK ||
         (s = natsOptions_SetReconnectWait(opts, 250)) != NATS_OK) {
-        r = tp_nats_fail(s, "NATS options", why, whylen);
+        r = tp_nats_status_fail(s, "NATS options", why, whylen);
     } else if ((s = natsConnection_Connect(ret, opts)) != NATS_OK) {
-        r = tp_nats_fail(s, cfg->nats.url, why, whylen);
+        r = tp_nats_status_fail(s, cfg->nats.url, why, whylen);
     }
     natsOptions_Destroy(opts);
     return r;
@@ -407,7 +389,7 @@ int tp_nats_publish_alert(tp_nats_t *n, const char *topic, const void *body, siz
     natsStatus s = js_PublishAsync(n->js, subject, body, (int)len, &po);
     if (s != NATS_OK) {
         atomic_fetch_add(&n->publish_errors, 1);
-        return s_errno(s);
+        return tp_nats_status_errno(s);
     }
     n->published++;
     return 0;

@@ -85,9 +85,6 @@ int tp_nats_ensure_streams(jsCtx *js, const tp_config_t *cfg, char *why, size_t 
 /* The Nats-Msg-Id of an alert: "<alert_id>:<FIRING|RESOLVED>:<detected_at_ms>". */
 void tp_nats_alert_msg_id(char *buf, size_t len, const Touchpoint__V1__Alert *a);
 
-/* "what: <libnats text> (<last error>)" into why; the negative errno. */
-int tp_nats_fail(natsStatus s, const char *what, char *why, size_t whylen);
-
 /* Unsubscribes and closes; queued, unsettled messages are released (the
  * server redelivers them). Accepts NULL. */
 void tp_nats_destroy(tp_nats_t **p);

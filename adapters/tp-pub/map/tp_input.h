@@ -1,8 +1,8 @@
 /* tp_input — tp-pub's input: Envelopes from JSON lines, or from a CRM
  * export (CSV or JSON lines) through a mapping (tp_map).
  *
- * One reading path for both of tp-pub's modes (XPUB and --reliable): each
- * call yields the next Envelope with the physical line it came from, or a
+ * One reading path for all of tp-pub's modes (XPUB, --reliable, --nats,
+ * --dry-run; tp_pub_next() in tp_pub.c sits on it): each call yields the next Envelope with the physical line it came from, or a
  * bad row with a reason, so tp-pub reports "FILE:LINE: reason" the same way
  * whatever the input.
  */
