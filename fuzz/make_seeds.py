@@ -138,8 +138,8 @@ def config_seeds():
         write("fuzz_config", "example.yaml", f.read())
     write("fuzz_config", "default.yaml", replay(["--default-config"]))
     seen = set()
-    for path in sorted(glob.glob(os.path.join(ROOT, "tests", "test_*.c"))):
-        if path.endswith(("test_json.c", "test_adapters.c")):   # JSON texts, not configs
+    for path in sorted(glob.glob(os.path.join(ROOT, "tests", "*", "test_*.c"))):
+        if path.endswith(("test_json.c",)) or os.path.basename(path).startswith("test_tp_"):   # JSON texts, not configs
             continue
         name = os.path.splitext(os.path.basename(path))[0]
         for i, text in enumerate(test_yaml_texts(path), 1):
