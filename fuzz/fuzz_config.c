@@ -95,7 +95,7 @@ int tp_fuzz_config(const uint8_t *data, size_t size) {
     memcpy(text, data, n);
     text[n] = '\0';
     int64_t ms = -1;
-    if (tp_duration_parse(text, &ms) == 0 && ms < 0)
+    if (tp_config_duration_parse(text, &ms) == 0 && ms < 0)
         tp_fuzz_fail("duration \"%s\" parsed as %lld ms", text, (long long)ms);
     return 0;
 }

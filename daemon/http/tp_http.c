@@ -344,7 +344,7 @@ int tp_http_new(struct event_base *base, const tp_config_t *cfg, tp_engine_t *en
     char host[64], *token = NULL;
     unsigned port;
     snprintf(why, whylen, "http.listen '%s'", cfg->http.listen);
-    if (tp_listen_parse(cfg->http.listen, host, sizeof host, &port) < 0)
+    if (tp_config_listen_parse(cfg->http.listen, host, sizeof host, &port) < 0)
         return -EINVAL;
     int r = s_ingest_token(cfg, &token, why, whylen);
     if (r < 0)
@@ -423,7 +423,7 @@ int tp_http_reconfigure(tp_http_t *h, const tp_config_t *cfg, char *why, size_t 
         char host[64];
         unsigned port;
         snprintf(why, whylen, "http.listen '%s'", cfg->http.listen);
-        if (tp_listen_parse(cfg->http.listen, host, sizeof host, &port) < 0)
+        if (tp_config_listen_parse(cfg->http.listen, host, sizeof host, &port) < 0)
             r = -EINVAL;
         /* The new address next: if it cannot be bound, nothing changed. */
         errno = 0;

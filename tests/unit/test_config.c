@@ -226,14 +226,14 @@ static void test_http_listen(void **state)
     assert_string_equal(c->http.listen, "[::1]:0");
     char host[64];
     unsigned port = 1;
-    assert_int_equal(tp_listen_parse(c->http.listen, host, sizeof host, &port), 0);
+    assert_int_equal(tp_config_listen_parse(c->http.listen, host, sizeof host, &port), 0);
     assert_string_equal(host, "::1");
     assert_int_equal(port, 0);
-    assert_int_equal(tp_listen_parse("0.0.0.0:65535", host, sizeof host, &port), 0);
+    assert_int_equal(tp_config_listen_parse("0.0.0.0:65535", host, sizeof host, &port), 0);
     assert_string_equal(host, "0.0.0.0");
     assert_int_equal(port, 65535);
-    assert_int_equal(tp_listen_parse("10.0.0.1:80", host, 4, &port), -EINVAL);   /* host too long */
-    assert_int_equal(tp_listen_parse("10.0.0.1:", host, sizeof host, &port), -EINVAL);
+    assert_int_equal(tp_config_listen_parse("10.0.0.1:80", host, 4, &port), -EINVAL);   /* host too long */
+    assert_int_equal(tp_config_listen_parse("10.0.0.1:", host, sizeof host, &port), -EINVAL);
     tp_config_destroy(&c);
 
     /* http.ingest: every key; "" turns the token off again. */
@@ -651,17 +651,17 @@ static void test_durations(void **state)
     int64_t ms;
     for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
         ms = -1;
-        assert_int_equal(tp_duration_parse(good[i].s, &ms), 0);
+        assert_int_equal(tp_config_duration_parse(good[i].s, &ms), 0);
         assert_int_equal(ms, good[i].ms);
     }
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         ms = 42;
-        if (tp_duration_parse(bad[i], &ms) != -EINVAL)
+        if (tp_config_duration_parse(bad[i], &ms) != -EINVAL)
             fail_msg("\"%s\" was accepted", bad[i]);
         assert_int_equal(ms, 42);
     }
-    assert_int_equal(tp_duration_parse(NULL, &ms), -EINVAL);
-    assert_int_equal(tp_duration_parse("1s", NULL), -EINVAL);
+    assert_int_equal(tp_config_duration_parse(NULL, &ms), -EINVAL);
+    assert_int_equal(tp_config_duration_parse("1s", NULL), -EINVAL);
 }
 
 static void test_field_names(void **state)
@@ -671,15 +671,15 @@ static void test_field_names(void **state)
         "products", "topics", "notes", "next_step", "attendees", "account_id", "territory",
     };
     for (unsigned i = 0; i < TP_FIELD_COUNT; i++) {
-        assert_int_equal(tp_field_from_name(names[i]), 1u << i);
-        assert_string_equal(tp_field_name(1u << i), names[i]);
+        assert_int_equal(tp_config_field_from_name(names[i]), 1u << i);
+        assert_string_equal(tp_config_field_name(1u << i), names[i]);
     }
-    assert_int_equal(tp_field_from_name("Products"), 0);
-    assert_int_equal(tp_field_from_name(""), 0);
-    assert_int_equal(tp_field_from_name(NULL), 0);
-    assert_null(tp_field_name(0));
-    assert_null(tp_field_name(TP_FIELD_NOTES | TP_FIELD_TOPICS));
-    assert_null(tp_field_name(1u << TP_FIELD_COUNT));
+    assert_int_equal(tp_config_field_from_name("Products"), 0);
+    assert_int_equal(tp_config_field_from_name(""), 0);
+    assert_int_equal(tp_config_field_from_name(NULL), 0);
+    assert_null(tp_config_field_name(0));
+    assert_null(tp_config_field_name(TP_FIELD_NOTES | TP_FIELD_TOPICS));
+    assert_null(tp_config_field_name(1u << TP_FIELD_COUNT));
 }
 
 static void test_feedback_sources_and_type_slas(void **state)
