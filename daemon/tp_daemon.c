@@ -178,11 +178,12 @@ static void s_reliable_cb(void *arg, const tp_frame_t *frames, size_t nframes) {
     tp_daemon_t *d = arg;
     char why[256] = "expected [topic, Envelope]", id[160] = "";
     d->now_ms = tp_realtime_ms();
+    /* Through the engine whatever the frame count, so a bad one is received
+     * and refused (frames) like on any input. */
     int r = TP_REFUSED;
-    if (nframes == 3)
-        r = tp_engine_handle_why(d->engine, frames + 1, 2, why, sizeof why, id, sizeof id);
-    else
-        tp_engine_counters(d->engine)->bad[TP_BAD_FRAMES]++;
+    if (nframes >= 1)
+        r = tp_engine_handle_why(d->engine, frames + 1, nframes - 1, why, sizeof why, id,
+                                 sizeof id);
     if (r == TP_ACCEPTED)
         s_log(d, TP_LOG_EVENT, frames[1].data, frames[1].len, frames[2].data, frames[2].len);
     if (r == TP_ACCEPTED || r == TP_DUPLICATE) {
@@ -221,7 +222,7 @@ static int s_ingest_submit_cb(void *ctx, const tp_frame_t frames[2], char *why, 
     tp_daemon_t *d = ctx;
     d->now_ms = tp_realtime_ms();
     if (frames[1].len > d->cfg->max_message_bytes) {
-        tp_engine_counters(d->engine)->oversize++;
+        tp_stats_count_oversize(tp_engine_counters(d->engine));
         snprintf(why, whylen, "the event is %zu bytes encoded, over limits.max_message_bytes (%zu)",
                  frames[1].len, d->cfg->max_message_bytes);
         return TP_REFUSED;

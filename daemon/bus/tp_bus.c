@@ -21,6 +21,7 @@ struct tp_bus_sock {
     struct event  *resume;        /* zero-timeout timer: the next batch, next loop turn */
     tp_bus_recv_fn fn;
     tp_bus_recv_fn oversize_fn;   /* after an oversize message is counted; NULL = none */
+    bool           counted;       /* an event input: oversize counted in stats (received too) */
     void          *arg;
     bool           bound;         /* bind mode: unbind at close (removes an ipc file) */
     size_t         max_msg;       /* larger messages are dropped and counted; 0 = no limit */
@@ -72,8 +73,8 @@ static bool s_readable(void *zsock) {
 static void s_oversize(s_sock_t *s, size_t bytes) {
     tp_bus_t *b = s->bus;
     uint64_t suppressed;
-    if (b->stats)
-        b->stats->oversize++;
+    if (b->stats && s->counted)
+        tp_stats_count_oversize(b->stats);
     if (tp_ratelimit_below(&b->rl, tp_monotonic_ms(), &suppressed))
         log_warning("Dropped a %zu-byte message from %s '%s': limit %zu (limits.max_message_bytes)%s",
                     bytes, s->name, s->endpoint, s->max_msg,
@@ -201,7 +202,8 @@ static int s_open(tp_bus_t *b, int type, const tp_endpoint_t *ep, size_t max_msg
             s = &b->socks[i];
     if (!s)
         return -E2BIG;
-    *s = (s_sock_t){ .bus = b, .fn = fn, .arg = arg, .max_msg = max_msg };
+    *s = (s_sock_t){ .bus = b, .fn = fn, .arg = arg, .max_msg = max_msg,
+                     .counted = type == ZMQ_SUB };
     snprintf(s->name, sizeof s->name, "%s", ep->name);
     if (!(s->endpoint = strdup(ep->endpoint)))
         return -ENOMEM;
@@ -332,6 +334,7 @@ static void s_after_send(s_sock_t *s) {
 
 void tp_bus_on_oversize(tp_bus_sock_t *s, tp_bus_recv_fn fn) {
     s->oversize_fn = fn;
+    s->counted = true;
 }
 
 int tp_bus_send(tp_bus_sock_t *s, const tp_frame_t *frames, size_t n) {

@@ -8,8 +8,10 @@
  * bounded batch we yield to the loop and re-activate ourselves, so one
  * flooding input cannot starve the others or the timers.
  *
- * Inputs and routers drop, count (stats->oversize) and log messages above
- * their byte limit. ZMQ_MAXMSGSIZE is only a memory ceiling far above it
+ * Inputs and routers drop and log messages above their byte limit; on
+ * event inputs (SUB inputs, and routers given tp_bus_on_oversize) they are
+ * also counted, in stats->oversize and stats->received (tp_stats.h: every
+ * input message is received once and ends in one counter). ZMQ_MAXMSGSIZE is only a memory ceiling far above it
  * (max(4 x the limit, 16 MiB)): libzmq disconnects a peer that sends a frame above the
  * ceiling, without telling us, so that case is not counted.
  *
@@ -44,8 +46,8 @@ typedef void (*tp_bus_recv_fn)(void *arg, const tp_frame_t *frames, size_t nfram
 /* NULL on failure (errno set). */
 tp_bus_t *tp_bus_new(struct event_base *base);
 
-/* Where the bus counts what it drops (stats->oversize; the ZAP handler's
- * stats->zap_denied) and how often it may log about it (rl is copied).
+/* Where the bus counts what it drops (stats->oversize and ->received of
+ * event inputs; the ZAP handler's stats->zap_denied) and how often it may log about it (rl is copied).
  * stats is borrowed and must outlive the bus. Call before adding sockets. */
 void tp_bus_set_counters(tp_bus_t *b, tp_stats_t *stats, const tp_ratelimit_t *rl);
 
@@ -82,9 +84,10 @@ size_t tp_bus_subscribers(const tp_bus_t *b);
 int tp_bus_add_router(tp_bus_t *b, const tp_endpoint_t *ep, size_t max_msg_bytes,
                       tp_bus_recv_fn fn, void *arg, tp_bus_sock_t **ret);
 
-/* fn gets each message over the socket's max_msg_bytes after the bus has
- * counted and logged it (same frames as the receive callback, same arg):
- * the reliable input answers it with a NACK. */
+/* Makes router s an event input: each message over its max_msg_bytes is
+ * counted (stats->oversize, stats->received) and logged, then handed to fn
+ * (same frames as the receive callback, same arg): the reliable input
+ * answers it with a NACK. */
 void tp_bus_on_oversize(tp_bus_sock_t *s, tp_bus_recv_fn fn);
 
 /* Sends one message (frames in order, the first is the peer identity on a

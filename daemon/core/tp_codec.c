@@ -10,6 +10,7 @@
 static const char *const s_bad_names[TP_BAD__COUNT] = {
     [TP_BAD_NONE] = "none",         [TP_BAD_FRAMES] = "frames",     [TP_BAD_TOPIC] = "topic",
     [TP_BAD_DECODE] = "decode",     [TP_BAD_MISMATCH] = "mismatch", [TP_BAD_INVALID] = "invalid",
+    [TP_BAD_EMPTY] = "empty",
 };
 
 const char *tp_bad_name(tp_bad_t bad) {
@@ -140,6 +141,12 @@ tp_bad_t tp_codec_decode(const tp_frame_t *frames, size_t nframes, ProtobufCAllo
         t[tn] = '\0';
         snprintf(why, whylen, "unknown topic \"%s\"", t);
         return TP_BAD_TOPIC;
+    }
+    /* Zero bytes decode as an Envelope with every field unset, which
+     * would pass for a topic/payload mismatch: say what it is. */
+    if (frames[1].len == 0) {
+        snprintf(why, whylen, "frame 2 is empty (expected an Envelope)");
+        return TP_BAD_EMPTY;
     }
     Touchpoint__V1__Envelope *env =
         touchpoint__v1__envelope__unpack(alloc, frames[1].len, frames[1].data);

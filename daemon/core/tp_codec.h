@@ -29,6 +29,7 @@ typedef enum {
     TP_BAD_DECODE,      /* frame 2 is not an Envelope */
     TP_BAD_MISMATCH,    /* payload does not match the topic (or is missing) */
     TP_BAD_INVALID,     /* decodes, but a field is missing or out of range */
+    TP_BAD_EMPTY,       /* frame 2 is empty: no Envelope at all (not a mismatch) */
     TP_BAD__COUNT
 } tp_bad_t;
 

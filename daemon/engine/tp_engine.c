@@ -302,7 +302,6 @@ static int s_dispatch(tp_engine_t *e, const Touchpoint__V1__Envelope *env, char 
         t = env->watermark->now_ms;
     s_advance(e, t);
     tp_clock_observe(&e->clock, t);
-    e->stats.accepted++;
 
     /* The one switch over payload kinds: update state, then let the rules
      * that asked for this kind look at the result. */
@@ -321,7 +320,6 @@ static int s_dispatch(tp_engine_t *e, const Touchpoint__V1__Envelope *env, char 
             s_arm_call_retention(e, ev.call);
         break;
     case TOUCHPOINT__V1__ENVELOPE__PAYLOAD_CONTRACTING:
-        e->stats.contracting++;
         r = tp_cases_apply(e->cases, env->contracting, env->event_id, &change);
         if (r == -E2BIG) {
             e->stats.steps_dropped++;
@@ -343,6 +341,7 @@ static int s_dispatch(tp_engine_t *e, const Touchpoint__V1__Envelope *env, char 
         }
         if (r < 0)
             return r;
+        e->stats.contracting++;
         ev.step = &change;
         s_arm_case_retention(e, change.kase);
         break;
@@ -355,6 +354,9 @@ static int s_dispatch(tp_engine_t *e, const Touchpoint__V1__Envelope *env, char 
     default:
         return TP_REFUSED; /* unreachable: the codec refuses envelopes without payload */
     }
+    /* Counted here, not before the switch: a step refused above is counted
+     * as refused only, so received = accepted + duplicates + refused. */
+    e->stats.accepted++;
     tp_rule_ctx_t ctx = s_ctx(e);
     tp_ruleset_on_event(e->rules, &ctx, &ev);
     if (e->observer)

@@ -30,8 +30,9 @@ static const struct {
     const char *name, *help;
     size_t      off;
 } s_counters[] = {
-    { "messages_received_total", "Bus messages taken off any input, good or bad",
-      offsetof(tp_stats_t, received) },
+    { "messages_received_total", "Input messages, each ending in one of: events_accepted, "
+      "duplicates, events_refused (any reason), messages_oversize, steps_dropped, "
+      "cases_over_hcp_limit", offsetof(tp_stats_t, received) },
     { "events_accepted_total", "Events decoded, valid and not duplicates",
       offsetof(tp_stats_t, accepted) },
     { "duplicates_total", "Events whose event_id was seen before (ignored)",
@@ -254,7 +255,7 @@ static int s_families(tp_http_t *h) {
                                                     s_counters[i].help, NULL, NULL, 0));
     h->refused = tp_metrics_add(m, TP_METRIC_COUNTER, "events_refused_total",
                                 "Bus messages refused, by reason (frames, topic, decode, "
-                                "mismatch, invalid)", reason, NULL, 0);
+                                "mismatch, invalid, empty)", reason, NULL, 0);
     h->alerts = tp_metrics_add(m, TP_METRIC_COUNTER, "alerts_total",
                                "Alerts raised, by rule and status (FIRING, RESOLVED)", rule_status,
                                NULL, 0);
