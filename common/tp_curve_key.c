@@ -63,6 +63,15 @@ int tp_curve_key_read(const char *path, char ret_public[TP_Z85_LEN + 1],
     return r;
 }
 
+int tp_curve_key_load(const char *key, const char *path, char ret_public[TP_Z85_LEN + 1],
+                      char ret_secret[TP_Z85_LEN + 1], char *why, size_t whylen) {
+    int r = tp_curve_key_read(path, ret_public, ret_secret);
+    if (r < 0)
+        tp_secret_file_why(r, key, path, "Z85 secret key (write one with tp-keygen --write)", why,
+                           whylen);
+    return r;
+}
+
 int tp_curve_client_init(const char *server_key, const char *secret_file, tp_curve_client_t *ret,
                          char *err, size_t errlen) {
     tp_curve_client_t c = { 0 };

@@ -29,6 +29,12 @@ int tp_curve_key_parse_line(const char *line, uint8_t ret_key[32]);
 int tp_curve_key_read(const char *path, char ret_public[TP_Z85_LEN + 1],
                       char ret_secret[TP_Z85_LEN + 1]);
 
+/* tp_curve_key_read for the daemon's own key file (config key `key`), the
+ * one check at start and in --check-config: on failure `why` (may be NULL)
+ * gets the reason as one line naming the key and the file. */
+int tp_curve_key_load(const char *key, const char *path, char ret_public[TP_Z85_LEN + 1],
+                      char ret_secret[TP_Z85_LEN + 1], char *why, size_t whylen);
+
 /* A tool's CURVE client identity: the server's public key and our keypair. */
 typedef struct {
     bool on;                                   /* false: plain, nothing is set */

@@ -30,8 +30,9 @@ static void s_usage(FILE *out) {
             "\n"
             "  -c, --config FILE    YAML config (default: the embedded config, loopback\n"
             "                       tcp://127.0.0.1:7601 in, tcp://127.0.0.1:7602 out)\n"
-            "      --check-config   validate the config, print file:line of the first\n"
-            "                       error and exit (0 valid, 1 invalid)\n"
+            "      --check-config   validate the config and the files it names (token\n"
+            "                       and key files, as start-up reads them), print the\n"
+            "                       first error (file:line) and exit (0 valid, 1 invalid)\n"
             "      --print-config   print the embedded default config and exit\n"
             "  -p, --print-alerts   also print each alert as a JSON line on stdout\n"
             "  -r, --replay FILE    backfill: run the rules over FILE (JSON lines, one\n"
@@ -76,10 +77,21 @@ static void s_stats_cb(evutil_socket_t sig, short what, void *arg) {
     tp_daemon_log_stats(((s_main_t *)arg)->daemon);
 }
 
-static int s_load_config(const char *path, char *err, size_t errlen, tp_config_t **ret) {
-    return path ? tp_config_load(path, err, errlen, ret)
-                : tp_config_parse(tp_config_default_yaml(), strlen(tp_config_default_yaml()),
-                                  "<embedded>", err, errlen, ret);
+/* The config file, or the embedded one, parsed whole; with `files`, the
+ * files it names checked as the daemon reads them too: what --check-config,
+ * start-up and SIGHUP all run, so they can never disagree (--replay opens
+ * no endpoint and reads none of them). */
+static int s_load_config(const char *path, bool files, char *err, size_t errlen,
+                         tp_config_t **ret) {
+    tp_config_t *c = NULL;
+    int r = path ? tp_config_load(path, err, errlen, &c)
+                 : tp_config_parse(tp_config_default_yaml(), strlen(tp_config_default_yaml()),
+                                   "<embedded>", err, errlen, &c);
+    if (r == 0 && files && (r = tp_config_check_files(c, err, errlen)) < 0)
+        tp_config_destroy(&c);
+    if (r == 0)
+        *ret = c;
+    return r;
 }
 
 /* SIGHUP: read and validate the whole file first; only a config that
@@ -92,8 +104,9 @@ static void s_reload_cb(evutil_socket_t sig, short what, void *arg) {
     tp_config_t *next = NULL;
     tp_notify_reloading(m->notify);
     log_info("Received SIGHUP, reloading %s", m->config_path ? m->config_path : "<embedded>");
-    if (s_load_config(m->config_path, err, sizeof err, &next) < 0)
-        log_error("Reload refused: %s; still running on the previous config", err);
+    if (s_load_config(m->config_path, true, err, sizeof err, &next) < 0)
+        log_error("Reload of %s refused: %s; still running on the previous config",
+                  m->config_path ? m->config_path : "<embedded>", err);
     else if (tp_daemon_reload(m->daemon, next) < 0)
         tp_config_destroy(&next);
     else {
@@ -162,8 +175,8 @@ int main(int argc, char **argv) {
 
     tp_config_t *cfg = NULL;
     char err[512];
-    if (s_load_config(config_path, err, sizeof err, &cfg) < 0) {
-        fprintf(stderr, "touchpointd: %s\n", err);
+    if (s_load_config(config_path, !replay_path || check_only, err, sizeof err, &cfg) < 0) {
+        fprintf(stderr, "touchpointd: %s%s\n", check_only ? "" : "Refusing to start: ", err);
         return EXIT_FAILURE;
     }
     if (check_only) {

@@ -561,17 +561,10 @@ static int s_bus_guards(tp_daemon_t *d) {
     const char *path = cfg->curve.secret_key_file;
     if (!path)
         return 0;
-    char pub[TP_Z85_LEN + 1], sec[TP_Z85_LEN + 1];
-    int r = tp_curve_key_read(path, pub, sec);
-    if (r == -EPERM)
-        return log_error_errno(r, "Refusing to start: the CURVE secret key '%s' is readable or "
-                               "writable by others; chmod o-rwx it (0600, or 0640 root:touchpointd)",
-                               path);
-    if (r == -EBADMSG)
-        return log_error_errno(r, "The CURVE secret key file '%s' holds no Z85 secret key "
-                               "(write one with tp-keygen --write)", path);
+    char pub[TP_Z85_LEN + 1], sec[TP_Z85_LEN + 1], why[512];
+    int r = tp_curve_key_load("curve.secret_key_file", path, pub, sec, why, sizeof why);
     if (r < 0)
-        return log_error_errno(r, "Failed to read the CURVE secret key '%s': %m", path);
+        return log_error_errno(r, "Refusing to start: %s", why);
     r = tp_bus_enable_curve(d->bus, pub, sec, &d->zap);
     explicit_bzero(sec, sizeof sec);
     if (r < 0)

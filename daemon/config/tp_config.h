@@ -12,7 +12,7 @@
  * tp_config.c (load, free, the rules' questions), tp_config_yaml.c (the
  * walker), tp_config_types.c (a setter per key type), tp_config_values.c
  * (durations, addresses, field names), tp_config_checks.c (rules spanning
- * keys), tp_config_files.c (the files a config names).
+ * keys), tp_config_files.c (the secret files a config names).
  */
 #pragma once
 
@@ -223,6 +223,14 @@ int tp_config_parse(const char *yaml, size_t len, const char *name, char *err, s
 /* As tp_config_parse, reading the file at `path`. A missing or unreadable
  * file is "path: <strerror>" and a negative errno. */
 int tp_config_load(const char *path, char *err, size_t errlen, tp_config_t **ret);
+
+/* Checks the files `c` names as the daemon reads them at start and on
+ * reload: each bearer token file in use (http.ingest, http.dashboard) holds
+ * a token and is not open to others, the CURVE secret key file holds a key
+ * and is not open to others. 0, or the reader's negative errno (-EPERM,
+ * -EBADMSG, -ENOENT, ...) with one line "config: key 'file' reason" in err.
+ * Used by --check-config, start-up and SIGHUP alike. */
+int tp_config_check_files(const tp_config_t *c, char *err, size_t errlen);
 
 /* The embedded default config (loopback endpoints, ./var/touchpointd),
  * as YAML text; tp_config_parse() of it always succeeds. */

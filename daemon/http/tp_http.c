@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tp_cli.h"
 #include "tp_contract.h"
 #include "tp_dash.h"
 #include "tp_kpi.h"
@@ -320,16 +321,7 @@ static unsigned s_bound_port(struct evhttp_bound_socket *bs) {
  * token file), or a negative errno with the reason in why. */
 static int s_ingest_token(const tp_config_t *cfg, char **ret_token, char *why, size_t whylen) {
     const char *path = cfg->http.ingest.enabled ? cfg->http.ingest.bearer_token_file : NULL;
-    int r = tp_ingest_read_token(path, ret_token);
-    if (r == -EPERM)
-        snprintf(why, whylen, "http.ingest.bearer_token_file '%s' is readable or writable by "
-                 "others; chmod o-rwx it (0600, or 0640 root:touchpointd)", path);
-    else if (r == -EBADMSG)
-        snprintf(why, whylen, "http.ingest.bearer_token_file '%s' holds no token (one line of "
-                 "at most %d printable characters, no spaces)", path, TP_INGEST_TOKEN_MAX);
-    else if (r < 0)
-        snprintf(why, whylen, "http.ingest.bearer_token_file '%s'", path);
-    return r;
+    return tp_token_file_read("http.ingest.bearer_token_file", path, ret_token, why, whylen);
 }
 
 /* Ingest on: bodies up to its limit; off: none worth the name. */

@@ -79,7 +79,7 @@ static void test_invalid_config_is_refused_with_file_line(void **state) {
     assert_false(tp_dfx_reload_yaml(d, "rules:\n  call_incomplete:\n    requried: [notes]\n"));
     char *log = tp_read_file(d->err);
     char want[4200];
-    snprintf(want, sizeof want, "Reload refused: %s:3:", d->cfg);
+    snprintf(want, sizeof want, "refused: %s:3:", d->cfg);
     assert_non_null(strstr(log, want));
     free(log);
     /* Still running, on the old thresholds: notes present, products missing. */
