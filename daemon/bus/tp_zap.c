@@ -178,59 +178,42 @@ int tp_zap_new(struct event_base *base, void *zctx, tp_stats_t *stats, const tp_
     return 0;
 }
 
+/* An allow-list being read: the keys so far, not yet in force. */
+typedef struct {
+    s_key_t *set;
+    size_t   n;
+} s_load_t;
+
+static int s_add_key_cb(void *arg, const uint8_t key[32]) {
+    s_load_t *l = arg;
+    s_key_t  *k;
+    HASH_FIND(hh, l->set, key, 32, k);
+    if (k)
+        return 0; /* listed twice: once is enough */
+    if (l->n == TP_ZAP_MAX_KEYS)
+        return -E2BIG;
+    if (!(k = calloc(1, sizeof *k)))
+        return -ENOMEM;
+    memcpy(k->key, key, 32);
+    HASH_ADD(hh, l->set, key, 32, k);
+    if (k->oom) {
+        free(k);
+        return -ENOMEM;
+    }
+    l->n++;
+    return 0;
+}
+
 int tp_zap_load(tp_zap_t *z, const char *domain, const char *path) {
     if (strlen(domain) >= sizeof z->domains[0].name)
         return -ENAMETOOLONG;
     s_domain_t *d = s_find(z, domain, strlen(domain));
     if (!d && z->n_domains == MAX_DOMAINS)
         return -E2BIG;
-    FILE *f = fopen(path, "re");
-    if (!f)
-        return -errno;
-    s_key_t *set = NULL;
-    size_t n = 0, cap = 0;
-    unsigned lineno = 0;
-    char *line = NULL;
-    int r = 0;
-    errno = 0;
-    while (r == 0 && getline(&line, &cap, f) >= 0) {
-        uint8_t key[32];
-        lineno++;
-        int p = tp_curve_key_parse_line(line, key);
-        if (p == 1)
-            continue;
-        if (p < 0) {
-            z->bad_line = lineno;
-            r = -EBADMSG;
-            break;
-        }
-        s_key_t *k;
-        HASH_FIND(hh, set, key, 32, k);
-        if (k)
-            continue;                  /* listed twice: once is enough */
-        if (n == TP_ZAP_MAX_KEYS) {
-            r = -E2BIG;
-            break;
-        }
-        if (!(k = calloc(1, sizeof *k))) {
-            r = -ENOMEM;
-            break;
-        }
-        memcpy(k->key, key, 32);
-        HASH_ADD(hh, set, key, 32, k);
-        if (k->oom) {
-            free(k);
-            r = -ENOMEM;
-            break;
-        }
-        n++;
-    }
-    if (r == 0 && ferror(f))
-        r = errno ? -errno : -EIO;
-    free(line);
-    fclose(f);
+    s_load_t l = { 0 };
+    int      r = tp_curve_allow_list_read(path, s_add_key_cb, &l, &z->bad_line);
     if (r < 0) {
-        s_free_keys(&set);
+        s_free_keys(&l.set);
         return r;
     }
     if (!d) {
@@ -238,8 +221,8 @@ int tp_zap_load(tp_zap_t *z, const char *domain, const char *path) {
         snprintf(d->name, sizeof d->name, "%s", domain);
     }
     s_free_keys(&d->keys);
-    d->keys = set;
-    d->n = n;
+    d->keys = l.set;
+    d->n = l.n;
     return 0;
 }
 

@@ -227,7 +227,8 @@ int tp_config_load(const char *path, char *err, size_t errlen, tp_config_t **ret
 /* Checks the files `c` names as the daemon reads them at start and on
  * reload: each bearer token file in use (http.ingest, http.dashboard) holds
  * a token and is not open to others, the CURVE secret key file holds a key
- * and is not open to others. 0, or the reader's negative errno (-EPERM,
+ * and is not open to others, and every bound endpoint's curve_clients file
+ * holds only public keys. 0, or the reader's negative errno (-EPERM,
  * -EBADMSG, -ENOENT, ...) with one line "config: key 'file' reason" in err.
  * Used by --check-config, start-up and SIGHUP alike. */
 int tp_config_check_files(const tp_config_t *c, char *err, size_t errlen);

@@ -177,6 +177,20 @@ static void test_world_readable_curve_key(void **state) {
     /* A key file without a key is refused the same way. */
     s_write(f->file, "# nothing here\n", 0600);
     s_both_refuse(f, "holds no Z85 secret key");
+    /* And an allow-list with a line that is not a key, by file and line. */
+    s_write(f->file, key, 0600);
+    char bad[128];
+    snprintf(bad, sizeof bad, "# producers\n%s\nnot-a-key\n", pub);
+    assert_int_equal(tp_write_file(clients, bad), 0);
+    char *err;
+    for (int start = 0; start < 2; start++) {
+        assert_int_equal(s_run(f, start ? NULL : "--check-config", &err), 1);
+        char want[4200];
+        snprintf(want, sizeof want, "%s:3: not a Z85 public key", clients);
+        if (!strstr(err, want))
+            fail_msg("want \"%s\" in:\n%s", want, err);
+        free(err);
+    }
     free(yaml);
     free(clients);
     s_free(f);
