@@ -609,9 +609,8 @@ int tp_daemon_new(struct event_base *base, const tp_config_t *cfg, const tp_daem
         r = log_error_errno(ENOMEM, "Failed to create the deadline timer");
         goto fail;
     }
-    d->bus = tp_bus_new(base);
-    if (!d->bus) {
-        r = log_error_errno(errno ? errno : ENOMEM, "Failed to create ZeroMQ context: %m");
+    if ((r = tp_bus_new(base, &d->bus)) < 0) {
+        log_error_errno(r, "Failed to create ZeroMQ context: %m");
         goto fail;
     }
     if ((r = s_bus_guards(d)) < 0)

@@ -42,17 +42,19 @@ struct tp_bus {
     char               public_key[41], secret_key[41]; /* CURVE on: the daemon's keypair */
 };
 
-tp_bus_t *tp_bus_new(struct event_base *base) {
+int tp_bus_new(struct event_base *base, tp_bus_t **ret) {
     tp_bus_t *b = calloc(1, sizeof *b);
     if (!b)
-        return NULL;
+        return -ENOMEM;
     b->base = base;
     b->zctx = zmq_ctx_new();
     if (!b->zctx) {
+        int r = errno > 0 ? -errno : -ENOMEM;
         free(b);
-        return NULL;
+        return r;
     }
-    return b;
+    *ret = b;
+    return 0;
 }
 
 static int s_zerr(void) {

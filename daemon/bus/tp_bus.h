@@ -43,8 +43,10 @@ typedef struct tp_bus_sock tp_bus_sock_t;
  * duration of the call; nframes is the real number of parts. */
 typedef void (*tp_bus_recv_fn)(void *arg, const tp_frame_t *frames, size_t nframes);
 
-/* NULL on failure (errno set). */
-tp_bus_t *tp_bus_new(struct event_base *base);
+/* A bus on `base` (borrowed) with its own ZeroMQ context, no sockets yet.
+ * 0 and the bus in *ret (free with tp_bus_destroy), or -ENOMEM / the
+ * negative errno of zmq_ctx_new. */
+int tp_bus_new(struct event_base *base, tp_bus_t **ret);
 
 /* Where the bus counts what it drops (stats->oversize and ->received of
  * event inputs; the ZAP handler's stats->zap_denied) and how often it may log about it (rl is copied).
