@@ -193,38 +193,39 @@ static void test_restart_only_key_is_refused(void **state) {
     tp_dfx_free(d);
 }
 
-/* A reload changing restart-only `key` (through `extra` YAML, or, with
- * `from`, by replacing `from` with `to` in the generated file) is refused
- * naming the key; nothing of the file is applied (products are still
- * required, not notes), and the daemon goes on serving. */
-static void s_restart_only(tp_dfx_t *d, const char *key, const char *extra, const char *from,
-                           const char *to) {
-    char *path = tp_path(d->dir, "next.yaml"), *yaml, *at;
-    char  both[512];
+/* The file tp_dfx_reload would write (REQUIRE_NOTES and `extra`), with
+ * `from` replaced by `to` when from is not NULL (caller frees). */
+static char *s_next_yaml(tp_dfx_t *d, const char *extra, const char *from, const char *to) {
+    char *path = tp_path(d->dir, "next.yaml"), *yaml, *at, both[512];
     snprintf(both, sizeof both, "%s%s", REQUIRE_NOTES, extra ? extra : "");
     tp_dfx_write_config(d, path, "event", both);
     assert_non_null(yaml = tp_read_file(path));
-    if (from) {
-        assert_non_null(at = strstr(yaml, from));
-        char *next = NULL;
-        assert_true(asprintf(&next, "%.*s%s%s", (int)(at - yaml), yaml, to, at + strlen(from)) > 0);
-        free(yaml);
-        yaml = next;
-    }
+    free(path);
+    if (!from)
+        return yaml;
+    assert_non_null(at = strstr(yaml, from));
+    char *next = NULL;
+    assert_true(asprintf(&next, "%.*s%s%s", (int)(at - yaml), yaml, to, at + strlen(from)) > 0);
+    free(yaml);
+    return next;
+}
+
+/* A reload to `yaml` (which changes restart-only `key`; taken over) is
+ * refused naming the key; nothing of the file is applied (products are
+ * still required, not notes), and the daemon goes on serving. */
+static void s_restart_only(tp_dfx_t *d, const char *key, char *yaml) {
     assert_false(tp_dfx_reload_yaml(d, yaml));
     free(yaml);
-    free(path);
     char *log = tp_read_file(d->err), want[128];
     snprintf(want, sizeof want, "%s cannot change on reload; restart touchpointd", key);
     if (!strstr(log, want))
         fail_msg("no \"%s\" in:\n%s", want, log);
     free(log);
     static unsigned n;
-    char id[32];
+    char id[32], alert[64];
     snprintf(id, sizeof id, "R-%u", n++);
-    s_submitted(d, id, TP_FIELD_NOTES);
-    char alert[64];
     snprintf(alert, sizeof alert, "call_incomplete:call/%s", id);
+    s_submitted(d, id, TP_FIELD_NOTES);
     Touchpoint__V1__Alert *a = s_wait_for(d, alert, F);
     assert_string_equal(tp_test_evidence(a, "missing"), "products");
 }
@@ -232,22 +233,24 @@ static void s_restart_only(tp_dfx_t *d, const char *key, const char *extra, cons
 static void test_state_dir_is_restart_only(void **state) {
     (void)state;
     tp_dfx_t *d = tp_dfx_start("event", REQUIRE_PRODUCTS);
-    s_restart_only(d, "state_dir", NULL, "/state\n", "/state-2\n");
+    s_restart_only(d, "state_dir", s_next_yaml(d, NULL, "/state\n", "/state-2\n"));
     tp_dfx_free(d);
 }
 
 static void test_journal_enabled_is_restart_only(void **state) {
     (void)state;
     tp_dfx_t *d = tp_dfx_start("event", REQUIRE_PRODUCTS);
-    s_restart_only(d, "journal.enabled", "journal: { enabled: false }\n", NULL, NULL);
+    s_restart_only(d, "journal.enabled", s_next_yaml(d, "journal: { enabled: false }\n", NULL, NULL));
     tp_dfx_free(d);
 }
 
 static void test_limits_are_restart_only(void **state) {
     (void)state;
     tp_dfx_t *d = tp_dfx_start("event", REQUIRE_PRODUCTS);
-    s_restart_only(d, "limits.dedup_window", "limits: { dedup_window: 1000 }\n", NULL, NULL);
-    s_restart_only(d, "limits.max_sources", "limits: { max_sources: 10 }\n", NULL, NULL);
+    s_restart_only(d, "limits.dedup_window",
+                   s_next_yaml(d, "limits: { dedup_window: 1000 }\n", NULL, NULL));
+    s_restart_only(d, "limits.max_sources",
+                   s_next_yaml(d, "limits: { max_sources: 10 }\n", NULL, NULL));
     tp_dfx_free(d);
 }
 
@@ -256,7 +259,7 @@ static void test_limits_are_restart_only(void **state) {
 static void test_nats_is_restart_only(void **state) {
     (void)state;
     tp_dfx_t *d = tp_dfx_start("event", REQUIRE_PRODUCTS);
-    s_restart_only(d, "nats", "nats: { enabled: true }\n", NULL, NULL);
+    s_restart_only(d, "nats", s_next_yaml(d, "nats: { enabled: true }\n", NULL, NULL));
     tp_dfx_free(d);
 }
 
@@ -266,21 +269,11 @@ static void test_curve_secret_key_file_is_restart_only(void **state) {
     tp_dfx_t *d = tp_dfx_setup(true); /* key and allow-list files written */
     d->curve = false;                 /* ... but started plain */
     tp_dfx_spawn(d, "event", REQUIRE_PRODUCTS);
-    d->curve = true;                  /* the reloaded file turns CURVE on */
-    char *path = tp_path(d->dir, "curve.yaml");
-    tp_dfx_write_config(d, path, "event", REQUIRE_NOTES);
+    d->curve = true; /* the reloaded file turns CURVE on */
+    char *yaml = s_next_yaml(d, NULL, NULL, NULL);
     d->curve = false;
-    char *yaml = tp_read_file(path);
     assert_non_null(strstr(yaml, "secret_key_file"));
-    assert_false(tp_dfx_reload_yaml(d, yaml));
-    free(yaml);
-    free(path);
-    char *log = tp_read_file(d->err);
-    assert_non_null(strstr(log, "curve.secret_key_file cannot change on reload"));
-    free(log);
-    s_submitted(d, "C-1", TP_FIELD_NOTES);
-    Touchpoint__V1__Alert *a = s_wait_for(d, "call_incomplete:call/C-1", F);
-    assert_string_equal(tp_test_evidence(a, "missing"), "products");
+    s_restart_only(d, "curve.secret_key_file", yaml);
     tp_dfx_free(d);
 }
 
