@@ -33,10 +33,10 @@
 
 struct event_base;
 
-#define TP_BUS_BATCH 512         /* messages per socket per loop turn */
+#define TP_BUS_BATCH 512 /* messages per socket per loop turn */
 
 
-typedef struct tp_bus tp_bus_t;
+typedef struct tp_bus      tp_bus_t;
 typedef struct tp_bus_sock tp_bus_sock_t;
 
 /* One received message: frames[0..min(nframes, 4)-1] are valid for the
@@ -65,8 +65,8 @@ int tp_bus_enable_curve(tp_bus_t *b, const char *public_key, const char *secret_
 /* Adds a SUB input on ep (bind or connect), subscribed to the contract's
  * "crm." prefix, dropping and counting messages over max_msg_bytes. *ret
  * (may be NULL) is its handle for tp_bus_close. 0 or negative errno. */
-int tp_bus_add_input(tp_bus_t *b, const tp_endpoint_t *ep, size_t max_msg_bytes,
-                     tp_bus_recv_fn fn, void *arg, tp_bus_sock_t **ret);
+int tp_bus_add_input(tp_bus_t *b, const tp_endpoint_t *ep, size_t max_msg_bytes, tp_bus_recv_fn fn,
+                     void *arg, tp_bus_sock_t **ret);
 
 /* Sets the alert output: an XPUB with ZMQ_XPUB_NODROP and SNDHWM ep->hwm.
  * 0 or negative errno. */
@@ -83,8 +83,8 @@ size_t tp_bus_subscribers(const tp_bus_t *b);
 
 /* Adds a ROUTER socket (ZMQ_ROUTER_MANDATORY): fn gets [identity, ...]
  * messages. *ret is the handle to reply on. 0 or negative errno. */
-int tp_bus_add_router(tp_bus_t *b, const tp_endpoint_t *ep, size_t max_msg_bytes,
-                      tp_bus_recv_fn fn, void *arg, tp_bus_sock_t **ret);
+int tp_bus_add_router(tp_bus_t *b, const tp_endpoint_t *ep, size_t max_msg_bytes, tp_bus_recv_fn fn,
+                      void *arg, tp_bus_sock_t **ret);
 
 /* Makes router s an event input: each message over its max_msg_bytes is
  * counted (stats->oversize, stats->received) and logged, then handed to fn

@@ -23,7 +23,7 @@
 #include "tp_config.h"
 #include "tp_testdaemon.h"
 
-#define T0   1767225600000LL      /* 2026-01-01T00:00:00Z, the probes' time */
+#define T0   1767225600000LL /* 2026-01-01T00:00:00Z, the probes' time */
 #define HOUR 3600000LL
 #define F    TOUCHPOINT__V1__ALERT_STATUS__ALERT_STATUS_FIRING
 #define R    TOUCHPOINT__V1__ALERT_STATUS__ALERT_STATUS_RESOLVED
@@ -58,10 +58,14 @@ static bool s_got(const tp_dfx_t *d, const char *id, int status) {
 static void s_call(tp_dfx_t *d, const char *id, int status, int64_t call_at, unsigned fields) {
     /* Each version is a new event: the call id plus a count. */
     static unsigned n;
-    char event_id[64];
+    char            event_id[64];
     snprintf(event_id, sizeof event_id, "%s#%u", id, n++);
-    tp_test_call_t c = { .event_id = event_id, .at_ms = call_at, .call_id = id, .status = status,
-                         .call_at_ms = call_at, .fields = fields };
+    tp_test_call_t c = { .event_id = event_id,
+                         .at_ms = call_at,
+                         .call_id = id,
+                         .status = status,
+                         .call_at_ms = call_at,
+                         .fields = fields };
     tp_dfx_send_call(d, &c);
 }
 
@@ -79,7 +83,7 @@ static void test_invalid_config_is_refused_with_file_line(void **state) {
     /* Line 3 holds the error: an unknown key under rules.call_incomplete. */
     assert_false(tp_dfx_reload_yaml(d, "rules:\n  call_incomplete:\n    requried: [notes]\n"));
     char *log = tp_read_file(d->err);
-    char want[4200];
+    char  want[4200];
     snprintf(want, sizeof want, "refused: %s:3:", d->cfg);
     assert_non_null(strstr(log, want));
     free(log);
@@ -222,7 +226,7 @@ static void s_restart_only(tp_dfx_t *d, const char *key, char *yaml) {
         fail_msg("no \"%s\" in:\n%s", want, log);
     free(log);
     static unsigned n;
-    char id[32], alert[64];
+    char            id[32], alert[64];
     snprintf(id, sizeof id, "R-%u", n++);
     snprintf(alert, sizeof alert, "call_incomplete:call/%s", id);
     s_submitted(d, id, TP_FIELD_NOTES);
@@ -240,7 +244,8 @@ static void test_state_dir_is_restart_only(void **state) {
 static void test_journal_enabled_is_restart_only(void **state) {
     (void)state;
     tp_dfx_t *d = tp_dfx_start("event", REQUIRE_PRODUCTS);
-    s_restart_only(d, "journal.enabled", s_next_yaml(d, "journal: { enabled: false }\n", NULL, NULL));
+    s_restart_only(d, "journal.enabled",
+                   s_next_yaml(d, "journal: { enabled: false }\n", NULL, NULL));
     tp_dfx_free(d);
 }
 
@@ -285,15 +290,15 @@ static void test_curve_secret_key_file_is_restart_only(void **state) {
 static void test_deadline_keeps_its_due_time_across_reload(void **state) {
     (void)state;
     const int64_t call_at = T0 + HOUR, due = call_at + 48 * HOUR;
-    tp_dfx_t *d = tp_dfx_start("event", REQUIRE_PRODUCTS
-                               "  call_unsubmitted: { submit_within: 48h }\n");
+    tp_dfx_t     *d =
+        tp_dfx_start("event", REQUIRE_PRODUCTS "  call_unsubmitted: { submit_within: 48h }\n");
     s_planned(d, "P-1", call_at);
     /* Armed before the reload: the alert of a call sent after it proves it. */
     s_submitted(d, "ARMED", 0);
     s_wait_for(d, "call_incomplete:call/ARMED", F);
     tp_test_alerts_clear(&d->got);
-    assert_true(tp_dfx_reload(d, "event", REQUIRE_PRODUCTS
-                              "  call_unsubmitted: { submit_within: 1h }\n"));
+    assert_true(
+        tp_dfx_reload(d, "event", REQUIRE_PRODUCTS "  call_unsubmitted: { submit_within: 1h }\n"));
     tp_dfx_send_watermark(d, "W-1", due - 1);
     s_submitted(d, "SENTINEL", 0);
     tp_dfx_recv_alert(d, TP_WAIT_MS);
@@ -355,7 +360,7 @@ static int s_notify_until(int fd, const char *want) {
 
 static void test_sd_notify_protocol(void **state) {
     (void)state;
-    char *dir = tp_tmpdir();
+    char              *dir = tp_tmpdir();
     struct sockaddr_un sa = { .sun_family = AF_UNIX };
     snprintf(sa.sun_path, sizeof sa.sun_path, "%s/notify", dir);
     int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -376,7 +381,7 @@ static void test_sd_notify_protocol(void **state) {
     assert_non_null(strstr(msg, "open alerts"));
     /* The loop keeps pinging while it runs. */
     long long t0 = tp_now_ms();
-    int pings = 0;
+    int       pings = 0;
     while (pings < 5) {
         s_notify_recv(fd, msg, sizeof msg);
         pings += strcmp(msg, "WATCHDOG=1") == 0;
