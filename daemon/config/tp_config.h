@@ -12,7 +12,8 @@
  * tp_config.c (load, free, the rules' questions), tp_config_yaml.c (the
  * walker), tp_config_types.c (a setter per key type), tp_config_values.c
  * (durations, addresses, field names), tp_config_checks.c (rules spanning
- * keys), tp_config_files.c (the secret files a config names).
+ * keys), tp_config_files.c (the secret files a config names),
+ * tp_config_reload.c (what a reload may not change).
  */
 #pragma once
 
@@ -232,6 +233,12 @@ int tp_config_load(const char *path, char *err, size_t errlen, tp_config_t **ret
  * -EBADMSG, -ENOENT, ...) with one line "config: key 'file' reason" in err.
  * Used by --check-config, start-up and SIGHUP alike. */
 int tp_config_check_files(const tp_config_t *c, char *err, size_t errlen);
+
+/* The first key a reload from `old` to `next` would change that only a
+ * restart can (state_dir, journal.enabled, curve.secret_key_file, clock,
+ * limits.dedup_window, limits.max_sources, and any nats.* key while
+ * JetStream mode is on), as the file names it; NULL if there is none. */
+const char *tp_config_restart_key(const tp_config_t *old, const tp_config_t *next);
 
 /* The embedded default config (loopback endpoints, ./var/touchpointd),
  * as YAML text; tp_config_parse() of it always succeeds. */

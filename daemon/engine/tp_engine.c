@@ -78,12 +78,10 @@ int tp_engine_new(const tp_config_t *cfg, tp_engine_t **ret) {
 
 int tp_engine_can_reconfigure(const tp_engine_t *e, const tp_config_t *cfg, char *why,
                               size_t whylen) {
-    /* These size or define structures built at start; changing them live
-     * would mean rebuilding the engine, which a restart does better. */
-    const char *fixed = cfg->clock != e->cfg->clock                     ? "clock"
-                        : cfg->dedup_window != e->cfg->dedup_window     ? "limits.dedup_window"
-                        : cfg->max_sources != e->cfg->max_sources       ? "limits.max_sources"
-                                                                        : NULL;
+    /* The clock, the dedup window and the source table are built at start;
+     * changing them live would mean rebuilding the engine, which a restart
+     * does better. The config module keeps the list of such keys. */
+    const char *fixed = tp_config_restart_key(e->cfg, cfg);
     if (fixed) {
         snprintf(why, whylen, "%s cannot change on reload; restart touchpointd to change it", fixed);
         return -EINVAL;

@@ -264,7 +264,7 @@ static void test_limits_are_restart_only(void **state) {
 static void test_nats_is_restart_only(void **state) {
     (void)state;
     tp_dfx_t *d = tp_dfx_start("event", REQUIRE_PRODUCTS);
-    s_restart_only(d, "nats", s_next_yaml(d, "nats: { enabled: true }\n", NULL, NULL));
+    s_restart_only(d, "nats.enabled", s_next_yaml(d, "nats: { enabled: true }\n", NULL, NULL));
     tp_dfx_free(d);
 }
 

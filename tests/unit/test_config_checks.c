@@ -1,7 +1,7 @@
 /* test_config_checks — tp_config refusing what it should, whole and with
  * the line: every error of the table below, limits of values and lists, the
- * cross-key checks (CURVE, NATS, addresses), deep nesting, and an error
- * buffer of any size. */
+ * cross-key checks (CURVE, NATS, addresses), deep nesting, an error buffer
+ * of any size, and the keys a reload may not change. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -377,12 +377,63 @@ static void test_deep_nesting(void **state) {
     tp_test_parse_fails(ok, 2, "rules.rework: expected a mapping, got a list");
 }
 
+/* The keys a reload may not change, each named as the file names it;
+ * thresholds and endpoints may change. */
+static void test_restart_keys(void **state) {
+    (void)state;
+    static const struct {
+        const char *yaml, *key; /* key NULL: a reload may make this change */
+    } cases[] = {
+        { "state_dir: /var/lib/other\n", "state_dir" },
+        { "journal: { enabled: false }\nreliable_input: { enabled: false }\n"
+          "replay: { enabled: false }\n",
+          "journal.enabled" },
+        { "clock: event\n", "clock" },
+        { "limits: { dedup_window: 10 }\n", "limits.dedup_window" },
+        { "limits: { max_sources: 10 }\n", "limits.max_sources" },
+        { "nats: { enabled: true }\n", "nats.enabled" },
+        { "nats: { url: \"nats://10.0.0.9:4222\" }\n", NULL }, /* JetStream off */
+        { "rules: { call_unsubmitted: { submit_within: 1h } }\n", NULL },
+        { "limits: { max_message_bytes: 4096 }\n", NULL },
+        { "output: { endpoint: \"tcp://127.0.0.1:9999\" }\n", NULL },
+    };
+    tp_config_t *base = tp_test_parse_ok("");
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        tp_config_t *next = tp_test_parse_ok(cases[i].yaml);
+        const char  *got = tp_config_restart_key(base, next);
+        if (cases[i].key ? !got || strcmp(got, cases[i].key) : got != NULL)
+            fail_msg("%s: got %s, want %s", cases[i].yaml, got ? got : "NULL",
+                     cases[i].key ? cases[i].key : "NULL");
+        tp_config_destroy(&next);
+    }
+    tp_config_destroy(&base);
+    /* JetStream on: every nats key, by name. */
+    base = tp_test_parse_ok("nats: { enabled: true }\n");
+    static const char *const nats[][2] = {
+        { "nats: { enabled: true, url: \"nats://10.0.0.9:4222\" }\n", "nats.url" },
+        { "nats: { enabled: true, partitions: [1] }\n", "nats.partitions" },
+        { "nats: { enabled: true, ack_wait: 1m }\n", "nats.ack_wait" },
+        { "nats: { enabled: true, instance: a-1 }\n", "nats.instance" },
+    };
+    for (size_t i = 0; i < sizeof nats / sizeof nats[0]; i++) {
+        tp_config_t *next = tp_test_parse_ok(nats[i][0]);
+        const char  *got = tp_config_restart_key(base, next);
+        assert_non_null(got);
+        assert_string_equal(got, nats[i][1]);
+        tp_config_destroy(&next);
+    }
+    tp_config_t *same = tp_test_parse_ok("nats: { enabled: true }\n");
+    assert_null(tp_config_restart_key(base, same));
+    tp_config_destroy(&same);
+    tp_config_destroy(&base);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_http_listen),  cmocka_unit_test(test_step_sla_limits),
         cmocka_unit_test(test_curve),        cmocka_unit_test(test_errors),
         cmocka_unit_test(test_nats),         cmocka_unit_test(test_error_buffer),
-        cmocka_unit_test(test_deep_nesting),
+        cmocka_unit_test(test_deep_nesting), cmocka_unit_test(test_restart_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
