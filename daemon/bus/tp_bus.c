@@ -78,10 +78,9 @@ static void s_oversize(s_sock_t *s, size_t bytes) {
     if (b->stats && s->counted)
         tp_stats_count_oversize(b->stats);
     if (tp_ratelimit_below(&b->rl, tp_monotonic_ms(), &suppressed))
-        log_warning(
-            "Dropped a %zu-byte message from %s '%s': limit %zu (limits.max_message_bytes)%s",
-            bytes, s->name, s->endpoint, s->max_msg,
-            suppressed ? "; earlier drops were not logged" : "");
+        log_warning("Dropped a %zu-byte message from %s '%s': limit %zu%s%s", bytes, s->name,
+                    s->endpoint, s->max_msg, s->counted ? " (limits.max_message_bytes)" : "",
+                    suppressed ? "; earlier drops were not logged" : "");
 }
 
 /* Receives one whole message. 1 received, 0 nothing waiting, <0 error. */
