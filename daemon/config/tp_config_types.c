@@ -1,7 +1,8 @@
 /* tp_config_types — one setter per key type: how a YAML node becomes a
  * bool, an integer in range, a duration, an endpoint, an enum, a field set,
  * or one of the structured keys (inputs, by_channel, by_step, targets,
- * cutoff_by_month, feedback_sources). Called by tp_config.c's walker. */
+ * cutoff_by_month, feedback_sources). Called by the walker
+ * (tp_config_yaml.c) through tp_config_setters[], one per tp_config_type_t. */
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>

@@ -16,8 +16,8 @@
 
 #include "tp_config_internal.h"
 
-__attribute__((format(printf, 3, 4))) int tp_config_fail(tp_config_ctx_t *p, const yaml_node_t *n,
-                                                         const char *fmt, ...) {
+/* The format attribute is on the declaration (tp_config_internal.h). */
+int tp_config_fail(tp_config_ctx_t *p, const yaml_node_t *n, const char *fmt, ...) {
     if (!p->err || p->errlen == 0)
         return -EINVAL;
     int at = n ? snprintf(p->err, p->errlen, "%s:%zu: ", p->name,
