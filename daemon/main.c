@@ -127,10 +127,10 @@ static int s_replay(const tp_config_t *cfg, const char *path) {
              "%llu alerts fired, %llu resolved, %zu still open; event time reached %s, "
              "%zu deadlines beyond it",
              path, (unsigned long long)res.lines, (unsigned long long)res.bad_lines,
-             (unsigned long long)tp_stats_bad_total(s), (unsigned long long)s->duplicates,
+             (unsigned long long)tp_stats_refused_total(s), (unsigned long long)s->duplicates,
              (unsigned long long)s->alerts_firing, (unsigned long long)s->alerts_resolved,
              res.open_alerts, until, res.pending_deadlines);
-    return res.bad_lines || tp_stats_bad_total(s) ? EXIT_FAILURE : EXIT_SUCCESS;
+    return res.bad_lines || tp_stats_refused_total(s) ? EXIT_FAILURE : EXIT_SUCCESS;
 }
 
 int main(int argc, char **argv) {
