@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -60,6 +61,45 @@ int tp_curve_key_read(const char *path, char ret_public[TP_Z85_LEN + 1],
     explicit_bzero(buf, sizeof buf);
     explicit_bzero(secret, sizeof secret);
     explicit_bzero(key, sizeof key);
+    return r;
+}
+
+int tp_curve_allow_list_read(const char *path, tp_curve_key_fn fn, void *arg,
+                             unsigned *ret_bad_line) {
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return -errno;
+    size_t cap = 0;
+    unsigned lineno = 0;
+    char *line = NULL;
+    int r = 0;
+    errno = 0;
+    while (r == 0 && getline(&line, &cap, f) >= 0) {
+        uint8_t key[32];
+        lineno++;
+        int p = tp_curve_key_parse_line(line, key);
+        if (p == 1)
+            continue;
+        if (p < 0) {
+            *ret_bad_line = lineno;
+            r = -EBADMSG;
+        } else if (fn) {
+            r = fn(arg, key);
+        }
+    }
+    if (r == 0 && ferror(f))
+        r = errno ? -errno : -EIO;
+    free(line);
+    fclose(f);
+    return r;
+}
+
+int tp_curve_key_load(const char *key, const char *path, char ret_public[TP_Z85_LEN + 1],
+                      char ret_secret[TP_Z85_LEN + 1], char *why, size_t whylen) {
+    int r = tp_curve_key_read(path, ret_public, ret_secret);
+    if (r < 0)
+        tp_secret_file_why(r, key, path, "Z85 secret key (write one with tp-keygen --write)", why,
+                           whylen);
     return r;
 }
 

@@ -29,6 +29,25 @@ int tp_curve_key_parse_line(const char *line, uint8_t ret_key[32]);
 int tp_curve_key_read(const char *path, char ret_public[TP_Z85_LEN + 1],
                       char ret_secret[TP_Z85_LEN + 1]);
 
+/* tp_curve_key_read for the daemon's own key file (config key `key`), the
+ * one check at start and in --check-config: on failure `why` (may be NULL)
+ * gets the reason as one line naming the key and the file. */
+int tp_curve_key_load(const char *key, const char *path, char ret_public[TP_Z85_LEN + 1],
+                      char ret_secret[TP_Z85_LEN + 1], char *why, size_t whylen);
+
+/* Called with each key of an allow-list; a negative errno stops the read
+ * and is returned. */
+typedef int (*tp_curve_key_fn)(void *arg, const uint8_t key[32]);
+
+/* Reads an allow-list file (one Z85 public key per line; blank lines and
+ * '#' comments allowed), calling fn (may be NULL: only check the file) for
+ * each key in order. The one reading of curve_clients files: the ZAP
+ * handler loads them with it, --check-config checks them with it. 0;
+ * -EBADMSG a line is not a key (its 1-based number in *ret_bad_line);
+ * what fn returned; -errno from reading. */
+int tp_curve_allow_list_read(const char *path, tp_curve_key_fn fn, void *arg,
+                             unsigned *ret_bad_line);
+
 /* A tool's CURVE client identity: the server's public key and our keypair. */
 typedef struct {
     bool on;                                   /* false: plain, nothing is set */

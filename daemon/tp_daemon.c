@@ -178,11 +178,12 @@ static void s_reliable_cb(void *arg, const tp_frame_t *frames, size_t nframes) {
     tp_daemon_t *d = arg;
     char why[256] = "expected [topic, Envelope]", id[160] = "";
     d->now_ms = tp_realtime_ms();
+    /* Through the engine whatever the frame count, so a bad one is received
+     * and refused (frames) like on any input. */
     int r = TP_REFUSED;
-    if (nframes == 3)
-        r = tp_engine_handle_why(d->engine, frames + 1, 2, why, sizeof why, id, sizeof id);
-    else
-        tp_engine_counters(d->engine)->bad[TP_BAD_FRAMES]++;
+    if (nframes >= 1)
+        r = tp_engine_handle_why(d->engine, frames + 1, nframes - 1, why, sizeof why, id,
+                                 sizeof id);
     if (r == TP_ACCEPTED)
         s_log(d, TP_LOG_EVENT, frames[1].data, frames[1].len, frames[2].data, frames[2].len);
     if (r == TP_ACCEPTED || r == TP_DUPLICATE) {
@@ -221,7 +222,7 @@ static int s_ingest_submit_cb(void *ctx, const tp_frame_t frames[2], char *why, 
     tp_daemon_t *d = ctx;
     d->now_ms = tp_realtime_ms();
     if (frames[1].len > d->cfg->max_message_bytes) {
-        tp_engine_counters(d->engine)->oversize++;
+        tp_stats_count_oversize(tp_engine_counters(d->engine));
         snprintf(why, whylen, "the event is %zu bytes encoded, over limits.max_message_bytes (%zu)",
                  frames[1].len, d->cfg->max_message_bytes);
         return TP_REFUSED;
@@ -560,17 +561,10 @@ static int s_bus_guards(tp_daemon_t *d) {
     const char *path = cfg->curve.secret_key_file;
     if (!path)
         return 0;
-    char pub[TP_Z85_LEN + 1], sec[TP_Z85_LEN + 1];
-    int r = tp_curve_key_read(path, pub, sec);
-    if (r == -EPERM)
-        return log_error_errno(r, "Refusing to start: the CURVE secret key '%s' is readable or "
-                               "writable by others; chmod o-rwx it (0600, or 0640 root:touchpointd)",
-                               path);
-    if (r == -EBADMSG)
-        return log_error_errno(r, "The CURVE secret key file '%s' holds no Z85 secret key "
-                               "(write one with tp-keygen --write)", path);
+    char pub[TP_Z85_LEN + 1], sec[TP_Z85_LEN + 1], why[512];
+    int r = tp_curve_key_load("curve.secret_key_file", path, pub, sec, why, sizeof why);
     if (r < 0)
-        return log_error_errno(r, "Failed to read the CURVE secret key '%s': %m", path);
+        return log_error_errno(r, "Refusing to start: %s", why);
     r = tp_bus_enable_curve(d->bus, pub, sec, &d->zap);
     explicit_bzero(sec, sizeof sec);
     if (r < 0)
@@ -615,9 +609,8 @@ int tp_daemon_new(struct event_base *base, const tp_config_t *cfg, const tp_daem
         r = log_error_errno(ENOMEM, "Failed to create the deadline timer");
         goto fail;
     }
-    d->bus = tp_bus_new(base);
-    if (!d->bus) {
-        r = log_error_errno(errno ? errno : ENOMEM, "Failed to create ZeroMQ context: %m");
+    if ((r = tp_bus_new(base, &d->bus)) < 0) {
+        log_error_errno(r, "Failed to create ZeroMQ context: %m");
         goto fail;
     }
     if ((r = s_bus_guards(d)) < 0)

@@ -52,39 +52,11 @@ static int s_reload_http(tp_daemon_t *d, const tp_config_t *next) {
     return 0;
 }
 
-/* JetStream mode's keys all need a restart: the connection, the streams
- * and the durable consumers are set up once. */
-static bool s_same_nats(const tp_config_t *a, const tp_config_t *b) {
-    if (a->nats.enabled != b->nats.enabled)
-        return false;
-    if (!a->nats.enabled)
-        return true;
-    return strcmp(a->nats.url, b->nats.url) == 0 &&
-           a->nats.partition_count == b->nats.partition_count &&
-           a->nats.n_partitions == b->nats.n_partitions &&
-           memcmp(a->nats.partitions, b->nats.partitions,
-                  a->nats.n_partitions * sizeof a->nats.partitions[0]) == 0 &&
-           strcmp(a->nats.events_stream, b->nats.events_stream) == 0 &&
-           strcmp(a->nats.alerts_stream, b->nats.alerts_stream) == 0 &&
-           strcmp(a->nats.consumer, b->nats.consumer) == 0 &&
-           a->nats.ack_wait_ms == b->nats.ack_wait_ms && a->nats.ownership == b->nats.ownership &&
-           !!a->nats.instance == !!b->nats.instance &&
-           (!a->nats.instance || strcmp(a->nats.instance, b->nats.instance) == 0) &&
-           strcmp(a->nats.lease_bucket, b->nats.lease_bucket) == 0 &&
-           a->nats.lease_ttl_ms == b->nats.lease_ttl_ms && a->nats.replicas == b->nats.replicas &&
-           a->nats.duplicate_window_ms == b->nats.duplicate_window_ms;
-}
-
 /* Restart-only settings, and settings the new config is missing to run
  * (reload validates against the running daemon, not just the file). */
 static int s_check_reload(const tp_daemon_t *d, const tp_config_t *next, char *why, size_t len) {
     const tp_config_t *old = d->cfg;
-    const char *fixed = strcmp(old->state_dir, next->state_dir) != 0   ? "state_dir"
-                        : old->journal.enabled != next->journal.enabled ? "journal.enabled"
-                        : !s_same_str(old->curve.secret_key_file, next->curve.secret_key_file)
-                            ? "curve.secret_key_file"
-                            : !s_same_nats(old, next) ? "nats"
-                            : NULL;
+    const char *fixed = tp_config_restart_key(old, next);
     if (fixed) {
         snprintf(why, len, "%s cannot change on reload; restart touchpointd to change it", fixed);
         return -EINVAL;

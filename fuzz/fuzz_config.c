@@ -14,25 +14,25 @@
 
 /* Structured records (see tp_fuzz_drive): [op][len][envelope: id, source,
  * sequence, dt (2 bytes, 5-minute steps)][payload fields]. */
-#define HDR(dt) 0, 0, 0, ((dt) >> 8) & 0xFF, (dt) & 0xFF
-#define CALL(dt, call, hcp, rep, chan_status, off_h, fields) \
+#define HDR(dt) 0, 0, 0, ((dt) >> 8) & 0xFF, (dt)&0xFF
+#define CALL(dt, call, hcp, rep, chan_status, off_h, fields)                                       \
     0x80, 0, 14, HDR(dt), call, hcp, rep, chan_status, off_h, fields, 0, 0, 0
-#define STEP(dt, k, x, step, owner) 0x81, 0, 11, HDR(dt), k, 0, 0, x, step, owner
+#define STEP(dt, k, x, step, owner)             0x81, 0, 11, HDR(dt), k, 0, 0, x, step, owner
 #define FEEDBACK(dt, hcp, x, subj, nps, effort) 0x82, 0, 10, HDR(dt), hcp, x, subj, nps, effort
-#define IN_PERSON_PLANNED   0x01
-#define IN_PERSON_SUBMITTED 0x11
-#define PHONE_SUBMITTED     0x12
-#define EMAIL_SUBMITTED     0x14
-#define SPEAKER_STARTED_HCP 0x21   /* type 1, state STARTED, hcp_action */
-#define SPEAKER_COMPLETED   0x09
-#define SPEAKER_RETURNED    0x11
-#define SPEAKER_CLOSED      0x49   /* COMPLETED, case_closed */
+#define IN_PERSON_PLANNED                       0x01
+#define IN_PERSON_SUBMITTED                     0x11
+#define PHONE_SUBMITTED                         0x12
+#define EMAIL_SUBMITTED                         0x14
+#define SPEAKER_STARTED_HCP                     0x21 /* type 1, state STARTED, hcp_action */
+#define SPEAKER_COMPLETED                       0x09
+#define SPEAKER_RETURNED                        0x11
+#define SPEAKER_CLOSED                          0x49 /* COMPLETED, case_closed */
 
 static const uint8_t s_script[] = {
-    CALL(0, 0, 0, 0, IN_PERSON_PLANNED, 0xF0, 0),          /* planned 16h ahead, never submitted */
-    CALL(12, 1, 0, 1, IN_PERSON_SUBMITTED, 72, 0x05),      /* late and incomplete */
+    CALL(0, 0, 0, 0, IN_PERSON_PLANNED, 0xF0, 0),     /* planned 16h ahead, never submitted */
+    CALL(12, 1, 0, 1, IN_PERSON_SUBMITTED, 72, 0x05), /* late and incomplete */
     CALL(12, 2, 0, 2, EMAIL_SUBMITTED, 2, 0x7F),
-    FEEDBACK(12, 1, 0x0F, 0, 0x82, 0x86),                  /* detractor preferring video */
+    FEEDBACK(12, 1, 0x0F, 0, 0x82, 0x86), /* detractor preferring video */
     CALL(12, 3, 1, 3, PHONE_SUBMITTED, 1, 0x0F),
     CALL(12, 4, 1, 4, PHONE_SUBMITTED, 1, 0x0F),
     CALL(12, 5, 1, 0, PHONE_SUBMITTED, 1, 0x0F),
@@ -42,16 +42,26 @@ static const uint8_t s_script[] = {
     STEP(12, 0, SPEAKER_RETURNED, 2, 2),
     STEP(12, 0, SPEAKER_RETURNED, 2, 3),
     STEP(12, 0, SPEAKER_STARTED_HCP, 3, 4),
-    STEP(12, 1, SPEAKER_STARTED_HCP, 1, 5),                /* a second contract, left open */
+    STEP(12, 1, SPEAKER_STARTED_HCP, 1, 5), /* a second contract, left open */
     STEP(4000, 0, SPEAKER_CLOSED, 3, 4),
-    FEEDBACK(12, 0, 0x02, 0, 0x83, 0),                     /* negative, about K-0 */
-    0x83, 0, 7, HDR(0), 0xFF, 0xFE,                        /* watermark ~227 days on */
-    0x83, 0, 7, HDR(0), 0xFF, 0xFF,                        /* INT64_MAX: refused */
+    FEEDBACK(12, 0, 0x02, 0, 0x83, 0), /* negative, about K-0 */
+    0x83,
+    0,
+    7,
+    HDR(0),
+    0xFF,
+    0xFE, /* watermark ~227 days on */
+    0x83,
+    0,
+    7,
+    HDR(0),
+    0xFF,
+    0xFF, /* INT64_MAX: refused */
 };
 
 static int64_t s_wall(void *ctx) {
     (void)ctx;
-    return 1767225600000LL + 400LL * 86400000;   /* after the whole script */
+    return 1767225600000LL + 400LL * 86400000; /* after the whole script */
 }
 
 static void s_run(tp_config_t *cfg) {
@@ -67,10 +77,10 @@ static void s_run(tp_config_t *cfg) {
 }
 
 int tp_fuzz_config(const uint8_t *data, size_t size) {
-    char err[256];
+    char               err[256];
     tp_config_t *const sentinel = (tp_config_t *)err;
-    tp_config_t *cfg = sentinel;
-    int r = tp_config_parse((const char *)data, size, NAME, err, sizeof err, &cfg);
+    tp_config_t       *cfg = sentinel;
+    int                r = tp_config_parse((const char *)data, size, NAME, err, sizeof err, &cfg);
     if (r == 0) {
         if (!cfg || cfg == sentinel)
             tp_fuzz_fail("accepted config not returned");
@@ -90,12 +100,12 @@ int tp_fuzz_config(const uint8_t *data, size_t size) {
                 tp_fuzz_fail("error contains a control character: \"%s\"", err);
     }
 
-    char text[64];
+    char   text[64];
     size_t n = size < sizeof text - 1 ? size : sizeof text - 1;
     memcpy(text, data, n);
     text[n] = '\0';
     int64_t ms = -1;
-    if (tp_duration_parse(text, &ms) == 0 && ms < 0)
+    if (tp_config_duration_parse(text, &ms) == 0 && ms < 0)
         tp_fuzz_fail("duration \"%s\" parsed as %lld ms", text, (long long)ms);
     return 0;
 }

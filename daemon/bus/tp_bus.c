@@ -12,46 +12,49 @@
 #include <zmq.h>
 
 #define MAX_SOCKS   (TP_MAX_INPUTS + 4)
-#define KEEP_FRAMES 4             /* frames kept per message; the rest are drained */
+#define KEEP_FRAMES 4 /* frames kept per message; the rest are drained */
 
 struct tp_bus_sock {
     tp_bus_t      *bus;
     void          *zsock;
-    struct event  *ev;            /* readable: ZMQ_FD */
-    struct event  *resume;        /* zero-timeout timer: the next batch, next loop turn */
+    struct event  *ev;     /* readable: ZMQ_FD */
+    struct event  *resume; /* zero-timeout timer: the next batch, next loop turn */
     tp_bus_recv_fn fn;
-    tp_bus_recv_fn oversize_fn;   /* after an oversize message is counted; NULL = none */
+    tp_bus_recv_fn oversize_fn; /* after an oversize message is counted; NULL = none */
+    bool           counted;     /* an event input: oversize counted in stats (received too) */
     void          *arg;
-    bool           bound;         /* bind mode: unbind at close (removes an ipc file) */
-    size_t         max_msg;       /* larger messages are dropped and counted; 0 = no limit */
-    char           name[32];      /* "inputs[0]"...: for logs */
-    char          *endpoint;      /* owned copy, for logs */
+    bool           bound;    /* bind mode: unbind at close (removes an ipc file) */
+    size_t         max_msg;  /* larger messages are dropped and counted; 0 = no limit */
+    char           name[32]; /* "inputs[0]"...: for logs */
+    char          *endpoint; /* owned copy, for logs */
 };
 typedef struct tp_bus_sock s_sock_t;
 
 struct tp_bus {
     struct event_base *base;
     void              *zctx;
-    s_sock_t           socks[MAX_SOCKS];   /* inputs, routers, the output; zsock NULL = free */
+    s_sock_t           socks[MAX_SOCKS]; /* inputs, routers, the output; zsock NULL = free */
     s_sock_t          *output;
     size_t             subscribers;
-    tp_stats_t        *stats;     /* oversize; NULL = not counted */
-    tp_ratelimit_t     rl;        /* oversize log lines */
-    tp_zap_t          *zap;       /* CURVE on: the ZAP handler, closed after the sockets */
+    tp_stats_t        *stats; /* oversize; NULL = not counted */
+    tp_ratelimit_t     rl;    /* oversize log lines */
+    tp_zap_t          *zap;   /* CURVE on: the ZAP handler, closed after the sockets */
     char               public_key[41], secret_key[41]; /* CURVE on: the daemon's keypair */
 };
 
-tp_bus_t *tp_bus_new(struct event_base *base) {
+int tp_bus_new(struct event_base *base, tp_bus_t **ret) {
     tp_bus_t *b = calloc(1, sizeof *b);
     if (!b)
-        return NULL;
+        return -ENOMEM;
     b->base = base;
     b->zctx = zmq_ctx_new();
     if (!b->zctx) {
+        int r = errno > 0 ? -errno : -ENOMEM;
         free(b);
-        return NULL;
+        return r;
     }
-    return b;
+    *ret = b;
+    return 0;
 }
 
 static int s_zerr(void) {
@@ -62,7 +65,7 @@ static int s_zerr(void) {
 /* True if the socket has a message waiting (ZMQ_EVENTS), which also makes
  * zmq process pending commands and re-arm the edge of ZMQ_FD. */
 static bool s_readable(void *zsock) {
-    int events = 0;
+    int    events = 0;
     size_t len = sizeof events;
     return zmq_getsockopt(zsock, ZMQ_EVENTS, &events, &len) == 0 && (events & ZMQ_POLLIN);
 }
@@ -71,23 +74,23 @@ static bool s_readable(void *zsock) {
  * memory anyway), then counted, logged and skipped. */
 static void s_oversize(s_sock_t *s, size_t bytes) {
     tp_bus_t *b = s->bus;
-    uint64_t suppressed;
-    if (b->stats)
-        b->stats->oversize++;
+    uint64_t  suppressed;
+    if (b->stats && s->counted)
+        tp_stats_count_oversize(b->stats);
     if (tp_ratelimit_below(&b->rl, tp_monotonic_ms(), &suppressed))
-        log_warning("Dropped a %zu-byte message from %s '%s': limit %zu (limits.max_message_bytes)%s",
-                    bytes, s->name, s->endpoint, s->max_msg,
+        log_warning("Dropped a %zu-byte message from %s '%s': limit %zu%s%s", bytes, s->name,
+                    s->endpoint, s->max_msg, s->counted ? " (limits.max_message_bytes)" : "",
                     suppressed ? "; earlier drops were not logged" : "");
 }
 
 /* Receives one whole message. 1 received, 0 nothing waiting, <0 error. */
 static int s_recv_one(s_sock_t *s) {
-    zmq_msg_t parts[KEEP_FRAMES];
+    zmq_msg_t  parts[KEEP_FRAMES];
     tp_frame_t frames[KEEP_FRAMES];
-    size_t n = 0, kept = 0, bytes = 0;
-    int more = 1;
+    size_t     n = 0, kept = 0, bytes = 0;
+    int        more = 1;
     while (more) {
-        zmq_msg_t scratch;
+        zmq_msg_t  scratch;
         zmq_msg_t *m = kept < KEEP_FRAMES ? &parts[kept] : &scratch;
         zmq_msg_init(m);
         /* Only the first part can be EAGAIN: zmq delivers multipart
@@ -128,9 +131,9 @@ static void s_readable_cb(evutil_socket_t fd, short what, void *arg) {
     for (int budget = TP_BUS_BATCH; budget > 0; budget--) {
         int r = s_recv_one(s);
         if (r == 0)
-            return;   /* drained: the edge is re-armed, ZMQ_FD will wake us */
+            return; /* drained: the edge is re-armed, ZMQ_FD will wake us */
         if (r < 0 && r != -EINTR)
-            return;   /* ETERM at shutdown; nothing else is expected on SUB */
+            return; /* ETERM at shutdown; nothing else is expected on SUB */
     }
     /* Batch used up: come back on the next loop turn. Through a zero
      * timeout, not event_active(): libevent runs an event re-activated from
@@ -191,8 +194,8 @@ static int64_t s_ceiling(size_t limit) {
 
 /* Creates, configures, binds or connects a socket and joins it to the
  * loop through its ZMQ_FD. `fn` gets every message read from it. */
-static int s_open(tp_bus_t *b, int type, const tp_endpoint_t *ep, size_t max_msg,
-                  tp_bus_recv_fn fn, void *arg, s_sock_t **ret) {
+static int s_open(tp_bus_t *b, int type, const tp_endpoint_t *ep, size_t max_msg, tp_bus_recv_fn fn,
+                  void *arg, s_sock_t **ret) {
     /* Slots are reused after tp_bus_close; handles point into the array,
      * so sockets never move. */
     s_sock_t *s = NULL;
@@ -201,7 +204,9 @@ static int s_open(tp_bus_t *b, int type, const tp_endpoint_t *ep, size_t max_msg
             s = &b->socks[i];
     if (!s)
         return -E2BIG;
-    *s = (s_sock_t){ .bus = b, .fn = fn, .arg = arg, .max_msg = max_msg };
+    *s = (s_sock_t){
+        .bus = b, .fn = fn, .arg = arg, .max_msg = max_msg, .counted = type == ZMQ_SUB
+    };
     snprintf(s->name, sizeof s->name, "%s", ep->name);
     if (!(s->endpoint = strdup(ep->endpoint)))
         return -ENOMEM;
@@ -238,7 +243,7 @@ static int s_open(tp_bus_t *b, int type, const tp_endpoint_t *ep, size_t max_msg
                                             : zmq_connect(s->zsock, ep->endpoint)) != 0)
         r = s_zerr();
     s->bound = r == 0 && ep->mode == TP_MODE_BIND;
-    int fd;
+    int    fd;
     size_t fdlen = sizeof fd;
     if (r == 0 && zmq_getsockopt(s->zsock, ZMQ_FD, &fd, &fdlen) != 0)
         r = s_zerr();
@@ -285,17 +290,17 @@ int tp_bus_enable_curve(tp_bus_t *b, const char *public_key, const char *secret_
     return 0;
 }
 
-int tp_bus_add_input(tp_bus_t *b, const tp_endpoint_t *ep, size_t max_msg_bytes,
-                     tp_bus_recv_fn fn, void *arg, tp_bus_sock_t **ret) {
+int tp_bus_add_input(tp_bus_t *b, const tp_endpoint_t *ep, size_t max_msg_bytes, tp_bus_recv_fn fn,
+                     void *arg, tp_bus_sock_t **ret) {
     s_sock_t *s;
-    int r = s_open(b, ZMQ_SUB, ep, max_msg_bytes, fn, arg, &s);
+    int       r = s_open(b, ZMQ_SUB, ep, max_msg_bytes, fn, arg, &s);
     if (r == 0 && ret)
         *ret = s;
     return r;
 }
 
-int tp_bus_add_router(tp_bus_t *b, const tp_endpoint_t *ep, size_t max_msg_bytes,
-                      tp_bus_recv_fn fn, void *arg, tp_bus_sock_t **ret) {
+int tp_bus_add_router(tp_bus_t *b, const tp_endpoint_t *ep, size_t max_msg_bytes, tp_bus_recv_fn fn,
+                      void *arg, tp_bus_sock_t **ret) {
     return s_open(b, ZMQ_ROUTER, ep, max_msg_bytes, fn, arg, ret);
 }
 
@@ -332,6 +337,7 @@ static void s_after_send(s_sock_t *s) {
 
 void tp_bus_on_oversize(tp_bus_sock_t *s, tp_bus_recv_fn fn) {
     s->oversize_fn = fn;
+    s->counted = true;
 }
 
 int tp_bus_send(tp_bus_sock_t *s, const tp_frame_t *frames, size_t n) {
@@ -356,7 +362,7 @@ static void s_close(s_sock_t *s) {
     /* Unbind frees the address at once (a reload may bind it again right
      * away); libzmq 4.3 leaves an ipc:// file behind, so remove it, as a
      * daemon cleans up the sockets it created. */
-    char ep[1024];
+    char   ep[1024];
     size_t len = sizeof ep;
     if (s->bound && zmq_getsockopt(s->zsock, ZMQ_LAST_ENDPOINT, ep, &len) == 0) {
         zmq_unbind(s->zsock, ep);

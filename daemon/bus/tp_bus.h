@@ -8,8 +8,10 @@
  * bounded batch we yield to the loop and re-activate ourselves, so one
  * flooding input cannot starve the others or the timers.
  *
- * Inputs and routers drop, count (stats->oversize) and log messages above
- * their byte limit. ZMQ_MAXMSGSIZE is only a memory ceiling far above it
+ * Inputs and routers drop and log messages above their byte limit; on
+ * event inputs (SUB inputs, and routers given tp_bus_on_oversize) they are
+ * also counted, in stats->oversize and stats->received (tp_stats.h: every
+ * input message is received once and ends in one counter). ZMQ_MAXMSGSIZE is only a memory ceiling far above it
  * (max(4 x the limit, 16 MiB)): libzmq disconnects a peer that sends a frame above the
  * ceiling, without telling us, so that case is not counted.
  *
@@ -31,21 +33,23 @@
 
 struct event_base;
 
-#define TP_BUS_BATCH 512         /* messages per socket per loop turn */
+#define TP_BUS_BATCH 512 /* messages per socket per loop turn */
 
 
-typedef struct tp_bus tp_bus_t;
+typedef struct tp_bus      tp_bus_t;
 typedef struct tp_bus_sock tp_bus_sock_t;
 
 /* One received message: frames[0..min(nframes, 4)-1] are valid for the
  * duration of the call; nframes is the real number of parts. */
 typedef void (*tp_bus_recv_fn)(void *arg, const tp_frame_t *frames, size_t nframes);
 
-/* NULL on failure (errno set). */
-tp_bus_t *tp_bus_new(struct event_base *base);
+/* A bus on `base` (borrowed) with its own ZeroMQ context, no sockets yet.
+ * 0 and the bus in *ret (free with tp_bus_destroy), or -ENOMEM / the
+ * negative errno of zmq_ctx_new. */
+int tp_bus_new(struct event_base *base, tp_bus_t **ret);
 
-/* Where the bus counts what it drops (stats->oversize; the ZAP handler's
- * stats->zap_denied) and how often it may log about it (rl is copied).
+/* Where the bus counts what it drops (stats->oversize and ->received of
+ * event inputs; the ZAP handler's stats->zap_denied) and how often it may log about it (rl is copied).
  * stats is borrowed and must outlive the bus. Call before adding sockets. */
 void tp_bus_set_counters(tp_bus_t *b, tp_stats_t *stats, const tp_ratelimit_t *rl);
 
@@ -61,8 +65,8 @@ int tp_bus_enable_curve(tp_bus_t *b, const char *public_key, const char *secret_
 /* Adds a SUB input on ep (bind or connect), subscribed to the contract's
  * "crm." prefix, dropping and counting messages over max_msg_bytes. *ret
  * (may be NULL) is its handle for tp_bus_close. 0 or negative errno. */
-int tp_bus_add_input(tp_bus_t *b, const tp_endpoint_t *ep, size_t max_msg_bytes,
-                     tp_bus_recv_fn fn, void *arg, tp_bus_sock_t **ret);
+int tp_bus_add_input(tp_bus_t *b, const tp_endpoint_t *ep, size_t max_msg_bytes, tp_bus_recv_fn fn,
+                     void *arg, tp_bus_sock_t **ret);
 
 /* Sets the alert output: an XPUB with ZMQ_XPUB_NODROP and SNDHWM ep->hwm.
  * 0 or negative errno. */
@@ -79,12 +83,13 @@ size_t tp_bus_subscribers(const tp_bus_t *b);
 
 /* Adds a ROUTER socket (ZMQ_ROUTER_MANDATORY): fn gets [identity, ...]
  * messages. *ret is the handle to reply on. 0 or negative errno. */
-int tp_bus_add_router(tp_bus_t *b, const tp_endpoint_t *ep, size_t max_msg_bytes,
-                      tp_bus_recv_fn fn, void *arg, tp_bus_sock_t **ret);
+int tp_bus_add_router(tp_bus_t *b, const tp_endpoint_t *ep, size_t max_msg_bytes, tp_bus_recv_fn fn,
+                      void *arg, tp_bus_sock_t **ret);
 
-/* fn gets each message over the socket's max_msg_bytes after the bus has
- * counted and logged it (same frames as the receive callback, same arg):
- * the reliable input answers it with a NACK. */
+/* Makes router s an event input: each message over its max_msg_bytes is
+ * counted (stats->oversize, stats->received) and logged, then handed to fn
+ * (same frames as the receive callback, same arg): the reliable input
+ * answers it with a NACK. */
 void tp_bus_on_oversize(tp_bus_sock_t *s, tp_bus_recv_fn fn);
 
 /* Sends one message (frames in order, the first is the peer identity on a

@@ -17,23 +17,23 @@
 #include "tp_hash.h"
 
 #define MAX_DOMAINS 32
-#define ZAP_FRAMES  7             /* a CURVE request; extra frames are drained */
+#define ZAP_FRAMES  7 /* a CURVE request; extra frames are drained */
 
 typedef struct s_key {
     uint8_t        key[32];
-    bool           oom;           /* set by uthash when adding failed */
+    bool           oom; /* set by uthash when adding failed */
     UT_hash_handle hh;
 } s_key_t;
 
 typedef struct {
     char     name[32];
-    s_key_t *keys;                /* uthash set */
+    s_key_t *keys; /* uthash set */
     size_t   n;
 } s_domain_t;
 
 struct tp_zap {
-    void          *zsock;         /* REP on TP_ZAP_ENDPOINT */
-    struct event  *ev;            /* readable: ZMQ_FD */
+    void          *zsock; /* REP on TP_ZAP_ENDPOINT */
+    struct event  *ev;    /* readable: ZMQ_FD */
     tp_stats_t    *stats;
     tp_ratelimit_t rl;
     s_domain_t     domains[MAX_DOMAINS];
@@ -82,11 +82,12 @@ static void s_denied(tp_zap_t *z, zmq_msg_t *f) {
     char key[TP_Z85_LEN + 1] = "(none)";
     if (zmq_msg_size(&f[6]) == 32)
         zmq_z85_encode(key, zmq_msg_data(&f[6]), 32);
-    int ml, dl, al;
+    int         ml, dl, al;
     const char *mech = s_text(&f[5], 16, &ml), *dom = s_text(&f[2], 32, &dl),
                *addr = s_text(&f[3], 64, &al);
     log_warning("Refused %.*s client %s on %.*s (peer address \"%.*s\"): key not in its "
-                "curve_clients%s", ml, mech, key, dl, dom, al, addr,
+                "curve_clients%s",
+                ml, mech, key, dl, dom, al, addr,
                 suppressed ? "; earlier refusals were not logged" : "");
 }
 
@@ -94,12 +95,12 @@ static void s_denied(tp_zap_t *z, zmq_msg_t *f) {
  * REP needs an answer to every request, also a malformed one. */
 static int s_serve_one(tp_zap_t *z) {
     zmq_msg_t f[ZAP_FRAMES];
-    size_t n = 0;
-    int more = 1, r = 1;
+    size_t    n = 0;
+    int       more = 1, r = 1;
     for (size_t i = 0; i < ZAP_FRAMES; i++)
         zmq_msg_init(&f[i]);
     while (more) {
-        zmq_msg_t scratch;
+        zmq_msg_t  scratch;
         zmq_msg_t *m = n < ZAP_FRAMES ? &f[n] : &scratch;
         if (m == &scratch)
             zmq_msg_init(m);
@@ -115,8 +116,8 @@ static int s_serve_one(tp_zap_t *z) {
         if (m == &scratch)
             zmq_msg_close(m);
     }
-    bool ok = n == ZAP_FRAMES && zmq_msg_size(&f[0]) == 3 && memcmp(zmq_msg_data(&f[0]), "1.0", 3) == 0 &&
-              s_allowed(z, &f[2], &f[5], &f[6]);
+    bool ok = n == ZAP_FRAMES && zmq_msg_size(&f[0]) == 3 &&
+              memcmp(zmq_msg_data(&f[0]), "1.0", 3) == 0 && s_allowed(z, &f[2], &f[5], &f[6]);
     if (!ok)
         s_denied(z, f);
     /* Reply: version, request id, status, text, user id, metadata. */
@@ -158,7 +159,7 @@ int tp_zap_new(struct event_base *base, void *zctx, tp_stats_t *stats, const tp_
         return -ENOMEM;
     z->stats = stats;
     z->rl = *rl;
-    int linger = 0, fd, r = 0;
+    int    linger = 0, fd, r = 0;
     size_t fdlen = sizeof fd;
     z->zsock = zmq_socket(zctx, ZMQ_REP);
     if (!z->zsock || zmq_setsockopt(z->zsock, ZMQ_LINGER, &linger, sizeof linger) != 0 ||
@@ -178,59 +179,42 @@ int tp_zap_new(struct event_base *base, void *zctx, tp_stats_t *stats, const tp_
     return 0;
 }
 
+/* An allow-list being read: the keys so far, not yet in force. */
+typedef struct {
+    s_key_t *set;
+    size_t   n;
+} s_load_t;
+
+static int s_add_key_cb(void *arg, const uint8_t key[32]) {
+    s_load_t *l = arg;
+    s_key_t  *k;
+    HASH_FIND(hh, l->set, key, 32, k);
+    if (k)
+        return 0; /* listed twice: once is enough */
+    if (l->n == TP_ZAP_MAX_KEYS)
+        return -E2BIG;
+    if (!(k = calloc(1, sizeof *k)))
+        return -ENOMEM;
+    memcpy(k->key, key, 32);
+    HASH_ADD(hh, l->set, key, 32, k);
+    if (k->oom) {
+        free(k);
+        return -ENOMEM;
+    }
+    l->n++;
+    return 0;
+}
+
 int tp_zap_load(tp_zap_t *z, const char *domain, const char *path) {
     if (strlen(domain) >= sizeof z->domains[0].name)
         return -ENAMETOOLONG;
     s_domain_t *d = s_find(z, domain, strlen(domain));
     if (!d && z->n_domains == MAX_DOMAINS)
         return -E2BIG;
-    FILE *f = fopen(path, "re");
-    if (!f)
-        return -errno;
-    s_key_t *set = NULL;
-    size_t n = 0, cap = 0;
-    unsigned lineno = 0;
-    char *line = NULL;
-    int r = 0;
-    errno = 0;
-    while (r == 0 && getline(&line, &cap, f) >= 0) {
-        uint8_t key[32];
-        lineno++;
-        int p = tp_curve_key_parse_line(line, key);
-        if (p == 1)
-            continue;
-        if (p < 0) {
-            z->bad_line = lineno;
-            r = -EBADMSG;
-            break;
-        }
-        s_key_t *k;
-        HASH_FIND(hh, set, key, 32, k);
-        if (k)
-            continue;                  /* listed twice: once is enough */
-        if (n == TP_ZAP_MAX_KEYS) {
-            r = -E2BIG;
-            break;
-        }
-        if (!(k = calloc(1, sizeof *k))) {
-            r = -ENOMEM;
-            break;
-        }
-        memcpy(k->key, key, 32);
-        HASH_ADD(hh, set, key, 32, k);
-        if (k->oom) {
-            free(k);
-            r = -ENOMEM;
-            break;
-        }
-        n++;
-    }
-    if (r == 0 && ferror(f))
-        r = errno ? -errno : -EIO;
-    free(line);
-    fclose(f);
+    s_load_t l = { 0 };
+    int      r = tp_curve_allow_list_read(path, s_add_key_cb, &l, &z->bad_line);
     if (r < 0) {
-        s_free_keys(&set);
+        s_free_keys(&l.set);
         return r;
     }
     if (!d) {
@@ -238,8 +222,8 @@ int tp_zap_load(tp_zap_t *z, const char *domain, const char *path) {
         snprintf(d->name, sizeof d->name, "%s", domain);
     }
     s_free_keys(&d->keys);
-    d->keys = set;
-    d->n = n;
+    d->keys = l.set;
+    d->n = l.n;
     return 0;
 }
 

@@ -19,7 +19,7 @@
  * under its parent ("inputs[].mode", "feedback_sources.<source>.nps_max"). */
 typedef struct {
     char             path[128]; /* dotted, as documented */
-    const cfg_key_t *key;
+    const tp_config_key_t *key;
     bool             sub; /* from a sub-table: YAML path differs (list item, user name) */
 } doc_key_t;
 

@@ -10,15 +10,15 @@
 size_t tp_doc_keys(doc_key_t *out, size_t max) {
     size_t n = 0;
     for (size_t i = 0; i < tp_config_n_keys && n < max; i++) {
-        const cfg_key_t *k = &tp_config_keys[i];
+        const tp_config_key_t *k = &tp_config_keys[i];
         out[n++] = (doc_key_t){ .key = k };
         snprintf(out[n - 1].path, sizeof out[n - 1].path, "%s", k->path);
-        const cfg_key_t *sub = NULL;
+        const tp_config_key_t *sub = NULL;
         size_t           n_sub = 0;
         const char      *mid = NULL; /* between the parent and the row's name */
-        if (k->type == T_INPUTS)
+        if (k->type == TP_CONFIG_INPUTS)
             sub = tp_config_input_keys, n_sub = tp_config_n_input_keys, mid = "[].";
-        else if (k->type == T_FEEDBACK_SOURCES)
+        else if (k->type == TP_CONFIG_FEEDBACK_SOURCES)
             sub = tp_config_feedback_source_keys, n_sub = tp_config_n_feedback_source_keys,
             mid = ".<source>.";
         for (size_t j = 0; j < n_sub && n < max; j++) {
@@ -49,15 +49,15 @@ static void s_duration(char *buf, size_t len, int64_t ms) {
 
 /* What a value of this key looks like. `arrow` is how the output format
  * writes "maps to"; enum values are wrapped in `q0`..`q1` and split by `bar`. */
-static void s_type(const cfg_key_t *k, const char *arrow, const char *q0, const char *q1,
+static void s_type(const tp_config_key_t *k, const char *arrow, const char *q0, const char *q1,
                    const char *bar, char *buf, size_t len) {
     char lo[32], hi[32];
     switch (k->type) {
-    case T_BOOL: snprintf(buf, len, "boolean"); return;
-    case T_UINT:
-    case T_INT: snprintf(buf, len, "integer %" PRId64 "..%" PRId64, k->min, k->max); return;
-    case T_DURATION:
-        if (k->min == 1 && k->max == DURATION_MAX_MS) {
+    case TP_CONFIG_BOOL: snprintf(buf, len, "boolean"); return;
+    case TP_CONFIG_UINT:
+    case TP_CONFIG_INT: snprintf(buf, len, "integer %" PRId64 "..%" PRId64, k->min, k->max); return;
+    case TP_CONFIG_DURATION:
+        if (k->min == 1 && k->max == TP_CONFIG_DURATION_MAX_MS) {
             snprintf(buf, len, "duration");
             return;
         }
@@ -65,28 +65,28 @@ static void s_type(const cfg_key_t *k, const char *arrow, const char *q0, const 
         s_duration(hi, sizeof hi, k->max);
         snprintf(buf, len, "duration %s..%s", lo, hi);
         return;
-    case T_STRING: snprintf(buf, len, "string"); return;
-    case T_OPT_STRING: snprintf(buf, len, "string"); return;
-    case T_ENDPOINT: snprintf(buf, len, "endpoint"); return;
-    case T_Z85: snprintf(buf, len, "Z85 key"); return;
-    case T_LISTEN: snprintf(buf, len, "host:port"); return;
-    case T_FIELDSET: snprintf(buf, len, "field list"); return;
-    case T_INPUTS:
+    case TP_CONFIG_STRING: snprintf(buf, len, "string"); return;
+    case TP_CONFIG_OPT_STRING: snprintf(buf, len, "string"); return;
+    case TP_CONFIG_ENDPOINT: snprintf(buf, len, "endpoint"); return;
+    case TP_CONFIG_Z85: snprintf(buf, len, "Z85 key"); return;
+    case TP_CONFIG_LISTEN: snprintf(buf, len, "host:port"); return;
+    case TP_CONFIG_FIELDSET: snprintf(buf, len, "field list"); return;
+    case TP_CONFIG_INPUTS:
         snprintf(buf, len, "list of %" PRId64 "..%" PRId64 " maps", k->min, k->max);
         return;
-    case T_BY_CHANNEL: snprintf(buf, len, "map CHANNEL %s field list", arrow); return;
-    case T_BY_STEP: snprintf(buf, len, "map STEP_NAME %s duration", arrow); return;
-    case T_TARGETS: snprintf(buf, len, "map CONTRACT_TYPE %s duration", arrow); return;
-    case T_BY_MONTH:
+    case TP_CONFIG_BY_CHANNEL: snprintf(buf, len, "map CHANNEL %s field list", arrow); return;
+    case TP_CONFIG_BY_STEP: snprintf(buf, len, "map STEP_NAME %s duration", arrow); return;
+    case TP_CONFIG_TARGETS: snprintf(buf, len, "map CONTRACT_TYPE %s duration", arrow); return;
+    case TP_CONFIG_BY_MONTH:
         snprintf(buf, len, "map MONTH %s day %" PRId64 "..%" PRId64, arrow, k->min, k->max);
         return;
-    case T_FEEDBACK_SOURCES:
+    case TP_CONFIG_FEEDBACK_SOURCES:
         snprintf(buf, len, "map SOURCE %s map, at most %" PRId64, arrow, k->max);
         return;
-    case T_PARTITIONS:
+    case TP_CONFIG_PARTITIONS:
         snprintf(buf, len, "list of integers %" PRId64 "..%" PRId64, k->min, k->max);
         return;
-    case T_ENUM: {
+    case TP_CONFIG_ENUM: {
         size_t at = 0;
         buf[0] = '\0';
         for (size_t i = 0; k->names && k->names[i] && at < len; i++) {
@@ -128,7 +128,7 @@ static void s_md_code(FILE *f, const char *s) {
  * "top level" for a plain scalar at the root (clock, state_dir). */
 static void s_group(const doc_key_t *d, char *buf, size_t len) {
     const char *dot = strchr(d->key->path, '.');
-    bool root = !d->sub && !dot && d->key->type != T_INPUTS && d->key->type != T_FEEDBACK_SOURCES;
+    bool root = !d->sub && !dot && d->key->type != TP_CONFIG_INPUTS && d->key->type != TP_CONFIG_FEEDBACK_SOURCES;
     if (d->sub) {
         /* the parent's group: "inputs", "feedback_sources" */
         size_t n = strcspn(d->path, ".[");

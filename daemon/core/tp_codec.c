@@ -8,8 +8,9 @@
 #include "tp_config.h"
 
 static const char *const s_bad_names[TP_BAD__COUNT] = {
-    [TP_BAD_NONE] = "none",         [TP_BAD_FRAMES] = "frames",     [TP_BAD_TOPIC] = "topic",
-    [TP_BAD_DECODE] = "decode",     [TP_BAD_MISMATCH] = "mismatch", [TP_BAD_INVALID] = "invalid",
+    [TP_BAD_NONE] = "none",     [TP_BAD_FRAMES] = "frames",     [TP_BAD_TOPIC] = "topic",
+    [TP_BAD_DECODE] = "decode", [TP_BAD_MISMATCH] = "mismatch", [TP_BAD_INVALID] = "invalid",
+    [TP_BAD_EMPTY] = "empty",
 };
 
 const char *tp_bad_name(tp_bad_t bad) {
@@ -63,7 +64,8 @@ static bool s_call_ok(const Touchpoint__V1__CallLogged *c, char *why, size_t n) 
            s_range_ok((int)c->channel, 0, TP_CHANNEL_COUNT - 1, "call.channel", why, n) &&
            s_range_ok((int)c->status, 1, 4, "call.status", why, n) &&
            s_time_ok(c->call_at_ms, "call.call_at_ms", why, n) &&
-           (c->submitted_at_ms <= 0 || s_time_ok(c->submitted_at_ms, "call.submitted_at_ms", why, n));
+           (c->submitted_at_ms <= 0 ||
+            s_time_ok(c->submitted_at_ms, "call.submitted_at_ms", why, n));
 }
 
 static bool s_step_ok(const Touchpoint__V1__ContractingStep *s, char *why, size_t n) {
@@ -87,7 +89,8 @@ static bool s_feedback_ok(const Touchpoint__V1__Feedback *f, char *why, size_t n
         !s_time_ok(f->at_ms, "feedback.at_ms", why, n))
         return false;
     const char *st = f->subject_type ? f->subject_type : "";
-    if (*st && strcmp(st, "call") != 0 && strcmp(st, "contract") != 0 && strcmp(st, "general") != 0) {
+    if (*st && strcmp(st, "call") != 0 && strcmp(st, "contract") != 0 &&
+        strcmp(st, "general") != 0) {
         snprintf(why, n, "feedback.subject_type must be call, contract or general");
         return false;
     }
@@ -109,15 +112,17 @@ tp_bad_t tp_codec_validate(const Touchpoint__V1__Envelope *env, char *why, size_
         return TP_BAD_INVALID;
     bool ok;
     switch (env->payload_case) {
-    case TOUCHPOINT__V1__ENVELOPE__PAYLOAD_CALL:        ok = s_call_ok(env->call, why, n); break;
-    case TOUCHPOINT__V1__ENVELOPE__PAYLOAD_CONTRACTING: ok = s_step_ok(env->contracting, why, n); break;
-    case TOUCHPOINT__V1__ENVELOPE__PAYLOAD_FEEDBACK:    ok = s_feedback_ok(env->feedback, why, n); break;
+    case TOUCHPOINT__V1__ENVELOPE__PAYLOAD_CALL: ok = s_call_ok(env->call, why, n); break;
+    case TOUCHPOINT__V1__ENVELOPE__PAYLOAD_CONTRACTING:
+        ok = s_step_ok(env->contracting, why, n);
+        break;
+    case TOUCHPOINT__V1__ENVELOPE__PAYLOAD_FEEDBACK:
+        ok = s_feedback_ok(env->feedback, why, n);
+        break;
     case TOUCHPOINT__V1__ENVELOPE__PAYLOAD_WATERMARK:
         ok = s_time_ok(env->watermark->now_ms, "watermark.now_ms", why, n);
         break;
-    default:
-        snprintf(why, n, "envelope has no payload");
-        return TP_BAD_MISMATCH;
+    default: snprintf(why, n, "envelope has no payload"); return TP_BAD_MISMATCH;
     }
     return ok ? TP_BAD_NONE : TP_BAD_INVALID;
 }
@@ -128,10 +133,11 @@ tp_bad_t tp_codec_decode(const tp_frame_t *frames, size_t nframes, ProtobufCAllo
         snprintf(why, whylen, "expected 2 frames [topic, Envelope], got %zu", nframes);
         return TP_BAD_FRAMES;
     }
-    Touchpoint__V1__Envelope__PayloadCase want = tp_payload_for_topic(frames[0].data, frames[0].len);
+    Touchpoint__V1__Envelope__PayloadCase want =
+        tp_payload_for_topic(frames[0].data, frames[0].len);
     if (want == TOUCHPOINT__V1__ENVELOPE__PAYLOAD__NOT_SET) {
         /* Print at most 64 bytes of the topic, with '?' for unprintables. */
-        char t[65];
+        char   t[65];
         size_t tn = frames[0].len < 64 ? frames[0].len : 64;
         for (size_t i = 0; i < tn; i++) {
             unsigned char ch = ((const unsigned char *)frames[0].data)[i];
@@ -140,6 +146,12 @@ tp_bad_t tp_codec_decode(const tp_frame_t *frames, size_t nframes, ProtobufCAllo
         t[tn] = '\0';
         snprintf(why, whylen, "unknown topic \"%s\"", t);
         return TP_BAD_TOPIC;
+    }
+    /* Zero bytes decode as an Envelope with every field unset, which
+     * would pass for a topic/payload mismatch: say what it is. */
+    if (frames[1].len == 0) {
+        snprintf(why, whylen, "frame 2 is empty (expected an Envelope)");
+        return TP_BAD_EMPTY;
     }
     Touchpoint__V1__Envelope *env =
         touchpoint__v1__envelope__unpack(alloc, frames[1].len, frames[1].data);
@@ -168,8 +180,8 @@ void tp_codec_event_id(const tp_frame_t *envelope, char *buf, size_t len) {
     if (!len)
         return;
     buf[0] = '\0';
-    Touchpoint__V1__Envelope *env = touchpoint__v1__envelope__unpack(NULL, envelope->len,
-                                                                    envelope->data);
+    Touchpoint__V1__Envelope *env =
+        touchpoint__v1__envelope__unpack(NULL, envelope->len, envelope->data);
     if (!env)
         return;
     if (env->event_id && strlen(env->event_id) <= TP_ID_MAX)

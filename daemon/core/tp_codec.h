@@ -13,7 +13,7 @@
 
 #include "tp_contract.h"
 
-#define TP_ID_MAX 128   /* longest id accepted (event_id, call_id, hcp_id...) */
+#define TP_ID_MAX 128 /* longest id accepted (event_id, call_id, hcp_id...) */
 
 /* Latest time accepted in any time field: 9999-12-31T23:59:59.999Z, the end
  * of protobuf's Timestamp range. Rules add durations of at most ten years to
@@ -24,11 +24,12 @@
 
 typedef enum {
     TP_BAD_NONE = 0,
-    TP_BAD_FRAMES,      /* not exactly two frames */
-    TP_BAD_TOPIC,       /* unknown topic */
-    TP_BAD_DECODE,      /* frame 2 is not an Envelope */
-    TP_BAD_MISMATCH,    /* payload does not match the topic (or is missing) */
-    TP_BAD_INVALID,     /* decodes, but a field is missing or out of range */
+    TP_BAD_FRAMES,   /* not exactly two frames */
+    TP_BAD_TOPIC,    /* unknown topic */
+    TP_BAD_DECODE,   /* frame 2 is not an Envelope */
+    TP_BAD_MISMATCH, /* payload does not match the topic (or is missing) */
+    TP_BAD_INVALID,  /* decodes, but a field is missing or out of range */
+    TP_BAD_EMPTY,    /* frame 2 is empty: no Envelope at all (not a mismatch) */
     TP_BAD__COUNT
 } tp_bad_t;
 

@@ -78,12 +78,10 @@ int tp_engine_new(const tp_config_t *cfg, tp_engine_t **ret) {
 
 int tp_engine_can_reconfigure(const tp_engine_t *e, const tp_config_t *cfg, char *why,
                               size_t whylen) {
-    /* These size or define structures built at start; changing them live
-     * would mean rebuilding the engine, which a restart does better. */
-    const char *fixed = cfg->clock != e->cfg->clock                     ? "clock"
-                        : cfg->dedup_window != e->cfg->dedup_window     ? "limits.dedup_window"
-                        : cfg->max_sources != e->cfg->max_sources       ? "limits.max_sources"
-                                                                        : NULL;
+    /* The clock, the dedup window and the source table are built at start;
+     * changing them live would mean rebuilding the engine, which a restart
+     * does better. The config module keeps the list of such keys. */
+    const char *fixed = tp_config_restart_key(e->cfg, cfg);
     if (fixed) {
         snprintf(why, whylen, "%s cannot change on reload; restart touchpointd to change it", fixed);
         return -EINVAL;
@@ -302,7 +300,6 @@ static int s_dispatch(tp_engine_t *e, const Touchpoint__V1__Envelope *env, char 
         t = env->watermark->now_ms;
     s_advance(e, t);
     tp_clock_observe(&e->clock, t);
-    e->stats.accepted++;
 
     /* The one switch over payload kinds: update state, then let the rules
      * that asked for this kind look at the result. */
@@ -321,7 +318,6 @@ static int s_dispatch(tp_engine_t *e, const Touchpoint__V1__Envelope *env, char 
             s_arm_call_retention(e, ev.call);
         break;
     case TOUCHPOINT__V1__ENVELOPE__PAYLOAD_CONTRACTING:
-        e->stats.contracting++;
         r = tp_cases_apply(e->cases, env->contracting, env->event_id, &change);
         if (r == -E2BIG) {
             e->stats.steps_dropped++;
@@ -343,6 +339,7 @@ static int s_dispatch(tp_engine_t *e, const Touchpoint__V1__Envelope *env, char 
         }
         if (r < 0)
             return r;
+        e->stats.contracting++;
         ev.step = &change;
         s_arm_case_retention(e, change.kase);
         break;
@@ -355,6 +352,9 @@ static int s_dispatch(tp_engine_t *e, const Touchpoint__V1__Envelope *env, char 
     default:
         return TP_REFUSED; /* unreachable: the codec refuses envelopes without payload */
     }
+    /* Counted here, not before the switch: a step refused above is counted
+     * as refused only, so received = accepted + duplicates + refused. */
+    e->stats.accepted++;
     tp_rule_ctx_t ctx = s_ctx(e);
     tp_ruleset_on_event(e->rules, &ctx, &ev);
     if (e->observer)

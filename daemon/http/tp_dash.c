@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "tp_cli.h"
 #include "tp_contract.h"
 #include "tp_ingest.h"
 #include "tp_dash_int.h"
@@ -303,20 +304,7 @@ bool tp_dash_handle(tp_dash_t *d, struct evhttp_request *req, const char *path) 
 
 static int s_read_token(const tp_config_t *cfg, char **ret, char *why, size_t whylen) {
     const char *path = cfg->http.dashboard.enabled ? cfg->http.dashboard.bearer_token_file : NULL;
-    int         r = tp_ingest_read_token(path, ret);
-    if (r == -EPERM)
-        snprintf(why, whylen,
-                 "http.dashboard.bearer_token_file '%s' is readable or writable by "
-                 "others; chmod o-rwx it (0600, or 0640 root:touchpointd)",
-                 path);
-    else if (r == -EBADMSG)
-        snprintf(why, whylen,
-                 "http.dashboard.bearer_token_file '%s' holds no token (one line "
-                 "of at most %d printable characters, no spaces)",
-                 path, TP_INGEST_TOKEN_MAX);
-    else if (r < 0)
-        snprintf(why, whylen, "http.dashboard.bearer_token_file '%s'", path);
-    return r;
+    return tp_token_file_read("http.dashboard.bearer_token_file", path, ret, why, whylen);
 }
 
 static void s_set_token(tp_dash_t *d, char *token) {

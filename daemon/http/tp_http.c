@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tp_cli.h"
 #include "tp_contract.h"
 #include "tp_dash.h"
 #include "tp_http_conns.h"
@@ -30,8 +31,9 @@ static const struct {
     const char *name, *help;
     size_t      off;
 } s_counters[] = {
-    { "messages_received_total", "Bus messages taken off any input, good or bad",
-      offsetof(tp_stats_t, received) },
+    { "messages_received_total", "Input messages, each ending in one of: events_accepted, "
+      "duplicates, events_refused (any reason), messages_oversize, steps_dropped, "
+      "cases_over_hcp_limit", offsetof(tp_stats_t, received) },
     { "events_accepted_total", "Events decoded, valid and not duplicates",
       offsetof(tp_stats_t, accepted) },
     { "duplicates_total", "Events whose event_id was seen before (ignored)",
@@ -257,7 +259,7 @@ static int s_families(tp_http_t *h) {
                                                     s_counters[i].help, NULL, NULL, 0));
     h->refused = tp_metrics_add(m, TP_METRIC_COUNTER, "events_refused_total",
                                 "Bus messages refused, by reason (frames, topic, decode, "
-                                "mismatch, invalid)", reason, NULL, 0);
+                                "mismatch, invalid, empty)", reason, NULL, 0);
     h->alerts = tp_metrics_add(m, TP_METRIC_COUNTER, "alerts_total",
                                "Alerts raised, by rule and status (FIRING, RESOLVED)", rule_status,
                                NULL, 0);
@@ -322,16 +324,7 @@ static unsigned s_bound_port(struct evhttp_bound_socket *bs) {
  * token file), or a negative errno with the reason in why. */
 static int s_ingest_token(const tp_config_t *cfg, char **ret_token, char *why, size_t whylen) {
     const char *path = cfg->http.ingest.enabled ? cfg->http.ingest.bearer_token_file : NULL;
-    int r = tp_ingest_read_token(path, ret_token);
-    if (r == -EPERM)
-        snprintf(why, whylen, "http.ingest.bearer_token_file '%s' is readable or writable by "
-                 "others; chmod o-rwx it (0600, or 0640 root:touchpointd)", path);
-    else if (r == -EBADMSG)
-        snprintf(why, whylen, "http.ingest.bearer_token_file '%s' holds no token (one line of "
-                 "at most %d printable characters, no spaces)", path, TP_INGEST_TOKEN_MAX);
-    else if (r < 0)
-        snprintf(why, whylen, "http.ingest.bearer_token_file '%s'", path);
-    return r;
+    return tp_token_file_read("http.ingest.bearer_token_file", path, ret_token, why, whylen);
 }
 
 /* Ingest on: bodies up to its limit; off: none worth the name. The
@@ -352,7 +345,7 @@ int tp_http_new(struct event_base *base, const tp_config_t *cfg, tp_engine_t *en
     char host[64], *token = NULL;
     unsigned port;
     snprintf(why, whylen, "http.listen '%s'", cfg->http.listen);
-    if (tp_listen_parse(cfg->http.listen, host, sizeof host, &port) < 0)
+    if (tp_config_listen_parse(cfg->http.listen, host, sizeof host, &port) < 0)
         return -EINVAL;
     int r = s_ingest_token(cfg, &token, why, whylen);
     if (r < 0)
@@ -431,7 +424,7 @@ int tp_http_reconfigure(tp_http_t *h, const tp_config_t *cfg, char *why, size_t 
         char host[64];
         unsigned port;
         snprintf(why, whylen, "http.listen '%s'", cfg->http.listen);
-        if (tp_listen_parse(cfg->http.listen, host, sizeof host, &port) < 0)
+        if (tp_config_listen_parse(cfg->http.listen, host, sizeof host, &port) < 0)
             r = -EINVAL;
         /* The new address next: if it cannot be bound, nothing changed. */
         errno = 0;

@@ -20,7 +20,6 @@
 #include "tp_engine.h"
 #include "tp_json.h"
 
-#define TOKEN_FILE_MAX 4096     /* larger "token files" are refused */
 
 struct tp_ingest {
     tp_ingest_ops_t ops;
@@ -73,45 +72,6 @@ int tp_ingest_new(tp_metrics_t *m, const tp_ingest_ops_t *ops, tp_ingest_t **ret
     }
     *ret = in;
     return 0;
-}
-
-/* Trims blanks (and the CR of a CRLF file) from both ends of s, in place. */
-static char *s_trim(char *s) {
-    s += strspn(s, " \t\r");
-    size_t n = strlen(s);
-    while (n > 0 && strchr(" \t\r", s[n - 1]))
-        s[--n] = '\0';
-    return s;
-}
-
-int tp_ingest_read_token(const char *path, char **ret_token) {
-    if (!path) {
-        *ret_token = NULL;
-        return 0;
-    }
-    char buf[TOKEN_FILE_MAX + 1];
-    ssize_t n = tp_read_private_file(path, buf, sizeof buf);
-    if (n < 0)
-        return (int)n;
-    char *token = NULL;
-    int r = -EBADMSG;
-    for (char *save = NULL, *line = strtok_r(buf, "\n", &save); line;
-         line = strtok_r(NULL, "\n", &save)) {
-        line = s_trim(line);
-        if (!*line || *line == '#')
-            continue;
-        size_t len = strlen(line);
-        bool ok = len <= TP_INGEST_TOKEN_MAX;
-        for (size_t i = 0; ok && i < len; i++)
-            ok = line[i] > ' ' && line[i] < 0x7f;      /* what a header carries unquoted */
-        if (ok)
-            r = (token = strdup(line)) ? 0 : -ENOMEM;
-        break;
-    }
-    explicit_bzero(buf, sizeof buf);
-    if (r == 0)
-        *ret_token = token;
-    return r;
 }
 
 void tp_ingest_configure(tp_ingest_t *in, const tp_config_t *cfg, char *token) {

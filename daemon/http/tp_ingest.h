@@ -29,7 +29,6 @@
 #include "tp_metrics.h"
 
 #define TP_INGEST_MAX_ITEMS 10000      /* events in one request */
-#define TP_INGEST_TOKEN_MAX 1024       /* longest bearer token */
 
 struct evhttp_request;
 typedef struct tp_ingest tp_ingest_t;
@@ -55,15 +54,8 @@ typedef struct {
  * is copied. Starts disabled (tp_ingest_configure). 0 or -ENOMEM. */
 int tp_ingest_new(tp_metrics_t *m, const tp_ingest_ops_t *ops, tp_ingest_t **ret);
 
-/* Reads http.ingest.bearer_token_file: the first line that is neither
- * blank nor a '#' comment, without surrounding blanks, printable ASCII.
- * A NULL path stores NULL (no token). 0, -EPERM (others may read or write
- * the file: mode & 007), -EBADMSG (no token in it), -EFBIG, or -errno from
- * open/read. *ret_token (malloc'd) is written only on success. */
-int tp_ingest_read_token(const char *path, char **ret_token);
-
 /* Applies cfg->http.ingest (borrowed) and `token` (from
- * tp_ingest_read_token; taken over, NULL = none). Requests already waiting
+ * tp_token_file_read; taken over, NULL = none). Requests already waiting
  * for their commit are answered as before. */
 void tp_ingest_configure(tp_ingest_t *in, const tp_config_t *cfg, char *token);
 

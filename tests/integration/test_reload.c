@@ -2,7 +2,8 @@
  * an invalid file is refused with file:line and the old config keeps
  * working; a valid one changes thresholds and endpoints while calls,
  * open alerts and armed deadlines survive; a rule switched off resolves
- * its open alerts; restart-only keys and a failed bind are refused whole.
+ * its open alerts; each restart-only key and a failed bind are refused
+ * whole; an armed deadline keeps its due time across a threshold reload.
  * Also the sd_notify protocol (READY, STATUS, WATCHDOG, RELOADING,
  * STOPPING) against a real notify socket. Event clock: nothing sleeps. */
 #include <setjmp.h>
@@ -22,7 +23,7 @@
 #include "tp_config.h"
 #include "tp_testdaemon.h"
 
-#define T0   1767225600000LL      /* 2026-01-01T00:00:00Z, the probes' time */
+#define T0   1767225600000LL /* 2026-01-01T00:00:00Z, the probes' time */
 #define HOUR 3600000LL
 #define F    TOUCHPOINT__V1__ALERT_STATUS__ALERT_STATUS_FIRING
 #define R    TOUCHPOINT__V1__ALERT_STATUS__ALERT_STATUS_RESOLVED
@@ -57,10 +58,14 @@ static bool s_got(const tp_dfx_t *d, const char *id, int status) {
 static void s_call(tp_dfx_t *d, const char *id, int status, int64_t call_at, unsigned fields) {
     /* Each version is a new event: the call id plus a count. */
     static unsigned n;
-    char event_id[64];
+    char            event_id[64];
     snprintf(event_id, sizeof event_id, "%s#%u", id, n++);
-    tp_test_call_t c = { .event_id = event_id, .at_ms = call_at, .call_id = id, .status = status,
-                         .call_at_ms = call_at, .fields = fields };
+    tp_test_call_t c = { .event_id = event_id,
+                         .at_ms = call_at,
+                         .call_id = id,
+                         .status = status,
+                         .call_at_ms = call_at,
+                         .fields = fields };
     tp_dfx_send_call(d, &c);
 }
 
@@ -78,8 +83,8 @@ static void test_invalid_config_is_refused_with_file_line(void **state) {
     /* Line 3 holds the error: an unknown key under rules.call_incomplete. */
     assert_false(tp_dfx_reload_yaml(d, "rules:\n  call_incomplete:\n    requried: [notes]\n"));
     char *log = tp_read_file(d->err);
-    char want[4200];
-    snprintf(want, sizeof want, "Reload refused: %s:3:", d->cfg);
+    char  want[4200];
+    snprintf(want, sizeof want, "refused: %s:3:", d->cfg);
     assert_non_null(strstr(log, want));
     free(log);
     /* Still running, on the old thresholds: notes present, products missing. */
@@ -192,6 +197,124 @@ static void test_restart_only_key_is_refused(void **state) {
     tp_dfx_free(d);
 }
 
+/* The file tp_dfx_reload would write (REQUIRE_NOTES and `extra`), with
+ * `from` replaced by `to` when from is not NULL (caller frees). */
+static char *s_next_yaml(tp_dfx_t *d, const char *extra, const char *from, const char *to) {
+    char *path = tp_path(d->dir, "next.yaml"), *yaml, *at, both[512];
+    snprintf(both, sizeof both, "%s%s", REQUIRE_NOTES, extra ? extra : "");
+    tp_dfx_write_config(d, path, "event", both);
+    assert_non_null(yaml = tp_read_file(path));
+    free(path);
+    if (!from)
+        return yaml;
+    assert_non_null(at = strstr(yaml, from));
+    char *next = NULL;
+    assert_true(asprintf(&next, "%.*s%s%s", (int)(at - yaml), yaml, to, at + strlen(from)) > 0);
+    free(yaml);
+    return next;
+}
+
+/* A reload to `yaml` (which changes restart-only `key`; taken over) is
+ * refused naming the key; nothing of the file is applied (products are
+ * still required, not notes), and the daemon goes on serving. */
+static void s_restart_only(tp_dfx_t *d, const char *key, char *yaml) {
+    assert_false(tp_dfx_reload_yaml(d, yaml));
+    free(yaml);
+    char *log = tp_read_file(d->err), want[128];
+    snprintf(want, sizeof want, "%s cannot change on reload; restart touchpointd", key);
+    if (!strstr(log, want))
+        fail_msg("no \"%s\" in:\n%s", want, log);
+    free(log);
+    static unsigned n;
+    char            id[32], alert[64];
+    snprintf(id, sizeof id, "R-%u", n++);
+    snprintf(alert, sizeof alert, "call_incomplete:call/%s", id);
+    s_submitted(d, id, TP_FIELD_NOTES);
+    Touchpoint__V1__Alert *a = s_wait_for(d, alert, F);
+    assert_string_equal(tp_test_evidence(a, "missing"), "products");
+}
+
+static void test_state_dir_is_restart_only(void **state) {
+    (void)state;
+    tp_dfx_t *d = tp_dfx_start("event", REQUIRE_PRODUCTS);
+    s_restart_only(d, "state_dir", s_next_yaml(d, NULL, "/state\n", "/state-2\n"));
+    tp_dfx_free(d);
+}
+
+static void test_journal_enabled_is_restart_only(void **state) {
+    (void)state;
+    tp_dfx_t *d = tp_dfx_start("event", REQUIRE_PRODUCTS);
+    s_restart_only(d, "journal.enabled",
+                   s_next_yaml(d, "journal: { enabled: false }\n", NULL, NULL));
+    tp_dfx_free(d);
+}
+
+static void test_limits_are_restart_only(void **state) {
+    (void)state;
+    tp_dfx_t *d = tp_dfx_start("event", REQUIRE_PRODUCTS);
+    s_restart_only(d, "limits.dedup_window",
+                   s_next_yaml(d, "limits: { dedup_window: 1000 }\n", NULL, NULL));
+    s_restart_only(d, "limits.max_sources",
+                   s_next_yaml(d, "limits: { max_sources: 10 }\n", NULL, NULL));
+    tp_dfx_free(d);
+}
+
+/* Any nats key: switching JetStream mode on is refused (no NATS server
+ * is needed to see that). */
+static void test_nats_is_restart_only(void **state) {
+    (void)state;
+    tp_dfx_t *d = tp_dfx_start("event", REQUIRE_PRODUCTS);
+    s_restart_only(d, "nats.enabled", s_next_yaml(d, "nats: { enabled: true }\n", NULL, NULL));
+    tp_dfx_free(d);
+}
+
+/* CURVE switched on by a reload: refused, the plain endpoints stay. */
+static void test_curve_secret_key_file_is_restart_only(void **state) {
+    (void)state;
+    tp_dfx_t *d = tp_dfx_setup(true); /* key and allow-list files written */
+    d->curve = false;                 /* ... but started plain */
+    tp_dfx_spawn(d, "event", REQUIRE_PRODUCTS);
+    d->curve = true; /* the reloaded file turns CURVE on */
+    char *yaml = s_next_yaml(d, NULL, NULL, NULL);
+    d->curve = false;
+    assert_non_null(strstr(yaml, "secret_key_file"));
+    s_restart_only(d, "curve.secret_key_file", yaml);
+    tp_dfx_free(d);
+}
+
+/* A deadline armed before a reload keeps the due time it was armed with:
+ * call_unsubmitted at call_at + 48 h, reloaded to submit_within 1 h. Event
+ * time moved past the new threshold but short of the old due time fires
+ * nothing (a sentinel alert comes first); one past the old due time fires
+ * it then. */
+static void test_deadline_keeps_its_due_time_across_reload(void **state) {
+    (void)state;
+    const int64_t call_at = T0 + HOUR, due = call_at + 48 * HOUR;
+    tp_dfx_t     *d =
+        tp_dfx_start("event", REQUIRE_PRODUCTS "  call_unsubmitted: { submit_within: 48h }\n");
+    s_planned(d, "P-1", call_at);
+    /* Armed before the reload: the alert of a call sent after it proves it. */
+    s_submitted(d, "ARMED", 0);
+    s_wait_for(d, "call_incomplete:call/ARMED", F);
+    tp_test_alerts_clear(&d->got);
+    assert_true(
+        tp_dfx_reload(d, "event", REQUIRE_PRODUCTS "  call_unsubmitted: { submit_within: 1h }\n"));
+    tp_dfx_send_watermark(d, "W-1", due - 1);
+    s_submitted(d, "SENTINEL", 0);
+    tp_dfx_recv_alert(d, TP_WAIT_MS);
+    assert_int_equal(d->got.n, 1);
+    assert_string_equal(d->got.alerts[0]->alert_id, "call_incomplete:call/SENTINEL");
+    tp_dfx_send_watermark(d, "W-2", due + 1);
+    Touchpoint__V1__Alert *a = s_wait_for(d, "call_unsubmitted:call/P-1", F);
+    assert_true(a->detected_at_ms >= due && a->detected_at_ms <= due + 1);
+    /* A call planned after the reload gets the new threshold. */
+    s_planned(d, "P-2", due);
+    tp_dfx_send_watermark(d, "W-3", due + HOUR + 1);
+    a = s_wait_for(d, "call_unsubmitted:call/P-2", F);
+    assert_true(a->detected_at_ms >= due + HOUR && a->detected_at_ms <= due + HOUR + 1);
+    tp_dfx_free(d);
+}
+
 static void test_failed_bind_rolls_back(void **state) {
     (void)state;
     tp_dfx_t *d = tp_dfx_start("event", REQUIRE_PRODUCTS);
@@ -237,7 +360,7 @@ static int s_notify_until(int fd, const char *want) {
 
 static void test_sd_notify_protocol(void **state) {
     (void)state;
-    char *dir = tp_tmpdir();
+    char              *dir = tp_tmpdir();
     struct sockaddr_un sa = { .sun_family = AF_UNIX };
     snprintf(sa.sun_path, sizeof sa.sun_path, "%s/notify", dir);
     int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -258,7 +381,7 @@ static void test_sd_notify_protocol(void **state) {
     assert_non_null(strstr(msg, "open alerts"));
     /* The loop keeps pinging while it runs. */
     long long t0 = tp_now_ms();
-    int pings = 0;
+    int       pings = 0;
     while (pings < 5) {
         s_notify_recv(fd, msg, sizeof msg);
         pings += strcmp(msg, "WATCHDOG=1") == 0;
@@ -286,6 +409,12 @@ int main(void) {
         cmocka_unit_test(test_endpoints_move_without_losing_state),
         cmocka_unit_test(test_rule_switched_off_resolves_its_alerts),
         cmocka_unit_test(test_restart_only_key_is_refused),
+        cmocka_unit_test(test_state_dir_is_restart_only),
+        cmocka_unit_test(test_journal_enabled_is_restart_only),
+        cmocka_unit_test(test_limits_are_restart_only),
+        cmocka_unit_test(test_nats_is_restart_only),
+        cmocka_unit_test(test_curve_secret_key_file_is_restart_only),
+        cmocka_unit_test(test_deadline_keeps_its_due_time_across_reload),
         cmocka_unit_test(test_failed_bind_rolls_back),
         cmocka_unit_test(test_sd_notify_protocol),
     };

@@ -145,6 +145,12 @@ static void test_decode_frames(void **state) {
     frames[0] = (tp_frame_t){ "crm.feedback\0", 13 };
     assert_int_equal(tp_codec_decode(frames, 2, NULL, &env, s_why, sizeof s_why), TP_BAD_TOPIC);
     assert_string_equal(s_why, "unknown topic \"crm.feedback?\"");
+    /* An empty frame 2 is its own reason, not a topic/payload mismatch. */
+    frames[0] = (tp_frame_t){ "crm.feedback", 12 };
+    frames[1] = (tp_frame_t){ "", 0 };
+    assert_int_equal(tp_codec_decode(frames, 2, NULL, &env, s_why, sizeof s_why), TP_BAD_EMPTY);
+    assert_string_equal(tp_bad_name(TP_BAD_EMPTY), "empty");
+    frames[1] = (tp_frame_t){ buf, len };
     /* Every truncation of a valid envelope is refused or decodes to something
      * valid, never a crash (ASan watches). */
     frames[0] = (tp_frame_t){ "crm.feedback", 12 };

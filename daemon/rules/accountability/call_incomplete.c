@@ -30,7 +30,7 @@ static void s_field_list(unsigned mask, char *buf, size_t len) {
     for (unsigned bit = 1; bit && off < len; bit <<= 1) {
         if (!(mask & bit))
             continue;
-        int n = TP_STR_JOIN(buf + off, len - off, off ? "," : "", tp_field_name(bit));
+        int n = TP_STR_JOIN(buf + off, len - off, off ? "," : "", tp_config_field_name(bit));
         if (n < 0)
             break;
         off += (size_t)n;
