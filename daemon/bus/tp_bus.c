@@ -25,6 +25,8 @@ struct tp_bus_sock {
     bool           bound;         /* bind mode: unbind at close (removes an ipc file) */
     size_t         max_msg;       /* larger messages are dropped and counted; 0 = no limit */
     char           name[32];      /* "inputs[0]"...: for logs */
+    bool           router;        /* keeps the sender's address: tp_bus_peer_address */
+    char           peer[64];      /* that of the message being handed on, "" = none */
     char          *endpoint;      /* owned copy, for logs */
 };
 typedef struct tp_bus_sock s_sock_t;
@@ -100,6 +102,10 @@ static int s_recv_one(s_sock_t *s) {
             return r == -EAGAIN && n == 0 ? 0 : r;
         }
         more = zmq_msg_more(m);
+        if (n == 0 && s->router) {
+            const char *pa = zmq_msg_gets(m, "Peer-Address");
+            snprintf(s->peer, sizeof s->peer, "%s", pa ? pa : "");
+        }
         n++;
         bytes += zmq_msg_size(m);
         if (m == &scratch) {
@@ -296,7 +302,14 @@ int tp_bus_add_input(tp_bus_t *b, const tp_endpoint_t *ep, size_t max_msg_bytes,
 
 int tp_bus_add_router(tp_bus_t *b, const tp_endpoint_t *ep, size_t max_msg_bytes,
                       tp_bus_recv_fn fn, void *arg, tp_bus_sock_t **ret) {
-    return s_open(b, ZMQ_ROUTER, ep, max_msg_bytes, fn, arg, ret);
+    int r = s_open(b, ZMQ_ROUTER, ep, max_msg_bytes, fn, arg, ret);
+    if (r == 0)
+        (*ret)->router = true;
+    return r;
+}
+
+const char *tp_bus_peer_address(const tp_bus_sock_t *s) {
+    return s->peer;
 }
 
 /* XPUB delivers [1, topic] when a subscriber subscribes and [0, topic]

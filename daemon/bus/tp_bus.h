@@ -82,6 +82,11 @@ size_t tp_bus_subscribers(const tp_bus_t *b);
 int tp_bus_add_router(tp_bus_t *b, const tp_endpoint_t *ep, size_t max_msg_bytes,
                       tp_bus_recv_fn fn, void *arg, tp_bus_sock_t **ret);
 
+/* On a ROUTER, during its callbacks: the address the message came from
+ * (libzmq's "Peer-Address", an IP for tcp://), "" when libzmq gives none
+ * (ipc://, inproc://). */
+const char *tp_bus_peer_address(const tp_bus_sock_t *s);
+
 /* fn gets each message over the socket's max_msg_bytes after the bus has
  * counted and logged it (same frames as the receive callback, same arg):
  * the reliable input answers it with a NACK. */

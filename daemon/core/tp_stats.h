@@ -32,6 +32,10 @@ typedef struct tp_stats {
     uint64_t journal_commits;            /* group commits of the alert journal */
     uint64_t journal_errors;             /* failed commits (retried) */
     uint64_t replay_requests;            /* REPLAY requests served */
+    uint64_t replay_refused;             /* replay requests answered ERROR: malformed, oversize */
+    uint64_t replay_oversize;            /* of them, over the request size limit */
+    uint64_t replay_busy;                /* replay requests answered busy: no slot for them */
+    uint64_t replay_timeouts;            /* replays dropped: the consumer took nothing for too long */
     uint64_t zap_denied;                 /* CURVE handshakes refused: key not allowed */
     uint64_t oversize;                   /* input messages over limits.max_message_bytes */
 } tp_stats_t;

@@ -6,11 +6,13 @@
 #include <sqlite3.h>
 #include <stdbool.h>
 #include <stdio.h>
-#include <time.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION      1
+#define CHECKPOINT_EVERY_MS 1000   /* until tp_journal_set_checkpoint says otherwise */
 
 typedef struct s_row {
     struct s_row *next;
@@ -33,33 +35,78 @@ struct tp_journal {
     s_row_t      *ev_head, **ev_tail; /* queued event-log records, in processing order */
     size_t        pending;
     uint64_t      last_seq;      /* last committed sequence */
-    /* WAL checkpoints run on their own thread and connection: done by the
-     * committing connection (SQLite's auto-checkpoint) they stalled the
-     * event loop for tens of ms now and then (bench_e2e: journal-on p99
-     * at 10k events/s 25 ms, 1.5 ms without). */
+    char         *wal_path;      /* <path>-wal, for its size */
+    /* WAL checkpoints run on their own thread and connection, for the
+     * journal's whole life: done by the committing connection (SQLite's
+     * auto-checkpoint) they stalled the event loop for tens of ms now and
+     * then (bench_e2e: journal-on p99 at 10k events/s 25 ms, 1.5 ms
+     * without); not done at all, the WAL grows by every commit (133 MB
+     * after 500k events). Everything below ckpt_lock is shared with it. */
     sqlite3        *ckpt_db;
     pthread_t       ckpt_thread;
     bool            ckpt_running, ckpt_stop;
     pthread_mutex_t ckpt_lock;
     pthread_cond_t  ckpt_wake;
+    int64_t         ckpt_every_ms;    /* a pass this often */
+    uint64_t        wal_max_bytes;    /* past this after a pass: TRUNCATE (0 = never) */
+    tp_journal_wal_t wal;             /* what the passes saw */
 };
 
-#define CHECKPOINT_EVERY_MS 1000
+static int64_t s_mono_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
-/* PASSIVE never blocks the writer (or readers): it copies what it can and
- * leaves the rest for the next round. */
+static uint64_t s_file_size(const char *path) {
+    struct stat sb;
+    return path && stat(path, &sb) == 0 ? (uint64_t)sb.st_size : 0;
+}
+
+/* One checkpoint round. PASSIVE never blocks the writer (or readers): it
+ * copies what it can and leaves the rest. Under a sustained flood it never
+ * catches up (each commit lands while it copies), so the WAL is never
+ * restarted from its beginning and only grows; past wal_max_bytes a
+ * TRUNCATE copies the rest and empties the file. That one holds the write
+ * lock while it copies what the PASSIVE left (little): the event loop does
+ * not wait for it, its commit finds the journal busy and is retried a few
+ * ms later (tp_journal_commit says -EBUSY). */
+static void s_checkpoint(tp_journal_t *j, uint64_t wal_max) {
+    int nlog = 0, nckpt = 0;
+    int rc = sqlite3_wal_checkpoint_v2(j->ckpt_db, NULL, SQLITE_CHECKPOINT_PASSIVE, &nlog, &nckpt);
+    bool truncated = false;
+    if (rc == SQLITE_OK && wal_max > 0 && s_file_size(j->wal_path) > wal_max) {
+        rc = sqlite3_wal_checkpoint_v2(j->ckpt_db, NULL, SQLITE_CHECKPOINT_TRUNCATE, &nlog, &nckpt);
+        truncated = rc == SQLITE_OK;
+    }
+    pthread_mutex_lock(&j->ckpt_lock);
+    if (rc == SQLITE_OK) {
+        j->wal.checkpoints++;
+        j->wal.truncations += truncated;
+        j->wal.lag_frames = nlog > nckpt ? (uint64_t)(nlog - nckpt) : 0;
+        if (nlog <= nckpt)
+            j->wal.last_caught_up_ms = s_mono_ms();
+    } else if ((rc & 0xff) != SQLITE_BUSY) {
+        j->wal.errors++;             /* BUSY: a reader or the writer; next round */
+    }
+    pthread_mutex_unlock(&j->ckpt_lock);
+}
+
 static void *s_checkpointer(void *arg) {
     tp_journal_t *j = arg;
     pthread_mutex_lock(&j->ckpt_lock);
     while (!j->ckpt_stop) {
         struct timespec until;
         clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += CHECKPOINT_EVERY_MS / 1000;
+        int64_t ns = until.tv_nsec + (j->ckpt_every_ms % 1000) * 1000000;
+        until.tv_sec += j->ckpt_every_ms / 1000 + ns / 1000000000;
+        until.tv_nsec = ns % 1000000000;
         pthread_cond_timedwait(&j->ckpt_wake, &j->ckpt_lock, &until);
         if (j->ckpt_stop)
             break;
+        uint64_t wal_max = j->wal_max_bytes;
         pthread_mutex_unlock(&j->ckpt_lock);
-        sqlite3_wal_checkpoint_v2(j->ckpt_db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        s_checkpoint(j, wal_max);
         pthread_mutex_lock(&j->ckpt_lock);
     }
     pthread_mutex_unlock(&j->ckpt_lock);
@@ -73,7 +120,10 @@ static int s_start_checkpointer(tp_journal_t *j, const char *path, char *err, si
                  j->ckpt_db ? sqlite3_errmsg(j->ckpt_db) : "out of memory");
         return -EIO;
     }
+    /* Its own waits (for a reader, for the writer's commit) happen on its
+     * own thread; the event loop's connection has no busy handler. */
     sqlite3_busy_timeout(j->ckpt_db, 100);
+    j->wal.last_caught_up_ms = s_mono_ms();
     int r = pthread_create(&j->ckpt_thread, NULL, s_checkpointer, j);
     if (r != 0) {
         snprintf(err, errlen, "checkpoint thread: %s", strerror(r));
@@ -94,6 +144,26 @@ static void s_stop_checkpointer(tp_journal_t *j) {
     }
     sqlite3_close(j->ckpt_db);
     j->ckpt_db = NULL;
+}
+
+void tp_journal_set_checkpoint(tp_journal_t *j, int64_t every_ms, uint64_t wal_max_bytes) {
+    pthread_mutex_lock(&j->ckpt_lock);
+    j->ckpt_every_ms = every_ms > 0 ? every_ms : CHECKPOINT_EVERY_MS;
+    j->wal_max_bytes = wal_max_bytes;
+    pthread_cond_signal(&j->ckpt_wake);
+    pthread_mutex_unlock(&j->ckpt_lock);
+    /* The WAL is cut back to this size whenever it starts over. */
+    char sql[64];
+    snprintf(sql, sizeof sql, "PRAGMA journal_size_limit=%lld",
+             wal_max_bytes ? (long long)wal_max_bytes : -1LL);
+    sqlite3_exec(j->db, sql, NULL, NULL, NULL);
+}
+
+void tp_journal_wal_stats(tp_journal_t *j, tp_journal_wal_t *ret) {
+    pthread_mutex_lock(&j->ckpt_lock);
+    *ret = j->wal;
+    pthread_mutex_unlock(&j->ckpt_lock);
+    ret->wal_bytes = s_file_size(j->wal_path);
 }
 
 static void s_free_rows(s_row_t **head, s_row_t ***tail) {
@@ -158,7 +228,15 @@ int tp_journal_open(const char *path, char *err, size_t errlen, tp_journal_t **r
     j->ev_tail = &j->ev_head;
     pthread_mutex_init(&j->ckpt_lock, NULL);
     pthread_cond_init(&j->ckpt_wake, NULL);
+    j->ckpt_every_ms = CHECKPOINT_EVERY_MS;
     int r;
+    size_t pl = strlen(path);
+    if (!(j->wal_path = malloc(pl + 5))) {
+        r = -ENOMEM;
+        goto fail;
+    }
+    memcpy(j->wal_path, path, pl);
+    memcpy(j->wal_path + pl, "-wal", 5);
     if (sqlite3_open_v2(path, &j->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
                                           SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
         r = j->db ? s_fail(j->db, err, errlen) : -ENOMEM;
@@ -309,9 +387,11 @@ size_t tp_journal_pending(const tp_journal_t *j) {
 int tp_journal_commit(tp_journal_t *j, char *err, size_t errlen) {
     if (!j->head && !j->ev_head)
         return 0;
-    int r = s_exec(j->db, "BEGIN IMMEDIATE", err, errlen);
-    if (r < 0)
-        return r;
+    /* BUSY here is the checkpointer truncating the WAL (it holds the
+     * write lock for that): nothing failed, the caller tries again soon. */
+    if (sqlite3_exec(j->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        return s_fail(j->db, err, errlen);
+    int r;
     for (s_row_t *row = j->ev_head; row; row = row->next) {
         sqlite3_stmt *st = j->log_event;
         sqlite3_bind_int(st, 1, row->status);
@@ -348,7 +428,6 @@ int tp_journal_commit(tp_journal_t *j, char *err, size_t errlen) {
     if (sqlite3_exec(j->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
         goto rollback;
     j->last_seq = last;
-    s_stop_checkpointer(j);
     s_free_rows(&j->head, &j->tail);
     s_free_rows(&j->ev_head, &j->ev_tail);
     j->pending = 0;
@@ -437,6 +516,7 @@ void tp_journal_close(tp_journal_t **p) {
     sqlite3_close(j->db);
     pthread_cond_destroy(&j->ckpt_wake);
     pthread_mutex_destroy(&j->ckpt_lock);
+    free(j->wal_path);
     free(j);
     *p = NULL;
 }
