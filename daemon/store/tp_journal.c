@@ -12,7 +12,7 @@
 #include <time.h>
 
 #define SCHEMA_VERSION      1
-#define CHECKPOINT_EVERY_MS 1000   /* until tp_journal_set_checkpoint says otherwise */
+#define CHECKPOINT_EVERY_MS 1000 /* until tp_journal_set_checkpoint says otherwise */
 
 typedef struct s_row {
     struct s_row *next;
@@ -31,26 +31,28 @@ struct tp_journal {
     sqlite3_stmt *set_last;
     sqlite3_stmt *read_after;
     sqlite3_stmt *log_event;
-    s_row_t      *head, **tail;  /* queued alerts, in sequence order */
+    s_row_t      *head, **tail;       /* queued alerts, in sequence order */
     s_row_t      *ev_head, **ev_tail; /* queued event-log records, in processing order */
     size_t        pending;
-    uint64_t      last_seq;      /* last committed sequence */
-    char         *wal_path;      /* <path>-wal, for its size */
+    uint64_t      last_seq; /* last committed sequence */
+    char         *wal_path; /* <path>-wal, for its size */
     /* WAL checkpoints run on their own thread and connection, for the
      * journal's whole life: done by the committing connection (SQLite's
      * auto-checkpoint) they stalled the event loop for tens of ms now and
      * then (bench_e2e: journal-on p99 at 10k events/s 25 ms, 1.5 ms
      * without); not done at all, the WAL grows by every commit (133 MB
      * after 500k events). Everything below ckpt_lock is shared with it. */
-    sqlite3        *ckpt_db;
-    pthread_t       ckpt_thread;
-    bool            ckpt_running, ckpt_stop;
-    pthread_mutex_t ckpt_lock;
-    pthread_cond_t  ckpt_wake;
-    int64_t         ckpt_every_ms;    /* a pass this often */
-    uint64_t        wal_max_bytes;    /* past this after a pass: TRUNCATE (0 = never) */
-    tp_journal_wal_t wal;             /* what the passes saw */
+    sqlite3         *ckpt_db;
+    pthread_t        ckpt_thread;
+    bool             ckpt_running, ckpt_stop;
+    pthread_mutex_t  ckpt_lock;
+    pthread_cond_t   ckpt_wake;
+    int64_t          ckpt_every_ms; /* a pass this often */
+    uint64_t         wal_max_bytes; /* past this after a pass: TRUNCATE (0 = never) */
+    tp_journal_wal_t wal;           /* what the passes saw */
 };
+
+static int s_exec(sqlite3 *db, const char *sql, char *err, size_t errlen);
 
 static int64_t s_mono_ms(void) {
     struct timespec ts;
@@ -74,6 +76,8 @@ static uint64_t s_file_size(const char *path) {
 static void s_checkpoint(tp_journal_t *j, uint64_t wal_max) {
     int nlog = 0, nckpt = 0;
     int rc = sqlite3_wal_checkpoint_v2(j->ckpt_db, NULL, SQLITE_CHECKPOINT_PASSIVE, &nlog, &nckpt);
+    if (rc == SQLITE_OK && nlog < 0)
+        rc = SQLITE_ERROR; /* "not in WAL mode": it did nothing */
     bool truncated = false;
     if (rc == SQLITE_OK && wal_max > 0 && s_file_size(j->wal_path) > wal_max) {
         rc = sqlite3_wal_checkpoint_v2(j->ckpt_db, NULL, SQLITE_CHECKPOINT_TRUNCATE, &nlog, &nckpt);
@@ -87,7 +91,7 @@ static void s_checkpoint(tp_journal_t *j, uint64_t wal_max) {
         if (nlog <= nckpt)
             j->wal.last_caught_up_ms = s_mono_ms();
     } else if ((rc & 0xff) != SQLITE_BUSY) {
-        j->wal.errors++;             /* BUSY: a reader or the writer; next round */
+        j->wal.errors++; /* BUSY: a reader or the writer; next round */
     }
     pthread_mutex_unlock(&j->ckpt_lock);
 }
@@ -123,6 +127,10 @@ static int s_start_checkpointer(tp_journal_t *j, const char *path, char *err, si
     /* Its own waits (for a reader, for the writer's commit) happen on its
      * own thread; the event loop's connection has no busy handler. */
     sqlite3_busy_timeout(j->ckpt_db, 100);
+    /* A connection learns that the database is in WAL mode on its first
+     * read; until then a checkpoint on it does nothing and says SQLITE_OK. */
+    if (s_exec(j->ckpt_db, "SELECT count(*) FROM meta", err, errlen) < 0)
+        return -EIO;
     j->wal.last_caught_up_ms = s_mono_ms();
     int r = pthread_create(&j->ckpt_thread, NULL, s_checkpointer, j);
     if (r != 0) {
@@ -191,14 +199,14 @@ static int s_fail(sqlite3 *db, char *err, size_t errlen) {
     switch (code & 0xff) {
     case SQLITE_CORRUPT:
     case SQLITE_NOTADB: return -EBADMSG;
-    case SQLITE_FULL:   return -ENOSPC;
-    case SQLITE_NOMEM:  return -ENOMEM;
+    case SQLITE_FULL: return -ENOSPC;
+    case SQLITE_NOMEM: return -ENOMEM;
     case SQLITE_BUSY:
     case SQLITE_LOCKED: return -EBUSY;
     case SQLITE_READONLY:
     case SQLITE_PERM:
     case SQLITE_CANTOPEN: return -EACCES;
-    default:            return -EIO;
+    default: return -EIO;
     }
 }
 
@@ -229,7 +237,7 @@ int tp_journal_open(const char *path, char *err, size_t errlen, tp_journal_t **r
     pthread_mutex_init(&j->ckpt_lock, NULL);
     pthread_cond_init(&j->ckpt_wake, NULL);
     j->ckpt_every_ms = CHECKPOINT_EVERY_MS;
-    int r;
+    int    r;
     size_t pl = strlen(path);
     if (!(j->wal_path = malloc(pl + 5))) {
         r = -ENOMEM;
@@ -237,8 +245,9 @@ int tp_journal_open(const char *path, char *err, size_t errlen, tp_journal_t **r
     }
     memcpy(j->wal_path, path, pl);
     memcpy(j->wal_path + pl, "-wal", 5);
-    if (sqlite3_open_v2(path, &j->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-                                          SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+    if (sqlite3_open_v2(path, &j->db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                        NULL) != SQLITE_OK) {
         r = j->db ? s_fail(j->db, err, errlen) : -ENOMEM;
         goto fail;
     }
@@ -247,22 +256,25 @@ int tp_journal_open(const char *path, char *err, size_t errlen, tp_journal_t **r
      * process being killed at any point (the WAL is written before commit
      * returns); only an OS crash or power loss can lose the last commits. */
     if ((r = s_check(j->db, err, errlen)) < 0 ||
-        (r = s_exec(j->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA wal_autocheckpoint=0;"
-                           "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER);"
-                           "CREATE TABLE IF NOT EXISTS alerts("
-                           " seq INTEGER PRIMARY KEY, written_at INTEGER NOT NULL,"
-                           " topic TEXT NOT NULL, alert_id TEXT NOT NULL,"
-                           " status INTEGER NOT NULL, body BLOB NOT NULL);"
-                           "CREATE TABLE IF NOT EXISTS events("
-                           " seq INTEGER PRIMARY KEY, kind INTEGER NOT NULL,"
-                           " processed_at INTEGER NOT NULL, topic TEXT NOT NULL, body BLOB NOT NULL);"
-                           "INSERT OR IGNORE INTO meta VALUES('schema', 1);"
-                           "INSERT OR IGNORE INTO meta VALUES('last_seq', 0);",
-                    err, errlen)) < 0)
+        (r = s_exec(
+             j->db,
+             "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA wal_autocheckpoint=0;"
+             "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER);"
+             "CREATE TABLE IF NOT EXISTS alerts("
+             " seq INTEGER PRIMARY KEY, written_at INTEGER NOT NULL,"
+             " topic TEXT NOT NULL, alert_id TEXT NOT NULL,"
+             " status INTEGER NOT NULL, body BLOB NOT NULL);"
+             "CREATE TABLE IF NOT EXISTS events("
+             " seq INTEGER PRIMARY KEY, kind INTEGER NOT NULL,"
+             " processed_at INTEGER NOT NULL, topic TEXT NOT NULL, body BLOB NOT NULL);"
+             "INSERT OR IGNORE INTO meta VALUES('schema', 1);"
+             "INSERT OR IGNORE INTO meta VALUES('last_seq', 0);",
+             err, errlen)) < 0)
         goto fail;
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(j->db, "SELECT (SELECT value FROM meta WHERE key='schema'),"
-                                  " (SELECT value FROM meta WHERE key='last_seq')",
+    if (sqlite3_prepare_v2(j->db,
+                           "SELECT (SELECT value FROM meta WHERE key='schema'),"
+                           " (SELECT value FROM meta WHERE key='last_seq')",
                            -1, &st, NULL) != SQLITE_OK ||
         sqlite3_step(st) != SQLITE_ROW) {
         r = s_fail(j->db, err, errlen);
@@ -278,14 +290,18 @@ int tp_journal_open(const char *path, char *err, size_t errlen, tp_journal_t **r
         r = -EBADMSG;
         goto fail;
     }
-    if (sqlite3_prepare_v2(j->db, "INSERT INTO alerts VALUES(?,?,?,?,?,?)", -1, &j->insert,
+    if (sqlite3_prepare_v2(j->db, "INSERT INTO alerts VALUES(?,?,?,?,?,?)", -1, &j->insert, NULL) !=
+            SQLITE_OK ||
+        sqlite3_prepare_v2(j->db, "UPDATE meta SET value=? WHERE key='last_seq'", -1, &j->set_last,
                            NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(j->db, "UPDATE meta SET value=? WHERE key='last_seq'", -1,
-                           &j->set_last, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(j->db, "SELECT seq, topic, body FROM alerts WHERE seq > ?"
-                                  " ORDER BY seq LIMIT ?", -1, &j->read_after, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(j->db, "INSERT INTO events(kind, processed_at, topic, body)"
-                                  " VALUES(?,?,?,?)", -1, &j->log_event, NULL) != SQLITE_OK) {
+        sqlite3_prepare_v2(j->db,
+                           "SELECT seq, topic, body FROM alerts WHERE seq > ?"
+                           " ORDER BY seq LIMIT ?",
+                           -1, &j->read_after, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(j->db,
+                           "INSERT INTO events(kind, processed_at, topic, body)"
+                           " VALUES(?,?,?,?)",
+                           -1, &j->log_event, NULL) != SQLITE_OK) {
         r = s_fail(j->db, err, errlen);
         goto fail;
     }
@@ -304,7 +320,7 @@ uint64_t tp_journal_last_seq(const tp_journal_t *j) {
 
 int tp_journal_append(tp_journal_t *j, uint64_t seq, const char *topic, const char *alert_id,
                       int status, int64_t written_at_ms, const void *body, size_t len) {
-    size_t tl = strlen(topic) + 1, al = strlen(alert_id) + 1;
+    size_t   tl = strlen(topic) + 1, al = strlen(alert_id) + 1;
     s_row_t *row = malloc(sizeof *row + len + tl + al);
     if (!row)
         return -ENOMEM;
@@ -334,7 +350,7 @@ int tp_journal_seed_sequence(tp_journal_t *j, uint64_t seq) {
 
 int tp_journal_log_event(tp_journal_t *j, int kind, int64_t processed_at_ms, const char *topic,
                          const void *body, size_t len) {
-    size_t tl = strlen(topic) + 1;
+    size_t   tl = strlen(topic) + 1;
     s_row_t *row = malloc(sizeof *row + len + tl);
     if (!row)
         return -ENOMEM;
@@ -343,7 +359,7 @@ int tp_journal_log_event(tp_journal_t *j, int kind, int64_t processed_at_ms, con
         memcpy(row->body, body, len);
     row->topic = (char *)row->body + len;
     memcpy(row->topic, topic, tl);
-    row->alert_id = row->topic + tl - 1;     /* "" */
+    row->alert_id = row->topic + tl - 1; /* "" */
     *j->ev_tail = row;
     j->ev_tail = &row->next;
     j->pending++;
@@ -356,7 +372,7 @@ int64_t tp_journal_for_each_event(tp_journal_t *j, tp_journal_event_fn fn, void 
                            -1, &st, NULL) != SQLITE_OK)
         return -EIO;
     int64_t n = 0;
-    int rc;
+    int     rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         const char *topic = (const char *)sqlite3_column_text(st, 2);
         int r = fn(ctx, sqlite3_column_int(st, 0), sqlite3_column_int64(st, 1), topic ? topic : "",
@@ -439,7 +455,7 @@ rollback:
 }
 
 int64_t tp_journal_prune(tp_journal_t *j, int64_t now_ms, int64_t max_age_ms, uint64_t max_alerts) {
-    char sql[256], err[128];
+    char    sql[256], err[128];
     int64_t deleted = 0;
     if (max_age_ms > 0) {
         snprintf(sql, sizeof sql, "DELETE FROM alerts WHERE written_at < %lld",
@@ -458,20 +474,20 @@ int64_t tp_journal_prune(tp_journal_t *j, int64_t now_ms, int64_t max_age_ms, ui
     return deleted;
 }
 
-int64_t tp_journal_read_after(tp_journal_t *j, uint64_t after, size_t limit,
-                              tp_journal_row_fn fn, void *ctx, uint64_t *ret_last) {
+int64_t tp_journal_read_after(tp_journal_t *j, uint64_t after, size_t limit, tp_journal_row_fn fn,
+                              void *ctx, uint64_t *ret_last) {
     sqlite3_stmt *st = j->read_after;
     sqlite3_bind_int64(st, 1, (sqlite3_int64)after);
     sqlite3_bind_int64(st, 2, (sqlite3_int64)limit);
-    int64_t n = 0;
+    int64_t  n = 0;
     uint64_t last = after;
-    int rc;
+    int      rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        uint64_t seq = (uint64_t)sqlite3_column_int64(st, 0);
+        uint64_t    seq = (uint64_t)sqlite3_column_int64(st, 0);
         const char *topic = (const char *)sqlite3_column_text(st, 1);
         const void *body = sqlite3_column_blob(st, 2);
-        size_t len = (size_t)sqlite3_column_bytes(st, 2);
-        int r = fn(ctx, seq, topic ? topic : "", body, len);
+        size_t      len = (size_t)sqlite3_column_bytes(st, 2);
+        int         r = fn(ctx, seq, topic ? topic : "", body, len);
         if (r != 0) {
             sqlite3_reset(st);
             *ret_last = last;

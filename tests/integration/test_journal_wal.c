@@ -1,0 +1,99 @@
+/* test_journal_wal — the journal's disk use stays bounded while the
+ * daemon runs: the real daemon takes a long flood of events (each one
+ * written to the event log in journal.db), and journal.db-wal never grows
+ * past a bound set by a small journal.wal_max_bytes; /metrics shows the
+ * WAL's size and the checkpointer's lag. Real daemon, real sockets, real
+ * SQLite file; the end of the flood is a sentinel event whose alert comes
+ * back after every event before it was processed. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <cmocka.h>
+#include <zmq.h>
+
+#include "tp_testdaemon.h"
+#include "tp_testhttp.h"
+
+#define T0        1767225600000LL
+#define SUBMITTED TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED
+#define N_EVENTS  200000
+#define WAL_LIMIT (1 << 20) /* journal.wal_max_bytes in the test */
+#define WAL_BOUND (8 << 20) /* what the file may reach: the limit + a few rounds */
+
+static long long s_size(const char *path) {
+    struct stat sb;
+    return stat(path, &sb) == 0 ? (long long)sb.st_size : 0;
+}
+
+/* The value of metric `name` (a line "name value") in a /metrics body, -1 if absent. */
+static double s_metric(const char *body, const char *name) {
+    size_t nl = strlen(name);
+    for (const char *p = body; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+        if (strncmp(p, name, nl) == 0 && p[nl] == ' ')
+            return strtod(p + nl + 1, NULL);
+    return -1;
+}
+
+static void test_wal_stays_bounded_over_a_long_run(void **state) {
+    (void)state;
+    char extra[160];
+    snprintf(extra, sizeof extra, "journal: { checkpoint_interval: 20ms, wal_max_bytes: %d }\n",
+             WAL_LIMIT);
+    tp_dfx_t *d = tp_dfx_start_http("event", extra);
+    char     *wal = tp_path(d->dir, "state/journal.db-wal");
+    long long most = 0;
+    for (unsigned i = 0; i < N_EVENTS; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "wm-%u", i);
+        tp_dfx_send_watermark(d, id, T0);
+        if (i % 2000 == 0 && s_size(wal) > most)
+            most = s_size(wal);
+    }
+    /* The sentinel: its alert comes after every event before it. */
+    tp_test_call_t c = {
+        .event_id = "sentinel", .at_ms = T0, .call_id = "sentinel", .status = SUBMITTED
+    };
+    tp_dfx_send_call(d, &c);
+    long long deadline = tp_now_ms() + 120000;
+    bool      seen = false;
+    while (!seen) {
+        assert_true(tp_now_ms() < deadline);
+        if (s_size(wal) > most)
+            most = s_size(wal);
+        if (tp_dfx_recv_alert(d, 20))
+            seen = strcmp(d->got.alerts[d->got.n - 1]->call_id, "sentinel") == 0;
+    }
+    if (s_size(wal) > most)
+        most = s_size(wal);
+    print_message("journal.db-wal: at most %lld bytes over %d events\n", most, N_EVENTS);
+    assert_true(most < WAL_BOUND);
+
+    tp_test_resp_t m = tp_test_http_request(d->http_port, EVHTTP_REQ_GET, "/metrics");
+    assert_int_equal(m.code, 200);
+    double bytes = s_metric(m.body, "touchpointd_journal_wal_bytes");
+    assert_true(bytes >= 0 && bytes < WAL_BOUND);
+    assert_true(s_metric(m.body, "touchpointd_journal_checkpoint_lag_frames") >= 0);
+    assert_true(s_metric(m.body, "touchpointd_journal_checkpoint_age_seconds") >= 0);
+    assert_true(s_metric(m.body, "touchpointd_journal_wal_truncations_total") >= 0);
+    assert_true(s_metric(m.body, "touchpointd_journal_checkpoint_errors_total") == 0);
+    tp_test_resp_free(&m);
+
+    char *log = tp_dfx_stop(d);
+    assert_true(tp_dfx_stat(log, "accepted") >= N_EVENTS);
+    assert_int_equal(tp_dfx_stat(log, "journal_errors"), 0);
+    free(log);
+    free(wal);
+    tp_dfx_free(d);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_wal_stays_bounded_over_a_long_run),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
