@@ -1,0 +1,232 @@
+/* test_replay_server — the replay endpoint under hostile or odd requests:
+ * strict sequence parsing, END when nothing was sent, oversized requests
+ * answered and counted, consumers that never read losing their slots
+ * (a legitimate consumer still gets its whole replay) and one address's
+ * share of the slots. Real daemon, real sockets, real SQLite file. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+#include <zmq.h>
+
+#include "tp_testdaemon.h"
+#include "tp_testhttp.h"
+
+#define T0        1767225600000LL
+#define SUBMITTED TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED
+#define N_STALLED 80 /* more than the daemon's 64 slots */
+
+/* Sends n incomplete calls (n FIRING alerts) and waits for their alerts. */
+static void s_fire(tp_dfx_t *d, const char *prefix, unsigned n) {
+    for (unsigned i = 0; i < n; i++) {
+        char id[48];
+        snprintf(id, sizeof id, "%s-%u", prefix, i);
+        tp_test_call_t c = { .event_id = id, .at_ms = T0, .call_id = id, .status = SUBMITTED };
+        tp_dfx_send_call(d, &c);
+    }
+    for (unsigned i = 0; i < n; i++) {
+        assert_true(tp_dfx_recv_alert(d, TP_WAIT_MS));
+        tp_test_alerts_clear(&d->got);
+    }
+}
+
+static void *s_dealer(tp_dfx_t *d, const char *ep) {
+    void *s = zmq_socket(d->zctx, ZMQ_DEALER);
+    int   zero = 0;
+    zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
+    assert_int_equal(zmq_connect(s, ep), 0);
+    return s;
+}
+
+static void s_send_request(void *s, const char *cmd, const void *arg, size_t len) {
+    assert_true(zmq_send(s, cmd, strlen(cmd), arg ? ZMQ_SNDMORE : 0) >= 0);
+    if (arg)
+        assert_true(zmq_send(s, arg, len, 0) >= 0);
+}
+
+/* Reads one reply up to END or ERROR: the alerts received, and in `end`
+ * "END <n>" or "ERROR <reason>". */
+static size_t s_read_reply(void *s, char *end, size_t endlen) {
+    size_t n = 0;
+    for (;;) {
+        zmq_pollitem_t item = { .socket = s, .events = ZMQ_POLLIN };
+        assert_int_equal(zmq_poll(&item, 1, TP_WAIT_MS), 1);
+        zmq_msg_t a, b;
+        zmq_msg_init(&a);
+        zmq_msg_init(&b);
+        assert_true(zmq_msg_recv(&a, s, 0) >= 0);
+        assert_true(zmq_msg_more(&a));
+        assert_true(zmq_msg_recv(&b, s, 0) >= 0);
+        size_t      wl = zmq_msg_size(&a);
+        const char *what = zmq_msg_data(&a);
+        bool        done =
+            (wl == 3 && memcmp(what, "END", 3) == 0) || (wl == 5 && memcmp(what, "ERROR", 5) == 0);
+        if (done)
+            snprintf(end, endlen, "%.*s %.*s", (int)wl, what, (int)zmq_msg_size(&b),
+                     (const char *)zmq_msg_data(&b));
+        else
+            n++;
+        zmq_msg_close(&a);
+        zmq_msg_close(&b);
+        if (done)
+            return n;
+    }
+}
+
+/* One request on a new DEALER; returns the alerts, `end` as above. */
+static size_t s_replay(tp_dfx_t *d, const char *arg, size_t len, char *end, size_t endlen) {
+    void *s = s_dealer(d, d->replay_ep);
+    s_send_request(s, "REPLAY", arg, len);
+    size_t n = s_read_reply(s, end, endlen);
+    zmq_close(s);
+    return n;
+}
+
+static size_t s_replay_str(tp_dfx_t *d, const char *arg, char *end, size_t endlen) {
+    return s_replay(d, arg, strlen(arg), end, endlen);
+}
+
+/* The running config with `lines` added under its replay: mapping, by reload. */
+static void s_reload_replay(tp_dfx_t *d, const char *lines) {
+    char *yaml = tp_read_file(d->cfg), *out = NULL;
+    char *at = strstr(yaml, "replay:\n");
+    assert_non_null(at);
+    at += strlen("replay:\n");
+    assert_true(asprintf(&out, "%.*sreplay:\n%s%s", (int)(at - yaml - strlen("replay:\n")), yaml,
+                         lines, at) > 0);
+    assert_true(tp_dfx_reload_yaml(d, out));
+    free(out);
+    free(yaml);
+}
+
+static void test_strict_requests_and_end(void **state) {
+    (void)state;
+    tp_dfx_t *d = tp_dfx_start("event", NULL);
+    s_fire(d, "A", 3);
+    unsigned long long last = d->probes + 3;
+    char               end[128], want[128];
+
+    /* 2^64-1 used to bind as -1 and replay everything. */
+    assert_int_equal(s_replay_str(d, "18446744073709551615", end, sizeof end), 0);
+    assert_string_equal(end, "ERROR sequence is past the journal's range (at most "
+                             "9223372036854775807)");
+    assert_int_equal(s_replay_str(d, "9223372036854775808", end, sizeof end), 0);
+    assert_string_equal(end, "ERROR sequence is past the journal's range (at most "
+                             "9223372036854775807)");
+    assert_int_equal(s_replay_str(d, "99999999999999999999999999", end, sizeof end), 0);
+    assert_string_equal(end, "ERROR sequence is past the journal's range (at most "
+                             "9223372036854775807)");
+    static const char *const bad[] = { "-1", "+1", " 1", "1 ", "0x10", "1e3", "" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(s_replay_str(d, bad[i], end, sizeof end), 0);
+        assert_string_equal(end, "ERROR sequence must be a decimal number");
+    }
+    assert_int_equal(s_replay(d, "1\0", 2, end, sizeof end), 0);
+    assert_string_equal(end, "ERROR sequence must be a decimal number");
+
+    /* Nothing sent: END is the request's own n (past the end too, up to
+     * the largest), never a number the consumer was not sent. */
+    assert_int_equal(s_replay_str(d, "9223372036854775807", end, sizeof end), 0);
+    assert_string_equal(end, "END 9223372036854775807");
+    snprintf(want, sizeof want, "%llu", last + 100);
+    assert_int_equal(s_replay_str(d, want, end, sizeof end), 0);
+    snprintf(want, sizeof want, "END %llu", last + 100);
+    assert_string_equal(end, want);
+    /* Something sent: END is the last one sent. */
+    assert_int_equal(s_replay_str(d, "0", end, sizeof end), last);
+    snprintf(want, sizeof want, "END %llu", last);
+    assert_string_equal(end, want);
+
+    /* A 10 MB request is answered, and counted. */
+    size_t big = 10u << 20;
+    char  *huge = malloc(big);
+    memset(huge, '1', big);
+    assert_int_equal(s_replay(d, huge, big, end, sizeof end), 0);
+    assert_string_equal(end, "ERROR request too large");
+    free(huge);
+
+    char *log = tp_dfx_stop(d);
+    assert_int_equal(tp_dfx_stat(log, "replay_refused"), 3 + 7 + 1 + 1);
+    assert_int_equal(tp_dfx_stat(log, "replay_oversize"), 1);
+    assert_int_equal(tp_dfx_stat(log, "replay_requests"), 3);
+    free(log);
+    tp_dfx_free(d);
+}
+
+static long s_rss_kb(tp_dfx_t *d) {
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)d->proc.pid);
+    char       *text = tp_read_file(path);
+    const char *k = text ? strstr(text, "VmRSS:") : NULL;
+    long        kb = k ? strtol(k + 6, NULL, 10) : -1;
+    free(text);
+    return kb;
+}
+
+/* More never-reading DEALERs than there are slots, each asking for
+ * everything: each is dropped once it took nothing for stall_timeout, and
+ * a consumer that reads gets its whole replay (retrying while busy). */
+static void test_stalled_consumers_do_not_lock_others_out(void **state) {
+    (void)state;
+    tp_dfx_t *d = tp_dfx_start_http("event", NULL);
+    s_reload_replay(d, "  stall_timeout: 300ms\n");
+    s_fire(d, "A", 3000);
+    unsigned long long last = d->probes + 3000;
+    long               rss0 = s_rss_kb(d);
+
+    void *stalled[N_STALLED];
+    for (int i = 0; i < N_STALLED; i++) {
+        stalled[i] = zmq_socket(d->zctx, ZMQ_DEALER);
+        int zero = 0, one = 1, small = 4096;
+        zmq_setsockopt(stalled[i], ZMQ_LINGER, &zero, sizeof zero);
+        zmq_setsockopt(stalled[i], ZMQ_RCVHWM, &one, sizeof one);
+        zmq_setsockopt(stalled[i], ZMQ_RCVBUF, &small, sizeof small);
+        assert_int_equal(zmq_connect(stalled[i], d->replay_ep), 0);
+        s_send_request(stalled[i], "REPLAY", "0", 1);
+    }
+    /* Every slot is taken once a newcomer is told busy. */
+    char      end[128];
+    long long deadline = tp_now_ms() + TP_WAIT_MS;
+    do {
+        assert_true(tp_now_ms() < deadline);
+        s_replay_str(d, "0", end, sizeof end);
+    } while (strncmp(end, "ERROR busy", 10) != 0);
+
+    size_t n;
+    do {
+        assert_true(tp_now_ms() < deadline);
+        n = s_replay_str(d, "0", end, sizeof end);
+    } while (strncmp(end, "ERROR busy", 10) == 0);
+    assert_int_equal(n, last);
+    char want[64];
+    snprintf(want, sizeof want, "END %llu", last);
+    assert_string_equal(end, want);
+    long rss1 = s_rss_kb(d);
+    print_message("daemon RSS %ld kB before the stalled consumers, %ld kB with them\n", rss0, rss1);
+
+    tp_test_resp_t m = tp_test_http_request(d->http_port, EVHTTP_REQ_GET, "/metrics");
+    assert_int_equal(m.code, 200);
+    const char *k = strstr(m.body, "\ntouchpointd_replay_timeouts_total ");
+    assert_non_null(k);
+    assert_true(strtod(k + strlen("\ntouchpointd_replay_timeouts_total "), NULL) >= 1);
+    tp_test_resp_free(&m);
+    for (int i = 0; i < N_STALLED; i++)
+        zmq_close(stalled[i]);
+    char *log = tp_dfx_stop(d);
+    assert_true(tp_dfx_stat(log, "replay_timeouts") >= 1);
+    assert_true(tp_dfx_stat(log, "replay_busy") >= 1);
+    free(log);
+    tp_dfx_free(d);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_strict_requests_and_end),
+        cmocka_unit_test(test_stalled_consumers_do_not_lock_others_out),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
