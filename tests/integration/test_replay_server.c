@@ -18,7 +18,8 @@
 
 #define T0        1767225600000LL
 #define SUBMITTED TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED
-#define N_STALLED 80 /* more than the daemon's 64 slots */
+#define N_STALLED 80    /* more than the daemon's 64 slots */
+#define N_ALERTS  12000 /* more than a consumer's queues hold: one that never reads stalls */
 
 /* Sends n incomplete calls (n FIRING alerts) and waits for their alerts. */
 static void s_fire(tp_dfx_t *d, const char *prefix, unsigned n) {
@@ -173,9 +174,11 @@ static long s_rss_kb(tp_dfx_t *d) {
 static void test_stalled_consumers_do_not_lock_others_out(void **state) {
     (void)state;
     tp_dfx_t *d = tp_dfx_start_http("event", NULL);
-    s_reload_replay(d, "  stall_timeout: 300ms\n");
-    s_fire(d, "A", 3000);
-    unsigned long long last = d->probes + 3000;
+    /* One process, so one peer address (ipc: uid:gid:pid) for all: the
+     * per-address share is lifted to see the timeout alone. */
+    s_reload_replay(d, "  stall_timeout: 300ms\n  max_per_peer: 64\n");
+    s_fire(d, "A", N_ALERTS);
+    unsigned long long last = d->probes + N_ALERTS;
     long               rss0 = s_rss_kb(d);
 
     void *stalled[N_STALLED];
