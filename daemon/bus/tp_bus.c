@@ -102,7 +102,9 @@ static int s_recv_one(s_sock_t *s) {
             return r == -EAGAIN && n == 0 ? 0 : r;
         }
         more = zmq_msg_more(m);
-        if (n == 0 && s->router) {
+        /* libzmq copies the connection's metadata onto the routing-id
+         * frame on one receive path only: look at the next frame too. */
+        if (s->router && n < 2 && (n == 0 || !s->peer[0])) {
             const char *pa = zmq_msg_gets(m, "Peer-Address");
             snprintf(s->peer, sizeof s->peer, "%s", pa ? pa : "");
         }

@@ -226,10 +226,93 @@ static void test_stalled_consumers_do_not_lock_others_out(void **state) {
     tp_dfx_free(d);
 }
 
+/* Consumers from one IP address hold at most replay.max_per_peer slots:
+ * more from there are told busy, one from another address is served at
+ * once (no timeout could have freed a slot: stall_timeout is an hour). */
+static void test_one_address_holds_a_share_of_the_slots(void **state) {
+    (void)state;
+    tp_dfx_t *d = tp_dfx_start("event", NULL);
+    unsigned  port = tp_free_port();
+    assert_true(port > 0);
+    char ep[64], lines[160], from2[96];
+    snprintf(ep, sizeof ep, "tcp://127.0.0.1:%u", port);
+    snprintf(from2, sizeof from2, "tcp://127.0.0.2:0;127.0.0.1:%u", port);
+    char *yaml = tp_read_file(d->cfg), *out = NULL;
+    char *at = strstr(yaml, "replay:\n  endpoint: ");
+    assert_non_null(at);
+    char *eol = strchr(at + strlen("replay:\n  endpoint: "), '\n');
+    snprintf(lines, sizeof lines, "replay:\n  endpoint: %s\n  stall_timeout: 1h\n  max_per_peer: 2",
+             ep);
+    assert_true(asprintf(&out, "%.*s%s%s", (int)(at - yaml), yaml, lines, eol) > 0);
+    assert_true(tp_dfx_reload_yaml(d, out));
+    free(out);
+    free(yaml);
+    s_fire(d, "A", N_ALERTS);
+    unsigned long long last = d->probes + N_ALERTS;
+
+    void *stalled[3];
+    char  end[160];
+    for (int i = 0; i < 3; i++) {
+        stalled[i] = zmq_socket(d->zctx, ZMQ_DEALER);
+        int zero = 0, one = 1;
+        zmq_setsockopt(stalled[i], ZMQ_LINGER, &zero, sizeof zero);
+        zmq_setsockopt(stalled[i], ZMQ_RCVHWM, &one, sizeof one);
+        assert_int_equal(zmq_connect(stalled[i], from2), 0);
+        s_send_request(stalled[i], "REPLAY", "0", 1);
+    }
+    /* The third from 127.0.0.2 is refused; the first two read nothing more. */
+    zmq_pollitem_t items[3];
+    for (int i = 0; i < 3; i++)
+        items[i] = (zmq_pollitem_t){ .socket = stalled[i], .events = ZMQ_POLLIN };
+    long long deadline = tp_now_ms() + TP_WAIT_MS;
+    bool      refused = false;
+    while (!refused) {
+        assert_true(tp_now_ms() < deadline);
+        assert_true(zmq_poll(items, 3, 100) >= 0);
+        for (int i = 0; i < 3 && !refused; i++) {
+            if (!(items[i].revents & ZMQ_POLLIN))
+                continue;
+            zmq_msg_t a;
+            zmq_msg_init(&a);
+            assert_true(zmq_msg_recv(&a, stalled[i], 0) >= 0);
+            if (zmq_msg_size(&a) == 5 && memcmp(zmq_msg_data(&a), "ERROR", 5) == 0) {
+                zmq_msg_t b;
+                zmq_msg_init(&b);
+                assert_true(zmq_msg_recv(&b, stalled[i], 0) >= 0);
+                snprintf(end, sizeof end, "%.*s", (int)zmq_msg_size(&b),
+                         (const char *)zmq_msg_data(&b));
+                zmq_msg_close(&b);
+                refused = true;
+            }
+            zmq_msg_close(&a);
+            /* The others' alerts are left unread after this one. */
+            items[i].events = refused ? ZMQ_POLLIN : 0;
+        }
+    }
+    assert_non_null(strstr(end, "busy: too many replays from your address"));
+
+    /* From 127.0.0.1: its whole replay, no busy. */
+    void *s = s_dealer(d, ep);
+    s_send_request(s, "REPLAY", "0", 1);
+    assert_int_equal(s_read_reply(s, end, sizeof end), last);
+    char want[64];
+    snprintf(want, sizeof want, "END %llu", last);
+    assert_string_equal(end, want);
+    zmq_close(s);
+    for (int i = 0; i < 3; i++)
+        zmq_close(stalled[i]);
+    char *log = tp_dfx_stop(d);
+    assert_int_equal(tp_dfx_stat(log, "replay_busy"), 1);
+    assert_int_equal(tp_dfx_stat(log, "replay_timeouts"), 0);
+    free(log);
+    tp_dfx_free(d);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_strict_requests_and_end),
         cmocka_unit_test(test_stalled_consumers_do_not_lock_others_out),
+        cmocka_unit_test(test_one_address_holds_a_share_of_the_slots),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
