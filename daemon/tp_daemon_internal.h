@@ -85,7 +85,7 @@ int tp_daemon_open_journal(tp_daemon_t *d, bool move_aside);
  * start and on reload). */
 void tp_daemon_journal_apply(tp_daemon_t *d, const tp_config_t *cfg);
 
-/* The group commit (flush_ev's callback; fd -1 at shutdown: waits out a
+/* The group commit (flush_ev's callback; what 0 at shutdown: waits out a
  * busy journal instead of retrying later), then what waited for it. */
 void tp_daemon_flush_cb(evutil_socket_t fd, short what, void *arg);
 

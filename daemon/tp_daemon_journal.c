@@ -124,21 +124,21 @@ const tp_outbox_ops_t tp_daemon_outbox_ops = {
  * journal could lose. A failed commit keeps them queued and retries. */
 void tp_daemon_flush_cb(evutil_socket_t fd, short what, void *arg) {
     (void)fd;
-    (void)what;
     tp_daemon_t *d = arg;
     tp_stats_t  *st = tp_engine_counters(d->engine);
     char         err[256];
     int64_t      t0 = tp_monotonic_us();
     int          r = tp_journal_commit(d->journal, err, sizeof err);
-    /* At shutdown (fd -1) waiting is fine: what the last turn raised is
-     * stored before we go. */
-    for (int i = 0; r == -EBUSY && fd == -1 && i < COMMIT_RETRY_MS / BUSY_RETRY_MS; i++) {
+    /* At shutdown (what 0; libevent always passes a flag) waiting is
+     * fine: what the last turn raised is stored before we go. */
+    bool stopping = what == 0;
+    for (int i = 0; r == -EBUSY && stopping && i < COMMIT_RETRY_MS / BUSY_RETRY_MS; i++) {
         nanosleep(&(struct timespec){ 0, BUSY_RETRY_MS * 1000000L }, NULL);
         r = tp_journal_commit(d->journal, err, sizeof err);
     }
     /* The checkpointer emptying the WAL holds the write lock for a few ms:
      * not a failure, try again shortly (a lock held for longer is one). */
-    if (r == -EBUSY && fd != -1) {
+    if (r == -EBUSY && !stopping) {
         int64_t now = tp_monotonic_ms();
         if (!d->busy_since_ms)
             d->busy_since_ms = now;

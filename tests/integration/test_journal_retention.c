@@ -42,15 +42,15 @@ static void s_fire(tp_dfx_t *d, const char *prefix, unsigned n) {
 
 typedef struct {
     size_t   n;
-    uint64_t first, last;        /* sequences of the first and last alert sent */
-    size_t   named;              /* alerts whose call_id starts with the prefix asked for */
+    uint64_t first, last; /* sequences of the first and last alert sent */
+    size_t   named;       /* alerts whose call_id starts with the prefix asked for */
     char     end[64];
 } replay_t;
 
 /* REPLAY 0 over a DEALER: what came, up to END. */
 static void s_replay_all(tp_dfx_t *d, const char *prefix, replay_t *out) {
     void *s = zmq_socket(d->zctx, ZMQ_DEALER);
-    int zero = 0;
+    int   zero = 0;
     zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
     assert_int_equal(zmq_connect(s, d->replay_ep), 0);
     assert_true(zmq_send(s, "REPLAY", 6, ZMQ_SNDMORE) == 6);
@@ -92,10 +92,10 @@ static void test_max_alerts_keeps_the_newest(void **state) {
     (void)state;
     tp_dfx_t *d = tp_dfx_start("event", "journal: { max_alerts: 1000 }\n");
     s_fire(d, "A", 1500);
-    uint64_t last = d->probes + 1500;
+    uint64_t        last = d->probes + 1500;
     static replay_t r;
     s_replay_all(d, "A-", &r);
-    assert_int_equal(r.n, last);                     /* all of them, before the prune */
+    assert_int_equal(r.n, last); /* all of them, before the prune */
     free(tp_dfx_stop(d));
     tp_dfx_restart(d, NULL);
     s_replay_all(d, "A-", &r);
@@ -118,7 +118,7 @@ static void test_retention_prunes_by_age_and_sequence_goes_on(void **state) {
     s_replay_all(d, "A-", &r);
     /* Every alert of the first run is gone; numbering went on above it. */
     assert_int_equal(r.named, 0);
-    assert_true(r.n > 0);                            /* the restart's probes */
+    assert_true(r.n > 0); /* the restart's probes */
     assert_int_equal(r.first, last + 1);
     free(tp_dfx_stop(d));
     tp_dfx_free(d);
@@ -126,7 +126,7 @@ static void test_retention_prunes_by_age_and_sequence_goes_on(void **state) {
 
 static int s_healthz(tp_dfx_t *d, char *why, size_t len) {
     tp_test_resp_t r = tp_test_http_request(d->http_port, EVHTTP_REQ_GET, "/healthz");
-    int code = r.code;
+    int            code = r.code;
     snprintf(why, len, "%s", r.body);
     tp_test_resp_free(&r);
     return code;
@@ -138,7 +138,7 @@ static void test_healthz_503_after_a_failed_commit(void **state) {
      * over the limit fails with EFBIG instead of killing it. */
     signal(SIGXFSZ, SIG_IGN);
     tp_dfx_t *d = tp_dfx_start_http("event", NULL);
-    char why[256];
+    char      why[256];
     assert_int_equal(s_healthz(d, why, sizeof why), 200);
 
     /* Only the soft limit goes down, so the test can lift it again. */

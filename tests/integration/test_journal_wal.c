@@ -3,11 +3,13 @@
  * written to the event log in journal.db), and journal.db-wal never grows
  * past a bound set by a small journal.wal_max_bytes; /metrics shows the
  * WAL's size and the checkpointer's lag. Real daemon, real sockets, real
- * SQLite file; the end of the flood is a sentinel event whose alert comes
+ * SQLite file; a held write lock delays commits without failing them.
+ * The end of the flood is a sentinel event whose alert comes
  * back after every event before it was processed. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <sqlite3.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -91,9 +93,40 @@ static void test_wal_stays_bounded_over_a_long_run(void **state) {
     tp_dfx_free(d);
 }
 
+/* While the journal's write lock is taken (as the checkpointer takes it
+ * to empty the WAL), commits wait on a short retry timer: nothing fails,
+ * nothing is published before it is stored, and the alert goes out once
+ * the lock is free. Here the test holds the lock from its own connection. */
+static void test_commit_waits_out_a_held_write_lock(void **state) {
+    (void)state;
+    tp_dfx_t *d = tp_dfx_start_http("event", NULL);
+    char     *db = tp_path(d->dir, "state/journal.db");
+    sqlite3  *other;
+    assert_int_equal(sqlite3_open(db, &other), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    tp_test_call_t c = {
+        .event_id = "locked", .at_ms = T0, .call_id = "locked", .status = SUBMITTED
+    };
+    tp_dfx_send_call(d, &c);
+    assert_false(tp_dfx_recv_alert(d, 300)); /* not stored, so not sent */
+    tp_test_resp_t h = tp_test_http_request(d->http_port, EVHTTP_REQ_GET, "/healthz");
+    assert_int_equal(h.code, 200); /* busy is not a failed commit */
+    tp_test_resp_free(&h);
+    assert_int_equal(sqlite3_exec(other, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(other);
+    assert_true(tp_dfx_recv_alert(d, TP_WAIT_MS));
+    assert_string_equal(d->got.alerts[0]->call_id, "locked");
+    char *log = tp_dfx_stop(d);
+    assert_int_equal(tp_dfx_stat(log, "journal_errors"), 0);
+    free(log);
+    free(db);
+    tp_dfx_free(d);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_wal_stays_bounded_over_a_long_run),
+        cmocka_unit_test(test_commit_waits_out_a_held_write_lock),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
