@@ -25,27 +25,21 @@
 #define T0        1767225600000LL
 #define SUBMITTED TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED
 
-/* Sends n incomplete calls (n FIRING alerts) named prefix-0.. and waits
- * for their alerts. */
-static void s_fire(tp_dfx_t *d, const char *prefix, unsigned n) {
-    for (unsigned i = 0; i < n; i++) {
-        char id[48];
-        snprintf(id, sizeof id, "%s-%u", prefix, i);
-        tp_test_call_t c = { .event_id = id, .at_ms = T0, .call_id = id, .status = SUBMITTED };
-        tp_dfx_send_call(d, &c);
-    }
-    for (unsigned i = 0; i < n; i++) {
-        assert_true(tp_dfx_recv_alert(d, TP_WAIT_MS));
-        tp_test_alerts_clear(&d->got);
-    }
-}
-
 typedef struct {
-    size_t   n;
-    uint64_t first, last; /* sequences of the first and last alert sent */
-    size_t   named;       /* alerts whose call_id starts with the prefix asked for */
-    char     end[64];
+    size_t      n;
+    uint64_t    first, last; /* sequences of the first and last alert sent */
+    size_t      named;       /* alerts whose call_id starts with the prefix asked for */
+    const char *prefix;
+    char        end[64];
 } replay_t;
+
+static void s_count_cb(void *ctx, const Touchpoint__V1__Alert *al) {
+    replay_t *out = ctx;
+    if (out->n++ == 0)
+        out->first = al->sequence;
+    out->last = al->sequence;
+    out->named += strncmp(al->call_id, out->prefix, strlen(out->prefix)) == 0;
+}
 
 /* REPLAY 0 over a DEALER: what came, up to END. */
 static void s_replay_all(tp_dfx_t *d, const char *prefix, replay_t *out) {
@@ -55,34 +49,10 @@ static void s_replay_all(tp_dfx_t *d, const char *prefix, replay_t *out) {
     assert_int_equal(zmq_connect(s, d->replay_ep), 0);
     assert_true(zmq_send(s, "REPLAY", 6, ZMQ_SNDMORE) == 6);
     assert_true(zmq_send(s, "0", 1, 0) == 1);
-    *out = (replay_t){ 0 };
-    for (;;) {
-        zmq_pollitem_t item = { .socket = s, .events = ZMQ_POLLIN };
-        assert_int_equal(zmq_poll(&item, 1, TP_WAIT_MS), 1);
-        zmq_msg_t a, b;
-        zmq_msg_init(&a);
-        zmq_msg_init(&b);
-        assert_true(zmq_msg_recv(&a, s, 0) >= 0);
-        assert_true(zmq_msg_recv(&b, s, 0) >= 0);
-        bool end = zmq_msg_size(&a) == 3 && memcmp(zmq_msg_data(&a), "END", 3) == 0;
-        if (end) {
-            snprintf(out->end, sizeof out->end, "%.*s", (int)zmq_msg_size(&b),
-                     (const char *)zmq_msg_data(&b));
-        } else {
-            Touchpoint__V1__Alert *al =
-                touchpoint__v1__alert__unpack(NULL, zmq_msg_size(&b), zmq_msg_data(&b));
-            assert_non_null(al);
-            if (out->n++ == 0)
-                out->first = al->sequence;
-            out->last = al->sequence;
-            out->named += strncmp(al->call_id, prefix, strlen(prefix)) == 0;
-            touchpoint__v1__alert__free_unpacked(al, NULL);
-        }
-        zmq_msg_close(&a);
-        zmq_msg_close(&b);
-        if (end)
-            break;
-    }
+    *out = (replay_t){ .prefix = prefix };
+    size_t n = tp_dfx_read_replay(s, s_count_cb, out, out->end, sizeof out->end);
+    assert_int_equal(n, out->n);
+    assert_int_equal(strncmp(out->end, "END ", 4), 0);
     zmq_close(s);
 }
 
@@ -91,7 +61,7 @@ static void s_replay_all(tp_dfx_t *d, const char *prefix, replay_t *out) {
 static void test_max_alerts_keeps_the_newest(void **state) {
     (void)state;
     tp_dfx_t *d = tp_dfx_start("event", "journal: { max_alerts: 1000 }\n");
-    s_fire(d, "A", 1500);
+    tp_dfx_fire(d, "A", 1500);
     uint64_t        last = d->probes + 1500;
     static replay_t r;
     s_replay_all(d, "A-", &r);
@@ -110,7 +80,7 @@ static void test_max_alerts_keeps_the_newest(void **state) {
 static void test_retention_prunes_by_age_and_sequence_goes_on(void **state) {
     (void)state;
     tp_dfx_t *d = tp_dfx_start("event", "journal: { retention: 1ms }\n");
-    s_fire(d, "A", 20);
+    tp_dfx_fire(d, "A", 20);
     uint64_t last = d->probes + 20;
     free(tp_dfx_stop(d));
     tp_dfx_restart(d, NULL);

@@ -16,24 +16,8 @@
 #include "tp_testdaemon.h"
 #include "tp_testhttp.h"
 
-#define T0        1767225600000LL
-#define SUBMITTED TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED
 #define N_STALLED 80    /* more than the daemon's 64 slots */
 #define N_ALERTS  12000 /* more than a consumer's queues hold: one that never reads stalls */
-
-/* Sends n incomplete calls (n FIRING alerts) and waits for their alerts. */
-static void s_fire(tp_dfx_t *d, const char *prefix, unsigned n) {
-    for (unsigned i = 0; i < n; i++) {
-        char id[48];
-        snprintf(id, sizeof id, "%s-%u", prefix, i);
-        tp_test_call_t c = { .event_id = id, .at_ms = T0, .call_id = id, .status = SUBMITTED };
-        tp_dfx_send_call(d, &c);
-    }
-    for (unsigned i = 0; i < n; i++) {
-        assert_true(tp_dfx_recv_alert(d, TP_WAIT_MS));
-        tp_test_alerts_clear(&d->got);
-    }
-}
 
 static void *s_dealer(tp_dfx_t *d, const char *ep) {
     void *s = zmq_socket(d->zctx, ZMQ_DEALER);
@@ -49,40 +33,11 @@ static void s_send_request(void *s, const char *cmd, const void *arg, size_t len
         assert_true(zmq_send(s, arg, len, 0) >= 0);
 }
 
-/* Reads one reply up to END or ERROR: the alerts received, and in `end`
- * "END <n>" or "ERROR <reason>". */
-static size_t s_read_reply(void *s, char *end, size_t endlen) {
-    size_t n = 0;
-    for (;;) {
-        zmq_pollitem_t item = { .socket = s, .events = ZMQ_POLLIN };
-        assert_int_equal(zmq_poll(&item, 1, TP_WAIT_MS), 1);
-        zmq_msg_t a, b;
-        zmq_msg_init(&a);
-        zmq_msg_init(&b);
-        assert_true(zmq_msg_recv(&a, s, 0) >= 0);
-        assert_true(zmq_msg_more(&a));
-        assert_true(zmq_msg_recv(&b, s, 0) >= 0);
-        size_t      wl = zmq_msg_size(&a);
-        const char *what = zmq_msg_data(&a);
-        bool        done =
-            (wl == 3 && memcmp(what, "END", 3) == 0) || (wl == 5 && memcmp(what, "ERROR", 5) == 0);
-        if (done)
-            snprintf(end, endlen, "%.*s %.*s", (int)wl, what, (int)zmq_msg_size(&b),
-                     (const char *)zmq_msg_data(&b));
-        else
-            n++;
-        zmq_msg_close(&a);
-        zmq_msg_close(&b);
-        if (done)
-            return n;
-    }
-}
-
 /* One request on a new DEALER; returns the alerts, `end` as above. */
 static size_t s_replay(tp_dfx_t *d, const char *arg, size_t len, char *end, size_t endlen) {
     void *s = s_dealer(d, d->replay_ep);
     s_send_request(s, "REPLAY", arg, len);
-    size_t n = s_read_reply(s, end, endlen);
+    size_t n = tp_dfx_read_replay(s, NULL, NULL, end, endlen);
     zmq_close(s);
     return n;
 }
@@ -107,7 +62,7 @@ static void s_reload_replay(tp_dfx_t *d, const char *lines) {
 static void test_strict_requests_and_end(void **state) {
     (void)state;
     tp_dfx_t *d = tp_dfx_start("event", NULL);
-    s_fire(d, "A", 3);
+    tp_dfx_fire(d, "A", 3);
     unsigned long long last = d->probes + 3;
     char               end[128], want[128];
 
@@ -176,8 +131,8 @@ static void test_stalled_consumers_do_not_lock_others_out(void **state) {
     tp_dfx_t *d = tp_dfx_start_http("event", NULL);
     /* One process, so one peer address (ipc: uid:gid:pid) for all: the
      * per-address share is lifted to see the timeout alone. */
-    s_reload_replay(d, "  stall_timeout: 300ms\n  max_per_peer: 64\n");
-    s_fire(d, "A", N_ALERTS);
+    s_reload_replay(d, "  stall_timeout: 2s\n  max_per_peer: 64\n");
+    tp_dfx_fire(d, "A", N_ALERTS);
     unsigned long long last = d->probes + N_ALERTS;
     long               rss0 = s_rss_kb(d);
 
@@ -191,12 +146,14 @@ static void test_stalled_consumers_do_not_lock_others_out(void **state) {
         assert_int_equal(zmq_connect(stalled[i], d->replay_ep), 0);
         s_send_request(stalled[i], "REPLAY", "0", 1);
     }
-    /* Every slot is taken once a newcomer is told busy. */
-    char      end[128];
+    /* Every slot is taken once a newcomer is told busy (asking for what
+     * comes after the last alert: answered at once when not busy). */
+    char      end[128], after_last[32];
     long long deadline = tp_now_ms() + TP_WAIT_MS;
+    snprintf(after_last, sizeof after_last, "%llu", last);
     do {
         assert_true(tp_now_ms() < deadline);
-        s_replay_str(d, "0", end, sizeof end);
+        s_replay_str(d, after_last, end, sizeof end);
     } while (strncmp(end, "ERROR busy", 10) != 0);
 
     size_t n;
@@ -252,7 +209,7 @@ static void test_one_address_holds_a_share_of_the_slots(void **state) {
     assert_true(tp_dfx_reload_yaml(d, out));
     free(out);
     free(yaml);
-    s_fire(d, "A", N_ALERTS);
+    tp_dfx_fire(d, "A", N_ALERTS);
     unsigned long long last = d->probes + N_ALERTS;
 
     void *stalled[3];
@@ -299,7 +256,7 @@ static void test_one_address_holds_a_share_of_the_slots(void **state) {
     /* From 127.0.0.1: its whole replay, no busy. */
     void *s = s_dealer(d, ep);
     s_send_request(s, "REPLAY", "0", 1);
-    assert_int_equal(s_read_reply(s, end, sizeof end), last);
+    assert_int_equal(tp_dfx_read_replay(s, NULL, NULL, end, sizeof end), last);
     char want[64];
     snprintf(want, sizeof want, "END %llu", last);
     assert_string_equal(end, want);
