@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "tp_log.h"
+
 #define SCHEMA_VERSION      1
 #define CHECKPOINT_EVERY_MS 1000 /* until tp_journal_set_checkpoint says otherwise */
 
@@ -54,12 +56,6 @@ struct tp_journal {
 
 static int s_exec(sqlite3 *db, const char *sql, char *err, size_t errlen);
 
-static int64_t s_mono_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static uint64_t s_file_size(const char *path) {
     struct stat sb;
     return path && stat(path, &sb) == 0 ? (uint64_t)sb.st_size : 0;
@@ -89,7 +85,7 @@ static void s_checkpoint(tp_journal_t *j, uint64_t wal_max) {
         j->wal.truncations += truncated;
         j->wal.lag_frames = nlog > nckpt ? (uint64_t)(nlog - nckpt) : 0;
         if (nlog <= nckpt)
-            j->wal.last_caught_up_ms = s_mono_ms();
+            j->wal.last_caught_up_ms = tp_monotonic_ms();
     } else if ((rc & 0xff) != SQLITE_BUSY) {
         j->wal.errors++; /* BUSY: a reader or the writer; next round */
     }
@@ -131,7 +127,7 @@ static int s_start_checkpointer(tp_journal_t *j, const char *path, char *err, si
      * read; until then a checkpoint on it does nothing and says SQLITE_OK. */
     if (s_exec(j->ckpt_db, "SELECT count(*) FROM meta", err, errlen) < 0)
         return -EIO;
-    j->wal.last_caught_up_ms = s_mono_ms();
+    j->wal.last_caught_up_ms = tp_monotonic_ms();
     int r = pthread_create(&j->ckpt_thread, NULL, s_checkpointer, j);
     if (r != 0) {
         snprintf(err, errlen, "checkpoint thread: %s", strerror(r));

@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
@@ -49,4 +50,15 @@ void tp_test_resp_free(tp_test_resp_t *r) {
     free(r->body);
     free(r->type);
     r->body = r->type = NULL;
+}
+
+double tp_test_metric(unsigned port, const char *name) {
+    tp_test_resp_t r = tp_test_http_request(port, EVHTTP_REQ_GET, "/metrics");
+    assert_int_equal(r.code, 200);
+    char line[160];
+    snprintf(line, sizeof line, "\n%s ", name); /* the sample, not its # HELP */
+    const char *p = strstr(r.body, line);
+    double      v = p ? strtod(p + strlen(line), NULL) : -1;
+    tp_test_resp_free(&r);
+    return v;
 }

@@ -15,3 +15,7 @@ typedef struct {
 tp_test_resp_t tp_test_http_request(unsigned port, enum evhttp_cmd_type cmd, const char *path);
 
 void tp_test_resp_free(tp_test_resp_t *r);
+
+/* GET /metrics: the value of the unlabelled series `name`
+ * ("touchpointd_..."), -1 if it is not there. */
+double tp_test_metric(unsigned port, const char *name);
