@@ -17,17 +17,10 @@
 #include "tp_curve_key.h"
 #include "tp_http.h"
 #include "tp_journal.h"
-#include "tp_json.h"
 #include "tp_log.h"
 #include "tp_nats.h"
 #include "tp_daemon_internal.h"
 #include "tp_outbox.h"
-
-#define PRUNE_EVERY_MS   60000   /* journal retention runs at most this often */
-#define COMMIT_RETRY_MS  1000    /* after a failed journal commit */
-#define REPLAY_HWM       10000   /* replies queued per replay consumer */
-
-
 
 /* mkdir -p, mode 0750 for what we create. */
 static int s_mkdir_p(const char *path) {
@@ -77,53 +70,6 @@ static int64_t s_wall_cb(void *ctx) {
     return ((tp_daemon_t *)ctx)->now_ms;
 }
 
-/* Group commit: at the end of this loop turn, or after journal.commit_interval
- * (more events per transaction; alerts and ACKs wait up to that long). */
-static void s_schedule_flush(tp_daemon_t *d) {
-    if (evtimer_pending(d->flush_ev, NULL))
-        return;
-    int64_t ms = d->cfg->journal.commit_interval_ms;
-    if (ms <= 0) {
-        event_active(d->flush_ev, EV_TIMEOUT, 0);
-        return;
-    }
-    struct timeval tv = { .tv_sec = (time_t)(ms / 1000), .tv_usec = (suseconds_t)(ms % 1000) * 1000 };
-    evtimer_add(d->flush_ev, &tv);
-}
-
-/* Something is waiting for the commit: make sure one comes. */
-static int s_queued(tp_daemon_t *d, int r) {
-    if (r >= 0)
-        s_schedule_flush(d);
-    return r;
-}
-
-/* Logs an accepted bus message (or a tick: topic "", no body) for the
- * rebuild, in this loop turn's transaction. */
-static void s_log(tp_daemon_t *d, int kind, const char *topic, size_t topic_len, const void *body,
-                  size_t len) {
-    if (!d->journal || d->rebuilding)
-        return;
-    char t[128];                 /* NUL-terminated; memcpy, not "%.*s" (650 instructions) */
-    size_t tl = topic_len < sizeof t - 1 ? topic_len : sizeof t - 1;
-    if (tl)
-        memcpy(t, topic, tl);
-    t[tl] = '\0';
-    if (tp_journal_log_event(d->journal, kind, d->now_ms, t, body, len) < 0) {
-        log_error("Out of memory logging an event; it will not survive a restart");
-        return;
-    }
-    s_schedule_flush(d);
-}
-
-void tp_daemon_log_event(tp_daemon_t *d, const tp_frame_t frames[2]) {
-    s_log(d, TP_LOG_EVENT, frames[0].data, frames[0].len, frames[1].data, frames[1].len);
-}
-
-int tp_daemon_queue_nats_ack(tp_daemon_t *d, void *msg) {
-    return s_queued(d, tp_outbox_nats(d->outbox, msg));
-}
-
 /* Wall clock: keep the single libevent timer on the earliest deadline.
  * Called after every event (an O(1) peek); re-adds the timer only when the
  * earliest due time changed. Event clock: deadlines fire as events move
@@ -156,7 +102,7 @@ static void s_deadline_cb(evutil_socket_t fd, short what, void *arg) {
     d->armed_for = INT64_MIN;
     d->now_ms = tp_realtime_ms();
     if (tp_engine_fire_due(d->engine) > 0)
-        s_log(d, TP_LOG_TICK, "", 0, NULL, 0);
+        tp_daemon_log(d, TP_LOG_TICK, "", 0, NULL, 0);
     tp_daemon_rearm(d);
 }
 
@@ -165,7 +111,7 @@ static void s_input_cb(void *arg, const tp_frame_t *frames, size_t nframes) {
     d->now_ms = tp_realtime_ms();
     int r = tp_engine_handle(d->engine, frames, nframes);
     if (r == TP_ACCEPTED)
-        s_log(d, TP_LOG_EVENT, frames[0].data, frames[0].len, frames[1].data, frames[1].len);
+        tp_daemon_log(d, TP_LOG_EVENT, frames[0].data, frames[0].len, frames[1].data, frames[1].len);
     else if (r < 0)
         log_error_errno(r, "Failed to process event: %m");
     tp_daemon_rearm(d);
@@ -185,10 +131,10 @@ static void s_reliable_cb(void *arg, const tp_frame_t *frames, size_t nframes) {
         r = tp_engine_handle_why(d->engine, frames + 1, nframes - 1, why, sizeof why, id,
                                  sizeof id);
     if (r == TP_ACCEPTED)
-        s_log(d, TP_LOG_EVENT, frames[1].data, frames[1].len, frames[2].data, frames[2].len);
+        tp_daemon_log(d, TP_LOG_EVENT, frames[1].data, frames[1].len, frames[2].data, frames[2].len);
     if (r == TP_ACCEPTED || r == TP_DUPLICATE) {
         /* On ENOMEM no ACK: the producer resends, dedup absorbs it. */
-        s_queued(d, tp_outbox_ack(d->outbox, frames[0].data, frames[0].len, id));
+        tp_daemon_queued(d, tp_outbox_ack(d->outbox, frames[0].data, frames[0].len, id));
     } else if (r == TP_REFUSED && nframes >= 1) {
         tp_frame_t nack[4] = { frames[0], { "NACK", 4 }, { id, strlen(id) }, { why, strlen(why) } };
         tp_bus_send(d->reliable, nack, 4);
@@ -229,220 +175,11 @@ static int s_ingest_submit_cb(void *ctx, const tp_frame_t frames[2], char *why, 
     }
     int r = tp_engine_handle_why(d->engine, frames, 2, why, whylen, NULL, 0);
     if (r == TP_ACCEPTED)
-        s_log(d, TP_LOG_EVENT, frames[0].data, frames[0].len, frames[1].data, frames[1].len);
+        tp_daemon_log(d, TP_LOG_EVENT, frames[0].data, frames[0].len, frames[1].data, frames[1].len);
     else if (r < 0)
         log_error_errno(r, "Failed to process event: %m");
     tp_daemon_rearm(d);
     return r;
-}
-
-/* The HTTP reply waits, like an ACK, for the commit that stores what was
- * submitted before it. Without a journal nothing is stored: answer now. */
-static int s_ingest_when_durable_cb(void *ctx, tp_ingest_done_fn done, void *arg) {
-    tp_daemon_t *d = ctx;
-    if (!d->journal) {
-        done(arg, 0);
-        return 0;
-    }
-    return s_queued(d, tp_outbox_http(d->outbox, done, arg));
-}
-
-static void s_publish(tp_daemon_t *d, const char *topic, const void *buf, size_t len) {
-    if (d->http)                 /* the dashboard sees what subscribers see, when they see it */
-        tp_http_publish_alert(d->http, topic, buf, len);
-    int r = tp_bus_publish(d->bus, topic, buf, len);
-    if (r == -EAGAIN) {
-        tp_engine_counters(d->engine)->alerts_dropped++;
-    } else if (r < 0) {
-        tp_engine_counters(d->engine)->publish_errors++;
-        log_warning_errno(r, "Failed to publish an alert on %s: %m", topic);
-    }
-}
-
-/* What the outbox delivers after a successful commit. */
-static void s_out_alert_cb(void *ctx, const char *topic, const void *body, size_t len) {
-    tp_daemon_t *d = ctx;
-    s_publish(d, topic, body, len);
-    if (d->nats)
-        tp_nats_publish_alert(d->nats, topic, body, len);
-}
-
-static void s_out_ack_cb(void *ctx, const void *identity, size_t len, const char *event_id) {
-    tp_daemon_t *d = ctx;
-    /* A lost ACK costs a resend, which dedup turns into another ACK. */
-    tp_frame_t ack[3] = { { identity, len }, { "ACK", 3 }, { event_id, strlen(event_id) } };
-    if (d->reliable)
-        tp_bus_send(d->reliable, ack, 3);
-}
-
-static void s_out_nats_cb(void *ctx, void *msg, bool stored) {
-    tp_daemon_t *d = ctx;
-    if (stored)
-        tp_nats_ack(d->nats, msg);
-    else
-        tp_nats_release(d->nats, msg);   /* redelivered */
-}
-
-static const tp_outbox_ops_t s_out_ops = {
-    .alert = s_out_alert_cb, .ack = s_out_ack_cb, .nats = s_out_nats_cb,
-};
-
-/* Group commit: every alert raised in this loop turn is written in one
- * transaction, then published, so a consumer never sees an alert the
- * journal could lose. A failed commit keeps them queued and retries. */
-static void s_flush_cb(evutil_socket_t fd, short what, void *arg) {
-    (void)fd;
-    (void)what;
-    tp_daemon_t *d = arg;
-    tp_stats_t *st = tp_engine_counters(d->engine);
-    char err[256];
-    int64_t t0 = tp_monotonic_us();
-    int r = tp_journal_commit(d->journal, err, sizeof err);
-    if (d->http)
-        tp_http_observe_commit(d->http, (double)(tp_monotonic_us() - t0) / 1e6, r >= 0);
-    if (r < 0) {
-        st->journal_errors++;
-        uint64_t suppressed;
-        if (tp_ratelimit_below(&d->journal_rl, tp_monotonic_ms(), &suppressed))
-            log_error("Failed to write %zu alerts to the journal (%s); retrying, not publishing "
-                      "until they are stored", tp_journal_pending(d->journal), err);
-        struct timeval tv = { COMMIT_RETRY_MS / 1000, 0 };
-        evtimer_add(d->flush_ev, &tv);
-        tp_outbox_fail_http(d->outbox, -EIO);
-        return;
-    }
-    st->journal_commits++;
-    tp_outbox_deliver(d->outbox);
-    int64_t now = tp_monotonic_ms();
-    if (now - d->last_prune_ms >= PRUNE_EVERY_MS) {
-        d->last_prune_ms = now;
-        int64_t n = tp_journal_prune(d->journal, tp_realtime_ms(), d->cfg->journal.retention_ms,
-                                     d->cfg->journal.max_alerts);
-        if (n >= 0)
-            n = tp_journal_prune_events(d->journal, tp_realtime_ms(),
-                                        d->cfg->journal.event_retention_ms);
-        if (n < 0)
-            log_warning_errno((int)n, "Failed to prune the alert journal: %m");
-    }
-}
-
-/* Alerts leave here: printed (if asked), journaled, then published. */
-static int s_alert_sink(void *ctx, const char *topic, const uint8_t *buf, size_t len,
-                        const Touchpoint__V1__Alert *alert) {
-    tp_daemon_t *d = ctx;
-    if (d->rebuilding) {         /* journaled and published before the restart */
-        d->rebuilt_alerts++;
-        return 0;
-    }
-    if (d->http) {
-        tp_http_observe_alert(d->http, alert->rule, alert->status);
-        tp_http_alert_raised(d->http, topic, buf, len, alert);
-    }
-    char *line;
-    if (d->print_alerts && tp_json_dumps_alert(topic, strlen(topic), &alert->base, &line) == 0) {
-        fprintf(d->print_alerts, "%s\n", line);
-        fflush(d->print_alerts);
-        free(line);
-    }
-    if (!d->journal) {
-        s_publish(d, topic, buf, len);
-        return 0;
-    }
-    /* Queued first, so an ENOMEM cannot leave a journaled alert that is
-     * never published live. */
-    int r = tp_outbox_alert(d->outbox, topic, buf, len);
-    if (r < 0)
-        return r;
-    r = tp_journal_append(d->journal, alert->sequence, topic, alert->alert_id,
-                          (int)alert->status, tp_realtime_ms(), buf, len);
-    if (r < 0) {
-        tp_outbox_drop_last(d->outbox);
-        return r;
-    }
-    return s_queued(d, 0);
-}
-
-/* Rebuild: every logged event and tick, replayed through the engine at the
- * wall-clock instant it was first processed; the alerts it raises are the
- * ones already journaled, so they are counted, not sent. */
-static int s_rebuild_cb(void *ctx, int kind, int64_t processed_at_ms, const char *topic,
-                        const void *body, size_t len) {
-    tp_daemon_t *d = ctx;
-    d->now_ms = processed_at_ms;
-    if (kind == TP_LOG_TICK) {
-        tp_engine_fire_due(d->engine);
-        return 0;
-    }
-    tp_frame_t frames[2] = { { topic, strlen(topic) }, { body, len } };
-    int r = tp_engine_handle(d->engine, frames, 2);
-    return r < 0 ? r : 0;
-}
-
-static int s_rebuild(tp_daemon_t *d) {
-    int64_t t0 = tp_monotonic_ms();
-    d->rebuilding = true;
-    tp_engine_set_next_sequence(d->engine, 1);
-    int64_t n = tp_journal_for_each_event(d->journal, s_rebuild_cb, d);
-    d->rebuilding = false;
-    if (n < 0)
-        return log_error_errno((int)n, "Failed to read the event log to rebuild state: %m");
-    uint64_t journaled = tp_journal_last_seq(d->journal);
-    if (n > 0)
-        log_info("Rebuilt state from %lld logged events in %lld ms: %zu calls, %zu contracts, "
-                 "%zu open alerts, %zu deadlines; %llu alerts re-derived, %llu journaled",
-                 (long long)n, (long long)(tp_monotonic_ms() - t0), tp_engine_calls(d->engine),
-                 tp_engine_cases(d->engine), tp_engine_open_alerts(d->engine),
-                 tp_engine_deadlines(d->engine), (unsigned long long)d->rebuilt_alerts,
-                 (unsigned long long)journaled);
-    /* Counters describe this run, not the rebuild. */
-    *tp_engine_counters(d->engine) = (tp_stats_t){ 0 };
-    return 0;
-}
-
-/* Opens <state_dir>/journal.db. A corrupt journal stops the start with the
- * way out; with --move-aside-corrupt it is renamed and a new one started
- * whose sequence numbers continue above any a consumer may have stored. */
-static int s_open_journal(tp_daemon_t *d, bool move_aside) {
-    char path[4096], err[256];
-    snprintf(path, sizeof path, "%s/journal.db", d->cfg->state_dir);
-    int r = tp_journal_open(path, err, sizeof err, &d->journal);
-    if (r == -EBADMSG && move_aside) {
-        char aside[4200];
-        int64_t now = tp_realtime_ms();
-        snprintf(aside, sizeof aside, "%s.corrupt-%lld", path, (long long)(now / 1000));
-        if (rename(path, aside) < 0)
-            return log_error_errno(errno, "Failed to move '%s' aside: %m", path);
-        static const char *const sidecars[] = { "-wal", "-shm" };
-        for (size_t i = 0; i < 2; i++) {
-            char from[4200], to[4300];
-            snprintf(from, sizeof from, "%s%s", path, sidecars[i]);
-            snprintf(to, sizeof to, "%s%s", aside, sidecars[i]);
-            rename(from, to);
-        }
-        log_warning("Moved the corrupt journal to '%s'; starting a new one", aside);
-        r = tp_journal_open(path, err, sizeof err, &d->journal);
-        /* Milliseconds since 1970 times 1000 stay above every sequence the
-         * old journal can have handed out at up to 1,000 alerts per ms. */
-        if (r == 0)
-            r = tp_journal_seed_sequence(d->journal, (uint64_t)now * 1000);
-    }
-    if (r == -EBADMSG)
-        return log_error_errno(r, "The alert journal '%s' is corrupt or not a journal (%s). Start "
-                               "with --move-aside-corrupt to rename it and begin a new journal, or "
-                               "restore it from a backup", path, err);
-    if (r < 0)
-        return log_error_errno(r, "Failed to open the alert journal '%s' (%s): %m", path, err);
-    d->flush_ev = evtimer_new(d->base, s_flush_cb, d);
-    if (!d->flush_ev)
-        return log_error_errno(ENOMEM, "Out of memory");
-    r = s_rebuild(d);
-    if (r < 0)
-        return r;
-    tp_engine_set_next_sequence(d->engine, tp_journal_last_seq(d->journal) + 1);
-    d->last_prune_ms = tp_monotonic_ms();
-    tp_journal_prune(d->journal, tp_realtime_ms(), d->cfg->journal.retention_ms,
-                     d->cfg->journal.max_alerts);
-    return 0;
 }
 
 static const char *s_mode(const tp_endpoint_t *ep) {
@@ -478,10 +215,10 @@ int tp_daemon_open_role(tp_daemon_t *d, const tp_config_t *cfg, int role) {
             tp_bus_on_oversize(d->reliable, s_reliable_oversize_cb);
     } else {
         what = "replay endpoint";
-        tp_endpoint_t rep = *ep;
-        rep.hwm = REPLAY_HWM;
-        r = tp_replay_server_new(d->base, d->bus, d->journal, &rep, tp_engine_counters(d->engine),
-                                &d->replay);
+        tp_replay_limits_t lim = { .stall_timeout_ms = cfg->replay.stall_timeout_ms,
+                                   .max_per_peer = cfg->replay.max_per_peer };
+        r = tp_replay_server_new(d->base, d->bus, d->journal, ep, &lim,
+                                 tp_engine_counters(d->engine), &d->replay);
     }
     if (r < 0)
         return log_error_errno(r, "Failed to %s %s '%s': %m", s_mode(ep), what, ep->endpoint);
@@ -505,13 +242,12 @@ void tp_daemon_close_role(tp_daemon_t *d, int role) {
 
 int tp_daemon_open_http(tp_daemon_t *d, const tp_config_t *cfg) {
     const tp_ingest_ops_t ops = { .submit = s_ingest_submit_cb,
-                                  .when_durable = s_ingest_when_durable_cb, .ctx = d };
+                                  .when_durable = tp_daemon_ingest_when_durable_cb, .ctx = d };
     char why[512];
     int r = tp_http_new(d->base, cfg, d->engine, &ops, why, sizeof why, &d->http);
     if (r < 0)
         return log_error_errno(r, "Failed to start the HTTP endpoint: %s: %m", why);
-    if (cfg->nats.enabled)
-        tp_http_set_collector(d->http, tp_daemon_nats_collect_cb, d);
+    tp_http_set_collector(d->http, tp_daemon_collect_cb, d);
     log_info("HTTP endpoint on %s (port %u): /healthz /metrics /status%s%s", cfg->http.listen,
              tp_http_port(d->http), cfg->http.ingest.enabled ? " /v1/events" : "",
              cfg->http.dashboard.enabled ? " /dashboard/ /v1/alerts /v1/kpi" : "");
@@ -589,7 +325,7 @@ int tp_daemon_new(struct event_base *base, const tp_config_t *cfg, const tp_daem
     int r = s_lock_state_dir(d);
     if (r < 0)
         goto fail;
-    if (!(d->outbox = tp_outbox_new(&s_out_ops, d))) {
+    if (!(d->outbox = tp_outbox_new(&tp_daemon_outbox_ops, d))) {
         r = log_error_errno(ENOMEM, "Out of memory");
         goto fail;
     }
@@ -598,10 +334,10 @@ int tp_daemon_new(struct event_base *base, const tp_config_t *cfg, const tp_daem
         log_error_errno(r, "Failed to set up the rule engine: %m");
         goto fail;
     }
-    tp_engine_set_sink(d->engine, s_alert_sink, d);
+    tp_engine_set_sink(d->engine, tp_daemon_alert_sink, d);
     d->now_ms = tp_realtime_ms();
     tp_clock_set_wall(tp_engine_clock(d->engine), s_wall_cb, d);
-    if (cfg->journal.enabled && (r = s_open_journal(d, opts && opts->move_aside_corrupt)) < 0)
+    if (cfg->journal.enabled && (r = tp_daemon_open_journal(d, opts && opts->move_aside_corrupt)) < 0)
         goto fail;
     d->armed_for = INT64_MAX;
     d->deadline_ev = evtimer_new(base, s_deadline_cb, d);
@@ -669,7 +405,7 @@ void tp_daemon_destroy(tp_daemon_t **p) {
         return;
     /* What the last loop turn raised is stored and sent before we go. */
     if (d->journal && d->flush_ev && d->engine)
-        s_flush_cb(-1, 0, d);
+        tp_daemon_flush_cb(-1, 0, d);
     tp_daemon_close_http(d);
     tp_replay_server_destroy(&d->replay);
     tp_bus_destroy(&d->bus);

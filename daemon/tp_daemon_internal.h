@@ -1,7 +1,10 @@
-/* tp_daemon_internal — what tp_daemon.c (start-up, the event path, the
- * commit queue) shares with tp_daemon_reload.c (SIGHUP). Not an API. */
+/* tp_daemon_internal — what tp_daemon.c (start-up, the event path,
+ * sockets) shares with tp_daemon_journal.c (the journal, the group commit
+ * and what waits for it), tp_daemon_reload.c (SIGHUP) and
+ * tp_daemon_nats.c (JetStream). Not an API. */
 #pragma once
 
+#include <event2/util.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -15,6 +18,7 @@
 #include "tp_log.h"
 #include "tp_nats.h"
 #include "tp_nats_metrics.h"
+#include "tp_outbox.h"
 #include "tp_zap.h"
 
 struct tp_daemon {
@@ -31,6 +35,7 @@ struct tp_daemon {
     struct event      *flush_ev;     /* group commit, then publish, once per loop turn */
     struct tp_outbox  *outbox;       /* what waits for the group commit (tp_outbox.c) */
     int64_t            last_prune_ms;
+    int64_t            busy_since_ms; /* commits found the checkpointer truncating since, or 0 */
     tp_ratelimit_t     journal_rl;
     tp_bus_sock_t     *reliable;     /* ROUTER for at-least-once producers, or NULL */
     tp_bus_sock_t     *inputs[TP_MAX_INPUTS]; /* SUB sockets, as cfg->inputs */
@@ -42,6 +47,7 @@ struct tp_daemon {
     tp_nats_t         *nats;         /* JetStream input and alert stream; NULL when nats.enabled is false */
     tp_cluster_t      *cluster;      /* instead of nats with nats.ownership: lease */
     tp_nats_metrics_t  nats_metrics; /* nats_* on /metrics */
+    tp_metric_t       *wal_bytes, *wal_lag, *wal_age, *wal_truncations, *wal_errors; /* journal_* */
 };
 
 /* Every socket the daemon opens has a role: inputs[i], the output, the
@@ -71,13 +77,45 @@ int tp_daemon_load_allow_lists(tp_daemon_t *d, const tp_config_t *cfg);
 /* Wall clock: keeps the one libevent timer on the earliest deadline. */
 void tp_daemon_rearm(tp_daemon_t *d);
 
-/* An accepted [topic, Envelope] into the event log (the rebuild's input),
- * in this loop turn's transaction. */
+/* The journal (tp_daemon_journal.c). Opens <state_dir>/journal.db and
+ * rebuilds rule state from its event log; 0 or a negative errno, logged. */
+int tp_daemon_open_journal(tp_daemon_t *d, bool move_aside);
+
+/* The checkpointer's and the replay endpoint's settings from cfg (at
+ * start and on reload). */
+void tp_daemon_journal_apply(tp_daemon_t *d, const tp_config_t *cfg);
+
+/* The group commit (flush_ev's callback; what 0 at shutdown: waits out a
+ * busy journal instead of retrying later), then what waited for it. */
+void tp_daemon_flush_cb(evutil_socket_t fd, short what, void *arg);
+
+/* The engine's alert sink: printed, journaled, published after the commit. */
+int tp_daemon_alert_sink(void *ctx, const char *topic, const uint8_t *buf, size_t len,
+                         const Touchpoint__V1__Alert *alert);
+
+/* What the outbox delivers after a commit: alerts, ACKs, JetStream acks. */
+extern const tp_outbox_ops_t tp_daemon_outbox_ops;
+
+/* An accepted bus message (or a tick: topic "", no body) into the event
+ * log (the rebuild's input), in this loop turn's transaction. */
+void tp_daemon_log(tp_daemon_t *d, int kind, const char *topic, size_t topic_len, const void *body,
+                   size_t len);
 void tp_daemon_log_event(tp_daemon_t *d, const tp_frame_t frames[2]);
+
+/* Something waits for the commit (r >= 0, what queuing it returned):
+ * make sure one comes. Returns r. */
+int tp_daemon_queued(tp_daemon_t *d, int r);
 
 /* Acks JetStream message `msg` after the commit that stores what it
  * changed. 0 or -ENOMEM (then the caller releases it: redelivered). */
 int tp_daemon_queue_nats_ack(tp_daemon_t *d, void *msg);
+
+/* HTTP ingest's reply waits, like an ACK, for the commit. */
+int tp_daemon_ingest_when_durable_cb(void *ctx, tp_ingest_done_fn done, void *arg);
+
+/* The daemon's families on /metrics (the journal's WAL, JetStream's): a
+ * tp_http collector. */
+void tp_daemon_collect_cb(void *ctx, tp_metrics_t *m, bool first);
 
 /* JetStream (tp_daemon_nats.c). Open: connect, create the streams if
  * missing; static mode subscribes the owned partitions and publishes again

@@ -23,10 +23,12 @@ struct tp_bus_sock {
     tp_bus_recv_fn oversize_fn; /* after an oversize message is counted; NULL = none */
     bool           counted;     /* an event input: oversize counted in stats (received too) */
     void          *arg;
-    bool           bound;    /* bind mode: unbind at close (removes an ipc file) */
-    size_t         max_msg;  /* larger messages are dropped and counted; 0 = no limit */
-    char           name[32]; /* "inputs[0]"...: for logs */
-    char          *endpoint; /* owned copy, for logs */
+    bool           bound;         /* bind mode: unbind at close (removes an ipc file) */
+    size_t         max_msg;       /* larger messages are dropped and counted; 0 = no limit */
+    char           name[32];      /* "inputs[0]"...: for logs */
+    bool           router;        /* keeps the sender's address: tp_bus_peer_address */
+    char           peer[64];      /* that of the message being handed on, "" = none */
+    char          *endpoint;      /* owned copy, for logs */
 };
 typedef struct tp_bus_sock s_sock_t;
 
@@ -103,6 +105,12 @@ static int s_recv_one(s_sock_t *s) {
             return r == -EAGAIN && n == 0 ? 0 : r;
         }
         more = zmq_msg_more(m);
+        /* libzmq copies the connection's metadata onto the routing-id
+         * frame on one receive path only: look at the next frame too. */
+        if (s->router && n < 2 && (n == 0 || !s->peer[0])) {
+            const char *pa = zmq_msg_gets(m, "Peer-Address");
+            snprintf(s->peer, sizeof s->peer, "%s", pa ? pa : "");
+        }
         n++;
         bytes += zmq_msg_size(m);
         if (m == &scratch) {
@@ -299,9 +307,16 @@ int tp_bus_add_input(tp_bus_t *b, const tp_endpoint_t *ep, size_t max_msg_bytes,
     return r;
 }
 
-int tp_bus_add_router(tp_bus_t *b, const tp_endpoint_t *ep, size_t max_msg_bytes, tp_bus_recv_fn fn,
-                      void *arg, tp_bus_sock_t **ret) {
-    return s_open(b, ZMQ_ROUTER, ep, max_msg_bytes, fn, arg, ret);
+int tp_bus_add_router(tp_bus_t *b, const tp_endpoint_t *ep, size_t max_msg_bytes,
+                      tp_bus_recv_fn fn, void *arg, tp_bus_sock_t **ret) {
+    int r = s_open(b, ZMQ_ROUTER, ep, max_msg_bytes, fn, arg, ret);
+    if (r == 0)
+        (*ret)->router = true;
+    return r;
+}
+
+const char *tp_bus_peer_address(const tp_bus_sock_t *s) {
+    return s->peer;
 }
 
 /* XPUB delivers [1, topic] when a subscriber subscribes and [0, topic]

@@ -86,6 +86,11 @@ size_t tp_bus_subscribers(const tp_bus_t *b);
 int tp_bus_add_router(tp_bus_t *b, const tp_endpoint_t *ep, size_t max_msg_bytes, tp_bus_recv_fn fn,
                       void *arg, tp_bus_sock_t **ret);
 
+/* On a ROUTER, during its callbacks: the address the message came from
+ * (libzmq's "Peer-Address", an IP for tcp://), "" when libzmq gives none
+ * (ipc://, inproc://). */
+const char *tp_bus_peer_address(const tp_bus_sock_t *s);
+
 /* Makes router s an event input: each message over its max_msg_bytes is
  * counted (stats->oversize, stats->received) and logged, then handed to fn
  * (same frames as the receive callback, same arg): the reliable input

@@ -83,7 +83,9 @@ typedef struct tp_config {
     tp_endpoint_t output; /* PUB socket for alerts */
     struct {
         bool          enabled;
-        tp_endpoint_t endpoint; /* ROUTER: ["REPLAY", "<n>"] -> alerts after n */
+        tp_endpoint_t endpoint;                 /* ROUTER: ["REPLAY", "<n>"] -> alerts after n */
+        int64_t       stall_timeout_ms;         /* a replay that sends nothing this long is dropped */
+        unsigned      max_per_peer;             /* replays at once from one peer address */
     } replay;
     struct {
         bool          enabled;
@@ -93,11 +95,13 @@ typedef struct tp_config {
         char *secret_key_file; /* owned; NULL = CURVE off on every endpoint */
     } curve;
     struct {
-        bool     enabled;            /* alerts go to <state_dir>/journal.db first */
-        int64_t  retention_ms;       /* prune alerts older than this (0 = keep) */
-        uint64_t max_alerts;         /* keep at most this many (0 = no limit) */
-        int64_t  event_retention_ms; /* event log kept for rebuilding state */
-        int64_t  commit_interval_ms; /* 0: commit every loop turn; else at most this often */
+        bool     enabled;                       /* alerts go to <state_dir>/journal.db first */
+        int64_t  retention_ms;                  /* prune alerts older than this (0 = keep) */
+        uint64_t max_alerts;                    /* keep at most this many (0 = no limit) */
+        int64_t  event_retention_ms;            /* event log kept for rebuilding state */
+        int64_t  commit_interval_ms;            /* 0: commit every loop turn; else at most this often */
+        int64_t  checkpoint_interval_ms;        /* the WAL is copied into the database this often */
+        uint64_t wal_max_bytes;                 /* past this the WAL is truncated (and cut back to it) */
     } journal;
     struct {
         bool  enabled;                          /* serve /healthz, /metrics, /status */

@@ -54,6 +54,11 @@ const tp_config_key_t tp_config_keys[] = {
         "bind or connect the replay socket"),
     K("replay.curve_clients", TP_CONFIG_OPT_STRING, replay.endpoint.curve_clients, 0, 0, "\"\"",
       "CURVE on, bound: file of client public keys allowed to replay"),
+    K("replay.stall_timeout", TP_CONFIG_DURATION, replay.stall_timeout_ms, 100, TP_CONFIG_DURATION_MAX_MS, "30s",
+      "a replay whose consumer takes nothing (its queue stays full) this long is dropped and its"
+      " slot freed"),
+    KU("replay.max_per_peer", replay.max_per_peer, 1, 64, "8",
+       "replays at once from one peer IP address (of 64 in all); ipc:// peers: one per connection"),
     K("replay.curve_server_key", TP_CONFIG_Z85, replay.endpoint.curve_server_key, 0, 0, "\"\"",
       "CURVE on, connected: the peer's public key (Z85)"),
     K("reliable_input.enabled", TP_CONFIG_BOOL, reliable_input.enabled, 0, 1, "true",
@@ -78,6 +83,12 @@ const tp_config_key_t tp_config_keys[] = {
     K("journal.commit_interval", TP_CONFIG_DURATION, journal.commit_interval_ms, 0, 60000, "0ms",
       "0ms: one group commit per loop turn; else at most one per interval (more events per commit,"
       " alerts and ACKs wait up to that long)"),
+    K("journal.checkpoint_interval", TP_CONFIG_DURATION, journal.checkpoint_interval_ms, 10, 60000, "1s",
+      "a thread of its own copies the journal's write-ahead log into journal.db this often"),
+    KU("journal.wal_max_bytes", journal.wal_max_bytes, 65536, (int64_t)1 << 40, "67108864",
+       "when journal.db-wal is larger after a checkpoint, it is emptied (commits wait for that a"
+       " few ms, on a retry timer, not blocking the loop); also the size it is cut back to when it"
+       " starts over"),
     K("http.enabled", TP_CONFIG_BOOL, http.enabled, 0, 1, "true",
       "serve /healthz, /metrics (Prometheus) and /status (JSON) over HTTP"),
     K("http.listen", TP_CONFIG_LISTEN, http.listen, 0, 0, "127.0.0.1:7605",
@@ -267,13 +278,14 @@ const char *tp_config_default_yaml(void)
            "output: { endpoint: \"tcp://127.0.0.1:7602\", mode: bind, hwm: 100000, curve_clients: \"\",\n"
            "          curve_server_key: \"\" }\n"
            "replay: { enabled: true, endpoint: \"tcp://127.0.0.1:7604\", mode: bind, curve_clients: \"\",\n"
-           "          curve_server_key: \"\" }\n"
+           "          curve_server_key: \"\", stall_timeout: 30s, max_per_peer: 8 }\n"
            "reliable_input: { enabled: true, endpoint: \"tcp://127.0.0.1:7603\", mode: bind,"
            " hwm: 100000,\n"
            "                  curve_clients: \"\", curve_server_key: \"\" }\n"
            "curve: { secret_key_file: \"\" }\n"
            "journal: { enabled: true, retention: 30d, max_alerts: 1000000, event_retention: 200d,"
-           " commit_interval: 0ms }\n"
+           " commit_interval: 0ms,\n"
+           "           checkpoint_interval: 1s, wal_max_bytes: 67108864 }\n"
            "http:\n"
            "  enabled: true\n"
            "  listen: \"127.0.0.1:7605\"\n"

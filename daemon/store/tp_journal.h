@@ -15,7 +15,9 @@
  * engine rebuilds all rule state after a restart or a crash.
  *
  * Retention prunes by age and by count after commits. Called by tp_daemon
- * only; no I/O happens outside tp_journal_open / _commit / _read_after.
+ * only; no I/O happens on the caller's thread outside tp_journal_open /
+ * _commit / _read_after / _prune. A thread of its own checkpoints the WAL
+ * into the database while the daemon runs, so the WAL stays bounded.
  */
 #pragma once
 
@@ -64,7 +66,9 @@ int64_t tp_journal_prune_events(tp_journal_t *j, int64_t now_ms, int64_t max_age
 size_t tp_journal_pending(const tp_journal_t *j);
 
 /* Writes everything queued in one transaction. 0, or a negative errno
- * (the queue is kept, so the next commit retries); err gets the reason. */
+ * (the queue is kept, so the next commit retries); err gets the reason.
+ * -EBUSY: the checkpointer holds the write lock (truncating the WAL) and
+ * nothing was written; try again in a few ms. Never waits. */
 int tp_journal_commit(tp_journal_t *j, char *err, size_t errlen);
 
 /* Deletes alerts older than now_ms - max_age_ms (if max_age_ms > 0) and
@@ -83,6 +87,24 @@ int64_t tp_journal_read_after(tp_journal_t *j, uint64_t after, size_t limit,
 
 /* Number of alerts held and the oldest held sequence (0 if empty). */
 int tp_journal_stats(tp_journal_t *j, uint64_t *ret_count, uint64_t *ret_first);
+
+/* The checkpointer thread (its own connection, for the journal's life):
+ * a PASSIVE checkpoint every `every_ms`, and a TRUNCATE when the WAL file
+ * is still over `wal_max_bytes` after it (0 = never), which is also the
+ * size the WAL is cut back to when it starts over (journal_size_limit).
+ * Defaults until called: every second, no limit. */
+void tp_journal_set_checkpoint(tp_journal_t *j, int64_t every_ms, uint64_t wal_max_bytes);
+
+/* What the checkpointer saw, for /metrics. */
+typedef struct {
+    uint64_t wal_bytes;          /* the -wal file's size now */
+    uint64_t lag_frames;         /* WAL frames not in the database after the last pass */
+    int64_t  last_caught_up_ms;  /* CLOCK_MONOTONIC ms of the last pass that copied every frame */
+    uint64_t checkpoints;        /* passes that ran */
+    uint64_t truncations;        /* of them, TRUNCATEs (the WAL was over its limit) */
+    uint64_t errors;             /* passes that failed (other than busy) */
+} tp_journal_wal_t;
+void tp_journal_wal_stats(tp_journal_t *j, tp_journal_wal_t *ret);
 
 /* Frees the queue and closes the database (uncommitted alerts are lost:
  * commit first). Accepts NULL. */

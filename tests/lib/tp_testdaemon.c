@@ -336,3 +336,51 @@ unsigned long long tp_dfx_stat(const char *log, const char *key) {
     assert_non_null(hit);
     return strtoull(hit + strlen(pat), NULL, 10);
 }
+
+void tp_dfx_fire(tp_dfx_t *d, const char *prefix, unsigned n) {
+    for (unsigned i = 0; i < n; i++) {
+        char id[48];
+        snprintf(id, sizeof id, "%s-%u", prefix, i);
+        tp_test_call_t c = { .event_id = id, .at_ms = T0, .call_id = id,
+                             .status = TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED };
+        tp_dfx_send_call(d, &c);
+    }
+    for (unsigned i = 0; i < n; i++) {
+        assert_true(tp_dfx_recv_alert(d, TP_WAIT_MS));
+        tp_test_alerts_clear(&d->got);
+    }
+}
+
+size_t tp_dfx_read_replay(void *s, tp_dfx_alert_fn fn, void *ctx, char *end, size_t endlen) {
+    size_t n = 0;
+    for (;;) {
+        zmq_pollitem_t item = { .socket = s, .events = ZMQ_POLLIN };
+        assert_int_equal(zmq_poll(&item, 1, TP_WAIT_MS), 1);
+        zmq_msg_t a, b;
+        zmq_msg_init(&a);
+        zmq_msg_init(&b);
+        assert_true(zmq_msg_recv(&a, s, 0) >= 0);
+        assert_true(zmq_msg_more(&a));
+        assert_true(zmq_msg_recv(&b, s, 0) >= 0);
+        size_t      wl = zmq_msg_size(&a);
+        const char *what = zmq_msg_data(&a);
+        bool        done = (wl == 3 && memcmp(what, "END", 3) == 0) ||
+                    (wl == 5 && memcmp(what, "ERROR", 5) == 0);
+        if (done) {
+            snprintf(end, endlen, "%.*s %.*s", (int)wl, what, (int)zmq_msg_size(&b),
+                     (const char *)zmq_msg_data(&b));
+        } else {
+            Touchpoint__V1__Alert *al =
+                touchpoint__v1__alert__unpack(NULL, zmq_msg_size(&b), zmq_msg_data(&b));
+            assert_non_null(al);
+            if (fn)
+                fn(ctx, al);
+            touchpoint__v1__alert__free_unpacked(al, NULL);
+            n++;
+        }
+        zmq_msg_close(&a);
+        zmq_msg_close(&b);
+        if (done)
+            return n;
+    }
+}

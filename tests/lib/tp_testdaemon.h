@@ -107,3 +107,13 @@ void tp_dfx_free(tp_dfx_t *d);
 
 /* Value of counter `key` in the daemon's final "stats:" line. */
 unsigned long long tp_dfx_stat(const char *log, const char *key);
+
+/* Sends n incomplete calls named prefix-0.. (n FIRING alerts) and receives
+ * their n alerts (d->got is left empty). */
+void tp_dfx_fire(tp_dfx_t *d, const char *prefix, unsigned n);
+
+/* Reads one reply of the replay endpoint on DEALER `s` up to END or ERROR,
+ * calling fn (if not NULL) with each alert; `end` gets "END <n>" or
+ * "ERROR <reason>". Returns the number of alerts. Asserts on a timeout. */
+typedef void (*tp_dfx_alert_fn)(void *ctx, const Touchpoint__V1__Alert *alert);
+size_t tp_dfx_read_replay(void *s, tp_dfx_alert_fn fn, void *ctx, char *end, size_t endlen);
