@@ -9,6 +9,8 @@
 
 #include "tp_testengine.h"
 
+#define RULE "channel_mismatch"
+
 #define SUBMITTED TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED
 #define PLANNED   TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_PLANNED
 #define CANCELLED TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_CANCELLED
@@ -20,15 +22,6 @@
 #define FORGET (180 * TP_D)
 #define ID "channel_mismatch:hcp/HCP-1"
 
-/* Only channel_mismatch, so other rules' alerts do not interleave. */
-#define OTHERS_OFF "  call_incomplete: { enabled: false }\n"       \
-                   "  call_late: { enabled: false }\n"             \
-                   "  call_unsubmitted: { enabled: false }\n"      \
-                   "  follow_up_missing: { enabled: false }\n"     \
-                   "  uncoordinated_contact: { enabled: false }\n" \
-                   "  negative_feedback: { enabled: false }\n"
-static const char *s_yaml = "clock: event\n"
-                            "rules:\n" OTHERS_OFF;
 
 static int s_version(tp_fixture_t *f, const char *eid, int64_t at, const char *call_id,
                      int channel, int64_t call_at, int status) {
@@ -51,7 +44,7 @@ static int s_prefers(tp_fixture_t *f, const char *eid, int64_t at, int channel) 
 
 static void test_fires_when_the_last_calls_all_miss(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new(s_yaml);
+    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
     assert_int_equal(s_prefers(f, "fb", D0, EMAIL), 0);
     s_call(f, "e1", "C-1", IN_PERSON, D0 + TP_D);
     s_call(f, "e2", "C-2", PHONE, D0 + 2 * TP_D);
@@ -76,7 +69,7 @@ static void test_fires_when_the_last_calls_all_miss(void **state) {
 
 static void test_threshold_counts_only_the_last_calls(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new(s_yaml);
+    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
     assert_int_equal(s_prefers(f, "fb", D0, EMAIL), 0);
     s_call(f, "e1", "C-1", EMAIL, D0 + TP_D);
     s_call(f, "e2", "C-2", PHONE, D0 + 2 * TP_D);
@@ -93,7 +86,7 @@ static void test_threshold_counts_only_the_last_calls(void **state) {
 
 static void test_resolves_on_a_preferred_call_and_never_fires_twice(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new(s_yaml);
+    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
     assert_int_equal(s_prefers(f, "fb", D0, EMAIL), 0);
     for (int i = 1; i <= 5; i++) {
         char eid[8], cid[8];
@@ -121,7 +114,7 @@ static void test_resolves_on_a_preferred_call_and_never_fires_twice(void **state
 
 static void test_preference_changes(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new(s_yaml);
+    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
     /* Calls first, preference later: the feedback fires it. */
     s_call(f, "e1", "C-1", IN_PERSON, D0);
     s_call(f, "e2", "C-2", PHONE, D0 + TP_D);
@@ -139,11 +132,10 @@ static void test_preference_changes(void **state) {
     /* A newer one naming a channel that was used resolves it. */
     assert_int_equal(s_prefers(f, "fb2", D0 + 5 * TP_D, PHONE), 0);
     assert_int_equal(f->got.n, 2);
-    assert_int_equal(f->got.alerts[1]->status, TP_RESOLVED);
-    assert_string_equal(tp_test_evidence(f->got.alerts[1], "resolution"), "preference changed");
+    tp_expect_resolved(f, 1, "preference changed");
     assert_string_equal(tp_test_evidence(f->got.alerts[1], "preferred"), "PHONE");
     /* Idle and not firing: forgotten, nothing left armed. */
-    assert_int_equal(tp_fixture_watermark(f, D0 + 400 * TP_D), 0);
+    TP_WATERMARK(f, D0 + 400 * TP_D);
     assert_int_equal(tp_engine_deadlines(f->engine), 0);
     assert_int_equal(f->got.n, 2);
     tp_fixture_free(f);
@@ -151,7 +143,7 @@ static void test_preference_changes(void **state) {
 
 static void test_out_of_order_calls(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new(s_yaml);
+    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
     assert_int_equal(s_prefers(f, "fb", D0, EMAIL), 0);
     int64_t at = D0 + 10 * TP_D;                        /* all arrive late, shuffled */
     assert_int_equal(s_version(f, "e3", at, "C-3", IN_PERSON, D0 + 3 * TP_D, SUBMITTED), 0);
@@ -174,7 +166,7 @@ static void test_out_of_order_calls(void **state) {
 
 static void test_correction_duplicate_and_cancel(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new(s_yaml);
+    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
     assert_int_equal(s_prefers(f, "fb", D0, EMAIL), 0);
     s_call(f, "e1", "C-1", PHONE, D0 + TP_D);
     s_call(f, "e2", "C-2", PHONE, D0 + 2 * TP_D);
@@ -205,16 +197,13 @@ static void test_correction_duplicate_and_cancel(void **state) {
     assert_int_equal(s_version(f, "e3d", D0 + 3 * TP_D + 4 * TP_H, "C-3", PHONE, D0 + 3 * TP_D,
                                CANCELLED), 0);
     assert_int_equal(f->got.n, 4);
-    assert_int_equal(f->got.alerts[3]->status, TP_RESOLVED);
-    assert_string_equal(tp_test_evidence(f->got.alerts[3], "resolution"), "cancelled");
+    tp_expect_resolved(f, 3, "cancelled");
     tp_fixture_free(f);
 }
 
 static void test_last_calls_config(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new("clock: event\n"
-                                     "rules:\n" OTHERS_OFF
-                                     "  channel_mismatch: { last_calls: 1 }\n");
+    tp_fixture_t *f = tp_fixture_only(NULL, RULE, "{ last_calls: 1 }");
     assert_int_equal(s_prefers(f, "fb", D0, EMAIL), 0);
     s_call(f, "e1", "C-1", PHONE, D0 + TP_D);
     assert_int_equal(f->got.n, 1);
@@ -226,14 +215,12 @@ static void test_last_calls_config(void **state) {
 
 static void test_disabled_is_silent(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new("clock: event\n"
-                                     "rules:\n" OTHERS_OFF
-                                     "  channel_mismatch: { enabled: false }\n");
+    tp_fixture_t *f = tp_fixture_only(NULL, RULE, "{ enabled: false }");
     assert_int_equal(s_prefers(f, "fb", D0, EMAIL), 0);
     s_call(f, "e1", "C-1", PHONE, D0 + TP_D);
     s_call(f, "e2", "C-2", PHONE, D0 + 2 * TP_D);
     s_call(f, "e3", "C-3", PHONE, D0 + 3 * TP_D);
-    assert_int_equal(tp_fixture_watermark(f, D0 + 400 * TP_D), 0);
+    TP_WATERMARK(f, D0 + 400 * TP_D);
     assert_int_equal(f->got.n, 0);
     tp_fixture_free(f);
 }
@@ -243,7 +230,7 @@ static void test_disabled_is_silent(void **state) {
 static void test_idle_hcp_is_forgotten(void **state) {
     (void)state;
     for (int forgotten = 0; forgotten < 2; forgotten++) {
-        tp_fixture_t *f = tp_fixture_new(s_yaml);
+        tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
         assert_int_equal(s_prefers(f, "fb", D0, EMAIL), 0);
         s_call(f, "e1", "C-1", PHONE, D0 + TP_D);
         s_call(f, "e2", "C-2", PHONE, D0 + 2 * TP_D);  /* last activity: + 1h */
@@ -257,13 +244,13 @@ static void test_idle_hcp_is_forgotten(void **state) {
 /* With an alert open the entry stays, so the resolution still comes. */
 static void test_firing_hcp_is_kept(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new(s_yaml);
+    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
     assert_int_equal(s_prefers(f, "fb", D0, EMAIL), 0);
     s_call(f, "e1", "C-1", PHONE, D0 + TP_D);
     s_call(f, "e2", "C-2", PHONE, D0 + 2 * TP_D);
     s_call(f, "e3", "C-3", PHONE, D0 + 3 * TP_D);
     assert_int_equal(f->got.n, 1);
-    assert_int_equal(tp_fixture_watermark(f, D0 + 3 * TP_D + 3 * FORGET), 0);
+    TP_WATERMARK(f, D0 + 3 * TP_D + 3 * FORGET);
     s_call(f, "e4", "C-4", EMAIL, D0 + 3 * TP_D + 3 * FORGET + TP_H);
     assert_int_equal(f->got.n, 2);
     assert_int_equal(f->got.alerts[1]->status, TP_RESOLVED);
@@ -273,9 +260,8 @@ static void test_firing_hcp_is_kept(void **state) {
 /* The same input in wall mode gives the same alerts. */
 static void test_wall_clock_gives_the_same_alerts(void **state) {
     (void)state;
-    tp_fixture_t *w = tp_fixture_new("clock: wall\n"
-                                     "rules:\n" OTHERS_OFF);
-    tp_fixture_t *e = tp_fixture_new(s_yaml);
+    tp_fixture_t *w = tp_fixture_only("clock: wall\n", RULE, NULL);
+    tp_fixture_t *e = tp_fixture_only(NULL, RULE, NULL);
     tp_fixture_t *both[2] = { w, e };
     const int channels[] = { PHONE, VIDEO, PHONE, PHONE, EMAIL };
     for (int i = 0; i < 2; i++)

@@ -9,6 +9,8 @@
 
 #include "tp_testengine.h"
 
+#define RULE "cycle_time"
+
 #define STARTED   TOUCHPOINT__V1__STEP_STATE__STEP_STATE_STARTED
 #define COMPLETED TOUCHPOINT__V1__STEP_STATE__STEP_STATE_COMPLETED
 #define CANCELLED TOUCHPOINT__V1__STEP_STATE__STEP_STATE_CANCELLED
@@ -17,23 +19,7 @@
 #define TARGET    (14 * TP_D)
 #define WEEK      (7 * TP_D)
 
-/* Only cycle_time, so other rules' alerts do not interleave. */
-#define OTHERS_OFF "  call_incomplete: { enabled: false }\n"       \
-                   "  call_late: { enabled: false }\n"             \
-                   "  call_unsubmitted: { enabled: false }\n"      \
-                   "  follow_up_missing: { enabled: false }\n"     \
-                   "  uncoordinated_contact: { enabled: false }\n" \
-                   "  channel_mismatch: { enabled: false }\n"      \
-                   "  step_slow: { enabled: false }\n"             \
-                   "  case_stalled: { enabled: false }\n"          \
-                   "  rework: { enabled: false }\n"                \
-                   "  handoffs: { enabled: false }\n"              \
-                   "  hcp_burden: { enabled: false }\n"            \
-                   "  negative_feedback: { enabled: false }\n"
-#define CYCLE "  cycle_time: { enabled: true, targets: { SPEAKER: 14d } }\n"
-
-static const char *s_yaml = "clock: event\nrules:\n" OTHERS_OFF CYCLE;
-static const char *s_wall_yaml = "clock: wall\nrules:\n" OTHERS_OFF CYCLE;
+#define SETTINGS "{ enabled: true, targets: { SPEAKER: 14d } }"
 
 typedef struct {
     const char *eid;
@@ -74,7 +60,7 @@ static void s_contract(tp_fixture_t *f, const char *id, int64_t close) {
 
 static void test_fires_just_past_the_target(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new(s_yaml);
+    tp_fixture_t *f = tp_fixture_only(NULL, RULE, SETTINGS);
     s_contract(f, "ON-TIME", TP_T0 + TARGET);                 /* exactly the target */
     assert_int_equal(f->got.n, 0);
     s_contract(f, "LATE", TP_T0 + TARGET + 1);                /* just past */
@@ -105,7 +91,7 @@ static void test_fires_just_past_the_target(void **state) {
 
 static void test_default_targets_per_type(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new(s_yaml);   /* only SPEAKER overridden: the rest default */
+    tp_fixture_t *f = tp_fixture_only(NULL, RULE, SETTINGS);   /* only SPEAKER overridden: the rest default */
     SEND(f, .eid = "i1", .at = TP_T0, .contract = "ISS-1", .type = ISS, .state = STARTED);
     SEND(f, .eid = "i2", .at = TP_T0 + 59 * TP_D, .contract = "ISS-1", .type = ISS,
          .state = COMPLETED, .closed = true);
@@ -118,8 +104,7 @@ static void test_default_targets_per_type(void **state) {
     assert_string_equal(tp_test_evidence(f->got.alerts[0], "over_by"), "1d");
     tp_fixture_free(f);
 
-    f = tp_fixture_new("clock: event\nrules:\n" OTHERS_OFF
-                       "  cycle_time: { targets: { SPEAKER: 7d } }\n");
+    f = tp_fixture_only(NULL, RULE, "{ targets: { SPEAKER: 7d } }");
     s_contract(f, "K-1", TP_T0 + 7 * TP_D + 1);
     assert_int_equal(f->got.n, 1);
     assert_string_equal(tp_test_evidence(f->got.alerts[0], "target"), "7d");
@@ -128,13 +113,13 @@ static void test_default_targets_per_type(void **state) {
 
 static void test_expires_a_week_after_the_close(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new(s_yaml);
+    tp_fixture_t *f = tp_fixture_only(NULL, RULE, SETTINGS);
     int64_t close = TP_T0 + 20 * TP_D;
     s_contract(f, "K-1", close);
     assert_int_equal(f->got.n, 1);
-    assert_int_equal(tp_fixture_watermark(f, close + WEEK), 0);
+    TP_WATERMARK(f, close + WEEK);
     assert_int_equal(f->got.n, 1);
-    assert_int_equal(tp_fixture_watermark(f, close + WEEK + 1), 0);
+    TP_WATERMARK(f, close + WEEK + 1);
     assert_int_equal(f->got.n, 2);
     Touchpoint__V1__Alert *r = f->got.alerts[1];
     assert_int_equal(r->status, TP_RESOLVED);
@@ -147,17 +132,17 @@ static void test_expires_a_week_after_the_close(void **state) {
 
 static void test_cancelled_contract_never_fires(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new(s_yaml);
+    tp_fixture_t *f = tp_fixture_only(NULL, RULE, SETTINGS);
     SEND(f, .eid = "s", .at = TP_T0, .state = STARTED);
     SEND(f, .eid = "x", .at = TP_T0 + 30 * TP_D, .state = CANCELLED, .closed = true);
-    assert_int_equal(tp_fixture_watermark(f, TP_T0 + 60 * TP_D), 0);
+    TP_WATERMARK(f, TP_T0 + 60 * TP_D);
     assert_int_equal(f->got.n, 0);
     tp_fixture_free(f);
 }
 
 static void test_judged_once(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new(s_yaml);
+    tp_fixture_t *f = tp_fixture_only(NULL, RULE, SETTINGS);
     s_contract(f, "K-1", TP_T0 + 20 * TP_D);
     assert_int_equal(f->got.n, 1);
     /* The close re-sent under another id, and a late step: not judged again. */
@@ -167,7 +152,7 @@ static void test_judged_once(void **state) {
          .closed = true);
     assert_int_equal(f->got.n, 1);
     /* After it expired, still not judged again. */
-    assert_int_equal(tp_fixture_watermark(f, TP_T0 + 27 * TP_D + 1), 0);
+    TP_WATERMARK(f, TP_T0 + 27 * TP_D + 1);
     assert_int_equal(f->got.n, 2);
     SEND(f, .eid = "later", .at = TP_T0 + 27 * TP_D + 2, .step = "PAYMENT", .state = COMPLETED,
          .closed = true);
@@ -177,7 +162,7 @@ static void test_judged_once(void **state) {
 
 static void test_duplicate_close_does_nothing(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new(s_yaml);
+    tp_fixture_t *f = tp_fixture_only(NULL, RULE, SETTINGS);
     s_contract(f, "K-1", TP_T0 + 20 * TP_D);
     assert_int_equal(s_send(f, (s_ev_t){ .eid = "K-1-close", .at = TP_T0 + 20 * TP_D,
                                          .step = "PAYMENT", .state = COMPLETED, .closed = true }),
@@ -190,7 +175,7 @@ static void test_duplicate_close_does_nothing(void **state) {
  * a close that overtook the steps before it is judged on what is known. */
 static void test_out_of_order_events(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new(s_yaml);
+    tp_fixture_t *f = tp_fixture_only(NULL, RULE, SETTINGS);
     SEND(f, .eid = "b", .at = TP_T0 + 5 * TP_D, .step = "FMV_REVIEW", .state = STARTED);
     SEND(f, .eid = "a", .at = TP_T0, .step = "NOMINATION", .state = STARTED);    /* older, late */
     SEND(f, .eid = "c", .at = TP_T0 + 19 * TP_D, .step = "PAYMENT", .state = COMPLETED,
@@ -209,7 +194,7 @@ static void test_out_of_order_events(void **state) {
 
 static void test_unknown_contract_type_has_no_target(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new(s_yaml);
+    tp_fixture_t *f = tp_fixture_only(NULL, RULE, SETTINGS);
     const int64_t at[2] = { TP_T0, TP_T0 + 300 * TP_D };
     const char *ids[2] = { "u1", "u2" };
     for (int i = 0; i < 2; i++) {
@@ -237,18 +222,17 @@ static void test_unknown_contract_type_has_no_target(void **state) {
 
 static void test_disabled_is_silent(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new("clock: event\nrules:\n" OTHERS_OFF
-                                     "  cycle_time: { enabled: false }\n");
+    tp_fixture_t *f = tp_fixture_only(NULL, RULE, "{ enabled: false }");
     s_contract(f, "K-1", TP_T0 + 30 * TP_D);
-    assert_int_equal(tp_fixture_watermark(f, TP_T0 + 60 * TP_D), 0);
+    TP_WATERMARK(f, TP_T0 + 60 * TP_D);
     assert_int_equal(f->got.n, 0);
     tp_fixture_free(f);
 }
 
 static void test_wall_clock_gives_the_same_alerts(void **state) {
     (void)state;
-    tp_fixture_t *w = tp_fixture_new(s_wall_yaml);
-    tp_fixture_t *e = tp_fixture_new(s_yaml);
+    tp_fixture_t *w = tp_fixture_only("clock: wall\n", RULE, SETTINGS);
+    tp_fixture_t *e = tp_fixture_only(NULL, RULE, SETTINGS);
     int64_t close = TP_T0 + 20 * TP_D;
     tp_fixture_wall_tick(w, close);
     s_contract(w, "K-1", close);
@@ -257,7 +241,7 @@ static void test_wall_clock_gives_the_same_alerts(void **state) {
     assert_int_equal(tp_fixture_wall_tick(w, close + WEEK), 0);
     /* The expiry, and the engine forgetting the case (case_retention 7d). */
     assert_int_equal(tp_fixture_wall_tick(w, close + WEEK + 250), 2);
-    assert_int_equal(tp_fixture_watermark(e, close + WEEK + 250), 0);
+    TP_WATERMARK(e, close + WEEK + 250);
     assert_int_equal(w->got.n, 2);
     assert_int_equal(e->got.n, 2);
     for (size_t i = 0; i < 2; i++) {

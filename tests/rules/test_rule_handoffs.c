@@ -9,6 +9,8 @@
 
 #include "tp_testengine.h"
 
+#define RULE "handoffs"
+
 #define STARTED   TOUCHPOINT__V1__STEP_STATE__STEP_STATE_STARTED
 #define COMPLETED TOUCHPOINT__V1__STEP_STATE__STEP_STATE_COMPLETED
 #define CANCELLED TOUCHPOINT__V1__STEP_STATE__STEP_STATE_CANCELLED
@@ -16,22 +18,6 @@
 #define D0 (TP_T0 + 9 * TP_H)
 #define ID "handoffs:contract/K-1"
 
-/* Only handoffs, so other rules' alerts do not interleave. */
-#define OTHERS_OFF "  call_incomplete: { enabled: false }\n"       \
-                   "  call_unsubmitted: { enabled: false }\n"      \
-                   "  call_late: { enabled: false }\n"             \
-                   "  follow_up_missing: { enabled: false }\n"     \
-                   "  uncoordinated_contact: { enabled: false }\n" \
-                   "  channel_mismatch: { enabled: false }\n"      \
-                   "  step_slow: { enabled: false }\n"             \
-                   "  case_stalled: { enabled: false }\n"          \
-                   "  rework: { enabled: false }\n"                \
-                   "  hcp_burden: { enabled: false }\n"            \
-                   "  cycle_time: { enabled: false }\n"            \
-                   "  negative_feedback: { enabled: false }\n"
-
-static const char *s_yaml = "clock: event\n"
-                            "rules:\n" OTHERS_OFF;
 
 /* A step event on contract K-1 (GRANT, HCP-9, REP-3). */
 static int s_ev(tp_fixture_t *f, const char *eid, int64_t at, const char *step, int state,
@@ -60,7 +46,7 @@ static void s_owners(tp_fixture_t *f, int first, int n, int64_t at) {
 
 static void test_fires_on_the_fourth_owner(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new(s_yaml);
+    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
     s_step(f, "a1", D0, "NOMINATION", "OWN-1");
     s_step(f, "a2", D0 + TP_H, "NEEDS_ASSESSMENT", "OWN-2");
     s_step(f, "a3", D0 + 2 * TP_H, "FMV_REVIEW", "OWN-1");        /* known: still two */
@@ -95,13 +81,9 @@ static void test_fires_on_the_fourth_owner(void **state) {
  * another contract do not count. */
 static void test_threshold(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new("clock: event\n"
-                                     "rules:\n" OTHERS_OFF
-                                     "  handoffs: { max_owners: 2 }\n");
+    tp_fixture_t *f = tp_fixture_only(NULL, RULE, "{ max_owners: 2 }");
     s_owners(f, 1, 2, D0);
-    tp_test_step_t other = { .event_id = "x1", .at_ms = D0 + 5 * TP_H, .contract_id = "K-2",
-                             .step = "S1", .state = STARTED, .owner_id = "OWN-9" };
-    assert_int_equal(tp_fixture_step(f, &other), 0);
+    TP_STEP(f, .event_id = "x1", .at_ms = D0 + 5 * TP_H, .contract_id = "K-2", .step = "S1", .state = STARTED, .owner_id = "OWN-9");
     assert_int_equal(f->got.n, 0);
     s_owners(f, 3, 1, D0);
     assert_int_equal(f->got.n, 1);
@@ -113,7 +95,7 @@ static void test_threshold(void **state) {
 /* Resolved only by the case closing; more owners while FIRING change nothing. */
 static void test_resolves_on_close_and_never_fires_twice(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new(s_yaml);
+    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
     s_owners(f, 1, 6, D0);
     assert_int_equal(f->got.n, 1);
     assert_string_equal(tp_test_evidence(f->got.alerts[0], "distinct_owners"), "4");
@@ -133,7 +115,7 @@ static void test_resolves_on_close_and_never_fires_twice(void **state) {
     tp_fixture_free(f);
 
     /* A cancelled contract resolves as well. */
-    f = tp_fixture_new(s_yaml);
+    f = tp_fixture_only(NULL, RULE, NULL);
     s_owners(f, 1, 4, D0);
     assert_int_equal(s_ev(f, "c", D0 + TP_D, "S4", CANCELLED, "OWN-4", true), 0);
     assert_int_equal(f->got.n, 2);
@@ -147,7 +129,7 @@ static void test_resolves_on_close_and_never_fires_twice(void **state) {
  * not fire. */
 static void test_out_of_order_and_duplicates(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new(s_yaml);
+    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
     s_step(f, "e1", D0 + 3 * TP_D, "S1", "OWN-1");
     s_step(f, "e2", D0 + TP_D, "S2", "OWN-2");                    /* older */
     s_step(f, "e3", D0, "S3", "OWN-3");                           /* older still */
@@ -158,7 +140,7 @@ static void test_out_of_order_and_duplicates(void **state) {
     assert_string_equal(tp_test_evidence(f->got.alerts[0], "owners"), "OWN-1,OWN-2,OWN-3,OWN-4");
     tp_fixture_free(f);
 
-    f = tp_fixture_new(s_yaml);
+    f = tp_fixture_only(NULL, RULE, NULL);
     s_owners(f, 1, 3, D0);
     assert_int_equal(s_ev(f, "c", D0 + TP_D, "PAYMENT", COMPLETED, "OWN-4", true), 0);
     assert_int_equal(f->got.n, 0);
@@ -169,14 +151,12 @@ static void test_out_of_order_and_duplicates(void **state) {
  * "expired"; a later contract with the same id starts afresh. */
 static void test_expires_when_the_case_is_forgotten(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new("clock: event\n"
-                                     "limits: { open_case_horizon: 30d }\n"
-                                     "rules:\n" OTHERS_OFF);
+    tp_fixture_t *f = tp_fixture_only("clock: event\nlimits: { open_case_horizon: 30d }\n", RULE, NULL);
     s_owners(f, 1, 4, D0);                                        /* last step D0 + 4h */
     assert_int_equal(f->got.n, 1);
-    assert_int_equal(tp_fixture_watermark(f, D0 + 4 * TP_H + 30 * TP_D), 0);
+    TP_WATERMARK(f, D0 + 4 * TP_H + 30 * TP_D);
     assert_int_equal(f->got.n, 1);
-    assert_int_equal(tp_fixture_watermark(f, D0 + 4 * TP_H + 30 * TP_D + 2), 0);
+    TP_WATERMARK(f, D0 + 4 * TP_H + 30 * TP_D + 2);
     assert_int_equal(f->got.n, 2);
     Touchpoint__V1__Alert *r = f->got.alerts[1];
     assert_int_equal(r->status, TP_RESOLVED);
@@ -191,11 +171,9 @@ static void test_expires_when_the_case_is_forgotten(void **state) {
 
 static void test_disabled_is_silent(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new("clock: event\n"
-                                     "rules:\n" OTHERS_OFF
-                                     "  handoffs: { enabled: false }\n");
+    tp_fixture_t *f = tp_fixture_only(NULL, RULE, "{ enabled: false }");
     s_owners(f, 1, 10, D0);
-    assert_int_equal(tp_fixture_watermark(f, D0 + 400 * TP_D), 0);
+    TP_WATERMARK(f, D0 + 400 * TP_D);
     assert_int_equal(f->got.n, 0);
     assert_int_equal(tp_engine_deadlines(f->engine), 0);
     tp_fixture_free(f);

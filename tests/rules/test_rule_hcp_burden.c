@@ -9,6 +9,8 @@
 
 #include "tp_testengine.h"
 
+#define RULE "hcp_burden"
+
 #define STARTED   TOUCHPOINT__V1__STEP_STATE__STEP_STATE_STARTED
 #define COMPLETED TOUCHPOINT__V1__STEP_STATE__STEP_STATE_COMPLETED
 #define RETURNED  TOUCHPOINT__V1__STEP_STATE__STEP_STATE_RETURNED
@@ -17,22 +19,6 @@
 #define D0 (TP_T0 + 9 * TP_H)
 #define ID "hcp_burden:contract/K-1"
 
-/* Only hcp_burden, so other rules' alerts do not interleave. */
-#define OTHERS_OFF "  call_incomplete: { enabled: false }\n"       \
-                   "  call_unsubmitted: { enabled: false }\n"      \
-                   "  call_late: { enabled: false }\n"             \
-                   "  follow_up_missing: { enabled: false }\n"     \
-                   "  uncoordinated_contact: { enabled: false }\n" \
-                   "  channel_mismatch: { enabled: false }\n"      \
-                   "  step_slow: { enabled: false }\n"             \
-                   "  case_stalled: { enabled: false }\n"          \
-                   "  rework: { enabled: false }\n"                \
-                   "  handoffs: { enabled: false }\n"              \
-                   "  cycle_time: { enabled: false }\n"            \
-                   "  negative_feedback: { enabled: false }\n"
-
-static const char *s_yaml = "clock: event\n"
-                            "rules:\n" OTHERS_OFF;
 
 /* A step event on contract K-1 (ISS, HCP-9, REP-3). */
 static int s_ev(tp_fixture_t *f, const char *eid, int64_t at, const char *step, int state,
@@ -65,7 +51,7 @@ static void s_asks(tp_fixture_t *f, int first, int n, int64_t at) {
 
 static void test_fires_on_the_fifth_ask(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new(s_yaml);
+    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
     s_ask(f, "a1", D0, "NEEDS_ASSESSMENT");
     s_internal(f, "i1", D0 + TP_H, "NEEDS_ASSESSMENT");              /* not an ask */
     s_ask(f, "a2", D0 + 2 * TP_H, "CONTRACT_SENT");
@@ -100,13 +86,9 @@ static void test_fires_on_the_fifth_ask(void **state) {
 /* Configured limits: 1 fires on the second ask; 0 on the first. */
 static void test_threshold(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new("clock: event\n"
-                                     "rules:\n" OTHERS_OFF
-                                     "  hcp_burden: { max_hcp_actions: 1 }\n");
+    tp_fixture_t *f = tp_fixture_only(NULL, RULE, "{ max_hcp_actions: 1 }");
     s_asks(f, 1, 1, D0);
-    tp_test_step_t other = { .event_id = "x1", .at_ms = D0 + 5 * TP_H, .contract_id = "K-2",
-                             .step = "S1", .state = STARTED, .hcp_action = true };
-    assert_int_equal(tp_fixture_step(f, &other), 0);                 /* another contract */
+    TP_STEP(f, .event_id = "x1", .at_ms = D0 + 5 * TP_H, .contract_id = "K-2", .step = "S1", .state = STARTED, .hcp_action = true);                 /* another contract */
     assert_int_equal(f->got.n, 0);
     s_asks(f, 2, 1, D0);
     assert_int_equal(f->got.n, 1);
@@ -115,9 +97,7 @@ static void test_threshold(void **state) {
     assert_string_equal(tp_test_evidence(f->got.alerts[0], "asks"), "S1,S2");
     tp_fixture_free(f);
 
-    f = tp_fixture_new("clock: event\n"
-                       "rules:\n" OTHERS_OFF
-                       "  hcp_burden: { max_hcp_actions: 0 }\n");
+    f = tp_fixture_only(NULL, RULE, "{ max_hcp_actions: 0 }");
     s_internal(f, "i1", D0, "NOMINATION");
     assert_int_equal(f->got.n, 0);
     s_asks(f, 1, 1, D0);
@@ -129,7 +109,7 @@ static void test_threshold(void **state) {
  * nothing; what the rule kept is dropped with the case. */
 static void test_resolves_on_close_and_never_fires_twice(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new(s_yaml);
+    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
     s_asks(f, 1, 7, D0);
     assert_int_equal(f->got.n, 1);
     assert_int_equal(tp_engine_deadlines(f->engine), 2);             /* case retention + ours */
@@ -149,7 +129,7 @@ static void test_resolves_on_close_and_never_fires_twice(void **state) {
     tp_fixture_free(f);
 
     /* A cancelled contract, closed by an ask: resolves, does not fire. */
-    f = tp_fixture_new(s_yaml);
+    f = tp_fixture_only(NULL, RULE, NULL);
     s_asks(f, 1, 5, D0);
     assert_int_equal(s_ev(f, "c", D0 + TP_D, "S5", CANCELLED, true, true), 0);
     assert_int_equal(f->got.n, 2);
@@ -158,7 +138,7 @@ static void test_resolves_on_close_and_never_fires_twice(void **state) {
     tp_fixture_free(f);
 
     /* Four asks and a closing ask: the fifth closes the case, no alert. */
-    f = tp_fixture_new(s_yaml);
+    f = tp_fixture_only(NULL, RULE, NULL);
     s_asks(f, 1, 4, D0);
     assert_int_equal(s_ev(f, "c", D0 + TP_D, "SIGN", COMPLETED, true, true), 0);
     assert_int_equal(f->got.n, 0);
@@ -169,9 +149,7 @@ static void test_resolves_on_close_and_never_fires_twice(void **state) {
 /* At most 16 step names are kept; the rest are counted. */
 static void test_asks_list_is_bounded(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new("clock: event\n"
-                                     "rules:\n" OTHERS_OFF
-                                     "  hcp_burden: { max_hcp_actions: 18 }\n");
+    tp_fixture_t *f = tp_fixture_only(NULL, RULE, "{ max_hcp_actions: 18 }");
     s_asks(f, 1, 19, D0);
     assert_int_equal(f->got.n, 1);
     assert_string_equal(tp_test_evidence(f->got.alerts[0], "hcp_actions"), "19");
@@ -184,7 +162,7 @@ static void test_asks_list_is_bounded(void **state) {
  * event counts once. */
 static void test_out_of_order_and_duplicates(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new(s_yaml);
+    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
     s_ask(f, "e1", D0 + 5 * TP_D, "A");
     s_ask(f, "e2", D0 + TP_D, "B");                                  /* older */
     s_ask(f, "e3", D0, "C");                                         /* older still */
@@ -203,15 +181,13 @@ static void test_out_of_order_and_duplicates(void **state) {
  * limit goes too. Step events keep the case alive. */
 static void test_forgotten_cases_leave_nothing(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new("clock: event\n"
-                                     "limits: { open_case_horizon: 30d }\n"
-                                     "rules:\n" OTHERS_OFF);
+    tp_fixture_t *f = tp_fixture_only("clock: event\nlimits: { open_case_horizon: 30d }\n", RULE, NULL);
     s_asks(f, 1, 5, D0);                                             /* last D0 + 5h */
     assert_int_equal(f->got.n, 1);
     s_internal(f, "i1", D0 + 20 * TP_D, "FMV_REVIEW");               /* moves the retention */
-    assert_int_equal(tp_fixture_watermark(f, D0 + 31 * TP_D), 0);
+    TP_WATERMARK(f, D0 + 31 * TP_D);
     assert_int_equal(f->got.n, 1);
-    assert_int_equal(tp_fixture_watermark(f, D0 + 50 * TP_D + 2), 0);
+    TP_WATERMARK(f, D0 + 50 * TP_D + 2);
     assert_int_equal(f->got.n, 2);
     Touchpoint__V1__Alert *r = f->got.alerts[1];
     assert_int_equal(r->status, TP_RESOLVED);
@@ -222,7 +198,7 @@ static void test_forgotten_cases_leave_nothing(void **state) {
     /* The same contract id again: a new case, counted from zero. */
     s_asks(f, 11, 4, D0 + 60 * TP_D);
     assert_int_equal(f->got.n, 2);
-    assert_int_equal(tp_fixture_watermark(f, D0 + 100 * TP_D), 0);
+    TP_WATERMARK(f, D0 + 100 * TP_D);
     assert_int_equal(tp_engine_deadlines(f->engine), 0);
     assert_int_equal(f->got.n, 2);
     tp_fixture_free(f);
@@ -230,11 +206,9 @@ static void test_forgotten_cases_leave_nothing(void **state) {
 
 static void test_disabled_is_silent(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new("clock: event\n"
-                                     "rules:\n" OTHERS_OFF
-                                     "  hcp_burden: { enabled: false }\n");
+    tp_fixture_t *f = tp_fixture_only(NULL, RULE, "{ enabled: false }");
     s_asks(f, 1, 10, D0);
-    assert_int_equal(tp_fixture_watermark(f, D0 + 400 * TP_D), 0);
+    TP_WATERMARK(f, D0 + 400 * TP_D);
     assert_int_equal(f->got.n, 0);
     assert_int_equal(tp_engine_deadlines(f->engine), 0);
     tp_fixture_free(f);

@@ -9,6 +9,8 @@
 
 #include "tp_testengine.h"
 
+#define RULE "negative_feedback"
+
 #define SUBMITTED TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED
 #define STARTED   TOUCHPOINT__V1__STEP_STATE__STEP_STATE_STARTED
 #define CONSULTING TOUCHPOINT__V1__CONTRACT_TYPE__CONTRACT_TYPE_CONSULTING
@@ -17,30 +19,8 @@
 #define FB_AT (TP_T0 + 10 * TP_H)
 #define EXPIRY (FB_AT + 7 * TP_D)
 
-/* Only negative_feedback, so other rules' alerts do not interleave. */
-#define OTHERS_OFF "  call_incomplete: { enabled: false }\n"       \
-                   "  call_unsubmitted: { enabled: false }\n"      \
-                   "  call_late: { enabled: false }\n"             \
-                   "  follow_up_missing: { enabled: false }\n"     \
-                   "  uncoordinated_contact: { enabled: false }\n" \
-                   "  channel_mismatch: { enabled: false }\n"      \
-                   "  step_slow: { enabled: false }\n"             \
-                   "  case_stalled: { enabled: false }\n"          \
-                   "  rework: { enabled: false }\n"                \
-                   "  handoffs: { enabled: false }\n"              \
-                   "  hcp_burden: { enabled: false }\n"            \
-                   "  cycle_time: { enabled: false }\n"
-
-static const char *s_yaml = "clock: event\n"
-                            "rules:\n" OTHERS_OFF;
 
 /* Per-source scales: medallia scores effort 1..5 with 1 = very hard. */
-static const char *s_sources_yaml =
-    "clock: event\n"
-    "feedback_sources:\n"
-    "  medallia: { nps_max: 6, effort_scale: 5, effort_high_is_hard: false, effort_threshold: 2 }\n"
-    "  qualtrics: { nps_max: 4 }\n"
-    "rules:\n" OTHERS_OFF;
 
 /* A general feedback of HCP-1 (feedback_id = event id); < 0: not given. */
 static void s_fb(tp_fixture_t *f, const char *eid, int nps, int effort) {
@@ -67,11 +47,8 @@ static bool s_has(const tp_fixture_t *f, const char *alert_id) {
 /* On a known contract: the case's HCP, rep and type. */
 static void test_contract_link(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new(s_yaml);
-    tp_test_step_t s = { .event_id = "s1", .at_ms = TP_T0, .contract_id = "K-1",
-                         .hcp_id = "HCP-9", .rep_id = "REP-3", .contract_type = CONSULTING,
-                         .step = "FMV_REVIEW", .state = STARTED };
-    assert_int_equal(tp_fixture_step(f, &s), 0);
+    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
+    TP_STEP(f, .event_id = "s1", .at_ms = TP_T0, .contract_id = "K-1", .hcp_id = "HCP-9", .rep_id = "REP-3", .contract_type = CONSULTING, .step = "FMV_REVIEW", .state = STARTED);
     tp_test_feedback_t fb = { .event_id = "ev-1", .feedback_id = "F-1", .source = "survey",
                               .at_ms = FB_AT, .hcp_id = "HCP-1", .subject_type = "contract",
                               .subject_id = "K-1", .nps = 5, .effort = -1,
@@ -125,11 +102,8 @@ static void test_contract_link(void **state) {
 /* On a known call: its HCP, rep, account and territory. */
 static void test_call_link(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new(s_yaml);
-    tp_test_call_t c = { .event_id = "c1", .at_ms = TP_T0, .call_id = "C-1", .hcp_id = "HCP-1",
-                         .rep_id = "REP-7", .status = SUBMITTED,
-                         .fields = TP_FIELD_ACCOUNT_ID | TP_FIELD_TERRITORY };
-    assert_int_equal(tp_fixture_call(f, &c), 0);
+    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
+    TP_CALL(f, .event_id = "c1", .at_ms = TP_T0, .call_id = "C-1", .hcp_id = "HCP-1", .rep_id = "REP-7", .status = SUBMITTED, .fields = TP_FIELD_ACCOUNT_ID | TP_FIELD_TERRITORY);
     tp_test_feedback_t fb = { .event_id = "F-1", .at_ms = FB_AT, .subject_type = "call",
                               .subject_id = "C-1", .nps = -1, .effort = 6 };
     assert_int_equal(tp_fixture_feedback(f, &fb), 0);
@@ -164,7 +138,7 @@ static void test_call_link(void **state) {
 /* General (or no subject_type): the feedback's HCP only. */
 static void test_general_link(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new(s_yaml);
+    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
     tp_test_feedback_t fb = { .event_id = "F-1", .at_ms = FB_AT, .hcp_id = "HCP-4",
                               .nps = 4, .effort = -1 };   /* subject_type "general" */
     assert_int_equal(tp_fixture_feedback(f, &fb), 0);
@@ -187,7 +161,7 @@ static void test_general_link(void **state) {
 /* Defaults: nps <= 6 or effort >= 5 on 1..7; nothing given, nothing judged. */
 static void test_default_thresholds(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new(s_yaml);
+    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
     s_fb(f, "nps6", 6, -1);
     s_fb(f, "nps7", 7, -1);
     s_fb(f, "nps0", 0, -1);                      /* 0 given is a score, not "absent" */
@@ -207,9 +181,7 @@ static void test_default_thresholds(void **state) {
     assert_string_equal(tp_test_evidence(s_find(f, "negative_feedback:feedback/nps0"), "nps"), "0");
     tp_fixture_free(f);
 
-    f = tp_fixture_new("clock: event\n"
-                       "rules:\n" OTHERS_OFF
-                       "  negative_feedback: { nps_max: 3, effort_min: 6 }\n");
+    f = tp_fixture_only(NULL, RULE, "{ nps_max: 3, effort_min: 6 }");
     s_fb(f, "nps4", 4, 5);
     s_fb(f, "nps3", 3, -1);
     s_fb(f, "eff6", -1, 6);
@@ -225,7 +197,7 @@ static void test_default_thresholds(void **state) {
  * qualtrics' NPS band ends at 4; an unlisted source keeps the defaults. */
 static void test_per_source_scales(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new(s_sources_yaml);
+    tp_fixture_t *f = tp_fixture_only("clock: event\nfeedback_sources:\n  medallia: { nps_max: 6, effort_scale: 5, effort_high_is_hard: false, effort_threshold: 2 }\n  qualtrics: { nps_max: 4 }\n", RULE, NULL);
     tp_test_feedback_t fbs[] = {
         { .event_id = "m-eff2", .source = "medallia", .at_ms = FB_AT, .nps = -1, .effort = 2 },
         { .event_id = "m-eff3", .source = "medallia", .at_ms = FB_AT, .nps = -1, .effort = 3 },
@@ -255,7 +227,7 @@ static void test_per_source_scales(void **state) {
 /* CRITICAL for nps <= 3 or the hardest effort score of the scale. */
 static void test_severity(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new(s_sources_yaml);
+    tp_fixture_t *f = tp_fixture_only("clock: event\nfeedback_sources:\n  medallia: { nps_max: 6, effort_scale: 5, effort_high_is_hard: false, effort_threshold: 2 }\n  qualtrics: { nps_max: 4 }\n", RULE, NULL);
     tp_test_feedback_t fbs[] = {
         { .event_id = "nps3", .at_ms = FB_AT, .nps = 3, .effort = -1 },
         { .event_id = "nps4", .at_ms = FB_AT, .nps = 4, .effort = -1 },
@@ -284,12 +256,12 @@ static void test_severity(void **state) {
 /* One-shot: resolved "expired" 7 days after detection. */
 static void test_expires_after_seven_days(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new(s_yaml);
+    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
     s_fb(f, "F-1", 2, -1);
     assert_int_equal(f->got.n, 1);
-    assert_int_equal(tp_fixture_watermark(f, EXPIRY), 0);
+    TP_WATERMARK(f, EXPIRY);
     assert_int_equal(f->got.n, 1);
-    assert_int_equal(tp_fixture_watermark(f, EXPIRY + 1), 0);
+    TP_WATERMARK(f, EXPIRY + 1);
     assert_int_equal(f->got.n, 2);
     Touchpoint__V1__Alert *r = f->got.alerts[1];
     assert_int_equal(r->status, TP_RESOLVED);
@@ -302,7 +274,7 @@ static void test_expires_after_seven_days(void **state) {
     assert_int_equal(tp_engine_open_alerts(f->engine), 0);
     /* The "judged" marker runs out 30 days after detection. */
     assert_int_equal(tp_engine_deadlines(f->engine), 1);
-    assert_int_equal(tp_fixture_watermark(f, FB_AT + 30 * TP_D + 1), 0);
+    TP_WATERMARK(f, FB_AT + 30 * TP_D + 1);
     assert_int_equal(tp_engine_deadlines(f->engine), 0);
     assert_int_equal(f->got.n, 2);
     tp_fixture_free(f);
@@ -313,7 +285,7 @@ static void test_expires_after_seven_days(void **state) {
  * first detractor version counts, even after a version that was not. */
 static void test_never_fires_twice_for_one_feedback(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new(s_yaml);
+    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
     s_fb(f, "e1", 1, -1);
     tp_test_feedback_t dup = { .event_id = "e1", .at_ms = FB_AT, .nps = 1, .effort = -1 };
     assert_int_equal(tp_fixture_feedback(f, &dup), TP_DUPLICATE);
@@ -321,7 +293,7 @@ static void test_never_fires_twice_for_one_feedback(void **state) {
                                  .nps = 0, .effort = 7 };
     assert_int_equal(tp_fixture_feedback(f, &again), 0);       /* while FIRING */
     assert_int_equal(f->got.n, 1);
-    assert_int_equal(tp_fixture_watermark(f, EXPIRY + TP_D), 0);
+    TP_WATERMARK(f, EXPIRY + TP_D);
     assert_int_equal(f->got.n, 2);
     again.event_id = "e3";
     again.at_ms = EXPIRY + 2 * TP_D;
@@ -329,7 +301,7 @@ static void test_never_fires_twice_for_one_feedback(void **state) {
     assert_int_equal(f->got.n, 2);
     tp_fixture_free(f);
 
-    f = tp_fixture_new(s_yaml);
+    f = tp_fixture_only(NULL, RULE, NULL);
     tp_test_feedback_t v1 = { .event_id = "v1", .feedback_id = "F-1", .at_ms = FB_AT, .nps = 9,
                               .effort = -1 };
     assert_int_equal(tp_fixture_feedback(f, &v1), 0);
@@ -346,7 +318,7 @@ static void test_never_fires_twice_for_one_feedback(void **state) {
  * the comment is cut to 200 bytes on a UTF-8 character boundary. */
 static void test_out_of_order_and_comment(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new(s_yaml);
+    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
     char comment[320];
     memset(comment, 'a', 199);
     strcpy(comment + 199, "\xc3\xa9 and then some more text that is cut off");   /* é: 199..200 */
@@ -364,18 +336,16 @@ static void test_out_of_order_and_comment(void **state) {
     assert_int_equal(strlen(got), 199);
     assert_memory_equal(got, comment, 199);
     /* Both expire 7 days after they were detected. */
-    assert_int_equal(tp_fixture_watermark(f, FB_AT + 10 * TP_D + 1), 0);
+    TP_WATERMARK(f, FB_AT + 10 * TP_D + 1);
     assert_int_equal(f->got.n, 4);
     tp_fixture_free(f);
 }
 
 static void test_disabled_is_silent(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new("clock: event\n"
-                                     "rules:\n" OTHERS_OFF
-                                     "  negative_feedback: { enabled: false }\n");
+    tp_fixture_t *f = tp_fixture_only(NULL, RULE, "{ enabled: false }");
     s_fb(f, "F-1", 0, 7);
-    assert_int_equal(tp_fixture_watermark(f, EXPIRY + TP_D), 0);
+    TP_WATERMARK(f, EXPIRY + TP_D);
     assert_int_equal(f->got.n, 0);
     assert_int_equal(tp_engine_deadlines(f->engine), 0);
     tp_fixture_free(f);

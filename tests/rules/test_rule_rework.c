@@ -8,6 +8,8 @@
 
 #include "tp_testengine.h"
 
+#define RULE "rework"
+
 #define STARTED   TOUCHPOINT__V1__STEP_STATE__STEP_STATE_STARTED
 #define COMPLETED TOUCHPOINT__V1__STEP_STATE__STEP_STATE_COMPLETED
 #define RETURNED  TOUCHPOINT__V1__STEP_STATE__STEP_STATE_RETURNED
@@ -16,22 +18,6 @@
 #define D0 (TP_T0 + 9 * TP_H)
 #define ID "rework:contract/K-1/step/FMV_REVIEW"
 
-/* Only rework, so other rules' alerts do not interleave. */
-#define OTHERS_OFF "  call_incomplete: { enabled: false }\n"       \
-                   "  call_unsubmitted: { enabled: false }\n"      \
-                   "  call_late: { enabled: false }\n"             \
-                   "  follow_up_missing: { enabled: false }\n"     \
-                   "  uncoordinated_contact: { enabled: false }\n" \
-                   "  channel_mismatch: { enabled: false }\n"      \
-                   "  step_slow: { enabled: false }\n"             \
-                   "  case_stalled: { enabled: false }\n"          \
-                   "  handoffs: { enabled: false }\n"              \
-                   "  hcp_burden: { enabled: false }\n"            \
-                   "  cycle_time: { enabled: false }\n"            \
-                   "  negative_feedback: { enabled: false }\n"
-
-static const char *s_yaml = "clock: event\n"
-                            "rules:\n" OTHERS_OFF;
 
 /* A step event on contract K-1 (ADVISORY_BOARD, HCP-9, REP-3). */
 static int s_ev(tp_fixture_t *f, const char *eid, int64_t at, const char *step, int state,
@@ -50,7 +36,7 @@ static void s_step(tp_fixture_t *f, const char *eid, int64_t at, const char *ste
 /* FMV_REVIEW started, returned, restarted, returned: the second return fires. */
 static void test_fires_on_the_second_return(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new(s_yaml);
+    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
     s_step(f, "e1", D0, "NOMINATION", COMPLETED, "OWN-1");
     s_step(f, "e2", D0 + TP_H, "FMV_REVIEW", STARTED, "OWN-2");
     s_step(f, "e3", D0 + TP_D, "FMV_REVIEW", RETURNED, "OWN-2");
@@ -89,17 +75,15 @@ static void test_fires_on_the_second_return(void **state) {
  * reached exactly at min_returns, not one before. */
 static void test_threshold(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new(s_yaml);
+    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
     s_step(f, "e1", D0, "FMV_REVIEW", RETURNED, "OWN-1");
     s_step(f, "e2", D0 + TP_H, "CONTRACT_SENT", RETURNED, "OWN-1");
     s_step(f, "e3", D0 + 2 * TP_H, "PAYMENT", RETURNED, "OWN-1");
-    assert_int_equal(tp_fixture_watermark(f, D0 + 30 * TP_D), 0);
+    TP_WATERMARK(f, D0 + 30 * TP_D);
     assert_int_equal(f->got.n, 0);
     tp_fixture_free(f);
 
-    f = tp_fixture_new("clock: event\n"
-                       "rules:\n" OTHERS_OFF
-                       "  rework: { min_returns: 3 }\n");
+    f = tp_fixture_only(NULL, RULE, "{ min_returns: 3 }");
     s_step(f, "e1", D0, "FMV_REVIEW", RETURNED, "OWN-1");
     s_step(f, "e2", D0 + TP_H, "FMV_REVIEW", STARTED, "OWN-1");
     s_step(f, "e3", D0 + 2 * TP_H, "FMV_REVIEW", RETURNED, "OWN-1");
@@ -111,9 +95,7 @@ static void test_threshold(void **state) {
     tp_fixture_free(f);
 
     /* min_returns: 1 — the first return fires. */
-    f = tp_fixture_new("clock: event\n"
-                       "rules:\n" OTHERS_OFF
-                       "  rework: { min_returns: 1 }\n");
+    f = tp_fixture_only(NULL, RULE, "{ min_returns: 1 }");
     s_step(f, "e1", D0, "FMV_REVIEW", STARTED, "OWN-1");
     assert_int_equal(f->got.n, 0);
     s_step(f, "e2", D0 + TP_H, "FMV_REVIEW", RETURNED, "OWN-1");
@@ -123,7 +105,7 @@ static void test_threshold(void **state) {
 
 static void test_resolves_when_the_step_completes(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new(s_yaml);
+    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
     s_step(f, "e1", D0, "FMV_REVIEW", RETURNED, "OWN-1");
     s_step(f, "e2", D0 + TP_D, "FMV_REVIEW", RETURNED, "OWN-1");
     assert_int_equal(f->got.n, 1);
@@ -148,7 +130,7 @@ static void test_resolves_when_the_step_completes(void **state) {
 /* Closing the case resolves every rework alert on it. */
 static void test_resolves_when_the_case_closes(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new(s_yaml);
+    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
     s_step(f, "e1", D0, "FMV_REVIEW", RETURNED, "OWN-1");
     s_step(f, "e2", D0 + TP_H, "FMV_REVIEW", RETURNED, "OWN-1");
     s_step(f, "e3", D0 + 2 * TP_H, "CONTRACT_SENT", RETURNED, "OWN-1");
@@ -157,8 +139,7 @@ static void test_resolves_when_the_case_closes(void **state) {
     assert_int_equal(s_ev(f, "e5", D0 + TP_D, "PAYMENT", COMPLETED, "OWN-4", true), 0);
     assert_int_equal(f->got.n, 4);
     for (size_t i = 2; i < 4; i++) {
-        assert_int_equal(f->got.alerts[i]->status, TP_RESOLVED);
-        assert_string_equal(tp_test_evidence(f->got.alerts[i], "resolution"), "case closed");
+        tp_expect_resolved(f, i, "case closed");
         assert_string_equal(f->got.alerts[i]->event_ids[0], "e5");
     }
     assert_int_equal(tp_engine_open_alerts(f->engine), 0);
@@ -168,7 +149,7 @@ static void test_resolves_when_the_case_closes(void **state) {
     tp_fixture_free(f);
 
     /* A cancelling close resolves too. */
-    f = tp_fixture_new(s_yaml);
+    f = tp_fixture_only(NULL, RULE, NULL);
     s_step(f, "e1", D0, "FMV_REVIEW", RETURNED, "OWN-1");
     s_step(f, "e2", D0 + TP_H, "FMV_REVIEW", RETURNED, "OWN-1");
     assert_int_equal(s_ev(f, "e3", D0 + TP_D, "FMV_REVIEW", CANCELLED, "OWN-1", true), 0);
@@ -182,7 +163,7 @@ static void test_resolves_when_the_case_closes(void **state) {
  * completion, the step returned again is new rework and fires anew. */
 static void test_never_fires_twice_while_open(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new(s_yaml);
+    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
     s_step(f, "e1", D0, "FMV_REVIEW", RETURNED, "OWN-1");
     s_step(f, "e2", D0 + TP_H, "FMV_REVIEW", RETURNED, "OWN-1");
     s_step(f, "e3", D0 + 2 * TP_H, "FMV_REVIEW", RETURNED, "OWN-1");
@@ -203,7 +184,7 @@ static void test_never_fires_twice_while_open(void **state) {
  * duplicate event counts once. */
 static void test_out_of_order_and_duplicates(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new(s_yaml);
+    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
     s_step(f, "e3", D0 + 2 * TP_D, "FMV_REVIEW", STARTED, "OWN-1");
     s_step(f, "e1", D0, "FMV_REVIEW", RETURNED, "OWN-1");            /* older: still counts */
     assert_int_equal(s_ev(f, "e1", D0, "FMV_REVIEW", RETURNED, "OWN-1", false), TP_DUPLICATE);
@@ -213,17 +194,17 @@ static void test_out_of_order_and_duplicates(void **state) {
     assert_string_equal(tp_test_evidence(f->got.alerts[0], "returns"), "2");
     tp_fixture_free(f);
 
-    f = tp_fixture_new(s_yaml);
+    f = tp_fixture_only(NULL, RULE, NULL);
     s_step(f, "e1", D0, "FMV_REVIEW", RETURNED, "OWN-1");
     s_step(f, "e9", D0 + 5 * TP_D, "FMV_REVIEW", COMPLETED, "OWN-1");
     s_step(f, "e2", D0 + TP_D, "FMV_REVIEW", RETURNED, "OWN-1");     /* overtaken by e9 */
-    assert_int_equal(tp_fixture_watermark(f, D0 + 30 * TP_D), 0);
+    TP_WATERMARK(f, D0 + 30 * TP_D);
     assert_int_equal(f->got.n, 0);
     tp_fixture_free(f);
 
     /* The COMPLETED overtakes the second RETURNED after it fired: resolved,
      * and the late RETURNED does not fire again. */
-    f = tp_fixture_new(s_yaml);
+    f = tp_fixture_only(NULL, RULE, NULL);
     s_step(f, "e1", D0, "FMV_REVIEW", RETURNED, "OWN-1");
     s_step(f, "e2", D0 + TP_D, "FMV_REVIEW", RETURNED, "OWN-1");
     s_step(f, "e4", D0 + 3 * TP_D, "FMV_REVIEW", COMPLETED, "OWN-1");
@@ -237,17 +218,15 @@ static void test_out_of_order_and_duplicates(void **state) {
  * open_case_horizon) is resolved "expired"; step events keep it alive. */
 static void test_expires_when_the_case_is_forgotten(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new("clock: event\n"
-                                     "limits: { open_case_horizon: 30d }\n"
-                                     "rules:\n" OTHERS_OFF);
+    tp_fixture_t *f = tp_fixture_only("clock: event\nlimits: { open_case_horizon: 30d }\n", RULE, NULL);
     s_step(f, "e1", D0, "FMV_REVIEW", RETURNED, "OWN-1");
     s_step(f, "e2", D0 + TP_H, "FMV_REVIEW", RETURNED, "OWN-1");
     assert_int_equal(f->got.n, 1);
     s_step(f, "e3", D0 + 20 * TP_D, "CONTRACT_SENT", STARTED, "OWN-1");   /* moves retention */
-    assert_int_equal(tp_fixture_watermark(f, D0 + 40 * TP_D), 0);
+    TP_WATERMARK(f, D0 + 40 * TP_D);
     assert_int_equal(f->got.n, 1);
     assert_int_equal(tp_engine_cases(f->engine), 1);
-    assert_int_equal(tp_fixture_watermark(f, D0 + 50 * TP_D + 2), 0);
+    TP_WATERMARK(f, D0 + 50 * TP_D + 2);
     assert_int_equal(tp_engine_cases(f->engine), 0);
     assert_int_equal(f->got.n, 2);
     Touchpoint__V1__Alert *r = f->got.alerts[1];
@@ -263,9 +242,7 @@ static void test_expires_when_the_case_is_forgotten(void **state) {
 /* Contract and step ids are free strings: a '/' in them is no problem. */
 static void test_ids_with_slashes(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new("clock: event\n"
-                                     "limits: { open_case_horizon: 30d }\n"
-                                     "rules:\n" OTHERS_OFF);
+    tp_fixture_t *f = tp_fixture_only("clock: event\nlimits: { open_case_horizon: 30d }\n", RULE, NULL);
     tp_test_step_t s = { .event_id = "e1", .at_ms = D0, .contract_id = "K/step/1",
                          .step = "A/step/B", .state = RETURNED };
     assert_int_equal(tp_fixture_step(f, &s), 0);
@@ -277,9 +254,9 @@ static void test_ids_with_slashes(void **state) {
     s.at_ms = D0 + 20 * TP_D;
     s.state = STARTED;
     assert_int_equal(tp_fixture_step(f, &s), 0);              /* the case lives on */
-    assert_int_equal(tp_fixture_watermark(f, D0 + 31 * TP_D), 0);
+    TP_WATERMARK(f, D0 + 31 * TP_D);
     assert_int_equal(f->got.n, 1);
-    assert_int_equal(tp_fixture_watermark(f, D0 + 51 * TP_D), 0);
+    TP_WATERMARK(f, D0 + 51 * TP_D);
     assert_int_equal(f->got.n, 2);
     assert_string_equal(tp_test_evidence(f->got.alerts[1], "resolution"), "expired");
     tp_fixture_free(f);
@@ -287,14 +264,12 @@ static void test_ids_with_slashes(void **state) {
 
 static void test_disabled_is_silent(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new("clock: event\n"
-                                     "rules:\n" OTHERS_OFF
-                                     "  rework: { enabled: false }\n");
+    tp_fixture_t *f = tp_fixture_only(NULL, RULE, "{ enabled: false }");
     for (int i = 0; i < 5; i++) {
         char eid[8] = { 'e', (char)('0' + i), 0 };
         s_step(f, eid, D0 + i * TP_H, "FMV_REVIEW", RETURNED, "OWN-1");
     }
-    assert_int_equal(tp_fixture_watermark(f, D0 + 400 * TP_D), 0);
+    TP_WATERMARK(f, D0 + 400 * TP_D);
     assert_int_equal(f->got.n, 0);
     assert_int_equal(tp_engine_deadlines(f->engine), 0);
     tp_fixture_free(f);
