@@ -18,9 +18,9 @@ static int64_t s_wall(void *ctx) {
 
 tp_fixture_t *tp_fixture_new(const char *yaml) {
     tp_fixture_t *f = calloc(1, sizeof *f);
-    char err[256] = "";
-    const char *text = yaml ? yaml : "clock: event\n";
-    int r = tp_config_parse(text, strlen(text), "test.yaml", err, sizeof err, &f->cfg);
+    char          err[256] = "";
+    const char   *text = yaml ? yaml : "clock: event\n";
+    int           r = tp_config_parse(text, strlen(text), "test.yaml", err, sizeof err, &f->cfg);
     if (r < 0)
         fail_msg("config: %s", err);
     assert_int_equal(tp_engine_new(f->cfg, &f->engine), 0);
@@ -39,13 +39,13 @@ void tp_fixture_free(tp_fixture_t *f) {
 
 static int s_send(tp_fixture_t *f, const char *topic, uint8_t *buf, size_t len) {
     tp_frame_t frames[2] = { { topic, strlen(topic) }, { buf, len } };
-    int r = tp_engine_handle(f->engine, frames, 2);
+    int        r = tp_engine_handle(f->engine, frames, 2);
     free(buf);
     return r;
 }
 
 char *tp_fixture_only_yaml(const char *head, const char *rule, const char *settings) {
-    bool known = false;
+    bool   known = false;
     size_t len = strlen(head ? head : "clock: event\n") + sizeof "rules:\n";
     for (const tp_rule_t *const *r = tp_rule_registry(); *r; r++) {
         len += strlen((*r)->name) + sizeof "  : { enabled: false }\n";
@@ -66,7 +66,7 @@ char *tp_fixture_only_yaml(const char *head, const char *rule, const char *setti
 }
 
 tp_fixture_t *tp_fixture_only(const char *head, const char *rule, const char *settings) {
-    char *yaml = tp_fixture_only_yaml(head, rule, settings);
+    char         *yaml = tp_fixture_only_yaml(head, rule, settings);
     tp_fixture_t *f = tp_fixture_new(yaml);
     free(yaml);
     return f;
@@ -76,45 +76,61 @@ tp_fixture_t *tp_fixture_only(const char *head, const char *rule, const char *se
 
 int tp_fixture_call(tp_fixture_t *f, const tp_test_call_t *in) {
     const tp_test_call_t *d = &f->call_defaults;
-    const tp_test_call_t c = *in;
-    const tp_test_call_t m = {
-        .event_id = c.event_id, .source = S_OR(source), .sequence = S_OR(sequence),
-        .at_ms = S_OR(at_ms), .call_id = S_OR(call_id), .hcp_id = S_OR(hcp_id),
-        .rep_id = S_OR(rep_id), .status = S_OR(status), .channel = S_OR(channel),
-        .call_at_ms = S_OR(call_at_ms), .submitted_at_ms = S_OR(submitted_at_ms), .fields = S_OR(fields), .notes = S_OR(notes),
+    const tp_test_call_t  c = *in;
+    const tp_test_call_t  m = {
+         .event_id = c.event_id,
+         .source = S_OR(source),
+         .sequence = S_OR(sequence),
+         .at_ms = S_OR(at_ms),
+         .call_id = S_OR(call_id),
+         .hcp_id = S_OR(hcp_id),
+         .rep_id = S_OR(rep_id),
+         .status = S_OR(status),
+         .channel = S_OR(channel),
+         .call_at_ms = S_OR(call_at_ms),
+         .submitted_at_ms = S_OR(submitted_at_ms),
+         .fields = S_OR(fields),
+         .notes = S_OR(notes),
     };
     uint8_t *buf;
-    size_t len = tp_test_pack_call(&m, &buf);
+    size_t   len = tp_test_pack_call(&m, &buf);
     return s_send(f, "crm.call", buf, len);
 }
 
 int tp_fixture_feedback(tp_fixture_t *f, const tp_test_feedback_t *fb) {
     uint8_t *buf;
-    size_t len = tp_test_pack_feedback(fb, &buf);
+    size_t   len = tp_test_pack_feedback(fb, &buf);
     return s_send(f, "crm.feedback", buf, len);
 }
 
 int tp_fixture_step(tp_fixture_t *f, const tp_test_step_t *in) {
     const tp_test_step_t *d = &f->step_defaults;
-    const tp_test_step_t c = *in;
-    const tp_test_step_t m = {
-        .event_id = c.event_id, .source = S_OR(source), .at_ms = S_OR(at_ms),
-        .contract_id = S_OR(contract_id), .hcp_id = S_OR(hcp_id), .rep_id = S_OR(rep_id),
-        .contract_type = S_OR(contract_type), .step = S_OR(step), .state = S_OR(state),
-        .owner_id = S_OR(owner_id), .hcp_action = c.hcp_action || d->hcp_action,
-        .case_closed = c.case_closed || d->case_closed,
+    const tp_test_step_t  c = *in;
+    const tp_test_step_t  m = {
+         .event_id = c.event_id,
+         .source = S_OR(source),
+         .at_ms = S_OR(at_ms),
+         .contract_id = S_OR(contract_id),
+         .hcp_id = S_OR(hcp_id),
+         .rep_id = S_OR(rep_id),
+         .contract_type = S_OR(contract_type),
+         .step = S_OR(step),
+         .state = S_OR(state),
+         .owner_id = S_OR(owner_id),
+         .hcp_action = c.hcp_action || d->hcp_action,
+         .case_closed = c.case_closed || d->case_closed,
     };
     uint8_t *buf;
-    size_t len = tp_test_pack_step(&m, &buf);
+    size_t   len = tp_test_pack_step(&m, &buf);
     return s_send(f, "crm.contracting", buf, len);
 }
 
 int tp_fixture_watermark(tp_fixture_t *f, int64_t now_ms) {
     static unsigned n;
-    char id[32];
+    char            id[32];
     snprintf(id, sizeof id, "wm-%u", n++);
     uint8_t *buf;
-    size_t len = tp_test_pack_watermark(id, now_ms, &buf);
+    size_t   len = tp_test_pack_watermark(id, now_ms, &buf);
     return s_send(f, "crm.watermark", buf, len);
 }
 
@@ -137,7 +153,7 @@ const Touchpoint__V1__Alert *tp_expect(const tp_fixture_t *f, size_t i, int stat
 const Touchpoint__V1__Alert *tp_expect_resolved(const tp_fixture_t *f, size_t i,
                                                 const char *resolution) {
     const Touchpoint__V1__Alert *a = tp_expect(f, i, TP_RESOLVED, NULL);
-    const char *got = tp_test_evidence(a, "resolution");
+    const char                  *got = tp_test_evidence(a, "resolution");
     assert_non_null(got);
     assert_string_equal(got, resolution);
     return a;

@@ -14,22 +14,22 @@
 #include "tp_engine.h"
 #include "tp_testmsg.h"
 
-#define TP_T0 1767225600000LL    /* 2026-01-01T00:00:00Z */
+#define TP_T0 1767225600000LL /* 2026-01-01T00:00:00Z */
 #define TP_H  3600000LL
 #define TP_D  86400000LL
 
 typedef struct {
     tp_config_t     *cfg;
     tp_engine_t     *engine;
-    int64_t          wall_ms;    /* the fake wall clock (clock: wall) */
+    int64_t          wall_ms; /* the fake wall clock (clock: wall) */
     tp_test_alerts_t got;
-    tp_test_call_t   call_defaults;   /* what a call event leaves 0 / NULL comes from here */
-    tp_test_step_t   step_defaults;   /* the same for step events */
+    tp_test_call_t   call_defaults; /* what a call event leaves 0 / NULL comes from here */
+    tp_test_step_t   step_defaults; /* the same for step events */
 } tp_fixture_t;
 
 /* New fixture; asserts (cmocka) that the YAML parses. */
 tp_fixture_t *tp_fixture_new(const char *yaml);
-void tp_fixture_free(tp_fixture_t *f);
+void          tp_fixture_free(tp_fixture_t *f);
 
 /* The YAML of "only `rule` on": `head` (top-level keys; NULL means
  * "clock: event\n"), then a rules: section turning off every rule of the
@@ -50,9 +50,9 @@ int tp_fixture_step(tp_fixture_t *f, const tp_test_step_t *s);
 
 /* Send one event (designated fields of tp_test_call_t / tp_test_step_t)
  * and assert the engine accepted it; TP_WATERMARK moves event time. */
-#define TP_CALL(f, ...) \
+#define TP_CALL(f, ...)                                                                            \
     assert_int_equal(tp_fixture_call((f), &(tp_test_call_t){ __VA_ARGS__ }), TP_ACCEPTED)
-#define TP_STEP(f, ...) \
+#define TP_STEP(f, ...)                                                                            \
     assert_int_equal(tp_fixture_step((f), &(tp_test_step_t){ __VA_ARGS__ }), TP_ACCEPTED)
 #define TP_WATERMARK(f, now_ms) assert_int_equal(tp_fixture_watermark((f), (now_ms)), TP_ACCEPTED)
 
@@ -75,4 +75,4 @@ const Touchpoint__V1__Alert *tp_expect_resolved(const tp_fixture_t *f, size_t i,
 /* The captured alert with this id (the first; asserts there is one), or
  * whether there is one. */
 const Touchpoint__V1__Alert *tp_fixture_find(const tp_fixture_t *f, const char *alert_id);
-bool tp_fixture_has(const tp_fixture_t *f, const char *alert_id);
+bool                         tp_fixture_has(const tp_fixture_t *f, const char *alert_id);

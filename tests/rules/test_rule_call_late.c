@@ -10,9 +10,9 @@
 
 #define PLANNED   TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_PLANNED
 #define SUBMITTED TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED
-#define ALL4 (TP_FIELD_PRODUCTS | TP_FIELD_TOPICS | TP_FIELD_NOTES | TP_FIELD_NEXT_STEP)
-#define CALL_AT (TP_T0 + 9 * TP_H)
-#define DUE (CALL_AT + 48 * TP_H)
+#define ALL4      (TP_FIELD_PRODUCTS | TP_FIELD_TOPICS | TP_FIELD_NOTES | TP_FIELD_NEXT_STEP)
+#define CALL_AT   (TP_T0 + 9 * TP_H)
+#define DUE       (CALL_AT + 48 * TP_H)
 
 #define RULE    "call_late"
 #define MONTHLY "{ style: monthly, cutoff_day: 5 }"
@@ -69,7 +69,7 @@ static void test_exactly_submit_within_is_on_time(void **state) {
     s_submit(f, "s", "C-1", DUE, CALL_AT);
     TP_WATERMARK(f, DUE + 30 * TP_D);
     assert_int_equal(f->got.n, 0);
-    assert_int_equal(tp_engine_deadlines(f->engine), 0);   /* call and marker forgotten */
+    assert_int_equal(tp_engine_deadlines(f->engine), 0); /* call and marker forgotten */
     tp_fixture_free(f);
 }
 
@@ -88,7 +88,7 @@ static void test_configured_submit_within(void **state) {
 static void test_resolved_as_expired_after_a_week(void **state) {
     (void)state;
     tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
-    int64_t s = DUE + 5 * TP_H;
+    int64_t       s = DUE + 5 * TP_H;
     s_submit(f, "s", "C-1", s, CALL_AT);
     assert_int_equal(tp_engine_open_alerts(f->engine), 1);
     TP_WATERMARK(f, s + 7 * TP_D);
@@ -99,7 +99,7 @@ static void test_resolved_as_expired_after_a_week(void **state) {
     assert_int_equal(r->status, TP_RESOLVED);
     assert_string_equal(r->alert_id, "call_late:call/C-1");
     assert_string_equal(tp_test_evidence(r, "resolution"), "expired");
-    assert_string_equal(tp_test_evidence(r, "late_by"), "5h");     /* the FIRING's evidence */
+    assert_string_equal(tp_test_evidence(r, "late_by"), "5h"); /* the FIRING's evidence */
     assert_int_equal(r->n_event_ids, 0);
     assert_int_equal(r->detected_at_ms, s + 7 * TP_D + 1);
     assert_int_equal(tp_engine_open_alerts(f->engine), 0);
@@ -114,9 +114,10 @@ static void test_resolved_as_expired_after_a_week(void **state) {
 static void test_planned_then_late_submission_fires_once(void **state) {
     (void)state;
     tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
-    TP_CALL(f, .event_id = "p", .at_ms = TP_T0, .call_id = "C-1", .status = PLANNED, .call_at_ms = CALL_AT);
+    TP_CALL(f, .event_id = "p", .at_ms = TP_T0, .call_id = "C-1", .status = PLANNED,
+            .call_at_ms = CALL_AT);
     TP_WATERMARK(f, DUE + TP_D);
-    assert_int_equal(f->got.n, 0);                 /* no submission yet: not this rule's case */
+    assert_int_equal(f->got.n, 0); /* no submission yet: not this rule's case */
     s_submit(f, "s", "C-1", DUE + TP_D + TP_H, CALL_AT);
     assert_int_equal(f->got.n, 1);
     assert_string_equal(tp_test_evidence(f->got.alerts[0], "late_by"), "1d1h");
@@ -128,14 +129,14 @@ static void test_planned_then_late_submission_fires_once(void **state) {
 static void test_corrections_never_fire_twice(void **state) {
     (void)state;
     tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
-    int64_t s = DUE + 5 * TP_H;
+    int64_t       s = DUE + 5 * TP_H;
     s_submit(f, "s", "C-1", s, CALL_AT);
-    s_submit(f, "c1", "C-1", s + TP_D, CALL_AT);            /* while FIRING */
+    s_submit(f, "c1", "C-1", s + TP_D, CALL_AT); /* while FIRING */
     assert_int_equal(f->got.n, 1);
-    s_submit(f, "c2", "C-1", s + 8 * TP_D, CALL_AT);        /* after the expiry */
+    s_submit(f, "c2", "C-1", s + 8 * TP_D, CALL_AT); /* after the expiry */
     assert_int_equal(f->got.n, 2);
     assert_int_equal(f->got.alerts[1]->status, TP_RESOLVED);
-    s_submit(f, "c3", "C-1", s + 14 * TP_D, CALL_AT);       /* retention moved on by c2 */
+    s_submit(f, "c3", "C-1", s + 14 * TP_D, CALL_AT); /* retention moved on by c2 */
     assert_int_equal(f->got.n, 2);
     tp_fixture_free(f);
 }
@@ -157,12 +158,12 @@ static void test_correction_of_on_time_call_is_not_judged(void **state) {
 static void test_submission_time_source(void **state) {
     (void)state;
     tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
-    s_crm_submit(f, "s", DUE + 10 * TP_H, CALL_AT, DUE - 1);   /* delivered late, on time */
+    s_crm_submit(f, "s", DUE + 10 * TP_H, CALL_AT, DUE - 1); /* delivered late, on time */
     assert_int_equal(f->got.n, 0);
     tp_fixture_free(f);
 
     f = tp_fixture_only(NULL, RULE, NULL);
-    s_crm_submit(f, "s", DUE + 1, CALL_AT, 0);                  /* no stamp */
+    s_crm_submit(f, "s", DUE + 1, CALL_AT, 0); /* no stamp */
     assert_int_equal(f->got.n, 1);
     assert_string_equal(tp_test_evidence(f->got.alerts[0], "submitted_at"),
                         "2026-01-03T09:00:00.001Z");
@@ -180,7 +181,8 @@ static void test_out_of_order_versions(void **state) {
      * stale draft arrive. */
     s_submit(f, "c", "C-1", DUE + 2 * TP_H, CALL_AT);
     s_submit(f, "s", "C-1", DUE + TP_H, CALL_AT);
-    TP_CALL(f, .event_id = "p", .at_ms = TP_T0, .call_id = "C-1", .status = PLANNED, .call_at_ms = CALL_AT);
+    TP_CALL(f, .event_id = "p", .at_ms = TP_T0, .call_id = "C-1", .status = PLANNED,
+            .call_at_ms = CALL_AT);
     assert_int_equal(f->got.n, 1);
     assert_string_equal(f->got.alerts[0]->event_ids[0], "c");
     assert_int_equal(tp_engine_stats(f->engine)->stale_versions, 2);
@@ -196,8 +198,12 @@ static void test_duplicate_event_does_nothing(void **state) {
     (void)state;
     tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
     s_submit(f, "s", "C-1", DUE + 1, CALL_AT);
-    tp_test_call_t dup = { .event_id = "s", .at_ms = DUE + 1, .call_id = "C-1",
-                           .status = SUBMITTED, .call_at_ms = CALL_AT, .fields = ALL4 };
+    tp_test_call_t dup = { .event_id = "s",
+                           .at_ms = DUE + 1,
+                           .call_id = "C-1",
+                           .status = SUBMITTED,
+                           .call_at_ms = CALL_AT,
+                           .fields = ALL4 };
     assert_int_equal(tp_fixture_call(f, &dup), TP_DUPLICATE);
     assert_int_equal(f->got.n, 1);
     tp_fixture_free(f);
@@ -216,11 +222,11 @@ static void test_disabled_is_silent(void **state) {
 static void test_monthly_cutoff_boundary(void **state) {
     (void)state;
     tp_fixture_t *f = tp_fixture_only(NULL, RULE, MONTHLY);
-    int64_t jan15 = TP_T0 + 14 * TP_D + 9 * TP_H;
-    s_submit(f, "s1", "C-1", FEB5_END, jan15);                 /* 23:59:59.999: on time */
-    s_submit(f, "s2", "C-2", FEB5_END + 1, jan15);             /* one ms later */
-    s_submit(f, "s3", "C-3", FEB5_END + 1, TP_T0 + 31 * TP_D - 1);   /* 31 Jan, last ms */
-    s_submit(f, "s4", "C-4", FEB5_END + 1, TP_T0 + 31 * TP_D);       /* 1 Feb: due 5 Mar */
+    int64_t       jan15 = TP_T0 + 14 * TP_D + 9 * TP_H;
+    s_submit(f, "s1", "C-1", FEB5_END, jan15);                     /* 23:59:59.999: on time */
+    s_submit(f, "s2", "C-2", FEB5_END + 1, jan15);                 /* one ms later */
+    s_submit(f, "s3", "C-3", FEB5_END + 1, TP_T0 + 31 * TP_D - 1); /* 31 Jan, last ms */
+    s_submit(f, "s4", "C-4", FEB5_END + 1, TP_T0 + 31 * TP_D);     /* 1 Feb: due 5 Mar */
     assert_int_equal(f->got.n, 2);
     Touchpoint__V1__Alert *a = f->got.alerts[0];
     assert_string_equal(a->alert_id, "call_late:call/C-2");
@@ -238,46 +244,43 @@ static void test_monthly_cutoff_boundary(void **state) {
 static void test_monthly_december_rolls_over(void **state) {
     (void)state;
     tp_fixture_t *f = tp_fixture_only(NULL, RULE, MONTHLY);
-    int64_t dec20 = TP_T0 - 12 * TP_D;                          /* 2025-12-20 */
-    int64_t jan5_end = TP_T0 + 5 * TP_D - 1;                    /* 2026-01-05T23:59:59.999Z */
+    int64_t       dec20 = TP_T0 - 12 * TP_D;       /* 2025-12-20 */
+    int64_t       jan5_end = TP_T0 + 5 * TP_D - 1; /* 2026-01-05T23:59:59.999Z */
     s_submit(f, "s1", "C-1", jan5_end, dec20);
     s_submit(f, "s2", "C-2", jan5_end + 1, dec20);
     assert_int_equal(f->got.n, 1);
-    assert_string_equal(tp_test_evidence(f->got.alerts[0], "due_at"),
-                        "2026-01-05T23:59:59.999Z");
+    assert_string_equal(tp_test_evidence(f->got.alerts[0], "due_at"), "2026-01-05T23:59:59.999Z");
     /* 31 Dec 2026, last ms: due 5 Jan 2027. */
     int64_t dec31 = TP_T0 + 365 * TP_D - 1;
     s_submit(f, "s3", "C-3", TP_T0 + 370 * TP_D - 1, dec31);
     s_submit(f, "s4", "C-4", TP_T0 + 370 * TP_D, dec31);
-    assert_int_equal(f->got.n, 3);                 /* C-2 expired in between */
+    assert_int_equal(f->got.n, 3); /* C-2 expired in between */
     assert_int_equal(f->got.alerts[1]->status, TP_RESOLVED);
     assert_string_equal(f->got.alerts[2]->alert_id, "call_late:call/C-4");
     assert_int_equal(f->got.alerts[2]->status, TP_FIRING);
-    assert_string_equal(tp_test_evidence(f->got.alerts[2], "due_at"),
-                        "2027-01-05T23:59:59.999Z");
+    assert_string_equal(tp_test_evidence(f->got.alerts[2], "due_at"), "2027-01-05T23:59:59.999Z");
     tp_fixture_free(f);
 }
 
 static void test_monthly_per_month_override(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_only(NULL, RULE, "{ style: monthly, cutoff_day: 5, cutoff_by_month: { JAN: 10 } }");
+    tp_fixture_t *f = tp_fixture_only(
+        NULL, RULE, "{ style: monthly, cutoff_day: 5, cutoff_by_month: { JAN: 10 } }");
     int64_t jan15 = TP_T0 + 14 * TP_D;
     int64_t feb10_end = TP_T0 + 41 * TP_D - 1;
-    s_submit(f, "s1", "C-1", feb10_end, jan15);                 /* JAN: by 10 Feb */
+    s_submit(f, "s1", "C-1", feb10_end, jan15); /* JAN: by 10 Feb */
     s_submit(f, "s2", "C-2", feb10_end + 1, jan15);
     int64_t feb15 = TP_T0 + 45 * TP_D;
-    int64_t mar5_end = TP_T0 + (31 + 28 + 5) * TP_D - 1;        /* FEB: cutoff_day */
+    int64_t mar5_end = TP_T0 + (31 + 28 + 5) * TP_D - 1; /* FEB: cutoff_day */
     s_submit(f, "s3", "C-3", mar5_end, feb15);
     s_submit(f, "s4", "C-4", mar5_end + 1, feb15);
-    assert_int_equal(f->got.n, 3);                 /* C-2 expired in between */
+    assert_int_equal(f->got.n, 3); /* C-2 expired in between */
     assert_string_equal(f->got.alerts[0]->alert_id, "call_late:call/C-2");
-    assert_string_equal(tp_test_evidence(f->got.alerts[0], "due_at"),
-                        "2026-02-10T23:59:59.999Z");
+    assert_string_equal(tp_test_evidence(f->got.alerts[0], "due_at"), "2026-02-10T23:59:59.999Z");
     assert_string_equal(tp_test_evidence(f->got.alerts[0], "cutoff_day"), "10");
     assert_int_equal(f->got.alerts[1]->status, TP_RESOLVED);
     assert_string_equal(f->got.alerts[2]->alert_id, "call_late:call/C-4");
-    assert_string_equal(tp_test_evidence(f->got.alerts[2], "due_at"),
-                        "2026-03-05T23:59:59.999Z");
+    assert_string_equal(tp_test_evidence(f->got.alerts[2], "due_at"), "2026-03-05T23:59:59.999Z");
     assert_string_equal(tp_test_evidence(f->got.alerts[2], "cutoff_day"), "5");
     tp_fixture_free(f);
 }
@@ -289,14 +292,14 @@ static void test_wall_clock_gives_the_same_alerts(void **state) {
     tp_fixture_t *w = tp_fixture_only("clock: wall\n", RULE, NULL);
     tp_fixture_t *e = tp_fixture_only(NULL, RULE, NULL);
     tp_fixture_t *both[2] = { w, e };
-    int64_t s = DUE + 5 * TP_H;
+    int64_t       s = DUE + 5 * TP_H;
     w->wall_ms = s + 100;
     for (int i = 0; i < 2; i++) {
         s_submit(both[i], "s", "C-1", s, CALL_AT);
         s_submit(both[i], "ok", "C-2", DUE, CALL_AT);
     }
     tp_fixture_wall_tick(w, s + 7 * TP_D);
-    assert_int_equal(w->got.n, 1);                 /* just inside */
+    assert_int_equal(w->got.n, 1); /* just inside */
     tp_fixture_wall_tick(w, s + 7 * TP_D + 250);
     TP_WATERMARK(e, s + 7 * TP_D + 250);
     assert_int_equal(w->got.n, 2);
@@ -307,7 +310,7 @@ static void test_wall_clock_gives_the_same_alerts(void **state) {
         assert_string_equal(w->got.alerts[i]->summary, e->got.alerts[i]->summary);
         assert_int_equal(w->got.alerts[i]->n_evidence, e->got.alerts[i]->n_evidence);
     }
-    assert_int_equal(w->got.alerts[0]->detected_at_ms, s + 100);      /* the wall clock */
+    assert_int_equal(w->got.alerts[0]->detected_at_ms, s + 100); /* the wall clock */
     assert_int_equal(e->got.alerts[0]->detected_at_ms, s);
     assert_int_equal(w->got.alerts[1]->detected_at_ms, s + 7 * TP_D + 250);
     assert_int_equal(e->got.alerts[1]->detected_at_ms, s + 7 * TP_D + 1);

@@ -14,27 +14,29 @@
 #define SAVED     TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SAVED
 #define SUBMITTED TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED
 #define CANCELLED TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_CANCELLED
-#define ALL4 (TP_FIELD_PRODUCTS | TP_FIELD_TOPICS | TP_FIELD_NOTES | TP_FIELD_NEXT_STEP)
-#define CALL_AT (TP_T0 + 9 * TP_H)
-#define DUE (CALL_AT + 48 * TP_H)
+#define ALL4      (TP_FIELD_PRODUCTS | TP_FIELD_TOPICS | TP_FIELD_NOTES | TP_FIELD_NEXT_STEP)
+#define CALL_AT   (TP_T0 + 9 * TP_H)
+#define DUE       (CALL_AT + 48 * TP_H)
 
 /* Only call_unsubmitted, so other rules' alerts do not interleave. */
 
 static void s_planned(tp_fixture_t *f, const char *eid, int64_t at, int64_t call_at) {
-    TP_CALL(f, .event_id = eid, .at_ms = at, .call_id = "C-1", .status = PLANNED, .call_at_ms = call_at);
+    TP_CALL(f, .event_id = eid, .at_ms = at, .call_id = "C-1", .status = PLANNED,
+            .call_at_ms = call_at);
 }
 
 static void s_status(tp_fixture_t *f, const char *eid, int64_t at, int status) {
-    TP_CALL(f, .event_id = eid, .at_ms = at, .call_id = "C-1", .status = status, .call_at_ms = CALL_AT, .fields = ALL4);
+    TP_CALL(f, .event_id = eid, .at_ms = at, .call_id = "C-1", .status = status,
+            .call_at_ms = CALL_AT, .fields = ALL4);
 }
 
 static void test_fires_at_deadline_without_further_input(void **state) {
     (void)state;
     tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
     s_planned(f, "p", TP_T0, CALL_AT);
-    TP_WATERMARK(f, DUE);        /* just inside: not missed */
+    TP_WATERMARK(f, DUE); /* just inside: not missed */
     assert_int_equal(f->got.n, 0);
-    TP_WATERMARK(f, DUE + 1);    /* just past */
+    TP_WATERMARK(f, DUE + 1); /* just past */
     assert_int_equal(f->got.n, 1);
     Touchpoint__V1__Alert *a = f->got.alerts[0];
     assert_string_equal(f->got.topics[0], "accountability.call_unsubmitted");
@@ -58,7 +60,7 @@ static void test_any_event_moves_time_not_only_watermarks(void **state) {
     s_planned(f, "p", TP_T0, CALL_AT);
     TP_CALL(f, .event_id = "o", .at_ms = DUE + TP_H, .call_id = "C-2", .status = PLANNED);
     assert_int_equal(f->got.n, 1);
-    assert_int_equal(f->got.alerts[0]->detected_at_ms, DUE + 1);   /* when it was missed */
+    assert_int_equal(f->got.alerts[0]->detected_at_ms, DUE + 1); /* when it was missed */
     tp_fixture_free(f);
 }
 
@@ -66,7 +68,7 @@ static void test_submitted_in_time_never_fires(void **state) {
     (void)state;
     tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
     s_planned(f, "p", TP_T0, CALL_AT);
-    s_status(f, "s", DUE, SUBMITTED);                          /* exactly at the deadline */
+    s_status(f, "s", DUE, SUBMITTED); /* exactly at the deadline */
     TP_WATERMARK(f, DUE + 10 * TP_D);
     assert_int_equal(f->got.n, 0);
     tp_fixture_free(f);
@@ -76,7 +78,7 @@ static void test_late_submission_resolves(void **state) {
     (void)state;
     tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
     s_planned(f, "p", TP_T0, CALL_AT);
-    s_status(f, "s", DUE + 5 * TP_H, SUBMITTED);               /* passes the deadline first */
+    s_status(f, "s", DUE + 5 * TP_H, SUBMITTED); /* passes the deadline first */
     assert_int_equal(f->got.n, 2);
     assert_int_equal(f->got.alerts[0]->status, TP_FIRING);
     assert_int_equal(f->got.alerts[1]->status, TP_RESOLVED);
@@ -109,7 +111,7 @@ static void test_rescheduled_call_moves_the_deadline(void **state) {
     (void)state;
     tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
     s_planned(f, "p1", TP_T0, CALL_AT);
-    s_planned(f, "p2", TP_T0 + TP_H, CALL_AT + 3 * TP_D);      /* moved three days later */
+    s_planned(f, "p2", TP_T0 + TP_H, CALL_AT + 3 * TP_D); /* moved three days later */
     TP_WATERMARK(f, DUE + TP_D);
     assert_int_equal(f->got.n, 0);
     TP_WATERMARK(f, DUE + 3 * TP_D + 1);
@@ -122,7 +124,7 @@ static void test_saved_versions_do_not_fire_twice(void **state) {
     tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
     s_planned(f, "p", TP_T0, CALL_AT);
     TP_WATERMARK(f, DUE + 1);
-    s_status(f, "s1", DUE + 2, SAVED);                         /* re-arms; already in the past */
+    s_status(f, "s1", DUE + 2, SAVED); /* re-arms; already in the past */
     TP_WATERMARK(f, DUE + 10);
     assert_int_equal(f->got.n, 1);
     tp_fixture_free(f);
@@ -146,8 +148,9 @@ static void test_duplicate_event_does_nothing(void **state) {
     (void)state;
     tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
     s_planned(f, "p", TP_T0, CALL_AT);
-    tp_test_call_t dup = { .event_id = "p", .at_ms = TP_T0, .call_id = "C-1", .status = PLANNED,
-                           .call_at_ms = CALL_AT };
+    tp_test_call_t dup = {
+        .event_id = "p", .at_ms = TP_T0, .call_id = "C-1", .status = PLANNED, .call_at_ms = CALL_AT
+    };
     assert_int_equal(tp_fixture_call(f, &dup), TP_DUPLICATE);
     TP_WATERMARK(f, DUE + 1);
     assert_int_equal(f->got.n, 1);
@@ -156,13 +159,13 @@ static void test_duplicate_event_does_nothing(void **state) {
 
 static void test_calls_are_forgotten_after_their_last_deadline(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);   /* horizon 48h, retention 7d */
+    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL); /* horizon 48h, retention 7d */
     s_planned(f, "p", TP_T0, CALL_AT);
     s_status(f, "s", CALL_AT + TP_H, SUBMITTED);
     assert_int_equal(tp_engine_calls(f->engine), 1);
     /* Kept until its last deadline (call_at + 48h) plus retention. */
     TP_WATERMARK(f, CALL_AT + 48 * TP_H + 7 * TP_D);
-    assert_int_equal(tp_engine_calls(f->engine), 1);           /* just inside */
+    assert_int_equal(tp_engine_calls(f->engine), 1); /* just inside */
     TP_WATERMARK(f, CALL_AT + 48 * TP_H + 7 * TP_D + 1);
     assert_int_equal(tp_engine_calls(f->engine), 0);
     assert_int_equal(tp_engine_deadlines(f->engine), 0);
@@ -175,7 +178,7 @@ static void test_late_correction_extends_retention(void **state) {
     tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
     s_planned(f, "p", TP_T0, CALL_AT);
     s_status(f, "s", CALL_AT + TP_H, SUBMITTED);
-    s_status(f, "fix", CALL_AT + 5 * TP_D, SUBMITTED);         /* after the horizon */
+    s_status(f, "fix", CALL_AT + 5 * TP_D, SUBMITTED); /* after the horizon */
     TP_WATERMARK(f, CALL_AT + 5 * TP_D + 7 * TP_D);
     assert_int_equal(tp_engine_calls(f->engine), 1);
     /* A stale draft within retention is still recognised as stale. */
@@ -210,7 +213,7 @@ static void test_wall_clock_gives_the_same_alerts(void **state) {
         assert_string_equal(w->got.alerts[i]->summary, e->got.alerts[i]->summary);
         assert_int_equal(w->got.alerts[i]->n_evidence, e->got.alerts[i]->n_evidence);
     }
-    assert_int_equal(w->got.alerts[0]->detected_at_ms, DUE + 250);   /* the wall clock */
+    assert_int_equal(w->got.alerts[0]->detected_at_ms, DUE + 250); /* the wall clock */
     assert_int_equal(e->got.alerts[0]->detected_at_ms, DUE + 1);
     tp_fixture_free(w);
     tp_fixture_free(e);

@@ -18,15 +18,19 @@
 #define PHONE     TOUCHPOINT__V1__CHANNEL__CHANNEL_PHONE
 #define VIDEO     TOUCHPOINT__V1__CHANNEL__CHANNEL_VIDEO
 #define EMAIL     TOUCHPOINT__V1__CHANNEL__CHANNEL_EMAIL
-#define D0 (TP_T0 + 9 * TP_H)
-#define FORGET (180 * TP_D)
-#define ID "channel_mismatch:hcp/HCP-1"
+#define D0        (TP_T0 + 9 * TP_H)
+#define FORGET    (180 * TP_D)
+#define ID        "channel_mismatch:hcp/HCP-1"
 
 
-static int s_version(tp_fixture_t *f, const char *eid, int64_t at, const char *call_id,
-                     int channel, int64_t call_at, int status) {
-    tp_test_call_t c = { .event_id = eid, .at_ms = at, .call_id = call_id, .status = status,
-                         .channel = channel, .call_at_ms = call_at };
+static int s_version(tp_fixture_t *f, const char *eid, int64_t at, const char *call_id, int channel,
+                     int64_t call_at, int status) {
+    tp_test_call_t c = { .event_id = eid,
+                         .at_ms = at,
+                         .call_id = call_id,
+                         .status = status,
+                         .channel = channel,
+                         .call_at_ms = call_at };
     return tp_fixture_call(f, &c);
 }
 
@@ -37,8 +41,9 @@ static void s_call(tp_fixture_t *f, const char *eid, const char *call_id, int ch
 }
 
 static int s_prefers(tp_fixture_t *f, const char *eid, int64_t at, int channel) {
-    tp_test_feedback_t fb = { .event_id = eid, .at_ms = at, .nps = -1, .effort = -1,
-                              .preferred_channel = channel };
+    tp_test_feedback_t fb = {
+        .event_id = eid, .at_ms = at, .nps = -1, .effort = -1, .preferred_channel = channel
+    };
     return tp_fixture_feedback(f, &fb);
 }
 
@@ -48,7 +53,7 @@ static void test_fires_when_the_last_calls_all_miss(void **state) {
     assert_int_equal(s_prefers(f, "fb", D0, EMAIL), 0);
     s_call(f, "e1", "C-1", IN_PERSON, D0 + TP_D);
     s_call(f, "e2", "C-2", PHONE, D0 + 2 * TP_D);
-    assert_int_equal(f->got.n, 0);                      /* two: just inside */
+    assert_int_equal(f->got.n, 0); /* two: just inside */
     s_call(f, "e3", "C-3", IN_PERSON, D0 + 3 * TP_D);
     assert_int_equal(f->got.n, 1);
     Touchpoint__V1__Alert *a = f->got.alerts[0];
@@ -74,8 +79,8 @@ static void test_threshold_counts_only_the_last_calls(void **state) {
     s_call(f, "e1", "C-1", EMAIL, D0 + TP_D);
     s_call(f, "e2", "C-2", PHONE, D0 + 2 * TP_D);
     s_call(f, "e3", "C-3", VIDEO, D0 + 3 * TP_D);
-    assert_int_equal(f->got.n, 0);                      /* EMAIL is one of the last 3 */
-    s_call(f, "e4", "C-4", PHONE, D0 + 4 * TP_D);       /* now it is not */
+    assert_int_equal(f->got.n, 0);                /* EMAIL is one of the last 3 */
+    s_call(f, "e4", "C-4", PHONE, D0 + 4 * TP_D); /* now it is not */
     assert_int_equal(f->got.n, 1);
     assert_string_equal(tp_test_evidence(f->got.alerts[0], "calls"), "C-2,C-3,C-4");
     /* Planned calls and calls with no channel say nothing. */
@@ -94,7 +99,7 @@ static void test_resolves_on_a_preferred_call_and_never_fires_twice(void **state
         snprintf(cid, sizeof cid, "C-%d", i);
         s_call(f, eid, cid, PHONE, D0 + i * TP_D);
     }
-    assert_int_equal(f->got.n, 1);                      /* calls 4 and 5 fire nothing new */
+    assert_int_equal(f->got.n, 1); /* calls 4 and 5 fire nothing new */
     s_call(f, "e6", "C-6", EMAIL, D0 + 6 * TP_D);
     assert_int_equal(f->got.n, 2);
     Touchpoint__V1__Alert *r = f->got.alerts[1];
@@ -145,11 +150,11 @@ static void test_out_of_order_calls(void **state) {
     (void)state;
     tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
     assert_int_equal(s_prefers(f, "fb", D0, EMAIL), 0);
-    int64_t at = D0 + 10 * TP_D;                        /* all arrive late, shuffled */
+    int64_t at = D0 + 10 * TP_D; /* all arrive late, shuffled */
     assert_int_equal(s_version(f, "e3", at, "C-3", IN_PERSON, D0 + 3 * TP_D, SUBMITTED), 0);
     assert_int_equal(s_version(f, "e1", at, "C-1", EMAIL, D0 + 1 * TP_D, SUBMITTED), 0);
     assert_int_equal(s_version(f, "e2", at, "C-2", PHONE, D0 + 2 * TP_D, SUBMITTED), 0);
-    assert_int_equal(f->got.n, 0);                      /* C-1 (EMAIL) is among the last 3 */
+    assert_int_equal(f->got.n, 0); /* C-1 (EMAIL) is among the last 3 */
     assert_int_equal(s_version(f, "e4", at, "C-4", PHONE, D0 + 4 * TP_D, SUBMITTED), 0);
     assert_int_equal(f->got.n, 1);
     assert_string_equal(tp_test_evidence(f->got.alerts[0], "calls"), "C-2,C-3,C-4");
@@ -159,8 +164,7 @@ static void test_out_of_order_calls(void **state) {
     /* Between them: it is. */
     assert_int_equal(s_version(f, "e25", at, "C-25", EMAIL, D0 + 2 * TP_D + TP_H, SUBMITTED), 0);
     assert_int_equal(f->got.n, 2);
-    assert_string_equal(tp_test_evidence(f->got.alerts[1], "resolution"),
-                        "preferred channel used");
+    assert_string_equal(tp_test_evidence(f->got.alerts[1], "resolution"), "preferred channel used");
     tp_fixture_free(f);
 }
 
@@ -171,31 +175,30 @@ static void test_correction_duplicate_and_cancel(void **state) {
     s_call(f, "e1", "C-1", PHONE, D0 + TP_D);
     s_call(f, "e2", "C-2", PHONE, D0 + 2 * TP_D);
     /* A correction of C-2 is one call, not two; the same event twice is one. */
-    assert_int_equal(s_version(f, "e2b", D0 + 2 * TP_D + 2 * TP_H, "C-2", VIDEO, D0 + 2 * TP_D,
-                               SUBMITTED), 0);
-    assert_int_not_equal(s_version(f, "e2b", D0 + 2 * TP_D + 2 * TP_H, "C-2", VIDEO,
-                                   D0 + 2 * TP_D, SUBMITTED), 0);
+    assert_int_equal(
+        s_version(f, "e2b", D0 + 2 * TP_D + 2 * TP_H, "C-2", VIDEO, D0 + 2 * TP_D, SUBMITTED), 0);
+    assert_int_not_equal(
+        s_version(f, "e2b", D0 + 2 * TP_D + 2 * TP_H, "C-2", VIDEO, D0 + 2 * TP_D, SUBMITTED), 0);
     assert_int_equal(tp_engine_stats(f->engine)->duplicates, 1);
     assert_int_equal(f->got.n, 0);
     s_call(f, "e3", "C-3", PHONE, D0 + 3 * TP_D);
     assert_int_equal(f->got.n, 1);
     assert_string_equal(tp_test_evidence(f->got.alerts[0], "used"), "PHONE,VIDEO,PHONE");
     /* A stale version (older than the one held) changes nothing. */
-    assert_int_equal(s_version(f, "e3-old", D0 + 3 * TP_D, "C-3", EMAIL, D0 + 3 * TP_D,
-                               SUBMITTED), 0);
+    assert_int_equal(s_version(f, "e3-old", D0 + 3 * TP_D, "C-3", EMAIL, D0 + 3 * TP_D, SUBMITTED),
+                     0);
     assert_int_equal(f->got.n, 1);
     /* Correcting C-3 to the preferred channel resolves it. */
-    assert_int_equal(s_version(f, "e3b", D0 + 3 * TP_D + 2 * TP_H, "C-3", EMAIL, D0 + 3 * TP_D,
-                               SUBMITTED), 0);
+    assert_int_equal(
+        s_version(f, "e3b", D0 + 3 * TP_D + 2 * TP_H, "C-3", EMAIL, D0 + 3 * TP_D, SUBMITTED), 0);
     assert_int_equal(f->got.n, 2);
-    assert_string_equal(tp_test_evidence(f->got.alerts[1], "resolution"),
-                        "preferred channel used");
+    assert_string_equal(tp_test_evidence(f->got.alerts[1], "resolution"), "preferred channel used");
     /* Back off the channel: fires again; cancelling a call resolves it. */
-    assert_int_equal(s_version(f, "e3c", D0 + 3 * TP_D + 3 * TP_H, "C-3", PHONE, D0 + 3 * TP_D,
-                               SUBMITTED), 0);
+    assert_int_equal(
+        s_version(f, "e3c", D0 + 3 * TP_D + 3 * TP_H, "C-3", PHONE, D0 + 3 * TP_D, SUBMITTED), 0);
     assert_int_equal(f->got.n, 3);
-    assert_int_equal(s_version(f, "e3d", D0 + 3 * TP_D + 4 * TP_H, "C-3", PHONE, D0 + 3 * TP_D,
-                               CANCELLED), 0);
+    assert_int_equal(
+        s_version(f, "e3d", D0 + 3 * TP_D + 4 * TP_H, "C-3", PHONE, D0 + 3 * TP_D, CANCELLED), 0);
     assert_int_equal(f->got.n, 4);
     tp_expect_resolved(f, 3, "cancelled");
     tp_fixture_free(f);
@@ -233,7 +236,7 @@ static void test_idle_hcp_is_forgotten(void **state) {
         tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
         assert_int_equal(s_prefers(f, "fb", D0, EMAIL), 0);
         s_call(f, "e1", "C-1", PHONE, D0 + TP_D);
-        s_call(f, "e2", "C-2", PHONE, D0 + 2 * TP_D);  /* last activity: + 1h */
+        s_call(f, "e2", "C-2", PHONE, D0 + 2 * TP_D); /* last activity: + 1h */
         int64_t at = D0 + 2 * TP_D + TP_H + FORGET + forgotten;
         assert_int_equal(s_version(f, "e3", at, "C-3", PHONE, at, SUBMITTED), 0);
         assert_int_equal(f->got.n, forgotten ? 0u : 1u);
@@ -263,7 +266,7 @@ static void test_wall_clock_gives_the_same_alerts(void **state) {
     tp_fixture_t *w = tp_fixture_only("clock: wall\n", RULE, NULL);
     tp_fixture_t *e = tp_fixture_only(NULL, RULE, NULL);
     tp_fixture_t *both[2] = { w, e };
-    const int channels[] = { PHONE, VIDEO, PHONE, PHONE, EMAIL };
+    const int     channels[] = { PHONE, VIDEO, PHONE, PHONE, EMAIL };
     for (int i = 0; i < 2; i++)
         assert_int_equal(s_prefers(both[i], "fb", D0, EMAIL), 0);
     for (int c = 0; c < 5; c++) {

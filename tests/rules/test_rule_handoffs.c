@@ -15,17 +15,29 @@
 #define COMPLETED TOUCHPOINT__V1__STEP_STATE__STEP_STATE_COMPLETED
 #define CANCELLED TOUCHPOINT__V1__STEP_STATE__STEP_STATE_CANCELLED
 #define GRANT     TOUCHPOINT__V1__CONTRACT_TYPE__CONTRACT_TYPE_GRANT
-#define D0 (TP_T0 + 9 * TP_H)
-#define ID "handoffs:contract/K-1"
+#define D0        (TP_T0 + 9 * TP_H)
+#define ID        "handoffs:contract/K-1"
 
 
-/* A step event on contract K-1 (GRANT, HCP-9, REP-3). */
+/* A fixture running only this rule; step events default to contract K-1
+ * (GRANT, HCP-9, REP-3). */
+static tp_fixture_t *s_new(const char *head, const char *settings) {
+    tp_fixture_t *f = tp_fixture_only(head, RULE, settings);
+    f->step_defaults = (tp_test_step_t){
+        .contract_id = "K-1", .hcp_id = "HCP-9", .rep_id = "REP-3", .contract_type = GRANT
+    };
+    return f;
+}
+
+/* A step event on contract K-1. */
 static int s_ev(tp_fixture_t *f, const char *eid, int64_t at, const char *step, int state,
                 const char *owner, bool closed) {
-    tp_test_step_t s = { .event_id = eid, .at_ms = at, .contract_id = "K-1", .hcp_id = "HCP-9",
-                         .rep_id = "REP-3", .contract_type = GRANT, .step = step,
-                         .state = state, .owner_id = owner, .case_closed = closed };
-    return tp_fixture_step(f, &s);
+    return tp_fixture_step(f, &(tp_test_step_t){ .event_id = eid,
+                                                 .at_ms = at,
+                                                 .step = step,
+                                                 .state = state,
+                                                 .owner_id = owner,
+                                                 .case_closed = closed });
 }
 
 static void s_step(tp_fixture_t *f, const char *eid, int64_t at, const char *step,
@@ -46,12 +58,12 @@ static void s_owners(tp_fixture_t *f, int first, int n, int64_t at) {
 
 static void test_fires_on_the_fourth_owner(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
+    tp_fixture_t *f = s_new(NULL, NULL);
     s_step(f, "a1", D0, "NOMINATION", "OWN-1");
     s_step(f, "a2", D0 + TP_H, "NEEDS_ASSESSMENT", "OWN-2");
-    s_step(f, "a3", D0 + 2 * TP_H, "FMV_REVIEW", "OWN-1");        /* known: still two */
+    s_step(f, "a3", D0 + 2 * TP_H, "FMV_REVIEW", "OWN-1"); /* known: still two */
     s_step(f, "a4", D0 + 3 * TP_H, "FMV_REVIEW", "OWN-3");
-    assert_int_equal(f->got.n, 0);                                 /* three: at the limit */
+    assert_int_equal(f->got.n, 0); /* three: at the limit */
     s_step(f, "a5", D0 + TP_D, "CONTRACT_SENT", "OWN-4");
     assert_int_equal(f->got.n, 1);
     Touchpoint__V1__Alert *a = f->got.alerts[0];
@@ -81,9 +93,10 @@ static void test_fires_on_the_fourth_owner(void **state) {
  * another contract do not count. */
 static void test_threshold(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_only(NULL, RULE, "{ max_owners: 2 }");
+    tp_fixture_t *f = s_new(NULL, "{ max_owners: 2 }");
     s_owners(f, 1, 2, D0);
-    TP_STEP(f, .event_id = "x1", .at_ms = D0 + 5 * TP_H, .contract_id = "K-2", .step = "S1", .state = STARTED, .owner_id = "OWN-9");
+    TP_STEP(f, .event_id = "x1", .at_ms = D0 + 5 * TP_H, .contract_id = "K-2", .step = "S1",
+            .state = STARTED, .owner_id = "OWN-9");
     assert_int_equal(f->got.n, 0);
     s_owners(f, 3, 1, D0);
     assert_int_equal(f->got.n, 1);
@@ -95,7 +108,7 @@ static void test_threshold(void **state) {
 /* Resolved only by the case closing; more owners while FIRING change nothing. */
 static void test_resolves_on_close_and_never_fires_twice(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
+    tp_fixture_t *f = s_new(NULL, NULL);
     s_owners(f, 1, 6, D0);
     assert_int_equal(f->got.n, 1);
     assert_string_equal(tp_test_evidence(f->got.alerts[0], "distinct_owners"), "4");
@@ -108,14 +121,14 @@ static void test_resolves_on_close_and_never_fires_twice(void **state) {
     assert_string_equal(tp_test_evidence(r, "owners"), "OWN-1,OWN-2,OWN-3,OWN-4");
     assert_string_equal(r->event_ids[0], "c");
     assert_int_equal(tp_engine_open_alerts(f->engine), 0);
-    assert_int_equal(tp_engine_deadlines(f->engine), 1);          /* only the case retention */
+    assert_int_equal(tp_engine_deadlines(f->engine), 1); /* only the case retention */
     /* Late events with new owners on the closed case fire nothing. */
     s_step(f, "late", D0 + 2 * TP_D, "PAYMENT", "OWN-8");
     assert_int_equal(f->got.n, 2);
     tp_fixture_free(f);
 
     /* A cancelled contract resolves as well. */
-    f = tp_fixture_only(NULL, RULE, NULL);
+    f = s_new(NULL, NULL);
     s_owners(f, 1, 4, D0);
     assert_int_equal(s_ev(f, "c", D0 + TP_D, "S4", CANCELLED, "OWN-4", true), 0);
     assert_int_equal(f->got.n, 2);
@@ -129,10 +142,10 @@ static void test_resolves_on_close_and_never_fires_twice(void **state) {
  * not fire. */
 static void test_out_of_order_and_duplicates(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
+    tp_fixture_t *f = s_new(NULL, NULL);
     s_step(f, "e1", D0 + 3 * TP_D, "S1", "OWN-1");
-    s_step(f, "e2", D0 + TP_D, "S2", "OWN-2");                    /* older */
-    s_step(f, "e3", D0, "S3", "OWN-3");                           /* older still */
+    s_step(f, "e2", D0 + TP_D, "S2", "OWN-2"); /* older */
+    s_step(f, "e3", D0, "S3", "OWN-3");        /* older still */
     assert_int_equal(s_ev(f, "e3", D0, "S3", STARTED, "OWN-3", false), TP_DUPLICATE);
     assert_int_equal(f->got.n, 0);
     s_step(f, "e4", D0 + TP_H, "S4", "OWN-4");
@@ -140,38 +153,16 @@ static void test_out_of_order_and_duplicates(void **state) {
     assert_string_equal(tp_test_evidence(f->got.alerts[0], "owners"), "OWN-1,OWN-2,OWN-3,OWN-4");
     tp_fixture_free(f);
 
-    f = tp_fixture_only(NULL, RULE, NULL);
+    f = s_new(NULL, NULL);
     s_owners(f, 1, 3, D0);
     assert_int_equal(s_ev(f, "c", D0 + TP_D, "PAYMENT", COMPLETED, "OWN-4", true), 0);
     assert_int_equal(f->got.n, 0);
     tp_fixture_free(f);
 }
 
-/* A FIRING on a contract the engine forgets without a close is resolved
- * "expired"; a later contract with the same id starts afresh. */
-static void test_expires_when_the_case_is_forgotten(void **state) {
-    (void)state;
-    tp_fixture_t *f = tp_fixture_only("clock: event\nlimits: { open_case_horizon: 30d }\n", RULE, NULL);
-    s_owners(f, 1, 4, D0);                                        /* last step D0 + 4h */
-    assert_int_equal(f->got.n, 1);
-    TP_WATERMARK(f, D0 + 4 * TP_H + 30 * TP_D);
-    assert_int_equal(f->got.n, 1);
-    TP_WATERMARK(f, D0 + 4 * TP_H + 30 * TP_D + 2);
-    assert_int_equal(f->got.n, 2);
-    Touchpoint__V1__Alert *r = f->got.alerts[1];
-    assert_int_equal(r->status, TP_RESOLVED);
-    assert_string_equal(tp_test_evidence(r, "resolution"), "expired");
-    assert_int_equal(r->n_event_ids, 0);
-    assert_int_equal(tp_engine_cases(f->engine), 0);
-    assert_int_equal(tp_engine_deadlines(f->engine), 0);
-    s_owners(f, 11, 3, D0 + 40 * TP_D);                           /* new case: three owners */
-    assert_int_equal(f->got.n, 2);
-    tp_fixture_free(f);
-}
-
 static void test_disabled_is_silent(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_only(NULL, RULE, "{ enabled: false }");
+    tp_fixture_t *f = s_new(NULL, "{ enabled: false }");
     s_owners(f, 1, 10, D0);
     TP_WATERMARK(f, D0 + 400 * TP_D);
     assert_int_equal(f->got.n, 0);
@@ -185,7 +176,6 @@ int main(void) {
         cmocka_unit_test(test_threshold),
         cmocka_unit_test(test_resolves_on_close_and_never_fires_twice),
         cmocka_unit_test(test_out_of_order_and_duplicates),
-        cmocka_unit_test(test_expires_when_the_case_is_forgotten),
         cmocka_unit_test(test_disabled_is_silent),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

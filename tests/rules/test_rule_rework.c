@@ -15,17 +15,29 @@
 #define RETURNED  TOUCHPOINT__V1__STEP_STATE__STEP_STATE_RETURNED
 #define CANCELLED TOUCHPOINT__V1__STEP_STATE__STEP_STATE_CANCELLED
 #define ADVISORY  TOUCHPOINT__V1__CONTRACT_TYPE__CONTRACT_TYPE_ADVISORY_BOARD
-#define D0 (TP_T0 + 9 * TP_H)
-#define ID "rework:contract/K-1/step/FMV_REVIEW"
+#define D0        (TP_T0 + 9 * TP_H)
+#define ID        "rework:contract/K-1/step/FMV_REVIEW"
 
 
-/* A step event on contract K-1 (ADVISORY_BOARD, HCP-9, REP-3). */
+/* A fixture running only this rule; step events default to contract K-1
+ * (ADVISORY_BOARD, HCP-9, REP-3). */
+static tp_fixture_t *s_new(const char *head, const char *settings) {
+    tp_fixture_t *f = tp_fixture_only(head, RULE, settings);
+    f->step_defaults = (tp_test_step_t){
+        .contract_id = "K-1", .hcp_id = "HCP-9", .rep_id = "REP-3", .contract_type = ADVISORY
+    };
+    return f;
+}
+
+/* A step event on contract K-1. */
 static int s_ev(tp_fixture_t *f, const char *eid, int64_t at, const char *step, int state,
                 const char *owner, bool closed) {
-    tp_test_step_t s = { .event_id = eid, .at_ms = at, .contract_id = "K-1", .hcp_id = "HCP-9",
-                         .rep_id = "REP-3", .contract_type = ADVISORY, .step = step,
-                         .state = state, .owner_id = owner, .case_closed = closed };
-    return tp_fixture_step(f, &s);
+    return tp_fixture_step(f, &(tp_test_step_t){ .event_id = eid,
+                                                 .at_ms = at,
+                                                 .step = step,
+                                                 .state = state,
+                                                 .owner_id = owner,
+                                                 .case_closed = closed });
 }
 
 static void s_step(tp_fixture_t *f, const char *eid, int64_t at, const char *step, int state,
@@ -36,11 +48,11 @@ static void s_step(tp_fixture_t *f, const char *eid, int64_t at, const char *ste
 /* FMV_REVIEW started, returned, restarted, returned: the second return fires. */
 static void test_fires_on_the_second_return(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
+    tp_fixture_t *f = s_new(NULL, NULL);
     s_step(f, "e1", D0, "NOMINATION", COMPLETED, "OWN-1");
     s_step(f, "e2", D0 + TP_H, "FMV_REVIEW", STARTED, "OWN-2");
     s_step(f, "e3", D0 + TP_D, "FMV_REVIEW", RETURNED, "OWN-2");
-    assert_int_equal(f->got.n, 0);                            /* one return: below */
+    assert_int_equal(f->got.n, 0); /* one return: below */
     s_step(f, "e4", D0 + 2 * TP_D, "FMV_REVIEW", STARTED, "OWN-3");
     s_step(f, "e5", D0 + 3 * TP_D, "FMV_REVIEW", RETURNED, "OWN-3");
     assert_int_equal(f->got.n, 1);
@@ -75,7 +87,7 @@ static void test_fires_on_the_second_return(void **state) {
  * reached exactly at min_returns, not one before. */
 static void test_threshold(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
+    tp_fixture_t *f = s_new(NULL, NULL);
     s_step(f, "e1", D0, "FMV_REVIEW", RETURNED, "OWN-1");
     s_step(f, "e2", D0 + TP_H, "CONTRACT_SENT", RETURNED, "OWN-1");
     s_step(f, "e3", D0 + 2 * TP_H, "PAYMENT", RETURNED, "OWN-1");
@@ -83,11 +95,11 @@ static void test_threshold(void **state) {
     assert_int_equal(f->got.n, 0);
     tp_fixture_free(f);
 
-    f = tp_fixture_only(NULL, RULE, "{ min_returns: 3 }");
+    f = s_new(NULL, "{ min_returns: 3 }");
     s_step(f, "e1", D0, "FMV_REVIEW", RETURNED, "OWN-1");
     s_step(f, "e2", D0 + TP_H, "FMV_REVIEW", STARTED, "OWN-1");
     s_step(f, "e3", D0 + 2 * TP_H, "FMV_REVIEW", RETURNED, "OWN-1");
-    assert_int_equal(f->got.n, 0);                            /* 2 of 3 */
+    assert_int_equal(f->got.n, 0); /* 2 of 3 */
     s_step(f, "e4", D0 + 3 * TP_H, "FMV_REVIEW", RETURNED, "OWN-1");
     assert_int_equal(f->got.n, 1);
     assert_string_equal(tp_test_evidence(f->got.alerts[0], "returns"), "3");
@@ -95,7 +107,7 @@ static void test_threshold(void **state) {
     tp_fixture_free(f);
 
     /* min_returns: 1 — the first return fires. */
-    f = tp_fixture_only(NULL, RULE, "{ min_returns: 1 }");
+    f = s_new(NULL, "{ min_returns: 1 }");
     s_step(f, "e1", D0, "FMV_REVIEW", STARTED, "OWN-1");
     assert_int_equal(f->got.n, 0);
     s_step(f, "e2", D0 + TP_H, "FMV_REVIEW", RETURNED, "OWN-1");
@@ -105,12 +117,12 @@ static void test_threshold(void **state) {
 
 static void test_resolves_when_the_step_completes(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
+    tp_fixture_t *f = s_new(NULL, NULL);
     s_step(f, "e1", D0, "FMV_REVIEW", RETURNED, "OWN-1");
     s_step(f, "e2", D0 + TP_D, "FMV_REVIEW", RETURNED, "OWN-1");
     assert_int_equal(f->got.n, 1);
-    assert_int_equal(tp_engine_deadlines(f->engine), 2);       /* case retention + ours */
-    s_step(f, "e3", D0 + 2 * TP_D, "CONTRACT_SENT", STARTED, "OWN-2");   /* another step */
+    assert_int_equal(tp_engine_deadlines(f->engine), 2);               /* case retention + ours */
+    s_step(f, "e3", D0 + 2 * TP_D, "CONTRACT_SENT", STARTED, "OWN-2"); /* another step */
     assert_int_equal(f->got.n, 1);
     s_step(f, "e4", D0 + 3 * TP_D, "FMV_REVIEW", COMPLETED, "OWN-1");
     assert_int_equal(f->got.n, 2);
@@ -118,19 +130,19 @@ static void test_resolves_when_the_step_completes(void **state) {
     assert_int_equal(r->status, TP_RESOLVED);
     assert_string_equal(r->alert_id, ID);
     assert_string_equal(tp_test_evidence(r, "resolution"), "completed");
-    assert_string_equal(tp_test_evidence(r, "returns"), "2");  /* the FIRING's evidence */
+    assert_string_equal(tp_test_evidence(r, "returns"), "2"); /* the FIRING's evidence */
     assert_string_equal(r->contract_id, "K-1");
     assert_string_equal(r->event_ids[0], "e4");
     assert_int_equal(r->sequence, f->got.alerts[0]->sequence + 1);
     assert_int_equal(tp_engine_open_alerts(f->engine), 0);
-    assert_int_equal(tp_engine_deadlines(f->engine), 1);       /* only the case retention */
+    assert_int_equal(tp_engine_deadlines(f->engine), 1); /* only the case retention */
     tp_fixture_free(f);
 }
 
 /* Closing the case resolves every rework alert on it. */
 static void test_resolves_when_the_case_closes(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
+    tp_fixture_t *f = s_new(NULL, NULL);
     s_step(f, "e1", D0, "FMV_REVIEW", RETURNED, "OWN-1");
     s_step(f, "e2", D0 + TP_H, "FMV_REVIEW", RETURNED, "OWN-1");
     s_step(f, "e3", D0 + 2 * TP_H, "CONTRACT_SENT", RETURNED, "OWN-1");
@@ -149,7 +161,7 @@ static void test_resolves_when_the_case_closes(void **state) {
     tp_fixture_free(f);
 
     /* A cancelling close resolves too. */
-    f = tp_fixture_only(NULL, RULE, NULL);
+    f = s_new(NULL, NULL);
     s_step(f, "e1", D0, "FMV_REVIEW", RETURNED, "OWN-1");
     s_step(f, "e2", D0 + TP_H, "FMV_REVIEW", RETURNED, "OWN-1");
     assert_int_equal(s_ev(f, "e3", D0 + TP_D, "FMV_REVIEW", CANCELLED, "OWN-1", true), 0);
@@ -163,7 +175,7 @@ static void test_resolves_when_the_case_closes(void **state) {
  * completion, the step returned again is new rework and fires anew. */
 static void test_never_fires_twice_while_open(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
+    tp_fixture_t *f = s_new(NULL, NULL);
     s_step(f, "e1", D0, "FMV_REVIEW", RETURNED, "OWN-1");
     s_step(f, "e2", D0 + TP_H, "FMV_REVIEW", RETURNED, "OWN-1");
     s_step(f, "e3", D0 + 2 * TP_H, "FMV_REVIEW", RETURNED, "OWN-1");
@@ -172,7 +184,7 @@ static void test_never_fires_twice_while_open(void **state) {
     assert_int_equal(f->got.n, 1);
     s_step(f, "e6", D0 + 5 * TP_H, "FMV_REVIEW", COMPLETED, "OWN-1");
     assert_int_equal(f->got.n, 2);
-    s_step(f, "e7", D0 + 6 * TP_H, "FMV_REVIEW", RETURNED, "OWN-1");   /* reopened */
+    s_step(f, "e7", D0 + 6 * TP_H, "FMV_REVIEW", RETURNED, "OWN-1"); /* reopened */
     assert_int_equal(f->got.n, 3);
     assert_int_equal(f->got.alerts[2]->status, TP_FIRING);
     assert_string_equal(tp_test_evidence(f->got.alerts[2], "returns"), "5");
@@ -184,9 +196,9 @@ static void test_never_fires_twice_while_open(void **state) {
  * duplicate event counts once. */
 static void test_out_of_order_and_duplicates(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
+    tp_fixture_t *f = s_new(NULL, NULL);
     s_step(f, "e3", D0 + 2 * TP_D, "FMV_REVIEW", STARTED, "OWN-1");
-    s_step(f, "e1", D0, "FMV_REVIEW", RETURNED, "OWN-1");            /* older: still counts */
+    s_step(f, "e1", D0, "FMV_REVIEW", RETURNED, "OWN-1"); /* older: still counts */
     assert_int_equal(s_ev(f, "e1", D0, "FMV_REVIEW", RETURNED, "OWN-1", false), TP_DUPLICATE);
     assert_int_equal(f->got.n, 0);
     s_step(f, "e2", D0 + TP_D, "FMV_REVIEW", RETURNED, "OWN-1");
@@ -194,17 +206,17 @@ static void test_out_of_order_and_duplicates(void **state) {
     assert_string_equal(tp_test_evidence(f->got.alerts[0], "returns"), "2");
     tp_fixture_free(f);
 
-    f = tp_fixture_only(NULL, RULE, NULL);
+    f = s_new(NULL, NULL);
     s_step(f, "e1", D0, "FMV_REVIEW", RETURNED, "OWN-1");
     s_step(f, "e9", D0 + 5 * TP_D, "FMV_REVIEW", COMPLETED, "OWN-1");
-    s_step(f, "e2", D0 + TP_D, "FMV_REVIEW", RETURNED, "OWN-1");     /* overtaken by e9 */
+    s_step(f, "e2", D0 + TP_D, "FMV_REVIEW", RETURNED, "OWN-1"); /* overtaken by e9 */
     TP_WATERMARK(f, D0 + 30 * TP_D);
     assert_int_equal(f->got.n, 0);
     tp_fixture_free(f);
 
     /* The COMPLETED overtakes the second RETURNED after it fired: resolved,
      * and the late RETURNED does not fire again. */
-    f = tp_fixture_only(NULL, RULE, NULL);
+    f = s_new(NULL, NULL);
     s_step(f, "e1", D0, "FMV_REVIEW", RETURNED, "OWN-1");
     s_step(f, "e2", D0 + TP_D, "FMV_REVIEW", RETURNED, "OWN-1");
     s_step(f, "e4", D0 + 3 * TP_D, "FMV_REVIEW", COMPLETED, "OWN-1");
@@ -214,37 +226,15 @@ static void test_out_of_order_and_duplicates(void **state) {
     tp_fixture_free(f);
 }
 
-/* A FIRING on a contract the engine forgets (no step event for
- * open_case_horizon) is resolved "expired"; step events keep it alive. */
-static void test_expires_when_the_case_is_forgotten(void **state) {
-    (void)state;
-    tp_fixture_t *f = tp_fixture_only("clock: event\nlimits: { open_case_horizon: 30d }\n", RULE, NULL);
-    s_step(f, "e1", D0, "FMV_REVIEW", RETURNED, "OWN-1");
-    s_step(f, "e2", D0 + TP_H, "FMV_REVIEW", RETURNED, "OWN-1");
-    assert_int_equal(f->got.n, 1);
-    s_step(f, "e3", D0 + 20 * TP_D, "CONTRACT_SENT", STARTED, "OWN-1");   /* moves retention */
-    TP_WATERMARK(f, D0 + 40 * TP_D);
-    assert_int_equal(f->got.n, 1);
-    assert_int_equal(tp_engine_cases(f->engine), 1);
-    TP_WATERMARK(f, D0 + 50 * TP_D + 2);
-    assert_int_equal(tp_engine_cases(f->engine), 0);
-    assert_int_equal(f->got.n, 2);
-    Touchpoint__V1__Alert *r = f->got.alerts[1];
-    assert_int_equal(r->status, TP_RESOLVED);
-    assert_string_equal(r->alert_id, ID);
-    assert_string_equal(tp_test_evidence(r, "resolution"), "expired");
-    assert_int_equal(r->n_event_ids, 0);
-    assert_int_equal(tp_engine_open_alerts(f->engine), 0);
-    assert_int_equal(tp_engine_deadlines(f->engine), 0);
-    tp_fixture_free(f);
-}
-
 /* Contract and step ids are free strings: a '/' in them is no problem. */
 static void test_ids_with_slashes(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_only("clock: event\nlimits: { open_case_horizon: 30d }\n", RULE, NULL);
-    tp_test_step_t s = { .event_id = "e1", .at_ms = D0, .contract_id = "K/step/1",
-                         .step = "A/step/B", .state = RETURNED };
+    tp_fixture_t  *f = s_new("clock: event\nlimits: { open_case_horizon: 30d }\n", NULL);
+    tp_test_step_t s = { .event_id = "e1",
+                         .at_ms = D0,
+                         .contract_id = "K/step/1",
+                         .step = "A/step/B",
+                         .state = RETURNED };
     assert_int_equal(tp_fixture_step(f, &s), 0);
     s.event_id = "e2";
     assert_int_equal(tp_fixture_step(f, &s), 0);
@@ -253,7 +243,7 @@ static void test_ids_with_slashes(void **state) {
     s.event_id = "e3";
     s.at_ms = D0 + 20 * TP_D;
     s.state = STARTED;
-    assert_int_equal(tp_fixture_step(f, &s), 0);              /* the case lives on */
+    assert_int_equal(tp_fixture_step(f, &s), 0); /* the case lives on */
     TP_WATERMARK(f, D0 + 31 * TP_D);
     assert_int_equal(f->got.n, 1);
     TP_WATERMARK(f, D0 + 51 * TP_D);
@@ -264,7 +254,7 @@ static void test_ids_with_slashes(void **state) {
 
 static void test_disabled_is_silent(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_only(NULL, RULE, "{ enabled: false }");
+    tp_fixture_t *f = s_new(NULL, "{ enabled: false }");
     for (int i = 0; i < 5; i++) {
         char eid[8] = { 'e', (char)('0' + i), 0 };
         s_step(f, eid, D0 + i * TP_H, "FMV_REVIEW", RETURNED, "OWN-1");
@@ -283,7 +273,6 @@ int main(void) {
         cmocka_unit_test(test_resolves_when_the_case_closes),
         cmocka_unit_test(test_never_fires_twice_while_open),
         cmocka_unit_test(test_out_of_order_and_duplicates),
-        cmocka_unit_test(test_expires_when_the_case_is_forgotten),
         cmocka_unit_test(test_ids_with_slashes),
         cmocka_unit_test(test_disabled_is_silent),
     };
