@@ -173,3 +173,22 @@ bool tp_fixture_has(const tp_fixture_t *f, const char *alert_id) {
             return true;
     return false;
 }
+
+void tp_expect_same_alerts(const tp_fixture_t *w, const tp_fixture_t *e, size_t n, bool summary,
+                           const char *key) {
+    assert_int_equal(w->got.n, n);
+    assert_int_equal(e->got.n, n);
+    for (size_t i = 0; i < n; i++) {
+        const Touchpoint__V1__Alert *a = w->got.alerts[i], *b = e->got.alerts[i];
+        assert_string_equal(a->alert_id, b->alert_id);
+        assert_int_equal(a->status, b->status);
+        if (summary)
+            assert_string_equal(a->summary, b->summary);
+        assert_int_equal(a->n_evidence, b->n_evidence);
+        if (key) {
+            assert_non_null(tp_test_evidence(a, key));
+            assert_non_null(tp_test_evidence(b, key));
+            assert_string_equal(tp_test_evidence(a, key), tp_test_evidence(b, key));
+        }
+    }
+}

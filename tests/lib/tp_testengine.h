@@ -76,3 +76,10 @@ const Touchpoint__V1__Alert *tp_expect_resolved(const tp_fixture_t *f, size_t i,
  * whether there is one. */
 const Touchpoint__V1__Alert *tp_fixture_find(const tp_fixture_t *f, const char *alert_id);
 bool                         tp_fixture_has(const tp_fixture_t *f, const char *alert_id);
+
+/* The same input in wall and in event clock mode gives the same alerts:
+ * both captured n, pairwise the same alert_id, status and evidence count,
+ * the same summary if `summary`, and the same value of evidence `key` if
+ * not NULL. Only detection times may differ (the caller checks those). */
+void tp_expect_same_alerts(const tp_fixture_t *w, const tp_fixture_t *e, size_t n, bool summary,
+                           const char *key);

@@ -392,14 +392,7 @@ static void test_wall_clock_gives_the_same_alerts(void **state) {
         s_call(both[i], "c2", "C-2", "HCP-1", SUBMITTED, DUE + TP_D, DUE + TP_D);
     tp_fixture_wall_tick(w, EXPIRY + TP_D);
     TP_WATERMARK(e, EXPIRY + TP_D);
-    assert_int_equal(w->got.n, 2);
-    assert_int_equal(e->got.n, 2);
-    for (size_t i = 0; i < 2; i++) {
-        assert_string_equal(w->got.alerts[i]->alert_id, e->got.alerts[i]->alert_id);
-        assert_int_equal(w->got.alerts[i]->status, e->got.alerts[i]->status);
-        assert_string_equal(w->got.alerts[i]->summary, e->got.alerts[i]->summary);
-        assert_int_equal(w->got.alerts[i]->n_evidence, e->got.alerts[i]->n_evidence);
-    }
+    tp_expect_same_alerts(w, e, 2, true, NULL);
     assert_string_equal(w->got.alerts[0]->alert_id, "follow_up_missing:feedback/F-2");
     assert_int_equal(w->got.alerts[0]->detected_at_ms, DUE + TP_H + 250); /* the wall clock */
     assert_int_equal(e->got.alerts[0]->detected_at_ms, DUE + TP_H + 1);
