@@ -30,6 +30,7 @@
 
 #include "tp_clock.h"
 #include "tp_feedback.h"
+#include "tp_rule_index.h"
 #include "tp_rules.h"
 #include "tp_str.h"
 
@@ -56,16 +57,15 @@ typedef struct s_feedback {
     char               id[];         /* feedback_id, then the strings above, NUL-separated */
 } s_feedback_t;
 
+/* Per HCP (tp_rule_index). */
 struct s_hcp {
-    UT_hash_handle hh;               /* by hcp_id */
-    s_feedback_t  *open;             /* its tracked feedbacks (utlist DL) */
-    int64_t        last_call_at;     /* latest call_at of a SUBMITTED call; 0: none known */
-    char           id[];             /* hcp_id */
+    s_feedback_t *open;              /* its tracked feedbacks (utlist DL) */
+    int64_t       last_call_at;      /* latest call_at of a SUBMITTED call; 0: none known */
 };
 
 typedef struct {
-    s_feedback_t *feedbacks;
-    s_hcp_t      *hcps;
+    s_feedback_t    *feedbacks;
+    tp_rule_index_t *hcps;
 } s_state_t;
 
 static bool s_enabled(const tp_config_t *cfg) {
@@ -77,6 +77,11 @@ static int s_init(const tp_rule_ctx_t *ctx, void **ret_state) {
     s_state_t *s = calloc(1, sizeof *s);
     if (!s)
         return -ENOMEM;
+    int r = tp_rule_index_new(sizeof(s_hcp_t), NULL, &s->hcps);
+    if (r < 0) {
+        free(s);
+        return r;
+    }
     *ret_state = s;
     return 0;
 }
@@ -85,26 +90,11 @@ static void s_key(char *buf, const char *prefix, const char *id) {
     TP_STR_JOIN(buf, KEY_MAX, prefix, id);
 }
 
-static s_hcp_t *s_hcp_get(s_state_t *s, const char *hcp_id, bool create) {
-    s_hcp_t *h;
-    HASH_FIND_STR(s->hcps, hcp_id, h);
-    if (h || !create)
-        return h;
-    size_t len = strlen(hcp_id);
-    h = calloc(1, sizeof *h + len + 1);
-    if (!h)
-        return NULL;
-    memcpy(h->id, hcp_id, len + 1);
-    HASH_ADD_KEYPTR(hh, s->hcps, h->id, len, h);
-    return h;
-}
-
 /* Frees an HCP entry that no longer tracks anything. */
 static void s_hcp_release(s_state_t *s, s_hcp_t *h) {
     if (h->open || h->last_call_at)
         return;
-    HASH_DEL(s->hcps, h);
-    free(h);
+    tp_rule_index_drop(s->hcps, h);
 }
 
 static void s_forget(s_state_t *s, const tp_rule_ctx_t *ctx, s_feedback_t *fb) {
@@ -181,7 +171,7 @@ static void s_on_feedback(s_state_t *s, const tp_rule_ctx_t *ctx, const tp_event
     HASH_FIND_STR(s->feedbacks, f->feedback_id, fb);
     if (fb)
         return;                          /* the first version of a feedback counts */
-    s_hcp_t *h = s_hcp_get(s, f->hcp_id, true);
+    s_hcp_t *h = tp_rule_index_get(s->hcps, f->hcp_id, NULL);
     if (!h)
         return;
     if (h->last_call_at > f->at_ms) {
@@ -210,7 +200,7 @@ static void s_resolve(const tp_rule_ctx_t *ctx, const s_feedback_t *fb, const tp
     TP_STR_JOIN(subject, sizeof subject, "feedback/", fb->id);
     tp_format_time(call->call_at_ms, call_at, sizeof call_at);
     snprintf(summary, sizeof summary, "HCP %s was followed up by rep %s with call %s on %s.",
-             fb->hcp->id, call->rep_id, call->call_id, call_at);
+             tp_rule_index_id(fb->hcp), call->rep_id, call->call_id, call_at);
     const tp_kv_t evidence[] = {
         { "resolution", "followed up" },
         { "call_id", call->call_id },
@@ -225,7 +215,7 @@ static void s_on_call(s_state_t *s, const tp_rule_ctx_t *ctx, const tp_event_t *
     const tp_call_t *call = ev->call;
     if (!ev->applied || call->status != TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED)
         return;
-    s_hcp_t *h = s_hcp_get(s, call->hcp_id, true);
+    s_hcp_t *h = tp_rule_index_get(s->hcps, call->hcp_id, NULL);
     if (!h)
         return;
     /* Remember the call for feedback that reaches us after it (set before
@@ -241,7 +231,7 @@ static void s_on_call(s_state_t *s, const tp_rule_ctx_t *ctx, const tp_event_t *
         s_forget(s, ctx, fb);
     }
     char key[KEY_MAX];
-    s_key(key, "hcp/", h->id);
+    s_key(key, "hcp/", tp_rule_index_id(h));
     int64_t from = call->call_at_ms > call->version_ms ? call->call_at_ms : call->version_ms;
     int64_t keep_until = from + ctx->cfg->follow_up_missing.follow_up_within_ms +
                          ctx->cfg->call_retention_ms;
@@ -270,7 +260,7 @@ static void s_fire(const tp_rule_ctx_t *ctx, const s_feedback_t *fb) {
     snprintf(effort, sizeof effort, "%d", fb->effort);
     snprintf(summary, sizeof summary,
              "HCP %s gave detractor feedback on %s (%s %s) and got no submitted call within %s.",
-             fb->hcp->id, at, fb->nps >= 0 ? "nps" : "effort_score",
+             tp_rule_index_id(fb->hcp), at, fb->nps >= 0 ? "nps" : "effort_score",
              fb->nps >= 0 ? nps : effort, within);
     tp_kv_t evidence[10];
     size_t n = 0;
@@ -291,7 +281,7 @@ static void s_fire(const tp_rule_ctx_t *ctx, const s_feedback_t *fb) {
         .rule = RULE,
         .subject = subject,
         .severity = TOUCHPOINT__V1__SEVERITY__SEVERITY_WARNING,
-        .hcp_id = fb->hcp->id,
+        .hcp_id = tp_rule_index_id(fb->hcp),
         .summary = summary,
         .evidence = evidence,
         .n_evidence = n,
@@ -307,7 +297,7 @@ static void s_expire(const tp_rule_ctx_t *ctx, const s_feedback_t *fb) {
     tp_format_duration(EXPIRE_AFTER_MS, after, sizeof after);
     snprintf(summary, sizeof summary,
              "Feedback %s of HCP %s: still no follow-up %s after the deadline; no longer tracked.",
-             fb->id, fb->hcp->id, after);
+             fb->id, tp_rule_index_id(fb->hcp), after);
     const tp_kv_t evidence[] = { { "resolution", "expired" } };
     tp_alerts_resolve(ctx->alerts, RULE, subject, summary, evidence, 1, NULL, ctx->now_ms);
 }
@@ -316,7 +306,7 @@ static void s_on_deadline(void *state, const tp_rule_ctx_t *ctx, const tp_deadli
     s_state_t *s = state;
     const char *key = tp_deadline_key(d);
     if (strncmp(key, "hcp/", 4) == 0) {
-        s_hcp_t *h = s_hcp_get(s, key + 4, false);
+        s_hcp_t *h = tp_rule_index_find(s->hcps, key + 4);
         if (h) {
             h->last_call_at = 0;
             s_hcp_release(s, h);
@@ -349,11 +339,7 @@ static void s_free(void *state) {
         HASH_DEL(s->feedbacks, fb);
         free(fb);
     }
-    s_hcp_t *h, *htmp;
-    HASH_ITER(hh, s->hcps, h, htmp) {
-        HASH_DEL(s->hcps, h);
-        free(h);
-    }
+    tp_rule_index_destroy(&s->hcps);
     free(s);
 }
 

@@ -19,10 +19,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "tp_hash.h"
 
 #include "tp_clock.h"
 #include "tp_codec.h"
+#include "tp_rule_index.h"
 #include "tp_rules.h"
 #include "tp_str.h"
 
@@ -31,19 +31,24 @@
 #define SUBJECT_MAX (9 + TP_ID_MAX + 1)             /* contract/<id> */
 #define ASKS_TEXT_MAX (ASKS_MAX * (TP_ID_MAX + 1) + 32)
 
+/* Per contract (tp_rule_index, by contract_id). */
 typedef struct {
-    UT_hash_handle hh;           /* by contract_id */
-    uint8_t        n_asks;
-    char          *asks[ASKS_MAX];   /* step names, arrival order */
-    char           id[];         /* contract_id */
+    uint8_t n_asks;
+    char   *asks[ASKS_MAX];      /* step names, arrival order */
 } s_case_t;
 
 typedef struct {
-    s_case_t *cases;
+    tp_rule_index_t *cases;
 } s_state_t;
 
 static bool s_enabled(const tp_config_t *cfg) {
     return cfg->hcp_burden.enabled;
+}
+
+static void s_case_clear(void *rec) {
+    s_case_t *e = rec;
+    for (unsigned i = 0; i < e->n_asks; i++)
+        free(e->asks[i]);
 }
 
 static int s_init(const tp_rule_ctx_t *ctx, void **ret_state) {
@@ -51,22 +56,22 @@ static int s_init(const tp_rule_ctx_t *ctx, void **ret_state) {
     s_state_t *s = calloc(1, sizeof *s);
     if (!s)
         return -ENOMEM;
+    int r = tp_rule_index_new(sizeof(s_case_t), s_case_clear, &s->cases);
+    if (r < 0) {
+        free(s);
+        return r;
+    }
     *ret_state = s;
     return 0;
 }
 
 static s_case_t *s_find(s_state_t *s, const char *contract_id) {
-    s_case_t *e;
-    HASH_FIND_STR(s->cases, contract_id, e);
-    return e;
+    return tp_rule_index_find(s->cases, contract_id);
 }
 
 static void s_drop(s_state_t *s, const tp_rule_ctx_t *ctx, s_case_t *e) {
-    tp_rule_cancel(ctx, e->id);
-    HASH_DEL(s->cases, e);
-    for (unsigned i = 0; i < e->n_asks; i++)
-        free(e->asks[i]);
-    free(e);
+    tp_rule_cancel(ctx, tp_rule_index_id(e));
+    tp_rule_index_drop(s->cases, e);
 }
 
 /* When the engine forgets the case, plus 1 ms so that a deadline due at
@@ -83,18 +88,13 @@ static int64_t s_after_forget(const tp_config_t *cfg, const tp_case_t *c) {
  * when out of memory (the alert then lists fewer asks). */
 static s_case_t *s_record(s_state_t *s, const tp_rule_ctx_t *ctx, const tp_case_t *c,
                           const char *step) {
-    s_case_t *e = s_find(s, c->contract_id);
-    if (!e) {
-        size_t len = strlen(c->contract_id);
-        e = calloc(1, sizeof *e + len + 1);
-        if (!e)
-            return NULL;
-        memcpy(e->id, c->contract_id, len + 1);
-        if (tp_rule_arm(ctx, e->id, s_after_forget(ctx->cfg, c)) < 0) {
-            free(e);
-            return NULL;
-        }
-        HASH_ADD_KEYPTR(hh, s->cases, e->id, len, e);
+    bool created;
+    s_case_t *e = tp_rule_index_get(s->cases, c->contract_id, &created);
+    if (!e)
+        return NULL;
+    if (created && tp_rule_arm(ctx, c->contract_id, s_after_forget(ctx->cfg, c)) < 0) {
+        tp_rule_index_drop(s->cases, e);
+        return NULL;
     }
     if (e->n_asks < ASKS_MAX && (e->asks[e->n_asks] = strdup(step)))
         e->n_asks++;
@@ -212,13 +212,7 @@ static void s_free(void *state) {
     s_state_t *s = state;
     if (!s)
         return;
-    s_case_t *e, *tmp;
-    HASH_ITER(hh, s->cases, e, tmp) {
-        HASH_DEL(s->cases, e);
-        for (unsigned i = 0; i < e->n_asks; i++)
-            free(e->asks[i]);
-        free(e);
-    }
+    tp_rule_index_destroy(&s->cases);
     free(s);
 }
 

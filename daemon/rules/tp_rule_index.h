@@ -1,0 +1,35 @@
+/* tp_rule_index — the records a rule keeps per subject (an HCP, a
+ * contract), found by the subject's id.
+ *
+ * channel_mismatch, uncoordinated_contact and follow_up_missing keep one
+ * record per HCP, hcp_burden one per contract; each had its own hash table
+ * with the same find / get-or-create / drop / free-all code. A record is
+ * the rule's own struct (payload_size bytes, zeroed when created) with the
+ * id stored behind it; `clear` (optional) frees what a record owns before
+ * the record goes. Lookups are uthash on XXH3 (tp_hash.h), as before.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct tp_rule_index tp_rule_index_t;
+
+/* A new, empty index of payload_size-byte records. 0 or -ENOMEM. */
+int tp_rule_index_new(size_t payload_size, void (*clear)(void *rec), tp_rule_index_t **ret);
+
+/* The record of `id`, or NULL. */
+void *tp_rule_index_find(const tp_rule_index_t *ix, const char *id);
+
+/* The record of `id`, created (zeroed) if there is none; *ret_created
+ * (if not NULL) says which. NULL when out of memory. */
+void *tp_rule_index_get(tp_rule_index_t *ix, const char *id, bool *ret_created);
+
+/* The id a record is kept under (valid while the record is). */
+const char *tp_rule_index_id(const void *rec);
+
+/* Clears and frees one record. */
+void tp_rule_index_drop(tp_rule_index_t *ix, void *rec);
+
+/* Clears and frees every record, then the index; NULL-safe. */
+void tp_rule_index_destroy(tp_rule_index_t **p);
