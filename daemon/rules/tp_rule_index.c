@@ -85,3 +85,8 @@ void tp_rule_index_destroy(tp_rule_index_t **p) {
     free(ix);
     *p = NULL;
 }
+
+void tp_rule_index_free(void *ix) {
+    tp_rule_index_t *p = ix;
+    tp_rule_index_destroy(&p);
+}

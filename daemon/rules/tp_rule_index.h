@@ -33,3 +33,6 @@ void tp_rule_index_drop(tp_rule_index_t *ix, void *rec);
 
 /* Clears and frees every record, then the index; NULL-safe. */
 void tp_rule_index_destroy(tp_rule_index_t **p);
+
+/* The same for a rule whose whole state is one index: its tp_rule_t.free. */
+void tp_rule_index_free(void *ix);

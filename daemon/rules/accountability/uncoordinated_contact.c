@@ -49,22 +49,18 @@
 #include "tp_rules.h"
 #include "tp_str.h"
 
-#define RULE "uncoordinated_contact"
-#define MAX_CONTACTS 64          /* contacts kept per HCP; fits in uint8_t */
-#define LIST_MAX (MAX_CONTACTS * (TP_ID_MAX + 1) + 1)
+#define RULE         "uncoordinated_contact"
+#define MAX_CONTACTS 64 /* contacts kept per HCP; fits in uint8_t */
+#define LIST_MAX     (MAX_CONTACTS * (TP_ID_MAX + 1) + 1)
 
 /* Per HCP (tp_rule_index). */
 typedef struct {
-    int64_t        quiet_since;  /* last "window passed" resolution; INT64_MIN: none */
-    int64_t        latest_at;    /* call_at of the call account/territory came from */
-    char          *account_id;   /* owned, from the latest call */
-    char          *territory;    /* owned, from the latest call */
-    tp_call_list_t contacts;     /* by call_at, oldest first, at most MAX_CONTACTS */
+    int64_t        quiet_since; /* last "window passed" resolution; INT64_MIN: none */
+    int64_t        latest_at;   /* call_at of the call account/territory came from */
+    char          *account_id;  /* owned, from the latest call */
+    char          *territory;   /* owned, from the latest call */
+    tp_call_list_t contacts;    /* by call_at, oldest first, at most MAX_CONTACTS */
 } s_hcp_t;
-
-typedef struct {
-    tp_rule_index_t *hcps;
-} s_state_t;
 
 /* A window [first, last] of indexes into contacts. */
 typedef struct {
@@ -83,31 +79,15 @@ static void s_hcp_clear(void *rec) {
     free(h->territory);
 }
 
+/* The rule's state is its per-HCP index. */
 static int s_init(const tp_rule_ctx_t *ctx, void **ret_state) {
     (void)ctx;
-    s_state_t *st = calloc(1, sizeof *st);
-    if (!st)
-        return -ENOMEM;
-    int r = tp_rule_index_new(sizeof(s_hcp_t), s_hcp_clear, &st->hcps);
-    if (r < 0) {
-        free(st);
-        return r;
-    }
-    *ret_state = st;
-    return 0;
+    return tp_rule_index_new(sizeof(s_hcp_t), s_hcp_clear, (tp_rule_index_t **)ret_state);
 }
 
-static void s_free(void *state) {
-    s_state_t *st = state;
-    if (!st)
-        return;
-    tp_rule_index_destroy(&st->hcps);
-    free(st);
-}
-
-static s_hcp_t *s_hcp_get(s_state_t *st, const char *hcp_id) {
-    bool created;
-    s_hcp_t *h = tp_rule_index_get(st->hcps, hcp_id, &created);
+static s_hcp_t *s_hcp_get(tp_rule_index_t *hcps, const char *hcp_id) {
+    bool     created;
+    s_hcp_t *h = tp_rule_index_get(hcps, hcp_id, &created);
     if (h && created) {
         h->quiet_since = INT64_MIN;
         h->latest_at = INT64_MIN;
@@ -130,9 +110,9 @@ static void s_prune(s_hcp_t *h, int64_t window_ms) {
  * one sliding pass counts them: O(n^2) string compares, n <= 64. */
 static bool s_best_window(const s_hcp_t *h, int64_t since, int64_t window_ms, unsigned min_reps,
                           s_window_t *ret) {
-    uint8_t rep[MAX_CONTACTS];
+    uint8_t  rep[MAX_CONTACTS];
     unsigned count[MAX_CONTACTS] = { 0 };
-    size_t lo = 0;
+    size_t   lo = 0;
     while (lo < h->contacts.n && h->contacts.v[lo].call_at_ms <= since)
         lo++;
     for (size_t i = lo; i < h->contacts.n; i++) {
@@ -143,7 +123,7 @@ static bool s_best_window(const s_hcp_t *h, int64_t since, int64_t window_ms, un
                 break;
             }
     }
-    bool found = false;
+    bool     found = false;
     unsigned distinct = 0;
     for (size_t e = lo; e < h->contacts.n; e++) {
         if (count[rep[e]]++ == 0)
@@ -171,7 +151,7 @@ static void s_list(const s_hcp_t *h, const s_window_t *w, bool reps, char *buf, 
     buf[0] = '\0';
     for (size_t i = w->first; i <= w->last && off < len; i++) {
         const char *item = reps ? h->contacts.v[i].rep_id : h->contacts.v[i].call_id;
-        bool seen = false;
+        bool        seen = false;
         for (size_t j = w->first; reps && j < i && !seen; j++)
             seen = strcmp(h->contacts.v[j].rep_id, item) == 0;
         if (seen)
@@ -195,15 +175,11 @@ static void s_fire(const s_hcp_t *h, const tp_rule_ctx_t *ctx, const s_window_t 
     snprintf(n_reps, sizeof n_reps, "%u", w->reps);
     snprintf(min_reps, sizeof min_reps, "%u", ctx->cfg->uncoordinated_contact.min_reps);
     snprintf(summary, sizeof summary,
-             "HCP %s was called by %u different reps within %s, from %s to %s.", tp_rule_index_id(h),
-             w->reps, window, first_at, last_at);
+             "HCP %s was called by %u different reps within %s, from %s to %s.",
+             tp_rule_index_id(h), w->reps, window, first_at, last_at);
     const tp_kv_t evidence[] = {
-        { "reps", reps },
-        { "calls", calls },
-        { "distinct_reps", n_reps },
-        { "min_reps", min_reps },
-        { "window", window },
-        { "first_at", first_at },
+        { "reps", reps },         { "calls", calls },   { "distinct_reps", n_reps },
+        { "min_reps", min_reps }, { "window", window }, { "first_at", first_at },
         { "last_at", last_at },
     };
     const tp_alert_spec_t spec = {
@@ -226,12 +202,12 @@ static void s_fire(const s_hcp_t *h, const tp_rule_ctx_t *ctx, const s_window_t 
 /* Brings the alert of `h` in line with its contacts at ctx->now_ms and
  * arms its one deadline: the next re-check while FIRING, else the moment
  * the entry can be dropped. May free `h`. */
-static void s_reconcile(s_state_t *st, s_hcp_t *h, const tp_rule_ctx_t *ctx,
+static void s_reconcile(tp_rule_index_t *hcps, s_hcp_t *h, const tp_rule_ctx_t *ctx,
                         const char *event_id, const char *resolution) {
-    const int64_t w_ms = ctx->cfg->uncoordinated_contact.window_ms;
+    const int64_t  w_ms = ctx->cfg->uncoordinated_contact.window_ms;
     const unsigned min_reps = ctx->cfg->uncoordinated_contact.min_reps;
-    const char *hcp_id = tp_rule_index_id(h);
-    char subject[4 + TP_ID_MAX + 1];
+    const char    *hcp_id = tp_rule_index_id(h);
+    char           subject[4 + TP_ID_MAX + 1];
     TP_STR_JOIN(subject, sizeof subject, "hcp/", hcp_id);
     s_window_t w;
 
@@ -241,7 +217,7 @@ static void s_reconcile(s_state_t *st, s_hcp_t *h, const tp_rule_ctx_t *ctx,
         if (s_best_window(h, since, w_ms, min_reps, &w)) {
             s_fire(h, ctx, &w, subject, event_id);
             firing = true;
-            resolution = "window passed";   /* if it has passed already */
+            resolution = "window passed"; /* if it has passed already */
         }
     }
     if (firing) {
@@ -252,8 +228,8 @@ static void s_reconcile(s_state_t *st, s_hcp_t *h, const tp_rule_ctx_t *ctx,
         char summary[256], n_reps[16];
         snprintf(n_reps, sizeof n_reps, "%u", s_reps_since(h, ctx->now_ms - w_ms));
         snprintf(summary, sizeof summary,
-                 "HCP %s no longer has calls from %u different reps within the window.",
-                 hcp_id, min_reps);
+                 "HCP %s no longer has calls from %u different reps within the window.", hcp_id,
+                 min_reps);
         const tp_kv_t evidence[] = {
             { "distinct_reps", n_reps },
             { "resolution", resolution },
@@ -262,10 +238,11 @@ static void s_reconcile(s_state_t *st, s_hcp_t *h, const tp_rule_ctx_t *ctx,
                           sizeof evidence / sizeof evidence[0], event_id, ctx->now_ms);
         h->quiet_since = ctx->now_ms;
     }
-    int64_t drop_at = h->contacts.n ? h->contacts.v[h->contacts.n - 1].call_at_ms + w_ms - 1 : INT64_MIN;
+    int64_t drop_at =
+        h->contacts.n ? h->contacts.v[h->contacts.n - 1].call_at_ms + w_ms - 1 : INT64_MIN;
     if (ctx->now_ms > drop_at) {
         tp_rule_cancel(ctx, hcp_id);
-        tp_rule_index_drop(st->hcps, h);
+        tp_rule_index_drop(hcps, h);
         return;
     }
     tp_rule_arm(ctx, hcp_id, drop_at);
@@ -281,35 +258,35 @@ static int s_set(char **dst, const char *src) {
 }
 
 static void s_on_event(void *state, const tp_rule_ctx_t *ctx, const tp_event_t *ev) {
-    s_state_t *st = state;
+    tp_rule_index_t *hcps = state;
     const tp_call_t *call = ev->call;
     if (!ev->applied)
         return;
-    bool submitted = call->status == TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED;
-    s_hcp_t *h = tp_rule_index_find(st->hcps, call->hcp_id);
-    int i = h ? tp_call_list_find(&h->contacts, call->call_id) : -1;
+    bool     submitted = call->status == TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED;
+    s_hcp_t *h = tp_rule_index_find(hcps, call->hcp_id);
+    int      i = h ? tp_call_list_find(&h->contacts, call->call_id) : -1;
     if (!submitted && i < 0)
-        return;                  /* PLANNED / SAVED, or nothing to cancel */
-    if (!h && !(h = s_hcp_get(st, call->hcp_id)))
-        return;                  /* out of memory: this call is not counted */
+        return; /* PLANNED / SAVED, or nothing to cancel */
+    if (!h && !(h = s_hcp_get(hcps, call->hcp_id)))
+        return; /* out of memory: this call is not counted */
     if (i >= 0)
         tp_call_list_remove(&h->contacts, (size_t)i);
     if (submitted) {
         if (tp_call_list_insert(&h->contacts, call) == 0 && call->call_at_ms >= h->latest_at &&
-                 s_set(&h->account_id, call->account_id) == 0 &&
-                 s_set(&h->territory, call->territory) == 0)
+            s_set(&h->account_id, call->account_id) == 0 &&
+            s_set(&h->territory, call->territory) == 0)
             h->latest_at = call->call_at_ms;
         s_prune(h, ctx->cfg->uncoordinated_contact.window_ms);
     }
     const char *resolution = i < 0 ? "window passed" : submitted ? "corrected" : "cancelled";
-    s_reconcile(st, h, ctx, ev->env->event_id, resolution);
+    s_reconcile(hcps, h, ctx, ev->env->event_id, resolution);
 }
 
 static void s_on_deadline(void *state, const tp_rule_ctx_t *ctx, const tp_deadline_t *d) {
-    s_state_t *st = state;
-    s_hcp_t *h = tp_rule_index_find(st->hcps, tp_deadline_key(d));
+    tp_rule_index_t *hcps = state;
+    s_hcp_t         *h = tp_rule_index_find(hcps, tp_deadline_key(d));
     if (h)
-        s_reconcile(st, h, ctx, NULL, "window passed");
+        s_reconcile(hcps, h, ctx, NULL, "window passed");
 }
 
 const tp_rule_t tp_rule_uncoordinated_contact = {
@@ -321,5 +298,5 @@ const tp_rule_t tp_rule_uncoordinated_contact = {
     .init = s_init,
     .on_event = s_on_event,
     .on_deadline = s_on_deadline,
-    .free = s_free,
+    .free = tp_rule_index_free,
 };
