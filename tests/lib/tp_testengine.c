@@ -139,6 +139,22 @@ size_t tp_fixture_wall_tick(tp_fixture_t *f, int64_t wall_ms) {
     return tp_engine_fire_due(f->engine);
 }
 
+void tp_fixture_case_k1(tp_fixture_t *f, int contract_type) {
+    f->step_defaults = (tp_test_step_t){
+        .contract_id = "K-1", .hcp_id = "HCP-9", .rep_id = "REP-3", .contract_type = contract_type
+    };
+}
+
+int tp_fixture_step_at(tp_fixture_t *f, const char *event_id, int64_t at_ms, const char *step,
+                       int state, const char *owner_id, bool case_closed) {
+    return tp_fixture_step(f, &(tp_test_step_t){ .event_id = event_id,
+                                                 .at_ms = at_ms,
+                                                 .step = step,
+                                                 .state = state,
+                                                 .owner_id = owner_id,
+                                                 .case_closed = case_closed });
+}
+
 const Touchpoint__V1__Alert *tp_expect(const tp_fixture_t *f, size_t i, int status,
                                        const char *alert_id) {
     if (i >= f->got.n)

@@ -48,6 +48,15 @@ int tp_fixture_feedback(tp_fixture_t *f, const tp_test_feedback_t *fb);
 int tp_fixture_watermark(tp_fixture_t *f, int64_t now_ms);
 int tp_fixture_step(tp_fixture_t *f, const tp_test_step_t *s);
 
+/* Step events default to contract K-1 of HCP-9 with REP-3, of this
+ * contract type: the case most friction rule tests are about. */
+void tp_fixture_case_k1(tp_fixture_t *f, int contract_type);
+
+/* One step event given by position (the rest from f->step_defaults);
+ * returns as tp_fixture_step. */
+int tp_fixture_step_at(tp_fixture_t *f, const char *event_id, int64_t at_ms, const char *step,
+                       int state, const char *owner_id, bool case_closed);
+
 /* Send one event (designated fields of tp_test_call_t / tp_test_step_t)
  * and assert the engine accepted it; TP_WATERMARK moves event time. */
 #define TP_CALL(f, ...)                                                                            \

@@ -19,30 +19,16 @@
 #define ID        "handoffs:contract/K-1"
 
 
-/* A fixture running only this rule; step events default to contract K-1
- * (GRANT, HCP-9, REP-3). */
+/* A fixture running only this rule, about contract K-1 (GRANT). */
 static tp_fixture_t *s_new(const char *head, const char *settings) {
     tp_fixture_t *f = tp_fixture_only(head, RULE, settings);
-    f->step_defaults = (tp_test_step_t){
-        .contract_id = "K-1", .hcp_id = "HCP-9", .rep_id = "REP-3", .contract_type = GRANT
-    };
+    tp_fixture_case_k1(f, GRANT);
     return f;
-}
-
-/* A step event on contract K-1. */
-static int s_ev(tp_fixture_t *f, const char *eid, int64_t at, const char *step, int state,
-                const char *owner, bool closed) {
-    return tp_fixture_step(f, &(tp_test_step_t){ .event_id = eid,
-                                                 .at_ms = at,
-                                                 .step = step,
-                                                 .state = state,
-                                                 .owner_id = owner,
-                                                 .case_closed = closed });
 }
 
 static void s_step(tp_fixture_t *f, const char *eid, int64_t at, const char *step,
                    const char *owner) {
-    assert_int_equal(s_ev(f, eid, at, step, STARTED, owner, false), 0);
+    assert_int_equal(tp_fixture_step_at(f, eid, at, step, STARTED, owner, false), 0);
 }
 
 /* Owners OWN-1..OWN-n on steps S1..Sn, one hour apart from `at`. */
@@ -112,7 +98,7 @@ static void test_resolves_on_close_and_never_fires_twice(void **state) {
     s_owners(f, 1, 6, D0);
     assert_int_equal(f->got.n, 1);
     assert_string_equal(tp_test_evidence(f->got.alerts[0], "distinct_owners"), "4");
-    assert_int_equal(s_ev(f, "c", D0 + TP_D, "PAYMENT", COMPLETED, "OWN-1", true), 0);
+    assert_int_equal(tp_fixture_step_at(f, "c", D0 + TP_D, "PAYMENT", COMPLETED, "OWN-1", true), 0);
     assert_int_equal(f->got.n, 2);
     Touchpoint__V1__Alert *r = f->got.alerts[1];
     assert_int_equal(r->status, TP_RESOLVED);
@@ -130,7 +116,7 @@ static void test_resolves_on_close_and_never_fires_twice(void **state) {
     /* A cancelled contract resolves as well. */
     f = s_new(NULL, NULL);
     s_owners(f, 1, 4, D0);
-    assert_int_equal(s_ev(f, "c", D0 + TP_D, "S4", CANCELLED, "OWN-4", true), 0);
+    assert_int_equal(tp_fixture_step_at(f, "c", D0 + TP_D, "S4", CANCELLED, "OWN-4", true), 0);
     assert_int_equal(f->got.n, 2);
     assert_string_equal(tp_test_evidence(f->got.alerts[1], "resolution"), "case closed");
     assert_non_null(strstr(f->got.alerts[1]->summary, "cancelled"));
@@ -146,7 +132,7 @@ static void test_out_of_order_and_duplicates(void **state) {
     s_step(f, "e1", D0 + 3 * TP_D, "S1", "OWN-1");
     s_step(f, "e2", D0 + TP_D, "S2", "OWN-2"); /* older */
     s_step(f, "e3", D0, "S3", "OWN-3");        /* older still */
-    assert_int_equal(s_ev(f, "e3", D0, "S3", STARTED, "OWN-3", false), TP_DUPLICATE);
+    assert_int_equal(tp_fixture_step_at(f, "e3", D0, "S3", STARTED, "OWN-3", false), TP_DUPLICATE);
     assert_int_equal(f->got.n, 0);
     s_step(f, "e4", D0 + TP_H, "S4", "OWN-4");
     assert_int_equal(f->got.n, 1);
@@ -155,7 +141,7 @@ static void test_out_of_order_and_duplicates(void **state) {
 
     f = s_new(NULL, NULL);
     s_owners(f, 1, 3, D0);
-    assert_int_equal(s_ev(f, "c", D0 + TP_D, "PAYMENT", COMPLETED, "OWN-4", true), 0);
+    assert_int_equal(tp_fixture_step_at(f, "c", D0 + TP_D, "PAYMENT", COMPLETED, "OWN-4", true), 0);
     assert_int_equal(f->got.n, 0);
     tp_fixture_free(f);
 }

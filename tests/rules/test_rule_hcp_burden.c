@@ -20,13 +20,10 @@
 #define ID        "hcp_burden:contract/K-1"
 
 
-/* A fixture running only this rule; step events default to contract K-1
- * (ISS, HCP-9, REP-3). */
+/* A fixture running only this rule, about contract K-1 (ISS). */
 static tp_fixture_t *s_new(const char *head, const char *settings) {
     tp_fixture_t *f = tp_fixture_only(head, RULE, settings);
-    f->step_defaults = (tp_test_step_t){
-        .contract_id = "K-1", .hcp_id = "HCP-9", .rep_id = "REP-3", .contract_type = ISS
-    };
+    tp_fixture_case_k1(f, ISS);
     return f;
 }
 

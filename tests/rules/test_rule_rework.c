@@ -19,30 +19,16 @@
 #define ID        "rework:contract/K-1/step/FMV_REVIEW"
 
 
-/* A fixture running only this rule; step events default to contract K-1
- * (ADVISORY_BOARD, HCP-9, REP-3). */
+/* A fixture running only this rule, about contract K-1 (ADVISORY). */
 static tp_fixture_t *s_new(const char *head, const char *settings) {
     tp_fixture_t *f = tp_fixture_only(head, RULE, settings);
-    f->step_defaults = (tp_test_step_t){
-        .contract_id = "K-1", .hcp_id = "HCP-9", .rep_id = "REP-3", .contract_type = ADVISORY
-    };
+    tp_fixture_case_k1(f, ADVISORY);
     return f;
-}
-
-/* A step event on contract K-1. */
-static int s_ev(tp_fixture_t *f, const char *eid, int64_t at, const char *step, int state,
-                const char *owner, bool closed) {
-    return tp_fixture_step(f, &(tp_test_step_t){ .event_id = eid,
-                                                 .at_ms = at,
-                                                 .step = step,
-                                                 .state = state,
-                                                 .owner_id = owner,
-                                                 .case_closed = closed });
 }
 
 static void s_step(tp_fixture_t *f, const char *eid, int64_t at, const char *step, int state,
                    const char *owner) {
-    assert_int_equal(s_ev(f, eid, at, step, state, owner, false), 0);
+    assert_int_equal(tp_fixture_step_at(f, eid, at, step, state, owner, false), 0);
 }
 
 /* FMV_REVIEW started, returned, restarted, returned: the second return fires. */
@@ -148,7 +134,8 @@ static void test_resolves_when_the_case_closes(void **state) {
     s_step(f, "e3", D0 + 2 * TP_H, "CONTRACT_SENT", RETURNED, "OWN-1");
     s_step(f, "e4", D0 + 3 * TP_H, "CONTRACT_SENT", RETURNED, "OWN-1");
     assert_int_equal(f->got.n, 2);
-    assert_int_equal(s_ev(f, "e5", D0 + TP_D, "PAYMENT", COMPLETED, "OWN-4", true), 0);
+    assert_int_equal(tp_fixture_step_at(f, "e5", D0 + TP_D, "PAYMENT", COMPLETED, "OWN-4", true),
+                     0);
     assert_int_equal(f->got.n, 4);
     for (size_t i = 2; i < 4; i++) {
         tp_expect_resolved(f, i, "case closed");
@@ -164,7 +151,8 @@ static void test_resolves_when_the_case_closes(void **state) {
     f = s_new(NULL, NULL);
     s_step(f, "e1", D0, "FMV_REVIEW", RETURNED, "OWN-1");
     s_step(f, "e2", D0 + TP_H, "FMV_REVIEW", RETURNED, "OWN-1");
-    assert_int_equal(s_ev(f, "e3", D0 + TP_D, "FMV_REVIEW", CANCELLED, "OWN-1", true), 0);
+    assert_int_equal(tp_fixture_step_at(f, "e3", D0 + TP_D, "FMV_REVIEW", CANCELLED, "OWN-1", true),
+                     0);
     assert_int_equal(f->got.n, 2);
     assert_string_equal(tp_test_evidence(f->got.alerts[1], "resolution"), "case closed");
     assert_non_null(strstr(f->got.alerts[1]->summary, "cancelled"));
@@ -199,7 +187,8 @@ static void test_out_of_order_and_duplicates(void **state) {
     tp_fixture_t *f = s_new(NULL, NULL);
     s_step(f, "e3", D0 + 2 * TP_D, "FMV_REVIEW", STARTED, "OWN-1");
     s_step(f, "e1", D0, "FMV_REVIEW", RETURNED, "OWN-1"); /* older: still counts */
-    assert_int_equal(s_ev(f, "e1", D0, "FMV_REVIEW", RETURNED, "OWN-1", false), TP_DUPLICATE);
+    assert_int_equal(tp_fixture_step_at(f, "e1", D0, "FMV_REVIEW", RETURNED, "OWN-1", false),
+                     TP_DUPLICATE);
     assert_int_equal(f->got.n, 0);
     s_step(f, "e2", D0 + TP_D, "FMV_REVIEW", RETURNED, "OWN-1");
     assert_int_equal(f->got.n, 1);
