@@ -38,13 +38,15 @@ int tp_call_list_insert(tp_call_list_t *l, const tp_call_t *call) {
         l->v = v;
         l->cap = (uint8_t)cap;
     }
-    const char *rep = call->rep_id ? call->rep_id : "";
-    size_t      idlen = strlen(call->call_id), replen = strlen(rep);
-    char       *ids = malloc(idlen + 1 + replen + 1);
+    size_t idlen = strlen(call->call_id);
+    size_t replen = l->reps && call->rep_id ? strlen(call->rep_id) : 0;
+    char  *ids = malloc(idlen + 1 + replen + 1);
     if (!ids)
         return -ENOMEM;
     memcpy(ids, call->call_id, idlen + 1);
-    memcpy(ids + idlen + 1, rep, replen + 1);
+    ids[idlen + 1] = '\0';
+    if (replen)
+        memcpy(ids + idlen + 1, call->rep_id, replen + 1);
     memmove(&l->v[at + 1], &l->v[at], (l->n - at) * sizeof l->v[0]);
     l->v[at] = (tp_call_ref_t){ .call_at_ms = call->call_at_ms,
                                 .call_id = ids,

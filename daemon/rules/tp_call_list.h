@@ -9,6 +9,7 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -17,7 +18,7 @@
 typedef struct {
     int64_t     call_at_ms;
     char       *call_id; /* owned: "call_id\0rep_id\0" */
-    const char *rep_id;  /* in call_id's allocation */
+    const char *rep_id;  /* in call_id's allocation; "" unless the list keeps reps */
     uint8_t     channel; /* Channel */
 } tp_call_ref_t;
 
@@ -25,7 +26,8 @@ typedef struct {
     tp_call_ref_t *v; /* by call_at, oldest first */
     uint8_t        n;
     uint8_t        cap;
-    uint8_t        max; /* set by the owner, 1..255 */
+    uint8_t        max;  /* set by the owner, 1..255 */
+    bool           reps; /* set by the owner: keep each call's rep_id */
 } tp_call_list_t;
 
 /* Index of call_id in the list, or -1. */

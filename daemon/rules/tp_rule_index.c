@@ -2,26 +2,13 @@
 #include "tp_rule_index.h"
 
 #include <errno.h>
-#include <stdalign.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "tp_hash.h"
 
-/* What the index adds in front of every record; the record's id follows
- * the payload in the same allocation. */
-typedef struct {
-    UT_hash_handle hh;
-    const char    *id;
-    alignas(max_align_t) unsigned char payload[];
-} s_head_t;
-
-struct tp_rule_index {
-    s_head_t *records; /* uthash by id */
-    size_t    payload_size;
-    void (*clear)(void *rec);
-};
+typedef tp_rule_index_head_t s_head_t;
 
 static s_head_t *s_head(const void *rec) {
     return (s_head_t *)((const unsigned char *)rec - offsetof(s_head_t, payload));
@@ -35,12 +22,6 @@ int tp_rule_index_new(size_t payload_size, void (*clear)(void *rec), tp_rule_ind
     ix->clear = clear;
     *ret = ix;
     return 0;
-}
-
-void *tp_rule_index_find(const tp_rule_index_t *ix, const char *id) {
-    s_head_t *h;
-    HASH_FIND_STR(ix->records, id, h);
-    return h ? h->payload : NULL;
 }
 
 void *tp_rule_index_get(tp_rule_index_t *ix, const char *id, bool *ret_created) {
@@ -59,10 +40,6 @@ void *tp_rule_index_get(tp_rule_index_t *ix, const char *id, bool *ret_created) 
     h->id = copy;
     HASH_ADD_KEYPTR(hh, ix->records, h->id, len, h);
     return h->payload;
-}
-
-const char *tp_rule_index_id(const void *rec) {
-    return s_head(rec)->id;
 }
 
 static void s_free(tp_rule_index_t *ix, s_head_t *h) {

@@ -10,23 +10,47 @@
  */
 #pragma once
 
+#include <stdalign.h>
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "tp_hash.h"
+
 typedef struct tp_rule_index tp_rule_index_t;
+
+/* Private, here only so that the lookups below inline (they run on every
+ * call event): what the index puts in front of each record, and itself. */
+typedef struct {
+    UT_hash_handle hh;
+    const char    *id; /* behind the payload, same allocation */
+    alignas(max_align_t) unsigned char payload[];
+} tp_rule_index_head_t;
+
+struct tp_rule_index {
+    tp_rule_index_head_t *records; /* uthash by id */
+    size_t                payload_size;
+    void (*clear)(void *rec);
+};
 
 /* A new, empty index of payload_size-byte records. 0 or -ENOMEM. */
 int tp_rule_index_new(size_t payload_size, void (*clear)(void *rec), tp_rule_index_t **ret);
 
 /* The record of `id`, or NULL. */
-void *tp_rule_index_find(const tp_rule_index_t *ix, const char *id);
+static inline void *tp_rule_index_find(const tp_rule_index_t *ix, const char *id) {
+    tp_rule_index_head_t *h;
+    HASH_FIND_STR(ix->records, id, h);
+    return h ? h->payload : NULL;
+}
 
 /* The record of `id`, created (zeroed) if there is none; *ret_created
  * (if not NULL) says which. NULL when out of memory. */
 void *tp_rule_index_get(tp_rule_index_t *ix, const char *id, bool *ret_created);
 
 /* The id a record is kept under (valid while the record is). */
-const char *tp_rule_index_id(const void *rec);
+static inline const char *tp_rule_index_id(const void *rec) {
+    const unsigned char *p = rec;
+    return ((const tp_rule_index_head_t *)(p - offsetof(tp_rule_index_head_t, payload)))->id;
+}
 
 /* Clears and frees one record. */
 void tp_rule_index_drop(tp_rule_index_t *ix, void *rec);

@@ -92,6 +92,7 @@ static s_hcp_t *s_hcp_get(tp_rule_index_t *hcps, const char *hcp_id) {
         h->quiet_since = INT64_MIN;
         h->latest_at = INT64_MIN;
         h->contacts.max = MAX_CONTACTS;
+        h->contacts.reps = true;
     }
     return h;
 }
