@@ -18,7 +18,7 @@ void tp_call_list_remove(tp_call_list_t *l, size_t i) {
     l->n--;
 }
 
-int tp_call_list_insert(tp_call_list_t *l, const tp_call_t *call) {
+static int s_insert(tp_call_list_t *l, const tp_call_t *call) {
     size_t at = l->n;
     while (at > 0 && l->v[at - 1].call_at_ms > call->call_at_ms)
         at--;
@@ -52,6 +52,29 @@ int tp_call_list_insert(tp_call_list_t *l, const tp_call_t *call) {
                                 .call_id = ids,
                                 .rep_id = ids + idlen + 1,
                                 .channel = call->channel };
+    l->n++;
+    return 0;
+}
+
+int tp_call_list_put(tp_call_list_t *l, const tp_call_t *call, int i) {
+    if (i < 0)
+        return s_insert(l, call);
+    tp_call_ref_t e = l->v[i];
+    const char   *rep = l->reps && call->rep_id ? call->rep_id : "";
+    if (strcmp(e.rep_id, rep) != 0) { /* the correction names another rep */
+        tp_call_list_remove(l, (size_t)i);
+        return s_insert(l, call);
+    }
+    /* Corrections are most of the traffic: move the entry, keep its copy. */
+    memmove(&l->v[i], &l->v[i + 1], (l->n - (size_t)i - 1) * sizeof l->v[0]);
+    l->n--;
+    size_t at = l->n;
+    while (at > 0 && l->v[at - 1].call_at_ms > call->call_at_ms)
+        at--;
+    memmove(&l->v[at + 1], &l->v[at], (l->n - at) * sizeof l->v[0]);
+    e.call_at_ms = call->call_at_ms;
+    e.channel = call->channel;
+    l->v[at] = e;
     l->n++;
     return 0;
 }

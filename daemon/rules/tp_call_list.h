@@ -36,9 +36,12 @@ int tp_call_list_find(const tp_call_list_t *l, const char *call_id);
 /* Removes entry i. */
 void tp_call_list_remove(tp_call_list_t *l, size_t i);
 
-/* Inserts `call` in call_at order (after equal times). 0 (also when it is
- * older than all of a full list and not kept) or -ENOMEM. */
-int tp_call_list_insert(tp_call_list_t *l, const tp_call_t *call);
+/* Puts the version `call` in call_at order (after equal times): a new
+ * entry if i < 0, else in place of entry i (its call_id, as
+ * tp_call_list_find found it; the entry's copy of the ids is kept when
+ * they have not changed). 0 (also when a new call is older than all of a
+ * full list and not kept) or -ENOMEM. */
+int tp_call_list_put(tp_call_list_t *l, const tp_call_t *call, int i);
 
 /* Frees every entry and the storage; max stays. */
 void tp_call_list_clear(tp_call_list_t *l);

@@ -24,15 +24,9 @@ int tp_rule_index_new(size_t payload_size, void (*clear)(void *rec), tp_rule_ind
     return 0;
 }
 
-void *tp_rule_index_get(tp_rule_index_t *ix, const char *id, bool *ret_created) {
-    s_head_t *h;
-    HASH_FIND_STR(ix->records, id, h);
-    if (ret_created)
-        *ret_created = !h;
-    if (h)
-        return h->payload;
-    size_t len = strlen(id);
-    h = calloc(1, sizeof *h + ix->payload_size + len + 1);
+void *tp_rule_index_add(tp_rule_index_t *ix, const char *id) {
+    size_t    len = strlen(id);
+    s_head_t *h = calloc(1, sizeof *h + ix->payload_size + len + 1);
     if (!h)
         return NULL;
     char *copy = (char *)h->payload + ix->payload_size;

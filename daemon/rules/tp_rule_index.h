@@ -42,9 +42,18 @@ static inline void *tp_rule_index_find(const tp_rule_index_t *ix, const char *id
     return h ? h->payload : NULL;
 }
 
+/* A new, zeroed record for an `id` the index does not hold; NULL when out
+ * of memory. */
+void *tp_rule_index_add(tp_rule_index_t *ix, const char *id);
+
 /* The record of `id`, created (zeroed) if there is none; *ret_created
  * (if not NULL) says which. NULL when out of memory. */
-void *tp_rule_index_get(tp_rule_index_t *ix, const char *id, bool *ret_created);
+static inline void *tp_rule_index_get(tp_rule_index_t *ix, const char *id, bool *ret_created) {
+    void *rec = tp_rule_index_find(ix, id);
+    if (ret_created)
+        *ret_created = !rec;
+    return rec ? rec : tp_rule_index_add(ix, id);
+}
 
 /* The id a record is kept under (valid while the record is). */
 static inline const char *tp_rule_index_id(const void *rec) {

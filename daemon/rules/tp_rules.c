@@ -148,16 +148,6 @@ int tp_rule_resolve_fact(const tp_rule_ctx_t *ctx, const char *rule, const char 
     return tp_alerts_resolve(ctx->alerts, rule, subject, summary, evidence, 1, NULL, ctx->now_ms);
 }
 
-size_t tp_rule_utf8_cut(const char *s, size_t max) {
-    size_t n = strlen(s);
-    if (n <= max)
-        return n;
-    n = max;
-    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
-        n--;
-    return n;
-}
-
 const tp_rule_t *const *tp_rule_registry(void) {
     return s_registry;
 }

@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "tp_alert.h"
 #include "tp_cases.h"
@@ -123,7 +124,15 @@ int tp_rule_resolve_fact(const tp_rule_ctx_t *ctx, const char *rule, const char 
 
 /* How many bytes of `s` to keep for at most max: cut on a UTF-8
  * character boundary, so evidence stays a valid protobuf string. */
-size_t tp_rule_utf8_cut(const char *s, size_t max);
+static inline size_t tp_rule_utf8_cut(const char *s, size_t max) {
+    size_t n = strlen(s);
+    if (n <= max)
+        return n;
+    n = max;
+    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+        n--;
+    return n;
+}
 
 /* The registry, NULL-terminated, in evaluation order. */
 const tp_rule_t *const *tp_rule_registry(void);

@@ -187,10 +187,10 @@ static void s_on_call(tp_rule_index_t *hcps, const tp_rule_ctx_t *ctx, const tp_
         return; /* PLANNED / SAVED, or not among the last N */
     if (!h && !(h = s_hcp_get(hcps, ctx, call->hcp_id)))
         return; /* out of memory: this call is not counted */
-    if (i >= 0)
-        tp_call_list_remove(&h->calls, (size_t)i);
     if (counts)
-        tp_call_list_insert(&h->calls, call);
+        tp_call_list_put(&h->calls, call, i);
+    else
+        tp_call_list_remove(&h->calls, (size_t)i);
     const char *resolution = s_preferred_used(h) ? "preferred channel used"
                              : call->status == TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_CANCELLED
                                  ? "cancelled"

@@ -270,14 +270,14 @@ static void s_on_event(void *state, const tp_rule_ctx_t *ctx, const tp_event_t *
         return; /* PLANNED / SAVED, or nothing to cancel */
     if (!h && !(h = s_hcp_get(hcps, call->hcp_id)))
         return; /* out of memory: this call is not counted */
-    if (i >= 0)
-        tp_call_list_remove(&h->contacts, (size_t)i);
     if (submitted) {
-        if (tp_call_list_insert(&h->contacts, call) == 0 && call->call_at_ms >= h->latest_at &&
+        if (tp_call_list_put(&h->contacts, call, i) == 0 && call->call_at_ms >= h->latest_at &&
             s_set(&h->account_id, call->account_id) == 0 &&
             s_set(&h->territory, call->territory) == 0)
             h->latest_at = call->call_at_ms;
         s_prune(h, ctx->cfg->uncoordinated_contact.window_ms);
+    } else {
+        tp_call_list_remove(&h->contacts, (size_t)i);
     }
     const char *resolution = i < 0 ? "window passed" : submitted ? "corrected" : "cancelled";
     s_reconcile(hcps, h, ctx, ev->env->event_id, resolution);
