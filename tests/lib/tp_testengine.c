@@ -139,10 +139,13 @@ size_t tp_fixture_wall_tick(tp_fixture_t *f, int64_t wall_ms) {
     return tp_engine_fire_due(f->engine);
 }
 
-void tp_fixture_case_k1(tp_fixture_t *f, int contract_type) {
+tp_fixture_t *tp_fixture_case(const char *head, const char *rule, const char *settings,
+                              int contract_type) {
+    tp_fixture_t *f = tp_fixture_only(head, rule, settings);
     f->step_defaults = (tp_test_step_t){
         .contract_id = "K-1", .hcp_id = "HCP-9", .rep_id = "REP-3", .contract_type = contract_type
     };
+    return f;
 }
 
 int tp_fixture_step_at(tp_fixture_t *f, const char *event_id, int64_t at_ms, const char *step,

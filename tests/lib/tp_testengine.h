@@ -48,9 +48,11 @@ int tp_fixture_feedback(tp_fixture_t *f, const tp_test_feedback_t *fb);
 int tp_fixture_watermark(tp_fixture_t *f, int64_t now_ms);
 int tp_fixture_step(tp_fixture_t *f, const tp_test_step_t *s);
 
-/* Step events default to contract K-1 of HCP-9 with REP-3, of this
- * contract type: the case most friction rule tests are about. */
-void tp_fixture_case_k1(tp_fixture_t *f, int contract_type);
+/* A fixture running only `rule` (tp_fixture_only) whose step events
+ * default to contract K-1 of HCP-9 with REP-3, of this contract type: the
+ * case most friction rule tests are about. */
+tp_fixture_t *tp_fixture_case(const char *head, const char *rule, const char *settings,
+                              int contract_type);
 
 /* One step event given by position (the rest from f->step_defaults);
  * returns as tp_fixture_step. */

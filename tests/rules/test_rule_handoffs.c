@@ -20,11 +20,7 @@
 
 
 /* A fixture running only this rule, about contract K-1 (GRANT). */
-static tp_fixture_t *s_new(const char *head, const char *settings) {
-    tp_fixture_t *f = tp_fixture_only(head, RULE, settings);
-    tp_fixture_case_k1(f, GRANT);
-    return f;
-}
+#define s_new(head, settings) tp_fixture_case((head), RULE, (settings), GRANT)
 
 static void s_step(tp_fixture_t *f, const char *eid, int64_t at, const char *step,
                    const char *owner) {

@@ -21,11 +21,7 @@
 
 
 /* A fixture running only this rule, about contract K-1 (ISS). */
-static tp_fixture_t *s_new(const char *head, const char *settings) {
-    tp_fixture_t *f = tp_fixture_only(head, RULE, settings);
-    tp_fixture_case_k1(f, ISS);
-    return f;
-}
+#define s_new(head, settings) tp_fixture_case((head), RULE, (settings), ISS)
 
 /* A step event on contract K-1. */
 static int s_ev(tp_fixture_t *f, const char *eid, int64_t at, const char *step, int state, bool ask,

@@ -19,12 +19,8 @@
 #define ID        "rework:contract/K-1/step/FMV_REVIEW"
 
 
-/* A fixture running only this rule, about contract K-1 (ADVISORY). */
-static tp_fixture_t *s_new(const char *head, const char *settings) {
-    tp_fixture_t *f = tp_fixture_only(head, RULE, settings);
-    tp_fixture_case_k1(f, ADVISORY);
-    return f;
-}
+/* A fixture running only this rule, about contract K-1 (ADVISORY_BOARD). */
+#define s_new(head, settings) tp_fixture_case((head), RULE, (settings), ADVISORY)
 
 static void s_step(tp_fixture_t *f, const char *eid, int64_t at, const char *step, int state,
                    const char *owner) {
