@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tp_clock.h"
 #include "tp_log.h"
 #include "tp_str.h"
 
@@ -46,10 +47,10 @@ static const tp_rule_t *const s_registry[] = {
 /* Deadline owner ids are registry indexes, so they do not shift when a
  * config enables or disables other rules. */
 struct tp_ruleset {
-    const tp_rule_t *rules[MAX_RULES];   /* enabled rules, in registry order */
+    const tp_rule_t *rules[MAX_RULES]; /* enabled rules, in registry order */
     void            *states[MAX_RULES];
-    uint32_t         owner[MAX_RULES];   /* registry index of rules[i] */
-    int              slot[MAX_RULES];    /* registry index -> i, or -1 */
+    uint32_t         owner[MAX_RULES]; /* registry index of rules[i] */
+    int              slot[MAX_RULES];  /* registry index -> i, or -1 */
     size_t           n;
 };
 
@@ -77,11 +78,10 @@ int tp_rule_fire_call(const tp_rule_ctx_t *ctx, const char *rule, Touchpoint__V1
     return tp_alerts_fire(ctx->alerts, &spec, ctx->now_ms);
 }
 
-tp_alert_spec_t tp_rule_case_spec(const char *rule, const tp_case_t *c, const char *step,
-                                  const char *subject, const char *summary,
-                                  const tp_kv_t *evidence, size_t n_evidence,
-                                  const char *const *event_id) {
-    return (tp_alert_spec_t){
+int tp_rule_fire_case(const tp_rule_ctx_t *ctx, const char *rule, const tp_case_t *c,
+                      const char *step, const char *subject, const char *summary,
+                      const tp_kv_t *evidence, size_t n_evidence, const char *event_id) {
+    const tp_alert_spec_t spec = {
         .kind = TOUCHPOINT__V1__ALERT_KIND__ALERT_KIND_FRICTION,
         .rule = rule,
         .subject = subject,
@@ -93,9 +93,59 @@ tp_alert_spec_t tp_rule_case_spec(const char *rule, const tp_case_t *c, const ch
         .summary = summary,
         .evidence = evidence,
         .n_evidence = n_evidence,
-        .event_ids = event_id,
-        .n_event_ids = event_id && *event_id && **event_id ? 1 : 0,
+        .event_ids = &event_id,
+        .n_event_ids = event_id && *event_id ? 1 : 0,
     };
+    return tp_alerts_fire(ctx->alerts, &spec, ctx->now_ms);
+}
+
+int64_t tp_rule_case_forget_at(const tp_config_t *cfg, const tp_case_t *c) {
+    int64_t at = tp_timer_due(&c->retention);
+    if (at)
+        return at;
+    return c->closed ? c->closed_at_ms + cfg->case_retention_ms
+                     : c->last_step_ms + cfg->open_case_horizon_ms;
+}
+
+bool tp_rule_case_follow(const tp_rule_ctx_t *ctx, const char *key, const char *contract_id,
+                         int64_t due_ms) {
+    const tp_case_t *c = tp_cases_find(ctx->cases, contract_id);
+    if (!c)
+        return false;
+    int64_t after = tp_rule_case_forget_at(ctx->cfg, c) + 1;
+    return after > due_ms && tp_rule_arm(ctx, key, after) == 0;
+}
+
+int tp_rule_resolve_case_closed(const tp_rule_ctx_t *ctx, const char *rule, const char *subject,
+                                const tp_case_t *c, const char *detail, const char *event_id) {
+    char summary[512];
+    snprintf(summary, sizeof summary, "Contract %s was %s%s.", c->contract_id,
+             c->cancelled ? "cancelled" : "closed", detail);
+    const tp_kv_t evidence[] = { { "resolution", "case closed" } };
+    return tp_alerts_resolve(ctx->alerts, rule, subject, summary, evidence, 1, event_id,
+                             ctx->now_ms);
+}
+
+int tp_rule_resolve_case_expired(const tp_rule_ctx_t *ctx, const char *rule, const char *subject,
+                                 const char *contract_id, const char *what) {
+    char summary[512], horizon[32];
+    tp_format_duration(ctx->cfg->open_case_horizon_ms, horizon, sizeof horizon);
+    snprintf(summary, sizeof summary,
+             "Contract %s had no step event for %s and is no longer tracked; %s closed.",
+             contract_id, horizon, what);
+    const tp_kv_t evidence[] = { { "resolution", "expired" } };
+    return tp_alerts_resolve(ctx->alerts, rule, subject, summary, evidence, 1, NULL, ctx->now_ms);
+}
+
+int tp_rule_resolve_fact(const tp_rule_ctx_t *ctx, const char *rule, const char *subject,
+                         const char *what, int64_t open_ms) {
+    if (!tp_alerts_is_firing(ctx->alerts, rule, subject))
+        return 0;
+    char summary[256], open_for[32];
+    tp_format_duration(open_ms, open_for, sizeof open_for);
+    snprintf(summary, sizeof summary, "%s: alert closed after %s.", what, open_for);
+    const tp_kv_t evidence[] = { { "resolution", "expired" } };
+    return tp_alerts_resolve(ctx->alerts, rule, subject, summary, evidence, 1, NULL, ctx->now_ms);
 }
 
 const tp_rule_t *const *tp_rule_registry(void) {
@@ -150,11 +200,11 @@ static void s_stop(const tp_rule_t *r, void *state, uint32_t owner, const tp_rul
 
 int tp_ruleset_reconfigure(tp_ruleset_t *rs, const tp_rule_ctx_t *ctx, const tp_config_t *old) {
     void *fresh[MAX_RULES] = { 0 };
-    bool on[MAX_RULES] = { 0 }, reset[MAX_RULES] = { 0 };
+    bool  on[MAX_RULES] = { 0 }, reset[MAX_RULES] = { 0 };
     /* Instantiate first: if that fails, nothing has changed yet. */
     for (const tp_rule_t *const *r = s_registry; *r; r++) {
         uint32_t owner = (uint32_t)(r - s_registry);
-        bool was = rs->slot[owner] >= 0;
+        bool     was = rs->slot[owner] >= 0;
         on[owner] = !(*r)->enabled || (*r)->enabled(ctx->cfg);
         reset[owner] = was && on[owner] && (*r)->needs_reset && (*r)->needs_reset(old, ctx->cfg);
         if (!on[owner] || (was && !reset[owner]) || !(*r)->init)
@@ -174,8 +224,8 @@ int tp_ruleset_reconfigure(tp_ruleset_t *rs, const tp_rule_ctx_t *ctx, const tp_
         next.slot[i] = -1;
     for (const tp_rule_t *const *r = s_registry; *r; r++) {
         uint32_t owner = (uint32_t)(r - s_registry);
-        int at = rs->slot[owner];
-        void *state = fresh[owner];
+        int      at = rs->slot[owner];
+        void    *state = fresh[owner];
         if (at >= 0 && (!on[owner] || reset[owner]))
             s_stop(*r, rs->states[at], owner, ctx, reset[owner]);
         else if (at >= 0)
@@ -195,7 +245,7 @@ int tp_ruleset_reconfigure(tp_ruleset_t *rs, const tp_rule_ctx_t *ctx, const tp_
 }
 
 void tp_ruleset_on_event(tp_ruleset_t *rs, const tp_rule_ctx_t *ctx, const tp_event_t *ev) {
-    unsigned bit = 1u << (ev->env->payload_case % 32);
+    unsigned      bit = 1u << (ev->env->payload_case % 32);
     tp_rule_ctx_t own = *ctx;
     for (size_t i = 0; i < rs->n; i++) {
         if (!(rs->rules[i]->events & bit))

@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "tp_alert.h"
 #include "tp_cases.h"
@@ -31,12 +32,12 @@
 typedef struct tp_rule_ctx {
     const tp_config_t *cfg;
     tp_alerts_t       *alerts;
-    tp_state_t        *state;     /* calls */
-    tp_cases_t        *cases;     /* contracting cases */
+    tp_state_t        *state; /* calls */
+    tp_cases_t        *cases; /* contracting cases */
     tp_stats_t        *stats;
     tp_timers_t       *timers;
-    int64_t            now_ms;     /* the daemon's clock at dispatch */
-    uint32_t           owner;      /* the rule's deadline owner id (set by the ruleset) */
+    int64_t            now_ms; /* the daemon's clock at dispatch */
+    uint32_t           owner;  /* the rule's deadline owner id (set by the ruleset) */
 } tp_rule_ctx_t;
 
 /* Arms (or moves) this rule's deadline for subject `key`; the rule's
@@ -52,23 +53,23 @@ static inline int tp_rule_cancel(const tp_rule_ctx_t *ctx, const char *key) {
 
 typedef struct tp_event {
     const Touchpoint__V1__Envelope *env;
-    tp_call_t *call;               /* crm.call: the call as held after this event */
-    bool       applied;            /* false: an older version, state unchanged */
-    const tp_step_change_t *step;  /* crm.contracting: what the step event changed */
+    tp_call_t                      *call;    /* crm.call: the call as held after this event */
+    bool                            applied; /* false: an older version, state unchanged */
+    const tp_step_change_t         *step;    /* crm.contracting: what the step event changed */
 } tp_event_t;
 
 
 typedef struct tp_rule {
-    const char *name;                              /* "call_incomplete" */
-    const char *description;                       /* one line, for --help and docs */
+    const char               *name;        /* "call_incomplete" */
+    const char               *description; /* one line, for --help and docs */
     Touchpoint__V1__AlertKind kind;
-    unsigned events;                               /* TP_EV_* it wants */
+    unsigned                  events; /* TP_EV_* it wants */
     bool (*enabled)(const tp_config_t *cfg);
-    int  (*init)(const tp_rule_ctx_t *ctx, void **ret_state);          /* optional */
+    int (*init)(const tp_rule_ctx_t *ctx, void **ret_state); /* optional */
     void (*on_event)(void *state, const tp_rule_ctx_t *ctx, const tp_event_t *ev);
     void (*on_deadline)(void *state, const tp_rule_ctx_t *ctx,
-                        const tp_deadline_t *d);                       /* optional */
-    void (*free)(void *state);                                         /* optional */
+                        const tp_deadline_t *d); /* optional */
+    void (*free)(void *state);                   /* optional */
     /* Optional: true if a reload from `old` to `cfg` changes something the
      * rule fixed at init (a buffer size); the rule is then started afresh. */
     bool (*needs_reset)(const tp_config_t *old, const tp_config_t *cfg);
@@ -81,14 +82,57 @@ int tp_rule_fire_call(const tp_rule_ctx_t *ctx, const char *rule, Touchpoint__V1
                       const tp_call_t *call, const char *summary, const tp_kv_t *evidence,
                       size_t n_evidence, const char *event_id);
 
-/* The spec of a friction alert about a contracting case: the case's HCP,
- * rep and contract id filled in, `step` (may be NULL), severity WARNING,
- * caused by *event_id (none if it is NULL or empty). The spec points into
- * its arguments: use it before they go. */
-tp_alert_spec_t tp_rule_case_spec(const char *rule, const tp_case_t *c, const char *step,
-                                  const char *subject, const char *summary,
-                                  const tp_kv_t *evidence, size_t n_evidence,
-                                  const char *const *event_id);
+/* Fires a friction alert about a contracting case: the case's HCP, rep
+ * and contract id filled in, `step` (may be NULL), severity WARNING,
+ * caused by event_id (none if it is NULL or empty). Returns what
+ * tp_alerts_fire returns. */
+int tp_rule_fire_case(const tp_rule_ctx_t *ctx, const char *rule, const tp_case_t *c,
+                      const char *step, const char *subject, const char *summary,
+                      const tp_kv_t *evidence, size_t n_evidence, const char *event_id);
+
+/* When the engine forgets case `c`: its retention deadline, or (if the
+ * engine could not arm it) the same formula. Rules that watch a FIRING
+ * until the case goes arm their deadline 1 ms after it, so it never ties
+ * with the engine's. */
+int64_t tp_rule_case_forget_at(const tp_config_t *cfg, const tp_case_t *c);
+
+/* A deadline `key` of this rule, due at due_ms just after case
+ * contract_id's retention, has come: true if the case is still held and
+ * the deadline now follows its (moved) retention; false if the case is
+ * gone (the caller resolves its alert, tp_rule_resolve_case_expired). */
+bool tp_rule_case_follow(const tp_rule_ctx_t *ctx, const char *key, const char *contract_id,
+                         int64_t due_ms);
+
+/* Resolves `subject` of `rule` because its case closed (resolution "case
+ * closed", caused by event_id): "Contract <id> was closed<detail>." or
+ * "was cancelled". Returns what tp_alerts_resolve returns. */
+int tp_rule_resolve_case_closed(const tp_rule_ctx_t *ctx, const char *rule, const char *subject,
+                                const tp_case_t *c, const char *detail, const char *event_id);
+
+/* Resolves `subject` of `rule` because the engine forgot its case without
+ * a close (resolution "expired", no causing event): "Contract <id> had no
+ * step event for <horizon> and is no longer tracked; <what> closed." */
+int tp_rule_resolve_case_expired(const tp_rule_ctx_t *ctx, const char *rule, const char *subject,
+                                 const char *contract_id, const char *what);
+
+/* Resolves a one-shot fact `subject` of `rule` that has been open for
+ * open_ms (resolution "expired", no causing event): "<what>: alert closed
+ * after <open_ms>." Returns what tp_alerts_resolve returns (0: it was not
+ * FIRING). */
+int tp_rule_resolve_fact(const tp_rule_ctx_t *ctx, const char *rule, const char *subject,
+                         const char *what, int64_t open_ms);
+
+/* How many bytes of `s` to keep for at most max: cut on a UTF-8
+ * character boundary, so evidence stays a valid protobuf string. */
+static inline size_t tp_rule_utf8_cut(const char *s, size_t max) {
+    size_t n = strlen(s);
+    if (n <= max)
+        return n;
+    n = max;
+    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+        n--;
+    return n;
+}
 
 /* The registry, NULL-terminated, in evaluation order. */
 const tp_rule_t *const *tp_rule_registry(void);

@@ -1,33 +1,71 @@
 /* tp_testengine — a rule-test fixture: an engine built from YAML text, in
  * `event` clock mode unless the YAML says otherwise, with a fake wall clock
  * and every alert captured. Send calls, feedback and watermarks; read
- * f->got. No sockets, no sleeping: time moves with the events. */
+ * f->got. No sockets, no sleeping: time moves with the events.
+ *
+ * Rule tests start from tp_fixture_only(): every rule of the registry off
+ * but the one under test, so other rules' alerts never interleave and a new
+ * rule needs no edit here. Per-test defaults for calls and steps (the
+ * contract, HCP, rep a test is about) go in f->call_defaults and
+ * f->step_defaults; TP_CALL / TP_STEP send one event and assert it was
+ * accepted; tp_expect*() check captured alerts. */
 #pragma once
 
 #include "tp_engine.h"
 #include "tp_testmsg.h"
 
-#define TP_T0 1767225600000LL    /* 2026-01-01T00:00:00Z */
+#define TP_T0 1767225600000LL /* 2026-01-01T00:00:00Z */
 #define TP_H  3600000LL
 #define TP_D  86400000LL
 
 typedef struct {
     tp_config_t     *cfg;
     tp_engine_t     *engine;
-    int64_t          wall_ms;    /* the fake wall clock (clock: wall) */
+    int64_t          wall_ms; /* the fake wall clock (clock: wall) */
     tp_test_alerts_t got;
+    tp_test_call_t   call_defaults; /* what a call event leaves 0 / NULL comes from here */
+    tp_test_step_t   step_defaults; /* the same for step events */
 } tp_fixture_t;
 
 /* New fixture; asserts (cmocka) that the YAML parses. */
 tp_fixture_t *tp_fixture_new(const char *yaml);
-void tp_fixture_free(tp_fixture_t *f);
+void          tp_fixture_free(tp_fixture_t *f);
+
+/* The YAML of "only `rule` on": `head` (top-level keys; NULL means
+ * "clock: event\n"), then a rules: section turning off every rule of the
+ * registry but `rule`, then `rule: <settings>` when settings (a YAML flow
+ * mapping, "{ min_reps: 2 }") is not NULL. Caller frees. */
+char *tp_fixture_only_yaml(const char *head, const char *rule, const char *settings);
+
+/* A fixture running only `rule` (see tp_fixture_only_yaml). */
+tp_fixture_t *tp_fixture_only(const char *head, const char *rule, const char *settings);
 
 /* Each returns what tp_engine_handle returns (TP_ACCEPTED, TP_REFUSED,
- * TP_DUPLICATE). */
+ * TP_DUPLICATE). Calls and steps take f->call_defaults / f->step_defaults
+ * for the fields they leave 0 or NULL (booleans: either set). */
 int tp_fixture_call(tp_fixture_t *f, const tp_test_call_t *c);
 int tp_fixture_feedback(tp_fixture_t *f, const tp_test_feedback_t *fb);
 int tp_fixture_watermark(tp_fixture_t *f, int64_t now_ms);
 int tp_fixture_step(tp_fixture_t *f, const tp_test_step_t *s);
+
+/* A fixture running only `rule` (tp_fixture_only) whose step events
+ * default to contract K-1 of HCP-9 with REP-3, of this contract type: the
+ * case most friction rule tests are about. */
+tp_fixture_t *tp_fixture_case(const char *head, const char *rule, const char *settings,
+                              int contract_type);
+
+/* One step event given by position (the rest from f->step_defaults);
+ * returns as tp_fixture_step. */
+int tp_fixture_step_at(tp_fixture_t *f, const char *event_id, int64_t at_ms, const char *step,
+                       int state, const char *owner_id, bool case_closed);
+
+/* Send one event (designated fields of tp_test_call_t / tp_test_step_t)
+ * and assert the engine accepted it; TP_WATERMARK moves event time. */
+#define TP_CALL(f, ...)                                                                            \
+    assert_int_equal(tp_fixture_call((f), &(tp_test_call_t){ __VA_ARGS__ }), TP_ACCEPTED)
+#define TP_STEP(f, ...)                                                                            \
+    assert_int_equal(tp_fixture_step((f), &(tp_test_step_t){ __VA_ARGS__ }), TP_ACCEPTED)
+#define TP_WATERMARK(f, now_ms) assert_int_equal(tp_fixture_watermark((f), (now_ms)), TP_ACCEPTED)
 
 /* Sets the fake wall clock and fires what is due (clock: wall). */
 size_t tp_fixture_wall_tick(tp_fixture_t *f, int64_t wall_ms);
@@ -35,3 +73,24 @@ size_t tp_fixture_wall_tick(tp_fixture_t *f, int64_t wall_ms);
 /* The i-th captured alert's status (FIRING/RESOLVED), rule and subject id. */
 #define TP_FIRING   TOUCHPOINT__V1__ALERT_STATUS__ALERT_STATUS_FIRING
 #define TP_RESOLVED TOUCHPOINT__V1__ALERT_STATUS__ALERT_STATUS_RESOLVED
+
+/* The i-th captured alert; asserts there is one, with this status and (if
+ * alert_id is not NULL) this alert_id. */
+const Touchpoint__V1__Alert *tp_expect(const tp_fixture_t *f, size_t i, int status,
+                                       const char *alert_id);
+
+/* The i-th captured alert is a RESOLVED with evidence resolution=`resolution`. */
+const Touchpoint__V1__Alert *tp_expect_resolved(const tp_fixture_t *f, size_t i,
+                                                const char *resolution);
+
+/* The captured alert with this id (the first; asserts there is one), or
+ * whether there is one. */
+const Touchpoint__V1__Alert *tp_fixture_find(const tp_fixture_t *f, const char *alert_id);
+bool                         tp_fixture_has(const tp_fixture_t *f, const char *alert_id);
+
+/* The same input in wall and in event clock mode gives the same alerts:
+ * both captured n, pairwise the same alert_id, status and evidence count,
+ * the same summary if `summary`, and the same value of evidence `key` if
+ * not NULL. Only detection times may differ (the caller checks those). */
+void tp_expect_same_alerts(const tp_fixture_t *w, const tp_fixture_t *e, size_t n, bool summary,
+                           const char *key);

@@ -30,7 +30,8 @@ size_t tp_test_pack_call(const tp_test_call_t *c, uint8_t **ret) {
     call.status = (Touchpoint__V1__CallStatus)c->status;
     call.call_at_ms = c->call_at_ms ? c->call_at_ms : c->at_ms;
     if (c->status == TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED)
-        call.submitted_at_ms = c->at_ms;
+        call.submitted_at_ms = c->submitted_at_ms < 0 ? 0
+                               : c->submitted_at_ms ? c->submitted_at_ms : c->at_ms;
     if (c->fields & TP_FIELD_PRODUCTS) { call.n_products = 1; call.products = products; }
     if (c->fields & TP_FIELD_TOPICS) { call.n_topics = 1; call.topics = topics; }
     if (c->fields & TP_FIELD_ATTENDEES) { call.n_attendees = 1; call.attendees = attendees; }

@@ -22,6 +22,7 @@ typedef struct {
     int         status;          /* CallStatus */
     int         channel;         /* Channel; 0 = IN_PERSON */
     int64_t     call_at_ms;      /* default at_ms */
+    int64_t     submitted_at_ms; /* SUBMITTED: default at_ms; -1: left empty */
     unsigned    fields;
     const char *notes;           /* overrides the TP_FIELD_NOTES text */
 } tp_test_call_t;

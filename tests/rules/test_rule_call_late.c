@@ -10,23 +10,12 @@
 
 #define PLANNED   TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_PLANNED
 #define SUBMITTED TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED
-#define ALL4 (TP_FIELD_PRODUCTS | TP_FIELD_TOPICS | TP_FIELD_NOTES | TP_FIELD_NEXT_STEP)
-#define CALL_AT (TP_T0 + 9 * TP_H)
-#define DUE (CALL_AT + 48 * TP_H)
+#define ALL4      (TP_FIELD_PRODUCTS | TP_FIELD_TOPICS | TP_FIELD_NOTES | TP_FIELD_NEXT_STEP)
+#define CALL_AT   (TP_T0 + 9 * TP_H)
+#define DUE       (CALL_AT + 48 * TP_H)
 
-/* Only call_late, so other rules' alerts do not interleave. */
-#define OTHERS_OFF "  call_incomplete: { enabled: false }\n"       \
-                   "  call_unsubmitted: { enabled: false }\n"      \
-                   "  follow_up_missing: { enabled: false }\n"     \
-                   "  uncoordinated_contact: { enabled: false }\n" \
-                   "  channel_mismatch: { enabled: false }\n"
-
-static const char *s_yaml = "clock: event\n"
-                            "rules:\n" OTHERS_OFF;
-
-static const char *s_monthly = "clock: event\n"
-                               "rules:\n" OTHERS_OFF
-                               "  call_late: { style: monthly, cutoff_day: 5 }\n";
+#define RULE    "call_late"
+#define MONTHLY "{ style: monthly, cutoff_day: 5 }"
 
 /* 2026-02-05T23:59:59.999Z: the January cut-off with cutoff_day 5. */
 #define FEB5_END (TP_T0 + 36 * TP_D - 1)
@@ -34,37 +23,22 @@ static const char *s_monthly = "clock: event\n"
 /* A SUBMITTED version, stamped submitted_at = at (the fixture's way). */
 static void s_submit(tp_fixture_t *f, const char *eid, const char *call_id, int64_t at,
                      int64_t call_at) {
-    tp_test_call_t c = { .event_id = eid, .at_ms = at, .call_id = call_id, .status = SUBMITTED,
-                         .call_at_ms = call_at, .fields = ALL4 };
-    assert_int_equal(tp_fixture_call(f, &c), 0);
+    TP_CALL(f, .event_id = eid, .at_ms = at, .call_id = call_id, .status = SUBMITTED,
+            .call_at_ms = call_at, .fields = ALL4);
 }
 
-/* A SUBMITTED version built by hand, as a CRM sends it: submitted_at_ms
- * may differ from occurred_at_ms, or be missing (0). */
+/* A SUBMITTED version as a CRM sends it: submitted_at_ms may differ from
+ * occurred_at_ms, or be missing (0). */
 static void s_crm_submit(tp_fixture_t *f, const char *eid, int64_t occurred, int64_t call_at,
                          int64_t submitted_at) {
-    Touchpoint__V1__CallLogged call;
-    touchpoint__v1__call_logged__init(&call);
-    call.call_id = "C-1";
-    call.hcp_id = "HCP-1";
-    call.rep_id = "REP-1";
-    call.channel = TOUCHPOINT__V1__CHANNEL__CHANNEL_PHONE;
-    call.status = SUBMITTED;
-    call.call_at_ms = call_at;
-    call.submitted_at_ms = submitted_at;
-    Touchpoint__V1__Envelope env;
-    touchpoint__v1__envelope__init(&env);
-    env.event_id = (char *)eid;
-    env.source = "crm";
-    env.occurred_at_ms = occurred;
-    env.payload_case = TOUCHPOINT__V1__ENVELOPE__PAYLOAD_CALL;
-    env.call = &call;
-    assert_int_equal(tp_engine_handle_envelope(f->engine, &env), 0);
+    TP_CALL(f, .event_id = eid, .source = "crm", .at_ms = occurred, .call_id = "C-1",
+            .status = SUBMITTED, .channel = TOUCHPOINT__V1__CHANNEL__CHANNEL_PHONE,
+            .call_at_ms = call_at, .submitted_at_ms = submitted_at ? submitted_at : -1);
 }
 
 static void test_fires_just_past_submit_within(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new(s_yaml);
+    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
     s_submit(f, "s", "C-1", DUE + 1, CALL_AT);
     assert_int_equal(f->got.n, 1);
     Touchpoint__V1__Alert *a = f->got.alerts[0];
@@ -91,19 +65,17 @@ static void test_fires_just_past_submit_within(void **state) {
 
 static void test_exactly_submit_within_is_on_time(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new(s_yaml);
+    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
     s_submit(f, "s", "C-1", DUE, CALL_AT);
-    assert_int_equal(tp_fixture_watermark(f, DUE + 30 * TP_D), 0);
+    TP_WATERMARK(f, DUE + 30 * TP_D);
     assert_int_equal(f->got.n, 0);
-    assert_int_equal(tp_engine_deadlines(f->engine), 0);   /* call and marker forgotten */
+    assert_int_equal(tp_engine_deadlines(f->engine), 0); /* call and marker forgotten */
     tp_fixture_free(f);
 }
 
 static void test_configured_submit_within(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new("clock: event\n"
-                                     "rules:\n" OTHERS_OFF
-                                     "  call_late: { submit_within: 24h }\n");
+    tp_fixture_t *f = tp_fixture_only(NULL, RULE, "{ submit_within: 24h }");
     s_submit(f, "s1", "C-1", CALL_AT + 24 * TP_H, CALL_AT);
     s_submit(f, "s2", "C-2", CALL_AT + 24 * TP_H + 1, CALL_AT);
     assert_int_equal(f->got.n, 1);
@@ -115,24 +87,24 @@ static void test_configured_submit_within(void **state) {
 /* The fact is closed after a week so it does not stay open for ever. */
 static void test_resolved_as_expired_after_a_week(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new(s_yaml);
-    int64_t s = DUE + 5 * TP_H;
+    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
+    int64_t       s = DUE + 5 * TP_H;
     s_submit(f, "s", "C-1", s, CALL_AT);
     assert_int_equal(tp_engine_open_alerts(f->engine), 1);
-    assert_int_equal(tp_fixture_watermark(f, s + 7 * TP_D), 0);
+    TP_WATERMARK(f, s + 7 * TP_D);
     assert_int_equal(f->got.n, 1);
-    assert_int_equal(tp_fixture_watermark(f, s + 7 * TP_D + 1), 0);
+    TP_WATERMARK(f, s + 7 * TP_D + 1);
     assert_int_equal(f->got.n, 2);
     Touchpoint__V1__Alert *r = f->got.alerts[1];
     assert_int_equal(r->status, TP_RESOLVED);
     assert_string_equal(r->alert_id, "call_late:call/C-1");
     assert_string_equal(tp_test_evidence(r, "resolution"), "expired");
-    assert_string_equal(tp_test_evidence(r, "late_by"), "5h");     /* the FIRING's evidence */
+    assert_string_equal(tp_test_evidence(r, "late_by"), "5h"); /* the FIRING's evidence */
     assert_int_equal(r->n_event_ids, 0);
     assert_int_equal(r->detected_at_ms, s + 7 * TP_D + 1);
     assert_int_equal(tp_engine_open_alerts(f->engine), 0);
     /* Everything is forgotten once the engine forgets the call. */
-    assert_int_equal(tp_fixture_watermark(f, s + 60 * TP_D), 0);
+    TP_WATERMARK(f, s + 60 * TP_D);
     assert_int_equal(tp_engine_deadlines(f->engine), 0);
     assert_int_equal(tp_engine_calls(f->engine), 0);
     assert_int_equal(f->got.n, 2);
@@ -141,12 +113,11 @@ static void test_resolved_as_expired_after_a_week(void **state) {
 
 static void test_planned_then_late_submission_fires_once(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new(s_yaml);
-    tp_test_call_t p = { .event_id = "p", .at_ms = TP_T0, .call_id = "C-1", .status = PLANNED,
-                         .call_at_ms = CALL_AT };
-    assert_int_equal(tp_fixture_call(f, &p), 0);
-    assert_int_equal(tp_fixture_watermark(f, DUE + TP_D), 0);
-    assert_int_equal(f->got.n, 0);                 /* no submission yet: not this rule's case */
+    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
+    TP_CALL(f, .event_id = "p", .at_ms = TP_T0, .call_id = "C-1", .status = PLANNED,
+            .call_at_ms = CALL_AT);
+    TP_WATERMARK(f, DUE + TP_D);
+    assert_int_equal(f->got.n, 0); /* no submission yet: not this rule's case */
     s_submit(f, "s", "C-1", DUE + TP_D + TP_H, CALL_AT);
     assert_int_equal(f->got.n, 1);
     assert_string_equal(tp_test_evidence(f->got.alerts[0], "late_by"), "1d1h");
@@ -157,15 +128,15 @@ static void test_planned_then_late_submission_fires_once(void **state) {
  * again. */
 static void test_corrections_never_fire_twice(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new(s_yaml);
-    int64_t s = DUE + 5 * TP_H;
+    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
+    int64_t       s = DUE + 5 * TP_H;
     s_submit(f, "s", "C-1", s, CALL_AT);
-    s_submit(f, "c1", "C-1", s + TP_D, CALL_AT);            /* while FIRING */
+    s_submit(f, "c1", "C-1", s + TP_D, CALL_AT); /* while FIRING */
     assert_int_equal(f->got.n, 1);
-    s_submit(f, "c2", "C-1", s + 8 * TP_D, CALL_AT);        /* after the expiry */
+    s_submit(f, "c2", "C-1", s + 8 * TP_D, CALL_AT); /* after the expiry */
     assert_int_equal(f->got.n, 2);
     assert_int_equal(f->got.alerts[1]->status, TP_RESOLVED);
-    s_submit(f, "c3", "C-1", s + 14 * TP_D, CALL_AT);       /* retention moved on by c2 */
+    s_submit(f, "c3", "C-1", s + 14 * TP_D, CALL_AT); /* retention moved on by c2 */
     assert_int_equal(f->got.n, 2);
     tp_fixture_free(f);
 }
@@ -174,10 +145,10 @@ static void test_corrections_never_fire_twice(void **state) {
  * not judged again, even if its stamp is later. */
 static void test_correction_of_on_time_call_is_not_judged(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new(s_yaml);
+    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
     s_submit(f, "s", "C-1", DUE - TP_H, CALL_AT);
     s_submit(f, "c", "C-1", DUE + 3 * TP_D, CALL_AT);
-    assert_int_equal(tp_fixture_watermark(f, DUE + 40 * TP_D), 0);
+    TP_WATERMARK(f, DUE + 40 * TP_D);
     assert_int_equal(f->got.n, 0);
     tp_fixture_free(f);
 }
@@ -186,13 +157,13 @@ static void test_correction_of_on_time_call_is_not_judged(void **state) {
  * when it is missing. */
 static void test_submission_time_source(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new(s_yaml);
-    s_crm_submit(f, "s", DUE + 10 * TP_H, CALL_AT, DUE - 1);   /* delivered late, on time */
+    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
+    s_crm_submit(f, "s", DUE + 10 * TP_H, CALL_AT, DUE - 1); /* delivered late, on time */
     assert_int_equal(f->got.n, 0);
     tp_fixture_free(f);
 
-    f = tp_fixture_new(s_yaml);
-    s_crm_submit(f, "s", DUE + 1, CALL_AT, 0);                  /* no stamp */
+    f = tp_fixture_only(NULL, RULE, NULL);
+    s_crm_submit(f, "s", DUE + 1, CALL_AT, 0); /* no stamp */
     assert_int_equal(f->got.n, 1);
     assert_string_equal(tp_test_evidence(f->got.alerts[0], "submitted_at"),
                         "2026-01-03T09:00:00.001Z");
@@ -205,19 +176,18 @@ static void test_submission_time_source(void **state) {
 
 static void test_out_of_order_versions(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new(s_yaml);
+    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
     /* The correction overtakes the late original; then the original and a
      * stale draft arrive. */
     s_submit(f, "c", "C-1", DUE + 2 * TP_H, CALL_AT);
     s_submit(f, "s", "C-1", DUE + TP_H, CALL_AT);
-    tp_test_call_t p = { .event_id = "p", .at_ms = TP_T0, .call_id = "C-1", .status = PLANNED,
-                         .call_at_ms = CALL_AT };
-    assert_int_equal(tp_fixture_call(f, &p), 0);
+    TP_CALL(f, .event_id = "p", .at_ms = TP_T0, .call_id = "C-1", .status = PLANNED,
+            .call_at_ms = CALL_AT);
     assert_int_equal(f->got.n, 1);
     assert_string_equal(f->got.alerts[0]->event_ids[0], "c");
     assert_int_equal(tp_engine_stats(f->engine)->stale_versions, 2);
     /* A late call whose event reaches us long after: judged when it arrives. */
-    assert_int_equal(tp_fixture_watermark(f, DUE + 5 * TP_D), 0);
+    TP_WATERMARK(f, DUE + 5 * TP_D);
     s_submit(f, "s2", "C-2", DUE + TP_D, CALL_AT);
     assert_int_equal(f->got.n, 2);
     assert_string_equal(f->got.alerts[1]->alert_id, "call_late:call/C-2");
@@ -226,10 +196,14 @@ static void test_out_of_order_versions(void **state) {
 
 static void test_duplicate_event_does_nothing(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new(s_yaml);
+    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
     s_submit(f, "s", "C-1", DUE + 1, CALL_AT);
-    tp_test_call_t dup = { .event_id = "s", .at_ms = DUE + 1, .call_id = "C-1",
-                           .status = SUBMITTED, .call_at_ms = CALL_AT, .fields = ALL4 };
+    tp_test_call_t dup = { .event_id = "s",
+                           .at_ms = DUE + 1,
+                           .call_id = "C-1",
+                           .status = SUBMITTED,
+                           .call_at_ms = CALL_AT,
+                           .fields = ALL4 };
     assert_int_equal(tp_fixture_call(f, &dup), TP_DUPLICATE);
     assert_int_equal(f->got.n, 1);
     tp_fixture_free(f);
@@ -237,11 +211,9 @@ static void test_duplicate_event_does_nothing(void **state) {
 
 static void test_disabled_is_silent(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new("clock: event\n"
-                                     "rules:\n" OTHERS_OFF
-                                     "  call_late: { enabled: false }\n");
+    tp_fixture_t *f = tp_fixture_only(NULL, RULE, "{ enabled: false }");
     s_submit(f, "s", "C-1", DUE + TP_D, CALL_AT);
-    assert_int_equal(tp_fixture_watermark(f, DUE + 30 * TP_D), 0);
+    TP_WATERMARK(f, DUE + 30 * TP_D);
     assert_int_equal(f->got.n, 0);
     tp_fixture_free(f);
 }
@@ -249,12 +221,12 @@ static void test_disabled_is_silent(void **state) {
 /* Monthly: January's calls are due by the end of 5 February (UTC). */
 static void test_monthly_cutoff_boundary(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new(s_monthly);
-    int64_t jan15 = TP_T0 + 14 * TP_D + 9 * TP_H;
-    s_submit(f, "s1", "C-1", FEB5_END, jan15);                 /* 23:59:59.999: on time */
-    s_submit(f, "s2", "C-2", FEB5_END + 1, jan15);             /* one ms later */
-    s_submit(f, "s3", "C-3", FEB5_END + 1, TP_T0 + 31 * TP_D - 1);   /* 31 Jan, last ms */
-    s_submit(f, "s4", "C-4", FEB5_END + 1, TP_T0 + 31 * TP_D);       /* 1 Feb: due 5 Mar */
+    tp_fixture_t *f = tp_fixture_only(NULL, RULE, MONTHLY);
+    int64_t       jan15 = TP_T0 + 14 * TP_D + 9 * TP_H;
+    s_submit(f, "s1", "C-1", FEB5_END, jan15);                     /* 23:59:59.999: on time */
+    s_submit(f, "s2", "C-2", FEB5_END + 1, jan15);                 /* one ms later */
+    s_submit(f, "s3", "C-3", FEB5_END + 1, TP_T0 + 31 * TP_D - 1); /* 31 Jan, last ms */
+    s_submit(f, "s4", "C-4", FEB5_END + 1, TP_T0 + 31 * TP_D);     /* 1 Feb: due 5 Mar */
     assert_int_equal(f->got.n, 2);
     Touchpoint__V1__Alert *a = f->got.alerts[0];
     assert_string_equal(a->alert_id, "call_late:call/C-2");
@@ -271,52 +243,44 @@ static void test_monthly_cutoff_boundary(void **state) {
 /* December's calls roll over to January of the next year. */
 static void test_monthly_december_rolls_over(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new(s_monthly);
-    int64_t dec20 = TP_T0 - 12 * TP_D;                          /* 2025-12-20 */
-    int64_t jan5_end = TP_T0 + 5 * TP_D - 1;                    /* 2026-01-05T23:59:59.999Z */
+    tp_fixture_t *f = tp_fixture_only(NULL, RULE, MONTHLY);
+    int64_t       dec20 = TP_T0 - 12 * TP_D;       /* 2025-12-20 */
+    int64_t       jan5_end = TP_T0 + 5 * TP_D - 1; /* 2026-01-05T23:59:59.999Z */
     s_submit(f, "s1", "C-1", jan5_end, dec20);
     s_submit(f, "s2", "C-2", jan5_end + 1, dec20);
     assert_int_equal(f->got.n, 1);
-    assert_string_equal(tp_test_evidence(f->got.alerts[0], "due_at"),
-                        "2026-01-05T23:59:59.999Z");
+    assert_string_equal(tp_test_evidence(f->got.alerts[0], "due_at"), "2026-01-05T23:59:59.999Z");
     /* 31 Dec 2026, last ms: due 5 Jan 2027. */
     int64_t dec31 = TP_T0 + 365 * TP_D - 1;
     s_submit(f, "s3", "C-3", TP_T0 + 370 * TP_D - 1, dec31);
     s_submit(f, "s4", "C-4", TP_T0 + 370 * TP_D, dec31);
-    assert_int_equal(f->got.n, 3);                 /* C-2 expired in between */
+    assert_int_equal(f->got.n, 3); /* C-2 expired in between */
     assert_int_equal(f->got.alerts[1]->status, TP_RESOLVED);
     assert_string_equal(f->got.alerts[2]->alert_id, "call_late:call/C-4");
     assert_int_equal(f->got.alerts[2]->status, TP_FIRING);
-    assert_string_equal(tp_test_evidence(f->got.alerts[2], "due_at"),
-                        "2027-01-05T23:59:59.999Z");
+    assert_string_equal(tp_test_evidence(f->got.alerts[2], "due_at"), "2027-01-05T23:59:59.999Z");
     tp_fixture_free(f);
 }
 
 static void test_monthly_per_month_override(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new("clock: event\n"
-                                     "rules:\n" OTHERS_OFF
-                                     "  call_late:\n"
-                                     "    style: monthly\n"
-                                     "    cutoff_day: 5\n"
-                                     "    cutoff_by_month: { JAN: 10 }\n");
+    tp_fixture_t *f = tp_fixture_only(
+        NULL, RULE, "{ style: monthly, cutoff_day: 5, cutoff_by_month: { JAN: 10 } }");
     int64_t jan15 = TP_T0 + 14 * TP_D;
     int64_t feb10_end = TP_T0 + 41 * TP_D - 1;
-    s_submit(f, "s1", "C-1", feb10_end, jan15);                 /* JAN: by 10 Feb */
+    s_submit(f, "s1", "C-1", feb10_end, jan15); /* JAN: by 10 Feb */
     s_submit(f, "s2", "C-2", feb10_end + 1, jan15);
     int64_t feb15 = TP_T0 + 45 * TP_D;
-    int64_t mar5_end = TP_T0 + (31 + 28 + 5) * TP_D - 1;        /* FEB: cutoff_day */
+    int64_t mar5_end = TP_T0 + (31 + 28 + 5) * TP_D - 1; /* FEB: cutoff_day */
     s_submit(f, "s3", "C-3", mar5_end, feb15);
     s_submit(f, "s4", "C-4", mar5_end + 1, feb15);
-    assert_int_equal(f->got.n, 3);                 /* C-2 expired in between */
+    assert_int_equal(f->got.n, 3); /* C-2 expired in between */
     assert_string_equal(f->got.alerts[0]->alert_id, "call_late:call/C-2");
-    assert_string_equal(tp_test_evidence(f->got.alerts[0], "due_at"),
-                        "2026-02-10T23:59:59.999Z");
+    assert_string_equal(tp_test_evidence(f->got.alerts[0], "due_at"), "2026-02-10T23:59:59.999Z");
     assert_string_equal(tp_test_evidence(f->got.alerts[0], "cutoff_day"), "10");
     assert_int_equal(f->got.alerts[1]->status, TP_RESOLVED);
     assert_string_equal(f->got.alerts[2]->alert_id, "call_late:call/C-4");
-    assert_string_equal(tp_test_evidence(f->got.alerts[2], "due_at"),
-                        "2026-03-05T23:59:59.999Z");
+    assert_string_equal(tp_test_evidence(f->got.alerts[2], "due_at"), "2026-03-05T23:59:59.999Z");
     assert_string_equal(tp_test_evidence(f->got.alerts[2], "cutoff_day"), "5");
     tp_fixture_free(f);
 }
@@ -325,29 +289,21 @@ static void test_monthly_per_month_override(void **state) {
  * from the timer. */
 static void test_wall_clock_gives_the_same_alerts(void **state) {
     (void)state;
-    tp_fixture_t *w = tp_fixture_new("clock: wall\n"
-                                     "rules:\n" OTHERS_OFF);
-    tp_fixture_t *e = tp_fixture_new(s_yaml);
+    tp_fixture_t *w = tp_fixture_only("clock: wall\n", RULE, NULL);
+    tp_fixture_t *e = tp_fixture_only(NULL, RULE, NULL);
     tp_fixture_t *both[2] = { w, e };
-    int64_t s = DUE + 5 * TP_H;
+    int64_t       s = DUE + 5 * TP_H;
     w->wall_ms = s + 100;
     for (int i = 0; i < 2; i++) {
         s_submit(both[i], "s", "C-1", s, CALL_AT);
         s_submit(both[i], "ok", "C-2", DUE, CALL_AT);
     }
     tp_fixture_wall_tick(w, s + 7 * TP_D);
-    assert_int_equal(w->got.n, 1);                 /* just inside */
+    assert_int_equal(w->got.n, 1); /* just inside */
     tp_fixture_wall_tick(w, s + 7 * TP_D + 250);
-    assert_int_equal(tp_fixture_watermark(e, s + 7 * TP_D + 250), 0);
-    assert_int_equal(w->got.n, 2);
-    assert_int_equal(e->got.n, 2);
-    for (size_t i = 0; i < 2; i++) {
-        assert_string_equal(w->got.alerts[i]->alert_id, e->got.alerts[i]->alert_id);
-        assert_int_equal(w->got.alerts[i]->status, e->got.alerts[i]->status);
-        assert_string_equal(w->got.alerts[i]->summary, e->got.alerts[i]->summary);
-        assert_int_equal(w->got.alerts[i]->n_evidence, e->got.alerts[i]->n_evidence);
-    }
-    assert_int_equal(w->got.alerts[0]->detected_at_ms, s + 100);      /* the wall clock */
+    TP_WATERMARK(e, s + 7 * TP_D + 250);
+    tp_expect_same_alerts(w, e, 2, true, NULL);
+    assert_int_equal(w->got.alerts[0]->detected_at_ms, s + 100); /* the wall clock */
     assert_int_equal(e->got.alerts[0]->detected_at_ms, s);
     assert_int_equal(w->got.alerts[1]->detected_at_ms, s + 7 * TP_D + 250);
     assert_int_equal(e->got.alerts[1]->detected_at_ms, s + 7 * TP_D + 1);

@@ -8,42 +8,35 @@
 
 #include "tp_testengine.h"
 
+#define RULE "call_unsubmitted"
+
 #define PLANNED   TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_PLANNED
 #define SAVED     TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SAVED
 #define SUBMITTED TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED
 #define CANCELLED TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_CANCELLED
-#define ALL4 (TP_FIELD_PRODUCTS | TP_FIELD_TOPICS | TP_FIELD_NOTES | TP_FIELD_NEXT_STEP)
-#define CALL_AT (TP_T0 + 9 * TP_H)
-#define DUE (CALL_AT + 48 * TP_H)
+#define ALL4      (TP_FIELD_PRODUCTS | TP_FIELD_TOPICS | TP_FIELD_NOTES | TP_FIELD_NEXT_STEP)
+#define CALL_AT   (TP_T0 + 9 * TP_H)
+#define DUE       (CALL_AT + 48 * TP_H)
 
 /* Only call_unsubmitted, so other rules' alerts do not interleave. */
-static const char *s_yaml = "clock: event\n"
-                            "rules:\n"
-                            "  call_incomplete: { enabled: false }\n"
-                            "  call_late: { enabled: false }\n"
-                            "  follow_up_missing: { enabled: false }\n"
-                            "  uncoordinated_contact: { enabled: false }\n"
-                            "  channel_mismatch: { enabled: false }\n";
 
 static void s_planned(tp_fixture_t *f, const char *eid, int64_t at, int64_t call_at) {
-    tp_test_call_t c = { .event_id = eid, .at_ms = at, .call_id = "C-1", .status = PLANNED,
-                         .call_at_ms = call_at };
-    assert_int_equal(tp_fixture_call(f, &c), 0);
+    TP_CALL(f, .event_id = eid, .at_ms = at, .call_id = "C-1", .status = PLANNED,
+            .call_at_ms = call_at);
 }
 
 static void s_status(tp_fixture_t *f, const char *eid, int64_t at, int status) {
-    tp_test_call_t c = { .event_id = eid, .at_ms = at, .call_id = "C-1", .status = status,
-                         .call_at_ms = CALL_AT, .fields = ALL4 };
-    assert_int_equal(tp_fixture_call(f, &c), 0);
+    TP_CALL(f, .event_id = eid, .at_ms = at, .call_id = "C-1", .status = status,
+            .call_at_ms = CALL_AT, .fields = ALL4);
 }
 
 static void test_fires_at_deadline_without_further_input(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new(s_yaml);
+    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
     s_planned(f, "p", TP_T0, CALL_AT);
-    assert_int_equal(tp_fixture_watermark(f, DUE), 0);        /* just inside: not missed */
+    TP_WATERMARK(f, DUE); /* just inside: not missed */
     assert_int_equal(f->got.n, 0);
-    assert_int_equal(tp_fixture_watermark(f, DUE + 1), 0);    /* just past */
+    TP_WATERMARK(f, DUE + 1); /* just past */
     assert_int_equal(f->got.n, 1);
     Touchpoint__V1__Alert *a = f->got.alerts[0];
     assert_string_equal(f->got.topics[0], "accountability.call_unsubmitted");
@@ -56,38 +49,36 @@ static void test_fires_at_deadline_without_further_input(void **state) {
     assert_string_equal(tp_test_evidence(a, "status"), "PLANNED");
     assert_string_equal(a->event_ids[0], "p");
     /* Time moving on does not fire it again. */
-    assert_int_equal(tp_fixture_watermark(f, DUE + 30 * TP_D), 0);
+    TP_WATERMARK(f, DUE + 30 * TP_D);
     assert_int_equal(f->got.n, 1);
     tp_fixture_free(f);
 }
 
 static void test_any_event_moves_time_not_only_watermarks(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new(s_yaml);
+    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
     s_planned(f, "p", TP_T0, CALL_AT);
-    tp_test_call_t other = { .event_id = "o", .at_ms = DUE + TP_H, .call_id = "C-2",
-                             .status = PLANNED };
-    assert_int_equal(tp_fixture_call(f, &other), 0);
+    TP_CALL(f, .event_id = "o", .at_ms = DUE + TP_H, .call_id = "C-2", .status = PLANNED);
     assert_int_equal(f->got.n, 1);
-    assert_int_equal(f->got.alerts[0]->detected_at_ms, DUE + 1);   /* when it was missed */
+    assert_int_equal(f->got.alerts[0]->detected_at_ms, DUE + 1); /* when it was missed */
     tp_fixture_free(f);
 }
 
 static void test_submitted_in_time_never_fires(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new(s_yaml);
+    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
     s_planned(f, "p", TP_T0, CALL_AT);
-    s_status(f, "s", DUE, SUBMITTED);                          /* exactly at the deadline */
-    assert_int_equal(tp_fixture_watermark(f, DUE + 10 * TP_D), 0);
+    s_status(f, "s", DUE, SUBMITTED); /* exactly at the deadline */
+    TP_WATERMARK(f, DUE + 10 * TP_D);
     assert_int_equal(f->got.n, 0);
     tp_fixture_free(f);
 }
 
 static void test_late_submission_resolves(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new(s_yaml);
+    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
     s_planned(f, "p", TP_T0, CALL_AT);
-    s_status(f, "s", DUE + 5 * TP_H, SUBMITTED);               /* passes the deadline first */
+    s_status(f, "s", DUE + 5 * TP_H, SUBMITTED); /* passes the deadline first */
     assert_int_equal(f->got.n, 2);
     assert_int_equal(f->got.alerts[0]->status, TP_FIRING);
     assert_int_equal(f->got.alerts[1]->status, TP_RESOLVED);
@@ -100,16 +91,16 @@ static void test_late_submission_resolves(void **state) {
 
 static void test_cancel_before_and_after(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new(s_yaml);
+    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
     s_planned(f, "p", TP_T0, CALL_AT);
     s_status(f, "c", TP_T0 + TP_H, CANCELLED);
-    assert_int_equal(tp_fixture_watermark(f, DUE + TP_D), 0);
+    TP_WATERMARK(f, DUE + TP_D);
     assert_int_equal(f->got.n, 0);
     tp_fixture_free(f);
 
-    f = tp_fixture_new(s_yaml);
+    f = tp_fixture_only(NULL, RULE, NULL);
     s_planned(f, "p", TP_T0, CALL_AT);
-    assert_int_equal(tp_fixture_watermark(f, DUE + 1), 0);
+    TP_WATERMARK(f, DUE + 1);
     s_status(f, "c", DUE + 2, CANCELLED);
     assert_int_equal(f->got.n, 2);
     assert_string_equal(tp_test_evidence(f->got.alerts[1], "resolution"), "cancelled");
@@ -118,36 +109,36 @@ static void test_cancel_before_and_after(void **state) {
 
 static void test_rescheduled_call_moves_the_deadline(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new(s_yaml);
+    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
     s_planned(f, "p1", TP_T0, CALL_AT);
-    s_planned(f, "p2", TP_T0 + TP_H, CALL_AT + 3 * TP_D);      /* moved three days later */
-    assert_int_equal(tp_fixture_watermark(f, DUE + TP_D), 0);
+    s_planned(f, "p2", TP_T0 + TP_H, CALL_AT + 3 * TP_D); /* moved three days later */
+    TP_WATERMARK(f, DUE + TP_D);
     assert_int_equal(f->got.n, 0);
-    assert_int_equal(tp_fixture_watermark(f, DUE + 3 * TP_D + 1), 0);
+    TP_WATERMARK(f, DUE + 3 * TP_D + 1);
     assert_int_equal(f->got.n, 1);
     tp_fixture_free(f);
 }
 
 static void test_saved_versions_do_not_fire_twice(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new(s_yaml);
+    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
     s_planned(f, "p", TP_T0, CALL_AT);
-    assert_int_equal(tp_fixture_watermark(f, DUE + 1), 0);
-    s_status(f, "s1", DUE + 2, SAVED);                         /* re-arms; already in the past */
-    assert_int_equal(tp_fixture_watermark(f, DUE + 10), 0);
+    TP_WATERMARK(f, DUE + 1);
+    s_status(f, "s1", DUE + 2, SAVED); /* re-arms; already in the past */
+    TP_WATERMARK(f, DUE + 10);
     assert_int_equal(f->got.n, 1);
     tp_fixture_free(f);
 }
 
 static void test_out_of_order_submission_first(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new(s_yaml);
+    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
     /* SUBMITTED arrives first; its draft (older) arrives afterwards. */
     s_status(f, "s", TP_T0 + 10 * TP_H, SUBMITTED);
     s_planned(f, "p", TP_T0, CALL_AT);
     /* And a draft stamped later than the submission (producer clock skew). */
     s_planned(f, "p-skew", TP_T0 + 11 * TP_H, CALL_AT);
-    assert_int_equal(tp_fixture_watermark(f, DUE + 10 * TP_D), 0);
+    TP_WATERMARK(f, DUE + 10 * TP_D);
     assert_int_equal(f->got.n, 0);
     assert_int_equal(tp_engine_stats(f->engine)->stale_versions, 2);
     tp_fixture_free(f);
@@ -155,26 +146,27 @@ static void test_out_of_order_submission_first(void **state) {
 
 static void test_duplicate_event_does_nothing(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new(s_yaml);
+    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
     s_planned(f, "p", TP_T0, CALL_AT);
-    tp_test_call_t dup = { .event_id = "p", .at_ms = TP_T0, .call_id = "C-1", .status = PLANNED,
-                           .call_at_ms = CALL_AT };
+    tp_test_call_t dup = {
+        .event_id = "p", .at_ms = TP_T0, .call_id = "C-1", .status = PLANNED, .call_at_ms = CALL_AT
+    };
     assert_int_equal(tp_fixture_call(f, &dup), TP_DUPLICATE);
-    assert_int_equal(tp_fixture_watermark(f, DUE + 1), 0);
+    TP_WATERMARK(f, DUE + 1);
     assert_int_equal(f->got.n, 1);
     tp_fixture_free(f);
 }
 
 static void test_calls_are_forgotten_after_their_last_deadline(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new(s_yaml);   /* horizon 48h, retention 7d */
+    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL); /* horizon 48h, retention 7d */
     s_planned(f, "p", TP_T0, CALL_AT);
     s_status(f, "s", CALL_AT + TP_H, SUBMITTED);
     assert_int_equal(tp_engine_calls(f->engine), 1);
     /* Kept until its last deadline (call_at + 48h) plus retention. */
-    assert_int_equal(tp_fixture_watermark(f, CALL_AT + 48 * TP_H + 7 * TP_D), 0);
-    assert_int_equal(tp_engine_calls(f->engine), 1);           /* just inside */
-    assert_int_equal(tp_fixture_watermark(f, CALL_AT + 48 * TP_H + 7 * TP_D + 1), 0);
+    TP_WATERMARK(f, CALL_AT + 48 * TP_H + 7 * TP_D);
+    assert_int_equal(tp_engine_calls(f->engine), 1); /* just inside */
+    TP_WATERMARK(f, CALL_AT + 48 * TP_H + 7 * TP_D + 1);
     assert_int_equal(tp_engine_calls(f->engine), 0);
     assert_int_equal(tp_engine_deadlines(f->engine), 0);
     assert_int_equal(f->got.n, 0);
@@ -183,16 +175,16 @@ static void test_calls_are_forgotten_after_their_last_deadline(void **state) {
 
 static void test_late_correction_extends_retention(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new(s_yaml);
+    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
     s_planned(f, "p", TP_T0, CALL_AT);
     s_status(f, "s", CALL_AT + TP_H, SUBMITTED);
-    s_status(f, "fix", CALL_AT + 5 * TP_D, SUBMITTED);         /* after the horizon */
-    assert_int_equal(tp_fixture_watermark(f, CALL_AT + 5 * TP_D + 7 * TP_D), 0);
+    s_status(f, "fix", CALL_AT + 5 * TP_D, SUBMITTED); /* after the horizon */
+    TP_WATERMARK(f, CALL_AT + 5 * TP_D + 7 * TP_D);
     assert_int_equal(tp_engine_calls(f->engine), 1);
     /* A stale draft within retention is still recognised as stale. */
     s_planned(f, "p-late", TP_T0 + 1, CALL_AT);
     assert_int_equal(tp_engine_stats(f->engine)->stale_versions, 1);
-    assert_int_equal(tp_fixture_watermark(f, CALL_AT + 5 * TP_D + 7 * TP_D + 1), 0);
+    TP_WATERMARK(f, CALL_AT + 5 * TP_D + 7 * TP_D + 1);
     assert_int_equal(tp_engine_calls(f->engine), 0);
     assert_int_equal(f->got.n, 0);
     tp_fixture_free(f);
@@ -202,33 +194,19 @@ static void test_late_correction_extends_retention(void **state) {
  * detection time differs): the deadline fires from the timer. */
 static void test_wall_clock_gives_the_same_alerts(void **state) {
     (void)state;
-    const char *wall = "clock: wall\n"
-                       "rules:\n"
-                       "  call_incomplete: { enabled: false }\n"
-                       "  call_late: { enabled: false }\n"
-                       "  follow_up_missing: { enabled: false }\n"
-                       "  uncoordinated_contact: { enabled: false }\n"
-                       "  channel_mismatch: { enabled: false }\n";
-    tp_fixture_t *w = tp_fixture_new(wall);
-    tp_fixture_t *e = tp_fixture_new(s_yaml);
+    tp_fixture_t *w = tp_fixture_only("clock: wall\n", RULE, NULL);
+    tp_fixture_t *e = tp_fixture_only(NULL, RULE, NULL);
     tp_fixture_t *both[2] = { w, e };
     for (int i = 0; i < 2; i++)
         s_planned(both[i], "p", TP_T0, CALL_AT);
     assert_int_equal(tp_engine_next_deadline(w->engine), DUE);
     assert_int_equal(tp_fixture_wall_tick(w, DUE), 0);
     assert_int_equal(tp_fixture_wall_tick(w, DUE + 250), 1);
-    assert_int_equal(tp_fixture_watermark(e, DUE + 250), 0);
+    TP_WATERMARK(e, DUE + 250);
     for (int i = 0; i < 2; i++)
         s_status(both[i], "s", DUE + 2 * TP_H, SUBMITTED);
-    assert_int_equal(w->got.n, 2);
-    assert_int_equal(e->got.n, 2);
-    for (size_t i = 0; i < 2; i++) {
-        assert_string_equal(w->got.alerts[i]->alert_id, e->got.alerts[i]->alert_id);
-        assert_int_equal(w->got.alerts[i]->status, e->got.alerts[i]->status);
-        assert_string_equal(w->got.alerts[i]->summary, e->got.alerts[i]->summary);
-        assert_int_equal(w->got.alerts[i]->n_evidence, e->got.alerts[i]->n_evidence);
-    }
-    assert_int_equal(w->got.alerts[0]->detected_at_ms, DUE + 250);   /* the wall clock */
+    tp_expect_same_alerts(w, e, 2, true, NULL);
+    assert_int_equal(w->got.alerts[0]->detected_at_ms, DUE + 250); /* the wall clock */
     assert_int_equal(e->got.alerts[0]->detected_at_ms, DUE + 1);
     tp_fixture_free(w);
     tp_fixture_free(e);

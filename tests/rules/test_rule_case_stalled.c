@@ -8,62 +8,38 @@
 
 #include "tp_testengine.h"
 
+#define RULE "case_stalled"
+
 #define STARTED   TOUCHPOINT__V1__STEP_STATE__STEP_STATE_STARTED
 #define COMPLETED TOUCHPOINT__V1__STEP_STATE__STEP_STATE_COMPLETED
 #define RETURNED  TOUCHPOINT__V1__STEP_STATE__STEP_STATE_RETURNED
 #define CANCELLED TOUCHPOINT__V1__STEP_STATE__STEP_STATE_CANCELLED
 #define STALL     (10 * TP_D)
 
-/* Only case_stalled, so other rules' alerts do not interleave. */
-#define OTHERS_OFF "  call_incomplete: { enabled: false }\n"       \
-                   "  call_late: { enabled: false }\n"             \
-                   "  call_unsubmitted: { enabled: false }\n"      \
-                   "  follow_up_missing: { enabled: false }\n"     \
-                   "  uncoordinated_contact: { enabled: false }\n" \
-                   "  channel_mismatch: { enabled: false }\n"      \
-                   "  step_slow: { enabled: false }\n"             \
-                   "  rework: { enabled: false }\n"                \
-                   "  handoffs: { enabled: false }\n"              \
-                   "  hcp_burden: { enabled: false }\n"            \
-                   "  cycle_time: { enabled: false }\n"            \
-                   "  negative_feedback: { enabled: false }\n"
-#define STALLED "  case_stalled: { enabled: true, stall_after: 10d }\n"
+#define SETTINGS "{ enabled: true, stall_after: 10d }"
 
-static const char *s_yaml = "clock: event\nrules:\n" OTHERS_OFF STALLED;
-static const char *s_wall_yaml = "clock: wall\nrules:\n" OTHERS_OFF STALLED;
-
-typedef struct {
-    const char *eid;
-    int64_t     at;
-    const char *contract;
-    const char *step;
-    int         state;
-    const char *owner;
-    bool        closed;
-} s_ev_t;
-
-static int s_send(tp_fixture_t *f, s_ev_t e) {
-    tp_test_step_t s = { .event_id = e.eid, .at_ms = e.at, .contract_id = e.contract ? e.contract : "K-1",
-                         .step = e.step ? e.step : "NOMINATION", .state = e.state,
-                         .owner_id = e.owner, .case_closed = e.closed };
-    return tp_fixture_step(f, &s);
+/* A fixture running only this rule; step events default to contract K-1,
+ * step NOMINATION. */
+static tp_fixture_t *s_new(const char *head, const char *settings) {
+    tp_fixture_t *f = tp_fixture_only(head, RULE, settings);
+    f->step_defaults = (tp_test_step_t){ .contract_id = "K-1", .step = "NOMINATION" };
+    return f;
 }
-
-#define SEND(f, ...) assert_int_equal(s_send((f), (s_ev_t){ __VA_ARGS__ }), TP_ACCEPTED)
 
 static void test_fires_just_past_stall_after(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new(s_yaml);
-    SEND(f, .eid = "e1", .at = TP_T0, .step = "NOMINATION", .state = STARTED, .owner = "OWN-1");
-    SEND(f, .eid = "e2", .at = TP_T0 + 1 * TP_D, .step = "NOMINATION", .state = COMPLETED,
-         .owner = "OWN-1");
-    SEND(f, .eid = "e3", .at = TP_T0 + 2 * TP_D, .step = "FMV_REVIEW", .state = STARTED,
-         .owner = "OWN-2");
-    SEND(f, .eid = "e4", .at = TP_T0 + 3 * TP_D, .step = "CONTRACT_SENT", .state = STARTED,
-         .owner = "OWN-3");
-    assert_int_equal(tp_fixture_watermark(f, TP_T0 + 3 * TP_D + STALL), 0);   /* just inside */
+    tp_fixture_t *f = s_new(NULL, SETTINGS);
+    TP_STEP(f, .event_id = "e1", .at_ms = TP_T0, .step = "NOMINATION", .state = STARTED,
+            .owner_id = "OWN-1");
+    TP_STEP(f, .event_id = "e2", .at_ms = TP_T0 + 1 * TP_D, .step = "NOMINATION",
+            .state = COMPLETED, .owner_id = "OWN-1");
+    TP_STEP(f, .event_id = "e3", .at_ms = TP_T0 + 2 * TP_D, .step = "FMV_REVIEW", .state = STARTED,
+            .owner_id = "OWN-2");
+    TP_STEP(f, .event_id = "e4", .at_ms = TP_T0 + 3 * TP_D, .step = "CONTRACT_SENT",
+            .state = STARTED, .owner_id = "OWN-3");
+    TP_WATERMARK(f, TP_T0 + 3 * TP_D + STALL); /* just inside */
     assert_int_equal(f->got.n, 0);
-    assert_int_equal(tp_fixture_watermark(f, TP_T0 + 3 * TP_D + STALL + 1), 0);
+    TP_WATERMARK(f, TP_T0 + 3 * TP_D + STALL + 1);
     assert_int_equal(f->got.n, 1);
     Touchpoint__V1__Alert *a = f->got.alerts[0];
     assert_string_equal(f->got.topics[0], "friction.case_stalled");
@@ -86,28 +62,29 @@ static void test_fires_just_past_stall_after(void **state) {
     assert_string_equal(tp_test_evidence(a, "contract_type"), "SPEAKER");
     assert_string_equal(a->event_ids[0], "e4");
     /* Time moving on does not fire it again. */
-    assert_int_equal(tp_fixture_watermark(f, TP_T0 + 60 * TP_D), 0);
+    TP_WATERMARK(f, TP_T0 + 60 * TP_D);
     assert_int_equal(f->got.n, 1);
     tp_fixture_free(f);
 }
 
 static void test_every_event_moves_the_deadline(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new(s_yaml);
-    SEND(f, .eid = "e1", .at = TP_T0, .state = STARTED);
-    SEND(f, .eid = "e2", .at = TP_T0 + 9 * TP_D, .step = "FMV_REVIEW", .state = STARTED);
-    assert_int_equal(tp_fixture_watermark(f, TP_T0 + 19 * TP_D), 0);
+    tp_fixture_t *f = s_new(NULL, SETTINGS);
+    TP_STEP(f, .event_id = "e1", .at_ms = TP_T0, .state = STARTED);
+    TP_STEP(f, .event_id = "e2", .at_ms = TP_T0 + 9 * TP_D, .step = "FMV_REVIEW", .state = STARTED);
+    TP_WATERMARK(f, TP_T0 + 19 * TP_D);
     assert_int_equal(f->got.n, 0);
-    assert_int_equal(tp_fixture_watermark(f, TP_T0 + 19 * TP_D + 1), 0);
+    TP_WATERMARK(f, TP_T0 + 19 * TP_D + 1);
     assert_int_equal(f->got.n, 1);
     tp_fixture_free(f);
 }
 
 static void test_moving_again_resolves_and_rearms(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new(s_yaml);
-    SEND(f, .eid = "e1", .at = TP_T0, .state = STARTED);
-    SEND(f, .eid = "e2", .at = TP_T0 + 12 * TP_D, .state = COMPLETED);   /* passes the deadline */
+    tp_fixture_t *f = s_new(NULL, SETTINGS);
+    TP_STEP(f, .event_id = "e1", .at_ms = TP_T0, .state = STARTED);
+    TP_STEP(f, .event_id = "e2", .at_ms = TP_T0 + 12 * TP_D,
+            .state = COMPLETED); /* passes the deadline */
     assert_int_equal(f->got.n, 2);
     assert_int_equal(f->got.alerts[0]->status, TP_FIRING);
     assert_int_equal(f->got.alerts[0]->detected_at_ms, TP_T0 + STALL + 1);
@@ -118,12 +95,12 @@ static void test_moving_again_resolves_and_rearms(void **state) {
     assert_string_equal(tp_test_evidence(r, "moved_step"), "NOMINATION");
     assert_string_equal(tp_test_evidence(r, "moved_state"), "COMPLETED");
     assert_string_equal(tp_test_evidence(r, "moved_at"), "2026-01-13T00:00:00Z");
-    assert_string_equal(tp_test_evidence(r, "stalled_for"), "10d");   /* from the FIRING */
+    assert_string_equal(tp_test_evidence(r, "stalled_for"), "10d"); /* from the FIRING */
     assert_string_equal(r->event_ids[0], "e2");
     /* Silent again for stall_after: a new FIRING (the first is resolved). */
-    assert_int_equal(tp_fixture_watermark(f, TP_T0 + 22 * TP_D), 0);
+    TP_WATERMARK(f, TP_T0 + 22 * TP_D);
     assert_int_equal(f->got.n, 2);
-    assert_int_equal(tp_fixture_watermark(f, TP_T0 + 22 * TP_D + 1), 0);
+    TP_WATERMARK(f, TP_T0 + 22 * TP_D + 1);
     assert_int_equal(f->got.n, 3);
     assert_int_equal(f->got.alerts[2]->status, TP_FIRING);
     assert_string_equal(tp_test_evidence(f->got.alerts[2], "open_steps"), "");
@@ -132,21 +109,22 @@ static void test_moving_again_resolves_and_rearms(void **state) {
 
 static void test_stale_events_neither_rearm_earlier_nor_resolve(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new(s_yaml);
+    tp_fixture_t *f = s_new(NULL, SETTINGS);
     /* COMPLETED overtook its STARTED: the case last moved at T0+5d. */
-    SEND(f, .eid = "c", .at = TP_T0 + 5 * TP_D, .state = COMPLETED);
-    SEND(f, .eid = "s", .at = TP_T0, .state = STARTED);
-    SEND(f, .eid = "old", .at = TP_T0 + TP_D, .step = "FMV_REVIEW", .state = STARTED);
-    assert_int_equal(tp_fixture_watermark(f, TP_T0 + 15 * TP_D), 0);
+    TP_STEP(f, .event_id = "c", .at_ms = TP_T0 + 5 * TP_D, .state = COMPLETED);
+    TP_STEP(f, .event_id = "s", .at_ms = TP_T0, .state = STARTED);
+    TP_STEP(f, .event_id = "old", .at_ms = TP_T0 + TP_D, .step = "FMV_REVIEW", .state = STARTED);
+    TP_WATERMARK(f, TP_T0 + 15 * TP_D);
     assert_int_equal(f->got.n, 0);
-    assert_int_equal(tp_fixture_watermark(f, TP_T0 + 15 * TP_D + 1), 0);
+    TP_WATERMARK(f, TP_T0 + 15 * TP_D + 1);
     assert_int_equal(f->got.n, 1);
     assert_string_equal(tp_test_evidence(f->got.alerts[0], "last_step"), "NOMINATION");
     assert_string_equal(tp_test_evidence(f->got.alerts[0], "last_step_state"), "COMPLETED");
     /* While FIRING, an event older than the silence does not end it. */
-    SEND(f, .eid = "old2", .at = TP_T0 + 4 * TP_D, .step = "CONTRACT_SENT", .state = STARTED);
+    TP_STEP(f, .event_id = "old2", .at_ms = TP_T0 + 4 * TP_D, .step = "CONTRACT_SENT",
+            .state = STARTED);
     assert_int_equal(f->got.n, 1);
-    assert_int_equal(tp_fixture_watermark(f, TP_T0 + 40 * TP_D), 0);
+    TP_WATERMARK(f, TP_T0 + 40 * TP_D);
     assert_int_equal(f->got.n, 1);
     assert_int_equal(tp_engine_open_alerts(f->engine), 1);
     tp_fixture_free(f);
@@ -154,71 +132,54 @@ static void test_stale_events_neither_rearm_earlier_nor_resolve(void **state) {
 
 static void test_duplicate_event_does_nothing(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new(s_yaml);
-    SEND(f, .eid = "e1", .at = TP_T0, .state = STARTED);
-    assert_int_equal(s_send(f, (s_ev_t){ .eid = "e1", .at = TP_T0, .state = STARTED }),
-                     TP_DUPLICATE);
-    assert_int_equal(tp_fixture_watermark(f, TP_T0 + STALL + 1), 0);
+    tp_fixture_t *f = s_new(NULL, SETTINGS);
+    TP_STEP(f, .event_id = "e1", .at_ms = TP_T0, .state = STARTED);
+    assert_int_equal(
+        tp_fixture_step(f, &(tp_test_step_t){ .event_id = "e1", .at_ms = TP_T0, .state = STARTED }),
+        TP_DUPLICATE);
+    TP_WATERMARK(f, TP_T0 + STALL + 1);
     assert_int_equal(f->got.n, 1);
     /* Re-sent under a new id while FIRING: the case is still silent. */
-    SEND(f, .eid = "e1-again", .at = TP_T0, .state = STARTED);
-    assert_int_equal(tp_fixture_watermark(f, TP_T0 + 30 * TP_D), 0);
+    TP_STEP(f, .event_id = "e1-again", .at_ms = TP_T0, .state = STARTED);
+    TP_WATERMARK(f, TP_T0 + 30 * TP_D);
     assert_int_equal(f->got.n, 1);
     tp_fixture_free(f);
 }
 
 static void test_disabled_is_silent(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new("clock: event\nrules:\n" OTHERS_OFF
-                                     "  case_stalled: { enabled: false }\n");
-    SEND(f, .eid = "e1", .at = TP_T0, .state = STARTED);
-    assert_int_equal(tp_fixture_watermark(f, TP_T0 + 60 * TP_D), 0);
+    tp_fixture_t *f = s_new(NULL, "{ enabled: false }");
+    TP_STEP(f, .event_id = "e1", .at_ms = TP_T0, .state = STARTED);
+    TP_WATERMARK(f, TP_T0 + 60 * TP_D);
     assert_int_equal(f->got.n, 0);
     tp_fixture_free(f);
 }
 
 static void test_case_close_resolves_and_disarms(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new(s_yaml);
-    SEND(f, .eid = "e1", .at = TP_T0, .state = STARTED);
-    assert_int_equal(tp_fixture_watermark(f, TP_T0 + STALL + 1), 0);
+    tp_fixture_t *f = s_new(NULL, SETTINGS);
+    TP_STEP(f, .event_id = "e1", .at_ms = TP_T0, .state = STARTED);
+    TP_WATERMARK(f, TP_T0 + STALL + 1);
     assert_int_equal(f->got.n, 1);
-    SEND(f, .eid = "close", .at = TP_T0 + 11 * TP_D, .step = "PAYMENT", .state = COMPLETED,
-         .closed = true);
+    TP_STEP(f, .event_id = "close", .at_ms = TP_T0 + 11 * TP_D, .step = "PAYMENT",
+            .state = COMPLETED, .case_closed = true);
     assert_int_equal(f->got.n, 2);
-    assert_int_equal(f->got.alerts[1]->status, TP_RESOLVED);
-    assert_string_equal(tp_test_evidence(f->got.alerts[1], "resolution"), "case closed");
+    tp_expect_resolved(f, 1, "case closed");
     assert_string_equal(f->got.alerts[1]->event_ids[0], "close");
     /* A late event on the closed case arms nothing. */
-    SEND(f, .eid = "late", .at = TP_T0 + 12 * TP_D, .step = "FMV_REVIEW", .state = STARTED);
-    assert_int_equal(tp_fixture_watermark(f, TP_T0 + 18 * TP_D), 0);
+    TP_STEP(f, .event_id = "late", .at_ms = TP_T0 + 12 * TP_D, .step = "FMV_REVIEW",
+            .state = STARTED);
+    TP_WATERMARK(f, TP_T0 + 18 * TP_D);
     assert_int_equal(f->got.n, 2);
 
     /* Closed (here: cancelled) before stall_after: never fires. */
-    SEND(f, .eid = "k2", .at = TP_T0 + 18 * TP_D, .contract = "K-2", .state = STARTED);
-    SEND(f, .eid = "k2x", .at = TP_T0 + 19 * TP_D, .contract = "K-2", .state = CANCELLED,
-         .closed = true);
-    assert_int_equal(tp_fixture_watermark(f, TP_T0 + 25 * TP_D), 0);
+    TP_STEP(f, .event_id = "k2", .at_ms = TP_T0 + 18 * TP_D, .contract_id = "K-2",
+            .state = STARTED);
+    TP_STEP(f, .event_id = "k2x", .at_ms = TP_T0 + 19 * TP_D, .contract_id = "K-2",
+            .state = CANCELLED, .case_closed = true);
+    TP_WATERMARK(f, TP_T0 + 25 * TP_D);
     assert_int_equal(f->got.n, 2);
     assert_int_equal(tp_engine_open_alerts(f->engine), 0);
-    tp_fixture_free(f);
-}
-
-static void test_forgotten_case_resolves(void **state) {
-    (void)state;
-    tp_fixture_t *f = tp_fixture_new("clock: event\n"
-                                     "limits: { open_case_horizon: 30d }\n"
-                                     "rules:\n" OTHERS_OFF STALLED);
-    SEND(f, .eid = "e1", .at = TP_T0, .state = STARTED);
-    assert_int_equal(tp_fixture_watermark(f, TP_T0 + 30 * TP_D), 0);
-    assert_int_equal(f->got.n, 1);
-    assert_int_equal(tp_fixture_watermark(f, TP_T0 + 30 * TP_D + 1), 0);
-    assert_int_equal(tp_engine_cases(f->engine), 0);
-    assert_int_equal(f->got.n, 2);
-    assert_int_equal(f->got.alerts[1]->status, TP_RESOLVED);
-    assert_string_equal(tp_test_evidence(f->got.alerts[1], "resolution"), "case forgotten");
-    assert_int_equal(tp_engine_open_alerts(f->engine), 0);
-    assert_int_equal(tp_engine_deadlines(f->engine), 0);
     tp_fixture_free(f);
 }
 
@@ -227,18 +188,16 @@ static void test_forgotten_case_resolves(void **state) {
  * follows instead of resolving early. */
 static void test_retention_watch_follows_the_case(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new("clock: event\n"
-                                     "limits: { open_case_horizon: 30d }\n"
-                                     "rules:\n" OTHERS_OFF STALLED);
-    SEND(f, .eid = "e1", .at = TP_T0, .state = STARTED);
-    assert_int_equal(tp_fixture_watermark(f, TP_T0 + 25 * TP_D), 0);
+    tp_fixture_t *f = s_new("clock: event\nlimits: { open_case_horizon: 30d }\n", SETTINGS);
+    TP_STEP(f, .event_id = "e1", .at_ms = TP_T0, .state = STARTED);
+    TP_WATERMARK(f, TP_T0 + 25 * TP_D);
     assert_int_equal(f->got.n, 1);
-    SEND(f, .eid = "e2", .at = TP_T0 + 5 * TP_D, .step = "FMV_REVIEW", .state = STARTED);
-    assert_int_equal(f->got.n, 1);                       /* still silent for 20d */
-    assert_int_equal(tp_fixture_watermark(f, TP_T0 + 35 * TP_D), 0);
+    TP_STEP(f, .event_id = "e2", .at_ms = TP_T0 + 5 * TP_D, .step = "FMV_REVIEW", .state = STARTED);
+    assert_int_equal(f->got.n, 1); /* still silent for 20d */
+    TP_WATERMARK(f, TP_T0 + 35 * TP_D);
     assert_int_equal(tp_engine_cases(f->engine), 1);
     assert_int_equal(f->got.n, 1);
-    assert_int_equal(tp_fixture_watermark(f, TP_T0 + 35 * TP_D + 1), 0);
+    TP_WATERMARK(f, TP_T0 + 35 * TP_D + 1);
     assert_int_equal(f->got.n, 2);
     assert_string_equal(tp_test_evidence(f->got.alerts[1], "resolution"), "case forgotten");
     tp_fixture_free(f);
@@ -246,27 +205,19 @@ static void test_retention_watch_follows_the_case(void **state) {
 
 static void test_wall_clock_gives_the_same_alerts(void **state) {
     (void)state;
-    tp_fixture_t *w = tp_fixture_new(s_wall_yaml);
-    tp_fixture_t *e = tp_fixture_new(s_yaml);
+    tp_fixture_t *w = s_new("clock: wall\n", SETTINGS);
+    tp_fixture_t *e = s_new(NULL, SETTINGS);
     tp_fixture_t *both[2] = { w, e };
     for (int i = 0; i < 2; i++)
-        SEND(both[i], .eid = "e1", .at = TP_T0, .state = STARTED);
+        TP_STEP(both[i], .event_id = "e1", .at_ms = TP_T0, .state = STARTED);
     assert_int_equal(tp_engine_next_deadline(w->engine), TP_T0 + STALL);
     assert_int_equal(tp_fixture_wall_tick(w, TP_T0 + STALL), 0);
     assert_int_equal(tp_fixture_wall_tick(w, TP_T0 + STALL + 250), 1);
-    assert_int_equal(tp_fixture_watermark(e, TP_T0 + STALL + 250), 0);
+    TP_WATERMARK(e, TP_T0 + STALL + 250);
     tp_fixture_wall_tick(w, TP_T0 + 12 * TP_D);
     for (int i = 0; i < 2; i++)
-        SEND(both[i], .eid = "e2", .at = TP_T0 + 12 * TP_D, .state = COMPLETED);
-    assert_int_equal(w->got.n, 2);
-    assert_int_equal(e->got.n, 2);
-    for (size_t i = 0; i < 2; i++) {
-        assert_string_equal(w->got.alerts[i]->alert_id, e->got.alerts[i]->alert_id);
-        assert_int_equal(w->got.alerts[i]->status, e->got.alerts[i]->status);
-        assert_string_equal(tp_test_evidence(w->got.alerts[i], "last_step_at"),
-                            tp_test_evidence(e->got.alerts[i], "last_step_at"));
-        assert_int_equal(w->got.alerts[i]->n_evidence, e->got.alerts[i]->n_evidence);
-    }
+        TP_STEP(both[i], .event_id = "e2", .at_ms = TP_T0 + 12 * TP_D, .state = COMPLETED);
+    tp_expect_same_alerts(w, e, 2, false, "last_step_at");
     assert_int_equal(w->got.alerts[0]->detected_at_ms, TP_T0 + STALL + 250);
     assert_int_equal(e->got.alerts[0]->detected_at_ms, TP_T0 + STALL + 1);
     tp_fixture_free(w);
@@ -282,7 +233,6 @@ int main(void) {
         cmocka_unit_test(test_duplicate_event_does_nothing),
         cmocka_unit_test(test_disabled_is_silent),
         cmocka_unit_test(test_case_close_resolves_and_disarms),
-        cmocka_unit_test(test_forgotten_case_resolves),
         cmocka_unit_test(test_retention_watch_follows_the_case),
         cmocka_unit_test(test_wall_clock_gives_the_same_alerts),
     };

@@ -8,33 +8,23 @@
 
 #include "tp_testengine.h"
 
+#define RULE "follow_up_missing"
+
 #define PLANNED   TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_PLANNED
 #define SUBMITTED TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED
-#define FB_AT (TP_T0 + 10 * TP_H)
-#define DUE (FB_AT + 7 * TP_D)
-#define EXPIRY (DUE + 90 * TP_D)
+#define FB_AT     (TP_T0 + 10 * TP_H)
+#define DUE       (FB_AT + 7 * TP_D)
+#define EXPIRY    (DUE + 90 * TP_D)
 
-/* Only follow_up_missing, so other rules' alerts do not interleave. */
-#define OTHERS_OFF "  call_incomplete: { enabled: false }\n"       \
-                   "  call_unsubmitted: { enabled: false }\n"      \
-                   "  call_late: { enabled: false }\n"             \
-                   "  uncoordinated_contact: { enabled: false }\n" \
-                   "  channel_mismatch: { enabled: false }\n"      \
-                   "  step_slow: { enabled: false }\n"             \
-                   "  case_stalled: { enabled: false }\n"          \
-                   "  rework: { enabled: false }\n"                \
-                   "  handoffs: { enabled: false }\n"              \
-                   "  hcp_burden: { enabled: false }\n"            \
-                   "  cycle_time: { enabled: false }\n"            \
-                   "  negative_feedback: { enabled: false }\n"
-
-static const char *s_yaml = "clock: event\n"
-                            "rules:\n" OTHERS_OFF;
 
 /* A feedback of HCP-1 (feedback_id = event id); nps/effort < 0: not given. */
 static void s_feedback(tp_fixture_t *f, const char *eid, int64_t at, int nps, int effort) {
-    tp_test_feedback_t fb = { .event_id = eid, .at_ms = at, .nps = nps, .effort = effort,
-                              .subject_type = "call", .subject_id = "C-0",
+    tp_test_feedback_t fb = { .event_id = eid,
+                              .at_ms = at,
+                              .nps = nps,
+                              .effort = effort,
+                              .subject_type = "call",
+                              .subject_id = "C-0",
                               .comment = "Nobody answered my question about dosing." };
     assert_int_equal(tp_fixture_feedback(f, &fb), 0);
 }
@@ -42,27 +32,17 @@ static void s_feedback(tp_fixture_t *f, const char *eid, int64_t at, int nps, in
 /* A call version stamped at `at`, dated call_at. */
 static void s_call(tp_fixture_t *f, const char *eid, const char *call_id, const char *hcp,
                    int status, int64_t at, int64_t call_at) {
-    tp_test_call_t c = { .event_id = eid, .at_ms = at, .call_id = call_id, .hcp_id = hcp,
-                         .rep_id = "REP-7", .status = status, .call_at_ms = call_at };
-    assert_int_equal(tp_fixture_call(f, &c), 0);
-}
-
-/* The captured alert with this id (asserts there is one). */
-static const Touchpoint__V1__Alert *s_find(const tp_fixture_t *f, const char *alert_id) {
-    for (size_t i = 0; i < f->got.n; i++)
-        if (strcmp(f->got.alerts[i]->alert_id, alert_id) == 0)
-            return f->got.alerts[i];
-    fail_msg("no alert %s", alert_id);
-    return NULL;
+    TP_CALL(f, .event_id = eid, .at_ms = at, .call_id = call_id, .hcp_id = hcp, .rep_id = "REP-7",
+            .status = status, .call_at_ms = call_at);
 }
 
 static void test_fires_at_deadline_without_further_input(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new(s_yaml);
+    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
     s_feedback(f, "F-1", FB_AT, 3, -1);
-    assert_int_equal(tp_fixture_watermark(f, DUE), 0);        /* just inside */
+    TP_WATERMARK(f, DUE); /* just inside */
     assert_int_equal(f->got.n, 0);
-    assert_int_equal(tp_fixture_watermark(f, DUE + 1), 0);    /* just past */
+    TP_WATERMARK(f, DUE + 1); /* just past */
     assert_int_equal(f->got.n, 1);
     Touchpoint__V1__Alert *a = f->got.alerts[0];
     assert_string_equal(f->got.topics[0], "accountability.follow_up_missing");
@@ -76,13 +56,14 @@ static void test_fires_at_deadline_without_further_input(void **state) {
     assert_string_equal(tp_test_evidence(a, "feedback_at"), "2026-01-01T10:00:00Z");
     assert_string_equal(tp_test_evidence(a, "due_at"), "2026-01-08T10:00:00Z");
     assert_string_equal(tp_test_evidence(a, "follow_up_within"), "7d");
-    assert_string_equal(tp_test_evidence(a, "comment"), "Nobody answered my question about dosing.");
+    assert_string_equal(tp_test_evidence(a, "comment"),
+                        "Nobody answered my question about dosing.");
     assert_string_equal(tp_test_evidence(a, "subject_type"), "call");
     assert_string_equal(tp_test_evidence(a, "subject_id"), "C-0");
     assert_int_equal(a->n_event_ids, 1);
     assert_string_equal(a->event_ids[0], "F-1");
     /* Time moving on does not fire it again. */
-    assert_int_equal(tp_fixture_watermark(f, DUE + 30 * TP_D), 0);
+    TP_WATERMARK(f, DUE + 30 * TP_D);
     assert_int_equal(f->got.n, 1);
     tp_fixture_free(f);
 }
@@ -90,7 +71,7 @@ static void test_fires_at_deadline_without_further_input(void **state) {
 /* nps <= 6 or effort >= 5 (defaults), and configured thresholds. */
 static void test_detractor_thresholds(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new(s_yaml);
+    tp_fixture_t      *f = tp_fixture_only(NULL, RULE, NULL);
     tp_test_feedback_t fbs[] = {
         { .event_id = "nps6", .hcp_id = "H-1", .at_ms = FB_AT, .nps = 6, .effort = -1 },
         { .event_id = "nps7", .hcp_id = "H-2", .at_ms = FB_AT, .nps = 7, .effort = -1 },
@@ -101,11 +82,11 @@ static void test_detractor_thresholds(void **state) {
     };
     for (size_t i = 0; i < sizeof fbs / sizeof fbs[0]; i++)
         assert_int_equal(tp_fixture_feedback(f, &fbs[i]), 0);
-    assert_int_equal(tp_fixture_watermark(f, DUE + 1), 0);
-    assert_int_equal(f->got.n, 3);                 /* equal deadlines: any order */
-    const Touchpoint__V1__Alert *nps6 = s_find(f, "follow_up_missing:feedback/nps6");
-    const Touchpoint__V1__Alert *eff5 = s_find(f, "follow_up_missing:feedback/eff5");
-    const Touchpoint__V1__Alert *both = s_find(f, "follow_up_missing:feedback/both");
+    TP_WATERMARK(f, DUE + 1);
+    assert_int_equal(f->got.n, 3); /* equal deadlines: any order */
+    const Touchpoint__V1__Alert *nps6 = tp_fixture_find(f, "follow_up_missing:feedback/nps6");
+    const Touchpoint__V1__Alert *eff5 = tp_fixture_find(f, "follow_up_missing:feedback/eff5");
+    const Touchpoint__V1__Alert *both = tp_fixture_find(f, "follow_up_missing:feedback/both");
     assert_string_equal(nps6->hcp_id, "H-1");
     assert_null(tp_test_evidence(eff5, "nps"));
     assert_string_equal(tp_test_evidence(eff5, "effort_score"), "5");
@@ -113,14 +94,12 @@ static void test_detractor_thresholds(void **state) {
     assert_string_equal(tp_test_evidence(both, "effort_score"), "7");
     tp_fixture_free(f);
 
-    f = tp_fixture_new("clock: event\n"
-                       "rules:\n" OTHERS_OFF
-                       "  follow_up_missing: { follow_up_within: 2d, nps_max: 3, effort_min: 6 }\n");
-    s_feedback(f, "nps4", FB_AT, 4, 5);                      /* neither, with these */
+    f = tp_fixture_only(NULL, RULE, "{ follow_up_within: 2d, nps_max: 3, effort_min: 6 }");
+    s_feedback(f, "nps4", FB_AT, 4, 5); /* neither, with these */
     s_feedback(f, "nps3", FB_AT, 3, -1);
-    assert_int_equal(tp_fixture_watermark(f, FB_AT + 2 * TP_D), 0);
+    TP_WATERMARK(f, FB_AT + 2 * TP_D);
     assert_int_equal(f->got.n, 0);
-    assert_int_equal(tp_fixture_watermark(f, FB_AT + 2 * TP_D + 1), 0);
+    TP_WATERMARK(f, FB_AT + 2 * TP_D + 1);
     assert_int_equal(f->got.n, 1);
     assert_string_equal(f->got.alerts[0]->alert_id, "follow_up_missing:feedback/nps3");
     assert_string_equal(tp_test_evidence(f->got.alerts[0], "follow_up_within"), "2d");
@@ -132,51 +111,73 @@ static void test_detractor_thresholds(void **state) {
  * 5 are not) and its NPS band ends at 5; other sources keep the rule's. */
 static void test_per_source_scale(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new(
-        "clock: event\n"
-        "feedback_sources:\n"
-        "  medallia: { nps_max: 5, effort_scale: 5, effort_high_is_hard: false,"
-        " effort_threshold: 2 }\n"
-        "rules:\n" OTHERS_OFF);
+    tp_fixture_t *f =
+        tp_fixture_only("clock: event\nfeedback_sources:\n  medallia: { nps_max: 5, effort_scale: "
+                        "5, effort_high_is_hard: false, effort_threshold: 2 }\n",
+                        RULE, NULL);
     tp_test_feedback_t fbs[] = {
-        { .event_id = "m-eff2", .source = "medallia", .hcp_id = "H-1", .at_ms = FB_AT, .nps = -1,
+        { .event_id = "m-eff2",
+          .source = "medallia",
+          .hcp_id = "H-1",
+          .at_ms = FB_AT,
+          .nps = -1,
           .effort = 2 },
-        { .event_id = "m-eff3", .source = "medallia", .hcp_id = "H-2", .at_ms = FB_AT, .nps = -1,
+        { .event_id = "m-eff3",
+          .source = "medallia",
+          .hcp_id = "H-2",
+          .at_ms = FB_AT,
+          .nps = -1,
           .effort = 3 },
-        { .event_id = "m-eff5", .source = "medallia", .hcp_id = "H-3", .at_ms = FB_AT, .nps = -1,
+        { .event_id = "m-eff5",
+          .source = "medallia",
+          .hcp_id = "H-3",
+          .at_ms = FB_AT,
+          .nps = -1,
           .effort = 5 },
-        { .event_id = "m-nps6", .source = "medallia", .hcp_id = "H-4", .at_ms = FB_AT, .nps = 6,
+        { .event_id = "m-nps6",
+          .source = "medallia",
+          .hcp_id = "H-4",
+          .at_ms = FB_AT,
+          .nps = 6,
           .effort = -1 },
-        { .event_id = "m-nps5", .source = "medallia", .hcp_id = "H-5", .at_ms = FB_AT, .nps = 5,
+        { .event_id = "m-nps5",
+          .source = "medallia",
+          .hcp_id = "H-5",
+          .at_ms = FB_AT,
+          .nps = 5,
           .effort = -1 },
-        { .event_id = "s-eff5", .source = "survey", .hcp_id = "H-6", .at_ms = FB_AT, .nps = -1,
+        { .event_id = "s-eff5",
+          .source = "survey",
+          .hcp_id = "H-6",
+          .at_ms = FB_AT,
+          .nps = -1,
           .effort = 5 },
     };
     for (size_t i = 0; i < sizeof fbs / sizeof fbs[0]; i++)
         assert_int_equal(tp_fixture_feedback(f, &fbs[i]), 0);
-    assert_int_equal(tp_fixture_watermark(f, DUE + 1), 0);
-    assert_int_equal(f->got.n, 3);                 /* equal deadlines: any order */
-    assert_string_equal(s_find(f, "follow_up_missing:feedback/m-eff2")->hcp_id, "H-1");
-    assert_string_equal(s_find(f, "follow_up_missing:feedback/m-nps5")->hcp_id, "H-5");
-    assert_string_equal(s_find(f, "follow_up_missing:feedback/s-eff5")->hcp_id, "H-6");
+    TP_WATERMARK(f, DUE + 1);
+    assert_int_equal(f->got.n, 3); /* equal deadlines: any order */
+    assert_string_equal(tp_fixture_find(f, "follow_up_missing:feedback/m-eff2")->hcp_id, "H-1");
+    assert_string_equal(tp_fixture_find(f, "follow_up_missing:feedback/m-nps5")->hcp_id, "H-5");
+    assert_string_equal(tp_fixture_find(f, "follow_up_missing:feedback/s-eff5")->hcp_id, "H-6");
     tp_fixture_free(f);
 }
 
 static void test_follow_up_in_time_cancels(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new(s_yaml);
+    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
     s_feedback(f, "F-1", FB_AT, 2, -1);
     s_call(f, "c", "C-1", "HCP-1", SUBMITTED, FB_AT + TP_D, FB_AT + TP_D);
-    assert_int_equal(tp_fixture_watermark(f, EXPIRY + TP_D), 0);
+    TP_WATERMARK(f, EXPIRY + TP_D);
     assert_int_equal(f->got.n, 0);
-    assert_int_equal(tp_engine_deadlines(f->engine), 0);     /* nothing left behind */
+    assert_int_equal(tp_engine_deadlines(f->engine), 0); /* nothing left behind */
     tp_fixture_free(f);
 
     /* A call dated exactly at the deadline is still in time. */
-    f = tp_fixture_new(s_yaml);
+    f = tp_fixture_only(NULL, RULE, NULL);
     s_feedback(f, "F-1", FB_AT, 2, -1);
     s_call(f, "c", "C-1", "HCP-1", SUBMITTED, DUE, DUE);
-    assert_int_equal(tp_fixture_watermark(f, DUE + TP_D), 0);
+    TP_WATERMARK(f, DUE + TP_D);
     assert_int_equal(f->got.n, 0);
     tp_fixture_free(f);
 }
@@ -185,12 +186,12 @@ static void test_follow_up_in_time_cancels(void **state) {
  * another HCP, or not SUBMITTED. */
 static void test_calls_that_do_not_count(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new(s_yaml);
+    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
     s_feedback(f, "F-1", FB_AT, 2, -1);
     s_call(f, "same", "C-1", "HCP-1", SUBMITTED, FB_AT + TP_H, FB_AT);
     s_call(f, "other", "C-2", "HCP-2", SUBMITTED, FB_AT + TP_H, FB_AT + TP_H);
     s_call(f, "plan", "C-3", "HCP-1", PLANNED, FB_AT + TP_H, FB_AT + 2 * TP_D);
-    assert_int_equal(tp_fixture_watermark(f, DUE + 1), 0);
+    TP_WATERMARK(f, DUE + 1);
     assert_int_equal(f->got.n, 1);
     /* A late submission of a call dated before the feedback resolves nothing. */
     s_call(f, "old", "C-4", "HCP-1", SUBMITTED, DUE + TP_D, FB_AT - TP_H);
@@ -201,10 +202,10 @@ static void test_calls_that_do_not_count(void **state) {
 /* A follow-up after the deadline resolves the FIRING, however late. */
 static void test_late_follow_up_resolves(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new(s_yaml);
+    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
     s_feedback(f, "F-1", FB_AT, 2, -1);
     s_call(f, "c", "C-1", "HCP-1", SUBMITTED, DUE + 2 * TP_D, DUE + 2 * TP_D);
-    assert_int_equal(f->got.n, 2);                            /* passes the deadline first */
+    assert_int_equal(f->got.n, 2); /* passes the deadline first */
     assert_int_equal(f->got.alerts[0]->status, TP_FIRING);
     assert_int_equal(f->got.alerts[0]->detected_at_ms, DUE + 1);
     Touchpoint__V1__Alert *r = f->got.alerts[1];
@@ -213,7 +214,7 @@ static void test_late_follow_up_resolves(void **state) {
     assert_string_equal(tp_test_evidence(r, "resolution"), "followed up");
     assert_string_equal(tp_test_evidence(r, "call_id"), "C-1");
     assert_string_equal(tp_test_evidence(r, "rep_id"), "REP-7");
-    assert_string_equal(tp_test_evidence(r, "nps"), "2");       /* the FIRING's evidence */
+    assert_string_equal(tp_test_evidence(r, "nps"), "2"); /* the FIRING's evidence */
     assert_string_equal(r->event_ids[0], "c");
     assert_int_equal(r->sequence, f->got.alerts[0]->sequence + 1);
     assert_int_equal(tp_engine_open_alerts(f->engine), 0);
@@ -223,9 +224,9 @@ static void test_late_follow_up_resolves(void **state) {
     tp_fixture_free(f);
 
     /* Wall-mode style: fired, then the call arrives with an earlier stamp. */
-    f = tp_fixture_new(s_yaml);
+    f = tp_fixture_only(NULL, RULE, NULL);
     s_feedback(f, "F-1", FB_AT, 2, -1);
-    assert_int_equal(tp_fixture_watermark(f, DUE + 5 * TP_D), 0);
+    TP_WATERMARK(f, DUE + 5 * TP_D);
     s_call(f, "c", "C-1", "HCP-1", SUBMITTED, DUE + TP_D, DUE + TP_D);
     assert_int_equal(f->got.n, 2);
     assert_int_equal(f->got.alerts[1]->status, TP_RESOLVED);
@@ -234,11 +235,11 @@ static void test_late_follow_up_resolves(void **state) {
 
 static void test_expires_90_days_after_the_deadline(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new(s_yaml);
+    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
     s_feedback(f, "F-1", FB_AT, 0, -1);
-    assert_int_equal(tp_fixture_watermark(f, EXPIRY), 0);
+    TP_WATERMARK(f, EXPIRY);
     assert_int_equal(f->got.n, 1);
-    assert_int_equal(tp_fixture_watermark(f, EXPIRY + 1), 0);
+    TP_WATERMARK(f, EXPIRY + 1);
     assert_int_equal(f->got.n, 2);
     Touchpoint__V1__Alert *r = f->got.alerts[1];
     assert_int_equal(r->status, TP_RESOLVED);
@@ -256,18 +257,19 @@ static void test_expires_90_days_after_the_deadline(void **state) {
 /* The same feedback again (new event id) and the same event twice. */
 static void test_never_fires_twice_for_one_feedback(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new(s_yaml);
+    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
     s_feedback(f, "e1", FB_AT, 1, -1);
     tp_test_feedback_t dup = { .event_id = "e1", .at_ms = FB_AT, .nps = 1, .effort = -1 };
     assert_int_equal(tp_fixture_feedback(f, &dup), TP_DUPLICATE);
-    tp_test_feedback_t again = { .event_id = "e2", .feedback_id = "e1", .at_ms = FB_AT + TP_H,
-                                 .nps = 1, .effort = -1 };
+    tp_test_feedback_t again = {
+        .event_id = "e2", .feedback_id = "e1", .at_ms = FB_AT + TP_H, .nps = 1, .effort = -1
+    };
     assert_int_equal(tp_fixture_feedback(f, &again), 0);
-    assert_int_equal(tp_fixture_watermark(f, DUE + TP_D), 0);
+    TP_WATERMARK(f, DUE + TP_D);
     assert_int_equal(f->got.n, 1);
-    again.event_id = "e3";                                              /* while FIRING */
+    again.event_id = "e3"; /* while FIRING */
     assert_int_equal(tp_fixture_feedback(f, &again), 0);
-    assert_int_equal(tp_fixture_watermark(f, DUE + 2 * TP_D), 0);
+    TP_WATERMARK(f, DUE + 2 * TP_D);
     assert_int_equal(f->got.n, 1);
     assert_int_equal(tp_engine_stats(f->engine)->duplicates, 1);
     tp_fixture_free(f);
@@ -277,17 +279,17 @@ static void test_never_fires_twice_for_one_feedback(void **state) {
  * and a later detractor is tracked afresh. */
 static void test_one_call_follows_up_every_earlier_feedback(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new(s_yaml);
+    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
     s_feedback(f, "F-1", FB_AT, 1, -1);
     s_feedback(f, "F-2", FB_AT + TP_H, -1, 6);
-    assert_int_equal(tp_fixture_watermark(f, DUE + TP_H + 1), 0);
+    TP_WATERMARK(f, DUE + TP_H + 1);
     assert_int_equal(f->got.n, 2);
     s_call(f, "c", "C-1", "HCP-1", SUBMITTED, DUE + TP_D, DUE + TP_D);
     assert_int_equal(f->got.n, 4);
     assert_int_equal(f->got.alerts[2]->status, TP_RESOLVED);
     assert_int_equal(f->got.alerts[3]->status, TP_RESOLVED);
     s_feedback(f, "F-3", DUE + 2 * TP_D, 1, -1);
-    assert_int_equal(tp_fixture_watermark(f, DUE + 9 * TP_D + 1), 0);
+    TP_WATERMARK(f, DUE + 9 * TP_D + 1);
     assert_int_equal(f->got.n, 5);
     assert_string_equal(f->got.alerts[4]->alert_id, "follow_up_missing:feedback/F-3");
     tp_fixture_free(f);
@@ -296,11 +298,11 @@ static void test_one_call_follows_up_every_earlier_feedback(void **state) {
 /* Survey feedback often reaches us after the rep already called back. */
 static void test_feedback_arriving_after_its_follow_up(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new(s_yaml);
+    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
     s_call(f, "c", "C-1", "HCP-1", SUBMITTED, FB_AT + TP_D, FB_AT + TP_D);
-    s_feedback(f, "F-1", FB_AT, 2, -1);                         /* dated before the call */
-    s_feedback(f, "F-2", FB_AT + 2 * TP_D, 2, -1);              /* dated after it */
-    assert_int_equal(tp_fixture_watermark(f, EXPIRY), 0);
+    s_feedback(f, "F-1", FB_AT, 2, -1);            /* dated before the call */
+    s_feedback(f, "F-2", FB_AT + 2 * TP_D, 2, -1); /* dated after it */
+    TP_WATERMARK(f, EXPIRY);
     assert_int_equal(f->got.n, 1);
     assert_string_equal(f->got.alerts[0]->alert_id, "follow_up_missing:feedback/F-2");
     tp_fixture_free(f);
@@ -310,17 +312,17 @@ static void test_feedback_arriving_after_its_follow_up(void **state) {
  * older than anything still tracked (deadline + 90 days) is ignored. */
 static void test_feedback_arriving_after_its_deadline(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new(s_yaml);
-    assert_int_equal(tp_fixture_watermark(f, DUE + 10 * TP_D), 0);
+    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
+    TP_WATERMARK(f, DUE + 10 * TP_D);
     s_feedback(f, "F-1", FB_AT, 2, -1);
     assert_int_equal(f->got.n, 0);
-    assert_int_equal(tp_fixture_watermark(f, DUE + 10 * TP_D + 1), 0);
+    TP_WATERMARK(f, DUE + 10 * TP_D + 1);
     assert_int_equal(f->got.n, 1);
-    assert_int_equal(f->got.alerts[0]->detected_at_ms, DUE + 10 * TP_D);   /* the clock */
-    assert_int_equal(tp_fixture_watermark(f, EXPIRY + 1), 0);
+    assert_int_equal(f->got.alerts[0]->detected_at_ms, DUE + 10 * TP_D); /* the clock */
+    TP_WATERMARK(f, EXPIRY + 1);
     assert_int_equal(f->got.n, 2);
-    s_feedback(f, "F-old", FB_AT, 2, -1);                   /* now past its expiry */
-    assert_int_equal(tp_fixture_watermark(f, EXPIRY + 10 * TP_D), 0);
+    s_feedback(f, "F-old", FB_AT, 2, -1); /* now past its expiry */
+    TP_WATERMARK(f, EXPIRY + 10 * TP_D);
     assert_int_equal(f->got.n, 2);
     tp_fixture_free(f);
 }
@@ -329,13 +331,13 @@ static void test_feedback_arriving_after_its_deadline(void **state) {
  * after the feedback counts; a stale draft changes nothing. */
 static void test_call_versions(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new(s_yaml);
+    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
     s_feedback(f, "F-1", FB_AT, 2, -1);
     s_call(f, "s", "C-1", "HCP-1", SUBMITTED, FB_AT + TP_H, FB_AT - TP_H);
-    s_call(f, "p", "C-1", "HCP-1", PLANNED, FB_AT + 2 * TP_H, FB_AT + TP_D);   /* stale */
+    s_call(f, "p", "C-1", "HCP-1", PLANNED, FB_AT + 2 * TP_H, FB_AT + TP_D); /* stale */
     assert_int_equal(tp_engine_stats(f->engine)->stale_versions, 1);
     s_call(f, "c", "C-1", "HCP-1", SUBMITTED, FB_AT + 3 * TP_H, FB_AT + 2 * TP_H);
-    assert_int_equal(tp_fixture_watermark(f, EXPIRY + 1), 0);
+    TP_WATERMARK(f, EXPIRY + 1);
     assert_int_equal(f->got.n, 0);
     tp_fixture_free(f);
 }
@@ -343,14 +345,15 @@ static void test_call_versions(void **state) {
 /* The comment is cut to 200 bytes on a UTF-8 character boundary. */
 static void test_comment_excerpt(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new(s_yaml);
-    char comment[320];
+    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
+    char          comment[320];
     memset(comment, 'a', 199);
-    strcpy(comment + 199, "\xc3\xa9 and then some more text that is cut off");   /* "é" at 199..200 */
-    tp_test_feedback_t fb = { .event_id = "F-1", .at_ms = FB_AT, .nps = 1, .effort = -1,
-                              .comment = comment };
+    strcpy(comment + 199, "\xc3\xa9 and then some more text that is cut off"); /* "é" at 199..200 */
+    tp_test_feedback_t fb = {
+        .event_id = "F-1", .at_ms = FB_AT, .nps = 1, .effort = -1, .comment = comment
+    };
     assert_int_equal(tp_fixture_feedback(f, &fb), 0);
-    assert_int_equal(tp_fixture_watermark(f, DUE + 1), 0);
+    TP_WATERMARK(f, DUE + 1);
     assert_int_equal(f->got.n, 1);
     const char *got = tp_test_evidence(f->got.alerts[0], "comment");
     assert_int_equal(strlen(got), 199);
@@ -361,11 +364,9 @@ static void test_comment_excerpt(void **state) {
 
 static void test_disabled_is_silent(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new("clock: event\n"
-                                     "rules:\n" OTHERS_OFF
-                                     "  follow_up_missing: { enabled: false }\n");
+    tp_fixture_t *f = tp_fixture_only(NULL, RULE, "{ enabled: false }");
     s_feedback(f, "F-1", FB_AT, 0, 7);
-    assert_int_equal(tp_fixture_watermark(f, EXPIRY + TP_D), 0);
+    TP_WATERMARK(f, EXPIRY + TP_D);
     assert_int_equal(f->got.n, 0);
     assert_int_equal(tp_engine_deadlines(f->engine), 0);
     tp_fixture_free(f);
@@ -375,9 +376,8 @@ static void test_disabled_is_silent(void **state) {
  * detection time differs): the deadlines fire from the timer. */
 static void test_wall_clock_gives_the_same_alerts(void **state) {
     (void)state;
-    tp_fixture_t *w = tp_fixture_new("clock: wall\n"
-                                     "rules:\n" OTHERS_OFF);
-    tp_fixture_t *e = tp_fixture_new(s_yaml);
+    tp_fixture_t *w = tp_fixture_only("clock: wall\n", RULE, NULL);
+    tp_fixture_t *e = tp_fixture_only(NULL, RULE, NULL);
     tp_fixture_t *both[2] = { w, e };
     for (int i = 0; i < 2; i++) {
         s_feedback(both[i], "F-1", FB_AT, 2, -1);
@@ -387,21 +387,14 @@ static void test_wall_clock_gives_the_same_alerts(void **state) {
     assert_int_equal(tp_engine_next_deadline(w->engine), DUE + TP_H);
     assert_int_equal(tp_fixture_wall_tick(w, DUE + TP_H), 0);
     assert_int_equal(tp_fixture_wall_tick(w, DUE + TP_H + 250), 1);
-    assert_int_equal(tp_fixture_watermark(e, DUE + TP_H + 250), 0);
+    TP_WATERMARK(e, DUE + TP_H + 250);
     for (int i = 0; i < 2; i++)
         s_call(both[i], "c2", "C-2", "HCP-1", SUBMITTED, DUE + TP_D, DUE + TP_D);
     tp_fixture_wall_tick(w, EXPIRY + TP_D);
-    assert_int_equal(tp_fixture_watermark(e, EXPIRY + TP_D), 0);
-    assert_int_equal(w->got.n, 2);
-    assert_int_equal(e->got.n, 2);
-    for (size_t i = 0; i < 2; i++) {
-        assert_string_equal(w->got.alerts[i]->alert_id, e->got.alerts[i]->alert_id);
-        assert_int_equal(w->got.alerts[i]->status, e->got.alerts[i]->status);
-        assert_string_equal(w->got.alerts[i]->summary, e->got.alerts[i]->summary);
-        assert_int_equal(w->got.alerts[i]->n_evidence, e->got.alerts[i]->n_evidence);
-    }
+    TP_WATERMARK(e, EXPIRY + TP_D);
+    tp_expect_same_alerts(w, e, 2, true, NULL);
     assert_string_equal(w->got.alerts[0]->alert_id, "follow_up_missing:feedback/F-2");
-    assert_int_equal(w->got.alerts[0]->detected_at_ms, DUE + TP_H + 250);   /* the wall clock */
+    assert_int_equal(w->got.alerts[0]->detected_at_ms, DUE + TP_H + 250); /* the wall clock */
     assert_int_equal(e->got.alerts[0]->detected_at_ms, DUE + TP_H + 1);
     assert_int_equal(w->got.alerts[1]->status, TP_RESOLVED);
     tp_fixture_free(w);

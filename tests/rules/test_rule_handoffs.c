@@ -9,42 +9,22 @@
 
 #include "tp_testengine.h"
 
+#define RULE "handoffs"
+
 #define STARTED   TOUCHPOINT__V1__STEP_STATE__STEP_STATE_STARTED
 #define COMPLETED TOUCHPOINT__V1__STEP_STATE__STEP_STATE_COMPLETED
 #define CANCELLED TOUCHPOINT__V1__STEP_STATE__STEP_STATE_CANCELLED
 #define GRANT     TOUCHPOINT__V1__CONTRACT_TYPE__CONTRACT_TYPE_GRANT
-#define D0 (TP_T0 + 9 * TP_H)
-#define ID "handoffs:contract/K-1"
+#define D0        (TP_T0 + 9 * TP_H)
+#define ID        "handoffs:contract/K-1"
 
-/* Only handoffs, so other rules' alerts do not interleave. */
-#define OTHERS_OFF "  call_incomplete: { enabled: false }\n"       \
-                   "  call_unsubmitted: { enabled: false }\n"      \
-                   "  call_late: { enabled: false }\n"             \
-                   "  follow_up_missing: { enabled: false }\n"     \
-                   "  uncoordinated_contact: { enabled: false }\n" \
-                   "  channel_mismatch: { enabled: false }\n"      \
-                   "  step_slow: { enabled: false }\n"             \
-                   "  case_stalled: { enabled: false }\n"          \
-                   "  rework: { enabled: false }\n"                \
-                   "  hcp_burden: { enabled: false }\n"            \
-                   "  cycle_time: { enabled: false }\n"            \
-                   "  negative_feedback: { enabled: false }\n"
 
-static const char *s_yaml = "clock: event\n"
-                            "rules:\n" OTHERS_OFF;
-
-/* A step event on contract K-1 (GRANT, HCP-9, REP-3). */
-static int s_ev(tp_fixture_t *f, const char *eid, int64_t at, const char *step, int state,
-                const char *owner, bool closed) {
-    tp_test_step_t s = { .event_id = eid, .at_ms = at, .contract_id = "K-1", .hcp_id = "HCP-9",
-                         .rep_id = "REP-3", .contract_type = GRANT, .step = step,
-                         .state = state, .owner_id = owner, .case_closed = closed };
-    return tp_fixture_step(f, &s);
-}
+/* A fixture running only this rule, about contract K-1 (GRANT). */
+#define s_new(head, settings) tp_fixture_case((head), RULE, (settings), GRANT)
 
 static void s_step(tp_fixture_t *f, const char *eid, int64_t at, const char *step,
                    const char *owner) {
-    assert_int_equal(s_ev(f, eid, at, step, STARTED, owner, false), 0);
+    assert_int_equal(tp_fixture_step_at(f, eid, at, step, STARTED, owner, false), 0);
 }
 
 /* Owners OWN-1..OWN-n on steps S1..Sn, one hour apart from `at`. */
@@ -60,12 +40,12 @@ static void s_owners(tp_fixture_t *f, int first, int n, int64_t at) {
 
 static void test_fires_on_the_fourth_owner(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new(s_yaml);
+    tp_fixture_t *f = s_new(NULL, NULL);
     s_step(f, "a1", D0, "NOMINATION", "OWN-1");
     s_step(f, "a2", D0 + TP_H, "NEEDS_ASSESSMENT", "OWN-2");
-    s_step(f, "a3", D0 + 2 * TP_H, "FMV_REVIEW", "OWN-1");        /* known: still two */
+    s_step(f, "a3", D0 + 2 * TP_H, "FMV_REVIEW", "OWN-1"); /* known: still two */
     s_step(f, "a4", D0 + 3 * TP_H, "FMV_REVIEW", "OWN-3");
-    assert_int_equal(f->got.n, 0);                                 /* three: at the limit */
+    assert_int_equal(f->got.n, 0); /* three: at the limit */
     s_step(f, "a5", D0 + TP_D, "CONTRACT_SENT", "OWN-4");
     assert_int_equal(f->got.n, 1);
     Touchpoint__V1__Alert *a = f->got.alerts[0];
@@ -95,13 +75,10 @@ static void test_fires_on_the_fourth_owner(void **state) {
  * another contract do not count. */
 static void test_threshold(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new("clock: event\n"
-                                     "rules:\n" OTHERS_OFF
-                                     "  handoffs: { max_owners: 2 }\n");
+    tp_fixture_t *f = s_new(NULL, "{ max_owners: 2 }");
     s_owners(f, 1, 2, D0);
-    tp_test_step_t other = { .event_id = "x1", .at_ms = D0 + 5 * TP_H, .contract_id = "K-2",
-                             .step = "S1", .state = STARTED, .owner_id = "OWN-9" };
-    assert_int_equal(tp_fixture_step(f, &other), 0);
+    TP_STEP(f, .event_id = "x1", .at_ms = D0 + 5 * TP_H, .contract_id = "K-2", .step = "S1",
+            .state = STARTED, .owner_id = "OWN-9");
     assert_int_equal(f->got.n, 0);
     s_owners(f, 3, 1, D0);
     assert_int_equal(f->got.n, 1);
@@ -113,11 +90,11 @@ static void test_threshold(void **state) {
 /* Resolved only by the case closing; more owners while FIRING change nothing. */
 static void test_resolves_on_close_and_never_fires_twice(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new(s_yaml);
+    tp_fixture_t *f = s_new(NULL, NULL);
     s_owners(f, 1, 6, D0);
     assert_int_equal(f->got.n, 1);
     assert_string_equal(tp_test_evidence(f->got.alerts[0], "distinct_owners"), "4");
-    assert_int_equal(s_ev(f, "c", D0 + TP_D, "PAYMENT", COMPLETED, "OWN-1", true), 0);
+    assert_int_equal(tp_fixture_step_at(f, "c", D0 + TP_D, "PAYMENT", COMPLETED, "OWN-1", true), 0);
     assert_int_equal(f->got.n, 2);
     Touchpoint__V1__Alert *r = f->got.alerts[1];
     assert_int_equal(r->status, TP_RESOLVED);
@@ -126,16 +103,16 @@ static void test_resolves_on_close_and_never_fires_twice(void **state) {
     assert_string_equal(tp_test_evidence(r, "owners"), "OWN-1,OWN-2,OWN-3,OWN-4");
     assert_string_equal(r->event_ids[0], "c");
     assert_int_equal(tp_engine_open_alerts(f->engine), 0);
-    assert_int_equal(tp_engine_deadlines(f->engine), 1);          /* only the case retention */
+    assert_int_equal(tp_engine_deadlines(f->engine), 1); /* only the case retention */
     /* Late events with new owners on the closed case fire nothing. */
     s_step(f, "late", D0 + 2 * TP_D, "PAYMENT", "OWN-8");
     assert_int_equal(f->got.n, 2);
     tp_fixture_free(f);
 
     /* A cancelled contract resolves as well. */
-    f = tp_fixture_new(s_yaml);
+    f = s_new(NULL, NULL);
     s_owners(f, 1, 4, D0);
-    assert_int_equal(s_ev(f, "c", D0 + TP_D, "S4", CANCELLED, "OWN-4", true), 0);
+    assert_int_equal(tp_fixture_step_at(f, "c", D0 + TP_D, "S4", CANCELLED, "OWN-4", true), 0);
     assert_int_equal(f->got.n, 2);
     assert_string_equal(tp_test_evidence(f->got.alerts[1], "resolution"), "case closed");
     assert_non_null(strstr(f->got.alerts[1]->summary, "cancelled"));
@@ -147,55 +124,29 @@ static void test_resolves_on_close_and_never_fires_twice(void **state) {
  * not fire. */
 static void test_out_of_order_and_duplicates(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new(s_yaml);
+    tp_fixture_t *f = s_new(NULL, NULL);
     s_step(f, "e1", D0 + 3 * TP_D, "S1", "OWN-1");
-    s_step(f, "e2", D0 + TP_D, "S2", "OWN-2");                    /* older */
-    s_step(f, "e3", D0, "S3", "OWN-3");                           /* older still */
-    assert_int_equal(s_ev(f, "e3", D0, "S3", STARTED, "OWN-3", false), TP_DUPLICATE);
+    s_step(f, "e2", D0 + TP_D, "S2", "OWN-2"); /* older */
+    s_step(f, "e3", D0, "S3", "OWN-3");        /* older still */
+    assert_int_equal(tp_fixture_step_at(f, "e3", D0, "S3", STARTED, "OWN-3", false), TP_DUPLICATE);
     assert_int_equal(f->got.n, 0);
     s_step(f, "e4", D0 + TP_H, "S4", "OWN-4");
     assert_int_equal(f->got.n, 1);
     assert_string_equal(tp_test_evidence(f->got.alerts[0], "owners"), "OWN-1,OWN-2,OWN-3,OWN-4");
     tp_fixture_free(f);
 
-    f = tp_fixture_new(s_yaml);
+    f = s_new(NULL, NULL);
     s_owners(f, 1, 3, D0);
-    assert_int_equal(s_ev(f, "c", D0 + TP_D, "PAYMENT", COMPLETED, "OWN-4", true), 0);
+    assert_int_equal(tp_fixture_step_at(f, "c", D0 + TP_D, "PAYMENT", COMPLETED, "OWN-4", true), 0);
     assert_int_equal(f->got.n, 0);
-    tp_fixture_free(f);
-}
-
-/* A FIRING on a contract the engine forgets without a close is resolved
- * "expired"; a later contract with the same id starts afresh. */
-static void test_expires_when_the_case_is_forgotten(void **state) {
-    (void)state;
-    tp_fixture_t *f = tp_fixture_new("clock: event\n"
-                                     "limits: { open_case_horizon: 30d }\n"
-                                     "rules:\n" OTHERS_OFF);
-    s_owners(f, 1, 4, D0);                                        /* last step D0 + 4h */
-    assert_int_equal(f->got.n, 1);
-    assert_int_equal(tp_fixture_watermark(f, D0 + 4 * TP_H + 30 * TP_D), 0);
-    assert_int_equal(f->got.n, 1);
-    assert_int_equal(tp_fixture_watermark(f, D0 + 4 * TP_H + 30 * TP_D + 2), 0);
-    assert_int_equal(f->got.n, 2);
-    Touchpoint__V1__Alert *r = f->got.alerts[1];
-    assert_int_equal(r->status, TP_RESOLVED);
-    assert_string_equal(tp_test_evidence(r, "resolution"), "expired");
-    assert_int_equal(r->n_event_ids, 0);
-    assert_int_equal(tp_engine_cases(f->engine), 0);
-    assert_int_equal(tp_engine_deadlines(f->engine), 0);
-    s_owners(f, 11, 3, D0 + 40 * TP_D);                           /* new case: three owners */
-    assert_int_equal(f->got.n, 2);
     tp_fixture_free(f);
 }
 
 static void test_disabled_is_silent(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new("clock: event\n"
-                                     "rules:\n" OTHERS_OFF
-                                     "  handoffs: { enabled: false }\n");
+    tp_fixture_t *f = s_new(NULL, "{ enabled: false }");
     s_owners(f, 1, 10, D0);
-    assert_int_equal(tp_fixture_watermark(f, D0 + 400 * TP_D), 0);
+    TP_WATERMARK(f, D0 + 400 * TP_D);
     assert_int_equal(f->got.n, 0);
     assert_int_equal(tp_engine_deadlines(f->engine), 0);
     tp_fixture_free(f);
@@ -207,7 +158,6 @@ int main(void) {
         cmocka_unit_test(test_threshold),
         cmocka_unit_test(test_resolves_on_close_and_never_fires_twice),
         cmocka_unit_test(test_out_of_order_and_duplicates),
-        cmocka_unit_test(test_expires_when_the_case_is_forgotten),
         cmocka_unit_test(test_disabled_is_silent),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -9,38 +9,29 @@
 
 #include "tp_testengine.h"
 
+#define RULE "hcp_burden"
+
 #define STARTED   TOUCHPOINT__V1__STEP_STATE__STEP_STATE_STARTED
 #define COMPLETED TOUCHPOINT__V1__STEP_STATE__STEP_STATE_COMPLETED
 #define RETURNED  TOUCHPOINT__V1__STEP_STATE__STEP_STATE_RETURNED
 #define CANCELLED TOUCHPOINT__V1__STEP_STATE__STEP_STATE_CANCELLED
 #define ISS       TOUCHPOINT__V1__CONTRACT_TYPE__CONTRACT_TYPE_ISS
-#define D0 (TP_T0 + 9 * TP_H)
-#define ID "hcp_burden:contract/K-1"
+#define D0        (TP_T0 + 9 * TP_H)
+#define ID        "hcp_burden:contract/K-1"
 
-/* Only hcp_burden, so other rules' alerts do not interleave. */
-#define OTHERS_OFF "  call_incomplete: { enabled: false }\n"       \
-                   "  call_unsubmitted: { enabled: false }\n"      \
-                   "  call_late: { enabled: false }\n"             \
-                   "  follow_up_missing: { enabled: false }\n"     \
-                   "  uncoordinated_contact: { enabled: false }\n" \
-                   "  channel_mismatch: { enabled: false }\n"      \
-                   "  step_slow: { enabled: false }\n"             \
-                   "  case_stalled: { enabled: false }\n"          \
-                   "  rework: { enabled: false }\n"                \
-                   "  handoffs: { enabled: false }\n"              \
-                   "  cycle_time: { enabled: false }\n"            \
-                   "  negative_feedback: { enabled: false }\n"
 
-static const char *s_yaml = "clock: event\n"
-                            "rules:\n" OTHERS_OFF;
+/* A fixture running only this rule, about contract K-1 (ISS). */
+#define s_new(head, settings) tp_fixture_case((head), RULE, (settings), ISS)
 
-/* A step event on contract K-1 (ISS, HCP-9, REP-3). */
-static int s_ev(tp_fixture_t *f, const char *eid, int64_t at, const char *step, int state,
-                bool ask, bool closed) {
-    tp_test_step_t s = { .event_id = eid, .at_ms = at, .contract_id = "K-1", .hcp_id = "HCP-9",
-                         .rep_id = "REP-3", .contract_type = ISS, .step = step, .state = state,
-                         .hcp_action = ask, .case_closed = closed };
-    return tp_fixture_step(f, &s);
+/* A step event on contract K-1. */
+static int s_ev(tp_fixture_t *f, const char *eid, int64_t at, const char *step, int state, bool ask,
+                bool closed) {
+    return tp_fixture_step(f, &(tp_test_step_t){ .event_id = eid,
+                                                 .at_ms = at,
+                                                 .step = step,
+                                                 .state = state,
+                                                 .hcp_action = ask,
+                                                 .case_closed = closed });
 }
 
 /* An ask of the HCP (hcp_action) at step `step`. */
@@ -65,14 +56,14 @@ static void s_asks(tp_fixture_t *f, int first, int n, int64_t at) {
 
 static void test_fires_on_the_fifth_ask(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new(s_yaml);
+    tp_fixture_t *f = s_new(NULL, NULL);
     s_ask(f, "a1", D0, "NEEDS_ASSESSMENT");
-    s_internal(f, "i1", D0 + TP_H, "NEEDS_ASSESSMENT");              /* not an ask */
+    s_internal(f, "i1", D0 + TP_H, "NEEDS_ASSESSMENT"); /* not an ask */
     s_ask(f, "a2", D0 + 2 * TP_H, "CONTRACT_SENT");
     assert_int_equal(s_ev(f, "a3", D0 + TP_D, "CONTRACT_SENT", RETURNED, true, false), 0);
-    s_ask(f, "a4", D0 + 2 * TP_D, "CONTRACT_SENT");                  /* asked again: counts */
+    s_ask(f, "a4", D0 + 2 * TP_D, "CONTRACT_SENT"); /* asked again: counts */
     s_internal(f, "i2", D0 + 2 * TP_D + TP_H, "FMV_REVIEW");
-    assert_int_equal(f->got.n, 0);                                   /* four: at the limit */
+    assert_int_equal(f->got.n, 0); /* four: at the limit */
     s_ask(f, "a5", D0 + 3 * TP_D, "PAYMENT_DETAILS");
     assert_int_equal(f->got.n, 1);
     Touchpoint__V1__Alert *a = f->got.alerts[0];
@@ -100,13 +91,10 @@ static void test_fires_on_the_fifth_ask(void **state) {
 /* Configured limits: 1 fires on the second ask; 0 on the first. */
 static void test_threshold(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new("clock: event\n"
-                                     "rules:\n" OTHERS_OFF
-                                     "  hcp_burden: { max_hcp_actions: 1 }\n");
+    tp_fixture_t *f = s_new(NULL, "{ max_hcp_actions: 1 }");
     s_asks(f, 1, 1, D0);
-    tp_test_step_t other = { .event_id = "x1", .at_ms = D0 + 5 * TP_H, .contract_id = "K-2",
-                             .step = "S1", .state = STARTED, .hcp_action = true };
-    assert_int_equal(tp_fixture_step(f, &other), 0);                 /* another contract */
+    TP_STEP(f, .event_id = "x1", .at_ms = D0 + 5 * TP_H, .contract_id = "K-2", .step = "S1",
+            .state = STARTED, .hcp_action = true); /* another contract */
     assert_int_equal(f->got.n, 0);
     s_asks(f, 2, 1, D0);
     assert_int_equal(f->got.n, 1);
@@ -115,9 +103,7 @@ static void test_threshold(void **state) {
     assert_string_equal(tp_test_evidence(f->got.alerts[0], "asks"), "S1,S2");
     tp_fixture_free(f);
 
-    f = tp_fixture_new("clock: event\n"
-                       "rules:\n" OTHERS_OFF
-                       "  hcp_burden: { max_hcp_actions: 0 }\n");
+    f = s_new(NULL, "{ max_hcp_actions: 0 }");
     s_internal(f, "i1", D0, "NOMINATION");
     assert_int_equal(f->got.n, 0);
     s_asks(f, 1, 1, D0);
@@ -129,27 +115,27 @@ static void test_threshold(void **state) {
  * nothing; what the rule kept is dropped with the case. */
 static void test_resolves_on_close_and_never_fires_twice(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new(s_yaml);
+    tp_fixture_t *f = s_new(NULL, NULL);
     s_asks(f, 1, 7, D0);
     assert_int_equal(f->got.n, 1);
-    assert_int_equal(tp_engine_deadlines(f->engine), 2);             /* case retention + ours */
+    assert_int_equal(tp_engine_deadlines(f->engine), 2); /* case retention + ours */
     assert_int_equal(s_ev(f, "c", D0 + TP_D, "PAYMENT", COMPLETED, false, true), 0);
     assert_int_equal(f->got.n, 2);
     Touchpoint__V1__Alert *r = f->got.alerts[1];
     assert_int_equal(r->status, TP_RESOLVED);
     assert_string_equal(r->alert_id, ID);
     assert_string_equal(tp_test_evidence(r, "resolution"), "case closed");
-    assert_string_equal(tp_test_evidence(r, "hcp_actions"), "5");   /* the FIRING's */
+    assert_string_equal(tp_test_evidence(r, "hcp_actions"), "5"); /* the FIRING's */
     assert_string_equal(r->event_ids[0], "c");
     assert_int_equal(tp_engine_open_alerts(f->engine), 0);
-    assert_int_equal(tp_engine_deadlines(f->engine), 1);             /* only the case retention */
-    s_ask(f, "late", D0 + 2 * TP_D, "PAYMENT");                      /* after the close */
+    assert_int_equal(tp_engine_deadlines(f->engine), 1); /* only the case retention */
+    s_ask(f, "late", D0 + 2 * TP_D, "PAYMENT");          /* after the close */
     assert_int_equal(f->got.n, 2);
     assert_int_equal(tp_engine_deadlines(f->engine), 1);
     tp_fixture_free(f);
 
     /* A cancelled contract, closed by an ask: resolves, does not fire. */
-    f = tp_fixture_new(s_yaml);
+    f = s_new(NULL, NULL);
     s_asks(f, 1, 5, D0);
     assert_int_equal(s_ev(f, "c", D0 + TP_D, "S5", CANCELLED, true, true), 0);
     assert_int_equal(f->got.n, 2);
@@ -158,7 +144,7 @@ static void test_resolves_on_close_and_never_fires_twice(void **state) {
     tp_fixture_free(f);
 
     /* Four asks and a closing ask: the fifth closes the case, no alert. */
-    f = tp_fixture_new(s_yaml);
+    f = s_new(NULL, NULL);
     s_asks(f, 1, 4, D0);
     assert_int_equal(s_ev(f, "c", D0 + TP_D, "SIGN", COMPLETED, true, true), 0);
     assert_int_equal(f->got.n, 0);
@@ -169,9 +155,7 @@ static void test_resolves_on_close_and_never_fires_twice(void **state) {
 /* At most 16 step names are kept; the rest are counted. */
 static void test_asks_list_is_bounded(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new("clock: event\n"
-                                     "rules:\n" OTHERS_OFF
-                                     "  hcp_burden: { max_hcp_actions: 18 }\n");
+    tp_fixture_t *f = s_new(NULL, "{ max_hcp_actions: 18 }");
     s_asks(f, 1, 19, D0);
     assert_int_equal(f->got.n, 1);
     assert_string_equal(tp_test_evidence(f->got.alerts[0], "hcp_actions"), "19");
@@ -184,10 +168,10 @@ static void test_asks_list_is_bounded(void **state) {
  * event counts once. */
 static void test_out_of_order_and_duplicates(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new(s_yaml);
+    tp_fixture_t *f = s_new(NULL, NULL);
     s_ask(f, "e1", D0 + 5 * TP_D, "A");
-    s_ask(f, "e2", D0 + TP_D, "B");                                  /* older */
-    s_ask(f, "e3", D0, "C");                                         /* older still */
+    s_ask(f, "e2", D0 + TP_D, "B"); /* older */
+    s_ask(f, "e3", D0, "C");        /* older still */
     assert_int_equal(s_ev(f, "e3", D0, "C", STARTED, true, false), TP_DUPLICATE);
     assert_int_equal(s_ev(f, "e2", D0 + TP_D, "B", STARTED, true, false), TP_DUPLICATE);
     s_ask(f, "e4", D0 + 2 * TP_D, "D");
@@ -198,43 +182,11 @@ static void test_out_of_order_and_duplicates(void **state) {
     tp_fixture_free(f);
 }
 
-/* A case the engine forgets without a close: the FIRING is resolved
- * "expired" and the rule's own record goes with it; a record below the
- * limit goes too. Step events keep the case alive. */
-static void test_forgotten_cases_leave_nothing(void **state) {
-    (void)state;
-    tp_fixture_t *f = tp_fixture_new("clock: event\n"
-                                     "limits: { open_case_horizon: 30d }\n"
-                                     "rules:\n" OTHERS_OFF);
-    s_asks(f, 1, 5, D0);                                             /* last D0 + 5h */
-    assert_int_equal(f->got.n, 1);
-    s_internal(f, "i1", D0 + 20 * TP_D, "FMV_REVIEW");               /* moves the retention */
-    assert_int_equal(tp_fixture_watermark(f, D0 + 31 * TP_D), 0);
-    assert_int_equal(f->got.n, 1);
-    assert_int_equal(tp_fixture_watermark(f, D0 + 50 * TP_D + 2), 0);
-    assert_int_equal(f->got.n, 2);
-    Touchpoint__V1__Alert *r = f->got.alerts[1];
-    assert_int_equal(r->status, TP_RESOLVED);
-    assert_string_equal(tp_test_evidence(r, "resolution"), "expired");
-    assert_int_equal(r->n_event_ids, 0);
-    assert_int_equal(tp_engine_cases(f->engine), 0);
-    assert_int_equal(tp_engine_deadlines(f->engine), 0);
-    /* The same contract id again: a new case, counted from zero. */
-    s_asks(f, 11, 4, D0 + 60 * TP_D);
-    assert_int_equal(f->got.n, 2);
-    assert_int_equal(tp_fixture_watermark(f, D0 + 100 * TP_D), 0);
-    assert_int_equal(tp_engine_deadlines(f->engine), 0);
-    assert_int_equal(f->got.n, 2);
-    tp_fixture_free(f);
-}
-
 static void test_disabled_is_silent(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new("clock: event\n"
-                                     "rules:\n" OTHERS_OFF
-                                     "  hcp_burden: { enabled: false }\n");
+    tp_fixture_t *f = s_new(NULL, "{ enabled: false }");
     s_asks(f, 1, 10, D0);
-    assert_int_equal(tp_fixture_watermark(f, D0 + 400 * TP_D), 0);
+    TP_WATERMARK(f, D0 + 400 * TP_D);
     assert_int_equal(f->got.n, 0);
     assert_int_equal(tp_engine_deadlines(f->engine), 0);
     tp_fixture_free(f);
@@ -247,7 +199,6 @@ int main(void) {
         cmocka_unit_test(test_resolves_on_close_and_never_fires_twice),
         cmocka_unit_test(test_asks_list_is_bounded),
         cmocka_unit_test(test_out_of_order_and_duplicates),
-        cmocka_unit_test(test_forgotten_cases_leave_nothing),
         cmocka_unit_test(test_disabled_is_silent),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -9,38 +9,18 @@
 
 #include "tp_testengine.h"
 
-#define SUBMITTED TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED
-#define STARTED   TOUCHPOINT__V1__STEP_STATE__STEP_STATE_STARTED
+#define RULE "negative_feedback"
+
+#define SUBMITTED  TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED
+#define STARTED    TOUCHPOINT__V1__STEP_STATE__STEP_STATE_STARTED
 #define CONSULTING TOUCHPOINT__V1__CONTRACT_TYPE__CONTRACT_TYPE_CONSULTING
-#define WARNING   TOUCHPOINT__V1__SEVERITY__SEVERITY_WARNING
-#define CRITICAL  TOUCHPOINT__V1__SEVERITY__SEVERITY_CRITICAL
-#define FB_AT (TP_T0 + 10 * TP_H)
-#define EXPIRY (FB_AT + 7 * TP_D)
+#define WARNING    TOUCHPOINT__V1__SEVERITY__SEVERITY_WARNING
+#define CRITICAL   TOUCHPOINT__V1__SEVERITY__SEVERITY_CRITICAL
+#define FB_AT      (TP_T0 + 10 * TP_H)
+#define EXPIRY     (FB_AT + 7 * TP_D)
 
-/* Only negative_feedback, so other rules' alerts do not interleave. */
-#define OTHERS_OFF "  call_incomplete: { enabled: false }\n"       \
-                   "  call_unsubmitted: { enabled: false }\n"      \
-                   "  call_late: { enabled: false }\n"             \
-                   "  follow_up_missing: { enabled: false }\n"     \
-                   "  uncoordinated_contact: { enabled: false }\n" \
-                   "  channel_mismatch: { enabled: false }\n"      \
-                   "  step_slow: { enabled: false }\n"             \
-                   "  case_stalled: { enabled: false }\n"          \
-                   "  rework: { enabled: false }\n"                \
-                   "  handoffs: { enabled: false }\n"              \
-                   "  hcp_burden: { enabled: false }\n"            \
-                   "  cycle_time: { enabled: false }\n"
-
-static const char *s_yaml = "clock: event\n"
-                            "rules:\n" OTHERS_OFF;
 
 /* Per-source scales: medallia scores effort 1..5 with 1 = very hard. */
-static const char *s_sources_yaml =
-    "clock: event\n"
-    "feedback_sources:\n"
-    "  medallia: { nps_max: 6, effort_scale: 5, effort_high_is_hard: false, effort_threshold: 2 }\n"
-    "  qualtrics: { nps_max: 4 }\n"
-    "rules:\n" OTHERS_OFF;
 
 /* A general feedback of HCP-1 (feedback_id = event id); < 0: not given. */
 static void s_fb(tp_fixture_t *f, const char *eid, int nps, int effort) {
@@ -48,33 +28,21 @@ static void s_fb(tp_fixture_t *f, const char *eid, int nps, int effort) {
     assert_int_equal(tp_fixture_feedback(f, &fb), 0);
 }
 
-/* The captured alert with this id (asserts there is one). */
-static const Touchpoint__V1__Alert *s_find(const tp_fixture_t *f, const char *alert_id) {
-    for (size_t i = 0; i < f->got.n; i++)
-        if (strcmp(f->got.alerts[i]->alert_id, alert_id) == 0)
-            return f->got.alerts[i];
-    fail_msg("no alert %s", alert_id);
-    return NULL;
-}
-
-static bool s_has(const tp_fixture_t *f, const char *alert_id) {
-    for (size_t i = 0; i < f->got.n; i++)
-        if (strcmp(f->got.alerts[i]->alert_id, alert_id) == 0)
-            return true;
-    return false;
-}
-
 /* On a known contract: the case's HCP, rep and type. */
 static void test_contract_link(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new(s_yaml);
-    tp_test_step_t s = { .event_id = "s1", .at_ms = TP_T0, .contract_id = "K-1",
-                         .hcp_id = "HCP-9", .rep_id = "REP-3", .contract_type = CONSULTING,
-                         .step = "FMV_REVIEW", .state = STARTED };
-    assert_int_equal(tp_fixture_step(f, &s), 0);
-    tp_test_feedback_t fb = { .event_id = "ev-1", .feedback_id = "F-1", .source = "survey",
-                              .at_ms = FB_AT, .hcp_id = "HCP-1", .subject_type = "contract",
-                              .subject_id = "K-1", .nps = 5, .effort = -1,
+    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
+    TP_STEP(f, .event_id = "s1", .at_ms = TP_T0, .contract_id = "K-1", .hcp_id = "HCP-9",
+            .rep_id = "REP-3", .contract_type = CONSULTING, .step = "FMV_REVIEW", .state = STARTED);
+    tp_test_feedback_t fb = { .event_id = "ev-1",
+                              .feedback_id = "F-1",
+                              .source = "survey",
+                              .at_ms = FB_AT,
+                              .hcp_id = "HCP-1",
+                              .subject_type = "contract",
+                              .subject_id = "K-1",
+                              .nps = 5,
+                              .effort = -1,
                               .comment = "Three forms for one talk." };
     assert_int_equal(tp_fixture_feedback(f, &fb), 0);
     assert_int_equal(f->got.n, 1);
@@ -108,8 +76,12 @@ static void test_contract_link(void **state) {
     assert_string_equal(a->event_ids[0], "ev-1");
 
     /* An unknown contract: the feedback's HCP, no rep, no type. */
-    fb = (tp_test_feedback_t){ .event_id = "ev-2", .at_ms = FB_AT, .hcp_id = "HCP-2",
-                               .subject_type = "contract", .subject_id = "K-404", .nps = 2,
+    fb = (tp_test_feedback_t){ .event_id = "ev-2",
+                               .at_ms = FB_AT,
+                               .hcp_id = "HCP-2",
+                               .subject_type = "contract",
+                               .subject_id = "K-404",
+                               .nps = 2,
                                .effort = -1 };
     assert_int_equal(tp_fixture_feedback(f, &fb), 0);
     assert_int_equal(f->got.n, 2);
@@ -125,13 +97,16 @@ static void test_contract_link(void **state) {
 /* On a known call: its HCP, rep, account and territory. */
 static void test_call_link(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new(s_yaml);
-    tp_test_call_t c = { .event_id = "c1", .at_ms = TP_T0, .call_id = "C-1", .hcp_id = "HCP-1",
-                         .rep_id = "REP-7", .status = SUBMITTED,
-                         .fields = TP_FIELD_ACCOUNT_ID | TP_FIELD_TERRITORY };
-    assert_int_equal(tp_fixture_call(f, &c), 0);
-    tp_test_feedback_t fb = { .event_id = "F-1", .at_ms = FB_AT, .subject_type = "call",
-                              .subject_id = "C-1", .nps = -1, .effort = 6 };
+    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
+    TP_CALL(f, .event_id = "c1", .at_ms = TP_T0, .call_id = "C-1", .hcp_id = "HCP-1",
+            .rep_id = "REP-7", .status = SUBMITTED,
+            .fields = TP_FIELD_ACCOUNT_ID | TP_FIELD_TERRITORY);
+    tp_test_feedback_t fb = { .event_id = "F-1",
+                              .at_ms = FB_AT,
+                              .subject_type = "call",
+                              .subject_id = "C-1",
+                              .nps = -1,
+                              .effort = 6 };
     assert_int_equal(tp_fixture_feedback(f, &fb), 0);
     assert_int_equal(f->got.n, 1);
     Touchpoint__V1__Alert *a = f->got.alerts[0];
@@ -149,8 +124,12 @@ static void test_call_link(void **state) {
     assert_non_null(strstr(a->summary, "call C-1"));
 
     /* An unknown call: the feedback's HCP, the call id kept. */
-    fb = (tp_test_feedback_t){ .event_id = "F-2", .at_ms = FB_AT, .hcp_id = "HCP-5",
-                               .subject_type = "call", .subject_id = "C-404", .nps = 1,
+    fb = (tp_test_feedback_t){ .event_id = "F-2",
+                               .at_ms = FB_AT,
+                               .hcp_id = "HCP-5",
+                               .subject_type = "call",
+                               .subject_id = "C-404",
+                               .nps = 1,
                                .effort = -1 };
     assert_int_equal(tp_fixture_feedback(f, &fb), 0);
     a = f->got.alerts[1];
@@ -164,12 +143,17 @@ static void test_call_link(void **state) {
 /* General (or no subject_type): the feedback's HCP only. */
 static void test_general_link(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new(s_yaml);
-    tp_test_feedback_t fb = { .event_id = "F-1", .at_ms = FB_AT, .hcp_id = "HCP-4",
-                              .nps = 4, .effort = -1 };   /* subject_type "general" */
+    tp_fixture_t      *f = tp_fixture_only(NULL, RULE, NULL);
+    tp_test_feedback_t fb = {
+        .event_id = "F-1", .at_ms = FB_AT, .hcp_id = "HCP-4", .nps = 4, .effort = -1
+    }; /* subject_type "general" */
     assert_int_equal(tp_fixture_feedback(f, &fb), 0);
-    fb = (tp_test_feedback_t){ .event_id = "F-2", .at_ms = FB_AT, .hcp_id = "HCP-4",
-                               .subject_type = "", .nps = 4, .effort = -1 };
+    fb = (tp_test_feedback_t){ .event_id = "F-2",
+                               .at_ms = FB_AT,
+                               .hcp_id = "HCP-4",
+                               .subject_type = "",
+                               .nps = 4,
+                               .effort = -1 };
     assert_int_equal(tp_fixture_feedback(f, &fb), 0);
     assert_int_equal(f->got.n, 2);
     for (size_t i = 0; i < 2; i++) {
@@ -187,37 +171,37 @@ static void test_general_link(void **state) {
 /* Defaults: nps <= 6 or effort >= 5 on 1..7; nothing given, nothing judged. */
 static void test_default_thresholds(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new(s_yaml);
+    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
     s_fb(f, "nps6", 6, -1);
     s_fb(f, "nps7", 7, -1);
-    s_fb(f, "nps0", 0, -1);                      /* 0 given is a score, not "absent" */
+    s_fb(f, "nps0", 0, -1); /* 0 given is a score, not "absent" */
     s_fb(f, "eff5", -1, 5);
     s_fb(f, "eff4", -1, 4);
-    s_fb(f, "eff8", -1, 8);                      /* outside 1..7: not judged */
+    s_fb(f, "eff8", -1, 8); /* outside 1..7: not judged */
     s_fb(f, "none", -1, -1);
     s_fb(f, "both", 9, 7);
     assert_int_equal(f->got.n, 4);
-    assert_true(s_has(f, "negative_feedback:feedback/nps6"));
-    assert_true(s_has(f, "negative_feedback:feedback/nps0"));
-    assert_true(s_has(f, "negative_feedback:feedback/eff5"));
-    const Touchpoint__V1__Alert *both = s_find(f, "negative_feedback:feedback/both");
+    assert_true(tp_fixture_has(f, "negative_feedback:feedback/nps6"));
+    assert_true(tp_fixture_has(f, "negative_feedback:feedback/nps0"));
+    assert_true(tp_fixture_has(f, "negative_feedback:feedback/eff5"));
+    const Touchpoint__V1__Alert *both = tp_fixture_find(f, "negative_feedback:feedback/both");
     assert_string_equal(tp_test_evidence(both, "nps"), "9");
     assert_string_equal(tp_test_evidence(both, "effort_score"), "7");
     assert_string_equal(tp_test_evidence(both, "judged_on"), "effort");
-    assert_string_equal(tp_test_evidence(s_find(f, "negative_feedback:feedback/nps0"), "nps"), "0");
+    assert_string_equal(
+        tp_test_evidence(tp_fixture_find(f, "negative_feedback:feedback/nps0"), "nps"), "0");
     tp_fixture_free(f);
 
-    f = tp_fixture_new("clock: event\n"
-                       "rules:\n" OTHERS_OFF
-                       "  negative_feedback: { nps_max: 3, effort_min: 6 }\n");
+    f = tp_fixture_only(NULL, RULE, "{ nps_max: 3, effort_min: 6 }");
     s_fb(f, "nps4", 4, 5);
     s_fb(f, "nps3", 3, -1);
     s_fb(f, "eff6", -1, 6);
     assert_int_equal(f->got.n, 2);
-    assert_string_equal(tp_test_evidence(s_find(f, "negative_feedback:feedback/nps3"), "nps_max"),
-                        "3");
     assert_string_equal(
-        tp_test_evidence(s_find(f, "negative_feedback:feedback/eff6"), "effort_threshold"), "6");
+        tp_test_evidence(tp_fixture_find(f, "negative_feedback:feedback/nps3"), "nps_max"), "3");
+    assert_string_equal(
+        tp_test_evidence(tp_fixture_find(f, "negative_feedback:feedback/eff6"), "effort_threshold"),
+        "6");
     tp_fixture_free(f);
 }
 
@@ -225,7 +209,10 @@ static void test_default_thresholds(void **state) {
  * qualtrics' NPS band ends at 4; an unlisted source keeps the defaults. */
 static void test_per_source_scales(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new(s_sources_yaml);
+    tp_fixture_t *f = tp_fixture_only(
+        "clock: event\nfeedback_sources:\n  medallia: { nps_max: 6, effort_scale: 5, "
+        "effort_high_is_hard: false, effort_threshold: 2 }\n  qualtrics: { nps_max: 4 }\n",
+        RULE, NULL);
     tp_test_feedback_t fbs[] = {
         { .event_id = "m-eff2", .source = "medallia", .at_ms = FB_AT, .nps = -1, .effort = 2 },
         { .event_id = "m-eff3", .source = "medallia", .at_ms = FB_AT, .nps = -1, .effort = 3 },
@@ -239,23 +226,26 @@ static void test_per_source_scales(void **state) {
     for (size_t i = 0; i < sizeof fbs / sizeof fbs[0]; i++)
         assert_int_equal(tp_fixture_feedback(f, &fbs[i]), 0);
     assert_int_equal(f->got.n, 4);
-    const Touchpoint__V1__Alert *m = s_find(f, "negative_feedback:feedback/m-eff2");
+    const Touchpoint__V1__Alert *m = tp_fixture_find(f, "negative_feedback:feedback/m-eff2");
     assert_string_equal(tp_test_evidence(m, "effort_score"), "2");
     assert_string_equal(tp_test_evidence(m, "effort_scale"), "1-5, low = hard");
     assert_string_equal(tp_test_evidence(m, "effort_threshold"), "2");
     assert_string_equal(tp_test_evidence(m, "source"), "medallia");
     assert_int_equal(m->severity, WARNING);
-    assert_true(s_has(f, "negative_feedback:feedback/m-nps6"));
-    const Touchpoint__V1__Alert *q = s_find(f, "negative_feedback:feedback/q-nps4");
+    assert_true(tp_fixture_has(f, "negative_feedback:feedback/m-nps6"));
+    const Touchpoint__V1__Alert *q = tp_fixture_find(f, "negative_feedback:feedback/q-nps4");
     assert_string_equal(tp_test_evidence(q, "nps_max"), "4");
-    assert_true(s_has(f, "negative_feedback:feedback/s-eff5"));
+    assert_true(tp_fixture_has(f, "negative_feedback:feedback/s-eff5"));
     tp_fixture_free(f);
 }
 
 /* CRITICAL for nps <= 3 or the hardest effort score of the scale. */
 static void test_severity(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new(s_sources_yaml);
+    tp_fixture_t *f = tp_fixture_only(
+        "clock: event\nfeedback_sources:\n  medallia: { nps_max: 6, effort_scale: 5, "
+        "effort_high_is_hard: false, effort_threshold: 2 }\n  qualtrics: { nps_max: 4 }\n",
+        RULE, NULL);
     tp_test_feedback_t fbs[] = {
         { .event_id = "nps3", .at_ms = FB_AT, .nps = 3, .effort = -1 },
         { .event_id = "nps4", .at_ms = FB_AT, .nps = 4, .effort = -1 },
@@ -269,14 +259,17 @@ static void test_severity(void **state) {
     for (size_t i = 0; i < sizeof fbs / sizeof fbs[0]; i++)
         assert_int_equal(tp_fixture_feedback(f, &fbs[i]), 0);
     assert_int_equal(f->got.n, 8);
-    struct { const char *id; int sev; } want[] = {
-        { "nps3", CRITICAL }, { "nps4", WARNING }, { "nps0", CRITICAL }, { "eff7", CRITICAL },
-        { "eff6", WARNING }, { "m-eff1", CRITICAL }, { "m-eff2", WARNING }, { "mixed", CRITICAL },
+    struct {
+        const char *id;
+        int         sev;
+    } want[] = {
+        { "nps3", CRITICAL }, { "nps4", WARNING },    { "nps0", CRITICAL },  { "eff7", CRITICAL },
+        { "eff6", WARNING },  { "m-eff1", CRITICAL }, { "m-eff2", WARNING }, { "mixed", CRITICAL },
     };
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
         char id[64];
         snprintf(id, sizeof id, "negative_feedback:feedback/%s", want[i].id);
-        assert_int_equal(s_find(f, id)->severity, want[i].sev);
+        assert_int_equal(tp_fixture_find(f, id)->severity, want[i].sev);
     }
     tp_fixture_free(f);
 }
@@ -284,25 +277,25 @@ static void test_severity(void **state) {
 /* One-shot: resolved "expired" 7 days after detection. */
 static void test_expires_after_seven_days(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new(s_yaml);
+    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
     s_fb(f, "F-1", 2, -1);
     assert_int_equal(f->got.n, 1);
-    assert_int_equal(tp_fixture_watermark(f, EXPIRY), 0);
+    TP_WATERMARK(f, EXPIRY);
     assert_int_equal(f->got.n, 1);
-    assert_int_equal(tp_fixture_watermark(f, EXPIRY + 1), 0);
+    TP_WATERMARK(f, EXPIRY + 1);
     assert_int_equal(f->got.n, 2);
     Touchpoint__V1__Alert *r = f->got.alerts[1];
     assert_int_equal(r->status, TP_RESOLVED);
     assert_string_equal(r->alert_id, "negative_feedback:feedback/F-1");
     assert_string_equal(tp_test_evidence(r, "resolution"), "expired");
-    assert_string_equal(tp_test_evidence(r, "nps"), "2");       /* the FIRING's evidence */
+    assert_string_equal(tp_test_evidence(r, "nps"), "2"); /* the FIRING's evidence */
     assert_int_equal(r->n_event_ids, 0);
     assert_int_equal(r->detected_at_ms, EXPIRY + 1);
     assert_int_equal(r->sequence, f->got.alerts[0]->sequence + 1);
     assert_int_equal(tp_engine_open_alerts(f->engine), 0);
     /* The "judged" marker runs out 30 days after detection. */
     assert_int_equal(tp_engine_deadlines(f->engine), 1);
-    assert_int_equal(tp_fixture_watermark(f, FB_AT + 30 * TP_D + 1), 0);
+    TP_WATERMARK(f, FB_AT + 30 * TP_D + 1);
     assert_int_equal(tp_engine_deadlines(f->engine), 0);
     assert_int_equal(f->got.n, 2);
     tp_fixture_free(f);
@@ -313,29 +306,31 @@ static void test_expires_after_seven_days(void **state) {
  * first detractor version counts, even after a version that was not. */
 static void test_never_fires_twice_for_one_feedback(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new(s_yaml);
+    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
     s_fb(f, "e1", 1, -1);
     tp_test_feedback_t dup = { .event_id = "e1", .at_ms = FB_AT, .nps = 1, .effort = -1 };
     assert_int_equal(tp_fixture_feedback(f, &dup), TP_DUPLICATE);
-    tp_test_feedback_t again = { .event_id = "e2", .feedback_id = "e1", .at_ms = FB_AT + TP_H,
-                                 .nps = 0, .effort = 7 };
-    assert_int_equal(tp_fixture_feedback(f, &again), 0);       /* while FIRING */
+    tp_test_feedback_t again = {
+        .event_id = "e2", .feedback_id = "e1", .at_ms = FB_AT + TP_H, .nps = 0, .effort = 7
+    };
+    assert_int_equal(tp_fixture_feedback(f, &again), 0); /* while FIRING */
     assert_int_equal(f->got.n, 1);
-    assert_int_equal(tp_fixture_watermark(f, EXPIRY + TP_D), 0);
+    TP_WATERMARK(f, EXPIRY + TP_D);
     assert_int_equal(f->got.n, 2);
     again.event_id = "e3";
     again.at_ms = EXPIRY + 2 * TP_D;
-    assert_int_equal(tp_fixture_feedback(f, &again), 0);       /* after the expiry */
+    assert_int_equal(tp_fixture_feedback(f, &again), 0); /* after the expiry */
     assert_int_equal(f->got.n, 2);
     tp_fixture_free(f);
 
-    f = tp_fixture_new(s_yaml);
-    tp_test_feedback_t v1 = { .event_id = "v1", .feedback_id = "F-1", .at_ms = FB_AT, .nps = 9,
-                              .effort = -1 };
+    f = tp_fixture_only(NULL, RULE, NULL);
+    tp_test_feedback_t v1 = {
+        .event_id = "v1", .feedback_id = "F-1", .at_ms = FB_AT, .nps = 9, .effort = -1
+    };
     assert_int_equal(tp_fixture_feedback(f, &v1), 0);
     assert_int_equal(f->got.n, 0);
     v1.event_id = "v2";
-    v1.nps = 2;                                                 /* edited to a detractor */
+    v1.nps = 2; /* edited to a detractor */
     assert_int_equal(tp_fixture_feedback(f, &v1), 0);
     assert_int_equal(f->got.n, 1);
     assert_string_equal(f->got.alerts[0]->event_ids[0], "v2");
@@ -346,36 +341,36 @@ static void test_never_fires_twice_for_one_feedback(void **state) {
  * the comment is cut to 200 bytes on a UTF-8 character boundary. */
 static void test_out_of_order_and_comment(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new(s_yaml);
-    char comment[320];
+    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
+    char          comment[320];
     memset(comment, 'a', 199);
-    strcpy(comment + 199, "\xc3\xa9 and then some more text that is cut off");   /* é: 199..200 */
-    tp_test_feedback_t late = { .event_id = "F-2", .at_ms = FB_AT + 3 * TP_D, .nps = 2,
-                                .effort = -1 };
+    strcpy(comment + 199, "\xc3\xa9 and then some more text that is cut off"); /* é: 199..200 */
+    tp_test_feedback_t late = {
+        .event_id = "F-2", .at_ms = FB_AT + 3 * TP_D, .nps = 2, .effort = -1
+    };
     assert_int_equal(tp_fixture_feedback(f, &late), 0);
-    tp_test_feedback_t old = { .event_id = "F-1", .at_ms = FB_AT, .nps = 1, .effort = -1,
-                               .comment = comment };
+    tp_test_feedback_t old = {
+        .event_id = "F-1", .at_ms = FB_AT, .nps = 1, .effort = -1, .comment = comment
+    };
     assert_int_equal(tp_fixture_feedback(f, &old), 0);
     assert_int_equal(f->got.n, 2);
-    const Touchpoint__V1__Alert *a = s_find(f, "negative_feedback:feedback/F-1");
-    assert_int_equal(a->detected_at_ms, FB_AT + 3 * TP_D);     /* the daemon's clock */
+    const Touchpoint__V1__Alert *a = tp_fixture_find(f, "negative_feedback:feedback/F-1");
+    assert_int_equal(a->detected_at_ms, FB_AT + 3 * TP_D); /* the daemon's clock */
     assert_string_equal(tp_test_evidence(a, "feedback_at"), "2026-01-01T10:00:00Z");
     const char *got = tp_test_evidence(a, "comment");
     assert_int_equal(strlen(got), 199);
     assert_memory_equal(got, comment, 199);
     /* Both expire 7 days after they were detected. */
-    assert_int_equal(tp_fixture_watermark(f, FB_AT + 10 * TP_D + 1), 0);
+    TP_WATERMARK(f, FB_AT + 10 * TP_D + 1);
     assert_int_equal(f->got.n, 4);
     tp_fixture_free(f);
 }
 
 static void test_disabled_is_silent(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new("clock: event\n"
-                                     "rules:\n" OTHERS_OFF
-                                     "  negative_feedback: { enabled: false }\n");
+    tp_fixture_t *f = tp_fixture_only(NULL, RULE, "{ enabled: false }");
     s_fb(f, "F-1", 0, 7);
-    assert_int_equal(tp_fixture_watermark(f, EXPIRY + TP_D), 0);
+    TP_WATERMARK(f, EXPIRY + TP_D);
     assert_int_equal(f->got.n, 0);
     assert_int_equal(tp_engine_deadlines(f->engine), 0);
     tp_fixture_free(f);

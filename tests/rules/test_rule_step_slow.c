@@ -8,6 +8,8 @@
 
 #include "tp_testengine.h"
 
+#define RULE "step_slow"
+
 #define STARTED   TOUCHPOINT__V1__STEP_STATE__STEP_STATE_STARTED
 #define COMPLETED TOUCHPOINT__V1__STEP_STATE__STEP_STATE_COMPLETED
 #define RETURNED  TOUCHPOINT__V1__STEP_STATE__STEP_STATE_RETURNED
@@ -15,55 +17,25 @@
 #define GRANT     TOUCHPOINT__V1__CONTRACT_TYPE__CONTRACT_TYPE_GRANT
 #define SLA       (5 * TP_D)
 
-/* Only step_slow, so other rules' alerts do not interleave. */
-#define OTHERS_OFF "  call_incomplete: { enabled: false }\n"       \
-                   "  call_late: { enabled: false }\n"             \
-                   "  call_unsubmitted: { enabled: false }\n"      \
-                   "  follow_up_missing: { enabled: false }\n"     \
-                   "  uncoordinated_contact: { enabled: false }\n" \
-                   "  channel_mismatch: { enabled: false }\n"      \
-                   "  case_stalled: { enabled: false }\n"          \
-                   "  rework: { enabled: false }\n"                \
-                   "  handoffs: { enabled: false }\n"              \
-                   "  hcp_burden: { enabled: false }\n"            \
-                   "  cycle_time: { enabled: false }\n"            \
-                   "  negative_feedback: { enabled: false }\n"
-#define STEP_SLOW "  step_slow:\n"                           \
-                  "    enabled: true\n"                      \
-                  "    default_sla: 5d\n"                    \
-                  "    by_step: { FMV_REVIEW: 3d }\n"        \
-                  "    by_contract_type: { GRANT: 10d }\n"
+#define SETTINGS                                                                                   \
+    "{ enabled: true, default_sla: 5d, by_step: { FMV_REVIEW: 3d }, by_contract_type: { GRANT: "   \
+    "10d } }"
 
-static const char *s_yaml = "clock: event\nrules:\n" OTHERS_OFF STEP_SLOW;
-static const char *s_wall_yaml = "clock: wall\nrules:\n" OTHERS_OFF STEP_SLOW;
-
-typedef struct {
-    const char *eid;
-    int64_t     at;
-    const char *contract;
-    const char *step;
-    int         state;
-    const char *owner;
-    int         type;
-    bool        closed;
-} s_ev_t;
-
-static int s_send(tp_fixture_t *f, s_ev_t e) {
-    tp_test_step_t s = { .event_id = e.eid, .at_ms = e.at, .contract_id = e.contract ? e.contract : "K-1",
-                         .step = e.step ? e.step : "NEEDS_ASSESSMENT", .state = e.state,
-                         .owner_id = e.owner, .contract_type = e.type, .case_closed = e.closed };
-    return tp_fixture_step(f, &s);
+/* A fixture running only this rule; step events default to contract K-1,
+ * step NEEDS_ASSESSMENT. */
+static tp_fixture_t *s_new(const char *head, const char *settings) {
+    tp_fixture_t *f = tp_fixture_only(head, RULE, settings);
+    f->step_defaults = (tp_test_step_t){ .contract_id = "K-1", .step = "NEEDS_ASSESSMENT" };
+    return f;
 }
-
-#define SEND(f, ...) assert_int_equal(s_send((f), (s_ev_t){ __VA_ARGS__ }), TP_ACCEPTED)
 
 static void test_fires_just_past_the_sla(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new(s_yaml);
-    SEND(f, .eid = "s", .at = TP_T0, .state = STARTED, .owner = "OWN-7");
-    assert_int_equal(tp_fixture_watermark(f, TP_T0 + SLA), 0);       /* just inside */
+    tp_fixture_t *f = s_new(NULL, SETTINGS);
+    TP_STEP(f, .event_id = "s", .at_ms = TP_T0, .state = STARTED, .owner_id = "OWN-7");
+    TP_WATERMARK(f, TP_T0 + SLA); /* just inside */
     assert_int_equal(f->got.n, 0);
-    assert_int_equal(tp_fixture_watermark(f, TP_T0 + SLA + 1), 0);   /* just past */
+    TP_WATERMARK(f, TP_T0 + SLA + 1); /* just past */
     assert_int_equal(f->got.n, 1);
     Touchpoint__V1__Alert *a = f->got.alerts[0];
     assert_string_equal(f->got.topics[0], "friction.step_slow");
@@ -87,26 +59,27 @@ static void test_fires_just_past_the_sla(void **state) {
     assert_string_equal(a->event_ids[0], "s");
     assert_non_null(strstr(a->summary, "NEEDS_ASSESSMENT"));
     /* Time moving on does not fire it again. */
-    assert_int_equal(tp_fixture_watermark(f, TP_T0 + 60 * TP_D), 0);
+    TP_WATERMARK(f, TP_T0 + 60 * TP_D);
     assert_int_equal(f->got.n, 1);
     tp_fixture_free(f);
 }
 
 static void test_completed_in_time_never_fires(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new(s_yaml);
-    SEND(f, .eid = "s", .at = TP_T0, .state = STARTED);
-    SEND(f, .eid = "c", .at = TP_T0 + SLA, .state = COMPLETED);      /* exactly on the SLA */
-    assert_int_equal(tp_fixture_watermark(f, TP_T0 + 30 * TP_D), 0);
+    tp_fixture_t *f = s_new(NULL, SETTINGS);
+    TP_STEP(f, .event_id = "s", .at_ms = TP_T0, .state = STARTED);
+    TP_STEP(f, .event_id = "c", .at_ms = TP_T0 + SLA, .state = COMPLETED); /* exactly on the SLA */
+    TP_WATERMARK(f, TP_T0 + 30 * TP_D);
     assert_int_equal(f->got.n, 0);
     tp_fixture_free(f);
 }
 
 static void test_completion_resolves(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new(s_yaml);
-    SEND(f, .eid = "s", .at = TP_T0, .state = STARTED);
-    SEND(f, .eid = "c", .at = TP_T0 + 6 * TP_D, .state = COMPLETED); /* passes the deadline first */
+    tp_fixture_t *f = s_new(NULL, SETTINGS);
+    TP_STEP(f, .event_id = "s", .at_ms = TP_T0, .state = STARTED);
+    TP_STEP(f, .event_id = "c", .at_ms = TP_T0 + 6 * TP_D,
+            .state = COMPLETED); /* passes the deadline first */
     assert_int_equal(f->got.n, 2);
     assert_int_equal(f->got.alerts[0]->status, TP_FIRING);
     assert_int_equal(f->got.alerts[0]->detected_at_ms, TP_T0 + SLA + 1);
@@ -115,7 +88,7 @@ static void test_completion_resolves(void **state) {
     assert_string_equal(r->alert_id, "step_slow:contract/K-1/step/NEEDS_ASSESSMENT");
     assert_string_equal(tp_test_evidence(r, "resolution"), "completed");
     assert_string_equal(tp_test_evidence(r, "open_for"), "6d");
-    assert_string_equal(tp_test_evidence(r, "sla"), "5d");          /* kept from the FIRING */
+    assert_string_equal(tp_test_evidence(r, "sla"), "5d"); /* kept from the FIRING */
     assert_string_equal(r->event_ids[0], "c");
     assert_int_equal(r->sequence, f->got.alerts[0]->sequence + 1);
     assert_int_equal(tp_engine_open_alerts(f->engine), 0);
@@ -124,13 +97,15 @@ static void test_completion_resolves(void **state) {
 
 static void test_returned_and_cancelled_resolve(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new(s_yaml);
-    SEND(f, .eid = "s1", .at = TP_T0, .step = "CONTRACT_SENT", .state = STARTED);
-    SEND(f, .eid = "s2", .at = TP_T0, .step = "COMPLIANCE_APPROVAL", .state = STARTED);
-    assert_int_equal(tp_fixture_watermark(f, TP_T0 + SLA + 1), 0);
+    tp_fixture_t *f = s_new(NULL, SETTINGS);
+    TP_STEP(f, .event_id = "s1", .at_ms = TP_T0, .step = "CONTRACT_SENT", .state = STARTED);
+    TP_STEP(f, .event_id = "s2", .at_ms = TP_T0, .step = "COMPLIANCE_APPROVAL", .state = STARTED);
+    TP_WATERMARK(f, TP_T0 + SLA + 1);
     assert_int_equal(f->got.n, 2);
-    SEND(f, .eid = "r", .at = TP_T0 + 7 * TP_D, .step = "CONTRACT_SENT", .state = RETURNED);
-    SEND(f, .eid = "x", .at = TP_T0 + 8 * TP_D, .step = "COMPLIANCE_APPROVAL", .state = CANCELLED);
+    TP_STEP(f, .event_id = "r", .at_ms = TP_T0 + 7 * TP_D, .step = "CONTRACT_SENT",
+            .state = RETURNED);
+    TP_STEP(f, .event_id = "x", .at_ms = TP_T0 + 8 * TP_D, .step = "COMPLIANCE_APPROVAL",
+            .state = CANCELLED);
     assert_int_equal(f->got.n, 4);
     assert_string_equal(f->got.alerts[2]->alert_id, "step_slow:contract/K-1/step/CONTRACT_SENT");
     assert_string_equal(tp_test_evidence(f->got.alerts[2], "resolution"), "returned");
@@ -144,22 +119,22 @@ static void test_returned_and_cancelled_resolve(void **state) {
 
 static void test_restart_after_return_is_a_new_attempt(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new(s_yaml);
-    SEND(f, .eid = "s1", .at = TP_T0, .state = STARTED);
-    SEND(f, .eid = "r", .at = TP_T0 + 1 * TP_D, .state = RETURNED);
-    SEND(f, .eid = "s2", .at = TP_T0 + 2 * TP_D, .state = STARTED, .owner = "OWN-2");
-    assert_int_equal(tp_fixture_watermark(f, TP_T0 + 2 * TP_D + SLA), 0);
-    assert_int_equal(f->got.n, 0);                                 /* the first attempt's due passed */
-    assert_int_equal(tp_fixture_watermark(f, TP_T0 + 2 * TP_D + SLA + 1), 0);
+    tp_fixture_t *f = s_new(NULL, SETTINGS);
+    TP_STEP(f, .event_id = "s1", .at_ms = TP_T0, .state = STARTED);
+    TP_STEP(f, .event_id = "r", .at_ms = TP_T0 + 1 * TP_D, .state = RETURNED);
+    TP_STEP(f, .event_id = "s2", .at_ms = TP_T0 + 2 * TP_D, .state = STARTED, .owner_id = "OWN-2");
+    TP_WATERMARK(f, TP_T0 + 2 * TP_D + SLA);
+    assert_int_equal(f->got.n, 0); /* the first attempt's due passed */
+    TP_WATERMARK(f, TP_T0 + 2 * TP_D + SLA + 1);
     assert_int_equal(f->got.n, 1);
     Touchpoint__V1__Alert *a = f->got.alerts[0];
     assert_string_equal(tp_test_evidence(a, "started_at"), "2026-01-03T00:00:00Z");
     assert_string_equal(tp_test_evidence(a, "returns"), "1");
     assert_string_equal(tp_test_evidence(a, "owner"), "OWN-2");
     /* Returned again while FIRING: resolved; the next attempt may fire again. */
-    SEND(f, .eid = "r2", .at = TP_T0 + 9 * TP_D, .state = RETURNED);
-    SEND(f, .eid = "s3", .at = TP_T0 + 10 * TP_D, .state = STARTED);
-    assert_int_equal(tp_fixture_watermark(f, TP_T0 + 15 * TP_D + 1), 0);
+    TP_STEP(f, .event_id = "r2", .at_ms = TP_T0 + 9 * TP_D, .state = RETURNED);
+    TP_STEP(f, .event_id = "s3", .at_ms = TP_T0 + 10 * TP_D, .state = STARTED);
+    TP_WATERMARK(f, TP_T0 + 15 * TP_D + 1);
     assert_int_equal(f->got.n, 3);
     assert_int_equal(f->got.alerts[1]->status, TP_RESOLVED);
     assert_int_equal(f->got.alerts[2]->status, TP_FIRING);
@@ -169,16 +144,16 @@ static void test_restart_after_return_is_a_new_attempt(void **state) {
 
 static void test_never_fires_twice_while_open(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new(s_yaml);
-    SEND(f, .eid = "s1", .at = TP_T0, .state = STARTED);
-    assert_int_equal(tp_fixture_watermark(f, TP_T0 + SLA + 1), 0);
+    tp_fixture_t *f = s_new(NULL, SETTINGS);
+    TP_STEP(f, .event_id = "s1", .at_ms = TP_T0, .state = STARTED);
+    TP_WATERMARK(f, TP_T0 + SLA + 1);
     assert_int_equal(f->got.n, 1);
     /* A repeated STARTED (say, a new owner) while FIRING starts nothing new. */
-    SEND(f, .eid = "s2", .at = TP_T0 + 6 * TP_D, .state = STARTED, .owner = "OWN-2");
-    assert_int_equal(tp_fixture_watermark(f, TP_T0 + 40 * TP_D), 0);
+    TP_STEP(f, .event_id = "s2", .at_ms = TP_T0 + 6 * TP_D, .state = STARTED, .owner_id = "OWN-2");
+    TP_WATERMARK(f, TP_T0 + 40 * TP_D);
     assert_int_equal(f->got.n, 1);
     assert_int_equal(tp_engine_open_alerts(f->engine), 1);
-    SEND(f, .eid = "c", .at = TP_T0 + 41 * TP_D, .state = COMPLETED);
+    TP_STEP(f, .event_id = "c", .at_ms = TP_T0 + 41 * TP_D, .state = COMPLETED);
     assert_int_equal(f->got.n, 2);
     assert_int_equal(f->got.alerts[1]->status, TP_RESOLVED);
     tp_fixture_free(f);
@@ -186,28 +161,29 @@ static void test_never_fires_twice_while_open(void **state) {
 
 static void test_sla_precedence(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new(s_yaml);
+    tp_fixture_t *f = s_new(NULL, SETTINGS);
     /* GRANT (10d by type): FMV_REVIEW by_step 3d wins; CONTRACT_SENT gets 10d. */
-    SEND(f, .eid = "g1", .at = TP_T0, .contract = "G-1", .type = GRANT, .step = "FMV_REVIEW",
-         .state = STARTED);
-    SEND(f, .eid = "g2", .at = TP_T0, .contract = "G-1", .type = GRANT, .step = "CONTRACT_SENT",
-         .state = STARTED);
+    TP_STEP(f, .event_id = "g1", .at_ms = TP_T0, .contract_id = "G-1", .contract_type = GRANT,
+            .step = "FMV_REVIEW", .state = STARTED);
+    TP_STEP(f, .event_id = "g2", .at_ms = TP_T0, .contract_id = "G-1", .contract_type = GRANT,
+            .step = "CONTRACT_SENT", .state = STARTED);
     /* SPEAKER: default 5d. */
-    SEND(f, .eid = "s1", .at = TP_T0, .contract = "S-1", .step = "CONTRACT_SENT", .state = STARTED);
-    assert_int_equal(tp_fixture_watermark(f, TP_T0 + 3 * TP_D), 0);
+    TP_STEP(f, .event_id = "s1", .at_ms = TP_T0, .contract_id = "S-1", .step = "CONTRACT_SENT",
+            .state = STARTED);
+    TP_WATERMARK(f, TP_T0 + 3 * TP_D);
     assert_int_equal(f->got.n, 0);
-    assert_int_equal(tp_fixture_watermark(f, TP_T0 + 3 * TP_D + 1), 0);
+    TP_WATERMARK(f, TP_T0 + 3 * TP_D + 1);
     assert_int_equal(f->got.n, 1);
     assert_string_equal(f->got.alerts[0]->alert_id, "step_slow:contract/G-1/step/FMV_REVIEW");
     assert_string_equal(tp_test_evidence(f->got.alerts[0], "sla"), "3d");
     assert_string_equal(tp_test_evidence(f->got.alerts[0], "contract_type"), "GRANT");
-    assert_int_equal(tp_fixture_watermark(f, TP_T0 + 5 * TP_D + 1), 0);
+    TP_WATERMARK(f, TP_T0 + 5 * TP_D + 1);
     assert_int_equal(f->got.n, 2);
     assert_string_equal(f->got.alerts[1]->alert_id, "step_slow:contract/S-1/step/CONTRACT_SENT");
     assert_string_equal(tp_test_evidence(f->got.alerts[1], "sla"), "5d");
-    assert_int_equal(tp_fixture_watermark(f, TP_T0 + 10 * TP_D), 0);
+    TP_WATERMARK(f, TP_T0 + 10 * TP_D);
     assert_int_equal(f->got.n, 2);
-    assert_int_equal(tp_fixture_watermark(f, TP_T0 + 10 * TP_D + 1), 0);
+    TP_WATERMARK(f, TP_T0 + 10 * TP_D + 1);
     assert_int_equal(f->got.n, 3);
     assert_string_equal(f->got.alerts[2]->alert_id, "step_slow:contract/G-1/step/CONTRACT_SENT");
     assert_string_equal(tp_test_evidence(f->got.alerts[2], "sla"), "10d");
@@ -216,22 +192,23 @@ static void test_sla_precedence(void **state) {
 
 static void test_out_of_order_and_stale_events(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new(s_yaml);
+    tp_fixture_t *f = s_new(NULL, SETTINGS);
     /* COMPLETED overtook its STARTED: the step is done, nothing is armed. */
-    SEND(f, .eid = "c", .at = TP_T0 + TP_D, .state = COMPLETED);
-    SEND(f, .eid = "s", .at = TP_T0, .state = STARTED);
+    TP_STEP(f, .event_id = "c", .at_ms = TP_T0 + TP_D, .state = COMPLETED);
+    TP_STEP(f, .event_id = "s", .at_ms = TP_T0, .state = STARTED);
     /* A stale RETURNED on another step, older than its COMPLETED. */
-    SEND(f, .eid = "s2", .at = TP_T0, .step = "FMV_REVIEW", .state = STARTED);
-    SEND(f, .eid = "c2", .at = TP_T0 + 2 * TP_D, .step = "FMV_REVIEW", .state = COMPLETED);
-    SEND(f, .eid = "r2", .at = TP_T0 + TP_D, .step = "FMV_REVIEW", .state = RETURNED);
-    assert_int_equal(tp_fixture_watermark(f, TP_T0 + 30 * TP_D), 0);
+    TP_STEP(f, .event_id = "s2", .at_ms = TP_T0, .step = "FMV_REVIEW", .state = STARTED);
+    TP_STEP(f, .event_id = "c2", .at_ms = TP_T0 + 2 * TP_D, .step = "FMV_REVIEW",
+            .state = COMPLETED);
+    TP_STEP(f, .event_id = "r2", .at_ms = TP_T0 + TP_D, .step = "FMV_REVIEW", .state = RETURNED);
+    TP_WATERMARK(f, TP_T0 + 30 * TP_D);
     assert_int_equal(f->got.n, 0);
 
     /* A stale COMPLETED (older than a newer STARTED) does not resolve. */
-    SEND(f, .eid = "s3", .at = TP_T0 + 30 * TP_D, .step = "PAYMENT", .state = STARTED);
-    assert_int_equal(tp_fixture_watermark(f, TP_T0 + 35 * TP_D + 1), 0);
+    TP_STEP(f, .event_id = "s3", .at_ms = TP_T0 + 30 * TP_D, .step = "PAYMENT", .state = STARTED);
+    TP_WATERMARK(f, TP_T0 + 35 * TP_D + 1);
     assert_int_equal(f->got.n, 1);
-    SEND(f, .eid = "c3", .at = TP_T0 + 29 * TP_D, .step = "PAYMENT", .state = COMPLETED);
+    TP_STEP(f, .event_id = "c3", .at_ms = TP_T0 + 29 * TP_D, .step = "PAYMENT", .state = COMPLETED);
     assert_int_equal(f->got.n, 1);
     assert_int_equal(tp_engine_open_alerts(f->engine), 1);
     tp_fixture_free(f);
@@ -239,78 +216,63 @@ static void test_out_of_order_and_stale_events(void **state) {
 
 static void test_duplicate_event_does_nothing(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new(s_yaml);
-    SEND(f, .eid = "s", .at = TP_T0, .state = STARTED);
-    assert_int_equal(s_send(f, (s_ev_t){ .eid = "s", .at = TP_T0, .state = STARTED }), TP_DUPLICATE);
-    assert_int_equal(tp_fixture_watermark(f, TP_T0 + SLA + 1), 0);
+    tp_fixture_t *f = s_new(NULL, SETTINGS);
+    TP_STEP(f, .event_id = "s", .at_ms = TP_T0, .state = STARTED);
+    assert_int_equal(
+        tp_fixture_step(f, &(tp_test_step_t){ .event_id = "s", .at_ms = TP_T0, .state = STARTED }),
+        TP_DUPLICATE);
+    TP_WATERMARK(f, TP_T0 + SLA + 1);
     assert_int_equal(f->got.n, 1);
     /* The same STARTED re-sent under a new id while FIRING changes nothing. */
-    SEND(f, .eid = "s-again", .at = TP_T0, .state = STARTED);
-    assert_int_equal(tp_fixture_watermark(f, TP_T0 + 20 * TP_D), 0);
+    TP_STEP(f, .event_id = "s-again", .at_ms = TP_T0, .state = STARTED);
+    TP_WATERMARK(f, TP_T0 + 20 * TP_D);
     assert_int_equal(f->got.n, 1);
     tp_fixture_free(f);
 }
 
 static void test_disabled_is_silent(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new("clock: event\nrules:\n" OTHERS_OFF
-                                     "  step_slow: { enabled: false }\n");
-    SEND(f, .eid = "s", .at = TP_T0, .state = STARTED);
-    assert_int_equal(tp_fixture_watermark(f, TP_T0 + 30 * TP_D), 0);
+    tp_fixture_t *f = s_new(NULL, "{ enabled: false }");
+    TP_STEP(f, .event_id = "s", .at_ms = TP_T0, .state = STARTED);
+    TP_WATERMARK(f, TP_T0 + 30 * TP_D);
     assert_int_equal(f->got.n, 0);
     tp_fixture_free(f);
 }
 
 static void test_case_close_resolves_and_disarms(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new(s_yaml);
-    SEND(f, .eid = "s1", .at = TP_T0, .step = "CONTRACT_SENT", .state = STARTED);
-    SEND(f, .eid = "s2", .at = TP_T0, .step = "COMPLIANCE_APPROVAL", .state = STARTED);
-    SEND(f, .eid = "s3", .at = TP_T0 + 4 * TP_D, .step = "PAYMENT", .state = STARTED);
-    assert_int_equal(tp_fixture_watermark(f, TP_T0 + SLA + 1), 0);
+    tp_fixture_t *f = s_new(NULL, SETTINGS);
+    TP_STEP(f, .event_id = "s1", .at_ms = TP_T0, .step = "CONTRACT_SENT", .state = STARTED);
+    TP_STEP(f, .event_id = "s2", .at_ms = TP_T0, .step = "COMPLIANCE_APPROVAL", .state = STARTED);
+    TP_STEP(f, .event_id = "s3", .at_ms = TP_T0 + 4 * TP_D, .step = "PAYMENT", .state = STARTED);
+    TP_WATERMARK(f, TP_T0 + SLA + 1);
     assert_int_equal(f->got.n, 2);
-    SEND(f, .eid = "close", .at = TP_T0 + 6 * TP_D, .step = "PAYMENT", .state = COMPLETED,
-         .closed = true);
+    TP_STEP(f, .event_id = "close", .at_ms = TP_T0 + 6 * TP_D, .step = "PAYMENT",
+            .state = COMPLETED, .case_closed = true);
     assert_int_equal(f->got.n, 4);
     for (size_t i = 2; i < 4; i++) {
-        assert_int_equal(f->got.alerts[i]->status, TP_RESOLVED);
-        assert_string_equal(tp_test_evidence(f->got.alerts[i], "resolution"), "case closed");
+        tp_expect_resolved(f, i, "case closed");
         assert_string_equal(tp_test_evidence(f->got.alerts[i], "open_for"), "6d");
         assert_string_equal(f->got.alerts[i]->event_ids[0], "close");
     }
     /* PAYMENT's deadline is gone; a late STARTED on the closed case arms nothing. */
-    SEND(f, .eid = "late", .at = TP_T0 + 7 * TP_D, .step = "FMV_REVIEW", .state = STARTED);
-    assert_int_equal(tp_fixture_watermark(f, TP_T0 + 13 * TP_D), 0);
+    TP_STEP(f, .event_id = "late", .at_ms = TP_T0 + 7 * TP_D, .step = "FMV_REVIEW",
+            .state = STARTED);
+    TP_WATERMARK(f, TP_T0 + 13 * TP_D);
     assert_int_equal(f->got.n, 4);
     assert_int_equal(tp_engine_open_alerts(f->engine), 0);
-    tp_fixture_free(f);
-}
-
-static void test_forgotten_case_resolves(void **state) {
-    (void)state;
-    tp_fixture_t *f = tp_fixture_new("clock: event\n"
-                                     "limits: { open_case_horizon: 20d }\n"
-                                     "rules:\n" OTHERS_OFF STEP_SLOW);
-    SEND(f, .eid = "s", .at = TP_T0, .state = STARTED);
-    assert_int_equal(tp_fixture_watermark(f, TP_T0 + 20 * TP_D), 0);
-    assert_int_equal(f->got.n, 1);
-    assert_int_equal(tp_fixture_watermark(f, TP_T0 + 20 * TP_D + 1), 0);
-    assert_int_equal(tp_engine_cases(f->engine), 0);
-    assert_int_equal(f->got.n, 2);
-    assert_int_equal(f->got.alerts[1]->status, TP_RESOLVED);
-    assert_string_equal(tp_test_evidence(f->got.alerts[1], "resolution"), "case forgotten");
-    assert_int_equal(tp_engine_open_alerts(f->engine), 0);
-    assert_int_equal(tp_engine_deadlines(f->engine), 0);
     tp_fixture_free(f);
 }
 
 /* Ids may contain '/': the deadline key still finds its case. */
 static void test_slash_in_ids(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new(s_yaml);
-    SEND(f, .eid = "s1", .at = TP_T0, .contract = "A/B", .step = "C", .state = STARTED);
-    SEND(f, .eid = "s2", .at = TP_T0 + TP_D, .contract = "A", .step = "B/C", .state = STARTED);
-    assert_int_equal(tp_fixture_watermark(f, TP_T0 + 6 * TP_D + 1), 0);
+    tp_fixture_t *f = s_new(NULL, SETTINGS);
+    TP_STEP(f, .event_id = "s1", .at_ms = TP_T0, .contract_id = "A/B", .step = "C",
+            .state = STARTED);
+    TP_STEP(f, .event_id = "s2", .at_ms = TP_T0 + TP_D, .contract_id = "A", .step = "B/C",
+            .state = STARTED);
+    TP_WATERMARK(f, TP_T0 + 6 * TP_D + 1);
     assert_int_equal(f->got.n, 2);
     assert_string_equal(f->got.alerts[0]->alert_id, "step_slow:contract/A/B/step/C");
     assert_string_equal(f->got.alerts[1]->alert_id, "step_slow:contract/A/step/B/C");
@@ -322,27 +284,20 @@ static void test_slash_in_ids(void **state) {
  * times differ (the wall clock). */
 static void test_wall_clock_gives_the_same_alerts(void **state) {
     (void)state;
-    tp_fixture_t *w = tp_fixture_new(s_wall_yaml);
-    tp_fixture_t *e = tp_fixture_new(s_yaml);
+    tp_fixture_t *w = s_new("clock: wall\n", SETTINGS);
+    tp_fixture_t *e = s_new(NULL, SETTINGS);
     tp_fixture_t *both[2] = { w, e };
     for (int i = 0; i < 2; i++)
-        SEND(both[i], .eid = "s", .at = TP_T0, .step = "FMV_REVIEW", .state = STARTED);
+        TP_STEP(both[i], .event_id = "s", .at_ms = TP_T0, .step = "FMV_REVIEW", .state = STARTED);
     assert_int_equal(tp_engine_next_deadline(w->engine), TP_T0 + 3 * TP_D);
     assert_int_equal(tp_fixture_wall_tick(w, TP_T0 + 3 * TP_D), 0);
     assert_int_equal(tp_fixture_wall_tick(w, TP_T0 + 3 * TP_D + 250), 1);
-    assert_int_equal(tp_fixture_watermark(e, TP_T0 + 3 * TP_D + 250), 0);
+    TP_WATERMARK(e, TP_T0 + 3 * TP_D + 250);
     tp_fixture_wall_tick(w, TP_T0 + 4 * TP_D);
     for (int i = 0; i < 2; i++)
-        SEND(both[i], .eid = "c", .at = TP_T0 + 4 * TP_D, .step = "FMV_REVIEW", .state = COMPLETED);
-    assert_int_equal(w->got.n, 2);
-    assert_int_equal(e->got.n, 2);
-    for (size_t i = 0; i < 2; i++) {
-        assert_string_equal(w->got.alerts[i]->alert_id, e->got.alerts[i]->alert_id);
-        assert_int_equal(w->got.alerts[i]->status, e->got.alerts[i]->status);
-        assert_string_equal(tp_test_evidence(w->got.alerts[i], "due_at"),
-                            tp_test_evidence(e->got.alerts[i], "due_at"));
-        assert_int_equal(w->got.alerts[i]->n_evidence, e->got.alerts[i]->n_evidence);
-    }
+        TP_STEP(both[i], .event_id = "c", .at_ms = TP_T0 + 4 * TP_D, .step = "FMV_REVIEW",
+                .state = COMPLETED);
+    tp_expect_same_alerts(w, e, 2, false, "due_at");
     assert_string_equal(tp_test_evidence(w->got.alerts[1], "open_for"), "4d");
     assert_string_equal(tp_test_evidence(e->got.alerts[1], "open_for"), "4d");
     assert_int_equal(w->got.alerts[0]->detected_at_ms, TP_T0 + 3 * TP_D + 250);
@@ -364,7 +319,6 @@ int main(void) {
         cmocka_unit_test(test_duplicate_event_does_nothing),
         cmocka_unit_test(test_disabled_is_silent),
         cmocka_unit_test(test_case_close_resolves_and_disarms),
-        cmocka_unit_test(test_forgotten_case_resolves),
         cmocka_unit_test(test_slash_in_ids),
         cmocka_unit_test(test_wall_clock_gives_the_same_alerts),
     };

@@ -9,27 +9,25 @@
 
 #include "tp_testengine.h"
 
+#define RULE "uncoordinated_contact"
+
 #define SUBMITTED TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED
 #define SAVED     TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SAVED
 #define CANCELLED TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_CANCELLED
-#define D0 (TP_T0 + 9 * TP_H)    /* the first call */
-#define W  (7 * TP_D)            /* the default window */
-#define ID "uncoordinated_contact:hcp/HCP-1"
+#define D0        (TP_T0 + 9 * TP_H) /* the first call */
+#define W         (7 * TP_D)         /* the default window */
+#define ID        "uncoordinated_contact:hcp/HCP-1"
 
-/* Only uncoordinated_contact, so other rules' alerts do not interleave. */
-#define OTHERS_OFF "  call_incomplete: { enabled: false }\n"   \
-                   "  call_late: { enabled: false }\n"         \
-                   "  call_unsubmitted: { enabled: false }\n"  \
-                   "  follow_up_missing: { enabled: false }\n" \
-                   "  channel_mismatch: { enabled: false }\n"
-static const char *s_yaml = "clock: event\n"
-                            "rules:\n" OTHERS_OFF;
 
 /* A version of call `call_id` by `rep` at call_at, arriving at `at`. */
 static int s_version(tp_fixture_t *f, const char *eid, int64_t at, const char *call_id,
                      const char *rep, int64_t call_at, int status) {
-    tp_test_call_t c = { .event_id = eid, .at_ms = at, .call_id = call_id, .rep_id = rep,
-                         .status = status, .call_at_ms = call_at,
+    tp_test_call_t c = { .event_id = eid,
+                         .at_ms = at,
+                         .call_id = call_id,
+                         .rep_id = rep,
+                         .status = status,
+                         .call_at_ms = call_at,
                          .fields = TP_FIELD_ACCOUNT_ID | TP_FIELD_TERRITORY };
     return tp_fixture_call(f, &c);
 }
@@ -42,10 +40,10 @@ static void s_call(tp_fixture_t *f, const char *eid, const char *call_id, const 
 
 static void test_fires_on_the_third_distinct_rep(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new(s_yaml);
+    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
     s_call(f, "e1", "C-1", "REP-1", D0);
     s_call(f, "e2", "C-2", "REP-2", D0 + TP_D);
-    s_call(f, "e3", "C-3", "REP-1", D0 + 2 * TP_D);   /* a rep again: still two */
+    s_call(f, "e3", "C-3", "REP-1", D0 + 2 * TP_D); /* a rep again: still two */
     assert_int_equal(f->got.n, 0);
     s_call(f, "e4", "C-4", "REP-3", D0 + 3 * TP_D);
     assert_int_equal(f->got.n, 1);
@@ -73,10 +71,10 @@ static void test_fires_on_the_third_distinct_rep(void **state) {
 static void test_window_edge(void **state) {
     (void)state;
     for (int inside = 0; inside < 2; inside++) {
-        tp_fixture_t *f = tp_fixture_new(s_yaml);
+        tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
         s_call(f, "e1", "C-1", "REP-1", D0);
         s_call(f, "e2", "C-2", "REP-2", D0 + 3 * TP_D);
-        int64_t call_at = D0 + W - inside;              /* just outside, just inside */
+        int64_t call_at = D0 + W - inside; /* just outside, just inside */
         assert_int_equal(s_version(f, "e3", call_at, "C-3", "REP-3", call_at, SUBMITTED), 0);
         assert_int_equal(f->got.n, (size_t)inside);
         if (inside)
@@ -87,14 +85,14 @@ static void test_window_edge(void **state) {
 
 static void test_resolves_when_the_window_passes(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new(s_yaml);
+    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
     s_call(f, "e1", "C-1", "REP-1", D0);
     s_call(f, "e2", "C-2", "REP-2", D0 + TP_D);
     s_call(f, "e3", "C-3", "REP-3", D0 + 2 * TP_D);
     assert_int_equal(f->got.n, 1);
-    assert_int_equal(tp_fixture_watermark(f, D0 + W - 1), 0);   /* C-1 still inside */
+    TP_WATERMARK(f, D0 + W - 1); /* C-1 still inside */
     assert_int_equal(f->got.n, 1);
-    assert_int_equal(tp_fixture_watermark(f, D0 + W), 0);       /* C-1 has left */
+    TP_WATERMARK(f, D0 + W); /* C-1 has left */
     assert_int_equal(f->got.n, 2);
     Touchpoint__V1__Alert *r = f->got.alerts[1];
     assert_string_equal(r->alert_id, ID);
@@ -104,7 +102,7 @@ static void test_resolves_when_the_window_passes(void **state) {
     assert_string_equal(tp_test_evidence(r, "distinct_reps"), "2");
     assert_string_equal(tp_test_evidence(r, "reps"), "REP-1,REP-2,REP-3");
     /* Nothing more happens, and nothing is left armed. */
-    assert_int_equal(tp_fixture_watermark(f, D0 + 60 * TP_D), 0);
+    TP_WATERMARK(f, D0 + 60 * TP_D);
     assert_int_equal(f->got.n, 2);
     assert_int_equal(tp_engine_deadlines(f->engine), 0);
     tp_fixture_free(f);
@@ -112,7 +110,7 @@ static void test_resolves_when_the_window_passes(void **state) {
 
 static void test_never_fires_twice_and_rearms(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new(s_yaml);
+    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
     s_call(f, "e1", "C-1", "REP-1", D0);
     s_call(f, "e2", "C-2", "REP-2", D0 + TP_D);
     s_call(f, "e3", "C-3", "REP-3", D0 + 2 * TP_D);
@@ -120,12 +118,12 @@ static void test_never_fires_twice_and_rearms(void **state) {
     s_call(f, "e5", "C-5", "REP-5", D0 + 4 * TP_D);
     assert_int_equal(f->got.n, 1);
     /* C-1 and C-2 leave, three reps remain: still firing. */
-    assert_int_equal(tp_fixture_watermark(f, D0 + TP_D + W), 0);
+    TP_WATERMARK(f, D0 + TP_D + W);
     assert_int_equal(f->got.n, 1);
     /* C-3 leaves at D0 + 2d + W: two reps left. */
-    assert_int_equal(tp_fixture_watermark(f, D0 + 2 * TP_D + W - 1), 0);
+    TP_WATERMARK(f, D0 + 2 * TP_D + W - 1);
     assert_int_equal(f->got.n, 1);
-    assert_int_equal(tp_fixture_watermark(f, D0 + 2 * TP_D + W), 0);
+    TP_WATERMARK(f, D0 + 2 * TP_D + W);
     assert_int_equal(f->got.n, 2);
     assert_int_equal(f->got.alerts[1]->status, TP_RESOLVED);
     /* A new rep joining the two still inside: a new episode, fired once. */
@@ -138,8 +136,8 @@ static void test_never_fires_twice_and_rearms(void **state) {
 
 static void test_out_of_order_arrival(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new(s_yaml);
-    int64_t at = D0 + 2 * TP_D + TP_H;                  /* all arrive together, newest first */
+    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
+    int64_t       at = D0 + 2 * TP_D + TP_H; /* all arrive together, newest first */
     assert_int_equal(s_version(f, "e3", at, "C-3", "REP-3", D0 + 2 * TP_D, SUBMITTED), 0);
     assert_int_equal(s_version(f, "e1", at, "C-1", "REP-1", D0, SUBMITTED), 0);
     assert_int_equal(f->got.n, 0);
@@ -148,7 +146,7 @@ static void test_out_of_order_arrival(void **state) {
     assert_string_equal(tp_test_evidence(f->got.alerts[0], "reps"), "REP-1,REP-2,REP-3");
     assert_string_equal(tp_test_evidence(f->got.alerts[0], "calls"), "C-1,C-2,C-3");
     assert_string_equal(tp_test_evidence(f->got.alerts[0], "first_at"), "2026-01-01T09:00:00Z");
-    assert_int_equal(tp_fixture_watermark(f, D0 + W), 0);
+    TP_WATERMARK(f, D0 + W);
     assert_int_equal(f->got.n, 2);
     tp_fixture_free(f);
 }
@@ -157,44 +155,43 @@ static void test_out_of_order_arrival(void **state) {
  * resolves at once if it has already passed. Not again afterwards. */
 static void test_late_window_fires_and_resolves_once(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new(s_yaml);
+    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
     s_call(f, "e1", "C-1", "REP-1", D0);
     s_call(f, "e2", "C-2", "REP-2", D0 + 5 * TP_D);
     assert_int_equal(s_version(f, "e3", D0 + 8 * TP_D, "C-3", "REP-3", D0 + 6 * TP_D, SUBMITTED),
                      0);
     assert_int_equal(f->got.n, 2);
     assert_int_equal(f->got.alerts[0]->status, TP_FIRING);
-    assert_int_equal(f->got.alerts[1]->status, TP_RESOLVED);
-    assert_string_equal(tp_test_evidence(f->got.alerts[1], "resolution"), "window passed");
+    tp_expect_resolved(f, 1, "window passed");
     assert_string_equal(f->got.alerts[1]->event_ids[0], "e3");
     /* A correction of one of those calls does not bring it back. */
-    assert_int_equal(s_version(f, "e3b", D0 + 8 * TP_D + 1, "C-3", "REP-3", D0 + 6 * TP_D,
-                               SUBMITTED), 0);
+    assert_int_equal(
+        s_version(f, "e3b", D0 + 8 * TP_D + 1, "C-3", "REP-3", D0 + 6 * TP_D, SUBMITTED), 0);
     assert_int_equal(f->got.n, 2);
     tp_fixture_free(f);
 }
 
 static void test_correction_and_duplicate_do_not_count_twice(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new(s_yaml);
+    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
     s_call(f, "e1", "C-1", "REP-1", D0);
     s_call(f, "e2", "C-2", "REP-2", D0 + TP_D);
     /* The same event again is refused; a correction moves C-2 to REP-3. */
-    assert_int_not_equal(s_version(f, "e2", D0 + TP_D + TP_H, "C-2", "REP-2", D0 + TP_D,
-                                   SUBMITTED), 0);
+    assert_int_not_equal(s_version(f, "e2", D0 + TP_D + TP_H, "C-2", "REP-2", D0 + TP_D, SUBMITTED),
+                         0);
     assert_int_equal(tp_engine_stats(f->engine)->duplicates, 1);
-    assert_int_equal(s_version(f, "e2b", D0 + TP_D + 2 * TP_H, "C-2", "REP-3", D0 + TP_D,
-                               SUBMITTED), 0);
+    assert_int_equal(
+        s_version(f, "e2b", D0 + TP_D + 2 * TP_H, "C-2", "REP-3", D0 + TP_D, SUBMITTED), 0);
     /* A stale version (older than the one held) changes nothing. */
     assert_int_equal(s_version(f, "e2-old", D0 + TP_D, "C-2", "REP-9", D0 + TP_D, SUBMITTED), 0);
-    assert_int_equal(f->got.n, 0);                      /* REP-1, REP-3: two */
+    assert_int_equal(f->got.n, 0); /* REP-1, REP-3: two */
     s_call(f, "e4", "C-4", "REP-4", D0 + 2 * TP_D);
     assert_int_equal(f->got.n, 1);
     assert_string_equal(tp_test_evidence(f->got.alerts[0], "reps"), "REP-1,REP-3,REP-4");
     assert_string_equal(tp_test_evidence(f->got.alerts[0], "calls"), "C-1,C-2,C-4");
     /* Correcting C-4 to a rep already there takes it below the threshold. */
-    assert_int_equal(s_version(f, "e4b", D0 + 2 * TP_D + 2 * TP_H, "C-4", "REP-1",
-                               D0 + 2 * TP_D, SUBMITTED), 0);
+    assert_int_equal(
+        s_version(f, "e4b", D0 + 2 * TP_D + 2 * TP_H, "C-4", "REP-1", D0 + 2 * TP_D, SUBMITTED), 0);
     assert_int_equal(f->got.n, 2);
     assert_string_equal(tp_test_evidence(f->got.alerts[1], "resolution"), "corrected");
     tp_fixture_free(f);
@@ -202,33 +199,30 @@ static void test_correction_and_duplicate_do_not_count_twice(void **state) {
 
 static void test_only_submitted_count_and_cancel_removes(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new(s_yaml);
+    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
     s_call(f, "e1", "C-1", "REP-1", D0);
     s_call(f, "e2", "C-2", "REP-2", D0 + TP_D);
     assert_int_equal(s_version(f, "e3", D0 + 2 * TP_D, "C-3", "REP-3", D0 + 2 * TP_D, SAVED), 0);
-    assert_int_equal(f->got.n, 0);                      /* a draft does not count */
-    assert_int_equal(s_version(f, "e3s", D0 + 2 * TP_D + TP_H, "C-3", "REP-3", D0 + 2 * TP_D,
-                               SUBMITTED), 0);
+    assert_int_equal(f->got.n, 0); /* a draft does not count */
+    assert_int_equal(
+        s_version(f, "e3s", D0 + 2 * TP_D + TP_H, "C-3", "REP-3", D0 + 2 * TP_D, SUBMITTED), 0);
     assert_int_equal(f->got.n, 1);
-    assert_int_equal(s_version(f, "e3c", D0 + 2 * TP_D + 2 * TP_H, "C-3", "REP-3", D0 + 2 * TP_D,
-                               CANCELLED), 0);
+    assert_int_equal(
+        s_version(f, "e3c", D0 + 2 * TP_D + 2 * TP_H, "C-3", "REP-3", D0 + 2 * TP_D, CANCELLED), 0);
     assert_int_equal(f->got.n, 2);
-    assert_int_equal(f->got.alerts[1]->status, TP_RESOLVED);
-    assert_string_equal(tp_test_evidence(f->got.alerts[1], "resolution"), "cancelled");
+    tp_expect_resolved(f, 1, "cancelled");
     assert_string_equal(f->got.alerts[1]->event_ids[0], "e3c");
     tp_fixture_free(f);
 }
 
 static void test_config_thresholds(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new("clock: event\n"
-                                     "rules:\n" OTHERS_OFF
-                                     "  uncoordinated_contact: { window: 1d, min_reps: 2 }\n");
+    tp_fixture_t *f = tp_fixture_only(NULL, RULE, "{ window: 1d, min_reps: 2 }");
     s_call(f, "e1", "C-1", "REP-1", D0);
-    s_call(f, "e2", "C-2", "REP-2", D0 + TP_D);         /* exactly 1d apart */
+    s_call(f, "e2", "C-2", "REP-2", D0 + TP_D); /* exactly 1d apart */
     assert_int_equal(f->got.n, 0);
-    assert_int_equal(s_version(f, "e3", D0 + 2 * TP_D - 1, "C-3", "REP-3", D0 + 2 * TP_D - 1,
-                               SUBMITTED), 0);
+    assert_int_equal(
+        s_version(f, "e3", D0 + 2 * TP_D - 1, "C-3", "REP-3", D0 + 2 * TP_D - 1, SUBMITTED), 0);
     assert_int_equal(f->got.n, 1);
     assert_string_equal(tp_test_evidence(f->got.alerts[0], "reps"), "REP-2,REP-3");
     assert_string_equal(tp_test_evidence(f->got.alerts[0], "window"), "1d");
@@ -237,13 +231,11 @@ static void test_config_thresholds(void **state) {
 
 static void test_disabled_is_silent(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new("clock: event\n"
-                                     "rules:\n" OTHERS_OFF
-                                     "  uncoordinated_contact: { enabled: false }\n");
+    tp_fixture_t *f = tp_fixture_only(NULL, RULE, "{ enabled: false }");
     s_call(f, "e1", "C-1", "REP-1", D0);
     s_call(f, "e2", "C-2", "REP-2", D0 + TP_D);
     s_call(f, "e3", "C-3", "REP-3", D0 + 2 * TP_D);
-    assert_int_equal(tp_fixture_watermark(f, D0 + 30 * TP_D), 0);
+    TP_WATERMARK(f, D0 + 30 * TP_D);
     assert_int_equal(f->got.n, 0);
     tp_fixture_free(f);
 }
@@ -253,7 +245,7 @@ static void test_disabled_is_silent(void **state) {
 static void test_state_is_forgotten(void **state) {
     (void)state;
     for (int forgotten = 0; forgotten < 2; forgotten++) {
-        tp_fixture_t *f = tp_fixture_new(s_yaml);
+        tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
         s_call(f, "e1", "C-1", "REP-1", D0);
         s_call(f, "e2", "C-2", "REP-2", D0 + TP_D);
         /* The entry goes once the clock passes C-2's exit, D0 + 1d + W. */
@@ -261,7 +253,7 @@ static void test_state_is_forgotten(void **state) {
         assert_int_equal(s_version(f, "late", at, "C-3", "REP-3", D0 + 2 * TP_D, SUBMITTED), 0);
         if (forgotten) {
             assert_int_equal(f->got.n, 0);
-        } else {                                        /* remembered: fires, already passed */
+        } else { /* remembered: fires, already passed */
             assert_int_equal(f->got.n, 2);
             assert_int_equal(f->got.alerts[1]->status, TP_RESOLVED);
         }
@@ -272,12 +264,12 @@ static void test_state_is_forgotten(void **state) {
 /* Many HCPs and many calls: each entry is bounded and freed (valgrind). */
 static void test_many_contacts_are_capped(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_new(s_yaml);
-    char eid[32], cid[32], rep[32];
+    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
+    char          eid[32], cid[32], rep[32];
     for (int i = 0; i < 200; i++) {
         snprintf(eid, sizeof eid, "e%d", i);
         snprintf(cid, sizeof cid, "C-%d", i);
-        snprintf(rep, sizeof rep, "REP-%d", i % 2);     /* two reps only */
+        snprintf(rep, sizeof rep, "REP-%d", i % 2); /* two reps only */
         s_call(f, eid, cid, rep, D0 + i * TP_H);
     }
     assert_int_equal(f->got.n, 0);
@@ -290,11 +282,10 @@ static void test_many_contacts_are_capped(void **state) {
  * times differ. */
 static void test_wall_clock_gives_the_same_alerts(void **state) {
     (void)state;
-    tp_fixture_t *w = tp_fixture_new("clock: wall\n"
-                                     "rules:\n" OTHERS_OFF);
-    tp_fixture_t *e = tp_fixture_new(s_yaml);
+    tp_fixture_t *w = tp_fixture_only("clock: wall\n", RULE, NULL);
+    tp_fixture_t *e = tp_fixture_only(NULL, RULE, NULL);
     tp_fixture_t *both[2] = { w, e };
-    const char *reps[] = { "REP-1", "REP-2", "REP-3", "REP-1" };
+    const char   *reps[] = { "REP-1", "REP-2", "REP-3", "REP-1" };
     for (int c = 0; c < 4; c++) {
         char eid[8], cid[8];
         snprintf(eid, sizeof eid, "e%d", c);
@@ -305,20 +296,11 @@ static void test_wall_clock_gives_the_same_alerts(void **state) {
             s_call(both[i], eid, cid, reps[c], call_at);
     }
     /* REP-1 stays via C-3; REP-2 (C-1) leaves at D0 + 1d + W. */
-    tp_fixture_wall_tick(w, D0 + TP_D + W - 1);       /* C-0 left: re-armed */
+    tp_fixture_wall_tick(w, D0 + TP_D + W - 1); /* C-0 left: re-armed */
     assert_int_equal(w->got.n, 1);
     assert_int_equal(tp_fixture_wall_tick(w, D0 + TP_D + W + 250), 1);
-    assert_int_equal(tp_fixture_watermark(e, D0 + TP_D + W + 250), 0);
-    assert_int_equal(w->got.n, 2);
-    assert_int_equal(e->got.n, 2);
-    for (size_t i = 0; i < 2; i++) {
-        assert_string_equal(w->got.alerts[i]->alert_id, e->got.alerts[i]->alert_id);
-        assert_int_equal(w->got.alerts[i]->status, e->got.alerts[i]->status);
-        assert_string_equal(w->got.alerts[i]->summary, e->got.alerts[i]->summary);
-        assert_int_equal(w->got.alerts[i]->n_evidence, e->got.alerts[i]->n_evidence);
-        assert_string_equal(tp_test_evidence(w->got.alerts[i], "reps"),
-                            tp_test_evidence(e->got.alerts[i], "reps"));
-    }
+    TP_WATERMARK(e, D0 + TP_D + W + 250);
+    tp_expect_same_alerts(w, e, 2, true, "reps");
     assert_int_equal(w->got.alerts[1]->detected_at_ms, D0 + TP_D + W + 250);
     assert_int_equal(e->got.alerts[1]->detected_at_ms, D0 + TP_D + W);
     tp_fixture_free(w);

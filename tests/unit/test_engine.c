@@ -9,8 +9,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "tp_engine.h"
-#include "tp_testmsg.h"
+#include "tp_testengine.h"
 
 #define T0 1767225600000LL   /* 2026-01-01T00:00:00Z */
 #define SUBMITTED TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED
@@ -21,24 +20,9 @@
 #define FIRING   TOUCHPOINT__V1__ALERT_STATUS__ALERT_STATUS_FIRING
 #define RESOLVED TOUCHPOINT__V1__ALERT_STATUS__ALERT_STATUS_RESOLVED
 
-typedef struct {
-    tp_config_t     *cfg;
-    tp_engine_t     *engine;
-    tp_test_alerts_t got;
-} fixture_t;
-
-static int64_t s_fake_wall(void *ctx) {
-    return *(int64_t *)ctx;
-}
-static int64_t s_wall_now = T0 + 999;
-
 static int s_setup_yaml(void **state, const char *yaml) {
-    fixture_t *f = calloc(1, sizeof *f);
-    char err[256];
-    assert_int_equal(tp_config_parse(yaml, strlen(yaml), "test.yaml", err, sizeof err, &f->cfg), 0);
-    assert_int_equal(tp_engine_new(f->cfg, &f->engine), 0);
-    tp_engine_set_sink(f->engine, tp_test_sink, &f->got);
-    tp_clock_set_wall(tp_engine_clock(f->engine), s_fake_wall, &s_wall_now);
+    tp_fixture_t *f = tp_fixture_new(yaml);
+    f->wall_ms = T0 + 999;
     *state = f;
     return 0;
 }
@@ -48,33 +32,21 @@ static int s_setup(void **state) {
 }
 
 static int s_teardown(void **state) {
-    fixture_t *f = *state;
-    tp_test_alerts_clear(&f->got);
-    tp_engine_destroy(&f->engine);
-    tp_config_destroy(&f->cfg);
-    free(f);
+    tp_fixture_free(*state);
     return 0;
 }
 
-static int s_send_raw(fixture_t *f, const char *topic, const void *data, size_t len) {
+static int s_send_raw(tp_fixture_t *f, const char *topic, const void *data, size_t len) {
     tp_frame_t frames[2] = { { topic, strlen(topic) }, { data, len } };
     return tp_engine_handle(f->engine, frames, 2);
 }
 
-static int s_send_call(fixture_t *f, const tp_test_call_t *c) {
-    uint8_t *buf;
-    size_t len = tp_test_pack_call(c, &buf);
-    int r = s_send_raw(f, "crm.call", buf, len);
-    free(buf);
-    return r;
-}
-
 static void test_incomplete_submitted_call_fires(void **state) {
-    fixture_t *f = *state;
+    tp_fixture_t *f = *state;
     tp_test_call_t c = { .event_id = "e1", .sequence = 1, .at_ms = T0, .call_id = "C-1",
                          .status = SUBMITTED, .fields = TP_FIELD_PRODUCTS | TP_FIELD_NOTES |
                                                         TP_FIELD_ACCOUNT_ID | TP_FIELD_TERRITORY };
-    assert_int_equal(s_send_call(f, &c), 0);
+    assert_int_equal(tp_fixture_call(f, &c), 0);
     assert_int_equal(f->got.n, 1);
     Touchpoint__V1__Alert *a = f->got.alerts[0];
     assert_string_equal(f->got.topics[0], "accountability.call_incomplete");
@@ -100,35 +72,35 @@ static void test_incomplete_submitted_call_fires(void **state) {
 }
 
 static void test_complete_or_unsubmitted_calls_do_not_fire(void **state) {
-    fixture_t *f = *state;
+    tp_fixture_t *f = *state;
     tp_test_call_t c = { .event_id = "e1", .at_ms = T0, .call_id = "C-1", .status = SUBMITTED,
                          .fields = ALL4 };
-    assert_int_equal(s_send_call(f, &c), 0);
+    assert_int_equal(tp_fixture_call(f, &c), 0);
     c = (tp_test_call_t){ .event_id = "e2", .at_ms = T0, .call_id = "C-2", .status = PLANNED };
-    assert_int_equal(s_send_call(f, &c), 0);
+    assert_int_equal(tp_fixture_call(f, &c), 0);
     c = (tp_test_call_t){ .event_id = "e3", .at_ms = T0, .call_id = "C-3", .status = SAVED };
-    assert_int_equal(s_send_call(f, &c), 0);
+    assert_int_equal(tp_fixture_call(f, &c), 0);
     assert_int_equal(f->got.n, 0);
     assert_int_equal(tp_engine_stats(f->engine)->calls, 3);
 }
 
 static void test_correction_resolves_and_no_double_firing(void **state) {
-    fixture_t *f = *state;
+    tp_fixture_t *f = *state;
     tp_test_call_t c = { .event_id = "e1", .at_ms = T0, .call_id = "C-1", .status = SUBMITTED,
                          .fields = TP_FIELD_PRODUCTS };
-    assert_int_equal(s_send_call(f, &c), 0);
+    assert_int_equal(tp_fixture_call(f, &c), 0);
     /* A second, still incomplete, version: no second FIRING. */
     c.event_id = "e2";
     c.at_ms = T0 + 1000;
     c.fields = TP_FIELD_PRODUCTS | TP_FIELD_TOPICS;
-    assert_int_equal(s_send_call(f, &c), 0);
+    assert_int_equal(tp_fixture_call(f, &c), 0);
     assert_int_equal(f->got.n, 1);
     assert_int_equal(tp_engine_open_alerts(f->engine), 1);
     /* The correction supplies everything: RESOLVED with the same id. */
     c.event_id = "e3";
     c.at_ms = T0 + 2000;
     c.fields = ALL4;
-    assert_int_equal(s_send_call(f, &c), 0);
+    assert_int_equal(tp_fixture_call(f, &c), 0);
     assert_int_equal(f->got.n, 2);
     Touchpoint__V1__Alert *r = f->got.alerts[1];
     assert_string_equal(r->alert_id, "call_incomplete:call/C-1");
@@ -144,41 +116,41 @@ static void test_correction_resolves_and_no_double_firing(void **state) {
     c.event_id = "e4";
     c.at_ms = T0 + 3000;
     c.fields = 0;
-    assert_int_equal(s_send_call(f, &c), 0);
+    assert_int_equal(tp_fixture_call(f, &c), 0);
     assert_int_equal(f->got.n, 3);
     assert_int_equal(f->got.alerts[2]->status, FIRING);
     assert_int_equal(f->got.alerts[2]->sequence, 3);
 }
 
 static void test_cancel_resolves(void **state) {
-    fixture_t *f = *state;
+    tp_fixture_t *f = *state;
     tp_test_call_t c = { .event_id = "e1", .at_ms = T0, .call_id = "C-1", .status = SUBMITTED };
-    assert_int_equal(s_send_call(f, &c), 0);
+    assert_int_equal(tp_fixture_call(f, &c), 0);
     c = (tp_test_call_t){ .event_id = "e2", .at_ms = T0 + 5, .call_id = "C-1", .status = CANCELLED };
-    assert_int_equal(s_send_call(f, &c), 0);
+    assert_int_equal(tp_fixture_call(f, &c), 0);
     assert_int_equal(f->got.n, 2);
     assert_int_equal(f->got.alerts[1]->status, RESOLVED);
     assert_string_equal(tp_test_evidence(f->got.alerts[1], "resolution"), "cancelled");
 }
 
 static void test_stale_version_is_ignored(void **state) {
-    fixture_t *f = *state;
+    tp_fixture_t *f = *state;
     /* The correction overtakes the original on the bus. */
     tp_test_call_t c = { .event_id = "e2", .at_ms = T0 + 1000, .call_id = "C-1",
                          .status = SUBMITTED, .fields = ALL4 };
-    assert_int_equal(s_send_call(f, &c), 0);
+    assert_int_equal(tp_fixture_call(f, &c), 0);
     c = (tp_test_call_t){ .event_id = "e1", .at_ms = T0, .call_id = "C-1", .status = SUBMITTED };
-    assert_int_equal(s_send_call(f, &c), 0);
+    assert_int_equal(tp_fixture_call(f, &c), 0);
     assert_int_equal(f->got.n, 0);
     assert_int_equal(tp_engine_stats(f->engine)->stale_versions, 1);
 }
 
 static void test_duplicate_event_id_is_ignored(void **state) {
-    fixture_t *f = *state;
+    tp_fixture_t *f = *state;
     tp_test_call_t c = { .event_id = "e1", .at_ms = T0, .call_id = "C-1", .status = SUBMITTED };
-    assert_int_equal(s_send_call(f, &c), 0);
+    assert_int_equal(tp_fixture_call(f, &c), 0);
     c.call_id = "C-2";   /* same event_id, other content: still a duplicate */
-    assert_int_equal(s_send_call(f, &c), TP_DUPLICATE);
+    assert_int_equal(tp_fixture_call(f, &c), TP_DUPLICATE);
     assert_int_equal(f->got.n, 1);
     const tp_stats_t *st = tp_engine_stats(f->engine);
     assert_int_equal(st->duplicates, 1);
@@ -187,14 +159,14 @@ static void test_duplicate_event_id_is_ignored(void **state) {
 }
 
 static void test_sequence_gaps_are_counted(void **state) {
-    fixture_t *f = *state;
+    tp_fixture_t *f = *state;
     uint64_t seqs[] = { 1, 2, 5, 6, 3, 1 };
     for (size_t i = 0; i < 6; i++) {
         char id[16];
         snprintf(id, sizeof id, "e%zu", i);
         tp_test_call_t c = { .event_id = id, .sequence = seqs[i], .at_ms = T0, .call_id = "C",
                              .status = PLANNED };
-        assert_int_equal(s_send_call(f, &c), 0);
+        assert_int_equal(tp_fixture_call(f, &c), 0);
     }
     const tp_stats_t *st = tp_engine_stats(f->engine);
     assert_int_equal(st->seq_gaps, 1);
@@ -204,7 +176,7 @@ static void test_sequence_gaps_are_counted(void **state) {
 }
 
 static void test_bad_messages_are_counted_by_reason(void **state) {
-    fixture_t *f = *state;
+    tp_fixture_t *f = *state;
     uint8_t *buf;
     tp_test_call_t c = { .event_id = "e1", .at_ms = T0, .call_id = "C-1", .status = SUBMITTED };
     size_t len = tp_test_pack_call(&c, &buf);
@@ -236,12 +208,12 @@ static void test_bad_messages_are_counted_by_reason(void **state) {
     assert_int_equal(f->got.n, 0);
     /* And the engine still works. */
     c = (tp_test_call_t){ .event_id = "e3", .at_ms = T0, .call_id = "C-3", .status = SUBMITTED };
-    assert_int_equal(s_send_call(f, &c), 0);
+    assert_int_equal(tp_fixture_call(f, &c), 0);
     assert_int_equal(f->got.n, 1);
 }
 
 static void test_empty_envelope_is_a_mismatch(void **state) {
-    fixture_t *f = *state;
+    tp_fixture_t *f = *state;
     Touchpoint__V1__Envelope env;
     touchpoint__v1__envelope__init(&env);
     env.event_id = "e1";
@@ -260,10 +232,10 @@ static void test_empty_envelope_is_a_mismatch(void **state) {
  * channel_mismatch alert re-checking every 180 days until the end of time.
  * They are refused now, and the clock does not move. */
 static void test_times_past_year_9999_are_refused(void **state) {
-    fixture_t *f = *state;
+    tp_fixture_t *f = *state;
     tp_test_call_t c = { .event_id = "e1", .at_ms = INT64_MAX - 19, .call_id = "C-1",
                          .status = SUBMITTED, .fields = ALL4 };
-    assert_int_equal(s_send_call(f, &c), 1);
+    assert_int_equal(tp_fixture_call(f, &c), 1);
 
     Touchpoint__V1__CallLogged call = TOUCHPOINT__V1__CALL_LOGGED__INIT;
     call.call_id = "C-2";
@@ -303,23 +275,23 @@ static int s_setup_by_channel(void **state) {
 }
 
 static void test_per_channel_requirements(void **state) {
-    fixture_t *f = *state;
+    tp_fixture_t *f = *state;
     tp_test_call_t c = { .event_id = "e1", .at_ms = T0, .call_id = "C-mail", .status = SUBMITTED,
                          .channel = TOUCHPOINT__V1__CHANNEL__CHANNEL_EMAIL,
                          .fields = TP_FIELD_PRODUCTS | TP_FIELD_NOTES };
-    assert_int_equal(s_send_call(f, &c), 0);
+    assert_int_equal(tp_fixture_call(f, &c), 0);
     assert_int_equal(f->got.n, 0);
     c = (tp_test_call_t){ .event_id = "e2", .at_ms = T0, .call_id = "C-phone", .status = SUBMITTED,
                           .channel = TOUCHPOINT__V1__CHANNEL__CHANNEL_PHONE,
                           .fields = TP_FIELD_PRODUCTS | TP_FIELD_NOTES };
-    assert_int_equal(s_send_call(f, &c), 0);
+    assert_int_equal(tp_fixture_call(f, &c), 0);
     assert_int_equal(f->got.n, 1);
     assert_string_equal(tp_test_evidence(f->got.alerts[0], "missing"), "topics,next_step");
     assert_string_equal(tp_test_evidence(f->got.alerts[0], "channel"), "PHONE");
     c = (tp_test_call_t){ .event_id = "e3", .at_ms = T0, .call_id = "C-mail2", .status = SUBMITTED,
                           .channel = TOUCHPOINT__V1__CHANNEL__CHANNEL_EMAIL,
                           .fields = TP_FIELD_PRODUCTS };
-    assert_int_equal(s_send_call(f, &c), 0);
+    assert_int_equal(tp_fixture_call(f, &c), 0);
     assert_int_equal(f->got.n, 2);
     assert_string_equal(tp_test_evidence(f->got.alerts[1], "missing"), "notes");
     assert_string_equal(tp_test_evidence(f->got.alerts[1], "required"), "products,notes");
@@ -330,9 +302,9 @@ static int s_setup_disabled(void **state) {
 }
 
 static void test_disabled_rule_is_silent(void **state) {
-    fixture_t *f = *state;
+    tp_fixture_t *f = *state;
     tp_test_call_t c = { .event_id = "e1", .at_ms = T0, .call_id = "C-1", .status = SUBMITTED };
-    assert_int_equal(s_send_call(f, &c), 0);
+    assert_int_equal(tp_fixture_call(f, &c), 0);
     assert_int_equal(f->got.n, 0);
 }
 
@@ -341,15 +313,15 @@ static int s_setup_wall(void **state) {
 }
 
 static void test_wall_clock_stamps_detection_time(void **state) {
-    fixture_t *f = *state;
+    tp_fixture_t *f = *state;
     tp_test_call_t c = { .event_id = "e1", .at_ms = T0 - 5000, .call_id = "C-1", .status = SUBMITTED };
-    assert_int_equal(s_send_call(f, &c), 0);
+    assert_int_equal(tp_fixture_call(f, &c), 0);
     assert_int_equal(f->got.n, 1);
-    assert_int_equal(f->got.alerts[0]->detected_at_ms, s_wall_now);
+    assert_int_equal(f->got.alerts[0]->detected_at_ms, T0 + 999);   /* the fake wall clock */
 }
 
 static void test_watermark_advances_event_clock(void **state) {
-    fixture_t *f = *state;
+    tp_fixture_t *f = *state;
     Touchpoint__V1__Watermark wm;
     touchpoint__v1__watermark__init(&wm);
     wm.now_ms = T0 + 60000;
@@ -366,7 +338,7 @@ static void test_watermark_advances_event_clock(void **state) {
     free(buf);
     assert_int_equal(tp_clock_now(tp_engine_clock(f->engine)), T0 + 60000);
     tp_test_call_t c = { .event_id = "e1", .at_ms = T0, .call_id = "C-1", .status = SUBMITTED };
-    assert_int_equal(s_send_call(f, &c), 0);
+    assert_int_equal(tp_fixture_call(f, &c), 0);
     assert_int_equal(f->got.alerts[0]->detected_at_ms, T0 + 60000);
 }
 
@@ -375,17 +347,17 @@ static int s_setup_small_window(void **state) {
 }
 
 static void test_dedup_window_is_bounded(void **state) {
-    fixture_t *f = *state;
+    tp_fixture_t *f = *state;
     const char *ids[] = { "a", "b", "c", "a" };
     for (size_t i = 0; i < 4; i++) {
         tp_test_call_t c = { .event_id = ids[i], .at_ms = T0 + (int64_t)i, .call_id = "C",
                              .status = PLANNED };
-        assert_int_equal(s_send_call(f, &c), 0);   /* "a" was forgotten after "c" */
+        assert_int_equal(tp_fixture_call(f, &c), 0);   /* "a" was forgotten after "c" */
     }
     assert_int_equal(tp_engine_stats(f->engine)->duplicates, 0);
 }
 
-static int s_send_step(fixture_t *f, const char *event_id, const char *contract_id) {
+static int s_send_step(tp_fixture_t *f, const char *event_id, const char *contract_id) {
     tp_test_step_t st = { .event_id = event_id, .at_ms = T0, .contract_id = contract_id,
                           .step = "NOMINATION",
                           .state = TOUCHPOINT__V1__STEP_STATE__STEP_STATE_STARTED };
@@ -405,7 +377,7 @@ static int s_setup_case_limit(void **state) {
 }
 
 static void test_open_cases_per_hcp_are_limited_and_counted(void **state) {
-    fixture_t *f = *state;
+    tp_fixture_t *f = *state;
     assert_int_equal(s_send_step(f, "e1", "K-1"), TP_ACCEPTED);
     assert_int_equal(s_send_step(f, "e2", "K-2"), TP_ACCEPTED);
     assert_int_equal(s_send_step(f, "e3", "K-3"), TP_REFUSED);

@@ -25,8 +25,8 @@
 #include "tp_rules.h"
 #include "tp_str.h"
 
-#define RULE "call_late"
-#define FACT_OPEN_MS (7 * 86400000LL)   /* how long the FIRING stays open */
+#define RULE         "call_late"
+#define FACT_OPEN_MS (7 * 86400000LL) /* how long the FIRING stays open */
 
 static bool s_enabled(const tp_config_t *cfg) {
     return cfg->call_late.enabled;
@@ -48,14 +48,14 @@ static int64_t s_forget_at(const tp_config_t *cfg, const tp_call_t *call) {
 static void s_fire(const tp_rule_ctx_t *ctx, const tp_event_t *ev, const tp_call_t *call,
                    int64_t submitted_ms, int64_t due_ms) {
     const tp_config_t *cfg = ctx->cfg;
-    bool monthly = cfg->call_late.style == TP_LATE_MONTHLY;
-    char summary[512], call_at[32], submitted[32], due[32], late_by[32], rule_s[32];
+    bool               monthly = cfg->call_late.style == TP_LATE_MONTHLY;
+    char               summary[512], call_at[32], submitted[32], due[32], late_by[32], rule_s[32];
     tp_format_time(call->call_at_ms, call_at, sizeof call_at);
     tp_format_time(submitted_ms, submitted, sizeof submitted);
     tp_format_time(due_ms, due, sizeof due);
     tp_format_duration(submitted_ms - due_ms, late_by, sizeof late_by);
     if (monthly) {
-        time_t secs = (time_t)(call->call_at_ms / 1000);
+        time_t    secs = (time_t)(call->call_at_ms / 1000);
         struct tm tm = { 0 };
         gmtime_r(&secs, &tm);
         snprintf(rule_s, sizeof rule_s, "%u", tp_config_call_cutoff_day(cfg, tm.tm_mon));
@@ -63,8 +63,8 @@ static void s_fire(const tp_rule_ctx_t *ctx, const tp_event_t *ev, const tp_call
         tp_format_duration(cfg->call_late.submit_within_ms, rule_s, sizeof rule_s);
     }
     snprintf(summary, sizeof summary,
-             "Call %s by rep %s with HCP %s on %s was submitted %s late (due %s).",
-             call->call_id, call->rep_id, call->hcp_id, call_at, late_by, due);
+             "Call %s by rep %s with HCP %s on %s was submitted %s late (due %s).", call->call_id,
+             call->rep_id, call->hcp_id, call_at, late_by, due);
     const tp_kv_t evidence[] = {
         { "call_at", call_at },
         { "submitted_at", submitted },
@@ -75,8 +75,8 @@ static void s_fire(const tp_rule_ctx_t *ctx, const tp_event_t *ev, const tp_call
         { "channel", tp_channel_name(call->channel) },
     };
     const char *event_id = ev->env->event_id;
-    tp_rule_fire_call(ctx, RULE, TOUCHPOINT__V1__SEVERITY__SEVERITY_WARNING, call, summary, evidence,
-                      sizeof evidence / sizeof evidence[0], event_id);
+    tp_rule_fire_call(ctx, RULE, TOUCHPOINT__V1__SEVERITY__SEVERITY_WARNING, call, summary,
+                      evidence, sizeof evidence / sizeof evidence[0], event_id);
 }
 
 static void s_on_event(void *state, const tp_rule_ctx_t *ctx, const tp_event_t *ev) {
@@ -114,16 +114,10 @@ static void s_on_event(void *state, const tp_rule_ctx_t *ctx, const tp_event_t *
 static void s_on_deadline(void *state, const tp_rule_ctx_t *ctx, const tp_deadline_t *d) {
     (void)state;
     const char *call_id = tp_deadline_key(d);
-    char subject[8 + 128 + 1], summary[256];
+    char        subject[8 + 128 + 1], what[16 + 128 + 1];
     TP_STR_JOIN(subject, sizeof subject, "call/", call_id);
-    if (tp_alerts_is_firing(ctx->alerts, RULE, subject)) {
-        char open_for[32];
-        tp_format_duration(FACT_OPEN_MS, open_for, sizeof open_for);
-        snprintf(summary, sizeof summary, "Late call %s: alert closed after %s.", call_id,
-                 open_for);
-        const tp_kv_t evidence[] = { { "resolution", "expired" } };
-        tp_alerts_resolve(ctx->alerts, RULE, subject, summary, evidence, 1, NULL, ctx->now_ms);
-    }
+    TP_STR_JOIN(what, sizeof what, "Late call ", call_id);
+    tp_rule_resolve_fact(ctx, RULE, subject, what, FACT_OPEN_MS);
     const tp_call_t *call = tp_state_find_call(ctx->state, call_id);
     if (call && s_forget_at(ctx->cfg, call) > d->timer.due_ms)
         tp_rule_arm(ctx, call_id, s_forget_at(ctx->cfg, call));

@@ -28,161 +28,88 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include "tp_hash.h"
 
+#include "tp_call_list.h"
 #include "tp_codec.h"
+#include "tp_rule_index.h"
 #include "tp_rules.h"
 #include "tp_str.h"
 
-#define RULE "channel_mismatch"
-#define FORGET_AFTER (180LL * 86400000LL)   /* 180 days without activity */
-#define CHANNEL_NAME_MAX 16                  /* "MESSAGING," */
+#define RULE             "channel_mismatch"
+#define FORGET_AFTER     (180LL * 86400000LL) /* 180 days without activity */
+#define CHANNEL_NAME_MAX 16                   /* "MESSAGING," */
 
+/* Per HCP, in the rule's state (a tp_rule_index). calls.max is N, the
+ * last_calls of the config that started the rule (a new value restarts
+ * it: s_needs_reset). */
 typedef struct {
-    int64_t call_at_ms;
-    char   *call_id;             /* owned */
-    uint8_t channel;             /* Channel */
-} s_recent_t;
-
-typedef struct {
-    UT_hash_handle hh;
-    int64_t    pref_at_ms;       /* Feedback.at_ms the preference came from */
-    int64_t    active_ms;        /* latest occurred_at_ms of an event for this HCP */
-    uint8_t    preferred;        /* Channel; 0 = not known yet */
-    uint8_t    n;                /* calls held, <= last_calls (<= 100) */
-    char      *hcp_id;           /* in the same allocation, after recent[] */
-    s_recent_t recent[];         /* last_calls slots, by call_at, oldest first */
+    int64_t        pref_at_ms; /* Feedback.at_ms the preference came from */
+    int64_t        active_ms;  /* latest occurred_at_ms of an event for this HCP */
+    uint8_t        preferred;  /* Channel; 0 = not known yet */
+    tp_call_list_t calls;      /* the last last_calls submitted calls, by call_at */
 } s_hcp_t;
-
-typedef struct {
-    s_hcp_t *hcps;               /* uthash by hcp_id */
-    unsigned last_calls;         /* N, fixed for the life of the rule instance */
-} s_state_t;
 
 static bool s_enabled(const tp_config_t *cfg) {
     return cfg->channel_mismatch.enabled;
 }
 
-/* last_calls sizes every HCP's ring of recent calls, so a new value needs
+/* last_calls sizes every HCP's list of recent calls, so a new value needs
  * a fresh rule instance. */
 static bool s_needs_reset(const tp_config_t *old, const tp_config_t *cfg) {
     return old->channel_mismatch.last_calls != cfg->channel_mismatch.last_calls;
 }
 
+static void s_hcp_clear(void *rec) {
+    tp_call_list_clear(&((s_hcp_t *)rec)->calls);
+}
+
 static int s_init(const tp_rule_ctx_t *ctx, void **ret_state) {
-    s_state_t *st = calloc(1, sizeof *st);
-    if (!st)
-        return -ENOMEM;
-    st->last_calls = ctx->cfg->channel_mismatch.last_calls;
-    *ret_state = st;
-    return 0;
+    (void)ctx;
+    return tp_rule_index_new(sizeof(s_hcp_t), s_hcp_clear, (tp_rule_index_t **)ret_state);
 }
 
-static void s_hcp_free(s_state_t *st, s_hcp_t *h) {
-    HASH_DEL(st->hcps, h);
-    for (size_t i = 0; i < h->n; i++)
-        free(h->recent[i].call_id);
-    free(h);
-}
-
-static void s_free(void *state) {
-    s_state_t *st = state;
-    if (!st)
-        return;
-    s_hcp_t *h, *tmp;
-    HASH_ITER(hh, st->hcps, h, tmp) s_hcp_free(st, h);
-    free(st);
-}
-
-static s_hcp_t *s_hcp_get(s_state_t *st, const char *hcp_id) {
-    s_hcp_t *h;
-    HASH_FIND_STR(st->hcps, hcp_id, h);
-    if (h)
-        return h;
-    size_t len = strlen(hcp_id);
-    h = calloc(1, sizeof *h + st->last_calls * sizeof h->recent[0] + len + 1);
-    if (!h)
-        return NULL;
-    h->hcp_id = (char *)&h->recent[st->last_calls];
-    memcpy(h->hcp_id, hcp_id, len + 1);
-    h->pref_at_ms = INT64_MIN;
-    h->active_ms = INT64_MIN;
-    HASH_ADD_KEYPTR(hh, st->hcps, h->hcp_id, len, h);
+static s_hcp_t *s_hcp_get(tp_rule_index_t *hcps, const tp_rule_ctx_t *ctx, const char *hcp_id) {
+    bool     created;
+    s_hcp_t *h = tp_rule_index_get(hcps, hcp_id, &created);
+    if (h && created) {
+        h->pref_at_ms = INT64_MIN;
+        h->active_ms = INT64_MIN;
+        h->calls.max = (uint8_t)ctx->cfg->channel_mismatch.last_calls;
+    }
     return h;
 }
 
-static int s_find_call(const s_hcp_t *h, const char *call_id) {
-    for (size_t i = 0; i < h->n; i++)
-        if (strcmp(h->recent[i].call_id, call_id) == 0)
-            return (int)i;
-    return -1;
-}
-
-static void s_remove_call(s_hcp_t *h, size_t i) {
-    free(h->recent[i].call_id);
-    memmove(&h->recent[i], &h->recent[i + 1], (h->n - i - 1) * sizeof h->recent[0]);
-    h->n--;
-}
-
-/* Inserts in call_at order (after equal times), dropping the oldest when
- * full; a call older than all of a full list is not among the last N. */
-static int s_insert_call(const s_state_t *st, s_hcp_t *h, const tp_call_t *call) {
-    size_t at = h->n;
-    while (at > 0 && h->recent[at - 1].call_at_ms > call->call_at_ms)
-        at--;
-    if (h->n == st->last_calls) {
-        if (at == 0)
-            return 0;
-        s_remove_call(h, 0);
-        at--;
-    }
-    char *id = strdup(call->call_id);
-    if (!id)
-        return -ENOMEM;
-    memmove(&h->recent[at + 1], &h->recent[at], (h->n - at) * sizeof h->recent[0]);
-    h->recent[at] = (s_recent_t){ .call_at_ms = call->call_at_ms, .call_id = id,
-                                  .channel = call->channel };
-    h->n++;
-    return 0;
-}
-
-static bool s_mismatch(const s_state_t *st, const s_hcp_t *h) {
-    if (!h->preferred || h->n < st->last_calls)
-        return false;
-    for (size_t i = 0; i < h->n; i++)
-        if (h->recent[i].channel == h->preferred)
-            return false;
-    return true;
-}
-
 static bool s_preferred_used(const s_hcp_t *h) {
-    for (size_t i = 0; i < h->n; i++)
-        if (h->recent[i].channel == h->preferred)
+    for (size_t i = 0; i < h->calls.n; i++)
+        if (h->calls.v[i].channel == h->preferred)
             return true;
     return false;
 }
 
-static void s_fire(const s_state_t *st, const s_hcp_t *h, const tp_rule_ctx_t *ctx,
-                   const char *subject, const char *event_id) {
-    char used[100 * CHANNEL_NAME_MAX + 1], calls[100 * (TP_ID_MAX + 1) + 1];
-    char summary[512], n_s[16];
+static bool s_mismatch(const s_hcp_t *h) {
+    return h->preferred && h->calls.n >= h->calls.max && !s_preferred_used(h);
+}
+
+static void s_fire(const s_hcp_t *h, const tp_rule_ctx_t *ctx, const char *subject,
+                   const char *event_id) {
+    char   used[100 * CHANNEL_NAME_MAX + 1], calls[100 * (TP_ID_MAX + 1) + 1];
+    char   summary[512], n_s[16];
     size_t uo = 0, co = 0;
     used[0] = calls[0] = '\0';
-    for (size_t i = 0; i < h->n; i++) {
+    for (size_t i = 0; i < h->calls.n; i++) {
         int n = snprintf(used + uo, sizeof used - uo, "%s%s", i ? "," : "",
-                         tp_channel_name(h->recent[i].channel));
+                         tp_channel_name(h->calls.v[i].channel));
         if (n > 0 && (size_t)n < sizeof used - uo)
             uo += (size_t)n;
-        n = snprintf(calls + co, sizeof calls - co, "%s%s", i ? "," : "", h->recent[i].call_id);
+        n = snprintf(calls + co, sizeof calls - co, "%s%s", i ? "," : "", h->calls.v[i].call_id);
         if (n > 0 && (size_t)n < sizeof calls - co)
             co += (size_t)n;
     }
-    snprintf(n_s, sizeof n_s, "%u", st->last_calls);
+    snprintf(n_s, sizeof n_s, "%u", (unsigned)h->calls.max);
     const char *preferred = tp_channel_name(h->preferred);
     snprintf(summary, sizeof summary,
              "The last %u calls to HCP %.128s used %.240s, never the preferred channel %s.",
-             st->last_calls, h->hcp_id, used, preferred);
+             (unsigned)h->calls.max, tp_rule_index_id(h), used, preferred);
     const tp_kv_t evidence[] = {
         { "preferred", preferred },
         { "used", used },
@@ -194,8 +121,8 @@ static void s_fire(const s_state_t *st, const s_hcp_t *h, const tp_rule_ctx_t *c
         .rule = RULE,
         .subject = subject,
         .severity = TOUCHPOINT__V1__SEVERITY__SEVERITY_INFO,
-        .hcp_id = h->hcp_id,
-        .call_id = h->recent[h->n - 1].call_id,
+        .hcp_id = tp_rule_index_id(h),
+        .call_id = h->calls.v[h->calls.n - 1].call_id,
         .summary = summary,
         .evidence = evidence,
         .n_evidence = sizeof evidence / sizeof evidence[0],
@@ -207,20 +134,21 @@ static void s_fire(const s_state_t *st, const s_hcp_t *h, const tp_rule_ctx_t *c
 
 /* Fires or resolves after a change to `h` caused by `ev`, then arms the
  * forget deadline from the HCP's latest activity. */
-static void s_evaluate(const s_state_t *st, s_hcp_t *h, const tp_rule_ctx_t *ctx,
-                       const tp_event_t *ev, const char *resolution) {
-    char subject[4 + TP_ID_MAX + 1];
-    TP_STR_JOIN(subject, sizeof subject, "hcp/", h->hcp_id);
+static void s_evaluate(s_hcp_t *h, const tp_rule_ctx_t *ctx, const tp_event_t *ev,
+                       const char *resolution) {
+    const char *hcp_id = tp_rule_index_id(h);
+    char        subject[4 + TP_ID_MAX + 1];
+    TP_STR_JOIN(subject, sizeof subject, "hcp/", hcp_id);
     const char *event_id = ev->env->event_id;
-    if (s_mismatch(st, h)) {
+    if (s_mismatch(h)) {
         if (!tp_alerts_is_firing(ctx->alerts, RULE, subject))
-            s_fire(st, h, ctx, subject, event_id);
+            s_fire(h, ctx, subject, event_id);
     } else if (tp_alerts_is_firing(ctx->alerts, RULE, subject)) {
-        char summary[512];
+        char        summary[512];
         const char *preferred = tp_channel_name(h->preferred);
         snprintf(summary, sizeof summary,
-                 "HCP %s is no longer called only off the preferred channel %s (%s).",
-                 h->hcp_id, preferred, resolution);
+                 "HCP %s is no longer called only off the preferred channel %s (%s).", hcp_id,
+                 preferred, resolution);
         const tp_kv_t evidence[] = {
             { "preferred", preferred },
             { "resolution", resolution },
@@ -230,44 +158,44 @@ static void s_evaluate(const s_state_t *st, s_hcp_t *h, const tp_rule_ctx_t *ctx
     }
     if (ev->env->occurred_at_ms > h->active_ms)
         h->active_ms = ev->env->occurred_at_ms;
-    tp_rule_arm(ctx, h->hcp_id, h->active_ms + FORGET_AFTER);
+    tp_rule_arm(ctx, hcp_id, h->active_ms + FORGET_AFTER);
 }
 
-static void s_on_feedback(s_state_t *st, const tp_rule_ctx_t *ctx, const tp_event_t *ev) {
+static void s_on_feedback(tp_rule_index_t *hcps, const tp_rule_ctx_t *ctx, const tp_event_t *ev) {
     const Touchpoint__V1__Feedback *fb = ev->env->feedback;
     if (!fb->preferred_channel)
-        return;                  /* says nothing about channels */
-    s_hcp_t *h = s_hcp_get(st, fb->hcp_id);
+        return; /* says nothing about channels */
+    s_hcp_t *h = s_hcp_get(hcps, ctx, fb->hcp_id);
     if (!h)
-        return;                  /* out of memory: preference not recorded */
+        return; /* out of memory: preference not recorded */
     if (fb->at_ms >= h->pref_at_ms) {
         h->preferred = (uint8_t)fb->preferred_channel;
         h->pref_at_ms = fb->at_ms;
     }
-    s_evaluate(st, h, ctx, ev, "preference changed");
+    s_evaluate(h, ctx, ev, "preference changed");
 }
 
-static void s_on_call(s_state_t *st, const tp_rule_ctx_t *ctx, const tp_event_t *ev) {
+static void s_on_call(tp_rule_index_t *hcps, const tp_rule_ctx_t *ctx, const tp_event_t *ev) {
     const tp_call_t *call = ev->call;
     if (!ev->applied)
         return;
     bool counts = call->status == TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED &&
                   call->channel != TOUCHPOINT__V1__CHANNEL__CHANNEL_UNSPECIFIED;
-    s_hcp_t *h;
-    HASH_FIND_STR(st->hcps, call->hcp_id, h);
-    int i = h ? s_find_call(h, call->call_id) : -1;
+    s_hcp_t *h = tp_rule_index_find(hcps, call->hcp_id);
+    int      i = h ? tp_call_list_find(&h->calls, call->call_id) : -1;
     if (!counts && i < 0)
-        return;                  /* PLANNED / SAVED, or not among the last N */
-    if (!h && !(h = s_hcp_get(st, call->hcp_id)))
-        return;                  /* out of memory: this call is not counted */
-    if (i >= 0)
-        s_remove_call(h, (size_t)i);
+        return; /* PLANNED / SAVED, or not among the last N */
+    if (!h && !(h = s_hcp_get(hcps, ctx, call->hcp_id)))
+        return; /* out of memory: this call is not counted */
     if (counts)
-        s_insert_call(st, h, call);
+        tp_call_list_put(&h->calls, call, i);
+    else
+        tp_call_list_remove(&h->calls, (size_t)i);
     const char *resolution = s_preferred_used(h) ? "preferred channel used"
                              : call->status == TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_CANCELLED
-                                 ? "cancelled" : "corrected";
-    s_evaluate(st, h, ctx, ev, resolution);
+                                 ? "cancelled"
+                                 : "corrected";
+    s_evaluate(h, ctx, ev, resolution);
 }
 
 static void s_on_event(void *state, const tp_rule_ctx_t *ctx, const tp_event_t *ev) {
@@ -278,17 +206,17 @@ static void s_on_event(void *state, const tp_rule_ctx_t *ctx, const tp_event_t *
 }
 
 static void s_on_deadline(void *state, const tp_rule_ctx_t *ctx, const tp_deadline_t *d) {
-    s_state_t *st = state;
-    s_hcp_t *h;
-    HASH_FIND_STR(st->hcps, tp_deadline_key(d), h);
+    tp_rule_index_t *hcps = state;
+    s_hcp_t         *h = tp_rule_index_find(hcps, tp_deadline_key(d));
     if (!h)
         return;
-    char subject[4 + TP_ID_MAX + 1];
-    TP_STR_JOIN(subject, sizeof subject, "hcp/", h->hcp_id);
+    const char *hcp_id = tp_rule_index_id(h);
+    char        subject[4 + TP_ID_MAX + 1];
+    TP_STR_JOIN(subject, sizeof subject, "hcp/", hcp_id);
     if (tp_alerts_is_firing(ctx->alerts, RULE, subject))
-        tp_rule_arm(ctx, h->hcp_id, d->timer.due_ms + FORGET_AFTER);
+        tp_rule_arm(ctx, hcp_id, d->timer.due_ms + FORGET_AFTER);
     else
-        s_hcp_free(st, h);
+        tp_rule_index_drop(hcps, h);
 }
 
 const tp_rule_t tp_rule_channel_mismatch = {
@@ -300,6 +228,6 @@ const tp_rule_t tp_rule_channel_mismatch = {
     .init = s_init,
     .on_event = s_on_event,
     .on_deadline = s_on_deadline,
-    .free = s_free,
+    .free = tp_rule_index_free,
     .needs_reset = s_needs_reset,
 };

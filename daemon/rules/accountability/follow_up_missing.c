@@ -30,42 +30,42 @@
 
 #include "tp_clock.h"
 #include "tp_feedback.h"
+#include "tp_rule_index.h"
 #include "tp_rules.h"
 #include "tp_str.h"
 
-#define RULE "follow_up_missing"
-#define EXPIRE_AFTER_MS (90 * 86400000LL)   /* a FIRING is dropped this long past its deadline */
-#define COMMENT_MAX 200                     /* bytes of the comment kept for evidence */
-#define KEY_MAX (4 + 128 + 1)               /* "hcp/" or "fb/" + an id (TP_ID_MAX) */
+#define RULE            "follow_up_missing"
+#define EXPIRE_AFTER_MS (90 * 86400000LL) /* a FIRING is dropped this long past its deadline */
+#define COMMENT_MAX     200               /* bytes of the comment kept for evidence */
+#define KEY_MAX         (4 + 128 + 1)     /* "hcp/" or "fb/" + an id (TP_ID_MAX) */
 
 typedef struct s_hcp s_hcp_t;
 
 typedef struct s_feedback {
-    UT_hash_handle     hh;           /* by feedback_id */
-    struct s_feedback *prev, *next;  /* in hcp->open */
+    UT_hash_handle     hh;          /* by feedback_id */
+    struct s_feedback *prev, *next; /* in hcp->open */
     s_hcp_t           *hcp;
-    int64_t            at_ms;        /* Feedback.at_ms */
-    int64_t            due_ms;       /* at_ms + follow_up_within */
-    const char        *event_id;     /* these four point into id[] */
+    int64_t            at_ms;    /* Feedback.at_ms */
+    int64_t            due_ms;   /* at_ms + follow_up_within */
+    const char        *event_id; /* these four point into id[] */
     const char        *subject_type;
     const char        *subject_id;
-    const char        *comment;      /* at most COMMENT_MAX bytes, whole UTF-8 characters */
-    int8_t             nps;          /* -1: not given */
-    int8_t             effort;       /* -1: not given */
+    const char        *comment; /* at most COMMENT_MAX bytes, whole UTF-8 characters */
+    int8_t             nps;     /* -1: not given */
+    int8_t             effort;  /* -1: not given */
     bool               fired;
-    char               id[];         /* feedback_id, then the strings above, NUL-separated */
+    char               id[]; /* feedback_id, then the strings above, NUL-separated */
 } s_feedback_t;
 
+/* Per HCP (tp_rule_index). */
 struct s_hcp {
-    UT_hash_handle hh;               /* by hcp_id */
-    s_feedback_t  *open;             /* its tracked feedbacks (utlist DL) */
-    int64_t        last_call_at;     /* latest call_at of a SUBMITTED call; 0: none known */
-    char           id[];             /* hcp_id */
+    s_feedback_t *open;         /* its tracked feedbacks (utlist DL) */
+    int64_t       last_call_at; /* latest call_at of a SUBMITTED call; 0: none known */
 };
 
 typedef struct {
-    s_feedback_t *feedbacks;
-    s_hcp_t      *hcps;
+    s_feedback_t    *feedbacks;
+    tp_rule_index_t *hcps;
 } s_state_t;
 
 static bool s_enabled(const tp_config_t *cfg) {
@@ -77,6 +77,11 @@ static int s_init(const tp_rule_ctx_t *ctx, void **ret_state) {
     s_state_t *s = calloc(1, sizeof *s);
     if (!s)
         return -ENOMEM;
+    int r = tp_rule_index_new(sizeof(s_hcp_t), NULL, &s->hcps);
+    if (r < 0) {
+        free(s);
+        return r;
+    }
     *ret_state = s;
     return 0;
 }
@@ -85,26 +90,11 @@ static void s_key(char *buf, const char *prefix, const char *id) {
     TP_STR_JOIN(buf, KEY_MAX, prefix, id);
 }
 
-static s_hcp_t *s_hcp_get(s_state_t *s, const char *hcp_id, bool create) {
-    s_hcp_t *h;
-    HASH_FIND_STR(s->hcps, hcp_id, h);
-    if (h || !create)
-        return h;
-    size_t len = strlen(hcp_id);
-    h = calloc(1, sizeof *h + len + 1);
-    if (!h)
-        return NULL;
-    memcpy(h->id, hcp_id, len + 1);
-    HASH_ADD_KEYPTR(hh, s->hcps, h->id, len, h);
-    return h;
-}
-
 /* Frees an HCP entry that no longer tracks anything. */
 static void s_hcp_release(s_state_t *s, s_hcp_t *h) {
     if (h->open || h->last_call_at)
         return;
-    HASH_DEL(s->hcps, h);
-    free(h);
+    tp_rule_index_drop(s->hcps, h);
 }
 
 static void s_forget(s_state_t *s, const tp_rule_ctx_t *ctx, s_feedback_t *fb) {
@@ -118,16 +108,11 @@ static void s_forget(s_state_t *s, const tp_rule_ctx_t *ctx, s_feedback_t *fb) {
     s_hcp_release(s, h);
 }
 
-/* Appends `src` (at most max bytes, cut on a UTF-8 character boundary so
- * the evidence stays a valid protobuf string) at *p; returns where it went. */
+/* Appends `src` (at most max bytes, cut on a UTF-8 character boundary:
+ * tp_rule_utf8_cut) at *p; returns where it went. */
 static const char *s_put(char **p, const char *src, size_t max) {
-    size_t n = strlen(src);
-    if (n > max) {
-        n = max;
-        while (n > 0 && ((unsigned char)src[n] & 0xC0) == 0x80)
-            n--;
-    }
-    char *dst = *p;
+    size_t n = tp_rule_utf8_cut(src, max);
+    char  *dst = *p;
     memcpy(dst, src, n);
     dst[n] = '\0';
     *p += n + 1;
@@ -137,10 +122,10 @@ static const char *s_put(char **p, const char *src, size_t max) {
 static s_feedback_t *s_track(s_state_t *s, s_hcp_t *h, const Touchpoint__V1__Envelope *env,
                              int64_t due_ms) {
     const Touchpoint__V1__Feedback *f = env->feedback;
-    const char *st = f->subject_type ? f->subject_type : "";
-    const char *sid = f->subject_id ? f->subject_id : "";
-    const char *comment = f->comment ? f->comment : "";
-    size_t clen = strlen(comment);
+    const char                     *st = f->subject_type ? f->subject_type : "";
+    const char                     *sid = f->subject_id ? f->subject_id : "";
+    const char                     *comment = f->comment ? f->comment : "";
+    size_t                          clen = strlen(comment);
     size_t len = strlen(f->feedback_id) + strlen(env->event_id) + strlen(st) + strlen(sid) +
                  (clen < COMMENT_MAX ? clen : COMMENT_MAX) + 5;
     s_feedback_t *fb = calloc(1, sizeof *fb + len);
@@ -156,9 +141,10 @@ static s_feedback_t *s_track(s_state_t *s, s_hcp_t *h, const Touchpoint__V1__Env
     fb->at_ms = f->at_ms;
     fb->due_ms = due_ms;
     fb->nps = f->nps_value_case == TOUCHPOINT__V1__FEEDBACK__NPS_VALUE_NPS ? (int8_t)f->nps : -1;
-    fb->effort = f->effort_score_value_case ==
-                         TOUCHPOINT__V1__FEEDBACK__EFFORT_SCORE_VALUE_EFFORT_SCORE
-                     ? (int8_t)f->effort_score : -1;
+    fb->effort =
+        f->effort_score_value_case == TOUCHPOINT__V1__FEEDBACK__EFFORT_SCORE_VALUE_EFFORT_SCORE
+            ? (int8_t)f->effort_score
+            : -1;
     HASH_ADD_KEYPTR(hh, s->feedbacks, fb->id, strlen(fb->id), fb);
     DL_APPEND(h->open, fb);
     return fb;
@@ -180,17 +166,17 @@ static void s_on_feedback(s_state_t *s, const tp_rule_ctx_t *ctx, const tp_event
     s_feedback_t *fb;
     HASH_FIND_STR(s->feedbacks, f->feedback_id, fb);
     if (fb)
-        return;                          /* the first version of a feedback counts */
-    s_hcp_t *h = s_hcp_get(s, f->hcp_id, true);
+        return; /* the first version of a feedback counts */
+    s_hcp_t *h = tp_rule_index_get(s->hcps, f->hcp_id, NULL);
     if (!h)
         return;
     if (h->last_call_at > f->at_ms) {
-        s_hcp_release(s, h);             /* followed up before we heard of it */
+        s_hcp_release(s, h); /* followed up before we heard of it */
         return;
     }
     int64_t due_ms = f->at_ms + ctx->cfg->follow_up_missing.follow_up_within_ms;
     if (due_ms + EXPIRE_AFTER_MS < ctx->now_ms) {
-        s_hcp_release(s, h);             /* older than anything still tracked */
+        s_hcp_release(s, h); /* older than anything still tracked */
         return;
     }
     char key[KEY_MAX];
@@ -210,7 +196,7 @@ static void s_resolve(const tp_rule_ctx_t *ctx, const s_feedback_t *fb, const tp
     TP_STR_JOIN(subject, sizeof subject, "feedback/", fb->id);
     tp_format_time(call->call_at_ms, call_at, sizeof call_at);
     snprintf(summary, sizeof summary, "HCP %s was followed up by rep %s with call %s on %s.",
-             fb->hcp->id, call->rep_id, call->call_id, call_at);
+             tp_rule_index_id(fb->hcp), call->rep_id, call->call_id, call_at);
     const tp_kv_t evidence[] = {
         { "resolution", "followed up" },
         { "call_id", call->call_id },
@@ -225,7 +211,7 @@ static void s_on_call(s_state_t *s, const tp_rule_ctx_t *ctx, const tp_event_t *
     const tp_call_t *call = ev->call;
     if (!ev->applied || call->status != TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED)
         return;
-    s_hcp_t *h = s_hcp_get(s, call->hcp_id, true);
+    s_hcp_t *h = tp_rule_index_get(s->hcps, call->hcp_id, NULL);
     if (!h)
         return;
     /* Remember the call for feedback that reaches us after it (set before
@@ -241,13 +227,13 @@ static void s_on_call(s_state_t *s, const tp_rule_ctx_t *ctx, const tp_event_t *
         s_forget(s, ctx, fb);
     }
     char key[KEY_MAX];
-    s_key(key, "hcp/", h->id);
+    s_key(key, "hcp/", tp_rule_index_id(h));
     int64_t from = call->call_at_ms > call->version_ms ? call->call_at_ms : call->version_ms;
-    int64_t keep_until = from + ctx->cfg->follow_up_missing.follow_up_within_ms +
-                         ctx->cfg->call_retention_ms;
+    int64_t keep_until =
+        from + ctx->cfg->follow_up_missing.follow_up_within_ms + ctx->cfg->call_retention_ms;
     int64_t armed = tp_timers_due(ctx->timers, ctx->owner, key);
     if (keep_until > armed && tp_rule_arm(ctx, key, keep_until) < 0 && armed == INT64_MIN) {
-        h->last_call_at = 0;             /* nothing would ever forget it: do not keep it */
+        h->last_call_at = 0; /* nothing would ever forget it: do not keep it */
         s_hcp_release(s, h);
     }
 }
@@ -270,10 +256,10 @@ static void s_fire(const tp_rule_ctx_t *ctx, const s_feedback_t *fb) {
     snprintf(effort, sizeof effort, "%d", fb->effort);
     snprintf(summary, sizeof summary,
              "HCP %s gave detractor feedback on %s (%s %s) and got no submitted call within %s.",
-             fb->hcp->id, at, fb->nps >= 0 ? "nps" : "effort_score",
+             tp_rule_index_id(fb->hcp), at, fb->nps >= 0 ? "nps" : "effort_score",
              fb->nps >= 0 ? nps : effort, within);
     tp_kv_t evidence[10];
-    size_t n = 0;
+    size_t  n = 0;
     if (fb->nps >= 0)
         evidence[n++] = (tp_kv_t){ "nps", nps };
     if (fb->effort >= 0)
@@ -285,13 +271,13 @@ static void s_fire(const tp_rule_ctx_t *ctx, const s_feedback_t *fb) {
     evidence[n++] = (tp_kv_t){ "comment", fb->comment };
     evidence[n++] = (tp_kv_t){ "subject_type", fb->subject_type };
     evidence[n++] = (tp_kv_t){ "subject_id", fb->subject_id };
-    const char *event_id = fb->event_id;
+    const char           *event_id = fb->event_id;
     const tp_alert_spec_t spec = {
         .kind = TOUCHPOINT__V1__ALERT_KIND__ALERT_KIND_ACCOUNTABILITY,
         .rule = RULE,
         .subject = subject,
         .severity = TOUCHPOINT__V1__SEVERITY__SEVERITY_WARNING,
-        .hcp_id = fb->hcp->id,
+        .hcp_id = tp_rule_index_id(fb->hcp),
         .summary = summary,
         .evidence = evidence,
         .n_evidence = n,
@@ -307,16 +293,16 @@ static void s_expire(const tp_rule_ctx_t *ctx, const s_feedback_t *fb) {
     tp_format_duration(EXPIRE_AFTER_MS, after, sizeof after);
     snprintf(summary, sizeof summary,
              "Feedback %s of HCP %s: still no follow-up %s after the deadline; no longer tracked.",
-             fb->id, fb->hcp->id, after);
+             fb->id, tp_rule_index_id(fb->hcp), after);
     const tp_kv_t evidence[] = { { "resolution", "expired" } };
     tp_alerts_resolve(ctx->alerts, RULE, subject, summary, evidence, 1, NULL, ctx->now_ms);
 }
 
 static void s_on_deadline(void *state, const tp_rule_ctx_t *ctx, const tp_deadline_t *d) {
-    s_state_t *s = state;
+    s_state_t  *s = state;
     const char *key = tp_deadline_key(d);
     if (strncmp(key, "hcp/", 4) == 0) {
-        s_hcp_t *h = s_hcp_get(s, key + 4, false);
+        s_hcp_t *h = tp_rule_index_find(s->hcps, key + 4);
         if (h) {
             h->last_call_at = 0;
             s_hcp_release(s, h);
@@ -337,7 +323,7 @@ static void s_on_deadline(void *state, const tp_rule_ctx_t *ctx, const tp_deadli
     s_fire(ctx, fb);
     fb->fired = true;
     if (tp_rule_arm(ctx, key, fb->due_ms + EXPIRE_AFTER_MS) < 0)
-        s_forget(s, ctx, fb);           /* cannot expire it later: stop tracking now */
+        s_forget(s, ctx, fb); /* cannot expire it later: stop tracking now */
 }
 
 static void s_free(void *state) {
@@ -349,17 +335,14 @@ static void s_free(void *state) {
         HASH_DEL(s->feedbacks, fb);
         free(fb);
     }
-    s_hcp_t *h, *htmp;
-    HASH_ITER(hh, s->hcps, h, htmp) {
-        HASH_DEL(s->hcps, h);
-        free(h);
-    }
+    tp_rule_index_destroy(&s->hcps);
     free(s);
 }
 
 const tp_rule_t tp_rule_follow_up_missing = {
     .name = RULE,
-    .description = "a detractor feedback with no SUBMITTED call to the HCP within follow_up_within (7d)",
+    .description =
+        "a detractor feedback with no SUBMITTED call to the HCP within follow_up_within (7d)",
     .kind = TOUCHPOINT__V1__ALERT_KIND__ALERT_KIND_ACCOUNTABILITY,
     .events = TP_EV_CALL | TP_EV_FEEDBACK,
     .enabled = s_enabled,

@@ -41,38 +41,26 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "tp_hash.h"
 
+#include "tp_call_list.h"
 #include "tp_clock.h"
 #include "tp_codec.h"
+#include "tp_rule_index.h"
 #include "tp_rules.h"
 #include "tp_str.h"
 
-#define RULE "uncoordinated_contact"
-#define MAX_CONTACTS 64          /* contacts kept per HCP; fits in uint8_t */
-#define LIST_MAX (MAX_CONTACTS * (TP_ID_MAX + 1) + 1)
+#define RULE         "uncoordinated_contact"
+#define MAX_CONTACTS 64 /* contacts kept per HCP; fits in uint8_t */
+#define LIST_MAX     (MAX_CONTACTS * (TP_ID_MAX + 1) + 1)
 
+/* Per HCP (tp_rule_index). */
 typedef struct {
-    int64_t call_at_ms;
-    char   *rep_id;              /* points into call_id's allocation */
-    char   *call_id;             /* owned: "call_id\0rep_id\0" */
-} s_contact_t;
-
-typedef struct {
-    UT_hash_handle hh;
-    int64_t      quiet_since;    /* last "window passed" resolution; INT64_MIN: none */
-    int64_t      latest_at;      /* call_at of the call account/territory came from */
-    char        *account_id;     /* owned, from the latest call */
-    char        *territory;      /* owned, from the latest call */
-    s_contact_t *contacts;       /* by call_at, oldest first */
-    uint8_t      n;
-    uint8_t      cap;
-    char         hcp_id[];
+    int64_t        quiet_since; /* last "window passed" resolution; INT64_MIN: none */
+    int64_t        latest_at;   /* call_at of the call account/territory came from */
+    char          *account_id;  /* owned, from the latest call */
+    char          *territory;   /* owned, from the latest call */
+    tp_call_list_t contacts;    /* by call_at, oldest first, at most MAX_CONTACTS */
 } s_hcp_t;
-
-typedef struct {
-    s_hcp_t *hcps;               /* uthash by hcp_id */
-} s_state_t;
 
 /* A window [first, last] of indexes into contacts. */
 typedef struct {
@@ -84,105 +72,38 @@ static bool s_enabled(const tp_config_t *cfg) {
     return cfg->uncoordinated_contact.enabled;
 }
 
-static int s_init(const tp_rule_ctx_t *ctx, void **ret_state) {
-    (void)ctx;
-    s_state_t *st = calloc(1, sizeof *st);
-    if (!st)
-        return -ENOMEM;
-    *ret_state = st;
-    return 0;
-}
-
-static void s_hcp_free(s_state_t *st, s_hcp_t *h) {
-    HASH_DEL(st->hcps, h);
-    for (size_t i = 0; i < h->n; i++)
-        free(h->contacts[i].call_id);
-    free(h->contacts);
+static void s_hcp_clear(void *rec) {
+    s_hcp_t *h = rec;
+    tp_call_list_clear(&h->contacts);
     free(h->account_id);
     free(h->territory);
-    free(h);
 }
 
-static void s_free(void *state) {
-    s_state_t *st = state;
-    if (!st)
-        return;
-    s_hcp_t *h, *tmp;
-    HASH_ITER(hh, st->hcps, h, tmp) s_hcp_free(st, h);
-    free(st);
+/* The rule's state is its per-HCP index. */
+static int s_init(const tp_rule_ctx_t *ctx, void **ret_state) {
+    (void)ctx;
+    return tp_rule_index_new(sizeof(s_hcp_t), s_hcp_clear, (tp_rule_index_t **)ret_state);
 }
 
-static s_hcp_t *s_hcp_get(s_state_t *st, const char *hcp_id) {
-    s_hcp_t *h;
-    HASH_FIND_STR(st->hcps, hcp_id, h);
-    if (h)
-        return h;
-    size_t len = strlen(hcp_id);
-    h = calloc(1, sizeof *h + len + 1);
-    if (!h)
-        return NULL;
-    memcpy(h->hcp_id, hcp_id, len + 1);
-    h->quiet_since = INT64_MIN;
-    h->latest_at = INT64_MIN;
-    HASH_ADD_KEYPTR(hh, st->hcps, h->hcp_id, len, h);
+static s_hcp_t *s_hcp_get(tp_rule_index_t *hcps, const char *hcp_id) {
+    bool     created;
+    s_hcp_t *h = tp_rule_index_get(hcps, hcp_id, &created);
+    if (h && created) {
+        h->quiet_since = INT64_MIN;
+        h->latest_at = INT64_MIN;
+        h->contacts.max = MAX_CONTACTS;
+        h->contacts.reps = true;
+    }
     return h;
-}
-
-static int s_find_contact(const s_hcp_t *h, const char *call_id) {
-    for (size_t i = 0; i < h->n; i++)
-        if (strcmp(h->contacts[i].call_id, call_id) == 0)
-            return (int)i;
-    return -1;
-}
-
-static void s_remove_contact(s_hcp_t *h, size_t i) {
-    free(h->contacts[i].call_id);
-    memmove(&h->contacts[i], &h->contacts[i + 1], (h->n - i - 1) * sizeof h->contacts[0]);
-    h->n--;
-}
-
-/* Inserts in call_at order (after equal times). When full, the oldest goes;
- * a contact older than all of a full list is not kept. 0 or -ENOMEM. */
-static int s_insert_contact(s_hcp_t *h, const tp_call_t *call) {
-    size_t at = h->n;
-    while (at > 0 && h->contacts[at - 1].call_at_ms > call->call_at_ms)
-        at--;
-    if (h->n == MAX_CONTACTS) {
-        if (at == 0)
-            return 0;
-        s_remove_contact(h, 0);
-        at--;
-    }
-    if (h->n == h->cap) {
-        size_t cap = h->cap ? 2u * h->cap : 4u;
-        if (cap > MAX_CONTACTS)
-            cap = MAX_CONTACTS;
-        s_contact_t *c = realloc(h->contacts, cap * sizeof *c);
-        if (!c)
-            return -ENOMEM;
-        h->contacts = c;
-        h->cap = (uint8_t)cap;
-    }
-    size_t idlen = strlen(call->call_id), replen = strlen(call->rep_id);
-    char *ids = malloc(idlen + 1 + replen + 1);
-    if (!ids)
-        return -ENOMEM;
-    memcpy(ids, call->call_id, idlen + 1);
-    memcpy(ids + idlen + 1, call->rep_id, replen + 1);
-    memmove(&h->contacts[at + 1], &h->contacts[at], (h->n - at) * sizeof h->contacts[0]);
-    h->contacts[at] = (s_contact_t){ .call_at_ms = call->call_at_ms, .rep_id = ids + idlen + 1,
-                                     .call_id = ids };
-    h->n++;
-    return 0;
 }
 
 /* Contacts W or more before the newest can never share a window with it. */
 static void s_prune(s_hcp_t *h, int64_t window_ms) {
-    if (!h->n)
+    if (!h->contacts.n)
         return;
-    int64_t newest = h->contacts[h->n - 1].call_at_ms;
-    while (h->n && h->contacts[0].call_at_ms <= newest - window_ms)
-        s_remove_contact(h, 0);
+    int64_t newest = h->contacts.v[h->contacts.n - 1].call_at_ms;
+    while (h->contacts.n && h->contacts.v[0].call_at_ms <= newest - window_ms)
+        tp_call_list_remove(&h->contacts, 0);
 }
 
 /* The latest window over the contacts with call_at > since that holds
@@ -190,25 +111,25 @@ static void s_prune(s_hcp_t *h, int64_t window_ms) {
  * one sliding pass counts them: O(n^2) string compares, n <= 64. */
 static bool s_best_window(const s_hcp_t *h, int64_t since, int64_t window_ms, unsigned min_reps,
                           s_window_t *ret) {
-    uint8_t rep[MAX_CONTACTS];
+    uint8_t  rep[MAX_CONTACTS];
     unsigned count[MAX_CONTACTS] = { 0 };
-    size_t lo = 0;
-    while (lo < h->n && h->contacts[lo].call_at_ms <= since)
+    size_t   lo = 0;
+    while (lo < h->contacts.n && h->contacts.v[lo].call_at_ms <= since)
         lo++;
-    for (size_t i = lo; i < h->n; i++) {
+    for (size_t i = lo; i < h->contacts.n; i++) {
         rep[i] = (uint8_t)i;
         for (size_t j = lo; j < i; j++)
-            if (strcmp(h->contacts[j].rep_id, h->contacts[i].rep_id) == 0) {
+            if (strcmp(h->contacts.v[j].rep_id, h->contacts.v[i].rep_id) == 0) {
                 rep[i] = rep[j];
                 break;
             }
     }
-    bool found = false;
+    bool     found = false;
     unsigned distinct = 0;
-    for (size_t e = lo; e < h->n; e++) {
+    for (size_t e = lo; e < h->contacts.n; e++) {
         if (count[rep[e]]++ == 0)
             distinct++;
-        while (lo < e && h->contacts[lo].call_at_ms <= h->contacts[e].call_at_ms - window_ms)
+        while (lo < e && h->contacts.v[lo].call_at_ms <= h->contacts.v[e].call_at_ms - window_ms)
             if (--count[rep[lo++]] == 0)
                 distinct--;
         if (distinct >= min_reps) {
@@ -230,10 +151,10 @@ static void s_list(const s_hcp_t *h, const s_window_t *w, bool reps, char *buf, 
     size_t off = 0;
     buf[0] = '\0';
     for (size_t i = w->first; i <= w->last && off < len; i++) {
-        const char *item = reps ? h->contacts[i].rep_id : h->contacts[i].call_id;
-        bool seen = false;
+        const char *item = reps ? h->contacts.v[i].rep_id : h->contacts.v[i].call_id;
+        bool        seen = false;
         for (size_t j = w->first; reps && j < i && !seen; j++)
-            seen = strcmp(h->contacts[j].rep_id, item) == 0;
+            seen = strcmp(h->contacts.v[j].rep_id, item) == 0;
         if (seen)
             continue;
         int n = snprintf(buf + off, len - off, "%s%s", off ? "," : "", item);
@@ -250,20 +171,16 @@ static void s_fire(const s_hcp_t *h, const tp_rule_ctx_t *ctx, const s_window_t 
     s_list(h, w, true, reps, sizeof reps);
     s_list(h, w, false, calls, sizeof calls);
     tp_format_duration(ctx->cfg->uncoordinated_contact.window_ms, window, sizeof window);
-    tp_format_time(h->contacts[w->first].call_at_ms, first_at, sizeof first_at);
-    tp_format_time(h->contacts[w->last].call_at_ms, last_at, sizeof last_at);
+    tp_format_time(h->contacts.v[w->first].call_at_ms, first_at, sizeof first_at);
+    tp_format_time(h->contacts.v[w->last].call_at_ms, last_at, sizeof last_at);
     snprintf(n_reps, sizeof n_reps, "%u", w->reps);
     snprintf(min_reps, sizeof min_reps, "%u", ctx->cfg->uncoordinated_contact.min_reps);
     snprintf(summary, sizeof summary,
-             "HCP %s was called by %u different reps within %s, from %s to %s.", h->hcp_id,
-             w->reps, window, first_at, last_at);
+             "HCP %s was called by %u different reps within %s, from %s to %s.",
+             tp_rule_index_id(h), w->reps, window, first_at, last_at);
     const tp_kv_t evidence[] = {
-        { "reps", reps },
-        { "calls", calls },
-        { "distinct_reps", n_reps },
-        { "min_reps", min_reps },
-        { "window", window },
-        { "first_at", first_at },
+        { "reps", reps },         { "calls", calls },   { "distinct_reps", n_reps },
+        { "min_reps", min_reps }, { "window", window }, { "first_at", first_at },
         { "last_at", last_at },
     };
     const tp_alert_spec_t spec = {
@@ -271,7 +188,7 @@ static void s_fire(const s_hcp_t *h, const tp_rule_ctx_t *ctx, const s_window_t 
         .rule = RULE,
         .subject = subject,
         .severity = TOUCHPOINT__V1__SEVERITY__SEVERITY_WARNING,
-        .hcp_id = h->hcp_id,
+        .hcp_id = tp_rule_index_id(h),
         .account_id = h->account_id,
         .territory = h->territory,
         .summary = summary,
@@ -286,12 +203,13 @@ static void s_fire(const s_hcp_t *h, const tp_rule_ctx_t *ctx, const s_window_t 
 /* Brings the alert of `h` in line with its contacts at ctx->now_ms and
  * arms its one deadline: the next re-check while FIRING, else the moment
  * the entry can be dropped. May free `h`. */
-static void s_reconcile(s_state_t *st, s_hcp_t *h, const tp_rule_ctx_t *ctx,
+static void s_reconcile(tp_rule_index_t *hcps, s_hcp_t *h, const tp_rule_ctx_t *ctx,
                         const char *event_id, const char *resolution) {
-    const int64_t w_ms = ctx->cfg->uncoordinated_contact.window_ms;
+    const int64_t  w_ms = ctx->cfg->uncoordinated_contact.window_ms;
     const unsigned min_reps = ctx->cfg->uncoordinated_contact.min_reps;
-    char subject[4 + TP_ID_MAX + 1];
-    TP_STR_JOIN(subject, sizeof subject, "hcp/", h->hcp_id);
+    const char    *hcp_id = tp_rule_index_id(h);
+    char           subject[4 + TP_ID_MAX + 1];
+    TP_STR_JOIN(subject, sizeof subject, "hcp/", hcp_id);
     s_window_t w;
 
     bool firing = tp_alerts_is_firing(ctx->alerts, RULE, subject);
@@ -300,19 +218,19 @@ static void s_reconcile(s_state_t *st, s_hcp_t *h, const tp_rule_ctx_t *ctx,
         if (s_best_window(h, since, w_ms, min_reps, &w)) {
             s_fire(h, ctx, &w, subject, event_id);
             firing = true;
-            resolution = "window passed";   /* if it has passed already */
+            resolution = "window passed"; /* if it has passed already */
         }
     }
     if (firing) {
         if (s_best_window(h, ctx->now_ms - w_ms, w_ms, min_reps, &w)) {
-            tp_rule_arm(ctx, h->hcp_id, h->contacts[w.first].call_at_ms + w_ms - 1);
+            tp_rule_arm(ctx, hcp_id, h->contacts.v[w.first].call_at_ms + w_ms - 1);
             return;
         }
         char summary[256], n_reps[16];
         snprintf(n_reps, sizeof n_reps, "%u", s_reps_since(h, ctx->now_ms - w_ms));
         snprintf(summary, sizeof summary,
-                 "HCP %s no longer has calls from %u different reps within the window.",
-                 h->hcp_id, min_reps);
+                 "HCP %s no longer has calls from %u different reps within the window.", hcp_id,
+                 min_reps);
         const tp_kv_t evidence[] = {
             { "distinct_reps", n_reps },
             { "resolution", resolution },
@@ -321,13 +239,14 @@ static void s_reconcile(s_state_t *st, s_hcp_t *h, const tp_rule_ctx_t *ctx,
                           sizeof evidence / sizeof evidence[0], event_id, ctx->now_ms);
         h->quiet_since = ctx->now_ms;
     }
-    int64_t drop_at = h->n ? h->contacts[h->n - 1].call_at_ms + w_ms - 1 : INT64_MIN;
+    int64_t drop_at =
+        h->contacts.n ? h->contacts.v[h->contacts.n - 1].call_at_ms + w_ms - 1 : INT64_MIN;
     if (ctx->now_ms > drop_at) {
-        tp_rule_cancel(ctx, h->hcp_id);
-        s_hcp_free(st, h);
+        tp_rule_cancel(ctx, hcp_id);
+        tp_rule_index_drop(hcps, h);
         return;
     }
-    tp_rule_arm(ctx, h->hcp_id, drop_at);
+    tp_rule_arm(ctx, hcp_id, drop_at);
 }
 
 static int s_set(char **dst, const char *src) {
@@ -340,37 +259,35 @@ static int s_set(char **dst, const char *src) {
 }
 
 static void s_on_event(void *state, const tp_rule_ctx_t *ctx, const tp_event_t *ev) {
-    s_state_t *st = state;
+    tp_rule_index_t *hcps = state;
     const tp_call_t *call = ev->call;
     if (!ev->applied)
         return;
-    bool submitted = call->status == TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED;
-    s_hcp_t *h;
-    HASH_FIND_STR(st->hcps, call->hcp_id, h);
-    int i = h ? s_find_contact(h, call->call_id) : -1;
+    bool     submitted = call->status == TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED;
+    s_hcp_t *h = tp_rule_index_find(hcps, call->hcp_id);
+    int      i = h ? tp_call_list_find(&h->contacts, call->call_id) : -1;
     if (!submitted && i < 0)
-        return;                  /* PLANNED / SAVED, or nothing to cancel */
-    if (!h && !(h = s_hcp_get(st, call->hcp_id)))
-        return;                  /* out of memory: this call is not counted */
-    if (i >= 0)
-        s_remove_contact(h, (size_t)i);
+        return; /* PLANNED / SAVED, or nothing to cancel */
+    if (!h && !(h = s_hcp_get(hcps, call->hcp_id)))
+        return; /* out of memory: this call is not counted */
     if (submitted) {
-        if (s_insert_contact(h, call) == 0 && call->call_at_ms >= h->latest_at &&
-                 s_set(&h->account_id, call->account_id) == 0 &&
-                 s_set(&h->territory, call->territory) == 0)
+        if (tp_call_list_put(&h->contacts, call, i) == 0 && call->call_at_ms >= h->latest_at &&
+            s_set(&h->account_id, call->account_id) == 0 &&
+            s_set(&h->territory, call->territory) == 0)
             h->latest_at = call->call_at_ms;
         s_prune(h, ctx->cfg->uncoordinated_contact.window_ms);
+    } else {
+        tp_call_list_remove(&h->contacts, (size_t)i);
     }
     const char *resolution = i < 0 ? "window passed" : submitted ? "corrected" : "cancelled";
-    s_reconcile(st, h, ctx, ev->env->event_id, resolution);
+    s_reconcile(hcps, h, ctx, ev->env->event_id, resolution);
 }
 
 static void s_on_deadline(void *state, const tp_rule_ctx_t *ctx, const tp_deadline_t *d) {
-    s_state_t *st = state;
-    s_hcp_t *h;
-    HASH_FIND_STR(st->hcps, tp_deadline_key(d), h);
+    tp_rule_index_t *hcps = state;
+    s_hcp_t         *h = tp_rule_index_find(hcps, tp_deadline_key(d));
     if (h)
-        s_reconcile(st, h, ctx, NULL, "window passed");
+        s_reconcile(hcps, h, ctx, NULL, "window passed");
 }
 
 const tp_rule_t tp_rule_uncoordinated_contact = {
@@ -382,5 +299,5 @@ const tp_rule_t tp_rule_uncoordinated_contact = {
     .init = s_init,
     .on_event = s_on_event,
     .on_deadline = s_on_deadline,
-    .free = s_free,
+    .free = tp_rule_index_free,
 };

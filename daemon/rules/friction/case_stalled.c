@@ -32,10 +32,6 @@ static void s_subject(char *buf, size_t len, const char *contract_id) {
     TP_STR_JOIN(buf, len, "contract/", contract_id);
 }
 
-static int64_t s_forget_at(const tp_config_t *cfg, const tp_case_t *c) {
-    return tp_timer_due(&c->retention) ? tp_timer_due(&c->retention) : c->last_step_ms + cfg->open_case_horizon_ms;
-}
-
 static bool s_silent(const tp_rule_ctx_t *ctx, const tp_case_t *c) {
     return c->last_step_ms + ctx->cfg->case_stalled.stall_after_ms < ctx->now_ms;
 }
@@ -94,11 +90,8 @@ static void s_fire(const tp_rule_ctx_t *ctx, const tp_case_t *c) {
         { "owners", owners },
         { "contract_type", tp_contract_type_name(c->contract_type) },
     };
-    const char *event_id = c->event_id;
-    const tp_alert_spec_t spec = tp_rule_case_spec(
-        RULE, c, NULL, subject, summary, evidence,
-        sizeof evidence / sizeof evidence[0], &event_id);
-    tp_alerts_fire(ctx->alerts, &spec, ctx->now_ms);
+    tp_rule_fire_case(ctx, RULE, c, NULL, subject, summary, evidence,
+                      sizeof evidence / sizeof evidence[0], c->event_id);
 }
 
 static void s_on_event(void *state, const tp_rule_ctx_t *ctx, const tp_event_t *ev) {
@@ -106,9 +99,9 @@ static void s_on_event(void *state, const tp_rule_ctx_t *ctx, const tp_event_t *
     const tp_step_change_t *ch = ev->step;
     if (!ch)
         return;
-    const tp_case_t *c = ch->kase;
+    const tp_case_t                       *c = ch->kase;
     const Touchpoint__V1__ContractingStep *s = ev->env->contracting;
-    char subject[SUBJ_MAX], summary[768], at[32];
+    char                                   subject[SUBJ_MAX], summary[768], at[32];
     s_subject(subject, sizeof subject, c->contract_id);
     bool firing = tp_alerts_is_firing(ctx->alerts, RULE, subject);
     if (ch->closed_now) {
@@ -127,7 +120,7 @@ static void s_on_event(void *state, const tp_rule_ctx_t *ctx, const tp_event_t *
         return;
     }
     if (c->closed)
-        return;    /* a late event for a closed case */
+        return; /* a late event for a closed case */
     if (firing) {
         /* A stale event leaves the case as silent as it was (and the key
          * watching retention where it is). */
@@ -152,14 +145,14 @@ static void s_on_event(void *state, const tp_rule_ctx_t *ctx, const tp_event_t *
 
 static void s_on_deadline(void *state, const tp_rule_ctx_t *ctx, const tp_deadline_t *d) {
     (void)state;
-    const char *contract_id = tp_deadline_key(d);
+    const char      *contract_id = tp_deadline_key(d);
     const tp_case_t *c = tp_cases_find(ctx->cases, contract_id);
-    char subject[SUBJ_MAX], summary[512];
+    char             subject[SUBJ_MAX], summary[512];
     s_subject(subject, sizeof subject, contract_id);
     if (tp_alerts_is_firing(ctx->alerts, RULE, subject)) {
         /* The retention watch: resolve once the engine forgets the case. */
-        if (c && !c->closed && ctx->now_ms <= s_forget_at(ctx->cfg, c)) {
-            tp_rule_arm(ctx, contract_id, s_forget_at(ctx->cfg, c));
+        if (c && !c->closed && ctx->now_ms <= tp_rule_case_forget_at(ctx->cfg, c)) {
+            tp_rule_arm(ctx, contract_id, tp_rule_case_forget_at(ctx->cfg, c));
             return;
         }
         snprintf(summary, sizeof summary,
@@ -176,7 +169,7 @@ static void s_on_deadline(void *state, const tp_rule_ctx_t *ctx, const tp_deadli
         return;
     }
     s_fire(ctx, c);
-    tp_rule_arm(ctx, contract_id, s_forget_at(ctx->cfg, c));
+    tp_rule_arm(ctx, contract_id, tp_rule_case_forget_at(ctx->cfg, c));
 }
 
 const tp_rule_t tp_rule_case_stalled = {

@@ -19,7 +19,7 @@
 
 #define RULE         "cycle_time"
 #define SUBJ_MAX     (sizeof "contract/" + 128)
-#define FACT_OPEN_MS (7 * 86400000LL)   /* how long the FIRING stays open */
+#define FACT_OPEN_MS (7 * 86400000LL) /* how long the FIRING stays open */
 
 static bool s_enabled(const tp_config_t *cfg) {
     return cfg->cycle_time.enabled;
@@ -61,10 +61,11 @@ static void s_fire(const tp_rule_ctx_t *ctx, const tp_event_t *ev, const tp_case
     if (slow)
         tp_format_duration(slow->last_at_ms - slow->started_at_ms, slow_for, sizeof slow_for);
     tp_case_owner_list(c, owners, sizeof owners);
-    snprintf(summary, sizeof summary,
-             "%s contract %s (HCP %s) took %s from first step to close, %s over its %s target%s%s%s%s.",
-             type, c->contract_id, c->hcp_id ? c->hcp_id : "?", cycle, over_by, target,
-             slow ? "; slowest step " : "", slow ? slow->name : "", slow ? " " : "", slow_for);
+    snprintf(
+        summary, sizeof summary,
+        "%s contract %s (HCP %s) took %s from first step to close, %s over its %s target%s%s%s%s.",
+        type, c->contract_id, c->hcp_id ? c->hcp_id : "?", cycle, over_by, target,
+        slow ? "; slowest step " : "", slow ? slow->name : "", slow ? " " : "", slow_for);
     const tp_kv_t evidence[] = {
         { "contract_type", type },
         { "opened_at", opened },
@@ -77,12 +78,9 @@ static void s_fire(const tp_rule_ctx_t *ctx, const tp_event_t *ev, const tp_case
         { "slowest_step", slow ? slow->name : "" },
         { "slowest_step_time", slow_for },
     };
-    const char *event_id = ev->env->event_id;
     /* slowest_step* only when a step was ever started */
-    const tp_alert_spec_t spec = tp_rule_case_spec(
-        RULE, c, NULL, subject, summary, evidence,
-        sizeof evidence / sizeof evidence[0] - (slow ? 0 : 2), &event_id);
-    tp_alerts_fire(ctx->alerts, &spec, ctx->now_ms);
+    tp_rule_fire_case(ctx, RULE, c, NULL, subject, summary, evidence,
+                      sizeof evidence / sizeof evidence[0] - (slow ? 0 : 2), ev->env->event_id);
 }
 
 static void s_on_event(void *state, const tp_rule_ctx_t *ctx, const tp_event_t *ev) {
@@ -91,28 +89,23 @@ static void s_on_event(void *state, const tp_rule_ctx_t *ctx, const tp_event_t *
     if (!ch || !ch->closed_now || ch->kase->cancelled)
         return;
     const tp_case_t *c = ch->kase;
-    int64_t target_ms = s_target(ctx->cfg, c->contract_type);
-    int64_t cycle_ms = c->closed_at_ms - c->opened_at_ms;
+    int64_t          target_ms = s_target(ctx->cfg, c->contract_type);
+    int64_t          cycle_ms = c->closed_at_ms - c->opened_at_ms;
     if (target_ms <= 0 || cycle_ms <= target_ms)
         return;
     s_fire(ctx, ev, c, cycle_ms, target_ms);
-    int64_t raised = c->closed_at_ms > ev->env->occurred_at_ms ? c->closed_at_ms
-                                                               : ev->env->occurred_at_ms;
+    int64_t raised =
+        c->closed_at_ms > ev->env->occurred_at_ms ? c->closed_at_ms : ev->env->occurred_at_ms;
     tp_rule_arm(ctx, c->contract_id, raised + FACT_OPEN_MS);
 }
 
 static void s_on_deadline(void *state, const tp_rule_ctx_t *ctx, const tp_deadline_t *d) {
     (void)state;
     const char *contract_id = tp_deadline_key(d);
-    char subject[SUBJ_MAX], summary[512], open_for[32];
+    char        subject[SUBJ_MAX], what[16 + 128 + 1];
     TP_STR_JOIN(subject, sizeof subject, "contract/", contract_id);
-    if (!tp_alerts_is_firing(ctx->alerts, RULE, subject))
-        return;
-    tp_format_duration(FACT_OPEN_MS, open_for, sizeof open_for);
-    snprintf(summary, sizeof summary, "Slow contract %s: alert closed after %s.", contract_id,
-             open_for);
-    const tp_kv_t evidence[] = { { "resolution", "expired" } };
-    tp_alerts_resolve(ctx->alerts, RULE, subject, summary, evidence, 1, NULL, ctx->now_ms);
+    TP_STR_JOIN(what, sizeof what, "Slow contract ", contract_id);
+    tp_rule_resolve_fact(ctx, RULE, subject, what, FACT_OPEN_MS);
 }
 
 const tp_rule_t tp_rule_cycle_time = {

@@ -19,26 +19,16 @@
 #include "tp_rules.h"
 #include "tp_str.h"
 
-#define RULE "handoffs"
-#define SUBJECT_MAX (9 + TP_ID_MAX + 1)                    /* contract/<id> */
-#define OWNERS_MAX (TP_CASE_MAX_OWNERS * (TP_ID_MAX + 1))
+#define RULE        "handoffs"
+#define SUBJECT_MAX (9 + TP_ID_MAX + 1) /* contract/<id> */
+#define OWNERS_MAX  (TP_CASE_MAX_OWNERS * (TP_ID_MAX + 1))
 
 static bool s_enabled(const tp_config_t *cfg) {
     return cfg->handoffs.enabled;
 }
 
-/* When the engine forgets the case, plus 1 ms so that a deadline due at
- * the same moment always finds it gone (never a tie with the engine's). */
-static int64_t s_after_forget(const tp_config_t *cfg, const tp_case_t *c) {
-    int64_t at = tp_timer_due(&c->retention);
-    if (!at)   /* the engine could not arm it (out of memory): its formula */
-        at = c->closed ? c->closed_at_ms + cfg->case_retention_ms
-                       : c->last_step_ms + cfg->open_case_horizon_ms;
-    return at + 1;
-}
-
 static void s_fire(const tp_rule_ctx_t *ctx, const tp_event_t *ev, const char *subject) {
-    const tp_case_t *c = ev->step->kase;
+    const tp_case_t                       *c = ev->step->kase;
     const Touchpoint__V1__ContractingStep *s = ev->env->contracting;
     char summary[768], owners[OWNERS_MAX], distinct[16], max[16], opened_at[32];
     tp_case_owner_list(c, owners, sizeof owners);
@@ -60,12 +50,9 @@ static void s_fire(const tp_rule_ctx_t *ctx, const tp_event_t *ev, const char *s
         { "at_step", s->step },
         { "case_opened_at", opened_at },
     };
-    const char *event_id = ev->env->event_id;
-    const tp_alert_spec_t spec = tp_rule_case_spec(
-        RULE, c, NULL, subject, summary, evidence,
-        sizeof evidence / sizeof evidence[0], &event_id);
-    if (tp_alerts_fire(ctx->alerts, &spec, ctx->now_ms) == 1)
-        tp_rule_arm(ctx, c->contract_id, s_after_forget(ctx->cfg, c));
+    if (tp_rule_fire_case(ctx, RULE, c, NULL, subject, summary, evidence,
+                          sizeof evidence / sizeof evidence[0], ev->env->event_id) == 1)
+        tp_rule_arm(ctx, c->contract_id, tp_rule_case_forget_at(ctx->cfg, c) + 1);
 }
 
 static void s_on_event(void *state, const tp_rule_ctx_t *ctx, const tp_event_t *ev) {
@@ -74,28 +61,22 @@ static void s_on_event(void *state, const tp_rule_ctx_t *ctx, const tp_event_t *
     if (!ch)
         return;
     const tp_case_t *c = ch->kase;
-    char subject[SUBJECT_MAX];
+    char             subject[SUBJECT_MAX];
     TP_STR_JOIN(subject, sizeof subject, "contract/", c->contract_id);
-    if (ch->closed_now || ch->opened) {
-        /* Opened: a FIRING left by an earlier case of this id that the
-         * engine forgot a moment ago (our deadline runs 1 ms after it). */
-        char summary[512];
-        if (ch->closed_now)
-            snprintf(summary, sizeof summary, "Contract %s was %s after %u different owners.",
-                     c->contract_id, c->cancelled ? "cancelled" : "closed", (unsigned)c->n_owners);
-        else
-            snprintf(summary, sizeof summary,
-                     "Contract %s was no longer tracked; handoffs alert closed.", c->contract_id);
-        const tp_kv_t evidence[] = {
-            { "resolution", ch->closed_now ? "case closed" : "expired" },
-        };
-        if (tp_alerts_resolve(ctx->alerts, RULE, subject, summary, evidence, 1,
-                              ch->closed_now ? ev->env->event_id : NULL, ctx->now_ms) == 1)
+    if (ch->closed_now) {
+        char detail[64];
+        snprintf(detail, sizeof detail, " after %u different owners", (unsigned)c->n_owners);
+        if (tp_rule_resolve_case_closed(ctx, RULE, subject, c, detail, ev->env->event_id) == 1)
+            tp_rule_cancel(ctx, c->contract_id);
+    } else if (ch->opened) {
+        /* A FIRING left by an earlier case of this id that the engine
+         * forgot a moment ago (our deadline runs 1 ms after it). */
+        if (tp_rule_resolve_case_expired(ctx, RULE, subject, c->contract_id, "handoffs alert") == 1)
             tp_rule_cancel(ctx, c->contract_id);
     }
     if (c->closed || !ch->new_owner || c->n_owners <= ctx->cfg->handoffs.max_owners)
         return;
-    s_fire(ctx, ev, subject);   /* a no-op while it is FIRING already */
+    s_fire(ctx, ev, subject); /* a no-op while it is FIRING already */
 }
 
 /* The case's retention has passed while FIRING: resolve if it is gone,
@@ -103,22 +84,11 @@ static void s_on_event(void *state, const tp_rule_ctx_t *ctx, const tp_event_t *
 static void s_on_deadline(void *state, const tp_rule_ctx_t *ctx, const tp_deadline_t *d) {
     (void)state;
     const char *contract_id = tp_deadline_key(d);
-    char subject[SUBJECT_MAX];
+    char        subject[SUBJECT_MAX];
     TP_STR_JOIN(subject, sizeof subject, "contract/", contract_id);
-    if (!tp_alerts_is_firing(ctx->alerts, RULE, subject))
-        return;
-    const tp_case_t *c = tp_cases_find(ctx->cases, contract_id);
-    if (c && s_after_forget(ctx->cfg, c) > d->timer.due_ms) {
-        tp_rule_arm(ctx, contract_id, s_after_forget(ctx->cfg, c));
-        return;
-    }
-    char summary[512], horizon[32];
-    tp_format_duration(ctx->cfg->open_case_horizon_ms, horizon, sizeof horizon);
-    snprintf(summary, sizeof summary,
-             "Contract %s had no step event for %s and is no longer tracked; "
-             "handoffs alert closed.", contract_id, horizon);
-    const tp_kv_t evidence[] = { { "resolution", "expired" } };
-    tp_alerts_resolve(ctx->alerts, RULE, subject, summary, evidence, 1, NULL, ctx->now_ms);
+    if (tp_alerts_is_firing(ctx->alerts, RULE, subject) &&
+        !tp_rule_case_follow(ctx, contract_id, contract_id, d->timer.due_ms))
+        tp_rule_resolve_case_expired(ctx, RULE, subject, contract_id, "handoffs alert");
 }
 
 const tp_rule_t tp_rule_handoffs = {

@@ -19,82 +19,56 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "tp_hash.h"
 
 #include "tp_clock.h"
 #include "tp_codec.h"
+#include "tp_rule_index.h"
 #include "tp_rules.h"
 #include "tp_str.h"
 
-#define RULE "hcp_burden"
-#define ASKS_MAX 16                                 /* step names kept per contract */
-#define SUBJECT_MAX (9 + TP_ID_MAX + 1)             /* contract/<id> */
+#define RULE          "hcp_burden"
+#define ASKS_MAX      16                  /* step names kept per contract */
+#define SUBJECT_MAX   (9 + TP_ID_MAX + 1) /* contract/<id> */
 #define ASKS_TEXT_MAX (ASKS_MAX * (TP_ID_MAX + 1) + 32)
 
+/* Per contract (tp_rule_index, by contract_id). */
 typedef struct {
-    UT_hash_handle hh;           /* by contract_id */
-    uint8_t        n_asks;
-    char          *asks[ASKS_MAX];   /* step names, arrival order */
-    char           id[];         /* contract_id */
+    uint8_t n_asks;
+    char   *asks[ASKS_MAX]; /* step names, arrival order */
 } s_case_t;
-
-typedef struct {
-    s_case_t *cases;
-} s_state_t;
 
 static bool s_enabled(const tp_config_t *cfg) {
     return cfg->hcp_burden.enabled;
 }
 
-static int s_init(const tp_rule_ctx_t *ctx, void **ret_state) {
-    (void)ctx;
-    s_state_t *s = calloc(1, sizeof *s);
-    if (!s)
-        return -ENOMEM;
-    *ret_state = s;
-    return 0;
-}
-
-static s_case_t *s_find(s_state_t *s, const char *contract_id) {
-    s_case_t *e;
-    HASH_FIND_STR(s->cases, contract_id, e);
-    return e;
-}
-
-static void s_drop(s_state_t *s, const tp_rule_ctx_t *ctx, s_case_t *e) {
-    tp_rule_cancel(ctx, e->id);
-    HASH_DEL(s->cases, e);
+static void s_case_clear(void *rec) {
+    s_case_t *e = rec;
     for (unsigned i = 0; i < e->n_asks; i++)
         free(e->asks[i]);
-    free(e);
 }
 
-/* When the engine forgets the case, plus 1 ms so that a deadline due at
- * the same moment always finds it gone (never a tie with the engine's). */
-static int64_t s_after_forget(const tp_config_t *cfg, const tp_case_t *c) {
-    int64_t at = tp_timer_due(&c->retention);
-    if (!at)   /* the engine could not arm it (out of memory): its formula */
-        at = c->closed ? c->closed_at_ms + cfg->case_retention_ms
-                       : c->last_step_ms + cfg->open_case_horizon_ms;
-    return at + 1;
+/* The rule's state is its per-contract index. */
+static int s_init(const tp_rule_ctx_t *ctx, void **ret_state) {
+    (void)ctx;
+    return tp_rule_index_new(sizeof(s_case_t), s_case_clear, (tp_rule_index_t **)ret_state);
+}
+
+static void s_drop(tp_rule_index_t *cases, const tp_rule_ctx_t *ctx, s_case_t *e) {
+    tp_rule_cancel(ctx, tp_rule_index_id(e));
+    tp_rule_index_drop(cases, e);
 }
 
 /* Records one ask; the entry (created with its cleanup deadline) or NULL
  * when out of memory (the alert then lists fewer asks). */
-static s_case_t *s_record(s_state_t *s, const tp_rule_ctx_t *ctx, const tp_case_t *c,
+static s_case_t *s_record(tp_rule_index_t *cases, const tp_rule_ctx_t *ctx, const tp_case_t *c,
                           const char *step) {
-    s_case_t *e = s_find(s, c->contract_id);
-    if (!e) {
-        size_t len = strlen(c->contract_id);
-        e = calloc(1, sizeof *e + len + 1);
-        if (!e)
-            return NULL;
-        memcpy(e->id, c->contract_id, len + 1);
-        if (tp_rule_arm(ctx, e->id, s_after_forget(ctx->cfg, c)) < 0) {
-            free(e);
-            return NULL;
-        }
-        HASH_ADD_KEYPTR(hh, s->cases, e->id, len, e);
+    bool      created;
+    s_case_t *e = tp_rule_index_get(cases, c->contract_id, &created);
+    if (!e)
+        return NULL;
+    if (created && tp_rule_arm(ctx, c->contract_id, tp_rule_case_forget_at(ctx->cfg, c) + 1) < 0) {
+        tp_rule_index_drop(cases, e);
+        return NULL;
     }
     if (e->n_asks < ASKS_MAX && (e->asks[e->n_asks] = strdup(step)))
         e->n_asks++;
@@ -103,7 +77,7 @@ static s_case_t *s_record(s_state_t *s, const tp_rule_ctx_t *ctx, const tp_case_
 
 /* "A,B,C" and, when more asks were made than are kept, ",... (+N more)". */
 static void s_asks_text(const s_case_t *e, uint32_t total, char *buf, size_t len) {
-    size_t off = 0;
+    size_t   off = 0;
     unsigned n = e ? e->n_asks : 0;
     buf[0] = '\0';
     for (unsigned i = 0; i < n && off < len; i++) {
@@ -119,7 +93,7 @@ static void s_asks_text(const s_case_t *e, uint32_t total, char *buf, size_t len
 static void s_fire(const tp_rule_ctx_t *ctx, const tp_event_t *ev, const s_case_t *e,
                    const char *subject) {
     const tp_case_t *c = ev->step->kase;
-    char summary[768], asks[ASKS_TEXT_MAX], count[16], max[16], opened_at[32];
+    char             summary[768], asks[ASKS_TEXT_MAX], count[16], max[16], opened_at[32];
     s_asks_text(e, c->hcp_actions, asks, sizeof asks);
     snprintf(count, sizeof count, "%u", (unsigned)c->hcp_actions);
     snprintf(max, sizeof max, "%u", ctx->cfg->hcp_burden.max_hcp_actions);
@@ -131,95 +105,65 @@ static void s_fire(const tp_rule_ctx_t *ctx, const tp_event_t *ev, const s_case_
              c->hcp_id ? c->hcp_id : "?", count, type, c->contract_id, max,
              ev->env->contracting->step);
     const tp_kv_t evidence[] = {
-        { "hcp_actions", count },
-        { "max_hcp_actions", max },
-        { "asks", asks },
-        { "contract_type", type },
-        { "case_opened_at", opened_at },
+        { "hcp_actions", count },  { "max_hcp_actions", max },      { "asks", asks },
+        { "contract_type", type }, { "case_opened_at", opened_at },
     };
-    const char *event_id = ev->env->event_id;
-    const tp_alert_spec_t spec = tp_rule_case_spec(
-        RULE, c, NULL, subject, summary, evidence,
-        sizeof evidence / sizeof evidence[0], &event_id);
-    tp_alerts_fire(ctx->alerts, &spec, ctx->now_ms);
+    tp_rule_fire_case(ctx, RULE, c, NULL, subject, summary, evidence,
+                      sizeof evidence / sizeof evidence[0], ev->env->event_id);
 }
 
 static void s_resolve_expired(const tp_rule_ctx_t *ctx, const char *contract_id) {
-    char subject[SUBJECT_MAX], summary[512], horizon[32];
+    char subject[SUBJECT_MAX];
     TP_STR_JOIN(subject, sizeof subject, "contract/", contract_id);
-    tp_format_duration(ctx->cfg->open_case_horizon_ms, horizon, sizeof horizon);
-    snprintf(summary, sizeof summary,
-             "Contract %s had no step event for %s and is no longer tracked; "
-             "HCP burden alert closed.", contract_id, horizon);
-    const tp_kv_t evidence[] = { { "resolution", "expired" } };
-    tp_alerts_resolve(ctx->alerts, RULE, subject, summary, evidence, 1, NULL, ctx->now_ms);
+    tp_rule_resolve_case_expired(ctx, RULE, subject, contract_id, "HCP burden alert");
 }
 
 static void s_on_event(void *state, const tp_rule_ctx_t *ctx, const tp_event_t *ev) {
-    s_state_t *s = state;
+    tp_rule_index_t        *cases = state;
     const tp_step_change_t *ch = ev->step;
     if (!ch)
         return;
     const tp_case_t *c = ch->kase;
-    s_case_t *e = s_find(s, c->contract_id);
+    s_case_t        *e = tp_rule_index_find(cases, c->contract_id);
     if (ch->opened && e) {
         /* Left by an earlier case of this id that the engine forgot a
          * moment ago (our deadline runs 1 ms after it). */
         s_resolve_expired(ctx, c->contract_id);
-        s_drop(s, ctx, e);
+        s_drop(cases, ctx, e);
         e = NULL;
     }
     char subject[SUBJECT_MAX];
     TP_STR_JOIN(subject, sizeof subject, "contract/", c->contract_id);
     if (ch->closed_now) {
-        char summary[512];
-        snprintf(summary, sizeof summary, "Contract %s was %s after %u asks of HCP %s.",
-                 c->contract_id, c->cancelled ? "cancelled" : "closed",
-                 (unsigned)c->hcp_actions, c->hcp_id ? c->hcp_id : "?");
-        const tp_kv_t evidence[] = { { "resolution", "case closed" } };
-        tp_alerts_resolve(ctx->alerts, RULE, subject, summary, evidence, 1, ev->env->event_id,
-                          ctx->now_ms);
+        char detail[64 + TP_ID_MAX];
+        snprintf(detail, sizeof detail, " after %u asks of HCP %s", (unsigned)c->hcp_actions,
+                 c->hcp_id ? c->hcp_id : "?");
+        tp_rule_resolve_case_closed(ctx, RULE, subject, c, detail, ev->env->event_id);
     }
     if (c->closed) {
         if (e)
-            s_drop(s, ctx, e);
+            s_drop(cases, ctx, e);
         return;
     }
     if (!ev->env->contracting->hcp_action)
         return;
-    e = s_record(s, ctx, c, ev->env->contracting->step);
+    e = s_record(cases, ctx, c, ev->env->contracting->step);
     if (c->hcp_actions > ctx->cfg->hcp_burden.max_hcp_actions)
-        s_fire(ctx, ev, e, subject);   /* a no-op while it is FIRING already */
+        s_fire(ctx, ev, e, subject); /* a no-op while it is FIRING already */
 }
 
 /* The case's retention has passed: if the case is gone, drop the entry
  * (and the FIRING); else follow its (moved) retention. */
 static void s_on_deadline(void *state, const tp_rule_ctx_t *ctx, const tp_deadline_t *d) {
-    s_state_t *s = state;
-    const char *contract_id = tp_deadline_key(d);
-    s_case_t *e = s_find(s, contract_id);
+    tp_rule_index_t *cases = state;
+    const char      *contract_id = tp_deadline_key(d);
+    s_case_t        *e = tp_rule_index_find(cases, contract_id);
     if (!e)
         return;
-    const tp_case_t *c = tp_cases_find(ctx->cases, contract_id);
-    if (c && !c->closed && s_after_forget(ctx->cfg, c) > d->timer.due_ms &&
-        tp_rule_arm(ctx, contract_id, s_after_forget(ctx->cfg, c)) == 0)
+    if (tp_rule_case_follow(ctx, contract_id, contract_id, d->timer.due_ms))
         return;
     s_resolve_expired(ctx, contract_id);
-    s_drop(s, ctx, e);
-}
-
-static void s_free(void *state) {
-    s_state_t *s = state;
-    if (!s)
-        return;
-    s_case_t *e, *tmp;
-    HASH_ITER(hh, s->cases, e, tmp) {
-        HASH_DEL(s->cases, e);
-        for (unsigned i = 0; i < e->n_asks; i++)
-            free(e->asks[i]);
-        free(e);
-    }
-    free(s);
+    s_drop(cases, ctx, e);
 }
 
 const tp_rule_t tp_rule_hcp_burden = {
@@ -231,5 +175,5 @@ const tp_rule_t tp_rule_hcp_burden = {
     .init = s_init,
     .on_event = s_on_event,
     .on_deadline = s_on_deadline,
-    .free = s_free,
+    .free = tp_rule_index_free,
 };

@@ -30,11 +30,11 @@
 #include "tp_rules.h"
 #include "tp_str.h"
 
-#define RULE "negative_feedback"
+#define RULE         "negative_feedback"
 #define FACT_OPEN_MS (7 * 86400000LL)    /* how long the FIRING stays open */
-#define REMEMBER_MS (30 * 86400000LL)    /* a feedback_id is judged once within this */
-#define COMMENT_MAX 200                  /* bytes of the comment kept for evidence */
-#define SUBJECT_MAX (9 + TP_ID_MAX + 1)  /* feedback/<id> */
+#define REMEMBER_MS  (30 * 86400000LL)   /* a feedback_id is judged once within this */
+#define COMMENT_MAX  200                 /* bytes of the comment kept for evidence */
+#define SUBJECT_MAX  (9 + TP_ID_MAX + 1) /* feedback/<id> */
 #define NPS_CRITICAL 3                   /* nps at or below this is CRITICAL */
 
 static bool s_enabled(const tp_config_t *cfg) {
@@ -57,15 +57,9 @@ static bool s_hardest(const Touchpoint__V1__Feedback *f, const tp_feedback_verdi
     return f->effort_score == (v->effort_high_is_hard ? v->effort_scale : 1);
 }
 
-/* Copies at most max bytes of src, cut on a UTF-8 character boundary so
- * the evidence stays a valid protobuf string. */
+/* Copies at most max bytes of src, cut on a UTF-8 character boundary. */
 static void s_excerpt(char *dst, const char *src, size_t max) {
-    size_t n = strlen(src);
-    if (n > max) {
-        n = max;
-        while (n > 0 && ((unsigned char)src[n] & 0xC0) == 0x80)
-            n--;
-    }
+    size_t n = tp_rule_utf8_cut(src, max);
     memcpy(dst, src, n);
     dst[n] = '\0';
 }
@@ -73,8 +67,8 @@ static void s_excerpt(char *dst, const char *src, size_t max) {
 /* Who and what the feedback is about. */
 typedef struct {
     const char *hcp_id, *rep_id, *account_id, *territory, *call_id, *contract_id;
-    const char *contract_type;   /* NULL: not known */
-    const char *about;           /* "contract K-1", "call C-1", "" */
+    const char *contract_type; /* NULL: not known */
+    const char *about;         /* "contract K-1", "call C-1", "" */
 } s_link_t;
 
 static const char *s_or(const char *s, const char *fallback) {
@@ -109,12 +103,12 @@ static void s_link(const tp_rule_ctx_t *ctx, const Touchpoint__V1__Feedback *f, 
     }
 }
 
-static void s_fire(const tp_rule_ctx_t *ctx, const tp_event_t *ev,
-                   const tp_feedback_verdict_t *v, const char *subject) {
+static void s_fire(const tp_rule_ctx_t *ctx, const tp_event_t *ev, const tp_feedback_verdict_t *v,
+                   const char *subject) {
     const Touchpoint__V1__Envelope *env = ev->env;
     const Touchpoint__V1__Feedback *f = env->feedback;
-    char summary[768], about[TP_ID_MAX + 32], nps[8], effort[8], nps_max[8], threshold[8];
-    char scale[64], at[32], comment[COMMENT_MAX + 1], scores[96];
+    char     summary[768], about[TP_ID_MAX + 32], nps[8], effort[8], nps_max[8], threshold[8];
+    char     scale[64], at[32], comment[COMMENT_MAX + 1], scores[96];
     s_link_t l;
     s_link(ctx, f, &l, about, sizeof about);
     snprintf(nps, sizeof nps, "%d", (int)f->nps);
@@ -132,11 +126,11 @@ static void s_fire(const tp_rule_ctx_t *ctx, const tp_event_t *ev,
         snprintf(scores, sizeof scores, "nps %s", nps);
     else
         snprintf(scores, sizeof scores, "effort %s on %s", effort, scale);
-    snprintf(summary, sizeof summary, "HCP %s gave negative feedback%s (%s) on %s.",
-             l.hcp_id, l.about, scores, at);
+    snprintf(summary, sizeof summary, "HCP %s gave negative feedback%s (%s) on %s.", l.hcp_id,
+             l.about, scores, at);
 
     tp_kv_t evidence[16];
-    size_t n = 0;
+    size_t  n = 0;
     if (s_has_nps(f)) {
         evidence[n++] = (tp_kv_t){ "nps", nps };
         evidence[n++] = (tp_kv_t){ "nps_max", nps_max };
@@ -160,7 +154,7 @@ static void s_fire(const tp_rule_ctx_t *ctx, const tp_event_t *ev,
     if (l.hcp_id != f->hcp_id && strcmp(l.hcp_id, f->hcp_id) != 0)
         evidence[n++] = (tp_kv_t){ "feedback_hcp_id", f->hcp_id };
 
-    const char *event_id = env->event_id;
+    const char           *event_id = env->event_id;
     const tp_alert_spec_t spec = {
         .kind = TOUCHPOINT__V1__ALERT_KIND__ALERT_KIND_FRICTION,
         .rule = RULE,
@@ -189,7 +183,7 @@ static void s_on_event(void *state, const tp_rule_ctx_t *ctx, const tp_event_t *
     if (!f)
         return;
     if (tp_timers_due(ctx->timers, ctx->owner, f->feedback_id) != INT64_MIN)
-        return;                          /* judged already: the first detractor version counts */
+        return; /* judged already: the first detractor version counts */
     tp_feedback_verdict_t v;
     tp_feedback_judge(ctx->cfg, env->source, f, ctx->cfg->negative_feedback.nps_max,
                       ctx->cfg->negative_feedback.effort_min, &v);
@@ -208,17 +202,11 @@ static void s_on_event(void *state, const tp_rule_ctx_t *ctx, const tp_event_t *
 static void s_on_deadline(void *state, const tp_rule_ctx_t *ctx, const tp_deadline_t *d) {
     (void)state;
     const char *feedback_id = tp_deadline_key(d);
-    char subject[SUBJECT_MAX];
+    char        subject[SUBJECT_MAX], what[24 + TP_ID_MAX];
     TP_STR_JOIN(subject, sizeof subject, "feedback/", feedback_id);
-    if (!tp_alerts_is_firing(ctx->alerts, RULE, subject))
-        return;
-    char summary[256], open_for[32];
-    tp_format_duration(FACT_OPEN_MS, open_for, sizeof open_for);
-    snprintf(summary, sizeof summary, "Negative feedback %s: alert closed after %s.", feedback_id,
-             open_for);
-    const tp_kv_t evidence[] = { { "resolution", "expired" } };
-    tp_alerts_resolve(ctx->alerts, RULE, subject, summary, evidence, 1, NULL, ctx->now_ms);
-    tp_rule_arm(ctx, feedback_id, d->timer.due_ms - FACT_OPEN_MS + REMEMBER_MS);
+    TP_STR_JOIN(what, sizeof what, "Negative feedback ", feedback_id);
+    if (tp_rule_resolve_fact(ctx, RULE, subject, what, FACT_OPEN_MS) == 1)
+        tp_rule_arm(ctx, feedback_id, d->timer.due_ms - FACT_OPEN_MS + REMEMBER_MS);
 }
 
 const tp_rule_t tp_rule_negative_feedback = {

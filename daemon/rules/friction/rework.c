@@ -27,10 +27,10 @@
 #include "tp_rules.h"
 #include "tp_str.h"
 
-#define RULE "rework"
-#define SUBJECT_MAX (9 + TP_ID_MAX + 6 + TP_ID_MAX + 1)  /* contract/<id>/step/<step> */
-#define KEY_MAX (4 + TP_ID_MAX + 1 + TP_ID_MAX + 1)      /* <n>:<contract_id>/<step> */
-#define OWNERS_MAX (TP_CASE_MAX_OWNERS * (TP_ID_MAX + 1))
+#define RULE        "rework"
+#define SUBJECT_MAX (9 + TP_ID_MAX + 6 + TP_ID_MAX + 1) /* contract/<id>/step/<step> */
+#define KEY_MAX     (4 + TP_ID_MAX + 1 + TP_ID_MAX + 1) /* <n>:<contract_id>/<step> */
+#define OWNERS_MAX  (TP_CASE_MAX_OWNERS * (TP_ID_MAX + 1))
 
 #define RETURNED  TOUCHPOINT__V1__STEP_STATE__STEP_STATE_RETURNED
 #define COMPLETED TOUCHPOINT__V1__STEP_STATE__STEP_STATE_COMPLETED
@@ -48,21 +48,11 @@ static void s_key(char *buf, const char *contract_id, const char *step) {
     TP_STR_JOIN(buf, KEY_MAX, tp_str_u64(n, strlen(contract_id)), ":", contract_id, "/", step);
 }
 
-/* When the engine forgets the case, plus 1 ms so that a deadline due at
- * the same moment always finds it gone (never a tie with the engine's). */
-static int64_t s_after_forget(const tp_config_t *cfg, const tp_case_t *c) {
-    int64_t at = tp_timer_due(&c->retention);
-    if (!at)   /* the engine could not arm it (out of memory): its formula */
-        at = c->closed ? c->closed_at_ms + cfg->case_retention_ms
-                       : c->last_step_ms + cfg->open_case_horizon_ms;
-    return at + 1;
-}
-
 static void s_fire(const tp_rule_ctx_t *ctx, const tp_event_t *ev) {
     const tp_case_t *c = ev->step->kase;
     const tp_step_t *st = ev->step->step;
-    char subject[SUBJECT_MAX], key[KEY_MAX], summary[768], returns[16], min_returns[16];
-    char returned_at[32], opened_at[32], owners[OWNERS_MAX];
+    char             subject[SUBJECT_MAX], key[KEY_MAX], summary[768], returns[16], min_returns[16];
+    char             returned_at[32], opened_at[32], owners[OWNERS_MAX];
     s_subject(subject, c->contract_id, st->name);
     if (tp_alerts_is_firing(ctx->alerts, RULE, subject))
         return;
@@ -79,22 +69,15 @@ static void s_fire(const tp_rule_ctx_t *ctx, const tp_event_t *ev) {
              st->name, type, c->contract_id, c->hcp_id ? c->hcp_id : "?", returns, min_returns,
              *owner ? owner : "no named owner");
     const tp_kv_t evidence[] = {
-        { "step", st->name },
-        { "returns", returns },
-        { "min_returns", min_returns },
-        { "owner", owner },
-        { "owners", owners },
-        { "contract_type", type },
-        { "returned_at", returned_at },
-        { "case_opened_at", opened_at },
+        { "step", st->name },           { "returns", returns },
+        { "min_returns", min_returns }, { "owner", owner },
+        { "owners", owners },           { "contract_type", type },
+        { "returned_at", returned_at }, { "case_opened_at", opened_at },
     };
-    const char *event_id = ev->env->event_id;
-    const tp_alert_spec_t spec = tp_rule_case_spec(
-        RULE, c, st->name, subject, summary, evidence,
-        sizeof evidence / sizeof evidence[0], &event_id);
     s_key(key, c->contract_id, st->name);
-    if (tp_alerts_fire(ctx->alerts, &spec, ctx->now_ms) == 1)
-        tp_rule_arm(ctx, key, s_after_forget(ctx->cfg, c));
+    if (tp_rule_fire_case(ctx, RULE, c, st->name, subject, summary, evidence,
+                          sizeof evidence / sizeof evidence[0], ev->env->event_id) == 1)
+        tp_rule_arm(ctx, key, tp_rule_case_forget_at(ctx->cfg, c) + 1);
 }
 
 static void s_resolve(const tp_rule_ctx_t *ctx, const tp_case_t *c, const tp_step_t *st,
@@ -103,15 +86,16 @@ static void s_resolve(const tp_rule_ctx_t *ctx, const tp_case_t *c, const tp_ste
     s_subject(subject, c->contract_id, st->name);
     if (!tp_alerts_is_firing(ctx->alerts, RULE, subject))
         return;
-    if (strcmp(resolution, "completed") == 0)
+    if (strcmp(resolution, "completed") == 0) {
         snprintf(summary, sizeof summary, "Step %s of contract %s is completed after %u returns.",
                  st->name, c->contract_id, (unsigned)st->returns);
-    else
-        snprintf(summary, sizeof summary, "Contract %s was %s; step %s had %u returns.",
-                 c->contract_id, c->cancelled ? "cancelled" : "closed", st->name,
+        const tp_kv_t evidence[] = { { "resolution", resolution } };
+        tp_alerts_resolve(ctx->alerts, RULE, subject, summary, evidence, 1, event_id, ctx->now_ms);
+    } else {
+        snprintf(summary, sizeof summary, "; step %s had %u returns", st->name,
                  (unsigned)st->returns);
-    const tp_kv_t evidence[] = { { "resolution", resolution } };
-    tp_alerts_resolve(ctx->alerts, RULE, subject, summary, evidence, 1, event_id, ctx->now_ms);
+        tp_rule_resolve_case_closed(ctx, RULE, subject, c, summary, event_id);
+    }
     s_key(key, c->contract_id, st->name);
     tp_rule_cancel(ctx, key);
 }
@@ -121,9 +105,9 @@ static void s_on_event(void *state, const tp_rule_ctx_t *ctx, const tp_event_t *
     const tp_step_change_t *ch = ev->step;
     if (!ch)
         return;
-    tp_case_t *c = ch->kase;
+    tp_case_t       *c = ch->kase;
     const tp_step_t *st = ch->step;
-    const char *event_id = ev->env->event_id;
+    const char      *event_id = ev->env->event_id;
     if (ch->state_changed && st->state == COMPLETED)
         s_resolve(ctx, c, st, "completed", event_id);
     if (ch->closed_now) {
@@ -134,15 +118,15 @@ static void s_on_event(void *state, const tp_rule_ctx_t *ctx, const tp_event_t *
     if (c->closed || ev->env->contracting->state != RETURNED || st->state == COMPLETED ||
         st->returns < ctx->cfg->rework.min_returns)
         return;
-    s_fire(ctx, ev);   /* a no-op while it is FIRING already */
+    s_fire(ctx, ev); /* a no-op while it is FIRING already */
 }
 
 /* The case's retention has passed while FIRING: resolve if it is gone,
  * else follow its (moved) retention. */
 static void s_on_deadline(void *state, const tp_rule_ctx_t *ctx, const tp_deadline_t *d) {
     (void)state;
-    const char *key = tp_deadline_key(d);
-    char *rest;
+    const char   *key = tp_deadline_key(d);
+    char         *rest;
     unsigned long len = strtoul(key, &rest, 10);
     if (*rest != ':' || len > TP_ID_MAX || strlen(rest + 1) < len + 1)
         return;
@@ -151,20 +135,12 @@ static void s_on_deadline(void *state, const tp_rule_ctx_t *ctx, const tp_deadli
     contract_id[len] = '\0';
     const char *step = rest + 1 + len + 1;
     s_subject(subject, contract_id, step);
-    if (!tp_alerts_is_firing(ctx->alerts, RULE, subject))
+    if (!tp_alerts_is_firing(ctx->alerts, RULE, subject) ||
+        tp_rule_case_follow(ctx, key, contract_id, d->timer.due_ms))
         return;
-    const tp_case_t *c = tp_cases_find(ctx->cases, contract_id);
-    if (c && s_after_forget(ctx->cfg, c) > d->timer.due_ms) {
-        tp_rule_arm(ctx, key, s_after_forget(ctx->cfg, c));
-        return;
-    }
-    char summary[512], horizon[32];
-    tp_format_duration(ctx->cfg->open_case_horizon_ms, horizon, sizeof horizon);
-    snprintf(summary, sizeof summary,
-             "Contract %s had no step event for %s and is no longer tracked; "
-             "rework alert on step %s closed.", contract_id, horizon, step);
-    const tp_kv_t evidence[] = { { "resolution", "expired" } };
-    tp_alerts_resolve(ctx->alerts, RULE, subject, summary, evidence, 1, NULL, ctx->now_ms);
+    char what[32 + TP_ID_MAX];
+    TP_STR_JOIN(what, sizeof what, "rework alert on step ", step);
+    tp_rule_resolve_case_expired(ctx, RULE, subject, contract_id, what);
 }
 
 const tp_rule_t tp_rule_rework = {

@@ -28,9 +28,9 @@
 #include "tp_rules.h"
 #include "tp_str.h"
 
-#define RULE    "step_slow"
-#define KEY_SEP '\x1f'        /* ids never hold control bytes (tp_codec) */
-#define KEY_MAX (2 * 128 + 2)  /* "<contract_id>" KEY_SEP "<step>" */
+#define RULE     "step_slow"
+#define KEY_SEP  '\x1f'        /* ids never hold control bytes (tp_codec) */
+#define KEY_MAX  (2 * 128 + 2) /* "<contract_id>" KEY_SEP "<step>" */
 #define SUBJ_MAX (sizeof "contract//step/" + KEY_MAX)
 
 static bool s_enabled(const tp_config_t *cfg) {
@@ -50,16 +50,11 @@ static int64_t s_sla(const tp_config_t *cfg, const tp_case_t *c, const tp_step_t
     return tp_config_step_sla(cfg, st->name, c->contract_type);
 }
 
-/* When the engine forgets this (open) case; it arms that before rules run. */
-static int64_t s_forget_at(const tp_config_t *cfg, const tp_case_t *c) {
-    return tp_timer_due(&c->retention) ? tp_timer_due(&c->retention) : c->last_step_ms + cfg->open_case_horizon_ms;
-}
-
 static const char *s_resolution(uint8_t state) {
     switch (state) {
     case TOUCHPOINT__V1__STEP_STATE__STEP_STATE_COMPLETED: return "completed";
-    case TOUCHPOINT__V1__STEP_STATE__STEP_STATE_RETURNED:  return "returned";
-    default:                                               return "cancelled";
+    case TOUCHPOINT__V1__STEP_STATE__STEP_STATE_RETURNED: return "returned";
+    default: return "cancelled";
     }
 }
 
@@ -117,11 +112,8 @@ static void s_fire(const tp_rule_ctx_t *ctx, const tp_case_t *c, const tp_step_t
         { "returns", returns },
         { "contract_type", tp_contract_type_name(c->contract_type) },
     };
-    const char *event_id = c->event_id;
-    const tp_alert_spec_t spec = tp_rule_case_spec(
-        RULE, c, st->name, subject, summary, evidence,
-        sizeof evidence / sizeof evidence[0], &event_id);
-    tp_alerts_fire(ctx->alerts, &spec, ctx->now_ms);
+    tp_rule_fire_case(ctx, RULE, c, st->name, subject, summary, evidence,
+                      sizeof evidence / sizeof evidence[0], c->event_id);
 }
 
 /* The case closed: nothing of it can be slow any more. */
@@ -147,7 +139,7 @@ static void s_on_event(void *state, const tp_rule_ctx_t *ctx, const tp_event_t *
         return;
     }
     if (c->closed || !ch->state_changed)
-        return;    /* a late event for a closed case, or one time has overtaken */
+        return; /* a late event for a closed case, or one time has overtaken */
     char key[KEY_MAX], subject[SUBJ_MAX];
     if (s_key(key, sizeof key, c->contract_id, st->name) < 0)
         return;
@@ -180,7 +172,7 @@ static bool s_split(const char *key, char *buf, size_t len, const char **ret_con
 static void s_on_deadline(void *state, const tp_rule_ctx_t *ctx, const tp_deadline_t *d) {
     (void)state;
     const char *key = tp_deadline_key(d);
-    char buf[KEY_MAX], subject[SUBJ_MAX], summary[768];
+    char        buf[KEY_MAX], subject[SUBJ_MAX], summary[768];
     const char *contract_id, *step;
     if (!s_split(key, buf, sizeof buf, &contract_id, &step))
         return;
@@ -197,7 +189,7 @@ static void s_on_deadline(void *state, const tp_rule_ctx_t *ctx, const tp_deadli
     }
     if (tp_alerts_is_firing(ctx->alerts, RULE, subject)) {
         /* The retention watch: resolve once the engine forgets the case. */
-        int64_t forget_at = s_forget_at(ctx->cfg, c);
+        int64_t forget_at = tp_rule_case_forget_at(ctx->cfg, c);
         if (ctx->now_ms > forget_at)
             s_resolve(ctx, c, st, "case forgotten", ctx->now_ms, NULL);
         else
@@ -215,7 +207,7 @@ static void s_on_deadline(void *state, const tp_rule_ctx_t *ctx, const tp_deadli
         return;
     }
     s_fire(ctx, c, st, due_ms, sla_ms);
-    tp_rule_arm(ctx, key, s_forget_at(ctx->cfg, c));
+    tp_rule_arm(ctx, key, tp_rule_case_forget_at(ctx->cfg, c));
 }
 
 const tp_rule_t tp_rule_step_slow = {
