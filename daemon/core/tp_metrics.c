@@ -39,7 +39,6 @@ struct tp_metric {
     s_series_t      *series;     /* uthash, iterated in insertion order */
     size_t           limit_label;
     size_t           limit_max;  /* 0 = unbounded */
-    size_t           n_values;
     s_value_t       *values;     /* distinct values of the bounded label */
 };
 
@@ -48,28 +47,28 @@ struct tp_metrics {
     tp_metric_t *first, **tail;
 };
 
-tp_metrics_t *tp_metrics_new(const char *prefix) {
+int tp_metrics_new(const char *prefix, tp_metrics_t **ret) {
     tp_metrics_t *m = calloc(1, sizeof *m);
-    if (!m || !(m->prefix = strdup(prefix ? prefix : ""))) {
-        free(m);
-        return NULL;
-    }
+    if (!m)
+        return -ENOMEM;
     m->tail = &m->first;
-    return m;
+    if (!(m->prefix = strdup(prefix ? prefix : ""))) {
+        tp_metrics_destroy(&m);
+        return -ENOMEM;
+    }
+    *ret = m;
+    return 0;
 }
 
 static void s_family_free(tp_metric_t *f) {
     s_series_t *s, *tmp;
-    HASH_ITER(hh, f->series, s, tmp) {
-        HASH_DEL(f->series, s);
+    TP_HASH_DRAIN(f->series, s, tmp) {
         free(s->counts);
         free(s);
     }
     s_value_t *v, *vtmp;
-    HASH_ITER(hh, f->values, v, vtmp) {
-        HASH_DEL(f->values, v);
+    TP_HASH_DRAIN(f->values, v, vtmp)
         free(v);
-    }
     for (size_t i = 0; i < f->n_labels; i++)
         free((char *)f->labels[i]);
     free(f->buckets);
@@ -140,14 +139,13 @@ static bool s_admit(tp_metric_t *f, const char *v) {
     HASH_FIND_STR(f->values, v, e);
     if (e)
         return true;
-    if (f->n_values >= f->limit_max)
+    if (HASH_COUNT(f->values) >= f->limit_max)
         return false;
     size_t l = strlen(v) + 1;
     if (!(e = malloc(sizeof *e + l)))
         return false;
     memcpy(e->v, v, l);
     HASH_ADD_KEYPTR(hh, f->values, e->v, l - 1, e);
-    f->n_values++;
     return true;
 }
 

@@ -25,7 +25,8 @@ static void test_fire_dedup_resolve(void **state) {
     (void)state;
     tp_stats_t st = { 0 };
     tp_test_alerts_t got = { 0 };
-    tp_alerts_t *a = tp_alerts_new(&st);
+    tp_alerts_t *a;
+    assert_int_equal(tp_alerts_new(&st, &a), 0);
     tp_alerts_set_sink(a, tp_test_sink, &got);
     tp_alerts_set_next_sequence(a, 41);
 
@@ -78,7 +79,8 @@ static void test_resolve_rule_takes_only_that_rule(void **state) {
     (void)state;
     tp_stats_t st = { 0 };
     tp_test_alerts_t got = { 0 };
-    tp_alerts_t *a = tp_alerts_new(&st);
+    tp_alerts_t *a;
+    assert_int_equal(tp_alerts_new(&st, &a), 0);
     tp_alerts_set_sink(a, tp_test_sink, &got);
     tp_alert_spec_t spec = s_spec("contract/K-1");
     assert_int_equal(tp_alerts_fire(a, &spec, 1), 1);
@@ -104,7 +106,8 @@ static void test_resolve_rule_takes_only_that_rule(void **state) {
 static void test_sink_failure_is_counted_and_state_moves_on(void **state) {
     (void)state;
     tp_stats_t st = { 0 };
-    tp_alerts_t *a = tp_alerts_new(&st);
+    tp_alerts_t *a;
+    assert_int_equal(tp_alerts_new(&st, &a), 0);
     tp_alerts_set_sink(a, s_failing_sink, NULL);
     tp_alert_spec_t spec = s_spec("contract/K-1");
     assert_int_equal(tp_alerts_fire(a, &spec, 1), 1);
@@ -118,7 +121,8 @@ static void test_sink_failure_is_counted_and_state_moves_on(void **state) {
 static void test_overlong_id_is_refused(void **state) {
     (void)state;
     tp_stats_t st = { 0 };
-    tp_alerts_t *a = tp_alerts_new(&st);
+    tp_alerts_t *a;
+    assert_int_equal(tp_alerts_new(&st, &a), 0);
     char subject[TP_ALERT_ID_MAX + 1];
     memset(subject, 's', sizeof subject - 1);
     subject[sizeof subject - 1] = '\0';

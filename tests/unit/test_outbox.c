@@ -53,7 +53,8 @@ static void test_delivered_in_order_once(void **state) {
     (void)state;
     s_rec_t rec = { "" };
     s_http_rec = &rec;
-    tp_outbox_t *ob = tp_outbox_new(&s_ops, &rec);
+    tp_outbox_t *ob;
+    assert_int_equal(tp_outbox_new(&s_ops, &rec, &ob), 0);
     assert_non_null(ob);
     assert_int_equal(tp_outbox_alert(ob, "friction.step_slow", "A1", 2), 0);
     assert_int_equal(tp_outbox_ack(ob, "id7", 3, "e1"), 0);
@@ -77,7 +78,8 @@ static void test_failed_commit_answers_http_only(void **state) {
     (void)state;
     s_rec_t rec = { "" };
     s_http_rec = &rec;
-    tp_outbox_t *ob = tp_outbox_new(&s_ops, &rec);
+    tp_outbox_t *ob;
+    assert_int_equal(tp_outbox_new(&s_ops, &rec, &ob), 0);
     assert_int_equal(tp_outbox_http(ob, s_http_cb, "r1"), 0);
     assert_int_equal(tp_outbox_alert(ob, "t", "A1", 2), 0);
     assert_int_equal(tp_outbox_http(ob, s_http_cb, "r2"), 0);
@@ -95,7 +97,8 @@ static void test_failed_commit_answers_http_only(void **state) {
 static void test_drop_last_and_destroy(void **state) {
     (void)state;
     s_rec_t rec = { "" };
-    tp_outbox_t *ob = tp_outbox_new(&s_ops, &rec);
+    tp_outbox_t *ob;
+    assert_int_equal(tp_outbox_new(&s_ops, &rec, &ob), 0);
     assert_int_equal(tp_outbox_nats(ob, "m1"), 0);
     assert_int_equal(tp_outbox_alert(ob, "t", "A1", 2), 0);
     tp_outbox_drop_last(ob);

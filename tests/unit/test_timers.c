@@ -23,7 +23,8 @@ static tp_deadline_t *s_pop(tp_timers_t *t, int64_t now_ms) {
 
 static void test_due_order_and_boundary(void **state) {
     (void)state;
-    tp_timers_t *t = tp_timers_new();
+    tp_timers_t *t;
+    assert_int_equal(tp_timers_new(&t), 0);
     assert_int_equal(tp_timers_next(t), INT64_MAX);
     assert_int_equal(tp_timers_arm(t, 0, "c", 300), 0);
     assert_int_equal(tp_timers_arm(t, 0, "a", 100), 0);
@@ -49,7 +50,8 @@ static void test_due_order_and_boundary(void **state) {
 
 static void test_cancel_owner_keeps_the_heap(void **state) {
     (void)state;
-    tp_timers_t *t = tp_timers_new();
+    tp_timers_t *t;
+    assert_int_equal(tp_timers_new(&t), 0);
     /* Interleaved owners and due times, so removals hit every heap level. */
     for (int i = 0; i < 200; i++) {
         char key[16];
@@ -75,7 +77,8 @@ static void test_cancel_owner_keeps_the_heap(void **state) {
 
 static void test_rearm_and_cancel(void **state) {
     (void)state;
-    tp_timers_t *t = tp_timers_new();
+    tp_timers_t *t;
+    assert_int_equal(tp_timers_new(&t), 0);
     tp_timers_arm(t, 0, "x", 500);
     tp_timers_arm(t, 0, "y", 600);
     assert_int_equal(tp_timers_arm(t, 0, "x", 700), 0);   /* moved later */
@@ -94,7 +97,8 @@ static void test_rearm_and_cancel(void **state) {
 /* Equal due times fire in arming order, whatever else is in the heap. */
 static void test_ties_fire_in_arming_order(void **state) {
     (void)state;
-    tp_timers_t *t = tp_timers_new();
+    tp_timers_t *t;
+    assert_int_equal(tp_timers_new(&t), 0);
     char key[16];
     for (int i = 0; i < 50; i++) {                 /* unrelated deadlines around them */
         snprintf(key, sizeof key, "x%d", i);
@@ -128,7 +132,8 @@ static void test_heap_matches_model(void **state) {
     static int64_t model[N];   /* due per key, INT64_MIN = not armed */
     for (int i = 0; i < N; i++)
         model[i] = INT64_MIN;
-    tp_timers_t *t = tp_timers_new();
+    tp_timers_t *t;
+    assert_int_equal(tp_timers_new(&t), 0);
     srand(42);
     char key[16];
     for (int step = 0; step < 50000; step++) {
@@ -167,7 +172,8 @@ static void test_heap_matches_model(void **state) {
  * freed by the timers (the records own them; LSan/ASan would tell). */
 static void test_embedded_timers(void **state) {
     (void)state;
-    tp_timers_t *t = tp_timers_new();
+    tp_timers_t *t;
+    assert_int_equal(tp_timers_new(&t), 0);
     tp_timer_t *a = calloc(1, sizeof *a), *b = calloc(1, sizeof *b), *c = calloc(1, sizeof *c);
     assert_int_equal(tp_timer_due(a), 0);                 /* calloc'd: not armed */
     assert_int_equal(tp_timers_arm(t, 1, "k", 200), 0);
