@@ -38,7 +38,7 @@ static s_entry_t *s_find(const tp_intern_t *in, const char *s, size_t len) {
 const char *tp_intern_get(tp_intern_t *in, const char *s) {
     if (!s)
         s = "";
-    size_t len = strlen(s);
+    size_t     len = strlen(s);
     s_entry_t *e = s_find(in, s, len);
     if (!e) {
         if (!(e = malloc(sizeof *e + len + 1)))
@@ -78,7 +78,7 @@ void tp_intern_destroy(tp_intern_t **p) {
         return;
     s_entry_t *e, *tmp;
     TP_HASH_DRAIN(in->table, e, tmp)
-        free(e);
+    free(e);
     free(in);
     *p = NULL;
 }
