@@ -23,8 +23,6 @@ static void test_new_then_duplicate(void **state) {
     assert_int_equal(s_check(d, "ab"), 0);
     assert_int_equal(tp_dedup_size(d), 2);
     tp_dedup_destroy(&d);
-    assert_null(d);
-    tp_dedup_destroy(&d);
 }
 
 static void test_oldest_is_forgotten_first(void **state) {

@@ -9,8 +9,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "tp_engine.h"
-#include "tp_testmsg.h"
+#include "tp_testengine.h"
 
 #define T0 1767225600000LL   /* 2026-01-01T00:00:00Z */
 #define SUBMITTED TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED
@@ -21,24 +20,13 @@
 #define FIRING   TOUCHPOINT__V1__ALERT_STATUS__ALERT_STATUS_FIRING
 #define RESOLVED TOUCHPOINT__V1__ALERT_STATUS__ALERT_STATUS_RESOLVED
 
-typedef struct {
-    tp_config_t     *cfg;
-    tp_engine_t     *engine;
-    tp_test_alerts_t got;
-} fixture_t;
-
-static int64_t s_fake_wall(void *ctx) {
-    return *(int64_t *)ctx;
-}
-static int64_t s_wall_now = T0 + 999;
+/* The rule-test fixture (tests/lib): an engine from YAML, alerts captured
+ * in f->got, the wall clock fake (f->wall_ms). */
+typedef tp_fixture_t fixture_t;
 
 static int s_setup_yaml(void **state, const char *yaml) {
-    fixture_t *f = calloc(1, sizeof *f);
-    char err[256];
-    assert_int_equal(tp_config_parse(yaml, strlen(yaml), "test.yaml", err, sizeof err, &f->cfg), 0);
-    assert_int_equal(tp_engine_new(f->cfg, &f->engine), 0);
-    tp_engine_set_sink(f->engine, tp_test_sink, &f->got);
-    tp_clock_set_wall(tp_engine_clock(f->engine), s_fake_wall, &s_wall_now);
+    fixture_t *f = tp_fixture_new(yaml);
+    f->wall_ms = T0 + 999;
     *state = f;
     return 0;
 }
@@ -48,11 +36,7 @@ static int s_setup(void **state) {
 }
 
 static int s_teardown(void **state) {
-    fixture_t *f = *state;
-    tp_test_alerts_clear(&f->got);
-    tp_engine_destroy(&f->engine);
-    tp_config_destroy(&f->cfg);
-    free(f);
+    tp_fixture_free(*state);
     return 0;
 }
 
@@ -61,20 +45,13 @@ static int s_send_raw(fixture_t *f, const char *topic, const void *data, size_t 
     return tp_engine_handle(f->engine, frames, 2);
 }
 
-static int s_send_call(fixture_t *f, const tp_test_call_t *c) {
-    uint8_t *buf;
-    size_t len = tp_test_pack_call(c, &buf);
-    int r = s_send_raw(f, "crm.call", buf, len);
-    free(buf);
-    return r;
-}
 
 static void test_incomplete_submitted_call_fires(void **state) {
     fixture_t *f = *state;
     tp_test_call_t c = { .event_id = "e1", .sequence = 1, .at_ms = T0, .call_id = "C-1",
                          .status = SUBMITTED, .fields = TP_FIELD_PRODUCTS | TP_FIELD_NOTES |
                                                         TP_FIELD_ACCOUNT_ID | TP_FIELD_TERRITORY };
-    assert_int_equal(s_send_call(f, &c), 0);
+    assert_int_equal(tp_fixture_call(f, &c), 0);
     assert_int_equal(f->got.n, 1);
     Touchpoint__V1__Alert *a = f->got.alerts[0];
     assert_string_equal(f->got.topics[0], "accountability.call_incomplete");
@@ -103,11 +80,11 @@ static void test_complete_or_unsubmitted_calls_do_not_fire(void **state) {
     fixture_t *f = *state;
     tp_test_call_t c = { .event_id = "e1", .at_ms = T0, .call_id = "C-1", .status = SUBMITTED,
                          .fields = ALL4 };
-    assert_int_equal(s_send_call(f, &c), 0);
+    assert_int_equal(tp_fixture_call(f, &c), 0);
     c = (tp_test_call_t){ .event_id = "e2", .at_ms = T0, .call_id = "C-2", .status = PLANNED };
-    assert_int_equal(s_send_call(f, &c), 0);
+    assert_int_equal(tp_fixture_call(f, &c), 0);
     c = (tp_test_call_t){ .event_id = "e3", .at_ms = T0, .call_id = "C-3", .status = SAVED };
-    assert_int_equal(s_send_call(f, &c), 0);
+    assert_int_equal(tp_fixture_call(f, &c), 0);
     assert_int_equal(f->got.n, 0);
     assert_int_equal(tp_engine_stats(f->engine)->calls, 3);
 }
@@ -116,19 +93,19 @@ static void test_correction_resolves_and_no_double_firing(void **state) {
     fixture_t *f = *state;
     tp_test_call_t c = { .event_id = "e1", .at_ms = T0, .call_id = "C-1", .status = SUBMITTED,
                          .fields = TP_FIELD_PRODUCTS };
-    assert_int_equal(s_send_call(f, &c), 0);
+    assert_int_equal(tp_fixture_call(f, &c), 0);
     /* A second, still incomplete, version: no second FIRING. */
     c.event_id = "e2";
     c.at_ms = T0 + 1000;
     c.fields = TP_FIELD_PRODUCTS | TP_FIELD_TOPICS;
-    assert_int_equal(s_send_call(f, &c), 0);
+    assert_int_equal(tp_fixture_call(f, &c), 0);
     assert_int_equal(f->got.n, 1);
     assert_int_equal(tp_engine_open_alerts(f->engine), 1);
     /* The correction supplies everything: RESOLVED with the same id. */
     c.event_id = "e3";
     c.at_ms = T0 + 2000;
     c.fields = ALL4;
-    assert_int_equal(s_send_call(f, &c), 0);
+    assert_int_equal(tp_fixture_call(f, &c), 0);
     assert_int_equal(f->got.n, 2);
     Touchpoint__V1__Alert *r = f->got.alerts[1];
     assert_string_equal(r->alert_id, "call_incomplete:call/C-1");
@@ -144,7 +121,7 @@ static void test_correction_resolves_and_no_double_firing(void **state) {
     c.event_id = "e4";
     c.at_ms = T0 + 3000;
     c.fields = 0;
-    assert_int_equal(s_send_call(f, &c), 0);
+    assert_int_equal(tp_fixture_call(f, &c), 0);
     assert_int_equal(f->got.n, 3);
     assert_int_equal(f->got.alerts[2]->status, FIRING);
     assert_int_equal(f->got.alerts[2]->sequence, 3);
@@ -153,9 +130,9 @@ static void test_correction_resolves_and_no_double_firing(void **state) {
 static void test_cancel_resolves(void **state) {
     fixture_t *f = *state;
     tp_test_call_t c = { .event_id = "e1", .at_ms = T0, .call_id = "C-1", .status = SUBMITTED };
-    assert_int_equal(s_send_call(f, &c), 0);
+    assert_int_equal(tp_fixture_call(f, &c), 0);
     c = (tp_test_call_t){ .event_id = "e2", .at_ms = T0 + 5, .call_id = "C-1", .status = CANCELLED };
-    assert_int_equal(s_send_call(f, &c), 0);
+    assert_int_equal(tp_fixture_call(f, &c), 0);
     assert_int_equal(f->got.n, 2);
     assert_int_equal(f->got.alerts[1]->status, RESOLVED);
     assert_string_equal(tp_test_evidence(f->got.alerts[1], "resolution"), "cancelled");
@@ -166,9 +143,9 @@ static void test_stale_version_is_ignored(void **state) {
     /* The correction overtakes the original on the bus. */
     tp_test_call_t c = { .event_id = "e2", .at_ms = T0 + 1000, .call_id = "C-1",
                          .status = SUBMITTED, .fields = ALL4 };
-    assert_int_equal(s_send_call(f, &c), 0);
+    assert_int_equal(tp_fixture_call(f, &c), 0);
     c = (tp_test_call_t){ .event_id = "e1", .at_ms = T0, .call_id = "C-1", .status = SUBMITTED };
-    assert_int_equal(s_send_call(f, &c), 0);
+    assert_int_equal(tp_fixture_call(f, &c), 0);
     assert_int_equal(f->got.n, 0);
     assert_int_equal(tp_engine_stats(f->engine)->stale_versions, 1);
 }
@@ -176,9 +153,9 @@ static void test_stale_version_is_ignored(void **state) {
 static void test_duplicate_event_id_is_ignored(void **state) {
     fixture_t *f = *state;
     tp_test_call_t c = { .event_id = "e1", .at_ms = T0, .call_id = "C-1", .status = SUBMITTED };
-    assert_int_equal(s_send_call(f, &c), 0);
+    assert_int_equal(tp_fixture_call(f, &c), 0);
     c.call_id = "C-2";   /* same event_id, other content: still a duplicate */
-    assert_int_equal(s_send_call(f, &c), TP_DUPLICATE);
+    assert_int_equal(tp_fixture_call(f, &c), TP_DUPLICATE);
     assert_int_equal(f->got.n, 1);
     const tp_stats_t *st = tp_engine_stats(f->engine);
     assert_int_equal(st->duplicates, 1);
@@ -194,7 +171,7 @@ static void test_sequence_gaps_are_counted(void **state) {
         snprintf(id, sizeof id, "e%zu", i);
         tp_test_call_t c = { .event_id = id, .sequence = seqs[i], .at_ms = T0, .call_id = "C",
                              .status = PLANNED };
-        assert_int_equal(s_send_call(f, &c), 0);
+        assert_int_equal(tp_fixture_call(f, &c), 0);
     }
     const tp_stats_t *st = tp_engine_stats(f->engine);
     assert_int_equal(st->seq_gaps, 1);
@@ -236,7 +213,7 @@ static void test_bad_messages_are_counted_by_reason(void **state) {
     assert_int_equal(f->got.n, 0);
     /* And the engine still works. */
     c = (tp_test_call_t){ .event_id = "e3", .at_ms = T0, .call_id = "C-3", .status = SUBMITTED };
-    assert_int_equal(s_send_call(f, &c), 0);
+    assert_int_equal(tp_fixture_call(f, &c), 0);
     assert_int_equal(f->got.n, 1);
 }
 
@@ -263,7 +240,7 @@ static void test_times_past_year_9999_are_refused(void **state) {
     fixture_t *f = *state;
     tp_test_call_t c = { .event_id = "e1", .at_ms = INT64_MAX - 19, .call_id = "C-1",
                          .status = SUBMITTED, .fields = ALL4 };
-    assert_int_equal(s_send_call(f, &c), 1);
+    assert_int_equal(tp_fixture_call(f, &c), 1);
 
     Touchpoint__V1__CallLogged call = TOUCHPOINT__V1__CALL_LOGGED__INIT;
     call.call_id = "C-2";
@@ -307,19 +284,19 @@ static void test_per_channel_requirements(void **state) {
     tp_test_call_t c = { .event_id = "e1", .at_ms = T0, .call_id = "C-mail", .status = SUBMITTED,
                          .channel = TOUCHPOINT__V1__CHANNEL__CHANNEL_EMAIL,
                          .fields = TP_FIELD_PRODUCTS | TP_FIELD_NOTES };
-    assert_int_equal(s_send_call(f, &c), 0);
+    assert_int_equal(tp_fixture_call(f, &c), 0);
     assert_int_equal(f->got.n, 0);
     c = (tp_test_call_t){ .event_id = "e2", .at_ms = T0, .call_id = "C-phone", .status = SUBMITTED,
                           .channel = TOUCHPOINT__V1__CHANNEL__CHANNEL_PHONE,
                           .fields = TP_FIELD_PRODUCTS | TP_FIELD_NOTES };
-    assert_int_equal(s_send_call(f, &c), 0);
+    assert_int_equal(tp_fixture_call(f, &c), 0);
     assert_int_equal(f->got.n, 1);
     assert_string_equal(tp_test_evidence(f->got.alerts[0], "missing"), "topics,next_step");
     assert_string_equal(tp_test_evidence(f->got.alerts[0], "channel"), "PHONE");
     c = (tp_test_call_t){ .event_id = "e3", .at_ms = T0, .call_id = "C-mail2", .status = SUBMITTED,
                           .channel = TOUCHPOINT__V1__CHANNEL__CHANNEL_EMAIL,
                           .fields = TP_FIELD_PRODUCTS };
-    assert_int_equal(s_send_call(f, &c), 0);
+    assert_int_equal(tp_fixture_call(f, &c), 0);
     assert_int_equal(f->got.n, 2);
     assert_string_equal(tp_test_evidence(f->got.alerts[1], "missing"), "notes");
     assert_string_equal(tp_test_evidence(f->got.alerts[1], "required"), "products,notes");
@@ -332,7 +309,7 @@ static int s_setup_disabled(void **state) {
 static void test_disabled_rule_is_silent(void **state) {
     fixture_t *f = *state;
     tp_test_call_t c = { .event_id = "e1", .at_ms = T0, .call_id = "C-1", .status = SUBMITTED };
-    assert_int_equal(s_send_call(f, &c), 0);
+    assert_int_equal(tp_fixture_call(f, &c), 0);
     assert_int_equal(f->got.n, 0);
 }
 
@@ -343,9 +320,9 @@ static int s_setup_wall(void **state) {
 static void test_wall_clock_stamps_detection_time(void **state) {
     fixture_t *f = *state;
     tp_test_call_t c = { .event_id = "e1", .at_ms = T0 - 5000, .call_id = "C-1", .status = SUBMITTED };
-    assert_int_equal(s_send_call(f, &c), 0);
+    assert_int_equal(tp_fixture_call(f, &c), 0);
     assert_int_equal(f->got.n, 1);
-    assert_int_equal(f->got.alerts[0]->detected_at_ms, s_wall_now);
+    assert_int_equal(f->got.alerts[0]->detected_at_ms, T0 + 999);
 }
 
 static void test_watermark_advances_event_clock(void **state) {
@@ -366,7 +343,7 @@ static void test_watermark_advances_event_clock(void **state) {
     free(buf);
     assert_int_equal(tp_clock_now(tp_engine_clock(f->engine)), T0 + 60000);
     tp_test_call_t c = { .event_id = "e1", .at_ms = T0, .call_id = "C-1", .status = SUBMITTED };
-    assert_int_equal(s_send_call(f, &c), 0);
+    assert_int_equal(tp_fixture_call(f, &c), 0);
     assert_int_equal(f->got.alerts[0]->detected_at_ms, T0 + 60000);
 }
 
@@ -380,7 +357,7 @@ static void test_dedup_window_is_bounded(void **state) {
     for (size_t i = 0; i < 4; i++) {
         tp_test_call_t c = { .event_id = ids[i], .at_ms = T0 + (int64_t)i, .call_id = "C",
                              .status = PLANNED };
-        assert_int_equal(s_send_call(f, &c), 0);   /* "a" was forgotten after "c" */
+        assert_int_equal(tp_fixture_call(f, &c), 0);   /* "a" was forgotten after "c" */
     }
     assert_int_equal(tp_engine_stats(f->engine)->duplicates, 0);
 }
