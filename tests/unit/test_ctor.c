@@ -173,12 +173,10 @@ static void test_destroy_frees_everything(void **state) {
 
     tp_cases_t *cs;
     assert_int_equal(tp_cases_new(&cs), 0);
-    Touchpoint__V1__ContractingStep s;
-    touchpoint__v1__contracting_step__init(&s);
-    s.hcp_id = "HCP-1";
+    /* A step and an owner: what a case owns besides itself. */
+    Touchpoint__V1__ContractingStep s = TOUCHPOINT__V1__CONTRACTING_STEP__INIT;
     s.step = "FMV_REVIEW";
     s.owner_id = "FMV-2";
-    s.state = TOUCHPOINT__V1__STEP_STATE__STEP_STATE_STARTED;
     for (int i = 0; i < 100; i++) {
         snprintf(id, sizeof id, "K-%d", i);
         s.contract_id = id;
