@@ -2,11 +2,11 @@
 #include "tp_cases.h"
 
 #include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "tp_intern.h"
+#include "tp_str.h"
 
 struct tp_cases {
     tp_case_t   *cases;          /* uthash head, keyed by contract_id */
@@ -217,12 +217,8 @@ void tp_case_owner_list(const tp_case_t *c, char *buf, size_t len) {
     unsigned kept = c->n_owners < TP_CASE_MAX_OWNERS ? c->n_owners : TP_CASE_MAX_OWNERS;
     if (len)
         buf[0] = '\0';
-    for (unsigned i = 0; i < kept && off < len; i++) {
-        int n = snprintf(buf + off, len - off, "%s%s", i ? "," : "", c->owners[i]);
-        if (n < 0)
-            break;
-        off += (size_t)n;
-    }
+    for (unsigned i = 0; i < kept && tp_str_list_add(buf, len, &off, c->owners[i]) == 0; i++)
+        continue;
 }
 
 void tp_cases_forget(tp_cases_t *cs, tp_case_t *c) {

@@ -68,6 +68,8 @@ static void test_case_lifecycle(void **state) {
     char owners[128];
     tp_case_owner_list(c, owners, sizeof owners);
     assert_string_equal(owners, "MSL-1,FMV-2,FMV-3");
+    tp_case_owner_list(c, owners, 10);            /* what does not fit is cut off */
+    assert_string_equal(owners, "MSL-1,FMV");
     /* Closing twice does not move the close time. */
     ch = s_apply(cs, "PAYMENT", COMPLETED, 9500, "FIN-1", false, true);
     assert_false(ch.closed_now);
