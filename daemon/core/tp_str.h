@@ -37,7 +37,8 @@ static inline int tp_str_join(char *buf, size_t len, const char *const *parts) {
 }
 
 /* tp_str_join(buf, len, "call/", id): the pieces as arguments. */
-#define TP_STR_JOIN(buf, len, ...) tp_str_join((buf), (len), (const char *const[]){ __VA_ARGS__, NULL })
+#define TP_STR_JOIN(buf, len, ...)                                                                 \
+    tp_str_join((buf), (len), (const char *const[]){ __VA_ARGS__, NULL })
 
 /* Appends `item` to the comma-separated list in buf (len bytes, NUL
  * included) whose length is *off (0: an empty list). What does not fit is
@@ -45,7 +46,7 @@ static inline int tp_str_join(char *buf, size_t len, const char *const *parts) {
  * 0, or -ENOBUFS when the item was cut or the list was full already. */
 static inline int tp_str_list_add(char *buf, size_t len, size_t *off, const char *item) {
     size_t o = *off;
-    if (o + 1 >= len) {          /* no room but for the NUL (len 0: not even that) */
+    if (o + 1 >= len) { /* no room but for the NUL (len 0: not even that) */
         if (len && o == 0)
             buf[0] = '\0';
         return -ENOBUFS;
@@ -53,18 +54,18 @@ static inline int tp_str_list_add(char *buf, size_t len, size_t *off, const char
     if (o)
         buf[o++] = ',';
     size_t n = strlen(item), room = len - 1 - o;
-    int r = n > room ? -ENOBUFS : 0;
+    int    r = n > room ? -ENOBUFS : 0;
     if (n > room)
         n = room;
     memcpy(buf + o, item, n);
     buf[o + n] = '\0';
-    *off = o + n;                /* cut: len - 1, full */
+    *off = o + n; /* cut: len - 1, full */
     return r;
 }
 
 /* `v` in decimal into buf (at least 21 bytes); returns buf. */
 static inline char *tp_str_u64(char *buf, uint64_t v) {
-    char tmp[21];
+    char   tmp[21];
     size_t n = 0;
     do {
         tmp[n++] = (char)('0' + v % 10);

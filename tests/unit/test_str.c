@@ -14,7 +14,7 @@ static void test_join_and_u64(void **state) {
     char buf[16], num[21];
     assert_int_equal(TP_STR_JOIN(buf, sizeof buf, "call/", "C-1"), 8);
     assert_string_equal(buf, "call/C-1");
-    assert_int_equal(TP_STR_JOIN(buf, 8, "call/", "C-1"), -ENAMETOOLONG);   /* no room for NUL */
+    assert_int_equal(TP_STR_JOIN(buf, 8, "call/", "C-1"), -ENAMETOOLONG); /* no room for NUL */
     assert_string_equal(buf, "");
     assert_string_equal(tp_str_u64(num, 0), "0");
     assert_string_equal(tp_str_u64(num, UINT64_MAX), "18446744073709551615");
@@ -22,15 +22,15 @@ static void test_join_and_u64(void **state) {
 
 static void test_list(void **state) {
     (void)state;
-    char buf[12];
+    char   buf[12];
     size_t off = 0;
     assert_int_equal(tp_str_list_add(buf, sizeof buf, &off, "MSL-1"), 0);
     assert_string_equal(buf, "MSL-1");
-    assert_int_equal(tp_str_list_add(buf, sizeof buf, &off, ""), 0);   /* an empty item counts */
+    assert_int_equal(tp_str_list_add(buf, sizeof buf, &off, ""), 0); /* an empty item counts */
     assert_string_equal(buf, "MSL-1,");
     assert_int_equal(tp_str_list_add(buf, sizeof buf, &off, "FMV-2"), -ENOBUFS);
-    assert_string_equal(buf, "MSL-1,,FMV-");   /* cut to the 11 bytes there are */
-    assert_int_equal(tp_str_list_add(buf, sizeof buf, &off, "X"), -ENOBUFS);   /* full now */
+    assert_string_equal(buf, "MSL-1,,FMV-"); /* cut to the 11 bytes there are */
+    assert_int_equal(tp_str_list_add(buf, sizeof buf, &off, "X"), -ENOBUFS); /* full now */
     assert_string_equal(buf, "MSL-1,,FMV-");
     /* Exactly full, then nothing more. */
     off = 0;
