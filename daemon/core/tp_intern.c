@@ -29,17 +29,12 @@ int tp_intern_new(tp_intern_t **ret) {
     return 0;
 }
 
-static s_entry_t *s_find(const tp_intern_t *in, const char *s, size_t len) {
-    s_entry_t *e;
-    HASH_FIND(hh, in->table, s, len, e);
-    return e;
-}
-
 const char *tp_intern_get(tp_intern_t *in, const char *s) {
     if (!s)
         s = "";
     size_t     len = strlen(s);
-    s_entry_t *e = s_find(in, s, len);
+    s_entry_t *e;
+    HASH_FIND(hh, in->table, s, len, e);
     if (!e) {
         if (!(e = malloc(sizeof *e + len + 1)))
             return NULL;
@@ -64,7 +59,8 @@ void tp_intern_put(tp_intern_t *in, const char *s) {
 size_t tp_intern_refs(const tp_intern_t *in, const char *s) {
     if (!s)
         s = "";
-    const s_entry_t *e = s_find(in, s, strlen(s));
+    const s_entry_t *e;
+    HASH_FIND(hh, in->table, s, strlen(s), e);
     return e ? e->refs : 0;
 }
 
