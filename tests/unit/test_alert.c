@@ -70,16 +70,18 @@ static void test_fire_dedup_resolve(void **state) {
                                        2, "e9", 400), 1);
     assert_int_equal(got->n, 2);
     Touchpoint__V1__Alert *r = got->alerts[1];
-    assert_int_equal(r->status, TOUCHPOINT__V1__ALERT_STATUS__ALERT_STATUS_RESOLVED);
+    /* The FIRING's fields, its evidence updated: channel kept, missing overridden. */
+    assert_string_equal(
+        TP_TEST_ALERT_DIFF(r, .status = TOUCHPOINT__V1__ALERT_STATUS__ALERT_STATUS_RESOLVED,
+                           .step = "FMV_REVIEW", .contract_id = "K-1",
+                           .severity = TOUCHPOINT__V1__SEVERITY__SEVERITY_CRITICAL),
+        "");
+    assert_int_equal(r->n_evidence, 3);
+    assert_string_equal(
+        TP_TEST_EVIDENCE_DIFF(r, "channel", "PHONE", "missing", "", "resolution", "completed"), "");
     assert_int_equal(r->sequence, 42);
     assert_int_equal(r->detected_at_ms, 400);
     assert_string_equal(r->summary, "Done.");
-    assert_string_equal(r->step, "FMV_REVIEW");
-    assert_int_equal(r->severity, TOUCHPOINT__V1__SEVERITY__SEVERITY_CRITICAL);
-    assert_int_equal(r->n_evidence, 3);                 /* channel kept, missing overridden */
-    assert_string_equal(tp_test_evidence(r, "channel"), "PHONE");
-    assert_string_equal(tp_test_evidence(r, "missing"), "");
-    assert_string_equal(tp_test_evidence(r, "resolution"), "completed");
     assert_int_equal(r->n_event_ids, 1);
     assert_string_equal(r->event_ids[0], "e9");
     assert_false(tp_alerts_is_firing(a, "rework", "contract/K-1/step/FMV_REVIEW"));
