@@ -2,6 +2,7 @@
 #include "tp_dedup.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include "tp_hash.h"
@@ -23,6 +24,8 @@ struct tp_dedup {
 int tp_dedup_new(size_t capacity, tp_dedup_t **ret) {
     if (capacity == 0)
         return -EINVAL;
+    if (capacity > SIZE_MAX / sizeof(s_entry_t *))
+        return -ENOMEM;
     tp_dedup_t *d = calloc(1, sizeof *d);
     if (!d)
         return -ENOMEM;
