@@ -39,6 +39,7 @@ struct tp_metric {
     s_series_t      *series;     /* uthash, iterated in insertion order */
     size_t           limit_label;
     size_t           limit_max;  /* 0 = unbounded */
+    size_t           n_values;
     s_value_t       *values;     /* distinct values of the bounded label */
 };
 
@@ -139,13 +140,14 @@ static bool s_admit(tp_metric_t *f, const char *v) {
     HASH_FIND_STR(f->values, v, e);
     if (e)
         return true;
-    if (HASH_COUNT(f->values) >= f->limit_max)
+    if (f->n_values >= f->limit_max)
         return false;
     size_t l = strlen(v) + 1;
     if (!(e = malloc(sizeof *e + l)))
         return false;
     memcpy(e->v, v, l);
     HASH_ADD_KEYPTR(hh, f->values, e->v, l - 1, e);
+    f->n_values++;
     return true;
 }
 
