@@ -241,10 +241,10 @@ static double s_run(size_t n_open, size_t spread, double *ret_bytes) {
         exit(1);
     }
     tp_engine_set_sink(e, s_null_sink, NULL);
-    tp_metrics_t *m = tp_metrics_new("touchpointd_");
+    tp_metrics_t *m = NULL;
     tp_kpi_t *kpi = NULL;
     if (s_with_kpi) {
-        if (!m || tp_kpi_new(cfg, m, &kpi) < 0)
+        if (tp_metrics_new("touchpointd_", &m) < 0 || tp_kpi_new(cfg, m, &kpi) < 0)
             exit(1);
         tp_engine_set_observer(e, tp_kpi_observe, kpi);
     }

@@ -325,8 +325,8 @@ int tp_daemon_new(struct event_base *base, const tp_config_t *cfg, const tp_daem
     int r = s_lock_state_dir(d);
     if (r < 0)
         goto fail;
-    if (!(d->outbox = tp_outbox_new(&tp_daemon_outbox_ops, d))) {
-        r = log_error_errno(ENOMEM, "Out of memory");
+    if ((r = tp_outbox_new(&tp_daemon_outbox_ops, d, &d->outbox)) < 0) {
+        r = log_error_errno(r, "Out of memory");
         goto fail;
     }
     r = tp_engine_new(cfg, &d->engine);

@@ -1,6 +1,7 @@
 /* tp_arena — see tp_arena.h. */
 #include "tp_arena.h"
 
+#include <errno.h>
 #include <stdalign.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -45,14 +46,17 @@ static void s_free(void *data, void *p) {
     (void)p;
 }
 
-tp_arena_t *tp_arena_new(size_t block) {
+int tp_arena_new(size_t block, tp_arena_t **ret) {
+    if (block > SIZE_MAX - sizeof(tp_arena_t) - ALIGN)
+        return -ENOMEM;
     block = (block + ALIGN - 1) & ~(size_t)(ALIGN - 1);
     tp_arena_t *a = malloc(sizeof *a + block);
     if (!a)
-        return NULL;
+        return -ENOMEM;
     *a = (tp_arena_t){ .alloc = { .alloc = s_alloc, .free = s_free }, .size = block };
     a->alloc.allocator_data = a;
-    return a;
+    *ret = a;
+    return 0;
 }
 
 ProtobufCAllocator *tp_arena_allocator(tp_arena_t *a) {

@@ -18,8 +18,8 @@
 
 typedef struct tp_arena tp_arena_t;
 
-/* An arena whose fixed block holds `block` bytes; NULL on ENOMEM. */
-tp_arena_t *tp_arena_new(size_t block);
+/* An arena whose fixed block holds `block` bytes into *ret. 0 or -ENOMEM. */
+int tp_arena_new(size_t block, tp_arena_t **ret);
 
 /* The protobuf-c allocator view of `a` (its free is a no-op); valid as
  * long as `a` is. */

@@ -1,6 +1,7 @@
 /* tp_intern — see tp_intern.h. */
 #include "tp_intern.h"
 
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,21 +15,24 @@ typedef struct {
 
 struct tp_intern {
     s_entry_t *table;
-    size_t     n;
 };
 
 static s_entry_t *s_entry_of(const char *s) {
     return (s_entry_t *)(void *)((char *)(uintptr_t)s - offsetof(s_entry_t, s));
 }
 
-tp_intern_t *tp_intern_new(void) {
-    return calloc(1, sizeof(tp_intern_t));
+int tp_intern_new(tp_intern_t **ret) {
+    tp_intern_t *in = calloc(1, sizeof *in);
+    if (!in)
+        return -ENOMEM;
+    *ret = in;
+    return 0;
 }
 
 const char *tp_intern_get(tp_intern_t *in, const char *s) {
     if (!s)
         s = "";
-    size_t len = strlen(s);
+    size_t     len = strlen(s);
     s_entry_t *e;
     HASH_FIND(hh, in->table, s, len, e);
     if (!e) {
@@ -37,7 +41,6 @@ const char *tp_intern_get(tp_intern_t *in, const char *s) {
         e->refs = 0;
         memcpy(e->s, s, len + 1);
         HASH_ADD_KEYPTR(hh, in->table, e->s, len, e);
-        in->n++;
     }
     e->refs++;
     return e->s;
@@ -50,12 +53,19 @@ void tp_intern_put(tp_intern_t *in, const char *s) {
     if (--e->refs > 0)
         return;
     HASH_DEL(in->table, e);
-    in->n--;
     free(e);
 }
 
+size_t tp_intern_refs(const tp_intern_t *in, const char *s) {
+    if (!s)
+        s = "";
+    const s_entry_t *e;
+    HASH_FIND(hh, in->table, s, strlen(s), e);
+    return e ? e->refs : 0;
+}
+
 size_t tp_intern_count(const tp_intern_t *in) {
-    return in->n;
+    return HASH_COUNT(in->table);
 }
 
 void tp_intern_destroy(tp_intern_t **p) {
@@ -63,10 +73,8 @@ void tp_intern_destroy(tp_intern_t **p) {
     if (!in)
         return;
     s_entry_t *e, *tmp;
-    HASH_ITER(hh, in->table, e, tmp) {
-        HASH_DEL(in->table, e);
-        free(e);
-    }
+    TP_HASH_DRAIN(in->table, e, tmp)
+    free(e);
     free(in);
     *p = NULL;
 }

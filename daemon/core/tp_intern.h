@@ -2,8 +2,9 @@
  *
  * A million open calls name a few thousand reps, territories, accounts and
  * HCPs: keeping one copy of each instead of one per call is what keeps a
- * call record small (issue 8: bytes per open call). Strings are immutable
- * once interned; the pointer is the handle.
+ * call record small (bytes per open call). Strings are immutable once
+ * interned; the pointer is the handle. The reference count doubles as a
+ * per-string counter: tp_cases counts open cases per HCP with it.
  */
 #pragma once
 
@@ -11,7 +12,8 @@
 
 typedef struct tp_intern tp_intern_t;
 
-tp_intern_t *tp_intern_new(void);
+/* An empty table into *ret. 0 or -ENOMEM. */
+int tp_intern_new(tp_intern_t **ret);
 
 /* The shared copy of `s` ("" for NULL), one more reference to it; NULL on
  * ENOMEM. */
@@ -21,7 +23,11 @@ const char *tp_intern_get(tp_intern_t *in, const char *s);
  * no-op); the copy goes with its last reference. */
 void tp_intern_put(tp_intern_t *in, const char *s);
 
+/* References held to `s` ("" for NULL); 0 if it is not interned. */
+size_t tp_intern_refs(const tp_intern_t *in, const char *s);
+
 /* Distinct strings held. */
 size_t tp_intern_count(const tp_intern_t *in);
 
+/* Frees the table and every string in it; accepts NULL; sets *p to NULL. */
 void tp_intern_destroy(tp_intern_t **p);

@@ -48,28 +48,28 @@ struct tp_metrics {
     tp_metric_t *first, **tail;
 };
 
-tp_metrics_t *tp_metrics_new(const char *prefix) {
+int tp_metrics_new(const char *prefix, tp_metrics_t **ret) {
     tp_metrics_t *m = calloc(1, sizeof *m);
-    if (!m || !(m->prefix = strdup(prefix ? prefix : ""))) {
-        free(m);
-        return NULL;
-    }
+    if (!m)
+        return -ENOMEM;
     m->tail = &m->first;
-    return m;
+    if (!(m->prefix = strdup(prefix ? prefix : ""))) {
+        tp_metrics_destroy(&m);
+        return -ENOMEM;
+    }
+    *ret = m;
+    return 0;
 }
 
 static void s_family_free(tp_metric_t *f) {
     s_series_t *s, *tmp;
-    HASH_ITER(hh, f->series, s, tmp) {
-        HASH_DEL(f->series, s);
+    TP_HASH_DRAIN(f->series, s, tmp) {
         free(s->counts);
         free(s);
     }
     s_value_t *v, *vtmp;
-    HASH_ITER(hh, f->values, v, vtmp) {
-        HASH_DEL(f->values, v);
+    TP_HASH_DRAIN(f->values, v, vtmp)
         free(v);
-    }
     for (size_t i = 0; i < f->n_labels; i++)
         free((char *)f->labels[i]);
     free(f->buckets);

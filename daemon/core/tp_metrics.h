@@ -26,9 +26,9 @@ typedef enum { TP_METRIC_COUNTER, TP_METRIC_GAUGE, TP_METRIC_HISTOGRAM } tp_metr
 typedef struct tp_metrics tp_metrics_t;
 typedef struct tp_metric tp_metric_t;   /* one family */
 
-/* An empty registry; every family name gets `prefix` ("touchpointd_").
- * NULL on ENOMEM. */
-tp_metrics_t *tp_metrics_new(const char *prefix);
+/* An empty registry into *ret; every family name gets `prefix`
+ * ("touchpointd_", NULL for none). 0 or -ENOMEM. */
+int tp_metrics_new(const char *prefix, tp_metrics_t **ret);
 
 /* Adds a family. `labels` is NULL or a NULL-terminated list of at most
  * TP_METRIC_MAX_LABELS names; `buckets` the ascending upper bounds of a
@@ -65,4 +65,5 @@ json_t *tp_metrics_to_json(const tp_metrics_t *m);
 /* Appends `s` escaped as a label value (\\, \", \n) to f. */
 void tp_metrics_escape_label(FILE *f, const char *s);
 
+/* Frees the registry and its families; accepts NULL; sets *p to NULL. */
 void tp_metrics_destroy(tp_metrics_t **p);

@@ -54,26 +54,22 @@ int tp_engine_new(const tp_config_t *cfg, tp_engine_t **ret) {
     tp_clock_init(&e->clock, cfg->clock);
     e->bad_rl = (tp_ratelimit_t){ .interval_ms = cfg->log_interval_ms, .burst = cfg->log_burst };
     e->seq_rl = e->bad_rl;
-    e->dedup = tp_dedup_new(cfg->dedup_window);
-    e->seq = tp_seq_new(cfg->max_sources);
-    e->state = tp_state_new();
-    e->cases = tp_cases_new();
-    if (e->cases)
-        tp_cases_set_max_open_per_hcp(e->cases, (uint32_t)cfg->max_open_cases_per_hcp);
-    e->alerts = tp_alerts_new(&e->stats);
-    e->timers = tp_timers_new();
-    e->arena = tp_arena_new(ARENA_BLOCK);
-    int r = -ENOMEM;
-    if (e->dedup && e->seq && e->state && e->cases && e->alerts && e->timers && e->arena) {
-        tp_rule_ctx_t ctx = s_ctx(e);
-        r = tp_ruleset_new(&ctx, &e->rules);
-    }
-    if (r < 0) {
-        tp_engine_destroy(&e);
-        return r;
-    }
+    int r;
+    if ((r = tp_dedup_new(cfg->dedup_window, &e->dedup)) < 0 ||
+        (r = tp_seq_new(cfg->max_sources, &e->seq)) < 0 || (r = tp_state_new(&e->state)) < 0 ||
+        (r = tp_cases_new(&e->cases)) < 0 || (r = tp_alerts_new(&e->stats, &e->alerts)) < 0 ||
+        (r = tp_timers_new(&e->timers)) < 0 || (r = tp_arena_new(ARENA_BLOCK, &e->arena)) < 0)
+        goto fail;
+    tp_cases_set_max_open_per_hcp(e->cases, (uint32_t)cfg->max_open_cases_per_hcp);
+    /* The rules come last: their context is the modules above. */
+    tp_rule_ctx_t ctx = s_ctx(e);
+    if ((r = tp_ruleset_new(&ctx, &e->rules)) < 0)
+        goto fail;
     *ret = e;
     return 0;
+fail:
+    tp_engine_destroy(&e);
+    return r;
 }
 
 int tp_engine_can_reconfigure(const tp_engine_t *e, const tp_config_t *cfg, char *why,

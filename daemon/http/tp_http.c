@@ -367,7 +367,7 @@ int tp_http_new(struct event_base *base, const tp_config_t *cfg, tp_engine_t *en
     h->engine = engine;
     h->started = time(NULL);
     r = -ENOMEM;
-    if (!(h->m = tp_metrics_new("touchpointd_")) || s_families(h) < 0 ||
+    if (tp_metrics_new("touchpointd_", &h->m) < 0 || s_families(h) < 0 ||
         tp_ingest_new(h->m, ingest, &h->ingest) < 0 ||
         tp_kpi_new(cfg, h->m, &h->kpi) < 0 || !(h->http = evhttp_new(base)) ||
         tp_http_conns_new(base, h->http, h->m, &h->conns) < 0 ||

@@ -21,7 +21,6 @@ typedef struct {
 
 struct tp_alerts {
     s_open_t        *open;       /* uthash head, keyed by alert_id */
-    size_t           n_open;
     uint64_t         next_seq;
     tp_stats_t      *stats;
     tp_alert_sink_fn sink;
@@ -29,17 +28,19 @@ struct tp_alerts {
     tp_arena_t      *arena;      /* the FIRING unpacked by a resolve, reset after */
 };
 
-tp_alerts_t *tp_alerts_new(tp_stats_t *stats) {
+int tp_alerts_new(tp_stats_t *stats, tp_alerts_t **ret) {
     tp_alerts_t *a = calloc(1, sizeof *a);
     if (!a)
-        return NULL;
+        return -ENOMEM;
     a->next_seq = 1;
     a->stats = stats;
-    if (!(a->arena = tp_arena_new(4096))) {
-        free(a);
-        return NULL;
+    int r = tp_arena_new(4096, &a->arena);
+    if (r < 0) {
+        tp_alerts_destroy(&a);
+        return r;
     }
-    return a;
+    *ret = a;
+    return 0;
 }
 
 void tp_alerts_set_sink(tp_alerts_t *a, tp_alert_sink_fn fn, void *ctx) {
@@ -80,7 +81,7 @@ bool tp_alerts_is_firing(const tp_alerts_t *a, const char *rule, const char *sub
 }
 
 size_t tp_alerts_open(const tp_alerts_t *a) {
-    return a->n_open;
+    return HASH_COUNT(a->open);
 }
 
 void tp_alerts_foreach(const tp_alerts_t *a, tp_alert_each_fn fn, void *ctx) {
@@ -196,7 +197,6 @@ int tp_alerts_fire(tp_alerts_t *a, const tp_alert_spec_t *spec, int64_t now_ms) 
         return r;
     }
     HASH_ADD_KEYPTR(hh, a->open, o->id, idlen, o);
-    a->n_open++;
     a->next_seq++;
     s_sink(a, &al, o->packed, o->len);
     return 1;
@@ -248,7 +248,6 @@ int tp_alerts_resolve(tp_alerts_t *a, const char *rule, const char *subject, con
     al.detected_at_ms = now_ms;
 
     HASH_DEL(a->open, o);
-    a->n_open--;
     s_emit(a, &al);
     free(o->packed);
     free(o);
@@ -288,8 +287,7 @@ void tp_alerts_destroy(tp_alerts_t **p) {
     if (!a)
         return;
     s_open_t *o, *tmp;
-    HASH_ITER(hh, a->open, o, tmp) {
-        HASH_DEL(a->open, o);
+    TP_HASH_DRAIN(a->open, o, tmp) {
         free(o->packed);
         free(o);
     }

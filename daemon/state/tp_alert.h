@@ -48,8 +48,9 @@ typedef int (*tp_alert_sink_fn)(void *ctx, const char *topic, const uint8_t *buf
 
 typedef struct tp_alerts tp_alerts_t;
 
-/* `stats` (not owned) receives alerts_firing/resolved/publish_errors. */
-tp_alerts_t *tp_alerts_new(tp_stats_t *stats);
+/* An alert lifecycle with no alert open into *ret; `stats` (not owned)
+ * receives alerts_firing/resolved/publish_errors. 0 or -ENOMEM. */
+int tp_alerts_new(tp_stats_t *stats, tp_alerts_t **ret);
 
 void tp_alerts_set_sink(tp_alerts_t *a, tp_alert_sink_fn fn, void *ctx);
 
@@ -83,4 +84,6 @@ size_t tp_alerts_open(const tp_alerts_t *a);
 typedef int (*tp_alert_each_fn)(void *ctx, const uint8_t *buf, size_t len);
 void tp_alerts_foreach(const tp_alerts_t *a, tp_alert_each_fn fn, void *ctx);
 
+/* Frees the open alerts (nothing is published); accepts NULL and a
+ * half-built one; sets *p to NULL. */
 void tp_alerts_destroy(tp_alerts_t **p);

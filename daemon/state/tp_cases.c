@@ -2,63 +2,46 @@
 #include "tp_cases.h"
 
 #include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Open cases of one HCP, for limits.max_open_cases_per_hcp. */
-struct tp_case_hcp {
-    UT_hash_handle hh;
-    uint32_t       open;
-    char           id[];
-};
-typedef struct tp_case_hcp s_hcp_t;
+#include "tp_intern.h"
+#include "tp_str.h"
 
 struct tp_cases {
-    tp_case_t *cases;            /* uthash head, keyed by contract_id */
-    size_t     n;
-    s_hcp_t   *hcps;             /* HCPs with open cases, keyed by hcp_id */
-    uint32_t   max_per_hcp;      /* 0 = no limit */
+    tp_case_t   *cases;          /* uthash head, keyed by contract_id */
+    tp_intern_t *hcps;           /* HCPs with open cases; the references are the open cases */
+    uint32_t     max_per_hcp;    /* 0 = no limit */
 };
 
-tp_cases_t *tp_cases_new(void) {
-    return calloc(1, sizeof(tp_cases_t));
+int tp_cases_new(tp_cases_t **ret) {
+    tp_cases_t *cs = calloc(1, sizeof *cs);
+    if (!cs)
+        return -ENOMEM;
+    int r = tp_intern_new(&cs->hcps);
+    if (r < 0) {
+        tp_cases_destroy(&cs);
+        return r;
+    }
+    *ret = cs;
+    return 0;
 }
 
 void tp_cases_set_max_open_per_hcp(tp_cases_t *cs, uint32_t max) {
     cs->max_per_hcp = max;
 }
 
-static s_hcp_t *s_hcp_find(tp_cases_t *cs, const char *hcp_id) {
-    s_hcp_t *h;
-    HASH_FIND_STR(cs->hcps, hcp_id, h);
-    return h;
-}
-
-/* Counts an open case against the HCP of its opening event. */
+/* Counts an open case against the HCP of its opening event: one more
+ * reference to the HCP's id, dropped when the case closes or goes. */
 static int s_hcp_count(tp_cases_t *cs, tp_case_t *c, const char *hcp_id) {
-    s_hcp_t *h = s_hcp_find(cs, hcp_id);
-    if (!h) {
-        size_t len = strlen(hcp_id);
-        if (!(h = calloc(1, sizeof *h + len + 1)))
-            return -ENOMEM;
-        memcpy(h->id, hcp_id, len + 1);
-        HASH_ADD_KEYPTR(hh, cs->hcps, h->id, len, h);
-    }
-    h->open++;
-    c->counted = h;
+    if (!(c->counted = tp_intern_get(cs->hcps, hcp_id)))
+        return -ENOMEM;
     return 0;
 }
 
 static void s_hcp_uncount(tp_cases_t *cs, tp_case_t *c) {
-    s_hcp_t *h = c->counted;
-    if (!h)
-        return;
+    tp_intern_put(cs->hcps, c->counted);
     c->counted = NULL;
-    if (--h->open == 0) {
-        HASH_DEL(cs->hcps, h);
-        free(h);
-    }
 }
 
 tp_case_t *tp_cases_find(tp_cases_t *cs, const char *contract_id) {
@@ -133,8 +116,8 @@ int tp_cases_apply(tp_cases_t *cs, const Touchpoint__V1__ContractingStep *s, con
     if (!c) {
         /* A flood of made-up contracts for one HCP must not grow state
          * without bound; real HCPs have a handful open at a time. */
-        const s_hcp_t *h = cs->max_per_hcp && !s->case_closed ? s_hcp_find(cs, s->hcp_id) : NULL;
-        if (h && h->open >= cs->max_per_hcp)
+        if (cs->max_per_hcp && !s->case_closed &&
+            tp_intern_refs(cs->hcps, s->hcp_id) >= cs->max_per_hcp)
             return -EDQUOT;
         size_t len = strlen(s->contract_id);
         c = calloc(1, sizeof *c + len + 1);
@@ -216,7 +199,6 @@ int tp_cases_apply(tp_cases_t *cs, const Touchpoint__V1__ContractingStep *s, con
         s_hcp_uncount(cs, c);
     if (ch.opened) {
         HASH_ADD_KEYPTR(hh, cs->cases, c->contract_id, strlen(c->contract_id), c);
-        cs->n++;
     }
     ch.kase = c;
     ch.step = st;
@@ -235,39 +217,29 @@ void tp_case_owner_list(const tp_case_t *c, char *buf, size_t len) {
     unsigned kept = c->n_owners < TP_CASE_MAX_OWNERS ? c->n_owners : TP_CASE_MAX_OWNERS;
     if (len)
         buf[0] = '\0';
-    for (unsigned i = 0; i < kept && off < len; i++) {
-        int n = snprintf(buf + off, len - off, "%s%s", i ? "," : "", c->owners[i]);
-        if (n < 0)
-            break;
-        off += (size_t)n;
-    }
+    for (unsigned i = 0; i < kept && tp_str_list_add(buf, len, &off, c->owners[i]) == 0; i++)
+        continue;
 }
 
 void tp_cases_forget(tp_cases_t *cs, tp_case_t *c) {
     s_hcp_uncount(cs, c);
     HASH_DEL(cs->cases, c);
-    cs->n--;
     s_case_free(c);
 }
 
 size_t tp_cases_count(const tp_cases_t *cs) {
-    return cs->n;
+    return HASH_COUNT(cs->cases);
 }
 
 void tp_cases_destroy(tp_cases_t **p) {
     tp_cases_t *cs = p ? *p : NULL;
     if (!cs)
         return;
+    /* The HCP table goes whole: no need to drop each case's reference. */
     tp_case_t *c, *tmp;
-    HASH_ITER(hh, cs->cases, c, tmp) {
-        HASH_DEL(cs->cases, c);
+    TP_HASH_DRAIN(cs->cases, c, tmp)
         s_case_free(c);
-    }
-    s_hcp_t *h, *htmp;
-    HASH_ITER(hh, cs->hcps, h, htmp) {
-        HASH_DEL(cs->hcps, h);
-        free(h);
-    }
+    tp_intern_destroy(&cs->hcps);
     free(cs);
     *p = NULL;
 }

@@ -52,7 +52,7 @@ typedef struct tp_case {
     uint8_t    n_steps;
     uint8_t    cap_steps;
     uint8_t    cap_owners;
-    struct tp_case_hcp *counted; /* the HCP this open case counts against, NULL once closed */
+    const char *counted;         /* the HCP this open case counts against, NULL once closed */
     tp_step_t *steps;            /* grown as steps appear (most cases have < 10) */
     char     **owners;           /* first-seen order, at most TP_CASE_MAX_OWNERS kept */
     char       contract_id[];
@@ -71,7 +71,8 @@ typedef struct {
 
 typedef struct tp_cases tp_cases_t;
 
-tp_cases_t *tp_cases_new(void);
+/* An empty set of cases into *ret. 0 or -ENOMEM. */
+int tp_cases_new(tp_cases_t **ret);
 
 /* At most `max` open cases per HCP (0 = no limit); see -EDQUOT below. */
 void tp_cases_set_max_open_per_hcp(tp_cases_t *cs, uint32_t max);
@@ -94,4 +95,5 @@ void tp_case_owner_list(const tp_case_t *c, char *buf, size_t len);
 
 void tp_cases_forget(tp_cases_t *cs, tp_case_t *c);
 size_t tp_cases_count(const tp_cases_t *cs);
+/* Frees every case; accepts NULL and a half-built set; sets *p to NULL. */
 void tp_cases_destroy(tp_cases_t **p);

@@ -2,6 +2,7 @@
 #include "tp_dedup.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include "tp_hash.h"
@@ -20,19 +21,21 @@ struct tp_dedup {
     size_t      count;
 };
 
-tp_dedup_t *tp_dedup_new(size_t capacity) {
+int tp_dedup_new(size_t capacity, tp_dedup_t **ret) {
     if (capacity == 0)
-        return NULL;
+        return -EINVAL;
+    if (capacity > SIZE_MAX / sizeof(s_entry_t *))
+        return -ENOMEM;
     tp_dedup_t *d = calloc(1, sizeof *d);
     if (!d)
-        return NULL;
-    d->ring = calloc(capacity, sizeof *d->ring);
-    if (!d->ring) {
-        free(d);
-        return NULL;
-    }
+        return -ENOMEM;
     d->capacity = capacity;
-    return d;
+    if (!(d->ring = calloc(capacity, sizeof *d->ring))) {
+        tp_dedup_destroy(&d);
+        return -ENOMEM;
+    }
+    *ret = d;
+    return 0;
 }
 
 int tp_dedup_check(tp_dedup_t *d, const char *id, size_t len) {

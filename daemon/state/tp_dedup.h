@@ -11,8 +11,9 @@
 
 typedef struct tp_dedup tp_dedup_t;
 
-/* NULL on ENOMEM or capacity 0. */
-tp_dedup_t *tp_dedup_new(size_t capacity);
+/* A window of `capacity` ids into *ret. 0, -EINVAL (capacity 0) or
+ * -ENOMEM. */
+int tp_dedup_new(size_t capacity, tp_dedup_t **ret);
 
 /* 1 if `id` is in the window (a duplicate), 0 if it was not (it is now
  * remembered), -ENOMEM. */
@@ -21,4 +22,5 @@ int tp_dedup_check(tp_dedup_t *d, const char *id, size_t len);
 /* Ids currently remembered. */
 size_t tp_dedup_size(const tp_dedup_t *d);
 
+/* Frees the window; accepts NULL; sets *p to NULL. */
 void tp_dedup_destroy(tp_dedup_t **p);

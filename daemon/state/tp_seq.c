@@ -14,15 +14,16 @@ typedef struct {
 
 struct tp_seq {
     s_source_t *sources;
-    size_t      count;
     size_t      max;
 };
 
-tp_seq_t *tp_seq_new(size_t max_sources) {
+int tp_seq_new(size_t max_sources, tp_seq_t **ret) {
     tp_seq_t *s = calloc(1, sizeof *s);
-    if (s)
-        s->max = max_sources;
-    return s;
+    if (!s)
+        return -ENOMEM;
+    s->max = max_sources;
+    *ret = s;
+    return 0;
 }
 
 int tp_seq_observe(tp_seq_t *s, const char *source, uint64_t seq, uint64_t *ret_missing) {
@@ -34,7 +35,7 @@ int tp_seq_observe(tp_seq_t *s, const char *source, uint64_t seq, uint64_t *ret_
     size_t len = strlen(source);
     HASH_FIND(hh, s->sources, source, len, e);
     if (!e) {
-        if (s->count >= s->max)
+        if (HASH_COUNT(s->sources) >= s->max)
             return TP_SEQ_FULL;
         e = malloc(sizeof *e + len + 1);
         if (!e)
@@ -42,7 +43,6 @@ int tp_seq_observe(tp_seq_t *s, const char *source, uint64_t seq, uint64_t *ret_
         memcpy(e->source, source, len + 1);
         e->last = seq;
         HASH_ADD_KEYPTR(hh, s->sources, e->source, len, e);
-        s->count++;
         return TP_SEQ_OK;
     }
     if (seq == e->last + 1) {
@@ -69,7 +69,7 @@ uint64_t tp_seq_last(const tp_seq_t *s, const char *source) {
 }
 
 size_t tp_seq_sources(const tp_seq_t *s) {
-    return s->count;
+    return HASH_COUNT(s->sources);
 }
 
 void tp_seq_destroy(tp_seq_t **p) {
@@ -77,10 +77,8 @@ void tp_seq_destroy(tp_seq_t **p) {
     if (!s)
         return;
     s_source_t *e, *tmp;
-    HASH_ITER(hh, s->sources, e, tmp) {
-        HASH_DEL(s->sources, e);
+    TP_HASH_DRAIN(s->sources, e, tmp)
         free(e);
-    }
     free(s);
     *p = NULL;
 }

@@ -23,7 +23,8 @@ typedef enum {
 
 typedef struct tp_seq tp_seq_t;
 
-tp_seq_t *tp_seq_new(size_t max_sources);
+/* A tracker of at most `max_sources` sources into *ret. 0 or -ENOMEM. */
+int tp_seq_new(size_t max_sources, tp_seq_t **ret);
 
 /* Records `seq` for `source`. *ret_missing (may be NULL) gets the number of
  * skipped sequence numbers for TP_SEQ_GAP, else 0. -ENOMEM is returned as a
@@ -35,4 +36,5 @@ uint64_t tp_seq_last(const tp_seq_t *s, const char *source);
 
 size_t tp_seq_sources(const tp_seq_t *s);
 
+/* Frees the tracker; accepts NULL; sets *p to NULL. */
 void tp_seq_destroy(tp_seq_t **p);

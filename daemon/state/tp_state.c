@@ -12,17 +12,20 @@
 
 struct tp_state {
     tp_call_t   *calls;          /* uthash head, keyed by call_id */
-    size_t       n_calls;
     tp_intern_t *strings;        /* hcp, rep, account, territory: shared by many calls */
 };
 
-tp_state_t *tp_state_new(void) {
+int tp_state_new(tp_state_t **ret) {
     tp_state_t *s = calloc(1, sizeof *s);
-    if (s && !(s->strings = tp_intern_new())) {
-        free(s);
-        return NULL;
+    if (!s)
+        return -ENOMEM;
+    int r = tp_intern_new(&s->strings);
+    if (r < 0) {
+        tp_state_destroy(&s);
+        return r;
     }
-    return s;
+    *ret = s;
+    return 0;
 }
 
 static bool s_blank(const char *s) {
@@ -137,7 +140,6 @@ int tp_state_apply_call(tp_state_t *s, const Touchpoint__V1__CallLogged *c,
     call->ever_submitted |= submitted;
     if (created) {
         HASH_ADD_KEYPTR(hh, s->calls, call->call_id, strlen(call->call_id), call);
-        s->n_calls++;
     }
     *ret_call = call;
     return 1;
@@ -151,12 +153,11 @@ tp_call_t *tp_state_find_call(tp_state_t *s, const char *call_id) {
 
 void tp_state_forget_call(tp_state_t *s, tp_call_t *call) {
     HASH_DEL(s->calls, call);
-    s->n_calls--;
     s_call_free(s, call);
 }
 
 size_t tp_state_calls(const tp_state_t *s) {
-    return s->n_calls;
+    return HASH_COUNT(s->calls);
 }
 
 void tp_state_destroy(tp_state_t **p) {
@@ -164,10 +165,8 @@ void tp_state_destroy(tp_state_t **p) {
     if (!s)
         return;
     tp_call_t *call, *tmp;
-    HASH_ITER(hh, s->calls, call, tmp) {
-        HASH_DEL(s->calls, call);
+    TP_HASH_DRAIN(s->calls, call, tmp)
         s_call_free(s, call);
-    }
     tp_intern_destroy(&s->strings);
     free(s);
     *p = NULL;

@@ -42,7 +42,8 @@ typedef struct tp_call {
 
 typedef struct tp_state tp_state_t;
 
-tp_state_t *tp_state_new(void);
+/* An empty state into *ret. 0 or -ENOMEM. */
+int tp_state_new(tp_state_t **ret);
 
 /* TP_FIELD_* mask of the fields of `c` that carry data: a non-empty list
  * with at least one non-blank item, a string that is not blank. */
@@ -67,4 +68,6 @@ void tp_state_forget_call(tp_state_t *s, tp_call_t *call);
 
 size_t tp_state_calls(const tp_state_t *s);
 
+/* Frees the state and every call in it; accepts NULL and a half-built
+ * state; sets *p to NULL. */
 void tp_state_destroy(tp_state_t **p);

@@ -19,8 +19,12 @@ static bool s_before(const tp_timer_t *a, const tp_timer_t *b) {
     return a->due_ms < b->due_ms || (a->due_ms == b->due_ms && a->armed < b->armed);
 }
 
-tp_timers_t *tp_timers_new(void) {
-    return calloc(1, sizeof(tp_timers_t));
+int tp_timers_new(tp_timers_t **ret) {
+    tp_timers_t *t = calloc(1, sizeof *t);
+    if (!t)
+        return -ENOMEM;
+    *ret = t;
+    return 0;
 }
 
 static void s_place(tp_timers_t *t, size_t i, tp_timer_t *tm) {

@@ -43,7 +43,8 @@ typedef struct tp_deadline {
 
 typedef struct tp_timers tp_timers_t;
 
-tp_timers_t *tp_timers_new(void);
+/* An empty set of deadlines into *ret. 0 or -ENOMEM. */
+int tp_timers_new(tp_timers_t **ret);
 
 /* Arms (or moves) the deadline of (owner, key) to due_ms. 0 or -ENOMEM. */
 int tp_timers_arm(tp_timers_t *t, uint32_t owner, const char *key, int64_t due_ms);
@@ -89,4 +90,6 @@ static inline const char *tp_deadline_key(const tp_deadline_t *d) {
 
 size_t tp_timers_count(const tp_timers_t *t);
 
+/* Frees the heap and every keyed deadline in it (embedded timers are
+ * their records'); accepts NULL; sets *p to NULL. */
 void tp_timers_destroy(tp_timers_t **p);

@@ -23,14 +23,15 @@ struct tp_outbox {
     void                  *ctx;
 };
 
-tp_outbox_t *tp_outbox_new(const tp_outbox_ops_t *ops, void *ctx) {
+int tp_outbox_new(const tp_outbox_ops_t *ops, void *ctx, tp_outbox_t **ret) {
     tp_outbox_t *ob = calloc(1, sizeof *ob);
     if (!ob)
-        return NULL;
+        return -ENOMEM;
     ob->tail = &ob->head;
     ob->ops = ops;
     ob->ctx = ctx;
-    return ob;
+    *ret = ob;
+    return 0;
 }
 
 /* Queues an item holding a copy of body and of the string str. */

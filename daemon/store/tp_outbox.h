@@ -28,8 +28,8 @@ typedef struct {
     void (*nats)(void *ctx, void *msg, bool stored);
 } tp_outbox_ops_t;
 
-/* ops and ctx are borrowed. NULL on ENOMEM. */
-tp_outbox_t *tp_outbox_new(const tp_outbox_ops_t *ops, void *ctx);
+/* An empty queue into *ret; ops and ctx are borrowed. 0 or -ENOMEM. */
+int tp_outbox_new(const tp_outbox_ops_t *ops, void *ctx, tp_outbox_t **ret);
 
 /* Queue one item (copies what it is given). 0 or -ENOMEM. */
 int tp_outbox_alert(tp_outbox_t *ob, const char *topic, const void *body, size_t len);

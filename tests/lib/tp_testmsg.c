@@ -2,6 +2,7 @@
 #include "tp_testmsg.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -81,6 +82,48 @@ const char *tp_test_evidence(const Touchpoint__V1__Alert *a, const char *key) {
         if (strcmp(a->evidence[i]->key, key) == 0)
             return a->evidence[i]->value;
     return NULL;
+}
+
+const char *tp_test_alert_diff(const Touchpoint__V1__Alert *a, const tp_test_alert_want_t *want,
+                               const char *const *kv) {
+    static char diff[512];
+    const struct {
+        const char *name, *got, *want;
+    } strs[] = {
+        { "alert_id", a->alert_id, want->alert_id },
+        { "rule", a->rule, want->rule },
+        { "call_id", a->call_id, want->call_id },
+        { "contract_id", a->contract_id, want->contract_id },
+        { "step", a->step, want->step },
+        { "hcp_id", a->hcp_id, want->hcp_id },
+        { "rep_id", a->rep_id, want->rep_id },
+        { "account_id", a->account_id, want->account_id },
+        { "territory", a->territory, want->territory },
+    };
+    const struct {
+        const char *name;
+        int         got, want;
+    } ints[] = {
+        { "kind", a->kind, want->kind },
+        { "status", a->status, want->status },
+        { "severity", a->severity, want->severity },
+    };
+    diff[0] = '\0';
+    for (size_t i = 0; !diff[0] && i < sizeof strs / sizeof *strs; i++)
+        if (strs[i].want && strcmp(strs[i].got, strs[i].want) != 0)
+            snprintf(diff, sizeof diff, "%s: got \"%s\", want \"%s\"", strs[i].name, strs[i].got,
+                     strs[i].want);
+    for (size_t i = 0; !diff[0] && i < sizeof ints / sizeof *ints; i++)
+        if (ints[i].want && ints[i].got != ints[i].want)
+            snprintf(diff, sizeof diff, "%s: got %d, want %d", ints[i].name, ints[i].got,
+                     ints[i].want);
+    for (; !diff[0] && kv && kv[0] && kv[1]; kv += 2) {
+        const char *got = tp_test_evidence(a, kv[0]);
+        if (!got || strcmp(got, kv[1]) != 0)
+            snprintf(diff, sizeof diff, "evidence %s: got %s%s%s, want \"%s\"", kv[0],
+                     got ? "\"" : "", got ? got : "none", got ? "\"" : "", kv[1]);
+    }
+    return diff;
 }
 
 size_t tp_test_pack_feedback(const tp_test_feedback_t *f, uint8_t **ret) {

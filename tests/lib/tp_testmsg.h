@@ -55,6 +55,27 @@ void tp_test_alerts_clear(tp_test_alerts_t *a);
 /* Value of an evidence key, or NULL. */
 const char *tp_test_evidence(const Touchpoint__V1__Alert *a, const char *key);
 
+/* What an alert should say; NULL strings and 0 numbers are not checked. */
+typedef struct {
+    const char *alert_id, *rule, *call_id, *contract_id, *step;
+    const char *hcp_id, *rep_id, *account_id, *territory;
+    int         kind, status, severity;
+} tp_test_alert_want_t;
+
+/* "" when `a` says what `want` says and its evidence has every key, value
+ * pair of `kv` (NULL-terminated), else the first difference ("hcp_id: got
+ * \"HCP-2\", want \"HCP-1\""), valid until the next call. One assertion
+ * then names what differs:
+ *   assert_string_equal(TP_TEST_ALERT_DIFF(a, .rule = "rework", .hcp_id = "HCP-9"), "");
+ *   assert_string_equal(TP_TEST_EVIDENCE_DIFF(a, "nps", "5", "nps_max", "6"), ""); */
+const char *tp_test_alert_diff(const Touchpoint__V1__Alert *a, const tp_test_alert_want_t *want,
+                               const char *const *kv);
+#define TP_TEST_ALERT_DIFF(a, ...)                                                                 \
+    tp_test_alert_diff((a), &(tp_test_alert_want_t){ __VA_ARGS__ }, NULL)
+#define TP_TEST_EVIDENCE_DIFF(a, ...)                                                              \
+    tp_test_alert_diff((a), &(tp_test_alert_want_t){ 0 },                                          \
+                       (const char *const[]){ __VA_ARGS__, NULL })
+
 /* A feedback; nps / effort < 0 mean "not given". */
 typedef struct {
     const char *event_id;

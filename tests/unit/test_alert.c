@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -21,12 +22,35 @@ static tp_alert_spec_t s_spec(const char *subject) {
     };
 }
 
+/* Every test: an alert lifecycle publishing into `got`. */
+typedef struct {
+    tp_stats_t       st;
+    tp_test_alerts_t got;
+    tp_alerts_t     *a;
+} fixture_t;
+
+static int s_setup(void **state) {
+    fixture_t *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    assert_int_equal(tp_alerts_new(&f->st, &f->a), 0);
+    tp_alerts_set_sink(f->a, tp_test_sink, &f->got);
+    *state = f;
+    return 0;
+}
+
+/* Open alerts are freed by destroy (LSan checks under TP_SANITIZE). */
+static int s_teardown(void **state) {
+    fixture_t *f = *state;
+    tp_test_alerts_clear(&f->got);
+    tp_alerts_destroy(&f->a);
+    free(f);
+    return 0;
+}
+
 static void test_fire_dedup_resolve(void **state) {
-    (void)state;
-    tp_stats_t st = { 0 };
-    tp_test_alerts_t got = { 0 };
-    tp_alerts_t *a = tp_alerts_new(&st);
-    tp_alerts_set_sink(a, tp_test_sink, &got);
+    fixture_t *f = *state;
+    tp_alerts_t *a = f->a;
+    tp_test_alerts_t *got = &f->got;
     tp_alerts_set_next_sequence(a, 41);
 
     tp_alert_spec_t spec = s_spec("contract/K-1/step/FMV_REVIEW");
@@ -34,38 +58,36 @@ static void test_fire_dedup_resolve(void **state) {
     assert_int_equal(tp_alerts_fire(a, &spec, 200), 0);          /* already firing */
     assert_true(tp_alerts_is_firing(a, "rework", "contract/K-1/step/FMV_REVIEW"));
     assert_int_equal(tp_alerts_open(a), 1);
-    assert_int_equal(got.n, 1);
-    assert_string_equal(got.topics[0], "friction.rework");
-    assert_string_equal(got.alerts[0]->alert_id, "rework:contract/K-1/step/FMV_REVIEW");
-    assert_int_equal(got.alerts[0]->sequence, 41);
-    assert_int_equal(got.alerts[0]->n_event_ids, 2);
+    assert_int_equal(got->n, 1);
+    assert_string_equal(got->topics[0], "friction.rework");
+    assert_string_equal(got->alerts[0]->alert_id, "rework:contract/K-1/step/FMV_REVIEW");
+    assert_int_equal(got->alerts[0]->sequence, 41);
+    assert_int_equal(got->alerts[0]->n_event_ids, 2);
 
     assert_int_equal(tp_alerts_resolve(a, "rework", "contract/K-2", "x", NULL, 0, NULL, 300), 0);
     const tp_kv_t upd[] = { { "missing", "" }, { "resolution", "completed" } };
     assert_int_equal(tp_alerts_resolve(a, "rework", "contract/K-1/step/FMV_REVIEW", "Done.", upd,
                                        2, "e9", 400), 1);
-    assert_int_equal(got.n, 2);
-    Touchpoint__V1__Alert *r = got.alerts[1];
-    assert_int_equal(r->status, TOUCHPOINT__V1__ALERT_STATUS__ALERT_STATUS_RESOLVED);
+    assert_int_equal(got->n, 2);
+    Touchpoint__V1__Alert *r = got->alerts[1];
+    /* The FIRING's fields, its evidence updated: channel kept, missing overridden. */
+    assert_string_equal(
+        TP_TEST_ALERT_DIFF(r, .status = TOUCHPOINT__V1__ALERT_STATUS__ALERT_STATUS_RESOLVED,
+                           .step = "FMV_REVIEW", .contract_id = "K-1",
+                           .severity = TOUCHPOINT__V1__SEVERITY__SEVERITY_CRITICAL),
+        "");
+    assert_int_equal(r->n_evidence, 3);
+    assert_string_equal(
+        TP_TEST_EVIDENCE_DIFF(r, "channel", "PHONE", "missing", "", "resolution", "completed"), "");
     assert_int_equal(r->sequence, 42);
     assert_int_equal(r->detected_at_ms, 400);
     assert_string_equal(r->summary, "Done.");
-    assert_string_equal(r->step, "FMV_REVIEW");
-    assert_int_equal(r->severity, TOUCHPOINT__V1__SEVERITY__SEVERITY_CRITICAL);
-    assert_int_equal(r->n_evidence, 3);                 /* channel kept, missing overridden */
-    assert_string_equal(tp_test_evidence(r, "channel"), "PHONE");
-    assert_string_equal(tp_test_evidence(r, "missing"), "");
-    assert_string_equal(tp_test_evidence(r, "resolution"), "completed");
     assert_int_equal(r->n_event_ids, 1);
     assert_string_equal(r->event_ids[0], "e9");
     assert_false(tp_alerts_is_firing(a, "rework", "contract/K-1/step/FMV_REVIEW"));
-    assert_int_equal(st.alerts_firing, 1);
-    assert_int_equal(st.alerts_resolved, 1);
+    assert_int_equal(f->st.alerts_firing, 1);
+    assert_int_equal(f->st.alerts_resolved, 1);
     assert_int_equal(tp_alerts_next_sequence(a), 43);
-
-    tp_test_alerts_clear(&got);
-    tp_alerts_destroy(&a);
-    assert_null(a);
 }
 
 static int s_failing_sink(void *ctx, const char *topic, const uint8_t *buf, size_t len,
@@ -75,11 +97,9 @@ static int s_failing_sink(void *ctx, const char *topic, const uint8_t *buf, size
 }
 
 static void test_resolve_rule_takes_only_that_rule(void **state) {
-    (void)state;
-    tp_stats_t st = { 0 };
-    tp_test_alerts_t got = { 0 };
-    tp_alerts_t *a = tp_alerts_new(&st);
-    tp_alerts_set_sink(a, tp_test_sink, &got);
+    fixture_t *f = *state;
+    tp_alerts_t *a = f->a;
+    tp_test_alerts_t *got = &f->got;
     tp_alert_spec_t spec = s_spec("contract/K-1");
     assert_int_equal(tp_alerts_fire(a, &spec, 1), 1);
     spec.subject = "contract/K-2";
@@ -91,49 +111,45 @@ static void test_resolve_rule_takes_only_that_rule(void **state) {
     assert_int_equal(tp_alerts_resolve_rule(a, "rework", "off", why, 1, 5), 2);
     assert_int_equal(tp_alerts_open(a), 1);
     assert_true(tp_alerts_is_firing(a, "rework_x", "contract/K-2"));
-    assert_int_equal(got.n, 5);
+    assert_int_equal(got->n, 5);
     for (size_t i = 3; i < 5; i++) {
-        assert_int_equal(got.alerts[i]->status, TOUCHPOINT__V1__ALERT_STATUS__ALERT_STATUS_RESOLVED);
-        assert_string_equal(tp_test_evidence(got.alerts[i], "reason"), "rule_disabled");
-        assert_int_equal(got.alerts[i]->n_event_ids, 0);
+        assert_int_equal(got->alerts[i]->status, TOUCHPOINT__V1__ALERT_STATUS__ALERT_STATUS_RESOLVED);
+        assert_string_equal(tp_test_evidence(got->alerts[i], "reason"), "rule_disabled");
+        assert_int_equal(got->alerts[i]->n_event_ids, 0);
     }
-    tp_test_alerts_clear(&got);
-    tp_alerts_destroy(&a);
 }
 
 static void test_sink_failure_is_counted_and_state_moves_on(void **state) {
-    (void)state;
-    tp_stats_t st = { 0 };
-    tp_alerts_t *a = tp_alerts_new(&st);
+    fixture_t *f = *state;
+    tp_alerts_t *a = f->a;
     tp_alerts_set_sink(a, s_failing_sink, NULL);
     tp_alert_spec_t spec = s_spec("contract/K-1");
     assert_int_equal(tp_alerts_fire(a, &spec, 1), 1);
-    assert_int_equal(st.publish_errors, 1);
+    assert_int_equal(f->st.publish_errors, 1);
     assert_int_equal(tp_alerts_resolve(a, "rework", "contract/K-1", "ok", NULL, 0, NULL, 2), 1);
-    assert_int_equal(st.publish_errors, 2);
+    assert_int_equal(f->st.publish_errors, 2);
     assert_int_equal(tp_alerts_open(a), 0);
-    tp_alerts_destroy(&a);
 }
 
 static void test_overlong_id_is_refused(void **state) {
-    (void)state;
-    tp_stats_t st = { 0 };
-    tp_alerts_t *a = tp_alerts_new(&st);
+    fixture_t *f = *state;
+    tp_alerts_t *a = f->a;
     char subject[TP_ALERT_ID_MAX + 1];
     memset(subject, 's', sizeof subject - 1);
     subject[sizeof subject - 1] = '\0';
     tp_alert_spec_t spec = s_spec(subject);
     assert_true(tp_alerts_fire(a, &spec, 1) < 0);
     assert_int_equal(tp_alerts_open(a), 0);
-    tp_alerts_destroy(&a);   /* open alerts freed on destroy: LSan checks */
 }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_fire_dedup_resolve),
-        cmocka_unit_test(test_resolve_rule_takes_only_that_rule),
-        cmocka_unit_test(test_sink_failure_is_counted_and_state_moves_on),
-        cmocka_unit_test(test_overlong_id_is_refused),
+        cmocka_unit_test_setup_teardown(test_fire_dedup_resolve, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_resolve_rule_takes_only_that_rule, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_sink_failure_is_counted_and_state_moves_on, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_overlong_id_is_refused, s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,5 +1,6 @@
 /* test_dedup — the bounded idempotency window. */
 #include <setjmp.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -15,19 +16,19 @@ static int s_check(tp_dedup_t *d, const char *id) {
 
 static void test_new_then_duplicate(void **state) {
     (void)state;
-    tp_dedup_t *d = tp_dedup_new(8);
+    tp_dedup_t *d;
+    assert_int_equal(tp_dedup_new(8, &d), 0);
     assert_int_equal(s_check(d, "a"), 0);
     assert_int_equal(s_check(d, "a"), 1);
     assert_int_equal(s_check(d, "ab"), 0);
     assert_int_equal(tp_dedup_size(d), 2);
     tp_dedup_destroy(&d);
-    assert_null(d);
-    tp_dedup_destroy(&d);
 }
 
 static void test_oldest_is_forgotten_first(void **state) {
     (void)state;
-    tp_dedup_t *d = tp_dedup_new(3);
+    tp_dedup_t *d;
+    assert_int_equal(tp_dedup_new(3, &d), 0);
     char id[32];
     for (int i = 0; i < 1000; i++) {
         snprintf(id, sizeof id, "id-%d", i);
@@ -45,7 +46,9 @@ static void test_oldest_is_forgotten_first(void **state) {
 
 static void test_zero_capacity_is_refused(void **state) {
     (void)state;
-    assert_null(tp_dedup_new(0));
+    tp_dedup_t *d = NULL;
+    assert_int_equal(tp_dedup_new(0, &d), -EINVAL);
+    assert_null(d);
 }
 
 int main(void) {

@@ -50,20 +50,17 @@ static void test_incomplete_submitted_call_fires(void **state) {
     assert_int_equal(f->got.n, 1);
     Touchpoint__V1__Alert *a = f->got.alerts[0];
     assert_string_equal(f->got.topics[0], "accountability.call_incomplete");
-    assert_string_equal(a->alert_id, "call_incomplete:call/C-1");
-    assert_string_equal(a->rule, "call_incomplete");
-    assert_int_equal(a->kind, TOUCHPOINT__V1__ALERT_KIND__ALERT_KIND_ACCOUNTABILITY);
-    assert_int_equal(a->status, FIRING);
-    assert_int_equal(a->severity, TOUCHPOINT__V1__SEVERITY__SEVERITY_WARNING);
-    assert_string_equal(a->call_id, "C-1");
-    assert_string_equal(a->hcp_id, "HCP-1");
-    assert_string_equal(a->rep_id, "REP-1");
-    assert_string_equal(a->account_id, "ACC-1");
-    assert_string_equal(a->territory, "T-1");
-    assert_string_equal(tp_test_evidence(a, "missing"), "topics,next_step");
-    assert_string_equal(tp_test_evidence(a, "required"), "products,topics,notes,next_step");
-    assert_string_equal(tp_test_evidence(a, "channel"), "IN_PERSON");
-    assert_string_equal(tp_test_evidence(a, "status"), "SUBMITTED");
+    assert_string_equal(
+        TP_TEST_ALERT_DIFF(a, .alert_id = "call_incomplete:call/C-1", .rule = "call_incomplete",
+                           .kind = TOUCHPOINT__V1__ALERT_KIND__ALERT_KIND_ACCOUNTABILITY,
+                           .status = FIRING, .severity = TOUCHPOINT__V1__SEVERITY__SEVERITY_WARNING,
+                           .call_id = "C-1", .hcp_id = "HCP-1", .rep_id = "REP-1",
+                           .account_id = "ACC-1", .territory = "T-1"),
+        "");
+    assert_string_equal(TP_TEST_EVIDENCE_DIFF(a, "missing", "topics,next_step", "required",
+                                              "products,topics,notes,next_step", "channel",
+                                              "IN_PERSON", "status", "SUBMITTED"),
+                        "");
     assert_int_equal(a->n_event_ids, 1);
     assert_string_equal(a->event_ids[0], "e1");
     assert_int_equal(a->sequence, 1);
@@ -103,13 +100,14 @@ static void test_correction_resolves_and_no_double_firing(void **state) {
     assert_int_equal(tp_fixture_call(f, &c), 0);
     assert_int_equal(f->got.n, 2);
     Touchpoint__V1__Alert *r = f->got.alerts[1];
-    assert_string_equal(r->alert_id, "call_incomplete:call/C-1");
-    assert_int_equal(r->status, RESOLVED);
+    assert_string_equal(TP_TEST_ALERT_DIFF(r, .alert_id = "call_incomplete:call/C-1",
+                                           .status = RESOLVED, .rep_id = "REP-1"),
+                        "");
     assert_int_equal(r->sequence, 2);
     assert_string_equal(r->event_ids[0], "e3");
-    assert_string_equal(tp_test_evidence(r, "resolution"), "fields supplied");
-    assert_string_equal(tp_test_evidence(r, "required"), "products,topics,notes,next_step");
-    assert_string_equal(r->rep_id, "REP-1");
+    assert_string_equal(TP_TEST_EVIDENCE_DIFF(r, "resolution", "fields supplied", "required",
+                                              "products,topics,notes,next_step"),
+                        "");
     assert_int_equal(r->detected_at_ms, T0 + 2000);
     assert_int_equal(tp_engine_open_alerts(f->engine), 0);
     /* Once resolved, a new incomplete version may fire again. */

@@ -36,8 +36,7 @@ typedef struct {
 static kfx_t *s_new(const char *yaml) {
     kfx_t *k = calloc(1, sizeof *k);
     k->f = tp_fixture_new(yaml);
-    k->m = tp_metrics_new("touchpointd_");
-    assert_non_null(k->m);
+    assert_int_equal(tp_metrics_new("touchpointd_", &k->m), 0);
     assert_int_equal(tp_kpi_new(k->f->cfg, k->m, &k->kpi), 0);
     tp_engine_set_observer(k->f->engine, tp_kpi_observe, k->kpi);
     return k;

@@ -23,7 +23,8 @@ static char *s_render(tp_metrics_t *m) {
 /* Label values escape \, " and newline; HELP escapes \ and newline only. */
 static void test_escaping(void **state) {
     (void)state;
-    tp_metrics_t *m = tp_metrics_new("tp_");
+    tp_metrics_t *m;
+    assert_int_equal(tp_metrics_new("tp_", &m), 0);
     static const char *const labels[] = { "source", NULL };
     tp_metric_t *f = tp_metrics_add(m, TP_METRIC_COUNTER, "x_total", "a \"help\" \\ with\nnewline",
                                     labels, NULL, 0);
@@ -45,7 +46,8 @@ static void test_escaping(void **state) {
  * family without labels renders at 0 before anything happened; NaN. */
 static void test_histogram_and_gauge(void **state) {
     (void)state;
-    tp_metrics_t *m = tp_metrics_new("tp_");
+    tp_metrics_t *m;
+    assert_int_equal(tp_metrics_new("tp_", &m), 0);
     static const double b[] = { 0.001, 1, 3600 };
     static const char *const labels[] = { "type", NULL };
     tp_metric_t *h = tp_metrics_add(m, TP_METRIC_HISTOGRAM, "lag_seconds", "lag", labels, b, 3);
@@ -97,7 +99,8 @@ static void test_histogram_and_gauge(void **state) {
 /* A bounded label keeps its first `max` values; the rest share "_other". */
 static void test_limit(void **state) {
     (void)state;
-    tp_metrics_t *m = tp_metrics_new("");
+    tp_metrics_t *m;
+    assert_int_equal(tp_metrics_new("", &m), 0);
     static const char *const labels[] = { "topic", "source", NULL };
     tp_metric_t *f = tp_metrics_add(m, TP_METRIC_COUNTER, "ev", "e", labels, NULL, 0);
     tp_metric_limit(f, 1, 2);

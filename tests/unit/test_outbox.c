@@ -49,68 +49,83 @@ static void s_http_cb(void *arg, int r) {
 
 static const tp_outbox_ops_t s_ops = { .alert = s_alert_cb, .ack = s_ack_cb, .nats = s_nats_cb };
 
+/* Every test: an outbox whose callbacks (HTTP replies too) write to rec. */
+typedef struct {
+    s_rec_t      rec;
+    tp_outbox_t *ob;
+} fixture_t;
+
+static int s_setup(void **state) {
+    fixture_t *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    s_http_rec = &f->rec;
+    assert_int_equal(tp_outbox_new(&s_ops, &f->rec, &f->ob), 0);
+    *state = f;
+    return 0;
+}
+
+static int s_teardown(void **state) {
+    fixture_t *f = *state;
+    tp_outbox_destroy(&f->ob);
+    free(f);
+    return 0;
+}
+
 static void test_delivered_in_order_once(void **state) {
-    (void)state;
-    s_rec_t rec = { "" };
-    s_http_rec = &rec;
-    tp_outbox_t *ob = tp_outbox_new(&s_ops, &rec);
-    assert_non_null(ob);
+    fixture_t   *f = *state;
+    tp_outbox_t *ob = f->ob;
+    s_rec_t     *rec = &f->rec;
     assert_int_equal(tp_outbox_alert(ob, "friction.step_slow", "A1", 2), 0);
     assert_int_equal(tp_outbox_ack(ob, "id7", 3, "e1"), 0);
     assert_int_equal(tp_outbox_http(ob, s_http_cb, "req1"), 0);
     assert_int_equal(tp_outbox_nats(ob, "m1"), 0);
     assert_int_equal(tp_outbox_alert(ob, "accountability.call_late", "A2", 2), 0);
-    assert_string_equal(rec.log, "");                      /* nothing before the commit */
+    assert_string_equal(rec->log, "");                      /* nothing before the commit */
     tp_outbox_deliver(ob);
-    assert_string_equal(rec.log, "alert:friction.step_slow:A1 ack:id7:e1 http:req1:0 nats-ack:m1 "
+    assert_string_equal(rec->log, "alert:friction.step_slow:A1 ack:id7:e1 http:req1:0 nats-ack:m1 "
                                  "alert:accountability.call_late:A2 ");
-    rec.log[0] = '\0';
+    rec->log[0] = '\0';
     tp_outbox_deliver(ob);                                 /* once */
-    assert_string_equal(rec.log, "");
-    tp_outbox_destroy(&ob);
-    assert_null(ob);
+    assert_string_equal(rec->log, "");
 }
 
 /* A failed commit answers the HTTP requests (503) and keeps the rest for
  * the retry, in order; items queued afterwards go behind them. */
 static void test_failed_commit_answers_http_only(void **state) {
-    (void)state;
-    s_rec_t rec = { "" };
-    s_http_rec = &rec;
-    tp_outbox_t *ob = tp_outbox_new(&s_ops, &rec);
+    fixture_t   *f = *state;
+    tp_outbox_t *ob = f->ob;
+    s_rec_t     *rec = &f->rec;
     assert_int_equal(tp_outbox_http(ob, s_http_cb, "r1"), 0);
     assert_int_equal(tp_outbox_alert(ob, "t", "A1", 2), 0);
     assert_int_equal(tp_outbox_http(ob, s_http_cb, "r2"), 0);
     tp_outbox_fail_http(ob, -5);
-    assert_string_equal(rec.log, "http:r1:-5 http:r2:-5 ");
+    assert_string_equal(rec->log, "http:r1:-5 http:r2:-5 ");
     assert_int_equal(tp_outbox_ack(ob, "i", 1, "e2"), 0);   /* the tail is right after removals */
-    rec.log[0] = '\0';
+    rec->log[0] = '\0';
     tp_outbox_deliver(ob);
-    assert_string_equal(rec.log, "alert:t:A1 ack:i:e2 ");
-    tp_outbox_destroy(&ob);
+    assert_string_equal(rec->log, "alert:t:A1 ack:i:e2 ");
 }
 
 /* drop_last takes back only the item queued last; destroy releases what
  * was never delivered. */
 static void test_drop_last_and_destroy(void **state) {
-    (void)state;
-    s_rec_t rec = { "" };
-    tp_outbox_t *ob = tp_outbox_new(&s_ops, &rec);
+    fixture_t   *f = *state;
+    tp_outbox_t *ob = f->ob;
+    s_rec_t     *rec = &f->rec;
     assert_int_equal(tp_outbox_nats(ob, "m1"), 0);
     assert_int_equal(tp_outbox_alert(ob, "t", "A1", 2), 0);
     tp_outbox_drop_last(ob);
     tp_outbox_drop_last(ob);                               /* nothing more to take back */
     assert_int_equal(tp_outbox_nats(ob, "m2"), 0);
-    tp_outbox_destroy(&ob);
-    assert_string_equal(rec.log, "nats-release:m1 nats-release:m2 ");
-    tp_outbox_destroy(&ob);                                /* NULL is fine */
+    tp_outbox_destroy(&f->ob);
+    assert_string_equal(rec->log, "nats-release:m1 nats-release:m2 ");
 }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_delivered_in_order_once),
-        cmocka_unit_test(test_failed_commit_answers_http_only),
-        cmocka_unit_test(test_drop_last_and_destroy),
+        cmocka_unit_test_setup_teardown(test_delivered_in_order_once, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_failed_commit_answers_http_only, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_drop_last_and_destroy, s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

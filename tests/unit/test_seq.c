@@ -9,7 +9,8 @@
 
 static void test_in_order_gap_regression_restart(void **state) {
     (void)state;
-    tp_seq_t *s = tp_seq_new(4);
+    tp_seq_t *s;
+    assert_int_equal(tp_seq_new(4, &s), 0);
     uint64_t missing;
     assert_int_equal(tp_seq_observe(s, "veeva-eu", 41, &missing), TP_SEQ_OK);  /* first seen */
     assert_int_equal(tp_seq_observe(s, "veeva-eu", 42, &missing), TP_SEQ_OK);
@@ -29,7 +30,8 @@ static void test_in_order_gap_regression_restart(void **state) {
 
 static void test_unsequenced_and_limit(void **state) {
     (void)state;
-    tp_seq_t *s = tp_seq_new(2);
+    tp_seq_t *s;
+    assert_int_equal(tp_seq_new(2, &s), 0);
     assert_int_equal(tp_seq_observe(s, "a", 0, NULL), TP_SEQ_UNSEQUENCED);
     assert_int_equal(tp_seq_sources(s), 0);
     assert_int_equal(tp_seq_observe(s, "a", 1, NULL), TP_SEQ_OK);

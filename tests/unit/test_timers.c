@@ -21,9 +21,23 @@ static tp_deadline_t *s_pop(tp_timers_t *t, int64_t now_ms) {
     return d;
 }
 
+/* Every test but the embedded one: an empty set of deadlines. What is still
+ * armed at the end is freed by the teardown's destroy (LSan checks). */
+static int s_setup(void **state) {
+    tp_timers_t *t;
+    assert_int_equal(tp_timers_new(&t), 0);
+    *state = t;
+    return 0;
+}
+
+static int s_teardown(void **state) {
+    tp_timers_t *t = *state;
+    tp_timers_destroy(&t);
+    return 0;
+}
+
 static void test_due_order_and_boundary(void **state) {
-    (void)state;
-    tp_timers_t *t = tp_timers_new();
+    tp_timers_t *t = *state;
     assert_int_equal(tp_timers_next(t), INT64_MAX);
     assert_int_equal(tp_timers_arm(t, 0, "c", 300), 0);
     assert_int_equal(tp_timers_arm(t, 0, "a", 100), 0);
@@ -44,12 +58,10 @@ static void test_due_order_and_boundary(void **state) {
     assert_string_equal(tp_deadline_key(d), "c");
     free(d);
     assert_null(s_pop(t, 1000));
-    tp_timers_destroy(&t);
 }
 
 static void test_cancel_owner_keeps_the_heap(void **state) {
-    (void)state;
-    tp_timers_t *t = tp_timers_new();
+    tp_timers_t *t = *state;
     /* Interleaved owners and due times, so removals hit every heap level. */
     for (int i = 0; i < 200; i++) {
         char key[16];
@@ -70,12 +82,10 @@ static void test_cancel_owner_keeps_the_heap(void **state) {
         n++;
     }
     assert_int_equal(n, 133);
-    tp_timers_destroy(&t);
 }
 
 static void test_rearm_and_cancel(void **state) {
-    (void)state;
-    tp_timers_t *t = tp_timers_new();
+    tp_timers_t *t = *state;
     tp_timers_arm(t, 0, "x", 500);
     tp_timers_arm(t, 0, "y", 600);
     assert_int_equal(tp_timers_arm(t, 0, "x", 700), 0);   /* moved later */
@@ -88,13 +98,11 @@ static void test_rearm_and_cancel(void **state) {
     assert_int_equal(tp_timers_cancel(t, 0, "x"), 0);
     assert_int_equal(tp_timers_due(t, 0, "x"), INT64_MIN);
     assert_int_equal(tp_timers_next(t), 600);
-    tp_timers_destroy(&t);   /* frees what is still armed (LSan) */
 }
 
 /* Equal due times fire in arming order, whatever else is in the heap. */
 static void test_ties_fire_in_arming_order(void **state) {
-    (void)state;
-    tp_timers_t *t = tp_timers_new();
+    tp_timers_t *t = *state;
     char key[16];
     for (int i = 0; i < 50; i++) {                 /* unrelated deadlines around them */
         snprintf(key, sizeof key, "x%d", i);
@@ -118,17 +126,15 @@ static void test_ties_fire_in_arming_order(void **state) {
     assert_string_equal(order[0], "first");
     assert_string_equal(order[1], "second");
     assert_string_equal(order[2], "third");
-    tp_timers_destroy(&t);
 }
 
 /* Random arms, moves and cancels against a brute-force model. */
 static void test_heap_matches_model(void **state) {
-    (void)state;
+    tp_timers_t *t = *state;
     enum { N = 2000 };
     static int64_t model[N];   /* due per key, INT64_MIN = not armed */
     for (int i = 0; i < N; i++)
         model[i] = INT64_MIN;
-    tp_timers_t *t = tp_timers_new();
     srand(42);
     char key[16];
     for (int step = 0; step < 50000; step++) {
@@ -159,7 +165,6 @@ static void test_heap_matches_model(void **state) {
         armed--;
     }
     assert_int_equal(armed, 0);
-    tp_timers_destroy(&t);
 }
 
 /* Embedded timers share the heap and its order with keyed deadlines, move
@@ -167,7 +172,8 @@ static void test_heap_matches_model(void **state) {
  * freed by the timers (the records own them; LSan/ASan would tell). */
 static void test_embedded_timers(void **state) {
     (void)state;
-    tp_timers_t *t = tp_timers_new();
+    tp_timers_t *t;
+    assert_int_equal(tp_timers_new(&t), 0);
     tp_timer_t *a = calloc(1, sizeof *a), *b = calloc(1, sizeof *b), *c = calloc(1, sizeof *c);
     assert_int_equal(tp_timer_due(a), 0);                 /* calloc'd: not armed */
     assert_int_equal(tp_timers_arm(t, 1, "k", 200), 0);
@@ -212,11 +218,11 @@ static void test_embedded_timers(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_embedded_timers),
-        cmocka_unit_test(test_due_order_and_boundary),
-        cmocka_unit_test(test_rearm_and_cancel),
-        cmocka_unit_test(test_cancel_owner_keeps_the_heap),
-        cmocka_unit_test(test_ties_fire_in_arming_order),
-        cmocka_unit_test(test_heap_matches_model),
+        cmocka_unit_test_setup_teardown(test_due_order_and_boundary, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_rearm_and_cancel, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_cancel_owner_keeps_the_heap, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_ties_fire_in_arming_order, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_heap_matches_model, s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

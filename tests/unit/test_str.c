@@ -1,0 +1,54 @@
+/* test_str — alert subjects, keys and evidence lists built without printf. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "tp_str.h"
+
+static void test_join_and_u64(void **state) {
+    (void)state;
+    char buf[16], num[21];
+    assert_int_equal(TP_STR_JOIN(buf, sizeof buf, "call/", "C-1"), 8);
+    assert_string_equal(buf, "call/C-1");
+    assert_int_equal(TP_STR_JOIN(buf, 8, "call/", "C-1"), -ENAMETOOLONG); /* no room for NUL */
+    assert_string_equal(buf, "");
+    assert_string_equal(tp_str_u64(num, 0), "0");
+    assert_string_equal(tp_str_u64(num, UINT64_MAX), "18446744073709551615");
+}
+
+static void test_list(void **state) {
+    (void)state;
+    char   buf[12];
+    size_t off = 0;
+    assert_int_equal(tp_str_list_add(buf, sizeof buf, &off, "MSL-1"), 0);
+    assert_string_equal(buf, "MSL-1");
+    assert_int_equal(tp_str_list_add(buf, sizeof buf, &off, ""), 0); /* an empty item counts */
+    assert_string_equal(buf, "MSL-1,");
+    assert_int_equal(tp_str_list_add(buf, sizeof buf, &off, "FMV-2"), -ENOBUFS);
+    assert_string_equal(buf, "MSL-1,,FMV-"); /* cut to the 11 bytes there are */
+    assert_int_equal(tp_str_list_add(buf, sizeof buf, &off, "X"), -ENOBUFS); /* full now */
+    assert_string_equal(buf, "MSL-1,,FMV-");
+    /* Exactly full, then nothing more. */
+    off = 0;
+    assert_int_equal(tp_str_list_add(buf, 6, &off, "MSL-1"), 0);
+    assert_int_equal(tp_str_list_add(buf, 6, &off, "A"), -ENOBUFS);
+    assert_string_equal(buf, "MSL-1");
+    /* Room for the NUL only, or not even that. */
+    off = 0;
+    buf[0] = 'x';
+    assert_int_equal(tp_str_list_add(buf, 1, &off, "A"), -ENOBUFS);
+    assert_string_equal(buf, "");
+    assert_int_equal(tp_str_list_add(NULL, 0, &off, "A"), -ENOBUFS);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_join_and_u64),
+        cmocka_unit_test(test_list),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
