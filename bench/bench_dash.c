@@ -38,8 +38,8 @@
 
 extern char **environ;
 
-#define WAIT_MS  120000
-#define CLIENTS  10
+#define WAIT_MS 120000
+#define CLIENTS 10
 
 static const char *s_bin = TP_DAEMON_BIN;
 
@@ -50,7 +50,7 @@ static void s_die(const char *what) {
 
 /* Reads alerts off `sub` until one names `mark`; its arrival, or -1. */
 static int64_t s_wait_mark(void *sub, const char *mark, int timeout_ms) {
-    int64_t end = bench_now_ns() + (int64_t)timeout_ms * 1000000;
+    int64_t   end = bench_now_ns() + (int64_t)timeout_ms * 1000000;
     zmq_msg_t m;
     zmq_msg_init(&m);
     int64_t t = -1;
@@ -78,7 +78,7 @@ typedef struct {
 
 static void *s_readers_main(void *arg) {
     s_readers_t *r = arg;
-    char buf[65536];
+    char         buf[65536];
     while (!atomic_load(&r->stop)) {
         struct pollfd p[CLIENTS];
         for (size_t i = 0; i < r->n; i++)
@@ -101,7 +101,7 @@ static void s_readers_start(s_readers_t *r, unsigned port, size_t n) {
     memset(r, 0, sizeof *r);
     r->n = n;
     for (size_t i = 0; i < n; i++) {
-        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        int                fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
         struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
         sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
         if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0)
@@ -109,8 +109,8 @@ static void s_readers_start(s_readers_t *r, unsigned port, size_t n) {
         static const char req[] = "GET /v1/alerts/stream HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
         if (write(fd, req, sizeof req - 1) != (ssize_t)(sizeof req - 1))
             s_die("cannot send a stream request");
-        char buf[65536];
-        size_t got = 0;
+        char    buf[65536];
+        size_t  got = 0;
         int64_t end = bench_now_ns() + 10000000000LL;
         while (got < sizeof buf - 1 && bench_now_ns() < end) {
             struct pollfd p = { .fd = fd, .events = POLLIN };
@@ -146,7 +146,7 @@ static size_t s_readers_stop(s_readers_t *r) {
 
 /* --- one run ----------------------------------------------------------------- */
 
-static char s_tmp[200];
+static char     s_tmp[200];
 static unsigned s_runs;
 
 /* Events/s of `mix` through a fresh daemon with `clients` dashboards
@@ -193,7 +193,8 @@ static double s_run(const bench_frames_t *mix, size_t clients, bool journal, boo
     if (!port)
         s_die("the daemon wrote no http.port");
 
-    void *ctx = zmq_ctx_new(), *pub = bench_socket(ctx, ZMQ_XPUB), *sub = bench_socket(ctx, ZMQ_SUB);
+    void *ctx = zmq_ctx_new(), *pub = bench_socket(ctx, ZMQ_XPUB),
+         *sub = bench_socket(ctx, ZMQ_SUB);
     char ep[400];
     snprintf(ep, sizeof ep, "ipc://%s/in.sock", dir);
     zmq_connect(pub, ep);
@@ -204,7 +205,7 @@ static double s_run(const bench_frames_t *mix, size_t clients, bool journal, boo
     int64_t at = BENCH_T0;
     int64_t t = -1;
     for (unsigned k = 0; t < 0 && k < 100; k++) {
-        char id[32];
+        char          id[32];
         bench_frame_t m;
         snprintf(id, sizeof id, "SYNC-%u", k);
         if (bench_marker(&m, id, at) < 0)
@@ -244,8 +245,8 @@ static double s_run(const bench_frames_t *mix, size_t clients, bool journal, boo
 }
 
 int main(int argc, char **argv) {
-    size_t events = 100000;
-    int reps = 3;
+    size_t      events = 100000;
+    int         reps = 3;
     const char *json = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--events") && i + 1 < argc)
@@ -261,11 +262,12 @@ int main(int argc, char **argv) {
             s_bin = argv[++i];
         else {
             fprintf(stderr, "usage: bench_dash [--events N] [--reps N] [--quick] [--json FILE] "
-                    "[--daemon PATH]\n");
+                            "[--daemon PATH]\n");
             return 2;
         }
     }
-    snprintf(s_tmp, sizeof s_tmp, "%s/bench_dash.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    snprintf(s_tmp, sizeof s_tmp, "%s/bench_dash.XXXXXX",
+             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
     if (!mkdtemp(s_tmp))
         s_die("mkdtemp");
     bench_frames_t mix;
@@ -274,8 +276,8 @@ int main(int argc, char **argv) {
 
     /* [journal][dashboard off, on with none open, on with 10 open] */
     static const char *const mode[] = { "dashboard off", "on, 0 open", "on, 10 open" };
-    double best[2][3] = { { 0 } };
-    size_t bytes[2] = { 0 };
+    double                   best[2][3] = { { 0 } };
+    size_t                   bytes[2] = { 0 };
     for (int j = 0; j < 2; j++)
         for (int r = 0; r < reps; r++)
             for (int m = 0; m < 3; m++) {
@@ -287,7 +289,8 @@ int main(int argc, char **argv) {
                     bytes[j] = b;
             }
     printf("dashboard cost: touchpointd events/s, dashboard off / on with no page / on with %d "
-           "pages streaming (%zu events, best of %d)\n", CLIENTS, events, reps);
+           "pages streaming (%zu events, best of %d)\n",
+           CLIENTS, events, reps);
     printf("  %-8s %14s %14s %14s %10s %10s %16s\n", "journal", mode[0], mode[1], mode[2],
            "ratio 0", "ratio 10", "bytes/dashboard");
     for (int j = 0; j < 2; j++)
@@ -300,11 +303,13 @@ int main(int argc, char **argv) {
         fprintf(f, "{\"bench\": \"dashboard\", \"events\": %zu, \"reps\": %d, \"dashboards\": %d",
                 events, reps, CLIENTS);
         for (int j = 0; j < 2; j++)
-            fprintf(f, ", \"journal_%s\": {\"events_per_s_dashboard_off\": %.0f, "
+            fprintf(f,
+                    ", \"journal_%s\": {\"events_per_s_dashboard_off\": %.0f, "
                     "\"events_per_s_0_open\": %.0f, \"events_per_s_10_open\": %.0f, "
                     "\"ratio_0_open\": %.4f, \"ratio_10_open\": %.4f, "
-                    "\"bytes_per_dashboard\": %zu}", j ? "on" : "off", best[j][0], best[j][1],
-                    best[j][2], best[j][1] / best[j][0], best[j][2] / best[j][0], bytes[j]);
+                    "\"bytes_per_dashboard\": %zu}",
+                    j ? "on" : "off", best[j][0], best[j][1], best[j][2], best[j][1] / best[j][0],
+                    best[j][2] / best[j][0], bytes[j]);
         fprintf(f, "}\n");
         fclose(f);
     }

@@ -35,13 +35,13 @@
 #define CALLGRIND_STOP_INSTRUMENTATION
 #endif
 
-#define T0 1767225600000LL
-#define D  86400000LL
+#define T0   1767225600000LL
+#define D    86400000LL
 #define WORK 200000
 
 typedef struct {
-    uint8_t *buf;
-    size_t   len;
+    uint8_t    *buf;
+    size_t      len;
     const char *topic;
 } frame_t;
 
@@ -60,7 +60,7 @@ static size_t s_pack_env(uint8_t **ret, Touchpoint__V1__Envelope *e, const char 
 
 static size_t s_pack_call(uint8_t **ret, const char *event_id, int64_t at, const char *call_id,
                           const char *hcp, const char *rep, int status, int full, int64_t call_at) {
-    static char *products[] = { "Cardiozan" }, *topics[] = { "dosing" };
+    static char               *products[] = { "Cardiozan" }, *topics[] = { "dosing" };
     Touchpoint__V1__CallLogged c;
     touchpoint__v1__call_logged__init(&c);
     c.call_id = (char *)call_id;
@@ -72,8 +72,10 @@ static size_t s_pack_call(uint8_t **ret, const char *event_id, int64_t at, const
     c.status = (Touchpoint__V1__CallStatus)status;
     c.call_at_ms = call_at;
     if (full) {
-        c.n_products = 1; c.products = products;
-        c.n_topics = 1; c.topics = topics;
+        c.n_products = 1;
+        c.products = products;
+        c.n_topics = 1;
+        c.topics = topics;
         c.notes = "Discussed the renal subgroup data.";
         c.next_step = "Send the reprint.";
     }
@@ -83,7 +85,8 @@ static size_t s_pack_call(uint8_t **ret, const char *event_id, int64_t at, const
     return s_pack_env(ret, &e, event_id, "veeva-eu", at);
 }
 
-static size_t s_pack_feedback(uint8_t **ret, const char *event_id, int64_t at, const char *hcp, int nps) {
+static size_t s_pack_feedback(uint8_t **ret, const char *event_id, int64_t at, const char *hcp,
+                              int nps) {
     Touchpoint__V1__Feedback f;
     touchpoint__v1__feedback__init(&f);
     f.feedback_id = (char *)event_id;
@@ -135,14 +138,17 @@ static int s_handle(tp_engine_t *e, const frame_t *f);
  * figure includes their deadlines (step_slow, case_stalled, retention). */
 static double s_case_bytes(size_t n) {
     static const char *yaml = "clock: event\nlimits: { dedup_window: 1 }\n";
-    char err[256], id[48], contract[48];
-    tp_config_t *cfg;
-    tp_engine_t *e;
+    char               err[256], id[48], contract[48];
+    tp_config_t       *cfg;
+    tp_engine_t       *e;
     if (tp_config_parse(yaml, strlen(yaml), "bench", err, sizeof err, &cfg) < 0 ||
         tp_engine_new(cfg, &e) < 0)
         exit(1);
     size_t before = mallinfo2().uordblks;
-    static const struct { const char *step, *owner; int state, ask; } steps[] = {
+    static const struct {
+        const char *step, *owner;
+        int         state, ask;
+    } steps[] = {
         { "NOMINATION", "REP-017", TOUCHPOINT__V1__STEP_STATE__STEP_STATE_COMPLETED, 0 },
         { "NEEDS_ASSESSMENT", "MSL-03", TOUCHPOINT__V1__STEP_STATE__STEP_STATE_STARTED, 1 },
         { "FMV_REVIEW", "FMV-11", TOUCHPOINT__V1__STEP_STATE__STEP_STATE_STARTED, 0 },
@@ -177,7 +183,7 @@ static double s_now(void) {
  * we measure the per-event cost, not alert output. */
 static frame_t *s_workload(size_t n_open, size_t spread) {
     frame_t *w = calloc(WORK, sizeof *w);
-    char id[48], call[48], hcp[32], rep[32];
+    char     id[48], call[48], hcp[32], rep[32];
     for (size_t i = 0; i < WORK; i++) {
         int64_t at = T0 + 1000 + (int64_t)i;
         /* Which open call (and HCP, rep) this event is about: one of the
@@ -212,29 +218,33 @@ static frame_t *s_workload(size_t n_open, size_t spread) {
 
 typedef struct {
     size_t open;
-    double hot_per_s;            /* events about the same 1,000 calls, whatever N */
-    double spread_per_s;         /* events spread over all N open calls */
+    double hot_per_s;    /* events about the same 1,000 calls, whatever N */
+    double spread_per_s; /* events spread over all N open calls */
     double bytes_per_open_call;
 } result_t;
 
 static int s_null_sink(void *ctx, const char *topic, const uint8_t *buf, size_t len,
                        const Touchpoint__V1__Alert *alert) {
-    (void)ctx; (void)topic; (void)buf; (void)len; (void)alert;
+    (void)ctx;
+    (void)topic;
+    (void)buf;
+    (void)len;
+    (void)alert;
     return 0;
 }
 
 /* Opens n_open calls in a fresh engine, then times WORK events about the
  * first `spread` of them. Returns events/s; *ret_bytes (if not NULL) gets
  * heap bytes per open call. */
-static bool s_with_kpi;          /* install the KPI observer (what the daemon does with http on) */
+static bool s_with_kpi; /* install the KPI observer (what the daemon does with http on) */
 
 static double s_run(size_t n_open, size_t spread, double *ret_bytes) {
     /* The default config: the event-id window (200,000) stays bounded
      * whatever the number of open calls, as in production. */
     static const char *yaml = "clock: event\n";
-    char err[256];
-    tp_config_t *cfg;
-    tp_engine_t *e;
+    char               err[256];
+    tp_config_t       *cfg;
+    tp_engine_t       *e;
     if (tp_config_parse(yaml, strlen(yaml), "bench", err, sizeof err, &cfg) < 0 ||
         tp_engine_new(cfg, &e) < 0) {
         fprintf(stderr, "setup failed: %s\n", err);
@@ -242,7 +252,7 @@ static double s_run(size_t n_open, size_t spread, double *ret_bytes) {
     }
     tp_engine_set_sink(e, s_null_sink, NULL);
     tp_metrics_t *m = NULL;
-    tp_kpi_t *kpi = NULL;
+    tp_kpi_t     *kpi = NULL;
     if (s_with_kpi) {
         if (tp_metrics_new("touchpointd_", &m) < 0 || tp_kpi_new(cfg, m, &kpi) < 0)
             exit(1);
@@ -251,7 +261,7 @@ static double s_run(size_t n_open, size_t spread, double *ret_bytes) {
     frame_t *work = s_workload(n_open, spread);
 
     size_t before = mallinfo2().uordblks;
-    char id[48], call[48], hcp[32], rep[32];
+    char   id[48], call[48], hcp[32], rep[32];
     for (size_t i = 0; i < n_open; i++) {
         frame_t f = { .topic = "crm.call" };
         snprintf(id, sizeof id, "open-%zu", i);
@@ -285,16 +295,16 @@ static double s_run(size_t n_open, size_t spread, double *ret_bytes) {
 
 int main(int argc, char **argv) {
     size_t sizes[8] = { 1000, 1000000 };
-    int n = 2;
+    int    n = 2;
     if (argc > 1) {
         n = 0;
         for (int i = 1; i < argc && n < 8; i++)
             sizes[n++] = strtoull(argv[i], NULL, 10);
     }
-    tp_log_set_max_level(TP_LOG_ERR);   /* duplicates and gaps are not the point here */
+    tp_log_set_max_level(TP_LOG_ERR); /* duplicates and gaps are not the point here */
     /* BENCH_WORKLOAD=hot or spread runs only that one (for callgrind). */
     const char *only = getenv("BENCH_WORKLOAD");
-    bool hot = !only || strcmp(only, "hot") == 0, spread = !only || strcmp(only, "spread") == 0;
+    bool     hot = !only || strcmp(only, "hot") == 0, spread = !only || strcmp(only, "spread") == 0;
     result_t res[8];
     printf("%12s %12s %8s %12s %8s %16s\n", "open calls", "hot ev/s", "ratio", "spread ev/s",
            "ratio", "bytes/open call");
@@ -303,7 +313,8 @@ int main(int argc, char **argv) {
         if (hot)
             res[i].hot_per_s = s_run(sizes[i], 1000, &res[i].bytes_per_open_call);
         if (spread)
-            res[i].spread_per_s = s_run(sizes[i], sizes[i], hot ? NULL : &res[i].bytes_per_open_call);
+            res[i].spread_per_s =
+                s_run(sizes[i], sizes[i], hot ? NULL : &res[i].bytes_per_open_call);
         printf("%12zu %12.0f %8.3f %12.0f %8.3f %16.0f\n", res[i].open, res[i].hot_per_s,
                res[i].hot_per_s / res[0].hot_per_s, res[i].spread_per_s,
                res[i].spread_per_s / res[0].spread_per_s, res[i].bytes_per_open_call);
@@ -320,10 +331,12 @@ int main(int argc, char **argv) {
         on = r > on ? r : on;
     }
     s_with_kpi = false;
-    printf("KPI observer (%zu open calls, hot, best of 3): off %.0f ev/s, on %.0f ev/s, ratio %.3f\n",
-           sizes[0], off, on, on / off);
+    printf(
+        "KPI observer (%zu open calls, hot, best of 3): off %.0f ev/s, on %.0f ev/s, ratio %.3f\n",
+        sizes[0], off, on, on / off);
     double case_bytes = s_case_bytes(100000);
-    printf("heap bytes per open contracting case (100,000 cases, 3 steps each): %.0f\n", case_bytes);
+    printf("heap bytes per open contracting case (100,000 cases, 3 steps each): %.0f\n",
+           case_bytes);
     printf("{\"bench\":\"engine\",\"workload_events\":%d,\"bytes_per_open_case\":%.0f,\"runs\":[",
            WORK, case_bytes);
     for (int i = 0; i < n; i++)

@@ -55,9 +55,12 @@ static int s_call(bench_frame_t *f, const char *id, uint64_t seq, int64_t at, co
     if (c->status == TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED)
         call.submitted_at_ms = at;
     if (c->data) {
-        call.n_products = 2; call.products = products;
-        call.n_topics = 1; call.topics = topics;
-        call.n_attendees = 1; call.attendees = attendees;
+        call.n_products = 2;
+        call.products = products;
+        call.n_topics = 1;
+        call.topics = topics;
+        call.n_attendees = 1;
+        call.attendees = attendees;
         call.notes = "Discussed the renal subgroup data; asked for the dosing leaflet.";
         call.next_step = "Send the reprint and book a follow-up.";
     }
@@ -147,20 +150,64 @@ static int s_mix_event(bench_frame_t *f, const char *tag, size_t g, unsigned k, 
     static const char letters[] = "AAABBCDDEFGG";
     if (k < 10 || k == 19) {
         snprintf(call, sizeof call, "C-%s-%zu-%c", tag, g, k == 19 ? 'G' : letters[k]);
-        s_call_t c = { .call_id = call, .hcp = hcp, .rep = rep, .account = acc, .territory = terr,
-                       .channel = IN_PERSON, .call_at = at + 2 * H, .data = true };
+        s_call_t c = { .call_id = call,
+                       .hcp = hcp,
+                       .rep = rep,
+                       .account = acc,
+                       .territory = terr,
+                       .channel = IN_PERSON,
+                       .call_at = at + 2 * H,
+                       .data = true };
         switch (k) {
-        case 0: c.status = PLANNED; c.data = false; break;
-        case 1: c.status = SAVED; c.data = false; break;
-        case 2: c.status = SUBMITTED; c.call_at = at - 2 * H; break;
-        case 3: c.status = PLANNED; c.data = false; break;
-        case 4: c.status = SUBMITTED; c.data = false; c.call_at = at - H; break;   /* incomplete */
-        case 5: c.status = SUBMITTED; c.channel = EMAIL; c.rep = rep2; c.call_at = at - H; break;
-        case 6: c.status = PLANNED; c.data = false; break;
-        case 7: c.status = CANCELLED; c.data = false; break;
-        case 8: c.status = SAVED; c.data = false; c.call_at = at - 47 * H; break; /* due in 1 h */
-        case 9: c.status = SUBMITTED; c.channel = PHONE; c.call_at = at - 3 * H; break;
-        default: c.status = SUBMITTED; c.call_at = at - H; break;    /* after the detractor */
+        case 0:
+            c.status = PLANNED;
+            c.data = false;
+            break;
+        case 1:
+            c.status = SAVED;
+            c.data = false;
+            break;
+        case 2:
+            c.status = SUBMITTED;
+            c.call_at = at - 2 * H;
+            break;
+        case 3:
+            c.status = PLANNED;
+            c.data = false;
+            break;
+        case 4:
+            c.status = SUBMITTED;
+            c.data = false;
+            c.call_at = at - H;
+            break; /* incomplete */
+        case 5:
+            c.status = SUBMITTED;
+            c.channel = EMAIL;
+            c.rep = rep2;
+            c.call_at = at - H;
+            break;
+        case 6:
+            c.status = PLANNED;
+            c.data = false;
+            break;
+        case 7:
+            c.status = CANCELLED;
+            c.data = false;
+            break;
+        case 8:
+            c.status = SAVED;
+            c.data = false;
+            c.call_at = at - 47 * H;
+            break; /* due in 1 h */
+        case 9:
+            c.status = SUBMITTED;
+            c.channel = PHONE;
+            c.call_at = at - 3 * H;
+            break;
+        default:
+            c.status = SUBMITTED;
+            c.call_at = at - H;
+            break; /* after the detractor */
         }
         return s_call(f, id, seq, at, &c);
     }
@@ -190,16 +237,21 @@ static int s_mix_event(bench_frame_t *f, const char *tag, size_t g, unsigned k, 
 }
 
 int bench_mix(bench_frames_t *ret, size_t n, const char *tag, int64_t t0, size_t lat_every) {
-    int r = s_alloc(ret, n);
+    int  r = s_alloc(ret, n);
     char id[64], call[64];
     for (size_t i = 0; r == 0 && i < n; i++) {
         int64_t at = t0 + (int64_t)i * BENCH_STEP_MS;
         snprintf(id, sizeof id, "%s-%zu", tag, i);
         if (lat_every && i % lat_every == lat_every - 1) {
             snprintf(call, sizeof call, "LAT-%s-%zu", tag, i);
-            s_call_t c = { .call_id = call, .hcp = "HCP-LAT", .rep = "REP-LAT",
-                           .account = "ACC-LAT", .territory = "DE-00", .status = SUBMITTED,
-                           .channel = IN_PERSON, .call_at = at - H };
+            s_call_t c = { .call_id = call,
+                           .hcp = "HCP-LAT",
+                           .rep = "REP-LAT",
+                           .account = "ACC-LAT",
+                           .territory = "DE-00",
+                           .status = SUBMITTED,
+                           .channel = IN_PERSON,
+                           .call_at = at - H };
             r = s_call(&ret->f[i], id, 0, at, &c);
         } else {
             r = s_mix_event(&ret->f[i], tag, i / 20, (unsigned)(i % 20), id, 0, at);
@@ -212,17 +264,23 @@ int bench_mix(bench_frames_t *ret, size_t n, const char *tag, int64_t t0, size_t
 }
 
 int bench_open_calls(bench_frames_t *ret, size_t n, const char *tag, int64_t t0) {
-    int r = s_alloc(ret, n);
+    int  r = s_alloc(ret, n);
     char id[64], call[64], hcp[32], rep[32], acc[32], terr[16];
     for (size_t i = 0; r == 0 && i < n; i++) {
         snprintf(id, sizeof id, "%s-%zu", tag, i);
-        snprintf(call, sizeof call, "a0C7Q%s%08zuUAE", tag, i);   /* Veeva-like 18 chars */
+        snprintf(call, sizeof call, "a0C7Q%s%08zuUAE", tag, i); /* Veeva-like 18 chars */
         snprintf(hcp, sizeof hcp, "HCP-%05zu", i % 50000);
         snprintf(rep, sizeof rep, "REP-%04zu", i % 2000);
         snprintf(acc, sizeof acc, "ACC-%04zu", i % 5000);
         snprintf(terr, sizeof terr, "DE-%02zu", i % 100);
-        s_call_t c = { .call_id = call, .hcp = hcp, .rep = rep, .account = acc, .territory = terr,
-                       .status = PLANNED, .channel = IN_PERSON, .call_at = t0 + 30 * 24 * H };
+        s_call_t c = { .call_id = call,
+                       .hcp = hcp,
+                       .rep = rep,
+                       .account = acc,
+                       .territory = terr,
+                       .status = PLANNED,
+                       .channel = IN_PERSON,
+                       .call_at = t0 + 30 * 24 * H };
         r = s_call(&ret->f[i], id, 0, t0 + (int64_t)(i / 1000), &c);
         ret->n = i + (r == 0);
     }
@@ -232,15 +290,19 @@ int bench_open_calls(bench_frames_t *ret, size_t n, const char *tag, int64_t t0)
 }
 
 int bench_open_cases(bench_frames_t *ret, size_t n, const char *tag, int64_t t0) {
-    int r = s_alloc(ret, n);
+    int  r = s_alloc(ret, n);
     char id[64], contract[64], hcp[32], rep[32];
     for (size_t i = 0; r == 0 && i < n; i++) {
         snprintf(id, sizeof id, "%s-%zu", tag, i);
         snprintf(contract, sizeof contract, "K-%s-%08zu", tag, i);
         snprintf(hcp, sizeof hcp, "HCP-%05zu", i % 50000);
         snprintf(rep, sizeof rep, "REP-%04zu", i % 2000);
-        s_step_t s = { .contract = contract, .hcp = hcp, .rep = rep, .step = "NOMINATION",
-                       .owner = rep, .state = STARTED };
+        s_step_t s = { .contract = contract,
+                       .hcp = hcp,
+                       .rep = rep,
+                       .step = "NOMINATION",
+                       .owner = rep,
+                       .state = STARTED };
         r = s_step(&ret->f[i], id, 0, t0 + (int64_t)(i / 1000), &s);
         ret->n = i + (r == 0);
     }
@@ -250,8 +312,14 @@ int bench_open_cases(bench_frames_t *ret, size_t n, const char *tag, int64_t t0)
 }
 
 int bench_marker(bench_frame_t *ret, const char *call_id, int64_t at) {
-    s_call_t c = { .call_id = call_id, .hcp = "HCP-MARK", .rep = "REP-MARK", .account = "",
-                   .territory = "", .status = SUBMITTED, .channel = IN_PERSON, .call_at = at };
+    s_call_t c = { .call_id = call_id,
+                   .hcp = "HCP-MARK",
+                   .rep = "REP-MARK",
+                   .account = "",
+                   .territory = "",
+                   .status = SUBMITTED,
+                   .channel = IN_PERSON,
+                   .call_at = at };
     return s_call(ret, call_id, 0, at, &c);
 }
 

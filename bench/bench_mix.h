@@ -18,8 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define BENCH_T0      1767225600000LL   /* 2026-01-01T00:00:00Z */
-#define BENCH_STEP_MS 200               /* event time per event of the mix */
+#define BENCH_T0      1767225600000LL /* 2026-01-01T00:00:00Z */
+#define BENCH_STEP_MS 200             /* event time per event of the mix */
 
 typedef struct {
     const char *topic;

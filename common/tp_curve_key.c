@@ -36,12 +36,12 @@ int tp_curve_key_parse_line(const char *line, uint8_t ret_key[32]) {
 
 int tp_curve_key_read(const char *path, char ret_public[TP_Z85_LEN + 1],
                       char ret_secret[TP_Z85_LEN + 1]) {
-    char buf[TP_KEYFILE_MAX + 1];
+    char    buf[TP_KEYFILE_MAX + 1];
     ssize_t n = tp_read_private_file(path, buf, sizeof buf);
     if (n < 0)
         return (int)n;
     uint8_t key[32];
-    int r = -EBADMSG;
+    int     r = -EBADMSG;
     for (char *save = NULL, *line = strtok_r(buf, "\n", &save); line;
          line = strtok_r(NULL, "\n", &save)) {
         int p = tp_curve_key_parse_line(line, key);
@@ -69,10 +69,10 @@ int tp_curve_allow_list_read(const char *path, tp_curve_key_fn fn, void *arg,
     FILE *f = fopen(path, "re");
     if (!f)
         return -errno;
-    size_t cap = 0;
+    size_t   cap = 0;
     unsigned lineno = 0;
-    char *line = NULL;
-    int r = 0;
+    char    *line = NULL;
+    int      r = 0;
     errno = 0;
     while (r == 0 && getline(&line, &cap, f) >= 0) {
         uint8_t key[32];
@@ -106,7 +106,7 @@ int tp_curve_key_load(const char *key, const char *path, char ret_public[TP_Z85_
 int tp_curve_client_init(const char *server_key, const char *secret_file, tp_curve_client_t *ret,
                          char *err, size_t errlen) {
     tp_curve_client_t c = { 0 };
-    uint8_t raw[32];
+    uint8_t           raw[32];
     if (!server_key && !secret_file) {
         *ret = c;
         return 0;

@@ -13,8 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define TP_Z85_LEN  40           /* a 32-byte key in Z85 */
-#define TP_KEYFILE_MAX 4096      /* larger "key files" are refused */
+#define TP_Z85_LEN     40   /* a 32-byte key in Z85 */
+#define TP_KEYFILE_MAX 4096 /* larger "key files" are refused */
 
 /* Parses one text line holding a Z85 key (surrounding blanks allowed) into
  * the 32 raw bytes. 0; 1 the line is blank or a '#' comment; -EINVAL.
@@ -50,8 +50,8 @@ int tp_curve_allow_list_read(const char *path, tp_curve_key_fn fn, void *arg,
 
 /* A tool's CURVE client identity: the server's public key and our keypair. */
 typedef struct {
-    bool on;                                   /* false: plain, nothing is set */
-    char server[TP_Z85_LEN + 1];               /* the daemon's public key */
+    bool on;                     /* false: plain, nothing is set */
+    char server[TP_Z85_LEN + 1]; /* the daemon's public key */
     char public_key[TP_Z85_LEN + 1];
     char secret_key[TP_Z85_LEN + 1];
 } tp_curve_client_t;

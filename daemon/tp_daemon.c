@@ -91,7 +91,8 @@ void tp_daemon_rearm(tp_daemon_t *d) {
         delay = 0;
     if (delay > (int64_t)86400000 * 365)
         delay = (int64_t)86400000 * 365;
-    struct timeval tv = { .tv_sec = (time_t)(delay / 1000), .tv_usec = (suseconds_t)(delay % 1000) * 1000 };
+    struct timeval tv = { .tv_sec = (time_t)(delay / 1000),
+                          .tv_usec = (suseconds_t)(delay % 1000) * 1000 };
     evtimer_add(d->deadline_ev, &tv);
 }
 
@@ -111,7 +112,8 @@ static void s_input_cb(void *arg, const tp_frame_t *frames, size_t nframes) {
     d->now_ms = tp_realtime_ms();
     int r = tp_engine_handle(d->engine, frames, nframes);
     if (r == TP_ACCEPTED)
-        tp_daemon_log(d, TP_LOG_EVENT, frames[0].data, frames[0].len, frames[1].data, frames[1].len);
+        tp_daemon_log(d, TP_LOG_EVENT, frames[0].data, frames[0].len, frames[1].data,
+                      frames[1].len);
     else if (r < 0)
         log_error_errno(r, "Failed to process event: %m");
     tp_daemon_rearm(d);
@@ -122,7 +124,7 @@ static void s_input_cb(void *arg, const tp_frame_t *frames, size_t nframes) {
  * be accepted are NACKed at once with the reason. */
 static void s_reliable_cb(void *arg, const tp_frame_t *frames, size_t nframes) {
     tp_daemon_t *d = arg;
-    char why[256] = "expected [topic, Envelope]", id[160] = "";
+    char         why[256] = "expected [topic, Envelope]", id[160] = "";
     d->now_ms = tp_realtime_ms();
     /* Through the engine whatever the frame count, so a bad one is received
      * and refused (frames) like on any input. */
@@ -131,7 +133,8 @@ static void s_reliable_cb(void *arg, const tp_frame_t *frames, size_t nframes) {
         r = tp_engine_handle_why(d->engine, frames + 1, nframes - 1, why, sizeof why, id,
                                  sizeof id);
     if (r == TP_ACCEPTED)
-        tp_daemon_log(d, TP_LOG_EVENT, frames[1].data, frames[1].len, frames[2].data, frames[2].len);
+        tp_daemon_log(d, TP_LOG_EVENT, frames[1].data, frames[1].len, frames[2].data,
+                      frames[2].len);
     if (r == TP_ACCEPTED || r == TP_DUPLICATE) {
         /* On ENOMEM no ACK: the producer resends, dedup absorbs it. */
         tp_daemon_queued(d, tp_outbox_ack(d->outbox, frames[0].data, frames[0].len, id));
@@ -149,8 +152,8 @@ static void s_reliable_cb(void *arg, const tp_frame_t *frames, size_t nframes) {
  * producer stops resending what will never be accepted. */
 static void s_reliable_oversize_cb(void *arg, const tp_frame_t *frames, size_t nframes) {
     tp_daemon_t *d = arg;
-    char why[160], id[TP_ID_MAX + 1] = "";
-    size_t bytes = 0;
+    char         why[160], id[TP_ID_MAX + 1] = "";
+    size_t       bytes = 0;
     for (size_t i = 1; i < nframes && i < 3; i++)
         bytes += frames[i].len;
     if (nframes == 3)
@@ -175,7 +178,8 @@ static int s_ingest_submit_cb(void *ctx, const tp_frame_t frames[2], char *why, 
     }
     int r = tp_engine_handle_why(d->engine, frames, 2, why, whylen, NULL, 0);
     if (r == TP_ACCEPTED)
-        tp_daemon_log(d, TP_LOG_EVENT, frames[0].data, frames[0].len, frames[1].data, frames[1].len);
+        tp_daemon_log(d, TP_LOG_EVENT, frames[0].data, frames[0].len, frames[1].data,
+                      frames[1].len);
     else if (r < 0)
         log_error_errno(r, "Failed to process event: %m");
     tp_daemon_rearm(d);
@@ -201,7 +205,7 @@ int tp_daemon_open_role(tp_daemon_t *d, const tp_config_t *cfg, int role) {
     const tp_endpoint_t *ep = tp_daemon_role_ep(d, cfg, role);
     if (!ep)
         return 0;
-    int r;
+    int         r;
     const char *what = "input";
     if (role < ROLE_OUTPUT) {
         r = tp_bus_add_input(d->bus, ep, cfg->max_message_bytes, s_input_cb, d, &d->inputs[role]);
@@ -242,9 +246,10 @@ void tp_daemon_close_role(tp_daemon_t *d, int role) {
 
 int tp_daemon_open_http(tp_daemon_t *d, const tp_config_t *cfg) {
     const tp_ingest_ops_t ops = { .submit = s_ingest_submit_cb,
-                                  .when_durable = tp_daemon_ingest_when_durable_cb, .ctx = d };
-    char why[512];
-    int r = tp_http_new(d->base, cfg, d->engine, &ops, why, sizeof why, &d->http);
+                                  .when_durable = tp_daemon_ingest_when_durable_cb,
+                                  .ctx = d };
+    char                  why[512];
+    int                   r = tp_http_new(d->base, cfg, d->engine, &ops, why, sizeof why, &d->http);
     if (r < 0)
         return log_error_errno(r, "Failed to start the HTTP endpoint: %s: %m", why);
     tp_http_set_collector(d->http, tp_daemon_collect_cb, d);
@@ -292,13 +297,13 @@ int tp_daemon_load_allow_lists(tp_daemon_t *d, const tp_config_t *cfg) {
  * loaded before its socket exists, so no client is ever admitted unchecked. */
 static int s_bus_guards(tp_daemon_t *d) {
     const tp_config_t *cfg = d->cfg;
-    tp_ratelimit_t rl = { .interval_ms = cfg->log_interval_ms, .burst = cfg->log_burst };
+    tp_ratelimit_t     rl = { .interval_ms = cfg->log_interval_ms, .burst = cfg->log_burst };
     tp_bus_set_counters(d->bus, tp_engine_counters(d->engine), &rl);
     const char *path = cfg->curve.secret_key_file;
     if (!path)
         return 0;
     char pub[TP_Z85_LEN + 1], sec[TP_Z85_LEN + 1], why[512];
-    int r = tp_curve_key_load("curve.secret_key_file", path, pub, sec, why, sizeof why);
+    int  r = tp_curve_key_load("curve.secret_key_file", path, pub, sec, why, sizeof why);
     if (r < 0)
         return log_error_errno(r, "Refusing to start: %s", why);
     r = tp_bus_enable_curve(d->bus, pub, sec, &d->zap);
@@ -319,7 +324,8 @@ int tp_daemon_new(struct event_base *base, const tp_config_t *cfg, const tp_daem
     d->base = base;
     d->cfg = cfg;
     d->lock_fd = -1;
-    d->journal_rl = (tp_ratelimit_t){ .interval_ms = cfg->log_interval_ms, .burst = cfg->log_burst };
+    d->journal_rl =
+        (tp_ratelimit_t){ .interval_ms = cfg->log_interval_ms, .burst = cfg->log_burst };
     d->print_alerts = opts ? opts->print_alerts : NULL;
 
     int r = s_lock_state_dir(d);
@@ -337,7 +343,8 @@ int tp_daemon_new(struct event_base *base, const tp_config_t *cfg, const tp_daem
     tp_engine_set_sink(d->engine, tp_daemon_alert_sink, d);
     d->now_ms = tp_realtime_ms();
     tp_clock_set_wall(tp_engine_clock(d->engine), s_wall_cb, d);
-    if (cfg->journal.enabled && (r = tp_daemon_open_journal(d, opts && opts->move_aside_corrupt)) < 0)
+    if (cfg->journal.enabled &&
+        (r = tp_daemon_open_journal(d, opts && opts->move_aside_corrupt)) < 0)
         goto fail;
     d->armed_for = INT64_MAX;
     d->deadline_ev = evtimer_new(base, s_deadline_cb, d);
@@ -353,7 +360,7 @@ int tp_daemon_new(struct event_base *base, const tp_config_t *cfg, const tp_daem
         goto fail;
     if (cfg->reliable_input.enabled && !d->journal) {
         r = log_error_errno(EINVAL, "reliable_input needs journal.enabled: an ACK promises the "
-                            "event is stored");
+                                    "event is stored");
         goto fail;
     }
     if (cfg->nats.enabled && (r = tp_daemon_open_nats(d)) < 0)
@@ -380,13 +387,14 @@ tp_engine_t *tp_daemon_engine(tp_daemon_t *d) {
 
 void tp_daemon_status(void *ctx, char *buf, size_t len) {
     const tp_daemon_t *d = ctx;
-    const tp_stats_t *st = tp_engine_stats(d->engine);
-    snprintf(buf, len, "%llu events accepted, %llu refused, %llu duplicates; %zu open alerts; "
+    const tp_stats_t  *st = tp_engine_stats(d->engine);
+    snprintf(buf, len,
+             "%llu events accepted, %llu refused, %llu duplicates; %zu open alerts; "
              "%zu calls, %zu contracts, %zu deadlines; %zu subscribers",
              (unsigned long long)st->accepted, (unsigned long long)tp_stats_bad_total(st),
              (unsigned long long)st->duplicates, tp_engine_open_alerts(d->engine),
-             tp_engine_calls(d->engine), tp_engine_cases(d->engine),
-             tp_engine_deadlines(d->engine), tp_bus_subscribers(d->bus));
+             tp_engine_calls(d->engine), tp_engine_cases(d->engine), tp_engine_deadlines(d->engine),
+             tp_bus_subscribers(d->bus));
 }
 
 void tp_daemon_log_stats(const tp_daemon_t *d) {

@@ -16,8 +16,8 @@
 struct event_base;
 
 typedef struct {
-    FILE *print_alerts;          /* also print each alert as a JSON line; NULL = no */
-    bool  move_aside_corrupt;    /* a corrupt journal is renamed and a new one started */
+    FILE *print_alerts;       /* also print each alert as a JSON line; NULL = no */
+    bool  move_aside_corrupt; /* a corrupt journal is renamed and a new one started */
 } tp_daemon_opts_t;
 
 typedef struct tp_daemon tp_daemon_t;

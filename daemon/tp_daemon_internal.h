@@ -22,32 +22,32 @@
 #include "tp_zap.h"
 
 struct tp_daemon {
-    struct event_base *base;
-    const tp_config_t *cfg;
-    int                lock_fd;  /* flock on <state_dir>/touchpointd.lock */
-    tp_engine_t       *engine;
-    tp_bus_t          *bus;
-    FILE              *print_alerts;
-    struct event      *deadline_ev;  /* the one timer: earliest rule deadline */
-    int64_t            armed_for;    /* due time deadline_ev is set for */
-    tp_journal_t      *journal;      /* NULL when journal.enabled is false */
+    struct event_base  *base;
+    const tp_config_t  *cfg;
+    int                 lock_fd; /* flock on <state_dir>/touchpointd.lock */
+    tp_engine_t        *engine;
+    tp_bus_t           *bus;
+    FILE               *print_alerts;
+    struct event       *deadline_ev; /* the one timer: earliest rule deadline */
+    int64_t             armed_for;   /* due time deadline_ev is set for */
+    tp_journal_t       *journal;     /* NULL when journal.enabled is false */
     tp_replay_server_t *replay;
-    struct event      *flush_ev;     /* group commit, then publish, once per loop turn */
-    struct tp_outbox  *outbox;       /* what waits for the group commit (tp_outbox.c) */
-    int64_t            last_prune_ms;
-    int64_t            busy_since_ms; /* commits found the checkpointer truncating since, or 0 */
-    tp_ratelimit_t     journal_rl;
-    tp_bus_sock_t     *reliable;     /* ROUTER for at-least-once producers, or NULL */
-    tp_bus_sock_t     *inputs[TP_MAX_INPUTS]; /* SUB sockets, as cfg->inputs */
-    int64_t            now_ms;       /* the wall clock for this callback: one per event */
-    bool               rebuilding;   /* replaying the event log: alerts are already journaled */
-    tp_zap_t          *zap;          /* CURVE on: the ZAP handler (the bus owns it), or NULL */
-    uint64_t           rebuilt_alerts;
-    tp_http_t         *http;         /* /healthz, /metrics, /status; NULL when http.enabled is false */
-    tp_nats_t         *nats;         /* JetStream input and alert stream; NULL when nats.enabled is false */
-    tp_cluster_t      *cluster;      /* instead of nats with nats.ownership: lease */
-    tp_nats_metrics_t  nats_metrics; /* nats_* on /metrics */
-    tp_metric_t       *wal_bytes, *wal_lag, *wal_age, *wal_truncations, *wal_errors; /* journal_* */
+    struct event       *flush_ev; /* group commit, then publish, once per loop turn */
+    struct tp_outbox   *outbox;   /* what waits for the group commit (tp_outbox.c) */
+    int64_t             last_prune_ms;
+    int64_t             busy_since_ms; /* commits found the checkpointer truncating since, or 0 */
+    tp_ratelimit_t      journal_rl;
+    tp_bus_sock_t      *reliable;              /* ROUTER for at-least-once producers, or NULL */
+    tp_bus_sock_t      *inputs[TP_MAX_INPUTS]; /* SUB sockets, as cfg->inputs */
+    int64_t             now_ms;                /* the wall clock for this callback: one per event */
+    bool                rebuilding; /* replaying the event log: alerts are already journaled */
+    tp_zap_t           *zap;        /* CURVE on: the ZAP handler (the bus owns it), or NULL */
+    uint64_t            rebuilt_alerts;
+    tp_http_t          *http; /* /healthz, /metrics, /status; NULL when http.enabled is false */
+    tp_nats_t        *nats; /* JetStream input and alert stream; NULL when nats.enabled is false */
+    tp_cluster_t     *cluster;      /* instead of nats with nats.ownership: lease */
+    tp_nats_metrics_t nats_metrics; /* nats_* on /metrics */
+    tp_metric_t      *wal_bytes, *wal_lag, *wal_age, *wal_truncations, *wal_errors; /* journal_* */
 };
 
 /* Every socket the daemon opens has a role: inputs[i], the output, the
@@ -68,7 +68,7 @@ void tp_daemon_close_role(tp_daemon_t *d, int role);
 
 /* The HTTP endpoint: started on cfg (logged), or closed (requests still
  * waiting for a commit are answered first). */
-int tp_daemon_open_http(tp_daemon_t *d, const tp_config_t *cfg);
+int  tp_daemon_open_http(tp_daemon_t *d, const tp_config_t *cfg);
 void tp_daemon_close_http(tp_daemon_t *d);
 
 /* Loads every bound endpoint's CURVE allow-list into the ZAP handler. */

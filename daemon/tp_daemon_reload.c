@@ -46,7 +46,7 @@ static int s_reload_http(tp_daemon_t *d, const tp_config_t *next) {
     if (!d->http)
         return tp_daemon_open_http(d, next);
     char why[512];
-    int r = tp_http_reconfigure(d->http, next, why, sizeof why);
+    int  r = tp_http_reconfigure(d->http, next, why, sizeof why);
     if (r < 0)
         return log_error_errno(r, "Failed to reconfigure the HTTP endpoint: %s: %m", why);
     return 0;
@@ -56,7 +56,7 @@ static int s_reload_http(tp_daemon_t *d, const tp_config_t *next) {
  * (reload validates against the running daemon, not just the file). */
 static int s_check_reload(const tp_daemon_t *d, const tp_config_t *next, char *why, size_t len) {
     const tp_config_t *old = d->cfg;
-    const char *fixed = tp_config_restart_key(old, next);
+    const char        *fixed = tp_config_restart_key(old, next);
     if (fixed) {
         snprintf(why, len, "%s cannot change on reload; restart touchpointd to change it", fixed);
         return -EINVAL;
@@ -64,7 +64,8 @@ static int s_check_reload(const tp_daemon_t *d, const tp_config_t *next, char *w
     /* The partition engines borrow the config on their own thread, and
      * the old config is freed once a reload succeeds. */
     if (old->nats.enabled && old->nats.ownership == TP_OWNERSHIP_LEASE) {
-        snprintf(why, len, "nats.ownership: lease takes no reload (the partition engines run on "
+        snprintf(why, len,
+                 "nats.ownership: lease takes no reload (the partition engines run on "
                  "the config they started with); restart the instance, its partitions move to "
                  "the others meanwhile");
         return -EINVAL;
@@ -78,8 +79,8 @@ static int s_check_reload(const tp_daemon_t *d, const tp_config_t *next, char *w
 
 int tp_daemon_reload(tp_daemon_t *d, const tp_config_t *next) {
     const tp_config_t *old = d->cfg;
-    char why[256];
-    int r = s_check_reload(d, next, why, sizeof why);
+    char               why[256];
+    int                r = s_check_reload(d, next, why, sizeof why);
     if (r < 0) {
         log_error("Reload of %s refused: %s; still running on the previous config", next->path,
                   why);
@@ -95,7 +96,7 @@ int tp_daemon_reload(tp_daemon_t *d, const tp_config_t *next) {
     /* Sockets next (they can fail to bind), and back to the old ones if
      * any of the new ones fails: a reload is applied whole or not at all. */
     bool changed[ROLE_COUNT];
-    int role;
+    int  role;
     for (role = 0; role < ROLE_COUNT; role++)
         if ((changed[role] = s_role_changed(d, old, next, role)))
             tp_daemon_close_role(d, role);
@@ -122,7 +123,7 @@ int tp_daemon_reload(tp_daemon_t *d, const tp_config_t *next) {
                 tp_daemon_close_role(d, role);
         for (role = 0; role < ROLE_COUNT; role++)
             if (changed[role])
-                tp_daemon_open_role(d, old, role);   /* logs if even the old one fails now */
+                tp_daemon_open_role(d, old, role); /* logs if even the old one fails now */
         tp_daemon_load_allow_lists(d, old);
         log_error("Reload of %s refused; still running on the previous config", next->path);
         return r;
@@ -135,10 +136,9 @@ int tp_daemon_reload(tp_daemon_t *d, const tp_config_t *next) {
     for (role = 0; role < ROLE_COUNT; role++)
         n += changed[role];
     log_info("Reloaded configuration from %s: %zu endpoints reopened; state kept (%zu calls, "
-             "%zu contracts, %zu open alerts, %zu deadlines)", next->path, n,
-             tp_engine_calls(d->engine), tp_engine_cases(d->engine),
+             "%zu contracts, %zu open alerts, %zu deadlines)",
+             next->path, n, tp_engine_calls(d->engine), tp_engine_cases(d->engine),
              tp_engine_open_alerts(d->engine), tp_engine_deadlines(d->engine));
     tp_daemon_rearm(d);
     return 0;
 }
-

@@ -16,11 +16,11 @@
 #define STATUS_EVERY_S 5
 
 struct tp_notify {
-    struct event       *watchdog;   /* WATCHDOG=1 every WATCHDOG_USEC / 2 */
-    struct event       *status;     /* STATUS= every STATUS_EVERY_S */
+    struct event       *watchdog; /* WATCHDOG=1 every WATCHDOG_USEC / 2 */
+    struct event       *status;   /* STATUS= every STATUS_EVERY_S */
     tp_notify_status_fn status_fn;
     void               *ctx;
-    bool                active;     /* $NOTIFY_SOCKET is set */
+    bool                active; /* $NOTIFY_SOCKET is set */
 };
 
 static void s_send(tp_notify_t *n, const char *state) {
@@ -55,11 +55,11 @@ int tp_notify_new(struct event_base *base, tp_notify_status_fn status, void *ctx
     n->ctx = ctx;
     n->active = getenv("NOTIFY_SOCKET") != NULL;
     uint64_t usec = 0;
-    int r = 0;
+    int      r = 0;
     if (sd_watchdog_enabled(0, &usec) > 0 && usec > 0) {
         /* Half the timeout, as sd_watchdog_enabled(3) advises: one late
          * ping must not be fatal. */
-        uint64_t half = usec / 2;
+        uint64_t       half = usec / 2;
         struct timeval tv = { .tv_sec = (time_t)(half / 1000000),
                               .tv_usec = (suseconds_t)(half % 1000000) };
         n->watchdog = event_new(base, -1, EV_PERSIST, s_watchdog_cb, n);

@@ -15,7 +15,7 @@
 /* Structured records (see tp_fuzz_drive): [op][len][envelope: id, source,
  * sequence, dt (2 bytes, 5-minute steps)][payload fields]. */
 #define HDR(dt) 0, 0, 0, ((dt) >> 8) & 0xFF, (dt)&0xFF
-#define CALL(dt, call, hcp, rep, chan_status, off_h, fields)                                       \
+#define CALL(dt, call, hcp, rep, chan_status, off_h, fields) \
     0x80, 0, 14, HDR(dt), call, hcp, rep, chan_status, off_h, fields, 0, 0, 0
 #define STEP(dt, k, x, step, owner)             0x81, 0, 11, HDR(dt), k, 0, 0, x, step, owner
 #define FEEDBACK(dt, hcp, x, subj, nps, effort) 0x82, 0, 10, HDR(dt), hcp, x, subj, nps, effort

@@ -13,11 +13,11 @@ static const tp_config_t *s_config(void) {
     if (cfg)
         return cfg;
     const char *yaml = tp_config_default_yaml();
-    char err[256];
+    char        err[256];
     if (tp_config_parse(yaml, strlen(yaml), "<embedded>", err, sizeof err, &cfg) < 0)
         tp_fuzz_fail("default config: %s", err);
     cfg->clock = TP_CLOCK_EVENT;
-    char rules[512];
+    char         rules[512];
     tp_engine_t *e;
     if (tp_engine_new(cfg, &e) < 0)
         tp_fuzz_fail("tp_engine_new failed");
@@ -33,7 +33,7 @@ static const tp_config_t *s_config(void) {
 
 int tp_fuzz_engine(const uint8_t *data, size_t size) {
     const tp_config_t *cfg = s_config();
-    tp_engine_t *e;
+    tp_engine_t       *e;
     if (tp_engine_new(cfg, &e) < 0)
         tp_fuzz_fail("tp_engine_new failed");
     tp_fuzz_drive(e, data, size);

@@ -32,7 +32,7 @@ static void s_check_err(int r, const char *err, size_t errlen) {
 
 /* Packs a message into a new buffer; *ret_len gets its size. */
 static uint8_t *s_pack(const ProtobufCMessage *m, size_t *ret_len) {
-    size_t n = protobuf_c_message_get_packed_size(m);
+    size_t   n = protobuf_c_message_get_packed_size(m);
     uint8_t *buf = malloc(n ? n : 1);
     if (!buf)
         tp_fuzz_fail("out of memory");
@@ -43,7 +43,7 @@ static uint8_t *s_pack(const ProtobufCMessage *m, size_t *ret_len) {
 
 static void s_same_message(const ProtobufCMessage *a, const ProtobufCMessage *b, const char *what,
                            const char *text) {
-    size_t na, nb;
+    size_t   na, nb;
     uint8_t *pa = s_pack(a, &na), *pb = s_pack(b, &nb);
     if (na != nb || memcmp(pa, pb, na) != 0)
         tp_fuzz_fail("%s: message changed through its JSON \"%s\"", what, text);
@@ -53,9 +53,9 @@ static void s_same_message(const ProtobufCMessage *a, const ProtobufCMessage *b,
 
 /* A JSONL Envelope: parse, print, parse again. */
 static void s_envelope_line(const char *text, size_t len) {
-    char err[256];
+    char              err[256];
     ProtobufCMessage *m = NULL, *m2 = NULL;
-    int r = tp_json_parse_message(text, len, ENVELOPE, err, sizeof err, &m);
+    int               r = tp_json_parse_message(text, len, ENVELOPE, err, sizeof err, &m);
     if (r < 0) {
         s_check_err(r, err, sizeof err);
         return;
@@ -85,14 +85,14 @@ static int s_alert_of_line(json_t *line, char *err, size_t errlen, ProtobufCMess
 /* An alert line: Alert in, the same line format out, the same Alert back. */
 static void s_alert_line(const char *text, size_t len) {
     json_error_t jerr;
-    json_t *line = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+    json_t      *line = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!json_is_object(line)) {
         json_decref(line);
         return;
     }
-    char err[256];
+    char              err[256];
     ProtobufCMessage *a = NULL, *a2 = NULL;
-    int r = s_alert_of_line(line, err, sizeof err, &a);
+    int               r = s_alert_of_line(line, err, sizeof err, &a);
     if (r < 0) {
         s_check_err(r, err, sizeof err);
         json_decref(line);
@@ -101,10 +101,10 @@ static void s_alert_line(const char *text, size_t len) {
     const char *topic = json_is_string(json_object_get(line, "topic"))
                             ? json_string_value(json_object_get(line, "topic"))
                             : "accountability.call_incomplete";
-    size_t topic_len = json_is_string(json_object_get(line, "topic"))
-                           ? json_string_length(json_object_get(line, "topic"))
-                           : strlen(topic);
-    char *out = NULL;
+    size_t      topic_len = json_is_string(json_object_get(line, "topic"))
+                                ? json_string_length(json_object_get(line, "topic"))
+                                : strlen(topic);
+    char       *out = NULL;
     r = tp_json_dumps_alert(topic, topic_len, a, &out);
     if (r < 0)
         tp_fuzz_fail("alert does not print: %d", r);
@@ -133,7 +133,7 @@ static void s_wire(const ProtobufCMessageDescriptor *desc, const uint8_t *data, 
     char *t1 = tp_json_dumps_message(m);
     if (!t1)
         tp_fuzz_fail("%s off the wire does not print", desc->short_name);
-    char err[256];
+    char              err[256];
     ProtobufCMessage *m2 = NULL;
     if (tp_json_parse_message(t1, strlen(t1), desc, err, sizeof err, &m2) < 0)
         tp_fuzz_fail("printed %s does not parse: %s: %s", desc->short_name, err, t1);
@@ -143,7 +143,7 @@ static void s_wire(const ProtobufCMessageDescriptor *desc, const uint8_t *data, 
                      t2 ? t2 : "(null)");
     if (desc == ALERT) {
         const Touchpoint__V1__Alert *al = (const Touchpoint__V1__Alert *)m;
-        char *line = NULL;
+        char                        *line = NULL;
         /* The rule comes off the wire: not necessarily UTF-8 (-EILSEQ). */
         int r = tp_json_dumps_alert(al->rule, strlen(al->rule), m, &line);
         if (r < 0 && r != -EILSEQ)

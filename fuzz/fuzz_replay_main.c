@@ -44,9 +44,9 @@ static s_target_fn s_find(const char *name) {
 /* Reads a whole file into a new buffer (an exact-size copy, so ASan sees
  * any read past the input). */
 static uint8_t *s_read(FILE *f, size_t *ret_len) {
-    size_t cap = 4096, len = 0;
+    size_t   cap = 4096, len = 0;
     uint8_t *buf = malloc(cap);
-    size_t n;
+    size_t   n;
     while (buf && (n = fread(buf + len, 1, cap - len, f)) > 0) {
         len += n;
         if (len == cap) {
@@ -69,8 +69,8 @@ static uint8_t *s_read(FILE *f, size_t *ret_len) {
 }
 
 static int s_run_file(s_target_fn fn, const char *path) {
-    FILE *f = fopen(path, "rb");
-    size_t len;
+    FILE    *f = fopen(path, "rb");
+    size_t   len;
     uint8_t *data = f ? s_read(f, &len) : NULL;
     if (f)
         fclose(f);
@@ -94,7 +94,7 @@ static long s_run_path(s_target_fn fn, const char *path) {
     if (!S_ISDIR(st.st_mode))
         return s_run_file(fn, path) < 0 ? -1 : 1;
     struct dirent **names;
-    int n = scandir(path, &names, NULL, alphasort);
+    int             n = scandir(path, &names, NULL, alphasort);
     if (n < 0) {
         fprintf(stderr, "fuzz_replay: %s: %s\n", path, strerror(errno));
         return -1;
@@ -131,12 +131,12 @@ static int s_corpus(const char *dir) {
 
 /* Calls fn on each line of stdin parsed as an Envelope. */
 static int s_each_envelope(int (*fn)(void *ctx, const Touchpoint__V1__Envelope *env), void *ctx) {
-    char *line = NULL;
-    size_t cap = 0;
+    char   *line = NULL;
+    size_t  cap = 0;
     ssize_t n;
-    int rc = 0;
+    int     rc = 0;
     while (rc == 0 && (n = getline(&line, &cap, stdin)) > 0) {
-        char err[256];
+        char              err[256];
         ProtobufCMessage *m;
         if (tp_json_parse_message(line, (size_t)n, &touchpoint__v1__envelope__descriptor, err,
                                   sizeof err, &m) < 0) {
@@ -153,7 +153,7 @@ static int s_each_envelope(int (*fn)(void *ctx, const Touchpoint__V1__Envelope *
 
 static int s_pack_cb(void *ctx, const Touchpoint__V1__Envelope *env) {
     (void)ctx;
-    size_t len = touchpoint__v1__envelope__get_packed_size(env);
+    size_t   len = touchpoint__v1__envelope__get_packed_size(env);
     uint8_t *buf = malloc(len ? len : 1);
     if (!buf || len > 0xFFFF)
         return 1;
@@ -185,19 +185,19 @@ static int s_handle_cb(void *ctx, const Touchpoint__V1__Envelope *env) {
 /* The engine of fuzz_engine (default config, event clock) on stdin, its
  * alerts printed, then time moved 60 days on to fire what is pending. */
 static int s_alerts(void) {
-    const char *yaml = tp_config_default_yaml();
+    const char  *yaml = tp_config_default_yaml();
     tp_config_t *cfg;
     tp_engine_t *e;
-    char err[256];
+    char         err[256];
     if (tp_config_parse(yaml, strlen(yaml), "<embedded>", err, sizeof err, &cfg) < 0)
         return 1;
     cfg->clock = TP_CLOCK_EVENT;
     if (tp_engine_new(cfg, &e) < 0)
         return 1;
     tp_engine_set_sink(e, s_print_cb, NULL);
-    int rc = s_each_envelope(s_handle_cb, e);
+    int                       rc = s_each_envelope(s_handle_cb, e);
     Touchpoint__V1__Watermark wm = TOUCHPOINT__V1__WATERMARK__INIT;
-    Touchpoint__V1__Envelope env = TOUCHPOINT__V1__ENVELOPE__INIT;
+    Touchpoint__V1__Envelope  env = TOUCHPOINT__V1__ENVELOPE__INIT;
     wm.now_ms = env.occurred_at_ms = tp_clock_now(tp_engine_clock(e)) + 60LL * 86400000;
     env.event_id = "seed-flush";
     env.source = "seed";

@@ -54,8 +54,13 @@ void tp_fuzz_drive(tp_engine_t *e, const uint8_t *data, size_t size);
 
 /* Record ops, for seed generators (see tp_fuzz_drive). */
 enum {
-    TP_FUZZ_OP_CALL = 0, TP_FUZZ_OP_CONTRACTING = 1, TP_FUZZ_OP_FEEDBACK = 2,
-    TP_FUZZ_OP_WATERMARK = 3, TP_FUZZ_OP_BAD_TOPIC = 4, TP_FUZZ_OP_BAD_FRAMES = 5,
-    TP_FUZZ_OP_FIRE_DUE = 6, TP_FUZZ_OP_ENVELOPE = 7,
+    TP_FUZZ_OP_CALL = 0,
+    TP_FUZZ_OP_CONTRACTING = 1,
+    TP_FUZZ_OP_FEEDBACK = 2,
+    TP_FUZZ_OP_WATERMARK = 3,
+    TP_FUZZ_OP_BAD_TOPIC = 4,
+    TP_FUZZ_OP_BAD_FRAMES = 5,
+    TP_FUZZ_OP_FIRE_DUE = 6,
+    TP_FUZZ_OP_ENVELOPE = 7,
     TP_FUZZ_OP_STRUCTURED = 0x80,
 };

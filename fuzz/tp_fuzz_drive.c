@@ -13,11 +13,11 @@
 
 #include "tp_json.h"
 
-#define T0       1767225600000LL     /* 2026-01-01T00:00:00Z: where structured time starts */
+#define T0       1767225600000LL /* 2026-01-01T00:00:00Z: where structured time starts */
 #define MINUTE   60000LL
 #define HOUR     (60 * MINUTE)
 #define DAY      (24 * HOUR)
-#define FLUSH_MS ((int64_t)2 * 3650 * DAY)  /* past every rule's and retention's horizon */
+#define FLUSH_MS ((int64_t)2 * 3650 * DAY) /* past every rule's and retention's horizon */
 
 void tp_fuzz_fail(const char *fmt, ...) {
     va_list ap;
@@ -32,19 +32,20 @@ void tp_fuzz_fail(const char *fmt, ...) {
 /* ---- the alert sink: every alert must be well-formed -------------------- */
 
 typedef struct {
-    uint64_t n;                  /* alerts seen */
-    uint64_t next_seq;           /* sequence the next one must carry (0: not known yet) */
+    uint64_t n;        /* alerts seen */
+    uint64_t next_seq; /* sequence the next one must carry (0: not known yet) */
 } s_sink_t;
 
 static int s_sink_cb(void *ctx, const char *topic, const uint8_t *buf, size_t len,
                      const Touchpoint__V1__Alert *alert) {
-    s_sink_t *s = ctx;
+    s_sink_t              *s = ctx;
     Touchpoint__V1__Alert *copy = touchpoint__v1__alert__unpack(NULL, len, buf);
     if (!copy)
         tp_fuzz_fail("alert %" PRIu64 " (%zu bytes) does not unpack", s->n, len);
     const char *kind = tp_alert_kind_prefix(copy->kind);
-    size_t kl = strlen(kind);
-    if (strncmp(topic, kind, kl) != 0 || topic[kl] != '.' || strcmp(topic + kl + 1, copy->rule) != 0)
+    size_t      kl = strlen(kind);
+    if (strncmp(topic, kind, kl) != 0 || topic[kl] != '.' ||
+        strcmp(topic + kl + 1, copy->rule) != 0)
         tp_fuzz_fail("alert topic \"%s\" is not <kind>.<rule> for %s/%s", topic, kind, copy->rule);
     if (copy->sequence != alert->sequence || strcmp(copy->alert_id, alert->alert_id) != 0)
         tp_fuzz_fail("packed alert differs from the unpacked one handed to the sink");
@@ -57,7 +58,7 @@ static int s_sink_cb(void *ctx, const char *topic, const uint8_t *buf, size_t le
     s->n++;
     /* What --print-alerts and tp-tail do with it. */
     char *line = NULL;
-    int r = tp_json_dumps_alert(topic, strlen(topic), &copy->base, &line);
+    int   r = tp_json_dumps_alert(topic, strlen(topic), &copy->base, &line);
     if (r < 0)
         tp_fuzz_fail("alert %s does not print as JSON: %d", copy->alert_id, r);
     free(line);
@@ -87,10 +88,10 @@ static unsigned s_u16(s_reader_t *r) {
 }
 
 typedef struct {
-    int64_t  cursor_ms;          /* structured event time; moves forward */
-    uint64_t seq[4];             /* last sequence sent, per pooled source */
-    unsigned n;                  /* structured events made */
-    char     last_id[32];        /* event_id of the last one, to repeat it */
+    int64_t  cursor_ms;   /* structured event time; moves forward */
+    uint64_t seq[4];      /* last sequence sent, per pooled source */
+    unsigned n;           /* structured events made */
+    char     last_id[32]; /* event_id of the last one, to repeat it */
 } s_gen_t;
 
 typedef struct {
@@ -116,7 +117,7 @@ static char *s_id(char *buf, const char *prefix, uint8_t b, unsigned pool) {
             n++;
         } else {
             buf[n++] = (char)0xC3;
-            if (n < TP_ID_MAX - 1)    /* the last byte is always a lone lead byte */
+            if (n < TP_ID_MAX - 1) /* the last byte is always a lone lead byte */
                 buf[n++] = (char)0xA9;
         }
     }
@@ -125,21 +126,21 @@ static char *s_id(char *buf, const char *prefix, uint8_t b, unsigned pool) {
 }
 
 static const char *const s_sources[] = { "veeva-eu", "veeva-us", "qualtrics" };
-static const char *const s_steps[] = { "NOMINATION", "NEEDS_ASSESSMENT", "FMV_REVIEW",
+static const char *const s_steps[] = { "NOMINATION",    "NEEDS_ASSESSMENT",    "FMV_REVIEW",
                                        "CONTRACT_SENT", "COMPLIANCE_APPROVAL", "SIGNATURE",
                                        "PAYMENT" };
 static const char *const s_subject_types[] = { "", "call", "contract", "general" };
-static char *s_products[] = { "Cardiozan", "Neurolix" };
-static char *s_topics[] = { "efficacy", "dosing" };
-static char *s_attendees[] = { "Dr. Weber", "Dr. \xC3\xA9\xFF" };
+static char             *s_products[] = { "Cardiozan", "Neurolix" };
+static char             *s_topics[] = { "efficacy", "dosing" };
+static char             *s_attendees[] = { "Dr. Weber", "Dr. \xC3\xA9\xFF" };
 
 /* The common Envelope fields; the payload is the caller's. */
 static void s_envelope(s_gen_t *g, s_reader_t *r, s_ids_t *ids, Touchpoint__V1__Envelope *env) {
-    uint8_t idc = s_u8(r), src = s_u8(r), seqc = s_u8(r);
+    uint8_t  idc = s_u8(r), src = s_u8(r), seqc = s_u8(r);
     unsigned dt = s_u16(r);
 
     if (idc == 0xFF && g->last_id[0])
-        snprintf(ids->event_id, sizeof ids->event_id, "%s", g->last_id);   /* a redelivery */
+        snprintf(ids->event_id, sizeof ids->event_id, "%s", g->last_id); /* a redelivery */
     else
         snprintf(ids->event_id, sizeof ids->event_id, "s%u", g->n);
     snprintf(g->last_id, sizeof g->last_id, "%s", ids->event_id);
@@ -152,10 +153,10 @@ static void s_envelope(s_gen_t *g, s_reader_t *r, s_ids_t *ids, Touchpoint__V1__
         s_id(ids->source, "src-", src >> 2, 2);
     uint64_t *last = &g->seq[si];
     switch (seqc & 7) {
-    case 1:  env->sequence = 0; break;                     /* unsequenced */
-    case 2:  *last = env->sequence = 1; break;             /* restart */
-    case 3:  *last = env->sequence = *last + 3; break;     /* gap */
-    case 4:  env->sequence = *last > 1 ? *last - 1 : 1; break;   /* regression */
+    case 1: env->sequence = 0; break;                         /* unsequenced */
+    case 2: *last = env->sequence = 1; break;                 /* restart */
+    case 3: *last = env->sequence = *last + 3; break;         /* gap */
+    case 4: env->sequence = *last > 1 ? *last - 1 : 1; break; /* regression */
     default: *last = env->sequence = *last + 1; break;
     }
     /* Time moves forward in steps of 5 minutes (up to ~227 days); now and
@@ -203,12 +204,12 @@ static void s_call(s_reader_t *r, s_ids_t *ids, Touchpoint__V1__Envelope *env,
      * INT64_MAX, the smallest or the largest valid time, or days after the
      * event. */
     uint8_t sub = s_u8(r);
-    bool submitted = call->status == TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED;
+    bool    submitted = call->status == TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED;
     switch (sub & 7) {
-    case 1:  call->submitted_at_ms = 0; break;
-    case 2:  call->submitted_at_ms = INT64_MAX; break;
-    case 3:  call->submitted_at_ms = 1; break;
-    case 5:  call->submitted_at_ms = TP_TIME_MAX_MS; break;
+    case 1: call->submitted_at_ms = 0; break;
+    case 2: call->submitted_at_ms = INT64_MAX; break;
+    case 3: call->submitted_at_ms = 1; break;
+    case 5: call->submitted_at_ms = TP_TIME_MAX_MS; break;
     case 4:
         call->submitted_at_ms = env->occurred_at_ms < INT64_MAX - 32 * DAY
                                     ? env->occurred_at_ms + (int64_t)(sub >> 3) * DAY
@@ -216,11 +217,22 @@ static void s_call(s_reader_t *r, s_ids_t *ids, Touchpoint__V1__Envelope *env,
         break;
     default: call->submitted_at_ms = submitted ? env->occurred_at_ms : 0; break;
     }
-    if (fields & TP_FIELD_PRODUCTS) { call->n_products = 1 + (fields >> 7); call->products = s_products; }
-    if (fields & TP_FIELD_TOPICS) { call->n_topics = 2; call->topics = s_topics; }
-    if (fields & TP_FIELD_ATTENDEES) { call->n_attendees = 1 + (fields >> 7); call->attendees = s_attendees; }
-    if (fields & TP_FIELD_NOTES) call->notes = "Discussed the renal subgroup data.";
-    if (fields & TP_FIELD_NEXT_STEP) call->next_step = "Send the reprint.";
+    if (fields & TP_FIELD_PRODUCTS) {
+        call->n_products = 1 + (fields >> 7);
+        call->products = s_products;
+    }
+    if (fields & TP_FIELD_TOPICS) {
+        call->n_topics = 2;
+        call->topics = s_topics;
+    }
+    if (fields & TP_FIELD_ATTENDEES) {
+        call->n_attendees = 1 + (fields >> 7);
+        call->attendees = s_attendees;
+    }
+    if (fields & TP_FIELD_NOTES)
+        call->notes = "Discussed the renal subgroup data.";
+    if (fields & TP_FIELD_NEXT_STEP)
+        call->next_step = "Send the reprint.";
     call->account_id = (fields & TP_FIELD_ACCOUNT_ID) ? s_id(ids->d, "ACC-", s_u8(r), 3) : "";
     call->territory = (fields & TP_FIELD_TERRITORY) ? s_id(ids->e, "T-", s_u8(r), 2) : "";
     env->payload_case = TOUCHPOINT__V1__ENVELOPE__PAYLOAD_CALL;
@@ -259,7 +271,8 @@ static void s_feedback(s_gen_t *g, s_reader_t *r, s_ids_t *ids, Touchpoint__V1__
                        Touchpoint__V1__Feedback *fb) {
     static const char long_comment[] =
         "Too many visits, none of them useful; the samples take weeks and nobody calls back. "
-        "\xC3\x9C" "berhaupt nicht hilfreich. Trop de visites, aucune utile. Demasiadas visitas, "
+        "\xC3\x9C"
+        "berhaupt nicht hilfreich. Trop de visites, aucune utile. Demasiadas visitas, "
         "ninguna \xC3\xBAtil. Troppe visite. Zu viele Besuche, keiner n\xC3\xBCtzlich, wirklich.";
     touchpoint__v1__feedback__init(fb);
     snprintf(ids->feedback_id, sizeof ids->feedback_id, "F-%u", g->n);
@@ -290,19 +303,19 @@ static void s_feedback(s_gen_t *g, s_reader_t *r, s_ids_t *ids, Touchpoint__V1__
 
 /* One structured record: builds the event and sends it. */
 static int s_structured(tp_engine_t *e, s_gen_t *g, uint8_t op, const uint8_t *p, size_t n) {
-    s_reader_t r = { p, n };
-    s_ids_t ids;
-    Touchpoint__V1__Envelope env;
-    Touchpoint__V1__CallLogged call;
+    s_reader_t                      r = { p, n };
+    s_ids_t                         ids;
+    Touchpoint__V1__Envelope        env;
+    Touchpoint__V1__CallLogged      call;
     Touchpoint__V1__ContractingStep step;
-    Touchpoint__V1__Feedback fb;
-    Touchpoint__V1__Watermark wm;
+    Touchpoint__V1__Feedback        fb;
+    Touchpoint__V1__Watermark       wm;
     touchpoint__v1__envelope__init(&env);
     s_envelope(g, &r, &ids, &env);
     switch (op & 3) {
-    case TP_FUZZ_OP_CALL:        s_call(&r, &ids, &env, &call); break;
+    case TP_FUZZ_OP_CALL: s_call(&r, &ids, &env, &call); break;
     case TP_FUZZ_OP_CONTRACTING: s_step(&r, &ids, &env, &step); break;
-    case TP_FUZZ_OP_FEEDBACK:    s_feedback(g, &r, &ids, &env, &fb); break;
+    case TP_FUZZ_OP_FEEDBACK: s_feedback(g, &r, &ids, &env, &fb); break;
     default:
         touchpoint__v1__watermark__init(&wm);
         unsigned dt = s_u16(&r);
@@ -315,14 +328,14 @@ static int s_structured(tp_engine_t *e, s_gen_t *g, uint8_t op, const uint8_t *p
     }
     if (op & 4)
         return tp_engine_handle_envelope(e, &env);
-    size_t len = touchpoint__v1__envelope__get_packed_size(&env);
+    size_t   len = touchpoint__v1__envelope__get_packed_size(&env);
     uint8_t *buf = malloc(len ? len : 1);
     if (!buf)
         return -ENOMEM;
     touchpoint__v1__envelope__pack(&env, buf);
     const char *topic = tp_topic_for_payload(env.payload_case);
-    tp_frame_t frames[2] = { { topic, strlen(topic) }, { buf, len } };
-    int rc = tp_engine_handle(e, frames, 2);
+    tp_frame_t  frames[2] = { { topic, strlen(topic) }, { buf, len } };
+    int         rc = tp_engine_handle(e, frames, 2);
     free(buf);
     return rc;
 }
@@ -344,15 +357,13 @@ static void s_queries(tp_engine_t *e) {
 static int s_raw(tp_engine_t *e, uint8_t op, const uint8_t *p, size_t n) {
     static const char *const topics[] = { "crm.call", "crm.contracting", "crm.feedback",
                                           "crm.watermark", "crm.unknown" };
-    char why[256], id[TP_ID_MAX + 1];
+    char                     why[256], id[TP_ID_MAX + 1];
     switch (op & 7) {
     case TP_FUZZ_OP_BAD_FRAMES: {
         tp_frame_t frames[3] = { { p, n }, { p, n }, { p, n } };
         return tp_engine_handle(e, frames, (op & 8) ? 3 : 1);
     }
-    case TP_FUZZ_OP_FIRE_DUE:
-        s_queries(e);
-        return TP_ACCEPTED;
+    case TP_FUZZ_OP_FIRE_DUE: s_queries(e); return TP_ACCEPTED;
     case TP_FUZZ_OP_ENVELOPE: {
         Touchpoint__V1__Envelope *env = touchpoint__v1__envelope__unpack(NULL, n, p);
         if (!env)
@@ -363,8 +374,8 @@ static int s_raw(tp_engine_t *e, uint8_t op, const uint8_t *p, size_t n) {
     }
     default: {
         const char *topic = topics[op & 7];
-        tp_frame_t frames[2] = { { topic, strlen(topic) }, { p, n } };
-        int rc = tp_engine_handle_why(e, frames, 2, why, sizeof why, id, sizeof id);
+        tp_frame_t  frames[2] = { { topic, strlen(topic) }, { p, n } };
+        int         rc = tp_engine_handle_why(e, frames, 2, why, sizeof why, id, sizeof id);
         if (memchr(id, '\0', sizeof id) == NULL)
             tp_fuzz_fail("event id not NUL-terminated");
         if (rc == TP_REFUSED && memchr(why, '\0', sizeof why) == NULL)
@@ -378,18 +389,18 @@ static int s_raw(tp_engine_t *e, uint8_t op, const uint8_t *p, size_t n) {
 
 void tp_fuzz_drive(tp_engine_t *e, const uint8_t *data, size_t size) {
     s_sink_t sink = { 0 };
-    s_gen_t gen = { .cursor_ms = T0 };
+    s_gen_t  gen = { .cursor_ms = T0 };
     tp_engine_set_sink(e, s_sink_cb, &sink);
 
     while (size >= 3) {
         uint8_t op = data[0];
-        size_t len = (size_t)data[1] << 8 | data[2];
+        size_t  len = (size_t)data[1] << 8 | data[2];
         data += 3;
         size -= 3;
         if (len > size)
             len = size;
         int rc = (op & TP_FUZZ_OP_STRUCTURED) ? s_structured(e, &gen, op, data, len)
-                                               : s_raw(e, op, data, len);
+                                              : s_raw(e, op, data, len);
         if (rc != TP_ACCEPTED && rc != TP_REFUSED && rc != TP_DUPLICATE)
             tp_fuzz_fail("record op 0x%02x: engine returned %d", op, rc);
         data += len;
@@ -400,7 +411,7 @@ void tp_fuzz_drive(tp_engine_t *e, const uint8_t *data, size_t size) {
     int64_t now = tp_clock_now(tp_engine_clock(e));
     if (now < INT64_MAX - FLUSH_MS) {
         Touchpoint__V1__Watermark wm = TOUCHPOINT__V1__WATERMARK__INIT;
-        Touchpoint__V1__Envelope env = TOUCHPOINT__V1__ENVELOPE__INIT;
+        Touchpoint__V1__Envelope  env = TOUCHPOINT__V1__ENVELOPE__INIT;
         wm.now_ms = now + FLUSH_MS;
         env.event_id = "fuzz-flush";
         env.source = "fuzz";
@@ -416,8 +427,8 @@ void tp_fuzz_drive(tp_engine_t *e, const uint8_t *data, size_t size) {
     const tp_stats_t *st = tp_engine_stats(e);
     if (st->received != st->accepted + st->duplicates + tp_stats_bad_total(st))
         tp_fuzz_fail("received %" PRIu64 " != accepted %" PRIu64 " + duplicates %" PRIu64
-                     " + bad %" PRIu64, st->received, st->accepted, st->duplicates,
-                     tp_stats_bad_total(st));
+                     " + bad %" PRIu64,
+                     st->received, st->accepted, st->duplicates, tp_stats_bad_total(st));
     if (st->alerts_firing + st->alerts_resolved != sink.n)
         tp_fuzz_fail("%" PRIu64 " alerts counted, %" PRIu64 " reached the sink",
                      st->alerts_firing + st->alerts_resolved, sink.n);

@@ -5,12 +5,12 @@
 
 static const struct {
     Touchpoint__V1__Envelope__PayloadCase payload;
-    const char *topic;
+    const char                           *topic;
 } s_topics[] = {
-    { TOUCHPOINT__V1__ENVELOPE__PAYLOAD_CALL,        "crm.call" },
+    { TOUCHPOINT__V1__ENVELOPE__PAYLOAD_CALL, "crm.call" },
     { TOUCHPOINT__V1__ENVELOPE__PAYLOAD_CONTRACTING, "crm.contracting" },
-    { TOUCHPOINT__V1__ENVELOPE__PAYLOAD_FEEDBACK,    "crm.feedback" },
-    { TOUCHPOINT__V1__ENVELOPE__PAYLOAD_WATERMARK,   "crm.watermark" },
+    { TOUCHPOINT__V1__ENVELOPE__PAYLOAD_FEEDBACK, "crm.feedback" },
+    { TOUCHPOINT__V1__ENVELOPE__PAYLOAD_WATERMARK, "crm.watermark" },
 };
 
 const char *tp_topic_for_payload(Touchpoint__V1__Envelope__PayloadCase c) {
@@ -30,8 +30,8 @@ Touchpoint__V1__Envelope__PayloadCase tp_payload_for_topic(const char *topic, si
 const char *tp_alert_kind_prefix(Touchpoint__V1__AlertKind kind) {
     switch (kind) {
     case TOUCHPOINT__V1__ALERT_KIND__ALERT_KIND_ACCOUNTABILITY: return "accountability";
-    case TOUCHPOINT__V1__ALERT_KIND__ALERT_KIND_FRICTION:       return "friction";
-    default:                                                   return "unknown";
+    case TOUCHPOINT__V1__ALERT_KIND__ALERT_KIND_FRICTION: return "friction";
+    default: return "unknown";
     }
 }
 

@@ -11,7 +11,7 @@
 #include "touchpoint/v1/alert.pb-c.h"
 #include "touchpoint/v1/events.pb-c.h"
 
-#define TP_TOPIC_PREFIX "crm."   /* what input SUB sockets subscribe to */
+#define TP_TOPIC_PREFIX "crm." /* what input SUB sockets subscribe to */
 
 /* "crm.call" for TOUCHPOINT__V1__ENVELOPE__PAYLOAD_CALL and so on;
  * NULL for PAYLOAD__NOT_SET or an unknown case. */

@@ -20,23 +20,23 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TP_JSON_MAX_DEPTH 64    /* nesting of messages a document may ask for */
+#define TP_JSON_MAX_DEPTH 64 /* nesting of messages a document may ask for */
 
 struct json_ctx {
-    char    *err;               /* caller's buffer for the one-line reason */
+    char    *err; /* caller's buffer for the one-line reason */
     size_t   errlen;
-    char     path[256];         /* "call.products[2]"; truncated if longer */
+    char     path[256]; /* "call.products[2]"; truncated if longer */
     size_t   pathlen;
-    unsigned depth;             /* current message nesting */
+    unsigned depth; /* current message nesting */
 };
 
 /* ---- errors and field paths ------------------------------------------- */
 
-__attribute__((format(printf, 3, 4)))
-static int s_fail(struct json_ctx *c, int r, const char *fmt, ...) {
+__attribute__((format(printf, 3, 4))) static int s_fail(struct json_ctx *c, int r, const char *fmt,
+                                                        ...) {
     if (!c->err || c->errlen == 0)
         return r;
-    char msg[256];
+    char    msg[256];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
@@ -84,14 +84,14 @@ static void s_path_pop(struct json_ctx *c, size_t saved) {
 
 static const char *s_type_name(const json_t *v) {
     switch (json_typeof(v)) {
-    case JSON_OBJECT:  return "object";
-    case JSON_ARRAY:   return "array";
-    case JSON_STRING:  return "string";
+    case JSON_OBJECT: return "object";
+    case JSON_ARRAY: return "array";
+    case JSON_STRING: return "string";
     case JSON_INTEGER:
-    case JSON_REAL:    return "number";
+    case JSON_REAL: return "number";
     case JSON_TRUE:
-    case JSON_FALSE:   return "boolean";
-    default:           return "null";
+    case JSON_FALSE: return "boolean";
+    default: return "null";
     }
 }
 
@@ -105,12 +105,13 @@ static int s_parse_int(struct json_ctx *c, const json_t *v, int64_t min, int64_t
     } else if (json_is_real(v)) {
         double d = json_real_value(v);
         /* 1e3 is an integer in proto3 JSON; 1.5 is not. */
-        if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0) || (double)(long long)d != d)
+        if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0) ||
+            (double)(long long)d != d)
             return s_fail(c, -EINVAL, "%g is not an integer in range", d);
         x = (long long)d;
     } else if (json_is_string(v)) {
         const char *s = json_string_value(v);
-        char *end;
+        char       *end;
         if (!(*s == '-' || (*s >= '0' && *s <= '9')))
             return s_fail(c, -EINVAL, "\"%.64s\" is not a decimal integer", s);
         errno = 0;
@@ -118,14 +119,15 @@ static int s_parse_int(struct json_ctx *c, const json_t *v, int64_t min, int64_t
         if (*end != '\0' || end == s)
             return s_fail(c, -EINVAL, "\"%.64s\" is not a decimal integer", s);
         if (errno == ERANGE)
-            return s_fail(c, -EINVAL, "value %.64s out of range [%" PRId64 ", %" PRId64 "]", s,
-                          min, max);
+            return s_fail(c, -EINVAL, "value %.64s out of range [%" PRId64 ", %" PRId64 "]", s, min,
+                          max);
     } else {
         return s_fail(c, -EINVAL, "expected an integer (number or decimal string), got %s",
                       s_type_name(v));
     }
     if (x < min || x > max)
-        return s_fail(c, -EINVAL, "value %lld out of range [%" PRId64 ", %" PRId64 "]", x, min, max);
+        return s_fail(c, -EINVAL, "value %lld out of range [%" PRId64 ", %" PRId64 "]", x, min,
+                      max);
     *ret = x;
     return 0;
 }
@@ -144,7 +146,7 @@ static int s_parse_uint(struct json_ctx *c, const json_t *v, uint64_t max, uint6
         x = (unsigned long long)d;
     } else if (json_is_string(v)) {
         const char *s = json_string_value(v);
-        char *end;
+        char       *end;
         /* strtoull() would silently wrap "-1". */
         if (*s == '-')
             return s_fail(c, -EINVAL, "value %.64s out of range [0, %" PRIu64 "]", s, max);
@@ -172,7 +174,7 @@ static int s_parse_double(struct json_ctx *c, const json_t *v, bool is_float, do
         d = json_number_value(v);
     } else if (json_is_string(v)) {
         const char *s = json_string_value(v);
-        char *end;
+        char       *end;
         if (strcmp(s, "NaN") == 0)
             d = NAN;
         else if (strcmp(s, "Infinity") == 0)
@@ -198,15 +200,15 @@ static int s_parse_enum(struct json_ctx *c, const ProtobufCEnumDescriptor *ed, c
                         int32_t *ret) {
     if (json_is_integer(v)) {
         int64_t x;
-        int r = s_parse_int(c, v, INT32_MIN, INT32_MAX, &x);
+        int     r = s_parse_int(c, v, INT32_MIN, INT32_MAX, &x);
         if (r < 0)
             return r;
-        *ret = (int32_t)x;   /* proto3 enums are open: unknown numbers are kept */
+        *ret = (int32_t)x; /* proto3 enums are open: unknown numbers are kept */
         return 0;
     }
     if (!json_is_string(v))
         return s_fail(c, -EINVAL, "expected an enum name or number, got %s", s_type_name(v));
-    const char *s = json_string_value(v);
+    const char               *s = json_string_value(v);
     const ProtobufCEnumValue *ev = protobuf_c_enum_descriptor_get_value_by_name(ed, s);
     if (!ev) {
         size_t plen = tp_json_enum_prefix_len(ed);
@@ -221,11 +223,16 @@ static int s_parse_enum(struct json_ctx *c, const ProtobufCEnumDescriptor *ed, c
 }
 
 static int s_b64_digit(char ch) {
-    if (ch >= 'A' && ch <= 'Z') return ch - 'A';
-    if (ch >= 'a' && ch <= 'z') return ch - 'a' + 26;
-    if (ch >= '0' && ch <= '9') return ch - '0' + 52;
-    if (ch == '+' || ch == '-') return 62;
-    if (ch == '/' || ch == '_') return 63;
+    if (ch >= 'A' && ch <= 'Z')
+        return ch - 'A';
+    if (ch >= 'a' && ch <= 'z')
+        return ch - 'a' + 26;
+    if (ch >= '0' && ch <= '9')
+        return ch - '0' + 52;
+    if (ch == '+' || ch == '-')
+        return 62;
+    if (ch == '/' || ch == '_')
+        return 63;
     return -1;
 }
 
@@ -234,7 +241,7 @@ static int s_parse_bytes(struct json_ctx *c, const json_t *v, ProtobufCBinaryDat
     if (!json_is_string(v))
         return s_fail(c, -EINVAL, "expected a base64 string, got %s", s_type_name(v));
     const char *s = json_string_value(v);
-    size_t n = json_string_length(v);
+    size_t      n = json_string_length(v);
     while (n > 0 && s[n - 1] == '=')
         n--;
     if (n % 4 == 1)
@@ -242,7 +249,7 @@ static int s_parse_bytes(struct json_ctx *c, const json_t *v, ProtobufCBinaryDat
     uint8_t *out = malloc(n / 4 * 3 + 3);
     if (!out)
         return s_oom(c);
-    size_t len = 0;
+    size_t   len = 0;
     uint32_t acc = 0;
     for (size_t i = 0; i < n; i++) {
         int d = s_b64_digit(s[i]);
@@ -275,25 +282,31 @@ static int s_fill_message(struct json_ctx *c, const json_t *obj, ProtobufCMessag
  * they are filled, so a failure half-way still leaves them freeable. */
 static int s_set_value(struct json_ctx *c, const ProtobufCFieldDescriptor *f, const json_t *v,
                        void *dst) {
-    int64_t i;
+    int64_t  i;
     uint64_t u;
-    double d;
-    int r;
+    double   d;
+    int      r;
 
     switch (f->type) {
-    case PROTOBUF_C_TYPE_INT32: case PROTOBUF_C_TYPE_SINT32: case PROTOBUF_C_TYPE_SFIXED32:
+    case PROTOBUF_C_TYPE_INT32:
+    case PROTOBUF_C_TYPE_SINT32:
+    case PROTOBUF_C_TYPE_SFIXED32:
         if ((r = s_parse_int(c, v, INT32_MIN, INT32_MAX, &i)) == 0)
             *(int32_t *)dst = (int32_t)i;
         return r;
-    case PROTOBUF_C_TYPE_INT64: case PROTOBUF_C_TYPE_SINT64: case PROTOBUF_C_TYPE_SFIXED64:
+    case PROTOBUF_C_TYPE_INT64:
+    case PROTOBUF_C_TYPE_SINT64:
+    case PROTOBUF_C_TYPE_SFIXED64:
         if ((r = s_parse_int(c, v, INT64_MIN, INT64_MAX, &i)) == 0)
             *(int64_t *)dst = i;
         return r;
-    case PROTOBUF_C_TYPE_UINT32: case PROTOBUF_C_TYPE_FIXED32:
+    case PROTOBUF_C_TYPE_UINT32:
+    case PROTOBUF_C_TYPE_FIXED32:
         if ((r = s_parse_uint(c, v, UINT32_MAX, &u)) == 0)
             *(uint32_t *)dst = (uint32_t)u;
         return r;
-    case PROTOBUF_C_TYPE_UINT64: case PROTOBUF_C_TYPE_FIXED64:
+    case PROTOBUF_C_TYPE_UINT64:
+    case PROTOBUF_C_TYPE_FIXED64:
         if ((r = s_parse_uint(c, v, UINT64_MAX, &u)) == 0)
             *(uint64_t *)dst = u;
         return r;
@@ -310,8 +323,7 @@ static int s_set_value(struct json_ctx *c, const ProtobufCFieldDescriptor *f, co
             return s_fail(c, -EINVAL, "expected true or false, got %s", s_type_name(v));
         *(protobuf_c_boolean *)dst = json_is_true(v);
         return 0;
-    case PROTOBUF_C_TYPE_ENUM:
-        return s_parse_enum(c, f->descriptor, v, (int32_t *)dst);
+    case PROTOBUF_C_TYPE_ENUM: return s_parse_enum(c, f->descriptor, v, (int32_t *)dst);
     case PROTOBUF_C_TYPE_STRING: {
         if (!json_is_string(v))
             return s_fail(c, -EINVAL, "expected a string, got %s", s_type_name(v));
@@ -324,8 +336,7 @@ static int s_set_value(struct json_ctx *c, const ProtobufCFieldDescriptor *f, co
         *(char **)dst = s;
         return 0;
     }
-    case PROTOBUF_C_TYPE_BYTES:
-        return s_parse_bytes(c, v, (ProtobufCBinaryData *)dst);
+    case PROTOBUF_C_TYPE_BYTES: return s_parse_bytes(c, v, (ProtobufCBinaryData *)dst);
     case PROTOBUF_C_TYPE_MESSAGE: {
         if (!json_is_object(v))
             return s_fail(c, -EINVAL, "expected an object, got %s", s_type_name(v));
@@ -335,8 +346,7 @@ static int s_set_value(struct json_ctx *c, const ProtobufCFieldDescriptor *f, co
         *(ProtobufCMessage **)dst = sub;
         return s_fill_message(c, v, sub);
     }
-    default:
-        return s_fail(c, -EINVAL, "unsupported field type %d", (int)f->type);
+    default: return s_fail(c, -EINVAL, "unsupported field type %d", (int)f->type);
     }
 }
 
@@ -363,18 +373,18 @@ static int s_set_map(struct json_ctx *c, const ProtobufCFieldDescriptor *f, cons
     size_t n = json_object_size(v);
     if (n == 0)
         return 0;
-    size_t *count;
+    size_t            *count;
     ProtobufCMessage **arr = s_link_array(f, base, n, sizeof *arr, &count);
     if (!arr)
         return s_oom(c);
 
     const ProtobufCMessageDescriptor *ed = f->descriptor;
-    const ProtobufCFieldDescriptor *kf = &ed->fields[0], *vf = &ed->fields[1];
-    const char *key;
-    json_t *val;
-    int r = 0;
+    const ProtobufCFieldDescriptor   *kf = &ed->fields[0], *vf = &ed->fields[1];
+    const char                       *key;
+    json_t                           *val;
+    int                               r = 0;
     json_object_foreach((json_t *)v, key, val) {
-        size_t saved = s_path_push_key(c, key);
+        size_t            saved = s_path_push_key(c, key);
         ProtobufCMessage *entry = tp_json_new_message(ed);
         if (!entry)
             return s_oom(c);
@@ -406,13 +416,13 @@ static int s_set_repeated(struct json_ctx *c, const ProtobufCFieldDescriptor *f,
     size_t n = json_array_size(v);
     if (n == 0)
         return 0;
-    size_t esz = tp_json_elt_size(f->type);
+    size_t  esz = tp_json_elt_size(f->type);
     size_t *count;
-    char *arr = s_link_array(f, base, n, esz, &count);
+    char   *arr = s_link_array(f, base, n, esz, &count);
     if (!arr)
         return s_oom(c);
     for (size_t i = 0; i < n; i++) {
-        size_t saved = s_path_push_index(c, i);
+        size_t        saved = s_path_push_index(c, i);
         const json_t *elt = json_array_get(v, i);
         if (json_is_null(elt))
             return s_fail(c, -EINVAL, "null is not allowed in a repeated field");
@@ -438,7 +448,8 @@ static int s_set_field(struct json_ctx *c, const ProtobufCFieldDescriptor *f, co
         if (*oneof_case != 0 && *oneof_case != f->id) {
             const ProtobufCFieldDescriptor *other =
                 protobuf_c_message_descriptor_get_field(msg->descriptor, *oneof_case);
-            return s_fail(c, -EINVAL, "conflicts with \"%s\": only one member of a oneof may be set",
+            return s_fail(c, -EINVAL,
+                          "conflicts with \"%s\": only one member of a oneof may be set",
                           other ? other->name : "?");
         }
         /* Set the case first so free_unpacked() sees a sub-message that is
@@ -466,10 +477,10 @@ static int s_fill_message(struct json_ctx *c, const json_t *obj, ProtobufCMessag
     c->depth++;
 
     const char *key;
-    json_t *val;
-    int r = 0;
+    json_t     *val;
+    int         r = 0;
     json_object_foreach((json_t *)obj, key, val) {
-        size_t saved = s_path_push_key(c, key);
+        size_t                          saved = s_path_push_key(c, key);
         const ProtobufCFieldDescriptor *f = tp_json_find_field(desc, key);
         if (!f) {
             r = s_fail(c, -EINVAL, "unknown field");
@@ -481,7 +492,7 @@ static int s_fill_message(struct json_ctx *c, const json_t *obj, ProtobufCMessag
             goto out;
         }
         seen[idx] = true;
-        if (!json_is_null(val)) {    /* null means default: leave it unset */
+        if (!json_is_null(val)) { /* null means default: leave it unset */
             r = s_set_field(c, f, val, msg);
             if (r < 0)
                 goto out;
@@ -523,7 +534,7 @@ int tp_json_parse_message(const char *text, size_t len, const ProtobufCMessageDe
         return s_fail(&c, -EINVAL, "invalid arguments");
 
     json_error_t jerr;
-    json_t *obj = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+    json_t      *obj = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!obj) {
         if (json_error_code(&jerr) == json_error_out_of_memory)
             return s_oom(&c);

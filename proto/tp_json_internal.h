@@ -19,7 +19,7 @@ size_t tp_json_elt_size(ProtobufCType t);
 /* The field of `desc` named `key`, by its proto name or its JSON name;
  * NULL if none. */
 const ProtobufCFieldDescriptor *tp_json_find_field(const ProtobufCMessageDescriptor *desc,
-                                                   const char *key);
+                                                   const char                       *key);
 
 /* Length of the enum's common value prefix up to and including its last '_'
  * ("CALL_STATUS_" for CallStatus), so "SUBMITTED" finds CALL_STATUS_SUBMITTED. */

@@ -22,16 +22,22 @@
  * code points above U+10FFFF), 0 if it is malformed. */
 static size_t s_utf8_seq(const unsigned char *s) {
     static const uint32_t min_cp[] = { 0, 0, 0x80, 0x800, 0x10000 };
-    size_t len;
-    uint32_t cp;
+    size_t                len;
+    uint32_t              cp;
     if (s[0] < 0x80)
         return 1;
-    if ((s[0] & 0xE0) == 0xC0)      { len = 2; cp = s[0] & 0x1F; }
-    else if ((s[0] & 0xF0) == 0xE0) { len = 3; cp = s[0] & 0x0F; }
-    else if ((s[0] & 0xF8) == 0xF0) { len = 4; cp = s[0] & 0x07; }
-    else
+    if ((s[0] & 0xE0) == 0xC0) {
+        len = 2;
+        cp = s[0] & 0x1F;
+    } else if ((s[0] & 0xF0) == 0xE0) {
+        len = 3;
+        cp = s[0] & 0x0F;
+    } else if ((s[0] & 0xF8) == 0xF0) {
+        len = 4;
+        cp = s[0] & 0x07;
+    } else
         return 0;
-    for (size_t i = 1; i < len; i++) {   /* stops at the NUL: it is not 10xxxxxx */
+    for (size_t i = 1; i < len; i++) { /* stops at the NUL: it is not 10xxxxxx */
         if ((s[i] & 0xC0) != 0x80)
             return 0;
         cp = cp << 6 | (s[i] & 0x3F);
@@ -45,7 +51,7 @@ static size_t s_utf8_seq(const unsigned char *s) {
  * jansson refuses invalid ones: replace bad bytes by U+FFFD rather than fail. */
 static json_t *s_string_json(const char *s) {
     const unsigned char *p = (const unsigned char *)s;
-    size_t n = 0, bad = 0;
+    size_t               n = 0, bad = 0;
     while (p[n]) {
         size_t k = s_utf8_seq(p + n);
         bad += k == 0;
@@ -81,8 +87,10 @@ static json_t *s_bytes_json(const ProtobufCBinaryData *b) {
         return NULL;
     for (size_t i = 0; i < b->len; i += 3) {
         uint32_t acc = (uint32_t)b->data[i] << 16;
-        if (i + 1 < b->len) acc |= (uint32_t)b->data[i + 1] << 8;
-        if (i + 2 < b->len) acc |= b->data[i + 2];
+        if (i + 1 < b->len)
+            acc |= (uint32_t)b->data[i + 1] << 8;
+        if (i + 2 < b->len)
+            acc |= b->data[i + 2];
         *o++ = alphabet[acc >> 18 & 63];
         *o++ = alphabet[acc >> 12 & 63];
         *o++ = i + 1 < b->len ? alphabet[acc >> 6 & 63] : '=';
@@ -107,25 +115,26 @@ static json_t *s_message_json(const ProtobufCMessage *msg);
 static json_t *s_value_json(const ProtobufCFieldDescriptor *f, const void *src) {
     char num[24];
     switch (f->type) {
-    case PROTOBUF_C_TYPE_INT32: case PROTOBUF_C_TYPE_SINT32: case PROTOBUF_C_TYPE_SFIXED32:
-        return json_integer(*(const int32_t *)src);
-    case PROTOBUF_C_TYPE_UINT32: case PROTOBUF_C_TYPE_FIXED32:
-        return json_integer(*(const uint32_t *)src);
-    case PROTOBUF_C_TYPE_INT64: case PROTOBUF_C_TYPE_SINT64: case PROTOBUF_C_TYPE_SFIXED64:
+    case PROTOBUF_C_TYPE_INT32:
+    case PROTOBUF_C_TYPE_SINT32:
+    case PROTOBUF_C_TYPE_SFIXED32: return json_integer(*(const int32_t *)src);
+    case PROTOBUF_C_TYPE_UINT32:
+    case PROTOBUF_C_TYPE_FIXED32: return json_integer(*(const uint32_t *)src);
+    case PROTOBUF_C_TYPE_INT64:
+    case PROTOBUF_C_TYPE_SINT64:
+    case PROTOBUF_C_TYPE_SFIXED64:
         /* proto3 JSON: 64-bit integers are strings (JavaScript doubles lose them). */
         snprintf(num, sizeof num, "%" PRId64, *(const int64_t *)src);
         return json_string(num);
-    case PROTOBUF_C_TYPE_UINT64: case PROTOBUF_C_TYPE_FIXED64:
+    case PROTOBUF_C_TYPE_UINT64:
+    case PROTOBUF_C_TYPE_FIXED64:
         snprintf(num, sizeof num, "%" PRIu64, *(const uint64_t *)src);
         return json_string(num);
-    case PROTOBUF_C_TYPE_FLOAT:
-        return s_double_json(*(const float *)src);
-    case PROTOBUF_C_TYPE_DOUBLE:
-        return s_double_json(*(const double *)src);
-    case PROTOBUF_C_TYPE_BOOL:
-        return json_boolean(*(const protobuf_c_boolean *)src);
+    case PROTOBUF_C_TYPE_FLOAT: return s_double_json(*(const float *)src);
+    case PROTOBUF_C_TYPE_DOUBLE: return s_double_json(*(const double *)src);
+    case PROTOBUF_C_TYPE_BOOL: return json_boolean(*(const protobuf_c_boolean *)src);
     case PROTOBUF_C_TYPE_ENUM: {
-        int32_t x = *(const int32_t *)src;
+        int32_t                   x = *(const int32_t *)src;
         const ProtobufCEnumValue *ev = protobuf_c_enum_descriptor_get_value(f->descriptor, x);
         return ev ? json_string(ev->name) : json_integer(x);
     }
@@ -133,14 +142,12 @@ static json_t *s_value_json(const ProtobufCFieldDescriptor *f, const void *src) 
         const char *s = *(char *const *)src;
         return s_string_json(s ? s : "");
     }
-    case PROTOBUF_C_TYPE_BYTES:
-        return s_bytes_json(src);
+    case PROTOBUF_C_TYPE_BYTES: return s_bytes_json(src);
     case PROTOBUF_C_TYPE_MESSAGE: {
         const ProtobufCMessage *m = *(ProtobufCMessage *const *)src;
         return m ? s_message_json(m) : json_object();
     }
-    default:
-        return json_null();
+    default: return json_null();
     }
 }
 
@@ -170,18 +177,18 @@ static bool s_present(const ProtobufCFieldDescriptor *f, const char *base) {
 
 static json_t *s_map_json(const ProtobufCFieldDescriptor *f, const char *base) {
     const ProtobufCMessageDescriptor *ed = f->descriptor;
-    const ProtobufCFieldDescriptor *kf = &ed->fields[0], *vf = &ed->fields[1];
-    ProtobufCMessage *const *arr = *(ProtobufCMessage *const *const *)(base + f->offset);
-    size_t n = *(const size_t *)(base + f->quantifier_offset);
-    json_t *obj = json_object();
+    const ProtobufCFieldDescriptor   *kf = &ed->fields[0], *vf = &ed->fields[1];
+    ProtobufCMessage *const          *arr = *(ProtobufCMessage *const *const *)(base + f->offset);
+    size_t                            n = *(const size_t *)(base + f->quantifier_offset);
+    json_t                           *obj = json_object();
     for (size_t i = 0; obj && i < n; i++) {
         if (!arr[i])
             continue;
         const char *eb = (const char *)arr[i];
-        json_t *k = s_value_json(kf, eb + kf->offset);
-        json_t *v = s_value_json(vf, eb + vf->offset);
+        json_t     *k = s_value_json(kf, eb + kf->offset);
+        json_t     *v = s_value_json(vf, eb + vf->offset);
         /* JSON object keys are strings: integer and bool keys are spelt out. */
-        char kbuf[24];
+        char        kbuf[24];
         const char *ks = NULL;
         if (json_is_string(k)) {
             ks = json_string_value(k);
@@ -206,8 +213,8 @@ static json_t *s_map_json(const ProtobufCFieldDescriptor *f, const char *base) {
 
 static json_t *s_message_json(const ProtobufCMessage *msg) {
     const ProtobufCMessageDescriptor *desc = msg->descriptor;
-    const char *base = (const char *)msg;
-    json_t *obj = json_object();
+    const char                       *base = (const char *)msg;
+    json_t                           *obj = json_object();
     if (!obj)
         return NULL;
     /* desc->fields is sorted by field number, and jansson keeps insertion order. */
@@ -219,7 +226,8 @@ static json_t *s_message_json(const ProtobufCMessage *msg) {
         if (tp_json_is_map(f)) {
             v = s_map_json(f, base);
         } else if (f->label == PROTOBUF_C_LABEL_REPEATED) {
-            size_t n = *(const size_t *)(base + f->quantifier_offset), esz = tp_json_elt_size(f->type);
+            size_t n = *(const size_t *)(base + f->quantifier_offset),
+                   esz = tp_json_elt_size(f->type);
             const char *arr = *(const char *const *)(base + f->offset);
             v = json_array();
             for (size_t k = 0; v && k < n; k++)
@@ -258,10 +266,10 @@ int tp_json_dumps_alert(const char *topic, size_t topic_len, const ProtobufCMess
     json_t *jtopic = json_stringn(topic, topic_len);
     if (!jtopic)
         return -EILSEQ;
-    int r = -ENOMEM;
+    int     r = -ENOMEM;
     json_t *body = tp_json_from_message(alert);
     json_t *line = json_object();
-    char *text = NULL;
+    char   *text = NULL;
     /* "topic" first: it is what a reader scans for. set_new() takes jtopic. */
     if (body && line && json_object_set_new(line, "topic", jtopic) == 0) {
         jtopic = NULL;

@@ -20,16 +20,13 @@ unsigned tp_partition_of(const char *key, unsigned count) {
 
 const char *tp_partition_key(const Touchpoint__V1__Envelope *env) {
     switch (env->payload_case) {
-    case TOUCHPOINT__V1__ENVELOPE__PAYLOAD_CALL:
-        return env->call->hcp_id;
-    case TOUCHPOINT__V1__ENVELOPE__PAYLOAD_FEEDBACK:
-        return env->feedback->hcp_id;
+    case TOUCHPOINT__V1__ENVELOPE__PAYLOAD_CALL: return env->call->hcp_id;
+    case TOUCHPOINT__V1__ENVELOPE__PAYLOAD_FEEDBACK: return env->feedback->hcp_id;
     case TOUCHPOINT__V1__ENVELOPE__PAYLOAD_CONTRACTING: {
         const Touchpoint__V1__ContractingStep *s = env->contracting;
         return s->hcp_id && *s->hcp_id ? s->hcp_id : s->contract_id;
     }
-    default:
-        return NULL;
+    default: return NULL;
     }
 }
 

@@ -22,9 +22,9 @@
 
 #include "touchpoint/v1/events.pb-c.h"
 
-#define TP_EVENTS_SUBJECT_PREFIX "tp.events."   /* tp.events.<partition>.<kind> */
-#define TP_ALERTS_SUBJECT_PREFIX "tp.alerts."   /* tp.alerts.<kind>.<rule> */
-#define TP_PARTITION_MAX 1024                   /* nats.partition_count at most */
+#define TP_EVENTS_SUBJECT_PREFIX "tp.events." /* tp.events.<partition>.<kind> */
+#define TP_ALERTS_SUBJECT_PREFIX "tp.alerts." /* tp.alerts.<kind>.<rule> */
+#define TP_PARTITION_MAX         1024         /* nats.partition_count at most */
 
 /* FNV-1a, 32 bits, over the bytes of s. */
 uint32_t tp_fnv1a32(const char *s);

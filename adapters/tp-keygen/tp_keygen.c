@@ -46,7 +46,7 @@ static int s_write_new(const char *path, mode_t mode, const char *text) {
     if (fd < 0)
         return -errno;
     size_t len = strlen(text), off = 0;
-    int r = 0;
+    int    r = 0;
     /* The umask may have narrowed the mode; 0644 for the public key is meant. */
     if (fchmod(fd, mode) < 0)
         r = -errno;
@@ -72,7 +72,8 @@ static int s_write(const char *path, const char *pub, const char *sec) {
         fprintf(stderr, "tp-keygen: out of memory\n");
         return 1;
     }
-    snprintf(text, sizeof text, "# touchpointd CURVE secret key (Z85); public key %s\n%s\n", pub, sec);
+    snprintf(text, sizeof text, "# touchpointd CURVE secret key (Z85); public key %s\n%s\n", pub,
+             sec);
     int r = s_write_new(path, 0600, text);
     explicit_bzero(text, sizeof text);
     if (r < 0) {
@@ -97,21 +98,19 @@ static int s_write(const char *path, const char *pub, const char *sec) {
 int main(int argc, char **argv) {
     enum { OPT_VERSION = 256 };
     static const struct option longopts[] = {
-        { "write",   required_argument, NULL, 'w' },
-        { "help",    no_argument,       NULL, 'h' },
-        { "version", no_argument,       NULL, OPT_VERSION },
+        { "write", required_argument, NULL, 'w' },
+        { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, OPT_VERSION },
         { NULL, 0, NULL, 0 },
     };
     const char *path = NULL;
-    int c;
+    int         c;
     while ((c = getopt_long(argc, argv, "w:h", longopts, NULL)) != -1) {
         switch (c) {
-        case 'w':         path = optarg; break;
-        case 'h':         fputs(s_usage, stdout); return 0;
+        case 'w': path = optarg; break;
+        case 'h': fputs(s_usage, stdout); return 0;
         case OPT_VERSION: puts("tp-keygen " TP_VERSION); return 0;
-        default:
-            fputs("Try 'tp-keygen --help' for more information.\n", stderr);
-            return 2;
+        default: fputs("Try 'tp-keygen --help' for more information.\n", stderr); return 2;
         }
     }
     if (optind < argc) {

@@ -16,7 +16,7 @@
 #include "tp_pub.h"
 #include "tp_partition.h"
 
-#define MAX_REPORTED 10          /* PubAck failures printed, then only counted */
+#define MAX_REPORTED 10 /* PubAck failures printed, then only counted */
 
 struct tp_pub_nats {
     natsConnection      *nc;
@@ -35,8 +35,10 @@ static void s_ack_cb(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, vo
         if (atomic_fetch_add(&p->failed, 1) < MAX_REPORTED)
             fprintf(stderr, "tp-pub: %s: not stored: %s%s\n", natsMsg_GetSubject(msg),
                     pae->ErrText ? pae->ErrText : natsStatus_GetText(pae->Err),
-                    pae->Err == NATS_NO_RESPONDERS ? " (no stream holds tp.events.>: start "
-                    "touchpointd with nats.enabled, which creates it)" : "");
+                    pae->Err == NATS_NO_RESPONDERS
+                        ? " (no stream holds tp.events.>: start "
+                          "touchpointd with nats.enabled, which creates it)"
+                        : "");
     } else {
         atomic_fetch_add(&p->acknowledged, 1);
         if (pa && pa->Duplicate)
@@ -55,7 +57,7 @@ int tp_pub_nats_new(const char *url, unsigned partitions, uint64_t window, uint6
     p->partitions = partitions;
     p->wait_ms = wait_ms;
     natsStatus s = natsConnection_ConnectTo(&p->nc, url);
-    int r = 0;
+    int        r = 0;
     if (s != NATS_OK) {
         r = tp_nats_status_fail(s, url, err, errlen);
         goto fail;
@@ -65,7 +67,7 @@ int tp_pub_nats_new(const char *url, unsigned partitions, uint64_t window, uint6
     jo.PublishAsync.MaxPending = (int64_t)window;
     jo.PublishAsync.AckHandler = s_ack_cb;
     jo.PublishAsync.AckHandlerClosure = p;
-    jo.PublishAsync.StallWait = (int64_t)wait_ms;   /* a full window waits for PubAcks */
+    jo.PublishAsync.StallWait = (int64_t)wait_ms; /* a full window waits for PubAcks */
     if ((s = natsConnection_JetStream(&p->js, p->nc, &jo)) != NATS_OK) {
         r = tp_nats_status_fail(s, "JetStream context", err, errlen);
         goto fail;
@@ -91,7 +93,7 @@ static int s_publish(tp_pub_nats_t *p, const char *subject, const char *msg_id, 
 
 int tp_pub_nats_send(tp_pub_nats_t *p, const Touchpoint__V1__Envelope *env, const char *topic,
                      const uint8_t *buf, size_t len, char *err, size_t errlen) {
-    char subject[128], id[256];
+    char        subject[128], id[256];
     const char *key = tp_partition_key(env);
     if (key) {
         if (tp_partition_subject(subject, sizeof subject, tp_partition_of(key, p->partitions),
@@ -125,8 +127,10 @@ int tp_pub_nats_drain(tp_pub_nats_t *p) {
 
 void tp_pub_nats_get_stats(tp_pub_nats_t *p, struct tp_pub_nats_stats *ret) {
     *ret = (struct tp_pub_nats_stats){
-        .published = p->published, .acknowledged = atomic_load(&p->acknowledged),
-        .duplicates = atomic_load(&p->duplicates), .failed = atomic_load(&p->failed),
+        .published = p->published,
+        .acknowledged = atomic_load(&p->acknowledged),
+        .duplicates = atomic_load(&p->duplicates),
+        .failed = atomic_load(&p->failed),
     };
 }
 
@@ -144,14 +148,14 @@ void tp_pub_nats_destroy(tp_pub_nats_t **pp) {
 
 int tp_pub_run_nats(struct tp_pub_run *run) {
     const struct tp_pub_opts *o = run->o;
-    char err[512] = "";
-    tp_pub_nats_t *nats = NULL;
+    char                      err[512] = "";
+    tp_pub_nats_t            *nats = NULL;
     if (tp_pub_nats_new(o->nats, (unsigned)o->partitions, o->window, o->wait_ms, err, sizeof err,
                         &nats) < 0) {
         fprintf(stderr, "tp-pub: cannot connect to '%s': %s\n", o->nats, err);
         return TP_PUB_EXIT_USAGE;
     }
-    uint64_t events = 0, pace_start = 0;
+    uint64_t            events = 0, pace_start = 0;
     struct tp_pub_event ev;
     while (tp_pub_next(run, "--nats needs one, it is the Nats-Msg-Id", &ev) > 0) {
         tp_pub_sleep_until(tp_pub_pace_at(&pace_start, o->rate, events));
@@ -168,15 +172,16 @@ int tp_pub_run_nats(struct tp_pub_run *run) {
         }
         events++;
     }
-    int r = tp_pub_nats_drain(nats);
+    int                      r = tp_pub_nats_drain(nats);
     struct tp_pub_nats_stats st;
     tp_pub_nats_get_stats(nats, &st);
     uint64_t pending = st.published - st.acknowledged - st.failed;
     if (r < 0)
         fprintf(stderr, "tp-pub: %" PRIu64 " messages unacknowledged after %" PRIu64 " ms\n",
                 pending, o->wait_ms);
-    fprintf(stderr, "tp-pub: published %" PRIu64 " events (%" PRIu64 " messages), acknowledged %"
-            PRIu64 " (duplicates %" PRIu64 "), failed %" PRIu64 ", bad lines %" PRIu64 "\n",
+    fprintf(stderr,
+            "tp-pub: published %" PRIu64 " events (%" PRIu64 " messages), acknowledged %" PRIu64
+            " (duplicates %" PRIu64 "), failed %" PRIu64 ", bad lines %" PRIu64 "\n",
             events, st.published, st.acknowledged, st.duplicates, st.failed, run->bad);
     tp_pub_nats_destroy(&nats);
     return tp_pub_exit_status(run, st.failed > 0 || pending > 0);

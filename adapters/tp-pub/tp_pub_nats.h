@@ -20,10 +20,10 @@
 typedef struct tp_pub_nats tp_pub_nats_t;
 
 struct tp_pub_nats_stats {
-    uint64_t published;          /* messages sent (a watermark counts once per partition) */
-    uint64_t acknowledged;       /* PubAcks, duplicates included */
-    uint64_t duplicates;         /* PubAcks saying the Msg-Id was already stored */
-    uint64_t failed;             /* PubAck errors (reported on stderr) */
+    uint64_t published;    /* messages sent (a watermark counts once per partition) */
+    uint64_t acknowledged; /* PubAcks, duplicates included */
+    uint64_t duplicates;   /* PubAcks saying the Msg-Id was already stored */
+    uint64_t failed;       /* PubAck errors (reported on stderr) */
 };
 
 /* Connects to url (comma-separated list). 0, or a negative errno with the

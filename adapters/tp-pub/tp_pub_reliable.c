@@ -26,36 +26,36 @@
 #include "tp_pub.h"
 
 /* uthash: an allocation failure must not exit(); it sets the entry's flag. */
-#define HASH_NONFATAL_OOM 1
+#define HASH_NONFATAL_OOM      1
 #define uthash_nonfatal_oom(e) ((e)->oom = true)
 #include <uthash.h>
 
-#define NS_PER_MS            1000000u
-#define TP_PUB_BACKOFF_MAX_MS 30000u       /* resend delays double up to this */
-#define TP_PUB_MAX_ANSWER    65536         /* ZMQ_MAXMSGSIZE: an answer is small */
-#define TP_PUB_MAX_REASON    512           /* bytes of a NACK reason printed */
+#define NS_PER_MS             1000000u
+#define TP_PUB_BACKOFF_MAX_MS 30000u /* resend delays double up to this */
+#define TP_PUB_MAX_ANSWER     65536  /* ZMQ_MAXMSGSIZE: an answer is small */
+#define TP_PUB_MAX_REASON     512    /* bytes of a NACK reason printed */
 
 struct entry {
-    char          *event_id;               /* hash key, owned */
-    const char    *topic;                  /* static, from tp_topic_for_payload */
-    uint8_t       *buf;                    /* serialised Envelope, owned */
+    char          *event_id; /* hash key, owned */
+    const char    *topic;    /* static, from tp_topic_for_payload */
+    uint8_t       *buf;      /* serialised Envelope, owned */
     size_t         len;
-    size_t         lineno;                 /* input line, for the NACK report */
-    uint64_t       due_ns;                 /* next (re)send */
-    unsigned       attempts;               /* sends so far */
-    bool           oom;                    /* set by uthash when adding failed */
+    size_t         lineno;   /* input line, for the NACK report */
+    uint64_t       due_ns;   /* next (re)send */
+    unsigned       attempts; /* sends so far */
+    bool           oom;      /* set by uthash when adding failed */
     UT_hash_handle hh;
 };
 
 struct tp_pub_reliable {
-    struct tp_pub_reliable_config cfg;     /* copied; strings borrowed */
-    void        *ctx;
-    void        *sock;                     /* DEALER */
-    struct entry *window;                  /* uthash head, in insertion order */
-    uint64_t     next_due_ns;              /* no entry is due before this */
-    bool         blocked;                  /* a send hit EAGAIN: wait for POLLOUT */
-    bool         malformed_seen;           /* a malformed answer was reported */
-    struct tp_pub_reliable_stats stats;    /* pending kept as HASH_COUNT */
+    struct tp_pub_reliable_config cfg; /* copied; strings borrowed */
+    void                         *ctx;
+    void                         *sock;           /* DEALER */
+    struct entry                 *window;         /* uthash head, in insertion order */
+    uint64_t                      next_due_ns;    /* no entry is due before this */
+    bool                          blocked;        /* a send hit EAGAIN: wait for POLLOUT */
+    bool                          malformed_seen; /* a malformed answer was reported */
+    struct tp_pub_reliable_stats  stats;          /* pending kept as HASH_COUNT */
 };
 
 static uint64_t s_now_ns(void) {
@@ -73,8 +73,8 @@ static void s_entry_free(struct entry *e) {
 }
 
 int tp_pub_reliable_new(const struct tp_pub_reliable_config *cfg, tp_pub_reliable_t **ret) {
-    int zero = 0, one = 1;
-    int64_t maxmsg = TP_PUB_MAX_ANSWER;
+    int                zero = 0, one = 1;
+    int64_t            maxmsg = TP_PUB_MAX_ANSWER;
     tp_pub_reliable_t *r = calloc(1, sizeof *r);
     if (!r)
         return -ENOMEM;
@@ -133,7 +133,7 @@ static int s_send_entry(tp_pub_reliable_t *r, struct entry *e, uint64_t now) {
         if (err == EAGAIN)
             r->blocked = true;
         if (err == EAGAIN || err == EINTR) {
-            r->next_due_ns = 0;                 /* still due: scan again */
+            r->next_due_ns = 0; /* still due: scan again */
             return -EAGAIN;
         }
         return -err;
@@ -151,7 +151,7 @@ static int s_send_entry(tp_pub_reliable_t *r, struct entry *e, uint64_t now) {
  * reading input rather than polling. */
 static int s_send_due(tp_pub_reliable_t *r, uint64_t now) {
     if (r->blocked) {
-        int events = 0;
+        int    events = 0;
         size_t size = sizeof events;
         if (zmq_getsockopt(r->sock, ZMQ_EVENTS, &events, &size) < 0)
             return -zmq_errno();
@@ -159,14 +159,14 @@ static int s_send_due(tp_pub_reliable_t *r, uint64_t now) {
     }
     if (r->blocked || now < r->next_due_ns)
         return 0;
-    uint64_t next = UINT64_MAX;
+    uint64_t      next = UINT64_MAX;
     struct entry *e, *tmp;
     HASH_ITER(hh, r->window, e, tmp) {
         if (e->due_ns <= now) {
             bool resend = e->attempts > 0;
-            int err = s_send_entry(r, e, now);
+            int  err = s_send_entry(r, e, now);
             if (err == -EAGAIN)
-                return 0;                        /* next_due_ns is 0 now */
+                return 0; /* next_due_ns is 0 now */
             if (err < 0)
                 return err;
             if (resend)
@@ -183,7 +183,7 @@ static int s_send_due(tp_pub_reliable_t *r, uint64_t now) {
  * characters as '?', so that a daemon cannot garble the terminal. */
 static void s_print_reason(const zmq_msg_t *m) {
     const unsigned char *s = zmq_msg_data((zmq_msg_t *)m);
-    size_t n = zmq_msg_size((zmq_msg_t *)m);
+    size_t               n = zmq_msg_size((zmq_msg_t *)m);
     for (size_t i = 0; i < n && i < TP_PUB_MAX_REASON; i++)
         fputc(s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i], stderr);
     fputs(n > TP_PUB_MAX_REASON ? "...\n" : "\n", stderr);
@@ -200,13 +200,15 @@ static void s_on_answer(tp_pub_reliable_t *r, zmq_msg_t f[3], size_t n, bool *pr
     bool ack = n == 2 && s_frame_is(&f[0], "ACK"), nack = n == 3 && s_frame_is(&f[0], "NACK");
     if (!ack && !nack) {
         if (!r->malformed_seen)
-            fprintf(stderr, "tp-pub: ignoring malformed answers from '%s' (expected "
-                    "[\"ACK\", id] or [\"NACK\", id, reason])\n", r->cfg.endpoint);
+            fprintf(stderr,
+                    "tp-pub: ignoring malformed answers from '%s' (expected "
+                    "[\"ACK\", id] or [\"NACK\", id, reason])\n",
+                    r->cfg.endpoint);
         r->malformed_seen = true;
         return;
     }
     struct entry *e = NULL;
-    size_t idlen = zmq_msg_size(&f[1]);
+    size_t        idlen = zmq_msg_size(&f[1]);
     if (idlen > 0)
         HASH_FIND(hh, r->window, zmq_msg_data(&f[1]), idlen, e);
     if (nack && idlen == 0) {
@@ -232,10 +234,10 @@ static void s_on_answer(tp_pub_reliable_t *r, zmq_msg_t f[3], size_t n, bool *pr
 static int s_recv_answers(tp_pub_reliable_t *r, bool *progress) {
     for (;;) {
         zmq_msg_t f[3];
-        size_t n = 0;
-        int more = 1, err = 0;
+        size_t    n = 0;
+        int       more = 1, err = 0;
         while (more) {
-            zmq_msg_t extra, *m = n < 3 ? &f[n] : &extra;   /* frames past the third: dropped */
+            zmq_msg_t extra, *m = n < 3 ? &f[n] : &extra; /* frames past the third: dropped */
             zmq_msg_init(m);
             if (zmq_msg_recv(m, r->sock, ZMQ_DONTWAIT) < 0) {
                 err = zmq_errno();
@@ -248,7 +250,7 @@ static int s_recv_answers(tp_pub_reliable_t *r, bool *progress) {
             n++;
         }
         if (err == 0)
-            s_on_answer(r, f, n, progress);     /* n > 3 is malformed */
+            s_on_answer(r, f, n, progress); /* n > 3 is malformed */
         for (size_t i = 0; i < n && i < 3; i++)
             zmq_msg_close(&f[i]);
         if (err == EAGAIN || err == EINTR)
@@ -265,8 +267,8 @@ static int s_recv_answers(tp_pub_reliable_t *r, bool *progress) {
 static int s_run(tp_pub_reliable_t *r, size_t max_pending, uint64_t not_before) {
     uint64_t progress_ns = s_now_ns(), wait_ns = r->cfg.wait_ms * NS_PER_MS;
     for (;;) {
-        bool progress = false;
-        int err = s_recv_answers(r, &progress);
+        bool     progress = false;
+        int      err = s_recv_answers(r, &progress);
         uint64_t now = s_now_ns();
         if (err == 0)
             err = s_send_due(r, now);
@@ -283,10 +285,10 @@ static int s_run(tp_pub_reliable_t *r, size_t max_pending, uint64_t not_before) 
         uint64_t deadline = full ? progress_ns + wait_ns : not_before;
         if (!r->blocked && r->next_due_ns < deadline)
             deadline = r->next_due_ns;
-        uint64_t wait_ms = deadline > now ? (deadline - now + NS_PER_MS - 1) / NS_PER_MS : 0;
+        uint64_t       wait_ms = deadline > now ? (deadline - now + NS_PER_MS - 1) / NS_PER_MS : 0;
         zmq_pollitem_t item = { .socket = r->sock,
                                 .events = ZMQ_POLLIN | (r->blocked ? ZMQ_POLLOUT : 0) };
-        int n = zmq_poll(&item, 1, (long)(wait_ms < 60000 ? wait_ms : 60000));
+        int            n = zmq_poll(&item, 1, (long)(wait_ms < 60000 ? wait_ms : 60000));
         if (n < 0 && zmq_errno() != EINTR)
             return -zmq_errno();
         if (n > 0 && (item.revents & ZMQ_POLLOUT))
@@ -303,7 +305,7 @@ int tp_pub_reliable_send(tp_pub_reliable_t *r, const char *event_id, const char 
     }
     struct entry *e = NULL;
     HASH_FIND_STR(r->window, event_id, e);
-    if (e) {                                     /* repeated id: one entry, newest bytes */
+    if (e) { /* repeated id: one entry, newest bytes */
         free(e->buf);
     } else {
         e = calloc(1, sizeof *e);
@@ -326,7 +328,7 @@ int tp_pub_reliable_send(tp_pub_reliable_t *r, const char *event_id, const char 
     e->due_ns = 0;
     r->stats.published++;
     if (r->blocked) {
-        r->next_due_ns = 0;                      /* goes out when ZeroMQ takes it */
+        r->next_due_ns = 0; /* goes out when ZeroMQ takes it */
         return 0;
     }
     err = s_send_entry(r, e, s_now_ns());
@@ -337,9 +339,9 @@ int tp_pub_reliable_wait_peer(tp_pub_reliable_t *r) {
     uint64_t deadline = s_now_ns() + r->cfg.wait_ms * NS_PER_MS;
     for (;;) {
         zmq_pollitem_t item = { .socket = r->sock, .events = ZMQ_POLLOUT };
-        uint64_t now = s_now_ns();
+        uint64_t       now = s_now_ns();
         long wait = now >= deadline ? 0 : (long)((deadline - now + NS_PER_MS - 1) / NS_PER_MS);
-        int n = zmq_poll(&item, 1, wait);
+        int  n = zmq_poll(&item, 1, wait);
         if (n < 0 && zmq_errno() != EINTR)
             return -zmq_errno();
         if (n > 0)
@@ -361,37 +363,40 @@ void tp_pub_reliable_get_stats(const tp_pub_reliable_t *r, struct tp_pub_reliabl
 /* ---- the --reliable mode of tp-pub (tp_pub.h) ---------------------------- */
 
 int tp_pub_run_reliable(struct tp_pub_run *run) {
-    const struct tp_pub_opts *o = run->o;
+    const struct tp_pub_opts           *o = run->o;
     const struct tp_pub_reliable_config cfg = {
-        .endpoint = o->endpoint, .bind = o->bind, .input_name = run->name,
-        .window = (size_t)o->window, .ack_timeout_ms = o->ack_timeout_ms, .wait_ms = o->wait_ms,
+        .endpoint = o->endpoint,
+        .bind = o->bind,
+        .input_name = run->name,
+        .window = (size_t)o->window,
+        .ack_timeout_ms = o->ack_timeout_ms,
+        .wait_ms = o->wait_ms,
         .curve = &o->curve,
     };
-    tp_pub_reliable_t *rel = NULL;
+    tp_pub_reliable_t           *rel = NULL;
     struct tp_pub_reliable_stats st = { 0 };
-    int r = tp_pub_reliable_new(&cfg, &rel);
+    int                          r = tp_pub_reliable_new(&cfg, &rel);
     if (r < 0) {
         fprintf(stderr, "tp-pub: cannot %s '%s': %s\n", o->bind ? "bind" : "connect to",
                 o->endpoint, zmq_strerror(-r));
         return TP_PUB_EXIT_USAGE;
     }
-    uint64_t published = 0, pace_start = 0;
-    bool unanswered = false; /* gave up waiting for answers */
+    uint64_t            published = 0, pace_start = 0;
+    bool                unanswered = false; /* gave up waiting for answers */
     struct tp_pub_event ev;
     while (tp_pub_next(run, TP_PUB_RELIABLE_ID_WHY, &ev) > 0) {
         if (published == 0 && (r = tp_pub_reliable_wait_peer(rel)) < 0) {
             if (r == -ETIMEDOUT)
-                fprintf(stderr, "tp-pub: no daemon on '%s' within %" PRIu64 " ms\n",
-                        o->endpoint, o->wait_ms);
+                fprintf(stderr, "tp-pub: no daemon on '%s' within %" PRIu64 " ms\n", o->endpoint,
+                        o->wait_ms);
             else
-                fprintf(stderr, "tp-pub: polling '%s' failed: %s\n", o->endpoint,
-                        zmq_strerror(-r));
+                fprintf(stderr, "tp-pub: polling '%s' failed: %s\n", o->endpoint, zmq_strerror(-r));
             tp_pub_event_clear(&ev);
             run->status = TP_PUB_EXIT_USAGE;
             break;
         }
         const Touchpoint__V1__Envelope *env = (const Touchpoint__V1__Envelope *)ev.env;
-        uint8_t *buf = ev.buf; /* taken by tp_pub_reliable_send */
+        uint8_t                        *buf = ev.buf; /* taken by tp_pub_reliable_send */
         ev.buf = NULL;
         r = tp_pub_reliable_send(rel, env->event_id, ev.topic, buf, ev.len, ev.lineno,
                                  tp_pub_pace_at(&pace_start, o->rate, published));
@@ -420,11 +425,14 @@ int tp_pub_run_reliable(struct tp_pub_run *run) {
     }
     tp_pub_reliable_get_stats(rel, &st);
     if (unanswered)
-        fprintf(stderr, "tp-pub: %" PRIu64 " events unacknowledged after %" PRIu64 " ms "
-                "without an answer from '%s'\n", st.pending, o->wait_ms, o->endpoint);
-    fprintf(stderr, "tp-pub: published %" PRIu64 ", acknowledged %" PRIu64 ", refused %" PRIu64
-            ", resent %" PRIu64 ", bad lines %" PRIu64 "\n", st.published, st.acknowledged,
-            st.refused, st.resent, run->bad + st.refused);
+        fprintf(stderr,
+                "tp-pub: %" PRIu64 " events unacknowledged after %" PRIu64 " ms "
+                "without an answer from '%s'\n",
+                st.pending, o->wait_ms, o->endpoint);
+    fprintf(stderr,
+            "tp-pub: published %" PRIu64 ", acknowledged %" PRIu64 ", refused %" PRIu64
+            ", resent %" PRIu64 ", bad lines %" PRIu64 "\n",
+            st.published, st.acknowledged, st.refused, st.resent, run->bad + st.refused);
     tp_pub_reliable_destroy(&rel);
     return tp_pub_exit_status(run, st.refused > 0 || unanswered);
 }

@@ -25,21 +25,21 @@
 typedef struct tp_pub_reliable tp_pub_reliable_t;
 
 struct tp_pub_reliable_config {
-    const char *endpoint;        /* touchpointd's reliable_input ROUTER */
-    bool        bind;            /* bind the endpoint instead of connecting */
-    const char *input_name;      /* FILE as named in messages */
-    size_t      window;          /* most events unanswered at once, > 0 */
-    uint64_t    ack_timeout_ms;  /* first resend after this long, > 0 */
-    uint64_t    wait_ms;         /* give up after this long without an answer */
-    const tp_curve_client_t *curve; /* CURVE client identity, NULL = plain; borrowed */
+    const char              *endpoint;       /* touchpointd's reliable_input ROUTER */
+    bool                     bind;           /* bind the endpoint instead of connecting */
+    const char              *input_name;     /* FILE as named in messages */
+    size_t                   window;         /* most events unanswered at once, > 0 */
+    uint64_t                 ack_timeout_ms; /* first resend after this long, > 0 */
+    uint64_t                 wait_ms;        /* give up after this long without an answer */
+    const tp_curve_client_t *curve;          /* CURVE client identity, NULL = plain; borrowed */
 };
 
 struct tp_pub_reliable_stats {
-    uint64_t published;          /* lines sent (a repeated event_id counts again) */
-    uint64_t acknowledged;       /* window entries ACKed */
-    uint64_t refused;            /* window entries NACKed (reported) */
-    uint64_t resent;             /* sends after the first, per entry */
-    uint64_t pending;            /* entries still unanswered */
+    uint64_t published;    /* lines sent (a repeated event_id counts again) */
+    uint64_t acknowledged; /* window entries ACKed */
+    uint64_t refused;      /* window entries NACKed (reported) */
+    uint64_t resent;       /* sends after the first, per entry */
+    uint64_t pending;      /* entries still unanswered */
 };
 
 /* Opens its own ZeroMQ context and the DEALER, connected or bound to

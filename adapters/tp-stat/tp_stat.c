@@ -18,11 +18,11 @@
 #include <string.h>
 
 #define TIMEOUT_S 5
-#define P "touchpointd_"
+#define P         "touchpointd_"
 
 typedef struct {
-    int   code;                  /* HTTP status, 0 = no answer */
-    char *body;
+    int                code; /* HTTP status, 0 = no answer */
+    char              *body;
     struct event_base *base;
 } s_result_t;
 
@@ -31,7 +31,7 @@ static void s_done_cb(struct evhttp_request *req, void *arg) {
     if (req && evhttp_request_get_response_code(req) > 0) {
         res->code = evhttp_request_get_response_code(req);
         struct evbuffer *b = evhttp_request_get_input_buffer(req);
-        size_t len = evbuffer_get_length(b);
+        size_t           len = evbuffer_get_length(b);
         if ((res->body = malloc(len + 1))) {
             evbuffer_remove(b, res->body, len);
             res->body[len] = '\0';
@@ -45,7 +45,7 @@ static int s_fetch(const char *url, s_result_t *res) {
     char full[1024];
     snprintf(full, sizeof full, "%s%s", url, url[strlen(url) - 1] == '/' ? "status" : "/status");
     struct evhttp_uri *uri = evhttp_uri_parse(full);
-    const char *host = uri ? evhttp_uri_get_host(uri) : NULL;
+    const char        *host = uri ? evhttp_uri_get_host(uri) : NULL;
     if (!host || !evhttp_uri_get_scheme(uri) || strcmp(evhttp_uri_get_scheme(uri), "http")) {
         fprintf(stderr, "tp-stat: invalid URL '%s' (expected http://host:port)\n", url);
         evhttp_uri_free(uri);
@@ -53,16 +53,16 @@ static int s_fetch(const char *url, s_result_t *res) {
     }
     char h[256];
     snprintf(h, sizeof h, "%s", host);
-    if (h[0] == '[' && h[strlen(h) - 1] == ']') {      /* [::1] */
+    if (h[0] == '[' && h[strlen(h) - 1] == ']') { /* [::1] */
         memmove(h, h + 1, strlen(h));
         h[strlen(h) - 1] = '\0';
     }
-    int port = evhttp_uri_get_port(uri) > 0 ? evhttp_uri_get_port(uri) : 80;
-    struct event_base *base = res->base = event_base_new();
-    struct evhttp_connection *conn = base ? evhttp_connection_base_new(base, NULL, h,
-                                                                       (unsigned short)port) : NULL;
+    int                       port = evhttp_uri_get_port(uri) > 0 ? evhttp_uri_get_port(uri) : 80;
+    struct event_base        *base = res->base = event_base_new();
+    struct evhttp_connection *conn =
+        base ? evhttp_connection_base_new(base, NULL, h, (unsigned short)port) : NULL;
     struct evhttp_request *req = conn ? evhttp_request_new(s_done_cb, res) : NULL;
-    int r = -1;
+    int                    r = -1;
     if (req) {
         evhttp_connection_set_timeout(conn, TIMEOUT_S);
         evhttp_add_header(evhttp_request_get_output_headers(req), "Host", host);
@@ -72,8 +72,10 @@ static int s_fetch(const char *url, s_result_t *res) {
         }
     }
     if (r == 0 && res->code == 0) {
-        fprintf(stderr, "tp-stat: cannot reach touchpointd at %s (connection refused, reset or "
-                        "timed out after %d s)\n", url, TIMEOUT_S);
+        fprintf(stderr,
+                "tp-stat: cannot reach touchpointd at %s (connection refused, reset or "
+                "timed out after %d s)\n",
+                url, TIMEOUT_S);
         r = -1;
     } else if (r == 0 && res->code != 200) {
         fprintf(stderr, "tp-stat: %s answered HTTP %d\n", full, res->code);
@@ -113,10 +115,10 @@ static void s_duration(double s, char *buf, size_t len) {
 /* The median of a histogram series, interpolated linearly inside the
  * bucket that holds it (as Prometheus' histogram_quantile does). */
 static void s_median(json_t *series, char *buf, size_t len) {
-    double count = json_number_value(json_object_get(series, "count"));
+    double  count = json_number_value(json_object_get(series, "count"));
     json_t *buckets = json_object_get(series, "buckets");
-    double rank = count / 2, lower = 0, prev = 0;
-    size_t i;
+    double  rank = count / 2, lower = 0, prev = 0;
+    size_t  i;
     json_t *b;
     json_array_foreach(buckets, i, b) {
         double le = json_number_value(json_object_get(b, "le"));
@@ -135,7 +137,7 @@ static void s_median(json_t *series, char *buf, size_t len) {
 
 static void s_histograms(json_t *metrics, const char *name, const char *label, const char *title) {
     json_t *series = s_series(metrics, name), *s;
-    size_t i;
+    size_t  i;
     printf("%s (median, estimated from histogram buckets):\n", title);
     if (!json_array_size(series))
         printf("  none yet\n");
@@ -157,19 +159,20 @@ static void s_ratio(const char *what, double ratio, double num, double den, cons
 
 static void s_print(json_t *doc) {
     json_t *m = json_object_get(doc, "metrics"), *s;
-    size_t i;
+    size_t  i;
     printf("touchpointd %s, up %llds, health: %s\n",
            json_string_value(json_object_get(doc, "version")),
            (long long)json_integer_value(json_object_get(doc, "uptime_seconds")),
            json_string_value(json_object_get(doc, "health")));
     printf("Events: %.0f messages received, %.0f accepted, %.0f duplicates, %.0f sequence gaps "
-           "(%.0f missing)\n", s_value(m, P "messages_received_total"),
-           s_value(m, P "events_accepted_total"), s_value(m, P "duplicates_total"),
-           s_value(m, P "sequence_gaps_total"), s_value(m, P "sequence_missing_total"));
+           "(%.0f missing)\n",
+           s_value(m, P "messages_received_total"), s_value(m, P "events_accepted_total"),
+           s_value(m, P "duplicates_total"), s_value(m, P "sequence_gaps_total"),
+           s_value(m, P "sequence_missing_total"));
     printf("  refused:");
-    json_array_foreach(s_series(m, P "events_refused_total"), i, s)
-        printf(" %s %.0f", json_string_value(json_object_get(json_object_get(s, "labels"), "reason")),
-               json_number_value(json_object_get(s, "value")));
+    json_array_foreach(s_series(m, P "events_refused_total"), i, s) printf(
+        " %s %.0f", json_string_value(json_object_get(json_object_get(s, "labels"), "reason")),
+        json_number_value(json_object_get(s, "value")));
     printf("\n");
     json_array_foreach(s_series(m, P "events_received_total"), i, s) {
         json_t *l = json_object_get(s, "labels");
@@ -201,8 +204,8 @@ static void s_print(json_t *doc) {
 }
 
 int main(int argc, char **argv) {
-    const char *url = "http://127.0.0.1:7605";
-    bool raw = false;
+    const char                *url = "http://127.0.0.1:7605";
+    bool                       raw = false;
     static const struct option opts[] = {
         { "url", required_argument, NULL, 'u' },
         { "json", no_argument, NULL, 'j' },
@@ -219,8 +222,7 @@ int main(int argc, char **argv) {
                    "Prints touchpointd's counters, alerts and KPIs from its /status endpoint;\n"
                    "--json prints the document as it came.\n");
             return 0;
-        default:
-            return 2;
+        default: return 2;
         }
     }
     if (optind != argc || !*url) {
@@ -233,7 +235,7 @@ int main(int argc, char **argv) {
         return 1;
     }
     json_error_t err;
-    json_t *doc = res.body ? json_loads(res.body, 0, &err) : NULL;
+    json_t      *doc = res.body ? json_loads(res.body, 0, &err) : NULL;
     if (!doc || !json_is_object(json_object_get(doc, "metrics"))) {
         fprintf(stderr, "tp-stat: %s/status did not answer a status document\n", url);
         json_decref(doc);

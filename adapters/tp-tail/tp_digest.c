@@ -11,17 +11,17 @@
 
 #include <jansson.h>
 
-#define TP_DIGEST_MAX_GROUPS   4096
-#define TP_DIGEST_MAX_LISTED   50         /* alerts listed per digest; the counts cover all */
+#define TP_DIGEST_MAX_GROUPS 4096
+#define TP_DIGEST_MAX_LISTED 50 /* alerts listed per digest; the counts cover all */
 
 struct group {
-    char     *key;
-    int64_t   start_wall_ms;                    /* first alert, wall clock */
-    uint64_t  end;                              /* window closes, monotonic */
-    uint64_t  firing, resolved, omitted;
-    uint64_t  min_seq;                          /* lowest alert sequence inside, 0 = none */
-    json_t   *by_rule;                          /* {"rule": count} */
-    json_t   *alerts;                           /* first TP_DIGEST_MAX_LISTED */
+    char    *key;
+    int64_t  start_wall_ms; /* first alert, wall clock */
+    uint64_t end;           /* window closes, monotonic */
+    uint64_t firing, resolved, omitted;
+    uint64_t min_seq; /* lowest alert sequence inside, 0 = none */
+    json_t  *by_rule; /* {"rule": count} */
+    json_t  *alerts;  /* first TP_DIGEST_MAX_LISTED */
 };
 
 struct tp_digest {
@@ -31,11 +31,13 @@ struct tp_digest {
     size_t         n, cap;
 };
 
-static const struct { const char *name, *field; } s_by[] = {
-    [TP_DIGEST_REP]       = { "rep",       "repId" },
+static const struct {
+    const char *name, *field;
+} s_by[] = {
+    [TP_DIGEST_REP] = { "rep", "repId" },
     [TP_DIGEST_TERRITORY] = { "territory", "territory" },
-    [TP_DIGEST_CONTRACT]  = { "contract",  "contractId" },
-    [TP_DIGEST_HCP]       = { "hcp",       "hcpId" },
+    [TP_DIGEST_CONTRACT] = { "contract", "contractId" },
+    [TP_DIGEST_HCP] = { "hcp", "hcpId" },
 };
 
 int tp_digest_parse_by(const char *s, tp_digest_by_t *ret) {
@@ -90,15 +92,18 @@ static int s_group(tp_digest_t *d, const char *key, uint64_t now, int64_t wall_m
     if (d->n == TP_DIGEST_MAX_GROUPS)
         return -ENOSPC;
     if (d->n == d->cap) {
-        size_t cap = d->cap ? d->cap * 2 : 16;
+        size_t        cap = d->cap ? d->cap * 2 : 16;
         struct group *g = realloc(d->groups, cap * sizeof *g);
         if (!g)
             return -ENOMEM;
         d->groups = g;
         d->cap = cap;
     }
-    struct group g = { .key = strdup(key), .start_wall_ms = wall_ms, .end = now + d->window_ms,
-                       .by_rule = json_object(), .alerts = json_array() };
+    struct group g = { .key = strdup(key),
+                       .start_wall_ms = wall_ms,
+                       .end = now + d->window_ms,
+                       .by_rule = json_object(),
+                       .alerts = json_array() };
     if (!g.key || !g.by_rule || !g.alerts) {
         s_group_free(&g);
         return -ENOMEM;
@@ -115,20 +120,20 @@ int tp_digest_add(tp_digest_t *d, const char *line, uint64_t seq, uint64_t now, 
         return -EBADMSG;
     }
     struct group *g;
-    int r = s_group(d, s_str(a, s_by[d->by].field, "(none)"), now, wall_ms, &g);
+    int           r = s_group(d, s_str(a, s_by[d->by].field, "(none)"), now, wall_ms, &g);
     if (r < 0)
         goto out;
     const char *status = s_str(a, "status", "ALERT_STATUS_UNSPECIFIED");
     const char *rule = s_str(a, "rule", "(none)");
-    size_t sl = strlen(status);
-    bool resolved = sl >= 8 && strcmp(status + sl - 8, "RESOLVED") == 0;
-    json_t *count = json_object_get(g->by_rule, rule);
+    size_t      sl = strlen(status);
+    bool        resolved = sl >= 8 && strcmp(status + sl - 8, "RESOLVED") == 0;
+    json_t     *count = json_object_get(g->by_rule, rule);
     r = -ENOMEM;
     if (json_object_set_new(g->by_rule, rule, json_integer(json_integer_value(count) + 1)) < 0)
         goto out;
     if (json_array_size(g->alerts) < TP_DIGEST_MAX_LISTED) {
-        json_t *e = json_pack("{s:s, s:s, s:s, s:s}", "alert_id", s_str(a, "alertId", ""),
-                              "status", status, "rule", rule, "summary", s_str(a, "summary", ""));
+        json_t *e = json_pack("{s:s, s:s, s:s, s:s}", "alert_id", s_str(a, "alertId", ""), "status",
+                              status, "rule", rule, "summary", s_str(a, "summary", ""));
         if (!e || json_array_append_new(g->alerts, e) < 0)
             goto out;
     } else {
@@ -155,7 +160,7 @@ uint64_t tp_digest_next(const tp_digest_t *d) {
 }
 
 static void s_rfc3339(int64_t ms, char buf[32]) {
-    time_t t = (time_t)(ms / 1000);
+    time_t    t = (time_t)(ms / 1000);
     struct tm tm;
     gmtime_r(&t, &tm);
     size_t n = strftime(buf, 32, "%Y-%m-%dT%H:%M:%S", &tm);
@@ -170,17 +175,16 @@ int tp_digest_take(tp_digest_t *d, uint64_t now, int64_t wall_ms, bool all, char
     if (i == d->n)
         return 0;
     struct group *g = &d->groups[i];
-    char start[32], end[32];
+    char          start[32], end[32];
     /* the window's nominal end, or now when it is closed early (at exit) */
     int64_t end_ms = g->start_wall_ms + (int64_t)d->window_ms;
     s_rfc3339(g->start_wall_ms, start);
     s_rfc3339(end_ms < wall_ms ? end_ms : wall_ms, end);
-    json_t *msg = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:O, s:O, s:I}",
-                            "group_by", s_by[d->by].name, "key", g->key,
-                            "window_start", start, "window_end", end,
-                            "firing", (json_int_t)g->firing, "resolved", (json_int_t)g->resolved,
-                            "by_rule", g->by_rule, "alerts", g->alerts,
-                            "alerts_omitted", (json_int_t)g->omitted);
+    json_t *msg =
+        json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:O, s:O, s:I}", "group_by", s_by[d->by].name,
+                  "key", g->key, "window_start", start, "window_end", end, "firing",
+                  (json_int_t)g->firing, "resolved", (json_int_t)g->resolved, "by_rule", g->by_rule,
+                  "alerts", g->alerts, "alerts_omitted", (json_int_t)g->omitted);
     char *body = msg ? json_dumps(msg, JSON_COMPACT) : NULL;
     json_decref(msg);
     if (!body)

@@ -43,14 +43,14 @@
 
 struct tail {
     const struct tp_tail_opts *o;
-    void              *ctx;
-    uint64_t           alerts, malformed;       /* alerts handed to the sink / skipped messages */
-    uint64_t           active_ms;               /* last message, replay end or delivery */
-    tp_tail_durable_t *durable;                 /* --durable only, else NULL */
-    tp_sink_queue_t   *queue;                   /* the sink and what waits for it */
-    tp_digest_t       *digest;                  /* --digest only, else NULL */
-    int                fatal;                   /* out of memory on the way to the sink */
-    uint64_t           lost_seq;                /* lowest alert lost so, UINT64_MAX none */
+    void                      *ctx;
+    uint64_t                   alerts, malformed; /* alerts handed to the sink / skipped messages */
+    uint64_t                   active_ms;         /* last message, replay end or delivery */
+    tp_tail_durable_t         *durable;           /* --durable only, else NULL */
+    tp_sink_queue_t           *queue;             /* the sink and what waits for it */
+    tp_digest_t               *digest;            /* --digest only, else NULL */
+    int                        fatal;             /* out of memory on the way to the sink */
+    uint64_t                   lost_seq;          /* lowest alert lost so, UINT64_MAX none */
 };
 
 static volatile sig_atomic_t s_stop, s_reopen;
@@ -91,8 +91,8 @@ static uint64_t s_wall_ms(void) {
  * the id is a plain string in practice, escapes are shown as they are. */
 static void s_label(const char *line, char *buf, size_t len) {
     static const char key[] = "\"alertId\":\"";
-    const char *id = strstr(line, key);
-    int n = 0;
+    const char       *id = strstr(line, key);
+    int               n = 0;
     if (id) {
         id += sizeof key - 1;
         while (id[n] && id[n] != '"' && n < 80)
@@ -111,9 +111,9 @@ static void s_emit(struct tail *t, uint64_t seq, char *line) {
     if (t->digest) {
         uint64_t now = s_now_ms();
         r = tp_digest_add(t->digest, line, seq, now, (int64_t)s_wall_ms());
-        if (r == -ENOSPC) {     /* too many groups open: close them all now */
-            char *body, label[128];
-            size_t len;
+        if (r == -ENOSPC) { /* too many groups open: close them all now */
+            char    *body, label[128];
+            size_t   len;
             uint64_t min_seq;
             while ((r = tp_digest_take(t->digest, now, (int64_t)s_wall_ms(), true, &body, &len,
                                        &min_seq, label, sizeof label)) > 0)
@@ -128,7 +128,7 @@ static void s_emit(struct tail *t, uint64_t seq, char *line) {
         s_label(line, label, sizeof label);
         r = tp_sink_queue_push(t->queue, line, strlen(line), seq, label);
     }
-    if (r < 0) {                /* -ENOMEM: stop; with --durable FILE stays before it */
+    if (r < 0) { /* -ENOMEM: stop; with --durable FILE stays before it */
         t->fatal = r;
         if (seq && seq < t->lost_seq)
             t->lost_seq = seq;
@@ -147,7 +147,7 @@ static bool s_done_cb(void *userdata) {
 
 static uint64_t s_floor_cb(void *userdata) {
     const struct tail *t = userdata;
-    uint64_t floor = tp_sink_queue_floor(t->queue);
+    uint64_t           floor = tp_sink_queue_floor(t->queue);
     if (t->digest && tp_digest_floor(t->digest) < floor)
         floor = tp_digest_floor(t->digest);
     /* an alert lost to out-of-memory was never delivered either */
@@ -172,8 +172,8 @@ static long s_min_wait(long wait, uint64_t at, uint64_t now) {
  * handles it; 0 or negative errno (fatal, reported). */
 static int s_on_readable(struct tail *t, void *sock, bool replay, uint64_t now) {
     zmq_msg_t frames[2];
-    size_t n_frames = 0;
-    int r = tp_tail_sub_recv(sock, frames, &n_frames);
+    size_t    n_frames = 0;
+    int       r = tp_tail_sub_recv(sock, frames, &n_frames);
     if (r == -EAGAIN || r == -EINTR)
         return 0;
     if (r < 0) {
@@ -181,17 +181,16 @@ static int s_on_readable(struct tail *t, void *sock, bool replay, uint64_t now) 
         return r;
     }
     t->active_ms = now;
-    char why[256] = "", *line = NULL;
+    char     why[256] = "", *line = NULL;
     uint64_t seq = 0;
-    if (replay)     /* the DEALER may be gone after this message */
+    if (replay) /* the DEALER may be gone after this message */
         r = tp_tail_durable_on_replay(t->durable, frames, n_frames, now, why, sizeof why);
     else
         r = tp_tail_sub_decode(t->o, frames, n_frames, why, sizeof why, &seq, &line);
     for (size_t i = 0; i < n_frames && i < 2; i++)
         zmq_msg_close(&frames[i]);
     if (r == -EBADMSG) {
-        fprintf(stderr, "tp-tail: skipped malformed %smessage: %s\n", replay ? "replay " : "",
-                why);
+        fprintf(stderr, "tp-tail: skipped malformed %smessage: %s\n", replay ? "replay " : "", why);
         t->malformed++;
         return 0;
     }
@@ -213,11 +212,11 @@ static int s_on_readable(struct tail *t, void *sock, bool replay, uint64_t now) 
 static int s_close_digests(struct tail *t, uint64_t now, bool all) {
     int r = 0;
     while (t->digest) {
-        char *body, label[128];
-        size_t len;
+        char    *body, label[128];
+        size_t   len;
         uint64_t min_seq;
-        r = tp_digest_take(t->digest, now, (int64_t)s_wall_ms(), all, &body, &len, &min_seq,
-                           label, sizeof label);
+        r = tp_digest_take(t->digest, now, (int64_t)s_wall_ms(), all, &body, &len, &min_seq, label,
+                           sizeof label);
         if (r <= 0)
             break;
         if ((r = tp_sink_queue_push(t->queue, body, len, min_seq, label)) < 0) {
@@ -236,7 +235,7 @@ static int s_deliver(struct tail *t, uint64_t now, bool all, uint64_t *ret_next)
     if (r < 0)
         return r;
     r = tp_sink_queue_pump(t->queue, now, ret_next);
-    if (r == -EINTR)            /* SIGINT/SIGTERM during a POST: we are leaving */
+    if (r == -EINTR) /* SIGINT/SIGTERM during a POST: we are leaving */
         r = 0;
     if (t->digest && tp_digest_next(t->digest) < *ret_next)
         *ret_next = tp_digest_next(t->digest);
@@ -266,12 +265,12 @@ static int s_run(struct tail *t, void *sub) {
             return r;
         if (s_stop || (s_done(t) && !s_pending(t)))
             break;
-        uint64_t now = s_now_ms();      /* a delivery may have taken a while */
+        uint64_t now = s_now_ms(); /* a delivery may have taken a while */
         if (s_pending(t))
-            t->active_ms = now;         /* --timeout-ms: idle means nothing to deliver either */
-        long wait = s_min_wait(TP_TAIL_POLL_SLICE_MS, next, now);
-        bool reading = !tp_sink_queue_full(t->queue) && !s_done(t);
-        bool replaying = false;
+            t->active_ms = now; /* --timeout-ms: idle means nothing to deliver either */
+        long  wait = s_min_wait(TP_TAIL_POLL_SLICE_MS, next, now);
+        bool  reading = !tp_sink_queue_full(t->queue) && !s_done(t);
+        bool  replaying = false;
         void *dealer = NULL;
         if (t->durable) {
             if (!reading)
@@ -312,13 +311,16 @@ static int s_run(struct tail *t, void *sub) {
 
 /* The sink for the options, in a queue: 0 or TP_TAIL_EXIT_USAGE (reported). */
 static int s_make_queue(const struct tp_tail_opts *o, tp_sink_queue_t **ret) {
-    char why[512] = "out of memory";
+    char       why[512] = "out of memory";
     tp_sink_t *sink = NULL;
-    int r;
+    int        r;
     if (o->webhook) {
         const struct tp_sink_webhook_config cfg = {
-            .url = o->webhook, .headers = o->headers, .n_headers = o->n_headers,
-            .timeout_ms = o->webhook_timeout_ms, .stop = &s_stop,
+            .url = o->webhook,
+            .headers = o->headers,
+            .n_headers = o->n_headers,
+            .timeout_ms = o->webhook_timeout_ms,
+            .stop = &s_stop,
         };
         r = tp_sink_webhook_new(&cfg, why, sizeof why, &sink);
     } else {
@@ -335,7 +337,7 @@ static int s_make_queue(const struct tp_tail_opts *o, tp_sink_queue_t **ret) {
 
 int main(int argc, char **argv) {
     struct tp_tail_opts o;
-    int r = tp_tail_parse_args(argc, argv, &o);
+    int                 r = tp_tail_parse_args(argc, argv, &o);
     if (r != 0)
         return r > 0 ? 0 : TP_TAIL_EXIT_USAGE;
 
@@ -349,9 +351,15 @@ int main(int argc, char **argv) {
     }
     if (o.durable) {
         const struct tp_tail_durable_config cfg = {
-            .path = o.durable, .replay_endpoint = o.replay_endpoint,
-            .replay_timeout_ms = o.replay_timeout_ms, .userdata = &t, .curve = &o.curve,
-            .emit = s_emit_cb, .done = s_done_cb, .decode = s_decode_cb, .floor = s_floor_cb,
+            .path = o.durable,
+            .replay_endpoint = o.replay_endpoint,
+            .replay_timeout_ms = o.replay_timeout_ms,
+            .userdata = &t,
+            .curve = &o.curve,
+            .emit = s_emit_cb,
+            .done = s_done_cb,
+            .decode = s_decode_cb,
+            .floor = s_floor_cb,
         };
         r = tp_tail_durable_new(&cfg, &t.durable);
         if (r < 0) {
@@ -366,17 +374,17 @@ int main(int argc, char **argv) {
         }
     }
 
-    struct sigaction sa = { .sa_handler = s_signal_cb };   /* no SA_RESTART: zmq_poll sees EINTR */
+    struct sigaction sa = { .sa_handler = s_signal_cb }; /* no SA_RESTART: zmq_poll sees EINTR */
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    struct sigaction hup = { .sa_handler = s_hup_cb };     /* reopen --output; else a no-op */
+    struct sigaction hup = { .sa_handler = s_hup_cb }; /* reopen --output; else a no-op */
     sigemptyset(&hup.sa_mask);
     sigaction(SIGHUP, &hup, NULL);
-    if (o.webhook)      /* a receiver closing on us is an error to retry, not death */
+    if (o.webhook) /* a receiver closing on us is an error to retry, not death */
         signal(SIGPIPE, SIG_IGN);
 
-    int status = 0;
+    int   status = 0;
     void *sock = NULL;
     t.ctx = zmq_ctx_new();
     if (!t.ctx) {
@@ -386,8 +394,8 @@ int main(int argc, char **argv) {
     }
     r = tp_tail_sub_open(t.ctx, &o, &sock);
     if (r < 0) {
-        fprintf(stderr, "tp-tail: cannot %s '%s': %s\n", o.bind ? "bind" : "connect to",
-                o.endpoint, zmq_strerror(-r));
+        fprintf(stderr, "tp-tail: cannot %s '%s': %s\n", o.bind ? "bind" : "connect to", o.endpoint,
+                zmq_strerror(-r));
         status = TP_TAIL_EXIT_USAGE;
         goto out;
     }
@@ -402,8 +410,10 @@ int main(int argc, char **argv) {
     if (c.failed > 0 && status == 0)
         status = TP_TAIL_EXIT_FAILED;
     fprintf(stderr, "tp-tail: alerts %" PRIu64 ", malformed %" PRIu64 "\n", t.alerts, t.malformed);
-    fprintf(stderr, "tp-tail: delivered %" PRIu64 ", retried %" PRIu64 ", failed %" PRIu64
-            ", pending %zu\n", c.delivered, c.retried, c.failed,
+    fprintf(stderr,
+            "tp-tail: delivered %" PRIu64 ", retried %" PRIu64 ", failed %" PRIu64
+            ", pending %zu\n",
+            c.delivered, c.retried, c.failed,
             tp_sink_queue_length(t.queue) + (t.digest ? tp_digest_open(t.digest) : 0));
 out:
     tp_tail_durable_destroy(&t.durable);

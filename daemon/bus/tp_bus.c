@@ -23,12 +23,12 @@ struct tp_bus_sock {
     tp_bus_recv_fn oversize_fn; /* after an oversize message is counted; NULL = none */
     bool           counted;     /* an event input: oversize counted in stats (received too) */
     void          *arg;
-    bool           bound;         /* bind mode: unbind at close (removes an ipc file) */
-    size_t         max_msg;       /* larger messages are dropped and counted; 0 = no limit */
-    char           name[32];      /* "inputs[0]"...: for logs */
-    bool           router;        /* keeps the sender's address: tp_bus_peer_address */
-    char           peer[64];      /* that of the message being handed on, "" = none */
-    char          *endpoint;      /* owned copy, for logs */
+    bool           bound;    /* bind mode: unbind at close (removes an ipc file) */
+    size_t         max_msg;  /* larger messages are dropped and counted; 0 = no limit */
+    char           name[32]; /* "inputs[0]"...: for logs */
+    bool           router;   /* keeps the sender's address: tp_bus_peer_address */
+    char           peer[64]; /* that of the message being handed on, "" = none */
+    char          *endpoint; /* owned copy, for logs */
 };
 typedef struct tp_bus_sock s_sock_t;
 
@@ -307,8 +307,8 @@ int tp_bus_add_input(tp_bus_t *b, const tp_endpoint_t *ep, size_t max_msg_bytes,
     return r;
 }
 
-int tp_bus_add_router(tp_bus_t *b, const tp_endpoint_t *ep, size_t max_msg_bytes,
-                      tp_bus_recv_fn fn, void *arg, tp_bus_sock_t **ret) {
+int tp_bus_add_router(tp_bus_t *b, const tp_endpoint_t *ep, size_t max_msg_bytes, tp_bus_recv_fn fn,
+                      void *arg, tp_bus_sock_t **ret) {
     int r = s_open(b, ZMQ_ROUTER, ep, max_msg_bytes, fn, arg, ret);
     if (r == 0)
         (*ret)->router = true;

@@ -25,8 +25,8 @@
 
 struct event_base;
 
-#define TP_ZAP_ENDPOINT  "inproc://zeromq.zap.01"
-#define TP_ZAP_MAX_KEYS  1000000   /* keys per allow-list file */
+#define TP_ZAP_ENDPOINT "inproc://zeromq.zap.01"
+#define TP_ZAP_MAX_KEYS 1000000 /* keys per allow-list file */
 
 typedef struct tp_zap tp_zap_t;
 

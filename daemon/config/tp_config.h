@@ -83,9 +83,9 @@ typedef struct tp_config {
     tp_endpoint_t output; /* PUB socket for alerts */
     struct {
         bool          enabled;
-        tp_endpoint_t endpoint;                 /* ROUTER: ["REPLAY", "<n>"] -> alerts after n */
-        int64_t       stall_timeout_ms;         /* a replay that sends nothing this long is dropped */
-        unsigned      max_per_peer;             /* replays at once from one peer address */
+        tp_endpoint_t endpoint;         /* ROUTER: ["REPLAY", "<n>"] -> alerts after n */
+        int64_t       stall_timeout_ms; /* a replay that sends nothing this long is dropped */
+        unsigned      max_per_peer;     /* replays at once from one peer address */
     } replay;
     struct {
         bool          enabled;
@@ -95,32 +95,32 @@ typedef struct tp_config {
         char *secret_key_file; /* owned; NULL = CURVE off on every endpoint */
     } curve;
     struct {
-        bool     enabled;                       /* alerts go to <state_dir>/journal.db first */
-        int64_t  retention_ms;                  /* prune alerts older than this (0 = keep) */
-        uint64_t max_alerts;                    /* keep at most this many (0 = no limit) */
-        int64_t  event_retention_ms;            /* event log kept for rebuilding state */
-        int64_t  commit_interval_ms;            /* 0: commit every loop turn; else at most this often */
-        int64_t  checkpoint_interval_ms;        /* the WAL is copied into the database this often */
-        uint64_t wal_max_bytes;                 /* past this the WAL is truncated (and cut back to it) */
+        bool     enabled;                /* alerts go to <state_dir>/journal.db first */
+        int64_t  retention_ms;           /* prune alerts older than this (0 = keep) */
+        uint64_t max_alerts;             /* keep at most this many (0 = no limit) */
+        int64_t  event_retention_ms;     /* event log kept for rebuilding state */
+        int64_t  commit_interval_ms;     /* 0: commit every loop turn; else at most this often */
+        int64_t  checkpoint_interval_ms; /* the WAL is copied into the database this often */
+        uint64_t wal_max_bytes;          /* past this the WAL is truncated (and cut back to it) */
     } journal;
     struct {
-        bool  enabled;                          /* serve /healthz, /metrics, /status */
-        char *listen;                           /* owned; "127.0.0.1:7605", "[::1]:7605" */
-        unsigned max_connections;               /* concurrent connections; more get 503 */
-        int64_t  request_timeout_ms;            /* header + body of one request within this */
-        int64_t  idle_timeout_ms;               /* silent between requests this long: closed */
+        bool     enabled;            /* serve /healthz, /metrics, /status */
+        char    *listen;             /* owned; "127.0.0.1:7605", "[::1]:7605" */
+        unsigned max_connections;    /* concurrent connections; more get 503 */
+        int64_t  request_timeout_ms; /* header + body of one request within this */
+        int64_t  idle_timeout_ms;    /* silent between requests this long: closed */
         struct {
             bool   enabled;           /* POST /v1/events takes JSON events */
             size_t max_body_bytes;    /* larger request bodies get 413 */
             char  *bearer_token_file; /* owned; NULL = no token required */
         } ingest;
         struct {
-            bool     enabled;                   /* /dashboard/, /v1/alerts[/stream], /v1/kpi */
-            char    *bearer_token_file;         /* owned; NULL = no token required */
-            char    *root;                      /* owned; NULL = the installed page (tp_dash.h) */
-            unsigned max_clients;               /* concurrent alert streams */
-            size_t   max_client_buffer;         /* bytes queued to one stream before it is cut */
-            int64_t  keepalive_ms;              /* SSE comment period (and snapshot stall) */
+            bool     enabled;           /* /dashboard/, /v1/alerts[/stream], /v1/kpi */
+            char    *bearer_token_file; /* owned; NULL = no token required */
+            char    *root;              /* owned; NULL = the installed page (tp_dash.h) */
+            unsigned max_clients;       /* concurrent alert streams */
+            size_t   max_client_buffer; /* bytes queued to one stream before it is cut */
+            int64_t  keepalive_ms;      /* SSE comment period (and snapshot stall) */
         } dashboard;
     } http;
     struct {

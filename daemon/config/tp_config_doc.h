@@ -18,9 +18,9 @@
 /* One documented key: a row of tp_config_keys[], or a row of a sub-table
  * under its parent ("inputs[].mode", "feedback_sources.<source>.nps_max"). */
 typedef struct {
-    char             path[128]; /* dotted, as documented */
+    char                   path[128]; /* dotted, as documented */
     const tp_config_key_t *key;
-    bool             sub; /* from a sub-table: YAML path differs (list item, user name) */
+    bool                   sub; /* from a sub-table: YAML path differs (list item, user name) */
 } doc_key_t;
 
 #define TP_DOC_MAX_KEYS 1024 /* main() refuses to run on a larger table */

@@ -14,8 +14,8 @@ size_t tp_doc_keys(doc_key_t *out, size_t max) {
         out[n++] = (doc_key_t){ .key = k };
         snprintf(out[n - 1].path, sizeof out[n - 1].path, "%s", k->path);
         const tp_config_key_t *sub = NULL;
-        size_t           n_sub = 0;
-        const char      *mid = NULL; /* between the parent and the row's name */
+        size_t                 n_sub = 0;
+        const char            *mid = NULL; /* between the parent and the row's name */
         if (k->type == TP_CONFIG_INPUTS)
             sub = tp_config_input_keys, n_sub = tp_config_n_input_keys, mid = "[].";
         else if (k->type == TP_CONFIG_FEEDBACK_SOURCES)
@@ -128,7 +128,8 @@ static void s_md_code(FILE *f, const char *s) {
  * "top level" for a plain scalar at the root (clock, state_dir). */
 static void s_group(const doc_key_t *d, char *buf, size_t len) {
     const char *dot = strchr(d->key->path, '.');
-    bool root = !d->sub && !dot && d->key->type != TP_CONFIG_INPUTS && d->key->type != TP_CONFIG_FEEDBACK_SOURCES;
+    bool        root = !d->sub && !dot && d->key->type != TP_CONFIG_INPUTS &&
+                d->key->type != TP_CONFIG_FEEDBACK_SOURCES;
     if (d->sub) {
         /* the parent's group: "inputs", "feedback_sources" */
         size_t n = strcspn(d->path, ".[");

@@ -9,7 +9,9 @@ const char *const tp_config_month_names[12] = {
     "JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC",
 };
 const char *const tp_config_clocks[] = { "wall", "event", NULL };
+
 static const char *const s_ownerships[] = { "static", "lease", NULL };
+
 const char *const tp_config_field_names[TP_FIELD_COUNT] = {
     "products", "topics", "notes", "next_step", "attendees", "account_id", "territory",
 };
@@ -29,6 +31,7 @@ const char *const tp_config_contract_type_names[TP_CONTRACT_TYPE_COUNT - 1] = {
     K(path, TP_CONFIG_DURATION, member, 1, TP_CONFIG_DURATION_MAX_MS, def, desc)
 #define KU(path, member, lo, hi, def, desc) K(path, TP_CONFIG_UINT, member, lo, hi, def, desc)
 #define KI(path, member, lo, hi, def, desc) K(path, TP_CONFIG_INT, member, lo, hi, def, desc)
+
 #define RULE(r, desc) K("rules." #r ".enabled", TP_CONFIG_BOOL, r.enabled, 0, 1, "true", desc)
 
 const tp_config_key_t tp_config_keys[] = {
@@ -50,11 +53,12 @@ const tp_config_key_t tp_config_keys[] = {
       "serve journaled alerts to consumers that missed them (needs journal.enabled)"),
     K("replay.endpoint", TP_CONFIG_ENDPOINT, replay.endpoint.endpoint, 0, 0, "tcp://127.0.0.1:7604",
       "ROUTER socket: a DEALER sends [REPLAY, n] and gets every alert after sequence n"),
-    KEY(tp_config_t, "replay.mode", TP_CONFIG_ENUM, replay.endpoint.mode, 0, 0, tp_config_modes, "bind",
-        "bind or connect the replay socket"),
+    KEY(tp_config_t, "replay.mode", TP_CONFIG_ENUM, replay.endpoint.mode, 0, 0, tp_config_modes,
+        "bind", "bind or connect the replay socket"),
     K("replay.curve_clients", TP_CONFIG_OPT_STRING, replay.endpoint.curve_clients, 0, 0, "\"\"",
       "CURVE on, bound: file of client public keys allowed to replay"),
-    K("replay.stall_timeout", TP_CONFIG_DURATION, replay.stall_timeout_ms, 100, TP_CONFIG_DURATION_MAX_MS, "30s",
+    K("replay.stall_timeout", TP_CONFIG_DURATION, replay.stall_timeout_ms, 100,
+      TP_CONFIG_DURATION_MAX_MS, "30s",
       "a replay whose consumer takes nothing (its queue stays full) this long is dropped and its"
       " slot freed"),
     KU("replay.max_per_peer", replay.max_per_peer, 1, 64, "8",
@@ -64,15 +68,16 @@ const tp_config_key_t tp_config_keys[] = {
     K("reliable_input.enabled", TP_CONFIG_BOOL, reliable_input.enabled, 0, 1, "true",
       "at-least-once ingest: ACK each event once committed (needs journal.enabled)"),
     K("reliable_input.endpoint", TP_CONFIG_ENDPOINT, reliable_input.endpoint.endpoint, 0, 0,
-      "tcp://127.0.0.1:7603", "ROUTER: a producer's DEALER sends [topic, Envelope], gets [ACK, id]"),
+      "tcp://127.0.0.1:7603",
+      "ROUTER: a producer's DEALER sends [topic, Envelope], gets [ACK, id]"),
     KEY(tp_config_t, "reliable_input.mode", TP_CONFIG_ENUM, reliable_input.endpoint.mode, 0, 0,
         tp_config_modes, "bind", "bind or connect the reliable input"),
     KI("reliable_input.hwm", reliable_input.endpoint.hwm, 0, INT_MAX, "100000",
        "ZMQ_RCVHWM / ZMQ_SNDHWM of the reliable input"),
-    K("reliable_input.curve_clients", TP_CONFIG_OPT_STRING, reliable_input.endpoint.curve_clients, 0, 0,
-      "\"\"", "CURVE on, bound: file of producer public keys allowed to send"),
-    K("reliable_input.curve_server_key", TP_CONFIG_Z85, reliable_input.endpoint.curve_server_key, 0, 0,
-      "\"\"", "CURVE on, connected: the peer's public key (Z85)"),
+    K("reliable_input.curve_clients", TP_CONFIG_OPT_STRING, reliable_input.endpoint.curve_clients,
+      0, 0, "\"\"", "CURVE on, bound: file of producer public keys allowed to send"),
+    K("reliable_input.curve_server_key", TP_CONFIG_Z85, reliable_input.endpoint.curve_server_key, 0,
+      0, "\"\"", "CURVE on, connected: the peer's public key (Z85)"),
     K("journal.enabled", TP_CONFIG_BOOL, journal.enabled, 0, 1, "true",
       "write every alert to <state_dir>/journal.db before publishing it"),
     KD("journal.retention", journal.retention_ms, "30d", "prune journaled alerts older than this"),
@@ -83,8 +88,8 @@ const tp_config_key_t tp_config_keys[] = {
     K("journal.commit_interval", TP_CONFIG_DURATION, journal.commit_interval_ms, 0, 60000, "0ms",
       "0ms: one group commit per loop turn; else at most one per interval (more events per commit,"
       " alerts and ACKs wait up to that long)"),
-    K("journal.checkpoint_interval", TP_CONFIG_DURATION, journal.checkpoint_interval_ms, 10, 60000, "1s",
-      "a thread of its own copies the journal's write-ahead log into journal.db this often"),
+    K("journal.checkpoint_interval", TP_CONFIG_DURATION, journal.checkpoint_interval_ms, 10, 60000,
+      "1s", "a thread of its own copies the journal's write-ahead log into journal.db this often"),
     KU("journal.wal_max_bytes", journal.wal_max_bytes, 65536, (int64_t)1 << 40, "67108864",
        "when journal.db-wal is larger after a checkpoint, it is emptied (commits wait for that a"
        " few ms, on a retry timer, not blocking the loop); also the size it is cut back to when it"
@@ -106,12 +111,15 @@ const tp_config_key_t tp_config_keys[] = {
       "accept events as JSON on POST /v1/events (webhooks), answered once they are committed"),
     KU("http.ingest.max_body_bytes", http.ingest.max_body_bytes, 1024, 1 << 28, "1048576",
        "larger request bodies are refused with 413"),
-    K("http.ingest.bearer_token_file", TP_CONFIG_OPT_STRING, http.ingest.bearer_token_file, 0, 0, "\"\"",
+    K("http.ingest.bearer_token_file", TP_CONFIG_OPT_STRING, http.ingest.bearer_token_file, 0, 0,
+      "\"\"",
       "file holding the token clients send as Authorization: Bearer; \"\" = no token required"),
     K("http.dashboard.enabled", TP_CONFIG_BOOL, http.dashboard.enabled, 0, 1, "false",
-      "serve the live dashboard (/dashboard/) and its data: /v1/alerts, /v1/alerts/stream, /v1/kpi"),
-    K("http.dashboard.bearer_token_file", TP_CONFIG_OPT_STRING, http.dashboard.bearer_token_file, 0, 0,
-      "\"\"", "file holding the token /v1/alerts* and /v1/kpi require as Authorization: Bearer;"
+      "serve the live dashboard (/dashboard/) and its data: /v1/alerts, /v1/alerts/stream, "
+      "/v1/kpi"),
+    K("http.dashboard.bearer_token_file", TP_CONFIG_OPT_STRING, http.dashboard.bearer_token_file, 0,
+      0, "\"\"",
+      "file holding the token /v1/alerts* and /v1/kpi require as Authorization: Bearer;"
       " \"\" = none"),
     K("http.dashboard.root", TP_CONFIG_OPT_STRING, http.dashboard.root, 0, 0, "\"\"",
       "directory of the page's files; \"\" = the installed one (share/touchpointd/dashboard)"),
@@ -119,7 +127,8 @@ const tp_config_key_t tp_config_keys[] = {
        "concurrent /v1/alerts/stream clients; more get 503"),
     KU("http.dashboard.max_client_buffer", http.dashboard.max_client_buffer, 4096, 1 << 30,
        "1048576", "bytes queued to one stream client that does not read; past it, cut off"),
-    K("http.dashboard.keepalive", TP_CONFIG_DURATION, http.dashboard.keepalive_ms, 100, 3600000, "15s",
+    K("http.dashboard.keepalive", TP_CONFIG_DURATION, http.dashboard.keepalive_ms, 100, 3600000,
+      "15s",
       "an SSE comment this often on every alert stream keeps proxies and dead peers honest; a "
       "stream whose snapshot took nothing over a whole interval is cut"),
     K("nats.enabled", TP_CONFIG_BOOL, nats.enabled, 0, 1, "false",
@@ -171,7 +180,8 @@ const tp_config_key_t tp_config_keys[] = {
        "keep a closed contracting case this long after it closed"),
     KD("limits.open_case_horizon", open_case_horizon_ms, "180d",
        "forget an open contracting case this long after its last step event"),
-    K("feedback_sources", TP_CONFIG_FEEDBACK_SOURCES, feedback_sources, 0, TP_MAX_FEEDBACK_SOURCES, "{}",
+    K("feedback_sources", TP_CONFIG_FEEDBACK_SOURCES, feedback_sources, 0, TP_MAX_FEEDBACK_SOURCES,
+      "{}",
       "SOURCE: {nps_max, effort_scale, effort_high_is_hard, effort_threshold}, per survey tool"),
     KD("log.bad_input_interval", log_interval_ms, "10s", "rate-limit window for bad-input logs"),
     KU("log.bad_input_burst", log_burst, 1, 1000000, "10", "bad-input log lines per window"),
@@ -179,8 +189,8 @@ const tp_config_key_t tp_config_keys[] = {
     RULE(call_incomplete, "a SUBMITTED call lacks a required field"),
     K("rules.call_incomplete.required", TP_CONFIG_FIELDSET, call_incomplete.required, 0, 0,
       "[products, topics, notes, next_step]", "fields every submitted call must have"),
-    K("rules.call_incomplete.by_channel", TP_CONFIG_BY_CHANNEL, call_incomplete.by_channel, 0, 0, "{}",
-      "CHANNEL: [fields], replaces `required` for that channel"),
+    K("rules.call_incomplete.by_channel", TP_CONFIG_BY_CHANNEL, call_incomplete.by_channel, 0, 0,
+      "{}", "CHANNEL: [fields], replaces `required` for that channel"),
     RULE(call_late, "a call submitted more than submit_within after it happened"),
     KD("rules.call_late.submit_within", call_late.submit_within_ms, "48h",
        "style hours: allowed delay between call_at and submission"),
@@ -214,8 +224,8 @@ const tp_config_key_t tp_config_keys[] = {
        "SLA for steps not listed in by_step"),
     K("rules.step_slow.by_step", TP_CONFIG_BY_STEP, step_slow.by_step, 0, 0, "{}",
       "STEP_NAME: duration, at most 64 steps"),
-    K("rules.step_slow.by_contract_type", TP_CONFIG_TARGETS, step_slow.by_contract_type_ms, 0, 0, "{}",
-      "CONTRACT_TYPE: duration, the SLA for steps of that type not listed in by_step"),
+    K("rules.step_slow.by_contract_type", TP_CONFIG_TARGETS, step_slow.by_contract_type_ms, 0, 0,
+      "{}", "CONTRACT_TYPE: duration, the SLA for steps of that type not listed in by_step"),
     RULE(case_stalled, "an open contract with no step event for too long"),
     KD("rules.case_stalled.stall_after", case_stalled.stall_after_ms, "10d",
        "silence that counts as stalled"),
@@ -245,7 +255,8 @@ const tp_config_key_t tp_config_input_keys[] = {
         "address to bind or connect"),
     KEY(tp_endpoint_t, "mode", TP_CONFIG_ENUM, mode, 0, 0, tp_config_modes, "bind",
         "bind the address, or connect to a producer's"),
-    KEY(tp_endpoint_t, "hwm", TP_CONFIG_INT, hwm, 0, INT_MAX, NULL, "100000", "ZMQ_RCVHWM, 0 = unlimited"),
+    KEY(tp_endpoint_t, "hwm", TP_CONFIG_INT, hwm, 0, INT_MAX, NULL, "100000",
+        "ZMQ_RCVHWM, 0 = unlimited"),
     KEY(tp_endpoint_t, "curve_clients", TP_CONFIG_OPT_STRING, curve_clients, 0, 0, NULL, "\"\"",
         "CURVE on, bound: file of producer public keys (Z85, one a line) allowed to send"),
     KEY(tp_endpoint_t, "curve_server_key", TP_CONFIG_Z85, curve_server_key, 0, 0, NULL, "\"\"",
@@ -258,8 +269,8 @@ const tp_config_key_t tp_config_feedback_source_keys[] = {
         "nps at or below this is a detractor"),
     KEY(tp_feedback_source_t, "effort_scale", TP_CONFIG_INT, effort_scale, 3, 10, NULL, "7",
         "effort scores run 1..effort_scale"),
-    KEY(tp_feedback_source_t, "effort_high_is_hard", TP_CONFIG_BOOL, effort_high_is_hard, 0, 1, NULL,
-        "true", "true: the highest score is the hardest; false: 1 is the hardest"),
+    KEY(tp_feedback_source_t, "effort_high_is_hard", TP_CONFIG_BOOL, effort_high_is_hard, 0, 1,
+        NULL, "true", "true: the highest score is the hardest; false: 1 is the hardest"),
     KEY(tp_feedback_source_t, "effort_threshold", TP_CONFIG_INT, effort_threshold, 1, 10, NULL, "5",
         "a score this hard or harder is a detractor"),
 };
@@ -269,15 +280,17 @@ const size_t tp_config_n_feedback_source_keys =
 const size_t tp_config_n_keys = sizeof tp_config_keys / sizeof tp_config_keys[0];
 const size_t tp_config_n_input_keys = sizeof tp_config_input_keys / sizeof tp_config_input_keys[0];
 
-const char *tp_config_default_yaml(void)
-{
+const char *tp_config_default_yaml(void) {
     return "# touchpointd built-in defaults (see docs/configuration.md)\n"
            "inputs:\n"
-           "  - { endpoint: \"tcp://127.0.0.1:7601\", mode: bind, hwm: 100000, curve_clients: \"\",\n"
+           "  - { endpoint: \"tcp://127.0.0.1:7601\", mode: bind, hwm: 100000, curve_clients: "
+           "\"\",\n"
            "      curve_server_key: \"\" }\n"
-           "output: { endpoint: \"tcp://127.0.0.1:7602\", mode: bind, hwm: 100000, curve_clients: \"\",\n"
+           "output: { endpoint: \"tcp://127.0.0.1:7602\", mode: bind, hwm: 100000, curve_clients: "
+           "\"\",\n"
            "          curve_server_key: \"\" }\n"
-           "replay: { enabled: true, endpoint: \"tcp://127.0.0.1:7604\", mode: bind, curve_clients: \"\",\n"
+           "replay: { enabled: true, endpoint: \"tcp://127.0.0.1:7604\", mode: bind, "
+           "curve_clients: \"\",\n"
            "          curve_server_key: \"\", stall_timeout: 30s, max_per_peer: 8 }\n"
            "reliable_input: { enabled: true, endpoint: \"tcp://127.0.0.1:7603\", mode: bind,"
            " hwm: 100000,\n"
@@ -296,7 +309,8 @@ const char *tp_config_default_yaml(void)
            "  dashboard: { enabled: false, bearer_token_file: \"\", root: \"\", max_clients: 32,\n"
            "               max_client_buffer: 1048576, keepalive: 15s }\n"
            "nats:\n"
-           "  { enabled: false, url: \"nats://127.0.0.1:4222\", partition_count: 16, partitions: [],\n"
+           "  { enabled: false, url: \"nats://127.0.0.1:4222\", partition_count: 16, partitions: "
+           "[],\n"
            "    events_stream: TP_EVENTS, alerts_stream: TP_ALERTS, consumer: touchpointd,\n"
            "    ack_wait: 30s, ownership: static, instance: \"\", lease_bucket: TP_LEASES,\n"
            "    lease_ttl: 10s, replicas: 1, duplicate_window: 10m }\n"
@@ -313,9 +327,11 @@ const char *tp_config_default_yaml(void)
            "    enabled: true\n"
            "    required: [products, topics, notes, next_step]\n"
            "    by_channel: {}\n"
-           "  call_late: { enabled: true, submit_within: 48h, style: hours, cutoff_day: 5, cutoff_by_month: {} }\n"
+           "  call_late: { enabled: true, submit_within: 48h, style: hours, cutoff_day: 5, "
+           "cutoff_by_month: {} }\n"
            "  call_unsubmitted: { enabled: true, submit_within: 48h }\n"
-           "  follow_up_missing: { enabled: true, follow_up_within: 7d, nps_max: 6, effort_min: 5 }\n"
+           "  follow_up_missing: { enabled: true, follow_up_within: 7d, nps_max: 6, effort_min: 5 "
+           "}\n"
            "  uncoordinated_contact: { enabled: true, window: 7d, min_reps: 3 }\n"
            "  channel_mismatch: { enabled: true, last_calls: 3 }\n"
            "  step_slow: { enabled: true, default_sla: 5d, by_step: {}, by_contract_type: {} }\n"
@@ -325,6 +341,7 @@ const char *tp_config_default_yaml(void)
            "  hcp_burden: { enabled: true, max_hcp_actions: 4 }\n"
            "  cycle_time:\n"
            "    enabled: true\n"
-           "    targets: { SPEAKER: 14d, ADVISORY_BOARD: 21d, CONSULTING: 21d, ISS: 60d, GRANT: 45d }\n"
+           "    targets: { SPEAKER: 14d, ADVISORY_BOARD: 21d, CONSULTING: 21d, ISS: 60d, GRANT: "
+           "45d }\n"
            "  negative_feedback: { enabled: true, nps_max: 6, effort_min: 5 }\n";
 }

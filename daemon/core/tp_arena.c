@@ -13,10 +13,10 @@ typedef struct s_chunk {
 } s_chunk_t;
 
 struct tp_arena {
-    ProtobufCAllocator alloc;    /* first: the allocator_data points back here */
-    size_t             used;     /* bytes of block handed out since the reset */
-    size_t             size;     /* bytes in block */
-    s_chunk_t         *chunks;   /* overflow, newest first */
+    ProtobufCAllocator alloc;  /* first: the allocator_data points back here */
+    size_t             used;   /* bytes of block handed out since the reset */
+    size_t             size;   /* bytes in block */
+    s_chunk_t         *chunks; /* overflow, newest first */
     max_align_t        block[];
 };
 
@@ -24,7 +24,7 @@ struct tp_arena {
 
 static void *s_alloc(void *data, size_t n) {
     tp_arena_t *a = data;
-    size_t need = (n + ALIGN - 1) & ~(size_t)(ALIGN - 1);
+    size_t      need = (n + ALIGN - 1) & ~(size_t)(ALIGN - 1);
     if (need >= n && a->size - a->used >= need) {
         void *p = (unsigned char *)a->block + a->used;
         a->used += need;

@@ -31,8 +31,8 @@ void tp_clock_observe(tp_clock_t *c, int64_t event_ms) {
 }
 
 char *tp_format_time(int64_t ms, char *buf, size_t len) {
-    time_t secs = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
-    int frac = (int)(ms - (int64_t)secs * 1000);
+    time_t    secs = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
+    int       frac = (int)(ms - (int64_t)secs * 1000);
     struct tm tm;
     if (!gmtime_r(&secs, &tm)) {
         snprintf(buf, len, "%lld", (long long)ms);
@@ -47,7 +47,10 @@ char *tp_format_time(int64_t ms, char *buf, size_t len) {
 }
 
 char *tp_format_duration(int64_t ms, char *buf, size_t len) {
-    static const struct { const char *unit; int64_t ms; } units[] = {
+    static const struct {
+        const char *unit;
+        int64_t     ms;
+    } units[] = {
         { "d", 86400000 }, { "h", 3600000 }, { "m", 60000 }, { "s", 1000 }, { "ms", 1 },
     };
     size_t off = 0;

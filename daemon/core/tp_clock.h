@@ -15,9 +15,9 @@ typedef int64_t (*tp_wall_fn)(void *ctx);
 
 typedef struct tp_clock {
     tp_clock_mode_t mode;
-    int64_t    event_now_ms;   /* largest event time / watermark observed */
-    tp_wall_fn wall;           /* NULL: CLOCK_REALTIME */
-    void      *wall_ctx;
+    int64_t         event_now_ms; /* largest event time / watermark observed */
+    tp_wall_fn      wall;         /* NULL: CLOCK_REALTIME */
+    void           *wall_ctx;
 } tp_clock_t;
 
 void tp_clock_init(tp_clock_t *c, tp_clock_mode_t mode);

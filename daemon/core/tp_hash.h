@@ -15,7 +15,7 @@
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
-#define HASH_FUNCTION(keyptr, keylen, hashv)                                                       \
+#define HASH_FUNCTION(keyptr, keylen, hashv) \
     ((hashv) = (unsigned)XXH3_64bits((keyptr), (size_t)(keylen)))
 #include <uthash.h>
 
@@ -39,6 +39,6 @@ static inline void tp_hash_free_index(UT_hash_table *tbl) {
  *     TP_HASH_DRAIN(in->table, e, tmp)
  *         free(e);
  */
-#define TP_HASH_DRAIN(head, el, tmp)                                                               \
-    for ((el) = (head), (head) = NULL, tp_hash_free_index((el) ? (el)->hh.tbl : NULL);             \
+#define TP_HASH_DRAIN(head, el, tmp)                                                   \
+    for ((el) = (head), (head) = NULL, tp_hash_free_index((el) ? (el)->hh.tbl : NULL); \
          (el) && ((tmp) = (el)->hh.next, 1); (el) = (tmp))

@@ -16,11 +16,11 @@ void tp_log_set_max_level(int max) {
 
 static const char *s_level_name(int prio) {
     switch (prio) {
-    case TP_LOG_ERR:     return "error";
+    case TP_LOG_ERR: return "error";
     case TP_LOG_WARNING: return "warning";
-    case TP_LOG_NOTICE:  return "notice";
-    case TP_LOG_INFO:    return "info";
-    default:             return "debug";
+    case TP_LOG_NOTICE: return "notice";
+    case TP_LOG_INFO: return "info";
+    default: return "debug";
     }
 }
 
@@ -29,10 +29,10 @@ int tp_log_internal(int prio, int err, const char *fmt, ...) {
     if (err < 0)
         err = -err;
     if (prio <= s_max_level) {
-        char msg[2048];
+        char    msg[2048];
         va_list ap;
         va_start(ap, fmt);
-        errno = err ? err : saved;   /* "%m" prints the error being reported */
+        errno = err ? err : saved; /* "%m" prints the error being reported */
         vsnprintf(msg, sizeof msg, fmt, ap);
         va_end(ap);
         /* One fprintf per line: stderr is unbuffered, so a single write keeps

@@ -34,9 +34,9 @@ int tp_log_internal(int prio, int err, const char *fmt, ...) __attribute__((form
 typedef struct {
     int64_t  interval_ms;
     unsigned burst;
-    int64_t  begin_ms;        /* start of the current window */
-    unsigned num;             /* events seen in this window */
-    uint64_t suppressed;      /* events refused in this window */
+    int64_t  begin_ms;   /* start of the current window */
+    unsigned num;        /* events seen in this window */
+    uint64_t suppressed; /* events refused in this window */
 } tp_ratelimit_t;
 
 /* True if one more event may pass now. When a new window opens after some

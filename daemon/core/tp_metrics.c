@@ -12,35 +12,35 @@
 /* One series: label values and either a value or histogram counts. */
 typedef struct s_series {
     UT_hash_handle hh;
-    double    value;             /* counter / gauge */
-    double    sum;               /* histogram */
-    uint64_t  count;             /* histogram: observations */
-    uint64_t *counts;            /* histogram: per bucket, not cumulative; [n_buckets] = +Inf */
-    const char *values[TP_METRIC_MAX_LABELS];  /* into key */
-    size_t    keylen;
-    char      key[];             /* "v1\0v2\0" */
+    double         value;  /* counter / gauge */
+    double         sum;    /* histogram */
+    uint64_t       count;  /* histogram: observations */
+    uint64_t      *counts; /* histogram: per bucket, not cumulative; [n_buckets] = +Inf */
+    const char    *values[TP_METRIC_MAX_LABELS]; /* into key */
+    size_t         keylen;
+    char           key[]; /* "v1\0v2\0" */
 } s_series_t;
 
 /* A distinct value of a bounded label. */
 typedef struct {
     UT_hash_handle hh;
-    char v[];
+    char           v[];
 } s_value_t;
 
 struct tp_metric {
     tp_metric_t     *next;
     tp_metric_type_t type;
-    char            *name;       /* with the prefix */
+    char            *name; /* with the prefix */
     char            *help;
-    const char      *labels[TP_METRIC_MAX_LABELS];  /* owned copies */
+    const char      *labels[TP_METRIC_MAX_LABELS]; /* owned copies */
     size_t           n_labels;
-    double          *buckets;    /* upper bounds, ascending */
+    double          *buckets; /* upper bounds, ascending */
     size_t           n_buckets;
-    s_series_t      *series;     /* uthash, iterated in insertion order */
+    s_series_t      *series; /* uthash, iterated in insertion order */
     size_t           limit_label;
-    size_t           limit_max;  /* 0 = unbounded */
+    size_t           limit_max; /* 0 = unbounded */
     size_t           n_values;
-    s_value_t       *values;     /* distinct values of the bounded label */
+    s_value_t       *values; /* distinct values of the bounded label */
 };
 
 struct tp_metrics {
@@ -69,7 +69,7 @@ static void s_family_free(tp_metric_t *f) {
     }
     s_value_t *v, *vtmp;
     TP_HASH_DRAIN(f->values, v, vtmp)
-        free(v);
+    free(v);
     for (size_t i = 0; i < f->n_labels; i++)
         free((char *)f->labels[i]);
     free(f->buckets);
@@ -158,9 +158,9 @@ static s_series_t *s_find(const tp_metric_t *f, const char *key, size_t keylen) 
 }
 
 static s_series_t *s_get(tp_metric_t *f, const char *const *values) {
-    if (f->n_labels == 0 && f->series)     /* the one series: no key to hash */
+    if (f->n_labels == 0 && f->series) /* the one series: no key to hash */
         return f->series;
-    char stack[256] = "";
+    char   stack[256] = "";
     size_t keylen = s_key(f, values, stack, sizeof stack);
     if (keylen <= sizeof stack) {
         s_series_t *s = s_find(f, stack, keylen);
@@ -183,7 +183,7 @@ static s_series_t *s_get(tp_metric_t *f, const char *const *values) {
     if (!s)
         return NULL;
     s->keylen = s_key(f, vals, s->key, keylen);
-    if (keylen > sizeof stack) {        /* long values: the stack key was not usable */
+    if (keylen > sizeof stack) { /* long values: the stack key was not usable */
         s_series_t *old = s_find(f, s->key, keylen);
         if (old) {
             free(s);
@@ -235,8 +235,8 @@ int tp_metric_observe(tp_metric_t *f, const char *const *values, double v) {
 }
 
 double tp_metric_value(const tp_metric_t *f, const char *const *values) {
-    char stack[256] = "";
-    size_t keylen = s_key(f, values, stack, sizeof stack);
+    char        stack[256] = "";
+    size_t      keylen = s_key(f, values, stack, sizeof stack);
     s_series_t *s = keylen <= sizeof stack ? s_find(f, stack, keylen) : NULL;
     if (!s)
         return 0;
@@ -331,9 +331,9 @@ static void s_render_family(FILE *out, const tp_metric_t *f) {
 }
 
 int tp_metrics_render(const tp_metrics_t *m, char **ret_text, size_t *ret_len) {
-    char *buf = NULL;
+    char  *buf = NULL;
     size_t len = 0;
-    FILE *out = open_memstream(&buf, &len);
+    FILE  *out = open_memstream(&buf, &len);
     if (!out)
         return -ENOMEM;
     for (const tp_metric_t *f = m->first; f; f = f->next)
@@ -370,7 +370,7 @@ static bool s_set(json_t *obj, const char *key, json_t *v) {
 
 static json_t *s_series_json(const tp_metric_t *f, const s_series_t *s) {
     json_t *o = json_object(), *labels = json_object();
-    bool ok = s_set(o, "labels", labels);
+    bool    ok = s_set(o, "labels", labels);
     for (size_t i = 0; ok && i < f->n_labels; i++)
         ok = s_set(labels, f->labels[i], json_string(s->values[i]));
     if (f->type != TP_METRIC_HISTOGRAM) {
@@ -398,8 +398,8 @@ static json_t *s_series_json(const tp_metric_t *f, const s_series_t *s) {
 
 json_t *tp_metrics_to_json(const tp_metrics_t *m) {
     static const char *const types[] = { "counter", "gauge", "histogram" };
-    json_t *root = json_object();
-    bool ok = root != NULL;
+    json_t                  *root = json_object();
+    bool                     ok = root != NULL;
     for (const tp_metric_t *f = m->first; ok && f; f = f->next) {
         json_t *fam = json_object(), *series = json_array();
         ok = s_set(fam, "series", series) && s_set(fam, "type", json_string(types[f->type])) &&

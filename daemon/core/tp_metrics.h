@@ -19,12 +19,12 @@
 #include <stdio.h>
 
 #define TP_METRIC_MAX_LABELS 3
-#define TP_METRIC_OTHER      "_other"   /* the value of a bounded label past its bound */
+#define TP_METRIC_OTHER      "_other" /* the value of a bounded label past its bound */
 
 typedef enum { TP_METRIC_COUNTER, TP_METRIC_GAUGE, TP_METRIC_HISTOGRAM } tp_metric_type_t;
 
 typedef struct tp_metrics tp_metrics_t;
-typedef struct tp_metric tp_metric_t;   /* one family */
+typedef struct tp_metric  tp_metric_t; /* one family */
 
 /* An empty registry into *ret; every family name gets `prefix`
  * ("touchpointd_", NULL for none). 0 or -ENOMEM. */
@@ -45,9 +45,9 @@ void tp_metric_limit(tp_metric_t *f, size_t label, size_t max);
 
 /* `values`: one per label name, in order (NULL for a family without
  * labels). 0 or -ENOMEM (the observation is lost, nothing else). */
-int tp_metric_add(tp_metric_t *f, const char *const *values, double v);      /* counter, gauge */
-int tp_metric_set(tp_metric_t *f, const char *const *values, double v);      /* gauge, counter */
-int tp_metric_observe(tp_metric_t *f, const char *const *values, double v);  /* histogram */
+int tp_metric_add(tp_metric_t *f, const char *const *values, double v);     /* counter, gauge */
+int tp_metric_set(tp_metric_t *f, const char *const *values, double v);     /* gauge, counter */
+int tp_metric_observe(tp_metric_t *f, const char *const *values, double v); /* histogram */
 
 /* The value of a counter or gauge series (a histogram's count), 0 if the
  * series does not exist. */

@@ -33,14 +33,13 @@ int tp_stats_format(const tp_stats_t *s, char *buf, size_t len) {
         " publish_errors=%" PRIu64 " alerts_dropped=%" PRIu64 " journal_commits=%" PRIu64
         " journal_errors=%" PRIu64 " replay_requests=%" PRIu64 " replay_refused=%" PRIu64
         " replay_oversize=%" PRIu64 " replay_busy=%" PRIu64 " replay_timeouts=%" PRIu64
-        " zap_denied=%" PRIu64
-        " oversize=%" PRIu64,
+        " zap_denied=%" PRIu64 " oversize=%" PRIu64,
         s->received, s->accepted, s->calls, s->contracting, s->feedback, s->watermarks,
         tp_stats_bad_total(s), s->bad[TP_BAD_FRAMES], s->bad[TP_BAD_TOPIC], s->bad[TP_BAD_DECODE],
         s->bad[TP_BAD_MISMATCH], s->bad[TP_BAD_INVALID], s->bad[TP_BAD_EMPTY], s->duplicates,
         s->seq_gaps, s->seq_missing, s->seq_regressions, s->seq_restarts, s->sources_dropped,
         s->stale_versions, s->steps_dropped, s->cases_over_hcp_limit, s->alerts_firing,
         s->alerts_resolved, s->publish_errors, s->alerts_dropped, s->journal_commits,
-        s->journal_errors, s->replay_requests, s->replay_refused, s->replay_oversize, s->replay_busy,
-        s->replay_timeouts, s->zap_denied, s->oversize);
+        s->journal_errors, s->replay_requests, s->replay_refused, s->replay_oversize,
+        s->replay_busy, s->replay_timeouts, s->zap_denied, s->oversize);
 }

@@ -37,7 +37,7 @@ static inline int tp_str_join(char *buf, size_t len, const char *const *parts) {
 }
 
 /* tp_str_join(buf, len, "call/", id): the pieces as arguments. */
-#define TP_STR_JOIN(buf, len, ...)                                                                 \
+#define TP_STR_JOIN(buf, len, ...) \
     tp_str_join((buf), (len), (const char *const[]){ __VA_ARGS__, NULL })
 
 /* Appends `item` to the comma-separated list in buf (len bytes, NUL

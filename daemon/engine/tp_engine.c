@@ -21,28 +21,32 @@
 #define OWNER_CASE_RETENTION (TP_OWNER_ENGINE + 1)
 
 struct tp_engine {
-    const tp_config_t *cfg;
-    tp_clock_t         clock;
-    tp_stats_t         stats;
-    tp_dedup_t        *dedup;
-    tp_seq_t          *seq;
-    tp_state_t        *state;
-    tp_cases_t        *cases;
-    tp_alerts_t       *alerts;
-    tp_ruleset_t      *rules;
-    tp_timers_t       *timers;    /* every deadline: rules' and retention */
-    tp_ratelimit_t     bad_rl;    /* bad frames, duplicates */
-    tp_ratelimit_t     seq_rl;    /* sequence gaps, regressions */
-    tp_engine_observer_fn observer;   /* after the rules, per accepted event */
-    void              *observer_ctx;
-    tp_arena_t        *arena;     /* the event being handled: decoded into it, reset after */
+    const tp_config_t    *cfg;
+    tp_clock_t            clock;
+    tp_stats_t            stats;
+    tp_dedup_t           *dedup;
+    tp_seq_t             *seq;
+    tp_state_t           *state;
+    tp_cases_t           *cases;
+    tp_alerts_t          *alerts;
+    tp_ruleset_t         *rules;
+    tp_timers_t          *timers;   /* every deadline: rules' and retention */
+    tp_ratelimit_t        bad_rl;   /* bad frames, duplicates */
+    tp_ratelimit_t        seq_rl;   /* sequence gaps, regressions */
+    tp_engine_observer_fn observer; /* after the rules, per accepted event */
+    void                 *observer_ctx;
+    tp_arena_t           *arena; /* the event being handled: decoded into it, reset after */
 };
 
-#define ARENA_BLOCK 16384         /* the mix's Envelopes decode into ~1 KiB; a large one overflows */
+#define ARENA_BLOCK 16384 /* the mix's Envelopes decode into ~1 KiB; a large one overflows */
 
 static tp_rule_ctx_t s_ctx(tp_engine_t *e) {
-    return (tp_rule_ctx_t){ .cfg = e->cfg, .alerts = e->alerts, .state = e->state,
-                            .cases = e->cases, .stats = &e->stats, .timers = e->timers,
+    return (tp_rule_ctx_t){ .cfg = e->cfg,
+                            .alerts = e->alerts,
+                            .state = e->state,
+                            .cases = e->cases,
+                            .stats = &e->stats,
+                            .timers = e->timers,
                             .now_ms = tp_clock_now(&e->clock) };
 }
 
@@ -79,7 +83,8 @@ int tp_engine_can_reconfigure(const tp_engine_t *e, const tp_config_t *cfg, char
      * does better. The config module keeps the list of such keys. */
     const char *fixed = tp_config_restart_key(e->cfg, cfg);
     if (fixed) {
-        snprintf(why, whylen, "%s cannot change on reload; restart touchpointd to change it", fixed);
+        snprintf(why, whylen, "%s cannot change on reload; restart touchpointd to change it",
+                 fixed);
         return -EINVAL;
     }
     return 0;
@@ -152,7 +157,7 @@ void tp_engine_describe_rules(const tp_engine_t *e, char *buf, size_t len) {
  * million bad frames cost a handful of lines plus one "suppressed" line. */
 static bool s_may_log(tp_ratelimit_t *rl) {
     uint64_t suppressed;
-    bool ok = tp_ratelimit_below(rl, tp_monotonic_ms(), &suppressed);
+    bool     ok = tp_ratelimit_below(rl, tp_monotonic_ms(), &suppressed);
     if (suppressed)
         log_warning("%" PRIu64 " similar messages suppressed", suppressed);
     return ok;
@@ -160,13 +165,14 @@ static bool s_may_log(tp_ratelimit_t *rl) {
 
 static void s_check_sequence(tp_engine_t *e, const Touchpoint__V1__Envelope *env) {
     uint64_t missing;
-    int r = tp_seq_observe(e->seq, env->source, env->sequence, &missing);
+    int      r = tp_seq_observe(e->seq, env->source, env->sequence, &missing);
     switch (r) {
     case TP_SEQ_GAP:
         e->stats.seq_gaps++;
         e->stats.seq_missing += missing;
         if (s_may_log(&e->seq_rl))
-            log_warning("Sequence gap from source '%s': %" PRIu64 " event(s) missing before %" PRIu64,
+            log_warning("Sequence gap from source '%s': %" PRIu64
+                        " event(s) missing before %" PRIu64,
                         env->source, missing, env->sequence);
         break;
     case TP_SEQ_RESTART:
@@ -186,8 +192,7 @@ static void s_check_sequence(tp_engine_t *e, const Touchpoint__V1__Envelope *env
             log_warning("Not tracking sequence of source '%s': %zu sources tracked already",
                         env->source, tp_seq_sources(e->seq));
         break;
-    default:
-        break;
+    default: break;
     }
 }
 
@@ -228,9 +233,11 @@ static void s_fire(tp_engine_t *e, tp_timer_t *tm) {
         tp_ruleset_on_deadline(e->rules, &ctx, d);
         free(d);
     } else if (tm->owner == OWNER_CALL_RETENTION) {
-        tp_state_forget_call(e->state, (tp_call_t *)(void *)((char *)tm - offsetof(tp_call_t, retention)));
+        tp_state_forget_call(e->state,
+                             (tp_call_t *)(void *)((char *)tm - offsetof(tp_call_t, retention)));
     } else if (tm->owner == OWNER_CASE_RETENTION) {
-        tp_cases_forget(e->cases, (tp_case_t *)(void *)((char *)tm - offsetof(tp_case_t, retention)));
+        tp_cases_forget(e->cases,
+                        (tp_case_t *)(void *)((char *)tm - offsetof(tp_case_t, retention)));
     }
 }
 
@@ -260,8 +267,8 @@ static void s_advance(tp_engine_t *e, int64_t t) {
 }
 
 size_t tp_engine_fire_due(tp_engine_t *e) {
-    int64_t now = tp_clock_now(&e->clock);
-    size_t n = 0;
+    int64_t     now = tp_clock_now(&e->clock);
+    size_t      n = 0;
     tp_timer_t *tm;
     while ((tm = tp_timers_pop(e->timers, now))) {
         s_fire(e, tm);
@@ -299,7 +306,7 @@ static int s_dispatch(tp_engine_t *e, const Touchpoint__V1__Envelope *env, char 
 
     /* The one switch over payload kinds: update state, then let the rules
      * that asked for this kind look at the result. */
-    tp_event_t ev = { .env = env };
+    tp_event_t       ev = { .env = env };
     tp_step_change_t change;
     switch (env->payload_case) {
     case TOUCHPOINT__V1__ENVELOPE__PAYLOAD_CALL:
@@ -325,7 +332,8 @@ static int s_dispatch(tp_engine_t *e, const Touchpoint__V1__Envelope *env, char 
         }
         if (r == -EDQUOT) {
             e->stats.cases_over_hcp_limit++;
-            snprintf(why, whylen, "HCP '%s' has %zu open contracts already "
+            snprintf(why, whylen,
+                     "HCP '%s' has %zu open contracts already "
                      "(limits.max_open_cases_per_hcp); not opening '%s'",
                      env->contracting->hcp_id, e->cfg->max_open_cases_per_hcp,
                      env->contracting->contract_id);
@@ -339,14 +347,9 @@ static int s_dispatch(tp_engine_t *e, const Touchpoint__V1__Envelope *env, char 
         ev.step = &change;
         s_arm_case_retention(e, change.kase);
         break;
-    case TOUCHPOINT__V1__ENVELOPE__PAYLOAD_FEEDBACK:
-        e->stats.feedback++;
-        break;
-    case TOUCHPOINT__V1__ENVELOPE__PAYLOAD_WATERMARK:
-        e->stats.watermarks++;
-        break;
-    default:
-        return TP_REFUSED; /* unreachable: the codec refuses envelopes without payload */
+    case TOUCHPOINT__V1__ENVELOPE__PAYLOAD_FEEDBACK: e->stats.feedback++; break;
+    case TOUCHPOINT__V1__ENVELOPE__PAYLOAD_WATERMARK: e->stats.watermarks++; break;
+    default: return TP_REFUSED; /* unreachable: the codec refuses envelopes without payload */
     }
     /* Counted here, not before the switch: a step refused above is counted
      * as refused only, so received = accepted + duplicates + refused. */
@@ -371,7 +374,8 @@ int tp_engine_handle_why(tp_engine_t *e, const tp_frame_t *frames, size_t nframe
     Touchpoint__V1__Envelope *env = NULL;
     if (ret_event_id && idlen)
         ret_event_id[0] = '\0';
-    tp_bad_t bad = tp_codec_decode(frames, nframes, tp_arena_allocator(e->arena), &env, why, whylen);
+    tp_bad_t bad =
+        tp_codec_decode(frames, nframes, tp_arena_allocator(e->arena), &env, why, whylen);
     if (bad != TP_BAD_NONE) {
         tp_arena_reset(e->arena);
         /* A decodable but refused message still names its event, so a
@@ -395,7 +399,7 @@ int tp_engine_handle(tp_engine_t *e, const tp_frame_t *frames, size_t nframes) {
 
 int tp_engine_handle_envelope(tp_engine_t *e, const Touchpoint__V1__Envelope *env) {
     e->stats.received++;
-    char why[256];
+    char     why[256];
     tp_bad_t bad = tp_codec_validate(env, why, sizeof why);
     if (bad != TP_BAD_NONE)
         return s_refuse(e, bad, why);

@@ -55,9 +55,9 @@ void tp_engine_set_next_sequence(tp_engine_t *e, uint64_t next);
 
 /* What happened to one message (negative errno values are failures). */
 enum {
-    TP_ACCEPTED  = 0,            /* applied to state and rules */
-    TP_REFUSED   = 1,            /* bad input: counted, logged (rate limited), dropped */
-    TP_DUPLICATE = 2,            /* event_id seen before: counted, ignored */
+    TP_ACCEPTED = 0,  /* applied to state and rules */
+    TP_REFUSED = 1,   /* bad input: counted, logged (rate limited), dropped */
+    TP_DUPLICATE = 2, /* event_id seen before: counted, ignored */
 };
 
 /* Processes one bus message. Returns TP_ACCEPTED, TP_REFUSED or

@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define MAX_FILE_BYTES (8 << 20)  /* the page is a few tens of KiB; anything bigger is not ours */
+#define MAX_FILE_BYTES (8 << 20) /* the page is a few tens of KiB; anything bigger is not ours */
 #define MAX_PATH_LEN   200
 
 #ifndef TP_DASH_ROOT_INSTALLED
@@ -67,7 +67,8 @@ const char *tp_dash_static_root(const tp_config_t *cfg) {
      * the build's prefix), and a build tree's: the page beside the
      * sources, so the README's demo works before anything is installed. */
     static const char *const candidates[] = {
-        TP_DASH_ROOT_INSTALLED, "/usr/share/touchpointd/dashboard",
+        TP_DASH_ROOT_INSTALLED,
+        "/usr/share/touchpointd/dashboard",
 #ifdef TP_DASH_ROOT_SOURCE
         TP_DASH_ROOT_SOURCE,
 #endif
@@ -85,14 +86,14 @@ void tp_dash_static_serve(const char *root, struct evhttp_request *req, const ch
     if (!*rel)
         rel = "index.html";
     const char *type = s_type(rel);
-    char path[4096 + MAX_PATH_LEN + 2];
+    char        path[4096 + MAX_PATH_LEN + 2];
     if (!type || !s_safe(rel) ||
         snprintf(path, sizeof path, "%s/%s", root, rel) >= (int)sizeof path) {
         evhttp_send_error(req, HTTP_NOTFOUND, NULL);
         return;
     }
     /* O_NOFOLLOW: a symlink planted in the root does not lead out of it. */
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    int         fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
     struct stat st;
     if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > MAX_FILE_BYTES) {
         if (fd >= 0)

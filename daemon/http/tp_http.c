@@ -23,17 +23,19 @@
 #include "tp_metrics.h"
 
 #define MAX_HEADERS_BYTES 8192
-#define MAX_BODY_BYTES    1024       /* nothing but ingest takes a body */
-#define TICK_US           1000000    /* the loop-lag probe's period */
+#define MAX_BODY_BYTES    1024    /* nothing but ingest takes a body */
+#define TICK_US           1000000 /* the loop-lag probe's period */
 
 /* The engine counters exported as they are, by name. */
 static const struct {
     const char *name, *help;
     size_t      off;
 } s_counters[] = {
-    { "messages_received_total", "Input messages, each ending in one of: events_accepted, "
+    { "messages_received_total",
+      "Input messages, each ending in one of: events_accepted, "
       "duplicates, events_refused (any reason), messages_oversize, steps_dropped, "
-      "cases_over_hcp_limit", offsetof(tp_stats_t, received) },
+      "cases_over_hcp_limit",
+      offsetof(tp_stats_t, received) },
     { "events_accepted_total", "Events decoded, valid and not duplicates",
       offsetof(tp_stats_t, accepted) },
     { "duplicates_total", "Events whose event_id was seen before (ignored)",
@@ -52,11 +54,14 @@ static const struct {
       offsetof(tp_stats_t, stale_versions) },
     { "steps_dropped_total", "Step events refused: a contract had 32 distinct steps already",
       offsetof(tp_stats_t, steps_dropped) },
-    { "alerts_published_dropped_total", "Alerts the PUB socket dropped for a full subscriber "
-      "(the journal and replay still have them)", offsetof(tp_stats_t, alerts_dropped) },
+    { "alerts_published_dropped_total",
+      "Alerts the PUB socket dropped for a full subscriber "
+      "(the journal and replay still have them)",
+      offsetof(tp_stats_t, alerts_dropped) },
     { "alerts_publish_errors_total", "Alerts the output socket refused",
       offsetof(tp_stats_t, publish_errors) },
-    { "journal_commits_total", "Group commits of the journal", offsetof(tp_stats_t, journal_commits) },
+    { "journal_commits_total", "Group commits of the journal",
+      offsetof(tp_stats_t, journal_commits) },
     { "journal_commit_errors_total", "Failed journal commits (retried)",
       offsetof(tp_stats_t, journal_errors) },
     { "replay_requests_total", "REPLAY requests served", offsetof(tp_stats_t, replay_requests) },
@@ -66,10 +71,13 @@ static const struct {
       offsetof(tp_stats_t, replay_oversize) },
     { "replay_busy_total", "Replay requests answered busy: no free slot, or replay.max_per_peer",
       offsetof(tp_stats_t, replay_busy) },
-    { "replay_timeouts_total", "Replays dropped: the consumer took nothing for replay.stall_timeout",
+    { "replay_timeouts_total",
+      "Replays dropped: the consumer took nothing for replay.stall_timeout",
       offsetof(tp_stats_t, replay_timeouts) },
-    { "cases_over_hcp_limit_total", "Step events refused: they would open a contract for an HCP "
-      "at limits.max_open_cases_per_hcp", offsetof(tp_stats_t, cases_over_hcp_limit) },
+    { "cases_over_hcp_limit_total",
+      "Step events refused: they would open a contract for an HCP "
+      "at limits.max_open_cases_per_hcp",
+      offsetof(tp_stats_t, cases_over_hcp_limit) },
     { "messages_oversize_total", "Input messages over limits.max_message_bytes (dropped)",
       offsetof(tp_stats_t, oversize) },
     { "curve_clients_refused_total", "CURVE handshakes the ZAP handler refused (key not allowed)",
@@ -78,28 +86,28 @@ static const struct {
 #define N_COUNTERS (sizeof s_counters / sizeof s_counters[0])
 
 struct tp_http {
-    const tp_config_t *cfg;
-    tp_engine_t       *engine;
-    struct evhttp     *http;
-    struct evhttp_bound_socket *bound; /* the listening socket, for a reload moving it */
-    struct event      *tick;         /* the loop-lag probe */
-    int64_t            tick_due_us;  /* when the probe should fire (monotonic) */
-    int64_t            lag_bad_until_ms;
-    int64_t            lag_bad_ms;   /* the last bad lag */
-    bool               commit_failed;
-    unsigned           port;
-    time_t             started;
-    tp_metrics_t      *m;
-    tp_kpi_t          *kpi;
-    tp_ingest_t       *ingest;       /* POST /v1/events (answers 404 while disabled) */
-    tp_dash_t         *dash;         /* /dashboard/, /v1/alerts, /v1/kpi (404 while disabled) */
-    tp_http_conns_t   *conns;        /* the connection limit and request deadline */
-    tp_metric_t       *counters[N_COUNTERS];
-    tp_metric_t       *refused, *alerts, *lag, *commit;
-    tp_metric_t       *open_alerts, *open_calls, *open_cases, *deadlines, *start_time;
-    tp_http_collect_fn collect;      /* more families (JetStream), or NULL */
-    void              *collect_ctx;
-    bool               collected;    /* collect was called with first = true */
+    const tp_config_t          *cfg;
+    tp_engine_t                *engine;
+    struct evhttp              *http;
+    struct evhttp_bound_socket *bound;       /* the listening socket, for a reload moving it */
+    struct event               *tick;        /* the loop-lag probe */
+    int64_t                     tick_due_us; /* when the probe should fire (monotonic) */
+    int64_t                     lag_bad_until_ms;
+    int64_t                     lag_bad_ms; /* the last bad lag */
+    bool                        commit_failed;
+    unsigned                    port;
+    time_t                      started;
+    tp_metrics_t               *m;
+    tp_kpi_t                   *kpi;
+    tp_ingest_t                *ingest; /* POST /v1/events (answers 404 while disabled) */
+    tp_dash_t                  *dash;   /* /dashboard/, /v1/alerts, /v1/kpi (404 while disabled) */
+    tp_http_conns_t            *conns;  /* the connection limit and request deadline */
+    tp_metric_t                *counters[N_COUNTERS];
+    tp_metric_t                *refused, *alerts, *lag, *commit;
+    tp_metric_t                *open_alerts, *open_calls, *open_cases, *deadlines, *start_time;
+    tp_http_collect_fn          collect; /* more families (JetStream), or NULL */
+    void                       *collect_ctx;
+    bool                        collected; /* collect was called with first = true */
 };
 
 /* The engine's counters and gauges, read when someone asks. */
@@ -133,8 +141,7 @@ static const char *s_unhealthy(const tp_http_t *h, char *buf, size_t len) {
     if (h->commit_failed)
         return "journal: the last commit failed";
     if (tp_monotonic_ms() < h->lag_bad_until_ms) {
-        snprintf(buf, len, "event loop: a 1 s timer fired %lld ms late",
-                 (long long)h->lag_bad_ms);
+        snprintf(buf, len, "event loop: a 1 s timer fired %lld ms late", (long long)h->lag_bad_ms);
         return buf;
     }
     return NULL;
@@ -147,7 +154,7 @@ static void s_reply(struct evhttp_request *req, int code, const char *reason, co
     evhttp_add_header(hdr, "Cache-Control", "no-store");
     struct evbuffer *b = evbuffer_new();
     if (!b || evbuffer_add(b, body, len) < 0) {
-        if (b)                   /* evbuffer_free(NULL) is not a no-op */
+        if (b) /* evbuffer_free(NULL) is not a no-op */
             evbuffer_free(b);
         evhttp_send_error(req, HTTP_INTERNAL, NULL);
         return;
@@ -157,19 +164,18 @@ static void s_reply(struct evhttp_request *req, int code, const char *reason, co
 }
 
 static void s_healthz(tp_http_t *h, struct evhttp_request *req) {
-    char buf[128];
+    char        buf[128];
     const char *why = s_unhealthy(h, buf, sizeof buf);
     if (why) {
         char body[160];
-        int n = snprintf(body, sizeof body, "%s\n", why);
+        int  n = snprintf(body, sizeof body, "%s\n", why);
         s_reply(req, 503, "Service Unavailable", "text/plain; charset=utf-8", body, (size_t)n);
-    }
-    else
+    } else
         s_reply(req, HTTP_OK, "OK", "text/plain; charset=utf-8", "ok\n", 3);
 }
 
 static void s_metrics(tp_http_t *h, struct evhttp_request *req) {
-    char *text;
+    char  *text;
     size_t len;
     s_collect(h);
     if (tp_metrics_render(h->m, &text, &len) < 0) {
@@ -184,10 +190,9 @@ static void s_status(tp_http_t *h, struct evhttp_request *req) {
     char buf[128];
     s_collect(h);
     const char *why = s_unhealthy(h, buf, sizeof buf);
-    json_t *doc = json_object(), *metrics = tp_metrics_to_json(h->m);
-    char *text = NULL;
-    if (doc && metrics &&
-        json_object_set_new(doc, "version", json_string(TP_VERSION)) == 0 &&
+    json_t     *doc = json_object(), *metrics = tp_metrics_to_json(h->m);
+    char       *text = NULL;
+    if (doc && metrics && json_object_set_new(doc, "version", json_string(TP_VERSION)) == 0 &&
         json_object_set_new(doc, "uptime_seconds",
                             json_integer((json_int_t)(time(NULL) - h->started))) == 0 &&
         json_object_set_new(doc, "healthy", json_boolean(!why)) == 0 &&
@@ -205,9 +210,9 @@ static void s_status(tp_http_t *h, struct evhttp_request *req) {
 }
 
 static void s_request_cb(struct evhttp_request *req, void *arg) {
-    tp_http_t *h = arg;
+    tp_http_t               *h = arg;
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
-    const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+    const char              *path = uri ? evhttp_uri_get_path(uri) : NULL;
     void (*handler)(tp_http_t *, struct evhttp_request *) = NULL;
     tp_http_conns_dispatched(h->conns, req);
     if (path && !strcmp(path, "/healthz"))
@@ -241,8 +246,8 @@ static void s_tick_cb(evutil_socket_t fd, short what, void *arg) {
     (void)fd;
     (void)what;
     tp_http_t *h = arg;
-    int64_t now = tp_monotonic_us();
-    int64_t lag = now > h->tick_due_us ? now - h->tick_due_us : 0;
+    int64_t    now = tp_monotonic_us();
+    int64_t    lag = now > h->tick_due_us ? now - h->tick_due_us : 0;
     tp_metric_observe(h->lag, NULL, (double)lag / 1e6);
     if (lag / 1000 >= TP_HTTP_LAG_BAD_MS) {
         h->lag_bad_ms = lag / 1000;
@@ -255,30 +260,33 @@ static void s_tick_cb(evutil_socket_t fd, short what, void *arg) {
 }
 
 static int s_families(tp_http_t *h) {
-    static const double lag_b[] = { 0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10 };
-    static const double commit_b[] = { 0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-                                       0.1, 0.25, 0.5, 1, 2.5 };
+    static const double      lag_b[] = { 0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10 };
+    static const double      commit_b[] = { 0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                            0.05,   0.1,    0.25,  0.5,    1,     2.5 };
     static const char *const reason[] = { "reason", NULL };
     static const char *const rule_status[] = { "rule", "status", NULL };
-    tp_metrics_t *m = h->m;
-    bool ok = true;
+    tp_metrics_t            *m = h->m;
+    bool                     ok = true;
     for (size_t i = 0; i < N_COUNTERS; i++)
         ok = ok && (h->counters[i] = tp_metrics_add(m, TP_METRIC_COUNTER, s_counters[i].name,
                                                     s_counters[i].help, NULL, NULL, 0));
     h->refused = tp_metrics_add(m, TP_METRIC_COUNTER, "events_refused_total",
                                 "Bus messages refused, by reason (frames, topic, decode, "
-                                "mismatch, invalid, empty)", reason, NULL, 0);
+                                "mismatch, invalid, empty)",
+                                reason, NULL, 0);
     h->alerts = tp_metrics_add(m, TP_METRIC_COUNTER, "alerts_total",
                                "Alerts raised, by rule and status (FIRING, RESOLVED)", rule_status,
                                NULL, 0);
-    h->open_alerts = tp_metrics_add(m, TP_METRIC_GAUGE, "open_alerts", "Alerts FIRING now", NULL,
-                                    NULL, 0);
+    h->open_alerts =
+        tp_metrics_add(m, TP_METRIC_GAUGE, "open_alerts", "Alerts FIRING now", NULL, NULL, 0);
     h->open_calls = tp_metrics_add(m, TP_METRIC_GAUGE, "open_calls",
                                    "Calls held in state (until limits.call_retention forgets "
-                                   "them)", NULL, NULL, 0);
+                                   "them)",
+                                   NULL, NULL, 0);
     h->open_cases = tp_metrics_add(m, TP_METRIC_GAUGE, "open_cases",
                                    "Contracting cases held in state (open, or closed within "
-                                   "limits.case_retention)", NULL, NULL, 0);
+                                   "limits.case_retention)",
+                                   NULL, NULL, 0);
     h->deadlines = tp_metrics_add(m, TP_METRIC_GAUGE, "armed_deadlines",
                                   "Rule and retention deadlines armed", NULL, NULL, 0);
     h->start_time = tp_metrics_add(m, TP_METRIC_GAUGE, "start_time_seconds",
@@ -320,7 +328,7 @@ static int s_write_port(const tp_http_t *h) {
 
 static unsigned s_bound_port(struct evhttp_bound_socket *bs) {
     struct sockaddr_storage ss;
-    socklen_t len = sizeof ss;
+    socklen_t               len = sizeof ss;
     if (getsockname(evhttp_bound_socket_get_fd(bs), (struct sockaddr *)&ss, &len) < 0)
         return 0;
     if (ss.ss_family == AF_INET6)
@@ -350,7 +358,7 @@ static void s_apply_ingest(tp_http_t *h, const tp_config_t *cfg, char *token) {
 
 int tp_http_new(struct event_base *base, const tp_config_t *cfg, tp_engine_t *engine,
                 const tp_ingest_ops_t *ingest, char *why, size_t whylen, tp_http_t **ret) {
-    char host[64], *token = NULL;
+    char     host[64], *token = NULL;
     unsigned port;
     snprintf(why, whylen, "http.listen '%s'", cfg->http.listen);
     if (tp_config_listen_parse(cfg->http.listen, host, sizeof host, &port) < 0)
@@ -368,9 +376,8 @@ int tp_http_new(struct event_base *base, const tp_config_t *cfg, tp_engine_t *en
     h->started = time(NULL);
     r = -ENOMEM;
     if (tp_metrics_new("touchpointd_", &h->m) < 0 || s_families(h) < 0 ||
-        tp_ingest_new(h->m, ingest, &h->ingest) < 0 ||
-        tp_kpi_new(cfg, h->m, &h->kpi) < 0 || !(h->http = evhttp_new(base)) ||
-        tp_http_conns_new(base, h->http, h->m, &h->conns) < 0 ||
+        tp_ingest_new(h->m, ingest, &h->ingest) < 0 || tp_kpi_new(cfg, h->m, &h->kpi) < 0 ||
+        !(h->http = evhttp_new(base)) || tp_http_conns_new(base, h->http, h->m, &h->conns) < 0 ||
         !(h->tick = evtimer_new(base, s_tick_cb, h))) {
         free(token);
         snprintf(why, whylen, "HTTP endpoint");
@@ -385,8 +392,8 @@ int tp_http_new(struct event_base *base, const tp_config_t *cfg, tp_engine_t *en
     /* Other methods reach s_request_cb to be answered 405 (libevent itself
      * would say 501); TRACE and CONNECT get libevent's 501. */
     evhttp_set_allowed_methods(h->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST |
-                               EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_PATCH |
-                               EVHTTP_REQ_OPTIONS);
+                                            EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_PATCH |
+                                            EVHTTP_REQ_OPTIONS);
     evhttp_set_gencb(h->http, s_request_cb, h);
     /* A body over max_body_bytes: read (and drop) it before answering 413.
      * Closing with the body unread makes the kernel reset the connection,
@@ -394,7 +401,8 @@ int tp_http_new(struct event_base *base, const tp_config_t *cfg, tp_engine_t *en
      * failed 1 run in 15 that way). The connection timeout still bounds it. */
     evhttp_set_flags(h->http, EVHTTP_SERVER_LINGERING_CLOSE);
     errno = 0;
-    struct evhttp_bound_socket *bs = evhttp_bind_socket_with_handle(h->http, host, (ev_uint16_t)port);
+    struct evhttp_bound_socket *bs =
+        evhttp_bind_socket_with_handle(h->http, host, (ev_uint16_t)port);
     if (!bs) {
         r = errno ? -errno : -EADDRNOTAVAIL;
         goto fail;
@@ -420,7 +428,7 @@ int tp_http_reconfigure(tp_http_t *h, const tp_config_t *cfg, char *why, size_t 
     /* The token file first (re-read on every reload, so rotating the token
      * is an edit and a SIGHUP): if it is refused, nothing changed. */
     char *token = NULL;
-    int r = s_ingest_token(cfg, &token, why, whylen);
+    int   r = s_ingest_token(cfg, &token, why, whylen);
     if (r < 0)
         return r;
     char *dash_token = NULL;
@@ -429,15 +437,15 @@ int tp_http_reconfigure(tp_http_t *h, const tp_config_t *cfg, char *why, size_t 
         return r;
     }
     if (strcmp(cfg->http.listen, h->cfg->http.listen) != 0) {
-        char host[64];
+        char     host[64];
         unsigned port;
         snprintf(why, whylen, "http.listen '%s'", cfg->http.listen);
         if (tp_config_listen_parse(cfg->http.listen, host, sizeof host, &port) < 0)
             r = -EINVAL;
         /* The new address next: if it cannot be bound, nothing changed. */
         errno = 0;
-        struct evhttp_bound_socket *bs = r < 0 ? NULL
-            : evhttp_bind_socket_with_handle(h->http, host, (ev_uint16_t)port);
+        struct evhttp_bound_socket *bs =
+            r < 0 ? NULL : evhttp_bind_socket_with_handle(h->http, host, (ev_uint16_t)port);
         if (!bs) {
             free(token);
             free(dash_token);
@@ -469,7 +477,8 @@ void tp_http_observe_commit(tp_http_t *h, double seconds, bool ok) {
 
 void tp_http_observe_alert(tp_http_t *h, const char *rule, int status) {
     const char *v[] = { rule, status == TOUCHPOINT__V1__ALERT_STATUS__ALERT_STATUS_RESOLVED
-                                  ? "RESOLVED" : "FIRING" };
+                                  ? "RESOLVED"
+                                  : "FIRING" };
     tp_metric_add(h->alerts, v, 1);
 }
 
@@ -488,15 +497,15 @@ void tp_http_destroy(tp_http_t **p) {
         return;
     if (h->kpi)
         tp_engine_set_observer(h->engine, NULL, NULL);
-    if (h->port) {               /* a stale port file would send a reader elsewhere */
+    if (h->port) { /* a stale port file would send a reader elsewhere */
         char path[4096];
         snprintf(path, sizeof path, "%s/http.port", h->cfg->state_dir);
         unlink(path);
     }
-    tp_dash_destroy(&h->dash);   /* its streams first: they live on h->http's connections */
+    tp_dash_destroy(&h->dash); /* its streams first: they live on h->http's connections */
     if (h->http)
         evhttp_free(h->http);
-    tp_http_conns_destroy(&h->conns);   /* after evhttp_free: it holds a reference on each */
+    tp_http_conns_destroy(&h->conns); /* after evhttp_free: it holds a reference on each */
     if (h->tick)
         event_free(h->tick);
     tp_kpi_destroy(&h->kpi);

@@ -29,8 +29,8 @@
 #include "tp_ingest.h"
 #include "tp_metrics.h"
 
-#define TP_HTTP_LAG_BAD_MS   5000    /* a tick this late makes /healthz fail... */
-#define TP_HTTP_LAG_HOLD_MS  60000   /* ...for this long afterwards */
+#define TP_HTTP_LAG_BAD_MS  5000  /* a tick this late makes /healthz fail... */
+#define TP_HTTP_LAG_HOLD_MS 60000 /* ...for this long afterwards */
 
 struct event_base;
 typedef struct tp_http tp_http_t;

@@ -24,11 +24,11 @@
 struct tp_ingest {
     tp_ingest_ops_t ops;
     bool            enabled;
-    bool            commit_failed;  /* the journal's last commit failed */
-    char           *token;          /* NULL = no token required */
+    bool            commit_failed; /* the journal's last commit failed */
+    char           *token;         /* NULL = no token required */
     size_t          token_len;
-    tp_metric_t    *requests;       /* {code} */
-    tp_metric_t    *events;         /* {result} */
+    tp_metric_t    *requests; /* {code} */
+    tp_metric_t    *events;   /* {result} */
 };
 
 /* One request's answer, held until the commit that stores its events. */
@@ -43,7 +43,7 @@ typedef struct {
 typedef struct {
     tp_ingest_t *in;
     size_t       accepted, duplicates, refused;
-    json_t      *refused_list;  /* [{index, event_id, error}] */
+    json_t      *refused_list; /* [{index, event_id, error}] */
 } s_batch_t;
 
 enum { BODY_OTHER, BODY_JSON, BODY_NDJSON };
@@ -51,7 +51,7 @@ enum { BODY_OTHER, BODY_JSON, BODY_NDJSON };
 int tp_ingest_new(tp_metrics_t *m, const tp_ingest_ops_t *ops, tp_ingest_t **ret) {
     static const char *const code[] = { "code", NULL }, *const result[] = { "result", NULL };
     static const char *const results[] = { "accepted", "duplicate", "refused" };
-    tp_ingest_t *in = calloc(1, sizeof *in);
+    tp_ingest_t             *in = calloc(1, sizeof *in);
     if (!in)
         return -ENOMEM;
     in->ops = *ops;
@@ -61,12 +61,13 @@ int tp_ingest_new(tp_metrics_t *m, const tp_ingest_ops_t *ops, tp_ingest_t **ret
                                   code, NULL, 0);
     in->events = tp_metrics_add(m, TP_METRIC_COUNTER, "http_ingest_events_total",
                                 "Events posted to /v1/events, by result (accepted, duplicate, "
-                                "refused)", result, NULL, 0);
+                                "refused)",
+                                result, NULL, 0);
     if (!in->requests || !in->events) {
         tp_ingest_destroy(&in);
         return -ENOMEM;
     }
-    for (size_t i = 0; i < 3; i++) {     /* at 0 from the start, so a rate() has a base */
+    for (size_t i = 0; i < 3; i++) { /* at 0 from the start, so a rate() has a base */
         const char *v[] = { results[i] };
         tp_metric_set(in->events, v, 0);
     }
@@ -102,7 +103,7 @@ static const char *s_phrase(int code) {
     case 415: return "Unsupported Media Type";
     case 422: return "Unprocessable Content";
     case 500: return "Internal Server Error";
-    default:  return "Service Unavailable";
+    default: return "Service Unavailable";
     }
 }
 
@@ -130,13 +131,13 @@ static void s_send(tp_ingest_t *in, struct evhttp_request *req, int code, const 
 static void s_error(tp_ingest_t *in, struct evhttp_request *req, int code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 static void s_error(tp_ingest_t *in, struct evhttp_request *req, int code, const char *fmt, ...) {
-    char msg[512];
+    char    msg[512];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     json_t *doc = json_object();
-    char *text = NULL;
+    char   *text = NULL;
     if (doc && json_object_set_new(doc, "error", json_string(msg)) == 0)
         text = json_dumps(doc, JSON_COMPACT);
     json_decref(doc);
@@ -157,21 +158,22 @@ static void s_refuse(s_batch_t *b, size_t index, const char *event_id, const cha
         json_object_set_new(o, "event_id", json_string(event_id ? event_id : "")) < 0 ||
         json_object_set_new(o, "error", json_string(why)) < 0 ||
         json_array_append_new(b->refused_list, o) < 0)
-        json_decref(o);    /* out of memory: the count still says it was refused */
+        json_decref(o); /* out of memory: the count still says it was refused */
 }
 
 /* Item `index` as [topic, Envelope] to the daemon, then counted. The bytes
  * submitted (and logged for the restart's rebuild) are the protobuf
  * encoding, as if the event had come over ZeroMQ. */
 static void s_item(s_batch_t *b, size_t index, const json_t *item) {
-    char why[512] = "";
+    char              why[512] = "";
     ProtobufCMessage *msg = NULL;
-    uint8_t *buf = NULL;
+    uint8_t          *buf = NULL;
     int r = tp_json_to_message(item, &touchpoint__v1__envelope__descriptor, why, sizeof why, &msg);
     const Touchpoint__V1__Envelope *env = (const Touchpoint__V1__Envelope *)msg;
-    const char *topic = env ? tp_topic_for_payload(env->payload_case) : NULL;
+    const char                     *topic = env ? tp_topic_for_payload(env->payload_case) : NULL;
     if (r == 0 && !topic) {
-        snprintf(why, sizeof why, "no payload: one of call, contracting, feedback, watermark is "
+        snprintf(why, sizeof why,
+                 "no payload: one of call, contracting, feedback, watermark is "
                  "required");
         r = TP_REFUSED;
     } else if (r == 0) {
@@ -184,7 +186,7 @@ static void s_item(s_batch_t *b, size_t index, const json_t *item) {
             r = b->in->ops.submit(b->in->ops.ctx, frames, why, sizeof why);
         }
     } else if (r != -ENOMEM) {
-        r = TP_REFUSED;             /* why says which field and what is wrong */
+        r = TP_REFUSED; /* why says which field and what is wrong */
     }
     /* The event_id as sent, even when the rest of the item was not usable. */
     const char *id = env ? env->event_id : NULL;
@@ -213,7 +215,7 @@ static void s_item(s_batch_t *b, size_t index, const json_t *item) {
  * went through s_item, else the status to answer with msg. */
 static int s_run_json(s_batch_t *b, const char *body, size_t len, char *msg, size_t msglen) {
     json_error_t jerr;
-    json_t *doc = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+    json_t      *doc = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!doc) {
         if (json_error_code(&jerr) == json_error_out_of_memory) {
             snprintf(msg, msglen, "out of memory parsing the body; retry");
@@ -223,13 +225,15 @@ static int s_run_json(s_batch_t *b, const char *body, size_t len, char *msg, siz
                  jerr.text);
         return 400;
     }
-    int code = 0;
+    int    code = 0;
     size_t n = json_array_size(doc);
     if (json_is_object(doc)) {
         s_item(b, 0, doc);
     } else if (n > TP_INGEST_MAX_ITEMS) {
-        snprintf(msg, msglen, "a batch holds at most %d events; this one has %zu (nothing was "
-                 "processed)", TP_INGEST_MAX_ITEMS, n);
+        snprintf(msg, msglen,
+                 "a batch holds at most %d events; this one has %zu (nothing was "
+                 "processed)",
+                 TP_INGEST_MAX_ITEMS, n);
         code = 413;
     } else {
         for (size_t i = 0; i < n; i++)
@@ -250,14 +254,16 @@ static bool s_blank(const char *s, size_t len) {
  * line that is not JSON is a refused item (its index counts the items). */
 static int s_run_ndjson(s_batch_t *b, const char *body, size_t len, char *msg, size_t msglen) {
     const char *end = body + len;
-    size_t n = 0;
+    size_t      n = 0;
     for (const char *p = body, *nl; p < end; p = nl ? nl + 1 : end) {
         nl = memchr(p, '\n', (size_t)(end - p));
         n += !s_blank(p, (size_t)((nl ? nl : end) - p));
     }
     if (n > TP_INGEST_MAX_ITEMS) {
-        snprintf(msg, msglen, "a batch holds at most %d events; this one has %zu lines (nothing "
-                 "was processed)", TP_INGEST_MAX_ITEMS, n);
+        snprintf(msg, msglen,
+                 "a batch holds at most %d events; this one has %zu lines (nothing "
+                 "was processed)",
+                 TP_INGEST_MAX_ITEMS, n);
         return 413;
     }
     size_t index = 0, line = 0;
@@ -268,7 +274,7 @@ static int s_run_ndjson(s_batch_t *b, const char *body, size_t len, char *msg, s
         if (s_blank(p, l))
             continue;
         json_error_t jerr;
-        json_t *item = json_loadb(p, l, JSON_REJECT_DUPLICATES, &jerr);
+        json_t      *item = json_loadb(p, l, JSON_REJECT_DUPLICATES, &jerr);
         if (item) {
             s_item(b, index, item);
         } else {
@@ -334,7 +340,8 @@ static void s_durable_cb(void *arg, int r) {
     s_wait_t *w = arg;
     if (r < 0) {
         evhttp_add_header(evhttp_request_get_output_headers(w->req), "Retry-After", "1");
-        s_error(w->in, w->req, 503, "%s before these events were committed; none is promised "
+        s_error(w->in, w->req, 503,
+                "%s before these events were committed; none is promised "
                 "durable: send them again (duplicates are recognised)",
                 r == -ECANCELED ? "the endpoint closed" : "the journal commit failed");
     } else {
@@ -347,7 +354,7 @@ static void s_durable_cb(void *arg, int r) {
 /* The 200/422 answer for a processed batch, sent once it is durable. */
 static void s_answer(tp_ingest_t *in, struct evhttp_request *req, s_batch_t *b) {
     json_t *doc = json_object();
-    char *text = NULL;
+    char   *text = NULL;
     if (doc && json_object_set_new(doc, "accepted", json_integer((json_int_t)b->accepted)) == 0 &&
         json_object_set_new(doc, "duplicates", json_integer((json_int_t)b->duplicates)) == 0 &&
         json_object_set(doc, "refused", b->refused_list) == 0)
@@ -356,7 +363,8 @@ static void s_answer(tp_ingest_t *in, struct evhttp_request *req, s_batch_t *b) 
     s_wait_t *w = text ? calloc(1, sizeof *w) : NULL;
     if (!w) {
         free(text);
-        s_error(in, req, 503, "out of memory answering; send the events again (duplicates are "
+        s_error(in, req, 503,
+                "out of memory answering; send the events again (duplicates are "
                 "recognised)");
         return;
     }
@@ -376,25 +384,28 @@ void tp_ingest_handle(tp_ingest_t *in, struct evhttp_request *req) {
         return;
     if (in->commit_failed) {
         evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "1");
-        s_error(in, req, 503, "the journal is failing to commit; nothing was processed, retry "
+        s_error(in, req, 503,
+                "the journal is failing to commit; nothing was processed, retry "
                 "later");
         return;
     }
     const char *ct = evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Type");
-    int kind = s_body_kind(ct);
+    int         kind = s_body_kind(ct);
     if (kind == BODY_OTHER) {
-        s_error(in, req, 415, "Content-Type must be application/json or application/x-ndjson, "
-                "not \"%.64s\"", ct ? ct : "");
+        s_error(in, req, 415,
+                "Content-Type must be application/json or application/x-ndjson, "
+                "not \"%.64s\"",
+                ct ? ct : "");
         return;
     }
     struct evbuffer *ib = evhttp_request_get_input_buffer(req);
-    size_t len = evbuffer_get_length(ib);
-    const char *body = len ? (const char *)evbuffer_pullup(ib, -1) : "";
-    char msg[512];
-    s_batch_t b = { .in = in, .refused_list = json_array() };
-    int code = !body || !b.refused_list ? 503
-               : kind == BODY_JSON ? s_run_json(&b, body, len, msg, sizeof msg)
-                                   : s_run_ndjson(&b, body, len, msg, sizeof msg);
+    size_t           len = evbuffer_get_length(ib);
+    const char      *body = len ? (const char *)evbuffer_pullup(ib, -1) : "";
+    char             msg[512];
+    s_batch_t        b = { .in = in, .refused_list = json_array() };
+    int              code = !body || !b.refused_list ? 503
+                            : kind == BODY_JSON      ? s_run_json(&b, body, len, msg, sizeof msg)
+                                                     : s_run_ndjson(&b, body, len, msg, sizeof msg);
     if (code == 503 && (!body || !b.refused_list))
         snprintf(msg, sizeof msg, "out of memory; retry");
     if (code)

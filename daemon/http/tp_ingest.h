@@ -28,7 +28,7 @@
 #include "tp_config.h"
 #include "tp_metrics.h"
 
-#define TP_INGEST_MAX_ITEMS 10000      /* events in one request */
+#define TP_INGEST_MAX_ITEMS 10000 /* events in one request */
 
 struct evhttp_request;
 typedef struct tp_ingest tp_ingest_t;

@@ -16,54 +16,54 @@
 
 /* Contracting runs in hours to months: a step takes hours to weeks, a
  * contract days to a quarter. */
-static const double s_buckets[] = { 1 * H, 4 * H, 12 * H, 1 * D, 2 * D, 3 * D, 5 * D, 7 * D,
+static const double s_buckets[] = { 1 * H,  4 * H,  12 * H, 1 * D,  2 * D,  3 * D,  5 * D, 7 * D,
                                     10 * D, 14 * D, 21 * D, 30 * D, 45 * D, 60 * D, 90 * D };
 #define N_BUCKETS (sizeof s_buckets / sizeof s_buckets[0])
 
 /* An HCP's preferred channel, as the latest feedback stating one says. */
 typedef struct {
     UT_hash_handle hh;
-    int64_t at_ms;               /* Feedback.at_ms it came from */
-    uint8_t channel;             /* Channel, never 0 */
-    char    hcp_id[];
+    int64_t        at_ms;   /* Feedback.at_ms it came from */
+    uint8_t        channel; /* Channel, never 0 */
+    char           hcp_id[];
 } s_pref_t;
 
 /* Call counts of one territory or rep (or "_other"). */
 enum { N_SUB, N_COMPLETE, N_LATE, N_KNOWN, N_MATCHED, N__COUNT };
 typedef struct {
     UT_hash_handle hh;
-    uint64_t n[N__COUNT];
-    char     territory[64];      /* a rep: the territory of its latest call */
-    char     name[];
+    uint64_t       n[N__COUNT];
+    char           territory[64]; /* a rep: the territory of its latest call */
+    char           name[];
 } s_label_t;
 
 typedef struct {
-    s_label_t *head;             /* uthash by name */
+    s_label_t *head; /* uthash by name */
     size_t     count;
 } s_labels_t;
 
 /* Completed attempts of one step name. */
 typedef struct {
     UT_hash_handle hh;
-    uint64_t completed, over_sla;
-    double   sum_s;
-    int64_t  sla_ms;             /* the SLA the latest attempt was judged by */
-    char     name[];
+    uint64_t       completed, over_sla;
+    double         sum_s;
+    int64_t        sla_ms; /* the SLA the latest attempt was judged by */
+    char           name[];
 } s_stepstat_t;
 
 struct tp_kpi {
     const tp_config_t *cfg;
-    s_pref_t    *prefs;          /* uthash by hcp_id */
-    size_t       n_prefs;
-    s_labels_t   territories, reps;
-    s_stepstat_t *steps;         /* uthash by step name, TP_KPI_MAX_STEPS then "_other" */
-    size_t       n_steps;
-    uint64_t     cycle_closed[TP_CONTRACT_TYPE_COUNT], cycle_over[TP_CONTRACT_TYPE_COUNT];
-    double       cycle_sum_s[TP_CONTRACT_TYPE_COUNT];
-    bool         prefs_full_logged;
-    uint64_t     submitted, complete, late, known, matched;
-    tp_metric_t *received, *m_submitted, *m_complete, *m_late, *m_known, *m_matched;
-    tp_metric_t *completeness, *late_ratio, *match_ratio, *cycle, *step, *prefs_dropped;
+    s_pref_t          *prefs; /* uthash by hcp_id */
+    size_t             n_prefs;
+    s_labels_t         territories, reps;
+    s_stepstat_t      *steps; /* uthash by step name, TP_KPI_MAX_STEPS then "_other" */
+    size_t             n_steps;
+    uint64_t           cycle_closed[TP_CONTRACT_TYPE_COUNT], cycle_over[TP_CONTRACT_TYPE_COUNT];
+    double             cycle_sum_s[TP_CONTRACT_TYPE_COUNT];
+    bool               prefs_full_logged;
+    uint64_t           submitted, complete, late, known, matched;
+    tp_metric_t       *received, *m_submitted, *m_complete, *m_late, *m_known, *m_matched;
+    tp_metric_t       *completeness, *late_ratio, *match_ratio, *cycle, *step, *prefs_dropped;
 };
 
 void tp_kpi_set_config(tp_kpi_t *k, const tp_config_t *cfg) {
@@ -88,31 +88,35 @@ int tp_kpi_new(const tp_config_t *cfg, tp_metrics_t *m, tp_kpi_t **ret) {
     k->m_complete = tp_metrics_add(m, TP_METRIC_COUNTER, "calls_complete_total",
                                    "Submitted calls with every field required for their channel",
                                    NULL, NULL, 0);
-    k->m_late = tp_metrics_add(m, TP_METRIC_COUNTER, "calls_submitted_late_total",
-                               "Calls submitted after the call_late rule's due time", NULL, NULL, 0);
-    k->m_known = tp_metrics_add(m, TP_METRIC_COUNTER, "calls_channel_known_total",
-                                "Submitted calls to HCPs whose preferred channel is known", NULL,
-                                NULL, 0);
+    k->m_late =
+        tp_metrics_add(m, TP_METRIC_COUNTER, "calls_submitted_late_total",
+                       "Calls submitted after the call_late rule's due time", NULL, NULL, 0);
+    k->m_known =
+        tp_metrics_add(m, TP_METRIC_COUNTER, "calls_channel_known_total",
+                       "Submitted calls to HCPs whose preferred channel is known", NULL, NULL, 0);
     k->m_matched = tp_metrics_add(m, TP_METRIC_COUNTER, "calls_channel_matched_total",
                                   "Submitted calls on the HCP's preferred channel", NULL, NULL, 0);
     k->completeness = tp_metrics_add(m, TP_METRIC_GAUGE, "crm_completeness_ratio",
                                      "calls_complete_total / calls_submitted_total (NaN before "
-                                     "the first)", NULL, NULL, 0);
-    k->late_ratio = tp_metrics_add(m, TP_METRIC_GAUGE, "late_submission_ratio",
-                                   "calls_submitted_late_total / calls_submitted_total", NULL,
-                                   NULL, 0);
-    k->match_ratio = tp_metrics_add(m, TP_METRIC_GAUGE, "channel_match_ratio",
-                                    "calls_channel_matched_total / calls_channel_known_total",
-                                    NULL, NULL, 0);
+                                     "the first)",
+                                     NULL, NULL, 0);
+    k->late_ratio =
+        tp_metrics_add(m, TP_METRIC_GAUGE, "late_submission_ratio",
+                       "calls_submitted_late_total / calls_submitted_total", NULL, NULL, 0);
+    k->match_ratio =
+        tp_metrics_add(m, TP_METRIC_GAUGE, "channel_match_ratio",
+                       "calls_channel_matched_total / calls_channel_known_total", NULL, NULL, 0);
     k->cycle = tp_metrics_add(m, TP_METRIC_HISTOGRAM, "contract_cycle_seconds",
                               "Contracting cycle time (closed_at - opened_at) of closed, not "
-                              "cancelled contracts", type, s_buckets, N_BUCKETS);
+                              "cancelled contracts",
+                              type, s_buckets, N_BUCKETS);
     k->step = tp_metrics_add(m, TP_METRIC_HISTOGRAM, "contract_step_seconds",
                              "Contracting step time, attempt start to COMPLETED; step names past "
-                             "64 under step=\"_other\"", step, s_buckets, N_BUCKETS);
-    k->prefs_dropped = tp_metrics_add(m, TP_METRIC_COUNTER, "channel_preferences_dropped_total",
-                                      "Preferred channels not kept: 500000 HCPs tracked already",
-                                      NULL, NULL, 0);
+                             "64 under step=\"_other\"",
+                             step, s_buckets, N_BUCKETS);
+    k->prefs_dropped =
+        tp_metrics_add(m, TP_METRIC_COUNTER, "channel_preferences_dropped_total",
+                       "Preferred channels not kept: 500000 HCPs tracked already", NULL, NULL, 0);
     if (!k->received || !k->m_submitted || !k->m_complete || !k->m_late || !k->m_known ||
         !k->m_matched || !k->completeness || !k->late_ratio || !k->match_ratio || !k->cycle ||
         !k->step || !k->prefs_dropped) {
@@ -143,7 +147,8 @@ static void s_feedback(tp_kpi_t *k, const Touchpoint__V1__Feedback *f) {
             tp_metric_add(k->prefs_dropped, NULL, 1);
             if (!k->prefs_full_logged)
                 log_warning("Not tracking more preferred channels: %d HCPs tracked already; "
-                            "channel_match_ratio counts later HCPs as unknown", TP_KPI_MAX_HCPS);
+                            "channel_match_ratio counts later HCPs as unknown",
+                            TP_KPI_MAX_HCPS);
             k->prefs_full_logged = true;
             return;
         }
@@ -202,12 +207,12 @@ static void s_call(tp_kpi_t *k, const tp_event_t *ev) {
     k->submitted++;
     k->complete += (call->present & required) == required;
     k->late += tp_call_submitted_at(call) > tp_config_call_due(k->cfg, call->call_at_ms);
-    bool complete = (call->present & required) == required;
-    bool late = tp_call_submitted_at(call) > tp_config_call_due(k->cfg, call->call_at_ms);
-    bool known = false, matched = false;
+    bool      complete = (call->present & required) == required;
+    bool      late = tp_call_submitted_at(call) > tp_config_call_due(k->cfg, call->call_at_ms);
+    bool      known = false, matched = false;
     s_pref_t *p;
     HASH_FIND_STR(k->prefs, call->hcp_id, p);
-    if (p && call->channel) {    /* UNSPECIFIED says nothing about the channel */
+    if (p && call->channel) { /* UNSPECIFIED says nothing about the channel */
         known = true;
         matched = call->channel == p->channel;
         k->known++;
@@ -263,7 +268,7 @@ static void s_step(tp_kpi_t *k, const tp_step_change_t *ch) {
         ch->prev_state != TOUCHPOINT__V1__STEP_STATE__STEP_STATE_COMPLETED &&
         st->started_at_ms > 0 && st->last_at_ms >= st->started_at_ms) {
         const char *label[] = { st->name };
-        int64_t ms = st->last_at_ms - st->started_at_ms;
+        int64_t     ms = st->last_at_ms - st->started_at_ms;
         tp_metric_observe(k->step, label, (double)ms / 1000.0);
         s_stepstat_t *s = s_stepstat(k, st->name);
         if (s) {
@@ -275,40 +280,33 @@ static void s_step(tp_kpi_t *k, const tp_step_change_t *ch) {
     }
     if (ch->closed_now && !c->cancelled) {
         const char *label[] = { tp_contract_type_name(c->contract_type) };
-        int64_t ms = c->closed_at_ms - c->opened_at_ms;
+        int64_t     ms = c->closed_at_ms - c->opened_at_ms;
         tp_metric_observe(k->cycle, label, (double)ms / 1000.0);
         unsigned t = c->contract_type < TP_CONTRACT_TYPE_COUNT ? c->contract_type : 0;
         k->cycle_closed[t]++;
         k->cycle_sum_s[t] += (double)ms / 1000.0;
-        k->cycle_over[t] += k->cfg->cycle_time.target_ms[t] > 0 &&
-                            ms > k->cfg->cycle_time.target_ms[t];
+        k->cycle_over[t] +=
+            k->cfg->cycle_time.target_ms[t] > 0 && ms > k->cfg->cycle_time.target_ms[t];
     }
 }
 
 void tp_kpi_observe(void *ctx, const struct tp_event *ev) {
-    tp_kpi_t *k = ctx;
+    tp_kpi_t                       *k = ctx;
     const Touchpoint__V1__Envelope *env = ev->env;
     const char *labels[] = { tp_topic_for_payload(env->payload_case), env->source };
     tp_metric_add(k->received, labels, 1);
     switch (env->payload_case) {
-    case TOUCHPOINT__V1__ENVELOPE__PAYLOAD_CALL:
-        s_call(k, ev);
-        break;
-    case TOUCHPOINT__V1__ENVELOPE__PAYLOAD_CONTRACTING:
-        s_step(k, ev->step);
-        break;
-    case TOUCHPOINT__V1__ENVELOPE__PAYLOAD_FEEDBACK:
-        s_feedback(k, env->feedback);
-        break;
-    default:
-        break;
+    case TOUCHPOINT__V1__ENVELOPE__PAYLOAD_CALL: s_call(k, ev); break;
+    case TOUCHPOINT__V1__ENVELOPE__PAYLOAD_CONTRACTING: s_step(k, ev->step); break;
+    case TOUCHPOINT__V1__ENVELOPE__PAYLOAD_FEEDBACK: s_feedback(k, env->feedback); break;
+    default: break;
     }
 }
 
 static json_t *s_counts_json(const char *name, const uint64_t n[N__COUNT]) {
-    return json_pack("{s:s, s:I, s:I, s:I, s:I, s:I}", "name", name,
-                     "submitted", (json_int_t)n[N_SUB], "complete", (json_int_t)n[N_COMPLETE],
-                     "late", (json_int_t)n[N_LATE], "channel_known", (json_int_t)n[N_KNOWN],
+    return json_pack("{s:s, s:I, s:I, s:I, s:I, s:I}", "name", name, "submitted",
+                     (json_int_t)n[N_SUB], "complete", (json_int_t)n[N_COMPLETE], "late",
+                     (json_int_t)n[N_LATE], "channel_known", (json_int_t)n[N_KNOWN],
                      "channel_matched", (json_int_t)n[N_MATCHED]);
 }
 
@@ -331,25 +329,26 @@ static int s_labels_json(const s_labels_t *ls, bool rep, json_t **ret) {
 
 int tp_kpi_to_json(const tp_kpi_t *k, json_t **ret) {
     const uint64_t total[N__COUNT] = { k->submitted, k->complete, k->late, k->known, k->matched };
-    json_t *doc = json_object(), *terr = NULL, *reps = NULL, *steps = json_array(),
+    json_t        *doc = json_object(), *terr = NULL, *reps = NULL, *steps = json_array(),
            *cycle = json_array(), *calls = s_counts_json("all", total);
     bool ok = doc && steps && cycle && calls && s_labels_json(&k->territories, false, &terr) == 0 &&
               s_labels_json(&k->reps, true, &reps) == 0;
     for (const s_stepstat_t *s = ok ? k->steps : NULL; s; s = s->hh.next)
-        ok = json_array_append_new(steps, json_pack(
-                 "{s:s, s:I, s:f, s:f, s:I}", "step", s->name,
-                 "completed", (json_int_t)s->completed,
-                 "mean_seconds", s->sum_s / (double)s->completed,
-                 "sla_seconds", (double)s->sla_ms / 1000.0,
-                 "over_sla", (json_int_t)s->over_sla)) == 0;
+        ok = json_array_append_new(steps, json_pack("{s:s, s:I, s:f, s:f, s:I}", "step", s->name,
+                                                    "completed", (json_int_t)s->completed,
+                                                    "mean_seconds", s->sum_s / (double)s->completed,
+                                                    "sla_seconds", (double)s->sla_ms / 1000.0,
+                                                    "over_sla", (json_int_t)s->over_sla)) == 0;
     for (unsigned t = 1; ok && t < TP_CONTRACT_TYPE_COUNT; t++)
-        ok = json_array_append_new(cycle, json_pack(
-                 "{s:s, s:I, s:o, s:f, s:I}", "contract_type", tp_contract_type_name((int)t),
-                 "closed", (json_int_t)k->cycle_closed[t],
-                 "mean_seconds", k->cycle_closed[t]
-                     ? json_real(k->cycle_sum_s[t] / (double)k->cycle_closed[t]) : json_null(),
-                 "target_seconds", (double)k->cfg->cycle_time.target_ms[t] / 1000.0,
-                 "over_target", (json_int_t)k->cycle_over[t])) == 0;
+        ok = json_array_append_new(
+                 cycle,
+                 json_pack(
+                     "{s:s, s:I, s:o, s:f, s:I}", "contract_type", tp_contract_type_name((int)t),
+                     "closed", (json_int_t)k->cycle_closed[t], "mean_seconds",
+                     k->cycle_closed[t] ? json_real(k->cycle_sum_s[t] / (double)k->cycle_closed[t])
+                                        : json_null(),
+                     "target_seconds", (double)k->cfg->cycle_time.target_ms[t] / 1000.0,
+                     "over_target", (json_int_t)k->cycle_over[t])) == 0;
     if (ok) {
         json_object_del(calls, "name");
         ok = json_object_set_new(doc, "calls", calls) == 0;

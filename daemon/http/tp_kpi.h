@@ -37,8 +37,8 @@
 #include "tp_config.h"
 #include "tp_metrics.h"
 
-#define TP_KPI_MAX_HCPS  500000  /* preferred channels kept; later HCPs count as unknown */
-#define TP_KPI_MAX_STEPS 64      /* distinct step labels of contract_step_seconds */
+#define TP_KPI_MAX_HCPS   500000 /* preferred channels kept; later HCPs count as unknown */
+#define TP_KPI_MAX_STEPS  64     /* distinct step labels of contract_step_seconds */
 #define TP_KPI_MAX_LABELS 10000  /* territories, and reps, counted apart; then "_other" */
 
 struct tp_event;

@@ -21,28 +21,37 @@
 #include "tp_partition.h"
 
 #define FETCH_BATCH      256
-#define PUB_MAX_PENDING  65536    /* async alert publishes in flight (a watermark can fire many) */
-#define MAX_ACK_PENDING  1024     /* per partition, as in static mode */
-#define IDLE_SLEEP_MS    2        /* nothing to fetch on any partition: sleep, doubling... */
-#define IDLE_MAX_MS      50       /* ...up to this (every idle turn is a fetch per partition) */
-#define RETRY_MS         1000     /* a failed take-over is tried again after this */
-#define PUBLISH_RETRY_MS 250      /* an alert the alerts stream did not store yet */
-#define REPLAY_WAIT_MS   5000     /* no message of a replay for this long: give up, retry */
-#define EMPTY_WAIT_MS    300      /* a partition that never had a message */
+#define PUB_MAX_PENDING  65536 /* async alert publishes in flight (a watermark can fire many) */
+#define MAX_ACK_PENDING  1024  /* per partition, as in static mode */
+#define IDLE_SLEEP_MS    2     /* nothing to fetch on any partition: sleep, doubling... */
+#define IDLE_MAX_MS      50    /* ...up to this (every idle turn is a fetch per partition) */
+#define RETRY_MS         1000  /* a failed take-over is tried again after this */
+#define PUBLISH_RETRY_MS 250   /* an alert the alerts stream did not store yet */
+#define REPLAY_WAIT_MS   5000  /* no message of a replay for this long: give up, retry */
+#define EMPTY_WAIT_MS    300   /* a partition that never had a message */
 
-enum { C_RECEIVED, C_ACKED, C_TERMED, C_PUBLISHED, C_PUB_ERRORS, C_REBUILDS, C_REBUILD_EVENTS,
-       C_SUPPRESSED, C_COUNT };
+enum {
+    C_RECEIVED,
+    C_ACKED,
+    C_TERMED,
+    C_PUBLISHED,
+    C_PUB_ERRORS,
+    C_REBUILDS,
+    C_REBUILD_EVENTS,
+    C_SUPPRESSED,
+    C_COUNT
+};
 
 typedef struct {
     struct tp_cluster *c;
     unsigned           p;
-    uint64_t           gen;       /* the lease holding this state belongs to; 0: not served */
+    uint64_t           gen; /* the lease holding this state belongs to; 0: not served */
     tp_engine_t       *engine;
-    natsSubscription  *sub;       /* the durable pull consumer, once live */
-    uint64_t           done_seq;  /* highest stream sequence applied to engine */
-    uint64_t           floor;     /* the durable's ack floor when we took over */
-    bool               suppress;  /* applying an event at or below floor */
-    bool               batch;     /* live batch: publish async, PubAcks awaited before the acks */
+    natsSubscription  *sub;      /* the durable pull consumer, once live */
+    uint64_t           done_seq; /* highest stream sequence applied to engine */
+    uint64_t           floor;    /* the durable's ack floor when we took over */
+    bool               suppress; /* applying an event at or below floor */
+    bool               batch;    /* live batch: publish async, PubAcks awaited before the acks */
     bool               pub_failed;
     size_t             batch_alerts;
     int64_t            retry_ms;
@@ -54,12 +63,12 @@ struct tp_cluster {
     natsConnection      *nc;
     jsCtx               *js;
     tp_lease_t          *lease;
-    s_part_t            *parts;    /* [partition_count] */
+    s_part_t            *parts; /* [partition_count] */
     pthread_t            worker;
     bool                 started;
     atomic_bool          stop;
     atomic_uint_fast64_t n[C_COUNT];
-    atomic_uint_fast64_t async_errors;  /* PubAck failures of async publishes */
+    atomic_uint_fast64_t async_errors; /* PubAck failures of async publishes */
     atomic_int_fast64_t  last_rebuild_ms;
 };
 
@@ -96,7 +105,7 @@ static bool s_held(s_part_t *pt) {
  * already stored: not sent again. */
 static int s_sink_cb(void *ctx, const char *topic, const uint8_t *buf, size_t len,
                      const Touchpoint__V1__Alert *alert) {
-    s_part_t *pt = ctx;
+    s_part_t     *pt = ctx;
     tp_cluster_t *c = pt->c;
     if (pt->suppress) {
         s_add(c, C_SUPPRESSED, 1);
@@ -110,7 +119,7 @@ static int s_sink_cb(void *ctx, const char *topic, const uint8_t *buf, size_t le
     jsPubOptions po;
     jsPubOptions_Init(&po);
     po.MsgId = id;
-    if (pt->batch) {                     /* PubAck awaited by s_poll, before the batch's acks */
+    if (pt->batch) { /* PubAck awaited by s_poll, before the batch's acks */
         if (js_PublishAsync(c->js, subject, buf, (int)len, &po) != NATS_OK) {
             s_add(c, C_PUB_ERRORS, 1);
             pt->pub_failed = true;
@@ -121,7 +130,7 @@ static int s_sink_cb(void *ctx, const char *topic, const uint8_t *buf, size_t le
         return 0;
     }
     for (;;) {
-        jsPubAck *pa = NULL;
+        jsPubAck  *pa = NULL;
         natsStatus s = js_Publish(&pa, c->js, subject, buf, (int)len, &po, NULL);
         jsPubAck_Destroy(pa);
         if (s == NATS_OK) {
@@ -144,7 +153,7 @@ enum { SETTLE_NONE, SETTLE_ACK, SETTLE_TERM };
  * else from the replay). Returns 0, or negative errno when the partition
  * must be reset. */
 static int s_apply(s_part_t *pt, natsMsg *m, bool live, uint64_t *ret_pending, int *ret_settle) {
-    tp_cluster_t *c = pt->c;
+    tp_cluster_t  *c = pt->c;
     jsMsgMetaData *meta = NULL;
     if (natsMsg_GetMetaData(&meta, m) != NATS_OK)
         return -EBADMSG;
@@ -154,13 +163,13 @@ static int s_apply(s_part_t *pt, natsMsg *m, bool live, uint64_t *ret_pending, i
     jsMsgMetaData_Destroy(meta);
     if (ret_settle)
         *ret_settle = SETTLE_NONE;
-    if (seq <= pt->done_seq) {           /* a redelivery of what the replay applied */
+    if (seq <= pt->done_seq) { /* a redelivery of what the replay applied */
         if (ret_settle)
             *ret_settle = SETTLE_ACK;
         return 0;
     }
-    char topic[64], why[256] = "";
-    int r = TP_REFUSED;
+    char   topic[64], why[256] = "";
+    int    r = TP_REFUSED;
     size_t len = (size_t)natsMsg_GetDataLength(m);
     if (!live)
         s_add(c, C_REBUILD_EVENTS, 1);
@@ -177,7 +186,7 @@ static int s_apply(s_part_t *pt, natsMsg *m, bool live, uint64_t *ret_pending, i
             return r;
     }
     pt->done_seq = seq;
-    if (ret_settle)                      /* refused: it can never be accepted, no redelivery */
+    if (ret_settle) /* refused: it can never be accepted, no redelivery */
         *ret_settle = r == TP_REFUSED ? SETTLE_TERM : SETTLE_ACK;
     return 0;
 }
@@ -195,11 +204,11 @@ static void s_drop(s_part_t *pt) {
  * the partition has any message (the durable delivered some or has some
  * pending). Delivered.Stream and AckFloor.Stream are no use for that: a
  * filtered consumer moves them past other partitions' messages. */
-static int s_ack_floor(s_part_t *pt, const char *durable, const char *subject,
-                       uint64_t *ret_floor, bool *ret_any) {
-    tp_cluster_t *c = pt->c;
+static int s_ack_floor(s_part_t *pt, const char *durable, const char *subject, uint64_t *ret_floor,
+                       bool *ret_any) {
+    tp_cluster_t   *c = pt->c;
     jsConsumerInfo *ci = NULL;
-    jsErrCode jerr = 0;
+    jsErrCode       jerr = 0;
     natsStatus s = js_GetConsumerInfo(&ci, c->js, c->cfg->nats.events_stream, durable, NULL, &jerr);
     if (s == NATS_NOT_FOUND) {
         jsConsumerConfig cc;
@@ -227,7 +236,7 @@ static int s_ack_floor(s_part_t *pt, const char *durable, const char *subject,
  * creation on a cluster). */
 static int s_replay(s_part_t *pt, const char *subject, bool any) {
     tp_cluster_t *c = pt->c;
-    jsSubOptions so;
+    jsSubOptions  so;
     jsSubOptions_Init(&so);
     so.Stream = c->cfg->nats.events_stream;
     so.Ordered = true;
@@ -236,26 +245,26 @@ static int s_replay(s_part_t *pt, const char *subject, bool any) {
     if (js_SubscribeSync(&rs, c->js, subject, NULL, &so, NULL) != NATS_OK)
         return -EIO;
     natsSubscription_SetPendingLimits(rs, -1, -1);
-    int r = 0;
+    int      r = 0;
     uint64_t pending = 1;
-    bool got = false;
+    bool     got = false;
     while (r == 0 && pending > 0) {
-        natsMsg *m = NULL;
+        natsMsg   *m = NULL;
         natsStatus s;
         if (!s_held(pt)) {
             r = -ECANCELED;
-        } else if ((s = natsSubscription_NextMsg(&m, rs, got || any ? REPLAY_WAIT_MS
-                                                                     : EMPTY_WAIT_MS)) != NATS_OK) {
+        } else if ((s = natsSubscription_NextMsg(
+                        &m, rs, got || any ? REPLAY_WAIT_MS : EMPTY_WAIT_MS)) != NATS_OK) {
             if (got || any || s != NATS_TIMEOUT)
                 r = -ETIMEDOUT;
-            pending = 0;                 /* an empty partition */
+            pending = 0; /* an empty partition */
         } else {
             got = true;
             r = s_apply(pt, m, false, &pending, NULL);
             natsMsg_Destroy(m);
         }
     }
-    natsSubscription_Unsubscribe(rs);    /* an ephemeral consumer: delete it */
+    natsSubscription_Unsubscribe(rs); /* an ephemeral consumer: delete it */
     natsSubscription_Destroy(rs);
     return r;
 }
@@ -263,17 +272,17 @@ static int s_replay(s_part_t *pt, const char *subject, bool any) {
 /* Takes over partition pt (lease generation gen): ack floor, replay,
  * then the durable consumer. 0 or negative errno (pt dropped). */
 static int s_start(s_part_t *pt, uint64_t gen) {
-    tp_cluster_t *c = pt->c;
+    tp_cluster_t      *c = pt->c;
     const tp_config_t *cfg = c->cfg;
-    int64_t t0 = tp_monotonic_ms();
+    int64_t            t0 = tp_monotonic_ms();
     uint64_t ev0 = atomic_load(&c->n[C_REBUILD_EVENTS]), sup0 = atomic_load(&c->n[C_SUPPRESSED]);
-    char subject[64], durable[160];
+    char     subject[64], durable[160];
     snprintf(subject, sizeof subject, TP_EVENTS_SUBJECT_PREFIX "%u.>", pt->p);
     snprintf(durable, sizeof durable, "%s-p%u", cfg->nats.consumer, pt->p);
     pt->gen = gen;
     pt->done_seq = 0;
     bool any = false;
-    int r = s_ack_floor(pt, durable, subject, &pt->floor, &any);
+    int  r = s_ack_floor(pt, durable, subject, &pt->floor, &any);
     if (r == 0 && (r = tp_engine_new(cfg, &pt->engine)) == 0) {
         tp_engine_set_sink(pt->engine, s_sink_cb, pt);
         r = s_replay(pt, subject, any);
@@ -294,8 +303,8 @@ static int s_start(s_part_t *pt, uint64_t gen) {
     s_add(c, C_REBUILDS, 1);
     atomic_store(&c->last_rebuild_ms, ms);
     log_info("JetStream partition %u live: rebuilt from %llu events in %lld ms (ack floor %llu, "
-             "%llu alerts below it not sent again)", pt->p,
-             (unsigned long long)(atomic_load(&c->n[C_REBUILD_EVENTS]) - ev0), (long long)ms,
+             "%llu alerts below it not sent again)",
+             pt->p, (unsigned long long)(atomic_load(&c->n[C_REBUILD_EVENTS]) - ev0), (long long)ms,
              (unsigned long long)pt->floor,
              (unsigned long long)(atomic_load(&c->n[C_SUPPRESSED]) - sup0));
     return 0;
@@ -314,14 +323,14 @@ static int s_poll(s_part_t *pt) {
         if (pt->pub_failed)
             return -EIO;
     }
-    natsMsgList list = { 0 };
+    natsMsgList    list = { 0 };
     jsFetchRequest fr;
     jsFetchRequest_Init(&fr);
     fr.Batch = FETCH_BATCH;
     fr.NoWait = true;
     if (natsSubscription_FetchRequest(&list, pt->sub, &fr) != NATS_OK)
-        return 0;                        /* nothing now (or NATS away: next turn) */
-    int r = 0, settle[FETCH_BATCH];
+        return 0; /* nothing now (or NATS away: next turn) */
+    int      r = 0, settle[FETCH_BATCH];
     uint64_t errors = atomic_load(&c->async_errors);
     pt->batch = true;
     pt->batch_alerts = 0;
@@ -343,33 +352,35 @@ static int s_poll(s_part_t *pt) {
             natsMsg_Term(list.Msgs[i], NULL);
             s_add(c, C_TERMED, 1);
         } else {
-            natsMsg_Ack(list.Msgs[i], NULL);   /* a lost ack costs a redelivery, skipped */
+            natsMsg_Ack(list.Msgs[i], NULL); /* a lost ack costs a redelivery, skipped */
             s_add(c, C_ACKED, 1);
         }
     }
     int n = list.Count;
-    natsMsgList_Destroy(&list);          /* unsettled ones are redelivered after ack_wait */
+    natsMsgList_Destroy(&list); /* unsettled ones are redelivered after ack_wait */
     return r < 0 ? r : n;
 }
 
 static void *s_worker(void *arg) {
     tp_cluster_t *c = arg;
-    unsigned count = c->cfg->nats.partition_count;
-    int64_t idle_ms = 0;
+    unsigned      count = c->cfg->nats.partition_count;
+    int64_t       idle_ms = 0;
     while (!atomic_load(&c->stop)) {
         bool busy = false;
         for (unsigned p = 0; p < count && !atomic_load(&c->stop); p++) {
             s_part_t *pt = &c->parts[p];
-            uint64_t gen = tp_lease_held(c->lease, p);
+            uint64_t  gen = tp_lease_held(c->lease, p);
             if (pt->gen && pt->gen != gen) {
                 log_notice("JetStream partition %u: no longer ours (lease lost, or handed to a new "
-                           "member), stopped serving it", p);
+                           "member), stopped serving it",
+                           p);
                 s_drop(pt);
             }
             if (gen && !pt->gen && tp_monotonic_ms() >= pt->retry_ms) {
                 int r = s_start(pt, gen);
                 if (r < 0) {
-                    log_warning_errno(r, "JetStream partition %u: take-over failed, retrying: %m", p);
+                    log_warning_errno(r, "JetStream partition %u: take-over failed, retrying: %m",
+                                      p);
                     pt->retry_ms = tp_monotonic_ms() + RETRY_MS;
                 }
                 busy = true;
@@ -381,14 +392,17 @@ static void *s_worker(void *arg) {
             int n = s_poll(pt);
             if (n < 0) {
                 /* Unacked events would come back out of order: rebuild. */
-                log_warning_errno(n, "JetStream partition %u: an alert could not be stored; "
-                                  "rebuilding the partition: %m", p);
+                log_warning_errno(n,
+                                  "JetStream partition %u: an alert could not be stored; "
+                                  "rebuilding the partition: %m",
+                                  p);
                 s_drop(pt);
             }
             busy |= n != 0;
         }
-        idle_ms = busy ? 0 : idle_ms ? (idle_ms * 2 < IDLE_MAX_MS ? idle_ms * 2 : IDLE_MAX_MS)
-                                     : IDLE_SLEEP_MS;
+        idle_ms = busy      ? 0
+                  : idle_ms ? (idle_ms * 2 < IDLE_MAX_MS ? idle_ms * 2 : IDLE_MAX_MS)
+                            : IDLE_SLEEP_MS;
         if (idle_ms)
             s_sleep_ms(idle_ms);
     }
@@ -411,7 +425,7 @@ int tp_cluster_new(const tp_config_t *cfg, char *why, size_t whylen, tp_cluster_
     } else {
         char host[64] = "host";
         gethostname(host, sizeof host - 1);
-        for (char *s = host; *s; s++)   /* KV key characters only */
+        for (char *s = host; *s; s++) /* KV key characters only */
             if (!(*s >= 'a' && *s <= 'z') && !(*s >= 'A' && *s <= 'Z') && !(*s >= '0' && *s <= '9'))
                 *s = '-';
         snprintf(c->instance, sizeof c->instance, "%s-%ld", host, (long)getpid());
@@ -460,14 +474,19 @@ void tp_cluster_get_stats(tp_cluster_t *c, tp_cluster_stats_t *ret) {
     if (c->lease)
         tp_lease_get_stats(c->lease, &ls);
     *ret = (tp_cluster_stats_t){
-        .received = atomic_load(&c->n[C_RECEIVED]), .acked = atomic_load(&c->n[C_ACKED]),
-        .termed = atomic_load(&c->n[C_TERMED]), .alerts_published = atomic_load(&c->n[C_PUBLISHED]),
+        .received = atomic_load(&c->n[C_RECEIVED]),
+        .acked = atomic_load(&c->n[C_ACKED]),
+        .termed = atomic_load(&c->n[C_TERMED]),
+        .alerts_published = atomic_load(&c->n[C_PUBLISHED]),
         .publish_errors = atomic_load(&c->n[C_PUB_ERRORS]),
         .rebuilds = atomic_load(&c->n[C_REBUILDS]),
         .rebuild_events = atomic_load(&c->n[C_REBUILD_EVENTS]),
         .rebuild_suppressed = atomic_load(&c->n[C_SUPPRESSED]),
-        .leases_claimed = ls.claimed, .leases_lost = ls.lost, .lease_errors = ls.renew_errors,
-        .owned = ls.owned, .members = ls.members,
+        .leases_claimed = ls.claimed,
+        .leases_lost = ls.lost,
+        .lease_errors = ls.renew_errors,
+        .owned = ls.owned,
+        .members = ls.members,
         .last_rebuild_ms = atomic_load(&c->last_rebuild_ms),
     };
 }
@@ -482,7 +501,7 @@ void tp_cluster_destroy(tp_cluster_t **pp) {
     }
     /* Only after the worker stopped: nobody may serve a partition we hand over. */
     tp_lease_destroy(&c->lease);
-    if (c->js) {                         /* PubAcks still due would call s_puback_cb on c */
+    if (c->js) { /* PubAcks still due would call s_puback_cb on c */
         jsPubOptions po;
         jsPubOptions_Init(&po);
         po.MaxWait = 2000;

@@ -34,13 +34,13 @@
 typedef struct tp_cluster tp_cluster_t;
 
 typedef struct {
-    uint64_t received, acked, termed;           /* live events */
+    uint64_t received, acked, termed; /* live events */
     uint64_t alerts_published, publish_errors;
     uint64_t rebuilds, rebuild_events;
-    uint64_t rebuild_suppressed;                /* alerts of events at or below the ack floor */
+    uint64_t rebuild_suppressed; /* alerts of events at or below the ack floor */
     uint64_t leases_claimed, leases_lost, lease_errors;
-    unsigned owned, members;                    /* partitions served now; live instances seen */
-    int64_t  last_rebuild_ms;                   /* claim to live, the last partition taken over */
+    unsigned owned, members;  /* partitions served now; live instances seen */
+    int64_t  last_rebuild_ms; /* claim to live, the last partition taken over */
 } tp_cluster_stats_t;
 
 /* Connects, creates streams and bucket if missing, starts the lease and

@@ -14,28 +14,28 @@
 #include "tp_partition.h"
 
 struct tp_lease {
-    jsCtx             *js;           /* ours: KV requests time out after a renew period */
+    jsCtx             *js; /* ours: KV requests time out after a renew period */
     kvStore           *kv;
     const tp_config_t *cfg;
     char              *instance;
     char               member_key[160];
-    unsigned           count;        /* partition_count */
+    unsigned           count; /* partition_count */
     int64_t            ttl_ms, period_ms;
     pthread_t          thread;
     bool               started;
-    pthread_mutex_t    mu;           /* guards what follows: read by the worker */
+    pthread_mutex_t    mu; /* guards what follows: read by the worker */
     pthread_cond_t     cond;
     bool               stop;
-    uint64_t          *gen;          /* [count]: non-zero while held */
-    bool              *idle_seen;    /* [count]: tp_lease_not_serving since the give-back */
+    uint64_t          *gen;       /* [count]: non-zero while held */
+    bool              *idle_seen; /* [count]: tp_lease_not_serving since the give-back */
     uint64_t           next_gen;
     tp_lease_stats_t   stats;
     /* Lease thread only. */
-    uint64_t          *rev;          /* [count]: revision of our last write */
-    int64_t           *renewed_ms;   /* [count]: last successful write */
-    bool              *draining;     /* [count]: given back, still renewed until... */
-    bool              *idle;         /* [count]: ...the worker said it serves it no more */
-    unsigned          *free_rounds;  /* [count]: rounds in a row it had no holder */
+    uint64_t *rev;         /* [count]: revision of our last write */
+    int64_t  *renewed_ms;  /* [count]: last successful write */
+    bool     *draining;    /* [count]: given back, still renewed until... */
+    bool     *idle;        /* [count]: ...the worker said it serves it no more */
+    unsigned *free_rounds; /* [count]: rounds in a row it had no holder */
 };
 
 static int64_t s_now_ms(void) {
@@ -63,7 +63,7 @@ static void s_set_held(tp_lease_t *l, unsigned p, bool held) {
 
 /* The value of p.<N> is ours? 1 yes (ret_rev set), 0 no or gone, <0 unknown. */
 static int s_still_ours(tp_lease_t *l, const char *key, uint64_t *ret_rev) {
-    kvEntry *e = NULL;
+    kvEntry   *e = NULL;
     natsStatus s = kvStore_Get(&e, l->kv, key);
     if (s == NATS_NOT_FOUND)
         return 0;
@@ -87,10 +87,10 @@ static void s_renew(tp_lease_t *l, int64_t now) {
         pthread_mutex_unlock(&l->mu);
         char key[32];
         s_key(key, sizeof key, p);
-        if (drained) {                   /* the worker let go: hand it over */
+        if (drained) { /* the worker let go: hand it over */
             uint64_t rev;
             if (s_still_ours(l, key, &rev) > 0)
-                kvStore_Delete(l->kv, key);  /* if this fails, the TTL frees it */
+                kvStore_Delete(l->kv, key); /* if this fails, the TTL frees it */
             continue;
         }
         if (!held)
@@ -106,7 +106,7 @@ static void s_renew(tp_lease_t *l, int64_t now) {
         pthread_mutex_unlock(&l->mu);
         int r = s_still_ours(l, key, &rev);
         if (r > 0) {
-            l->rev[p] = rev;            /* the next update continues from there */
+            l->rev[p] = rev; /* the next update continues from there */
             continue;
         }
         /* Refused, or no answer for so long that the server may already
@@ -124,14 +124,14 @@ static void s_renew(tp_lease_t *l, int64_t now) {
 /* Live members (m.* keys) and which partitions have a holder. */
 static unsigned s_scan(tp_lease_t *l, bool *taken) {
     kvKeysList kl = { 0 };
-    unsigned members = 0;
+    unsigned   members = 0;
     memset(taken, 0, l->count * sizeof *taken);
     natsStatus s = kvStore_Keys(&kl, l->kv, NULL);
     if (s != NATS_OK && s != NATS_NOT_FOUND)
         return 0;
     for (int i = 0; i < kl.Count; i++) {
         const char *k = kl.Keys[i];
-        char *end;
+        char       *end;
         if (strncmp(k, "m.", 2) == 0) {
             members++;
         } else if (strncmp(k, "p.", 2) == 0) {
@@ -150,7 +150,7 @@ static unsigned s_scan(tp_lease_t *l, bool *taken) {
 static void s_claim(tp_lease_t *l, int64_t now, bool *taken) {
     unsigned members = s_scan(l, taken);
     if (members == 0)
-        return;                          /* no answer: try next round */
+        return; /* no answer: try next round */
     pthread_mutex_lock(&l->mu);
     l->stats.members = members;
     unsigned owned = l->stats.owned;
@@ -186,11 +186,11 @@ static void s_claim(tp_lease_t *l, int64_t now, bool *taken) {
          * round, and its partitions must not wait for that. */
         if (taken[p] || (owned >= share && l->free_rounds[p] < 2))
             continue;
-        char key[32];
+        char     key[32];
         uint64_t rev = 0;
         s_key(key, sizeof key, p);
         if (kvStore_CreateString(&rev, l->kv, key, l->instance) != NATS_OK)
-            continue;                    /* somebody was faster */
+            continue; /* somebody was faster */
         l->rev[p] = rev;
         l->renewed_ms[p] = now;
         s_set_held(l, p, true);
@@ -200,8 +200,8 @@ static void s_claim(tp_lease_t *l, int64_t now, bool *taken) {
 
 static void *s_thread(void *arg) {
     tp_lease_t *l = arg;
-    int64_t joined = s_now_ms(), next = joined;
-    bool *taken = calloc(l->count, sizeof *taken);
+    int64_t     joined = s_now_ms(), next = joined;
+    bool       *taken = calloc(l->count, sizeof *taken);
     pthread_mutex_lock(&l->mu);
     while (!l->stop && taken) {
         int64_t now = s_now_ms();
@@ -212,7 +212,7 @@ static void *s_thread(void *arg) {
             ts.tv_sec += (time_t)(ns / 1000000000);
             ts.tv_nsec = (long)(ns % 1000000000);
             pthread_cond_timedwait(&l->cond, &l->mu, &ts);
-            continue;                    /* woken to stop, or due */
+            continue; /* woken to stop, or due */
         }
         pthread_mutex_unlock(&l->mu);
         uint64_t rev;
@@ -268,7 +268,7 @@ int tp_lease_new(natsConnection *nc, const tp_config_t *cfg, const char *instanc
     jsOptions_Init(&jo);
     jo.Wait = l->period_ms > 500 ? l->period_ms : 500;
     natsStatus s = natsConnection_JetStream(&l->js, nc, &jo);
-    jsCtx *js = l->js;
+    jsCtx     *js = l->js;
     if (s == NATS_OK)
         s = js_KeyValue(&l->kv, js, cfg->nats.lease_bucket);
     if (s == NATS_NOT_FOUND) {
@@ -280,7 +280,7 @@ int tp_lease_new(natsConnection *nc, const tp_config_t *cfg, const char *instanc
         kc.StorageType = js_FileStorage;
         kc.Replicas = (int)cfg->nats.replicas;
         s = js_CreateKeyValue(&l->kv, js, &kc);
-        if (s != NATS_OK)                /* another instance created it meanwhile? */
+        if (s != NATS_OK) /* another instance created it meanwhile? */
             s = js_KeyValue(&l->kv, js, cfg->nats.lease_bucket);
     }
     if (s != NATS_OK) {
@@ -335,7 +335,7 @@ void tp_lease_destroy(tp_lease_t **pp) {
          * only keys that still name us (one lost unnoticed is someone
          * else's now). */
         for (unsigned p = 0; p < l->count; p++) {
-            char key[32];
+            char     key[32];
             uint64_t rev;
             s_key(key, sizeof key, p);
             if ((l->gen[p] || l->draining[p]) && s_still_ours(l, key, &rev) > 0)

@@ -26,35 +26,35 @@
 #include "tp_nats_status.h"
 #include "tp_partition.h"
 
-#define DELIVER_BATCH     512            /* messages per loop turn, then yield */
-#define MAX_ACK_PENDING   1024           /* per partition: bounds the handoff queue */
-#define PUB_MAX_PENDING   65536          /* alerts awaiting their PubAck */
+#define DELIVER_BATCH     512   /* messages per loop turn, then yield */
+#define MAX_ACK_PENDING   1024  /* per partition: bounds the handoff queue */
+#define PUB_MAX_PENDING   65536 /* alerts awaiting their PubAck */
 #define EVENTS_MAX_AGE_NS (7LL * 86400 * 1000000000LL)
 #define ALERTS_MAX_AGE_NS (30LL * 86400 * 1000000000LL)
-#define MS_TO_NS(ms)      ((int64_t)(ms) * 1000000)
+#define MS_TO_NS(ms)      ((int64_t)(ms)*1000000)
 
 struct tp_nats {
-    struct event_base  *base;
-    const tp_config_t  *cfg;
-    natsConnection     *nc;
-    jsCtx              *js;
-    natsSubscription   *subs[TP_NATS_MAX_PARTITIONS];
-    size_t              n_subs;
-    tp_nats_recv_fn     fn;
-    void               *arg;
-    pthread_mutex_t     mu;          /* guards q and n_closed: filled by libnats' delivery thread */
-    pthread_cond_t      closed_cond; /* a subscription's handler returned for the last time */
-    size_t              n_closed;
-    natsMsg           **q;
-    size_t              qn, qcap, max_queue;
-    struct event       *deliver_ev;  /* activated by the delivery thread */
-    bool                ready;       /* tp_nats_new returned: fn may be called */
-    struct event       *wake_ev;     /* the setup thread's "done" */
-    atomic_bool         setup_done;
-    int                 setup_r;
-    char                setup_why[256];
-    uint64_t            last_alert_seq;
-    uint64_t            received, acked, termed, released, published;
+    struct event_base   *base;
+    const tp_config_t   *cfg;
+    natsConnection      *nc;
+    jsCtx               *js;
+    natsSubscription    *subs[TP_NATS_MAX_PARTITIONS];
+    size_t               n_subs;
+    tp_nats_recv_fn      fn;
+    void                *arg;
+    pthread_mutex_t      mu; /* guards q and n_closed: filled by libnats' delivery thread */
+    pthread_cond_t       closed_cond; /* a subscription's handler returned for the last time */
+    size_t               n_closed;
+    natsMsg            **q;
+    size_t               qn, qcap, max_queue;
+    struct event        *deliver_ev; /* activated by the delivery thread */
+    bool                 ready;      /* tp_nats_new returned: fn may be called */
+    struct event        *wake_ev;    /* the setup thread's "done" */
+    atomic_bool          setup_done;
+    int                  setup_r;
+    char                 setup_why[256];
+    uint64_t             last_alert_seq;
+    uint64_t             received, acked, termed, released, published;
     atomic_uint_fast64_t publish_errors, dropped;
 };
 
@@ -76,7 +76,7 @@ static void s_on_msg_cb(natsConnection *nc, natsSubscription *sub, natsMsg *msg,
     tp_nats_t *n = closure;
     pthread_mutex_lock(&n->mu);
     if (n->qn == n->qcap) {
-        size_t cap = n->qcap ? 2 * n->qcap : 1024;
+        size_t    cap = n->qcap ? 2 * n->qcap : 1024;
         natsMsg **q = n->qcap < n->max_queue ? realloc(n->q, cap * sizeof *q) : NULL;
         if (!q) {
             pthread_mutex_unlock(&n->mu);
@@ -100,11 +100,11 @@ static void s_deliver_cb(evutil_socket_t fd, short what, void *arg) {
     (void)what;
     tp_nats_t *n = arg;
     if (!n->ready)
-        return;              /* tp_nats_new re-activates us once it returns */
+        return; /* tp_nats_new re-activates us once it returns */
     natsMsg *batch[DELIVER_BATCH];
     pthread_mutex_lock(&n->mu);
     size_t k = n->qn < DELIVER_BATCH ? n->qn : DELIVER_BATCH;
-    if (k) {                 /* no memcpy from the NULL of a queue never filled */
+    if (k) { /* no memcpy from the NULL of a queue never filled */
         memcpy(batch, n->q, k * sizeof *batch);
         memmove(n->q, n->q + k, (n->qn - k) * sizeof *n->q);
         n->qn -= k;
@@ -115,11 +115,12 @@ static void s_deliver_cb(evutil_socket_t fd, short what, void *arg) {
         char topic[64];
         n->received++;
         if (tp_partition_topic(topic, sizeof topic, natsMsg_GetSubject(batch[i])) < 0) {
-            tp_nats_term(n, batch[i]);   /* not on a subject of ours: never acceptable */
+            tp_nats_term(n, batch[i]); /* not on a subject of ours: never acceptable */
             continue;
         }
         tp_frame_t frames[2] = { { topic, strlen(topic) },
-                                 { natsMsg_GetData(batch[i]), (size_t)natsMsg_GetDataLength(batch[i]) } };
+                                 { natsMsg_GetData(batch[i]),
+                                   (size_t)natsMsg_GetDataLength(batch[i]) } };
         n->fn(n->arg, batch[i], frames);
     }
     if (more)
@@ -129,17 +130,17 @@ static void s_deliver_cb(evutil_socket_t fd, short what, void *arg) {
 static void s_wake_cb(evutil_socket_t fd, short what, void *arg) {
     (void)fd;
     (void)what;
-    (void)arg;               /* only ends tp_nats_new's loop turn */
+    (void)arg; /* only ends tp_nats_new's loop turn */
 }
 
 /* Creates `name` on `subject` (file storage, limits retention, a
  * duplicate window for Nats-Msg-Id, nats.replicas) unless it exists. An
  * existing stream is left as the operator configured it. */
-static int s_ensure_stream(jsCtx *js, const tp_config_t *cfg, const char *name,
-                           const char *subject, int64_t max_age, char *why, size_t whylen) {
+static int s_ensure_stream(jsCtx *js, const tp_config_t *cfg, const char *name, const char *subject,
+                           int64_t max_age, char *why, size_t whylen) {
     jsStreamInfo *si = NULL;
-    jsErrCode jerr = 0;
-    natsStatus s = js_GetStreamInfo(&si, js, name, NULL, &jerr);
+    jsErrCode     jerr = 0;
+    natsStatus    s = js_GetStreamInfo(&si, js, name, NULL, &jerr);
     jsStreamInfo_Destroy(si);
     if (s == NATS_NOT_FOUND) {
         jsStreamConfig sc;
@@ -156,7 +157,7 @@ static int s_ensure_stream(jsCtx *js, const tp_config_t *cfg, const char *name,
         s = js_AddStream(&si, js, &sc, NULL, &jerr);
         jsStreamInfo_Destroy(si);
         if (s != NATS_OK && js_GetStreamInfo(&si, js, name, NULL, NULL) == NATS_OK) {
-            jsStreamInfo_Destroy(si);   /* another instance created it meanwhile */
+            jsStreamInfo_Destroy(si); /* another instance created it meanwhile */
             s = NATS_OK;
         }
     }
@@ -177,7 +178,7 @@ int tp_nats_ensure_streams(jsCtx *js, const tp_config_t *cfg, char *why, size_t 
 /* The Alert.sequence of the alerts stream's last message, 0 if none. */
 static uint64_t s_last_alert_sequence(tp_nats_t *n) {
     jsStreamInfo *si = NULL;
-    uint64_t seq = 0;
+    uint64_t      seq = 0;
     if (js_GetStreamInfo(&si, n->js, n->cfg->nats.alerts_stream, NULL, NULL) != NATS_OK)
         return 0;
     uint64_t last = si->State.LastSeq;
@@ -185,8 +186,8 @@ static uint64_t s_last_alert_sequence(tp_nats_t *n) {
     natsMsg *m = NULL;
     if (last == 0 || js_GetMsg(&m, n->js, n->cfg->nats.alerts_stream, last, NULL, NULL) != NATS_OK)
         return 0;
-    Touchpoint__V1__Alert *a = touchpoint__v1__alert__unpack(
-        NULL, (size_t)natsMsg_GetDataLength(m), (const uint8_t *)natsMsg_GetData(m));
+    Touchpoint__V1__Alert *a = touchpoint__v1__alert__unpack(NULL, (size_t)natsMsg_GetDataLength(m),
+                                                             (const uint8_t *)natsMsg_GetData(m));
     if (a)
         seq = a->sequence;
     touchpoint__v1__alert__free_unpacked(a, NULL);
@@ -217,9 +218,9 @@ static int s_subscribe(tp_nats_t *n, unsigned p) {
     so.Config.DeliverPolicy = js_DeliverAll;
     so.Config.AckWait = MS_TO_NS(n->cfg->nats.ack_wait_ms);
     so.Config.MaxAckPending = MAX_ACK_PENDING;
-    jsErrCode jerr = 0;
+    jsErrCode         jerr = 0;
     natsSubscription *sub = NULL;
-    natsStatus s = js_Subscribe(&sub, n->js, subject, s_on_msg_cb, n, NULL, &so, &jerr);
+    natsStatus        s = js_Subscribe(&sub, n->js, subject, s_on_msg_cb, n, NULL, &so, &jerr);
     if (s != NATS_OK)
         return s_fail(n, s, durable);
     /* The server bounds what is in flight (MaxAckPending); libnats must
@@ -231,9 +232,9 @@ static int s_subscribe(tp_nats_t *n, unsigned p) {
 }
 
 static void *s_setup_thread(void *arg) {
-    tp_nats_t *n = arg;
+    tp_nats_t         *n = arg;
     const tp_config_t *cfg = n->cfg;
-    int r = tp_nats_ensure_streams(n->js, cfg, n->setup_why, sizeof n->setup_why);
+    int                r = tp_nats_ensure_streams(n->js, cfg, n->setup_why, sizeof n->setup_why);
     if (r == 0)
         n->last_alert_seq = s_last_alert_sequence(n);
     size_t np = cfg->nats.n_partitions ? cfg->nats.n_partitions : cfg->nats.partition_count;
@@ -258,17 +259,19 @@ static void s_puback_cb(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae,
 int tp_nats_connect(const tp_config_t *cfg, struct event_base *base, natsConnection **ret,
                     char *why, size_t whylen) {
     natsOptions *opts = NULL;
-    natsStatus s;
-    int r = 0;
-    char urls[1024], *servers[16], *save = NULL;
-    int n_servers = 0;
+    natsStatus   s;
+    int          r = 0;
+    char         urls[1024], *servers[16], *save = NULL;
+    int          n_servers = 0;
     snprintf(urls, sizeof urls, "%s", cfg->nats.url);
-    for (char *u = strtok_r(urls, ", ", &save); u && n_servers < 16; u = strtok_r(NULL, ", ", &save))
+    for (char *u = strtok_r(urls, ", ", &save); u && n_servers < 16;
+         u = strtok_r(NULL, ", ", &save))
         servers[n_servers++] = u;
     if ((s = natsOptions_Create(&opts)) != NATS_OK ||
         (s = natsOptions_SetServers(opts, (const char **)servers, n_servers)) != NATS_OK ||
-        (base && (s = natsOptions_SetEventLoop(opts, base, natsLibevent_Attach, natsLibevent_Read,
-                                               natsLibevent_Write, natsLibevent_Detach)) != NATS_OK) ||
+        (base &&
+         (s = natsOptions_SetEventLoop(opts, base, natsLibevent_Attach, natsLibevent_Read,
+                                       natsLibevent_Write, natsLibevent_Detach)) != NATS_OK) ||
         (base && (s = natsOptions_UseGlobalMessageDelivery(opts, true)) != NATS_OK) ||
         (s = natsOptions_SetMaxReconnect(opts, -1)) != NATS_OK ||
         (s = natsOptions_SetReconnectWait(opts, 250)) != NATS_OK) {
@@ -294,7 +297,7 @@ int tp_nats_new(struct event_base *base, const tp_config_t *cfg, tp_nats_recv_fn
     pthread_mutex_init(&n->mu, NULL);
     pthread_cond_init(&n->closed_cond, NULL);
     natsStatus s;
-    int r;
+    int        r;
     n->deliver_ev = event_new(base, -1, 0, s_deliver_cb, n);
     n->wake_ev = event_new(base, -1, 0, s_wake_cb, n);
     if (!n->deliver_ev || !n->wake_ev) {
@@ -397,8 +400,11 @@ int tp_nats_publish_alert(tp_nats_t *n, const char *topic, const void *body, siz
 
 void tp_nats_get_stats(const tp_nats_t *n, tp_nats_stats_t *ret) {
     *ret = (tp_nats_stats_t){
-        .received = n->received, .acked = n->acked, .termed = n->termed,
-        .released = n->released + atomic_load(&n->dropped), .alerts_published = n->published,
+        .received = n->received,
+        .acked = n->acked,
+        .termed = n->termed,
+        .released = n->released + atomic_load(&n->dropped),
+        .alerts_published = n->published,
         .publish_errors = atomic_load(&n->publish_errors),
     };
 }
@@ -410,7 +416,7 @@ void tp_nats_get_stats(const tp_nats_t *n, tp_nats_stats_t *ret) {
 static void s_wait_closed(tp_nats_t *n) {
     struct timespec deadline;
     clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += 5;                /* a libnats that never calls back: do not hang */
+    deadline.tv_sec += 5; /* a libnats that never calls back: do not hang */
     pthread_mutex_lock(&n->mu);
     while (n->n_closed < n->n_subs &&
            pthread_cond_timedwait(&n->closed_cond, &n->mu, &deadline) == 0)

@@ -30,15 +30,23 @@ void tp_nats_metrics_collect(tp_nats_metrics_t *nm, tp_metrics_t *m, bool first,
                              const tp_nats_stats_t *ns, const tp_cluster_stats_t *cs) {
     if (first)
         for (size_t i = 0; i < TP_NATS_METRIC_COUNT; i++)
-            nm->f[i] = tp_metrics_add(m, s_families[i].type, s_families[i].name,
-                                      s_families[i].help, NULL, NULL, 0);
+            nm->f[i] = tp_metrics_add(m, s_families[i].type, s_families[i].name, s_families[i].help,
+                                      NULL, NULL, 0);
     double v[TP_NATS_METRIC_COUNT] = { 0 };
     if (cs) {
-        double c[] = { (double)cs->received, (double)cs->acked, (double)cs->termed,
-                       (double)cs->alerts_published, (double)cs->publish_errors, (double)cs->owned,
-                       (double)cs->members, (double)cs->leases_claimed, (double)cs->leases_lost,
-                       (double)cs->rebuilds, (double)cs->rebuild_events,
-                       (double)cs->rebuild_suppressed, (double)cs->last_rebuild_ms / 1000.0 };
+        double c[] = { (double)cs->received,
+                       (double)cs->acked,
+                       (double)cs->termed,
+                       (double)cs->alerts_published,
+                       (double)cs->publish_errors,
+                       (double)cs->owned,
+                       (double)cs->members,
+                       (double)cs->leases_claimed,
+                       (double)cs->leases_lost,
+                       (double)cs->rebuilds,
+                       (double)cs->rebuild_events,
+                       (double)cs->rebuild_suppressed,
+                       (double)cs->last_rebuild_ms / 1000.0 };
         for (size_t i = 0; i < TP_NATS_METRIC_COUNT; i++)
             v[i] = c[i];
     } else if (ns) {
@@ -49,7 +57,7 @@ void tp_nats_metrics_collect(tp_nats_metrics_t *nm, tp_metrics_t *m, bool first,
         v[4] = (double)ns->publish_errors;
     }
     for (size_t i = 0; i < TP_NATS_METRIC_COUNT; i++)
-        if (nm->f[i])                    /* NULL: registering failed (ENOMEM) */
+        if (nm->f[i]) /* NULL: registering failed (ENOMEM) */
             tp_metric_set(nm->f[i], NULL, v[i]);
 }
 
@@ -57,17 +65,19 @@ void tp_nats_metrics_format(char *buf, size_t len, const tp_nats_stats_t *ns,
                             const tp_cluster_stats_t *cs) {
     buf[0] = '\0';
     if (cs)
-        snprintf(buf, len, " nats_received=%llu nats_acked=%llu nats_termed=%llu "
+        snprintf(buf, len,
+                 " nats_received=%llu nats_acked=%llu nats_termed=%llu "
                  "nats_alerts_published=%llu nats_publish_errors=%llu nats_partitions_owned=%u "
                  "nats_leases_claimed=%llu nats_leases_lost=%llu nats_rebuilds=%llu "
-                 "nats_rebuild_events=%llu", (unsigned long long)cs->received,
-                 (unsigned long long)cs->acked, (unsigned long long)cs->termed,
-                 (unsigned long long)cs->alerts_published, (unsigned long long)cs->publish_errors,
-                 cs->owned, (unsigned long long)cs->leases_claimed,
-                 (unsigned long long)cs->leases_lost, (unsigned long long)cs->rebuilds,
-                 (unsigned long long)cs->rebuild_events);
+                 "nats_rebuild_events=%llu",
+                 (unsigned long long)cs->received, (unsigned long long)cs->acked,
+                 (unsigned long long)cs->termed, (unsigned long long)cs->alerts_published,
+                 (unsigned long long)cs->publish_errors, cs->owned,
+                 (unsigned long long)cs->leases_claimed, (unsigned long long)cs->leases_lost,
+                 (unsigned long long)cs->rebuilds, (unsigned long long)cs->rebuild_events);
     else if (ns)
-        snprintf(buf, len, " nats_received=%llu nats_acked=%llu nats_termed=%llu "
+        snprintf(buf, len,
+                 " nats_received=%llu nats_acked=%llu nats_termed=%llu "
                  "nats_released=%llu nats_alerts_published=%llu nats_publish_errors=%llu",
                  (unsigned long long)ns->received, (unsigned long long)ns->acked,
                  (unsigned long long)ns->termed, (unsigned long long)ns->released,

@@ -7,25 +7,25 @@
 #include <string.h>
 #include "tp_hash.h"
 
-typedef Touchpoint__V1__Alert Alert;
+typedef Touchpoint__V1__Alert                Alert;
 typedef Touchpoint__V1__Alert__EvidenceEntry EvidenceEntry;
 
 #define MAX_EVIDENCE 32
 
 typedef struct {
     UT_hash_handle hh;
-    size_t         len;          /* packed FIRING alert */
+    size_t         len; /* packed FIRING alert */
     uint8_t       *packed;
-    char           id[];         /* alert_id */
+    char           id[]; /* alert_id */
 } s_open_t;
 
 struct tp_alerts {
-    s_open_t        *open;       /* uthash head, keyed by alert_id */
+    s_open_t        *open; /* uthash head, keyed by alert_id */
     uint64_t         next_seq;
     tp_stats_t      *stats;
     tp_alert_sink_fn sink;
     void            *sink_ctx;
-    tp_arena_t      *arena;      /* the FIRING unpacked by a resolve, reset after */
+    tp_arena_t      *arena; /* the FIRING unpacked by a resolve, reset after */
 };
 
 int tp_alerts_new(tp_stats_t *stats, tp_alerts_t **ret) {
@@ -92,7 +92,7 @@ void tp_alerts_foreach(const tp_alerts_t *a, tp_alert_each_fn fn, void *ctx) {
 
 /* Packs `al` into a new buffer; the caller frees it. */
 static int s_pack(const Alert *al, uint8_t **ret_buf, size_t *ret_len) {
-    size_t len = protobuf_c_message_get_packed_size(&al->base);
+    size_t   len = protobuf_c_message_get_packed_size(&al->base);
     uint8_t *buf = malloc(len ? len : 1);
     if (!buf)
         return -ENOMEM;
@@ -111,9 +111,9 @@ static void s_sink(tp_alerts_t *a, const Alert *al, const uint8_t *buf, size_t l
     if (!a->sink)
         return;
     /* "<kind>.<rule>", the PUB topic; the rule name is at most 64 bytes. */
-    char topic[160];
+    char        topic[160];
     const char *prefix = tp_alert_kind_prefix(al->kind);
-    size_t pl = strlen(prefix), rl = strlen(al->rule);
+    size_t      pl = strlen(prefix), rl = strlen(al->rule);
     if (pl + 1 + rl >= sizeof topic) {
         a->stats->publish_errors++;
         return;
@@ -129,7 +129,7 @@ static void s_sink(tp_alerts_t *a, const Alert *al, const uint8_t *buf, size_t l
 static void s_emit(tp_alerts_t *a, Alert *al) {
     al->sequence = a->next_seq++;
     uint8_t *buf;
-    size_t len;
+    size_t   len;
     if (s_pack(al, &buf, &len) < 0) {
         a->stats->publish_errors++;
         return;
@@ -144,7 +144,7 @@ static char *s_str(const char *s) {
 
 int tp_alerts_fire(tp_alerts_t *a, const tp_alert_spec_t *spec, int64_t now_ms) {
     char id[TP_ALERT_ID_MAX];
-    int r = s_make_id(id, sizeof id, spec->rule, spec->subject);
+    int  r = s_make_id(id, sizeof id, spec->rule, spec->subject);
     if (r < 0)
         return r;
     if (s_find(a, id))
@@ -152,7 +152,7 @@ int tp_alerts_fire(tp_alerts_t *a, const tp_alert_spec_t *spec, int64_t now_ms) 
     if (spec->n_evidence > MAX_EVIDENCE)
         return -E2BIG;
 
-    EvidenceEntry entries[MAX_EVIDENCE];
+    EvidenceEntry  entries[MAX_EVIDENCE];
     EvidenceEntry *ev[MAX_EVIDENCE];
     for (size_t i = 0; i < spec->n_evidence; i++) {
         touchpoint__v1__alert__evidence_entry__init(&entries[i]);
@@ -186,7 +186,7 @@ int tp_alerts_fire(tp_alerts_t *a, const tp_alert_spec_t *spec, int64_t now_ms) 
      * published FIRING that we do not know is open. The bytes kept are the
      * bytes published: packed once (packing was 10% of the daemon's
      * instructions when it happened twice). */
-    size_t idlen = strlen(id);
+    size_t    idlen = strlen(id);
     s_open_t *o = malloc(sizeof *o + idlen + 1);
     if (!o)
         return -ENOMEM;
@@ -206,7 +206,7 @@ int tp_alerts_resolve(tp_alerts_t *a, const char *rule, const char *subject, con
                       const tp_kv_t *evidence, size_t n_evidence, const char *event_id,
                       int64_t now_ms) {
     char id[TP_ALERT_ID_MAX];
-    int r = s_make_id(id, sizeof id, rule, subject);
+    int  r = s_make_id(id, sizeof id, rule, subject);
     if (r < 0)
         return r;
     s_open_t *o = s_find(a, id);
@@ -220,9 +220,9 @@ int tp_alerts_resolve(tp_alerts_t *a, const char *rule, const char *subject, con
     }
 
     /* The FIRING's evidence, with keys from `evidence` overriding or added. */
-    EvidenceEntry entries[MAX_EVIDENCE];
+    EvidenceEntry  entries[MAX_EVIDENCE];
     EvidenceEntry *ev[2 * MAX_EVIDENCE];
-    size_t n = 0;
+    size_t         n = 0;
     for (size_t i = 0; i < fired->n_evidence && n < MAX_EVIDENCE; i++) {
         bool overridden = false;
         for (size_t j = 0; j < n_evidence && !overridden; j++)
@@ -258,15 +258,15 @@ int tp_alerts_resolve(tp_alerts_t *a, const char *rule, const char *subject, con
 size_t tp_alerts_resolve_rule(tp_alerts_t *a, const char *rule, const char *summary,
                               const tp_kv_t *evidence, size_t n_evidence, int64_t now_ms) {
     /* Ids first: resolving removes entries from the table we walk. */
-    size_t plen = strlen(rule), n_ids = 0, done = 0;
-    char **ids = NULL;
+    size_t    plen = strlen(rule), n_ids = 0, done = 0;
+    char    **ids = NULL;
     s_open_t *o, *tmp;
     HASH_ITER(hh, a->open, o, tmp) {
         if (strncmp(o->id, rule, plen) != 0 || o->id[plen] != ':')
             continue;
         char **grown = realloc(ids, (n_ids + 1) * sizeof *ids);
         if (!grown)
-            break;         /* ENOMEM: the rest stay open, as before */
+            break; /* ENOMEM: the rest stay open, as before */
         ids = grown;
         if (!(ids[n_ids] = strdup(o->id)))
             break;

@@ -27,16 +27,16 @@ typedef struct {
 
 typedef struct tp_alert_spec {
     Touchpoint__V1__AlertKind kind;
-    const char *rule;                  /* "call_incomplete" */
-    const char *subject;               /* "call/C-1"; alert_id = rule ":" subject */
-    Touchpoint__V1__Severity severity;
-    const char *hcp_id, *rep_id, *account_id, *territory; /* NULL = empty */
-    const char *call_id, *contract_id, *step;
-    const char *summary;               /* one human sentence */
-    const tp_kv_t *evidence;
-    size_t n_evidence;
-    const char *const *event_ids;      /* what caused it */
-    size_t n_event_ids;
+    const char               *rule;    /* "call_incomplete" */
+    const char               *subject; /* "call/C-1"; alert_id = rule ":" subject */
+    Touchpoint__V1__Severity  severity;
+    const char               *hcp_id, *rep_id, *account_id, *territory; /* NULL = empty */
+    const char               *call_id, *contract_id, *step;
+    const char               *summary; /* one human sentence */
+    const tp_kv_t            *evidence;
+    size_t                    n_evidence;
+    const char *const        *event_ids; /* what caused it */
+    size_t                    n_event_ids;
 } tp_alert_spec_t;
 
 /* Receives every transition once its sequence is assigned. `topic` is
@@ -55,7 +55,7 @@ int tp_alerts_new(tp_stats_t *stats, tp_alerts_t **ret);
 void tp_alerts_set_sink(tp_alerts_t *a, tp_alert_sink_fn fn, void *ctx);
 
 /* The sequence the next transition gets (default 1). */
-void tp_alerts_set_next_sequence(tp_alerts_t *a, uint64_t next);
+void     tp_alerts_set_next_sequence(tp_alerts_t *a, uint64_t next);
 uint64_t tp_alerts_next_sequence(const tp_alerts_t *a);
 
 /* Publishes a FIRING unless this rule already fires for this subject.

@@ -9,9 +9,9 @@
 #include "tp_str.h"
 
 struct tp_cases {
-    tp_case_t   *cases;          /* uthash head, keyed by contract_id */
-    tp_intern_t *hcps;           /* HCPs with open cases; the references are the open cases */
-    uint32_t     max_per_hcp;    /* 0 = no limit */
+    tp_case_t   *cases;       /* uthash head, keyed by contract_id */
+    tp_intern_t *hcps;        /* HCPs with open cases; the references are the open cases */
+    uint32_t     max_per_hcp; /* 0 = no limit */
 };
 
 int tp_cases_new(tp_cases_t **ret) {
@@ -96,7 +96,7 @@ static int s_add_owner(tp_case_t *c, const char *owner) {
     if (kept < TP_CASE_MAX_OWNERS) {
         if (kept == c->cap_owners) {
             unsigned cap = c->cap_owners ? 2u * c->cap_owners : 4u;
-            char **o = realloc(c->owners, cap * sizeof *o);
+            char   **o = realloc(c->owners, cap * sizeof *o);
             if (!o)
                 return -ENOMEM;
             c->owners = o;
@@ -112,7 +112,7 @@ static int s_add_owner(tp_case_t *c, const char *owner) {
 int tp_cases_apply(tp_cases_t *cs, const Touchpoint__V1__ContractingStep *s, const char *event_id,
                    tp_step_change_t *ret) {
     tp_step_change_t ch = { 0 };
-    tp_case_t *c = tp_cases_find(cs, s->contract_id);
+    tp_case_t       *c = tp_cases_find(cs, s->contract_id);
     if (!c) {
         /* A flood of made-up contracts for one HCP must not grow state
          * without bound; real HCPs have a handful open at a time. */
@@ -129,14 +129,14 @@ int tp_cases_apply(tp_cases_t *cs, const Touchpoint__V1__ContractingStep *s, con
         ch.opened = true;
     }
     tp_step_t *st = tp_case_step(c, s->step);
-    int r = 0;
+    int        r = 0;
     if (!st) {
         if (c->n_steps == TP_CASE_MAX_STEPS) {
             r = -E2BIG;
             goto fail;
         }
         if (c->n_steps == c->cap_steps) {
-            unsigned cap = c->cap_steps ? 2u * c->cap_steps : 4u;
+            unsigned   cap = c->cap_steps ? 2u * c->cap_steps : 4u;
             tp_step_t *steps = realloc(c->steps, cap * sizeof *steps);
             if (!steps) {
                 r = -ENOMEM;
@@ -213,7 +213,7 @@ fail:
 }
 
 void tp_case_owner_list(const tp_case_t *c, char *buf, size_t len) {
-    size_t off = 0;
+    size_t   off = 0;
     unsigned kept = c->n_owners < TP_CASE_MAX_OWNERS ? c->n_owners : TP_CASE_MAX_OWNERS;
     if (len)
         buf[0] = '\0';
@@ -238,7 +238,7 @@ void tp_cases_destroy(tp_cases_t **p) {
     /* The HCP table goes whole: no need to drop each case's reference. */
     tp_case_t *c, *tmp;
     TP_HASH_DRAIN(cs->cases, c, tmp)
-        s_case_free(c);
+    s_case_free(c);
     tp_intern_destroy(&cs->hcps);
     free(cs);
     *p = NULL;

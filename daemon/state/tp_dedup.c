@@ -10,12 +10,12 @@
 typedef struct {
     UT_hash_handle hh;
     size_t         len;
-    char           id[];         /* not NUL-terminated; len bytes */
+    char           id[]; /* not NUL-terminated; len bytes */
 } s_entry_t;
 
 struct tp_dedup {
-    s_entry_t  *set;             /* uthash head */
-    s_entry_t **ring;            /* arrival order; ring[head] is the oldest */
+    s_entry_t  *set;  /* uthash head */
+    s_entry_t **ring; /* arrival order; ring[head] is the oldest */
     size_t      capacity;
     size_t      head;
     size_t      count;

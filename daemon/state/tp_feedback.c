@@ -7,11 +7,11 @@ void tp_feedback_judge(const tp_config_t *cfg, const char *source,
                        const Touchpoint__V1__Feedback *f, int nps_max, int effort_min,
                        tp_feedback_verdict_t *ret) {
     const tp_feedback_source_t *src = tp_config_feedback_source(cfg, source);
-    tp_feedback_verdict_t v = {
-        .nps_max = src ? src->nps_max : nps_max,
-        .effort_scale = src ? src->effort_scale : 7,
-        .effort_high_is_hard = src ? src->effort_high_is_hard : true,
-        .effort_threshold = src ? src->effort_threshold : effort_min,
+    tp_feedback_verdict_t       v = {
+              .nps_max = src ? src->nps_max : nps_max,
+              .effort_scale = src ? src->effort_scale : 7,
+              .effort_high_is_hard = src ? src->effort_high_is_hard : true,
+              .effort_threshold = src ? src->effort_threshold : effort_min,
     };
     if (f->nps_value_case == TOUCHPOINT__V1__FEEDBACK__NPS_VALUE_NPS)
         v.nps_bad = f->nps <= v.nps_max;

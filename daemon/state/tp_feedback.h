@@ -16,11 +16,11 @@
 #include "tp_contract.h"
 
 typedef struct {
-    bool detractor;              /* nps_bad || effort_bad */
-    bool nps_bad;                /* nps present and in the detractor band */
-    bool effort_bad;             /* effort present and this hard or harder */
-    int  nps_max;                /* the band applied */
-    int  effort_scale;           /* the scale applied: 1..effort_scale */
+    bool detractor;    /* nps_bad || effort_bad */
+    bool nps_bad;      /* nps present and in the detractor band */
+    bool effort_bad;   /* effort present and this hard or harder */
+    int  nps_max;      /* the band applied */
+    int  effort_scale; /* the scale applied: 1..effort_scale */
     bool effort_high_is_hard;
     int  effort_threshold;
 } tp_feedback_verdict_t;

@@ -8,7 +8,7 @@
 
 typedef struct {
     UT_hash_handle hh;
-    uint64_t       last;          /* highest sequence seen */
+    uint64_t       last; /* highest sequence seen */
     char           source[];
 } s_source_t;
 
@@ -32,7 +32,7 @@ int tp_seq_observe(tp_seq_t *s, const char *source, uint64_t seq, uint64_t *ret_
     if (seq == 0)
         return TP_SEQ_UNSEQUENCED;
     s_source_t *e;
-    size_t len = strlen(source);
+    size_t      len = strlen(source);
     HASH_FIND(hh, s->sources, source, len, e);
     if (!e) {
         if (HASH_COUNT(s->sources) >= s->max)
@@ -78,7 +78,7 @@ void tp_seq_destroy(tp_seq_t **p) {
         return;
     s_source_t *e, *tmp;
     TP_HASH_DRAIN(s->sources, e, tmp)
-        free(e);
+    free(e);
     free(s);
     *p = NULL;
 }

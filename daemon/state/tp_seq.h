@@ -13,12 +13,12 @@
 #include <stdint.h>
 
 typedef enum {
-    TP_SEQ_OK = 0,        /* next in line (or the first seen from this source) */
-    TP_SEQ_UNSEQUENCED,   /* sequence 0: not tracked */
-    TP_SEQ_GAP,           /* skipped ahead; *ret_missing events never arrived */
-    TP_SEQ_RESTART,       /* back to 1: the producer restarted */
-    TP_SEQ_REGRESSION,    /* at or below the last seen, not 1 */
-    TP_SEQ_FULL,          /* new source, but max_sources are tracked already */
+    TP_SEQ_OK = 0,      /* next in line (or the first seen from this source) */
+    TP_SEQ_UNSEQUENCED, /* sequence 0: not tracked */
+    TP_SEQ_GAP,         /* skipped ahead; *ret_missing events never arrived */
+    TP_SEQ_RESTART,     /* back to 1: the producer restarted */
+    TP_SEQ_REGRESSION,  /* at or below the last seen, not 1 */
+    TP_SEQ_FULL,        /* new source, but max_sources are tracked already */
 } tp_seq_result_t;
 
 typedef struct tp_seq tp_seq_t;

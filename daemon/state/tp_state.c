@@ -11,8 +11,8 @@
 #include "tp_intern.h"
 
 struct tp_state {
-    tp_call_t   *calls;          /* uthash head, keyed by call_id */
-    tp_intern_t *strings;        /* hcp, rep, account, territory: shared by many calls */
+    tp_call_t   *calls;   /* uthash head, keyed by call_id */
+    tp_intern_t *strings; /* hcp, rep, account, territory: shared by many calls */
 };
 
 int tp_state_new(tp_state_t **ret) {
@@ -46,13 +46,20 @@ static bool s_list_has_data(char *const *items, size_t n) {
 
 unsigned tp_call_present_fields(const Touchpoint__V1__CallLogged *c) {
     unsigned m = 0;
-    if (s_list_has_data(c->products, c->n_products))   m |= TP_FIELD_PRODUCTS;
-    if (s_list_has_data(c->topics, c->n_topics))       m |= TP_FIELD_TOPICS;
-    if (!s_blank(c->notes))                            m |= TP_FIELD_NOTES;
-    if (!s_blank(c->next_step))                        m |= TP_FIELD_NEXT_STEP;
-    if (s_list_has_data(c->attendees, c->n_attendees)) m |= TP_FIELD_ATTENDEES;
-    if (!s_blank(c->account_id))                       m |= TP_FIELD_ACCOUNT_ID;
-    if (!s_blank(c->territory))                        m |= TP_FIELD_TERRITORY;
+    if (s_list_has_data(c->products, c->n_products))
+        m |= TP_FIELD_PRODUCTS;
+    if (s_list_has_data(c->topics, c->n_topics))
+        m |= TP_FIELD_TOPICS;
+    if (!s_blank(c->notes))
+        m |= TP_FIELD_NOTES;
+    if (!s_blank(c->next_step))
+        m |= TP_FIELD_NEXT_STEP;
+    if (s_list_has_data(c->attendees, c->n_attendees))
+        m |= TP_FIELD_ATTENDEES;
+    if (!s_blank(c->account_id))
+        m |= TP_FIELD_ACCOUNT_ID;
+    if (!s_blank(c->territory))
+        m |= TP_FIELD_TERRITORY;
     return m;
 }
 
@@ -102,10 +109,10 @@ static bool s_is_stale(const tp_call_t *held, const Touchpoint__V1__CallLogged *
             c->status == TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SAVED);
 }
 
-int tp_state_apply_call(tp_state_t *s, const Touchpoint__V1__CallLogged *c,
-                        const char *event_id, int64_t version_ms, tp_call_t **ret_call) {
+int tp_state_apply_call(tp_state_t *s, const Touchpoint__V1__CallLogged *c, const char *event_id,
+                        int64_t version_ms, tp_call_t **ret_call) {
     tp_call_t *call = tp_state_find_call(s, c->call_id);
-    bool created = false;
+    bool       created = false;
     if (call && s_is_stale(call, c, version_ms)) {
         *ret_call = call;
         return 0;
@@ -166,7 +173,7 @@ void tp_state_destroy(tp_state_t **p) {
         return;
     tp_call_t *call, *tmp;
     TP_HASH_DRAIN(s->calls, call, tmp)
-        s_call_free(s, call);
+    s_call_free(s, call);
     tp_intern_destroy(&s->strings);
     free(s);
     *p = NULL;

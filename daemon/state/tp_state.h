@@ -23,21 +23,21 @@
 
 typedef struct tp_call {
     UT_hash_handle hh;
-    int64_t  version_ms;         /* occurred_at_ms of the version held */
-    int64_t  call_at_ms;
-    int64_t  submitted_at_ms;
-    tp_timer_t retention;        /* when the engine forgets it (tp_timer_due: 0 = not armed) */
-    uint8_t  status;             /* CallStatus */
-    uint8_t  channel;            /* Channel */
-    uint16_t present;            /* TP_FIELD_* mask of fields that carry data */
-    bool     ever_submitted;     /* a SUBMITTED version has been applied */
-    bool     first_submitted;    /* the version held is the first SUBMITTED one */
-    const char *hcp_id;          /* these four are shared copies (tp_intern): */
-    const char *rep_id;          /* many calls name the same HCP, rep, */
-    const char *account_id;      /* account and territory */
-    const char *territory;
-    char    *event_id;           /* the event that carried this version */
-    char     call_id[];
+    int64_t        version_ms; /* occurred_at_ms of the version held */
+    int64_t        call_at_ms;
+    int64_t        submitted_at_ms;
+    tp_timer_t     retention;       /* when the engine forgets it (tp_timer_due: 0 = not armed) */
+    uint8_t        status;          /* CallStatus */
+    uint8_t        channel;         /* Channel */
+    uint16_t       present;         /* TP_FIELD_* mask of fields that carry data */
+    bool           ever_submitted;  /* a SUBMITTED version has been applied */
+    bool           first_submitted; /* the version held is the first SUBMITTED one */
+    const char    *hcp_id;          /* these four are shared copies (tp_intern): */
+    const char    *rep_id;          /* many calls name the same HCP, rep, */
+    const char    *account_id;      /* account and territory */
+    const char    *territory;
+    char          *event_id; /* the event that carried this version */
+    char           call_id[];
 } tp_call_t;
 
 typedef struct tp_state tp_state_t;
@@ -52,8 +52,8 @@ unsigned tp_call_present_fields(const Touchpoint__V1__CallLogged *c);
 /* Applies one version of a call. Returns 1 if it is now the version held,
  * 0 if it was older than the one held (ignored), -ENOMEM. *ret_call gets
  * the record in both non-error cases (owned by the state). */
-int tp_state_apply_call(tp_state_t *s, const Touchpoint__V1__CallLogged *c,
-                        const char *event_id, int64_t version_ms, tp_call_t **ret_call);
+int tp_state_apply_call(tp_state_t *s, const Touchpoint__V1__CallLogged *c, const char *event_id,
+                        int64_t version_ms, tp_call_t **ret_call);
 
 /* When a call was submitted: submitted_at_ms, or the version's
  * occurred_at_ms where the CRM leaves it empty. */

@@ -7,11 +7,11 @@
 #include <string.h>
 
 struct tp_timers {
-    tp_timer_t    **heap;        /* heap[0] is the earliest */
-    size_t          n;
-    size_t          cap;
-    tp_deadline_t  *index;       /* uthash over key (owner bytes + subject) */
-    uint64_t        armed;       /* arms so far: the next tie-breaker */
+    tp_timer_t   **heap; /* heap[0] is the earliest */
+    size_t         n;
+    size_t         cap;
+    tp_deadline_t *index; /* uthash over key (owner bytes + subject) */
+    uint64_t       armed; /* arms so far: the next tie-breaker */
 };
 
 /* Heap order: due time, then arming order (FIFO among equals). */
@@ -74,10 +74,10 @@ static void s_heap_remove(tp_timers_t *t, size_t i) {
 /* Room for one more in the heap. 0 or -ENOMEM. */
 static int s_reserve(tp_timers_t *t) {
     if (t->n == UINT32_MAX)
-        return -ENOMEM;           /* slot is 32 bits */
+        return -ENOMEM; /* slot is 32 bits */
     if (t->n < t->cap)
         return 0;
-    size_t cap = t->cap ? t->cap * 2 : 64;
+    size_t       cap = t->cap ? t->cap * 2 : 64;
     tp_timer_t **heap = realloc(t->heap, cap * sizeof *heap);
     if (!heap)
         return -ENOMEM;
@@ -115,8 +115,8 @@ static size_t s_make_key(char *buf, size_t cap, uint32_t owner, const char *key)
 }
 
 static tp_deadline_t *s_find(const tp_timers_t *t, uint32_t owner, const char *key) {
-    char buf[512];
-    size_t len = s_make_key(buf, sizeof buf, owner, key);
+    char           buf[512];
+    size_t         len = s_make_key(buf, sizeof buf, owner, key);
     tp_deadline_t *d = NULL;
     if (len)
         HASH_FIND(hh, t->index, buf, len, d);
@@ -204,7 +204,7 @@ int64_t tp_timers_next(const tp_timers_t *t) {
 tp_timer_t *tp_timers_pop(tp_timers_t *t, int64_t now_ms) {
     if (t->n == 0 || !(now_ms > t->heap[0]->due_ms))
         return NULL;
-    tp_timer_t *tm = t->heap[0];
+    tp_timer_t    *tm = t->heap[0];
     tp_deadline_t *d = tp_deadline_of(tm);
     if (d)
         HASH_DELETE(hh, t->index, d);

@@ -26,17 +26,17 @@
  * fired before its record is freed; calloc'd it is not armed. */
 typedef struct tp_timer {
     int64_t  due_ms;
-    uint64_t armed;              /* arming order, breaks ties between equal due times */
-    uint32_t slot;               /* position in the heap, while in_heap */
-    uint32_t owner : 30;         /* who armed it: rule index or a module id */
-    uint32_t keyed : 1;          /* the `timer` of a tp_deadline_t */
-    uint32_t in_heap : 1;        /* armed */
+    uint64_t armed;       /* arming order, breaks ties between equal due times */
+    uint32_t slot;        /* position in the heap, while in_heap */
+    uint32_t owner : 30;  /* who armed it: rule index or a module id */
+    uint32_t keyed : 1;   /* the `timer` of a tp_deadline_t */
+    uint32_t in_heap : 1; /* armed */
 } tp_timer_t;
 
 typedef struct tp_deadline {
-    UT_hash_handle hh;           /* index by (owner, key) */
+    UT_hash_handle hh; /* index by (owner, key) */
     tp_timer_t     timer;
-    char           key[];        /* owner (4 bytes) then the subject key + NUL */
+    char           key[]; /* owner (4 bytes) then the subject key + NUL */
 } tp_deadline_t;
 
 #define TP_TIMER_OWNER_MAX ((1u << 30) - 1)
@@ -80,7 +80,8 @@ tp_timer_t *tp_timers_pop(tp_timers_t *t, int64_t now_ms);
 
 /* The deadline a keyed timer is part of; NULL for an embedded one. */
 static inline tp_deadline_t *tp_deadline_of(tp_timer_t *tm) {
-    return tm->keyed ? (tp_deadline_t *)(void *)((char *)tm - offsetof(tp_deadline_t, timer)) : NULL;
+    return tm->keyed ? (tp_deadline_t *)(void *)((char *)tm - offsetof(tp_deadline_t, timer))
+                     : NULL;
 }
 
 /* The subject key a deadline was armed with. */

@@ -82,8 +82,8 @@ int64_t tp_journal_prune(tp_journal_t *j, int64_t now_ms, int64_t max_age_ms, ui
  * last sequence visited (after, if none). */
 typedef int (*tp_journal_row_fn)(void *ctx, uint64_t seq, const char *topic, const void *body,
                                  size_t len);
-int64_t tp_journal_read_after(tp_journal_t *j, uint64_t after, size_t limit,
-                              tp_journal_row_fn fn, void *ctx, uint64_t *ret_last);
+int64_t tp_journal_read_after(tp_journal_t *j, uint64_t after, size_t limit, tp_journal_row_fn fn,
+                              void *ctx, uint64_t *ret_last);
 
 /* Number of alerts held and the oldest held sequence (0 if empty). */
 int tp_journal_stats(tp_journal_t *j, uint64_t *ret_count, uint64_t *ret_first);
@@ -97,12 +97,12 @@ void tp_journal_set_checkpoint(tp_journal_t *j, int64_t every_ms, uint64_t wal_m
 
 /* What the checkpointer saw, for /metrics. */
 typedef struct {
-    uint64_t wal_bytes;          /* the -wal file's size now */
-    uint64_t lag_frames;         /* WAL frames not in the database after the last pass */
-    int64_t  last_caught_up_ms;  /* CLOCK_MONOTONIC ms of the last pass that copied every frame */
-    uint64_t checkpoints;        /* passes that ran */
-    uint64_t truncations;        /* of them, TRUNCATEs (the WAL was over its limit) */
-    uint64_t errors;             /* passes that failed (other than busy) */
+    uint64_t wal_bytes;         /* the -wal file's size now */
+    uint64_t lag_frames;        /* WAL frames not in the database after the last pass */
+    int64_t  last_caught_up_ms; /* CLOCK_MONOTONIC ms of the last pass that copied every frame */
+    uint64_t checkpoints;       /* passes that ran */
+    uint64_t truncations;       /* of them, TRUNCATEs (the WAL was over its limit) */
+    uint64_t errors;            /* passes that failed (other than busy) */
 } tp_journal_wal_t;
 void tp_journal_wal_stats(tp_journal_t *j, tp_journal_wal_t *ret);
 

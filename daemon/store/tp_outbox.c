@@ -9,11 +9,11 @@ enum { OUT_ALERT, OUT_ACK, OUT_HTTP, OUT_NATS };
 
 typedef struct s_item {
     struct s_item    *next;
-    int               kind;      /* OUT_* */
-    tp_outbox_done_fn done;      /* OUT_HTTP: called with the commit's outcome */
-    void             *arg;       /* OUT_HTTP: done's argument; OUT_NATS: the message */
-    size_t            len;       /* body length, or identity length for an ACK */
-    char             *str;       /* topic, or the acknowledged event_id */
+    int               kind; /* OUT_* */
+    tp_outbox_done_fn done; /* OUT_HTTP: called with the commit's outcome */
+    void             *arg;  /* OUT_HTTP: done's argument; OUT_NATS: the message */
+    size_t            len;  /* body length, or identity length for an ACK */
+    char             *str;  /* topic, or the acknowledged event_id */
     unsigned char     body[];
 } s_item_t;
 
@@ -36,13 +36,13 @@ int tp_outbox_new(const tp_outbox_ops_t *ops, void *ctx, tp_outbox_t **ret) {
 
 /* Queues an item holding a copy of body and of the string str. */
 static s_item_t *s_push(tp_outbox_t *ob, int kind, const void *body, size_t len, const char *str) {
-    size_t sl = strlen(str) + 1;
+    size_t    sl = strlen(str) + 1;
     s_item_t *it = calloc(1, sizeof *it + len + sl);
     if (!it)
         return NULL;
     it->kind = kind;
     it->len = len;
-    if (len)                     /* an HTTP reply has no body: NULL, which memcpy may not take */
+    if (len) /* an HTTP reply has no body: NULL, which memcpy may not take */
         memcpy(it->body, body, len);
     it->str = (char *)it->body + len;
     memcpy(it->str, str, sl);
@@ -118,10 +118,10 @@ void tp_outbox_deliver(tp_outbox_t *ob) {
         s_item_t *it = ob->head;
         ob->head = it->next;
         switch (it->kind) {
-        case OUT_ACK:  ob->ops->ack(ob->ctx, it->body, it->len, it->str); break;
+        case OUT_ACK: ob->ops->ack(ob->ctx, it->body, it->len, it->str); break;
         case OUT_HTTP: it->done(it->arg, 0); break;
         case OUT_NATS: ob->ops->nats(ob->ctx, it->arg, true); break;
-        default:       ob->ops->alert(ob->ctx, it->str, it->body, it->len); break;
+        default: ob->ops->alert(ob->ctx, it->str, it->body, it->len); break;
         }
         free(it);
     }
@@ -137,7 +137,7 @@ void tp_outbox_destroy(tp_outbox_t **p) {
         s_item_t *it = ob->head;
         ob->head = it->next;
         if (it->kind == OUT_NATS)
-            ob->ops->nats(ob->ctx, it->arg, false);   /* not stored: redelivered */
+            ob->ops->nats(ob->ctx, it->arg, false); /* not stored: redelivered */
         free(it);
     }
     free(ob);

@@ -103,9 +103,9 @@ static void s_check_ok(const fx_t *f) {
     free(err);
 }
 
-#define INGEST                                                                                     \
+#define INGEST \
     "http: { listen: \"127.0.0.1:0\", ingest: { enabled: true, bearer_token_file: \"%s\" } }\n"
-#define DASH                                                                                       \
+#define DASH \
     "http: { listen: \"127.0.0.1:0\", dashboard: { enabled: true, bearer_token_file: \"%s\" } }\n"
 
 static void test_world_readable_ingest_token(void **state) {

@@ -222,9 +222,9 @@ static void test_healthz_metrics_status(void **state) {
     assert_non_null(doc);
     assert_true(json_is_true(json_object_get(doc, "healthy")));
     json_t *m = json_object_get(doc, "metrics");
-#define VALUE(name)                                                                                \
-    json_number_value(json_object_get(                                                             \
-        json_array_get(json_object_get(json_object_get(m, "touchpointd_" name), "series"), 0),     \
+#define VALUE(name)                                                                            \
+    json_number_value(json_object_get(                                                         \
+        json_array_get(json_object_get(json_object_get(m, "touchpointd_" name), "series"), 0), \
         "value"))
     assert_true(VALUE("calls_complete_total") == 2);
     assert_true(VALUE("calls_submitted_total") == probes + 4);

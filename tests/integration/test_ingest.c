@@ -23,20 +23,20 @@
 #include "tp_config.h"
 #include "tp_testdaemon.h"
 
-#define T0 1767225600000LL
-#define H  3600000LL
+#define T0        1767225600000LL
+#define H         3600000LL
 #define INGEST_ON "ingest: { enabled: true }"
 
 typedef struct {
-    int   code;
-    char *body, *www_auth, *allow;
-    json_t *doc;                 /* body parsed, if it was JSON */
-    bool  done;
+    int     code;
+    char   *body, *www_auth, *allow;
+    json_t *doc; /* body parsed, if it was JSON */
+    bool    done;
 } s_resp_t;
 
 /* One keep-alive connection of libevent's HTTP client. */
 typedef struct {
-    struct event_base       *base;
+    struct event_base        *base;
     struct evhttp_connection *conn;
 } s_client_t;
 
@@ -62,7 +62,7 @@ static void s_done_cb(struct evhttp_request *req, void *arg) {
     r->done = true;
     if (req && (r->code = evhttp_request_get_response_code(req)) > 0) {
         struct evbuffer *b = evhttp_request_get_input_buffer(req);
-        size_t len = evbuffer_get_length(b);
+        size_t           len = evbuffer_get_length(b);
         r->body = calloc(1, len + 1);
         evbuffer_remove(b, r->body, len);
         r->www_auth = s_header(req, "WWW-Authenticate");
@@ -72,11 +72,11 @@ static void s_done_cb(struct evhttp_request *req, void *arg) {
 }
 
 /* One request on c; asserts an answer came. */
-static s_resp_t s_req(s_client_t *c, enum evhttp_cmd_type cmd, const char *path,
-                      const char *type, const char *auth, const char *body, size_t len) {
-    s_resp_t r = { 0 };
+static s_resp_t s_req(s_client_t *c, enum evhttp_cmd_type cmd, const char *path, const char *type,
+                      const char *auth, const char *body, size_t len) {
+    s_resp_t               r = { 0 };
     struct evhttp_request *req = evhttp_request_new(s_done_cb, &r);
-    struct evkeyvalq *hdr = evhttp_request_get_output_headers(req);
+    struct evkeyvalq      *hdr = evhttp_request_get_output_headers(req);
     evhttp_add_header(hdr, "Host", "127.0.0.1");
     if (type)
         evhttp_add_header(hdr, "Content-Type", type);
@@ -95,14 +95,14 @@ static s_resp_t s_req(s_client_t *c, enum evhttp_cmd_type cmd, const char *path,
 /* A POST to /v1/events on a connection of its own. */
 static s_resp_t s_post(tp_dfx_t *d, const char *type, const char *auth, const char *body) {
     s_client_t c = s_client(d->http_port);
-    s_resp_t r = s_req(&c, EVHTTP_REQ_POST, "/v1/events", type, auth, body, strlen(body));
+    s_resp_t   r = s_req(&c, EVHTTP_REQ_POST, "/v1/events", type, auth, body, strlen(body));
     s_client_free(&c);
     return r;
 }
 
 static s_resp_t s_get(tp_dfx_t *d, const char *path) {
     s_client_t c = s_client(d->http_port);
-    s_resp_t r = s_req(&c, EVHTTP_REQ_GET, path, NULL, NULL, NULL, 0);
+    s_resp_t   r = s_req(&c, EVHTTP_REQ_GET, path, NULL, NULL, NULL, 0);
     s_client_free(&c);
     return r;
 }
@@ -140,9 +140,9 @@ static const char *s_error(const s_resp_t *r, int code) {
  * every field call_incomplete asks for, so it raises no alert. */
 static json_t *s_call(const char *event_id, const char *call_id, const char *status, int64_t at,
                       bool complete) {
-    json_t *call = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", "callId", call_id, "hcpId",
-                             "HCP-H", "repId", "REP-H", "status", status, "channel", "PHONE",
-                             "callAtMs", (json_int_t)at);
+    json_t *call =
+        json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", "callId", call_id, "hcpId", "HCP-H", "repId",
+                  "REP-H", "status", status, "channel", "PHONE", "callAtMs", (json_int_t)at);
     if (complete) {
         json_t *more = json_pack("{s:[s], s:[s], s:s, s:s}", "products", "P-1", "topics", "T-1",
                                  "notes", "n", "nextStep", "x");
@@ -186,8 +186,8 @@ static void s_has_metric(tp_dfx_t *d, const char *line) {
 static void test_single_event(void **state) {
     (void)state;
     tp_dfx_t *d = tp_dfx_start_http_with(INGEST_ON);
-    char *ev = s_text(s_call("h1", "H-1", "SUBMITTED", T0, false));
-    s_resp_t r = s_post(d, "application/json", NULL, ev);
+    char     *ev = s_text(s_call("h1", "H-1", "SUBMITTED", T0, false));
+    s_resp_t  r = s_post(d, "application/json", NULL, ev);
     s_counts(&r, 200, 1, 0, 0);
     s_resp_free(&r);
     s_expect_alert(d, "call_incomplete", "H-1");
@@ -198,7 +198,7 @@ static void test_single_event(void **state) {
 
     r = s_post(d, "text/plain", NULL, ev);
     assert_string_equal(s_error(&r, 415), "Content-Type must be application/json or "
-                        "application/x-ndjson, not \"text/plain\"");
+                                          "application/x-ndjson, not \"text/plain\"");
     s_resp_free(&r);
     r = s_post(d, NULL, NULL, ev);
     s_error(&r, 415);
@@ -206,7 +206,7 @@ static void test_single_event(void **state) {
 
     r = s_post(d, "application/json", NULL, "{\"eventId\": \"x\",\n  oops: 1}");
     assert_string_equal(s_error(&r, 400), "not JSON: line 2, column 6: string or '}' expected "
-                        "near 'oops'");
+                                          "near 'oops'");
     s_resp_free(&r);
     r = s_post(d, "application/json", NULL, "");
     assert_non_null(strstr(s_error(&r, 400), "not JSON: line 1, column 0:"));
@@ -238,13 +238,13 @@ static void test_single_event(void **state) {
 static void test_batch_partial(void **state) {
     (void)state;
     tp_dfx_t *d = tp_dfx_start_http_with(INGEST_ON);
-    json_t *bad = json_pack("{s:s, s:s, s:{s:s, s:s}}", "eventId", "b2", "source", "webhook",
-                            "call", "callId", "B-2", "status", "SUBMITED");
-    char *batch = s_text(json_pack("[o, o, o]", s_call("b1", "B-1", "SUBMITTED", T0, false), bad,
-                                   s_call("b3", "B-3", "SUBMITTED", T0, false)));
+    json_t   *bad = json_pack("{s:s, s:s, s:{s:s, s:s}}", "eventId", "b2", "source", "webhook",
+                              "call", "callId", "B-2", "status", "SUBMITED");
+    char    *batch = s_text(json_pack("[o, o, o]", s_call("b1", "B-1", "SUBMITTED", T0, false), bad,
+                                      s_call("b3", "B-3", "SUBMITTED", T0, false)));
     s_resp_t r = s_post(d, "application/json", NULL, batch);
-    json_t *refused = s_counts(&r, 422, 2, 0, 1);
-    json_t *item = json_array_get(refused, 0);
+    json_t  *refused = s_counts(&r, 422, 2, 0, 1);
+    json_t  *item = json_array_get(refused, 0);
     assert_int_equal(json_integer_value(json_object_get(item, "index")), 1);
     assert_string_equal(json_string_value(json_object_get(item, "event_id")), "b2");
     assert_string_equal(json_string_value(json_object_get(item, "error")),
@@ -256,8 +256,8 @@ static void test_batch_partial(void **state) {
     /* Refused by the engine's validation (as a NACK would be), and a
      * duplicate within one batch. */
     json_t *no_id = s_call("", "B-4", "SUBMITTED", T0, false);
-    char *two = s_text(json_pack("[o, o, o]", no_id, s_call("b5", "B-5", "SUBMITTED", T0, true),
-                                 s_call("b5", "B-5", "SUBMITTED", T0, true)));
+    char   *two = s_text(json_pack("[o, o, o]", no_id, s_call("b5", "B-5", "SUBMITTED", T0, true),
+                                   s_call("b5", "B-5", "SUBMITTED", T0, true)));
     r = s_post(d, "application/json", NULL, two);
     refused = s_counts(&r, 422, 1, 1, 1);
     item = json_array_get(refused, 0);
@@ -300,8 +300,8 @@ static void test_batch_partial(void **state) {
 static void test_limits(void **state) {
     (void)state;
     tp_dfx_t *d = tp_dfx_start_http_with("ingest: { enabled: true, max_body_bytes: 65536 }");
-    size_t big = 70000;
-    char *body = malloc(big + 1);
+    size_t    big = 70000;
+    char     *body = malloc(big + 1);
     memset(body, ' ', big);
     body[0] = '[';
     body[big - 1] = ']';
@@ -318,7 +318,7 @@ static void test_limits(void **state) {
     body[3 * n] = '\0';
     r = s_post(d, "application/x-ndjson", NULL, body);
     assert_string_equal(s_error(&r, 413), "a batch holds at most 10000 events; this one has "
-                        "10001 lines (nothing was processed)");
+                                          "10001 lines (nothing was processed)");
     s_resp_free(&r);
     free(body);
 
@@ -341,7 +341,7 @@ static void s_write_token(const char *path, const char *text, mode_t mode) {
 static void test_bearer_token(void **state) {
     (void)state;
     tp_dfx_t *d = tp_dfx_setup(false);
-    char *token = tp_path(d->dir, "ingest.token"), yaml[600];
+    char     *token = tp_path(d->dir, "ingest.token"), yaml[600];
     snprintf(yaml, sizeof yaml, "ingest: { enabled: true, bearer_token_file: \"%s\" }", token);
     d->http = true;
     d->http_yaml = yaml;
@@ -357,14 +357,14 @@ static void test_bearer_token(void **state) {
 
     assert_int_equal(chmod(token, 0600), 0);
     tp_dfx_spawn(d, "event", NULL);
-    char *e1 = s_text(s_call("t1", "T-1", "SUBMITTED", T0, true));
+    char    *e1 = s_text(s_call("t1", "T-1", "SUBMITTED", T0, true));
     s_resp_t r = s_post(d, "application/json", NULL, e1);
     assert_string_equal(s_error(&r, 401), "a bearer token is required: Authorization: Bearer "
-                        "<token>");
+                                          "<token>");
     assert_string_equal(r.www_auth, "Bearer realm=\"touchpointd\"");
     s_resp_free(&r);
-    static const char *const wrong[] = { "Bearer nope", "Bearer s3cret-Token_", "Bearer s3cret-Token_12",
-                                         "Basic czNjcmV0", "Bearer " };
+    static const char *const wrong[] = { "Bearer nope", "Bearer s3cret-Token_",
+                                         "Bearer s3cret-Token_12", "Basic czNjcmV0", "Bearer " };
     for (size_t i = 0; i < sizeof wrong / sizeof wrong[0]; i++) {
         r = s_post(d, "application/json", wrong[i], e1);
         s_error(&r, 401);
@@ -411,8 +411,8 @@ static void test_bearer_token(void **state) {
 static void test_survives_sigkill(void **state) {
     (void)state;
     tp_dfx_t *d = tp_dfx_start_http_with(INGEST_ON);
-    char *planned = s_text(s_call("k1", "K-1", "PLANNED", T0, false));
-    s_resp_t r = s_post(d, "application/json", NULL, planned);
+    char     *planned = s_text(s_call("k1", "K-1", "PLANNED", T0, false));
+    s_resp_t  r = s_post(d, "application/json", NULL, planned);
     s_counts(&r, 200, 1, 0, 0);
     s_resp_free(&r);
     assert_int_equal(tp_proc_signal(&d->proc, SIGKILL), 0);
@@ -453,7 +453,7 @@ static double s_bench_http(tp_dfx_t *d, size_t n, size_t batch, size_t *next_id)
         json_decref(arr);
     }
     s_client_t c = s_client(d->http_port);
-    long long t0 = tp_now_ms();
+    long long  t0 = tp_now_ms();
     for (size_t k = 0; k < nreq; k++) {
         s_resp_t r = s_req(&c, EVHTTP_REQ_POST, "/v1/events", "application/json", NULL, bodies[k],
                            strlen(bodies[k]));
@@ -470,7 +470,7 @@ static double s_bench_http(tp_dfx_t *d, size_t n, size_t batch, size_t *next_id)
 
 static double s_bench_zmq(tp_dfx_t *d, size_t n, size_t window, size_t *next_id) {
     void *dealer = zmq_socket(d->zctx, ZMQ_DEALER);
-    int zero = 0;
+    int   zero = 0;
     zmq_setsockopt(dealer, ZMQ_LINGER, &zero, sizeof zero);
     assert_int_equal(zmq_connect(dealer, d->reliable_ep), 0);
     long long t0 = tp_now_ms();
@@ -478,12 +478,14 @@ static double s_bench_zmq(tp_dfx_t *d, size_t n, size_t window, size_t *next_id)
         for (size_t i = 0; i < window; i++) {
             char id[32];
             snprintf(id, sizeof id, "bz-%zu", (*next_id)++);
-            tp_test_call_t call = { .event_id = id, .at_ms = T0, .call_id = id,
+            tp_test_call_t call = { .event_id = id,
+                                    .at_ms = T0,
+                                    .call_id = id,
                                     .status = TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED,
-                                    .fields = TP_FIELD_PRODUCTS | TP_FIELD_TOPICS |
-                                              TP_FIELD_NOTES | TP_FIELD_NEXT_STEP };
-            uint8_t *buf;
-            size_t len = tp_test_pack_call(&call, &buf);
+                                    .fields = TP_FIELD_PRODUCTS | TP_FIELD_TOPICS | TP_FIELD_NOTES |
+                                              TP_FIELD_NEXT_STEP };
+            uint8_t       *buf;
+            size_t         len = tp_test_pack_call(&call, &buf);
             zmq_send(dealer, "crm.call", 8, ZMQ_SNDMORE);
             zmq_send(dealer, buf, len, 0);
             free(buf);
@@ -508,11 +510,12 @@ static void test_bench(void **state) {
     if (!getenv("TP_BENCH"))
         skip();
     tp_dfx_t *d = tp_dfx_start_http_with("ingest: { enabled: true, max_body_bytes: 16777216 }");
-    size_t id = 0;
-    double h1 = s_bench_http(d, 5000, 1, &id), h500 = s_bench_http(d, 50000, 500, &id);
-    double z = s_bench_zmq(d, 50000, 500, &id);
+    size_t    id = 0;
+    double    h1 = s_bench_http(d, 5000, 1, &id), h500 = s_bench_http(d, 50000, 500, &id);
+    double    z = s_bench_zmq(d, 50000, 500, &id);
     printf("ingest events/s: HTTP batch 1 %.0f, HTTP batch 500 %.0f, ZeroMQ reliable "
-           "(500 in flight) %.0f\n", h1, h500, z);
+           "(500 in flight) %.0f\n",
+           h1, h500, z);
     tp_dfx_free(d);
 }
 
@@ -521,12 +524,9 @@ int main(void) {
      * refuses (413): that must be an EPIPE for the client, not our death. */
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_single_event),
-        cmocka_unit_test(test_batch_partial),
-        cmocka_unit_test(test_limits),
-        cmocka_unit_test(test_bearer_token),
-        cmocka_unit_test(test_survives_sigkill),
-        cmocka_unit_test(test_bench),
+        cmocka_unit_test(test_single_event),     cmocka_unit_test(test_batch_partial),
+        cmocka_unit_test(test_limits),           cmocka_unit_test(test_bearer_token),
+        cmocka_unit_test(test_survives_sigkill), cmocka_unit_test(test_bench),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -43,8 +43,8 @@ static void s_expect_nothing(tp_tool_fx_t *f, int ms) {
     assert_int_equal(n, 0);
 }
 
-#define CALL_LINE(id)                                                                              \
-    "{\"eventId\":\"" id "\",\"source\":\"t\",\"sequence\":1,\"occurredAtMs\":1000,"               \
+#define CALL_LINE(id)                                                                \
+    "{\"eventId\":\"" id "\",\"source\":\"t\",\"sequence\":1,\"occurredAtMs\":1000," \
     "\"call\":{\"callId\":\"C-1\",\"status\":\"SUBMITTED\",\"channel\":\"EMAIL\"}}\n"
 
 static const char s_events[] = CALL_LINE(

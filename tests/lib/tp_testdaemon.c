@@ -23,8 +23,8 @@ void tp_dfx_write_config(tp_dfx_t *d, const char *path, const char *clock, const
             snprintf(cl[i], sizeof cl[i], "  curve_clients: \"%s\"\n", d->clients_file);
         snprintf(curve, sizeof curve, "curve:\n  secret_key_file: \"%s\"\n", d->key_file);
     }
-    snprintf(http, sizeof http, "http: { listen: \"127.0.0.1:0\"%s%s }",
-             d->http_yaml ? ", " : "", d->http_yaml ? d->http_yaml : "");
+    snprintf(http, sizeof http, "http: { listen: \"127.0.0.1:0\"%s%s }", d->http_yaml ? ", " : "",
+             d->http_yaml ? d->http_yaml : "");
     assert_true(asprintf(&yaml,
                          "inputs:\n  - endpoint: %s\n    mode: bind\n%s"
                          "output:\n  endpoint: %s\n  mode: bind\n  hwm: %d\n%s"
@@ -33,8 +33,7 @@ void tp_dfx_write_config(tp_dfx_t *d, const char *path, const char *clock, const
                          "clock: %s\nstate_dir: %s/state\n%s\n%s",
                          d->in_ep, cl[0], d->out_ep, d->output_hwm ? d->output_hwm : 100000, cl[1],
                          d->replay_ep, cl[2], d->reliable_ep, cl[3], curve, clock, d->dir,
-                         d->http ? http : "http: { enabled: false }",
-                         extra ? extra : "") > 0);
+                         d->http ? http : "http: { enabled: false }", extra ? extra : "") > 0);
     assert_int_equal(tp_write_file(path, yaml), 0);
     free(yaml);
 }
@@ -46,28 +45,28 @@ void tp_dfx_send(tp_dfx_t *d, const char *topic, const void *buf, size_t len) {
 
 void tp_dfx_send_call(tp_dfx_t *d, const tp_test_call_t *c) {
     uint8_t *buf;
-    size_t len = tp_test_pack_call(c, &buf);
+    size_t   len = tp_test_pack_call(c, &buf);
     tp_dfx_send(d, "crm.call", buf, len);
     free(buf);
 }
 
 void tp_dfx_send_feedback(tp_dfx_t *d, const tp_test_feedback_t *f) {
     uint8_t *buf;
-    size_t len = tp_test_pack_feedback(f, &buf);
+    size_t   len = tp_test_pack_feedback(f, &buf);
     tp_dfx_send(d, "crm.feedback", buf, len);
     free(buf);
 }
 
 void tp_dfx_send_watermark(tp_dfx_t *d, const char *event_id, int64_t now_ms) {
     uint8_t *buf;
-    size_t len = tp_test_pack_watermark(event_id, now_ms, &buf);
+    size_t   len = tp_test_pack_watermark(event_id, now_ms, &buf);
     tp_dfx_send(d, "crm.watermark", buf, len);
     free(buf);
 }
 
 void tp_dfx_send_step(tp_dfx_t *d, const tp_test_step_t *s) {
     uint8_t *buf;
-    size_t len = tp_test_pack_step(s, &buf);
+    size_t   len = tp_test_pack_step(s, &buf);
     tp_dfx_send(d, "crm.contracting", buf, len);
     free(buf);
 }
@@ -84,7 +83,8 @@ bool tp_dfx_recv_alert(tp_dfx_t *d, int timeout_ms) {
     assert_true(zmq_msg_recv(&body, d->sub, 0) >= 0);
     assert_false(zmq_msg_more(&body));
     assert_int_equal(tp_test_alerts_add(&d->got, zmq_msg_data(&topic), zmq_msg_size(&topic),
-                                        zmq_msg_data(&body), zmq_msg_size(&body)), 0);
+                                        zmq_msg_data(&body), zmq_msg_size(&body)),
+                     0);
     zmq_msg_close(&topic);
     zmq_msg_close(&body);
     return true;
@@ -96,7 +96,9 @@ static void s_sync(tp_dfx_t *d) {
     for (;;) {
         char id[32];
         snprintf(id, sizeof id, "probe-%u", d->probes++);
-        tp_test_call_t c = { .event_id = id, .at_ms = T0, .call_id = id,
+        tp_test_call_t c = { .event_id = id,
+                             .at_ms = T0,
+                             .call_id = id,
                              .status = TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED };
         tp_dfx_send_call(d, &c);
         if (tp_dfx_recv_alert(d, 100))
@@ -202,7 +204,7 @@ static void s_read_http_port(tp_dfx_t *d) {
     assert_true(asprintf(&path, "%s/state/http.port", d->dir) > 0);
     char *text = tp_read_file(path);
     assert_non_null(text);
-    char *end;
+    char         *end;
     unsigned long port = strtoul(text, &end, 10);
     assert_true(port > 0 && port < 65536 && *end == '\n');
     d->http_port = (unsigned)port;
@@ -318,7 +320,12 @@ void tp_dfx_free(tp_dfx_t *d) {
         zmq_ctx_term(d->zctx);
     }
     tp_rmrf(d->dir);
-    free(d->dir); free(d->cfg); free(d->out); free(d->err); free(d->in_ep); free(d->out_ep);
+    free(d->dir);
+    free(d->cfg);
+    free(d->out);
+    free(d->err);
+    free(d->in_ep);
+    free(d->out_ep);
     free(d->replay_ep);
     free(d->reliable_ep);
     free(d->key_file);
@@ -341,7 +348,9 @@ void tp_dfx_fire(tp_dfx_t *d, const char *prefix, unsigned n) {
     for (unsigned i = 0; i < n; i++) {
         char id[48];
         snprintf(id, sizeof id, "%s-%u", prefix, i);
-        tp_test_call_t c = { .event_id = id, .at_ms = T0, .call_id = id,
+        tp_test_call_t c = { .event_id = id,
+                             .at_ms = T0,
+                             .call_id = id,
                              .status = TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED };
         tp_dfx_send_call(d, &c);
     }
@@ -364,8 +373,8 @@ size_t tp_dfx_read_replay(void *s, tp_dfx_alert_fn fn, void *ctx, char *end, siz
         assert_true(zmq_msg_recv(&b, s, 0) >= 0);
         size_t      wl = zmq_msg_size(&a);
         const char *what = zmq_msg_data(&a);
-        bool        done = (wl == 3 && memcmp(what, "END", 3) == 0) ||
-                    (wl == 5 && memcmp(what, "ERROR", 5) == 0);
+        bool        done =
+            (wl == 3 && memcmp(what, "END", 3) == 0) || (wl == 5 && memcmp(what, "ERROR", 5) == 0);
         if (done) {
             snprintf(end, endlen, "%.*s %.*s", (int)wl, what, (int)zmq_msg_size(&b),
                      (const char *)zmq_msg_data(&b));

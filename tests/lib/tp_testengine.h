@@ -61,9 +61,9 @@ int tp_fixture_step_at(tp_fixture_t *f, const char *event_id, int64_t at_ms, con
 
 /* Send one event (designated fields of tp_test_call_t / tp_test_step_t)
  * and assert the engine accepted it; TP_WATERMARK moves event time. */
-#define TP_CALL(f, ...)                                                                            \
+#define TP_CALL(f, ...) \
     assert_int_equal(tp_fixture_call((f), &(tp_test_call_t){ __VA_ARGS__ }), TP_ACCEPTED)
-#define TP_STEP(f, ...)                                                                            \
+#define TP_STEP(f, ...) \
     assert_int_equal(tp_fixture_step((f), &(tp_test_step_t){ __VA_ARGS__ }), TP_ACCEPTED)
 #define TP_WATERMARK(f, now_ms) assert_int_equal(tp_fixture_watermark((f), (now_ms)), TP_ACCEPTED)
 

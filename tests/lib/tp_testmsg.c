@@ -16,9 +16,9 @@ size_t tp_test_pack_envelope(const Touchpoint__V1__Envelope *env, uint8_t **ret)
 }
 
 size_t tp_test_pack_call(const tp_test_call_t *c, uint8_t **ret) {
-    static char *products[] = { "Cardiozan" };
-    static char *topics[] = { "efficacy" };
-    static char *attendees[] = { "Dr. Who" };
+    static char               *products[] = { "Cardiozan" };
+    static char               *topics[] = { "efficacy" };
+    static char               *attendees[] = { "Dr. Who" };
     Touchpoint__V1__CallLogged call;
     touchpoint__v1__call_logged__init(&call);
     call.call_id = (char *)c->call_id;
@@ -32,13 +32,26 @@ size_t tp_test_pack_call(const tp_test_call_t *c, uint8_t **ret) {
     call.call_at_ms = c->call_at_ms ? c->call_at_ms : c->at_ms;
     if (c->status == TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED)
         call.submitted_at_ms = c->submitted_at_ms < 0 ? 0
-                               : c->submitted_at_ms ? c->submitted_at_ms : c->at_ms;
-    if (c->fields & TP_FIELD_PRODUCTS) { call.n_products = 1; call.products = products; }
-    if (c->fields & TP_FIELD_TOPICS) { call.n_topics = 1; call.topics = topics; }
-    if (c->fields & TP_FIELD_ATTENDEES) { call.n_attendees = 1; call.attendees = attendees; }
-    if (c->fields & TP_FIELD_NOTES) call.notes = "Discussed the new dosing.";
-    if (c->notes) call.notes = (char *)c->notes;
-    if (c->fields & TP_FIELD_NEXT_STEP) call.next_step = "Send the study reprint.";
+                               : c->submitted_at_ms   ? c->submitted_at_ms
+                                                      : c->at_ms;
+    if (c->fields & TP_FIELD_PRODUCTS) {
+        call.n_products = 1;
+        call.products = products;
+    }
+    if (c->fields & TP_FIELD_TOPICS) {
+        call.n_topics = 1;
+        call.topics = topics;
+    }
+    if (c->fields & TP_FIELD_ATTENDEES) {
+        call.n_attendees = 1;
+        call.attendees = attendees;
+    }
+    if (c->fields & TP_FIELD_NOTES)
+        call.notes = "Discussed the new dosing.";
+    if (c->notes)
+        call.notes = (char *)c->notes;
+    if (c->fields & TP_FIELD_NEXT_STEP)
+        call.next_step = "Send the study reprint.";
 
     Touchpoint__V1__Envelope env;
     touchpoint__v1__envelope__init(&env);
@@ -51,8 +64,8 @@ size_t tp_test_pack_call(const tp_test_call_t *c, uint8_t **ret) {
     return tp_test_pack_envelope(&env, ret);
 }
 
-int tp_test_alerts_add(tp_test_alerts_t *a, const char *topic, size_t topic_len,
-                       const uint8_t *buf, size_t len) {
+int tp_test_alerts_add(tp_test_alerts_t *a, const char *topic, size_t topic_len, const uint8_t *buf,
+                       size_t len) {
     if (a->n >= TP_TEST_MAX_ALERTS)
         return -ENOSPC;
     Touchpoint__V1__Alert *copy = touchpoint__v1__alert__unpack(NULL, len, buf);

@@ -13,9 +13,9 @@
  * optional fields to fill with data (products, topics, notes, ...). */
 typedef struct {
     const char *event_id;
-    const char *source;          /* default "test" */
+    const char *source; /* default "test" */
     uint64_t    sequence;
-    int64_t     at_ms;           /* Envelope.occurred_at_ms */
+    int64_t     at_ms; /* Envelope.occurred_at_ms */
     const char *call_id;
     const char *hcp_id;
     const char *rep_id;
@@ -24,7 +24,7 @@ typedef struct {
     int64_t     call_at_ms;      /* default at_ms */
     int64_t     submitted_at_ms; /* SUBMITTED: default at_ms; -1: left empty */
     unsigned    fields;
-    const char *notes;           /* overrides the TP_FIELD_NOTES text */
+    const char *notes; /* overrides the TP_FIELD_NOTES text */
 } tp_test_call_t;
 
 /* Packs the Envelope for `c` into a new buffer (caller frees). */
@@ -38,7 +38,7 @@ size_t tp_test_pack_envelope(const Touchpoint__V1__Envelope *env, uint8_t **ret)
 typedef struct {
     size_t                 n;
     char                   topics[TP_TEST_MAX_ALERTS][96];
-    Touchpoint__V1__Alert *alerts[TP_TEST_MAX_ALERTS];   /* owned copies */
+    Touchpoint__V1__Alert *alerts[TP_TEST_MAX_ALERTS]; /* owned copies */
 } tp_test_alerts_t;
 
 /* A tp_alert_sink_fn storing copies into the tp_test_alerts_t at ctx. */
@@ -47,8 +47,8 @@ int tp_test_sink(void *ctx, const char *topic, const uint8_t *buf, size_t len,
 
 /* Stores one received [topic, Alert] message; 0 or -EINVAL if it does not
  * decode. */
-int tp_test_alerts_add(tp_test_alerts_t *a, const char *topic, size_t topic_len,
-                       const uint8_t *buf, size_t len);
+int tp_test_alerts_add(tp_test_alerts_t *a, const char *topic, size_t topic_len, const uint8_t *buf,
+                       size_t len);
 
 void tp_test_alerts_clear(tp_test_alerts_t *a);
 
@@ -70,20 +70,20 @@ typedef struct {
  *   assert_string_equal(TP_TEST_EVIDENCE_DIFF(a, "nps", "5", "nps_max", "6"), ""); */
 const char *tp_test_alert_diff(const Touchpoint__V1__Alert *a, const tp_test_alert_want_t *want,
                                const char *const *kv);
-#define TP_TEST_ALERT_DIFF(a, ...)                                                                 \
+#define TP_TEST_ALERT_DIFF(a, ...) \
     tp_test_alert_diff((a), &(tp_test_alert_want_t){ __VA_ARGS__ }, NULL)
-#define TP_TEST_EVIDENCE_DIFF(a, ...)                                                              \
-    tp_test_alert_diff((a), &(tp_test_alert_want_t){ 0 },                                          \
+#define TP_TEST_EVIDENCE_DIFF(a, ...)                     \
+    tp_test_alert_diff((a), &(tp_test_alert_want_t){ 0 }, \
                        (const char *const[]){ __VA_ARGS__, NULL })
 
 /* A feedback; nps / effort < 0 mean "not given". */
 typedef struct {
     const char *event_id;
-    const char *source;          /* default "survey" */
-    int64_t     at_ms;           /* occurred_at_ms and Feedback.at_ms */
-    const char *feedback_id;     /* default event_id */
-    const char *hcp_id;          /* default "HCP-1" */
-    const char *subject_type;    /* default "general" */
+    const char *source;       /* default "survey" */
+    int64_t     at_ms;        /* occurred_at_ms and Feedback.at_ms */
+    const char *feedback_id;  /* default event_id */
+    const char *hcp_id;       /* default "HCP-1" */
+    const char *subject_type; /* default "general" */
     const char *subject_id;
     int         nps;
     int         effort;
@@ -100,14 +100,14 @@ size_t tp_test_pack_watermark(const char *event_id, int64_t now_ms, uint8_t **re
  * "REP-1", owner "OWN-1"); contract_type 0 = SPEAKER. */
 typedef struct {
     const char *event_id;
-    const char *source;          /* default "contracts" */
-    int64_t     at_ms;           /* occurred_at_ms and ContractingStep.at_ms */
+    const char *source; /* default "contracts" */
+    int64_t     at_ms;  /* occurred_at_ms and ContractingStep.at_ms */
     const char *contract_id;
     const char *hcp_id;
     const char *rep_id;
     int         contract_type;
     const char *step;
-    int         state;           /* StepState */
+    int         state; /* StepState */
     const char *owner_id;
     bool        hcp_action;
     bool        case_closed;

@@ -46,7 +46,7 @@ static void s_track(pid_t pid, bool add) {
 
 char *tp_tmpdir(void) {
     const char *base = getenv("TMPDIR");
-    char *tmpl = NULL;
+    char       *tmpl = NULL;
     if (asprintf(&tmpl, "%s/tp-test-XXXXXX", base && *base ? base : "/tmp") < 0)
         return NULL;
     if (!mkdtemp(tmpl)) {
@@ -57,7 +57,9 @@ char *tp_tmpdir(void) {
 }
 
 static int s_rm_cb(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
-    (void)sb; (void)flag; (void)ftw;
+    (void)sb;
+    (void)flag;
+    (void)ftw;
     return remove(path);
 }
 
@@ -76,7 +78,7 @@ char *tp_read_file(const char *path) {
     if (!f)
         return NULL;
     size_t cap = 4096, len = 0;
-    char *buf = malloc(cap);
+    char  *buf = malloc(cap);
     while (buf) {
         size_t n = fread(buf + len, 1, cap - len - 1, f);
         len += n;
@@ -84,7 +86,11 @@ char *tp_read_file(const char *path) {
             break;
         if (cap - len < 2) {
             char *nb = realloc(buf, cap * 2);
-            if (!nb) { free(buf); buf = NULL; break; }
+            if (!nb) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
             buf = nb;
             cap *= 2;
         }
@@ -100,7 +106,7 @@ int tp_write_file(const char *path, const char *text) {
     if (!f)
         return -errno;
     size_t n = strlen(text);
-    int r = fwrite(text, 1, n, f) == n ? 0 : -EIO;
+    int    r = fwrite(text, 1, n, f) == n ? 0 : -EIO;
     if (fclose(f) != 0 && r == 0)
         r = -errno;
     return r;
@@ -116,7 +122,7 @@ int tp_proc_spawn(tp_proc_t *p, const char *const argv[], const char *stdin_path
     posix_spawn_file_actions_addopen(&fa, 2, stderr_path ? stderr_path : "/dev/null",
                                      O_WRONLY | O_CREAT | O_TRUNC, 0644);
     pid_t pid;
-    int r = posix_spawn(&pid, argv[0], &fa, NULL, (char *const *)argv, environ);
+    int   r = posix_spawn(&pid, argv[0], &fa, NULL, (char *const *)argv, environ);
     posix_spawn_file_actions_destroy(&fa);
     if (r != 0)
         return -r;
@@ -163,7 +169,7 @@ int tp_proc_wait(tp_proc_t *p, int timeout_ms) {
     if (p->pidfd < 0)
         return s_decode_status(p->status);
     struct pollfd pfd = { .fd = p->pidfd, .events = POLLIN };
-    int r;
+    int           r;
     do
         r = poll(&pfd, 1, timeout_ms);
     while (r < 0 && errno == EINTR);
@@ -194,7 +200,7 @@ size_t tp_count_lines(const char *text, const char *needle) {
     size_t n = 0;
     for (const char *line = text; line && *line;) {
         const char *end = strchr(line, '\n');
-        size_t len = end ? (size_t)(end - line) : strlen(line);
+        size_t      len = end ? (size_t)(end - line) : strlen(line);
         const char *hit = strstr(line, needle);
         if (hit && hit < line + len)
             n++;
@@ -214,8 +220,8 @@ unsigned tp_free_port(void) {
     if (fd < 0)
         return 0;
     struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    socklen_t len = sizeof a;
-    unsigned port = 0;
+    socklen_t          len = sizeof a;
+    unsigned           port = 0;
     if (bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
         getsockname(fd, (struct sockaddr *)&a, &len) == 0)
         port = ntohs(a.sin_port);

@@ -10,21 +10,21 @@
 
 typedef struct {
     pid_t pid;
-    int   pidfd;                 /* -1 once reaped, -2 no pidfd (valgrind) */
-    int   status;                /* wait status once reaped */
+    int   pidfd;  /* -1 once reaped, -2 no pidfd (valgrind) */
+    int   status; /* wait status once reaped */
 } tp_proc_t;
 
 /* A fresh directory under $TMPDIR (or /tmp); caller frees the string and
  * removes the tree with tp_rmrf(). NULL on failure. */
 char *tp_tmpdir(void);
-void tp_rmrf(const char *dir);
+void  tp_rmrf(const char *dir);
 
 /* "dir/name" in a static-free malloc'd string. */
 char *tp_path(const char *dir, const char *name);
 
 /* Whole file as a NUL-terminated string (caller frees); NULL if missing. */
 char *tp_read_file(const char *path);
-int tp_write_file(const char *path, const char *text);
+int   tp_write_file(const char *path, const char *text);
 
 /* Starts argv[0] with stdin/stdout/stderr from/to the given paths (NULL:
  * /dev/null). Returns 0 or a negative errno. */

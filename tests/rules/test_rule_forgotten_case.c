@@ -44,23 +44,23 @@ typedef struct {
 } s_row_t;
 
 /* Ask i of the HCP, or owner OWN-i taking step S<i>; n alerts after it. */
-#define ASK(i, at, n)                                                                              \
-    {                                                                                              \
-        { .event_id = "e" #i,                                                                      \
-          .at_ms = (at),                                                                           \
-          .step = "S" #i,                                                                          \
-          .state = STARTED,                                                                        \
-          .hcp_action = true },                                                                    \
-            n                                                                                      \
+#define ASK(i, at, n)           \
+    {                           \
+        { .event_id = "e" #i,   \
+          .at_ms = (at),        \
+          .step = "S" #i,       \
+          .state = STARTED,     \
+          .hcp_action = true }, \
+            n                   \
     }
-#define OWNER(i, at, n)                                                                            \
-    {                                                                                              \
-        { .event_id = "e" #i,                                                                      \
-          .at_ms = (at),                                                                           \
-          .step = "S" #i,                                                                          \
-          .state = STARTED,                                                                        \
-          .owner_id = "OWN-" #i },                                                                 \
-            n                                                                                      \
+#define OWNER(i, at, n)            \
+    {                              \
+        { .event_id = "e" #i,      \
+          .at_ms = (at),           \
+          .step = "S" #i,          \
+          .state = STARTED,        \
+          .owner_id = "OWN-" #i }, \
+            n                      \
     }
 
 static const s_row_t s_rows[] = {

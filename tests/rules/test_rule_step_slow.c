@@ -17,8 +17,8 @@
 #define GRANT     TOUCHPOINT__V1__CONTRACT_TYPE__CONTRACT_TYPE_GRANT
 #define SLA       (5 * TP_D)
 
-#define SETTINGS                                                                                   \
-    "{ enabled: true, default_sla: 5d, by_step: { FMV_REVIEW: 3d }, by_contract_type: { GRANT: "   \
+#define SETTINGS                                                                                 \
+    "{ enabled: true, default_sla: 5d, by_step: { FMV_REVIEW: 3d }, by_contract_type: { GRANT: " \
     "10d } }"
 
 /* A fixture running only this rule; step events default to contract K-1,

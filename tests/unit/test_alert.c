@@ -11,14 +11,20 @@
 #include "tp_testmsg.h"
 
 static tp_alert_spec_t s_spec(const char *subject) {
-    static const tp_kv_t ev[] = { { "missing", "notes" }, { "channel", "PHONE" } };
+    static const tp_kv_t     ev[] = { { "missing", "notes" }, { "channel", "PHONE" } };
     static const char *const ids[] = { "e1", "e0" };
     return (tp_alert_spec_t){
         .kind = TOUCHPOINT__V1__ALERT_KIND__ALERT_KIND_FRICTION,
-        .rule = "rework", .subject = subject,
+        .rule = "rework",
+        .subject = subject,
         .severity = TOUCHPOINT__V1__SEVERITY__SEVERITY_CRITICAL,
-        .contract_id = "K-1", .step = "FMV_REVIEW", .summary = "Returned twice.",
-        .evidence = ev, .n_evidence = 2, .event_ids = ids, .n_event_ids = 2,
+        .contract_id = "K-1",
+        .step = "FMV_REVIEW",
+        .summary = "Returned twice.",
+        .evidence = ev,
+        .n_evidence = 2,
+        .event_ids = ids,
+        .n_event_ids = 2,
     };
 }
 
@@ -48,14 +54,14 @@ static int s_teardown(void **state) {
 }
 
 static void test_fire_dedup_resolve(void **state) {
-    fixture_t *f = *state;
-    tp_alerts_t *a = f->a;
+    fixture_t        *f = *state;
+    tp_alerts_t      *a = f->a;
     tp_test_alerts_t *got = &f->got;
     tp_alerts_set_next_sequence(a, 41);
 
     tp_alert_spec_t spec = s_spec("contract/K-1/step/FMV_REVIEW");
     assert_int_equal(tp_alerts_fire(a, &spec, 100), 1);
-    assert_int_equal(tp_alerts_fire(a, &spec, 200), 0);          /* already firing */
+    assert_int_equal(tp_alerts_fire(a, &spec, 200), 0); /* already firing */
     assert_true(tp_alerts_is_firing(a, "rework", "contract/K-1/step/FMV_REVIEW"));
     assert_int_equal(tp_alerts_open(a), 1);
     assert_int_equal(got->n, 1);
@@ -66,8 +72,9 @@ static void test_fire_dedup_resolve(void **state) {
 
     assert_int_equal(tp_alerts_resolve(a, "rework", "contract/K-2", "x", NULL, 0, NULL, 300), 0);
     const tp_kv_t upd[] = { { "missing", "" }, { "resolution", "completed" } };
-    assert_int_equal(tp_alerts_resolve(a, "rework", "contract/K-1/step/FMV_REVIEW", "Done.", upd,
-                                       2, "e9", 400), 1);
+    assert_int_equal(
+        tp_alerts_resolve(a, "rework", "contract/K-1/step/FMV_REVIEW", "Done.", upd, 2, "e9", 400),
+        1);
     assert_int_equal(got->n, 2);
     Touchpoint__V1__Alert *r = got->alerts[1];
     /* The FIRING's fields, its evidence updated: channel kept, missing overridden. */
@@ -92,15 +99,19 @@ static void test_fire_dedup_resolve(void **state) {
 
 static int s_failing_sink(void *ctx, const char *topic, const uint8_t *buf, size_t len,
                           const Touchpoint__V1__Alert *alert) {
-    (void)ctx; (void)topic; (void)buf; (void)len; (void)alert;
+    (void)ctx;
+    (void)topic;
+    (void)buf;
+    (void)len;
+    (void)alert;
     return -11;
 }
 
 static void test_resolve_rule_takes_only_that_rule(void **state) {
-    fixture_t *f = *state;
-    tp_alerts_t *a = f->a;
+    fixture_t        *f = *state;
+    tp_alerts_t      *a = f->a;
     tp_test_alerts_t *got = &f->got;
-    tp_alert_spec_t spec = s_spec("contract/K-1");
+    tp_alert_spec_t   spec = s_spec("contract/K-1");
     assert_int_equal(tp_alerts_fire(a, &spec, 1), 1);
     spec.subject = "contract/K-2";
     assert_int_equal(tp_alerts_fire(a, &spec, 1), 1);
@@ -113,14 +124,15 @@ static void test_resolve_rule_takes_only_that_rule(void **state) {
     assert_true(tp_alerts_is_firing(a, "rework_x", "contract/K-2"));
     assert_int_equal(got->n, 5);
     for (size_t i = 3; i < 5; i++) {
-        assert_int_equal(got->alerts[i]->status, TOUCHPOINT__V1__ALERT_STATUS__ALERT_STATUS_RESOLVED);
+        assert_int_equal(got->alerts[i]->status,
+                         TOUCHPOINT__V1__ALERT_STATUS__ALERT_STATUS_RESOLVED);
         assert_string_equal(tp_test_evidence(got->alerts[i], "reason"), "rule_disabled");
         assert_int_equal(got->alerts[i]->n_event_ids, 0);
     }
 }
 
 static void test_sink_failure_is_counted_and_state_moves_on(void **state) {
-    fixture_t *f = *state;
+    fixture_t   *f = *state;
     tp_alerts_t *a = f->a;
     tp_alerts_set_sink(a, s_failing_sink, NULL);
     tp_alert_spec_t spec = s_spec("contract/K-1");
@@ -132,9 +144,9 @@ static void test_sink_failure_is_counted_and_state_moves_on(void **state) {
 }
 
 static void test_overlong_id_is_refused(void **state) {
-    fixture_t *f = *state;
+    fixture_t   *f = *state;
     tp_alerts_t *a = f->a;
-    char subject[TP_ALERT_ID_MAX + 1];
+    char         subject[TP_ALERT_ID_MAX + 1];
     memset(subject, 's', sizeof subject - 1);
     subject[sizeof subject - 1] = '\0';
     tp_alert_spec_t spec = s_spec(subject);

@@ -15,14 +15,14 @@ static void test_aligned_and_distinct(void **state) {
     assert_int_equal(tp_arena_new(256, &a), 0);
     assert_non_null(a);
     ProtobufCAllocator *al = tp_arena_allocator(a);
-    char *p = al->alloc(al->allocator_data, 3), *q = al->alloc(al->allocator_data, 8);
+    char               *p = al->alloc(al->allocator_data, 3), *q = al->alloc(al->allocator_data, 8);
     assert_non_null(p);
     assert_non_null(q);
     assert_true(q >= p + 3);
     assert_int_equal((uintptr_t)q % _Alignof(max_align_t), 0);
-    al->free(al->allocator_data, p);           /* a no-op: reset frees */
+    al->free(al->allocator_data, p); /* a no-op: reset frees */
     tp_arena_reset(a);
-    assert_ptr_equal(al->alloc(al->allocator_data, 3), p);   /* the block is reused */
+    assert_ptr_equal(al->alloc(al->allocator_data, 3), p); /* the block is reused */
     tp_arena_destroy(&a);
 }
 
@@ -38,7 +38,7 @@ static void test_overflow(void **state) {
         memset(big, 'x', 100000);
         tp_arena_reset(a);
     }
-    assert_non_null(al->alloc(al->allocator_data, 100000));   /* freed by destroy */
+    assert_non_null(al->alloc(al->allocator_data, 100000)); /* freed by destroy */
     tp_arena_destroy(&a);
 }
 
@@ -57,10 +57,10 @@ static void test_unpack(void **state) {
     e.event_id = "evt-1";
     e.payload_case = TOUCHPOINT__V1__ENVELOPE__PAYLOAD_CALL;
     e.call = &c;
-    uint8_t buf[256];
-    size_t len = touchpoint__v1__envelope__pack(&e, buf);
+    uint8_t     buf[256];
+    size_t      len = touchpoint__v1__envelope__pack(&e, buf);
     tp_arena_t *a;
-    assert_int_equal(tp_arena_new(128, &a), 0);     /* small: part of it overflows */
+    assert_int_equal(tp_arena_new(128, &a), 0); /* small: part of it overflows */
     for (int i = 0; i < 3; i++) {
         Touchpoint__V1__Envelope *got =
             touchpoint__v1__envelope__unpack(tp_arena_allocator(a), len, buf);

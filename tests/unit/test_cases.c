@@ -63,12 +63,12 @@ static void test_case_lifecycle(void **state) {
     assert_int_equal(c->closed_at_ms, 9000);
     assert_int_equal(c->last_step_ms, 9000);
     assert_int_equal(c->hcp_actions, 2);
-    assert_int_equal(c->n_owners, 3);             /* an empty owner is not an owner */
+    assert_int_equal(c->n_owners, 3); /* an empty owner is not an owner */
     assert_int_equal(c->n_steps, 3);
     char owners[128];
     tp_case_owner_list(c, owners, sizeof owners);
     assert_string_equal(owners, "MSL-1,FMV-2,FMV-3");
-    tp_case_owner_list(c, owners, 10);            /* what does not fit is cut off */
+    tp_case_owner_list(c, owners, 10); /* what does not fit is cut off */
     assert_string_equal(owners, "MSL-1,FMV");
     /* Closing twice does not move the close time. */
     ch = s_apply(cs, "PAYMENT", COMPLETED, 9500, "FIN-1", false, true);
@@ -86,12 +86,12 @@ static void test_out_of_order_keeps_the_latest_state(void **state) {
     tp_cases_t *cs;
     assert_int_equal(tp_cases_new(&cs), 0);
     tp_step_change_t ch = s_apply(cs, "FMV_REVIEW", COMPLETED, 5000, "A", false, false);
-    ch = s_apply(cs, "FMV_REVIEW", STARTED, 3000, "A", true, false);   /* its start, late */
+    ch = s_apply(cs, "FMV_REVIEW", STARTED, 3000, "A", true, false); /* its start, late */
     assert_false(ch.state_changed);
     assert_int_equal(ch.step->state, COMPLETED);
-    assert_int_equal(ch.kase->opened_at_ms, 3000);   /* but the case opened earlier */
+    assert_int_equal(ch.kase->opened_at_ms, 3000); /* but the case opened earlier */
     assert_int_equal(ch.kase->last_step_ms, 5000);
-    assert_int_equal(ch.kase->hcp_actions, 1);        /* facts still count */
+    assert_int_equal(ch.kase->hcp_actions, 1); /* facts still count */
     ch = s_apply(cs, "FMV_REVIEW", RETURNED, 4000, "A", false, false);
     assert_int_equal(ch.step->returns, 1);
     assert_int_equal(ch.step->state, COMPLETED);
@@ -131,7 +131,7 @@ static void test_limits(void **state) {
     s_apply(cs, "S0", STARTED, 6000, "O-extra", false, false);
     tp_case_t *c = tp_cases_find(cs, "K-1");
     assert_int_equal(c->n_owners, TP_CASE_MAX_OWNERS + 1);
-    tp_cases_destroy(&cs);   /* LSan: everything freed */
+    tp_cases_destroy(&cs); /* LSan: everything freed */
 }
 
 /* One step event for contract `id` of HCP `hcp`; returns what apply did. */
@@ -169,8 +169,8 @@ static void test_max_open_per_hcp(void **state) {
     assert_int_equal(s_open(cs, "K-4", "H-1", false), 0);
     /* A contract opened and closed by one event never counts. */
     assert_int_equal(s_open(cs, "K-5", "H-1", true), 0);
-    assert_int_equal(tp_cases_count(cs), 5);   /* K-1, K-3, K-4, K-5, K-9 */
-    tp_cases_destroy(&cs);   /* LSan: the per-HCP counts are freed too */
+    assert_int_equal(tp_cases_count(cs), 5); /* K-1, K-3, K-4, K-5, K-9 */
+    tp_cases_destroy(&cs);                   /* LSan: the per-HCP counts are freed too */
 }
 
 int main(void) {

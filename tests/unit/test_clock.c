@@ -23,11 +23,11 @@ static void test_event_clock_never_goes_back(void **state) {
 
 static void test_wall_clock_is_injectable(void **state) {
     (void)state;
-    int64_t now = 1234;
+    int64_t    now = 1234;
     tp_clock_t c;
     tp_clock_init(&c, TP_CLOCK_WALL);
     tp_clock_set_wall(&c, s_fake, &now);
-    tp_clock_observe(&c, 999999);                  /* events do not move wall time */
+    tp_clock_observe(&c, 999999); /* events do not move wall time */
     assert_int_equal(tp_clock_now(&c), 1234);
     tp_clock_set_wall(&c, NULL, NULL);
     assert_true(tp_clock_now(&c) > 1700000000000LL);

@@ -11,7 +11,7 @@
 
 static Touchpoint__V1__Envelope s_env;
 static Touchpoint__V1__Feedback s_fb;
-static char s_why[256];
+static char                     s_why[256];
 
 static int s_setup(void **state) {
     (void)state;
@@ -38,7 +38,7 @@ static void test_valid_feedback(void **state) {
     (void)state;
     assert_int_equal(s_validate(), TP_BAD_NONE);
     s_fb.nps_value_case = TOUCHPOINT__V1__FEEDBACK__NPS_VALUE_NPS;
-    s_fb.nps = 0;           /* 0 is a real score, not "absent" */
+    s_fb.nps = 0; /* 0 is a real score, not "absent" */
     assert_int_equal(s_validate(), TP_BAD_NONE);
 }
 
@@ -63,7 +63,7 @@ static void test_ids_bounded_and_printable(void **state) {
     s_env.event_id = longid;
     assert_int_equal(s_validate(), TP_BAD_INVALID);
     assert_non_null(strstr(s_why, "event_id is longer"));
-    longid[TP_ID_MAX] = '\0';   /* exactly TP_ID_MAX: fine */
+    longid[TP_ID_MAX] = '\0'; /* exactly TP_ID_MAX: fine */
     assert_int_equal(s_validate(), TP_BAD_NONE);
     s_env.event_id = "e1";
     s_fb.hcp_id = "H\n1";
@@ -119,7 +119,7 @@ static void test_times_end_at_year_9999(void **state) {
     call.call_at_ms = 1000;
     s_env.payload_case = TOUCHPOINT__V1__ENVELOPE__PAYLOAD_CALL;
     s_env.call = &call;
-    assert_int_equal(s_validate(), TP_BAD_NONE);          /* submitted_at unset: fine */
+    assert_int_equal(s_validate(), TP_BAD_NONE); /* submitted_at unset: fine */
     call.submitted_at_ms = INT64_MAX;
     assert_int_equal(s_validate(), TP_BAD_INVALID);
     assert_non_null(strstr(s_why, "call.submitted_at_ms"));
@@ -131,10 +131,10 @@ static void test_times_end_at_year_9999(void **state) {
 
 static void test_decode_frames(void **state) {
     (void)state;
-    size_t len = touchpoint__v1__envelope__get_packed_size(&s_env);
+    size_t   len = touchpoint__v1__envelope__get_packed_size(&s_env);
     uint8_t *buf = malloc(len);
     touchpoint__v1__envelope__pack(&s_env, buf);
-    tp_frame_t frames[2] = { { "crm.feedback", 12 }, { buf, len } };
+    tp_frame_t                frames[2] = { { "crm.feedback", 12 }, { buf, len } };
     Touchpoint__V1__Envelope *env = NULL;
     assert_int_equal(tp_codec_decode(frames, 2, NULL, &env, s_why, sizeof s_why), TP_BAD_NONE);
     assert_string_equal(env->feedback->feedback_id, "F-1");

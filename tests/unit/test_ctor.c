@@ -87,28 +87,28 @@ static max_align_t s_sentinel;
 /* Runs `call`, a constructor writing into `p`, with its k-th allocation
  * failing for k = 1, 2, ... until it succeeds; `attempts` gets how many
  * failures there were (so a test can say the paths were really taken). */
-#define CHECK_CTOR(type, destroy, call, attempts)                                                  \
-    do {                                                                                           \
-        for (int k_ = 1;; k_++) {                                                                  \
-            type   *p = (type *)(void *)&s_sentinel;                                               \
-            int64_t live_ = s_live;                                                                \
-            s_fail_at = s_allocs + (uint64_t)k_;                                                   \
-            int r_ = (call);                                                                       \
-            s_fail_at = 0;                                                                         \
-            if (r_ == 0) {                                                                         \
-                assert_ptr_not_equal(p, (void *)&s_sentinel);                                      \
-                destroy(&p);                                                                       \
-                assert_null(p);                                                                    \
-                destroy(&p);                                                                       \
-                destroy(NULL);                                                                     \
-                assert_int_equal(s_live, live_);                                                   \
-                (attempts) = k_ - 1;                                                               \
-                break;                                                                             \
-            }                                                                                      \
-            assert_int_equal(r_, -ENOMEM);                                                         \
-            assert_ptr_equal(p, (void *)&s_sentinel);                                              \
-            assert_int_equal(s_live, live_);                                                       \
-        }                                                                                          \
+#define CHECK_CTOR(type, destroy, call, attempts)             \
+    do {                                                      \
+        for (int k_ = 1;; k_++) {                             \
+            type   *p = (type *)(void *)&s_sentinel;          \
+            int64_t live_ = s_live;                           \
+            s_fail_at = s_allocs + (uint64_t)k_;              \
+            int r_ = (call);                                  \
+            s_fail_at = 0;                                    \
+            if (r_ == 0) {                                    \
+                assert_ptr_not_equal(p, (void *)&s_sentinel); \
+                destroy(&p);                                  \
+                assert_null(p);                               \
+                destroy(&p);                                  \
+                destroy(NULL);                                \
+                assert_int_equal(s_live, live_);              \
+                (attempts) = k_ - 1;                          \
+                break;                                        \
+            }                                                 \
+            assert_int_equal(r_, -ENOMEM);                    \
+            assert_ptr_equal(p, (void *)&s_sentinel);         \
+            assert_int_equal(s_live, live_);                  \
+        }                                                     \
     } while (0)
 
 static void test_core(void **state) {

@@ -40,7 +40,7 @@ static void test_oldest_is_forgotten_first(void **state) {
             assert_int_equal(s_check(d, id), 1);
         }
     }
-    assert_int_equal(s_check(d, "id-996"), 0);   /* evicted: new again */
+    assert_int_equal(s_check(d, "id-996"), 0); /* evicted: new again */
     tp_dedup_destroy(&d);
 }
 

@@ -11,14 +11,14 @@
 
 #include "tp_testengine.h"
 
-#define T0 1767225600000LL   /* 2026-01-01T00:00:00Z */
+#define T0        1767225600000LL /* 2026-01-01T00:00:00Z */
 #define SUBMITTED TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED
 #define PLANNED   TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_PLANNED
 #define SAVED     TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SAVED
 #define CANCELLED TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_CANCELLED
-#define ALL4 (TP_FIELD_PRODUCTS | TP_FIELD_TOPICS | TP_FIELD_NOTES | TP_FIELD_NEXT_STEP)
-#define FIRING   TOUCHPOINT__V1__ALERT_STATUS__ALERT_STATUS_FIRING
-#define RESOLVED TOUCHPOINT__V1__ALERT_STATUS__ALERT_STATUS_RESOLVED
+#define ALL4      (TP_FIELD_PRODUCTS | TP_FIELD_TOPICS | TP_FIELD_NOTES | TP_FIELD_NEXT_STEP)
+#define FIRING    TOUCHPOINT__V1__ALERT_STATUS__ALERT_STATUS_FIRING
+#define RESOLVED  TOUCHPOINT__V1__ALERT_STATUS__ALERT_STATUS_RESOLVED
 
 static int s_setup_yaml(void **state, const char *yaml) {
     tp_fixture_t *f = tp_fixture_new(yaml);
@@ -42,10 +42,14 @@ static int s_send_raw(tp_fixture_t *f, const char *topic, const void *data, size
 }
 
 static void test_incomplete_submitted_call_fires(void **state) {
-    tp_fixture_t *f = *state;
-    tp_test_call_t c = { .event_id = "e1", .sequence = 1, .at_ms = T0, .call_id = "C-1",
-                         .status = SUBMITTED, .fields = TP_FIELD_PRODUCTS | TP_FIELD_NOTES |
-                                                        TP_FIELD_ACCOUNT_ID | TP_FIELD_TERRITORY };
+    tp_fixture_t  *f = *state;
+    tp_test_call_t c = { .event_id = "e1",
+                         .sequence = 1,
+                         .at_ms = T0,
+                         .call_id = "C-1",
+                         .status = SUBMITTED,
+                         .fields = TP_FIELD_PRODUCTS | TP_FIELD_NOTES | TP_FIELD_ACCOUNT_ID |
+                                   TP_FIELD_TERRITORY };
     assert_int_equal(tp_fixture_call(f, &c), 0);
     assert_int_equal(f->got.n, 1);
     Touchpoint__V1__Alert *a = f->got.alerts[0];
@@ -64,14 +68,15 @@ static void test_incomplete_submitted_call_fires(void **state) {
     assert_int_equal(a->n_event_ids, 1);
     assert_string_equal(a->event_ids[0], "e1");
     assert_int_equal(a->sequence, 1);
-    assert_int_equal(a->detected_at_ms, T0);   /* event clock: the event's time */
+    assert_int_equal(a->detected_at_ms, T0); /* event clock: the event's time */
     assert_non_null(strstr(a->summary, "C-1"));
 }
 
 static void test_complete_or_unsubmitted_calls_do_not_fire(void **state) {
-    tp_fixture_t *f = *state;
-    tp_test_call_t c = { .event_id = "e1", .at_ms = T0, .call_id = "C-1", .status = SUBMITTED,
-                         .fields = ALL4 };
+    tp_fixture_t  *f = *state;
+    tp_test_call_t c = {
+        .event_id = "e1", .at_ms = T0, .call_id = "C-1", .status = SUBMITTED, .fields = ALL4
+    };
     assert_int_equal(tp_fixture_call(f, &c), 0);
     c = (tp_test_call_t){ .event_id = "e2", .at_ms = T0, .call_id = "C-2", .status = PLANNED };
     assert_int_equal(tp_fixture_call(f, &c), 0);
@@ -82,8 +87,11 @@ static void test_complete_or_unsubmitted_calls_do_not_fire(void **state) {
 }
 
 static void test_correction_resolves_and_no_double_firing(void **state) {
-    tp_fixture_t *f = *state;
-    tp_test_call_t c = { .event_id = "e1", .at_ms = T0, .call_id = "C-1", .status = SUBMITTED,
+    tp_fixture_t  *f = *state;
+    tp_test_call_t c = { .event_id = "e1",
+                         .at_ms = T0,
+                         .call_id = "C-1",
+                         .status = SUBMITTED,
                          .fields = TP_FIELD_PRODUCTS };
     assert_int_equal(tp_fixture_call(f, &c), 0);
     /* A second, still incomplete, version: no second FIRING. */
@@ -121,10 +129,12 @@ static void test_correction_resolves_and_no_double_firing(void **state) {
 }
 
 static void test_cancel_resolves(void **state) {
-    tp_fixture_t *f = *state;
+    tp_fixture_t  *f = *state;
     tp_test_call_t c = { .event_id = "e1", .at_ms = T0, .call_id = "C-1", .status = SUBMITTED };
     assert_int_equal(tp_fixture_call(f, &c), 0);
-    c = (tp_test_call_t){ .event_id = "e2", .at_ms = T0 + 5, .call_id = "C-1", .status = CANCELLED };
+    c = (tp_test_call_t){
+        .event_id = "e2", .at_ms = T0 + 5, .call_id = "C-1", .status = CANCELLED
+    };
     assert_int_equal(tp_fixture_call(f, &c), 0);
     assert_int_equal(f->got.n, 2);
     assert_int_equal(f->got.alerts[1]->status, RESOLVED);
@@ -134,8 +144,9 @@ static void test_cancel_resolves(void **state) {
 static void test_stale_version_is_ignored(void **state) {
     tp_fixture_t *f = *state;
     /* The correction overtakes the original on the bus. */
-    tp_test_call_t c = { .event_id = "e2", .at_ms = T0 + 1000, .call_id = "C-1",
-                         .status = SUBMITTED, .fields = ALL4 };
+    tp_test_call_t c = {
+        .event_id = "e2", .at_ms = T0 + 1000, .call_id = "C-1", .status = SUBMITTED, .fields = ALL4
+    };
     assert_int_equal(tp_fixture_call(f, &c), 0);
     c = (tp_test_call_t){ .event_id = "e1", .at_ms = T0, .call_id = "C-1", .status = SUBMITTED };
     assert_int_equal(tp_fixture_call(f, &c), 0);
@@ -144,10 +155,10 @@ static void test_stale_version_is_ignored(void **state) {
 }
 
 static void test_duplicate_event_id_is_ignored(void **state) {
-    tp_fixture_t *f = *state;
+    tp_fixture_t  *f = *state;
     tp_test_call_t c = { .event_id = "e1", .at_ms = T0, .call_id = "C-1", .status = SUBMITTED };
     assert_int_equal(tp_fixture_call(f, &c), 0);
-    c.call_id = "C-2";   /* same event_id, other content: still a duplicate */
+    c.call_id = "C-2"; /* same event_id, other content: still a duplicate */
     assert_int_equal(tp_fixture_call(f, &c), TP_DUPLICATE);
     assert_int_equal(f->got.n, 1);
     const tp_stats_t *st = tp_engine_stats(f->engine);
@@ -158,12 +169,13 @@ static void test_duplicate_event_id_is_ignored(void **state) {
 
 static void test_sequence_gaps_are_counted(void **state) {
     tp_fixture_t *f = *state;
-    uint64_t seqs[] = { 1, 2, 5, 6, 3, 1 };
+    uint64_t      seqs[] = { 1, 2, 5, 6, 3, 1 };
     for (size_t i = 0; i < 6; i++) {
         char id[16];
         snprintf(id, sizeof id, "e%zu", i);
-        tp_test_call_t c = { .event_id = id, .sequence = seqs[i], .at_ms = T0, .call_id = "C",
-                             .status = PLANNED };
+        tp_test_call_t c = {
+            .event_id = id, .sequence = seqs[i], .at_ms = T0, .call_id = "C", .status = PLANNED
+        };
         assert_int_equal(tp_fixture_call(f, &c), 0);
     }
     const tp_stats_t *st = tp_engine_stats(f->engine);
@@ -174,20 +186,20 @@ static void test_sequence_gaps_are_counted(void **state) {
 }
 
 static void test_bad_messages_are_counted_by_reason(void **state) {
-    tp_fixture_t *f = *state;
-    uint8_t *buf;
+    tp_fixture_t  *f = *state;
+    uint8_t       *buf;
     tp_test_call_t c = { .event_id = "e1", .at_ms = T0, .call_id = "C-1", .status = SUBMITTED };
-    size_t len = tp_test_pack_call(&c, &buf);
-    tp_frame_t one[1] = { { "crm.call", 8 } };
-    tp_frame_t three[3] = { { "crm.call", 8 }, { buf, len }, { "x", 1 } };
+    size_t         len = tp_test_pack_call(&c, &buf);
+    tp_frame_t     one[1] = { { "crm.call", 8 } };
+    tp_frame_t     three[3] = { { "crm.call", 8 }, { buf, len }, { "x", 1 } };
     assert_int_equal(tp_engine_handle(f->engine, one, 1), 1);
     assert_int_equal(tp_engine_handle(f->engine, three, 3), 1);
     assert_int_equal(tp_engine_handle(f->engine, NULL, 0), 1);
     assert_int_equal(s_send_raw(f, "crm.nope", buf, len), 1);
-    assert_int_equal(s_send_raw(f, "crm.feedback", buf, len), 1);  /* call on feedback topic */
+    assert_int_equal(s_send_raw(f, "crm.feedback", buf, len), 1); /* call on feedback topic */
     assert_int_equal(s_send_raw(f, "crm.call", "\xff\xff\xff\xff", 4), 1);
     free(buf);
-    c.call_id = "";     /* decodes, but invalid */
+    c.call_id = ""; /* decodes, but invalid */
     len = tp_test_pack_call(&c, &buf);
     assert_int_equal(s_send_raw(f, "crm.call", buf, len), 1);
     free(buf);
@@ -211,14 +223,14 @@ static void test_bad_messages_are_counted_by_reason(void **state) {
 }
 
 static void test_empty_envelope_is_a_mismatch(void **state) {
-    tp_fixture_t *f = *state;
+    tp_fixture_t            *f = *state;
     Touchpoint__V1__Envelope env;
     touchpoint__v1__envelope__init(&env);
     env.event_id = "e1";
     env.source = "s";
     env.occurred_at_ms = T0;
     uint8_t *buf;
-    size_t len = tp_test_pack_envelope(&env, &buf);
+    size_t   len = tp_test_pack_envelope(&env, &buf);
     assert_int_equal(s_send_raw(f, "crm.call", buf, len), 1);
     free(buf);
     assert_int_equal(tp_engine_stats(f->engine)->bad[TP_BAD_MISMATCH], 1);
@@ -230,9 +242,12 @@ static void test_empty_envelope_is_a_mismatch(void **state) {
  * channel_mismatch alert re-checking every 180 days until the end of time.
  * They are refused now, and the clock does not move. */
 static void test_times_past_year_9999_are_refused(void **state) {
-    tp_fixture_t *f = *state;
-    tp_test_call_t c = { .event_id = "e1", .at_ms = INT64_MAX - 19, .call_id = "C-1",
-                         .status = SUBMITTED, .fields = ALL4 };
+    tp_fixture_t  *f = *state;
+    tp_test_call_t c = { .event_id = "e1",
+                         .at_ms = INT64_MAX - 19,
+                         .call_id = "C-1",
+                         .status = SUBMITTED,
+                         .fields = ALL4 };
     assert_int_equal(tp_fixture_call(f, &c), 1);
 
     Touchpoint__V1__CallLogged call = TOUCHPOINT__V1__CALL_LOGGED__INIT;
@@ -249,7 +264,7 @@ static void test_times_past_year_9999_are_refused(void **state) {
     env.payload_case = TOUCHPOINT__V1__ENVELOPE__PAYLOAD_CALL;
     env.call = &call;
     uint8_t *buf;
-    size_t len = tp_test_pack_envelope(&env, &buf);
+    size_t   len = tp_test_pack_envelope(&env, &buf);
     assert_int_equal(s_send_raw(f, "crm.call", buf, len), 1);
     free(buf);
 
@@ -273,20 +288,29 @@ static int s_setup_by_channel(void **state) {
 }
 
 static void test_per_channel_requirements(void **state) {
-    tp_fixture_t *f = *state;
-    tp_test_call_t c = { .event_id = "e1", .at_ms = T0, .call_id = "C-mail", .status = SUBMITTED,
+    tp_fixture_t  *f = *state;
+    tp_test_call_t c = { .event_id = "e1",
+                         .at_ms = T0,
+                         .call_id = "C-mail",
+                         .status = SUBMITTED,
                          .channel = TOUCHPOINT__V1__CHANNEL__CHANNEL_EMAIL,
                          .fields = TP_FIELD_PRODUCTS | TP_FIELD_NOTES };
     assert_int_equal(tp_fixture_call(f, &c), 0);
     assert_int_equal(f->got.n, 0);
-    c = (tp_test_call_t){ .event_id = "e2", .at_ms = T0, .call_id = "C-phone", .status = SUBMITTED,
+    c = (tp_test_call_t){ .event_id = "e2",
+                          .at_ms = T0,
+                          .call_id = "C-phone",
+                          .status = SUBMITTED,
                           .channel = TOUCHPOINT__V1__CHANNEL__CHANNEL_PHONE,
                           .fields = TP_FIELD_PRODUCTS | TP_FIELD_NOTES };
     assert_int_equal(tp_fixture_call(f, &c), 0);
     assert_int_equal(f->got.n, 1);
     assert_string_equal(tp_test_evidence(f->got.alerts[0], "missing"), "topics,next_step");
     assert_string_equal(tp_test_evidence(f->got.alerts[0], "channel"), "PHONE");
-    c = (tp_test_call_t){ .event_id = "e3", .at_ms = T0, .call_id = "C-mail2", .status = SUBMITTED,
+    c = (tp_test_call_t){ .event_id = "e3",
+                          .at_ms = T0,
+                          .call_id = "C-mail2",
+                          .status = SUBMITTED,
                           .channel = TOUCHPOINT__V1__CHANNEL__CHANNEL_EMAIL,
                           .fields = TP_FIELD_PRODUCTS };
     assert_int_equal(tp_fixture_call(f, &c), 0);
@@ -300,7 +324,7 @@ static int s_setup_disabled(void **state) {
 }
 
 static void test_disabled_rule_is_silent(void **state) {
-    tp_fixture_t *f = *state;
+    tp_fixture_t  *f = *state;
     tp_test_call_t c = { .event_id = "e1", .at_ms = T0, .call_id = "C-1", .status = SUBMITTED };
     assert_int_equal(tp_fixture_call(f, &c), 0);
     assert_int_equal(f->got.n, 0);
@@ -311,15 +335,17 @@ static int s_setup_wall(void **state) {
 }
 
 static void test_wall_clock_stamps_detection_time(void **state) {
-    tp_fixture_t *f = *state;
-    tp_test_call_t c = { .event_id = "e1", .at_ms = T0 - 5000, .call_id = "C-1", .status = SUBMITTED };
+    tp_fixture_t  *f = *state;
+    tp_test_call_t c = {
+        .event_id = "e1", .at_ms = T0 - 5000, .call_id = "C-1", .status = SUBMITTED
+    };
     assert_int_equal(tp_fixture_call(f, &c), 0);
     assert_int_equal(f->got.n, 1);
-    assert_int_equal(f->got.alerts[0]->detected_at_ms, T0 + 999);   /* the fake wall clock */
+    assert_int_equal(f->got.alerts[0]->detected_at_ms, T0 + 999); /* the fake wall clock */
 }
 
 static void test_watermark_advances_event_clock(void **state) {
-    tp_fixture_t *f = *state;
+    tp_fixture_t             *f = *state;
     Touchpoint__V1__Watermark wm;
     touchpoint__v1__watermark__init(&wm);
     wm.now_ms = T0 + 60000;
@@ -331,7 +357,7 @@ static void test_watermark_advances_event_clock(void **state) {
     env.payload_case = TOUCHPOINT__V1__ENVELOPE__PAYLOAD_WATERMARK;
     env.watermark = &wm;
     uint8_t *buf;
-    size_t len = tp_test_pack_envelope(&env, &buf);
+    size_t   len = tp_test_pack_envelope(&env, &buf);
     assert_int_equal(s_send_raw(f, "crm.watermark", buf, len), 0);
     free(buf);
     assert_int_equal(tp_clock_now(tp_engine_clock(f->engine)), T0 + 60000);
@@ -346,24 +372,27 @@ static int s_setup_small_window(void **state) {
 
 static void test_dedup_window_is_bounded(void **state) {
     tp_fixture_t *f = *state;
-    const char *ids[] = { "a", "b", "c", "a" };
+    const char   *ids[] = { "a", "b", "c", "a" };
     for (size_t i = 0; i < 4; i++) {
-        tp_test_call_t c = { .event_id = ids[i], .at_ms = T0 + (int64_t)i, .call_id = "C",
-                             .status = PLANNED };
-        assert_int_equal(tp_fixture_call(f, &c), 0);   /* "a" was forgotten after "c" */
+        tp_test_call_t c = {
+            .event_id = ids[i], .at_ms = T0 + (int64_t)i, .call_id = "C", .status = PLANNED
+        };
+        assert_int_equal(tp_fixture_call(f, &c), 0); /* "a" was forgotten after "c" */
     }
     assert_int_equal(tp_engine_stats(f->engine)->duplicates, 0);
 }
 
 static int s_send_step(tp_fixture_t *f, const char *event_id, const char *contract_id) {
-    tp_test_step_t st = { .event_id = event_id, .at_ms = T0, .contract_id = contract_id,
+    tp_test_step_t st = { .event_id = event_id,
+                          .at_ms = T0,
+                          .contract_id = contract_id,
                           .step = "NOMINATION",
                           .state = TOUCHPOINT__V1__STEP_STATE__STEP_STATE_STARTED };
-    uint8_t *buf;
-    size_t len = tp_test_pack_step(&st, &buf);
-    tp_frame_t frames[2] = { { "crm.contracting", 15 }, { buf, len } };
-    char why[256], id[64];
-    int r = tp_engine_handle_why(f->engine, frames, 2, why, sizeof why, id, sizeof id);
+    uint8_t       *buf;
+    size_t         len = tp_test_pack_step(&st, &buf);
+    tp_frame_t     frames[2] = { { "crm.contracting", 15 }, { buf, len } };
+    char           why[256], id[64];
+    int            r = tp_engine_handle_why(f->engine, frames, 2, why, sizeof why, id, sizeof id);
     if (r == TP_REFUSED)
         assert_non_null(strstr(why, "limits.max_open_cases_per_hcp"));
     free(buf);
@@ -379,13 +408,13 @@ static void test_open_cases_per_hcp_are_limited_and_counted(void **state) {
     assert_int_equal(s_send_step(f, "e1", "K-1"), TP_ACCEPTED);
     assert_int_equal(s_send_step(f, "e2", "K-2"), TP_ACCEPTED);
     assert_int_equal(s_send_step(f, "e3", "K-3"), TP_REFUSED);
-    assert_int_equal(s_send_step(f, "e4", "K-1"), TP_ACCEPTED);   /* open ones go on */
+    assert_int_equal(s_send_step(f, "e4", "K-1"), TP_ACCEPTED); /* open ones go on */
     assert_int_equal(tp_engine_stats(f->engine)->cases_over_hcp_limit, 1);
     assert_int_equal(tp_engine_cases(f->engine), 2);
     /* A reload raising the limit lets the next one in. */
     tp_config_t *more;
-    char err[256];
-    const char *y = "clock: event\nlimits:\n  max_open_cases_per_hcp: 3\n";
+    char         err[256];
+    const char  *y = "clock: event\nlimits:\n  max_open_cases_per_hcp: 3\n";
     assert_int_equal(tp_config_parse(y, strlen(y), "more.yaml", err, sizeof err, &more), 0);
     assert_int_equal(tp_engine_reconfigure(f->engine, more, err, sizeof err), 0);
     tp_config_destroy(&f->cfg);
@@ -398,20 +427,26 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_open_cases_per_hcp_are_limited_and_counted,
                                         s_setup_case_limit, s_teardown),
         cmocka_unit_test_setup_teardown(test_incomplete_submitted_call_fires, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_complete_or_unsubmitted_calls_do_not_fire, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_correction_resolves_and_no_double_firing, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_complete_or_unsubmitted_calls_do_not_fire, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_correction_resolves_and_no_double_firing, s_setup,
+                                        s_teardown),
         cmocka_unit_test_setup_teardown(test_cancel_resolves, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_stale_version_is_ignored, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_duplicate_event_id_is_ignored, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_sequence_gaps_are_counted, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_bad_messages_are_counted_by_reason, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_bad_messages_are_counted_by_reason, s_setup,
+                                        s_teardown),
         cmocka_unit_test_setup_teardown(test_empty_envelope_is_a_mismatch, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_times_past_year_9999_are_refused, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_per_channel_requirements, s_setup_by_channel, s_teardown),
+        cmocka_unit_test_setup_teardown(test_per_channel_requirements, s_setup_by_channel,
+                                        s_teardown),
         cmocka_unit_test_setup_teardown(test_disabled_rule_is_silent, s_setup_disabled, s_teardown),
-        cmocka_unit_test_setup_teardown(test_wall_clock_stamps_detection_time, s_setup_wall, s_teardown),
+        cmocka_unit_test_setup_teardown(test_wall_clock_stamps_detection_time, s_setup_wall,
+                                        s_teardown),
         cmocka_unit_test_setup_teardown(test_watermark_advances_event_clock, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_dedup_window_is_bounded, s_setup_small_window, s_teardown),
+        cmocka_unit_test_setup_teardown(test_dedup_window_is_bounded, s_setup_small_window,
+                                        s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

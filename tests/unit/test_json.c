@@ -22,9 +22,9 @@
 
 /* Parses `text`, failing the test with the reason if it does not parse. */
 static ProtobufCMessage *s_parse(const ProtobufCMessageDescriptor *desc, const char *text) {
-    char err[256] = "";
+    char              err[256] = "";
     ProtobufCMessage *msg = NULL;
-    int r = tp_json_parse_message(text, strlen(text), desc, err, sizeof err, &msg);
+    int               r = tp_json_parse_message(text, strlen(text), desc, err, sizeof err, &msg);
     if (r != 0)
         print_error("parse failed (%d): %s\n", r, err);
     assert_int_equal(r, 0);
@@ -37,7 +37,7 @@ static ProtobufCMessage *s_parse(const ProtobufCMessageDescriptor *desc, const c
 static void s_roundtrip(const ProtobufCMessageDescriptor *desc, const char *in,
                         const char *canonical) {
     ProtobufCMessage *a = s_parse(desc, in);
-    char *text = tp_json_dumps_message(a);
+    char             *text = tp_json_dumps_message(a);
     assert_non_null(text);
     assert_string_equal(text, canonical);
     ProtobufCMessage *b = s_parse(desc, text);
@@ -69,32 +69,32 @@ static void s_roundtrip(const ProtobufCMessageDescriptor *desc, const char *in,
 /* Expects the parse to fail with -EINVAL and `want` inside the reason. */
 static void s_expect_error(const ProtobufCMessageDescriptor *desc, const char *in,
                            const char *want) {
-    char err[256] = "";
+    char              err[256] = "";
     ProtobufCMessage *sentinel = (ProtobufCMessage *)(uintptr_t)0x1;
     ProtobufCMessage *msg = sentinel;
-    int r = tp_json_parse_message(in, strlen(in), desc, err, sizeof err, &msg);
+    int               r = tp_json_parse_message(in, strlen(in), desc, err, sizeof err, &msg);
     if (r != -EINVAL || !strstr(err, want))
         print_error("input %s\n  got r=%d err \"%s\"\n  want \"%s\"\n", in, r, err, want);
     assert_int_equal(r, -EINVAL);
-    assert_ptr_equal(msg, sentinel);             /* ret_ untouched on failure */
+    assert_ptr_equal(msg, sentinel); /* ret_ untouched on failure */
     assert_non_null(strstr(err, want));
-    assert_null(strchr(err, '\n'));              /* one line */
+    assert_null(strchr(err, '\n')); /* one line */
 }
 
-#define CALL_IN                                                                              \
-    "{\"eventId\":\"e-1\",\"source\":\"veeva-eu\",\"sequence\":7,"                           \
-    "\"occurredAtMs\":1700000000000,\"call\":{\"callId\":\"C-1\",\"hcpId\":\"H-1\","         \
-    "\"repId\":\"R-1\",\"accountId\":\"A-1\",\"territory\":\"T-1\",\"channel\":\"EMAIL\","   \
+#define CALL_IN                                                                                \
+    "{\"eventId\":\"e-1\",\"source\":\"veeva-eu\",\"sequence\":7,"                             \
+    "\"occurredAtMs\":1700000000000,\"call\":{\"callId\":\"C-1\",\"hcpId\":\"H-1\","           \
+    "\"repId\":\"R-1\",\"accountId\":\"A-1\",\"territory\":\"T-1\",\"channel\":\"EMAIL\","     \
     "\"status\":\"SUBMITTED\",\"callAtMs\":\"1700000000000\",\"submittedAtMs\":1700000100000," \
-    "\"products\":[\"P1\",\"P2\"],\"topics\":[\"efficacy\"],\"notes\":\"ok\","              \
+    "\"products\":[\"P1\",\"P2\"],\"topics\":[\"efficacy\"],\"notes\":\"ok\","                 \
     "\"nextStep\":\"follow up\",\"attendees\":[\"X\"]}}"
-#define CALL_OUT                                                                             \
-    "{\"eventId\":\"e-1\",\"source\":\"veeva-eu\",\"sequence\":\"7\","                       \
-    "\"occurredAtMs\":\"1700000000000\",\"call\":{\"callId\":\"C-1\",\"hcpId\":\"H-1\","     \
-    "\"repId\":\"R-1\",\"accountId\":\"A-1\",\"territory\":\"T-1\","                         \
-    "\"channel\":\"CHANNEL_EMAIL\",\"status\":\"CALL_STATUS_SUBMITTED\","                    \
-    "\"callAtMs\":\"1700000000000\",\"submittedAtMs\":\"1700000100000\","                    \
-    "\"products\":[\"P1\",\"P2\"],\"topics\":[\"efficacy\"],\"notes\":\"ok\","              \
+#define CALL_OUT                                                                         \
+    "{\"eventId\":\"e-1\",\"source\":\"veeva-eu\",\"sequence\":\"7\","                   \
+    "\"occurredAtMs\":\"1700000000000\",\"call\":{\"callId\":\"C-1\",\"hcpId\":\"H-1\"," \
+    "\"repId\":\"R-1\",\"accountId\":\"A-1\",\"territory\":\"T-1\","                     \
+    "\"channel\":\"CHANNEL_EMAIL\",\"status\":\"CALL_STATUS_SUBMITTED\","                \
+    "\"callAtMs\":\"1700000000000\",\"submittedAtMs\":\"1700000100000\","                \
+    "\"products\":[\"P1\",\"P2\"],\"topics\":[\"efficacy\"],\"notes\":\"ok\","           \
     "\"nextStep\":\"follow up\",\"attendees\":[\"X\"]}}"
 
 static void test_call_roundtrip(void **state) {
@@ -227,10 +227,10 @@ static void test_from_message_api(void **state) {
     (void)state;
     /* A message built in C, as the daemon does; invalid UTF-8 from the wire
      * is replaced rather than making the whole alert unprintable. */
-    Touchpoint__V1__Alert a = TOUCHPOINT__V1__ALERT__INIT;
-    Touchpoint__V1__Alert__EvidenceEntry e = TOUCHPOINT__V1__ALERT__EVIDENCE_ENTRY__INIT;
+    Touchpoint__V1__Alert                 a = TOUCHPOINT__V1__ALERT__INIT;
+    Touchpoint__V1__Alert__EvidenceEntry  e = TOUCHPOINT__V1__ALERT__EVIDENCE_ENTRY__INIT;
     Touchpoint__V1__Alert__EvidenceEntry *ev[] = { &e };
-    char bad[] = "bad \xff\xc3 end";
+    char                                  bad[] = "bad \xff\xc3 end";
     e.key = "k";
     e.value = bad;
     a.evidence = ev;
@@ -249,10 +249,10 @@ static void test_from_message_api(void **state) {
 
 static void test_to_message_api(void **state) {
     (void)state;
-    char err[128];
+    char              err[128];
     ProtobufCMessage *msg = NULL;
-    json_t *obj = json_pack("{s:s, s:{s:I}}", "eventId", "e-9", "watermark", "nowMs",
-                            (json_int_t)42);
+    json_t           *obj =
+        json_pack("{s:s, s:{s:I}}", "eventId", "e-9", "watermark", "nowMs", (json_int_t)42);
     assert_non_null(obj);
     assert_int_equal(tp_json_to_message(obj, ENVELOPE, err, sizeof err, &msg), 0);
     assert_int_equal(((Touchpoint__V1__Envelope *)msg)->watermark->now_ms, 42);
@@ -294,8 +294,10 @@ static void test_errors_name_the_field(void **state) {
         { "{\"feedback\":{\"nps\":\"1x\"}}", "feedback.nps: \"1x\" is not a decimal integer" },
         { "{\"sequence\":-1}", "sequence: value -1 out of range [0, 18446744073709551615]" },
         { "{\"sequence\":\"-1\"}", "sequence: value -1 out of range" },
-        { "{\"sequence\":\"18446744073709551616\"}", "sequence: value 18446744073709551616 out of range" },
-        { "{\"occurredAtMs\":\"9223372036854775808\"}", "occurredAtMs: value 9223372036854775808 out of range" },
+        { "{\"sequence\":\"18446744073709551616\"}",
+          "sequence: value 18446744073709551616 out of range" },
+        { "{\"occurredAtMs\":\"9223372036854775808\"}",
+          "occurredAtMs: value 9223372036854775808 out of range" },
         { "{\"occurredAtMs\":1.5}", "occurredAtMs: 1.5 is not an integer" },
         { "{\"occurredAtMs\":\" 12\"}", "occurredAtMs: \" 12\" is not a decimal integer" },
         { "{\"occurredAtMs\":[]}", "occurredAtMs: expected an integer" },
@@ -314,7 +316,8 @@ static void test_errors_name_the_field(void **state) {
         s_expect_error(ENVELOPE, cases[i].in, cases[i].want);
 
     s_expect_error(ALERT, "{\"evidence\":{\"missing\":1}}", "evidence.missing: expected a string");
-    s_expect_error(ALERT, "{\"evidence\":[\"a\"]}", "evidence: expected an object (map), got array");
+    s_expect_error(ALERT, "{\"evidence\":[\"a\"]}",
+                   "evidence: expected an object (map), got array");
     s_expect_error(ALERT, "{\"eventIds\":[\"a\",\"b\",{}]}", "eventIds[2]: expected a string");
     s_expect_error(ALERT, "{\"severity\":\"LOUD\"}", "severity: unknown enum value \"LOUD\"");
 }
@@ -322,9 +325,9 @@ static void test_errors_name_the_field(void **state) {
 static void test_parse_not_nul_terminated(void **state) {
     (void)state;
     /* A JSONL line inside a larger buffer: only `len` bytes count. */
-    const char buf[] = "{\"eventId\":\"e-1\"}\n{\"broken";
+    const char        buf[] = "{\"eventId\":\"e-1\"}\n{\"broken";
     ProtobufCMessage *msg = NULL;
-    char err[128];
+    char              err[128];
     assert_int_equal(tp_json_parse_message(buf, 18, ENVELOPE, err, sizeof err, &msg), 0);
     assert_string_equal(((Touchpoint__V1__Envelope *)msg)->event_id, "e-1");
     protobuf_c_message_free_unpacked(msg, NULL);

@@ -23,8 +23,8 @@
 #define COMPLETED TOUCHPOINT__V1__STEP_STATE__STEP_STATE_COMPLETED
 #define CANCELLED TOUCHPOINT__V1__STEP_STATE__STEP_STATE_CANCELLED
 #define ADVISORY  TOUCHPOINT__V1__CONTRACT_TYPE__CONTRACT_TYPE_ADVISORY_BOARD
-#define ALL (TP_FIELD_PRODUCTS | TP_FIELD_TOPICS | TP_FIELD_NOTES | TP_FIELD_NEXT_STEP)
-#define D0 (TP_T0 + 9 * TP_H)
+#define ALL       (TP_FIELD_PRODUCTS | TP_FIELD_TOPICS | TP_FIELD_NOTES | TP_FIELD_NEXT_STEP)
+#define D0        (TP_T0 + 9 * TP_H)
 
 typedef struct {
     tp_fixture_t *f;
@@ -63,22 +63,36 @@ static void s_has(kfx_t *k, const char *line) {
 
 static void s_call(kfx_t *k, const char *eid, int64_t at, const char *call_id, const char *hcp,
                    int status, int channel, int64_t call_at, unsigned fields) {
-    tp_test_call_t c = { .event_id = eid, .source = "veeva", .at_ms = at, .call_id = call_id,
-                         .hcp_id = hcp, .status = status, .channel = channel,
-                         .call_at_ms = call_at, .fields = fields };
+    tp_test_call_t c = { .event_id = eid,
+                         .source = "veeva",
+                         .at_ms = at,
+                         .call_id = call_id,
+                         .hcp_id = hcp,
+                         .status = status,
+                         .channel = channel,
+                         .call_at_ms = call_at,
+                         .fields = fields };
     assert_int_equal(tp_fixture_call(k->f, &c), TP_ACCEPTED);
 }
 
 static void s_pref(kfx_t *k, const char *eid, int64_t at, const char *hcp, int channel) {
-    tp_test_feedback_t fb = { .event_id = eid, .at_ms = at, .hcp_id = hcp, .nps = 9,
-                              .effort = -1, .preferred_channel = channel };
+    tp_test_feedback_t fb = { .event_id = eid,
+                              .at_ms = at,
+                              .hcp_id = hcp,
+                              .nps = 9,
+                              .effort = -1,
+                              .preferred_channel = channel };
     assert_int_equal(tp_fixture_feedback(k->f, &fb), TP_ACCEPTED);
 }
 
 static void s_step(kfx_t *k, const char *eid, int64_t at, const char *contract, int type,
                    const char *step, int state, bool closed) {
-    tp_test_step_t s = { .event_id = eid, .at_ms = at, .contract_id = contract,
-                         .contract_type = type, .step = step, .state = state,
+    tp_test_step_t s = { .event_id = eid,
+                         .at_ms = at,
+                         .contract_id = contract,
+                         .contract_type = type,
+                         .step = step,
+                         .state = state,
                          .case_closed = closed };
     assert_int_equal(tp_fixture_step(k->f, &s), TP_ACCEPTED);
 }
@@ -135,8 +149,10 @@ static void test_contract_histograms(void **state) {
     s_step(k, "a1", D0, "K-2", ADVISORY, "NOMINATION", STARTED, false);
     s_step(k, "a2", D0 + 1 * TP_D, "K-2", ADVISORY, "NOMINATION", CANCELLED, true);
 
-    s_has(k, "touchpointd_contract_cycle_seconds_bucket{contract_type=\"SPEAKER\",le=\"604800\"} 0");
-    s_has(k, "touchpointd_contract_cycle_seconds_bucket{contract_type=\"SPEAKER\",le=\"864000\"} 1");
+    s_has(k,
+          "touchpointd_contract_cycle_seconds_bucket{contract_type=\"SPEAKER\",le=\"604800\"} 0");
+    s_has(k,
+          "touchpointd_contract_cycle_seconds_bucket{contract_type=\"SPEAKER\",le=\"864000\"} 1");
     s_has(k, "touchpointd_contract_cycle_seconds_count{contract_type=\"SPEAKER\"} 1");
     s_has(k, "touchpointd_contract_cycle_seconds_sum{contract_type=\"SPEAKER\"} 864000");
     assert_null(strstr(k->text, "ADVISORY_BOARD"));
@@ -154,13 +170,17 @@ static void test_contract_histograms(void **state) {
  * step names by TP_KPI_MAX_STEPS; the rest are counted under "_other". */
 static void test_labels_bounded(void **state) {
     (void)state;
-    kfx_t *k = s_new("clock: event\nlimits: { max_sources: 2 }\n");
+    kfx_t      *k = s_new("clock: event\nlimits: { max_sources: 2 }\n");
     const char *sources[] = { "s1", "s2", "s3", "s4" };
     for (int i = 0; i < 4; i++) {
         char eid[16];
         snprintf(eid, sizeof eid, "w%d", i);
-        tp_test_call_t c = { .event_id = eid, .source = sources[i], .at_ms = D0, .call_id = eid,
-                             .status = PLANNED, .call_at_ms = D0 + TP_D };
+        tp_test_call_t c = { .event_id = eid,
+                             .source = sources[i],
+                             .at_ms = D0,
+                             .call_id = eid,
+                             .status = PLANNED,
+                             .call_at_ms = D0 + TP_D };
         assert_int_equal(tp_fixture_call(k->f, &c), TP_ACCEPTED);
     }
     s_has(k, "touchpointd_events_received_total{topic=\"crm.call\",source=\"s1\"} 1");
@@ -193,7 +213,7 @@ static void test_labels_bounded(void **state) {
 }
 
 static json_t *s_named(json_t *a, const char *name) {
-    size_t i;
+    size_t  i;
     json_t *v;
     json_array_foreach(a, i, v) {
         if (!strcmp(json_string_value(json_object_get(v, "name")), name))
@@ -212,8 +232,12 @@ static void test_json_by_rep_bounded(void **state) {
         char eid[16], rep[16];
         snprintf(eid, sizeof eid, "c%d", i);
         snprintf(rep, sizeof rep, "REP-%d", i);
-        tp_test_call_t c = { .event_id = eid, .at_ms = D0, .call_id = eid, .rep_id = rep,
-                             .status = SUBMITTED, .call_at_ms = D0,
+        tp_test_call_t c = { .event_id = eid,
+                             .at_ms = D0,
+                             .call_id = eid,
+                             .rep_id = rep,
+                             .status = SUBMITTED,
+                             .call_at_ms = D0,
                              .fields = i % 2 ? ALL | TP_FIELD_TERRITORY : TP_FIELD_TERRITORY };
         assert_int_equal(tp_fixture_call(k->f, &c), TP_ACCEPTED);
     }
@@ -230,13 +254,19 @@ static void test_json_by_rep_bounded(void **state) {
     assert_null(s_named(reps, "REP-10004"));
     json_t *t1 = s_named(json_object_get(j, "by_territory"), "T-1");
     assert_int_equal(json_integer_value(json_object_get(t1, "submitted")), TP_KPI_MAX_LABELS + 5);
-    assert_int_equal(json_integer_value(json_object_get(t1, "complete")), (TP_KPI_MAX_LABELS + 5) / 2);
+    assert_int_equal(json_integer_value(json_object_get(t1, "complete")),
+                     (TP_KPI_MAX_LABELS + 5) / 2);
     json_t *calls = json_object_get(j, "calls");
-    assert_int_equal(json_integer_value(json_object_get(calls, "submitted")), TP_KPI_MAX_LABELS + 5);
+    assert_int_equal(json_integer_value(json_object_get(calls, "submitted")),
+                     TP_KPI_MAX_LABELS + 5);
     json_decref(j);
     /* No territory: "_none". */
-    tp_test_call_t c = { .event_id = "nt", .at_ms = D0, .call_id = "nt", .status = SUBMITTED,
-                         .call_at_ms = D0, .fields = ALL };
+    tp_test_call_t c = { .event_id = "nt",
+                         .at_ms = D0,
+                         .call_id = "nt",
+                         .status = SUBMITTED,
+                         .call_at_ms = D0,
+                         .fields = ALL };
     assert_int_equal(tp_fixture_call(k->f, &c), TP_ACCEPTED);
     assert_int_equal(tp_kpi_to_json(k->kpi, &j), 0);
     json_t *none = s_named(json_object_get(j, "by_territory"), "_none");

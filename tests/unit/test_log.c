@@ -10,13 +10,13 @@
 static void test_burst_then_suppress_then_report(void **state) {
     (void)state;
     tp_ratelimit_t rl = { .interval_ms = 1000, .burst = 3 };
-    uint64_t sup = 99;
-    int passed = 0;
-    for (int i = 0; i < 1000000; i++)        /* a million bad frames in one window */
+    uint64_t       sup = 99;
+    int            passed = 0;
+    for (int i = 0; i < 1000000; i++) /* a million bad frames in one window */
         passed += tp_ratelimit_below(&rl, 5000, &sup);
     assert_int_equal(passed, 3);
     assert_int_equal(sup, 0);
-    assert_true(tp_ratelimit_below(&rl, 5999 + 1, &sup));   /* next window */
+    assert_true(tp_ratelimit_below(&rl, 5999 + 1, &sup)); /* next window */
     assert_int_equal(sup, 1000000 - 3);
     assert_true(tp_ratelimit_below(&rl, 6001, &sup));
     assert_int_equal(sup, 0);
@@ -26,15 +26,15 @@ static void test_window_boundary(void **state) {
     (void)state;
     tp_ratelimit_t rl = { .interval_ms = 100, .burst = 1 };
     assert_true(tp_ratelimit_below(&rl, 1000, NULL));
-    assert_false(tp_ratelimit_below(&rl, 1099, NULL));   /* just inside */
-    assert_true(tp_ratelimit_below(&rl, 1100, NULL));    /* just past */
+    assert_false(tp_ratelimit_below(&rl, 1099, NULL)); /* just inside */
+    assert_true(tp_ratelimit_below(&rl, 1100, NULL));  /* just past */
     /* A clock that steps back opens a new window rather than muting forever. */
     assert_true(tp_ratelimit_below(&rl, 10, NULL));
 }
 
 static void test_log_returns_negative_errno(void **state) {
     (void)state;
-    tp_log_set_max_level(TP_LOG_ERR - 1);   /* silence */
+    tp_log_set_max_level(TP_LOG_ERR - 1); /* silence */
     assert_int_equal(log_error_errno(5, "x %m"), -5);
     assert_int_equal(log_error_errno(-5, "x %m"), -5);
     assert_int_equal(log_warning("plain"), 0);

@@ -13,7 +13,7 @@
 #include "tp_metrics.h"
 
 static char *s_render(tp_metrics_t *m) {
-    char *text;
+    char  *text;
     size_t len;
     assert_int_equal(tp_metrics_render(m, &text, &len), 0);
     assert_int_equal(strlen(text), len);
@@ -48,7 +48,7 @@ static void test_histogram_and_gauge(void **state) {
     (void)state;
     tp_metrics_t *m;
     assert_int_equal(tp_metrics_new("tp_", &m), 0);
-    static const double b[] = { 0.001, 1, 3600 };
+    static const double      b[] = { 0.001, 1, 3600 };
     static const char *const labels[] = { "type", NULL };
     tp_metric_t *h = tp_metrics_add(m, TP_METRIC_HISTOGRAM, "lag_seconds", "lag", labels, b, 3);
     tp_metric_t *g = tp_metrics_add(m, TP_METRIC_GAUGE, "ratio", "r", NULL, NULL, 0);
@@ -57,7 +57,7 @@ static void test_histogram_and_gauge(void **state) {
     assert_non_null(h);
     const char *t[] = { "A" };
     assert_int_equal(tp_metric_observe(h, t, 0.0005), 0);
-    assert_int_equal(tp_metric_observe(h, t, 1), 0);       /* on the bound: in that bucket */
+    assert_int_equal(tp_metric_observe(h, t, 1), 0); /* on the bound: in that bucket */
     assert_int_equal(tp_metric_observe(h, t, 7200.25), 0);
     assert_int_equal(tp_metric_observe(g, NULL, 1), -EINVAL);
     tp_metric_set(n, NULL, NAN);
@@ -82,7 +82,8 @@ static void test_histogram_and_gauge(void **state) {
     json_t *j = tp_metrics_to_json(m);
     assert_non_null(j);
     json_t *s = json_array_get(json_object_get(json_object_get(j, "tp_lag_seconds"), "series"), 0);
-    assert_string_equal(json_string_value(json_object_get(json_object_get(s, "labels"), "type")), "A");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(s, "labels"), "type")),
+                        "A");
     assert_int_equal(json_integer_value(json_object_get(s, "count")), 3);
     json_t *b1 = json_array_get(json_object_get(s, "buckets"), 1);
     assert_true(json_real_value(json_object_get(b1, "le")) == 1.0);
@@ -102,7 +103,7 @@ static void test_limit(void **state) {
     tp_metrics_t *m;
     assert_int_equal(tp_metrics_new("", &m), 0);
     static const char *const labels[] = { "topic", "source", NULL };
-    tp_metric_t *f = tp_metrics_add(m, TP_METRIC_COUNTER, "ev", "e", labels, NULL, 0);
+    tp_metric_t             *f = tp_metrics_add(m, TP_METRIC_COUNTER, "ev", "e", labels, NULL, 0);
     tp_metric_limit(f, 1, 2);
     const char *a[] = { "t1", "a" }, *b[] = { "t2", "b" }, *c[] = { "t1", "c" },
                *a2[] = { "t2", "a" }, *other[] = { "t1", "_other" };

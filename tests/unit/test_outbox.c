@@ -80,12 +80,12 @@ static void test_delivered_in_order_once(void **state) {
     assert_int_equal(tp_outbox_http(ob, s_http_cb, "req1"), 0);
     assert_int_equal(tp_outbox_nats(ob, "m1"), 0);
     assert_int_equal(tp_outbox_alert(ob, "accountability.call_late", "A2", 2), 0);
-    assert_string_equal(rec->log, "");                      /* nothing before the commit */
+    assert_string_equal(rec->log, ""); /* nothing before the commit */
     tp_outbox_deliver(ob);
     assert_string_equal(rec->log, "alert:friction.step_slow:A1 ack:id7:e1 http:req1:0 nats-ack:m1 "
-                                 "alert:accountability.call_late:A2 ");
+                                  "alert:accountability.call_late:A2 ");
     rec->log[0] = '\0';
-    tp_outbox_deliver(ob);                                 /* once */
+    tp_outbox_deliver(ob); /* once */
     assert_string_equal(rec->log, "");
 }
 
@@ -100,7 +100,7 @@ static void test_failed_commit_answers_http_only(void **state) {
     assert_int_equal(tp_outbox_http(ob, s_http_cb, "r2"), 0);
     tp_outbox_fail_http(ob, -5);
     assert_string_equal(rec->log, "http:r1:-5 http:r2:-5 ");
-    assert_int_equal(tp_outbox_ack(ob, "i", 1, "e2"), 0);   /* the tail is right after removals */
+    assert_int_equal(tp_outbox_ack(ob, "i", 1, "e2"), 0); /* the tail is right after removals */
     rec->log[0] = '\0';
     tp_outbox_deliver(ob);
     assert_string_equal(rec->log, "alert:t:A1 ack:i:e2 ");
@@ -115,7 +115,7 @@ static void test_drop_last_and_destroy(void **state) {
     assert_int_equal(tp_outbox_nats(ob, "m1"), 0);
     assert_int_equal(tp_outbox_alert(ob, "t", "A1", 2), 0);
     tp_outbox_drop_last(ob);
-    tp_outbox_drop_last(ob);                               /* nothing more to take back */
+    tp_outbox_drop_last(ob); /* nothing more to take back */
     assert_int_equal(tp_outbox_nats(ob, "m2"), 0);
     tp_outbox_destroy(&f->ob);
     assert_string_equal(rec->log, "nats-release:m1 nats-release:m2 ");

@@ -12,7 +12,7 @@ static void test_in_order_gap_regression_restart(void **state) {
     tp_seq_t *s;
     assert_int_equal(tp_seq_new(4, &s), 0);
     uint64_t missing;
-    assert_int_equal(tp_seq_observe(s, "veeva-eu", 41, &missing), TP_SEQ_OK);  /* first seen */
+    assert_int_equal(tp_seq_observe(s, "veeva-eu", 41, &missing), TP_SEQ_OK); /* first seen */
     assert_int_equal(tp_seq_observe(s, "veeva-eu", 42, &missing), TP_SEQ_OK);
     assert_int_equal(tp_seq_observe(s, "veeva-eu", 50, &missing), TP_SEQ_GAP);
     assert_int_equal(missing, 7);
@@ -38,7 +38,7 @@ static void test_unsequenced_and_limit(void **state) {
     assert_int_equal(tp_seq_observe(s, "b", 1, NULL), TP_SEQ_OK);
     assert_int_equal(tp_seq_observe(s, "c", 1, NULL), TP_SEQ_FULL);
     assert_int_equal(tp_seq_sources(s), 2);
-    assert_int_equal(tp_seq_observe(s, "a", 2, NULL), TP_SEQ_OK);  /* known ones still tracked */
+    assert_int_equal(tp_seq_observe(s, "a", 2, NULL), TP_SEQ_OK); /* known ones still tracked */
     tp_seq_destroy(&s);
 }
 

@@ -41,10 +41,10 @@ static void test_due_order_and_boundary(void **state) {
     assert_int_equal(tp_timers_next(t), INT64_MAX);
     assert_int_equal(tp_timers_arm(t, 0, "c", 300), 0);
     assert_int_equal(tp_timers_arm(t, 0, "a", 100), 0);
-    assert_int_equal(tp_timers_arm(t, 1, "a", 200), 0);   /* same key, other owner */
+    assert_int_equal(tp_timers_arm(t, 1, "a", 200), 0); /* same key, other owner */
     assert_int_equal(tp_timers_count(t), 3);
     assert_int_equal(tp_timers_next(t), 100);
-    assert_null(s_pop(t, 100));               /* due, not yet missed */
+    assert_null(s_pop(t, 100)); /* due, not yet missed */
     tp_deadline_t *d = s_pop(t, 101);
     assert_non_null(d);
     assert_int_equal(d->timer.owner, 0);
@@ -71,8 +71,8 @@ static void test_cancel_owner_keeps_the_heap(void **state) {
     assert_int_equal(tp_timers_cancel_owner(t, 1), 67);
     assert_int_equal(tp_timers_count(t), 133);
     assert_int_equal(tp_timers_due(t, 1, "k1"), INT64_MIN);
-    int64_t last = INT64_MIN;
-    size_t n = 0;
+    int64_t        last = INT64_MIN;
+    size_t         n = 0;
     tp_deadline_t *d;
     while ((d = s_pop(t, INT64_MAX))) {
         assert_int_not_equal(d->timer.owner, 1);
@@ -88,11 +88,11 @@ static void test_rearm_and_cancel(void **state) {
     tp_timers_t *t = *state;
     tp_timers_arm(t, 0, "x", 500);
     tp_timers_arm(t, 0, "y", 600);
-    assert_int_equal(tp_timers_arm(t, 0, "x", 700), 0);   /* moved later */
+    assert_int_equal(tp_timers_arm(t, 0, "x", 700), 0); /* moved later */
     assert_int_equal(tp_timers_count(t), 2);
     assert_int_equal(tp_timers_next(t), 600);
     assert_int_equal(tp_timers_due(t, 0, "x"), 700);
-    assert_int_equal(tp_timers_arm(t, 0, "x", 10), 0);    /* moved earlier */
+    assert_int_equal(tp_timers_arm(t, 0, "x", 10), 0); /* moved earlier */
     assert_int_equal(tp_timers_next(t), 10);
     assert_int_equal(tp_timers_cancel(t, 0, "x"), 1);
     assert_int_equal(tp_timers_cancel(t, 0, "x"), 0);
@@ -103,23 +103,23 @@ static void test_rearm_and_cancel(void **state) {
 /* Equal due times fire in arming order, whatever else is in the heap. */
 static void test_ties_fire_in_arming_order(void **state) {
     tp_timers_t *t = *state;
-    char key[16];
-    for (int i = 0; i < 50; i++) {                 /* unrelated deadlines around them */
+    char         key[16];
+    for (int i = 0; i < 50; i++) { /* unrelated deadlines around them */
         snprintf(key, sizeof key, "x%d", i);
         tp_timers_arm(t, 1, key, 100 + (i % 3) * 50);
     }
     tp_timers_arm(t, 0, "first", 150);
     tp_timers_arm(t, 0, "second", 150);
     tp_timers_arm(t, 0, "third", 90);
-    tp_timers_arm(t, 0, "third", 150);               /* re-armed: now the last of its equals */
-    const char *order[3];
-    size_t n = 0;
+    tp_timers_arm(t, 0, "third", 150); /* re-armed: now the last of its equals */
+    const char    *order[3];
+    size_t         n = 0;
     tp_deadline_t *d;
     while ((d = s_pop(t, 151))) {
         if (d->timer.owner == 0)
             order[n++] = strcmp(tp_deadline_key(d), "first") == 0    ? "first"
                          : strcmp(tp_deadline_key(d), "second") == 0 ? "second"
-                                                                      : "third";
+                                                                     : "third";
         free(d);
     }
     assert_int_equal(n, 3);
@@ -132,7 +132,7 @@ static void test_ties_fire_in_arming_order(void **state) {
 static void test_heap_matches_model(void **state) {
     tp_timers_t *t = *state;
     enum { N = 2000 };
-    static int64_t model[N];   /* due per key, INT64_MIN = not armed */
+    static int64_t model[N]; /* due per key, INT64_MIN = not armed */
     for (int i = 0; i < N; i++)
         model[i] = INT64_MIN;
     srand(42);
@@ -150,7 +150,7 @@ static void test_heap_matches_model(void **state) {
         }
     }
     int64_t last = INT64_MIN;
-    size_t armed = 0;
+    size_t  armed = 0;
     for (int i = 0; i < N; i++)
         armed += model[i] != INT64_MIN;
     assert_int_equal(tp_timers_count(t), armed);
@@ -175,29 +175,29 @@ static void test_embedded_timers(void **state) {
     tp_timers_t *t;
     assert_int_equal(tp_timers_new(&t), 0);
     tp_timer_t *a = calloc(1, sizeof *a), *b = calloc(1, sizeof *b), *c = calloc(1, sizeof *c);
-    assert_int_equal(tp_timer_due(a), 0);                 /* calloc'd: not armed */
+    assert_int_equal(tp_timer_due(a), 0); /* calloc'd: not armed */
     assert_int_equal(tp_timers_arm(t, 1, "k", 200), 0);
     assert_int_equal(tp_timers_arm_timer(t, a, 7, 100), 0);
-    assert_int_equal(tp_timers_arm_timer(t, b, 7, 200), 0);  /* ties with "k", armed later */
+    assert_int_equal(tp_timers_arm_timer(t, b, 7, 200), 0); /* ties with "k", armed later */
     assert_int_equal(tp_timers_arm_timer(t, c, 8, 50), 0);
     assert_int_equal(tp_timers_count(t), 4);
     assert_int_equal(tp_timer_due(a), 100);
-    assert_int_equal(tp_timers_arm_timer(t, a, 7, 300), 0);  /* moved, not added */
+    assert_int_equal(tp_timers_arm_timer(t, a, 7, 300), 0); /* moved, not added */
     assert_int_equal(tp_timers_count(t), 4);
     tp_timers_cancel_timer(t, c);
-    tp_timers_cancel_timer(t, c);                          /* twice is harmless */
+    tp_timers_cancel_timer(t, c); /* twice is harmless */
     assert_int_equal(tp_timer_due(c), 0);
     assert_int_equal(tp_timers_count(t), 3);
 
     tp_timer_t *tm = tp_timers_pop(t, 1000);
-    assert_non_null(tp_deadline_of(tm));                   /* "k" at 200, armed first */
+    assert_non_null(tp_deadline_of(tm)); /* "k" at 200, armed first */
     assert_string_equal(tp_deadline_key(tp_deadline_of(tm)), "k");
     free(tp_deadline_of(tm));
     tm = tp_timers_pop(t, 1000);
     assert_ptr_equal(tm, b);
     assert_null(tp_deadline_of(tm));
     assert_int_equal(tm->owner, 7);
-    assert_int_equal(tp_timer_due(b), 0);                  /* popped: not armed */
+    assert_int_equal(tp_timer_due(b), 0); /* popped: not armed */
     assert_ptr_equal(tp_timers_pop(t, 1000), a);
     assert_null(tp_timers_pop(t, 1000));
 

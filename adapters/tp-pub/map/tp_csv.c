@@ -17,30 +17,30 @@
 #include <sys/types.h>
 
 struct record {
-    char   *buf;                /* cells, each NUL-terminated */
+    char   *buf; /* cells, each NUL-terminated */
     size_t  len, cap;
-    size_t *off;                /* start of each cell in buf */
-    char  **cells;              /* pointers handed out by tp_csv_next() */
+    size_t *off;   /* start of each cell in buf */
+    char  **cells; /* pointers handed out by tp_csv_next() */
     size_t  n, ncap;
-    size_t  line;               /* first physical line */
-    bool    too_big;            /* over a limit: reported, not handed out */
+    size_t  line;    /* first physical line */
+    bool    too_big; /* over a limit: reported, not handed out */
 };
 
 struct tp_csv {
-    FILE    *in;
+    FILE             *in;
     struct csv_parser parser;
-    bool     parser_on;         /* csv_init() done */
-    char     delim;
-    size_t   max_bytes, max_cells;
-    char    *line;              /* getline() buffer */
-    size_t   line_cap, lineno;
-    bool     in_record;         /* a record has started and not ended */
-    bool     eof;
-    bool     oom;               /* a callback ran out of memory */
-    struct record cur;          /* being filled by the callbacks */
-    struct record *ready;       /* completed, handed out in order */
-    size_t   ready_n, ready_pos, ready_cap;
-    struct record out;          /* the one handed out last */
+    bool              parser_on; /* csv_init() done */
+    char              delim;
+    size_t            max_bytes, max_cells;
+    char             *line; /* getline() buffer */
+    size_t            line_cap, lineno;
+    bool              in_record; /* a record has started and not ended */
+    bool              eof;
+    bool              oom;   /* a callback ran out of memory */
+    struct record     cur;   /* being filled by the callbacks */
+    struct record    *ready; /* completed, handed out in order */
+    size_t            ready_n, ready_pos, ready_cap;
+    struct record     out; /* the one handed out last */
 };
 
 static void s_record_free(struct record *r) {
@@ -51,7 +51,7 @@ static void s_record_free(struct record *r) {
 }
 
 static void s_cell_cb(void *data, size_t len, void *arg) {
-    tp_csv_t *c = arg;
+    tp_csv_t      *c = arg;
     struct record *r = &c->cur;
     if (r->too_big || c->oom)
         return;
@@ -60,7 +60,7 @@ static void s_cell_cb(void *data, size_t len, void *arg) {
         return;
     }
     if (r->n == r->ncap) {
-        size_t ncap = r->ncap ? r->ncap * 2 : 32;
+        size_t  ncap = r->ncap ? r->ncap * 2 : 32;
         size_t *off = realloc(r->off, ncap * sizeof *off);
         if (off)
             r->off = off;
@@ -98,7 +98,7 @@ static void s_record_cb(int term, void *arg) {
     if (c->oom)
         return;
     if (c->ready_n == c->ready_cap) {
-        size_t cap = c->ready_cap ? c->ready_cap * 2 : 4;
+        size_t         cap = c->ready_cap ? c->ready_cap * 2 : 4;
         struct record *ready = realloc(c->ready, cap * sizeof *ready);
         if (!ready) {
             c->oom = true;
@@ -188,8 +188,10 @@ static int s_feed(tp_csv_t *c, size_t *ret_line, char *err, size_t errlen) {
         size_t start = c->cur.line;
         if (csv_fini(&c->parser, s_cell_cb, s_record_cb, c) != 0) {
             *ret_line = start;
-            snprintf(err, errlen, "unterminated quoted cell (opened on line %zu, still open at "
-                     "the end of the file)", start);
+            snprintf(err, errlen,
+                     "unterminated quoted cell (opened on line %zu, still open at "
+                     "the end of the file)",
+                     start);
             c->in_record = false;
             return -EINVAL;
         }
@@ -197,7 +199,7 @@ static int s_feed(tp_csv_t *c, size_t *ret_line, char *err, size_t errlen) {
     }
     c->lineno++;
     const char *s = c->line;
-    size_t n = (size_t)len;
+    size_t      n = (size_t)len;
     if (c->lineno == 1 && n >= 3 && !memcmp(s, "\xEF\xBB\xBF", 3)) {
         s += 3;
         n -= 3;
@@ -212,8 +214,10 @@ static int s_feed(tp_csv_t *c, size_t *ret_line, char *err, size_t errlen) {
         *ret_line = c->cur.line;
         if (csv_error(&c->parser) == CSV_ENOMEM)
             return -ENOMEM;
-        snprintf(err, errlen, "malformed CSV on line %zu: a quote inside an unquoted cell, or "
-                 "text after a closing quote", c->lineno);
+        snprintf(err, errlen,
+                 "malformed CSV on line %zu: a quote inside an unquoted cell, or "
+                 "text after a closing quote",
+                 c->lineno);
         return s_recover(c) < 0 ? -ENOMEM : -EINVAL;
     }
     return c->oom ? -ENOMEM : 0;
@@ -233,8 +237,8 @@ int tp_csv_next(tp_csv_t *c, char ***ret_cells, size_t *ret_n, size_t *ret_line,
                 c->ready_pos = c->ready_n = 0;
             *ret_line = c->out.line;
             if (c->out.too_big) {
-                snprintf(err, errlen, "record larger than %zu bytes or %zu cells",
-                         c->max_bytes, c->max_cells);
+                snprintf(err, errlen, "record larger than %zu bytes or %zu cells", c->max_bytes,
+                         c->max_cells);
                 return -EINVAL;
             }
             for (size_t i = 0; i < c->out.n; i++)

@@ -17,15 +17,15 @@
 
 struct tp_input {
     FILE           *in;
-    const tp_map_t *map;        /* NULL: plain JSON-line Envelopes */
+    const tp_map_t *map; /* NULL: plain JSON-line Envelopes */
     size_t          max_bytes;
-    char           *line;       /* getline() buffer (JSON lines) */
+    char           *line; /* getline() buffer (JSON lines) */
     size_t          line_cap, lineno;
-    tp_csv_t       *csv;        /* mapped CSV */
-    size_t         *colmap;     /* mapping column i -> CSV cell index */
-    size_t          n_header;   /* cells in the header, 0 before it is read */
-    const char    **vals;       /* one row's text per mapping column */
-    char          (*num)[32];   /* JSON numbers of a row, as text */
+    tp_csv_t       *csv;      /* mapped CSV */
+    size_t         *colmap;   /* mapping column i -> CSV cell index */
+    size_t          n_header; /* cells in the header, 0 before it is read */
+    const char    **vals;     /* one row's text per mapping column */
+    char (*num)[32];          /* JSON numbers of a row, as text */
 };
 
 int tp_input_new(FILE *in, const tp_map_t *map, size_t max_bytes, tp_input_t **ret) {
@@ -34,11 +34,12 @@ int tp_input_new(FILE *in, const tp_map_t *map, size_t max_bytes, tp_input_t **r
         return -ENOMEM;
     *t = (tp_input_t){ .in = in, .map = map, .max_bytes = max_bytes };
     size_t n = map ? tp_map_n_columns(map) : 0;
-    if (map && (!(t->vals = calloc(n + 1, sizeof *t->vals)) ||
-                !(t->colmap = calloc(n + 1, sizeof *t->colmap)) ||
-                !(t->num = calloc(n + 1, sizeof *t->num)) ||
-                (tp_map_format(map) == TP_MAP_CSV &&
-                 tp_csv_new(in, tp_map_delimiter(map), max_bytes, TP_INPUT_MAX_CELLS, &t->csv) < 0))) {
+    if (map &&
+        (!(t->vals = calloc(n + 1, sizeof *t->vals)) ||
+         !(t->colmap = calloc(n + 1, sizeof *t->colmap)) ||
+         !(t->num = calloc(n + 1, sizeof *t->num)) ||
+         (tp_map_format(map) == TP_MAP_CSV &&
+          tp_csv_new(in, tp_map_delimiter(map), max_bytes, TP_INPUT_MAX_CELLS, &t->csv) < 0))) {
         tp_input_destroy(&t);
         return -ENOMEM;
     }
@@ -83,7 +84,7 @@ static ssize_t s_getline(tp_input_t *t) {
 /* The values of the mapping's columns in one JSON object. */
 static int s_json_row(tp_input_t *t, const json_t *obj, char *err, size_t errlen) {
     for (size_t i = 0; i < tp_map_n_columns(t->map); i++) {
-        const char *name = tp_map_column(t->map, i);
+        const char   *name = tp_map_column(t->map, i);
         const json_t *v = json_object_get(obj, name);
         t->vals[i] = NULL;
         if (!v || json_is_null(v))
@@ -118,12 +119,12 @@ static int s_next_line(tp_input_t *t, ProtobufCMessage **ret_env, size_t *ret_li
     }
     int r;
     if (!t->map) {
-        r = tp_json_parse_message(t->line, (size_t)len, &touchpoint__v1__envelope__descriptor,
-                                  err, errlen, ret_env);
+        r = tp_json_parse_message(t->line, (size_t)len, &touchpoint__v1__envelope__descriptor, err,
+                                  errlen, ret_env);
         return r < 0 ? r : 1;
     }
     json_error_t jerr;
-    json_t *obj = json_loadb(t->line, (size_t)len, JSON_REJECT_DUPLICATES, &jerr);
+    json_t      *obj = json_loadb(t->line, (size_t)len, JSON_REJECT_DUPLICATES, &jerr);
     if (!obj || !json_is_object(obj)) {
         snprintf(err, errlen, obj ? "expected a JSON object" : "invalid JSON at column %d: %s",
                  jerr.column, jerr.text);
@@ -141,7 +142,7 @@ static int s_next_line(tp_input_t *t, ProtobufCMessage **ret_env, size_t *ret_li
 static int s_header(tp_input_t *t, char **cells, size_t n, size_t line, char *err, size_t errlen) {
     for (size_t i = 0; i < tp_map_n_columns(t->map); i++) {
         const char *name = tp_map_column(t->map, i);
-        size_t at = n;
+        size_t      at = n;
         for (size_t j = 0; j < n; j++) {
             if (strcmp(cells[j], name))
                 continue;
@@ -167,7 +168,7 @@ static int s_next_csv(tp_input_t *t, ProtobufCMessage **ret_env, size_t *ret_lin
     for (;;) {
         char **cells;
         size_t n;
-        int r = tp_csv_next(t->csv, &cells, &n, ret_line, err, errlen);
+        int    r = tp_csv_next(t->csv, &cells, &n, ret_line, err, errlen);
         if (r <= 0)
             return r == -EINVAL && t->n_header == 0 ? -EBADMSG : r;
         if (t->n_header == 0) {

@@ -22,23 +22,26 @@
 #define TP_MAP_MAX_FILE (1024 * 1024)
 
 struct load {
-    const char    *path;
+    const char      *path;
     yaml_document_t *doc;
-    tp_map_t      *m;
-    char          *err;
-    size_t         errlen;
+    tp_map_t        *m;
+    char            *err;
+    size_t           errlen;
 };
 
 /* Fields the daemon refuses an event without (docs/contract.md):
  * a mapping must fill them, and a row that leaves one empty is bad. */
-static const struct { const char *payload; const char *fields[6]; } s_required[] = {
-    { "call",        { "call_id", "hcp_id", "rep_id", "status", "call_at_ms", NULL } },
+static const struct {
+    const char *payload;
+    const char *fields[6];
+} s_required[] = {
+    { "call", { "call_id", "hcp_id", "rep_id", "status", "call_at_ms", NULL } },
     { "contracting", { "contract_id", "step", "state", "at_ms", NULL } },
-    { "feedback",    { "feedback_id", "hcp_id", "at_ms", NULL } },
+    { "feedback", { "feedback_id", "hcp_id", "at_ms", NULL } },
 };
 
-__attribute__((format(printf, 3, 4)))
-static int s_fail(struct load *l, const yaml_node_t *n, const char *fmt, ...) {
+__attribute__((format(printf, 3, 4))) static int s_fail(struct load *l, const yaml_node_t *n,
+                                                        const char *fmt, ...) {
     int at = n ? snprintf(l->err, l->errlen, "%s:%zu: ", l->path, (size_t)n->start_mark.line + 1)
                : snprintf(l->err, l->errlen, "%s: ", l->path);
     if (at >= 0 && (size_t)at < l->errlen) {
@@ -88,7 +91,7 @@ static int s_column(struct load *l, const yaml_node_t *n, const char *name) {
 static int s_template(struct load *l, const char *key, const yaml_node_t *n,
                       struct tp_map_tmpl *t) {
     const char *s = NULL;
-    int r = s_text(l, key, n, &s);
+    int         r = s_text(l, key, n, &s);
     if (r < 0)
         return r;
     if (!*s)
@@ -133,9 +136,9 @@ static int s_template(struct load *l, const char *key, const yaml_node_t *n,
  * row would be checked: converted, then parsed by tp_json. */
 static int s_check_value(struct load *l, const struct tp_map_spec *s, const yaml_node_t *n,
                          const char *text) {
-    char why[512];
+    char    why[512];
     json_t *v = NULL, *obj = NULL;
-    int r = tp_map_convert(s, text, true, why, sizeof why, &v);
+    int     r = tp_map_convert(s, text, true, why, sizeof why, &v);
     if (r == -EINVAL)
         return s_fail(l, n, "%s: %s", s->name, why);
     if (r < 0 || !v)
@@ -167,8 +170,8 @@ static bool s_is_time_field(const ProtobufCFieldDescriptor *fd) {
 /* One field spec: a column name, or a mapping of options. */
 static int s_spec(struct load *l, const yaml_node_t *n, struct tp_map_spec *s) {
     static const char *const keys = "column, values, split, time, timezone, default, required";
-    const char *t = NULL;
-    int r;
+    const char              *t = NULL;
+    int                      r;
     s->col = -1;
     if (s->fd == NULL || s_is_time_field(s->fd))
         s->time = strdup("iso8601");
@@ -186,7 +189,7 @@ static int s_spec(struct load *l, const yaml_node_t *n, struct tp_map_spec *s) {
     for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
         yaml_node_t *k = yaml_document_get_node(l->doc, p->key);
         yaml_node_t *v = yaml_document_get_node(l->doc, p->value);
-        const char *key = s_scalar(k);
+        const char  *key = s_scalar(k);
         if (!key)
             return s_fail(l, k, "%s: keys are text", s->name);
         if (!strcmp(key, "values")) {
@@ -209,15 +212,19 @@ static int s_spec(struct load *l, const yaml_node_t *n, struct tp_map_spec *s) {
             if (!s->time)
                 return s_fail(l, k, "%s: not a time field (those are at_ms and *_at_ms)", s->name);
             if (tp_timefmt_check(t) < 0)
-                return s_fail(l, v, "%s: time \"%.64s\": expected iso8601, unix_ms, unix_s or "
-                              "a strptime pattern such as \"%%m/%%d/%%Y %%H:%%M\"", s->name, t);
+                return s_fail(l, v,
+                              "%s: time \"%.64s\": expected iso8601, unix_ms, unix_s or "
+                              "a strptime pattern such as \"%%m/%%d/%%Y %%H:%%M\"",
+                              s->name, t);
             free(s->time);
             if (!(s->time = strdup(t)))
                 return -ENOMEM;
         } else if (!strcmp(key, "timezone")) {
             if (!s->time || tp_timefmt_parse_offset(t, &s->tz) < 0)
-                return s_fail(l, v, "%s: timezone \"%.64s\": expected UTC or an offset such "
-                              "as +01:00, on a time field", s->name, t);
+                return s_fail(l, v,
+                              "%s: timezone \"%.64s\": expected UTC or an offset such "
+                              "as +01:00, on a time field",
+                              s->name, t);
         } else if (!strcmp(key, "default")) {
             deflt = v;
             if (!(s->def = strdup(t)))
@@ -234,13 +241,15 @@ static int s_spec(struct load *l, const yaml_node_t *n, struct tp_map_spec *s) {
     if (s->col < 0 && !s->def)
         return s_fail(l, n, "%s: needs a column or a default", s->name);
     if (values) {
-        if (values->type != YAML_MAPPING_NODE || values->data.mapping.pairs.start ==
-                                                     values->data.mapping.pairs.top)
-            return s_fail(l, values, "%s: values: expected a mapping of source value: contract "
-                          "value", s->name);
+        if (values->type != YAML_MAPPING_NODE ||
+            values->data.mapping.pairs.start == values->data.mapping.pairs.top)
+            return s_fail(l, values,
+                          "%s: values: expected a mapping of source value: contract "
+                          "value",
+                          s->name);
         for (yaml_node_pair_t *p = values->data.mapping.pairs.start;
              p < values->data.mapping.pairs.top; p++) {
-            const char *from = NULL, *to = NULL;
+            const char  *from = NULL, *to = NULL;
             yaml_node_t *k = yaml_document_get_node(l->doc, p->key);
             yaml_node_t *v = yaml_document_get_node(l->doc, p->value);
             if ((r = s_text(l, "values", k, &from)) < 0 || (r = s_text(l, "values", v, &to)) < 0)
@@ -260,7 +269,7 @@ static int s_spec(struct load *l, const yaml_node_t *n, struct tp_map_spec *s) {
 }
 
 static int s_fields(struct load *l, const yaml_node_t *key, const yaml_node_t *n) {
-    tp_map_t *m = l->m;
+    tp_map_t                         *m = l->m;
     const ProtobufCMessageDescriptor *pd = m->payload->descriptor;
     if (n->type != YAML_MAPPING_NODE)
         return s_fail(l, n, "fields: expected a mapping of contract field: column");
@@ -268,8 +277,8 @@ static int s_fields(struct load *l, const yaml_node_t *key, const yaml_node_t *n
     if (!(m->fields = calloc(count ? count : 1, sizeof *m->fields)))
         return -ENOMEM;
     for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
-        yaml_node_t *k = yaml_document_get_node(l->doc, p->key);
-        const char *name = s_scalar(k);
+        yaml_node_t                    *k = yaml_document_get_node(l->doc, p->key);
+        const char                     *name = s_scalar(k);
         const ProtobufCFieldDescriptor *fd = NULL;
         /* The proto name (call_at_ms) or its JSON name (callAtMs). */
         for (unsigned i = 0; name && i < pd->n_fields && !fd; i++) {
@@ -283,7 +292,7 @@ static int s_fields(struct load *l, const yaml_node_t *key, const yaml_node_t *n
                 fd = &pd->fields[i];
         }
         if (!fd) {
-            char list[512];
+            char   list[512];
             size_t at = 0;
             for (unsigned i = 0; i < pd->n_fields && at < sizeof list; i++)
                 at += (size_t)snprintf(list + at, sizeof list - at, "%s%s", i ? ", " : "",
@@ -322,18 +331,19 @@ static int s_fields(struct load *l, const yaml_node_t *key, const yaml_node_t *n
 static int s_root(struct load *l, yaml_node_t *root) {
     static const char *const keys =
         "format, delimiter, payload, source, event_id, occurred_at, fields";
-    tp_map_t *m = l->m;
+    tp_map_t    *m = l->m;
     yaml_node_t *fields = NULL, *fields_key = NULL, *occurred = NULL, *source = NULL;
     yaml_node_t *event_id = NULL;
     if (!root || root->type != YAML_MAPPING_NODE)
         return s_fail(l, root, "expected a mapping of %s", keys);
     m->delim = ',';
     bool have_format = false;
-    for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top; p++) {
+    for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top;
+         p++) {
         yaml_node_t *k = yaml_document_get_node(l->doc, p->key);
         yaml_node_t *v = yaml_document_get_node(l->doc, p->value);
-        const char *key = s_scalar(k), *t = NULL;
-        int r;
+        const char  *key = s_scalar(k), *t = NULL;
+        int          r;
         if (!key)
             return s_fail(l, k, "keys are text");
         for (yaml_node_pair_t *q = root->data.mapping.pairs.start; q < p; q++) {
@@ -344,8 +354,7 @@ static int s_root(struct load *l, yaml_node_t *root) {
         if (!strcmp(key, "fields")) {
             fields = v;
             fields_key = k;
-        }
-        else if (!strcmp(key, "occurred_at"))
+        } else if (!strcmp(key, "occurred_at"))
             occurred = v;
         else if (!strcmp(key, "source"))
             source = v;
@@ -370,16 +379,21 @@ static int s_root(struct load *l, yaml_node_t *root) {
             if ((r = s_text(l, key, v, &t)) < 0)
                 return r;
             if (strcmp(t, "call") && strcmp(t, "contracting") && strcmp(t, "feedback"))
-                return s_fail(l, v, "payload: \"%.64s\": expected call, contracting or feedback", t);
+                return s_fail(l, v, "payload: \"%.64s\": expected call, contracting or feedback",
+                              t);
             m->payload = protobuf_c_message_descriptor_get_field_by_name(
                 &touchpoint__v1__envelope__descriptor, t);
         } else {
             return s_fail(l, k, "unknown key \"%.64s\" (expected %s)", key, keys);
         }
     }
-    const char *missing = !have_format ? "format" : !m->payload ? "payload" : !source ? "source"
-                        : !event_id ? "event_id" : !occurred ? "occurred_at" : !fields ? "fields"
-                        : NULL;
+    const char *missing = !have_format  ? "format"
+                          : !m->payload ? "payload"
+                          : !source     ? "source"
+                          : !event_id   ? "event_id"
+                          : !occurred   ? "occurred_at"
+                          : !fields     ? "fields"
+                                        : NULL;
     if (missing)
         return s_fail(l, root, "%s is missing", missing);
     int r;
@@ -430,12 +444,12 @@ void tp_map_destroy(tp_map_t **p) {
 }
 
 int tp_map_new_from_file(const char *path, char *err, size_t errlen, tp_map_t **ret) {
-    struct load l = { .path = path, .err = err, .errlen = errlen };
-    yaml_parser_t parser;
+    struct load     l = { .path = path, .err = err, .errlen = errlen };
+    yaml_parser_t   parser;
     yaml_document_t doc;
-    bool parser_on = false, doc_on = false;
-    int r = 0;
-    FILE *f = fopen(path, "re");
+    bool            parser_on = false, doc_on = false;
+    int             r = 0;
+    FILE           *f = fopen(path, "re");
     if (!f) {
         r = -errno;
         snprintf(err, errlen, "%s: %s", path, strerror(-r));

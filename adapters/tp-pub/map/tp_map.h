@@ -28,11 +28,11 @@ int tp_map_new_from_file(const char *path, char *err, size_t errlen, tp_map_t **
 void tp_map_destroy(tp_map_t **p);
 
 tp_map_format_t tp_map_format(const tp_map_t *m);
-char tp_map_delimiter(const tp_map_t *m);        /* CSV cell delimiter */
+char            tp_map_delimiter(const tp_map_t *m); /* CSV cell delimiter */
 
 /* The source columns the mapping reads, 0 .. tp_map_n_columns()-1: the
  * order of `vals` in tp_map_apply_row(). */
-size_t tp_map_n_columns(const tp_map_t *m);
+size_t      tp_map_n_columns(const tp_map_t *m);
 const char *tp_map_column(const tp_map_t *m, size_t i);
 
 /* One row -> a new Envelope (free with protobuf_c_message_free_unpacked).

@@ -19,13 +19,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-tp_map_format_t tp_map_format(const tp_map_t *m) { return m->format; }
-char tp_map_delimiter(const tp_map_t *m) { return m->delim; }
-size_t tp_map_n_columns(const tp_map_t *m) { return m->n_cols; }
-const char *tp_map_column(const tp_map_t *m, size_t i) { return i < m->n_cols ? m->cols[i] : NULL; }
+tp_map_format_t tp_map_format(const tp_map_t *m) {
+    return m->format;
+}
+char tp_map_delimiter(const tp_map_t *m) {
+    return m->delim;
+}
+size_t tp_map_n_columns(const tp_map_t *m) {
+    return m->n_cols;
+}
+const char *tp_map_column(const tp_map_t *m, size_t i) {
+    return i < m->n_cols ? m->cols[i] : NULL;
+}
 
-__attribute__((format(printf, 3, 4)))
-static int s_fail(char *err, size_t errlen, const char *fmt, ...) {
+__attribute__((format(printf, 3, 4))) static int s_fail(char *err, size_t errlen, const char *fmt,
+                                                        ...) {
     if (err && errlen) {
         va_list ap;
         va_start(ap, fmt);
@@ -67,7 +75,7 @@ static bool s_is_int(const char *s) {
  * trimmed, empty ones dropped. */
 static int s_split(const char *text, const char *sep, json_t **ret) {
     json_t *arr = json_array();
-    size_t seplen = strlen(sep);
+    size_t  seplen = strlen(sep);
     if (!arr)
         return -ENOMEM;
     for (const char *p = text;;) {
@@ -96,7 +104,7 @@ static int s_split(const char *text, const char *sep, json_t **ret) {
 int tp_map_convert(const struct tp_map_spec *s, const char *text, bool is_default, char *err,
                    size_t errlen, json_t **ret) {
     const ProtobufCFieldDescriptor *fd = s->fd;
-    json_t *v = NULL;
+    json_t                         *v = NULL;
     if (s->values && !is_default) {
         const char *to = NULL;
         for (size_t i = 0; i < s->n_values && !to; i++)
@@ -108,7 +116,7 @@ int tp_map_convert(const struct tp_map_spec *s, const char *text, bool is_defaul
             return s_fail(err, errlen, "unknown value \"%.64s\" (expected one of %s)", text, exp);
         }
         text = to;
-        if (!*text) {           /* mapped to "": the field is left unset */
+        if (!*text) { /* mapped to "": the field is left unset */
             *ret = NULL;
             return 0;
         }
@@ -116,8 +124,8 @@ int tp_map_convert(const struct tp_map_spec *s, const char *text, bool is_defaul
     if (s->time) {
         int64_t ms;
         if (tp_timefmt_parse(text, s->time, s->tz, &ms) < 0)
-            return s_fail(err, errlen, "bad time \"%.64s\" for %s (expected %s)", text,
-                          s->name, s->time);
+            return s_fail(err, errlen, "bad time \"%.64s\" for %s (expected %s)", text, s->name,
+                          s->time);
         v = fd && fd->type == PROTOBUF_C_TYPE_INT32 ? json_integer(ms)
                                                     : json_sprintf("%" PRId64, ms);
     } else if (fd && fd->label == PROTOBUF_C_LABEL_REPEATED) {
@@ -128,7 +136,8 @@ int tp_map_convert(const struct tp_map_spec *s, const char *text, bool is_defaul
             return s_fail(err, errlen, "not valid UTF-8");
     } else if (fd && fd->type == PROTOBUF_C_TYPE_BOOL) {
         if (strcmp(text, "true") && strcmp(text, "false"))
-            return s_fail(err, errlen, "\"%.64s\" is not true or false (map it with values:)", text);
+            return s_fail(err, errlen, "\"%.64s\" is not true or false (map it with values:)",
+                          text);
         v = json_boolean(!strcmp(text, "true"));
     } else if (fd && fd->type != PROTOBUF_C_TYPE_STRING && fd->type != PROTOBUF_C_TYPE_ENUM) {
         /* Integers; their range is tp_json's to check. */
@@ -155,11 +164,11 @@ static const char *s_cell(const char *const *vals, int col) {
 
 /* The value of spec `s` for the row, with the column (or field) in errors.
  * *ret NULL: leave the field unset. */
-static int s_value(const struct tp_map_spec *s, const char *const *vals, char *err,
-                   size_t errlen, json_t **ret) {
+static int s_value(const struct tp_map_spec *s, const char *const *vals, char *err, size_t errlen,
+                   json_t **ret) {
     const char *text = s_cell(vals, s->col);
-    bool is_default = !text;
-    char why[512];
+    bool        is_default = !text;
+    char        why[512];
     *ret = NULL;
     if (!text)
         text = s->def;
@@ -192,7 +201,7 @@ static int s_render(const tp_map_t *m, const struct tp_map_tmpl *t, const char *
     buf[0] = '\0';
     for (size_t i = 0, at = 0; i < t->n; i++) {
         const char *p = t->parts[i].text ? t->parts[i].text : vals[t->parts[i].col];
-        size_t n = strlen(p);
+        size_t      n = strlen(p);
         memcpy(buf + at, p, n + 1);
         at += n;
     }
@@ -215,12 +224,12 @@ static int s_where(const tp_map_t *m, const struct tp_map_spec *s, const char *w
  * the column in front when one spec fills that field. */
 static int s_json_fail(const tp_map_t *m, const char *why, char *err, size_t errlen) {
     const char *pname = m->payload->name;
-    size_t plen = strlen(pname);
+    size_t      plen = strlen(pname);
     if (!strncmp(why, pname, plen) && why[plen] == '.')
         for (size_t i = 0; i < m->n_fields; i++) {
             const struct tp_map_spec *s = &m->fields[i];
-            size_t n = strlen(s->fd->name);
-            const char *rest = why + plen + 1;
+            size_t                    n = strlen(s->fd->name);
+            const char               *rest = why + plen + 1;
             if (s->col >= 0 && !strncmp(rest, s->fd->name, n) && (rest[n] == ':' || rest[n] == '['))
                 return s_fail(err, errlen, "column %s: %s", m->cols[s->col], why);
         }
@@ -230,8 +239,8 @@ static int s_json_fail(const tp_map_t *m, const char *why, char *err, size_t err
 int tp_map_apply_row(const tp_map_t *m, const char *const *vals, char *err, size_t errlen,
                      ProtobufCMessage **ret_env) {
     json_t *env = json_object(), *payload = json_object(), *v = NULL;
-    char why[512] = "";
-    int r = env && payload ? 0 : -ENOMEM;
+    char    why[512] = "";
+    int     r = env && payload ? 0 : -ENOMEM;
     if (r == 0 && (r = s_render(m, &m->event_id, vals, err, errlen, &v)) == 0)
         r = json_object_set_new(env, "event_id", v) < 0 ? -ENOMEM : 0;
     if (r == 0 && (r = s_render(m, &m->source, vals, err, errlen, &v)) == 0)

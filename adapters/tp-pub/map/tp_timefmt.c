@@ -25,7 +25,7 @@ static bool s_digits(const char **s, int n, int *ret) {
 /* "Z" or "+HH[[:]MM]" at *s, consuming it. */
 static int s_offset(const char **s, int32_t *ret_s) {
     const char *p = *s;
-    int h, m = 0;
+    int         h, m = 0;
     if (*p == 'Z' || *p == 'z') {
         *s = p + 1;
         *ret_s = 0;
@@ -70,7 +70,7 @@ static int s_to_ms(struct tm *tm, int ms, int32_t off, int64_t *ret_ms) {
     if (tm->tm_mon < 0 || tm->tm_mon > 11 || tm->tm_mday < 1 || tm->tm_mday > 31 ||
         tm->tm_hour > 23 || tm->tm_min > 59 || tm->tm_sec > 60)
         return -EINVAL;
-    int mday = tm->tm_mday;
+    int    mday = tm->tm_mday;
     time_t t = timegm(tm);
     /* timegm() normalises 02/31 to 03/03: a date that moved was not a date. */
     if (t == (time_t)-1 || tm->tm_mday != mday)
@@ -81,7 +81,7 @@ static int s_to_ms(struct tm *tm, int ms, int32_t off, int64_t *ret_ms) {
 
 static int s_iso(const char *s, int32_t tz, int64_t *ret_ms) {
     struct tm tm = { 0 };
-    int y, mo, d, ms = 0;
+    int       y, mo, d, ms = 0;
     if (!s_digits(&s, 4, &y) || *s++ != '-' || !s_digits(&s, 2, &mo) || *s++ != '-' ||
         !s_digits(&s, 2, &d))
         return -EINVAL;
@@ -136,7 +136,7 @@ int tp_timefmt_parse(const char *s, const char *fmt, int32_t tz_offset_s, int64_
         return s_unix(s, 1, ret_ms);
     if (!strcmp(fmt, "unix_s"))
         return s_unix(s, 1000, ret_ms);
-    struct tm tm = { .tm_mday = 1 };
+    struct tm   tm = { .tm_mday = 1 };
     const char *end = strptime(s, fmt, &tm);
     while (end && *end == ' ')
         end++;

@@ -14,17 +14,17 @@
 typedef struct tp_sink tp_sink_t;
 
 struct tp_sink_ops {
-    const char *name;                           /* "stdout", "file", "webhook" */
+    const char *name; /* "stdout", "file", "webhook" */
     /* Delivers `body` (`len` bytes, one JSON document, no trailing newline).
      * 0 delivered; -EAGAIN not now, try again later (connection refused,
      * timeout, 5xx, 408, 429, a failed write); -EBADMSG the receiver refused
      * this message for good (a 4xx): retrying it cannot help; -EINTR
      * interrupted by a stop request. On failure `why` holds a reason. */
-    int  (*deliver)(tp_sink_t *s, const char *body, size_t len, char *why, size_t whylen);
+    int (*deliver)(tp_sink_t *s, const char *body, size_t len, char *why, size_t whylen);
     /* SIGHUP: reopen what was opened by name (the file after logrotate moved
      * it). 0 or negative errno (the old one is kept then, `why` says why).
      * NULL when there is nothing to reopen. */
-    int  (*reopen)(tp_sink_t *s, char *why, size_t whylen);
+    int (*reopen)(tp_sink_t *s, char *why, size_t whylen);
     /* Frees the sink; accepts NULL. */
     void (*destroy)(tp_sink_t *s);
 };

@@ -10,10 +10,10 @@
 #include <unistd.h>
 
 struct sink_file {
-    tp_sink_t   base;
-    char       *path;                           /* NULL = stdout */
-    int         fd;                             /* FILE, appended to */
-    bool        fsync;                          /* fsync every line (--fsync) */
+    tp_sink_t base;
+    char     *path;  /* NULL = stdout */
+    int       fd;    /* FILE, appended to */
+    bool      fsync; /* fsync every line (--fsync) */
 };
 
 static int s_open(const char *path, char *why, size_t whylen, int *ret_fd) {
@@ -43,7 +43,7 @@ static int s_deliver(tp_sink_t *base, const char *body, size_t len, char *why, s
         return 0;
     }
     struct iovec iov[2] = { { (void *)body, len }, { "\n", 1 } };
-    size_t left = len + 1;
+    size_t       left = len + 1;
     while (left > 0) {
         ssize_t n = writev(s->fd, iov, 2);
         if (n < 0 && errno == EINTR)
@@ -70,7 +70,7 @@ static int s_deliver(tp_sink_t *base, const char *body, size_t len, char *why, s
 /* The new file first: if it cannot be opened the old one stays in use. */
 static int s_reopen(tp_sink_t *base, char *why, size_t whylen) {
     struct sink_file *s = (struct sink_file *)base;
-    int fd = -1;
+    int               fd = -1;
     if (!s->path)
         return 0;
     int r = s_open(s->path, why, whylen, &fd);
@@ -92,11 +92,17 @@ static void s_destroy(tp_sink_t *base) {
 }
 
 static const struct tp_sink_ops s_ops = {
-    .name = "file", .deliver = s_deliver, .reopen = s_reopen, .destroy = s_destroy,
+    .name = "file",
+    .deliver = s_deliver,
+    .reopen = s_reopen,
+    .destroy = s_destroy,
 };
 
 static const struct tp_sink_ops s_stdout_ops = {
-    .name = "stdout", .deliver = s_deliver, .reopen = NULL, .destroy = s_destroy,
+    .name = "stdout",
+    .deliver = s_deliver,
+    .reopen = NULL,
+    .destroy = s_destroy,
 };
 
 int tp_sink_file_new(const char *path, bool fsync, char *why, size_t whylen, tp_sink_t **ret) {

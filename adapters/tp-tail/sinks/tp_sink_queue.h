@@ -28,9 +28,9 @@
 typedef struct tp_sink_queue tp_sink_queue_t;
 
 struct tp_sink_counters {
-    uint64_t delivered;     /* messages the sink took */
-    uint64_t retried;       /* failed attempts that were (or will be) retried */
-    uint64_t failed;        /* messages refused for good, or given up on */
+    uint64_t delivered; /* messages the sink took */
+    uint64_t retried;   /* failed attempts that were (or will be) retried */
+    uint64_t failed;    /* messages refused for good, or given up on */
 };
 
 /* A queue delivering to `sink` (owned from here on, also on failure).

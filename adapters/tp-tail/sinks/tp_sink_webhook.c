@@ -13,15 +13,15 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
-#define TP_WEBHOOK_STOP_POLL_MS  100      /* how late a stop request is noticed */
-#define TP_WEBHOOK_MAX_HEADERS   32
+#define TP_WEBHOOK_STOP_POLL_MS 100 /* how late a stop request is noticed */
+#define TP_WEBHOOK_MAX_HEADERS  32
 
 struct sink_webhook {
     tp_sink_t                 base;
-    struct event_base        *evb;          /* private: runs only inside deliver */
-    struct evhttp_connection *conn;         /* keep-alive, NULL until first use or after a stop */
-    struct event             *deadline;     /* one-shot: the POST took timeout_ms */
-    struct event             *stop_poll;    /* persistent: checks *stop */
+    struct event_base        *evb;       /* private: runs only inside deliver */
+    struct evhttp_connection *conn;      /* keep-alive, NULL until first use or after a stop */
+    struct event             *deadline;  /* one-shot: the POST took timeout_ms */
+    struct event             *stop_poll; /* persistent: checks *stop */
     char                     *host, *target, *host_header;
     int                       port;
     char                     *names[TP_WEBHOOK_MAX_HEADERS], *values[TP_WEBHOOK_MAX_HEADERS];
@@ -30,10 +30,10 @@ struct sink_webhook {
     volatile sig_atomic_t    *stop;
     /* the POST in flight */
     bool                      done, timed_out, stopped;
-    int                       code;         /* HTTP status, 0 = no answer */
-    enum evhttp_request_error error;        /* why there was no answer */
+    int                       code;  /* HTTP status, 0 = no answer */
+    enum evhttp_request_error error; /* why there was no answer */
     bool                      has_error;
-    char                      answer[128];  /* start of a refusal's body, for the log */
+    char                      answer[128]; /* start of a refusal's body, for the log */
 };
 
 static void s_request_cb(struct evhttp_request *req, void *arg) {
@@ -42,9 +42,9 @@ static void s_request_cb(struct evhttp_request *req, void *arg) {
     s->code = req ? evhttp_request_get_response_code(req) : 0;
     if (req && s->code >= 400 && s->code < 500) {
         struct evbuffer *in = evhttp_request_get_input_buffer(req);
-        ev_ssize_t n = evbuffer_copyout(in, s->answer, sizeof s->answer - 1);
+        ev_ssize_t       n = evbuffer_copyout(in, s->answer, sizeof s->answer - 1);
         s->answer[n > 0 ? n : 0] = '\0';
-        for (char *c = s->answer; *c; c++)      /* one log line */
+        for (char *c = s->answer; *c; c++) /* one log line */
             if (*c == '\n' || *c == '\r')
                 *c = ' ';
     }
@@ -75,12 +75,12 @@ static void s_stop_poll_cb(evutil_socket_t fd, short what, void *arg) {
 
 static const char *s_error_name(enum evhttp_request_error e) {
     switch (e) {
-    case EVREQ_HTTP_TIMEOUT:        return "timeout";
-    case EVREQ_HTTP_EOF:            return "connection closed";
+    case EVREQ_HTTP_TIMEOUT: return "timeout";
+    case EVREQ_HTTP_EOF: return "connection closed";
     case EVREQ_HTTP_INVALID_HEADER: return "invalid answer";
-    case EVREQ_HTTP_BUFFER_ERROR:   return "connection failed";
+    case EVREQ_HTTP_BUFFER_ERROR: return "connection failed";
     case EVREQ_HTTP_REQUEST_CANCEL: return "cancelled";
-    case EVREQ_HTTP_DATA_TOO_LONG:  return "answer too long";
+    case EVREQ_HTTP_DATA_TOO_LONG: return "answer too long";
     }
     return "connection failed";
 }
@@ -93,7 +93,8 @@ static int s_deliver(tp_sink_t *base, const char *body, size_t len, char *why, s
             snprintf(why, whylen, "cannot create a connection to %s", s->host_header);
             return -EAGAIN;
         }
-        struct timeval tv = { (time_t)(s->timeout_ms / 1000), (suseconds_t)(s->timeout_ms % 1000) * 1000 };
+        struct timeval tv = { (time_t)(s->timeout_ms / 1000),
+                              (suseconds_t)(s->timeout_ms % 1000) * 1000 };
         evhttp_connection_set_timeout_tv(s->conn, &tv);
     }
     struct evhttp_request *req = evhttp_request_new(s_request_cb, s);
@@ -119,7 +120,8 @@ static int s_deliver(tp_sink_t *base, const char *body, size_t len, char *why, s
         snprintf(why, whylen, "cannot send to %s", s->host_header);
         return -EAGAIN;
     }
-    struct timeval tv = { (time_t)(s->timeout_ms / 1000), (suseconds_t)(s->timeout_ms % 1000) * 1000 };
+    struct timeval tv = { (time_t)(s->timeout_ms / 1000),
+                          (suseconds_t)(s->timeout_ms % 1000) * 1000 };
     struct timeval poll = { 0, TP_WEBHOOK_STOP_POLL_MS * 1000 };
     evtimer_add(s->deadline, &tv);
     evtimer_add(s->stop_poll, &poll);
@@ -175,20 +177,24 @@ static void s_destroy(tp_sink_t *base) {
 }
 
 static const struct tp_sink_ops s_ops = {
-    .name = "webhook", .deliver = s_deliver, .reopen = NULL, .destroy = s_destroy,
+    .name = "webhook",
+    .deliver = s_deliver,
+    .reopen = NULL,
+    .destroy = s_destroy,
 };
 
 /* "Name: value": a token name, no CR/LF anywhere (no header injection). */
 static int s_add_header(struct sink_webhook *s, const char *line, char *why, size_t whylen) {
     const char *colon = strchr(line, ':');
-    size_t name_len = colon ? (size_t)(colon - line) : 0;
+    size_t      name_len = colon ? (size_t)(colon - line) : 0;
     if (s->n_headers == TP_WEBHOOK_MAX_HEADERS) {
         snprintf(why, whylen, "at most %d --webhook-header options", TP_WEBHOOK_MAX_HEADERS);
         return -EINVAL;
     }
     if (name_len == 0 || strpbrk(line, "\r\n") ||
-        strspn(line, "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
-            != name_len) {
+        strspn(line,
+               "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") !=
+            name_len) {
         snprintf(why, whylen, "invalid --webhook-header '%.64s' (expected 'Name: value')", line);
         return -EINVAL;
     }
@@ -206,16 +212,19 @@ static int s_add_header(struct sink_webhook *s, const char *line, char *why, siz
 
 static int s_parse_url(struct sink_webhook *s, const char *url, char *why, size_t whylen) {
     struct evhttp_uri *u = evhttp_uri_parse(url);
-    int r = -EINVAL;
-    const char *scheme = u ? evhttp_uri_get_scheme(u) : NULL;
-    const char *host = u ? evhttp_uri_get_host(u) : NULL;
+    int                r = -EINVAL;
+    const char        *scheme = u ? evhttp_uri_get_scheme(u) : NULL;
+    const char        *host = u ? evhttp_uri_get_host(u) : NULL;
     if (!u || !scheme || !host || !*host) {
-        snprintf(why, whylen, "invalid --webhook URL '%.128s' (expected http://host:port/path)", url);
+        snprintf(why, whylen, "invalid --webhook URL '%.128s' (expected http://host:port/path)",
+                 url);
         goto out;
     }
     if (strcasecmp(scheme, "http") != 0) {
-        snprintf(why, whylen, "--webhook URL '%.128s': only http:// is supported; for https "
-                 "put a TLS-terminating proxy in front of the receiver", url);
+        snprintf(why, whylen,
+                 "--webhook URL '%.128s': only http:// is supported; for https "
+                 "put a TLS-terminating proxy in front of the receiver",
+                 url);
         goto out;
     }
     const char *path = evhttp_uri_get_path(u), *query = evhttp_uri_get_query(u);
@@ -225,7 +234,7 @@ static int s_parse_url(struct sink_webhook *s, const char *url, char *why, size_
         goto out;
     if (asprintf(&s->target, "%s%s%s", path && *path ? path : "/", query ? "?" : "",
                  query ? query : "") < 0) {
-        s->target = NULL;                      /* asprintf leaves it undefined */
+        s->target = NULL; /* asprintf leaves it undefined */
         goto out;
     }
     if (asprintf(&s->host_header, "%s:%d", host, s->port) < 0) {
@@ -250,9 +259,9 @@ int tp_sink_webhook_new(const struct tp_sink_webhook_config *cfg, char *why, siz
     int r = s_parse_url(s, cfg->url, why, whylen);
     for (size_t i = 0; r == 0 && i < cfg->n_headers; i++)
         r = s_add_header(s, cfg->headers[i], why, whylen);
-    if (r == 0 && (!(s->evb = event_base_new()) ||
-                   !(s->deadline = evtimer_new(s->evb, s_deadline_cb, s)) ||
-                   !(s->stop_poll = event_new(s->evb, -1, EV_PERSIST, s_stop_poll_cb, s))))
+    if (r == 0 &&
+        (!(s->evb = event_base_new()) || !(s->deadline = evtimer_new(s->evb, s_deadline_cb, s)) ||
+         !(s->stop_poll = event_new(s->evb, -1, EV_PERSIST, s_stop_poll_cb, s))))
         r = -ENOMEM;
     if (r < 0) {
         if (r == -ENOMEM)

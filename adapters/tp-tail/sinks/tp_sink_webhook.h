@@ -24,10 +24,10 @@
 #include "tp_sink.h"
 
 struct tp_sink_webhook_config {
-    const char  *url;                   /* http://host[:port][/path][?query] */
-    const char *const *headers;         /* "Name: value" strings, n_headers of them */
-    size_t       n_headers;
-    uint64_t     timeout_ms;            /* whole POST: connect, send, answer; > 0 */
+    const char        *url;     /* http://host[:port][/path][?query] */
+    const char *const *headers; /* "Name: value" strings, n_headers of them */
+    size_t             n_headers;
+    uint64_t           timeout_ms; /* whole POST: connect, send, answer; > 0 */
     /* Checked every 100 ms during a POST: when it becomes non-zero the POST
      * is abandoned and deliver returns -EINTR (tp-tail's SIGINT/SIGTERM). */
     volatile sig_atomic_t *stop;

@@ -45,8 +45,8 @@ static void s_on_event(void *state, const tp_rule_ctx_t *ctx, const tp_event_t *
 
     char subject[8 + 128 + 1];
     TP_STR_JOIN(subject, sizeof subject, "call/", call->call_id);
-    unsigned required = tp_config_required_fields(ctx->cfg, call->channel);
-    unsigned missing = required & ~(unsigned)call->present;
+    unsigned    required = tp_config_required_fields(ctx->cfg, call->channel);
+    unsigned    missing = required & ~(unsigned)call->present;
     const char *event_id = ev->env->event_id;
 
     /* Formatting is most of a rule's cost: decide first, format only when
@@ -60,9 +60,8 @@ static void s_on_event(void *state, const tp_rule_ctx_t *ctx, const tp_event_t *
         s_field_list(missing, missing_s, sizeof missing_s);
         s_field_list(required, required_s, sizeof required_s);
         tp_format_time(call->call_at_ms, call_at, sizeof call_at);
-        snprintf(summary, sizeof summary,
-                 "Call %s by rep %s with HCP %s was submitted without %s.", call->call_id,
-                 call->rep_id, call->hcp_id, missing_s);
+        snprintf(summary, sizeof summary, "Call %s by rep %s with HCP %s was submitted without %s.",
+                 call->call_id, call->rep_id, call->hcp_id, missing_s);
         const tp_kv_t evidence[] = {
             { "missing", missing_s },
             { "required", required_s },
@@ -70,8 +69,8 @@ static void s_on_event(void *state, const tp_rule_ctx_t *ctx, const tp_event_t *
             { "status", tp_call_status_name(call->status) },
             { "call_at", call_at },
         };
-        tp_rule_fire_call(ctx, RULE, TOUCHPOINT__V1__SEVERITY__SEVERITY_WARNING, call, summary, evidence,
-                          sizeof evidence / sizeof evidence[0], event_id);
+        tp_rule_fire_call(ctx, RULE, TOUCHPOINT__V1__SEVERITY__SEVERITY_WARNING, call, summary,
+                          evidence, sizeof evidence / sizeof evidence[0], event_id);
         return;
     }
 

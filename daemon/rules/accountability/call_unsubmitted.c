@@ -32,7 +32,8 @@ static void s_on_event(void *state, const tp_rule_ctx_t *ctx, const tp_event_t *
     if (!ev->applied)
         return;
     if (s_open(call)) {
-        tp_rule_arm(ctx, call->call_id, call->call_at_ms + ctx->cfg->call_unsubmitted.submit_within_ms);
+        tp_rule_arm(ctx, call->call_id,
+                    call->call_at_ms + ctx->cfg->call_unsubmitted.submit_within_ms);
         return;
     }
     tp_rule_cancel(ctx, call->call_id);
@@ -48,8 +49,10 @@ static void s_on_event(void *state, const tp_rule_ctx_t *ctx, const tp_event_t *
         snprintf(summary, sizeof summary, "Call %s has now been submitted.", call->call_id);
     const tp_kv_t evidence[] = {
         { "status", tp_call_status_name(call->status) },
-        { "submitted_at", cancelled || !call->submitted_at_ms
-                              ? "" : tp_format_time(call->submitted_at_ms, submitted, sizeof submitted) },
+        { "submitted_at",
+          cancelled || !call->submitted_at_ms
+              ? ""
+              : tp_format_time(call->submitted_at_ms, submitted, sizeof submitted) },
         { "resolution", cancelled ? "cancelled" : "submitted" },
     };
     tp_alerts_resolve(ctx->alerts, RULE, subject, summary, evidence,
@@ -76,8 +79,8 @@ static void s_on_deadline(void *state, const tp_rule_ctx_t *ctx, const tp_deadli
         { "channel", tp_channel_name(call->channel) },
     };
     const char *event_id = call->event_id;
-    tp_rule_fire_call(ctx, RULE, TOUCHPOINT__V1__SEVERITY__SEVERITY_WARNING, call, summary, evidence,
-                      sizeof evidence / sizeof evidence[0], event_id);
+    tp_rule_fire_call(ctx, RULE, TOUCHPOINT__V1__SEVERITY__SEVERITY_WARNING, call, summary,
+                      evidence, sizeof evidence / sizeof evidence[0], event_id);
 }
 
 const tp_rule_t tp_rule_call_unsubmitted = {
