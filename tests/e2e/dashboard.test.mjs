@@ -7,7 +7,8 @@
 //
 //   node dashboard.test.mjs TOUCHPOINTD TP_PUB SCREENSHOT_DIR
 //
-// Exit 77 (ctest: skipped) only when chromium or playwright-core is absent.
+// Exit 77 (ctest: skipped) only when chromium or playwright-core is absent,
+// and exit 1 then instead when TP_TEST_REQUIRE_ALL is set.
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -17,7 +18,12 @@ const [daemonBin, pubBin, shotDir] = process.argv.slice(2);
 const CHROMIUM = process.env.TP_CHROMIUM || '/usr/bin/chromium';
 const WAIT = 20000;
 
+// TP_TEST_REQUIRE_ALL (CI): every test must run, so a missing tool fails.
 function skip(why) {
+  if (process.env.TP_TEST_REQUIRE_ALL && process.env.TP_TEST_REQUIRE_ALL !== '0') {
+    console.log(`FAIL: cannot run: ${why} (TP_TEST_REQUIRE_ALL is set: skipping is a failure)`);
+    process.exit(1);
+  }
   console.log(`SKIP: ${why}`);
   process.exit(77);
 }

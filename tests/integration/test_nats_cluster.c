@@ -14,7 +14,7 @@
  * partition of the dead instance live on a survivor) is measured and
  * printed, not asserted (wall-clock performance is not a test).
  *
- * Skipped (cmocka skip()) when /usr/sbin/nats-server is not installed.
+ * Skipped when nats-server is not installed (failed under TP_TEST_REQUIRE_ALL).
  */
 #include <errno.h>
 #include <setjmp.h>

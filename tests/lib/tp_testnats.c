@@ -16,10 +16,17 @@
 
 #include <nats/nats.h>
 
+const char *tp_nats_bin(void) {
+    const char *bin = getenv("TP_NATS_SERVER");
+    return bin ? bin : "/usr/sbin/nats-server";
+}
+
 void tp_nats_skip_without_server(void) {
-    if (access(TP_NATS_BIN, X_OK) != 0) {
-        print_message("skipped: " TP_NATS_BIN " is not installed (apt-get install nats-server)\n");
-        skip();
+    if (access(tp_nats_bin(), X_OK) != 0) {
+        char why[320];
+        snprintf(why, sizeof why, "%s is not installed (apt-get install nats-server)",
+                 tp_nats_bin());
+        tp_test_skip(why);
     }
 }
 
@@ -42,7 +49,7 @@ static tp_nats_srv_t *s_new(void) {
 static void s_spawn(tp_nats_srv_t *n, const char *const *extra) {
     char port[16], *sd = tp_path(n->dir, "js"), *log = tp_path(n->dir, "nats.log");
     snprintf(port, sizeof port, "%u", n->port);
-    const char *argv[24] = { TP_NATS_BIN, "-a", "127.0.0.1", "-p", port, "-js", "-sd", sd };
+    const char *argv[24] = { tp_nats_bin(), "-a", "127.0.0.1", "-p", port, "-js", "-sd", sd };
     size_t i = 8;
     for (; extra && *extra && i < 23; extra++)
         argv[i++] = *extra;

@@ -13,7 +13,8 @@
 
 #include "tp_testdaemon.h"
 
-#define TP_NATS_BIN "/usr/sbin/nats-server"
+/* The nats-server binary: $TP_NATS_SERVER if set, else Debian's. */
+const char *tp_nats_bin(void);
 
 typedef struct {
     char     *dir, *url;
@@ -23,7 +24,8 @@ typedef struct {
     bool      running;
 } tp_nats_srv_t;
 
-/* cmocka skip() when nats-server is not installed. */
+/* tp_test_skip() when nats-server is not installed (a failure under
+ * TP_TEST_REQUIRE_ALL). */
 void tp_nats_skip_without_server(void);
 
 /* A free TCP port on 127.0.0.1 (bound, read, closed). */
