@@ -119,6 +119,26 @@ static void s_sync(tp_dfx_t *d) {
     tp_test_alerts_clear(&d->got);
 }
 
+void tp_dfx_expect_nothing_more(tp_dfx_t *d) {
+    char id[32];
+    snprintf(id, sizeof id, "probe-sentinel-%u", d->probes++);
+    tp_test_call_t c = { .event_id = id, .at_ms = T0, .call_id = id, .hcp_id = "HCP-SENTINEL",
+                         .rep_id = "REP-SENTINEL",
+                         .status = TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED };
+    tp_dfx_send_call(d, &c);
+    size_t n = d->got.n;
+    assert_true(tp_dfx_recv_alert(d, TP_WAIT_MS));
+    assert_int_equal(d->got.n, n + 1);
+    Touchpoint__V1__Alert *a = d->got.alerts[n];
+    if (!a->call_id || strcmp(a->call_id, id) != 0)
+        fail_msg("expected nothing more before the sentinel %s, got %s %s (status %d)", id,
+                 d->got.topics[n], a->alert_id, (int)a->status);
+    assert_string_equal(d->got.topics[n], "accountability.call_incomplete");
+    assert_int_equal(a->status, TOUCHPOINT__V1__ALERT_STATUS__ALERT_STATUS_FIRING);
+    touchpoint__v1__alert__free_unpacked(a, NULL);
+    d->got.n = n;
+}
+
 static void s_spawn_and_sync(tp_dfx_t *d, const char *extra_arg, bool fresh);
 static void s_connect_and_sync(tp_dfx_t *d);
 

@@ -86,6 +86,15 @@ void tp_dfx_send_step(tp_dfx_t *d, const tp_test_step_t *s);
 /* Receives one alert into d->got within timeout_ms; false on timeout. */
 bool tp_dfx_recv_alert(tp_dfx_t *d, int timeout_ms);
 
+/* "Nothing more arrives", without waiting and hoping: sends a sentinel (a
+ * probe: an incomplete call of its own HCP and rep, which raises
+ * call_incomplete at once and touches no other rule's state, counted in
+ * d->probes) on d->pub and asserts that its alert is the next one to
+ * arrive. The daemon handles events in order, so an alert due to anything
+ * processed before the sentinel would come first. The sentinel's alert is
+ * not kept in d->got. */
+void tp_dfx_expect_nothing_more(tp_dfx_t *d);
+
 /* SIGTERM, asserts a clean exit (0), returns its stderr (caller frees). */
 char *tp_dfx_stop(tp_dfx_t *d);
 
