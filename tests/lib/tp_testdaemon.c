@@ -331,6 +331,25 @@ bool tp_dfx_reload(tp_dfx_t *d, const char *clock, const char *extra_yaml) {
     return ok;
 }
 
+unsigned long long tp_dfx_live_stat(tp_dfx_t *d, const char *key) {
+    char *log = tp_read_file(d->err);
+    size_t n0 = log ? tp_count_lines(log, "stats: ") : 0;
+    free(log);
+    assert_int_equal(tp_proc_signal(&d->proc, SIGUSR1), 0);
+    long long deadline = tp_now_ms() + TP_WAIT_MS;
+    for (;;) {
+        log = tp_read_file(d->err);
+        if (log && tp_count_lines(log, "stats: ") > n0 && log[strlen(log) - 1] == '\n')
+            break;
+        free(log);
+        assert_true(tp_now_ms() < deadline);
+        zmq_poll(NULL, 0, 10);   /* the line is in a file: poll it briefly */
+    }
+    unsigned long long v = tp_dfx_stat(log, key);
+    free(log);
+    return v;
+}
+
 char *tp_dfx_stop(tp_dfx_t *d) {
     assert_int_equal(tp_proc_signal(&d->proc, SIGTERM), 0);
     assert_int_equal(tp_proc_wait(&d->proc, TP_WAIT_MS), 0);
@@ -358,6 +377,8 @@ void tp_dfx_free(tp_dfx_t *d) {
 unsigned long long tp_dfx_stat(const char *log, const char *key) {
     const char *line = strstr(log, "stats: ");
     assert_non_null(line);
+    for (const char *next; (next = strstr(line + 1, "stats: "));)
+        line = next;
     char pat[64];
     snprintf(pat, sizeof pat, " %s=", key);
     const char *hit = strstr(line, pat);

@@ -119,5 +119,10 @@ void tp_dfx_reconnect(tp_dfx_t *d);
 /* Kills what is left, closes sockets, removes the temp dir. */
 void tp_dfx_free(tp_dfx_t *d);
 
-/* Value of counter `key` in the daemon's final "stats:" line. */
+/* Value of counter `key` in the last "stats:" line of `log` (after a
+ * stop: the final one). */
 unsigned long long tp_dfx_stat(const char *log, const char *key);
+
+/* Value of counter `key` now: SIGUSR1 makes the running daemon log its
+ * counters; waits for that line. */
+unsigned long long tp_dfx_live_stat(tp_dfx_t *d, const char *key);
