@@ -83,10 +83,7 @@ static void s_generate(const char *path) {
 /* What one clean run of the generated stream raises, per rule and status
  * (the stream is deterministic; a change to a rule that changes these is a
  * change to review, then to pin here). */
-static const struct {
-    const char *rule_status;
-    size_t      n;
-} s_pinned[] = {
+static const tp_test_count_t s_pinned[] = {
     { "call_incomplete|ALERT_STATUS_FIRING", 7640 },
     { "call_incomplete|ALERT_STATUS_RESOLVED", 3239 },
     { "call_unsubmitted|ALERT_STATUS_FIRING", 36745 },
@@ -111,46 +108,6 @@ static const struct {
     { "step_slow|ALERT_STATUS_RESOLVED", 615 },
 };
 #define N_PINNED (sizeof s_pinned / sizeof s_pinned[0])
-
-/* "rule:...|STATUS" -> "rule|STATUS" */
-static void s_rule_status(const char *key, char *out, size_t len) {
-    const char *colon = strchr(key, ':'), *bar = strrchr(key, '|');
-    assert_non_null(colon);
-    assert_non_null(bar);
-    snprintf(out, len, "%.*s%s", (int)(colon - key), key, bar);
-}
-
-/* Counts per rule and status of the sorted keys against s_pinned; on a
- * difference prints the table as it should read. */
-static void s_check_pinned(char **keys, size_t n) {
-    char names[64][96];
-    size_t counts[64] = { 0 }, m = 0;
-    for (size_t i = 0; i < n; i++) {
-        char rs[96];
-        s_rule_status(keys[i], rs, sizeof rs);
-        size_t j = 0;
-        while (j < m && strcmp(names[j], rs) != 0)
-            j++;
-        if (j == m) {
-            assert_true(m < 64);
-            snprintf(names[m++], sizeof names[0], "%s", rs);
-        }
-        counts[j]++;
-    }
-    bool same = m == N_PINNED;
-    for (size_t j = 0; same && j < m; j++) {
-        bool found = false;
-        for (size_t k = 0; k < N_PINNED; k++)
-            if (strcmp(s_pinned[k].rule_status, names[j]) == 0)
-                found = s_pinned[k].n == counts[j];
-        same = found;
-    }
-    if (!same) {
-        for (size_t j = 0; j < m; j++)
-            print_message("    { \"%s\", %zu },\n", names[j], counts[j]);
-        fail_msg("the clean run's alerts per rule and status differ from the pinned ones");
-    }
-}
 
 static int s_cmp(const void *a, const void *b) {
     return strcmp(*(char *const *)a, *(char *const *)b);
@@ -219,7 +176,7 @@ static void test_sigkill_under_load_loses_and_repeats_nothing(void **state) {
     char **want;
     size_t n_want = s_collect(text, &want, false);
     free(text);
-    s_check_pinned(want, n_want);
+    tp_test_expect_counts(want, n_want, s_pinned, N_PINNED);
 
     /* The durable consumer, for the whole run. */
     char *pos = tp_path(d->dir, "tail.pos"), *tail_out = tp_path(d->dir, "tail.out");

@@ -385,3 +385,35 @@ unsigned long long tp_dfx_stat(const char *log, const char *key) {
     assert_non_null(hit);
     return strtoull(hit + strlen(pat), NULL, 10);
 }
+
+void tp_test_expect_counts(char **keys, size_t n, const tp_test_count_t *want, size_t n_want) {
+    char names[64][96];
+    size_t counts[64] = { 0 }, m = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *colon = strchr(keys[i], ':'), *bar = strrchr(keys[i], '|');
+        assert_true(colon && bar);
+        char rs[96];
+        snprintf(rs, sizeof rs, "%.*s%s", (int)(colon - keys[i]), keys[i], bar);
+        size_t j = 0;
+        while (j < m && strcmp(names[j], rs) != 0)
+            j++;
+        if (j == m) {
+            assert_true(m < 64);
+            snprintf(names[m++], sizeof names[0], "%s", rs);
+        }
+        counts[j]++;
+    }
+    bool same = m == n_want;
+    for (size_t j = 0; same && j < m; j++) {
+        bool found = false;
+        for (size_t k = 0; k < n_want; k++)
+            if (strcmp(want[k].rule_status, names[j]) == 0)
+                found = want[k].n == counts[j];
+        same = found;
+    }
+    if (same)
+        return;
+    for (size_t j = 0; j < m; j++)
+        print_message("    { \"%s\", %zu },\n", names[j], counts[j]);
+    fail_msg("alerts per rule and status differ from the pinned ones (as they are: above)");
+}

@@ -126,3 +126,14 @@ unsigned long long tp_dfx_stat(const char *log, const char *key);
 /* Value of counter `key` now: SIGUSR1 makes the running daemon log its
  * counters; waits for that line. */
 unsigned long long tp_dfx_live_stat(tp_dfx_t *d, const char *key);
+
+/* Alerts per rule and status ("rule|status" = the part of the key before
+ * the first ':', and its status) pinned for a generated input, against
+ * the sorted "alert_id|status" keys[0..n). On a difference prints the
+ * table as it should read, then fails. */
+typedef struct {
+    const char *rule_status;
+    size_t      n;
+} tp_test_count_t;
+
+void tp_test_expect_counts(char **keys, size_t n, const tp_test_count_t *want, size_t n_want);

@@ -63,6 +63,12 @@ size_t tp_nats_stream_alerts(const char *url, char **keys, size_t max);
  * daemon's reliable input, event clock; sorted keys. */
 size_t tp_nats_reference(const char *const *inputs, char **keys, size_t max);
 
+/* The expected alerts of a fixed input, hard-coded by the test, not taken
+ * from the daemon under test: `want` (NULL-terminated, sorted
+ * "alert_id|status" keys) must equal keys[0..n). On a difference prints
+ * the list as it should read, then fails. */
+void tp_nats_expect_keys(char **keys, size_t n, const char *const *want);
+
 /* Waits up to wait_ms until TP_ALERTS holds exactly ref (multiset); fails
  * with both lists at the deadline. */
 void tp_nats_expect_stream(const char *url, char **ref, size_t nref, long long wait_ms);
