@@ -38,7 +38,7 @@ static long long s_next_ping(int fd) {
     for (;;) {
         zmq_pollitem_t item = { .fd = fd, .events = ZMQ_POLLIN };
         assert_int_equal(zmq_poll(&item, 1, TP_WAIT_MS), 1);
-        char msg[1024];
+        char    msg[1024];
         ssize_t n = recv(fd, msg, sizeof msg - 1, 0);
         assert_true(n > 0);
         msg[n] = '\0';
@@ -49,7 +49,7 @@ static long long s_next_ping(int fd) {
 
 static void test_watchdog_pings_at_half_the_timeout(void **state) {
     (void)state;
-    char *dir = tp_tmpdir();
+    char              *dir = tp_tmpdir();
     struct sockaddr_un sa = { .sun_family = AF_UNIX };
     snprintf(sa.sun_path, sizeof sa.sun_path, "%s/notify", dir);
     int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -72,7 +72,7 @@ static void test_watchdog_pings_at_half_the_timeout(void **state) {
     assert_true(span <= want * 3 / 2);
 
     char *log = tp_dfx_stop(d);
-    char line[64];
+    char  line[64];
     snprintf(line, sizeof line, "pinging every %d ms", INTERVAL_MS);
     assert_non_null(strstr(log, line));
     free(log);
