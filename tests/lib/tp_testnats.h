@@ -1,5 +1,6 @@
 /* tp_testnats — what the JetStream tests share (test_nats,
- * test_nats_cluster): real nats-server processes on free loopback ports
+ * test_nats_cluster): real nats-server processes on loopback ports they
+ * chose themselves (-p -1; a cluster's route ports are picked free ports)
  * with file storage in temp dirs, tp-pub runs, TP_ALERTS read back as a
  * sorted list of "alert_id|status" keys, and the single-node reference
  * (the same input through the reliable ZeroMQ input).
