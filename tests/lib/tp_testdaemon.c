@@ -34,12 +34,12 @@ void tp_dfx_write_config(tp_dfx_t *d, const char *path, const char *clock, const
     snprintf(http, sizeof http, "http: { listen: \"127.0.0.1:0\"%s%s }",
              d->http_yaml ? ", " : "", d->http_yaml ? d->http_yaml : "");
     assert_true(asprintf(&yaml,
-                         "inputs:\n  - endpoint: %s\n    mode: bind\n%s"
+                         "inputs:\n  - endpoint: %s\n    mode: bind\n%s%s"
                          "output:\n  endpoint: %s\n  mode: bind\n  hwm: %d\n%s"
                          "replay:\n  endpoint: %s\n%s"
                          "reliable_input:\n  endpoint: %s\n%s%s"
                          "clock: %s\nstate_dir: %s/state\n%s\n%s",
-                         d->in_ep, cl[0], d->out_ep, d->output_hwm ? d->output_hwm : 100000, cl[1],
+                         d->in_ep, cl[0], d->inputs_yaml ? d->inputs_yaml : "", d->out_ep, d->output_hwm ? d->output_hwm : 100000, cl[1],
                          d->replay_ep, cl[2], d->reliable_ep, cl[3], curve, clock, d->dir,
                          d->http ? http : "http: { enabled: false }",
                          extra ? extra : "") > 0);

@@ -39,6 +39,8 @@ typedef struct {
     unsigned  http_port;         /* the port it bound, once started */
     const char *http_yaml;       /* more keys of the http mapping, flow style
                                   * ("ingest: { enabled: true }"), or NULL */
+    const char *inputs_yaml;     /* more entries of the inputs list after the
+                                  * fixture's own ("  - endpoint: ...\n"), or NULL */
 } tp_dfx_t;
 
 /* Starts the daemon with `clock` ("event"/"wall") and extra YAML appended
