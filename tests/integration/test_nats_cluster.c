@@ -146,9 +146,6 @@ static unsigned s_live_of(tp_dfx_t *d) {
     return set;
 }
 
-/* tp-pub --nats with the whole file. While a stream elects a new leader
- * (a server was lost) PubAcks fail: a producer sends again, which
- * Nats-Msg-Id makes safe (what was stored is dropped as a duplicate). */
 /* The whole test's budget: its waits are sequential, and each one's own
  * limit (up to 2 min) added up exceeds ctest's 300 s. Every wait below
  * takes the smaller of its limit and what is left of BUDGET_MS, so a slow
@@ -164,6 +161,9 @@ static long long s_budget(long long want_ms, const char *what) {
     return want_ms < left ? want_ms : left;
 }
 
+/* tp-pub --nats with the whole file. While a stream elects a new leader
+ * (a server was lost) PubAcks fail: a producer sends again, which
+ * Nats-Msg-Id makes safe (what was stored is dropped as a duplicate). */
 static void s_publish(tp_dfx_t *d, const char *urls, const char *path) {
     const char *args[] = { "--nats", urls, "--partitions", PARTITIONS, path, NULL };
     long long deadline = tp_now_ms() + s_budget(3 * TP_WAIT_MS, "publishing");
