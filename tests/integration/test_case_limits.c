@@ -19,13 +19,13 @@
 #include "tp_testdaemon.h"
 
 #define T0        1767225600000LL
-#define MAX_STEPS 32   /* TP_CASE_MAX_STEPS */
+#define MAX_STEPS 32 /* TP_CASE_MAX_STEPS */
 #define COMPLETED TOUCHPOINT__V1__STEP_STATE__STEP_STATE_COMPLETED
 
 /* A DEALER on d's reliable input. */
 static void *s_dealer(tp_dfx_t *d) {
     void *s = zmq_socket(d->zctx, ZMQ_DEALER);
-    int zero = 0;
+    int   zero = 0;
     assert_non_null(s);
     zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
     assert_int_equal(zmq_connect(s, d->reliable_ep), 0);
@@ -36,7 +36,7 @@ static void *s_dealer(tp_dfx_t *d) {
  * event id, and for a NACK a reason containing `reason`. */
 static void s_step(void *sock, const tp_test_step_t *st, const char *what, const char *reason) {
     uint8_t *buf;
-    size_t len = tp_test_pack_step(st, &buf);
+    size_t   len = tp_test_pack_step(st, &buf);
     assert_int_equal(zmq_send(sock, "crm.contracting", 15, ZMQ_SNDMORE), 15);
     assert_int_equal(zmq_send(sock, buf, len, 0), (int)len);
     free(buf);
@@ -45,7 +45,7 @@ static void s_step(void *sock, const tp_test_step_t *st, const char *what, const
     char got[8] = "", id[64] = "", why[256] = "";
     assert_true(zmq_recv(sock, got, sizeof got - 1, 0) > 0);
     assert_true(zmq_recv(sock, id, sizeof id - 1, 0) >= 0);
-    int more = 0;
+    int    more = 0;
     size_t ml = sizeof more;
     zmq_getsockopt(sock, ZMQ_RCVMORE, &more, &ml);
     if (more)
@@ -59,10 +59,12 @@ static void s_step(void *sock, const tp_test_step_t *st, const char *what, const
 
 static void test_step_beyond_max_distinct_steps_is_nacked(void **state) {
     (void)state;
-    tp_dfx_t *d = tp_dfx_start("event", NULL);
-    void *s = s_dealer(d);
-    char ev[32], step[32];
-    tp_test_step_t st = { .event_id = ev, .contract_id = "K-MANY", .step = step, .state = COMPLETED };
+    tp_dfx_t      *d = tp_dfx_start("event", NULL);
+    void          *s = s_dealer(d);
+    char           ev[32], step[32];
+    tp_test_step_t st = {
+        .event_id = ev, .contract_id = "K-MANY", .step = step, .state = COMPLETED
+    };
     for (int i = 0; i < MAX_STEPS; i++) {
         snprintf(ev, sizeof ev, "st-%d", i);
         snprintf(step, sizeof step, "STEP_%02d", i);
@@ -72,7 +74,8 @@ static void test_step_beyond_max_distinct_steps_is_nacked(void **state) {
     snprintf(ev, sizeof ev, "st-%d", MAX_STEPS);
     snprintf(step, sizeof step, "STEP_%02d", MAX_STEPS);
     st.at_ms = T0 + MAX_STEPS * 1000;
-    s_step(s, &st, "NACK", "contract 'K-MANY' has 32 distinct steps already; dropped step 'STEP_32'");
+    s_step(s, &st, "NACK",
+           "contract 'K-MANY' has 32 distinct steps already; dropped step 'STEP_32'");
     /* A step it has already: still accepted. */
     snprintf(ev, sizeof ev, "st-again");
     snprintf(step, sizeof step, "STEP_00");
@@ -87,10 +90,14 @@ static void test_step_beyond_max_distinct_steps_is_nacked(void **state) {
 
 static void test_case_beyond_max_open_per_hcp_is_nacked(void **state) {
     (void)state;
-    tp_dfx_t *d = tp_dfx_start("event", "limits: { max_open_cases_per_hcp: 2 }\n");
-    void *s = s_dealer(d);
-    tp_test_step_t st = { .event_id = "k1", .at_ms = T0, .contract_id = "K-1", .hcp_id = "HCP-X",
-                          .step = "NOMINATION", .state = COMPLETED };
+    tp_dfx_t      *d = tp_dfx_start("event", "limits: { max_open_cases_per_hcp: 2 }\n");
+    void          *s = s_dealer(d);
+    tp_test_step_t st = { .event_id = "k1",
+                          .at_ms = T0,
+                          .contract_id = "K-1",
+                          .hcp_id = "HCP-X",
+                          .step = "NOMINATION",
+                          .state = COMPLETED };
     s_step(s, &st, "ACK", NULL);
     st.event_id = "k2";
     st.contract_id = "K-2";
@@ -103,8 +110,12 @@ static void test_case_beyond_max_open_per_hcp_is_nacked(void **state) {
     st.hcp_id = "HCP-Y";
     s_step(s, &st, "ACK", NULL);
     /* K-1 closes: room for K-3 (sent again under a new event id). */
-    tp_test_step_t close = { .event_id = "k1-closed", .at_ms = T0 + 1000, .contract_id = "K-1",
-                             .hcp_id = "HCP-X", .step = "PAYMENT", .state = COMPLETED,
+    tp_test_step_t close = { .event_id = "k1-closed",
+                             .at_ms = T0 + 1000,
+                             .contract_id = "K-1",
+                             .hcp_id = "HCP-X",
+                             .step = "PAYMENT",
+                             .state = COMPLETED,
                              .case_closed = true };
     s_step(s, &close, "ACK", NULL);
     st.event_id = "k3-again";

@@ -20,17 +20,17 @@
 
 #define T0        1767225600000LL
 #define SUBMITTED TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED
-#define HANDSHAKE_EVENTS                                                                  \
-    (ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |               \
+#define HANDSHAKE_EVENTS                                                                           \
+    (ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |                        \
      ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
 
 /* A socket of `type` whose handshakes are reported on *ret_mon. */
 static void *s_monitored(void *ctx, int type, void **ret_mon) {
     static unsigned n;
-    char ep[64];
+    char            ep[64];
     snprintf(ep, sizeof ep, "inproc://curve-endpoints-monitor-%u", n++);
     void *s = zmq_socket(ctx, type);
-    int zero = 0;
+    int   zero = 0;
     assert_non_null(s);
     zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
     assert_int_equal(zmq_socket_monitor(s, ep, HANDSHAKE_EVENTS), 0);
@@ -45,7 +45,7 @@ static int s_handshake(void *mon) {
     if (zmq_poll(&it, 1, TP_WAIT_MS) != 1)
         return 0;
     uint8_t buf[6];
-    char addr[256];
+    char    addr[256];
     assert_int_equal(zmq_recv(mon, buf, sizeof buf, 0), 6);
     assert_true(zmq_recv(mon, addr, sizeof addr, 0) >= 0);
     uint16_t ev;
@@ -76,13 +76,13 @@ static void s_expect_refusal_logged(tp_dfx_t *d, const char *key, const char *en
     long long deadline = tp_now_ms() + TP_WAIT_MS;
     for (;;) {
         char *log = tp_read_file(d->err);
-        bool found = log && strstr(log, want);
+        bool  found = log && strstr(log, want);
         free(log);
         if (found)
             return;
         if (tp_now_ms() >= deadline)
             fail_msg("the log never said: %s", want);
-        zmq_poll(NULL, 0, 10);   /* a log line in a file: poll it briefly */
+        zmq_poll(NULL, 0, 10); /* a log line in a file: poll it briefly */
     }
 }
 
@@ -92,7 +92,7 @@ static void s_expect_refusal_logged(tp_dfx_t *d, const char *key, const char *en
 static void test_unlisted_key_refused_on_replay_and_reliable(void **state) {
     (void)state;
     tp_dfx_t *d = tp_dfx_start_curve("event", NULL);
-    char pub[41], sec[41];
+    char      pub[41], sec[41];
     assert_int_equal(zmq_curve_keypair(pub, sec), 0);
     assert_int_equal(s_try(d, ZMQ_DEALER, d->replay_ep, pub, sec), ZMQ_EVENT_HANDSHAKE_FAILED_AUTH);
     s_expect_refusal_logged(d, pub, "replay");
@@ -114,7 +114,7 @@ static void test_unlisted_key_refused_on_replay_and_reliable(void **state) {
 static void test_key_removed_by_reload_is_refused(void **state) {
     (void)state;
     tp_dfx_t *d = tp_dfx_setup(true);
-    char pub[41], sec[41];
+    char      pub[41], sec[41];
     assert_int_equal(zmq_curve_keypair(pub, sec), 0);
     char *both = NULL, *one = tp_read_file(d->clients_file);
     assert_true(asprintf(&both, "%s%s\n", one, pub) > 0);
@@ -143,8 +143,8 @@ static void test_key_removed_by_reload_is_refused(void **state) {
 static void test_connect_input_as_curve_client(void **state) {
     (void)state;
     tp_dfx_t *d = tp_dfx_setup(true);
-    void *zctx = zmq_ctx_new();
-    char srv_pub[41], srv_sec[41], other_pub[41], other_sec[41];
+    void     *zctx = zmq_ctx_new();
+    char      srv_pub[41], srv_sec[41], other_pub[41], other_sec[41];
     assert_int_equal(zmq_curve_keypair(srv_pub, srv_sec), 0);
     assert_int_equal(zmq_curve_keypair(other_pub, other_sec), 0);
     char *ep_ok = NULL, *ep_bad = NULL, *inputs = NULL;
@@ -158,7 +158,7 @@ static void test_connect_input_as_curve_client(void **state) {
 
     /* The upstream publisher: a CURVE server with srv's keys; the impostor
      * has other keys, so the daemon's check of the server key fails. */
-    int one = 1, zero = 0;
+    int   one = 1, zero = 0;
     void *up = zmq_socket(zctx, ZMQ_XPUB), *mon, *bad = s_monitored(zctx, ZMQ_XPUB, &mon);
     zmq_setsockopt(up, ZMQ_LINGER, &zero, sizeof zero);
     zmq_setsockopt(up, ZMQ_CURVE_SERVER, &one, sizeof one);
@@ -177,10 +177,11 @@ static void test_connect_input_as_curve_client(void **state) {
     assert_memory_equal(sub, "\1crm.", 5);
     assert_true(s_handshake(mon) != ZMQ_EVENT_HANDSHAKE_SUCCEEDED);
 
-    tp_test_call_t c = { .event_id = "up-1", .at_ms = T0, .call_id = "C-UPSTREAM",
-                         .status = SUBMITTED };
+    tp_test_call_t c = {
+        .event_id = "up-1", .at_ms = T0, .call_id = "C-UPSTREAM", .status = SUBMITTED
+    };
     uint8_t *buf;
-    size_t len = tp_test_pack_call(&c, &buf);
+    size_t   len = tp_test_pack_call(&c, &buf);
     for (void *s = up;; s = bad) {
         assert_int_equal(zmq_send(s, "crm.call", 8, ZMQ_SNDMORE), 8);
         assert_int_equal(zmq_send(s, buf, len, 0), (int)len);
