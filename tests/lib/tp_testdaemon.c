@@ -111,11 +111,21 @@ static void s_sync(tp_dfx_t *d) {
             break;
         assert_true(tp_now_ms() < deadline);
     }
-    /* Late probe alerts still in flight: drain them (for at most two
-     * seconds: under a live flood there is no quiet moment). */
-    long long until = tp_now_ms() + 2000;
-    while (tp_now_ms() < until && tp_dfx_recv_alert(d, 200))
+    /* Late probe alerts still in flight: one more probe, and everything
+     * up to its alert is dropped (the daemon handles our events in order,
+     * so the earlier probes' alerts, and any raised at start-up, come
+     * first; no quiet period to wait for, which a live flood never has). */
+    char last[32];
+    snprintf(last, sizeof last, "probe-%u", d->probes++);
+    tp_test_call_t c = { .event_id = last, .at_ms = T0, .call_id = last,
+                         .status = TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED };
+    tp_dfx_send_call(d, &c);
+    for (bool done = false; !done;) {
         tp_test_alerts_clear(&d->got);
+        assert_true(tp_dfx_recv_alert(d, TP_WAIT_MS));
+        const char *id = d->got.alerts[0]->call_id;
+        done = id && strcmp(id, last) == 0;
+    }
     tp_test_alerts_clear(&d->got);
 }
 
