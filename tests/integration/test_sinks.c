@@ -63,9 +63,7 @@ static void s_request_cb(struct evhttp_request *req, void *arg) {
     server_t *s = arg;
     struct evbuffer *in = evhttp_request_get_input_buffer(req);
     size_t len = evbuffer_get_length(in);
-    /* No cmocka assert here: this is the server thread (cmocka's longjmp
-     * belongs to the main one). Out of memory: an empty body, which the
-     * main thread's checks then reject. */
+    /* No cmocka assert in the server thread; out of memory: no body kept. */
     char *body = malloc(len + 1);
     if (body) {
         evbuffer_remove(in, body, len);
@@ -378,17 +376,12 @@ static void test_webhook_delivers_each_once(void **state) {
                                      "Authorization: Bearer s3cret", "--count", "10", NULL });
     assert_int_equal(tp_proc_wait(&f->tail, TP_WAIT_MS), 0);
     s_check_delivered(f, 0, 10);
-    char auth[sizeof f->srv->auth], ctype[sizeof f->srv->ctype], path[sizeof f->srv->path];
     pthread_mutex_lock(&f->srv->mu);
-    size_t n_req = f->srv->n_req;
-    memcpy(auth, f->srv->auth, sizeof auth);
-    memcpy(ctype, f->srv->ctype, sizeof ctype);
-    memcpy(path, f->srv->path, sizeof path);
+    assert_int_equal(f->srv->n_req, 10);
+    assert_string_equal(f->srv->auth, "Bearer s3cret");
+    assert_string_equal(f->srv->ctype, "application/json");
+    assert_string_equal(f->srv->path, "/alerts?team=x");
     pthread_mutex_unlock(&f->srv->mu);
-    assert_int_equal(n_req, 10);
-    assert_string_equal(auth, "Bearer s3cret");
-    assert_string_equal(ctype, "application/json");
-    assert_string_equal(path, "/alerts?team=x");
     assert_int_equal(s_read_position(f), f->seq[9]);
     char *err = s_stderr(f);
     assert_non_null(strstr(err, "delivered 10, retried 0, failed 0, pending 0"));
@@ -497,9 +490,8 @@ static void test_webhook_refused(void **state) {
 
 /* ---- --digest ------------------------------------------------------------------ */
 
-/* A group's window opens with its first alert: 3 s, so the replay of 20
- * alerts falls in one window per rep even on a loaded machine (with
- * 300 ms a slow replay split a rep over two digests). */
+/* A window opens with a group's first alert: 3 s keeps the replay of 20 alerts
+ * in one window per rep on a loaded machine (300 ms could split a rep). */
 static void test_digest_by_rep(void **state) {
     fx_t *f = *state;
     s_server_start(f->srv, 0);
