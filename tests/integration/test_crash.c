@@ -27,56 +27,74 @@
 #include "tp_testdaemon.h"
 
 #define N_EVENTS 200000
-#define T1 1767312000000LL        /* 2026-01-02T00:00:00Z: after the fixture's probes */
-#define KILLS 3
+#define T1       1767312000000LL /* 2026-01-02T00:00:00Z: after the fixture's probes */
+#define KILLS    3
 
 /* A deterministic realistic stream as JSON lines. */
 static void s_generate(const char *path) {
     FILE *f = fopen(path, "w");
     assert_non_null(f);
     static const char *ch[] = { "IN_PERSON", "PHONE", "VIDEO", "EMAIL" };
-    static const char *steps[] = { "NOMINATION", "NEEDS_ASSESSMENT", "FMV_REVIEW", "CONTRACT_SENT",
-                                   "CONTRACT_SIGNED", "COMPLIANCE_APPROVAL", "PAYMENT" };
-    uint64_t x = 42;
-    int64_t t = T1;
-    unsigned next_call = 0;
+    static const char *steps[] = { "NOMINATION",    "NEEDS_ASSESSMENT", "FMV_REVIEW",
+                                   "CONTRACT_SENT", "CONTRACT_SIGNED",  "COMPLIANCE_APPROVAL",
+                                   "PAYMENT" };
+    uint64_t           x = 42;
+    int64_t            t = T1;
+    unsigned           next_call = 0;
     for (unsigned i = 0; i < N_EVENTS; i++) {
         x = x * 6364136223846793005ULL + 1442695040888963407ULL;
         unsigned r = (unsigned)(x >> 33) % 100, k = (unsigned)(x >> 20);
-        t += 20000 + (int64_t)(k % 40000);      /* ~40 s apart: ~90 days in all */
-        fprintf(f, "{\"eventId\":\"e%u\",\"source\":\"crash\",\"sequence\":\"%u\",\"occurredAtMs\":\"%lld\",",
+        t += 20000 + (int64_t)(k % 40000); /* ~40 s apart: ~90 days in all */
+        fprintf(f,
+                "{\"eventId\":\"e%u\",\"source\":\"crash\",\"sequence\":\"%u\",\"occurredAtMs\":\"%"
+                "lld\",",
                 i, i + 1, (long long)t);
         unsigned hcp = k % 3000, rep = k % 150;
         if (r < 80) {
             /* A call: a new one, or a later version of a recent one. */
-            unsigned call = (r < 35 || next_call == 0) ? next_call++ : next_call - 1 - k % (next_call < 50 ? next_call : 50);
-            const char *status = r < 35 ? (r % 7 == 0 ? "SAVED" : "PLANNED")
-                               : r < 72 ? "SUBMITTED" : r < 78 ? "SUBMITTED" : "CANCELLED";
-            bool full = r < 72 || (k % 3) == 0;
-            fprintf(f, "\"call\":{\"callId\":\"C%u\",\"hcpId\":\"H%u\",\"repId\":\"R%u\","
-                       "\"accountId\":\"A%u\",\"territory\":\"T%u\",\"channel\":\"%s\",\"status\":\"%s\","
-                       "\"callAtMs\":\"%lld\"%s}}\n",
-                    call % 100000, hcp, rep, hcp % 500, rep % 12, ch[k % 4], status,
-                    (long long)(t - (int64_t)(k % 3) * 86400000LL),
-                    full ? ",\"products\":[\"Cardiozan\"],\"topics\":[\"dosing\"],\"notes\":\"n\",\"nextStep\":\"s\"" : "");
+            unsigned    call = (r < 35 || next_call == 0)
+                                   ? next_call++
+                                   : next_call - 1 - k % (next_call < 50 ? next_call : 50);
+            const char *status = r < 35   ? (r % 7 == 0 ? "SAVED" : "PLANNED")
+                                 : r < 72 ? "SUBMITTED"
+                                 : r < 78 ? "SUBMITTED"
+                                          : "CANCELLED";
+            bool        full = r < 72 || (k % 3) == 0;
+            fprintf(
+                f,
+                "\"call\":{\"callId\":\"C%u\",\"hcpId\":\"H%u\",\"repId\":\"R%u\","
+                "\"accountId\":\"A%u\",\"territory\":\"T%u\",\"channel\":\"%s\",\"status\":\"%s\","
+                "\"callAtMs\":\"%lld\"%s}}\n",
+                call % 100000, hcp, rep, hcp % 500, rep % 12, ch[k % 4], status,
+                (long long)(t - (int64_t)(k % 3) * 86400000LL),
+                full ? ",\"products\":[\"Cardiozan\"],\"topics\":[\"dosing\"],\"notes\":\"n\","
+                       "\"nextStep\":\"s\""
+                     : "");
         } else if (r < 95) {
             unsigned contract = k % 400;
-            fprintf(f, "\"contracting\":{\"contractId\":\"K%u\",\"hcpId\":\"H%u\",\"repId\":\"R%u\","
-                       "\"contractType\":\"SPEAKER\",\"step\":\"%s\",\"state\":\"%s\",\"ownerId\":\"O%u\","
-                       "\"hcpAction\":%s,\"atMs\":\"%lld\"%s}}\n",
-                    contract, contract % 3000, contract % 150, steps[k % 7],
-                    (k % 5) == 0 ? "RETURNED" : (k % 2) ? "COMPLETED" : "STARTED", k % 9,
-                    (k % 4) == 0 ? "true" : "false", (long long)t,
-                    (k % 97) == 0 ? ",\"caseClosed\":true" : "");
+            fprintf(
+                f,
+                "\"contracting\":{\"contractId\":\"K%u\",\"hcpId\":\"H%u\",\"repId\":\"R%u\","
+                "\"contractType\":\"SPEAKER\",\"step\":\"%s\",\"state\":\"%s\",\"ownerId\":\"O%u\","
+                "\"hcpAction\":%s,\"atMs\":\"%lld\"%s}}\n",
+                contract, contract % 3000, contract % 150, steps[k % 7],
+                (k % 5) == 0 ? "RETURNED"
+                : (k % 2)    ? "COMPLETED"
+                             : "STARTED",
+                k % 9, (k % 4) == 0 ? "true" : "false", (long long)t,
+                (k % 97) == 0 ? ",\"caseClosed\":true" : "");
         } else {
-            fprintf(f, "\"feedback\":{\"feedbackId\":\"F%u\",\"hcpId\":\"H%u\",\"subjectType\":\"general\","
-                       "\"nps\":%u,\"preferredChannel\":\"%s\",\"atMs\":\"%lld\"}}\n",
+            fprintf(f,
+                    "\"feedback\":{\"feedbackId\":\"F%u\",\"hcpId\":\"H%u\",\"subjectType\":"
+                    "\"general\","
+                    "\"nps\":%u,\"preferredChannel\":\"%s\",\"atMs\":\"%lld\"}}\n",
                     i, hcp, k % 11, ch[(k >> 3) % 4], (long long)t);
         }
     }
-    fprintf(f, "{\"eventId\":\"end\",\"source\":\"export\",\"occurredAtMs\":\"%lld\","
-               "\"watermark\":{\"nowMs\":\"%lld\"}}\n", (long long)(t + 120 * 86400000LL),
-            (long long)(t + 120 * 86400000LL));
+    fprintf(f,
+            "{\"eventId\":\"end\",\"source\":\"export\",\"occurredAtMs\":\"%lld\","
+            "\"watermark\":{\"nowMs\":\"%lld\"}}\n",
+            (long long)(t + 120 * 86400000LL), (long long)(t + 120 * 86400000LL));
     fclose(f);
 }
 
@@ -116,14 +134,14 @@ static int s_cmp(const void *a, const void *b) {
 /* Multiset of "alertId|status" from JSON lines (skipping the fixture's
  * probes), sorted; also checks sequences are unique when `seqs` is set. */
 static size_t s_collect(const char *text, char ***ret, bool check_unique_seq) {
-    size_t cap = 1024, n = 0;
-    char **v = malloc(cap * sizeof *v);
-    uint64_t *seen = NULL;
-    size_t n_seen = 0, cap_seen = 0;
+    size_t      cap = 1024, n = 0;
+    char      **v = malloc(cap * sizeof *v);
+    uint64_t   *seen = NULL;
+    size_t      n_seen = 0, cap_seen = 0;
     static char buf[65536];
     for (const char *line = text; line && *line;) {
         const char *end = strchr(line, '\n');
-        size_t len = end ? (size_t)(end - line) : strlen(line);
+        size_t      len = end ? (size_t)(end - line) : strlen(line);
         /* Search within this line only. */
         size_t cl = len < sizeof buf - 1 ? len : sizeof buf - 1;
         memcpy(buf, line, cl);
@@ -142,7 +160,8 @@ static size_t s_collect(const char *text, char ***ret, bool check_unique_seq) {
             v[n++] = strdup(key);
             if (check_unique_seq && sq) {
                 if (n_seen == cap_seen)
-                    seen = realloc(seen, (cap_seen = cap_seen ? cap_seen * 2 : 1024) * sizeof *seen);
+                    seen =
+                        realloc(seen, (cap_seen = cap_seen ? cap_seen * 2 : 1024) * sizeof *seen);
                 seen[n_seen++] = strtoull(sq + 12, NULL, 10);
             }
         }
@@ -163,57 +182,58 @@ static size_t s_collect(const char *text, char ***ret, bool check_unique_seq) {
 static void test_sigkill_under_load_loses_and_repeats_nothing(void **state) {
     (void)state;
     tp_dfx_t *d = tp_dfx_start("event", NULL);
-    char *input = tp_path(d->dir, "input.jsonl");
+    char     *input = tp_path(d->dir, "input.jsonl");
     s_generate(input);
 
     /* The reference: one clean run of the same input, same rules. */
-    char *ref_out = tp_path(d->dir, "ref.jsonl"), *ref_err = tp_path(d->dir, "ref.err");
+    char       *ref_out = tp_path(d->dir, "ref.jsonl"), *ref_err = tp_path(d->dir, "ref.err");
     const char *ref_argv[] = { TP_DAEMON_BIN, "--config", d->cfg, "--replay", input, NULL };
-    tp_proc_t p;
+    tp_proc_t   p;
     assert_int_equal(tp_proc_spawn(&p, ref_argv, NULL, ref_out, ref_err), 0);
     assert_int_equal(tp_proc_wait(&p, 120000), 0);
-    char *text = tp_read_file(ref_out);
+    char  *text = tp_read_file(ref_out);
     char **want;
     size_t n_want = s_collect(text, &want, false);
     free(text);
     tp_test_expect_counts(want, n_want, s_pinned, N_PINNED);
 
     /* The durable consumer, for the whole run. */
-    char *pos = tp_path(d->dir, "tail.pos"), *tail_out = tp_path(d->dir, "tail.out");
-    char *tail_err = tp_path(d->dir, "tail.err");
-    const char *tail_argv[] = { TP_TAIL_BIN, "--endpoint", d->out_ep, "--replay-endpoint",
-                                d->replay_ep, "--durable", pos, NULL };
-    tp_proc_t tail;
+    char       *pos = tp_path(d->dir, "tail.pos"), *tail_out = tp_path(d->dir, "tail.out");
+    char       *tail_err = tp_path(d->dir, "tail.err");
+    const char *tail_argv[] = { TP_TAIL_BIN,  "--endpoint", d->out_ep, "--replay-endpoint",
+                                d->replay_ep, "--durable",  pos,       NULL };
+    tp_proc_t   tail;
     assert_int_equal(tp_proc_spawn(&tail, tail_argv, NULL, tail_out, tail_err), 0);
 
     /* The reliable producer, for the whole run. */
-    char *pub_err = tp_path(d->dir, "pub.err");
-    const char *pub_argv[] = { TP_PUB_BIN, "--reliable", "--endpoint", d->reliable_ep,
-                               "--window", "1", "--ack-timeout-ms", "300", "--wait-ms", "60000",
-                               input, NULL };
+    char       *pub_err = tp_path(d->dir, "pub.err");
+    const char *pub_argv[] = {
+        TP_PUB_BIN,         "--reliable", "--endpoint", d->reliable_ep, "--window", "1",
+        "--ack-timeout-ms", "300",        "--wait-ms",  "60000",        input,      NULL
+    };
     tp_proc_t pub;
     assert_int_equal(tp_proc_spawn(&pub, pub_argv, NULL, NULL, pub_err), 0);
 
     /* SIGKILL at random moments while it streams, then restart. */
     const char *seed_env = getenv("TP_CRASH_SEED");
-    unsigned seed = seed_env ? (unsigned)strtoul(seed_env, NULL, 10) : (unsigned)time(NULL);
+    unsigned    seed = seed_env ? (unsigned)strtoul(seed_env, NULL, 10) : (unsigned)time(NULL);
     print_message("kill times: seed %u (TP_CRASH_SEED=%u to replay)\n", seed, seed);
     srand(seed);
     int kills = 0;
     for (int k = 0; k < KILLS; k++) {
         int wait_ms = 800 + rand() % 2500;
         if (tp_proc_wait(&pub, wait_ms) != -ETIMEDOUT)
-            break;                                  /* finished early: fewer kills */
+            break; /* finished early: fewer kills */
         kills++;
         assert_int_equal(tp_proc_signal(&d->proc, SIGKILL), 0);
         assert_int_equal(tp_proc_wait(&d->proc, TP_WAIT_MS), 128 + SIGKILL);
         tp_dfx_restart(d, NULL);
     }
-    assert_int_equal(tp_proc_wait(&pub, 400000), 0);   /* every event acknowledged */
+    assert_int_equal(tp_proc_wait(&pub, 400000), 0); /* every event acknowledged */
 
     /* Wait until the consumer has printed as many alerts as the clean run. */
-    char **got = NULL;
-    size_t n_got = 0;
+    char    **got = NULL;
+    size_t    n_got = 0;
     long long deadline = tp_now_ms() + 120000;
     for (;;) {
         text = tp_read_file(tail_out);
@@ -224,13 +244,13 @@ static void test_sigkill_under_load_loses_and_repeats_nothing(void **state) {
         free(text);
         if (n_got >= n_want || tp_now_ms() > deadline)
             break;
-        tp_proc_wait(&tail, 200);                   /* a bounded pause between looks */
+        tp_proc_wait(&tail, 200); /* a bounded pause between looks */
     }
     tp_proc_signal(&tail, SIGTERM);
     assert_int_equal(tp_proc_wait(&tail, TP_WAIT_MS), 0);
     print_message("clean run: %zu alerts; consumer through %d kills: %zu alerts\n", n_want, kills,
                   n_got);
-    assert_true(kills >= 1);                        /* else nothing was tested */
+    assert_true(kills >= 1); /* else nothing was tested */
     assert_int_equal(n_got, n_want);
     for (size_t i = 0; i < n_want; i++)
         if (strcmp(got[i], want[i]) != 0)
@@ -242,7 +262,12 @@ static void test_sigkill_under_load_loses_and_repeats_nothing(void **state) {
     free(want);
     free(got);
     free(tp_dfx_stop(d));
-    free(input); free(ref_out); free(ref_err); free(pos); free(tail_out); free(tail_err);
+    free(input);
+    free(ref_out);
+    free(ref_err);
+    free(pos);
+    free(tail_out);
+    free(tail_err);
     free(pub_err);
     tp_dfx_free(d);
 }

@@ -27,18 +27,19 @@
 #include "tp_testmsg.h"
 #include "tp_zap.h"
 
-#define T0 1767225600000LL
+#define T0        1767225600000LL
 #define SUBMITTED TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED
-#define HANDSHAKE_EVENTS (ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | \
-                          ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
+#define HANDSHAKE_EVENTS                                                    \
+    (ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | \
+     ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
 
 /* A socket of `type` in ctx whose handshakes are reported on *ret_mon. */
 static void *s_monitored(void *ctx, int type, void **ret_mon) {
     static unsigned n;
-    char ep[64];
+    char            ep[64];
     snprintf(ep, sizeof ep, "inproc://test-monitor-%u", n++);
     void *s = zmq_socket(ctx, type);
-    int zero = 0;
+    int   zero = 0;
     assert_non_null(s);
     zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
     assert_int_equal(zmq_socket_monitor(s, ep, HANDSHAKE_EVENTS), 0);
@@ -59,7 +60,7 @@ static int s_handshake(void *mon, struct event_base *pump) {
         if (zmq_poll(&it, 1, pump ? 5 : 200) != 1)
             continue;
         uint8_t buf[6];
-        char addr[256];
+        char    addr[256];
         assert_int_equal(zmq_recv(mon, buf, sizeof buf, 0), 6);
         assert_true(zmq_recv(mon, addr, sizeof addr, 0) >= 0);
         uint16_t ev;
@@ -77,8 +78,8 @@ static void s_close(void *sock, void *mon) {
 
 static void s_send_call(void *sock, const char *id) {
     tp_test_call_t c = { .event_id = id, .at_ms = T0, .call_id = id, .status = SUBMITTED };
-    uint8_t *buf;
-    size_t len = tp_test_pack_call(&c, &buf);
+    uint8_t       *buf;
+    size_t         len = tp_test_pack_call(&c, &buf);
     assert_int_equal(zmq_send(sock, "crm.call", 8, ZMQ_SNDMORE), 8);
     assert_int_equal(zmq_send(sock, buf, len, 0), (int)len);
     free(buf);
@@ -101,7 +102,7 @@ static void test_allowed_producer_is_processed(void **state) {
     char *log = tp_dfx_stop(d);
     assert_int_equal(tp_dfx_stat(log, "accepted"), d->probes + 1);
     assert_int_equal(tp_dfx_stat(log, "zap_denied"), 0);
-    assert_non_null(strstr(log, d->server_public));     /* logged at start */
+    assert_non_null(strstr(log, d->server_public)); /* logged at start */
     free(log);
     tp_dfx_free(d);
 }
@@ -111,7 +112,7 @@ static void test_allowed_producer_is_processed(void **state) {
 static void test_unlisted_producer_is_refused_and_counted(void **state) {
     (void)state;
     tp_dfx_t *d = tp_dfx_start_curve("event", NULL);
-    char pub[41], sec[41];
+    char      pub[41], sec[41];
     assert_int_equal(zmq_curve_keypair(pub, sec), 0);
     void *mon, *evil = s_monitored(d->zctx, ZMQ_PUB, &mon);
     tp_dfx_curve_client(d, evil, pub, sec);
@@ -139,7 +140,7 @@ static void test_unlisted_producer_is_refused_and_counted(void **state) {
 static void test_reload_rereads_allow_lists(void **state) {
     (void)state;
     tp_dfx_t *d = tp_dfx_start_curve("event", NULL);
-    char pub[41], sec[41];
+    char      pub[41], sec[41];
     assert_int_equal(zmq_curve_keypair(pub, sec), 0);
     void *mon, *late = s_monitored(d->zctx, ZMQ_PUB, &mon);
     tp_dfx_curve_client(d, late, pub, sec);
@@ -173,10 +174,11 @@ static void test_reload_rereads_allow_lists(void **state) {
 static void test_plain_producer_gets_nothing_through(void **state) {
     (void)state;
     tp_dfx_t *d = tp_dfx_start_curve("event", NULL);
-    void *mon, *plain = s_monitored(d->zctx, ZMQ_PUB, &mon);
+    void     *mon, *plain = s_monitored(d->zctx, ZMQ_PUB, &mon);
     assert_int_equal(zmq_connect(plain, d->in_ep), 0);
     int ev = s_handshake(mon, NULL);
-    assert_true(ev == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL || ev == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL);
+    assert_true(ev == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ||
+                ev == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL);
     for (int i = 0; i < 10; i++)
         s_send_call(plain, "C-plain");
     s_allowed_roundtrip(d, "C-good");
@@ -193,7 +195,7 @@ static void test_plain_producer_gets_nothing_through(void **state) {
 static void test_unlisted_subscriber_receives_nothing(void **state) {
     (void)state;
     tp_dfx_t *d = tp_dfx_start_curve("event", NULL);
-    char pub[41], sec[41];
+    char      pub[41], sec[41];
     assert_int_equal(zmq_curve_keypair(pub, sec), 0);
     void *mon1, *evil = s_monitored(d->zctx, ZMQ_SUB, &mon1);
     void *mon2, *plain = s_monitored(d->zctx, ZMQ_SUB, &mon2);
@@ -211,7 +213,7 @@ static void test_unlisted_subscriber_receives_nothing(void **state) {
     s_close(evil, mon1);
     s_close(plain, mon2);
     char *log = tp_dfx_stop(d);
-    char want[128];
+    char  want[128];
     snprintf(want, sizeof want, "Refused CURVE client %s on output", pub);
     assert_non_null(strstr(log, want));
     assert_true(tp_dfx_stat(log, "zap_denied") >= 1);
@@ -246,7 +248,7 @@ static void test_zap_load_swaps_allow_list(void **state) {
     (void)state;
     char *dir = tp_tmpdir();
     char *a = tp_path(dir, "a"), *b = tp_path(dir, "b"), *bad = tp_path(dir, "bad");
-    char k1p[41], k1s[41], k2p[41], k2s[41], k3p[41], k3s[41], srvp[41], srvs[41], text[512];
+    char  k1p[41], k1s[41], k2p[41], k2s[41], k3p[41], k3s[41], srvp[41], srvs[41], text[512];
     assert_int_equal(zmq_curve_keypair(k1p, k1s), 0);
     assert_int_equal(zmq_curve_keypair(k2p, k2s), 0);
     assert_int_equal(zmq_curve_keypair(k3p, k3s), 0);
@@ -259,21 +261,21 @@ static void test_zap_load_swaps_allow_list(void **state) {
     assert_int_equal(tp_write_file(bad, text), 0);
 
     struct event_base *base = event_base_new();
-    void *ctx = zmq_ctx_new();
-    tp_stats_t st = { 0 };
-    tp_ratelimit_t rl = { .interval_ms = 1000, .burst = 10 };
-    tp_zap_t *z = NULL;
+    void              *ctx = zmq_ctx_new();
+    tp_stats_t         st = { 0 };
+    tp_ratelimit_t     rl = { .interval_ms = 1000, .burst = 10 };
+    tp_zap_t          *z = NULL;
     assert_int_equal(tp_zap_new(base, ctx, &st, &rl, &z), 0);
     assert_int_equal(tp_zap_load(z, "inputs[0]", a), 0);
     assert_int_equal(tp_zap_count(z, "inputs[0]"), 1);
     assert_int_equal(tp_zap_load(z, "inputs[0]", bad), -EBADMSG);
     assert_int_equal(tp_zap_bad_line(z), 3);
     assert_int_equal(tp_zap_load(z, "inputs[0]", "/nonexistent/list"), -ENOENT);
-    assert_int_equal(tp_zap_count(z, "inputs[0]"), 1);    /* a still in force */
+    assert_int_equal(tp_zap_count(z, "inputs[0]"), 1); /* a still in force */
 
     /* A CURVE server in the same context, domain inputs[0]. */
     void *srv = zmq_socket(ctx, ZMQ_ROUTER);
-    int one = 1, zero = 0;
+    int   one = 1, zero = 0;
     zmq_setsockopt(srv, ZMQ_LINGER, &zero, sizeof zero);
     zmq_setsockopt(srv, ZMQ_CURVE_SERVER, &one, sizeof one);
     zmq_setsockopt(srv, ZMQ_CURVE_SECRETKEY, srvs, 40);
@@ -284,10 +286,14 @@ static void test_zap_load_swaps_allow_list(void **state) {
     tp_dfx_t keys = { 0 };
     memcpy(keys.server_public, srvp, 41);
 
-    const struct { const char *pub, *sec; bool load_b; int want; } cases[] = {
+    const struct {
+        const char *pub, *sec;
+        bool        load_b;
+        int         want;
+    } cases[] = {
         { k1p, k1s, false, ZMQ_EVENT_HANDSHAKE_SUCCEEDED },
         { k2p, k2s, false, ZMQ_EVENT_HANDSHAKE_FAILED_AUTH },
-        { k2p, k2s, true, ZMQ_EVENT_HANDSHAKE_SUCCEEDED },   /* after swapping in b */
+        { k2p, k2s, true, ZMQ_EVENT_HANDSHAKE_SUCCEEDED }, /* after swapping in b */
         { k3p, k3s, false, ZMQ_EVENT_HANDSHAKE_SUCCEEDED },
         { k1p, k1s, false, ZMQ_EVENT_HANDSHAKE_FAILED_AUTH },
     };
@@ -313,7 +319,10 @@ static void test_zap_load_swaps_allow_list(void **state) {
     zmq_ctx_term(ctx);
     event_base_free(base);
     tp_rmrf(dir);
-    free(a); free(b); free(bad); free(dir);
+    free(a);
+    free(b);
+    free(bad);
+    free(dir);
 }
 
 /* Key files: tp_curve_key_read derives the right public key and refuses
@@ -321,8 +330,8 @@ static void test_zap_load_swaps_allow_list(void **state) {
  * comments or errors. */
 static void test_key_files(void **state) {
     (void)state;
-    char *dir = tp_tmpdir(), *path = tp_path(dir, "k");
-    char pub[41], sec[41], rp[41], rs[41], text[256];
+    char   *dir = tp_tmpdir(), *path = tp_path(dir, "k");
+    char    pub[41], sec[41], rp[41], rs[41], text[256];
     uint8_t raw[32];
     assert_int_equal(zmq_curve_keypair(pub, sec), 0);
     snprintf(text, sizeof text, "# comment\n\n%s\n", sec);
@@ -340,7 +349,8 @@ static void test_key_files(void **state) {
     assert_int_equal(tp_curve_key_parse_line("   \r\n", raw), 1);
     assert_int_equal(tp_curve_key_parse_line("#0000000000000000000000000000000000000000", raw), 1);
     assert_int_equal(tp_curve_key_parse_line("0000000000000000000000000000000000000000", raw), 0);
-    assert_int_equal(tp_curve_key_parse_line("000000000000000000000000000000000000000~", raw), -EINVAL);
+    assert_int_equal(tp_curve_key_parse_line("000000000000000000000000000000000000000~", raw),
+                     -EINVAL);
     assert_int_equal(tp_curve_key_parse_line("00000", raw), -EINVAL);
     tp_rmrf(dir);
     free(path);
@@ -351,9 +361,9 @@ static void test_key_files(void **state) {
  * the daemon's reader accepts, and never overwrites. */
 static void test_keygen(void **state) {
     (void)state;
-    char *dir = tp_tmpdir(), *out = tp_path(dir, "out"), *err = tp_path(dir, "err");
-    char *key = tp_path(dir, "server.key"), *pubf = tp_path(dir, "server.key.pub");
-    tp_proc_t p;
+    char       *dir = tp_tmpdir(), *out = tp_path(dir, "out"), *err = tp_path(dir, "err");
+    char       *key = tp_path(dir, "server.key"), *pubf = tp_path(dir, "server.key.pub");
+    tp_proc_t   p;
     const char *plain[] = { TP_KEYGEN_BIN, NULL };
     assert_int_equal(tp_proc_spawn(&p, plain, NULL, out, err), 0);
     assert_int_equal(tp_proc_wait(&p, TP_WAIT_MS), 0);
@@ -387,7 +397,11 @@ static void test_keygen(void **state) {
     assert_int_equal(tp_curve_key_read(key, pub, sec), 0);
     assert_string_equal(pub, rp);
     tp_rmrf(dir);
-    free(out); free(err); free(key); free(pubf); free(dir);
+    free(out);
+    free(err);
+    free(key);
+    free(pubf);
+    free(dir);
 }
 
 static int s_run_tool(tp_dfx_t *d, const char *const argv[], const char *err) {
@@ -403,15 +417,23 @@ static int s_run_tool(tp_dfx_t *d, const char *const argv[], const char *err) {
  * Without the options tp-pub finds no subscriber; with --bind it refuses. */
 static void test_tools_as_curve_clients(void **state) {
     (void)state;
-    tp_dfx_t *d = tp_dfx_start_curve("event", NULL);
-    char *err = tp_path(d->dir, "tool.err"), *out = tp_path(d->dir, "tail.out");
-    char *pos = tp_path(d->dir, "tail.pos");
+    tp_dfx_t   *d = tp_dfx_start_curve("event", NULL);
+    char       *err = tp_path(d->dir, "tool.err"), *out = tp_path(d->dir, "tail.out");
+    char       *pos = tp_path(d->dir, "tail.pos");
     const char *demo = TP_SOURCE_DIR "/examples/demo.jsonl";
 
     /* Live tail: synchronised by sending calls until it has printed one. */
-    const char *tail[] = { TP_TAIL_BIN, "-e", d->out_ep, "--count", "1", "--curve-server-key",
-                           d->server_public, "--curve-secret-key-file", d->client_key_file, NULL };
-    tp_proc_t t;
+    const char *tail[] = { TP_TAIL_BIN,
+                           "-e",
+                           d->out_ep,
+                           "--count",
+                           "1",
+                           "--curve-server-key",
+                           d->server_public,
+                           "--curve-secret-key-file",
+                           d->client_key_file,
+                           NULL };
+    tp_proc_t   t;
     assert_int_equal(tp_proc_spawn(&t, tail, NULL, out, err), 0);
     int r = -ETIMEDOUT;
     for (long long end = tp_now_ms() + TP_WAIT_MS; r == -ETIMEDOUT && tp_now_ms() < end;) {
@@ -424,25 +446,50 @@ static void test_tools_as_curve_clients(void **state) {
     char *text = tp_read_file(out);
     assert_non_null(strstr(text, "\"callId\":\"C-tail-"));
     free(text);
-    while (tp_dfx_recv_alert(d, 200))        /* the sync's alerts */
+    while (tp_dfx_recv_alert(d, 200)) /* the sync's alerts */
         ;
     tp_test_alerts_clear(&d->got);
 
-    const char *pub[] = { TP_PUB_BIN, "-e", d->in_ep, "--curve-server-key", d->server_public,
-                          "--curve-secret-key-file", d->client_key_file, demo, NULL };
+    const char *pub[] = { TP_PUB_BIN,
+                          "-e",
+                          d->in_ep,
+                          "--curve-server-key",
+                          d->server_public,
+                          "--curve-secret-key-file",
+                          d->client_key_file,
+                          demo,
+                          NULL };
     assert_int_equal(s_run_tool(d, pub, err), 0);
     assert_true(tp_dfx_recv_alert(d, TP_WAIT_MS));
     assert_string_equal(d->got.alerts[0]->call_id, "CALL-1002");
 
-    const char *rel[] = { TP_PUB_BIN, "--reliable", "-e", d->reliable_ep, "--curve-server-key",
-                          d->server_public, "--curve-secret-key-file", d->client_key_file, demo,
+    const char *rel[] = { TP_PUB_BIN,
+                          "--reliable",
+                          "-e",
+                          d->reliable_ep,
+                          "--curve-server-key",
+                          d->server_public,
+                          "--curve-secret-key-file",
+                          d->client_key_file,
+                          demo,
                           NULL };
-    assert_int_equal(s_run_tool(d, rel, err), 0);    /* every event ACKed (duplicates too) */
+    assert_int_equal(s_run_tool(d, rel, err), 0); /* every event ACKed (duplicates too) */
 
     /* Replay through CURVE: the first journaled alert is the first probe's. */
-    const char *dur[] = { TP_TAIL_BIN, "-e", d->out_ep, "--durable", pos, "--replay-endpoint",
-                          d->replay_ep, "--count", "1", "--curve-server-key", d->server_public,
-                          "--curve-secret-key-file", d->client_key_file, NULL };
+    const char *dur[] = { TP_TAIL_BIN,
+                          "-e",
+                          d->out_ep,
+                          "--durable",
+                          pos,
+                          "--replay-endpoint",
+                          d->replay_ep,
+                          "--count",
+                          "1",
+                          "--curve-server-key",
+                          d->server_public,
+                          "--curve-secret-key-file",
+                          d->client_key_file,
+                          NULL };
     assert_int_equal(s_run_tool(d, dur, err), 0);
     text = tp_read_file(pos);
     assert_int_equal(strtoull(text, NULL, 10), 1);
@@ -458,15 +505,23 @@ static void test_tools_as_curve_clients(void **state) {
      * waits in vain for a subscriber). */
     char *bind_ep = NULL;
     assert_true(asprintf(&bind_ep, "ipc://%s/pub-bind.sock", d->dir) > 0);
-    const char *bind_plain[] = { TP_PUB_BIN, "--bind", "-e", bind_ep, "--wait-ms", "100", demo,
-                                 NULL };
+    const char *bind_plain[] = {
+        TP_PUB_BIN, "--bind", "-e", bind_ep, "--wait-ms", "100", demo, NULL
+    };
     assert_int_equal(s_run_tool(d, bind_plain, err), 2);
     text = tp_read_file(err);
     assert_non_null(strstr(text, "no subscriber"));
     assert_null(strstr(text, "cannot bind"));
     free(text);
-    const char *bind[] = { TP_PUB_BIN, "--bind", "-e", bind_ep, "--curve-server-key",
-                           d->server_public, "--curve-secret-key-file", d->client_key_file, demo,
+    const char *bind[] = { TP_PUB_BIN,
+                           "--bind",
+                           "-e",
+                           bind_ep,
+                           "--curve-server-key",
+                           d->server_public,
+                           "--curve-secret-key-file",
+                           d->client_key_file,
+                           demo,
                            NULL };
     assert_int_equal(s_run_tool(d, bind, err), 2);
     text = tp_read_file(err);
@@ -487,7 +542,9 @@ static void test_tools_as_curve_clients(void **state) {
     char *log = tp_dfx_stop(d);
     assert_int_equal(tp_dfx_stat(log, "zap_denied"), 0);
     free(log);
-    free(err); free(out); free(pos);
+    free(err);
+    free(out);
+    free(pos);
     tp_dfx_free(d);
 }
 

@@ -17,29 +17,35 @@
 #include "tp_testdaemon.h"
 
 #define STREAM TP_SOURCE_DIR "/tests/data/speaker_contract.jsonl"
-#define F TOUCHPOINT__V1__ALERT_STATUS__ALERT_STATUS_FIRING
-#define R TOUCHPOINT__V1__ALERT_STATUS__ALERT_STATUS_RESOLVED
+#define F      TOUCHPOINT__V1__ALERT_STATUS__ALERT_STATUS_FIRING
+#define R      TOUCHPOINT__V1__ALERT_STATUS__ALERT_STATUS_RESOLVED
 
 static const struct {
     const char *topic, *id;
-    int status;
-    long long detected_at;
+    int         status;
+    long long   detected_at;
     const char *resolution;
 } s_want[] = {
     { "friction.rework", "rework:contract/K-SPK-01/step/FMV_REVIEW", F, 1775980800000LL, NULL },
-    { "friction.rework", "rework:contract/K-SPK-01/step/FMV_REVIEW", R, 1776412800000LL, "completed" },
+    { "friction.rework", "rework:contract/K-SPK-01/step/FMV_REVIEW", R, 1776412800000LL,
+      "completed" },
     { "friction.handoffs", "handoffs:contract/K-SPK-01", F, 1776420000000LL, NULL },
     { "friction.hcp_burden", "hcp_burden:contract/K-SPK-01", F, 1776420000000LL, NULL },
-    { "friction.step_slow", "step_slow:contract/K-SPK-01/step/CONTRACT_SENT", F, 1776852000001LL, NULL },
+    { "friction.step_slow", "step_slow:contract/K-SPK-01/step/CONTRACT_SENT", F, 1776852000001LL,
+      NULL },
     { "friction.case_stalled", "case_stalled:contract/K-SPK-01", F, 1777284000001LL, NULL },
-    { "friction.step_slow", "step_slow:contract/K-SPK-01/step/CONTRACT_SENT", R, 1777449600000LL, "completed" },
-    { "friction.case_stalled", "case_stalled:contract/K-SPK-01", R, 1777449600000LL, "moved again" },
+    { "friction.step_slow", "step_slow:contract/K-SPK-01/step/CONTRACT_SENT", R, 1777449600000LL,
+      "completed" },
+    { "friction.case_stalled", "case_stalled:contract/K-SPK-01", R, 1777449600000LL,
+      "moved again" },
     { "friction.handoffs", "handoffs:contract/K-SPK-01", R, 1777708800000LL, "case closed" },
     { "friction.hcp_burden", "hcp_burden:contract/K-SPK-01", R, 1777708800000LL, "case closed" },
     { "friction.cycle_time", "cycle_time:contract/K-SPK-01", F, 1777708800000LL, NULL },
-    { "friction.negative_feedback", "negative_feedback:feedback/FB-SPK-01", F, 1777795200000LL, NULL },
+    { "friction.negative_feedback", "negative_feedback:feedback/FB-SPK-01", F, 1777795200000LL,
+      NULL },
     { "friction.cycle_time", "cycle_time:contract/K-SPK-01", R, 1778313600001LL, "expired" },
-    { "friction.negative_feedback", "negative_feedback:feedback/FB-SPK-01", R, 1778400000001LL, "expired" },
+    { "friction.negative_feedback", "negative_feedback:feedback/FB-SPK-01", R, 1778400000001LL,
+      "expired" },
 };
 #define N_WANT (sizeof s_want / sizeof s_want[0])
 
@@ -50,14 +56,14 @@ static const char *s_ev(const Touchpoint__V1__Alert *a, const char *key) {
 
 static void test_speaker_contract_history(void **state) {
     (void)state;
-    tp_dfx_t *d = tp_dfx_start("event", NULL);
+    tp_dfx_t   *d = tp_dfx_start("event", NULL);
     const char *argv[] = { TP_PUB_BIN, "--endpoint", d->in_ep, STREAM, NULL };
-    tp_proc_t pub;
+    tp_proc_t   pub;
     assert_int_equal(tp_proc_spawn(&pub, argv, NULL, NULL, NULL), 0);
     assert_int_equal(tp_proc_wait(&pub, TP_WAIT_MS), 0);
     for (size_t i = 0; i < N_WANT; i++)
         assert_true(tp_dfx_recv_alert(d, TP_WAIT_MS));
-    tp_dfx_expect_nothing_more(d);   /* the follow-up call prevented follow_up_missing */
+    tp_dfx_expect_nothing_more(d); /* the follow-up call prevented follow_up_missing */
     for (size_t i = 0; i < N_WANT; i++) {
         const Touchpoint__V1__Alert *a = d->got.alerts[i];
         assert_string_equal(d->got.topics[i], s_want[i].topic);
@@ -65,7 +71,7 @@ static void test_speaker_contract_history(void **state) {
         assert_int_equal(a->status, s_want[i].status);
         assert_int_equal(a->detected_at_ms, s_want[i].detected_at);
         assert_int_equal(a->kind, TOUCHPOINT__V1__ALERT_KIND__ALERT_KIND_FRICTION);
-        assert_string_equal(a->contract_id, "K-SPK-01");   /* the feedback links to it too */
+        assert_string_equal(a->contract_id, "K-SPK-01"); /* the feedback links to it too */
         assert_string_equal(a->hcp_id, "HCP-BRANDT");
         if (s_want[i].resolution)
             assert_string_equal(s_ev(a, "resolution"), s_want[i].resolution);
@@ -95,7 +101,7 @@ static void test_speaker_contract_history(void **state) {
 
     char *log = tp_dfx_stop(d);
     assert_int_equal(tp_dfx_stat(log, "contracting"), 16);
-    assert_int_equal(tp_dfx_stat(log, "open_alerts"), d->probes);   /* only the probes' */
+    assert_int_equal(tp_dfx_stat(log, "open_alerts"), d->probes); /* only the probes' */
     free(log);
     tp_dfx_free(d);
 }

@@ -18,7 +18,7 @@
 #include "tp_config.h"
 #include "tp_testdaemon.h"
 
-#define T0 1767225600000LL
+#define T0        1767225600000LL
 #define SUBMITTED TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED
 
 /* Sends n incomplete calls (n FIRING alerts) named prefix-0.. */
@@ -35,13 +35,13 @@ typedef struct {
     size_t   n;
     uint64_t seq[4096];
     char     call[4096][48];
-    char     end[96];            /* "END" value, or "ERROR: reason" */
+    char     end[96]; /* "END" value, or "ERROR: reason" */
 } replay_t;
 
 /* One replay request over a DEALER: everything up to END (or ERROR). */
 static void s_replay(tp_dfx_t *d, const char *cmd, const char *arg, replay_t *out) {
     void *s = zmq_socket(d->zctx, ZMQ_DEALER);
-    int zero = 0;
+    int   zero = 0;
     zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
     assert_int_equal(zmq_connect(s, d->replay_ep), 0);
     assert_true(zmq_send(s, cmd, strlen(cmd), arg ? ZMQ_SNDMORE : 0) >= 0);
@@ -58,16 +58,17 @@ static void s_replay(tp_dfx_t *d, const char *cmd, const char *arg, replay_t *ou
         assert_true(zmq_msg_more(&a));
         assert_true(zmq_msg_recv(&b, s, 0) >= 0);
         const char *what = zmq_msg_data(&a);
-        size_t wl = zmq_msg_size(&a);
-        if ((wl == 3 && memcmp(what, "END", 3) == 0) || (wl == 5 && memcmp(what, "ERROR", 5) == 0)) {
+        size_t      wl = zmq_msg_size(&a);
+        if ((wl == 3 && memcmp(what, "END", 3) == 0) ||
+            (wl == 5 && memcmp(what, "ERROR", 5) == 0)) {
             snprintf(out->end, sizeof out->end, "%s%.*s", wl == 5 ? "ERROR: " : "",
                      (int)zmq_msg_size(&b), (const char *)zmq_msg_data(&b));
             zmq_msg_close(&a);
             zmq_msg_close(&b);
             break;
         }
-        Touchpoint__V1__Alert *al = touchpoint__v1__alert__unpack(NULL, zmq_msg_size(&b),
-                                                                   zmq_msg_data(&b));
+        Touchpoint__V1__Alert *al =
+            touchpoint__v1__alert__unpack(NULL, zmq_msg_size(&b), zmq_msg_data(&b));
         assert_non_null(al);
         assert_true(out->n < 4096);
         out->seq[out->n] = al->sequence;
@@ -99,7 +100,7 @@ static void test_sequences_survive_restarts_and_replay_serves_them(void **state)
     snprintf(want, sizeof want, "%llu", (unsigned long long)last);
     assert_string_equal(r.end, want);
     assert_string_equal(r.call[r.n - 1], "A-4");
-    s_replay(d, "REPLAY", want, &r);                 /* nothing after the last */
+    s_replay(d, "REPLAY", want, &r); /* nothing after the last */
     assert_int_equal(r.n, 0);
     assert_string_equal(r.end, want);
     s_replay(d, "REPLAY", "-1", &r);
@@ -124,15 +125,15 @@ static void test_sequences_survive_restarts_and_replay_serves_them(void **state)
     assert_int_equal(tp_proc_signal(&d->proc, SIGKILL), 0);
     assert_int_equal(tp_proc_wait(&d->proc, TP_WAIT_MS), 128 + SIGKILL);
     tp_dfx_restart(d, NULL);
-    s_replay(d, "REPLAY", want, &r);                 /* after the first batch */
+    s_replay(d, "REPLAY", want, &r); /* after the first batch */
     int found = 0;
     for (size_t i = 0; i < r.n; i++) {
         found += strncmp(r.call[i], "C-", 2) == 0;
         if (i)
-            assert_int_equal(r.seq[i], r.seq[i - 1] + 1);   /* no holes, no repeats */
+            assert_int_equal(r.seq[i], r.seq[i - 1] + 1); /* no holes, no repeats */
     }
     assert_int_equal(found, 3);
-    assert_true(r.seq[r.n - 1] > last + 3);          /* the restart's probes came after */
+    assert_true(r.seq[r.n - 1] > last + 3); /* the restart's probes came after */
     /* An alert is published only after its commit: one more alert, at
      * least one more commit (not the shutdown flush: counted before it). */
     unsigned long long commits = tp_dfx_live_stat(d, "journal_commits");
@@ -152,8 +153,8 @@ static void test_sequences_survive_restarts_and_replay_serves_them(void **state)
 static void test_pub_drops_are_counted_and_journal_has_all(void **state) {
     (void)state;
     tp_dfx_t *d = tp_dfx_start_with("event", NULL, 10);
-    void *lazy = zmq_socket(d->zctx, ZMQ_SUB);
-    int one = 1, zero = 0;
+    void     *lazy = zmq_socket(d->zctx, ZMQ_SUB);
+    int       one = 1, zero = 0;
     zmq_setsockopt(lazy, ZMQ_RCVHWM, &one, sizeof one);
     zmq_setsockopt(lazy, ZMQ_LINGER, &zero, sizeof zero);
     zmq_setsockopt(lazy, ZMQ_SUBSCRIBE, "", 0);
@@ -171,7 +172,7 @@ static void test_pub_drops_are_counted_and_journal_has_all(void **state) {
     /* Our subscriber may lose some too (it shares the drop policy): read
      * until the journal says all were written. */
     static replay_t r;
-    long long deadline = tp_now_ms() + TP_WAIT_MS;
+    long long       deadline = tp_now_ms() + TP_WAIT_MS;
     do {
         while (tp_dfx_recv_alert(d, 50))
             tp_test_alerts_clear(&d->got);
@@ -179,7 +180,7 @@ static void test_pub_drops_are_counted_and_journal_has_all(void **state) {
         assert_true(tp_now_ms() < deadline);
     } while (r.n < d->probes + 2 + 3000);
     assert_int_equal(r.n, d->probes + 2 + 3000);
-    char *log = tp_dfx_stop(d);
+    char              *log = tp_dfx_stop(d);
     unsigned long long dropped = tp_dfx_stat(log, "alerts_dropped");
     assert_true(dropped > 0);
     assert_true(dropped <= 3000);
@@ -194,7 +195,8 @@ static void test_corrupt_journal_is_refused_then_moved_aside(void **state) {
     free(tp_dfx_stop(d));
     char *db = tp_path(d->dir, "state/journal.db");
     assert_int_equal(tp_write_file(db, "this is not an SQLite database, it is a shopping list\n"
-                                       "milk, eggs, a working backup strategy\n"), 0);
+                                       "milk, eggs, a working backup strategy\n"),
+                     0);
     char *wal = tp_path(d->dir, "state/journal.db-wal");
     remove(wal);
     const char *argv[] = { TP_DAEMON_BIN, "--config", d->cfg, NULL };
@@ -223,14 +225,15 @@ static void test_corrupt_journal_is_refused_then_moved_aside(void **state) {
  * sequences it printed, in order. */
 static size_t s_tail(tp_dfx_t *d, const char *pos, unsigned count, uint64_t *seqs, size_t max) {
     char *out = tp_path(d->dir, "tail.out"), *err = tp_path(d->dir, "tail.err");
-    char count_s[16];
+    char  count_s[16];
     snprintf(count_s, sizeof count_s, "%u", count);
-    const char *argv[] = { TP_TAIL_BIN, "--endpoint", d->out_ep, "--replay-endpoint", d->replay_ep,
-                           "--durable", pos, "--count", count_s, NULL };
-    tp_proc_t p;
+    const char *argv[] = { TP_TAIL_BIN,  "--endpoint", d->out_ep, "--replay-endpoint",
+                           d->replay_ep, "--durable",  pos,       "--count",
+                           count_s,      NULL };
+    tp_proc_t   p;
     assert_int_equal(tp_proc_spawn(&p, argv, NULL, out, err), 0);
     assert_int_equal(tp_proc_wait(&p, TP_WAIT_MS), 0);
-    char *text = tp_read_file(out);
+    char  *text = tp_read_file(out);
     size_t n = 0;
     for (char *line = strtok(text, "\n"); line && n < max; line = strtok(NULL, "\n")) {
         const char *k = strstr(line, "\"sequence\":\"");
@@ -248,13 +251,13 @@ static size_t s_tail(tp_dfx_t *d, const char *pos, unsigned count, uint64_t *seq
 static void test_durable_consumer_catches_up(void **state) {
     (void)state;
     tp_dfx_t *d = tp_dfx_start("event", NULL);
-    char *pos = tp_path(d->dir, "tail.pos");
-    s_fire(d, "A", 5);                               /* nobody is listening durably yet */
+    char     *pos = tp_path(d->dir, "tail.pos");
+    s_fire(d, "A", 5); /* nobody is listening durably yet */
     for (int i = 0; i < 5; i++)
         assert_true(tp_dfx_recv_alert(d, TP_WAIT_MS));
-    uint64_t k = d->got.alerts[4]->sequence;
+    uint64_t        k = d->got.alerts[4]->sequence;
     static uint64_t seqs[512];
-    size_t n = s_tail(d, pos, (unsigned)k, seqs, 512);
+    size_t          n = s_tail(d, pos, (unsigned)k, seqs, 512);
     assert_int_equal(n, k);
     for (size_t i = 0; i < n; i++)
         assert_int_equal(seqs[i], i + 1);
@@ -272,7 +275,7 @@ static void test_durable_consumer_catches_up(void **state) {
     n = s_tail(d, pos, more, seqs, 512);
     assert_int_equal(n, more);
     for (size_t i = 0; i < n; i++)
-        assert_int_equal(seqs[i], k + 1 + i);         /* resumes after k, none twice */
+        assert_int_equal(seqs[i], k + 1 + i); /* resumes after k, none twice */
     free(tp_dfx_stop(d));
     free(pos);
     tp_dfx_free(d);
@@ -282,16 +285,23 @@ static void test_durable_consumer_catches_up(void **state) {
  * sequence positions survive a SIGKILL: rebuilt from the event log. */
 static void test_state_survives_sigkill(void **state) {
     (void)state;
-    tp_dfx_t *d = tp_dfx_start("event", NULL);
-    tp_test_call_t planned = { .event_id = "p1", .source = "veeva", .sequence = 1, .at_ms = T0,
+    tp_dfx_t      *d = tp_dfx_start("event", NULL);
+    tp_test_call_t planned = { .event_id = "p1",
+                               .source = "veeva",
+                               .sequence = 1,
+                               .at_ms = T0,
                                .call_id = "C-R",
                                .status = TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_PLANNED,
                                .call_at_ms = T0 + 3600000 };
     tp_dfx_send_call(d, &planned);
-    tp_test_call_t inc = { .event_id = "i1", .source = "veeva", .sequence = 2, .at_ms = T0 + 1,
-                           .call_id = "C-I", .status = SUBMITTED };
+    tp_test_call_t inc = { .event_id = "i1",
+                           .source = "veeva",
+                           .sequence = 2,
+                           .at_ms = T0 + 1,
+                           .call_id = "C-I",
+                           .status = SUBMITTED };
     tp_dfx_send_call(d, &inc);
-    assert_true(tp_dfx_recv_alert(d, TP_WAIT_MS));            /* call_incomplete C-I */
+    assert_true(tp_dfx_recv_alert(d, TP_WAIT_MS)); /* call_incomplete C-I */
     assert_string_equal(d->got.alerts[0]->call_id, "C-I");
     assert_int_equal(tp_proc_signal(&d->proc, SIGKILL), 0);
     assert_int_equal(tp_proc_wait(&d->proc, TP_WAIT_MS), 128 + SIGKILL);
@@ -328,8 +338,8 @@ static void test_state_survives_sigkill(void **state) {
 static void test_deadline_missed_while_down_fires_at_start(void **state) {
     (void)state;
     tp_dfx_t *d = tp_dfx_start("wall", NULL);
-    int64_t due = 0;
-    char call_id[32] = "";
+    int64_t   due = 0;
+    char      call_id[32] = "";
     for (int64_t margin = 1500;; margin *= 2) {
         assert_true(margin <= 24000);
         struct timespec ts;
@@ -337,7 +347,9 @@ static void test_deadline_missed_while_down_fires_at_start(void **state) {
         int64_t wall = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
         due = wall + margin;
         snprintf(call_id, sizeof call_id, "C-W%lld", (long long)margin);
-        tp_test_call_t c = { .event_id = call_id, .at_ms = wall, .call_id = call_id,
+        tp_test_call_t c = { .event_id = call_id,
+                             .at_ms = wall,
+                             .call_id = call_id,
                              .status = TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_PLANNED,
                              .call_at_ms = due - 48 * 3600000LL };
         tp_dfx_send_call(d, &c);
@@ -345,8 +357,9 @@ static void test_deadline_missed_while_down_fires_at_start(void **state) {
          * (the call's own alert may come first, if it fired already). */
         char probe_id[40];
         snprintf(probe_id, sizeof probe_id, "C-probe-%lld", (long long)margin);
-        tp_test_call_t probe = { .event_id = probe_id, .at_ms = wall, .call_id = probe_id,
-                                 .status = SUBMITTED };
+        tp_test_call_t probe = {
+            .event_id = probe_id, .at_ms = wall, .call_id = probe_id, .status = SUBMITTED
+        };
         tp_dfx_send_call(d, &probe);
         do
             assert_true(tp_dfx_recv_alert(d, TP_WAIT_MS));
@@ -360,7 +373,8 @@ static void test_deadline_missed_while_down_fires_at_start(void **state) {
         if (at_kill < due - 50)
             break;
         print_message("%s: killed only %lld ms before its deadline (loaded machine): again, "
-                      "%lld ms ahead\n", call_id, (long long)(due - at_kill), (long long)margin * 2);
+                      "%lld ms ahead\n",
+                      call_id, (long long)(due - at_kill), (long long)margin * 2);
         tp_dfx_restart(d, NULL);
     }
     /* Down while the deadline passes (seconds, not minutes). */
@@ -374,9 +388,9 @@ static void test_deadline_missed_while_down_fires_at_start(void **state) {
     tp_dfx_restart(d, NULL);
     /* It fired while the consumer was re-syncing: ask the journal. */
     static replay_t r;
-    const char *dueline = NULL;
-    long long deadline = tp_now_ms() + TP_WAIT_MS;
-    size_t at = 0;
+    const char     *dueline = NULL;
+    long long       deadline = tp_now_ms() + TP_WAIT_MS;
+    size_t          at = 0;
     while (!dueline) {
         s_replay(d, "REPLAY", "0", &r);
         for (size_t i = 0; i < r.n && !dueline; i++)
@@ -388,13 +402,13 @@ static void test_deadline_missed_while_down_fires_at_start(void **state) {
     }
     assert_true(r.seq[at] > 0);
     /* The published alert, as a late subscriber gets it from the journal. */
-    char *out = tp_read_file(d->out);            /* --print-alerts: the restarted daemon's */
-    char alert_id[64];
+    char *out = tp_read_file(d->out); /* --print-alerts: the restarted daemon's */
+    char  alert_id[64];
     snprintf(alert_id, sizeof alert_id, "call_unsubmitted:call/%s", call_id);
     const char *line = strstr(out, alert_id);
     assert_non_null(line);
-    char want[32];
-    time_t secs = (time_t)(due / 1000);
+    char      want[32];
+    time_t    secs = (time_t)(due / 1000);
     struct tm tm;
     gmtime_r(&secs, &tm);
     strftime(want, sizeof want, "\"due_at\":\"%Y-%m-%dT%H:%M:%S", &tm);
@@ -410,22 +424,25 @@ static void test_deadline_missed_while_down_fires_at_start(void **state) {
 static void test_reliable_oversize_is_nacked(void **state) {
     (void)state;
     tp_dfx_t *d = tp_dfx_start("event", "limits:\n  max_message_bytes: 1000\n");
-    void *s = zmq_socket(d->zctx, ZMQ_DEALER);
-    int zero = 0;
+    void     *s = zmq_socket(d->zctx, ZMQ_DEALER);
+    int       zero = 0;
     zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
     assert_int_equal(zmq_connect(s, d->reliable_ep), 0);
 
     static char notes[2000];
     memset(notes, 'n', sizeof notes - 1);
-    tp_test_call_t bc = { .event_id = "big-1", .at_ms = T0, .call_id = "C-BIG", .status = SUBMITTED,
-                          .notes = notes };
+    tp_test_call_t bc = {
+        .event_id = "big-1", .at_ms = T0, .call_id = "C-BIG", .status = SUBMITTED, .notes = notes
+    };
     uint8_t *big;
-    size_t big_len = tp_test_pack_call(&bc, &big);
+    size_t   big_len = tp_test_pack_call(&bc, &big);
     assert_true(big_len > 1000);
 
-    uint8_t *small;
-    tp_test_call_t c = { .event_id = "small-1", .at_ms = T0, .call_id = "C-SMALL", .status = SUBMITTED };
-    size_t small_len = tp_test_pack_call(&c, &small);
+    uint8_t       *small;
+    tp_test_call_t c = {
+        .event_id = "small-1", .at_ms = T0, .call_id = "C-SMALL", .status = SUBMITTED
+    };
+    size_t      small_len = tp_test_pack_call(&c, &small);
     const char *expect_what[] = { "NACK", "ACK" }, *expect_id[] = { "big-1", "small-1" };
     for (int round = 0; round < 2; round++) {
         zmq_send(s, "crm.call", 8, ZMQ_SNDMORE);
@@ -456,26 +473,26 @@ static void test_reliable_oversize_is_nacked(void **state) {
 static void test_reliable_ingest_acks_after_commit(void **state) {
     (void)state;
     tp_dfx_t *d = tp_dfx_start("event", NULL);
-    void *s = zmq_socket(d->zctx, ZMQ_DEALER);
-    int zero = 0;
+    void     *s = zmq_socket(d->zctx, ZMQ_DEALER);
+    int       zero = 0;
     zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
     assert_int_equal(zmq_connect(s, d->reliable_ep), 0);
-    uint8_t *buf;
+    uint8_t       *buf;
     tp_test_call_t c = { .event_id = "r1", .at_ms = T0, .call_id = "C-REL", .status = SUBMITTED };
-    size_t len = tp_test_pack_call(&c, &buf);
-    const char *expect[] = { "ACK", "ACK", "NACK" };
+    size_t         len = tp_test_pack_call(&c, &buf);
+    const char    *expect[] = { "ACK", "ACK", "NACK" };
     for (int round = 0; round < 3; round++) {
-        if (round < 2) {                              /* the event, then its resend */
+        if (round < 2) { /* the event, then its resend */
             zmq_send(s, "crm.call", 8, ZMQ_SNDMORE);
             zmq_send(s, buf, len, 0);
-        } else {                                      /* a payload on the wrong topic */
+        } else { /* a payload on the wrong topic */
             zmq_send(s, "crm.feedback", 12, ZMQ_SNDMORE);
             zmq_send(s, buf, len, 0);
         }
         zmq_pollitem_t item = { .socket = s, .events = ZMQ_POLLIN };
         assert_int_equal(zmq_poll(&item, 1, TP_WAIT_MS), 1);
         char what[8] = "", id[32] = "", reason[128] = "";
-        int n = zmq_recv(s, what, sizeof what - 1, 0);
+        int  n = zmq_recv(s, what, sizeof what - 1, 0);
         assert_true(n > 0);
         n = zmq_recv(s, id, sizeof id - 1, 0);
         assert_true(n >= 0);
@@ -506,20 +523,24 @@ static void test_reliable_ingest_acks_after_commit(void **state) {
  * a timer or every timer, rule deadlines included, waits for the flood). */
 static void test_timers_run_during_a_flood(void **state) {
     (void)state;
-    tp_dfx_t *d = tp_dfx_start("event", "journal: { commit_interval: 5ms }\n");
+    tp_dfx_t      *d = tp_dfx_start("event", "journal: { commit_interval: 5ms }\n");
     const unsigned n = 30000;
     /* Commits before the flood (the probes'), so only the flood's count. */
     unsigned long long before = tp_dfx_live_stat(d, "journal_commits");
     for (unsigned i = 0; i < n; i++) {
         char id[32];
         snprintf(id, sizeof id, "fl-%u", i);
-        tp_test_call_t c = { .event_id = id, .at_ms = T0, .call_id = id, .status = SUBMITTED,
+        tp_test_call_t c = { .event_id = id,
+                             .at_ms = T0,
+                             .call_id = id,
+                             .status = SUBMITTED,
                              .fields = TP_FIELD_PRODUCTS | TP_FIELD_TOPICS | TP_FIELD_NOTES |
                                        TP_FIELD_NEXT_STEP };
         tp_dfx_send_call(d, &c);
     }
-    tp_test_call_t last = { .event_id = "fl-last", .at_ms = T0, .call_id = "fl-last",
-                            .status = SUBMITTED };
+    tp_test_call_t last = {
+        .event_id = "fl-last", .at_ms = T0, .call_id = "fl-last", .status = SUBMITTED
+    };
     tp_dfx_send_call(d, &last);
     assert_true(tp_dfx_recv_alert(d, TP_WAIT_MS));
     /* fl-last's alert is out, so it and the flood are committed; the

@@ -23,25 +23,25 @@
 /* This file is about the accountability rules: the friction rules are
  * switched off so their alerts (negative_feedback on the same surveys)
  * do not interleave; test_daemon_friction runs every rule. */
-static const char *s_accountability_only =
-    "rules:\n"
-    "  step_slow: { enabled: false }\n"
-    "  case_stalled: { enabled: false }\n"
-    "  rework: { enabled: false }\n"
-    "  handoffs: { enabled: false }\n"
-    "  hcp_burden: { enabled: false }\n"
-    "  cycle_time: { enabled: false }\n"
-    "  negative_feedback: { enabled: false }\n";
+static const char *s_accountability_only = "rules:\n"
+                                           "  step_slow: { enabled: false }\n"
+                                           "  case_stalled: { enabled: false }\n"
+                                           "  rework: { enabled: false }\n"
+                                           "  handoffs: { enabled: false }\n"
+                                           "  hcp_burden: { enabled: false }\n"
+                                           "  cycle_time: { enabled: false }\n"
+                                           "  negative_feedback: { enabled: false }\n";
 #define F TOUCHPOINT__V1__ALERT_STATUS__ALERT_STATUS_FIRING
 #define R TOUCHPOINT__V1__ALERT_STATUS__ALERT_STATUS_RESOLVED
 
 static const struct {
     const char *topic, *id;
-    int status;
-    long long detected_at;
+    int         status;
+    long long   detected_at;
 } s_want[] = {
     { "accountability.call_unsubmitted", "call_unsubmitted:call/C-B1", F, 1772697600001LL },
-    { "accountability.uncoordinated_contact", "uncoordinated_contact:hcp/HCP-A", F, 1772704800000LL },
+    { "accountability.uncoordinated_contact", "uncoordinated_contact:hcp/HCP-A", F,
+      1772704800000LL },
     { "accountability.channel_mismatch", "channel_mismatch:hcp/HCP-A", F, 1772704800000LL },
     { "accountability.call_unsubmitted", "call_unsubmitted:call/C-B2", F, 1772784000001LL },
     { "accountability.channel_mismatch", "channel_mismatch:hcp/HCP-A", R, 1772791200000LL },
@@ -50,16 +50,17 @@ static const struct {
     { "accountability.call_incomplete", "call_incomplete:call/C-B3", F, 1772874000000LL },
     { "accountability.call_incomplete", "call_incomplete:call/C-B3", R, 1772956800000LL },
     { "accountability.follow_up_missing", "follow_up_missing:feedback/FB-2", F, 1773129600001LL },
-    { "accountability.uncoordinated_contact", "uncoordinated_contact:hcp/HCP-A", R, 1773216000000LL },
+    { "accountability.uncoordinated_contact", "uncoordinated_contact:hcp/HCP-A", R,
+      1773216000000LL },
     { "accountability.call_late", "call_late:call/C-B2", R, 1773475200001LL },
 };
 #define N_WANT (sizeof s_want / sizeof s_want[0])
 
 static void test_two_week_export_over_the_bus(void **state) {
     (void)state;
-    tp_dfx_t *d = tp_dfx_start("event", s_accountability_only);
+    tp_dfx_t   *d = tp_dfx_start("event", s_accountability_only);
     const char *argv[] = { TP_PUB_BIN, "--endpoint", d->in_ep, STREAM, NULL };
-    tp_proc_t pub;
+    tp_proc_t   pub;
     assert_int_equal(tp_proc_spawn(&pub, argv, NULL, NULL, NULL), 0);
     assert_int_equal(tp_proc_wait(&pub, TP_WAIT_MS), 0);
     for (size_t i = 0; i < N_WANT; i++)
@@ -97,10 +98,10 @@ static void test_replay_matches_the_live_run(void **state) {
     char *cfg = tp_path(dir, "touchpointd.yaml");
     assert_int_equal(tp_write_file(cfg, s_accountability_only), 0);
     const char *argv[] = { TP_DAEMON_BIN, "--config", cfg, "--replay", STREAM, NULL };
-    tp_proc_t p;
+    tp_proc_t   p;
     assert_int_equal(tp_proc_spawn(&p, argv, NULL, out, err), 0);
     assert_int_equal(tp_proc_wait(&p, TP_WAIT_MS), 0);
-    char *text = tp_read_file(out);
+    char  *text = tp_read_file(out);
     size_t i = 0;
     for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n"), i++) {
         assert_true(i < N_WANT);
@@ -109,10 +110,12 @@ static void test_replay_matches_the_live_run(void **state) {
         assert_string_equal(json_string_value(json_object_get(j, "topic")), s_want[i].topic);
         assert_string_equal(json_string_value(json_object_get(j, "alertId")), s_want[i].id);
         assert_string_equal(json_string_value(json_object_get(j, "status")),
-                            s_want[i].status == F ? "ALERT_STATUS_FIRING" : "ALERT_STATUS_RESOLVED");
+                            s_want[i].status == F ? "ALERT_STATUS_FIRING"
+                                                  : "ALERT_STATUS_RESOLVED");
         assert_int_equal(strtoll(json_string_value(json_object_get(j, "detectedAtMs")), NULL, 10),
                          s_want[i].detected_at);
-        assert_int_equal(strtoll(json_string_value(json_object_get(j, "sequence")), NULL, 10), i + 1);
+        assert_int_equal(strtoll(json_string_value(json_object_get(j, "sequence")), NULL, 10),
+                         i + 1);
         json_decref(j);
     }
     assert_int_equal(i, N_WANT);
@@ -124,7 +127,8 @@ static void test_replay_matches_the_live_run(void **state) {
     /* A bad line is reported with file:line and the rest still runs. */
     char *bad = tp_path(dir, "bad.jsonl");
     assert_int_equal(tp_write_file(bad, "{\"eventId\":\"x\",\"call\":{\"status\":\"SUBMITED\"}}\n"
-                                        "not json\n"), 0);
+                                        "not json\n"),
+                     0);
     const char *argv2[] = { TP_DAEMON_BIN, "--replay", bad, NULL };
     assert_int_equal(tp_proc_spawn(&p, argv2, NULL, out, err), 0);
     assert_int_equal(tp_proc_wait(&p, TP_WAIT_MS), 1);
@@ -138,18 +142,24 @@ static void test_replay_matches_the_live_run(void **state) {
     free(want);
     free(text);
     tp_rmrf(dir);
-    free(bad); free(out); free(err); free(cfg); free(dir);
+    free(bad);
+    free(out);
+    free(err);
+    free(cfg);
+    free(dir);
 }
 
 /* Wall clock: a call planned three days ago and never submitted is due;
  * the daemon's one timer fires it without any further input. */
 static void test_wall_clock_deadline_fires_from_the_timer(void **state) {
     (void)state;
-    tp_dfx_t *d = tp_dfx_start("wall", NULL);
+    tp_dfx_t       *d = tp_dfx_start("wall", NULL);
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    int64_t now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-    tp_test_call_t c = { .event_id = "w1", .at_ms = now - 4 * 86400000LL, .call_id = "C-W",
+    int64_t        now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    tp_test_call_t c = { .event_id = "w1",
+                         .at_ms = now - 4 * 86400000LL,
+                         .call_id = "C-W",
                          .status = TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_PLANNED,
                          .call_at_ms = now - 3 * 86400000LL };
     tp_dfx_send_call(d, &c);
@@ -157,7 +167,7 @@ static void test_wall_clock_deadline_fires_from_the_timer(void **state) {
     Touchpoint__V1__Alert *a = d->got.alerts[0];
     assert_string_equal(a->alert_id, "call_unsubmitted:call/C-W");
     assert_int_equal(a->status, F);
-    assert_true(a->detected_at_ms >= now);              /* the wall clock, not event time */
+    assert_true(a->detected_at_ms >= now); /* the wall clock, not event time */
     char *log = tp_dfx_stop(d);
     free(log);
     tp_dfx_free(d);

@@ -26,12 +26,12 @@
 typedef Touchpoint__V1__Envelope env_t;
 
 struct rows {
-    size_t  n, n_bad;
-    env_t  *env[MAX_ROWS];
-    size_t  line[MAX_ROWS];
-    char    bad[MAX_ROWS][600];       /* "LINE: reason" of each bad row */
-    int     fatal;                    /* the fatal error, if any */
-    char    fatal_err[512];
+    size_t n, n_bad;
+    env_t *env[MAX_ROWS];
+    size_t line[MAX_ROWS];
+    char   bad[MAX_ROWS][600]; /* "LINE: reason" of each bad row */
+    int    fatal;              /* the fatal error, if any */
+    char   fatal_err[512];
 };
 
 static void s_rows_free(struct rows *r) {
@@ -48,9 +48,9 @@ static struct rows *s_read(const char *map_path, const char *data_path) {
              *map_path == '/' ? "" : "/", map_path);
     snprintf(dp, sizeof dp, "%s%s%s", *data_path == '/' ? "" : TP_SOURCE_DIR,
              *data_path == '/' ? "" : "/", data_path);
-    tp_map_t *m = NULL;
+    tp_map_t   *m = NULL;
     tp_input_t *in = NULL;
-    int r = tp_map_new_from_file(mp, err, sizeof err, &m);
+    int         r = tp_map_new_from_file(mp, err, sizeof err, &m);
     if (r < 0)
         fail_msg("%s", err);
     FILE *f = fopen(dp, "re");
@@ -60,7 +60,7 @@ static struct rows *s_read(const char *map_path, const char *data_path) {
     assert_non_null(rows);
     for (;;) {
         ProtobufCMessage *msg = NULL;
-        size_t line = 0;
+        size_t            line = 0;
         r = tp_input_next(in, &msg, &line, err, sizeof err);
         if (r == 0)
             break;
@@ -102,7 +102,7 @@ static void test_veeva_calls_example(void **state) {
     const env_t *e = r->env[1];
     assert_string_equal(e->event_id, "a0C7Q00000Xk001UAE:2026-01-05T16:10:00.000Z");
     assert_string_equal(e->source, "veeva-eu");
-    assert_int_equal(e->occurred_at_ms, 1767629400000LL);       /* 2026-01-05T16:10Z */
+    assert_int_equal(e->occurred_at_ms, 1767629400000LL); /* 2026-01-05T16:10Z */
     assert_int_equal(e->payload_case, TOUCHPOINT__V1__ENVELOPE__PAYLOAD_CALL);
     const Touchpoint__V1__CallLogged *c = e->call;
     assert_string_equal(c->call_id, "a0C7Q00000Xk001UAE");
@@ -111,12 +111,12 @@ static void test_veeva_calls_example(void **state) {
     assert_string_equal(c->account_id, "0017Q00000Ho01AAA");
     assert_int_equal(c->channel, TOUCHPOINT__V1__CHANNEL__CHANNEL_IN_PERSON);
     assert_int_equal(c->status, TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED);
-    assert_int_equal(c->call_at_ms, 1767601800000LL);   /* 01/05/2026 09:30 at +01:00 */
+    assert_int_equal(c->call_at_ms, 1767601800000LL); /* 01/05/2026 09:30 at +01:00 */
     assert_int_equal(c->submitted_at_ms, 1767629400000LL);
     assert_int_equal(c->n_products, 2);
     assert_string_equal(c->products[1], "Neurolix");
     assert_string_equal(c->notes, "Dr. Weber asked for the renal subgroup data,\nespecially for "
-                        "patients with eGFR < 30 (\"the ones we worry about\").");
+                                  "patients with eGFR < 30 (\"the ones we worry about\").");
     /* The planned call: no submission time, no topics. */
     c = r->env[0]->call;
     assert_int_equal(c->status, TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_PLANNED);
@@ -133,17 +133,19 @@ static void test_veeva_calls_example(void **state) {
 
 static void test_speaker_contracting_example(void **state) {
     (void)state;
-    struct rows *r = s_read("mappings/speaker_contracting.yaml", "examples/speaker_contracting.csv");
+    struct rows *r =
+        s_read("mappings/speaker_contracting.yaml", "examples/speaker_contracting.csv");
     assert_int_equal(r->n_bad, 0);
     assert_int_equal(r->n, 16);
     const Touchpoint__V1__ContractingStep *s = r->env[0]->contracting;
-    assert_string_equal(r->env[0]->event_id, "K-SPK-2026-001/Nomination/In Progress/2026-01-05 09:00");
+    assert_string_equal(r->env[0]->event_id,
+                        "K-SPK-2026-001/Nomination/In Progress/2026-01-05 09:00");
     assert_string_equal(r->env[0]->source, "speaker-tracker");
     assert_string_equal(s->contract_id, "K-SPK-2026-001");
     assert_int_equal(s->contract_type, TOUCHPOINT__V1__CONTRACT_TYPE__CONTRACT_TYPE_SPEAKER);
     assert_string_equal(s->step, "NOMINATION");
     assert_int_equal(s->state, TOUCHPOINT__V1__STEP_STATE__STEP_STATE_STARTED);
-    assert_int_equal(s->at_ms, 1767600000000LL);        /* 2026-01-05 09:00 at +01:00 */
+    assert_int_equal(s->at_ms, 1767600000000LL); /* 2026-01-05 09:00 at +01:00 */
     assert_false(s->hcp_action);
     s = r->env[4]->contracting;
     assert_string_equal(s->step, "FMV_REVIEW");
@@ -172,7 +174,7 @@ static void test_survey_nps_example(void **state) {
     assert_int_equal(f->effort_score, 6);
     assert_int_equal(f->preferred_channel, TOUCHPOINT__V1__CHANNEL__CHANNEL_PHONE);
     assert_string_equal(f->subject_type, "general");
-    assert_int_equal(f->at_ms, 1767967391000LL);        /* 2026-01-09 14:03:11 UTC */
+    assert_int_equal(f->at_ms, 1767967391000LL); /* 2026-01-09 14:03:11 UTC */
     /* Skipped effort question: absent, not 0; "No preference": unset. */
     f = r->env[3]->feedback;
     assert_int_equal(f->nps, 8);
@@ -192,47 +194,53 @@ static void test_survey_nps_example(void **state) {
  * the delimiter), the column, the reason; good rows after them still map. */
 static void test_bad_rows(void **state) {
     (void)state;
-    char *dir = tp_tmpdir();
+    char             *dir = tp_tmpdir();
     static const char hdr[] =
         "Id,Account_vod__c,Location_vod__c,OwnerId,Territory_vod__c,Call_Datetime_vod__c,"
         "Call_Channel_vod__c,Status_vod__c,Detailed_Products_vod__c,Discussion_Topics__c,"
         "Call_Notes_vod__c,Next_Call_Notes_vod__c,Submitted_Date_vod__c,LastModifiedDate\n";
     char *csv = NULL;
-    assert_true(asprintf(&csv, "%s"
-        "C1,H1,L1,R1,T1,01/05/2026 09:30,Phone_vod,Submitted_vod,A;B,x,\"one, two\nthree\",n,"
-        "2026-01-05T10:00:00Z,2026-01-05T10:00:00Z\n"                               /* 2-3 */
-        "\n"                                                                        /* 4 */
-        "C2,H1,L1,R1,T1,01/05/2026 09:30,Phone_vod,Pending,,,,,,2026-01-05T11:00:00Z\n" /* 5 */
-        "C3,H1,L1,R1,T1,13/45/2026 09:30,Phone_vod,Saved_vod,,,,,,2026-01-05T11:00:00Z\n" /* 6 */
-        ",H1,L1,R1,T1,01/05/2026 09:30,Phone_vod,Saved_vod,,,,,,2026-01-05T11:00:00Z\n" /* 7 */
-        "C5,H1,L1,R1,T1,01/05/2026 09:30,Fax_vod,Saved_vod,,,,,,2026-01-05T11:00:00Z\n" /* 8 */
-        "C6,H1\n"                                                                   /* 9 */
-        "C7,H1,L1,R1,T1,01/05/2026 09:30,,Saved_vod,,,\"a \"\"b\"\" c\",,,2026-01-05T12:00:00Z\n"
-        "C8,H1,L1,R1,T1,01/05/2026 09:30,,Saved_vod,,,x\"y,,,2026-01-05T12:00:00Z\n" /* 11 */
-        "C9,H1,L1,R1,T1,01/05/2026 09:30,,Saved_vod,,,,,,2026-01-05T13:00:00Z\n",   /* 12 */
-        hdr) > 0);
-    char *path = s_write_tmp(dir, "calls.csv", csv);
+    assert_true(
+        asprintf(
+            &csv,
+            "%s"
+            "C1,H1,L1,R1,T1,01/05/2026 09:30,Phone_vod,Submitted_vod,A;B,x,\"one, two\nthree\",n,"
+            "2026-01-05T10:00:00Z,2026-01-05T10:00:00Z\n" /* 2-3 */
+            "\n"                                          /* 4 */
+            "C2,H1,L1,R1,T1,01/05/2026 09:30,Phone_vod,Pending,,,,,,2026-01-05T11:00:00Z\n" /* 5 */
+            "C3,H1,L1,R1,T1,13/45/2026 09:30,Phone_vod,Saved_vod,,,,,,2026-01-05T11:00:00Z\n" /* 6 */
+            ",H1,L1,R1,T1,01/05/2026 09:30,Phone_vod,Saved_vod,,,,,,2026-01-05T11:00:00Z\n" /* 7 */
+            "C5,H1,L1,R1,T1,01/05/2026 09:30,Fax_vod,Saved_vod,,,,,,2026-01-05T11:00:00Z\n" /* 8 */
+            "C6,H1\n"                                                                       /* 9 */
+            "C7,H1,L1,R1,T1,01/05/2026 09:30,,Saved_vod,,,\"a \"\"b\"\" "
+            "c\",,,2026-01-05T12:00:00Z\n"
+            "C8,H1,L1,R1,T1,01/05/2026 09:30,,Saved_vod,,,x\"y,,,2026-01-05T12:00:00Z\n" /* 11 */
+            "C9,H1,L1,R1,T1,01/05/2026 09:30,,Saved_vod,,,,,,2026-01-05T13:00:00Z\n",    /* 12 */
+            hdr) > 0);
+    char        *path = s_write_tmp(dir, "calls.csv", csv);
     struct rows *r = s_read("mappings/veeva_calls.yaml", path);
     assert_int_equal(r->fatal, 0);
     assert_int_equal(r->n_bad, 6);
     assert_string_equal(r->bad[0], "5: column Status_vod__c: unknown value \"Pending\" (expected "
-                        "one of Planned_vod, Saved_vod, Submitted_vod, Cancelled_vod)");
+                                   "one of Planned_vod, Saved_vod, Submitted_vod, Cancelled_vod)");
     assert_string_equal(r->bad[1], "6: column Call_Datetime_vod__c: bad time \"13/45/2026 09:30\" "
-                        "for call_at_ms (expected %m/%d/%Y %H:%M)");
+                                   "for call_at_ms (expected %m/%d/%Y %H:%M)");
     assert_string_equal(r->bad[2], "7: column Id: empty, but event_id is made from it");
-    assert_string_equal(r->bad[3], "8: column Call_Channel_vod__c: unknown value \"Fax_vod\" "
+    assert_string_equal(r->bad[3],
+                        "8: column Call_Channel_vod__c: unknown value \"Fax_vod\" "
                         "(expected one of Face_to_face_vod, Phone_vod, Video_vod, Email_vod, "
                         "Message_vod, Webinar_vod)");
     assert_string_equal(r->bad[4], "9: 2 cells, but the header has 14");
     assert_string_equal(r->bad[5], "11: malformed CSV on line 11: a quote inside an unquoted "
-                        "cell, or text after a closing quote");
+                                   "cell, or text after a closing quote");
     assert_int_equal(r->n, 3);
     assert_int_equal(r->line[0], 2);
     assert_string_equal(r->env[0]->call->notes, "one, two\nthree");
     assert_int_equal(r->env[0]->call->n_products, 2);
     assert_int_equal(r->line[1], 10);
     assert_string_equal(r->env[1]->call->notes, "a \"b\" c");
-    assert_int_equal(r->env[1]->call->channel, TOUCHPOINT__V1__CHANNEL__CHANNEL_IN_PERSON); /* default */
+    assert_int_equal(r->env[1]->call->channel,
+                     TOUCHPOINT__V1__CHANNEL__CHANNEL_IN_PERSON); /* default */
     assert_int_equal(r->line[2], 12);
     s_rows_free(r);
     free(path);
@@ -248,7 +256,7 @@ static void test_bad_rows(void **state) {
     assert_int_equal(r->n_bad, 2);
     assert_string_equal(r->bad[0], "2: column Account_vod__c: empty, but hcp_id is required");
     assert_string_equal(r->bad[1], "4: unterminated quoted cell (opened on line 4, still open at "
-                        "the end of the file)");
+                                   "the end of the file)");
     assert_int_equal(r->n, 1);
     s_rows_free(r);
     free(path);
@@ -258,7 +266,8 @@ static void test_bad_rows(void **state) {
     r = s_read("mappings/veeva_calls.yaml", path);
     assert_int_equal(r->fatal, -EBADMSG);
     assert_int_equal(r->n, 0);
-    assert_non_null(strstr(r->fatal_err, "header (line 1) has no column LastModifiedDate, which the mapping reads"));
+    assert_non_null(strstr(
+        r->fatal_err, "header (line 1) has no column LastModifiedDate, which the mapping reads"));
     s_rows_free(r);
     free(path);
     free(csv);
@@ -267,7 +276,7 @@ static void test_bad_rows(void **state) {
 }
 
 static void s_expect_map_error(const char *dir, const char *yaml, const char *want) {
-    char *path = s_write_tmp(dir, "m.yaml", yaml), err[512] = "", *exp = NULL;
+    char     *path = s_write_tmp(dir, "m.yaml", yaml), err[512] = "", *exp = NULL;
     tp_map_t *m = NULL;
     assert_int_equal(tp_map_new_from_file(path, err, sizeof err, &m), -EINVAL);
     assert_null(m);
@@ -282,7 +291,8 @@ static void s_expect_map_error(const char *dir, const char *yaml, const char *wa
 static void test_mapping_errors(void **state) {
     (void)state;
     char *dir = tp_tmpdir();
-    s_expect_map_error(dir, HEAD "fields:\n  feedback_id: Id\n  hcp_id: { colum: Hcp }\n  at_ms: At\n",
+    s_expect_map_error(dir,
+                       HEAD "fields:\n  feedback_id: Id\n  hcp_id: { colum: Hcp }\n  at_ms: At\n",
                        "8: hcp_id: unknown key \"colum\" (expected column, values, split, time, "
                        "timezone, default, required)");
     s_expect_map_error(dir, "format: csv\npayload: feedback\nsorce: s\n",
@@ -294,12 +304,14 @@ static void test_mapping_errors(void **state) {
                        "preferred_channel, at_ms)");
     s_expect_map_error(dir, HEAD "fields:\n  feedback_id: Id\n  at_ms: At\n",
                        "6: fields: feedback.hcp_id is required by the contract and not mapped");
-    s_expect_map_error(dir, HEAD "fields:\n  feedback_id: Id\n  hcp_id: H\n  at_ms: At\n"
-                       "  preferred_channel:\n    column: P\n    values: { Mail: E_MAIL }\n",
+    s_expect_map_error(dir,
+                       HEAD "fields:\n  feedback_id: Id\n  hcp_id: H\n  at_ms: At\n"
+                            "  preferred_channel:\n    column: P\n    values: { Mail: E_MAIL }\n",
                        "12: preferred_channel: value \"E_MAIL\" refused by the contract: "
                        "preferred_channel: unknown enum value \"E_MAIL\"");
-    s_expect_map_error(dir, HEAD "fields:\n  feedback_id: Id\n  hcp_id: H\n  at_ms: { column: At, "
-                       "time: \"dd.mm.yyyy\" }\n",
+    s_expect_map_error(dir,
+                       HEAD "fields:\n  feedback_id: Id\n  hcp_id: H\n  at_ms: { column: At, "
+                            "time: \"dd.mm.yyyy\" }\n",
                        "9: at_ms: time \"dd.mm.yyyy\": expected iso8601, unix_ms, unix_s or a "
                        "strptime pattern such as \"%m/%d/%Y %H:%M\"");
     s_expect_map_error(dir, "format: xml\n", "1: format: \"xml\": expected csv or jsonl");
@@ -312,16 +324,19 @@ static void test_mapping_errors(void **state) {
 static void test_jsonl_and_tab_csv(void **state) {
     (void)state;
     char *dir = tp_tmpdir();
-    char *map = s_write_tmp(dir, "fb.yaml",
-        "format: jsonl\npayload: feedback\nsource: \"{tool}\"\nevent_id: \"fb:{id}\"\n"
-        "occurred_at: { column: ts, time: unix_s }\n"
-        "fields:\n  feedback_id: id\n  hcpId: hcp\n  nps: score\n"
-        "  at_ms: { column: ts, time: unix_s }\n");
-    char *data = s_write_tmp(dir, "fb.jsonl",
-        "{\"id\": \"F1\", \"tool\": \"medallia\", \"hcp\": \"H1\", \"score\": 4, \"ts\": 1767225600}\n"
-        "\n"
-        "{\"id\": \"F2\", \"tool\": \"medallia\", \"hcp\": \"H2\", \"score\": 11, \"ts\": 1767225600}\n"
-        "[1]\n");
+    char *map =
+        s_write_tmp(dir, "fb.yaml",
+                    "format: jsonl\npayload: feedback\nsource: \"{tool}\"\nevent_id: \"fb:{id}\"\n"
+                    "occurred_at: { column: ts, time: unix_s }\n"
+                    "fields:\n  feedback_id: id\n  hcpId: hcp\n  nps: score\n"
+                    "  at_ms: { column: ts, time: unix_s }\n");
+    char        *data = s_write_tmp(dir, "fb.jsonl",
+                                    "{\"id\": \"F1\", \"tool\": \"medallia\", \"hcp\": \"H1\", \"score\": "
+                                           "4, \"ts\": 1767225600}\n"
+                                           "\n"
+                                           "{\"id\": \"F2\", \"tool\": \"medallia\", \"hcp\": \"H2\", \"score\": "
+                                           "11, \"ts\": 1767225600}\n"
+                                           "[1]\n");
     struct rows *r = s_read(map, data);
     assert_int_equal(r->n, 2);
     assert_string_equal(r->env[0]->event_id, "fb:F1");
@@ -337,12 +352,16 @@ static void test_jsonl_and_tab_csv(void **state) {
     free(map);
     free(data);
 
-    map = s_write_tmp(dir, "tab.yaml",
+    map = s_write_tmp(
+        dir, "tab.yaml",
         "format: csv\ndelimiter: \"\\t\"\npayload: call\nsource: x\nevent_id: \"{id}\"\n"
         "occurred_at: { column: at, time: unix_ms }\n"
-        "fields:\n  call_id: id\n  hcp_id: h\n  rep_id: r\n  status: { column: s, default: SAVED }\n"
-        "  call_at_ms: { column: at, time: unix_ms }\n  attendees: { column: who, split: \"|\" }\n");
-    data = s_write_tmp(dir, "tab.csv", "id\th\tr\ts\tat\twho\n"
+        "fields:\n  call_id: id\n  hcp_id: h\n  rep_id: r\n  status: { column: s, default: SAVED "
+        "}\n"
+        "  call_at_ms: { column: at, time: unix_ms }\n  attendees: { column: who, split: \"|\" "
+        "}\n");
+    data = s_write_tmp(dir, "tab.csv",
+                       "id\th\tr\ts\tat\twho\n"
                        "C1\tH1\tR1\t\t1767225600000\t\"Dr. A,\tDr. B | Dr. C|\"\n");
     r = s_read(map, data);
     for (size_t i = 0; i < r->n_bad; i++)
@@ -385,11 +404,17 @@ static void test_timefmt(void **state) {
  * clock): the alerts the README promises arrive, in order; then the same
  * over the reliable input, every row acknowledged. */
 static void s_expect_veeva_alerts(tp_dfx_t *d) {
-    static const struct { const char *id; int status; } want[] = {
-        { "call_incomplete:call/a0C7Q00000Xk002UAE", TOUCHPOINT__V1__ALERT_STATUS__ALERT_STATUS_FIRING },
-        { "call_unsubmitted:call/a0C7Q00000Xk003UAE", TOUCHPOINT__V1__ALERT_STATUS__ALERT_STATUS_FIRING },
+    static const struct {
+        const char *id;
+        int         status;
+    } want[] = {
+        { "call_incomplete:call/a0C7Q00000Xk002UAE",
+          TOUCHPOINT__V1__ALERT_STATUS__ALERT_STATUS_FIRING },
+        { "call_unsubmitted:call/a0C7Q00000Xk003UAE",
+          TOUCHPOINT__V1__ALERT_STATUS__ALERT_STATUS_FIRING },
         { "call_late:call/a0C7Q00000Xk004UAE", TOUCHPOINT__V1__ALERT_STATUS__ALERT_STATUS_FIRING },
-        { "call_late:call/a0C7Q00000Xk004UAE", TOUCHPOINT__V1__ALERT_STATUS__ALERT_STATUS_RESOLVED },
+        { "call_late:call/a0C7Q00000Xk004UAE",
+          TOUCHPOINT__V1__ALERT_STATUS__ALERT_STATUS_RESOLVED },
     };
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
         assert_true(tp_dfx_recv_alert(d, TP_WAIT_MS));
@@ -403,13 +428,17 @@ static void s_expect_veeva_alerts(tp_dfx_t *d) {
 static void test_pub_map_to_daemon(void **state) {
     (void)state;
     for (int reliable = 0; reliable < 2; reliable++) {
-        tp_dfx_t *d = tp_dfx_start("event", NULL);
-        char *err = tp_path(d->dir, "pub.err");
-        const char *argv[] = { TP_PUB_BIN, "--map", TP_SOURCE_DIR "/mappings/veeva_calls.yaml",
-                               "--endpoint", reliable ? d->reliable_ep : d->in_ep,
+        tp_dfx_t   *d = tp_dfx_start("event", NULL);
+        char       *err = tp_path(d->dir, "pub.err");
+        const char *argv[] = { TP_PUB_BIN,
+                               "--map",
+                               TP_SOURCE_DIR "/mappings/veeva_calls.yaml",
+                               "--endpoint",
+                               reliable ? d->reliable_ep : d->in_ep,
                                reliable ? "--reliable" : "--keep-going",
-                               TP_SOURCE_DIR "/examples/veeva_calls.csv", NULL };
-        tp_proc_t pub;
+                               TP_SOURCE_DIR "/examples/veeva_calls.csv",
+                               NULL };
+        tp_proc_t   pub;
         assert_int_equal(tp_proc_spawn(&pub, argv, NULL, NULL, err), 0);
         assert_int_equal(tp_proc_wait(&pub, TP_WAIT_MS), 0);
         s_expect_veeva_alerts(d);
@@ -428,7 +457,8 @@ static void test_pub_map_to_daemon(void **state) {
 static void test_pub_map_bad_rows(void **state) {
     (void)state;
     char *dir = tp_tmpdir();
-    char *csv = s_write_tmp(dir, "c.csv",
+    char *csv = s_write_tmp(
+        dir, "c.csv",
         "Id,Account_vod__c,Location_vod__c,OwnerId,Territory_vod__c,Call_Datetime_vod__c,"
         "Call_Channel_vod__c,Status_vod__c,Detailed_Products_vod__c,Discussion_Topics__c,"
         "Call_Notes_vod__c,Next_Call_Notes_vod__c,Submitted_Date_vod__c,LastModifiedDate\n"
@@ -437,20 +467,27 @@ static void test_pub_map_bad_rows(void **state) {
     char *out = tp_path(dir, "out"), *err = tp_path(dir, "err");
     char *bad_map = s_write_tmp(dir, "bad.yaml", "format: csv\npayload: call\nfilds: {}\n");
     for (int stop = 0; stop < 3; stop++) {
-        const char *argv[] = { TP_PUB_BIN, "--dry-run", "--map",
+        const char *argv[] = { TP_PUB_BIN,
+                               "--dry-run",
+                               "--map",
                                stop == 2 ? bad_map : TP_SOURCE_DIR "/mappings/veeva_calls.yaml",
-                               stop ? "--stop-on-error" : "--keep-going", csv, NULL };
-        tp_proc_t p;
+                               stop ? "--stop-on-error" : "--keep-going",
+                               csv,
+                               NULL };
+        tp_proc_t   p;
         assert_int_equal(tp_proc_spawn(&p, argv, NULL, out, err), 0);
         assert_int_equal(tp_proc_wait(&p, TP_WAIT_MS), stop == 2 ? 2 : 1);
         char *text = tp_read_file(err), *printed = tp_read_file(out), *want = NULL;
         if (stop == 2) {
             assert_true(asprintf(&want, "tp-pub: %s:3: unknown key \"filds\"", bad_map) > 0);
         } else {
-            assert_true(asprintf(&want, "tp-pub: %s:2: column Status_vod__c: unknown value "
+            assert_true(asprintf(&want,
+                                 "tp-pub: %s:2: column Status_vod__c: unknown value "
                                  "\"Pending\" (expected one of Planned_vod, Saved_vod, "
-                                 "Submitted_vod, Cancelled_vod)\n", csv) > 0);
-            assert_non_null(strstr(text, stop ? "checked 0, bad lines 1" : "checked 1, bad lines 1"));
+                                 "Submitted_vod, Cancelled_vod)\n",
+                                 csv) > 0);
+            assert_non_null(
+                strstr(text, stop ? "checked 0, bad lines 1" : "checked 1, bad lines 1"));
             assert_int_equal(tp_count_lines(printed, "\"callId\":\"C2\""), stop ? 0 : 1);
         }
         assert_non_null(strstr(text, want));

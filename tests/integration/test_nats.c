@@ -44,39 +44,37 @@ static const char *const s_inputs[] = { TP_SOURCE_DIR "/tests/data/accountabilit
  * written here rather than taken from a run of the daemon under test (the
  * same alerts test_daemon_rules and test_daemon_friction derive rule by
  * rule, plus what the rules of the other family add). */
-static const char *const s_want[] = {
-    "call_incomplete:call/C-B3|1",
-    "call_incomplete:call/C-B3|2",
-    "call_late:call/C-B2|1",
-    "call_late:call/C-B2|2",
-    "call_unsubmitted:call/C-B1|1",
-    "call_unsubmitted:call/C-B2|1",
-    "call_unsubmitted:call/C-B2|2",
-    "case_stalled:contract/K-SPK-01|1",
-    "case_stalled:contract/K-SPK-01|2",
-    "channel_mismatch:hcp/HCP-A|1",
-    "channel_mismatch:hcp/HCP-A|2",
-    "cycle_time:contract/K-SPK-01|1",
-    "cycle_time:contract/K-SPK-01|2",
-    "follow_up_missing:feedback/FB-2|1",
-    "handoffs:contract/K-SPK-01|1",
-    "handoffs:contract/K-SPK-01|2",
-    "hcp_burden:contract/K-SPK-01|1",
-    "hcp_burden:contract/K-SPK-01|2",
-    "negative_feedback:feedback/FB-1|1",
-    "negative_feedback:feedback/FB-1|2",
-    "negative_feedback:feedback/FB-2|1",
-    "negative_feedback:feedback/FB-2|2",
-    "negative_feedback:feedback/FB-SPK-01|1",
-    "negative_feedback:feedback/FB-SPK-01|2",
-    "rework:contract/K-SPK-01/step/FMV_REVIEW|1",
-    "rework:contract/K-SPK-01/step/FMV_REVIEW|2",
-    "step_slow:contract/K-SPK-01/step/CONTRACT_SENT|1",
-    "step_slow:contract/K-SPK-01/step/CONTRACT_SENT|2",
-    "uncoordinated_contact:hcp/HCP-A|1",
-    "uncoordinated_contact:hcp/HCP-A|2",
-    NULL
-};
+static const char *const s_want[] = { "call_incomplete:call/C-B3|1",
+                                      "call_incomplete:call/C-B3|2",
+                                      "call_late:call/C-B2|1",
+                                      "call_late:call/C-B2|2",
+                                      "call_unsubmitted:call/C-B1|1",
+                                      "call_unsubmitted:call/C-B2|1",
+                                      "call_unsubmitted:call/C-B2|2",
+                                      "case_stalled:contract/K-SPK-01|1",
+                                      "case_stalled:contract/K-SPK-01|2",
+                                      "channel_mismatch:hcp/HCP-A|1",
+                                      "channel_mismatch:hcp/HCP-A|2",
+                                      "cycle_time:contract/K-SPK-01|1",
+                                      "cycle_time:contract/K-SPK-01|2",
+                                      "follow_up_missing:feedback/FB-2|1",
+                                      "handoffs:contract/K-SPK-01|1",
+                                      "handoffs:contract/K-SPK-01|2",
+                                      "hcp_burden:contract/K-SPK-01|1",
+                                      "hcp_burden:contract/K-SPK-01|2",
+                                      "negative_feedback:feedback/FB-1|1",
+                                      "negative_feedback:feedback/FB-1|2",
+                                      "negative_feedback:feedback/FB-2|1",
+                                      "negative_feedback:feedback/FB-2|2",
+                                      "negative_feedback:feedback/FB-SPK-01|1",
+                                      "negative_feedback:feedback/FB-SPK-01|2",
+                                      "rework:contract/K-SPK-01/step/FMV_REVIEW|1",
+                                      "rework:contract/K-SPK-01/step/FMV_REVIEW|2",
+                                      "step_slow:contract/K-SPK-01/step/CONTRACT_SENT|1",
+                                      "step_slow:contract/K-SPK-01/step/CONTRACT_SENT|2",
+                                      "uncoordinated_contact:hcp/HCP-A|1",
+                                      "uncoordinated_contact:hcp/HCP-A|2",
+                                      NULL };
 
 static int s_cmp(const void *a, const void *b) {
     return strcmp(*(char *const *)a, *(char *const *)b);
@@ -84,8 +82,10 @@ static int s_cmp(const void *a, const void *b) {
 
 static char *s_nats_yaml(const tp_nats_srv_t *n) {
     char *y = NULL;
-    assert_true(asprintf(&y, "nats: { enabled: true, url: \"%s\", partition_count: " PARTITIONS
-                         ", ack_wait: 2s }\n", n->url) > 0);
+    assert_true(asprintf(&y,
+                         "nats: { enabled: true, url: \"%s\", partition_count: " PARTITIONS
+                         ", ack_wait: 2s }\n",
+                         n->url) > 0);
     return y;
 }
 
@@ -103,19 +103,19 @@ static void s_publish_inputs(tp_dfx_t *d, const char *url, const char *partition
 static void test_flow_and_server_dedup(void **state) {
     (void)state;
     tp_nats_skip_without_server();
-    char *ref[256];
+    char  *ref[256];
     size_t nref = tp_nats_reference(s_inputs, ref, 256);
     tp_nats_expect_keys(ref, nref, s_want);
     tp_nats_srv_t *n = tp_nats_start();
-    char *yaml = s_nats_yaml(n);
-    tp_dfx_t *d = tp_dfx_setup(false);
+    char          *yaml = s_nats_yaml(n);
+    tp_dfx_t      *d = tp_dfx_setup(false);
     tp_dfx_spawn(d, "event", yaml);
     s_publish_inputs(d, n->url, PARTITIONS);
     tp_nats_expect_stream(n->url, ref, nref, TP_WAIT_MS);
     /* The ZeroMQ PUB carried the same alerts. */
     while (d->got.n < nref && tp_dfx_recv_alert(d, TP_WAIT_MS))
         ;
-    char *pub[256];
+    char  *pub[256];
     size_t npub = 0;
     for (size_t i = 0; i < d->got.n; i++)
         npub = tp_nats_key(pub, npub, d->got.alerts[i]);
@@ -126,7 +126,7 @@ static void test_flow_and_server_dedup(void **state) {
     tp_nats_free_keys(pub, npub);
 
     /* Again: every message is a server-side duplicate. */
-    char *err = NULL;
+    char       *err = NULL;
     const char *args[] = { "--nats", n->url, "--partitions", PARTITIONS, s_inputs[1], NULL };
     assert_int_equal(tp_nats_tp_pub(d, args, &err), 0);
     assert_non_null(strstr(err, "acknowledged 19 (duplicates 19)"));
@@ -152,12 +152,12 @@ static void test_flow_and_server_dedup(void **state) {
 static void test_sigkill_redelivers(void **state) {
     (void)state;
     tp_nats_skip_without_server();
-    char *ref[256];
+    char  *ref[256];
     size_t nref = tp_nats_reference(s_inputs, ref, 256);
     tp_nats_expect_keys(ref, nref, s_want);
     tp_nats_srv_t *n = tp_nats_start();
-    char *yaml = s_nats_yaml(n);
-    tp_dfx_t *d = tp_dfx_setup(false);
+    char          *yaml = s_nats_yaml(n);
+    tp_dfx_t      *d = tp_dfx_setup(false);
     tp_dfx_spawn(d, "event", yaml);
     s_publish_inputs(d, n->url, PARTITIONS);
     assert_int_equal(tp_proc_signal(&d->proc, SIGKILL), 0);
@@ -185,17 +185,19 @@ static void test_stop_while_delivering(void **state) {
     (void)state;
     tp_nats_skip_without_server();
     tp_nats_srv_t *n = tp_nats_start();
-    char *yaml = s_nats_yaml(n);
-    tp_dfx_t *d = tp_dfx_setup(false);
+    char          *yaml = s_nats_yaml(n);
+    tp_dfx_t      *d = tp_dfx_setup(false);
     tp_dfx_spawn(d, "event", yaml);
     char *path = tp_path(d->dir, "backlog.jsonl");
     FILE *f = fopen(path, "w");
     assert_non_null(f);
     for (unsigned i = 0; i < 20000; i++)
-        fprintf(f, "{\"eventId\":\"bl-%u\",\"source\":\"crm\",\"sequence\":\"%u\","
-                   "\"occurredAtMs\":\"1772352000000\",\"call\":{\"callId\":\"BL-%u\","
-                   "\"hcpId\":\"HCP-%u\",\"repId\":\"R-1\",\"channel\":\"PHONE\","
-                   "\"status\":\"PLANNED\",\"callAtMs\":\"1775000000000\"}}\n", i, i + 1, i, i % 97);
+        fprintf(f,
+                "{\"eventId\":\"bl-%u\",\"source\":\"crm\",\"sequence\":\"%u\","
+                "\"occurredAtMs\":\"1772352000000\",\"call\":{\"callId\":\"BL-%u\","
+                "\"hcpId\":\"HCP-%u\",\"repId\":\"R-1\",\"channel\":\"PHONE\","
+                "\"status\":\"PLANNED\",\"callAtMs\":\"1775000000000\"}}\n",
+                i, i + 1, i, i % 97);
     fclose(f);
     char *log = tp_dfx_stop(d);
     free(log);
@@ -203,7 +205,7 @@ static void test_stop_while_delivering(void **state) {
     assert_int_equal(tp_nats_tp_pub(d, args, NULL), 0);
     for (int i = 0; i < 5; i++) {
         tp_dfx_restart(d, NULL);
-        log = tp_dfx_stop(d);                /* asserts exit status 0 */
+        log = tp_dfx_stop(d); /* asserts exit status 0 */
         assert_int_equal(tp_dfx_stat(log, "nats_termed"), 0);
         free(log);
     }
@@ -221,13 +223,15 @@ static void test_stop_while_delivering(void **state) {
 static void test_lease_single_instance_and_reload(void **state) {
     (void)state;
     tp_nats_skip_without_server();
-    char *ref[256];
+    char  *ref[256];
     size_t nref = tp_nats_reference(s_inputs, ref, 256);
     tp_nats_expect_keys(ref, nref, s_want);
     tp_nats_srv_t *n = tp_nats_start();
-    char *yaml = NULL;
-    assert_true(asprintf(&yaml, "nats: { enabled: true, url: \"%s\", partition_count: 4, "
-                         "ownership: lease, lease_ttl: 1s }\n", n->url) > 0);
+    char          *yaml = NULL;
+    assert_true(asprintf(&yaml,
+                         "nats: { enabled: true, url: \"%s\", partition_count: 4, "
+                         "ownership: lease, lease_ttl: 1s }\n",
+                         n->url) > 0);
     tp_dfx_t *d = tp_dfx_setup(false);
     tp_dfx_spawn(d, "event", yaml);
     /* Four partitions, one engine each: the same alerts as one engine. */
@@ -260,7 +264,7 @@ static void test_partition_hash(void **state) {
     assert_int_equal(tp_partition_subject(subj, sizeof subj, 0, "alerts.x"), -EINVAL);
     assert_int_equal(tp_partition_topic(topic, sizeof topic, "tp.events.3"), -EINVAL);
     Touchpoint__V1__ContractingStep st = TOUCHPOINT__V1__CONTRACTING_STEP__INIT;
-    Touchpoint__V1__Envelope env = TOUCHPOINT__V1__ENVELOPE__INIT;
+    Touchpoint__V1__Envelope        env = TOUCHPOINT__V1__ENVELOPE__INIT;
     env.payload_case = TOUCHPOINT__V1__ENVELOPE__PAYLOAD_CONTRACTING;
     env.contracting = &st;
     st.contract_id = "K-1";

@@ -34,41 +34,45 @@
 #define N_PART     8
 #define N_NODES    3
 #define N_DAEMONS  3
-#define HCPS       24                     /* per round, one event each */
+#define HCPS       24 /* per round, one event each */
 #define ROUNDS     24
-#define T0         1772352000000LL        /* 2026-03-01 */
-#define STEP_MS    (10 * 60 * 1000LL)     /* event time between two events */
+#define T0         1772352000000LL    /* 2026-03-01 */
+#define STEP_MS    (10 * 60 * 1000LL) /* event time between two events */
 #define MAX_KEYS   4096
 
-static const char s_full[] = "\"products\":[\"Cardiozan\"],\"topics\":[\"dosing\"],"
-                             "\"notes\":\"Reviewed the renal data.\",\"nextStep\":\"Send the reprint.\"";
+static const char s_full[] =
+    "\"products\":[\"Cardiozan\"],\"topics\":[\"dosing\"],"
+    "\"notes\":\"Reviewed the renal data.\",\"nextStep\":\"Send the reprint.\"";
 
-static void s_call(FILE *f, unsigned *seq, long long t, unsigned h, const char *id, const char *status,
-                   long long call_at, bool submitted, bool complete) {
+static void s_call(FILE *f, unsigned *seq, long long t, unsigned h, const char *id,
+                   const char *status, long long call_at, bool submitted, bool complete) {
     char sub[64] = "";
     if (submitted)
         snprintf(sub, sizeof sub, ",\"submittedAtMs\":\"%lld\"", t);
-    fprintf(f, "{\"eventId\":\"e-%s-%s-%lld\",\"source\":\"crm\",\"sequence\":\"%u\","
-               "\"occurredAtMs\":\"%lld\",\"call\":{\"callId\":\"%s\",\"hcpId\":\"HCP-%u\","
-               "\"repId\":\"R-%u\",\"accountId\":\"ACC-%u\",\"territory\":\"DE-%u\","
-               "\"channel\":\"%s\",\"status\":\"%s\",\"callAtMs\":\"%lld\"%s%s%s}}\n",
+    fprintf(f,
+            "{\"eventId\":\"e-%s-%s-%lld\",\"source\":\"crm\",\"sequence\":\"%u\","
+            "\"occurredAtMs\":\"%lld\",\"call\":{\"callId\":\"%s\",\"hcpId\":\"HCP-%u\","
+            "\"repId\":\"R-%u\",\"accountId\":\"ACC-%u\",\"territory\":\"DE-%u\","
+            "\"channel\":\"%s\",\"status\":\"%s\",\"callAtMs\":\"%lld\"%s%s%s}}\n",
             id, status, t, ++*seq, t, id, h, h % 5, h, h % 3, h % 2 ? "IN_PERSON" : "PHONE", status,
             call_at, sub, complete ? "," : "", complete ? s_full : "");
 }
 
 static void s_step(FILE *f, unsigned *seq, long long t, unsigned h, unsigned g, const char *step,
                    const char *state, const char *owner) {
-    fprintf(f, "{\"eventId\":\"k-%u-%u-%s-%s\",\"source\":\"contracts\",\"sequence\":\"%u\","
-               "\"occurredAtMs\":\"%lld\",\"contracting\":{\"contractId\":\"K-%u-%u\","
-               "\"hcpId\":\"HCP-%u\",\"repId\":\"R-%u\",\"contractType\":\"SPEAKER\","
-               "\"step\":\"%s\",\"state\":\"%s\",\"ownerId\":\"%s\",\"atMs\":\"%lld\"%s}}\n",
+    fprintf(f,
+            "{\"eventId\":\"k-%u-%u-%s-%s\",\"source\":\"contracts\",\"sequence\":\"%u\","
+            "\"occurredAtMs\":\"%lld\",\"contracting\":{\"contractId\":\"K-%u-%u\","
+            "\"hcpId\":\"HCP-%u\",\"repId\":\"R-%u\",\"contractType\":\"SPEAKER\","
+            "\"step\":\"%s\",\"state\":\"%s\",\"ownerId\":\"%s\",\"atMs\":\"%lld\"%s}}\n",
             h, g, step, state, ++*seq, t, h, g, h, h % 5, step, state, owner, t,
             strcmp(state, "RETURNED") == 0 ? ",\"hcpAction\":true" : "");
 }
 
 static void s_watermark(FILE *f, unsigned *seq, long long t) {
-    fprintf(f, "{\"eventId\":\"wm-%u\",\"source\":\"export\",\"sequence\":\"%u\","
-               "\"occurredAtMs\":\"%lld\",\"watermark\":{\"nowMs\":\"%lld\"}}\n",
+    fprintf(f,
+            "{\"eventId\":\"wm-%u\",\"source\":\"export\",\"sequence\":\"%u\","
+            "\"occurredAtMs\":\"%lld\",\"watermark\":{\"nowMs\":\"%lld\"}}\n",
             *seq + 1, *seq + 1, t, t);
     ++*seq;
 }
@@ -78,7 +82,7 @@ static void s_watermark(FILE *f, unsigned *seq, long long t) {
  * watermark 30 days on, so every armed deadline fires. Event time only
  * grows, as in a CRM export. */
 static void s_generate(const char *path, unsigned r0, unsigned r1, bool last) {
-    static unsigned crm, contracts, survey, wm;   /* sequences continue across parts */
+    static unsigned crm, contracts, survey, wm; /* sequences continue across parts */
     if (r0 == 0)
         crm = contracts = survey = wm = 0;
     FILE *f = fopen(path, "w");
@@ -90,27 +94,28 @@ static void s_generate(const char *path, unsigned r0, unsigned r1, bool last) {
             snprintf(id, sizeof id, "C-%u-%u", h, r);
             unsigned g = (r + h) / 8;
             switch ((r + h) % 8) {
-            case 0:  s_call(f, &crm, t, h, id, "PLANNED", t + 3600000, false, false); break;
+            case 0: s_call(f, &crm, t, h, id, "PLANNED", t + 3600000, false, false); break;
             case 1:
-                fprintf(f, "{\"eventId\":\"fb-%u-%u\",\"source\":\"survey\",\"sequence\":\"%u\","
-                           "\"occurredAtMs\":\"%lld\",\"feedback\":{\"feedbackId\":\"F-%u-%u\","
-                           "\"hcpId\":\"HCP-%u\",\"subjectType\":\"general\",\"nps\":%u,"
-                           "\"comment\":\"Too many visits.\",\"atMs\":\"%lld\"}}\n",
+                fprintf(f,
+                        "{\"eventId\":\"fb-%u-%u\",\"source\":\"survey\",\"sequence\":\"%u\","
+                        "\"occurredAtMs\":\"%lld\",\"feedback\":{\"feedbackId\":\"F-%u-%u\","
+                        "\"hcpId\":\"HCP-%u\",\"subjectType\":\"general\",\"nps\":%u,"
+                        "\"comment\":\"Too many visits.\",\"atMs\":\"%lld\"}}\n",
                         h, r, ++survey, t, h, r, h, h % 2 ? 3u : 9u, t);
                 break;
-            case 2:  s_call(f, &crm, t, h, id, "SUBMITTED", t - 3600000, true, false); break;
+            case 2: s_call(f, &crm, t, h, id, "SUBMITTED", t - 3600000, true, false); break;
             case 3:
-                if (h % 2) {             /* the incomplete call of the last round, completed */
+                if (h % 2) { /* the incomplete call of the last round, completed */
                     snprintf(prev, sizeof prev, "C-%u-%u", h, r - 1);
                     s_call(f, &crm, t, h, prev, "SUBMITTED", t - 3600000, true, true);
-                } else {                 /* the planned call of three rounds ago, cancelled */
+                } else { /* the planned call of three rounds ago, cancelled */
                     snprintf(prev, sizeof prev, "C-%u-%u", h, r >= 3 ? r - 3 : r);
                     s_call(f, &crm, t, h, prev, "CANCELLED", t + 3600000, false, false);
                 }
                 break;
-            case 4:  s_call(f, &crm, t, h, id, "SAVED", t - 7200000, false, true); break;
-            case 5:  s_step(f, &contracts, t, h, g, "NOMINATION", "STARTED", "REP-1"); break;
-            case 6:  s_step(f, &contracts, t, h, g, "NOMINATION", "RETURNED", "REP-1"); break;
+            case 4: s_call(f, &crm, t, h, id, "SAVED", t - 7200000, false, true); break;
+            case 5: s_step(f, &contracts, t, h, g, "NOMINATION", "STARTED", "REP-1"); break;
+            case 6: s_step(f, &contracts, t, h, g, "NOMINATION", "RETURNED", "REP-1"); break;
             default: s_step(f, &contracts, t, h, g, "FMV_REVIEW", "STARTED", "FMV-1"); break;
             }
         }
@@ -128,7 +133,7 @@ static unsigned s_live(const char *log) {
     unsigned set = 0;
     for (const char *s = log; s && (s = strstr(s, "JetStream partition ")); s++) {
         unsigned p;
-        char word[8];
+        char     word[8];
         if (sscanf(s, "JetStream partition %u%7s", &p, word) != 2 || p >= N_PART)
             continue;
         if (strcmp(word, "live:") == 0)
@@ -140,7 +145,7 @@ static unsigned s_live(const char *log) {
 }
 
 static unsigned s_live_of(tp_dfx_t *d) {
-    char *log = tp_read_file(d->err);
+    char    *log = tp_read_file(d->err);
     unsigned set = s_live(log);
     free(log);
     return set;
@@ -166,10 +171,10 @@ static long long s_budget(long long want_ms, const char *what) {
  * Nats-Msg-Id makes safe (what was stored is dropped as a duplicate). */
 static void s_publish(tp_dfx_t *d, const char *urls, const char *path) {
     const char *args[] = { "--nats", urls, "--partitions", PARTITIONS, path, NULL };
-    long long deadline = tp_now_ms() + s_budget(3 * TP_WAIT_MS, "publishing");
+    long long   deadline = tp_now_ms() + s_budget(3 * TP_WAIT_MS, "publishing");
     for (int attempt = 0;; attempt++) {
         char *err = NULL;
-        int r = tp_nats_tp_pub(d, args, &err);
+        int   r = tp_nats_tp_pub(d, args, &err);
         if (r != 0)
             print_message("tp-pub (attempt %d): %.300s\n", attempt + 1, err ? err : "");
         free(err);
@@ -188,7 +193,7 @@ static void s_wait_fair_split(tp_dfx_t *d[], unsigned owned[], unsigned must_own
     long long deadline = tp_now_ms() + s_budget(3 * TP_WAIT_MS, when);
     for (;;) {
         unsigned all = 0, overlap = 0;
-        bool fair = true;
+        bool     fair = true;
         for (unsigned i = 0; i < N_DAEMONS; i++) {
             owned[i] = s_live_of(d[i]);
             overlap |= all & owned[i];
@@ -209,12 +214,8 @@ static void s_wait_fair_split(tp_dfx_t *d[], unsigned owned[], unsigned must_own
  * (1 FIRING, 2 RESOLVED): the generator is deterministic, so the reference
  * run is checked against these before the cluster is checked against it. */
 static const tp_test_count_t s_pinned[] = {
-    { "call_incomplete|1", 72 },
-    { "call_incomplete|2", 33 },
-    { "call_unsubmitted|1", 111 },
-    { "case_stalled|1", 78 },
-    { "negative_feedback|1", 36 },
-    { "negative_feedback|2", 36 },
+    { "call_incomplete|1", 72 }, { "call_incomplete|2", 33 },   { "call_unsubmitted|1", 111 },
+    { "case_stalled|1", 78 },    { "negative_feedback|1", 36 }, { "negative_feedback|2", 36 },
     { "step_slow|1", 75 },
 };
 
@@ -231,21 +232,23 @@ static void test_cluster_failover(void **state) {
     s_generate(parts[0], 0, 8, false);
     s_generate(parts[1], 8, 16, false);
     s_generate(parts[2], 16, ROUNDS, true);
-    static char *ref[MAX_KEYS];
+    static char      *ref[MAX_KEYS];
     const char *const inputs[] = { parts[0], parts[1], parts[2], NULL };
-    size_t nref = tp_nats_reference(inputs, ref, MAX_KEYS);
+    size_t            nref = tp_nats_reference(inputs, ref, MAX_KEYS);
     print_message("single-node reference: %zu alerts\n", nref);
     tp_test_expect_counts(ref, nref, s_pinned, sizeof s_pinned / sizeof s_pinned[0]);
 
     tp_nats_srv_t *srv[N_NODES];
-    char *urls = NULL;
+    char          *urls = NULL;
     tp_nats_start_cluster(srv, N_NODES, &urls);
     tp_dfx_t *d[N_DAEMONS];
     for (unsigned i = 0; i < N_DAEMONS; i++) {
         char *yaml = NULL;
-        assert_true(asprintf(&yaml, "nats: { enabled: true, url: \"%s\", partition_count: " PARTITIONS
+        assert_true(asprintf(&yaml,
+                             "nats: { enabled: true, url: \"%s\", partition_count: " PARTITIONS
                              ", ownership: lease, instance: i%u, lease_ttl: 2s, ack_wait: 2s, "
-                             "replicas: 3 }\n", urls, i) > 0);
+                             "replicas: 3 }\n",
+                             urls, i) > 0);
         d[i] = tp_dfx_setup(false);
         d[i]->http = true;
         tp_dfx_spawn(d[i], "event", yaml);
@@ -286,7 +289,8 @@ static void test_cluster_failover(void **state) {
         usleep(20 * 1000);
     }
     print_message("failover: partitions %#x of i%u live on the survivors %lld ms after SIGKILL "
-                  "(lease_ttl 2 s)\n", owned[victim], victim, tp_now_ms() - killed);
+                  "(lease_ttl 2 s)\n",
+                  owned[victim], victim, tp_now_ms() - killed);
     /* /metrics says the same: the survivors serve all partitions, and
      * took some over. */
     double total = 0, rebuilds = 0;
@@ -305,7 +309,8 @@ static void test_cluster_failover(void **state) {
     tp_nats_kill(srv[N_NODES - 1]);
     tp_dfx_t *any = d[(victim + 1) % N_DAEMONS];
     s_publish(any, urls, parts[2]);
-    tp_nats_expect_stream(urls, ref, nref, s_budget(6 * TP_WAIT_MS, "TP_ALERTS after a server loss"));
+    tp_nats_expect_stream(urls, ref, nref,
+                          s_budget(6 * TP_WAIT_MS, "TP_ALERTS after a server loss"));
 
     /* The killed instance comes back (same id, empty: no journal state):
      * the survivors give partitions back until the split is fair again, it
@@ -320,17 +325,18 @@ static void test_cluster_failover(void **state) {
         char *log = tp_dfx_stop(d[i]);
         assert_int_equal(tp_dfx_stat(log, "nats_termed"), 0);
         print_message("i%u: received %llu acked %llu published %llu publish errors %llu "
-                      "rebuilds %llu rebuild events %llu leases lost %llu\n", i,
-                      tp_dfx_stat(log, "nats_received"), tp_dfx_stat(log, "nats_acked"),
+                      "rebuilds %llu rebuild events %llu leases lost %llu\n",
+                      i, tp_dfx_stat(log, "nats_received"), tp_dfx_stat(log, "nats_acked"),
                       tp_dfx_stat(log, "nats_alerts_published"),
                       tp_dfx_stat(log, "nats_publish_errors"), tp_dfx_stat(log, "nats_rebuilds"),
-                      tp_dfx_stat(log, "nats_rebuild_events"), tp_dfx_stat(log, "nats_leases_lost"));
+                      tp_dfx_stat(log, "nats_rebuild_events"),
+                      tp_dfx_stat(log, "nats_leases_lost"));
         free(log);
     }
     /* Nothing more arrives after they stopped cleanly. */
     tp_nats_expect_stream(urls, ref, nref, s_budget(3 * TP_WAIT_MS, "TP_ALERTS after the stop"));
-    print_message("done in %lld s of the %d s budget\n", (tp_now_ms() - (s_end_ms - BUDGET_MS)) / 1000,
-                  BUDGET_MS / 1000);
+    print_message("done in %lld s of the %d s budget\n",
+                  (tp_now_ms() - (s_end_ms - BUDGET_MS)) / 1000, BUDGET_MS / 1000);
     for (unsigned i = 0; i < N_DAEMONS; i++)
         tp_dfx_free(d[i]);
     for (unsigned i = 0; i < N_NODES; i++)

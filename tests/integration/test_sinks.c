@@ -34,9 +34,9 @@
 
 #include "tp_testdaemon.h"
 
-#define T0 1767225600000LL
+#define T0        1767225600000LL
 #define SUBMITTED TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED
-#define MAX_REQ 256
+#define MAX_REQ   256
 
 /* ---- a real HTTP receiver -------------------------------------------------- */
 
@@ -44,25 +44,25 @@ typedef struct {
     pthread_t          thread;
     struct event_base *base;
     struct evhttp     *http;
-    struct event      *quit_ev;          /* read end of `quit`: stops the loop */
+    struct event      *quit_ev; /* read end of `quit`: stops the loop */
     int                quit[2];
     unsigned           port;
     pthread_mutex_t    mu;
     pthread_cond_t     cv;
     /* behaviour, set under mu */
-    unsigned           fail_first;       /* answer fail_code to the first N requests */
-    int                fail_code;
-    int                code;             /* then this (200 unless set) */
+    unsigned fail_first; /* answer fail_code to the first N requests */
+    int      fail_code;
+    int      code; /* then this (200 unless set) */
     /* what arrived, under mu */
-    size_t             n_req, n_ok;
-    char              *ok_bodies[MAX_REQ];  /* bodies answered 2xx, in order */
-    char               auth[128], ctype[64], path[64];
+    size_t n_req, n_ok;
+    char  *ok_bodies[MAX_REQ]; /* bodies answered 2xx, in order */
+    char   auth[128], ctype[64], path[64];
 } server_t;
 
 static void s_request_cb(struct evhttp_request *req, void *arg) {
-    server_t *s = arg;
+    server_t        *s = arg;
     struct evbuffer *in = evhttp_request_get_input_buffer(req);
-    size_t len = evbuffer_get_length(in);
+    size_t           len = evbuffer_get_length(in);
     /* No cmocka assert in the server thread; out of memory: no body kept. */
     char *body = malloc(len + 1);
     if (body) {
@@ -109,11 +109,11 @@ static void s_server_start(server_t *s, unsigned port) {
     s->http = evhttp_new(s->base);
     assert_non_null(s->http);
     evhttp_set_gencb(s->http, s_request_cb, s);
-    struct evhttp_bound_socket *b = evhttp_bind_socket_with_handle(s->http, "127.0.0.1",
-                                                                    (ev_uint16_t)port);
+    struct evhttp_bound_socket *b =
+        evhttp_bind_socket_with_handle(s->http, "127.0.0.1", (ev_uint16_t)port);
     assert_non_null(b);
     struct sockaddr_in sin;
-    socklen_t sl = sizeof sin;
+    socklen_t          sl = sizeof sin;
     assert_int_equal(getsockname(evhttp_bound_socket_get_fd(b), (struct sockaddr *)&sin, &sl), 0);
     s->port = ntohs(sin.sin_port);
     s->quit_ev = event_new(s->base, s->quit[0], EV_READ, s_quit_cb, s->base);
@@ -198,8 +198,8 @@ typedef struct {
     server_t *srv;
     tp_proc_t tail;
     char     *pos, *out, *err, url[128];
-    uint64_t  seq[MAX_REQ];      /* sequences of the alerts fired so far, in order */
-    char      ids[MAX_REQ][64];  /* their alert ids */
+    uint64_t  seq[MAX_REQ];     /* sequences of the alerts fired so far, in order */
+    char      ids[MAX_REQ][64]; /* their alert ids */
     size_t    n;
 } fx_t;
 
@@ -237,9 +237,13 @@ static void s_fire(fx_t *f, const char *prefix, unsigned n, unsigned reps) {
         char id[48], rep[16], hcp[64];
         snprintf(id, sizeof id, "%s-%u", prefix, i);
         snprintf(rep, sizeof rep, "REP-%u", i % reps);
-        snprintf(hcp, sizeof hcp, "HCP-%s", id);    /* one HCP each: no uncoordinated_contact */
-        tp_test_call_t c = { .event_id = id, .at_ms = T0, .call_id = id, .rep_id = rep,
-                             .hcp_id = hcp, .status = SUBMITTED };
+        snprintf(hcp, sizeof hcp, "HCP-%s", id); /* one HCP each: no uncoordinated_contact */
+        tp_test_call_t c = { .event_id = id,
+                             .at_ms = T0,
+                             .call_id = id,
+                             .rep_id = rep,
+                             .hcp_id = hcp,
+                             .status = SUBMITTED };
         tp_dfx_send_call(f->d, &c);
     }
     while (f->d->got.n < n)
@@ -269,9 +273,9 @@ static uint64_t s_read_position(fx_t *f) {
 
 /* Starts tp-tail --durable on f->pos with `extra` options (NULL-terminated). */
 static void s_tail(fx_t *f, const char *const extra[]) {
-    const char *argv[40] = { TP_TAIL_BIN, "--endpoint", f->d->out_ep, "--replay-endpoint",
-                             f->d->replay_ep, "--durable", f->pos };
-    size_t n = 7;
+    const char *argv[40] = { TP_TAIL_BIN,     "--endpoint", f->d->out_ep, "--replay-endpoint",
+                             f->d->replay_ep, "--durable",  f->pos };
+    size_t      n = 7;
     for (size_t i = 0; extra[i]; i++)
         argv[n++] = extra[i];
     argv[n] = NULL;
@@ -282,13 +286,13 @@ static void s_tail(fx_t *f, const char *const extra[]) {
 static void s_wait_file(const char *path, const char *needle, size_t lines) {
     long long deadline = tp_now_ms() + TP_WAIT_MS;
     for (;;) {
-        char *text = tp_read_file(path);
+        char  *text = tp_read_file(path);
         size_t n = text ? tp_count_lines(text, needle) : 0;
         free(text);
         if (n >= lines)
             return;
         assert_true(tp_now_ms() < deadline);
-        struct timespec ts = { 0, 20 * 1000000L };   /* a file has no event to wait for */
+        struct timespec ts = { 0, 20 * 1000000L }; /* a file has no event to wait for */
         nanosleep(&ts, NULL);
     }
 }
@@ -332,7 +336,7 @@ static void test_file_rotation(void **state) {
     assert_int_equal(tp_count_lines(old, "\"alertId\""), 5);
     assert_int_equal(tp_count_lines(cur, "\"alertId\""), 5);
     size_t i = 0;
-    for (char *p = old; i < 10; i++) {          /* all ten in order, none twice */
+    for (char *p = old; i < 10; i++) { /* all ten in order, none twice */
         if (i == 5)
             p = cur;
         char *nl = strchr(p, '\n');
@@ -402,14 +406,14 @@ static void test_webhook_retries_5xx_in_order(void **state) {
     char *err = s_stderr(f);
     assert_non_null(strstr(err, "delivered 5, retried 3, failed 0, pending 0"));
     assert_non_null(strstr(err, "HTTP 503"));
-    assert_non_null(strstr(err, f->ids[0]));      /* the failure names the alert */
+    assert_non_null(strstr(err, f->ids[0])); /* the failure names the alert */
     assert_non_null(strstr(err, "delivering again after 3 failed attempts"));
     free(err);
 }
 
 static void test_webhook_down_then_up(void **state) {
     fx_t *f = *state;
-    s_server_start(f->srv, 0);                  /* find a free port, then close it */
+    s_server_start(f->srv, 0); /* find a free port, then close it */
     unsigned port = f->srv->port;
     s_server_stop(f->srv);
     s_url(f);
@@ -483,7 +487,7 @@ static void test_webhook_refused(void **state) {
     const char *start = line;
     while (start > err && start[-1] != '\n')
         start--;
-    const char *id = strstr(start, f->ids[0]);      /* the refused alert, named on its line */
+    const char *id = strstr(start, f->ids[0]); /* the refused alert, named on its line */
     assert_true(id && id < strchr(line, '\n'));
     free(err);
 }
@@ -498,8 +502,8 @@ static void test_digest_by_rep(void **state) {
     s_url(f);
     s_fire(f, "dg", 20, 3);
     s_position_before(f, 0);
-    s_tail(f, (const char *const[]){ "--webhook", f->url, "--digest", "rep",
-                                     "--digest-window", "3s", NULL });
+    s_tail(f, (const char *const[]){ "--webhook", f->url, "--digest", "rep", "--digest-window",
+                                     "3s", NULL });
     assert_true(s_server_wait(f->srv, &f->srv->n_ok, 3, TP_WAIT_MS));
     /* the position follows the digests; once it says all 20, stop */
     long long deadline = tp_now_ms() + TP_WAIT_MS;
@@ -528,11 +532,12 @@ static void test_digest_by_rep(void **state) {
         unsigned rep = (unsigned)(key[4] - '0');
         assert_true(strncmp(key, "REP-", 4) == 0 && rep < 3 && !(seen & (1u << rep)));
         seen |= 1u << rep;
-        json_int_t want = rep == 2 ? 6 : 7;     /* 20 alerts over 3 reps */
+        json_int_t want = rep == 2 ? 6 : 7; /* 20 alerts over 3 reps */
         assert_int_equal(json_integer_value(json_object_get(d, "firing")), want);
         assert_int_equal(json_integer_value(json_object_get(d, "resolved")), 0);
-        assert_int_equal(json_integer_value(json_object_get(json_object_get(d, "by_rule"),
-                                                            "call_incomplete")), want);
+        assert_int_equal(
+            json_integer_value(json_object_get(json_object_get(d, "by_rule"), "call_incomplete")),
+            want);
         json_t *list = json_object_get(d, "alerts");
         assert_int_equal(json_array_size(list), (size_t)want);
         assert_int_equal(json_integer_value(json_object_get(d, "alerts_omitted")), 0);
@@ -552,7 +557,7 @@ static void test_digest_by_rep(void **state) {
 /* ---- usage -------------------------------------------------------------------- */
 
 static void test_sink_usage(void **state) {
-    fx_t *f = *state;
+    fx_t                    *f = *state;
     static const char *const bad[][5] = {
         { "--webhook", "https://example.com/x", NULL },
         { "--webhook", "not a url", NULL },

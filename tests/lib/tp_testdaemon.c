@@ -31,18 +31,18 @@ void tp_dfx_write_config(tp_dfx_t *d, const char *path, const char *clock, const
             snprintf(cl[i], sizeof cl[i], "  curve_clients: \"%s\"\n", d->clients_file);
         snprintf(curve, sizeof curve, "curve:\n  secret_key_file: \"%s\"\n", d->key_file);
     }
-    snprintf(http, sizeof http, "http: { listen: \"127.0.0.1:0\"%s%s }",
-             d->http_yaml ? ", " : "", d->http_yaml ? d->http_yaml : "");
+    snprintf(http, sizeof http, "http: { listen: \"127.0.0.1:0\"%s%s }", d->http_yaml ? ", " : "",
+             d->http_yaml ? d->http_yaml : "");
     assert_true(asprintf(&yaml,
                          "inputs:\n  - endpoint: %s\n    mode: bind\n%s%s"
                          "output:\n  endpoint: %s\n  mode: bind\n  hwm: %d\n%s"
                          "replay:\n  endpoint: %s\n%s"
                          "reliable_input:\n  endpoint: %s\n%s%s"
                          "clock: %s\nstate_dir: %s/state\n%s\n%s",
-                         d->in_ep, cl[0], d->inputs_yaml ? d->inputs_yaml : "", d->out_ep, d->output_hwm ? d->output_hwm : 100000, cl[1],
-                         d->replay_ep, cl[2], d->reliable_ep, cl[3], curve, clock, d->dir,
-                         d->http ? http : "http: { enabled: false }",
-                         extra ? extra : "") > 0);
+                         d->in_ep, cl[0], d->inputs_yaml ? d->inputs_yaml : "", d->out_ep,
+                         d->output_hwm ? d->output_hwm : 100000, cl[1], d->replay_ep, cl[2],
+                         d->reliable_ep, cl[3], curve, clock, d->dir,
+                         d->http ? http : "http: { enabled: false }", extra ? extra : "") > 0);
     assert_int_equal(tp_write_file(path, yaml), 0);
     free(yaml);
 }
@@ -54,28 +54,28 @@ void tp_dfx_send(tp_dfx_t *d, const char *topic, const void *buf, size_t len) {
 
 void tp_dfx_send_call(tp_dfx_t *d, const tp_test_call_t *c) {
     uint8_t *buf;
-    size_t len = tp_test_pack_call(c, &buf);
+    size_t   len = tp_test_pack_call(c, &buf);
     tp_dfx_send(d, "crm.call", buf, len);
     free(buf);
 }
 
 void tp_dfx_send_feedback(tp_dfx_t *d, const tp_test_feedback_t *f) {
     uint8_t *buf;
-    size_t len = tp_test_pack_feedback(f, &buf);
+    size_t   len = tp_test_pack_feedback(f, &buf);
     tp_dfx_send(d, "crm.feedback", buf, len);
     free(buf);
 }
 
 void tp_dfx_send_watermark(tp_dfx_t *d, const char *event_id, int64_t now_ms) {
     uint8_t *buf;
-    size_t len = tp_test_pack_watermark(event_id, now_ms, &buf);
+    size_t   len = tp_test_pack_watermark(event_id, now_ms, &buf);
     tp_dfx_send(d, "crm.watermark", buf, len);
     free(buf);
 }
 
 void tp_dfx_send_step(tp_dfx_t *d, const tp_test_step_t *s) {
     uint8_t *buf;
-    size_t len = tp_test_pack_step(s, &buf);
+    size_t   len = tp_test_pack_step(s, &buf);
     tp_dfx_send(d, "crm.contracting", buf, len);
     free(buf);
 }
@@ -92,7 +92,8 @@ bool tp_dfx_recv_alert(tp_dfx_t *d, int timeout_ms) {
     assert_true(zmq_msg_recv(&body, d->sub, 0) >= 0);
     assert_false(zmq_msg_more(&body));
     assert_int_equal(tp_test_alerts_add(&d->got, zmq_msg_data(&topic), zmq_msg_size(&topic),
-                                        zmq_msg_data(&body), zmq_msg_size(&body)), 0);
+                                        zmq_msg_data(&body), zmq_msg_size(&body)),
+                     0);
     zmq_msg_close(&topic);
     zmq_msg_close(&body);
     return true;
@@ -104,7 +105,9 @@ static void s_sync(tp_dfx_t *d) {
     for (;;) {
         char id[32];
         snprintf(id, sizeof id, "probe-%u", d->probes++);
-        tp_test_call_t c = { .event_id = id, .at_ms = T0, .call_id = id,
+        tp_test_call_t c = { .event_id = id,
+                             .at_ms = T0,
+                             .call_id = id,
                              .status = TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED };
         tp_dfx_send_call(d, &c);
         if (tp_dfx_recv_alert(d, 100))
@@ -117,7 +120,9 @@ static void s_sync(tp_dfx_t *d) {
      * first; no quiet period to wait for, which a live flood never has). */
     char last[32];
     snprintf(last, sizeof last, "probe-%u", d->probes++);
-    tp_test_call_t c = { .event_id = last, .at_ms = T0, .call_id = last,
+    tp_test_call_t c = { .event_id = last,
+                         .at_ms = T0,
+                         .call_id = last,
                          .status = TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED };
     tp_dfx_send_call(d, &c);
     for (bool done = false; !done;) {
@@ -132,7 +137,10 @@ static void s_sync(tp_dfx_t *d) {
 void tp_dfx_expect_nothing_more(tp_dfx_t *d) {
     char id[32];
     snprintf(id, sizeof id, "probe-sentinel-%u", d->probes++);
-    tp_test_call_t c = { .event_id = id, .at_ms = T0, .call_id = id, .hcp_id = "HCP-SENTINEL",
+    tp_test_call_t c = { .event_id = id,
+                         .at_ms = T0,
+                         .call_id = id,
+                         .hcp_id = "HCP-SENTINEL",
                          .rep_id = "REP-SENTINEL",
                          .status = TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED };
     tp_dfx_send_call(d, &c);
@@ -240,7 +248,7 @@ static void s_read_http_port(tp_dfx_t *d) {
     assert_true(asprintf(&path, "%s/state/http.port", d->dir) > 0);
     char *text = tp_read_file(path);
     assert_non_null(text);
-    char *end;
+    char         *end;
     unsigned long port = strtoul(text, &end, 10);
     assert_true(port > 0 && port < 65536 && *end == '\n');
     d->http_port = (unsigned)port;
@@ -342,7 +350,7 @@ bool tp_dfx_reload(tp_dfx_t *d, const char *clock, const char *extra_yaml) {
 }
 
 unsigned long long tp_dfx_live_stat(tp_dfx_t *d, const char *key) {
-    char *log = tp_read_file(d->err);
+    char  *log = tp_read_file(d->err);
     size_t n0 = log ? tp_count_lines(log, "stats: ") : 0;
     free(log);
     assert_int_equal(tp_proc_signal(&d->proc, SIGUSR1), 0);
@@ -353,7 +361,7 @@ unsigned long long tp_dfx_live_stat(tp_dfx_t *d, const char *key) {
             break;
         free(log);
         assert_true(tp_now_ms() < deadline);
-        zmq_poll(NULL, 0, 10);   /* the line is in a file: poll it briefly */
+        zmq_poll(NULL, 0, 10); /* the line is in a file: poll it briefly */
     }
     unsigned long long v = tp_dfx_stat(log, key);
     free(log);
@@ -375,7 +383,12 @@ void tp_dfx_free(tp_dfx_t *d) {
         zmq_ctx_term(d->zctx);
     }
     tp_rmrf(d->dir);
-    free(d->dir); free(d->cfg); free(d->out); free(d->err); free(d->in_ep); free(d->out_ep);
+    free(d->dir);
+    free(d->cfg);
+    free(d->out);
+    free(d->err);
+    free(d->in_ep);
+    free(d->out_ep);
     free(d->replay_ep);
     free(d->reliable_ep);
     free(d->key_file);
@@ -397,7 +410,7 @@ unsigned long long tp_dfx_stat(const char *log, const char *key) {
 }
 
 void tp_test_expect_counts(char **keys, size_t n, const tp_test_count_t *want, size_t n_want) {
-    char names[64][96];
+    char   names[64][96];
     size_t counts[64] = { 0 }, m = 0;
     for (size_t i = 0; i < n; i++) {
         const char *colon = strchr(keys[i], ':'), *bar = strrchr(keys[i], '|');

@@ -22,21 +22,21 @@
 void tp_test_skip(const char *why);
 
 typedef struct {
-    char     *dir, *cfg, *out, *err, *in_ep, *out_ep, *replay_ep, *reliable_ep;
-    tp_proc_t proc;
-    void     *zctx, *pub, *sub;
-    unsigned  probes;            /* probe calls sent (each one accepted event) */
-    int       output_hwm;
-    tp_test_alerts_t got;        /* alerts received since the sync */
+    char            *dir, *cfg, *out, *err, *in_ep, *out_ep, *replay_ep, *reliable_ep;
+    tp_proc_t        proc;
+    void            *zctx, *pub, *sub;
+    unsigned         probes; /* probe calls sent (each one accepted event) */
+    int              output_hwm;
+    tp_test_alerts_t got; /* alerts received since the sync */
     /* CURVE (tp_dfx_setup(true)): every endpoint of the daemon is a CURVE
      * server admitting the client key in clients_file; pub and sub use it. */
-    bool      curve;
-    char      server_public[41], server_secret[41], client_public[41], client_secret[41];
-    char     *key_file;          /* the daemon's secret key, mode 0640 */
-    char     *client_key_file;   /* the client's secret key (tp-pub/tp-tail), 0600 */
-    char     *clients_file;      /* allow-list: client_public */
-    bool      http;              /* HTTP endpoint on (127.0.0.1, any free port); else off */
-    unsigned  http_port;         /* the port it bound, once started */
+    bool        curve;
+    char        server_public[41], server_secret[41], client_public[41], client_secret[41];
+    char       *key_file;        /* the daemon's secret key, mode 0640 */
+    char       *client_key_file; /* the client's secret key (tp-pub/tp-tail), 0600 */
+    char       *clients_file;    /* allow-list: client_public */
+    bool        http;            /* HTTP endpoint on (127.0.0.1, any free port); else off */
+    unsigned    http_port;       /* the port it bound, once started */
     const char *http_yaml;       /* more keys of the http mapping, flow style
                                   * ("ingest: { enabled: true }"), or NULL */
     const char *inputs_yaml;     /* more entries of the inputs list after the

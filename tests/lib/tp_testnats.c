@@ -54,11 +54,11 @@ static tp_nats_srv_t *s_new(bool pick_port) {
 /* The client port a server started with -p -1 logged. */
 static void s_read_port(tp_nats_srv_t *n) {
     static const char needle[] = "Listening for client connections on 127.0.0.1:";
-    char *path = tp_path(n->dir, "nats.log");
-    long long deadline = tp_now_ms() + TP_WAIT_MS;
+    char             *path = tp_path(n->dir, "nats.log");
+    long long         deadline = tp_now_ms() + TP_WAIT_MS;
     for (;;) {
-        char *log = tp_read_file(path);
-        const char *at = log ? strstr(log, needle) : NULL;
+        char         *log = tp_read_file(path);
+        const char   *at = log ? strstr(log, needle) : NULL;
         unsigned long port = at ? strtoul(at + strlen(needle), NULL, 10) : 0;
         free(log);
         if (port > 0 && port < 65536) {
@@ -66,7 +66,7 @@ static void s_read_port(tp_nats_srv_t *n) {
             break;
         }
         assert_true(tp_now_ms() < deadline);
-        assert_int_equal(tp_proc_wait(&n->proc, 20), -ETIMEDOUT);   /* still running */
+        assert_int_equal(tp_proc_wait(&n->proc, 20), -ETIMEDOUT); /* still running */
     }
     free(path);
     assert_true(asprintf(&n->url, "nats://127.0.0.1:%u", n->port) > 0);
@@ -79,7 +79,7 @@ static void s_spawn(tp_nats_srv_t *n, const char *const *extra) {
     else
         snprintf(port, sizeof port, "-1");
     const char *argv[24] = { tp_nats_bin(), "-a", "127.0.0.1", "-p", port, "-js", "-sd", sd };
-    size_t i = 8;
+    size_t      i = 8;
     for (; extra && *extra && i < 23; extra++)
         argv[i++] = *extra;
     argv[i] = NULL;
@@ -101,7 +101,7 @@ tp_nats_srv_t *tp_nats_start(void) {
             break;
         }
         assert_true(tp_now_ms() < deadline);
-        assert_int_equal(tp_proc_wait(&n->proc, 50), -ETIMEDOUT);   /* still running */
+        assert_int_equal(tp_proc_wait(&n->proc, 50), -ETIMEDOUT); /* still running */
     }
     return n;
 }
@@ -115,14 +115,16 @@ void tp_nats_start_cluster(tp_nats_srv_t **srv, size_t n, char **ret_urls) {
         srv[i] = s_new(true);
         srv[i]->cluster_port = tp_nats_free_port();
         assert_true(asprintf(&srv[i]->name, "n%zu", i) > 0);
-        assert_true(asprintf(&srv[i]->cluster_url, "nats://127.0.0.1:%u", srv[i]->cluster_port) > 0);
+        assert_true(asprintf(&srv[i]->cluster_url, "nats://127.0.0.1:%u", srv[i]->cluster_port) >
+                    0);
         size_t ul = strlen(urls), rl = strlen(routes);
         snprintf(urls + ul, sizeof urls - ul, "%s%s", i ? "," : "", srv[i]->url);
         snprintf(routes + rl, sizeof routes - rl, "%s%s", i ? "," : "", srv[i]->cluster_url);
     }
     for (size_t i = 0; i < n; i++) {
-        const char *extra[] = { "-n", srv[i]->name, "--cluster_name", "tp-test", "--cluster",
-                                srv[i]->cluster_url, "--routes", routes, NULL };
+        const char *extra[] = { "-n",       srv[i]->name, "--cluster_name",
+                                "tp-test",  "--cluster",  srv[i]->cluster_url,
+                                "--routes", routes,       NULL };
         s_spawn(srv[i], extra);
     }
     /* JetStream answers once the servers found each other and elected a
@@ -130,9 +132,9 @@ void tp_nats_start_cluster(tp_nats_srv_t **srv, size_t n, char **ret_urls) {
     long long deadline = tp_now_ms() + 3 * TP_WAIT_MS;
     for (;;) {
         natsConnection *nc = NULL;
-        jsCtx *js = NULL;
-        jsAccountInfo *ai = NULL;
-        bool ok = natsConnection_ConnectTo(&nc, urls) == NATS_OK &&
+        jsCtx          *js = NULL;
+        jsAccountInfo  *ai = NULL;
+        bool            ok = natsConnection_ConnectTo(&nc, urls) == NATS_OK &&
                   natsConnection_JetStream(&js, nc, NULL) == NATS_OK &&
                   js_GetAccountInfo(&ai, js, NULL, NULL) == NATS_OK;
         jsAccountInfo_Destroy(ai);
@@ -166,11 +168,11 @@ void tp_nats_stop(tp_nats_srv_t *n) {
 
 int tp_nats_tp_pub(const tp_dfx_t *d, const char *const *args, char **ret_err) {
     const char *argv[16] = { TP_PUB_BIN };
-    size_t i = 1;
+    size_t      i = 1;
     for (; args[i - 1] && i < 15; i++)
         argv[i] = args[i - 1];
     argv[i] = NULL;
-    char *err = tp_path(d->dir, "tp-pub.err");
+    char     *err = tp_path(d->dir, "tp-pub.err");
     tp_proc_t p;
     assert_int_equal(tp_proc_spawn(&p, argv, NULL, NULL, err), 0);
     int r = tp_proc_wait(&p, 3 * TP_WAIT_MS);
@@ -197,8 +199,8 @@ void tp_nats_free_keys(char **keys, size_t n) {
 }
 
 size_t tp_nats_stream_alerts(const char *url, char **keys, size_t max) {
-    natsConnection *nc = NULL;
-    jsCtx *js = NULL;
+    natsConnection   *nc = NULL;
+    jsCtx            *js = NULL;
     natsSubscription *sub = NULL;
     assert_int_equal(natsConnection_ConnectTo(&nc, url), NATS_OK);
     assert_int_equal(natsConnection_JetStream(&js, nc, NULL), NATS_OK);
@@ -224,7 +226,7 @@ size_t tp_nats_stream_alerts(const char *url, char **keys, size_t max) {
             touchpoint__v1__alert__free_unpacked(a, NULL);
             natsMsg_Destroy(m);
         }
-        natsSubscription_Unsubscribe(sub);   /* the ephemeral consumer goes now */
+        natsSubscription_Unsubscribe(sub); /* the ephemeral consumer goes now */
         natsSubscription_Destroy(sub);
     }
     jsCtx_Destroy(js);
@@ -253,7 +255,7 @@ size_t tp_nats_reference(const char *const *inputs, char **keys, size_t max) {
 
 void tp_nats_expect_keys(char **keys, size_t n, const char *const *want) {
     size_t i = 0;
-    bool same = true;
+    bool   same = true;
     for (; want[i]; i++)
         same = same && i < n && strcmp(keys[i], want[i]) == 0;
     if (same && i == n)
@@ -270,7 +272,7 @@ void tp_nats_expect_stream(const char *url, char **ref, size_t nref, long long w
     long long deadline = tp_now_ms() + wait_ms;
     for (;;) {
         size_t n = tp_nats_stream_alerts(url, got, max);
-        bool same = n == nref;
+        bool   same = n == nref;
         for (size_t i = 0; same && i < n; i++)
             same = strcmp(got[i], ref[i]) == 0;
         if (same) {

@@ -19,7 +19,7 @@ const char *tp_nats_bin(void);
 
 typedef struct {
     char     *dir, *url;
-    char     *name, *cluster_url;    /* clustered: server name, route URL */
+    char     *name, *cluster_url; /* clustered: server name, route URL */
     unsigned  port, cluster_port;
     tp_proc_t proc;
     bool      running;
@@ -54,7 +54,7 @@ int tp_nats_tp_pub(const tp_dfx_t *d, const char *const *args, char **ret_err);
 
 /* "alert_id|STATUS" of a non-probe alert appended to keys[n]; the new n. */
 size_t tp_nats_key(char **keys, size_t n, const Touchpoint__V1__Alert *a);
-void tp_nats_free_keys(char **keys, size_t n);
+void   tp_nats_free_keys(char **keys, size_t n);
 
 /* Every alert in TP_ALERTS (read from url through an ephemeral consumer),
  * sorted keys. */
