@@ -8,7 +8,6 @@
  * alerts, then starts tp-tail --durable positioned just before them, so
  * tp-tail gets exactly those alerts from the replay, with no slow-joiner
  * race. Every wait has a deadline; nothing sleeps a fixed time. */
-#include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -19,12 +18,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 
 #include <event2/buffer.h>
 #include <event2/event.h>
