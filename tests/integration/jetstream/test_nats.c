@@ -81,12 +81,7 @@ static int s_cmp(const void *a, const void *b) {
 }
 
 static char *s_nats_yaml(const tp_nats_srv_t *n) {
-    char *y = NULL;
-    assert_true(asprintf(&y,
-                         "nats: { enabled: true, url: \"%s\", partition_count: " PARTITIONS
-                         ", ack_wait: 2s }\n",
-                         n->url) > 0);
-    return y;
+    return tp_nats_yaml(n->url, NULL, "partition_count: " PARTITIONS ", ack_wait: 2s");
 }
 
 /* Both inputs through tp-pub --nats into `partitions` partitions. */
@@ -227,11 +222,7 @@ static void test_lease_single_instance_and_reload(void **state) {
     size_t nref = tp_nats_reference(s_inputs, ref, 256);
     tp_nats_expect_keys(ref, nref, s_want);
     tp_nats_srv_t *n = tp_nats_start();
-    char          *yaml = NULL;
-    assert_true(asprintf(&yaml,
-                         "nats: { enabled: true, url: \"%s\", partition_count: 4, "
-                         "ownership: lease, lease_ttl: 1s }\n",
-                         n->url) > 0);
+    char *yaml = tp_nats_yaml(n->url, NULL, "partition_count: 4, ownership: lease, lease_ttl: 1s");
     tp_dfx_t *d = tp_dfx_setup(false);
     tp_dfx_spawn(d, "event", yaml);
     /* Four partitions, one engine each: the same alerts as one engine. */
