@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -45,4 +46,28 @@ tp_dfx_t *tp_dfx_start_notified(const tp_notify_t *n, const char *watchdog_usec)
     unsetenv("NOTIFY_SOCKET");
     unsetenv("WATCHDOG_USEC");
     return d;
+}
+
+void tp_dfx_publish_file(tp_dfx_t *d, const char *path, size_t n) {
+    const char *argv[] = { TP_PUB_BIN, "--endpoint", d->in_ep, path, NULL };
+    tp_proc_t   pub;
+    assert_int_equal(tp_proc_spawn(&pub, argv, NULL, NULL, NULL), 0);
+    assert_int_equal(tp_proc_wait(&pub, TP_WAIT_MS), 0);
+    for (size_t i = 0; i < n; i++)
+        assert_true(tp_dfx_recv_alert(d, TP_WAIT_MS));
+}
+
+void tp_dfx_expect_alerts(const tp_dfx_t *d, const tp_want_alert_t *want, size_t n) {
+    assert_true(d->got.n >= n);
+    for (size_t i = 0; i < n; i++) {
+        const Touchpoint__V1__Alert *a = d->got.alerts[i];
+        assert_string_equal(d->got.topics[i], want[i].topic);
+        assert_string_equal(a->alert_id, want[i].id);
+        assert_int_equal(a->status, want[i].status);
+        assert_int_equal(a->detected_at_ms, want[i].detected_at);
+        if (want[i].resolution) {
+            const char *r = tp_test_evidence(a, "resolution");
+            assert_string_equal(r ? r : "(missing)", want[i].resolution);
+        }
+    }
 }
