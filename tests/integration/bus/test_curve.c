@@ -86,7 +86,6 @@ static void test_unlisted_producer_is_refused_and_counted(void **state) {
     tp_dfx_free(d);
 }
 
-/* (3) A plain (NULL mechanism) producer never completes a handshake. */
 /* Key rotation is an edit and a SIGHUP: the allow-list files are read
  * again, and a bad one refuses the reload with file:line. */
 static void test_reload_rereads_allow_lists(void **state) {
@@ -117,6 +116,7 @@ static void test_reload_rereads_allow_lists(void **state) {
     tp_dfx_free(d);
 }
 
+/* (3) A plain (NULL mechanism) producer never completes a handshake. */
 static void test_plain_producer_gets_nothing_through(void **state) {
     (void)state;
     tp_dfx_t *d = tp_dfx_start_curve("event", NULL);
