@@ -246,48 +246,59 @@ static void s_fire(tp_fixture_t *f, const s_row_t *row, int times) {
         TP_WATERMARK(f, row->fired_ms);
 }
 
-static void test_enabled_fires(void **state) {
-    (void)state;
+static void s_enabled_fires(const s_row_t *row) {
+    tp_fixture_t *f = s_fixture(row, row->settings);
+    s_fire(f, row, 1);
+    assert_int_equal(f->got.n, 1);
+    tp_expect(f, 0, TP_FIRING, row->alert_id);
+    tp_fixture_free(f);
+}
+
+static void s_disabled_is_silent(const s_row_t *row) {
+    tp_fixture_t *f = s_fixture(row, "{ enabled: false }");
+    s_fire(f, row, 1);
+    TP_WATERMARK(f, row->quiet_ms);
+    assert_int_equal(f->got.n, 0);
+    if (row->disarmed)
+        assert_int_equal(tp_engine_deadlines(f->engine), 0);
+    tp_fixture_free(f);
+}
+
+static void s_duplicate_does_nothing(const s_row_t *row) {
+    tp_fixture_t *f = s_fixture(row, row->settings);
+    s_fire(f, row, 2);
+    assert_int_equal(f->got.n, 1);
+    tp_expect(f, 0, TP_FIRING, row->alert_id);
+    if (s_is_event(&row->again)) {
+        assert_int_equal(s_send(f, &row->again), TP_ACCEPTED);
+        TP_WATERMARK(f, row->again_ms);
+        assert_int_equal(f->got.n, 1);
+    }
+    tp_fixture_free(f);
+}
+
+/* Runs one scenario on every row, naming the rule first (a failure's
+ * message follows the name of the row it is about). */
+static void s_each_row(void (*scenario)(const s_row_t *row)) {
     for (size_t i = 0; i < N_ROWS; i++) {
         print_message("rule %s\n", s_rows[i].rule);
-        tp_fixture_t *f = s_fixture(&s_rows[i], s_rows[i].settings);
-        s_fire(f, &s_rows[i], 1);
-        assert_int_equal(f->got.n, 1);
-        tp_expect(f, 0, TP_FIRING, s_rows[i].alert_id);
-        tp_fixture_free(f);
+        scenario(&s_rows[i]);
     }
+}
+
+static void test_enabled_fires(void **state) {
+    (void)state;
+    s_each_row(s_enabled_fires);
 }
 
 static void test_disabled_is_silent(void **state) {
     (void)state;
-    for (size_t i = 0; i < N_ROWS; i++) {
-        print_message("rule %s\n", s_rows[i].rule);
-        tp_fixture_t *f = s_fixture(&s_rows[i], "{ enabled: false }");
-        s_fire(f, &s_rows[i], 1);
-        TP_WATERMARK(f, s_rows[i].quiet_ms);
-        assert_int_equal(f->got.n, 0);
-        if (s_rows[i].disarmed)
-            assert_int_equal(tp_engine_deadlines(f->engine), 0);
-        tp_fixture_free(f);
-    }
+    s_each_row(s_disabled_is_silent);
 }
 
 static void test_duplicate_event_does_nothing(void **state) {
     (void)state;
-    for (size_t i = 0; i < N_ROWS; i++) {
-        const s_row_t *row = &s_rows[i];
-        print_message("rule %s\n", row->rule);
-        tp_fixture_t *f = s_fixture(row, row->settings);
-        s_fire(f, row, 2);
-        assert_int_equal(f->got.n, 1);
-        tp_expect(f, 0, TP_FIRING, row->alert_id);
-        if (s_is_event(&row->again)) {
-            assert_int_equal(s_send(f, &row->again), TP_ACCEPTED);
-            TP_WATERMARK(f, row->again_ms);
-            assert_int_equal(f->got.n, 1);
-        }
-        tp_fixture_free(f);
-    }
+    s_each_row(s_duplicate_does_nothing);
 }
 
 int main(void) {
