@@ -97,17 +97,23 @@ bool tp_dfx_recv_alert(tp_dfx_t *d, int timeout_ms) {
     return true;
 }
 
+/* Sends the next probe (call "probe-<n>", submitted bare: call_incomplete
+ * fires on it) and names it in `id`. */
+static void s_probe(tp_dfx_t *d, char id[32]) {
+    snprintf(id, 32, "probe-%u", d->probes++);
+    tp_test_call_t c = { .event_id = id,
+                         .at_ms = T0,
+                         .call_id = id,
+                         .status = TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED };
+    tp_dfx_send_call(d, &c);
+}
+
 /* Sends probes until one alert comes back, then drops what was received. */
 static void s_sync(tp_dfx_t *d) {
     long long deadline = tp_now_ms() + TP_WAIT_MS;
     for (;;) {
         char id[32];
-        snprintf(id, sizeof id, "probe-%u", d->probes++);
-        tp_test_call_t c = { .event_id = id,
-                             .at_ms = T0,
-                             .call_id = id,
-                             .status = TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED };
-        tp_dfx_send_call(d, &c);
+        s_probe(d, id);
         if (tp_dfx_recv_alert(d, 100))
             break;
         assert_true(tp_now_ms() < deadline);
@@ -117,12 +123,7 @@ static void s_sync(tp_dfx_t *d) {
      * so the earlier probes' alerts, and any raised at start-up, come
      * first; no quiet period to wait for, which a live flood never has). */
     char last[32];
-    snprintf(last, sizeof last, "probe-%u", d->probes++);
-    tp_test_call_t c = { .event_id = last,
-                         .at_ms = T0,
-                         .call_id = last,
-                         .status = TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED };
-    tp_dfx_send_call(d, &c);
+    s_probe(d, last);
     for (bool done = false; !done;) {
         tp_test_alerts_clear(&d->got);
         assert_true(tp_dfx_recv_alert(d, TP_WAIT_MS));
