@@ -303,17 +303,35 @@ static int s_walk_item(tp_config_ctx_t *p, const tp_config_key_t *keys, size_t n
     return r;
 }
 
+/* A list or map of `kind` holding min..max entries (min 0: "at most"),
+ * its count in *ret_count. */
+static int s_expect_count(tp_config_ctx_t *p, const char *path, yaml_node_t *n,
+                          yaml_node_type_t kind, size_t min, size_t max, const char *noun,
+                          size_t *ret_count) {
+    int r = tp_config_node_expect(p, path, n, kind);
+    if (r < 0)
+        return r;
+    size_t count = kind == YAML_SEQUENCE_NODE
+                       ? (size_t)(n->data.sequence.items.top - n->data.sequence.items.start)
+                       : (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
+    if (min > 0 && (count < min || count > max))
+        return tp_config_fail(p, n, "%s: expected %zu to %zu %s, got %zu", path, min, max, noun,
+                              count);
+    if (count > max)
+        return tp_config_fail(p, n, "%s: at most %zu %s, got %zu", path, max, noun, count);
+    *ret_count = count;
+    return 0;
+}
+
 static int s_set_inputs(tp_config_ctx_t *p, const tp_config_key_t *k, const char *path, void *base,
                         yaml_node_t *n) {
     (void)base;
     tp_config_t *c = p->c;
-    int          r = tp_config_node_expect(p, path, n, YAML_SEQUENCE_NODE);
+    size_t       count = 0;
+    int          r = s_expect_count(p, path, n, YAML_SEQUENCE_NODE, (size_t)k->min, (size_t)k->max,
+                                    "endpoints", &count);
     if (r < 0)
         return r;
-    size_t count = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
-    if (count < (size_t)k->min || count > (size_t)k->max)
-        return tp_config_fail(p, n, "%s: expected 1 to %d endpoints, got %zu", path, TP_MAX_INPUTS,
-                              count);
     for (size_t i = 0; i < c->n_inputs; i++) {
         free(c->inputs[i].endpoint);
         free(c->inputs[i].curve_clients);
@@ -341,13 +359,10 @@ static int s_set_feedback_sources(tp_config_ctx_t *p, const tp_config_key_t *k, 
                                   void *base, yaml_node_t *n) {
     (void)base;
     tp_config_t *c = p->c;
-    int          r = tp_config_node_expect(p, path, n, YAML_MAPPING_NODE);
+    size_t       count = 0;
+    int r = s_expect_count(p, path, n, YAML_MAPPING_NODE, 0, (size_t)k->max, "sources", &count);
     if (r < 0)
         return r;
-    size_t count = (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
-    if (count > (size_t)k->max)
-        return tp_config_fail(p, n, "%s: at most %lld sources, got %zu", path, (long long)k->max,
-                              count);
     for (size_t i = 0; i < c->n_feedback_sources; i++) {
         free(c->feedback_sources[i].name);
         c->feedback_sources[i].name = NULL;
@@ -392,13 +407,11 @@ static int s_set_partitions(tp_config_ctx_t *p, const tp_config_key_t *k, const 
                             void *base, yaml_node_t *n) {
     (void)base;
     tp_config_t *c = p->c;
-    int          r = tp_config_node_expect(p, path, n, YAML_SEQUENCE_NODE);
+    size_t       count = 0;
+    int r = s_expect_count(p, path, n, YAML_SEQUENCE_NODE, 0, TP_NATS_MAX_PARTITIONS, "partitions",
+                           &count);
     if (r < 0)
         return r;
-    size_t count = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
-    if (count > TP_NATS_MAX_PARTITIONS)
-        return tp_config_fail(p, n, "%s: at most %d partitions, got %zu", path,
-                              TP_NATS_MAX_PARTITIONS, count);
     c->nats.n_partitions = 0;
     for (size_t i = 0; i < count; i++) {
         yaml_node_t *in = yaml_document_get_node(p->doc, n->data.sequence.items.start[i]);

@@ -17,6 +17,7 @@
 #include "tp_contract.h"
 #include "tp_ingest.h"
 #include "tp_dash_int.h"
+#include "tp_http_reply.h"
 
 #define KPI_CACHE_MS 1000 /* /v1/kpi is computed at most this often, for all pages */
 
@@ -84,18 +85,7 @@ static bool s_token_equal(const char *want, const char *got, size_t len) {
 
 void tp_dash_json_reply(struct evhttp_request *req, int code, const char *reason,
                         const char *text) {
-    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-    evhttp_add_header(h, "Content-Type", "application/json");
-    evhttp_add_header(h, "Cache-Control", "no-store");
-    struct evbuffer *b = evbuffer_new();
-    if (!b || evbuffer_add(b, text, strlen(text)) < 0) {
-        if (b)
-            evbuffer_free(b);
-        evhttp_send_error(req, HTTP_INTERNAL, NULL);
-        return;
-    }
-    evhttp_send_reply(req, code, reason, b);
-    evbuffer_free(b);
+    tp_http_reply(req, code, reason, "application/json", text, strlen(text), NULL);
 }
 
 /* True if the request may read data; else answers 401 and is false. */

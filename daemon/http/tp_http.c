@@ -18,6 +18,7 @@
 #include "tp_contract.h"
 #include "tp_dash.h"
 #include "tp_http_conns.h"
+#include "tp_http_reply.h"
 #include "tp_kpi.h"
 #include "tp_log.h"
 #include "tp_metrics.h"
@@ -147,31 +148,16 @@ static const char *s_unhealthy(const tp_http_t *h, char *buf, size_t len) {
     return NULL;
 }
 
-static void s_reply(struct evhttp_request *req, int code, const char *reason, const char *type,
-                    const char *body, size_t len) {
-    struct evkeyvalq *hdr = evhttp_request_get_output_headers(req);
-    evhttp_add_header(hdr, "Content-Type", type);
-    evhttp_add_header(hdr, "Cache-Control", "no-store");
-    struct evbuffer *b = evbuffer_new();
-    if (!b || evbuffer_add(b, body, len) < 0) {
-        if (b) /* evbuffer_free(NULL) is not a no-op */
-            evbuffer_free(b);
-        evhttp_send_error(req, HTTP_INTERNAL, NULL);
-        return;
-    }
-    evhttp_send_reply(req, code, reason, b);
-    evbuffer_free(b);
-}
-
 static void s_healthz(tp_http_t *h, struct evhttp_request *req) {
     char        buf[128];
     const char *why = s_unhealthy(h, buf, sizeof buf);
     if (why) {
         char body[160];
         int  n = snprintf(body, sizeof body, "%s\n", why);
-        s_reply(req, 503, "Service Unavailable", "text/plain; charset=utf-8", body, (size_t)n);
+        tp_http_reply(req, 503, "Service Unavailable", "text/plain; charset=utf-8", body, (size_t)n,
+                      NULL);
     } else
-        s_reply(req, HTTP_OK, "OK", "text/plain; charset=utf-8", "ok\n", 3);
+        tp_http_reply(req, HTTP_OK, "OK", "text/plain; charset=utf-8", "ok\n", 3, NULL);
 }
 
 static void s_metrics(tp_http_t *h, struct evhttp_request *req) {
@@ -182,7 +168,7 @@ static void s_metrics(tp_http_t *h, struct evhttp_request *req) {
         evhttp_send_error(req, HTTP_INTERNAL, NULL);
         return;
     }
-    s_reply(req, HTTP_OK, "OK", "text/plain; version=0.0.4; charset=utf-8", text, len);
+    tp_http_reply(req, HTTP_OK, "OK", "text/plain; version=0.0.4; charset=utf-8", text, len, NULL);
     free(text);
 }
 
@@ -205,7 +191,7 @@ static void s_status(tp_http_t *h, struct evhttp_request *req) {
         evhttp_send_error(req, HTTP_INTERNAL, NULL);
         return;
     }
-    s_reply(req, HTTP_OK, "OK", "application/json", text, strlen(text));
+    tp_http_reply(req, HTTP_OK, "OK", "application/json", text, strlen(text), NULL);
     free(text);
 }
 

@@ -18,6 +18,7 @@
 #include "tp_cli.h"
 #include "tp_contract.h"
 #include "tp_engine.h"
+#include "tp_http_reply.h"
 #include "tp_json.h"
 
 
@@ -113,18 +114,7 @@ static void s_send(tp_ingest_t *in, struct evhttp_request *req, int code, const 
     snprintf(c, sizeof c, "%d", code);
     const char *v[] = { c };
     tp_metric_add(in->requests, v, 1);
-    struct evkeyvalq *hdr = evhttp_request_get_output_headers(req);
-    evhttp_add_header(hdr, "Content-Type", "application/json");
-    evhttp_add_header(hdr, "Cache-Control", "no-store");
-    struct evbuffer *b = evbuffer_new();
-    if (!b || evbuffer_add(b, text, strlen(text)) < 0 || evbuffer_add(b, "\n", 1) < 0) {
-        if (b)
-            evbuffer_free(b);
-        evhttp_send_error(req, HTTP_INTERNAL, NULL);
-        return;
-    }
-    evhttp_send_reply(req, code, s_phrase(code), b);
-    evbuffer_free(b);
+    tp_http_reply(req, code, s_phrase(code), "application/json", text, strlen(text), "\n");
 }
 
 /* Answers {"error": "<message>"} with `code`. */

@@ -21,14 +21,13 @@
 #include "tp_partition.h"
 
 #define FETCH_BATCH      256
-#define PUB_MAX_PENDING  65536 /* async alert publishes in flight (a watermark can fire many) */
-#define MAX_ACK_PENDING  1024  /* per partition, as in static mode */
-#define IDLE_SLEEP_MS    2     /* nothing to fetch on any partition: sleep, doubling... */
-#define IDLE_MAX_MS      50    /* ...up to this (every idle turn is a fetch per partition) */
-#define RETRY_MS         1000  /* a failed take-over is tried again after this */
-#define PUBLISH_RETRY_MS 250   /* an alert the alerts stream did not store yet */
-#define REPLAY_WAIT_MS   5000  /* no message of a replay for this long: give up, retry */
-#define EMPTY_WAIT_MS    300   /* a partition that never had a message */
+#define MAX_ACK_PENDING  1024 /* per partition, as in static mode */
+#define IDLE_SLEEP_MS    2    /* nothing to fetch on any partition: sleep, doubling... */
+#define IDLE_MAX_MS      50   /* ...up to this (every idle turn is a fetch per partition) */
+#define RETRY_MS         1000 /* a failed take-over is tried again after this */
+#define PUBLISH_RETRY_MS 250  /* an alert the alerts stream did not store yet */
+#define REPLAY_WAIT_MS   5000 /* no message of a replay for this long: give up, retry */
+#define EMPTY_WAIT_MS    300  /* a partition that never had a message */
 
 enum {
     C_RECEIVED,
@@ -438,19 +437,10 @@ int tp_cluster_new(const tp_config_t *cfg, char *why, size_t whylen, tp_cluster_
     }
     for (unsigned p = 0; p < cfg->nats.partition_count; p++)
         c->parts[p] = (s_part_t){ .c = c, .p = p };
-    natsStatus s;
     if ((r = tp_nats_connect(cfg, NULL, &c->nc, why, whylen)) < 0)
         goto fail;
-    jsOptions jo;
-    jsOptions_Init(&jo);
-    jo.PublishAsync.MaxPending = PUB_MAX_PENDING;
-    jo.PublishAsync.AckHandler = s_puback_cb;
-    jo.PublishAsync.AckHandlerClosure = c;
-    if ((s = natsConnection_JetStream(&c->js, c->nc, &jo)) != NATS_OK) {
-        r = tp_nats_status_fail(s, "JetStream context", why, whylen);
-        goto fail;
-    }
-    if ((r = tp_nats_ensure_streams(c->js, cfg, why, whylen)) < 0 ||
+    if ((r = tp_nats_jetstream(c->nc, s_puback_cb, c, 0, &c->js, why, whylen)) < 0 ||
+        (r = tp_nats_ensure_streams(c->js, cfg, why, whylen)) < 0 ||
         (r = tp_lease_new(c->nc, cfg, c->instance, why, whylen, &c->lease)) < 0)
         goto fail;
     if ((r = -pthread_create(&c->worker, NULL, s_worker, c)) < 0) {

@@ -283,6 +283,19 @@ int tp_nats_connect(const tp_config_t *cfg, struct event_base *base, natsConnect
     return r;
 }
 
+int tp_nats_jetstream(natsConnection *nc, jsPubAckHandler ack_cb, void *closure,
+                      int64_t stall_wait_ms, jsCtx **ret, char *why, size_t whylen) {
+    jsOptions jo;
+    jsOptions_Init(&jo);
+    jo.PublishAsync.MaxPending = PUB_MAX_PENDING;
+    jo.PublishAsync.AckHandler = ack_cb;
+    jo.PublishAsync.AckHandlerClosure = closure;
+    if (stall_wait_ms > 0)
+        jo.PublishAsync.StallWait = stall_wait_ms;
+    natsStatus s = natsConnection_JetStream(ret, nc, &jo);
+    return s == NATS_OK ? 0 : tp_nats_status_fail(s, "JetStream context", why, whylen);
+}
+
 int tp_nats_new(struct event_base *base, const tp_config_t *cfg, tp_nats_recv_fn fn, void *arg,
                 char *why, size_t whylen, tp_nats_t **ret) {
     tp_nats_t *n = calloc(1, sizeof *n);
@@ -296,8 +309,7 @@ int tp_nats_new(struct event_base *base, const tp_config_t *cfg, tp_nats_recv_fn
     n->arg = arg;
     pthread_mutex_init(&n->mu, NULL);
     pthread_cond_init(&n->closed_cond, NULL);
-    natsStatus s;
-    int        r;
+    int r;
     n->deliver_ev = event_new(base, -1, 0, s_deliver_cb, n);
     n->wake_ev = event_new(base, -1, 0, s_wake_cb, n);
     if (!n->deliver_ev || !n->wake_ev) {
@@ -309,18 +321,11 @@ int tp_nats_new(struct event_base *base, const tp_config_t *cfg, tp_nats_recv_fn
     n->max_queue = 2 * MAX_ACK_PENDING * np;
     if ((r = tp_nats_connect(cfg, base, &n->nc, n->setup_why, sizeof n->setup_why)) < 0)
         goto fail;
-    jsOptions jo;
-    jsOptions_Init(&jo);
-    jo.PublishAsync.MaxPending = PUB_MAX_PENDING;
-    jo.PublishAsync.AckHandler = s_puback_cb;
-    jo.PublishAsync.AckHandlerClosure = n;
     /* A full window cannot drain while we wait on the loop thread: fail
      * fast instead (the journal keeps the alert; see tp_nats.h). */
-    jo.PublishAsync.StallWait = 1;
-    if ((s = natsConnection_JetStream(&n->js, n->nc, &jo)) != NATS_OK) {
-        r = s_fail(n, s, "JetStream context");
+    if ((r = tp_nats_jetstream(n->nc, s_puback_cb, n, 1, &n->js, n->setup_why,
+                               sizeof n->setup_why)) < 0)
         goto fail;
-    }
     /* Setup makes blocking API requests whose replies the loop reads: run
      * it on a thread and turn the loop until it is done. */
     pthread_t t;

@@ -78,6 +78,13 @@ void tp_nats_get_stats(const tp_nats_t *n, tp_nats_stats_t *ret);
 int tp_nats_connect(const tp_config_t *cfg, struct event_base *base, natsConnection **ret,
                     char *why, size_t whylen);
 
+/* A JetStream context on nc whose async publishes (at most PUB_MAX_PENDING
+ * in flight) report each PubAck to ack_cb(closure); stall_wait_ms > 0 makes
+ * a publish into a full window fail after that long instead of blocking
+ * (0: libnats' default). 0, or a negative errno with `why` set. */
+int tp_nats_jetstream(natsConnection *nc, jsPubAckHandler ack_cb, void *closure,
+                      int64_t stall_wait_ms, jsCtx **ret, char *why, size_t whylen);
+
 /* Creates the events and alerts streams if missing (nats.replicas,
  * nats.duplicate_window); blocking, so never on the loop thread. */
 int tp_nats_ensure_streams(jsCtx *js, const tp_config_t *cfg, char *why, size_t whylen);

@@ -52,32 +52,30 @@ void tp_dfx_send(tp_dfx_t *d, const char *topic, const void *buf, size_t len) {
     assert_int_equal(zmq_send(d->pub, buf, len, 0), (int)len);
 }
 
+/* Sends what a tp_test_pack_*() call put in *buf (len bytes), and frees it. */
+static void s_send_packed(tp_dfx_t *d, const char *topic, uint8_t **buf, size_t len) {
+    tp_dfx_send(d, topic, *buf, len);
+    free(*buf);
+}
+
 void tp_dfx_send_call(tp_dfx_t *d, const tp_test_call_t *c) {
     uint8_t *buf;
-    size_t   len = tp_test_pack_call(c, &buf);
-    tp_dfx_send(d, "crm.call", buf, len);
-    free(buf);
+    s_send_packed(d, "crm.call", &buf, tp_test_pack_call(c, &buf));
 }
 
 void tp_dfx_send_feedback(tp_dfx_t *d, const tp_test_feedback_t *f) {
     uint8_t *buf;
-    size_t   len = tp_test_pack_feedback(f, &buf);
-    tp_dfx_send(d, "crm.feedback", buf, len);
-    free(buf);
+    s_send_packed(d, "crm.feedback", &buf, tp_test_pack_feedback(f, &buf));
 }
 
 void tp_dfx_send_watermark(tp_dfx_t *d, const char *event_id, int64_t now_ms) {
     uint8_t *buf;
-    size_t   len = tp_test_pack_watermark(event_id, now_ms, &buf);
-    tp_dfx_send(d, "crm.watermark", buf, len);
-    free(buf);
+    s_send_packed(d, "crm.watermark", &buf, tp_test_pack_watermark(event_id, now_ms, &buf));
 }
 
 void tp_dfx_send_step(tp_dfx_t *d, const tp_test_step_t *s) {
     uint8_t *buf;
-    size_t   len = tp_test_pack_step(s, &buf);
-    tp_dfx_send(d, "crm.contracting", buf, len);
-    free(buf);
+    s_send_packed(d, "crm.contracting", &buf, tp_test_pack_step(s, &buf));
 }
 
 bool tp_dfx_recv_alert(tp_dfx_t *d, int timeout_ms) {
@@ -99,17 +97,23 @@ bool tp_dfx_recv_alert(tp_dfx_t *d, int timeout_ms) {
     return true;
 }
 
+/* Sends the next probe (call "probe-<n>", submitted bare: call_incomplete
+ * fires on it) and names it in `id`. */
+static void s_probe(tp_dfx_t *d, char id[32]) {
+    snprintf(id, 32, "probe-%u", d->probes++);
+    tp_test_call_t c = { .event_id = id,
+                         .at_ms = T0,
+                         .call_id = id,
+                         .status = TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED };
+    tp_dfx_send_call(d, &c);
+}
+
 /* Sends probes until one alert comes back, then drops what was received. */
 static void s_sync(tp_dfx_t *d) {
     long long deadline = tp_now_ms() + TP_WAIT_MS;
     for (;;) {
         char id[32];
-        snprintf(id, sizeof id, "probe-%u", d->probes++);
-        tp_test_call_t c = { .event_id = id,
-                             .at_ms = T0,
-                             .call_id = id,
-                             .status = TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED };
-        tp_dfx_send_call(d, &c);
+        s_probe(d, id);
         if (tp_dfx_recv_alert(d, 100))
             break;
         assert_true(tp_now_ms() < deadline);
@@ -119,12 +123,7 @@ static void s_sync(tp_dfx_t *d) {
      * so the earlier probes' alerts, and any raised at start-up, come
      * first; no quiet period to wait for, which a live flood never has). */
     char last[32];
-    snprintf(last, sizeof last, "probe-%u", d->probes++);
-    tp_test_call_t c = { .event_id = last,
-                         .at_ms = T0,
-                         .call_id = last,
-                         .status = TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED };
-    tp_dfx_send_call(d, &c);
+    s_probe(d, last);
     for (bool done = false; !done;) {
         tp_test_alerts_clear(&d->got);
         assert_true(tp_dfx_recv_alert(d, TP_WAIT_MS));

@@ -15,6 +15,18 @@ size_t tp_test_pack_envelope(const Touchpoint__V1__Envelope *env, uint8_t **ret)
     return len;
 }
 
+/* An Envelope's header; the caller sets its one payload and packs it. */
+static Touchpoint__V1__Envelope s_env(const char *event_id, const char *source, int64_t at_ms,
+                                      Touchpoint__V1__Envelope__PayloadCase payload) {
+    Touchpoint__V1__Envelope env;
+    touchpoint__v1__envelope__init(&env);
+    env.event_id = (char *)event_id;
+    env.source = (char *)source;
+    env.occurred_at_ms = at_ms;
+    env.payload_case = payload;
+    return env;
+}
+
 size_t tp_test_pack_call(const tp_test_call_t *c, uint8_t **ret) {
     static char               *products[] = { "Cardiozan" };
     static char               *topics[] = { "efficacy" };
@@ -53,13 +65,9 @@ size_t tp_test_pack_call(const tp_test_call_t *c, uint8_t **ret) {
     if (c->fields & TP_FIELD_NEXT_STEP)
         call.next_step = "Send the study reprint.";
 
-    Touchpoint__V1__Envelope env;
-    touchpoint__v1__envelope__init(&env);
-    env.event_id = (char *)c->event_id;
-    env.source = (char *)(c->source ? c->source : "test");
+    Touchpoint__V1__Envelope env = s_env(c->event_id, c->source ? c->source : "test", c->at_ms,
+                                         TOUCHPOINT__V1__ENVELOPE__PAYLOAD_CALL);
     env.sequence = c->sequence;
-    env.occurred_at_ms = c->at_ms;
-    env.payload_case = TOUCHPOINT__V1__ENVELOPE__PAYLOAD_CALL;
     env.call = &call;
     return tp_test_pack_envelope(&env, ret);
 }
@@ -157,12 +165,8 @@ size_t tp_test_pack_feedback(const tp_test_feedback_t *f, uint8_t **ret) {
     fb.comment = (char *)(f->comment ? f->comment : "");
     fb.preferred_channel = (Touchpoint__V1__Channel)f->preferred_channel;
     fb.at_ms = f->at_ms;
-    Touchpoint__V1__Envelope env;
-    touchpoint__v1__envelope__init(&env);
-    env.event_id = (char *)f->event_id;
-    env.source = (char *)(f->source ? f->source : "survey");
-    env.occurred_at_ms = f->at_ms;
-    env.payload_case = TOUCHPOINT__V1__ENVELOPE__PAYLOAD_FEEDBACK;
+    Touchpoint__V1__Envelope env = s_env(f->event_id, f->source ? f->source : "survey", f->at_ms,
+                                         TOUCHPOINT__V1__ENVELOPE__PAYLOAD_FEEDBACK);
     env.feedback = &fb;
     return tp_test_pack_envelope(&env, ret);
 }
@@ -171,12 +175,8 @@ size_t tp_test_pack_watermark(const char *event_id, int64_t now_ms, uint8_t **re
     Touchpoint__V1__Watermark wm;
     touchpoint__v1__watermark__init(&wm);
     wm.now_ms = now_ms;
-    Touchpoint__V1__Envelope env;
-    touchpoint__v1__envelope__init(&env);
-    env.event_id = (char *)event_id;
-    env.source = "clock";
-    env.occurred_at_ms = now_ms;
-    env.payload_case = TOUCHPOINT__V1__ENVELOPE__PAYLOAD_WATERMARK;
+    Touchpoint__V1__Envelope env =
+        s_env(event_id, "clock", now_ms, TOUCHPOINT__V1__ENVELOPE__PAYLOAD_WATERMARK);
     env.watermark = &wm;
     return tp_test_pack_envelope(&env, ret);
 }
@@ -195,12 +195,8 @@ size_t tp_test_pack_step(const tp_test_step_t *s, uint8_t **ret) {
     st.hcp_action = s->hcp_action;
     st.at_ms = s->at_ms;
     st.case_closed = s->case_closed;
-    Touchpoint__V1__Envelope env;
-    touchpoint__v1__envelope__init(&env);
-    env.event_id = (char *)s->event_id;
-    env.source = (char *)(s->source ? s->source : "contracts");
-    env.occurred_at_ms = s->at_ms;
-    env.payload_case = TOUCHPOINT__V1__ENVELOPE__PAYLOAD_CONTRACTING;
+    Touchpoint__V1__Envelope env = s_env(s->event_id, s->source ? s->source : "contracts", s->at_ms,
+                                         TOUCHPOINT__V1__ENVELOPE__PAYLOAD_CONTRACTING);
     env.contracting = &st;
     return tp_test_pack_envelope(&env, ret);
 }

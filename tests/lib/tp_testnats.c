@@ -166,6 +166,18 @@ void tp_nats_stop(tp_nats_srv_t *n) {
     free(n);
 }
 
+char *tp_nats_yaml(const char *urls, const char *tail, const char *settings, ...) {
+    char   *set = NULL, *yaml = NULL;
+    va_list ap;
+    va_start(ap, settings);
+    assert_true(vasprintf(&set, settings, ap) >= 0);
+    va_end(ap);
+    assert_true(asprintf(&yaml, "nats: { enabled: true, url: \"%s\", %s }\n%s", urls, set,
+                         tail ? tail : "") > 0);
+    free(set);
+    return yaml;
+}
+
 int tp_nats_tp_pub(const tp_dfx_t *d, const char *const *args, char **ret_err) {
     const char *argv[16] = { TP_PUB_BIN };
     size_t      i = 1;

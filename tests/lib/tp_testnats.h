@@ -48,6 +48,12 @@ void tp_nats_kill(tp_nats_srv_t *n);
 /* Kills what runs, removes the storage, frees. */
 void tp_nats_stop(tp_nats_srv_t *n);
 
+/* The daemon's YAML for JetStream at `urls`: "nats: { enabled: true,
+ * url: URLS, <settings> }" then `tail` (more YAML, or NULL). `settings` is
+ * a printf format. Caller frees. */
+char *tp_nats_yaml(const char *urls, const char *tail, const char *settings, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* Runs tp-pub with args (NULL-terminated, after the binary); its exit code,
  * its stderr in *ret_err if asked. Files go to d->dir. */
 int tp_nats_tp_pub(const tp_dfx_t *d, const char *const *args, char **ret_err);

@@ -194,30 +194,6 @@ static void test_out_of_order_versions(void **state) {
     tp_fixture_free(f);
 }
 
-static void test_duplicate_event_does_nothing(void **state) {
-    (void)state;
-    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
-    s_submit(f, "s", "C-1", DUE + 1, CALL_AT);
-    tp_test_call_t dup = { .event_id = "s",
-                           .at_ms = DUE + 1,
-                           .call_id = "C-1",
-                           .status = SUBMITTED,
-                           .call_at_ms = CALL_AT,
-                           .fields = ALL4 };
-    assert_int_equal(tp_fixture_call(f, &dup), TP_DUPLICATE);
-    assert_int_equal(f->got.n, 1);
-    tp_fixture_free(f);
-}
-
-static void test_disabled_is_silent(void **state) {
-    (void)state;
-    tp_fixture_t *f = tp_fixture_only(NULL, RULE, "{ enabled: false }");
-    s_submit(f, "s", "C-1", DUE + TP_D, CALL_AT);
-    TP_WATERMARK(f, DUE + 30 * TP_D);
-    assert_int_equal(f->got.n, 0);
-    tp_fixture_free(f);
-}
-
 /* Monthly: January's calls are due by the end of 5 February (UTC). */
 static void test_monthly_cutoff_boundary(void **state) {
     (void)state;
@@ -322,8 +298,6 @@ int main(void) {
         cmocka_unit_test(test_correction_of_on_time_call_is_not_judged),
         cmocka_unit_test(test_submission_time_source),
         cmocka_unit_test(test_out_of_order_versions),
-        cmocka_unit_test(test_duplicate_event_does_nothing),
-        cmocka_unit_test(test_disabled_is_silent),
         cmocka_unit_test(test_monthly_cutoff_boundary),
         cmocka_unit_test(test_monthly_december_rolls_over),
         cmocka_unit_test(test_monthly_per_month_override),

@@ -144,19 +144,6 @@ static void test_out_of_order_submission_first(void **state) {
     tp_fixture_free(f);
 }
 
-static void test_duplicate_event_does_nothing(void **state) {
-    (void)state;
-    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
-    s_planned(f, "p", TP_T0, CALL_AT);
-    tp_test_call_t dup = {
-        .event_id = "p", .at_ms = TP_T0, .call_id = "C-1", .status = PLANNED, .call_at_ms = CALL_AT
-    };
-    assert_int_equal(tp_fixture_call(f, &dup), TP_DUPLICATE);
-    TP_WATERMARK(f, DUE + 1);
-    assert_int_equal(f->got.n, 1);
-    tp_fixture_free(f);
-}
-
 static void test_calls_are_forgotten_after_their_last_deadline(void **state) {
     (void)state;
     tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL); /* horizon 48h, retention 7d */
@@ -222,7 +209,6 @@ int main(void) {
         cmocka_unit_test(test_rescheduled_call_moves_the_deadline),
         cmocka_unit_test(test_saved_versions_do_not_fire_twice),
         cmocka_unit_test(test_out_of_order_submission_first),
-        cmocka_unit_test(test_duplicate_event_does_nothing),
         cmocka_unit_test(test_calls_are_forgotten_after_their_last_deadline),
         cmocka_unit_test(test_late_correction_extends_retention),
         cmocka_unit_test(test_wall_clock_gives_the_same_alerts),

@@ -130,31 +130,6 @@ static void test_stale_events_neither_rearm_earlier_nor_resolve(void **state) {
     tp_fixture_free(f);
 }
 
-static void test_duplicate_event_does_nothing(void **state) {
-    (void)state;
-    tp_fixture_t *f = s_new(NULL, SETTINGS);
-    TP_STEP(f, .event_id = "e1", .at_ms = TP_T0, .state = STARTED);
-    assert_int_equal(
-        tp_fixture_step(f, &(tp_test_step_t){ .event_id = "e1", .at_ms = TP_T0, .state = STARTED }),
-        TP_DUPLICATE);
-    TP_WATERMARK(f, TP_T0 + STALL + 1);
-    assert_int_equal(f->got.n, 1);
-    /* Re-sent under a new id while FIRING: the case is still silent. */
-    TP_STEP(f, .event_id = "e1-again", .at_ms = TP_T0, .state = STARTED);
-    TP_WATERMARK(f, TP_T0 + 30 * TP_D);
-    assert_int_equal(f->got.n, 1);
-    tp_fixture_free(f);
-}
-
-static void test_disabled_is_silent(void **state) {
-    (void)state;
-    tp_fixture_t *f = s_new(NULL, "{ enabled: false }");
-    TP_STEP(f, .event_id = "e1", .at_ms = TP_T0, .state = STARTED);
-    TP_WATERMARK(f, TP_T0 + 60 * TP_D);
-    assert_int_equal(f->got.n, 0);
-    tp_fixture_free(f);
-}
-
 static void test_case_close_resolves_and_disarms(void **state) {
     (void)state;
     tp_fixture_t *f = s_new(NULL, SETTINGS);
@@ -230,8 +205,6 @@ int main(void) {
         cmocka_unit_test(test_every_event_moves_the_deadline),
         cmocka_unit_test(test_moving_again_resolves_and_rearms),
         cmocka_unit_test(test_stale_events_neither_rearm_earlier_nor_resolve),
-        cmocka_unit_test(test_duplicate_event_does_nothing),
-        cmocka_unit_test(test_disabled_is_silent),
         cmocka_unit_test(test_case_close_resolves_and_disarms),
         cmocka_unit_test(test_retention_watch_follows_the_case),
         cmocka_unit_test(test_wall_clock_gives_the_same_alerts),

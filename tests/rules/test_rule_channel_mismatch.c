@@ -216,18 +216,6 @@ static void test_last_calls_config(void **state) {
     tp_fixture_free(f);
 }
 
-static void test_disabled_is_silent(void **state) {
-    (void)state;
-    tp_fixture_t *f = tp_fixture_only(NULL, RULE, "{ enabled: false }");
-    assert_int_equal(s_prefers(f, "fb", D0, EMAIL), 0);
-    s_call(f, "e1", "C-1", PHONE, D0 + TP_D);
-    s_call(f, "e2", "C-2", PHONE, D0 + 2 * TP_D);
-    s_call(f, "e3", "C-3", PHONE, D0 + 3 * TP_D);
-    TP_WATERMARK(f, D0 + 400 * TP_D);
-    assert_int_equal(f->got.n, 0);
-    tp_fixture_free(f);
-}
-
 /* An HCP with no activity for 180 days and no open alert is forgotten:
  * its preference and calls no longer count. */
 static void test_idle_hcp_is_forgotten(void **state) {
@@ -294,7 +282,6 @@ int main(void) {
         cmocka_unit_test(test_out_of_order_calls),
         cmocka_unit_test(test_correction_duplicate_and_cancel),
         cmocka_unit_test(test_last_calls_config),
-        cmocka_unit_test(test_disabled_is_silent),
         cmocka_unit_test(test_idle_hcp_is_forgotten),
         cmocka_unit_test(test_firing_hcp_is_kept),
         cmocka_unit_test(test_wall_clock_gives_the_same_alerts),

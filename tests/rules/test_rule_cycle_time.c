@@ -216,15 +216,6 @@ static void test_unknown_contract_type_has_no_target(void **state) {
     tp_fixture_free(f);
 }
 
-static void test_disabled_is_silent(void **state) {
-    (void)state;
-    tp_fixture_t *f = s_new(NULL, "{ enabled: false }");
-    s_contract(f, "K-1", TP_T0 + 30 * TP_D);
-    TP_WATERMARK(f, TP_T0 + 60 * TP_D);
-    assert_int_equal(f->got.n, 0);
-    tp_fixture_free(f);
-}
-
 static void test_wall_clock_gives_the_same_alerts(void **state) {
     (void)state;
     tp_fixture_t *w = s_new("clock: wall\n", SETTINGS);
@@ -255,7 +246,6 @@ int main(void) {
         cmocka_unit_test(test_duplicate_close_does_nothing),
         cmocka_unit_test(test_out_of_order_events),
         cmocka_unit_test(test_unknown_contract_type_has_no_target),
-        cmocka_unit_test(test_disabled_is_silent),
         cmocka_unit_test(test_wall_clock_gives_the_same_alerts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -362,16 +362,6 @@ static void test_comment_excerpt(void **state) {
     tp_fixture_free(f);
 }
 
-static void test_disabled_is_silent(void **state) {
-    (void)state;
-    tp_fixture_t *f = tp_fixture_only(NULL, RULE, "{ enabled: false }");
-    s_feedback(f, "F-1", FB_AT, 0, 7);
-    TP_WATERMARK(f, EXPIRY + TP_D);
-    assert_int_equal(f->got.n, 0);
-    assert_int_equal(tp_engine_deadlines(f->engine), 0);
-    tp_fixture_free(f);
-}
-
 /* The same input in wall mode gives the same alerts (only their
  * detection time differs): the deadlines fire from the timer. */
 static void test_wall_clock_gives_the_same_alerts(void **state) {
@@ -416,7 +406,6 @@ int main(void) {
         cmocka_unit_test(test_feedback_arriving_after_its_deadline),
         cmocka_unit_test(test_call_versions),
         cmocka_unit_test(test_comment_excerpt),
-        cmocka_unit_test(test_disabled_is_silent),
         cmocka_unit_test(test_wall_clock_gives_the_same_alerts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -142,23 +142,12 @@ static void test_out_of_order_and_duplicates(void **state) {
     tp_fixture_free(f);
 }
 
-static void test_disabled_is_silent(void **state) {
-    (void)state;
-    tp_fixture_t *f = s_new(NULL, "{ enabled: false }");
-    s_owners(f, 1, 10, D0);
-    TP_WATERMARK(f, D0 + 400 * TP_D);
-    assert_int_equal(f->got.n, 0);
-    assert_int_equal(tp_engine_deadlines(f->engine), 0);
-    tp_fixture_free(f);
-}
-
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fires_on_the_fourth_owner),
         cmocka_unit_test(test_threshold),
         cmocka_unit_test(test_resolves_on_close_and_never_fires_twice),
         cmocka_unit_test(test_out_of_order_and_duplicates),
-        cmocka_unit_test(test_disabled_is_silent),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

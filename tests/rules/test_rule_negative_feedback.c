@@ -366,16 +366,6 @@ static void test_out_of_order_and_comment(void **state) {
     tp_fixture_free(f);
 }
 
-static void test_disabled_is_silent(void **state) {
-    (void)state;
-    tp_fixture_t *f = tp_fixture_only(NULL, RULE, "{ enabled: false }");
-    s_fb(f, "F-1", 0, 7);
-    TP_WATERMARK(f, EXPIRY + TP_D);
-    assert_int_equal(f->got.n, 0);
-    assert_int_equal(tp_engine_deadlines(f->engine), 0);
-    tp_fixture_free(f);
-}
-
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_contract_link),
@@ -387,7 +377,6 @@ int main(void) {
         cmocka_unit_test(test_expires_after_seven_days),
         cmocka_unit_test(test_never_fires_twice_for_one_feedback),
         cmocka_unit_test(test_out_of_order_and_comment),
-        cmocka_unit_test(test_disabled_is_silent),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

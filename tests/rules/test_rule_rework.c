@@ -237,19 +237,6 @@ static void test_ids_with_slashes(void **state) {
     tp_fixture_free(f);
 }
 
-static void test_disabled_is_silent(void **state) {
-    (void)state;
-    tp_fixture_t *f = s_new(NULL, "{ enabled: false }");
-    for (int i = 0; i < 5; i++) {
-        char eid[8] = { 'e', (char)('0' + i), 0 };
-        s_step(f, eid, D0 + i * TP_H, "FMV_REVIEW", RETURNED, "OWN-1");
-    }
-    TP_WATERMARK(f, D0 + 400 * TP_D);
-    assert_int_equal(f->got.n, 0);
-    assert_int_equal(tp_engine_deadlines(f->engine), 0);
-    tp_fixture_free(f);
-}
-
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fires_on_the_second_return),
@@ -259,7 +246,6 @@ int main(void) {
         cmocka_unit_test(test_never_fires_twice_while_open),
         cmocka_unit_test(test_out_of_order_and_duplicates),
         cmocka_unit_test(test_ids_with_slashes),
-        cmocka_unit_test(test_disabled_is_silent),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

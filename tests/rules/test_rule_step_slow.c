@@ -214,31 +214,6 @@ static void test_out_of_order_and_stale_events(void **state) {
     tp_fixture_free(f);
 }
 
-static void test_duplicate_event_does_nothing(void **state) {
-    (void)state;
-    tp_fixture_t *f = s_new(NULL, SETTINGS);
-    TP_STEP(f, .event_id = "s", .at_ms = TP_T0, .state = STARTED);
-    assert_int_equal(
-        tp_fixture_step(f, &(tp_test_step_t){ .event_id = "s", .at_ms = TP_T0, .state = STARTED }),
-        TP_DUPLICATE);
-    TP_WATERMARK(f, TP_T0 + SLA + 1);
-    assert_int_equal(f->got.n, 1);
-    /* The same STARTED re-sent under a new id while FIRING changes nothing. */
-    TP_STEP(f, .event_id = "s-again", .at_ms = TP_T0, .state = STARTED);
-    TP_WATERMARK(f, TP_T0 + 20 * TP_D);
-    assert_int_equal(f->got.n, 1);
-    tp_fixture_free(f);
-}
-
-static void test_disabled_is_silent(void **state) {
-    (void)state;
-    tp_fixture_t *f = s_new(NULL, "{ enabled: false }");
-    TP_STEP(f, .event_id = "s", .at_ms = TP_T0, .state = STARTED);
-    TP_WATERMARK(f, TP_T0 + 30 * TP_D);
-    assert_int_equal(f->got.n, 0);
-    tp_fixture_free(f);
-}
-
 static void test_case_close_resolves_and_disarms(void **state) {
     (void)state;
     tp_fixture_t *f = s_new(NULL, SETTINGS);
@@ -316,8 +291,6 @@ int main(void) {
         cmocka_unit_test(test_never_fires_twice_while_open),
         cmocka_unit_test(test_sla_precedence),
         cmocka_unit_test(test_out_of_order_and_stale_events),
-        cmocka_unit_test(test_duplicate_event_does_nothing),
-        cmocka_unit_test(test_disabled_is_silent),
         cmocka_unit_test(test_case_close_resolves_and_disarms),
         cmocka_unit_test(test_slash_in_ids),
         cmocka_unit_test(test_wall_clock_gives_the_same_alerts),

@@ -229,17 +229,6 @@ static void test_config_thresholds(void **state) {
     tp_fixture_free(f);
 }
 
-static void test_disabled_is_silent(void **state) {
-    (void)state;
-    tp_fixture_t *f = tp_fixture_only(NULL, RULE, "{ enabled: false }");
-    s_call(f, "e1", "C-1", "REP-1", D0);
-    s_call(f, "e2", "C-2", "REP-2", D0 + TP_D);
-    s_call(f, "e3", "C-3", "REP-3", D0 + 2 * TP_D);
-    TP_WATERMARK(f, D0 + 30 * TP_D);
-    assert_int_equal(f->got.n, 0);
-    tp_fixture_free(f);
-}
-
 /* The entry of an HCP is dropped once its newest contact has left the
  * window: a call arriving later no longer meets the old ones. */
 static void test_state_is_forgotten(void **state) {
@@ -318,7 +307,6 @@ int main(void) {
         cmocka_unit_test(test_correction_and_duplicate_do_not_count_twice),
         cmocka_unit_test(test_only_submitted_count_and_cancel_removes),
         cmocka_unit_test(test_config_thresholds),
-        cmocka_unit_test(test_disabled_is_silent),
         cmocka_unit_test(test_state_is_forgotten),
         cmocka_unit_test(test_many_contacts_are_capped),
         cmocka_unit_test(test_wall_clock_gives_the_same_alerts),

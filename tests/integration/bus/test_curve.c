@@ -24,58 +24,12 @@
 #include "tp_config.h"
 #include "tp_curve_key.h"
 #include "tp_testdaemon.h"
+#include "tp_testmonitor.h"
 #include "tp_testmsg.h"
 #include "tp_zap.h"
 
 #define T0        1767225600000LL
 #define SUBMITTED TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED
-#define HANDSHAKE_EVENTS                                                    \
-    (ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | \
-     ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
-
-/* A socket of `type` in ctx whose handshakes are reported on *ret_mon. */
-static void *s_monitored(void *ctx, int type, void **ret_mon) {
-    static unsigned n;
-    char            ep[64];
-    snprintf(ep, sizeof ep, "inproc://test-monitor-%u", n++);
-    void *s = zmq_socket(ctx, type);
-    int   zero = 0;
-    assert_non_null(s);
-    zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
-    assert_int_equal(zmq_socket_monitor(s, ep, HANDSHAKE_EVENTS), 0);
-    *ret_mon = zmq_socket(ctx, ZMQ_PAIR);
-    assert_int_equal(zmq_connect(*ret_mon, ep), 0);
-    return s;
-}
-
-/* The next handshake event on a monitor (ZMQ_EVENT_*), or 0 on timeout.
- * `pump` (may be NULL) runs an event loop in between, for in-process
- * handlers. */
-static int s_handshake(void *mon, struct event_base *pump) {
-    long long deadline = tp_now_ms() + TP_WAIT_MS;
-    while (tp_now_ms() < deadline) {
-        if (pump)
-            event_base_loop(pump, EVLOOP_NONBLOCK);
-        zmq_pollitem_t it = { .socket = mon, .events = ZMQ_POLLIN };
-        if (zmq_poll(&it, 1, pump ? 5 : 200) != 1)
-            continue;
-        uint8_t buf[6];
-        char    addr[256];
-        assert_int_equal(zmq_recv(mon, buf, sizeof buf, 0), 6);
-        assert_true(zmq_recv(mon, addr, sizeof addr, 0) >= 0);
-        uint16_t ev;
-        memcpy(&ev, buf, 2);
-        return ev;
-    }
-    return 0;
-}
-
-static void s_close(void *sock, void *mon) {
-    zmq_socket_monitor(sock, NULL, 0);
-    zmq_close(mon);
-    zmq_close(sock);
-}
-
 static void s_send_call(void *sock, const char *id) {
     tp_test_call_t c = { .event_id = id, .at_ms = T0, .call_id = id, .status = SUBMITTED };
     uint8_t       *buf;
@@ -114,14 +68,12 @@ static void test_unlisted_producer_is_refused_and_counted(void **state) {
     tp_dfx_t *d = tp_dfx_start_curve("event", NULL);
     char      pub[41], sec[41];
     assert_int_equal(zmq_curve_keypair(pub, sec), 0);
-    void *mon, *evil = s_monitored(d->zctx, ZMQ_PUB, &mon);
-    tp_dfx_curve_client(d, evil, pub, sec);
-    assert_int_equal(zmq_connect(evil, d->in_ep), 0);
-    assert_int_equal(s_handshake(mon, NULL), ZMQ_EVENT_HANDSHAKE_FAILED_AUTH);
+    void *mon, *evil = tp_dfx_curve_connect(d, ZMQ_PUB, d->in_ep, pub, sec, &mon);
+    assert_int_equal(tp_test_handshake(mon, NULL), ZMQ_EVENT_HANDSHAKE_FAILED_AUTH);
     for (int i = 0; i < 10; i++)
         s_send_call(evil, "C-evil");
     s_allowed_roundtrip(d, "C-good");
-    s_close(evil, mon);
+    tp_test_monitored_close(evil, mon);
     char *log = tp_dfx_stop(d);
     assert_true(tp_dfx_stat(log, "zap_denied") >= 1);
     assert_int_equal(tp_dfx_stat(log, "received"), d->probes + 1);
@@ -134,7 +86,6 @@ static void test_unlisted_producer_is_refused_and_counted(void **state) {
     tp_dfx_free(d);
 }
 
-/* (3) A plain (NULL mechanism) producer never completes a handshake. */
 /* Key rotation is an edit and a SIGHUP: the allow-list files are read
  * again, and a bad one refuses the reload with file:line. */
 static void test_reload_rereads_allow_lists(void **state) {
@@ -142,11 +93,8 @@ static void test_reload_rereads_allow_lists(void **state) {
     tp_dfx_t *d = tp_dfx_start_curve("event", NULL);
     char      pub[41], sec[41];
     assert_int_equal(zmq_curve_keypair(pub, sec), 0);
-    void *mon, *late = s_monitored(d->zctx, ZMQ_PUB, &mon);
-    tp_dfx_curve_client(d, late, pub, sec);
-    assert_int_equal(zmq_connect(late, d->in_ep), 0);
-    assert_int_equal(s_handshake(mon, NULL), ZMQ_EVENT_HANDSHAKE_FAILED_AUTH);
-    s_close(late, mon);
+    assert_int_equal(tp_dfx_curve_try(d, ZMQ_PUB, d->in_ep, pub, sec),
+                     ZMQ_EVENT_HANDSHAKE_FAILED_AUTH);
 
     char *keys = tp_read_file(d->clients_file), *more = NULL;
     assert_true(asprintf(&more, "%s# added by the operator\n%s\n", keys, pub) > 0);
@@ -161,28 +109,26 @@ static void test_reload_rereads_allow_lists(void **state) {
 
     assert_int_equal(tp_write_file(d->clients_file, more), 0);
     assert_true(tp_dfx_reload(d, "event", NULL));
-    late = s_monitored(d->zctx, ZMQ_PUB, &mon);
-    tp_dfx_curve_client(d, late, pub, sec);
-    assert_int_equal(zmq_connect(late, d->in_ep), 0);
-    assert_int_equal(s_handshake(mon, NULL), ZMQ_EVENT_HANDSHAKE_SUCCEEDED);
-    s_close(late, mon);
+    assert_int_equal(tp_dfx_curve_try(d, ZMQ_PUB, d->in_ep, pub, sec),
+                     ZMQ_EVENT_HANDSHAKE_SUCCEEDED);
     free(keys);
     free(more);
     tp_dfx_free(d);
 }
 
+/* (3) A plain (NULL mechanism) producer never completes a handshake. */
 static void test_plain_producer_gets_nothing_through(void **state) {
     (void)state;
     tp_dfx_t *d = tp_dfx_start_curve("event", NULL);
-    void     *mon, *plain = s_monitored(d->zctx, ZMQ_PUB, &mon);
+    void     *mon, *plain = tp_test_monitored(d->zctx, ZMQ_PUB, &mon);
     assert_int_equal(zmq_connect(plain, d->in_ep), 0);
-    int ev = s_handshake(mon, NULL);
+    int ev = tp_test_handshake(mon, NULL);
     assert_true(ev == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ||
                 ev == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL);
     for (int i = 0; i < 10; i++)
         s_send_call(plain, "C-plain");
     s_allowed_roundtrip(d, "C-good");
-    s_close(plain, mon);
+    tp_test_monitored_close(plain, mon);
     char *log = tp_dfx_stop(d);
     assert_int_equal(tp_dfx_stat(log, "received"), d->probes + 1);
     free(log);
@@ -197,21 +143,21 @@ static void test_unlisted_subscriber_receives_nothing(void **state) {
     tp_dfx_t *d = tp_dfx_start_curve("event", NULL);
     char      pub[41], sec[41];
     assert_int_equal(zmq_curve_keypair(pub, sec), 0);
-    void *mon1, *evil = s_monitored(d->zctx, ZMQ_SUB, &mon1);
-    void *mon2, *plain = s_monitored(d->zctx, ZMQ_SUB, &mon2);
+    void *mon1, *evil = tp_test_monitored(d->zctx, ZMQ_SUB, &mon1);
+    void *mon2, *plain = tp_test_monitored(d->zctx, ZMQ_SUB, &mon2);
     tp_dfx_curve_client(d, evil, pub, sec);
     zmq_setsockopt(evil, ZMQ_SUBSCRIBE, "", 0);
     zmq_setsockopt(plain, ZMQ_SUBSCRIBE, "", 0);
     assert_int_equal(zmq_connect(evil, d->out_ep), 0);
     assert_int_equal(zmq_connect(plain, d->out_ep), 0);
-    assert_int_equal(s_handshake(mon1, NULL), ZMQ_EVENT_HANDSHAKE_FAILED_AUTH);
-    assert_true(s_handshake(mon2, NULL) != ZMQ_EVENT_HANDSHAKE_SUCCEEDED);
+    assert_int_equal(tp_test_handshake(mon1, NULL), ZMQ_EVENT_HANDSHAKE_FAILED_AUTH);
+    assert_true(tp_test_handshake(mon2, NULL) != ZMQ_EVENT_HANDSHAKE_SUCCEEDED);
     s_allowed_roundtrip(d, "C-for-subscribers");
     zmq_pollitem_t items[2] = { { .socket = evil, .events = ZMQ_POLLIN },
                                 { .socket = plain, .events = ZMQ_POLLIN } };
     assert_int_equal(zmq_poll(items, 2, 0), 0);
-    s_close(evil, mon1);
-    s_close(plain, mon2);
+    tp_test_monitored_close(evil, mon1);
+    tp_test_monitored_close(plain, mon2);
     char *log = tp_dfx_stop(d);
     char  want[128];
     snprintf(want, sizeof want, "Refused CURVE client %s on output", pub);
@@ -303,11 +249,11 @@ static void test_zap_load_swaps_allow_list(void **state) {
             assert_int_equal(tp_zap_load(z, "inputs[0]", b), 0);
             assert_int_equal(tp_zap_count(z, "inputs[0]"), 2);
         }
-        void *mon, *c = s_monitored(ctx, ZMQ_DEALER, &mon);
+        void *mon, *c = tp_test_monitored(ctx, ZMQ_DEALER, &mon);
         tp_dfx_curve_client(&keys, c, cases[i].pub, cases[i].sec);
         assert_int_equal(zmq_connect(c, ep), 0);
-        assert_int_equal(s_handshake(mon, base), cases[i].want);
-        s_close(c, mon);
+        assert_int_equal(tp_test_handshake(mon, base), cases[i].want);
+        tp_test_monitored_close(c, mon);
     }
     assert_true(st.zap_denied >= 2);
     /* Another domain is unknown: refused (fail closed). */

@@ -27,21 +27,17 @@
 #include <cmocka.h>
 #include <zmq.h>
 
-#include "tp_testdaemon.h"
+#include "tp_testnotify.h"
 
 #define WATCHDOG_MS 1000
 #define INTERVAL_MS (WATCHDOG_MS / 2)
 #define N_INTERVALS 6
 
 /* The next WATCHDOG=1 datagram; other messages (READY, STATUS) skipped. */
-static long long s_next_ping(int fd) {
+static long long s_next_ping(const tp_notify_t *n) {
     for (;;) {
-        zmq_pollitem_t item = { .fd = fd, .events = ZMQ_POLLIN };
-        assert_int_equal(zmq_poll(&item, 1, TP_WAIT_MS), 1);
-        char    msg[1024];
-        ssize_t n = recv(fd, msg, sizeof msg - 1, 0);
-        assert_true(n > 0);
-        msg[n] = '\0';
+        char msg[1024];
+        tp_notify_recv(n, msg, sizeof msg);
         if (strcmp(msg, "WATCHDOG=1") == 0)
             return tp_now_ms();
     }
@@ -49,23 +45,15 @@ static long long s_next_ping(int fd) {
 
 static void test_watchdog_pings_at_half_the_timeout(void **state) {
     (void)state;
-    char              *dir = tp_tmpdir();
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    snprintf(sa.sun_path, sizeof sa.sun_path, "%s/notify", dir);
-    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    assert_true(fd >= 0);
-    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    tp_notify_t n;
+    tp_notify_open(&n);
     char usec[32];
     snprintf(usec, sizeof usec, "%d", WATCHDOG_MS * 1000);
-    setenv("NOTIFY_SOCKET", sa.sun_path, 1);
-    setenv("WATCHDOG_USEC", usec, 1);
-    tp_dfx_t *d = tp_dfx_start("event", NULL);
-    unsetenv("NOTIFY_SOCKET");
-    unsetenv("WATCHDOG_USEC");
+    tp_dfx_t *d = tp_dfx_start_notified(&n, usec);
 
-    long long first = s_next_ping(fd), last = first;
+    long long first = s_next_ping(&n), last = first;
     for (int i = 0; i < N_INTERVALS; i++)
-        last = s_next_ping(fd);
+        last = s_next_ping(&n);
     long long span = last - first, want = (long long)N_INTERVALS * INTERVAL_MS;
     print_message("%d watchdog intervals: %lld ms (want %lld ms)\n", N_INTERVALS, span, want);
     assert_true(span >= want * 9 / 10);
@@ -76,10 +64,8 @@ static void test_watchdog_pings_at_half_the_timeout(void **state) {
     snprintf(line, sizeof line, "pinging every %d ms", INTERVAL_MS);
     assert_non_null(strstr(log, line));
     free(log);
-    close(fd);
     tp_dfx_free(d);
-    tp_rmrf(dir);
-    free(dir);
+    tp_notify_close(&n);
 }
 
 int main(void) {

@@ -22,6 +22,7 @@
 
 #include "tp_config.h"
 #include "tp_testdaemon.h"
+#include "tp_testnotify.h"
 
 #define T0   1767225600000LL /* 2026-01-01T00:00:00Z, the probes' time */
 #define HOUR 3600000LL
@@ -336,22 +337,13 @@ static void test_failed_bind_rolls_back(void **state) {
     tp_dfx_free(d);
 }
 
-/* Reads one notify datagram within TP_WAIT_MS into buf. */
-static void s_notify_recv(int fd, char *buf, size_t len) {
-    zmq_pollitem_t item = { .fd = fd, .events = ZMQ_POLLIN };
-    assert_int_equal(zmq_poll(&item, 1, TP_WAIT_MS), 1);
-    ssize_t n = recv(fd, buf, len - 1, 0);
-    assert_true(n > 0);
-    buf[n] = '\0';
-}
-
 /* Reads datagrams until one contains `want`; returns how many WATCHDOG=1
  * pings came before it. */
-static int s_notify_until(int fd, const char *want) {
+static int s_notify_until(const tp_notify_t *n, const char *want) {
     int pings = 0;
     for (;;) {
         char msg[1024];
-        s_notify_recv(fd, msg, sizeof msg);
+        tp_notify_recv(n, msg, sizeof msg);
         if (strstr(msg, want))
             return pings;
         pings += strcmp(msg, "WATCHDOG=1") == 0;
@@ -360,21 +352,13 @@ static int s_notify_until(int fd, const char *want) {
 
 static void test_sd_notify_protocol(void **state) {
     (void)state;
-    char              *dir = tp_tmpdir();
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    snprintf(sa.sun_path, sizeof sa.sun_path, "%s/notify", dir);
-    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    assert_true(fd >= 0);
-    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
-    /* The child inherits these: a 200 ms watchdog means a ping every 100 ms. */
-    setenv("NOTIFY_SOCKET", sa.sun_path, 1);
-    setenv("WATCHDOG_USEC", "200000", 1);
-    tp_dfx_t *d = tp_dfx_start("event", NULL);
-    unsetenv("NOTIFY_SOCKET");
-    unsetenv("WATCHDOG_USEC");
+    tp_notify_t n;
+    tp_notify_open(&n);
+    /* A 200 ms watchdog means a ping every 100 ms. */
+    tp_dfx_t *d = tp_dfx_start_notified(&n, "200000");
 
     char msg[1024];
-    s_notify_recv(fd, msg, sizeof msg);
+    tp_notify_recv(&n, msg, sizeof msg);
     /* READY=1 comes first, once sockets are bound (the fixture's sync
      * proved they work), with a one-line status. */
     assert_non_null(strstr(msg, "READY=1\nSTATUS="));
@@ -383,23 +367,21 @@ static void test_sd_notify_protocol(void **state) {
     long long t0 = tp_now_ms();
     int       pings = 0;
     while (pings < 5) {
-        s_notify_recv(fd, msg, sizeof msg);
+        tp_notify_recv(&n, msg, sizeof msg);
         pings += strcmp(msg, "WATCHDOG=1") == 0;
     }
     assert_true(tp_now_ms() - t0 < TP_WAIT_MS);
 
     assert_int_equal(tp_proc_signal(&d->proc, SIGHUP), 0);
-    s_notify_until(fd, "RELOADING=1");
-    s_notify_until(fd, "READY=1");
+    s_notify_until(&n, "RELOADING=1");
+    s_notify_until(&n, "READY=1");
     /* STATUS= lines follow the daemon's counters. */
-    s_notify_until(fd, "STATUS=");
+    s_notify_until(&n, "STATUS=");
     assert_int_equal(tp_proc_signal(&d->proc, SIGTERM), 0);
-    s_notify_until(fd, "STOPPING=1");
+    s_notify_until(&n, "STOPPING=1");
     assert_int_equal(tp_proc_wait(&d->proc, TP_WAIT_MS), 0);
-    close(fd);
     tp_dfx_free(d);
-    tp_rmrf(dir);
-    free(dir);
+    tp_notify_close(&n);
 }
 
 int main(void) {

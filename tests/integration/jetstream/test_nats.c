@@ -81,12 +81,7 @@ static int s_cmp(const void *a, const void *b) {
 }
 
 static char *s_nats_yaml(const tp_nats_srv_t *n) {
-    char *y = NULL;
-    assert_true(asprintf(&y,
-                         "nats: { enabled: true, url: \"%s\", partition_count: " PARTITIONS
-                         ", ack_wait: 2s }\n",
-                         n->url) > 0);
-    return y;
+    return tp_nats_yaml(n->url, NULL, "partition_count: " PARTITIONS ", ack_wait: 2s");
 }
 
 /* Both inputs through tp-pub --nats into `partitions` partitions. */
@@ -97,21 +92,46 @@ static void s_publish_inputs(tp_dfx_t *d, const char *url, const char *partition
     }
 }
 
+/* One run: the single-node reference alerts, a NATS server and a daemon
+ * consuming it with `yaml`, both inputs published into `partitions`. */
+typedef struct {
+    char          *ref[256];
+    size_t         nref;
+    tp_nats_srv_t *n;
+    char          *yaml;
+    tp_dfx_t      *d;
+} s_run_t;
+
+/* settings NULL: s_nats_yaml's (static ownership, PARTITIONS partitions). */
+static void s_begin(s_run_t *r, const char *settings, const char *partitions) {
+    tp_nats_skip_without_server();
+    r->nref = tp_nats_reference(s_inputs, r->ref, 256);
+    tp_nats_expect_keys(r->ref, r->nref, s_want);
+    r->n = tp_nats_start();
+    r->yaml = settings ? tp_nats_yaml(r->n->url, NULL, "%s", settings) : s_nats_yaml(r->n);
+    r->d = tp_dfx_setup(false);
+    tp_dfx_spawn(r->d, "event", r->yaml);
+    s_publish_inputs(r->d, r->n->url, partitions);
+}
+
+static void s_end(s_run_t *r) {
+    tp_dfx_free(r->d);
+    free(r->yaml);
+    tp_nats_stop(r->n);
+    tp_nats_free_keys(r->ref, r->nref);
+}
+
 /* tp-pub --nats -> daemon -> alerts on the ZeroMQ PUB and in TP_ALERTS,
  * the same as a single-node run; sending the same events again is dropped
  * by the server (Nats-Msg-Id) before the daemon sees it. */
 static void test_flow_and_server_dedup(void **state) {
     (void)state;
-    tp_nats_skip_without_server();
-    char  *ref[256];
-    size_t nref = tp_nats_reference(s_inputs, ref, 256);
-    tp_nats_expect_keys(ref, nref, s_want);
-    tp_nats_srv_t *n = tp_nats_start();
-    char          *yaml = s_nats_yaml(n);
-    tp_dfx_t      *d = tp_dfx_setup(false);
-    tp_dfx_spawn(d, "event", yaml);
-    s_publish_inputs(d, n->url, PARTITIONS);
-    tp_nats_expect_stream(n->url, ref, nref, TP_WAIT_MS);
+    s_run_t r;
+    s_begin(&r, NULL, PARTITIONS);
+    tp_dfx_t *d = r.d;
+    char    **ref = r.ref;
+    size_t    nref = r.nref;
+    tp_nats_expect_stream(r.n->url, ref, nref, TP_WAIT_MS);
     /* The ZeroMQ PUB carried the same alerts. */
     while (d->got.n < nref && tp_dfx_recv_alert(d, TP_WAIT_MS))
         ;
@@ -127,7 +147,7 @@ static void test_flow_and_server_dedup(void **state) {
 
     /* Again: every message is a server-side duplicate. */
     char       *err = NULL;
-    const char *args[] = { "--nats", n->url, "--partitions", PARTITIONS, s_inputs[1], NULL };
+    const char *args[] = { "--nats", r.n->url, "--partitions", PARTITIONS, s_inputs[1], NULL };
     assert_int_equal(tp_nats_tp_pub(d, args, &err), 0);
     assert_non_null(strstr(err, "acknowledged 19 (duplicates 19)"));
     free(err);
@@ -137,11 +157,8 @@ static void test_flow_and_server_dedup(void **state) {
     assert_int_equal(tp_dfx_stat(log, "nats_publish_errors"), 0);
     assert_int_equal(tp_dfx_stat(log, "nats_received"), tp_dfx_stat(log, "nats_acked"));
     free(log);
-    tp_nats_expect_stream(n->url, ref, nref, TP_WAIT_MS);
-    tp_dfx_free(d);
-    free(yaml);
-    tp_nats_stop(n);
-    tp_nats_free_keys(ref, nref);
+    tp_nats_expect_stream(r.n->url, ref, nref, TP_WAIT_MS);
+    s_end(&r);
 }
 
 /* SIGKILL right after the events are in the stream: what the daemon had
@@ -151,25 +168,15 @@ static void test_flow_and_server_dedup(void **state) {
  * ends up with the single-node multiset, nothing lost, nothing twice. */
 static void test_sigkill_redelivers(void **state) {
     (void)state;
-    tp_nats_skip_without_server();
-    char  *ref[256];
-    size_t nref = tp_nats_reference(s_inputs, ref, 256);
-    tp_nats_expect_keys(ref, nref, s_want);
-    tp_nats_srv_t *n = tp_nats_start();
-    char          *yaml = s_nats_yaml(n);
-    tp_dfx_t      *d = tp_dfx_setup(false);
-    tp_dfx_spawn(d, "event", yaml);
-    s_publish_inputs(d, n->url, PARTITIONS);
-    assert_int_equal(tp_proc_signal(&d->proc, SIGKILL), 0);
-    tp_dfx_restart(d, NULL);
-    tp_nats_expect_stream(n->url, ref, nref, TP_WAIT_MS);
-    char *log = tp_dfx_stop(d);
+    s_run_t r;
+    s_begin(&r, NULL, PARTITIONS);
+    assert_int_equal(tp_proc_signal(&r.d->proc, SIGKILL), 0);
+    tp_dfx_restart(r.d, NULL);
+    tp_nats_expect_stream(r.n->url, r.ref, r.nref, TP_WAIT_MS);
+    char *log = tp_dfx_stop(r.d);
     assert_int_equal(tp_dfx_stat(log, "nats_termed"), 0);
     free(log);
-    tp_dfx_free(d);
-    free(yaml);
-    tp_nats_stop(n);
-    tp_nats_free_keys(ref, nref);
+    s_end(&r);
 }
 
 /* Stopping while libnats delivers: the daemon is restarted with a backlog
@@ -222,30 +229,16 @@ static void test_stop_while_delivering(void **state) {
  * keeps running. */
 static void test_lease_single_instance_and_reload(void **state) {
     (void)state;
-    tp_nats_skip_without_server();
-    char  *ref[256];
-    size_t nref = tp_nats_reference(s_inputs, ref, 256);
-    tp_nats_expect_keys(ref, nref, s_want);
-    tp_nats_srv_t *n = tp_nats_start();
-    char          *yaml = NULL;
-    assert_true(asprintf(&yaml,
-                         "nats: { enabled: true, url: \"%s\", partition_count: 4, "
-                         "ownership: lease, lease_ttl: 1s }\n",
-                         n->url) > 0);
-    tp_dfx_t *d = tp_dfx_setup(false);
-    tp_dfx_spawn(d, "event", yaml);
+    s_run_t r;
     /* Four partitions, one engine each: the same alerts as one engine. */
-    s_publish_inputs(d, n->url, "4");
-    tp_nats_expect_stream(n->url, ref, nref, TP_WAIT_MS);
-    assert_false(tp_dfx_reload(d, "event", yaml));
-    char *log = tp_dfx_stop(d);
+    s_begin(&r, "partition_count: 4, ownership: lease, lease_ttl: 1s", "4");
+    tp_nats_expect_stream(r.n->url, r.ref, r.nref, TP_WAIT_MS);
+    assert_false(tp_dfx_reload(r.d, "event", r.yaml));
+    char *log = tp_dfx_stop(r.d);
     assert_non_null(strstr(log, "nats.ownership: lease takes no reload"));
     assert_int_equal(tp_dfx_stat(log, "nats_partitions_owned"), 4);
     free(log);
-    tp_dfx_free(d);
-    free(yaml);
-    tp_nats_stop(n);
-    tp_nats_free_keys(ref, nref);
+    s_end(&r);
 }
 
 /* The documented hash and subjects, which producers in other languages

@@ -243,12 +243,11 @@ static void test_cluster_failover(void **state) {
     tp_nats_start_cluster(srv, N_NODES, &urls);
     tp_dfx_t *d[N_DAEMONS];
     for (unsigned i = 0; i < N_DAEMONS; i++) {
-        char *yaml = NULL;
-        assert_true(asprintf(&yaml,
-                             "nats: { enabled: true, url: \"%s\", partition_count: " PARTITIONS
-                             ", ownership: lease, instance: i%u, lease_ttl: 2s, ack_wait: 2s, "
-                             "replicas: 3 }\n",
-                             urls, i) > 0);
+        char *yaml = tp_nats_yaml(
+            urls, NULL,
+            "partition_count: " PARTITIONS
+            ", ownership: lease, instance: i%u, lease_ttl: 2s, ack_wait: 2s, replicas: 3",
+            i);
         d[i] = tp_dfx_setup(false);
         d[i]->http = true;
         tp_dfx_spawn(d[i], "event", yaml);

@@ -65,12 +65,9 @@ static void test_never_acceptable_is_terminated(void **state) {
     (void)state;
     tp_nats_skip_without_server();
     tp_nats_srv_t *n = tp_nats_start();
-    char          *yaml = NULL;
-    assert_true(asprintf(&yaml,
-                         "nats: { enabled: true, url: \"%s\", partition_count: 1, "
-                         "ack_wait: 1s }\nlimits: { max_open_cases_per_hcp: 1 }\n",
-                         n->url) > 0);
-    tp_dfx_t *d = tp_dfx_setup(false);
+    char          *yaml = tp_nats_yaml(n->url, "limits: { max_open_cases_per_hcp: 1 }\n",
+                                       "partition_count: 1, ack_wait: 1s");
+    tp_dfx_t      *d = tp_dfx_setup(false);
     d->http = true;
     tp_dfx_spawn(d, "event", yaml);
     s_publish_text(
@@ -120,12 +117,8 @@ static void test_unacked_is_redelivered_after_ack_wait(void **state) {
     (void)state;
     tp_nats_skip_without_server();
     tp_nats_srv_t *n = tp_nats_start();
-    char          *yaml = NULL;
-    assert_true(asprintf(&yaml,
-                         "nats: { enabled: true, url: \"%s\", partition_count: 1, "
-                         "ack_wait: 1s }\n",
-                         n->url) > 0);
-    tp_dfx_t *d = tp_dfx_setup(false);
+    char          *yaml = tp_nats_yaml(n->url, NULL, "partition_count: 1, ack_wait: 1s");
+    tp_dfx_t      *d = tp_dfx_setup(false);
     tp_dfx_spawn(d, "event", yaml);
     /* Three incomplete calls: one call_incomplete alert each. */
     assert_int_equal(tp_proc_signal(&d->proc, SIGSTOP), 0);
@@ -228,11 +221,8 @@ static void test_sigterm_releases_leases(void **state) {
     tp_nats_srv_t *n = tp_nats_start();
     tp_dfx_t      *d[2];
     for (unsigned i = 0; i < 2; i++) {
-        char *yaml = NULL;
-        assert_true(asprintf(&yaml,
-                             "nats: { enabled: true, url: \"%s\", partition_count: 4, "
-                             "ownership: lease, instance: i%u, lease_ttl: 9s }\n",
-                             n->url, i) > 0);
+        char *yaml = tp_nats_yaml(
+            n->url, NULL, "partition_count: 4, ownership: lease, instance: i%u, lease_ttl: 9s", i);
         d[i] = tp_dfx_setup(false);
         tp_dfx_spawn(d[i], "event", yaml);
         free(yaml);

@@ -38,6 +38,14 @@ typedef struct {
     char     end[96]; /* "END" value, or "ERROR: reason" */
 } replay_t;
 
+static void s_keep(void *ctx, const Touchpoint__V1__Alert *al) {
+    replay_t *out = ctx;
+    assert_true(out->n < 4096);
+    out->seq[out->n] = al->sequence;
+    snprintf(out->call[out->n], sizeof out->call[0], "%s", al->call_id);
+    out->n++;
+}
+
 /* One replay request over a DEALER: everything up to END (or ERROR). */
 static void s_replay(tp_dfx_t *d, const char *cmd, const char *arg, replay_t *out) {
     void *s = zmq_socket(d->zctx, ZMQ_DEALER);
@@ -48,36 +56,13 @@ static void s_replay(tp_dfx_t *d, const char *cmd, const char *arg, replay_t *ou
     if (arg)
         assert_true(zmq_send(s, arg, strlen(arg), 0) >= 0);
     out->n = 0;
-    for (;;) {
-        zmq_pollitem_t item = { .socket = s, .events = ZMQ_POLLIN };
-        assert_int_equal(zmq_poll(&item, 1, TP_WAIT_MS), 1);
-        zmq_msg_t a, b;
-        zmq_msg_init(&a);
-        zmq_msg_init(&b);
-        assert_true(zmq_msg_recv(&a, s, 0) >= 0);
-        assert_true(zmq_msg_more(&a));
-        assert_true(zmq_msg_recv(&b, s, 0) >= 0);
-        const char *what = zmq_msg_data(&a);
-        size_t      wl = zmq_msg_size(&a);
-        if ((wl == 3 && memcmp(what, "END", 3) == 0) ||
-            (wl == 5 && memcmp(what, "ERROR", 5) == 0)) {
-            snprintf(out->end, sizeof out->end, "%s%.*s", wl == 5 ? "ERROR: " : "",
-                     (int)zmq_msg_size(&b), (const char *)zmq_msg_data(&b));
-            zmq_msg_close(&a);
-            zmq_msg_close(&b);
-            break;
-        }
-        Touchpoint__V1__Alert *al =
-            touchpoint__v1__alert__unpack(NULL, zmq_msg_size(&b), zmq_msg_data(&b));
-        assert_non_null(al);
-        assert_true(out->n < 4096);
-        out->seq[out->n] = al->sequence;
-        snprintf(out->call[out->n], sizeof out->call[0], "%s", al->call_id);
-        out->n++;
-        touchpoint__v1__alert__free_unpacked(al, NULL);
-        zmq_msg_close(&a);
-        zmq_msg_close(&b);
-    }
+    char end[sizeof out->end + 8];
+    tp_dfx_read_replay(s, s_keep, out, end, sizeof end);
+    /* "END <value>" -> "<value>"; "ERROR <reason>" -> "ERROR: <reason>". */
+    if (strncmp(end, "END ", 4) == 0)
+        snprintf(out->end, sizeof out->end, "%.80s", end + 4);
+    else
+        snprintf(out->end, sizeof out->end, "ERROR: %.80s", end + 6);
     zmq_close(s);
 }
 
