@@ -52,10 +52,10 @@ int  tp_lua_vm_new(const tp_lua_rule_conf_t *conf, const char *src, size_t len, 
                    size_t errlen, tp_lua_vm_t **ret);
 void tp_lua_vm_destroy(tp_lua_vm_t **p);
 
-/* Calls the function at registry ref `fn` with nargs arguments already on
- * the stack, under the budgets. 0, or the TP_LUA_ERR_* it was abandoned
- * for, with the message in err. */
-int tp_lua_vm_call(tp_lua_vm_t *vm, int nargs, char *err, size_t errlen);
+/* Calls the function below the nargs arguments on the stack, under the
+ * budgets. 0, or -ECANCELED with the TP_LUA_ERR_* it was abandoned for in
+ * ret_reason and the message in err. */
+int tp_lua_vm_call(tp_lua_vm_t *vm, int nargs, int *ret_reason, char *err, size_t errlen);
 
 /* The vm of the state L (every thread of it). */
 static inline tp_lua_vm_t *tp_lua_vm_of(lua_State *L) {

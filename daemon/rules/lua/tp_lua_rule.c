@@ -43,10 +43,11 @@ static void s_call(tp_lua_rule_t *r, const tp_rule_ctx_t *ctx, const char *event
     r->ctx = ctx;
     r->event_id = event_id;
     r->calls++;
-    int reason = tp_lua_vm_call(vm, 2, err, sizeof err);
+    int reason;
+    int e = tp_lua_vm_call(vm, 2, &reason, err, sizeof err);
     r->ctx = NULL;
     r->event_id = NULL;
-    if (reason)
+    if (e < 0)
         s_failed(r, reason, err);
     lua_settop(vm->L, 0);
 }

@@ -250,7 +250,8 @@ int tp_lua_vm_new(const tp_lua_rule_conf_t *conf, const char *src, size_t len, c
     if (!lua_setupvalue(L, -2, 1))
         lua_pop(L, 1);
     /* The chunk runs under the same budgets as a call. */
-    if (tp_lua_vm_call(vm, 0, err, errlen) != 0)
+    int reason;
+    if (tp_lua_vm_call(vm, 0, &reason, err, errlen) < 0)
         goto fail;
     if ((r = s_check_table(vm, err, errlen)) < 0)
         goto fail;
@@ -263,7 +264,7 @@ fail:
     return r;
 }
 
-int tp_lua_vm_call(tp_lua_vm_t *vm, int nargs, char *err, size_t errlen) {
+int tp_lua_vm_call(tp_lua_vm_t *vm, int nargs, int *ret_reason, char *err, size_t errlen) {
     lua_State *L = vm->L;
     vm->used = 0;
     vm->mem_failed = false;
@@ -286,7 +287,8 @@ int tp_lua_vm_call(tp_lua_vm_t *vm, int nargs, char *err, size_t errlen) {
                  reason == TP_LUA_ERR_INSTRUCTIONS ? "instruction budget exceeded"
                                                    : "error object is not a string");
     lua_settop(L, 0);
-    return reason;
+    *ret_reason = reason;
+    return -ECANCELED;
 }
 
 void tp_lua_vm_destroy(tp_lua_vm_t **p) {
