@@ -29,14 +29,16 @@ return {
     local notes = call.notes
     local _, words = string.gsub(notes, "%S+", "")
     local min = ctx.config.min_words or 5
-    local text = string.lower(string.match(notes, "^%s*(.-)%s*$"))
+    -- every boilerplate phrase is two words or fewer: only short notes are compared
+    local boilerplate = words <= 2 and BOILERPLATE[string.lower(string.match(notes, "^%s*(.-)%s*$"))]
     local subject = "call/" .. call.call_id
-    if words < min or BOILERPLATE[text] then
+    if words < min or boilerplate then
+      if ctx:is_firing(subject) then return end   -- cheaper than building an alert to dedup
       ctx:fire{
         subject = subject,
         summary = string.format("Call %s by %s has %d word(s) of notes (%d needed)",
                                 call.call_id, call.rep_id, words, min),
-        evidence = { words = words, min_words = min, boilerplate = BOILERPLATE[text] or false },
+        evidence = { words = words, min_words = min, boilerplate = boilerplate or false },
         hcp_id = call.hcp_id, rep_id = call.rep_id, account_id = call.account_id,
         territory = call.territory, call_id = call.call_id,
       }

@@ -118,15 +118,32 @@ static size_t s_elem_size(ProtobufCType t) {
     }
 }
 
+/* The field `key` (at index 2) of messages of type d, through a cache
+ * (upvalue 1: descriptor -> {name -> field}) so a name is looked up in
+ * the descriptor once per state, not on every read. */
+static const ProtobufCFieldDescriptor *s_field(lua_State *L, const ProtobufCMessageDescriptor *d) {
+    if (lua_rawgetp(L, lua_upvalueindex(1), d) != LUA_TTABLE) {
+        lua_pop(L, 1);
+        lua_createtable(L, 0, (int)d->n_fields);
+        for (unsigned i = 0; i < d->n_fields; i++) {
+            lua_pushlightuserdata(L, (void *)&d->fields[i]);
+            lua_setfield(L, -2, d->fields[i].name);
+        }
+        lua_pushvalue(L, -1);
+        lua_rawsetp(L, lua_upvalueindex(1), d);
+    }
+    lua_pushvalue(L, 2);
+    lua_rawget(L, -2);
+    const ProtobufCFieldDescriptor *f = lua_touserdata(L, -1);
+    lua_pop(L, 2);
+    return f;
+}
+
 static int s_msg_index(lua_State *L) {
-    msg_ref_t  *u = luaL_checkudata(L, 1, MSG_META);
-    const char *key = lua_tostring(L, 2);
+    msg_ref_t *u = lua_touserdata(L, 1);
     if (u->gen != tp_lua_vm_of(L)->gen)
         return luaL_error(L, "an event is only valid during the call it was handed to");
-    if (!key)
-        return 0;
-    const ProtobufCFieldDescriptor *f =
-        protobuf_c_message_descriptor_get_field_by_name(u->m->descriptor, key);
+    const ProtobufCFieldDescriptor *f = s_field(L, u->m->descriptor);
     if (!f)
         return 0;
     const char *base = (const char *)u->m;
@@ -154,6 +171,7 @@ static int s_msg_newindex(lua_State *L) {
 }
 
 /* ---- ctx ---- */
+/* (ctx.now and ctx.config are plain fields, see tp_lua_ctx_open.) */
 
 static tp_lua_rule_t *s_rule(lua_State *L) {
     tp_lua_vm_t *vm = tp_lua_vm_of(L);
@@ -344,23 +362,15 @@ static int s_put(lua_State *L) {
     return 0;
 }
 
-static int s_ctx_index(lua_State *L) {
-    const char *k = lua_tostring(L, 2);
-    if (k && !strcmp(k, "now")) {
-        lua_pushinteger(L, s_rule(L)->ctx->now_ms);
-        return 1;
-    }
-    if (k && !strcmp(k, "config")) {
-        lua_rawgeti(L, LUA_REGISTRYINDEX, tp_lua_vm_of(L)->config);
-        return 1;
-    }
-    lua_pushvalue(L, 2);
-    lua_rawget(L, lua_upvalueindex(1));
-    return 1;
-}
-
 static int s_ctx_newindex(lua_State *L) {
     return luaL_error(L, "ctx is read-only");
+}
+
+void tp_lua_ctx_set_now(tp_lua_vm_t *vm, int64_t now_ms) {
+    lua_rawgeti(vm->L, LUA_REGISTRYINDEX, vm->ctx_fields);
+    lua_pushinteger(vm->L, (lua_Integer)now_ms);
+    lua_setfield(vm->L, -2, "now");
+    lua_pop(vm->L, 1);
 }
 
 int tp_lua_ctx_open(tp_lua_vm_t *vm) {
@@ -371,7 +381,8 @@ int tp_lua_ctx_open(tp_lua_vm_t *vm) {
         { "put", s_put },   { NULL, NULL },
     };
     luaL_newmetatable(L, MSG_META);
-    lua_pushcfunction(L, s_msg_index);
+    lua_newtable(L);
+    lua_pushcclosure(L, s_msg_index, 1);
     lua_setfield(L, -2, "__index");
     lua_pushcfunction(L, s_msg_newindex);
     lua_setfield(L, -2, "__newindex");
@@ -379,10 +390,18 @@ int tp_lua_ctx_open(tp_lua_vm_t *vm) {
     lua_setfield(L, -2, "__metatable");
     lua_pop(L, 1);
 
-    lua_newuserdatauv(L, 1, 0);
+    /* ctx is an empty table whose metatable's __index is a plain table
+     * (methods, config, now): reads cost a table lookup, not a C call;
+     * writes are refused. tp_lua_ctx_set_now updates `now` per call. */
+    lua_newtable(L);
     luaL_newmetatable(L, CTX_META);
     luaL_newlib(L, methods);
-    lua_pushcclosure(L, s_ctx_index, 1);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, vm->config);
+    lua_setfield(L, -2, "config");
+    lua_pushinteger(L, 0);
+    lua_setfield(L, -2, "now");
+    lua_pushvalue(L, -1);
+    vm->ctx_fields = luaL_ref(L, LUA_REGISTRYINDEX);
     lua_setfield(L, -2, "__index");
     lua_pushcfunction(L, s_ctx_newindex);
     lua_setfield(L, -2, "__newindex");

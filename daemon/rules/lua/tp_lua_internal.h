@@ -33,9 +33,10 @@ typedef struct tp_lua_vm {
     Touchpoint__V1__AlertKind kind;
     unsigned                  events;                             /* TP_EV_* */
     int                       on_event, on_deadline, ctx, config; /* registry refs */
-    uint64_t                  budget;                             /* instructions per call */
-    uint64_t                  used; /* instructions of the call under way */
-    unsigned                  step; /* instructions between two hook calls */
+    int                       ctx_fields; /* registry ref: what ctx reads (methods, now, config) */
+    uint64_t                  budget;     /* instructions per call */
+    uint64_t                  used;       /* instructions of the call under way */
+    unsigned                  step;       /* instructions between two hook calls */
     size_t                    mem_used, mem_limit;
     bool                      mem_failed; /* an allocation was refused in this call */
     int                       fault;      /* TP_LUA_ERR_* set by the C side during a call */
@@ -70,6 +71,8 @@ int tp_lua_bad_arg(lua_State *L, const char *fmt, ...);
 /* Registers the metatables of ev and ctx in a fresh state and leaves a
  * registry ref to the ctx object in vm->ctx. */
 int tp_lua_ctx_open(tp_lua_vm_t *vm);
+/* Sets ctx.now for the next call. */
+void tp_lua_ctx_set_now(tp_lua_vm_t *vm, int64_t now_ms);
 /* Pushes the decoded message m as a read-only, lazily read object. */
 void tp_lua_push_message(lua_State *L, const ProtobufCMessage *m);
 

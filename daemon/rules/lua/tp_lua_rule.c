@@ -39,6 +39,7 @@ static void s_failed(tp_lua_rule_t *r, int reason, const char *msg) {
 static void s_call(tp_lua_rule_t *r, const tp_rule_ctx_t *ctx, const char *event_id) {
     tp_lua_vm_t *vm = r->vm;
     char         err[512];
+    tp_lua_ctx_set_now(vm, ctx->now_ms);
     lua_rawgeti(vm->L, LUA_REGISTRYINDEX, vm->ctx);
     r->ctx = ctx;
     r->event_id = event_id;

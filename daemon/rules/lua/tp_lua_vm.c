@@ -226,7 +226,7 @@ int tp_lua_vm_new(const tp_lua_rule_conf_t *conf, const char *src, size_t len, c
     vm->budget = conf->instructions;
     vm->step = vm->budget < 1000 ? (unsigned)vm->budget : 1000;
     vm->fault = -1;
-    vm->on_event = vm->on_deadline = vm->ctx = vm->config = LUA_NOREF;
+    vm->on_event = vm->on_deadline = vm->ctx = vm->config = vm->ctx_fields = LUA_NOREF;
     if (!(vm->L = lua_newstate(s_alloc, vm))) {
         snprintf(err, errlen, "%s: out of memory creating its Lua state", conf->file);
         goto fail;
