@@ -64,7 +64,7 @@ static inline tp_lua_vm_t *tp_lua_vm_of(lua_State *L) {
 }
 
 /* Raises a Lua error that counts as a bad argument to ctx. */
-int tp_lua_bad_arg(lua_State *L, const char *fmt, ...);
+int tp_lua_bad_arg(lua_State *L, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* ---- tp_lua_ctx.c ---- */
 
