@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "tp_testdaemon.h"
+#include "tp_testhttp.h"
 
 #define T0        1767225600000LL
 #define DAY       86400000LL
@@ -184,12 +185,51 @@ static void test_replay_export(void **state) {
     free(text), free(log), free(yaml), free(dir), free(cfg), free(in), free(out), free(err);
 }
 
+/* An abandoned call shows in /metrics (per rule and reason) and /status
+ * (its last message); the daemon and the other Lua rule go on. */
+static void test_errors_in_metrics_and_status(void **state) {
+    (void)state;
+    tp_dfx_t *d = tp_dfx_setup(false);
+    char     *bad = tp_path(d->dir, "bad.lua"), *good = tp_path(d->dir, "hello.lua");
+    assert_int_equal(tp_write_file(bad, "return { name = 'bad', kind = 'friction', events = "
+                                        "{ 'call' },\n  on_event = function(ev, ctx)\n"
+                                        "    error('boom')\n  end }\n"),
+                     0);
+    assert_int_equal(tp_write_file(good, s_v1), 0);
+    char *extra = NULL;
+    assert_true(asprintf(&extra, "lua_rules: [{ file: %s }, { file: %s }]\n", bad, good) > 0);
+    d->http = true;
+    tp_dfx_spawn(d, "event", extra);
+    s_call(d, "C-1");
+    s_next(d, "hello:call/C-1", 1); /* sentinel: the call went through both rules */
+    tp_test_resp_t r = tp_test_http_request(d->http_port, EVHTTP_REQ_GET, "/metrics");
+    assert_int_equal(r.code, 200);
+    /* every probe call and C-1 each raised in bad.lua: at least one */
+    const char *line = strstr(r.body, "touchpointd_lua_rule_errors_total{rule=\"bad\","
+                                      "reason=\"error\"} ");
+    if (!line)
+        fail_msg("no lua_rule_errors_total of bad in:\n%s", r.body);
+    assert_true(atoi(line + strlen("touchpointd_lua_rule_errors_total{rule=\"bad\","
+                                   "reason=\"error\"} ")) >= 1);
+    assert_non_null(strstr(r.body, "touchpointd_lua_rule_errors_total{rule=\"hello\","
+                                   "reason=\"error\"} 0"));
+    tp_test_resp_free(&r);
+    r = tp_test_http_request(d->http_port, EVHTTP_REQ_GET, "/status");
+    assert_int_equal(r.code, 200);
+    assert_non_null(strstr(r.body, "bad.lua:3: boom"));
+    tp_test_resp_free(&r);
+    free(tp_dfx_stop(d));
+    tp_dfx_free(d);
+    free(extra), free(bad), free(good);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_deadline_and_state_survive_restart),
         cmocka_unit_test(test_sighup_reload),
         cmocka_unit_test(test_check_config_names_file_and_line),
         cmocka_unit_test(test_replay_export),
+        cmocka_unit_test(test_errors_in_metrics_and_status),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
