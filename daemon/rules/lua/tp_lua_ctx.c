@@ -18,7 +18,6 @@
 
 #include "tp_lua_internal.h"
 
-#define MSG_META "touchpoint.msg"
 #define CTX_META "touchpoint.ctx"
 
 #define SUBJECT_MAX  256
@@ -30,11 +29,39 @@ typedef struct {
     uint32_t                gen;
 } msg_ref_t;
 
+static int s_msg_index(lua_State *L);
+static int s_msg_newindex(lua_State *L);
+
+/* The metatable of messages of type d (pushed): made on first use and
+ * kept in the registry under d. Its __index has the type's fields by name
+ * (name -> field descriptor) as upvalue, so a read costs one table lookup,
+ * not a search of the descriptor. */
+static void s_msg_meta(lua_State *L, const ProtobufCMessageDescriptor *d) {
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, d) == LUA_TTABLE)
+        return;
+    lua_pop(L, 1);
+    lua_createtable(L, 0, 3);
+    lua_createtable(L, 0, (int)d->n_fields);
+    for (unsigned i = 0; i < d->n_fields; i++) {
+        lua_pushlightuserdata(L, (void *)&d->fields[i]);
+        lua_setfield(L, -2, d->fields[i].name);
+    }
+    lua_pushcclosure(L, s_msg_index, 1);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, s_msg_newindex);
+    lua_setfield(L, -2, "__newindex");
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "__metatable");
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, d);
+}
+
 void tp_lua_push_message(lua_State *L, const ProtobufCMessage *m) {
     msg_ref_t *u = lua_newuserdatauv(L, sizeof *u, 0);
     u->m = m;
     u->gen = tp_lua_vm_of(L)->gen;
-    luaL_setmetatable(L, MSG_META);
+    s_msg_meta(L, m->descriptor);
+    lua_setmetatable(L, -2);
 }
 
 /* "CALL_STATUS_SUBMITTED" of enum CallStatus -> "SUBMITTED". */
@@ -118,32 +145,14 @@ static size_t s_elem_size(ProtobufCType t) {
     }
 }
 
-/* The field `key` (at index 2) of messages of type d, through a cache
- * (upvalue 1: descriptor -> {name -> field}) so a name is looked up in
- * the descriptor once per state, not on every read. */
-static const ProtobufCFieldDescriptor *s_field(lua_State *L, const ProtobufCMessageDescriptor *d) {
-    if (lua_rawgetp(L, lua_upvalueindex(1), d) != LUA_TTABLE) {
-        lua_pop(L, 1);
-        lua_createtable(L, 0, (int)d->n_fields);
-        for (unsigned i = 0; i < d->n_fields; i++) {
-            lua_pushlightuserdata(L, (void *)&d->fields[i]);
-            lua_setfield(L, -2, d->fields[i].name);
-        }
-        lua_pushvalue(L, -1);
-        lua_rawsetp(L, lua_upvalueindex(1), d);
-    }
-    lua_pushvalue(L, 2);
-    lua_rawget(L, -2);
-    const ProtobufCFieldDescriptor *f = lua_touserdata(L, -1);
-    lua_pop(L, 2);
-    return f;
-}
-
 static int s_msg_index(lua_State *L) {
     msg_ref_t *u = lua_touserdata(L, 1);
     if (u->gen != tp_lua_vm_of(L)->gen)
         return luaL_error(L, "an event is only valid during the call it was handed to");
-    const ProtobufCFieldDescriptor *f = s_field(L, u->m->descriptor);
+    lua_pushvalue(L, 2);
+    lua_rawget(L, lua_upvalueindex(1)); /* the type's fields, s_msg_meta */
+    const ProtobufCFieldDescriptor *f = lua_touserdata(L, -1);
+    lua_pop(L, 1);
     if (!f)
         return 0;
     const char *base = (const char *)u->m;
@@ -380,16 +389,6 @@ int tp_lua_ctx_open(tp_lua_vm_t *vm) {
         { "arm", s_arm },   { "cancel", s_cancel },   { "get", s_get },
         { "put", s_put },   { NULL, NULL },
     };
-    luaL_newmetatable(L, MSG_META);
-    lua_newtable(L);
-    lua_pushcclosure(L, s_msg_index, 1);
-    lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, s_msg_newindex);
-    lua_setfield(L, -2, "__newindex");
-    lua_pushboolean(L, 0);
-    lua_setfield(L, -2, "__metatable");
-    lua_pop(L, 1);
-
     /* ctx is an empty table whose metatable's __index is a plain table
      * (methods, config, now): reads cost a table lookup, not a C call;
      * writes are refused. tp_lua_ctx_set_now updates `now` per call. */

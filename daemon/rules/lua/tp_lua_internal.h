@@ -68,8 +68,8 @@ int tp_lua_bad_arg(lua_State *L, const char *fmt, ...) __attribute__((format(pri
 
 /* ---- tp_lua_ctx.c ---- */
 
-/* Registers the metatables of ev and ctx in a fresh state and leaves a
- * registry ref to the ctx object in vm->ctx. */
+/* Makes the ctx object of a fresh state (registry ref in vm->ctx); the
+ * metatables of events are made as message types are first seen. */
 int tp_lua_ctx_open(tp_lua_vm_t *vm);
 /* Sets ctx.now for the next call. */
 void tp_lua_ctx_set_now(tp_lua_vm_t *vm, int64_t now_ms);
