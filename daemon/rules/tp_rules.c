@@ -196,10 +196,11 @@ static void s_stop(const tp_rule_t *r, void *state, uint32_t owner, const tp_rul
     const tp_kv_t ev[] = { { "reason", reset ? "rule_reset" : "rule_disabled" } };
     size_t resolved = tp_alerts_resolve_rule(ctx->alerts, r->name, summary, ev, 1, ctx->now_ms);
     size_t cancelled = tp_timers_cancel_owner(ctx->timers, owner);
-    if (r->free)
-        r->free(state);
     log_info("Rule %s %s: %zu open alerts resolved, %zu deadlines dropped", r->name,
              reset ? "restarted" : "switched off", resolved, cancelled);
+    /* Last: a run-time rule's tp_rule_t lives in its state. */
+    if (r->free)
+        r->free(state);
 }
 
 int tp_ruleset_reconfigure(tp_ruleset_t *rs, const tp_rule_ctx_t *ctx, const tp_config_t *old) {
