@@ -38,7 +38,7 @@ trap cleanup EXIT INT TERM
 now_ms() { date +%s%3N; }
 
 # The stream: ROUNDS rounds of one event per HCP (kind staggered by HCP, as in
-# tests/integration/test_nats_cluster.c), a watermark after each round, a final one a
+# tests/integration/jetstream/test_nats_cluster.c), a watermark after each round, a final one a
 # month later.
 awk -v n="$EVENTS" -v hcps="$HCPS" 'BEGIN {
     t = 1772352000000; step = 600000; seq = 0; wm = 0; k = 0

@@ -23,11 +23,16 @@ $SUDO apt-get install -y -q --no-install-recommends $PKGS
 # from npm, pinned by tests/e2e/package-lock.json (never a downloaded
 # browser). Node.js: the machine's own if it has one (nodesource's brings
 # npm; Debian's npm would conflict with it), else Debian's nodejs + npm.
-if ! command -v npm >/dev/null 2>&1 && ! command -v node >/dev/null 2>&1; then
+if ! command -v npm >/dev/null 2>&1 || ! command -v node >/dev/null 2>&1; then
     $SUDO apt-get install -y -q --no-install-recommends nodejs npm
 fi
-if command -v npm >/dev/null 2>&1; then
-    (cd "$(dirname "$0")/../tests/e2e" && npm ci --no-audit --no-fund)
-else
-    echo "npm not found: test_dashboard_browser will be skipped (install Node.js >= 18)" >&2
-fi
+# The browser test must run: without node and npm, setup fails rather than
+# leave a test that can only be skipped.
+for tool in node npm; do
+    if ! command -v "$tool" >/dev/null 2>&1; then
+        echo "setup-debian.sh: $tool not found after installing nodejs/npm:" \
+             "test_dashboard_browser cannot run (install Node.js >= 18 with npm)" >&2
+        exit 1
+    fi
+done
+(cd "$(dirname "$0")/../tests/e2e" && npm ci --no-audit --no-fund)

@@ -144,6 +144,7 @@ if command -v systemd-sysusers >/dev/null 2>&1; then
         ok "systemd-sysusers --dry-run would create touchpointd (tmpfiles needs root: skipped)"
     fi
 else
+    [ -z "${TP_TEST_REQUIRE_ALL:-}" ] || fail "systemd-sysusers not found and TP_TEST_REQUIRE_ALL is set"
     echo "skip: systemd-sysusers not found (sysusers/tmpfiles not checked)"
 fi
 

@@ -15,6 +15,14 @@
 
 #define T0 1767225600000LL
 
+void tp_test_skip(const char *why) {
+    const char *all = getenv("TP_TEST_REQUIRE_ALL");
+    if (all && *all && strcmp(all, "0") != 0)
+        fail_msg("cannot run: %s (TP_TEST_REQUIRE_ALL is set: skipping is a failure)", why);
+    print_message("skipped: %s\n", why);
+    skip();
+}
+
 void tp_dfx_write_config(tp_dfx_t *d, const char *path, const char *clock, const char *extra) {
     char *yaml = NULL, cl[4][600] = { "", "", "", "" }, curve[600] = "", http[1200];
     if (d->curve) {
@@ -26,13 +34,14 @@ void tp_dfx_write_config(tp_dfx_t *d, const char *path, const char *clock, const
     snprintf(http, sizeof http, "http: { listen: \"127.0.0.1:0\"%s%s }", d->http_yaml ? ", " : "",
              d->http_yaml ? d->http_yaml : "");
     assert_true(asprintf(&yaml,
-                         "inputs:\n  - endpoint: %s\n    mode: bind\n%s"
+                         "inputs:\n  - endpoint: %s\n    mode: bind\n%s%s"
                          "output:\n  endpoint: %s\n  mode: bind\n  hwm: %d\n%s"
                          "replay:\n  endpoint: %s\n%s"
                          "reliable_input:\n  endpoint: %s\n%s%s"
                          "clock: %s\nstate_dir: %s/state\n%s\n%s",
-                         d->in_ep, cl[0], d->out_ep, d->output_hwm ? d->output_hwm : 100000, cl[1],
-                         d->replay_ep, cl[2], d->reliable_ep, cl[3], curve, clock, d->dir,
+                         d->in_ep, cl[0], d->inputs_yaml ? d->inputs_yaml : "", d->out_ep,
+                         d->output_hwm ? d->output_hwm : 100000, cl[1], d->replay_ep, cl[2],
+                         d->reliable_ep, cl[3], curve, clock, d->dir,
                          d->http ? http : "http: { enabled: false }", extra ? extra : "") > 0);
     assert_int_equal(tp_write_file(path, yaml), 0);
     free(yaml);
@@ -105,12 +114,47 @@ static void s_sync(tp_dfx_t *d) {
             break;
         assert_true(tp_now_ms() < deadline);
     }
-    /* Late probe alerts still in flight: drain them (for at most two
-     * seconds: under a live flood there is no quiet moment). */
-    long long until = tp_now_ms() + 2000;
-    while (tp_now_ms() < until && tp_dfx_recv_alert(d, 200))
+    /* Late probe alerts still in flight: one more probe, and everything
+     * up to its alert is dropped (the daemon handles our events in order,
+     * so the earlier probes' alerts, and any raised at start-up, come
+     * first; no quiet period to wait for, which a live flood never has). */
+    char last[32];
+    snprintf(last, sizeof last, "probe-%u", d->probes++);
+    tp_test_call_t c = { .event_id = last,
+                         .at_ms = T0,
+                         .call_id = last,
+                         .status = TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED };
+    tp_dfx_send_call(d, &c);
+    for (bool done = false; !done;) {
         tp_test_alerts_clear(&d->got);
+        assert_true(tp_dfx_recv_alert(d, TP_WAIT_MS));
+        const char *id = d->got.alerts[0]->call_id;
+        done = id && strcmp(id, last) == 0;
+    }
     tp_test_alerts_clear(&d->got);
+}
+
+void tp_dfx_expect_nothing_more(tp_dfx_t *d) {
+    char id[32];
+    snprintf(id, sizeof id, "probe-sentinel-%u", d->probes++);
+    tp_test_call_t c = { .event_id = id,
+                         .at_ms = T0,
+                         .call_id = id,
+                         .hcp_id = "HCP-SENTINEL",
+                         .rep_id = "REP-SENTINEL",
+                         .status = TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED };
+    tp_dfx_send_call(d, &c);
+    size_t n = d->got.n;
+    assert_true(tp_dfx_recv_alert(d, TP_WAIT_MS));
+    assert_int_equal(d->got.n, n + 1);
+    Touchpoint__V1__Alert *a = d->got.alerts[n];
+    if (!a->call_id || strcmp(a->call_id, id) != 0)
+        fail_msg("expected nothing more before the sentinel %s, got %s %s (status %d)", id,
+                 d->got.topics[n], a->alert_id, (int)a->status);
+    assert_string_equal(d->got.topics[n], "accountability.call_incomplete");
+    assert_int_equal(a->status, TOUCHPOINT__V1__ALERT_STATUS__ALERT_STATUS_FIRING);
+    touchpoint__v1__alert__free_unpacked(a, NULL);
+    d->got.n = n;
 }
 
 static void s_spawn_and_sync(tp_dfx_t *d, const char *extra_arg, bool fresh);
@@ -305,6 +349,25 @@ bool tp_dfx_reload(tp_dfx_t *d, const char *clock, const char *extra_yaml) {
     return ok;
 }
 
+unsigned long long tp_dfx_live_stat(tp_dfx_t *d, const char *key) {
+    char  *log = tp_read_file(d->err);
+    size_t n0 = log ? tp_count_lines(log, "stats: ") : 0;
+    free(log);
+    assert_int_equal(tp_proc_signal(&d->proc, SIGUSR1), 0);
+    long long deadline = tp_now_ms() + TP_WAIT_MS;
+    for (;;) {
+        log = tp_read_file(d->err);
+        if (log && tp_count_lines(log, "stats: ") > n0 && log[strlen(log) - 1] == '\n')
+            break;
+        free(log);
+        assert_true(tp_now_ms() < deadline);
+        zmq_poll(NULL, 0, 10); /* the line is in a file: poll it briefly */
+    }
+    unsigned long long v = tp_dfx_stat(log, key);
+    free(log);
+    return v;
+}
+
 char *tp_dfx_stop(tp_dfx_t *d) {
     assert_int_equal(tp_proc_signal(&d->proc, SIGTERM), 0);
     assert_int_equal(tp_proc_wait(&d->proc, TP_WAIT_MS), 0);
@@ -337,6 +400,8 @@ void tp_dfx_free(tp_dfx_t *d) {
 unsigned long long tp_dfx_stat(const char *log, const char *key) {
     const char *line = strstr(log, "stats: ");
     assert_non_null(line);
+    for (const char *next; (next = strstr(line + 1, "stats: "));)
+        line = next;
     char pat[64];
     snprintf(pat, sizeof pat, " %s=", key);
     const char *hit = strstr(line, pat);
@@ -392,4 +457,36 @@ size_t tp_dfx_read_replay(void *s, tp_dfx_alert_fn fn, void *ctx, char *end, siz
         if (done)
             return n;
     }
+}
+
+void tp_test_expect_counts(char **keys, size_t n, const tp_test_count_t *want, size_t n_want) {
+    char   names[64][96];
+    size_t counts[64] = { 0 }, m = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *colon = strchr(keys[i], ':'), *bar = strrchr(keys[i], '|');
+        assert_true(colon && bar);
+        char rs[96];
+        snprintf(rs, sizeof rs, "%.*s%s", (int)(colon - keys[i]), keys[i], bar);
+        size_t j = 0;
+        while (j < m && strcmp(names[j], rs) != 0)
+            j++;
+        if (j == m) {
+            assert_true(m < 64);
+            snprintf(names[m++], sizeof names[0], "%s", rs);
+        }
+        counts[j]++;
+    }
+    bool same = m == n_want;
+    for (size_t j = 0; same && j < m; j++) {
+        bool found = false;
+        for (size_t k = 0; k < n_want; k++)
+            if (strcmp(want[k].rule_status, names[j]) == 0)
+                found = want[k].n == counts[j];
+        same = found;
+    }
+    if (same)
+        return;
+    for (size_t j = 0; j < m; j++)
+        print_message("    { \"%s\", %zu },\n", names[j], counts[j]);
+    fail_msg("alerts per rule and status differ from the pinned ones (as they are: above)");
 }

@@ -16,6 +16,11 @@
 
 #define TP_WAIT_MS 20000
 
+/* Skips the current cmocka test for `why` (a missing tool), or fails it
+ * when TP_TEST_REQUIRE_ALL is set (CI: every test must run; a skip would
+ * look like a pass). */
+void tp_test_skip(const char *why);
+
 typedef struct {
     char            *dir, *cfg, *out, *err, *in_ep, *out_ep, *replay_ep, *reliable_ep;
     tp_proc_t        proc;
@@ -34,6 +39,8 @@ typedef struct {
     unsigned    http_port;       /* the port it bound, once started */
     const char *http_yaml;       /* more keys of the http mapping, flow style
                                   * ("ingest: { enabled: true }"), or NULL */
+    const char *inputs_yaml;     /* more entries of the inputs list after the
+                                  * fixture's own ("  - endpoint: ...\n"), or NULL */
 } tp_dfx_t;
 
 /* Starts the daemon with `clock` ("event"/"wall") and extra YAML appended
@@ -81,6 +88,15 @@ void tp_dfx_send_step(tp_dfx_t *d, const tp_test_step_t *s);
 /* Receives one alert into d->got within timeout_ms; false on timeout. */
 bool tp_dfx_recv_alert(tp_dfx_t *d, int timeout_ms);
 
+/* "Nothing more arrives", without waiting and hoping: sends a sentinel (a
+ * probe: an incomplete call of its own HCP and rep, which raises
+ * call_incomplete at once and touches no other rule's state, counted in
+ * d->probes) on d->pub and asserts that its alert is the next one to
+ * arrive. The daemon handles events in order, so an alert due to anything
+ * processed before the sentinel would come first. The sentinel's alert is
+ * not kept in d->got. */
+void tp_dfx_expect_nothing_more(tp_dfx_t *d);
+
 /* SIGTERM, asserts a clean exit (0), returns its stderr (caller frees). */
 char *tp_dfx_stop(tp_dfx_t *d);
 
@@ -105,7 +121,8 @@ void tp_dfx_reconnect(tp_dfx_t *d);
 /* Kills what is left, closes sockets, removes the temp dir. */
 void tp_dfx_free(tp_dfx_t *d);
 
-/* Value of counter `key` in the daemon's final "stats:" line. */
+/* Value of counter `key` in the last "stats:" line of `log` (after a
+ * stop: the final one). */
 unsigned long long tp_dfx_stat(const char *log, const char *key);
 
 /* Sends n incomplete calls named prefix-0.. (n FIRING alerts) and receives
@@ -117,3 +134,18 @@ void tp_dfx_fire(tp_dfx_t *d, const char *prefix, unsigned n);
  * "ERROR <reason>". Returns the number of alerts. Asserts on a timeout. */
 typedef void (*tp_dfx_alert_fn)(void *ctx, const Touchpoint__V1__Alert *alert);
 size_t tp_dfx_read_replay(void *s, tp_dfx_alert_fn fn, void *ctx, char *end, size_t endlen);
+
+/* Value of counter `key` now: SIGUSR1 makes the running daemon log its
+ * counters; waits for that line. */
+unsigned long long tp_dfx_live_stat(tp_dfx_t *d, const char *key);
+
+/* Alerts per rule and status ("rule|status" = the part of the key before
+ * the first ':', and its status) pinned for a generated input, against
+ * the sorted "alert_id|status" keys[0..n). On a difference prints the
+ * table as it should read, then fails. */
+typedef struct {
+    const char *rule_status;
+    size_t      n;
+} tp_test_count_t;
+
+void tp_test_expect_counts(char **keys, size_t n, const tp_test_count_t *want, size_t n_want);

@@ -1,5 +1,6 @@
 /* tp_testnats — what the JetStream tests share (test_nats,
- * test_nats_cluster): real nats-server processes on free loopback ports
+ * test_nats_cluster): real nats-server processes on loopback ports they
+ * chose themselves (-p -1; a cluster's route ports are picked free ports)
  * with file storage in temp dirs, tp-pub runs, TP_ALERTS read back as a
  * sorted list of "alert_id|status" keys, and the single-node reference
  * (the same input through the reliable ZeroMQ input).
@@ -13,7 +14,8 @@
 
 #include "tp_testdaemon.h"
 
-#define TP_NATS_BIN "/usr/sbin/nats-server"
+/* The nats-server binary: $TP_NATS_SERVER if set, else Debian's. */
+const char *tp_nats_bin(void);
 
 typedef struct {
     char     *dir, *url;
@@ -23,7 +25,8 @@ typedef struct {
     bool      running;
 } tp_nats_srv_t;
 
-/* cmocka skip() when nats-server is not installed. */
+/* tp_test_skip() when nats-server is not installed (a failure under
+ * TP_TEST_REQUIRE_ALL). */
 void tp_nats_skip_without_server(void);
 
 /* A free TCP port on 127.0.0.1 (bound, read, closed). */
@@ -60,6 +63,12 @@ size_t tp_nats_stream_alerts(const char *url, char **keys, size_t max);
 /* The reference: inputs (NULL-terminated paths) through a single-node
  * daemon's reliable input, event clock; sorted keys. */
 size_t tp_nats_reference(const char *const *inputs, char **keys, size_t max);
+
+/* The expected alerts of a fixed input, hard-coded by the test, not taken
+ * from the daemon under test: `want` (NULL-terminated, sorted
+ * "alert_id|status" keys) must equal keys[0..n). On a difference prints
+ * the list as it should read, then fails. */
+void tp_nats_expect_keys(char **keys, size_t n, const char *const *want);
 
 /* Waits up to wait_ms until TP_ALERTS holds exactly ref (multiset); fails
  * with both lists at the deadline. */

@@ -142,6 +142,10 @@ static void s_has(const char *samples, const char *line) {
 /* v as the parser prints it (Python's repr of a float: the shortest text
  * that reads back exactly, ".0" on a whole number). */
 static const char *s_py_float(double v, char *buf, size_t len) {
+    /* The daemon writes 15 significant digits (tp_metrics.c); the parser
+     * prints the double it reads back at the shortest that round-trips. */
+    snprintf(buf, len, "%.15g", v);
+    v = strtod(buf, NULL);
     for (int prec = 1; prec <= 17; prec++) {
         snprintf(buf, len, "%.*g", prec, v);
         if (strtod(buf, NULL) == v)

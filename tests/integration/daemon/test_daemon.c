@@ -55,7 +55,8 @@ static void test_fire_and_resolve_over_the_bus(void **state) {
     tp_dfx_send_call(d, &c);
     tp_dfx_send_call(d, &c); /* delivered twice: ignored */
     assert_true(tp_dfx_recv_alert(d, TP_WAIT_MS));
-    assert_false(tp_dfx_recv_alert(d, 300));
+    unsigned probes = d->probes;
+    tp_dfx_expect_nothing_more(d);
 
     assert_int_equal(d->got.n, 2);
     Touchpoint__V1__Alert *f = d->got.alerts[0], *r = d->got.alerts[1];
@@ -71,8 +72,8 @@ static void test_fire_and_resolve_over_the_bus(void **state) {
     assert_string_equal(r->event_ids[0], "e2");
     assert_int_equal(f->detected_at_ms, T0 + 10);
     assert_int_equal(r->detected_at_ms, T0 + 20);
-    assert_int_equal(f->sequence, d->probes + 1); /* probes fired 1..probes */
-    assert_int_equal(r->sequence, d->probes + 2);
+    assert_int_equal(f->sequence, probes + 1); /* probes fired 1..probes */
+    assert_int_equal(r->sequence, probes + 2);
 
     char *log = tp_dfx_stop(d);
     assert_int_equal(tp_dfx_stat(log, "duplicates"), 1);
@@ -229,12 +230,13 @@ static void test_tp_pub_demo_stream(void **state) {
     const size_t n_want = sizeof want / sizeof want[0];
     for (size_t i = 0; i < n_want; i++)
         assert_true(tp_dfx_recv_alert(d, TP_WAIT_MS));
-    assert_false(tp_dfx_recv_alert(d, 300));
+    unsigned probes = d->probes;
+    tp_dfx_expect_nothing_more(d);
     for (size_t i = 0; i < n_want; i++) {
         assert_string_equal(d->got.topics[i], want[i].topic);
         assert_string_equal(d->got.alerts[i]->alert_id, want[i].id);
         assert_int_equal(d->got.alerts[i]->status, want[i].status);
-        assert_int_equal(d->got.alerts[i]->sequence, d->probes + 1 + i);
+        assert_int_equal(d->got.alerts[i]->sequence, probes + 1 + i);
     }
     assert_string_equal(tp_test_evidence(d->got.alerts[0], "missing"), "topics,next_step");
     assert_string_equal(tp_test_evidence(d->got.alerts[3], "resolution"), "fields supplied");

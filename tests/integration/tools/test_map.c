@@ -422,7 +422,7 @@ static void s_expect_veeva_alerts(tp_dfx_t *d) {
         assert_int_equal(d->got.alerts[i]->status, want[i].status);
     }
     assert_string_equal(d->got.alerts[0]->territory, "DE-BERLIN");
-    assert_false(tp_dfx_recv_alert(d, 300));
+    tp_dfx_expect_nothing_more(d);
 }
 
 static void test_pub_map_to_daemon(void **state) {

@@ -309,9 +309,11 @@ static void test_snapshot_memory_bounded(void **state) {
         assert_true(tp_now_ms() < end);
     assert_true(tp_test_metric(d->http_port, "touchpointd_dashboard_streams_cut_total") == CLIENTS);
     assert_true(tp_test_metric(d->http_port, "touchpointd_dashboard_streams") == 1);
+#ifndef __SANITIZE_ADDRESS__ /* ASan's quarantine keeps freed memory resident (256 MB) */
     long rss2 = tp_test_rss_kib(d->proc.pid);
     if (rss2 - rss0 > 48 * 1024)
         fail_msg("after the cuts the daemon is still %ld KiB larger", rss2 - rss0);
+#endif
     for (int i = 0; i < CLIENTS; i++)
         close(stuck[i]);
     close(fd);
