@@ -86,11 +86,13 @@ static void test_deadline_and_state_survive_restart(void **state) {
 static const char s_v1[] =
     "return { name = 'hello', kind = 'accountability', events = { 'call' },\n"
     "  on_event = function(ev, ctx)\n"
+    "    if ev.call.call_id:sub(1, 2) ~= 'C-' then return end -- not the fixture's probes\n"
     "    ctx:fire{ subject = 'call/' .. ev.call.call_id, summary = 'v1' }\n"
     "  end }\n";
 static const char s_v2[] =
     "return { name = 'hello', kind = 'accountability', events = { 'call' },\n"
     "  on_event = function(ev, ctx)\n"
+    "    if ev.call.call_id:sub(1, 2) ~= 'C-' then return end -- not the fixture's probes\n"
     "    ctx:fire{ subject = 'call/' .. ev.call.call_id, summary = 'v2' }\n"
     "  end }\n";
 static const char s_broken[] = "return { name = 'hello',\n  kind = = 'accountability' }\n";
