@@ -60,8 +60,17 @@ static void test_deadline_and_state_survive_restart(void **state) {
            TOUCHPOINT__V1__ALERT_STATUS__ALERT_STATUS_FIRING);
     s_next(d, "compliance_after_signature:contract/K-2",
            TOUCHPOINT__V1__ALERT_STATUS__ALERT_STATUS_FIRING);
-    /* K-3 signed; its deadline is still armed when the daemon stops */
+    /* K-3 signed; its deadline is still armed when the daemon stops. The
+     * approval of K-2 after it is the sentinel: its RESOLVED says the
+     * daemon has taken sig-3 before it is stopped. */
     s_sign(d, "sig-3", "K-3", T0 + 2 * DAY);
+    tp_dfx_send_step(d, &(tp_test_step_t){ .event_id = "ap-2",
+                                           .at_ms = T0 + 6 * DAY,
+                                           .contract_id = "K-2",
+                                           .step = "COMPLIANCE_APPROVAL",
+                                           .state = COMPLETED });
+    s_next(d, "compliance_after_signature:contract/K-2",
+           TOUCHPOINT__V1__ALERT_STATUS__ALERT_STATUS_RESOLVED);
     free(tp_dfx_stop(d));
     tp_dfx_restart(d, NULL);
     d->got.n = 0;
