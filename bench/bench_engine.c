@@ -13,6 +13,8 @@
  * end-to-end benchmark against raw ZeroMQ is a separate target.
  *
  * Usage: bench_engine [N ...]   (prints a table, then one JSON line)
+ * BENCH_LUA_RULES=0|1|3 runs 0 (default), 1 (notes_quality) or 3 of the
+ * example Lua rules of examples/rules/ beside the built-in ones.
  */
 #include <malloc.h>
 #include <stdbool.h>
@@ -238,13 +240,27 @@ static int s_null_sink(void *ctx, const char *topic, const uint8_t *buf, size_t 
  * heap bytes per open call. */
 static bool s_with_kpi; /* install the KPI observer (what the daemon does with http on) */
 
+/* The config of s_run, with BENCH_LUA_RULES example Lua rules. */
+static const char *s_yaml(void) {
+    static char        yaml[2048];
+    static const char *files[] = { "notes_quality", "contact_frequency",
+                                   "compliance_after_signature" };
+    const char        *env = getenv("BENCH_LUA_RULES");
+    int                n = env ? atoi(env) : 0, at;
+    at = snprintf(yaml, sizeof yaml, "clock: event\n%s", n > 0 ? "lua_rules:\n" : "");
+    for (int i = 0; i < n && i < 3; i++)
+        at += snprintf(yaml + at, sizeof yaml - (size_t)at,
+                       "  - { file: %s/examples/rules/%s.lua }\n", TP_SOURCE_DIR, files[i]);
+    return yaml;
+}
+
 static double s_run(size_t n_open, size_t spread, double *ret_bytes) {
     /* The default config: the event-id window (200,000) stays bounded
      * whatever the number of open calls, as in production. */
-    static const char *yaml = "clock: event\n";
-    char               err[256];
-    tp_config_t       *cfg;
-    tp_engine_t       *e;
+    const char  *yaml = s_yaml();
+    char         err[256];
+    tp_config_t *cfg;
+    tp_engine_t *e;
     if (tp_config_parse(yaml, strlen(yaml), "bench", err, sizeof err, &cfg) < 0 ||
         tp_engine_new(cfg, &e) < 0) {
         fprintf(stderr, "setup failed: %s\n", err);

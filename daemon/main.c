@@ -20,6 +20,7 @@
 #include "tp_log.h"
 #include "tp_notify.h"
 #include "tp_backfill.h"
+#include "tp_lua_rules.h"
 
 static void s_usage(FILE *out) {
     fprintf(out, "Usage: touchpointd [OPTIONS]\n"
@@ -176,6 +177,13 @@ int main(int argc, char **argv) {
     char         err[512];
     if (s_load_config(config_path, !replay_path || check_only, err, sizeof err, &cfg) < 0) {
         fprintf(stderr, "touchpointd: %s%s\n", check_only ? "" : "Refusing to start: ", err);
+        return EXIT_FAILURE;
+    }
+    /* Every Lua rule the config names is loaded and checked as the
+     * daemon would load it (a syntax error prints file:line). */
+    if (check_only && tp_lua_rules_check(cfg, err, sizeof err) < 0) {
+        fprintf(stderr, "touchpointd: %s\n", err);
+        tp_config_destroy(&cfg);
         return EXIT_FAILURE;
     }
     if (check_only) {

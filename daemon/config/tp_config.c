@@ -167,6 +167,10 @@ void tp_config_destroy(tp_config_t **p) {
     free(c->curve.secret_key_file);
     for (size_t i = 0; i < TP_MAX_FEEDBACK_SOURCES; i++)
         free(c->feedback_sources[i].name);
+    for (size_t i = 0; i < TP_MAX_LUA_RULES; i++) {
+        free(c->lua_rules[i].file);
+        tp_config_tree_clear(&c->lua_rules[i].config);
+    }
     free(c->output.endpoint);
     free(c->replay.endpoint.endpoint);
     free(c->reliable_input.endpoint.endpoint);

@@ -28,6 +28,7 @@
 #define TP_STEP_NAME_MAX        64
 #define TP_MAX_FEEDBACK_SOURCES 32
 #define TP_NATS_MAX_PARTITIONS  1024 /* nats.partition_count at most */
+#define TP_MAX_LUA_RULES        32
 
 typedef enum { TP_MODE_BIND = 0, TP_MODE_CONNECT = 1 } tp_mode_t;
 typedef enum { TP_CLOCK_WALL = 0, TP_CLOCK_EVENT = 1 } tp_clock_mode_t;
@@ -75,6 +76,37 @@ typedef struct {
     bool  effort_high_is_hard; /* true: 7 = very hard; false: 1 = very hard */
     int   effort_threshold;    /* this hard or harder is a detractor */
 } tp_feedback_source_t;
+
+/* lua_rules[].config as the YAML wrote it, for the rule's ctx.config:
+ * a map of scalars, lists and maps. A plain scalar that reads as a
+ * duration ("30d") is a number of ms, as a number a number, true/false a
+ * boolean; anything else (and anything quoted) a string. */
+typedef enum {
+    TP_TREE_STRING,
+    TP_TREE_INTEGER,
+    TP_TREE_NUMBER,
+    TP_TREE_BOOL,
+    TP_TREE_LIST,
+    TP_TREE_MAP,
+} tp_tree_kind_t;
+
+typedef struct tp_config_tree {
+    tp_tree_kind_t         kind;
+    char                  *key;     /* owned; in a map, NULL in a list */
+    char                  *str;     /* owned; STRING */
+    int64_t                integer; /* INTEGER (durations in ms), BOOL (0/1) */
+    double                 number;  /* NUMBER */
+    struct tp_config_tree *items;   /* owned; LIST, MAP */
+    size_t                 n_items;
+} tp_config_tree_t;
+
+/* One user-defined rule (lua_rules[i], daemon/rules/lua). */
+typedef struct {
+    char            *file;         /* owned; the rule's .lua file */
+    tp_config_tree_t config;       /* a MAP, handed to the rule as ctx.config */
+    uint64_t         instructions; /* Lua VM instructions per call */
+    uint64_t         memory;       /* bytes the rule's Lua state may hold */
+} tp_lua_rule_conf_t;
 
 typedef struct tp_config {
     char         *path;                  /* owned; file it came from, "<embedded>" */
@@ -151,6 +183,8 @@ typedef struct tp_config {
     int64_t         open_case_horizon_ms;   /* forget an open case this long after its last step */
     tp_feedback_source_t feedback_sources[TP_MAX_FEEDBACK_SOURCES];
     size_t               n_feedback_sources;
+    tp_lua_rule_conf_t   lua_rules[TP_MAX_LUA_RULES];
+    size_t               n_lua_rules;
     int64_t              log_interval_ms; /* rate-limit window for bad-input logs */
     unsigned             log_burst;       /* bad-input lines per window */
 
@@ -283,6 +317,9 @@ unsigned tp_config_call_cutoff_day(const tp_config_t *c, int month0);
 
 /* The scoring convention of feedback `source`, or NULL if it is not listed
  * (then each rule's nps_max / effort_min apply on a 1..7, high = hard scale). */
+/* Frees what a tree node owns (not the node); accepts a zeroed one. */
+void tp_config_tree_clear(tp_config_tree_t *t);
+
 const tp_feedback_source_t *tp_config_feedback_source(const tp_config_t *c, const char *source);
 
 /* How long after max(call_at, last version) a call can still be the

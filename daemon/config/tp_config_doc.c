@@ -252,7 +252,8 @@ static int s_usage(FILE *f) {
 
 int main(int argc, char **argv) {
     const char *mode = argc > 1 ? argv[1] : "--markdown";
-    if (tp_config_n_keys + tp_config_n_input_keys + tp_config_n_feedback_source_keys >
+    if (tp_config_n_keys + tp_config_n_input_keys + tp_config_n_feedback_source_keys +
+            tp_config_n_lua_rule_keys >
         TP_DOC_MAX_KEYS) {
         fprintf(stderr, "tp-config-doc: more keys than TP_DOC_MAX_KEYS; raise it\n");
         return 1;

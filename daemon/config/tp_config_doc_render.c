@@ -18,6 +18,8 @@ size_t tp_doc_keys(doc_key_t *out, size_t max) {
         const char            *mid = NULL; /* between the parent and the row's name */
         if (k->type == TP_CONFIG_INPUTS)
             sub = tp_config_input_keys, n_sub = tp_config_n_input_keys, mid = "[].";
+        else if (k->type == TP_CONFIG_LUA_RULES)
+            sub = tp_config_lua_rule_keys, n_sub = tp_config_n_lua_rule_keys, mid = "[].";
         else if (k->type == TP_CONFIG_FEEDBACK_SOURCES)
             sub = tp_config_feedback_source_keys, n_sub = tp_config_n_feedback_source_keys,
             mid = ".<source>.";
@@ -72,6 +74,7 @@ static void s_type(const tp_config_key_t *k, const char *arrow, const char *q0, 
     case TP_CONFIG_LISTEN: snprintf(buf, len, "host:port"); return;
     case TP_CONFIG_FIELDSET: snprintf(buf, len, "field list"); return;
     case TP_CONFIG_INPUTS:
+    case TP_CONFIG_LUA_RULES:
         snprintf(buf, len, "list of %" PRId64 "..%" PRId64 " maps", k->min, k->max);
         return;
     case TP_CONFIG_BY_CHANNEL: snprintf(buf, len, "map CHANNEL %s field list", arrow); return;
@@ -82,6 +85,10 @@ static void s_type(const tp_config_key_t *k, const char *arrow, const char *q0, 
         return;
     case TP_CONFIG_FEEDBACK_SOURCES:
         snprintf(buf, len, "map SOURCE %s map, at most %" PRId64, arrow, k->max);
+        return;
+    case TP_CONFIG_TREE: snprintf(buf, len, "map"); return;
+    case TP_CONFIG_SIZE:
+        snprintf(buf, len, "size %" PRId64 "..%" PRId64 " bytes (KiB, MiB, GiB)", k->min, k->max);
         return;
     case TP_CONFIG_PARTITIONS:
         snprintf(buf, len, "list of integers %" PRId64 "..%" PRId64, k->min, k->max);
@@ -129,7 +136,7 @@ static void s_md_code(FILE *f, const char *s) {
 static void s_group(const doc_key_t *d, char *buf, size_t len) {
     const char *dot = strchr(d->key->path, '.');
     bool        root = !d->sub && !dot && d->key->type != TP_CONFIG_INPUTS &&
-                d->key->type != TP_CONFIG_FEEDBACK_SOURCES;
+                d->key->type != TP_CONFIG_LUA_RULES && d->key->type != TP_CONFIG_FEEDBACK_SOURCES;
     if (d->sub) {
         /* the parent's group: "inputs", "feedback_sources" */
         size_t n = strcspn(d->path, ".[");

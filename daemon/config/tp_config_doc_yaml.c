@@ -184,7 +184,9 @@ int tp_doc_check_yaml(const char *text, size_t len, const char *name, bool allow
     }
     for (size_t i = 0; i < n_keys; i++) {
         /* The embedded defaults have no survey tool to show a source's keys on. */
-        if (skip_user_named && keys[i].sub && !strncmp(keys[i].path, "feedback_sources.", 17))
+        if (skip_user_named && keys[i].sub &&
+            (!strncmp(keys[i].path, "feedback_sources.", 17) ||
+             !strncmp(keys[i].path, "lua_rules[].", 12)))
             continue;
         r = s_check_key(&doc, &l, &keys[i], allow_commented);
         if (r < 0) {

@@ -80,7 +80,22 @@ int tp_config_parse_i64(const char *s, bool sign, int64_t *ret_v);
 int tp_config_node_duration(tp_config_ctx_t *p, const char *path, yaml_node_t *n, int64_t min,
                             int64_t max, int64_t *ret_ms);
 
+/* ---- tp_config_lua.c ---- */
+
+int tp_config_set_lua_rules(tp_config_ctx_t *p, const tp_config_key_t *k, const char *path,
+                            void *base, yaml_node_t *n);
+int tp_config_set_tree(tp_config_ctx_t *p, const tp_config_key_t *k, const char *path, void *base,
+                       yaml_node_t *n);
+int tp_config_set_size(tp_config_ctx_t *p, const tp_config_key_t *k, const char *path, void *base,
+                       yaml_node_t *n);
+
 /* ---- tp_config_types.c ---- */
+
+/* One item of a list or map of sub-tables: a mapping, its keys' defaults
+ * first, then what the file says. */
+int tp_config_walk_item(tp_config_ctx_t *p, const tp_config_key_t *keys, size_t n_keys,
+                        const char *item_path, void *base, yaml_node_t *item);
+
 
 /* The setter of each key type, indexed by tp_config_type_t. */
 extern const tp_config_setter_fn tp_config_setters[];

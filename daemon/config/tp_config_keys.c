@@ -183,6 +183,8 @@ const tp_config_key_t tp_config_keys[] = {
     K("feedback_sources", TP_CONFIG_FEEDBACK_SOURCES, feedback_sources, 0, TP_MAX_FEEDBACK_SOURCES,
       "{}",
       "SOURCE: {nps_max, effort_scale, effort_high_is_hard, effort_threshold}, per survey tool"),
+    K("lua_rules", TP_CONFIG_LUA_RULES, lua_rules, 0, TP_MAX_LUA_RULES, "[]",
+      "user-defined rules in Lua 5.4 (docs/lua-rules.md), 0..32 maps {file, config, budget}"),
     KD("log.bad_input_interval", log_interval_ms, "10s", "rate-limit window for bad-input logs"),
     KU("log.bad_input_burst", log_burst, 1, 1000000, "10", "bad-input log lines per window"),
 
@@ -277,6 +279,22 @@ const tp_config_key_t tp_config_feedback_source_keys[] = {
 const size_t tp_config_n_feedback_source_keys =
     sizeof tp_config_feedback_source_keys / sizeof tp_config_feedback_source_keys[0];
 
+/* One item of `lua_rules`, relative to tp_lua_rule_conf_t. */
+const tp_config_key_t tp_config_lua_rule_keys[] = {
+    KEY(tp_lua_rule_conf_t, "file", TP_CONFIG_STRING, file, 0, 0, NULL, NULL,
+        "the rule's .lua file (returns its table: name, kind, events, on_event, on_deadline);"
+        " re-read on SIGHUP"),
+    KEY(tp_lua_rule_conf_t, "config", TP_CONFIG_TREE, config, 0, 0, NULL, "{}",
+        "handed to the rule as ctx.config: numbers, booleans, strings, lists, maps; durations"
+        " (30d) in ms"),
+    KEY(tp_lua_rule_conf_t, "budget.instructions", TP_CONFIG_UINT, instructions, 1000, 1000000000,
+        NULL, "100000", "Lua VM instructions one call may run; past it the call is abandoned"),
+    KEY(tp_lua_rule_conf_t, "budget.memory", TP_CONFIG_SIZE, memory, 65536, (int64_t)1 << 30, NULL,
+        "4MiB", "bytes the rule's Lua state may hold; an allocation past it fails the call"),
+};
+const size_t tp_config_n_lua_rule_keys =
+    sizeof tp_config_lua_rule_keys / sizeof tp_config_lua_rule_keys[0];
+
 const size_t tp_config_n_keys = sizeof tp_config_keys / sizeof tp_config_keys[0];
 const size_t tp_config_n_input_keys = sizeof tp_config_input_keys / sizeof tp_config_input_keys[0];
 
@@ -321,6 +339,7 @@ const char *tp_config_default_yaml(void) {
            "    max_open_cases_per_hcp: 1000, call_retention: 7d,\n"
            "    case_retention: 7d, open_case_horizon: 180d }\n"
            "feedback_sources: {}\n"
+           "lua_rules: []\n"
            "log: { bad_input_interval: 10s, bad_input_burst: 10 }\n"
            "rules:\n"
            "  call_incomplete:\n"

@@ -36,6 +36,9 @@ typedef enum {
     TP_CONFIG_FEEDBACK_SOURCES,
     TP_CONFIG_LISTEN,
     TP_CONFIG_PARTITIONS,
+    TP_CONFIG_LUA_RULES,
+    TP_CONFIG_TREE,
+    TP_CONFIG_SIZE,
 } tp_config_type_t;
 
 typedef struct {
@@ -54,6 +57,8 @@ extern const tp_config_key_t tp_config_input_keys[];
 extern const size_t          tp_config_n_input_keys;
 extern const tp_config_key_t tp_config_feedback_source_keys[];
 extern const size_t          tp_config_n_feedback_source_keys;
+extern const tp_config_key_t tp_config_lua_rule_keys[];
+extern const size_t          tp_config_n_lua_rule_keys;
 
 extern const char *const tp_config_modes[];
 extern const char *const tp_config_late_styles[];

@@ -293,8 +293,8 @@ static int s_set_by_step(tp_config_ctx_t *p, const tp_config_key_t *k, const cha
 
 /* One item of a list or map of sub-tables (an input, a feedback source):
  * a mapping, its keys' defaults first, then what the file says. */
-static int s_walk_item(tp_config_ctx_t *p, const tp_config_key_t *keys, size_t n_keys,
-                       const char *item_path, void *base, yaml_node_t *item) {
+int tp_config_walk_item(tp_config_ctx_t *p, const tp_config_key_t *keys, size_t n_keys,
+                        const char *item_path, void *base, yaml_node_t *item) {
     int r = tp_config_node_expect(p, item_path, item, YAML_MAPPING_NODE);
     if (r == 0)
         r = tp_config_apply_defaults(p, keys, n_keys, base);
@@ -344,8 +344,8 @@ static int s_set_inputs(tp_config_ctx_t *p, const tp_config_key_t *k, const char
         char         item_path[32];
         snprintf(item_path, sizeof(item_path), "inputs[%zu]", i);
         c->n_inputs = i + 1; /* from here on, destroy frees this slot */
-        if ((r = s_walk_item(p, tp_config_input_keys, tp_config_n_input_keys, item_path,
-                             &c->inputs[i], item)) < 0)
+        if ((r = tp_config_walk_item(p, tp_config_input_keys, tp_config_n_input_keys, item_path,
+                                     &c->inputs[i], item)) < 0)
             return r;
         if (!c->inputs[i].endpoint)
             return tp_config_fail(p, item, "%s: missing required key \"endpoint\"", item_path);
@@ -382,8 +382,8 @@ static int s_set_feedback_sources(tp_config_ctx_t *p, const tp_config_key_t *k, 
         if (!(fs->name = strdup(key)))
             return -ENOMEM;
         c->n_feedback_sources++; /* from here on, destroy frees this slot */
-        if ((r = s_walk_item(p, tp_config_feedback_source_keys, tp_config_n_feedback_source_keys,
-                             item_path, fs, vn)) < 0)
+        if ((r = tp_config_walk_item(p, tp_config_feedback_source_keys,
+                                     tp_config_n_feedback_source_keys, item_path, fs, vn)) < 0)
             return r;
         if (fs->effort_threshold > fs->effort_scale)
             return tp_config_fail(p, vn, "%s.effort_threshold: %d is outside the scale 1..%d",
@@ -449,4 +449,7 @@ const tp_config_setter_fn tp_config_setters[] = {
     [TP_CONFIG_BY_MONTH] = s_set_by_month,
     [TP_CONFIG_FEEDBACK_SOURCES] = s_set_feedback_sources,
     [TP_CONFIG_PARTITIONS] = s_set_partitions,
+    [TP_CONFIG_LUA_RULES] = tp_config_set_lua_rules,
+    [TP_CONFIG_TREE] = tp_config_set_tree,
+    [TP_CONFIG_SIZE] = tp_config_set_size,
 };

@@ -11,6 +11,7 @@
 #include "tp_cases.h"
 #include "tp_dedup.h"
 #include "tp_log.h"
+#include "tp_lua_rules.h"
 #include "tp_rules.h"
 #include "tp_seq.h"
 #include "tp_state.h"
@@ -36,6 +37,7 @@ struct tp_engine {
     tp_engine_observer_fn observer; /* after the rules, per accepted event */
     void                 *observer_ctx;
     tp_arena_t           *arena; /* the event being handled: decoded into it, reset after */
+    tp_lua_rules_t       *lua;   /* user-defined rules (lua_rules), in e->rules too */
 };
 
 #define ARENA_BLOCK 16384 /* the mix's Envelopes decode into ~1 KiB; a large one overflows */
@@ -67,7 +69,8 @@ int tp_engine_new(const tp_config_t *cfg, tp_engine_t **ret) {
     tp_cases_set_max_open_per_hcp(e->cases, (uint32_t)cfg->max_open_cases_per_hcp);
     /* The rules come last: their context is the modules above. */
     tp_rule_ctx_t ctx = s_ctx(e);
-    if ((r = tp_ruleset_new(&ctx, &e->rules)) < 0)
+    if ((r = tp_ruleset_new(&ctx, &e->rules)) < 0 ||
+        (r = tp_lua_rules_new(&ctx, e->rules, &e->lua)) < 0)
         goto fail;
     *ret = e;
     return 0;
@@ -101,6 +104,8 @@ int tp_engine_reconfigure(tp_engine_t *e, const tp_config_t *cfg, char *why, siz
         snprintf(why, whylen, "out of memory starting rules");
         return r;
     }
+    /* A Lua file that fails to load keeps its running version (logged). */
+    tp_lua_rules_reconfigure(e->lua, &ctx, e->rules);
     e->cfg = cfg;
     tp_cases_set_max_open_per_hcp(e->cases, (uint32_t)cfg->max_open_cases_per_hcp);
     e->bad_rl.interval_ms = e->seq_rl.interval_ms = cfg->log_interval_ms;
@@ -406,11 +411,16 @@ int tp_engine_handle_envelope(tp_engine_t *e, const Touchpoint__V1__Envelope *en
     return s_dispatch(e, env, why, sizeof why);
 }
 
+const tp_lua_rules_t *tp_engine_lua_rules(const tp_engine_t *e) {
+    return e->lua;
+}
+
 void tp_engine_destroy(tp_engine_t **p) {
     tp_engine_t *e = p ? *p : NULL;
     if (!e)
         return;
-    tp_ruleset_destroy(&e->rules);
+    tp_ruleset_destroy(&e->rules); /* frees the Lua rules too */
+    tp_lua_rules_destroy(&e->lua);
     tp_timers_destroy(&e->timers);
     tp_alerts_destroy(&e->alerts);
     tp_cases_destroy(&e->cases);

@@ -14,6 +14,7 @@
 #include "tp_clock.h"
 #include "tp_codec.h"
 #include "tp_config.h"
+#include "tp_lua_rules.h"
 #include "tp_stats.h"
 
 typedef struct tp_engine tp_engine_t;
@@ -96,5 +97,8 @@ void tp_engine_foreach_open_alert(const tp_engine_t *e, tp_alert_each_fn fn, voi
 
 /* Names of the enabled rules, space-separated. */
 void tp_engine_describe_rules(const tp_engine_t *e, char *buf, size_t len);
+
+/* The user-defined Lua rules, for their counters in /metrics and /status. */
+const tp_lua_rules_t *tp_engine_lua_rules(const tp_engine_t *e);
 
 void tp_engine_destroy(tp_engine_t **p);

@@ -21,6 +21,7 @@
 #include "tp_http_reply.h"
 #include "tp_kpi.h"
 #include "tp_log.h"
+#include "tp_lua_rules.h"
 #include "tp_metrics.h"
 
 #define MAX_HEADERS_BYTES 8192
@@ -106,10 +107,36 @@ struct tp_http {
     tp_metric_t                *counters[N_COUNTERS];
     tp_metric_t                *refused, *alerts, *lag, *commit;
     tp_metric_t                *open_alerts, *open_calls, *open_cases, *deadlines, *start_time;
-    tp_http_collect_fn          collect; /* more families (JetStream), or NULL */
+    tp_metric_t                *lua_calls, *lua_errors; /* per Lua rule (lua_rules) */
+    tp_http_collect_fn          collect;                /* more families (JetStream), or NULL */
     void                       *collect_ctx;
     bool                        collected; /* collect was called with first = true */
 };
+
+/* The Lua rules' calls and abandoned calls (by reason); with `list`, one
+ * object per rule for /status (name, file, calls, errors, last_error,
+ * keys, memory). */
+static void s_collect_lua(tp_http_t *h, json_t *list) {
+    tp_lua_rule_stats_t st[TP_MAX_LUA_RULES];
+    size_t n = tp_lua_rules_stats(tp_engine_lua_rules(h->engine), st, TP_MAX_LUA_RULES);
+    for (size_t i = 0; i < n && i < TP_MAX_LUA_RULES; i++) {
+        const char *rule[] = { st[i].name };
+        json_t     *errors = list ? json_object() : NULL;
+        tp_metric_set(h->lua_calls, rule, (double)st[i].calls);
+        for (int r = 0; r < TP_LUA_ERR_COUNT; r++) {
+            const char *v[] = { st[i].name, tp_lua_error_reason(r) };
+            tp_metric_set(h->lua_errors, v, (double)st[i].errors[r]);
+            if (errors)
+                json_object_set_new(errors, v[1], json_integer((json_int_t)st[i].errors[r]));
+        }
+        if (list)
+            json_array_append_new(
+                list, json_pack("{s:s, s:s, s:I, s:o, s:s, s:I, s:I}", "name", st[i].name, "file",
+                                st[i].file, "calls", (json_int_t)st[i].calls, "errors", errors,
+                                "last_error", st[i].last_error, "keys", (json_int_t)st[i].keys,
+                                "memory_bytes", (json_int_t)st[i].memory));
+    }
+}
 
 /* The engine's counters and gauges, read when someone asks. */
 static void s_collect(tp_http_t *h) {
@@ -125,6 +152,7 @@ static void s_collect(tp_http_t *h) {
     tp_metric_set(h->open_calls, NULL, (double)tp_engine_calls(h->engine));
     tp_metric_set(h->open_cases, NULL, (double)tp_engine_cases(h->engine));
     tp_metric_set(h->deadlines, NULL, (double)tp_engine_deadlines(h->engine));
+    s_collect_lua(h, NULL);
     if (h->collect) {
         h->collect(h->collect_ctx, h->m, !h->collected);
         h->collected = true;
@@ -176,14 +204,16 @@ static void s_status(tp_http_t *h, struct evhttp_request *req) {
     char buf[128];
     s_collect(h);
     const char *why = s_unhealthy(h, buf, sizeof buf);
-    json_t     *doc = json_object(), *metrics = tp_metrics_to_json(h->m);
+    json_t     *doc = json_object(), *metrics = tp_metrics_to_json(h->m), *lua = json_array();
     char       *text = NULL;
+    s_collect_lua(h, lua);
     if (doc && metrics && json_object_set_new(doc, "version", json_string(TP_VERSION)) == 0 &&
         json_object_set_new(doc, "uptime_seconds",
                             json_integer((json_int_t)(time(NULL) - h->started))) == 0 &&
         json_object_set_new(doc, "healthy", json_boolean(!why)) == 0 &&
         json_object_set_new(doc, "health", json_string(why ? why : "ok")) == 0 &&
-        json_object_set(doc, "metrics", metrics) == 0)
+        json_object_set(doc, "metrics", metrics) == 0 &&
+        json_object_set_new(doc, "lua_rules", lua) == 0)
         text = json_dumps(doc, JSON_INDENT(1) | JSON_SORT_KEYS);
     json_decref(metrics);
     json_decref(doc);
@@ -275,6 +305,16 @@ static int s_families(tp_http_t *h) {
                                    NULL, NULL, 0);
     h->deadlines = tp_metrics_add(m, TP_METRIC_GAUGE, "armed_deadlines",
                                   "Rule and retention deadlines armed", NULL, NULL, 0);
+    static const char *const lua_rule[] = { "rule", NULL }, *const lua_reason[] = { "rule",
+                                                                                    "reason",
+                                                                                    NULL };
+    h->lua_calls =
+        tp_metrics_add(m, TP_METRIC_COUNTER, "lua_rule_calls_total",
+                       "Calls into a Lua rule (on_event, on_deadline)", lua_rule, NULL, 0);
+    h->lua_errors = tp_metrics_add(m, TP_METRIC_COUNTER, "lua_rule_errors_total",
+                                   "Calls into a Lua rule abandoned, by reason (instructions, "
+                                   "memory, error, bad_argument, store_full)",
+                                   lua_reason, NULL, 0);
     h->start_time = tp_metrics_add(m, TP_METRIC_GAUGE, "start_time_seconds",
                                    "When the daemon started, unix seconds", NULL, NULL, 0);
     h->lag = tp_metrics_add(m, TP_METRIC_HISTOGRAM, "loop_lag_seconds",
@@ -283,8 +323,9 @@ static int s_families(tp_http_t *h) {
     h->commit = tp_metrics_add(m, TP_METRIC_HISTOGRAM, "journal_commit_seconds",
                                "Time of one journal group commit", NULL, commit_b,
                                sizeof commit_b / sizeof commit_b[0]);
-    if (!ok || !h->refused || !h->alerts || !h->open_alerts || !h->open_calls || !h->open_cases ||
-        !h->deadlines || !h->start_time || !h->lag || !h->commit)
+    if (!ok || !h->lua_calls || !h->lua_errors || !h->refused || !h->alerts || !h->open_alerts ||
+        !h->open_calls || !h->open_cases || !h->deadlines || !h->start_time || !h->lag ||
+        !h->commit)
         return -ENOMEM;
     /* Every reason and every status at 0 from the start, so a rate() has a base. */
     for (int i = 1; i < TP_BAD__COUNT; i++) {

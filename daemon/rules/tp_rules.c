@@ -52,6 +52,10 @@ struct tp_ruleset {
     uint32_t         owner[MAX_RULES]; /* registry index of rules[i] */
     int              slot[MAX_RULES];  /* registry index -> i, or -1 */
     size_t           n;
+    /* Run-time rules (tp_ruleset_add), by owner - TP_OWNER_RUNTIME. */
+    const tp_rule_t *rt[TP_RULES_MAX_RUNTIME];
+    void            *rt_states[TP_RULES_MAX_RUNTIME];
+    size_t           n_rt; /* slots below this may be in use */
 };
 
 int tp_rule_fire_call(const tp_rule_ctx_t *ctx, const char *rule, Touchpoint__V1__Severity severity,
@@ -192,10 +196,11 @@ static void s_stop(const tp_rule_t *r, void *state, uint32_t owner, const tp_rul
     const tp_kv_t ev[] = { { "reason", reset ? "rule_reset" : "rule_disabled" } };
     size_t resolved = tp_alerts_resolve_rule(ctx->alerts, r->name, summary, ev, 1, ctx->now_ms);
     size_t cancelled = tp_timers_cancel_owner(ctx->timers, owner);
-    if (r->free)
-        r->free(state);
     log_info("Rule %s %s: %zu open alerts resolved, %zu deadlines dropped", r->name,
              reset ? "restarted" : "switched off", resolved, cancelled);
+    /* Last: a run-time rule's tp_rule_t lives in its state. */
+    if (r->free)
+        r->free(state);
 }
 
 int tp_ruleset_reconfigure(tp_ruleset_t *rs, const tp_rule_ctx_t *ctx, const tp_config_t *old) {
@@ -240,6 +245,10 @@ int tp_ruleset_reconfigure(tp_ruleset_t *rs, const tp_rule_ctx_t *ctx, const tp_
         next.slot[owner] = (int)next.n;
         next.n++;
     }
+    /* Run-time rules are their adder's to change (tp_ruleset_add). */
+    memcpy(next.rt, rs->rt, sizeof next.rt);
+    memcpy(next.rt_states, rs->rt_states, sizeof next.rt_states);
+    next.n_rt = rs->n_rt;
     *rs = next;
     return 0;
 }
@@ -253,9 +262,24 @@ void tp_ruleset_on_event(tp_ruleset_t *rs, const tp_rule_ctx_t *ctx, const tp_ev
         own.owner = rs->owner[i];
         rs->rules[i]->on_event(rs->states[i], &own, ev);
     }
+    for (size_t i = 0; i < rs->n_rt; i++) {
+        if (!rs->rt[i] || !(rs->rt[i]->events & bit))
+            continue;
+        own.owner = TP_OWNER_RUNTIME + (uint32_t)i;
+        rs->rt[i]->on_event(rs->rt_states[i], &own, ev);
+    }
 }
 
 int tp_ruleset_on_deadline(tp_ruleset_t *rs, const tp_rule_ctx_t *ctx, const tp_deadline_t *d) {
+    uint32_t rt = d->timer.owner - TP_OWNER_RUNTIME;
+    if (d->timer.owner >= TP_OWNER_RUNTIME && rt < rs->n_rt) {
+        if (!rs->rt[rt] || !rs->rt[rt]->on_deadline)
+            return -ENOENT;
+        tp_rule_ctx_t own = *ctx;
+        own.owner = d->timer.owner;
+        rs->rt[rt]->on_deadline(rs->rt_states[rt], &own, d);
+        return 0;
+    }
     int i = d->timer.owner < MAX_RULES ? rs->slot[d->timer.owner] : -1;
     if (i < 0 || !rs->rules[i]->on_deadline)
         return -ENOENT;
@@ -276,13 +300,48 @@ size_t tp_ruleset_describe(const tp_ruleset_t *rs, char *buf, size_t len) {
             break;
         off += (size_t)n;
     }
+    for (size_t i = 0; i < rs->n_rt && off < len; i++) {
+        if (!rs->rt[i])
+            continue;
+        int n = snprintf(buf + off, len - off, "%s%s.%s", off ? " " : "",
+                         tp_alert_kind_prefix(rs->rt[i]->kind), rs->rt[i]->name);
+        if (n < 0)
+            break;
+        off += (size_t)n;
+    }
     return rs->n;
+}
+
+int tp_ruleset_add(tp_ruleset_t *rs, const tp_rule_t *r, void *state, uint32_t owner) {
+    uint32_t i = owner - TP_OWNER_RUNTIME;
+    if (owner < TP_OWNER_RUNTIME || i >= TP_RULES_MAX_RUNTIME)
+        return -EINVAL;
+    if (rs->rt[i])
+        return -EEXIST;
+    rs->rt[i] = r;
+    rs->rt_states[i] = state;
+    if (i >= rs->n_rt)
+        rs->n_rt = i + 1;
+    return 0;
+}
+
+int tp_ruleset_remove(tp_ruleset_t *rs, const tp_rule_ctx_t *ctx, uint32_t owner) {
+    uint32_t i = owner - TP_OWNER_RUNTIME;
+    if (owner < TP_OWNER_RUNTIME || i >= rs->n_rt || !rs->rt[i])
+        return -ENOENT;
+    s_stop(rs->rt[i], rs->rt_states[i], owner, ctx, false);
+    rs->rt[i] = NULL;
+    rs->rt_states[i] = NULL;
+    return 0;
 }
 
 void tp_ruleset_destroy(tp_ruleset_t **p) {
     tp_ruleset_t *rs = p ? *p : NULL;
     if (!rs)
         return;
+    for (size_t i = rs->n_rt; i-- > 0;)
+        if (rs->rt[i] && rs->rt[i]->free)
+            rs->rt[i]->free(rs->rt_states[i]);
     for (size_t i = rs->n; i-- > 0;)
         if (rs->rules[i]->free)
             rs->rules[i]->free(rs->states[i]);

@@ -161,6 +161,23 @@ int tp_ruleset_on_deadline(tp_ruleset_t *rs, const tp_rule_ctx_t *ctx, const tp_
 /* Deadline owner ids below this belong to rules; the engine uses the rest. */
 #define TP_OWNER_ENGINE 1000u
 
+/* ---- Rules loaded at run time (daemon/rules/lua) ----
+ * They sit beside the registry's, run after them in the order added, and
+ * own deadlines TP_OWNER_RUNTIME + slot. The ruleset frees them (r->free)
+ * when they are removed or it is destroyed; reconfigure leaves them to
+ * whoever added them. */
+#define TP_OWNER_RUNTIME     100u
+#define TP_RULES_MAX_RUNTIME 64
+
+/* Adds rule r (state its state) as deadline owner `owner`. 0, -EINVAL
+ * (owner out of range), -EEXIST (owner taken). */
+int tp_ruleset_add(tp_ruleset_t *rs, const tp_rule_t *r, void *state, uint32_t owner);
+
+/* Takes run-time rule `owner` out as a reload switching it off does (its
+ * open alerts RESOLVED with reason=rule_disabled, deadlines dropped, state
+ * freed). -ENOENT if there is none. */
+int tp_ruleset_remove(tp_ruleset_t *rs, const tp_rule_ctx_t *ctx, uint32_t owner);
+
 /* Names of the enabled rules, for the start-up log line. */
 size_t tp_ruleset_describe(const tp_ruleset_t *rs, char *buf, size_t len);
 

@@ -1,0 +1,110 @@
+/* tp_lua_internal — what the parts of the Lua rule module share; not its
+ * public API (tp_lua_rules.h).
+ *
+ * A Lua rule is two things: the rule (tp_lua_rule_t: a tp_rule_t plugin in
+ * the ruleset, with its alerts, deadlines and key/value store, all owned by
+ * the engine) and the Lua state running its file (tp_lua_vm_t). A SIGHUP
+ * that changes the file swaps the vm under the rule and keeps the rest.
+ * tp_lua_vm.c loads a file into a sandboxed state with its budgets;
+ * tp_lua_ctx.c is what the rule sees (ev, ctx); tp_lua_store.c its
+ * key/value state; tp_lua_rule.c the plugin; tp_lua_rules.c the set.
+ */
+#pragma once
+
+#include <lauxlib.h>
+#include <lua.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "tp_log.h"
+#include "tp_lua_rules.h"
+#include "tp_rules.h"
+
+#define TP_LUA_NAME_MAX 64
+
+typedef struct tp_lua_rule  tp_lua_rule_t;
+typedef struct tp_lua_store tp_lua_store_t;
+
+/* One loaded rule file in its own Lua state. */
+typedef struct tp_lua_vm {
+    lua_State                *L;
+    char                     *file;
+    char                      name[TP_LUA_NAME_MAX]; /* the table's name */
+    Touchpoint__V1__AlertKind kind;
+    unsigned                  events;                             /* TP_EV_* */
+    int                       on_event, on_deadline, ctx, config; /* registry refs */
+    int                       ctx_fields; /* registry ref: what ctx reads (methods, now, config) */
+    uint64_t                  budget;     /* instructions per call */
+    uint64_t                  used;       /* instructions of the call under way */
+    unsigned                  step;       /* instructions between two hook calls */
+    size_t                    mem_used, mem_limit;
+    bool                      mem_failed; /* an allocation was refused in this call */
+    int                       fault;      /* TP_LUA_ERR_* set by the C side during a call */
+    uint32_t                  gen;        /* call number: an `ev` from an older call is dead */
+    tp_lua_rule_t            *rule;       /* who runs it (NULL while only checked) */
+} tp_lua_vm_t;
+
+/* ---- tp_lua_vm.c ---- */
+
+/* Loads `file` (source text `src`) with its config into a new sandboxed
+ * state and checks the table it returns. 0, or -EINVAL with "file:line:
+ * message" in err, or -ENOMEM. */
+int  tp_lua_vm_new(const tp_lua_rule_conf_t *conf, const char *src, size_t len, char *err,
+                   size_t errlen, tp_lua_vm_t **ret);
+void tp_lua_vm_destroy(tp_lua_vm_t **p);
+
+/* Calls the function below the nargs arguments on the stack, under the
+ * budgets. 0, or -ECANCELED with the TP_LUA_ERR_* it was abandoned for in
+ * ret_reason and the message in err. */
+int tp_lua_vm_call(tp_lua_vm_t *vm, int nargs, int *ret_reason, char *err, size_t errlen);
+
+/* The vm of the state L (every thread of it). */
+static inline tp_lua_vm_t *tp_lua_vm_of(lua_State *L) {
+    return *(tp_lua_vm_t **)lua_getextraspace(L);
+}
+
+/* Raises a Lua error that counts as a bad argument to ctx. */
+int tp_lua_bad_arg(lua_State *L, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---- tp_lua_ctx.c ---- */
+
+/* Makes the ctx object of a fresh state (registry ref in vm->ctx); the
+ * metatables of events are made as message types are first seen. */
+int tp_lua_ctx_open(tp_lua_vm_t *vm);
+/* Sets ctx.now for the next call. */
+void tp_lua_ctx_set_now(tp_lua_vm_t *vm, int64_t now_ms);
+/* Pushes the decoded message m as a read-only, lazily read object. */
+void tp_lua_push_message(lua_State *L, const ProtobufCMessage *m);
+
+/* ---- tp_lua_rule.c ---- */
+
+struct tp_lua_rule {
+    tp_rule_t            rule; /* what the ruleset calls; name = vm name */
+    char                 name[TP_LUA_NAME_MAX];
+    tp_lua_vm_t         *vm;
+    tp_lua_store_t      *store;
+    uint32_t             owner;
+    const tp_rule_ctx_t *ctx;      /* during a call */
+    const char          *event_id; /* during on_event */
+    uint64_t             calls;
+    uint64_t             errors[TP_LUA_ERR_COUNT];
+    char                 last_error[600];
+    tp_ratelimit_t       rl;
+};
+
+/* A rule running vm (taken) as deadline owner `owner`. 0 or -ENOMEM. */
+int tp_lua_rule_new(tp_lua_vm_t *vm, uint32_t owner, const tp_config_t *cfg, tp_lua_rule_t **ret);
+/* Swaps in a reloaded vm; the old one is destroyed. */
+void tp_lua_rule_swap(tp_lua_rule_t *r, tp_lua_vm_t *vm);
+
+/* ---- tp_lua_store.c ---- */
+
+int  tp_lua_store_new(tp_lua_store_t **ret);
+void tp_lua_store_destroy(tp_lua_store_t **p);
+/* Pushes the value of key (nil if none or expired at now_ms). */
+void tp_lua_store_get(tp_lua_store_t *s, lua_State *L, const char *key, int64_t now_ms);
+/* Stores the value at stack index idx (nil deletes); ttl_ms 0 = no expiry.
+ * 0, -EINVAL (not a storable value: the message in err), -ENOSPC, -ENOMEM. */
+int    tp_lua_store_put(tp_lua_store_t *s, lua_State *L, const char *key, int idx, int64_t now_ms,
+                        int64_t ttl_ms, char *err, size_t errlen);
+size_t tp_lua_store_count(const tp_lua_store_t *s);

@@ -1,0 +1,48 @@
+-- compliance_after_signature: a contract signed (the `signed_step` step
+-- COMPLETED) without its COMPLIANCE_APPROVAL step completed within
+-- `within` (default 5 days). A deadline is armed at the signature and
+-- cancelled by the approval; an approval after the alert resolves it.
+--
+-- config: { within: 5d, signed_step: CONTRACT_SIGNED, approval_step: COMPLIANCE_APPROVAL }
+
+return {
+  name = "compliance_after_signature",
+  kind = "friction",
+  events = { "contracting" },
+
+  on_event = function(ev, ctx)
+    local s = ev.contracting
+    if s.state ~= "COMPLETED" then return end
+    local signed = ctx.config.signed_step or "CONTRACT_SIGNED"
+    local approval = ctx.config.approval_step or "COMPLIANCE_APPROVAL"
+    local within = ctx.config.within or 5 * 86400000
+    local k = s.contract_id
+    if s.step == approval then
+      ctx:put("approved/" .. k, true, 90 * 86400000)
+      ctx:cancel(k)
+      ctx:put("signed/" .. k, nil)
+      if ctx:is_firing("contract/" .. k) then
+        ctx:resolve{ subject = "contract/" .. k,
+                     summary = "Contract " .. k .. " got its compliance approval",
+                     evidence = { resolution = "approved" } }
+      end
+    elseif s.step == signed and not ctx:get("approved/" .. k) then
+      ctx:put("signed/" .. k, { hcp = s.hcp_id, rep = s.rep_id, at = s.at_ms }, within + 86400000)
+      ctx:arm(k, s.at_ms + within)
+    end
+  end,
+
+  on_deadline = function(k, ctx)
+    local signed = ctx:get("signed/" .. k)
+    if not signed then return end
+    local days = (ctx.config.within or 5 * 86400000) // 86400000
+    ctx:fire{
+      subject = "contract/" .. k,
+      severity = "CRITICAL",
+      summary = string.format("Contract %s was signed without compliance approval within %d days",
+                              k, days),
+      evidence = { signed_at_ms = signed.at, within_days = days },
+      hcp_id = signed.hcp, rep_id = signed.rep, contract_id = k,
+    }
+  end,
+}

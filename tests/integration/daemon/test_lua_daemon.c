@@ -1,0 +1,246 @@
+/* test_lua_daemon — Lua rules in the real daemon: their deadlines and
+ * ctx:put state come back after a restart (rebuilt from the event log),
+ * SIGHUP reloads a changed file and keeps the running version of a file
+ * that no longer loads, --check-config names a syntax error's file:line,
+ * and --replay runs them over an export. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "tp_testdaemon.h"
+#include "tp_testhttp.h"
+
+#define T0        1767225600000LL
+#define DAY       86400000LL
+#define COMPLETED TOUCHPOINT__V1__STEP_STATE__STEP_STATE_COMPLETED
+#define SUBMITTED TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED
+
+#define EXAMPLE TP_SOURCE_DIR "/examples/rules/compliance_after_signature.lua"
+
+static char *s_lua_yaml(const char *file, const char *config) {
+    char *yaml = NULL;
+    assert_true(asprintf(&yaml, "lua_rules:\n  - file: %s\n    config: %s\n", file, config) > 0);
+    return yaml;
+}
+
+/* The next alert, which must be `alert_id` with this status. */
+static const Touchpoint__V1__Alert *s_next(tp_dfx_t *d, const char *alert_id, int status) {
+    size_t before = d->got.n;
+    assert_true(tp_dfx_recv_alert(d, TP_WAIT_MS));
+    const Touchpoint__V1__Alert *a = d->got.alerts[before];
+    assert_string_equal(a->alert_id, alert_id);
+    assert_int_equal(a->status, status);
+    return a;
+}
+
+static void s_sign(tp_dfx_t *d, const char *eid, const char *contract, int64_t at) {
+    tp_dfx_send_step(d, &(tp_test_step_t){ .event_id = eid,
+                                           .at_ms = at,
+                                           .contract_id = contract,
+                                           .step = "CONTRACT_SIGNED",
+                                           .state = COMPLETED });
+}
+
+/* The deadline armed before the restart fires after it, with the state
+ * the rule put (on_deadline reads it back to fire). */
+static void test_deadline_and_state_survive_restart(void **state) {
+    (void)state;
+    char     *extra = s_lua_yaml(EXAMPLE, "{ within: 5d }");
+    tp_dfx_t *d = tp_dfx_start("event", extra);
+    s_sign(d, "sig-1", "K-1", T0);
+    /* sentinel: K-2 signed and its deadline passed before the restart */
+    s_sign(d, "sig-2", "K-2", T0 + 1);
+    tp_dfx_send_watermark(d, "wm-0", T0 + 5 * DAY + 2);
+    s_next(d, "compliance_after_signature:contract/K-1",
+           TOUCHPOINT__V1__ALERT_STATUS__ALERT_STATUS_FIRING);
+    s_next(d, "compliance_after_signature:contract/K-2",
+           TOUCHPOINT__V1__ALERT_STATUS__ALERT_STATUS_FIRING);
+    /* K-3 signed; its deadline is still armed when the daemon stops. The
+     * approval of K-2 after it is the sentinel: its RESOLVED says the
+     * daemon has taken sig-3 before it is stopped. */
+    s_sign(d, "sig-3", "K-3", T0 + 2 * DAY);
+    tp_dfx_send_step(d, &(tp_test_step_t){ .event_id = "ap-2",
+                                           .at_ms = T0 + 6 * DAY,
+                                           .contract_id = "K-2",
+                                           .step = "COMPLIANCE_APPROVAL",
+                                           .state = COMPLETED });
+    s_next(d, "compliance_after_signature:contract/K-2",
+           TOUCHPOINT__V1__ALERT_STATUS__ALERT_STATUS_RESOLVED);
+    free(tp_dfx_stop(d));
+    tp_dfx_restart(d, NULL);
+    d->got.n = 0;
+    tp_dfx_send_watermark(d, "wm-1", T0 + 7 * DAY + 1);
+    const Touchpoint__V1__Alert *a = s_next(d, "compliance_after_signature:contract/K-3",
+                                            TOUCHPOINT__V1__ALERT_STATUS__ALERT_STATUS_FIRING);
+    assert_string_equal(a->hcp_id, "HCP-1");
+    /* the alerts of before the restart are not raised again */
+    tp_dfx_send_step(d, &(tp_test_step_t){ .event_id = "ap-1",
+                                           .at_ms = T0 + 8 * DAY,
+                                           .contract_id = "K-1",
+                                           .step = "COMPLIANCE_APPROVAL",
+                                           .state = COMPLETED });
+    s_next(d, "compliance_after_signature:contract/K-1",
+           TOUCHPOINT__V1__ALERT_STATUS__ALERT_STATUS_RESOLVED);
+    assert_int_equal(d->got.n, 2);
+    free(tp_dfx_stop(d));
+    tp_dfx_free(d);
+    free(extra);
+}
+
+static const char s_v1[] =
+    "return { name = 'hello', kind = 'accountability', events = { 'call' },\n"
+    "  on_event = function(ev, ctx)\n"
+    "    if ev.call.call_id:sub(1, 2) ~= 'C-' then return end -- not the fixture's probes\n"
+    "    ctx:fire{ subject = 'call/' .. ev.call.call_id, summary = 'v1' }\n"
+    "  end }\n";
+static const char s_v2[] =
+    "return { name = 'hello', kind = 'accountability', events = { 'call' },\n"
+    "  on_event = function(ev, ctx)\n"
+    "    if ev.call.call_id:sub(1, 2) ~= 'C-' then return end -- not the fixture's probes\n"
+    "    ctx:fire{ subject = 'call/' .. ev.call.call_id, summary = 'v2' }\n"
+    "  end }\n";
+static const char s_broken[] = "return { name = 'hello',\n  kind = = 'accountability' }\n";
+
+static void s_call(tp_dfx_t *d, const char *id) {
+    tp_dfx_send_call(
+        d, &(tp_test_call_t){
+               .event_id = id, .at_ms = T0, .call_id = id, .status = SUBMITTED, .fields = 0xf });
+}
+
+static void test_sighup_reload(void **state) {
+    (void)state;
+    tp_dfx_t *d = tp_dfx_setup(false);
+    char     *file = tp_path(d->dir, "hello.lua");
+    assert_int_equal(tp_write_file(file, s_v1), 0);
+    char *extra = s_lua_yaml(file, "{}");
+    tp_dfx_spawn(d, "event", extra);
+    s_call(d, "C-1");
+    assert_string_equal(s_next(d, "hello:call/C-1", 1)->summary, "v1");
+    /* a file that no longer loads: the reload goes through, v1 keeps running */
+    assert_int_equal(tp_write_file(file, s_broken), 0);
+    assert_true(tp_dfx_reload(d, "event", extra));
+    s_call(d, "C-2");
+    assert_string_equal(s_next(d, "hello:call/C-2", 1)->summary, "v1");
+    /* a good new version replaces it; its open alerts stay open (dedup) */
+    assert_int_equal(tp_write_file(file, s_v2), 0);
+    assert_true(tp_dfx_reload(d, "event", extra));
+    s_call(d, "C-1");
+    s_call(d, "C-3");
+    assert_string_equal(s_next(d, "hello:call/C-3", 1)->summary, "v2");
+    char *log = tp_dfx_stop(d);
+    assert_non_null(strstr(log, "keeping the running version"));
+    assert_non_null(strstr(log, "hello.lua:2:"));
+    free(log);
+    tp_dfx_free(d);
+    free(extra);
+    free(file);
+}
+
+static int s_run(const char *const argv[], const char *out, const char *err) {
+    tp_proc_t p;
+    assert_int_equal(tp_proc_spawn(&p, argv, NULL, out, err), 0);
+    int code = tp_proc_wait(&p, 20000);
+    if (code < 0) {
+        tp_proc_reap(&p);
+        fail_msg("touchpointd did not exit");
+    }
+    return code;
+}
+
+static void test_check_config_names_file_and_line(void **state) {
+    (void)state;
+    char *dir = tp_tmpdir(), *cfg = tp_path(dir, "t.yaml"), *lua = tp_path(dir, "bad.lua");
+    char *out = tp_path(dir, "out"), *err = tp_path(dir, "err");
+    char *yaml = s_lua_yaml(lua, "{}");
+    assert_int_equal(tp_write_file(cfg, yaml), 0);
+    assert_int_equal(tp_write_file(lua, s_broken), 0);
+    const char *argv[] = { TP_DAEMON_BIN, "--check-config", "--config", cfg, NULL };
+    assert_int_equal(s_run(argv, out, err), 1);
+    char *text = tp_read_file(err);
+    char  want[512];
+    snprintf(want, sizeof want, "%s:2:", lua);
+    if (!strstr(text, want))
+        fail_msg("stderr has no %s:\n%s", want, text);
+    free(text);
+    assert_int_equal(tp_write_file(lua, s_v1), 0);
+    assert_int_equal(s_run(argv, out, err), 0);
+    free(yaml), free(dir), free(cfg), free(lua), free(out), free(err);
+}
+
+static void test_replay_export(void **state) {
+    (void)state;
+    char *dir = tp_tmpdir(), *cfg = tp_path(dir, "t.yaml"), *in = tp_path(dir, "in.jsonl");
+    char *out = tp_path(dir, "out"), *err = tp_path(dir, "err");
+    char *yaml = NULL;
+    assert_true(asprintf(&yaml, "clock: event\nstate_dir: %s/state\n%s", dir,
+                         s_lua_yaml(EXAMPLE, "{ within: 5d }")) > 0);
+    assert_int_equal(tp_write_file(cfg, yaml), 0);
+    assert_int_equal(
+        tp_write_file(in, "{\"event_id\":\"s1\",\"source\":\"x\",\"occurred_at_ms\":1767225600000,"
+                          "\"contracting\":{\"contract_id\":\"K-9\",\"hcp_id\":\"H-9\",\"step\":"
+                          "\"CONTRACT_SIGNED\",\"state\":\"STEP_STATE_COMPLETED\",\"at_ms\":"
+                          "1767225600000}}\n"
+                          "{\"event_id\":\"w1\",\"source\":\"x\",\"occurred_at_ms\":1767744000001,"
+                          "\"watermark\":{\"now_ms\":1767744000001}}\n"),
+        0);
+    const char *argv[] = { TP_DAEMON_BIN, "--replay", in, "--config", cfg, NULL };
+    int         code = s_run(argv, out, err);
+    char       *text = tp_read_file(out), *log = tp_read_file(err);
+    if (code != 0 || !strstr(text, "compliance_after_signature:contract/K-9"))
+        fail_msg("exit %d; stdout:\n%s\nstderr:\n%s", code, text, log);
+    free(text), free(log), free(yaml), free(dir), free(cfg), free(in), free(out), free(err);
+}
+
+/* An abandoned call shows in /metrics (per rule and reason) and /status
+ * (its last message); the daemon and the other Lua rule go on. */
+static void test_errors_in_metrics_and_status(void **state) {
+    (void)state;
+    tp_dfx_t *d = tp_dfx_setup(false);
+    char     *bad = tp_path(d->dir, "bad.lua"), *good = tp_path(d->dir, "hello.lua");
+    assert_int_equal(tp_write_file(bad, "return { name = 'bad', kind = 'friction', events = "
+                                        "{ 'call' },\n  on_event = function(ev, ctx)\n"
+                                        "    error('boom')\n  end }\n"),
+                     0);
+    assert_int_equal(tp_write_file(good, s_v1), 0);
+    char *extra = NULL;
+    assert_true(asprintf(&extra, "lua_rules: [{ file: %s }, { file: %s }]\n", bad, good) > 0);
+    d->http = true;
+    tp_dfx_spawn(d, "event", extra);
+    s_call(d, "C-1");
+    s_next(d, "hello:call/C-1", 1); /* sentinel: the call went through both rules */
+    tp_test_resp_t r = tp_test_http_request(d->http_port, EVHTTP_REQ_GET, "/metrics");
+    assert_int_equal(r.code, 200);
+    /* every probe call and C-1 each raised in bad.lua: at least one */
+    const char *line = strstr(r.body, "touchpointd_lua_rule_errors_total{rule=\"bad\","
+                                      "reason=\"error\"} ");
+    if (!line)
+        fail_msg("no lua_rule_errors_total of bad in:\n%s", r.body);
+    assert_true(atoi(line + strlen("touchpointd_lua_rule_errors_total{rule=\"bad\","
+                                   "reason=\"error\"} ")) >= 1);
+    assert_non_null(strstr(r.body, "touchpointd_lua_rule_errors_total{rule=\"hello\","
+                                   "reason=\"error\"} 0"));
+    tp_test_resp_free(&r);
+    r = tp_test_http_request(d->http_port, EVHTTP_REQ_GET, "/status");
+    assert_int_equal(r.code, 200);
+    assert_non_null(strstr(r.body, "bad.lua:3: boom"));
+    tp_test_resp_free(&r);
+    free(tp_dfx_stop(d));
+    tp_dfx_free(d);
+    free(extra), free(bad), free(good);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_deadline_and_state_survive_restart),
+        cmocka_unit_test(test_sighup_reload),
+        cmocka_unit_test(test_check_config_names_file_and_line),
+        cmocka_unit_test(test_replay_export),
+        cmocka_unit_test(test_errors_in_metrics_and_status),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

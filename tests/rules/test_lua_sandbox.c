@@ -1,0 +1,210 @@
+/* test_lua_sandbox — a Lua rule that misbehaves is abandoned, counted by
+ * reason, and the engine and the other rules go on: each test runs one
+ * abusive rule next to a well-behaved one ("good", which fires on every
+ * call) and checks both the count and that "good" still fired. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include <errno.h>
+
+#include "tp_testengine.h"
+
+#define SUBMITTED TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED
+
+static const char s_good[] =
+    "return { name = 'good', kind = 'accountability', events = { 'call' },\n"
+    "  on_event = function(ev, ctx)\n"
+    "    ctx:fire{ subject = 'call/' .. ev.call.call_id, summary = 'seen' }\n"
+    "  end }\n";
+
+static char s_dir[64];
+
+static void s_write(const char *name, const char *text) {
+    char path[128];
+    snprintf(path, sizeof path, "%s/%s", s_dir, name);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static int s_setup(void **state) {
+    (void)state;
+    snprintf(s_dir, sizeof s_dir, "/tmp/tp-lua-XXXXXX");
+    assert_non_null(mkdtemp(s_dir));
+    s_write("good.lua", s_good);
+    return 0;
+}
+
+static int s_teardown(void **state) {
+    (void)state;
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", s_dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+/* An engine running bad.lua (body of on_event given) then good.lua. */
+static tp_fixture_t *s_fixture(const char *on_event, const char *budget) {
+    char text[4096], head[1024];
+    snprintf(text, sizeof text,
+             "return { name = 'bad', kind = 'friction', events = { 'call' },\n"
+             "  on_event = function(ev, ctx)\n%s\n  end }\n",
+             on_event);
+    s_write("bad.lua", text);
+    snprintf(head, sizeof head,
+             "clock: event\nlua_rules:\n  - { file: %s/bad.lua%s%s }\n  - { file: %s/good.lua }\n",
+             s_dir, budget ? ", budget: " : "", budget ? budget : "", s_dir);
+    return tp_fixture_only(head, "negative_feedback", NULL);
+}
+
+static void s_call(tp_fixture_t *f, const char *id) {
+    TP_CALL(f, .event_id = id, .at_ms = TP_T0, .call_id = id, .status = SUBMITTED);
+}
+
+/* The counters of rule `name`. */
+static tp_lua_rule_stats_t s_stats(tp_fixture_t *f, const char *name) {
+    tp_lua_rule_stats_t st[8];
+    size_t              n = tp_lua_rules_stats(tp_engine_lua_rules(f->engine), st, 8);
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(st[i].name, name))
+            return st[i];
+    fail_msg("no Lua rule %s", name);
+    return st[0];
+}
+
+/* Runs `on_event` on two calls: both abandoned for `reason`, good fired twice. */
+static void s_abandoned(const char *on_event, const char *budget, int reason) {
+    tp_fixture_t *f = s_fixture(on_event, budget);
+    s_call(f, "C-1");
+    s_call(f, "C-2");
+    tp_lua_rule_stats_t bad = s_stats(f, "bad");
+    assert_int_equal(bad.calls, 2);
+    for (int r = 0; r < TP_LUA_ERR_COUNT; r++)
+        assert_int_equal(bad.errors[r], r == reason ? 2 : 0);
+    assert_true(strlen(bad.last_error) > 0);
+    assert_int_equal(s_stats(f, "good").errors[TP_LUA_ERR_ERROR], 0);
+    assert_int_equal(f->got.n, 2);
+    tp_expect(f, 0, TP_FIRING, "good:call/C-1");
+    tp_expect(f, 1, TP_FIRING, "good:call/C-2");
+    tp_fixture_free(f);
+}
+
+static void test_endless_loop(void **state) {
+    (void)state;
+    s_abandoned("while true do end", NULL, TP_LUA_ERR_INSTRUCTIONS);
+}
+
+/* A pcall inside the rule does not get it past its budget. */
+static void test_endless_loop_in_pcall(void **state) {
+    (void)state;
+    s_abandoned("while true do pcall(function() while true do end end) end", NULL,
+                TP_LUA_ERR_INSTRUCTIONS);
+}
+
+static void test_allocation_bomb(void **state) {
+    (void)state;
+    s_abandoned("local t = {} for i = 1, 1e9 do t[i] = {i, i, i} end",
+                "{ instructions: 1000000000, memory: 1MiB }", TP_LUA_ERR_MEMORY);
+}
+
+static void test_huge_string(void **state) {
+    (void)state;
+    s_abandoned("local s = string.rep('x', 1 << 30)", NULL, TP_LUA_ERR_MEMORY);
+}
+
+static void test_error(void **state) {
+    (void)state;
+    s_abandoned("error('boom')", NULL, TP_LUA_ERR_ERROR);
+}
+
+static void test_deep_recursion(void **state) {
+    (void)state;
+    s_abandoned("local function f(n) return 1 + f(n + 1) end f(1)",
+                "{ instructions: 1000000000, memory: 64MiB }", TP_LUA_ERR_ERROR);
+}
+
+static void test_bad_fire_arguments(void **state) {
+    (void)state;
+    s_abandoned("ctx:fire{ summary = 'no subject' }", NULL, TP_LUA_ERR_BAD_ARGUMENT);
+    s_abandoned("ctx:fire{ subject = 's', summary = 'x', evidence = { a = {} } }", NULL,
+                TP_LUA_ERR_BAD_ARGUMENT);
+    s_abandoned("ctx:fire{ subject = 's', summary = 'x', severity = 'LOUD' }", NULL,
+                TP_LUA_ERR_BAD_ARGUMENT);
+    s_abandoned("ctx:arm('k', 'soon')", NULL, TP_LUA_ERR_BAD_ARGUMENT);
+    s_abandoned("ctx:put('k', function() end)", NULL, TP_LUA_ERR_BAD_ARGUMENT);
+}
+
+static void test_yield_across_c(void **state) {
+    (void)state;
+    s_abandoned("coroutine.yield(1)", NULL, TP_LUA_ERR_ERROR);
+}
+
+static void test_no_escape(void **state) {
+    (void)state;
+    s_abandoned("x = 1", NULL, TP_LUA_ERR_ERROR);                   /* globals read-only */
+    s_abandoned("io.open('/etc/passwd')", NULL, TP_LUA_ERR_ERROR);  /* no io */
+    s_abandoned("os.exit(1)", NULL, TP_LUA_ERR_ERROR);              /* no os */
+    s_abandoned("require('os')", NULL, TP_LUA_ERR_ERROR);           /* no require */
+    s_abandoned("load('return 1')()", NULL, TP_LUA_ERR_ERROR);      /* no load */
+    s_abandoned("debug.sethook()", NULL, TP_LUA_ERR_ERROR);         /* no debug */
+    s_abandoned("rawset(_ENV, 'x', 1)", NULL, TP_LUA_ERR_ERROR);    /* no rawset */
+    s_abandoned("setmetatable(_ENV, nil)", NULL, TP_LUA_ERR_ERROR); /* locked */
+    s_abandoned("local r = math.random()", NULL, TP_LUA_ERR_ERROR); /* no randomness */
+    s_abandoned("ev.event_id = 'x'", NULL, TP_LUA_ERR_ERROR);       /* ev read-only */
+}
+
+/* An ev kept past its call is dead, not freed memory. */
+static void test_kept_event_is_dead(void **state) {
+    (void)state;
+    s_write("keep.lua", "local kept\n"
+                        "return { name = 'keep', kind = 'friction', events = { 'call' },\n"
+                        "  on_event = function(ev, ctx)\n"
+                        "    if kept then local x = kept.event_id end\n"
+                        "    kept = ev\n"
+                        "  end }\n");
+    char head[512];
+    snprintf(head, sizeof head, "clock: event\nlua_rules:\n  - { file: %s/keep.lua }\n", s_dir);
+    tp_fixture_t *f = tp_fixture_only(head, "negative_feedback", NULL);
+    s_call(f, "C-1");
+    s_call(f, "C-2");
+    tp_lua_rule_stats_t st = s_stats(f, "keep");
+    assert_int_equal(st.errors[TP_LUA_ERR_ERROR], 1);
+    assert_non_null(strstr(st.last_error, "only valid during the call"));
+    tp_fixture_free(f);
+}
+
+/* A bytecode chunk is refused at load. */
+static void test_no_bytecode(void **state) {
+    (void)state;
+    s_write("bc.lua", "\x1bLua\x54");
+    char         head[512], err[512] = "";
+    tp_config_t *cfg;
+    snprintf(head, sizeof head, "lua_rules:\n  - { file: %s/bc.lua }\n", s_dir);
+    assert_int_equal(tp_config_parse(head, strlen(head), "t.yaml", err, sizeof err, &cfg), 0);
+    assert_int_equal(tp_lua_rules_check(cfg, err, sizeof err), -EINVAL);
+    assert_non_null(strstr(err, "binary chunk"));
+    tp_config_destroy(&cfg);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_endless_loop),
+        cmocka_unit_test(test_endless_loop_in_pcall),
+        cmocka_unit_test(test_allocation_bomb),
+        cmocka_unit_test(test_huge_string),
+        cmocka_unit_test(test_error),
+        cmocka_unit_test(test_deep_recursion),
+        cmocka_unit_test(test_bad_fire_arguments),
+        cmocka_unit_test(test_yield_across_c),
+        cmocka_unit_test(test_no_escape),
+        cmocka_unit_test(test_kept_event_is_dead),
+        cmocka_unit_test(test_no_bytecode),
+    };
+    return cmocka_run_group_tests(tests, s_setup, s_teardown);
+}
