@@ -32,6 +32,7 @@ typedef struct tp_call {
     uint16_t       present;         /* TP_FIELD_* mask of fields that carry data */
     bool           ever_submitted;  /* a SUBMITTED version has been applied */
     bool           first_submitted; /* the version held is the first SUBMITTED one */
+    uint16_t       event_id_cap;    /* bytes allocated at event_id (reused by the next version) */
     const char    *hcp_id;          /* these four are shared copies (tp_intern): */
     const char    *rep_id;          /* many calls name the same HCP, rep, */
     const char    *account_id;      /* account and territory */
