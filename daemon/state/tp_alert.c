@@ -13,17 +13,24 @@ typedef Touchpoint__V1__Alert__EvidenceEntry EvidenceEntry;
 
 #define MAX_EVIDENCE 32
 
+/* Most "is this firing?" questions are about a subject with no alert open
+ * at all: a count of open alerts per slot of the subject's hash answers
+ * those without hashing the rule or probing the index. 256 KiB. */
+#define SUBJECT_SLOTS (1u << 16)
+
 typedef struct s_open {
-    struct s_open *prev, *next; /* opening order: foreach and resolve_rule walk it */
-    uint64_t       hash;        /* s_hash(rule, subject) */
-    size_t         len;         /* packed FIRING alert */
+    struct s_open *prev, *next;  /* opening order: foreach and resolve_rule walk it */
+    uint64_t       hash;         /* s_hash(rule, subject) */
+    uint32_t       subject_slot; /* its count in tp_alerts.subjects */
+    size_t         len;          /* packed FIRING alert */
     uint8_t       *packed;
     size_t         rule_len; /* id[rule_len] is the ':' */
     char           id[];     /* alert_id */
 } s_open_t;
 
 struct tp_alerts {
-    tp_oa_t          index; /* s_open_t by s_hash(rule, subject) */
+    tp_oa_t          index;    /* s_open_t by s_hash(rule, subject) */
+    uint32_t        *subjects; /* open alerts per slot of the subject's hash (SUBJECT_SLOTS) */
     s_open_t        *first, *last;
     uint64_t         next_seq;
     tp_stats_t      *stats;
@@ -39,6 +46,8 @@ int tp_alerts_new(tp_stats_t *stats, tp_alerts_t **ret) {
     a->next_seq = 1;
     a->stats = stats;
     int r = tp_arena_new(4096, &a->arena);
+    if (r == 0 && !(a->subjects = calloc(SUBJECT_SLOTS, sizeof *a->subjects)))
+        r = -ENOMEM;
     if (r < 0) {
         tp_alerts_destroy(&a);
         return r;
@@ -72,17 +81,21 @@ static int s_make_id(char *buf, size_t len, const char *rule, const char *subjec
     return 0;
 }
 
-/* The index hash of alert_id "<rule>:<subject>": the subject's XXH3 seeded
- * with the rule's, so "is this firing?" never assembles the id (every rule
- * asks it for every event it sees, and building and hashing the id was the
- * daemon's top symbol). */
-static uint64_t s_hash(const char *rule, size_t rl, const char *subject, size_t sl) {
-    return XXH3_64bits_withSeed(subject, sl, XXH3_64bits(rule, rl));
+/* The index hash of alert_id "<rule>:<subject>": the rule's XXH3 seeded
+ * with the subject's (`sh`), so "is this firing?" never assembles the id
+ * (every rule asks it for every event it sees, and building and hashing
+ * the id was the daemon's top symbol). */
+static uint64_t s_hash(const char *rule, size_t rl, uint64_t sh) {
+    return XXH3_64bits_withSeed(rule, rl, sh);
 }
 
 static s_open_t *s_find(const tp_alerts_t *a, const char *rule, const char *subject) {
-    size_t   rl = strlen(rule), sl = strlen(subject);
-    uint64_t h = s_hash(rule, rl, subject, sl);
+    size_t   sl = strlen(subject);
+    uint64_t sh = XXH3_64bits(subject, sl);
+    if (!a->subjects[sh % SUBJECT_SLOTS])
+        return NULL;
+    size_t   rl = strlen(rule);
+    uint64_t h = s_hash(rule, rl, sh);
     for (tp_oa_slot_t *s = tp_oa_first(&a->index, h); s; s = tp_oa_next(&a->index, s, h)) {
         s_open_t *o = s->item;
         if (o->rule_len == rl && memcmp(o->id, rule, rl) == 0 &&
@@ -95,6 +108,7 @@ static s_open_t *s_find(const tp_alerts_t *a, const char *rule, const char *subj
 /* Takes o out of the index and the opening order (does not free it). */
 static void s_unlink(tp_alerts_t *a, s_open_t *o) {
     tp_oa_remove_item(&a->index, o->hash, o);
+    a->subjects[o->subject_slot]--;
     if (o->prev)
         o->prev->next = o->next;
     else
@@ -221,7 +235,9 @@ int tp_alerts_fire(tp_alerts_t *a, const tp_alert_spec_t *spec, int64_t now_ms) 
         return -ENOMEM;
     memcpy(o->id, id, idlen + 1);
     o->rule_len = rl;
-    o->hash = s_hash(spec->rule, rl, id + rl + 1, idlen - rl - 1);
+    uint64_t sh = XXH3_64bits(id + rl + 1, idlen - rl - 1);
+    o->hash = s_hash(spec->rule, rl, sh);
+    o->subject_slot = (uint32_t)(sh % SUBJECT_SLOTS);
     r = s_pack(&al, &o->packed, &o->len);
     if (r == 0 && (r = tp_oa_put(&a->index, o->hash, o)) < 0)
         free(o->packed);
@@ -229,6 +245,7 @@ int tp_alerts_fire(tp_alerts_t *a, const tp_alert_spec_t *spec, int64_t now_ms) 
         free(o);
         return r;
     }
+    a->subjects[o->subject_slot]++;
     o->next = NULL;
     o->prev = a->last;
     if (a->last)
@@ -326,6 +343,7 @@ void tp_alerts_destroy(tp_alerts_t **p) {
         free(o);
     }
     tp_oa_clear(&a->index);
+    free(a->subjects);
     tp_arena_destroy(&a->arena);
     free(a);
     *p = NULL;
