@@ -9,9 +9,10 @@
 
 #include "tp_config.h"
 #include "tp_intern.h"
+#include "tp_oa.h"
 
 struct tp_state {
-    tp_call_t   *calls;   /* uthash head, keyed by call_id */
+    tp_oa_t      calls;   /* tp_call_t by XXH3 of call_id */
     tp_intern_t *strings; /* hcp, rep, account, territory: shared by many calls */
 };
 
@@ -158,34 +159,46 @@ int tp_state_apply_call(tp_state_t *s, const Touchpoint__V1__CallLogged *c, cons
     call->first_submitted = submitted && !call->ever_submitted;
     call->ever_submitted |= submitted;
     if (created) {
-        HASH_ADD_KEYPTR(hh, s->calls, call->call_id, strlen(call->call_id), call);
+        call->hash = XXH3_64bits(call->call_id, strlen(call->call_id));
+        if (tp_oa_put(&s->calls, call->hash, call) < 0) {
+            s_call_free(s, call);
+            return -ENOMEM;
+        }
     }
     *ret_call = call;
     return 1;
 }
 
 tp_call_t *tp_state_find_call(tp_state_t *s, const char *call_id) {
-    tp_call_t *call;
-    HASH_FIND_STR(s->calls, call_id, call);
-    return call;
+    if (!s->calls.n)
+        return NULL;
+    size_t   len = strlen(call_id);
+    uint64_t h = XXH3_64bits(call_id, len);
+    for (tp_oa_slot_t *sl = tp_oa_first(&s->calls, h); sl; sl = tp_oa_next(&s->calls, sl, h)) {
+        tp_call_t *call = sl->item;
+        if (memcmp(call->call_id, call_id, len + 1) == 0)
+            return call;
+    }
+    return NULL;
 }
 
 void tp_state_forget_call(tp_state_t *s, tp_call_t *call) {
-    HASH_DEL(s->calls, call);
+    tp_oa_remove_item(&s->calls, call->hash, call);
     s_call_free(s, call);
 }
 
 size_t tp_state_calls(const tp_state_t *s) {
-    return HASH_COUNT(s->calls);
+    return s->calls.n;
 }
 
 void tp_state_destroy(tp_state_t **p) {
     tp_state_t *s = p ? *p : NULL;
     if (!s)
         return;
-    tp_call_t *call, *tmp;
-    TP_HASH_DRAIN(s->calls, call, tmp)
-    s_call_free(s, call);
+    for (size_t i = 0; s->calls.slots && i <= s->calls.mask; i++)
+        if (s->calls.slots[i].item)
+            s_call_free(s, s->calls.slots[i].item);
+    tp_oa_clear(&s->calls);
     tp_intern_destroy(&s->strings);
     free(s);
     *p = NULL;
