@@ -43,10 +43,6 @@ static const s_table_t *s_table(const ProtobufCMessageDescriptor *desc) {
  * limits (5 bytes for a tag or a length, 10 for a value), and no case
  * where it and this would read different values. */
 static bool s_varint(const uint8_t **p, const uint8_t *end, unsigned max, uint64_t *v) {
-    if (*p < end && **p < 0x80) { /* most tags, lengths and enums */
-        *v = *(*p)++;
-        return true;
-    }
     uint64_t r = 0;
     for (unsigned i = 0; i < max && *p < end; i++) {
         uint8_t b = *(*p)++;
@@ -106,8 +102,7 @@ static ProtobufCMessage *s_message(ProtobufCAllocator *a, const ProtobufCMessage
     /* Repeated strings are gathered here and allocated at the end, as
      * protobuf-c sizes its arrays exactly. */
     s_slice_t      items[MAX_FIELD][MAX_REPEAT];
-    size_t         n_items[MAX_FIELD];
-    unsigned       repeated = 0; /* bit n: field n has items */
+    size_t         n_items[MAX_FIELD] = { 0 };
     bool           seen[MAX_FIELD] = { false };
     const uint8_t *p = buf, *end = buf + len;
     while (p < end) {
@@ -126,14 +121,8 @@ static ProtobufCMessage *s_message(ProtobufCAllocator *a, const ProtobufCMessage
             goto fail;
         bool oneof = f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF;
         if (f->label == PROTOBUF_C_LABEL_REPEATED) {
-            if (f->type != PROTOBUF_C_TYPE_STRING)
+            if (f->type != PROTOBUF_C_TYPE_STRING || n_items[number] == MAX_REPEAT)
                 goto fail;
-            if (!(repeated & 1u << number)) {
-                repeated |= 1u << number;
-                n_items[number] = 0;
-            } else if (n_items[number] == MAX_REPEAT) {
-                goto fail;
-            }
         } else if (oneof) {
             uint32_t *which = (uint32_t *)(void *)((char *)m + f->quantifier_offset);
             /* Another member, or a message again (merged by protobuf-c). */
@@ -165,11 +154,10 @@ static ProtobufCMessage *s_message(ProtobufCAllocator *a, const ProtobufCMessage
             *(ProtobufCMessage **)member = sub;
         }
     }
-    for (unsigned number = 1; repeated; number++) {
-        if (!(repeated & 1u << number))
+    for (unsigned number = 1; number < MAX_FIELD; number++) {
+        size_t n = n_items[number];
+        if (!n)
             continue;
-        repeated &= ~(1u << number);
-        size_t                          n = n_items[number];
         const ProtobufCFieldDescriptor *f = t->by_number[number];
         char                          **arr = s_alloc(a, n * sizeof *arr);
         if (!arr)
