@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "tp_config.h"
-#include "tp_decode.h"
 
 static const char *const s_bad_names[TP_BAD__COUNT] = {
     [TP_BAD_NONE] = "none",     [TP_BAD_FRAMES] = "frames",     [TP_BAD_TOPIC] = "topic",
@@ -154,10 +153,8 @@ tp_bad_t tp_codec_decode(const tp_frame_t *frames, size_t nframes, ProtobufCAllo
         snprintf(why, whylen, "frame 2 is empty (expected an Envelope)");
         return TP_BAD_EMPTY;
     }
-    /* The fast decoder for the ordinary case; protobuf-c decides the rest. */
-    Touchpoint__V1__Envelope *env = tp_decode_envelope(alloc, frames[1].len, frames[1].data);
-    if (!env)
-        env = touchpoint__v1__envelope__unpack(alloc, frames[1].len, frames[1].data);
+    Touchpoint__V1__Envelope *env =
+        touchpoint__v1__envelope__unpack(alloc, frames[1].len, frames[1].data);
     if (!env) {
         snprintf(why, whylen, "frame 2 (%zu bytes) is not a valid Envelope", frames[1].len);
         return TP_BAD_DECODE;
