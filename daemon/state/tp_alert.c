@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include "tp_alert_pack.h"
 #include "tp_hash.h"
 #include "tp_oa.h"
 
@@ -37,8 +36,7 @@ struct tp_alerts {
     tp_stats_t      *stats;
     tp_alert_sink_fn sink;
     void            *sink_ctx;
-    tp_arena_t      *arena;     /* the FIRING unpacked by a resolve, reset after */
-    bool             fast_pack; /* tp_alert_pack knows this Alert (else protobuf-c packs) */
+    tp_arena_t      *arena; /* the FIRING unpacked by a resolve, reset after */
 };
 
 int tp_alerts_new(tp_stats_t *stats, tp_alerts_t **ret) {
@@ -47,7 +45,6 @@ int tp_alerts_new(tp_stats_t *stats, tp_alerts_t **ret) {
         return -ENOMEM;
     a->next_seq = 1;
     a->stats = stats;
-    a->fast_pack = tp_alert_pack_ok();
     int r = tp_arena_new(4096, &a->arena);
     if (r == 0 && !(a->subjects = calloc(SUBJECT_SLOTS, sizeof *a->subjects)))
         r = -ENOMEM;
@@ -137,16 +134,12 @@ void tp_alerts_foreach(const tp_alerts_t *a, tp_alert_each_fn fn, void *ctx) {
 }
 
 /* Packs `al` into a new buffer; the caller frees it. */
-static int s_pack(const tp_alerts_t *a, const Alert *al, uint8_t **ret_buf, size_t *ret_len) {
-    bool     fast = a->fast_pack && al->base.n_unknown_fields == 0;
-    size_t   len = fast ? tp_alert_pack_size(al) : protobuf_c_message_get_packed_size(&al->base);
+static int s_pack(const Alert *al, uint8_t **ret_buf, size_t *ret_len) {
+    size_t   len = protobuf_c_message_get_packed_size(&al->base);
     uint8_t *buf = malloc(len ? len : 1);
     if (!buf)
         return -ENOMEM;
-    if (fast)
-        tp_alert_pack(al, buf);
-    else
-        protobuf_c_message_pack(&al->base, buf);
+    protobuf_c_message_pack(&al->base, buf);
     *ret_buf = buf;
     *ret_len = len;
     return 0;
@@ -180,7 +173,7 @@ static void s_emit(tp_alerts_t *a, Alert *al) {
     al->sequence = a->next_seq++;
     uint8_t *buf;
     size_t   len;
-    if (s_pack(a, al, &buf, &len) < 0) {
+    if (s_pack(al, &buf, &len) < 0) {
         a->stats->publish_errors++;
         return;
     }
@@ -245,7 +238,7 @@ int tp_alerts_fire(tp_alerts_t *a, const tp_alert_spec_t *spec, int64_t now_ms) 
     uint64_t sh = XXH3_64bits(id + rl + 1, idlen - rl - 1);
     o->hash = s_hash(spec->rule, rl, sh);
     o->subject_slot = (uint32_t)(sh % SUBJECT_SLOTS);
-    r = s_pack(a, &al, &o->packed, &o->len);
+    r = s_pack(&al, &o->packed, &o->len);
     if (r == 0 && (r = tp_oa_put(&a->index, o->hash, o)) < 0)
         free(o->packed);
     if (r < 0) {
