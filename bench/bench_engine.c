@@ -12,9 +12,16 @@
  * bytes per open call (mallinfo2, allocator overhead included). No sockets: this isolates the rule engine; the
  * end-to-end benchmark against raw ZeroMQ is a separate target.
  *
+ * Also counts mallocs per event (the workload's, and a steady stream that
+ * changes no alert).
+ *
  * Usage: bench_engine [N ...]   (prints a table, then one JSON line)
  * BENCH_LUA_RULES=0|1|3 runs 0 (default), 1 (notes_quality) or 3 of the
  * example Lua rules of examples/rules/ beside the built-in ones.
+ * Environment: BENCH_WORKLOAD=hot|spread (only that one, then the steady
+ * stream; for callgrind), BENCH_WORKLOAD=steady (only the steady stream,
+ * its 20,000 measured events instrumented), BENCH_EVENTS=n (events per workload), BENCH_KPI=1
+ * (KPI observer on in the workloads).
  */
 #include <malloc.h>
 #include <stdbool.h>
@@ -37,9 +44,48 @@
 #define CALLGRIND_STOP_INSTRUMENTATION
 #endif
 
-#define T0   1767225600000LL
-#define D    86400000LL
-#define WORK 200000
+#define T0 1767225600000LL
+#define D  86400000LL
+
+/* Events per timed workload: 200,000, or BENCH_EVENTS (callgrind runs use
+ * fewer). */
+static size_t s_work = 200000;
+
+/* Allocations made by the project's code (this binary is linked with
+ * --wrap for the allocator, bench/CMakeLists.txt): mallocs per event. */
+void *__real_malloc(size_t n);
+void *__real_calloc(size_t n, size_t size);
+void *__real_realloc(void *p, size_t n);
+void *__wrap_malloc(size_t n);
+void *__wrap_calloc(size_t n, size_t size);
+void *__wrap_realloc(void *p, size_t n);
+char *__wrap_strdup(const char *s);
+
+static uint64_t s_mallocs;  /* made inside tp_engine_handle so far */
+static bool     s_counting; /* inside tp_engine_handle: the bench's own packing is not counted */
+
+void *__wrap_malloc(size_t n) {
+    s_mallocs += s_counting;
+    return __real_malloc(n);
+}
+
+void *__wrap_calloc(size_t n, size_t size) {
+    s_mallocs += s_counting;
+    return __real_calloc(n, size);
+}
+
+void *__wrap_realloc(void *p, size_t n) {
+    s_mallocs += s_counting;
+    return __real_realloc(p, n);
+}
+
+char *__wrap_strdup(const char *s) {
+    size_t n = strlen(s) + 1;
+    char  *p = __wrap_malloc(n);
+    if (p)
+        memcpy(p, s, n);
+    return p;
+}
 
 typedef struct {
     uint8_t    *buf;
@@ -88,7 +134,7 @@ static size_t s_pack_call(uint8_t **ret, const char *event_id, int64_t at, const
 }
 
 static size_t s_pack_feedback(uint8_t **ret, const char *event_id, int64_t at, const char *hcp,
-                              int nps) {
+                              int nps, Touchpoint__V1__Channel preferred) {
     Touchpoint__V1__Feedback f;
     touchpoint__v1__feedback__init(&f);
     f.feedback_id = (char *)event_id;
@@ -96,7 +142,7 @@ static size_t s_pack_feedback(uint8_t **ret, const char *event_id, int64_t at, c
     f.subject_type = "general";
     f.nps_value_case = TOUCHPOINT__V1__FEEDBACK__NPS_VALUE_NPS;
     f.nps = nps;
-    f.preferred_channel = TOUCHPOINT__V1__CHANNEL__CHANNEL_VIDEO;
+    f.preferred_channel = preferred;
     f.at_ms = at;
     Touchpoint__V1__Envelope e = TOUCHPOINT__V1__ENVELOPE__INIT;
     e.payload_case = TOUCHPOINT__V1__ENVELOPE__PAYLOAD_FEEDBACK;
@@ -129,7 +175,10 @@ static size_t s_pack_step(uint8_t **ret, const char *event_id, int64_t at, const
 
 static int s_handle(tp_engine_t *e, const frame_t *f) {
     tp_frame_t frames[2] = { { f->topic, strlen(f->topic) }, { f->buf, f->len } };
-    return tp_engine_handle(e, frames, 2);
+    s_counting = true;
+    int r = tp_engine_handle(e, frames, 2);
+    s_counting = false;
+    return r;
 }
 
 static int s_handle(tp_engine_t *e, const frame_t *f);
@@ -184,9 +233,9 @@ static double s_now(void) {
  * feedback. Event times stay inside the first day so no deadline fires:
  * we measure the per-event cost, not alert output. */
 static frame_t *s_workload(size_t n_open, size_t spread) {
-    frame_t *w = calloc(WORK, sizeof *w);
+    frame_t *w = calloc(s_work, sizeof *w);
     char     id[48], call[48], hcp[32], rep[32];
-    for (size_t i = 0; i < WORK; i++) {
+    for (size_t i = 0; i < s_work; i++) {
         int64_t at = T0 + 1000 + (int64_t)i;
         /* Which open call (and HCP, rep) this event is about: one of the
          * first `spread` open calls. */
@@ -210,7 +259,8 @@ static frame_t *s_workload(size_t n_open, size_t spread) {
             w[i].topic = "crm.call";
             break;
         default:
-            w[i].len = s_pack_feedback(&w[i].buf, id, at, hcp, (int)(i % 11));
+            w[i].len = s_pack_feedback(&w[i].buf, id, at, hcp, (int)(i % 11),
+                                       TOUCHPOINT__V1__CHANNEL__CHANNEL_VIDEO);
             w[i].topic = "crm.feedback";
             break;
         }
@@ -225,8 +275,11 @@ typedef struct {
     double bytes_per_open_call;
 } result_t;
 
+static uint64_t s_alerts; /* transitions published so far */
+
 static int s_null_sink(void *ctx, const char *topic, const uint8_t *buf, size_t len,
                        const Touchpoint__V1__Alert *alert) {
+    s_alerts++;
     (void)ctx;
     (void)topic;
     (void)buf;
@@ -235,10 +288,11 @@ static int s_null_sink(void *ctx, const char *topic, const uint8_t *buf, size_t 
     return 0;
 }
 
-/* Opens n_open calls in a fresh engine, then times WORK events about the
+/* Opens n_open calls in a fresh engine, then times s_work events about the
  * first `spread` of them. Returns events/s; *ret_bytes (if not NULL) gets
  * heap bytes per open call. */
-static bool s_with_kpi; /* install the KPI observer (what the daemon does with http on) */
+static bool   s_with_kpi;     /* install the KPI observer (what the daemon does with http on) */
+static double s_last_mallocs; /* mallocs per event of the last s_run's timed loop */
 
 /* The config of s_run, with BENCH_LUA_RULES example Lua rules. */
 static const char *s_yaml(void) {
@@ -292,21 +346,88 @@ static double s_run(size_t n_open, size_t spread, double *ret_bytes) {
     if (ret_bytes)
         *ret_bytes = (double)(mallinfo2().uordblks - before) / (double)n_open;
 
-    double t0 = s_now();
+    uint64_t m0 = s_mallocs;
+    double   t0 = s_now();
     CALLGRIND_START_INSTRUMENTATION;
-    for (size_t i = 0; i < WORK; i++)
+    for (size_t i = 0; i < s_work; i++)
         s_handle(e, &work[i]);
     CALLGRIND_STOP_INSTRUMENTATION;
     double dt = s_now() - t0;
+    s_last_mallocs = (double)(s_mallocs - m0) / (double)s_work;
 
-    for (size_t i = 0; i < WORK; i++)
+    for (size_t i = 0; i < s_work; i++)
         free(work[i].buf);
     free(work);
     tp_engine_destroy(&e);
     tp_kpi_destroy(&kpi);
     tp_metrics_destroy(&m);
     tp_config_destroy(&cfg);
-    return WORK / dt;
+    return s_work / dt;
+}
+
+/* Mallocs per event in steady state for a stream that changes no alert:
+ * 1,000 submitted calls corrected again and again (complete, so nothing
+ * fires) and promoter feedback from their HCPs preferring the channel
+ * used, KPI observer on. A dedup window of 1,000 is full after the warm-up,
+ * so the window recycles as it does in production. Returns mallocs per
+ * event of the measured part; *ret_alerts gets the alerts it published
+ * (0, or the stream is not what it says). */
+static bool s_steady_callgrind; /* BENCH_WORKLOAD=steady: instrument its measured part */
+
+static double s_steady(uint64_t *ret_alerts) {
+    static const char *yaml = "clock: event\nlimits: { dedup_window: 1000 }\n";
+    char               err[256], id[48], call[48], hcp[32], rep[32];
+    tp_config_t       *cfg;
+    tp_engine_t       *e;
+    tp_metrics_t      *m = NULL;
+    tp_kpi_t          *kpi = NULL;
+    if (tp_config_parse(yaml, strlen(yaml), "bench", err, sizeof err, &cfg) < 0 ||
+        tp_engine_new(cfg, &e) < 0 || tp_metrics_new("touchpointd_", &m) < 0 ||
+        tp_kpi_new(cfg, m, &kpi) < 0)
+        exit(1);
+    tp_engine_set_sink(e, s_null_sink, NULL);
+    tp_engine_set_observer(e, tp_kpi_observe, kpi);
+    enum { CALLS = 1000, WARM = 5000, MEASURED = 20000 };
+    uint64_t m0 = 0, a0 = 0;
+    for (size_t i = 0; i < WARM + MEASURED; i++) {
+        if (i == WARM) {
+            m0 = s_mallocs;
+            a0 = s_alerts;
+            if (s_steady_callgrind)
+                CALLGRIND_START_INSTRUMENTATION;
+        }
+        size_t  target = i / 2 % CALLS;
+        int64_t at = T0 + 1000 + (int64_t)i;
+        frame_t f;
+        snprintf(id, sizeof id, "s-%zu", i);
+        snprintf(hcp, sizeof hcp, "HCP-%zu", target);
+        snprintf(rep, sizeof rep, "REP-%zu", target % 200);
+        if (i % 2 == 0) {
+            snprintf(call, sizeof call, "OPEN-%zu", target);
+            f.len = s_pack_call(&f.buf, id, at, call, hcp, rep,
+                                TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED, 1, T0 + D / 2);
+            f.topic = "crm.call";
+        } else {
+            f.len = s_pack_feedback(&f.buf, id, at, hcp, 10,
+                                    TOUCHPOINT__V1__CHANNEL__CHANNEL_IN_PERSON);
+            f.topic = "crm.feedback";
+        }
+        s_handle(e, &f);
+        free(f.buf);
+    }
+    if (s_steady_callgrind)
+        CALLGRIND_STOP_INSTRUMENTATION;
+    double per_event = (double)(s_mallocs - m0) / MEASURED;
+    if (getenv("BENCH_DEBUG"))
+        fprintf(stderr, "steady: received %llu accepted %llu\n",
+                (unsigned long long)tp_engine_stats(e)->received,
+                (unsigned long long)tp_engine_stats(e)->accepted);
+    *ret_alerts = s_alerts - a0;
+    tp_engine_destroy(&e);
+    tp_kpi_destroy(&kpi);
+    tp_metrics_destroy(&m);
+    tp_config_destroy(&cfg);
+    return per_event;
 }
 
 int main(int argc, char **argv) {
@@ -320,21 +441,36 @@ int main(int argc, char **argv) {
     tp_log_set_max_level(TP_LOG_ERR); /* duplicates and gaps are not the point here */
     /* BENCH_WORKLOAD=hot or spread runs only that one (for callgrind). */
     const char *only = getenv("BENCH_WORKLOAD");
+    if (getenv("BENCH_EVENTS"))
+        s_work = strtoull(getenv("BENCH_EVENTS"), NULL, 10);
+    s_with_kpi = getenv("BENCH_KPI") != NULL;
+    s_steady_callgrind = only && strcmp(only, "steady") == 0;
     bool     hot = !only || strcmp(only, "hot") == 0, spread = !only || strcmp(only, "spread") == 0;
     result_t res[8];
-    printf("%12s %12s %8s %12s %8s %16s\n", "open calls", "hot ev/s", "ratio", "spread ev/s",
-           "ratio", "bytes/open call");
+    printf("%12s %12s %8s %12s %8s %16s %12s\n", "open calls", "hot ev/s", "ratio", "spread ev/s",
+           "ratio", "bytes/open call", "mallocs/ev");
     for (int i = 0; i < n; i++) {
         res[i] = (result_t){ .open = sizes[i] };
         if (hot)
             res[i].hot_per_s = s_run(sizes[i], 1000, &res[i].bytes_per_open_call);
+        double mallocs = s_last_mallocs;
         if (spread)
             res[i].spread_per_s =
                 s_run(sizes[i], sizes[i], hot ? NULL : &res[i].bytes_per_open_call);
-        printf("%12zu %12.0f %8.3f %12.0f %8.3f %16.0f\n", res[i].open, res[i].hot_per_s,
+        if (!hot)
+            mallocs = s_last_mallocs;
+        printf("%12zu %12.0f %8.3f %12.0f %8.3f %16.0f %12.3f\n", res[i].open, res[i].hot_per_s,
                res[i].hot_per_s / res[0].hot_per_s, res[i].spread_per_s,
-               res[i].spread_per_s / res[0].spread_per_s, res[i].bytes_per_open_call);
+               res[i].spread_per_s / res[0].spread_per_s, res[i].bytes_per_open_call, mallocs);
     }
+    uint64_t steady_alerts;
+    double   steady = s_steady(&steady_alerts);
+    printf("steady no-alert stream (1,000 calls corrected, promoter feedback): %.4f mallocs/event, "
+           "%llu alerts\n",
+           steady, (unsigned long long)steady_alerts);
+    /* Under callgrind (BENCH_WORKLOAD set) only the workload above. */
+    if (only)
+        return 0;
     /* The KPI observer's cost: the hot workload at the smallest N, off and
      * on alternately, best of three each (same run, same machine state). */
     double off = 0, on = 0;
@@ -346,15 +482,16 @@ int main(int argc, char **argv) {
         r = s_run(sizes[0], 1000, NULL);
         on = r > on ? r : on;
     }
-    s_with_kpi = false;
+    s_with_kpi = getenv("BENCH_KPI") != NULL;
     printf(
         "KPI observer (%zu open calls, hot, best of 3): off %.0f ev/s, on %.0f ev/s, ratio %.3f\n",
         sizes[0], off, on, on / off);
     double case_bytes = s_case_bytes(100000);
     printf("heap bytes per open contracting case (100,000 cases, 3 steps each): %.0f\n",
            case_bytes);
-    printf("{\"bench\":\"engine\",\"workload_events\":%d,\"bytes_per_open_case\":%.0f,\"runs\":[",
-           WORK, case_bytes);
+    printf("{\"bench\":\"engine\",\"workload_events\":%zu,\"bytes_per_open_case\":%.0f,"
+           "\"steady_mallocs_per_event\":%.4f,\"runs\":[",
+           s_work, case_bytes, steady);
     for (int i = 0; i < n; i++)
         printf("%s{\"open_calls\":%zu,\"hot_events_per_s\":%.0f,\"hot_ratio\":%.4f,"
                "\"spread_events_per_s\":%.0f,\"spread_ratio\":%.4f,\"bytes_per_open_call\":%.0f}",

@@ -211,6 +211,11 @@ int tp_metric_add(tp_metric_t *f, const char *const *values, double v) {
     return 0;
 }
 
+double *tp_metric_slot(tp_metric_t *f, const char *const *values) {
+    s_series_t *s = s_get(f, values);
+    return s ? &s->value : NULL;
+}
+
 int tp_metric_set(tp_metric_t *f, const char *const *values, double v) {
     s_series_t *s = s_get(f, values);
     if (!s)

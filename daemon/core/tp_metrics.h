@@ -49,6 +49,12 @@ int tp_metric_add(tp_metric_t *f, const char *const *values, double v);     /* c
 int tp_metric_set(tp_metric_t *f, const char *const *values, double v);     /* gauge, counter */
 int tp_metric_observe(tp_metric_t *f, const char *const *values, double v); /* histogram */
 
+/* The value of the counter or gauge series `values` (created if need be),
+ * for a caller that adds to the same series on every event: looked up
+ * once, then one addition per event. Valid as long as the registry (series
+ * are never removed). NULL on ENOMEM. */
+double *tp_metric_slot(tp_metric_t *f, const char *const *values);
+
 /* The value of a counter or gauge series (a histogram's count), 0 if the
  * series does not exist. */
 double tp_metric_value(const tp_metric_t *f, const char *const *values);

@@ -6,21 +6,32 @@
 #include <stdlib.h>
 #include <string.h>
 #include "tp_hash.h"
+#include "tp_oa.h"
 
 typedef Touchpoint__V1__Alert                Alert;
 typedef Touchpoint__V1__Alert__EvidenceEntry EvidenceEntry;
 
 #define MAX_EVIDENCE 32
 
-typedef struct {
-    UT_hash_handle hh;
-    size_t         len; /* packed FIRING alert */
+/* Most "is this firing?" questions are about a subject with no alert open
+ * at all: a count of open alerts per slot of the subject's hash answers
+ * those without hashing the rule or probing the index. 256 KiB. */
+#define SUBJECT_SLOTS (1u << 16)
+
+typedef struct s_open {
+    struct s_open *prev, *next;  /* opening order: foreach and resolve_rule walk it */
+    uint64_t       hash;         /* s_hash(rule, subject) */
+    uint32_t       subject_slot; /* its count in tp_alerts.subjects */
+    size_t         len;          /* packed FIRING alert */
     uint8_t       *packed;
-    char           id[]; /* alert_id */
+    size_t         rule_len; /* id[rule_len] is the ':' */
+    char           id[];     /* alert_id */
 } s_open_t;
 
 struct tp_alerts {
-    s_open_t        *open; /* uthash head, keyed by alert_id */
+    tp_oa_t          index;    /* s_open_t by s_hash(rule, subject) */
+    uint32_t        *subjects; /* open alerts per slot of the subject's hash (SUBJECT_SLOTS) */
+    s_open_t        *first, *last;
     uint64_t         next_seq;
     tp_stats_t      *stats;
     tp_alert_sink_fn sink;
@@ -35,6 +46,8 @@ int tp_alerts_new(tp_stats_t *stats, tp_alerts_t **ret) {
     a->next_seq = 1;
     a->stats = stats;
     int r = tp_arena_new(4096, &a->arena);
+    if (r == 0 && !(a->subjects = calloc(SUBJECT_SLOTS, sizeof *a->subjects)))
+        r = -ENOMEM;
     if (r < 0) {
         tp_alerts_destroy(&a);
         return r;
@@ -56,9 +69,8 @@ uint64_t tp_alerts_next_sequence(const tp_alerts_t *a) {
     return a->next_seq;
 }
 
-/* "<rule>:<subject>". Built with memcpy, not snprintf: every rule asks
- * is_firing for every event it sees, and snprintf's format parsing was 8%
- * of the daemon's instructions per event (callgrind). */
+/* "<rule>:<subject>". Built with memcpy, not snprintf, and only when an
+ * alert opens: lookups hash and compare the two parts where they are. */
 static int s_make_id(char *buf, size_t len, const char *rule, const char *subject) {
     size_t rl = strlen(rule), sl = strlen(subject);
     if (rl + 1 + sl >= len)
@@ -69,23 +81,54 @@ static int s_make_id(char *buf, size_t len, const char *rule, const char *subjec
     return 0;
 }
 
-static s_open_t *s_find(const tp_alerts_t *a, const char *id) {
-    s_open_t *o;
-    HASH_FIND_STR(a->open, id, o);
-    return o;
+/* The index hash of alert_id "<rule>:<subject>": the rule's XXH3 seeded
+ * with the subject's (`sh`), so "is this firing?" never assembles the id
+ * (every rule asks it for every event it sees, and building and hashing
+ * the id was the daemon's top symbol). */
+static uint64_t s_hash(const char *rule, size_t rl, uint64_t sh) {
+    return XXH3_64bits_withSeed(rule, rl, sh);
+}
+
+static s_open_t *s_find(const tp_alerts_t *a, const char *rule, const char *subject) {
+    size_t   sl = strlen(subject);
+    uint64_t sh = XXH3_64bits(subject, sl);
+    if (!a->subjects[sh % SUBJECT_SLOTS])
+        return NULL;
+    size_t   rl = strlen(rule);
+    uint64_t h = s_hash(rule, rl, sh);
+    for (tp_oa_slot_t *s = tp_oa_first(&a->index, h); s; s = tp_oa_next(&a->index, s, h)) {
+        s_open_t *o = s->item;
+        if (o->rule_len == rl && memcmp(o->id, rule, rl) == 0 &&
+            memcmp(o->id + rl + 1, subject, sl + 1) == 0)
+            return o;
+    }
+    return NULL;
+}
+
+/* Takes o out of the index and the opening order (does not free it). */
+static void s_unlink(tp_alerts_t *a, s_open_t *o) {
+    tp_oa_remove_item(&a->index, o->hash, o);
+    a->subjects[o->subject_slot]--;
+    if (o->prev)
+        o->prev->next = o->next;
+    else
+        a->first = o->next;
+    if (o->next)
+        o->next->prev = o->prev;
+    else
+        a->last = o->prev;
 }
 
 bool tp_alerts_is_firing(const tp_alerts_t *a, const char *rule, const char *subject) {
-    char id[TP_ALERT_ID_MAX];
-    return s_make_id(id, sizeof id, rule, subject) == 0 && s_find(a, id) != NULL;
+    return a->index.n && s_find(a, rule, subject) != NULL;
 }
 
 size_t tp_alerts_open(const tp_alerts_t *a) {
-    return HASH_COUNT(a->open);
+    return a->index.n;
 }
 
 void tp_alerts_foreach(const tp_alerts_t *a, tp_alert_each_fn fn, void *ctx) {
-    for (const s_open_t *o = a->open; o; o = o->hh.next)
+    for (const s_open_t *o = a->first; o; o = o->next)
         if (fn(ctx, o->packed, o->len))
             return;
 }
@@ -143,12 +186,12 @@ static char *s_str(const char *s) {
 }
 
 int tp_alerts_fire(tp_alerts_t *a, const tp_alert_spec_t *spec, int64_t now_ms) {
+    if (a->index.n && s_find(a, spec->rule, spec->subject))
+        return 0;
     char id[TP_ALERT_ID_MAX];
     int  r = s_make_id(id, sizeof id, spec->rule, spec->subject);
     if (r < 0)
         return r;
-    if (s_find(a, id))
-        return 0;
     if (spec->n_evidence > MAX_EVIDENCE)
         return -E2BIG;
 
@@ -186,17 +229,30 @@ int tp_alerts_fire(tp_alerts_t *a, const tp_alert_spec_t *spec, int64_t now_ms) 
      * published FIRING that we do not know is open. The bytes kept are the
      * bytes published: packed once (packing was 10% of the daemon's
      * instructions when it happened twice). */
-    size_t    idlen = strlen(id);
+    size_t    idlen = strlen(id), rl = strlen(spec->rule);
     s_open_t *o = malloc(sizeof *o + idlen + 1);
     if (!o)
         return -ENOMEM;
     memcpy(o->id, id, idlen + 1);
+    o->rule_len = rl;
+    uint64_t sh = XXH3_64bits(id + rl + 1, idlen - rl - 1);
+    o->hash = s_hash(spec->rule, rl, sh);
+    o->subject_slot = (uint32_t)(sh % SUBJECT_SLOTS);
     r = s_pack(&al, &o->packed, &o->len);
+    if (r == 0 && (r = tp_oa_put(&a->index, o->hash, o)) < 0)
+        free(o->packed);
     if (r < 0) {
         free(o);
         return r;
     }
-    HASH_ADD_KEYPTR(hh, a->open, o->id, idlen, o);
+    a->subjects[o->subject_slot]++;
+    o->next = NULL;
+    o->prev = a->last;
+    if (a->last)
+        a->last->next = o;
+    else
+        a->first = o;
+    a->last = o;
     a->next_seq++;
     s_sink(a, &al, o->packed, o->len);
     return 1;
@@ -205,11 +261,7 @@ int tp_alerts_fire(tp_alerts_t *a, const tp_alert_spec_t *spec, int64_t now_ms) 
 int tp_alerts_resolve(tp_alerts_t *a, const char *rule, const char *subject, const char *summary,
                       const tp_kv_t *evidence, size_t n_evidence, const char *event_id,
                       int64_t now_ms) {
-    char id[TP_ALERT_ID_MAX];
-    int  r = s_make_id(id, sizeof id, rule, subject);
-    if (r < 0)
-        return r;
-    s_open_t *o = s_find(a, id);
+    s_open_t *o = a->index.n ? s_find(a, rule, subject) : NULL;
     if (!o)
         return 0;
     /* Into the arena: a FIRING with evidence is a dozen allocations. */
@@ -247,7 +299,7 @@ int tp_alerts_resolve(tp_alerts_t *a, const char *rule, const char *subject, con
     al.n_event_ids = event_id ? 1 : 0;
     al.detected_at_ms = now_ms;
 
-    HASH_DEL(a->open, o);
+    s_unlink(a, o);
     s_emit(a, &al);
     free(o->packed);
     free(o);
@@ -258,10 +310,9 @@ int tp_alerts_resolve(tp_alerts_t *a, const char *rule, const char *subject, con
 size_t tp_alerts_resolve_rule(tp_alerts_t *a, const char *rule, const char *summary,
                               const tp_kv_t *evidence, size_t n_evidence, int64_t now_ms) {
     /* Ids first: resolving removes entries from the table we walk. */
-    size_t    plen = strlen(rule), n_ids = 0, done = 0;
-    char    **ids = NULL;
-    s_open_t *o, *tmp;
-    HASH_ITER(hh, a->open, o, tmp) {
+    size_t plen = strlen(rule), n_ids = 0, done = 0;
+    char **ids = NULL;
+    for (const s_open_t *o = a->first; o; o = o->next) {
         if (strncmp(o->id, rule, plen) != 0 || o->id[plen] != ':')
             continue;
         char **grown = realloc(ids, (n_ids + 1) * sizeof *ids);
@@ -286,11 +337,13 @@ void tp_alerts_destroy(tp_alerts_t **p) {
     tp_alerts_t *a = p ? *p : NULL;
     if (!a)
         return;
-    s_open_t *o, *tmp;
-    TP_HASH_DRAIN(a->open, o, tmp) {
+    for (s_open_t *o = a->first, *next; o; o = next) {
+        next = o->next;
         free(o->packed);
         free(o);
     }
+    tp_oa_clear(&a->index);
+    free(a->subjects);
     tp_arena_destroy(&a->arena);
     free(a);
     *p = NULL;

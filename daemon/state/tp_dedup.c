@@ -6,30 +6,36 @@
 #include <stdlib.h>
 #include <string.h>
 #include "tp_hash.h"
+#include "tp_oa.h"
 
+#define INLINE_ID 52 /* ids up to this long live in their slot: no malloc */
+
+/* One remembered id, a slot of the ring (64 bytes). Longer ids keep a
+ * malloc'd copy, its pointer in id[]. */
 typedef struct {
-    UT_hash_handle hh;
-    size_t         len;
-    char           id[]; /* not NUL-terminated; len bytes */
-} s_entry_t;
+    uint64_t hash;
+    uint32_t len;
+    char     id[INLINE_ID];
+} s_slot_t;
 
 struct tp_dedup {
-    s_entry_t  *set;  /* uthash head */
-    s_entry_t **ring; /* arrival order; ring[head] is the oldest */
-    size_t      capacity;
-    size_t      head;
-    size_t      count;
+    tp_oa_t   index; /* ring slots by XXH3 of the id */
+    s_slot_t *ring;  /* arrival order; ring[head] is the oldest */
+    size_t    capacity;
+    size_t    head;
+    size_t    count;
 };
 
 int tp_dedup_new(size_t capacity, tp_dedup_t **ret) {
     if (capacity == 0)
         return -EINVAL;
-    if (capacity > SIZE_MAX / sizeof(s_entry_t *))
+    if (capacity > SIZE_MAX / sizeof(s_slot_t))
         return -ENOMEM;
     tp_dedup_t *d = calloc(1, sizeof *d);
     if (!d)
         return -ENOMEM;
     d->capacity = capacity;
+    /* Pages are touched as the window fills, not here. */
     if (!(d->ring = calloc(capacity, sizeof *d->ring))) {
         tp_dedup_destroy(&d);
         return -ENOMEM;
@@ -38,25 +44,52 @@ int tp_dedup_new(size_t capacity, tp_dedup_t **ret) {
     return 0;
 }
 
+static const char *s_id(const s_slot_t *s) {
+    if (s->len <= INLINE_ID)
+        return s->id;
+    const char *heap;
+    memcpy(&heap, s->id, sizeof heap);
+    return heap;
+}
+
+static void s_slot_free(s_slot_t *s) {
+    if (s->len > INLINE_ID)
+        free((void *)(uintptr_t)s_id(s));
+}
+
 int tp_dedup_check(tp_dedup_t *d, const char *id, size_t len) {
-    s_entry_t *e;
-    HASH_FIND(hh, d->set, id, len, e);
-    if (e)
-        return 1;
-    e = malloc(sizeof *e + len);
-    if (!e)
+    uint64_t h = XXH3_64bits(id, len);
+    for (tp_oa_slot_t *s = tp_oa_first(&d->index, h); s; s = tp_oa_next(&d->index, s, h)) {
+        const s_slot_t *e = s->item;
+        if (e->len == len && memcmp(s_id(e), id, len) == 0)
+            return 1;
+    }
+    if (len > UINT32_MAX)
         return -ENOMEM;
-    e->len = len;
-    memcpy(e->id, id, len);
+    char *heap = NULL;
+    if (len > INLINE_ID && !(heap = malloc(len)))
+        return -ENOMEM;
     if (d->count == d->capacity) {
-        s_entry_t *old = d->ring[d->head];
-        HASH_DELETE(hh, d->set, old);
-        free(old);
+        /* The oldest goes; its slot takes the new id. */
+        s_slot_t *old = &d->ring[d->head];
+        tp_oa_remove_item(&d->index, old->hash, old);
+        s_slot_free(old);
         d->head = (d->head + 1) % d->capacity;
         d->count--;
     }
-    HASH_ADD_KEYPTR(hh, d->set, e->id, e->len, e);
-    d->ring[(d->head + d->count) % d->capacity] = e;
+    s_slot_t *e = &d->ring[(d->head + d->count) % d->capacity];
+    if (tp_oa_put(&d->index, h, e) < 0) {
+        free(heap);
+        return -ENOMEM;
+    }
+    e->hash = h;
+    e->len = (uint32_t)len;
+    if (heap) {
+        memcpy(heap, id, len);
+        memcpy(e->id, &heap, sizeof heap);
+    } else {
+        memcpy(e->id, id, len);
+    }
     d->count++;
     return 0;
 }
@@ -69,9 +102,9 @@ void tp_dedup_destroy(tp_dedup_t **p) {
     tp_dedup_t *d = p ? *p : NULL;
     if (!d)
         return;
-    HASH_CLEAR(hh, d->set);
     for (size_t i = 0; i < d->count; i++)
-        free(d->ring[(d->head + i) % d->capacity]);
+        s_slot_free(&d->ring[(d->head + i) % d->capacity]);
+    tp_oa_clear(&d->index);
     free(d->ring);
     free(d);
     *p = NULL;

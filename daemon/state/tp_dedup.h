@@ -1,9 +1,12 @@
 /* tp_dedup — idempotency: have we seen this event_id recently?
  *
- * A bounded window: the last `capacity` distinct event_ids, in a hash set
- * (uthash) plus a ring in arrival order; when full, the oldest id is
- * forgotten. Memory is capacity * (id length + ~70 bytes), whatever the
- * producers send. Called by the engine once per valid event.
+ * A bounded window: the last `capacity` distinct event_ids, in a ring of
+ * 64-byte slots in arrival order (an id of up to 52 bytes lives in its
+ * slot) indexed by an open-addressing hash (tp_oa); when full, the oldest
+ * id is forgotten and its slot takes the new one, so a full window
+ * allocates nothing per event. Memory is capacity * ~100 bytes (plus the
+ * length of ids longer than 52), whatever the producers send. Called by
+ * the engine once per valid event.
  */
 #pragma once
 

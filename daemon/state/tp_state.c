@@ -9,9 +9,10 @@
 
 #include "tp_config.h"
 #include "tp_intern.h"
+#include "tp_oa.h"
 
 struct tp_state {
-    tp_call_t   *calls;   /* uthash head, keyed by call_id */
+    tp_oa_t      calls;   /* tp_call_t by XXH3 of call_id */
     tp_intern_t *strings; /* hcp, rep, account, territory: shared by many calls */
 };
 
@@ -63,15 +64,27 @@ unsigned tp_call_present_fields(const Touchpoint__V1__CallLogged *c) {
     return m;
 }
 
-/* Replaces *dst with a copy of src; keeps *dst on ENOMEM. */
-static int s_set(char **dst, const char *src) {
-    if (*dst && src && strcmp(*dst, src) == 0)
-        return 0;
-    char *copy = strdup(src ? src : "");
-    if (!copy)
-        return -ENOMEM;
-    free(*dst);
-    *dst = copy;
+/* Copies the version's event id into the call, in the buffer it has when
+ * that is large enough: every version of a call has a new event id, and a
+ * strdup/free per event was most of the engine's mallocs. Keeps the old
+ * one on ENOMEM. */
+static int s_set_event_id(tp_call_t *call, const char *src) {
+    if (!src)
+        src = "";
+    size_t len = strlen(src);
+    if (len + 1 > call->event_id_cap) {
+        /* What the allocator hands out anyway (glibc: 16-byte steps, 8 of
+         * them its header), so a slightly longer id still fits, at no cost
+         * in bytes per open call. */
+        size_t cap = ((len + 1 + 8 + 15) & ~(size_t)15) - 8;
+        char  *copy = cap <= UINT16_MAX ? malloc(cap) : NULL;
+        if (!copy)
+            return -ENOMEM;
+        free(call->event_id);
+        call->event_id = copy;
+        call->event_id_cap = (uint16_t)cap;
+    }
+    memcpy(call->event_id, src, len + 1);
     return 0;
 }
 
@@ -129,7 +142,7 @@ int tp_state_apply_call(tp_state_t *s, const Touchpoint__V1__CallLogged *c, cons
         s_share(s->strings, &call->rep_id, c->rep_id) < 0 ||
         s_share(s->strings, &call->account_id, c->account_id) < 0 ||
         s_share(s->strings, &call->territory, c->territory) < 0 ||
-        s_set(&call->event_id, event_id) < 0) {
+        s_set_event_id(call, event_id) < 0) {
         if (created)
             s_call_free(s, call);
         return -ENOMEM;
@@ -146,34 +159,46 @@ int tp_state_apply_call(tp_state_t *s, const Touchpoint__V1__CallLogged *c, cons
     call->first_submitted = submitted && !call->ever_submitted;
     call->ever_submitted |= submitted;
     if (created) {
-        HASH_ADD_KEYPTR(hh, s->calls, call->call_id, strlen(call->call_id), call);
+        call->hash = XXH3_64bits(call->call_id, strlen(call->call_id));
+        if (tp_oa_put(&s->calls, call->hash, call) < 0) {
+            s_call_free(s, call);
+            return -ENOMEM;
+        }
     }
     *ret_call = call;
     return 1;
 }
 
 tp_call_t *tp_state_find_call(tp_state_t *s, const char *call_id) {
-    tp_call_t *call;
-    HASH_FIND_STR(s->calls, call_id, call);
-    return call;
+    if (!s->calls.n)
+        return NULL;
+    size_t   len = strlen(call_id);
+    uint64_t h = XXH3_64bits(call_id, len);
+    for (tp_oa_slot_t *sl = tp_oa_first(&s->calls, h); sl; sl = tp_oa_next(&s->calls, sl, h)) {
+        tp_call_t *call = sl->item;
+        if (memcmp(call->call_id, call_id, len + 1) == 0)
+            return call;
+    }
+    return NULL;
 }
 
 void tp_state_forget_call(tp_state_t *s, tp_call_t *call) {
-    HASH_DEL(s->calls, call);
+    tp_oa_remove_item(&s->calls, call->hash, call);
     s_call_free(s, call);
 }
 
 size_t tp_state_calls(const tp_state_t *s) {
-    return HASH_COUNT(s->calls);
+    return s->calls.n;
 }
 
 void tp_state_destroy(tp_state_t **p) {
     tp_state_t *s = p ? *p : NULL;
     if (!s)
         return;
-    tp_call_t *call, *tmp;
-    TP_HASH_DRAIN(s->calls, call, tmp)
-    s_call_free(s, call);
+    for (size_t i = 0; s->calls.slots && i <= s->calls.mask; i++)
+        if (s->calls.slots[i].item)
+            s_call_free(s, s->calls.slots[i].item);
+    tp_oa_clear(&s->calls);
     tp_intern_destroy(&s->strings);
     free(s);
     *p = NULL;

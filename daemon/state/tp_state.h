@@ -22,22 +22,23 @@
 #include "tp_contract.h"
 
 typedef struct tp_call {
-    UT_hash_handle hh;
-    int64_t        version_ms; /* occurred_at_ms of the version held */
-    int64_t        call_at_ms;
-    int64_t        submitted_at_ms;
-    tp_timer_t     retention;       /* when the engine forgets it (tp_timer_due: 0 = not armed) */
-    uint8_t        status;          /* CallStatus */
-    uint8_t        channel;         /* Channel */
-    uint16_t       present;         /* TP_FIELD_* mask of fields that carry data */
-    bool           ever_submitted;  /* a SUBMITTED version has been applied */
-    bool           first_submitted; /* the version held is the first SUBMITTED one */
-    const char    *hcp_id;          /* these four are shared copies (tp_intern): */
-    const char    *rep_id;          /* many calls name the same HCP, rep, */
-    const char    *account_id;      /* account and territory */
-    const char    *territory;
-    char          *event_id; /* the event that carried this version */
-    char           call_id[];
+    uint64_t    hash;       /* XXH3 of call_id: its place in the state's index */
+    int64_t     version_ms; /* occurred_at_ms of the version held */
+    int64_t     call_at_ms;
+    int64_t     submitted_at_ms;
+    tp_timer_t  retention;       /* when the engine forgets it (tp_timer_due: 0 = not armed) */
+    uint8_t     status;          /* CallStatus */
+    uint8_t     channel;         /* Channel */
+    uint16_t    present;         /* TP_FIELD_* mask of fields that carry data */
+    bool        ever_submitted;  /* a SUBMITTED version has been applied */
+    bool        first_submitted; /* the version held is the first SUBMITTED one */
+    uint16_t    event_id_cap;    /* bytes allocated at event_id (reused by the next version) */
+    const char *hcp_id;          /* these four are shared copies (tp_intern): */
+    const char *rep_id;          /* many calls name the same HCP, rep, */
+    const char *account_id;      /* account and territory */
+    const char *territory;
+    char       *event_id; /* the event that carried this version */
+    char        call_id[];
 } tp_call_t;
 
 typedef struct tp_state tp_state_t;

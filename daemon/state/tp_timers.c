@@ -6,12 +6,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tp_oa.h"
+
 struct tp_timers {
-    tp_timer_t   **heap; /* heap[0] is the earliest */
-    size_t         n;
-    size_t         cap;
-    tp_deadline_t *index; /* uthash over key (owner bytes + subject) */
-    uint64_t       armed; /* arms so far: the next tie-breaker */
+    tp_timer_t **heap; /* heap[0] is the earliest */
+    size_t       n;
+    size_t       cap;
+    tp_oa_t      index; /* keyed deadlines by s_hash(owner, key) */
+    uint64_t     armed; /* arms so far: the next tie-breaker */
 };
 
 /* Heap order: due time, then arming order (FIFO among equals). */
@@ -103,33 +105,39 @@ static void s_set(tp_timers_t *t, tp_timer_t *tm, int64_t due_ms) {
     s_sift_up(t, tm->slot);
 }
 
-/* The index key is the owner's 4 bytes followed by the subject key, so two
- * rules can arm deadlines for the same call without colliding. */
-static size_t s_make_key(char *buf, size_t cap, uint32_t owner, const char *key) {
-    size_t len = strlen(key);
-    if (len + sizeof owner + 1 > cap)
-        return 0;
-    memcpy(buf, &owner, sizeof owner);
-    memcpy(buf + sizeof owner, key, len + 1);
-    return sizeof owner + len;
+/* A deadline's key is the owner's 4 bytes followed by the subject key, so
+ * two rules can arm deadlines for the same call without colliding; its
+ * index hash is the subject's XXH3 seeded with the owner, so a lookup
+ * never assembles the key. */
+static uint64_t s_hash(uint32_t owner, const char *key, size_t klen) {
+    return XXH3_64bits_withSeed(key, klen, owner);
+}
+
+static tp_deadline_t *s_find_h(const tp_timers_t *t, uint32_t owner, const char *key, size_t klen,
+                               uint64_t h) {
+    for (tp_oa_slot_t *s = tp_oa_first(&t->index, h); s; s = tp_oa_next(&t->index, s, h)) {
+        tp_deadline_t *d = s->item;
+        if (d->timer.owner == owner && memcmp(tp_deadline_key(d), key, klen + 1) == 0)
+            return d;
+    }
+    return NULL;
 }
 
 static tp_deadline_t *s_find(const tp_timers_t *t, uint32_t owner, const char *key) {
-    char           buf[512];
-    size_t         len = s_make_key(buf, sizeof buf, owner, key);
-    tp_deadline_t *d = NULL;
-    if (len)
-        HASH_FIND(hh, t->index, buf, len, d);
-    return d;
+    if (!t->index.n)
+        return NULL;
+    size_t klen = strlen(key);
+    return s_find_h(t, owner, key, klen, s_hash(owner, key, klen));
 }
 
 int tp_timers_arm(tp_timers_t *t, uint32_t owner, const char *key, int64_t due_ms) {
-    tp_deadline_t *d = s_find(t, owner, key);
+    size_t         klen = strlen(key);
+    uint64_t       h = s_hash(owner, key, klen);
+    tp_deadline_t *d = t->index.n ? s_find_h(t, owner, key, klen, h) : NULL;
     if (d) {
         s_set(t, &d->timer, due_ms);
         return 0;
     }
-    size_t klen = strlen(key);
     if (klen > 400)
         return -ENAMETOOLONG;
     if (owner > TP_TIMER_OWNER_MAX || s_reserve(t) < 0)
@@ -137,9 +145,14 @@ int tp_timers_arm(tp_timers_t *t, uint32_t owner, const char *key, int64_t due_m
     d = malloc(sizeof *d + sizeof owner + klen + 1);
     if (!d)
         return -ENOMEM;
+    d->hash = h;
     d->timer = (tp_timer_t){ .owner = owner & TP_TIMER_OWNER_MAX, .keyed = 1 };
-    s_make_key(d->key, sizeof owner + klen + 1, owner, key);
-    HASH_ADD(hh, t->index, key, (unsigned)(sizeof owner + klen), d);
+    memcpy(d->key, &owner, sizeof owner);
+    memcpy(d->key + sizeof owner, key, klen + 1);
+    if (tp_oa_put(&t->index, h, d) < 0) {
+        free(d);
+        return -ENOMEM;
+    }
     s_set(t, &d->timer, due_ms);
     return 0;
 }
@@ -162,7 +175,7 @@ int tp_timers_cancel(tp_timers_t *t, uint32_t owner, const char *key) {
     tp_deadline_t *d = s_find(t, owner, key);
     if (!d)
         return 0;
-    HASH_DELETE(hh, t->index, d);
+    tp_oa_remove_item(&t->index, d->hash, d);
     s_heap_remove(t, d->timer.slot);
     free(d);
     return 1;
@@ -181,7 +194,7 @@ size_t tp_timers_cancel_owner(tp_timers_t *t, uint32_t owner) {
         tm->in_heap = 0;
         tp_deadline_t *d = tp_deadline_of(tm);
         if (d) {
-            HASH_DELETE(hh, t->index, d);
+            tp_oa_remove_item(&t->index, d->hash, d);
             free(d);
         }
         n++;
@@ -207,7 +220,7 @@ tp_timer_t *tp_timers_pop(tp_timers_t *t, int64_t now_ms) {
     tp_timer_t    *tm = t->heap[0];
     tp_deadline_t *d = tp_deadline_of(tm);
     if (d)
-        HASH_DELETE(hh, t->index, d);
+        tp_oa_remove_item(&t->index, d->hash, d);
     s_heap_remove(t, 0);
     return tm;
 }
@@ -222,7 +235,7 @@ void tp_timers_destroy(tp_timers_t **p) {
         return;
     /* Embedded timers belong to their records: the engine destroys the
      * timers before the state and the cases they are part of. */
-    HASH_CLEAR(hh, t->index);
+    tp_oa_clear(&t->index);
     for (size_t i = 0; i < t->n; i++) {
         t->heap[i]->in_heap = 0;
         free(tp_deadline_of(t->heap[i]));

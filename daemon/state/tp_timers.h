@@ -34,9 +34,9 @@ typedef struct tp_timer {
 } tp_timer_t;
 
 typedef struct tp_deadline {
-    UT_hash_handle hh; /* index by (owner, key) */
-    tp_timer_t     timer;
-    char           key[]; /* owner (4 bytes) then the subject key + NUL */
+    uint64_t   hash; /* index by (owner, key): XXH3 of the key seeded with the owner */
+    tp_timer_t timer;
+    char       key[]; /* owner (4 bytes) then the subject key + NUL */
 } tp_deadline_t;
 
 #define TP_TIMER_OWNER_MAX ((1u << 30) - 1)

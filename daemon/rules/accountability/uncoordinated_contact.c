@@ -249,8 +249,14 @@ static void s_reconcile(tp_rule_index_t *hcps, s_hcp_t *h, const tp_rule_ctx_t *
     tp_rule_arm(ctx, hcp_id, drop_at);
 }
 
+/* Keeps *dst when it already says src: a correction of the same call
+ * names the same account and territory (no strdup/free per event). */
 static int s_set(char **dst, const char *src) {
-    char *copy = strdup(src ? src : "");
+    if (!src)
+        src = "";
+    if (*dst && strcmp(*dst, src) == 0)
+        return 0;
+    char *copy = strdup(src);
     if (!copy)
         return -ENOMEM;
     free(*dst);

@@ -1,6 +1,7 @@
 /* test_codec — decode and validation of bus messages. */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -72,6 +73,24 @@ static void test_ids_bounded_and_printable(void **state) {
     s_fb.hcp_id = "";
     assert_int_equal(s_validate(), TP_BAD_INVALID);
     assert_string_equal(s_why, "feedback.hcp_id is missing");
+}
+
+/* Every byte below 0x20 and 0x7f is refused at every position of an id
+ * (the check runs 8 bytes at a time), and every other byte (UTF-8 ones
+ * included) is accepted there. */
+static void test_control_characters_anywhere(void **state) {
+    (void)state;
+    char id[40];
+    for (size_t pos = 0; pos < sizeof id - 1; pos++) {
+        for (unsigned ch = 1; ch < 256; ch++) {
+            memset(id, 'a', sizeof id - 1);
+            id[sizeof id - 1] = '\0';
+            id[pos] = (char)ch;
+            s_fb.hcp_id = id;
+            bool control = ch < 0x20 || ch == 0x7f;
+            assert_int_equal(s_validate(), control ? TP_BAD_INVALID : TP_BAD_NONE);
+        }
+    }
 }
 
 static void test_subject_type_and_times(void **state) {
@@ -168,6 +187,7 @@ int main(void) {
         cmocka_unit_test_setup(test_valid_feedback, s_setup),
         cmocka_unit_test_setup(test_scores_out_of_range, s_setup),
         cmocka_unit_test_setup(test_ids_bounded_and_printable, s_setup),
+        cmocka_unit_test_setup(test_control_characters_anywhere, s_setup),
         cmocka_unit_test_setup(test_subject_type_and_times, s_setup),
         cmocka_unit_test_setup(test_times_end_at_year_9999, s_setup),
         cmocka_unit_test_setup(test_decode_frames, s_setup),

@@ -135,7 +135,7 @@ static void test_state(void **state) {
     CHECK_CTOR(tp_cases_t, tp_cases_destroy, tp_cases_new(&p), n);
     assert_int_equal(n, 2); /* the cases, the open-per-HCP table */
     CHECK_CTOR(tp_alerts_t, tp_alerts_destroy, tp_alerts_new(&st, &p), n);
-    assert_int_equal(n, 2); /* the alerts, their arena */
+    assert_int_equal(n, 3); /* the alerts, their arena, the open count per subject slot */
     static const tp_outbox_ops_t ops = { 0 };
     CHECK_CTOR(tp_outbox_t, tp_outbox_destroy, tp_outbox_new(&ops, NULL, &p), n);
     assert_int_equal(n, 1);

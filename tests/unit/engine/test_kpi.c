@@ -168,6 +168,41 @@ static void test_contract_histograms(void **state) {
 
 /* Peer-chosen label values are bounded: sources by limits.max_sources,
  * step names by TP_KPI_MAX_STEPS; the rest are counted under "_other". */
+/* More sources than the observer keeps at hand, interleaved with feedback
+ * from one of them: every (topic, source) series counts exactly its events. */
+static void test_received_by_source_interleaved(void **state) {
+    (void)state;
+    kfx_t *k = s_new("clock: event\n");
+    enum { SOURCES = 12, ROUNDS = 3 };
+    for (int r = 0; r < ROUNDS; r++)
+        for (int i = 0; i < SOURCES; i++) {
+            char eid[16], src[16];
+            snprintf(eid, sizeof eid, "c%d-%d", r, i);
+            snprintf(src, sizeof src, "src-%d", i);
+            tp_test_call_t c = { .event_id = eid,
+                                 .source = src,
+                                 .at_ms = D0,
+                                 .call_id = eid,
+                                 .status = PLANNED,
+                                 .call_at_ms = D0 + TP_D };
+            assert_int_equal(tp_fixture_call(k->f, &c), TP_ACCEPTED);
+            snprintf(eid, sizeof eid, "f%d-%d", r, i);
+            tp_test_feedback_t fb = {
+                .event_id = eid, .source = "src-0", .at_ms = D0, .nps = 10, .effort = -1
+            };
+            assert_int_equal(tp_fixture_feedback(k->f, &fb), TP_ACCEPTED);
+        }
+    for (int i = 0; i < SOURCES; i++) {
+        char line[128];
+        snprintf(line, sizeof line,
+                 "touchpointd_events_received_total{topic=\"crm.call\",source=\"src-%d\"} %d", i,
+                 ROUNDS);
+        s_has(k, line);
+    }
+    s_has(k, "touchpointd_events_received_total{topic=\"crm.feedback\",source=\"src-0\"} 36");
+    s_free(k);
+}
+
 static void test_labels_bounded(void **state) {
     (void)state;
     kfx_t      *k = s_new("clock: event\nlimits: { max_sources: 2 }\n");
@@ -280,6 +315,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_call_kpis),
         cmocka_unit_test(test_contract_histograms),
+        cmocka_unit_test(test_received_by_source_interleaved),
         cmocka_unit_test(test_labels_bounded),
         cmocka_unit_test(test_json_by_rep_bounded),
     };
