@@ -20,33 +20,39 @@
 
 #include "tp_cli.h"
 
-#define TP_TAIL_SAVE_EVERY_MS    200      /* at most this much is printed twice after a crash */
-#define TP_TAIL_RETRY_MS         5000     /* replay retry period while the endpoint is down */
-#define TP_TAIL_MAX_HELD         100000   /* live alerts held back during one replay */
-#define TP_TAIL_MAX_HOLES        64       /* distinct gaps remembered while replay is down */
+#define TP_TAIL_SAVE_EVERY_MS 200    /* at most this much is printed twice after a crash */
+#define TP_TAIL_RETRY_MS      5000   /* replay retry period while the endpoint is down */
+#define TP_TAIL_MAX_HELD      100000 /* live alerts held back during one replay */
+#define TP_TAIL_MAX_HOLES     64     /* distinct gaps remembered while replay is down */
 
-struct span { uint64_t lo, hi; };               /* sequences lo..hi, never printed */
-struct held { uint64_t seq; char *line; };      /* a held-back live alert; line NULL = filtered */
+struct span {
+    uint64_t lo, hi;
+}; /* sequences lo..hi, never printed */
+struct held {
+    uint64_t seq;
+    char    *line;
+}; /* a held-back live alert; line NULL = filtered */
 
 struct tp_tail_durable {
-    struct tp_tail_durable_config cfg;          /* copied; strings borrowed */
-    void        *ctx;                           /* borrowed, from tp_tail_durable_start */
-    char        *tmp_path;                      /* FILE.tmp */
-    void        *dealer;                        /* replay socket, NULL while the endpoint is down */
-    uint64_t     last;                          /* highest sequence printed or filtered out */
-    struct span  holes[TP_TAIL_MAX_HOLES];      /* gaps passed over while down, ascending */
+    struct tp_tail_durable_config cfg;      /* copied; strings borrowed */
+    void                         *ctx;      /* borrowed, from tp_tail_durable_start */
+    char                         *tmp_path; /* FILE.tmp */
+    void                         *dealer;   /* replay socket, NULL while the endpoint is down */
+    uint64_t                      last;     /* highest sequence printed or filtered out */
+    struct span  holes[TP_TAIL_MAX_HOLES];  /* gaps passed over while down, ascending */
     size_t       n_holes;
-    struct held *held;                          /* live alerts held during a replay, FIFO */
-    size_t       held_head, held_n, held_cap;   /* entries [held_head, held_n) are live */
-    bool         replaying;                     /* REPLAY sent, END not yet received */
-    bool         again;                         /* replay again after END (held ones dropped) */
-    bool         down;                          /* replay endpoint failed: gaps become holes */
-    uint64_t     round_start;                   /* `last` when the REPLAY was sent */
-    uint64_t     deadline_ms;                   /* replaying: give up if silent until then */
-    uint64_t     retry_ms;                      /* down: next attempt */
-    uint64_t     settled_ms;                    /* last END or failure, for --timeout-ms */
-    uint64_t     saved, saved_ms;               /* position in FILE and when it was written */
-    int          save_err;                      /* last save error reported (report once) */
+    struct held *held;                        /* live alerts held during a replay, FIFO */
+    size_t       held_head, held_n, held_cap; /* entries [held_head, held_n) are live */
+    bool         replaying;                   /* REPLAY sent, END not yet received */
+    bool         again;                       /* replay again after END (held ones dropped) */
+    bool         down;                        /* replay endpoint failed: gaps become holes */
+    uint64_t     round_start;                 /* `last` when the REPLAY was sent */
+    uint64_t     deadline_ms;                 /* replaying: give up if silent until then */
+    uint64_t     retry_ms;                    /* down: next attempt */
+    uint64_t     settled_ms;                  /* last END or failure, for --timeout-ms */
+    uint64_t     saved, saved_ms;             /* position in FILE and when it was written */
+    uint64_t     loaded;                      /* FILE at start; from_zero: never below it */
+    int          save_err;                    /* last save error reported (report once) */
 };
 
 /* ---- position file ------------------------------------------------------- */
@@ -56,7 +62,7 @@ struct tp_tail_durable {
  * newline; other negative errno on I/O errors. */
 static int s_load_position(const char *path, uint64_t *ret) {
     char buf[32];
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int  fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0 && errno == ENOENT) {
         *ret = 0;
         return 0;
@@ -64,7 +70,7 @@ static int s_load_position(const char *path, uint64_t *ret) {
     if (fd < 0)
         return -errno;
     ssize_t got = read(fd, buf, sizeof buf - 1);
-    int saved = errno;
+    int     saved = errno;
     close(fd);
     if (got < 0)
         return -saved;
@@ -81,8 +87,8 @@ static int s_load_position(const char *path, uint64_t *ret) {
  * leaves the old or the new value, never a torn one. 0 or negative errno. */
 static int s_store_position(const char *path, const char *tmp, uint64_t pos) {
     char buf[32];
-    int len = snprintf(buf, sizeof buf, "%" PRIu64 "\n", pos);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int  len = snprintf(buf, sizeof buf, "%" PRIu64 "\n", pos);
+    int  fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0)
         return -errno;
     int r = 0;
@@ -107,7 +113,8 @@ static uint64_t s_position(const tp_tail_durable_t *d) {
 static uint64_t s_file_position(const tp_tail_durable_t *d) {
     uint64_t pos = s_position(d);
     uint64_t floor = d->cfg.floor ? d->cfg.floor(d->cfg.userdata) : UINT64_MAX;
-    return floor <= pos ? floor - 1 : pos;
+    pos = floor <= pos ? floor - 1 : pos;
+    return d->cfg.from_zero && pos < d->loaded ? d->loaded : pos; /* catching up from 0 */
 }
 
 /* Saves the position if it moved and `force` or 200 ms have passed. Reports
@@ -129,8 +136,10 @@ static int s_save(tp_tail_durable_t *d, uint64_t now, bool force) {
 /* ---- the Clone pattern --------------------------------------------------- */
 
 static void s_missing(uint64_t lo, uint64_t hi) {
-    fprintf(stderr, "tp-tail: alerts %" PRIu64 "..%" PRIu64 " are not in the replay "
-            "(no longer journaled?)\n", lo, hi);
+    fprintf(stderr,
+            "tp-tail: alerts %" PRIu64 "..%" PRIu64 " are not in the replay "
+            "(no longer journaled?)\n",
+            lo, hi);
 }
 
 static void s_drop_held(tp_tail_durable_t *d) {
@@ -154,7 +163,7 @@ static void s_hold(tp_tail_durable_t *d, uint64_t seq, char *line) {
         d->held_head = 0;
     }
     if (!d->again && d->held_n == d->held_cap) {
-        size_t cap = d->held_cap ? d->held_cap * 2 : 256;
+        size_t       cap = d->held_cap ? d->held_cap * 2 : 256;
         struct held *h = realloc(d->held, cap * sizeof *h);
         if (!h) {
             s_drop_held(d);
@@ -176,8 +185,8 @@ static void s_replay_failed(tp_tail_durable_t *d, uint64_t now, const char *why)
 /* Sends ["REPLAY", position], opening the DEALER if needed. */
 static void s_start_replay(tp_tail_durable_t *d, uint64_t now) {
     char pos[24];
-    int len = snprintf(pos, sizeof pos, "%" PRIu64, s_position(d));
-    int linger = 0, hwm = 0;
+    int  len = snprintf(pos, sizeof pos, "%" PRIu64, s_position(d));
+    int  linger = 0, hwm = 0;
     if (!d->dealer) {
         d->dealer = zmq_socket(d->ctx, ZMQ_DEALER);
         if (!d->dealer || zmq_setsockopt(d->dealer, ZMQ_LINGER, &linger, sizeof linger) < 0 ||
@@ -211,7 +220,7 @@ static void s_live(tp_tail_durable_t *d, uint64_t seq, char *line, uint64_t now)
             s_start_replay(d, now);
     } else {
         if (seq > d->last + 1) {
-            if (d->n_holes == TP_TAIL_MAX_HOLES)       /* merged: reprints some, loses none */
+            if (d->n_holes == TP_TAIL_MAX_HOLES) /* merged: reprints some, loses none */
                 d->holes[TP_TAIL_MAX_HOLES - 1].hi = seq - 1;
             else
                 d->holes[d->n_holes++] = (struct span){ d->last + 1, seq - 1 };
@@ -226,7 +235,7 @@ static void s_flush(tp_tail_durable_t *d, uint64_t now) {
     while (d->held_head < d->held_n && !d->replaying && !d->cfg.done(d->cfg.userdata)) {
         struct held h = d->held[d->held_head];
         if (h.seq > d->last + 1 && !d->down) {
-            s_start_replay(d, now);         /* stays first in line */
+            s_start_replay(d, now); /* stays first in line */
             continue;
         }
         d->held_head++;
@@ -241,8 +250,10 @@ static void s_flush(tp_tail_durable_t *d, uint64_t now) {
  * again in 5 s. Reported once per outage. */
 static void s_replay_failed(tp_tail_durable_t *d, uint64_t now, const char *why) {
     if (!d->down)
-        fprintf(stderr, "tp-tail: replay from '%s' failed: %s; printing live alerts only, "
-                "retrying every %d s\n", d->cfg.replay_endpoint, why, TP_TAIL_RETRY_MS / 1000);
+        fprintf(stderr,
+                "tp-tail: replay from '%s' failed: %s; printing live alerts only, "
+                "retrying every %d s\n",
+                d->cfg.replay_endpoint, why, TP_TAIL_RETRY_MS / 1000);
     if (d->dealer)
         zmq_close(d->dealer);
     d->dealer = NULL;
@@ -290,8 +301,10 @@ static void s_end(tp_tail_durable_t *d, uint64_t n, uint64_t now) {
             s_replay_failed(d, now, "END claims alerts it did not send");
             return;
         }
-        fprintf(stderr, "tp-tail: replay ended at %" PRIu64 " but only %" PRIu64
-                " arrived; replaying again\n", n, d->last);
+        fprintf(stderr,
+                "tp-tail: replay ended at %" PRIu64 " but only %" PRIu64
+                " arrived; replaying again\n",
+                n, d->last);
         d->again = true;
     }
     bool again = d->again;
@@ -316,7 +329,7 @@ static void s_up(tp_tail_durable_t *d) {
 
 int tp_tail_durable_new(const struct tp_tail_durable_config *cfg, tp_tail_durable_t **ret) {
     uint64_t last;
-    int r = s_load_position(cfg->path, &last);
+    int      r = s_load_position(cfg->path, &last);
     if (r < 0)
         return r;
     tp_tail_durable_t *d = calloc(1, sizeof *d);
@@ -327,9 +340,15 @@ int tp_tail_durable_new(const struct tp_tail_durable_config *cfg, tp_tail_durabl
         return -ENOMEM;
     }
     d->cfg = *cfg;
-    d->last = d->saved = last;
+    d->last = d->saved = d->loaded = last;
+    if (cfg->from_zero)
+        d->last = 0;
     *ret = d;
     return 0;
+}
+
+uint64_t tp_tail_durable_loaded(const tp_tail_durable_t *d) {
+    return d->loaded;
 }
 
 void tp_tail_durable_destroy(tp_tail_durable_t **p) {
@@ -388,21 +407,22 @@ void tp_tail_durable_on_live(tp_tail_durable_t *d, uint64_t seq, char *line, uin
 int tp_tail_durable_on_replay(tp_tail_durable_t *d, zmq_msg_t frames[2], size_t n_frames,
                               uint64_t now, char *why, size_t whylen) {
     char num[24];
-    d->deadline_ms = now + d->cfg.replay_timeout_ms;     /* it is answering */
+    d->deadline_ms = now + d->cfg.replay_timeout_ms; /* it is answering */
     if (!d->replaying) {
         snprintf(why, whylen, "replay message outside a replay");
         return -EBADMSG;
     }
     if (n_frames == 2 && s_frame_is(&frames[0], "ERROR")) {
         char reason[256];
-        snprintf(reason, sizeof reason, "ERROR %.*s", (int)(zmq_msg_size(&frames[1]) > 200 ? 200 :
-                 zmq_msg_size(&frames[1])), (const char *)zmq_msg_data(&frames[1]));
+        snprintf(reason, sizeof reason, "ERROR %.*s",
+                 (int)(zmq_msg_size(&frames[1]) > 200 ? 200 : zmq_msg_size(&frames[1])),
+                 (const char *)zmq_msg_data(&frames[1]));
         s_replay_failed(d, now, reason);
         return 0;
     }
     if (n_frames == 2 && s_frame_is(&frames[0], "END")) {
         uint64_t n;
-        size_t len = zmq_msg_size(&frames[1]);
+        size_t   len = zmq_msg_size(&frames[1]);
         if (len < sizeof num) {
             memcpy(num, zmq_msg_data(&frames[1]), len);
             num[len] = '\0';
@@ -416,8 +436,8 @@ int tp_tail_durable_on_replay(tp_tail_durable_t *d, zmq_msg_t frames[2], size_t 
         return -EBADMSG;
     }
     uint64_t seq;
-    char *line = NULL;
-    int r = d->cfg.decode(d->cfg.userdata, frames, n_frames, why, whylen, &seq, &line);
+    char    *line = NULL;
+    int      r = d->cfg.decode(d->cfg.userdata, frames, n_frames, why, whylen, &seq, &line);
     if (r == 0) {
         s_up(d);
         s_replayed(d, seq, line);

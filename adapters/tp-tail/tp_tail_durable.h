@@ -29,29 +29,32 @@ typedef struct tp_tail_durable tp_tail_durable_t;
 /* What the durable client needs from tp-tail. All three are called only
  * from inside the tp_tail_durable_* calls below. */
 struct tp_tail_durable_config {
-    const char *path;               /* position file; FILE.tmp is written beside it */
-    const char *replay_endpoint;    /* touchpointd's replay ROUTER, connected to */
-    uint64_t    replay_timeout_ms;  /* replay silence before going live-only, > 0 */
-    const tp_curve_client_t *curve; /* CURVE client identity, NULL = plain; borrowed */
-    void       *userdata;           /* passed to the callbacks */
+    const char              *path;              /* position file; FILE.tmp is written beside it */
+    const char              *replay_endpoint;   /* touchpointd's replay ROUTER, connected to */
+    uint64_t                 replay_timeout_ms; /* replay silence before going live-only, > 0 */
+    const tp_curve_client_t *curve;             /* CURVE client identity, NULL = plain; borrowed */
+    /* Replay from sequence 0 at start, whatever FILE says (--alertmanager
+     * rebuilds its open set so); FILE then never goes below what it said. */
+    bool  from_zero;
+    void *userdata; /* passed to the callbacks */
     /* Takes `line` (owned by the callee from here on), the next alert in
      * order, sequence `seq`; NULL is an alert --topic filtered out (nothing
      * to deliver, but its sequence is passed). */
-    void      (*emit)(void *userdata, uint64_t seq, char *line);
+    void (*emit)(void *userdata, uint64_t seq, char *line);
     /* The lowest sequence emitted but not delivered yet (tp-tail's sinks
      * and digests), UINT64_MAX when everything emitted was delivered. FILE
      * never says more than one below it, so a crash or a kill re-delivers
      * what a webhook had not taken. NULL: emitted counts as delivered. */
-    uint64_t  (*floor)(void *userdata);
+    uint64_t (*floor)(void *userdata);
     /* True once tp-tail has printed all it was asked to (--count): held
      * alerts then stay held. */
-    bool      (*done)(void *userdata);
+    bool (*done)(void *userdata);
     /* Decodes one replayed [topic, Alert] message like a live one: its
      * sequence in *ret_seq, its JSON line (malloc'd, NULL if filtered out)
      * in *ret_line. -EBADMSG with a reason in `why` when malformed (an alert
      * without a sequence is), other negative errno on fatal errors. */
-    int       (*decode)(void *userdata, zmq_msg_t frames[2], size_t n_frames, char *why,
-                        size_t whylen, uint64_t *ret_seq, char **ret_line);
+    int (*decode)(void *userdata, zmq_msg_t frames[2], size_t n_frames, char *why, size_t whylen,
+                  uint64_t *ret_seq, char **ret_line);
 };
 
 /* Reads the sequence saved in cfg->path (0 when the file does not exist)
@@ -61,6 +64,9 @@ struct tp_tail_durable_config {
  * decimal number and an optional newline; -ENOMEM; other negative errno
  * when FILE cannot be read. */
 int tp_tail_durable_new(const struct tp_tail_durable_config *cfg, tp_tail_durable_t **ret);
+
+/* The sequence FILE held at start (0: none). */
+uint64_t tp_tail_durable_loaded(const tp_tail_durable_t *d);
 
 /* Frees the client: live alerts still held are dropped unprinted, the
  * DEALER is closed; the position is not saved (tp_tail_durable_save does

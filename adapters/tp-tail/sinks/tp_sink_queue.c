@@ -9,30 +9,30 @@
 #include <time.h>
 #include <unistd.h>
 
-#define TP_SINK_BACKOFF_MIN_MS   100
-#define TP_SINK_BACKOFF_MAX_MS   30000
-#define TP_SINK_LOG_EVERY_MS     10000    /* failures are reported at most this often */
-#define TP_SINK_PUMP_BATCH       64
+#define TP_SINK_BACKOFF_MIN_MS 100
+#define TP_SINK_BACKOFF_MAX_MS 30000
+#define TP_SINK_LOG_EVERY_MS   10000 /* failures are reported at most this often */
+#define TP_SINK_PUMP_BATCH     64
 
 struct item {
-    char     *body;
-    size_t    len;
-    uint64_t  min_seq;                          /* lowest alert sequence inside, 0 = none */
-    char      label[96];                        /* "alert <id>" / "digest rep=REP-7" */
+    char    *body;
+    size_t   len;
+    uint64_t min_seq;   /* lowest alert sequence inside, 0 = none */
+    char     label[96]; /* "alert <id>" / "digest rep=REP-7" */
 };
 
 struct tp_sink_queue {
-    tp_sink_t     *sink;                        /* owned */
-    size_t         max;                         /* full() threshold */
-    uint64_t       retries;                     /* 0 = forever */
-    struct item   *items;                       /* ring buffer */
-    size_t         head, n, cap;
-    uint64_t       attempts;                    /* failed attempts of the first message */
-    uint64_t       retry_at;                    /* first message in back-off until then */
-    uint64_t       outage_failures;             /* failed attempts since the last success */
-    uint64_t       logged_ms;                   /* last failure report */
-    uint64_t       unlogged;                    /* failures since that report */
-    uint32_t       rng;                         /* jitter; not security relevant */
+    tp_sink_t              *sink;    /* owned */
+    size_t                  max;     /* full() threshold */
+    uint64_t                retries; /* 0 = forever */
+    struct item            *items;   /* ring buffer */
+    size_t                  head, n, cap;
+    uint64_t                attempts;        /* failed attempts of the first message */
+    uint64_t                retry_at;        /* first message in back-off until then */
+    uint64_t                outage_failures; /* failed attempts since the last success */
+    uint64_t                logged_ms;       /* last failure report */
+    uint64_t                unlogged;        /* failures since that report */
+    uint32_t                rng;             /* jitter; not security relevant */
     struct tp_sink_counters c;
 };
 
@@ -67,13 +67,13 @@ void tp_sink_queue_destroy(tp_sink_queue_t **p) {
 int tp_sink_queue_push(tp_sink_queue_t *q, char *body, size_t len, uint64_t min_seq,
                        const char *label) {
     if (q->n == q->cap) {
-        size_t cap = q->cap ? q->cap * 2 : 64;
+        size_t       cap = q->cap ? q->cap * 2 : 64;
         struct item *it = malloc(cap * sizeof *it);
         if (!it) {
             free(body);
             return -ENOMEM;
         }
-        for (size_t i = 0; i < q->n; i++)       /* unwrap the ring */
+        for (size_t i = 0; i < q->n; i++) /* unwrap the ring */
             it[i] = q->items[(q->head + i) % q->cap];
         free(q->items);
         q->items = it;
@@ -96,7 +96,7 @@ bool tp_sink_queue_full(const tp_sink_queue_t *q) {
 }
 
 uint64_t tp_sink_queue_floor(const tp_sink_queue_t *q) {
-    uint64_t floor = UINT64_MAX;
+    uint64_t floor = q->sink->ops->floor ? q->sink->ops->floor(q->sink) : UINT64_MAX;
     for (size_t i = 0; i < q->n; i++) {
         uint64_t s = q->items[(q->head + i) % q->cap].min_seq;
         if (s && s < floor)
@@ -139,8 +139,9 @@ static void s_failed_attempt(tp_sink_queue_t *q, const struct item *it, const ch
         q->unlogged++;
         return;
     }
-    fprintf(stderr, "tp-tail: %s: cannot deliver %s: %s; retry %" PRIu64 "%s in %" PRIu64
-            " ms (%" PRIu64 " failed attempts in this outage, %" PRIu64 " not reported)\n",
+    fprintf(stderr,
+            "tp-tail: %s: cannot deliver %s: %s; retry %" PRIu64 "%s in %" PRIu64 " ms (%" PRIu64
+            " failed attempts in this outage, %" PRIu64 " not reported)\n",
             q->sink->ops->name, it->label, why, q->attempts,
             q->retries ? "" : " (retrying forever)", wait, q->outage_failures, q->unlogged);
     q->logged_ms = now;
@@ -148,7 +149,8 @@ static void s_failed_attempt(tp_sink_queue_t *q, const struct item *it, const ch
 }
 
 int tp_sink_queue_pump(tp_sink_queue_t *q, uint64_t now, uint64_t *ret_next) {
-    int r = 0;
+    int  r = 0;
+    bool waiting = false;
     for (unsigned done = 0; q->n > 0 && done < TP_SINK_PUMP_BATCH; done++) {
         struct item *it = &q->items[q->head];
         if (q->retry_at > now)
@@ -157,18 +159,23 @@ int tp_sink_queue_pump(tp_sink_queue_t *q, uint64_t now, uint64_t *ret_next) {
         r = q->sink->ops->deliver(q->sink, it->body, it->len, why, sizeof why);
         if (r == 0) {
             if (q->outage_failures)
-                fprintf(stderr, "tp-tail: %s: delivering again after %" PRIu64
-                        " failed attempts\n", q->sink->ops->name, q->outage_failures);
+                fprintf(stderr, "tp-tail: %s: delivering again after %" PRIu64 " failed attempts\n",
+                        q->sink->ops->name, q->outage_failures);
             q->outage_failures = q->unlogged = 0;
             q->c.delivered++;
             s_pop(q);
             continue;
         }
-        if (r == -EINTR)
+        if (r == -EINPROGRESS) { /* the sink's fds and pollfds' time wake us */
+            waiting = true;
+            r = 0;
             break;
+        }
         if (r == -EBADMSG) {
-            fprintf(stderr, "tp-tail: %s: %s refused for good, skipped (counted as failed): "
-                    "%s; it was: %.*s\n", q->sink->ops->name, it->label, why,
+            fprintf(stderr,
+                    "tp-tail: %s: %s refused for good, skipped (counted as failed): "
+                    "%s; it was: %.*s\n",
+                    q->sink->ops->name, it->label, why,
                     it->len > INT32_MAX ? INT32_MAX : (int)it->len, it->body);
             q->c.failed++;
             s_pop(q);
@@ -188,11 +195,29 @@ int tp_sink_queue_pump(tp_sink_queue_t *q, uint64_t now, uint64_t *ret_next) {
         r = 0;
         break;
     }
-    if (q->n == 0)
-        *ret_next = UINT64_MAX;
+    if (q->n == 0 || waiting)
+        *ret_next = UINT64_MAX; /* empty, or in flight: tp_sink_queue_pollfds says */
     else
         *ret_next = q->retry_at > now ? q->retry_at : now;
+    if (q->sink->ops->pump) {
+        uint64_t next = UINT64_MAX;
+        q->sink->ops->pump(q->sink, now, &next);
+        if (next < *ret_next)
+            *ret_next = next;
+    }
     return r;
+}
+
+size_t tp_sink_queue_pollfds(tp_sink_queue_t *q, struct pollfd *fds, size_t max, uint64_t now,
+                             uint64_t *ret_next) {
+    *ret_next = UINT64_MAX;
+    if (!q->sink->ops->pollfds)
+        return 0;
+    return q->sink->ops->pollfds(q->sink, fds, max, now, ret_next);
+}
+
+bool tp_sink_queue_busy(const tp_sink_queue_t *q) {
+    return q->n > 0 || tp_sink_queue_floor(q) != UINT64_MAX;
 }
 
 int tp_sink_queue_reopen(tp_sink_queue_t *q) {
