@@ -461,7 +461,12 @@ static void test_bench_batches(void **state) {
         unlink(f->pos);
         long long t0 = tp_now_ms();
         s_tail(f, (const char *const[]){ "--alertmanager-batch", batches[k], NULL });
-        json_decref(s_wait_state(&f->am[0], "call_id", last, "active", 300000));
+        json_t *got = s_wait_state(&f->am[0], "call_id", last, "active", 300000);
+        char   *err = tp_read_file(f->err);
+        if (!got)
+            printf("# tp-tail said: %s\n", err ? err : "");
+        free(err);
+        json_decref(got);
         long long ms = tp_now_ms() - t0;
         printf("# batch %s: %u alerts (+ probes) in %lld ms: %.0f alerts/s\n", batches[k], n, ms,
                n * 1000.0 / (double)(ms ? ms : 1));
