@@ -280,6 +280,15 @@ static void s_call(fx_t *f, const char *id, const char *rep, int status, unsigne
     tp_dfx_send_call(f->d, &c);
 }
 
+/* Waits until the daemon published `n` alerts since the last call (our
+ * subscriber saw them), so they are journaled before a tp-tail starts:
+ * its catch-up replay then has them all. */
+static void s_published(fx_t *f, size_t n) {
+    while (f->d->got.n < n)
+        assert_true(tp_dfx_recv_alert(f->d, TP_WAIT_MS));
+    tp_test_alerts_clear(&f->d->got);
+}
+
 /* An incomplete call: one call_incomplete FIRING, with territory and account. */
 static void s_incomplete(fx_t *f, const char *id, const char *rep) {
     s_call(f, id, rep, SUBMITTED, (1u << 5) | (1u << 6), T0, T0);
@@ -300,8 +309,10 @@ static void test_labels_resolution_silence(void **state) {
     if (!f)
         skip();
     s_am(f, 0);
+    tp_test_alerts_clear(&f->d->got);
     s_incomplete(f, "lab-0", "REP-0");
     s_incomplete(f, "lab-1", "REP-1");
+    s_published(f, 2);
     s_tail(f, NULL);
 
     json_t *a = s_wait_state(&f->am[0], "call_id", "lab-0", "active", TP_WAIT_MS);
@@ -362,9 +373,11 @@ static void test_restarts(void **state) {
     if (!f)
         skip();
     s_am(f, 0);
+    tp_test_alerts_clear(&f->d->got);
     s_incomplete(f, "rs-0", "REP-0");
     s_incomplete(f, "rs-1", "REP-1");
     s_incomplete(f, "rs-2", "REP-2");
+    s_published(f, 3);
     s_tail(f, NULL);
     const char *ids[] = { "rs-0", "rs-1", "rs-2" };
     for (int i = 0; i < 3; i++)
@@ -379,7 +392,7 @@ static void test_restarts(void **state) {
     /* tp-tail dies; a call is completed meanwhile */
     tp_proc_reap(&f->tail);
     s_complete(f, "rs-1", "REP-1");
-    assert_true(tp_dfx_recv_alert(f->d, TP_WAIT_MS)); /* the daemon journaled the RESOLVED */
+    s_published(f, 1); /* the RESOLVED */
     s_tail(f, NULL);
     s_wait_state(&f->am[0], "call_id", "rs-1", "absent", TP_WAIT_MS);
 
@@ -411,8 +424,7 @@ static void test_ha_pair_and_inhibition(void **state) {
     s_call(f, "inh-2", "REP-0", PLANNED, ALL_FIELDS, T0, T0);
     tp_test_alerts_clear(&f->d->got);
     tp_dfx_send_watermark(f->d, "wm-49h", T0 + 49 * H); /* both unsubmitted now */
-    while (f->d->got.n < 2)
-        assert_true(tp_dfx_recv_alert(f->d, TP_WAIT_MS));
+    s_published(f, 2);
     s_tail(f, (const char *const[]){ "--topic", "accountability.call_unsubmitted", NULL });
     for (int i = 0; i < 2; i++) {
         json_decref(s_wait_state(&f->am[i], "call_id", "inh-1", "active", TP_WAIT_MS));
@@ -424,6 +436,7 @@ static void test_ha_pair_and_inhibition(void **state) {
 
     /* inh-1 submitted late: call_late fires for it */
     s_call(f, "inh-1", "REP-0", SUBMITTED, ALL_FIELDS, T0 + 50 * H, T0);
+    s_published(f, 2); /* call_late FIRING, call_unsubmitted RESOLVED */
     s_tail(f, (const char *const[]){ "--topic", "accountability.call_late", NULL });
     for (int i = 0; i < 2; i++) {
         json_t *a = s_wait_state(&f->am[i], "alertname", "call_late", "suppressed", TP_WAIT_MS);
@@ -447,11 +460,14 @@ static void test_bench_batches(void **state) {
     if (n == 0)
         skip();
     s_am(f, 0);
+    assert_true(n <= TP_TEST_MAX_ALERTS);
+    tp_test_alerts_clear(&f->d->got);
     for (unsigned i = 0; i < n; i++) {
         char id[32];
         snprintf(id, sizeof id, "bench-%u", i);
         s_incomplete(f, id, "REP-0");
     }
+    s_published(f, n);
     char last[32];
     snprintf(last, sizeof last, "bench-%u", n - 1);
     const char *batches[] = { "500", "1" };

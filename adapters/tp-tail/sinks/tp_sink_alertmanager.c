@@ -23,8 +23,8 @@
 #include <utlist.h>
 
 #include "tp_am_alert.h"
+#include "tp_backoff.h"
 
-#define TP_AM_BACKOFF_MIN_MS 100
 #define TP_AM_BACKOFF_MAX_MS 30000
 #define TP_AM_LOG_EVERY_MS   10000 /* failures are reported at most this often */
 #define TP_AM_PATH           "/api/v2/alerts"
@@ -145,17 +145,11 @@ static struct am_alert *s_after(const struct sink_am *s, uint64_t gen) {
     return first;
 }
 
+/* Retries wait at most the resend period: an Alertmanager back from a
+ * restart has the open alerts again within one period. */
 static uint64_t s_backoff_ms(struct sink_am *s, struct target *t) {
     uint64_t cap = s->resend_ms < TP_AM_BACKOFF_MAX_MS ? s->resend_ms : TP_AM_BACKOFF_MAX_MS;
-    uint64_t step = TP_AM_BACKOFF_MIN_MS;
-    for (uint64_t i = 1; i < t->attempts && step < cap; i++)
-        step *= 2;
-    if (step > cap)
-        step = cap;
-    s->rng ^= s->rng << 13;
-    s->rng ^= s->rng >> 17;
-    s->rng ^= s->rng << 5;
-    return step / 2 + s->rng % (step / 2 + 1);
+    return tp_backoff_ms(&s->rng, t->attempts, cap < TP_BACKOFF_MIN_MS ? TP_BACKOFF_MIN_MS : cap);
 }
 
 /* Takes the answer to the POST in flight, if there is one yet. */
@@ -200,11 +194,14 @@ static void s_take_result(struct sink_am *s, struct target *t, uint64_t now) {
 
 /* Posts the next batch after the cursor, if any. */
 static void s_post_next(struct sink_am *s, struct target *t, uint64_t now) {
-    if (now >= t->resend_at) { /* the whole set again */
+    struct am_alert *e = s_after(s, t->cursor);
+    /* The whole set again, once the pass before it is through: restarting
+     * a pass that takes longer than the period would never reach its end. */
+    if (!e && now >= t->resend_at) {
         t->cursor = 0;
         t->resend_at = now + s->resend_ms;
+        e = s_after(s, 0);
     }
-    struct am_alert *e = s_after(s, t->cursor);
     if (!e)
         return;
     json_t *arr = json_array();

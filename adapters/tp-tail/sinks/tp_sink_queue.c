@@ -9,7 +9,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define TP_SINK_BACKOFF_MIN_MS 100
+#include "tp_backoff.h"
+
 #define TP_SINK_BACKOFF_MAX_MS 30000
 #define TP_SINK_LOG_EVERY_MS   10000 /* failures are reported at most this often */
 #define TP_SINK_PUMP_BATCH     64
@@ -113,18 +114,8 @@ static void s_pop(tp_sink_queue_t *q) {
     q->retry_at = 0;
 }
 
-/* Exponential back-off, "equal jitter": half the step fixed, half random,
- * so many tp-tails hitting one receiver do not retry in lockstep. */
 static uint64_t s_backoff_ms(tp_sink_queue_t *q) {
-    uint64_t step = TP_SINK_BACKOFF_MIN_MS;
-    for (uint64_t i = 1; i < q->attempts && step < TP_SINK_BACKOFF_MAX_MS; i++)
-        step *= 2;
-    if (step > TP_SINK_BACKOFF_MAX_MS)
-        step = TP_SINK_BACKOFF_MAX_MS;
-    q->rng ^= q->rng << 13;
-    q->rng ^= q->rng >> 17;
-    q->rng ^= q->rng << 5;
-    return step / 2 + q->rng % (step / 2 + 1);
+    return tp_backoff_ms(&q->rng, q->attempts, TP_SINK_BACKOFF_MAX_MS);
 }
 
 /* One failed attempt that will be retried: reported for the first failure
