@@ -449,6 +449,29 @@ static void test_ha_pair_and_inhibition(void **state) {
     }
 }
 
+/* A resend period shorter than one pass over the open set (one alert per
+ * POST) still gets every alert there: a resend waits for the pass before. */
+static void test_pass_longer_than_resend(void **state) {
+    fx_t *f = *state;
+    if (!f)
+        skip();
+    s_am(f, 0);
+    tp_test_alerts_clear(&f->d->got);
+    for (unsigned i = 0; i < 40; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "pass-%u", i);
+        s_incomplete(f, id, "REP-0");
+    }
+    s_published(f, 40);
+    s_tail(f, (const char *const[]){ "--alertmanager-batch", "1", "--alertmanager-resend", "10ms",
+                                     NULL });
+    for (unsigned i = 0; i < 40; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "pass-%u", i);
+        json_decref(s_wait_state(&f->am[0], "call_id", id, "active", TP_WAIT_MS));
+    }
+}
+
 /* Not a test of speed: with TP_AM_BENCH=N, posts N alerts in batches and
  * one per POST and prints both rates (docs/alerting.md quotes them). */
 static void test_bench_batches(void **state) {
@@ -496,6 +519,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_labels_resolution_silence, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_restarts, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_ha_pair_and_inhibition, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_pass_longer_than_resend, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_bench_batches, s_setup, s_teardown),
     };
     int r = cmocka_run_group_tests(tests, NULL, NULL);
