@@ -457,15 +457,15 @@ static void test_pass_longer_than_resend(void **state) {
         skip();
     s_am(f, 0);
     tp_test_alerts_clear(&f->d->got);
-    for (unsigned i = 0; i < 40; i++) {
+    for (unsigned i = 0; i < 200; i++) {
         char id[32];
         snprintf(id, sizeof id, "pass-%u", i);
         s_incomplete(f, id, "REP-0");
     }
-    s_published(f, 40);
-    s_tail(f, (const char *const[]){ "--alertmanager-batch", "1", "--alertmanager-resend", "10ms",
+    s_published(f, 200);
+    s_tail(f, (const char *const[]){ "--alertmanager-batch", "1", "--alertmanager-resend", "1ms",
                                      NULL });
-    for (unsigned i = 0; i < 40; i++) {
+    for (unsigned i = 0; i < 200; i++) {
         char id[32];
         snprintf(id, sizeof id, "pass-%u", i);
         json_decref(s_wait_state(&f->am[0], "call_id", id, "active", TP_WAIT_MS));
