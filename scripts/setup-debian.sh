@@ -10,6 +10,7 @@ PKGS="build-essential cmake pkg-config nats-server libnats-dev python3-prometheu
       libzmq3-dev libprotobuf-c-dev protobuf-c-compiler libevent-dev
       libyaml-dev libjansson-dev libsqlite3-dev libsystemd-dev uthash-dev
       libcmocka-dev libcsv-dev libxxhash-dev liblua5.4-dev
+      libcurl4-openssl-dev prometheus-alertmanager openssl
       dpkg-dev file man-db systemd groff-base chromium"
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then

@@ -14,10 +14,13 @@
  * which keeps them in sequence (replay, hold queue, gaps, retry) and keeps
  * the last delivered sequence in FILE.
  *
- * Where alerts go is a sink (sinks/tp_sink.h): stdout, --output FILE or
- * --webhook URL, behind sinks/tp_sink_queue.c (order, retries, counters). With
- * --digest, tp_digest.c groups alerts first and the sink gets digests.
- * FILE never passes an alert that is still queued or in an open digest.
+ * Where alerts go is a sink (sinks/tp_sink.h): stdout, --output FILE,
+ * --webhook URL or --alertmanager URL..., behind sinks/tp_sink_queue.c
+ * (order, retries, counters). With --digest, tp_digest.c groups alerts first
+ * and the sink gets digests. FILE never passes an alert that is still
+ * queued, in an open digest, or not yet posted by the sink. The HTTP sinks
+ * post in the background (libcurl's multi interface): the loop polls their
+ * fds beside the ZeroMQ sockets and never waits on a receiver.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -28,10 +31,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+
+#include <poll.h>
 
 #include <zmq.h>
 
+#include "tp_cli.h"
 #include "tp_digest.h"
+#include "tp_sink_alertmanager.h"
 #include "tp_sink_file.h"
 #include "tp_sink_queue.h"
 #include "tp_sink_webhook.h"
@@ -40,6 +48,7 @@
 #include "tp_tail_sub.h"
 
 #define TP_TAIL_POLL_SLICE_MS 200 /* bounds how late a signal is noticed */
+#define TP_TAIL_MAX_HTTP_FDS  16  /* sink fds polled beside the ZeroMQ sockets */
 
 struct tail {
     const struct tp_tail_opts *o;
@@ -48,6 +57,7 @@ struct tail {
     uint64_t                   active_ms;         /* last message, replay end or delivery */
     tp_tail_durable_t         *durable;           /* --durable only, else NULL */
     tp_sink_queue_t           *queue;             /* the sink and what waits for it */
+    tp_sink_t                 *am;                /* --alertmanager: the queue's sink, borrowed */
     tp_digest_t               *digest;            /* --digest only, else NULL */
     int                        fatal;             /* out of memory on the way to the sink */
     uint64_t                   lost_seq;          /* lowest alert lost so, UINT64_MAX none */
@@ -78,7 +88,7 @@ static bool s_done(const struct tail *t) {
 
 /* Something still waits for delivery: a queued message or an open digest. */
 static bool s_pending(const struct tail *t) {
-    return tp_sink_queue_length(t->queue) > 0 || (t->digest && tp_digest_open(t->digest) > 0);
+    return tp_sink_queue_busy(t->queue) || (t->digest && tp_digest_open(t->digest) > 0);
 }
 
 static uint64_t s_wall_ms(void) {
@@ -258,6 +268,10 @@ static int s_run(struct tail *t, void *sub) {
             if (tp_sink_queue_reopen(t->queue) == 0 && o->output)
                 fprintf(stderr, "tp-tail: reopened '%s'\n", o->output);
         }
+        /* --alertmanager --durable: post once the open set is rebuilt */
+        if (t->am && !(t->durable && tp_tail_durable_replaying(t->durable)) &&
+            tp_sink_queue_length(t->queue) == 0)
+            tp_sink_alertmanager_caught_up(t->am);
         int r = t->fatal ? t->fatal : s_deliver(t, s_now_ms(), s_stop || s_done(t), &next);
         if (r == -ENOMEM)
             fputs("tp-tail: out of memory\n", stderr);
@@ -287,10 +301,23 @@ static int s_run(struct tail *t, void *sub) {
                 break;
             wait = s_min_wait(wait, t->active_ms + o->timeout_ms, now);
         }
-        zmq_pollitem_t items[2] = { { .socket = sub, .events = ZMQ_POLLIN },
-                                    { .socket = dealer, .events = ZMQ_POLLIN } };
-        /* not reading: no items, zmq_poll just waits for the next retry */
-        int n = zmq_poll(reading ? items : NULL, reading ? (dealer ? 2 : 1) : 0, wait);
+        zmq_pollitem_t items[2 + TP_TAIL_MAX_HTTP_FDS] = {
+            { .socket = sub, .events = ZMQ_POLLIN }, { .socket = dealer, .events = ZMQ_POLLIN }
+        };
+        /* not reading: only the sink's fds, or zmq_poll just waits for the next retry */
+        size_t n_items = reading ? 2 : 0;
+        items[1].socket = reading ? dealer : NULL;
+        struct pollfd fds[TP_TAIL_MAX_HTTP_FDS];
+        uint64_t      http_next;
+        size_t n_fds = tp_sink_queue_pollfds(t->queue, fds, TP_TAIL_MAX_HTTP_FDS, now, &http_next);
+        for (size_t i = 0; i < n_fds; i++)
+            items[n_items++] = (zmq_pollitem_t){
+                .fd = fds[i].fd,
+                .events = (short)(((fds[i].events & POLLIN) ? ZMQ_POLLIN : 0) |
+                                  ((fds[i].events & POLLOUT) ? ZMQ_POLLOUT : 0)),
+            };
+        wait = s_min_wait(wait, http_next, now);
+        int n = zmq_poll(n_items ? items : NULL, (int)n_items, wait);
         if (n < 0 && zmq_errno() == EINTR)
             continue;
         if (n < 0) {
@@ -309,23 +336,75 @@ static int s_run(struct tail *t, void *sub) {
     return 0;
 }
 
+/* The credentials for the HTTP sinks, from files others may not read:
+ * 0, or a negative errno with the reason in `why`. */
+static int s_read_credentials(const struct tp_tail_opts *o, char **ret_bearer, char **ret_basic,
+                              char *why, size_t whylen) {
+    char *bearer = NULL, *basic = NULL;
+    int   r = tp_token_file_read("--bearer-token-file", o->bearer_token_file, &bearer, why, whylen);
+    if (r == 0)
+        r = tp_token_file_read("--basic-auth-file", o->basic_auth_file, &basic, why, whylen);
+    if (r == 0 && basic && !strchr(basic, ':')) {
+        snprintf(why, whylen, "--basic-auth-file '%s': expected one line USER:PASSWORD",
+                 o->basic_auth_file);
+        r = -EBADMSG;
+    }
+    if (r == 0 && o->ca_file && access(o->ca_file, R_OK) < 0) {
+        r = -errno;
+        snprintf(why, whylen, "--ca-file '%s': %s", o->ca_file, strerror(errno));
+    }
+    if (r < 0) {
+        free(bearer);
+        if (basic)
+            explicit_bzero(basic, strlen(basic));
+        free(basic);
+        return r;
+    }
+    *ret_bearer = bearer;
+    *ret_basic = basic;
+    return 0;
+}
+
 /* The sink for the options, in a queue: 0 or TP_TAIL_EXIT_USAGE (reported). */
-static int s_make_queue(const struct tp_tail_opts *o, tp_sink_queue_t **ret) {
-    char       why[512] = "out of memory";
-    tp_sink_t *sink = NULL;
-    int        r;
-    if (o->webhook) {
-        const struct tp_sink_webhook_config cfg = {
-            .url = o->webhook,
-            .headers = o->headers,
-            .n_headers = o->n_headers,
-            .timeout_ms = o->webhook_timeout_ms,
-            .stop = &s_stop,
+static int s_make_queue(struct tail *t, tp_sink_queue_t **ret) {
+    const struct tp_tail_opts  *o = t->o;
+    char                        why[512] = "out of memory";
+    tp_sink_t                  *sink = NULL;
+    char                       *bearer = NULL, *basic = NULL;
+    int                         r = s_read_credentials(o, &bearer, &basic, why, sizeof why);
+    const struct tp_http_config http = {
+        .ca_file = o->ca_file,
+        .bearer_token = bearer,
+        .basic_auth = basic,
+        .headers = o->headers,
+        .n_headers = o->n_headers,
+        .timeout_ms = o->webhook_timeout_ms,
+    };
+    if (r < 0) {
+    } else if (o->n_alertmanager) {
+        const struct tp_sink_alertmanager_config cfg = {
+            .urls = o->alertmanager,
+            .n_urls = o->n_alertmanager,
+            .http = http,
+            .resend_ms = o->alertmanager_resend_ms,
+            .batch = o->alertmanager_batch,
+            .posted_upto = t->durable ? tp_tail_durable_loaded(t->durable) : 0,
+            .hold = t->durable != NULL,
         };
+        r = tp_sink_alertmanager_new(&cfg, why, sizeof why, &sink);
+        t->am = r == 0 ? sink : NULL;
+    } else if (o->webhook) {
+        const struct tp_sink_webhook_config cfg = { .url = o->webhook, .http = http };
         r = tp_sink_webhook_new(&cfg, why, sizeof why, &sink);
     } else {
         r = tp_sink_file_new(o->output, o->fsync, why, sizeof why, &sink);
     }
+    if (bearer)
+        explicit_bzero(bearer, strlen(bearer));
+    if (basic)
+        explicit_bzero(basic, strlen(basic));
+    free(bearer);
+    free(basic);
     if (r == 0)
         r = tp_sink_queue_new(sink, TP_TAIL_QUEUE_MAX, o->webhook_retries, ret);
     if (r < 0) {
@@ -342,13 +421,6 @@ int main(int argc, char **argv) {
         return r > 0 ? 0 : TP_TAIL_EXIT_USAGE;
 
     struct tail t = { .o = &o, .lost_seq = UINT64_MAX };
-    if (s_make_queue(&o, &t.queue) != 0)
-        return TP_TAIL_EXIT_USAGE;
-    if (o.digest && tp_digest_new(o.digest_by, o.digest_window_ms, &t.digest) < 0) {
-        fputs("tp-tail: out of memory\n", stderr);
-        tp_sink_queue_destroy(&t.queue);
-        return TP_TAIL_EXIT_USAGE;
-    }
     if (o.durable) {
         const struct tp_tail_durable_config cfg = {
             .path = o.durable,
@@ -360,6 +432,7 @@ int main(int argc, char **argv) {
             .done = s_done_cb,
             .decode = s_decode_cb,
             .floor = s_floor_cb,
+            .from_zero = o.n_alertmanager > 0, /* the open set is rebuilt from the journal */
         };
         r = tp_tail_durable_new(&cfg, &t.durable);
         if (r < 0) {
@@ -368,10 +441,18 @@ int main(int argc, char **argv) {
             else
                 fprintf(stderr, "tp-tail: cannot use '%s': %s\n", o.durable,
                         r == -EBADMSG ? "not a decimal sequence number" : strerror(-r));
-            tp_digest_destroy(&t.digest);
-            tp_sink_queue_destroy(&t.queue);
             return TP_TAIL_EXIT_USAGE;
         }
+    }
+    if (s_make_queue(&t, &t.queue) != 0) {
+        tp_tail_durable_destroy(&t.durable);
+        return TP_TAIL_EXIT_USAGE;
+    }
+    if (o.digest && tp_digest_new(o.digest_by, o.digest_window_ms, &t.digest) < 0) {
+        fputs("tp-tail: out of memory\n", stderr);
+        tp_tail_durable_destroy(&t.durable);
+        tp_sink_queue_destroy(&t.queue);
+        return TP_TAIL_EXIT_USAGE;
     }
 
     struct sigaction sa = { .sa_handler = s_signal_cb }; /* no SA_RESTART: zmq_poll sees EINTR */
@@ -381,7 +462,7 @@ int main(int argc, char **argv) {
     struct sigaction hup = { .sa_handler = s_hup_cb }; /* reopen --output; else a no-op */
     sigemptyset(&hup.sa_mask);
     sigaction(SIGHUP, &hup, NULL);
-    if (o.webhook) /* a receiver closing on us is an error to retry, not death */
+    if (o.webhook || o.n_alertmanager) /* a receiver closing on us is an error to retry */
         signal(SIGPIPE, SIG_IGN);
 
     int   status = 0;

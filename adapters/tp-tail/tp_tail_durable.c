@@ -51,6 +51,7 @@ struct tp_tail_durable {
     uint64_t     retry_ms;                    /* down: next attempt */
     uint64_t     settled_ms;                  /* last END or failure, for --timeout-ms */
     uint64_t     saved, saved_ms;             /* position in FILE and when it was written */
+    uint64_t     loaded;                      /* FILE at start; from_zero: never below it */
     int          save_err;                    /* last save error reported (report once) */
 };
 
@@ -112,7 +113,8 @@ static uint64_t s_position(const tp_tail_durable_t *d) {
 static uint64_t s_file_position(const tp_tail_durable_t *d) {
     uint64_t pos = s_position(d);
     uint64_t floor = d->cfg.floor ? d->cfg.floor(d->cfg.userdata) : UINT64_MAX;
-    return floor <= pos ? floor - 1 : pos;
+    pos = floor <= pos ? floor - 1 : pos;
+    return d->cfg.from_zero && pos < d->loaded ? d->loaded : pos; /* catching up from 0 */
 }
 
 /* Saves the position if it moved and `force` or 200 ms have passed. Reports
@@ -338,9 +340,15 @@ int tp_tail_durable_new(const struct tp_tail_durable_config *cfg, tp_tail_durabl
         return -ENOMEM;
     }
     d->cfg = *cfg;
-    d->last = d->saved = last;
+    d->last = d->saved = d->loaded = last;
+    if (cfg->from_zero)
+        d->last = 0;
     *ret = d;
     return 0;
+}
+
+uint64_t tp_tail_durable_loaded(const tp_tail_durable_t *d) {
+    return d->loaded;
 }
 
 void tp_tail_durable_destroy(tp_tail_durable_t **p) {

@@ -33,7 +33,10 @@ struct tp_tail_durable_config {
     const char              *replay_endpoint;   /* touchpointd's replay ROUTER, connected to */
     uint64_t                 replay_timeout_ms; /* replay silence before going live-only, > 0 */
     const tp_curve_client_t *curve;             /* CURVE client identity, NULL = plain; borrowed */
-    void                    *userdata;          /* passed to the callbacks */
+    /* Replay from sequence 0 at start, whatever FILE says (--alertmanager
+     * rebuilds its open set so); FILE then never goes below what it said. */
+    bool  from_zero;
+    void *userdata; /* passed to the callbacks */
     /* Takes `line` (owned by the callee from here on), the next alert in
      * order, sequence `seq`; NULL is an alert --topic filtered out (nothing
      * to deliver, but its sequence is passed). */
@@ -61,6 +64,9 @@ struct tp_tail_durable_config {
  * decimal number and an optional newline; -ENOMEM; other negative errno
  * when FILE cannot be read. */
 int tp_tail_durable_new(const struct tp_tail_durable_config *cfg, tp_tail_durable_t **ret);
+
+/* The sequence FILE held at start (0: none). */
+uint64_t tp_tail_durable_loaded(const tp_tail_durable_t *d);
 
 /* Frees the client: live alerts still held are dropped unprinted, the
  * DEALER is closed; the position is not saved (tp_tail_durable_save does

@@ -12,9 +12,9 @@ static const char s_usage[] =
     "\n"
     "Follow touchpointd's alerts: subscribe to the alert endpoint and print one\n"
     "JSON line per alert on stdout (the touchpoint.v1.Alert in proto3 JSON plus a\n"
-    "\"topic\" member), append them to a file, or POST them to a webhook; one by\n"
-    "one or grouped into digests. Malformed messages are reported on stderr and\n"
-    "skipped.\n"
+    "\"topic\" member), append them to a file, POST them to a webhook (one by one\n"
+    "or grouped into digests), or keep Prometheus Alertmanager up to date with\n"
+    "the open ones. Malformed messages are reported on stderr and skipped.\n"
     "\n"
     "  -e, --endpoint EP     ZeroMQ endpoint (default " TP_TAIL_DEFAULT_ENDPOINT ",\n"
     "                        touchpointd's default output)\n"
@@ -44,16 +44,36 @@ static const char s_usage[] =
     "                        SIGHUP reopens FILE (logrotate: move it, then HUP)\n"
     "      --fsync           fsync FILE after every line\n"
     "      --webhook URL     POST each alert (body: its JSON line) to URL,\n"
-    "                        http://host[:port][/path] only: for https put a\n"
-    "                        TLS-terminating proxy in front of the receiver\n"
+    "                        http[s]://host[:port][/path]; https:// is verified\n"
+    "                        (no TLS-terminating proxy needed)\n"
     "      --webhook-header 'NAME: VALUE'\n"
     "                        add this header to every POST (repeatable), e.g.\n"
     "                        'Authorization: Bearer TOKEN'\n"
     "      --webhook-timeout-ms N\n"
-    "                        give up on one POST after N ms (default 5000)\n"
+    "                        give up on one POST after N ms (default 5000; also\n"
+    "                        for --alertmanager)\n"
     "      --webhook-retries N\n"
     "                        retries of one message before tp-tail stops with\n"
     "                        status 1 (default 0: retry forever)\n"
+    "      --alertmanager URL\n"
+    "                        post alerts to Prometheus Alertmanager at URL\n"
+    "                        (e.g. http://127.0.0.1:9093; POSTs go to\n"
+    "                        URL/api/v2/alerts). Repeatable: every URL of an HA\n"
+    "                        pair gets every alert. Use with --durable (below)\n"
+    "      --alertmanager-resend DURATION\n"
+    "                        re-post every open alert this often (default 1m;\n"
+    "                        keep it below Alertmanager's resolve_timeout, 5m)\n"
+    "      --alertmanager-batch N\n"
+    "                        at most N alerts per POST (default 500)\n"
+    "      --ca-file FILE    verify https:// receivers with the CA certificates\n"
+    "                        in FILE (PEM) instead of the system's\n"
+    "      --bearer-token-file FILE\n"
+    "                        send 'Authorization: Bearer TOKEN', TOKEN read from\n"
+    "                        FILE (first line that is not blank or '#'; FILE\n"
+    "                        must not be readable or writable by others)\n"
+    "      --basic-auth-file FILE\n"
+    "                        HTTP basic auth with USER:PASSWORD read from FILE\n"
+    "                        (same rules as --bearer-token-file)\n"
     "      --digest rep|territory|contract|hcp\n"
     "                        group alerts by that field and deliver one digest\n"
     "                        (JSON) per group and window instead of each alert\n"
@@ -81,6 +101,17 @@ static const char s_usage[] =
     "ZeroMQ drops alerts on the daemon's side (with --durable the next replay\n"
     "brings them back). Any other 4xx refuses that message for good: it is\n"
     "logged whole on stderr with its alert id, counted as failed and skipped.\n"
+    "\n"
+    "With --alertmanager, tp-tail keeps the set of open alerts and posts it to\n"
+    "each Alertmanager: new and resolved alerts at once (RESOLVED with endsAt),\n"
+    "in batches, every open one again each --alertmanager-resend, retrying with\n"
+    "back-off while an Alertmanager is down. Labels: alertname (the rule), kind,\n"
+    "severity, alert_id and each of territory, rep_id, hcp_id, account_id,\n"
+    "contract_id, call_id, step that is set; annotations summary, evidence,\n"
+    "detected_at. With --durable it rebuilds the open set from the replay\n"
+    "endpoint from sequence 0 at each start (FILE then only marks which\n"
+    "resolutions were posted), so after a restart every open alert is posted\n"
+    "again. See docs/alerting.md.\n"
     "\n"
     "Digests: {\"group_by\",\"key\" (missing field: \"(none)\"),\"window_start\",\n"
     "\"window_end\",\"firing\",\"resolved\",\"by_rule\":{rule:count},\"alerts\":[{\"alert_id\",\n"
@@ -111,7 +142,13 @@ int tp_tail_parse_args(int argc, char **argv, struct tp_tail_opts *o) {
         OPT_WEBHOOK_TIMEOUT,
         OPT_WEBHOOK_RETRIES,
         OPT_DIGEST,
-        OPT_DIGEST_WINDOW
+        OPT_DIGEST_WINDOW,
+        OPT_AM,
+        OPT_AM_RESEND,
+        OPT_AM_BATCH,
+        OPT_CA_FILE,
+        OPT_BEARER_FILE,
+        OPT_BASIC_FILE
     };
     static const struct option longopts[] = {
         { "endpoint", required_argument, NULL, 'e' },
@@ -132,6 +169,12 @@ int tp_tail_parse_args(int argc, char **argv, struct tp_tail_opts *o) {
         { "webhook-retries", required_argument, NULL, OPT_WEBHOOK_RETRIES },
         { "digest", required_argument, NULL, OPT_DIGEST },
         { "digest-window", required_argument, NULL, OPT_DIGEST_WINDOW },
+        { "alertmanager", required_argument, NULL, OPT_AM },
+        { "alertmanager-resend", required_argument, NULL, OPT_AM_RESEND },
+        { "alertmanager-batch", required_argument, NULL, OPT_AM_BATCH },
+        { "ca-file", required_argument, NULL, OPT_CA_FILE },
+        { "bearer-token-file", required_argument, NULL, OPT_BEARER_FILE },
+        { "basic-auth-file", required_argument, NULL, OPT_BASIC_FILE },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, OPT_VERSION },
         { NULL, 0, NULL, 0 },
@@ -140,6 +183,8 @@ int tp_tail_parse_args(int argc, char **argv, struct tp_tail_opts *o) {
                                 .replay_endpoint = TP_TAIL_DEFAULT_REPLAY,
                                 .replay_timeout_ms = 5000,
                                 .webhook_timeout_ms = 5000,
+                                .alertmanager_resend_ms = 60 * 1000,
+                                .alertmanager_batch = 500,
                                 .digest_window_ms = 5 * 60 * 1000 };
     const char *curve_server = NULL, *curve_secret = NULL;
     int         c;
@@ -194,6 +239,27 @@ int tp_tail_parse_args(int argc, char **argv, struct tp_tail_opts *o) {
                 return -EINVAL;
             }
             break;
+        case OPT_AM:
+            if (o->n_alertmanager == TP_TAIL_MAX_AM) {
+                fprintf(stderr, "tp-tail: at most %d --alertmanager options\n", TP_TAIL_MAX_AM);
+                return -EINVAL;
+            }
+            o->alertmanager[o->n_alertmanager++] = optarg;
+            break;
+        case OPT_AM_RESEND:
+            if (tp_cli_parse_duration_ms(optarg, &o->alertmanager_resend_ms) < 0 ||
+                o->alertmanager_resend_ms == 0) {
+                fprintf(stderr,
+                        "tp-tail: invalid --alertmanager-resend '%s' (expected a number > 0 "
+                        "and a unit: ms, s, m, h, d)\n",
+                        optarg);
+                return -EINVAL;
+            }
+            break;
+        case OPT_AM_BATCH: num = &o->alertmanager_batch; break;
+        case OPT_CA_FILE: o->ca_file = optarg; break;
+        case OPT_BEARER_FILE: o->bearer_token_file = optarg; break;
+        case OPT_BASIC_FILE: o->basic_auth_file = optarg; break;
         case 'h': fputs(s_usage, stdout); return 1;
         case OPT_VERSION: puts("tp-tail " TP_VERSION); return 1;
         default: fputs("Try 'tp-tail --help' for more information.\n", stderr); return -EINVAL;
@@ -221,6 +287,27 @@ int tp_tail_parse_args(int argc, char **argv, struct tp_tail_opts *o) {
     }
     if (o->output && o->webhook) {
         fputs("tp-tail: --output and --webhook exclude each other (run two tp-tails)\n", stderr);
+        return -EINVAL;
+    }
+    if (o->n_alertmanager && (o->output || o->webhook || o->digest)) {
+        fputs("tp-tail: --alertmanager excludes --output, --webhook and --digest (run two "
+              "tp-tails)\n",
+              stderr);
+        return -EINVAL;
+    }
+    if ((o->ca_file || o->bearer_token_file || o->basic_auth_file) && !o->webhook &&
+        !o->n_alertmanager) {
+        fputs("tp-tail: --ca-file, --bearer-token-file and --basic-auth-file need --webhook or "
+              "--alertmanager\n",
+              stderr);
+        return -EINVAL;
+    }
+    if (o->bearer_token_file && o->basic_auth_file) {
+        fputs("tp-tail: --bearer-token-file and --basic-auth-file exclude each other\n", stderr);
+        return -EINVAL;
+    }
+    if (o->alertmanager_batch == 0 || o->alertmanager_batch > 100000) {
+        fputs("tp-tail: --alertmanager-batch must be between 1 and 100000\n", stderr);
         return -EINVAL;
     }
     if ((o->n_headers || o->webhook_retries) && !o->webhook) {

@@ -17,6 +17,7 @@
 #define TP_TAIL_MAX_TOPICS       64
 #define TP_TAIL_MAX_HEADERS      32
 #define TP_TAIL_QUEUE_MAX        1000 /* undelivered messages before reading stops */
+#define TP_TAIL_MAX_AM           8    /* --alertmanager URLs */
 
 enum { TP_TAIL_EXIT_FAILED = 1, TP_TAIL_EXIT_USAGE = 2 };
 
@@ -36,9 +37,16 @@ struct tp_tail_opts {
     const char       *webhook;                      /* --webhook URL */
     const char       *headers[TP_TAIL_MAX_HEADERS]; /* --webhook-header */
     size_t            n_headers;
-    uint64_t          webhook_timeout_ms; /* one POST, all included */
-    uint64_t          webhook_retries;    /* 0 = forever */
-    bool              digest;             /* --digest given */
+    uint64_t          webhook_timeout_ms;           /* one POST, all included */
+    uint64_t          webhook_retries;              /* 0 = forever */
+    const char       *alertmanager[TP_TAIL_MAX_AM]; /* --alertmanager base URLs */
+    size_t            n_alertmanager;
+    uint64_t          alertmanager_resend_ms; /* re-post open alerts this often */
+    uint64_t          alertmanager_batch;     /* alerts per POST */
+    const char       *ca_file;                /* --ca-file, NULL = system CAs */
+    const char       *bearer_token_file;      /* --bearer-token-file */
+    const char       *basic_auth_file;        /* --basic-auth-file (user:password) */
+    bool              digest;                 /* --digest given */
     tp_digest_by_t    digest_by;
     uint64_t          digest_window_ms;
 };

@@ -9,7 +9,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define TP_SINK_BACKOFF_MIN_MS 100
+#include "tp_backoff.h"
+
 #define TP_SINK_BACKOFF_MAX_MS 30000
 #define TP_SINK_LOG_EVERY_MS   10000 /* failures are reported at most this often */
 #define TP_SINK_PUMP_BATCH     64
@@ -96,7 +97,7 @@ bool tp_sink_queue_full(const tp_sink_queue_t *q) {
 }
 
 uint64_t tp_sink_queue_floor(const tp_sink_queue_t *q) {
-    uint64_t floor = UINT64_MAX;
+    uint64_t floor = q->sink->ops->floor ? q->sink->ops->floor(q->sink) : UINT64_MAX;
     for (size_t i = 0; i < q->n; i++) {
         uint64_t s = q->items[(q->head + i) % q->cap].min_seq;
         if (s && s < floor)
@@ -113,18 +114,8 @@ static void s_pop(tp_sink_queue_t *q) {
     q->retry_at = 0;
 }
 
-/* Exponential back-off, "equal jitter": half the step fixed, half random,
- * so many tp-tails hitting one receiver do not retry in lockstep. */
 static uint64_t s_backoff_ms(tp_sink_queue_t *q) {
-    uint64_t step = TP_SINK_BACKOFF_MIN_MS;
-    for (uint64_t i = 1; i < q->attempts && step < TP_SINK_BACKOFF_MAX_MS; i++)
-        step *= 2;
-    if (step > TP_SINK_BACKOFF_MAX_MS)
-        step = TP_SINK_BACKOFF_MAX_MS;
-    q->rng ^= q->rng << 13;
-    q->rng ^= q->rng >> 17;
-    q->rng ^= q->rng << 5;
-    return step / 2 + q->rng % (step / 2 + 1);
+    return tp_backoff_ms(&q->rng, q->attempts, TP_SINK_BACKOFF_MAX_MS);
 }
 
 /* One failed attempt that will be retried: reported for the first failure
@@ -149,7 +140,8 @@ static void s_failed_attempt(tp_sink_queue_t *q, const struct item *it, const ch
 }
 
 int tp_sink_queue_pump(tp_sink_queue_t *q, uint64_t now, uint64_t *ret_next) {
-    int r = 0;
+    int  r = 0;
+    bool waiting = false;
     for (unsigned done = 0; q->n > 0 && done < TP_SINK_PUMP_BATCH; done++) {
         struct item *it = &q->items[q->head];
         if (q->retry_at > now)
@@ -165,8 +157,11 @@ int tp_sink_queue_pump(tp_sink_queue_t *q, uint64_t now, uint64_t *ret_next) {
             s_pop(q);
             continue;
         }
-        if (r == -EINTR)
+        if (r == -EINPROGRESS) { /* the sink's fds and pollfds' time wake us */
+            waiting = true;
+            r = 0;
             break;
+        }
         if (r == -EBADMSG) {
             fprintf(stderr,
                     "tp-tail: %s: %s refused for good, skipped (counted as failed): "
@@ -191,11 +186,29 @@ int tp_sink_queue_pump(tp_sink_queue_t *q, uint64_t now, uint64_t *ret_next) {
         r = 0;
         break;
     }
-    if (q->n == 0)
-        *ret_next = UINT64_MAX;
+    if (q->n == 0 || waiting)
+        *ret_next = UINT64_MAX; /* empty, or in flight: tp_sink_queue_pollfds says */
     else
         *ret_next = q->retry_at > now ? q->retry_at : now;
+    if (q->sink->ops->pump) {
+        uint64_t next = UINT64_MAX;
+        q->sink->ops->pump(q->sink, now, &next);
+        if (next < *ret_next)
+            *ret_next = next;
+    }
     return r;
+}
+
+size_t tp_sink_queue_pollfds(tp_sink_queue_t *q, struct pollfd *fds, size_t max, uint64_t now,
+                             uint64_t *ret_next) {
+    *ret_next = UINT64_MAX;
+    if (!q->sink->ops->pollfds)
+        return 0;
+    return q->sink->ops->pollfds(q->sink, fds, max, now, ret_next);
+}
+
+bool tp_sink_queue_busy(const tp_sink_queue_t *q) {
+    return q->n > 0 || tp_sink_queue_floor(q) != UINT64_MAX;
 }
 
 int tp_sink_queue_reopen(tp_sink_queue_t *q) {

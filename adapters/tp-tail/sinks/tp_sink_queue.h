@@ -64,8 +64,18 @@ uint64_t tp_sink_queue_floor(const tp_sink_queue_t *q);
  * first message is in back-off, or 64 were delivered (so the caller polls
  * in between). *ret_next: when to call again (UINT64_MAX: after the next
  * push). 0; -ETIME when the retry limit was reached (reported; the message
- * stays queued); -EINTR when the sink was interrupted by a stop request. */
+ * stays queued). A message in flight (-EINPROGRESS) stays first; the
+ * sink's own background work (ops->pump) is moved on too. */
 int tp_sink_queue_pump(tp_sink_queue_t *q, uint64_t now, uint64_t *ret_next);
+
+/* The fds the sink waits on (an HTTP transfer in flight), up to `max`;
+ * *ret_next: the latest time to pump again even if none wakes. */
+size_t tp_sink_queue_pollfds(tp_sink_queue_t *q, struct pollfd *fds, size_t max, uint64_t now,
+                             uint64_t *ret_next);
+
+/* Something waits for delivery: a queued message, or one the sink took but
+ * has not brought to its destination yet (the sink's floor). */
+bool tp_sink_queue_busy(const tp_sink_queue_t *q);
 
 /* SIGHUP: asks the sink to reopen its file. Reports a failure (the sink
  * keeps the old one). 0 or negative errno. */

@@ -554,7 +554,7 @@ static void test_digest_by_rep(void **state) {
 static void test_sink_usage(void **state) {
     fx_t                    *f = *state;
     static const char *const bad[][5] = {
-        { "--webhook", "https://example.com/x", NULL },
+        { "--webhook", "ftp://example.com/x", NULL }, /* http:// and https:// only */
         { "--webhook", "not a url", NULL },
         { "--output", "x", "--webhook", "http://127.0.0.1:1/", NULL },
         { "--digest", "manager", NULL },
