@@ -73,6 +73,7 @@ int tp_journal_open(const char *path, char *err, size_t errlen, tp_journal_t **r
     pthread_cond_init(&j->w_wake, NULL);
     pthread_cond_init(&j->w_space, NULL);
     j->w_efd = -1;
+    j->db_fd = -1;
     j->ckpt_every_ms = CHECKPOINT_EVERY_MS;
     j->prune_every_ms = 60000;
     int    r;

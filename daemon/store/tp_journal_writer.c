@@ -29,6 +29,7 @@
 
 #define RETRY_MS     1000 /* after a failed commit */
 #define BUSY_WAIT_MS 1000 /* the writer waits this long for the write lock */
+#define BUSY_STEP_US 200  /* trying again this often */
 
 static uint64_t s_free(const tp_journal_t *j) {
     return j->ring_size - (j->wpos - atomic_load_explicit(&j->head, memory_order_acquire));
@@ -190,6 +191,17 @@ static void *s_writer(void *arg) {
     return NULL;
 }
 
+/* SQLite's own busy handler sleeps 1, 2, 5 ... 100 ms between tries, so a
+ * lock released after 3 ms was taken after 8: alerts waited for the sleep.
+ * Tries every BUSY_STEP_US instead, for up to BUSY_WAIT_MS. */
+static int s_busy(void *ctx, int n) {
+    (void)ctx;
+    if ((int64_t)n * BUSY_STEP_US >= BUSY_WAIT_MS * 1000)
+        return 0;
+    usleep(BUSY_STEP_US);
+    return 1;
+}
+
 int tp_journal_start_writer(tp_journal_t *j, size_t max_record, char *err, size_t errlen) {
     if (j->w_running)
         return 0;
@@ -213,8 +225,8 @@ int tp_journal_start_writer(tp_journal_t *j, size_t max_record, char *err, size_
         snprintf(err, errlen, "eventfd: %s", strerror(errno));
         return -errno;
     }
-    /* Its waits for the checkpointer's TRUNCATE happen on its thread. */
-    sqlite3_busy_timeout(j->db, BUSY_WAIT_MS);
+    /* Its waits for the checkpointer happen on its thread. */
+    sqlite3_busy_handler(j->db, s_busy, NULL);
     j->last_prune_ms = s_mono_ms();
     int r = pthread_create(&j->w_thread, NULL, s_writer, j);
     if (r != 0) {
