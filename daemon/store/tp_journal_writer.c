@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tp_clock.h"
 #include "tp_journal_internal.h"
 #include "tp_log.h"
 
@@ -96,22 +97,10 @@ tp_jrec_t *tp_journal_reserve(tp_journal_t *j, size_t size, int *ret_err) {
     return (tp_jrec_t *)(j->ring + off);
 }
 
-static int64_t s_mono_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t s_real_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Retention on the writer's connection, at most once per prune_every_ms;
  * a failure (the checkpointer busy, say) is tried after the next commit. */
 static void s_prune(tp_journal_t *j) {
-    int64_t now = s_mono_ms();
+    int64_t now = tp_monotonic_ms();
     pthread_mutex_lock(&j->w_lock);
     bool     due = now - j->last_prune_ms >= j->prune_every_ms;
     int64_t  age = j->retention_ms, ev_age = j->event_retention_ms;
@@ -119,9 +108,9 @@ static void s_prune(tp_journal_t *j) {
     pthread_mutex_unlock(&j->w_lock);
     if (!due)
         return;
-    int64_t n = tp_journal_prune(j, s_real_ms(), age, max);
+    int64_t n = tp_journal_prune(j, tp_realtime_ms(), age, max);
     if (n >= 0)
-        n = tp_journal_prune_events(j, s_real_ms(), ev_age);
+        n = tp_journal_prune_events(j, tp_realtime_ms(), ev_age);
     if (n >= 0)
         j->last_prune_ms = now;
     else if ((sqlite3_errcode(j->db) & 0xff) != SQLITE_BUSY)
@@ -227,7 +216,7 @@ int tp_journal_start_writer(tp_journal_t *j, size_t max_record, char *err, size_
     }
     /* Its waits for the checkpointer happen on its thread. */
     sqlite3_busy_handler(j->db, s_busy, NULL);
-    j->last_prune_ms = s_mono_ms();
+    j->last_prune_ms = tp_monotonic_ms();
     int r = pthread_create(&j->w_thread, NULL, s_writer, j);
     if (r != 0) {
         snprintf(err, errlen, "writer thread: %s", strerror(r));
