@@ -21,6 +21,7 @@
 #include <unistd.h>
 #include <pthread.h>
 #include <sqlite3.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -52,8 +53,9 @@ static int s_sync(const char *path, int fd) {
 static int s_passive(tp_journal_t *j, int *ret_log, int *ret_ckpt) {
     if (sqlite3_exec(j->guard_db, "BEGIN; SELECT count(*) FROM meta", NULL, NULL, NULL) !=
         SQLITE_OK) {
+        int rc = sqlite3_errcode(j->guard_db); /* BUSY: next round, not an error */
         sqlite3_exec(j->guard_db, "ROLLBACK", NULL, NULL, NULL);
-        return SQLITE_ERROR;
+        return rc;
     }
     int rc = SQLITE_IOERR;
     if (s_sync(j->wal_path, -1) == 0) {
@@ -81,9 +83,13 @@ static void s_checkpoint(tp_journal_t *j, uint64_t wal_max) {
     int  rc = s_passive(j, &nlog, &nckpt);
     bool truncated = false;
     if (rc == SQLITE_OK && wal_max > 0 && s_file_size(j->wal_path) > wal_max) {
+        /* Under a flood the writer is nearly always in a transaction and
+         * takes the lock again within 200 us: it steps aside meanwhile. */
+        atomic_store(&j->truncating, true);
         sqlite3_exec(j->ckpt_db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
         rc = sqlite3_wal_checkpoint_v2(j->ckpt_db, NULL, SQLITE_CHECKPOINT_TRUNCATE, &nlog, &nckpt);
         sqlite3_exec(j->ckpt_db, "PRAGMA synchronous=OFF", NULL, NULL, NULL);
+        atomic_store(&j->truncating, false);
         truncated = rc == SQLITE_OK;
     }
     pthread_mutex_lock(&j->ckpt_lock);

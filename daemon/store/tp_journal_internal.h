@@ -80,8 +80,9 @@ struct tp_journal {
      * then; not done at all, the WAL grows by every commit (133 MB after
      * 500k events). Everything below ckpt_lock is shared with it. */
     sqlite3         *ckpt_db;
-    sqlite3         *guard_db; /* the pass's read transaction: pins the WAL */
-    int              db_fd;    /* journal.db, for fdatasync */
+    sqlite3         *guard_db;   /* the pass's read transaction: pins the WAL */
+    int              db_fd;      /* journal.db, for fdatasync */
+    _Atomic bool     truncating; /* a TRUNCATE waits for the write lock: the writer steps aside */
     pthread_t        ckpt_thread;
     bool             ckpt_running, ckpt_stop;
     pthread_mutex_t  ckpt_lock;

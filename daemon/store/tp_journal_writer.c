@@ -28,9 +28,10 @@
 #include "tp_journal_internal.h"
 #include "tp_log.h"
 
-#define RETRY_MS     1000 /* after a failed commit */
-#define BUSY_WAIT_MS 1000 /* the writer waits this long for the write lock */
-#define BUSY_STEP_US 200  /* trying again this often */
+#define RETRY_MS         1000   /* after a failed commit */
+#define BUSY_WAIT_MS     1000   /* the writer waits this long for the write lock */
+#define BUSY_STEP_US     200    /* trying again this often */
+#define TRUNCATE_WAIT_US 100000 /* at most, while the checkpointer empties the WAL */
 
 static uint64_t s_free(const tp_journal_t *j) {
     return j->ring_size - (j->wpos - atomic_load_explicit(&j->head, memory_order_acquire));
@@ -135,6 +136,10 @@ static void *s_writer(void *arg) {
                 break;
             continue;
         }
+        /* The checkpointer emptying an oversized WAL: let it have the lock
+         * (it waits up to 100 ms for it; this waits as long at most). */
+        for (int i = 0; atomic_load(&j->truncating) && i < TRUNCATE_WAIT_US / BUSY_STEP_US; i++)
+            usleep(BUSY_STEP_US);
         struct timespec t0, t1;
         clock_gettime(CLOCK_MONOTONIC, &t0);
         uint64_t last = 0, n = 0;
