@@ -20,7 +20,7 @@
  * Every wait has a deadline: the benchmark stops by itself.
  *
  * Usage: bench_e2e [--events N] [--open N] [--reps N] [--quick] [--json FILE]
- *                  [--daemon PATH] [--throughput-only]
+ *                  [--daemon PATH] [--throughput-only] [--latency-only]
  */
 #include <errno.h>
 #include <signal.h>
@@ -198,6 +198,7 @@ int main(int argc, char **argv) {
     bench_result_t res = { .events = 500000, .open = 1000000, .reps = 3 };
     const char    *json = NULL;
     bool           only_throughput = false; /* --throughput-only: for profiling the daemon */
+    bool           only_latency = false;    /* --latency-only: comparing two daemons' latency */
     for (int i = 1; i < argc; i++) {
         const char *next = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(argv[i], "--quick") == 0) {
@@ -206,6 +207,8 @@ int main(int argc, char **argv) {
             res.reps = 1;
         } else if (strcmp(argv[i], "--throughput-only") == 0) {
             only_throughput = true;
+        } else if (strcmp(argv[i], "--latency-only") == 0) {
+            only_latency = true;
         } else if (next && strcmp(argv[i], "--events") == 0) {
             res.events = strtoull(argv[++i], NULL, 10);
         } else if (next && strcmp(argv[i], "--open") == 0) {
@@ -218,7 +221,7 @@ int main(int argc, char **argv) {
             s_bin = argv[++i];
         } else {
             fprintf(stderr, "usage: bench_e2e [--events N] [--open N] [--reps N] [--quick] "
-                            "[--json FILE] [--daemon PATH] [--throughput-only]\n");
+                            "[--json FILE] [--daemon PATH] [--throughput-only] [--latency-only]\n");
             return 2;
         }
     }
@@ -237,7 +240,7 @@ int main(int argc, char **argv) {
 
     /* Baselines and daemon runs alternate per transport, best of reps. */
     char ep[300];
-    for (int t = 0; t < 2; t++) {
+    for (int t = 0; t < 2 && !only_latency; t++) {
         bench_tp_t *tp = &res.transport[t];
         tp->name = t ? "tcp" : "ipc";
         snprintf(ep, sizeof ep, t ? "tcp://127.0.0.1:*" : "ipc://%s/base.sock", s_tmp);
@@ -253,7 +256,7 @@ int main(int argc, char **argv) {
         s_latency(false, rates[i], res.reps > 1 ? 3 : 1, &res.lat[2 * i]);
         s_latency(true, rates[i], res.reps > 1 ? 3 : 1, &res.lat[2 * i + 1]);
     }
-    if (!only_throughput)
+    if (!only_throughput && !only_latency)
         s_open_state(res.open, &mix, res.reps, &res.open_state);
     bench_frames_free(&mix);
     s_rmrf(s_tmp);

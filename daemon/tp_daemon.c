@@ -413,7 +413,7 @@ void tp_daemon_destroy(tp_daemon_t **p) {
         return;
     /* What the last loop turn raised is stored and sent before we go. */
     if (d->journal && d->flush_ev && d->engine)
-        tp_daemon_flush_cb(-1, 0, d);
+        tp_daemon_journal_drain(d);
     tp_daemon_close_http(d);
     tp_replay_server_destroy(&d->replay);
     tp_bus_destroy(&d->bus);
@@ -422,6 +422,8 @@ void tp_daemon_destroy(tp_daemon_t **p) {
     tp_cluster_destroy(&d->cluster);
     if (d->flush_ev)
         event_free(d->flush_ev);
+    if (d->commit_ev)
+        event_free(d->commit_ev);
     tp_journal_close(&d->journal);
     if (d->deadline_ev)
         event_free(d->deadline_ev);

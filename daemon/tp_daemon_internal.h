@@ -32,10 +32,11 @@ struct tp_daemon {
     int64_t             armed_for;   /* due time deadline_ev is set for */
     tp_journal_t       *journal;     /* NULL when journal.enabled is false */
     tp_replay_server_t *replay;
-    struct event       *flush_ev; /* group commit, then publish, once per loop turn */
-    struct tp_outbox   *outbox;   /* what waits for the group commit (tp_outbox.c) */
-    int64_t             last_prune_ms;
-    int64_t             busy_since_ms; /* commits found the checkpointer truncating since, or 0 */
+    struct event       *flush_ev;  /* hands the turn's records to the writer, once per turn */
+    struct event       *commit_ev; /* the journal writer's eventfd: a commit attempt ended */
+    struct tp_outbox   *outbox;    /* what waits for the commit (tp_outbox.c) */
+    uint64_t            committed; /* the journal position the writer has committed */
+    uint64_t            seen_commits, seen_failures; /* the writer's counts, as last read */
     tp_ratelimit_t      journal_rl;
     tp_bus_sock_t      *reliable;              /* ROUTER for at-least-once producers, or NULL */
     tp_bus_sock_t      *inputs[TP_MAX_INPUTS]; /* SUB sockets, as cfg->inputs */
@@ -85,9 +86,14 @@ int tp_daemon_open_journal(tp_daemon_t *d, bool move_aside);
  * start and on reload). */
 void tp_daemon_journal_apply(tp_daemon_t *d, const tp_config_t *cfg);
 
-/* The group commit (flush_ev's callback; what 0 at shutdown: waits out a
- * busy journal instead of retrying later), then what waited for it. */
+/* The end of a turn (flush_ev's callback): what the turn queued goes to the
+ * journal's writer thread, and what waits for it is sealed with its
+ * position (delivered once the writer says it is committed). */
 void tp_daemon_flush_cb(evutil_socket_t fd, short what, void *arg);
+
+/* At shutdown: hands over what is left, waits (a few seconds at most) for
+ * the writer to commit it, and delivers what it committed. */
+void tp_daemon_journal_drain(tp_daemon_t *d);
 
 /* The engine's alert sink: printed, journaled, published after the commit. */
 int tp_daemon_alert_sink(void *ctx, const char *topic, const uint8_t *buf, size_t len,

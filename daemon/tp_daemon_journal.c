@@ -1,8 +1,9 @@
 /* tp_daemon_journal — the daemon's journal wiring: opening journal.db
  * (and moving a corrupt one aside), rebuilding state from its event log,
- * the group commit on its timer and what waits for it (the outbox:
- * alerts to publish, ACKs, HTTP replies, JetStream acks), retention, the
- * checkpointer's settings, and the journal's gauges on /metrics.
+ * handing each turn's records to the journal's writer thread and
+ * delivering what waited for their commit (the outbox: alerts to publish,
+ * ACKs, HTTP replies, JetStream acks) when it reports, the retention and
+ * checkpointer settings, and the journal's gauges on /metrics.
  * tp_daemon.c calls in through tp_daemon_internal.h. */
 #include <errno.h>
 #include <event2/event.h>
@@ -17,12 +18,11 @@
 #include "tp_metrics.h"
 #include "tp_outbox.h"
 
-#define PRUNE_EVERY_MS  60000 /* journal retention runs at most this often */
-#define COMMIT_RETRY_MS 1000  /* after a failed journal commit */
-#define BUSY_RETRY_MS   5     /* after a commit that found the checkpointer truncating */
+#define DRAIN_MS 5000 /* at shutdown, the writer gets this long to commit the rest */
 
-/* Group commit: at the end of this loop turn, or after journal.commit_interval
- * (more events per transaction; alerts and ACKs wait up to that long). */
+/* Hand-over to the writer: at the end of this loop turn, or after
+ * journal.commit_interval (fewer wake-ups of the writer; alerts and ACKs
+ * wait up to that long more). */
 static void s_schedule_flush(tp_daemon_t *d) {
     if (evtimer_pending(d->flush_ev, NULL))
         return;
@@ -52,7 +52,9 @@ void tp_daemon_log(tp_daemon_t *d, int kind, const char *topic, size_t topic_len
         memcpy(t, topic, tl);
     t[tl] = '\0';
     if (tp_journal_log_event(d->journal, kind, d->now_ms, t, body, len) < 0) {
-        log_error("Out of memory logging an event; it will not survive a restart");
+        log_error("An event of %zu bytes does not fit the journal's ring; it will not survive a "
+                  "restart",
+                  len);
         return;
     }
     s_schedule_flush(d);
@@ -119,64 +121,64 @@ const tp_outbox_ops_t tp_daemon_outbox_ops = {
     .nats = s_out_nats_cb,
 };
 
-/* Group commit: every alert raised in this loop turn is written in one
- * transaction, then published, so a consumer never sees an alert the
- * journal could lose. A failed commit keeps them queued and retries. */
+/* What the writer reported: its failures counted (and waiting HTTP
+ * requests answered 503: the client sends again, dedup recognises what
+ * was stored after all), what it committed delivered. */
+static void s_progress(tp_daemon_t *d) {
+    tp_stats_t           *st = tp_engine_counters(d->engine);
+    tp_journal_progress_t p;
+    tp_journal_progress(d->journal, &p);
+    if (p.commits != d->seen_commits) {
+        st->journal_commits += p.commits - d->seen_commits;
+        d->seen_commits = p.commits;
+        if (d->http)
+            tp_http_observe_commit(d->http, p.last_seconds, true);
+    }
+    if (p.failures != d->seen_failures) {
+        st->journal_errors += p.failures - d->seen_failures;
+        d->seen_failures = p.failures;
+        if (d->http && p.failing)
+            tp_http_observe_commit(d->http, 0, false);
+        uint64_t suppressed;
+        if (p.failing && tp_ratelimit_below(&d->journal_rl, tp_monotonic_ms(), &suppressed))
+            log_error("Failed to write %zu records to the journal (%s); retrying, not publishing "
+                      "until they are stored",
+                      tp_journal_pending(d->journal), p.err);
+        tp_outbox_fail_http(d->outbox, -EIO);
+    }
+    d->committed = p.committed;
+    tp_outbox_deliver_upto(d->outbox, p.committed);
+}
+
+static void s_committed_cb(evutil_socket_t fd, short what, void *arg) {
+    (void)fd;
+    (void)what;
+    s_progress(arg);
+}
+
+/* The end of a turn: every record it queued goes to the writer (one
+ * transaction with whatever else piled up), and what waits for them is
+ * sealed with their end; the writer's eventfd says when that is stored.
+ * What waits for nothing new (an ACK of a duplicate) leaves at once. */
 void tp_daemon_flush_cb(evutil_socket_t fd, short what, void *arg) {
     (void)fd;
+    (void)what;
     tp_daemon_t *d = arg;
-    tp_stats_t  *st = tp_engine_counters(d->engine);
-    char         err[256];
-    int64_t      t0 = tp_monotonic_us();
-    int          r = tp_journal_commit(d->journal, err, sizeof err);
-    /* At shutdown (what 0; libevent always passes a flag) waiting is
-     * fine: what the last turn raised is stored before we go. */
-    bool stopping = what == 0;
-    for (int i = 0; r == -EBUSY && stopping && i < COMMIT_RETRY_MS / BUSY_RETRY_MS; i++) {
-        nanosleep(&(struct timespec){ 0, BUSY_RETRY_MS * 1000000L }, NULL);
-        r = tp_journal_commit(d->journal, err, sizeof err);
-    }
-    /* The checkpointer emptying the WAL holds the write lock for a few ms:
-     * not a failure, try again shortly (a lock held for longer is one). */
-    if (r == -EBUSY && !stopping) {
-        int64_t now = tp_monotonic_ms();
-        if (!d->busy_since_ms)
-            d->busy_since_ms = now;
-        if (now - d->busy_since_ms < COMMIT_RETRY_MS) {
-            struct timeval tv = { 0, BUSY_RETRY_MS * 1000 };
-            evtimer_add(d->flush_ev, &tv);
-            return;
-        }
-    }
-    d->busy_since_ms = 0;
-    if (d->http)
-        tp_http_observe_commit(d->http, (double)(tp_monotonic_us() - t0) / 1e6, r >= 0);
-    if (r < 0) {
-        st->journal_errors++;
-        uint64_t suppressed;
-        if (tp_ratelimit_below(&d->journal_rl, tp_monotonic_ms(), &suppressed))
-            log_error("Failed to write %zu alerts to the journal (%s); retrying, not publishing "
-                      "until they are stored",
-                      tp_journal_pending(d->journal), err);
-        struct timeval tv = { COMMIT_RETRY_MS / 1000, 0 };
-        evtimer_add(d->flush_ev, &tv);
-        tp_outbox_fail_http(d->outbox, -EIO);
-        return;
-    }
-    st->journal_commits++;
-    tp_outbox_deliver(d->outbox);
-    int64_t now = tp_monotonic_ms();
-    if (now - d->last_prune_ms >= PRUNE_EVERY_MS) {
-        int64_t n = tp_journal_prune(d->journal, tp_realtime_ms(), d->cfg->journal.retention_ms,
-                                     d->cfg->journal.max_alerts);
-        if (n >= 0)
-            n = tp_journal_prune_events(d->journal, tp_realtime_ms(),
-                                        d->cfg->journal.event_retention_ms);
-        if (n >= 0) /* else (the checkpointer busy, say) after the next commit */
-            d->last_prune_ms = now;
-        else if (n != -EBUSY)
-            log_warning_errno((int)n, "Failed to prune the alert journal: %m");
-    }
+    uint64_t     pos = tp_journal_submit(d->journal);
+    tp_outbox_seal(d->outbox, pos);
+    if (pos <= d->committed)
+        tp_outbox_deliver_upto(d->outbox, pos);
+}
+
+void tp_daemon_journal_drain(tp_daemon_t *d) {
+    if (evtimer_pending(d->flush_ev, NULL))
+        evtimer_del(d->flush_ev);
+    tp_daemon_flush_cb(-1, 0, d);
+    int r = tp_journal_drain(d->journal, DRAIN_MS);
+    if (r < 0)
+        log_error_errno(r, "Failed to store %zu journal records before stopping: %m",
+                        tp_journal_pending(d->journal));
+    s_progress(d);
 }
 
 /* Alerts leave here: printed (if asked), journaled, then published. */
@@ -295,17 +297,26 @@ int tp_daemon_open_journal(tp_daemon_t *d, bool move_aside) {
     if (r < 0)
         return r;
     tp_engine_set_next_sequence(d->engine, tp_journal_last_seq(d->journal) + 1);
-    d->last_prune_ms = tp_monotonic_ms();
     tp_journal_prune(d->journal, tp_realtime_ms(), d->cfg->journal.retention_ms,
                      d->cfg->journal.max_alerts);
+    /* From here on the loop never commits: the writer thread does. */
+    if ((r = tp_journal_start_writer(d->journal, d->cfg->max_message_bytes, err, sizeof err)) < 0)
+        return log_error_errno(r, "Failed to start the journal writer: %s: %m", err);
+    d->commit_ev =
+        event_new(d->base, tp_journal_fd(d->journal), EV_READ | EV_PERSIST, s_committed_cb, d);
+    if (!d->commit_ev || event_add(d->commit_ev, NULL) < 0)
+        return log_error_errno(ENOMEM, "Out of memory");
     return 0;
 }
 
 
 void tp_daemon_journal_apply(tp_daemon_t *d, const tp_config_t *cfg) {
-    if (d->journal)
+    if (d->journal) {
         tp_journal_set_checkpoint(d->journal, cfg->journal.checkpoint_interval_ms,
                                   cfg->journal.wal_max_bytes);
+        tp_journal_set_retention(d->journal, cfg->journal.retention_ms, cfg->journal.max_alerts,
+                                 cfg->journal.event_retention_ms);
+    }
     if (d->replay)
         tp_replay_server_set_limits(
             d->replay, &(tp_replay_limits_t){ .stall_timeout_ms = cfg->replay.stall_timeout_ms,

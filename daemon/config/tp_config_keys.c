@@ -86,13 +86,14 @@ const tp_config_key_t tp_config_keys[] = {
     KD("journal.event_retention", journal.event_retention_ms, "200d",
        "keep the event log (replayed at start to rebuild state) this long"),
     K("journal.commit_interval", TP_CONFIG_DURATION, journal.commit_interval_ms, 0, 60000, "0ms",
-      "0ms: one group commit per loop turn; else at most one per interval (more events per commit,"
-      " alerts and ACKs wait up to that long)"),
+      "0ms: each loop turn hands what it journals to the writer thread at its end (the writer"
+      " commits whatever piled up meanwhile in one transaction); else at most one hand-over per"
+      " interval (fewer writer wake-ups; alerts and ACKs wait up to that long more)"),
     K("journal.checkpoint_interval", TP_CONFIG_DURATION, journal.checkpoint_interval_ms, 10, 60000,
       "1s", "a thread of its own copies the journal's write-ahead log into journal.db this often"),
     KU("journal.wal_max_bytes", journal.wal_max_bytes, 65536, (int64_t)1 << 40, "67108864",
-       "when journal.db-wal is larger after a checkpoint, it is emptied (commits wait for that a"
-       " few ms, on a retry timer, not blocking the loop); also the size it is cut back to when it"
+       "when journal.db-wal is larger after a checkpoint, it is emptied (the writer thread waits"
+       " for that a few ms, the event loop does not); also the size it is cut back to when it"
        " starts over"),
     K("http.enabled", TP_CONFIG_BOOL, http.enabled, 0, 1, "true",
       "serve /healthz, /metrics (Prometheus) and /status (JSON) over HTTP"),

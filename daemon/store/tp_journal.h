@@ -2,8 +2,12 @@
  * on disk before it is published.
  *
  * SQLite in WAL mode at <state_dir>/journal.db. The daemon appends each
- * alert as it is raised and commits once per loop turn (group commit: one
- * transaction however many alerts that turn raised), then publishes them.
+ * alert as it is raised into a ring, hands the ring over once per loop
+ * turn (tp_journal_submit), and a writer thread of the journal's commits
+ * what was handed over in one transaction (group commit: however many
+ * turns piled up while it committed the previous batch) and says so on an
+ * eventfd; only then does the daemon publish. The loop never waits for
+ * SQLite: it waits only when the ring is full (back-pressure).
  * So a consumer never sees an alert the journal could lose, sequence
  * numbers continue across restarts (the last one is kept in a meta row
  * even when retention has pruned every alert), and the replay endpoint can
@@ -14,13 +18,16 @@
  * same transaction as the alerts they raised. Replaying it through a fresh
  * engine rebuilds all rule state after a restart or a crash.
  *
- * Retention prunes by age and by count after commits. Called by tp_daemon
- * only; no I/O happens on the caller's thread outside tp_journal_open /
- * _commit / _read_after / _prune. A thread of its own checkpoints the WAL
+ * Retention prunes by age and by count, on the writer thread. Called by
+ * tp_daemon only. Until tp_journal_start_writer, commits run on the
+ * caller's thread (tp_journal_commit: start-up, and the unit tests); after
+ * it, only the loop's reads (_read_after, _stats) touch the database on the
+ * caller's thread, on a connection of their own. A thread of its own checkpoints the WAL
  * into the database while the daemon runs, so the WAL stays bounded.
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -39,7 +46,9 @@ uint64_t tp_journal_last_seq(const tp_journal_t *j);
  * 0 or negative errno. */
 int tp_journal_seed_sequence(tp_journal_t *j, uint64_t seq);
 
-/* Queues one alert for the next commit (copies everything). 0 or -ENOMEM. */
+/* Queues one alert for the next commit (copies everything into the ring).
+ * 0, or -ENOBUFS: the ring is full and no writer runs to empty it (or the
+ * record is larger than a quarter of the ring). */
 int tp_journal_append(tp_journal_t *j, uint64_t seq, const char *topic, const char *alert_id,
                       int status, int64_t written_at_ms, const void *body, size_t len);
 
@@ -48,7 +57,9 @@ enum { TP_LOG_EVENT = 0, TP_LOG_TICK = 1 };
 
 /* Queues one event-log record for the next commit: a bus message
  * [topic, body] processed at processed_at_ms (wall clock), or a tick (the
- * deadline timer fired at processed_at_ms; topic/body empty). 0 or -ENOMEM. */
+ * deadline timer fired at processed_at_ms; topic/body empty). It closes a
+ * unit: the alerts queued before it were raised by it, and a commit never
+ * splits them from it. 0 or -ENOBUFS (as tp_journal_append). */
 int tp_journal_log_event(tp_journal_t *j, int kind, int64_t processed_at_ms, const char *topic,
                          const void *body, size_t len);
 
@@ -59,21 +70,65 @@ typedef int (*tp_journal_event_fn)(void *ctx, int kind, int64_t processed_at_ms,
                                    const void *body, size_t len);
 int64_t tp_journal_for_each_event(tp_journal_t *j, tp_journal_event_fn fn, void *ctx);
 
-/* Deletes event-log records processed before now_ms - max_age_ms. */
+/* Deletes event-log records processed before now_ms - max_age_ms (not
+ * while the writer runs: it prunes, see tp_journal_set_retention). */
 int64_t tp_journal_prune_events(tp_journal_t *j, int64_t now_ms, int64_t max_age_ms);
 
 /* Alerts and event records queued and not yet committed. */
 size_t tp_journal_pending(const tp_journal_t *j);
 
-/* Writes everything queued in one transaction. 0, or a negative errno
- * (the queue is kept, so the next commit retries); err gets the reason.
- * -EBUSY: the checkpointer holds the write lock (truncating the WAL) and
- * nothing was written; try again in a few ms. Never waits. */
+/* Without the writer thread: writes everything queued in one transaction.
+ * 0, or a negative errno (the queue is kept, so the next commit retries);
+ * err gets the reason. -EBUSY: the checkpointer holds the write lock
+ * (truncating the WAL) and nothing was written; try again in a few ms.
+ * Never waits. -EINVAL once the writer runs. */
 int tp_journal_commit(tp_journal_t *j, char *err, size_t errlen);
+
+/* The writer thread: from now on commits happen on it, in batches of
+ * whatever was submitted while it committed the last one. The ring is
+ * grown first to hold records of max_record bytes (a bus message) four
+ * times over. Waits for the write lock up to a second (the checkpointer
+ * truncating the WAL); a failure is retried every second. 0 or a negative
+ * errno, with the reason in err. */
+int tp_journal_start_writer(tp_journal_t *j, size_t max_record, char *err, size_t errlen);
+
+/* An eventfd, readable after each commit attempt of the writer; read it
+ * with tp_journal_progress. -1 before tp_journal_start_writer. */
+int tp_journal_fd(const tp_journal_t *j);
+
+/* Hands everything queued so far to the writer. Returns the position that
+ * must be committed (tp_journal_progress_t.committed) for it to be stored. */
+uint64_t tp_journal_submit(tp_journal_t *j);
+
+/* What the writer has done, for the loop. */
+typedef struct {
+    uint64_t committed;    /* ring position committed up to */
+    uint64_t last_seq;     /* the last alert sequence committed */
+    uint64_t commits;      /* successful commits, since the start */
+    uint64_t failures;     /* failed attempts, since the start */
+    double   last_seconds; /* how long the last successful commit took */
+    bool     failing;      /* the last attempt failed (retried in a second) */
+    char     err[256];     /* the last failure's reason */
+} tp_journal_progress_t;
+
+/* Reads the eventfd and fills *ret. Replay serves alerts up to the
+ * last_seq seen here, no further. Without a writer: what the last
+ * tp_journal_commit did. */
+void tp_journal_progress(tp_journal_t *j, tp_journal_progress_t *ret);
+
+/* Submits, then waits until the writer has committed everything, it fails
+ * once, or timeout_ms pass (shutdown). 0, -EIO or -ETIMEDOUT. */
+int tp_journal_drain(tp_journal_t *j, int64_t timeout_ms);
+
+/* Retention, applied by the writer after a commit at most once a minute:
+ * alerts older than retention_ms and beyond the newest max_alerts, event
+ * records older than event_retention_ms (0: no limit). */
+void tp_journal_set_retention(tp_journal_t *j, int64_t retention_ms, uint64_t max_alerts,
+                              int64_t event_retention_ms);
 
 /* Deletes alerts older than now_ms - max_age_ms (if max_age_ms > 0) and
  * all but the newest max_alerts (if > 0). Returns how many were deleted,
- * or a negative errno. */
+ * or a negative errno. Not while the writer runs (it prunes). */
 int64_t tp_journal_prune(tp_journal_t *j, int64_t now_ms, int64_t max_age_ms, uint64_t max_alerts);
 
 /* Calls fn for up to `limit` committed alerts with sequence > after, in
@@ -106,6 +161,7 @@ typedef struct {
 } tp_journal_wal_t;
 void tp_journal_wal_stats(tp_journal_t *j, tp_journal_wal_t *ret);
 
-/* Frees the queue and closes the database (uncommitted alerts are lost:
- * commit first). Accepts NULL. */
+/* Stops the writer (it commits what was submitted, if it can), frees the
+ * ring and closes the database (what was not submitted is lost: drain
+ * first). Accepts NULL. */
 void tp_journal_close(tp_journal_t **p);

@@ -2,6 +2,7 @@
 #include "tp_outbox.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,7 +10,9 @@ enum { OUT_ALERT, OUT_ACK, OUT_HTTP, OUT_NATS };
 
 typedef struct s_item {
     struct s_item    *next;
-    int               kind; /* OUT_* */
+    int               kind;   /* OUT_* */
+    bool              sealed; /* pos is set: it waits for the commit up to pos */
+    uint64_t          pos;
     tp_outbox_done_fn done; /* OUT_HTTP: called with the commit's outcome */
     void             *arg;  /* OUT_HTTP: done's argument; OUT_NATS: the message */
     size_t            len;  /* body length, or identity length for an ACK */
@@ -19,6 +22,7 @@ typedef struct s_item {
 
 struct tp_outbox {
     s_item_t              *head, **tail, *last;
+    s_item_t              *unsealed; /* the first item not sealed yet, or NULL */
     const tp_outbox_ops_t *ops;
     void                  *ctx;
 };
@@ -49,6 +53,8 @@ static s_item_t *s_push(tp_outbox_t *ob, int kind, const void *body, size_t len,
     *ob->tail = it;
     ob->tail = &it->next;
     ob->last = it;
+    if (!ob->unsealed)
+        ob->unsealed = it;
     return it;
 }
 
@@ -94,6 +100,8 @@ void tp_outbox_drop_last(tp_outbox_t *ob) {
         return;
     s_item_t *it = *pp;
     *pp = it->next;
+    if (ob->unsealed == it) /* the last one: none after it */
+        ob->unsealed = NULL;
     free(it);
     s_retail(ob);
 }
@@ -107,16 +115,32 @@ void tp_outbox_fail_http(tp_outbox_t *ob, int r) {
             continue;
         }
         *pp = it->next;
+        if (ob->unsealed == it) /* those after it are not sealed either */
+            ob->unsealed = it->next;
         it->done(it->arg, r);
         free(it);
     }
     s_retail(ob);
 }
 
-void tp_outbox_deliver(tp_outbox_t *ob) {
-    while (ob->head) {
+void tp_outbox_seal(tp_outbox_t *ob, uint64_t pos) {
+    for (s_item_t *it = ob->unsealed; it; it = it->next) {
+        it->sealed = true;
+        it->pos = pos;
+    }
+    ob->unsealed = NULL;
+}
+
+/* Delivers from the head: everything (all), or the sealed items whose
+ * commit position is passed. */
+static void s_deliver(tp_outbox_t *ob, bool all, uint64_t committed) {
+    while (ob->head && (all || (ob->head->sealed && ob->head->pos <= committed))) {
         s_item_t *it = ob->head;
         ob->head = it->next;
+        if (ob->unsealed == it)
+            ob->unsealed = it->next;
+        if (ob->last == it)
+            ob->last = NULL;
         switch (it->kind) {
         case OUT_ACK: ob->ops->ack(ob->ctx, it->body, it->len, it->str); break;
         case OUT_HTTP: it->done(it->arg, 0); break;
@@ -125,8 +149,18 @@ void tp_outbox_deliver(tp_outbox_t *ob) {
         }
         free(it);
     }
-    ob->tail = &ob->head;
-    ob->last = NULL;
+    if (!ob->head) {
+        ob->tail = &ob->head;
+        ob->last = NULL;
+    }
+}
+
+void tp_outbox_deliver(tp_outbox_t *ob) {
+    s_deliver(ob, true, 0);
+}
+
+void tp_outbox_deliver_upto(tp_outbox_t *ob, uint64_t committed) {
+    s_deliver(ob, false, committed);
 }
 
 void tp_outbox_destroy(tp_outbox_t **p) {

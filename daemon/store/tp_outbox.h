@@ -3,14 +3,17 @@
  * An alert is published, a reliable producer ACKed, an HTTP ingest request
  * answered and a JetStream message acked only once the journal commit that
  * stores what they promise has succeeded. The daemon queues each here as it
- * happens (in order) and, after each commit, delivers the whole queue
- * through its callbacks; a failed commit keeps the queue (retried) but
- * answers the HTTP requests at once. Called by tp_daemon.c only.
+ * happens (in order), seals what one loop turn queued with the journal
+ * position that turn's records end at, and delivers the items whose
+ * position the writer thread has committed through its callbacks; a
+ * failed commit keeps the queue (retried) but answers the HTTP requests
+ * at once. Called by tp_daemon.c only.
  */
 #pragma once
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct tp_outbox tp_outbox_t;
 
@@ -45,7 +48,15 @@ void tp_outbox_drop_last(tp_outbox_t *ob);
  * stored after all), or when the HTTP endpoint closes. */
 void tp_outbox_fail_http(tp_outbox_t *ob, int r);
 
-/* The commit succeeded: delivers everything queued, in order. */
+/* Everything queued since the last seal waits for the journal to be
+ * committed up to pos (tp_journal_submit's position). */
+void tp_outbox_seal(tp_outbox_t *ob, uint64_t pos);
+
+/* The journal is committed up to `committed`: delivers, in order, the
+ * sealed items waiting for no more than that. */
+void tp_outbox_deliver_upto(tp_outbox_t *ob, uint64_t committed);
+
+/* Delivers everything queued, in order (sealed or not). */
 void tp_outbox_deliver(tp_outbox_t *ob);
 
 /* Frees what is left undelivered (JetStream messages are released);

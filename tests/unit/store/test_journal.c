@@ -1,7 +1,12 @@
 /* test_journal — tp_journal on a real SQLite file: the checkpointer thread
  * copies the WAL into the database while the journal is open and empties
  * a WAL over its limit; a commit that finds the write lock taken says
- * -EBUSY at once and keeps its queue for the retry. */
+ * -EBUSY at once and keeps its queue for the retry. With the writer
+ * thread: the caller never waits for a commit (the lock taken, submit
+ * returns and the eventfd stays quiet until it is released), a full ring
+ * makes the caller wait and loses nothing, a failed commit is reported
+ * and retried. */
+#include <poll.h>
 #include <errno.h>
 #include <setjmp.h>
 #include <sqlite3.h>
@@ -107,12 +112,119 @@ static void test_commit_busy_is_immediate_and_keeps_the_queue(void **state) {
     assert_int_equal(tp_journal_last_seq(f->j), 2);
 }
 
+/* Waits (up to 20 s) until the writer has committed up to pos; its
+ * progress in *ret. */
+static void s_wait_committed(tp_journal_t *j, uint64_t pos, tp_journal_progress_t *ret) {
+    long long deadline = tp_now_ms() + 20000;
+    for (;;) {
+        struct pollfd pfd = { .fd = tp_journal_fd(j), .events = POLLIN };
+        assert_true(poll(&pfd, 1, 1000) >= 0);
+        tp_journal_progress(j, ret);
+        if (ret->committed >= pos)
+            return;
+        assert_true(tp_now_ms() < deadline);
+    }
+}
+
+static int s_count_events(void *ctx, int kind, int64_t at, const char *topic, const void *body,
+                          size_t len) {
+    (void)kind;
+    (void)at;
+    (void)topic;
+    (void)body;
+    (void)len;
+    (*(int *)ctx)++;
+    return 0;
+}
+
+/* The write lock held by another connection: appending and submitting
+ * return at once (the commit waits on the writer thread, not here), the
+ * eventfd says nothing until the lock is released, then the alert and its
+ * event are stored, and replay serves the alert once progress was read. */
+static void test_writer_commits_off_the_callers_thread(void **state) {
+    fx_t *f = *state;
+    char  err[256];
+    assert_int_equal(tp_journal_start_writer(f->j, 1 << 20, err, sizeof err), 0);
+    sqlite3 *other;
+    assert_int_equal(sqlite3_open(f->path, &other), SQLITE_OK);
+    sqlite3_busy_timeout(other, 5000);
+    assert_int_equal(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(tp_journal_append(f->j, 1, "alert.x", "id1", 1, 0, "b", 1), 0);
+    assert_int_equal(tp_journal_log_event(f->j, TP_LOG_EVENT, 5, "ev.x", "e", 1), 0);
+    uint64_t      pos = tp_journal_submit(f->j);
+    struct pollfd pfd = { .fd = tp_journal_fd(f->j), .events = POLLIN };
+    assert_int_equal(poll(&pfd, 1, 200), 0); /* nothing committed: the lock is held */
+    assert_int_equal(tp_journal_pending(f->j), 2);
+    assert_int_equal(sqlite3_exec(other, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(other);
+    tp_journal_progress_t p;
+    s_wait_committed(f->j, pos, &p);
+    assert_int_equal(p.last_seq, 1);
+    assert_int_equal(p.failures, 0);
+    assert_int_equal(tp_journal_pending(f->j), 0);
+    int      n = 0;
+    uint64_t last;
+    assert_int_equal(tp_journal_read_after(f->j, 0, 10, s_count, &n, &last), 1);
+    n = 0;
+    assert_int_equal(tp_journal_for_each_event(f->j, s_count_events, &n), 1);
+}
+
+/* 40 MB through an 8 MB ring: the caller waits for room (back-pressure),
+ * every record is stored, in order. Without a writer, a full ring says
+ * -ENOBUFS (nothing waits on it). */
+static void test_full_ring_waits_and_loses_nothing(void **state) {
+    fx_t                *f = *state;
+    static unsigned char body[200 * 1000];
+    char                 err[256];
+    int                  r = 0;
+    for (unsigned i = 0; i < 200 && r == 0; i++)
+        r = tp_journal_append(f->j, i + 1, "alert.x", "id", 1, 0, body, sizeof body);
+    assert_int_equal(r, -ENOBUFS);
+    assert_int_equal(tp_journal_commit(f->j, err, sizeof err), 0);
+    uint64_t first = tp_journal_last_seq(f->j) + 1;
+    assert_int_equal(tp_journal_start_writer(f->j, 1 << 20, err, sizeof err), 0);
+    for (unsigned i = 0; i < 200; i++) {
+        assert_int_equal(
+            tp_journal_append(f->j, first + i, "alert.x", "id", 1, 0, body, sizeof body), 0);
+        assert_int_equal(tp_journal_log_event(f->j, TP_LOG_EVENT, i, "ev", "e", 1), 0);
+    }
+    tp_journal_progress_t p;
+    s_wait_committed(f->j, tp_journal_submit(f->j), &p);
+    assert_int_equal(p.last_seq, first + 199);
+    int      n = 0;
+    uint64_t last;
+    assert_int_equal(tp_journal_read_after(f->j, first - 1, 1000, s_count, &n, &last), 200);
+    assert_int_equal(last, first + 199);
+}
+
+/* A commit the database refuses (the alert's sequence already stored) is
+ * reported as a failure with its reason, and drain says -EIO at once. */
+static void test_writer_reports_a_failed_commit(void **state) {
+    fx_t *f = *state;
+    char  err[256];
+    s_commit_alerts(f->j, 1, 1);
+    assert_int_equal(tp_journal_start_writer(f->j, 1 << 20, err, sizeof err), 0);
+    assert_int_equal(tp_journal_append(f->j, 1, "alert.x", "id", 1, 0, "b", 1), 0);
+    assert_int_equal(tp_journal_drain(f->j, 20000), -EIO);
+    tp_journal_progress_t p;
+    tp_journal_progress(f->j, &p);
+    assert_true(p.failing);
+    assert_true(p.failures >= 1);
+    assert_non_null(strstr(p.err, "UNIQUE"));
+    assert_int_equal(tp_journal_pending(f->j), 1); /* kept for the retry */
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_checkpointer_runs_and_bounds_the_wal, s_setup,
                                         s_teardown),
         cmocka_unit_test_setup_teardown(test_commit_busy_is_immediate_and_keeps_the_queue, s_setup,
                                         s_teardown),
+        cmocka_unit_test_setup_teardown(test_writer_commits_off_the_callers_thread, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_full_ring_waits_and_loses_nothing, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_writer_reports_a_failed_commit, s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,5 +1,6 @@
 /* test_outbox — what waits for the group commit is delivered in order,
- * once; a failed commit answers only the HTTP requests; what is left at
+ * once, and only when the committed position passes the one it was sealed
+ * with; a failed commit answers only the HTTP requests; what is left at
  * destroy is released, never acked. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -121,11 +122,43 @@ static void test_drop_last_and_destroy(void **state) {
     assert_string_equal(rec->log, "nats-release:m1 nats-release:m2 ");
 }
 
+/* Two turns sealed at 100 and 200: a commit up to 150 delivers the first
+ * turn's only; what is queued after the last seal waits for the next one
+ * (its records are not handed over yet, whatever was committed). */
+static void test_delivered_when_the_commit_passes_its_seal(void **state) {
+    fixture_t   *f = *state;
+    tp_outbox_t *ob = f->ob;
+    assert_int_equal(tp_outbox_alert(ob, "t", "A1", 2), 0);
+    assert_int_equal(tp_outbox_ack(ob, "i", 1, "e1"), 0);
+    tp_outbox_seal(ob, 100);
+    assert_int_equal(tp_outbox_alert(ob, "t", "A2", 2), 0);
+    tp_outbox_seal(ob, 200);
+    assert_int_equal(tp_outbox_alert(ob, "t", "A3", 2), 0); /* not sealed */
+    tp_outbox_deliver_upto(ob, 99);
+    assert_string_equal(f->rec.log, "");
+    tp_outbox_deliver_upto(ob, 150);
+    assert_string_equal(f->rec.log, "alert:t:A1 ack:i:e1 ");
+    tp_outbox_deliver_upto(ob, 1000);
+    assert_string_equal(f->rec.log, "alert:t:A1 ack:i:e1 alert:t:A2 ");
+    tp_outbox_seal(ob, 300);
+    assert_int_equal(tp_outbox_http(ob, s_http_cb, "r1"), 0);
+    tp_outbox_fail_http(ob, -5); /* the first unsealed one goes: A4 is still unsealed */
+    assert_int_equal(tp_outbox_alert(ob, "t", "A4", 2), 0);
+    tp_outbox_deliver_upto(ob, 300);
+    assert_string_equal(f->rec.log, "alert:t:A1 ack:i:e1 alert:t:A2 http:r1:-5 alert:t:A3 ");
+    tp_outbox_seal(ob, 400);
+    tp_outbox_deliver_upto(ob, 400);
+    assert_string_equal(f->rec.log,
+                        "alert:t:A1 ack:i:e1 alert:t:A2 http:r1:-5 alert:t:A3 alert:t:A4 ");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_delivered_in_order_once, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_failed_commit_answers_http_only, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_drop_last_and_destroy, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_delivered_when_the_commit_passes_its_seal, s_setup,
+                                        s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
