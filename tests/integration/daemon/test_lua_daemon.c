@@ -73,7 +73,7 @@ static void test_deadline_and_state_survive_restart(void **state) {
            TOUCHPOINT__V1__ALERT_STATUS__ALERT_STATUS_RESOLVED);
     free(tp_dfx_stop(d));
     tp_dfx_restart(d, NULL);
-    d->got.n = 0;
+    tp_test_alerts_clear(&d->got);
     tp_dfx_send_watermark(d, "wm-1", T0 + 7 * DAY + 1);
     const Touchpoint__V1__Alert *a = s_next(d, "compliance_after_signature:contract/K-3",
                                             TOUCHPOINT__V1__ALERT_STATUS__ALERT_STATUS_FIRING);
