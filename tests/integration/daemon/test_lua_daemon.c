@@ -176,9 +176,9 @@ static void test_replay_export(void **state) {
     (void)state;
     char *dir = tp_tmpdir(), *cfg = tp_path(dir, "t.yaml"), *in = tp_path(dir, "in.jsonl");
     char *out = tp_path(dir, "out"), *err = tp_path(dir, "err");
-    char *yaml = NULL;
-    assert_true(asprintf(&yaml, "clock: event\nstate_dir: %s/state\n%s", dir,
-                         s_lua_yaml(EXAMPLE, "{ within: 5d }")) > 0);
+    char *yaml = NULL, *rules = s_lua_yaml(EXAMPLE, "{ within: 5d }");
+    assert_true(asprintf(&yaml, "clock: event\nstate_dir: %s/state\n%s", dir, rules) > 0);
+    free(rules);
     assert_int_equal(tp_write_file(cfg, yaml), 0);
     assert_int_equal(
         tp_write_file(in, "{\"event_id\":\"s1\",\"source\":\"x\",\"occurred_at_ms\":1767225600000,"
