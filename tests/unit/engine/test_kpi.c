@@ -311,6 +311,97 @@ static void test_json_by_rep_bounded(void **state) {
     s_free(k);
 }
 
+/* The alerts captured since the last call go to the KPI observer, as the
+ * daemon's journal sink hands them to tp_http. */
+static void s_feed(kfx_t *k, size_t *fed) {
+    for (; *fed < k->f->got.n; (*fed)++)
+        tp_kpi_alert(k->kpi, k->f->got.alerts[*fed]);
+}
+
+static void s_rep_call(kfx_t *k, const char *eid, int64_t at, const char *call_id, const char *rep,
+                       unsigned fields) {
+    tp_test_call_t c = { .event_id = eid,
+                         .at_ms = at,
+                         .call_id = call_id,
+                         .rep_id = rep,
+                         .status = SUBMITTED,
+                         .channel = IN_PERSON,
+                         .fields = fields | TP_FIELD_TERRITORY };
+    assert_int_equal(tp_fixture_call(k->f, &c), TP_ACCEPTED);
+}
+
+static json_t *s_find(json_t *a, const char *key, const char *value) {
+    size_t  i;
+    json_t *o;
+    json_array_foreach(a, i, o) {
+        if (strcmp(json_string_value(json_object_get(o, key)), value) == 0)
+            return o;
+    }
+    fail_msg("no %s \"%s\"", key, value);
+    return NULL;
+}
+
+static void s_summary_is(json_t *o, int count, double median, double p90) {
+    assert_int_equal(json_integer_value(json_object_get(o, "count")), count);
+    assert_float_equal(json_real_value(json_object_get(o, "median_seconds")), median, 0.1);
+    assert_float_equal(json_real_value(json_object_get(o, "p90_seconds")), p90, 0.1);
+}
+
+/* Time to resolution (RESOLVED minus FIRING, the event clock) in the
+ * histogram and per rule / territory / rep summaries; the open alert's age
+ * when collected. Calls open 600 s (REP-1), 7,200 s (REP-1), 90,000 s (REP-2). */
+static void test_resolution(void **state) {
+    (void)state;
+    char  *yaml = tp_fixture_only_yaml("clock: event\n", "call_incomplete", NULL);
+    kfx_t *k = s_new(yaml);
+    free(yaml);
+    size_t fed = 0;
+    s_rep_call(k, "c1", D0, "C1", "REP-1", 0);
+    s_rep_call(k, "c2", D0 + TP_H, "C2", "REP-2", 0);
+    s_rep_call(k, "c1fix", D0 + 2 * TP_H, "C1", "REP-1", ALL);
+    s_rep_call(k, "c3", D0 + 3 * TP_H, "C3", "REP-1", 0);
+    s_rep_call(k, "c3fix", D0 + 3 * TP_H + 600000, "C3", "REP-1", ALL);
+    s_rep_call(k, "c2fix", D0 + 26 * TP_H, "C2", "REP-2", ALL);
+    s_rep_call(k, "c4", D0 + 27 * TP_H, "C4", "REP-2", 0);
+    assert_int_equal(tp_fixture_watermark(k->f, D0 + 27 * TP_H + 8 * TP_D), TP_ACCEPTED);
+    s_feed(k, &fed);
+    assert_int_equal(fed, 7); /* 4 FIRING, 3 RESOLVED */
+    tp_kpi_collect(k->kpi, k->f->engine, tp_clock_now(tp_engine_clock(k->f->engine)));
+
+    const char *h = "touchpointd_alert_resolution_seconds";
+    char        line[256];
+    static const struct {
+        const char *le;
+        int         n;
+    } want[] = { { "60", 0 },    { "300", 0 },    { "900", 1 },     { "3600", 1 }, { "14400", 2 },
+                 { "86400", 2 }, { "172800", 3 }, { "2592000", 3 }, { "+Inf", 3 } };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        snprintf(line, sizeof line,
+                 "%s_bucket{kind=\"accountability\",rule=\"call_incomplete\",le=\"%s\"} %d", h,
+                 want[i].le, want[i].n);
+        s_has(k, line);
+    }
+    snprintf(line, sizeof line, "%s_sum{kind=\"accountability\",rule=\"call_incomplete\"} 97800",
+             h);
+    s_has(k, line);
+    s_has(k, "touchpointd_alerts_open_older_than{rule=\"call_incomplete\",age=\"1d\"} 1");
+    s_has(k, "touchpointd_alerts_open_older_than{rule=\"call_incomplete\",age=\"7d\"} 1");
+    s_has(k, "touchpointd_alerts_open_older_than{rule=\"call_incomplete\",age=\"30d\"} 0");
+
+    /* Medians: the geometric middle of the sqrt(2)-wide bucket holding the
+     * rank: 600 s -> 60*2^(13/4), 7,200 s -> 60*2^(27/4), 90,000 s -> 60*2^(43/4). */
+    json_t *doc = NULL;
+    assert_int_equal(tp_kpi_to_json(k->kpi, &doc), 0);
+    json_t *r = s_find(json_object_get(doc, "resolution"), "rule", "call_incomplete");
+    assert_string_equal(json_string_value(json_object_get(r, "kind")), "accountability");
+    s_summary_is(r, 3, 6458.1, 103329.4);
+    s_summary_is(s_find(json_object_get(r, "by_territory"), "name", "T-1"), 3, 6458.1, 103329.4);
+    s_summary_is(s_find(json_object_get(r, "by_rep"), "name", "REP-1"), 2, 570.8, 6458.1);
+    s_summary_is(s_find(json_object_get(r, "by_rep"), "name", "REP-2"), 1, 103329.4, 103329.4);
+    json_decref(doc);
+    s_free(k);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_call_kpis),
@@ -318,6 +409,7 @@ int main(void) {
         cmocka_unit_test(test_received_by_source_interleaved),
         cmocka_unit_test(test_labels_bounded),
         cmocka_unit_test(test_json_by_rep_bounded),
+        cmocka_unit_test(test_resolution),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
