@@ -402,6 +402,69 @@ static void test_resolution(void **state) {
     s_free(k);
 }
 
+static void s_fb(kfx_t *k, const char *eid, const char *source, const char *hcp, int nps,
+                 int effort, const char *contract) {
+    tp_test_feedback_t fb = { .event_id = eid,
+                              .source = source,
+                              .at_ms = D0 + 2 * TP_H,
+                              .hcp_id = hcp,
+                              .subject_type = contract ? "contract" : NULL,
+                              .subject_id = contract,
+                              .nps = nps,
+                              .effort = effort };
+    assert_int_equal(tp_fixture_feedback(k->f, &fb), TP_ACCEPTED);
+}
+
+static void s_score_is(json_t *o, double nps, double effort, int answers) {
+    assert_float_equal(json_real_value(json_object_get(o, "nps")), nps, 0.001);
+    assert_float_equal(json_real_value(json_object_get(o, "effort_mean")), effort, 0.001);
+    assert_int_equal(json_integer_value(json_object_get(o, "answers")), answers);
+}
+
+/* NPS and mean effort on each tool's scale: "survey" is not configured
+ * (detractor <= 6, effort 1..7 high = hard); "tool5" says detractor <= 4
+ * and effort 1..5 with 1 = hard (1 -> 7, 5 -> 1 on the common scale).
+ * HCP-A's call is in T-1; HCP-B has no call; K-1 is an advisory board. */
+static void test_nps_effort(void **state) {
+    (void)state;
+    kfx_t *k = s_new("clock: event\n"
+                     "feedback_sources: { tool5: { nps_max: 4, effort_scale: 5, "
+                     "effort_high_is_hard: false, effort_threshold: 2 } }\n");
+    s_has(k, "touchpointd_nps{territory=\"\",contract_type=\"\"} NaN");
+    tp_test_call_t c = { .event_id = "c1",
+                         .at_ms = D0,
+                         .call_id = "C1",
+                         .hcp_id = "HCP-A",
+                         .status = SUBMITTED,
+                         .fields = ALL | TP_FIELD_TERRITORY };
+    assert_int_equal(tp_fixture_call(k->f, &c), TP_ACCEPTED);
+    s_step(k, "s1", D0 + TP_H, "K-1", ADVISORY, "legal", STARTED, false);
+    s_fb(k, "f1", "survey", "HCP-A", 10, 2, NULL); /* promoter, effort 2 */
+    s_fb(k, "f2", "survey", "HCP-A", 6, -1, NULL); /* detractor */
+    s_fb(k, "f3", "tool5", "HCP-B", 9, 1, NULL);   /* promoter, effort 7 */
+    s_fb(k, "f4", "tool5", "HCP-B", 4, 5, "K-1");  /* detractor, effort 1 */
+    s_fb(k, "f5", "survey", "HCP-A", 9, 4, "K-1"); /* promoter, effort 4 */
+    s_fb(k, "f6", "tool5", "HCP-B", 5, 6, NULL);   /* passive; effort off its scale */
+
+    /* Overall: 3 promoters, 2 detractors of 6; effort (2 + 7 + 1 + 4) / 4. */
+    s_has(k, "touchpointd_nps{territory=\"\",contract_type=\"\"} 16.6666666666667");
+    s_has(k, "touchpointd_effort_score_mean{territory=\"\",contract_type=\"\"} 3.5");
+    s_has(k, "touchpointd_nps{territory=\"\",contract_type=\"ADVISORY_BOARD\"} 0");
+    s_has(k, "touchpointd_effort_score_mean{territory=\"\",contract_type=\"ADVISORY_BOARD\"} "
+             "2.5");
+    s_has(k, "touchpointd_effort_score_mean{territory=\"T-1\",contract_type=\"\"} 3");
+    json_t *doc = NULL;
+    assert_int_equal(tp_kpi_to_json(k->kpi, &doc), 0);
+    json_t *fb = json_object_get(doc, "feedback");
+    s_score_is(fb, 100.0 / 6, 3.5, 6);
+    s_score_is(s_find(json_object_get(fb, "by_territory"), "name", "T-1"), 100.0 / 3, 3, 3);
+    s_score_is(s_find(json_object_get(fb, "by_contract_type"), "name", "ADVISORY_BOARD"), 0, 2.5,
+               2);
+    assert_int_equal(json_array_size(json_object_get(fb, "by_territory")), 1);
+    json_decref(doc);
+    s_free(k);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_call_kpis),
@@ -410,6 +473,7 @@ int main(void) {
         cmocka_unit_test(test_labels_bounded),
         cmocka_unit_test(test_json_by_rep_bounded),
         cmocka_unit_test(test_resolution),
+        cmocka_unit_test(test_nps_effort),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
