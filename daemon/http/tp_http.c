@@ -153,6 +153,7 @@ static void s_collect(tp_http_t *h) {
     tp_metric_set(h->open_cases, NULL, (double)tp_engine_cases(h->engine));
     tp_metric_set(h->deadlines, NULL, (double)tp_engine_deadlines(h->engine));
     s_collect_lua(h, NULL);
+    tp_kpi_collect(h->kpi, h->engine, tp_clock_now(tp_engine_clock(h->engine)));
     if (h->collect) {
         h->collect(h->collect_ctx, h->m, !h->collected);
         h->collected = true;
@@ -444,6 +445,7 @@ int tp_http_new(struct event_base *base, const tp_config_t *cfg, tp_engine_t *en
     struct timeval tv = { TICK_US / 1000000, TICK_US % 1000000 };
     evtimer_add(h->tick, &tv);
     tp_engine_set_observer(engine, tp_kpi_observe, h->kpi);
+    tp_kpi_seed(h->kpi, engine);
     *ret = h;
     return 0;
 fail:
@@ -511,6 +513,7 @@ void tp_http_observe_alert(tp_http_t *h, const char *rule, int status) {
 
 void tp_http_alert_raised(tp_http_t *h, const char *topic, const void *buf, size_t len,
                           const Touchpoint__V1__Alert *alert) {
+    tp_kpi_alert(h->kpi, alert);
     tp_dash_raised(h->dash, topic, buf, len, alert);
 }
 

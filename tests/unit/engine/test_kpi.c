@@ -311,6 +311,160 @@ static void test_json_by_rep_bounded(void **state) {
     s_free(k);
 }
 
+/* The alerts captured since the last call go to the KPI observer, as the
+ * daemon's journal sink hands them to tp_http. */
+static void s_feed(kfx_t *k, size_t *fed) {
+    for (; *fed < k->f->got.n; (*fed)++)
+        tp_kpi_alert(k->kpi, k->f->got.alerts[*fed]);
+}
+
+static void s_rep_call(kfx_t *k, const char *eid, int64_t at, const char *call_id, const char *rep,
+                       unsigned fields) {
+    tp_test_call_t c = { .event_id = eid,
+                         .at_ms = at,
+                         .call_id = call_id,
+                         .rep_id = rep,
+                         .status = SUBMITTED,
+                         .channel = IN_PERSON,
+                         .fields = fields | TP_FIELD_TERRITORY };
+    assert_int_equal(tp_fixture_call(k->f, &c), TP_ACCEPTED);
+}
+
+static json_t *s_find(json_t *a, const char *key, const char *value) {
+    size_t  i;
+    json_t *o;
+    json_array_foreach(a, i, o) {
+        if (strcmp(json_string_value(json_object_get(o, key)), value) == 0)
+            return o;
+    }
+    fail_msg("no %s \"%s\"", key, value);
+    return NULL;
+}
+
+static void s_summary_is(json_t *o, int count, double median, double p90) {
+    assert_int_equal(json_integer_value(json_object_get(o, "count")), count);
+    assert_float_equal(json_real_value(json_object_get(o, "median_seconds")), median, 0.1);
+    assert_float_equal(json_real_value(json_object_get(o, "p90_seconds")), p90, 0.1);
+}
+
+/* Time to resolution (RESOLVED minus FIRING, the event clock) in the
+ * histogram and per rule / territory / rep summaries; the open alert's age
+ * when collected. Calls open 600 s (REP-1), 7,200 s (REP-1), 90,000 s (REP-2). */
+static void test_resolution(void **state) {
+    (void)state;
+    char  *yaml = tp_fixture_only_yaml("clock: event\n", "call_incomplete", NULL);
+    kfx_t *k = s_new(yaml);
+    free(yaml);
+    size_t fed = 0;
+    s_rep_call(k, "c1", D0, "C1", "REP-1", 0);
+    s_rep_call(k, "c2", D0 + TP_H, "C2", "REP-2", 0);
+    s_rep_call(k, "c1fix", D0 + 2 * TP_H, "C1", "REP-1", ALL);
+    s_rep_call(k, "c3", D0 + 3 * TP_H, "C3", "REP-1", 0);
+    s_rep_call(k, "c3fix", D0 + 3 * TP_H + 600000, "C3", "REP-1", ALL);
+    s_rep_call(k, "c2fix", D0 + 26 * TP_H, "C2", "REP-2", ALL);
+    s_rep_call(k, "c4", D0 + 27 * TP_H, "C4", "REP-2", 0);
+    assert_int_equal(tp_fixture_watermark(k->f, D0 + 27 * TP_H + 8 * TP_D), TP_ACCEPTED);
+    s_feed(k, &fed);
+    assert_int_equal(fed, 7); /* 4 FIRING, 3 RESOLVED */
+    tp_kpi_collect(k->kpi, k->f->engine, tp_clock_now(tp_engine_clock(k->f->engine)));
+
+    const char *h = "touchpointd_alert_resolution_seconds";
+    char        line[256];
+    static const struct {
+        const char *le;
+        int         n;
+    } want[] = { { "60", 0 },    { "300", 0 },    { "900", 1 },     { "3600", 1 }, { "14400", 2 },
+                 { "86400", 2 }, { "172800", 3 }, { "2592000", 3 }, { "+Inf", 3 } };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        snprintf(line, sizeof line,
+                 "%s_bucket{kind=\"accountability\",rule=\"call_incomplete\",le=\"%s\"} %d", h,
+                 want[i].le, want[i].n);
+        s_has(k, line);
+    }
+    snprintf(line, sizeof line, "%s_sum{kind=\"accountability\",rule=\"call_incomplete\"} 97800",
+             h);
+    s_has(k, line);
+    s_has(k, "touchpointd_alerts_open_older_than{rule=\"call_incomplete\",age=\"1d\"} 1");
+    s_has(k, "touchpointd_alerts_open_older_than{rule=\"call_incomplete\",age=\"7d\"} 1");
+    s_has(k, "touchpointd_alerts_open_older_than{rule=\"call_incomplete\",age=\"30d\"} 0");
+
+    /* Medians: the geometric middle of the sqrt(2)-wide bucket holding the
+     * rank: 600 s -> 60*2^(13/4), 7,200 s -> 60*2^(27/4), 90,000 s -> 60*2^(43/4). */
+    json_t *doc = NULL;
+    assert_int_equal(tp_kpi_to_json(k->kpi, &doc), 0);
+    json_t *r = s_find(json_object_get(doc, "resolution"), "rule", "call_incomplete");
+    assert_string_equal(json_string_value(json_object_get(r, "kind")), "accountability");
+    s_summary_is(r, 3, 6458.1, 103329.4);
+    s_summary_is(s_find(json_object_get(r, "by_territory"), "name", "T-1"), 3, 6458.1, 103329.4);
+    s_summary_is(s_find(json_object_get(r, "by_rep"), "name", "REP-1"), 2, 570.8, 6458.1);
+    s_summary_is(s_find(json_object_get(r, "by_rep"), "name", "REP-2"), 1, 103329.4, 103329.4);
+    json_decref(doc);
+    s_free(k);
+}
+
+static void s_fb(kfx_t *k, const char *eid, const char *source, const char *hcp, int nps,
+                 int effort, const char *contract) {
+    tp_test_feedback_t fb = { .event_id = eid,
+                              .source = source,
+                              .at_ms = D0 + 2 * TP_H,
+                              .hcp_id = hcp,
+                              .subject_type = contract ? "contract" : NULL,
+                              .subject_id = contract,
+                              .nps = nps,
+                              .effort = effort };
+    assert_int_equal(tp_fixture_feedback(k->f, &fb), TP_ACCEPTED);
+}
+
+static void s_score_is(json_t *o, double nps, double effort, int answers) {
+    assert_float_equal(json_real_value(json_object_get(o, "nps")), nps, 0.001);
+    assert_float_equal(json_real_value(json_object_get(o, "effort_mean")), effort, 0.001);
+    assert_int_equal(json_integer_value(json_object_get(o, "answers")), answers);
+}
+
+/* NPS and mean effort on each tool's scale: "survey" is not configured
+ * (detractor <= 6, effort 1..7 high = hard); "tool5" says detractor <= 4
+ * and effort 1..5 with 1 = hard (1 -> 7, 5 -> 1 on the common scale).
+ * HCP-A's call is in T-1; HCP-B has no call; K-1 is an advisory board. */
+static void test_nps_effort(void **state) {
+    (void)state;
+    kfx_t *k = s_new("clock: event\n"
+                     "feedback_sources: { tool5: { nps_max: 4, effort_scale: 5, "
+                     "effort_high_is_hard: false, effort_threshold: 2 } }\n");
+    s_has(k, "touchpointd_nps{territory=\"\",contract_type=\"\"} NaN");
+    tp_test_call_t c = { .event_id = "c1",
+                         .at_ms = D0,
+                         .call_id = "C1",
+                         .hcp_id = "HCP-A",
+                         .status = SUBMITTED,
+                         .fields = ALL | TP_FIELD_TERRITORY };
+    assert_int_equal(tp_fixture_call(k->f, &c), TP_ACCEPTED);
+    s_step(k, "s1", D0 + TP_H, "K-1", ADVISORY, "legal", STARTED, false);
+    s_fb(k, "f1", "survey", "HCP-A", 10, 2, NULL); /* promoter, effort 2 */
+    s_fb(k, "f2", "survey", "HCP-A", 6, -1, NULL); /* detractor */
+    s_fb(k, "f3", "tool5", "HCP-B", 9, 1, NULL);   /* promoter, effort 7 */
+    s_fb(k, "f4", "tool5", "HCP-B", 4, 5, "K-1");  /* detractor, effort 1 */
+    s_fb(k, "f5", "survey", "HCP-A", 9, 4, "K-1"); /* promoter, effort 4 */
+    s_fb(k, "f6", "tool5", "HCP-B", 5, 6, NULL);   /* passive; effort off its scale */
+
+    /* Overall: 3 promoters, 2 detractors of 6; effort (2 + 7 + 1 + 4) / 4. */
+    s_has(k, "touchpointd_nps{territory=\"\",contract_type=\"\"} 16.6666666666667");
+    s_has(k, "touchpointd_effort_score_mean{territory=\"\",contract_type=\"\"} 3.5");
+    s_has(k, "touchpointd_nps{territory=\"\",contract_type=\"ADVISORY_BOARD\"} 0");
+    s_has(k, "touchpointd_effort_score_mean{territory=\"\",contract_type=\"ADVISORY_BOARD\"} "
+             "2.5");
+    s_has(k, "touchpointd_effort_score_mean{territory=\"T-1\",contract_type=\"\"} 3");
+    json_t *doc = NULL;
+    assert_int_equal(tp_kpi_to_json(k->kpi, &doc), 0);
+    json_t *fb = json_object_get(doc, "feedback");
+    s_score_is(fb, 100.0 / 6, 3.5, 6);
+    s_score_is(s_find(json_object_get(fb, "by_territory"), "name", "T-1"), 100.0 / 3, 3, 3);
+    s_score_is(s_find(json_object_get(fb, "by_contract_type"), "name", "ADVISORY_BOARD"), 0, 2.5,
+               2);
+    assert_int_equal(json_array_size(json_object_get(fb, "by_territory")), 1);
+    json_decref(doc);
+    s_free(k);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_call_kpis),
@@ -318,6 +472,8 @@ int main(void) {
         cmocka_unit_test(test_received_by_source_interleaved),
         cmocka_unit_test(test_labels_bounded),
         cmocka_unit_test(test_json_by_rep_bounded),
+        cmocka_unit_test(test_resolution),
+        cmocka_unit_test(test_nps_effort),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

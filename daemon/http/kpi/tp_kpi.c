@@ -8,6 +8,8 @@
 #include <string.h>
 #include "tp_hash.h"
 
+#include "tp_kpi_alerts.h"
+#include "tp_kpi_nps.h"
 #include "tp_log.h"
 #include "tp_rules.h"
 
@@ -63,6 +65,8 @@ typedef struct {
 
 struct tp_kpi {
     const tp_config_t *cfg;
+    tp_kpi_alerts_t   *alerts; /* time to resolution, open ages */
+    tp_kpi_nps_t      *nps;    /* NPS and effort */
     s_received_t       recent[RECEIVED_CACHE];
     unsigned           recent_next; /* the entry a miss replaces */
     s_pref_t          *prefs;       /* uthash by hcp_id */
@@ -80,6 +84,7 @@ struct tp_kpi {
 
 void tp_kpi_set_config(tp_kpi_t *k, const tp_config_t *cfg) {
     k->cfg = cfg;
+    tp_kpi_nps_set_config(k->nps, cfg);
 }
 
 int tp_kpi_new(const tp_config_t *cfg, tp_metrics_t *m, tp_kpi_t **ret) {
@@ -129,7 +134,8 @@ int tp_kpi_new(const tp_config_t *cfg, tp_metrics_t *m, tp_kpi_t **ret) {
     k->prefs_dropped =
         tp_metrics_add(m, TP_METRIC_COUNTER, "channel_preferences_dropped_total",
                        "Preferred channels not kept: 500000 HCPs tracked already", NULL, NULL, 0);
-    if (!k->received || !k->m_submitted || !k->m_complete || !k->m_late || !k->m_known ||
+    if (tp_kpi_alerts_new(m, &k->alerts) < 0 || tp_kpi_nps_new(cfg, m, &k->nps) < 0 ||
+        !k->received || !k->m_submitted || !k->m_complete || !k->m_late || !k->m_known ||
         !k->m_matched || !k->completeness || !k->late_ratio || !k->match_ratio || !k->cycle ||
         !k->step || !k->prefs_dropped) {
         tp_kpi_destroy(&k);
@@ -333,6 +339,19 @@ void tp_kpi_observe(void *ctx, const struct tp_event *ev) {
     case TOUCHPOINT__V1__ENVELOPE__PAYLOAD_FEEDBACK: s_feedback(k, env->feedback); break;
     default: break;
     }
+    tp_kpi_nps_observe(k->nps, ev);
+}
+
+void tp_kpi_alert(tp_kpi_t *k, const Touchpoint__V1__Alert *alert) {
+    tp_kpi_alerts_transition(k->alerts, alert);
+}
+
+void tp_kpi_seed(tp_kpi_t *k, const struct tp_engine *e) {
+    tp_kpi_alerts_seed(k->alerts, e);
+}
+
+void tp_kpi_collect(tp_kpi_t *k, const struct tp_engine *e, int64_t now_ms) {
+    tp_kpi_alerts_collect(k->alerts, e, now_ms);
 }
 
 static json_t *s_counts_json(const char *name, const uint64_t n[N__COUNT]) {
@@ -393,6 +412,8 @@ int tp_kpi_to_json(const tp_kpi_t *k, json_t **ret) {
         steps = NULL;
         ok = ok && json_object_set_new(doc, "cycle", cycle) == 0;
         cycle = NULL;
+        ok = ok && tp_kpi_alerts_to_json(k->alerts, doc) == 0 &&
+             tp_kpi_nps_to_json(k->nps, doc) == 0;
     }
     json_decref(calls);
     json_decref(terr);
@@ -411,6 +432,8 @@ void tp_kpi_destroy(tp_kpi_t **p) {
     tp_kpi_t *k = p ? *p : NULL;
     if (!k)
         return;
+    tp_kpi_alerts_destroy(&k->alerts);
+    tp_kpi_nps_destroy(&k->nps);
     s_labels_free(&k->territories);
     s_labels_free(&k->reps);
     s_stepstat_t *st, *stmp;

@@ -35,6 +35,7 @@
 #pragma once
 
 #include "tp_config.h"
+#include "tp_contract.h"
 #include "tp_metrics.h"
 
 #define TP_KPI_MAX_HCPS   500000 /* preferred channels kept; later HCPs count as unknown */
@@ -55,13 +56,27 @@ void tp_kpi_set_config(tp_kpi_t *k, const tp_config_t *cfg);
 /* The observer: `ctx` is the tp_kpi_t. */
 void tp_kpi_observe(void *ctx, const struct tp_event *ev);
 
+/* An alert transition (the daemon's journal sink, after the sequence is
+ * assigned): time to resolution, tp_kpi_alerts.h. */
+void tp_kpi_alert(tp_kpi_t *k, const Touchpoint__V1__Alert *alert);
+
+struct tp_engine;
+/* The alerts the engine holds open at start-up (fired before a restart),
+ * so their RESOLVED is timed too. */
+void tp_kpi_seed(tp_kpi_t *k, const struct tp_engine *e);
+
+/* Gauges computed when /metrics is asked: open alerts by age, at now_ms
+ * (the daemon's clock). */
+void tp_kpi_collect(tp_kpi_t *k, const struct tp_engine *e, int64_t now_ms);
+
 struct json_t;
 /* The dashboard's aggregates as a new JSON object (the caller decrefs):
  * "calls" {submitted, complete, late, channel_known, channel_matched},
  * "by_territory" and "by_rep" [{name, the same five; a rep also its
  * latest territory}], "steps" [{step, completed, mean_seconds,
  * sla_seconds, over_sla}], "cycle" [{contract_type, closed, mean_seconds,
- * target_seconds, over_target}]. 0 or -ENOMEM. */
+ * target_seconds, over_target}], "resolution" (tp_kpi_alerts_to_json).
+ * 0 or -ENOMEM. */
 int tp_kpi_to_json(const tp_kpi_t *k, struct json_t **ret);
 
 void tp_kpi_destroy(tp_kpi_t **p);
