@@ -57,6 +57,13 @@ void tp_lua_push_message(lua_State *L, const ProtobufCMessage *m) {
     if (slot == vm->n_live) {
         if (slot == TP_LUA_LIVE_MAX)
             luaL_error(L, "more than %d messages read in one call", TP_LUA_LIVE_MAX);
+        const msg_types_t *ts = vm->msg_types;
+        unsigned           t = 0;
+        while (t < ts->n_types && ts->types[t].d != m->descriptor)
+            t++;
+        if (t == ts->n_types)
+            luaL_error(L, "%s is not a message of the contract", m->descriptor->name);
+        vm->live_type[slot] = &ts->types[t];
         vm->live[vm->n_live++] = m;
     }
     lua_pushlightuserdata(L, (void *)(((uintptr_t)vm->gen << SLOT_BITS) | slot));
@@ -154,13 +161,8 @@ static int s_msg_index(lua_State *L) {
     const ProtobufCMessage *m = vm->live[slot];
     if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNUMBER) /* the key's name number */
         return 0;
-    const msg_types_t *ts = lua_touserdata(L, lua_upvalueindex(3));
-    unsigned           t = 0;
-    while (t < ts->n_types && ts->types[t].d != m->descriptor)
-        t++;
-    if (t == ts->n_types)
-        return 0;
-    const ProtobufCFieldDescriptor *f = ts->types[t].by_name[lua_tointeger(L, -1)];
+    const ProtobufCFieldDescriptor *f =
+        ((const msg_type_t *)vm->live_type[slot])->by_name[lua_tointeger(L, -1)];
     lua_pop(L, 1);
     if (!f)
         return 0;
@@ -229,8 +231,9 @@ static void s_msg_meta(lua_State *L) {
     for (unsigned t = 0; t < probe.n_types; t++)
         max_names += probe.types[t].d->n_fields;
     size_t       table = (size_t)probe.n_types * max_names * sizeof(void *);
-    msg_types_t *ts = lua_newuserdatauv(L, sizeof *ts + table, 0); /* upvalue 3 */
+    msg_types_t *ts = lua_newuserdatauv(L, sizeof *ts + table, 0); /* upvalue 3 (anchors it) */
     *ts = probe;
+    tp_lua_vm_of(L)->msg_types = ts;
     const ProtobufCFieldDescriptor **cells = (const ProtobufCFieldDescriptor **)(ts + 1);
     memset(cells, 0, table);
     lua_createtable(L, 0, (int)max_names); /* upvalue 1: name -> number */

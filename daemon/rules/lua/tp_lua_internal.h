@@ -42,7 +42,9 @@ typedef struct tp_lua_vm {
     bool                      mem_failed; /* an allocation was refused in this call */
     int                       fault;      /* TP_LUA_ERR_* set by the C side during a call */
     uint32_t                  gen;        /* call number: an `ev` from an older call is dead */
-    const ProtobufCMessage   *live[TP_LUA_LIVE_MAX]; /* the messages handed to this call */
+    const ProtobufCMessage   *live[TP_LUA_LIVE_MAX];      /* the messages handed to this call */
+    const void               *live_type[TP_LUA_LIVE_MAX]; /* their types (tp_lua_ctx.c) */
+    const void               *msg_types; /* the contract's types, in the state (tp_lua_ctx.c) */
     unsigned                  n_live;
     tp_lua_rule_t            *rule; /* who runs it (NULL while only checked) */
 } tp_lua_vm_t;
