@@ -1,6 +1,6 @@
 /* tp_lua_ctx — what a Lua rule sees: `ev` and `ctx`.
  *
- * `ev` is not a copy of the event: it is a userdata over the decoded
+ * `ev` is not a copy of the event: it is a handle on the decoded
  * protobuf-c message, and each field is read when the rule asks for it,
  * by name through the message's descriptor (names as in events.proto,
  * enums as short names, repeated fields as arrays). Most rules read three
@@ -24,44 +24,49 @@
 #define TEXT_MAX     1024 /* summary, ids */
 #define EVIDENCE_MAX 32
 
+/* A message handed to a call is a light userdata that is not a pointer
+ * but a handle: (call number << 8) | slot in vm->live. Handing one out
+ * allocates nothing (no garbage per event), a read checks the call number
+ * first (an `ev` kept past its call is dead even if the next event's
+ * message sits at the same address), and every light userdata of the
+ * state shares one metatable (set in tp_lua_ctx_open): rule code cannot
+ * make light userdata of its own. */
+#define SLOT_BITS 8
+
+/* What __index needs, made once per state (a userdata, upvalue 3): for
+ * each message type of the contract, its fields by name number (the
+ * names table, upvalue 1, maps a field name to its number). */
 typedef struct {
-    const ProtobufCMessage *m;
-    uint32_t                gen;
-} msg_ref_t;
+    const ProtobufCMessageDescriptor *d;
+    const ProtobufCFieldDescriptor  **by_name; /* [n_names], NULL: no such field */
+} msg_type_t;
+
+typedef struct {
+    unsigned   n_types, n_names;
+    msg_type_t types[8];
+} msg_types_t;
 
 static int s_msg_index(lua_State *L);
 static int s_msg_newindex(lua_State *L);
 
-/* The metatable of messages of type d (pushed): made on first use and
- * kept in the registry under d. Its __index has the type's fields by name
- * (name -> field descriptor) as upvalue, so a read costs one table lookup,
- * not a search of the descriptor. */
-static void s_msg_meta(lua_State *L, const ProtobufCMessageDescriptor *d) {
-    if (lua_rawgetp(L, LUA_REGISTRYINDEX, d) == LUA_TTABLE)
-        return;
-    lua_pop(L, 1);
-    lua_createtable(L, 0, 3);
-    lua_createtable(L, 0, (int)d->n_fields);
-    for (unsigned i = 0; i < d->n_fields; i++) {
-        lua_pushlightuserdata(L, (void *)&d->fields[i]);
-        lua_setfield(L, -2, d->fields[i].name);
-    }
-    lua_pushcclosure(L, s_msg_index, 1);
-    lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, s_msg_newindex);
-    lua_setfield(L, -2, "__newindex");
-    lua_pushboolean(L, 0);
-    lua_setfield(L, -2, "__metatable");
-    lua_pushvalue(L, -1);
-    lua_rawsetp(L, LUA_REGISTRYINDEX, d);
-}
-
 void tp_lua_push_message(lua_State *L, const ProtobufCMessage *m) {
-    msg_ref_t *u = lua_newuserdatauv(L, sizeof *u, 0);
-    u->m = m;
-    u->gen = tp_lua_vm_of(L)->gen;
-    s_msg_meta(L, m->descriptor);
-    lua_setmetatable(L, -2);
+    tp_lua_vm_t *vm = tp_lua_vm_of(L);
+    unsigned     slot = 0;
+    while (slot < vm->n_live && vm->live[slot] != m)
+        slot++;
+    if (slot == vm->n_live) {
+        if (slot == TP_LUA_LIVE_MAX)
+            luaL_error(L, "more than %d messages read in one call", TP_LUA_LIVE_MAX);
+        const msg_types_t *ts = vm->msg_types;
+        unsigned           t = 0;
+        while (t < ts->n_types && ts->types[t].d != m->descriptor)
+            t++;
+        if (t == ts->n_types)
+            luaL_error(L, "%s is not a message of the contract", m->descriptor->name);
+        vm->live_type[slot] = &ts->types[t];
+        vm->live[vm->n_live++] = m;
+    }
+    lua_pushlightuserdata(L, (void *)(((uintptr_t)vm->gen << SLOT_BITS) | slot));
 }
 
 /* "CALL_STATUS_SUBMITTED" of enum CallStatus -> "SUBMITTED". */
@@ -100,11 +105,14 @@ static void s_push_value(lua_State *L, const ProtobufCFieldDescriptor *f, const 
     case PROTOBUF_C_TYPE_DOUBLE: lua_pushnumber(L, *(const double *)p); return;
     case PROTOBUF_C_TYPE_BOOL: lua_pushboolean(L, *(const protobuf_c_boolean *)p); return;
     case PROTOBUF_C_TYPE_ENUM: {
-        const char *s = s_short_enum(f->descriptor, *(const int *)p);
-        if (s)
-            lua_pushstring(L, s);
-        else
-            lua_pushinteger(L, *(const int *)p);
+        /* the short names, interned once per state (s_enum_names) */
+        int v = *(const int *)p;
+        lua_rawgetp(L, lua_upvalueindex(2), f->descriptor);
+        if (lua_rawgeti(L, -1, v) == LUA_TNIL) {
+            lua_pop(L, 1);
+            lua_pushinteger(L, v);
+        }
+        lua_remove(L, -2);
         return;
     }
     case PROTOBUF_C_TYPE_STRING: {
@@ -146,16 +154,19 @@ static size_t s_elem_size(ProtobufCType t) {
 }
 
 static int s_msg_index(lua_State *L) {
-    msg_ref_t *u = lua_touserdata(L, 1);
-    if (u->gen != tp_lua_vm_of(L)->gen)
+    tp_lua_vm_t *vm = tp_lua_vm_of(L);
+    uintptr_t    h = (uintptr_t)lua_touserdata(L, 1), slot = h & ((1u << SLOT_BITS) - 1);
+    if (h >> SLOT_BITS != (((uintptr_t)vm->gen << SLOT_BITS) >> SLOT_BITS) || slot >= vm->n_live)
         return luaL_error(L, "an event is only valid during the call it was handed to");
-    lua_pushvalue(L, 2);
-    lua_rawget(L, lua_upvalueindex(1)); /* the type's fields, s_msg_meta */
-    const ProtobufCFieldDescriptor *f = lua_touserdata(L, -1);
+    const ProtobufCMessage *m = vm->live[slot];
+    if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNUMBER) /* the key's name number */
+        return 0;
+    const ProtobufCFieldDescriptor *f =
+        ((const msg_type_t *)vm->live_type[slot])->by_name[lua_tointeger(L, -1)];
     lua_pop(L, 1);
     if (!f)
         return 0;
-    const char *base = (const char *)u->m;
+    const char *base = (const char *)m;
     const void *p = base + f->offset;
     if (f->label == PROTOBUF_C_LABEL_REPEATED) {
         size_t n = *(const size_t *)(base + f->quantifier_offset);
@@ -173,6 +184,89 @@ static int s_msg_index(lua_State *L) {
         return 0;
     s_push_value(L, f, p);
     return 1;
+}
+
+/* Adds d and the message types it nests to ts (each once). */
+static void s_collect(msg_types_t *ts, const ProtobufCMessageDescriptor *d) {
+    for (unsigned t = 0; t < ts->n_types; t++)
+        if (ts->types[t].d == d)
+            return;
+    if (ts->n_types == sizeof ts->types / sizeof ts->types[0])
+        return;
+    ts->types[ts->n_types++].d = d;
+    for (unsigned i = 0; i < d->n_fields; i++)
+        if (d->fields[i].type == PROTOBUF_C_TYPE_MESSAGE)
+            s_collect(ts, d->fields[i].descriptor);
+}
+
+/* enum descriptor -> { value = short name } for the enums of the fields
+ * of ts (the table at the top of the stack). */
+static void s_enum_names(lua_State *L, const msg_types_t *ts) {
+    for (unsigned t = 0; t < ts->n_types; t++)
+        for (unsigned i = 0; i < ts->types[t].d->n_fields; i++) {
+            const ProtobufCFieldDescriptor *f = &ts->types[t].d->fields[i];
+            const ProtobufCEnumDescriptor  *e = f->descriptor;
+            if (f->type != PROTOBUF_C_TYPE_ENUM)
+                continue;
+            if (lua_rawgetp(L, -1, e) != LUA_TNIL) {
+                lua_pop(L, 1);
+                continue;
+            }
+            lua_pop(L, 1);
+            lua_createtable(L, 0, (int)e->n_values);
+            for (unsigned k = 0; k < e->n_values; k++) {
+                lua_pushstring(L, s_short_enum(e, e->values[k].value));
+                lua_rawseti(L, -2, e->values[k].value);
+            }
+            lua_rawsetp(L, -2, e);
+        }
+}
+
+/* The metatable of every light userdata (so of every message handed to a
+ * rule): __index is s_msg_index over the contract's message types. */
+static void s_msg_meta(lua_State *L) {
+    msg_types_t probe = { 0 };
+    s_collect(&probe, &touchpoint__v1__envelope__descriptor);
+    unsigned max_names = 0;
+    for (unsigned t = 0; t < probe.n_types; t++)
+        max_names += probe.types[t].d->n_fields;
+    size_t       table = (size_t)probe.n_types * max_names * sizeof(void *);
+    msg_types_t *ts = lua_newuserdatauv(L, sizeof *ts + table, 0); /* upvalue 3 (anchors it) */
+    *ts = probe;
+    tp_lua_vm_of(L)->msg_types = ts;
+    const ProtobufCFieldDescriptor **cells = (const ProtobufCFieldDescriptor **)(ts + 1);
+    memset(cells, 0, table);
+    lua_createtable(L, 0, (int)max_names); /* upvalue 1: name -> number */
+    for (unsigned t = 0; t < ts->n_types; t++) {
+        const ProtobufCMessageDescriptor *d = ts->types[t].d;
+        ts->types[t].by_name = cells + (size_t)t * max_names;
+        for (unsigned i = 0; i < d->n_fields; i++) {
+            if (lua_getfield(L, -1, d->fields[i].name) == LUA_TNIL) {
+                lua_pop(L, 1);
+                lua_pushinteger(L, ts->n_names++);
+                lua_pushvalue(L, -1);
+                lua_setfield(L, -3, d->fields[i].name);
+            }
+            ts->types[t].by_name[lua_tointeger(L, -1)] = &d->fields[i];
+            lua_pop(L, 1);
+        }
+    }
+    lua_insert(L, -2);
+    lua_newtable(L); /* upvalue 2: enum short names */
+    s_enum_names(L, ts);
+    lua_insert(L, -2);
+    lua_createtable(L, 0, 3);
+    lua_insert(L, -4);
+    lua_pushcclosure(L, s_msg_index, 3);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, s_msg_newindex);
+    lua_setfield(L, -2, "__newindex");
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "__metatable");
+    lua_pushlightuserdata(L, NULL);
+    lua_insert(L, -2);
+    lua_setmetatable(L, -2);
+    lua_pop(L, 1);
 }
 
 static int s_msg_newindex(lua_State *L) {
@@ -408,5 +502,6 @@ int tp_lua_ctx_open(tp_lua_vm_t *vm) {
     lua_setfield(L, -2, "__metatable");
     lua_setmetatable(L, -2);
     vm->ctx = luaL_ref(L, LUA_REGISTRYINDEX);
+    s_msg_meta(L);
     return 0;
 }

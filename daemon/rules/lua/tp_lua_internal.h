@@ -21,6 +21,7 @@
 #include "tp_rules.h"
 
 #define TP_LUA_NAME_MAX 64
+#define TP_LUA_LIVE_MAX 16 /* distinct messages one call can read (the contract nests 2) */
 
 typedef struct tp_lua_rule  tp_lua_rule_t;
 typedef struct tp_lua_store tp_lua_store_t;
@@ -41,7 +42,11 @@ typedef struct tp_lua_vm {
     bool                      mem_failed; /* an allocation was refused in this call */
     int                       fault;      /* TP_LUA_ERR_* set by the C side during a call */
     uint32_t                  gen;        /* call number: an `ev` from an older call is dead */
-    tp_lua_rule_t            *rule;       /* who runs it (NULL while only checked) */
+    const ProtobufCMessage   *live[TP_LUA_LIVE_MAX];      /* the messages handed to this call */
+    const void               *live_type[TP_LUA_LIVE_MAX]; /* their types (tp_lua_ctx.c) */
+    const void               *msg_types; /* the contract's types, in the state (tp_lua_ctx.c) */
+    unsigned                  n_live;
+    tp_lua_rule_t            *rule; /* who runs it (NULL while only checked) */
 } tp_lua_vm_t;
 
 /* ---- tp_lua_vm.c ---- */
@@ -69,7 +74,7 @@ int tp_lua_bad_arg(lua_State *L, const char *fmt, ...) __attribute__((format(pri
 /* ---- tp_lua_ctx.c ---- */
 
 /* Makes the ctx object of a fresh state (registry ref in vm->ctx); the
- * metatables of events are made as message types are first seen. */
+ * metatable of events too. */
 int tp_lua_ctx_open(tp_lua_vm_t *vm);
 /* Sets ctx.now for the next call. */
 void tp_lua_ctx_set_now(tp_lua_vm_t *vm, int64_t now_ms);

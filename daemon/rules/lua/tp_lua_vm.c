@@ -276,6 +276,7 @@ int tp_lua_vm_call(tp_lua_vm_t *vm, int nargs, int *ret_reason, char *err, size_
     int st = lua_pcall(L, nargs, 1, 0);
     lua_sethook(L, NULL, 0, 0);
     vm->gen++; /* every `ev` handed to this call is dead from here on */
+    vm->n_live = 0;
     if (st == LUA_OK && vm->fault != TP_LUA_ERR_INSTRUCTIONS)
         return 0;
     int reason = vm->fault >= 0                       ? vm->fault
