@@ -30,6 +30,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_alloc.h"
 #include "tp_engine.h"
 #include "tp_kpi.h"
 #include "tp_log.h"
@@ -51,42 +52,8 @@
  * fewer). */
 static size_t s_work = 200000;
 
-/* Allocations made by the project's code (this binary is linked with
- * --wrap for the allocator, bench/CMakeLists.txt): mallocs per event. */
-void *__real_malloc(size_t n);
-void *__real_calloc(size_t n, size_t size);
-void *__real_realloc(void *p, size_t n);
-void *__wrap_malloc(size_t n);
-void *__wrap_calloc(size_t n, size_t size);
-void *__wrap_realloc(void *p, size_t n);
-char *__wrap_strdup(const char *s);
-
-static uint64_t s_mallocs;  /* made inside tp_engine_handle so far */
-static bool     s_counting; /* inside tp_engine_handle: the bench's own packing is not counted */
-
-void *__wrap_malloc(size_t n) {
-    s_mallocs += s_counting;
-    return __real_malloc(n);
-}
-
-void *__wrap_calloc(size_t n, size_t size) {
-    s_mallocs += s_counting;
-    return __real_calloc(n, size);
-}
-
-void *__wrap_realloc(void *p, size_t n) {
-    s_mallocs += s_counting;
-    return __real_realloc(p, n);
-}
-
-char *__wrap_strdup(const char *s) {
-    size_t n = strlen(s) + 1;
-    char  *p = __wrap_malloc(n);
-    if (p)
-        memcpy(p, s, n);
-    return p;
-}
-
+/* Allocations made by the project's code inside tp_engine_handle
+ * (bench_alloc: link-time wrappers of the allocator): mallocs per event. */
 typedef struct {
     uint8_t    *buf;
     size_t      len;
@@ -175,9 +142,9 @@ static size_t s_pack_step(uint8_t **ret, const char *event_id, int64_t at, const
 
 static int s_handle(tp_engine_t *e, const frame_t *f) {
     tp_frame_t frames[2] = { { f->topic, strlen(f->topic) }, { f->buf, f->len } };
-    s_counting = true;
+    bench_alloc_counting = true;
     int r = tp_engine_handle(e, frames, 2);
-    s_counting = false;
+    bench_alloc_counting = false;
     return r;
 }
 
@@ -346,14 +313,14 @@ static double s_run(size_t n_open, size_t spread, double *ret_bytes) {
     if (ret_bytes)
         *ret_bytes = (double)(mallinfo2().uordblks - before) / (double)n_open;
 
-    uint64_t m0 = s_mallocs;
+    uint64_t m0 = bench_allocs;
     double   t0 = s_now();
     CALLGRIND_START_INSTRUMENTATION;
     for (size_t i = 0; i < s_work; i++)
         s_handle(e, &work[i]);
     CALLGRIND_STOP_INSTRUMENTATION;
     double dt = s_now() - t0;
-    s_last_mallocs = (double)(s_mallocs - m0) / (double)s_work;
+    s_last_mallocs = (double)(bench_allocs - m0) / (double)s_work;
 
     for (size_t i = 0; i < s_work; i++)
         free(work[i].buf);
@@ -391,7 +358,7 @@ static double s_steady(uint64_t *ret_alerts) {
     uint64_t m0 = 0, a0 = 0;
     for (size_t i = 0; i < WARM + MEASURED; i++) {
         if (i == WARM) {
-            m0 = s_mallocs;
+            m0 = bench_allocs;
             a0 = s_alerts;
             if (s_steady_callgrind)
                 CALLGRIND_START_INSTRUMENTATION;
@@ -417,7 +384,7 @@ static double s_steady(uint64_t *ret_alerts) {
     }
     if (s_steady_callgrind)
         CALLGRIND_STOP_INSTRUMENTATION;
-    double per_event = (double)(s_mallocs - m0) / MEASURED;
+    double per_event = (double)(bench_allocs - m0) / MEASURED;
     if (getenv("BENCH_DEBUG"))
         fprintf(stderr, "steady: received %llu accepted %llu\n",
                 (unsigned long long)tp_engine_stats(e)->received,

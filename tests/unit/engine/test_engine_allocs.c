@@ -3,8 +3,8 @@
  * Steady state: a stream of corrections of calls the engine already holds
  * (complete, so nothing fires) and promoter feedback from their HCPs, every
  * rule on and the KPI observer attached, once the dedup window is full.
- * This binary is linked with --wrap for the allocator (tests/CMakeLists.txt)
- * and counts the allocations made while the engine handles an event; the
+ * This binary counts the allocations made while the engine handles an event
+ * (bench/bench_alloc: link-time wrappers of the allocator); the
  * events are packed before, outside the count. A count, not a time: it
  * holds on any machine.
  */
@@ -17,43 +17,10 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "bench_alloc.h"
 #include "tp_kpi.h"
 #include "tp_metrics.h"
 #include "tp_testengine.h"
-
-void *__real_malloc(size_t n);
-void *__real_calloc(size_t n, size_t size);
-void *__real_realloc(void *p, size_t n);
-void *__wrap_malloc(size_t n);
-void *__wrap_calloc(size_t n, size_t size);
-void *__wrap_realloc(void *p, size_t n);
-char *__wrap_strdup(const char *s);
-
-static uint64_t s_allocs;   /* made while s_counting */
-static bool     s_counting; /* inside tp_engine_handle */
-
-void *__wrap_malloc(size_t n) {
-    s_allocs += s_counting;
-    return __real_malloc(n);
-}
-
-void *__wrap_calloc(size_t n, size_t size) {
-    s_allocs += s_counting;
-    return __real_calloc(n, size);
-}
-
-void *__wrap_realloc(void *p, size_t n) {
-    s_allocs += s_counting;
-    return __real_realloc(p, n);
-}
-
-char *__wrap_strdup(const char *s) {
-    size_t n = strlen(s) + 1;
-    char  *p = __wrap_malloc(n);
-    if (p)
-        memcpy(p, s, n);
-    return p;
-}
 
 #define CALLS    200 /* calls held, corrected again and again */
 #define WINDOW   500 /* dedup window: full after the warm-up */
@@ -125,19 +92,19 @@ static size_t s_pack(size_t i, const char **topic, uint8_t **ret) {
 /* Handles events [from, to) of the steady stream; the allocations made
  * inside the engine. */
 static uint64_t s_run(tp_engine_t *e, size_t from, size_t to) {
-    uint64_t before = s_allocs;
+    uint64_t before = bench_allocs;
     for (size_t i = from; i < to; i++) {
         const char *topic;
         uint8_t    *buf;
         size_t      len = s_pack(i, &topic, &buf);
         tp_frame_t  frames[2] = { { topic, strlen(topic) }, { buf, len } };
-        s_counting = true;
+        bench_alloc_counting = true;
         int r = tp_engine_handle(e, frames, 2);
-        s_counting = false;
+        bench_alloc_counting = false;
         free(buf);
         assert_int_equal(r, TP_ACCEPTED);
     }
-    return s_allocs - before;
+    return bench_allocs - before;
 }
 
 static void test_steady_no_alert_stream_allocates_nothing(void **state) {
