@@ -369,8 +369,17 @@ unsigned long long tp_dfx_live_stat(tp_dfx_t *d, const char *key) {
 
 char *tp_dfx_stop(tp_dfx_t *d) {
     assert_int_equal(tp_proc_signal(&d->proc, SIGTERM), 0);
-    assert_int_equal(tp_proc_wait(&d->proc, TP_WAIT_MS), 0);
-    return tp_read_file(d->err);
+    int   rc = tp_proc_wait(&d->proc, TP_WAIT_MS);
+    char *log = tp_read_file(d->err);
+    if (rc != 0) {
+        /* A daemon that did not stop cleanly (a sanitizer report, an
+         * abort): what it printed last is the only clue CI keeps. */
+        size_t len = log ? strlen(log) : 0;
+        size_t from = len > 6000 ? len - 6000 : 0;
+        print_message("daemon exited %d; the end of its stderr:\n%s\n", rc, log ? log + from : "");
+    }
+    assert_int_equal(rc, 0);
+    return log;
 }
 
 void tp_dfx_free(tp_dfx_t *d) {
