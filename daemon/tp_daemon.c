@@ -70,6 +70,16 @@ static int64_t s_wall_cb(void *ctx) {
     return ((tp_daemon_t *)ctx)->now_ms;
 }
 
+int tp_daemon_new_engine(tp_daemon_t *d) {
+    tp_engine_destroy(&d->engine);
+    int r = tp_engine_new(d->cfg, &d->engine);
+    if (r < 0)
+        return log_error_errno(r, "Failed to set up the rule engine: %m");
+    tp_engine_set_sink(d->engine, tp_daemon_alert_sink, d);
+    tp_clock_set_wall(tp_engine_clock(d->engine), s_wall_cb, d);
+    return 0;
+}
+
 /* Wall clock: keep the single libevent timer on the earliest deadline.
  * Called after every event (an O(1) peek); re-adds the timer only when the
  * earliest due time changed. Event clock: deadlines fire as events move
@@ -335,14 +345,9 @@ int tp_daemon_new(struct event_base *base, const tp_config_t *cfg, const tp_daem
         r = log_error_errno(r, "Out of memory");
         goto fail;
     }
-    r = tp_engine_new(cfg, &d->engine);
-    if (r < 0) {
-        log_error_errno(r, "Failed to set up the rule engine: %m");
-        goto fail;
-    }
-    tp_engine_set_sink(d->engine, tp_daemon_alert_sink, d);
     d->now_ms = tp_realtime_ms();
-    tp_clock_set_wall(tp_engine_clock(d->engine), s_wall_cb, d);
+    if ((r = tp_daemon_new_engine(d)) < 0)
+        goto fail;
     if (cfg->journal.enabled &&
         (r = tp_daemon_open_journal(d, opts && opts->move_aside_corrupt)) < 0)
         goto fail;
@@ -414,6 +419,7 @@ void tp_daemon_destroy(tp_daemon_t **p) {
     /* What the last loop turn raised is stored and sent before we go. */
     if (d->journal && d->flush_ev && d->engine)
         tp_daemon_journal_drain(d);
+    tp_daemon_snapshot_stop(d);
     tp_daemon_close_http(d);
     tp_replay_server_destroy(&d->replay);
     tp_bus_destroy(&d->bus);

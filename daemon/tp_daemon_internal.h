@@ -49,7 +49,25 @@ struct tp_daemon {
     tp_cluster_t     *cluster;      /* instead of nats with nats.ownership: lease */
     tp_nats_metrics_t nats_metrics; /* nats_* on /metrics */
     tp_metric_t      *wal_bytes, *wal_lag, *wal_age, *wal_truncations, *wal_errors; /* journal_* */
+    struct tp_daemon_snap *snap; /* snapshots (tp_daemon_snapshot.c), NULL until started */
 };
+
+/* (Re)creates d->engine on d->cfg with the daemon's sink and wall clock
+ * (a half-loaded snapshot leaves an engine that is thrown away). */
+int tp_daemon_new_engine(tp_daemon_t *d);
+
+/* Snapshots (tp_daemon_snapshot.c). Restore: at start-up, loads the newest
+ * good snapshot into d->engine; *ret_after gets its event-log position (0:
+ * none, replay the whole log). Start: after the rebuild, takes snapshots
+ * from then on (snapshot.*). Flushed: the end of a turn handed ring
+ * position `pos` to the writer (a snapshot starts here, when one is due).
+ * Progress: the writer committed up to d->committed. Stop: at shutdown. */
+int  tp_daemon_snapshot_restore(tp_daemon_t *d, uint64_t *ret_after);
+int  tp_daemon_snapshot_start(tp_daemon_t *d);
+void tp_daemon_snapshot_flushed(tp_daemon_t *d, uint64_t pos);
+void tp_daemon_snapshot_progress(tp_daemon_t *d);
+void tp_daemon_snapshot_collect(tp_daemon_t *d, tp_metrics_t *m, bool first);
+void tp_daemon_snapshot_stop(tp_daemon_t *d);
 
 /* Every socket the daemon opens has a role: inputs[i], the output, the
  * reliable input, the replay endpoint. Start-up opens each; a reload

@@ -148,6 +148,7 @@ static void s_progress(tp_daemon_t *d) {
     }
     d->committed = p.committed;
     tp_outbox_deliver_upto(d->outbox, p.committed);
+    tp_daemon_snapshot_progress(d);
 }
 
 static void s_committed_cb(evutil_socket_t fd, short what, void *arg) {
@@ -168,6 +169,9 @@ void tp_daemon_flush_cb(evutil_socket_t fd, short what, void *arg) {
     tp_outbox_seal(d->outbox, pos);
     if (pos <= d->committed)
         tp_outbox_deliver_upto(d->outbox, pos);
+    /* The end of a turn: the engine's state is exactly the log's up to
+     * its last record, the moment a snapshot can be taken. */
+    tp_daemon_snapshot_flushed(d, pos);
 }
 
 void tp_daemon_journal_drain(tp_daemon_t *d) {
@@ -233,19 +237,26 @@ static int s_rebuild_cb(void *ctx, int kind, int64_t processed_at_ms, const char
     return r < 0 ? r : 0;
 }
 
+/* The newest good snapshot (if snapshots are on), then the log after it. */
 static int s_rebuild(tp_daemon_t *d) {
-    int64_t t0 = tp_monotonic_ms();
+    int64_t  t0 = tp_monotonic_ms();
+    uint64_t after = 0;
+    int      r = tp_daemon_snapshot_restore(d, &after);
+    if (r < 0)
+        return r;
     d->rebuilding = true;
-    tp_engine_set_next_sequence(d->engine, 1);
-    int64_t n = tp_journal_for_each_event(d->journal, s_rebuild_cb, d);
+    if (!after)
+        tp_engine_set_next_sequence(d->engine, 1);
+    int64_t n = tp_journal_for_each_event_after(d->journal, after, s_rebuild_cb, d);
     d->rebuilding = false;
     if (n < 0)
         return log_error_errno((int)n, "Failed to read the event log to rebuild state: %m");
     uint64_t journaled = tp_journal_last_seq(d->journal);
-    if (n > 0)
-        log_info("Rebuilt state from %lld logged events in %lld ms: %zu calls, %zu contracts, "
+    if (n > 0 || after)
+        log_info("Rebuilt state from %lld logged events after position %llu in %lld ms: %zu calls, %zu contracts, "
                  "%zu open alerts, %zu deadlines; %llu alerts re-derived, %llu journaled",
-                 (long long)n, (long long)(tp_monotonic_ms() - t0), tp_engine_calls(d->engine),
+                 (long long)n, (unsigned long long)after, (long long)(tp_monotonic_ms() - t0),
+                 tp_engine_calls(d->engine),
                  tp_engine_cases(d->engine), tp_engine_open_alerts(d->engine),
                  tp_engine_deadlines(d->engine), (unsigned long long)d->rebuilt_alerts,
                  (unsigned long long)journaled);
@@ -306,7 +317,7 @@ int tp_daemon_open_journal(tp_daemon_t *d, bool move_aside) {
         event_new(d->base, tp_journal_fd(d->journal), EV_READ | EV_PERSIST, s_committed_cb, d);
     if (!d->commit_ev || event_add(d->commit_ev, NULL) < 0)
         return log_error_errno(ENOMEM, "Out of memory");
-    return 0;
+    return tp_daemon_snapshot_start(d);
 }
 
 
@@ -354,6 +365,7 @@ void tp_daemon_collect_cb(void *ctx, tp_metrics_t *m, bool first) {
         tp_metric_set(d->wal_truncations, NULL, (double)w.truncations);
         tp_metric_set(d->wal_errors, NULL, (double)w.errors);
     }
+    tp_daemon_snapshot_collect(d, m, first);
     if (d->cfg->nats.enabled)
         tp_daemon_nats_collect_cb(d, m, first);
 }

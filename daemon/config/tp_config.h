@@ -136,6 +136,13 @@ typedef struct tp_config {
         uint64_t wal_max_bytes;          /* past this the WAL is truncated (and cut back to it) */
     } journal;
     struct {
+        bool     enabled;          /* snapshots of the engine's state (needs journal.enabled) */
+        uint64_t every;            /* one after this many logged events (0 = not by count) */
+        int64_t  interval_ms;      /* one at least this often when events came (0 = not by time) */
+        uint64_t keep;             /* snapshots kept; the log is cut behind the oldest */
+        int64_t  log_retention_ms; /* event log kept this long even behind a snapshot (audit) */
+    } snapshot;
+    struct {
         bool     enabled;            /* serve /healthz, /metrics, /status */
         char    *listen;             /* owned; "127.0.0.1:7605", "[::1]:7605" */
         unsigned max_connections;    /* concurrent connections; more get 503 */

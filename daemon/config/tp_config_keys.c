@@ -95,6 +95,21 @@ const tp_config_key_t tp_config_keys[] = {
        "when journal.db-wal is larger after a checkpoint, it is emptied (the writer thread waits"
        " for that a few ms, the event loop does not); also the size it is cut back to when it"
        " starts over"),
+    K("snapshot.enabled", TP_CONFIG_BOOL, snapshot.enabled, 0, 1, "true",
+      "write the engine's whole state to <state_dir>/snapshot-<position>.tpsnap now and then, so"
+      " a restart loads the newest good one and replays only the event log after it (needs"
+      " journal.enabled; written by a forked child, the event loop does not wait)"),
+    KU("snapshot.every", snapshot.every, 0, (int64_t)1 << 40, "1000000",
+       "take a snapshot after this many logged events (0: not by count)"),
+    K("snapshot.interval", TP_CONFIG_DURATION, snapshot.interval_ms, 0, TP_CONFIG_DURATION_MAX_MS,
+      "1h", "take a snapshot at least this often while events come in (0ms: not by time)"),
+    KU("snapshot.keep", snapshot.keep, 1, 100, "2",
+       "snapshots kept (older ones are deleted); a restart falls back to the one before when the"
+       " newest is unreadable, and the event log is deleted behind the oldest one kept"),
+    K("snapshot.log_retention", TP_CONFIG_DURATION, snapshot.log_retention_ms, 0,
+      TP_CONFIG_DURATION_MAX_MS, "0ms",
+      "keep logged events this long even once a snapshot holds them, for audit (0ms: delete them"
+      " behind the oldest snapshot kept; journal.event_retention still caps their age)"),
     K("http.enabled", TP_CONFIG_BOOL, http.enabled, 0, 1, "true",
       "serve /healthz, /metrics (Prometheus) and /status (JSON) over HTTP"),
     K("http.listen", TP_CONFIG_LISTEN, http.listen, 0, 0, "127.0.0.1:7605",
@@ -318,6 +333,7 @@ const char *tp_config_default_yaml(void) {
            "journal: { enabled: true, retention: 30d, max_alerts: 1000000, event_retention: 200d,"
            " commit_interval: 0ms,\n"
            "           checkpoint_interval: 1s, wal_max_bytes: 67108864 }\n"
+           "snapshot: { enabled: true, every: 1000000, interval: 1h, keep: 2, log_retention: 0ms }\n"
            "http:\n"
            "  enabled: true\n"
            "  listen: \"127.0.0.1:7605\"\n"

@@ -335,6 +335,25 @@ int tp_snapr_str(tp_snapr_t *r, size_t max, char **ret) {
     return 0;
 }
 
+int tp_snapr_strbuf(tp_snapr_t *r, char *buf, size_t size) {
+    uint64_t n;
+    buf[0] = '\0';
+    if (tp_snapr_u64(r, &n) < 0)
+        return r->err;
+    if (n == 0)
+        return 1;
+    if (n > size)
+        return s_fail(r, -EBADMSG);
+    const void *p = "";
+    if (n > 1 && s_view(r, (size_t)(n - 1), &p) < 0)
+        return r->err;
+    if (memchr(p, '\0', (size_t)(n - 1)))
+        return s_fail(r, -EBADMSG);
+    memcpy(buf, p, (size_t)(n - 1));
+    buf[n - 1] = '\0';
+    return 0;
+}
+
 int tp_snapr_error(const tp_snapr_t *r) {
     return r->err;
 }

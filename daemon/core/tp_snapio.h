@@ -52,6 +52,9 @@ int tp_snapr_bool(tp_snapr_t *r, bool *ret);
 int tp_snapr_bytes(tp_snapr_t *r, size_t max, const void **ret, size_t *ret_len);
 /* A malloc'd copy (NUL-terminated), or NULL if NULL was written. */
 int tp_snapr_str(tp_snapr_t *r, size_t max, char **ret);
+/* A string written by tp_snapw_str into buf (size bytes, NUL-terminated;
+ * a longer one is -EBADMSG): 0, or 1 if NULL was written (buf gets ""). */
+int tp_snapr_strbuf(tp_snapr_t *r, char *buf, size_t size);
 /* The first error met (0 if none), and the checksum of every byte taken from
  * the file so far (with a limit: the whole body once tp_snapr_at_end). */
 int      tp_snapr_error(const tp_snapr_t *r);

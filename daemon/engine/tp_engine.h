@@ -102,3 +102,17 @@ void tp_engine_describe_rules(const tp_engine_t *e, char *buf, size_t len);
 const tp_lua_rules_t *tp_engine_lua_rules(const tp_engine_t *e);
 
 void tp_engine_destroy(tp_engine_t **p);
+
+/* ---- Snapshots (tp_snapio) ----
+ * The engine's whole state: clock, dedup window, source sequences,
+ * deadlines, calls, cases, open alerts and their next sequence, and every
+ * running rule's own state. tp_engine_unsaved: NULL if all of it can be
+ * saved, else the name of a rule whose state cannot (no snapshot then).
+ * tp_engine_load: into an engine just made (tp_engine_new, nothing
+ * handled yet); 0, or negative errno (-EBADMSG, -EPROTO: a bad or foreign
+ * snapshot, or one taken with other rules or clock): the engine is then
+ * half-loaded, destroy it and start a fresh one. */
+#include "tp_snapio.h"
+const char *tp_engine_unsaved(const tp_engine_t *e);
+void        tp_engine_save(const tp_engine_t *e, tp_snapw_t *w);
+int         tp_engine_load(tp_engine_t *e, tp_snapr_t *r);

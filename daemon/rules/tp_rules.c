@@ -348,3 +348,103 @@ void tp_ruleset_destroy(tp_ruleset_t **p) {
     free(rs);
     *p = NULL;
 }
+
+/* ---- Snapshots ---- */
+#define RULES_SNAP_VERSION 1
+
+/* Calls fn for every running rule (registry, then run-time), in order. */
+typedef int (*s_each_fn)(void *ctx, const tp_rule_t *r, void *state, uint32_t owner);
+static int s_each(const tp_ruleset_t *rs, s_each_fn fn, void *ctx) {
+    for (size_t i = 0; i < rs->n; i++) {
+        int k = fn(ctx, rs->rules[i], rs->states[i], rs->owner[i]);
+        if (k)
+            return k;
+    }
+    for (size_t i = 0; i < rs->n_rt; i++) {
+        if (!rs->rt[i])
+            continue;
+        int k = fn(ctx, rs->rt[i], rs->rt_states[i], (uint32_t)(TP_OWNER_RUNTIME + i));
+        if (k)
+            return k;
+    }
+    return 0;
+}
+
+static int s_unsaved_cb(void *ctx, const tp_rule_t *r, void *state, uint32_t owner) {
+    (void)owner;
+    if (state && !r->save) {
+        *(const char **)ctx = r->name;
+        return 1;
+    }
+    return 0;
+}
+
+const char *tp_ruleset_unsaved(const tp_ruleset_t *rs) {
+    const char *name = NULL;
+    s_each(rs, s_unsaved_cb, &name);
+    return name;
+}
+
+static int s_count_cb(void *ctx, const tp_rule_t *r, void *state, uint32_t owner) {
+    (void)r, (void)state, (void)owner;
+    (*(uint64_t *)ctx)++;
+    return 0;
+}
+
+static int s_save_cb(void *ctx, const tp_rule_t *r, void *state, uint32_t owner) {
+    tp_snapw_t *w = ctx;
+    tp_snapw_str(w, r->name);
+    tp_snapw_u64(w, owner);
+    tp_snapw_bool(w, state && r->save);
+    if (state && r->save)
+        r->save(state, w);
+    return 0;
+}
+
+void tp_ruleset_save(const tp_ruleset_t *rs, tp_snapw_t *w) {
+    uint64_t n = 0;
+    s_each(rs, s_count_cb, &n);
+    tp_snapw_section(w, TP_SNAP_TAG('R', 'U', 'L', 'E'), RULES_SNAP_VERSION);
+    tp_snapw_u64(w, n);
+    s_each(rs, s_save_cb, w);
+}
+
+typedef struct {
+    tp_snapr_t          *r;
+    const tp_rule_ctx_t *ctx;
+} s_load_t;
+
+static int s_load_cb(void *arg, const tp_rule_t *rule, void *state, uint32_t owner) {
+    s_load_t *l = arg;
+    char      name[128];
+    uint64_t  saved_owner = 0;
+    bool      has = false;
+    int       k;
+    if ((k = tp_snapr_strbuf(l->r, name, sizeof name)) < 0 ||
+        (k = tp_snapr_u64(l->r, &saved_owner)) < 0 || (k = tp_snapr_bool(l->r, &has)) < 0)
+        return k;
+    if (strcmp(name, rule->name) != 0 || saved_owner != owner || has != (state && rule->save)) {
+        log_info("The snapshot was taken with rule %s where %s runs now", name, rule->name);
+        return -EPROTO;
+    }
+    if (!has)
+        return 0;
+    tp_rule_ctx_t own = *l->ctx;
+    own.owner = owner;
+    return rule->load(state, &own, l->r);
+}
+
+int tp_ruleset_load(tp_ruleset_t *rs, const tp_rule_ctx_t *ctx, tp_snapr_t *r) {
+    uint64_t n = 0, running = 0;
+    int      k = tp_snapr_section(r, TP_SNAP_TAG('R', 'U', 'L', 'E'), RULES_SNAP_VERSION, NULL);
+    if (k < 0 || (k = tp_snapr_u64(r, &n)) < 0)
+        return k;
+    s_each(rs, s_count_cb, &running);
+    if (n != running) {
+        log_info("The snapshot was taken with %llu rules running, %llu run now",
+                 (unsigned long long)n, (unsigned long long)running);
+        return -EPROTO;
+    }
+    s_load_t l = { r, ctx };
+    return s_each(rs, s_load_cb, &l);
+}

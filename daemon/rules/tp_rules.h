@@ -22,6 +22,7 @@
 #include "tp_state.h"
 #include "tp_stats.h"
 #include "tp_timers.h"
+#include "tp_snapio.h"
 
 /* Bits for tp_rule_t.events, one per Envelope payload. */
 #define TP_EV_CALL        (1u << TOUCHPOINT__V1__ENVELOPE__PAYLOAD_CALL % 32)
@@ -73,6 +74,13 @@ typedef struct tp_rule {
     /* Optional: true if a reload from `old` to `cfg` changes something the
      * rule fixed at init (a buffer size); the rule is then started afresh. */
     bool (*needs_reset)(const tp_config_t *old, const tp_config_t *cfg);
+    /* Snapshots (tp_snapio): a rule with private state (init) writes it
+     * with save and reads it back into a freshly init'ed state with load
+     * (0 or negative errno). A rule that keeps state without them makes
+     * the engine's snapshots impossible (tp_ruleset_unsaved): a restart
+     * then replays the whole event log. */
+    void (*save)(const void *state, tp_snapw_t *w);
+    int (*load)(void *state, const tp_rule_ctx_t *ctx, tp_snapr_t *r);
 } tp_rule_t;
 
 /* Fires an accountability alert about a call: subject "call/<call_id>",
@@ -180,5 +188,17 @@ int tp_ruleset_remove(tp_ruleset_t *rs, const tp_rule_ctx_t *ctx, uint32_t owner
 
 /* Names of the enabled rules, for the start-up log line. */
 size_t tp_ruleset_describe(const tp_ruleset_t *rs, char *buf, size_t len);
+
+/* Snapshots: the name of the first enabled rule that keeps private state
+ * it cannot save (NULL: all can). */
+const char *tp_ruleset_unsaved(const tp_ruleset_t *rs);
+
+/* Writes which rules run (registry and run-time, in order) and each one's
+ * saved state. Load into rules just started (tp_ruleset_new, nothing
+ * seen yet): -EPROTO if the rules running now are not the ones saved (a
+ * config that changed them is rebuilt from the full log instead), else 0
+ * or negative errno. */
+void tp_ruleset_save(const tp_ruleset_t *rs, tp_snapw_t *w);
+int  tp_ruleset_load(tp_ruleset_t *rs, const tp_rule_ctx_t *ctx, tp_snapr_t *r);
 
 void tp_ruleset_destroy(tp_ruleset_t **p);

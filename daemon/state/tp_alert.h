@@ -87,3 +87,10 @@ void tp_alerts_foreach(const tp_alerts_t *a, tp_alert_each_fn fn, void *ctx);
 /* Frees the open alerts (nothing is published); accepts NULL and a
  * half-built one; sets *p to NULL. */
 void tp_alerts_destroy(tp_alerts_t **p);
+
+/* Snapshot section (tp_snapio): the open alerts (their packed FIRINGs)
+ * and the next sequence. Load into a lifecycle with none open; nothing is
+ * published. 0 or negative errno. */
+#include "tp_snapio.h"
+void tp_alerts_save(const tp_alerts_t *a, tp_snapw_t *w);
+int  tp_alerts_load(tp_alerts_t *a, tp_snapr_t *r);

@@ -243,3 +243,136 @@ void tp_cases_destroy(tp_cases_t **p) {
     free(cs);
     *p = NULL;
 }
+
+/* Snapshot: every case in insertion order (the order the table walks),
+ * its steps, owners, the HCP it counts against and its retention. */
+#define CASES_SNAP_VERSION 1
+#define ID_MAX             4096
+
+void tp_cases_save(const tp_cases_t *cs, tp_snapw_t *w) {
+    tp_snapw_section(w, TP_SNAP_TAG('C', 'A', 'S', 'E'), CASES_SNAP_VERSION);
+    tp_snapw_u64(w, HASH_COUNT(cs->cases));
+    for (const tp_case_t *c = cs->cases; c; c = c->hh.next) {
+        tp_snapw_str(w, c->contract_id);
+        tp_snapw_str(w, c->hcp_id);
+        tp_snapw_str(w, c->rep_id);
+        tp_snapw_str(w, c->event_id);
+        tp_snapw_str(w, c->counted);
+        tp_snapw_i64(w, c->opened_at_ms);
+        tp_snapw_i64(w, c->last_step_ms);
+        tp_snapw_i64(w, c->closed_at_ms);
+        tp_snapw_u64(w, c->hcp_actions);
+        tp_snapw_u64(w, c->n_owners);
+        tp_snapw_u64(w, c->contract_type);
+        tp_snapw_bool(w, c->closed);
+        tp_snapw_bool(w, c->cancelled);
+        tp_timers_save_timer(&c->retention, w);
+        tp_snapw_u64(w, c->n_steps);
+        for (unsigned i = 0; i < c->n_steps; i++) {
+            const tp_step_t *st = &c->steps[i];
+            tp_snapw_str(w, st->name);
+            tp_snapw_str(w, st->owner_id);
+            tp_snapw_i64(w, st->started_at_ms);
+            tp_snapw_i64(w, st->last_at_ms);
+            tp_snapw_u64(w, st->returns);
+            tp_snapw_u64(w, st->state);
+        }
+        unsigned kept = c->n_owners < TP_CASE_MAX_OWNERS ? c->n_owners : TP_CASE_MAX_OWNERS;
+        for (unsigned i = 0; i < kept; i++)
+            tp_snapw_str(w, c->owners[i]);
+    }
+}
+
+/* A string field: NULL stays NULL. */
+static int s_load_str(tp_snapr_t *r, char **dst) {
+    return tp_snapr_str(r, ID_MAX, dst);
+}
+
+static int s_load_case(tp_cases_t *cs, tp_timers_t *t, tp_snapr_t *r) {
+    char id[ID_MAX], counted[ID_MAX];
+    int  k = tp_snapr_strbuf(r, id, sizeof id);
+    if (k < 0)
+        return k;
+    size_t     len = strlen(id);
+    tp_case_t *c = calloc(1, sizeof *c + len + 1);
+    if (!c)
+        return -ENOMEM;
+    memcpy(c->contract_id, id, len + 1);
+    uint64_t actions = 0, owners = 0, type = 0, n_steps = 0;
+    int      has_counted = 0;
+    if ((k = s_load_str(r, &c->hcp_id)) < 0 || (k = s_load_str(r, &c->rep_id)) < 0 ||
+        (k = s_load_str(r, &c->event_id)) < 0 ||
+        (has_counted = k = tp_snapr_strbuf(r, counted, sizeof counted)) < 0)
+        goto fail;
+    tp_snapr_i64(r, &c->opened_at_ms);
+    tp_snapr_i64(r, &c->last_step_ms);
+    tp_snapr_i64(r, &c->closed_at_ms);
+    tp_snapr_u64(r, &actions);
+    tp_snapr_u64(r, &owners);
+    tp_snapr_u64(r, &type);
+    tp_snapr_bool(r, &c->closed);
+    tp_snapr_bool(r, &c->cancelled);
+    c->hcp_actions = (uint32_t)actions;
+    c->n_owners = (uint32_t)owners;
+    c->contract_type = (uint8_t)type;
+    if ((k = tp_timers_load_timer(t, &c->retention, r)) < 0 ||
+        (k = tp_snapr_u64(r, &n_steps)) < 0)
+        goto fail;
+    k = -EBADMSG;
+    if (n_steps > TP_CASE_MAX_STEPS)
+        goto fail;
+    k = -ENOMEM;
+    if (n_steps && !(c->steps = calloc(n_steps, sizeof *c->steps)))
+        goto fail;
+    c->cap_steps = (uint8_t)n_steps;
+    for (; c->n_steps < n_steps; c->n_steps++) {
+        tp_step_t *st = &c->steps[c->n_steps];
+        uint64_t   returns = 0, state = 0;
+        if ((k = s_load_str(r, &st->name)) < 0 || (k = s_load_str(r, &st->owner_id)) < 0)
+            goto fail;
+        tp_snapr_i64(r, &st->started_at_ms);
+        tp_snapr_i64(r, &st->last_at_ms);
+        tp_snapr_u64(r, &returns);
+        tp_snapr_u64(r, &state);
+        st->returns = (uint32_t)returns;
+        st->state = (uint8_t)state;
+        if (!st->name) {
+            k = -EBADMSG;
+            c->n_steps++;
+            goto fail;
+        }
+    }
+    unsigned kept = c->n_owners < TP_CASE_MAX_OWNERS ? c->n_owners : TP_CASE_MAX_OWNERS;
+    k = -ENOMEM;
+    if (kept && !(c->owners = calloc(kept, sizeof *c->owners)))
+        goto fail;
+    c->cap_owners = (uint8_t)kept;
+    for (unsigned i = 0; i < kept; i++)
+        if ((k = s_load_str(r, &c->owners[i])) < 0 || !c->owners[i]) {
+            k = k < 0 ? k : -EBADMSG;
+            goto fail;
+        }
+    if ((k = tp_snapr_error(r)) < 0)
+        goto fail;
+    if (has_counted == 0 && (k = s_hcp_count(cs, c, counted)) < 0)
+        goto fail;
+    HASH_ADD_KEYPTR(hh, cs->cases, c->contract_id, len, c);
+    return 0;
+fail:
+    tp_timers_cancel_timer(t, &c->retention);
+    /* Owners not read yet are NULL; free(NULL) is fine. */
+    c->n_owners = c->owners ? c->n_owners : 0;
+    s_case_free(c);
+    return k;
+}
+
+int tp_cases_load(tp_cases_t *cs, tp_timers_t *t, tp_snapr_t *r) {
+    uint64_t n = 0;
+    int      k = tp_snapr_section(r, TP_SNAP_TAG('C', 'A', 'S', 'E'), CASES_SNAP_VERSION, NULL);
+    if (k < 0 || (k = tp_snapr_u64(r, &n)) < 0)
+        return k;
+    for (uint64_t i = 0; i < n; i++)
+        if ((k = s_load_case(cs, t, r)) < 0)
+            return k;
+    return 0;
+}

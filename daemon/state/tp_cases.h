@@ -97,3 +97,9 @@ void   tp_cases_forget(tp_cases_t *cs, tp_case_t *c);
 size_t tp_cases_count(const tp_cases_t *cs);
 /* Frees every case; accepts NULL and a half-built set; sets *p to NULL. */
 void tp_cases_destroy(tp_cases_t **p);
+
+/* Snapshot section (tp_snapio): every case and its retention deadline
+ * (armed again in `t`). Load into an empty set: 0 or negative errno. */
+#include "tp_snapio.h"
+void tp_cases_save(const tp_cases_t *cs, tp_snapw_t *w);
+int  tp_cases_load(tp_cases_t *cs, tp_timers_t *t, tp_snapr_t *r);

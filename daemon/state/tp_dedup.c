@@ -109,3 +109,33 @@ void tp_dedup_destroy(tp_dedup_t **p) {
     free(d);
     *p = NULL;
 }
+
+/* Snapshot: the ids oldest first, so a load into an empty window of any
+ * capacity keeps the newest ones (what the window would hold had it seen
+ * the same events). */
+#define DEDUP_SNAP_VERSION 1
+
+void tp_dedup_save(const tp_dedup_t *d, tp_snapw_t *w) {
+    tp_snapw_section(w, TP_SNAP_TAG('D', 'D', 'U', 'P'), DEDUP_SNAP_VERSION);
+    tp_snapw_u64(w, d->count);
+    for (size_t i = 0; i < d->count; i++) {
+        const s_slot_t *e = &d->ring[(d->head + i) % d->capacity];
+        tp_snapw_bytes(w, s_id(e), e->len);
+    }
+}
+
+int tp_dedup_load(tp_dedup_t *d, tp_snapr_t *r) {
+    uint64_t n = 0;
+    int      k = tp_snapr_section(r, TP_SNAP_TAG('D', 'D', 'U', 'P'), DEDUP_SNAP_VERSION, NULL);
+    if (k < 0 || (k = tp_snapr_u64(r, &n)) < 0)
+        return k;
+    for (uint64_t i = 0; i < n; i++) {
+        const void *id;
+        size_t      len;
+        if ((k = tp_snapr_bytes(r, 1u << 16, &id, &len)) < 0)
+            return k;
+        if ((k = tp_dedup_check(d, id, len)) < 0)
+            return k;
+    }
+    return 0;
+}

@@ -27,3 +27,9 @@ size_t tp_dedup_size(const tp_dedup_t *d);
 
 /* Frees the window; accepts NULL; sets *p to NULL. */
 void tp_dedup_destroy(tp_dedup_t **p);
+
+/* Snapshot section (tp_snapio): the window's ids, oldest first. Load into
+ * an empty window: 0 or negative errno (-EBADMSG/-EPROTO: a bad file). */
+#include "tp_snapio.h"
+void tp_dedup_save(const tp_dedup_t *d, tp_snapw_t *w);
+int  tp_dedup_load(tp_dedup_t *d, tp_snapr_t *r);

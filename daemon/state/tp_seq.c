@@ -82,3 +82,39 @@ void tp_seq_destroy(tp_seq_t **p) {
     free(s);
     *p = NULL;
 }
+
+/* Snapshot: each source's last sequence. */
+#define SEQ_SNAP_VERSION 1
+
+void tp_seq_save(const tp_seq_t *s, tp_snapw_t *w) {
+    tp_snapw_section(w, TP_SNAP_TAG('S', 'E', 'Q', 'S'), SEQ_SNAP_VERSION);
+    tp_snapw_u64(w, HASH_COUNT(s->sources));
+    for (const s_source_t *e = s->sources; e; e = e->hh.next) {
+        tp_snapw_bytes(w, e->source, strlen(e->source));
+        tp_snapw_u64(w, e->last);
+    }
+}
+
+int tp_seq_load(tp_seq_t *s, tp_snapr_t *r) {
+    uint64_t n = 0;
+    int      k = tp_snapr_section(r, TP_SNAP_TAG('S', 'E', 'Q', 'S'), SEQ_SNAP_VERSION, NULL);
+    if (k < 0 || (k = tp_snapr_u64(r, &n)) < 0)
+        return k;
+    for (uint64_t i = 0; i < n; i++) {
+        const void *src;
+        size_t      len;
+        uint64_t    last;
+        if ((k = tp_snapr_bytes(r, 1024, &src, &len)) < 0 || (k = tp_snapr_u64(r, &last)) < 0)
+            return k;
+        if (HASH_COUNT(s->sources) >= s->max)
+            continue; /* a smaller lim.max_sources now: as if never seen */
+        s_source_t *e = malloc(sizeof *e + len + 1);
+        if (!e)
+            return -ENOMEM;
+        memcpy(e->source, src, len);
+        e->source[len] = '\0';
+        e->last = last;
+        HASH_ADD_KEYPTR(hh, s->sources, e->source, len, e);
+    }
+    return 0;
+}

@@ -38,3 +38,9 @@ size_t tp_seq_sources(const tp_seq_t *s);
 
 /* Frees the tracker; accepts NULL; sets *p to NULL. */
 void tp_seq_destroy(tp_seq_t **p);
+
+/* Snapshot section (tp_snapio): every source's last sequence. Load into an
+ * empty tracker: 0 or negative errno. */
+#include "tp_snapio.h"
+void tp_seq_save(const tp_seq_t *s, tp_snapw_t *w);
+int  tp_seq_load(tp_seq_t *s, tp_snapr_t *r);

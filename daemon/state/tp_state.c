@@ -203,3 +203,80 @@ void tp_state_destroy(tp_state_t **p) {
     free(s);
     *p = NULL;
 }
+
+/* Snapshot: every call with the version held and its retention deadline
+ * (the timer lives in the record, so it is saved here). */
+#define CALLS_SNAP_VERSION 1
+#define ID_MAX             4096 /* longer than any id the codec accepts */
+
+void tp_state_save(const tp_state_t *s, tp_snapw_t *w) {
+    tp_snapw_section(w, TP_SNAP_TAG('C', 'A', 'L', 'L'), CALLS_SNAP_VERSION);
+    tp_snapw_u64(w, s->calls.n);
+    for (size_t i = 0; s->calls.slots && i <= s->calls.mask; i++) {
+        const tp_call_t *c = s->calls.slots[i].item;
+        if (!c)
+            continue;
+        tp_snapw_str(w, c->call_id);
+        tp_snapw_i64(w, c->version_ms);
+        tp_snapw_i64(w, c->call_at_ms);
+        tp_snapw_i64(w, c->submitted_at_ms);
+        tp_snapw_u64(w, c->status);
+        tp_snapw_u64(w, c->channel);
+        tp_snapw_u64(w, c->present);
+        tp_snapw_bool(w, c->ever_submitted);
+        tp_snapw_bool(w, c->first_submitted);
+        tp_snapw_str(w, c->hcp_id);
+        tp_snapw_str(w, c->rep_id);
+        tp_snapw_str(w, c->account_id);
+        tp_snapw_str(w, c->territory);
+        tp_snapw_str(w, c->event_id);
+        tp_timers_save_timer(&c->retention, w);
+    }
+}
+
+int tp_state_load(tp_state_t *s, tp_timers_t *t, tp_snapr_t *r) {
+    uint64_t n = 0;
+    int      k = tp_snapr_section(r, TP_SNAP_TAG('C', 'A', 'L', 'L'), CALLS_SNAP_VERSION, NULL);
+    if (k < 0 || (k = tp_snapr_u64(r, &n)) < 0)
+        return k;
+    for (uint64_t i = 0; i < n; i++) {
+        char     id[ID_MAX], str[ID_MAX];
+        uint64_t status = 0, channel = 0, present = 0;
+        if ((k = tp_snapr_strbuf(r, id, sizeof id)) < 0)
+            return k;
+        size_t     len = strlen(id);
+        tp_call_t *c = calloc(1, sizeof *c + len + 1);
+        if (!c)
+            return -ENOMEM;
+        memcpy(c->call_id, id, len + 1);
+        tp_snapr_i64(r, &c->version_ms);
+        tp_snapr_i64(r, &c->call_at_ms);
+        tp_snapr_i64(r, &c->submitted_at_ms);
+        tp_snapr_u64(r, &status);
+        tp_snapr_u64(r, &channel);
+        tp_snapr_u64(r, &present);
+        tp_snapr_bool(r, &c->ever_submitted);
+        tp_snapr_bool(r, &c->first_submitted);
+        c->status = (uint8_t)status;
+        c->channel = (uint8_t)channel;
+        c->present = (uint16_t)present;
+        const char **shared[] = { &c->hcp_id, &c->rep_id, &c->account_id, &c->territory };
+        for (size_t f = 0; f < 4 && k >= 0; f++)
+            if ((k = tp_snapr_strbuf(r, str, sizeof str)) >= 0)
+                k = s_share(s->strings, shared[f], str);
+        if (k >= 0 && (k = tp_snapr_strbuf(r, str, sizeof str)) >= 0)
+            k = s_set_event_id(c, str);
+        if (k >= 0 && (k = tp_snapr_error(r)) == 0) {
+            c->hash = XXH3_64bits(c->call_id, len);
+            k = tp_oa_put(&s->calls, c->hash, c);
+        }
+        if (k < 0) {
+            s_call_free(s, c);
+            return k;
+        }
+        /* In the index now: freed with the state if its timer fails. */
+        if ((k = tp_timers_load_timer(t, &c->retention, r)) < 0)
+            return k;
+    }
+    return tp_snapr_error(r);
+}

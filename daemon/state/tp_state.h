@@ -72,3 +72,9 @@ size_t tp_state_calls(const tp_state_t *s);
 /* Frees the state and every call in it; accepts NULL and a half-built
  * state; sets *p to NULL. */
 void tp_state_destroy(tp_state_t **p);
+
+/* Snapshot section (tp_snapio): every call and its retention deadline
+ * (armed again in `t`). Load into an empty state: 0 or negative errno. */
+#include "tp_snapio.h"
+void tp_state_save(const tp_state_t *s, tp_snapw_t *w);
+int  tp_state_load(tp_state_t *s, tp_timers_t *t, tp_snapr_t *r);

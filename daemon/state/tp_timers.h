@@ -94,3 +94,13 @@ size_t tp_timers_count(const tp_timers_t *t);
 /* Frees the heap and every keyed deadline in it (embedded timers are
  * their records'); accepts NULL; sets *p to NULL. */
 void tp_timers_destroy(tp_timers_t **p);
+
+/* Snapshot section (tp_snapio): every keyed deadline and the arming
+ * order. Load into an empty set, before or after the records that embed
+ * timers: 0 or negative errno. */
+#include "tp_snapio.h"
+void tp_timers_save(const tp_timers_t *t, tp_snapw_t *w);
+int  tp_timers_load(tp_timers_t *t, tp_snapr_t *r);
+/* An embedded timer, written by the record it belongs to. */
+void tp_timers_save_timer(const tp_timer_t *tm, tp_snapw_t *w);
+int  tp_timers_load_timer(tp_timers_t *t, tp_timer_t *tm, tp_snapr_t *r);

@@ -115,7 +115,8 @@ int tp_journal_open(const char *path, char *err, size_t errlen, tp_journal_t **r
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(j->db,
                            "SELECT (SELECT value FROM meta WHERE key='schema'),"
-                           " (SELECT value FROM meta WHERE key='last_seq')",
+                           " (SELECT value FROM meta WHERE key='last_seq'),"
+                           " (SELECT COALESCE(MAX(seq), 0) FROM events)",
                            -1, &st, NULL) != SQLITE_OK ||
         sqlite3_step(st) != SQLITE_ROW) {
         r = s_fail(j->db, err, errlen);
@@ -124,6 +125,7 @@ int tp_journal_open(const char *path, char *err, size_t errlen, tp_journal_t **r
     }
     int64_t schema = sqlite3_column_int64(st, 0);
     j->last_seq = (uint64_t)sqlite3_column_int64(st, 1);
+    j->event_seq = (uint64_t)sqlite3_column_int64(st, 2);
     j->visible_seq = j->last_seq;
     sqlite3_finalize(st);
     if (schema != SCHEMA_VERSION) {
@@ -143,8 +145,8 @@ int tp_journal_open(const char *path, char *err, size_t errlen, tp_journal_t **r
                            " ORDER BY seq LIMIT ?",
                            -1, &j->read_after, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(j->db,
-                           "INSERT INTO events(kind, processed_at, topic, body)"
-                           " VALUES(?,?,?,?)",
+                           "INSERT INTO events(seq, kind, processed_at, topic, body)"
+                           " VALUES(?,?,?,?,?)",
                            -1, &j->log_event, NULL) != SQLITE_OK) {
         r = s_fail(j->rdb ? j->rdb : j->db, err, errlen);
         goto fail;
@@ -233,17 +235,28 @@ int tp_journal_log_event(tp_journal_t *j, int kind, int64_t processed_at_ms, con
         return r;
     rec->status = kind;
     rec->at_ms = processed_at_ms;
+    /* Positions are numbered here, not by SQLite: a snapshot names the
+     * position it was taken at before the record is committed, and a log
+     * truncated to nothing must not start over at 1. */
+    rec->seq = ++j->event_seq;
     s_put(j, rec, topic, tl, NULL, 0, body, len);
     j->unit_end = j->wpos; /* the alerts before it are its own */
     return 0;
 }
 
 int64_t tp_journal_for_each_event(tp_journal_t *j, tp_journal_event_fn fn, void *ctx) {
+    return tp_journal_for_each_event_after(j, 0, fn, ctx);
+}
+
+int64_t tp_journal_for_each_event_after(tp_journal_t *j, uint64_t after, tp_journal_event_fn fn,
+                                        void *ctx) {
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(j->rdb,
-                           "SELECT kind, processed_at, topic, body FROM events ORDER BY seq", -1,
-                           &st, NULL) != SQLITE_OK)
+                           "SELECT kind, processed_at, topic, body FROM events WHERE seq > ?"
+                           " ORDER BY seq",
+                           -1, &st, NULL) != SQLITE_OK)
         return -EIO;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)after);
     int64_t n = 0;
     int     rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -260,9 +273,51 @@ int64_t tp_journal_for_each_event(tp_journal_t *j, tp_journal_event_fn fn, void 
     return rc == SQLITE_DONE ? n : -EIO;
 }
 
+uint64_t tp_journal_last_event(const tp_journal_t *j) {
+    return j->event_seq;
+}
+
+uint64_t tp_journal_first_event(tp_journal_t *j) {
+    sqlite3_stmt *st;
+    uint64_t      first = 0;
+    if (sqlite3_prepare_v2(j->rdb, "SELECT MIN(seq) FROM events", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        first = (uint64_t)sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return first;
+}
+
+void tp_journal_seed_events(tp_journal_t *j, uint64_t pos) {
+    if (pos > j->event_seq)
+        j->event_seq = pos;
+}
+
+void tp_journal_truncate_events(tp_journal_t *j, uint64_t upto, int64_t keep_ms) {
+    atomic_store(&j->trunc_keep_ms, keep_ms);
+    atomic_store(&j->trunc_upto, upto);
+}
+
+int64_t tp_journal_truncate_now(tp_journal_t *j, int64_t now_ms) {
+    uint64_t upto = atomic_load(&j->trunc_upto);
+    int64_t  keep = atomic_load(&j->trunc_keep_ms);
+    if (upto <= j->trunc_done)
+        return 0;
+    char sql[160], err[128];
+    snprintf(sql, sizeof sql, "DELETE FROM events WHERE seq <= %llu AND processed_at < %lld",
+             (unsigned long long)upto, (long long)(keep > 0 ? now_ms - keep : INT64_MAX));
+    if (s_exec(j->db, sql, err, sizeof err) < 0)
+        return -EIO;
+    j->trunc_done = upto;
+    return sqlite3_changes(j->db);
+}
+
 int64_t tp_journal_prune_events(tp_journal_t *j, int64_t now_ms, int64_t max_age_ms) {
-    char sql[128], err[128];
-    snprintf(sql, sizeof sql, "DELETE FROM events WHERE processed_at < %lld",
+    char sql[192], err[128];
+    /* The newest record stays: the log must always know how far it went
+     * (snapshots name positions in it). */
+    snprintf(sql, sizeof sql,
+             "DELETE FROM events WHERE processed_at < %lld"
+             " AND seq < (SELECT MAX(seq) FROM events)",
              (long long)(now_ms - max_age_ms));
     if (max_age_ms <= 0 || s_exec(j->db, sql, err, sizeof err) < 0)
         return max_age_ms <= 0 ? 0 : -EIO;
@@ -302,10 +357,11 @@ int tp_journal_commit_range(tp_journal_t *j, uint64_t from, uint64_t to, uint64_
                 last = rec->seq;
         } else {
             st = j->log_event;
-            sqlite3_bind_int(st, 1, rec->status);
-            sqlite3_bind_int64(st, 2, rec->at_ms);
-            sqlite3_bind_text(st, 3, topic, (int)rec->topic_len, SQLITE_STATIC);
-            sqlite3_bind_blob(st, 4, body, (int)rec->body_len, SQLITE_STATIC);
+            sqlite3_bind_int64(st, 1, (sqlite3_int64)rec->seq);
+            sqlite3_bind_int(st, 2, rec->status);
+            sqlite3_bind_int64(st, 3, rec->at_ms);
+            sqlite3_bind_text(st, 4, topic, (int)rec->topic_len, SQLITE_STATIC);
+            sqlite3_bind_blob(st, 5, body, (int)rec->body_len, SQLITE_STATIC);
         }
         int rc = sqlite3_step(st);
         sqlite3_reset(st);

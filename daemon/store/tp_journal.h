@@ -70,6 +70,26 @@ typedef int (*tp_journal_event_fn)(void *ctx, int kind, int64_t processed_at_ms,
                                    const void *body, size_t len);
 int64_t tp_journal_for_each_event(tp_journal_t *j, tp_journal_event_fn fn, void *ctx);
 
+/* As tp_journal_for_each_event, the records after log position `after`. */
+int64_t tp_journal_for_each_event_after(tp_journal_t *j, uint64_t after, tp_journal_event_fn fn,
+                                        void *ctx);
+
+/* The log position of the last record logged (queued or committed; the
+ * next one gets this + 1), and of the oldest one held (0 if none). */
+uint64_t tp_journal_last_event(const tp_journal_t *j);
+uint64_t tp_journal_first_event(tp_journal_t *j);
+
+/* Raises the last position to at least pos (at start-up, from the
+ * snapshots: a log truncated to nothing continues above them). */
+void tp_journal_seed_events(tp_journal_t *j, uint64_t pos);
+
+/* Asks the writer to delete, after its next commit, the event-log records
+ * at positions <= upto that were processed more than keep_ms ago (0: all
+ * of them): the log behind the oldest snapshot kept. Without a writer,
+ * tp_journal_truncate_now does it (returns how many, or -EIO). */
+void    tp_journal_truncate_events(tp_journal_t *j, uint64_t upto, int64_t keep_ms);
+int64_t tp_journal_truncate_now(tp_journal_t *j, int64_t now_ms);
+
 /* Deletes event-log records processed before now_ms - max_age_ms (not
  * while the writer runs: it prunes, see tp_journal_set_retention). */
 int64_t tp_journal_prune_events(tp_journal_t *j, int64_t now_ms, int64_t max_age_ms);

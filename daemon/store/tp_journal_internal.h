@@ -58,6 +58,7 @@ struct tp_journal {
     _Atomic uint64_t pub;      /* the consumer may commit up to here */
     _Atomic uint64_t head;     /* committed and released up to here */
     uint64_t         appended; /* records appended (the loop's count) */
+    uint64_t         event_seq; /* the event-log position of the last record logged */
     _Atomic uint64_t done;     /* records committed (the consumer's count) */
 
     /* The writer thread (tp_journal_writer.c). Below w_lock: shared. */
@@ -73,6 +74,11 @@ struct tp_journal {
     tp_journal_progress_t w_prog;
     int64_t               prune_every_ms, last_prune_ms, retention_ms, event_retention_ms;
     uint64_t              max_alerts;
+    /* Event-log truncation behind the oldest snapshot kept (the loop
+     * asks, the writer deletes after its next commit). */
+    _Atomic uint64_t trunc_upto;
+    _Atomic int64_t  trunc_keep_ms;
+    uint64_t         trunc_done;
 
     /* WAL checkpoints run on their own thread and connection, for the
      * journal's whole life: done by the committing connection (SQLite's

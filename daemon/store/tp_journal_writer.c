@@ -107,6 +107,12 @@ static void s_prune(tp_journal_t *j) {
     int64_t  age = j->retention_ms, ev_age = j->event_retention_ms;
     uint64_t max = j->max_alerts;
     pthread_mutex_unlock(&j->w_lock);
+    /* Behind the oldest snapshot kept, as soon as it is asked: that is
+     * what keeps the log (and the disk) bounded. One DELETE, one
+     * transaction: a crash in it leaves the log as it was. */
+    int64_t t = tp_journal_truncate_now(j, tp_realtime_ms());
+    if (t < 0 && (sqlite3_errcode(j->db) & 0xff) != SQLITE_BUSY)
+        log_warning_errno((int)t, "Failed to truncate the event log behind the snapshots: %m");
     if (!due)
         return;
     int64_t n = tp_journal_prune(j, tp_realtime_ms(), age, max);
