@@ -32,14 +32,14 @@ struct tp_daemon_snap {
     struct event *lag_ev;      /* the loop-lag probe */
     pid_t         pid;         /* the child writing, 0 if none */
     int           pidfd;
-    uint64_t      pos;       /* the event-log position being written */
-    uint64_t      ring;      /* the journal ring position that stores it */
-    bool          written;   /* the child succeeded: waits for the log's commit */
-    bool          time_due;  /* snapshot.interval passed */
-    bool          warned;    /* the engine's state cannot be saved (logged once) */
-    uint64_t      last_pos;  /* the position of the last snapshot started */
-    int64_t       t0;        /* monotonic ms the current one started */
-    int64_t       lag_next;  /* monotonic µs the probe is due */
+    uint64_t      pos;      /* the event-log position being written */
+    uint64_t      ring;     /* the journal ring position that stores it */
+    bool          written;  /* the child succeeded: waits for the log's commit */
+    bool          time_due; /* snapshot.interval passed */
+    bool          warned;   /* the engine's state cannot be saved (logged once) */
+    uint64_t      last_pos; /* the position of the last snapshot started */
+    int64_t       t0;       /* monotonic ms the current one started */
+    int64_t       lag_next; /* monotonic µs the probe is due */
     double        lag[LAG_RING];
     size_t        lag_n;
     uint64_t      n_written, n_failed, last_bytes, last_position;
@@ -116,7 +116,8 @@ int tp_daemon_snapshot_restore(tp_daemon_t *d, uint64_t *ret_after) {
             continue;
         }
         if (first > pos + 1) {
-            log_warning("The event log starts at position %" PRIu64 ", after the snapshot at %" PRIu64
+            log_warning("The event log starts at position %" PRIu64
+                        ", after the snapshot at %" PRIu64
                         " (journal.event_retention pruned what follows it); not using it",
                         first, pos);
             continue;
@@ -369,14 +370,14 @@ void tp_daemon_snapshot_collect(tp_daemon_t *d, tp_metrics_t *m, bool first) {
     if (first) {
         static const double lag_buckets[] = { 0.001, 0.002, 0.005, 0.01, 0.02,
                                               0.05,  0.1,   0.25,  0.5,  1 };
-        s->m_written = tp_metrics_add(m, TP_METRIC_COUNTER, "snapshots_written_total",
-                                      "Snapshots of the engine's state put in place", NULL,
-                                      NULL, 0);
+        s->m_written =
+            tp_metrics_add(m, TP_METRIC_COUNTER, "snapshots_written_total",
+                           "Snapshots of the engine's state put in place", NULL, NULL, 0);
         s->m_failed = tp_metrics_add(m, TP_METRIC_COUNTER, "snapshots_failed_total",
                                      "Snapshots that could not be written", NULL, NULL, 0);
-        s->m_seconds = tp_metrics_add(m, TP_METRIC_GAUGE, "snapshot_last_duration_seconds",
-                                      "How long the last snapshot took, fork to rename", NULL,
-                                      NULL, 0);
+        s->m_seconds =
+            tp_metrics_add(m, TP_METRIC_GAUGE, "snapshot_last_duration_seconds",
+                           "How long the last snapshot took, fork to rename", NULL, NULL, 0);
         s->m_fork = tp_metrics_add(m, TP_METRIC_GAUGE, "snapshot_last_fork_seconds",
                                    "How long the last fork() held the event loop", NULL, NULL, 0);
         s->m_bytes = tp_metrics_add(m, TP_METRIC_GAUGE, "snapshot_last_bytes",

@@ -294,7 +294,10 @@ void tp_journal_seed_events(tp_journal_t *j, uint64_t pos) {
 
 void tp_journal_truncate_events(tp_journal_t *j, uint64_t upto, int64_t keep_ms) {
     atomic_store(&j->trunc_keep_ms, keep_ms);
+    pthread_mutex_lock(&j->w_lock);
     atomic_store(&j->trunc_upto, upto);
+    pthread_cond_signal(&j->w_wake); /* an idle writer does it now */
+    pthread_mutex_unlock(&j->w_lock);
 }
 
 int64_t tp_journal_truncate_now(tp_journal_t *j, int64_t now_ms) {
@@ -305,9 +308,10 @@ int64_t tp_journal_truncate_now(tp_journal_t *j, int64_t now_ms) {
     char sql[160], err[128];
     snprintf(sql, sizeof sql, "DELETE FROM events WHERE seq <= %llu AND processed_at < %lld",
              (unsigned long long)upto, (long long)(keep > 0 ? now_ms - keep : INT64_MAX));
+    /* Done (or given up) either way: the writer must not spin on it. */
+    j->trunc_done = upto;
     if (s_exec(j->db, sql, err, sizeof err) < 0)
         return -EIO;
-    j->trunc_done = upto;
     return sqlite3_changes(j->db);
 }
 

@@ -101,18 +101,20 @@ tp_jrec_t *tp_journal_reserve(tp_journal_t *j, size_t size, int *ret_err) {
 /* Retention on the writer's connection, at most once per prune_every_ms;
  * a failure (the checkpointer busy, say) is tried after the next commit. */
 static void s_prune(tp_journal_t *j) {
+    /* Behind the oldest snapshot kept, as soon as it is asked: that is
+     * what keeps the log (and the disk) bounded. One DELETE, one
+     * transaction: a crash in it leaves the log as it was. A failure is
+     * not retried until the next snapshot asks again (the next one is
+     * further on anyway). */
+    int64_t t = tp_journal_truncate_now(j, tp_realtime_ms());
+    if (t < 0)
+        log_warning_errno((int)t, "Failed to truncate the event log behind the snapshots: %m");
     int64_t now = tp_monotonic_ms();
     pthread_mutex_lock(&j->w_lock);
     bool     due = now - j->last_prune_ms >= j->prune_every_ms;
     int64_t  age = j->retention_ms, ev_age = j->event_retention_ms;
     uint64_t max = j->max_alerts;
     pthread_mutex_unlock(&j->w_lock);
-    /* Behind the oldest snapshot kept, as soon as it is asked: that is
-     * what keeps the log (and the disk) bounded. One DELETE, one
-     * transaction: a crash in it leaves the log as it was. */
-    int64_t t = tp_journal_truncate_now(j, tp_realtime_ms());
-    if (t < 0 && (sqlite3_errcode(j->db) & 0xff) != SQLITE_BUSY)
-        log_warning_errno((int)t, "Failed to truncate the event log behind the snapshots: %m");
     if (!due)
         return;
     int64_t n = tp_journal_prune(j, tp_realtime_ms(), age, max);
@@ -130,7 +132,8 @@ static void *s_writer(void *arg) {
     for (;;) {
         pthread_mutex_lock(&j->w_lock);
         atomic_store(&j->w_idle, true);
-        while (!j->w_stop && atomic_load(&j->pub) == atomic_load(&j->head))
+        while (!j->w_stop && atomic_load(&j->pub) == atomic_load(&j->head) &&
+               atomic_load(&j->trunc_upto) <= j->trunc_done)
             pthread_cond_wait(&j->w_wake, &j->w_lock);
         atomic_store(&j->w_idle, false);
         bool stop = j->w_stop;
@@ -140,6 +143,7 @@ static void *s_writer(void *arg) {
         if (from == to) {
             if (stop)
                 break;
+            s_prune(j); /* a truncation asked while idle */
             continue;
         }
         /* The checkpointer emptying an oversized WAL: let it have the lock

@@ -95,8 +95,12 @@ static int s_write_fd(int fd, uint64_t pos, const tp_snapshot_section_t *section
         return r;
     if (stall_path) {
         int sfd = open(stall_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-        if (sfd >= 0)
+        if (sfd >= 0) {
+            char pid[24];
+            int  pl = snprintf(pid, sizeof pid, "%d\n", (int)getpid());
+            s_pwrite_all(sfd, pid, (size_t)pl, 0);
             close(sfd);
+        }
         for (;;)
             pause();
     }
@@ -138,8 +142,8 @@ int tp_snapshot_write(const char *dir, uint64_t pos, const tp_snapshot_section_t
     return s_write(dir, pos, sections, n, false, ret_size);
 }
 
-int tp_snapshot_fork(const char *dir, uint64_t pos, const tp_snapshot_section_t *sections,
-                     size_t n, pid_t *ret_pid, int *ret_pidfd) {
+int tp_snapshot_fork(const char *dir, uint64_t pos, const tp_snapshot_section_t *sections, size_t n,
+                     pid_t *ret_pid, int *ret_pidfd) {
     bool  stall = getenv(STALL_ENV) != NULL;
     pid_t pid = fork();
     if (pid < 0)
@@ -273,8 +277,8 @@ static int s_check_body(int fd, uint64_t len, uint64_t want) {
     return r;
 }
 
-int tp_snapshot_load(const char *dir, uint64_t pos, const tp_snapshot_section_t *sections,
-                     size_t n, uint64_t *ret_size) {
+int tp_snapshot_load(const char *dir, uint64_t pos, const tp_snapshot_section_t *sections, size_t n,
+                     uint64_t *ret_size) {
     char path[4096];
     s_path(path, sizeof path, dir, pos, SUFFIX);
     int fd = open(path, O_RDONLY | O_CLOEXEC);

@@ -53,8 +53,8 @@ int tp_snapshot_write(const char *dir, uint64_t pos, const tp_snapshot_section_t
 /* The same in a fork()ed child; the parent gets its pid (reap it with
  * waitpid; it exits 0 on success) and a pidfd that becomes readable when
  * it exits (-1 if the kernel has none: poll waitpid). 0 or -errno. */
-int tp_snapshot_fork(const char *dir, uint64_t pos, const tp_snapshot_section_t *sections,
-                     size_t n, pid_t *ret_pid, int *ret_pidfd);
+int tp_snapshot_fork(const char *dir, uint64_t pos, const tp_snapshot_section_t *sections, size_t n,
+                     pid_t *ret_pid, int *ret_pidfd);
 
 /* Renames <dir>/snapshot-<pos>.tmp into place and fsyncs the directory. */
 int tp_snapshot_commit(const char *dir, uint64_t pos);
@@ -76,5 +76,5 @@ int64_t tp_snapshot_prune(const char *dir, size_t keep);
  * sections). 0, -ENOENT, -EBADMSG (corrupt, truncated, wrong checksum),
  * -EPROTO (another format, or other sections), or what a load returned.
  * ret_size (may be NULL): the file's bytes. */
-int tp_snapshot_load(const char *dir, uint64_t pos, const tp_snapshot_section_t *sections,
-                     size_t n, uint64_t *ret_size);
+int tp_snapshot_load(const char *dir, uint64_t pos, const tp_snapshot_section_t *sections, size_t n,
+                     uint64_t *ret_size);
