@@ -86,3 +86,52 @@ void tp_call_list_clear(tp_call_list_t *l) {
     l->v = NULL;
     l->n = l->cap = 0;
 }
+
+void tp_call_list_save(const tp_call_list_t *l, tp_snapw_t *w) {
+    tp_snapw_u64(w, l->n);
+    for (size_t i = 0; i < l->n; i++) {
+        tp_snapw_i64(w, l->v[i].call_at_ms);
+        tp_snapw_str(w, l->v[i].call_id);
+        tp_snapw_str(w, l->v[i].rep_id);
+        tp_snapw_u64(w, l->v[i].channel);
+    }
+}
+
+int tp_call_list_load(tp_call_list_t *l, tp_snapr_t *r) {
+    uint64_t n = 0;
+    int      k = tp_snapr_u64(r, &n);
+    for (uint64_t i = 0; k == 0 && i < n; i++) {
+        char     id[4096], rep[4096];
+        int64_t  at = 0;
+        uint64_t channel = 0;
+        if ((k = tp_snapr_i64(r, &at)) < 0 || (k = tp_snapr_strbuf(r, id, sizeof id)) < 0 ||
+            (k = tp_snapr_strbuf(r, rep, sizeof rep)) < 0 || (k = tp_snapr_u64(r, &channel)) < 0)
+            return k;
+        k = 0;
+        if (l->max == 0)
+            continue;
+        if (l->n == l->max)
+            tp_call_list_remove(l, 0);
+        if (l->n == l->cap) {
+            size_t         cap = l->cap ? 2u * l->cap : 4u;
+            tp_call_ref_t *v;
+            if (cap > l->max)
+                cap = l->max;
+            if (!(v = realloc(l->v, cap * sizeof *v)))
+                return -ENOMEM;
+            l->v = v;
+            l->cap = (uint8_t)cap;
+        }
+        size_t idlen = strlen(id), replen = l->reps ? strlen(rep) : 0;
+        char  *ids = malloc(idlen + 1 + replen + 1);
+        if (!ids)
+            return -ENOMEM;
+        memcpy(ids, id, idlen + 1);
+        memcpy(ids + idlen + 1, rep, replen);
+        ids[idlen + 1 + replen] = '\0';
+        l->v[l->n++] = (tp_call_ref_t){
+            .call_at_ms = at, .call_id = ids, .rep_id = ids + idlen + 1, .channel = (uint8_t)channel
+        };
+    }
+    return k;
+}

@@ -45,3 +45,10 @@ int tp_call_list_put(tp_call_list_t *l, const tp_call_t *call, int i);
 
 /* Frees every entry and the storage; max stays. */
 void tp_call_list_clear(tp_call_list_t *l);
+
+/* Snapshot (tp_snapio): the entries, oldest first. Load into an empty
+ * list whose owner has set max and reps: a list saved longer than max now
+ * keeps its newest max. 0 or negative errno. */
+#include "tp_snapio.h"
+void tp_call_list_save(const tp_call_list_t *l, tp_snapw_t *w);
+int  tp_call_list_load(tp_call_list_t *l, tp_snapr_t *r);

@@ -61,3 +61,31 @@ void tp_rule_index_free(void *ix) {
     tp_rule_index_t *p = ix;
     tp_rule_index_destroy(&p);
 }
+
+/* Snapshot: the records in insertion order (the order the table walks, so
+ * anything a rule does record by record happens in the same order after a
+ * restart), each its id then what the rule writes. */
+void tp_rule_index_save(const tp_rule_index_t *ix, tp_snapw_t *w,
+                        void (*save)(const void *rec, tp_snapw_t *w)) {
+    tp_snapw_u64(w, HASH_COUNT(ix->records));
+    for (const s_head_t *h = ix->records; h; h = h->hh.next) {
+        tp_snapw_str(w, h->id);
+        save(h->payload, w);
+    }
+}
+
+int tp_rule_index_load(tp_rule_index_t *ix, tp_snapr_t                        *r,
+                       int (*load)(void *rec, tp_snapr_t *r, void *arg), void *arg) {
+    uint64_t n = 0;
+    int      k = tp_snapr_u64(r, &n);
+    for (uint64_t i = 0; k == 0 && i < n; i++) {
+        char id[4096];
+        if ((k = tp_snapr_strbuf(r, id, sizeof id)) != 0)
+            return k < 0 ? k : -EBADMSG;
+        void *rec = tp_rule_index_find(ix, id) ? NULL : tp_rule_index_add(ix, id);
+        if (!rec)
+            return tp_rule_index_find(ix, id) ? -EBADMSG : -ENOMEM;
+        k = load(rec, r, arg);
+    }
+    return k < 0 ? k : tp_snapr_error(r);
+}

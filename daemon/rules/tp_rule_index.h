@@ -69,3 +69,12 @@ void tp_rule_index_destroy(tp_rule_index_t **p);
 
 /* The same for a rule whose whole state is one index: its tp_rule_t.free. */
 void tp_rule_index_free(void *ix);
+
+/* Snapshot (tp_snapio): every record, in insertion order, as its id then
+ * what save writes. Load into an empty index: each record is created
+ * zeroed and handed to load (arg passed along). 0 or negative errno. */
+#include "tp_snapio.h"
+void tp_rule_index_save(const tp_rule_index_t *ix, tp_snapw_t *w,
+                        void (*save)(const void *rec, tp_snapw_t *w));
+int  tp_rule_index_load(tp_rule_index_t *ix, tp_snapr_t *r,
+                        int (*load)(void *rec, tp_snapr_t *r, void *arg), void *arg);

@@ -219,6 +219,35 @@ static void s_on_deadline(void *state, const tp_rule_ctx_t *ctx, const tp_deadli
         tp_rule_index_drop(hcps, h);
 }
 
+/* Snapshot: every HCP's preference, activity and last calls. */
+static void s_hcp_save(const void *rec, tp_snapw_t *w) {
+    const s_hcp_t *h = rec;
+    tp_snapw_i64(w, h->pref_at_ms);
+    tp_snapw_i64(w, h->active_ms);
+    tp_snapw_u64(w, h->preferred);
+    tp_call_list_save(&h->calls, w);
+}
+
+static int s_hcp_load(void *rec, tp_snapr_t *r, void *arg) {
+    const tp_rule_ctx_t *ctx = arg;
+    s_hcp_t             *h = rec;
+    uint64_t             preferred = 0;
+    tp_snapr_i64(r, &h->pref_at_ms);
+    tp_snapr_i64(r, &h->active_ms);
+    tp_snapr_u64(r, &preferred);
+    h->preferred = (uint8_t)preferred;
+    h->calls.max = (uint8_t)ctx->cfg->channel_mismatch.last_calls;
+    return tp_call_list_load(&h->calls, r);
+}
+
+static void s_save(const void *state, tp_snapw_t *w) {
+    tp_rule_index_save(state, w, s_hcp_save);
+}
+
+static int s_load(void *state, const tp_rule_ctx_t *ctx, tp_snapr_t *r) {
+    return tp_rule_index_load(state, r, s_hcp_load, (void *)ctx);
+}
+
 const tp_rule_t tp_rule_channel_mismatch = {
     .name = RULE,
     .description = "the last last_calls (3) calls to an HCP all missed its preferred channel",
@@ -230,4 +259,6 @@ const tp_rule_t tp_rule_channel_mismatch = {
     .on_deadline = s_on_deadline,
     .free = tp_rule_index_free,
     .needs_reset = s_needs_reset,
+    .save = s_save,
+    .load = s_load,
 };

@@ -296,6 +296,39 @@ static void s_on_deadline(void *state, const tp_rule_ctx_t *ctx, const tp_deadli
         s_reconcile(hcps, h, ctx, NULL, "window passed");
 }
 
+/* Snapshot: every HCP's contacts, account, territory and quiet time. */
+static void s_hcp_save(const void *rec, tp_snapw_t *w) {
+    const s_hcp_t *h = rec;
+    tp_snapw_i64(w, h->quiet_since);
+    tp_snapw_i64(w, h->latest_at);
+    tp_snapw_str(w, h->account_id);
+    tp_snapw_str(w, h->territory);
+    tp_call_list_save(&h->contacts, w);
+}
+
+static int s_hcp_load(void *rec, tp_snapr_t *r, void *arg) {
+    (void)arg;
+    s_hcp_t *h = rec;
+    int      k;
+    tp_snapr_i64(r, &h->quiet_since);
+    tp_snapr_i64(r, &h->latest_at);
+    if ((k = tp_snapr_str(r, 4096, &h->account_id)) < 0 ||
+        (k = tp_snapr_str(r, 4096, &h->territory)) < 0)
+        return k;
+    h->contacts.max = MAX_CONTACTS;
+    h->contacts.reps = true;
+    return tp_call_list_load(&h->contacts, r);
+}
+
+static void s_save(const void *state, tp_snapw_t *w) {
+    tp_rule_index_save(state, w, s_hcp_save);
+}
+
+static int s_load(void *state, const tp_rule_ctx_t *ctx, tp_snapr_t *r) {
+    (void)ctx;
+    return tp_rule_index_load(state, r, s_hcp_load, NULL);
+}
+
 const tp_rule_t tp_rule_uncoordinated_contact = {
     .name = RULE,
     .description = "calls from >= min_reps (3) distinct reps to one HCP within window (7d)",
@@ -306,4 +339,6 @@ const tp_rule_t tp_rule_uncoordinated_contact = {
     .on_event = s_on_event,
     .on_deadline = s_on_deadline,
     .free = tp_rule_index_free,
+    .save = s_save,
+    .load = s_load,
 };

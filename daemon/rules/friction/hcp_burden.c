@@ -166,6 +166,38 @@ static void s_on_deadline(void *state, const tp_rule_ctx_t *ctx, const tp_deadli
     s_drop(cases, ctx, e);
 }
 
+/* Snapshot: every contract's asks. */
+static void s_case_save(const void *rec, tp_snapw_t *w) {
+    const s_case_t *e = rec;
+    tp_snapw_u64(w, e->n_asks);
+    for (unsigned i = 0; i < e->n_asks; i++)
+        tp_snapw_str(w, e->asks[i]);
+}
+
+static int s_case_load(void *rec, tp_snapr_t *r, void *arg) {
+    (void)arg;
+    s_case_t *e = rec;
+    uint64_t  n = 0;
+    int       k = tp_snapr_u64(r, &n);
+    if (k < 0)
+        return k;
+    if (n > ASKS_MAX)
+        return -EBADMSG;
+    for (; e->n_asks < n; e->n_asks++)
+        if ((k = tp_snapr_str(r, 4096, &e->asks[e->n_asks])) < 0 || !e->asks[e->n_asks])
+            return k < 0 ? k : -EBADMSG;
+    return 0;
+}
+
+static void s_save(const void *state, tp_snapw_t *w) {
+    tp_rule_index_save(state, w, s_case_save);
+}
+
+static int s_load(void *state, const tp_rule_ctx_t *ctx, tp_snapr_t *r) {
+    (void)ctx;
+    return tp_rule_index_load(state, r, s_case_load, NULL);
+}
+
 const tp_rule_t tp_rule_hcp_burden = {
     .name = RULE,
     .description = "more than max_hcp_actions (4) asks of the HCP on one contract",
@@ -176,4 +208,6 @@ const tp_rule_t tp_rule_hcp_burden = {
     .on_event = s_on_event,
     .on_deadline = s_on_deadline,
     .free = tp_rule_index_free,
+    .save = s_save,
+    .load = s_load,
 };

@@ -37,15 +37,8 @@
     (TP_FIELD_PRODUCTS | TP_FIELD_TOPICS | TP_FIELD_NOTES | TP_FIELD_NEXT_STEP | \
      TP_FIELD_ATTENDEES | TP_FIELD_ACCOUNT_ID | TP_FIELD_TERRITORY)
 
-/* Rules that keep state of their own are off until they can save it (the
- * daemon takes no snapshot otherwise; see test_no_snapshot_...). */
-#define RULES_OFF                                                                           \
-    "rules:\n  follow_up_missing: { enabled: false }\n"                                     \
-    "  uncoordinated_contact: { enabled: false }\n  channel_mismatch: { enabled: false }\n" \
-    "  hcp_burden: { enabled: false }\n"
-
 #define SNAP_YAML(keep) \
-    RULES_OFF "snapshot: { every: 1, interval: 50ms, keep: " #keep ", log_retention: 0ms }\n"
+    "snapshot: { every: 1, interval: 50ms, keep: " #keep ", log_retention: 0ms }\n"
 
 typedef struct {
     size_t  n;
@@ -69,12 +62,30 @@ static const tp_test_call_t s_incomplete = { .event_id = "i1",
                                              .call_id = "C-I",
                                              .status = SUBMITTED };
 
-static void s_before(tp_dfx_t *d) {
+/* A detractor nobody calls back (follow_up_missing's own state; it also
+ * raises negative_feedback) and a planned call (a deadline). */
+static void s_before_1(tp_dfx_t *d) {
+    tp_test_feedback_t fb = {
+        .event_id = "fb1", .at_ms = T0, .hcp_id = "HCP-F", .nps = 2, .effort = -1
+    };
+    tp_dfx_send_feedback(d, &fb);
     tp_dfx_send_call(d, &s_planned);
+    assert_true(tp_dfx_recv_alert(d, TP_WAIT_MS));
+    assert_string_equal(d->got.alerts[0]->alert_id, "negative_feedback:feedback/fb1");
+    tp_test_alerts_clear(&d->got);
+}
+
+/* An incomplete call: an open alert. */
+static void s_before_2(tp_dfx_t *d) {
     tp_dfx_send_call(d, &s_incomplete);
     assert_true(tp_dfx_recv_alert(d, TP_WAIT_MS));
     assert_string_equal(d->got.alerts[0]->alert_id, "call_incomplete:call/C-I");
     tp_test_alerts_clear(&d->got);
+}
+
+static void s_before(tp_dfx_t *d) {
+    s_before_1(d);
+    s_before_2(d);
 }
 
 /* After the restart: what it must have kept, as alerts (packed, their
@@ -88,13 +99,20 @@ static void s_after(tp_dfx_t *d, packed_t *out) {
     fixed.fields = ALL_FIELDS;
     tp_dfx_send_call(d, &fixed);
     assert_true(tp_dfx_recv_alert(d, TP_WAIT_MS));
-    tp_dfx_send_watermark(d, "wm", T0 + 3600000 + 48 * 3600000LL + 1);
-    assert_true(tp_dfx_recv_alert(d, TP_WAIT_MS));
+    /* Eight days on: the planned call's deadline (49 h) and the
+     * detractor's (7 d) have both passed. */
+    tp_dfx_send_watermark(d, "wm", T0 + 8 * 86400000LL);
+    for (int i = 0; i < 3; i++)
+        assert_true(tp_dfx_recv_alert(d, TP_WAIT_MS));
     tp_dfx_expect_nothing_more(d);
-    assert_int_equal(d->got.n, 2);
+    assert_int_equal(d->got.n, 4);
     assert_string_equal(d->got.alerts[0]->alert_id, "call_incomplete:call/C-I");
     assert_int_equal(d->got.alerts[0]->status, TOUCHPOINT__V1__ALERT_STATUS__ALERT_STATUS_RESOLVED);
     assert_string_equal(d->got.alerts[1]->alert_id, "call_unsubmitted:call/C-R");
+    assert_string_equal(d->got.alerts[2]->alert_id, "follow_up_missing:feedback/fb1");
+    /* negative_feedback's FIRING closes after its own time (a fact). */
+    assert_string_equal(d->got.alerts[3]->alert_id, "negative_feedback:feedback/fb1");
+    assert_int_equal(d->got.alerts[3]->status, TOUCHPOINT__V1__ALERT_STATUS__ALERT_STATUS_RESOLVED);
     out->n = 0;
     for (size_t i = 0; i < d->got.n; i++) {
         Touchpoint__V1__Alert *a = d->got.alerts[i];
@@ -204,7 +222,7 @@ static bool s_logged(const tp_dfx_t *d, const char *what) {
 /* The reference: the same story, restarted from the full log. */
 static int s_setup(void **state) {
     (void)state;
-    tp_dfx_t *d = tp_dfx_start("event", RULES_OFF "snapshot: { enabled: false }\n");
+    tp_dfx_t *d = tp_dfx_start("event", "snapshot: { enabled: false }\n");
     s_before(d);
     s_kill(d);
     tp_dfx_restart(d, NULL);
@@ -247,13 +265,11 @@ static void test_restart_from_snapshot_alone(void **state) {
 static void test_corrupt_newest_falls_back(void **state) {
     (void)state;
     tp_dfx_t *d = tp_dfx_start("event", SNAP_YAML(2));
-    tp_dfx_send_call(d, &s_planned);
+    s_before_1(d);
     uint64_t last;
     s_log_rows(d, &last);
     uint64_t older = s_wait_snapshot(d, last);
-    tp_dfx_send_call(d, &s_incomplete);
-    assert_true(tp_dfx_recv_alert(d, TP_WAIT_MS));
-    tp_test_alerts_clear(&d->got);
+    s_before_2(d);
     s_log_rows(d, &last);
     uint64_t newer = s_wait_snapshot(d, last);
     assert_true(newer > older);
@@ -345,15 +361,16 @@ static void test_kill_while_snapshot_is_written(void **state) {
     tp_dfx_free(d);
 }
 
-/* A rule whose state cannot be saved yet: no snapshot, said once, and the
- * log is kept whole. */
+/* A rule whose state cannot be saved yet (a Lua rule's): no snapshot,
+ * said once, and the log is kept whole. */
 static void test_no_snapshot_when_state_cannot_be_saved(void **state) {
     (void)state;
     tp_dfx_t *d = tp_dfx_start("event", "snapshot: { every: 1, interval: 50ms, keep: 1 }\n"
-                                        "rules: { follow_up_missing: { enabled: true } }\n");
-    s_before(d);
+                                        "lua_rules: [{ file: " TP_SOURCE_DIR
+                                        "/examples/rules/notes_quality.lua }]\n");
+    tp_dfx_send_call(d, &s_planned);
     long long deadline = tp_now_ms() + TP_WAIT_MS;
-    while (!s_logged(d, "No snapshots: rule")) {
+    while (!s_logged(d, "No snapshots: rule notes_quality")) {
         assert_true(tp_now_ms() < deadline);
         usleep(5000);
     }
