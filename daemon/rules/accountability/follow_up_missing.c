@@ -339,6 +339,86 @@ static void s_free(void *state) {
     free(s);
 }
 
+/* Snapshot: the HCPs (their last call) in insertion order, then the
+ * tracked feedbacks in tracking order, each naming its HCP: appended to
+ * their HCP's list again in that order, the lists come back as they were. */
+static void s_hcp_save(const void *rec, tp_snapw_t *w) {
+    tp_snapw_i64(w, ((const s_hcp_t *)rec)->last_call_at);
+}
+
+static int s_hcp_load(void *rec, tp_snapr_t *r, void *arg) {
+    (void)arg;
+    return tp_snapr_i64(r, &((s_hcp_t *)rec)->last_call_at);
+}
+
+static void s_save(const void *state, tp_snapw_t *w) {
+    const s_state_t *s = state;
+    tp_rule_index_save(s->hcps, w, s_hcp_save);
+    tp_snapw_u64(w, HASH_COUNT(s->feedbacks));
+    for (const s_feedback_t *fb = s->feedbacks; fb; fb = fb->hh.next) {
+        tp_snapw_str(w, tp_rule_index_id(fb->hcp));
+        tp_snapw_i64(w, fb->at_ms);
+        tp_snapw_i64(w, fb->due_ms);
+        tp_snapw_i64(w, fb->nps);
+        tp_snapw_i64(w, fb->effort);
+        tp_snapw_bool(w, fb->fired);
+        const char *const strs[] = { fb->id, fb->event_id, fb->subject_type, fb->subject_id,
+                                     fb->comment };
+        for (size_t i = 0; i < 5; i++)
+            tp_snapw_str(w, strs[i]);
+    }
+}
+
+static int s_load(void *state, const tp_rule_ctx_t *ctx, tp_snapr_t *r) {
+    (void)ctx;
+    s_state_t *s = state;
+    uint64_t   n = 0;
+    int        k = tp_rule_index_load(s->hcps, r, s_hcp_load, NULL);
+    if (k < 0 || (k = tp_snapr_u64(r, &n)) < 0)
+        return k;
+    for (uint64_t i = 0; i < n; i++) {
+        char    hcp_id[4096], strs[5][4096];
+        int64_t at = 0, due = 0, nps = 0, effort = 0;
+        bool    fired = false;
+        if ((k = tp_snapr_strbuf(r, hcp_id, sizeof hcp_id)) < 0)
+            return k;
+        tp_snapr_i64(r, &at);
+        tp_snapr_i64(r, &due);
+        tp_snapr_i64(r, &nps);
+        tp_snapr_i64(r, &effort);
+        tp_snapr_bool(r, &fired);
+        size_t len = 0;
+        for (size_t j = 0; j < 5; j++) {
+            if ((k = tp_snapr_strbuf(r, strs[j], sizeof strs[j])) < 0)
+                return k;
+            len += strlen(strs[j]) + 1;
+        }
+        s_hcp_t *h = tp_rule_index_find(s->hcps, hcp_id);
+        if ((k = tp_snapr_error(r)) < 0)
+            return k;
+        if (!h)
+            return -EBADMSG;
+        s_feedback_t *fb = calloc(1, sizeof *fb + len);
+        if (!fb)
+            return -ENOMEM;
+        char *p = fb->id;
+        s_put(&p, strs[0], SIZE_MAX);
+        fb->event_id = s_put(&p, strs[1], SIZE_MAX);
+        fb->subject_type = s_put(&p, strs[2], SIZE_MAX);
+        fb->subject_id = s_put(&p, strs[3], SIZE_MAX);
+        fb->comment = s_put(&p, strs[4], SIZE_MAX);
+        fb->hcp = h;
+        fb->at_ms = at;
+        fb->due_ms = due;
+        fb->nps = (int8_t)nps;
+        fb->effort = (int8_t)effort;
+        fb->fired = fired;
+        HASH_ADD_KEYPTR(hh, s->feedbacks, fb->id, strlen(fb->id), fb);
+        DL_APPEND(h->open, fb);
+    }
+    return 0;
+}
+
 const tp_rule_t tp_rule_follow_up_missing = {
     .name = RULE,
     .description =
@@ -350,4 +430,6 @@ const tp_rule_t tp_rule_follow_up_missing = {
     .on_event = s_on_event,
     .on_deadline = s_on_deadline,
     .free = s_free,
+    .save = s_save,
+    .load = s_load,
 };
