@@ -1,0 +1,116 @@
+/* bench_restart — how long the real touchpointd takes to be back after a
+ * SIGKILL, with snapshots (the default config: one every 1,000,000 logged
+ * events) and without (snapshot.enabled false: the whole event log is
+ * replayed), as history grows.
+ *
+ * For each N: a fresh daemon (journal on, every rule, event clock), fed M
+ * PLANNED calls (open, with deadlines) then N - M events of the realistic
+ * mix in windows closed by a marker (nothing dropped); with snapshots it
+ * waits for the snapshot to be in place; SIGKILL; the daemon is started
+ * again on the same state and the time from spawn to the alert of the
+ * first marker it is sent is the restart (rebuild, READY, first event).
+ *
+ * Usage: bench_restart M N1 [N2 ...]   (e.g. 100000 1000000 2000000)
+ * Not a test: prints one line per run and a JSON line each. */
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "bench_daemon.h"
+#include "bench_mix.h"
+
+extern char **environ;
+
+static int s_snapshots(const char *dir) {
+    char path[300];
+    snprintf(path, sizeof path, "%s/state", dir);
+    DIR *dh = opendir(path);
+    int  n = 0;
+    for (struct dirent *de; dh && (de = readdir(dh));)
+        n += strstr(de->d_name, ".tpsnap") && !strstr(de->d_name, ".tpsnap.") ? 1 : 0;
+    if (dh)
+        closedir(dh);
+    return n;
+}
+
+static double s_run(const char *bin, size_t m, size_t n, bool snapshots) {
+    char dir[200];
+    snprintf(dir, sizeof dir, "/tmp/bench_restart.%d.%zu.%d", (int)getpid(), n, snapshots);
+    bench_daemon_t d;
+    if (bench_daemon_start(&d, bin, dir, false, true) < 0)
+        exit(1);
+    char cfg[300];
+    snprintf(cfg, sizeof cfg, "%s/touchpointd.yaml", dir);
+    if (!snapshots) {
+        FILE *f = fopen(cfg, "a");
+        fputs("snapshot: { enabled: false }\n", f);
+        fclose(f);
+    }
+    bench_frames_t open, mix;
+    if (bench_open_calls(&open, m, "O", BENCH_T0) < 0 ||
+        bench_mix(&mix, n - m, "X", BENCH_T0, 0) < 0)
+        exit(1);
+    int64_t last = BENCH_T0 + (int64_t)(n - m) * BENCH_STEP_MS;
+    bench_daemon_load(&d, &open, 20000, BENCH_T0);
+    bench_daemon_load(&d, &mix, 20000, last);
+    /* The default takes one after 1,000,000 events: wait for it. */
+    while (snapshots && n >= 1000000 && s_snapshots(dir) == 0)
+        usleep(10000);
+    kill(d.pid, SIGKILL);
+    waitpid(d.pid, NULL, 0);
+    close(d.pidfd);
+    char err[300];
+    snprintf(err, sizeof err, "%s/stderr2", dir);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 2, err, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    char           *argv[] = { (char *)bin, "--config", cfg, NULL };
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    if (posix_spawn(&d.pid, bin, &fa, NULL, argv, environ) != 0)
+        exit(1);
+    posix_spawn_file_actions_destroy(&fa);
+    if (bench_daemon_sync(&d, true, NULL) < 0) {
+        fprintf(stderr, "no marker after the restart\n");
+        exit(1);
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    printf("%s: %zu logged events, %zu open calls: back in %.2f s (log: %s)\n",
+           snapshots ? "snapshot" : "full replay", n, m, s, err);
+    printf("{\"snapshots\":%s,\"logged\":%zu,\"open_calls\":%zu,\"restart_s\":%.3f}\n",
+           snapshots ? "true" : "false", n, m, s);
+    fflush(stdout);
+    kill(d.pid, SIGKILL);
+    waitpid(d.pid, NULL, 0);
+    bench_frames_free(&open);
+    bench_frames_free(&mix);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", dir);
+    return s;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 3) {
+        fprintf(stderr, "usage: bench_restart M N1 [N2 ...]\n");
+        return 2;
+    }
+    size_t m = strtoull(argv[1], NULL, 10);
+    for (int i = 2; i < argc; i++) {
+        size_t n = strtoull(argv[i], NULL, 10);
+        s_run(TP_DAEMON_BIN, m, n, true);
+        s_run(TP_DAEMON_BIN, m, n, false);
+    }
+    return 0;
+}
