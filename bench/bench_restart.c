@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -89,9 +90,15 @@ static double s_run(const char *bin, size_t m, size_t n, bool snapshots) {
            snapshots ? "snapshot" : "full replay", n, m, s, err);
     printf("{\"snapshots\":%s,\"logged\":%zu,\"open_calls\":%zu,\"restart_s\":%.3f}\n",
            snapshots ? "true" : "false", n, m, s);
+    char grep[400];
+    snprintf(grep, sizeof grep, "grep -E 'Loaded the snapshot|Rebuilt state' %s | sed 's/^/  /'",
+             err);
     fflush(stdout);
-    kill(d.pid, SIGKILL);
-    waitpid(d.pid, NULL, 0);
+    if (system(grep) < 0)
+        fprintf(stderr, "no grep\n");
+    /* Stops it, its receiver thread and sockets (d is reused next run). */
+    d.pidfd = (int)syscall(SYS_pidfd_open, d.pid, 0);
+    bench_daemon_stop(&d, NULL);
     bench_frames_free(&open);
     bench_frames_free(&mix);
     char cmd[300];
