@@ -66,6 +66,8 @@ int bench_daemon_sync(bench_daemon_t *d, bool retry, int64_t *ret_ns) {
     }
 }
 
+const char *bench_daemon_extra_yaml;
+
 int bench_daemon_start(bench_daemon_t *d, const char *bin, const char *dir, bool tcp,
                        bool journal) {
     memset(d, 0, sizeof *d);
@@ -85,9 +87,9 @@ int bench_daemon_start(bench_daemon_t *d, const char *bin, const char *dir, bool
              "replay: { enabled: %s, endpoint: \"ipc://%s/replay.sock\" }\n"
              "reliable_input: { enabled: %s, endpoint: \"ipc://%s/reliable.sock\" }\n"
              "clock: event\nstate_dir: %s/state\n"
-             "journal: { enabled: %s }\nhttp: { enabled: false }\n",
+             "journal: { enabled: %s }\nhttp: { enabled: false }\n%s",
              in, d->dir, journal ? "true" : "false", d->dir, journal ? "true" : "false", d->dir,
-             d->dir, journal ? "true" : "false");
+             d->dir, journal ? "true" : "false", bench_daemon_extra_yaml ? bench_daemon_extra_yaml : "");
     snprintf(cfg, sizeof cfg, "%s/touchpointd.yaml", d->dir);
     snprintf(err, sizeof err, "%s/stderr", d->dir);
     int r = s_write(cfg, yaml);

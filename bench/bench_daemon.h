@@ -28,6 +28,9 @@ typedef struct {
  * waits for the first marker's alert. 0 or negative errno. */
 int bench_daemon_start(bench_daemon_t *d, const char *bin, const char *dir, bool tcp, bool journal);
 
+/* More top-level YAML for the daemons bench_daemon_start starts (NULL: none). */
+extern const char *bench_daemon_extra_yaml;
+
 /* Sends marker MARK-<n> and waits for its alert; retried every 100 ms
  * until the subscription has propagated (first sync only). The arrival in
  * *ret_ns if not NULL. 0, -ENOMEM or -ETIMEDOUT. */

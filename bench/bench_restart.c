@@ -46,15 +46,11 @@ static double s_run(const char *bin, size_t m, size_t n, bool snapshots) {
     char dir[200];
     snprintf(dir, sizeof dir, "/tmp/bench_restart.%d.%zu.%d", (int)getpid(), n, snapshots);
     bench_daemon_t d;
+    bench_daemon_extra_yaml = snapshots ? NULL : "snapshot: { enabled: false }\n";
     if (bench_daemon_start(&d, bin, dir, false, true) < 0)
         exit(1);
     char cfg[300];
     snprintf(cfg, sizeof cfg, "%s/touchpointd.yaml", dir);
-    if (!snapshots) {
-        FILE *f = fopen(cfg, "a");
-        fputs("snapshot: { enabled: false }\n", f);
-        fclose(f);
-    }
     bench_frames_t open, mix;
     if (bench_open_calls(&open, m, "O", BENCH_T0) < 0 ||
         bench_mix(&mix, n - m, "X", BENCH_T0, 0) < 0)

@@ -68,6 +68,8 @@ void tp_daemon_snapshot_flushed(tp_daemon_t *d, uint64_t pos);
 void tp_daemon_snapshot_progress(tp_daemon_t *d);
 void tp_daemon_snapshot_collect(tp_daemon_t *d, tp_metrics_t *m, bool first);
 void tp_daemon_snapshot_stop(tp_daemon_t *d);
+/* Shutting down: the last flushes take no snapshot. */
+void tp_daemon_snapshot_closing(tp_daemon_t *d);
 
 /* Every socket the daemon opens has a role: inputs[i], the output, the
  * reliable input, the replay endpoint. Start-up opens each; a reload

@@ -175,6 +175,7 @@ void tp_daemon_flush_cb(evutil_socket_t fd, short what, void *arg) {
 }
 
 void tp_daemon_journal_drain(tp_daemon_t *d) {
+    tp_daemon_snapshot_closing(d);
     if (evtimer_pending(d->flush_ev, NULL))
         evtimer_del(d->flush_ev);
     tp_daemon_flush_cb(-1, 0, d);

@@ -37,6 +37,7 @@ struct tp_daemon_snap {
     bool          written;  /* the child succeeded: waits for the log's commit */
     bool          time_due; /* snapshot.interval passed */
     bool          warned;   /* the engine's state cannot be saved (logged once) */
+    bool          closing;  /* shutting down: no new snapshot */
     uint64_t      last_pos; /* the position of the last snapshot started */
     int64_t       t0;       /* monotonic ms the current one started */
     int64_t       lag_next; /* monotonic µs the probe is due */
@@ -269,7 +270,7 @@ static void s_begin(tp_daemon_t *d, uint64_t ring) {
 
 void tp_daemon_snapshot_flushed(tp_daemon_t *d, uint64_t ring) {
     struct tp_daemon_snap *s = d->snap;
-    if (!s || s->pid || s->written)
+    if (!s || s->pid || s->written || s->closing)
         return;
     uint64_t last = tp_journal_last_event(d->journal);
     if (last == s->last_pos)
@@ -337,6 +338,11 @@ int tp_daemon_snapshot_start(tp_daemon_t *d) {
             return log_error_errno(ENOMEM, "Out of memory");
     }
     return 0;
+}
+
+void tp_daemon_snapshot_closing(tp_daemon_t *d) {
+    if (d->snap)
+        d->snap->closing = true;
 }
 
 void tp_daemon_snapshot_stop(tp_daemon_t *d) {
