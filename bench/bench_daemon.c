@@ -89,7 +89,8 @@ int bench_daemon_start(bench_daemon_t *d, const char *bin, const char *dir, bool
              "clock: event\nstate_dir: %s/state\n"
              "journal: { enabled: %s }\nhttp: { enabled: false }\n%s",
              in, d->dir, journal ? "true" : "false", d->dir, journal ? "true" : "false", d->dir,
-             d->dir, journal ? "true" : "false", bench_daemon_extra_yaml ? bench_daemon_extra_yaml : "");
+             d->dir, journal ? "true" : "false",
+             bench_daemon_extra_yaml ? bench_daemon_extra_yaml : "");
     snprintf(cfg, sizeof cfg, "%s/touchpointd.yaml", d->dir);
     snprintf(err, sizeof err, "%s/stderr", d->dir);
     int r = s_write(cfg, yaml);
