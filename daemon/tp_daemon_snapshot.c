@@ -270,7 +270,7 @@ static void s_begin(tp_daemon_t *d, uint64_t ring) {
 
 void tp_daemon_snapshot_flushed(tp_daemon_t *d, uint64_t ring) {
     struct tp_daemon_snap *s = d->snap;
-    if (!s || s->pid || s->written || s->closing)
+    if (!s || s->pid || s->written || s->closing || !d->cfg->snapshot.enabled)
         return;
     uint64_t last = tp_journal_last_event(d->journal);
     if (last == s->last_pos)

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -145,10 +146,16 @@ int tp_snapshot_write(const char *dir, uint64_t pos, const tp_snapshot_section_t
 int tp_snapshot_fork(const char *dir, uint64_t pos, const tp_snapshot_section_t *sections, size_t n,
                      pid_t *ret_pid, int *ret_pidfd) {
     bool  stall = getenv(STALL_ENV) != NULL;
+    pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0)
         return -errno;
     if (pid == 0) {
+        /* Dies with the daemon: a writer left behind by a SIGKILL would
+         * hold the state directory's lock (inherited) and stop the restart
+         * (the half-written file is removed by the next start). */
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+            _exit(1);
         /* The child: the loop's signal handlers are libevent's (a pipe to
          * a loop that does not run here): back to the defaults, so a
          * SIGTERM from systemd ends the child too. */
