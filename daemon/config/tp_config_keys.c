@@ -98,7 +98,8 @@ const tp_config_key_t tp_config_keys[] = {
     K("snapshot.enabled", TP_CONFIG_BOOL, snapshot.enabled, 0, 1, "true",
       "write the engine's whole state to <state_dir>/snapshot-<position>.tpsnap now and then, so"
       " a restart loads the newest good one and replays only the event log after it (needs"
-      " journal.enabled; written by a forked child, the event loop does not wait)"),
+      " journal.enabled; written by a forked child, the event loop does not wait). Off: none"
+      " is taken, but those on disk are still loaded at start (the log behind them is gone)"),
     KU("snapshot.every", snapshot.every, 0, (int64_t)1 << 40, "1000000",
        "take a snapshot after this many logged events (0: not by count)"),
     K("snapshot.interval", TP_CONFIG_DURATION, snapshot.interval_ms, 0, TP_CONFIG_DURATION_MAX_MS,
