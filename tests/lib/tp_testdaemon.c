@@ -373,10 +373,26 @@ char *tp_dfx_stop(tp_dfx_t *d) {
     char *log = tp_read_file(d->err);
     if (rc != 0) {
         /* A daemon that did not stop cleanly (a sanitizer report, an
-         * abort): what it printed last is the only clue CI keeps. */
-        size_t len = log ? strlen(log) : 0;
-        size_t from = len > 6000 ? len - 6000 : 0;
-        print_message("daemon exited %d; the end of its stderr:\n%s\n", rc, log ? log + from : "");
+         * abort): what it printed last is the only clue CI keeps. Raw, so a
+         * NUL in the file does not hide what follows it. */
+        static char tail[6001];
+        size_t      n = 0;
+        long long   size = -1;
+        FILE       *f = fopen(d->err, "re");
+        if (f) {
+            fseek(f, 0, SEEK_END);
+            size = ftell(f);
+            fseek(f, size > 6000 ? size - 6000 : 0, SEEK_SET);
+            n = fread(tail, 1, sizeof tail - 1, f);
+            fclose(f);
+        }
+        for (size_t i = 0; i < n; i++)
+            if (tail[i] == '\0')
+                tail[i] = '@';
+        tail[n] = '\0';
+        /* Not print_message: cmocka cuts a message at 1 KiB. */
+        fprintf(stderr, "daemon exited %d; its stderr (%lld bytes, NUL shown as @) ends:\n%s\n", rc,
+                size, tail);
     }
     assert_int_equal(rc, 0);
     return log;
