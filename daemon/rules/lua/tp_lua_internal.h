@@ -40,8 +40,7 @@ typedef struct tp_lua_vm {
     uint64_t                  budget;     /* instructions per call */
     uint64_t                  used;       /* instructions of the call under way */
     unsigned                  step;       /* instructions between two hook calls */
-    bool                      exact;   /* count every call from its start (see tp_lua_vm_call) */
-    volatile bool             tripped; /* the watchdog started counting the call under way */
+    bool                      exact;      /* count every call from its start (see tp_lua_vm_call) */
     size_t                    mem_used, mem_limit;
     bool                      mem_failed; /* an allocation was refused in this call */
     int                       fault;      /* TP_LUA_ERR_* set by the C side during a call */

@@ -309,7 +309,6 @@ int tp_lua_vm_call(tp_lua_vm_t *vm, int nargs, int *ret_reason, char *err, size_
     vm->used = 0;
     vm->mem_failed = false;
     vm->fault = -1;
-    vm->tripped = false;
     bool watched = !vm->exact && tp_lua_watch_begin(vm);
     if (!watched)
         lua_sethook(L, tp_lua_count_hook, LUA_MASKCOUNT, (int)vm->step);

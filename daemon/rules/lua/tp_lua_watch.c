@@ -8,10 +8,11 @@
  * small rule, a third of its cost.
  *
  * How: each thread that runs Lua calls owns a slot whose sequence number
- * is odd while a call runs (two plain stores per call, no system call).
+ * is odd while a call runs (an atomic add at its start, a store at its
+ * end: no system call).
  * One watchdog thread wakes every TP_LUA_SLICE_MS; a call it finds
- * running at two wakes in a row, during which the thread running it used
- * at least TP_LUA_SLICE_MS / 2 of CPU time, is long: the watchdog sends
+ * still running after its thread used TP_LUA_SLICE_MS / 2 of CPU time
+ * since the wake that first saw it is long: the watchdog sends
  * that thread SIGURG, whose handler installs the count hook on the call's
  * state (lua_sethook may be called asynchronously: lua.c stops a script
  * on Ctrl-C the same way). From then on the call's instructions count
@@ -47,7 +48,7 @@ typedef struct {
     pthread_t thread;
     clockid_t cpu; /* the thread's CPU clock */
     uint64_t  seen;
-    int64_t   seen_cpu_ns; /* watchdog-private: at its last wake */
+    int64_t   since_cpu_ns; /* watchdog-private: CPU time when first seen running */
 } slot_t;
 
 static slot_t                s_slots[SLOTS];
@@ -78,14 +79,16 @@ static void s_on_signal(int sig) {
         atomic_signal_fence(memory_order_acquire);
         tp_lua_vm_t *vm = s->vm;
         if ((seq & 1) && vm && atomic_load_explicit(&s->trip, memory_order_relaxed) == seq) {
-            vm->tripped = true;
             lua_sethook(vm->L, tp_lua_count_hook, LUA_MASKCOUNT, (int)vm->step);
         }
     }
     errno = saved;
 }
 
-/* One pass over the slots; true if a call ran since the last pass. */
+/* One pass over the slots; true if a call ran since the last pass. A
+ * call is tripped once its thread has used half a slice of CPU time since
+ * the pass that first saw it running (cumulative: a thread that gets only
+ * part of a CPU is tripped later, not never). */
 static bool s_scan(void) {
     unsigned n = atomic_load(&s_n_slots);
     bool     busy = false;
@@ -94,15 +97,18 @@ static bool s_scan(void) {
         uint64_t seq = atomic_load_explicit(&s->seq, memory_order_relaxed);
         if (seq != s->seen || (seq & 1))
             busy = true;
-        int64_t cpu = (seq & 1) ? s_cpu_ns(s->cpu) : -1;
-        if ((seq & 1) && seq == s->seen && cpu >= 0 && s->seen_cpu_ns >= 0 &&
-            cpu - s->seen_cpu_ns >= (int64_t)TP_LUA_SLICE_MS * 1000000 / 2 &&
-            atomic_load_explicit(&s->trip, memory_order_relaxed) != seq) {
-            atomic_store_explicit(&s->trip, seq, memory_order_relaxed);
-            pthread_kill(s->thread, SIGURG);
+        if (seq & 1) {
+            int64_t cpu = s_cpu_ns(s->cpu);
+            if (seq != s->seen)
+                s->since_cpu_ns = cpu;
+            else if (cpu >= 0 && s->since_cpu_ns >= 0 &&
+                     cpu - s->since_cpu_ns >= (int64_t)TP_LUA_SLICE_MS * 1000000 / 2 &&
+                     atomic_load_explicit(&s->trip, memory_order_relaxed) != seq) {
+                atomic_store_explicit(&s->trip, seq, memory_order_relaxed);
+                pthread_kill(s->thread, SIGURG);
+            }
         }
         s->seen = seq;
-        s->seen_cpu_ns = cpu;
     }
     return busy;
 }
