@@ -532,6 +532,9 @@ static int s_ctx_newindex(lua_State *L) {
 }
 
 void tp_lua_ctx_set_now(tp_lua_vm_t *vm, int64_t now_ms) {
+    if (now_ms == vm->now_ms) /* several events in one millisecond */
+        return;
+    vm->now_ms = now_ms;
     lua_rawgeti(vm->L, LUA_REGISTRYINDEX, vm->ctx_fields);
     lua_pushinteger(vm->L, (lua_Integer)now_ms);
     lua_setfield(vm->L, -2, "now");

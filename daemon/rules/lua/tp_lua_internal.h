@@ -37,6 +37,7 @@ typedef struct tp_lua_vm {
     unsigned                  events;                             /* TP_EV_* */
     int                       on_event, on_deadline, ctx, config; /* registry refs */
     int                       ctx_fields; /* registry ref: what ctx reads (methods, now, config) */
+    int64_t                   now_ms;     /* ctx.now as last set (0 when made) */
     uint64_t                  budget;     /* instructions per call */
     uint64_t                  used;       /* instructions of the call under way */
     unsigned                  step;       /* instructions between two hook calls */
