@@ -49,7 +49,7 @@ return {
     local min = config.min_words or 5
     -- every boilerplate phrase is two words or fewer: with min_words above 2
     -- it is too short anyway, so it is looked up only below that
-    local thin = min > 0 and not find(notes, AT_LEAST[min])
+    local thin = min > 0 and (notes == "" or not find(notes, AT_LEAST[min]))
     if not thin and min <= 2 then thin = is_boilerplate(notes) end
     local subject = "call/" .. call.call_id
     if thin then
