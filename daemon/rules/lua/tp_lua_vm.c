@@ -62,7 +62,8 @@ void tp_lua_count_hook(lua_State *L, lua_Debug *ar) {
         return;
     vm->fault = TP_LUA_ERR_INSTRUCTIONS;
     lua_sethook(L, tp_lua_count_hook, LUA_MASKCOUNT, 1);
-    luaL_error(L, "instruction budget of %llu exceeded", (unsigned long long)vm->budget);
+    /* lua_pushfstring knows %I (a lua_Integer), not %llu */
+    luaL_error(L, "instruction budget of %I exceeded", (lua_Integer)vm->budget);
 }
 
 int tp_lua_bad_arg(lua_State *L, const char *fmt, ...) {
