@@ -142,6 +142,21 @@ static void test_kpi_over_http(void **state) {
     assert_int_equal(json_integer_value(json_object_get(fb, "detractors")), 1);
     json_t *ft = s_named(json_object_get(fb, "by_territory"), "name", "T-1");
     assert_float_equal(json_real_value(json_object_get(ft, "nps")), 100, 0.001);
+
+    /* A restart rebuilds the KPIs from the event log: the same figures
+     * (the restart's own sync probes only add open alerts and calls). */
+    free(tp_dfx_stop(d));
+    tp_dfx_restart(d, NULL);
+    json_t *again = s_get_json(d->http_port, "/v1/kpi");
+    assert_true(json_equal(json_object_get(again, "resolution"), json_object_get(j, "resolution")));
+    assert_true(json_equal(json_object_get(again, "feedback"), json_object_get(j, "feedback")));
+    text = s_get(d->http_port, "/metrics");
+    s_has(text, "touchpointd_alert_resolution_seconds_sum{kind=\"accountability\",rule=\"call_"
+                "incomplete\"} 259200");
+    s_has(text, "touchpointd_nps{territory=\"T-1\",contract_type=\"\"} 100");
+    s_has(text, "touchpointd_effort_score_mean{territory=\"\",contract_type=\"\"} 5");
+    free(text);
+    json_decref(again);
     json_decref(j);
     tp_dfx_free(d);
 }
