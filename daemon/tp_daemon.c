@@ -249,8 +249,7 @@ int tp_daemon_open_http(tp_daemon_t *d, const tp_config_t *cfg) {
                                   .when_durable = tp_daemon_ingest_when_durable_cb,
                                   .ctx = d };
     char                  why[512];
-    int                   r = tp_http_new(d->base, cfg, d->engine, d->kpi, d->kpi_m, &ops, why,
-                                      sizeof why, &d->http);
+    int r = tp_http_new(d->base, cfg, d->engine, d->kpi, d->kpi_m, &ops, why, sizeof why, &d->http);
     if (r < 0)
         return log_error_errno(r, "Failed to start the HTTP endpoint: %s: %m", why);
     tp_http_set_collector(d->http, tp_daemon_collect_cb, d);

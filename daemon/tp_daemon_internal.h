@@ -45,7 +45,7 @@ struct tp_daemon {
     bool                rebuilding; /* replaying the event log: alerts are already journaled */
     tp_zap_t           *zap;        /* CURVE on: the ZAP handler (the bus owns it), or NULL */
     uint64_t            rebuilt_alerts;
-    tp_http_t          *http; /* /healthz, /metrics, /status; NULL when http.enabled is false */
+    tp_http_t          *http;  /* /healthz, /metrics, /status; NULL when http.enabled is false */
     tp_metrics_t       *kpi_m; /* the KPI families (rendered by http) */
     tp_kpi_t           *kpi;   /* fed from the rebuild on, so KPIs survive restarts */
     tp_nats_t        *nats; /* JetStream input and alert stream; NULL when nats.enabled is false */

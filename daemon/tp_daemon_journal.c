@@ -186,7 +186,7 @@ int tp_daemon_alert_sink(void *ctx, const char *topic, const uint8_t *buf, size_
                          const Touchpoint__V1__Alert *alert) {
     tp_daemon_t *d = ctx;
     tp_kpi_alert(d->kpi, alert); /* rebuilding too: time to resolution is durable */
-    if (d->rebuilding) { /* journaled and published before the restart */
+    if (d->rebuilding) {         /* journaled and published before the restart */
         d->rebuilt_alerts++;
         return 0;
     }

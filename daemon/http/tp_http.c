@@ -100,8 +100,8 @@ struct tp_http {
     unsigned                    port;
     time_t                      started;
     tp_metrics_t               *m;
-    tp_kpi_t                   *kpi;   /* borrowed: the daemon's, fed since the rebuild */
-    tp_metrics_t               *kpi_m; /* borrowed: the KPI families, rendered after m's */
+    tp_kpi_t                   *kpi;    /* borrowed: the daemon's, fed since the rebuild */
+    tp_metrics_t               *kpi_m;  /* borrowed: the KPI families, rendered after m's */
     tp_ingest_t                *ingest; /* POST /v1/events (answers 404 while disabled) */
     tp_dash_t                  *dash;   /* /dashboard/, /v1/alerts, /v1/kpi (404 while disabled) */
     tp_http_conns_t            *conns;  /* the connection limit and request deadline */
@@ -228,7 +228,7 @@ static void s_status(tp_http_t *h, struct evhttp_request *req) {
     if (metrics && kpi_metrics)
         json_object_update(metrics, kpi_metrics);
     json_decref(kpi_metrics);
-    char       *text = NULL;
+    char *text = NULL;
     s_collect_lua(h, lua);
     if (doc && metrics && json_object_set_new(doc, "version", json_string(TP_VERSION)) == 0 &&
         json_object_set_new(doc, "uptime_seconds",
@@ -429,8 +429,8 @@ int tp_http_new(struct event_base *base, const tp_config_t *cfg, tp_engine_t *en
     h->started = time(NULL);
     r = -ENOMEM;
     if (tp_metrics_new("touchpointd_", &h->m) < 0 || s_families(h) < 0 ||
-        tp_ingest_new(h->m, ingest, &h->ingest) < 0 ||
-        !(h->http = evhttp_new(base)) || tp_http_conns_new(base, h->http, h->m, &h->conns) < 0 ||
+        tp_ingest_new(h->m, ingest, &h->ingest) < 0 || !(h->http = evhttp_new(base)) ||
+        tp_http_conns_new(base, h->http, h->m, &h->conns) < 0 ||
         !(h->tick = evtimer_new(base, s_tick_cb, h))) {
         free(token);
         snprintf(why, whylen, "HTTP endpoint");
