@@ -249,7 +249,7 @@ int tp_daemon_open_http(tp_daemon_t *d, const tp_config_t *cfg) {
                                   .when_durable = tp_daemon_ingest_when_durable_cb,
                                   .ctx = d };
     char                  why[512];
-    int                   r = tp_http_new(d->base, cfg, d->engine, &ops, why, sizeof why, &d->http);
+    int r = tp_http_new(d->base, cfg, d->engine, d->kpi, d->kpi_m, &ops, why, sizeof why, &d->http);
     if (r < 0)
         return log_error_errno(r, "Failed to start the HTTP endpoint: %s: %m", why);
     tp_http_set_collector(d->http, tp_daemon_collect_cb, d);
@@ -341,6 +341,13 @@ int tp_daemon_new(struct event_base *base, const tp_config_t *cfg, const tp_daem
         goto fail;
     }
     tp_engine_set_sink(d->engine, tp_daemon_alert_sink, d);
+    /* The KPIs before the rebuild: they are a function of the event log,
+     * the same after a restart as without one. */
+    if (tp_metrics_new("touchpointd_", &d->kpi_m) < 0 || tp_kpi_new(cfg, d->kpi_m, &d->kpi) < 0) {
+        r = log_error_errno(ENOMEM, "Out of memory");
+        goto fail;
+    }
+    tp_engine_set_observer(d->engine, tp_kpi_observe, d->kpi);
     d->now_ms = tp_realtime_ms();
     tp_clock_set_wall(tp_engine_clock(d->engine), s_wall_cb, d);
     if (cfg->journal.enabled &&
@@ -428,6 +435,8 @@ void tp_daemon_destroy(tp_daemon_t **p) {
     if (d->deadline_ev)
         event_free(d->deadline_ev);
     tp_engine_destroy(&d->engine);
+    tp_kpi_destroy(&d->kpi);
+    tp_metrics_destroy(&d->kpi_m);
     if (d->lock_fd >= 0)
         close(d->lock_fd);
     free(d);

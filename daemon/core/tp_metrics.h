@@ -68,6 +68,15 @@ int tp_metrics_render(const tp_metrics_t *m, char **ret_text, size_t *ret_len);
  * with cumulative bucket counts and NaN as null. NULL on ENOMEM. */
 json_t *tp_metrics_to_json(const tp_metrics_t *m);
 
+struct tp_snapw;
+struct tp_snapr;
+/* A family's series (label values, values, histogram counts) in a snapshot
+ * (tp_snapio), and back into the same family of a new registry: series
+ * are created in the saved order, so it renders as before. Load: 0,
+ * -EBADMSG for another family or a short or corrupt record, -ENOMEM. */
+void tp_metric_save(const tp_metric_t *f, struct tp_snapw *w);
+int  tp_metric_load(tp_metric_t *f, struct tp_snapr *r);
+
 /* Appends `s` escaped as a label value (\\, \", \n) to f. */
 void tp_metrics_escape_label(FILE *f, const char *s);
 

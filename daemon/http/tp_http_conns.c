@@ -49,11 +49,16 @@ static struct evhttp_connection *s_evcon(const s_conn_t *k) {
     return r ? arg : NULL;
 }
 
+static void s_input_cb(struct evbuffer *b, const struct evbuffer_cb_info *info, void *arg);
+
 static void s_forget(s_conn_t *k) {
     tp_http_conns_t *c = k->owner;
     HASH_DEL(c->conns, k);
     c->n--;
     event_free(k->ev);
+    /* bev can outlive our reference (libevent finalizes it later) and still
+     * read: its input callback must not reach k once freed. */
+    evbuffer_remove_cb(bufferevent_get_input(k->bev), s_input_cb, k);
     bufferevent_decref(k->bev);
     free(k);
 }

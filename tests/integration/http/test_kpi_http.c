@@ -142,6 +142,53 @@ static void test_kpi_over_http(void **state) {
     assert_int_equal(json_integer_value(json_object_get(fb, "detractors")), 1);
     json_t *ft = s_named(json_object_get(fb, "by_territory"), "name", "T-1");
     assert_float_equal(json_real_value(json_object_get(ft, "nps")), 100, 0.001);
+
+    /* The weekly trend: K1's 3 days in the ISO week of its RESOLVED
+     * (T0+3d, a Sunday: the week of Monday 2025-12-29), territory T-1; as
+     * CSV for BI tools too. */
+    json_t *trend = s_get_json(d->http_port, "/v1/kpi/trend?metric=resolution_median_seconds"
+                                             "&by=territory&bucket=week");
+    json_t *wk = json_array_get(json_object_get(trend, "buckets"), 0);
+    assert_string_equal(json_string_value(json_object_get(wk, "start")), "2025-12-29T00:00:00Z");
+    assert_float_equal(json_real_value(json_object_get(json_object_get(wk, "values"), "T-1")),
+                       292259.5, 0.1);
+    text = s_get(d->http_port, "/v1/kpi/trend?metric=nps&format=csv");
+    assert_non_null(strstr(text, "Content-Type: text/csv"));
+    assert_non_null(strstr(text, "\r\n\r\nperiod_start,group,value,count\r\n"));
+    assert_non_null(strstr(text, "\r\n2025-12-29T00:00:00Z,T-1,100,1\r\n"));
+    free(text);
+    assert_int_equal(
+        tp_test_get(d->http_port, "GET", "/v1/kpi/trend?metric=nps", "Accept: text/csv\r\n", &text),
+        200);
+    assert_non_null(strstr(text, "\r\n2025-12-29T00:00:00Z,_none,-100,1\r\n"));
+    free(text);
+    assert_int_equal(tp_test_get(d->http_port, "GET", "/v1/kpi/trend?metric=bogus", NULL, &text),
+                     400);
+    free(text);
+    assert_int_equal(
+        tp_test_get(d->http_port, "GET", "/v1/kpi/trend?metric=nps&bucket=month", NULL, &text),
+        400);
+    free(text);
+
+    /* A restart rebuilds the KPIs from the event log: the same figures
+     * (the restart's own sync probes only add open alerts and calls). */
+    free(tp_dfx_stop(d));
+    tp_dfx_restart(d, NULL);
+    json_t *again = s_get_json(d->http_port, "/v1/kpi");
+    assert_true(json_equal(json_object_get(again, "resolution"), json_object_get(j, "resolution")));
+    assert_true(json_equal(json_object_get(again, "feedback"), json_object_get(j, "feedback")));
+    json_t *trend2 = s_get_json(d->http_port, "/v1/kpi/trend?metric=resolution_median_seconds"
+                                              "&by=territory&bucket=week");
+    assert_true(json_equal(trend2, trend));
+    json_decref(trend2);
+    json_decref(trend);
+    text = s_get(d->http_port, "/metrics");
+    s_has(text, "touchpointd_alert_resolution_seconds_sum{kind=\"accountability\",rule=\"call_"
+                "incomplete\"} 259200");
+    s_has(text, "touchpointd_nps{territory=\"T-1\",contract_type=\"\"} 100");
+    s_has(text, "touchpointd_effort_score_mean{territory=\"\",contract_type=\"\"} 5");
+    free(text);
+    json_decref(again);
     json_decref(j);
     tp_dfx_free(d);
 }
