@@ -226,8 +226,7 @@ static frame_t *s_workload(size_t n_open, size_t spread) {
             snprintf(call, sizeof call, "OPEN-%zu", target);
             w[i].len = s_pack_call(&w[i].buf, id, at, call, hcp, rep,
                                    TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED,
-                                   s_only_complete || i % 4 == 1,
-                                   T0 + D / 2);
+                                   s_only_complete || i % 4 == 1, T0 + D / 2);
             w[i].topic = "crm.call";
             break;
         default:
@@ -419,7 +418,8 @@ int main(int argc, char **argv) {
     s_with_kpi = getenv("BENCH_KPI") != NULL;
     s_steady_callgrind = only && strcmp(only, "steady") == 0;
     s_only_complete = only && strcmp(only, "complete") == 0;
-    bool     hot = !only || strcmp(only, "hot") == 0 || s_only_complete, spread = !only || strcmp(only, "spread") == 0;
+    bool hot = !only || strcmp(only, "hot") == 0 || s_only_complete,
+         spread = !only || strcmp(only, "spread") == 0;
     result_t res[8];
     printf("%12s %12s %8s %12s %8s %16s %12s\n", "open calls", "hot ev/s", "ratio", "spread ev/s",
            "ratio", "bytes/open call", "mallocs/ev");
