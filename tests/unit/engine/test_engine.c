@@ -422,10 +422,34 @@ static void test_open_cases_per_hcp_are_limited_and_counted(void **state) {
     assert_int_equal(s_send_step(f, "e5", "K-3"), TP_ACCEPTED);
 }
 
+/* A step refused for a limit was not handled, so it must not be remembered
+ * as seen: the producer resends it after the NACK, once there is room, and
+ * that resend is the event, not a duplicate of it. */
+static void test_refused_step_is_not_remembered(void **state) {
+    tp_fixture_t *f = *state;
+    assert_int_equal(s_send_step(f, "e1", "K-1"), TP_ACCEPTED);
+    assert_int_equal(s_send_step(f, "e2", "K-2"), TP_ACCEPTED);
+    assert_int_equal(s_send_step(f, "e3", "K-3"), TP_REFUSED);
+    assert_int_equal(s_send_step(f, "e3", "K-3"), TP_REFUSED); /* still no room */
+    tp_config_t *more;
+    char         err[256];
+    const char  *y = "clock: event\nlimits:\n  max_open_cases_per_hcp: 3\n";
+    assert_int_equal(tp_config_parse(y, strlen(y), "more.yaml", err, sizeof err, &more), 0);
+    assert_int_equal(tp_engine_reconfigure(f->engine, more, err, sizeof err), 0);
+    tp_config_destroy(&f->cfg);
+    f->cfg = more;
+    assert_int_equal(s_send_step(f, "e3", "K-3"), TP_ACCEPTED);
+    assert_int_equal(tp_engine_cases(f->engine), 3);
+    assert_int_equal(tp_engine_stats(f->engine)->duplicates, 0);
+    assert_int_equal(s_send_step(f, "e3", "K-3"), TP_DUPLICATE); /* accepted: now it is seen */
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_open_cases_per_hcp_are_limited_and_counted,
                                         s_setup_case_limit, s_teardown),
+        cmocka_unit_test_setup_teardown(test_refused_step_is_not_remembered, s_setup_case_limit,
+                                        s_teardown),
         cmocka_unit_test_setup_teardown(test_incomplete_submitted_call_fires, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_complete_or_unsubmitted_calls_do_not_fire, s_setup,
                                         s_teardown),
