@@ -45,6 +45,7 @@
 typedef struct {
     int64_t        pref_at_ms; /* Feedback.at_ms the preference came from */
     int64_t        active_ms;  /* latest occurred_at_ms of an event for this HCP */
+    int64_t        forget_ms;  /* due time of its armed forget deadline, INT64_MIN if none */
     uint8_t        preferred;  /* Channel; 0 = not known yet */
     tp_call_list_t calls;      /* the last last_calls submitted calls, by call_at */
 } s_hcp_t;
@@ -74,6 +75,7 @@ static s_hcp_t *s_hcp_get(tp_rule_index_t *hcps, const tp_rule_ctx_t *ctx, const
     if (h && created) {
         h->pref_at_ms = INT64_MIN;
         h->active_ms = INT64_MIN;
+        h->forget_ms = INT64_MIN;
         h->calls.max = (uint8_t)ctx->cfg->channel_mismatch.last_calls;
     }
     return h;
@@ -132,6 +134,22 @@ static void s_fire(const s_hcp_t *h, const tp_rule_ctx_t *ctx, const char *subje
     tp_alerts_fire(ctx->alerts, &spec, ctx->now_ms);
 }
 
+/* Arms the forget deadline at the HCP's latest activity + FORGET_AFTER,
+ * lazily: an armed deadline that is due earlier stays where it is and is
+ * moved on when it comes due (s_on_deadline), instead of being moved on
+ * every event of the HCP (a heap move per call and feedback). Forgetting
+ * has no visible effect other than on this rule's own record, so when the
+ * deadline pops in between does not matter; the record is dropped at the
+ * same moment as before. A deadline due later (activity went back) is
+ * moved, as it always was. */
+static void s_arm_forget(s_hcp_t *h, const tp_rule_ctx_t *ctx, const char *hcp_id) {
+    int64_t due = h->active_ms + FORGET_AFTER;
+    if (h->forget_ms != INT64_MIN && due >= h->forget_ms)
+        return;
+    if (tp_rule_arm(ctx, hcp_id, due) == 0)
+        h->forget_ms = due;
+}
+
 /* Fires or resolves after a change to `h` caused by `ev`, then arms the
  * forget deadline from the HCP's latest activity. */
 static void s_evaluate(s_hcp_t *h, const tp_rule_ctx_t *ctx, const tp_event_t *ev,
@@ -158,7 +176,7 @@ static void s_evaluate(s_hcp_t *h, const tp_rule_ctx_t *ctx, const tp_event_t *e
     }
     if (ev->env->occurred_at_ms > h->active_ms)
         h->active_ms = ev->env->occurred_at_ms;
-    tp_rule_arm(ctx, hcp_id, h->active_ms + FORGET_AFTER);
+    s_arm_forget(h, ctx, hcp_id);
 }
 
 static void s_on_feedback(tp_rule_index_t *hcps, const tp_rule_ctx_t *ctx, const tp_event_t *ev) {
@@ -211,12 +229,19 @@ static void s_on_deadline(void *state, const tp_rule_ctx_t *ctx, const tp_deadli
     if (!h)
         return;
     const char *hcp_id = tp_rule_index_id(h);
-    char        subject[4 + TP_ID_MAX + 1];
+    h->forget_ms = INT64_MIN; /* this deadline is gone */
+    if (h->active_ms + FORGET_AFTER > d->timer.due_ms) {
+        s_arm_forget(h, ctx, hcp_id); /* active since it was armed: moved on */
+        return;
+    }
+    char subject[4 + TP_ID_MAX + 1];
     TP_STR_JOIN(subject, sizeof subject, "hcp/", hcp_id);
-    if (tp_alerts_is_firing(ctx->alerts, RULE, subject))
-        tp_rule_arm(ctx, hcp_id, d->timer.due_ms + FORGET_AFTER);
-    else
+    if (tp_alerts_is_firing(ctx->alerts, RULE, subject)) {
+        if (tp_rule_arm(ctx, hcp_id, d->timer.due_ms + FORGET_AFTER) == 0)
+            h->forget_ms = d->timer.due_ms + FORGET_AFTER;
+    } else {
         tp_rule_index_drop(hcps, h);
+    }
 }
 
 const tp_rule_t tp_rule_channel_mismatch = {
