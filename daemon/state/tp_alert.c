@@ -133,13 +133,58 @@ void tp_alerts_foreach(const tp_alerts_t *a, tp_alert_each_fn fn, void *ctx) {
             return;
 }
 
-/* Packs `al` into a new buffer; the caller frees it. */
+/* An upper bound of the packed size of `al`, or 0 when it cannot be
+ * bounded here (an Alert with fields this code does not know of, or
+ * unknown fields): then protobuf-c sizes it exactly.
+ *
+ * protobuf-c packs into a buffer the caller sizes, and sizing exactly
+ * (protobuf_c_message_get_packed_size) walks the whole message, nested
+ * evidence entries included, once more before packing walks it again: a
+ * third of the cost of an alert. A bound only needs the strings' lengths:
+ * every field costs at most its tag (2 bytes) and a length or varint (10
+ * bytes) besides its bytes; an evidence entry is a nested message of two
+ * such fields. protobuf-c still does all the wire format. */
+#define ALERT_FIELDS 17 /* fields of Alert this bound accounts for */
+#define FIELD_MAX    12 /* tag + length or varint, at most */
+
+static size_t s_len(const char *s) {
+    return s ? strlen(s) : 0;
+}
+
+static size_t s_bound(const Alert *al) {
+    if (al->base.descriptor != &touchpoint__v1__alert__descriptor ||
+        al->base.descriptor->n_fields != ALERT_FIELDS || al->base.n_unknown_fields)
+        return 0;
+    size_t b = ALERT_FIELDS * FIELD_MAX + s_len(al->alert_id) + s_len(al->rule) +
+               s_len(al->hcp_id) + s_len(al->rep_id) + s_len(al->account_id) +
+               s_len(al->territory) + s_len(al->call_id) + s_len(al->contract_id) +
+               s_len(al->step) + s_len(al->summary);
+    for (size_t i = 0; i < al->n_evidence; i++) {
+        if (al->evidence[i]->base.n_unknown_fields)
+            return 0;
+        b += 3 * FIELD_MAX + s_len(al->evidence[i]->key) + s_len(al->evidence[i]->value);
+    }
+    for (size_t i = 0; i < al->n_event_ids; i++)
+        b += FIELD_MAX + s_len(al->event_ids[i]);
+    return b;
+}
+
+/* Packs `al` into a new buffer of its exact size; the caller frees it. */
 static int s_pack(const Alert *al, uint8_t **ret_buf, size_t *ret_len) {
-    size_t   len = protobuf_c_message_get_packed_size(&al->base);
-    uint8_t *buf = malloc(len ? len : 1);
+    uint8_t  scratch[4096];
+    size_t   bound = s_bound(al), len;
+    uint8_t *buf;
+    if (bound && bound <= sizeof scratch) {
+        len = protobuf_c_message_pack(&al->base, scratch);
+        if ((buf = malloc(len ? len : 1)))
+            memcpy(buf, scratch, len);
+    } else {
+        len = protobuf_c_message_get_packed_size(&al->base);
+        if ((buf = malloc(len ? len : 1)))
+            protobuf_c_message_pack(&al->base, buf);
+    }
     if (!buf)
         return -ENOMEM;
-    protobuf_c_message_pack(&al->base, buf);
     *ret_buf = buf;
     *ret_len = len;
     return 0;
