@@ -46,38 +46,49 @@ static inline uint64_t s_load_short(const char *s, size_t n) {
            (uint64_t)(unsigned char)s[n - 1] << 16 | 0x6161616161000000ULL;
 }
 
-/* An id is checked because it ends up in alert ids, log lines and hash
- * keys: bounded, and free of control bytes that would corrupt a log line.
- * Runs for every id of every event (6 to 9 of them): strlen, then eight
- * bytes at a time within the string. */
-static bool s_id_ok(const char *s, bool required, const char *field, char *why, size_t whylen) {
+/* 0 if the n bytes of s (n >= 1) hold no control byte. */
+static inline uint64_t s_ctl_in(const char *s, size_t n) {
+    if (n < 8)
+        return s_ctl_bytes(s_load_short(s, n));
+    /* Whole words, then the last eight bytes (overlapping is fine). */
+    uint64_t bad = 0;
+    size_t   i = 0;
+    for (; i + 8 <= n; i += 8)
+        bad |= s_ctl_bytes(s_load8(s + i));
+    if (i < n)
+        bad |= s_ctl_bytes(s_load8(s + n - 8));
+    return bad;
+}
+
+/* Why an id is refused (the rare path, kept out of line so the check
+ * below needs no stack frame of its own). */
+static __attribute__((noinline, cold)) bool s_id_bad(const char *s, bool required,
+                                                     const char *field, char *why, size_t whylen) {
     if (!s || !*s) {
         if (required)
             snprintf(why, whylen, "%s is missing", field);
         return !required;
     }
-    size_t   n = strlen(s);
-    uint64_t bad = 0;
-    if (n >= 8) {
-        /* Whole words, then the last eight bytes (overlapping is fine). */
-        size_t i = 0;
-        for (; i + 8 <= n; i += 8)
-            bad |= s_ctl_bytes(s_load8(s + i));
-        if (i < n)
-            bad |= s_ctl_bytes(s_load8(s + n - 8));
-    } else {
-        bad = s_ctl_bytes(s_load_short(s, n));
-    }
-    bool ctl = bad != 0;
-    if (ctl) {
+    size_t n = strlen(s);
+    if (s_ctl_in(s, n))
         snprintf(why, whylen, "%s contains a control character", field);
-        return false;
-    }
-    if (n > TP_ID_MAX) {
+    else
         snprintf(why, whylen, "%s is longer than %d bytes", field, TP_ID_MAX);
-        return false;
+    return false;
+}
+
+/* An id is checked because it ends up in alert ids, log lines and hash
+ * keys: bounded, and free of control bytes that would corrupt a log line.
+ * Runs for every id of every event (6 to 9 of them): strlen, then eight
+ * bytes at a time within the string. */
+static inline bool s_id_ok(const char *s, bool required, const char *field, char *why,
+                           size_t whylen) {
+    if (s && *s) {
+        size_t n = strlen(s);
+        if (n <= TP_ID_MAX && !s_ctl_in(s, n))
+            return true;
     }
-    return true;
+    return s_id_bad(s, required, field, why, whylen);
 }
 
 static bool s_range_ok(int v, int lo, int hi, const char *field, char *why, size_t whylen) {
