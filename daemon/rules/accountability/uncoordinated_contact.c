@@ -60,6 +60,7 @@ typedef struct {
     char          *account_id;  /* owned, from the latest call */
     char          *territory;   /* owned, from the latest call */
     tp_call_list_t contacts;    /* by call_at, oldest first, at most MAX_CONTACTS */
+    int64_t        armed_ms;    /* due time of its deadline; 0: none armed */
 } s_hcp_t;
 
 /* A window [first, last] of indexes into contacts. */
@@ -200,6 +201,12 @@ static void s_fire(const s_hcp_t *h, const tp_rule_ctx_t *ctx, const s_window_t 
     tp_alerts_fire(ctx->alerts, &spec, ctx->now_ms);
 }
 
+/* Arms the deadline of `h` at due_ms and remembers when. */
+static void s_arm(s_hcp_t *h, const tp_rule_ctx_t *ctx, const char *hcp_id, int64_t due_ms) {
+    if (tp_rule_arm(ctx, hcp_id, due_ms) == 0)
+        h->armed_ms = due_ms;
+}
+
 /* Brings the alert of `h` in line with its contacts at ctx->now_ms and
  * arms its one deadline: the next re-check while FIRING, else the moment
  * the entry can be dropped. May free `h`. */
@@ -223,7 +230,7 @@ static void s_reconcile(tp_rule_index_t *hcps, s_hcp_t *h, const tp_rule_ctx_t *
     }
     if (firing) {
         if (s_best_window(h, ctx->now_ms - w_ms, w_ms, min_reps, &w)) {
-            tp_rule_arm(ctx, hcp_id, h->contacts.v[w.first].call_at_ms + w_ms - 1);
+            s_arm(h, ctx, hcp_id, h->contacts.v[w.first].call_at_ms + w_ms - 1);
             return;
         }
         char summary[256], n_reps[16];
@@ -246,7 +253,14 @@ static void s_reconcile(tp_rule_index_t *hcps, s_hcp_t *h, const tp_rule_ctx_t *
         tp_rule_index_drop(hcps, h);
         return;
     }
-    tp_rule_arm(ctx, hcp_id, drop_at);
+    /* With no alert open, a deadline armed earlier than drop_at is left
+     * where it is: when it pops, this function finds the same contacts, so
+     * no window, and arms drop_at then. Every call of the HCP moved it
+     * before (a lookup and a heap move per call event). While FIRING the
+     * deadline is always moved (above): its moment orders alerts. */
+    if (h->armed_ms && drop_at >= h->armed_ms)
+        return;
+    s_arm(h, ctx, hcp_id, drop_at);
 }
 
 /* Keeps *dst when it already says src: a correction of the same call
@@ -292,8 +306,10 @@ static void s_on_event(void *state, const tp_rule_ctx_t *ctx, const tp_event_t *
 static void s_on_deadline(void *state, const tp_rule_ctx_t *ctx, const tp_deadline_t *d) {
     tp_rule_index_t *hcps = state;
     s_hcp_t         *h = tp_rule_index_find(hcps, tp_deadline_key(d));
-    if (h)
-        s_reconcile(hcps, h, ctx, NULL, "window passed");
+    if (!h)
+        return;
+    h->armed_ms = 0; /* this deadline is gone */
+    s_reconcile(hcps, h, ctx, NULL, "window passed");
 }
 
 const tp_rule_t tp_rule_uncoordinated_contact = {
