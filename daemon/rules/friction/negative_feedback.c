@@ -184,13 +184,15 @@ static void s_on_event(void *state, const tp_rule_ctx_t *ctx, const tp_event_t *
     const Touchpoint__V1__Feedback *f = env->feedback;
     if (!f)
         return;
-    if (tp_timers_due(ctx->timers, ctx->owner, f->feedback_id) != INT64_MIN)
-        return; /* judged already: the first detractor version counts */
+    /* Judged first: most feedback is no detractor, and the verdict is
+     * cheaper than the marker's lookup. */
     tp_feedback_verdict_t v;
     tp_feedback_judge(ctx->cfg, env->source, f, ctx->cfg->negative_feedback.nps_max,
                       ctx->cfg->negative_feedback.effort_min, &v);
     if (!v.detractor)
         return;
+    if (tp_timers_due(ctx->timers, ctx->owner, f->feedback_id) != INT64_MIN)
+        return; /* judged already: the first detractor version counts */
     char subject[SUBJECT_MAX];
     TP_STR_JOIN(subject, sizeof subject, "feedback/", f->feedback_id);
     /* Arm first: without the expiry deadline the FIRING would never close. */
