@@ -331,6 +331,7 @@ static int s_dispatch(tp_engine_t *e, const Touchpoint__V1__Envelope *env, char 
             e->stats.stale_versions++;
         else
             s_arm_call_retention(e, ev.call);
+        ev.hcp = tp_key(ev.call->hcp_id);
         break;
     case TOUCHPOINT__V1__ENVELOPE__PAYLOAD_CONTRACTING:
         r = tp_cases_apply(e->cases, env->contracting, env->event_id, &change);
@@ -363,7 +364,10 @@ static int s_dispatch(tp_engine_t *e, const Touchpoint__V1__Envelope *env, char 
         ev.step = &change;
         s_arm_case_retention(e, change.kase);
         break;
-    case TOUCHPOINT__V1__ENVELOPE__PAYLOAD_FEEDBACK: e->stats.feedback++; break;
+    case TOUCHPOINT__V1__ENVELOPE__PAYLOAD_FEEDBACK:
+        e->stats.feedback++;
+        ev.hcp = tp_key(env->feedback->hcp_id);
+        break;
     case TOUCHPOINT__V1__ENVELOPE__PAYLOAD_WATERMARK: e->stats.watermarks++; break;
     default: return TP_REFUSED; /* unreachable: the codec refuses envelopes without payload */
     }

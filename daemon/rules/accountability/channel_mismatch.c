@@ -69,9 +69,9 @@ static int s_init(const tp_rule_ctx_t *ctx, void **ret_state) {
     return tp_rule_index_new(sizeof(s_hcp_t), s_hcp_clear, (tp_rule_index_t **)ret_state);
 }
 
-static s_hcp_t *s_hcp_get(tp_rule_index_t *hcps, const tp_rule_ctx_t *ctx, const char *hcp_id) {
+static s_hcp_t *s_hcp_get(tp_rule_index_t *hcps, const tp_rule_ctx_t *ctx, const tp_key_t *hcp) {
     bool     created;
-    s_hcp_t *h = tp_rule_index_get(hcps, hcp_id, &created);
+    s_hcp_t *h = tp_rule_index_get_key(hcps, hcp, &created);
     if (h && created) {
         h->pref_at_ms = INT64_MIN;
         h->active_ms = INT64_MIN;
@@ -183,7 +183,7 @@ static void s_on_feedback(tp_rule_index_t *hcps, const tp_rule_ctx_t *ctx, const
     const Touchpoint__V1__Feedback *fb = ev->env->feedback;
     if (!fb->preferred_channel)
         return; /* says nothing about channels */
-    s_hcp_t *h = s_hcp_get(hcps, ctx, fb->hcp_id);
+    s_hcp_t *h = s_hcp_get(hcps, ctx, &ev->hcp);
     if (!h)
         return; /* out of memory: preference not recorded */
     if (fb->at_ms >= h->pref_at_ms) {
@@ -199,11 +199,11 @@ static void s_on_call(tp_rule_index_t *hcps, const tp_rule_ctx_t *ctx, const tp_
         return;
     bool counts = call->status == TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED &&
                   call->channel != TOUCHPOINT__V1__CHANNEL__CHANNEL_UNSPECIFIED;
-    s_hcp_t *h = tp_rule_index_find(hcps, call->hcp_id);
+    s_hcp_t *h = tp_rule_index_find_key(hcps, &ev->hcp);
     int      i = h ? tp_call_list_find(&h->calls, call->call_id) : -1;
     if (!counts && i < 0)
         return; /* PLANNED / SAVED, or not among the last N */
-    if (!h && !(h = s_hcp_get(hcps, ctx, call->hcp_id)))
+    if (!h && !(h = s_hcp_get(hcps, ctx, &ev->hcp)))
         return; /* out of memory: this call is not counted */
     if (counts)
         tp_call_list_put(&h->calls, call, i);

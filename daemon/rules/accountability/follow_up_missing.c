@@ -181,7 +181,7 @@ static void s_on_feedback(s_state_t *s, const tp_rule_ctx_t *ctx, const tp_event
     HASH_FIND_STR(s->feedbacks, f->feedback_id, fb);
     if (fb)
         return; /* the first version of a feedback counts */
-    s_hcp_t *h = tp_rule_index_get(s->hcps, f->hcp_id, NULL);
+    s_hcp_t *h = tp_rule_index_get_key(s->hcps, &ev->hcp, NULL);
     if (!h)
         return;
     if (h->last_call_at > f->at_ms) {
@@ -225,7 +225,7 @@ static void s_on_call(s_state_t *s, const tp_rule_ctx_t *ctx, const tp_event_t *
     const tp_call_t *call = ev->call;
     if (!ev->applied || call->status != TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED)
         return;
-    s_hcp_t *h = tp_rule_index_get(s->hcps, call->hcp_id, NULL);
+    s_hcp_t *h = tp_rule_index_get_key(s->hcps, &ev->hcp, NULL);
     if (!h)
         return;
     /* Remember the call for feedback that reaches us after it (set before

@@ -86,9 +86,9 @@ static int s_init(const tp_rule_ctx_t *ctx, void **ret_state) {
     return tp_rule_index_new(sizeof(s_hcp_t), s_hcp_clear, (tp_rule_index_t **)ret_state);
 }
 
-static s_hcp_t *s_hcp_get(tp_rule_index_t *hcps, const char *hcp_id) {
+static s_hcp_t *s_hcp_get(tp_rule_index_t *hcps, const tp_key_t *hcp) {
     bool     created;
-    s_hcp_t *h = tp_rule_index_get(hcps, hcp_id, &created);
+    s_hcp_t *h = tp_rule_index_get_key(hcps, hcp, &created);
     if (h && created) {
         h->quiet_since = INT64_MIN;
         h->latest_at = INT64_MIN;
@@ -284,11 +284,11 @@ static void s_on_event(void *state, const tp_rule_ctx_t *ctx, const tp_event_t *
     if (!ev->applied)
         return;
     bool     submitted = call->status == TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED;
-    s_hcp_t *h = tp_rule_index_find(hcps, call->hcp_id);
+    s_hcp_t *h = tp_rule_index_find_key(hcps, &ev->hcp);
     int      i = h ? tp_call_list_find(&h->contacts, call->call_id) : -1;
     if (!submitted && i < 0)
         return; /* PLANNED / SAVED, or nothing to cancel */
-    if (!h && !(h = s_hcp_get(hcps, call->hcp_id)))
+    if (!h && !(h = s_hcp_get(hcps, &ev->hcp)))
         return; /* out of memory: this call is not counted */
     if (submitted) {
         if (tp_call_list_put(&h->contacts, call, i) == 0 && call->call_at_ms >= h->latest_at &&
