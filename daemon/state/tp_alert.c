@@ -169,25 +169,19 @@ static size_t s_bound(const Alert *al) {
     return b;
 }
 
-/* Packs `al` into a new buffer of its exact size; the caller frees it. */
-static int s_pack(const Alert *al, uint8_t **ret_buf, size_t *ret_len) {
-    uint8_t  scratch[4096];
-    size_t   bound = s_bound(al), len;
-    uint8_t *buf;
-    if (bound && bound <= sizeof scratch) {
-        len = protobuf_c_message_pack(&al->base, scratch);
-        if ((buf = malloc(len ? len : 1)))
-            memcpy(buf, scratch, len);
-    } else {
-        len = protobuf_c_message_get_packed_size(&al->base);
-        if ((buf = malloc(len ? len : 1)))
-            protobuf_c_message_pack(&al->base, buf);
+#define SCRATCH 4096 /* alerts bounded below this are packed on the stack */
+
+/* Packs `al` into scratch (SCRATCH bytes) when its bound fits, returning
+ * its length and *ret_packed = scratch; else only sizes it exactly
+ * (*ret_packed NULL: the caller packs it into a buffer of that size). */
+static size_t s_pack_scratch(const Alert *al, uint8_t *scratch, const uint8_t **ret_packed) {
+    size_t bound = s_bound(al);
+    if (bound && bound <= SCRATCH) {
+        *ret_packed = scratch;
+        return protobuf_c_message_pack(&al->base, scratch);
     }
-    if (!buf)
-        return -ENOMEM;
-    *ret_buf = buf;
-    *ret_len = len;
-    return 0;
+    *ret_packed = NULL;
+    return protobuf_c_message_get_packed_size(&al->base);
 }
 
 /* Counts the alert and hands it, packed as `buf`, to the sink. */
@@ -213,16 +207,22 @@ static void s_sink(tp_alerts_t *a, const Alert *al, const uint8_t *buf, size_t l
         a->stats->publish_errors++;
 }
 
-/* Assigns the sequence, packs the alert and hands it to the sink. */
+/* Assigns the sequence, packs the alert and hands it to the sink: from
+ * the stack when it fits there (no allocation per RESOLVED). */
 static void s_emit(tp_alerts_t *a, Alert *al) {
     al->sequence = a->next_seq++;
-    uint8_t *buf;
-    size_t   len;
-    if (s_pack(al, &buf, &len) < 0) {
-        a->stats->publish_errors++;
-        return;
+    uint8_t        scratch[SCRATCH], *buf = NULL;
+    const uint8_t *packed;
+    size_t         len = s_pack_scratch(al, scratch, &packed);
+    if (!packed) {
+        if (!(buf = malloc(len ? len : 1))) {
+            a->stats->publish_errors++;
+            return;
+        }
+        protobuf_c_message_pack(&al->base, buf);
+        packed = buf;
     }
-    s_sink(a, al, buf, len);
+    s_sink(a, al, packed, len);
     free(buf);
 }
 
@@ -274,19 +274,29 @@ int tp_alerts_fire(tp_alerts_t *a, const tp_alert_spec_t *spec, int64_t now_ms) 
      * published FIRING that we do not know is open. The bytes kept are the
      * bytes published: packed once (packing was 10% of the daemon's
      * instructions when it happened twice). */
-    size_t    idlen = strlen(id), rl = strlen(spec->rule);
-    s_open_t *o = malloc(sizeof *o + idlen + 1);
+    uint8_t        scratch[SCRATCH];
+    const uint8_t *packed;
+    size_t         len = s_pack_scratch(&al, scratch, &packed);
+    size_t         idlen = strlen(id), rl = strlen(spec->rule);
+    s_open_t      *o = malloc(sizeof *o + idlen + 1);
     if (!o)
         return -ENOMEM;
+    if (!(o->packed = malloc(len ? len : 1))) {
+        free(o);
+        return -ENOMEM;
+    }
     memcpy(o->id, id, idlen + 1);
+    o->len = len;
+    if (packed)
+        memcpy(o->packed, packed, len);
+    else
+        protobuf_c_message_pack(&al.base, o->packed);
     o->rule_len = rl;
     uint64_t sh = XXH3_64bits(id + rl + 1, idlen - rl - 1);
     o->hash = s_hash(spec->rule, rl, sh);
     o->subject_slot = (uint32_t)(sh % SUBJECT_SLOTS);
-    r = s_pack(&al, &o->packed, &o->len);
-    if (r == 0 && (r = tp_oa_put(&a->index, o->hash, o)) < 0)
+    if ((r = tp_oa_put(&a->index, o->hash, o)) < 0) {
         free(o->packed);
-    if (r < 0) {
         free(o);
         return r;
     }
