@@ -327,11 +327,12 @@ static int s_dispatch(tp_engine_t *e, const Touchpoint__V1__Envelope *env, char 
         if (r < 0)
             return r;
         ev.applied = r == 1;
-        if (!ev.applied)
+        if (!ev.applied) {
             e->stats.stale_versions++;
-        else
+        } else {
             s_arm_call_retention(e, ev.call);
-        ev.hcp = tp_key(ev.call->hcp_id);
+            ev.hcp = tp_key(ev.call->hcp_id); /* rules look at applied versions only */
+        }
         break;
     case TOUCHPOINT__V1__ENVELOPE__PAYLOAD_CONTRACTING:
         r = tp_cases_apply(e->cases, env->contracting, env->event_id, &change);

@@ -57,8 +57,9 @@ typedef struct tp_event {
     tp_call_t                      *call;    /* crm.call: the call as held after this event */
     bool                            applied; /* false: an older version, state unchanged */
     const tp_step_change_t         *step;    /* crm.contracting: what the step event changed */
-    /* crm.call and crm.feedback: the HCP (the call's as held, the
-     * feedback's), hashed once for every per-HCP lookup; s NULL otherwise. */
+    /* crm.call (applied) and crm.feedback: the HCP (the call's as held,
+     * the feedback's), hashed once for every per-HCP lookup; s NULL
+     * otherwise. */
     tp_key_t hcp;
 } tp_event_t;
 
