@@ -22,8 +22,10 @@
  * stream; for callgrind), BENCH_WORKLOAD=steady (only the steady stream,
  * its 20,000 measured events instrumented), BENCH_WORKLOAD=complete (the
  * hot run with only complete submissions of open in-person calls: the
- * dearest event for notes_quality that fires nothing; for callgrind), BENCH_EVENTS=n (events per workload), BENCH_KPI=1
- * (KPI observer on in the workloads).
+ * dearest event for notes_quality that fires nothing; for callgrind),
+ * BENCH_EVENTS=n (events per workload), BENCH_KPI=1 (KPI observer on in the
+ * workloads), BENCH_DIGEST=1 (print a digest of every alert published by the
+ * workloads and the steady stream: same digest, same alerts).
  */
 #include <malloc.h>
 #include <stdbool.h>
@@ -34,6 +36,7 @@
 
 #include "bench_alloc.h"
 #include "tp_engine.h"
+#include "tp_hash.h"
 #include "tp_kpi.h"
 #include "tp_log.h"
 
@@ -248,12 +251,19 @@ typedef struct {
 
 static uint64_t s_alerts; /* transitions published so far */
 
+/* Digest of every alert published (topic and bytes, in order): with
+ * BENCH_DIGEST=1 printed at the end, so a change to the engine can show it
+ * publishes the same alerts, byte for byte, on the bench's workloads. */
+static uint64_t s_digest;
+static bool     s_digesting;
+
 static int s_null_sink(void *ctx, const char *topic, const uint8_t *buf, size_t len,
                        const Touchpoint__V1__Alert *alert) {
     s_alerts++;
-    (void)topic;
-    (void)buf;
-    (void)len;
+    if (s_digesting) {
+        s_digest = XXH3_64bits_withSeed(topic, strlen(topic), s_digest);
+        s_digest = XXH3_64bits_withSeed(buf, len, s_digest);
+    }
     if (ctx) /* the KPIs time each alert, as the daemon's sink has them do */
         tp_kpi_alert(ctx, alert);
     return 0;
@@ -416,6 +426,7 @@ int main(int argc, char **argv) {
     if (getenv("BENCH_EVENTS"))
         s_work = strtoull(getenv("BENCH_EVENTS"), NULL, 10);
     s_with_kpi = getenv("BENCH_KPI") != NULL;
+    s_digesting = getenv("BENCH_DIGEST") != NULL;
     s_steady_callgrind = only && strcmp(only, "steady") == 0;
     s_only_complete = only && strcmp(only, "complete") == 0;
     bool hot = !only || strcmp(only, "hot") == 0 || s_only_complete,
@@ -442,6 +453,9 @@ int main(int argc, char **argv) {
     printf("steady no-alert stream (1,000 calls corrected, promoter feedback): %.4f mallocs/event, "
            "%llu alerts\n",
            steady, (unsigned long long)steady_alerts);
+    if (s_digesting)
+        printf("alert digest %016llx over %llu alerts\n", (unsigned long long)s_digest,
+               (unsigned long long)s_alerts);
     /* Under callgrind (BENCH_WORKLOAD set) only the workload above. */
     if (only)
         return 0;

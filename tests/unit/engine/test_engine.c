@@ -9,6 +9,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "tp_cases.h"
 #include "tp_testengine.h"
 
 #define T0        1767225600000LL /* 2026-01-01T00:00:00Z */
@@ -422,10 +423,65 @@ static void test_open_cases_per_hcp_are_limited_and_counted(void **state) {
     assert_int_equal(s_send_step(f, "e5", "K-3"), TP_ACCEPTED);
 }
 
+/* A step refused for a limit was not handled, so it must not be remembered
+ * as seen: the producer resends it after the NACK, once there is room, and
+ * that resend is the event, not a duplicate of it. */
+static void test_refused_step_is_not_remembered(void **state) {
+    tp_fixture_t *f = *state;
+    assert_int_equal(s_send_step(f, "e1", "K-1"), TP_ACCEPTED);
+    assert_int_equal(s_send_step(f, "e2", "K-2"), TP_ACCEPTED);
+    assert_int_equal(s_send_step(f, "e3", "K-3"), TP_REFUSED);
+    assert_int_equal(s_send_step(f, "e3", "K-3"), TP_REFUSED); /* still no room */
+    tp_config_t *more;
+    char         err[256];
+    const char  *y = "clock: event\nlimits:\n  max_open_cases_per_hcp: 3\n";
+    assert_int_equal(tp_config_parse(y, strlen(y), "more.yaml", err, sizeof err, &more), 0);
+    assert_int_equal(tp_engine_reconfigure(f->engine, more, err, sizeof err), 0);
+    tp_config_destroy(&f->cfg);
+    f->cfg = more;
+    assert_int_equal(s_send_step(f, "e3", "K-3"), TP_ACCEPTED);
+    assert_int_equal(tp_engine_cases(f->engine), 3);
+    assert_int_equal(tp_engine_stats(f->engine)->duplicates, 0);
+    assert_int_equal(s_send_step(f, "e3", "K-3"), TP_DUPLICATE); /* accepted: now it is seen */
+}
+
+/* The same for a step refused because its case has TP_CASE_MAX_STEPS
+ * distinct steps: its resend is refused again, with the reason, never
+ * answered as a duplicate (which a producer takes as delivered). */
+static void test_step_over_limit_resent_is_refused_again(void **state) {
+    tp_fixture_t *f = *state;
+    char          id[16], step[16], why[256];
+    for (int i = 0; i <= TP_CASE_MAX_STEPS; i++) {
+        snprintf(id, sizeof id, "s%d", i);
+        snprintf(step, sizeof step, "STEP_%d", i);
+        tp_test_step_t st = { .event_id = id,
+                              .at_ms = T0 + i,
+                              .contract_id = "K-1",
+                              .step = step,
+                              .state = TOUCHPOINT__V1__STEP_STATE__STEP_STATE_STARTED };
+        uint8_t       *buf;
+        size_t         len = tp_test_pack_step(&st, &buf);
+        tp_frame_t     frames[2] = { { "crm.contracting", 15 }, { buf, len } };
+        int            want = i < TP_CASE_MAX_STEPS ? TP_ACCEPTED : TP_REFUSED;
+        assert_int_equal(tp_engine_handle_why(f->engine, frames, 2, why, sizeof why, NULL, 0),
+                         want);
+        if (want == TP_REFUSED) /* the producer resends it after the NACK */
+            assert_int_equal(tp_engine_handle_why(f->engine, frames, 2, why, sizeof why, NULL, 0),
+                             TP_REFUSED);
+        free(buf);
+    }
+    assert_int_equal(tp_engine_stats(f->engine)->steps_dropped, 2);
+    assert_int_equal(tp_engine_stats(f->engine)->duplicates, 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_open_cases_per_hcp_are_limited_and_counted,
                                         s_setup_case_limit, s_teardown),
+        cmocka_unit_test_setup_teardown(test_refused_step_is_not_remembered, s_setup_case_limit,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_step_over_limit_resent_is_refused_again, s_setup,
+                                        s_teardown),
         cmocka_unit_test_setup_teardown(test_incomplete_submitted_call_fires, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_complete_or_unsubmitted_calls_do_not_fire, s_setup,
                                         s_teardown),
