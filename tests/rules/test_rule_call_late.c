@@ -37,8 +37,7 @@ static void s_crm_submit(tp_fixture_t *f, const char *eid, int64_t occurred, int
 }
 
 static void test_fires_just_past_submit_within(void **state) {
-    (void)state;
-    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
+    tp_fixture_t *f = *state;
     s_submit(f, "s", "C-1", DUE + 1, CALL_AT);
     assert_int_equal(f->got.n, 1);
     Touchpoint__V1__Alert *a = f->got.alerts[0];
@@ -60,17 +59,14 @@ static void test_fires_just_past_submit_within(void **state) {
     assert_string_equal(tp_test_evidence(a, "channel"), "IN_PERSON");
     assert_int_equal(a->n_event_ids, 1);
     assert_string_equal(a->event_ids[0], "s");
-    tp_fixture_free(f);
 }
 
 static void test_exactly_submit_within_is_on_time(void **state) {
-    (void)state;
-    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
+    tp_fixture_t *f = *state;
     s_submit(f, "s", "C-1", DUE, CALL_AT);
     TP_WATERMARK(f, DUE + 30 * TP_D);
     assert_int_equal(f->got.n, 0);
     assert_int_equal(tp_engine_deadlines(f->engine), 0); /* call and marker forgotten */
-    tp_fixture_free(f);
 }
 
 static void test_configured_submit_within(void **state) {
@@ -86,8 +82,7 @@ static void test_configured_submit_within(void **state) {
 
 /* The fact is closed after a week so it does not stay open for ever. */
 static void test_resolved_as_expired_after_a_week(void **state) {
-    (void)state;
-    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
+    tp_fixture_t *f = *state;
     int64_t       s = DUE + 5 * TP_H;
     s_submit(f, "s", "C-1", s, CALL_AT);
     assert_int_equal(tp_engine_open_alerts(f->engine), 1);
@@ -108,12 +103,10 @@ static void test_resolved_as_expired_after_a_week(void **state) {
     assert_int_equal(tp_engine_deadlines(f->engine), 0);
     assert_int_equal(tp_engine_calls(f->engine), 0);
     assert_int_equal(f->got.n, 2);
-    tp_fixture_free(f);
 }
 
 static void test_planned_then_late_submission_fires_once(void **state) {
-    (void)state;
-    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
+    tp_fixture_t *f = *state;
     TP_CALL(f, .event_id = "p", .at_ms = TP_T0, .call_id = "C-1", .status = PLANNED,
             .call_at_ms = CALL_AT);
     TP_WATERMARK(f, DUE + TP_D);
@@ -121,14 +114,12 @@ static void test_planned_then_late_submission_fires_once(void **state) {
     s_submit(f, "s", "C-1", DUE + TP_D + TP_H, CALL_AT);
     assert_int_equal(f->got.n, 1);
     assert_string_equal(tp_test_evidence(f->got.alerts[0], "late_by"), "1d1h");
-    tp_fixture_free(f);
 }
 
 /* Corrections of a late call, while open and after its expiry, never fire
  * again. */
 static void test_corrections_never_fire_twice(void **state) {
-    (void)state;
-    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
+    tp_fixture_t *f = *state;
     int64_t       s = DUE + 5 * TP_H;
     s_submit(f, "s", "C-1", s, CALL_AT);
     s_submit(f, "c1", "C-1", s + TP_D, CALL_AT); /* while FIRING */
@@ -138,19 +129,16 @@ static void test_corrections_never_fire_twice(void **state) {
     assert_int_equal(f->got.alerts[1]->status, TP_RESOLVED);
     s_submit(f, "c3", "C-1", s + 14 * TP_D, CALL_AT); /* retention moved on by c2 */
     assert_int_equal(f->got.n, 2);
-    tp_fixture_free(f);
 }
 
 /* The first SUBMITTED version decides: a correction of an on-time call is
  * not judged again, even if its stamp is later. */
 static void test_correction_of_on_time_call_is_not_judged(void **state) {
-    (void)state;
-    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
+    tp_fixture_t *f = *state;
     s_submit(f, "s", "C-1", DUE - TP_H, CALL_AT);
     s_submit(f, "c", "C-1", DUE + 3 * TP_D, CALL_AT);
     TP_WATERMARK(f, DUE + 40 * TP_D);
     assert_int_equal(f->got.n, 0);
-    tp_fixture_free(f);
 }
 
 /* submitted_at_ms is the CRM's stamp; occurred_at_ms only stands in for it
@@ -175,8 +163,7 @@ static void test_submission_time_source(void **state) {
 }
 
 static void test_out_of_order_versions(void **state) {
-    (void)state;
-    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
+    tp_fixture_t *f = *state;
     /* The correction overtakes the late original; then the original and a
      * stale draft arrive. */
     s_submit(f, "c", "C-1", DUE + 2 * TP_H, CALL_AT);
@@ -191,7 +178,6 @@ static void test_out_of_order_versions(void **state) {
     s_submit(f, "s2", "C-2", DUE + TP_D, CALL_AT);
     assert_int_equal(f->got.n, 2);
     assert_string_equal(f->got.alerts[1]->alert_id, "call_late:call/C-2");
-    tp_fixture_free(f);
 }
 
 /* Monthly: January's calls are due by the end of 5 February (UTC). */
@@ -289,15 +275,15 @@ static void test_wall_clock_gives_the_same_alerts(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_fires_just_past_submit_within),
-        cmocka_unit_test(test_exactly_submit_within_is_on_time),
+        TP_FIXTURE_TEST(test_fires_just_past_submit_within, RULE),
+        TP_FIXTURE_TEST(test_exactly_submit_within_is_on_time, RULE),
         cmocka_unit_test(test_configured_submit_within),
-        cmocka_unit_test(test_resolved_as_expired_after_a_week),
-        cmocka_unit_test(test_planned_then_late_submission_fires_once),
-        cmocka_unit_test(test_corrections_never_fire_twice),
-        cmocka_unit_test(test_correction_of_on_time_call_is_not_judged),
+        TP_FIXTURE_TEST(test_resolved_as_expired_after_a_week, RULE),
+        TP_FIXTURE_TEST(test_planned_then_late_submission_fires_once, RULE),
+        TP_FIXTURE_TEST(test_corrections_never_fire_twice, RULE),
+        TP_FIXTURE_TEST(test_correction_of_on_time_call_is_not_judged, RULE),
         cmocka_unit_test(test_submission_time_source),
-        cmocka_unit_test(test_out_of_order_versions),
+        TP_FIXTURE_TEST(test_out_of_order_versions, RULE),
         cmocka_unit_test(test_monthly_cutoff_boundary),
         cmocka_unit_test(test_monthly_december_rolls_over),
         cmocka_unit_test(test_monthly_per_month_override),

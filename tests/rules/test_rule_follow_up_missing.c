@@ -37,8 +37,7 @@ static void s_call(tp_fixture_t *f, const char *eid, const char *call_id, const 
 }
 
 static void test_fires_at_deadline_without_further_input(void **state) {
-    (void)state;
-    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
+    tp_fixture_t *f = *state;
     s_feedback(f, "F-1", FB_AT, 3, -1);
     TP_WATERMARK(f, DUE); /* just inside */
     assert_int_equal(f->got.n, 0);
@@ -65,7 +64,6 @@ static void test_fires_at_deadline_without_further_input(void **state) {
     /* Time moving on does not fire it again. */
     TP_WATERMARK(f, DUE + 30 * TP_D);
     assert_int_equal(f->got.n, 1);
-    tp_fixture_free(f);
 }
 
 /* nps <= 6 or effort >= 5 (defaults), and configured thresholds. */
@@ -185,8 +183,7 @@ static void test_follow_up_in_time_cancels(void **state) {
 /* Calls that are no follow-up: dated at (not after) the feedback, to
  * another HCP, or not SUBMITTED. */
 static void test_calls_that_do_not_count(void **state) {
-    (void)state;
-    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
+    tp_fixture_t *f = *state;
     s_feedback(f, "F-1", FB_AT, 2, -1);
     s_call(f, "same", "C-1", "HCP-1", SUBMITTED, FB_AT + TP_H, FB_AT);
     s_call(f, "other", "C-2", "HCP-2", SUBMITTED, FB_AT + TP_H, FB_AT + TP_H);
@@ -196,7 +193,6 @@ static void test_calls_that_do_not_count(void **state) {
     /* A late submission of a call dated before the feedback resolves nothing. */
     s_call(f, "old", "C-4", "HCP-1", SUBMITTED, DUE + TP_D, FB_AT - TP_H);
     assert_int_equal(f->got.n, 1);
-    tp_fixture_free(f);
 }
 
 /* A follow-up after the deadline resolves the FIRING, however late. */
@@ -234,8 +230,7 @@ static void test_late_follow_up_resolves(void **state) {
 }
 
 static void test_expires_90_days_after_the_deadline(void **state) {
-    (void)state;
-    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
+    tp_fixture_t *f = *state;
     s_feedback(f, "F-1", FB_AT, 0, -1);
     TP_WATERMARK(f, EXPIRY);
     assert_int_equal(f->got.n, 1);
@@ -251,13 +246,11 @@ static void test_expires_90_days_after_the_deadline(void **state) {
     /* Forgotten: a follow-up now resolves nothing. */
     s_call(f, "c", "C-1", "HCP-1", SUBMITTED, EXPIRY + TP_D, EXPIRY + TP_D);
     assert_int_equal(f->got.n, 2);
-    tp_fixture_free(f);
 }
 
 /* The same feedback again (new event id) and the same event twice. */
 static void test_never_fires_twice_for_one_feedback(void **state) {
-    (void)state;
-    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
+    tp_fixture_t *f = *state;
     s_feedback(f, "e1", FB_AT, 1, -1);
     tp_test_feedback_t dup = { .event_id = "e1", .at_ms = FB_AT, .nps = 1, .effort = -1 };
     assert_int_equal(tp_fixture_feedback(f, &dup), TP_DUPLICATE);
@@ -272,14 +265,12 @@ static void test_never_fires_twice_for_one_feedback(void **state) {
     TP_WATERMARK(f, DUE + 2 * TP_D);
     assert_int_equal(f->got.n, 1);
     assert_int_equal(tp_engine_stats(f->engine)->duplicates, 1);
-    tp_fixture_free(f);
 }
 
 /* Two detractors of one HCP are two subjects; one follow-up resolves both,
  * and a later detractor is tracked afresh. */
 static void test_one_call_follows_up_every_earlier_feedback(void **state) {
-    (void)state;
-    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
+    tp_fixture_t *f = *state;
     s_feedback(f, "F-1", FB_AT, 1, -1);
     s_feedback(f, "F-2", FB_AT + TP_H, -1, 6);
     TP_WATERMARK(f, DUE + TP_H + 1);
@@ -292,27 +283,23 @@ static void test_one_call_follows_up_every_earlier_feedback(void **state) {
     TP_WATERMARK(f, DUE + 9 * TP_D + 1);
     assert_int_equal(f->got.n, 5);
     assert_string_equal(f->got.alerts[4]->alert_id, "follow_up_missing:feedback/F-3");
-    tp_fixture_free(f);
 }
 
 /* Survey feedback often reaches us after the rep already called back. */
 static void test_feedback_arriving_after_its_follow_up(void **state) {
-    (void)state;
-    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
+    tp_fixture_t *f = *state;
     s_call(f, "c", "C-1", "HCP-1", SUBMITTED, FB_AT + TP_D, FB_AT + TP_D);
     s_feedback(f, "F-1", FB_AT, 2, -1);            /* dated before the call */
     s_feedback(f, "F-2", FB_AT + 2 * TP_D, 2, -1); /* dated after it */
     TP_WATERMARK(f, EXPIRY);
     assert_int_equal(f->got.n, 1);
     assert_string_equal(f->got.alerts[0]->alert_id, "follow_up_missing:feedback/F-2");
-    tp_fixture_free(f);
 }
 
 /* Feedback that reaches us after its deadline fires at once; feedback
  * older than anything still tracked (deadline + 90 days) is ignored. */
 static void test_feedback_arriving_after_its_deadline(void **state) {
-    (void)state;
-    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
+    tp_fixture_t *f = *state;
     TP_WATERMARK(f, DUE + 10 * TP_D);
     s_feedback(f, "F-1", FB_AT, 2, -1);
     assert_int_equal(f->got.n, 0);
@@ -324,14 +311,12 @@ static void test_feedback_arriving_after_its_deadline(void **state) {
     s_feedback(f, "F-old", FB_AT, 2, -1); /* now past its expiry */
     TP_WATERMARK(f, EXPIRY + 10 * TP_D);
     assert_int_equal(f->got.n, 2);
-    tp_fixture_free(f);
 }
 
 /* The latest version of a call wins: a correction that re-dates a call
  * after the feedback counts; a stale draft changes nothing. */
 static void test_call_versions(void **state) {
-    (void)state;
-    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
+    tp_fixture_t *f = *state;
     s_feedback(f, "F-1", FB_AT, 2, -1);
     s_call(f, "s", "C-1", "HCP-1", SUBMITTED, FB_AT + TP_H, FB_AT - TP_H);
     s_call(f, "p", "C-1", "HCP-1", PLANNED, FB_AT + 2 * TP_H, FB_AT + TP_D); /* stale */
@@ -339,13 +324,11 @@ static void test_call_versions(void **state) {
     s_call(f, "c", "C-1", "HCP-1", SUBMITTED, FB_AT + 3 * TP_H, FB_AT + 2 * TP_H);
     TP_WATERMARK(f, EXPIRY + 1);
     assert_int_equal(f->got.n, 0);
-    tp_fixture_free(f);
 }
 
 /* The comment is cut to 200 bytes on a UTF-8 character boundary. */
 static void test_comment_excerpt(void **state) {
-    (void)state;
-    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
+    tp_fixture_t *f = *state;
     char          comment[320];
     memset(comment, 'a', 199);
     strcpy(comment + 199, "\xc3\xa9 and then some more text that is cut off"); /* "é" at 199..200 */
@@ -359,7 +342,6 @@ static void test_comment_excerpt(void **state) {
     assert_int_equal(strlen(got), 199);
     assert_memory_equal(got, comment, 199);
     assert_string_equal(tp_test_evidence(f->got.alerts[0], "subject_type"), "general");
-    tp_fixture_free(f);
 }
 
 /* The same input in wall mode gives the same alerts (only their
@@ -393,19 +375,19 @@ static void test_wall_clock_gives_the_same_alerts(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_fires_at_deadline_without_further_input),
+        TP_FIXTURE_TEST(test_fires_at_deadline_without_further_input, RULE),
         cmocka_unit_test(test_detractor_thresholds),
         cmocka_unit_test(test_per_source_scale),
         cmocka_unit_test(test_follow_up_in_time_cancels),
-        cmocka_unit_test(test_calls_that_do_not_count),
+        TP_FIXTURE_TEST(test_calls_that_do_not_count, RULE),
         cmocka_unit_test(test_late_follow_up_resolves),
-        cmocka_unit_test(test_expires_90_days_after_the_deadline),
-        cmocka_unit_test(test_never_fires_twice_for_one_feedback),
-        cmocka_unit_test(test_one_call_follows_up_every_earlier_feedback),
-        cmocka_unit_test(test_feedback_arriving_after_its_follow_up),
-        cmocka_unit_test(test_feedback_arriving_after_its_deadline),
-        cmocka_unit_test(test_call_versions),
-        cmocka_unit_test(test_comment_excerpt),
+        TP_FIXTURE_TEST(test_expires_90_days_after_the_deadline, RULE),
+        TP_FIXTURE_TEST(test_never_fires_twice_for_one_feedback, RULE),
+        TP_FIXTURE_TEST(test_one_call_follows_up_every_earlier_feedback, RULE),
+        TP_FIXTURE_TEST(test_feedback_arriving_after_its_follow_up, RULE),
+        TP_FIXTURE_TEST(test_feedback_arriving_after_its_deadline, RULE),
+        TP_FIXTURE_TEST(test_call_versions, RULE),
+        TP_FIXTURE_TEST(test_comment_excerpt, RULE),
         cmocka_unit_test(test_wall_clock_gives_the_same_alerts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

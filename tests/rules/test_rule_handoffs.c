@@ -22,6 +22,12 @@
 /* A fixture running only this rule, about contract K-1 (GRANT). */
 #define s_new(head, settings) tp_fixture_case((head), RULE, (settings), GRANT)
 
+/* cmocka setup: the default fixture of this file in *state. */
+static int s_setup(void **state) {
+    *state = s_new(NULL, NULL);
+    return 0;
+}
+
 static void s_step(tp_fixture_t *f, const char *eid, int64_t at, const char *step,
                    const char *owner) {
     assert_int_equal(tp_fixture_step_at(f, eid, at, step, STARTED, owner, false), 0);
@@ -39,8 +45,7 @@ static void s_owners(tp_fixture_t *f, int first, int n, int64_t at) {
 }
 
 static void test_fires_on_the_fourth_owner(void **state) {
-    (void)state;
-    tp_fixture_t *f = s_new(NULL, NULL);
+    tp_fixture_t *f = *state;
     s_step(f, "a1", D0, "NOMINATION", "OWN-1");
     s_step(f, "a2", D0 + TP_H, "NEEDS_ASSESSMENT", "OWN-2");
     s_step(f, "a3", D0 + 2 * TP_H, "FMV_REVIEW", "OWN-1"); /* known: still two */
@@ -68,7 +73,6 @@ static void test_fires_on_the_fourth_owner(void **state) {
     assert_non_null(strstr(a->summary, "K-1"));
     assert_int_equal(a->n_event_ids, 1);
     assert_string_equal(a->event_ids[0], "a5");
-    tp_fixture_free(f);
 }
 
 /* Configured: max_owners 2 fires on the third, not the second; owners of
@@ -144,7 +148,8 @@ static void test_out_of_order_and_duplicates(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_fires_on_the_fourth_owner),
+        cmocka_unit_test_setup_teardown(test_fires_on_the_fourth_owner, s_setup,
+                                        tp_fixture_teardown),
         cmocka_unit_test(test_threshold),
         cmocka_unit_test(test_resolves_on_close_and_never_fires_twice),
         cmocka_unit_test(test_out_of_order_and_duplicates),

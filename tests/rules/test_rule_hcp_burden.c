@@ -23,6 +23,12 @@
 /* A fixture running only this rule, about contract K-1 (ISS). */
 #define s_new(head, settings) tp_fixture_case((head), RULE, (settings), ISS)
 
+/* cmocka setup: the default fixture of this file in *state. */
+static int s_setup(void **state) {
+    *state = s_new(NULL, NULL);
+    return 0;
+}
+
 /* A step event on contract K-1. */
 static int s_ev(tp_fixture_t *f, const char *eid, int64_t at, const char *step, int state, bool ask,
                 bool closed) {
@@ -55,8 +61,7 @@ static void s_asks(tp_fixture_t *f, int first, int n, int64_t at) {
 }
 
 static void test_fires_on_the_fifth_ask(void **state) {
-    (void)state;
-    tp_fixture_t *f = s_new(NULL, NULL);
+    tp_fixture_t *f = *state;
     s_ask(f, "a1", D0, "NEEDS_ASSESSMENT");
     s_internal(f, "i1", D0 + TP_H, "NEEDS_ASSESSMENT"); /* not an ask */
     s_ask(f, "a2", D0 + 2 * TP_H, "CONTRACT_SENT");
@@ -85,7 +90,6 @@ static void test_fires_on_the_fifth_ask(void **state) {
     assert_string_equal(tp_test_evidence(a, "case_opened_at"), "2026-01-01T09:00:00Z");
     assert_non_null(strstr(a->summary, "HCP-9"));
     assert_string_equal(a->event_ids[0], "a5");
-    tp_fixture_free(f);
 }
 
 /* Configured limits: 1 fires on the second ask; 0 on the first. */
@@ -167,8 +171,7 @@ static void test_asks_list_is_bounded(void **state) {
 /* Asks count in arrival order whatever their timestamps; a duplicate
  * event counts once. */
 static void test_out_of_order_and_duplicates(void **state) {
-    (void)state;
-    tp_fixture_t *f = s_new(NULL, NULL);
+    tp_fixture_t *f = *state;
     s_ask(f, "e1", D0 + 5 * TP_D, "A");
     s_ask(f, "e2", D0 + TP_D, "B"); /* older */
     s_ask(f, "e3", D0, "C");        /* older still */
@@ -179,16 +182,16 @@ static void test_out_of_order_and_duplicates(void **state) {
     s_ask(f, "e5", D0 + TP_H, "E");
     assert_int_equal(f->got.n, 1);
     assert_string_equal(tp_test_evidence(f->got.alerts[0], "asks"), "A,B,C,D,E");
-    tp_fixture_free(f);
 }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_fires_on_the_fifth_ask),
+        cmocka_unit_test_setup_teardown(test_fires_on_the_fifth_ask, s_setup, tp_fixture_teardown),
         cmocka_unit_test(test_threshold),
         cmocka_unit_test(test_resolves_on_close_and_never_fires_twice),
         cmocka_unit_test(test_asks_list_is_bounded),
-        cmocka_unit_test(test_out_of_order_and_duplicates),
+        cmocka_unit_test_setup_teardown(test_out_of_order_and_duplicates, s_setup,
+                                        tp_fixture_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

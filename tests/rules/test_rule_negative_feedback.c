@@ -30,8 +30,7 @@ static void s_fb(tp_fixture_t *f, const char *eid, int nps, int effort) {
 
 /* On a known contract: the case's HCP, rep and type. */
 static void test_contract_link(void **state) {
-    (void)state;
-    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
+    tp_fixture_t *f = *state;
     TP_STEP(f, .event_id = "s1", .at_ms = TP_T0, .contract_id = "K-1", .hcp_id = "HCP-9",
             .rep_id = "REP-3", .contract_type = CONSULTING, .step = "FMV_REVIEW", .state = STARTED);
     tp_test_feedback_t fb = { .event_id = "ev-1",
@@ -91,13 +90,11 @@ static void test_contract_link(void **state) {
     assert_string_equal(a->rep_id, "");
     assert_null(tp_test_evidence(a, "contract_type"));
     assert_null(tp_test_evidence(a, "feedback_hcp_id"));
-    tp_fixture_free(f);
 }
 
 /* On a known call: its HCP, rep, account and territory. */
 static void test_call_link(void **state) {
-    (void)state;
-    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
+    tp_fixture_t *f = *state;
     TP_CALL(f, .event_id = "c1", .at_ms = TP_T0, .call_id = "C-1", .hcp_id = "HCP-1",
             .rep_id = "REP-7", .status = SUBMITTED,
             .fields = TP_FIELD_ACCOUNT_ID | TP_FIELD_TERRITORY);
@@ -137,13 +134,11 @@ static void test_call_link(void **state) {
     assert_string_equal(a->hcp_id, "HCP-5");
     assert_string_equal(a->rep_id, "");
     assert_string_equal(a->account_id, "");
-    tp_fixture_free(f);
 }
 
 /* General (or no subject_type): the feedback's HCP only. */
 static void test_general_link(void **state) {
-    (void)state;
-    tp_fixture_t      *f = tp_fixture_only(NULL, RULE, NULL);
+    tp_fixture_t      *f = *state;
     tp_test_feedback_t fb = {
         .event_id = "F-1", .at_ms = FB_AT, .hcp_id = "HCP-4", .nps = 4, .effort = -1
     }; /* subject_type "general" */
@@ -165,7 +160,6 @@ static void test_general_link(void **state) {
         assert_string_equal(tp_test_evidence(a, "subject_type"), "general");
         assert_string_equal(tp_test_evidence(a, "subject_id"), "");
     }
-    tp_fixture_free(f);
 }
 
 /* Defaults: nps <= 6 or effort >= 5 on 1..7; nothing given, nothing judged. */
@@ -276,8 +270,7 @@ static void test_severity(void **state) {
 
 /* One-shot: resolved "expired" 7 days after detection. */
 static void test_expires_after_seven_days(void **state) {
-    (void)state;
-    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
+    tp_fixture_t *f = *state;
     s_fb(f, "F-1", 2, -1);
     assert_int_equal(f->got.n, 1);
     TP_WATERMARK(f, EXPIRY);
@@ -298,7 +291,6 @@ static void test_expires_after_seven_days(void **state) {
     TP_WATERMARK(f, FB_AT + 30 * TP_D + 1);
     assert_int_equal(tp_engine_deadlines(f->engine), 0);
     assert_int_equal(f->got.n, 2);
-    tp_fixture_free(f);
 }
 
 /* The same feedback_id again (new event id) never fires twice: while
@@ -340,8 +332,7 @@ static void test_never_fires_twice_for_one_feedback(void **state) {
 /* Feedback arriving out of order (older at_ms after newer) still fires;
  * the comment is cut to 200 bytes on a UTF-8 character boundary. */
 static void test_out_of_order_and_comment(void **state) {
-    (void)state;
-    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
+    tp_fixture_t *f = *state;
     char          comment[320];
     memset(comment, 'a', 199);
     strcpy(comment + 199, "\xc3\xa9 and then some more text that is cut off"); /* é: 199..200 */
@@ -363,20 +354,19 @@ static void test_out_of_order_and_comment(void **state) {
     /* Both expire 7 days after they were detected. */
     TP_WATERMARK(f, FB_AT + 10 * TP_D + 1);
     assert_int_equal(f->got.n, 4);
-    tp_fixture_free(f);
 }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_contract_link),
-        cmocka_unit_test(test_call_link),
-        cmocka_unit_test(test_general_link),
+        TP_FIXTURE_TEST(test_contract_link, RULE),
+        TP_FIXTURE_TEST(test_call_link, RULE),
+        TP_FIXTURE_TEST(test_general_link, RULE),
         cmocka_unit_test(test_default_thresholds),
         cmocka_unit_test(test_per_source_scales),
         cmocka_unit_test(test_severity),
-        cmocka_unit_test(test_expires_after_seven_days),
+        TP_FIXTURE_TEST(test_expires_after_seven_days, RULE),
         cmocka_unit_test(test_never_fires_twice_for_one_feedback),
-        cmocka_unit_test(test_out_of_order_and_comment),
+        TP_FIXTURE_TEST(test_out_of_order_and_comment, RULE),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

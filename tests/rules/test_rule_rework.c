@@ -22,6 +22,12 @@
 /* A fixture running only this rule, about contract K-1 (ADVISORY_BOARD). */
 #define s_new(head, settings) tp_fixture_case((head), RULE, (settings), ADVISORY)
 
+/* cmocka setup: the default fixture of this file in *state. */
+static int s_setup(void **state) {
+    *state = s_new(NULL, NULL);
+    return 0;
+}
+
 static void s_step(tp_fixture_t *f, const char *eid, int64_t at, const char *step, int state,
                    const char *owner) {
     assert_int_equal(tp_fixture_step_at(f, eid, at, step, state, owner, false), 0);
@@ -29,8 +35,7 @@ static void s_step(tp_fixture_t *f, const char *eid, int64_t at, const char *ste
 
 /* FMV_REVIEW started, returned, restarted, returned: the second return fires. */
 static void test_fires_on_the_second_return(void **state) {
-    (void)state;
-    tp_fixture_t *f = s_new(NULL, NULL);
+    tp_fixture_t *f = *state;
     s_step(f, "e1", D0, "NOMINATION", COMPLETED, "OWN-1");
     s_step(f, "e2", D0 + TP_H, "FMV_REVIEW", STARTED, "OWN-2");
     s_step(f, "e3", D0 + TP_D, "FMV_REVIEW", RETURNED, "OWN-2");
@@ -62,7 +67,6 @@ static void test_fires_on_the_second_return(void **state) {
     assert_non_null(strstr(a->summary, "K-1"));
     assert_int_equal(a->n_event_ids, 1);
     assert_string_equal(a->event_ids[0], "e5");
-    tp_fixture_free(f);
 }
 
 /* Returns of different steps do not add up; a configured threshold is
@@ -98,8 +102,7 @@ static void test_threshold(void **state) {
 }
 
 static void test_resolves_when_the_step_completes(void **state) {
-    (void)state;
-    tp_fixture_t *f = s_new(NULL, NULL);
+    tp_fixture_t *f = *state;
     s_step(f, "e1", D0, "FMV_REVIEW", RETURNED, "OWN-1");
     s_step(f, "e2", D0 + TP_D, "FMV_REVIEW", RETURNED, "OWN-1");
     assert_int_equal(f->got.n, 1);
@@ -118,7 +121,6 @@ static void test_resolves_when_the_step_completes(void **state) {
     assert_int_equal(r->sequence, f->got.alerts[0]->sequence + 1);
     assert_int_equal(tp_engine_open_alerts(f->engine), 0);
     assert_int_equal(tp_engine_deadlines(f->engine), 1); /* only the case retention */
-    tp_fixture_free(f);
 }
 
 /* Closing the case resolves every rework alert on it. */
@@ -158,8 +160,7 @@ static void test_resolves_when_the_case_closes(void **state) {
 /* More returns while FIRING do not fire again; once resolved by a
  * completion, the step returned again is new rework and fires anew. */
 static void test_never_fires_twice_while_open(void **state) {
-    (void)state;
-    tp_fixture_t *f = s_new(NULL, NULL);
+    tp_fixture_t *f = *state;
     s_step(f, "e1", D0, "FMV_REVIEW", RETURNED, "OWN-1");
     s_step(f, "e2", D0 + TP_H, "FMV_REVIEW", RETURNED, "OWN-1");
     s_step(f, "e3", D0 + 2 * TP_H, "FMV_REVIEW", RETURNED, "OWN-1");
@@ -172,7 +173,6 @@ static void test_never_fires_twice_while_open(void **state) {
     assert_int_equal(f->got.n, 3);
     assert_int_equal(f->got.alerts[2]->status, TP_FIRING);
     assert_string_equal(tp_test_evidence(f->got.alerts[2], "returns"), "5");
-    tp_fixture_free(f);
 }
 
 /* RETURNED events count in arrival order, whatever their timestamps; a
@@ -239,11 +239,14 @@ static void test_ids_with_slashes(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_fires_on_the_second_return),
+        cmocka_unit_test_setup_teardown(test_fires_on_the_second_return, s_setup,
+                                        tp_fixture_teardown),
         cmocka_unit_test(test_threshold),
-        cmocka_unit_test(test_resolves_when_the_step_completes),
+        cmocka_unit_test_setup_teardown(test_resolves_when_the_step_completes, s_setup,
+                                        tp_fixture_teardown),
         cmocka_unit_test(test_resolves_when_the_case_closes),
-        cmocka_unit_test(test_never_fires_twice_while_open),
+        cmocka_unit_test_setup_teardown(test_never_fires_twice_while_open, s_setup,
+                                        tp_fixture_teardown),
         cmocka_unit_test(test_out_of_order_and_duplicates),
         cmocka_unit_test(test_ids_with_slashes),
     };

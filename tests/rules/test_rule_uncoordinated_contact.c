@@ -39,8 +39,7 @@ static void s_call(tp_fixture_t *f, const char *eid, const char *call_id, const 
 }
 
 static void test_fires_on_the_third_distinct_rep(void **state) {
-    (void)state;
-    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
+    tp_fixture_t *f = *state;
     s_call(f, "e1", "C-1", "REP-1", D0);
     s_call(f, "e2", "C-2", "REP-2", D0 + TP_D);
     s_call(f, "e3", "C-3", "REP-1", D0 + 2 * TP_D); /* a rep again: still two */
@@ -64,7 +63,6 @@ static void test_fires_on_the_third_distinct_rep(void **state) {
     assert_int_equal(a->n_event_ids, 1);
     assert_string_equal(a->event_ids[0], "e4");
     assert_int_equal(a->detected_at_ms, D0 + 3 * TP_D + TP_H);
-    tp_fixture_free(f);
 }
 
 /* Windows are (t - W, t]: calls exactly W apart do not share one. */
@@ -84,8 +82,7 @@ static void test_window_edge(void **state) {
 }
 
 static void test_resolves_when_the_window_passes(void **state) {
-    (void)state;
-    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
+    tp_fixture_t *f = *state;
     s_call(f, "e1", "C-1", "REP-1", D0);
     s_call(f, "e2", "C-2", "REP-2", D0 + TP_D);
     s_call(f, "e3", "C-3", "REP-3", D0 + 2 * TP_D);
@@ -105,12 +102,10 @@ static void test_resolves_when_the_window_passes(void **state) {
     TP_WATERMARK(f, D0 + 60 * TP_D);
     assert_int_equal(f->got.n, 2);
     assert_int_equal(tp_engine_deadlines(f->engine), 0);
-    tp_fixture_free(f);
 }
 
 static void test_never_fires_twice_and_rearms(void **state) {
-    (void)state;
-    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
+    tp_fixture_t *f = *state;
     s_call(f, "e1", "C-1", "REP-1", D0);
     s_call(f, "e2", "C-2", "REP-2", D0 + TP_D);
     s_call(f, "e3", "C-3", "REP-3", D0 + 2 * TP_D);
@@ -131,12 +126,10 @@ static void test_never_fires_twice_and_rearms(void **state) {
     assert_int_equal(f->got.n, 3);
     assert_int_equal(f->got.alerts[2]->status, TP_FIRING);
     assert_string_equal(tp_test_evidence(f->got.alerts[2], "reps"), "REP-4,REP-5,REP-6");
-    tp_fixture_free(f);
 }
 
 static void test_out_of_order_arrival(void **state) {
-    (void)state;
-    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
+    tp_fixture_t *f = *state;
     int64_t       at = D0 + 2 * TP_D + TP_H; /* all arrive together, newest first */
     assert_int_equal(s_version(f, "e3", at, "C-3", "REP-3", D0 + 2 * TP_D, SUBMITTED), 0);
     assert_int_equal(s_version(f, "e1", at, "C-1", "REP-1", D0, SUBMITTED), 0);
@@ -148,14 +141,12 @@ static void test_out_of_order_arrival(void **state) {
     assert_string_equal(tp_test_evidence(f->got.alerts[0], "first_at"), "2026-01-01T09:00:00Z");
     TP_WATERMARK(f, D0 + W);
     assert_int_equal(f->got.n, 2);
-    tp_fixture_free(f);
 }
 
 /* A window completed by a late submission still happened: it fires, and
  * resolves at once if it has already passed. Not again afterwards. */
 static void test_late_window_fires_and_resolves_once(void **state) {
-    (void)state;
-    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
+    tp_fixture_t *f = *state;
     s_call(f, "e1", "C-1", "REP-1", D0);
     s_call(f, "e2", "C-2", "REP-2", D0 + 5 * TP_D);
     assert_int_equal(s_version(f, "e3", D0 + 8 * TP_D, "C-3", "REP-3", D0 + 6 * TP_D, SUBMITTED),
@@ -168,12 +159,10 @@ static void test_late_window_fires_and_resolves_once(void **state) {
     assert_int_equal(
         s_version(f, "e3b", D0 + 8 * TP_D + 1, "C-3", "REP-3", D0 + 6 * TP_D, SUBMITTED), 0);
     assert_int_equal(f->got.n, 2);
-    tp_fixture_free(f);
 }
 
 static void test_correction_and_duplicate_do_not_count_twice(void **state) {
-    (void)state;
-    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
+    tp_fixture_t *f = *state;
     s_call(f, "e1", "C-1", "REP-1", D0);
     s_call(f, "e2", "C-2", "REP-2", D0 + TP_D);
     /* The same event again is refused; a correction moves C-2 to REP-3. */
@@ -194,12 +183,10 @@ static void test_correction_and_duplicate_do_not_count_twice(void **state) {
         s_version(f, "e4b", D0 + 2 * TP_D + 2 * TP_H, "C-4", "REP-1", D0 + 2 * TP_D, SUBMITTED), 0);
     assert_int_equal(f->got.n, 2);
     assert_string_equal(tp_test_evidence(f->got.alerts[1], "resolution"), "corrected");
-    tp_fixture_free(f);
 }
 
 static void test_only_submitted_count_and_cancel_removes(void **state) {
-    (void)state;
-    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
+    tp_fixture_t *f = *state;
     s_call(f, "e1", "C-1", "REP-1", D0);
     s_call(f, "e2", "C-2", "REP-2", D0 + TP_D);
     assert_int_equal(s_version(f, "e3", D0 + 2 * TP_D, "C-3", "REP-3", D0 + 2 * TP_D, SAVED), 0);
@@ -212,7 +199,6 @@ static void test_only_submitted_count_and_cancel_removes(void **state) {
     assert_int_equal(f->got.n, 2);
     tp_expect_resolved(f, 1, "cancelled");
     assert_string_equal(f->got.alerts[1]->event_ids[0], "e3c");
-    tp_fixture_free(f);
 }
 
 static void test_config_thresholds(void **state) {
@@ -252,8 +238,7 @@ static void test_state_is_forgotten(void **state) {
 
 /* Many HCPs and many calls: each entry is bounded and freed (valgrind). */
 static void test_many_contacts_are_capped(void **state) {
-    (void)state;
-    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
+    tp_fixture_t *f = *state;
     char          eid[32], cid[32], rep[32];
     for (int i = 0; i < 200; i++) {
         snprintf(eid, sizeof eid, "e%d", i);
@@ -264,7 +249,6 @@ static void test_many_contacts_are_capped(void **state) {
     assert_int_equal(f->got.n, 0);
     s_call(f, "x", "C-x", "REP-x", D0 + 200 * TP_H);
     assert_int_equal(f->got.n, 1);
-    tp_fixture_free(f);
 }
 
 /* The same input in wall mode gives the same alerts; only detection
@@ -298,17 +282,17 @@ static void test_wall_clock_gives_the_same_alerts(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_fires_on_the_third_distinct_rep),
+        TP_FIXTURE_TEST(test_fires_on_the_third_distinct_rep, RULE),
         cmocka_unit_test(test_window_edge),
-        cmocka_unit_test(test_resolves_when_the_window_passes),
-        cmocka_unit_test(test_never_fires_twice_and_rearms),
-        cmocka_unit_test(test_out_of_order_arrival),
-        cmocka_unit_test(test_late_window_fires_and_resolves_once),
-        cmocka_unit_test(test_correction_and_duplicate_do_not_count_twice),
-        cmocka_unit_test(test_only_submitted_count_and_cancel_removes),
+        TP_FIXTURE_TEST(test_resolves_when_the_window_passes, RULE),
+        TP_FIXTURE_TEST(test_never_fires_twice_and_rearms, RULE),
+        TP_FIXTURE_TEST(test_out_of_order_arrival, RULE),
+        TP_FIXTURE_TEST(test_late_window_fires_and_resolves_once, RULE),
+        TP_FIXTURE_TEST(test_correction_and_duplicate_do_not_count_twice, RULE),
+        TP_FIXTURE_TEST(test_only_submitted_count_and_cancel_removes, RULE),
         cmocka_unit_test(test_config_thresholds),
         cmocka_unit_test(test_state_is_forgotten),
-        cmocka_unit_test(test_many_contacts_are_capped),
+        TP_FIXTURE_TEST(test_many_contacts_are_capped, RULE),
         cmocka_unit_test(test_wall_clock_gives_the_same_alerts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
