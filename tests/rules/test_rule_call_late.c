@@ -40,25 +40,19 @@ static void test_fires_just_past_submit_within(void **state) {
     tp_fixture_t *f = *state;
     s_submit(f, "s", "C-1", DUE + 1, CALL_AT);
     assert_int_equal(f->got.n, 1);
-    Touchpoint__V1__Alert *a = f->got.alerts[0];
-    assert_string_equal(f->got.topics[0], "accountability.call_late");
-    assert_string_equal(a->alert_id, "call_late:call/C-1");
-    assert_int_equal(a->status, TP_FIRING);
-    assert_int_equal(a->severity, TOUCHPOINT__V1__SEVERITY__SEVERITY_WARNING);
-    assert_int_equal(a->detected_at_ms, DUE + 1);
-    assert_string_equal(a->call_id, "C-1");
-    assert_string_equal(a->hcp_id, "HCP-1");
-    assert_string_equal(a->rep_id, "REP-1");
-    assert_string_equal(tp_test_evidence(a, "call_at"), "2026-01-01T09:00:00Z");
-    assert_string_equal(tp_test_evidence(a, "submitted_at"), "2026-01-03T09:00:00.001Z");
-    assert_string_equal(tp_test_evidence(a, "due_at"), "2026-01-03T09:00:00Z");
-    assert_string_equal(tp_test_evidence(a, "late_by"), "1ms");
-    assert_string_equal(tp_test_evidence(a, "style"), "hours");
-    assert_string_equal(tp_test_evidence(a, "submit_within"), "2d");
-    assert_null(tp_test_evidence(a, "cutoff_day"));
-    assert_string_equal(tp_test_evidence(a, "channel"), "IN_PERSON");
-    assert_int_equal(a->n_event_ids, 1);
-    assert_string_equal(a->event_ids[0], "s");
+    TP_EXPECT_ALERT(f, 0, .topic = "accountability.call_late", .alert_id = "call_late:call/C-1",
+                    .status = TP_FIRING, .severity = TOUCHPOINT__V1__SEVERITY__SEVERITY_WARNING,
+                    .detected_at_ms = DUE + 1, .call_id = "C-1", .hcp_id = "HCP-1",
+                    .rep_id = "REP-1",
+                    .evidence = { { "call_at", "2026-01-01T09:00:00Z" },
+                                  { "submitted_at", "2026-01-03T09:00:00.001Z" },
+                                  { "due_at", "2026-01-03T09:00:00Z" },
+                                  { "late_by", "1ms" },
+                                  { "style", "hours" },
+                                  { "submit_within", "2d" },
+                                  { "cutoff_day", NULL },
+                                  { "channel", "IN_PERSON" } },
+                    .event_ids = { "s" });
 }
 
 static void test_exactly_submit_within_is_on_time(void **state) {
@@ -190,14 +184,13 @@ static void test_monthly_cutoff_boundary(void **state) {
     s_submit(f, "s3", "C-3", FEB5_END + 1, TP_T0 + 31 * TP_D - 1); /* 31 Jan, last ms */
     s_submit(f, "s4", "C-4", FEB5_END + 1, TP_T0 + 31 * TP_D);     /* 1 Feb: due 5 Mar */
     assert_int_equal(f->got.n, 2);
-    Touchpoint__V1__Alert *a = f->got.alerts[0];
-    assert_string_equal(a->alert_id, "call_late:call/C-2");
-    assert_string_equal(tp_test_evidence(a, "due_at"), "2026-02-05T23:59:59.999Z");
-    assert_string_equal(tp_test_evidence(a, "submitted_at"), "2026-02-06T00:00:00Z");
-    assert_string_equal(tp_test_evidence(a, "late_by"), "1ms");
-    assert_string_equal(tp_test_evidence(a, "style"), "monthly");
-    assert_string_equal(tp_test_evidence(a, "cutoff_day"), "5");
-    assert_null(tp_test_evidence(a, "submit_within"));
+    TP_EXPECT_ALERT(f, 0, .alert_id = "call_late:call/C-2",
+                    .evidence = { { "due_at", "2026-02-05T23:59:59.999Z" },
+                                  { "submitted_at", "2026-02-06T00:00:00Z" },
+                                  { "late_by", "1ms" },
+                                  { "style", "monthly" },
+                                  { "cutoff_day", "5" },
+                                  { "submit_within", NULL } });
     assert_string_equal(f->got.alerts[1]->alert_id, "call_late:call/C-3");
     tp_fixture_free(f);
 }

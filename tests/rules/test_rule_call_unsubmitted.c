@@ -37,15 +37,13 @@ static void test_fires_at_deadline_without_further_input(void **state) {
     assert_int_equal(f->got.n, 0);
     TP_WATERMARK(f, DUE + 1); /* just past */
     assert_int_equal(f->got.n, 1);
-    Touchpoint__V1__Alert *a = f->got.alerts[0];
-    assert_string_equal(f->got.topics[0], "accountability.call_unsubmitted");
-    assert_string_equal(a->alert_id, "call_unsubmitted:call/C-1");
-    assert_int_equal(a->status, TP_FIRING);
-    assert_int_equal(a->detected_at_ms, DUE + 1);
-    assert_string_equal(tp_test_evidence(a, "call_at"), "2026-01-01T09:00:00Z");
-    assert_string_equal(tp_test_evidence(a, "due_at"), "2026-01-03T09:00:00Z");
-    assert_string_equal(tp_test_evidence(a, "submit_within"), "2d");
-    assert_string_equal(tp_test_evidence(a, "status"), "PLANNED");
+    const Touchpoint__V1__Alert *a = TP_EXPECT_ALERT(
+        f, 0, .topic = "accountability.call_unsubmitted", .alert_id = "call_unsubmitted:call/C-1",
+        .status = TP_FIRING, .detected_at_ms = DUE + 1,
+        .evidence = { { "call_at", "2026-01-01T09:00:00Z" },
+                      { "due_at", "2026-01-03T09:00:00Z" },
+                      { "submit_within", "2d" },
+                      { "status", "PLANNED" } });
     assert_string_equal(a->event_ids[0], "p");
     /* Time moving on does not fire it again. */
     TP_WATERMARK(f, DUE + 30 * TP_D);

@@ -41,25 +41,20 @@ static void test_fires_just_past_stall_after(void **state) {
     assert_int_equal(f->got.n, 0);
     TP_WATERMARK(f, TP_T0 + 3 * TP_D + STALL + 1);
     assert_int_equal(f->got.n, 1);
-    Touchpoint__V1__Alert *a = f->got.alerts[0];
-    assert_string_equal(f->got.topics[0], "friction.case_stalled");
-    assert_string_equal(a->alert_id, "case_stalled:contract/K-1");
-    assert_int_equal(a->status, TP_FIRING);
-    assert_int_equal(a->kind, TOUCHPOINT__V1__ALERT_KIND__ALERT_KIND_FRICTION);
-    assert_int_equal(a->severity, TOUCHPOINT__V1__SEVERITY__SEVERITY_WARNING);
-    assert_string_equal(a->contract_id, "K-1");
-    assert_string_equal(a->hcp_id, "HCP-1");
-    assert_string_equal(a->rep_id, "REP-1");
-    assert_int_equal(a->detected_at_ms, TP_T0 + 13 * TP_D + 1);
-    assert_string_equal(tp_test_evidence(a, "last_step"), "CONTRACT_SENT");
-    assert_string_equal(tp_test_evidence(a, "last_step_state"), "STARTED");
-    assert_string_equal(tp_test_evidence(a, "last_step_at"), "2026-01-04T00:00:00Z");
-    assert_string_equal(tp_test_evidence(a, "last_step_owner"), "OWN-3");
-    assert_string_equal(tp_test_evidence(a, "stalled_for"), "10d");
-    assert_string_equal(tp_test_evidence(a, "stall_after"), "10d");
-    assert_string_equal(tp_test_evidence(a, "open_steps"), "FMV_REVIEW,CONTRACT_SENT");
-    assert_string_equal(tp_test_evidence(a, "owners"), "OWN-1,OWN-2,OWN-3");
-    assert_string_equal(tp_test_evidence(a, "contract_type"), "SPEAKER");
+    const Touchpoint__V1__Alert *a = TP_EXPECT_ALERT(
+        f, 0, .topic = "friction.case_stalled", .alert_id = "case_stalled:contract/K-1",
+        .status = TP_FIRING, .kind = TOUCHPOINT__V1__ALERT_KIND__ALERT_KIND_FRICTION,
+        .severity = TOUCHPOINT__V1__SEVERITY__SEVERITY_WARNING, .contract_id = "K-1",
+        .hcp_id = "HCP-1", .rep_id = "REP-1", .detected_at_ms = TP_T0 + 13 * TP_D + 1,
+        .evidence = { { "last_step", "CONTRACT_SENT" },
+                      { "last_step_state", "STARTED" },
+                      { "last_step_at", "2026-01-04T00:00:00Z" },
+                      { "last_step_owner", "OWN-3" },
+                      { "stalled_for", "10d" },
+                      { "stall_after", "10d" },
+                      { "open_steps", "FMV_REVIEW,CONTRACT_SENT" },
+                      { "owners", "OWN-1,OWN-2,OWN-3" },
+                      { "contract_type", "SPEAKER" } });
     assert_string_equal(a->event_ids[0], "e4");
     /* Time moving on does not fire it again. */
     TP_WATERMARK(f, TP_T0 + 60 * TP_D);
@@ -88,13 +83,12 @@ static void test_moving_again_resolves_and_rearms(void **state) {
     assert_int_equal(f->got.n, 2);
     assert_int_equal(f->got.alerts[0]->status, TP_FIRING);
     assert_int_equal(f->got.alerts[0]->detected_at_ms, TP_T0 + STALL + 1);
-    Touchpoint__V1__Alert *r = f->got.alerts[1];
-    assert_int_equal(r->status, TP_RESOLVED);
-    assert_string_equal(r->alert_id, "case_stalled:contract/K-1");
-    assert_string_equal(tp_test_evidence(r, "resolution"), "moved again");
-    assert_string_equal(tp_test_evidence(r, "moved_step"), "NOMINATION");
-    assert_string_equal(tp_test_evidence(r, "moved_state"), "COMPLETED");
-    assert_string_equal(tp_test_evidence(r, "moved_at"), "2026-01-13T00:00:00Z");
+    const Touchpoint__V1__Alert *r =
+        TP_EXPECT_ALERT(f, 1, .status = TP_RESOLVED, .alert_id = "case_stalled:contract/K-1",
+                        .evidence = { { "resolution", "moved again" },
+                                      { "moved_step", "NOMINATION" },
+                                      { "moved_state", "COMPLETED" },
+                                      { "moved_at", "2026-01-13T00:00:00Z" } });
     assert_string_equal(tp_test_evidence(r, "stalled_for"), "10d"); /* from the FIRING */
     assert_string_equal(r->event_ids[0], "e2");
     /* Silent again for stall_after: a new FIRING (the first is resolved). */

@@ -55,17 +55,13 @@ static void test_fires_when_the_last_calls_all_miss(void **state) {
     assert_int_equal(f->got.n, 0); /* two: just inside */
     s_call(f, "e3", "C-3", IN_PERSON, D0 + 3 * TP_D);
     assert_int_equal(f->got.n, 1);
-    Touchpoint__V1__Alert *a = f->got.alerts[0];
-    assert_string_equal(f->got.topics[0], "accountability.channel_mismatch");
-    assert_string_equal(a->alert_id, ID);
-    assert_int_equal(a->status, TP_FIRING);
-    assert_int_equal(a->severity, TOUCHPOINT__V1__SEVERITY__SEVERITY_INFO);
-    assert_string_equal(a->hcp_id, "HCP-1");
-    assert_string_equal(a->call_id, "C-3");
-    assert_string_equal(tp_test_evidence(a, "preferred"), "EMAIL");
-    assert_string_equal(tp_test_evidence(a, "used"), "IN_PERSON,PHONE,IN_PERSON");
-    assert_string_equal(tp_test_evidence(a, "calls"), "C-1,C-2,C-3");
-    assert_string_equal(tp_test_evidence(a, "last_calls"), "3");
+    const Touchpoint__V1__Alert *a = TP_EXPECT_ALERT(
+        f, 0, .topic = "accountability.channel_mismatch", .alert_id = ID, .status = TP_FIRING,
+        .severity = TOUCHPOINT__V1__SEVERITY__SEVERITY_INFO, .hcp_id = "HCP-1", .call_id = "C-3",
+        .evidence = { { "preferred", "EMAIL" },
+                      { "used", "IN_PERSON,PHONE,IN_PERSON" },
+                      { "calls", "C-1,C-2,C-3" },
+                      { "last_calls", "3" } });
     assert_string_equal(a->event_ids[0], "e3");
     assert_int_equal(a->detected_at_ms, D0 + 3 * TP_D + TP_H);
 }

@@ -53,26 +53,21 @@ static void test_fires_just_past_the_target(void **state) {
     assert_int_equal(f->got.n, 0);
     s_contract(f, "LATE", TP_T0 + TARGET + 1); /* just past */
     assert_int_equal(f->got.n, 1);
-    Touchpoint__V1__Alert *a = f->got.alerts[0];
-    assert_string_equal(f->got.topics[0], "friction.cycle_time");
-    assert_string_equal(a->alert_id, "cycle_time:contract/LATE");
-    assert_int_equal(a->status, TP_FIRING);
-    assert_int_equal(a->kind, TOUCHPOINT__V1__ALERT_KIND__ALERT_KIND_FRICTION);
-    assert_int_equal(a->severity, TOUCHPOINT__V1__SEVERITY__SEVERITY_WARNING);
-    assert_string_equal(a->contract_id, "LATE");
-    assert_string_equal(a->hcp_id, "HCP-1");
-    assert_string_equal(a->rep_id, "REP-1");
-    assert_int_equal(a->detected_at_ms, TP_T0 + TARGET + 1);
-    assert_string_equal(tp_test_evidence(a, "contract_type"), "SPEAKER");
-    assert_string_equal(tp_test_evidence(a, "opened_at"), "2026-01-01T00:00:00Z");
-    assert_string_equal(tp_test_evidence(a, "closed_at"), "2026-01-15T00:00:00.001Z");
-    assert_string_equal(tp_test_evidence(a, "cycle_time"), "14d");
-    assert_string_equal(tp_test_evidence(a, "target"), "14d");
-    assert_string_equal(tp_test_evidence(a, "over_by"), "1ms");
-    assert_string_equal(tp_test_evidence(a, "steps"), "3");
-    assert_string_equal(tp_test_evidence(a, "owners"), "OWN-1,OWN-2,OWN-3");
-    assert_string_equal(tp_test_evidence(a, "slowest_step"), "FMV_REVIEW");
-    assert_string_equal(tp_test_evidence(a, "slowest_step_time"), "7d");
+    const Touchpoint__V1__Alert *a = TP_EXPECT_ALERT(
+        f, 0, .topic = "friction.cycle_time", .alert_id = "cycle_time:contract/LATE",
+        .status = TP_FIRING, .kind = TOUCHPOINT__V1__ALERT_KIND__ALERT_KIND_FRICTION,
+        .severity = TOUCHPOINT__V1__SEVERITY__SEVERITY_WARNING, .contract_id = "LATE",
+        .hcp_id = "HCP-1", .rep_id = "REP-1", .detected_at_ms = TP_T0 + TARGET + 1,
+        .evidence = { { "contract_type", "SPEAKER" },
+                      { "opened_at", "2026-01-01T00:00:00Z" },
+                      { "closed_at", "2026-01-15T00:00:00.001Z" },
+                      { "cycle_time", "14d" },
+                      { "target", "14d" },
+                      { "over_by", "1ms" },
+                      { "steps", "3" },
+                      { "owners", "OWN-1,OWN-2,OWN-3" },
+                      { "slowest_step", "FMV_REVIEW" },
+                      { "slowest_step_time", "7d" } });
     assert_string_equal(a->event_ids[0], "LATE-close");
     tp_fixture_free(f);
 }

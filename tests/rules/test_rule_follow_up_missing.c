@@ -43,18 +43,16 @@ static void test_fires_at_deadline_without_further_input(void **state) {
     assert_int_equal(f->got.n, 0);
     TP_WATERMARK(f, DUE + 1); /* just past */
     assert_int_equal(f->got.n, 1);
-    Touchpoint__V1__Alert *a = f->got.alerts[0];
-    assert_string_equal(f->got.topics[0], "accountability.follow_up_missing");
-    assert_string_equal(a->alert_id, "follow_up_missing:feedback/F-1");
-    assert_int_equal(a->status, TP_FIRING);
-    assert_int_equal(a->severity, TOUCHPOINT__V1__SEVERITY__SEVERITY_WARNING);
-    assert_int_equal(a->detected_at_ms, DUE + 1);
-    assert_string_equal(a->hcp_id, "HCP-1");
-    assert_string_equal(tp_test_evidence(a, "nps"), "3");
-    assert_null(tp_test_evidence(a, "effort_score"));
-    assert_string_equal(tp_test_evidence(a, "feedback_at"), "2026-01-01T10:00:00Z");
-    assert_string_equal(tp_test_evidence(a, "due_at"), "2026-01-08T10:00:00Z");
-    assert_string_equal(tp_test_evidence(a, "follow_up_within"), "7d");
+    const Touchpoint__V1__Alert *a =
+        TP_EXPECT_ALERT(f, 0, .topic = "accountability.follow_up_missing",
+                        .alert_id = "follow_up_missing:feedback/F-1", .status = TP_FIRING,
+                        .severity = TOUCHPOINT__V1__SEVERITY__SEVERITY_WARNING,
+                        .detected_at_ms = DUE + 1, .hcp_id = "HCP-1",
+                        .evidence = { { "nps", "3" },
+                                      { "effort_score", NULL },
+                                      { "feedback_at", "2026-01-01T10:00:00Z" },
+                                      { "due_at", "2026-01-08T10:00:00Z" },
+                                      { "follow_up_within", "7d" } });
     assert_string_equal(tp_test_evidence(a, "comment"),
                         "Nobody answered my question about dosing.");
     assert_string_equal(tp_test_evidence(a, "subject_type"), "call");
@@ -204,12 +202,10 @@ static void test_late_follow_up_resolves(void **state) {
     assert_int_equal(f->got.n, 2); /* passes the deadline first */
     assert_int_equal(f->got.alerts[0]->status, TP_FIRING);
     assert_int_equal(f->got.alerts[0]->detected_at_ms, DUE + 1);
-    Touchpoint__V1__Alert *r = f->got.alerts[1];
-    assert_int_equal(r->status, TP_RESOLVED);
-    assert_string_equal(r->alert_id, "follow_up_missing:feedback/F-1");
-    assert_string_equal(tp_test_evidence(r, "resolution"), "followed up");
-    assert_string_equal(tp_test_evidence(r, "call_id"), "C-1");
-    assert_string_equal(tp_test_evidence(r, "rep_id"), "REP-7");
+    const Touchpoint__V1__Alert *r = TP_EXPECT_ALERT(
+        f, 1, .status = TP_RESOLVED, .alert_id = "follow_up_missing:feedback/F-1",
+        .evidence = {
+            { "resolution", "followed up" }, { "call_id", "C-1" }, { "rep_id", "REP-7" } });
     assert_string_equal(tp_test_evidence(r, "nps"), "2"); /* the FIRING's evidence */
     assert_string_equal(r->event_ids[0], "c");
     assert_int_equal(r->sequence, f->got.alerts[0]->sequence + 1);

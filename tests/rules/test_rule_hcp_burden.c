@@ -71,18 +71,12 @@ static void test_fires_on_the_fifth_ask(void **state) {
     assert_int_equal(f->got.n, 0); /* four: at the limit */
     s_ask(f, "a5", D0 + 3 * TP_D, "PAYMENT_DETAILS");
     assert_int_equal(f->got.n, 1);
-    Touchpoint__V1__Alert *a = f->got.alerts[0];
-    assert_string_equal(f->got.topics[0], "friction.hcp_burden");
-    assert_string_equal(a->alert_id, ID);
-    assert_int_equal(a->kind, TOUCHPOINT__V1__ALERT_KIND__ALERT_KIND_FRICTION);
-    assert_int_equal(a->status, TP_FIRING);
-    assert_int_equal(a->severity, TOUCHPOINT__V1__SEVERITY__SEVERITY_WARNING);
-    assert_string_equal(a->contract_id, "K-1");
-    assert_string_equal(a->hcp_id, "HCP-9");
-    assert_string_equal(a->rep_id, "REP-3");
-    assert_int_equal(a->detected_at_ms, D0 + 3 * TP_D);
-    assert_string_equal(tp_test_evidence(a, "hcp_actions"), "5");
-    assert_string_equal(tp_test_evidence(a, "max_hcp_actions"), "4");
+    const Touchpoint__V1__Alert *a = TP_EXPECT_ALERT(
+        f, 0, .topic = "friction.hcp_burden", .alert_id = ID,
+        .kind = TOUCHPOINT__V1__ALERT_KIND__ALERT_KIND_FRICTION, .status = TP_FIRING,
+        .severity = TOUCHPOINT__V1__SEVERITY__SEVERITY_WARNING, .contract_id = "K-1",
+        .hcp_id = "HCP-9", .rep_id = "REP-3", .detected_at_ms = D0 + 3 * TP_D,
+        .evidence = { { "hcp_actions", "5" }, { "max_hcp_actions", "4" } });
     assert_string_equal(tp_test_evidence(a, "asks"),
                         "NEEDS_ASSESSMENT,CONTRACT_SENT,CONTRACT_SENT,CONTRACT_SENT,"
                         "PAYMENT_DETAILS");

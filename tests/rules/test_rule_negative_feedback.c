@@ -45,34 +45,26 @@ static void test_contract_link(void **state) {
                               .comment = "Three forms for one talk." };
     assert_int_equal(tp_fixture_feedback(f, &fb), 0);
     assert_int_equal(f->got.n, 1);
-    Touchpoint__V1__Alert *a = f->got.alerts[0];
-    assert_string_equal(f->got.topics[0], "friction.negative_feedback");
-    assert_string_equal(a->alert_id, "negative_feedback:feedback/F-1");
-    assert_int_equal(a->kind, TOUCHPOINT__V1__ALERT_KIND__ALERT_KIND_FRICTION);
-    assert_int_equal(a->status, TP_FIRING);
-    assert_int_equal(a->severity, WARNING);
-    assert_int_equal(a->detected_at_ms, FB_AT);
-    assert_string_equal(a->contract_id, "K-1");
-    assert_string_equal(a->hcp_id, "HCP-9");
-    assert_string_equal(a->rep_id, "REP-3");
-    assert_string_equal(a->call_id, "");
-    assert_string_equal(tp_test_evidence(a, "nps"), "5");
-    assert_string_equal(tp_test_evidence(a, "nps_max"), "6");
-    assert_null(tp_test_evidence(a, "effort_score"));
-    assert_null(tp_test_evidence(a, "effort_threshold"));
-    assert_string_equal(tp_test_evidence(a, "effort_scale"), "1-7, high = hard");
-    assert_string_equal(tp_test_evidence(a, "judged_on"), "nps");
-    assert_string_equal(tp_test_evidence(a, "comment"), "Three forms for one talk.");
-    assert_string_equal(tp_test_evidence(a, "subject_type"), "contract");
-    assert_string_equal(tp_test_evidence(a, "subject_id"), "K-1");
-    assert_string_equal(tp_test_evidence(a, "source"), "survey");
-    assert_string_equal(tp_test_evidence(a, "feedback_id"), "F-1");
-    assert_string_equal(tp_test_evidence(a, "feedback_at"), "2026-01-01T10:00:00Z");
-    assert_string_equal(tp_test_evidence(a, "contract_type"), "CONSULTING");
-    assert_string_equal(tp_test_evidence(a, "feedback_hcp_id"), "HCP-1");
-    assert_non_null(strstr(a->summary, "contract K-1"));
-    assert_int_equal(a->n_event_ids, 1);
-    assert_string_equal(a->event_ids[0], "ev-1");
+    const Touchpoint__V1__Alert *a = TP_EXPECT_ALERT(
+        f, 0, .topic = "friction.negative_feedback", .alert_id = "negative_feedback:feedback/F-1",
+        .kind = TOUCHPOINT__V1__ALERT_KIND__ALERT_KIND_FRICTION, .status = TP_FIRING,
+        .severity = WARNING, .detected_at_ms = FB_AT, .contract_id = "K-1", .hcp_id = "HCP-9",
+        .rep_id = "REP-3", .call_id = "",
+        .evidence = { { "nps", "5" },
+                      { "nps_max", "6" },
+                      { "effort_score", NULL },
+                      { "effort_threshold", NULL },
+                      { "effort_scale", "1-7, high = hard" },
+                      { "judged_on", "nps" },
+                      { "comment", "Three forms for one talk." },
+                      { "subject_type", "contract" },
+                      { "subject_id", "K-1" },
+                      { "source", "survey" },
+                      { "feedback_id", "F-1" },
+                      { "feedback_at", "2026-01-01T10:00:00Z" },
+                      { "contract_type", "CONSULTING" },
+                      { "feedback_hcp_id", "HCP-1" } },
+        .event_ids = { "ev-1" }, .summary_has = { "contract K-1" });
 
     /* An unknown contract: the feedback's HCP, no rep, no type. */
     fb = (tp_test_feedback_t){ .event_id = "ev-2",
@@ -106,19 +98,15 @@ static void test_call_link(void **state) {
                               .effort = 6 };
     assert_int_equal(tp_fixture_feedback(f, &fb), 0);
     assert_int_equal(f->got.n, 1);
-    Touchpoint__V1__Alert *a = f->got.alerts[0];
-    assert_string_equal(a->call_id, "C-1");
-    assert_string_equal(a->contract_id, "");
-    assert_string_equal(a->hcp_id, "HCP-1");
-    assert_string_equal(a->rep_id, "REP-7");
-    assert_string_equal(a->account_id, "ACC-1");
-    assert_string_equal(a->territory, "T-1");
-    assert_string_equal(tp_test_evidence(a, "effort_score"), "6");
-    assert_string_equal(tp_test_evidence(a, "effort_threshold"), "5");
-    assert_null(tp_test_evidence(a, "nps"));
-    assert_string_equal(tp_test_evidence(a, "judged_on"), "effort");
-    assert_string_equal(tp_test_evidence(a, "subject_type"), "call");
-    assert_non_null(strstr(a->summary, "call C-1"));
+    const Touchpoint__V1__Alert *a =
+        TP_EXPECT_ALERT(f, 0, .call_id = "C-1", .contract_id = "", .hcp_id = "HCP-1",
+                        .rep_id = "REP-7", .account_id = "ACC-1", .territory = "T-1",
+                        .evidence = { { "effort_score", "6" },
+                                      { "effort_threshold", "5" },
+                                      { "nps", NULL },
+                                      { "judged_on", "effort" },
+                                      { "subject_type", "call" } },
+                        .summary_has = { "call C-1" });
 
     /* An unknown call: the feedback's HCP, the call id kept. */
     fb = (tp_test_feedback_t){ .event_id = "F-2",

@@ -43,15 +43,11 @@ static void test_fires_on_the_second_return(void **state) {
     s_step(f, "e4", D0 + 2 * TP_D, "FMV_REVIEW", STARTED, "OWN-3");
     s_step(f, "e5", D0 + 3 * TP_D, "FMV_REVIEW", RETURNED, "OWN-3");
     assert_int_equal(f->got.n, 1);
-    Touchpoint__V1__Alert *a = f->got.alerts[0];
-    assert_string_equal(f->got.topics[0], "friction.rework");
-    assert_string_equal(a->alert_id, ID);
-    assert_int_equal(a->kind, TOUCHPOINT__V1__ALERT_KIND__ALERT_KIND_FRICTION);
-    assert_int_equal(a->status, TP_FIRING);
-    assert_int_equal(a->severity, TOUCHPOINT__V1__SEVERITY__SEVERITY_WARNING);
-    assert_string_equal(a->contract_id, "K-1");
-    assert_string_equal(a->hcp_id, "HCP-9");
-    assert_string_equal(a->rep_id, "REP-3");
+    const Touchpoint__V1__Alert *a =
+        TP_EXPECT_ALERT(f, 0, .topic = "friction.rework", .alert_id = ID,
+                        .kind = TOUCHPOINT__V1__ALERT_KIND__ALERT_KIND_FRICTION,
+                        .status = TP_FIRING, .severity = TOUCHPOINT__V1__SEVERITY__SEVERITY_WARNING,
+                        .contract_id = "K-1", .hcp_id = "HCP-9", .rep_id = "REP-3");
     assert_string_equal(a->step, "FMV_REVIEW");
     assert_string_equal(a->call_id, "");
     assert_int_equal(a->detected_at_ms, D0 + 3 * TP_D);

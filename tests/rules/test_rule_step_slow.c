@@ -37,15 +37,12 @@ static void test_fires_just_past_the_sla(void **state) {
     assert_int_equal(f->got.n, 0);
     TP_WATERMARK(f, TP_T0 + SLA + 1); /* just past */
     assert_int_equal(f->got.n, 1);
-    Touchpoint__V1__Alert *a = f->got.alerts[0];
-    assert_string_equal(f->got.topics[0], "friction.step_slow");
-    assert_string_equal(a->alert_id, "step_slow:contract/K-1/step/NEEDS_ASSESSMENT");
-    assert_int_equal(a->status, TP_FIRING);
-    assert_int_equal(a->kind, TOUCHPOINT__V1__ALERT_KIND__ALERT_KIND_FRICTION);
-    assert_int_equal(a->severity, TOUCHPOINT__V1__SEVERITY__SEVERITY_WARNING);
-    assert_string_equal(a->contract_id, "K-1");
-    assert_string_equal(a->hcp_id, "HCP-1");
-    assert_string_equal(a->rep_id, "REP-1");
+    const Touchpoint__V1__Alert *a = TP_EXPECT_ALERT(
+        f, 0, .topic = "friction.step_slow",
+        .alert_id = "step_slow:contract/K-1/step/NEEDS_ASSESSMENT", .status = TP_FIRING,
+        .kind = TOUCHPOINT__V1__ALERT_KIND__ALERT_KIND_FRICTION,
+        .severity = TOUCHPOINT__V1__SEVERITY__SEVERITY_WARNING, .contract_id = "K-1",
+        .hcp_id = "HCP-1", .rep_id = "REP-1");
     assert_string_equal(a->step, "NEEDS_ASSESSMENT");
     assert_int_equal(a->detected_at_ms, TP_T0 + SLA + 1);
     assert_string_equal(tp_test_evidence(a, "step"), "NEEDS_ASSESSMENT");
@@ -83,11 +80,9 @@ static void test_completion_resolves(void **state) {
     assert_int_equal(f->got.n, 2);
     assert_int_equal(f->got.alerts[0]->status, TP_FIRING);
     assert_int_equal(f->got.alerts[0]->detected_at_ms, TP_T0 + SLA + 1);
-    Touchpoint__V1__Alert *r = f->got.alerts[1];
-    assert_int_equal(r->status, TP_RESOLVED);
-    assert_string_equal(r->alert_id, "step_slow:contract/K-1/step/NEEDS_ASSESSMENT");
-    assert_string_equal(tp_test_evidence(r, "resolution"), "completed");
-    assert_string_equal(tp_test_evidence(r, "open_for"), "6d");
+    const Touchpoint__V1__Alert *r = TP_EXPECT_ALERT(
+        f, 1, .status = TP_RESOLVED, .alert_id = "step_slow:contract/K-1/step/NEEDS_ASSESSMENT",
+        .evidence = { { "resolution", "completed" }, { "open_for", "6d" } });
     assert_string_equal(tp_test_evidence(r, "sla"), "5d"); /* kept from the FIRING */
     assert_string_equal(r->event_ids[0], "c");
     assert_int_equal(r->sequence, f->got.alerts[0]->sequence + 1);

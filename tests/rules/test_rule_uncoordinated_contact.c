@@ -46,23 +46,17 @@ static void test_fires_on_the_third_distinct_rep(void **state) {
     assert_int_equal(f->got.n, 0);
     s_call(f, "e4", "C-4", "REP-3", D0 + 3 * TP_D);
     assert_int_equal(f->got.n, 1);
-    Touchpoint__V1__Alert *a = f->got.alerts[0];
-    assert_string_equal(f->got.topics[0], "accountability.uncoordinated_contact");
-    assert_string_equal(a->alert_id, ID);
-    assert_int_equal(a->status, TP_FIRING);
-    assert_int_equal(a->severity, TOUCHPOINT__V1__SEVERITY__SEVERITY_WARNING);
-    assert_string_equal(a->hcp_id, "HCP-1");
-    assert_string_equal(a->account_id, "ACC-1");
-    assert_string_equal(a->territory, "T-1");
-    assert_string_equal(tp_test_evidence(a, "reps"), "REP-1,REP-2,REP-3");
-    assert_string_equal(tp_test_evidence(a, "calls"), "C-1,C-2,C-3,C-4");
-    assert_string_equal(tp_test_evidence(a, "distinct_reps"), "3");
-    assert_string_equal(tp_test_evidence(a, "window"), "7d");
-    assert_string_equal(tp_test_evidence(a, "first_at"), "2026-01-01T09:00:00Z");
-    assert_string_equal(tp_test_evidence(a, "last_at"), "2026-01-04T09:00:00Z");
-    assert_int_equal(a->n_event_ids, 1);
-    assert_string_equal(a->event_ids[0], "e4");
-    assert_int_equal(a->detected_at_ms, D0 + 3 * TP_D + TP_H);
+    TP_EXPECT_ALERT(f, 0, .topic = "accountability.uncoordinated_contact", .alert_id = ID,
+                    .status = TP_FIRING, .severity = TOUCHPOINT__V1__SEVERITY__SEVERITY_WARNING,
+                    .hcp_id = "HCP-1", .account_id = "ACC-1", .territory = "T-1",
+                    .detected_at_ms = D0 + 3 * TP_D + TP_H,
+                    .evidence = { { "reps", "REP-1,REP-2,REP-3" },
+                                  { "calls", "C-1,C-2,C-3,C-4" },
+                                  { "distinct_reps", "3" },
+                                  { "window", "7d" },
+                                  { "first_at", "2026-01-01T09:00:00Z" },
+                                  { "last_at", "2026-01-04T09:00:00Z" } },
+                    .event_ids = { "e4" });
 }
 
 /* Windows are (t - W, t]: calls exactly W apart do not share one. */
@@ -91,13 +85,10 @@ static void test_resolves_when_the_window_passes(void **state) {
     assert_int_equal(f->got.n, 1);
     TP_WATERMARK(f, D0 + W); /* C-1 has left */
     assert_int_equal(f->got.n, 2);
-    Touchpoint__V1__Alert *r = f->got.alerts[1];
-    assert_string_equal(r->alert_id, ID);
-    assert_int_equal(r->status, TP_RESOLVED);
-    assert_int_equal(r->detected_at_ms, D0 + W);
-    assert_string_equal(tp_test_evidence(r, "resolution"), "window passed");
-    assert_string_equal(tp_test_evidence(r, "distinct_reps"), "2");
-    assert_string_equal(tp_test_evidence(r, "reps"), "REP-1,REP-2,REP-3");
+    TP_EXPECT_ALERT(f, 1, .alert_id = ID, .status = TP_RESOLVED, .detected_at_ms = D0 + W,
+                    .evidence = { { "resolution", "window passed" },
+                                  { "distinct_reps", "2" },
+                                  { "reps", "REP-1,REP-2,REP-3" } });
     /* Nothing more happens, and nothing is left armed. */
     TP_WATERMARK(f, D0 + 60 * TP_D);
     assert_int_equal(f->got.n, 2);
