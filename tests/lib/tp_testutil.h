@@ -1,6 +1,7 @@
 /* tp_testutil — helpers for process-level tests: temp dirs, files, and
  * child processes (the real touchpointd, tp-pub, tp-tail) whose stdout and
- * stderr go to files, waited for with a deadline (pidfd + poll, no sleeps).
+ * stderr go to files, waited for with a deadline (pidfd + poll, no sleeps);
+ * and TP_TEST_MAIN, the main() every test program shares.
  */
 #pragma once
 
@@ -51,3 +52,11 @@ long long tp_now_ms(void);
 /* A loopback TCP port nobody listens on right now (bound, read, closed):
  * for servers a test starts. 0 on failure. */
 unsigned tp_free_port(void);
+
+/* The main() of a test program (after <cmocka.h>): runs the tests given,
+ * `cmocka_unit_test(test_x), ...`, as one group without group fixtures. */
+#define TP_TEST_MAIN(...)                                  \
+    int main(void) {                                       \
+        const struct CMUnitTest tests[] = { __VA_ARGS__ }; \
+        return cmocka_run_group_tests(tests, NULL, NULL);  \
+    }

@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include "tp_testengine.h"
+#include "tp_testutil.h"
 
 #define PLANNED   TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_PLANNED
 #define SUBMITTED TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED
@@ -266,21 +267,16 @@ static void test_wall_clock_gives_the_same_alerts(void **state) {
     tp_fixture_free(e);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        TP_FIXTURE_TEST(test_fires_just_past_submit_within, RULE),
-        TP_FIXTURE_TEST(test_exactly_submit_within_is_on_time, RULE),
-        cmocka_unit_test(test_configured_submit_within),
-        TP_FIXTURE_TEST(test_resolved_as_expired_after_a_week, RULE),
-        TP_FIXTURE_TEST(test_planned_then_late_submission_fires_once, RULE),
-        TP_FIXTURE_TEST(test_corrections_never_fire_twice, RULE),
-        TP_FIXTURE_TEST(test_correction_of_on_time_call_is_not_judged, RULE),
-        cmocka_unit_test(test_submission_time_source),
-        TP_FIXTURE_TEST(test_out_of_order_versions, RULE),
-        cmocka_unit_test(test_monthly_cutoff_boundary),
-        cmocka_unit_test(test_monthly_december_rolls_over),
-        cmocka_unit_test(test_monthly_per_month_override),
-        cmocka_unit_test(test_wall_clock_gives_the_same_alerts),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TP_TEST_MAIN(TP_FIXTURE_TEST(test_fires_just_past_submit_within, RULE),
+             TP_FIXTURE_TEST(test_exactly_submit_within_is_on_time, RULE),
+             cmocka_unit_test(test_configured_submit_within),
+             TP_FIXTURE_TEST(test_resolved_as_expired_after_a_week, RULE),
+             TP_FIXTURE_TEST(test_planned_then_late_submission_fires_once, RULE),
+             TP_FIXTURE_TEST(test_corrections_never_fire_twice, RULE),
+             TP_FIXTURE_TEST(test_correction_of_on_time_call_is_not_judged, RULE),
+             cmocka_unit_test(test_submission_time_source),
+             TP_FIXTURE_TEST(test_out_of_order_versions, RULE),
+             cmocka_unit_test(test_monthly_cutoff_boundary),
+             cmocka_unit_test(test_monthly_december_rolls_over),
+             cmocka_unit_test(test_monthly_per_month_override),
+             cmocka_unit_test(test_wall_clock_gives_the_same_alerts))

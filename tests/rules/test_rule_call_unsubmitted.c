@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include "tp_testengine.h"
+#include "tp_testutil.h"
 
 #define RULE "call_unsubmitted"
 
@@ -179,19 +180,14 @@ static void test_wall_clock_gives_the_same_alerts(void **state) {
     tp_fixture_free(e);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        TP_FIXTURE_TEST(test_fires_at_deadline_without_further_input, RULE),
-        TP_FIXTURE_TEST(test_any_event_moves_time_not_only_watermarks, RULE),
-        TP_FIXTURE_TEST(test_submitted_in_time_never_fires, RULE),
-        TP_FIXTURE_TEST(test_late_submission_resolves, RULE),
-        cmocka_unit_test(test_cancel_before_and_after),
-        TP_FIXTURE_TEST(test_rescheduled_call_moves_the_deadline, RULE),
-        TP_FIXTURE_TEST(test_saved_versions_do_not_fire_twice, RULE),
-        TP_FIXTURE_TEST(test_out_of_order_submission_first, RULE),
-        TP_FIXTURE_TEST(test_calls_are_forgotten_after_their_last_deadline, RULE),
-        TP_FIXTURE_TEST(test_late_correction_extends_retention, RULE),
-        cmocka_unit_test(test_wall_clock_gives_the_same_alerts),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TP_TEST_MAIN(TP_FIXTURE_TEST(test_fires_at_deadline_without_further_input, RULE),
+             TP_FIXTURE_TEST(test_any_event_moves_time_not_only_watermarks, RULE),
+             TP_FIXTURE_TEST(test_submitted_in_time_never_fires, RULE),
+             TP_FIXTURE_TEST(test_late_submission_resolves, RULE),
+             cmocka_unit_test(test_cancel_before_and_after),
+             TP_FIXTURE_TEST(test_rescheduled_call_moves_the_deadline, RULE),
+             TP_FIXTURE_TEST(test_saved_versions_do_not_fire_twice, RULE),
+             TP_FIXTURE_TEST(test_out_of_order_submission_first, RULE),
+             TP_FIXTURE_TEST(test_calls_are_forgotten_after_their_last_deadline, RULE),
+             TP_FIXTURE_TEST(test_late_correction_extends_retention, RULE),
+             cmocka_unit_test(test_wall_clock_gives_the_same_alerts))

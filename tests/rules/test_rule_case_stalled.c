@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include "tp_testengine.h"
+#include "tp_testutil.h"
 
 #define RULE "case_stalled"
 
@@ -193,15 +194,10 @@ static void test_wall_clock_gives_the_same_alerts(void **state) {
     tp_fixture_free(e);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_fires_just_past_stall_after),
-        cmocka_unit_test(test_every_event_moves_the_deadline),
-        cmocka_unit_test(test_moving_again_resolves_and_rearms),
-        cmocka_unit_test(test_stale_events_neither_rearm_earlier_nor_resolve),
-        cmocka_unit_test(test_case_close_resolves_and_disarms),
-        cmocka_unit_test(test_retention_watch_follows_the_case),
-        cmocka_unit_test(test_wall_clock_gives_the_same_alerts),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TP_TEST_MAIN(cmocka_unit_test(test_fires_just_past_stall_after),
+             cmocka_unit_test(test_every_event_moves_the_deadline),
+             cmocka_unit_test(test_moving_again_resolves_and_rearms),
+             cmocka_unit_test(test_stale_events_neither_rearm_earlier_nor_resolve),
+             cmocka_unit_test(test_case_close_resolves_and_disarms),
+             cmocka_unit_test(test_retention_watch_follows_the_case),
+             cmocka_unit_test(test_wall_clock_gives_the_same_alerts))

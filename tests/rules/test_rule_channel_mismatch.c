@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include "tp_testengine.h"
+#include "tp_testutil.h"
 
 #define RULE "channel_mismatch"
 
@@ -255,18 +256,12 @@ static void test_wall_clock_gives_the_same_alerts(void **state) {
     tp_fixture_free(e);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        TP_FIXTURE_TEST(test_fires_when_the_last_calls_all_miss, RULE),
-        TP_FIXTURE_TEST(test_threshold_counts_only_the_last_calls, RULE),
-        TP_FIXTURE_TEST(test_resolves_on_a_preferred_call_and_never_fires_twice, RULE),
-        TP_FIXTURE_TEST(test_preference_changes, RULE),
-        TP_FIXTURE_TEST(test_out_of_order_calls, RULE),
-        TP_FIXTURE_TEST(test_correction_duplicate_and_cancel, RULE),
-        cmocka_unit_test(test_last_calls_config),
-        cmocka_unit_test(test_idle_hcp_is_forgotten),
-        TP_FIXTURE_TEST(test_firing_hcp_is_kept, RULE),
-        cmocka_unit_test(test_wall_clock_gives_the_same_alerts),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TP_TEST_MAIN(TP_FIXTURE_TEST(test_fires_when_the_last_calls_all_miss, RULE),
+             TP_FIXTURE_TEST(test_threshold_counts_only_the_last_calls, RULE),
+             TP_FIXTURE_TEST(test_resolves_on_a_preferred_call_and_never_fires_twice, RULE),
+             TP_FIXTURE_TEST(test_preference_changes, RULE),
+             TP_FIXTURE_TEST(test_out_of_order_calls, RULE),
+             TP_FIXTURE_TEST(test_correction_duplicate_and_cancel, RULE),
+             cmocka_unit_test(test_last_calls_config), cmocka_unit_test(test_idle_hcp_is_forgotten),
+             TP_FIXTURE_TEST(test_firing_hcp_is_kept, RULE),
+             cmocka_unit_test(test_wall_clock_gives_the_same_alerts))

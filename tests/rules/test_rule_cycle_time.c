@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include "tp_testengine.h"
+#include "tp_testutil.h"
 
 #define RULE "cycle_time"
 
@@ -231,17 +232,12 @@ static void test_wall_clock_gives_the_same_alerts(void **state) {
     tp_fixture_free(e);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_fires_just_past_the_target),
-        cmocka_unit_test(test_default_targets_per_type),
-        cmocka_unit_test(test_expires_a_week_after_the_close),
-        cmocka_unit_test(test_cancelled_contract_never_fires),
-        cmocka_unit_test(test_judged_once),
-        cmocka_unit_test(test_duplicate_close_does_nothing),
-        cmocka_unit_test(test_out_of_order_events),
-        cmocka_unit_test(test_unknown_contract_type_has_no_target),
-        cmocka_unit_test(test_wall_clock_gives_the_same_alerts),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TP_TEST_MAIN(cmocka_unit_test(test_fires_just_past_the_target),
+             cmocka_unit_test(test_default_targets_per_type),
+             cmocka_unit_test(test_expires_a_week_after_the_close),
+             cmocka_unit_test(test_cancelled_contract_never_fires),
+             cmocka_unit_test(test_judged_once),
+             cmocka_unit_test(test_duplicate_close_does_nothing),
+             cmocka_unit_test(test_out_of_order_events),
+             cmocka_unit_test(test_unknown_contract_type_has_no_target),
+             cmocka_unit_test(test_wall_clock_gives_the_same_alerts))

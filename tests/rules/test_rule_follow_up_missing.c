@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include "tp_testengine.h"
+#include "tp_testutil.h"
 
 #define RULE "follow_up_missing"
 
@@ -369,22 +370,15 @@ static void test_wall_clock_gives_the_same_alerts(void **state) {
     tp_fixture_free(e);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        TP_FIXTURE_TEST(test_fires_at_deadline_without_further_input, RULE),
-        cmocka_unit_test(test_detractor_thresholds),
-        cmocka_unit_test(test_per_source_scale),
-        cmocka_unit_test(test_follow_up_in_time_cancels),
-        TP_FIXTURE_TEST(test_calls_that_do_not_count, RULE),
-        cmocka_unit_test(test_late_follow_up_resolves),
-        TP_FIXTURE_TEST(test_expires_90_days_after_the_deadline, RULE),
-        TP_FIXTURE_TEST(test_never_fires_twice_for_one_feedback, RULE),
-        TP_FIXTURE_TEST(test_one_call_follows_up_every_earlier_feedback, RULE),
-        TP_FIXTURE_TEST(test_feedback_arriving_after_its_follow_up, RULE),
-        TP_FIXTURE_TEST(test_feedback_arriving_after_its_deadline, RULE),
-        TP_FIXTURE_TEST(test_call_versions, RULE),
-        TP_FIXTURE_TEST(test_comment_excerpt, RULE),
-        cmocka_unit_test(test_wall_clock_gives_the_same_alerts),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TP_TEST_MAIN(TP_FIXTURE_TEST(test_fires_at_deadline_without_further_input, RULE),
+             cmocka_unit_test(test_detractor_thresholds), cmocka_unit_test(test_per_source_scale),
+             cmocka_unit_test(test_follow_up_in_time_cancels),
+             TP_FIXTURE_TEST(test_calls_that_do_not_count, RULE),
+             cmocka_unit_test(test_late_follow_up_resolves),
+             TP_FIXTURE_TEST(test_expires_90_days_after_the_deadline, RULE),
+             TP_FIXTURE_TEST(test_never_fires_twice_for_one_feedback, RULE),
+             TP_FIXTURE_TEST(test_one_call_follows_up_every_earlier_feedback, RULE),
+             TP_FIXTURE_TEST(test_feedback_arriving_after_its_follow_up, RULE),
+             TP_FIXTURE_TEST(test_feedback_arriving_after_its_deadline, RULE),
+             TP_FIXTURE_TEST(test_call_versions, RULE), TP_FIXTURE_TEST(test_comment_excerpt, RULE),
+             cmocka_unit_test(test_wall_clock_gives_the_same_alerts))

@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include "tp_testengine.h"
+#include "tp_testutil.h"
 
 #define RULE "handoffs"
 
@@ -136,13 +137,8 @@ static void test_out_of_order_and_duplicates(void **state) {
     tp_fixture_free(f);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_fires_on_the_fourth_owner, s_setup,
-                                        tp_fixture_teardown),
-        cmocka_unit_test(test_threshold),
-        cmocka_unit_test(test_resolves_on_close_and_never_fires_twice),
-        cmocka_unit_test(test_out_of_order_and_duplicates),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TP_TEST_MAIN(cmocka_unit_test_setup_teardown(test_fires_on_the_fourth_owner, s_setup,
+                                             tp_fixture_teardown),
+             cmocka_unit_test(test_threshold),
+             cmocka_unit_test(test_resolves_on_close_and_never_fires_twice),
+             cmocka_unit_test(test_out_of_order_and_duplicates))

@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include "tp_testengine.h"
+#include "tp_testutil.h"
 
 #define RULE "hcp_burden"
 
@@ -178,14 +179,10 @@ static void test_out_of_order_and_duplicates(void **state) {
     assert_string_equal(tp_test_evidence(f->got.alerts[0], "asks"), "A,B,C,D,E");
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_fires_on_the_fifth_ask, s_setup, tp_fixture_teardown),
-        cmocka_unit_test(test_threshold),
-        cmocka_unit_test(test_resolves_on_close_and_never_fires_twice),
-        cmocka_unit_test(test_asks_list_is_bounded),
-        cmocka_unit_test_setup_teardown(test_out_of_order_and_duplicates, s_setup,
-                                        tp_fixture_teardown),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TP_TEST_MAIN(cmocka_unit_test_setup_teardown(test_fires_on_the_fifth_ask, s_setup,
+                                             tp_fixture_teardown),
+             cmocka_unit_test(test_threshold),
+             cmocka_unit_test(test_resolves_on_close_and_never_fires_twice),
+             cmocka_unit_test(test_asks_list_is_bounded),
+             cmocka_unit_test_setup_teardown(test_out_of_order_and_duplicates, s_setup,
+                                             tp_fixture_teardown))

@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include "tp_testengine.h"
+#include "tp_testutil.h"
 
 #define RULE "negative_feedback"
 
@@ -344,17 +345,9 @@ static void test_out_of_order_and_comment(void **state) {
     assert_int_equal(f->got.n, 4);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        TP_FIXTURE_TEST(test_contract_link, RULE),
-        TP_FIXTURE_TEST(test_call_link, RULE),
-        TP_FIXTURE_TEST(test_general_link, RULE),
-        cmocka_unit_test(test_default_thresholds),
-        cmocka_unit_test(test_per_source_scales),
-        cmocka_unit_test(test_severity),
-        TP_FIXTURE_TEST(test_expires_after_seven_days, RULE),
-        cmocka_unit_test(test_never_fires_twice_for_one_feedback),
-        TP_FIXTURE_TEST(test_out_of_order_and_comment, RULE),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TP_TEST_MAIN(TP_FIXTURE_TEST(test_contract_link, RULE), TP_FIXTURE_TEST(test_call_link, RULE),
+             TP_FIXTURE_TEST(test_general_link, RULE), cmocka_unit_test(test_default_thresholds),
+             cmocka_unit_test(test_per_source_scales), cmocka_unit_test(test_severity),
+             TP_FIXTURE_TEST(test_expires_after_seven_days, RULE),
+             cmocka_unit_test(test_never_fires_twice_for_one_feedback),
+             TP_FIXTURE_TEST(test_out_of_order_and_comment, RULE))

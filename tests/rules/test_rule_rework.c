@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include "tp_testengine.h"
+#include "tp_testutil.h"
 
 #define RULE "rework"
 
@@ -233,18 +234,13 @@ static void test_ids_with_slashes(void **state) {
     tp_fixture_free(f);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_fires_on_the_second_return, s_setup,
-                                        tp_fixture_teardown),
-        cmocka_unit_test(test_threshold),
-        cmocka_unit_test_setup_teardown(test_resolves_when_the_step_completes, s_setup,
-                                        tp_fixture_teardown),
-        cmocka_unit_test(test_resolves_when_the_case_closes),
-        cmocka_unit_test_setup_teardown(test_never_fires_twice_while_open, s_setup,
-                                        tp_fixture_teardown),
-        cmocka_unit_test(test_out_of_order_and_duplicates),
-        cmocka_unit_test(test_ids_with_slashes),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TP_TEST_MAIN(cmocka_unit_test_setup_teardown(test_fires_on_the_second_return, s_setup,
+                                             tp_fixture_teardown),
+             cmocka_unit_test(test_threshold),
+             cmocka_unit_test_setup_teardown(test_resolves_when_the_step_completes, s_setup,
+                                             tp_fixture_teardown),
+             cmocka_unit_test(test_resolves_when_the_case_closes),
+             cmocka_unit_test_setup_teardown(test_never_fires_twice_while_open, s_setup,
+                                             tp_fixture_teardown),
+             cmocka_unit_test(test_out_of_order_and_duplicates),
+             cmocka_unit_test(test_ids_with_slashes))

@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include "tp_testengine.h"
+#include "tp_testutil.h"
 
 #define RULE "step_slow"
 
@@ -276,19 +277,14 @@ static void test_wall_clock_gives_the_same_alerts(void **state) {
     tp_fixture_free(e);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_fires_just_past_the_sla),
-        cmocka_unit_test(test_completed_in_time_never_fires),
-        cmocka_unit_test(test_completion_resolves),
-        cmocka_unit_test(test_returned_and_cancelled_resolve),
-        cmocka_unit_test(test_restart_after_return_is_a_new_attempt),
-        cmocka_unit_test(test_never_fires_twice_while_open),
-        cmocka_unit_test(test_sla_precedence),
-        cmocka_unit_test(test_out_of_order_and_stale_events),
-        cmocka_unit_test(test_case_close_resolves_and_disarms),
-        cmocka_unit_test(test_slash_in_ids),
-        cmocka_unit_test(test_wall_clock_gives_the_same_alerts),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TP_TEST_MAIN(cmocka_unit_test(test_fires_just_past_the_sla),
+             cmocka_unit_test(test_completed_in_time_never_fires),
+             cmocka_unit_test(test_completion_resolves),
+             cmocka_unit_test(test_returned_and_cancelled_resolve),
+             cmocka_unit_test(test_restart_after_return_is_a_new_attempt),
+             cmocka_unit_test(test_never_fires_twice_while_open),
+             cmocka_unit_test(test_sla_precedence),
+             cmocka_unit_test(test_out_of_order_and_stale_events),
+             cmocka_unit_test(test_case_close_resolves_and_disarms),
+             cmocka_unit_test(test_slash_in_ids),
+             cmocka_unit_test(test_wall_clock_gives_the_same_alerts))

@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include "tp_testengine.h"
+#include "tp_testutil.h"
 
 #define RULE "uncoordinated_contact"
 
@@ -271,20 +272,14 @@ static void test_wall_clock_gives_the_same_alerts(void **state) {
     tp_fixture_free(e);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        TP_FIXTURE_TEST(test_fires_on_the_third_distinct_rep, RULE),
-        cmocka_unit_test(test_window_edge),
-        TP_FIXTURE_TEST(test_resolves_when_the_window_passes, RULE),
-        TP_FIXTURE_TEST(test_never_fires_twice_and_rearms, RULE),
-        TP_FIXTURE_TEST(test_out_of_order_arrival, RULE),
-        TP_FIXTURE_TEST(test_late_window_fires_and_resolves_once, RULE),
-        TP_FIXTURE_TEST(test_correction_and_duplicate_do_not_count_twice, RULE),
-        TP_FIXTURE_TEST(test_only_submitted_count_and_cancel_removes, RULE),
-        cmocka_unit_test(test_config_thresholds),
-        cmocka_unit_test(test_state_is_forgotten),
-        TP_FIXTURE_TEST(test_many_contacts_are_capped, RULE),
-        cmocka_unit_test(test_wall_clock_gives_the_same_alerts),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TP_TEST_MAIN(TP_FIXTURE_TEST(test_fires_on_the_third_distinct_rep, RULE),
+             cmocka_unit_test(test_window_edge),
+             TP_FIXTURE_TEST(test_resolves_when_the_window_passes, RULE),
+             TP_FIXTURE_TEST(test_never_fires_twice_and_rearms, RULE),
+             TP_FIXTURE_TEST(test_out_of_order_arrival, RULE),
+             TP_FIXTURE_TEST(test_late_window_fires_and_resolves_once, RULE),
+             TP_FIXTURE_TEST(test_correction_and_duplicate_do_not_count_twice, RULE),
+             TP_FIXTURE_TEST(test_only_submitted_count_and_cancel_removes, RULE),
+             cmocka_unit_test(test_config_thresholds), cmocka_unit_test(test_state_is_forgotten),
+             TP_FIXTURE_TEST(test_many_contacts_are_capped, RULE),
+             cmocka_unit_test(test_wall_clock_gives_the_same_alerts))

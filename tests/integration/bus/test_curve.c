@@ -27,6 +27,7 @@
 #include "tp_testmonitor.h"
 #include "tp_testmsg.h"
 #include "tp_zap.h"
+#include "tp_testutil.h"
 
 #define T0        1767225600000LL
 #define SUBMITTED TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED
@@ -495,18 +496,11 @@ static void test_tools_as_curve_clients(void **state) {
     tp_dfx_free(d);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_allowed_producer_is_processed),
-        cmocka_unit_test(test_unlisted_producer_is_refused_and_counted),
-        cmocka_unit_test(test_plain_producer_gets_nothing_through),
-        cmocka_unit_test(test_reload_rereads_allow_lists),
-        cmocka_unit_test(test_unlisted_subscriber_receives_nothing),
-        cmocka_unit_test(test_world_readable_key_is_refused),
-        cmocka_unit_test(test_zap_load_swaps_allow_list),
-        cmocka_unit_test(test_key_files),
-        cmocka_unit_test(test_keygen),
-        cmocka_unit_test(test_tools_as_curve_clients),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TP_TEST_MAIN(cmocka_unit_test(test_allowed_producer_is_processed),
+             cmocka_unit_test(test_unlisted_producer_is_refused_and_counted),
+             cmocka_unit_test(test_plain_producer_gets_nothing_through),
+             cmocka_unit_test(test_reload_rereads_allow_lists),
+             cmocka_unit_test(test_unlisted_subscriber_receives_nothing),
+             cmocka_unit_test(test_world_readable_key_is_refused),
+             cmocka_unit_test(test_zap_load_swaps_allow_list), cmocka_unit_test(test_key_files),
+             cmocka_unit_test(test_keygen), cmocka_unit_test(test_tools_as_curve_clients))

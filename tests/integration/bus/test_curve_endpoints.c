@@ -18,6 +18,7 @@
 
 #include "tp_testdaemon.h"
 #include "tp_testmonitor.h"
+#include "tp_testutil.h"
 
 #define T0        1767225600000LL
 #define SUBMITTED TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED
@@ -160,11 +161,6 @@ static void test_connect_input_as_curve_client(void **state) {
     tp_dfx_free(d);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_unlisted_key_refused_on_replay_and_reliable),
-        cmocka_unit_test(test_key_removed_by_reload_is_refused),
-        cmocka_unit_test(test_connect_input_as_curve_client),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TP_TEST_MAIN(cmocka_unit_test(test_unlisted_key_refused_on_replay_and_reliable),
+             cmocka_unit_test(test_key_removed_by_reload_is_refused),
+             cmocka_unit_test(test_connect_input_as_curve_client))

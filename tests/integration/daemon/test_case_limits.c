@@ -17,6 +17,7 @@
 #include <zmq.h>
 
 #include "tp_testdaemon.h"
+#include "tp_testutil.h"
 
 #define T0        1767225600000LL
 #define MAX_STEPS 32 /* TP_CASE_MAX_STEPS */
@@ -133,10 +134,5 @@ static void test_case_beyond_max_open_per_hcp_is_nacked(void **state) {
     tp_dfx_free(d);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_step_beyond_max_distinct_steps_is_nacked),
-        cmocka_unit_test(test_case_beyond_max_open_per_hcp_is_nacked),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TP_TEST_MAIN(cmocka_unit_test(test_step_beyond_max_distinct_steps_is_nacked),
+             cmocka_unit_test(test_case_beyond_max_open_per_hcp_is_nacked))

@@ -196,13 +196,8 @@ static void test_world_readable_curve_key(void **state) {
     s_free(f);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_world_readable_ingest_token),
-        cmocka_unit_test(test_empty_ingest_token),
-        cmocka_unit_test(test_world_readable_dashboard_token),
-        cmocka_unit_test(test_unused_token_file_is_not_read),
-        cmocka_unit_test(test_world_readable_curve_key),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TP_TEST_MAIN(cmocka_unit_test(test_world_readable_ingest_token),
+             cmocka_unit_test(test_empty_ingest_token),
+             cmocka_unit_test(test_world_readable_dashboard_token),
+             cmocka_unit_test(test_unused_token_file_is_not_read),
+             cmocka_unit_test(test_world_readable_curve_key))

@@ -25,6 +25,7 @@
 #include <cmocka.h>
 
 #include "tp_testdaemon.h"
+#include "tp_testutil.h"
 
 #define N_EVENTS 200000
 #define T1       1767312000000LL /* 2026-01-02T00:00:00Z: after the fixture's probes */
@@ -272,9 +273,4 @@ static void test_sigkill_under_load_loses_and_repeats_nothing(void **state) {
     tp_dfx_free(d);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_sigkill_under_load_loses_and_repeats_nothing),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TP_TEST_MAIN(cmocka_unit_test(test_sigkill_under_load_loses_and_repeats_nothing))

@@ -20,6 +20,7 @@
 #include "tp_config.h"
 #include "tp_testmsg.h"
 #include "tp_testdaemon.h"
+#include "tp_testutil.h"
 
 #define T0        1767225600000LL
 #define SUBMITTED TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED
@@ -417,20 +418,15 @@ static void test_check_config_names_file_and_line(void **state) {
     free(dir);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_fire_and_resolve_over_the_bus, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_bad_input_is_counted_logged_sparingly_and_skipped,
-                                        s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_burst_of_100k_is_fully_processed, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_sequence_gap_is_counted_and_logged, s_setup,
-                                        s_teardown),
-        cmocka_unit_test_setup_teardown(test_tp_pub_demo_stream, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_second_daemon_on_same_state_dir_is_refused, s_setup,
-                                        s_teardown),
-        cmocka_unit_test(test_two_inputs_bind_and_connect),
-        cmocka_unit_test(test_oversize_message_is_counted_and_skipped),
-        cmocka_unit_test(test_check_config_names_file_and_line),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TP_TEST_MAIN(
+    cmocka_unit_test_setup_teardown(test_fire_and_resolve_over_the_bus, s_setup, s_teardown),
+    cmocka_unit_test_setup_teardown(test_bad_input_is_counted_logged_sparingly_and_skipped, s_setup,
+                                    s_teardown),
+    cmocka_unit_test_setup_teardown(test_burst_of_100k_is_fully_processed, s_setup, s_teardown),
+    cmocka_unit_test_setup_teardown(test_sequence_gap_is_counted_and_logged, s_setup, s_teardown),
+    cmocka_unit_test_setup_teardown(test_tp_pub_demo_stream, s_setup, s_teardown),
+    cmocka_unit_test_setup_teardown(test_second_daemon_on_same_state_dir_is_refused, s_setup,
+                                    s_teardown),
+    cmocka_unit_test(test_two_inputs_bind_and_connect),
+    cmocka_unit_test(test_oversize_message_is_counted_and_skipped),
+    cmocka_unit_test(test_check_config_names_file_and_line))

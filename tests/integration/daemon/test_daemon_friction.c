@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "tp_testnotify.h"
+#include "tp_testutil.h"
 
 #define STREAM TP_SOURCE_DIR "/tests/data/speaker_contract.jsonl"
 #define F      TOUCHPOINT__V1__ALERT_STATUS__ALERT_STATUS_FIRING
@@ -91,9 +92,4 @@ static void test_speaker_contract_history(void **state) {
     tp_dfx_free(d);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_speaker_contract_history),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TP_TEST_MAIN(cmocka_unit_test(test_speaker_contract_history))

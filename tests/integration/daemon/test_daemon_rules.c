@@ -17,6 +17,7 @@
 #include <jansson.h>
 
 #include "tp_testnotify.h"
+#include "tp_testutil.h"
 
 #define STREAM TP_SOURCE_DIR "/tests/data/accountability.jsonl"
 
@@ -162,11 +163,6 @@ static void test_wall_clock_deadline_fires_from_the_timer(void **state) {
     tp_dfx_free(d);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_two_week_export_over_the_bus),
-        cmocka_unit_test(test_replay_matches_the_live_run),
-        cmocka_unit_test(test_wall_clock_deadline_fires_from_the_timer),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TP_TEST_MAIN(cmocka_unit_test(test_two_week_export_over_the_bus),
+             cmocka_unit_test(test_replay_matches_the_live_run),
+             cmocka_unit_test(test_wall_clock_deadline_fires_from_the_timer))

@@ -23,6 +23,7 @@
 #include "tp_config.h"
 #include "tp_testdaemon.h"
 #include "tp_testnotify.h"
+#include "tp_testutil.h"
 
 #define T0   1767225600000LL /* 2026-01-01T00:00:00Z, the probes' time */
 #define HOUR 3600000LL
@@ -384,21 +385,16 @@ static void test_sd_notify_protocol(void **state) {
     tp_notify_close(&n);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_invalid_config_is_refused_with_file_line),
-        cmocka_unit_test(test_thresholds_change_and_state_survives),
-        cmocka_unit_test(test_endpoints_move_without_losing_state),
-        cmocka_unit_test(test_rule_switched_off_resolves_its_alerts),
-        cmocka_unit_test(test_restart_only_key_is_refused),
-        cmocka_unit_test(test_state_dir_is_restart_only),
-        cmocka_unit_test(test_journal_enabled_is_restart_only),
-        cmocka_unit_test(test_limits_are_restart_only),
-        cmocka_unit_test(test_nats_is_restart_only),
-        cmocka_unit_test(test_curve_secret_key_file_is_restart_only),
-        cmocka_unit_test(test_deadline_keeps_its_due_time_across_reload),
-        cmocka_unit_test(test_failed_bind_rolls_back),
-        cmocka_unit_test(test_sd_notify_protocol),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TP_TEST_MAIN(cmocka_unit_test(test_invalid_config_is_refused_with_file_line),
+             cmocka_unit_test(test_thresholds_change_and_state_survives),
+             cmocka_unit_test(test_endpoints_move_without_losing_state),
+             cmocka_unit_test(test_rule_switched_off_resolves_its_alerts),
+             cmocka_unit_test(test_restart_only_key_is_refused),
+             cmocka_unit_test(test_state_dir_is_restart_only),
+             cmocka_unit_test(test_journal_enabled_is_restart_only),
+             cmocka_unit_test(test_limits_are_restart_only),
+             cmocka_unit_test(test_nats_is_restart_only),
+             cmocka_unit_test(test_curve_secret_key_file_is_restart_only),
+             cmocka_unit_test(test_deadline_keeps_its_due_time_across_reload),
+             cmocka_unit_test(test_failed_bind_rolls_back),
+             cmocka_unit_test(test_sd_notify_protocol))

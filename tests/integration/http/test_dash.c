@@ -23,6 +23,7 @@
 #include "tp_config.h"
 #include "tp_testdaemon.h"
 #include "tp_testhttp.h"
+#include "tp_testutil.h"
 
 #define T0        1767225600000LL
 #define H         3600000LL
@@ -528,12 +529,7 @@ static void test_grafana_metrics(void **state) {
     tp_dfx_free(d);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_off_by_default), cmocka_unit_test(test_snapshot_and_kpi),
-        cmocka_unit_test(test_filters),        cmocka_unit_test(test_token),
-        cmocka_unit_test(test_static_files),   cmocka_unit_test(test_grafana_metrics),
-        cmocka_unit_test(test_list_capped),    cmocka_unit_test(test_reload_and_restart),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TP_TEST_MAIN(cmocka_unit_test(test_off_by_default), cmocka_unit_test(test_snapshot_and_kpi),
+             cmocka_unit_test(test_filters), cmocka_unit_test(test_token),
+             cmocka_unit_test(test_static_files), cmocka_unit_test(test_grafana_metrics),
+             cmocka_unit_test(test_list_capped), cmocka_unit_test(test_reload_and_restart))

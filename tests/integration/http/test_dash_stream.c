@@ -18,6 +18,7 @@
 #include "tp_dash_alerts.h"
 #include "tp_testdaemon.h"
 #include "tp_testhttp.h"
+#include "tp_testutil.h"
 
 #define T0        1767225600000LL
 #define H         3600000LL
@@ -328,11 +329,6 @@ static void test_snapshot_memory_bounded(void **state) {
     tp_dfx_free(d);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_stream_fire_resolve),     cmocka_unit_test(test_keepalive),
-        cmocka_unit_test(test_resume_older_than_ring),  cmocka_unit_test(test_limits),
-        cmocka_unit_test(test_snapshot_memory_bounded),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TP_TEST_MAIN(cmocka_unit_test(test_stream_fire_resolve), cmocka_unit_test(test_keepalive),
+             cmocka_unit_test(test_resume_older_than_ring), cmocka_unit_test(test_limits),
+             cmocka_unit_test(test_snapshot_memory_bounded))

@@ -21,6 +21,7 @@
 #include "tp_http.h"
 #include "tp_testdaemon.h"
 #include "tp_testhttp.h"
+#include "tp_testutil.h"
 
 #define T0        1767225600000LL
 #define H         3600000LL
@@ -377,12 +378,7 @@ static void test_healthz_fails_after_a_stalled_loop(void **state) {
     tp_dfx_free(d);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_healthz_metrics_status),
-        cmocka_unit_test(test_healthz_fails_after_a_stalled_loop),
-        cmocka_unit_test(test_tp_stat_unreachable),
-        cmocka_unit_test(test_reload_moves_http_and_keeps_metrics),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TP_TEST_MAIN(cmocka_unit_test(test_healthz_metrics_status),
+             cmocka_unit_test(test_healthz_fails_after_a_stalled_loop),
+             cmocka_unit_test(test_tp_stat_unreachable),
+             cmocka_unit_test(test_reload_moves_http_and_keeps_metrics))

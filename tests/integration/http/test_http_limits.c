@@ -18,6 +18,7 @@
 
 #include "tp_testdaemon.h"
 #include "tp_testhttp.h"
+#include "tp_testutil.h"
 
 /* True once the peer has closed fd (EOF or reset), reading and dropping
  * whatever it sent first; false if it is still open after timeout_ms. */
@@ -144,11 +145,5 @@ static void test_header_and_body_limits(void **state) {
     tp_dfx_free(d);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_cap_and_slow_requests),
-        cmocka_unit_test(test_idle_timeout),
-        cmocka_unit_test(test_header_and_body_limits),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TP_TEST_MAIN(cmocka_unit_test(test_cap_and_slow_requests), cmocka_unit_test(test_idle_timeout),
+             cmocka_unit_test(test_header_and_body_limits))

@@ -17,6 +17,7 @@
 
 #include "tp_config.h"
 #include "tp_testdaemon.h"
+#include "tp_testutil.h"
 
 #define T0        1767225600000LL
 #define SUBMITTED TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED
@@ -540,17 +541,12 @@ static void test_timers_run_during_a_flood(void **state) {
     tp_dfx_free(d);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_sequences_survive_restarts_and_replay_serves_them),
-        cmocka_unit_test(test_pub_drops_are_counted_and_journal_has_all),
-        cmocka_unit_test(test_corrupt_journal_is_refused_then_moved_aside),
-        cmocka_unit_test(test_durable_consumer_catches_up),
-        cmocka_unit_test(test_state_survives_sigkill),
-        cmocka_unit_test(test_deadline_missed_while_down_fires_at_start),
-        cmocka_unit_test(test_reliable_ingest_acks_after_commit),
-        cmocka_unit_test(test_reliable_oversize_is_nacked),
-        cmocka_unit_test(test_timers_run_during_a_flood),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TP_TEST_MAIN(cmocka_unit_test(test_sequences_survive_restarts_and_replay_serves_them),
+             cmocka_unit_test(test_pub_drops_are_counted_and_journal_has_all),
+             cmocka_unit_test(test_corrupt_journal_is_refused_then_moved_aside),
+             cmocka_unit_test(test_durable_consumer_catches_up),
+             cmocka_unit_test(test_state_survives_sigkill),
+             cmocka_unit_test(test_deadline_missed_while_down_fires_at_start),
+             cmocka_unit_test(test_reliable_ingest_acks_after_commit),
+             cmocka_unit_test(test_reliable_oversize_is_nacked),
+             cmocka_unit_test(test_timers_run_during_a_flood))

@@ -21,6 +21,7 @@
 
 #include "tp_testdaemon.h"
 #include "tp_testhttp.h"
+#include "tp_testutil.h"
 
 #define T0        1767225600000LL
 #define SUBMITTED TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED
@@ -137,11 +138,6 @@ static void test_healthz_503_after_a_failed_commit(void **state) {
     signal(SIGXFSZ, SIG_DFL);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_max_alerts_keeps_the_newest),
-        cmocka_unit_test(test_retention_prunes_by_age_and_sequence_goes_on),
-        cmocka_unit_test(test_healthz_503_after_a_failed_commit),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TP_TEST_MAIN(cmocka_unit_test(test_max_alerts_keeps_the_newest),
+             cmocka_unit_test(test_retention_prunes_by_age_and_sequence_goes_on),
+             cmocka_unit_test(test_healthz_503_after_a_failed_commit))

@@ -20,6 +20,7 @@
 
 #include "tp_testdaemon.h"
 #include "tp_testhttp.h"
+#include "tp_testutil.h"
 
 #define T0        1767225600000LL
 #define SUBMITTED TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED
@@ -112,10 +113,5 @@ static void test_commit_waits_out_a_held_write_lock(void **state) {
     tp_dfx_free(d);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_wal_stays_bounded_over_a_long_run),
-        cmocka_unit_test(test_commit_waits_out_a_held_write_lock),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TP_TEST_MAIN(cmocka_unit_test(test_wal_stays_bounded_over_a_long_run),
+             cmocka_unit_test(test_commit_waits_out_a_held_write_lock))

@@ -15,6 +15,7 @@
 
 #include "tp_testdaemon.h"
 #include "tp_testhttp.h"
+#include "tp_testutil.h"
 
 #define N_STALLED 80    /* more than the daemon's 64 slots */
 #define N_ALERTS  12000 /* more than a consumer's queues hold: one that never reads stalls */
@@ -269,11 +270,6 @@ static void test_one_address_holds_a_share_of_the_slots(void **state) {
     tp_dfx_free(d);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_strict_requests_and_end),
-        cmocka_unit_test(test_stalled_consumers_do_not_lock_others_out),
-        cmocka_unit_test(test_one_address_holds_a_share_of_the_slots),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TP_TEST_MAIN(cmocka_unit_test(test_strict_requests_and_end),
+             cmocka_unit_test(test_stalled_consumers_do_not_lock_others_out),
+             cmocka_unit_test(test_one_address_holds_a_share_of_the_slots))

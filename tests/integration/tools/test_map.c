@@ -20,6 +20,7 @@
 #include "tp_map.h"
 #include "tp_testdaemon.h"
 #include "tp_timefmt.h"
+#include "tp_testutil.h"
 
 #define MAX_ROWS 64
 
@@ -503,17 +504,9 @@ static void test_pub_map_bad_rows(void **state) {
     free(dir);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_veeva_calls_example),
-        cmocka_unit_test(test_speaker_contracting_example),
-        cmocka_unit_test(test_survey_nps_example),
-        cmocka_unit_test(test_bad_rows),
-        cmocka_unit_test(test_mapping_errors),
-        cmocka_unit_test(test_jsonl_and_tab_csv),
-        cmocka_unit_test(test_timefmt),
-        cmocka_unit_test(test_pub_map_bad_rows),
-        cmocka_unit_test(test_pub_map_to_daemon),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TP_TEST_MAIN(cmocka_unit_test(test_veeva_calls_example),
+             cmocka_unit_test(test_speaker_contracting_example),
+             cmocka_unit_test(test_survey_nps_example), cmocka_unit_test(test_bad_rows),
+             cmocka_unit_test(test_mapping_errors), cmocka_unit_test(test_jsonl_and_tab_csv),
+             cmocka_unit_test(test_timefmt), cmocka_unit_test(test_pub_map_bad_rows),
+             cmocka_unit_test(test_pub_map_to_daemon))

@@ -25,6 +25,7 @@
 #include <jansson.h>
 
 #include "tp_testdaemon.h"
+#include "tp_testutil.h"
 
 #define T0        1767225600000LL
 #define SUBMITTED TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED
@@ -306,12 +307,7 @@ static void test_credential_usage(void **state) {
     free(missing);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_webhook_https_bearer, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_wrong_ca_refused, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_alertmanager_https_basic, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_credential_usage, s_setup, s_teardown),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TP_TEST_MAIN(cmocka_unit_test_setup_teardown(test_webhook_https_bearer, s_setup, s_teardown),
+             cmocka_unit_test_setup_teardown(test_wrong_ca_refused, s_setup, s_teardown),
+             cmocka_unit_test_setup_teardown(test_alertmanager_https_basic, s_setup, s_teardown),
+             cmocka_unit_test_setup_teardown(test_credential_usage, s_setup, s_teardown))

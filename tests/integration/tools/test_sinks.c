@@ -28,6 +28,7 @@
 #include <jansson.h>
 
 #include "tp_testdaemon.h"
+#include "tp_testutil.h"
 
 #define T0        1767225600000LL
 #define SUBMITTED TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED
@@ -582,16 +583,13 @@ static void test_sink_usage(void **state) {
     free(out);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_file_rotation, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_webhook_delivers_each_once, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_webhook_retries_5xx_in_order, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_webhook_down_then_up, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_webhook_durable_nothing_lost, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_webhook_refused, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_digest_by_rep, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_sink_usage, s_setup, s_teardown),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TP_TEST_MAIN(cmocka_unit_test_setup_teardown(test_file_rotation, s_setup, s_teardown),
+             cmocka_unit_test_setup_teardown(test_webhook_delivers_each_once, s_setup, s_teardown),
+             cmocka_unit_test_setup_teardown(test_webhook_retries_5xx_in_order, s_setup,
+                                             s_teardown),
+             cmocka_unit_test_setup_teardown(test_webhook_down_then_up, s_setup, s_teardown),
+             cmocka_unit_test_setup_teardown(test_webhook_durable_nothing_lost, s_setup,
+                                             s_teardown),
+             cmocka_unit_test_setup_teardown(test_webhook_refused, s_setup, s_teardown),
+             cmocka_unit_test_setup_teardown(test_digest_by_rep, s_setup, s_teardown),
+             cmocka_unit_test_setup_teardown(test_sink_usage, s_setup, s_teardown))

@@ -17,6 +17,7 @@
 
 #include "touchpoint/v1/events.pb-c.h"
 #include "tp_testtool.h"
+#include "tp_testutil.h"
 
 /* Receives one [topic, Envelope] and checks the topic and event_id. */
 static void s_expect_event(tp_tool_fx_t *f, const char *topic, const char *event_id,
@@ -187,15 +188,11 @@ static void test_pub_errors(void **state) {
     free(in);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_pub_publishes_and_reports_bad_lines, tp_tool_setup,
-                                        tp_tool_teardown),
-        cmocka_unit_test_setup_teardown(test_pub_stop_on_error, tp_tool_setup, tp_tool_teardown),
-        cmocka_unit_test_setup_teardown(test_pub_count_and_stdin, tp_tool_setup, tp_tool_teardown),
-        cmocka_unit_test_setup_teardown(test_pub_rate, tp_tool_setup, tp_tool_teardown),
-        cmocka_unit_test_setup_teardown(test_pub_dry_run_reliable, tp_tool_setup, tp_tool_teardown),
-        cmocka_unit_test_setup_teardown(test_pub_errors, tp_tool_setup, tp_tool_teardown),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TP_TEST_MAIN(
+    cmocka_unit_test_setup_teardown(test_pub_publishes_and_reports_bad_lines, tp_tool_setup,
+                                    tp_tool_teardown),
+    cmocka_unit_test_setup_teardown(test_pub_stop_on_error, tp_tool_setup, tp_tool_teardown),
+    cmocka_unit_test_setup_teardown(test_pub_count_and_stdin, tp_tool_setup, tp_tool_teardown),
+    cmocka_unit_test_setup_teardown(test_pub_rate, tp_tool_setup, tp_tool_teardown),
+    cmocka_unit_test_setup_teardown(test_pub_dry_run_reliable, tp_tool_setup, tp_tool_teardown),
+    cmocka_unit_test_setup_teardown(test_pub_errors, tp_tool_setup, tp_tool_teardown))

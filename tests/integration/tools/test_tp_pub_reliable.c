@@ -17,6 +17,7 @@
 
 #include "touchpoint/v1/events.pb-c.h"
 #include "tp_testtool.h"
+#include "tp_testutil.h"
 
 #define MAX_EVENTS 64
 
@@ -358,21 +359,15 @@ static void test_pub_reliable_rate_and_usage(void **state) {
     free(text);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_pub_reliable_all_acked, tp_tool_setup,
-                                        tp_tool_teardown),
-        cmocka_unit_test_setup_teardown(test_pub_reliable_resends, tp_tool_setup, tp_tool_teardown),
-        cmocka_unit_test_setup_teardown(test_pub_reliable_nack, tp_tool_setup, tp_tool_teardown),
-        cmocka_unit_test_setup_teardown(test_pub_reliable_unacknowledged, tp_tool_setup,
-                                        tp_tool_teardown),
-        cmocka_unit_test_setup_teardown(test_pub_reliable_window, tp_tool_setup, tp_tool_teardown),
-        cmocka_unit_test_setup_teardown(test_pub_reliable_repeated_id, tp_tool_setup,
-                                        tp_tool_teardown),
-        cmocka_unit_test_setup_teardown(test_pub_reliable_daemon_restart, tp_tool_setup,
-                                        tp_tool_teardown),
-        cmocka_unit_test_setup_teardown(test_pub_reliable_rate_and_usage, tp_tool_setup,
-                                        tp_tool_teardown),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TP_TEST_MAIN(
+    cmocka_unit_test_setup_teardown(test_pub_reliable_all_acked, tp_tool_setup, tp_tool_teardown),
+    cmocka_unit_test_setup_teardown(test_pub_reliable_resends, tp_tool_setup, tp_tool_teardown),
+    cmocka_unit_test_setup_teardown(test_pub_reliable_nack, tp_tool_setup, tp_tool_teardown),
+    cmocka_unit_test_setup_teardown(test_pub_reliable_unacknowledged, tp_tool_setup,
+                                    tp_tool_teardown),
+    cmocka_unit_test_setup_teardown(test_pub_reliable_window, tp_tool_setup, tp_tool_teardown),
+    cmocka_unit_test_setup_teardown(test_pub_reliable_repeated_id, tp_tool_setup, tp_tool_teardown),
+    cmocka_unit_test_setup_teardown(test_pub_reliable_daemon_restart, tp_tool_setup,
+                                    tp_tool_teardown),
+    cmocka_unit_test_setup_teardown(test_pub_reliable_rate_and_usage, tp_tool_setup,
+                                    tp_tool_teardown))

@@ -20,6 +20,7 @@
 #include "touchpoint/v1/alert.pb-c.h"
 #include "tp_json.h"
 #include "tp_testtool.h"
+#include "tp_testutil.h"
 
 /* Waits for tp-tail's subscription on the XPUB and returns its prefix. */
 static char *s_wait_subscription(tp_tool_fx_t *f) {
@@ -356,19 +357,14 @@ static void test_tail_durable_replay_silent(void **state) {
     free(file);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_tail_prints_alerts, tp_tool_setup, tp_tool_teardown),
-        cmocka_unit_test_setup_teardown(test_tail_topic_filter_and_timeout, tp_tool_setup,
-                                        tp_tool_teardown),
-        cmocka_unit_test_setup_teardown(test_tail_sigterm_and_usage, tp_tool_setup,
-                                        tp_tool_teardown),
-        cmocka_unit_test_setup_teardown(test_tail_durable_replay_then_live, tp_tool_setup,
-                                        tp_tool_teardown),
-        cmocka_unit_test_setup_teardown(test_tail_durable_gap, tp_tool_setup, tp_tool_teardown),
-        cmocka_unit_test_setup_teardown(test_tail_durable_file, tp_tool_setup, tp_tool_teardown),
-        cmocka_unit_test_setup_teardown(test_tail_durable_replay_silent, tp_tool_setup,
-                                        tp_tool_teardown),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TP_TEST_MAIN(
+    cmocka_unit_test_setup_teardown(test_tail_prints_alerts, tp_tool_setup, tp_tool_teardown),
+    cmocka_unit_test_setup_teardown(test_tail_topic_filter_and_timeout, tp_tool_setup,
+                                    tp_tool_teardown),
+    cmocka_unit_test_setup_teardown(test_tail_sigterm_and_usage, tp_tool_setup, tp_tool_teardown),
+    cmocka_unit_test_setup_teardown(test_tail_durable_replay_then_live, tp_tool_setup,
+                                    tp_tool_teardown),
+    cmocka_unit_test_setup_teardown(test_tail_durable_gap, tp_tool_setup, tp_tool_teardown),
+    cmocka_unit_test_setup_teardown(test_tail_durable_file, tp_tool_setup, tp_tool_teardown),
+    cmocka_unit_test_setup_teardown(test_tail_durable_replay_silent, tp_tool_setup,
+                                    tp_tool_teardown))

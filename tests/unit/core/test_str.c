@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include "tp_str.h"
+#include "tp_testutil.h"
 
 static void test_join_and_u64(void **state) {
     (void)state;
@@ -45,10 +46,4 @@ static void test_list(void **state) {
     assert_int_equal(tp_str_list_add(NULL, 0, &off, "A"), -ENOBUFS);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_join_and_u64),
-        cmocka_unit_test(test_list),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TP_TEST_MAIN(cmocka_unit_test(test_join_and_u64), cmocka_unit_test(test_list))

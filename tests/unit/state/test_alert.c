@@ -9,6 +9,7 @@
 
 #include "tp_alert.h"
 #include "tp_testmsg.h"
+#include "tp_testutil.h"
 
 static tp_alert_spec_t s_spec(const char *subject) {
     static const tp_kv_t     ev[] = { { "missing", "notes" }, { "channel", "PHONE" } };
@@ -154,14 +155,9 @@ static void test_overlong_id_is_refused(void **state) {
     assert_int_equal(tp_alerts_open(a), 0);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_fire_dedup_resolve, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_resolve_rule_takes_only_that_rule, s_setup,
-                                        s_teardown),
-        cmocka_unit_test_setup_teardown(test_sink_failure_is_counted_and_state_moves_on, s_setup,
-                                        s_teardown),
-        cmocka_unit_test_setup_teardown(test_overlong_id_is_refused, s_setup, s_teardown),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TP_TEST_MAIN(cmocka_unit_test_setup_teardown(test_fire_dedup_resolve, s_setup, s_teardown),
+             cmocka_unit_test_setup_teardown(test_resolve_rule_takes_only_that_rule, s_setup,
+                                             s_teardown),
+             cmocka_unit_test_setup_teardown(test_sink_failure_is_counted_and_state_moves_on,
+                                             s_setup, s_teardown),
+             cmocka_unit_test_setup_teardown(test_overlong_id_is_refused, s_setup, s_teardown))
