@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "tp_testmsg.h"
 #include "tp_testutil.h"
@@ -128,6 +129,45 @@ unsigned long long tp_dfx_stat(const char *log, const char *key);
 /* Sends n incomplete calls named prefix-0.. (n FIRING alerts) and receives
  * their n alerts (d->got is left empty). */
 void tp_dfx_fire(tp_dfx_t *d, const char *prefix, unsigned n);
+
+/* How tp_dfx_fire_with sends its calls; {0} is tp_dfx_fire. */
+typedef struct {
+    unsigned    reps;    /* > 0: the i-th call is by REP-<i % reps> */
+    const char *rep_id;  /* else by this rep (NULL: none) */
+    bool        own_hcp; /* the i-th call to HCP-<prefix>-<i>: no two share an HCP
+                          * (so no uncoordinated_contact) */
+    bool        keep;    /* leave the n alerts in d->got (emptied first) */
+    bool        no_wait; /* only send: the alerts are not waited for */
+} tp_dfx_fire_t;
+
+void tp_dfx_fire_with(tp_dfx_t *d, const char *prefix, unsigned n, const tp_dfx_fire_t *how);
+
+/* ---- tp-tail on the daemon: the fixture of tp-tail's sink tests ---- */
+
+typedef struct {
+    tp_dfx_t *d;         /* the daemon, event clock */
+    tp_proc_t tail;      /* tp-tail once started (reaped by fini) */
+    char     *pos;       /* its --durable position file */
+    char     *out, *err; /* its stdout and stderr */
+} tp_tailfx_t;
+
+void tp_tailfx_init(tp_tailfx_t *t);
+void tp_tailfx_fini(tp_tailfx_t *t);
+
+/* Writes the --durable position so that a tp-tail started next replays
+ * from the alert of sequence `seq` on. */
+void tp_tailfx_resume_at(tp_tailfx_t *t, uint64_t seq);
+
+/* Starts tp-tail on the daemon's endpoints, --durable t->pos, then the
+ * NULL-terminated `args` (at most 30). */
+void tp_tailfx_start(tp_tailfx_t *t, const char *const args[]);
+
+/* Runs tp-tail with only `args` (at most 30; no endpoints) to its end:
+ * its exit status. For usage errors and --help. */
+int tp_tailfx_run(tp_tailfx_t *t, const char *const args[]);
+
+/* tp-tail's stderr (or stdout) so far; asserts there is one. Free it. */
+char *tp_tailfx_stderr(const tp_tailfx_t *t);
 
 /* Reads one reply of the replay endpoint on DEALER `s` up to END or ERROR,
  * calling fn (if not NULL) with each alert; `end` gets "END <n>" or

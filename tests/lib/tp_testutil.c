@@ -215,6 +215,22 @@ long long tp_now_ms(void) {
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+bool tp_wait_lines(const char *path, const char *needle, size_t lines, int timeout_ms) {
+    long long deadline = tp_now_ms() + timeout_ms;
+    for (;;) {
+        char  *text = tp_read_file(path);
+        size_t n = text ? tp_count_lines(text, needle) : 0;
+        bool   there = text && n >= lines;
+        free(text);
+        if (there)
+            return true;
+        if (tp_now_ms() > deadline)
+            return false;
+        struct timespec ts = { 0, 20 * 1000000L };
+        nanosleep(&ts, NULL);
+    }
+}
+
 unsigned tp_free_port(void) {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)

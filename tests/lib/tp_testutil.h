@@ -49,6 +49,11 @@ size_t tp_count_lines(const char *text, const char *needle);
 /* Monotonic milliseconds, for deadlines in test loops. */
 long long tp_now_ms(void);
 
+/* Waits until the file at `path` exists and has at least `lines` lines
+ * containing `needle` ("" for any line); false after timeout_ms. Polls
+ * every 20 ms: a file another process writes has no event to wait for. */
+bool tp_wait_lines(const char *path, const char *needle, size_t lines, int timeout_ms);
+
 /* A loopback TCP port nobody listens on right now (bound, read, closed):
  * for servers a test starts. 0 on failure. */
 unsigned tp_free_port(void);

@@ -24,12 +24,7 @@
 
 /* Sends n incomplete calls (n FIRING alerts) named prefix-0.. */
 static void s_fire(tp_dfx_t *d, const char *prefix, unsigned n) {
-    for (unsigned i = 0; i < n; i++) {
-        char id[48];
-        snprintf(id, sizeof id, "%s-%u", prefix, i);
-        tp_test_call_t c = { .event_id = id, .at_ms = T0, .call_id = id, .status = SUBMITTED };
-        tp_dfx_send_call(d, &c);
-    }
+    tp_dfx_fire_with(d, prefix, n, &(tp_dfx_fire_t){ .no_wait = true });
 }
 
 typedef struct {
