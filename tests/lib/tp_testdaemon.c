@@ -417,6 +417,13 @@ unsigned long long tp_dfx_stat(const char *log, const char *key) {
     return strtoull(hit + strlen(pat), NULL, 10);
 }
 
+int tp_dfx_teardown(void **state) {
+    if (*state)
+        tp_dfx_free(*state);
+    *state = NULL;
+    return 0;
+}
+
 void tp_dfx_fire(tp_dfx_t *d, const char *prefix, unsigned n) {
     tp_dfx_fire_with(d, prefix, n, &(tp_dfx_fire_t){ 0 });
 }

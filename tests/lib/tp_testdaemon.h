@@ -126,6 +126,11 @@ void tp_dfx_free(tp_dfx_t *d);
  * stop: the final one). */
 unsigned long long tp_dfx_stat(const char *log, const char *key);
 
+/* cmocka teardown: frees the daemon a test put in *state (`tp_dfx_t *d =
+ * *state = tp_dfx_start(...)`), also when an assertion ended the test
+ * early, so no daemon outlives its test. NULL-safe. */
+int tp_dfx_teardown(void **state);
+
 /* Sends n incomplete calls named prefix-0.. (n FIRING alerts) and receives
  * their n alerts (d->got is left empty). */
 void tp_dfx_fire(tp_dfx_t *d, const char *prefix, unsigned n);

@@ -51,22 +51,19 @@ static void s_allowed_roundtrip(tp_dfx_t *d, const char *id) {
 /* (1) The fixture's publisher and subscriber are CURVE clients with the
  * listed key: events go in and alerts come out. */
 static void test_allowed_producer_is_processed(void **state) {
-    (void)state;
-    tp_dfx_t *d = tp_dfx_start_curve("event", NULL);
+    tp_dfx_t *d = *state = tp_dfx_start_curve("event", NULL);
     s_allowed_roundtrip(d, "C-allowed");
     char *log = tp_dfx_stop(d);
     assert_int_equal(tp_dfx_stat(log, "accepted"), d->probes + 1);
     assert_int_equal(tp_dfx_stat(log, "zap_denied"), 0);
     assert_non_null(strstr(log, d->server_public)); /* logged at start */
     free(log);
-    tp_dfx_free(d);
 }
 
 /* (2) A valid CURVE keypair that is not listed: ZAP refuses the handshake,
  * the refusal is counted and logged with the key, nothing it sent counts. */
 static void test_unlisted_producer_is_refused_and_counted(void **state) {
-    (void)state;
-    tp_dfx_t *d = tp_dfx_start_curve("event", NULL);
+    tp_dfx_t *d = *state = tp_dfx_start_curve("event", NULL);
     char      pub[41], sec[41];
     assert_int_equal(zmq_curve_keypair(pub, sec), 0);
     void *mon, *evil = tp_dfx_curve_connect(d, ZMQ_PUB, d->in_ep, pub, sec, &mon);
@@ -84,14 +81,12 @@ static void test_unlisted_producer_is_refused_and_counted(void **state) {
     assert_non_null(strstr(log, want));
     assert_null(strstr(log, "C-evil"));
     free(log);
-    tp_dfx_free(d);
 }
 
 /* Key rotation is an edit and a SIGHUP: the allow-list files are read
  * again, and a bad one refuses the reload with file:line. */
 static void test_reload_rereads_allow_lists(void **state) {
-    (void)state;
-    tp_dfx_t *d = tp_dfx_start_curve("event", NULL);
+    tp_dfx_t *d = *state = tp_dfx_start_curve("event", NULL);
     char      pub[41], sec[41];
     assert_int_equal(zmq_curve_keypair(pub, sec), 0);
     assert_int_equal(tp_dfx_curve_try(d, ZMQ_PUB, d->in_ep, pub, sec),
@@ -114,13 +109,11 @@ static void test_reload_rereads_allow_lists(void **state) {
                      ZMQ_EVENT_HANDSHAKE_SUCCEEDED);
     free(keys);
     free(more);
-    tp_dfx_free(d);
 }
 
 /* (3) A plain (NULL mechanism) producer never completes a handshake. */
 static void test_plain_producer_gets_nothing_through(void **state) {
-    (void)state;
-    tp_dfx_t *d = tp_dfx_start_curve("event", NULL);
+    tp_dfx_t *d = *state = tp_dfx_start_curve("event", NULL);
     void     *mon, *plain = tp_test_monitored(d->zctx, ZMQ_PUB, &mon);
     assert_int_equal(zmq_connect(plain, d->in_ep), 0);
     int ev = tp_test_handshake(mon, NULL);
@@ -133,15 +126,13 @@ static void test_plain_producer_gets_nothing_through(void **state) {
     char *log = tp_dfx_stop(d);
     assert_int_equal(tp_dfx_stat(log, "received"), d->probes + 1);
     free(log);
-    tp_dfx_free(d);
 }
 
 /* (4) On the alert output: the allowed subscriber gets the alert; an
  * unlisted one and a plain one, both connected before it was sent, get
  * nothing. Checked once the allowed one has it. */
 static void test_unlisted_subscriber_receives_nothing(void **state) {
-    (void)state;
-    tp_dfx_t *d = tp_dfx_start_curve("event", NULL);
+    tp_dfx_t *d = *state = tp_dfx_start_curve("event", NULL);
     char      pub[41], sec[41];
     assert_int_equal(zmq_curve_keypair(pub, sec), 0);
     void *mon1, *evil = tp_test_monitored(d->zctx, ZMQ_SUB, &mon1);
@@ -165,13 +156,11 @@ static void test_unlisted_subscriber_receives_nothing(void **state) {
     assert_non_null(strstr(log, want));
     assert_true(tp_dfx_stat(log, "zap_denied") >= 1);
     free(log);
-    tp_dfx_free(d);
 }
 
 /* (5) A secret key file others can read: the daemon does not start. */
 static void test_world_readable_key_is_refused(void **state) {
-    (void)state;
-    tp_dfx_t *d = tp_dfx_setup(true);
+    tp_dfx_t *d = *state = tp_dfx_setup(true);
     assert_int_equal(chmod(d->key_file, 0644), 0);
     tp_dfx_write_config(d, d->cfg, "event", NULL);
     const char *argv[] = { TP_DAEMON_BIN, "--config", d->cfg, NULL };
@@ -186,7 +175,6 @@ static void test_world_readable_key_is_refused(void **state) {
     assert_int_equal(chmod(d->key_file, 0602), 0);
     assert_int_equal(tp_proc_spawn(&d->proc, argv, NULL, d->out, d->err), 0);
     assert_int_equal(tp_proc_wait(&d->proc, TP_WAIT_MS), 1);
-    tp_dfx_free(d);
 }
 
 /* (6) tp_zap_load swaps a domain's list whole: a bad file leaves the old
@@ -364,8 +352,7 @@ static int s_run_tool(tp_dfx_t *d, const char *const argv[], const char *err) {
  * on the SUB and the reliable input, alerts come out live and replayed.
  * Without the options tp-pub finds no subscriber; with --bind it refuses. */
 static void test_tools_as_curve_clients(void **state) {
-    (void)state;
-    tp_dfx_t   *d = tp_dfx_start_curve("event", NULL);
+    tp_dfx_t   *d = *state = tp_dfx_start_curve("event", NULL);
     char       *err = tp_path(d->dir, "tool.err"), *out = tp_path(d->dir, "tail.out");
     char       *pos = tp_path(d->dir, "tail.pos");
     const char *demo = TP_SOURCE_DIR "/examples/demo.jsonl";
@@ -493,14 +480,15 @@ static void test_tools_as_curve_clients(void **state) {
     free(err);
     free(out);
     free(pos);
-    tp_dfx_free(d);
 }
 
-TP_TEST_MAIN(cmocka_unit_test(test_allowed_producer_is_processed),
-             cmocka_unit_test(test_unlisted_producer_is_refused_and_counted),
-             cmocka_unit_test(test_plain_producer_gets_nothing_through),
-             cmocka_unit_test(test_reload_rereads_allow_lists),
-             cmocka_unit_test(test_unlisted_subscriber_receives_nothing),
-             cmocka_unit_test(test_world_readable_key_is_refused),
+TP_TEST_MAIN(cmocka_unit_test_teardown(test_allowed_producer_is_processed, tp_dfx_teardown),
+             cmocka_unit_test_teardown(test_unlisted_producer_is_refused_and_counted,
+                                       tp_dfx_teardown),
+             cmocka_unit_test_teardown(test_plain_producer_gets_nothing_through, tp_dfx_teardown),
+             cmocka_unit_test_teardown(test_reload_rereads_allow_lists, tp_dfx_teardown),
+             cmocka_unit_test_teardown(test_unlisted_subscriber_receives_nothing, tp_dfx_teardown),
+             cmocka_unit_test_teardown(test_world_readable_key_is_refused, tp_dfx_teardown),
              cmocka_unit_test(test_zap_load_swaps_allow_list), cmocka_unit_test(test_key_files),
-             cmocka_unit_test(test_keygen), cmocka_unit_test(test_tools_as_curve_clients))
+             cmocka_unit_test(test_keygen),
+             cmocka_unit_test_teardown(test_tools_as_curve_clients, tp_dfx_teardown))

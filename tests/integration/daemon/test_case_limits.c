@@ -59,8 +59,7 @@ static void s_step(void *sock, const tp_test_step_t *st, const char *what, const
 }
 
 static void test_step_beyond_max_distinct_steps_is_nacked(void **state) {
-    (void)state;
-    tp_dfx_t      *d = tp_dfx_start("event", NULL);
+    tp_dfx_t      *d = *state = tp_dfx_start("event", NULL);
     void          *s = s_dealer(d);
     char           ev[32], step[32];
     tp_test_step_t st = {
@@ -88,12 +87,10 @@ static void test_step_beyond_max_distinct_steps_is_nacked(void **state) {
      * counted as steps_dropped only (received = accepted + refusals). */
     assert_int_equal(tp_dfx_stat(log, "contracting"), MAX_STEPS + 1);
     free(log);
-    tp_dfx_free(d);
 }
 
 static void test_case_beyond_max_open_per_hcp_is_nacked(void **state) {
-    (void)state;
-    tp_dfx_t      *d = tp_dfx_start("event", "limits: { max_open_cases_per_hcp: 2 }\n");
+    tp_dfx_t      *d = *state = tp_dfx_start("event", "limits: { max_open_cases_per_hcp: 2 }\n");
     void          *s = s_dealer(d);
     tp_test_step_t st = { .event_id = "k1",
                           .at_ms = T0,
@@ -131,8 +128,9 @@ static void test_case_beyond_max_open_per_hcp_is_nacked(void **state) {
     assert_int_equal(tp_dfx_stat(log, "steps_dropped"), 0);
     assert_non_null(strstr(log, "not opening 'K-3'"));
     free(log);
-    tp_dfx_free(d);
 }
 
-TP_TEST_MAIN(cmocka_unit_test(test_step_beyond_max_distinct_steps_is_nacked),
-             cmocka_unit_test(test_case_beyond_max_open_per_hcp_is_nacked))
+TP_TEST_MAIN(cmocka_unit_test_teardown(test_step_beyond_max_distinct_steps_is_nacked,
+                                       tp_dfx_teardown),
+             cmocka_unit_test_teardown(test_case_beyond_max_open_per_hcp_is_nacked,
+                                       tp_dfx_teardown))

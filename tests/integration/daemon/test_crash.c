@@ -181,8 +181,7 @@ static size_t s_collect(const char *text, char ***ret, bool check_unique_seq) {
 }
 
 static void test_sigkill_under_load_loses_and_repeats_nothing(void **state) {
-    (void)state;
-    tp_dfx_t *d = tp_dfx_start("event", NULL);
+    tp_dfx_t *d = *state = tp_dfx_start("event", NULL);
     char     *input = tp_path(d->dir, "input.jsonl");
     s_generate(input);
 
@@ -270,7 +269,7 @@ static void test_sigkill_under_load_loses_and_repeats_nothing(void **state) {
     free(tail_out);
     free(tail_err);
     free(pub_err);
-    tp_dfx_free(d);
 }
 
-TP_TEST_MAIN(cmocka_unit_test(test_sigkill_under_load_loses_and_repeats_nothing))
+TP_TEST_MAIN(cmocka_unit_test_teardown(test_sigkill_under_load_loses_and_repeats_nothing,
+                                       tp_dfx_teardown))

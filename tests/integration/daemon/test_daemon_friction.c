@@ -51,8 +51,7 @@ static const char *s_ev(const Touchpoint__V1__Alert *a, const char *key) {
 }
 
 static void test_speaker_contract_history(void **state) {
-    (void)state;
-    tp_dfx_t *d = tp_dfx_start("event", NULL);
+    tp_dfx_t *d = *state = tp_dfx_start("event", NULL);
     tp_dfx_publish_file(d, STREAM, N_WANT);
     tp_dfx_expect_nothing_more(d); /* the follow-up call prevented follow_up_missing */
     tp_dfx_expect_alerts(d, s_want, N_WANT);
@@ -89,7 +88,6 @@ static void test_speaker_contract_history(void **state) {
     assert_int_equal(tp_dfx_stat(log, "contracting"), 16);
     assert_int_equal(tp_dfx_stat(log, "open_alerts"), d->probes); /* only the probes' */
     free(log);
-    tp_dfx_free(d);
 }
 
-TP_TEST_MAIN(cmocka_unit_test(test_speaker_contract_history))
+TP_TEST_MAIN(cmocka_unit_test_teardown(test_speaker_contract_history, tp_dfx_teardown))

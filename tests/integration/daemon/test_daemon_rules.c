@@ -55,8 +55,7 @@ static const tp_want_alert_t s_want[] = {
 #define N_WANT (sizeof s_want / sizeof s_want[0])
 
 static void test_two_week_export_over_the_bus(void **state) {
-    (void)state;
-    tp_dfx_t *d = tp_dfx_start("event", s_accountability_only);
+    tp_dfx_t *d = *state = tp_dfx_start("event", s_accountability_only);
     tp_dfx_publish_file(d, STREAM, N_WANT);
     unsigned probes = d->probes;
     tp_dfx_expect_nothing_more(d);
@@ -76,7 +75,6 @@ static void test_two_week_export_over_the_bus(void **state) {
     char *log = tp_dfx_stop(d);
     assert_int_equal(tp_dfx_stat(log, "seq_gaps"), 0);
     free(log);
-    tp_dfx_free(d);
 }
 
 /* --replay over the same file: the same alerts, the same order, the same
@@ -142,8 +140,7 @@ static void test_replay_matches_the_live_run(void **state) {
 /* Wall clock: a call planned three days ago and never submitted is due;
  * the daemon's one timer fires it without any further input. */
 static void test_wall_clock_deadline_fires_from_the_timer(void **state) {
-    (void)state;
-    tp_dfx_t       *d = tp_dfx_start("wall", NULL);
+    tp_dfx_t       *d = *state = tp_dfx_start("wall", NULL);
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     int64_t        now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
@@ -160,9 +157,9 @@ static void test_wall_clock_deadline_fires_from_the_timer(void **state) {
     assert_true(a->detected_at_ms >= now); /* the wall clock, not event time */
     char *log = tp_dfx_stop(d);
     free(log);
-    tp_dfx_free(d);
 }
 
-TP_TEST_MAIN(cmocka_unit_test(test_two_week_export_over_the_bus),
+TP_TEST_MAIN(cmocka_unit_test_teardown(test_two_week_export_over_the_bus, tp_dfx_teardown),
              cmocka_unit_test(test_replay_matches_the_live_run),
-             cmocka_unit_test(test_wall_clock_deadline_fires_from_the_timer))
+             cmocka_unit_test_teardown(test_wall_clock_deadline_fires_from_the_timer,
+                                       tp_dfx_teardown))

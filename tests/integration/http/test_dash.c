@@ -91,20 +91,17 @@ static void s_wait_alert(tp_dfx_t *d, const char *call_id, int status) {
 
 /* Off unless configured: every dashboard path is a 404. */
 static void test_off_by_default(void **state) {
-    (void)state;
-    tp_dfx_t                *d = tp_dfx_start_http("event", NULL);
+    tp_dfx_t                *d = *state = tp_dfx_start_http("event", NULL);
     static const char *const paths[] = { "/dashboard/", "/dashboard",        "/dashboard/app.js",
                                          "/v1/alerts",  "/v1/alerts/stream", "/v1/kpi" };
     for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++)
         assert_int_equal(tp_test_get(d->http_port, "GET", paths[i], NULL, NULL), 404);
-    tp_dfx_free(d);
 }
 
 /* A known input: the snapshot lists exactly its open alerts, filters work,
  * and /v1/kpi has the exact figures by territory, rep, step and type. */
 static void test_snapshot_and_kpi(void **state) {
-    (void)state;
-    tp_dfx_t *d = tp_dfx_start_http_with(DASH_ON);
+    tp_dfx_t *d = *state = tp_dfx_start_http_with(DASH_ON);
     /* HCP-P prefers the phone. K1 complete on the phone; K2 incomplete in
      * person; K3 complete on the phone, submitted 49 h after the call. */
     tp_test_feedback_t fb = { .event_id = "fb1",
@@ -199,7 +196,6 @@ static void test_snapshot_and_kpi(void **state) {
         n = s_int(s_named(json_object_get(j, "by_territory"), "name", "T-1"), "submitted");
         json_decref(j);
     }
-    tp_dfx_free(d);
 }
 
 
@@ -237,8 +233,7 @@ static void s_expect_ids(unsigned port, const char *query, const char *want) {
  * exactly the open alerts of a known input that match; a value is matched
  * whole, case-insensitively. */
 static void test_filters(void **state) {
-    (void)state;
-    tp_dfx_t *d = tp_dfx_start_http_with(DASH_ON);
+    tp_dfx_t *d = *state = tp_dfx_start_http_with(DASH_ON);
     /* Three incomplete calls: K1 by REP-7 to HCP-A, K2 by REP-8 to HCP-A,
      * K3 by REP-8 to HCP-B. The probes are REP-1's, to HCP-1. */
     tp_test_call_t k1 = s_call("K1", 1, 0), k2 = s_call("K2", 2, 0), k3 = s_call("K3", 3, 0);
@@ -281,13 +276,11 @@ static void test_filters(void **state) {
     s_expect_ids(port, "contract=C-3", "");
     s_expect_ids(port, "hcp=HCP-C&kind=friction",
                  "step_slow:contract/C-1/step/NOMINATION,step_slow:contract/C-2/step/NOMINATION");
-    tp_dfx_free(d);
 }
 
 /* With a token file, the data wants the token; the page's files do not. */
 static void test_token(void **state) {
-    (void)state;
-    tp_dfx_t *d = tp_dfx_setup(false);
+    tp_dfx_t *d = *state = tp_dfx_setup(false);
     char     *token = tp_path(d->dir, "dash.token"), yaml[600];
     assert_int_equal(tp_write_file(token, "dash-S3cret\n"), 0);
     assert_int_equal(chmod(token, 0600), 0);
@@ -333,13 +326,11 @@ static void test_token(void **state) {
         tp_test_get(d->http_port, "GET", "/v1/kpi", "Authorization: Bearer dash-Open\r\n", NULL),
         401);
     free(token);
-    tp_dfx_free(d);
 }
 
 /* The page's files: types, caching, and nothing outside the root. */
 static void test_static_files(void **state) {
-    (void)state;
-    tp_dfx_t *d = tp_dfx_start_http_with(DASH_ON);
+    tp_dfx_t *d = *state = tp_dfx_start_http_with(DASH_ON);
     char     *text;
     assert_int_equal(tp_test_get(d->http_port, "GET", "/dashboard/", NULL, &text), 200);
     assert_non_null(strstr(text, "Content-Type: text/html; charset=utf-8"));
@@ -371,7 +362,6 @@ static void test_static_files(void **state) {
             fail_msg("%s was not refused", bad[i]);
     assert_int_equal(tp_test_get(d->http_port, "POST", "/v1/alerts", "Content-Length: 0\r\n", NULL),
                      405);
-    tp_dfx_free(d);
 }
 
 
@@ -386,8 +376,7 @@ static size_t s_open_listed(unsigned port, const char *path) {
  * open; switched off, its streams close and its routes are 404 again; a
  * restart brings the open alerts back (journal, rebuild). */
 static void test_reload_and_restart(void **state) {
-    (void)state;
-    tp_dfx_t      *d = tp_dfx_start_http_with(NULL);
+    tp_dfx_t      *d = *state = tp_dfx_start_http_with(NULL);
     tp_test_call_t k2 = s_call("K2", 1, TP_FIELD_PRODUCTS);
     tp_dfx_send_call(d, &k2);
     s_wait_alert(d, "K2", TOUCHPOINT__V1__ALERT_STATUS__ALERT_STATUS_FIRING);
@@ -443,14 +432,12 @@ static void test_reload_and_restart(void **state) {
                             json_array_get(json_object_get(j, "alerts"), 0), "alertId")),
                         "call_incomplete:call/K2");
     json_decref(j);
-    tp_dfx_free(d);
 }
 
 /* An answer lists at most 20,000 open alerts (their first JSON encoding
  * is work on the event loop), the oldest first, and says how many are open. */
 static void test_list_capped(void **state) {
-    (void)state;
-    tp_dfx_t *d = tp_dfx_start_http_with(DASH_ON);
+    tp_dfx_t *d = *state = tp_dfx_start_http_with(DASH_ON);
     enum { N = 20005 };
     char id[32];
     for (unsigned i = 0; i < N; i++) {
@@ -478,7 +465,6 @@ static void test_list_capped(void **state) {
     assert_true(tp_test_read_until(fd, &t, 0, "\"listed\": 20000}", TP_WAIT_MS));
     close(fd);
     free(t.buf);
-    tp_dfx_free(d);
 }
 
 /* examples/grafana-touchpointd.json is JSON, and every metric its
@@ -529,7 +515,11 @@ static void test_grafana_metrics(void **state) {
     tp_dfx_free(d);
 }
 
-TP_TEST_MAIN(cmocka_unit_test(test_off_by_default), cmocka_unit_test(test_snapshot_and_kpi),
-             cmocka_unit_test(test_filters), cmocka_unit_test(test_token),
-             cmocka_unit_test(test_static_files), cmocka_unit_test(test_grafana_metrics),
-             cmocka_unit_test(test_list_capped), cmocka_unit_test(test_reload_and_restart))
+TP_TEST_MAIN(cmocka_unit_test_teardown(test_off_by_default, tp_dfx_teardown),
+             cmocka_unit_test_teardown(test_snapshot_and_kpi, tp_dfx_teardown),
+             cmocka_unit_test_teardown(test_filters, tp_dfx_teardown),
+             cmocka_unit_test_teardown(test_token, tp_dfx_teardown),
+             cmocka_unit_test_teardown(test_static_files, tp_dfx_teardown),
+             cmocka_unit_test(test_grafana_metrics),
+             cmocka_unit_test_teardown(test_list_capped, tp_dfx_teardown),
+             cmocka_unit_test_teardown(test_reload_and_restart, tp_dfx_teardown))

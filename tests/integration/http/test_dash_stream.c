@@ -68,8 +68,7 @@ static unsigned long long s_last_id(const tp_test_text_t *t, size_t from) {
  * published; a reconnect with Last-Event-ID gets what it missed, no
  * snapshot. */
 static void test_stream_fire_resolve(void **state) {
-    (void)state;
-    tp_dfx_t *d = tp_dfx_start_http_with(DASH_ON);
+    tp_dfx_t *d = *state = tp_dfx_start_http_with(DASH_ON);
     int       fd = tp_test_connect(d->http_port, 0);
     tp_test_send_request(fd, "GET", "/v1/alerts/stream?territory=T-1", NULL);
     tp_test_text_t t = { 0 };
@@ -122,7 +121,6 @@ static void test_stream_fire_resolve(void **state) {
     while (tp_test_metric(d->http_port, "touchpointd_dashboard_streams") != 0)
         assert_true(tp_now_ms() < end);
     free(tp_dfx_stop(d));
-    tp_dfx_free(d);
 }
 
 /* At most max_clients streams; a client that never reads is cut once its
@@ -186,8 +184,7 @@ static void test_limits(void **state) {
  * 200 ms, against 15 s by default: two of them within the wait prove the
  * key is applied), and not inside the snapshot's data line. */
 static void test_keepalive(void **state) {
-    (void)state;
-    tp_dfx_t *d = tp_dfx_start_http_with("dashboard: { enabled: true, keepalive: 200ms }");
+    tp_dfx_t *d = *state = tp_dfx_start_http_with("dashboard: { enabled: true, keepalive: 200ms }");
     int       fd = tp_test_connect(d->http_port, 0);
     tp_test_send_request(fd, "GET", "/v1/alerts/stream", NULL);
     tp_test_text_t t = { 0 };
@@ -200,15 +197,13 @@ static void test_keepalive(void **state) {
     assert_true(tp_test_read_until(fd, &t, at, ": keep-alive\n\n", 5000));
     close(fd);
     free(t.buf);
-    tp_dfx_free(d);
 }
 
 /* A Last-Event-ID the ring of TP_DASH_RESUME_RING transitions still
  * reaches resumes (only what came after it); one older than the ring gets
  * a fresh snapshot listing every open alert, then the stream goes on. */
 static void test_resume_older_than_ring(void **state) {
-    (void)state;
-    tp_dfx_t *d = tp_dfx_start_http_with(DASH_ON);
+    tp_dfx_t *d = *state = tp_dfx_start_http_with(DASH_ON);
     unsigned  sent = 0;
     s_open_alerts(d, "A", 1, &sent);
     int fd = tp_test_connect(d->http_port, 0);
@@ -256,7 +251,6 @@ static void test_resume_older_than_ring(void **state) {
     assert_true(tp_test_read_until(fd, &t, 0, "\"callId\":\"LIVE\"", TP_WAIT_MS));
     close(fd);
     free(t.buf);
-    tp_dfx_free(d);
 }
 
 /* A large snapshot and CLIENTS streams that never read it: the daemon
@@ -329,6 +323,7 @@ static void test_snapshot_memory_bounded(void **state) {
     tp_dfx_free(d);
 }
 
-TP_TEST_MAIN(cmocka_unit_test(test_stream_fire_resolve), cmocka_unit_test(test_keepalive),
-             cmocka_unit_test(test_resume_older_than_ring), cmocka_unit_test(test_limits),
-             cmocka_unit_test(test_snapshot_memory_bounded))
+TP_TEST_MAIN(cmocka_unit_test_teardown(test_stream_fire_resolve, tp_dfx_teardown),
+             cmocka_unit_test_teardown(test_keepalive, tp_dfx_teardown),
+             cmocka_unit_test_teardown(test_resume_older_than_ring, tp_dfx_teardown),
+             cmocka_unit_test(test_limits), cmocka_unit_test(test_snapshot_memory_bounded))

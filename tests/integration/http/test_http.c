@@ -291,8 +291,7 @@ static bool s_listening(unsigned port) {
 /* http.listen moved by a reload: the new port answers, the old one is
  * closed, and the counters carry on (a scrape never sees a reset). */
 static void test_reload_moves_http_and_keeps_metrics(void **state) {
-    (void)state;
-    tp_dfx_t *d = tp_dfx_start_http("event", NULL);
+    tp_dfx_t *d = *state = tp_dfx_start_http("event", NULL);
     unsigned  old = d->http_port, port = tp_free_port();
     char     *path = tp_path(d->dir, "next.yaml");
     tp_dfx_write_config(d, path, "event", NULL);
@@ -322,7 +321,6 @@ static void test_reload_moves_http_and_keeps_metrics(void **state) {
     free(moved);
     free(yaml);
     free(path);
-    tp_dfx_free(d);
 }
 
 static void test_tp_stat_unreachable(void **state) {
@@ -353,8 +351,7 @@ static void test_tp_stat_unreachable(void **state) {
  * the last minute: the daemon is stopped (SIGSTOP) a little longer than
  * that, so its periodic tick fires that late when it continues. */
 static void test_healthz_fails_after_a_stalled_loop(void **state) {
-    (void)state;
-    tp_dfx_t      *d = tp_dfx_start_http("event", NULL);
+    tp_dfx_t      *d = *state = tp_dfx_start_http("event", NULL);
     tp_test_resp_t r = tp_test_http_request(d->http_port, EVHTTP_REQ_GET, "/healthz");
     assert_int_equal(r.code, 200);
     tp_test_resp_free(&r);
@@ -375,10 +372,9 @@ static void test_healthz_fails_after_a_stalled_loop(void **state) {
     assert_non_null(strstr(r.body, "event loop: a 1 s timer fired "));
     tp_test_resp_free(&r);
     free(tp_dfx_stop(d));
-    tp_dfx_free(d);
 }
 
 TP_TEST_MAIN(cmocka_unit_test(test_healthz_metrics_status),
-             cmocka_unit_test(test_healthz_fails_after_a_stalled_loop),
+             cmocka_unit_test_teardown(test_healthz_fails_after_a_stalled_loop, tp_dfx_teardown),
              cmocka_unit_test(test_tp_stat_unreachable),
-             cmocka_unit_test(test_reload_moves_http_and_keeps_metrics))
+             cmocka_unit_test_teardown(test_reload_moves_http_and_keeps_metrics, tp_dfx_teardown))

@@ -184,8 +184,7 @@ static void s_has_metric(tp_dfx_t *d, const char *line) {
 /* One event: 200 once stored, its alert on the bus; then the same again
  * (a duplicate), and every way a request can be wrong. */
 static void test_single_event(void **state) {
-    (void)state;
-    tp_dfx_t *d = tp_dfx_start_http_with(INGEST_ON);
+    tp_dfx_t *d = *state = tp_dfx_start_http_with(INGEST_ON);
     char     *ev = s_text(s_call("h1", "H-1", "SUBMITTED", T0, false));
     s_resp_t  r = s_post(d, "application/json", NULL, ev);
     s_counts(&r, 200, 1, 0, 0);
@@ -231,13 +230,11 @@ static void test_single_event(void **state) {
     char *log = tp_dfx_stop(d);
     assert_non_null(strstr(log, "/healthz /metrics /status /v1/events"));
     free(log);
-    tp_dfx_free(d);
 }
 
 /* A batch with a bad item: 422 names it; the others are processed. */
 static void test_batch_partial(void **state) {
-    (void)state;
-    tp_dfx_t *d = tp_dfx_start_http_with(INGEST_ON);
+    tp_dfx_t *d = *state = tp_dfx_start_http_with(INGEST_ON);
     json_t   *bad = json_pack("{s:s, s:s, s:{s:s, s:s}}", "eventId", "b2", "source", "webhook",
                               "call", "callId", "B-2", "status", "SUBMITED");
     char    *batch = s_text(json_pack("[o, o, o]", s_call("b1", "B-1", "SUBMITTED", T0, false), bad,
@@ -292,16 +289,15 @@ static void test_batch_partial(void **state) {
     free(two);
     free(l1);
     free(nd);
-    tp_dfx_free(d);
 }
 
 /* Bodies over max_body_bytes get evhttp's 413, batches over 10,000 items
  * ours; the endpoint answers normally afterwards. */
 static void test_limits(void **state) {
-    (void)state;
-    tp_dfx_t *d = tp_dfx_start_http_with("ingest: { enabled: true, max_body_bytes: 65536 }");
-    size_t    big = 70000;
-    char     *body = malloc(big + 1);
+    tp_dfx_t *d = *state =
+        tp_dfx_start_http_with("ingest: { enabled: true, max_body_bytes: 65536 }");
+    size_t big = 70000;
+    char  *body = malloc(big + 1);
     memset(body, ' ', big);
     body[0] = '[';
     body[big - 1] = ']';
@@ -328,7 +324,6 @@ static void test_limits(void **state) {
     s_resp_free(&r);
     free(ev);
     s_has_metric(d, "touchpointd_http_ingest_events_total{result=\"accepted\"} 1");
-    tp_dfx_free(d);
 }
 
 static void s_write_token(const char *path, const char *text, mode_t mode) {
@@ -339,8 +334,7 @@ static void s_write_token(const char *path, const char *text, mode_t mode) {
 /* A token file others can read stops the start and refuses a reload; the
  * token is re-read on reload; ingest switched off answers 404. */
 static void test_bearer_token(void **state) {
-    (void)state;
-    tp_dfx_t *d = tp_dfx_setup(false);
+    tp_dfx_t *d = *state = tp_dfx_setup(false);
     char     *token = tp_path(d->dir, "ingest.token"), yaml[600];
     snprintf(yaml, sizeof yaml, "ingest: { enabled: true, bearer_token_file: \"%s\" }", token);
     d->http = true;
@@ -403,14 +397,12 @@ static void test_bearer_token(void **state) {
     free(log);
     free(e1);
     free(token);
-    tp_dfx_free(d);
 }
 
 /* A 200 is a promise: the event is in the journal's event log, so after
  * SIGKILL the restart rebuilds its state and its deadline still fires. */
 static void test_survives_sigkill(void **state) {
-    (void)state;
-    tp_dfx_t *d = tp_dfx_start_http_with(INGEST_ON);
+    tp_dfx_t *d = *state = tp_dfx_start_http_with(INGEST_ON);
     char     *planned = s_text(s_call("k1", "K-1", "PLANNED", T0, false));
     s_resp_t  r = s_post(d, "application/json", NULL, planned);
     s_counts(&r, 200, 1, 0, 0);
@@ -433,7 +425,6 @@ static void test_survives_sigkill(void **state) {
     s_expect_alert(d, "call_unsubmitted", "K-1");
     free(planned);
     free(wm);
-    tp_dfx_free(d);
 }
 
 /* TP_BENCH=1: events/s, HTTP in batches of 1 and 500 against the ZeroMQ
@@ -524,9 +515,12 @@ int main(void) {
      * refuses (413): that must be an EPIPE for the client, not our death. */
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_single_event),     cmocka_unit_test(test_batch_partial),
-        cmocka_unit_test(test_limits),           cmocka_unit_test(test_bearer_token),
-        cmocka_unit_test(test_survives_sigkill), cmocka_unit_test(test_bench),
+        cmocka_unit_test_teardown(test_single_event, tp_dfx_teardown),
+        cmocka_unit_test_teardown(test_batch_partial, tp_dfx_teardown),
+        cmocka_unit_test_teardown(test_limits, tp_dfx_teardown),
+        cmocka_unit_test_teardown(test_bearer_token, tp_dfx_teardown),
+        cmocka_unit_test_teardown(test_survives_sigkill, tp_dfx_teardown),
+        cmocka_unit_test(test_bench),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -92,8 +92,7 @@ static json_t *s_named(json_t *array, const char *key, const char *name) {
  * alerts (at T0, never resolved) are open too. HCP-P (T-1) answers
  * nps 10, effort 3; HCP-Q (no call) nps 3, effort 7. */
 static void test_kpi_over_http(void **state) {
-    (void)state;
-    tp_dfx_t *d = tp_dfx_start_http_with("dashboard: { enabled: true }");
+    tp_dfx_t *d = *state = tp_dfx_start_http_with("dashboard: { enabled: true }");
     s_call(d, "k1", "K1", T0 + 2 * H, 0);
     s_wait_alert(d, "K1", FIRING);
     s_call(d, "k1fix", "K1", T0 + 3 * D + 2 * H, ALL);
@@ -144,7 +143,6 @@ static void test_kpi_over_http(void **state) {
     json_t *ft = s_named(json_object_get(fb, "by_territory"), "name", "T-1");
     assert_float_equal(json_real_value(json_object_get(ft, "nps")), 100, 0.001);
     json_decref(j);
-    tp_dfx_free(d);
 }
 
-TP_TEST_MAIN(cmocka_unit_test(test_kpi_over_http))
+TP_TEST_MAIN(cmocka_unit_test_teardown(test_kpi_over_http, tp_dfx_teardown))

@@ -61,8 +61,7 @@ static void s_reload_replay(tp_dfx_t *d, const char *lines) {
 }
 
 static void test_strict_requests_and_end(void **state) {
-    (void)state;
-    tp_dfx_t *d = tp_dfx_start("event", NULL);
+    tp_dfx_t *d = *state = tp_dfx_start("event", NULL);
     tp_dfx_fire(d, "A", 3);
     unsigned long long last = d->probes + 3;
     char               end[128], want[128];
@@ -111,7 +110,6 @@ static void test_strict_requests_and_end(void **state) {
     assert_int_equal(tp_dfx_stat(log, "replay_oversize"), 1);
     assert_int_equal(tp_dfx_stat(log, "replay_requests"), 3);
     free(log);
-    tp_dfx_free(d);
 }
 
 static long s_rss_kb(tp_dfx_t *d) {
@@ -128,8 +126,7 @@ static long s_rss_kb(tp_dfx_t *d) {
  * everything: each is dropped once it took nothing for stall_timeout, and
  * a consumer that reads gets its whole replay (retrying while busy). */
 static void test_stalled_consumers_do_not_lock_others_out(void **state) {
-    (void)state;
-    tp_dfx_t *d = tp_dfx_start_http("event", NULL);
+    tp_dfx_t *d = *state = tp_dfx_start_http("event", NULL);
     /* One process, so one peer address (ipc: uid:gid:pid) for all: the
      * per-address share is lifted to see the timeout alone. */
     s_reload_replay(d, "  stall_timeout: 3s\n  max_per_peer: 64\n");
@@ -185,15 +182,13 @@ static void test_stalled_consumers_do_not_lock_others_out(void **state) {
     assert_true(tp_dfx_stat(log, "replay_timeouts") >= 1);
     assert_true(tp_dfx_stat(log, "replay_busy") >= 1);
     free(log);
-    tp_dfx_free(d);
 }
 
 /* Consumers from one IP address hold at most replay.max_per_peer slots:
  * more from there are told busy, one from another address is served at
  * once (no timeout could have freed a slot: stall_timeout is an hour). */
 static void test_one_address_holds_a_share_of_the_slots(void **state) {
-    (void)state;
-    tp_dfx_t *d = tp_dfx_start("event", NULL);
+    tp_dfx_t *d = *state = tp_dfx_start("event", NULL);
     unsigned  port = tp_free_port();
     assert_true(port > 0);
     char ep[64], lines[160], from2[96];
@@ -267,9 +262,10 @@ static void test_one_address_holds_a_share_of_the_slots(void **state) {
     assert_int_equal(tp_dfx_stat(log, "replay_busy"), 1);
     assert_int_equal(tp_dfx_stat(log, "replay_timeouts"), 0);
     free(log);
-    tp_dfx_free(d);
 }
 
-TP_TEST_MAIN(cmocka_unit_test(test_strict_requests_and_end),
-             cmocka_unit_test(test_stalled_consumers_do_not_lock_others_out),
-             cmocka_unit_test(test_one_address_holds_a_share_of_the_slots))
+TP_TEST_MAIN(cmocka_unit_test_teardown(test_strict_requests_and_end, tp_dfx_teardown),
+             cmocka_unit_test_teardown(test_stalled_consumers_do_not_lock_others_out,
+                                       tp_dfx_teardown),
+             cmocka_unit_test_teardown(test_one_address_holds_a_share_of_the_slots,
+                                       tp_dfx_teardown))
