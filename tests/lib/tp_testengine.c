@@ -216,8 +216,23 @@ const Touchpoint__V1__Alert *tp_expect_alert(const tp_fixture_t *f, size_t i,
     return a;
 }
 
+tp_fixture_t *tp_fixture_spec(const char *head, const tp_fixture_spec_t *spec) {
+    if (spec->contract_type)
+        return tp_fixture_case(head, spec->rule, spec->settings, spec->contract_type);
+    tp_fixture_t *f = tp_fixture_only(head, spec->rule, spec->settings);
+    if (spec->step)
+        f->step_defaults = (tp_test_step_t){ .contract_id = "K-1", .step = spec->step };
+    return f;
+}
+
+tp_fixture_t *tp_fixture_at_step(const char *head, const char *rule, const char *settings,
+                                 const char *step) {
+    return tp_fixture_spec(
+        head, &(tp_fixture_spec_t){ .rule = rule, .settings = settings, .step = step });
+}
+
 int tp_fixture_setup(void **state) {
-    *state = tp_fixture_only(NULL, *state, NULL);
+    *state = tp_fixture_spec(NULL, *state);
     return 0;
 }
 

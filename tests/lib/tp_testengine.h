@@ -112,14 +112,31 @@ const Touchpoint__V1__Alert *tp_expect_alert(const tp_fixture_t *f, size_t i,
                                              const tp_test_want_t *want);
 #define TP_EXPECT_ALERT(f, i, ...) tp_expect_alert((f), (i), &(tp_test_want_t){ __VA_ARGS__ })
 
+/* The fixture a file's tests share: only `rule` on with `settings` (NULL:
+ * its defaults); with contract_type, step events default as in
+ * tp_fixture_case; with step, they default to contract K-1 at that step. */
+typedef struct {
+    const char *rule;
+    const char *settings;
+    int         contract_type;
+    const char *step;
+} tp_fixture_spec_t;
+
+tp_fixture_t *tp_fixture_spec(const char *head, const tp_fixture_spec_t *spec);
+
+/* A fixture running only `rule` whose step events default to contract K-1
+ * at `step` (tp_fixture_spec with only a step). */
+tp_fixture_t *tp_fixture_at_step(const char *head, const char *rule, const char *settings,
+                                 const char *step);
+
 /* cmocka setup/teardown keeping a fixture in *state: TP_FIXTURE_TEST(fn,
- * RULE) runs fn on tp_fixture_only(NULL, RULE, NULL), freed after the test
+ * spec) runs fn on tp_fixture_spec(NULL, &spec), freed after the test
  * whether it passed or not. */
 int tp_fixture_setup(void **state);
 int tp_fixture_teardown(void **state);
-#define TP_FIXTURE_TEST(fn, rule)                                                       \
+#define TP_FIXTURE_TEST(fn, spec)                                                       \
     cmocka_unit_test_prestate_setup_teardown(fn, tp_fixture_setup, tp_fixture_teardown, \
-                                             (void *)(rule))
+                                             (void *)&(spec))
 
 /* The i-th captured alert is a RESOLVED with evidence resolution=`resolution`. */
 const Touchpoint__V1__Alert *tp_expect_resolved(const tp_fixture_t *f, size_t i,

@@ -15,7 +15,10 @@
 #define CALL_AT   (TP_T0 + 9 * TP_H)
 #define DUE       (CALL_AT + 48 * TP_H)
 
-#define RULE    "call_late"
+#define RULE "call_late"
+
+/* The fixture most tests here start from (TP_FIXTURE_TEST). */
+static const tp_fixture_spec_t s_fx = { .rule = RULE };
 #define MONTHLY "{ style: monthly, cutoff_day: 5 }"
 
 /* 2026-02-05T23:59:59.999Z: the January cut-off with cutoff_day 5. */
@@ -267,15 +270,15 @@ static void test_wall_clock_gives_the_same_alerts(void **state) {
     tp_fixture_free(e);
 }
 
-TP_TEST_MAIN(TP_FIXTURE_TEST(test_fires_just_past_submit_within, RULE),
-             TP_FIXTURE_TEST(test_exactly_submit_within_is_on_time, RULE),
+TP_TEST_MAIN(TP_FIXTURE_TEST(test_fires_just_past_submit_within, s_fx),
+             TP_FIXTURE_TEST(test_exactly_submit_within_is_on_time, s_fx),
              cmocka_unit_test(test_configured_submit_within),
-             TP_FIXTURE_TEST(test_resolved_as_expired_after_a_week, RULE),
-             TP_FIXTURE_TEST(test_planned_then_late_submission_fires_once, RULE),
-             TP_FIXTURE_TEST(test_corrections_never_fire_twice, RULE),
-             TP_FIXTURE_TEST(test_correction_of_on_time_call_is_not_judged, RULE),
+             TP_FIXTURE_TEST(test_resolved_as_expired_after_a_week, s_fx),
+             TP_FIXTURE_TEST(test_planned_then_late_submission_fires_once, s_fx),
+             TP_FIXTURE_TEST(test_corrections_never_fire_twice, s_fx),
+             TP_FIXTURE_TEST(test_correction_of_on_time_call_is_not_judged, s_fx),
              cmocka_unit_test(test_submission_time_source),
-             TP_FIXTURE_TEST(test_out_of_order_versions, RULE),
+             TP_FIXTURE_TEST(test_out_of_order_versions, s_fx),
              cmocka_unit_test(test_monthly_cutoff_boundary),
              cmocka_unit_test(test_monthly_december_rolls_over),
              cmocka_unit_test(test_monthly_per_month_override),

@@ -11,6 +11,9 @@
 
 #define RULE "call_unsubmitted"
 
+/* The fixture most tests here start from (TP_FIXTURE_TEST). */
+static const tp_fixture_spec_t s_fx = { .rule = RULE };
+
 #define PLANNED   TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_PLANNED
 #define SAVED     TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SAVED
 #define SUBMITTED TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED
@@ -180,14 +183,14 @@ static void test_wall_clock_gives_the_same_alerts(void **state) {
     tp_fixture_free(e);
 }
 
-TP_TEST_MAIN(TP_FIXTURE_TEST(test_fires_at_deadline_without_further_input, RULE),
-             TP_FIXTURE_TEST(test_any_event_moves_time_not_only_watermarks, RULE),
-             TP_FIXTURE_TEST(test_submitted_in_time_never_fires, RULE),
-             TP_FIXTURE_TEST(test_late_submission_resolves, RULE),
+TP_TEST_MAIN(TP_FIXTURE_TEST(test_fires_at_deadline_without_further_input, s_fx),
+             TP_FIXTURE_TEST(test_any_event_moves_time_not_only_watermarks, s_fx),
+             TP_FIXTURE_TEST(test_submitted_in_time_never_fires, s_fx),
+             TP_FIXTURE_TEST(test_late_submission_resolves, s_fx),
              cmocka_unit_test(test_cancel_before_and_after),
-             TP_FIXTURE_TEST(test_rescheduled_call_moves_the_deadline, RULE),
-             TP_FIXTURE_TEST(test_saved_versions_do_not_fire_twice, RULE),
-             TP_FIXTURE_TEST(test_out_of_order_submission_first, RULE),
-             TP_FIXTURE_TEST(test_calls_are_forgotten_after_their_last_deadline, RULE),
-             TP_FIXTURE_TEST(test_late_correction_extends_retention, RULE),
+             TP_FIXTURE_TEST(test_rescheduled_call_moves_the_deadline, s_fx),
+             TP_FIXTURE_TEST(test_saved_versions_do_not_fire_twice, s_fx),
+             TP_FIXTURE_TEST(test_out_of_order_submission_first, s_fx),
+             TP_FIXTURE_TEST(test_calls_are_forgotten_after_their_last_deadline, s_fx),
+             TP_FIXTURE_TEST(test_late_correction_extends_retention, s_fx),
              cmocka_unit_test(test_wall_clock_gives_the_same_alerts))

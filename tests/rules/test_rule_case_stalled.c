@@ -21,15 +21,13 @@
 
 /* A fixture running only this rule; step events default to contract K-1,
  * step NOMINATION. */
-static tp_fixture_t *s_new(const char *head, const char *settings) {
-    tp_fixture_t *f = tp_fixture_only(head, RULE, settings);
-    f->step_defaults = (tp_test_step_t){ .contract_id = "K-1", .step = "NOMINATION" };
-    return f;
-}
+#define s_new(head, settings) tp_fixture_at_step((head), RULE, (settings), "NOMINATION")
+
+/* The fixture most tests here start from (TP_FIXTURE_TEST). */
+static const tp_fixture_spec_t s_fx = { .rule = RULE, .settings = SETTINGS, .step = "NOMINATION" };
 
 static void test_fires_just_past_stall_after(void **state) {
-    (void)state;
-    tp_fixture_t *f = s_new(NULL, SETTINGS);
+    tp_fixture_t *f = *state;
     TP_STEP(f, .event_id = "e1", .at_ms = TP_T0, .step = "NOMINATION", .state = STARTED,
             .owner_id = "OWN-1");
     TP_STEP(f, .event_id = "e2", .at_ms = TP_T0 + 1 * TP_D, .step = "NOMINATION",
@@ -60,24 +58,20 @@ static void test_fires_just_past_stall_after(void **state) {
     /* Time moving on does not fire it again. */
     TP_WATERMARK(f, TP_T0 + 60 * TP_D);
     assert_int_equal(f->got.n, 1);
-    tp_fixture_free(f);
 }
 
 static void test_every_event_moves_the_deadline(void **state) {
-    (void)state;
-    tp_fixture_t *f = s_new(NULL, SETTINGS);
+    tp_fixture_t *f = *state;
     TP_STEP(f, .event_id = "e1", .at_ms = TP_T0, .state = STARTED);
     TP_STEP(f, .event_id = "e2", .at_ms = TP_T0 + 9 * TP_D, .step = "FMV_REVIEW", .state = STARTED);
     TP_WATERMARK(f, TP_T0 + 19 * TP_D);
     assert_int_equal(f->got.n, 0);
     TP_WATERMARK(f, TP_T0 + 19 * TP_D + 1);
     assert_int_equal(f->got.n, 1);
-    tp_fixture_free(f);
 }
 
 static void test_moving_again_resolves_and_rearms(void **state) {
-    (void)state;
-    tp_fixture_t *f = s_new(NULL, SETTINGS);
+    tp_fixture_t *f = *state;
     TP_STEP(f, .event_id = "e1", .at_ms = TP_T0, .state = STARTED);
     TP_STEP(f, .event_id = "e2", .at_ms = TP_T0 + 12 * TP_D,
             .state = COMPLETED); /* passes the deadline */
@@ -99,12 +93,10 @@ static void test_moving_again_resolves_and_rearms(void **state) {
     assert_int_equal(f->got.n, 3);
     assert_int_equal(f->got.alerts[2]->status, TP_FIRING);
     assert_string_equal(tp_test_evidence(f->got.alerts[2], "open_steps"), "");
-    tp_fixture_free(f);
 }
 
 static void test_stale_events_neither_rearm_earlier_nor_resolve(void **state) {
-    (void)state;
-    tp_fixture_t *f = s_new(NULL, SETTINGS);
+    tp_fixture_t *f = *state;
     /* COMPLETED overtook its STARTED: the case last moved at T0+5d. */
     TP_STEP(f, .event_id = "c", .at_ms = TP_T0 + 5 * TP_D, .state = COMPLETED);
     TP_STEP(f, .event_id = "s", .at_ms = TP_T0, .state = STARTED);
@@ -122,12 +114,10 @@ static void test_stale_events_neither_rearm_earlier_nor_resolve(void **state) {
     TP_WATERMARK(f, TP_T0 + 40 * TP_D);
     assert_int_equal(f->got.n, 1);
     assert_int_equal(tp_engine_open_alerts(f->engine), 1);
-    tp_fixture_free(f);
 }
 
 static void test_case_close_resolves_and_disarms(void **state) {
-    (void)state;
-    tp_fixture_t *f = s_new(NULL, SETTINGS);
+    tp_fixture_t *f = *state;
     TP_STEP(f, .event_id = "e1", .at_ms = TP_T0, .state = STARTED);
     TP_WATERMARK(f, TP_T0 + STALL + 1);
     assert_int_equal(f->got.n, 1);
@@ -150,7 +140,6 @@ static void test_case_close_resolves_and_disarms(void **state) {
     TP_WATERMARK(f, TP_T0 + 25 * TP_D);
     assert_int_equal(f->got.n, 2);
     assert_int_equal(tp_engine_open_alerts(f->engine), 0);
-    tp_fixture_free(f);
 }
 
 /* A stale event while FIRING moves the engine's retention nowhere; one
@@ -194,10 +183,10 @@ static void test_wall_clock_gives_the_same_alerts(void **state) {
     tp_fixture_free(e);
 }
 
-TP_TEST_MAIN(cmocka_unit_test(test_fires_just_past_stall_after),
-             cmocka_unit_test(test_every_event_moves_the_deadline),
-             cmocka_unit_test(test_moving_again_resolves_and_rearms),
-             cmocka_unit_test(test_stale_events_neither_rearm_earlier_nor_resolve),
-             cmocka_unit_test(test_case_close_resolves_and_disarms),
+TP_TEST_MAIN(TP_FIXTURE_TEST(test_fires_just_past_stall_after, s_fx),
+             TP_FIXTURE_TEST(test_every_event_moves_the_deadline, s_fx),
+             TP_FIXTURE_TEST(test_moving_again_resolves_and_rearms, s_fx),
+             TP_FIXTURE_TEST(test_stale_events_neither_rearm_earlier_nor_resolve, s_fx),
+             TP_FIXTURE_TEST(test_case_close_resolves_and_disarms, s_fx),
              cmocka_unit_test(test_retention_watch_follows_the_case),
              cmocka_unit_test(test_wall_clock_gives_the_same_alerts))

@@ -12,6 +12,9 @@
 
 #define RULE "channel_mismatch"
 
+/* The fixture most tests here start from (TP_FIXTURE_TEST). */
+static const tp_fixture_spec_t s_fx = { .rule = RULE };
+
 #define SUBMITTED TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED
 #define PLANNED   TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_PLANNED
 #define CANCELLED TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_CANCELLED
@@ -256,12 +259,12 @@ static void test_wall_clock_gives_the_same_alerts(void **state) {
     tp_fixture_free(e);
 }
 
-TP_TEST_MAIN(TP_FIXTURE_TEST(test_fires_when_the_last_calls_all_miss, RULE),
-             TP_FIXTURE_TEST(test_threshold_counts_only_the_last_calls, RULE),
-             TP_FIXTURE_TEST(test_resolves_on_a_preferred_call_and_never_fires_twice, RULE),
-             TP_FIXTURE_TEST(test_preference_changes, RULE),
-             TP_FIXTURE_TEST(test_out_of_order_calls, RULE),
-             TP_FIXTURE_TEST(test_correction_duplicate_and_cancel, RULE),
+TP_TEST_MAIN(TP_FIXTURE_TEST(test_fires_when_the_last_calls_all_miss, s_fx),
+             TP_FIXTURE_TEST(test_threshold_counts_only_the_last_calls, s_fx),
+             TP_FIXTURE_TEST(test_resolves_on_a_preferred_call_and_never_fires_twice, s_fx),
+             TP_FIXTURE_TEST(test_preference_changes, s_fx),
+             TP_FIXTURE_TEST(test_out_of_order_calls, s_fx),
+             TP_FIXTURE_TEST(test_correction_duplicate_and_cancel, s_fx),
              cmocka_unit_test(test_last_calls_config), cmocka_unit_test(test_idle_hcp_is_forgotten),
-             TP_FIXTURE_TEST(test_firing_hcp_is_kept, RULE),
+             TP_FIXTURE_TEST(test_firing_hcp_is_kept, s_fx),
              cmocka_unit_test(test_wall_clock_gives_the_same_alerts))

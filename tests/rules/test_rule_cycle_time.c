@@ -24,11 +24,10 @@
 
 /* A fixture running only this rule; step events default to contract K-1,
  * step NOMINATION. */
-static tp_fixture_t *s_new(const char *head, const char *settings) {
-    tp_fixture_t *f = tp_fixture_only(head, RULE, settings);
-    f->step_defaults = (tp_test_step_t){ .contract_id = "K-1", .step = "NOMINATION" };
-    return f;
-}
+#define s_new(head, settings) tp_fixture_at_step((head), RULE, (settings), "NOMINATION")
+
+/* The fixture most tests here start from (TP_FIXTURE_TEST). */
+static const tp_fixture_spec_t s_fx = { .rule = RULE, .settings = SETTINGS, .step = "NOMINATION" };
 
 /* A speaker contract: nomination, FMV review, payment closing it at `close`. */
 static void s_contract(tp_fixture_t *f, const char *id, int64_t close) {
@@ -48,8 +47,7 @@ static void s_contract(tp_fixture_t *f, const char *id, int64_t close) {
 }
 
 static void test_fires_just_past_the_target(void **state) {
-    (void)state;
-    tp_fixture_t *f = s_new(NULL, SETTINGS);
+    tp_fixture_t *f = *state;
     s_contract(f, "ON-TIME", TP_T0 + TARGET); /* exactly the target */
     assert_int_equal(f->got.n, 0);
     s_contract(f, "LATE", TP_T0 + TARGET + 1); /* just past */
@@ -70,7 +68,6 @@ static void test_fires_just_past_the_target(void **state) {
                       { "slowest_step", "FMV_REVIEW" },
                       { "slowest_step_time", "7d" } });
     assert_string_equal(a->event_ids[0], "LATE-close");
-    tp_fixture_free(f);
 }
 
 static void test_default_targets_per_type(void **state) {
@@ -98,8 +95,7 @@ static void test_default_targets_per_type(void **state) {
 }
 
 static void test_expires_a_week_after_the_close(void **state) {
-    (void)state;
-    tp_fixture_t *f = s_new(NULL, SETTINGS);
+    tp_fixture_t *f = *state;
     int64_t       close = TP_T0 + 20 * TP_D;
     s_contract(f, "K-1", close);
     assert_int_equal(f->got.n, 1);
@@ -113,23 +109,19 @@ static void test_expires_a_week_after_the_close(void **state) {
     assert_string_equal(tp_test_evidence(r, "resolution"), "expired");
     assert_string_equal(tp_test_evidence(r, "over_by"), "6d"); /* kept from the FIRING */
     assert_int_equal(tp_engine_open_alerts(f->engine), 0);
-    tp_fixture_free(f);
 }
 
 static void test_cancelled_contract_never_fires(void **state) {
-    (void)state;
-    tp_fixture_t *f = s_new(NULL, SETTINGS);
+    tp_fixture_t *f = *state;
     TP_STEP(f, .event_id = "s", .at_ms = TP_T0, .state = STARTED);
     TP_STEP(f, .event_id = "x", .at_ms = TP_T0 + 30 * TP_D, .state = CANCELLED,
             .case_closed = true);
     TP_WATERMARK(f, TP_T0 + 60 * TP_D);
     assert_int_equal(f->got.n, 0);
-    tp_fixture_free(f);
 }
 
 static void test_judged_once(void **state) {
-    (void)state;
-    tp_fixture_t *f = s_new(NULL, SETTINGS);
+    tp_fixture_t *f = *state;
     s_contract(f, "K-1", TP_T0 + 20 * TP_D);
     assert_int_equal(f->got.n, 1);
     /* The close re-sent under another id, and a late step: not judged again. */
@@ -144,12 +136,10 @@ static void test_judged_once(void **state) {
     TP_STEP(f, .event_id = "later", .at_ms = TP_T0 + 27 * TP_D + 2, .step = "PAYMENT",
             .state = COMPLETED, .case_closed = true);
     assert_int_equal(f->got.n, 2);
-    tp_fixture_free(f);
 }
 
 static void test_duplicate_close_does_nothing(void **state) {
-    (void)state;
-    tp_fixture_t *f = s_new(NULL, SETTINGS);
+    tp_fixture_t *f = *state;
     s_contract(f, "K-1", TP_T0 + 20 * TP_D);
     assert_int_equal(tp_fixture_step(f, &(tp_test_step_t){ .event_id = "K-1-close",
                                                            .at_ms = TP_T0 + 20 * TP_D,
@@ -158,14 +148,12 @@ static void test_duplicate_close_does_nothing(void **state) {
                                                            .case_closed = true }),
                      TP_DUPLICATE);
     assert_int_equal(f->got.n, 1);
-    tp_fixture_free(f);
 }
 
 /* The cycle starts at the earliest step seen, whatever the arrival order;
  * a close that overtook the steps before it is judged on what is known. */
 static void test_out_of_order_events(void **state) {
-    (void)state;
-    tp_fixture_t *f = s_new(NULL, SETTINGS);
+    tp_fixture_t *f = *state;
     TP_STEP(f, .event_id = "b", .at_ms = TP_T0 + 5 * TP_D, .step = "FMV_REVIEW", .state = STARTED);
     TP_STEP(f, .event_id = "a", .at_ms = TP_T0, .step = "NOMINATION",
             .state = STARTED); /* older, late */
@@ -181,12 +169,10 @@ static void test_out_of_order_events(void **state) {
     TP_STEP(f, .event_id = "k2a", .at_ms = TP_T0, .contract_id = "K-2", .step = "NOMINATION",
             .state = STARTED);
     assert_int_equal(f->got.n, 1);
-    tp_fixture_free(f);
 }
 
 static void test_unknown_contract_type_has_no_target(void **state) {
-    (void)state;
-    tp_fixture_t *f = s_new(NULL, SETTINGS);
+    tp_fixture_t *f = *state;
     const int64_t at[2] = { TP_T0, TP_T0 + 300 * TP_D };
     const char   *ids[2] = { "u1", "u2" };
     for (int i = 0; i < 2; i++) {
@@ -209,7 +195,6 @@ static void test_unknown_contract_type_has_no_target(void **state) {
     }
     assert_int_equal(tp_engine_cases(f->engine), 1);
     assert_int_equal(f->got.n, 0);
-    tp_fixture_free(f);
 }
 
 static void test_wall_clock_gives_the_same_alerts(void **state) {
@@ -232,12 +217,12 @@ static void test_wall_clock_gives_the_same_alerts(void **state) {
     tp_fixture_free(e);
 }
 
-TP_TEST_MAIN(cmocka_unit_test(test_fires_just_past_the_target),
+TP_TEST_MAIN(TP_FIXTURE_TEST(test_fires_just_past_the_target, s_fx),
              cmocka_unit_test(test_default_targets_per_type),
-             cmocka_unit_test(test_expires_a_week_after_the_close),
-             cmocka_unit_test(test_cancelled_contract_never_fires),
-             cmocka_unit_test(test_judged_once),
-             cmocka_unit_test(test_duplicate_close_does_nothing),
-             cmocka_unit_test(test_out_of_order_events),
-             cmocka_unit_test(test_unknown_contract_type_has_no_target),
+             TP_FIXTURE_TEST(test_expires_a_week_after_the_close, s_fx),
+             TP_FIXTURE_TEST(test_cancelled_contract_never_fires, s_fx),
+             TP_FIXTURE_TEST(test_judged_once, s_fx),
+             TP_FIXTURE_TEST(test_duplicate_close_does_nothing, s_fx),
+             TP_FIXTURE_TEST(test_out_of_order_events, s_fx),
+             TP_FIXTURE_TEST(test_unknown_contract_type_has_no_target, s_fx),
              cmocka_unit_test(test_wall_clock_gives_the_same_alerts))

@@ -11,6 +11,9 @@
 
 #define RULE "follow_up_missing"
 
+/* The fixture most tests here start from (TP_FIXTURE_TEST). */
+static const tp_fixture_spec_t s_fx = { .rule = RULE };
+
 #define PLANNED   TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_PLANNED
 #define SUBMITTED TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED
 #define FB_AT     (TP_T0 + 10 * TP_H)
@@ -370,15 +373,15 @@ static void test_wall_clock_gives_the_same_alerts(void **state) {
     tp_fixture_free(e);
 }
 
-TP_TEST_MAIN(TP_FIXTURE_TEST(test_fires_at_deadline_without_further_input, RULE),
+TP_TEST_MAIN(TP_FIXTURE_TEST(test_fires_at_deadline_without_further_input, s_fx),
              cmocka_unit_test(test_detractor_thresholds), cmocka_unit_test(test_per_source_scale),
              cmocka_unit_test(test_follow_up_in_time_cancels),
-             TP_FIXTURE_TEST(test_calls_that_do_not_count, RULE),
+             TP_FIXTURE_TEST(test_calls_that_do_not_count, s_fx),
              cmocka_unit_test(test_late_follow_up_resolves),
-             TP_FIXTURE_TEST(test_expires_90_days_after_the_deadline, RULE),
-             TP_FIXTURE_TEST(test_never_fires_twice_for_one_feedback, RULE),
-             TP_FIXTURE_TEST(test_one_call_follows_up_every_earlier_feedback, RULE),
-             TP_FIXTURE_TEST(test_feedback_arriving_after_its_follow_up, RULE),
-             TP_FIXTURE_TEST(test_feedback_arriving_after_its_deadline, RULE),
-             TP_FIXTURE_TEST(test_call_versions, RULE), TP_FIXTURE_TEST(test_comment_excerpt, RULE),
+             TP_FIXTURE_TEST(test_expires_90_days_after_the_deadline, s_fx),
+             TP_FIXTURE_TEST(test_never_fires_twice_for_one_feedback, s_fx),
+             TP_FIXTURE_TEST(test_one_call_follows_up_every_earlier_feedback, s_fx),
+             TP_FIXTURE_TEST(test_feedback_arriving_after_its_follow_up, s_fx),
+             TP_FIXTURE_TEST(test_feedback_arriving_after_its_deadline, s_fx),
+             TP_FIXTURE_TEST(test_call_versions, s_fx), TP_FIXTURE_TEST(test_comment_excerpt, s_fx),
              cmocka_unit_test(test_wall_clock_gives_the_same_alerts))

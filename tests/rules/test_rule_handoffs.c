@@ -23,11 +23,8 @@
 /* A fixture running only this rule, about contract K-1 (GRANT). */
 #define s_new(head, settings) tp_fixture_case((head), RULE, (settings), GRANT)
 
-/* cmocka setup: the default fixture of this file in *state. */
-static int s_setup(void **state) {
-    *state = s_new(NULL, NULL);
-    return 0;
-}
+/* The fixture most tests here start from (TP_FIXTURE_TEST). */
+static const tp_fixture_spec_t s_fx = { .rule = RULE, .contract_type = GRANT };
 
 static void s_step(tp_fixture_t *f, const char *eid, int64_t at, const char *step,
                    const char *owner) {
@@ -137,8 +134,7 @@ static void test_out_of_order_and_duplicates(void **state) {
     tp_fixture_free(f);
 }
 
-TP_TEST_MAIN(cmocka_unit_test_setup_teardown(test_fires_on_the_fourth_owner, s_setup,
-                                             tp_fixture_teardown),
+TP_TEST_MAIN(TP_FIXTURE_TEST(test_fires_on_the_fourth_owner, s_fx),
              cmocka_unit_test(test_threshold),
              cmocka_unit_test(test_resolves_on_close_and_never_fires_twice),
              cmocka_unit_test(test_out_of_order_and_duplicates))

@@ -24,11 +24,8 @@
 /* A fixture running only this rule, about contract K-1 (ISS). */
 #define s_new(head, settings) tp_fixture_case((head), RULE, (settings), ISS)
 
-/* cmocka setup: the default fixture of this file in *state. */
-static int s_setup(void **state) {
-    *state = s_new(NULL, NULL);
-    return 0;
-}
+/* The fixture most tests here start from (TP_FIXTURE_TEST). */
+static const tp_fixture_spec_t s_fx = { .rule = RULE, .contract_type = ISS };
 
 /* A step event on contract K-1. */
 static int s_ev(tp_fixture_t *f, const char *eid, int64_t at, const char *step, int state, bool ask,
@@ -179,10 +176,7 @@ static void test_out_of_order_and_duplicates(void **state) {
     assert_string_equal(tp_test_evidence(f->got.alerts[0], "asks"), "A,B,C,D,E");
 }
 
-TP_TEST_MAIN(cmocka_unit_test_setup_teardown(test_fires_on_the_fifth_ask, s_setup,
-                                             tp_fixture_teardown),
-             cmocka_unit_test(test_threshold),
+TP_TEST_MAIN(TP_FIXTURE_TEST(test_fires_on_the_fifth_ask, s_fx), cmocka_unit_test(test_threshold),
              cmocka_unit_test(test_resolves_on_close_and_never_fires_twice),
              cmocka_unit_test(test_asks_list_is_bounded),
-             cmocka_unit_test_setup_teardown(test_out_of_order_and_duplicates, s_setup,
-                                             tp_fixture_teardown))
+             TP_FIXTURE_TEST(test_out_of_order_and_duplicates, s_fx))

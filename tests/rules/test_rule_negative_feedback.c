@@ -12,6 +12,9 @@
 
 #define RULE "negative_feedback"
 
+/* The fixture most tests here start from (TP_FIXTURE_TEST). */
+static const tp_fixture_spec_t s_fx = { .rule = RULE };
+
 #define SUBMITTED  TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED
 #define STARTED    TOUCHPOINT__V1__STEP_STATE__STEP_STATE_STARTED
 #define CONSULTING TOUCHPOINT__V1__CONTRACT_TYPE__CONTRACT_TYPE_CONSULTING
@@ -345,9 +348,9 @@ static void test_out_of_order_and_comment(void **state) {
     assert_int_equal(f->got.n, 4);
 }
 
-TP_TEST_MAIN(TP_FIXTURE_TEST(test_contract_link, RULE), TP_FIXTURE_TEST(test_call_link, RULE),
-             TP_FIXTURE_TEST(test_general_link, RULE), cmocka_unit_test(test_default_thresholds),
+TP_TEST_MAIN(TP_FIXTURE_TEST(test_contract_link, s_fx), TP_FIXTURE_TEST(test_call_link, s_fx),
+             TP_FIXTURE_TEST(test_general_link, s_fx), cmocka_unit_test(test_default_thresholds),
              cmocka_unit_test(test_per_source_scales), cmocka_unit_test(test_severity),
-             TP_FIXTURE_TEST(test_expires_after_seven_days, RULE),
+             TP_FIXTURE_TEST(test_expires_after_seven_days, s_fx),
              cmocka_unit_test(test_never_fires_twice_for_one_feedback),
-             TP_FIXTURE_TEST(test_out_of_order_and_comment, RULE))
+             TP_FIXTURE_TEST(test_out_of_order_and_comment, s_fx))

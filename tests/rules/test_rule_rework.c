@@ -23,11 +23,8 @@
 /* A fixture running only this rule, about contract K-1 (ADVISORY_BOARD). */
 #define s_new(head, settings) tp_fixture_case((head), RULE, (settings), ADVISORY)
 
-/* cmocka setup: the default fixture of this file in *state. */
-static int s_setup(void **state) {
-    *state = s_new(NULL, NULL);
-    return 0;
-}
+/* The fixture most tests here start from (TP_FIXTURE_TEST). */
+static const tp_fixture_spec_t s_fx = { .rule = RULE, .contract_type = ADVISORY };
 
 static void s_step(tp_fixture_t *f, const char *eid, int64_t at, const char *step, int state,
                    const char *owner) {
@@ -234,13 +231,10 @@ static void test_ids_with_slashes(void **state) {
     tp_fixture_free(f);
 }
 
-TP_TEST_MAIN(cmocka_unit_test_setup_teardown(test_fires_on_the_second_return, s_setup,
-                                             tp_fixture_teardown),
+TP_TEST_MAIN(TP_FIXTURE_TEST(test_fires_on_the_second_return, s_fx),
              cmocka_unit_test(test_threshold),
-             cmocka_unit_test_setup_teardown(test_resolves_when_the_step_completes, s_setup,
-                                             tp_fixture_teardown),
+             TP_FIXTURE_TEST(test_resolves_when_the_step_completes, s_fx),
              cmocka_unit_test(test_resolves_when_the_case_closes),
-             cmocka_unit_test_setup_teardown(test_never_fires_twice_while_open, s_setup,
-                                             tp_fixture_teardown),
+             TP_FIXTURE_TEST(test_never_fires_twice_while_open, s_fx),
              cmocka_unit_test(test_out_of_order_and_duplicates),
              cmocka_unit_test(test_ids_with_slashes))

@@ -24,15 +24,15 @@
 
 /* A fixture running only this rule; step events default to contract K-1,
  * step NEEDS_ASSESSMENT. */
-static tp_fixture_t *s_new(const char *head, const char *settings) {
-    tp_fixture_t *f = tp_fixture_only(head, RULE, settings);
-    f->step_defaults = (tp_test_step_t){ .contract_id = "K-1", .step = "NEEDS_ASSESSMENT" };
-    return f;
-}
+#define s_new(head, settings) tp_fixture_at_step((head), RULE, (settings), "NEEDS_ASSESSMENT")
+
+/* The fixture most tests here start from (TP_FIXTURE_TEST). */
+static const tp_fixture_spec_t s_fx = { .rule = RULE,
+                                        .settings = SETTINGS,
+                                        .step = "NEEDS_ASSESSMENT" };
 
 static void test_fires_just_past_the_sla(void **state) {
-    (void)state;
-    tp_fixture_t *f = s_new(NULL, SETTINGS);
+    tp_fixture_t *f = *state;
     TP_STEP(f, .event_id = "s", .at_ms = TP_T0, .state = STARTED, .owner_id = "OWN-7");
     TP_WATERMARK(f, TP_T0 + SLA); /* just inside */
     assert_int_equal(f->got.n, 0);
@@ -59,22 +59,18 @@ static void test_fires_just_past_the_sla(void **state) {
     /* Time moving on does not fire it again. */
     TP_WATERMARK(f, TP_T0 + 60 * TP_D);
     assert_int_equal(f->got.n, 1);
-    tp_fixture_free(f);
 }
 
 static void test_completed_in_time_never_fires(void **state) {
-    (void)state;
-    tp_fixture_t *f = s_new(NULL, SETTINGS);
+    tp_fixture_t *f = *state;
     TP_STEP(f, .event_id = "s", .at_ms = TP_T0, .state = STARTED);
     TP_STEP(f, .event_id = "c", .at_ms = TP_T0 + SLA, .state = COMPLETED); /* exactly on the SLA */
     TP_WATERMARK(f, TP_T0 + 30 * TP_D);
     assert_int_equal(f->got.n, 0);
-    tp_fixture_free(f);
 }
 
 static void test_completion_resolves(void **state) {
-    (void)state;
-    tp_fixture_t *f = s_new(NULL, SETTINGS);
+    tp_fixture_t *f = *state;
     TP_STEP(f, .event_id = "s", .at_ms = TP_T0, .state = STARTED);
     TP_STEP(f, .event_id = "c", .at_ms = TP_T0 + 6 * TP_D,
             .state = COMPLETED); /* passes the deadline first */
@@ -88,12 +84,10 @@ static void test_completion_resolves(void **state) {
     assert_string_equal(r->event_ids[0], "c");
     assert_int_equal(r->sequence, f->got.alerts[0]->sequence + 1);
     assert_int_equal(tp_engine_open_alerts(f->engine), 0);
-    tp_fixture_free(f);
 }
 
 static void test_returned_and_cancelled_resolve(void **state) {
-    (void)state;
-    tp_fixture_t *f = s_new(NULL, SETTINGS);
+    tp_fixture_t *f = *state;
     TP_STEP(f, .event_id = "s1", .at_ms = TP_T0, .step = "CONTRACT_SENT", .state = STARTED);
     TP_STEP(f, .event_id = "s2", .at_ms = TP_T0, .step = "COMPLIANCE_APPROVAL", .state = STARTED);
     TP_WATERMARK(f, TP_T0 + SLA + 1);
@@ -110,12 +104,10 @@ static void test_returned_and_cancelled_resolve(void **state) {
                         "step_slow:contract/K-1/step/COMPLIANCE_APPROVAL");
     assert_string_equal(tp_test_evidence(f->got.alerts[3], "resolution"), "cancelled");
     assert_string_equal(tp_test_evidence(f->got.alerts[3], "open_for"), "8d");
-    tp_fixture_free(f);
 }
 
 static void test_restart_after_return_is_a_new_attempt(void **state) {
-    (void)state;
-    tp_fixture_t *f = s_new(NULL, SETTINGS);
+    tp_fixture_t *f = *state;
     TP_STEP(f, .event_id = "s1", .at_ms = TP_T0, .state = STARTED);
     TP_STEP(f, .event_id = "r", .at_ms = TP_T0 + 1 * TP_D, .state = RETURNED);
     TP_STEP(f, .event_id = "s2", .at_ms = TP_T0 + 2 * TP_D, .state = STARTED, .owner_id = "OWN-2");
@@ -135,12 +127,10 @@ static void test_restart_after_return_is_a_new_attempt(void **state) {
     assert_int_equal(f->got.alerts[1]->status, TP_RESOLVED);
     assert_int_equal(f->got.alerts[2]->status, TP_FIRING);
     assert_string_equal(tp_test_evidence(f->got.alerts[2], "returns"), "2");
-    tp_fixture_free(f);
 }
 
 static void test_never_fires_twice_while_open(void **state) {
-    (void)state;
-    tp_fixture_t *f = s_new(NULL, SETTINGS);
+    tp_fixture_t *f = *state;
     TP_STEP(f, .event_id = "s1", .at_ms = TP_T0, .state = STARTED);
     TP_WATERMARK(f, TP_T0 + SLA + 1);
     assert_int_equal(f->got.n, 1);
@@ -152,12 +142,10 @@ static void test_never_fires_twice_while_open(void **state) {
     TP_STEP(f, .event_id = "c", .at_ms = TP_T0 + 41 * TP_D, .state = COMPLETED);
     assert_int_equal(f->got.n, 2);
     assert_int_equal(f->got.alerts[1]->status, TP_RESOLVED);
-    tp_fixture_free(f);
 }
 
 static void test_sla_precedence(void **state) {
-    (void)state;
-    tp_fixture_t *f = s_new(NULL, SETTINGS);
+    tp_fixture_t *f = *state;
     /* GRANT (10d by type): FMV_REVIEW by_step 3d wins; CONTRACT_SENT gets 10d. */
     TP_STEP(f, .event_id = "g1", .at_ms = TP_T0, .contract_id = "G-1", .contract_type = GRANT,
             .step = "FMV_REVIEW", .state = STARTED);
@@ -183,12 +171,10 @@ static void test_sla_precedence(void **state) {
     assert_int_equal(f->got.n, 3);
     assert_string_equal(f->got.alerts[2]->alert_id, "step_slow:contract/G-1/step/CONTRACT_SENT");
     assert_string_equal(tp_test_evidence(f->got.alerts[2], "sla"), "10d");
-    tp_fixture_free(f);
 }
 
 static void test_out_of_order_and_stale_events(void **state) {
-    (void)state;
-    tp_fixture_t *f = s_new(NULL, SETTINGS);
+    tp_fixture_t *f = *state;
     /* COMPLETED overtook its STARTED: the step is done, nothing is armed. */
     TP_STEP(f, .event_id = "c", .at_ms = TP_T0 + TP_D, .state = COMPLETED);
     TP_STEP(f, .event_id = "s", .at_ms = TP_T0, .state = STARTED);
@@ -207,12 +193,10 @@ static void test_out_of_order_and_stale_events(void **state) {
     TP_STEP(f, .event_id = "c3", .at_ms = TP_T0 + 29 * TP_D, .step = "PAYMENT", .state = COMPLETED);
     assert_int_equal(f->got.n, 1);
     assert_int_equal(tp_engine_open_alerts(f->engine), 1);
-    tp_fixture_free(f);
 }
 
 static void test_case_close_resolves_and_disarms(void **state) {
-    (void)state;
-    tp_fixture_t *f = s_new(NULL, SETTINGS);
+    tp_fixture_t *f = *state;
     TP_STEP(f, .event_id = "s1", .at_ms = TP_T0, .step = "CONTRACT_SENT", .state = STARTED);
     TP_STEP(f, .event_id = "s2", .at_ms = TP_T0, .step = "COMPLIANCE_APPROVAL", .state = STARTED);
     TP_STEP(f, .event_id = "s3", .at_ms = TP_T0 + 4 * TP_D, .step = "PAYMENT", .state = STARTED);
@@ -232,13 +216,11 @@ static void test_case_close_resolves_and_disarms(void **state) {
     TP_WATERMARK(f, TP_T0 + 13 * TP_D);
     assert_int_equal(f->got.n, 4);
     assert_int_equal(tp_engine_open_alerts(f->engine), 0);
-    tp_fixture_free(f);
 }
 
 /* Ids may contain '/': the deadline key still finds its case. */
 static void test_slash_in_ids(void **state) {
-    (void)state;
-    tp_fixture_t *f = s_new(NULL, SETTINGS);
+    tp_fixture_t *f = *state;
     TP_STEP(f, .event_id = "s1", .at_ms = TP_T0, .contract_id = "A/B", .step = "C",
             .state = STARTED);
     TP_STEP(f, .event_id = "s2", .at_ms = TP_T0 + TP_D, .contract_id = "A", .step = "B/C",
@@ -248,7 +230,6 @@ static void test_slash_in_ids(void **state) {
     assert_string_equal(f->got.alerts[0]->alert_id, "step_slow:contract/A/B/step/C");
     assert_string_equal(f->got.alerts[1]->alert_id, "step_slow:contract/A/step/B/C");
     assert_string_equal(f->got.alerts[1]->contract_id, "A");
-    tp_fixture_free(f);
 }
 
 /* The same input in wall mode gives the same alerts; only detection
@@ -277,14 +258,14 @@ static void test_wall_clock_gives_the_same_alerts(void **state) {
     tp_fixture_free(e);
 }
 
-TP_TEST_MAIN(cmocka_unit_test(test_fires_just_past_the_sla),
-             cmocka_unit_test(test_completed_in_time_never_fires),
-             cmocka_unit_test(test_completion_resolves),
-             cmocka_unit_test(test_returned_and_cancelled_resolve),
-             cmocka_unit_test(test_restart_after_return_is_a_new_attempt),
-             cmocka_unit_test(test_never_fires_twice_while_open),
-             cmocka_unit_test(test_sla_precedence),
-             cmocka_unit_test(test_out_of_order_and_stale_events),
-             cmocka_unit_test(test_case_close_resolves_and_disarms),
-             cmocka_unit_test(test_slash_in_ids),
+TP_TEST_MAIN(TP_FIXTURE_TEST(test_fires_just_past_the_sla, s_fx),
+             TP_FIXTURE_TEST(test_completed_in_time_never_fires, s_fx),
+             TP_FIXTURE_TEST(test_completion_resolves, s_fx),
+             TP_FIXTURE_TEST(test_returned_and_cancelled_resolve, s_fx),
+             TP_FIXTURE_TEST(test_restart_after_return_is_a_new_attempt, s_fx),
+             TP_FIXTURE_TEST(test_never_fires_twice_while_open, s_fx),
+             TP_FIXTURE_TEST(test_sla_precedence, s_fx),
+             TP_FIXTURE_TEST(test_out_of_order_and_stale_events, s_fx),
+             TP_FIXTURE_TEST(test_case_close_resolves_and_disarms, s_fx),
+             TP_FIXTURE_TEST(test_slash_in_ids, s_fx),
              cmocka_unit_test(test_wall_clock_gives_the_same_alerts))

@@ -12,6 +12,9 @@
 
 #define RULE "uncoordinated_contact"
 
+/* The fixture most tests here start from (TP_FIXTURE_TEST). */
+static const tp_fixture_spec_t s_fx = { .rule = RULE };
+
 #define SUBMITTED TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED
 #define SAVED     TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SAVED
 #define CANCELLED TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_CANCELLED
@@ -272,14 +275,14 @@ static void test_wall_clock_gives_the_same_alerts(void **state) {
     tp_fixture_free(e);
 }
 
-TP_TEST_MAIN(TP_FIXTURE_TEST(test_fires_on_the_third_distinct_rep, RULE),
+TP_TEST_MAIN(TP_FIXTURE_TEST(test_fires_on_the_third_distinct_rep, s_fx),
              cmocka_unit_test(test_window_edge),
-             TP_FIXTURE_TEST(test_resolves_when_the_window_passes, RULE),
-             TP_FIXTURE_TEST(test_never_fires_twice_and_rearms, RULE),
-             TP_FIXTURE_TEST(test_out_of_order_arrival, RULE),
-             TP_FIXTURE_TEST(test_late_window_fires_and_resolves_once, RULE),
-             TP_FIXTURE_TEST(test_correction_and_duplicate_do_not_count_twice, RULE),
-             TP_FIXTURE_TEST(test_only_submitted_count_and_cancel_removes, RULE),
+             TP_FIXTURE_TEST(test_resolves_when_the_window_passes, s_fx),
+             TP_FIXTURE_TEST(test_never_fires_twice_and_rearms, s_fx),
+             TP_FIXTURE_TEST(test_out_of_order_arrival, s_fx),
+             TP_FIXTURE_TEST(test_late_window_fires_and_resolves_once, s_fx),
+             TP_FIXTURE_TEST(test_correction_and_duplicate_do_not_count_twice, s_fx),
+             TP_FIXTURE_TEST(test_only_submitted_count_and_cancel_removes, s_fx),
              cmocka_unit_test(test_config_thresholds), cmocka_unit_test(test_state_is_forgotten),
-             TP_FIXTURE_TEST(test_many_contacts_are_capped, RULE),
+             TP_FIXTURE_TEST(test_many_contacts_are_capped, s_fx),
              cmocka_unit_test(test_wall_clock_gives_the_same_alerts))
