@@ -79,38 +79,11 @@ size_t tp_fixture_wall_tick(tp_fixture_t *f, int64_t wall_ms);
 const Touchpoint__V1__Alert *tp_expect(const tp_fixture_t *f, size_t i, int status,
                                        const char *alert_id);
 
-/* An alert as a test expects it: tp_expect_alert asserts every field that
- * is set (non-NULL, non-zero) and nothing else, so a test lists what it is
- * about as one table. `evidence` runs to the first NULL key; a NULL value
- * asserts the alert has no such evidence. `event_ids` runs to the first
- * NULL and, when given, n_event_ids must be exactly that many. */
-typedef struct {
-    const char *key;
-    const char *value;
-} tp_test_kv_t;
-
-typedef struct {
-    const char  *topic;
-    const char  *alert_id;
-    int          status;
-    int          kind;
-    int          severity;
-    const char  *call_id;
-    const char  *contract_id;
-    const char  *hcp_id;
-    const char  *rep_id;
-    const char  *account_id;
-    const char  *territory;
-    int64_t      detected_at_ms;
-    tp_test_kv_t evidence[16];
-    const char  *event_ids[8];
-    const char  *summary_has[4]; /* substrings of the summary */
-} tp_test_want_t;
-
-/* The i-th captured alert, asserted to be as `want` says. */
+/* The i-th captured alert, published on want->topic (if given) and
+ * saying what `want` says (tp_test_alert_diff). */
 const Touchpoint__V1__Alert *tp_expect_alert(const tp_fixture_t *f, size_t i,
-                                             const tp_test_want_t *want);
-#define TP_EXPECT_ALERT(f, i, ...) tp_expect_alert((f), (i), &(tp_test_want_t){ __VA_ARGS__ })
+                                             const tp_test_alert_want_t *want);
+#define TP_EXPECT_ALERT(f, i, ...) tp_expect_alert((f), (i), &(tp_test_alert_want_t){ __VA_ARGS__ })
 
 /* The fixture a file's tests share: only `rule` on with `settings` (NULL:
  * its defaults); with contract_type, step events default as in

@@ -94,9 +94,8 @@ static void test_threshold(void **state) {
     assert_int_equal(f->got.n, 0);
     s_asks(f, 2, 1, D0);
     assert_int_equal(f->got.n, 1);
-    assert_string_equal(tp_test_evidence(f->got.alerts[0], "hcp_actions"), "2");
-    assert_string_equal(tp_test_evidence(f->got.alerts[0], "max_hcp_actions"), "1");
-    assert_string_equal(tp_test_evidence(f->got.alerts[0], "asks"), "S1,S2");
+    TP_EXPECT_EVIDENCE(f->got.alerts[0], { "hcp_actions", "2" }, { "max_hcp_actions", "1" },
+                       { "asks", "S1,S2" });
     tp_fixture_free(f);
 
     f = s_new(NULL, "{ max_hcp_actions: 0 }");

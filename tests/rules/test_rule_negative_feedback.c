@@ -171,9 +171,7 @@ static void test_default_thresholds(void **state) {
     assert_true(tp_fixture_has(f, "negative_feedback:feedback/nps0"));
     assert_true(tp_fixture_has(f, "negative_feedback:feedback/eff5"));
     const Touchpoint__V1__Alert *both = tp_fixture_find(f, "negative_feedback:feedback/both");
-    assert_string_equal(tp_test_evidence(both, "nps"), "9");
-    assert_string_equal(tp_test_evidence(both, "effort_score"), "7");
-    assert_string_equal(tp_test_evidence(both, "judged_on"), "effort");
+    TP_EXPECT_EVIDENCE(both, { "nps", "9" }, { "effort_score", "7" }, { "judged_on", "effort" });
     assert_string_equal(
         tp_test_evidence(tp_fixture_find(f, "negative_feedback:feedback/nps0"), "nps"), "0");
     tp_fixture_free(f);
@@ -213,10 +211,8 @@ static void test_per_source_scales(void **state) {
         assert_int_equal(tp_fixture_feedback(f, &fbs[i]), 0);
     assert_int_equal(f->got.n, 4);
     const Touchpoint__V1__Alert *m = tp_fixture_find(f, "negative_feedback:feedback/m-eff2");
-    assert_string_equal(tp_test_evidence(m, "effort_score"), "2");
-    assert_string_equal(tp_test_evidence(m, "effort_scale"), "1-5, low = hard");
-    assert_string_equal(tp_test_evidence(m, "effort_threshold"), "2");
-    assert_string_equal(tp_test_evidence(m, "source"), "medallia");
+    TP_EXPECT_EVIDENCE(m, { "effort_score", "2" }, { "effort_scale", "1-5, low = hard" },
+                       { "effort_threshold", "2" }, { "source", "medallia" });
     assert_int_equal(m->severity, WARNING);
     assert_true(tp_fixture_has(f, "negative_feedback:feedback/m-nps6"));
     const Touchpoint__V1__Alert *q = tp_fixture_find(f, "negative_feedback:feedback/q-nps4");

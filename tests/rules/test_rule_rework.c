@@ -49,14 +49,11 @@ static void test_fires_on_the_second_return(void **state) {
     assert_string_equal(a->step, "FMV_REVIEW");
     assert_string_equal(a->call_id, "");
     assert_int_equal(a->detected_at_ms, D0 + 3 * TP_D);
-    assert_string_equal(tp_test_evidence(a, "step"), "FMV_REVIEW");
-    assert_string_equal(tp_test_evidence(a, "returns"), "2");
-    assert_string_equal(tp_test_evidence(a, "min_returns"), "2");
-    assert_string_equal(tp_test_evidence(a, "owner"), "OWN-3");
-    assert_string_equal(tp_test_evidence(a, "owners"), "OWN-1,OWN-2,OWN-3");
-    assert_string_equal(tp_test_evidence(a, "contract_type"), "ADVISORY_BOARD");
-    assert_string_equal(tp_test_evidence(a, "returned_at"), "2026-01-04T09:00:00Z");
-    assert_string_equal(tp_test_evidence(a, "case_opened_at"), "2026-01-01T09:00:00Z");
+    TP_EXPECT_EVIDENCE(a, { "step", "FMV_REVIEW" }, { "returns", "2" }, { "min_returns", "2" },
+                       { "owner", "OWN-3" }, { "owners", "OWN-1,OWN-2,OWN-3" },
+                       { "contract_type", "ADVISORY_BOARD" },
+                       { "returned_at", "2026-01-04T09:00:00Z" },
+                       { "case_opened_at", "2026-01-01T09:00:00Z" });
     assert_non_null(strstr(a->summary, "FMV_REVIEW"));
     assert_non_null(strstr(a->summary, "K-1"));
     assert_int_equal(a->n_event_ids, 1);

@@ -46,14 +46,10 @@ static void test_fires_just_past_the_sla(void **state) {
         .hcp_id = "HCP-1", .rep_id = "REP-1");
     assert_string_equal(a->step, "NEEDS_ASSESSMENT");
     assert_int_equal(a->detected_at_ms, TP_T0 + SLA + 1);
-    assert_string_equal(tp_test_evidence(a, "step"), "NEEDS_ASSESSMENT");
-    assert_string_equal(tp_test_evidence(a, "owner"), "OWN-7");
-    assert_string_equal(tp_test_evidence(a, "started_at"), "2026-01-01T00:00:00Z");
-    assert_string_equal(tp_test_evidence(a, "due_at"), "2026-01-06T00:00:00Z");
-    assert_string_equal(tp_test_evidence(a, "sla"), "5d");
-    assert_string_equal(tp_test_evidence(a, "open_for"), "5d");
-    assert_string_equal(tp_test_evidence(a, "returns"), "0");
-    assert_string_equal(tp_test_evidence(a, "contract_type"), "SPEAKER");
+    TP_EXPECT_EVIDENCE(a, { "step", "NEEDS_ASSESSMENT" }, { "owner", "OWN-7" },
+                       { "started_at", "2026-01-01T00:00:00Z" },
+                       { "due_at", "2026-01-06T00:00:00Z" }, { "sla", "5d" }, { "open_for", "5d" },
+                       { "returns", "0" }, { "contract_type", "SPEAKER" });
     assert_string_equal(a->event_ids[0], "s");
     assert_non_null(strstr(a->summary, "NEEDS_ASSESSMENT"));
     /* Time moving on does not fire it again. */
@@ -116,9 +112,8 @@ static void test_restart_after_return_is_a_new_attempt(void **state) {
     TP_WATERMARK(f, TP_T0 + 2 * TP_D + SLA + 1);
     assert_int_equal(f->got.n, 1);
     Touchpoint__V1__Alert *a = f->got.alerts[0];
-    assert_string_equal(tp_test_evidence(a, "started_at"), "2026-01-03T00:00:00Z");
-    assert_string_equal(tp_test_evidence(a, "returns"), "1");
-    assert_string_equal(tp_test_evidence(a, "owner"), "OWN-2");
+    TP_EXPECT_EVIDENCE(a, { "started_at", "2026-01-03T00:00:00Z" }, { "returns", "1" },
+                       { "owner", "OWN-2" });
     /* Returned again while FIRING: resolved; the next attempt may fire again. */
     TP_STEP(f, .event_id = "r2", .at_ms = TP_T0 + 9 * TP_D, .state = RETURNED);
     TP_STEP(f, .event_id = "s3", .at_ms = TP_T0 + 10 * TP_D, .state = STARTED);

@@ -131,9 +131,8 @@ static void test_out_of_order_arrival(void **state) {
     assert_int_equal(f->got.n, 0);
     assert_int_equal(s_version(f, "e2", at, "C-2", "REP-2", D0 + TP_D, SUBMITTED), 0);
     assert_int_equal(f->got.n, 1);
-    assert_string_equal(tp_test_evidence(f->got.alerts[0], "reps"), "REP-1,REP-2,REP-3");
-    assert_string_equal(tp_test_evidence(f->got.alerts[0], "calls"), "C-1,C-2,C-3");
-    assert_string_equal(tp_test_evidence(f->got.alerts[0], "first_at"), "2026-01-01T09:00:00Z");
+    TP_EXPECT_EVIDENCE(f->got.alerts[0], { "reps", "REP-1,REP-2,REP-3" },
+                       { "calls", "C-1,C-2,C-3" }, { "first_at", "2026-01-01T09:00:00Z" });
     TP_WATERMARK(f, D0 + W);
     assert_int_equal(f->got.n, 2);
 }
