@@ -65,3 +65,15 @@ unsigned tp_free_port(void);
         const struct CMUnitTest tests[] = { __VA_ARGS__ }; \
         return cmocka_run_group_tests(tests, NULL, NULL);  \
     }
+
+/* The same where every test runs on the file's fixture: each test given
+ * (`cmocka_unit_test(test_x), ...`) gets setup and teardown. */
+#define TP_TEST_MAIN_WITH(setup, teardown, ...)                     \
+    int main(void) {                                                \
+        struct CMUnitTest tests[] = { __VA_ARGS__ };                \
+        for (size_t i = 0; i < sizeof tests / sizeof *tests; i++) { \
+            tests[i].setup_func = (setup);                          \
+            tests[i].teardown_func = (teardown);                    \
+        }                                                           \
+        return cmocka_run_group_tests(tests, NULL, NULL);           \
+    }

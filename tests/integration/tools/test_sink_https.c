@@ -246,7 +246,7 @@ static void test_credential_usage(void **state) {
     free(missing);
 }
 
-TP_TEST_MAIN(cmocka_unit_test_setup_teardown(test_webhook_https_bearer, s_setup, s_teardown),
-             cmocka_unit_test_setup_teardown(test_wrong_ca_refused, s_setup, s_teardown),
-             cmocka_unit_test_setup_teardown(test_alertmanager_https_basic, s_setup, s_teardown),
-             cmocka_unit_test_setup_teardown(test_credential_usage, s_setup, s_teardown))
+TP_TEST_MAIN_WITH(s_setup, s_teardown, cmocka_unit_test(test_webhook_https_bearer),
+                  cmocka_unit_test(test_wrong_ca_refused),
+                  cmocka_unit_test(test_alertmanager_https_basic),
+                  cmocka_unit_test(test_credential_usage))

@@ -514,13 +514,10 @@ static void test_sink_usage(void **state) {
     free(out);
 }
 
-TP_TEST_MAIN(cmocka_unit_test_setup_teardown(test_file_rotation, s_setup, s_teardown),
-             cmocka_unit_test_setup_teardown(test_webhook_delivers_each_once, s_setup, s_teardown),
-             cmocka_unit_test_setup_teardown(test_webhook_retries_5xx_in_order, s_setup,
-                                             s_teardown),
-             cmocka_unit_test_setup_teardown(test_webhook_down_then_up, s_setup, s_teardown),
-             cmocka_unit_test_setup_teardown(test_webhook_durable_nothing_lost, s_setup,
-                                             s_teardown),
-             cmocka_unit_test_setup_teardown(test_webhook_refused, s_setup, s_teardown),
-             cmocka_unit_test_setup_teardown(test_digest_by_rep, s_setup, s_teardown),
-             cmocka_unit_test_setup_teardown(test_sink_usage, s_setup, s_teardown))
+TP_TEST_MAIN_WITH(s_setup, s_teardown, cmocka_unit_test(test_file_rotation),
+                  cmocka_unit_test(test_webhook_delivers_each_once),
+                  cmocka_unit_test(test_webhook_retries_5xx_in_order),
+                  cmocka_unit_test(test_webhook_down_then_up),
+                  cmocka_unit_test(test_webhook_durable_nothing_lost),
+                  cmocka_unit_test(test_webhook_refused), cmocka_unit_test(test_digest_by_rep),
+                  cmocka_unit_test(test_sink_usage))

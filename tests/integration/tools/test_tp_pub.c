@@ -188,11 +188,8 @@ static void test_pub_errors(void **state) {
     free(in);
 }
 
-TP_TEST_MAIN(
-    cmocka_unit_test_setup_teardown(test_pub_publishes_and_reports_bad_lines, tp_tool_setup,
-                                    tp_tool_teardown),
-    cmocka_unit_test_setup_teardown(test_pub_stop_on_error, tp_tool_setup, tp_tool_teardown),
-    cmocka_unit_test_setup_teardown(test_pub_count_and_stdin, tp_tool_setup, tp_tool_teardown),
-    cmocka_unit_test_setup_teardown(test_pub_rate, tp_tool_setup, tp_tool_teardown),
-    cmocka_unit_test_setup_teardown(test_pub_dry_run_reliable, tp_tool_setup, tp_tool_teardown),
-    cmocka_unit_test_setup_teardown(test_pub_errors, tp_tool_setup, tp_tool_teardown))
+TP_TEST_MAIN_WITH(tp_tool_setup, tp_tool_teardown,
+                  cmocka_unit_test(test_pub_publishes_and_reports_bad_lines),
+                  cmocka_unit_test(test_pub_stop_on_error),
+                  cmocka_unit_test(test_pub_count_and_stdin), cmocka_unit_test(test_pub_rate),
+                  cmocka_unit_test(test_pub_dry_run_reliable), cmocka_unit_test(test_pub_errors))

@@ -359,15 +359,11 @@ static void test_pub_reliable_rate_and_usage(void **state) {
     free(text);
 }
 
-TP_TEST_MAIN(
-    cmocka_unit_test_setup_teardown(test_pub_reliable_all_acked, tp_tool_setup, tp_tool_teardown),
-    cmocka_unit_test_setup_teardown(test_pub_reliable_resends, tp_tool_setup, tp_tool_teardown),
-    cmocka_unit_test_setup_teardown(test_pub_reliable_nack, tp_tool_setup, tp_tool_teardown),
-    cmocka_unit_test_setup_teardown(test_pub_reliable_unacknowledged, tp_tool_setup,
-                                    tp_tool_teardown),
-    cmocka_unit_test_setup_teardown(test_pub_reliable_window, tp_tool_setup, tp_tool_teardown),
-    cmocka_unit_test_setup_teardown(test_pub_reliable_repeated_id, tp_tool_setup, tp_tool_teardown),
-    cmocka_unit_test_setup_teardown(test_pub_reliable_daemon_restart, tp_tool_setup,
-                                    tp_tool_teardown),
-    cmocka_unit_test_setup_teardown(test_pub_reliable_rate_and_usage, tp_tool_setup,
-                                    tp_tool_teardown))
+TP_TEST_MAIN_WITH(tp_tool_setup, tp_tool_teardown, cmocka_unit_test(test_pub_reliable_all_acked),
+                  cmocka_unit_test(test_pub_reliable_resends),
+                  cmocka_unit_test(test_pub_reliable_nack),
+                  cmocka_unit_test(test_pub_reliable_unacknowledged),
+                  cmocka_unit_test(test_pub_reliable_window),
+                  cmocka_unit_test(test_pub_reliable_repeated_id),
+                  cmocka_unit_test(test_pub_reliable_daemon_restart),
+                  cmocka_unit_test(test_pub_reliable_rate_and_usage))

@@ -357,14 +357,9 @@ static void test_tail_durable_replay_silent(void **state) {
     free(file);
 }
 
-TP_TEST_MAIN(
-    cmocka_unit_test_setup_teardown(test_tail_prints_alerts, tp_tool_setup, tp_tool_teardown),
-    cmocka_unit_test_setup_teardown(test_tail_topic_filter_and_timeout, tp_tool_setup,
-                                    tp_tool_teardown),
-    cmocka_unit_test_setup_teardown(test_tail_sigterm_and_usage, tp_tool_setup, tp_tool_teardown),
-    cmocka_unit_test_setup_teardown(test_tail_durable_replay_then_live, tp_tool_setup,
-                                    tp_tool_teardown),
-    cmocka_unit_test_setup_teardown(test_tail_durable_gap, tp_tool_setup, tp_tool_teardown),
-    cmocka_unit_test_setup_teardown(test_tail_durable_file, tp_tool_setup, tp_tool_teardown),
-    cmocka_unit_test_setup_teardown(test_tail_durable_replay_silent, tp_tool_setup,
-                                    tp_tool_teardown))
+TP_TEST_MAIN_WITH(tp_tool_setup, tp_tool_teardown, cmocka_unit_test(test_tail_prints_alerts),
+                  cmocka_unit_test(test_tail_topic_filter_and_timeout),
+                  cmocka_unit_test(test_tail_sigterm_and_usage),
+                  cmocka_unit_test(test_tail_durable_replay_then_live),
+                  cmocka_unit_test(test_tail_durable_gap), cmocka_unit_test(test_tail_durable_file),
+                  cmocka_unit_test(test_tail_durable_replay_silent))

@@ -155,9 +155,7 @@ static void test_overlong_id_is_refused(void **state) {
     assert_int_equal(tp_alerts_open(a), 0);
 }
 
-TP_TEST_MAIN(cmocka_unit_test_setup_teardown(test_fire_dedup_resolve, s_setup, s_teardown),
-             cmocka_unit_test_setup_teardown(test_resolve_rule_takes_only_that_rule, s_setup,
-                                             s_teardown),
-             cmocka_unit_test_setup_teardown(test_sink_failure_is_counted_and_state_moves_on,
-                                             s_setup, s_teardown),
-             cmocka_unit_test_setup_teardown(test_overlong_id_is_refused, s_setup, s_teardown))
+TP_TEST_MAIN_WITH(s_setup, s_teardown, cmocka_unit_test(test_fire_dedup_resolve),
+                  cmocka_unit_test(test_resolve_rule_takes_only_that_rule),
+                  cmocka_unit_test(test_sink_failure_is_counted_and_state_moves_on),
+                  cmocka_unit_test(test_overlong_id_is_refused))
