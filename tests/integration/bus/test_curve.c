@@ -348,6 +348,22 @@ static int s_run_tool(tp_dfx_t *d, const char *const argv[], const char *err) {
     return r;
 }
 
+/* argv: args[0], then d's CURVE client options (the listed key), then the
+ * rest of args (NULL-terminated, at most 10). */
+static void s_curve_argv(const tp_dfx_t *d, const char *argv[16], const char *const args[]) {
+    size_t n = 0;
+    argv[n++] = args[0];
+    argv[n++] = "--curve-server-key";
+    argv[n++] = d->server_public;
+    argv[n++] = "--curve-secret-key-file";
+    argv[n++] = d->client_key_file;
+    for (size_t i = 1; args[i]; i++) {
+        assert_true(n < 15);
+        argv[n++] = args[i];
+    }
+    argv[n] = NULL;
+}
+
 /* tp-pub and tp-tail as CURVE clients with the listed key: events go in
  * on the SUB and the reliable input, alerts come out live and replayed.
  * Without the options tp-pub finds no subscriber; with --bind it refuses. */
@@ -358,17 +374,10 @@ static void test_tools_as_curve_clients(void **state) {
     const char *demo = TP_SOURCE_DIR "/examples/demo.jsonl";
 
     /* Live tail: synchronised by sending calls until it has printed one. */
-    const char *tail[] = { TP_TAIL_BIN,
-                           "-e",
-                           d->out_ep,
-                           "--count",
-                           "1",
-                           "--curve-server-key",
-                           d->server_public,
-                           "--curve-secret-key-file",
-                           d->client_key_file,
-                           NULL };
-    tp_proc_t   t;
+    const char *tail[16];
+    s_curve_argv(d, tail,
+                 (const char *const[]){ TP_TAIL_BIN, "-e", d->out_ep, "--count", "1", NULL });
+    tp_proc_t t;
     assert_int_equal(tp_proc_spawn(&t, tail, NULL, out, err), 0);
     int r = -ETIMEDOUT;
     for (long long end = tp_now_ms() + TP_WAIT_MS; r == -ETIMEDOUT && tp_now_ms() < end;) {
@@ -385,46 +394,23 @@ static void test_tools_as_curve_clients(void **state) {
         ;
     tp_test_alerts_clear(&d->got);
 
-    const char *pub[] = { TP_PUB_BIN,
-                          "-e",
-                          d->in_ep,
-                          "--curve-server-key",
-                          d->server_public,
-                          "--curve-secret-key-file",
-                          d->client_key_file,
-                          demo,
-                          NULL };
+    const char *pub[16];
+    s_curve_argv(d, pub, (const char *const[]){ TP_PUB_BIN, "-e", d->in_ep, demo, NULL });
     assert_int_equal(s_run_tool(d, pub, err), 0);
     assert_true(tp_dfx_recv_alert(d, TP_WAIT_MS));
     assert_string_equal(d->got.alerts[0]->call_id, "CALL-1002");
 
-    const char *rel[] = { TP_PUB_BIN,
-                          "--reliable",
-                          "-e",
-                          d->reliable_ep,
-                          "--curve-server-key",
-                          d->server_public,
-                          "--curve-secret-key-file",
-                          d->client_key_file,
-                          demo,
-                          NULL };
+    const char *rel[16];
+    s_curve_argv(
+        d, rel,
+        (const char *const[]){ TP_PUB_BIN, "--reliable", "-e", d->reliable_ep, demo, NULL });
     assert_int_equal(s_run_tool(d, rel, err), 0); /* every event ACKed (duplicates too) */
 
     /* Replay through CURVE: the first journaled alert is the first probe's. */
-    const char *dur[] = { TP_TAIL_BIN,
-                          "-e",
-                          d->out_ep,
-                          "--durable",
-                          pos,
-                          "--replay-endpoint",
-                          d->replay_ep,
-                          "--count",
-                          "1",
-                          "--curve-server-key",
-                          d->server_public,
-                          "--curve-secret-key-file",
-                          d->client_key_file,
-                          NULL };
+    const char *dur[16];
+    s_curve_argv(d, dur,
+                 (const char *const[]){ TP_TAIL_BIN, "-e", d->out_ep, "--durable", pos,
+                                        "--replay-endpoint", d->replay_ep, "--count", "1", NULL });
     assert_int_equal(s_run_tool(d, dur, err), 0);
     text = tp_read_file(pos);
     assert_int_equal(strtoull(text, NULL, 10), 1);
@@ -448,16 +434,8 @@ static void test_tools_as_curve_clients(void **state) {
     assert_non_null(strstr(text, "no subscriber"));
     assert_null(strstr(text, "cannot bind"));
     free(text);
-    const char *bind[] = { TP_PUB_BIN,
-                           "--bind",
-                           "-e",
-                           bind_ep,
-                           "--curve-server-key",
-                           d->server_public,
-                           "--curve-secret-key-file",
-                           d->client_key_file,
-                           demo,
-                           NULL };
+    const char *bind[16];
+    s_curve_argv(d, bind, (const char *const[]){ TP_PUB_BIN, "--bind", "-e", bind_ep, demo, NULL });
     assert_int_equal(s_run_tool(d, bind, err), 2);
     text = tp_read_file(err);
     assert_non_null(strstr(text, "--curve-* with --bind is not supported"));

@@ -25,12 +25,9 @@
 #include "tp_testhttp.h"
 #include "tp_testutil.h"
 
-#define T0        1767225600000LL
-#define H         3600000LL
-#define D         86400000LL
-#define SUBMITTED TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED
-#define ALL       (TP_FIELD_PRODUCTS | TP_FIELD_TOPICS | TP_FIELD_NOTES | TP_FIELD_NEXT_STEP)
-#define DASH_ON   "dashboard: { enabled: true }"
+#include "dash_events.h"
+
+#define D 86400000LL
 
 /* The JSON body of a 200 answer. */
 static json_t *s_get_json(unsigned port, const char *path, const char *headers) {
@@ -47,33 +44,10 @@ static json_t *s_get_json(unsigned port, const char *path, const char *headers) 
     return j;
 }
 
-static json_t *s_named(json_t *array, const char *key, const char *name) {
-    size_t  i;
-    json_t *v;
-    json_array_foreach(array, i, v) {
-        if (!strcmp(json_string_value(json_object_get(v, key)), name))
-            return v;
-    }
-    fail_msg("no %s %s", key, name);
-    return NULL;
-}
-
 static long long s_int(json_t *o, const char *key) {
     json_t *v = json_object_get(o, key);
     assert_non_null(v);
     return json_integer_value(v);
-}
-
-static tp_test_call_t s_call(const char *id, uint64_t seq, unsigned fields) {
-    return (tp_test_call_t){ .event_id = id,
-                             .source = "crm-eu",
-                             .sequence = seq,
-                             .at_ms = T0 + 2 * H,
-                             .call_id = id,
-                             .hcp_id = "HCP-P",
-                             .status = SUBMITTED,
-                             .call_at_ms = T0 + H,
-                             .fields = fields | TP_FIELD_TERRITORY };
 }
 
 /* Waits for the alert of call `call_id` on the fixture's subscriber: by
@@ -111,8 +85,8 @@ static void test_snapshot_and_kpi(void **state) {
                               .effort = -1,
                               .preferred_channel = TOUCHPOINT__V1__CHANNEL__CHANNEL_PHONE };
     tp_dfx_send_feedback(d, &fb);
-    tp_test_call_t k1 = s_call("K1", 1, ALL), k2 = s_call("K2", 2, TP_FIELD_PRODUCTS),
-                   k3 = s_call("K3", 3, ALL);
+    tp_test_call_t k1 = tp_dash_call("K1", 1, ALL), k2 = tp_dash_call("K2", 2, TP_FIELD_PRODUCTS),
+                   k3 = tp_dash_call("K3", 3, ALL);
     k1.channel = k3.channel = TOUCHPOINT__V1__CHANNEL__CHANNEL_PHONE;
     k3.at_ms = T0 + 50 * H;
     tp_dfx_send_call(d, &k1);
@@ -164,19 +138,19 @@ static void test_snapshot_and_kpi(void **state) {
     json_decref(j);
 
     j = s_get_json(d->http_port, "/v1/kpi", NULL);
-    json_t *t1 = s_named(json_object_get(j, "by_territory"), "name", "T-1");
+    json_t *t1 = tp_test_json_named(json_object_get(j, "by_territory"), "name", "T-1");
     assert_int_equal(s_int(t1, "submitted"), 3);
     assert_int_equal(s_int(t1, "complete"), 2);
     assert_int_equal(s_int(t1, "late"), 1);
     assert_int_equal(s_int(t1, "channel_known"), 3);
     assert_int_equal(s_int(t1, "channel_matched"), 2);
     /* The probes: incomplete calls without a territory. */
-    json_t *none = s_named(json_object_get(j, "by_territory"), "name", "_none");
+    json_t *none = tp_test_json_named(json_object_get(j, "by_territory"), "name", "_none");
     assert_int_equal(s_int(none, "submitted"), (long long)d->probes);
     assert_int_equal(s_int(none, "complete"), 0);
-    json_t *rep = s_named(json_object_get(j, "by_rep"), "name", "REP-1");
+    json_t *rep = tp_test_json_named(json_object_get(j, "by_rep"), "name", "REP-1");
     assert_int_equal(s_int(rep, "submitted"), 3 + (long long)d->probes);
-    json_t *nom = s_named(json_object_get(j, "steps"), "step", "NOMINATION");
+    json_t *nom = tp_test_json_named(json_object_get(j, "steps"), "step", "NOMINATION");
     assert_int_equal(s_int(nom, "completed"), 1);
     assert_int_equal(s_int(nom, "over_sla"), 1);
     assert_true(json_real_value(json_object_get(nom, "mean_seconds")) == 6 * 86400.0);
@@ -187,13 +161,14 @@ static void test_snapshot_and_kpi(void **state) {
     json_decref(j);
     /* The answer is shared for a second (many pages poll it); then it
      * follows: a fourth call shows up. */
-    tp_test_call_t k4 = s_call("K4", 4, ALL);
+    tp_test_call_t k4 = tp_dash_call("K4", 4, ALL);
     tp_dfx_send_call(d, &k4);
     long long end = tp_now_ms() + TP_WAIT_MS;
     for (long long n = 0; n != 4;) {
         assert_true(tp_now_ms() < end);
         j = s_get_json(d->http_port, "/v1/kpi", NULL);
-        n = s_int(s_named(json_object_get(j, "by_territory"), "name", "T-1"), "submitted");
+        n = s_int(tp_test_json_named(json_object_get(j, "by_territory"), "name", "T-1"),
+                  "submitted");
         json_decref(j);
     }
 }
@@ -236,7 +211,8 @@ static void test_filters(void **state) {
     tp_dfx_t *d = *state = tp_dfx_start_http_with(DASH_ON);
     /* Three incomplete calls: K1 by REP-7 to HCP-A, K2 by REP-8 to HCP-A,
      * K3 by REP-8 to HCP-B. The probes are REP-1's, to HCP-1. */
-    tp_test_call_t k1 = s_call("K1", 1, 0), k2 = s_call("K2", 2, 0), k3 = s_call("K3", 3, 0);
+    tp_test_call_t k1 = tp_dash_call("K1", 1, 0), k2 = tp_dash_call("K2", 2, 0),
+                   k3 = tp_dash_call("K3", 3, 0);
     k1.rep_id = "REP-7";
     k2.rep_id = k3.rep_id = "REP-8";
     k1.hcp_id = k2.hcp_id = "HCP-A";
@@ -377,7 +353,7 @@ static size_t s_open_listed(unsigned port, const char *path) {
  * restart brings the open alerts back (journal, rebuild). */
 static void test_reload_and_restart(void **state) {
     tp_dfx_t      *d = *state = tp_dfx_start_http_with(NULL);
-    tp_test_call_t k2 = s_call("K2", 1, TP_FIELD_PRODUCTS);
+    tp_test_call_t k2 = tp_dash_call("K2", 1, TP_FIELD_PRODUCTS);
     tp_dfx_send_call(d, &k2);
     s_wait_alert(d, "K2", TOUCHPOINT__V1__ALERT_STATUS__ALERT_STATUS_FIRING);
     assert_int_equal(tp_test_get(d->http_port, "GET", "/v1/alerts", NULL, NULL), 404);
@@ -442,7 +418,7 @@ static void test_list_capped(void **state) {
     char id[32];
     for (unsigned i = 0; i < N; i++) {
         snprintf(id, sizeof id, "M%u", i);
-        tp_test_call_t c = s_call(id, i + 1, 0);
+        tp_test_call_t c = tp_dash_call(id, i + 1, 0);
         tp_dfx_send_call(d, &c);
     }
     /* All published (the fixture's subscriber has them), so the

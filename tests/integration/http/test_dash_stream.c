@@ -20,23 +20,8 @@
 #include "tp_testhttp.h"
 #include "tp_testutil.h"
 
-#define T0        1767225600000LL
-#define H         3600000LL
-#define SUBMITTED TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED
-#define ALL       (TP_FIELD_PRODUCTS | TP_FIELD_TOPICS | TP_FIELD_NOTES | TP_FIELD_NEXT_STEP)
-#define DASH_ON   "dashboard: { enabled: true }"
+#include "dash_events.h"
 
-static tp_test_call_t s_call(const char *id, uint64_t seq, unsigned fields) {
-    return (tp_test_call_t){ .event_id = id,
-                             .source = "crm-eu",
-                             .sequence = seq,
-                             .at_ms = T0 + 2 * H,
-                             .call_id = id,
-                             .hcp_id = "HCP-P",
-                             .status = SUBMITTED,
-                             .call_at_ms = T0 + H,
-                             .fields = fields | TP_FIELD_TERRITORY };
-}
 
 /* n incomplete calls "<prefix><i>" (territory T-1): n FIRING alerts; waits
  * until the daemon has taken them all. */
@@ -44,7 +29,7 @@ static void s_open_alerts(tp_dfx_t *d, const char *prefix, unsigned n, unsigned 
     char id[32];
     for (unsigned i = 0; i < n; i++) {
         snprintf(id, sizeof id, "%s%u", prefix, i);
-        tp_test_call_t c = s_call(id, ++*sent, 0);
+        tp_test_call_t c = tp_dash_call(id, ++*sent, 0);
         tp_dfx_send_call(d, &c);
     }
     /* Each raises one alert; the dashboard has it once it is published
@@ -76,7 +61,7 @@ static void test_stream_fire_resolve(void **state) {
     assert_non_null(strstr(t.buf, "Content-Type: text/event-stream"));
     assert_non_null(strstr(t.buf, "\"alerts\": []")); /* the probes have no territory */
 
-    tp_test_call_t k9 = s_call("K9", 1, TP_FIELD_PRODUCTS);
+    tp_test_call_t k9 = tp_dash_call("K9", 1, TP_FIELD_PRODUCTS);
     tp_dfx_send_call(d, &k9);
     size_t at = t.len;
     assert_true(tp_test_read_until(fd, &t, at, "\"status\":\"ALERT_STATUS_FIRING\"", TP_WAIT_MS));
@@ -88,7 +73,7 @@ static void test_stream_fire_resolve(void **state) {
                            "event: alert\ndata: {\"topic\":\"accountability.call_incomplete\""
                            ",\"alertId\":\"call_incomplete:call/K9\""));
     /* The complete version resolves it. */
-    k9 = s_call("K9", 2, ALL);
+    k9 = tp_dash_call("K9", 2, ALL);
     k9.event_id = "K9b";
     tp_dfx_send_call(d, &k9);
     at = t.len;
@@ -150,7 +135,7 @@ static void test_limits(void **state) {
         assert_true(tp_now_ms() < end);
         for (unsigned i = 0; i < 100; i++, n++) {
             snprintf(id, sizeof id, "S%u", n);
-            tp_test_call_t c = s_call(id, n + 1, 0);
+            tp_test_call_t c = tp_dash_call(id, n + 1, 0);
             tp_dfx_send_call(d, &c);
             tp_test_read_until(fast, &t, t.len, "\x01never",
                                0); /* read as we go, as a browser does */
@@ -246,7 +231,7 @@ static void test_resume_older_than_ring(void **state) {
     assert_non_null(strstr(t.buf, "event: snapshot\ndata: {"));
     assert_null(strstr(t.buf, "event: alert\n"));
     /* ...and the live ones after it. */
-    tp_test_call_t c = s_call("LIVE", ++sent, 0);
+    tp_test_call_t c = tp_dash_call("LIVE", ++sent, 0);
     tp_dfx_send_call(d, &c);
     assert_true(tp_test_read_until(fd, &t, 0, "\"callId\":\"LIVE\"", TP_WAIT_MS));
     close(fd);
