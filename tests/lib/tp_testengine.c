@@ -169,6 +169,16 @@ const Touchpoint__V1__Alert *tp_expect(const tp_fixture_t *f, size_t i, int stat
     return a;
 }
 
+void tp_expect_edge(tp_fixture_t *f, int64_t at_ms, size_t n) {
+    TP_WATERMARK(f, at_ms);
+    if (f->got.n != n)
+        fail_msg("at %lld: %zu alerts, expected %zu (the edge is later)", (long long)at_ms,
+                 f->got.n, n);
+    TP_WATERMARK(f, at_ms + 1);
+    if (f->got.n != n + 1)
+        fail_msg("at %lld + 1: %zu alerts, expected %zu", (long long)at_ms, f->got.n, n + 1);
+}
+
 const Touchpoint__V1__Alert *tp_expect_alert(const tp_fixture_t *f, size_t i,
                                              const tp_test_alert_want_t *want) {
     if (i >= f->got.n)

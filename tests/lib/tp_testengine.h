@@ -67,6 +67,10 @@ int tp_fixture_step_at(tp_fixture_t *f, const char *event_id, int64_t at_ms, con
     assert_int_equal(tp_fixture_step((f), &(tp_test_step_t){ __VA_ARGS__ }), TP_ACCEPTED)
 #define TP_WATERMARK(f, now_ms) assert_int_equal(tp_fixture_watermark((f), (now_ms)), TP_ACCEPTED)
 
+/* A deadline's edge: with event time at `at_ms` exactly n alerts are
+ * captured, one millisecond later n + 1 (the one due there). */
+void tp_expect_edge(tp_fixture_t *f, int64_t at_ms, size_t n);
+
 /* Sets the fake wall clock and fires what is due (clock: wall). */
 size_t tp_fixture_wall_tick(tp_fixture_t *f, int64_t wall_ms);
 

@@ -84,10 +84,7 @@ static void test_resolved_as_expired_after_a_week(void **state) {
     int64_t       s = DUE + 5 * TP_H;
     s_submit(f, "s", "C-1", s, CALL_AT);
     assert_int_equal(tp_engine_open_alerts(f->engine), 1);
-    TP_WATERMARK(f, s + 7 * TP_D);
-    assert_int_equal(f->got.n, 1);
-    TP_WATERMARK(f, s + 7 * TP_D + 1);
-    assert_int_equal(f->got.n, 2);
+    tp_expect_edge(f, s + 7 * TP_D, 1);
     Touchpoint__V1__Alert *r = f->got.alerts[1];
     assert_int_equal(r->status, TP_RESOLVED);
     assert_string_equal(r->alert_id, "call_late:call/C-1");

@@ -36,10 +36,7 @@ static void test_fires_just_past_stall_after(void **state) {
             .owner_id = "OWN-2");
     TP_STEP(f, .event_id = "e4", .at_ms = TP_T0 + 3 * TP_D, .step = "CONTRACT_SENT",
             .state = STARTED, .owner_id = "OWN-3");
-    TP_WATERMARK(f, TP_T0 + 3 * TP_D + STALL); /* just inside */
-    assert_int_equal(f->got.n, 0);
-    TP_WATERMARK(f, TP_T0 + 3 * TP_D + STALL + 1);
-    assert_int_equal(f->got.n, 1);
+    tp_expect_edge(f, TP_T0 + 3 * TP_D + STALL, 0); /* just inside; just past */
     const Touchpoint__V1__Alert *a = TP_EXPECT_ALERT(
         f, 0, .topic = "friction.case_stalled", .alert_id = "case_stalled:contract/K-1",
         .status = TP_FIRING, .kind = TOUCHPOINT__V1__ALERT_KIND__ALERT_KIND_FRICTION,
@@ -64,10 +61,7 @@ static void test_every_event_moves_the_deadline(void **state) {
     tp_fixture_t *f = *state;
     TP_STEP(f, .event_id = "e1", .at_ms = TP_T0, .state = STARTED);
     TP_STEP(f, .event_id = "e2", .at_ms = TP_T0 + 9 * TP_D, .step = "FMV_REVIEW", .state = STARTED);
-    TP_WATERMARK(f, TP_T0 + 19 * TP_D);
-    assert_int_equal(f->got.n, 0);
-    TP_WATERMARK(f, TP_T0 + 19 * TP_D + 1);
-    assert_int_equal(f->got.n, 1);
+    tp_expect_edge(f, TP_T0 + 19 * TP_D, 0);
 }
 
 static void test_moving_again_resolves_and_rearms(void **state) {
@@ -87,10 +81,7 @@ static void test_moving_again_resolves_and_rearms(void **state) {
     assert_string_equal(tp_test_evidence(r, "stalled_for"), "10d"); /* from the FIRING */
     assert_string_equal(r->event_ids[0], "e2");
     /* Silent again for stall_after: a new FIRING (the first is resolved). */
-    TP_WATERMARK(f, TP_T0 + 22 * TP_D);
-    assert_int_equal(f->got.n, 2);
-    TP_WATERMARK(f, TP_T0 + 22 * TP_D + 1);
-    assert_int_equal(f->got.n, 3);
+    tp_expect_edge(f, TP_T0 + 22 * TP_D, 2);
     assert_int_equal(f->got.alerts[2]->status, TP_FIRING);
     assert_string_equal(tp_test_evidence(f->got.alerts[2], "open_steps"), "");
 }
@@ -101,10 +92,7 @@ static void test_stale_events_neither_rearm_earlier_nor_resolve(void **state) {
     TP_STEP(f, .event_id = "c", .at_ms = TP_T0 + 5 * TP_D, .state = COMPLETED);
     TP_STEP(f, .event_id = "s", .at_ms = TP_T0, .state = STARTED);
     TP_STEP(f, .event_id = "old", .at_ms = TP_T0 + TP_D, .step = "FMV_REVIEW", .state = STARTED);
-    TP_WATERMARK(f, TP_T0 + 15 * TP_D);
-    assert_int_equal(f->got.n, 0);
-    TP_WATERMARK(f, TP_T0 + 15 * TP_D + 1);
-    assert_int_equal(f->got.n, 1);
+    tp_expect_edge(f, TP_T0 + 15 * TP_D, 0);
     assert_string_equal(tp_test_evidence(f->got.alerts[0], "last_step"), "NOMINATION");
     assert_string_equal(tp_test_evidence(f->got.alerts[0], "last_step_state"), "COMPLETED");
     /* While FIRING, an event older than the silence does not end it. */

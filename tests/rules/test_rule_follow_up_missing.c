@@ -43,10 +43,7 @@ static void s_call(tp_fixture_t *f, const char *eid, const char *call_id, const 
 static void test_fires_at_deadline_without_further_input(void **state) {
     tp_fixture_t *f = *state;
     s_feedback(f, "F-1", FB_AT, 3, -1);
-    TP_WATERMARK(f, DUE); /* just inside */
-    assert_int_equal(f->got.n, 0);
-    TP_WATERMARK(f, DUE + 1); /* just past */
-    assert_int_equal(f->got.n, 1);
+    tp_expect_edge(f, DUE, 0); /* just inside; just past */
     const Touchpoint__V1__Alert *a =
         TP_EXPECT_ALERT(f, 0, .topic = "accountability.follow_up_missing",
                         .alert_id = "follow_up_missing:feedback/F-1", .status = TP_FIRING,
@@ -97,10 +94,7 @@ static void test_detractor_thresholds(void **state) {
     f = tp_fixture_only(NULL, RULE, "{ follow_up_within: 2d, nps_max: 3, effort_min: 6 }");
     s_feedback(f, "nps4", FB_AT, 4, 5); /* neither, with these */
     s_feedback(f, "nps3", FB_AT, 3, -1);
-    TP_WATERMARK(f, FB_AT + 2 * TP_D);
-    assert_int_equal(f->got.n, 0);
-    TP_WATERMARK(f, FB_AT + 2 * TP_D + 1);
-    assert_int_equal(f->got.n, 1);
+    tp_expect_edge(f, FB_AT + 2 * TP_D, 0);
     assert_string_equal(f->got.alerts[0]->alert_id, "follow_up_missing:feedback/nps3");
     assert_string_equal(tp_test_evidence(f->got.alerts[0], "follow_up_within"), "2d");
     tp_fixture_free(f);
@@ -232,10 +226,7 @@ static void test_late_follow_up_resolves(void **state) {
 static void test_expires_90_days_after_the_deadline(void **state) {
     tp_fixture_t *f = *state;
     s_feedback(f, "F-1", FB_AT, 0, -1);
-    TP_WATERMARK(f, EXPIRY);
-    assert_int_equal(f->got.n, 1);
-    TP_WATERMARK(f, EXPIRY + 1);
-    assert_int_equal(f->got.n, 2);
+    tp_expect_edge(f, EXPIRY, 1);
     Touchpoint__V1__Alert *r = f->got.alerts[1];
     assert_int_equal(r->status, TP_RESOLVED);
     assert_string_equal(tp_test_evidence(r, "resolution"), "expired");

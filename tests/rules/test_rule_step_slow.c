@@ -34,10 +34,7 @@ static const tp_fixture_spec_t s_fx = { .rule = RULE,
 static void test_fires_just_past_the_sla(void **state) {
     tp_fixture_t *f = *state;
     TP_STEP(f, .event_id = "s", .at_ms = TP_T0, .state = STARTED, .owner_id = "OWN-7");
-    TP_WATERMARK(f, TP_T0 + SLA); /* just inside */
-    assert_int_equal(f->got.n, 0);
-    TP_WATERMARK(f, TP_T0 + SLA + 1); /* just past */
-    assert_int_equal(f->got.n, 1);
+    tp_expect_edge(f, TP_T0 + SLA, 0); /* just inside; just past */
     const Touchpoint__V1__Alert *a = TP_EXPECT_ALERT(
         f, 0, .topic = "friction.step_slow",
         .alert_id = "step_slow:contract/K-1/step/NEEDS_ASSESSMENT", .status = TP_FIRING,
@@ -107,10 +104,7 @@ static void test_restart_after_return_is_a_new_attempt(void **state) {
     TP_STEP(f, .event_id = "s1", .at_ms = TP_T0, .state = STARTED);
     TP_STEP(f, .event_id = "r", .at_ms = TP_T0 + 1 * TP_D, .state = RETURNED);
     TP_STEP(f, .event_id = "s2", .at_ms = TP_T0 + 2 * TP_D, .state = STARTED, .owner_id = "OWN-2");
-    TP_WATERMARK(f, TP_T0 + 2 * TP_D + SLA);
-    assert_int_equal(f->got.n, 0); /* the first attempt's due passed */
-    TP_WATERMARK(f, TP_T0 + 2 * TP_D + SLA + 1);
-    assert_int_equal(f->got.n, 1);
+    tp_expect_edge(f, TP_T0 + 2 * TP_D + SLA, 0); /* the first attempt's due passed */
     Touchpoint__V1__Alert *a = f->got.alerts[0];
     TP_EXPECT_EVIDENCE(a, { "started_at", "2026-01-03T00:00:00Z" }, { "returns", "1" },
                        { "owner", "OWN-2" });
@@ -149,10 +143,7 @@ static void test_sla_precedence(void **state) {
     /* SPEAKER: default 5d. */
     TP_STEP(f, .event_id = "s1", .at_ms = TP_T0, .contract_id = "S-1", .step = "CONTRACT_SENT",
             .state = STARTED);
-    TP_WATERMARK(f, TP_T0 + 3 * TP_D);
-    assert_int_equal(f->got.n, 0);
-    TP_WATERMARK(f, TP_T0 + 3 * TP_D + 1);
-    assert_int_equal(f->got.n, 1);
+    tp_expect_edge(f, TP_T0 + 3 * TP_D, 0);
     assert_string_equal(f->got.alerts[0]->alert_id, "step_slow:contract/G-1/step/FMV_REVIEW");
     assert_string_equal(tp_test_evidence(f->got.alerts[0], "sla"), "3d");
     assert_string_equal(tp_test_evidence(f->got.alerts[0], "contract_type"), "GRANT");
@@ -160,10 +151,7 @@ static void test_sla_precedence(void **state) {
     assert_int_equal(f->got.n, 2);
     assert_string_equal(f->got.alerts[1]->alert_id, "step_slow:contract/S-1/step/CONTRACT_SENT");
     assert_string_equal(tp_test_evidence(f->got.alerts[1], "sla"), "5d");
-    TP_WATERMARK(f, TP_T0 + 10 * TP_D);
-    assert_int_equal(f->got.n, 2);
-    TP_WATERMARK(f, TP_T0 + 10 * TP_D + 1);
-    assert_int_equal(f->got.n, 3);
+    tp_expect_edge(f, TP_T0 + 10 * TP_D, 2);
     assert_string_equal(f->got.alerts[2]->alert_id, "step_slow:contract/G-1/step/CONTRACT_SENT");
     assert_string_equal(tp_test_evidence(f->got.alerts[2], "sla"), "10d");
 }
