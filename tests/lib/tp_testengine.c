@@ -179,6 +179,14 @@ void tp_expect_edge(tp_fixture_t *f, int64_t at_ms, size_t n) {
         fail_msg("at %lld + 1: %zu alerts, expected %zu", (long long)at_ms, f->got.n, n + 1);
 }
 
+void tp_expect_detected(const tp_fixture_t *w, const tp_fixture_t *e, size_t i, int64_t wall_ms,
+                        int64_t event_ms) {
+    if (i >= w->got.n || i >= e->got.n)
+        fail_msg("alert %zu expected, %zu (wall) and %zu (event) captured", i, w->got.n, e->got.n);
+    assert_int_equal(w->got.alerts[i]->detected_at_ms, wall_ms);
+    assert_int_equal(e->got.alerts[i]->detected_at_ms, event_ms);
+}
+
 const Touchpoint__V1__Alert *tp_expect_alert(const tp_fixture_t *f, size_t i,
                                              const tp_test_alert_want_t *want) {
     if (i >= f->got.n)

@@ -71,6 +71,11 @@ int tp_fixture_step_at(tp_fixture_t *f, const char *event_id, int64_t at_ms, con
  * captured, one millisecond later n + 1 (the one due there). */
 void tp_expect_edge(tp_fixture_t *f, int64_t at_ms, size_t n);
 
+/* The i-th alert of the wall-clock fixture w was detected at wall_ms, the
+ * same alert of the event-clock fixture e at event_ms. */
+void tp_expect_detected(const tp_fixture_t *w, const tp_fixture_t *e, size_t i, int64_t wall_ms,
+                        int64_t event_ms);
+
 /* Sets the fake wall clock and fires what is due (clock: wall). */
 size_t tp_fixture_wall_tick(tp_fixture_t *f, int64_t wall_ms);
 

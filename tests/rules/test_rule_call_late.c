@@ -259,10 +259,8 @@ static void test_wall_clock_gives_the_same_alerts(void **state) {
     tp_fixture_wall_tick(w, s + 7 * TP_D + 250);
     TP_WATERMARK(e, s + 7 * TP_D + 250);
     tp_expect_same_alerts(w, e, 2, true, NULL);
-    assert_int_equal(w->got.alerts[0]->detected_at_ms, s + 100); /* the wall clock */
-    assert_int_equal(e->got.alerts[0]->detected_at_ms, s);
-    assert_int_equal(w->got.alerts[1]->detected_at_ms, s + 7 * TP_D + 250);
-    assert_int_equal(e->got.alerts[1]->detected_at_ms, s + 7 * TP_D + 1);
+    tp_expect_detected(w, e, 0, s + 100, s); /* the wall clock */
+    tp_expect_detected(w, e, 1, s + 7 * TP_D + 250, s + 7 * TP_D + 1);
     tp_fixture_free(w);
     tp_fixture_free(e);
 }
