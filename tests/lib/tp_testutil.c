@@ -209,6 +209,13 @@ size_t tp_count_lines(const char *text, const char *needle) {
     return n;
 }
 
+const char *tp_not_once(const char *text, const char *const needles[]) {
+    for (size_t i = 0; needles[i]; i++)
+        if (!text || tp_count_lines(text, needles[i]) != 1)
+            return needles[i];
+    return "";
+}
+
 long long tp_now_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);

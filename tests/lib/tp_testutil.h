@@ -46,6 +46,13 @@ void tp_proc_reap(tp_proc_t *p);
 /* Counts lines of `text` containing `needle`. */
 size_t tp_count_lines(const char *text, const char *needle);
 
+/* "" when each of needles[] (NULL-terminated) is on exactly one line of
+ * text, else the first that is not. TP_EXPECT_ONCE asserts it (cmocka):
+ *   TP_EXPECT_ONCE(err, "tp-pub: published 2", ":3: call.status"); */
+const char *tp_not_once(const char *text, const char *const needles[]);
+#define TP_EXPECT_ONCE(text, ...) \
+    assert_string_equal(tp_not_once((text), (const char *const[]){ __VA_ARGS__, NULL }), "")
+
 /* Monotonic milliseconds, for deadlines in test loops. */
 long long tp_now_ms(void);
 
