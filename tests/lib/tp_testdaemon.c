@@ -417,6 +417,14 @@ unsigned long long tp_dfx_stat(const char *log, const char *key) {
     return strtoull(hit + strlen(pat), NULL, 10);
 }
 
+void tp_dfx_expect_stats(const char *log, const tp_dfx_stat_want_t *want) {
+    for (; want->key; want++) {
+        unsigned long long got = tp_dfx_stat(log, want->key);
+        if (got != want->value)
+            fail_msg("counter %s is %llu, expected %llu", want->key, got, want->value);
+    }
+}
+
 int tp_dfx_teardown(void **state) {
     if (*state)
         tp_dfx_free(*state);

@@ -126,6 +126,16 @@ void tp_dfx_free(tp_dfx_t *d);
  * stop: the final one). */
 unsigned long long tp_dfx_stat(const char *log, const char *key);
 
+/* The counters of the last stats line of `log` are as the table says:
+ *   TP_EXPECT_STATS(log, { "accepted", 3 }, { "duplicates", 0 }); */
+typedef struct {
+    const char        *key;
+    unsigned long long value;
+} tp_dfx_stat_want_t;
+void tp_dfx_expect_stats(const char *log, const tp_dfx_stat_want_t *want);
+#define TP_EXPECT_STATS(log, ...) \
+    tp_dfx_expect_stats((log), (const tp_dfx_stat_want_t[]){ __VA_ARGS__, { NULL, 0 } })
+
 /* cmocka teardown: frees the daemon a test put in *state (`tp_dfx_t *d =
  * *state = tp_dfx_start(...)`), also when an assertion ended the test
  * early, so no daemon outlives its test. NULL-safe. */

@@ -124,8 +124,7 @@ static void test_case_beyond_max_open_per_hcp_is_nacked(void **state) {
     s_step(s, &st, "ACK", NULL);
     zmq_close(s);
     char *log = tp_dfx_stop(d);
-    assert_int_equal(tp_dfx_stat(log, "cases_over_hcp_limit"), 1);
-    assert_int_equal(tp_dfx_stat(log, "steps_dropped"), 0);
+    TP_EXPECT_STATS(log, { "cases_over_hcp_limit", 1 }, { "steps_dropped", 0 });
     assert_non_null(strstr(log, "not opening 'K-3'"));
     free(log);
 }

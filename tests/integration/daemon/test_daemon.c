@@ -77,8 +77,7 @@ static void test_fire_and_resolve_over_the_bus(void **state) {
     assert_int_equal(r->sequence, probes + 2);
 
     char *log = tp_dfx_stop(d);
-    assert_int_equal(tp_dfx_stat(log, "duplicates"), 1);
-    assert_int_equal(tp_dfx_stat(log, "alerts_resolved"), 1);
+    TP_EXPECT_STATS(log, { "duplicates", 1 }, { "alerts_resolved", 1 });
     free(log);
     /* --print-alerts wrote the same alerts as JSON lines. */
     char *out = tp_read_file(d->out);
@@ -112,11 +111,9 @@ static void test_bad_input_is_counted_logged_sparingly_and_skipped(void **state)
     assert_string_equal(d->got.alerts[0]->call_id, "C-after");
 
     char *log = tp_dfx_stop(d);
-    assert_int_equal(tp_dfx_stat(log, "bad_decode"), rounds);
-    assert_int_equal(tp_dfx_stat(log, "bad_topic"), rounds);
-    assert_int_equal(tp_dfx_stat(log, "bad_mismatch"), rounds);
-    assert_int_equal(tp_dfx_stat(log, "bad_frames"), 2 * rounds);
-    assert_int_equal(tp_dfx_stat(log, "bad"), 5 * rounds);
+    TP_EXPECT_STATS(log, { "bad_decode", rounds }, { "bad_topic", rounds },
+                    { "bad_mismatch", rounds }, { "bad_frames", 2 * rounds },
+                    { "bad", 5 * rounds });
     /* 20,000 bad messages, burst 5 per hour: five lines, no flood. */
     assert_int_equal(tp_count_lines(log, "Dropped bad message"), 5);
     free(log);
@@ -139,8 +136,7 @@ static void test_oversize_message_is_counted_and_skipped(void **state) {
     assert_true(tp_dfx_recv_alert(d, TP_WAIT_MS));
     assert_string_equal(d->got.alerts[0]->call_id, "C-after");
     char *log = tp_dfx_stop(d);
-    assert_int_equal(tp_dfx_stat(log, "oversize"), 2);
-    assert_int_equal(tp_dfx_stat(log, "accepted"), d->probes + 1);
+    TP_EXPECT_STATS(log, { "oversize", 2 }, { "accepted", d->probes + 1 });
     assert_non_null(strstr(log, "Dropped a 5008-byte message from inputs[0] '"));
     assert_non_null(strstr(log, "': limit 1000"));
     free(log);
@@ -174,9 +170,7 @@ static void test_burst_of_100k_is_fully_processed(void **state) {
     assert_string_equal(d->got.alerts[0]->call_id, "C-last");
 
     char *log = tp_dfx_stop(d);
-    assert_int_equal(tp_dfx_stat(log, "accepted"), n + 1 + d->probes);
-    assert_int_equal(tp_dfx_stat(log, "seq_gaps"), 0);
-    assert_int_equal(tp_dfx_stat(log, "bad"), 0);
+    TP_EXPECT_STATS(log, { "accepted", n + 1 + d->probes }, { "seq_gaps", 0 }, { "bad", 0 });
     free(log);
 }
 
@@ -196,8 +190,7 @@ static void test_sequence_gap_is_counted_and_logged(void **state) {
         assert_true(tp_dfx_recv_alert(d, TP_WAIT_MS));
     }
     char *log = tp_dfx_stop(d);
-    assert_int_equal(tp_dfx_stat(log, "seq_gaps"), 1);
-    assert_int_equal(tp_dfx_stat(log, "seq_missing"), 3);
+    TP_EXPECT_STATS(log, { "seq_gaps", 1 }, { "seq_missing", 3 });
     assert_non_null(
         strstr(log, "Sequence gap from source 'veeva-us': 3 event(s) missing before 6"));
     free(log);
@@ -248,9 +241,7 @@ static void test_tp_pub_demo_stream(void **state) {
     assert_string_equal(d->got.alerts[1]->territory, "DE-NORTH");
     assert_string_equal(tp_test_evidence(d->got.alerts[1], "channel"), "EMAIL");
     char *log = tp_dfx_stop(d);
-    assert_int_equal(tp_dfx_stat(log, "duplicates"), 1);
-    assert_int_equal(tp_dfx_stat(log, "contracting"), 1);
-    assert_int_equal(tp_dfx_stat(log, "feedback"), 1);
+    TP_EXPECT_STATS(log, { "duplicates", 1 }, { "contracting", 1 }, { "feedback", 1 });
     free(log);
 }
 

@@ -122,8 +122,7 @@ static void test_sequences_survive_restarts_and_replay_serves_them(void **state)
     assert_true(tp_dfx_recv_alert(d, TP_WAIT_MS));
     assert_true(tp_dfx_live_stat(d, "journal_commits") > commits);
     char *log = tp_dfx_stop(d);
-    assert_int_equal(tp_dfx_stat(log, "journal_errors"), 0);
-    assert_int_equal(tp_dfx_stat(log, "replay_requests"), 1);
+    TP_EXPECT_STATS(log, { "journal_errors", 0 }, { "replay_requests", 1 });
     free(log);
 }
 
@@ -296,8 +295,7 @@ static void test_state_survives_sigkill(void **state) {
     assert_string_equal(tp_test_evidence(d->got.alerts[0], "due_at"), "2026-01-03T01:00:00Z");
     tp_dfx_expect_nothing_more(d);
     char *log = tp_dfx_stop(d);
-    assert_int_equal(tp_dfx_stat(log, "duplicates"), 1);
-    assert_int_equal(tp_dfx_stat(log, "seq_gaps"), 0);
+    TP_EXPECT_STATS(log, { "duplicates", 1 }, { "seq_gaps", 0 });
     free(log);
 }
 
@@ -476,8 +474,7 @@ static void test_reliable_ingest_acks_after_commit(void **state) {
     assert_string_equal(d->got.alerts[0]->call_id, "C-REL");
     zmq_close(s);
     char *log = tp_dfx_stop(d);
-    assert_int_equal(tp_dfx_stat(log, "duplicates"), 1);
-    assert_int_equal(tp_dfx_stat(log, "bad_mismatch"), 1);
+    TP_EXPECT_STATS(log, { "duplicates", 1 }, { "bad_mismatch", 1 });
     free(log);
 }
 
