@@ -164,6 +164,8 @@ const char *tp_test_alert_diff(const Touchpoint__V1__Alert *a, const tp_test_ale
         if (n >= a->n_event_ids || strcmp(a->event_ids[n], want->event_ids[n]) != 0)
             snprintf(s_diff, sizeof s_diff, "event_ids[%zu]: got %s, want \"%s\"", n,
                      n < a->n_event_ids ? a->event_ids[n] : "none", want->event_ids[n]);
+    if (!s_diff[0] && want->no_event_ids && a->n_event_ids)
+        snprintf(s_diff, sizeof s_diff, "n_event_ids: got %zu, want 0", a->n_event_ids);
     if (!s_diff[0] && n && a->n_event_ids != n)
         snprintf(s_diff, sizeof s_diff, "n_event_ids: got %zu, want %zu", a->n_event_ids, n);
     for (size_t k = 0; !s_diff[0] && k < sizeof want->summary_has / sizeof *want->summary_has; k++)

@@ -74,6 +74,7 @@ typedef struct {
     tp_test_kv_t evidence[16];
     const char  *event_ids[8];
     const char  *summary_has[4];
+    bool         no_event_ids; /* n_event_ids must be 0 (a resolution by time) */
     const char  *topic;
 } tp_test_alert_want_t;
 

@@ -261,13 +261,11 @@ static void test_expires_after_seven_days(void **state) {
     s_fb(f, "F-1", 2, -1);
     assert_int_equal(f->got.n, 1);
     tp_expect_edge(f, EXPIRY, 1);
-    Touchpoint__V1__Alert *r = f->got.alerts[1];
-    assert_int_equal(r->status, TP_RESOLVED);
-    assert_string_equal(r->alert_id, "negative_feedback:feedback/F-1");
-    assert_string_equal(tp_test_evidence(r, "resolution"), "expired");
-    assert_string_equal(tp_test_evidence(r, "nps"), "2"); /* the FIRING's evidence */
-    assert_int_equal(r->n_event_ids, 0);
-    assert_int_equal(r->detected_at_ms, EXPIRY + 1);
+    /* nps: the FIRING's evidence */
+    const Touchpoint__V1__Alert *r =
+        TP_EXPECT_ALERT(f, 1, .status = TP_RESOLVED, .alert_id = "negative_feedback:feedback/F-1",
+                        .detected_at_ms = EXPIRY + 1, .no_event_ids = true,
+                        .evidence = { { "resolution", "expired" }, { "nps", "2" } });
     assert_int_equal(r->sequence, f->got.alerts[0]->sequence + 1);
     assert_int_equal(tp_engine_open_alerts(f->engine), 0);
     /* The "judged" marker runs out 30 days after detection. */
