@@ -294,6 +294,22 @@ static void s_url(fx_t *f) {
     snprintf(f->url, sizeof f->url, "http://127.0.0.1:%u/alerts?team=x", f->srv->port);
 }
 
+/* The webhook tests' start: fires n alerts (s_fire), then starts tp-tail
+ * --webhook on the receiver from just before them, `args` after the URL.
+ * The receiver is started (or found a port and stopped) before. */
+static void s_webhook_tail(fx_t *f, const char *prefix, unsigned n, unsigned reps,
+                           const char *const args[]) {
+    s_url(f);
+    s_fire(f, prefix, n, reps);
+    tp_tailfx_resume_at(&f->t, f->seq[0]);
+    const char *argv[16] = { "--webhook", f->url };
+    for (size_t i = 0; args[i]; i++) {
+        assert_true(i < 13);
+        argv[i + 2] = args[i];
+    }
+    tp_tailfx_start(&f->t, argv);
+}
+
 /* The server's 2xx bodies are exactly alerts [from, from + n) fired, in order. */
 static void s_check_delivered(fx_t *f, size_t from, size_t n) {
     pthread_mutex_lock(&f->srv->mu);
@@ -306,12 +322,9 @@ static void s_check_delivered(fx_t *f, size_t from, size_t n) {
 static void test_webhook_delivers_each_once(void **state) {
     fx_t *f = *state;
     s_server_start(f->srv, 0);
-    s_url(f);
-    s_fire(f, "wh", 10, 2);
-    tp_tailfx_resume_at(&f->t, f->seq[0]);
-    tp_tailfx_start(&f->t,
-                    (const char *const[]){ "--webhook", f->url, "--webhook-header",
-                                           "Authorization: Bearer s3cret", "--count", "10", NULL });
+    s_webhook_tail(f, "wh", 10, 2,
+                   (const char *const[]){ "--webhook-header", "Authorization: Bearer s3cret",
+                                          "--count", "10", NULL });
     assert_int_equal(tp_proc_wait(&f->t.tail, TP_WAIT_MS), 0);
     s_check_delivered(f, 0, 10);
     pthread_mutex_lock(&f->srv->mu);
@@ -330,10 +343,7 @@ static void test_webhook_retries_5xx_in_order(void **state) {
     fx_t *f = *state;
     s_server_set(f->srv, 3, 503, 200);
     s_server_start(f->srv, 0);
-    s_url(f);
-    s_fire(f, "retry", 5, 2);
-    tp_tailfx_resume_at(&f->t, f->seq[0]);
-    tp_tailfx_start(&f->t, (const char *const[]){ "--webhook", f->url, "--count", "5", NULL });
+    s_webhook_tail(f, "retry", 5, 2, (const char *const[]){ "--count", "5", NULL });
     assert_int_equal(tp_proc_wait(&f->t.tail, TP_WAIT_MS), 0);
     s_check_delivered(f, 0, 5);
     assert_int_equal(s_server_n_req(f->srv), 8);
@@ -350,10 +360,7 @@ static void test_webhook_down_then_up(void **state) {
     s_server_start(f->srv, 0); /* find a free port, then close it */
     unsigned port = f->srv->port;
     s_server_stop(f->srv);
-    s_url(f);
-    s_fire(f, "down", 3, 1);
-    tp_tailfx_resume_at(&f->t, f->seq[0]);
-    tp_tailfx_start(&f->t, (const char *const[]){ "--webhook", f->url, "--count", "3", NULL });
+    s_webhook_tail(f, "down", 3, 1, (const char *const[]){ "--count", "3", NULL });
     assert_true(tp_wait_lines(f->t.err, "cannot deliver", 1, TP_WAIT_MS));
     s_server_start(f->srv, port);
     assert_int_equal(tp_proc_wait(&f->t.tail, TP_WAIT_MS), 0);
@@ -370,10 +377,7 @@ static void test_webhook_durable_nothing_lost(void **state) {
     fx_t *f = *state;
     s_server_set(f->srv, 0, 0, 503);
     s_server_start(f->srv, 0);
-    s_url(f);
-    s_fire(f, "dur", 4, 2);
-    tp_tailfx_resume_at(&f->t, f->seq[0]);
-    tp_tailfx_start(&f->t, (const char *const[]){ "--webhook", f->url, NULL });
+    s_webhook_tail(f, "dur", 4, 2, (const char *const[]){ NULL });
     assert_true(s_server_wait(f->srv, &f->srv->n_req, 2, TP_WAIT_MS));
     assert_int_equal(tp_proc_signal(&f->t.tail, SIGKILL), 0);
     assert_int_equal(tp_proc_wait(&f->t.tail, TP_WAIT_MS), 128 + SIGKILL);
@@ -406,10 +410,7 @@ static void test_webhook_refused(void **state) {
     fx_t *f = *state;
     s_server_set(f->srv, 1, 400, 200);
     s_server_start(f->srv, 0);
-    s_url(f);
-    s_fire(f, "bad", 3, 1);
-    tp_tailfx_resume_at(&f->t, f->seq[0]);
-    tp_tailfx_start(&f->t, (const char *const[]){ "--webhook", f->url, "--count", "3", NULL });
+    s_webhook_tail(f, "bad", 3, 1, (const char *const[]){ "--count", "3", NULL });
     assert_int_equal(tp_proc_wait(&f->t.tail, TP_WAIT_MS), 1);
     s_check_delivered(f, 1, 2);
     assert_int_equal(s_server_n_req(f->srv), 3);
@@ -433,11 +434,8 @@ static void test_webhook_refused(void **state) {
 static void test_digest_by_rep(void **state) {
     fx_t *f = *state;
     s_server_start(f->srv, 0);
-    s_url(f);
-    s_fire(f, "dg", 20, 3);
-    tp_tailfx_resume_at(&f->t, f->seq[0]);
-    tp_tailfx_start(&f->t, (const char *const[]){ "--webhook", f->url, "--digest", "rep",
-                                                  "--digest-window", "3s", NULL });
+    s_webhook_tail(f, "dg", 20, 3,
+                   (const char *const[]){ "--digest", "rep", "--digest-window", "3s", NULL });
     assert_true(s_server_wait(f->srv, &f->srv->n_ok, 3, TP_WAIT_MS));
     /* the position follows the digests; once it says all 20, stop */
     long long deadline = tp_now_ms() + TP_WAIT_MS;
