@@ -196,6 +196,5 @@ static void test_world_readable_curve_key(void **state) {
 
 TP_TEST_MAIN(cmocka_unit_test(test_world_readable_tokens),
              cmocka_unit_test(test_empty_ingest_token),
-
              cmocka_unit_test(test_unused_token_file_is_not_read),
              cmocka_unit_test(test_world_readable_curve_key))
