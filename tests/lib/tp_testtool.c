@@ -36,6 +36,8 @@ int tp_tool_teardown(void **state) {
         zmq_close(f->router);
     zmq_ctx_term(f->ctx);
     tp_rmrf(f->dir);
+    for (size_t i = 0; i < f->n_kept; i++)
+        free(f->kept[i]);
     free(f->endpoint);
     free(f->replay_ep);
     free(f->dir);
@@ -102,9 +104,14 @@ void tp_tool_free_frames(char *frames[4], size_t n) {
         free(frames[i]);
 }
 
+char *tp_tool_keep(tp_tool_fx_t *f, char *p) {
+    assert_non_null(p);
+    assert_true(f->n_kept < sizeof f->kept / sizeof f->kept[0]);
+    return f->kept[f->n_kept++] = p;
+}
+
 char *tp_tool_file(tp_tool_fx_t *f, const char *name, const char *text) {
-    char *path = tp_path(f->dir, name);
-    assert_non_null(path);
+    char *path = tp_tool_keep(f, tp_path(f->dir, name));
     assert_int_equal(tp_write_file(path, text), 0);
     return path;
 }
@@ -135,6 +142,5 @@ int tp_tool_run(tp_tool_fx_t *f, const char *const argv[], const char *stdin_pat
 char *tp_tool_output(tp_tool_fx_t *f, const char *name) {
     char *path = tp_path(f->dir, name), *text = tp_read_file(path);
     free(path);
-    assert_non_null(text);
-    return text;
+    return tp_tool_keep(f, text);
 }

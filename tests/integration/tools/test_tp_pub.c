@@ -83,7 +83,6 @@ static void test_pub_publishes_and_reports_bad_lines(void **state) {
     free(text);
     free(out);
     free(err);
-    free(in);
 }
 
 static void test_pub_stop_on_error(void **state) {
@@ -98,8 +97,6 @@ static void test_pub_stop_on_error(void **state) {
     s_expect_nothing(f, 300);
     char *err = tp_tool_output(f, "err");
     TP_EXPECT_ONCE(err, ":3: call.status", "tp-pub: published 2, bad lines 1");
-    free(err);
-    free(in);
 }
 
 static void test_pub_count_and_stdin(void **state) {
@@ -114,8 +111,6 @@ static void test_pub_count_and_stdin(void **state) {
     s_expect_nothing(f, 300);
     char *err = tp_tool_output(f, "err");
     assert_int_equal(tp_count_lines(err, "tp-pub: published 2, bad lines 0"), 1);
-    free(err);
-    free(in);
 }
 
 static void test_pub_rate(void **state) {
@@ -135,7 +130,6 @@ static void test_pub_rate(void **state) {
     assert_true(tp_now_ms() - first >= 120);
     assert_int_equal(tp_proc_wait(&f->proc, TP_TOOL_WAIT_MS), 0);
     free(out);
-    free(in);
 }
 
 /* --dry-run checks what the mode would refuse: with --reliable, a line
@@ -151,9 +145,6 @@ static void test_pub_dry_run_reliable(void **state) {
     assert_true(asprintf(&want, "tp-pub: %s:2: no eventId: --reliable needs one", in) > 0);
     TP_EXPECT_ONCE(err, want, "tp-pub: checked 1, bad lines 1");
     free(want);
-    free(err);
-    free(out);
-    free(in);
 }
 
 static void test_pub_errors(void **state) {
@@ -165,7 +156,6 @@ static void test_pub_errors(void **state) {
     assert_int_equal(tp_tool_run(f, argv1, NULL, TP_TOOL_WAIT_MS), 2);
     char *err = tp_tool_output(f, "err");
     assert_int_equal(tp_count_lines(err, "no subscriber"), 1);
-    free(err);
 
     const char *argv2[] = { TP_PUB_BIN, "--rate", "fast", in, NULL };
     assert_int_equal(tp_tool_run(f, argv2, NULL, TP_TOOL_WAIT_MS), 2);
@@ -180,8 +170,6 @@ static void test_pub_errors(void **state) {
     assert_int_equal(tp_tool_run(f, argv6, NULL, TP_TOOL_WAIT_MS), 0);
     char *out = tp_tool_output(f, "out");
     assert_int_equal(tp_count_lines(out, "--stop-on-error"), 1);
-    free(out);
-    free(in);
 }
 
 TP_TEST_MAIN_WITH(tp_tool_setup, tp_tool_teardown,
