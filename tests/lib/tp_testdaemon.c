@@ -382,6 +382,13 @@ char *tp_dfx_stop(tp_dfx_t *d) {
     return log;
 }
 
+void tp_dfx_stop_expect(tp_dfx_t *d, const char *needle) {
+    char *log = tp_dfx_stop(d);
+    if (!strstr(log, needle))
+        fail_msg("the daemon never said \"%s\"; its stderr:\n%s", needle, log);
+    free(log);
+}
+
 void tp_dfx_free(tp_dfx_t *d) {
     tp_proc_reap(&d->proc);
     tp_test_alerts_clear(&d->got);

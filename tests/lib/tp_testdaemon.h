@@ -101,6 +101,9 @@ void tp_dfx_expect_nothing_more(tp_dfx_t *d);
 /* SIGTERM, asserts a clean exit (0), returns its stderr (caller frees). */
 char *tp_dfx_stop(tp_dfx_t *d);
 
+/* tp_dfx_stop, then asserts its stderr says `needle`. */
+void tp_dfx_stop_expect(tp_dfx_t *d, const char *needle);
+
 /* Starts the daemon again on the same config and state directory (after
  * tp_dfx_stop or a SIGKILL), re-syncing the subscriber. `extra_args` (may be
  * NULL) are added to the command line. */

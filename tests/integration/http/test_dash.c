@@ -64,6 +64,13 @@ static void s_wait_alert(tp_dfx_t *d, const char *call_id, int status) {
 /* ---- tests ------------------------------------------------------------- */
 
 /* Off unless configured: every dashboard path is a 404. */
+/* The status of GET /v1/kpi with this bearer token. */
+static int s_kpi_as(const tp_dfx_t *d, const char *token) {
+    char auth[128];
+    snprintf(auth, sizeof auth, "Authorization: Bearer %s\r\n", token);
+    return tp_test_get(d->http_port, "GET", "/v1/kpi", auth, NULL);
+}
+
 static void test_off_by_default(void **state) {
     tp_dfx_t                *d = *state = tp_dfx_start_http("event", NULL);
     static const char *const paths[] = { "/dashboard/", "/dashboard",        "/dashboard/app.js",
@@ -286,21 +293,13 @@ static void test_token(void **state) {
      * and the running token stays. */
     assert_int_equal(tp_write_file(token, "dash-N3w\n"), 0);
     assert_true(tp_dfx_reload(d, "event", NULL));
-    assert_int_equal(
-        tp_test_get(d->http_port, "GET", "/v1/kpi", "Authorization: Bearer dash-S3cret\r\n", NULL),
-        401);
-    assert_int_equal(
-        tp_test_get(d->http_port, "GET", "/v1/kpi", "Authorization: Bearer dash-N3w\r\n", NULL),
-        200);
+    assert_int_equal(s_kpi_as(d, "dash-S3cret"), 401);
+    assert_int_equal(s_kpi_as(d, "dash-N3w"), 200);
     assert_int_equal(tp_write_file(token, "dash-Open\n"), 0);
     assert_int_equal(chmod(token, 0644), 0);
     assert_false(tp_dfx_reload(d, "event", NULL));
-    assert_int_equal(
-        tp_test_get(d->http_port, "GET", "/v1/kpi", "Authorization: Bearer dash-N3w\r\n", NULL),
-        200);
-    assert_int_equal(
-        tp_test_get(d->http_port, "GET", "/v1/kpi", "Authorization: Bearer dash-Open\r\n", NULL),
-        401);
+    assert_int_equal(s_kpi_as(d, "dash-N3w"), 200);
+    assert_int_equal(s_kpi_as(d, "dash-Open"), 401);
     free(token);
 }
 
