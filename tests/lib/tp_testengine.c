@@ -103,6 +103,15 @@ int tp_fixture_feedback(tp_fixture_t *f, const tp_test_feedback_t *fb) {
     return s_send(f, "crm.feedback", buf, len);
 }
 
+void tp_fixture_feedbacks(tp_fixture_t *f, int64_t at_ms, const tp_test_feedback_t *fbs, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        tp_test_feedback_t fb = fbs[i];
+        fb.at_ms = fb.at_ms ? fb.at_ms : at_ms;
+        if (tp_fixture_feedback(f, &fb) != TP_ACCEPTED)
+            fail_msg("feedback %s was not accepted", fb.event_id);
+    }
+}
+
 int tp_fixture_step(tp_fixture_t *f, const tp_test_step_t *in) {
     const tp_test_step_t *d = &f->step_defaults;
     const tp_test_step_t  c = *in;

@@ -48,6 +48,10 @@ int tp_fixture_feedback(tp_fixture_t *f, const tp_test_feedback_t *fb);
 int tp_fixture_watermark(tp_fixture_t *f, int64_t now_ms);
 int tp_fixture_step(tp_fixture_t *f, const tp_test_step_t *s);
 
+/* Sends each of fbs[0..n) (at at_ms where it gives no time) and asserts
+ * the engine accepted it. */
+void tp_fixture_feedbacks(tp_fixture_t *f, int64_t at_ms, const tp_test_feedback_t *fbs, size_t n);
+
 /* A fixture running only `rule` (tp_fixture_only) whose step events
  * default to contract K-1 of HCP-9 with REP-3, of this contract type: the
  * case most friction rule tests are about. */

@@ -70,15 +70,14 @@ static void test_detractor_thresholds(void **state) {
     (void)state;
     tp_fixture_t      *f = tp_fixture_only(NULL, RULE, NULL);
     tp_test_feedback_t fbs[] = {
-        { .event_id = "nps6", .hcp_id = "H-1", .at_ms = FB_AT, .nps = 6, .effort = -1 },
-        { .event_id = "nps7", .hcp_id = "H-2", .at_ms = FB_AT, .nps = 7, .effort = -1 },
-        { .event_id = "eff5", .hcp_id = "H-3", .at_ms = FB_AT, .nps = -1, .effort = 5 },
-        { .event_id = "eff4", .hcp_id = "H-4", .at_ms = FB_AT, .nps = -1, .effort = 4 },
-        { .event_id = "none", .hcp_id = "H-5", .at_ms = FB_AT, .nps = -1, .effort = -1 },
-        { .event_id = "both", .hcp_id = "H-6", .at_ms = FB_AT, .nps = 9, .effort = 7 },
+        { .event_id = "nps6", .hcp_id = "H-1", .nps = 6, .effort = -1 },
+        { .event_id = "nps7", .hcp_id = "H-2", .nps = 7, .effort = -1 },
+        { .event_id = "eff5", .hcp_id = "H-3", .nps = -1, .effort = 5 },
+        { .event_id = "eff4", .hcp_id = "H-4", .nps = -1, .effort = 4 },
+        { .event_id = "none", .hcp_id = "H-5", .nps = -1, .effort = -1 },
+        { .event_id = "both", .hcp_id = "H-6", .nps = 9, .effort = 7 },
     };
-    for (size_t i = 0; i < sizeof fbs / sizeof fbs[0]; i++)
-        assert_int_equal(tp_fixture_feedback(f, &fbs[i]), 0);
+    tp_fixture_feedbacks(f, FB_AT, fbs, sizeof fbs / sizeof fbs[0]);
     TP_WATERMARK(f, DUE + 1);
     assert_int_equal(f->got.n, 3); /* equal deadlines: any order */
     const Touchpoint__V1__Alert *nps6 = tp_fixture_find(f, "follow_up_missing:feedback/nps6");
@@ -110,45 +109,14 @@ static void test_per_source_scale(void **state) {
                         "5, effort_high_is_hard: false, effort_threshold: 2 }\n",
                         RULE, NULL);
     tp_test_feedback_t fbs[] = {
-        { .event_id = "m-eff2",
-          .source = "medallia",
-          .hcp_id = "H-1",
-          .at_ms = FB_AT,
-          .nps = -1,
-          .effort = 2 },
-        { .event_id = "m-eff3",
-          .source = "medallia",
-          .hcp_id = "H-2",
-          .at_ms = FB_AT,
-          .nps = -1,
-          .effort = 3 },
-        { .event_id = "m-eff5",
-          .source = "medallia",
-          .hcp_id = "H-3",
-          .at_ms = FB_AT,
-          .nps = -1,
-          .effort = 5 },
-        { .event_id = "m-nps6",
-          .source = "medallia",
-          .hcp_id = "H-4",
-          .at_ms = FB_AT,
-          .nps = 6,
-          .effort = -1 },
-        { .event_id = "m-nps5",
-          .source = "medallia",
-          .hcp_id = "H-5",
-          .at_ms = FB_AT,
-          .nps = 5,
-          .effort = -1 },
-        { .event_id = "s-eff5",
-          .source = "survey",
-          .hcp_id = "H-6",
-          .at_ms = FB_AT,
-          .nps = -1,
-          .effort = 5 },
+        { .event_id = "m-eff2", .source = "medallia", .hcp_id = "H-1", .nps = -1, .effort = 2 },
+        { .event_id = "m-eff3", .source = "medallia", .hcp_id = "H-2", .nps = -1, .effort = 3 },
+        { .event_id = "m-eff5", .source = "medallia", .hcp_id = "H-3", .nps = -1, .effort = 5 },
+        { .event_id = "m-nps6", .source = "medallia", .hcp_id = "H-4", .nps = 6, .effort = -1 },
+        { .event_id = "m-nps5", .source = "medallia", .hcp_id = "H-5", .nps = 5, .effort = -1 },
+        { .event_id = "s-eff5", .source = "survey", .hcp_id = "H-6", .nps = -1, .effort = 5 },
     };
-    for (size_t i = 0; i < sizeof fbs / sizeof fbs[0]; i++)
-        assert_int_equal(tp_fixture_feedback(f, &fbs[i]), 0);
+    tp_fixture_feedbacks(f, FB_AT, fbs, sizeof fbs / sizeof fbs[0]);
     TP_WATERMARK(f, DUE + 1);
     assert_int_equal(f->got.n, 3); /* equal deadlines: any order */
     assert_string_equal(tp_fixture_find(f, "follow_up_missing:feedback/m-eff2")->hcp_id, "H-1");

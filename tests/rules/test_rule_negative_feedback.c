@@ -200,17 +200,16 @@ static void test_per_source_scales(void **state) {
     (void)state;
     tp_fixture_t      *f = tp_fixture_only(SCALES, RULE, NULL);
     tp_test_feedback_t fbs[] = {
-        { .event_id = "m-eff2", .source = "medallia", .at_ms = FB_AT, .nps = -1, .effort = 2 },
-        { .event_id = "m-eff3", .source = "medallia", .at_ms = FB_AT, .nps = -1, .effort = 3 },
-        { .event_id = "m-eff5", .source = "medallia", .at_ms = FB_AT, .nps = -1, .effort = 5 },
-        { .event_id = "m-eff6", .source = "medallia", .at_ms = FB_AT, .nps = -1, .effort = 6 },
-        { .event_id = "m-nps6", .source = "medallia", .at_ms = FB_AT, .nps = 6, .effort = -1 },
-        { .event_id = "q-nps5", .source = "qualtrics", .at_ms = FB_AT, .nps = 5, .effort = -1 },
-        { .event_id = "q-nps4", .source = "qualtrics", .at_ms = FB_AT, .nps = 4, .effort = -1 },
-        { .event_id = "s-eff5", .source = "survey", .at_ms = FB_AT, .nps = -1, .effort = 5 },
+        { .event_id = "m-eff2", .source = "medallia", .nps = -1, .effort = 2 },
+        { .event_id = "m-eff3", .source = "medallia", .nps = -1, .effort = 3 },
+        { .event_id = "m-eff5", .source = "medallia", .nps = -1, .effort = 5 },
+        { .event_id = "m-eff6", .source = "medallia", .nps = -1, .effort = 6 },
+        { .event_id = "m-nps6", .source = "medallia", .nps = 6, .effort = -1 },
+        { .event_id = "q-nps5", .source = "qualtrics", .nps = 5, .effort = -1 },
+        { .event_id = "q-nps4", .source = "qualtrics", .nps = 4, .effort = -1 },
+        { .event_id = "s-eff5", .source = "survey", .nps = -1, .effort = 5 },
     };
-    for (size_t i = 0; i < sizeof fbs / sizeof fbs[0]; i++)
-        assert_int_equal(tp_fixture_feedback(f, &fbs[i]), 0);
+    tp_fixture_feedbacks(f, FB_AT, fbs, sizeof fbs / sizeof fbs[0]);
     assert_int_equal(f->got.n, 4);
     const Touchpoint__V1__Alert *m = tp_fixture_find(f, "negative_feedback:feedback/m-eff2");
     TP_EXPECT_EVIDENCE(m, { "effort_score", "2" }, { "effort_scale", "1-5, low = hard" },
@@ -228,17 +227,16 @@ static void test_severity(void **state) {
     (void)state;
     tp_fixture_t      *f = tp_fixture_only(SCALES, RULE, NULL);
     tp_test_feedback_t fbs[] = {
-        { .event_id = "nps3", .at_ms = FB_AT, .nps = 3, .effort = -1 },
-        { .event_id = "nps4", .at_ms = FB_AT, .nps = 4, .effort = -1 },
-        { .event_id = "nps0", .at_ms = FB_AT, .nps = 0, .effort = -1 },
-        { .event_id = "eff7", .at_ms = FB_AT, .nps = -1, .effort = 7 },
-        { .event_id = "eff6", .at_ms = FB_AT, .nps = -1, .effort = 6 },
-        { .event_id = "m-eff1", .source = "medallia", .at_ms = FB_AT, .nps = -1, .effort = 1 },
-        { .event_id = "m-eff2", .source = "medallia", .at_ms = FB_AT, .nps = -1, .effort = 2 },
-        { .event_id = "mixed", .at_ms = FB_AT, .nps = 8, .effort = 7 },
+        { .event_id = "nps3", .nps = 3, .effort = -1 },
+        { .event_id = "nps4", .nps = 4, .effort = -1 },
+        { .event_id = "nps0", .nps = 0, .effort = -1 },
+        { .event_id = "eff7", .nps = -1, .effort = 7 },
+        { .event_id = "eff6", .nps = -1, .effort = 6 },
+        { .event_id = "m-eff1", .source = "medallia", .nps = -1, .effort = 1 },
+        { .event_id = "m-eff2", .source = "medallia", .nps = -1, .effort = 2 },
+        { .event_id = "mixed", .nps = 8, .effort = 7 },
     };
-    for (size_t i = 0; i < sizeof fbs / sizeof fbs[0]; i++)
-        assert_int_equal(tp_fixture_feedback(f, &fbs[i]), 0);
+    tp_fixture_feedbacks(f, FB_AT, fbs, sizeof fbs / sizeof fbs[0]);
     assert_int_equal(f->got.n, 8);
     struct {
         const char *id;
