@@ -13,14 +13,20 @@
 #include <cmocka.h>
 #include <zmq.h>
 
+/* ipc://<dir>/name, the fixture's. */
+static char *s_ipc(tp_tool_fx_t *f, const char *name) {
+    char *ep = NULL;
+    assert_true(asprintf(&ep, "ipc://%s/%s", f->dir, name) > 0);
+    return tp_tool_keep(f, ep);
+}
+
 int tp_tool_setup(void **state) {
     tp_tool_fx_t *f = calloc(1, sizeof *f);
     assert_non_null(f);
     f->proc.pidfd = -1;
-    f->dir = tp_tmpdir();
-    assert_non_null(f->dir);
-    assert_true(asprintf(&f->endpoint, "ipc://%s/bus.sock", f->dir) > 0);
-    assert_true(asprintf(&f->replay_ep, "ipc://%s/replay.sock", f->dir) > 0);
+    f->dir = tp_tool_keep(f, tp_tmpdir());
+    f->endpoint = s_ipc(f, "bus.sock");
+    f->replay_ep = s_ipc(f, "replay.sock");
     f->ctx = zmq_ctx_new();
     assert_non_null(f->ctx);
     *state = f;
@@ -38,9 +44,6 @@ int tp_tool_teardown(void **state) {
     tp_rmrf(f->dir);
     for (size_t i = 0; i < f->n_kept; i++)
         free(f->kept[i]);
-    free(f->endpoint);
-    free(f->replay_ep);
-    free(f->dir);
     free(f);
     return 0;
 }
