@@ -216,6 +216,24 @@ const char *tp_not_once(const char *text, const char *const needles[]) {
     return "";
 }
 
+int tp_run(const char *const argv[], const char *out_path, const char *err_path, int timeout_ms) {
+    tp_proc_t p;
+    int       r = tp_proc_spawn(&p, argv, NULL, out_path, err_path);
+    if (r < 0)
+        return r;
+    r = tp_proc_wait(&p, timeout_ms);
+    if (r < 0)
+        tp_proc_reap(&p);
+    return r;
+}
+
+const char *tp_file_lacks(const char *path, const char *needle) {
+    char *text = tp_read_file(path);
+    bool  has = text && strstr(text, needle);
+    free(text);
+    return has ? "" : needle;
+}
+
 long long tp_now_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);

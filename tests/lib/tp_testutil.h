@@ -37,6 +37,11 @@ int tp_proc_spawn(tp_proc_t *p, const char *const argv[], const char *stdin_path
  * running). */
 int tp_proc_wait(tp_proc_t *p, int timeout_ms);
 
+/* tp_proc_spawn (no stdin) then tp_proc_wait: the exit code of argv run to
+ * its end, a negative errno if it could not start, or -ETIMEDOUT (the
+ * child is then killed). */
+int tp_run(const char *const argv[], const char *out_path, const char *err_path, int timeout_ms);
+
 /* Sends sig; 0 or negative errno. */
 int tp_proc_signal(tp_proc_t *p, int sig);
 
@@ -52,6 +57,11 @@ size_t tp_count_lines(const char *text, const char *needle);
 const char *tp_not_once(const char *text, const char *const needles[]);
 #define TP_EXPECT_ONCE(text, ...) \
     assert_string_equal(tp_not_once((text), (const char *const[]){ __VA_ARGS__, NULL }), "")
+
+/* "" when the file at path holds needle, else needle: TP_EXPECT_FILE_HAS
+ * asserts it (cmocka), naming what is missing. */
+const char *tp_file_lacks(const char *path, const char *needle);
+#define TP_EXPECT_FILE_HAS(path, needle) assert_string_equal(tp_file_lacks((path), (needle)), "")
 
 /* Monotonic milliseconds, for deadlines in test loops. */
 long long tp_now_ms(void);

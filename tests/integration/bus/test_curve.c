@@ -297,10 +297,8 @@ static void test_keygen(void **state) {
     (void)state;
     char       *dir = tp_tmpdir(), *out = tp_path(dir, "out"), *err = tp_path(dir, "err");
     char       *key = tp_path(dir, "server.key"), *pubf = tp_path(dir, "server.key.pub");
-    tp_proc_t   p;
     const char *plain[] = { TP_KEYGEN_BIN, NULL };
-    assert_int_equal(tp_proc_spawn(&p, plain, NULL, out, err), 0);
-    assert_int_equal(tp_proc_wait(&p, TP_WAIT_MS), 0);
+    assert_int_equal(tp_run(plain, out, err, TP_WAIT_MS), 0);
     char *text = tp_read_file(out), pub[41], sec[41], derived[41];
     assert_int_equal(strlen(text), 2 * (13 + 40 + 1));
     assert_int_equal(sscanf(text, "public-key = %40s\nsecret-key = %40s\n", pub, sec), 2);
@@ -309,8 +307,7 @@ static void test_keygen(void **state) {
     free(text);
 
     const char *wr[] = { TP_KEYGEN_BIN, "--write", key, NULL };
-    assert_int_equal(tp_proc_spawn(&p, wr, NULL, out, err), 0);
-    assert_int_equal(tp_proc_wait(&p, TP_WAIT_MS), 0);
+    assert_int_equal(tp_run(wr, out, err, TP_WAIT_MS), 0);
     struct stat st;
     assert_int_equal(stat(key, &st), 0);
     assert_int_equal(st.st_mode & 0777, 0600);
@@ -326,8 +323,7 @@ static void test_keygen(void **state) {
     assert_int_equal(strncmp(text, rp, 40), 0);
     free(text);
     /* Never over an existing key. */
-    assert_int_equal(tp_proc_spawn(&p, wr, NULL, out, err), 0);
-    assert_int_equal(tp_proc_wait(&p, TP_WAIT_MS), 1);
+    assert_int_equal(tp_run(wr, out, err, TP_WAIT_MS), 1);
     assert_int_equal(tp_curve_key_read(key, pub, sec), 0);
     assert_string_equal(pub, rp);
     tp_rmrf(dir);
@@ -385,9 +381,7 @@ static void test_tools_as_curve_clients(void **state) {
         r = tp_proc_wait(&t, 100);
     }
     assert_int_equal(r, 0);
-    char *text = tp_read_file(out);
-    assert_non_null(strstr(text, "\"callId\":\"C-tail-"));
-    free(text);
+    TP_EXPECT_FILE_HAS(out, "\"callId\":\"C-tail-");
     while (tp_dfx_recv_alert(d, 200)) /* the sync's alerts */
         ;
     tp_test_alerts_clear(&d->got);
@@ -410,15 +404,13 @@ static void test_tools_as_curve_clients(void **state) {
                  (const char *const[]){ TP_TAIL_BIN, "-e", d->out_ep, "--durable", pos,
                                         "--replay-endpoint", d->replay_ep, "--count", "1", NULL });
     assert_int_equal(s_run_tool(d, dur, err), 0);
-    text = tp_read_file(pos);
+    char *text = tp_read_file(pos);
     assert_int_equal(strtoull(text, NULL, 10), 1);
     free(text);
 
     const char *plain[] = { TP_PUB_BIN, "-e", d->in_ep, "--wait-ms", "500", demo, NULL };
     assert_int_equal(s_run_tool(d, plain, err), 2);
-    text = tp_read_file(err);
-    assert_non_null(strstr(text, "no subscriber"));
-    free(text);
+    TP_EXPECT_FILE_HAS(err, "no subscriber");
     /* --bind with CURVE is refused for that reason, on an endpoint that
      * binds without CURVE (shown first: tp-pub binds it and only then
      * waits in vain for a subscriber). */
@@ -435,20 +427,14 @@ static void test_tools_as_curve_clients(void **state) {
     const char *bind[16];
     s_curve_argv(d, bind, (const char *const[]){ TP_PUB_BIN, "--bind", "-e", bind_ep, demo, NULL });
     assert_int_equal(s_run_tool(d, bind, err), 2);
-    text = tp_read_file(err);
-    assert_non_null(strstr(text, "--curve-* with --bind is not supported"));
-    free(text);
+    TP_EXPECT_FILE_HAS(err, "--curve-* with --bind is not supported");
     free(bind_ep);
     const char *half[] = { TP_TAIL_BIN, "--curve-server-key", d->server_public, NULL };
     assert_int_equal(s_run_tool(d, half, err), 2);
-    text = tp_read_file(err);
-    assert_non_null(strstr(text, "go together"));
-    free(text);
+    TP_EXPECT_FILE_HAS(err, "go together");
     assert_int_equal(chmod(d->client_key_file, 0604), 0);
     assert_int_equal(s_run_tool(d, pub, err), 2);
-    text = tp_read_file(err);
-    assert_non_null(strstr(text, "readable or writable by others"));
-    free(text);
+    TP_EXPECT_FILE_HAS(err, "readable or writable by others");
 
     char *log = tp_dfx_stop(d);
     assert_int_equal(tp_dfx_stat(log, "zap_denied"), 0);

@@ -200,10 +200,8 @@ static void test_tp_pub_demo_stream(void **state) {
     daemon_t   *d = *state;
     const char *argv[] = { TP_PUB_BIN, "--endpoint", d->in_ep, TP_SOURCE_DIR "/examples/demo.jsonl",
                            NULL };
-    tp_proc_t   pub;
     char       *err = tp_path(d->dir, "tp-pub.err");
-    assert_int_equal(tp_proc_spawn(&pub, argv, NULL, NULL, err), 0);
-    assert_int_equal(tp_proc_wait(&pub, TP_WAIT_MS), 0);
+    assert_int_equal(tp_run(argv, NULL, err, TP_WAIT_MS), 0);
     free(err);
     const int F = TOUCHPOINT__V1__ALERT_STATUS__ALERT_STATUS_FIRING;
     const int R = TOUCHPOINT__V1__ALERT_STATUS__ALERT_STATUS_RESOLVED;
@@ -260,12 +258,8 @@ static void test_second_daemon_on_same_state_dir_is_refused(void **state) {
     assert_int_equal(tp_write_file(cfg2, yaml), 0);
     char       *err = tp_path(d->dir, "second.err");
     const char *argv[] = { TP_DAEMON_BIN, "--config", cfg2, NULL };
-    tp_proc_t   p;
-    assert_int_equal(tp_proc_spawn(&p, argv, NULL, NULL, err), 0);
-    assert_int_equal(tp_proc_wait(&p, TP_WAIT_MS), 1);
-    char *text = tp_read_file(err);
-    assert_non_null(strstr(text, "is in use by another touchpointd"));
-    free(text);
+    assert_int_equal(tp_run(argv, NULL, err, TP_WAIT_MS), 1);
+    TP_EXPECT_FILE_HAS(err, "is in use by another touchpointd");
     free(err);
     free(yaml);
     free(cfg2);
@@ -376,9 +370,7 @@ static void test_check_config_names_file_and_line(void **state) {
     assert_int_equal(
         tp_write_file(cfg, "clock: event\nrules:\n  call_late:\n    submit_within: 48\n"), 0);
     const char *argv[] = { TP_DAEMON_BIN, "--check-config", "--config", cfg, NULL };
-    tp_proc_t   p;
-    assert_int_equal(tp_proc_spawn(&p, argv, NULL, out, err), 0);
-    assert_int_equal(tp_proc_wait(&p, TP_WAIT_MS), 1);
+    assert_int_equal(tp_run(argv, out, err, TP_WAIT_MS), 1);
     char *text = tp_read_file(err);
     char *want = NULL;
     assert_true(asprintf(&want, "%s:4:", cfg) > 0);
@@ -387,21 +379,14 @@ static void test_check_config_names_file_and_line(void **state) {
     free(want);
 
     assert_int_equal(tp_write_file(cfg, "clock: event\n"), 0);
-    assert_int_equal(tp_proc_spawn(&p, argv, NULL, out, err), 0);
-    assert_int_equal(tp_proc_wait(&p, TP_WAIT_MS), 0);
-    text = tp_read_file(out);
-    assert_non_null(strstr(text, "OK"));
-    free(text);
+    assert_int_equal(tp_run(argv, out, err, TP_WAIT_MS), 0);
+    TP_EXPECT_FILE_HAS(out, "OK");
 
     const char *ver[] = { TP_DAEMON_BIN, "--version", NULL };
-    assert_int_equal(tp_proc_spawn(&p, ver, NULL, out, err), 0);
-    assert_int_equal(tp_proc_wait(&p, TP_WAIT_MS), 0);
-    text = tp_read_file(out);
-    assert_non_null(strstr(text, "touchpointd "));
-    free(text);
+    assert_int_equal(tp_run(ver, out, err, TP_WAIT_MS), 0);
+    TP_EXPECT_FILE_HAS(out, "touchpointd ");
     const char *bad[] = { TP_DAEMON_BIN, "--no-such-flag", NULL };
-    assert_int_equal(tp_proc_spawn(&p, bad, NULL, out, err), 0);
-    assert_int_equal(tp_proc_wait(&p, TP_WAIT_MS), 2);
+    assert_int_equal(tp_run(bad, out, err, TP_WAIT_MS), 2);
     tp_rmrf(dir);
     free(cfg);
     free(out);

@@ -86,9 +86,7 @@ static void test_replay_matches_the_live_run(void **state) {
     char *cfg = tp_path(dir, "touchpointd.yaml");
     assert_int_equal(tp_write_file(cfg, s_accountability_only), 0);
     const char *argv[] = { TP_DAEMON_BIN, "--config", cfg, "--replay", STREAM, NULL };
-    tp_proc_t   p;
-    assert_int_equal(tp_proc_spawn(&p, argv, NULL, out, err), 0);
-    assert_int_equal(tp_proc_wait(&p, TP_WAIT_MS), 0);
+    assert_int_equal(tp_run(argv, out, err, TP_WAIT_MS), 0);
     char  *text = tp_read_file(out);
     size_t i = 0;
     for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n"), i++) {
@@ -108,9 +106,7 @@ static void test_replay_matches_the_live_run(void **state) {
     }
     assert_int_equal(i, N_WANT);
     free(text);
-    text = tp_read_file(err);
-    assert_non_null(strstr(text, "7 alerts fired, 5 resolved, 2 still open"));
-    free(text);
+    TP_EXPECT_FILE_HAS(err, "7 alerts fired, 5 resolved, 2 still open");
 
     /* A bad line is reported with file:line and the rest still runs. */
     char *bad = tp_path(dir, "bad.jsonl");
@@ -118,8 +114,7 @@ static void test_replay_matches_the_live_run(void **state) {
                                         "not json\n"),
                      0);
     const char *argv2[] = { TP_DAEMON_BIN, "--replay", bad, NULL };
-    assert_int_equal(tp_proc_spawn(&p, argv2, NULL, out, err), 0);
-    assert_int_equal(tp_proc_wait(&p, TP_WAIT_MS), 1);
+    assert_int_equal(tp_run(argv2, out, err, TP_WAIT_MS), 1);
     text = tp_read_file(err);
     char *want = NULL;
     assert_true(asprintf(&want, "%s:1: call.status: unknown enum value", bad) > 0);

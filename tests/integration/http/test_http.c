@@ -258,9 +258,7 @@ static void test_healthz_metrics_status(void **state) {
     char url[64], *out = tp_path(d->dir, "stat.out"), *err = tp_path(d->dir, "stat.err");
     snprintf(url, sizeof url, "http://127.0.0.1:%u", d->http_port);
     const char *argv[] = { TP_STAT_BIN, "--url", url, NULL };
-    tp_proc_t   p;
-    assert_int_equal(tp_proc_spawn(&p, argv, NULL, out, err), 0);
-    assert_int_equal(tp_proc_wait(&p, TP_WAIT_MS), 0);
+    assert_int_equal(tp_run(argv, out, err, TP_WAIT_MS), 0);
     char *text = tp_read_file(out);
     assert_non_null(strstr(text, "health: ok"));
     assert_non_null(strstr(
@@ -335,12 +333,8 @@ static void test_tp_stat_unreachable(void **state) {
     char *out = tp_path(dir, "out"), *err = tp_path(dir, "err");
     snprintf(url, sizeof url, "http://127.0.0.1:%u", ntohs(a.sin_port));
     const char *argv[] = { TP_STAT_BIN, "--url", url, NULL };
-    tp_proc_t   p;
-    assert_int_equal(tp_proc_spawn(&p, argv, NULL, out, err), 0);
-    assert_int_equal(tp_proc_wait(&p, TP_WAIT_MS), 1);
-    char *text = tp_read_file(err);
-    assert_non_null(strstr(text, "cannot reach touchpointd at"));
-    free(text);
+    assert_int_equal(tp_run(argv, out, err, TP_WAIT_MS), 1);
+    TP_EXPECT_FILE_HAS(err, "cannot reach touchpointd at");
     tp_rmrf(dir);
     free(dir);
     free(out);

@@ -187,9 +187,7 @@ static void test_corrupt_journal_is_refused_then_moved_aside(void **state) {
     assert_true(tp_dfx_recv_alert(d, TP_WAIT_MS));
     /* Sequence numbers jump above anything the lost journal handed out. */
     assert_true(d->got.alerts[0]->sequence > 1700000000000000ULL);
-    text = tp_read_file(d->err);
-    assert_non_null(strstr(text, "Moved the corrupt journal to"));
-    free(text);
+    TP_EXPECT_FILE_HAS(d->err, "Moved the corrupt journal to");
     free(tp_dfx_stop(d));
     free(db);
     free(wal);
@@ -204,9 +202,7 @@ static size_t s_tail(tp_dfx_t *d, const char *pos, unsigned count, uint64_t *seq
     const char *argv[] = { TP_TAIL_BIN,  "--endpoint", d->out_ep, "--replay-endpoint",
                            d->replay_ep, "--durable",  pos,       "--count",
                            count_s,      NULL };
-    tp_proc_t   p;
-    assert_int_equal(tp_proc_spawn(&p, argv, NULL, out, err), 0);
-    assert_int_equal(tp_proc_wait(&p, TP_WAIT_MS), 0);
+    assert_int_equal(tp_run(argv, out, err, TP_WAIT_MS), 0);
     char  *text = tp_read_file(out);
     size_t n = 0;
     for (char *line = strtok(text, "\n"); line && n < max; line = strtok(NULL, "\n")) {
@@ -278,9 +274,7 @@ static void test_state_survives_sigkill(void **state) {
     assert_int_equal(tp_proc_wait(&d->proc, TP_WAIT_MS), 128 + SIGKILL);
 
     tp_dfx_restart(d, NULL);
-    char *text = tp_read_file(d->err);
-    assert_non_null(strstr(text, "Rebuilt state from"));
-    free(text);
+    TP_EXPECT_FILE_HAS(d->err, "Rebuilt state from");
     /* The same event again: still known. Another incomplete version of
      * C-I: still FIRING, no second alert. Sequence 3 follows 2: no gap. */
     tp_dfx_send_call(d, &inc);

@@ -88,10 +88,8 @@ static int s_setup(void **state) {
     f->ca = tp_path(dir, "ca.pem");
     f->wrong = tp_path(dir, "wrong.pem");
     char       *certs_err = tp_path(dir, "certs.err");
-    tp_proc_t   p = { 0 };
     const char *sh[] = { "/bin/sh", "-c", s_certs_sh, dir, NULL };
-    assert_int_equal(tp_proc_spawn(&p, sh, NULL, NULL, certs_err), 0);
-    assert_int_equal(tp_proc_wait(&p, TP_WAIT_MS), 0);
+    assert_int_equal(tp_run(sh, NULL, certs_err, TP_WAIT_MS), 0);
     free(certs_err);
 
     char *py = tp_path(dir, "server.py"), *cert = tp_path(dir, "srv.pem");
@@ -235,9 +233,7 @@ static void test_credential_usage(void **state) {
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         assert_int_equal(tp_tailfx_run(&f->t, bad[i]), 2);
         if (i == 0) {
-            char *err = tp_read_file(f->t.err);
-            assert_non_null(strstr(err, "open-token"));
-            free(err);
+            TP_EXPECT_FILE_HAS(f->t.err, "open-token");
         }
     }
     free(open_tok);
