@@ -115,6 +115,17 @@ tp_metric_t *tp_metrics_add(tp_metrics_t *m, tp_metric_type_t type, const char *
     return f;
 }
 
+int tp_metrics_add_all(tp_metrics_t *m, const tp_metric_def_t *defs, size_t n) {
+    int r = 0;
+    for (size_t i = 0; i < n; i++) {
+        const tp_metric_def_t *d = &defs[i];
+        *d->slot = tp_metrics_add(m, d->type, d->name, d->help, d->labels, NULL, 0);
+        if (!*d->slot)
+            r = -ENOMEM;
+    }
+    return r;
+}
+
 void tp_metric_limit(tp_metric_t *f, size_t label, size_t max) {
     if (label < f->n_labels) {
         f->limit_label = label;

@@ -39,6 +39,21 @@ tp_metric_t *tp_metrics_add(tp_metrics_t *m, tp_metric_type_t type, const char *
                             const char *help, const char *const *labels, const double *buckets,
                             size_t n_buckets);
 
+/* One counter or gauge family of a registration table: where its handle
+ * goes, then tp_metrics_add's arguments. */
+typedef struct {
+    tp_metric_t      **slot;
+    tp_metric_type_t   type;
+    const char        *name;
+    const char        *help;
+    const char *const *labels;
+} tp_metric_def_t;
+
+/* Adds every family of defs[0..n) into its slot, so a module declares its
+ * families as one table. 0, or -ENOMEM if one could not be added (its slot
+ * is NULL; the others stay the registry's). */
+int tp_metrics_add_all(tp_metrics_t *m, const tp_metric_def_t *defs, size_t n);
+
 /* Bounds the distinct values of label number `label` to `max`: series with
  * a new value past that are kept under TP_METRIC_OTHER. */
 void tp_metric_limit(tp_metric_t *f, size_t label, size_t max);

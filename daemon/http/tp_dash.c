@@ -408,21 +408,21 @@ int tp_dash_new(struct event_base *base, const tp_config_t *cfg, tp_engine_t *en
     d->token = token;
     d->cut_rl = (tp_ratelimit_t){ .interval_ms = cfg->log_interval_ms, .burst = cfg->log_burst };
     snprintf(why, whylen, "dashboard");
-    d->m_clients =
-        tp_metrics_add(m, TP_METRIC_GAUGE, "dashboard_streams",
-                       "Dashboard alert streams (/v1/alerts/stream) open now", NULL, NULL, 0);
-    d->m_cut = tp_metrics_add(m, TP_METRIC_COUNTER, "dashboard_streams_cut_total",
-                              "Dashboard streams closed because the client did not read "
-                              "(http.dashboard.max_client_buffer)",
-                              NULL, NULL, 0);
-    d->m_refused =
-        tp_metrics_add(m, TP_METRIC_COUNTER, "dashboard_streams_refused_total",
-                       "Dashboard streams refused: http.dashboard.max_clients open", NULL, NULL, 0);
-    d->m_sent = tp_metrics_add(m, TP_METRIC_COUNTER, "dashboard_stream_bytes_total",
-                               "Bytes queued to dashboard streams", NULL, NULL, 0);
+    const tp_metric_def_t defs[] = {
+        { &d->m_clients, TP_METRIC_GAUGE, "dashboard_streams",
+          "Dashboard alert streams (/v1/alerts/stream) open now", NULL },
+        { &d->m_cut, TP_METRIC_COUNTER, "dashboard_streams_cut_total",
+          "Dashboard streams closed because the client did not read "
+          "(http.dashboard.max_client_buffer)",
+          NULL },
+        { &d->m_refused, TP_METRIC_COUNTER, "dashboard_streams_refused_total",
+          "Dashboard streams refused: http.dashboard.max_clients open", NULL },
+        { &d->m_sent, TP_METRIC_COUNTER, "dashboard_stream_bytes_total",
+          "Bytes queued to dashboard streams", NULL },
+    };
     r = -ENOMEM;
-    if (tp_dash_alerts_new(&d->alerts) < 0 || !d->m_clients || !d->m_cut || !d->m_refused ||
-        !d->m_sent ||
+    if (tp_dash_alerts_new(&d->alerts) < 0 ||
+        tp_metrics_add_all(m, defs, sizeof defs / sizeof defs[0]) < 0 ||
         !(d->heartbeat = event_new(base, -1, EV_PERSIST, tp_dash_stream_heartbeat_cb, d)) ||
         !(d->send_ev = event_new(base, -1, 0, tp_dash_stream_send_batch_cb, d)) ||
         (r = s_switch(d, cfg->http.dashboard.enabled)) < 0) {

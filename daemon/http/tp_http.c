@@ -309,46 +309,38 @@ static int s_families(tp_http_t *h) {
     for (size_t i = 0; i < N_COUNTERS; i++)
         ok = ok && (h->counters[i] = tp_metrics_add(m, TP_METRIC_COUNTER, s_counters[i].name,
                                                     s_counters[i].help, NULL, NULL, 0));
-    h->refused = tp_metrics_add(m, TP_METRIC_COUNTER, "events_refused_total",
-                                "Bus messages refused, by reason (frames, topic, decode, "
-                                "mismatch, invalid, empty)",
-                                reason, NULL, 0);
-    h->alerts = tp_metrics_add(m, TP_METRIC_COUNTER, "alerts_total",
-                               "Alerts raised, by rule and status (FIRING, RESOLVED)", rule_status,
-                               NULL, 0);
-    h->open_alerts =
-        tp_metrics_add(m, TP_METRIC_GAUGE, "open_alerts", "Alerts FIRING now", NULL, NULL, 0);
-    h->open_calls = tp_metrics_add(m, TP_METRIC_GAUGE, "open_calls",
-                                   "Calls held in state (until limits.call_retention forgets "
-                                   "them)",
-                                   NULL, NULL, 0);
-    h->open_cases = tp_metrics_add(m, TP_METRIC_GAUGE, "open_cases",
-                                   "Contracting cases held in state (open, or closed within "
-                                   "limits.case_retention)",
-                                   NULL, NULL, 0);
-    h->deadlines = tp_metrics_add(m, TP_METRIC_GAUGE, "armed_deadlines",
-                                  "Rule and retention deadlines armed", NULL, NULL, 0);
-    static const char *const lua_rule[] = { "rule", NULL }, *const lua_reason[] = { "rule",
-                                                                                    "reason",
-                                                                                    NULL };
-    h->lua_calls =
-        tp_metrics_add(m, TP_METRIC_COUNTER, "lua_rule_calls_total",
-                       "Calls into a Lua rule (on_event, on_deadline)", lua_rule, NULL, 0);
-    h->lua_errors = tp_metrics_add(m, TP_METRIC_COUNTER, "lua_rule_errors_total",
-                                   "Calls into a Lua rule abandoned, by reason (instructions, "
-                                   "memory, error, bad_argument, store_full)",
-                                   lua_reason, NULL, 0);
-    h->start_time = tp_metrics_add(m, TP_METRIC_GAUGE, "start_time_seconds",
-                                   "When the daemon started, unix seconds", NULL, NULL, 0);
+    static const char *const lua_rule[] = { "rule", NULL };
+    static const char *const lua_reason[] = { "rule", "reason", NULL };
+    const tp_metric_def_t    defs[] = {
+           { &h->refused, TP_METRIC_COUNTER, "events_refused_total",
+             "Bus messages refused, by reason (frames, topic, decode, mismatch, invalid, empty)",
+             reason },
+           { &h->alerts, TP_METRIC_COUNTER, "alerts_total",
+             "Alerts raised, by rule and status (FIRING, RESOLVED)", rule_status },
+           { &h->open_alerts, TP_METRIC_GAUGE, "open_alerts", "Alerts FIRING now", NULL },
+           { &h->open_calls, TP_METRIC_GAUGE, "open_calls",
+             "Calls held in state (until limits.call_retention forgets them)", NULL },
+           { &h->open_cases, TP_METRIC_GAUGE, "open_cases",
+             "Contracting cases held in state (open, or closed within limits.case_retention)", NULL },
+           { &h->deadlines, TP_METRIC_GAUGE, "armed_deadlines", "Rule and retention deadlines armed",
+             NULL },
+           { &h->lua_calls, TP_METRIC_COUNTER, "lua_rule_calls_total",
+             "Calls into a Lua rule (on_event, on_deadline)", lua_rule },
+           { &h->lua_errors, TP_METRIC_COUNTER, "lua_rule_errors_total",
+             "Calls into a Lua rule abandoned, by reason (instructions, memory, error, "
+                "bad_argument, store_full)",
+             lua_reason },
+           { &h->start_time, TP_METRIC_GAUGE, "start_time_seconds",
+             "When the daemon started, unix seconds", NULL },
+    };
+    int r = tp_metrics_add_all(m, defs, sizeof defs / sizeof defs[0]);
     h->lag = tp_metrics_add(m, TP_METRIC_HISTOGRAM, "loop_lag_seconds",
                             "How late a 1 s timer fires: the event loop's delay", NULL, lag_b,
                             sizeof lag_b / sizeof lag_b[0]);
     h->commit = tp_metrics_add(m, TP_METRIC_HISTOGRAM, "journal_commit_seconds",
                                "Time of one journal group commit", NULL, commit_b,
                                sizeof commit_b / sizeof commit_b[0]);
-    if (!ok || !h->lua_calls || !h->lua_errors || !h->refused || !h->alerts || !h->open_alerts ||
-        !h->open_calls || !h->open_cases || !h->deadlines || !h->start_time || !h->lag ||
-        !h->commit)
+    if (r < 0 || !ok || !h->lag || !h->commit)
         return -ENOMEM;
     /* Every reason and every status at 0 from the start, so a rate() has a base. */
     for (int i = 1; i < TP_BAD__COUNT; i++) {

@@ -166,17 +166,18 @@ int tp_http_conns_new(struct event_base *base, struct evhttp *http, tp_metrics_t
     c->max = 256;
     c->timeout_ms = 30000; /* until tp_http_conns_configure */
     c->rl = (tp_ratelimit_t){ .interval_ms = 10000, .burst = 5 };
-    c->m_open = tp_metrics_add(m, TP_METRIC_GAUGE, "http_connections", "HTTP connections open now",
-                               NULL, NULL, 0);
-    c->m_refused = tp_metrics_add(m, TP_METRIC_COUNTER, "http_connections_refused_total",
-                                  "HTTP connections answered 503 and closed at accept: "
-                                  "http.max_connections were open",
-                                  NULL, NULL, 0);
-    c->m_timed_out = tp_metrics_add(m, TP_METRIC_COUNTER, "http_connections_timed_out_total",
-                                    "HTTP connections closed because a request did not arrive "
-                                    "whole within http.request_timeout",
-                                    NULL, NULL, 0);
-    if (!c->m_open || !c->m_refused || !c->m_timed_out) {
+    const tp_metric_def_t defs[] = {
+        { &c->m_open, TP_METRIC_GAUGE, "http_connections", "HTTP connections open now", NULL },
+        { &c->m_refused, TP_METRIC_COUNTER, "http_connections_refused_total",
+          "HTTP connections answered 503 and closed at accept: http.max_connections were "
+          "open",
+          NULL },
+        { &c->m_timed_out, TP_METRIC_COUNTER, "http_connections_timed_out_total",
+          "HTTP connections closed because a request did not arrive whole within "
+          "http.request_timeout",
+          NULL },
+    };
+    if (tp_metrics_add_all(m, defs, sizeof defs / sizeof defs[0]) < 0) {
         free(c);
         return -ENOMEM;
     }

@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "tp_str.h"
+#include "tp_testutil.h"
 
 static void test_join_and_u64(void **state) {
     (void)state;
@@ -69,11 +70,5 @@ static void test_cat_and_int_match_snprintf(void **state) {
     }
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_join_and_u64),
-        cmocka_unit_test(test_list),
-        cmocka_unit_test(test_cat_and_int_match_snprintf),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TP_TEST_MAIN(cmocka_unit_test(test_join_and_u64), cmocka_unit_test(test_list),
+             cmocka_unit_test(test_cat_and_int_match_snprintf))

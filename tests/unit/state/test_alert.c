@@ -10,6 +10,7 @@
 
 #include "tp_alert.h"
 #include "tp_testmsg.h"
+#include "tp_testutil.h"
 
 static tp_alert_spec_t s_spec(const char *subject) {
     static const tp_kv_t     ev[] = { { "missing", "notes" }, { "channel", "PHONE" } };
@@ -205,15 +206,8 @@ static void test_packed_bytes_are_exact(void **state) {
     assert_int_equal(published, 2 * fired);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_fire_dedup_resolve, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_resolve_rule_takes_only_that_rule, s_setup,
-                                        s_teardown),
-        cmocka_unit_test_setup_teardown(test_sink_failure_is_counted_and_state_moves_on, s_setup,
-                                        s_teardown),
-        cmocka_unit_test_setup_teardown(test_overlong_id_is_refused, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_packed_bytes_are_exact, s_setup, s_teardown),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TP_TEST_MAIN_WITH(s_setup, s_teardown, cmocka_unit_test(test_fire_dedup_resolve),
+                  cmocka_unit_test(test_resolve_rule_takes_only_that_rule),
+                  cmocka_unit_test(test_sink_failure_is_counted_and_state_moves_on),
+                  cmocka_unit_test(test_overlong_id_is_refused),
+                  cmocka_unit_test(test_packed_bytes_are_exact))
