@@ -153,10 +153,8 @@ static tp_kpi_label_t *s_label(tp_kpi_labels_t *ls, const char *name) {
 
 static void s_labels_free(tp_kpi_labels_t *ls) {
     tp_kpi_label_t *e, *tmp;
-    HASH_ITER(hh, ls->head, e, tmp) {
-        HASH_DEL(ls->head, e);
-        free(e);
-    }
+    TP_HASH_DRAIN(ls->head, e, tmp)
+    free(e);
     ls->count = 0;
 }
 
@@ -393,15 +391,11 @@ void tp_kpi_destroy(tp_kpi_t **p) {
     s_labels_free(&k->territories);
     s_labels_free(&k->reps);
     tp_kpi_step_t *st, *stmp;
-    HASH_ITER(hh, k->steps, st, stmp) {
-        HASH_DEL(k->steps, st);
-        free(st);
-    }
+    TP_HASH_DRAIN(k->steps, st, stmp)
+    free(st);
     tp_kpi_pref_t *e, *tmp;
-    HASH_ITER(hh, k->prefs, e, tmp) {
-        HASH_DEL(k->prefs, e);
-        free(e);
-    }
+    TP_HASH_DRAIN(k->prefs, e, tmp)
+    free(e);
     free(k);
     *p = NULL;
 }

@@ -340,15 +340,11 @@ void tp_kpi_alerts_destroy(tp_kpi_alerts_t **p) {
     if (!ka)
         return;
     s_group_t *g, *gt;
-    HASH_ITER(hh, ka->groups, g, gt) {
-        HASH_DEL(ka->groups, g);
-        free(g);
-    }
+    TP_HASH_DRAIN(ka->groups, g, gt)
+    free(g);
     s_open_t *o, *ot;
-    HASH_ITER(hh, ka->open, o, ot) {
-        HASH_DEL(ka->open, o);
-        free(o);
-    }
+    TP_HASH_DRAIN(ka->open, o, ot)
+    free(o);
     free(ka);
     *p = NULL;
 }

@@ -382,20 +382,14 @@ void tp_kpi_nps_destroy(tp_kpi_nps_t **p) {
     if (!n)
         return;
     s_hcp_t *h, *ht;
-    HASH_ITER(hh, n->hcps, h, ht) {
-        HASH_DEL(n->hcps, h);
-        free(h);
-    }
+    TP_HASH_DRAIN(n->hcps, h, ht)
+    free(h);
     s_contract_t *c, *ct;
-    HASH_ITER(hh, n->contracts, c, ct) {
-        HASH_DEL(n->contracts, c);
-        free(c);
-    }
+    TP_HASH_DRAIN(n->contracts, c, ct)
+    free(c);
     s_terr_t *t, *tt;
-    HASH_ITER(hh, n->terrs, t, tt) {
-        HASH_DEL(n->terrs, t);
-        free(t);
-    }
+    TP_HASH_DRAIN(n->terrs, t, tt)
+    free(t);
     free(n);
     *p = NULL;
 }

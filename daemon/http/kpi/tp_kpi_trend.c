@@ -575,10 +575,8 @@ void tp_kpi_trend_destroy(tp_kpi_trend_t **p) {
     }
     free(t->slots);
     s_name_t *n, *tmp;
-    HASH_ITER(hh, t->by_name, n, tmp) {
-        HASH_DEL(t->by_name, n);
-        free(n);
-    }
+    TP_HASH_DRAIN(t->by_name, n, tmp)
+    free(n);
     free(t->names);
     free(t);
     *p = NULL;

@@ -350,10 +350,8 @@ static void s_free(void *state) {
     if (!s)
         return;
     s_feedback_t *fb, *ftmp;
-    HASH_ITER(hh, s->feedbacks, fb, ftmp) {
-        HASH_DEL(s->feedbacks, fb);
-        free(fb);
-    }
+    TP_HASH_DRAIN(s->feedbacks, fb, ftmp)
+    free(fb);
     tp_rule_index_destroy(&s->hcps);
     free(s);
 }
