@@ -38,34 +38,31 @@ int tp_kpi_new(const tp_config_t *cfg, tp_metrics_t *m, tp_kpi_t **ret) {
     static const char *const topic_source[] = { "topic", "source", NULL };
     static const char *const type[] = { "contract_type", NULL };
     static const char *const step[] = { "step", NULL };
-    k->received = tp_metrics_add(m, TP_METRIC_COUNTER, "events_received_total",
-                                 "Accepted events (decoded, valid, not duplicates) by topic and "
-                                 "source; sources past limits.max_sources under source=\"_other\"",
-                                 topic_source, NULL, 0);
-    k->m_submitted = tp_metrics_add(m, TP_METRIC_COUNTER, "calls_submitted_total",
-                                    "Calls submitted (each once, on its first SUBMITTED version)",
-                                    NULL, NULL, 0);
-    k->m_complete = tp_metrics_add(m, TP_METRIC_COUNTER, "calls_complete_total",
-                                   "Submitted calls with every field required for their channel",
-                                   NULL, NULL, 0);
-    k->m_late =
-        tp_metrics_add(m, TP_METRIC_COUNTER, "calls_submitted_late_total",
-                       "Calls submitted after the call_late rule's due time", NULL, NULL, 0);
-    k->m_known =
-        tp_metrics_add(m, TP_METRIC_COUNTER, "calls_channel_known_total",
-                       "Submitted calls to HCPs whose preferred channel is known", NULL, NULL, 0);
-    k->m_matched = tp_metrics_add(m, TP_METRIC_COUNTER, "calls_channel_matched_total",
-                                  "Submitted calls on the HCP's preferred channel", NULL, NULL, 0);
-    k->completeness = tp_metrics_add(m, TP_METRIC_GAUGE, "crm_completeness_ratio",
-                                     "calls_complete_total / calls_submitted_total (NaN before "
-                                     "the first)",
-                                     NULL, NULL, 0);
-    k->late_ratio =
-        tp_metrics_add(m, TP_METRIC_GAUGE, "late_submission_ratio",
-                       "calls_submitted_late_total / calls_submitted_total", NULL, NULL, 0);
-    k->match_ratio =
-        tp_metrics_add(m, TP_METRIC_GAUGE, "channel_match_ratio",
-                       "calls_channel_matched_total / calls_channel_known_total", NULL, NULL, 0);
+    const tp_metric_def_t    defs[] = {
+           { &k->received, TP_METRIC_COUNTER, "events_received_total",
+             "Accepted events (decoded, valid, not duplicates) by topic and "
+                "source; sources past limits.max_sources under source=\"_other\"",
+             topic_source },
+           { &k->m_submitted, TP_METRIC_COUNTER, "calls_submitted_total",
+             "Calls submitted (each once, on its first SUBMITTED version)", NULL },
+           { &k->m_complete, TP_METRIC_COUNTER, "calls_complete_total",
+             "Submitted calls with every field required for their channel", NULL },
+           { &k->m_late, TP_METRIC_COUNTER, "calls_submitted_late_total",
+             "Calls submitted after the call_late rule's due time", NULL },
+           { &k->m_known, TP_METRIC_COUNTER, "calls_channel_known_total",
+             "Submitted calls to HCPs whose preferred channel is known", NULL },
+           { &k->m_matched, TP_METRIC_COUNTER, "calls_channel_matched_total",
+             "Submitted calls on the HCP's preferred channel", NULL },
+           { &k->completeness, TP_METRIC_GAUGE, "crm_completeness_ratio",
+             "calls_complete_total / calls_submitted_total (NaN before the first)", NULL },
+           { &k->late_ratio, TP_METRIC_GAUGE, "late_submission_ratio",
+             "calls_submitted_late_total / calls_submitted_total", NULL },
+           { &k->match_ratio, TP_METRIC_GAUGE, "channel_match_ratio",
+             "calls_channel_matched_total / calls_channel_known_total", NULL },
+    };
+    /* Registration order is /metrics order: the table, the histograms, then
+     * the dropped preferences. */
+    int r = tp_metrics_add_all(m, defs, sizeof defs / sizeof defs[0]);
     k->cycle = tp_metrics_add(m, TP_METRIC_HISTOGRAM, "contract_cycle_seconds",
                               "Contracting cycle time (closed_at - opened_at) of closed, not "
                               "cancelled contracts",
@@ -77,10 +74,9 @@ int tp_kpi_new(const tp_config_t *cfg, tp_metrics_t *m, tp_kpi_t **ret) {
     k->prefs_dropped =
         tp_metrics_add(m, TP_METRIC_COUNTER, "channel_preferences_dropped_total",
                        "Preferred channels not kept: 500000 HCPs tracked already", NULL, NULL, 0);
-    if (tp_kpi_alerts_new(m, &k->alerts) < 0 || tp_kpi_nps_new(cfg, m, &k->nps) < 0 ||
-        tp_kpi_trend_new(cfg, &k->trend) < 0 || !k->received || !k->m_submitted || !k->m_complete ||
-        !k->m_late || !k->m_known || !k->m_matched || !k->completeness || !k->late_ratio ||
-        !k->match_ratio || !k->cycle || !k->step || !k->prefs_dropped) {
+    if (r < 0 || !k->cycle || !k->step || !k->prefs_dropped ||
+        tp_kpi_alerts_new(m, &k->alerts) < 0 || tp_kpi_nps_new(cfg, m, &k->nps) < 0 ||
+        tp_kpi_trend_new(cfg, &k->trend) < 0) {
         tp_kpi_destroy(&k);
         return -ENOMEM;
     }
