@@ -107,16 +107,26 @@ static void s_deadline_cb(evutil_socket_t fd, short what, void *arg) {
     tp_daemon_rearm(d);
 }
 
-static void s_input_cb(void *arg, const tp_frame_t *frames, size_t nframes) {
-    tp_daemon_t *d = arg;
-    d->now_ms = tp_realtime_ms();
-    int r = tp_engine_handle(d->engine, frames, nframes);
+/* After the engine handled the event [topic, Envelope] with result r: an
+ * accepted one goes to the event log, an error is logged, timers rearmed. */
+static void s_handled(tp_daemon_t *d, int r, const tp_frame_t ev[2]) {
     if (r == TP_ACCEPTED)
-        tp_daemon_log(d, TP_LOG_EVENT, frames[0].data, frames[0].len, frames[1].data,
-                      frames[1].len);
+        tp_daemon_log(d, TP_LOG_EVENT, ev[0].data, ev[0].len, ev[1].data, ev[1].len);
     else if (r < 0)
         log_error_errno(r, "Failed to process event: %m");
     tp_daemon_rearm(d);
+}
+
+/* A NACK to the reliable producer `who`, naming the event and the reason. */
+static void s_nack(tp_daemon_t *d, const tp_frame_t *who, const char *id, const char *why) {
+    tp_frame_t nack[4] = { *who, { "NACK", 4 }, { id, strlen(id) }, { why, strlen(why) } };
+    tp_bus_send(d->reliable, nack, 4);
+}
+
+static void s_input_cb(void *arg, const tp_frame_t *frames, size_t nframes) {
+    tp_daemon_t *d = arg;
+    d->now_ms = tp_realtime_ms();
+    s_handled(d, tp_engine_handle(d->engine, frames, nframes), frames);
 }
 
 /* Reliable input: [identity, topic, Envelope]. Accepted (or already seen)
@@ -139,8 +149,7 @@ static void s_reliable_cb(void *arg, const tp_frame_t *frames, size_t nframes) {
         /* On ENOMEM no ACK: the producer resends, dedup absorbs it. */
         tp_daemon_queued(d, tp_outbox_ack(d->outbox, frames[0].data, frames[0].len, id));
     } else if (r == TP_REFUSED && nframes >= 1) {
-        tp_frame_t nack[4] = { frames[0], { "NACK", 4 }, { id, strlen(id) }, { why, strlen(why) } };
-        tp_bus_send(d->reliable, nack, 4);
+        s_nack(d, &frames[0], id, why);
     } else if (r < 0) {
         log_error_errno(r, "Failed to process event: %m");
     }
@@ -160,8 +169,7 @@ static void s_reliable_oversize_cb(void *arg, const tp_frame_t *frames, size_t n
         tp_codec_event_id(&frames[2], id, sizeof id);
     snprintf(why, sizeof why, "message of %zu bytes is over limits.max_message_bytes (%zu)", bytes,
              d->cfg->max_message_bytes);
-    tp_frame_t nack[4] = { frames[0], { "NACK", 4 }, { id, strlen(id) }, { why, strlen(why) } };
-    tp_bus_send(d->reliable, nack, 4);
+    s_nack(d, &frames[0], id, why);
 }
 
 /* HTTP ingest: one event [topic, Envelope] down the reliable input's path
@@ -177,12 +185,7 @@ static int s_ingest_submit_cb(void *ctx, const tp_frame_t frames[2], char *why, 
         return TP_REFUSED;
     }
     int r = tp_engine_handle_why(d->engine, frames, 2, why, whylen, NULL, 0);
-    if (r == TP_ACCEPTED)
-        tp_daemon_log(d, TP_LOG_EVENT, frames[0].data, frames[0].len, frames[1].data,
-                      frames[1].len);
-    else if (r < 0)
-        log_error_errno(r, "Failed to process event: %m");
-    tp_daemon_rearm(d);
+    s_handled(d, r, frames);
     return r;
 }
 
