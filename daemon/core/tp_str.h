@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Concatenates the NULL-terminated list `parts` into buf (len bytes, NUL
@@ -118,4 +119,20 @@ static inline char *tp_str_u64(char *buf, uint64_t v) {
         buf[i] = tmp[n - 1 - i];
     buf[n] = '\0';
     return buf;
+}
+
+/* Sets the heap string *dst (NULL or owned) to a copy of src (NULL counts
+ * as ""), keeping *dst when it already says src: a correction naming the
+ * same value again costs no strdup/free. 0, or -ENOMEM with *dst kept. */
+static inline int tp_str_set(char **dst, const char *src) {
+    if (!src)
+        src = "";
+    if (*dst && strcmp(*dst, src) == 0)
+        return 0;
+    char *copy = strdup(src);
+    if (!copy)
+        return -ENOMEM;
+    free(*dst);
+    *dst = copy;
+    return 0;
 }

@@ -263,21 +263,6 @@ static void s_reconcile(tp_rule_index_t *hcps, s_hcp_t *h, const tp_rule_ctx_t *
     s_arm(h, ctx, hcp_id, drop_at);
 }
 
-/* Keeps *dst when it already says src: a correction of the same call
- * names the same account and territory (no strdup/free per event). */
-static int s_set(char **dst, const char *src) {
-    if (!src)
-        src = "";
-    if (*dst && strcmp(*dst, src) == 0)
-        return 0;
-    char *copy = strdup(src);
-    if (!copy)
-        return -ENOMEM;
-    free(*dst);
-    *dst = copy;
-    return 0;
-}
-
 static void s_on_event(void *state, const tp_rule_ctx_t *ctx, const tp_event_t *ev) {
     tp_rule_index_t *hcps = state;
     const tp_call_t *call = ev->call;
@@ -292,8 +277,8 @@ static void s_on_event(void *state, const tp_rule_ctx_t *ctx, const tp_event_t *
         return; /* out of memory: this call is not counted */
     if (submitted) {
         if (tp_call_list_put(&h->contacts, call, i) == 0 && call->call_at_ms >= h->latest_at &&
-            s_set(&h->account_id, call->account_id) == 0 &&
-            s_set(&h->territory, call->territory) == 0)
+            tp_str_set(&h->account_id, call->account_id) == 0 &&
+            tp_str_set(&h->territory, call->territory) == 0)
             h->latest_at = call->call_at_ms;
         s_prune(h, ctx->cfg->uncoordinated_contact.window_ms);
     } else {
