@@ -10,8 +10,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
-#include "tp_kpi.h"
-#include "tp_testengine.h"
+#include "tp_testkpi.h"
 
 #define SUBMITTED TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED
 #define PLANNED   TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_PLANNED
@@ -25,30 +24,6 @@
 #define ADVISORY  TOUCHPOINT__V1__CONTRACT_TYPE__CONTRACT_TYPE_ADVISORY_BOARD
 #define ALL       (TP_FIELD_PRODUCTS | TP_FIELD_TOPICS | TP_FIELD_NOTES | TP_FIELD_NEXT_STEP)
 #define D0        (TP_T0 + 9 * TP_H)
-
-typedef struct {
-    tp_fixture_t *f;
-    tp_metrics_t *m;
-    tp_kpi_t     *kpi;
-    char         *text;
-} kfx_t;
-
-static kfx_t *s_new(const char *yaml) {
-    kfx_t *k = calloc(1, sizeof *k);
-    k->f = tp_fixture_new(yaml);
-    assert_int_equal(tp_metrics_new("touchpointd_", &k->m), 0);
-    assert_int_equal(tp_kpi_new(k->f->cfg, k->m, &k->kpi), 0);
-    tp_engine_set_observer(k->f->engine, tp_kpi_observe, k->kpi);
-    return k;
-}
-
-static void s_free(kfx_t *k) {
-    tp_kpi_destroy(&k->kpi);
-    tp_metrics_destroy(&k->m);
-    tp_fixture_free(k->f);
-    free(k->text);
-    free(k);
-}
 
 /* Asserts that the rendered text has exactly this sample line. */
 static void s_has(kfx_t *k, const char *line) {
@@ -100,8 +75,9 @@ static void s_step(kfx_t *k, const char *eid, int64_t at, const char *contract, 
 /* Completeness, lateness and channel match, each call counted once. */
 static void test_call_kpis(void **state) {
     (void)state;
-    kfx_t *k = s_new("clock: event\n"
-                     "rules: { call_incomplete: { by_channel: { EMAIL: [products, notes] } } }\n");
+    kfx_t *k =
+        kfx_new("clock: event\n"
+                "rules: { call_incomplete: { by_channel: { EMAIL: [products, notes] } } }\n");
     s_has(k, "touchpointd_crm_completeness_ratio NaN");
     s_has(k, "touchpointd_calls_submitted_total 0");
     /* HCP-A prefers PHONE; an older feedback saying VIDEO arrives later and changes nothing. */
@@ -133,14 +109,14 @@ static void test_call_kpis(void **state) {
     s_has(k, "touchpointd_channel_match_ratio 0.5");
     s_has(k, "touchpointd_events_received_total{topic=\"crm.call\",source=\"veeva\"} 7");
     s_has(k, "touchpointd_events_received_total{topic=\"crm.feedback\",source=\"survey\"} 2");
-    s_free(k);
+    kfx_free(k);
 }
 
 /* Cycle time per contract type and step time per step, in the right buckets;
  * a cancelled contract and a COMPLETED without a start are not measured. */
 static void test_contract_histograms(void **state) {
     (void)state;
-    kfx_t *k = s_new("clock: event\n");
+    kfx_t *k = kfx_new("clock: event\n");
     s_step(k, "k1", D0, "K-1", 0, "NOMINATION", STARTED, false);
     s_step(k, "k2", D0 + 2 * TP_H, "K-1", 0, "NOMINATION", COMPLETED, false);
     s_step(k, "k3", D0 + 3 * TP_H, "K-1", 0, "FMV_REVIEW", STARTED, false);
@@ -163,7 +139,7 @@ static void test_contract_histograms(void **state) {
     s_has(k, "touchpointd_contract_step_seconds_bucket{step=\"FMV_REVIEW\",le=\"+Inf\"} 1");
     assert_null(strstr(k->text, "step=\"CONTRACT_SIGNED\""));
     s_has(k, "touchpointd_events_received_total{topic=\"crm.contracting\",source=\"contracts\"} 7");
-    s_free(k);
+    kfx_free(k);
 }
 
 /* Peer-chosen label values are bounded: sources by limits.max_sources,
@@ -172,7 +148,7 @@ static void test_contract_histograms(void **state) {
  * from one of them: every (topic, source) series counts exactly its events. */
 static void test_received_by_source_interleaved(void **state) {
     (void)state;
-    kfx_t *k = s_new("clock: event\n");
+    kfx_t *k = kfx_new("clock: event\n");
     enum { SOURCES = 12, ROUNDS = 3 };
     for (int r = 0; r < ROUNDS; r++)
         for (int i = 0; i < SOURCES; i++) {
@@ -200,12 +176,12 @@ static void test_received_by_source_interleaved(void **state) {
         s_has(k, line);
     }
     s_has(k, "touchpointd_events_received_total{topic=\"crm.feedback\",source=\"src-0\"} 36");
-    s_free(k);
+    kfx_free(k);
 }
 
 static void test_labels_bounded(void **state) {
     (void)state;
-    kfx_t      *k = s_new("clock: event\nlimits: { max_sources: 2 }\n");
+    kfx_t      *k = kfx_new("clock: event\nlimits: { max_sources: 2 }\n");
     const char *sources[] = { "s1", "s2", "s3", "s4" };
     for (int i = 0; i < 4; i++) {
         char eid[16];
@@ -244,7 +220,7 @@ static void test_labels_bounded(void **state) {
     assert_string_equal(json_string_value(json_object_get(last, "step")), "_other");
     assert_int_equal(json_integer_value(json_object_get(last, "completed")), 2);
     json_decref(j);
-    s_free(k);
+    kfx_free(k);
 }
 
 static json_t *s_named(json_t *a, const char *name) {
@@ -262,7 +238,7 @@ static json_t *s_named(json_t *a, const char *name) {
  * reps, the rest under "_other". */
 static void test_json_by_rep_bounded(void **state) {
     (void)state;
-    kfx_t *k = s_new("clock: event\n");
+    kfx_t *k = kfx_new("clock: event\n");
     for (int i = 0; i < TP_KPI_MAX_LABELS + 5; i++) {
         char eid[16], rep[16];
         snprintf(eid, sizeof eid, "c%d", i);
@@ -308,14 +284,7 @@ static void test_json_by_rep_bounded(void **state) {
     assert_non_null(none);
     assert_int_equal(json_integer_value(json_object_get(none, "submitted")), 1);
     json_decref(j);
-    s_free(k);
-}
-
-/* The alerts captured since the last call go to the KPI observer, as the
- * daemon's journal sink hands them to tp_http. */
-static void s_feed(kfx_t *k, size_t *fed) {
-    for (; *fed < k->f->got.n; (*fed)++)
-        tp_kpi_alert(k->kpi, k->f->got.alerts[*fed]);
+    kfx_free(k);
 }
 
 static void s_rep_call(kfx_t *k, const char *eid, int64_t at, const char *call_id, const char *rep,
@@ -353,9 +322,8 @@ static void s_summary_is(json_t *o, int count, double median, double p90) {
 static void test_resolution(void **state) {
     (void)state;
     char  *yaml = tp_fixture_only_yaml("clock: event\n", "call_incomplete", NULL);
-    kfx_t *k = s_new(yaml);
+    kfx_t *k = kfx_new(yaml);
     free(yaml);
-    size_t fed = 0;
     s_rep_call(k, "c1", D0, "C1", "REP-1", 0);
     s_rep_call(k, "c2", D0 + TP_H, "C2", "REP-2", 0);
     s_rep_call(k, "c1fix", D0 + 2 * TP_H, "C1", "REP-1", ALL);
@@ -364,8 +332,8 @@ static void test_resolution(void **state) {
     s_rep_call(k, "c2fix", D0 + 26 * TP_H, "C2", "REP-2", ALL);
     s_rep_call(k, "c4", D0 + 27 * TP_H, "C4", "REP-2", 0);
     assert_int_equal(tp_fixture_watermark(k->f, D0 + 27 * TP_H + 8 * TP_D), TP_ACCEPTED);
-    s_feed(k, &fed);
-    assert_int_equal(fed, 7); /* 4 FIRING, 3 RESOLVED */
+    kfx_feed(k);
+    assert_int_equal(k->fed, 7); /* 4 FIRING, 3 RESOLVED */
     tp_kpi_collect(k->kpi, k->f->engine, tp_clock_now(tp_engine_clock(k->f->engine)));
 
     const char *h = "touchpointd_alert_resolution_seconds";
@@ -399,7 +367,7 @@ static void test_resolution(void **state) {
     s_summary_is(s_find(json_object_get(r, "by_rep"), "name", "REP-1"), 2, 570.8, 6458.1);
     s_summary_is(s_find(json_object_get(r, "by_rep"), "name", "REP-2"), 1, 103329.4, 103329.4);
     json_decref(doc);
-    s_free(k);
+    kfx_free(k);
 }
 
 static void s_fb(kfx_t *k, const char *eid, const char *source, const char *hcp, int nps,
@@ -427,9 +395,9 @@ static void s_score_is(json_t *o, double nps, double effort, int answers) {
  * HCP-A's call is in T-1; HCP-B has no call; K-1 is an advisory board. */
 static void test_nps_effort(void **state) {
     (void)state;
-    kfx_t *k = s_new("clock: event\n"
-                     "feedback_sources: { tool5: { nps_max: 4, effort_scale: 5, "
-                     "effort_high_is_hard: false, effort_threshold: 2 } }\n");
+    kfx_t *k = kfx_new("clock: event\n"
+                       "feedback_sources: { tool5: { nps_max: 4, effort_scale: 5, "
+                       "effort_high_is_hard: false, effort_threshold: 2 } }\n");
     s_has(k, "touchpointd_nps{territory=\"\",contract_type=\"\"} NaN");
     tp_test_call_t c = { .event_id = "c1",
                          .at_ms = D0,
@@ -462,7 +430,7 @@ static void test_nps_effort(void **state) {
                2);
     assert_int_equal(json_array_size(json_object_get(fb, "by_territory")), 1);
     json_decref(doc);
-    s_free(k);
+    kfx_free(k);
 }
 
 int main(void) {

@@ -16,10 +16,9 @@
 #include <math.h>
 #include <errno.h>
 
-#include "tp_kpi.h"
 #include "tp_kpi_trend.h"
 #include "tp_snapio.h"
-#include "tp_testengine.h"
+#include "tp_testkpi.h"
 
 #define SUBMITTED TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED
 #define STARTED   TOUCHPOINT__V1__STEP_STATE__STEP_STATE_STARTED
@@ -30,35 +29,6 @@
 #define W0        (TP_T0 - 3 * TP_D) /* Monday 2025-12-29: the ISO week of 2026-01-01 */
 #define W         (7 * TP_D)
 
-typedef struct {
-    tp_fixture_t *f;
-    tp_metrics_t *m;
-    tp_kpi_t     *kpi;
-    size_t        fed; /* alerts handed to tp_kpi_alert so far */
-} kfx_t;
-
-static kfx_t *s_new(const char *yaml) {
-    kfx_t *k = calloc(1, sizeof *k);
-    k->f = tp_fixture_new(yaml);
-    assert_int_equal(tp_metrics_new("touchpointd_", &k->m), 0);
-    assert_int_equal(tp_kpi_new(k->f->cfg, k->m, &k->kpi), 0);
-    tp_engine_set_observer(k->f->engine, tp_kpi_observe, k->kpi);
-    return k;
-}
-
-static void s_free(kfx_t *k) {
-    tp_kpi_destroy(&k->kpi);
-    tp_metrics_destroy(&k->m);
-    tp_fixture_free(k->f);
-    free(k);
-}
-
-/* The alerts raised since the last call, to the KPIs (the daemon's sink). */
-static void s_feed(kfx_t *k) {
-    for (; k->fed < k->f->got.n; k->fed++)
-        tp_kpi_alert(k->kpi, k->f->got.alerts[k->fed]);
-}
-
 static void s_call(kfx_t *k, const char *eid, int64_t at, const char *id, int64_t call_at,
                    unsigned fields) {
     tp_test_call_t c = { .event_id = eid,
@@ -68,7 +38,7 @@ static void s_call(kfx_t *k, const char *eid, int64_t at, const char *id, int64_
                          .call_at_ms = call_at,
                          .fields = fields };
     assert_int_equal(tp_fixture_call(k->f, &c), TP_ACCEPTED);
-    s_feed(k);
+    kfx_feed(k);
 }
 
 static void s_feedback(kfx_t *k, const char *eid, int64_t at, const char *hcp, int nps, int eff) {
@@ -76,7 +46,7 @@ static void s_feedback(kfx_t *k, const char *eid, int64_t at, const char *hcp, i
         .event_id = eid, .at_ms = at, .hcp_id = hcp, .nps = nps, .effort = eff
     };
     assert_int_equal(tp_fixture_feedback(k->f, &fb), TP_ACCEPTED);
-    s_feed(k);
+    kfx_feed(k);
 }
 
 static void s_step(kfx_t *k, const char *eid, int64_t at, int state, bool closed) {
@@ -88,7 +58,7 @@ static void s_step(kfx_t *k, const char *eid, int64_t at, int state, bool closed
                          .state = state,
                          .case_closed = closed };
     assert_int_equal(tp_fixture_step(k->f, &s), TP_ACCEPTED);
-    s_feed(k);
+    kfx_feed(k);
 }
 
 /* Week 0: C1 (T-1) complete, C2 (T-1) incomplete, C3 (no territory)
@@ -133,7 +103,7 @@ static void s_is(json_t *doc, size_t i, const char *group, double want) {
 
 static void test_weekly_by_territory(void **state) {
     (void)state;
-    kfx_t *k = s_new("clock: event\n");
+    kfx_t *k = kfx_new("clock: event\n");
     s_stream(k);
     json_t *j = s_query(k, "completeness", NULL, NULL);
     assert_string_equal(json_string_value(json_object_get(j, "by")), "territory");
@@ -196,14 +166,14 @@ static void test_weekly_by_territory(void **state) {
     assert_int_equal(tp_kpi_trend_json(k->kpi, "bogus", NULL, NULL, &j), -EINVAL);
     assert_int_equal(tp_kpi_trend_json(k->kpi, "nps", "rep", NULL, &j), -EINVAL);
     assert_int_equal(tp_kpi_trend_json(k->kpi, "nps", NULL, "friction", &j), -EINVAL);
-    s_free(k);
+    kfx_free(k);
 }
 
 /* Two weeks kept: week 0 falls out once week 2 is seen, and a late event
  * for it is dropped; one territory kept apart, the next under "_other". */
 static void test_bounds(void **state) {
     (void)state;
-    kfx_t *k = s_new("clock: event\nkpi: { trend_retention: 14d, trend_max_groups: 1 }\n");
+    kfx_t *k = kfx_new("clock: event\nkpi: { trend_retention: 14d, trend_max_groups: 1 }\n");
     s_stream(k);
     s_call(k, "late0", W0 + 5 * TP_D, "C9", W0 + 5 * TP_D, ALL | TERR);
     json_t *j = s_query(k, "completeness", NULL, NULL);
@@ -216,7 +186,7 @@ static void test_bounds(void **state) {
     s_is(j, 0, "T-1", 100);
     s_is(j, 0, "_other", -100);
     json_decref(j);
-    s_free(k);
+    kfx_free(k);
 }
 
 static char *s_render(kfx_t *k) {
@@ -279,7 +249,7 @@ static void s_both(void *ctx, const struct tp_event *ev) {
  * goes on from there: an alert open at the save is timed by the copy. */
 static void test_save_load(void **state) {
     (void)state;
-    kfx_t *k = s_new("clock: event\n");
+    kfx_t *k = kfx_new("clock: event\n");
     s_stream(k);
     int64_t d = W0 + 2 * W + TP_D;
     s_call(k, "c5", d, "C5", d, TERR); /* fires; fixed after the save */
@@ -328,7 +298,7 @@ static void test_save_load(void **state) {
     tp_kpi_destroy(&k2);
     tp_metrics_destroy(&m2);
     close(fd);
-    s_free(k);
+    kfx_free(k);
 }
 
 int main(void) {
