@@ -43,15 +43,10 @@ static int s_send_raw(tp_fixture_t *f, const char *topic, const void *data, size
 }
 
 static void test_incomplete_submitted_call_fires(void **state) {
-    tp_fixture_t  *f = *state;
-    tp_test_call_t c = { .event_id = "e1",
-                         .sequence = 1,
-                         .at_ms = T0,
-                         .call_id = "C-1",
-                         .status = SUBMITTED,
-                         .fields = TP_FIELD_PRODUCTS | TP_FIELD_NOTES | TP_FIELD_ACCOUNT_ID |
-                                   TP_FIELD_TERRITORY };
-    assert_int_equal(tp_fixture_call(f, &c), 0);
+    tp_fixture_t *f = *state;
+    TP_CALL(f, .event_id = "e1", .sequence = 1, .at_ms = T0, .call_id = "C-1", .status = SUBMITTED,
+            .fields =
+                TP_FIELD_PRODUCTS | TP_FIELD_NOTES | TP_FIELD_ACCOUNT_ID | TP_FIELD_TERRITORY);
     assert_int_equal(f->got.n, 1);
     Touchpoint__V1__Alert *a = f->got.alerts[0];
     assert_string_equal(f->got.topics[0], "accountability.call_incomplete");
@@ -74,15 +69,11 @@ static void test_incomplete_submitted_call_fires(void **state) {
 }
 
 static void test_complete_or_unsubmitted_calls_do_not_fire(void **state) {
-    tp_fixture_t  *f = *state;
-    tp_test_call_t c = {
-        .event_id = "e1", .at_ms = T0, .call_id = "C-1", .status = SUBMITTED, .fields = ALL4
-    };
-    assert_int_equal(tp_fixture_call(f, &c), 0);
-    c = (tp_test_call_t){ .event_id = "e2", .at_ms = T0, .call_id = "C-2", .status = PLANNED };
-    assert_int_equal(tp_fixture_call(f, &c), 0);
-    c = (tp_test_call_t){ .event_id = "e3", .at_ms = T0, .call_id = "C-3", .status = SAVED };
-    assert_int_equal(tp_fixture_call(f, &c), 0);
+    tp_fixture_t *f = *state;
+    TP_CALL(f, .event_id = "e1", .at_ms = T0, .call_id = "C-1", .status = SUBMITTED,
+            .fields = ALL4);
+    TP_CALL(f, .event_id = "e2", .at_ms = T0, .call_id = "C-2", .status = PLANNED);
+    TP_CALL(f, .event_id = "e3", .at_ms = T0, .call_id = "C-3", .status = SAVED);
     assert_int_equal(f->got.n, 0);
     assert_int_equal(tp_engine_stats(f->engine)->calls, 3);
 }
@@ -130,13 +121,9 @@ static void test_correction_resolves_and_no_double_firing(void **state) {
 }
 
 static void test_cancel_resolves(void **state) {
-    tp_fixture_t  *f = *state;
-    tp_test_call_t c = { .event_id = "e1", .at_ms = T0, .call_id = "C-1", .status = SUBMITTED };
-    assert_int_equal(tp_fixture_call(f, &c), 0);
-    c = (tp_test_call_t){
-        .event_id = "e2", .at_ms = T0 + 5, .call_id = "C-1", .status = CANCELLED
-    };
-    assert_int_equal(tp_fixture_call(f, &c), 0);
+    tp_fixture_t *f = *state;
+    TP_CALL(f, .event_id = "e1", .at_ms = T0, .call_id = "C-1", .status = SUBMITTED);
+    TP_CALL(f, .event_id = "e2", .at_ms = T0 + 5, .call_id = "C-1", .status = CANCELLED);
     assert_int_equal(f->got.n, 2);
     assert_int_equal(f->got.alerts[1]->status, RESOLVED);
     assert_string_equal(tp_test_evidence(f->got.alerts[1], "resolution"), "cancelled");
@@ -145,12 +132,9 @@ static void test_cancel_resolves(void **state) {
 static void test_stale_version_is_ignored(void **state) {
     tp_fixture_t *f = *state;
     /* The correction overtakes the original on the bus. */
-    tp_test_call_t c = {
-        .event_id = "e2", .at_ms = T0 + 1000, .call_id = "C-1", .status = SUBMITTED, .fields = ALL4
-    };
-    assert_int_equal(tp_fixture_call(f, &c), 0);
-    c = (tp_test_call_t){ .event_id = "e1", .at_ms = T0, .call_id = "C-1", .status = SUBMITTED };
-    assert_int_equal(tp_fixture_call(f, &c), 0);
+    TP_CALL(f, .event_id = "e2", .at_ms = T0 + 1000, .call_id = "C-1", .status = SUBMITTED,
+            .fields = ALL4);
+    TP_CALL(f, .event_id = "e1", .at_ms = T0, .call_id = "C-1", .status = SUBMITTED);
     assert_int_equal(f->got.n, 0);
     assert_int_equal(tp_engine_stats(f->engine)->stale_versions, 1);
 }
@@ -174,10 +158,8 @@ static void test_sequence_gaps_are_counted(void **state) {
     for (size_t i = 0; i < 6; i++) {
         char id[16];
         snprintf(id, sizeof id, "e%zu", i);
-        tp_test_call_t c = {
-            .event_id = id, .sequence = seqs[i], .at_ms = T0, .call_id = "C", .status = PLANNED
-        };
-        assert_int_equal(tp_fixture_call(f, &c), 0);
+        TP_CALL(f, .event_id = id, .sequence = seqs[i], .at_ms = T0, .call_id = "C",
+                .status = PLANNED);
     }
     const tp_stats_t *st = tp_engine_stats(f->engine);
     assert_int_equal(st->seq_gaps, 1);
@@ -218,8 +200,7 @@ static void test_bad_messages_are_counted_by_reason(void **state) {
     assert_int_equal(st->accepted, 0);
     assert_int_equal(f->got.n, 0);
     /* And the engine still works. */
-    c = (tp_test_call_t){ .event_id = "e3", .at_ms = T0, .call_id = "C-3", .status = SUBMITTED };
-    assert_int_equal(tp_fixture_call(f, &c), 0);
+    TP_CALL(f, .event_id = "e3", .at_ms = T0, .call_id = "C-3", .status = SUBMITTED);
     assert_int_equal(f->got.n, 1);
 }
 
@@ -289,32 +270,19 @@ static int s_setup_by_channel(void **state) {
 }
 
 static void test_per_channel_requirements(void **state) {
-    tp_fixture_t  *f = *state;
-    tp_test_call_t c = { .event_id = "e1",
-                         .at_ms = T0,
-                         .call_id = "C-mail",
-                         .status = SUBMITTED,
-                         .channel = TOUCHPOINT__V1__CHANNEL__CHANNEL_EMAIL,
-                         .fields = TP_FIELD_PRODUCTS | TP_FIELD_NOTES };
-    assert_int_equal(tp_fixture_call(f, &c), 0);
+    tp_fixture_t *f = *state;
+    TP_CALL(f, .event_id = "e1", .at_ms = T0, .call_id = "C-mail", .status = SUBMITTED,
+            .channel = TOUCHPOINT__V1__CHANNEL__CHANNEL_EMAIL,
+            .fields = TP_FIELD_PRODUCTS | TP_FIELD_NOTES);
     assert_int_equal(f->got.n, 0);
-    c = (tp_test_call_t){ .event_id = "e2",
-                          .at_ms = T0,
-                          .call_id = "C-phone",
-                          .status = SUBMITTED,
-                          .channel = TOUCHPOINT__V1__CHANNEL__CHANNEL_PHONE,
-                          .fields = TP_FIELD_PRODUCTS | TP_FIELD_NOTES };
-    assert_int_equal(tp_fixture_call(f, &c), 0);
+    TP_CALL(f, .event_id = "e2", .at_ms = T0, .call_id = "C-phone", .status = SUBMITTED,
+            .channel = TOUCHPOINT__V1__CHANNEL__CHANNEL_PHONE,
+            .fields = TP_FIELD_PRODUCTS | TP_FIELD_NOTES);
     assert_int_equal(f->got.n, 1);
     assert_string_equal(tp_test_evidence(f->got.alerts[0], "missing"), "topics,next_step");
     assert_string_equal(tp_test_evidence(f->got.alerts[0], "channel"), "PHONE");
-    c = (tp_test_call_t){ .event_id = "e3",
-                          .at_ms = T0,
-                          .call_id = "C-mail2",
-                          .status = SUBMITTED,
-                          .channel = TOUCHPOINT__V1__CHANNEL__CHANNEL_EMAIL,
-                          .fields = TP_FIELD_PRODUCTS };
-    assert_int_equal(tp_fixture_call(f, &c), 0);
+    TP_CALL(f, .event_id = "e3", .at_ms = T0, .call_id = "C-mail2", .status = SUBMITTED,
+            .channel = TOUCHPOINT__V1__CHANNEL__CHANNEL_EMAIL, .fields = TP_FIELD_PRODUCTS);
     assert_int_equal(f->got.n, 2);
     assert_string_equal(tp_test_evidence(f->got.alerts[1], "missing"), "notes");
     assert_string_equal(tp_test_evidence(f->got.alerts[1], "required"), "products,notes");
@@ -325,9 +293,8 @@ static int s_setup_disabled(void **state) {
 }
 
 static void test_disabled_rule_is_silent(void **state) {
-    tp_fixture_t  *f = *state;
-    tp_test_call_t c = { .event_id = "e1", .at_ms = T0, .call_id = "C-1", .status = SUBMITTED };
-    assert_int_equal(tp_fixture_call(f, &c), 0);
+    tp_fixture_t *f = *state;
+    TP_CALL(f, .event_id = "e1", .at_ms = T0, .call_id = "C-1", .status = SUBMITTED);
     assert_int_equal(f->got.n, 0);
 }
 
@@ -336,11 +303,8 @@ static int s_setup_wall(void **state) {
 }
 
 static void test_wall_clock_stamps_detection_time(void **state) {
-    tp_fixture_t  *f = *state;
-    tp_test_call_t c = {
-        .event_id = "e1", .at_ms = T0 - 5000, .call_id = "C-1", .status = SUBMITTED
-    };
-    assert_int_equal(tp_fixture_call(f, &c), 0);
+    tp_fixture_t *f = *state;
+    TP_CALL(f, .event_id = "e1", .at_ms = T0 - 5000, .call_id = "C-1", .status = SUBMITTED);
     assert_int_equal(f->got.n, 1);
     assert_int_equal(f->got.alerts[0]->detected_at_ms, T0 + 999); /* the fake wall clock */
 }
@@ -362,8 +326,7 @@ static void test_watermark_advances_event_clock(void **state) {
     assert_int_equal(s_send_raw(f, "crm.watermark", buf, len), 0);
     free(buf);
     assert_int_equal(tp_clock_now(tp_engine_clock(f->engine)), T0 + 60000);
-    tp_test_call_t c = { .event_id = "e1", .at_ms = T0, .call_id = "C-1", .status = SUBMITTED };
-    assert_int_equal(tp_fixture_call(f, &c), 0);
+    TP_CALL(f, .event_id = "e1", .at_ms = T0, .call_id = "C-1", .status = SUBMITTED);
     assert_int_equal(f->got.alerts[0]->detected_at_ms, T0 + 60000);
 }
 
@@ -375,10 +338,8 @@ static void test_dedup_window_is_bounded(void **state) {
     tp_fixture_t *f = *state;
     const char   *ids[] = { "a", "b", "c", "a" };
     for (size_t i = 0; i < 4; i++) {
-        tp_test_call_t c = {
-            .event_id = ids[i], .at_ms = T0 + (int64_t)i, .call_id = "C", .status = PLANNED
-        };
-        assert_int_equal(tp_fixture_call(f, &c), 0); /* "a" was forgotten after "c" */
+        TP_CALL(f, .event_id = ids[i], .at_ms = T0 + (int64_t)i, .call_id = "C",
+                .status = PLANNED); /* "a" was forgotten after "c" */
     }
     assert_int_equal(tp_engine_stats(f->engine)->duplicates, 0);
 }
