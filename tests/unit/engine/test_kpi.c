@@ -38,16 +38,9 @@ static void s_has(kfx_t *k, const char *line) {
 
 static void s_call(kfx_t *k, const char *eid, int64_t at, const char *call_id, const char *hcp,
                    int status, int channel, int64_t call_at, unsigned fields) {
-    tp_test_call_t c = { .event_id = eid,
-                         .source = "veeva",
-                         .at_ms = at,
-                         .call_id = call_id,
-                         .hcp_id = hcp,
-                         .status = status,
-                         .channel = channel,
-                         .call_at_ms = call_at,
-                         .fields = fields };
-    assert_int_equal(tp_fixture_call(k->f, &c), TP_ACCEPTED);
+    TP_CALL(k->f, .event_id = eid, .source = "veeva", .at_ms = at, .call_id = call_id,
+            .hcp_id = hcp, .status = status, .channel = channel, .call_at_ms = call_at,
+            .fields = fields);
 }
 
 static void s_pref(kfx_t *k, const char *eid, int64_t at, const char *hcp, int channel) {
@@ -62,14 +55,8 @@ static void s_pref(kfx_t *k, const char *eid, int64_t at, const char *hcp, int c
 
 static void s_step(kfx_t *k, const char *eid, int64_t at, const char *contract, int type,
                    const char *step, int state, bool closed) {
-    tp_test_step_t s = { .event_id = eid,
-                         .at_ms = at,
-                         .contract_id = contract,
-                         .contract_type = type,
-                         .step = step,
-                         .state = state,
-                         .case_closed = closed };
-    assert_int_equal(tp_fixture_step(k->f, &s), TP_ACCEPTED);
+    TP_STEP(k->f, .event_id = eid, .at_ms = at, .contract_id = contract, .contract_type = type,
+            .step = step, .state = state, .case_closed = closed);
 }
 
 /* Completeness, lateness and channel match, each call counted once. */
@@ -155,13 +142,8 @@ static void test_received_by_source_interleaved(void **state) {
             char eid[16], src[16];
             snprintf(eid, sizeof eid, "c%d-%d", r, i);
             snprintf(src, sizeof src, "src-%d", i);
-            tp_test_call_t c = { .event_id = eid,
-                                 .source = src,
-                                 .at_ms = D0,
-                                 .call_id = eid,
-                                 .status = PLANNED,
-                                 .call_at_ms = D0 + TP_D };
-            assert_int_equal(tp_fixture_call(k->f, &c), TP_ACCEPTED);
+            TP_CALL(k->f, .event_id = eid, .source = src, .at_ms = D0, .call_id = eid,
+                    .status = PLANNED, .call_at_ms = D0 + TP_D);
             snprintf(eid, sizeof eid, "f%d-%d", r, i);
             tp_test_feedback_t fb = {
                 .event_id = eid, .source = "src-0", .at_ms = D0, .nps = 10, .effort = -1
@@ -186,13 +168,8 @@ static void test_labels_bounded(void **state) {
     for (int i = 0; i < 4; i++) {
         char eid[16];
         snprintf(eid, sizeof eid, "w%d", i);
-        tp_test_call_t c = { .event_id = eid,
-                             .source = sources[i],
-                             .at_ms = D0,
-                             .call_id = eid,
-                             .status = PLANNED,
-                             .call_at_ms = D0 + TP_D };
-        assert_int_equal(tp_fixture_call(k->f, &c), TP_ACCEPTED);
+        TP_CALL(k->f, .event_id = eid, .source = sources[i], .at_ms = D0, .call_id = eid,
+                .status = PLANNED, .call_at_ms = D0 + TP_D);
     }
     s_has(k, "touchpointd_events_received_total{topic=\"crm.call\",source=\"s1\"} 1");
     s_has(k, "touchpointd_events_received_total{topic=\"crm.call\",source=\"s2\"} 1");
@@ -243,14 +220,9 @@ static void test_json_by_rep_bounded(void **state) {
         char eid[16], rep[16];
         snprintf(eid, sizeof eid, "c%d", i);
         snprintf(rep, sizeof rep, "REP-%d", i);
-        tp_test_call_t c = { .event_id = eid,
-                             .at_ms = D0,
-                             .call_id = eid,
-                             .rep_id = rep,
-                             .status = SUBMITTED,
-                             .call_at_ms = D0,
-                             .fields = i % 2 ? ALL | TP_FIELD_TERRITORY : TP_FIELD_TERRITORY };
-        assert_int_equal(tp_fixture_call(k->f, &c), TP_ACCEPTED);
+        TP_CALL(k->f, .event_id = eid, .at_ms = D0, .call_id = eid, .rep_id = rep,
+                .status = SUBMITTED, .call_at_ms = D0,
+                .fields = i % 2 ? ALL | TP_FIELD_TERRITORY : TP_FIELD_TERRITORY);
     }
     json_t *j;
     assert_int_equal(tp_kpi_to_json(k->kpi, &j), 0);
@@ -272,13 +244,8 @@ static void test_json_by_rep_bounded(void **state) {
                      TP_KPI_MAX_LABELS + 5);
     json_decref(j);
     /* No territory: "_none". */
-    tp_test_call_t c = { .event_id = "nt",
-                         .at_ms = D0,
-                         .call_id = "nt",
-                         .status = SUBMITTED,
-                         .call_at_ms = D0,
-                         .fields = ALL };
-    assert_int_equal(tp_fixture_call(k->f, &c), TP_ACCEPTED);
+    TP_CALL(k->f, .event_id = "nt", .at_ms = D0, .call_id = "nt", .status = SUBMITTED,
+            .call_at_ms = D0, .fields = ALL);
     assert_int_equal(tp_kpi_to_json(k->kpi, &j), 0);
     json_t *none = s_named(json_object_get(j, "by_territory"), "_none");
     assert_non_null(none);
@@ -289,14 +256,8 @@ static void test_json_by_rep_bounded(void **state) {
 
 static void s_rep_call(kfx_t *k, const char *eid, int64_t at, const char *call_id, const char *rep,
                        unsigned fields) {
-    tp_test_call_t c = { .event_id = eid,
-                         .at_ms = at,
-                         .call_id = call_id,
-                         .rep_id = rep,
-                         .status = SUBMITTED,
-                         .channel = IN_PERSON,
-                         .fields = fields | TP_FIELD_TERRITORY };
-    assert_int_equal(tp_fixture_call(k->f, &c), TP_ACCEPTED);
+    TP_CALL(k->f, .event_id = eid, .at_ms = at, .call_id = call_id, .rep_id = rep,
+            .status = SUBMITTED, .channel = IN_PERSON, .fields = fields | TP_FIELD_TERRITORY);
 }
 
 static json_t *s_find(json_t *a, const char *key, const char *value) {
@@ -399,13 +360,8 @@ static void test_nps_effort(void **state) {
                        "feedback_sources: { tool5: { nps_max: 4, effort_scale: 5, "
                        "effort_high_is_hard: false, effort_threshold: 2 } }\n");
     s_has(k, "touchpointd_nps{territory=\"\",contract_type=\"\"} NaN");
-    tp_test_call_t c = { .event_id = "c1",
-                         .at_ms = D0,
-                         .call_id = "C1",
-                         .hcp_id = "HCP-A",
-                         .status = SUBMITTED,
-                         .fields = ALL | TP_FIELD_TERRITORY };
-    assert_int_equal(tp_fixture_call(k->f, &c), TP_ACCEPTED);
+    TP_CALL(k->f, .event_id = "c1", .at_ms = D0, .call_id = "C1", .hcp_id = "HCP-A",
+            .status = SUBMITTED, .fields = ALL | TP_FIELD_TERRITORY);
     s_step(k, "s1", D0 + TP_H, "K-1", ADVISORY, "legal", STARTED, false);
     s_fb(k, "f1", "survey", "HCP-A", 10, 2, NULL); /* promoter, effort 2 */
     s_fb(k, "f2", "survey", "HCP-A", 6, -1, NULL); /* detractor */

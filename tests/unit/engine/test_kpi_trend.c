@@ -31,13 +31,8 @@
 
 static void s_call(kfx_t *k, const char *eid, int64_t at, const char *id, int64_t call_at,
                    unsigned fields) {
-    tp_test_call_t c = { .event_id = eid,
-                         .at_ms = at,
-                         .call_id = id,
-                         .status = SUBMITTED,
-                         .call_at_ms = call_at,
-                         .fields = fields };
-    assert_int_equal(tp_fixture_call(k->f, &c), TP_ACCEPTED);
+    TP_CALL(k->f, .event_id = eid, .at_ms = at, .call_id = id, .status = SUBMITTED,
+            .call_at_ms = call_at, .fields = fields);
     kfx_feed(k);
 }
 
@@ -50,14 +45,8 @@ static void s_feedback(kfx_t *k, const char *eid, int64_t at, const char *hcp, i
 }
 
 static void s_step(kfx_t *k, const char *eid, int64_t at, int state, bool closed) {
-    tp_test_step_t s = { .event_id = eid,
-                         .at_ms = at,
-                         .contract_id = "K-1",
-                         .contract_type = ADVISORY,
-                         .step = "review",
-                         .state = state,
-                         .case_closed = closed };
-    assert_int_equal(tp_fixture_step(k->f, &s), TP_ACCEPTED);
+    TP_STEP(k->f, .event_id = eid, .at_ms = at, .contract_id = "K-1", .contract_type = ADVISORY,
+            .step = "review", .state = state, .case_closed = closed);
     kfx_feed(k);
 }
 
