@@ -188,6 +188,13 @@ void tp_expect_edge(tp_fixture_t *f, int64_t at_ms, size_t n) {
         fail_msg("at %lld + 1: %zu alerts, expected %zu", (long long)at_ms, f->got.n, n + 1);
 }
 
+void tp_expect_wall_edge(tp_fixture_t *w, tp_fixture_t *e, int64_t due_ms, size_t n) {
+    assert_int_equal(tp_engine_next_deadline(w->engine), due_ms);
+    assert_int_equal(tp_fixture_wall_tick(w, due_ms), 0);
+    assert_int_equal(tp_fixture_wall_tick(w, due_ms + 250), n);
+    TP_WATERMARK(e, due_ms + 250);
+}
+
 void tp_expect_detected(const tp_fixture_t *w, const tp_fixture_t *e, size_t i, int64_t wall_ms,
                         int64_t event_ms) {
     if (i >= w->got.n || i >= e->got.n)

@@ -75,6 +75,11 @@ int tp_fixture_step_at(tp_fixture_t *f, const char *event_id, int64_t at_ms, con
  * captured, one millisecond later n + 1 (the one due there). */
 void tp_expect_edge(tp_fixture_t *f, int64_t at_ms, size_t n);
 
+/* tp_expect_edge for a wall-clock fixture w and its event-clock twin e:
+ * w's next deadline is due_ms, a wall tick there fires nothing and one
+ * 250 ms later fires n; then e's event time moves to that same instant. */
+void tp_expect_wall_edge(tp_fixture_t *w, tp_fixture_t *e, int64_t due_ms, size_t n);
+
 /* The i-th alert of the wall-clock fixture w was detected at wall_ms, the
  * same alert of the event-clock fixture e at event_ms. */
 void tp_expect_detected(const tp_fixture_t *w, const tp_fixture_t *e, size_t i, int64_t wall_ms,

@@ -167,10 +167,7 @@ static void test_wall_clock_gives_the_same_alerts(void **state) {
     tp_fixture_t *both[2] = { w, e };
     for (int i = 0; i < 2; i++)
         s_planned(both[i], "p", TP_T0, CALL_AT);
-    assert_int_equal(tp_engine_next_deadline(w->engine), DUE);
-    assert_int_equal(tp_fixture_wall_tick(w, DUE), 0);
-    assert_int_equal(tp_fixture_wall_tick(w, DUE + 250), 1);
-    TP_WATERMARK(e, DUE + 250);
+    tp_expect_wall_edge(w, e, DUE, 1);
     for (int i = 0; i < 2; i++)
         s_status(both[i], "s", DUE + 2 * TP_H, SUBMITTED);
     tp_expect_same_alerts(w, e, 2, true, NULL);

@@ -315,10 +315,7 @@ static void test_wall_clock_gives_the_same_alerts(void **state) {
         s_feedback(both[i], "F-2", FB_AT + TP_H, 4, 6);
         s_call(both[i], "c1", "C-1", "HCP-1", SUBMITTED, FB_AT + 30 * 60000, FB_AT + 30 * 60000);
     }
-    assert_int_equal(tp_engine_next_deadline(w->engine), DUE + TP_H);
-    assert_int_equal(tp_fixture_wall_tick(w, DUE + TP_H), 0);
-    assert_int_equal(tp_fixture_wall_tick(w, DUE + TP_H + 250), 1);
-    TP_WATERMARK(e, DUE + TP_H + 250);
+    tp_expect_wall_edge(w, e, DUE + TP_H, 1);
     for (int i = 0; i < 2; i++)
         s_call(both[i], "c2", "C-2", "HCP-1", SUBMITTED, DUE + TP_D, DUE + TP_D);
     tp_fixture_wall_tick(w, EXPIRY + TP_D);
