@@ -127,6 +127,20 @@ static json_t *s_counts(const s_resp_t *r, int code, json_int_t accepted, json_i
     return list;
 }
 
+/* Item i of a refused list: its index, event_id (NULL: not checked) and
+ * error (NULL: not checked); returns the error. */
+static const char *s_refused_is(json_t *refused, size_t i, json_int_t index, const char *event_id,
+                                const char *error) {
+    json_t     *item = json_array_get(refused, i);
+    const char *err = json_string_value(json_object_get(item, "error"));
+    assert_int_equal(json_integer_value(json_object_get(item, "index")), index);
+    if (event_id)
+        assert_string_equal(json_string_value(json_object_get(item, "event_id")), event_id);
+    if (error)
+        assert_string_equal(err, error);
+    return err;
+}
+
 /* Posts body and asserts the answer's code and counts (s_counts). */
 static void s_post_counts(tp_dfx_t *d, const char *type, const char *auth, const char *body,
                           int code, json_int_t accepted, json_int_t duplicates, size_t refused) {
@@ -246,11 +260,7 @@ static void test_batch_partial(void **state) {
                                       s_call("b3", "B-3", "SUBMITTED", T0, false)));
     s_resp_t r = s_post(d, "application/json", NULL, batch);
     json_t  *refused = s_counts(&r, 422, 2, 0, 1);
-    json_t  *item = json_array_get(refused, 0);
-    assert_int_equal(json_integer_value(json_object_get(item, "index")), 1);
-    assert_string_equal(json_string_value(json_object_get(item, "event_id")), "b2");
-    assert_string_equal(json_string_value(json_object_get(item, "error")),
-                        "call.status: unknown enum value \"SUBMITED\"");
+    s_refused_is(refused, 0, 1, "b2", "call.status: unknown enum value \"SUBMITED\"");
     s_resp_free(&r);
     s_expect_alert(d, "call_incomplete", "B-1");
     s_expect_alert(d, "call_incomplete", "B-3");
@@ -262,10 +272,7 @@ static void test_batch_partial(void **state) {
                                    s_call("b5", "B-5", "SUBMITTED", T0, true)));
     r = s_post(d, "application/json", NULL, two);
     refused = s_counts(&r, 422, 1, 1, 1);
-    item = json_array_get(refused, 0);
-    assert_int_equal(json_integer_value(json_object_get(item, "index")), 0);
-    assert_string_equal(json_string_value(json_object_get(item, "event_id")), "");
-    assert_non_null(strstr(json_string_value(json_object_get(item, "error")), "event_id"));
+    assert_non_null(strstr(s_refused_is(refused, 0, 0, "", NULL), "event_id"));
     s_resp_free(&r);
 
     /* NDJSON: blank lines skipped, a line that is not JSON is an item refused. */
@@ -274,15 +281,9 @@ static void test_batch_partial(void **state) {
     assert_true(asprintf(&nd, "%s\n\n[nope\n{\"eventId\": \"n3\"}\n", l1) > 0);
     r = s_post(d, "application/x-ndjson", NULL, nd);
     refused = s_counts(&r, 422, 1, 0, 2);
-    item = json_array_get(refused, 0);
-    assert_int_equal(json_integer_value(json_object_get(item, "index")), 1);
-    assert_string_equal(json_string_value(json_object_get(item, "error")),
-                        "not JSON: line 3, column 5: invalid token near 'nope'");
-    item = json_array_get(refused, 1);
-    assert_int_equal(json_integer_value(json_object_get(item, "index")), 2);
-    assert_string_equal(json_string_value(json_object_get(item, "event_id")), "n3");
-    assert_string_equal(json_string_value(json_object_get(item, "error")),
-                        "no payload: one of call, contracting, feedback, watermark is required");
+    s_refused_is(refused, 0, 1, NULL, "not JSON: line 3, column 5: invalid token near 'nope'");
+    s_refused_is(refused, 1, 2, "n3",
+                 "no payload: one of call, contracting, feedback, watermark is required");
     s_resp_free(&r);
     s_expect_alert(d, "call_incomplete", "N-1");
 
