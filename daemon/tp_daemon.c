@@ -72,11 +72,19 @@ static int64_t s_wall_cb(void *ctx) {
 
 int tp_daemon_new_engine(tp_daemon_t *d) {
     tp_engine_destroy(&d->engine);
+    tp_kpi_destroy(&d->kpi);
+    tp_metrics_destroy(&d->kpi_m);
     int r = tp_engine_new(d->cfg, &d->engine);
     if (r < 0)
         return log_error_errno(r, "Failed to set up the rule engine: %m");
     tp_engine_set_sink(d->engine, tp_daemon_alert_sink, d);
     tp_clock_set_wall(tp_engine_clock(d->engine), s_wall_cb, d);
+    /* The KPIs before the rebuild: they are a function of the event log,
+     * the same after a restart as without one (behind a snapshot, from
+     * its section). */
+    if (tp_metrics_new("touchpointd_", &d->kpi_m) < 0 || tp_kpi_new(d->cfg, d->kpi_m, &d->kpi) < 0)
+        return log_error_errno(ENOMEM, "Out of memory");
+    tp_engine_set_observer(d->engine, tp_kpi_observe, d->kpi);
     return 0;
 }
 
@@ -117,16 +125,26 @@ static void s_deadline_cb(evutil_socket_t fd, short what, void *arg) {
     tp_daemon_rearm(d);
 }
 
-static void s_input_cb(void *arg, const tp_frame_t *frames, size_t nframes) {
-    tp_daemon_t *d = arg;
-    d->now_ms = tp_realtime_ms();
-    int r = tp_engine_handle(d->engine, frames, nframes);
+/* After the engine handled the event [topic, Envelope] with result r: an
+ * accepted one goes to the event log, an error is logged, timers rearmed. */
+static void s_handled(tp_daemon_t *d, int r, const tp_frame_t ev[2]) {
     if (r == TP_ACCEPTED)
-        tp_daemon_log(d, TP_LOG_EVENT, frames[0].data, frames[0].len, frames[1].data,
-                      frames[1].len);
+        tp_daemon_log(d, TP_LOG_EVENT, ev[0].data, ev[0].len, ev[1].data, ev[1].len);
     else if (r < 0)
         log_error_errno(r, "Failed to process event: %m");
     tp_daemon_rearm(d);
+}
+
+/* A NACK to the reliable producer `who`, naming the event and the reason. */
+static void s_nack(tp_daemon_t *d, const tp_frame_t *who, const char *id, const char *why) {
+    tp_frame_t nack[4] = { *who, { "NACK", 4 }, { id, strlen(id) }, { why, strlen(why) } };
+    tp_bus_send(d->reliable, nack, 4);
+}
+
+static void s_input_cb(void *arg, const tp_frame_t *frames, size_t nframes) {
+    tp_daemon_t *d = arg;
+    d->now_ms = tp_realtime_ms();
+    s_handled(d, tp_engine_handle(d->engine, frames, nframes), frames);
 }
 
 /* Reliable input: [identity, topic, Envelope]. Accepted (or already seen)
@@ -149,8 +167,7 @@ static void s_reliable_cb(void *arg, const tp_frame_t *frames, size_t nframes) {
         /* On ENOMEM no ACK: the producer resends, dedup absorbs it. */
         tp_daemon_queued(d, tp_outbox_ack(d->outbox, frames[0].data, frames[0].len, id));
     } else if (r == TP_REFUSED && nframes >= 1) {
-        tp_frame_t nack[4] = { frames[0], { "NACK", 4 }, { id, strlen(id) }, { why, strlen(why) } };
-        tp_bus_send(d->reliable, nack, 4);
+        s_nack(d, &frames[0], id, why);
     } else if (r < 0) {
         log_error_errno(r, "Failed to process event: %m");
     }
@@ -170,8 +187,7 @@ static void s_reliable_oversize_cb(void *arg, const tp_frame_t *frames, size_t n
         tp_codec_event_id(&frames[2], id, sizeof id);
     snprintf(why, sizeof why, "message of %zu bytes is over limits.max_message_bytes (%zu)", bytes,
              d->cfg->max_message_bytes);
-    tp_frame_t nack[4] = { frames[0], { "NACK", 4 }, { id, strlen(id) }, { why, strlen(why) } };
-    tp_bus_send(d->reliable, nack, 4);
+    s_nack(d, &frames[0], id, why);
 }
 
 /* HTTP ingest: one event [topic, Envelope] down the reliable input's path
@@ -187,12 +203,7 @@ static int s_ingest_submit_cb(void *ctx, const tp_frame_t frames[2], char *why, 
         return TP_REFUSED;
     }
     int r = tp_engine_handle_why(d->engine, frames, 2, why, whylen, NULL, 0);
-    if (r == TP_ACCEPTED)
-        tp_daemon_log(d, TP_LOG_EVENT, frames[0].data, frames[0].len, frames[1].data,
-                      frames[1].len);
-    else if (r < 0)
-        log_error_errno(r, "Failed to process event: %m");
-    tp_daemon_rearm(d);
+    s_handled(d, r, frames);
     return r;
 }
 
@@ -259,7 +270,7 @@ int tp_daemon_open_http(tp_daemon_t *d, const tp_config_t *cfg) {
                                   .when_durable = tp_daemon_ingest_when_durable_cb,
                                   .ctx = d };
     char                  why[512];
-    int                   r = tp_http_new(d->base, cfg, d->engine, &ops, why, sizeof why, &d->http);
+    int r = tp_http_new(d->base, cfg, d->engine, d->kpi, d->kpi_m, &ops, why, sizeof why, &d->http);
     if (r < 0)
         return log_error_errno(r, "Failed to start the HTTP endpoint: %s: %m", why);
     tp_http_set_collector(d->http, tp_daemon_collect_cb, d);
@@ -434,6 +445,8 @@ void tp_daemon_destroy(tp_daemon_t **p) {
     if (d->deadline_ev)
         event_free(d->deadline_ev);
     tp_engine_destroy(&d->engine);
+    tp_kpi_destroy(&d->kpi);
+    tp_metrics_destroy(&d->kpi_m);
     if (d->lock_fd >= 0)
         close(d->lock_fd);
     free(d);

@@ -14,6 +14,7 @@
 #include "tp_cluster.h"
 #include "tp_daemon.h"
 #include "tp_http.h"
+#include "tp_kpi.h"
 #include "tp_journal.h"
 #include "tp_log.h"
 #include "tp_nats.h"
@@ -44,7 +45,9 @@ struct tp_daemon {
     bool                rebuilding; /* replaying the event log: alerts are already journaled */
     tp_zap_t           *zap;        /* CURVE on: the ZAP handler (the bus owns it), or NULL */
     uint64_t            rebuilt_alerts;
-    tp_http_t          *http; /* /healthz, /metrics, /status; NULL when http.enabled is false */
+    tp_http_t          *http;  /* /healthz, /metrics, /status; NULL when http.enabled is false */
+    tp_metrics_t       *kpi_m; /* the KPI families (rendered by http) */
+    tp_kpi_t           *kpi;   /* fed from the rebuild on, so KPIs survive restarts */
     tp_nats_t        *nats; /* JetStream input and alert stream; NULL when nats.enabled is false */
     tp_cluster_t     *cluster;      /* instead of nats with nats.ownership: lease */
     tp_nats_metrics_t nats_metrics; /* nats_* on /metrics */

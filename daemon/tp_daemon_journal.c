@@ -190,7 +190,8 @@ void tp_daemon_journal_drain(tp_daemon_t *d) {
 int tp_daemon_alert_sink(void *ctx, const char *topic, const uint8_t *buf, size_t len,
                          const Touchpoint__V1__Alert *alert) {
     tp_daemon_t *d = ctx;
-    if (d->rebuilding) { /* journaled and published before the restart */
+    tp_kpi_alert(d->kpi, alert); /* rebuilding too: time to resolution is durable */
+    if (d->rebuilding) {         /* journaled and published before the restart */
         d->rebuilt_alerts++;
         return 0;
     }

@@ -129,6 +129,7 @@ int tp_daemon_reload(tp_daemon_t *d, const tp_config_t *next) {
         return r;
     }
     d->cfg = next;
+    tp_kpi_set_config(d->kpi, next);
     tp_daemon_journal_apply(d, next);
     d->journal_rl.interval_ms = next->log_interval_ms;
     d->journal_rl.burst = next->log_burst;

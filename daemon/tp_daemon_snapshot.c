@@ -58,17 +58,25 @@ static int s_engine_load(void *ctx, tp_snapr_t *r) {
     return tp_engine_load(((tp_daemon_t *)ctx)->engine, r);
 }
 
-/* One entry per module that keeps state. The KPI state (daemon/http/kpi,
- * tp_kpi_save / tp_kpi_load) is registered here at its merge:
- *   { TP_SNAP_TAG('K','P','I','S'), "kpi", s_kpi_save, s_kpi_load, d },
- * A file written with other sections is refused (-EPROTO) and the restart
- * falls back to the one before, or to the full log. */
+static void s_kpi_save(void *ctx, tp_snapw_t *w) {
+    tp_kpi_save(((tp_daemon_t *)ctx)->kpi, w); /* errors are the writer's, sticky */
+}
+
+static int s_kpi_load(void *ctx, tp_snapr_t *r) {
+    return tp_kpi_load(((tp_daemon_t *)ctx)->kpi, r);
+}
+
+/* One entry per module that keeps state, in file order. A file written
+ * with other sections is refused (-EPROTO) and the restart falls back to
+ * the one before, or to the full log. */
 static size_t s_sections(tp_daemon_t *d, tp_snapshot_section_t *ret, size_t max) {
     size_t n = 0;
     if (n < max)
         ret[n++] = (tp_snapshot_section_t){ TP_SNAP_TAG('E', 'N', 'G', 'N'), "engine",
                                             s_engine_save, s_engine_load, d };
-    /* KPI section: here (see above). */
+    if (n < max) /* the KPIs count the whole log, which is gone behind a snapshot */
+        ret[n++] = (tp_snapshot_section_t){ TP_SNAP_TAG('K', 'P', 'I', 'S'), "kpi", s_kpi_save,
+                                            s_kpi_load, d };
     return n;
 }
 

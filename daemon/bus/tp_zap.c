@@ -43,10 +43,8 @@ struct tp_zap {
 
 static void s_free_keys(s_key_t **set) {
     s_key_t *k, *tmp;
-    HASH_ITER(hh, *set, k, tmp) {
-        HASH_DEL(*set, k);
-        free(k);
-    }
+    TP_HASH_DRAIN(*set, k, tmp)
+    free(k);
 }
 
 static s_domain_t *s_find(const tp_zap_t *z, const char *domain, size_t len) {

@@ -163,6 +163,11 @@ typedef struct tp_config {
         } dashboard;
     } http;
     struct {
+        int64_t  trend_bucket_ms;    /* a trend period, aligned on Mondays 00:00 UTC */
+        int64_t  trend_retention_ms; /* periods kept (at most 1040) */
+        unsigned trend_max_groups;   /* territories kept apart; then "_other" */
+    } kpi;
+    struct {
         bool     enabled;         /* events from JetStream, alerts to it too */
         char    *url;             /* owned; "nats://127.0.0.1:4222" (comma-separated list) */
         unsigned partition_count; /* partitions of tp.events.<p>.<kind> */

@@ -148,6 +148,16 @@ const tp_config_key_t tp_config_keys[] = {
       "15s",
       "an SSE comment this often on every alert stream keeps proxies and dead peers honest; a "
       "stream whose snapshot took nothing over a whole interval is cut"),
+    K("kpi.trend_bucket", TP_CONFIG_DURATION, kpi.trend_bucket_ms, 3600000, 7776000000LL, "7d",
+      "period of the KPI trends (/v1/kpi/trend), aligned on Mondays 00:00 UTC: 7d = ISO weeks; "
+      "read at start (a reload keeps the running one)"),
+    K("kpi.trend_retention", TP_CONFIG_DURATION, kpi.trend_retention_ms, 3600000,
+      TP_CONFIG_DURATION_MAX_MS, "728d",
+      "trend periods older than this behind the newest are dropped (at most 1040 periods kept); "
+      "read at start"),
+    KU("kpi.trend_max_groups", kpi.trend_max_groups, 1, 10000, "200",
+       "territories the trends keep apart (memory: up to ~20 KB each per period); later ones "
+       "count under \"_other\"; read at start"),
     K("nats.enabled", TP_CONFIG_BOOL, nats.enabled, 0, 1, "false",
       "JetStream mode: consume events from nats.events_stream, publish alerts to nats.alerts_stream"
       " (needs journal.enabled; restart to change any nats key)"),
@@ -344,6 +354,7 @@ const char *tp_config_default_yaml(void) {
            "  ingest: { enabled: false, max_body_bytes: 1048576, bearer_token_file: \"\" }\n"
            "  dashboard: { enabled: false, bearer_token_file: \"\", root: \"\", max_clients: 32,\n"
            "               max_client_buffer: 1048576, keepalive: 15s }\n"
+           "kpi: { trend_bucket: 7d, trend_retention: 728d, trend_max_groups: 200 }\n"
            "nats:\n"
            "  { enabled: false, url: \"nats://127.0.0.1:4222\", partition_count: 16, partitions: "
            "[],\n"

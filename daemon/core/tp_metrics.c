@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "tp_hash.h"
+#include "tp_snapio.h"
 
 /* One series: label values and either a value or histogram counts. */
 typedef struct s_series {
@@ -112,6 +113,17 @@ tp_metric_t *tp_metrics_add(tp_metrics_t *m, tp_metric_type_t type, const char *
     *m->tail = f;
     m->tail = &f->next;
     return f;
+}
+
+int tp_metrics_add_all(tp_metrics_t *m, const tp_metric_def_t *defs, size_t n) {
+    int r = 0;
+    for (size_t i = 0; i < n; i++) {
+        const tp_metric_def_t *d = &defs[i];
+        *d->slot = tp_metrics_add(m, d->type, d->name, d->help, d->labels, NULL, 0);
+        if (!*d->slot)
+            r = -ENOMEM;
+    }
+    return r;
 }
 
 void tp_metric_limit(tp_metric_t *f, size_t label, size_t max) {
@@ -237,6 +249,52 @@ int tp_metric_observe(tp_metric_t *f, const char *const *values, double v) {
     s->count++;
     s->sum += v;
     return 0;
+}
+
+void tp_metric_save(const tp_metric_t *f, tp_snapw_t *w) {
+    tp_snapw_str(w, f->name);
+    tp_snapw_u64(w, HASH_COUNT(f->series));
+    for (const s_series_t *s = f->series; s; s = s->hh.next) {
+        for (size_t i = 0; i < f->n_labels; i++)
+            tp_snapw_str(w, s->values[i]);
+        tp_snapw_f64(w, s->value);
+        tp_snapw_f64(w, s->sum);
+        tp_snapw_u64(w, s->count);
+        for (size_t i = 0; f->n_buckets && i <= f->n_buckets; i++)
+            tp_snapw_u64(w, s->counts[i]);
+    }
+}
+
+int tp_metric_load(tp_metric_t *f, tp_snapr_t *r) {
+    char    *name = NULL;
+    uint64_t n = 0;
+    int      e = tp_snapr_str(r, 4096, &name);
+    bool     same = e == 0 && name && !strcmp(name, f->name);
+    free(name);
+    if (e < 0 || !same || tp_snapr_u64(r, &n) < 0)
+        return -EBADMSG;
+    for (uint64_t k = 0; k < n; k++) {
+        char *v[TP_METRIC_MAX_LABELS] = { NULL };
+        for (size_t i = 0; i < f->n_labels; i++)
+            tp_snapr_str(r, 4096, &v[i]);
+        s_series_t *s = NULL;
+        e = tp_snapr_error(r);
+        for (size_t i = 0; i < f->n_labels; i++)
+            if (!v[i])
+                e = -EBADMSG;
+        if (e == 0 && !(s = s_get(f, (const char *const *)v)))
+            e = -ENOMEM;
+        for (size_t i = 0; i < f->n_labels; i++)
+            free(v[i]);
+        if (e < 0)
+            return e;
+        tp_snapr_f64(r, &s->value);
+        tp_snapr_f64(r, &s->sum);
+        tp_snapr_u64(r, &s->count);
+        for (size_t i = 0; f->n_buckets && i <= f->n_buckets; i++)
+            tp_snapr_u64(r, &s->counts[i]);
+    }
+    return tp_snapr_error(r) < 0 ? -EBADMSG : 0;
 }
 
 double tp_metric_value(const tp_metric_t *f, const char *const *values) {

@@ -39,6 +39,21 @@ tp_metric_t *tp_metrics_add(tp_metrics_t *m, tp_metric_type_t type, const char *
                             const char *help, const char *const *labels, const double *buckets,
                             size_t n_buckets);
 
+/* One counter or gauge family of a registration table: where its handle
+ * goes, then tp_metrics_add's arguments. */
+typedef struct {
+    tp_metric_t      **slot;
+    tp_metric_type_t   type;
+    const char        *name;
+    const char        *help;
+    const char *const *labels;
+} tp_metric_def_t;
+
+/* Adds every family of defs[0..n) into its slot, so a module declares its
+ * families as one table. 0, or -ENOMEM if one could not be added (its slot
+ * is NULL; the others stay the registry's). */
+int tp_metrics_add_all(tp_metrics_t *m, const tp_metric_def_t *defs, size_t n);
+
 /* Bounds the distinct values of label number `label` to `max`: series with
  * a new value past that are kept under TP_METRIC_OTHER. */
 void tp_metric_limit(tp_metric_t *f, size_t label, size_t max);
@@ -67,6 +82,15 @@ int tp_metrics_render(const tp_metrics_t *m, char **ret_text, size_t *ret_len);
  * [{labels: {..}, value} | {labels, buckets: [{le, count}], sum, count}]}}
  * with cumulative bucket counts and NaN as null. NULL on ENOMEM. */
 json_t *tp_metrics_to_json(const tp_metrics_t *m);
+
+struct tp_snapw;
+struct tp_snapr;
+/* A family's series (label values, values, histogram counts) in a snapshot
+ * (tp_snapio), and back into the same family of a new registry: series
+ * are created in the saved order, so it renders as before. Load: 0,
+ * -EBADMSG for another family or a short or corrupt record, -ENOMEM. */
+void tp_metric_save(const tp_metric_t *f, struct tp_snapw *w);
+int  tp_metric_load(tp_metric_t *f, struct tp_snapr *r);
 
 /* Appends `s` escaped as a label value (\\, \", \n) to f. */
 void tp_metrics_escape_label(FILE *f, const char *s);

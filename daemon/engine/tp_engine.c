@@ -292,15 +292,22 @@ size_t tp_engine_deadlines(const tp_engine_t *e) {
 
 static int s_dispatch(tp_engine_t *e, const Touchpoint__V1__Envelope *env, char *why,
                       size_t whylen) {
-    int r = tp_dedup_check(e->dedup, env->event_id, strlen(env->event_id));
-    if (r < 0)
-        return r;
-    if (r == 1) {
+    size_t   idlen = strlen(env->event_id);
+    uint64_t idhash;
+    if (tp_dedup_seen(e->dedup, env->event_id, idlen, &idhash)) {
         e->stats.duplicates++;
         if (s_may_log(&e->bad_rl))
             log_info("Ignoring duplicate event '%s' from '%s'", env->event_id, env->source);
         return TP_DUPLICATE;
     }
+    /* Remembered before anything changes (out of memory then changes
+     * nothing), except a step: the cases may refuse it for a limit, and a
+     * refused event must not be remembered, or its resend after the NACK
+     * would be taken for a duplicate and lost. */
+    bool step = env->payload_case == TOUCHPOINT__V1__ENVELOPE__PAYLOAD_CONTRACTING;
+    int  r;
+    if (!step && (r = tp_dedup_remember(e->dedup, env->event_id, idlen, idhash)) < 0)
+        return r;
     s_check_sequence(e, env);
     int64_t t = env->occurred_at_ms;
     if (env->payload_case == TOUCHPOINT__V1__ENVELOPE__PAYLOAD_WATERMARK &&
@@ -320,10 +327,12 @@ static int s_dispatch(tp_engine_t *e, const Touchpoint__V1__Envelope *env, char 
         if (r < 0)
             return r;
         ev.applied = r == 1;
-        if (!ev.applied)
+        if (!ev.applied) {
             e->stats.stale_versions++;
-        else
+        } else {
             s_arm_call_retention(e, ev.call);
+            ev.hcp = tp_key(ev.call->hcp_id); /* rules look at applied versions only */
+        }
         break;
     case TOUCHPOINT__V1__ENVELOPE__PAYLOAD_CONTRACTING:
         r = tp_cases_apply(e->cases, env->contracting, env->event_id, &change);
@@ -348,11 +357,18 @@ static int s_dispatch(tp_engine_t *e, const Touchpoint__V1__Envelope *env, char 
         }
         if (r < 0)
             return r;
+        if (tp_dedup_remember(e->dedup, env->event_id, idlen, idhash) < 0)
+            log_warning("Out of memory remembering event '%s': a resend of it will not be "
+                        "recognised as a duplicate",
+                        env->event_id);
         e->stats.contracting++;
         ev.step = &change;
         s_arm_case_retention(e, change.kase);
         break;
-    case TOUCHPOINT__V1__ENVELOPE__PAYLOAD_FEEDBACK: e->stats.feedback++; break;
+    case TOUCHPOINT__V1__ENVELOPE__PAYLOAD_FEEDBACK:
+        e->stats.feedback++;
+        ev.hcp = tp_key(env->feedback->hcp_id);
+        break;
     case TOUCHPOINT__V1__ENVELOPE__PAYLOAD_WATERMARK: e->stats.watermarks++; break;
     default: return TP_REFUSED; /* unreachable: the codec refuses envelopes without payload */
     }

@@ -18,6 +18,7 @@
 #include "tp_ingest.h"
 #include "tp_dash_int.h"
 #include "tp_http_reply.h"
+#include "tp_kpi_trend.h"
 
 #define KPI_CACHE_MS 1000 /* /v1/kpi is computed at most this often, for all pages */
 
@@ -260,6 +261,68 @@ static void s_kpi(tp_dash_t *d, struct evhttp_request *req) {
     tp_dash_json_reply(req, HTTP_OK, "OK", d->kpi_text);
 }
 
+/* The period a trend request names: absent, "period" (whatever
+ * kpi.trend_bucket is), or "week" / "day" when that is what it is. */
+static bool s_bucket_ok(const tp_config_t *cfg, const char *bucket) {
+    return !bucket || !strcmp(bucket, "period") ||
+           (!strcmp(bucket, "week") && cfg->kpi.trend_bucket_ms == 7 * 86400000LL) ||
+           (!strcmp(bucket, "day") && cfg->kpi.trend_bucket_ms == 86400000LL);
+}
+
+static void s_bad_request(struct evhttp_request *req, const char *why) {
+    json_t *j = json_pack("{s:s}", "error", why);
+    char   *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    if (text)
+        tp_dash_json_reply(req, HTTP_BADREQUEST, "Bad Request", text);
+    else
+        evhttp_send_error(req, HTTP_INTERNAL, NULL);
+    free(text);
+}
+
+/* GET /v1/kpi/trend?metric=NAME[&by=..][&kind=..][&bucket=week][&format=csv]:
+ * tp_kpi_trend_query as JSON, or CSV with format=csv or Accept: text/csv. */
+static void s_trend(tp_dash_t *d, struct evhttp_request *req) {
+    const char      *q = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
+    struct evkeyvalq kv = { 0 };
+    if (q && evhttp_parse_query_str(q, &kv) < 0) {
+        s_bad_request(req, "malformed query");
+        return;
+    }
+    const char *format = evhttp_find_header(&kv, "format");
+    const char *accept = evhttp_find_header(evhttp_request_get_input_headers(req), "Accept");
+    bool        csv = format ? !strcmp(format, "csv") : accept && strstr(accept, "text/csv");
+    json_t     *doc = NULL;
+    int         r = -EINVAL;
+    if (!s_bucket_ok(d->cfg, evhttp_find_header(&kv, "bucket")))
+        s_bad_request(req, "bucket: this daemon keeps one period, kpi.trend_bucket; ask for "
+                           "bucket=period (or week when it is 7d)");
+    else if (format && strcmp(format, "csv") && strcmp(format, "json"))
+        s_bad_request(req, "format: csv or json");
+    else if ((r = tp_kpi_trend_json(d->kpi, evhttp_find_header(&kv, "metric"),
+                                    evhttp_find_header(&kv, "by"), evhttp_find_header(&kv, "kind"),
+                                    &doc)) == -EINVAL)
+        s_bad_request(req, "metric: completeness, late_rate, channel_match, nps, effort, "
+                           "resolution_median_seconds (by territory, kind or all; kind=...) or "
+                           "cycle_median_seconds (by contract_type or all)");
+    else if (r < 0)
+        evhttp_send_error(req, HTTP_INTERNAL, NULL);
+    evhttp_clear_headers(&kv);
+    if (r < 0)
+        return;
+    char  *text = NULL;
+    size_t len = 0;
+    if (csv ? tp_kpi_trend_csv(doc, &text, &len) < 0 : !(text = json_dumps(doc, JSON_COMPACT)))
+        evhttp_send_error(req, HTTP_INTERNAL, NULL);
+    else if (csv)
+        tp_http_reply(req, HTTP_OK, "OK", "text/csv; charset=utf-8; header=present", text, len,
+                      NULL);
+    else
+        tp_dash_json_reply(req, HTTP_OK, "OK", text);
+    free(text);
+    json_decref(doc);
+}
+
 bool tp_dash_handle(tp_dash_t *d, struct evhttp_request *req, const char *path) {
     if (!d || !d->on)
         return false;
@@ -271,6 +334,8 @@ bool tp_dash_handle(tp_dash_t *d, struct evhttp_request *req, const char *path) 
         api = tp_dash_stream_open;
     else if (!strcmp(path, "/v1/kpi"))
         api = s_kpi;
+    else if (!strcmp(path, "/v1/kpi/trend"))
+        api = s_trend;
     else if (!page)
         return false;
     enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
@@ -343,21 +408,21 @@ int tp_dash_new(struct event_base *base, const tp_config_t *cfg, tp_engine_t *en
     d->token = token;
     d->cut_rl = (tp_ratelimit_t){ .interval_ms = cfg->log_interval_ms, .burst = cfg->log_burst };
     snprintf(why, whylen, "dashboard");
-    d->m_clients =
-        tp_metrics_add(m, TP_METRIC_GAUGE, "dashboard_streams",
-                       "Dashboard alert streams (/v1/alerts/stream) open now", NULL, NULL, 0);
-    d->m_cut = tp_metrics_add(m, TP_METRIC_COUNTER, "dashboard_streams_cut_total",
-                              "Dashboard streams closed because the client did not read "
-                              "(http.dashboard.max_client_buffer)",
-                              NULL, NULL, 0);
-    d->m_refused =
-        tp_metrics_add(m, TP_METRIC_COUNTER, "dashboard_streams_refused_total",
-                       "Dashboard streams refused: http.dashboard.max_clients open", NULL, NULL, 0);
-    d->m_sent = tp_metrics_add(m, TP_METRIC_COUNTER, "dashboard_stream_bytes_total",
-                               "Bytes queued to dashboard streams", NULL, NULL, 0);
+    const tp_metric_def_t defs[] = {
+        { &d->m_clients, TP_METRIC_GAUGE, "dashboard_streams",
+          "Dashboard alert streams (/v1/alerts/stream) open now", NULL },
+        { &d->m_cut, TP_METRIC_COUNTER, "dashboard_streams_cut_total",
+          "Dashboard streams closed because the client did not read "
+          "(http.dashboard.max_client_buffer)",
+          NULL },
+        { &d->m_refused, TP_METRIC_COUNTER, "dashboard_streams_refused_total",
+          "Dashboard streams refused: http.dashboard.max_clients open", NULL },
+        { &d->m_sent, TP_METRIC_COUNTER, "dashboard_stream_bytes_total",
+          "Bytes queued to dashboard streams", NULL },
+    };
     r = -ENOMEM;
-    if (tp_dash_alerts_new(&d->alerts) < 0 || !d->m_clients || !d->m_cut || !d->m_refused ||
-        !d->m_sent ||
+    if (tp_dash_alerts_new(&d->alerts) < 0 ||
+        tp_metrics_add_all(m, defs, sizeof defs / sizeof defs[0]) < 0 ||
         !(d->heartbeat = event_new(base, -1, EV_PERSIST, tp_dash_stream_heartbeat_cb, d)) ||
         !(d->send_ev = event_new(base, -1, 0, tp_dash_stream_send_batch_cb, d)) ||
         (r = s_switch(d, cfg->http.dashboard.enabled)) < 0) {

@@ -100,7 +100,8 @@ struct tp_http {
     unsigned                    port;
     time_t                      started;
     tp_metrics_t               *m;
-    tp_kpi_t                   *kpi;
+    tp_kpi_t                   *kpi;    /* borrowed: the daemon's, fed since the rebuild */
+    tp_metrics_t               *kpi_m;  /* borrowed: the KPI families, rendered after m's */
     tp_ingest_t                *ingest; /* POST /v1/events (answers 404 while disabled) */
     tp_dash_t                  *dash;   /* /dashboard/, /v1/alerts, /v1/kpi (404 while disabled) */
     tp_http_conns_t            *conns;  /* the connection limit and request deadline */
@@ -192,13 +193,30 @@ static void s_healthz(tp_http_t *h, struct evhttp_request *req) {
 static void s_metrics(tp_http_t *h, struct evhttp_request *req) {
     char  *text;
     size_t len;
+    char  *kpi_text = NULL;
+    size_t kpi_len = 0;
     s_collect(h);
     if (tp_metrics_render(h->m, &text, &len) < 0) {
         evhttp_send_error(req, HTTP_INTERNAL, NULL);
         return;
     }
-    tp_http_reply(req, HTTP_OK, "OK", "text/plain; version=0.0.4; charset=utf-8", text, len, NULL);
-    free(text);
+    if (tp_metrics_render(h->kpi_m, &kpi_text, &kpi_len) < 0) {
+        free(text);
+        evhttp_send_error(req, HTTP_INTERNAL, NULL);
+        return;
+    }
+    char *all = realloc(text, len + kpi_len + 1);
+    if (!all) {
+        free(text);
+        free(kpi_text);
+        evhttp_send_error(req, HTTP_INTERNAL, NULL);
+        return;
+    }
+    memcpy(all + len, kpi_text, kpi_len + 1);
+    free(kpi_text);
+    tp_http_reply(req, HTTP_OK, "OK", "text/plain; version=0.0.4; charset=utf-8", all,
+                  len + kpi_len, NULL);
+    free(all);
 }
 
 static void s_status(tp_http_t *h, struct evhttp_request *req) {
@@ -206,7 +224,11 @@ static void s_status(tp_http_t *h, struct evhttp_request *req) {
     s_collect(h);
     const char *why = s_unhealthy(h, buf, sizeof buf);
     json_t     *doc = json_object(), *metrics = tp_metrics_to_json(h->m), *lua = json_array();
-    char       *text = NULL;
+    json_t     *kpi_metrics = tp_metrics_to_json(h->kpi_m);
+    if (metrics && kpi_metrics)
+        json_object_update(metrics, kpi_metrics);
+    json_decref(kpi_metrics);
+    char *text = NULL;
     s_collect_lua(h, lua);
     if (doc && metrics && json_object_set_new(doc, "version", json_string(TP_VERSION)) == 0 &&
         json_object_set_new(doc, "uptime_seconds",
@@ -287,46 +309,38 @@ static int s_families(tp_http_t *h) {
     for (size_t i = 0; i < N_COUNTERS; i++)
         ok = ok && (h->counters[i] = tp_metrics_add(m, TP_METRIC_COUNTER, s_counters[i].name,
                                                     s_counters[i].help, NULL, NULL, 0));
-    h->refused = tp_metrics_add(m, TP_METRIC_COUNTER, "events_refused_total",
-                                "Bus messages refused, by reason (frames, topic, decode, "
-                                "mismatch, invalid, empty)",
-                                reason, NULL, 0);
-    h->alerts = tp_metrics_add(m, TP_METRIC_COUNTER, "alerts_total",
-                               "Alerts raised, by rule and status (FIRING, RESOLVED)", rule_status,
-                               NULL, 0);
-    h->open_alerts =
-        tp_metrics_add(m, TP_METRIC_GAUGE, "open_alerts", "Alerts FIRING now", NULL, NULL, 0);
-    h->open_calls = tp_metrics_add(m, TP_METRIC_GAUGE, "open_calls",
-                                   "Calls held in state (until limits.call_retention forgets "
-                                   "them)",
-                                   NULL, NULL, 0);
-    h->open_cases = tp_metrics_add(m, TP_METRIC_GAUGE, "open_cases",
-                                   "Contracting cases held in state (open, or closed within "
-                                   "limits.case_retention)",
-                                   NULL, NULL, 0);
-    h->deadlines = tp_metrics_add(m, TP_METRIC_GAUGE, "armed_deadlines",
-                                  "Rule and retention deadlines armed", NULL, NULL, 0);
-    static const char *const lua_rule[] = { "rule", NULL }, *const lua_reason[] = { "rule",
-                                                                                    "reason",
-                                                                                    NULL };
-    h->lua_calls =
-        tp_metrics_add(m, TP_METRIC_COUNTER, "lua_rule_calls_total",
-                       "Calls into a Lua rule (on_event, on_deadline)", lua_rule, NULL, 0);
-    h->lua_errors = tp_metrics_add(m, TP_METRIC_COUNTER, "lua_rule_errors_total",
-                                   "Calls into a Lua rule abandoned, by reason (instructions, "
-                                   "memory, error, bad_argument, store_full)",
-                                   lua_reason, NULL, 0);
-    h->start_time = tp_metrics_add(m, TP_METRIC_GAUGE, "start_time_seconds",
-                                   "When the daemon started, unix seconds", NULL, NULL, 0);
+    static const char *const lua_rule[] = { "rule", NULL };
+    static const char *const lua_reason[] = { "rule", "reason", NULL };
+    const tp_metric_def_t    defs[] = {
+           { &h->refused, TP_METRIC_COUNTER, "events_refused_total",
+             "Bus messages refused, by reason (frames, topic, decode, mismatch, invalid, empty)",
+             reason },
+           { &h->alerts, TP_METRIC_COUNTER, "alerts_total",
+             "Alerts raised, by rule and status (FIRING, RESOLVED)", rule_status },
+           { &h->open_alerts, TP_METRIC_GAUGE, "open_alerts", "Alerts FIRING now", NULL },
+           { &h->open_calls, TP_METRIC_GAUGE, "open_calls",
+             "Calls held in state (until limits.call_retention forgets them)", NULL },
+           { &h->open_cases, TP_METRIC_GAUGE, "open_cases",
+             "Contracting cases held in state (open, or closed within limits.case_retention)", NULL },
+           { &h->deadlines, TP_METRIC_GAUGE, "armed_deadlines", "Rule and retention deadlines armed",
+             NULL },
+           { &h->lua_calls, TP_METRIC_COUNTER, "lua_rule_calls_total",
+             "Calls into a Lua rule (on_event, on_deadline)", lua_rule },
+           { &h->lua_errors, TP_METRIC_COUNTER, "lua_rule_errors_total",
+             "Calls into a Lua rule abandoned, by reason (instructions, memory, error, "
+                "bad_argument, store_full)",
+             lua_reason },
+           { &h->start_time, TP_METRIC_GAUGE, "start_time_seconds",
+             "When the daemon started, unix seconds", NULL },
+    };
+    int r = tp_metrics_add_all(m, defs, sizeof defs / sizeof defs[0]);
     h->lag = tp_metrics_add(m, TP_METRIC_HISTOGRAM, "loop_lag_seconds",
                             "How late a 1 s timer fires: the event loop's delay", NULL, lag_b,
                             sizeof lag_b / sizeof lag_b[0]);
     h->commit = tp_metrics_add(m, TP_METRIC_HISTOGRAM, "journal_commit_seconds",
                                "Time of one journal group commit", NULL, commit_b,
                                sizeof commit_b / sizeof commit_b[0]);
-    if (!ok || !h->lua_calls || !h->lua_errors || !h->refused || !h->alerts || !h->open_alerts ||
-        !h->open_calls || !h->open_cases || !h->deadlines || !h->start_time || !h->lag ||
-        !h->commit)
+    if (r < 0 || !ok || !h->lag || !h->commit)
         return -ENOMEM;
     /* Every reason and every status at 0 from the start, so a rate() has a base. */
     for (int i = 1; i < TP_BAD__COUNT; i++) {
@@ -385,7 +399,8 @@ static void s_apply_ingest(tp_http_t *h, const tp_config_t *cfg, char *token) {
 }
 
 int tp_http_new(struct event_base *base, const tp_config_t *cfg, tp_engine_t *engine,
-                const tp_ingest_ops_t *ingest, char *why, size_t whylen, tp_http_t **ret) {
+                struct tp_kpi *kpi, tp_metrics_t *kpi_m, const tp_ingest_ops_t *ingest, char *why,
+                size_t whylen, tp_http_t **ret) {
     char     host[64], *token = NULL;
     unsigned port;
     snprintf(why, whylen, "http.listen '%s'", cfg->http.listen);
@@ -401,11 +416,13 @@ int tp_http_new(struct event_base *base, const tp_config_t *cfg, tp_engine_t *en
     }
     h->cfg = cfg;
     h->engine = engine;
+    h->kpi = kpi;
+    h->kpi_m = kpi_m;
     h->started = time(NULL);
     r = -ENOMEM;
     if (tp_metrics_new("touchpointd_", &h->m) < 0 || s_families(h) < 0 ||
-        tp_ingest_new(h->m, ingest, &h->ingest) < 0 || tp_kpi_new(cfg, h->m, &h->kpi) < 0 ||
-        !(h->http = evhttp_new(base)) || tp_http_conns_new(base, h->http, h->m, &h->conns) < 0 ||
+        tp_ingest_new(h->m, ingest, &h->ingest) < 0 || !(h->http = evhttp_new(base)) ||
+        tp_http_conns_new(base, h->http, h->m, &h->conns) < 0 ||
         !(h->tick = evtimer_new(base, s_tick_cb, h))) {
         free(token);
         snprintf(why, whylen, "HTTP endpoint");
@@ -444,8 +461,6 @@ int tp_http_new(struct event_base *base, const tp_config_t *cfg, tp_engine_t *en
     h->tick_due_us = tp_monotonic_us() + TICK_US;
     struct timeval tv = { TICK_US / 1000000, TICK_US % 1000000 };
     evtimer_add(h->tick, &tv);
-    tp_engine_set_observer(engine, tp_kpi_observe, h->kpi);
-    tp_kpi_seed(h->kpi, engine);
     *ret = h;
     return 0;
 fail:
@@ -487,7 +502,6 @@ int tp_http_reconfigure(tp_http_t *h, const tp_config_t *cfg, char *why, size_t 
     s_apply_ingest(h, cfg, token);
     tp_dash_apply(h->dash, cfg, dash_token);
     h->cfg = cfg;
-    tp_kpi_set_config(h->kpi, cfg);
     r = s_write_port(h);
     if (r < 0)
         log_warning_errno(r, "Failed to write %s/http.port: %m", cfg->state_dir);
@@ -513,7 +527,6 @@ void tp_http_observe_alert(tp_http_t *h, const char *rule, int status) {
 
 void tp_http_alert_raised(tp_http_t *h, const char *topic, const void *buf, size_t len,
                           const Touchpoint__V1__Alert *alert) {
-    tp_kpi_alert(h->kpi, alert);
     tp_dash_raised(h->dash, topic, buf, len, alert);
 }
 
@@ -525,8 +538,6 @@ void tp_http_destroy(tp_http_t **p) {
     tp_http_t *h = p ? *p : NULL;
     if (!h)
         return;
-    if (h->kpi)
-        tp_engine_set_observer(h->engine, NULL, NULL);
     if (h->port) { /* a stale port file would send a reader elsewhere */
         char path[4096];
         snprintf(path, sizeof path, "%s/http.port", h->cfg->state_dir);
@@ -538,7 +549,6 @@ void tp_http_destroy(tp_http_t **p) {
     tp_http_conns_destroy(&h->conns); /* after evhttp_free: it holds a reference on each */
     if (h->tick)
         event_free(h->tick);
-    tp_kpi_destroy(&h->kpi);
     tp_ingest_destroy(&h->ingest);
     tp_metrics_destroy(&h->m);
     free(h);

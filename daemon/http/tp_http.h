@@ -9,12 +9,14 @@
  *   /dashboard/, /v1/alerts[/stream], /v1/kpi  with http.dashboard.enabled (tp_dash)
  *   other paths 404; methods other than GET and HEAD 405
  *
- * It owns the metrics registry and everything that fills it: the engine's
- * KPI observer (tp_kpi), a 1 s timer measuring loop lag, and at scrape time
- * the engine's counters (tp_stats) and gauges. The daemon reports what only
- * it sees: commit timings and published alerts. Created by tp_daemon once
- * the bus is up (after the restart's rebuild), so its counts describe this
- * run. Requests are bounded: small headers (8 KiB), no bodies unless
+ * It owns the metrics registry and everything that fills it: a 1 s timer
+ * measuring loop lag, and at scrape time the engine's counters (tp_stats)
+ * and gauges. The daemon reports what only it sees: commit timings and
+ * published alerts. Created by tp_daemon once the bus is up (after the
+ * restart's rebuild), so those counts describe this run. The KPIs
+ * (tp_kpi) are the daemon's: fed during the rebuild too, so they describe
+ * the whole event log and survive restarts and reloads; this endpoint
+ * renders their registry after its own. Requests are bounded: small headers (8 KiB), no bodies unless
  * ingest is on (then up to http.ingest.max_body_bytes), at most
  * http.max_connections at once, each request whole within
  * http.request_timeout and no connection silent past http.idle_timeout
@@ -35,15 +37,17 @@
 struct event_base;
 typedef struct tp_http tp_http_t;
 
-/* Binds cfg->http.listen (port 0: any free port), installs the KPI
- * observer on `engine` and writes the bound port to
+/* Binds cfg->http.listen (port 0: any free port) and writes the bound port to
  * <state_dir>/http.port; reads http.ingest.bearer_token_file; `ingest`
- * (copied) is how POST /v1/events hands events to the daemon. cfg and
- * engine are borrowed and must outlive it. 0 or a negative errno
+ * (copied) is how POST /v1/events hands events to the daemon. cfg,
+ * engine, kpi and kpi_m (the KPI families) are borrowed and must outlive
+ * it. 0 or a negative errno
  * (-EADDRINUSE, the token file's -EPERM, ...) with what failed in `why`;
  * logs nothing. */
+struct tp_kpi;
 int tp_http_new(struct event_base *base, const tp_config_t *cfg, tp_engine_t *engine,
-                const tp_ingest_ops_t *ingest, char *why, size_t whylen, tp_http_t **ret);
+                struct tp_kpi *kpi, tp_metrics_t *kpi_m, const tp_ingest_ops_t *ingest, char *why,
+                size_t whylen, tp_http_t **ret);
 
 /* A reloaded config (borrowed, as in tp_http_new): the token file is read
  * again, a changed http.listen is bound before the old socket closes, the

@@ -49,11 +49,16 @@ static struct evhttp_connection *s_evcon(const s_conn_t *k) {
     return r ? arg : NULL;
 }
 
+static void s_input_cb(struct evbuffer *b, const struct evbuffer_cb_info *info, void *arg);
+
 static void s_forget(s_conn_t *k) {
     tp_http_conns_t *c = k->owner;
     HASH_DEL(c->conns, k);
     c->n--;
     event_free(k->ev);
+    /* bev can outlive our reference (libevent finalizes it later) and still
+     * read: its input callback must not reach k once freed. */
+    evbuffer_remove_cb(bufferevent_get_input(k->bev), s_input_cb, k);
     bufferevent_decref(k->bev);
     free(k);
 }
@@ -161,17 +166,18 @@ int tp_http_conns_new(struct event_base *base, struct evhttp *http, tp_metrics_t
     c->max = 256;
     c->timeout_ms = 30000; /* until tp_http_conns_configure */
     c->rl = (tp_ratelimit_t){ .interval_ms = 10000, .burst = 5 };
-    c->m_open = tp_metrics_add(m, TP_METRIC_GAUGE, "http_connections", "HTTP connections open now",
-                               NULL, NULL, 0);
-    c->m_refused = tp_metrics_add(m, TP_METRIC_COUNTER, "http_connections_refused_total",
-                                  "HTTP connections answered 503 and closed at accept: "
-                                  "http.max_connections were open",
-                                  NULL, NULL, 0);
-    c->m_timed_out = tp_metrics_add(m, TP_METRIC_COUNTER, "http_connections_timed_out_total",
-                                    "HTTP connections closed because a request did not arrive "
-                                    "whole within http.request_timeout",
-                                    NULL, NULL, 0);
-    if (!c->m_open || !c->m_refused || !c->m_timed_out) {
+    const tp_metric_def_t defs[] = {
+        { &c->m_open, TP_METRIC_GAUGE, "http_connections", "HTTP connections open now", NULL },
+        { &c->m_refused, TP_METRIC_COUNTER, "http_connections_refused_total",
+          "HTTP connections answered 503 and closed at accept: http.max_connections were "
+          "open",
+          NULL },
+        { &c->m_timed_out, TP_METRIC_COUNTER, "http_connections_timed_out_total",
+          "HTTP connections closed because a request did not arrive whole within "
+          "http.request_timeout",
+          NULL },
+    };
+    if (tp_metrics_add_all(m, defs, sizeof defs / sizeof defs[0]) < 0) {
         free(c);
         return -ENOMEM;
     }

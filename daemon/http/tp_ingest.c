@@ -56,15 +56,15 @@ int tp_ingest_new(tp_metrics_t *m, const tp_ingest_ops_t *ops, tp_ingest_t **ret
     if (!in)
         return -ENOMEM;
     in->ops = *ops;
-    in->requests = tp_metrics_add(m, TP_METRIC_COUNTER, "http_ingest_requests_total",
-                                  "Requests to POST /v1/events, by the status answered "
-                                  "(413 for a body over max_body_bytes is evhttp's, not counted)",
-                                  code, NULL, 0);
-    in->events = tp_metrics_add(m, TP_METRIC_COUNTER, "http_ingest_events_total",
-                                "Events posted to /v1/events, by result (accepted, duplicate, "
-                                "refused)",
-                                result, NULL, 0);
-    if (!in->requests || !in->events) {
+    const tp_metric_def_t defs[] = {
+        { &in->requests, TP_METRIC_COUNTER, "http_ingest_requests_total",
+          "Requests to POST /v1/events, by the status answered (413 for a body over "
+          "max_body_bytes is evhttp's, not counted)",
+          code },
+        { &in->events, TP_METRIC_COUNTER, "http_ingest_events_total",
+          "Events posted to /v1/events, by result (accepted, duplicate, refused)", result },
+    };
+    if (tp_metrics_add_all(m, defs, sizeof defs / sizeof defs[0]) < 0) {
         tp_ingest_destroy(&in);
         return -ENOMEM;
     }

@@ -13,6 +13,8 @@
 #include <stdalign.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <string.h>
 
 #include "tp_hash.h"
 
@@ -32,27 +34,54 @@ struct tp_rule_index {
     void (*clear)(void *rec);
 };
 
+/* An id with its length and XXH3 hash, computed once per event and used
+ * by every index it is looked up in (the engine hashes an event's hcp_id
+ * once for the three per-HCP rules: tp_event_t.hcp). */
+typedef struct tp_key {
+    const char *s;
+    size_t      len;
+    uint64_t    hash; /* XXH3_64bits(s, len): the hash uthash uses here (tp_hash.h) */
+} tp_key_t;
+
+static inline tp_key_t tp_key(const char *s) {
+    size_t len = strlen(s);
+    return (tp_key_t){ .s = s, .len = len, .hash = XXH3_64bits(s, len) };
+}
+
 /* A new, empty index of payload_size-byte records. 0 or -ENOMEM. */
 int tp_rule_index_new(size_t payload_size, void (*clear)(void *rec), tp_rule_index_t **ret);
 
+/* The record of key k, or NULL: no hashing, the key carries its hash. */
+static inline void *tp_rule_index_find_key(const tp_rule_index_t *ix, const tp_key_t *k) {
+    tp_rule_index_head_t *h;
+    HASH_FIND_BYHASHVALUE(hh, ix->records, k->s, (unsigned)k->len, (unsigned)k->hash, h);
+    return h ? h->payload : NULL;
+}
+
 /* The record of `id`, or NULL. */
 static inline void *tp_rule_index_find(const tp_rule_index_t *ix, const char *id) {
-    tp_rule_index_head_t *h;
-    HASH_FIND_STR(ix->records, id, h);
-    return h ? h->payload : NULL;
+    tp_key_t k = tp_key(id);
+    return tp_rule_index_find_key(ix, &k);
 }
 
 /* A new, zeroed record for an `id` the index does not hold; NULL when out
  * of memory. */
 void *tp_rule_index_add(tp_rule_index_t *ix, const char *id);
 
-/* The record of `id`, created (zeroed) if there is none; *ret_created
+/* The record of key k, created (zeroed) if there is none; *ret_created
  * (if not NULL) says which. NULL when out of memory. */
-static inline void *tp_rule_index_get(tp_rule_index_t *ix, const char *id, bool *ret_created) {
-    void *rec = tp_rule_index_find(ix, id);
+static inline void *tp_rule_index_get_key(tp_rule_index_t *ix, const tp_key_t *k,
+                                          bool *ret_created) {
+    void *rec = tp_rule_index_find_key(ix, k);
     if (ret_created)
         *ret_created = !rec;
-    return rec ? rec : tp_rule_index_add(ix, id);
+    return rec ? rec : tp_rule_index_add(ix, k->s);
+}
+
+/* The same by `id`. */
+static inline void *tp_rule_index_get(tp_rule_index_t *ix, const char *id, bool *ret_created) {
+    tp_key_t k = tp_key(id);
+    return tp_rule_index_get_key(ix, &k, ret_created);
 }
 
 /* The id a record is kept under (valid while the record is). */

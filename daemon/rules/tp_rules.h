@@ -19,6 +19,7 @@
 #include "tp_alert.h"
 #include "tp_cases.h"
 #include "tp_config.h"
+#include "tp_rule_index.h"
 #include "tp_state.h"
 #include "tp_stats.h"
 #include "tp_timers.h"
@@ -57,6 +58,10 @@ typedef struct tp_event {
     tp_call_t                      *call;    /* crm.call: the call as held after this event */
     bool                            applied; /* false: an older version, state unchanged */
     const tp_step_change_t         *step;    /* crm.contracting: what the step event changed */
+    /* crm.call (applied) and crm.feedback: the HCP (the call's as held,
+     * the feedback's), hashed once for every per-HCP lookup; s NULL
+     * otherwise. */
+    tp_key_t hcp;
 } tp_event_t;
 
 

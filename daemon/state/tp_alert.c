@@ -133,16 +133,55 @@ void tp_alerts_foreach(const tp_alerts_t *a, tp_alert_each_fn fn, void *ctx) {
             return;
 }
 
-/* Packs `al` into a new buffer; the caller frees it. */
-static int s_pack(const Alert *al, uint8_t **ret_buf, size_t *ret_len) {
-    size_t   len = protobuf_c_message_get_packed_size(&al->base);
-    uint8_t *buf = malloc(len ? len : 1);
-    if (!buf)
-        return -ENOMEM;
-    protobuf_c_message_pack(&al->base, buf);
-    *ret_buf = buf;
-    *ret_len = len;
-    return 0;
+/* An upper bound of the packed size of `al`, or 0 when it cannot be
+ * bounded here (an Alert with fields this code does not know of, or
+ * unknown fields): then protobuf-c sizes it exactly.
+ *
+ * protobuf-c packs into a buffer the caller sizes, and sizing exactly
+ * (protobuf_c_message_get_packed_size) walks the whole message, nested
+ * evidence entries included, once more before packing walks it again: a
+ * third of the cost of an alert. A bound only needs the strings' lengths:
+ * every field costs at most its tag (2 bytes) and a length or varint (10
+ * bytes) besides its bytes; an evidence entry is a nested message of two
+ * such fields. protobuf-c still does all the wire format. */
+#define ALERT_FIELDS 17 /* fields of Alert this bound accounts for */
+#define FIELD_MAX    12 /* tag + length or varint, at most */
+
+static size_t s_len(const char *s) {
+    return s ? strlen(s) : 0;
+}
+
+static size_t s_bound(const Alert *al) {
+    if (al->base.descriptor != &touchpoint__v1__alert__descriptor ||
+        al->base.descriptor->n_fields != ALERT_FIELDS || al->base.n_unknown_fields)
+        return 0;
+    size_t b = ALERT_FIELDS * FIELD_MAX + s_len(al->alert_id) + s_len(al->rule) +
+               s_len(al->hcp_id) + s_len(al->rep_id) + s_len(al->account_id) +
+               s_len(al->territory) + s_len(al->call_id) + s_len(al->contract_id) +
+               s_len(al->step) + s_len(al->summary);
+    for (size_t i = 0; i < al->n_evidence; i++) {
+        if (al->evidence[i]->base.n_unknown_fields)
+            return 0;
+        b += 3 * FIELD_MAX + s_len(al->evidence[i]->key) + s_len(al->evidence[i]->value);
+    }
+    for (size_t i = 0; i < al->n_event_ids; i++)
+        b += FIELD_MAX + s_len(al->event_ids[i]);
+    return b;
+}
+
+#define SCRATCH 4096 /* alerts bounded below this are packed on the stack */
+
+/* Packs `al` into scratch (SCRATCH bytes) when its bound fits, returning
+ * its length and *ret_packed = scratch; else only sizes it exactly
+ * (*ret_packed NULL: the caller packs it into a buffer of that size). */
+static size_t s_pack_scratch(const Alert *al, uint8_t *scratch, const uint8_t **ret_packed) {
+    size_t bound = s_bound(al);
+    if (bound && bound <= SCRATCH) {
+        *ret_packed = scratch;
+        return protobuf_c_message_pack(&al->base, scratch);
+    }
+    *ret_packed = NULL;
+    return protobuf_c_message_get_packed_size(&al->base);
 }
 
 /* Counts the alert and hands it, packed as `buf`, to the sink. */
@@ -168,16 +207,22 @@ static void s_sink(tp_alerts_t *a, const Alert *al, const uint8_t *buf, size_t l
         a->stats->publish_errors++;
 }
 
-/* Assigns the sequence, packs the alert and hands it to the sink. */
+/* Assigns the sequence, packs the alert and hands it to the sink: from
+ * the stack when it fits there (no allocation per RESOLVED). */
 static void s_emit(tp_alerts_t *a, Alert *al) {
     al->sequence = a->next_seq++;
-    uint8_t *buf;
-    size_t   len;
-    if (s_pack(al, &buf, &len) < 0) {
-        a->stats->publish_errors++;
-        return;
+    uint8_t        scratch[SCRATCH], *buf = NULL;
+    const uint8_t *packed;
+    size_t         len = s_pack_scratch(al, scratch, &packed);
+    if (!packed) {
+        if (!(buf = malloc(len ? len : 1))) {
+            a->stats->publish_errors++;
+            return;
+        }
+        protobuf_c_message_pack(&al->base, buf);
+        packed = buf;
     }
-    s_sink(a, al, buf, len);
+    s_sink(a, al, packed, len);
     free(buf);
 }
 
@@ -229,19 +274,29 @@ int tp_alerts_fire(tp_alerts_t *a, const tp_alert_spec_t *spec, int64_t now_ms) 
      * published FIRING that we do not know is open. The bytes kept are the
      * bytes published: packed once (packing was 10% of the daemon's
      * instructions when it happened twice). */
-    size_t    idlen = strlen(id), rl = strlen(spec->rule);
-    s_open_t *o = malloc(sizeof *o + idlen + 1);
+    uint8_t        scratch[SCRATCH];
+    const uint8_t *packed;
+    size_t         len = s_pack_scratch(&al, scratch, &packed);
+    size_t         idlen = strlen(id), rl = strlen(spec->rule);
+    s_open_t      *o = malloc(sizeof *o + idlen + 1);
     if (!o)
         return -ENOMEM;
+    if (!(o->packed = malloc(len ? len : 1))) {
+        free(o);
+        return -ENOMEM;
+    }
     memcpy(o->id, id, idlen + 1);
+    o->len = len;
+    if (packed)
+        memcpy(o->packed, packed, len);
+    else
+        protobuf_c_message_pack(&al.base, o->packed);
     o->rule_len = rl;
     uint64_t sh = XXH3_64bits(id + rl + 1, idlen - rl - 1);
     o->hash = s_hash(spec->rule, rl, sh);
     o->subject_slot = (uint32_t)(sh % SUBJECT_SLOTS);
-    r = s_pack(&al, &o->packed, &o->len);
-    if (r == 0 && (r = tp_oa_put(&a->index, o->hash, o)) < 0)
+    if ((r = tp_oa_put(&a->index, o->hash, o)) < 0) {
         free(o->packed);
-    if (r < 0) {
         free(o);
         return r;
     }

@@ -75,14 +75,7 @@ static void s_case_free(tp_case_t *c) {
 
 /* Replaces *dst with a copy of a non-empty src; keeps *dst otherwise. */
 static int s_set(char **dst, const char *src) {
-    if (!src || !*src || (*dst && strcmp(*dst, src) == 0))
-        return 0;
-    char *copy = strdup(src);
-    if (!copy)
-        return -ENOMEM;
-    free(*dst);
-    *dst = copy;
-    return 0;
+    return src && *src ? tp_str_set(dst, src) : 0;
 }
 
 /* 1 if the owner is new to the case, 0 if known or empty, -ENOMEM. */

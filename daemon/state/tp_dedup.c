@@ -57,13 +57,25 @@ static void s_slot_free(s_slot_t *s) {
         free((void *)(uintptr_t)s_id(s));
 }
 
-int tp_dedup_check(tp_dedup_t *d, const char *id, size_t len) {
+int tp_dedup_seen(const tp_dedup_t *d, const char *id, size_t len, uint64_t *ret_hash) {
     uint64_t h = XXH3_64bits(id, len);
+    *ret_hash = h;
     for (tp_oa_slot_t *s = tp_oa_first(&d->index, h); s; s = tp_oa_next(&d->index, s, h)) {
         const s_slot_t *e = s->item;
         if (e->len == len && memcmp(s_id(e), id, len) == 0)
             return 1;
     }
+    return 0;
+}
+
+int tp_dedup_check(tp_dedup_t *d, const char *id, size_t len) {
+    uint64_t h;
+    if (tp_dedup_seen(d, id, len, &h))
+        return 1;
+    return tp_dedup_remember(d, id, len, h);
+}
+
+int tp_dedup_remember(tp_dedup_t *d, const char *id, size_t len, uint64_t h) {
     if (len > UINT32_MAX)
         return -ENOMEM;
     char *heap = NULL;

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct tp_dedup tp_dedup_t;
 
@@ -19,8 +20,19 @@ typedef struct tp_dedup tp_dedup_t;
 int tp_dedup_new(size_t capacity, tp_dedup_t **ret);
 
 /* 1 if `id` is in the window (a duplicate), 0 if it was not (it is now
- * remembered), -ENOMEM. */
+ * remembered), -ENOMEM. tp_dedup_seen then tp_dedup_remember. */
 int tp_dedup_check(tp_dedup_t *d, const char *id, size_t len);
+
+/* 1 if `id` is in the window, 0 if not; remembers nothing. *ret_hash gets
+ * the id's hash for tp_dedup_remember, so an event is hashed once. The
+ * engine asks first and remembers only an event it handled: one refused
+ * for a limit must be accepted when the producer resends it. */
+int tp_dedup_seen(const tp_dedup_t *d, const char *id, size_t len, uint64_t *ret_hash);
+
+/* Remembers `id` (not in the window: tp_dedup_seen said 0), `hash` from
+ * tp_dedup_seen; the oldest id goes if the window is full. 0 or -ENOMEM
+ * (nothing remembered). */
+int tp_dedup_remember(tp_dedup_t *d, const char *id, size_t len, uint64_t hash);
 
 /* Ids currently remembered. */
 size_t tp_dedup_size(const tp_dedup_t *d);

@@ -1,7 +1,7 @@
 /* tp_feedback — see tp_feedback.h. */
 #include "tp_feedback.h"
 
-#include <stdio.h>
+#include "tp_str.h"
 
 void tp_feedback_judge(const tp_config_t *cfg, const char *source,
                        const Touchpoint__V1__Feedback *f, int nps_max, int effort_min,
@@ -24,5 +24,7 @@ void tp_feedback_judge(const tp_config_t *cfg, const char *source,
 }
 
 void tp_feedback_scale_text(const tp_feedback_verdict_t *v, char *buf, size_t len) {
-    snprintf(buf, len, "1-%d, %s = hard", v->effort_scale, v->effort_high_is_hard ? "high" : "low");
+    char n[24];
+    tp_str_int(n, sizeof n, v->effort_scale); /* no printf: built for every detractor alert */
+    TP_STR_CAT(buf, len, "1-", n, ", ", v->effort_high_is_hard ? "high" : "low", " = hard");
 }

@@ -8,13 +8,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "tp_cli.h"
 #include "tp_log.h"
 
 #define MAX_IDENTITY 256
-#define MAX_PEER     64 /* "Peer-Address": an IPv6 address fits */
-#define RETRY_MS     20 /* back-off for a consumer whose queue is full */
+#define MAX_PEER     64  /* "Peer-Address": an IPv6 address fits */
+#define RETRY_MS     20  /* back-off for a consumer whose queue is full */
+#define SETTLE_MS    100 /* see tp_replay_server_destroy */
 
 typedef struct {
     bool     active;
@@ -35,6 +37,7 @@ struct tp_replay_server {
     struct event      *pump; /* runs the streams, one chunk each per turn */
     s_stream_t         streams[TP_REPLAY_STREAMS];
     size_t             n_active;
+    bool               backlogged; /* a consumer's queue was ever full: see destroy */
 };
 
 static int s_reply(tp_replay_server_t *r, const s_stream_t *st, const char *what, const char *arg) {
@@ -77,6 +80,7 @@ static void s_stream_end(tp_replay_server_t *r, s_stream_t *st) {
  * (what is queued for it stays in its bounded queue until it reads or
  * goes). */
 static void s_stalled(tp_replay_server_t *r, s_stream_t *st, int64_t now, bool *ret_retry) {
+    r->backlogged = true;
     if (now - st->progress_ms < r->limits.stall_timeout_ms) {
         *ret_retry = true;
         return;
@@ -279,6 +283,16 @@ void tp_replay_server_destroy(tp_replay_server_t **p) {
     tp_replay_server_t *r = p ? *p : NULL;
     if (!r)
         return;
+    /* libzmq 4.3 aborts (errno_assert in session_base_t::clean_pipes,
+     * zeromq/libzmq#3442) when a connection whose engine stopped halfway
+     * through a multipart message, as it does towards a consumer that reads
+     * nothing, sees its peer hang up after the socket began to close. A
+     * consumer that left just before we stop is the likely case: give the
+     * I/O thread a moment to notice such hang-ups while the pipes are still
+     * open. Only once some consumer's queue has been full, so a stop or a
+     * reload moving the endpoint is otherwise not delayed. */
+    if (r->backlogged)
+        nanosleep(&(struct timespec){ .tv_nsec = SETTLE_MS * 1000000L }, NULL);
     /* Requests still queued are dropped: a consumer retries on timeout. */
     tp_bus_close(r->bus, &r->sock, false);
     if (r->pump)

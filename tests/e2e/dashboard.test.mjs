@@ -3,7 +3,10 @@
 // realistic stream with tp-pub (clock: event, watermarks: deadlines fire
 // without waiting). Checks that the charts show the figures the stream
 // implies (computed here, independently of the daemon), that live alerts
-// appear and resolve on the page, filters and drill-down; saves screenshots.
+// appear and resolve on the page, filters and drill-down; the panels over
+// time (trends by territory, NPS and effort with their trend,
+// responsiveness) against an 8-week history sent with the event clock, and
+// that they show the same after the daemon restarts; saves screenshots.
 //
 //   node dashboard.test.mjs TOUCHPOINTD TP_PUB SCREENSHOT_DIR
 //
@@ -63,12 +66,62 @@ const CH = ['IN_PERSON', 'PHONE', 'VIDEO', 'EMAIL'];
 const model = { terr: {}, rep: {}, known: 0, matched: 0, submitted: 0 };
 const pref = {};
 
+// ---- 8 weeks of history before T0 (sorted by time, so the event clock
+// times each alert as it happened) --------------------------------------------------
+// Per week and territory 3 or 4 calls, 2 h after the call; about one in
+// three misses its next step and is fixed some hours later (call_incomplete
+// fires, then resolves: time to resolution). Passives and promoters answer
+// surveys with a low effort (no follow-up alert).
+const calls = [];                     // every SUBMITTED call: { t, sub, incomplete, late }
+const fbs = [];                       // every answer: { at, nps?, effort? }
+const fixes = {};                     // "rule|territory" -> [seconds open]
+{
+  const hist = [];
+  for (let w = 8; w >= 1; w--) {
+    const wk = T0 - w * 7 * Dy;
+    terrs.forEach((t, ti) => {
+      for (let j = 0; j < 3 + ((w + ti) % 2); j++) {
+        const callAt = wk + (ti * 4 + j) * 5 * Hr, sub = callAt + 2 * Hr;
+        const id = `CALL-H${w}-${ti}-${j}`, hcp = `HCP-H${w}-${ti}-${j}`;
+        const rep = TERR[t][j % TERR[t].length];
+        const incomplete = (j + w + ti) % 3 === 0;
+        const call = (at, complete) => ({ call: { callId: id, hcpId: hcp, repId: rep, accountId: 'ACC-H', territory: t,
+          channel: 'IN_PERSON', status: 'SUBMITTED', callAtMs: String(callAt), submittedAtMs: String(at),
+          products: ['Cardiozan'], notes: 'History.', topics: ['efficacy'], ...(complete ? { nextStep: 'Follow up.' } : {}) } });
+        hist.push([sub, call(sub, !incomplete)]);
+        calls.push({ t, rep, sub, incomplete, late: false });
+        if (incomplete) {
+          const fixAt = sub + (3 + 5 * ti + w) * Hr;
+          hist.push([fixAt, call(fixAt, true)]);
+          (fixes[`call_incomplete|${t}`] ??= []).push((fixAt - sub) / 1000);
+        }
+        if (j < 2) {
+          const at = sub + Dy, nps = 7 + ((w + j + ti) % 4), effort = 1 + ((w + 2 * j + ti) % 4);
+          hist.push([at, { feedback: { feedbackId: `FB-${id}`, hcpId: hcp, subjectType: 'general', nps, effortScore: effort,
+            atMs: String(at) } }]);
+          fbs.push({ at, nps, effort });
+        }
+      }
+    });
+  }
+  hist.sort((a, b) => a[0] - b[0]);
+  for (const [at, payload] of hist) env(at, payload);
+  for (const c of calls) {
+    for (const [k, key] of [[model.terr, c.t], [model.rep, c.rep]]) {
+      k[key] ??= { submitted: 0, complete: 0, late: 0, known: 0, matched: 0 };
+      k[key].submitted++;
+      k[key].complete += c.incomplete ? 0 : 1;
+    }
+  }
+}
+
 // Preferred channels, stated in (good) feedback before any call.
 for (let h = 0; h < 12; h++) {
   const hcp = `HCP-${String(h).padStart(3, '0')}`;
   pref[hcp] = CH[h % 3];
   env(T0 - 7 * Dy + h * Hr, { feedback: { feedbackId: `FB-P${h}`, hcpId: hcp, subjectType: 'general',
     nps: 9, preferredChannel: pref[hcp], atMs: String(T0 - 7 * Dy + h * Hr) } });
+  fbs.push({ at: T0 - 7 * Dy + h * Hr, nps: 9 });
 }
 // 36 submitted calls: every 5th (and every other one in Paris) misses
 // topics and next step; every 7th (and every 4th in the north) is submitted
@@ -96,6 +149,7 @@ for (let i = 0; i < 36; i++) {
   model.known++;
   model.matched += channel === pref[hcp] ? 1 : 0;
   model.submitted++;
+  calls.push({ t, rep, sub, incomplete, late });
 }
 // Three planned calls nobody submits: call_unsubmitted at call + 48 h.
 for (let u = 1; u <= 3; u++) {
@@ -107,6 +161,7 @@ env(T0 + Dy, { feedback: { feedbackId: 'FB-D1', hcpId: 'HCP-D1', subjectType: 'g
   comment: 'Nobody answers my questions.', atMs: String(T0 + Dy) } });
 env(T0 + Dy + Hr, { feedback: { feedbackId: 'FB-D2', hcpId: 'HCP-D2', subjectType: 'general', effortScore: 6,
   comment: 'Too many forms.', atMs: String(T0 + Dy + Hr) } });
+fbs.push({ at: T0 + Dy, nps: 3 }, { at: T0 + Dy + Hr, effort: 6 });
 // Contracting: K-1 SPEAKER closes in 10 d (FMV review 7 d, SLA 5 d);
 // K-2 ADVISORY_BOARD and K-3 SPEAKER stall; K-4 CONSULTING closes in 25 d.
 const step = (at, c, type, name, state, closed = false) => env(at, { contracting: { contractId: c,
@@ -129,6 +184,48 @@ step(T0 + 25 * Dy, 'K-4', 'CONSULTING', 'CONTRACT_SIGNED', 'COMPLETED', true);
 env(T0 + 26 * Dy, { watermark: { nowMs: String(T0 + 26 * Dy) } });
 const phase1 = seq;
 
+// ---- what the panels over time must show, computed from the stream ------------------
+const weekOf = (ms) => { const d = new Date(ms); const day = (d.getUTCDay() + 6) % 7;
+  return Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate()) - day * Dy; };
+const isoDay = (ms) => new Date(ms).toISOString().slice(0, 10);
+// Per week, a value of the items that pass; then the latest week with one
+// against the week before (null if none then), as the page puts it.
+function thisAndLast(items, valueOf) {
+  const weeks = new Map();
+  for (const x of items) { const w = weekOf(x.at); if (!weeks.has(w)) weeks.set(w, []); weeks.get(w).push(x); }
+  const val = (w) => (weeks.has(w) ? valueOf(weeks.get(w)) : null);
+  const ws = [...weeks.keys()].filter((w) => val(w) !== null).sort((a, b) => a - b);
+  if (!ws.length) return null;
+  const now = ws[ws.length - 1];
+  return { now: val(now), last: val(now - 7 * Dy), week: now };
+}
+const pctT = (v) => (v === null ? '–' : `${Math.round(v * 100)}%`);
+function trendText(metric, t) {
+  const items = calls.filter((c) => c.t === t).map((c) => ({ ...c, at: c.sub }));
+  const key = metric === 'completeness' ? (c) => !c.incomplete : (c) => c.late;
+  const tl = thisAndLast(items, (xs) => xs.filter(key).length / xs.length);
+  return `${pctT(tl.now)} vs ${pctT(tl.last)}`;
+}
+const npsOf = (xs) => { const a = xs.filter((x) => x.nps !== undefined); if (!a.length) return null;
+  return (100 * (a.filter((x) => x.nps >= 9).length - a.filter((x) => x.nps <= 6).length)) / a.length; };
+const effortOf = (xs) => { const a = xs.filter((x) => x.effort !== undefined); if (!a.length) return null;
+  return a.reduce((s, x) => s + x.effort, 0) / a.length; };
+const fmtN = (v) => (v === null ? '–' : String(Math.round(v)));
+const fmtE = (v) => (v === null ? '–' : v.toFixed(1));
+function tileTrend(valueOf, fmt) {
+  const tl = thisAndLast(fbs, valueOf);
+  return `${fmt(tl.now)} in the period of ${isoDay(tl.week)}, ${fmt(tl.last)} in the one before`;
+}
+// Time to resolution as the daemon summarises it: the middle of the
+// log-scale bucket (sqrt(2) apart from 60 s) holding rank ceil(q n).
+function quantile(secs, q) {
+  const s = [...secs].sort((a, b) => a - b), x = s[Math.max(1, Math.ceil(q * s.length)) - 1];
+  const i = x < 60 ? 0 : Math.min(41, 1 + Math.floor(2 * Math.log2(x / 60)));
+  return i === 0 ? 30 : 60 * 2 ** ((2 * i - 1) / 4);
+}
+const durT = (s) => (s >= 86400 ? `${(s / 86400).toFixed(1)} d` : `${(s / 3600).toFixed(1)} h`);
+const respText = (secs) => `median ${durT(quantile(secs, 0.5))}, p90 ${durT(quantile(secs, 0.9))} (${secs.length})`;
+
 // ---- a daemon -----------------------------------------------------------------------
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tp-e2e-'));
 const token = `e2e-${Math.random().toString(36).slice(2)}`;
@@ -145,8 +242,9 @@ http:
   listen: "127.0.0.1:0"
   dashboard: { enabled: true, bearer_token_file: "${dir}/dash.token" }
 `);
-const daemon = spawn(daemonBin, ['--config', path.join(dir, 'touchpointd.yaml')],
-  { stdio: ['ignore', 'ignore', fs.openSync(path.join(dir, 'daemon.log'), 'w')] });
+const startDaemon = () => spawn(daemonBin, ['--config', path.join(dir, 'touchpointd.yaml')],
+  { stdio: ['ignore', 'ignore', fs.openSync(path.join(dir, 'daemon.log'), 'a')] });
+let daemon = startDaemon();
 let browser;
 async function cleanup() {
   if (browser) await browser.close().catch(() => {});
@@ -165,9 +263,18 @@ async function until(what, fn) {
   }
 }
 
+// Waits (up to WAIT) for the page to show `want` at `sel`, then checks it:
+// a figure is read once the page has it, never after a sleep.
+let page;
+async function expectText(sel, want, what) {
+  let got;
+  await until(what, async () => (got = await page.locator(sel).textContent({ timeout: 500 })) === want).catch(() => {});
+  check(got === want, `${what}: ${got === want ? want : `got "${got}", want "${want}"`}`);
+}
+
 try {
   const port = await until('http.port', async () => Number(fs.readFileSync(path.join(dir, 'state/http.port'), 'utf8')));
-  const base = `http://127.0.0.1:${port}`;
+  let base = `http://127.0.0.1:${port}`;
   const api = async (p) => (await fetch(base + p, { headers: { Authorization: `Bearer ${token}` } })).json();
   const accepted = async () => {
     const m = (await (await fetch(`${base}/metrics`)).text()).match(/^touchpointd_events_accepted_total (\d+)/m);
@@ -200,7 +307,7 @@ try {
       '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
       '--disable-background-networking', '--disable-component-update', '--disable-sync',
       '--disable-dev-shm-usage'] });
-  const page = browser.pages()[0] || await browser.newPage();
+  page = browser.pages()[0] || await browser.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
   await page.goto(`${base}/dashboard/#token=${token}`);
@@ -285,11 +392,67 @@ try {
   check(true, `open count follows: ${open2.open}`);
   await page.screenshot({ path: path.join(shotDir, 'dashboard-live.png'), fullPage: true });
   check(errors.length === 0, `no script errors on the page ${errors.join('; ')}`);
+
+  // ---- the panels over time, then the same after a restart ---------------------------------
+  // Phase 2 added CALL-U1 (DE-NORTH, complete, late) and CALL-LIVE (FR-PARIS, incomplete).
+  calls.push({ t: 'DE-NORTH', sub: T0 + 26 * Dy + Hr, incomplete: false, late: true },
+    { t: 'FR-PARIS', sub: T0 + 26 * Dy + 2 * Hr, incomplete: true, late: false });
+  model.terr['DE-NORTH'].submitted++;
+  model.terr['DE-NORTH'].complete++;
+  model.terr['FR-PARIS'].submitted++;
+  const overTime = async (when) => {
+    for (const metric of ['completeness', 'late_rate']) {
+      await page.selectOption('select[data-trend-metric]', metric);
+      for (const t of terrs) {
+        await expectText(`[data-chart="trends"] g.spark[data-label="${t}"] text.val`, trendText(metric, t),
+          `${when}: ${metric} trend ${t}, this week vs the last`);
+      }
+    }
+    await expectText('[data-testid="nps-overall"]', fmtN(npsOf(fbs)), `${when}: NPS overall`);
+    await expectText('[data-testid="effort-overall"]', fmtE(effortOf(fbs)), `${when}: effort overall`);
+    await expectText('[data-testid="nps-trend"]', tileTrend(npsOf, fmtN), `${when}: NPS trend`);
+    await expectText('[data-testid="effort-trend"]', tileTrend(effortOf, fmtE), `${when}: effort trend`);
+    for (const t of terrs) {
+      await expectText(`[data-chart="responsiveness"] g.bar[data-label="call_incomplete · ${t}"] text.val`,
+        respText(fixes[`call_incomplete|${t}`]), `${when}: call_incomplete fixed in ${t}`);
+    }
+    const all = (await api('/v1/alerts')).alerts;
+    const oldest = all.reduce((o, a) => (!o || Number(a.detectedAtMs) < Number(o.detectedAtMs) ? a : o), null);
+    await until('oldest open shown', async () => (await page.getAttribute('[data-testid="oldest-open"]', 'data-alert-id')) === oldest.alertId)
+      .catch(() => {});
+    check(await page.getAttribute('[data-testid="oldest-open"]', 'data-alert-id') === oldest.alertId,
+      `${when}: oldest open alert ${oldest.alertId}`);
+    for (const chart of ['trends', 'nps', 'effort', 'responsiveness']) {
+      check((await page.locator(`[data-chart="${chart}"] p.read`).textContent()).startsWith('Read:'), `${chart} says what to read`);
+    }
+  };
+  await overTime('live');
+  await page.screenshot({ path: path.join(shotDir, 'dashboard-trends.png'), fullPage: true });
+  const before = await page.textContent('[data-chart="trends"]');
+
+  // Restart: the page is reopened on the new daemon (a new port) and shows
+  // the same, rebuilt from the event log.
+  daemon.kill('SIGTERM');
+  let code = await new Promise((r) => (daemon.exitCode !== null ? r(daemon.exitCode) : daemon.once('exit', (c) => r(c))));
+  check(code === 0, `the daemon exited cleanly before the restart (${code} ${daemon.signalCode || ''})`);
+  daemon = startDaemon();
+  base = `http://127.0.0.1:${await until('http.port again', async () => Number(fs.readFileSync(path.join(dir, 'state/http.port'), 'utf8')))}`;
+  await page.goto(`${base}/dashboard/#token=${token}`);
+  await page.waitForSelector('[data-testid="live-status"].on', { timeout: WAIT });
+  await overTime('after the restart');
+  check(await page.textContent('[data-chart="trends"]') === before, 'the late-rate trend panel reads the same after the restart');
+  for (const [t, m] of Object.entries(model.terr)) {
+    check(await barText('completeness', t) === `${pct(m.complete, m.submitted)} (${m.complete}/${m.submitted})`,
+      `after the restart: completeness ${t} = ${m.complete}/${m.submitted}`);
+  }
+  await page.screenshot({ path: path.join(shotDir, 'dashboard-restarted.png'), fullPage: true });
+  check(errors.length === 0, `no script errors on the page ${errors.join('; ')}`);
+
   // The page leaves, then the daemon stops: a clean exit (under ASan, no leak).
   await browser.close();
   browser = null;
   daemon.kill('SIGTERM');
-  const code = await new Promise((r) => (daemon.exitCode !== null ? r(daemon.exitCode) : daemon.once('exit', (c) => r(c))));
+  code = await new Promise((r) => (daemon.exitCode !== null ? r(daemon.exitCode) : daemon.once('exit', (c) => r(c))));
   check(code === 0, `the daemon exited cleanly (${code})`);
   if (code !== 0) console.log(fs.readFileSync(path.join(dir, 'daemon.log'), 'utf8'));
 } catch (e) {

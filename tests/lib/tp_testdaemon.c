@@ -371,15 +371,21 @@ char *tp_dfx_stop(tp_dfx_t *d) {
     assert_int_equal(tp_proc_signal(&d->proc, SIGTERM), 0);
     int   rc = tp_proc_wait(&d->proc, TP_WAIT_MS);
     char *log = tp_read_file(d->err);
-    if (rc != 0) {
-        /* A daemon that did not stop cleanly (a sanitizer report, an
-         * abort): what it printed last is the only clue CI keeps. */
+    if (rc != 0) { /* a sanitizer report, an abort: the only clue CI keeps */
         size_t len = log ? strlen(log) : 0;
-        size_t from = len > 6000 ? len - 6000 : 0;
-        print_message("daemon exited %d; the end of its stderr:\n%s\n", rc, log ? log + from : "");
+        /* Not print_message: cmocka cuts a message at 1 KiB. */
+        fprintf(stderr, "daemon exited %d; its stderr ends:\n%s\n", rc,
+                log ? log + (len > 6000 ? len - 6000 : 0) : "");
     }
     assert_int_equal(rc, 0);
     return log;
+}
+
+void tp_dfx_stop_expect(tp_dfx_t *d, const char *needle) {
+    char *log = tp_dfx_stop(d);
+    if (!strstr(log, needle))
+        fail_msg("the daemon never said \"%s\"; its stderr:\n%s", needle, log);
+    free(log);
 }
 
 void tp_dfx_free(tp_dfx_t *d) {
@@ -417,20 +423,98 @@ unsigned long long tp_dfx_stat(const char *log, const char *key) {
     return strtoull(hit + strlen(pat), NULL, 10);
 }
 
+void tp_dfx_expect_stats(const char *log, const tp_dfx_stat_want_t *want) {
+    for (; want->key; want++) {
+        unsigned long long got = tp_dfx_stat(log, want->key);
+        if (got != want->value)
+            fail_msg("counter %s is %llu, expected %llu", want->key, got, want->value);
+    }
+}
+
+int tp_dfx_teardown(void **state) {
+    if (*state)
+        tp_dfx_free(*state);
+    *state = NULL;
+    return 0;
+}
+
 void tp_dfx_fire(tp_dfx_t *d, const char *prefix, unsigned n) {
+    tp_dfx_fire_with(d, prefix, n, &(tp_dfx_fire_t){ 0 });
+}
+
+void tp_dfx_fire_with(tp_dfx_t *d, const char *prefix, unsigned n, const tp_dfx_fire_t *how) {
     for (unsigned i = 0; i < n; i++) {
-        char id[48];
+        char id[48], rep[16], hcp[64];
         snprintf(id, sizeof id, "%s-%u", prefix, i);
+        snprintf(rep, sizeof rep, "REP-%u", how->reps ? i % how->reps : 0);
+        snprintf(hcp, sizeof hcp, "HCP-%s", id);
         tp_test_call_t c = { .event_id = id,
                              .at_ms = T0,
                              .call_id = id,
+                             .rep_id = how->reps ? rep : how->rep_id,
+                             .hcp_id = how->own_hcp ? hcp : NULL,
                              .status = TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED };
         tp_dfx_send_call(d, &c);
     }
+    if (how->no_wait)
+        return;
+    tp_test_alerts_clear(&d->got);
+    /* One at a time unless kept, so a large n never holds them all. */
     for (unsigned i = 0; i < n; i++) {
         assert_true(tp_dfx_recv_alert(d, TP_WAIT_MS));
-        tp_test_alerts_clear(&d->got);
+        if (!how->keep)
+            tp_test_alerts_clear(&d->got);
     }
+}
+
+void tp_tailfx_init(tp_tailfx_t *t) {
+    *t = (tp_tailfx_t){ .d = tp_dfx_start("event", NULL) };
+    t->pos = tp_path(t->d->dir, "pos");
+    t->out = tp_path(t->d->dir, "tail.out");
+    t->err = tp_path(t->d->dir, "tail.err");
+}
+
+void tp_tailfx_fini(tp_tailfx_t *t) {
+    if (t->tail.pid)
+        tp_proc_reap(&t->tail);
+    free(t->pos);
+    free(t->out);
+    free(t->err);
+    tp_dfx_free(t->d);
+    *t = (tp_tailfx_t){ 0 };
+}
+
+void tp_tailfx_resume_at(tp_tailfx_t *t, uint64_t seq) {
+    char text[32];
+    snprintf(text, sizeof text, "%llu\n", (unsigned long long)(seq - 1));
+    assert_int_equal(tp_write_file(t->pos, text), 0);
+}
+
+void tp_tailfx_start(tp_tailfx_t *t, const char *const args[]) {
+    const char *argv[40] = { TP_TAIL_BIN,     "--endpoint", t->d->out_ep, "--replay-endpoint",
+                             t->d->replay_ep, "--durable",  t->pos };
+    size_t      n = 7;
+    for (size_t i = 0; args[i]; i++) {
+        assert_true(n < 38);
+        argv[n++] = args[i];
+    }
+    assert_int_equal(tp_proc_spawn(&t->tail, argv, NULL, t->out, t->err), 0);
+}
+
+int tp_tailfx_run(tp_tailfx_t *t, const char *const args[]) {
+    const char *argv[32] = { TP_TAIL_BIN };
+    for (size_t i = 0; args[i]; i++) {
+        assert_true(i < 30);
+        argv[i + 1] = args[i];
+    }
+    assert_int_equal(tp_proc_spawn(&t->tail, argv, NULL, t->out, t->err), 0);
+    return tp_proc_wait(&t->tail, TP_WAIT_MS);
+}
+
+char *tp_tailfx_stderr(const tp_tailfx_t *t) {
+    char *text = tp_read_file(t->err);
+    assert_non_null(text);
+    return text;
 }
 
 size_t tp_dfx_read_replay(void *s, tp_dfx_alert_fn fn, void *ctx, char *end, size_t endlen) {

@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "tp_testmsg.h"
 #include "tp_testutil.h"
@@ -100,6 +101,9 @@ void tp_dfx_expect_nothing_more(tp_dfx_t *d);
 /* SIGTERM, asserts a clean exit (0), returns its stderr (caller frees). */
 char *tp_dfx_stop(tp_dfx_t *d);
 
+/* tp_dfx_stop, then asserts its stderr says `needle`. */
+void tp_dfx_stop_expect(tp_dfx_t *d, const char *needle);
+
 /* Starts the daemon again on the same config and state directory (after
  * tp_dfx_stop or a SIGKILL), re-syncing the subscriber. `extra_args` (may be
  * NULL) are added to the command line. */
@@ -125,9 +129,63 @@ void tp_dfx_free(tp_dfx_t *d);
  * stop: the final one). */
 unsigned long long tp_dfx_stat(const char *log, const char *key);
 
+/* The counters of the last stats line of `log` are as the table says:
+ *   TP_EXPECT_STATS(log, { "accepted", 3 }, { "duplicates", 0 }); */
+typedef struct {
+    const char        *key;
+    unsigned long long value;
+} tp_dfx_stat_want_t;
+void tp_dfx_expect_stats(const char *log, const tp_dfx_stat_want_t *want);
+#define TP_EXPECT_STATS(log, ...) \
+    tp_dfx_expect_stats((log), (const tp_dfx_stat_want_t[]){ __VA_ARGS__, { NULL, 0 } })
+
+/* cmocka teardown: frees the daemon a test put in *state (`tp_dfx_t *d =
+ * *state = tp_dfx_start(...)`), also when an assertion ended the test
+ * early, so no daemon outlives its test. NULL-safe. */
+int tp_dfx_teardown(void **state);
+
 /* Sends n incomplete calls named prefix-0.. (n FIRING alerts) and receives
  * their n alerts (d->got is left empty). */
 void tp_dfx_fire(tp_dfx_t *d, const char *prefix, unsigned n);
+
+/* How tp_dfx_fire_with sends its calls; {0} is tp_dfx_fire. */
+typedef struct {
+    unsigned    reps;    /* > 0: the i-th call is by REP-<i % reps> */
+    const char *rep_id;  /* else by this rep (NULL: none) */
+    bool        own_hcp; /* the i-th call to HCP-<prefix>-<i>: no two share an HCP
+                          * (so no uncoordinated_contact) */
+    bool        keep;    /* leave the n alerts in d->got (emptied first) */
+    bool        no_wait; /* only send: the alerts are not waited for */
+} tp_dfx_fire_t;
+
+void tp_dfx_fire_with(tp_dfx_t *d, const char *prefix, unsigned n, const tp_dfx_fire_t *how);
+
+/* ---- tp-tail on the daemon: the fixture of tp-tail's sink tests ---- */
+
+typedef struct {
+    tp_dfx_t *d;         /* the daemon, event clock */
+    tp_proc_t tail;      /* tp-tail once started (reaped by fini) */
+    char     *pos;       /* its --durable position file */
+    char     *out, *err; /* its stdout and stderr */
+} tp_tailfx_t;
+
+void tp_tailfx_init(tp_tailfx_t *t);
+void tp_tailfx_fini(tp_tailfx_t *t);
+
+/* Writes the --durable position so that a tp-tail started next replays
+ * from the alert of sequence `seq` on. */
+void tp_tailfx_resume_at(tp_tailfx_t *t, uint64_t seq);
+
+/* Starts tp-tail on the daemon's endpoints, --durable t->pos, then the
+ * NULL-terminated `args` (at most 30). */
+void tp_tailfx_start(tp_tailfx_t *t, const char *const args[]);
+
+/* Runs tp-tail with only `args` (at most 30; no endpoints) to its end:
+ * its exit status. For usage errors and --help. */
+int tp_tailfx_run(tp_tailfx_t *t, const char *const args[]);
+
+/* tp-tail's stderr (or stdout) so far; asserts there is one. Free it. */
+char *tp_tailfx_stderr(const tp_tailfx_t *t);
 
 /* Reads one reply of the replay endpoint on DEALER `s` up to END or ERROR,
  * calling fn (if not NULL) with each alert; `end` gets "END <n>" or

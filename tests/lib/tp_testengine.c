@@ -103,6 +103,15 @@ int tp_fixture_feedback(tp_fixture_t *f, const tp_test_feedback_t *fb) {
     return s_send(f, "crm.feedback", buf, len);
 }
 
+void tp_fixture_feedbacks(tp_fixture_t *f, int64_t at_ms, const tp_test_feedback_t *fbs, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        tp_test_feedback_t fb = fbs[i];
+        fb.at_ms = fb.at_ms ? fb.at_ms : at_ms;
+        if (tp_fixture_feedback(f, &fb) != TP_ACCEPTED)
+            fail_msg("feedback %s was not accepted", fb.event_id);
+    }
+}
+
 int tp_fixture_step(tp_fixture_t *f, const tp_test_step_t *in) {
     const tp_test_step_t *d = &f->step_defaults;
     const tp_test_step_t  c = *in;
@@ -167,6 +176,69 @@ const Touchpoint__V1__Alert *tp_expect(const tp_fixture_t *f, size_t i, int stat
     if (alert_id)
         assert_string_equal(a->alert_id, alert_id);
     return a;
+}
+
+void tp_expect_edge(tp_fixture_t *f, int64_t at_ms, size_t n) {
+    TP_WATERMARK(f, at_ms);
+    if (f->got.n != n)
+        fail_msg("at %lld: %zu alerts, expected %zu (the edge is later)", (long long)at_ms,
+                 f->got.n, n);
+    TP_WATERMARK(f, at_ms + 1);
+    if (f->got.n != n + 1)
+        fail_msg("at %lld + 1: %zu alerts, expected %zu", (long long)at_ms, f->got.n, n + 1);
+}
+
+void tp_expect_wall_edge(tp_fixture_t *w, tp_fixture_t *e, int64_t due_ms, size_t n) {
+    assert_int_equal(tp_engine_next_deadline(w->engine), due_ms);
+    assert_int_equal(tp_fixture_wall_tick(w, due_ms), 0);
+    assert_int_equal(tp_fixture_wall_tick(w, due_ms + 250), n);
+    TP_WATERMARK(e, due_ms + 250);
+}
+
+void tp_expect_detected(const tp_fixture_t *w, const tp_fixture_t *e, size_t i, int64_t wall_ms,
+                        int64_t event_ms) {
+    if (i >= w->got.n || i >= e->got.n)
+        fail_msg("alert %zu expected, %zu (wall) and %zu (event) captured", i, w->got.n, e->got.n);
+    assert_int_equal(w->got.alerts[i]->detected_at_ms, wall_ms);
+    assert_int_equal(e->got.alerts[i]->detected_at_ms, event_ms);
+}
+
+const Touchpoint__V1__Alert *tp_expect_alert(const tp_fixture_t *f, size_t i,
+                                             const tp_test_alert_want_t *want) {
+    if (i >= f->got.n)
+        fail_msg("alert %zu expected, %zu captured", i, f->got.n);
+    const Touchpoint__V1__Alert *a = f->got.alerts[i];
+    if (want->topic && strcmp(f->got.topics[i], want->topic) != 0)
+        fail_msg("alert %zu: topic is \"%s\", expected \"%s\"", i, f->got.topics[i], want->topic);
+    const char *diff = tp_test_alert_diff(a, want);
+    if (diff[0])
+        fail_msg("alert %zu: %s", i, diff);
+    return a;
+}
+
+tp_fixture_t *tp_fixture_spec(const char *head, const tp_fixture_spec_t *spec) {
+    if (spec->contract_type)
+        return tp_fixture_case(head, spec->rule, spec->settings, spec->contract_type);
+    tp_fixture_t *f = tp_fixture_only(head, spec->rule, spec->settings);
+    if (spec->step)
+        f->step_defaults = (tp_test_step_t){ .contract_id = "K-1", .step = spec->step };
+    return f;
+}
+
+tp_fixture_t *tp_fixture_at_step(const char *head, const char *rule, const char *settings,
+                                 const char *step) {
+    return tp_fixture_spec(
+        head, &(tp_fixture_spec_t){ .rule = rule, .settings = settings, .step = step });
+}
+
+int tp_fixture_setup(void **state) {
+    *state = tp_fixture_spec(NULL, *state);
+    return 0;
+}
+
+int tp_fixture_teardown(void **state) {
+    tp_fixture_free(*state);
+    return 0;
 }
 
 const Touchpoint__V1__Alert *tp_expect_resolved(const tp_fixture_t *f, size_t i,

@@ -48,6 +48,10 @@ int tp_fixture_feedback(tp_fixture_t *f, const tp_test_feedback_t *fb);
 int tp_fixture_watermark(tp_fixture_t *f, int64_t now_ms);
 int tp_fixture_step(tp_fixture_t *f, const tp_test_step_t *s);
 
+/* Sends each of fbs[0..n) (at at_ms where it gives no time) and asserts
+ * the engine accepted it. */
+void tp_fixture_feedbacks(tp_fixture_t *f, int64_t at_ms, const tp_test_feedback_t *fbs, size_t n);
+
 /* A fixture running only `rule` (tp_fixture_only) whose step events
  * default to contract K-1 of HCP-9 with REP-3, of this contract type: the
  * case most friction rule tests are about. */
@@ -67,6 +71,20 @@ int tp_fixture_step_at(tp_fixture_t *f, const char *event_id, int64_t at_ms, con
     assert_int_equal(tp_fixture_step((f), &(tp_test_step_t){ __VA_ARGS__ }), TP_ACCEPTED)
 #define TP_WATERMARK(f, now_ms) assert_int_equal(tp_fixture_watermark((f), (now_ms)), TP_ACCEPTED)
 
+/* A deadline's edge: with event time at `at_ms` exactly n alerts are
+ * captured, one millisecond later n + 1 (the one due there). */
+void tp_expect_edge(tp_fixture_t *f, int64_t at_ms, size_t n);
+
+/* tp_expect_edge for a wall-clock fixture w and its event-clock twin e:
+ * w's next deadline is due_ms, a wall tick there fires nothing and one
+ * 250 ms later fires n; then e's event time moves to that same instant. */
+void tp_expect_wall_edge(tp_fixture_t *w, tp_fixture_t *e, int64_t due_ms, size_t n);
+
+/* The i-th alert of the wall-clock fixture w was detected at wall_ms, the
+ * same alert of the event-clock fixture e at event_ms. */
+void tp_expect_detected(const tp_fixture_t *w, const tp_fixture_t *e, size_t i, int64_t wall_ms,
+                        int64_t event_ms);
+
 /* Sets the fake wall clock and fires what is due (clock: wall). */
 size_t tp_fixture_wall_tick(tp_fixture_t *f, int64_t wall_ms);
 
@@ -78,6 +96,38 @@ size_t tp_fixture_wall_tick(tp_fixture_t *f, int64_t wall_ms);
  * alert_id is not NULL) this alert_id. */
 const Touchpoint__V1__Alert *tp_expect(const tp_fixture_t *f, size_t i, int status,
                                        const char *alert_id);
+
+/* The i-th captured alert, published on want->topic (if given) and
+ * saying what `want` says (tp_test_alert_diff). */
+const Touchpoint__V1__Alert *tp_expect_alert(const tp_fixture_t *f, size_t i,
+                                             const tp_test_alert_want_t *want);
+#define TP_EXPECT_ALERT(f, i, ...) tp_expect_alert((f), (i), &(tp_test_alert_want_t){ __VA_ARGS__ })
+
+/* The fixture a file's tests share: only `rule` on with `settings` (NULL:
+ * its defaults); with contract_type, step events default as in
+ * tp_fixture_case; with step, they default to contract K-1 at that step. */
+typedef struct {
+    const char *rule;
+    const char *settings;
+    int         contract_type;
+    const char *step;
+} tp_fixture_spec_t;
+
+tp_fixture_t *tp_fixture_spec(const char *head, const tp_fixture_spec_t *spec);
+
+/* A fixture running only `rule` whose step events default to contract K-1
+ * at `step` (tp_fixture_spec with only a step). */
+tp_fixture_t *tp_fixture_at_step(const char *head, const char *rule, const char *settings,
+                                 const char *step);
+
+/* cmocka setup/teardown keeping a fixture in *state: TP_FIXTURE_TEST(fn,
+ * spec) runs fn on tp_fixture_spec(NULL, &spec), freed after the test
+ * whether it passed or not. */
+int tp_fixture_setup(void **state);
+int tp_fixture_teardown(void **state);
+#define TP_FIXTURE_TEST(fn, spec)                                                       \
+    cmocka_unit_test_prestate_setup_teardown(fn, tp_fixture_setup, tp_fixture_teardown, \
+                                             (void *)&(spec))
 
 /* The i-th captured alert is a RESOLVED with evidence resolution=`resolution`. */
 const Touchpoint__V1__Alert *tp_expect_resolved(const tp_fixture_t *f, size_t i,

@@ -172,3 +172,15 @@ long tp_test_rss_kib(int pid) {
         fclose(f);
     return kib;
 }
+
+json_t *tp_test_json_named(json_t *array, const char *key, const char *name) {
+    size_t  i;
+    json_t *v;
+    json_array_foreach(array, i, v) {
+        const char *got = json_string_value(json_object_get(v, key));
+        if (got && !strcmp(got, name))
+            return v;
+    }
+    fail_msg("no %s %s", key, name);
+    return NULL;
+}

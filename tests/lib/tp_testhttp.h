@@ -5,6 +5,7 @@
 #pragma once
 
 #include <event2/http.h>
+#include <jansson.h>
 
 typedef struct {
     int   code; /* HTTP status */
@@ -53,6 +54,10 @@ int tp_test_request(unsigned port, const char *method, const char *path, const c
 
 /* The value of the unlabelled sample `name` in /metrics; -1 if absent. */
 double tp_test_metric(unsigned port, const char *name);
+
+/* The object of JSON `array` whose string member `key` is `name`; fails
+ * the test if there is none. */
+json_t *tp_test_json_named(json_t *array, const char *key, const char *name);
 
 /* Reads /proc/<pid>/status's VmRSS, in KiB; -1 if unreadable. */
 long tp_test_rss_kib(int pid);

@@ -105,9 +105,28 @@ const char *tp_test_evidence(const Touchpoint__V1__Alert *a, const char *key) {
     return NULL;
 }
 
-const char *tp_test_alert_diff(const Touchpoint__V1__Alert *a, const tp_test_alert_want_t *want,
-                               const char *const *kv) {
-    static char diff[512];
+static char s_diff[512];
+
+const char *tp_test_evidence_diff(const Touchpoint__V1__Alert *a, const tp_test_kv_t *kv) {
+    s_diff[0] = '\0';
+    for (; !s_diff[0] && kv->key; kv++) {
+        const char *got = tp_test_evidence(a, kv->key);
+        if (!got != !kv->value || (got && strcmp(got, kv->value) != 0))
+            snprintf(s_diff, sizeof s_diff, "%s: evidence %s: got %s%s%s, want %s%s%s", a->alert_id,
+                     kv->key, got ? "\"" : "", got ? got : "none", got ? "\"" : "",
+                     kv->value ? "\"" : "", kv->value ? kv->value : "none", kv->value ? "\"" : "");
+    }
+    return s_diff;
+}
+
+const char *tp_test_evidence_pairs_diff(const Touchpoint__V1__Alert *a, const char *const *kv) {
+    s_diff[0] = '\0';
+    for (; !s_diff[0] && kv[0] && kv[1]; kv += 2)
+        tp_test_evidence_diff(a, (const tp_test_kv_t[]){ { kv[0], kv[1] }, { NULL, NULL } });
+    return s_diff;
+}
+
+const char *tp_test_alert_diff(const Touchpoint__V1__Alert *a, const tp_test_alert_want_t *want) {
     const struct {
         const char *name, *got, *want;
     } strs[] = {
@@ -123,28 +142,37 @@ const char *tp_test_alert_diff(const Touchpoint__V1__Alert *a, const tp_test_ale
     };
     const struct {
         const char *name;
-        int         got, want;
+        int64_t     got, want;
     } ints[] = {
         { "kind", a->kind, want->kind },
         { "status", a->status, want->status },
         { "severity", a->severity, want->severity },
+        { "detected_at_ms", a->detected_at_ms, want->detected_at_ms },
     };
-    diff[0] = '\0';
-    for (size_t i = 0; !diff[0] && i < sizeof strs / sizeof *strs; i++)
+    s_diff[0] = '\0';
+    for (size_t i = 0; !s_diff[0] && i < sizeof strs / sizeof *strs; i++)
         if (strs[i].want && strcmp(strs[i].got, strs[i].want) != 0)
-            snprintf(diff, sizeof diff, "%s: got \"%s\", want \"%s\"", strs[i].name, strs[i].got,
-                     strs[i].want);
-    for (size_t i = 0; !diff[0] && i < sizeof ints / sizeof *ints; i++)
+            snprintf(s_diff, sizeof s_diff, "%s: got \"%s\", want \"%s\"", strs[i].name,
+                     strs[i].got, strs[i].want);
+    for (size_t i = 0; !s_diff[0] && i < sizeof ints / sizeof *ints; i++)
         if (ints[i].want && ints[i].got != ints[i].want)
-            snprintf(diff, sizeof diff, "%s: got %d, want %d", ints[i].name, ints[i].got,
-                     ints[i].want);
-    for (; !diff[0] && kv && kv[0] && kv[1]; kv += 2) {
-        const char *got = tp_test_evidence(a, kv[0]);
-        if (!got || strcmp(got, kv[1]) != 0)
-            snprintf(diff, sizeof diff, "evidence %s: got %s%s%s, want \"%s\"", kv[0],
-                     got ? "\"" : "", got ? got : "none", got ? "\"" : "", kv[1]);
-    }
-    return diff;
+            snprintf(s_diff, sizeof s_diff, "%s: got %lld, want %lld", ints[i].name,
+                     (long long)ints[i].got, (long long)ints[i].want);
+    size_t n = 0;
+    for (; !s_diff[0] && n < sizeof want->event_ids / sizeof *want->event_ids && want->event_ids[n];
+         n++)
+        if (n >= a->n_event_ids || strcmp(a->event_ids[n], want->event_ids[n]) != 0)
+            snprintf(s_diff, sizeof s_diff, "event_ids[%zu]: got %s, want \"%s\"", n,
+                     n < a->n_event_ids ? a->event_ids[n] : "none", want->event_ids[n]);
+    if (!s_diff[0] && want->no_event_ids && a->n_event_ids)
+        snprintf(s_diff, sizeof s_diff, "n_event_ids: got %zu, want 0", a->n_event_ids);
+    if (!s_diff[0] && n && a->n_event_ids != n)
+        snprintf(s_diff, sizeof s_diff, "n_event_ids: got %zu, want %zu", a->n_event_ids, n);
+    for (size_t k = 0; !s_diff[0] && k < sizeof want->summary_has / sizeof *want->summary_has; k++)
+        if (want->summary_has[k] && !strstr(a->summary, want->summary_has[k]))
+            snprintf(s_diff, sizeof s_diff, "summary \"%s\" lacks \"%s\"", a->summary,
+                     want->summary_has[k]);
+    return s_diff[0] ? s_diff : tp_test_evidence_diff(a, want->evidence);
 }
 
 size_t tp_test_pack_feedback(const tp_test_feedback_t *f, uint8_t **ret) {

@@ -55,26 +55,52 @@ void tp_test_alerts_clear(tp_test_alerts_t *a);
 /* Value of an evidence key, or NULL. */
 const char *tp_test_evidence(const Touchpoint__V1__Alert *a, const char *key);
 
-/* What an alert should say; NULL strings and 0 numbers are not checked. */
+/* One evidence pair; a NULL value: the alert has no such key. */
 typedef struct {
-    const char *alert_id, *rule, *call_id, *contract_id, *step;
-    const char *hcp_id, *rep_id, *account_id, *territory;
-    int         kind, status, severity;
+    const char *key;
+    const char *value;
+} tp_test_kv_t;
+
+/* What an alert should say; NULL strings and 0 numbers are not checked.
+ * `evidence` runs to its first NULL key; `event_ids` to its first NULL
+ * and, when given, n_event_ids must be exactly that many; `summary_has`
+ * are substrings of the summary. `topic` is where it was published:
+ * checked by those who know it (tp_expect_alert). */
+typedef struct {
+    const char  *alert_id, *rule, *call_id, *contract_id, *step;
+    const char  *hcp_id, *rep_id, *account_id, *territory;
+    int          kind, status, severity;
+    int64_t      detected_at_ms;
+    tp_test_kv_t evidence[16];
+    const char  *event_ids[8];
+    const char  *summary_has[4];
+    bool         no_event_ids; /* n_event_ids must be 0 (a resolution by time) */
+    const char  *topic;
 } tp_test_alert_want_t;
 
-/* "" when `a` says what `want` says and its evidence has every key, value
- * pair of `kv` (NULL-terminated), else the first difference ("hcp_id: got
- * \"HCP-2\", want \"HCP-1\""), valid until the next call. One assertion
- * then names what differs:
+/* "" when `a` says what `want` says, else the first difference
+ * ("hcp_id: got \"HCP-2\", want \"HCP-1\""), valid until the next call.
+ * One assertion then names what differs. */
+const char *tp_test_alert_diff(const Touchpoint__V1__Alert *a, const tp_test_alert_want_t *want);
+
+/* The same for evidence pairs only, kv[] up to its NULL key. */
+const char *tp_test_evidence_diff(const Touchpoint__V1__Alert *a, const tp_test_kv_t *kv);
+
+/* The same with flat "key", "value", ... strings (NULL-terminated). */
+const char *tp_test_evidence_pairs_diff(const Touchpoint__V1__Alert *a, const char *const *kv);
+
+/* As one assertion naming what differs:
  *   assert_string_equal(TP_TEST_ALERT_DIFF(a, .rule = "rework", .hcp_id = "HCP-9"), "");
  *   assert_string_equal(TP_TEST_EVIDENCE_DIFF(a, "nps", "5", "nps_max", "6"), ""); */
-const char *tp_test_alert_diff(const Touchpoint__V1__Alert *a, const tp_test_alert_want_t *want,
-                               const char *const *kv);
-#define TP_TEST_ALERT_DIFF(a, ...) \
-    tp_test_alert_diff((a), &(tp_test_alert_want_t){ __VA_ARGS__ }, NULL)
-#define TP_TEST_EVIDENCE_DIFF(a, ...)                     \
-    tp_test_alert_diff((a), &(tp_test_alert_want_t){ 0 }, \
-                       (const char *const[]){ __VA_ARGS__, NULL })
+#define TP_TEST_ALERT_DIFF(a, ...) tp_test_alert_diff((a), &(tp_test_alert_want_t){ __VA_ARGS__ })
+#define TP_TEST_EVIDENCE_DIFF(a, ...) \
+    tp_test_evidence_pairs_diff((a), (const char *const[]){ __VA_ARGS__, NULL })
+
+/* Asserts (cmocka) that an alert's evidence is as the pairs say:
+ *   TP_EXPECT_EVIDENCE(a, { "nps", "5" }, { "nps_max", NULL }); */
+#define TP_EXPECT_EVIDENCE(a, ...) \
+    assert_string_equal(           \
+        tp_test_evidence_diff((a), (const tp_test_kv_t[]){ __VA_ARGS__, { NULL, NULL } }), "")
 
 /* A feedback; nps / effort < 0 mean "not given". */
 typedef struct {

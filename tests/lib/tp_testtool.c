@@ -13,14 +13,20 @@
 #include <cmocka.h>
 #include <zmq.h>
 
+/* ipc://<dir>/name, the fixture's. */
+static char *s_ipc(tp_tool_fx_t *f, const char *name) {
+    char *ep = NULL;
+    assert_true(asprintf(&ep, "ipc://%s/%s", f->dir, name) > 0);
+    return tp_tool_keep(f, ep);
+}
+
 int tp_tool_setup(void **state) {
     tp_tool_fx_t *f = calloc(1, sizeof *f);
     assert_non_null(f);
     f->proc.pidfd = -1;
-    f->dir = tp_tmpdir();
-    assert_non_null(f->dir);
-    assert_true(asprintf(&f->endpoint, "ipc://%s/bus.sock", f->dir) > 0);
-    assert_true(asprintf(&f->replay_ep, "ipc://%s/replay.sock", f->dir) > 0);
+    f->dir = tp_tool_keep(f, tp_tmpdir());
+    f->endpoint = s_ipc(f, "bus.sock");
+    f->replay_ep = s_ipc(f, "replay.sock");
     f->ctx = zmq_ctx_new();
     assert_non_null(f->ctx);
     *state = f;
@@ -36,9 +42,8 @@ int tp_tool_teardown(void **state) {
         zmq_close(f->router);
     zmq_ctx_term(f->ctx);
     tp_rmrf(f->dir);
-    free(f->endpoint);
-    free(f->replay_ep);
-    free(f->dir);
+    for (size_t i = 0; i < f->n_kept; i++)
+        free(f->kept[i]);
     free(f);
     return 0;
 }
@@ -102,9 +107,14 @@ void tp_tool_free_frames(char *frames[4], size_t n) {
         free(frames[i]);
 }
 
+char *tp_tool_keep(tp_tool_fx_t *f, char *p) {
+    assert_non_null(p);
+    assert_true(f->n_kept < sizeof f->kept / sizeof f->kept[0]);
+    return f->kept[f->n_kept++] = p;
+}
+
 char *tp_tool_file(tp_tool_fx_t *f, const char *name, const char *text) {
-    char *path = tp_path(f->dir, name);
-    assert_non_null(path);
+    char *path = tp_tool_keep(f, tp_path(f->dir, name));
     assert_int_equal(tp_write_file(path, text), 0);
     return path;
 }
@@ -135,6 +145,5 @@ int tp_tool_run(tp_tool_fx_t *f, const char *const argv[], const char *stdin_pat
 char *tp_tool_output(tp_tool_fx_t *f, const char *name) {
     char *path = tp_path(f->dir, name), *text = tp_read_file(path);
     free(path);
-    assert_non_null(text);
-    return text;
+    return tp_tool_keep(f, text);
 }

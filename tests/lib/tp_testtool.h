@@ -28,6 +28,8 @@ typedef struct {
                                reliable input (tp-pub --reliable) */
     tp_proc_t   proc;      /* the child under test */
     const char *argv[32];  /* argv as spawned, maybe behind valgrind */
+    char       *kept[64];  /* what tp_tool_file / tp_tool_output gave out */
+    size_t      n_kept;
 } tp_tool_fx_t;
 
 /* CMocka setup and teardown: *state is a fresh tp_tool_fx_t; teardown
@@ -47,7 +49,11 @@ void tp_tool_bind_router(tp_tool_fx_t *f, const char *endpoint);
 size_t tp_tool_recv(void *sock, int timeout_ms, char *frames[4], size_t lens[4]);
 void   tp_tool_free_frames(char *frames[4], size_t n);
 
-/* Writes `text` as dir/name, returns the path (caller frees). */
+/* p (asserted not NULL), now the fixture's: freed at teardown. */
+char *tp_tool_keep(tp_tool_fx_t *f, char *p);
+
+/* Writes `text` as dir/name, returns the path (the fixture's: freed at
+ * teardown, so a failed assertion leaks nothing). */
 char *tp_tool_file(tp_tool_fx_t *f, const char *name, const char *text);
 
 /* Starts argv with stdout/stderr to dir/out, dir/err (maybe under
@@ -59,5 +65,6 @@ void tp_tool_spawn(tp_tool_fx_t *f, const char *const argv[], const char *stdin_
  * them its subscriptions) only while the test thread calls into it. */
 int tp_tool_run(tp_tool_fx_t *f, const char *const argv[], const char *stdin_path, int timeout_ms);
 
-/* The child's dir/name ("out", "err") as a string (caller frees). */
+/* The child's dir/name ("out", "err") as a string (the fixture's, as
+ * above: each call reads the file anew). */
 char *tp_tool_output(tp_tool_fx_t *f, const char *name);

@@ -209,10 +209,51 @@ size_t tp_count_lines(const char *text, const char *needle) {
     return n;
 }
 
+const char *tp_not_once(const char *text, const char *const needles[]) {
+    for (size_t i = 0; needles[i]; i++)
+        if (!text || tp_count_lines(text, needles[i]) != 1)
+            return needles[i];
+    return "";
+}
+
+int tp_run(const char *const argv[], const char *out_path, const char *err_path, int timeout_ms) {
+    tp_proc_t p;
+    int       r = tp_proc_spawn(&p, argv, NULL, out_path, err_path);
+    if (r < 0)
+        return r;
+    r = tp_proc_wait(&p, timeout_ms);
+    if (r < 0)
+        tp_proc_reap(&p);
+    return r;
+}
+
+const char *tp_file_lacks(const char *path, const char *needle) {
+    char *text = tp_read_file(path);
+    bool  has = text && strstr(text, needle);
+    free(text);
+    return has ? "" : needle;
+}
+
 long long tp_now_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+bool tp_wait_lines(const char *path, const char *needle, size_t lines, int timeout_ms) {
+    long long deadline = tp_now_ms() + timeout_ms;
+    for (;;) {
+        char  *text = tp_read_file(path);
+        size_t n = text ? tp_count_lines(text, needle) : 0;
+        bool   there = text && n >= lines;
+        free(text);
+        if (there)
+            return true;
+        if (tp_now_ms() > deadline)
+            return false;
+        struct timespec ts = { 0, 20 * 1000000L };
+        nanosleep(&ts, NULL);
+    }
 }
 
 unsigned tp_free_port(void) {

@@ -1,6 +1,7 @@
 /* tp_testutil — helpers for process-level tests: temp dirs, files, and
  * child processes (the real touchpointd, tp-pub, tp-tail) whose stdout and
- * stderr go to files, waited for with a deadline (pidfd + poll, no sleeps).
+ * stderr go to files, waited for with a deadline (pidfd + poll, no sleeps);
+ * and TP_TEST_MAIN, the main() every test program shares.
  */
 #pragma once
 
@@ -36,6 +37,11 @@ int tp_proc_spawn(tp_proc_t *p, const char *const argv[], const char *stdin_path
  * running). */
 int tp_proc_wait(tp_proc_t *p, int timeout_ms);
 
+/* tp_proc_spawn (no stdin) then tp_proc_wait: the exit code of argv run to
+ * its end, a negative errno if it could not start, or -ETIMEDOUT (the
+ * child is then killed). */
+int tp_run(const char *const argv[], const char *out_path, const char *err_path, int timeout_ms);
+
 /* Sends sig; 0 or negative errno. */
 int tp_proc_signal(tp_proc_t *p, int sig);
 
@@ -45,9 +51,46 @@ void tp_proc_reap(tp_proc_t *p);
 /* Counts lines of `text` containing `needle`. */
 size_t tp_count_lines(const char *text, const char *needle);
 
+/* "" when each of needles[] (NULL-terminated) is on exactly one line of
+ * text, else the first that is not. TP_EXPECT_ONCE asserts it (cmocka):
+ *   TP_EXPECT_ONCE(err, "tp-pub: published 2", ":3: call.status"); */
+const char *tp_not_once(const char *text, const char *const needles[]);
+#define TP_EXPECT_ONCE(text, ...) \
+    assert_string_equal(tp_not_once((text), (const char *const[]){ __VA_ARGS__, NULL }), "")
+
+/* "" when the file at path holds needle, else needle: TP_EXPECT_FILE_HAS
+ * asserts it (cmocka), naming what is missing. */
+const char *tp_file_lacks(const char *path, const char *needle);
+#define TP_EXPECT_FILE_HAS(path, needle) assert_string_equal(tp_file_lacks((path), (needle)), "")
+
 /* Monotonic milliseconds, for deadlines in test loops. */
 long long tp_now_ms(void);
+
+/* Waits until the file at `path` exists and has at least `lines` lines
+ * containing `needle` ("" for any line); false after timeout_ms. Polls
+ * every 20 ms: a file another process writes has no event to wait for. */
+bool tp_wait_lines(const char *path, const char *needle, size_t lines, int timeout_ms);
 
 /* A loopback TCP port nobody listens on right now (bound, read, closed):
  * for servers a test starts. 0 on failure. */
 unsigned tp_free_port(void);
+
+/* The main() of a test program (after <cmocka.h>): runs the tests given,
+ * `cmocka_unit_test(test_x), ...`, as one group without group fixtures. */
+#define TP_TEST_MAIN(...)                                  \
+    int main(void) {                                       \
+        const struct CMUnitTest tests[] = { __VA_ARGS__ }; \
+        return cmocka_run_group_tests(tests, NULL, NULL);  \
+    }
+
+/* The same where every test runs on the file's fixture: each test given
+ * (`cmocka_unit_test(test_x), ...`) gets setup and teardown. */
+#define TP_TEST_MAIN_WITH(setup, teardown, ...)                     \
+    int main(void) {                                                \
+        struct CMUnitTest tests[] = { __VA_ARGS__ };                \
+        for (size_t i = 0; i < sizeof tests / sizeof *tests; i++) { \
+            tests[i].setup_func = (setup);                          \
+            tests[i].teardown_func = (teardown);                    \
+        }                                                           \
+        return cmocka_run_group_tests(tests, NULL, NULL);           \
+    }

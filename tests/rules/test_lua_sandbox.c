@@ -107,6 +107,62 @@ static void test_endless_loop_in_pcall(void **state) {
                 TP_LUA_ERR_INSTRUCTIONS);
 }
 
+/* The watchdog hooks only the main thread: a coroutine is counted from
+ * its start, or a loop inside one would run for ever. */
+static void test_endless_loop_in_coroutine(void **state) {
+    (void)state;
+    s_abandoned("coroutine.wrap(function() while true do end end)()", NULL,
+                TP_LUA_ERR_INSTRUCTIONS);
+    s_abandoned("local co = coroutine.create(function() while true do end end)\n"
+                "    while true do coroutine.resume(co) end",
+                NULL, TP_LUA_ERR_INSTRUCTIONS);
+}
+
+/* A call is counted only once it has used a slice of CPU time (10 ms):
+ * one that runs past its budget of 1,000 instructions in microseconds
+ * completes. (A call over budget for which the count hook is on from the
+ * start, as before the watchdog, is abandoned: the next test.) */
+static void test_short_call_runs_uncounted(void **state) {
+    (void)state;
+    tp_fixture_t *f = s_fixture("local n = 0 for i = 1, 3000 do n = n + i end\n"
+                                "    ctx:fire{ subject = 'sum/' .. n, summary = 'done' }",
+                                "{ instructions: 1000 }");
+    s_call(f, "C-1");
+    s_call(f, "C-2");
+    tp_lua_rule_stats_t bad = s_stats(f, "bad");
+    assert_int_equal(bad.calls, 2);
+    for (int r = 0; r < TP_LUA_ERR_COUNT; r++)
+        assert_int_equal(bad.errors[r], 0);
+    tp_expect(f, 0, TP_FIRING, "bad:sum/4501500");
+    tp_fixture_free(f);
+}
+
+/* Once a call was abandoned for instructions, every later call of the rule
+ * is counted from its start: the same short loop is abandoned now. */
+static void test_counted_after_overrun(void **state) {
+    (void)state;
+    s_write("loopy.lua", "local calls = 0\n"
+                         "return { name = 'loopy', kind = 'friction', events = { 'call' },\n"
+                         "  on_event = function(ev, ctx)\n"
+                         "    calls = calls + 1\n"
+                         "    if calls == 1 then while true do end end\n"
+                         "    local n = 0 for i = 1, 3000 do n = n + i end\n"
+                         "  end }\n");
+    char head[512];
+    snprintf(
+        head, sizeof head,
+        "clock: event\nlua_rules:\n  - { file: %s/loopy.lua, budget: { instructions: 1000 } }\n",
+        s_dir);
+    tp_fixture_t *f = tp_fixture_only(head, "negative_feedback", NULL);
+    s_call(f, "C-1");
+    s_call(f, "C-2");
+    s_call(f, "C-3");
+    tp_lua_rule_stats_t st = s_stats(f, "loopy");
+    assert_int_equal(st.calls, 3);
+    assert_int_equal(st.errors[TP_LUA_ERR_INSTRUCTIONS], 3);
+    tp_fixture_free(f);
+}
+
 static void test_allocation_bomb(void **state) {
     (void)state;
     s_abandoned("local t = {} for i = 1, 1e9 do t[i] = {i, i, i} end",
@@ -196,6 +252,9 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_endless_loop),
         cmocka_unit_test(test_endless_loop_in_pcall),
+        cmocka_unit_test(test_endless_loop_in_coroutine),
+        cmocka_unit_test(test_short_call_runs_uncounted),
+        cmocka_unit_test(test_counted_after_overrun),
         cmocka_unit_test(test_allocation_bomb),
         cmocka_unit_test(test_huge_string),
         cmocka_unit_test(test_error),

@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include "tp_testengine.h"
+#include "tp_testutil.h"
 
 #define PLANNED   TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_PLANNED
 #define SUBMITTED TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED
@@ -14,7 +15,10 @@
 #define CALL_AT   (TP_T0 + 9 * TP_H)
 #define DUE       (CALL_AT + 48 * TP_H)
 
-#define RULE    "call_late"
+#define RULE "call_late"
+
+/* The fixture most tests here start from (TP_FIXTURE_TEST). */
+static const tp_fixture_spec_t s_fx = { .rule = RULE };
 #define MONTHLY "{ style: monthly, cutoff_day: 5 }"
 
 /* 2026-02-05T23:59:59.999Z: the January cut-off with cutoff_day 5. */
@@ -37,40 +41,30 @@ static void s_crm_submit(tp_fixture_t *f, const char *eid, int64_t occurred, int
 }
 
 static void test_fires_just_past_submit_within(void **state) {
-    (void)state;
-    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
+    tp_fixture_t *f = *state;
     s_submit(f, "s", "C-1", DUE + 1, CALL_AT);
     assert_int_equal(f->got.n, 1);
-    Touchpoint__V1__Alert *a = f->got.alerts[0];
-    assert_string_equal(f->got.topics[0], "accountability.call_late");
-    assert_string_equal(a->alert_id, "call_late:call/C-1");
-    assert_int_equal(a->status, TP_FIRING);
-    assert_int_equal(a->severity, TOUCHPOINT__V1__SEVERITY__SEVERITY_WARNING);
-    assert_int_equal(a->detected_at_ms, DUE + 1);
-    assert_string_equal(a->call_id, "C-1");
-    assert_string_equal(a->hcp_id, "HCP-1");
-    assert_string_equal(a->rep_id, "REP-1");
-    assert_string_equal(tp_test_evidence(a, "call_at"), "2026-01-01T09:00:00Z");
-    assert_string_equal(tp_test_evidence(a, "submitted_at"), "2026-01-03T09:00:00.001Z");
-    assert_string_equal(tp_test_evidence(a, "due_at"), "2026-01-03T09:00:00Z");
-    assert_string_equal(tp_test_evidence(a, "late_by"), "1ms");
-    assert_string_equal(tp_test_evidence(a, "style"), "hours");
-    assert_string_equal(tp_test_evidence(a, "submit_within"), "2d");
-    assert_null(tp_test_evidence(a, "cutoff_day"));
-    assert_string_equal(tp_test_evidence(a, "channel"), "IN_PERSON");
-    assert_int_equal(a->n_event_ids, 1);
-    assert_string_equal(a->event_ids[0], "s");
-    tp_fixture_free(f);
+    TP_EXPECT_ALERT(f, 0, .topic = "accountability.call_late", .alert_id = "call_late:call/C-1",
+                    .status = TP_FIRING, .severity = TOUCHPOINT__V1__SEVERITY__SEVERITY_WARNING,
+                    .detected_at_ms = DUE + 1, .call_id = "C-1", .hcp_id = "HCP-1",
+                    .rep_id = "REP-1",
+                    .evidence = { { "call_at", "2026-01-01T09:00:00Z" },
+                                  { "submitted_at", "2026-01-03T09:00:00.001Z" },
+                                  { "due_at", "2026-01-03T09:00:00Z" },
+                                  { "late_by", "1ms" },
+                                  { "style", "hours" },
+                                  { "submit_within", "2d" },
+                                  { "cutoff_day", NULL },
+                                  { "channel", "IN_PERSON" } },
+                    .event_ids = { "s" });
 }
 
 static void test_exactly_submit_within_is_on_time(void **state) {
-    (void)state;
-    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
+    tp_fixture_t *f = *state;
     s_submit(f, "s", "C-1", DUE, CALL_AT);
     TP_WATERMARK(f, DUE + 30 * TP_D);
     assert_int_equal(f->got.n, 0);
     assert_int_equal(tp_engine_deadlines(f->engine), 0); /* call and marker forgotten */
-    tp_fixture_free(f);
 }
 
 static void test_configured_submit_within(void **state) {
@@ -86,34 +80,25 @@ static void test_configured_submit_within(void **state) {
 
 /* The fact is closed after a week so it does not stay open for ever. */
 static void test_resolved_as_expired_after_a_week(void **state) {
-    (void)state;
-    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
+    tp_fixture_t *f = *state;
     int64_t       s = DUE + 5 * TP_H;
     s_submit(f, "s", "C-1", s, CALL_AT);
     assert_int_equal(tp_engine_open_alerts(f->engine), 1);
-    TP_WATERMARK(f, s + 7 * TP_D);
-    assert_int_equal(f->got.n, 1);
-    TP_WATERMARK(f, s + 7 * TP_D + 1);
-    assert_int_equal(f->got.n, 2);
-    Touchpoint__V1__Alert *r = f->got.alerts[1];
-    assert_int_equal(r->status, TP_RESOLVED);
-    assert_string_equal(r->alert_id, "call_late:call/C-1");
-    assert_string_equal(tp_test_evidence(r, "resolution"), "expired");
-    assert_string_equal(tp_test_evidence(r, "late_by"), "5h"); /* the FIRING's evidence */
-    assert_int_equal(r->n_event_ids, 0);
-    assert_int_equal(r->detected_at_ms, s + 7 * TP_D + 1);
+    tp_expect_edge(f, s + 7 * TP_D, 1);
+    /* late_by: the FIRING's evidence */
+    TP_EXPECT_ALERT(f, 1, .status = TP_RESOLVED, .alert_id = "call_late:call/C-1",
+                    .detected_at_ms = s + 7 * TP_D + 1, .no_event_ids = true,
+                    .evidence = { { "resolution", "expired" }, { "late_by", "5h" } });
     assert_int_equal(tp_engine_open_alerts(f->engine), 0);
     /* Everything is forgotten once the engine forgets the call. */
     TP_WATERMARK(f, s + 60 * TP_D);
     assert_int_equal(tp_engine_deadlines(f->engine), 0);
     assert_int_equal(tp_engine_calls(f->engine), 0);
     assert_int_equal(f->got.n, 2);
-    tp_fixture_free(f);
 }
 
 static void test_planned_then_late_submission_fires_once(void **state) {
-    (void)state;
-    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
+    tp_fixture_t *f = *state;
     TP_CALL(f, .event_id = "p", .at_ms = TP_T0, .call_id = "C-1", .status = PLANNED,
             .call_at_ms = CALL_AT);
     TP_WATERMARK(f, DUE + TP_D);
@@ -121,14 +106,12 @@ static void test_planned_then_late_submission_fires_once(void **state) {
     s_submit(f, "s", "C-1", DUE + TP_D + TP_H, CALL_AT);
     assert_int_equal(f->got.n, 1);
     assert_string_equal(tp_test_evidence(f->got.alerts[0], "late_by"), "1d1h");
-    tp_fixture_free(f);
 }
 
 /* Corrections of a late call, while open and after its expiry, never fire
  * again. */
 static void test_corrections_never_fire_twice(void **state) {
-    (void)state;
-    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
+    tp_fixture_t *f = *state;
     int64_t       s = DUE + 5 * TP_H;
     s_submit(f, "s", "C-1", s, CALL_AT);
     s_submit(f, "c1", "C-1", s + TP_D, CALL_AT); /* while FIRING */
@@ -138,19 +121,16 @@ static void test_corrections_never_fire_twice(void **state) {
     assert_int_equal(f->got.alerts[1]->status, TP_RESOLVED);
     s_submit(f, "c3", "C-1", s + 14 * TP_D, CALL_AT); /* retention moved on by c2 */
     assert_int_equal(f->got.n, 2);
-    tp_fixture_free(f);
 }
 
 /* The first SUBMITTED version decides: a correction of an on-time call is
  * not judged again, even if its stamp is later. */
 static void test_correction_of_on_time_call_is_not_judged(void **state) {
-    (void)state;
-    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
+    tp_fixture_t *f = *state;
     s_submit(f, "s", "C-1", DUE - TP_H, CALL_AT);
     s_submit(f, "c", "C-1", DUE + 3 * TP_D, CALL_AT);
     TP_WATERMARK(f, DUE + 40 * TP_D);
     assert_int_equal(f->got.n, 0);
-    tp_fixture_free(f);
 }
 
 /* submitted_at_ms is the CRM's stamp; occurred_at_ms only stands in for it
@@ -175,8 +155,7 @@ static void test_submission_time_source(void **state) {
 }
 
 static void test_out_of_order_versions(void **state) {
-    (void)state;
-    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
+    tp_fixture_t *f = *state;
     /* The correction overtakes the late original; then the original and a
      * stale draft arrive. */
     s_submit(f, "c", "C-1", DUE + 2 * TP_H, CALL_AT);
@@ -191,7 +170,6 @@ static void test_out_of_order_versions(void **state) {
     s_submit(f, "s2", "C-2", DUE + TP_D, CALL_AT);
     assert_int_equal(f->got.n, 2);
     assert_string_equal(f->got.alerts[1]->alert_id, "call_late:call/C-2");
-    tp_fixture_free(f);
 }
 
 /* Monthly: January's calls are due by the end of 5 February (UTC). */
@@ -204,14 +182,13 @@ static void test_monthly_cutoff_boundary(void **state) {
     s_submit(f, "s3", "C-3", FEB5_END + 1, TP_T0 + 31 * TP_D - 1); /* 31 Jan, last ms */
     s_submit(f, "s4", "C-4", FEB5_END + 1, TP_T0 + 31 * TP_D);     /* 1 Feb: due 5 Mar */
     assert_int_equal(f->got.n, 2);
-    Touchpoint__V1__Alert *a = f->got.alerts[0];
-    assert_string_equal(a->alert_id, "call_late:call/C-2");
-    assert_string_equal(tp_test_evidence(a, "due_at"), "2026-02-05T23:59:59.999Z");
-    assert_string_equal(tp_test_evidence(a, "submitted_at"), "2026-02-06T00:00:00Z");
-    assert_string_equal(tp_test_evidence(a, "late_by"), "1ms");
-    assert_string_equal(tp_test_evidence(a, "style"), "monthly");
-    assert_string_equal(tp_test_evidence(a, "cutoff_day"), "5");
-    assert_null(tp_test_evidence(a, "submit_within"));
+    TP_EXPECT_ALERT(f, 0, .alert_id = "call_late:call/C-2",
+                    .evidence = { { "due_at", "2026-02-05T23:59:59.999Z" },
+                                  { "submitted_at", "2026-02-06T00:00:00Z" },
+                                  { "late_by", "1ms" },
+                                  { "style", "monthly" },
+                                  { "cutoff_day", "5" },
+                                  { "submit_within", NULL } });
     assert_string_equal(f->got.alerts[1]->alert_id, "call_late:call/C-3");
     tp_fixture_free(f);
 }
@@ -279,29 +256,22 @@ static void test_wall_clock_gives_the_same_alerts(void **state) {
     tp_fixture_wall_tick(w, s + 7 * TP_D + 250);
     TP_WATERMARK(e, s + 7 * TP_D + 250);
     tp_expect_same_alerts(w, e, 2, true, NULL);
-    assert_int_equal(w->got.alerts[0]->detected_at_ms, s + 100); /* the wall clock */
-    assert_int_equal(e->got.alerts[0]->detected_at_ms, s);
-    assert_int_equal(w->got.alerts[1]->detected_at_ms, s + 7 * TP_D + 250);
-    assert_int_equal(e->got.alerts[1]->detected_at_ms, s + 7 * TP_D + 1);
+    tp_expect_detected(w, e, 0, s + 100, s); /* the wall clock */
+    tp_expect_detected(w, e, 1, s + 7 * TP_D + 250, s + 7 * TP_D + 1);
     tp_fixture_free(w);
     tp_fixture_free(e);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_fires_just_past_submit_within),
-        cmocka_unit_test(test_exactly_submit_within_is_on_time),
-        cmocka_unit_test(test_configured_submit_within),
-        cmocka_unit_test(test_resolved_as_expired_after_a_week),
-        cmocka_unit_test(test_planned_then_late_submission_fires_once),
-        cmocka_unit_test(test_corrections_never_fire_twice),
-        cmocka_unit_test(test_correction_of_on_time_call_is_not_judged),
-        cmocka_unit_test(test_submission_time_source),
-        cmocka_unit_test(test_out_of_order_versions),
-        cmocka_unit_test(test_monthly_cutoff_boundary),
-        cmocka_unit_test(test_monthly_december_rolls_over),
-        cmocka_unit_test(test_monthly_per_month_override),
-        cmocka_unit_test(test_wall_clock_gives_the_same_alerts),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TP_TEST_MAIN(TP_FIXTURE_TEST(test_fires_just_past_submit_within, s_fx),
+             TP_FIXTURE_TEST(test_exactly_submit_within_is_on_time, s_fx),
+             cmocka_unit_test(test_configured_submit_within),
+             TP_FIXTURE_TEST(test_resolved_as_expired_after_a_week, s_fx),
+             TP_FIXTURE_TEST(test_planned_then_late_submission_fires_once, s_fx),
+             TP_FIXTURE_TEST(test_corrections_never_fire_twice, s_fx),
+             TP_FIXTURE_TEST(test_correction_of_on_time_call_is_not_judged, s_fx),
+             cmocka_unit_test(test_submission_time_source),
+             TP_FIXTURE_TEST(test_out_of_order_versions, s_fx),
+             cmocka_unit_test(test_monthly_cutoff_boundary),
+             cmocka_unit_test(test_monthly_december_rolls_over),
+             cmocka_unit_test(test_monthly_per_month_override),
+             cmocka_unit_test(test_wall_clock_gives_the_same_alerts))

@@ -7,8 +7,12 @@
 #include <cmocka.h>
 
 #include "tp_testengine.h"
+#include "tp_testutil.h"
 
 #define RULE "call_unsubmitted"
+
+/* The fixture most tests here start from (TP_FIXTURE_TEST). */
+static const tp_fixture_spec_t s_fx = { .rule = RULE };
 
 #define PLANNED   TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_PLANNED
 #define SAVED     TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SAVED
@@ -31,52 +35,40 @@ static void s_status(tp_fixture_t *f, const char *eid, int64_t at, int status) {
 }
 
 static void test_fires_at_deadline_without_further_input(void **state) {
-    (void)state;
-    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
+    tp_fixture_t *f = *state;
     s_planned(f, "p", TP_T0, CALL_AT);
-    TP_WATERMARK(f, DUE); /* just inside: not missed */
-    assert_int_equal(f->got.n, 0);
-    TP_WATERMARK(f, DUE + 1); /* just past */
-    assert_int_equal(f->got.n, 1);
-    Touchpoint__V1__Alert *a = f->got.alerts[0];
-    assert_string_equal(f->got.topics[0], "accountability.call_unsubmitted");
-    assert_string_equal(a->alert_id, "call_unsubmitted:call/C-1");
-    assert_int_equal(a->status, TP_FIRING);
-    assert_int_equal(a->detected_at_ms, DUE + 1);
-    assert_string_equal(tp_test_evidence(a, "call_at"), "2026-01-01T09:00:00Z");
-    assert_string_equal(tp_test_evidence(a, "due_at"), "2026-01-03T09:00:00Z");
-    assert_string_equal(tp_test_evidence(a, "submit_within"), "2d");
-    assert_string_equal(tp_test_evidence(a, "status"), "PLANNED");
+    tp_expect_edge(f, DUE, 0); /* just inside: not missed; just past */
+    const Touchpoint__V1__Alert *a = TP_EXPECT_ALERT(
+        f, 0, .topic = "accountability.call_unsubmitted", .alert_id = "call_unsubmitted:call/C-1",
+        .status = TP_FIRING, .detected_at_ms = DUE + 1,
+        .evidence = { { "call_at", "2026-01-01T09:00:00Z" },
+                      { "due_at", "2026-01-03T09:00:00Z" },
+                      { "submit_within", "2d" },
+                      { "status", "PLANNED" } });
     assert_string_equal(a->event_ids[0], "p");
     /* Time moving on does not fire it again. */
     TP_WATERMARK(f, DUE + 30 * TP_D);
     assert_int_equal(f->got.n, 1);
-    tp_fixture_free(f);
 }
 
 static void test_any_event_moves_time_not_only_watermarks(void **state) {
-    (void)state;
-    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
+    tp_fixture_t *f = *state;
     s_planned(f, "p", TP_T0, CALL_AT);
     TP_CALL(f, .event_id = "o", .at_ms = DUE + TP_H, .call_id = "C-2", .status = PLANNED);
     assert_int_equal(f->got.n, 1);
     assert_int_equal(f->got.alerts[0]->detected_at_ms, DUE + 1); /* when it was missed */
-    tp_fixture_free(f);
 }
 
 static void test_submitted_in_time_never_fires(void **state) {
-    (void)state;
-    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
+    tp_fixture_t *f = *state;
     s_planned(f, "p", TP_T0, CALL_AT);
     s_status(f, "s", DUE, SUBMITTED); /* exactly at the deadline */
     TP_WATERMARK(f, DUE + 10 * TP_D);
     assert_int_equal(f->got.n, 0);
-    tp_fixture_free(f);
 }
 
 static void test_late_submission_resolves(void **state) {
-    (void)state;
-    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
+    tp_fixture_t *f = *state;
     s_planned(f, "p", TP_T0, CALL_AT);
     s_status(f, "s", DUE + 5 * TP_H, SUBMITTED); /* passes the deadline first */
     assert_int_equal(f->got.n, 2);
@@ -86,7 +78,6 @@ static void test_late_submission_resolves(void **state) {
     assert_string_equal(tp_test_evidence(f->got.alerts[1], "resolution"), "submitted");
     assert_string_equal(f->got.alerts[1]->event_ids[0], "s");
     assert_int_equal(f->got.alerts[1]->sequence, f->got.alerts[0]->sequence + 1);
-    tp_fixture_free(f);
 }
 
 static void test_cancel_before_and_after(void **state) {
@@ -108,31 +99,26 @@ static void test_cancel_before_and_after(void **state) {
 }
 
 static void test_rescheduled_call_moves_the_deadline(void **state) {
-    (void)state;
-    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
+    tp_fixture_t *f = *state;
     s_planned(f, "p1", TP_T0, CALL_AT);
     s_planned(f, "p2", TP_T0 + TP_H, CALL_AT + 3 * TP_D); /* moved three days later */
     TP_WATERMARK(f, DUE + TP_D);
     assert_int_equal(f->got.n, 0);
     TP_WATERMARK(f, DUE + 3 * TP_D + 1);
     assert_int_equal(f->got.n, 1);
-    tp_fixture_free(f);
 }
 
 static void test_saved_versions_do_not_fire_twice(void **state) {
-    (void)state;
-    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
+    tp_fixture_t *f = *state;
     s_planned(f, "p", TP_T0, CALL_AT);
     TP_WATERMARK(f, DUE + 1);
     s_status(f, "s1", DUE + 2, SAVED); /* re-arms; already in the past */
     TP_WATERMARK(f, DUE + 10);
     assert_int_equal(f->got.n, 1);
-    tp_fixture_free(f);
 }
 
 static void test_out_of_order_submission_first(void **state) {
-    (void)state;
-    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
+    tp_fixture_t *f = *state;
     /* SUBMITTED arrives first; its draft (older) arrives afterwards. */
     s_status(f, "s", TP_T0 + 10 * TP_H, SUBMITTED);
     s_planned(f, "p", TP_T0, CALL_AT);
@@ -141,12 +127,10 @@ static void test_out_of_order_submission_first(void **state) {
     TP_WATERMARK(f, DUE + 10 * TP_D);
     assert_int_equal(f->got.n, 0);
     assert_int_equal(tp_engine_stats(f->engine)->stale_versions, 2);
-    tp_fixture_free(f);
 }
 
 static void test_calls_are_forgotten_after_their_last_deadline(void **state) {
-    (void)state;
-    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL); /* horizon 48h, retention 7d */
+    tp_fixture_t *f = *state; /* horizon 48h, retention 7d */
     s_planned(f, "p", TP_T0, CALL_AT);
     s_status(f, "s", CALL_AT + TP_H, SUBMITTED);
     assert_int_equal(tp_engine_calls(f->engine), 1);
@@ -157,12 +141,10 @@ static void test_calls_are_forgotten_after_their_last_deadline(void **state) {
     assert_int_equal(tp_engine_calls(f->engine), 0);
     assert_int_equal(tp_engine_deadlines(f->engine), 0);
     assert_int_equal(f->got.n, 0);
-    tp_fixture_free(f);
 }
 
 static void test_late_correction_extends_retention(void **state) {
-    (void)state;
-    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
+    tp_fixture_t *f = *state;
     s_planned(f, "p", TP_T0, CALL_AT);
     s_status(f, "s", CALL_AT + TP_H, SUBMITTED);
     s_status(f, "fix", CALL_AT + 5 * TP_D, SUBMITTED); /* after the horizon */
@@ -174,7 +156,6 @@ static void test_late_correction_extends_retention(void **state) {
     TP_WATERMARK(f, CALL_AT + 5 * TP_D + 7 * TP_D + 1);
     assert_int_equal(tp_engine_calls(f->engine), 0);
     assert_int_equal(f->got.n, 0);
-    tp_fixture_free(f);
 }
 
 /* The same input in wall mode gives the same alerts (only their
@@ -186,32 +167,23 @@ static void test_wall_clock_gives_the_same_alerts(void **state) {
     tp_fixture_t *both[2] = { w, e };
     for (int i = 0; i < 2; i++)
         s_planned(both[i], "p", TP_T0, CALL_AT);
-    assert_int_equal(tp_engine_next_deadline(w->engine), DUE);
-    assert_int_equal(tp_fixture_wall_tick(w, DUE), 0);
-    assert_int_equal(tp_fixture_wall_tick(w, DUE + 250), 1);
-    TP_WATERMARK(e, DUE + 250);
+    tp_expect_wall_edge(w, e, DUE, 1);
     for (int i = 0; i < 2; i++)
         s_status(both[i], "s", DUE + 2 * TP_H, SUBMITTED);
     tp_expect_same_alerts(w, e, 2, true, NULL);
-    assert_int_equal(w->got.alerts[0]->detected_at_ms, DUE + 250); /* the wall clock */
-    assert_int_equal(e->got.alerts[0]->detected_at_ms, DUE + 1);
+    tp_expect_detected(w, e, 0, DUE + 250, DUE + 1); /* the wall clock */
     tp_fixture_free(w);
     tp_fixture_free(e);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_fires_at_deadline_without_further_input),
-        cmocka_unit_test(test_any_event_moves_time_not_only_watermarks),
-        cmocka_unit_test(test_submitted_in_time_never_fires),
-        cmocka_unit_test(test_late_submission_resolves),
-        cmocka_unit_test(test_cancel_before_and_after),
-        cmocka_unit_test(test_rescheduled_call_moves_the_deadline),
-        cmocka_unit_test(test_saved_versions_do_not_fire_twice),
-        cmocka_unit_test(test_out_of_order_submission_first),
-        cmocka_unit_test(test_calls_are_forgotten_after_their_last_deadline),
-        cmocka_unit_test(test_late_correction_extends_retention),
-        cmocka_unit_test(test_wall_clock_gives_the_same_alerts),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TP_TEST_MAIN(TP_FIXTURE_TEST(test_fires_at_deadline_without_further_input, s_fx),
+             TP_FIXTURE_TEST(test_any_event_moves_time_not_only_watermarks, s_fx),
+             TP_FIXTURE_TEST(test_submitted_in_time_never_fires, s_fx),
+             TP_FIXTURE_TEST(test_late_submission_resolves, s_fx),
+             cmocka_unit_test(test_cancel_before_and_after),
+             TP_FIXTURE_TEST(test_rescheduled_call_moves_the_deadline, s_fx),
+             TP_FIXTURE_TEST(test_saved_versions_do_not_fire_twice, s_fx),
+             TP_FIXTURE_TEST(test_out_of_order_submission_first, s_fx),
+             TP_FIXTURE_TEST(test_calls_are_forgotten_after_their_last_deadline, s_fx),
+             TP_FIXTURE_TEST(test_late_correction_extends_retention, s_fx),
+             cmocka_unit_test(test_wall_clock_gives_the_same_alerts))

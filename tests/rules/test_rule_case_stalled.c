@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include "tp_testengine.h"
+#include "tp_testutil.h"
 
 #define RULE "case_stalled"
 
@@ -20,15 +21,13 @@
 
 /* A fixture running only this rule; step events default to contract K-1,
  * step NOMINATION. */
-static tp_fixture_t *s_new(const char *head, const char *settings) {
-    tp_fixture_t *f = tp_fixture_only(head, RULE, settings);
-    f->step_defaults = (tp_test_step_t){ .contract_id = "K-1", .step = "NOMINATION" };
-    return f;
-}
+#define s_new(head, settings) tp_fixture_at_step((head), RULE, (settings), "NOMINATION")
+
+/* The fixture most tests here start from (TP_FIXTURE_TEST). */
+static const tp_fixture_spec_t s_fx = { .rule = RULE, .settings = SETTINGS, .step = "NOMINATION" };
 
 static void test_fires_just_past_stall_after(void **state) {
-    (void)state;
-    tp_fixture_t *f = s_new(NULL, SETTINGS);
+    tp_fixture_t *f = *state;
     TP_STEP(f, .event_id = "e1", .at_ms = TP_T0, .step = "NOMINATION", .state = STARTED,
             .owner_id = "OWN-1");
     TP_STEP(f, .event_id = "e2", .at_ms = TP_T0 + 1 * TP_D, .step = "NOMINATION",
@@ -37,87 +36,63 @@ static void test_fires_just_past_stall_after(void **state) {
             .owner_id = "OWN-2");
     TP_STEP(f, .event_id = "e4", .at_ms = TP_T0 + 3 * TP_D, .step = "CONTRACT_SENT",
             .state = STARTED, .owner_id = "OWN-3");
-    TP_WATERMARK(f, TP_T0 + 3 * TP_D + STALL); /* just inside */
-    assert_int_equal(f->got.n, 0);
-    TP_WATERMARK(f, TP_T0 + 3 * TP_D + STALL + 1);
-    assert_int_equal(f->got.n, 1);
-    Touchpoint__V1__Alert *a = f->got.alerts[0];
-    assert_string_equal(f->got.topics[0], "friction.case_stalled");
-    assert_string_equal(a->alert_id, "case_stalled:contract/K-1");
-    assert_int_equal(a->status, TP_FIRING);
-    assert_int_equal(a->kind, TOUCHPOINT__V1__ALERT_KIND__ALERT_KIND_FRICTION);
-    assert_int_equal(a->severity, TOUCHPOINT__V1__SEVERITY__SEVERITY_WARNING);
-    assert_string_equal(a->contract_id, "K-1");
-    assert_string_equal(a->hcp_id, "HCP-1");
-    assert_string_equal(a->rep_id, "REP-1");
-    assert_int_equal(a->detected_at_ms, TP_T0 + 13 * TP_D + 1);
-    assert_string_equal(tp_test_evidence(a, "last_step"), "CONTRACT_SENT");
-    assert_string_equal(tp_test_evidence(a, "last_step_state"), "STARTED");
-    assert_string_equal(tp_test_evidence(a, "last_step_at"), "2026-01-04T00:00:00Z");
-    assert_string_equal(tp_test_evidence(a, "last_step_owner"), "OWN-3");
-    assert_string_equal(tp_test_evidence(a, "stalled_for"), "10d");
-    assert_string_equal(tp_test_evidence(a, "stall_after"), "10d");
-    assert_string_equal(tp_test_evidence(a, "open_steps"), "FMV_REVIEW,CONTRACT_SENT");
-    assert_string_equal(tp_test_evidence(a, "owners"), "OWN-1,OWN-2,OWN-3");
-    assert_string_equal(tp_test_evidence(a, "contract_type"), "SPEAKER");
+    tp_expect_edge(f, TP_T0 + 3 * TP_D + STALL, 0); /* just inside; just past */
+    const Touchpoint__V1__Alert *a = TP_EXPECT_ALERT(
+        f, 0, .topic = "friction.case_stalled", .alert_id = "case_stalled:contract/K-1",
+        .status = TP_FIRING, .kind = TOUCHPOINT__V1__ALERT_KIND__ALERT_KIND_FRICTION,
+        .severity = TOUCHPOINT__V1__SEVERITY__SEVERITY_WARNING, .contract_id = "K-1",
+        .hcp_id = "HCP-1", .rep_id = "REP-1", .detected_at_ms = TP_T0 + 13 * TP_D + 1,
+        .evidence = { { "last_step", "CONTRACT_SENT" },
+                      { "last_step_state", "STARTED" },
+                      { "last_step_at", "2026-01-04T00:00:00Z" },
+                      { "last_step_owner", "OWN-3" },
+                      { "stalled_for", "10d" },
+                      { "stall_after", "10d" },
+                      { "open_steps", "FMV_REVIEW,CONTRACT_SENT" },
+                      { "owners", "OWN-1,OWN-2,OWN-3" },
+                      { "contract_type", "SPEAKER" } });
     assert_string_equal(a->event_ids[0], "e4");
     /* Time moving on does not fire it again. */
     TP_WATERMARK(f, TP_T0 + 60 * TP_D);
     assert_int_equal(f->got.n, 1);
-    tp_fixture_free(f);
 }
 
 static void test_every_event_moves_the_deadline(void **state) {
-    (void)state;
-    tp_fixture_t *f = s_new(NULL, SETTINGS);
+    tp_fixture_t *f = *state;
     TP_STEP(f, .event_id = "e1", .at_ms = TP_T0, .state = STARTED);
     TP_STEP(f, .event_id = "e2", .at_ms = TP_T0 + 9 * TP_D, .step = "FMV_REVIEW", .state = STARTED);
-    TP_WATERMARK(f, TP_T0 + 19 * TP_D);
-    assert_int_equal(f->got.n, 0);
-    TP_WATERMARK(f, TP_T0 + 19 * TP_D + 1);
-    assert_int_equal(f->got.n, 1);
-    tp_fixture_free(f);
+    tp_expect_edge(f, TP_T0 + 19 * TP_D, 0);
 }
 
 static void test_moving_again_resolves_and_rearms(void **state) {
-    (void)state;
-    tp_fixture_t *f = s_new(NULL, SETTINGS);
+    tp_fixture_t *f = *state;
     TP_STEP(f, .event_id = "e1", .at_ms = TP_T0, .state = STARTED);
     TP_STEP(f, .event_id = "e2", .at_ms = TP_T0 + 12 * TP_D,
             .state = COMPLETED); /* passes the deadline */
     assert_int_equal(f->got.n, 2);
     assert_int_equal(f->got.alerts[0]->status, TP_FIRING);
     assert_int_equal(f->got.alerts[0]->detected_at_ms, TP_T0 + STALL + 1);
-    Touchpoint__V1__Alert *r = f->got.alerts[1];
-    assert_int_equal(r->status, TP_RESOLVED);
-    assert_string_equal(r->alert_id, "case_stalled:contract/K-1");
-    assert_string_equal(tp_test_evidence(r, "resolution"), "moved again");
-    assert_string_equal(tp_test_evidence(r, "moved_step"), "NOMINATION");
-    assert_string_equal(tp_test_evidence(r, "moved_state"), "COMPLETED");
-    assert_string_equal(tp_test_evidence(r, "moved_at"), "2026-01-13T00:00:00Z");
+    const Touchpoint__V1__Alert *r =
+        TP_EXPECT_ALERT(f, 1, .status = TP_RESOLVED, .alert_id = "case_stalled:contract/K-1",
+                        .evidence = { { "resolution", "moved again" },
+                                      { "moved_step", "NOMINATION" },
+                                      { "moved_state", "COMPLETED" },
+                                      { "moved_at", "2026-01-13T00:00:00Z" } });
     assert_string_equal(tp_test_evidence(r, "stalled_for"), "10d"); /* from the FIRING */
     assert_string_equal(r->event_ids[0], "e2");
     /* Silent again for stall_after: a new FIRING (the first is resolved). */
-    TP_WATERMARK(f, TP_T0 + 22 * TP_D);
-    assert_int_equal(f->got.n, 2);
-    TP_WATERMARK(f, TP_T0 + 22 * TP_D + 1);
-    assert_int_equal(f->got.n, 3);
+    tp_expect_edge(f, TP_T0 + 22 * TP_D, 2);
     assert_int_equal(f->got.alerts[2]->status, TP_FIRING);
     assert_string_equal(tp_test_evidence(f->got.alerts[2], "open_steps"), "");
-    tp_fixture_free(f);
 }
 
 static void test_stale_events_neither_rearm_earlier_nor_resolve(void **state) {
-    (void)state;
-    tp_fixture_t *f = s_new(NULL, SETTINGS);
+    tp_fixture_t *f = *state;
     /* COMPLETED overtook its STARTED: the case last moved at T0+5d. */
     TP_STEP(f, .event_id = "c", .at_ms = TP_T0 + 5 * TP_D, .state = COMPLETED);
     TP_STEP(f, .event_id = "s", .at_ms = TP_T0, .state = STARTED);
     TP_STEP(f, .event_id = "old", .at_ms = TP_T0 + TP_D, .step = "FMV_REVIEW", .state = STARTED);
-    TP_WATERMARK(f, TP_T0 + 15 * TP_D);
-    assert_int_equal(f->got.n, 0);
-    TP_WATERMARK(f, TP_T0 + 15 * TP_D + 1);
-    assert_int_equal(f->got.n, 1);
+    tp_expect_edge(f, TP_T0 + 15 * TP_D, 0);
     assert_string_equal(tp_test_evidence(f->got.alerts[0], "last_step"), "NOMINATION");
     assert_string_equal(tp_test_evidence(f->got.alerts[0], "last_step_state"), "COMPLETED");
     /* While FIRING, an event older than the silence does not end it. */
@@ -127,12 +102,10 @@ static void test_stale_events_neither_rearm_earlier_nor_resolve(void **state) {
     TP_WATERMARK(f, TP_T0 + 40 * TP_D);
     assert_int_equal(f->got.n, 1);
     assert_int_equal(tp_engine_open_alerts(f->engine), 1);
-    tp_fixture_free(f);
 }
 
 static void test_case_close_resolves_and_disarms(void **state) {
-    (void)state;
-    tp_fixture_t *f = s_new(NULL, SETTINGS);
+    tp_fixture_t *f = *state;
     TP_STEP(f, .event_id = "e1", .at_ms = TP_T0, .state = STARTED);
     TP_WATERMARK(f, TP_T0 + STALL + 1);
     assert_int_equal(f->got.n, 1);
@@ -155,7 +128,6 @@ static void test_case_close_resolves_and_disarms(void **state) {
     TP_WATERMARK(f, TP_T0 + 25 * TP_D);
     assert_int_equal(f->got.n, 2);
     assert_int_equal(tp_engine_open_alerts(f->engine), 0);
-    tp_fixture_free(f);
 }
 
 /* A stale event while FIRING moves the engine's retention nowhere; one
@@ -185,29 +157,20 @@ static void test_wall_clock_gives_the_same_alerts(void **state) {
     tp_fixture_t *both[2] = { w, e };
     for (int i = 0; i < 2; i++)
         TP_STEP(both[i], .event_id = "e1", .at_ms = TP_T0, .state = STARTED);
-    assert_int_equal(tp_engine_next_deadline(w->engine), TP_T0 + STALL);
-    assert_int_equal(tp_fixture_wall_tick(w, TP_T0 + STALL), 0);
-    assert_int_equal(tp_fixture_wall_tick(w, TP_T0 + STALL + 250), 1);
-    TP_WATERMARK(e, TP_T0 + STALL + 250);
+    tp_expect_wall_edge(w, e, TP_T0 + STALL, 1);
     tp_fixture_wall_tick(w, TP_T0 + 12 * TP_D);
     for (int i = 0; i < 2; i++)
         TP_STEP(both[i], .event_id = "e2", .at_ms = TP_T0 + 12 * TP_D, .state = COMPLETED);
     tp_expect_same_alerts(w, e, 2, false, "last_step_at");
-    assert_int_equal(w->got.alerts[0]->detected_at_ms, TP_T0 + STALL + 250);
-    assert_int_equal(e->got.alerts[0]->detected_at_ms, TP_T0 + STALL + 1);
+    tp_expect_detected(w, e, 0, TP_T0 + STALL + 250, TP_T0 + STALL + 1);
     tp_fixture_free(w);
     tp_fixture_free(e);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_fires_just_past_stall_after),
-        cmocka_unit_test(test_every_event_moves_the_deadline),
-        cmocka_unit_test(test_moving_again_resolves_and_rearms),
-        cmocka_unit_test(test_stale_events_neither_rearm_earlier_nor_resolve),
-        cmocka_unit_test(test_case_close_resolves_and_disarms),
-        cmocka_unit_test(test_retention_watch_follows_the_case),
-        cmocka_unit_test(test_wall_clock_gives_the_same_alerts),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TP_TEST_MAIN(TP_FIXTURE_TEST(test_fires_just_past_stall_after, s_fx),
+             TP_FIXTURE_TEST(test_every_event_moves_the_deadline, s_fx),
+             TP_FIXTURE_TEST(test_moving_again_resolves_and_rearms, s_fx),
+             TP_FIXTURE_TEST(test_stale_events_neither_rearm_earlier_nor_resolve, s_fx),
+             TP_FIXTURE_TEST(test_case_close_resolves_and_disarms, s_fx),
+             cmocka_unit_test(test_retention_watch_follows_the_case),
+             cmocka_unit_test(test_wall_clock_gives_the_same_alerts))

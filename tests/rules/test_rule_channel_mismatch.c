@@ -8,8 +8,12 @@
 #include <cmocka.h>
 
 #include "tp_testengine.h"
+#include "tp_testutil.h"
 
 #define RULE "channel_mismatch"
+
+/* The fixture most tests here start from (TP_FIXTURE_TEST). */
+static const tp_fixture_spec_t s_fx = { .rule = RULE };
 
 #define SUBMITTED TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED
 #define PLANNED   TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_PLANNED
@@ -48,33 +52,26 @@ static int s_prefers(tp_fixture_t *f, const char *eid, int64_t at, int channel) 
 }
 
 static void test_fires_when_the_last_calls_all_miss(void **state) {
-    (void)state;
-    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
+    tp_fixture_t *f = *state;
     assert_int_equal(s_prefers(f, "fb", D0, EMAIL), 0);
     s_call(f, "e1", "C-1", IN_PERSON, D0 + TP_D);
     s_call(f, "e2", "C-2", PHONE, D0 + 2 * TP_D);
     assert_int_equal(f->got.n, 0); /* two: just inside */
     s_call(f, "e3", "C-3", IN_PERSON, D0 + 3 * TP_D);
     assert_int_equal(f->got.n, 1);
-    Touchpoint__V1__Alert *a = f->got.alerts[0];
-    assert_string_equal(f->got.topics[0], "accountability.channel_mismatch");
-    assert_string_equal(a->alert_id, ID);
-    assert_int_equal(a->status, TP_FIRING);
-    assert_int_equal(a->severity, TOUCHPOINT__V1__SEVERITY__SEVERITY_INFO);
-    assert_string_equal(a->hcp_id, "HCP-1");
-    assert_string_equal(a->call_id, "C-3");
-    assert_string_equal(tp_test_evidence(a, "preferred"), "EMAIL");
-    assert_string_equal(tp_test_evidence(a, "used"), "IN_PERSON,PHONE,IN_PERSON");
-    assert_string_equal(tp_test_evidence(a, "calls"), "C-1,C-2,C-3");
-    assert_string_equal(tp_test_evidence(a, "last_calls"), "3");
+    const Touchpoint__V1__Alert *a = TP_EXPECT_ALERT(
+        f, 0, .topic = "accountability.channel_mismatch", .alert_id = ID, .status = TP_FIRING,
+        .severity = TOUCHPOINT__V1__SEVERITY__SEVERITY_INFO, .hcp_id = "HCP-1", .call_id = "C-3",
+        .evidence = { { "preferred", "EMAIL" },
+                      { "used", "IN_PERSON,PHONE,IN_PERSON" },
+                      { "calls", "C-1,C-2,C-3" },
+                      { "last_calls", "3" } });
     assert_string_equal(a->event_ids[0], "e3");
     assert_int_equal(a->detected_at_ms, D0 + 3 * TP_D + TP_H);
-    tp_fixture_free(f);
 }
 
 static void test_threshold_counts_only_the_last_calls(void **state) {
-    (void)state;
-    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
+    tp_fixture_t *f = *state;
     assert_int_equal(s_prefers(f, "fb", D0, EMAIL), 0);
     s_call(f, "e1", "C-1", EMAIL, D0 + TP_D);
     s_call(f, "e2", "C-2", PHONE, D0 + 2 * TP_D);
@@ -86,12 +83,10 @@ static void test_threshold_counts_only_the_last_calls(void **state) {
     /* Planned calls and calls with no channel say nothing. */
     assert_int_equal(s_version(f, "p5", D0 + 5 * TP_D, "C-5", EMAIL, D0 + 6 * TP_D, PLANNED), 0);
     assert_int_equal(f->got.n, 1);
-    tp_fixture_free(f);
 }
 
 static void test_resolves_on_a_preferred_call_and_never_fires_twice(void **state) {
-    (void)state;
-    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
+    tp_fixture_t *f = *state;
     assert_int_equal(s_prefers(f, "fb", D0, EMAIL), 0);
     for (int i = 1; i <= 5; i++) {
         char eid[8], cid[8];
@@ -114,12 +109,10 @@ static void test_resolves_on_a_preferred_call_and_never_fires_twice(void **state
     s_call(f, "e9", "C-9", PHONE, D0 + 9 * TP_D);
     assert_int_equal(f->got.n, 3);
     assert_int_equal(f->got.alerts[2]->status, TP_FIRING);
-    tp_fixture_free(f);
 }
 
 static void test_preference_changes(void **state) {
-    (void)state;
-    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
+    tp_fixture_t *f = *state;
     /* Calls first, preference later: the feedback fires it. */
     s_call(f, "e1", "C-1", IN_PERSON, D0);
     s_call(f, "e2", "C-2", PHONE, D0 + TP_D);
@@ -143,12 +136,10 @@ static void test_preference_changes(void **state) {
     TP_WATERMARK(f, D0 + 400 * TP_D);
     assert_int_equal(tp_engine_deadlines(f->engine), 0);
     assert_int_equal(f->got.n, 2);
-    tp_fixture_free(f);
 }
 
 static void test_out_of_order_calls(void **state) {
-    (void)state;
-    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
+    tp_fixture_t *f = *state;
     assert_int_equal(s_prefers(f, "fb", D0, EMAIL), 0);
     int64_t at = D0 + 10 * TP_D; /* all arrive late, shuffled */
     assert_int_equal(s_version(f, "e3", at, "C-3", IN_PERSON, D0 + 3 * TP_D, SUBMITTED), 0);
@@ -165,12 +156,10 @@ static void test_out_of_order_calls(void **state) {
     assert_int_equal(s_version(f, "e25", at, "C-25", EMAIL, D0 + 2 * TP_D + TP_H, SUBMITTED), 0);
     assert_int_equal(f->got.n, 2);
     assert_string_equal(tp_test_evidence(f->got.alerts[1], "resolution"), "preferred channel used");
-    tp_fixture_free(f);
 }
 
 static void test_correction_duplicate_and_cancel(void **state) {
-    (void)state;
-    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
+    tp_fixture_t *f = *state;
     assert_int_equal(s_prefers(f, "fb", D0, EMAIL), 0);
     s_call(f, "e1", "C-1", PHONE, D0 + TP_D);
     s_call(f, "e2", "C-2", PHONE, D0 + 2 * TP_D);
@@ -201,7 +190,6 @@ static void test_correction_duplicate_and_cancel(void **state) {
         s_version(f, "e3d", D0 + 3 * TP_D + 4 * TP_H, "C-3", PHONE, D0 + 3 * TP_D, CANCELLED), 0);
     assert_int_equal(f->got.n, 4);
     tp_expect_resolved(f, 3, "cancelled");
-    tp_fixture_free(f);
 }
 
 static void test_last_calls_config(void **state) {
@@ -234,8 +222,7 @@ static void test_idle_hcp_is_forgotten(void **state) {
 
 /* With an alert open the entry stays, so the resolution still comes. */
 static void test_firing_hcp_is_kept(void **state) {
-    (void)state;
-    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
+    tp_fixture_t *f = *state;
     assert_int_equal(s_prefers(f, "fb", D0, EMAIL), 0);
     s_call(f, "e1", "C-1", PHONE, D0 + TP_D);
     s_call(f, "e2", "C-2", PHONE, D0 + 2 * TP_D);
@@ -245,7 +232,6 @@ static void test_firing_hcp_is_kept(void **state) {
     s_call(f, "e4", "C-4", EMAIL, D0 + 3 * TP_D + 3 * FORGET + TP_H);
     assert_int_equal(f->got.n, 2);
     assert_int_equal(f->got.alerts[1]->status, TP_RESOLVED);
-    tp_fixture_free(f);
 }
 
 /* The same input in wall mode gives the same alerts. */
@@ -273,18 +259,12 @@ static void test_wall_clock_gives_the_same_alerts(void **state) {
     tp_fixture_free(e);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_fires_when_the_last_calls_all_miss),
-        cmocka_unit_test(test_threshold_counts_only_the_last_calls),
-        cmocka_unit_test(test_resolves_on_a_preferred_call_and_never_fires_twice),
-        cmocka_unit_test(test_preference_changes),
-        cmocka_unit_test(test_out_of_order_calls),
-        cmocka_unit_test(test_correction_duplicate_and_cancel),
-        cmocka_unit_test(test_last_calls_config),
-        cmocka_unit_test(test_idle_hcp_is_forgotten),
-        cmocka_unit_test(test_firing_hcp_is_kept),
-        cmocka_unit_test(test_wall_clock_gives_the_same_alerts),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TP_TEST_MAIN(TP_FIXTURE_TEST(test_fires_when_the_last_calls_all_miss, s_fx),
+             TP_FIXTURE_TEST(test_threshold_counts_only_the_last_calls, s_fx),
+             TP_FIXTURE_TEST(test_resolves_on_a_preferred_call_and_never_fires_twice, s_fx),
+             TP_FIXTURE_TEST(test_preference_changes, s_fx),
+             TP_FIXTURE_TEST(test_out_of_order_calls, s_fx),
+             TP_FIXTURE_TEST(test_correction_duplicate_and_cancel, s_fx),
+             cmocka_unit_test(test_last_calls_config), cmocka_unit_test(test_idle_hcp_is_forgotten),
+             TP_FIXTURE_TEST(test_firing_hcp_is_kept, s_fx),
+             cmocka_unit_test(test_wall_clock_gives_the_same_alerts))

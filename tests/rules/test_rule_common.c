@@ -19,6 +19,7 @@
 #include <cmocka.h>
 
 #include "tp_testengine.h"
+#include "tp_testutil.h"
 
 #define STARTED   TOUCHPOINT__V1__STEP_STATE__STEP_STATE_STARTED
 #define COMPLETED TOUCHPOINT__V1__STEP_STATE__STEP_STATE_COMPLETED
@@ -301,11 +302,5 @@ static void test_duplicate_event_does_nothing(void **state) {
     s_each_row(s_duplicate_does_nothing);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_enabled_fires),
-        cmocka_unit_test(test_disabled_is_silent),
-        cmocka_unit_test(test_duplicate_event_does_nothing),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TP_TEST_MAIN(cmocka_unit_test(test_enabled_fires), cmocka_unit_test(test_disabled_is_silent),
+             cmocka_unit_test(test_duplicate_event_does_nothing))

@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include "tp_testengine.h"
+#include "tp_testutil.h"
 
 #define RULE "cycle_time"
 
@@ -23,11 +24,10 @@
 
 /* A fixture running only this rule; step events default to contract K-1,
  * step NOMINATION. */
-static tp_fixture_t *s_new(const char *head, const char *settings) {
-    tp_fixture_t *f = tp_fixture_only(head, RULE, settings);
-    f->step_defaults = (tp_test_step_t){ .contract_id = "K-1", .step = "NOMINATION" };
-    return f;
-}
+#define s_new(head, settings) tp_fixture_at_step((head), RULE, (settings), "NOMINATION")
+
+/* The fixture most tests here start from (TP_FIXTURE_TEST). */
+static const tp_fixture_spec_t s_fx = { .rule = RULE, .settings = SETTINGS, .step = "NOMINATION" };
 
 /* A speaker contract: nomination, FMV review, payment closing it at `close`. */
 static void s_contract(tp_fixture_t *f, const char *id, int64_t close) {
@@ -47,34 +47,27 @@ static void s_contract(tp_fixture_t *f, const char *id, int64_t close) {
 }
 
 static void test_fires_just_past_the_target(void **state) {
-    (void)state;
-    tp_fixture_t *f = s_new(NULL, SETTINGS);
+    tp_fixture_t *f = *state;
     s_contract(f, "ON-TIME", TP_T0 + TARGET); /* exactly the target */
     assert_int_equal(f->got.n, 0);
     s_contract(f, "LATE", TP_T0 + TARGET + 1); /* just past */
     assert_int_equal(f->got.n, 1);
-    Touchpoint__V1__Alert *a = f->got.alerts[0];
-    assert_string_equal(f->got.topics[0], "friction.cycle_time");
-    assert_string_equal(a->alert_id, "cycle_time:contract/LATE");
-    assert_int_equal(a->status, TP_FIRING);
-    assert_int_equal(a->kind, TOUCHPOINT__V1__ALERT_KIND__ALERT_KIND_FRICTION);
-    assert_int_equal(a->severity, TOUCHPOINT__V1__SEVERITY__SEVERITY_WARNING);
-    assert_string_equal(a->contract_id, "LATE");
-    assert_string_equal(a->hcp_id, "HCP-1");
-    assert_string_equal(a->rep_id, "REP-1");
-    assert_int_equal(a->detected_at_ms, TP_T0 + TARGET + 1);
-    assert_string_equal(tp_test_evidence(a, "contract_type"), "SPEAKER");
-    assert_string_equal(tp_test_evidence(a, "opened_at"), "2026-01-01T00:00:00Z");
-    assert_string_equal(tp_test_evidence(a, "closed_at"), "2026-01-15T00:00:00.001Z");
-    assert_string_equal(tp_test_evidence(a, "cycle_time"), "14d");
-    assert_string_equal(tp_test_evidence(a, "target"), "14d");
-    assert_string_equal(tp_test_evidence(a, "over_by"), "1ms");
-    assert_string_equal(tp_test_evidence(a, "steps"), "3");
-    assert_string_equal(tp_test_evidence(a, "owners"), "OWN-1,OWN-2,OWN-3");
-    assert_string_equal(tp_test_evidence(a, "slowest_step"), "FMV_REVIEW");
-    assert_string_equal(tp_test_evidence(a, "slowest_step_time"), "7d");
+    const Touchpoint__V1__Alert *a = TP_EXPECT_ALERT(
+        f, 0, .topic = "friction.cycle_time", .alert_id = "cycle_time:contract/LATE",
+        .status = TP_FIRING, .kind = TOUCHPOINT__V1__ALERT_KIND__ALERT_KIND_FRICTION,
+        .severity = TOUCHPOINT__V1__SEVERITY__SEVERITY_WARNING, .contract_id = "LATE",
+        .hcp_id = "HCP-1", .rep_id = "REP-1", .detected_at_ms = TP_T0 + TARGET + 1,
+        .evidence = { { "contract_type", "SPEAKER" },
+                      { "opened_at", "2026-01-01T00:00:00Z" },
+                      { "closed_at", "2026-01-15T00:00:00.001Z" },
+                      { "cycle_time", "14d" },
+                      { "target", "14d" },
+                      { "over_by", "1ms" },
+                      { "steps", "3" },
+                      { "owners", "OWN-1,OWN-2,OWN-3" },
+                      { "slowest_step", "FMV_REVIEW" },
+                      { "slowest_step_time", "7d" } });
     assert_string_equal(a->event_ids[0], "LATE-close");
-    tp_fixture_free(f);
 }
 
 static void test_default_targets_per_type(void **state) {
@@ -102,38 +95,30 @@ static void test_default_targets_per_type(void **state) {
 }
 
 static void test_expires_a_week_after_the_close(void **state) {
-    (void)state;
-    tp_fixture_t *f = s_new(NULL, SETTINGS);
+    tp_fixture_t *f = *state;
     int64_t       close = TP_T0 + 20 * TP_D;
     s_contract(f, "K-1", close);
     assert_int_equal(f->got.n, 1);
-    TP_WATERMARK(f, close + WEEK);
-    assert_int_equal(f->got.n, 1);
-    TP_WATERMARK(f, close + WEEK + 1);
-    assert_int_equal(f->got.n, 2);
+    tp_expect_edge(f, close + WEEK, 1);
     Touchpoint__V1__Alert *r = f->got.alerts[1];
     assert_int_equal(r->status, TP_RESOLVED);
     assert_string_equal(r->alert_id, "cycle_time:contract/K-1");
     assert_string_equal(tp_test_evidence(r, "resolution"), "expired");
     assert_string_equal(tp_test_evidence(r, "over_by"), "6d"); /* kept from the FIRING */
     assert_int_equal(tp_engine_open_alerts(f->engine), 0);
-    tp_fixture_free(f);
 }
 
 static void test_cancelled_contract_never_fires(void **state) {
-    (void)state;
-    tp_fixture_t *f = s_new(NULL, SETTINGS);
+    tp_fixture_t *f = *state;
     TP_STEP(f, .event_id = "s", .at_ms = TP_T0, .state = STARTED);
     TP_STEP(f, .event_id = "x", .at_ms = TP_T0 + 30 * TP_D, .state = CANCELLED,
             .case_closed = true);
     TP_WATERMARK(f, TP_T0 + 60 * TP_D);
     assert_int_equal(f->got.n, 0);
-    tp_fixture_free(f);
 }
 
 static void test_judged_once(void **state) {
-    (void)state;
-    tp_fixture_t *f = s_new(NULL, SETTINGS);
+    tp_fixture_t *f = *state;
     s_contract(f, "K-1", TP_T0 + 20 * TP_D);
     assert_int_equal(f->got.n, 1);
     /* The close re-sent under another id, and a late step: not judged again. */
@@ -148,12 +133,10 @@ static void test_judged_once(void **state) {
     TP_STEP(f, .event_id = "later", .at_ms = TP_T0 + 27 * TP_D + 2, .step = "PAYMENT",
             .state = COMPLETED, .case_closed = true);
     assert_int_equal(f->got.n, 2);
-    tp_fixture_free(f);
 }
 
 static void test_duplicate_close_does_nothing(void **state) {
-    (void)state;
-    tp_fixture_t *f = s_new(NULL, SETTINGS);
+    tp_fixture_t *f = *state;
     s_contract(f, "K-1", TP_T0 + 20 * TP_D);
     assert_int_equal(tp_fixture_step(f, &(tp_test_step_t){ .event_id = "K-1-close",
                                                            .at_ms = TP_T0 + 20 * TP_D,
@@ -162,14 +145,12 @@ static void test_duplicate_close_does_nothing(void **state) {
                                                            .case_closed = true }),
                      TP_DUPLICATE);
     assert_int_equal(f->got.n, 1);
-    tp_fixture_free(f);
 }
 
 /* The cycle starts at the earliest step seen, whatever the arrival order;
  * a close that overtook the steps before it is judged on what is known. */
 static void test_out_of_order_events(void **state) {
-    (void)state;
-    tp_fixture_t *f = s_new(NULL, SETTINGS);
+    tp_fixture_t *f = *state;
     TP_STEP(f, .event_id = "b", .at_ms = TP_T0 + 5 * TP_D, .step = "FMV_REVIEW", .state = STARTED);
     TP_STEP(f, .event_id = "a", .at_ms = TP_T0, .step = "NOMINATION",
             .state = STARTED); /* older, late */
@@ -185,12 +166,10 @@ static void test_out_of_order_events(void **state) {
     TP_STEP(f, .event_id = "k2a", .at_ms = TP_T0, .contract_id = "K-2", .step = "NOMINATION",
             .state = STARTED);
     assert_int_equal(f->got.n, 1);
-    tp_fixture_free(f);
 }
 
 static void test_unknown_contract_type_has_no_target(void **state) {
-    (void)state;
-    tp_fixture_t *f = s_new(NULL, SETTINGS);
+    tp_fixture_t *f = *state;
     const int64_t at[2] = { TP_T0, TP_T0 + 300 * TP_D };
     const char   *ids[2] = { "u1", "u2" };
     for (int i = 0; i < 2; i++) {
@@ -213,7 +192,6 @@ static void test_unknown_contract_type_has_no_target(void **state) {
     }
     assert_int_equal(tp_engine_cases(f->engine), 1);
     assert_int_equal(f->got.n, 0);
-    tp_fixture_free(f);
 }
 
 static void test_wall_clock_gives_the_same_alerts(void **state) {
@@ -224,29 +202,20 @@ static void test_wall_clock_gives_the_same_alerts(void **state) {
     tp_fixture_wall_tick(w, close);
     s_contract(w, "K-1", close);
     s_contract(e, "K-1", close);
-    assert_int_equal(tp_engine_next_deadline(w->engine), close + WEEK);
-    assert_int_equal(tp_fixture_wall_tick(w, close + WEEK), 0);
     /* The expiry, and the engine forgetting the case (case_retention 7d). */
-    assert_int_equal(tp_fixture_wall_tick(w, close + WEEK + 250), 2);
-    TP_WATERMARK(e, close + WEEK + 250);
+    tp_expect_wall_edge(w, e, close + WEEK, 2);
     tp_expect_same_alerts(w, e, 2, true, NULL);
-    assert_int_equal(w->got.alerts[1]->detected_at_ms, close + WEEK + 250);
-    assert_int_equal(e->got.alerts[1]->detected_at_ms, close + WEEK + 1);
+    tp_expect_detected(w, e, 1, close + WEEK + 250, close + WEEK + 1);
     tp_fixture_free(w);
     tp_fixture_free(e);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_fires_just_past_the_target),
-        cmocka_unit_test(test_default_targets_per_type),
-        cmocka_unit_test(test_expires_a_week_after_the_close),
-        cmocka_unit_test(test_cancelled_contract_never_fires),
-        cmocka_unit_test(test_judged_once),
-        cmocka_unit_test(test_duplicate_close_does_nothing),
-        cmocka_unit_test(test_out_of_order_events),
-        cmocka_unit_test(test_unknown_contract_type_has_no_target),
-        cmocka_unit_test(test_wall_clock_gives_the_same_alerts),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TP_TEST_MAIN(TP_FIXTURE_TEST(test_fires_just_past_the_target, s_fx),
+             cmocka_unit_test(test_default_targets_per_type),
+             TP_FIXTURE_TEST(test_expires_a_week_after_the_close, s_fx),
+             TP_FIXTURE_TEST(test_cancelled_contract_never_fires, s_fx),
+             TP_FIXTURE_TEST(test_judged_once, s_fx),
+             TP_FIXTURE_TEST(test_duplicate_close_does_nothing, s_fx),
+             TP_FIXTURE_TEST(test_out_of_order_events, s_fx),
+             TP_FIXTURE_TEST(test_unknown_contract_type_has_no_target, s_fx),
+             cmocka_unit_test(test_wall_clock_gives_the_same_alerts))

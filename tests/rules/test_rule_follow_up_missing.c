@@ -7,8 +7,12 @@
 #include <cmocka.h>
 
 #include "tp_testengine.h"
+#include "tp_testutil.h"
 
 #define RULE "follow_up_missing"
+
+/* The fixture most tests here start from (TP_FIXTURE_TEST). */
+static const tp_fixture_spec_t s_fx = { .rule = RULE };
 
 #define PLANNED   TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_PLANNED
 #define SUBMITTED TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED
@@ -37,25 +41,19 @@ static void s_call(tp_fixture_t *f, const char *eid, const char *call_id, const 
 }
 
 static void test_fires_at_deadline_without_further_input(void **state) {
-    (void)state;
-    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
+    tp_fixture_t *f = *state;
     s_feedback(f, "F-1", FB_AT, 3, -1);
-    TP_WATERMARK(f, DUE); /* just inside */
-    assert_int_equal(f->got.n, 0);
-    TP_WATERMARK(f, DUE + 1); /* just past */
-    assert_int_equal(f->got.n, 1);
-    Touchpoint__V1__Alert *a = f->got.alerts[0];
-    assert_string_equal(f->got.topics[0], "accountability.follow_up_missing");
-    assert_string_equal(a->alert_id, "follow_up_missing:feedback/F-1");
-    assert_int_equal(a->status, TP_FIRING);
-    assert_int_equal(a->severity, TOUCHPOINT__V1__SEVERITY__SEVERITY_WARNING);
-    assert_int_equal(a->detected_at_ms, DUE + 1);
-    assert_string_equal(a->hcp_id, "HCP-1");
-    assert_string_equal(tp_test_evidence(a, "nps"), "3");
-    assert_null(tp_test_evidence(a, "effort_score"));
-    assert_string_equal(tp_test_evidence(a, "feedback_at"), "2026-01-01T10:00:00Z");
-    assert_string_equal(tp_test_evidence(a, "due_at"), "2026-01-08T10:00:00Z");
-    assert_string_equal(tp_test_evidence(a, "follow_up_within"), "7d");
+    tp_expect_edge(f, DUE, 0); /* just inside; just past */
+    const Touchpoint__V1__Alert *a =
+        TP_EXPECT_ALERT(f, 0, .topic = "accountability.follow_up_missing",
+                        .alert_id = "follow_up_missing:feedback/F-1", .status = TP_FIRING,
+                        .severity = TOUCHPOINT__V1__SEVERITY__SEVERITY_WARNING,
+                        .detected_at_ms = DUE + 1, .hcp_id = "HCP-1",
+                        .evidence = { { "nps", "3" },
+                                      { "effort_score", NULL },
+                                      { "feedback_at", "2026-01-01T10:00:00Z" },
+                                      { "due_at", "2026-01-08T10:00:00Z" },
+                                      { "follow_up_within", "7d" } });
     assert_string_equal(tp_test_evidence(a, "comment"),
                         "Nobody answered my question about dosing.");
     assert_string_equal(tp_test_evidence(a, "subject_type"), "call");
@@ -65,7 +63,6 @@ static void test_fires_at_deadline_without_further_input(void **state) {
     /* Time moving on does not fire it again. */
     TP_WATERMARK(f, DUE + 30 * TP_D);
     assert_int_equal(f->got.n, 1);
-    tp_fixture_free(f);
 }
 
 /* nps <= 6 or effort >= 5 (defaults), and configured thresholds. */
@@ -73,15 +70,14 @@ static void test_detractor_thresholds(void **state) {
     (void)state;
     tp_fixture_t      *f = tp_fixture_only(NULL, RULE, NULL);
     tp_test_feedback_t fbs[] = {
-        { .event_id = "nps6", .hcp_id = "H-1", .at_ms = FB_AT, .nps = 6, .effort = -1 },
-        { .event_id = "nps7", .hcp_id = "H-2", .at_ms = FB_AT, .nps = 7, .effort = -1 },
-        { .event_id = "eff5", .hcp_id = "H-3", .at_ms = FB_AT, .nps = -1, .effort = 5 },
-        { .event_id = "eff4", .hcp_id = "H-4", .at_ms = FB_AT, .nps = -1, .effort = 4 },
-        { .event_id = "none", .hcp_id = "H-5", .at_ms = FB_AT, .nps = -1, .effort = -1 },
-        { .event_id = "both", .hcp_id = "H-6", .at_ms = FB_AT, .nps = 9, .effort = 7 },
+        { .event_id = "nps6", .hcp_id = "H-1", .nps = 6, .effort = -1 },
+        { .event_id = "nps7", .hcp_id = "H-2", .nps = 7, .effort = -1 },
+        { .event_id = "eff5", .hcp_id = "H-3", .nps = -1, .effort = 5 },
+        { .event_id = "eff4", .hcp_id = "H-4", .nps = -1, .effort = 4 },
+        { .event_id = "none", .hcp_id = "H-5", .nps = -1, .effort = -1 },
+        { .event_id = "both", .hcp_id = "H-6", .nps = 9, .effort = 7 },
     };
-    for (size_t i = 0; i < sizeof fbs / sizeof fbs[0]; i++)
-        assert_int_equal(tp_fixture_feedback(f, &fbs[i]), 0);
+    tp_fixture_feedbacks(f, FB_AT, fbs, sizeof fbs / sizeof fbs[0]);
     TP_WATERMARK(f, DUE + 1);
     assert_int_equal(f->got.n, 3); /* equal deadlines: any order */
     const Touchpoint__V1__Alert *nps6 = tp_fixture_find(f, "follow_up_missing:feedback/nps6");
@@ -97,10 +93,7 @@ static void test_detractor_thresholds(void **state) {
     f = tp_fixture_only(NULL, RULE, "{ follow_up_within: 2d, nps_max: 3, effort_min: 6 }");
     s_feedback(f, "nps4", FB_AT, 4, 5); /* neither, with these */
     s_feedback(f, "nps3", FB_AT, 3, -1);
-    TP_WATERMARK(f, FB_AT + 2 * TP_D);
-    assert_int_equal(f->got.n, 0);
-    TP_WATERMARK(f, FB_AT + 2 * TP_D + 1);
-    assert_int_equal(f->got.n, 1);
+    tp_expect_edge(f, FB_AT + 2 * TP_D, 0);
     assert_string_equal(f->got.alerts[0]->alert_id, "follow_up_missing:feedback/nps3");
     assert_string_equal(tp_test_evidence(f->got.alerts[0], "follow_up_within"), "2d");
     tp_fixture_free(f);
@@ -116,45 +109,14 @@ static void test_per_source_scale(void **state) {
                         "5, effort_high_is_hard: false, effort_threshold: 2 }\n",
                         RULE, NULL);
     tp_test_feedback_t fbs[] = {
-        { .event_id = "m-eff2",
-          .source = "medallia",
-          .hcp_id = "H-1",
-          .at_ms = FB_AT,
-          .nps = -1,
-          .effort = 2 },
-        { .event_id = "m-eff3",
-          .source = "medallia",
-          .hcp_id = "H-2",
-          .at_ms = FB_AT,
-          .nps = -1,
-          .effort = 3 },
-        { .event_id = "m-eff5",
-          .source = "medallia",
-          .hcp_id = "H-3",
-          .at_ms = FB_AT,
-          .nps = -1,
-          .effort = 5 },
-        { .event_id = "m-nps6",
-          .source = "medallia",
-          .hcp_id = "H-4",
-          .at_ms = FB_AT,
-          .nps = 6,
-          .effort = -1 },
-        { .event_id = "m-nps5",
-          .source = "medallia",
-          .hcp_id = "H-5",
-          .at_ms = FB_AT,
-          .nps = 5,
-          .effort = -1 },
-        { .event_id = "s-eff5",
-          .source = "survey",
-          .hcp_id = "H-6",
-          .at_ms = FB_AT,
-          .nps = -1,
-          .effort = 5 },
+        { .event_id = "m-eff2", .source = "medallia", .hcp_id = "H-1", .nps = -1, .effort = 2 },
+        { .event_id = "m-eff3", .source = "medallia", .hcp_id = "H-2", .nps = -1, .effort = 3 },
+        { .event_id = "m-eff5", .source = "medallia", .hcp_id = "H-3", .nps = -1, .effort = 5 },
+        { .event_id = "m-nps6", .source = "medallia", .hcp_id = "H-4", .nps = 6, .effort = -1 },
+        { .event_id = "m-nps5", .source = "medallia", .hcp_id = "H-5", .nps = 5, .effort = -1 },
+        { .event_id = "s-eff5", .source = "survey", .hcp_id = "H-6", .nps = -1, .effort = 5 },
     };
-    for (size_t i = 0; i < sizeof fbs / sizeof fbs[0]; i++)
-        assert_int_equal(tp_fixture_feedback(f, &fbs[i]), 0);
+    tp_fixture_feedbacks(f, FB_AT, fbs, sizeof fbs / sizeof fbs[0]);
     TP_WATERMARK(f, DUE + 1);
     assert_int_equal(f->got.n, 3); /* equal deadlines: any order */
     assert_string_equal(tp_fixture_find(f, "follow_up_missing:feedback/m-eff2")->hcp_id, "H-1");
@@ -185,8 +147,7 @@ static void test_follow_up_in_time_cancels(void **state) {
 /* Calls that are no follow-up: dated at (not after) the feedback, to
  * another HCP, or not SUBMITTED. */
 static void test_calls_that_do_not_count(void **state) {
-    (void)state;
-    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
+    tp_fixture_t *f = *state;
     s_feedback(f, "F-1", FB_AT, 2, -1);
     s_call(f, "same", "C-1", "HCP-1", SUBMITTED, FB_AT + TP_H, FB_AT);
     s_call(f, "other", "C-2", "HCP-2", SUBMITTED, FB_AT + TP_H, FB_AT + TP_H);
@@ -196,7 +157,6 @@ static void test_calls_that_do_not_count(void **state) {
     /* A late submission of a call dated before the feedback resolves nothing. */
     s_call(f, "old", "C-4", "HCP-1", SUBMITTED, DUE + TP_D, FB_AT - TP_H);
     assert_int_equal(f->got.n, 1);
-    tp_fixture_free(f);
 }
 
 /* A follow-up after the deadline resolves the FIRING, however late. */
@@ -208,12 +168,10 @@ static void test_late_follow_up_resolves(void **state) {
     assert_int_equal(f->got.n, 2); /* passes the deadline first */
     assert_int_equal(f->got.alerts[0]->status, TP_FIRING);
     assert_int_equal(f->got.alerts[0]->detected_at_ms, DUE + 1);
-    Touchpoint__V1__Alert *r = f->got.alerts[1];
-    assert_int_equal(r->status, TP_RESOLVED);
-    assert_string_equal(r->alert_id, "follow_up_missing:feedback/F-1");
-    assert_string_equal(tp_test_evidence(r, "resolution"), "followed up");
-    assert_string_equal(tp_test_evidence(r, "call_id"), "C-1");
-    assert_string_equal(tp_test_evidence(r, "rep_id"), "REP-7");
+    const Touchpoint__V1__Alert *r = TP_EXPECT_ALERT(
+        f, 1, .status = TP_RESOLVED, .alert_id = "follow_up_missing:feedback/F-1",
+        .evidence = {
+            { "resolution", "followed up" }, { "call_id", "C-1" }, { "rep_id", "REP-7" } });
     assert_string_equal(tp_test_evidence(r, "nps"), "2"); /* the FIRING's evidence */
     assert_string_equal(r->event_ids[0], "c");
     assert_int_equal(r->sequence, f->got.alerts[0]->sequence + 1);
@@ -234,13 +192,9 @@ static void test_late_follow_up_resolves(void **state) {
 }
 
 static void test_expires_90_days_after_the_deadline(void **state) {
-    (void)state;
-    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
+    tp_fixture_t *f = *state;
     s_feedback(f, "F-1", FB_AT, 0, -1);
-    TP_WATERMARK(f, EXPIRY);
-    assert_int_equal(f->got.n, 1);
-    TP_WATERMARK(f, EXPIRY + 1);
-    assert_int_equal(f->got.n, 2);
+    tp_expect_edge(f, EXPIRY, 1);
     Touchpoint__V1__Alert *r = f->got.alerts[1];
     assert_int_equal(r->status, TP_RESOLVED);
     assert_string_equal(tp_test_evidence(r, "resolution"), "expired");
@@ -251,13 +205,11 @@ static void test_expires_90_days_after_the_deadline(void **state) {
     /* Forgotten: a follow-up now resolves nothing. */
     s_call(f, "c", "C-1", "HCP-1", SUBMITTED, EXPIRY + TP_D, EXPIRY + TP_D);
     assert_int_equal(f->got.n, 2);
-    tp_fixture_free(f);
 }
 
 /* The same feedback again (new event id) and the same event twice. */
 static void test_never_fires_twice_for_one_feedback(void **state) {
-    (void)state;
-    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
+    tp_fixture_t *f = *state;
     s_feedback(f, "e1", FB_AT, 1, -1);
     tp_test_feedback_t dup = { .event_id = "e1", .at_ms = FB_AT, .nps = 1, .effort = -1 };
     assert_int_equal(tp_fixture_feedback(f, &dup), TP_DUPLICATE);
@@ -272,14 +224,12 @@ static void test_never_fires_twice_for_one_feedback(void **state) {
     TP_WATERMARK(f, DUE + 2 * TP_D);
     assert_int_equal(f->got.n, 1);
     assert_int_equal(tp_engine_stats(f->engine)->duplicates, 1);
-    tp_fixture_free(f);
 }
 
 /* Two detractors of one HCP are two subjects; one follow-up resolves both,
  * and a later detractor is tracked afresh. */
 static void test_one_call_follows_up_every_earlier_feedback(void **state) {
-    (void)state;
-    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
+    tp_fixture_t *f = *state;
     s_feedback(f, "F-1", FB_AT, 1, -1);
     s_feedback(f, "F-2", FB_AT + TP_H, -1, 6);
     TP_WATERMARK(f, DUE + TP_H + 1);
@@ -292,27 +242,23 @@ static void test_one_call_follows_up_every_earlier_feedback(void **state) {
     TP_WATERMARK(f, DUE + 9 * TP_D + 1);
     assert_int_equal(f->got.n, 5);
     assert_string_equal(f->got.alerts[4]->alert_id, "follow_up_missing:feedback/F-3");
-    tp_fixture_free(f);
 }
 
 /* Survey feedback often reaches us after the rep already called back. */
 static void test_feedback_arriving_after_its_follow_up(void **state) {
-    (void)state;
-    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
+    tp_fixture_t *f = *state;
     s_call(f, "c", "C-1", "HCP-1", SUBMITTED, FB_AT + TP_D, FB_AT + TP_D);
     s_feedback(f, "F-1", FB_AT, 2, -1);            /* dated before the call */
     s_feedback(f, "F-2", FB_AT + 2 * TP_D, 2, -1); /* dated after it */
     TP_WATERMARK(f, EXPIRY);
     assert_int_equal(f->got.n, 1);
     assert_string_equal(f->got.alerts[0]->alert_id, "follow_up_missing:feedback/F-2");
-    tp_fixture_free(f);
 }
 
 /* Feedback that reaches us after its deadline fires at once; feedback
  * older than anything still tracked (deadline + 90 days) is ignored. */
 static void test_feedback_arriving_after_its_deadline(void **state) {
-    (void)state;
-    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
+    tp_fixture_t *f = *state;
     TP_WATERMARK(f, DUE + 10 * TP_D);
     s_feedback(f, "F-1", FB_AT, 2, -1);
     assert_int_equal(f->got.n, 0);
@@ -324,14 +270,12 @@ static void test_feedback_arriving_after_its_deadline(void **state) {
     s_feedback(f, "F-old", FB_AT, 2, -1); /* now past its expiry */
     TP_WATERMARK(f, EXPIRY + 10 * TP_D);
     assert_int_equal(f->got.n, 2);
-    tp_fixture_free(f);
 }
 
 /* The latest version of a call wins: a correction that re-dates a call
  * after the feedback counts; a stale draft changes nothing. */
 static void test_call_versions(void **state) {
-    (void)state;
-    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
+    tp_fixture_t *f = *state;
     s_feedback(f, "F-1", FB_AT, 2, -1);
     s_call(f, "s", "C-1", "HCP-1", SUBMITTED, FB_AT + TP_H, FB_AT - TP_H);
     s_call(f, "p", "C-1", "HCP-1", PLANNED, FB_AT + 2 * TP_H, FB_AT + TP_D); /* stale */
@@ -339,13 +283,11 @@ static void test_call_versions(void **state) {
     s_call(f, "c", "C-1", "HCP-1", SUBMITTED, FB_AT + 3 * TP_H, FB_AT + 2 * TP_H);
     TP_WATERMARK(f, EXPIRY + 1);
     assert_int_equal(f->got.n, 0);
-    tp_fixture_free(f);
 }
 
 /* The comment is cut to 200 bytes on a UTF-8 character boundary. */
 static void test_comment_excerpt(void **state) {
-    (void)state;
-    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
+    tp_fixture_t *f = *state;
     char          comment[320];
     memset(comment, 'a', 199);
     strcpy(comment + 199, "\xc3\xa9 and then some more text that is cut off"); /* "é" at 199..200 */
@@ -359,7 +301,6 @@ static void test_comment_excerpt(void **state) {
     assert_int_equal(strlen(got), 199);
     assert_memory_equal(got, comment, 199);
     assert_string_equal(tp_test_evidence(f->got.alerts[0], "subject_type"), "general");
-    tp_fixture_free(f);
 }
 
 /* The same input in wall mode gives the same alerts (only their
@@ -374,39 +315,28 @@ static void test_wall_clock_gives_the_same_alerts(void **state) {
         s_feedback(both[i], "F-2", FB_AT + TP_H, 4, 6);
         s_call(both[i], "c1", "C-1", "HCP-1", SUBMITTED, FB_AT + 30 * 60000, FB_AT + 30 * 60000);
     }
-    assert_int_equal(tp_engine_next_deadline(w->engine), DUE + TP_H);
-    assert_int_equal(tp_fixture_wall_tick(w, DUE + TP_H), 0);
-    assert_int_equal(tp_fixture_wall_tick(w, DUE + TP_H + 250), 1);
-    TP_WATERMARK(e, DUE + TP_H + 250);
+    tp_expect_wall_edge(w, e, DUE + TP_H, 1);
     for (int i = 0; i < 2; i++)
         s_call(both[i], "c2", "C-2", "HCP-1", SUBMITTED, DUE + TP_D, DUE + TP_D);
     tp_fixture_wall_tick(w, EXPIRY + TP_D);
     TP_WATERMARK(e, EXPIRY + TP_D);
     tp_expect_same_alerts(w, e, 2, true, NULL);
     assert_string_equal(w->got.alerts[0]->alert_id, "follow_up_missing:feedback/F-2");
-    assert_int_equal(w->got.alerts[0]->detected_at_ms, DUE + TP_H + 250); /* the wall clock */
-    assert_int_equal(e->got.alerts[0]->detected_at_ms, DUE + TP_H + 1);
+    tp_expect_detected(w, e, 0, DUE + TP_H + 250, DUE + TP_H + 1); /* the wall clock */
     assert_int_equal(w->got.alerts[1]->status, TP_RESOLVED);
     tp_fixture_free(w);
     tp_fixture_free(e);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_fires_at_deadline_without_further_input),
-        cmocka_unit_test(test_detractor_thresholds),
-        cmocka_unit_test(test_per_source_scale),
-        cmocka_unit_test(test_follow_up_in_time_cancels),
-        cmocka_unit_test(test_calls_that_do_not_count),
-        cmocka_unit_test(test_late_follow_up_resolves),
-        cmocka_unit_test(test_expires_90_days_after_the_deadline),
-        cmocka_unit_test(test_never_fires_twice_for_one_feedback),
-        cmocka_unit_test(test_one_call_follows_up_every_earlier_feedback),
-        cmocka_unit_test(test_feedback_arriving_after_its_follow_up),
-        cmocka_unit_test(test_feedback_arriving_after_its_deadline),
-        cmocka_unit_test(test_call_versions),
-        cmocka_unit_test(test_comment_excerpt),
-        cmocka_unit_test(test_wall_clock_gives_the_same_alerts),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TP_TEST_MAIN(TP_FIXTURE_TEST(test_fires_at_deadline_without_further_input, s_fx),
+             cmocka_unit_test(test_detractor_thresholds), cmocka_unit_test(test_per_source_scale),
+             cmocka_unit_test(test_follow_up_in_time_cancels),
+             TP_FIXTURE_TEST(test_calls_that_do_not_count, s_fx),
+             cmocka_unit_test(test_late_follow_up_resolves),
+             TP_FIXTURE_TEST(test_expires_90_days_after_the_deadline, s_fx),
+             TP_FIXTURE_TEST(test_never_fires_twice_for_one_feedback, s_fx),
+             TP_FIXTURE_TEST(test_one_call_follows_up_every_earlier_feedback, s_fx),
+             TP_FIXTURE_TEST(test_feedback_arriving_after_its_follow_up, s_fx),
+             TP_FIXTURE_TEST(test_feedback_arriving_after_its_deadline, s_fx),
+             TP_FIXTURE_TEST(test_call_versions, s_fx), TP_FIXTURE_TEST(test_comment_excerpt, s_fx),
+             cmocka_unit_test(test_wall_clock_gives_the_same_alerts))

@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include "tp_testengine.h"
+#include "tp_testutil.h"
 
 #define RULE "handoffs"
 
@@ -21,6 +22,9 @@
 
 /* A fixture running only this rule, about contract K-1 (GRANT). */
 #define s_new(head, settings) tp_fixture_case((head), RULE, (settings), GRANT)
+
+/* The fixture most tests here start from (TP_FIXTURE_TEST). */
+static const tp_fixture_spec_t s_fx = { .rule = RULE, .contract_type = GRANT };
 
 static void s_step(tp_fixture_t *f, const char *eid, int64_t at, const char *step,
                    const char *owner) {
@@ -39,8 +43,7 @@ static void s_owners(tp_fixture_t *f, int first, int n, int64_t at) {
 }
 
 static void test_fires_on_the_fourth_owner(void **state) {
-    (void)state;
-    tp_fixture_t *f = s_new(NULL, NULL);
+    tp_fixture_t *f = *state;
     s_step(f, "a1", D0, "NOMINATION", "OWN-1");
     s_step(f, "a2", D0 + TP_H, "NEEDS_ASSESSMENT", "OWN-2");
     s_step(f, "a3", D0 + 2 * TP_H, "FMV_REVIEW", "OWN-1"); /* known: still two */
@@ -48,27 +51,18 @@ static void test_fires_on_the_fourth_owner(void **state) {
     assert_int_equal(f->got.n, 0); /* three: at the limit */
     s_step(f, "a5", D0 + TP_D, "CONTRACT_SENT", "OWN-4");
     assert_int_equal(f->got.n, 1);
-    Touchpoint__V1__Alert *a = f->got.alerts[0];
-    assert_string_equal(f->got.topics[0], "friction.handoffs");
-    assert_string_equal(a->alert_id, ID);
-    assert_int_equal(a->kind, TOUCHPOINT__V1__ALERT_KIND__ALERT_KIND_FRICTION);
-    assert_int_equal(a->status, TP_FIRING);
-    assert_int_equal(a->severity, TOUCHPOINT__V1__SEVERITY__SEVERITY_WARNING);
-    assert_string_equal(a->contract_id, "K-1");
-    assert_string_equal(a->hcp_id, "HCP-9");
-    assert_string_equal(a->rep_id, "REP-3");
-    assert_int_equal(a->detected_at_ms, D0 + TP_D);
-    assert_string_equal(tp_test_evidence(a, "owners"), "OWN-1,OWN-2,OWN-3,OWN-4");
-    assert_string_equal(tp_test_evidence(a, "distinct_owners"), "4");
-    assert_string_equal(tp_test_evidence(a, "max_owners"), "3");
-    assert_string_equal(tp_test_evidence(a, "contract_type"), "GRANT");
-    assert_string_equal(tp_test_evidence(a, "new_owner"), "OWN-4");
-    assert_string_equal(tp_test_evidence(a, "at_step"), "CONTRACT_SENT");
-    assert_string_equal(tp_test_evidence(a, "case_opened_at"), "2026-01-01T09:00:00Z");
-    assert_non_null(strstr(a->summary, "K-1"));
-    assert_int_equal(a->n_event_ids, 1);
-    assert_string_equal(a->event_ids[0], "a5");
-    tp_fixture_free(f);
+    TP_EXPECT_ALERT(f, 0, .topic = "friction.handoffs", .alert_id = ID,
+                    .kind = TOUCHPOINT__V1__ALERT_KIND__ALERT_KIND_FRICTION, .status = TP_FIRING,
+                    .severity = TOUCHPOINT__V1__SEVERITY__SEVERITY_WARNING, .contract_id = "K-1",
+                    .hcp_id = "HCP-9", .rep_id = "REP-3", .detected_at_ms = D0 + TP_D,
+                    .evidence = { { "owners", "OWN-1,OWN-2,OWN-3,OWN-4" },
+                                  { "distinct_owners", "4" },
+                                  { "max_owners", "3" },
+                                  { "contract_type", "GRANT" },
+                                  { "new_owner", "OWN-4" },
+                                  { "at_step", "CONTRACT_SENT" },
+                                  { "case_opened_at", "2026-01-01T09:00:00Z" } },
+                    .event_ids = { "a5" }, .summary_has = { "K-1" });
 }
 
 /* Configured: max_owners 2 fires on the third, not the second; owners of
@@ -96,11 +90,9 @@ static void test_resolves_on_close_and_never_fires_twice(void **state) {
     assert_string_equal(tp_test_evidence(f->got.alerts[0], "distinct_owners"), "4");
     assert_int_equal(tp_fixture_step_at(f, "c", D0 + TP_D, "PAYMENT", COMPLETED, "OWN-1", true), 0);
     assert_int_equal(f->got.n, 2);
-    Touchpoint__V1__Alert *r = f->got.alerts[1];
-    assert_int_equal(r->status, TP_RESOLVED);
-    assert_string_equal(r->alert_id, ID);
-    assert_string_equal(tp_test_evidence(r, "resolution"), "case closed");
-    assert_string_equal(tp_test_evidence(r, "owners"), "OWN-1,OWN-2,OWN-3,OWN-4");
+    const Touchpoint__V1__Alert *r = TP_EXPECT_ALERT(
+        f, 1, .status = TP_RESOLVED, .alert_id = ID,
+        .evidence = { { "resolution", "case closed" }, { "owners", "OWN-1,OWN-2,OWN-3,OWN-4" } });
     assert_string_equal(r->event_ids[0], "c");
     assert_int_equal(tp_engine_open_alerts(f->engine), 0);
     assert_int_equal(tp_engine_deadlines(f->engine), 1); /* only the case retention */
@@ -142,12 +134,7 @@ static void test_out_of_order_and_duplicates(void **state) {
     tp_fixture_free(f);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_fires_on_the_fourth_owner),
-        cmocka_unit_test(test_threshold),
-        cmocka_unit_test(test_resolves_on_close_and_never_fires_twice),
-        cmocka_unit_test(test_out_of_order_and_duplicates),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TP_TEST_MAIN(TP_FIXTURE_TEST(test_fires_on_the_fourth_owner, s_fx),
+             cmocka_unit_test(test_threshold),
+             cmocka_unit_test(test_resolves_on_close_and_never_fires_twice),
+             cmocka_unit_test(test_out_of_order_and_duplicates))

@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include "tp_testengine.h"
+#include "tp_testutil.h"
 
 #define RULE "hcp_burden"
 
@@ -22,6 +23,9 @@
 
 /* A fixture running only this rule, about contract K-1 (ISS). */
 #define s_new(head, settings) tp_fixture_case((head), RULE, (settings), ISS)
+
+/* The fixture most tests here start from (TP_FIXTURE_TEST). */
+static const tp_fixture_spec_t s_fx = { .rule = RULE, .contract_type = ISS };
 
 /* A step event on contract K-1. */
 static int s_ev(tp_fixture_t *f, const char *eid, int64_t at, const char *step, int state, bool ask,
@@ -55,8 +59,7 @@ static void s_asks(tp_fixture_t *f, int first, int n, int64_t at) {
 }
 
 static void test_fires_on_the_fifth_ask(void **state) {
-    (void)state;
-    tp_fixture_t *f = s_new(NULL, NULL);
+    tp_fixture_t *f = *state;
     s_ask(f, "a1", D0, "NEEDS_ASSESSMENT");
     s_internal(f, "i1", D0 + TP_H, "NEEDS_ASSESSMENT"); /* not an ask */
     s_ask(f, "a2", D0 + 2 * TP_H, "CONTRACT_SENT");
@@ -66,18 +69,12 @@ static void test_fires_on_the_fifth_ask(void **state) {
     assert_int_equal(f->got.n, 0); /* four: at the limit */
     s_ask(f, "a5", D0 + 3 * TP_D, "PAYMENT_DETAILS");
     assert_int_equal(f->got.n, 1);
-    Touchpoint__V1__Alert *a = f->got.alerts[0];
-    assert_string_equal(f->got.topics[0], "friction.hcp_burden");
-    assert_string_equal(a->alert_id, ID);
-    assert_int_equal(a->kind, TOUCHPOINT__V1__ALERT_KIND__ALERT_KIND_FRICTION);
-    assert_int_equal(a->status, TP_FIRING);
-    assert_int_equal(a->severity, TOUCHPOINT__V1__SEVERITY__SEVERITY_WARNING);
-    assert_string_equal(a->contract_id, "K-1");
-    assert_string_equal(a->hcp_id, "HCP-9");
-    assert_string_equal(a->rep_id, "REP-3");
-    assert_int_equal(a->detected_at_ms, D0 + 3 * TP_D);
-    assert_string_equal(tp_test_evidence(a, "hcp_actions"), "5");
-    assert_string_equal(tp_test_evidence(a, "max_hcp_actions"), "4");
+    const Touchpoint__V1__Alert *a = TP_EXPECT_ALERT(
+        f, 0, .topic = "friction.hcp_burden", .alert_id = ID,
+        .kind = TOUCHPOINT__V1__ALERT_KIND__ALERT_KIND_FRICTION, .status = TP_FIRING,
+        .severity = TOUCHPOINT__V1__SEVERITY__SEVERITY_WARNING, .contract_id = "K-1",
+        .hcp_id = "HCP-9", .rep_id = "REP-3", .detected_at_ms = D0 + 3 * TP_D,
+        .evidence = { { "hcp_actions", "5" }, { "max_hcp_actions", "4" } });
     assert_string_equal(tp_test_evidence(a, "asks"),
                         "NEEDS_ASSESSMENT,CONTRACT_SENT,CONTRACT_SENT,CONTRACT_SENT,"
                         "PAYMENT_DETAILS");
@@ -85,7 +82,6 @@ static void test_fires_on_the_fifth_ask(void **state) {
     assert_string_equal(tp_test_evidence(a, "case_opened_at"), "2026-01-01T09:00:00Z");
     assert_non_null(strstr(a->summary, "HCP-9"));
     assert_string_equal(a->event_ids[0], "a5");
-    tp_fixture_free(f);
 }
 
 /* Configured limits: 1 fires on the second ask; 0 on the first. */
@@ -98,9 +94,8 @@ static void test_threshold(void **state) {
     assert_int_equal(f->got.n, 0);
     s_asks(f, 2, 1, D0);
     assert_int_equal(f->got.n, 1);
-    assert_string_equal(tp_test_evidence(f->got.alerts[0], "hcp_actions"), "2");
-    assert_string_equal(tp_test_evidence(f->got.alerts[0], "max_hcp_actions"), "1");
-    assert_string_equal(tp_test_evidence(f->got.alerts[0], "asks"), "S1,S2");
+    TP_EXPECT_EVIDENCE(f->got.alerts[0], { "hcp_actions", "2" }, { "max_hcp_actions", "1" },
+                       { "asks", "S1,S2" });
     tp_fixture_free(f);
 
     f = s_new(NULL, "{ max_hcp_actions: 0 }");
@@ -167,8 +162,7 @@ static void test_asks_list_is_bounded(void **state) {
 /* Asks count in arrival order whatever their timestamps; a duplicate
  * event counts once. */
 static void test_out_of_order_and_duplicates(void **state) {
-    (void)state;
-    tp_fixture_t *f = s_new(NULL, NULL);
+    tp_fixture_t *f = *state;
     s_ask(f, "e1", D0 + 5 * TP_D, "A");
     s_ask(f, "e2", D0 + TP_D, "B"); /* older */
     s_ask(f, "e3", D0, "C");        /* older still */
@@ -179,16 +173,9 @@ static void test_out_of_order_and_duplicates(void **state) {
     s_ask(f, "e5", D0 + TP_H, "E");
     assert_int_equal(f->got.n, 1);
     assert_string_equal(tp_test_evidence(f->got.alerts[0], "asks"), "A,B,C,D,E");
-    tp_fixture_free(f);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_fires_on_the_fifth_ask),
-        cmocka_unit_test(test_threshold),
-        cmocka_unit_test(test_resolves_on_close_and_never_fires_twice),
-        cmocka_unit_test(test_asks_list_is_bounded),
-        cmocka_unit_test(test_out_of_order_and_duplicates),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TP_TEST_MAIN(TP_FIXTURE_TEST(test_fires_on_the_fifth_ask, s_fx), cmocka_unit_test(test_threshold),
+             cmocka_unit_test(test_resolves_on_close_and_never_fires_twice),
+             cmocka_unit_test(test_asks_list_is_bounded),
+             TP_FIXTURE_TEST(test_out_of_order_and_duplicates, s_fx))

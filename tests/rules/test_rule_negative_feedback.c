@@ -8,8 +8,12 @@
 #include <cmocka.h>
 
 #include "tp_testengine.h"
+#include "tp_testutil.h"
 
 #define RULE "negative_feedback"
+
+/* The fixture most tests here start from (TP_FIXTURE_TEST). */
+static const tp_fixture_spec_t s_fx = { .rule = RULE };
 
 #define SUBMITTED  TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED
 #define STARTED    TOUCHPOINT__V1__STEP_STATE__STEP_STATE_STARTED
@@ -30,8 +34,7 @@ static void s_fb(tp_fixture_t *f, const char *eid, int nps, int effort) {
 
 /* On a known contract: the case's HCP, rep and type. */
 static void test_contract_link(void **state) {
-    (void)state;
-    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
+    tp_fixture_t *f = *state;
     TP_STEP(f, .event_id = "s1", .at_ms = TP_T0, .contract_id = "K-1", .hcp_id = "HCP-9",
             .rep_id = "REP-3", .contract_type = CONSULTING, .step = "FMV_REVIEW", .state = STARTED);
     tp_test_feedback_t fb = { .event_id = "ev-1",
@@ -46,34 +49,26 @@ static void test_contract_link(void **state) {
                               .comment = "Three forms for one talk." };
     assert_int_equal(tp_fixture_feedback(f, &fb), 0);
     assert_int_equal(f->got.n, 1);
-    Touchpoint__V1__Alert *a = f->got.alerts[0];
-    assert_string_equal(f->got.topics[0], "friction.negative_feedback");
-    assert_string_equal(a->alert_id, "negative_feedback:feedback/F-1");
-    assert_int_equal(a->kind, TOUCHPOINT__V1__ALERT_KIND__ALERT_KIND_FRICTION);
-    assert_int_equal(a->status, TP_FIRING);
-    assert_int_equal(a->severity, WARNING);
-    assert_int_equal(a->detected_at_ms, FB_AT);
-    assert_string_equal(a->contract_id, "K-1");
-    assert_string_equal(a->hcp_id, "HCP-9");
-    assert_string_equal(a->rep_id, "REP-3");
-    assert_string_equal(a->call_id, "");
-    assert_string_equal(tp_test_evidence(a, "nps"), "5");
-    assert_string_equal(tp_test_evidence(a, "nps_max"), "6");
-    assert_null(tp_test_evidence(a, "effort_score"));
-    assert_null(tp_test_evidence(a, "effort_threshold"));
-    assert_string_equal(tp_test_evidence(a, "effort_scale"), "1-7, high = hard");
-    assert_string_equal(tp_test_evidence(a, "judged_on"), "nps");
-    assert_string_equal(tp_test_evidence(a, "comment"), "Three forms for one talk.");
-    assert_string_equal(tp_test_evidence(a, "subject_type"), "contract");
-    assert_string_equal(tp_test_evidence(a, "subject_id"), "K-1");
-    assert_string_equal(tp_test_evidence(a, "source"), "survey");
-    assert_string_equal(tp_test_evidence(a, "feedback_id"), "F-1");
-    assert_string_equal(tp_test_evidence(a, "feedback_at"), "2026-01-01T10:00:00Z");
-    assert_string_equal(tp_test_evidence(a, "contract_type"), "CONSULTING");
-    assert_string_equal(tp_test_evidence(a, "feedback_hcp_id"), "HCP-1");
-    assert_non_null(strstr(a->summary, "contract K-1"));
-    assert_int_equal(a->n_event_ids, 1);
-    assert_string_equal(a->event_ids[0], "ev-1");
+    const Touchpoint__V1__Alert *a = TP_EXPECT_ALERT(
+        f, 0, .topic = "friction.negative_feedback", .alert_id = "negative_feedback:feedback/F-1",
+        .kind = TOUCHPOINT__V1__ALERT_KIND__ALERT_KIND_FRICTION, .status = TP_FIRING,
+        .severity = WARNING, .detected_at_ms = FB_AT, .contract_id = "K-1", .hcp_id = "HCP-9",
+        .rep_id = "REP-3", .call_id = "",
+        .evidence = { { "nps", "5" },
+                      { "nps_max", "6" },
+                      { "effort_score", NULL },
+                      { "effort_threshold", NULL },
+                      { "effort_scale", "1-7, high = hard" },
+                      { "judged_on", "nps" },
+                      { "comment", "Three forms for one talk." },
+                      { "subject_type", "contract" },
+                      { "subject_id", "K-1" },
+                      { "source", "survey" },
+                      { "feedback_id", "F-1" },
+                      { "feedback_at", "2026-01-01T10:00:00Z" },
+                      { "contract_type", "CONSULTING" },
+                      { "feedback_hcp_id", "HCP-1" } },
+        .event_ids = { "ev-1" }, .summary_has = { "contract K-1" });
 
     /* An unknown contract: the feedback's HCP, no rep, no type. */
     fb = (tp_test_feedback_t){ .event_id = "ev-2",
@@ -91,13 +86,11 @@ static void test_contract_link(void **state) {
     assert_string_equal(a->rep_id, "");
     assert_null(tp_test_evidence(a, "contract_type"));
     assert_null(tp_test_evidence(a, "feedback_hcp_id"));
-    tp_fixture_free(f);
 }
 
 /* On a known call: its HCP, rep, account and territory. */
 static void test_call_link(void **state) {
-    (void)state;
-    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
+    tp_fixture_t *f = *state;
     TP_CALL(f, .event_id = "c1", .at_ms = TP_T0, .call_id = "C-1", .hcp_id = "HCP-1",
             .rep_id = "REP-7", .status = SUBMITTED,
             .fields = TP_FIELD_ACCOUNT_ID | TP_FIELD_TERRITORY);
@@ -109,19 +102,15 @@ static void test_call_link(void **state) {
                               .effort = 6 };
     assert_int_equal(tp_fixture_feedback(f, &fb), 0);
     assert_int_equal(f->got.n, 1);
-    Touchpoint__V1__Alert *a = f->got.alerts[0];
-    assert_string_equal(a->call_id, "C-1");
-    assert_string_equal(a->contract_id, "");
-    assert_string_equal(a->hcp_id, "HCP-1");
-    assert_string_equal(a->rep_id, "REP-7");
-    assert_string_equal(a->account_id, "ACC-1");
-    assert_string_equal(a->territory, "T-1");
-    assert_string_equal(tp_test_evidence(a, "effort_score"), "6");
-    assert_string_equal(tp_test_evidence(a, "effort_threshold"), "5");
-    assert_null(tp_test_evidence(a, "nps"));
-    assert_string_equal(tp_test_evidence(a, "judged_on"), "effort");
-    assert_string_equal(tp_test_evidence(a, "subject_type"), "call");
-    assert_non_null(strstr(a->summary, "call C-1"));
+    const Touchpoint__V1__Alert *a =
+        TP_EXPECT_ALERT(f, 0, .call_id = "C-1", .contract_id = "", .hcp_id = "HCP-1",
+                        .rep_id = "REP-7", .account_id = "ACC-1", .territory = "T-1",
+                        .evidence = { { "effort_score", "6" },
+                                      { "effort_threshold", "5" },
+                                      { "nps", NULL },
+                                      { "judged_on", "effort" },
+                                      { "subject_type", "call" } },
+                        .summary_has = { "call C-1" });
 
     /* An unknown call: the feedback's HCP, the call id kept. */
     fb = (tp_test_feedback_t){ .event_id = "F-2",
@@ -137,13 +126,11 @@ static void test_call_link(void **state) {
     assert_string_equal(a->hcp_id, "HCP-5");
     assert_string_equal(a->rep_id, "");
     assert_string_equal(a->account_id, "");
-    tp_fixture_free(f);
 }
 
 /* General (or no subject_type): the feedback's HCP only. */
 static void test_general_link(void **state) {
-    (void)state;
-    tp_fixture_t      *f = tp_fixture_only(NULL, RULE, NULL);
+    tp_fixture_t      *f = *state;
     tp_test_feedback_t fb = {
         .event_id = "F-1", .at_ms = FB_AT, .hcp_id = "HCP-4", .nps = 4, .effort = -1
     }; /* subject_type "general" */
@@ -165,7 +152,6 @@ static void test_general_link(void **state) {
         assert_string_equal(tp_test_evidence(a, "subject_type"), "general");
         assert_string_equal(tp_test_evidence(a, "subject_id"), "");
     }
-    tp_fixture_free(f);
 }
 
 /* Defaults: nps <= 6 or effort >= 5 on 1..7; nothing given, nothing judged. */
@@ -185,9 +171,7 @@ static void test_default_thresholds(void **state) {
     assert_true(tp_fixture_has(f, "negative_feedback:feedback/nps0"));
     assert_true(tp_fixture_has(f, "negative_feedback:feedback/eff5"));
     const Touchpoint__V1__Alert *both = tp_fixture_find(f, "negative_feedback:feedback/both");
-    assert_string_equal(tp_test_evidence(both, "nps"), "9");
-    assert_string_equal(tp_test_evidence(both, "effort_score"), "7");
-    assert_string_equal(tp_test_evidence(both, "judged_on"), "effort");
+    TP_EXPECT_EVIDENCE(both, { "nps", "9" }, { "effort_score", "7" }, { "judged_on", "effort" });
     assert_string_equal(
         tp_test_evidence(tp_fixture_find(f, "negative_feedback:feedback/nps0"), "nps"), "0");
     tp_fixture_free(f);
@@ -205,32 +189,31 @@ static void test_default_thresholds(void **state) {
     tp_fixture_free(f);
 }
 
+/* Two sources with their own scales (test_per_source_scales says which). */
+#define SCALES                                                                     \
+    "clock: event\nfeedback_sources:\n  medallia: { nps_max: 6, effort_scale: 5, " \
+    "effort_high_is_hard: false, effort_threshold: 2 }\n  qualtrics: { nps_max: 4 }\n"
+
 /* Per-source scales: medallia 1..5 with 1 = very hard (2 fires, 3 not);
  * qualtrics' NPS band ends at 4; an unlisted source keeps the defaults. */
 static void test_per_source_scales(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_only(
-        "clock: event\nfeedback_sources:\n  medallia: { nps_max: 6, effort_scale: 5, "
-        "effort_high_is_hard: false, effort_threshold: 2 }\n  qualtrics: { nps_max: 4 }\n",
-        RULE, NULL);
+    tp_fixture_t      *f = tp_fixture_only(SCALES, RULE, NULL);
     tp_test_feedback_t fbs[] = {
-        { .event_id = "m-eff2", .source = "medallia", .at_ms = FB_AT, .nps = -1, .effort = 2 },
-        { .event_id = "m-eff3", .source = "medallia", .at_ms = FB_AT, .nps = -1, .effort = 3 },
-        { .event_id = "m-eff5", .source = "medallia", .at_ms = FB_AT, .nps = -1, .effort = 5 },
-        { .event_id = "m-eff6", .source = "medallia", .at_ms = FB_AT, .nps = -1, .effort = 6 },
-        { .event_id = "m-nps6", .source = "medallia", .at_ms = FB_AT, .nps = 6, .effort = -1 },
-        { .event_id = "q-nps5", .source = "qualtrics", .at_ms = FB_AT, .nps = 5, .effort = -1 },
-        { .event_id = "q-nps4", .source = "qualtrics", .at_ms = FB_AT, .nps = 4, .effort = -1 },
-        { .event_id = "s-eff5", .source = "survey", .at_ms = FB_AT, .nps = -1, .effort = 5 },
+        { .event_id = "m-eff2", .source = "medallia", .nps = -1, .effort = 2 },
+        { .event_id = "m-eff3", .source = "medallia", .nps = -1, .effort = 3 },
+        { .event_id = "m-eff5", .source = "medallia", .nps = -1, .effort = 5 },
+        { .event_id = "m-eff6", .source = "medallia", .nps = -1, .effort = 6 },
+        { .event_id = "m-nps6", .source = "medallia", .nps = 6, .effort = -1 },
+        { .event_id = "q-nps5", .source = "qualtrics", .nps = 5, .effort = -1 },
+        { .event_id = "q-nps4", .source = "qualtrics", .nps = 4, .effort = -1 },
+        { .event_id = "s-eff5", .source = "survey", .nps = -1, .effort = 5 },
     };
-    for (size_t i = 0; i < sizeof fbs / sizeof fbs[0]; i++)
-        assert_int_equal(tp_fixture_feedback(f, &fbs[i]), 0);
+    tp_fixture_feedbacks(f, FB_AT, fbs, sizeof fbs / sizeof fbs[0]);
     assert_int_equal(f->got.n, 4);
     const Touchpoint__V1__Alert *m = tp_fixture_find(f, "negative_feedback:feedback/m-eff2");
-    assert_string_equal(tp_test_evidence(m, "effort_score"), "2");
-    assert_string_equal(tp_test_evidence(m, "effort_scale"), "1-5, low = hard");
-    assert_string_equal(tp_test_evidence(m, "effort_threshold"), "2");
-    assert_string_equal(tp_test_evidence(m, "source"), "medallia");
+    TP_EXPECT_EVIDENCE(m, { "effort_score", "2" }, { "effort_scale", "1-5, low = hard" },
+                       { "effort_threshold", "2" }, { "source", "medallia" });
     assert_int_equal(m->severity, WARNING);
     assert_true(tp_fixture_has(f, "negative_feedback:feedback/m-nps6"));
     const Touchpoint__V1__Alert *q = tp_fixture_find(f, "negative_feedback:feedback/q-nps4");
@@ -242,22 +225,18 @@ static void test_per_source_scales(void **state) {
 /* CRITICAL for nps <= 3 or the hardest effort score of the scale. */
 static void test_severity(void **state) {
     (void)state;
-    tp_fixture_t *f = tp_fixture_only(
-        "clock: event\nfeedback_sources:\n  medallia: { nps_max: 6, effort_scale: 5, "
-        "effort_high_is_hard: false, effort_threshold: 2 }\n  qualtrics: { nps_max: 4 }\n",
-        RULE, NULL);
+    tp_fixture_t      *f = tp_fixture_only(SCALES, RULE, NULL);
     tp_test_feedback_t fbs[] = {
-        { .event_id = "nps3", .at_ms = FB_AT, .nps = 3, .effort = -1 },
-        { .event_id = "nps4", .at_ms = FB_AT, .nps = 4, .effort = -1 },
-        { .event_id = "nps0", .at_ms = FB_AT, .nps = 0, .effort = -1 },
-        { .event_id = "eff7", .at_ms = FB_AT, .nps = -1, .effort = 7 },
-        { .event_id = "eff6", .at_ms = FB_AT, .nps = -1, .effort = 6 },
-        { .event_id = "m-eff1", .source = "medallia", .at_ms = FB_AT, .nps = -1, .effort = 1 },
-        { .event_id = "m-eff2", .source = "medallia", .at_ms = FB_AT, .nps = -1, .effort = 2 },
-        { .event_id = "mixed", .at_ms = FB_AT, .nps = 8, .effort = 7 },
+        { .event_id = "nps3", .nps = 3, .effort = -1 },
+        { .event_id = "nps4", .nps = 4, .effort = -1 },
+        { .event_id = "nps0", .nps = 0, .effort = -1 },
+        { .event_id = "eff7", .nps = -1, .effort = 7 },
+        { .event_id = "eff6", .nps = -1, .effort = 6 },
+        { .event_id = "m-eff1", .source = "medallia", .nps = -1, .effort = 1 },
+        { .event_id = "m-eff2", .source = "medallia", .nps = -1, .effort = 2 },
+        { .event_id = "mixed", .nps = 8, .effort = 7 },
     };
-    for (size_t i = 0; i < sizeof fbs / sizeof fbs[0]; i++)
-        assert_int_equal(tp_fixture_feedback(f, &fbs[i]), 0);
+    tp_fixture_feedbacks(f, FB_AT, fbs, sizeof fbs / sizeof fbs[0]);
     assert_int_equal(f->got.n, 8);
     struct {
         const char *id;
@@ -276,21 +255,15 @@ static void test_severity(void **state) {
 
 /* One-shot: resolved "expired" 7 days after detection. */
 static void test_expires_after_seven_days(void **state) {
-    (void)state;
-    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
+    tp_fixture_t *f = *state;
     s_fb(f, "F-1", 2, -1);
     assert_int_equal(f->got.n, 1);
-    TP_WATERMARK(f, EXPIRY);
-    assert_int_equal(f->got.n, 1);
-    TP_WATERMARK(f, EXPIRY + 1);
-    assert_int_equal(f->got.n, 2);
-    Touchpoint__V1__Alert *r = f->got.alerts[1];
-    assert_int_equal(r->status, TP_RESOLVED);
-    assert_string_equal(r->alert_id, "negative_feedback:feedback/F-1");
-    assert_string_equal(tp_test_evidence(r, "resolution"), "expired");
-    assert_string_equal(tp_test_evidence(r, "nps"), "2"); /* the FIRING's evidence */
-    assert_int_equal(r->n_event_ids, 0);
-    assert_int_equal(r->detected_at_ms, EXPIRY + 1);
+    tp_expect_edge(f, EXPIRY, 1);
+    /* nps: the FIRING's evidence */
+    const Touchpoint__V1__Alert *r =
+        TP_EXPECT_ALERT(f, 1, .status = TP_RESOLVED, .alert_id = "negative_feedback:feedback/F-1",
+                        .detected_at_ms = EXPIRY + 1, .no_event_ids = true,
+                        .evidence = { { "resolution", "expired" }, { "nps", "2" } });
     assert_int_equal(r->sequence, f->got.alerts[0]->sequence + 1);
     assert_int_equal(tp_engine_open_alerts(f->engine), 0);
     /* The "judged" marker runs out 30 days after detection. */
@@ -298,7 +271,6 @@ static void test_expires_after_seven_days(void **state) {
     TP_WATERMARK(f, FB_AT + 30 * TP_D + 1);
     assert_int_equal(tp_engine_deadlines(f->engine), 0);
     assert_int_equal(f->got.n, 2);
-    tp_fixture_free(f);
 }
 
 /* The same feedback_id again (new event id) never fires twice: while
@@ -340,8 +312,7 @@ static void test_never_fires_twice_for_one_feedback(void **state) {
 /* Feedback arriving out of order (older at_ms after newer) still fires;
  * the comment is cut to 200 bytes on a UTF-8 character boundary. */
 static void test_out_of_order_and_comment(void **state) {
-    (void)state;
-    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
+    tp_fixture_t *f = *state;
     char          comment[320];
     memset(comment, 'a', 199);
     strcpy(comment + 199, "\xc3\xa9 and then some more text that is cut off"); /* é: 199..200 */
@@ -363,20 +334,11 @@ static void test_out_of_order_and_comment(void **state) {
     /* Both expire 7 days after they were detected. */
     TP_WATERMARK(f, FB_AT + 10 * TP_D + 1);
     assert_int_equal(f->got.n, 4);
-    tp_fixture_free(f);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_contract_link),
-        cmocka_unit_test(test_call_link),
-        cmocka_unit_test(test_general_link),
-        cmocka_unit_test(test_default_thresholds),
-        cmocka_unit_test(test_per_source_scales),
-        cmocka_unit_test(test_severity),
-        cmocka_unit_test(test_expires_after_seven_days),
-        cmocka_unit_test(test_never_fires_twice_for_one_feedback),
-        cmocka_unit_test(test_out_of_order_and_comment),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TP_TEST_MAIN(TP_FIXTURE_TEST(test_contract_link, s_fx), TP_FIXTURE_TEST(test_call_link, s_fx),
+             TP_FIXTURE_TEST(test_general_link, s_fx), cmocka_unit_test(test_default_thresholds),
+             cmocka_unit_test(test_per_source_scales), cmocka_unit_test(test_severity),
+             TP_FIXTURE_TEST(test_expires_after_seven_days, s_fx),
+             cmocka_unit_test(test_never_fires_twice_for_one_feedback),
+             TP_FIXTURE_TEST(test_out_of_order_and_comment, s_fx))

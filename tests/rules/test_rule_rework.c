@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include "tp_testengine.h"
+#include "tp_testutil.h"
 
 #define RULE "rework"
 
@@ -22,6 +23,9 @@
 /* A fixture running only this rule, about contract K-1 (ADVISORY_BOARD). */
 #define s_new(head, settings) tp_fixture_case((head), RULE, (settings), ADVISORY)
 
+/* The fixture most tests here start from (TP_FIXTURE_TEST). */
+static const tp_fixture_spec_t s_fx = { .rule = RULE, .contract_type = ADVISORY };
+
 static void s_step(tp_fixture_t *f, const char *eid, int64_t at, const char *step, int state,
                    const char *owner) {
     assert_int_equal(tp_fixture_step_at(f, eid, at, step, state, owner, false), 0);
@@ -29,8 +33,7 @@ static void s_step(tp_fixture_t *f, const char *eid, int64_t at, const char *ste
 
 /* FMV_REVIEW started, returned, restarted, returned: the second return fires. */
 static void test_fires_on_the_second_return(void **state) {
-    (void)state;
-    tp_fixture_t *f = s_new(NULL, NULL);
+    tp_fixture_t *f = *state;
     s_step(f, "e1", D0, "NOMINATION", COMPLETED, "OWN-1");
     s_step(f, "e2", D0 + TP_H, "FMV_REVIEW", STARTED, "OWN-2");
     s_step(f, "e3", D0 + TP_D, "FMV_REVIEW", RETURNED, "OWN-2");
@@ -38,31 +41,23 @@ static void test_fires_on_the_second_return(void **state) {
     s_step(f, "e4", D0 + 2 * TP_D, "FMV_REVIEW", STARTED, "OWN-3");
     s_step(f, "e5", D0 + 3 * TP_D, "FMV_REVIEW", RETURNED, "OWN-3");
     assert_int_equal(f->got.n, 1);
-    Touchpoint__V1__Alert *a = f->got.alerts[0];
-    assert_string_equal(f->got.topics[0], "friction.rework");
-    assert_string_equal(a->alert_id, ID);
-    assert_int_equal(a->kind, TOUCHPOINT__V1__ALERT_KIND__ALERT_KIND_FRICTION);
-    assert_int_equal(a->status, TP_FIRING);
-    assert_int_equal(a->severity, TOUCHPOINT__V1__SEVERITY__SEVERITY_WARNING);
-    assert_string_equal(a->contract_id, "K-1");
-    assert_string_equal(a->hcp_id, "HCP-9");
-    assert_string_equal(a->rep_id, "REP-3");
+    const Touchpoint__V1__Alert *a =
+        TP_EXPECT_ALERT(f, 0, .topic = "friction.rework", .alert_id = ID,
+                        .kind = TOUCHPOINT__V1__ALERT_KIND__ALERT_KIND_FRICTION,
+                        .status = TP_FIRING, .severity = TOUCHPOINT__V1__SEVERITY__SEVERITY_WARNING,
+                        .contract_id = "K-1", .hcp_id = "HCP-9", .rep_id = "REP-3");
     assert_string_equal(a->step, "FMV_REVIEW");
     assert_string_equal(a->call_id, "");
     assert_int_equal(a->detected_at_ms, D0 + 3 * TP_D);
-    assert_string_equal(tp_test_evidence(a, "step"), "FMV_REVIEW");
-    assert_string_equal(tp_test_evidence(a, "returns"), "2");
-    assert_string_equal(tp_test_evidence(a, "min_returns"), "2");
-    assert_string_equal(tp_test_evidence(a, "owner"), "OWN-3");
-    assert_string_equal(tp_test_evidence(a, "owners"), "OWN-1,OWN-2,OWN-3");
-    assert_string_equal(tp_test_evidence(a, "contract_type"), "ADVISORY_BOARD");
-    assert_string_equal(tp_test_evidence(a, "returned_at"), "2026-01-04T09:00:00Z");
-    assert_string_equal(tp_test_evidence(a, "case_opened_at"), "2026-01-01T09:00:00Z");
+    TP_EXPECT_EVIDENCE(a, { "step", "FMV_REVIEW" }, { "returns", "2" }, { "min_returns", "2" },
+                       { "owner", "OWN-3" }, { "owners", "OWN-1,OWN-2,OWN-3" },
+                       { "contract_type", "ADVISORY_BOARD" },
+                       { "returned_at", "2026-01-04T09:00:00Z" },
+                       { "case_opened_at", "2026-01-01T09:00:00Z" });
     assert_non_null(strstr(a->summary, "FMV_REVIEW"));
     assert_non_null(strstr(a->summary, "K-1"));
     assert_int_equal(a->n_event_ids, 1);
     assert_string_equal(a->event_ids[0], "e5");
-    tp_fixture_free(f);
 }
 
 /* Returns of different steps do not add up; a configured threshold is
@@ -98,8 +93,7 @@ static void test_threshold(void **state) {
 }
 
 static void test_resolves_when_the_step_completes(void **state) {
-    (void)state;
-    tp_fixture_t *f = s_new(NULL, NULL);
+    tp_fixture_t *f = *state;
     s_step(f, "e1", D0, "FMV_REVIEW", RETURNED, "OWN-1");
     s_step(f, "e2", D0 + TP_D, "FMV_REVIEW", RETURNED, "OWN-1");
     assert_int_equal(f->got.n, 1);
@@ -118,7 +112,6 @@ static void test_resolves_when_the_step_completes(void **state) {
     assert_int_equal(r->sequence, f->got.alerts[0]->sequence + 1);
     assert_int_equal(tp_engine_open_alerts(f->engine), 0);
     assert_int_equal(tp_engine_deadlines(f->engine), 1); /* only the case retention */
-    tp_fixture_free(f);
 }
 
 /* Closing the case resolves every rework alert on it. */
@@ -158,8 +151,7 @@ static void test_resolves_when_the_case_closes(void **state) {
 /* More returns while FIRING do not fire again; once resolved by a
  * completion, the step returned again is new rework and fires anew. */
 static void test_never_fires_twice_while_open(void **state) {
-    (void)state;
-    tp_fixture_t *f = s_new(NULL, NULL);
+    tp_fixture_t *f = *state;
     s_step(f, "e1", D0, "FMV_REVIEW", RETURNED, "OWN-1");
     s_step(f, "e2", D0 + TP_H, "FMV_REVIEW", RETURNED, "OWN-1");
     s_step(f, "e3", D0 + 2 * TP_H, "FMV_REVIEW", RETURNED, "OWN-1");
@@ -172,7 +164,6 @@ static void test_never_fires_twice_while_open(void **state) {
     assert_int_equal(f->got.n, 3);
     assert_int_equal(f->got.alerts[2]->status, TP_FIRING);
     assert_string_equal(tp_test_evidence(f->got.alerts[2], "returns"), "5");
-    tp_fixture_free(f);
 }
 
 /* RETURNED events count in arrival order, whatever their timestamps; a
@@ -237,15 +228,10 @@ static void test_ids_with_slashes(void **state) {
     tp_fixture_free(f);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_fires_on_the_second_return),
-        cmocka_unit_test(test_threshold),
-        cmocka_unit_test(test_resolves_when_the_step_completes),
-        cmocka_unit_test(test_resolves_when_the_case_closes),
-        cmocka_unit_test(test_never_fires_twice_while_open),
-        cmocka_unit_test(test_out_of_order_and_duplicates),
-        cmocka_unit_test(test_ids_with_slashes),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TP_TEST_MAIN(TP_FIXTURE_TEST(test_fires_on_the_second_return, s_fx),
+             cmocka_unit_test(test_threshold),
+             TP_FIXTURE_TEST(test_resolves_when_the_step_completes, s_fx),
+             cmocka_unit_test(test_resolves_when_the_case_closes),
+             TP_FIXTURE_TEST(test_never_fires_twice_while_open, s_fx),
+             cmocka_unit_test(test_out_of_order_and_duplicates),
+             cmocka_unit_test(test_ids_with_slashes))

@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include "tp_testengine.h"
+#include "tp_testutil.h"
 
 #define RULE "step_slow"
 
@@ -23,81 +24,63 @@
 
 /* A fixture running only this rule; step events default to contract K-1,
  * step NEEDS_ASSESSMENT. */
-static tp_fixture_t *s_new(const char *head, const char *settings) {
-    tp_fixture_t *f = tp_fixture_only(head, RULE, settings);
-    f->step_defaults = (tp_test_step_t){ .contract_id = "K-1", .step = "NEEDS_ASSESSMENT" };
-    return f;
-}
+#define s_new(head, settings) tp_fixture_at_step((head), RULE, (settings), "NEEDS_ASSESSMENT")
+
+/* The fixture most tests here start from (TP_FIXTURE_TEST). */
+static const tp_fixture_spec_t s_fx = { .rule = RULE,
+                                        .settings = SETTINGS,
+                                        .step = "NEEDS_ASSESSMENT" };
 
 static void test_fires_just_past_the_sla(void **state) {
-    (void)state;
-    tp_fixture_t *f = s_new(NULL, SETTINGS);
+    tp_fixture_t *f = *state;
     TP_STEP(f, .event_id = "s", .at_ms = TP_T0, .state = STARTED, .owner_id = "OWN-7");
-    TP_WATERMARK(f, TP_T0 + SLA); /* just inside */
-    assert_int_equal(f->got.n, 0);
-    TP_WATERMARK(f, TP_T0 + SLA + 1); /* just past */
-    assert_int_equal(f->got.n, 1);
-    Touchpoint__V1__Alert *a = f->got.alerts[0];
-    assert_string_equal(f->got.topics[0], "friction.step_slow");
-    assert_string_equal(a->alert_id, "step_slow:contract/K-1/step/NEEDS_ASSESSMENT");
-    assert_int_equal(a->status, TP_FIRING);
-    assert_int_equal(a->kind, TOUCHPOINT__V1__ALERT_KIND__ALERT_KIND_FRICTION);
-    assert_int_equal(a->severity, TOUCHPOINT__V1__SEVERITY__SEVERITY_WARNING);
-    assert_string_equal(a->contract_id, "K-1");
-    assert_string_equal(a->hcp_id, "HCP-1");
-    assert_string_equal(a->rep_id, "REP-1");
+    tp_expect_edge(f, TP_T0 + SLA, 0); /* just inside; just past */
+    const Touchpoint__V1__Alert *a = TP_EXPECT_ALERT(
+        f, 0, .topic = "friction.step_slow",
+        .alert_id = "step_slow:contract/K-1/step/NEEDS_ASSESSMENT", .status = TP_FIRING,
+        .kind = TOUCHPOINT__V1__ALERT_KIND__ALERT_KIND_FRICTION,
+        .severity = TOUCHPOINT__V1__SEVERITY__SEVERITY_WARNING, .contract_id = "K-1",
+        .hcp_id = "HCP-1", .rep_id = "REP-1");
     assert_string_equal(a->step, "NEEDS_ASSESSMENT");
     assert_int_equal(a->detected_at_ms, TP_T0 + SLA + 1);
-    assert_string_equal(tp_test_evidence(a, "step"), "NEEDS_ASSESSMENT");
-    assert_string_equal(tp_test_evidence(a, "owner"), "OWN-7");
-    assert_string_equal(tp_test_evidence(a, "started_at"), "2026-01-01T00:00:00Z");
-    assert_string_equal(tp_test_evidence(a, "due_at"), "2026-01-06T00:00:00Z");
-    assert_string_equal(tp_test_evidence(a, "sla"), "5d");
-    assert_string_equal(tp_test_evidence(a, "open_for"), "5d");
-    assert_string_equal(tp_test_evidence(a, "returns"), "0");
-    assert_string_equal(tp_test_evidence(a, "contract_type"), "SPEAKER");
+    TP_EXPECT_EVIDENCE(a, { "step", "NEEDS_ASSESSMENT" }, { "owner", "OWN-7" },
+                       { "started_at", "2026-01-01T00:00:00Z" },
+                       { "due_at", "2026-01-06T00:00:00Z" }, { "sla", "5d" }, { "open_for", "5d" },
+                       { "returns", "0" }, { "contract_type", "SPEAKER" });
     assert_string_equal(a->event_ids[0], "s");
     assert_non_null(strstr(a->summary, "NEEDS_ASSESSMENT"));
     /* Time moving on does not fire it again. */
     TP_WATERMARK(f, TP_T0 + 60 * TP_D);
     assert_int_equal(f->got.n, 1);
-    tp_fixture_free(f);
 }
 
 static void test_completed_in_time_never_fires(void **state) {
-    (void)state;
-    tp_fixture_t *f = s_new(NULL, SETTINGS);
+    tp_fixture_t *f = *state;
     TP_STEP(f, .event_id = "s", .at_ms = TP_T0, .state = STARTED);
     TP_STEP(f, .event_id = "c", .at_ms = TP_T0 + SLA, .state = COMPLETED); /* exactly on the SLA */
     TP_WATERMARK(f, TP_T0 + 30 * TP_D);
     assert_int_equal(f->got.n, 0);
-    tp_fixture_free(f);
 }
 
 static void test_completion_resolves(void **state) {
-    (void)state;
-    tp_fixture_t *f = s_new(NULL, SETTINGS);
+    tp_fixture_t *f = *state;
     TP_STEP(f, .event_id = "s", .at_ms = TP_T0, .state = STARTED);
     TP_STEP(f, .event_id = "c", .at_ms = TP_T0 + 6 * TP_D,
             .state = COMPLETED); /* passes the deadline first */
     assert_int_equal(f->got.n, 2);
     assert_int_equal(f->got.alerts[0]->status, TP_FIRING);
     assert_int_equal(f->got.alerts[0]->detected_at_ms, TP_T0 + SLA + 1);
-    Touchpoint__V1__Alert *r = f->got.alerts[1];
-    assert_int_equal(r->status, TP_RESOLVED);
-    assert_string_equal(r->alert_id, "step_slow:contract/K-1/step/NEEDS_ASSESSMENT");
-    assert_string_equal(tp_test_evidence(r, "resolution"), "completed");
-    assert_string_equal(tp_test_evidence(r, "open_for"), "6d");
+    const Touchpoint__V1__Alert *r = TP_EXPECT_ALERT(
+        f, 1, .status = TP_RESOLVED, .alert_id = "step_slow:contract/K-1/step/NEEDS_ASSESSMENT",
+        .evidence = { { "resolution", "completed" }, { "open_for", "6d" } });
     assert_string_equal(tp_test_evidence(r, "sla"), "5d"); /* kept from the FIRING */
     assert_string_equal(r->event_ids[0], "c");
     assert_int_equal(r->sequence, f->got.alerts[0]->sequence + 1);
     assert_int_equal(tp_engine_open_alerts(f->engine), 0);
-    tp_fixture_free(f);
 }
 
 static void test_returned_and_cancelled_resolve(void **state) {
-    (void)state;
-    tp_fixture_t *f = s_new(NULL, SETTINGS);
+    tp_fixture_t *f = *state;
     TP_STEP(f, .event_id = "s1", .at_ms = TP_T0, .step = "CONTRACT_SENT", .state = STARTED);
     TP_STEP(f, .event_id = "s2", .at_ms = TP_T0, .step = "COMPLIANCE_APPROVAL", .state = STARTED);
     TP_WATERMARK(f, TP_T0 + SLA + 1);
@@ -114,23 +97,17 @@ static void test_returned_and_cancelled_resolve(void **state) {
                         "step_slow:contract/K-1/step/COMPLIANCE_APPROVAL");
     assert_string_equal(tp_test_evidence(f->got.alerts[3], "resolution"), "cancelled");
     assert_string_equal(tp_test_evidence(f->got.alerts[3], "open_for"), "8d");
-    tp_fixture_free(f);
 }
 
 static void test_restart_after_return_is_a_new_attempt(void **state) {
-    (void)state;
-    tp_fixture_t *f = s_new(NULL, SETTINGS);
+    tp_fixture_t *f = *state;
     TP_STEP(f, .event_id = "s1", .at_ms = TP_T0, .state = STARTED);
     TP_STEP(f, .event_id = "r", .at_ms = TP_T0 + 1 * TP_D, .state = RETURNED);
     TP_STEP(f, .event_id = "s2", .at_ms = TP_T0 + 2 * TP_D, .state = STARTED, .owner_id = "OWN-2");
-    TP_WATERMARK(f, TP_T0 + 2 * TP_D + SLA);
-    assert_int_equal(f->got.n, 0); /* the first attempt's due passed */
-    TP_WATERMARK(f, TP_T0 + 2 * TP_D + SLA + 1);
-    assert_int_equal(f->got.n, 1);
+    tp_expect_edge(f, TP_T0 + 2 * TP_D + SLA, 0); /* the first attempt's due passed */
     Touchpoint__V1__Alert *a = f->got.alerts[0];
-    assert_string_equal(tp_test_evidence(a, "started_at"), "2026-01-03T00:00:00Z");
-    assert_string_equal(tp_test_evidence(a, "returns"), "1");
-    assert_string_equal(tp_test_evidence(a, "owner"), "OWN-2");
+    TP_EXPECT_EVIDENCE(a, { "started_at", "2026-01-03T00:00:00Z" }, { "returns", "1" },
+                       { "owner", "OWN-2" });
     /* Returned again while FIRING: resolved; the next attempt may fire again. */
     TP_STEP(f, .event_id = "r2", .at_ms = TP_T0 + 9 * TP_D, .state = RETURNED);
     TP_STEP(f, .event_id = "s3", .at_ms = TP_T0 + 10 * TP_D, .state = STARTED);
@@ -139,12 +116,10 @@ static void test_restart_after_return_is_a_new_attempt(void **state) {
     assert_int_equal(f->got.alerts[1]->status, TP_RESOLVED);
     assert_int_equal(f->got.alerts[2]->status, TP_FIRING);
     assert_string_equal(tp_test_evidence(f->got.alerts[2], "returns"), "2");
-    tp_fixture_free(f);
 }
 
 static void test_never_fires_twice_while_open(void **state) {
-    (void)state;
-    tp_fixture_t *f = s_new(NULL, SETTINGS);
+    tp_fixture_t *f = *state;
     TP_STEP(f, .event_id = "s1", .at_ms = TP_T0, .state = STARTED);
     TP_WATERMARK(f, TP_T0 + SLA + 1);
     assert_int_equal(f->got.n, 1);
@@ -156,12 +131,10 @@ static void test_never_fires_twice_while_open(void **state) {
     TP_STEP(f, .event_id = "c", .at_ms = TP_T0 + 41 * TP_D, .state = COMPLETED);
     assert_int_equal(f->got.n, 2);
     assert_int_equal(f->got.alerts[1]->status, TP_RESOLVED);
-    tp_fixture_free(f);
 }
 
 static void test_sla_precedence(void **state) {
-    (void)state;
-    tp_fixture_t *f = s_new(NULL, SETTINGS);
+    tp_fixture_t *f = *state;
     /* GRANT (10d by type): FMV_REVIEW by_step 3d wins; CONTRACT_SENT gets 10d. */
     TP_STEP(f, .event_id = "g1", .at_ms = TP_T0, .contract_id = "G-1", .contract_type = GRANT,
             .step = "FMV_REVIEW", .state = STARTED);
@@ -170,10 +143,7 @@ static void test_sla_precedence(void **state) {
     /* SPEAKER: default 5d. */
     TP_STEP(f, .event_id = "s1", .at_ms = TP_T0, .contract_id = "S-1", .step = "CONTRACT_SENT",
             .state = STARTED);
-    TP_WATERMARK(f, TP_T0 + 3 * TP_D);
-    assert_int_equal(f->got.n, 0);
-    TP_WATERMARK(f, TP_T0 + 3 * TP_D + 1);
-    assert_int_equal(f->got.n, 1);
+    tp_expect_edge(f, TP_T0 + 3 * TP_D, 0);
     assert_string_equal(f->got.alerts[0]->alert_id, "step_slow:contract/G-1/step/FMV_REVIEW");
     assert_string_equal(tp_test_evidence(f->got.alerts[0], "sla"), "3d");
     assert_string_equal(tp_test_evidence(f->got.alerts[0], "contract_type"), "GRANT");
@@ -181,18 +151,13 @@ static void test_sla_precedence(void **state) {
     assert_int_equal(f->got.n, 2);
     assert_string_equal(f->got.alerts[1]->alert_id, "step_slow:contract/S-1/step/CONTRACT_SENT");
     assert_string_equal(tp_test_evidence(f->got.alerts[1], "sla"), "5d");
-    TP_WATERMARK(f, TP_T0 + 10 * TP_D);
-    assert_int_equal(f->got.n, 2);
-    TP_WATERMARK(f, TP_T0 + 10 * TP_D + 1);
-    assert_int_equal(f->got.n, 3);
+    tp_expect_edge(f, TP_T0 + 10 * TP_D, 2);
     assert_string_equal(f->got.alerts[2]->alert_id, "step_slow:contract/G-1/step/CONTRACT_SENT");
     assert_string_equal(tp_test_evidence(f->got.alerts[2], "sla"), "10d");
-    tp_fixture_free(f);
 }
 
 static void test_out_of_order_and_stale_events(void **state) {
-    (void)state;
-    tp_fixture_t *f = s_new(NULL, SETTINGS);
+    tp_fixture_t *f = *state;
     /* COMPLETED overtook its STARTED: the step is done, nothing is armed. */
     TP_STEP(f, .event_id = "c", .at_ms = TP_T0 + TP_D, .state = COMPLETED);
     TP_STEP(f, .event_id = "s", .at_ms = TP_T0, .state = STARTED);
@@ -211,12 +176,10 @@ static void test_out_of_order_and_stale_events(void **state) {
     TP_STEP(f, .event_id = "c3", .at_ms = TP_T0 + 29 * TP_D, .step = "PAYMENT", .state = COMPLETED);
     assert_int_equal(f->got.n, 1);
     assert_int_equal(tp_engine_open_alerts(f->engine), 1);
-    tp_fixture_free(f);
 }
 
 static void test_case_close_resolves_and_disarms(void **state) {
-    (void)state;
-    tp_fixture_t *f = s_new(NULL, SETTINGS);
+    tp_fixture_t *f = *state;
     TP_STEP(f, .event_id = "s1", .at_ms = TP_T0, .step = "CONTRACT_SENT", .state = STARTED);
     TP_STEP(f, .event_id = "s2", .at_ms = TP_T0, .step = "COMPLIANCE_APPROVAL", .state = STARTED);
     TP_STEP(f, .event_id = "s3", .at_ms = TP_T0 + 4 * TP_D, .step = "PAYMENT", .state = STARTED);
@@ -236,13 +199,11 @@ static void test_case_close_resolves_and_disarms(void **state) {
     TP_WATERMARK(f, TP_T0 + 13 * TP_D);
     assert_int_equal(f->got.n, 4);
     assert_int_equal(tp_engine_open_alerts(f->engine), 0);
-    tp_fixture_free(f);
 }
 
 /* Ids may contain '/': the deadline key still finds its case. */
 static void test_slash_in_ids(void **state) {
-    (void)state;
-    tp_fixture_t *f = s_new(NULL, SETTINGS);
+    tp_fixture_t *f = *state;
     TP_STEP(f, .event_id = "s1", .at_ms = TP_T0, .contract_id = "A/B", .step = "C",
             .state = STARTED);
     TP_STEP(f, .event_id = "s2", .at_ms = TP_T0 + TP_D, .contract_id = "A", .step = "B/C",
@@ -252,7 +213,6 @@ static void test_slash_in_ids(void **state) {
     assert_string_equal(f->got.alerts[0]->alert_id, "step_slow:contract/A/B/step/C");
     assert_string_equal(f->got.alerts[1]->alert_id, "step_slow:contract/A/step/B/C");
     assert_string_equal(f->got.alerts[1]->contract_id, "A");
-    tp_fixture_free(f);
 }
 
 /* The same input in wall mode gives the same alerts; only detection
@@ -264,10 +224,7 @@ static void test_wall_clock_gives_the_same_alerts(void **state) {
     tp_fixture_t *both[2] = { w, e };
     for (int i = 0; i < 2; i++)
         TP_STEP(both[i], .event_id = "s", .at_ms = TP_T0, .step = "FMV_REVIEW", .state = STARTED);
-    assert_int_equal(tp_engine_next_deadline(w->engine), TP_T0 + 3 * TP_D);
-    assert_int_equal(tp_fixture_wall_tick(w, TP_T0 + 3 * TP_D), 0);
-    assert_int_equal(tp_fixture_wall_tick(w, TP_T0 + 3 * TP_D + 250), 1);
-    TP_WATERMARK(e, TP_T0 + 3 * TP_D + 250);
+    tp_expect_wall_edge(w, e, TP_T0 + 3 * TP_D, 1);
     tp_fixture_wall_tick(w, TP_T0 + 4 * TP_D);
     for (int i = 0; i < 2; i++)
         TP_STEP(both[i], .event_id = "c", .at_ms = TP_T0 + 4 * TP_D, .step = "FMV_REVIEW",
@@ -275,25 +232,19 @@ static void test_wall_clock_gives_the_same_alerts(void **state) {
     tp_expect_same_alerts(w, e, 2, false, "due_at");
     assert_string_equal(tp_test_evidence(w->got.alerts[1], "open_for"), "4d");
     assert_string_equal(tp_test_evidence(e->got.alerts[1], "open_for"), "4d");
-    assert_int_equal(w->got.alerts[0]->detected_at_ms, TP_T0 + 3 * TP_D + 250);
-    assert_int_equal(e->got.alerts[0]->detected_at_ms, TP_T0 + 3 * TP_D + 1);
+    tp_expect_detected(w, e, 0, TP_T0 + 3 * TP_D + 250, TP_T0 + 3 * TP_D + 1);
     tp_fixture_free(w);
     tp_fixture_free(e);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_fires_just_past_the_sla),
-        cmocka_unit_test(test_completed_in_time_never_fires),
-        cmocka_unit_test(test_completion_resolves),
-        cmocka_unit_test(test_returned_and_cancelled_resolve),
-        cmocka_unit_test(test_restart_after_return_is_a_new_attempt),
-        cmocka_unit_test(test_never_fires_twice_while_open),
-        cmocka_unit_test(test_sla_precedence),
-        cmocka_unit_test(test_out_of_order_and_stale_events),
-        cmocka_unit_test(test_case_close_resolves_and_disarms),
-        cmocka_unit_test(test_slash_in_ids),
-        cmocka_unit_test(test_wall_clock_gives_the_same_alerts),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TP_TEST_MAIN(TP_FIXTURE_TEST(test_fires_just_past_the_sla, s_fx),
+             TP_FIXTURE_TEST(test_completed_in_time_never_fires, s_fx),
+             TP_FIXTURE_TEST(test_completion_resolves, s_fx),
+             TP_FIXTURE_TEST(test_returned_and_cancelled_resolve, s_fx),
+             TP_FIXTURE_TEST(test_restart_after_return_is_a_new_attempt, s_fx),
+             TP_FIXTURE_TEST(test_never_fires_twice_while_open, s_fx),
+             TP_FIXTURE_TEST(test_sla_precedence, s_fx),
+             TP_FIXTURE_TEST(test_out_of_order_and_stale_events, s_fx),
+             TP_FIXTURE_TEST(test_case_close_resolves_and_disarms, s_fx),
+             TP_FIXTURE_TEST(test_slash_in_ids, s_fx),
+             cmocka_unit_test(test_wall_clock_gives_the_same_alerts))

@@ -8,8 +8,12 @@
 #include <cmocka.h>
 
 #include "tp_testengine.h"
+#include "tp_testutil.h"
 
 #define RULE "uncoordinated_contact"
+
+/* The fixture most tests here start from (TP_FIXTURE_TEST). */
+static const tp_fixture_spec_t s_fx = { .rule = RULE };
 
 #define SUBMITTED TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED
 #define SAVED     TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SAVED
@@ -39,32 +43,24 @@ static void s_call(tp_fixture_t *f, const char *eid, const char *call_id, const 
 }
 
 static void test_fires_on_the_third_distinct_rep(void **state) {
-    (void)state;
-    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
+    tp_fixture_t *f = *state;
     s_call(f, "e1", "C-1", "REP-1", D0);
     s_call(f, "e2", "C-2", "REP-2", D0 + TP_D);
     s_call(f, "e3", "C-3", "REP-1", D0 + 2 * TP_D); /* a rep again: still two */
     assert_int_equal(f->got.n, 0);
     s_call(f, "e4", "C-4", "REP-3", D0 + 3 * TP_D);
     assert_int_equal(f->got.n, 1);
-    Touchpoint__V1__Alert *a = f->got.alerts[0];
-    assert_string_equal(f->got.topics[0], "accountability.uncoordinated_contact");
-    assert_string_equal(a->alert_id, ID);
-    assert_int_equal(a->status, TP_FIRING);
-    assert_int_equal(a->severity, TOUCHPOINT__V1__SEVERITY__SEVERITY_WARNING);
-    assert_string_equal(a->hcp_id, "HCP-1");
-    assert_string_equal(a->account_id, "ACC-1");
-    assert_string_equal(a->territory, "T-1");
-    assert_string_equal(tp_test_evidence(a, "reps"), "REP-1,REP-2,REP-3");
-    assert_string_equal(tp_test_evidence(a, "calls"), "C-1,C-2,C-3,C-4");
-    assert_string_equal(tp_test_evidence(a, "distinct_reps"), "3");
-    assert_string_equal(tp_test_evidence(a, "window"), "7d");
-    assert_string_equal(tp_test_evidence(a, "first_at"), "2026-01-01T09:00:00Z");
-    assert_string_equal(tp_test_evidence(a, "last_at"), "2026-01-04T09:00:00Z");
-    assert_int_equal(a->n_event_ids, 1);
-    assert_string_equal(a->event_ids[0], "e4");
-    assert_int_equal(a->detected_at_ms, D0 + 3 * TP_D + TP_H);
-    tp_fixture_free(f);
+    TP_EXPECT_ALERT(f, 0, .topic = "accountability.uncoordinated_contact", .alert_id = ID,
+                    .status = TP_FIRING, .severity = TOUCHPOINT__V1__SEVERITY__SEVERITY_WARNING,
+                    .hcp_id = "HCP-1", .account_id = "ACC-1", .territory = "T-1",
+                    .detected_at_ms = D0 + 3 * TP_D + TP_H,
+                    .evidence = { { "reps", "REP-1,REP-2,REP-3" },
+                                  { "calls", "C-1,C-2,C-3,C-4" },
+                                  { "distinct_reps", "3" },
+                                  { "window", "7d" },
+                                  { "first_at", "2026-01-01T09:00:00Z" },
+                                  { "last_at", "2026-01-04T09:00:00Z" } },
+                    .event_ids = { "e4" });
 }
 
 /* Windows are (t - W, t]: calls exactly W apart do not share one. */
@@ -84,8 +80,7 @@ static void test_window_edge(void **state) {
 }
 
 static void test_resolves_when_the_window_passes(void **state) {
-    (void)state;
-    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
+    tp_fixture_t *f = *state;
     s_call(f, "e1", "C-1", "REP-1", D0);
     s_call(f, "e2", "C-2", "REP-2", D0 + TP_D);
     s_call(f, "e3", "C-3", "REP-3", D0 + 2 * TP_D);
@@ -94,23 +89,18 @@ static void test_resolves_when_the_window_passes(void **state) {
     assert_int_equal(f->got.n, 1);
     TP_WATERMARK(f, D0 + W); /* C-1 has left */
     assert_int_equal(f->got.n, 2);
-    Touchpoint__V1__Alert *r = f->got.alerts[1];
-    assert_string_equal(r->alert_id, ID);
-    assert_int_equal(r->status, TP_RESOLVED);
-    assert_int_equal(r->detected_at_ms, D0 + W);
-    assert_string_equal(tp_test_evidence(r, "resolution"), "window passed");
-    assert_string_equal(tp_test_evidence(r, "distinct_reps"), "2");
-    assert_string_equal(tp_test_evidence(r, "reps"), "REP-1,REP-2,REP-3");
+    TP_EXPECT_ALERT(f, 1, .alert_id = ID, .status = TP_RESOLVED, .detected_at_ms = D0 + W,
+                    .evidence = { { "resolution", "window passed" },
+                                  { "distinct_reps", "2" },
+                                  { "reps", "REP-1,REP-2,REP-3" } });
     /* Nothing more happens, and nothing is left armed. */
     TP_WATERMARK(f, D0 + 60 * TP_D);
     assert_int_equal(f->got.n, 2);
     assert_int_equal(tp_engine_deadlines(f->engine), 0);
-    tp_fixture_free(f);
 }
 
 static void test_never_fires_twice_and_rearms(void **state) {
-    (void)state;
-    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
+    tp_fixture_t *f = *state;
     s_call(f, "e1", "C-1", "REP-1", D0);
     s_call(f, "e2", "C-2", "REP-2", D0 + TP_D);
     s_call(f, "e3", "C-3", "REP-3", D0 + 2 * TP_D);
@@ -131,31 +121,26 @@ static void test_never_fires_twice_and_rearms(void **state) {
     assert_int_equal(f->got.n, 3);
     assert_int_equal(f->got.alerts[2]->status, TP_FIRING);
     assert_string_equal(tp_test_evidence(f->got.alerts[2], "reps"), "REP-4,REP-5,REP-6");
-    tp_fixture_free(f);
 }
 
 static void test_out_of_order_arrival(void **state) {
-    (void)state;
-    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
+    tp_fixture_t *f = *state;
     int64_t       at = D0 + 2 * TP_D + TP_H; /* all arrive together, newest first */
     assert_int_equal(s_version(f, "e3", at, "C-3", "REP-3", D0 + 2 * TP_D, SUBMITTED), 0);
     assert_int_equal(s_version(f, "e1", at, "C-1", "REP-1", D0, SUBMITTED), 0);
     assert_int_equal(f->got.n, 0);
     assert_int_equal(s_version(f, "e2", at, "C-2", "REP-2", D0 + TP_D, SUBMITTED), 0);
     assert_int_equal(f->got.n, 1);
-    assert_string_equal(tp_test_evidence(f->got.alerts[0], "reps"), "REP-1,REP-2,REP-3");
-    assert_string_equal(tp_test_evidence(f->got.alerts[0], "calls"), "C-1,C-2,C-3");
-    assert_string_equal(tp_test_evidence(f->got.alerts[0], "first_at"), "2026-01-01T09:00:00Z");
+    TP_EXPECT_EVIDENCE(f->got.alerts[0], { "reps", "REP-1,REP-2,REP-3" },
+                       { "calls", "C-1,C-2,C-3" }, { "first_at", "2026-01-01T09:00:00Z" });
     TP_WATERMARK(f, D0 + W);
     assert_int_equal(f->got.n, 2);
-    tp_fixture_free(f);
 }
 
 /* A window completed by a late submission still happened: it fires, and
  * resolves at once if it has already passed. Not again afterwards. */
 static void test_late_window_fires_and_resolves_once(void **state) {
-    (void)state;
-    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
+    tp_fixture_t *f = *state;
     s_call(f, "e1", "C-1", "REP-1", D0);
     s_call(f, "e2", "C-2", "REP-2", D0 + 5 * TP_D);
     assert_int_equal(s_version(f, "e3", D0 + 8 * TP_D, "C-3", "REP-3", D0 + 6 * TP_D, SUBMITTED),
@@ -168,12 +153,10 @@ static void test_late_window_fires_and_resolves_once(void **state) {
     assert_int_equal(
         s_version(f, "e3b", D0 + 8 * TP_D + 1, "C-3", "REP-3", D0 + 6 * TP_D, SUBMITTED), 0);
     assert_int_equal(f->got.n, 2);
-    tp_fixture_free(f);
 }
 
 static void test_correction_and_duplicate_do_not_count_twice(void **state) {
-    (void)state;
-    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
+    tp_fixture_t *f = *state;
     s_call(f, "e1", "C-1", "REP-1", D0);
     s_call(f, "e2", "C-2", "REP-2", D0 + TP_D);
     /* The same event again is refused; a correction moves C-2 to REP-3. */
@@ -194,12 +177,10 @@ static void test_correction_and_duplicate_do_not_count_twice(void **state) {
         s_version(f, "e4b", D0 + 2 * TP_D + 2 * TP_H, "C-4", "REP-1", D0 + 2 * TP_D, SUBMITTED), 0);
     assert_int_equal(f->got.n, 2);
     assert_string_equal(tp_test_evidence(f->got.alerts[1], "resolution"), "corrected");
-    tp_fixture_free(f);
 }
 
 static void test_only_submitted_count_and_cancel_removes(void **state) {
-    (void)state;
-    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
+    tp_fixture_t *f = *state;
     s_call(f, "e1", "C-1", "REP-1", D0);
     s_call(f, "e2", "C-2", "REP-2", D0 + TP_D);
     assert_int_equal(s_version(f, "e3", D0 + 2 * TP_D, "C-3", "REP-3", D0 + 2 * TP_D, SAVED), 0);
@@ -212,7 +193,6 @@ static void test_only_submitted_count_and_cancel_removes(void **state) {
     assert_int_equal(f->got.n, 2);
     tp_expect_resolved(f, 1, "cancelled");
     assert_string_equal(f->got.alerts[1]->event_ids[0], "e3c");
-    tp_fixture_free(f);
 }
 
 static void test_config_thresholds(void **state) {
@@ -252,8 +232,7 @@ static void test_state_is_forgotten(void **state) {
 
 /* Many HCPs and many calls: each entry is bounded and freed (valgrind). */
 static void test_many_contacts_are_capped(void **state) {
-    (void)state;
-    tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
+    tp_fixture_t *f = *state;
     char          eid[32], cid[32], rep[32];
     for (int i = 0; i < 200; i++) {
         snprintf(eid, sizeof eid, "e%d", i);
@@ -264,7 +243,6 @@ static void test_many_contacts_are_capped(void **state) {
     assert_int_equal(f->got.n, 0);
     s_call(f, "x", "C-x", "REP-x", D0 + 200 * TP_H);
     assert_int_equal(f->got.n, 1);
-    tp_fixture_free(f);
 }
 
 /* The same input in wall mode gives the same alerts; only detection
@@ -290,26 +268,19 @@ static void test_wall_clock_gives_the_same_alerts(void **state) {
     assert_int_equal(tp_fixture_wall_tick(w, D0 + TP_D + W + 250), 1);
     TP_WATERMARK(e, D0 + TP_D + W + 250);
     tp_expect_same_alerts(w, e, 2, true, "reps");
-    assert_int_equal(w->got.alerts[1]->detected_at_ms, D0 + TP_D + W + 250);
-    assert_int_equal(e->got.alerts[1]->detected_at_ms, D0 + TP_D + W);
+    tp_expect_detected(w, e, 1, D0 + TP_D + W + 250, D0 + TP_D + W);
     tp_fixture_free(w);
     tp_fixture_free(e);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_fires_on_the_third_distinct_rep),
-        cmocka_unit_test(test_window_edge),
-        cmocka_unit_test(test_resolves_when_the_window_passes),
-        cmocka_unit_test(test_never_fires_twice_and_rearms),
-        cmocka_unit_test(test_out_of_order_arrival),
-        cmocka_unit_test(test_late_window_fires_and_resolves_once),
-        cmocka_unit_test(test_correction_and_duplicate_do_not_count_twice),
-        cmocka_unit_test(test_only_submitted_count_and_cancel_removes),
-        cmocka_unit_test(test_config_thresholds),
-        cmocka_unit_test(test_state_is_forgotten),
-        cmocka_unit_test(test_many_contacts_are_capped),
-        cmocka_unit_test(test_wall_clock_gives_the_same_alerts),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TP_TEST_MAIN(TP_FIXTURE_TEST(test_fires_on_the_third_distinct_rep, s_fx),
+             cmocka_unit_test(test_window_edge),
+             TP_FIXTURE_TEST(test_resolves_when_the_window_passes, s_fx),
+             TP_FIXTURE_TEST(test_never_fires_twice_and_rearms, s_fx),
+             TP_FIXTURE_TEST(test_out_of_order_arrival, s_fx),
+             TP_FIXTURE_TEST(test_late_window_fires_and_resolves_once, s_fx),
+             TP_FIXTURE_TEST(test_correction_and_duplicate_do_not_count_twice, s_fx),
+             TP_FIXTURE_TEST(test_only_submitted_count_and_cancel_removes, s_fx),
+             cmocka_unit_test(test_config_thresholds), cmocka_unit_test(test_state_is_forgotten),
+             TP_FIXTURE_TEST(test_many_contacts_are_capped, s_fx),
+             cmocka_unit_test(test_wall_clock_gives_the_same_alerts))

@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "tp_oa.h"
+#include "tp_testutil.h"
 
 #define ITEMS 300
 
@@ -63,9 +64,4 @@ static void test_random_churn(void **state) {
     assert_null(tp_oa_first(&ix, 1));
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_random_churn),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TP_TEST_MAIN(cmocka_unit_test(test_random_churn))

@@ -6,6 +6,8 @@
 // reaches the server or its logs); it is kept in sessionStorage for the tab
 // and removed from the address bar. A 401 asks for it once.
 
+import { renderTrends, renderFeedback, renderResponsiveness } from './trends.js';
+
 const SVG = 'http://www.w3.org/2000/svg';
 const open = new Map();          // alert_id -> alert (the stream's JSON)
 const filters = { kind: '', rule: '', territory: '', rep: '', contract_type: '' };
@@ -136,10 +138,23 @@ function renderKpi() {
   fillFilter('rep', kpi.by_rep.map((r) => r.name));
 }
 
+// A GET of the KPI API as JSON; null when refused or failed.
+async function fetchJson(url) {
+  const r = await fetch(url, { headers: headers() });
+  return r.ok ? r.json() : null;
+}
+
+async function renderOverTime() {
+  renderResponsiveness(kpi, open.values(), bars);
+  await renderFeedback(fetchJson, kpi);
+  await renderTrends(fetchJson);
+  document.body.dataset.kpiRendered = String(Number(document.body.dataset.kpiRendered || 0) + 1);
+}
+
 async function loadKpi() {
   const r = await fetch('/v1/kpi', { headers: headers() });
   if (r.status === 401) { if (askToken()) return loadKpi(); return; }
-  if (r.ok) { kpi = await r.json(); renderKpi(); }
+  if (r.ok) { kpi = await r.json(); renderKpi(); await renderOverTime(); }
 }
 // At most one KPI fetch a second, however fast alerts come (a throttle:
 // a debounce would never fire under a steady stream).
@@ -278,6 +293,7 @@ $('#clear-filters').addEventListener('click', () => {
   for (const sel of document.querySelectorAll('select[data-filter]')) { sel.value = ''; filters[sel.dataset.filter] = ''; }
   renderAlerts();
 });
+$('select[data-trend-metric]').addEventListener('change', () => renderTrends(fetchJson).catch(() => {}));
 $('#drill-close').addEventListener('click', () => { drill = null; $('#drill').hidden = true; });
 setInterval(() => loadKpi().catch(() => {}), 10000);
 loadKpi().catch(() => {});

@@ -9,9 +9,12 @@
 #include "tp_hash.h"
 
 #include "tp_kpi_alerts.h"
+#include "tp_kpi_int.h"
 #include "tp_kpi_nps.h"
+#include "tp_kpi_trend.h"
 #include "tp_log.h"
 #include "tp_rules.h"
+#include "tp_snapio.h"
 
 #define H 3600.0
 #define D 86400.0
@@ -21,66 +24,6 @@
 static const double s_buckets[] = { 1 * H,  4 * H,  12 * H, 1 * D,  2 * D,  3 * D,  5 * D, 7 * D,
                                     10 * D, 14 * D, 21 * D, 30 * D, 45 * D, 60 * D, 90 * D };
 #define N_BUCKETS (sizeof s_buckets / sizeof s_buckets[0])
-
-/* An HCP's preferred channel, as the latest feedback stating one says. */
-typedef struct {
-    UT_hash_handle hh;
-    int64_t        at_ms;   /* Feedback.at_ms it came from */
-    uint8_t        channel; /* Channel, never 0 */
-    char           hcp_id[];
-} s_pref_t;
-
-/* Call counts of one territory or rep (or "_other"). */
-enum { N_SUB, N_COMPLETE, N_LATE, N_KNOWN, N_MATCHED, N__COUNT };
-typedef struct {
-    UT_hash_handle hh;
-    uint64_t       n[N__COUNT];
-    char           territory[64]; /* a rep: the territory of its latest call */
-    char           name[];
-} s_label_t;
-
-typedef struct {
-    s_label_t *head; /* uthash by name */
-    size_t     count;
-} s_labels_t;
-
-/* Completed attempts of one step name. */
-typedef struct {
-    UT_hash_handle hh;
-    uint64_t       completed, over_sla;
-    double         sum_s;
-    int64_t        sla_ms; /* the SLA the latest attempt was judged by */
-    char           name[];
-} s_stepstat_t;
-
-/* events_received_total's series of recent (payload, source) pairs: a
- * producer sends one source, so nearly every event finds its series here
- * and costs a compare and an addition, not a labelled lookup. */
-#define RECEIVED_CACHE 8
-typedef struct {
-    int     payload; /* 0: empty */
-    char    source[TP_ID_MAX + 1];
-    double *value;
-} s_received_t;
-
-struct tp_kpi {
-    const tp_config_t *cfg;
-    tp_kpi_alerts_t   *alerts; /* time to resolution, open ages */
-    tp_kpi_nps_t      *nps;    /* NPS and effort */
-    s_received_t       recent[RECEIVED_CACHE];
-    unsigned           recent_next; /* the entry a miss replaces */
-    s_pref_t          *prefs;       /* uthash by hcp_id */
-    size_t             n_prefs;
-    s_labels_t         territories, reps;
-    s_stepstat_t      *steps; /* uthash by step name, TP_KPI_MAX_STEPS then "_other" */
-    size_t             n_steps;
-    uint64_t           cycle_closed[TP_CONTRACT_TYPE_COUNT], cycle_over[TP_CONTRACT_TYPE_COUNT];
-    double             cycle_sum_s[TP_CONTRACT_TYPE_COUNT];
-    bool               prefs_full_logged;
-    uint64_t           submitted, complete, late, known, matched;
-    tp_metric_t       *received, *m_submitted, *m_complete, *m_late, *m_known, *m_matched;
-    tp_metric_t       *completeness, *late_ratio, *match_ratio, *cycle, *step, *prefs_dropped;
-};
 
 void tp_kpi_set_config(tp_kpi_t *k, const tp_config_t *cfg) {
     k->cfg = cfg;
@@ -95,34 +38,31 @@ int tp_kpi_new(const tp_config_t *cfg, tp_metrics_t *m, tp_kpi_t **ret) {
     static const char *const topic_source[] = { "topic", "source", NULL };
     static const char *const type[] = { "contract_type", NULL };
     static const char *const step[] = { "step", NULL };
-    k->received = tp_metrics_add(m, TP_METRIC_COUNTER, "events_received_total",
-                                 "Accepted events (decoded, valid, not duplicates) by topic and "
-                                 "source; sources past limits.max_sources under source=\"_other\"",
-                                 topic_source, NULL, 0);
-    k->m_submitted = tp_metrics_add(m, TP_METRIC_COUNTER, "calls_submitted_total",
-                                    "Calls submitted (each once, on its first SUBMITTED version)",
-                                    NULL, NULL, 0);
-    k->m_complete = tp_metrics_add(m, TP_METRIC_COUNTER, "calls_complete_total",
-                                   "Submitted calls with every field required for their channel",
-                                   NULL, NULL, 0);
-    k->m_late =
-        tp_metrics_add(m, TP_METRIC_COUNTER, "calls_submitted_late_total",
-                       "Calls submitted after the call_late rule's due time", NULL, NULL, 0);
-    k->m_known =
-        tp_metrics_add(m, TP_METRIC_COUNTER, "calls_channel_known_total",
-                       "Submitted calls to HCPs whose preferred channel is known", NULL, NULL, 0);
-    k->m_matched = tp_metrics_add(m, TP_METRIC_COUNTER, "calls_channel_matched_total",
-                                  "Submitted calls on the HCP's preferred channel", NULL, NULL, 0);
-    k->completeness = tp_metrics_add(m, TP_METRIC_GAUGE, "crm_completeness_ratio",
-                                     "calls_complete_total / calls_submitted_total (NaN before "
-                                     "the first)",
-                                     NULL, NULL, 0);
-    k->late_ratio =
-        tp_metrics_add(m, TP_METRIC_GAUGE, "late_submission_ratio",
-                       "calls_submitted_late_total / calls_submitted_total", NULL, NULL, 0);
-    k->match_ratio =
-        tp_metrics_add(m, TP_METRIC_GAUGE, "channel_match_ratio",
-                       "calls_channel_matched_total / calls_channel_known_total", NULL, NULL, 0);
+    const tp_metric_def_t    defs[] = {
+           { &k->received, TP_METRIC_COUNTER, "events_received_total",
+             "Accepted events (decoded, valid, not duplicates) by topic and "
+                "source; sources past limits.max_sources under source=\"_other\"",
+             topic_source },
+           { &k->m_submitted, TP_METRIC_COUNTER, "calls_submitted_total",
+             "Calls submitted (each once, on its first SUBMITTED version)", NULL },
+           { &k->m_complete, TP_METRIC_COUNTER, "calls_complete_total",
+             "Submitted calls with every field required for their channel", NULL },
+           { &k->m_late, TP_METRIC_COUNTER, "calls_submitted_late_total",
+             "Calls submitted after the call_late rule's due time", NULL },
+           { &k->m_known, TP_METRIC_COUNTER, "calls_channel_known_total",
+             "Submitted calls to HCPs whose preferred channel is known", NULL },
+           { &k->m_matched, TP_METRIC_COUNTER, "calls_channel_matched_total",
+             "Submitted calls on the HCP's preferred channel", NULL },
+           { &k->completeness, TP_METRIC_GAUGE, "crm_completeness_ratio",
+             "calls_complete_total / calls_submitted_total (NaN before the first)", NULL },
+           { &k->late_ratio, TP_METRIC_GAUGE, "late_submission_ratio",
+             "calls_submitted_late_total / calls_submitted_total", NULL },
+           { &k->match_ratio, TP_METRIC_GAUGE, "channel_match_ratio",
+             "calls_channel_matched_total / calls_channel_known_total", NULL },
+    };
+    /* Registration order is /metrics order: the table, the histograms, then
+     * the dropped preferences. */
+    int r = tp_metrics_add_all(m, defs, sizeof defs / sizeof defs[0]);
     k->cycle = tp_metrics_add(m, TP_METRIC_HISTOGRAM, "contract_cycle_seconds",
                               "Contracting cycle time (closed_at - opened_at) of closed, not "
                               "cancelled contracts",
@@ -134,10 +74,9 @@ int tp_kpi_new(const tp_config_t *cfg, tp_metrics_t *m, tp_kpi_t **ret) {
     k->prefs_dropped =
         tp_metrics_add(m, TP_METRIC_COUNTER, "channel_preferences_dropped_total",
                        "Preferred channels not kept: 500000 HCPs tracked already", NULL, NULL, 0);
-    if (tp_kpi_alerts_new(m, &k->alerts) < 0 || tp_kpi_nps_new(cfg, m, &k->nps) < 0 ||
-        !k->received || !k->m_submitted || !k->m_complete || !k->m_late || !k->m_known ||
-        !k->m_matched || !k->completeness || !k->late_ratio || !k->match_ratio || !k->cycle ||
-        !k->step || !k->prefs_dropped) {
+    if (r < 0 || !k->cycle || !k->step || !k->prefs_dropped ||
+        tp_kpi_alerts_new(m, &k->alerts) < 0 || tp_kpi_nps_new(cfg, m, &k->nps) < 0 ||
+        tp_kpi_trend_new(cfg, &k->trend) < 0) {
         tp_kpi_destroy(&k);
         return -ENOMEM;
     }
@@ -158,7 +97,7 @@ static double s_ratio(uint64_t num, uint64_t den) {
 static void s_feedback(tp_kpi_t *k, const Touchpoint__V1__Feedback *f) {
     if (!f->preferred_channel)
         return;
-    s_pref_t *p;
+    tp_kpi_pref_t *p;
     HASH_FIND_STR(k->prefs, f->hcp_id, p);
     if (!p) {
         if (k->n_prefs >= TP_KPI_MAX_HCPS) {
@@ -186,10 +125,10 @@ static void s_feedback(tp_kpi_t *k, const Touchpoint__V1__Feedback *f) {
 
 /* The counters of `name` ("" counts as "_none"), created while fewer
  * than TP_KPI_MAX_LABELS exist, else "_other"'s. NULL on ENOMEM. */
-static s_label_t *s_label(s_labels_t *ls, const char *name) {
+static tp_kpi_label_t *s_label(tp_kpi_labels_t *ls, const char *name) {
     if (!name || !*name)
         name = "_none";
-    s_label_t *l;
+    tp_kpi_label_t *l;
     HASH_FIND_STR(ls->head, name, l);
     if (l)
         return l;
@@ -208,12 +147,10 @@ static s_label_t *s_label(s_labels_t *ls, const char *name) {
     return l;
 }
 
-static void s_labels_free(s_labels_t *ls) {
-    s_label_t *e, *tmp;
-    HASH_ITER(hh, ls->head, e, tmp) {
-        HASH_DEL(ls->head, e);
-        free(e);
-    }
+static void s_labels_free(tp_kpi_labels_t *ls) {
+    tp_kpi_label_t *e, *tmp;
+    TP_HASH_DRAIN(ls->head, e, tmp)
+    free(e);
     ls->count = 0;
 }
 
@@ -225,10 +162,10 @@ static void s_call(tp_kpi_t *k, const tp_event_t *ev) {
     k->submitted++;
     k->complete += (call->present & required) == required;
     k->late += tp_call_submitted_at(call) > tp_config_call_due(k->cfg, call->call_at_ms);
-    bool      complete = (call->present & required) == required;
-    bool      late = tp_call_submitted_at(call) > tp_config_call_due(k->cfg, call->call_at_ms);
-    bool      known = false, matched = false;
-    s_pref_t *p;
+    bool           complete = (call->present & required) == required;
+    bool           late = tp_call_submitted_at(call) > tp_config_call_due(k->cfg, call->call_at_ms);
+    bool           known = false, matched = false;
+    tp_kpi_pref_t *p;
     HASH_FIND_STR(k->prefs, call->hcp_id, p);
     if (p && call->channel) { /* UNSPECIFIED says nothing about the channel */
         known = true;
@@ -236,9 +173,9 @@ static void s_call(tp_kpi_t *k, const tp_event_t *ev) {
         k->known++;
         k->matched += matched;
     }
-    const bool flags[N__COUNT] = { true, complete, late, known, matched };
-    s_label_t *t = s_label(&k->territories, call->territory);
-    s_label_t *r = s_label(&k->reps, call->rep_id);
+    const bool      flags[N__COUNT] = { true, complete, late, known, matched };
+    tp_kpi_label_t *t = s_label(&k->territories, call->territory);
+    tp_kpi_label_t *r = s_label(&k->reps, call->rep_id);
     for (int i = 0; i < N__COUNT; i++) {
         if (t)
             t->n[i] += flags[i];
@@ -247,6 +184,7 @@ static void s_call(tp_kpi_t *k, const tp_event_t *ev) {
     }
     if (r && t)
         snprintf(r->territory, sizeof r->territory, "%s", t->name);
+    tp_kpi_trend_call(k->trend, tp_call_submitted_at(call), call->territory, flags);
     tp_metric_set(k->m_submitted, NULL, (double)k->submitted);
     tp_metric_set(k->m_complete, NULL, (double)k->complete);
     tp_metric_set(k->m_late, NULL, (double)k->late);
@@ -259,8 +197,8 @@ static void s_call(tp_kpi_t *k, const tp_event_t *ev) {
 
 /* The stats of step `name`, TP_KPI_MAX_STEPS names then "_other" (as
  * contract_step_seconds). NULL on ENOMEM. */
-static s_stepstat_t *s_stepstat(tp_kpi_t *k, const char *name) {
-    s_stepstat_t *s;
+static tp_kpi_step_t *s_stepstat(tp_kpi_t *k, const char *name) {
+    tp_kpi_step_t *s;
     HASH_FIND_STR(k->steps, name, s);
     if (s)
         return s;
@@ -288,7 +226,7 @@ static void s_step(tp_kpi_t *k, const tp_step_change_t *ch) {
         const char *label[] = { st->name };
         int64_t     ms = st->last_at_ms - st->started_at_ms;
         tp_metric_observe(k->step, label, (double)ms / 1000.0);
-        s_stepstat_t *s = s_stepstat(k, st->name);
+        tp_kpi_step_t *s = s_stepstat(k, st->name);
         if (s) {
             s->sla_ms = tp_config_step_sla(k->cfg, st->name, c->contract_type);
             s->completed++;
@@ -305,6 +243,7 @@ static void s_step(tp_kpi_t *k, const tp_step_change_t *ch) {
         k->cycle_sum_s[t] += (double)ms / 1000.0;
         k->cycle_over[t] +=
             k->cfg->cycle_time.target_ms[t] > 0 && ms > k->cfg->cycle_time.target_ms[t];
+        tp_kpi_trend_cycle(k->trend, c->closed_at_ms, (int)t, (double)ms / 1000.0);
     }
 }
 
@@ -320,7 +259,7 @@ static double *s_received(tp_kpi_t *k, const Touchpoint__V1__Envelope *env) {
     size_t      len = strlen(env->source);
     if (!value || len > TP_ID_MAX)
         return value;
-    s_received_t *r = &k->recent[k->recent_next++ % RECEIVED_CACHE];
+    tp_kpi_received_t *r = &k->recent[k->recent_next++ % RECEIVED_CACHE];
     r->payload = payload;
     memcpy(r->source, env->source, len + 1);
     r->value = value;
@@ -339,11 +278,21 @@ void tp_kpi_observe(void *ctx, const struct tp_event *ev) {
     case TOUCHPOINT__V1__ENVELOPE__PAYLOAD_FEEDBACK: s_feedback(k, env->feedback); break;
     default: break;
     }
-    tp_kpi_nps_observe(k->nps, ev);
+    tp_kpi_answer_t a;
+    if (tp_kpi_nps_observe(k->nps, ev, &a))
+        tp_kpi_trend_answer(k->trend, env->feedback->at_ms, &a);
 }
 
 void tp_kpi_alert(tp_kpi_t *k, const Touchpoint__V1__Alert *alert) {
-    tp_kpi_alerts_transition(k->alerts, alert);
+    double s = tp_kpi_alerts_transition(k->alerts, alert);
+    if (s >= 0)
+        tp_kpi_trend_resolved(k->trend, alert->detected_at_ms, alert->territory, (int)alert->kind,
+                              s);
+}
+
+int tp_kpi_trend_json(const tp_kpi_t *k, const char *metric, const char *by, const char *kind,
+                      json_t **ret) {
+    return tp_kpi_trend_query(k->trend, metric, by, kind, ret);
 }
 
 void tp_kpi_seed(tp_kpi_t *k, const struct tp_engine *e) {
@@ -361,11 +310,11 @@ static json_t *s_counts_json(const char *name, const uint64_t n[N__COUNT]) {
                      "channel_matched", (json_int_t)n[N_MATCHED]);
 }
 
-static int s_labels_json(const s_labels_t *ls, bool rep, json_t **ret) {
+static int s_labels_json(const tp_kpi_labels_t *ls, bool rep, json_t **ret) {
     json_t *a = json_array();
     if (!a)
         return -ENOMEM;
-    for (const s_label_t *l = ls->head; l; l = l->hh.next) {
+    for (const tp_kpi_label_t *l = ls->head; l; l = l->hh.next) {
         json_t *o = s_counts_json(l->name, l->n);
         if (o && rep)
             json_object_set_new(o, "territory", json_string(l->territory));
@@ -384,7 +333,7 @@ int tp_kpi_to_json(const tp_kpi_t *k, json_t **ret) {
            *cycle = json_array(), *calls = s_counts_json("all", total);
     bool ok = doc && steps && cycle && calls && s_labels_json(&k->territories, false, &terr) == 0 &&
               s_labels_json(&k->reps, true, &reps) == 0;
-    for (const s_stepstat_t *s = ok ? k->steps : NULL; s; s = s->hh.next)
+    for (const tp_kpi_step_t *s = ok ? k->steps : NULL; s; s = s->hh.next)
         ok = json_array_append_new(steps, json_pack("{s:s, s:I, s:f, s:f, s:I}", "step", s->name,
                                                     "completed", (json_int_t)s->completed,
                                                     "mean_seconds", s->sum_s / (double)s->completed,
@@ -434,18 +383,15 @@ void tp_kpi_destroy(tp_kpi_t **p) {
         return;
     tp_kpi_alerts_destroy(&k->alerts);
     tp_kpi_nps_destroy(&k->nps);
+    tp_kpi_trend_destroy(&k->trend);
     s_labels_free(&k->territories);
     s_labels_free(&k->reps);
-    s_stepstat_t *st, *stmp;
-    HASH_ITER(hh, k->steps, st, stmp) {
-        HASH_DEL(k->steps, st);
-        free(st);
-    }
-    s_pref_t *e, *tmp;
-    HASH_ITER(hh, k->prefs, e, tmp) {
-        HASH_DEL(k->prefs, e);
-        free(e);
-    }
+    tp_kpi_step_t *st, *stmp;
+    TP_HASH_DRAIN(k->steps, st, stmp)
+    free(st);
+    tp_kpi_pref_t *e, *tmp;
+    TP_HASH_DRAIN(k->prefs, e, tmp)
+    free(e);
     free(k);
     *p = NULL;
 }

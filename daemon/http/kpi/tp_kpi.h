@@ -29,8 +29,12 @@
  * their target, for the dashboard (tp_kpi_to_json, GET /v1/kpi): JSON,
  * not /metrics, so Prometheus never gets a label per rep.
  *
- * Counts describe this run: the daemon installs the observer after the
- * restart's rebuild, as its other counters start at zero.
+ * Counts describe the whole event log, not this run: the daemon creates
+ * the KPIs before the restart's rebuild, which replays the log through the
+ * observer and its alerts through tp_kpi_alert, so every figure (event
+ * times, the daemon's clock as the log recorded it) comes out as it was.
+ * Behind a snapshot the log is gone: tp_kpi_save / tp_kpi_load carry the
+ * state across it. The same figures by period: tp_kpi_trend.h.
  */
 #pragma once
 
@@ -78,5 +82,19 @@ struct json_t;
  * target_seconds, over_target}], "resolution" (tp_kpi_alerts_to_json).
  * 0 or -ENOMEM. */
 int tp_kpi_to_json(const tp_kpi_t *k, struct json_t **ret);
+
+/* GET /v1/kpi/trend: tp_kpi_trend_query. */
+int tp_kpi_trend_json(const tp_kpi_t *k, const char *metric, const char *by, const char *kind,
+                      struct json_t **ret);
+
+struct tp_snapw;
+struct tp_snapr;
+/* The whole KPI state as sections of a snapshot (tp_snapio.h), and back
+ * into a new tp_kpi (same config) before it observes anything: it then
+ * answers /v1/kpi, /v1/kpi/trend and its /metrics families as the saved
+ * one did. save: 0 or the writer's first error (it flushes); load: 0,
+ * -EPROTO (another section or a newer version), -EBADMSG, -ENOMEM. */
+int tp_kpi_save(const tp_kpi_t *k, struct tp_snapw *w);
+int tp_kpi_load(tp_kpi_t *k, struct tp_snapr *r);
 
 void tp_kpi_destroy(tp_kpi_t **p);

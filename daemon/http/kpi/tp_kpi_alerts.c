@@ -10,6 +10,7 @@
 
 #include "tp_engine.h"
 #include "tp_kpi.h"
+#include "tp_snapio.h"
 
 #define H 3600.0
 #define D 86400.0
@@ -19,9 +20,7 @@ static const double s_buckets[] = { 60,    300,   900,   1 * H, 4 * H,  12 * H,
                                     1 * D, 2 * D, 4 * D, 7 * D, 14 * D, 30 * D };
 #define N_BUCKETS (sizeof s_buckets / sizeof s_buckets[0])
 
-/* The summary's buckets: 0 is under 60 s, i >= 1 is [60*2^((i-1)/2),
- * 60*2^(i/2)) s; the last also holds everything longer (~2 years up). */
-#define N_LOG 42
+#define N_LOG TP_KPI_LOG_BUCKETS
 
 enum { G_ALL, G_TERRITORY, G_REP };
 
@@ -70,7 +69,7 @@ int tp_kpi_alerts_new(tp_metrics_t *m, tp_kpi_alerts_t **ret) {
     return 0;
 }
 
-static unsigned s_log_bucket(double s) {
+unsigned tp_kpi_log_bucket(double s) {
     if (!(s >= 60))
         return 0;
     double i = 1 + floor(2 * log2(s / 60));
@@ -126,15 +125,15 @@ static void s_fired(tp_kpi_alerts_t *ka, const char *id, int64_t at_ms) {
     HASH_ADD_KEYPTR(hh, ka->open, o->id, len, o);
 }
 
-void tp_kpi_alerts_transition(tp_kpi_alerts_t *ka, const Touchpoint__V1__Alert *al) {
+double tp_kpi_alerts_transition(tp_kpi_alerts_t *ka, const Touchpoint__V1__Alert *al) {
     if (al->status != TOUCHPOINT__V1__ALERT_STATUS__ALERT_STATUS_RESOLVED) {
         s_fired(ka, al->alert_id, al->detected_at_ms);
-        return;
+        return -1;
     }
     s_open_t *o;
     HASH_FIND_STR(ka->open, al->alert_id, o);
     if (!o)
-        return;
+        return -1;
     double s = (double)(al->detected_at_ms - o->fired_ms) / 1000.0;
     HASH_DEL(ka->open, o);
     free(o);
@@ -142,7 +141,7 @@ void tp_kpi_alerts_transition(tp_kpi_alerts_t *ka, const Touchpoint__V1__Alert *
         s = 0;
     const char *labels[] = { tp_alert_kind_prefix(al->kind), al->rule };
     tp_metric_observe(ka->hist, labels, s);
-    unsigned    b = s_log_bucket(s);
+    unsigned    b = tp_kpi_log_bucket(s);
     const char *names[] = { "all", al->territory, al->rep_id };
     for (int dim = G_ALL; dim <= G_REP; dim++) {
         s_group_t *g = s_group(ka, dim, (int)al->kind, al->rule, names[dim]);
@@ -151,6 +150,7 @@ void tp_kpi_alerts_transition(tp_kpi_alerts_t *ka, const Touchpoint__V1__Alert *
             g->count++;
         }
     }
+    return s;
 }
 
 static int s_seed_one(void *ctx, const uint8_t *buf, size_t len) {
@@ -225,15 +225,18 @@ void tp_kpi_alerts_collect(tp_kpi_alerts_t *ka, const struct tp_engine *e, int64
     }
 }
 
-/* The bucket middle of rank ceil(q * count). */
-static double s_quantile(const s_group_t *g, double q) {
-    uint64_t rank = (uint64_t)ceil(q * (double)g->count), seen = 0;
+double tp_kpi_log_quantile(const uint32_t n[N_LOG], uint64_t count, double q) {
+    uint64_t rank = (uint64_t)ceil(q * (double)count), seen = 0;
     if (rank == 0)
         rank = 1;
     for (unsigned i = 0; i < N_LOG; i++)
-        if ((seen += g->n[i]) >= rank)
+        if ((seen += n[i]) >= rank)
             return s_log_mid(i);
     return s_log_mid(N_LOG - 1);
+}
+
+static double s_quantile(const s_group_t *g, double q) {
+    return tp_kpi_log_quantile(g->n, g->count, q);
 }
 
 static json_t *s_summary(const s_group_t *g, const char *key, const char *name) {
@@ -265,20 +268,83 @@ int tp_kpi_alerts_to_json(const tp_kpi_alerts_t *ka, json_t *doc) {
     return ok ? 0 : -ENOMEM;
 }
 
+#define SNAP_TAG TP_SNAP_TAG('K', 'A', 'L', 'T')
+
+void tp_kpi_alerts_save(const tp_kpi_alerts_t *ka, tp_snapw_t *w) {
+    tp_snapw_section(w, SNAP_TAG, 1);
+    tp_snapw_u64(w, HASH_COUNT(ka->open));
+    for (const s_open_t *o = ka->open; o; o = o->hh.next) {
+        tp_snapw_str(w, o->id);
+        tp_snapw_i64(w, o->fired_ms);
+    }
+    tp_snapw_u64(w, HASH_COUNT(ka->groups));
+    for (const s_group_t *g = ka->groups; g; g = g->hh.next) {
+        tp_snapw_u64(w, (uint64_t)g->dim);
+        tp_snapw_u64(w, (uint64_t)g->kind);
+        tp_snapw_str(w, g->rule);
+        tp_snapw_str(w, g->name);
+        tp_snapw_u64(w, g->count);
+        for (unsigned i = 0; i < N_LOG; i++)
+            tp_snapw_u64(w, g->n[i]);
+    }
+    tp_metric_save(ka->hist, w);
+    tp_metric_save(ka->older, w);
+}
+
+int tp_kpi_alerts_load(tp_kpi_alerts_t *ka, tp_snapr_t *r) {
+    uint64_t n = 0;
+    int      e = tp_snapr_section(r, SNAP_TAG, 1, NULL);
+    if (e < 0)
+        return e;
+    tp_snapr_u64(r, &n);
+    for (uint64_t i = 0; i < n && !tp_snapr_error(r); i++) {
+        char   *id = NULL;
+        int64_t at = 0;
+        tp_snapr_str(r, 4096, &id);
+        tp_snapr_i64(r, &at);
+        if (id && !tp_snapr_error(r))
+            s_fired(ka, id, at);
+        free(id);
+    }
+    tp_snapr_u64(r, &n);
+    for (uint64_t i = 0; i < n && !tp_snapr_error(r); i++) {
+        uint64_t dim = 0, kind = 0, count = 0, b[N_LOG] = { 0 };
+        char    *rule = NULL, *name = NULL;
+        tp_snapr_u64(r, &dim);
+        tp_snapr_u64(r, &kind);
+        tp_snapr_str(r, 4096, &rule);
+        tp_snapr_str(r, 4096, &name);
+        tp_snapr_u64(r, &count);
+        for (unsigned k = 0; k < N_LOG; k++)
+            tp_snapr_u64(r, &b[k]);
+        s_group_t *g = NULL;
+        if (!tp_snapr_error(r) && rule && name && dim <= G_REP)
+            g = s_group(ka, (int)dim, (int)kind, rule, name);
+        free(rule);
+        free(name);
+        if (!g)
+            return tp_snapr_error(r) ? -EBADMSG : -ENOMEM;
+        g->count += count;
+        for (unsigned k = 0; k < N_LOG; k++)
+            g->n[k] += (uint32_t)b[k];
+    }
+    if (tp_snapr_error(r))
+        return -EBADMSG;
+    if ((e = tp_metric_load(ka->hist, r)) < 0)
+        return e;
+    return tp_metric_load(ka->older, r);
+}
+
 void tp_kpi_alerts_destroy(tp_kpi_alerts_t **p) {
     tp_kpi_alerts_t *ka = p ? *p : NULL;
     if (!ka)
         return;
     s_group_t *g, *gt;
-    HASH_ITER(hh, ka->groups, g, gt) {
-        HASH_DEL(ka->groups, g);
-        free(g);
-    }
+    TP_HASH_DRAIN(ka->groups, g, gt)
+    free(g);
     s_open_t *o, *ot;
-    HASH_ITER(hh, ka->open, o, ot) {
-        HASH_DEL(ka->open, o);
-        free(o);
-    }
+    TP_HASH_DRAIN(ka->open, o, ot)
+    free(o);
     free(ka);
     *p = NULL;
 }

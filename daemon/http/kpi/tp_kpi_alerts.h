@@ -35,8 +35,25 @@ typedef struct tp_kpi_alerts tp_kpi_alerts_t;
 int tp_kpi_alerts_new(tp_metrics_t *m, tp_kpi_alerts_t **ret);
 
 /* One transition (FIRING or RESOLVED). A RESOLVED whose FIRING was not
- * seen (fired before a restart and not seeded) is not timed. */
-void tp_kpi_alerts_transition(tp_kpi_alerts_t *ka, const Touchpoint__V1__Alert *alert);
+ * seen (fired before a restart and not seeded) is not timed. Returns the
+ * seconds a RESOLVED was open, or a negative number if it was not timed
+ * (or is a FIRING). */
+double tp_kpi_alerts_transition(tp_kpi_alerts_t *ka, const Touchpoint__V1__Alert *alert);
+
+/* The log-scale buckets durations are counted in (here and in the trends):
+ * 0 is under 60 s, i >= 1 is [60*2^((i-1)/2), 60*2^(i/2)) s, the last
+ * also everything longer. A quantile is the geometric middle of the bucket
+ * holding rank ceil(q * count): within ~19% of the true value. */
+#define TP_KPI_LOG_BUCKETS 42
+unsigned tp_kpi_log_bucket(double seconds);
+double   tp_kpi_log_quantile(const uint32_t n[TP_KPI_LOG_BUCKETS], uint64_t count, double q);
+
+struct tp_snapw;
+struct tp_snapr;
+/* Its section of a snapshot: the open FIRINGs, the summaries and the two
+ * families' series. Load into a new one (same registry families). */
+void tp_kpi_alerts_save(const tp_kpi_alerts_t *ka, struct tp_snapw *w);
+int  tp_kpi_alerts_load(tp_kpi_alerts_t *ka, struct tp_snapr *r);
 
 /* Remembers the FIRING of every alert the engine holds open (a restart). */
 void tp_kpi_alerts_seed(tp_kpi_alerts_t *ka, const struct tp_engine *e);

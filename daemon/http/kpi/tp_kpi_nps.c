@@ -11,6 +11,7 @@
 #include "tp_feedback.h"
 #include "tp_kpi.h"
 #include "tp_rules.h"
+#include "tp_snapio.h"
 
 #define PROMOTER_MIN 9 /* nps 9 and 10 are promoters, on every tool */
 
@@ -175,7 +176,8 @@ static void s_count(s_score_t *s, bool has_nps, bool promoter, bool detractor, b
     }
 }
 
-static void s_feedback(tp_kpi_nps_t *n, const char *source, const Touchpoint__V1__Feedback *f) {
+static bool s_feedback(tp_kpi_nps_t *n, const char *source, const Touchpoint__V1__Feedback *f,
+                       tp_kpi_answer_t *ret) {
     tp_feedback_verdict_t v;
     tp_feedback_judge(n->cfg, source, f, 6, 8, &v); /* 6: the DESIGN default band */
     bool has_nps = f->nps_value_case == TOUCHPOINT__V1__FEEDBACK__NPS_VALUE_NPS;
@@ -183,7 +185,7 @@ static void s_feedback(tp_kpi_nps_t *n, const char *source, const Touchpoint__V1
         f->effort_score_value_case == TOUCHPOINT__V1__FEEDBACK__EFFORT_SCORE_VALUE_EFFORT_SCORE &&
         f->effort_score >= 1 && f->effort_score <= v.effort_scale;
     if (!has_nps && !has_effort)
-        return;
+        return false;
     double pos = has_effort ? (double)(f->effort_score - 1) / (v.effort_scale - 1) : 0;
     double effort = 1 + 6 * (v.effort_high_is_hard ? pos : 1 - pos);
     bool   promoter = !v.nps_bad && f->nps >= PROMOTER_MIN;
@@ -192,27 +194,34 @@ static void s_feedback(tp_kpi_nps_t *n, const char *source, const Touchpoint__V1
     HASH_FIND_STR(n->hcps, f->hcp_id, h);
     if (h)
         s_count(&h->terr->s, has_nps, promoter, v.nps_bad, has_effort, effort);
+    *ret = (tp_kpi_answer_t){ .has_nps = has_nps,
+                              .promoter = promoter,
+                              .detractor = v.nps_bad,
+                              .has_effort = has_effort,
+                              .effort = effort,
+                              .territory = h ? h->terr->name : NULL };
     s_contract_t *c = NULL;
     if (f->subject_type && strcmp(f->subject_type, "contract") == 0 && f->subject_id)
         HASH_FIND_STR(n->contracts, f->subject_id, c);
     if (c) {
         s_score_t *s = &n->types[c->type];
         if (!s->nps && s_slots(n, s, "", tp_contract_type_name(c->type)) < 0)
-            return;
+            return true;
         s_count(s, has_nps, promoter, v.nps_bad, has_effort, effort);
     }
+    return true;
 }
 
-void tp_kpi_nps_observe(tp_kpi_nps_t *n, const struct tp_event *ev) {
+bool tp_kpi_nps_observe(tp_kpi_nps_t *n, const struct tp_event *ev, tp_kpi_answer_t *ret) {
     const Touchpoint__V1__Envelope *env = ev->env;
     switch (env->payload_case) {
     case TOUCHPOINT__V1__ENVELOPE__PAYLOAD_CALL: s_call(n, ev); break;
     case TOUCHPOINT__V1__ENVELOPE__PAYLOAD_CONTRACTING: s_step(n, env->contracting); break;
     case TOUCHPOINT__V1__ENVELOPE__PAYLOAD_FEEDBACK:
-        s_feedback(n, env->source, env->feedback);
-        break;
+        return s_feedback(n, env->source, env->feedback, ret);
     default: break;
     }
+    return false;
 }
 
 static json_t *s_num(bool have, double v) {
@@ -250,25 +259,137 @@ int tp_kpi_nps_to_json(const tp_kpi_nps_t *n, json_t *doc) {
     return ok ? 0 : -ENOMEM;
 }
 
+#define SNAP_TAG TP_SNAP_TAG('K', 'N', 'P', 'S')
+
+static void s_score_save(const s_score_t *s, tp_snapw_t *w) {
+    tp_snapw_u64(w, s->answers);
+    tp_snapw_u64(w, s->promoters);
+    tp_snapw_u64(w, s->detractors);
+    tp_snapw_u64(w, s->efforts);
+    tp_snapw_f64(w, s->effort_sum);
+}
+
+/* Counts read back, and the gauges recomputed from them as s_count does. */
+static void s_score_load(s_score_t *s, tp_snapr_t *r) {
+    tp_snapr_u64(r, &s->answers);
+    tp_snapr_u64(r, &s->promoters);
+    tp_snapr_u64(r, &s->detractors);
+    tp_snapr_u64(r, &s->efforts);
+    tp_snapr_f64(r, &s->effort_sum);
+    if (s->nps && s->answers)
+        *s->nps = 100.0 * ((double)s->promoters - (double)s->detractors) / (double)s->answers;
+    if (s->effort && s->efforts)
+        *s->effort = s->effort_sum / (double)s->efforts;
+}
+
+void tp_kpi_nps_save(const tp_kpi_nps_t *n, tp_snapw_t *w) {
+    tp_snapw_section(w, SNAP_TAG, 1);
+    tp_metric_save(n->nps, w);
+    tp_metric_save(n->effort, w);
+    s_score_save(&n->all, w);
+    for (unsigned i = 0; i < TP_CONTRACT_TYPE_COUNT; i++) {
+        tp_snapw_bool(w, n->types[i].nps != NULL);
+        if (n->types[i].nps)
+            s_score_save(&n->types[i], w);
+    }
+    tp_snapw_u64(w, HASH_COUNT(n->terrs));
+    for (const s_terr_t *t = n->terrs; t; t = t->hh.next) {
+        tp_snapw_str(w, t->name);
+        s_score_save(&t->s, w);
+    }
+    tp_snapw_u64(w, HASH_COUNT(n->hcps));
+    for (const s_hcp_t *h = n->hcps; h; h = h->hh.next) {
+        tp_snapw_str(w, h->hcp_id);
+        tp_snapw_i64(w, h->call_at_ms);
+        tp_snapw_str(w, h->terr->name);
+    }
+    tp_snapw_u64(w, HASH_COUNT(n->contracts));
+    for (const s_contract_t *c = n->contracts; c; c = c->hh.next) {
+        tp_snapw_str(w, c->contract_id);
+        tp_snapw_u64(w, c->type);
+    }
+}
+
+int tp_kpi_nps_load(tp_kpi_nps_t *n, tp_snapr_t *r) {
+    int e = tp_snapr_section(r, SNAP_TAG, 1, NULL);
+    if (e < 0 || (e = tp_metric_load(n->nps, r)) < 0 || (e = tp_metric_load(n->effort, r)) < 0)
+        return e;
+    s_score_load(&n->all, r);
+    for (unsigned i = 0; i < TP_CONTRACT_TYPE_COUNT; i++) {
+        bool has = false;
+        tp_snapr_bool(r, &has);
+        if (has && !n->types[i].nps && s_slots(n, &n->types[i], "", tp_contract_type_name(i)) < 0)
+            return -ENOMEM;
+        if (has)
+            s_score_load(&n->types[i], r);
+    }
+    uint64_t count = 0;
+    tp_snapr_u64(r, &count);
+    for (uint64_t i = 0; i < count && !tp_snapr_error(r); i++) {
+        char *name = NULL;
+        tp_snapr_str(r, 4096, &name);
+        s_terr_t *t = name && !tp_snapr_error(r) ? s_terr(n, name) : NULL;
+        free(name);
+        if (!t)
+            return tp_snapr_error(r) ? -EBADMSG : -ENOMEM;
+        s_score_load(&t->s, r);
+    }
+    tp_snapr_u64(r, &count);
+    for (uint64_t i = 0; i < count && !tp_snapr_error(r); i++) {
+        char   *id = NULL, *terr = NULL;
+        int64_t at = 0;
+        tp_snapr_str(r, 4096, &id);
+        tp_snapr_i64(r, &at);
+        tp_snapr_str(r, 4096, &terr);
+        s_terr_t *t = id && terr && !tp_snapr_error(r) ? s_terr(n, terr) : NULL;
+        size_t    len = id ? strlen(id) : 0;
+        s_hcp_t  *h = t ? malloc(sizeof *h + len + 1) : NULL;
+        if (h) {
+            memcpy(h->hcp_id, id, len + 1);
+            h->call_at_ms = at;
+            h->terr = t;
+            HASH_ADD_KEYPTR(hh, n->hcps, h->hcp_id, len, h);
+            n->n_hcps++;
+        }
+        free(id);
+        free(terr);
+        if (!h)
+            return tp_snapr_error(r) ? -EBADMSG : -ENOMEM;
+    }
+    tp_snapr_u64(r, &count);
+    for (uint64_t i = 0; i < count && !tp_snapr_error(r); i++) {
+        char    *id = NULL;
+        uint64_t type = 0;
+        tp_snapr_str(r, 4096, &id);
+        tp_snapr_u64(r, &type);
+        size_t        len = id ? strlen(id) : 0;
+        s_contract_t *c = id && !tp_snapr_error(r) ? malloc(sizeof *c + len + 1) : NULL;
+        if (c) {
+            memcpy(c->contract_id, id, len + 1);
+            c->type = type < TP_CONTRACT_TYPE_COUNT ? (uint8_t)type : 0;
+            HASH_ADD_KEYPTR(hh, n->contracts, c->contract_id, len, c);
+            n->n_contracts++;
+        }
+        free(id);
+        if (!c)
+            return tp_snapr_error(r) ? -EBADMSG : -ENOMEM;
+    }
+    return tp_snapr_error(r) ? -EBADMSG : 0;
+}
+
 void tp_kpi_nps_destroy(tp_kpi_nps_t **p) {
     tp_kpi_nps_t *n = p ? *p : NULL;
     if (!n)
         return;
     s_hcp_t *h, *ht;
-    HASH_ITER(hh, n->hcps, h, ht) {
-        HASH_DEL(n->hcps, h);
-        free(h);
-    }
+    TP_HASH_DRAIN(n->hcps, h, ht)
+    free(h);
     s_contract_t *c, *ct;
-    HASH_ITER(hh, n->contracts, c, ct) {
-        HASH_DEL(n->contracts, c);
-        free(c);
-    }
+    TP_HASH_DRAIN(n->contracts, c, ct)
+    free(c);
     s_terr_t *t, *tt;
-    HASH_ITER(hh, n->terrs, t, tt) {
-        HASH_DEL(n->terrs, t);
-        free(t);
-    }
+    TP_HASH_DRAIN(n->terrs, t, tt)
+    free(t);
     free(n);
     *p = NULL;
 }

@@ -28,6 +28,7 @@
 #include <stdint.h>
 
 #include "tp_config.h"
+#include "tp_kpi_trend.h"
 #include "tp_metrics.h"
 
 #define TP_KPI_MAX_CONTRACTS 200000 /* contract types kept for feedback on a contract */
@@ -40,8 +41,17 @@ typedef struct tp_kpi_nps tp_kpi_nps_t;
 int  tp_kpi_nps_new(const tp_config_t *cfg, tp_metrics_t *m, tp_kpi_nps_t **ret);
 void tp_kpi_nps_set_config(tp_kpi_nps_t *n, const tp_config_t *cfg);
 
-/* Every accepted event (calls, steps and feedback are looked at). */
-void tp_kpi_nps_observe(tp_kpi_nps_t *n, const struct tp_event *ev);
+/* Every accepted event (calls, steps and feedback are looked at). True
+ * for a feedback with an nps or effort counted, described in *ret (its
+ * territory valid until the next call). */
+bool tp_kpi_nps_observe(tp_kpi_nps_t *n, const struct tp_event *ev, tp_kpi_answer_t *ret);
+
+struct tp_snapw;
+struct tp_snapr;
+/* Its section of a snapshot (counts, the HCP and contract maps, the
+ * gauges' series); load into a new one. */
+void tp_kpi_nps_save(const tp_kpi_nps_t *n, struct tp_snapw *w);
+int  tp_kpi_nps_load(tp_kpi_nps_t *n, struct tp_snapr *r);
 
 /* "feedback": {nps, effort_mean, answers, promoters, detractors, efforts,
  * by_territory: [{name, the same}], by_contract_type: [{name, ..}]}

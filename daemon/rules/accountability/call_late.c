@@ -87,13 +87,11 @@ static void s_on_event(void *state, const tp_rule_ctx_t *ctx, const tp_event_t *
     int64_t marker = tp_timers_due(ctx->timers, ctx->owner, call->call_id);
     if (marker != INT64_MIN) {
         /* Judged already. While the FIRING is open its deadline is the
-         * expiry, which re-arms the marker itself; otherwise keep the
-         * marker alive as long as the engine keeps this (newer) version. */
-        char subject[8 + 128 + 1];
-        TP_STR_JOIN(subject, sizeof subject, "call/", call->call_id);
-        int64_t forget_at = s_forget_at(ctx->cfg, call);
-        if (!tp_alerts_is_firing(ctx->alerts, RULE, subject) && forget_at > marker)
-            tp_rule_arm(ctx, call->call_id, forget_at);
+         * expiry, which re-arms the marker itself. Otherwise the marker
+         * must outlive this (newer) version as long as the engine keeps it:
+         * it is moved on when it comes due (s_on_deadline re-arms it while
+         * the engine holds the call; with no alert open that pop changes
+         * nothing else), not on every correction (a heap move each). */
         return;
     }
     if (!s_submitted(call))

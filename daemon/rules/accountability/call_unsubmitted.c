@@ -36,6 +36,12 @@ static void s_on_event(void *state, const tp_rule_ctx_t *ctx, const tp_event_t *
                     call->call_at_ms + ctx->cfg->call_unsubmitted.submit_within_ms);
         return;
     }
+    /* A correction of a call already SUBMITTED: the first SUBMITTED
+     * version cancelled its deadline and resolved its alert, and no open
+     * version has been applied since (one would be stale), so there is
+     * nothing to cancel or resolve (a lookup per correction saved). */
+    if (call->ever_submitted && !call->first_submitted)
+        return;
     tp_rule_cancel(ctx, call->call_id);
 
     char subject[8 + 128 + 1], summary[512], submitted[32];

@@ -45,6 +45,7 @@
 typedef struct {
     int64_t        pref_at_ms; /* Feedback.at_ms the preference came from */
     int64_t        active_ms;  /* latest occurred_at_ms of an event for this HCP */
+    int64_t        forget_ms;  /* due time of its armed forget deadline, INT64_MIN if none */
     uint8_t        preferred;  /* Channel; 0 = not known yet */
     tp_call_list_t calls;      /* the last last_calls submitted calls, by call_at */
 } s_hcp_t;
@@ -68,12 +69,13 @@ static int s_init(const tp_rule_ctx_t *ctx, void **ret_state) {
     return tp_rule_index_new(sizeof(s_hcp_t), s_hcp_clear, (tp_rule_index_t **)ret_state);
 }
 
-static s_hcp_t *s_hcp_get(tp_rule_index_t *hcps, const tp_rule_ctx_t *ctx, const char *hcp_id) {
+static s_hcp_t *s_hcp_get(tp_rule_index_t *hcps, const tp_rule_ctx_t *ctx, const tp_key_t *hcp) {
     bool     created;
-    s_hcp_t *h = tp_rule_index_get(hcps, hcp_id, &created);
+    s_hcp_t *h = tp_rule_index_get_key(hcps, hcp, &created);
     if (h && created) {
         h->pref_at_ms = INT64_MIN;
         h->active_ms = INT64_MIN;
+        h->forget_ms = INT64_MIN;
         h->calls.max = (uint8_t)ctx->cfg->channel_mismatch.last_calls;
     }
     return h;
@@ -132,6 +134,22 @@ static void s_fire(const s_hcp_t *h, const tp_rule_ctx_t *ctx, const char *subje
     tp_alerts_fire(ctx->alerts, &spec, ctx->now_ms);
 }
 
+/* Arms the forget deadline at the HCP's latest activity + FORGET_AFTER,
+ * lazily: an armed deadline that is due earlier stays where it is and is
+ * moved on when it comes due (s_on_deadline), instead of being moved on
+ * every event of the HCP (a heap move per call and feedback). Forgetting
+ * has no visible effect other than on this rule's own record, so when the
+ * deadline pops in between does not matter; the record is dropped at the
+ * same moment as before. A deadline due later (activity went back) is
+ * moved, as it always was. */
+static void s_arm_forget(s_hcp_t *h, const tp_rule_ctx_t *ctx, const char *hcp_id) {
+    int64_t due = h->active_ms + FORGET_AFTER;
+    if (h->forget_ms != INT64_MIN && due >= h->forget_ms)
+        return;
+    if (tp_rule_arm(ctx, hcp_id, due) == 0)
+        h->forget_ms = due;
+}
+
 /* Fires or resolves after a change to `h` caused by `ev`, then arms the
  * forget deadline from the HCP's latest activity. */
 static void s_evaluate(s_hcp_t *h, const tp_rule_ctx_t *ctx, const tp_event_t *ev,
@@ -158,14 +176,14 @@ static void s_evaluate(s_hcp_t *h, const tp_rule_ctx_t *ctx, const tp_event_t *e
     }
     if (ev->env->occurred_at_ms > h->active_ms)
         h->active_ms = ev->env->occurred_at_ms;
-    tp_rule_arm(ctx, hcp_id, h->active_ms + FORGET_AFTER);
+    s_arm_forget(h, ctx, hcp_id);
 }
 
 static void s_on_feedback(tp_rule_index_t *hcps, const tp_rule_ctx_t *ctx, const tp_event_t *ev) {
     const Touchpoint__V1__Feedback *fb = ev->env->feedback;
     if (!fb->preferred_channel)
         return; /* says nothing about channels */
-    s_hcp_t *h = s_hcp_get(hcps, ctx, fb->hcp_id);
+    s_hcp_t *h = s_hcp_get(hcps, ctx, &ev->hcp);
     if (!h)
         return; /* out of memory: preference not recorded */
     if (fb->at_ms >= h->pref_at_ms) {
@@ -181,11 +199,11 @@ static void s_on_call(tp_rule_index_t *hcps, const tp_rule_ctx_t *ctx, const tp_
         return;
     bool counts = call->status == TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED &&
                   call->channel != TOUCHPOINT__V1__CHANNEL__CHANNEL_UNSPECIFIED;
-    s_hcp_t *h = tp_rule_index_find(hcps, call->hcp_id);
+    s_hcp_t *h = tp_rule_index_find_key(hcps, &ev->hcp);
     int      i = h ? tp_call_list_find(&h->calls, call->call_id) : -1;
     if (!counts && i < 0)
         return; /* PLANNED / SAVED, or not among the last N */
-    if (!h && !(h = s_hcp_get(hcps, ctx, call->hcp_id)))
+    if (!h && !(h = s_hcp_get(hcps, ctx, &ev->hcp)))
         return; /* out of memory: this call is not counted */
     if (counts)
         tp_call_list_put(&h->calls, call, i);
@@ -211,12 +229,19 @@ static void s_on_deadline(void *state, const tp_rule_ctx_t *ctx, const tp_deadli
     if (!h)
         return;
     const char *hcp_id = tp_rule_index_id(h);
-    char        subject[4 + TP_ID_MAX + 1];
+    h->forget_ms = INT64_MIN; /* this deadline is gone */
+    if (h->active_ms + FORGET_AFTER > d->timer.due_ms) {
+        s_arm_forget(h, ctx, hcp_id); /* active since it was armed: moved on */
+        return;
+    }
+    char subject[4 + TP_ID_MAX + 1];
     TP_STR_JOIN(subject, sizeof subject, "hcp/", hcp_id);
-    if (tp_alerts_is_firing(ctx->alerts, RULE, subject))
-        tp_rule_arm(ctx, hcp_id, d->timer.due_ms + FORGET_AFTER);
-    else
+    if (tp_alerts_is_firing(ctx->alerts, RULE, subject)) {
+        if (tp_rule_arm(ctx, hcp_id, d->timer.due_ms + FORGET_AFTER) == 0)
+            h->forget_ms = d->timer.due_ms + FORGET_AFTER;
+    } else {
         tp_rule_index_drop(hcps, h);
+    }
 }
 
 /* Snapshot: every HCP's preference, activity and last calls. */

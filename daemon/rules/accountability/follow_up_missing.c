@@ -61,6 +61,8 @@ typedef struct s_feedback {
 struct s_hcp {
     s_feedback_t *open;         /* its tracked feedbacks (utlist DL) */
     int64_t       last_call_at; /* latest call_at of a SUBMITTED call; 0: none known */
+    int64_t       keep_until;   /* when that call memory runs out; 0: not kept */
+    int64_t       armed_until;  /* due time of its "hcp/" deadline; 0: none armed */
 };
 
 typedef struct {
@@ -95,6 +97,18 @@ static void s_hcp_release(s_state_t *s, s_hcp_t *h) {
     if (h->open || h->last_call_at)
         return;
     tp_rule_index_drop(s->hcps, h);
+}
+
+/* Arms the "hcp/" deadline of `h` at h->keep_until (none armed). May free h. */
+static void s_arm_memory(s_state_t *s, const tp_rule_ctx_t *ctx, s_hcp_t *h) {
+    char key[KEY_MAX];
+    s_key(key, "hcp/", tp_rule_index_id(h));
+    if (tp_rule_arm(ctx, key, h->keep_until) == 0) {
+        h->armed_until = h->keep_until;
+        return;
+    }
+    h->last_call_at = h->keep_until = 0; /* nothing would ever forget it: do not keep it */
+    s_hcp_release(s, h);
 }
 
 static void s_forget(s_state_t *s, const tp_rule_ctx_t *ctx, s_feedback_t *fb) {
@@ -167,7 +181,7 @@ static void s_on_feedback(s_state_t *s, const tp_rule_ctx_t *ctx, const tp_event
     HASH_FIND_STR(s->feedbacks, f->feedback_id, fb);
     if (fb)
         return; /* the first version of a feedback counts */
-    s_hcp_t *h = tp_rule_index_get(s->hcps, f->hcp_id, NULL);
+    s_hcp_t *h = tp_rule_index_get_key(s->hcps, &ev->hcp, NULL);
     if (!h)
         return;
     if (h->last_call_at > f->at_ms) {
@@ -211,7 +225,7 @@ static void s_on_call(s_state_t *s, const tp_rule_ctx_t *ctx, const tp_event_t *
     const tp_call_t *call = ev->call;
     if (!ev->applied || call->status != TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED)
         return;
-    s_hcp_t *h = tp_rule_index_get(s->hcps, call->hcp_id, NULL);
+    s_hcp_t *h = tp_rule_index_get_key(s->hcps, &ev->hcp, NULL);
     if (!h)
         return;
     /* Remember the call for feedback that reaches us after it (set before
@@ -226,16 +240,16 @@ static void s_on_call(s_state_t *s, const tp_rule_ctx_t *ctx, const tp_event_t *
             s_resolve(ctx, fb, call, ev->env->event_id);
         s_forget(s, ctx, fb);
     }
-    char key[KEY_MAX];
-    s_key(key, "hcp/", tp_rule_index_id(h));
     int64_t from = call->call_at_ms > call->version_ms ? call->call_at_ms : call->version_ms;
     int64_t keep_until =
         from + ctx->cfg->follow_up_missing.follow_up_within_ms + ctx->cfg->call_retention_ms;
-    int64_t armed = tp_timers_due(ctx->timers, ctx->owner, key);
-    if (keep_until > armed && tp_rule_arm(ctx, key, keep_until) < 0 && armed == INT64_MIN) {
-        h->last_call_at = 0; /* nothing would ever forget it: do not keep it */
-        s_hcp_release(s, h);
-    }
+    if (keep_until > h->keep_until)
+        h->keep_until = keep_until;
+    /* An armed "hcp/" deadline is moved on when it comes due (s_on_deadline),
+     * not on every call (a lookup and a heap move per call): it only clears
+     * this rule's memory of the call, at the same moment either way. */
+    if (!h->armed_until)
+        s_arm_memory(s, ctx, h);
 }
 
 static void s_on_event(void *state, const tp_rule_ctx_t *ctx, const tp_event_t *ev) {
@@ -303,10 +317,15 @@ static void s_on_deadline(void *state, const tp_rule_ctx_t *ctx, const tp_deadli
     const char *key = tp_deadline_key(d);
     if (strncmp(key, "hcp/", 4) == 0) {
         s_hcp_t *h = tp_rule_index_find(s->hcps, key + 4);
-        if (h) {
-            h->last_call_at = 0;
-            s_hcp_release(s, h);
+        if (!h)
+            return;
+        h->armed_until = 0; /* this deadline is gone */
+        if (h->keep_until > d->timer.due_ms) {
+            s_arm_memory(s, ctx, h); /* a later call moved it on */
+            return;
         }
+        h->last_call_at = h->keep_until = 0;
+        s_hcp_release(s, h);
         return;
     }
     if (strncmp(key, "fb/", 3) != 0)
@@ -331,10 +350,8 @@ static void s_free(void *state) {
     if (!s)
         return;
     s_feedback_t *fb, *ftmp;
-    HASH_ITER(hh, s->feedbacks, fb, ftmp) {
-        HASH_DEL(s->feedbacks, fb);
-        free(fb);
-    }
+    TP_HASH_DRAIN(s->feedbacks, fb, ftmp)
+    free(fb);
     tp_rule_index_destroy(&s->hcps);
     free(s);
 }

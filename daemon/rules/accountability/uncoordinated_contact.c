@@ -60,6 +60,7 @@ typedef struct {
     char          *account_id;  /* owned, from the latest call */
     char          *territory;   /* owned, from the latest call */
     tp_call_list_t contacts;    /* by call_at, oldest first, at most MAX_CONTACTS */
+    int64_t        armed_ms;    /* due time of its deadline; 0: none armed */
 } s_hcp_t;
 
 /* A window [first, last] of indexes into contacts. */
@@ -85,9 +86,9 @@ static int s_init(const tp_rule_ctx_t *ctx, void **ret_state) {
     return tp_rule_index_new(sizeof(s_hcp_t), s_hcp_clear, (tp_rule_index_t **)ret_state);
 }
 
-static s_hcp_t *s_hcp_get(tp_rule_index_t *hcps, const char *hcp_id) {
+static s_hcp_t *s_hcp_get(tp_rule_index_t *hcps, const tp_key_t *hcp) {
     bool     created;
-    s_hcp_t *h = tp_rule_index_get(hcps, hcp_id, &created);
+    s_hcp_t *h = tp_rule_index_get_key(hcps, hcp, &created);
     if (h && created) {
         h->quiet_since = INT64_MIN;
         h->latest_at = INT64_MIN;
@@ -200,6 +201,12 @@ static void s_fire(const s_hcp_t *h, const tp_rule_ctx_t *ctx, const s_window_t 
     tp_alerts_fire(ctx->alerts, &spec, ctx->now_ms);
 }
 
+/* Arms the deadline of `h` at due_ms and remembers when. */
+static void s_arm(s_hcp_t *h, const tp_rule_ctx_t *ctx, const char *hcp_id, int64_t due_ms) {
+    if (tp_rule_arm(ctx, hcp_id, due_ms) == 0)
+        h->armed_ms = due_ms;
+}
+
 /* Brings the alert of `h` in line with its contacts at ctx->now_ms and
  * arms its one deadline: the next re-check while FIRING, else the moment
  * the entry can be dropped. May free `h`. */
@@ -223,7 +230,7 @@ static void s_reconcile(tp_rule_index_t *hcps, s_hcp_t *h, const tp_rule_ctx_t *
     }
     if (firing) {
         if (s_best_window(h, ctx->now_ms - w_ms, w_ms, min_reps, &w)) {
-            tp_rule_arm(ctx, hcp_id, h->contacts.v[w.first].call_at_ms + w_ms - 1);
+            s_arm(h, ctx, hcp_id, h->contacts.v[w.first].call_at_ms + w_ms - 1);
             return;
         }
         char summary[256], n_reps[16];
@@ -246,22 +253,14 @@ static void s_reconcile(tp_rule_index_t *hcps, s_hcp_t *h, const tp_rule_ctx_t *
         tp_rule_index_drop(hcps, h);
         return;
     }
-    tp_rule_arm(ctx, hcp_id, drop_at);
-}
-
-/* Keeps *dst when it already says src: a correction of the same call
- * names the same account and territory (no strdup/free per event). */
-static int s_set(char **dst, const char *src) {
-    if (!src)
-        src = "";
-    if (*dst && strcmp(*dst, src) == 0)
-        return 0;
-    char *copy = strdup(src);
-    if (!copy)
-        return -ENOMEM;
-    free(*dst);
-    *dst = copy;
-    return 0;
+    /* With no alert open, a deadline armed earlier than drop_at is left
+     * where it is: when it pops, this function finds the same contacts, so
+     * no window, and arms drop_at then. Every call of the HCP moved it
+     * before (a lookup and a heap move per call event). While FIRING the
+     * deadline is always moved (above): its moment orders alerts. */
+    if (h->armed_ms && drop_at >= h->armed_ms)
+        return;
+    s_arm(h, ctx, hcp_id, drop_at);
 }
 
 static void s_on_event(void *state, const tp_rule_ctx_t *ctx, const tp_event_t *ev) {
@@ -270,16 +269,16 @@ static void s_on_event(void *state, const tp_rule_ctx_t *ctx, const tp_event_t *
     if (!ev->applied)
         return;
     bool     submitted = call->status == TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED;
-    s_hcp_t *h = tp_rule_index_find(hcps, call->hcp_id);
+    s_hcp_t *h = tp_rule_index_find_key(hcps, &ev->hcp);
     int      i = h ? tp_call_list_find(&h->contacts, call->call_id) : -1;
     if (!submitted && i < 0)
         return; /* PLANNED / SAVED, or nothing to cancel */
-    if (!h && !(h = s_hcp_get(hcps, call->hcp_id)))
+    if (!h && !(h = s_hcp_get(hcps, &ev->hcp)))
         return; /* out of memory: this call is not counted */
     if (submitted) {
         if (tp_call_list_put(&h->contacts, call, i) == 0 && call->call_at_ms >= h->latest_at &&
-            s_set(&h->account_id, call->account_id) == 0 &&
-            s_set(&h->territory, call->territory) == 0)
+            tp_str_set(&h->account_id, call->account_id) == 0 &&
+            tp_str_set(&h->territory, call->territory) == 0)
             h->latest_at = call->call_at_ms;
         s_prune(h, ctx->cfg->uncoordinated_contact.window_ms);
     } else {
@@ -292,8 +291,10 @@ static void s_on_event(void *state, const tp_rule_ctx_t *ctx, const tp_event_t *
 static void s_on_deadline(void *state, const tp_rule_ctx_t *ctx, const tp_deadline_t *d) {
     tp_rule_index_t *hcps = state;
     s_hcp_t         *h = tp_rule_index_find(hcps, tp_deadline_key(d));
-    if (h)
-        s_reconcile(hcps, h, ctx, NULL, "window passed");
+    if (!h)
+        return;
+    h->armed_ms = 0; /* this deadline is gone */
+    s_reconcile(hcps, h, ctx, NULL, "window passed");
 }
 
 /* Snapshot: every HCP's contacts, account, territory and quiet time. */

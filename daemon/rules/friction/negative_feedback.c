@@ -83,7 +83,7 @@ static void s_link(const tp_rule_ctx_t *ctx, const Touchpoint__V1__Feedback *f, 
     about[0] = '\0';
     if (strcmp(type, "contract") == 0 && *sid) {
         l->contract_id = sid;
-        snprintf(about, about_len, " on contract %s", sid);
+        TP_STR_CAT(about, about_len, " on contract ", sid);
         const tp_case_t *c = tp_cases_find(ctx->cases, sid);
         if (c) {
             l->hcp_id = s_or(c->hcp_id, f->hcp_id);
@@ -92,7 +92,7 @@ static void s_link(const tp_rule_ctx_t *ctx, const Touchpoint__V1__Feedback *f, 
         }
     } else if (strcmp(type, "call") == 0 && *sid) {
         l->call_id = sid;
-        snprintf(about, about_len, " on call %s", sid);
+        TP_STR_CAT(about, about_len, " on call ", sid);
         const tp_call_t *call = tp_state_find_call(ctx->state, sid);
         if (call) {
             l->hcp_id = s_or(call->hcp_id, f->hcp_id);
@@ -111,23 +111,25 @@ static void s_fire(const tp_rule_ctx_t *ctx, const tp_event_t *ev, const tp_feed
     char     scale[64], at[32], comment[COMMENT_MAX + 1], scores[96];
     s_link_t l;
     s_link(ctx, f, &l, about, sizeof about);
-    snprintf(nps, sizeof nps, "%d", (int)f->nps);
-    snprintf(effort, sizeof effort, "%d", (int)f->effort_score);
-    snprintf(nps_max, sizeof nps_max, "%d", v->nps_max);
-    snprintf(threshold, sizeof threshold, "%d", v->effort_threshold);
+    /* Without printf (built for every detractor: a few thousand
+     * instructions per alert), the same bytes (tp_str). */
+    tp_str_int(nps, sizeof nps, (int)f->nps);
+    tp_str_int(effort, sizeof effort, (int)f->effort_score);
+    tp_str_int(nps_max, sizeof nps_max, v->nps_max);
+    tp_str_int(threshold, sizeof threshold, v->effort_threshold);
     tp_feedback_scale_text(v, scale, sizeof scale);
     tp_format_time(f->at_ms, at, sizeof at);
     s_excerpt(comment, s_or(f->comment, ""), COMMENT_MAX);
     bool critical = (s_has_nps(f) && f->nps <= NPS_CRITICAL) || s_hardest(f, v);
 
     if (s_has_nps(f) && s_has_effort(f))
-        snprintf(scores, sizeof scores, "nps %s, effort %s on %s", nps, effort, scale);
+        TP_STR_CAT(scores, sizeof scores, "nps ", nps, ", effort ", effort, " on ", scale);
     else if (s_has_nps(f))
-        snprintf(scores, sizeof scores, "nps %s", nps);
+        TP_STR_CAT(scores, sizeof scores, "nps ", nps);
     else
-        snprintf(scores, sizeof scores, "effort %s on %s", effort, scale);
-    snprintf(summary, sizeof summary, "HCP %s gave negative feedback%s (%s) on %s.", l.hcp_id,
-             l.about, scores, at);
+        TP_STR_CAT(scores, sizeof scores, "effort ", effort, " on ", scale);
+    TP_STR_CAT(summary, sizeof summary, "HCP ", l.hcp_id, " gave negative feedback", l.about, " (",
+               scores, ") on ", at, ".");
 
     tp_kv_t evidence[16];
     size_t  n = 0;
@@ -182,13 +184,15 @@ static void s_on_event(void *state, const tp_rule_ctx_t *ctx, const tp_event_t *
     const Touchpoint__V1__Feedback *f = env->feedback;
     if (!f)
         return;
-    if (tp_timers_due(ctx->timers, ctx->owner, f->feedback_id) != INT64_MIN)
-        return; /* judged already: the first detractor version counts */
+    /* Judged first: most feedback is no detractor, and the verdict is
+     * cheaper than the marker's lookup. */
     tp_feedback_verdict_t v;
     tp_feedback_judge(ctx->cfg, env->source, f, ctx->cfg->negative_feedback.nps_max,
                       ctx->cfg->negative_feedback.effort_min, &v);
     if (!v.detractor)
         return;
+    if (tp_timers_due(ctx->timers, ctx->owner, f->feedback_id) != INT64_MIN)
+        return; /* judged already: the first detractor version counts */
     char subject[SUBJECT_MAX];
     TP_STR_JOIN(subject, sizeof subject, "feedback/", f->feedback_id);
     /* Arm first: without the expiry deadline the FIRING would never close. */

@@ -35,16 +35,40 @@
 
 /* What __index needs, made once per state (a userdata, upvalue 3): for
  * each message type of the contract, its fields by name number (the
- * names table, upvalue 1, maps a field name to its number). */
+ * names table, upvalue 1, maps a field name to its number).
+ *
+ * A field name the rule writes (`call.status`) is a short string, and Lua
+ * keeps one copy of each short string: its bytes sit at the same address
+ * as the name's in the names table, which keeps them alive. So a name is
+ * found by that address in a small hash (name_at), without a Lua table
+ * lookup; names Lua does not intern (longer ones) go through upvalue 1. */
+#define NAME_SLOTS 256 /* power of 2, well above twice the contract's field names */
+#define NO_NAME    UINT32_MAX
+
 typedef struct {
     const ProtobufCMessageDescriptor *d;
     const ProtobufCFieldDescriptor  **by_name; /* [n_names], NULL: no such field */
 } msg_type_t;
 
 typedef struct {
-    unsigned   n_types, n_names;
-    msg_type_t types[8];
+    unsigned                       n_types, n_names, n_enums;
+    size_t                         unhashed_len; /* shortest name not in name_at */
+    msg_type_t                     types[8];
+    const ProtobufCEnumDescriptor *enums[16]; /* enum i's short names: keys (i << 20) | value */
+    const char                    *name_at[NAME_SLOTS];
+    uint32_t                       name_no[NAME_SLOTS];
 } msg_types_t;
+
+static unsigned s_name_slot(const char *k) {
+    return (unsigned)(((uintptr_t)k * 0x9E3779B97F4A7C15ull) >> 56) & (NAME_SLOTS - 1);
+}
+
+static uint32_t s_name_no(const msg_types_t *ts, const char *k) {
+    for (unsigned i = s_name_slot(k); ts->name_at[i]; i = (i + 1) & (NAME_SLOTS - 1))
+        if (ts->name_at[i] == k)
+            return ts->name_no[i];
+    return NO_NAME;
+}
 
 static int s_msg_index(lua_State *L);
 static int s_msg_newindex(lua_State *L);
@@ -106,13 +130,17 @@ static void s_push_value(lua_State *L, const ProtobufCFieldDescriptor *f, const 
     case PROTOBUF_C_TYPE_BOOL: lua_pushboolean(L, *(const protobuf_c_boolean *)p); return;
     case PROTOBUF_C_TYPE_ENUM: {
         /* the short names, interned once per state (s_enum_names) */
-        int v = *(const int *)p;
-        lua_rawgetp(L, lua_upvalueindex(2), f->descriptor);
-        if (lua_rawgeti(L, -1, v) == LUA_TNIL) {
+        const msg_types_t *ts = tp_lua_vm_of(L)->msg_types;
+        int                v = *(const int *)p;
+        unsigned           e = 0;
+        while (e < ts->n_enums && ts->enums[e] != f->descriptor)
+            e++;
+        if (e < ts->n_enums && v >= 0 && v < (1 << 20)) {
+            if (lua_rawgeti(L, lua_upvalueindex(2), ((lua_Integer)e << 20) | v) != LUA_TNIL)
+                return;
             lua_pop(L, 1);
-            lua_pushinteger(L, v);
         }
-        lua_remove(L, -2);
+        lua_pushinteger(L, v);
         return;
     }
     case PROTOBUF_C_TYPE_STRING: {
@@ -159,11 +187,19 @@ static int s_msg_index(lua_State *L) {
     if (h >> SLOT_BITS != (((uintptr_t)vm->gen << SLOT_BITS) >> SLOT_BITS) || slot >= vm->n_live)
         return luaL_error(L, "an event is only valid during the call it was handed to");
     const ProtobufCMessage *m = vm->live[slot];
-    if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNUMBER) /* the key's name number */
-        return 0;
-    const ProtobufCFieldDescriptor *f =
-        ((const msg_type_t *)vm->live_type[slot])->by_name[lua_tointeger(L, -1)];
-    lua_pop(L, 1);
+    const msg_types_t      *ts = vm->msg_types;
+    size_t                  len;
+    const char             *k = lua_type(L, 2) == LUA_TSTRING ? lua_tolstring(L, 2, &len) : NULL;
+    uint32_t                no = k ? s_name_no(ts, k) : NO_NAME;
+    if (no == NO_NAME) {
+        if (!k || len < ts->unhashed_len)
+            return 0;
+        if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNUMBER) /* the key's name number */
+            return 0;
+        no = (uint32_t)lua_tointeger(L, -1);
+        lua_pop(L, 1);
+    }
+    const ProtobufCFieldDescriptor *f = ((const msg_type_t *)vm->live_type[slot])->by_name[no];
     if (!f)
         return 0;
     const char *base = (const char *)m;
@@ -199,27 +235,51 @@ static void s_collect(msg_types_t *ts, const ProtobufCMessageDescriptor *d) {
             s_collect(ts, d->fields[i].descriptor);
 }
 
-/* enum descriptor -> { value = short name } for the enums of the fields
- * of ts (the table at the top of the stack). */
-static void s_enum_names(lua_State *L, const msg_types_t *ts) {
+/* (i << 20) | value -> short name, for the i-th enum of the fields of ts
+ * (ts->enums; the table at the top of the stack). */
+static void s_enum_names(lua_State *L, msg_types_t *ts) {
     for (unsigned t = 0; t < ts->n_types; t++)
         for (unsigned i = 0; i < ts->types[t].d->n_fields; i++) {
             const ProtobufCFieldDescriptor *f = &ts->types[t].d->fields[i];
             const ProtobufCEnumDescriptor  *e = f->descriptor;
+            unsigned                        n = 0;
             if (f->type != PROTOBUF_C_TYPE_ENUM)
                 continue;
-            if (lua_rawgetp(L, -1, e) != LUA_TNIL) {
-                lua_pop(L, 1);
-                continue;
-            }
-            lua_pop(L, 1);
-            lua_createtable(L, 0, (int)e->n_values);
-            for (unsigned k = 0; k < e->n_values; k++) {
-                lua_pushstring(L, s_short_enum(e, e->values[k].value));
-                lua_rawseti(L, -2, e->values[k].value);
-            }
-            lua_rawsetp(L, -2, e);
+            while (n < ts->n_enums && ts->enums[n] != e)
+                n++;
+            if (n < ts->n_enums || n == sizeof ts->enums / sizeof ts->enums[0])
+                continue; /* done, or too many: read as numbers */
+            ts->enums[ts->n_enums++] = e;
+            for (unsigned k = 0; k < e->n_values; k++)
+                if (e->values[k].value >= 0 && e->values[k].value < (1 << 20)) {
+                    lua_pushstring(L, s_short_enum(e, e->values[k].value));
+                    lua_rawseti(L, -2, ((lua_Integer)n << 20) | e->values[k].value);
+                }
         }
+}
+
+/* Adds name number `no` under the address of Lua's copy of `name`, if Lua
+ * interns it (the same bytes pushed twice land at the same address) and
+ * the hash has room; otherwise lowers unhashed_len. */
+static void s_hash_name(lua_State *L, msg_types_t *ts, const char *name, uint32_t no) {
+    char        copy[128];
+    size_t      len = strlen(name);
+    const char *a = lua_pushstring(L, name), *b = NULL;
+    if (len < sizeof copy) {
+        memcpy(copy, name, len + 1);
+        b = lua_pushstring(L, copy);
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1); /* a stays alive: it is a key of the names table */
+    if (a == b && ts->n_names < NAME_SLOTS / 2) {
+        unsigned i = s_name_slot(a);
+        while (ts->name_at[i])
+            i = (i + 1) & (NAME_SLOTS - 1);
+        ts->name_at[i] = a;
+        ts->name_no[i] = no;
+    } else if (len < ts->unhashed_len) {
+        ts->unhashed_len = len;
+    }
 }
 
 /* The metatable of every light userdata (so of every message handed to a
@@ -233,6 +293,7 @@ static void s_msg_meta(lua_State *L) {
     size_t       table = (size_t)probe.n_types * max_names * sizeof(void *);
     msg_types_t *ts = lua_newuserdatauv(L, sizeof *ts + table, 0); /* upvalue 3 (anchors it) */
     *ts = probe;
+    ts->unhashed_len = SIZE_MAX;
     tp_lua_vm_of(L)->msg_types = ts;
     const ProtobufCFieldDescriptor **cells = (const ProtobufCFieldDescriptor **)(ts + 1);
     memset(cells, 0, table);
@@ -243,9 +304,10 @@ static void s_msg_meta(lua_State *L) {
         for (unsigned i = 0; i < d->n_fields; i++) {
             if (lua_getfield(L, -1, d->fields[i].name) == LUA_TNIL) {
                 lua_pop(L, 1);
-                lua_pushinteger(L, ts->n_names++);
+                lua_pushinteger(L, ts->n_names);
                 lua_pushvalue(L, -1);
                 lua_setfield(L, -3, d->fields[i].name);
+                s_hash_name(L, ts, d->fields[i].name, ts->n_names++);
             }
             ts->types[t].by_name[lua_tointeger(L, -1)] = &d->fields[i];
             lua_pop(L, 1);
@@ -470,6 +532,9 @@ static int s_ctx_newindex(lua_State *L) {
 }
 
 void tp_lua_ctx_set_now(tp_lua_vm_t *vm, int64_t now_ms) {
+    if (now_ms == vm->now_ms) /* several events in one millisecond */
+        return;
+    vm->now_ms = now_ms;
     lua_rawgeti(vm->L, LUA_REGISTRYINDEX, vm->ctx_fields);
     lua_pushinteger(vm->L, (lua_Integer)now_ms);
     lua_setfield(vm->L, -2, "now");

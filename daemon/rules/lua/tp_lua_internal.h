@@ -7,7 +7,8 @@
  * that changes the file swaps the vm under the rule and keeps the rest.
  * tp_lua_vm.c loads a file into a sandboxed state with its budgets;
  * tp_lua_ctx.c is what the rule sees (ev, ctx); tp_lua_store.c its
- * key/value state; tp_lua_rule.c the plugin; tp_lua_rules.c the set.
+ * key/value state; tp_lua_rule.c the plugin; tp_lua_rules.c the set;
+ * tp_lua_watch.c the watchdog that spares short calls the count hook.
  */
 #pragma once
 
@@ -22,6 +23,7 @@
 
 #define TP_LUA_NAME_MAX 64
 #define TP_LUA_LIVE_MAX 16 /* distinct messages one call can read (the contract nests 2) */
+#define TP_LUA_SLICE_MS 10 /* the watchdog's period; a call is counted past half of it (CPU) */
 
 typedef struct tp_lua_rule  tp_lua_rule_t;
 typedef struct tp_lua_store tp_lua_store_t;
@@ -35,9 +37,11 @@ typedef struct tp_lua_vm {
     unsigned                  events;                             /* TP_EV_* */
     int                       on_event, on_deadline, ctx, config; /* registry refs */
     int                       ctx_fields; /* registry ref: what ctx reads (methods, now, config) */
+    int64_t                   now_ms;     /* ctx.now as last set (0 when made) */
     uint64_t                  budget;     /* instructions per call */
     uint64_t                  used;       /* instructions of the call under way */
     unsigned                  step;       /* instructions between two hook calls */
+    bool                      exact;      /* count every call from its start (see tp_lua_vm_call) */
     size_t                    mem_used, mem_limit;
     bool                      mem_failed; /* an allocation was refused in this call */
     int                       fault;      /* TP_LUA_ERR_* set by the C side during a call */
@@ -63,6 +67,9 @@ void tp_lua_vm_destroy(tp_lua_vm_t **p);
  * ret_reason and the message in err. */
 int tp_lua_vm_call(tp_lua_vm_t *vm, int nargs, int *ret_reason, char *err, size_t errlen);
 
+/* The count hook: adds up a call's instructions, raises past the budget. */
+void tp_lua_count_hook(lua_State *L, lua_Debug *ar);
+
 /* The vm of the state L (every thread of it). */
 static inline tp_lua_vm_t *tp_lua_vm_of(lua_State *L) {
     return *(tp_lua_vm_t **)lua_getextraspace(L);
@@ -70,6 +77,14 @@ static inline tp_lua_vm_t *tp_lua_vm_of(lua_State *L) {
 
 /* Raises a Lua error that counts as a bad argument to ctx. */
 int tp_lua_bad_arg(lua_State *L, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---- tp_lua_watch.c ---- */
+
+/* A call of vm starts on this thread: true if the watchdog watches it (it
+ * installs the count hook if the call runs long), false if the caller
+ * must count it from the start. tp_lua_watch_end after a true. */
+bool tp_lua_watch_begin(tp_lua_vm_t *vm);
+void tp_lua_watch_end(tp_lua_vm_t *vm);
 
 /* ---- tp_lua_ctx.c ---- */
 

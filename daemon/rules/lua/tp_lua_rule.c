@@ -53,7 +53,7 @@ static void s_call(tp_lua_rule_t *r, const tp_rule_ctx_t *ctx, const char *event
     lua_settop(vm->L, 0);
 }
 
-static void s_on_event(void *state, const tp_rule_ctx_t *ctx, const tp_event_t *ev) {
+static void s_lua_on_event(void *state, const tp_rule_ctx_t *ctx, const tp_event_t *ev) {
     tp_lua_rule_t *r = state;
     lua_State     *L = r->vm->L;
     if (!lua_checkstack(L, 8))
@@ -63,7 +63,7 @@ static void s_on_event(void *state, const tp_rule_ctx_t *ctx, const tp_event_t *
     s_call(r, ctx, ev->env->event_id);
 }
 
-static void s_on_deadline(void *state, const tp_rule_ctx_t *ctx, const tp_deadline_t *d) {
+static void s_lua_on_deadline(void *state, const tp_rule_ctx_t *ctx, const tp_deadline_t *d) {
     tp_lua_rule_t *r = state;
     lua_State     *L = r->vm->L;
     if (r->vm->on_deadline == LUA_NOREF || !lua_checkstack(L, 8))
@@ -88,8 +88,8 @@ static void s_describe(tp_lua_rule_t *r) {
         .description = "user-defined rule (Lua)",
         .kind = r->vm->kind,
         .events = r->vm->events,
-        .on_event = s_on_event,
-        .on_deadline = s_on_deadline,
+        .on_event = s_lua_on_event,
+        .on_deadline = s_lua_on_deadline,
         .free = s_free,
     };
 }

@@ -52,8 +52,9 @@ void tp_lua_store_destroy(tp_lua_store_t **p) {
     if (!s)
         return;
     entry_t *e, *tmp;
-    HASH_ITER(hh, s->map, e, tmp) {
-        s_drop(s, e);
+    TP_HASH_DRAIN(s->map, e, tmp) {
+        free(e->value);
+        free(e);
     }
     free(s);
     *p = NULL;

@@ -14,6 +14,14 @@
  * up what a call (its coroutines included) ran and raises an error past
  * budget.instructions. Once over, the hook fires on every instruction, so
  * a pcall inside the rule cannot swallow the error and carry on.
+ *
+ * A count hook makes every Lua instruction dearer, so a call runs without
+ * one until the watchdog (tp_lua_watch.c) finds it has used a slice of
+ * CPU time; it is counted from then on. Coroutines are always counted
+ * (their hook is set when they are made: the watchdog hooks only the
+ * main thread), and so is every call of a rule once one of its calls was
+ * abandoned for instructions: a rule that loops stalls the loop for its
+ * budget, not for a slice, from its second offence on.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -46,15 +54,16 @@ static void *s_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
     return p;
 }
 
-static void s_hook(lua_State *L, lua_Debug *ar) {
+void tp_lua_count_hook(lua_State *L, lua_Debug *ar) {
     (void)ar;
     tp_lua_vm_t *vm = tp_lua_vm_of(L);
     vm->used += vm->step;
     if (vm->used <= vm->budget)
         return;
     vm->fault = TP_LUA_ERR_INSTRUCTIONS;
-    lua_sethook(L, s_hook, LUA_MASKCOUNT, 1);
-    luaL_error(L, "instruction budget of %llu exceeded", (unsigned long long)vm->budget);
+    lua_sethook(L, tp_lua_count_hook, LUA_MASKCOUNT, 1);
+    /* lua_pushfstring knows %I (a lua_Integer), not %llu */
+    luaL_error(L, "instruction budget of %I exceeded", (lua_Integer)vm->budget);
 }
 
 int tp_lua_bad_arg(lua_State *L, const char *fmt, ...) {
@@ -70,6 +79,25 @@ int tp_lua_bad_arg(lua_State *L, const char *fmt, ...) {
     lua_pushstring(L, msg);
     lua_concat(L, 2);
     return lua_error(L);
+}
+
+/* coroutine.create and coroutine.wrap (the library's, upvalue 1), with the
+ * count hook set on the new coroutine: the watchdog hooks only the main
+ * thread, so a loop inside a coroutine must be counted from its start. */
+static int s_co_new(lua_State *L) {
+    tp_lua_vm_t *vm = tp_lua_vm_of(L);
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, 1);
+    lua_State *co = lua_tothread(L, -1);
+    if (!co && lua_getupvalue(L, -1, 1)) { /* wrap: the thread is its upvalue */
+        co = lua_tothread(L, -1);
+        lua_pop(L, 1);
+    }
+    if (!co)
+        return luaL_error(L, "coroutine library: no coroutine made");
+    lua_sethook(co, tp_lua_count_hook, LUA_MASKCOUNT, (int)vm->step);
+    return 1;
 }
 
 static int s_readonly(lua_State *L) {
@@ -95,6 +123,14 @@ static void s_sandbox(lua_State *L) {
         lua_pushnil(L);
         lua_setfield(L, -2, gone[i]);
     }
+    lua_getfield(L, -1, LUA_COLIBNAME);
+    static const char *const makers[] = { "create", "wrap" };
+    for (size_t i = 0; i < 2; i++) {
+        lua_getfield(L, -1, makers[i]);
+        lua_pushcclosure(L, s_co_new, 1);
+        lua_setfield(L, -2, makers[i]);
+    }
+    lua_pop(L, 1);
     lua_getfield(L, -1, LUA_MATHLIBNAME);
     lua_pushnil(L);
     lua_setfield(L, -2, "random");
@@ -226,6 +262,7 @@ int tp_lua_vm_new(const tp_lua_rule_conf_t *conf, const char *src, size_t len, c
     vm->budget = conf->instructions;
     vm->step = vm->budget < 1000 ? (unsigned)vm->budget : 1000;
     vm->fault = -1;
+    vm->exact = true; /* the chunk: once, counted from the start */
     vm->on_event = vm->on_deadline = vm->ctx = vm->config = vm->ctx_fields = LUA_NOREF;
     if (!(vm->L = lua_newstate(s_alloc, vm))) {
         snprintf(err, errlen, "%s: out of memory creating its Lua state", conf->file);
@@ -256,6 +293,7 @@ int tp_lua_vm_new(const tp_lua_rule_conf_t *conf, const char *src, size_t len, c
     if ((r = s_check_table(vm, err, errlen)) < 0)
         goto fail;
     lua_settop(L, 0);
+    vm->exact = false;
     lua_gc(L, LUA_GCCOLLECT);
     /* Most of what a call allocates (ev objects, strings) dies with it:
      * the generational collector handles that with less work. */
@@ -272,9 +310,16 @@ int tp_lua_vm_call(tp_lua_vm_t *vm, int nargs, int *ret_reason, char *err, size_
     vm->used = 0;
     vm->mem_failed = false;
     vm->fault = -1;
-    lua_sethook(L, s_hook, LUA_MASKCOUNT, (int)vm->step);
+    bool watched = !vm->exact && tp_lua_watch_begin(vm);
+    if (!watched)
+        lua_sethook(L, tp_lua_count_hook, LUA_MASKCOUNT, (int)vm->step);
     int st = lua_pcall(L, nargs, 1, 0);
-    lua_sethook(L, NULL, 0, 0);
+    if (watched)
+        tp_lua_watch_end(vm);
+    if (lua_gethookmask(L))
+        lua_sethook(L, NULL, 0, 0);
+    if (vm->fault == TP_LUA_ERR_INSTRUCTIONS)
+        vm->exact = true;
     vm->gen++; /* every `ev` handed to this call is dead from here on */
     vm->n_live = 0;
     if (st == LUA_OK && vm->fault != TP_LUA_ERR_INSTRUCTIONS)

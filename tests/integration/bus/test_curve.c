@@ -27,6 +27,7 @@
 #include "tp_testmonitor.h"
 #include "tp_testmsg.h"
 #include "tp_zap.h"
+#include "tp_testutil.h"
 
 #define T0        1767225600000LL
 #define SUBMITTED TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED
@@ -50,22 +51,18 @@ static void s_allowed_roundtrip(tp_dfx_t *d, const char *id) {
 /* (1) The fixture's publisher and subscriber are CURVE clients with the
  * listed key: events go in and alerts come out. */
 static void test_allowed_producer_is_processed(void **state) {
-    (void)state;
-    tp_dfx_t *d = tp_dfx_start_curve("event", NULL);
+    tp_dfx_t *d = *state = tp_dfx_start_curve("event", NULL);
     s_allowed_roundtrip(d, "C-allowed");
     char *log = tp_dfx_stop(d);
-    assert_int_equal(tp_dfx_stat(log, "accepted"), d->probes + 1);
-    assert_int_equal(tp_dfx_stat(log, "zap_denied"), 0);
+    TP_EXPECT_STATS(log, { "accepted", d->probes + 1 }, { "zap_denied", 0 });
     assert_non_null(strstr(log, d->server_public)); /* logged at start */
     free(log);
-    tp_dfx_free(d);
 }
 
 /* (2) A valid CURVE keypair that is not listed: ZAP refuses the handshake,
  * the refusal is counted and logged with the key, nothing it sent counts. */
 static void test_unlisted_producer_is_refused_and_counted(void **state) {
-    (void)state;
-    tp_dfx_t *d = tp_dfx_start_curve("event", NULL);
+    tp_dfx_t *d = *state = tp_dfx_start_curve("event", NULL);
     char      pub[41], sec[41];
     assert_int_equal(zmq_curve_keypair(pub, sec), 0);
     void *mon, *evil = tp_dfx_curve_connect(d, ZMQ_PUB, d->in_ep, pub, sec, &mon);
@@ -76,21 +73,18 @@ static void test_unlisted_producer_is_refused_and_counted(void **state) {
     tp_test_monitored_close(evil, mon);
     char *log = tp_dfx_stop(d);
     assert_true(tp_dfx_stat(log, "zap_denied") >= 1);
-    assert_int_equal(tp_dfx_stat(log, "received"), d->probes + 1);
-    assert_int_equal(tp_dfx_stat(log, "accepted"), d->probes + 1);
+    TP_EXPECT_STATS(log, { "received", d->probes + 1 }, { "accepted", d->probes + 1 });
     char want[128];
     snprintf(want, sizeof want, "Refused CURVE client %s on inputs[0]", pub);
     assert_non_null(strstr(log, want));
     assert_null(strstr(log, "C-evil"));
     free(log);
-    tp_dfx_free(d);
 }
 
 /* Key rotation is an edit and a SIGHUP: the allow-list files are read
  * again, and a bad one refuses the reload with file:line. */
 static void test_reload_rereads_allow_lists(void **state) {
-    (void)state;
-    tp_dfx_t *d = tp_dfx_start_curve("event", NULL);
+    tp_dfx_t *d = *state = tp_dfx_start_curve("event", NULL);
     char      pub[41], sec[41];
     assert_int_equal(zmq_curve_keypair(pub, sec), 0);
     assert_int_equal(tp_dfx_curve_try(d, ZMQ_PUB, d->in_ep, pub, sec),
@@ -113,13 +107,11 @@ static void test_reload_rereads_allow_lists(void **state) {
                      ZMQ_EVENT_HANDSHAKE_SUCCEEDED);
     free(keys);
     free(more);
-    tp_dfx_free(d);
 }
 
 /* (3) A plain (NULL mechanism) producer never completes a handshake. */
 static void test_plain_producer_gets_nothing_through(void **state) {
-    (void)state;
-    tp_dfx_t *d = tp_dfx_start_curve("event", NULL);
+    tp_dfx_t *d = *state = tp_dfx_start_curve("event", NULL);
     void     *mon, *plain = tp_test_monitored(d->zctx, ZMQ_PUB, &mon);
     assert_int_equal(zmq_connect(plain, d->in_ep), 0);
     int ev = tp_test_handshake(mon, NULL);
@@ -132,15 +124,13 @@ static void test_plain_producer_gets_nothing_through(void **state) {
     char *log = tp_dfx_stop(d);
     assert_int_equal(tp_dfx_stat(log, "received"), d->probes + 1);
     free(log);
-    tp_dfx_free(d);
 }
 
 /* (4) On the alert output: the allowed subscriber gets the alert; an
  * unlisted one and a plain one, both connected before it was sent, get
  * nothing. Checked once the allowed one has it. */
 static void test_unlisted_subscriber_receives_nothing(void **state) {
-    (void)state;
-    tp_dfx_t *d = tp_dfx_start_curve("event", NULL);
+    tp_dfx_t *d = *state = tp_dfx_start_curve("event", NULL);
     char      pub[41], sec[41];
     assert_int_equal(zmq_curve_keypair(pub, sec), 0);
     void *mon1, *evil = tp_test_monitored(d->zctx, ZMQ_SUB, &mon1);
@@ -164,13 +154,11 @@ static void test_unlisted_subscriber_receives_nothing(void **state) {
     assert_non_null(strstr(log, want));
     assert_true(tp_dfx_stat(log, "zap_denied") >= 1);
     free(log);
-    tp_dfx_free(d);
 }
 
 /* (5) A secret key file others can read: the daemon does not start. */
 static void test_world_readable_key_is_refused(void **state) {
-    (void)state;
-    tp_dfx_t *d = tp_dfx_setup(true);
+    tp_dfx_t *d = *state = tp_dfx_setup(true);
     assert_int_equal(chmod(d->key_file, 0644), 0);
     tp_dfx_write_config(d, d->cfg, "event", NULL);
     const char *argv[] = { TP_DAEMON_BIN, "--config", d->cfg, NULL };
@@ -185,7 +173,6 @@ static void test_world_readable_key_is_refused(void **state) {
     assert_int_equal(chmod(d->key_file, 0602), 0);
     assert_int_equal(tp_proc_spawn(&d->proc, argv, NULL, d->out, d->err), 0);
     assert_int_equal(tp_proc_wait(&d->proc, TP_WAIT_MS), 1);
-    tp_dfx_free(d);
 }
 
 /* (6) tp_zap_load swaps a domain's list whole: a bad file leaves the old
@@ -310,10 +297,8 @@ static void test_keygen(void **state) {
     (void)state;
     char       *dir = tp_tmpdir(), *out = tp_path(dir, "out"), *err = tp_path(dir, "err");
     char       *key = tp_path(dir, "server.key"), *pubf = tp_path(dir, "server.key.pub");
-    tp_proc_t   p;
     const char *plain[] = { TP_KEYGEN_BIN, NULL };
-    assert_int_equal(tp_proc_spawn(&p, plain, NULL, out, err), 0);
-    assert_int_equal(tp_proc_wait(&p, TP_WAIT_MS), 0);
+    assert_int_equal(tp_run(plain, out, err, TP_WAIT_MS), 0);
     char *text = tp_read_file(out), pub[41], sec[41], derived[41];
     assert_int_equal(strlen(text), 2 * (13 + 40 + 1));
     assert_int_equal(sscanf(text, "public-key = %40s\nsecret-key = %40s\n", pub, sec), 2);
@@ -322,8 +307,7 @@ static void test_keygen(void **state) {
     free(text);
 
     const char *wr[] = { TP_KEYGEN_BIN, "--write", key, NULL };
-    assert_int_equal(tp_proc_spawn(&p, wr, NULL, out, err), 0);
-    assert_int_equal(tp_proc_wait(&p, TP_WAIT_MS), 0);
+    assert_int_equal(tp_run(wr, out, err, TP_WAIT_MS), 0);
     struct stat st;
     assert_int_equal(stat(key, &st), 0);
     assert_int_equal(st.st_mode & 0777, 0600);
@@ -339,8 +323,7 @@ static void test_keygen(void **state) {
     assert_int_equal(strncmp(text, rp, 40), 0);
     free(text);
     /* Never over an existing key. */
-    assert_int_equal(tp_proc_spawn(&p, wr, NULL, out, err), 0);
-    assert_int_equal(tp_proc_wait(&p, TP_WAIT_MS), 1);
+    assert_int_equal(tp_run(wr, out, err, TP_WAIT_MS), 1);
     assert_int_equal(tp_curve_key_read(key, pub, sec), 0);
     assert_string_equal(pub, rp);
     tp_rmrf(dir);
@@ -359,28 +342,36 @@ static int s_run_tool(tp_dfx_t *d, const char *const argv[], const char *err) {
     return r;
 }
 
+/* argv: args[0], then d's CURVE client options (the listed key), then the
+ * rest of args (NULL-terminated, at most 10). */
+static void s_curve_argv(const tp_dfx_t *d, const char *argv[16], const char *const args[]) {
+    size_t n = 0;
+    argv[n++] = args[0];
+    argv[n++] = "--curve-server-key";
+    argv[n++] = d->server_public;
+    argv[n++] = "--curve-secret-key-file";
+    argv[n++] = d->client_key_file;
+    for (size_t i = 1; args[i]; i++) {
+        assert_true(n < 15);
+        argv[n++] = args[i];
+    }
+    argv[n] = NULL;
+}
+
 /* tp-pub and tp-tail as CURVE clients with the listed key: events go in
  * on the SUB and the reliable input, alerts come out live and replayed.
  * Without the options tp-pub finds no subscriber; with --bind it refuses. */
 static void test_tools_as_curve_clients(void **state) {
-    (void)state;
-    tp_dfx_t   *d = tp_dfx_start_curve("event", NULL);
+    tp_dfx_t   *d = *state = tp_dfx_start_curve("event", NULL);
     char       *err = tp_path(d->dir, "tool.err"), *out = tp_path(d->dir, "tail.out");
     char       *pos = tp_path(d->dir, "tail.pos");
     const char *demo = TP_SOURCE_DIR "/examples/demo.jsonl";
 
     /* Live tail: synchronised by sending calls until it has printed one. */
-    const char *tail[] = { TP_TAIL_BIN,
-                           "-e",
-                           d->out_ep,
-                           "--count",
-                           "1",
-                           "--curve-server-key",
-                           d->server_public,
-                           "--curve-secret-key-file",
-                           d->client_key_file,
-                           NULL };
-    tp_proc_t   t;
+    const char *tail[16];
+    s_curve_argv(d, tail,
+                 (const char *const[]){ TP_TAIL_BIN, "-e", d->out_ep, "--count", "1", NULL });
+    tp_proc_t t;
     assert_int_equal(tp_proc_spawn(&t, tail, NULL, out, err), 0);
     int r = -ETIMEDOUT;
     for (long long end = tp_now_ms() + TP_WAIT_MS; r == -ETIMEDOUT && tp_now_ms() < end;) {
@@ -390,63 +381,36 @@ static void test_tools_as_curve_clients(void **state) {
         r = tp_proc_wait(&t, 100);
     }
     assert_int_equal(r, 0);
-    char *text = tp_read_file(out);
-    assert_non_null(strstr(text, "\"callId\":\"C-tail-"));
-    free(text);
+    TP_EXPECT_FILE_HAS(out, "\"callId\":\"C-tail-");
     while (tp_dfx_recv_alert(d, 200)) /* the sync's alerts */
         ;
     tp_test_alerts_clear(&d->got);
 
-    const char *pub[] = { TP_PUB_BIN,
-                          "-e",
-                          d->in_ep,
-                          "--curve-server-key",
-                          d->server_public,
-                          "--curve-secret-key-file",
-                          d->client_key_file,
-                          demo,
-                          NULL };
+    const char *pub[16];
+    s_curve_argv(d, pub, (const char *const[]){ TP_PUB_BIN, "-e", d->in_ep, demo, NULL });
     assert_int_equal(s_run_tool(d, pub, err), 0);
     assert_true(tp_dfx_recv_alert(d, TP_WAIT_MS));
     assert_string_equal(d->got.alerts[0]->call_id, "CALL-1002");
 
-    const char *rel[] = { TP_PUB_BIN,
-                          "--reliable",
-                          "-e",
-                          d->reliable_ep,
-                          "--curve-server-key",
-                          d->server_public,
-                          "--curve-secret-key-file",
-                          d->client_key_file,
-                          demo,
-                          NULL };
+    const char *rel[16];
+    s_curve_argv(
+        d, rel,
+        (const char *const[]){ TP_PUB_BIN, "--reliable", "-e", d->reliable_ep, demo, NULL });
     assert_int_equal(s_run_tool(d, rel, err), 0); /* every event ACKed (duplicates too) */
 
     /* Replay through CURVE: the first journaled alert is the first probe's. */
-    const char *dur[] = { TP_TAIL_BIN,
-                          "-e",
-                          d->out_ep,
-                          "--durable",
-                          pos,
-                          "--replay-endpoint",
-                          d->replay_ep,
-                          "--count",
-                          "1",
-                          "--curve-server-key",
-                          d->server_public,
-                          "--curve-secret-key-file",
-                          d->client_key_file,
-                          NULL };
+    const char *dur[16];
+    s_curve_argv(d, dur,
+                 (const char *const[]){ TP_TAIL_BIN, "-e", d->out_ep, "--durable", pos,
+                                        "--replay-endpoint", d->replay_ep, "--count", "1", NULL });
     assert_int_equal(s_run_tool(d, dur, err), 0);
-    text = tp_read_file(pos);
+    char *text = tp_read_file(pos);
     assert_int_equal(strtoull(text, NULL, 10), 1);
     free(text);
 
     const char *plain[] = { TP_PUB_BIN, "-e", d->in_ep, "--wait-ms", "500", demo, NULL };
     assert_int_equal(s_run_tool(d, plain, err), 2);
-    text = tp_read_file(err);
-    assert_non_null(strstr(text, "no subscriber"));
-    free(text);
+    TP_EXPECT_FILE_HAS(err, "no subscriber");
     /* --bind with CURVE is refused for that reason, on an endpoint that
      * binds without CURVE (shown first: tp-pub binds it and only then
      * waits in vain for a subscriber). */
@@ -460,31 +424,17 @@ static void test_tools_as_curve_clients(void **state) {
     assert_non_null(strstr(text, "no subscriber"));
     assert_null(strstr(text, "cannot bind"));
     free(text);
-    const char *bind[] = { TP_PUB_BIN,
-                           "--bind",
-                           "-e",
-                           bind_ep,
-                           "--curve-server-key",
-                           d->server_public,
-                           "--curve-secret-key-file",
-                           d->client_key_file,
-                           demo,
-                           NULL };
+    const char *bind[16];
+    s_curve_argv(d, bind, (const char *const[]){ TP_PUB_BIN, "--bind", "-e", bind_ep, demo, NULL });
     assert_int_equal(s_run_tool(d, bind, err), 2);
-    text = tp_read_file(err);
-    assert_non_null(strstr(text, "--curve-* with --bind is not supported"));
-    free(text);
+    TP_EXPECT_FILE_HAS(err, "--curve-* with --bind is not supported");
     free(bind_ep);
     const char *half[] = { TP_TAIL_BIN, "--curve-server-key", d->server_public, NULL };
     assert_int_equal(s_run_tool(d, half, err), 2);
-    text = tp_read_file(err);
-    assert_non_null(strstr(text, "go together"));
-    free(text);
+    TP_EXPECT_FILE_HAS(err, "go together");
     assert_int_equal(chmod(d->client_key_file, 0604), 0);
     assert_int_equal(s_run_tool(d, pub, err), 2);
-    text = tp_read_file(err);
-    assert_non_null(strstr(text, "readable or writable by others"));
-    free(text);
+    TP_EXPECT_FILE_HAS(err, "readable or writable by others");
 
     char *log = tp_dfx_stop(d);
     assert_int_equal(tp_dfx_stat(log, "zap_denied"), 0);
@@ -492,21 +442,15 @@ static void test_tools_as_curve_clients(void **state) {
     free(err);
     free(out);
     free(pos);
-    tp_dfx_free(d);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_allowed_producer_is_processed),
-        cmocka_unit_test(test_unlisted_producer_is_refused_and_counted),
-        cmocka_unit_test(test_plain_producer_gets_nothing_through),
-        cmocka_unit_test(test_reload_rereads_allow_lists),
-        cmocka_unit_test(test_unlisted_subscriber_receives_nothing),
-        cmocka_unit_test(test_world_readable_key_is_refused),
-        cmocka_unit_test(test_zap_load_swaps_allow_list),
-        cmocka_unit_test(test_key_files),
-        cmocka_unit_test(test_keygen),
-        cmocka_unit_test(test_tools_as_curve_clients),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TP_TEST_MAIN(cmocka_unit_test_teardown(test_allowed_producer_is_processed, tp_dfx_teardown),
+             cmocka_unit_test_teardown(test_unlisted_producer_is_refused_and_counted,
+                                       tp_dfx_teardown),
+             cmocka_unit_test_teardown(test_plain_producer_gets_nothing_through, tp_dfx_teardown),
+             cmocka_unit_test_teardown(test_reload_rereads_allow_lists, tp_dfx_teardown),
+             cmocka_unit_test_teardown(test_unlisted_subscriber_receives_nothing, tp_dfx_teardown),
+             cmocka_unit_test_teardown(test_world_readable_key_is_refused, tp_dfx_teardown),
+             cmocka_unit_test(test_zap_load_swaps_allow_list), cmocka_unit_test(test_key_files),
+             cmocka_unit_test(test_keygen),
+             cmocka_unit_test_teardown(test_tools_as_curve_clients, tp_dfx_teardown))

@@ -18,6 +18,7 @@
 
 #include "tp_testdaemon.h"
 #include "tp_testmonitor.h"
+#include "tp_testutil.h"
 
 #define T0        1767225600000LL
 #define SUBMITTED TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED
@@ -41,8 +42,7 @@ static void s_expect_refusal_logged(tp_dfx_t *d, const char *key, const char *en
  * one fails its handshake for authentication, the refusal is logged with
  * the key and endpoint; the listed key gets through on both. */
 static void test_unlisted_key_refused_on_replay_and_reliable(void **state) {
-    (void)state;
-    tp_dfx_t *d = tp_dfx_start_curve("event", NULL);
+    tp_dfx_t *d = *state = tp_dfx_start_curve("event", NULL);
     char      pub[41], sec[41];
     assert_int_equal(zmq_curve_keypair(pub, sec), 0);
     assert_int_equal(tp_dfx_curve_try(d, ZMQ_DEALER, d->replay_ep, pub, sec),
@@ -60,14 +60,12 @@ static void test_unlisted_key_refused_on_replay_and_reliable(void **state) {
     char *log = tp_dfx_stop(d);
     assert_true(tp_dfx_stat(log, "zap_denied") >= 2);
     free(log);
-    tp_dfx_free(d);
 }
 
 /* A key on the list at start is admitted; once a reload took it off, a new
  * connection with it is refused, while the fixture's key still works. */
 static void test_key_removed_by_reload_is_refused(void **state) {
-    (void)state;
-    tp_dfx_t *d = tp_dfx_setup(true);
+    tp_dfx_t *d = *state = tp_dfx_setup(true);
     char      pub[41], sec[41];
     assert_int_equal(zmq_curve_keypair(pub, sec), 0);
     char *both = NULL, *one = tp_read_file(d->clients_file);
@@ -88,7 +86,6 @@ static void test_key_removed_by_reload_is_refused(void **state) {
     tp_dfx_expect_nothing_more(d);
     free(both);
     free(one);
-    tp_dfx_free(d);
 }
 
 /* inputs[1] connects to a publisher that binds as a CURVE server: the
@@ -97,8 +94,7 @@ static void test_key_removed_by_reload_is_refused(void **state) {
  * second connect input naming the wrong server key never completes its
  * handshake, and nothing sent there counts. */
 static void test_connect_input_as_curve_client(void **state) {
-    (void)state;
-    tp_dfx_t *d = tp_dfx_setup(true);
+    tp_dfx_t *d = *state = tp_dfx_setup(true);
     void     *zctx = zmq_ctx_new();
     char      srv_pub[41], srv_sec[41], other_pub[41], other_sec[41];
     assert_int_equal(zmq_curve_keypair(srv_pub, srv_sec), 0);
@@ -157,14 +153,9 @@ static void test_connect_input_as_curve_client(void **state) {
     free(ep_ok);
     free(ep_bad);
     free(inputs);
-    tp_dfx_free(d);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_unlisted_key_refused_on_replay_and_reliable),
-        cmocka_unit_test(test_key_removed_by_reload_is_refused),
-        cmocka_unit_test(test_connect_input_as_curve_client),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TP_TEST_MAIN(cmocka_unit_test_teardown(test_unlisted_key_refused_on_replay_and_reliable,
+                                       tp_dfx_teardown),
+             cmocka_unit_test_teardown(test_key_removed_by_reload_is_refused, tp_dfx_teardown),
+             cmocka_unit_test_teardown(test_connect_input_as_curve_client, tp_dfx_teardown))

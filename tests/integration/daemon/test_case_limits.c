@@ -17,6 +17,7 @@
 #include <zmq.h>
 
 #include "tp_testdaemon.h"
+#include "tp_testutil.h"
 
 #define T0        1767225600000LL
 #define MAX_STEPS 32 /* TP_CASE_MAX_STEPS */
@@ -58,8 +59,7 @@ static void s_step(void *sock, const tp_test_step_t *st, const char *what, const
 }
 
 static void test_step_beyond_max_distinct_steps_is_nacked(void **state) {
-    (void)state;
-    tp_dfx_t      *d = tp_dfx_start("event", NULL);
+    tp_dfx_t      *d = *state = tp_dfx_start("event", NULL);
     void          *s = s_dealer(d);
     char           ev[32], step[32];
     tp_test_step_t st = {
@@ -87,12 +87,10 @@ static void test_step_beyond_max_distinct_steps_is_nacked(void **state) {
      * counted as steps_dropped only (received = accepted + refusals). */
     assert_int_equal(tp_dfx_stat(log, "contracting"), MAX_STEPS + 1);
     free(log);
-    tp_dfx_free(d);
 }
 
 static void test_case_beyond_max_open_per_hcp_is_nacked(void **state) {
-    (void)state;
-    tp_dfx_t      *d = tp_dfx_start("event", "limits: { max_open_cases_per_hcp: 2 }\n");
+    tp_dfx_t      *d = *state = tp_dfx_start("event", "limits: { max_open_cases_per_hcp: 2 }\n");
     void          *s = s_dealer(d);
     tp_test_step_t st = { .event_id = "k1",
                           .at_ms = T0,
@@ -126,17 +124,12 @@ static void test_case_beyond_max_open_per_hcp_is_nacked(void **state) {
     s_step(s, &st, "ACK", NULL);
     zmq_close(s);
     char *log = tp_dfx_stop(d);
-    assert_int_equal(tp_dfx_stat(log, "cases_over_hcp_limit"), 1);
-    assert_int_equal(tp_dfx_stat(log, "steps_dropped"), 0);
+    TP_EXPECT_STATS(log, { "cases_over_hcp_limit", 1 }, { "steps_dropped", 0 });
     assert_non_null(strstr(log, "not opening 'K-3'"));
     free(log);
-    tp_dfx_free(d);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_step_beyond_max_distinct_steps_is_nacked),
-        cmocka_unit_test(test_case_beyond_max_open_per_hcp_is_nacked),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TP_TEST_MAIN(cmocka_unit_test_teardown(test_step_beyond_max_distinct_steps_is_nacked,
+                                       tp_dfx_teardown),
+             cmocka_unit_test_teardown(test_case_beyond_max_open_per_hcp_is_nacked,
+                                       tp_dfx_teardown))

@@ -17,6 +17,7 @@
 
 #include "tp_testdaemon.h"
 #include "tp_testhttp.h"
+#include "tp_testutil.h"
 
 #define T0      1767225600000LL /* 2026-01-01T00:00:00Z, the probes' time */
 #define PLANNED TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_PLANNED
@@ -163,9 +164,4 @@ static void test_every_message_counted_once(void **state) {
     tp_dfx_free(d);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_every_message_counted_once),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TP_TEST_MAIN(cmocka_unit_test(test_every_message_counted_once))

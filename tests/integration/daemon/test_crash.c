@@ -25,6 +25,7 @@
 #include <cmocka.h>
 
 #include "tp_testdaemon.h"
+#include "tp_testutil.h"
 
 #define N_EVENTS 200000
 #define T1       1767312000000LL /* 2026-01-02T00:00:00Z: after the fixture's probes */
@@ -180,8 +181,7 @@ static size_t s_collect(const char *text, char ***ret, bool check_unique_seq) {
 }
 
 static void test_sigkill_under_load_loses_and_repeats_nothing(void **state) {
-    (void)state;
-    tp_dfx_t *d = tp_dfx_start("event", NULL);
+    tp_dfx_t *d = *state = tp_dfx_start("event", NULL);
     char     *input = tp_path(d->dir, "input.jsonl");
     s_generate(input);
 
@@ -269,12 +269,7 @@ static void test_sigkill_under_load_loses_and_repeats_nothing(void **state) {
     free(tail_out);
     free(tail_err);
     free(pub_err);
-    tp_dfx_free(d);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_sigkill_under_load_loses_and_repeats_nothing),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TP_TEST_MAIN(cmocka_unit_test_teardown(test_sigkill_under_load_loses_and_repeats_nothing,
+                                       tp_dfx_teardown))

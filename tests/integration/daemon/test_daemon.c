@@ -20,6 +20,7 @@
 #include "tp_config.h"
 #include "tp_testmsg.h"
 #include "tp_testdaemon.h"
+#include "tp_testutil.h"
 
 #define T0        1767225600000LL
 #define SUBMITTED TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED
@@ -76,8 +77,7 @@ static void test_fire_and_resolve_over_the_bus(void **state) {
     assert_int_equal(r->sequence, probes + 2);
 
     char *log = tp_dfx_stop(d);
-    assert_int_equal(tp_dfx_stat(log, "duplicates"), 1);
-    assert_int_equal(tp_dfx_stat(log, "alerts_resolved"), 1);
+    TP_EXPECT_STATS(log, { "duplicates", 1 }, { "alerts_resolved", 1 });
     free(log);
     /* --print-alerts wrote the same alerts as JSON lines. */
     char *out = tp_read_file(d->out);
@@ -111,11 +111,9 @@ static void test_bad_input_is_counted_logged_sparingly_and_skipped(void **state)
     assert_string_equal(d->got.alerts[0]->call_id, "C-after");
 
     char *log = tp_dfx_stop(d);
-    assert_int_equal(tp_dfx_stat(log, "bad_decode"), rounds);
-    assert_int_equal(tp_dfx_stat(log, "bad_topic"), rounds);
-    assert_int_equal(tp_dfx_stat(log, "bad_mismatch"), rounds);
-    assert_int_equal(tp_dfx_stat(log, "bad_frames"), 2 * rounds);
-    assert_int_equal(tp_dfx_stat(log, "bad"), 5 * rounds);
+    TP_EXPECT_STATS(log, { "bad_decode", rounds }, { "bad_topic", rounds },
+                    { "bad_mismatch", rounds }, { "bad_frames", 2 * rounds },
+                    { "bad", 5 * rounds });
     /* 20,000 bad messages, burst 5 per hour: five lines, no flood. */
     assert_int_equal(tp_count_lines(log, "Dropped bad message"), 5);
     free(log);
@@ -138,8 +136,7 @@ static void test_oversize_message_is_counted_and_skipped(void **state) {
     assert_true(tp_dfx_recv_alert(d, TP_WAIT_MS));
     assert_string_equal(d->got.alerts[0]->call_id, "C-after");
     char *log = tp_dfx_stop(d);
-    assert_int_equal(tp_dfx_stat(log, "oversize"), 2);
-    assert_int_equal(tp_dfx_stat(log, "accepted"), d->probes + 1);
+    TP_EXPECT_STATS(log, { "oversize", 2 }, { "accepted", d->probes + 1 });
     assert_non_null(strstr(log, "Dropped a 5008-byte message from inputs[0] '"));
     assert_non_null(strstr(log, "': limit 1000"));
     free(log);
@@ -173,9 +170,7 @@ static void test_burst_of_100k_is_fully_processed(void **state) {
     assert_string_equal(d->got.alerts[0]->call_id, "C-last");
 
     char *log = tp_dfx_stop(d);
-    assert_int_equal(tp_dfx_stat(log, "accepted"), n + 1 + d->probes);
-    assert_int_equal(tp_dfx_stat(log, "seq_gaps"), 0);
-    assert_int_equal(tp_dfx_stat(log, "bad"), 0);
+    TP_EXPECT_STATS(log, { "accepted", n + 1 + d->probes }, { "seq_gaps", 0 }, { "bad", 0 });
     free(log);
 }
 
@@ -195,8 +190,7 @@ static void test_sequence_gap_is_counted_and_logged(void **state) {
         assert_true(tp_dfx_recv_alert(d, TP_WAIT_MS));
     }
     char *log = tp_dfx_stop(d);
-    assert_int_equal(tp_dfx_stat(log, "seq_gaps"), 1);
-    assert_int_equal(tp_dfx_stat(log, "seq_missing"), 3);
+    TP_EXPECT_STATS(log, { "seq_gaps", 1 }, { "seq_missing", 3 });
     assert_non_null(
         strstr(log, "Sequence gap from source 'veeva-us': 3 event(s) missing before 6"));
     free(log);
@@ -206,10 +200,8 @@ static void test_tp_pub_demo_stream(void **state) {
     daemon_t   *d = *state;
     const char *argv[] = { TP_PUB_BIN, "--endpoint", d->in_ep, TP_SOURCE_DIR "/examples/demo.jsonl",
                            NULL };
-    tp_proc_t   pub;
     char       *err = tp_path(d->dir, "tp-pub.err");
-    assert_int_equal(tp_proc_spawn(&pub, argv, NULL, NULL, err), 0);
-    assert_int_equal(tp_proc_wait(&pub, TP_WAIT_MS), 0);
+    assert_int_equal(tp_run(argv, NULL, err, TP_WAIT_MS), 0);
     free(err);
     const int F = TOUCHPOINT__V1__ALERT_STATUS__ALERT_STATUS_FIRING;
     const int R = TOUCHPOINT__V1__ALERT_STATUS__ALERT_STATUS_RESOLVED;
@@ -247,9 +239,7 @@ static void test_tp_pub_demo_stream(void **state) {
     assert_string_equal(d->got.alerts[1]->territory, "DE-NORTH");
     assert_string_equal(tp_test_evidence(d->got.alerts[1], "channel"), "EMAIL");
     char *log = tp_dfx_stop(d);
-    assert_int_equal(tp_dfx_stat(log, "duplicates"), 1);
-    assert_int_equal(tp_dfx_stat(log, "contracting"), 1);
-    assert_int_equal(tp_dfx_stat(log, "feedback"), 1);
+    TP_EXPECT_STATS(log, { "duplicates", 1 }, { "contracting", 1 }, { "feedback", 1 });
     free(log);
 }
 
@@ -268,12 +258,8 @@ static void test_second_daemon_on_same_state_dir_is_refused(void **state) {
     assert_int_equal(tp_write_file(cfg2, yaml), 0);
     char       *err = tp_path(d->dir, "second.err");
     const char *argv[] = { TP_DAEMON_BIN, "--config", cfg2, NULL };
-    tp_proc_t   p;
-    assert_int_equal(tp_proc_spawn(&p, argv, NULL, NULL, err), 0);
-    assert_int_equal(tp_proc_wait(&p, TP_WAIT_MS), 1);
-    char *text = tp_read_file(err);
-    assert_non_null(strstr(text, "is in use by another touchpointd"));
-    free(text);
+    assert_int_equal(tp_run(argv, NULL, err, TP_WAIT_MS), 1);
+    TP_EXPECT_FILE_HAS(err, "is in use by another touchpointd");
     free(err);
     free(yaml);
     free(cfg2);
@@ -384,9 +370,7 @@ static void test_check_config_names_file_and_line(void **state) {
     assert_int_equal(
         tp_write_file(cfg, "clock: event\nrules:\n  call_late:\n    submit_within: 48\n"), 0);
     const char *argv[] = { TP_DAEMON_BIN, "--check-config", "--config", cfg, NULL };
-    tp_proc_t   p;
-    assert_int_equal(tp_proc_spawn(&p, argv, NULL, out, err), 0);
-    assert_int_equal(tp_proc_wait(&p, TP_WAIT_MS), 1);
+    assert_int_equal(tp_run(argv, out, err, TP_WAIT_MS), 1);
     char *text = tp_read_file(err);
     char *want = NULL;
     assert_true(asprintf(&want, "%s:4:", cfg) > 0);
@@ -395,21 +379,14 @@ static void test_check_config_names_file_and_line(void **state) {
     free(want);
 
     assert_int_equal(tp_write_file(cfg, "clock: event\n"), 0);
-    assert_int_equal(tp_proc_spawn(&p, argv, NULL, out, err), 0);
-    assert_int_equal(tp_proc_wait(&p, TP_WAIT_MS), 0);
-    text = tp_read_file(out);
-    assert_non_null(strstr(text, "OK"));
-    free(text);
+    assert_int_equal(tp_run(argv, out, err, TP_WAIT_MS), 0);
+    TP_EXPECT_FILE_HAS(out, "OK");
 
     const char *ver[] = { TP_DAEMON_BIN, "--version", NULL };
-    assert_int_equal(tp_proc_spawn(&p, ver, NULL, out, err), 0);
-    assert_int_equal(tp_proc_wait(&p, TP_WAIT_MS), 0);
-    text = tp_read_file(out);
-    assert_non_null(strstr(text, "touchpointd "));
-    free(text);
+    assert_int_equal(tp_run(ver, out, err, TP_WAIT_MS), 0);
+    TP_EXPECT_FILE_HAS(out, "touchpointd ");
     const char *bad[] = { TP_DAEMON_BIN, "--no-such-flag", NULL };
-    assert_int_equal(tp_proc_spawn(&p, bad, NULL, out, err), 0);
-    assert_int_equal(tp_proc_wait(&p, TP_WAIT_MS), 2);
+    assert_int_equal(tp_run(bad, out, err, TP_WAIT_MS), 2);
     tp_rmrf(dir);
     free(cfg);
     free(out);
@@ -417,20 +394,15 @@ static void test_check_config_names_file_and_line(void **state) {
     free(dir);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_fire_and_resolve_over_the_bus, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_bad_input_is_counted_logged_sparingly_and_skipped,
-                                        s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_burst_of_100k_is_fully_processed, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_sequence_gap_is_counted_and_logged, s_setup,
-                                        s_teardown),
-        cmocka_unit_test_setup_teardown(test_tp_pub_demo_stream, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_second_daemon_on_same_state_dir_is_refused, s_setup,
-                                        s_teardown),
-        cmocka_unit_test(test_two_inputs_bind_and_connect),
-        cmocka_unit_test(test_oversize_message_is_counted_and_skipped),
-        cmocka_unit_test(test_check_config_names_file_and_line),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TP_TEST_MAIN(
+    cmocka_unit_test_setup_teardown(test_fire_and_resolve_over_the_bus, s_setup, s_teardown),
+    cmocka_unit_test_setup_teardown(test_bad_input_is_counted_logged_sparingly_and_skipped, s_setup,
+                                    s_teardown),
+    cmocka_unit_test_setup_teardown(test_burst_of_100k_is_fully_processed, s_setup, s_teardown),
+    cmocka_unit_test_setup_teardown(test_sequence_gap_is_counted_and_logged, s_setup, s_teardown),
+    cmocka_unit_test_setup_teardown(test_tp_pub_demo_stream, s_setup, s_teardown),
+    cmocka_unit_test_setup_teardown(test_second_daemon_on_same_state_dir_is_refused, s_setup,
+                                    s_teardown),
+    cmocka_unit_test(test_two_inputs_bind_and_connect),
+    cmocka_unit_test(test_oversize_message_is_counted_and_skipped),
+    cmocka_unit_test(test_check_config_names_file_and_line))

@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "tp_testnotify.h"
+#include "tp_testutil.h"
 
 #define STREAM TP_SOURCE_DIR "/tests/data/speaker_contract.jsonl"
 #define F      TOUCHPOINT__V1__ALERT_STATUS__ALERT_STATUS_FIRING
@@ -50,8 +51,7 @@ static const char *s_ev(const Touchpoint__V1__Alert *a, const char *key) {
 }
 
 static void test_speaker_contract_history(void **state) {
-    (void)state;
-    tp_dfx_t *d = tp_dfx_start("event", NULL);
+    tp_dfx_t *d = *state = tp_dfx_start("event", NULL);
     tp_dfx_publish_file(d, STREAM, N_WANT);
     tp_dfx_expect_nothing_more(d); /* the follow-up call prevented follow_up_missing */
     tp_dfx_expect_alerts(d, s_want, N_WANT);
@@ -67,33 +67,22 @@ static void test_speaker_contract_history(void **state) {
                                 *stalled = d->got.alerts[5], *cycle = d->got.alerts[10],
                                 *neg = d->got.alerts[11];
     assert_string_equal(rework->step, "FMV_REVIEW");
-    assert_string_equal(s_ev(rework, "returns"), "2");
-    assert_string_equal(s_ev(rework, "owner"), "FMV-11");
-    assert_string_equal(s_ev(handoffs, "owners"), "REP-017,MSL-03,FMV-11,LEGAL-02");
-    assert_string_equal(s_ev(burden, "hcp_actions"), "5");
-    assert_string_equal(s_ev(slow, "owner"), "LEGAL-02");
-    assert_string_equal(s_ev(slow, "sla"), "5d");
-    assert_string_equal(s_ev(slow, "due_at"), "2026-04-22T10:00:00Z");
-    assert_string_equal(s_ev(stalled, "last_step"), "CONTRACT_SENT");
-    assert_string_equal(s_ev(stalled, "stalled_for"), "10d");
-    assert_string_equal(s_ev(cycle, "cycle_time"), "26d");
-    assert_string_equal(s_ev(cycle, "over_by"), "12d");
-    assert_string_equal(s_ev(cycle, "owners"), "REP-017,MSL-03,FMV-11,LEGAL-02,COMP-05,FIN-09");
+    TP_EXPECT_EVIDENCE(rework, { "returns", "2" }, { "owner", "FMV-11" });
+    TP_EXPECT_EVIDENCE(handoffs, { "owners", "REP-017,MSL-03,FMV-11,LEGAL-02" });
+    TP_EXPECT_EVIDENCE(burden, { "hcp_actions", "5" });
+    TP_EXPECT_EVIDENCE(slow, { "owner", "LEGAL-02" }, { "sla", "5d" },
+                       { "due_at", "2026-04-22T10:00:00Z" });
+    TP_EXPECT_EVIDENCE(stalled, { "last_step", "CONTRACT_SENT" }, { "stalled_for", "10d" });
+    TP_EXPECT_EVIDENCE(cycle, { "cycle_time", "26d" }, { "over_by", "12d" },
+                       { "owners", "REP-017,MSL-03,FMV-11,LEGAL-02,COMP-05,FIN-09" });
     assert_int_equal(neg->severity, TOUCHPOINT__V1__SEVERITY__SEVERITY_CRITICAL);
-    assert_string_equal(s_ev(neg, "nps"), "3");
-    assert_string_equal(s_ev(neg, "effort_score"), "6");
+    TP_EXPECT_EVIDENCE(neg, { "nps", "3" }, { "effort_score", "6" });
     assert_non_null(strstr(s_ev(neg, "comment"), "four different people"));
 
     char *log = tp_dfx_stop(d);
     assert_int_equal(tp_dfx_stat(log, "contracting"), 16);
     assert_int_equal(tp_dfx_stat(log, "open_alerts"), d->probes); /* only the probes' */
     free(log);
-    tp_dfx_free(d);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_speaker_contract_history),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TP_TEST_MAIN(cmocka_unit_test_teardown(test_speaker_contract_history, tp_dfx_teardown))

@@ -17,6 +17,7 @@
 #include <jansson.h>
 
 #include "tp_testnotify.h"
+#include "tp_testutil.h"
 
 #define STREAM TP_SOURCE_DIR "/tests/data/accountability.jsonl"
 
@@ -54,8 +55,7 @@ static const tp_want_alert_t s_want[] = {
 #define N_WANT (sizeof s_want / sizeof s_want[0])
 
 static void test_two_week_export_over_the_bus(void **state) {
-    (void)state;
-    tp_dfx_t *d = tp_dfx_start("event", s_accountability_only);
+    tp_dfx_t *d = *state = tp_dfx_start("event", s_accountability_only);
     tp_dfx_publish_file(d, STREAM, N_WANT);
     unsigned probes = d->probes;
     tp_dfx_expect_nothing_more(d);
@@ -75,7 +75,6 @@ static void test_two_week_export_over_the_bus(void **state) {
     char *log = tp_dfx_stop(d);
     assert_int_equal(tp_dfx_stat(log, "seq_gaps"), 0);
     free(log);
-    tp_dfx_free(d);
 }
 
 /* --replay over the same file: the same alerts, the same order, the same
@@ -87,9 +86,7 @@ static void test_replay_matches_the_live_run(void **state) {
     char *cfg = tp_path(dir, "touchpointd.yaml");
     assert_int_equal(tp_write_file(cfg, s_accountability_only), 0);
     const char *argv[] = { TP_DAEMON_BIN, "--config", cfg, "--replay", STREAM, NULL };
-    tp_proc_t   p;
-    assert_int_equal(tp_proc_spawn(&p, argv, NULL, out, err), 0);
-    assert_int_equal(tp_proc_wait(&p, TP_WAIT_MS), 0);
+    assert_int_equal(tp_run(argv, out, err, TP_WAIT_MS), 0);
     char  *text = tp_read_file(out);
     size_t i = 0;
     for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n"), i++) {
@@ -109,9 +106,7 @@ static void test_replay_matches_the_live_run(void **state) {
     }
     assert_int_equal(i, N_WANT);
     free(text);
-    text = tp_read_file(err);
-    assert_non_null(strstr(text, "7 alerts fired, 5 resolved, 2 still open"));
-    free(text);
+    TP_EXPECT_FILE_HAS(err, "7 alerts fired, 5 resolved, 2 still open");
 
     /* A bad line is reported with file:line and the rest still runs. */
     char *bad = tp_path(dir, "bad.jsonl");
@@ -119,8 +114,7 @@ static void test_replay_matches_the_live_run(void **state) {
                                         "not json\n"),
                      0);
     const char *argv2[] = { TP_DAEMON_BIN, "--replay", bad, NULL };
-    assert_int_equal(tp_proc_spawn(&p, argv2, NULL, out, err), 0);
-    assert_int_equal(tp_proc_wait(&p, TP_WAIT_MS), 1);
+    assert_int_equal(tp_run(argv2, out, err, TP_WAIT_MS), 1);
     text = tp_read_file(err);
     char *want = NULL;
     assert_true(asprintf(&want, "%s:1: call.status: unknown enum value", bad) > 0);
@@ -141,8 +135,7 @@ static void test_replay_matches_the_live_run(void **state) {
 /* Wall clock: a call planned three days ago and never submitted is due;
  * the daemon's one timer fires it without any further input. */
 static void test_wall_clock_deadline_fires_from_the_timer(void **state) {
-    (void)state;
-    tp_dfx_t       *d = tp_dfx_start("wall", NULL);
+    tp_dfx_t       *d = *state = tp_dfx_start("wall", NULL);
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     int64_t        now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
@@ -159,14 +152,9 @@ static void test_wall_clock_deadline_fires_from_the_timer(void **state) {
     assert_true(a->detected_at_ms >= now); /* the wall clock, not event time */
     char *log = tp_dfx_stop(d);
     free(log);
-    tp_dfx_free(d);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_two_week_export_over_the_bus),
-        cmocka_unit_test(test_replay_matches_the_live_run),
-        cmocka_unit_test(test_wall_clock_deadline_fires_from_the_timer),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TP_TEST_MAIN(cmocka_unit_test_teardown(test_two_week_export_over_the_bus, tp_dfx_teardown),
+             cmocka_unit_test(test_replay_matches_the_live_run),
+             cmocka_unit_test_teardown(test_wall_clock_deadline_fires_from_the_timer,
+                                       tp_dfx_teardown))

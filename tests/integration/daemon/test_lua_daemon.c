@@ -196,16 +196,18 @@ static void test_replay_export(void **state) {
     free(text), free(log), free(yaml), free(dir), free(cfg), free(in), free(out), free(err);
 }
 
-/* An abandoned call shows in /metrics (per rule and reason) and /status
- * (its last message); the daemon and the other Lua rule go on. */
-static void test_errors_in_metrics_and_status(void **state) {
-    (void)state;
+/* An abandoned call (bad.lua's on_event is `body`) shows in /metrics (per
+ * rule and `reason`) and /status (its last message, containing `msg`); the
+ * daemon and the other Lua rule go on. */
+static void s_abandoned_in_daemon(const char *body, const char *reason, const char *msg) {
     tp_dfx_t *d = tp_dfx_setup(false);
     char     *bad = tp_path(d->dir, "bad.lua"), *good = tp_path(d->dir, "hello.lua");
-    assert_int_equal(tp_write_file(bad, "return { name = 'bad', kind = 'friction', events = "
-                                        "{ 'call' },\n  on_event = function(ev, ctx)\n"
-                                        "    error('boom')\n  end }\n"),
-                     0);
+    char      text[512], want[160];
+    snprintf(text, sizeof text,
+             "return { name = 'bad', kind = 'friction', events = { 'call' },\n"
+             "  on_event = function(ev, ctx)\n    %s\n  end }\n",
+             body);
+    assert_int_equal(tp_write_file(bad, text), 0);
     assert_int_equal(tp_write_file(good, s_v1), 0);
     char *extra = NULL;
     assert_true(asprintf(&extra, "lua_rules: [{ file: %s }, { file: %s }]\n", bad, good) > 0);
@@ -215,23 +217,38 @@ static void test_errors_in_metrics_and_status(void **state) {
     s_next(d, "hello:call/C-1", 1); /* sentinel: the call went through both rules */
     tp_test_resp_t r = tp_test_http_request(d->http_port, EVHTTP_REQ_GET, "/metrics");
     assert_int_equal(r.code, 200);
-    /* every probe call and C-1 each raised in bad.lua: at least one */
-    const char *line = strstr(r.body, "touchpointd_lua_rule_errors_total{rule=\"bad\","
-                                      "reason=\"error\"} ");
+    /* every probe call and C-1 each were abandoned in bad.lua: at least one */
+    snprintf(want, sizeof want, "touchpointd_lua_rule_errors_total{rule=\"bad\",reason=\"%s\"} ",
+             reason);
+    const char *line = strstr(r.body, want);
     if (!line)
-        fail_msg("no lua_rule_errors_total of bad in:\n%s", r.body);
-    assert_true(atoi(line + strlen("touchpointd_lua_rule_errors_total{rule=\"bad\","
-                                   "reason=\"error\"} ")) >= 1);
-    assert_non_null(strstr(r.body, "touchpointd_lua_rule_errors_total{rule=\"hello\","
-                                   "reason=\"error\"} 0"));
+        fail_msg("no %s in:\n%s", want, r.body);
+    assert_true(atoi(line + strlen(want)) >= 1);
+    snprintf(want, sizeof want, "touchpointd_lua_rule_errors_total{rule=\"hello\",reason=\"%s\"} 0",
+             reason);
+    assert_non_null(strstr(r.body, want));
     tp_test_resp_free(&r);
     r = tp_test_http_request(d->http_port, EVHTTP_REQ_GET, "/status");
     assert_int_equal(r.code, 200);
-    assert_non_null(strstr(r.body, "bad.lua:3: boom"));
+    if (!strstr(r.body, msg))
+        fail_msg("no \"%s\" in /status:\n%s", msg,
+                 strstr(r.body, "lua_rules") ? strstr(r.body, "lua_rules") : r.body);
     tp_test_resp_free(&r);
     free(tp_dfx_stop(d));
     tp_dfx_free(d);
     free(extra), free(bad), free(good);
+}
+
+static void test_errors_in_metrics_and_status(void **state) {
+    (void)state;
+    s_abandoned_in_daemon("error('boom')", "error", "bad.lua:3: boom");
+}
+
+/* In the daemon too (the rule runs on its event loop's thread), an endless
+ * loop is found by the watchdog and abandoned for its instruction budget. */
+static void test_endless_loop_in_daemon(void **state) {
+    (void)state;
+    s_abandoned_in_daemon("while true do end", "instructions", "instruction budget");
 }
 
 int main(void) {
@@ -241,6 +258,7 @@ int main(void) {
         cmocka_unit_test(test_check_config_names_file_and_line),
         cmocka_unit_test(test_replay_export),
         cmocka_unit_test(test_errors_in_metrics_and_status),
+        cmocka_unit_test(test_endless_loop_in_daemon),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

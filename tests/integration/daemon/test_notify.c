@@ -28,6 +28,7 @@
 #include <zmq.h>
 
 #include "tp_testnotify.h"
+#include "tp_testutil.h"
 
 #define WATCHDOG_MS 1000
 #define INTERVAL_MS (WATCHDOG_MS / 2)
@@ -68,9 +69,4 @@ static void test_watchdog_pings_at_half_the_timeout(void **state) {
     tp_notify_close(&n);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_watchdog_pings_at_half_the_timeout),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TP_TEST_MAIN(cmocka_unit_test(test_watchdog_pings_at_half_the_timeout))

@@ -23,6 +23,7 @@
 #include "tp_config.h"
 #include "tp_testdaemon.h"
 #include "tp_testnotify.h"
+#include "tp_testutil.h"
 
 #define T0   1767225600000LL /* 2026-01-01T00:00:00Z, the probes' time */
 #define HOUR 3600000LL
@@ -79,8 +80,7 @@ static void s_planned(tp_dfx_t *d, const char *id, int64_t call_at) {
 }
 
 static void test_invalid_config_is_refused_with_file_line(void **state) {
-    (void)state;
-    tp_dfx_t *d = tp_dfx_start("event", REQUIRE_PRODUCTS);
+    tp_dfx_t *d = *state = tp_dfx_start("event", REQUIRE_PRODUCTS);
     /* Line 3 holds the error: an unknown key under rules.call_incomplete. */
     assert_false(tp_dfx_reload_yaml(d, "rules:\n  call_incomplete:\n    requried: [notes]\n"));
     char *log = tp_read_file(d->err);
@@ -99,12 +99,10 @@ static void test_invalid_config_is_refused_with_file_line(void **state) {
     char *err = tp_dfx_stop(d);
     assert_int_equal(tp_count_lines(err, "still running on the previous config"), 2);
     free(err);
-    tp_dfx_free(d);
 }
 
 static void test_thresholds_change_and_state_survives(void **state) {
-    (void)state;
-    tp_dfx_t *d = tp_dfx_start("event", REQUIRE_PRODUCTS);
+    tp_dfx_t *d = *state = tp_dfx_start("event", REQUIRE_PRODUCTS);
     /* Armed before the reload: an unsubmitted deadline 48 h after call_at. */
     s_planned(d, "P-1", T0 + HOUR);
     s_submitted(d, "C-1", TP_FIELD_NOTES);
@@ -125,12 +123,10 @@ static void test_thresholds_change_and_state_survives(void **state) {
            TP_FIELD_NOTES | TP_FIELD_PRODUCTS);
     s_wait_for(d, "call_incomplete:call/C-1", R);
     assert_false(s_got(d, "call_incomplete:call/C-3", F));
-    tp_dfx_free(d);
 }
 
 static void test_endpoints_move_without_losing_state(void **state) {
-    (void)state;
-    tp_dfx_t *d = tp_dfx_start("event", NULL);
+    tp_dfx_t *d = *state = tp_dfx_start("event", NULL);
     s_planned(d, "P-1", T0 + HOUR);
     s_submitted(d, "C-1", 0);
     s_wait_for(d, "call_incomplete:call/C-1", F);
@@ -154,15 +150,11 @@ static void test_endpoints_move_without_losing_state(void **state) {
     s_wait_for(d, "call_unsubmitted:call/P-1", F);
     s_call(d, "C-1", TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED, T0, ALL_FIELDS);
     s_wait_for(d, "call_incomplete:call/C-1", R);
-    char *err = tp_dfx_stop(d);
-    assert_non_null(strstr(err, "2 endpoints reopened"));
-    free(err);
-    tp_dfx_free(d);
+    tp_dfx_stop_expect(d, "2 endpoints reopened");
 }
 
 static void test_rule_switched_off_resolves_its_alerts(void **state) {
-    (void)state;
-    tp_dfx_t *d = tp_dfx_start("event", NULL);
+    tp_dfx_t *d = *state = tp_dfx_start("event", NULL);
     s_submitted(d, "C-1", 0);
     s_wait_for(d, "call_incomplete:call/C-1", F);
     s_planned(d, "P-1", T0 + HOUR);
@@ -181,21 +173,16 @@ static void test_rule_switched_off_resolves_its_alerts(void **state) {
     assert_true(tp_dfx_reload(d, "event", NULL));
     s_submitted(d, "C-3", 0);
     s_wait_for(d, "call_incomplete:call/C-3", F);
-    tp_dfx_free(d);
 }
 
 static void test_restart_only_key_is_refused(void **state) {
-    (void)state;
-    tp_dfx_t *d = tp_dfx_start("event", REQUIRE_PRODUCTS);
+    tp_dfx_t *d = *state = tp_dfx_start("event", REQUIRE_PRODUCTS);
     assert_false(tp_dfx_reload(d, "wall", REQUIRE_NOTES));
-    char *log = tp_read_file(d->err);
-    assert_non_null(strstr(log, "clock cannot change on reload"));
-    free(log);
+    TP_EXPECT_FILE_HAS(d->err, "clock cannot change on reload");
     /* Nothing of that file was applied: products are still required. */
     s_submitted(d, "C-1", TP_FIELD_NOTES);
     Touchpoint__V1__Alert *a = s_wait_for(d, "call_incomplete:call/C-1", F);
     assert_string_equal(tp_test_evidence(a, "missing"), "products");
-    tp_dfx_free(d);
 }
 
 /* The file tp_dfx_reload would write (REQUIRE_NOTES and `extra`), with
@@ -236,51 +223,41 @@ static void s_restart_only(tp_dfx_t *d, const char *key, char *yaml) {
 }
 
 static void test_state_dir_is_restart_only(void **state) {
-    (void)state;
-    tp_dfx_t *d = tp_dfx_start("event", REQUIRE_PRODUCTS);
+    tp_dfx_t *d = *state = tp_dfx_start("event", REQUIRE_PRODUCTS);
     s_restart_only(d, "state_dir", s_next_yaml(d, NULL, "/state\n", "/state-2\n"));
-    tp_dfx_free(d);
 }
 
 static void test_journal_enabled_is_restart_only(void **state) {
-    (void)state;
-    tp_dfx_t *d = tp_dfx_start("event", REQUIRE_PRODUCTS);
+    tp_dfx_t *d = *state = tp_dfx_start("event", REQUIRE_PRODUCTS);
     s_restart_only(d, "journal.enabled",
                    s_next_yaml(d, "journal: { enabled: false }\n", NULL, NULL));
-    tp_dfx_free(d);
 }
 
 static void test_limits_are_restart_only(void **state) {
-    (void)state;
-    tp_dfx_t *d = tp_dfx_start("event", REQUIRE_PRODUCTS);
+    tp_dfx_t *d = *state = tp_dfx_start("event", REQUIRE_PRODUCTS);
     s_restart_only(d, "limits.dedup_window",
                    s_next_yaml(d, "limits: { dedup_window: 1000 }\n", NULL, NULL));
     s_restart_only(d, "limits.max_sources",
                    s_next_yaml(d, "limits: { max_sources: 10 }\n", NULL, NULL));
-    tp_dfx_free(d);
 }
 
 /* Any nats key: switching JetStream mode on is refused (no NATS server
  * is needed to see that). */
 static void test_nats_is_restart_only(void **state) {
-    (void)state;
-    tp_dfx_t *d = tp_dfx_start("event", REQUIRE_PRODUCTS);
+    tp_dfx_t *d = *state = tp_dfx_start("event", REQUIRE_PRODUCTS);
     s_restart_only(d, "nats.enabled", s_next_yaml(d, "nats: { enabled: true }\n", NULL, NULL));
-    tp_dfx_free(d);
 }
 
 /* CURVE switched on by a reload: refused, the plain endpoints stay. */
 static void test_curve_secret_key_file_is_restart_only(void **state) {
-    (void)state;
-    tp_dfx_t *d = tp_dfx_setup(true); /* key and allow-list files written */
-    d->curve = false;                 /* ... but started plain */
+    tp_dfx_t *d = *state = tp_dfx_setup(true); /* key and allow-list files written */
+    d->curve = false;                          /* ... but started plain */
     tp_dfx_spawn(d, "event", REQUIRE_PRODUCTS);
     d->curve = true; /* the reloaded file turns CURVE on */
     char *yaml = s_next_yaml(d, NULL, NULL, NULL);
     d->curve = false;
     assert_non_null(strstr(yaml, "secret_key_file"));
     s_restart_only(d, "curve.secret_key_file", yaml);
-    tp_dfx_free(d);
 }
 
 /* A deadline armed before a reload keeps the due time it was armed with:
@@ -317,24 +294,20 @@ static void test_deadline_keeps_its_due_time_across_reload(void **state) {
 }
 
 static void test_failed_bind_rolls_back(void **state) {
-    (void)state;
-    tp_dfx_t *d = tp_dfx_start("event", REQUIRE_PRODUCTS);
+    tp_dfx_t *d = *state = tp_dfx_start("event", REQUIRE_PRODUCTS);
     /* A valid file whose output cannot be bound (no such directory). */
     char *out = d->out_ep, bad[] = "ipc:///nonexistent-touchpointd-dir/out.sock";
     d->out_ep = bad;
     bool ok = tp_dfx_reload(d, "event", REQUIRE_NOTES);
     d->out_ep = out;
     assert_false(ok);
-    char *log = tp_read_file(d->err);
-    assert_non_null(strstr(log, "Failed to bind output 'ipc:///nonexistent-touchpointd-dir"));
-    free(log);
+    TP_EXPECT_FILE_HAS(d->err, "Failed to bind output 'ipc:///nonexistent-touchpointd-dir");
     /* The old output was rebound, our subscriber reconnects to it, and the
      * old thresholds still apply. */
     tp_dfx_reconnect(d);
     s_submitted(d, "C-1", TP_FIELD_NOTES);
     Touchpoint__V1__Alert *a = s_wait_for(d, "call_incomplete:call/C-1", F);
     assert_string_equal(tp_test_evidence(a, "missing"), "products");
-    tp_dfx_free(d);
 }
 
 /* Reads datagrams until one contains `want`; returns how many WATCHDOG=1
@@ -384,21 +357,17 @@ static void test_sd_notify_protocol(void **state) {
     tp_notify_close(&n);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_invalid_config_is_refused_with_file_line),
-        cmocka_unit_test(test_thresholds_change_and_state_survives),
-        cmocka_unit_test(test_endpoints_move_without_losing_state),
-        cmocka_unit_test(test_rule_switched_off_resolves_its_alerts),
-        cmocka_unit_test(test_restart_only_key_is_refused),
-        cmocka_unit_test(test_state_dir_is_restart_only),
-        cmocka_unit_test(test_journal_enabled_is_restart_only),
-        cmocka_unit_test(test_limits_are_restart_only),
-        cmocka_unit_test(test_nats_is_restart_only),
-        cmocka_unit_test(test_curve_secret_key_file_is_restart_only),
-        cmocka_unit_test(test_deadline_keeps_its_due_time_across_reload),
-        cmocka_unit_test(test_failed_bind_rolls_back),
-        cmocka_unit_test(test_sd_notify_protocol),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TP_TEST_MAIN(cmocka_unit_test_teardown(test_invalid_config_is_refused_with_file_line,
+                                       tp_dfx_teardown),
+             cmocka_unit_test_teardown(test_thresholds_change_and_state_survives, tp_dfx_teardown),
+             cmocka_unit_test_teardown(test_endpoints_move_without_losing_state, tp_dfx_teardown),
+             cmocka_unit_test_teardown(test_rule_switched_off_resolves_its_alerts, tp_dfx_teardown),
+             cmocka_unit_test_teardown(test_restart_only_key_is_refused, tp_dfx_teardown),
+             cmocka_unit_test_teardown(test_state_dir_is_restart_only, tp_dfx_teardown),
+             cmocka_unit_test_teardown(test_journal_enabled_is_restart_only, tp_dfx_teardown),
+             cmocka_unit_test_teardown(test_limits_are_restart_only, tp_dfx_teardown),
+             cmocka_unit_test_teardown(test_nats_is_restart_only, tp_dfx_teardown),
+             cmocka_unit_test_teardown(test_curve_secret_key_file_is_restart_only, tp_dfx_teardown),
+             cmocka_unit_test(test_deadline_keeps_its_due_time_across_reload),
+             cmocka_unit_test_teardown(test_failed_bind_rolls_back, tp_dfx_teardown),
+             cmocka_unit_test(test_sd_notify_protocol))

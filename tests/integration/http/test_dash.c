@@ -23,13 +23,11 @@
 #include "tp_config.h"
 #include "tp_testdaemon.h"
 #include "tp_testhttp.h"
+#include "tp_testutil.h"
 
-#define T0        1767225600000LL
-#define H         3600000LL
-#define D         86400000LL
-#define SUBMITTED TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED
-#define ALL       (TP_FIELD_PRODUCTS | TP_FIELD_TOPICS | TP_FIELD_NOTES | TP_FIELD_NEXT_STEP)
-#define DASH_ON   "dashboard: { enabled: true }"
+#include "dash_events.h"
+
+#define D 86400000LL
 
 /* The JSON body of a 200 answer. */
 static json_t *s_get_json(unsigned port, const char *path, const char *headers) {
@@ -46,33 +44,10 @@ static json_t *s_get_json(unsigned port, const char *path, const char *headers) 
     return j;
 }
 
-static json_t *s_named(json_t *array, const char *key, const char *name) {
-    size_t  i;
-    json_t *v;
-    json_array_foreach(array, i, v) {
-        if (!strcmp(json_string_value(json_object_get(v, key)), name))
-            return v;
-    }
-    fail_msg("no %s %s", key, name);
-    return NULL;
-}
-
 static long long s_int(json_t *o, const char *key) {
     json_t *v = json_object_get(o, key);
     assert_non_null(v);
     return json_integer_value(v);
-}
-
-static tp_test_call_t s_call(const char *id, uint64_t seq, unsigned fields) {
-    return (tp_test_call_t){ .event_id = id,
-                             .source = "crm-eu",
-                             .sequence = seq,
-                             .at_ms = T0 + 2 * H,
-                             .call_id = id,
-                             .hcp_id = "HCP-P",
-                             .status = SUBMITTED,
-                             .call_at_ms = T0 + H,
-                             .fields = fields | TP_FIELD_TERRITORY };
 }
 
 /* Waits for the alert of call `call_id` on the fixture's subscriber: by
@@ -89,21 +64,25 @@ static void s_wait_alert(tp_dfx_t *d, const char *call_id, int status) {
 /* ---- tests ------------------------------------------------------------- */
 
 /* Off unless configured: every dashboard path is a 404. */
+/* The status of GET /v1/kpi with this bearer token. */
+static int s_kpi_as(const tp_dfx_t *d, const char *token) {
+    char auth[128];
+    snprintf(auth, sizeof auth, "Authorization: Bearer %s\r\n", token);
+    return tp_test_get(d->http_port, "GET", "/v1/kpi", auth, NULL);
+}
+
 static void test_off_by_default(void **state) {
-    (void)state;
-    tp_dfx_t                *d = tp_dfx_start_http("event", NULL);
+    tp_dfx_t                *d = *state = tp_dfx_start_http("event", NULL);
     static const char *const paths[] = { "/dashboard/", "/dashboard",        "/dashboard/app.js",
                                          "/v1/alerts",  "/v1/alerts/stream", "/v1/kpi" };
     for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++)
         assert_int_equal(tp_test_get(d->http_port, "GET", paths[i], NULL, NULL), 404);
-    tp_dfx_free(d);
 }
 
 /* A known input: the snapshot lists exactly its open alerts, filters work,
  * and /v1/kpi has the exact figures by territory, rep, step and type. */
 static void test_snapshot_and_kpi(void **state) {
-    (void)state;
-    tp_dfx_t *d = tp_dfx_start_http_with(DASH_ON);
+    tp_dfx_t *d = *state = tp_dfx_start_http_with(DASH_ON);
     /* HCP-P prefers the phone. K1 complete on the phone; K2 incomplete in
      * person; K3 complete on the phone, submitted 49 h after the call. */
     tp_test_feedback_t fb = { .event_id = "fb1",
@@ -113,8 +92,8 @@ static void test_snapshot_and_kpi(void **state) {
                               .effort = -1,
                               .preferred_channel = TOUCHPOINT__V1__CHANNEL__CHANNEL_PHONE };
     tp_dfx_send_feedback(d, &fb);
-    tp_test_call_t k1 = s_call("K1", 1, ALL), k2 = s_call("K2", 2, TP_FIELD_PRODUCTS),
-                   k3 = s_call("K3", 3, ALL);
+    tp_test_call_t k1 = tp_dash_call("K1", 1, ALL), k2 = tp_dash_call("K2", 2, TP_FIELD_PRODUCTS),
+                   k3 = tp_dash_call("K3", 3, ALL);
     k1.channel = k3.channel = TOUCHPOINT__V1__CHANNEL__CHANNEL_PHONE;
     k3.at_ms = T0 + 50 * H;
     tp_dfx_send_call(d, &k1);
@@ -166,19 +145,19 @@ static void test_snapshot_and_kpi(void **state) {
     json_decref(j);
 
     j = s_get_json(d->http_port, "/v1/kpi", NULL);
-    json_t *t1 = s_named(json_object_get(j, "by_territory"), "name", "T-1");
+    json_t *t1 = tp_test_json_named(json_object_get(j, "by_territory"), "name", "T-1");
     assert_int_equal(s_int(t1, "submitted"), 3);
     assert_int_equal(s_int(t1, "complete"), 2);
     assert_int_equal(s_int(t1, "late"), 1);
     assert_int_equal(s_int(t1, "channel_known"), 3);
     assert_int_equal(s_int(t1, "channel_matched"), 2);
     /* The probes: incomplete calls without a territory. */
-    json_t *none = s_named(json_object_get(j, "by_territory"), "name", "_none");
+    json_t *none = tp_test_json_named(json_object_get(j, "by_territory"), "name", "_none");
     assert_int_equal(s_int(none, "submitted"), (long long)d->probes);
     assert_int_equal(s_int(none, "complete"), 0);
-    json_t *rep = s_named(json_object_get(j, "by_rep"), "name", "REP-1");
+    json_t *rep = tp_test_json_named(json_object_get(j, "by_rep"), "name", "REP-1");
     assert_int_equal(s_int(rep, "submitted"), 3 + (long long)d->probes);
-    json_t *nom = s_named(json_object_get(j, "steps"), "step", "NOMINATION");
+    json_t *nom = tp_test_json_named(json_object_get(j, "steps"), "step", "NOMINATION");
     assert_int_equal(s_int(nom, "completed"), 1);
     assert_int_equal(s_int(nom, "over_sla"), 1);
     assert_true(json_real_value(json_object_get(nom, "mean_seconds")) == 6 * 86400.0);
@@ -189,16 +168,16 @@ static void test_snapshot_and_kpi(void **state) {
     json_decref(j);
     /* The answer is shared for a second (many pages poll it); then it
      * follows: a fourth call shows up. */
-    tp_test_call_t k4 = s_call("K4", 4, ALL);
+    tp_test_call_t k4 = tp_dash_call("K4", 4, ALL);
     tp_dfx_send_call(d, &k4);
     long long end = tp_now_ms() + TP_WAIT_MS;
     for (long long n = 0; n != 4;) {
         assert_true(tp_now_ms() < end);
         j = s_get_json(d->http_port, "/v1/kpi", NULL);
-        n = s_int(s_named(json_object_get(j, "by_territory"), "name", "T-1"), "submitted");
+        n = s_int(tp_test_json_named(json_object_get(j, "by_territory"), "name", "T-1"),
+                  "submitted");
         json_decref(j);
     }
-    tp_dfx_free(d);
 }
 
 
@@ -236,11 +215,11 @@ static void s_expect_ids(unsigned port, const char *query, const char *want) {
  * exactly the open alerts of a known input that match; a value is matched
  * whole, case-insensitively. */
 static void test_filters(void **state) {
-    (void)state;
-    tp_dfx_t *d = tp_dfx_start_http_with(DASH_ON);
+    tp_dfx_t *d = *state = tp_dfx_start_http_with(DASH_ON);
     /* Three incomplete calls: K1 by REP-7 to HCP-A, K2 by REP-8 to HCP-A,
      * K3 by REP-8 to HCP-B. The probes are REP-1's, to HCP-1. */
-    tp_test_call_t k1 = s_call("K1", 1, 0), k2 = s_call("K2", 2, 0), k3 = s_call("K3", 3, 0);
+    tp_test_call_t k1 = tp_dash_call("K1", 1, 0), k2 = tp_dash_call("K2", 2, 0),
+                   k3 = tp_dash_call("K3", 3, 0);
     k1.rep_id = "REP-7";
     k2.rep_id = k3.rep_id = "REP-8";
     k1.hcp_id = k2.hcp_id = "HCP-A";
@@ -266,27 +245,32 @@ static void test_filters(void **state) {
         slow += !strcmp(d->got.alerts[d->got.n - 1]->rule, "step_slow");
     }
     unsigned port = d->http_port;
-    s_expect_ids(port, "call=K2", "call_incomplete:call/K2");
-    s_expect_ids(port, "call=k2", "call_incomplete:call/K2");
-    s_expect_ids(port, "call=K", "");
-    s_expect_ids(port, "rep=REP-7", "call_incomplete:call/K1");
-    s_expect_ids(port, "rep=REP-8", "call_incomplete:call/K2,call_incomplete:call/K3");
-    s_expect_ids(port, "hcp=HCP-A", "call_incomplete:call/K1,call_incomplete:call/K2");
-    s_expect_ids(port, "hcp=HCP-B", "call_incomplete:call/K3");
-    s_expect_ids(port, "rep=REP-8&hcp=HCP-A", "call_incomplete:call/K2");
-    s_expect_ids(port, "rep=REP-7&hcp=HCP-B", "");
-    s_expect_ids(port, "contract=C-1", "step_slow:contract/C-1/step/NOMINATION");
-    s_expect_ids(port, "contract=C-2", "step_slow:contract/C-2/step/NOMINATION");
-    s_expect_ids(port, "contract=C-3", "");
-    s_expect_ids(port, "hcp=HCP-C&kind=friction",
-                 "step_slow:contract/C-1/step/NOMINATION,step_slow:contract/C-2/step/NOMINATION");
-    tp_dfx_free(d);
+    /* Each filter of /v1/alerts and the ids it leaves, in order. */
+    static const struct {
+        const char *query, *want;
+    } filters[] = {
+        { "call=K2", "call_incomplete:call/K2" },
+        { "call=k2", "call_incomplete:call/K2" },
+        { "call=K", "" },
+        { "rep=REP-7", "call_incomplete:call/K1" },
+        { "rep=REP-8", "call_incomplete:call/K2,call_incomplete:call/K3" },
+        { "hcp=HCP-A", "call_incomplete:call/K1,call_incomplete:call/K2" },
+        { "hcp=HCP-B", "call_incomplete:call/K3" },
+        { "rep=REP-8&hcp=HCP-A", "call_incomplete:call/K2" },
+        { "rep=REP-7&hcp=HCP-B", "" },
+        { "contract=C-1", "step_slow:contract/C-1/step/NOMINATION" },
+        { "contract=C-2", "step_slow:contract/C-2/step/NOMINATION" },
+        { "contract=C-3", "" },
+        { "hcp=HCP-C&kind=friction",
+          "step_slow:contract/C-1/step/NOMINATION,step_slow:contract/C-2/step/NOMINATION" },
+    };
+    for (size_t i = 0; i < sizeof filters / sizeof filters[0]; i++)
+        s_expect_ids(port, filters[i].query, filters[i].want);
 }
 
 /* With a token file, the data wants the token; the page's files do not. */
 static void test_token(void **state) {
-    (void)state;
-    tp_dfx_t *d = tp_dfx_setup(false);
+    tp_dfx_t *d = *state = tp_dfx_setup(false);
     char     *token = tp_path(d->dir, "dash.token"), yaml[600];
     assert_int_equal(tp_write_file(token, "dash-S3cret\n"), 0);
     assert_int_equal(chmod(token, 0600), 0);
@@ -316,29 +300,19 @@ static void test_token(void **state) {
      * and the running token stays. */
     assert_int_equal(tp_write_file(token, "dash-N3w\n"), 0);
     assert_true(tp_dfx_reload(d, "event", NULL));
-    assert_int_equal(
-        tp_test_get(d->http_port, "GET", "/v1/kpi", "Authorization: Bearer dash-S3cret\r\n", NULL),
-        401);
-    assert_int_equal(
-        tp_test_get(d->http_port, "GET", "/v1/kpi", "Authorization: Bearer dash-N3w\r\n", NULL),
-        200);
+    assert_int_equal(s_kpi_as(d, "dash-S3cret"), 401);
+    assert_int_equal(s_kpi_as(d, "dash-N3w"), 200);
     assert_int_equal(tp_write_file(token, "dash-Open\n"), 0);
     assert_int_equal(chmod(token, 0644), 0);
     assert_false(tp_dfx_reload(d, "event", NULL));
-    assert_int_equal(
-        tp_test_get(d->http_port, "GET", "/v1/kpi", "Authorization: Bearer dash-N3w\r\n", NULL),
-        200);
-    assert_int_equal(
-        tp_test_get(d->http_port, "GET", "/v1/kpi", "Authorization: Bearer dash-Open\r\n", NULL),
-        401);
+    assert_int_equal(s_kpi_as(d, "dash-N3w"), 200);
+    assert_int_equal(s_kpi_as(d, "dash-Open"), 401);
     free(token);
-    tp_dfx_free(d);
 }
 
 /* The page's files: types, caching, and nothing outside the root. */
 static void test_static_files(void **state) {
-    (void)state;
-    tp_dfx_t *d = tp_dfx_start_http_with(DASH_ON);
+    tp_dfx_t *d = *state = tp_dfx_start_http_with(DASH_ON);
     char     *text;
     assert_int_equal(tp_test_get(d->http_port, "GET", "/dashboard/", NULL, &text), 200);
     assert_non_null(strstr(text, "Content-Type: text/html; charset=utf-8"));
@@ -370,7 +344,6 @@ static void test_static_files(void **state) {
             fail_msg("%s was not refused", bad[i]);
     assert_int_equal(tp_test_get(d->http_port, "POST", "/v1/alerts", "Content-Length: 0\r\n", NULL),
                      405);
-    tp_dfx_free(d);
 }
 
 
@@ -385,9 +358,8 @@ static size_t s_open_listed(unsigned port, const char *path) {
  * open; switched off, its streams close and its routes are 404 again; a
  * restart brings the open alerts back (journal, rebuild). */
 static void test_reload_and_restart(void **state) {
-    (void)state;
-    tp_dfx_t      *d = tp_dfx_start_http_with(NULL);
-    tp_test_call_t k2 = s_call("K2", 1, TP_FIELD_PRODUCTS);
+    tp_dfx_t      *d = *state = tp_dfx_start_http_with(NULL);
+    tp_test_call_t k2 = tp_dash_call("K2", 1, TP_FIELD_PRODUCTS);
     tp_dfx_send_call(d, &k2);
     s_wait_alert(d, "K2", TOUCHPOINT__V1__ALERT_STATUS__ALERT_STATUS_FIRING);
     assert_int_equal(tp_test_get(d->http_port, "GET", "/v1/alerts", NULL, NULL), 404);
@@ -442,19 +414,17 @@ static void test_reload_and_restart(void **state) {
                             json_array_get(json_object_get(j, "alerts"), 0), "alertId")),
                         "call_incomplete:call/K2");
     json_decref(j);
-    tp_dfx_free(d);
 }
 
 /* An answer lists at most 20,000 open alerts (their first JSON encoding
  * is work on the event loop), the oldest first, and says how many are open. */
 static void test_list_capped(void **state) {
-    (void)state;
-    tp_dfx_t *d = tp_dfx_start_http_with(DASH_ON);
+    tp_dfx_t *d = *state = tp_dfx_start_http_with(DASH_ON);
     enum { N = 20005 };
     char id[32];
     for (unsigned i = 0; i < N; i++) {
         snprintf(id, sizeof id, "M%u", i);
-        tp_test_call_t c = s_call(id, i + 1, 0);
+        tp_test_call_t c = tp_dash_call(id, i + 1, 0);
         tp_dfx_send_call(d, &c);
     }
     /* All published (the fixture's subscriber has them), so the
@@ -477,7 +447,6 @@ static void test_list_capped(void **state) {
     assert_true(tp_test_read_until(fd, &t, 0, "\"listed\": 20000}", TP_WAIT_MS));
     close(fd);
     free(t.buf);
-    tp_dfx_free(d);
 }
 
 /* examples/grafana-touchpointd.json is JSON, and every metric its
@@ -528,12 +497,11 @@ static void test_grafana_metrics(void **state) {
     tp_dfx_free(d);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_off_by_default), cmocka_unit_test(test_snapshot_and_kpi),
-        cmocka_unit_test(test_filters),        cmocka_unit_test(test_token),
-        cmocka_unit_test(test_static_files),   cmocka_unit_test(test_grafana_metrics),
-        cmocka_unit_test(test_list_capped),    cmocka_unit_test(test_reload_and_restart),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TP_TEST_MAIN(cmocka_unit_test_teardown(test_off_by_default, tp_dfx_teardown),
+             cmocka_unit_test_teardown(test_snapshot_and_kpi, tp_dfx_teardown),
+             cmocka_unit_test_teardown(test_filters, tp_dfx_teardown),
+             cmocka_unit_test_teardown(test_token, tp_dfx_teardown),
+             cmocka_unit_test_teardown(test_static_files, tp_dfx_teardown),
+             cmocka_unit_test(test_grafana_metrics),
+             cmocka_unit_test_teardown(test_list_capped, tp_dfx_teardown),
+             cmocka_unit_test_teardown(test_reload_and_restart, tp_dfx_teardown))

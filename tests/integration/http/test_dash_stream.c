@@ -18,24 +18,10 @@
 #include "tp_dash_alerts.h"
 #include "tp_testdaemon.h"
 #include "tp_testhttp.h"
+#include "tp_testutil.h"
 
-#define T0        1767225600000LL
-#define H         3600000LL
-#define SUBMITTED TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED
-#define ALL       (TP_FIELD_PRODUCTS | TP_FIELD_TOPICS | TP_FIELD_NOTES | TP_FIELD_NEXT_STEP)
-#define DASH_ON   "dashboard: { enabled: true }"
+#include "dash_events.h"
 
-static tp_test_call_t s_call(const char *id, uint64_t seq, unsigned fields) {
-    return (tp_test_call_t){ .event_id = id,
-                             .source = "crm-eu",
-                             .sequence = seq,
-                             .at_ms = T0 + 2 * H,
-                             .call_id = id,
-                             .hcp_id = "HCP-P",
-                             .status = SUBMITTED,
-                             .call_at_ms = T0 + H,
-                             .fields = fields | TP_FIELD_TERRITORY };
-}
 
 /* n incomplete calls "<prefix><i>" (territory T-1): n FIRING alerts; waits
  * until the daemon has taken them all. */
@@ -43,7 +29,7 @@ static void s_open_alerts(tp_dfx_t *d, const char *prefix, unsigned n, unsigned 
     char id[32];
     for (unsigned i = 0; i < n; i++) {
         snprintf(id, sizeof id, "%s%u", prefix, i);
-        tp_test_call_t c = s_call(id, ++*sent, 0);
+        tp_test_call_t c = tp_dash_call(id, ++*sent, 0);
         tp_dfx_send_call(d, &c);
     }
     /* Each raises one alert; the dashboard has it once it is published
@@ -67,8 +53,7 @@ static unsigned long long s_last_id(const tp_test_text_t *t, size_t from) {
  * published; a reconnect with Last-Event-ID gets what it missed, no
  * snapshot. */
 static void test_stream_fire_resolve(void **state) {
-    (void)state;
-    tp_dfx_t *d = tp_dfx_start_http_with(DASH_ON);
+    tp_dfx_t *d = *state = tp_dfx_start_http_with(DASH_ON);
     int       fd = tp_test_connect(d->http_port, 0);
     tp_test_send_request(fd, "GET", "/v1/alerts/stream?territory=T-1", NULL);
     tp_test_text_t t = { 0 };
@@ -76,7 +61,7 @@ static void test_stream_fire_resolve(void **state) {
     assert_non_null(strstr(t.buf, "Content-Type: text/event-stream"));
     assert_non_null(strstr(t.buf, "\"alerts\": []")); /* the probes have no territory */
 
-    tp_test_call_t k9 = s_call("K9", 1, TP_FIELD_PRODUCTS);
+    tp_test_call_t k9 = tp_dash_call("K9", 1, TP_FIELD_PRODUCTS);
     tp_dfx_send_call(d, &k9);
     size_t at = t.len;
     assert_true(tp_test_read_until(fd, &t, at, "\"status\":\"ALERT_STATUS_FIRING\"", TP_WAIT_MS));
@@ -88,7 +73,7 @@ static void test_stream_fire_resolve(void **state) {
                            "event: alert\ndata: {\"topic\":\"accountability.call_incomplete\""
                            ",\"alertId\":\"call_incomplete:call/K9\""));
     /* The complete version resolves it. */
-    k9 = s_call("K9", 2, ALL);
+    k9 = tp_dash_call("K9", 2, ALL);
     k9.event_id = "K9b";
     tp_dfx_send_call(d, &k9);
     at = t.len;
@@ -121,7 +106,6 @@ static void test_stream_fire_resolve(void **state) {
     while (tp_test_metric(d->http_port, "touchpointd_dashboard_streams") != 0)
         assert_true(tp_now_ms() < end);
     free(tp_dfx_stop(d));
-    tp_dfx_free(d);
 }
 
 /* At most max_clients streams; a client that never reads is cut once its
@@ -151,7 +135,7 @@ static void test_limits(void **state) {
         assert_true(tp_now_ms() < end);
         for (unsigned i = 0; i < 100; i++, n++) {
             snprintf(id, sizeof id, "S%u", n);
-            tp_test_call_t c = s_call(id, n + 1, 0);
+            tp_test_call_t c = tp_dash_call(id, n + 1, 0);
             tp_dfx_send_call(d, &c);
             tp_test_read_until(fast, &t, t.len, "\x01never",
                                0); /* read as we go, as a browser does */
@@ -175,9 +159,7 @@ static void test_limits(void **state) {
     close(slow);
     close(fast);
     free(t.buf);
-    char *log = tp_dfx_stop(d);
-    assert_non_null(strstr(log, "Dashboard stream cut"));
-    free(log);
+    tp_dfx_stop_expect(d, "Dashboard stream cut");
     tp_dfx_free(d);
 }
 
@@ -185,8 +167,7 @@ static void test_limits(void **state) {
  * 200 ms, against 15 s by default: two of them within the wait prove the
  * key is applied), and not inside the snapshot's data line. */
 static void test_keepalive(void **state) {
-    (void)state;
-    tp_dfx_t *d = tp_dfx_start_http_with("dashboard: { enabled: true, keepalive: 200ms }");
+    tp_dfx_t *d = *state = tp_dfx_start_http_with("dashboard: { enabled: true, keepalive: 200ms }");
     int       fd = tp_test_connect(d->http_port, 0);
     tp_test_send_request(fd, "GET", "/v1/alerts/stream", NULL);
     tp_test_text_t t = { 0 };
@@ -199,15 +180,13 @@ static void test_keepalive(void **state) {
     assert_true(tp_test_read_until(fd, &t, at, ": keep-alive\n\n", 5000));
     close(fd);
     free(t.buf);
-    tp_dfx_free(d);
 }
 
 /* A Last-Event-ID the ring of TP_DASH_RESUME_RING transitions still
  * reaches resumes (only what came after it); one older than the ring gets
  * a fresh snapshot listing every open alert, then the stream goes on. */
 static void test_resume_older_than_ring(void **state) {
-    (void)state;
-    tp_dfx_t *d = tp_dfx_start_http_with(DASH_ON);
+    tp_dfx_t *d = *state = tp_dfx_start_http_with(DASH_ON);
     unsigned  sent = 0;
     s_open_alerts(d, "A", 1, &sent);
     int fd = tp_test_connect(d->http_port, 0);
@@ -250,12 +229,11 @@ static void test_resume_older_than_ring(void **state) {
     assert_non_null(strstr(t.buf, "event: snapshot\ndata: {"));
     assert_null(strstr(t.buf, "event: alert\n"));
     /* ...and the live ones after it. */
-    tp_test_call_t c = s_call("LIVE", ++sent, 0);
+    tp_test_call_t c = tp_dash_call("LIVE", ++sent, 0);
     tp_dfx_send_call(d, &c);
     assert_true(tp_test_read_until(fd, &t, 0, "\"callId\":\"LIVE\"", TP_WAIT_MS));
     close(fd);
     free(t.buf);
-    tp_dfx_free(d);
 }
 
 /* A large snapshot and CLIENTS streams that never read it: the daemon
@@ -322,17 +300,11 @@ static void test_snapshot_memory_bounded(void **state) {
         close(stuck[i]);
     close(fd);
     free(t.buf);
-    char *log = tp_dfx_stop(d);
-    assert_non_null(strstr(log, "its snapshot not read for a keep-alive interval"));
-    free(log);
+    tp_dfx_stop_expect(d, "its snapshot not read for a keep-alive interval");
     tp_dfx_free(d);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_stream_fire_resolve),     cmocka_unit_test(test_keepalive),
-        cmocka_unit_test(test_resume_older_than_ring),  cmocka_unit_test(test_limits),
-        cmocka_unit_test(test_snapshot_memory_bounded),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TP_TEST_MAIN(cmocka_unit_test_teardown(test_stream_fire_resolve, tp_dfx_teardown),
+             cmocka_unit_test_teardown(test_keepalive, tp_dfx_teardown),
+             cmocka_unit_test_teardown(test_resume_older_than_ring, tp_dfx_teardown),
+             cmocka_unit_test(test_limits), cmocka_unit_test(test_snapshot_memory_bounded))

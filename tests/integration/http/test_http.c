@@ -21,6 +21,7 @@
 #include "tp_http.h"
 #include "tp_testdaemon.h"
 #include "tp_testhttp.h"
+#include "tp_testutil.h"
 
 #define T0        1767225600000LL
 #define H         3600000LL
@@ -257,9 +258,7 @@ static void test_healthz_metrics_status(void **state) {
     char url[64], *out = tp_path(d->dir, "stat.out"), *err = tp_path(d->dir, "stat.err");
     snprintf(url, sizeof url, "http://127.0.0.1:%u", d->http_port);
     const char *argv[] = { TP_STAT_BIN, "--url", url, NULL };
-    tp_proc_t   p;
-    assert_int_equal(tp_proc_spawn(&p, argv, NULL, out, err), 0);
-    assert_int_equal(tp_proc_wait(&p, TP_WAIT_MS), 0);
+    assert_int_equal(tp_run(argv, out, err, TP_WAIT_MS), 0);
     char *text = tp_read_file(out);
     assert_non_null(strstr(text, "health: ok"));
     assert_non_null(strstr(
@@ -290,8 +289,7 @@ static bool s_listening(unsigned port) {
 /* http.listen moved by a reload: the new port answers, the old one is
  * closed, and the counters carry on (a scrape never sees a reset). */
 static void test_reload_moves_http_and_keeps_metrics(void **state) {
-    (void)state;
-    tp_dfx_t *d = tp_dfx_start_http("event", NULL);
+    tp_dfx_t *d = *state = tp_dfx_start_http("event", NULL);
     unsigned  old = d->http_port, port = tp_free_port();
     char     *path = tp_path(d->dir, "next.yaml");
     tp_dfx_write_config(d, path, "event", NULL);
@@ -321,7 +319,6 @@ static void test_reload_moves_http_and_keeps_metrics(void **state) {
     free(moved);
     free(yaml);
     free(path);
-    tp_dfx_free(d);
 }
 
 static void test_tp_stat_unreachable(void **state) {
@@ -336,12 +333,8 @@ static void test_tp_stat_unreachable(void **state) {
     char *out = tp_path(dir, "out"), *err = tp_path(dir, "err");
     snprintf(url, sizeof url, "http://127.0.0.1:%u", ntohs(a.sin_port));
     const char *argv[] = { TP_STAT_BIN, "--url", url, NULL };
-    tp_proc_t   p;
-    assert_int_equal(tp_proc_spawn(&p, argv, NULL, out, err), 0);
-    assert_int_equal(tp_proc_wait(&p, TP_WAIT_MS), 1);
-    char *text = tp_read_file(err);
-    assert_non_null(strstr(text, "cannot reach touchpointd at"));
-    free(text);
+    assert_int_equal(tp_run(argv, out, err, TP_WAIT_MS), 1);
+    TP_EXPECT_FILE_HAS(err, "cannot reach touchpointd at");
     tp_rmrf(dir);
     free(dir);
     free(out);
@@ -352,8 +345,7 @@ static void test_tp_stat_unreachable(void **state) {
  * the last minute: the daemon is stopped (SIGSTOP) a little longer than
  * that, so its periodic tick fires that late when it continues. */
 static void test_healthz_fails_after_a_stalled_loop(void **state) {
-    (void)state;
-    tp_dfx_t      *d = tp_dfx_start_http("event", NULL);
+    tp_dfx_t      *d = *state = tp_dfx_start_http("event", NULL);
     tp_test_resp_t r = tp_test_http_request(d->http_port, EVHTTP_REQ_GET, "/healthz");
     assert_int_equal(r.code, 200);
     tp_test_resp_free(&r);
@@ -374,15 +366,9 @@ static void test_healthz_fails_after_a_stalled_loop(void **state) {
     assert_non_null(strstr(r.body, "event loop: a 1 s timer fired "));
     tp_test_resp_free(&r);
     free(tp_dfx_stop(d));
-    tp_dfx_free(d);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_healthz_metrics_status),
-        cmocka_unit_test(test_healthz_fails_after_a_stalled_loop),
-        cmocka_unit_test(test_tp_stat_unreachable),
-        cmocka_unit_test(test_reload_moves_http_and_keeps_metrics),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TP_TEST_MAIN(cmocka_unit_test(test_healthz_metrics_status),
+             cmocka_unit_test_teardown(test_healthz_fails_after_a_stalled_loop, tp_dfx_teardown),
+             cmocka_unit_test(test_tp_stat_unreachable),
+             cmocka_unit_test_teardown(test_reload_moves_http_and_keeps_metrics, tp_dfx_teardown))

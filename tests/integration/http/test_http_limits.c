@@ -18,6 +18,7 @@
 
 #include "tp_testdaemon.h"
 #include "tp_testhttp.h"
+#include "tp_testutil.h"
 
 /* True once the peer has closed fd (EOF or reset), reading and dropping
  * whatever it sent first; false if it is still open after timeout_ms. */
@@ -99,8 +100,7 @@ static void test_cap_and_slow_requests(void **state) {
  * alive), is closed after http.idle_timeout (1 s here; 10 s by default,
  * longer than the 5 s allowed). */
 static void test_idle_timeout(void **state) {
-    (void)state;
-    tp_dfx_t *d = tp_dfx_start_http_with("idle_timeout: 1s, request_timeout: 60s");
+    tp_dfx_t *d = *state = tp_dfx_start_http_with("idle_timeout: 1s, request_timeout: 60s");
     int       silent = tp_test_connect(d->http_port, 0);
     int       kept = tp_test_connect(d->http_port, 0);
     tp_test_send_request(kept, "GET", "/healthz", NULL);
@@ -113,14 +113,12 @@ static void test_idle_timeout(void **state) {
     close(kept);
     /* Closed by the idle timeout, not the request deadline. */
     assert_true(tp_test_metric(d->http_port, "touchpointd_http_connections_timed_out_total") == 0);
-    tp_dfx_free(d);
 }
 
 /* Headers over 8 KiB are refused (evhttp answers 400), a body over 1 KiB
  * where no body is expected (ingest off) too (413); the endpoint serves on. */
 static void test_header_and_body_limits(void **state) {
-    (void)state;
-    tp_dfx_t *d = tp_dfx_start_http("event", NULL);
+    tp_dfx_t *d = *state = tp_dfx_start_http("event", NULL);
     char     *big = malloc(9001 + 32);
     strcpy(big, "X-Big: ");
     memset(big + 7, 'a', 9000);
@@ -141,14 +139,8 @@ static void test_header_and_body_limits(void **state) {
     body[100] = '\0'; /* small enough to be read: then the method is refused */
     assert_int_equal(tp_test_request(d->http_port, "POST", "/metrics", NULL, body, NULL), 405);
     assert_int_equal(tp_test_get(d->http_port, "GET", "/healthz", NULL, NULL), 200);
-    tp_dfx_free(d);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_cap_and_slow_requests),
-        cmocka_unit_test(test_idle_timeout),
-        cmocka_unit_test(test_header_and_body_limits),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TP_TEST_MAIN(cmocka_unit_test(test_cap_and_slow_requests),
+             cmocka_unit_test_teardown(test_idle_timeout, tp_dfx_teardown),
+             cmocka_unit_test_teardown(test_header_and_body_limits, tp_dfx_teardown))

@@ -127,6 +127,28 @@ static json_t *s_counts(const s_resp_t *r, int code, json_int_t accepted, json_i
     return list;
 }
 
+/* Item i of a refused list: its index, event_id (NULL: not checked) and
+ * error (NULL: not checked); returns the error. */
+static const char *s_refused_is(json_t *refused, size_t i, json_int_t index, const char *event_id,
+                                const char *error) {
+    json_t     *item = json_array_get(refused, i);
+    const char *err = json_string_value(json_object_get(item, "error"));
+    assert_int_equal(json_integer_value(json_object_get(item, "index")), index);
+    if (event_id)
+        assert_string_equal(json_string_value(json_object_get(item, "event_id")), event_id);
+    if (error)
+        assert_string_equal(err, error);
+    return err;
+}
+
+/* Posts body and asserts the answer's code and counts (s_counts). */
+static void s_post_counts(tp_dfx_t *d, const char *type, const char *auth, const char *body,
+                          int code, json_int_t accepted, json_int_t duplicates, size_t refused) {
+    s_resp_t r = s_post(d, type, auth, body);
+    s_counts(&r, code, accepted, duplicates, refused);
+    s_resp_free(&r);
+}
+
 /* The error message of a 4xx/5xx answer. */
 static const char *s_error(const s_resp_t *r, int code) {
     if (r->code != code)
@@ -184,12 +206,10 @@ static void s_has_metric(tp_dfx_t *d, const char *line) {
 /* One event: 200 once stored, its alert on the bus; then the same again
  * (a duplicate), and every way a request can be wrong. */
 static void test_single_event(void **state) {
-    (void)state;
-    tp_dfx_t *d = tp_dfx_start_http_with(INGEST_ON);
+    tp_dfx_t *d = *state = tp_dfx_start_http_with(INGEST_ON);
     char     *ev = s_text(s_call("h1", "H-1", "SUBMITTED", T0, false));
-    s_resp_t  r = s_post(d, "application/json", NULL, ev);
-    s_counts(&r, 200, 1, 0, 0);
-    s_resp_free(&r);
+    s_resp_t  r;
+    s_post_counts(d, "application/json", NULL, ev, 200, 1, 0, 0);
     s_expect_alert(d, "call_incomplete", "H-1");
 
     r = s_post(d, "application/json; charset=utf-8", NULL, ev);
@@ -228,27 +248,19 @@ static void test_single_event(void **state) {
     s_has_metric(d, "touchpointd_events_received_total{topic=\"crm.call\",source=\"webhook\"} 1");
     s_has_metric(d, "touchpointd_duplicates_total 1");
     free(ev);
-    char *log = tp_dfx_stop(d);
-    assert_non_null(strstr(log, "/healthz /metrics /status /v1/events"));
-    free(log);
-    tp_dfx_free(d);
+    tp_dfx_stop_expect(d, "/healthz /metrics /status /v1/events");
 }
 
 /* A batch with a bad item: 422 names it; the others are processed. */
 static void test_batch_partial(void **state) {
-    (void)state;
-    tp_dfx_t *d = tp_dfx_start_http_with(INGEST_ON);
+    tp_dfx_t *d = *state = tp_dfx_start_http_with(INGEST_ON);
     json_t   *bad = json_pack("{s:s, s:s, s:{s:s, s:s}}", "eventId", "b2", "source", "webhook",
                               "call", "callId", "B-2", "status", "SUBMITED");
     char    *batch = s_text(json_pack("[o, o, o]", s_call("b1", "B-1", "SUBMITTED", T0, false), bad,
                                       s_call("b3", "B-3", "SUBMITTED", T0, false)));
     s_resp_t r = s_post(d, "application/json", NULL, batch);
     json_t  *refused = s_counts(&r, 422, 2, 0, 1);
-    json_t  *item = json_array_get(refused, 0);
-    assert_int_equal(json_integer_value(json_object_get(item, "index")), 1);
-    assert_string_equal(json_string_value(json_object_get(item, "event_id")), "b2");
-    assert_string_equal(json_string_value(json_object_get(item, "error")),
-                        "call.status: unknown enum value \"SUBMITED\"");
+    s_refused_is(refused, 0, 1, "b2", "call.status: unknown enum value \"SUBMITED\"");
     s_resp_free(&r);
     s_expect_alert(d, "call_incomplete", "B-1");
     s_expect_alert(d, "call_incomplete", "B-3");
@@ -260,10 +272,7 @@ static void test_batch_partial(void **state) {
                                    s_call("b5", "B-5", "SUBMITTED", T0, true)));
     r = s_post(d, "application/json", NULL, two);
     refused = s_counts(&r, 422, 1, 1, 1);
-    item = json_array_get(refused, 0);
-    assert_int_equal(json_integer_value(json_object_get(item, "index")), 0);
-    assert_string_equal(json_string_value(json_object_get(item, "event_id")), "");
-    assert_non_null(strstr(json_string_value(json_object_get(item, "error")), "event_id"));
+    assert_non_null(strstr(s_refused_is(refused, 0, 0, "", NULL), "event_id"));
     s_resp_free(&r);
 
     /* NDJSON: blank lines skipped, a line that is not JSON is an item refused. */
@@ -272,15 +281,9 @@ static void test_batch_partial(void **state) {
     assert_true(asprintf(&nd, "%s\n\n[nope\n{\"eventId\": \"n3\"}\n", l1) > 0);
     r = s_post(d, "application/x-ndjson", NULL, nd);
     refused = s_counts(&r, 422, 1, 0, 2);
-    item = json_array_get(refused, 0);
-    assert_int_equal(json_integer_value(json_object_get(item, "index")), 1);
-    assert_string_equal(json_string_value(json_object_get(item, "error")),
-                        "not JSON: line 3, column 5: invalid token near 'nope'");
-    item = json_array_get(refused, 1);
-    assert_int_equal(json_integer_value(json_object_get(item, "index")), 2);
-    assert_string_equal(json_string_value(json_object_get(item, "event_id")), "n3");
-    assert_string_equal(json_string_value(json_object_get(item, "error")),
-                        "no payload: one of call, contracting, feedback, watermark is required");
+    s_refused_is(refused, 0, 1, NULL, "not JSON: line 3, column 5: invalid token near 'nope'");
+    s_refused_is(refused, 1, 2, "n3",
+                 "no payload: one of call, contracting, feedback, watermark is required");
     s_resp_free(&r);
     s_expect_alert(d, "call_incomplete", "N-1");
 
@@ -292,16 +295,15 @@ static void test_batch_partial(void **state) {
     free(two);
     free(l1);
     free(nd);
-    tp_dfx_free(d);
 }
 
 /* Bodies over max_body_bytes get evhttp's 413, batches over 10,000 items
  * ours; the endpoint answers normally afterwards. */
 static void test_limits(void **state) {
-    (void)state;
-    tp_dfx_t *d = tp_dfx_start_http_with("ingest: { enabled: true, max_body_bytes: 65536 }");
-    size_t    big = 70000;
-    char     *body = malloc(big + 1);
+    tp_dfx_t *d = *state =
+        tp_dfx_start_http_with("ingest: { enabled: true, max_body_bytes: 65536 }");
+    size_t big = 70000;
+    char  *body = malloc(big + 1);
     memset(body, ' ', big);
     body[0] = '[';
     body[big - 1] = ']';
@@ -323,12 +325,9 @@ static void test_limits(void **state) {
     free(body);
 
     char *ev = s_text(s_call("l1", "L-1", "SUBMITTED", T0, false));
-    r = s_post(d, "application/json", NULL, ev);
-    s_counts(&r, 200, 1, 0, 0);
-    s_resp_free(&r);
+    s_post_counts(d, "application/json", NULL, ev, 200, 1, 0, 0);
     free(ev);
     s_has_metric(d, "touchpointd_http_ingest_events_total{result=\"accepted\"} 1");
-    tp_dfx_free(d);
 }
 
 static void s_write_token(const char *path, const char *text, mode_t mode) {
@@ -339,8 +338,7 @@ static void s_write_token(const char *path, const char *text, mode_t mode) {
 /* A token file others can read stops the start and refuses a reload; the
  * token is re-read on reload; ingest switched off answers 404. */
 static void test_bearer_token(void **state) {
-    (void)state;
-    tp_dfx_t *d = tp_dfx_setup(false);
+    tp_dfx_t *d = *state = tp_dfx_setup(false);
     char     *token = tp_path(d->dir, "ingest.token"), yaml[600];
     snprintf(yaml, sizeof yaml, "ingest: { enabled: true, bearer_token_file: \"%s\" }", token);
     d->http = true;
@@ -370,16 +368,12 @@ static void test_bearer_token(void **state) {
         s_error(&r, 401);
         s_resp_free(&r);
     }
-    r = s_post(d, "application/json", "Bearer s3cret-Token_1", e1);
-    s_counts(&r, 200, 1, 0, 0);
-    s_resp_free(&r);
+    s_post_counts(d, "application/json", "Bearer s3cret-Token_1", e1, 200, 1, 0, 0);
 
     /* Readable by others: the reload is refused, the old token still works. */
     assert_int_equal(chmod(token, 0604), 0);
     assert_false(tp_dfx_reload(d, "event", NULL));
-    r = s_post(d, "application/json", "bearer s3cret-Token_1", e1);
-    s_counts(&r, 200, 0, 1, 0);
-    s_resp_free(&r);
+    s_post_counts(d, "application/json", "bearer s3cret-Token_1", e1, 200, 0, 1, 0);
 
     /* A new token: the old one is refused from the reload on. */
     s_write_token(token, "t0ken-2\n", 0640);
@@ -387,9 +381,7 @@ static void test_bearer_token(void **state) {
     r = s_post(d, "application/json", "Bearer s3cret-Token_1", e1);
     s_error(&r, 401);
     s_resp_free(&r);
-    r = s_post(d, "application/json", "Bearer t0ken-2", e1);
-    s_counts(&r, 200, 0, 1, 0);
-    s_resp_free(&r);
+    s_post_counts(d, "application/json", "Bearer t0ken-2", e1, 200, 0, 1, 0);
 
     d->http_yaml = "ingest: { enabled: false }";
     assert_true(tp_dfx_reload(d, "event", NULL));
@@ -403,37 +395,28 @@ static void test_bearer_token(void **state) {
     free(log);
     free(e1);
     free(token);
-    tp_dfx_free(d);
 }
 
 /* A 200 is a promise: the event is in the journal's event log, so after
  * SIGKILL the restart rebuilds its state and its deadline still fires. */
 static void test_survives_sigkill(void **state) {
-    (void)state;
-    tp_dfx_t *d = tp_dfx_start_http_with(INGEST_ON);
+    tp_dfx_t *d = *state = tp_dfx_start_http_with(INGEST_ON);
     char     *planned = s_text(s_call("k1", "K-1", "PLANNED", T0, false));
-    s_resp_t  r = s_post(d, "application/json", NULL, planned);
-    s_counts(&r, 200, 1, 0, 0);
-    s_resp_free(&r);
+    s_post_counts(d, "application/json", NULL, planned, 200, 1, 0, 0);
     assert_int_equal(tp_proc_signal(&d->proc, SIGKILL), 0);
     assert_int_equal(tp_proc_wait(&d->proc, TP_WAIT_MS), 128 + SIGKILL);
     tp_dfx_restart(d, NULL);
 
     /* Rebuilt: the same event again is a duplicate... */
-    r = s_post(d, "application/json", NULL, planned);
-    s_counts(&r, 200, 0, 1, 0);
-    s_resp_free(&r);
+    s_post_counts(d, "application/json", NULL, planned, 200, 0, 1, 0);
     /* ...and a watermark past call_at + 48h fires its deadline. */
     char *wm = s_text(json_pack("{s:s, s:s, s:I, s:{s:I}}", "eventId", "wm1", "source", "webhook",
                                 "occurredAtMs", (json_int_t)(T0 + 49 * H), "watermark", "nowMs",
                                 (json_int_t)(T0 + 49 * H)));
-    r = s_post(d, "application/json", NULL, wm);
-    s_counts(&r, 200, 1, 0, 0);
-    s_resp_free(&r);
+    s_post_counts(d, "application/json", NULL, wm, 200, 1, 0, 0);
     s_expect_alert(d, "call_unsubmitted", "K-1");
     free(planned);
     free(wm);
-    tp_dfx_free(d);
 }
 
 /* TP_BENCH=1: events/s, HTTP in batches of 1 and 500 against the ZeroMQ
@@ -524,9 +507,12 @@ int main(void) {
      * refuses (413): that must be an EPIPE for the client, not our death. */
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_single_event),     cmocka_unit_test(test_batch_partial),
-        cmocka_unit_test(test_limits),           cmocka_unit_test(test_bearer_token),
-        cmocka_unit_test(test_survives_sigkill), cmocka_unit_test(test_bench),
+        cmocka_unit_test_teardown(test_single_event, tp_dfx_teardown),
+        cmocka_unit_test_teardown(test_batch_partial, tp_dfx_teardown),
+        cmocka_unit_test_teardown(test_limits, tp_dfx_teardown),
+        cmocka_unit_test_teardown(test_bearer_token, tp_dfx_teardown),
+        cmocka_unit_test_teardown(test_survives_sigkill, tp_dfx_teardown),
+        cmocka_unit_test(test_bench),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -16,6 +16,7 @@
 
 #include "tp_testdaemon.h"
 #include "tp_testhttp.h"
+#include "tp_testutil.h"
 
 #define JSON "Content-Type: application/json\r\n"
 
@@ -32,8 +33,7 @@ static int s_post(tp_dfx_t *d, const char *id, char **ret_text) {
 }
 
 static void test_commit_failing(void **state) {
-    (void)state;
-    tp_dfx_t *d = tp_dfx_start_http_with("ingest: { enabled: true }");
+    tp_dfx_t *d = *state = tp_dfx_start_http_with("ingest: { enabled: true }");
     char     *text;
     assert_int_equal(s_post(d, "e1", &text), 200);
     free(text);
@@ -76,12 +76,6 @@ static void test_commit_failing(void **state) {
     free(text);
     assert_true(tp_test_metric(d->http_port, "touchpointd_journal_commit_errors_total") >= 1);
     free(path);
-    tp_dfx_free(d);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_commit_failing),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TP_TEST_MAIN(cmocka_unit_test_teardown(test_commit_failing, tp_dfx_teardown))

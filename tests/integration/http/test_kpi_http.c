@@ -14,6 +14,7 @@
 #include "tp_config.h"
 #include "tp_testdaemon.h"
 #include "tp_testhttp.h"
+#include "tp_testutil.h"
 
 #define T0        1767225600000LL
 #define H         3600000LL
@@ -75,24 +76,12 @@ static void s_has(const char *text, const char *line) {
         fail_msg("missing \"%s\" in /metrics", line);
 }
 
-static json_t *s_named(json_t *array, const char *key, const char *name) {
-    size_t  i;
-    json_t *v;
-    json_array_foreach(array, i, v) {
-        if (!strcmp(json_string_value(json_object_get(v, key)), name))
-            return v;
-    }
-    fail_msg("no %s %s", key, name);
-    return NULL;
-}
-
 /* K1 is open 3 days (FIRING at T0+2h, corrected at T0+3d+2h); K2 fires at
  * T0+3d+3h and a watermark moves the clock 8 days on. The sync probes'
  * alerts (at T0, never resolved) are open too. HCP-P (T-1) answers
  * nps 10, effort 3; HCP-Q (no call) nps 3, effort 7. */
 static void test_kpi_over_http(void **state) {
-    (void)state;
-    tp_dfx_t *d = tp_dfx_start_http_with("dashboard: { enabled: true }");
+    tp_dfx_t *d = *state = tp_dfx_start_http_with("dashboard: { enabled: true }");
     s_call(d, "k1", "K1", T0 + 2 * H, 0);
     s_wait_alert(d, "K1", FIRING);
     s_call(d, "k1fix", "K1", T0 + 3 * D + 2 * H, ALL);
@@ -130,25 +119,66 @@ static void test_kpi_over_http(void **state) {
     free(text);
 
     json_t *j = s_get_json(d->http_port, "/v1/kpi");
-    json_t *r = s_named(json_object_get(j, "resolution"), "rule", "call_incomplete");
+    json_t *r = tp_test_json_named(json_object_get(j, "resolution"), "rule", "call_incomplete");
     assert_int_equal(json_integer_value(json_object_get(r, "count")), 1);
     /* 259,200 s is in the bucket [60*2^12, 60*2^12.5): its middle 60*2^12.25. */
     assert_float_equal(json_real_value(json_object_get(r, "median_seconds")), 292259.5, 0.1);
-    json_t *t1 = s_named(json_object_get(r, "by_territory"), "name", "T-1");
+    json_t *t1 = tp_test_json_named(json_object_get(r, "by_territory"), "name", "T-1");
     assert_int_equal(json_integer_value(json_object_get(t1, "count")), 1);
     json_t *fb = json_object_get(j, "feedback");
     assert_int_equal(json_integer_value(json_object_get(fb, "answers")), 2);
     assert_int_equal(json_integer_value(json_object_get(fb, "promoters")), 1);
     assert_int_equal(json_integer_value(json_object_get(fb, "detractors")), 1);
-    json_t *ft = s_named(json_object_get(fb, "by_territory"), "name", "T-1");
+    json_t *ft = tp_test_json_named(json_object_get(fb, "by_territory"), "name", "T-1");
     assert_float_equal(json_real_value(json_object_get(ft, "nps")), 100, 0.001);
+
+    /* The weekly trend: K1's 3 days in the ISO week of its RESOLVED
+     * (T0+3d, a Sunday: the week of Monday 2025-12-29), territory T-1; as
+     * CSV for BI tools too. */
+    json_t *trend = s_get_json(d->http_port, "/v1/kpi/trend?metric=resolution_median_seconds"
+                                             "&by=territory&bucket=week");
+    json_t *wk = json_array_get(json_object_get(trend, "buckets"), 0);
+    assert_string_equal(json_string_value(json_object_get(wk, "start")), "2025-12-29T00:00:00Z");
+    assert_float_equal(json_real_value(json_object_get(json_object_get(wk, "values"), "T-1")),
+                       292259.5, 0.1);
+    text = s_get(d->http_port, "/v1/kpi/trend?metric=nps&format=csv");
+    assert_non_null(strstr(text, "Content-Type: text/csv"));
+    assert_non_null(strstr(text, "\r\n\r\nperiod_start,group,value,count\r\n"));
+    assert_non_null(strstr(text, "\r\n2025-12-29T00:00:00Z,T-1,100,1\r\n"));
+    free(text);
+    assert_int_equal(
+        tp_test_get(d->http_port, "GET", "/v1/kpi/trend?metric=nps", "Accept: text/csv\r\n", &text),
+        200);
+    assert_non_null(strstr(text, "\r\n2025-12-29T00:00:00Z,_none,-100,1\r\n"));
+    free(text);
+    assert_int_equal(tp_test_get(d->http_port, "GET", "/v1/kpi/trend?metric=bogus", NULL, &text),
+                     400);
+    free(text);
+    assert_int_equal(
+        tp_test_get(d->http_port, "GET", "/v1/kpi/trend?metric=nps&bucket=month", NULL, &text),
+        400);
+    free(text);
+
+    /* A restart rebuilds the KPIs from the event log: the same figures
+     * (the restart's own sync probes only add open alerts and calls). */
+    free(tp_dfx_stop(d));
+    tp_dfx_restart(d, NULL);
+    json_t *again = s_get_json(d->http_port, "/v1/kpi");
+    assert_true(json_equal(json_object_get(again, "resolution"), json_object_get(j, "resolution")));
+    assert_true(json_equal(json_object_get(again, "feedback"), json_object_get(j, "feedback")));
+    json_t *trend2 = s_get_json(d->http_port, "/v1/kpi/trend?metric=resolution_median_seconds"
+                                              "&by=territory&bucket=week");
+    assert_true(json_equal(trend2, trend));
+    json_decref(trend2);
+    json_decref(trend);
+    text = s_get(d->http_port, "/metrics");
+    s_has(text, "touchpointd_alert_resolution_seconds_sum{kind=\"accountability\",rule=\"call_"
+                "incomplete\"} 259200");
+    s_has(text, "touchpointd_nps{territory=\"T-1\",contract_type=\"\"} 100");
+    s_has(text, "touchpointd_effort_score_mean{territory=\"\",contract_type=\"\"} 5");
+    free(text);
+    json_decref(again);
     json_decref(j);
-    tp_dfx_free(d);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_kpi_over_http),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TP_TEST_MAIN(cmocka_unit_test_teardown(test_kpi_over_http, tp_dfx_teardown))

@@ -17,18 +17,14 @@
 
 #include "tp_config.h"
 #include "tp_testdaemon.h"
+#include "tp_testutil.h"
 
 #define T0        1767225600000LL
 #define SUBMITTED TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED
 
 /* Sends n incomplete calls (n FIRING alerts) named prefix-0.. */
 static void s_fire(tp_dfx_t *d, const char *prefix, unsigned n) {
-    for (unsigned i = 0; i < n; i++) {
-        char id[48];
-        snprintf(id, sizeof id, "%s-%u", prefix, i);
-        tp_test_call_t c = { .event_id = id, .at_ms = T0, .call_id = id, .status = SUBMITTED };
-        tp_dfx_send_call(d, &c);
-    }
+    tp_dfx_fire_with(d, prefix, n, &(tp_dfx_fire_t){ .no_wait = true });
 }
 
 typedef struct {
@@ -67,8 +63,7 @@ static void s_replay(tp_dfx_t *d, const char *cmd, const char *arg, replay_t *ou
 }
 
 static void test_sequences_survive_restarts_and_replay_serves_them(void **state) {
-    (void)state;
-    tp_dfx_t *d = tp_dfx_start("event", NULL);
+    tp_dfx_t *d = *state = tp_dfx_start("event", NULL);
     s_fire(d, "A", 5);
     for (int i = 0; i < 5; i++)
         assert_true(tp_dfx_recv_alert(d, TP_WAIT_MS));
@@ -127,17 +122,14 @@ static void test_sequences_survive_restarts_and_replay_serves_them(void **state)
     assert_true(tp_dfx_recv_alert(d, TP_WAIT_MS));
     assert_true(tp_dfx_live_stat(d, "journal_commits") > commits);
     char *log = tp_dfx_stop(d);
-    assert_int_equal(tp_dfx_stat(log, "journal_errors"), 0);
-    assert_int_equal(tp_dfx_stat(log, "replay_requests"), 1);
+    TP_EXPECT_STATS(log, { "journal_errors", 0 }, { "replay_requests", 1 });
     free(log);
-    tp_dfx_free(d);
 }
 
 /* A subscriber that never reads: the PUB side fills up and drops, each
  * drop is counted, and the journal still has every alert. */
 static void test_pub_drops_are_counted_and_journal_has_all(void **state) {
-    (void)state;
-    tp_dfx_t *d = tp_dfx_start_with("event", NULL, 10);
+    tp_dfx_t *d = *state = tp_dfx_start_with("event", NULL, 10);
     void     *lazy = zmq_socket(d->zctx, ZMQ_SUB);
     int       one = 1, zero = 0;
     zmq_setsockopt(lazy, ZMQ_RCVHWM, &one, sizeof one);
@@ -171,12 +163,10 @@ static void test_pub_drops_are_counted_and_journal_has_all(void **state) {
     assert_true(dropped <= 3000);
     free(log);
     zmq_close(lazy);
-    tp_dfx_free(d);
 }
 
 static void test_corrupt_journal_is_refused_then_moved_aside(void **state) {
-    (void)state;
-    tp_dfx_t *d = tp_dfx_start("event", NULL);
+    tp_dfx_t *d = *state = tp_dfx_start("event", NULL);
     free(tp_dfx_stop(d));
     char *db = tp_path(d->dir, "state/journal.db");
     assert_int_equal(tp_write_file(db, "this is not an SQLite database, it is a shopping list\n"
@@ -197,13 +187,10 @@ static void test_corrupt_journal_is_refused_then_moved_aside(void **state) {
     assert_true(tp_dfx_recv_alert(d, TP_WAIT_MS));
     /* Sequence numbers jump above anything the lost journal handed out. */
     assert_true(d->got.alerts[0]->sequence > 1700000000000000ULL);
-    text = tp_read_file(d->err);
-    assert_non_null(strstr(text, "Moved the corrupt journal to"));
-    free(text);
+    TP_EXPECT_FILE_HAS(d->err, "Moved the corrupt journal to");
     free(tp_dfx_stop(d));
     free(db);
     free(wal);
-    tp_dfx_free(d);
 }
 
 /* Runs tp-tail --durable until it has printed `count` alerts; returns the
@@ -215,9 +202,7 @@ static size_t s_tail(tp_dfx_t *d, const char *pos, unsigned count, uint64_t *seq
     const char *argv[] = { TP_TAIL_BIN,  "--endpoint", d->out_ep, "--replay-endpoint",
                            d->replay_ep, "--durable",  pos,       "--count",
                            count_s,      NULL };
-    tp_proc_t   p;
-    assert_int_equal(tp_proc_spawn(&p, argv, NULL, out, err), 0);
-    assert_int_equal(tp_proc_wait(&p, TP_WAIT_MS), 0);
+    assert_int_equal(tp_run(argv, out, err, TP_WAIT_MS), 0);
     char  *text = tp_read_file(out);
     size_t n = 0;
     for (char *line = strtok(text, "\n"); line && n < max; line = strtok(NULL, "\n")) {
@@ -234,8 +219,7 @@ static size_t s_tail(tp_dfx_t *d, const char *pos, unsigned count, uint64_t *seq
 /* A durable consumer that is down while alerts fire, and a daemon that
  * restarts in between: every alert is printed once, in order. */
 static void test_durable_consumer_catches_up(void **state) {
-    (void)state;
-    tp_dfx_t *d = tp_dfx_start("event", NULL);
+    tp_dfx_t *d = *state = tp_dfx_start("event", NULL);
     char     *pos = tp_path(d->dir, "tail.pos");
     s_fire(d, "A", 5); /* nobody is listening durably yet */
     for (int i = 0; i < 5; i++)
@@ -263,14 +247,12 @@ static void test_durable_consumer_catches_up(void **state) {
         assert_int_equal(seqs[i], k + 1 + i); /* resumes after k, none twice */
     free(tp_dfx_stop(d));
     free(pos);
-    tp_dfx_free(d);
 }
 
 /* Rule state, deadlines, the open-alert table, the event-id window and
  * sequence positions survive a SIGKILL: rebuilt from the event log. */
 static void test_state_survives_sigkill(void **state) {
-    (void)state;
-    tp_dfx_t      *d = tp_dfx_start("event", NULL);
+    tp_dfx_t      *d = *state = tp_dfx_start("event", NULL);
     tp_test_call_t planned = { .event_id = "p1",
                                .source = "veeva",
                                .sequence = 1,
@@ -292,9 +274,7 @@ static void test_state_survives_sigkill(void **state) {
     assert_int_equal(tp_proc_wait(&d->proc, TP_WAIT_MS), 128 + SIGKILL);
 
     tp_dfx_restart(d, NULL);
-    char *text = tp_read_file(d->err);
-    assert_non_null(strstr(text, "Rebuilt state from"));
-    free(text);
+    TP_EXPECT_FILE_HAS(d->err, "Rebuilt state from");
     /* The same event again: still known. Another incomplete version of
      * C-I: still FIRING, no second alert. Sequence 3 follows 2: no gap. */
     tp_dfx_send_call(d, &inc);
@@ -309,10 +289,8 @@ static void test_state_survives_sigkill(void **state) {
     assert_string_equal(tp_test_evidence(d->got.alerts[0], "due_at"), "2026-01-03T01:00:00Z");
     tp_dfx_expect_nothing_more(d);
     char *log = tp_dfx_stop(d);
-    assert_int_equal(tp_dfx_stat(log, "duplicates"), 1);
-    assert_int_equal(tp_dfx_stat(log, "seq_gaps"), 0);
+    TP_EXPECT_STATS(log, { "duplicates", 1 }, { "seq_gaps", 0 });
     free(log);
-    tp_dfx_free(d);
 }
 
 /* Wall clock: a deadline that passes while the daemon is down fires at
@@ -321,8 +299,7 @@ static void test_state_survives_sigkill(void **state) {
  * nothing tested); on a machine too loaded for a 1.5 s margin the attempt
  * is made again with twice the margin, not failed. */
 static void test_deadline_missed_while_down_fires_at_start(void **state) {
-    (void)state;
-    tp_dfx_t *d = tp_dfx_start("wall", NULL);
+    tp_dfx_t *d = *state = tp_dfx_start("wall", NULL);
     int64_t   due = 0;
     char      call_id[32] = "";
     for (int64_t margin = 1500;; margin *= 2) {
@@ -400,15 +377,13 @@ static void test_deadline_missed_while_down_fires_at_start(void **state) {
     assert_non_null(strstr(line, want));
     free(out);
     free(tp_dfx_stop(d));
-    tp_dfx_free(d);
 }
 
 /* A reliable producer's event over limits.max_message_bytes is NACKed
  * with its event_id and the reason (it used to be dropped silently, so the
  * producer resent it for ever); the connection stays usable. */
 static void test_reliable_oversize_is_nacked(void **state) {
-    (void)state;
-    tp_dfx_t *d = tp_dfx_start("event", "limits:\n  max_message_bytes: 1000\n");
+    tp_dfx_t *d = *state = tp_dfx_start("event", "limits:\n  max_message_bytes: 1000\n");
     void     *s = zmq_socket(d->zctx, ZMQ_DEALER);
     int       zero = 0;
     zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
@@ -450,14 +425,12 @@ static void test_reliable_oversize_is_nacked(void **state) {
     char *log = tp_dfx_stop(d);
     assert_int_equal(tp_dfx_stat(log, "oversize"), 1);
     free(log);
-    tp_dfx_free(d);
 }
 
 /* Reliable ingest: ACK after commit, again for a resend, NACK with a
  * reason for what can never be accepted. */
 static void test_reliable_ingest_acks_after_commit(void **state) {
-    (void)state;
-    tp_dfx_t *d = tp_dfx_start("event", NULL);
+    tp_dfx_t *d = *state = tp_dfx_start("event", NULL);
     void     *s = zmq_socket(d->zctx, ZMQ_DEALER);
     int       zero = 0;
     zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
@@ -495,10 +468,8 @@ static void test_reliable_ingest_acks_after_commit(void **state) {
     assert_string_equal(d->got.alerts[0]->call_id, "C-REL");
     zmq_close(s);
     char *log = tp_dfx_stop(d);
-    assert_int_equal(tp_dfx_stat(log, "duplicates"), 1);
-    assert_int_equal(tp_dfx_stat(log, "bad_mismatch"), 1);
+    TP_EXPECT_STATS(log, { "duplicates", 1 }, { "bad_mismatch", 1 });
     free(log);
-    tp_dfx_free(d);
 }
 
 /* Timers keep running under a flood: with a 5 ms commit interval, 30,000
@@ -507,8 +478,7 @@ static void test_reliable_ingest_acks_after_commit(void **state) {
  * from its own callback again in the same pass; the bus must yield through
  * a timer or every timer, rule deadlines included, waits for the flood). */
 static void test_timers_run_during_a_flood(void **state) {
-    (void)state;
-    tp_dfx_t      *d = tp_dfx_start("event", "journal: { commit_interval: 5ms }\n");
+    tp_dfx_t      *d = *state = tp_dfx_start("event", "journal: { commit_interval: 5ms }\n");
     const unsigned n = 30000;
     /* Commits before the flood (the probes'), so only the flood's count. */
     unsigned long long before = tp_dfx_live_stat(d, "journal_commits");
@@ -537,20 +507,16 @@ static void test_timers_run_during_a_flood(void **state) {
     char *log = tp_dfx_stop(d);
     assert_int_equal(tp_dfx_stat(log, "accepted"), n + 1 + d->probes);
     free(log);
-    tp_dfx_free(d);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_sequences_survive_restarts_and_replay_serves_them),
-        cmocka_unit_test(test_pub_drops_are_counted_and_journal_has_all),
-        cmocka_unit_test(test_corrupt_journal_is_refused_then_moved_aside),
-        cmocka_unit_test(test_durable_consumer_catches_up),
-        cmocka_unit_test(test_state_survives_sigkill),
-        cmocka_unit_test(test_deadline_missed_while_down_fires_at_start),
-        cmocka_unit_test(test_reliable_ingest_acks_after_commit),
-        cmocka_unit_test(test_reliable_oversize_is_nacked),
-        cmocka_unit_test(test_timers_run_during_a_flood),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TP_TEST_MAIN(
+    cmocka_unit_test_teardown(test_sequences_survive_restarts_and_replay_serves_them,
+                              tp_dfx_teardown),
+    cmocka_unit_test_teardown(test_pub_drops_are_counted_and_journal_has_all, tp_dfx_teardown),
+    cmocka_unit_test_teardown(test_corrupt_journal_is_refused_then_moved_aside, tp_dfx_teardown),
+    cmocka_unit_test_teardown(test_durable_consumer_catches_up, tp_dfx_teardown),
+    cmocka_unit_test_teardown(test_state_survives_sigkill, tp_dfx_teardown),
+    cmocka_unit_test_teardown(test_deadline_missed_while_down_fires_at_start, tp_dfx_teardown),
+    cmocka_unit_test_teardown(test_reliable_ingest_acks_after_commit, tp_dfx_teardown),
+    cmocka_unit_test_teardown(test_reliable_oversize_is_nacked, tp_dfx_teardown),
+    cmocka_unit_test_teardown(test_timers_run_during_a_flood, tp_dfx_teardown))

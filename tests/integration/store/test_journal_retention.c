@@ -21,6 +21,7 @@
 
 #include "tp_testdaemon.h"
 #include "tp_testhttp.h"
+#include "tp_testutil.h"
 
 #define T0        1767225600000LL
 #define SUBMITTED TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED
@@ -59,8 +60,7 @@ static void s_replay_all(tp_dfx_t *d, const char *prefix, replay_t *out) {
 /* Retention runs at start (and every minute after commits): a restart
  * applies it. */
 static void test_max_alerts_keeps_the_newest(void **state) {
-    (void)state;
-    tp_dfx_t *d = tp_dfx_start("event", "journal: { max_alerts: 1000 }\n");
+    tp_dfx_t *d = *state = tp_dfx_start("event", "journal: { max_alerts: 1000 }\n");
     tp_dfx_fire(d, "A", 1500);
     uint64_t        last = d->probes + 1500;
     static replay_t r;
@@ -74,12 +74,10 @@ static void test_max_alerts_keeps_the_newest(void **state) {
     assert_int_equal(r.named, 1000);
     assert_int_equal(r.n, 1000 + (r.last - last));
     free(tp_dfx_stop(d));
-    tp_dfx_free(d);
 }
 
 static void test_retention_prunes_by_age_and_sequence_goes_on(void **state) {
-    (void)state;
-    tp_dfx_t *d = tp_dfx_start("event", "journal: { retention: 1ms }\n");
+    tp_dfx_t *d = *state = tp_dfx_start("event", "journal: { retention: 1ms }\n");
     tp_dfx_fire(d, "A", 20);
     uint64_t last = d->probes + 20;
     free(tp_dfx_stop(d));
@@ -91,7 +89,6 @@ static void test_retention_prunes_by_age_and_sequence_goes_on(void **state) {
     assert_true(r.n > 0); /* the restart's probes */
     assert_int_equal(r.first, last + 1);
     free(tp_dfx_stop(d));
-    tp_dfx_free(d);
 }
 
 static int s_healthz(tp_dfx_t *d, char *why, size_t len) {
@@ -137,11 +134,7 @@ static void test_healthz_503_after_a_failed_commit(void **state) {
     signal(SIGXFSZ, SIG_DFL);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_max_alerts_keeps_the_newest),
-        cmocka_unit_test(test_retention_prunes_by_age_and_sequence_goes_on),
-        cmocka_unit_test(test_healthz_503_after_a_failed_commit),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TP_TEST_MAIN(cmocka_unit_test_teardown(test_max_alerts_keeps_the_newest, tp_dfx_teardown),
+             cmocka_unit_test_teardown(test_retention_prunes_by_age_and_sequence_goes_on,
+                                       tp_dfx_teardown),
+             cmocka_unit_test(test_healthz_503_after_a_failed_commit))

@@ -20,6 +20,7 @@
 
 #include "tp_testdaemon.h"
 #include "tp_testhttp.h"
+#include "tp_testutil.h"
 
 #define T0        1767225600000LL
 #define SUBMITTED TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED
@@ -87,8 +88,7 @@ static void test_wal_stays_bounded_over_a_long_run(void **state) {
  * nothing is published before it is stored, and the alert goes out once
  * the lock is free. Here the test holds the lock from its own connection. */
 static void test_commit_waits_out_a_held_write_lock(void **state) {
-    (void)state;
-    tp_dfx_t *d = tp_dfx_start_http("event", NULL);
+    tp_dfx_t *d = *state = tp_dfx_start_http("event", NULL);
     char     *db = tp_path(d->dir, "state/journal.db");
     sqlite3  *other;
     assert_int_equal(sqlite3_open(db, &other), SQLITE_OK);
@@ -109,13 +109,7 @@ static void test_commit_waits_out_a_held_write_lock(void **state) {
     assert_int_equal(tp_dfx_stat(log, "journal_errors"), 0);
     free(log);
     free(db);
-    tp_dfx_free(d);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_wal_stays_bounded_over_a_long_run),
-        cmocka_unit_test(test_commit_waits_out_a_held_write_lock),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TP_TEST_MAIN(cmocka_unit_test(test_wal_stays_bounded_over_a_long_run),
+             cmocka_unit_test_teardown(test_commit_waits_out_a_held_write_lock, tp_dfx_teardown))

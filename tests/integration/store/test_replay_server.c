@@ -15,6 +15,7 @@
 
 #include "tp_testdaemon.h"
 #include "tp_testhttp.h"
+#include "tp_testutil.h"
 
 #define N_STALLED 80    /* more than the daemon's 64 slots */
 #define N_ALERTS  12000 /* more than a consumer's queues hold: one that never reads stalls */
@@ -60,8 +61,7 @@ static void s_reload_replay(tp_dfx_t *d, const char *lines) {
 }
 
 static void test_strict_requests_and_end(void **state) {
-    (void)state;
-    tp_dfx_t *d = tp_dfx_start("event", NULL);
+    tp_dfx_t *d = *state = tp_dfx_start("event", NULL);
     tp_dfx_fire(d, "A", 3);
     unsigned long long last = d->probes + 3;
     char               end[128], want[128];
@@ -106,11 +106,9 @@ static void test_strict_requests_and_end(void **state) {
     free(huge);
 
     char *log = tp_dfx_stop(d);
-    assert_int_equal(tp_dfx_stat(log, "replay_refused"), 3 + 7 + 1 + 1);
-    assert_int_equal(tp_dfx_stat(log, "replay_oversize"), 1);
-    assert_int_equal(tp_dfx_stat(log, "replay_requests"), 3);
+    TP_EXPECT_STATS(log, { "replay_refused", 3 + 7 + 1 + 1 }, { "replay_oversize", 1 },
+                    { "replay_requests", 3 });
     free(log);
-    tp_dfx_free(d);
 }
 
 static long s_rss_kb(tp_dfx_t *d) {
@@ -127,8 +125,7 @@ static long s_rss_kb(tp_dfx_t *d) {
  * everything: each is dropped once it took nothing for stall_timeout, and
  * a consumer that reads gets its whole replay (retrying while busy). */
 static void test_stalled_consumers_do_not_lock_others_out(void **state) {
-    (void)state;
-    tp_dfx_t *d = tp_dfx_start_http("event", NULL);
+    tp_dfx_t *d = *state = tp_dfx_start_http("event", NULL);
     /* One process, so one peer address (ipc: uid:gid:pid) for all: the
      * per-address share is lifted to see the timeout alone. */
     s_reload_replay(d, "  stall_timeout: 3s\n  max_per_peer: 64\n");
@@ -184,15 +181,13 @@ static void test_stalled_consumers_do_not_lock_others_out(void **state) {
     assert_true(tp_dfx_stat(log, "replay_timeouts") >= 1);
     assert_true(tp_dfx_stat(log, "replay_busy") >= 1);
     free(log);
-    tp_dfx_free(d);
 }
 
 /* Consumers from one IP address hold at most replay.max_per_peer slots:
  * more from there are told busy, one from another address is served at
  * once (no timeout could have freed a slot: stall_timeout is an hour). */
 static void test_one_address_holds_a_share_of_the_slots(void **state) {
-    (void)state;
-    tp_dfx_t *d = tp_dfx_start("event", NULL);
+    tp_dfx_t *d = *state = tp_dfx_start("event", NULL);
     unsigned  port = tp_free_port();
     assert_true(port > 0);
     char ep[64], lines[160], from2[96];
@@ -263,17 +258,12 @@ static void test_one_address_holds_a_share_of_the_slots(void **state) {
     for (int i = 0; i < 3; i++)
         zmq_close(stalled[i]);
     char *log = tp_dfx_stop(d);
-    assert_int_equal(tp_dfx_stat(log, "replay_busy"), 1);
-    assert_int_equal(tp_dfx_stat(log, "replay_timeouts"), 0);
+    TP_EXPECT_STATS(log, { "replay_busy", 1 }, { "replay_timeouts", 0 });
     free(log);
-    tp_dfx_free(d);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_strict_requests_and_end),
-        cmocka_unit_test(test_stalled_consumers_do_not_lock_others_out),
-        cmocka_unit_test(test_one_address_holds_a_share_of_the_slots),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TP_TEST_MAIN(cmocka_unit_test_teardown(test_strict_requests_and_end, tp_dfx_teardown),
+             cmocka_unit_test_teardown(test_stalled_consumers_do_not_lock_others_out,
+                                       tp_dfx_teardown),
+             cmocka_unit_test_teardown(test_one_address_holds_a_share_of_the_slots,
+                                       tp_dfx_teardown))

@@ -195,10 +195,9 @@ static json_t *s_wait_state(const am_t *a, const char *key, const char *value, c
 /* ---- the daemon and tp-tail ------------------------------------------------ */
 
 typedef struct {
-    tp_dfx_t *d;
-    am_t      am[2];
-    tp_proc_t tail;
-    char     *pos, *out, *err, url[2][64];
+    tp_tailfx_t t;
+    am_t        am[2];
+    char        url[2][64];
 } fx_t;
 
 /* No Alertmanager: *state stays NULL and each test skips (CI fails). */
@@ -218,10 +217,7 @@ static int s_setup(void **state) {
     }
     fx_t *f = calloc(1, sizeof *f);
     assert_non_null(f);
-    f->d = tp_dfx_start("event", NULL);
-    f->pos = tp_path(f->d->dir, "pos");
-    f->out = tp_path(f->d->dir, "tail.out");
-    f->err = tp_path(f->d->dir, "tail.err");
+    tp_tailfx_init(&f->t);
     *state = f;
     return 0;
 }
@@ -230,38 +226,33 @@ static int s_teardown(void **state) {
     fx_t *f = *state;
     if (!f)
         return 0;
-    if (f->tail.pid)
-        tp_proc_reap(&f->tail);
+    if (f->t.tail.pid)
+        tp_proc_reap(&f->t.tail); /* before the Alertmanagers it sends to */
     for (int i = 0; i < 2; i++)
         s_am_free(&f->am[i]);
-    free(f->pos);
-    free(f->out);
-    free(f->err);
-    tp_dfx_free(f->d);
+    tp_tailfx_fini(&f->t);
     free(f);
     return 0;
 }
 
 static void s_am(fx_t *f, int i) {
-    s_am_new(&f->am[i], f->d->dir, i ? "am1" : "am0");
+    s_am_new(&f->am[i], f->t.d->dir, i ? "am1" : "am0");
     snprintf(f->url[i], sizeof f->url[i], "http://127.0.0.1:%u", f->am[i].port);
 }
 
 /* tp-tail --durable --alertmanager (each started Alertmanager) + extra. */
 static void s_tail(fx_t *f, const char *const extra[]) {
-    const char *argv[40] = { TP_TAIL_BIN,     "--endpoint", f->d->out_ep, "--replay-endpoint",
-                             f->d->replay_ep, "--durable",  f->pos,       "--alertmanager-resend",
-                             RESEND };
-    size_t      n = 9;
+    const char *args[30] = { "--alertmanager-resend", RESEND };
+    size_t      n = 2;
     for (int i = 0; i < 2; i++)
         if (f->am[i].port) {
-            argv[n++] = "--alertmanager";
-            argv[n++] = f->url[i];
+            args[n++] = "--alertmanager";
+            args[n++] = f->url[i];
         }
     for (size_t i = 0; extra && extra[i]; i++)
-        argv[n++] = extra[i];
-    argv[n] = NULL;
-    assert_int_equal(tp_proc_spawn(&f->tail, argv, NULL, f->out, f->err), 0);
+        args[n++] = extra[i];
+    args[n] = NULL;
+    tp_tailfx_start(&f->t, args);
 }
 
 static void s_call(fx_t *f, const char *id, const char *rep, int status, unsigned fields,
@@ -277,16 +268,16 @@ static void s_call(fx_t *f, const char *id, const char *rep, int status, unsigne
                          .status = status,
                          .fields = fields,
                          .call_at_ms = call_at };
-    tp_dfx_send_call(f->d, &c);
+    tp_dfx_send_call(f->t.d, &c);
 }
 
 /* Waits until the daemon published `n` alerts since the last call (our
  * subscriber saw them), so they are journaled before a tp-tail starts:
  * its catch-up replay then has them all. */
 static void s_published(fx_t *f, size_t n) {
-    while (f->d->got.n < n)
-        assert_true(tp_dfx_recv_alert(f->d, TP_WAIT_MS));
-    tp_test_alerts_clear(&f->d->got);
+    while (f->t.d->got.n < n)
+        assert_true(tp_dfx_recv_alert(f->t.d, TP_WAIT_MS));
+    tp_test_alerts_clear(&f->t.d->got);
 }
 
 /* An incomplete call: one call_incomplete FIRING, with territory and account. */
@@ -309,7 +300,7 @@ static void test_labels_resolution_silence(void **state) {
     if (!f)
         skip();
     s_am(f, 0);
-    tp_test_alerts_clear(&f->d->got);
+    tp_test_alerts_clear(&f->t.d->got);
     s_incomplete(f, "lab-0", "REP-0");
     s_incomplete(f, "lab-1", "REP-1");
     s_published(f, 2);
@@ -373,7 +364,7 @@ static void test_restarts(void **state) {
     if (!f)
         skip();
     s_am(f, 0);
-    tp_test_alerts_clear(&f->d->got);
+    tp_test_alerts_clear(&f->t.d->got);
     s_incomplete(f, "rs-0", "REP-0");
     s_incomplete(f, "rs-1", "REP-1");
     s_incomplete(f, "rs-2", "REP-2");
@@ -390,14 +381,14 @@ static void test_restarts(void **state) {
         json_decref(s_wait_state(&f->am[0], "call_id", ids[i], "active", 10 * RESEND_MS + 5000));
 
     /* tp-tail dies; a call is completed meanwhile */
-    tp_proc_reap(&f->tail);
+    tp_proc_reap(&f->t.tail);
     s_complete(f, "rs-1", "REP-1");
     s_published(f, 1); /* the RESOLVED */
     s_tail(f, NULL);
     s_wait_state(&f->am[0], "call_id", "rs-1", "absent", TP_WAIT_MS);
 
     /* both restart: the new tp-tail rebuilds the open set from the journal */
-    tp_proc_reap(&f->tail);
+    tp_proc_reap(&f->t.tail);
     tp_proc_reap(&f->am[0].proc);
     s_am_start(&f->am[0]);
     s_tail(f, NULL);
@@ -422,17 +413,17 @@ static void test_ha_pair_and_inhibition(void **state) {
     s_am(f, 1);
     s_call(f, "inh-1", "REP-0", PLANNED, ALL_FIELDS, T0, T0);
     s_call(f, "inh-2", "REP-0", PLANNED, ALL_FIELDS, T0, T0);
-    tp_test_alerts_clear(&f->d->got);
-    tp_dfx_send_watermark(f->d, "wm-49h", T0 + 49 * H); /* both unsubmitted now */
+    tp_test_alerts_clear(&f->t.d->got);
+    tp_dfx_send_watermark(f->t.d, "wm-49h", T0 + 49 * H); /* both unsubmitted now */
     s_published(f, 2);
     s_tail(f, (const char *const[]){ "--topic", "accountability.call_unsubmitted", NULL });
     for (int i = 0; i < 2; i++) {
         json_decref(s_wait_state(&f->am[i], "call_id", "inh-1", "active", TP_WAIT_MS));
         json_decref(s_wait_state(&f->am[i], "call_id", "inh-2", "active", TP_WAIT_MS));
     }
-    assert_int_equal(tp_proc_signal(&f->tail, SIGTERM), 0);
-    assert_int_equal(tp_proc_wait(&f->tail, TP_WAIT_MS), 0);
-    unlink(f->pos);
+    assert_int_equal(tp_proc_signal(&f->t.tail, SIGTERM), 0);
+    assert_int_equal(tp_proc_wait(&f->t.tail, TP_WAIT_MS), 0);
+    unlink(f->t.pos);
 
     /* inh-1 submitted late: call_late fires for it */
     s_call(f, "inh-1", "REP-0", SUBMITTED, ALL_FIELDS, T0 + 50 * H, T0);
@@ -456,7 +447,7 @@ static void test_pass_longer_than_resend(void **state) {
     if (!f)
         skip();
     s_am(f, 0);
-    tp_test_alerts_clear(&f->d->got);
+    tp_test_alerts_clear(&f->t.d->got);
     for (unsigned i = 0; i < 200; i++) {
         char id[32];
         snprintf(id, sizeof id, "pass-%u", i);
@@ -484,7 +475,7 @@ static void test_bench_batches(void **state) {
         skip();
     s_am(f, 0);
     assert_true(n <= TP_TEST_MAX_ALERTS);
-    tp_test_alerts_clear(&f->d->got);
+    tp_test_alerts_clear(&f->t.d->got);
     for (unsigned i = 0; i < n; i++) {
         char id[32];
         snprintf(id, sizeof id, "bench-%u", i);
@@ -497,11 +488,11 @@ static void test_bench_batches(void **state) {
     for (int k = 0; k < 2; k++) {
         tp_proc_reap(&f->am[0].proc); /* an empty Alertmanager each round */
         s_am_start(&f->am[0]);
-        unlink(f->pos);
+        unlink(f->t.pos);
         long long t0 = tp_now_ms();
         s_tail(f, (const char *const[]){ "--alertmanager-batch", batches[k], NULL });
         json_t *got = s_wait_state(&f->am[0], "call_id", last, "active", 300000);
-        char   *err = tp_read_file(f->err);
+        char   *err = tp_read_file(f->t.err);
         if (!got)
             printf("# tp-tail said: %s\n", err ? err : "");
         free(err);
@@ -509,7 +500,7 @@ static void test_bench_batches(void **state) {
         long long ms = tp_now_ms() - t0;
         printf("# batch %s: %u alerts (+ probes) in %lld ms: %.0f alerts/s\n", batches[k], n, ms,
                n * 1000.0 / (double)(ms ? ms : 1));
-        tp_proc_reap(&f->tail);
+        tp_proc_reap(&f->t.tail);
     }
 }
 

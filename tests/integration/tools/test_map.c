@@ -20,6 +20,7 @@
 #include "tp_map.h"
 #include "tp_testdaemon.h"
 #include "tp_timefmt.h"
+#include "tp_testutil.h"
 
 #define MAX_ROWS 64
 
@@ -438,14 +439,10 @@ static void test_pub_map_to_daemon(void **state) {
                                reliable ? "--reliable" : "--keep-going",
                                TP_SOURCE_DIR "/examples/veeva_calls.csv",
                                NULL };
-        tp_proc_t   pub;
-        assert_int_equal(tp_proc_spawn(&pub, argv, NULL, NULL, err), 0);
-        assert_int_equal(tp_proc_wait(&pub, TP_WAIT_MS), 0);
+        assert_int_equal(tp_run(argv, NULL, err, TP_WAIT_MS), 0);
         s_expect_veeva_alerts(d);
-        char *text = tp_read_file(err);
-        assert_non_null(strstr(text, reliable ? "published 11, acknowledged 11, refused 0"
-                                              : "published 11, bad lines 0"));
-        free(text);
+        TP_EXPECT_FILE_HAS(err, reliable ? "published 11, acknowledged 11, refused 0"
+                                         : "published 11, bad lines 0");
         free(err);
         free(tp_dfx_stop(d));
         tp_dfx_free(d);
@@ -503,17 +500,9 @@ static void test_pub_map_bad_rows(void **state) {
     free(dir);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_veeva_calls_example),
-        cmocka_unit_test(test_speaker_contracting_example),
-        cmocka_unit_test(test_survey_nps_example),
-        cmocka_unit_test(test_bad_rows),
-        cmocka_unit_test(test_mapping_errors),
-        cmocka_unit_test(test_jsonl_and_tab_csv),
-        cmocka_unit_test(test_timefmt),
-        cmocka_unit_test(test_pub_map_bad_rows),
-        cmocka_unit_test(test_pub_map_to_daemon),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TP_TEST_MAIN(cmocka_unit_test(test_veeva_calls_example),
+             cmocka_unit_test(test_speaker_contracting_example),
+             cmocka_unit_test(test_survey_nps_example), cmocka_unit_test(test_bad_rows),
+             cmocka_unit_test(test_mapping_errors), cmocka_unit_test(test_jsonl_and_tab_csv),
+             cmocka_unit_test(test_timefmt), cmocka_unit_test(test_pub_map_bad_rows),
+             cmocka_unit_test(test_pub_map_to_daemon))

@@ -25,11 +25,10 @@
 #include <jansson.h>
 
 #include "tp_testdaemon.h"
+#include "tp_testutil.h"
 
-#define T0        1767225600000LL
-#define SUBMITTED TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED
-#define OPENSSL   "/usr/bin/openssl"
-#define PYTHON    "/usr/bin/python3"
+#define OPENSSL "/usr/bin/openssl"
+#define PYTHON  "/usr/bin/python3"
 
 static const char s_server_py[] =
     "import http.server, json, ssl, sys\n"
@@ -64,21 +63,11 @@ static const char s_certs_sh[] =
     "-days 2 -extfile ext.cnf\n";
 
 typedef struct {
-    tp_dfx_t *d;
-    tp_proc_t tail, srv;
-    unsigned  port;
-    char     *pos, *out, *err, *log, *ca, *wrong, url[96];
-    uint64_t  first_seq;
+    tp_tailfx_t t;
+    tp_proc_t   srv;
+    unsigned    port;
+    char       *log, *ca, *wrong, url[96];
 } fx_t;
-
-static void s_wait_exists(const char *path) {
-    long long deadline = tp_now_ms() + TP_WAIT_MS;
-    while (access(path, F_OK) < 0) {
-        assert_true(tp_now_ms() < deadline);
-        struct timespec ts = { 0, 20 * 1000000L }; /* a file has no event to wait for */
-        nanosleep(&ts, NULL);
-    }
-}
 
 static int s_setup(void **state) {
     *state = NULL;
@@ -93,19 +82,14 @@ static int s_setup(void **state) {
     }
     fx_t *f = calloc(1, sizeof *f);
     assert_non_null(f);
-    f->d = tp_dfx_start("event", NULL);
-    const char *dir = f->d->dir;
-    f->pos = tp_path(dir, "pos");
-    f->out = tp_path(dir, "tail.out");
-    f->err = tp_path(dir, "tail.err");
+    tp_tailfx_init(&f->t);
+    const char *dir = f->t.d->dir;
     f->log = tp_path(dir, "requests.log");
     f->ca = tp_path(dir, "ca.pem");
     f->wrong = tp_path(dir, "wrong.pem");
     char       *certs_err = tp_path(dir, "certs.err");
-    tp_proc_t   p = { 0 };
     const char *sh[] = { "/bin/sh", "-c", s_certs_sh, dir, NULL };
-    assert_int_equal(tp_proc_spawn(&p, sh, NULL, NULL, certs_err), 0);
-    assert_int_equal(tp_proc_wait(&p, TP_WAIT_MS), 0);
+    assert_int_equal(tp_run(sh, NULL, certs_err, TP_WAIT_MS), 0);
     free(certs_err);
 
     char *py = tp_path(dir, "server.py"), *cert = tp_path(dir, "srv.pem");
@@ -117,7 +101,7 @@ static int s_setup(void **state) {
     const char *argv[] = { PYTHON, py, port, cert, key, f->log, NULL };
     assert_int_equal(tp_proc_spawn(&f->srv, argv, NULL, NULL, NULL), 0);
     assert_true(asprintf(&ready, "%s.ready", f->log) > 0);
-    s_wait_exists(ready);
+    assert_true(tp_wait_lines(ready, "", 0, TP_WAIT_MS));
     free(ready);
     free(py);
     free(cert);
@@ -130,74 +114,30 @@ static int s_teardown(void **state) {
     fx_t *f = *state;
     if (!f)
         return 0;
-    if (f->tail.pid)
-        tp_proc_reap(&f->tail);
     if (f->srv.pid)
         tp_proc_reap(&f->srv);
-    free(f->pos);
-    free(f->out);
-    free(f->err);
     free(f->log);
     free(f->ca);
     free(f->wrong);
-    tp_dfx_free(f->d);
+    tp_tailfx_fini(&f->t);
     free(f);
     return 0;
 }
 
-/* Fires n incomplete calls and positions --durable just before them. */
+/* Fires n incomplete calls by REP-1, each to its own HCP, and positions
+ * --durable just before them. */
 static void s_fire(fx_t *f, const char *prefix, unsigned n) {
-    tp_test_alerts_clear(&f->d->got);
-    for (unsigned i = 0; i < n; i++) {
-        char id[48], hcp[64];
-        snprintf(id, sizeof id, "%s-%u", prefix, i);
-        snprintf(hcp, sizeof hcp, "HCP-%s", id);
-        tp_test_call_t c = { .event_id = id,
-                             .at_ms = T0,
-                             .call_id = id,
-                             .rep_id = "REP-1",
-                             .hcp_id = hcp,
-                             .status = SUBMITTED };
-        tp_dfx_send_call(f->d, &c);
-    }
-    while (f->d->got.n < n)
-        assert_true(tp_dfx_recv_alert(f->d, TP_WAIT_MS));
-    char text[32];
-    snprintf(text, sizeof text, "%" PRIu64 "\n", f->d->got.alerts[0]->sequence - 1);
-    assert_int_equal(tp_write_file(f->pos, text), 0);
-}
-
-static void s_tail(fx_t *f, const char *const extra[]) {
-    const char *argv[40] = { TP_TAIL_BIN,     "--endpoint", f->d->out_ep, "--replay-endpoint",
-                             f->d->replay_ep, "--durable",  f->pos };
-    size_t      n = 7;
-    for (size_t i = 0; extra[i]; i++)
-        argv[n++] = extra[i];
-    argv[n] = NULL;
-    assert_int_equal(tp_proc_spawn(&f->tail, argv, NULL, f->out, f->err), 0);
+    tp_dfx_t *d = f->t.d;
+    tp_dfx_fire_with(d, prefix, n,
+                     &(tp_dfx_fire_t){ .rep_id = "REP-1", .own_hcp = true, .keep = true });
+    tp_tailfx_resume_at(&f->t, d->got.alerts[0]->sequence);
 }
 
 static char *s_secret(fx_t *f, const char *name, const char *text, mode_t mode) {
-    char *path = tp_path(f->d->dir, name);
+    char *path = tp_path(f->t.d->dir, name);
     assert_int_equal(tp_write_file(path, text), 0);
     assert_int_equal(chmod(path, mode), 0);
     return path;
-}
-
-/* Waits until `path` has a line containing `needle`. */
-static void s_wait_line(const char *path, const char *needle) {
-    long long deadline = tp_now_ms() + TP_WAIT_MS;
-    for (;;) {
-        char  *text = tp_read_file(path);
-        size_t n = text ? tp_count_lines(text, needle) : 0;
-        free(text);
-        if (n > 0)
-            return;
-        if (tp_now_ms() > deadline)
-            fail_msg("no line with '%s' in %s", needle, path);
-        struct timespec ts = { 0, 20 * 1000000L };
-        nanosleep(&ts, NULL);
-    }
 }
 
 /* https:// with the test CA and a bearer token from a 0600 file: every
@@ -209,15 +149,15 @@ static void test_webhook_https_bearer(void **state) {
     s_fire(f, "wh", 2);
     char *tok = s_secret(f, "token", "# the receiver's token\ns3cret-token\n", 0600);
     snprintf(f->url, sizeof f->url, "https://127.0.0.1:%u/hook", f->port);
-    s_tail(f, (const char *const[]){ "--webhook", f->url, "--ca-file", f->ca, "--bearer-token-file",
-                                     tok, "--count", "2", NULL });
-    assert_int_equal(tp_proc_wait(&f->tail, TP_WAIT_MS), 0);
+    tp_tailfx_start(&f->t,
+                    (const char *const[]){ "--webhook", f->url, "--ca-file", f->ca,
+                                           "--bearer-token-file", tok, "--count", "2", NULL });
+    assert_int_equal(tp_proc_wait(&f->t.tail, TP_WAIT_MS), 0);
     char *log = tp_read_file(f->log);
     assert_non_null(log);
     assert_int_equal(tp_count_lines(log, "\"path\": \"/hook\""), 2);
     assert_int_equal(tp_count_lines(log, "\"auth\": \"Bearer s3cret-token\""), 2);
-    assert_int_equal(tp_count_lines(log, "wh-0"), 1);
-    assert_int_equal(tp_count_lines(log, "wh-1"), 1);
+    TP_EXPECT_ONCE(log, "wh-0", "wh-1");
     free(log);
     free(tok);
 }
@@ -230,11 +170,12 @@ static void test_wrong_ca_refused(void **state) {
         skip();
     s_fire(f, "wrong", 1);
     snprintf(f->url, sizeof f->url, "https://127.0.0.1:%u/hook", f->port);
-    s_tail(f, (const char *const[]){ "--webhook", f->url, "--ca-file", f->wrong, NULL });
-    s_wait_line(f->err, "certificate");
-    assert_int_equal(tp_proc_signal(&f->tail, SIGTERM), 0);
-    assert_int_equal(tp_proc_wait(&f->tail, TP_WAIT_MS), 0);
-    char *err = tp_read_file(f->err);
+    tp_tailfx_start(&f->t,
+                    (const char *const[]){ "--webhook", f->url, "--ca-file", f->wrong, NULL });
+    assert_true(tp_wait_lines(f->t.err, "certificate", 1, TP_WAIT_MS));
+    assert_int_equal(tp_proc_signal(&f->t.tail, SIGTERM), 0);
+    assert_int_equal(tp_proc_wait(&f->t.tail, TP_WAIT_MS), 0);
+    char *err = tp_read_file(f->t.err);
     assert_non_null(strstr(err, "delivered 0,"));
     assert_non_null(strstr(err, "pending 1"));
     free(err);
@@ -249,9 +190,9 @@ static void test_alertmanager_https_basic(void **state) {
     s_fire(f, "amtls", 1);
     char *basic = s_secret(f, "basic", "alerts:pa55word\n", 0600);
     snprintf(f->url, sizeof f->url, "https://127.0.0.1:%u", f->port);
-    s_tail(f, (const char *const[]){ "--alertmanager", f->url, "--ca-file", f->ca,
-                                     "--basic-auth-file", basic, NULL });
-    s_wait_line(f->log, "amtls-0");
+    tp_tailfx_start(&f->t, (const char *const[]){ "--alertmanager", f->url, "--ca-file", f->ca,
+                                                  "--basic-auth-file", basic, NULL });
+    assert_true(tp_wait_lines(f->log, "amtls-0", 1, TP_WAIT_MS));
     char *log = tp_read_file(f->log), *line = strstr(log, "amtls-0");
     while (line > log && line[-1] != '\n')
         line--;
@@ -279,7 +220,7 @@ static void test_credential_usage(void **state) {
         skip();
     char *open_tok = s_secret(f, "open-token", "tok\n", 0644);
     char *no_colon = s_secret(f, "no-colon", "justauser\n", 0600);
-    char *missing = tp_path(f->d->dir, "missing.pem");
+    char *missing = tp_path(f->t.d->dir, "missing.pem");
     snprintf(f->url, sizeof f->url, "https://127.0.0.1:%u/hook", f->port);
     const char *const bad[][6] = {
         { "--webhook", f->url, "--bearer-token-file", open_tok, NULL },
@@ -290,15 +231,9 @@ static void test_credential_usage(void **state) {
         { "--alertmanager", "ftp://127.0.0.1/", NULL },
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        const char *argv[8] = { TP_TAIL_BIN };
-        for (size_t k = 0; bad[i][k]; k++)
-            argv[k + 1] = bad[i][k];
-        assert_int_equal(tp_proc_spawn(&f->tail, argv, NULL, f->out, f->err), 0);
-        assert_int_equal(tp_proc_wait(&f->tail, TP_WAIT_MS), 2);
+        assert_int_equal(tp_tailfx_run(&f->t, bad[i]), 2);
         if (i == 0) {
-            char *err = tp_read_file(f->err);
-            assert_non_null(strstr(err, "open-token"));
-            free(err);
+            TP_EXPECT_FILE_HAS(f->t.err, "open-token");
         }
     }
     free(open_tok);
@@ -306,12 +241,7 @@ static void test_credential_usage(void **state) {
     free(missing);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_webhook_https_bearer, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_wrong_ca_refused, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_alertmanager_https_basic, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_credential_usage, s_setup, s_teardown),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TP_TEST_MAIN_WITH(s_setup, s_teardown, cmocka_unit_test(test_webhook_https_bearer),
+                  cmocka_unit_test(test_wrong_ca_refused),
+                  cmocka_unit_test(test_alertmanager_https_basic),
+                  cmocka_unit_test(test_credential_usage))

@@ -28,10 +28,9 @@
 #include <jansson.h>
 
 #include "tp_testdaemon.h"
+#include "tp_testutil.h"
 
-#define T0        1767225600000LL
-#define SUBMITTED TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED
-#define MAX_REQ   256
+#define MAX_REQ 256
 
 /* ---- a real HTTP receiver -------------------------------------------------- */
 
@@ -189,113 +188,51 @@ static bool s_server_wait(server_t *s, const size_t *counter, size_t n, int time
 /* ---- alerts and tp-tail ---------------------------------------------------- */
 
 typedef struct {
-    tp_dfx_t *d;
-    server_t *srv;
-    tp_proc_t tail;
-    char     *pos, *out, *err, url[128];
-    uint64_t  seq[MAX_REQ];     /* sequences of the alerts fired so far, in order */
-    char      ids[MAX_REQ][64]; /* their alert ids */
-    size_t    n;
+    tp_tailfx_t t;
+    server_t   *srv;
+    char        url[128];
+    uint64_t    seq[MAX_REQ];     /* sequences of the alerts fired so far, in order */
+    char        ids[MAX_REQ][64]; /* their alert ids */
+    size_t      n;
 } fx_t;
 
 static int s_setup(void **state) {
     fx_t *f = calloc(1, sizeof *f);
     assert_non_null(f);
-    f->d = tp_dfx_start("event", NULL);
+    tp_tailfx_init(&f->t);
     f->srv = s_server_new();
-    f->pos = tp_path(f->d->dir, "pos");
-    f->out = tp_path(f->d->dir, "tail.out");
-    f->err = tp_path(f->d->dir, "tail.err");
     *state = f;
     return 0;
 }
 
 static int s_teardown(void **state) {
     fx_t *f = *state;
-    if (f->tail.pid)
-        tp_proc_reap(&f->tail);
+    tp_tailfx_fini(&f->t);
     s_server_free(f->srv);
-    free(f->pos);
-    free(f->out);
-    free(f->err);
-    tp_dfx_free(f->d);
     free(f);
     return 0;
 }
 
 /* Fires n incomplete calls (n FIRING call_incomplete alerts), the i-th by
- * rep REP-(i % reps) to its own HCP, and waits until our subscriber saw
- * their alerts. */
+ * rep REP-(i % reps) to its own HCP, waits until our subscriber saw their
+ * alerts and notes their sequences and ids. */
 static void s_fire(fx_t *f, const char *prefix, unsigned n, unsigned reps) {
-    tp_test_alerts_clear(&f->d->got);
-    for (unsigned i = 0; i < n; i++) {
-        char id[48], rep[16], hcp[64];
-        snprintf(id, sizeof id, "%s-%u", prefix, i);
-        snprintf(rep, sizeof rep, "REP-%u", i % reps);
-        snprintf(hcp, sizeof hcp, "HCP-%s", id); /* one HCP each: no uncoordinated_contact */
-        tp_test_call_t c = { .event_id = id,
-                             .at_ms = T0,
-                             .call_id = id,
-                             .rep_id = rep,
-                             .hcp_id = hcp,
-                             .status = SUBMITTED };
-        tp_dfx_send_call(f->d, &c);
-    }
-    while (f->d->got.n < n)
-        assert_true(tp_dfx_recv_alert(f->d, TP_WAIT_MS));
+    tp_dfx_t *d = f->t.d;
+    tp_dfx_fire_with(d, prefix, n, &(tp_dfx_fire_t){ .reps = reps, .own_hcp = true, .keep = true });
     for (size_t i = 0; i < n; i++) {
         assert_true(f->n < MAX_REQ);
-        f->seq[f->n] = f->d->got.alerts[i]->sequence;
-        snprintf(f->ids[f->n], sizeof f->ids[f->n], "%s", f->d->got.alerts[i]->alert_id);
+        f->seq[f->n] = d->got.alerts[i]->sequence;
+        snprintf(f->ids[f->n], sizeof f->ids[f->n], "%s", d->got.alerts[i]->alert_id);
         f->n++;
     }
 }
 
-/* Writes the --durable position: just before alert `i` fired so far. */
-static void s_position_before(fx_t *f, size_t i) {
-    char text[32];
-    snprintf(text, sizeof text, "%" PRIu64 "\n", f->seq[i] - 1);
-    assert_int_equal(tp_write_file(f->pos, text), 0);
-}
-
 static uint64_t s_read_position(fx_t *f) {
-    char *text = tp_read_file(f->pos);
+    char *text = tp_read_file(f->t.pos);
     assert_non_null(text);
     uint64_t v = strtoull(text, NULL, 10);
     free(text);
     return v;
-}
-
-/* Starts tp-tail --durable on f->pos with `extra` options (NULL-terminated). */
-static void s_tail(fx_t *f, const char *const extra[]) {
-    const char *argv[40] = { TP_TAIL_BIN,     "--endpoint", f->d->out_ep, "--replay-endpoint",
-                             f->d->replay_ep, "--durable",  f->pos };
-    size_t      n = 7;
-    for (size_t i = 0; extra[i]; i++)
-        argv[n++] = extra[i];
-    argv[n] = NULL;
-    assert_int_equal(tp_proc_spawn(&f->tail, argv, NULL, f->out, f->err), 0);
-}
-
-/* Waits until `path` has at least `lines` lines (or stderr `needle`). */
-static void s_wait_file(const char *path, const char *needle, size_t lines) {
-    long long deadline = tp_now_ms() + TP_WAIT_MS;
-    for (;;) {
-        char  *text = tp_read_file(path);
-        size_t n = text ? tp_count_lines(text, needle) : 0;
-        free(text);
-        if (n >= lines)
-            return;
-        assert_true(tp_now_ms() < deadline);
-        struct timespec ts = { 0, 20 * 1000000L }; /* a file has no event to wait for */
-        nanosleep(&ts, NULL);
-    }
-}
-
-static char *s_stderr(fx_t *f) {
-    char *text = tp_read_file(f->err);
-    assert_non_null(text);
-    return text;
 }
 
 /* The alert line's sequence (a string in proto3 JSON) and id. */
@@ -313,19 +250,20 @@ static void s_check_line(const char *line, uint64_t seq, const char *id) {
 
 static void test_file_rotation(void **state) {
     fx_t *f = *state;
-    char *file = tp_path(f->d->dir, "alerts.jsonl"), *moved = tp_path(f->d->dir, "alerts.jsonl.1");
+    char *file = tp_path(f->t.d->dir, "alerts.jsonl"),
+         *moved = tp_path(f->t.d->dir, "alerts.jsonl.1");
     s_fire(f, "rot-a", 5, 1);
-    s_position_before(f, 0);
-    s_tail(f, (const char *const[]){ "--output", file, "--fsync", NULL });
-    s_wait_file(file, "\"alertId\"", 5);
+    tp_tailfx_resume_at(&f->t, f->seq[0]);
+    tp_tailfx_start(&f->t, (const char *const[]){ "--output", file, "--fsync", NULL });
+    assert_true(tp_wait_lines(file, "\"alertId\"", 5, TP_WAIT_MS));
     /* logrotate: move, then HUP; then more alerts, which must go to the new file */
     assert_int_equal(rename(file, moved), 0);
-    assert_int_equal(tp_proc_signal(&f->tail, SIGHUP), 0);
-    s_wait_file(f->err, "reopened", 1);
+    assert_int_equal(tp_proc_signal(&f->t.tail, SIGHUP), 0);
+    assert_true(tp_wait_lines(f->t.err, "reopened", 1, TP_WAIT_MS));
     s_fire(f, "rot-b", 5, 1);
-    s_wait_file(file, "\"alertId\"", 5);
-    assert_int_equal(tp_proc_signal(&f->tail, SIGTERM), 0);
-    assert_int_equal(tp_proc_wait(&f->tail, TP_WAIT_MS), 0);
+    assert_true(tp_wait_lines(file, "\"alertId\"", 5, TP_WAIT_MS));
+    assert_int_equal(tp_proc_signal(&f->t.tail, SIGTERM), 0);
+    assert_int_equal(tp_proc_wait(&f->t.tail, TP_WAIT_MS), 0);
 
     char *old = tp_read_file(moved), *cur = tp_read_file(file);
     assert_int_equal(tp_count_lines(old, "\"alertId\""), 5);
@@ -341,7 +279,7 @@ static void test_file_rotation(void **state) {
         p = nl + 1;
     }
     assert_int_equal(s_read_position(f), f->seq[9]);
-    char *err = s_stderr(f);
+    char *err = tp_tailfx_stderr(&f->t);
     assert_non_null(strstr(err, "delivered 10, retried 0, failed 0, pending 0"));
     free(err);
     free(old);
@@ -356,6 +294,22 @@ static void s_url(fx_t *f) {
     snprintf(f->url, sizeof f->url, "http://127.0.0.1:%u/alerts?team=x", f->srv->port);
 }
 
+/* The webhook tests' start: fires n alerts (s_fire), then starts tp-tail
+ * --webhook on the receiver from just before them, `args` after the URL.
+ * The receiver is started (or found a port and stopped) before. */
+static void s_webhook_tail(fx_t *f, const char *prefix, unsigned n, unsigned reps,
+                           const char *const args[]) {
+    s_url(f);
+    s_fire(f, prefix, n, reps);
+    tp_tailfx_resume_at(&f->t, f->seq[0]);
+    const char *argv[16] = { "--webhook", f->url };
+    for (size_t i = 0; args[i]; i++) {
+        assert_true(i < 13);
+        argv[i + 2] = args[i];
+    }
+    tp_tailfx_start(&f->t, argv);
+}
+
 /* The server's 2xx bodies are exactly alerts [from, from + n) fired, in order. */
 static void s_check_delivered(fx_t *f, size_t from, size_t n) {
     pthread_mutex_lock(&f->srv->mu);
@@ -368,12 +322,10 @@ static void s_check_delivered(fx_t *f, size_t from, size_t n) {
 static void test_webhook_delivers_each_once(void **state) {
     fx_t *f = *state;
     s_server_start(f->srv, 0);
-    s_url(f);
-    s_fire(f, "wh", 10, 2);
-    s_position_before(f, 0);
-    s_tail(f, (const char *const[]){ "--webhook", f->url, "--webhook-header",
-                                     "Authorization: Bearer s3cret", "--count", "10", NULL });
-    assert_int_equal(tp_proc_wait(&f->tail, TP_WAIT_MS), 0);
+    s_webhook_tail(f, "wh", 10, 2,
+                   (const char *const[]){ "--webhook-header", "Authorization: Bearer s3cret",
+                                          "--count", "10", NULL });
+    assert_int_equal(tp_proc_wait(&f->t.tail, TP_WAIT_MS), 0);
     s_check_delivered(f, 0, 10);
     pthread_mutex_lock(&f->srv->mu);
     assert_int_equal(f->srv->n_req, 10);
@@ -382,7 +334,7 @@ static void test_webhook_delivers_each_once(void **state) {
     assert_string_equal(f->srv->path, "/alerts?team=x");
     pthread_mutex_unlock(&f->srv->mu);
     assert_int_equal(s_read_position(f), f->seq[9]);
-    char *err = s_stderr(f);
+    char *err = tp_tailfx_stderr(&f->t);
     assert_non_null(strstr(err, "delivered 10, retried 0, failed 0, pending 0"));
     free(err);
 }
@@ -391,14 +343,11 @@ static void test_webhook_retries_5xx_in_order(void **state) {
     fx_t *f = *state;
     s_server_set(f->srv, 3, 503, 200);
     s_server_start(f->srv, 0);
-    s_url(f);
-    s_fire(f, "retry", 5, 2);
-    s_position_before(f, 0);
-    s_tail(f, (const char *const[]){ "--webhook", f->url, "--count", "5", NULL });
-    assert_int_equal(tp_proc_wait(&f->tail, TP_WAIT_MS), 0);
+    s_webhook_tail(f, "retry", 5, 2, (const char *const[]){ "--count", "5", NULL });
+    assert_int_equal(tp_proc_wait(&f->t.tail, TP_WAIT_MS), 0);
     s_check_delivered(f, 0, 5);
     assert_int_equal(s_server_n_req(f->srv), 8);
-    char *err = s_stderr(f);
+    char *err = tp_tailfx_stderr(&f->t);
     assert_non_null(strstr(err, "delivered 5, retried 3, failed 0, pending 0"));
     assert_non_null(strstr(err, "HTTP 503"));
     assert_non_null(strstr(err, f->ids[0])); /* the failure names the alert */
@@ -411,15 +360,12 @@ static void test_webhook_down_then_up(void **state) {
     s_server_start(f->srv, 0); /* find a free port, then close it */
     unsigned port = f->srv->port;
     s_server_stop(f->srv);
-    s_url(f);
-    s_fire(f, "down", 3, 1);
-    s_position_before(f, 0);
-    s_tail(f, (const char *const[]){ "--webhook", f->url, "--count", "3", NULL });
-    s_wait_file(f->err, "cannot deliver", 1);
+    s_webhook_tail(f, "down", 3, 1, (const char *const[]){ "--count", "3", NULL });
+    assert_true(tp_wait_lines(f->t.err, "cannot deliver", 1, TP_WAIT_MS));
     s_server_start(f->srv, port);
-    assert_int_equal(tp_proc_wait(&f->tail, TP_WAIT_MS), 0);
+    assert_int_equal(tp_proc_wait(&f->t.tail, TP_WAIT_MS), 0);
     s_check_delivered(f, 0, 3);
-    char *err = s_stderr(f);
+    char *err = tp_tailfx_stderr(&f->t);
     assert_non_null(strstr(err, "delivered 3, retried "));
     assert_null(strstr(err, "retried 0,"));
     free(err);
@@ -431,32 +377,29 @@ static void test_webhook_durable_nothing_lost(void **state) {
     fx_t *f = *state;
     s_server_set(f->srv, 0, 0, 503);
     s_server_start(f->srv, 0);
-    s_url(f);
-    s_fire(f, "dur", 4, 2);
-    s_position_before(f, 0);
-    s_tail(f, (const char *const[]){ "--webhook", f->url, NULL });
+    s_webhook_tail(f, "dur", 4, 2, (const char *const[]){ NULL });
     assert_true(s_server_wait(f->srv, &f->srv->n_req, 2, TP_WAIT_MS));
-    assert_int_equal(tp_proc_signal(&f->tail, SIGKILL), 0);
-    assert_int_equal(tp_proc_wait(&f->tail, TP_WAIT_MS), 128 + SIGKILL);
+    assert_int_equal(tp_proc_signal(&f->t.tail, SIGKILL), 0);
+    assert_int_equal(tp_proc_wait(&f->t.tail, TP_WAIT_MS), 128 + SIGKILL);
     assert_int_equal(s_read_position(f), f->seq[0] - 1);
 
     /* again, stopped cleanly this time: the position still may not move */
     pthread_mutex_lock(&f->srv->mu);
     size_t before = f->srv->n_req;
     pthread_mutex_unlock(&f->srv->mu);
-    s_tail(f, (const char *const[]){ "--webhook", f->url, NULL });
+    tp_tailfx_start(&f->t, (const char *const[]){ "--webhook", f->url, NULL });
     assert_true(s_server_wait(f->srv, &f->srv->n_req, before + 2, TP_WAIT_MS));
-    assert_int_equal(tp_proc_signal(&f->tail, SIGTERM), 0);
-    assert_int_equal(tp_proc_wait(&f->tail, TP_WAIT_MS), 0);
+    assert_int_equal(tp_proc_signal(&f->t.tail, SIGTERM), 0);
+    assert_int_equal(tp_proc_wait(&f->t.tail, TP_WAIT_MS), 0);
     assert_int_equal(s_read_position(f), f->seq[0] - 1);
-    char *err = s_stderr(f);
+    char *err = tp_tailfx_stderr(&f->t);
     assert_non_null(strstr(err, "delivered 0, retried "));
     assert_non_null(strstr(err, "pending 4"));
     free(err);
 
     s_server_set(f->srv, 0, 0, 200);
-    s_tail(f, (const char *const[]){ "--webhook", f->url, "--count", "4", NULL });
-    assert_int_equal(tp_proc_wait(&f->tail, TP_WAIT_MS), 0);
+    tp_tailfx_start(&f->t, (const char *const[]){ "--webhook", f->url, "--count", "4", NULL });
+    assert_int_equal(tp_proc_wait(&f->t.tail, TP_WAIT_MS), 0);
     s_check_delivered(f, 0, 4);
     assert_int_equal(s_read_position(f), f->seq[3]);
 }
@@ -467,14 +410,11 @@ static void test_webhook_refused(void **state) {
     fx_t *f = *state;
     s_server_set(f->srv, 1, 400, 200);
     s_server_start(f->srv, 0);
-    s_url(f);
-    s_fire(f, "bad", 3, 1);
-    s_position_before(f, 0);
-    s_tail(f, (const char *const[]){ "--webhook", f->url, "--count", "3", NULL });
-    assert_int_equal(tp_proc_wait(&f->tail, TP_WAIT_MS), 1);
+    s_webhook_tail(f, "bad", 3, 1, (const char *const[]){ "--count", "3", NULL });
+    assert_int_equal(tp_proc_wait(&f->t.tail, TP_WAIT_MS), 1);
     s_check_delivered(f, 1, 2);
     assert_int_equal(s_server_n_req(f->srv), 3);
-    char *err = s_stderr(f);
+    char *err = tp_tailfx_stderr(&f->t);
     assert_non_null(strstr(err, "delivered 2, retried 0, failed 1, pending 0"));
     assert_non_null(strstr(err, "HTTP 400"));
     assert_int_equal(tp_count_lines(err, "refused for good"), 1);
@@ -494,17 +434,14 @@ static void test_webhook_refused(void **state) {
 static void test_digest_by_rep(void **state) {
     fx_t *f = *state;
     s_server_start(f->srv, 0);
-    s_url(f);
-    s_fire(f, "dg", 20, 3);
-    s_position_before(f, 0);
-    s_tail(f, (const char *const[]){ "--webhook", f->url, "--digest", "rep", "--digest-window",
-                                     "3s", NULL });
+    s_webhook_tail(f, "dg", 20, 3,
+                   (const char *const[]){ "--digest", "rep", "--digest-window", "3s", NULL });
     assert_true(s_server_wait(f->srv, &f->srv->n_ok, 3, TP_WAIT_MS));
     /* the position follows the digests; once it says all 20, stop */
     long long deadline = tp_now_ms() + TP_WAIT_MS;
     while (s_read_position(f) != f->seq[19]) {
         if (tp_now_ms() >= deadline) {
-            char *e = s_stderr(f);
+            char *e = tp_tailfx_stderr(&f->t);
             fprintf(stderr, "position %" PRIu64 ", want %" PRIu64 "; tp-tail said:\n%s",
                     s_read_position(f), f->seq[19], e);
             free(e);
@@ -513,8 +450,8 @@ static void test_digest_by_rep(void **state) {
         struct timespec ts = { 0, 20 * 1000000L };
         nanosleep(&ts, NULL);
     }
-    assert_int_equal(tp_proc_signal(&f->tail, SIGTERM), 0);
-    assert_int_equal(tp_proc_wait(&f->tail, TP_WAIT_MS), 0);
+    assert_int_equal(tp_proc_signal(&f->t.tail, SIGTERM), 0);
+    assert_int_equal(tp_proc_wait(&f->t.tail, TP_WAIT_MS), 0);
     pthread_mutex_lock(&f->srv->mu);
     assert_int_equal(f->srv->n_ok, 3);
     unsigned seen = 0;
@@ -543,7 +480,7 @@ static void test_digest_by_rep(void **state) {
         json_decref(d);
     }
     pthread_mutex_unlock(&f->srv->mu);
-    char *err = s_stderr(f);
+    char *err = tp_tailfx_stderr(&f->t);
     assert_non_null(strstr(err, "alerts 20, malformed 0"));
     assert_non_null(strstr(err, "delivered 3, retried 0, failed 0, pending 0"));
     free(err);
@@ -563,35 +500,22 @@ static void test_sink_usage(void **state) {
         { "--webhook", "http://127.0.0.1:1/", "--webhook-header", "no colon", NULL },
         { "--fsync", NULL },
     };
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        const char *argv[8] = { TP_TAIL_BIN };
-        for (size_t k = 0; bad[i][k]; k++)
-            argv[k + 1] = bad[i][k];
-        assert_int_equal(tp_proc_spawn(&f->tail, argv, NULL, f->out, f->err), 0);
-        assert_int_equal(tp_proc_wait(&f->tail, TP_WAIT_MS), 2);
-    }
-    char *err = s_stderr(f);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_int_equal(tp_tailfx_run(&f->t, bad[i]), 2);
+    char *err = tp_tailfx_stderr(&f->t);
     assert_non_null(strstr(err, "--fsync needs --output"));
     free(err);
-    const char *help[] = { TP_TAIL_BIN, "--help", NULL };
-    assert_int_equal(tp_proc_spawn(&f->tail, help, NULL, f->out, f->err), 0);
-    assert_int_equal(tp_proc_wait(&f->tail, TP_WAIT_MS), 0);
-    char *out = tp_read_file(f->out);
+    assert_int_equal(tp_tailfx_run(&f->t, (const char *const[]){ "--help", NULL }), 0);
+    char *out = tp_read_file(f->t.out);
     assert_non_null(strstr(out, "TLS-terminating proxy"));
     assert_non_null(strstr(out, "--digest-window"));
     free(out);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_file_rotation, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_webhook_delivers_each_once, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_webhook_retries_5xx_in_order, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_webhook_down_then_up, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_webhook_durable_nothing_lost, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_webhook_refused, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_digest_by_rep, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_sink_usage, s_setup, s_teardown),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TP_TEST_MAIN_WITH(s_setup, s_teardown, cmocka_unit_test(test_file_rotation),
+                  cmocka_unit_test(test_webhook_delivers_each_once),
+                  cmocka_unit_test(test_webhook_retries_5xx_in_order),
+                  cmocka_unit_test(test_webhook_down_then_up),
+                  cmocka_unit_test(test_webhook_durable_nothing_lost),
+                  cmocka_unit_test(test_webhook_refused), cmocka_unit_test(test_digest_by_rep),
+                  cmocka_unit_test(test_sink_usage))

@@ -17,6 +17,7 @@
 
 #include "touchpoint/v1/events.pb-c.h"
 #include "tp_testtool.h"
+#include "tp_testutil.h"
 
 /* Receives one [topic, Envelope] and checks the topic and event_id. */
 static void s_expect_event(tp_tool_fx_t *f, const char *topic, const char *event_id,
@@ -77,13 +78,11 @@ static void test_pub_publishes_and_reports_bad_lines(void **state) {
     assert_int_equal(tp_count_lines(text, want), 1);
     free(want);
     assert_true(asprintf(&want, "tp-pub: %s:6: no payload", in) > 0);
-    assert_int_equal(tp_count_lines(text, want), 1);
-    assert_int_equal(tp_count_lines(text, "tp-pub: published 4, bad lines 2"), 1);
+    TP_EXPECT_ONCE(text, want, "tp-pub: published 4, bad lines 2");
     free(want);
     free(text);
     free(out);
     free(err);
-    free(in);
 }
 
 static void test_pub_stop_on_error(void **state) {
@@ -97,10 +96,7 @@ static void test_pub_stop_on_error(void **state) {
     assert_int_equal(tp_proc_wait(&f->proc, TP_TOOL_WAIT_MS), 1);
     s_expect_nothing(f, 300);
     char *err = tp_tool_output(f, "err");
-    assert_int_equal(tp_count_lines(err, ":3: call.status"), 1);
-    assert_int_equal(tp_count_lines(err, "tp-pub: published 2, bad lines 1"), 1);
-    free(err);
-    free(in);
+    TP_EXPECT_ONCE(err, ":3: call.status", "tp-pub: published 2, bad lines 1");
 }
 
 static void test_pub_count_and_stdin(void **state) {
@@ -115,8 +111,6 @@ static void test_pub_count_and_stdin(void **state) {
     s_expect_nothing(f, 300);
     char *err = tp_tool_output(f, "err");
     assert_int_equal(tp_count_lines(err, "tp-pub: published 2, bad lines 0"), 1);
-    free(err);
-    free(in);
 }
 
 static void test_pub_rate(void **state) {
@@ -136,7 +130,6 @@ static void test_pub_rate(void **state) {
     assert_true(tp_now_ms() - first >= 120);
     assert_int_equal(tp_proc_wait(&f->proc, TP_TOOL_WAIT_MS), 0);
     free(out);
-    free(in);
 }
 
 /* --dry-run checks what the mode would refuse: with --reliable, a line
@@ -148,15 +141,10 @@ static void test_pub_dry_run_reliable(void **state) {
     const char *argv[] = { TP_PUB_BIN, "--dry-run", "--reliable", in, NULL };
     assert_int_equal(tp_tool_run(f, argv, NULL, TP_TOOL_WAIT_MS), 1);
     char *out = tp_tool_output(f, "out"), *err = tp_tool_output(f, "err"), *want = NULL;
-    assert_int_equal(tp_count_lines(out, "\"eventId\":\"e-1\""), 1);
-    assert_int_equal(tp_count_lines(out, "{"), 1);
+    TP_EXPECT_ONCE(out, "\"eventId\":\"e-1\"", "{");
     assert_true(asprintf(&want, "tp-pub: %s:2: no eventId: --reliable needs one", in) > 0);
-    assert_int_equal(tp_count_lines(err, want), 1);
-    assert_int_equal(tp_count_lines(err, "tp-pub: checked 1, bad lines 1"), 1);
+    TP_EXPECT_ONCE(err, want, "tp-pub: checked 1, bad lines 1");
     free(want);
-    free(err);
-    free(out);
-    free(in);
 }
 
 static void test_pub_errors(void **state) {
@@ -168,7 +156,6 @@ static void test_pub_errors(void **state) {
     assert_int_equal(tp_tool_run(f, argv1, NULL, TP_TOOL_WAIT_MS), 2);
     char *err = tp_tool_output(f, "err");
     assert_int_equal(tp_count_lines(err, "no subscriber"), 1);
-    free(err);
 
     const char *argv2[] = { TP_PUB_BIN, "--rate", "fast", in, NULL };
     assert_int_equal(tp_tool_run(f, argv2, NULL, TP_TOOL_WAIT_MS), 2);
@@ -183,19 +170,10 @@ static void test_pub_errors(void **state) {
     assert_int_equal(tp_tool_run(f, argv6, NULL, TP_TOOL_WAIT_MS), 0);
     char *out = tp_tool_output(f, "out");
     assert_int_equal(tp_count_lines(out, "--stop-on-error"), 1);
-    free(out);
-    free(in);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_pub_publishes_and_reports_bad_lines, tp_tool_setup,
-                                        tp_tool_teardown),
-        cmocka_unit_test_setup_teardown(test_pub_stop_on_error, tp_tool_setup, tp_tool_teardown),
-        cmocka_unit_test_setup_teardown(test_pub_count_and_stdin, tp_tool_setup, tp_tool_teardown),
-        cmocka_unit_test_setup_teardown(test_pub_rate, tp_tool_setup, tp_tool_teardown),
-        cmocka_unit_test_setup_teardown(test_pub_dry_run_reliable, tp_tool_setup, tp_tool_teardown),
-        cmocka_unit_test_setup_teardown(test_pub_errors, tp_tool_setup, tp_tool_teardown),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TP_TEST_MAIN_WITH(tp_tool_setup, tp_tool_teardown,
+                  cmocka_unit_test(test_pub_publishes_and_reports_bad_lines),
+                  cmocka_unit_test(test_pub_stop_on_error),
+                  cmocka_unit_test(test_pub_count_and_stdin), cmocka_unit_test(test_pub_rate),
+                  cmocka_unit_test(test_pub_dry_run_reliable), cmocka_unit_test(test_pub_errors))

@@ -17,6 +17,7 @@
 
 #include "touchpoint/v1/events.pb-c.h"
 #include "tp_testtool.h"
+#include "tp_testutil.h"
 
 #define MAX_EVENTS 64
 
@@ -147,9 +148,9 @@ static char *s_start_reliable(tp_tool_fx_t *f, const char *text, const char *con
 
 /* (a) Every event ACKed: exit 0, all 50 acknowledged, nothing resent. */
 static void test_pub_reliable_all_acked(void **state) {
-    tp_tool_fx_t     *f = *state;
-    char             *text = s_reliable_lines(1, 50);
-    char             *in = s_start_reliable(f, text, (const char *const[]){ NULL });
+    tp_tool_fx_t *f = *state;
+    char         *text = s_reliable_lines(1, 50);
+    s_start_reliable(f, text, (const char *const[]){ NULL });
     struct ack_policy p = { 0 };
     assert_int_equal(s_serve(f, &p), 0);
     for (int i = 1; i <= 50; i++)
@@ -157,8 +158,6 @@ static void test_pub_reliable_all_acked(void **state) {
     char *err = tp_tool_output(f, "err");
     assert_int_equal(tp_count_lines(err, "tp-pub: published 50, acknowledged 50, refused 0, "), 1);
     assert_int_equal(s_summary(err, "bad lines "), 0);
-    free(err);
-    free(in);
     free(text);
 }
 
@@ -167,7 +166,7 @@ static void test_pub_reliable_all_acked(void **state) {
 static void test_pub_reliable_resends(void **state) {
     tp_tool_fx_t *f = *state;
     char         *text = s_reliable_lines(1, 10);
-    char *in = s_start_reliable(f, text, (const char *const[]){ "--ack-timeout-ms", "200", NULL });
+    s_start_reliable(f, text, (const char *const[]){ "--ack-timeout-ms", "200", NULL });
     struct ack_policy p = { .drop_first = { 3, 7 } };
     assert_int_equal(s_serve(f, &p), 0);
     assert_true(p.seen[3] >= 2);
@@ -176,8 +175,6 @@ static void test_pub_reliable_resends(void **state) {
     assert_int_equal(tp_count_lines(err, "tp-pub: published 10, acknowledged 10, refused 0, "), 1);
     assert_true(s_summary(err, "resent ") >= 2);
     assert_int_equal(s_summary(err, "bad lines "), 0);
-    free(err);
-    free(in);
     free(text);
 }
 
@@ -203,8 +200,6 @@ static void test_pub_reliable_nack(void **state) {
     free(want);
     assert_int_equal(tp_count_lines(err, "tp-pub: published 6, acknowledged 5, refused 1, "), 1);
     assert_int_equal(s_summary(err, "bad lines "), 2);
-    free(err);
-    free(in);
     free(text);
     free(events);
 }
@@ -222,9 +217,8 @@ static void test_pub_reliable_unacknowledged(void **state) {
     assert_true(tp_now_ms() - start >= 500);
     assert_true(p.seen[1] >= 2);
     char *err = tp_tool_output(f, "err");
-    assert_int_equal(tp_count_lines(err, "tp-pub: 3 events unacknowledged after 500 ms"), 1);
-    assert_int_equal(tp_count_lines(err, "acknowledged 0, refused 0, "), 1);
-    free(err);
+    TP_EXPECT_ONCE(err, "tp-pub: 3 events unacknowledged after 500 ms",
+                   "acknowledged 0, refused 0, ");
 
     char *nobody = NULL, *want = NULL;
     assert_true(asprintf(&nobody, "ipc://%s/nobody.sock", f->dir) > 0);
@@ -234,9 +228,7 @@ static void test_pub_reliable_unacknowledged(void **state) {
     assert_true(asprintf(&want, "tp-pub: no daemon on '%s' within 300 ms", nobody) > 0);
     assert_int_equal(tp_count_lines(err, want), 1);
     free(want);
-    free(err);
     free(nobody);
-    free(in);
     free(text);
 }
 
@@ -244,8 +236,8 @@ static void test_pub_reliable_unacknowledged(void **state) {
 static void test_pub_reliable_window(void **state) {
     tp_tool_fx_t *f = *state;
     char         *text = s_reliable_lines(1, 5);
-    char         *in = s_start_reliable(
-                f, text, (const char *const[]){ "--window", "2", "--ack-timeout-ms", "60000", NULL });
+    s_start_reliable(f, text,
+                     (const char *const[]){ "--window", "2", "--ack-timeout-ms", "60000", NULL });
     char  *ident = NULL, *ident2 = NULL;
     size_t len, len2;
     assert_int_equal(s_recv_event(f, TP_TOOL_WAIT_MS, &ident, &len), 1);
@@ -268,8 +260,6 @@ static void test_pub_reliable_window(void **state) {
     assert_int_equal(tp_count_lines(err, "tp-pub: published 5, acknowledged 5, refused 0, "
                                          "resent 0, bad lines 0"),
                      1);
-    free(err);
-    free(in);
     free(text);
 }
 
@@ -279,8 +269,7 @@ static void test_pub_reliable_repeated_id(void **state) {
     tp_tool_fx_t *f = *state;
     char         *text = s_reliable_lines(1, 2), *twice = NULL;
     assert_true(asprintf(&twice, "%.*s%s", (int)(strchr(text, '\n') + 1 - text), text, text) > 0);
-    char *in =
-        s_start_reliable(f, twice, (const char *const[]){ "--ack-timeout-ms", "60000", NULL });
+    s_start_reliable(f, twice, (const char *const[]){ "--ack-timeout-ms", "60000", NULL });
     char  *ident = NULL, *other = NULL;
     size_t len, other_len;
     assert_int_equal(s_recv_event(f, TP_TOOL_WAIT_MS, &ident, &len), 1);
@@ -297,8 +286,6 @@ static void test_pub_reliable_repeated_id(void **state) {
     assert_int_equal(tp_count_lines(err, "tp-pub: published 3, acknowledged 2, refused 0, "
                                          "resent 0, bad lines 0"),
                      1);
-    free(err);
-    free(in);
     free(twice);
     free(text);
 }
@@ -308,7 +295,7 @@ static void test_pub_reliable_repeated_id(void **state) {
 static void test_pub_reliable_daemon_restart(void **state) {
     tp_tool_fx_t *f = *state;
     char         *text = s_reliable_lines(1, 6);
-    char *in = s_start_reliable(f, text, (const char *const[]){ "--ack-timeout-ms", "200", NULL });
+    s_start_reliable(f, text, (const char *const[]){ "--ack-timeout-ms", "200", NULL });
     for (int i = 1; i <= 6; i++) {
         char  *ident = NULL;
         size_t len;
@@ -325,8 +312,6 @@ static void test_pub_reliable_daemon_restart(void **state) {
     char *err = tp_tool_output(f, "err");
     assert_int_equal(tp_count_lines(err, "tp-pub: published 6, acknowledged 6, refused 0, "), 1);
     assert_true(s_summary(err, "resent ") >= 6);
-    free(err);
-    free(in);
     free(text);
 }
 
@@ -343,7 +328,6 @@ static void test_pub_reliable_rate_and_usage(void **state) {
     assert_int_equal(tp_tool_run(f, argv1, NULL, TP_TOOL_WAIT_MS), 2);
     char *err = tp_tool_output(f, "err");
     assert_int_equal(tp_count_lines(err, "need --reliable"), 1);
-    free(err);
     const char *argv2[] = { TP_PUB_BIN, "--reliable", "--window", "0", in, NULL };
     assert_int_equal(tp_tool_run(f, argv2, NULL, TP_TOOL_WAIT_MS), 2);
     const char *argv3[] = { TP_PUB_BIN, "--reliable", "--ack-timeout-ms", "0", in, NULL };
@@ -351,28 +335,15 @@ static void test_pub_reliable_rate_and_usage(void **state) {
     const char *argv4[] = { TP_PUB_BIN, "--help", NULL };
     assert_int_equal(tp_tool_run(f, argv4, NULL, TP_TOOL_WAIT_MS), 0);
     char *out = tp_tool_output(f, "out");
-    assert_int_equal(tp_count_lines(out, "      --reliable "), 1);
-    assert_int_equal(tp_count_lines(out, "tcp://127.0.0.1:7603"), 1);
-    free(out);
-    free(in);
+    TP_EXPECT_ONCE(out, "      --reliable ", "tcp://127.0.0.1:7603");
     free(text);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_pub_reliable_all_acked, tp_tool_setup,
-                                        tp_tool_teardown),
-        cmocka_unit_test_setup_teardown(test_pub_reliable_resends, tp_tool_setup, tp_tool_teardown),
-        cmocka_unit_test_setup_teardown(test_pub_reliable_nack, tp_tool_setup, tp_tool_teardown),
-        cmocka_unit_test_setup_teardown(test_pub_reliable_unacknowledged, tp_tool_setup,
-                                        tp_tool_teardown),
-        cmocka_unit_test_setup_teardown(test_pub_reliable_window, tp_tool_setup, tp_tool_teardown),
-        cmocka_unit_test_setup_teardown(test_pub_reliable_repeated_id, tp_tool_setup,
-                                        tp_tool_teardown),
-        cmocka_unit_test_setup_teardown(test_pub_reliable_daemon_restart, tp_tool_setup,
-                                        tp_tool_teardown),
-        cmocka_unit_test_setup_teardown(test_pub_reliable_rate_and_usage, tp_tool_setup,
-                                        tp_tool_teardown),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TP_TEST_MAIN_WITH(tp_tool_setup, tp_tool_teardown, cmocka_unit_test(test_pub_reliable_all_acked),
+                  cmocka_unit_test(test_pub_reliable_resends),
+                  cmocka_unit_test(test_pub_reliable_nack),
+                  cmocka_unit_test(test_pub_reliable_unacknowledged),
+                  cmocka_unit_test(test_pub_reliable_window),
+                  cmocka_unit_test(test_pub_reliable_repeated_id),
+                  cmocka_unit_test(test_pub_reliable_daemon_restart),
+                  cmocka_unit_test(test_pub_reliable_rate_and_usage))

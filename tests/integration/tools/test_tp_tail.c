@@ -20,6 +20,7 @@
 #include "touchpoint/v1/alert.pb-c.h"
 #include "tp_json.h"
 #include "tp_testtool.h"
+#include "tp_testutil.h"
 
 /* Waits for tp-tail's subscription on the XPUB and returns its prefix. */
 static char *s_wait_subscription(tp_tool_fx_t *f) {
@@ -145,8 +146,7 @@ static void test_tail_topic_filter_and_timeout(void **state) {
     assert_int_equal(tp_proc_wait(&f->proc, TP_TOOL_WAIT_MS), 0);
     char *text = tp_read_file(out);
     assert_non_null(text);
-    assert_int_equal(tp_count_lines(text, "\"topic\":\"friction.rework\""), 1);
-    assert_int_equal(tp_count_lines(text, "{"), 1);
+    TP_EXPECT_ONCE(text, "\"topic\":\"friction.rework\"", "{");
     free(text);
     free(out);
 }
@@ -166,7 +166,6 @@ static void test_tail_sigterm_and_usage(void **state) {
     assert_int_equal(tp_tool_run(f, argv3, NULL, TP_TOOL_WAIT_MS), 0);
     char *out = tp_tool_output(f, "out");
     assert_int_equal(tp_count_lines(out, "tp-tail "), 1);
-    free(out);
 }
 
 /* ---- tp-tail --durable: the test plays the daemon's XPUB and replay ROUTER */
@@ -182,8 +181,7 @@ struct peer {
 static char *s_start_durable(tp_tool_fx_t *f, const char *pos, const char *const extra[]) {
     tp_tool_bind(f, ZMQ_XPUB);
     tp_tool_bind_router(f, f->replay_ep);
-    char *file = pos ? tp_tool_file(f, "pos", pos) : tp_path(f->dir, "pos");
-    assert_non_null(file);
+    char       *file = pos ? tp_tool_file(f, "pos", pos) : tp_tool_keep(f, tp_path(f->dir, "pos"));
     const char *argv[32] = { TP_TAIL_BIN,         "-e",        f->endpoint, "--durable", file,
                              "--replay-endpoint", f->replay_ep };
     size_t      n = 7;
@@ -241,7 +239,6 @@ static void s_expect_printed(tp_tool_fx_t *f, const uint64_t *want, size_t n_wan
             line++;
     }
     assert_int_equal(n, n_want);
-    free(text);
 }
 
 static void s_expect_file(const char *path, const char *want) {
@@ -267,9 +264,7 @@ static void test_tail_durable_replay_then_live(void **state) {
     s_expect_file(file, "6\n");
     char *err = tp_tool_output(f, "err");
     assert_int_equal(tp_count_lines(err, "tp-tail: alerts 3, malformed 0"), 1);
-    free(err);
     free(p.id);
-    free(file);
 }
 
 /* (b) A live gap (7, then 9) makes tp-tail replay from 7 and print 8, 9. */
@@ -290,7 +285,6 @@ static void test_tail_durable_gap(void **state) {
     s_expect_file(file, "9\n");
     free(p.id);
     free(p2.id);
-    free(file);
 }
 
 /* (c) No FILE: from 0, and FILE is created; a corrupt FILE is refused. */
@@ -316,10 +310,8 @@ static void test_tail_durable_file(void **state) {
             asprintf(&want, "tp-tail: cannot use '%s': not a decimal sequence number", file) > 0);
         assert_int_equal(tp_count_lines(err, want), 1);
         free(want);
-        free(err);
         s_expect_file(file, corrupt[i]); /* left alone */
     }
-    free(file);
 }
 
 /* (d) A silent replay endpoint: live alerts are printed anyway, the gap they
@@ -341,7 +333,6 @@ static void test_tail_durable_replay_silent(void **state) {
                          f->replay_ep) > 0);
     assert_int_equal(tp_count_lines(err, want), 1);
     free(want);
-    free(err);
     s_replay_alert(f, &p2, 5);
     s_replay_alert(f, &p2, 6);
     s_replay_end(f, &p2, "6");
@@ -350,25 +341,13 @@ static void test_tail_durable_replay_silent(void **state) {
     s_expect_file(file, "6\n");
     err = tp_tool_output(f, "err");
     assert_int_equal(tp_count_lines(err, "works again"), 1);
-    free(err);
     free(p.id);
     free(p2.id);
-    free(file);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_tail_prints_alerts, tp_tool_setup, tp_tool_teardown),
-        cmocka_unit_test_setup_teardown(test_tail_topic_filter_and_timeout, tp_tool_setup,
-                                        tp_tool_teardown),
-        cmocka_unit_test_setup_teardown(test_tail_sigterm_and_usage, tp_tool_setup,
-                                        tp_tool_teardown),
-        cmocka_unit_test_setup_teardown(test_tail_durable_replay_then_live, tp_tool_setup,
-                                        tp_tool_teardown),
-        cmocka_unit_test_setup_teardown(test_tail_durable_gap, tp_tool_setup, tp_tool_teardown),
-        cmocka_unit_test_setup_teardown(test_tail_durable_file, tp_tool_setup, tp_tool_teardown),
-        cmocka_unit_test_setup_teardown(test_tail_durable_replay_silent, tp_tool_setup,
-                                        tp_tool_teardown),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TP_TEST_MAIN_WITH(tp_tool_setup, tp_tool_teardown, cmocka_unit_test(test_tail_prints_alerts),
+                  cmocka_unit_test(test_tail_topic_filter_and_timeout),
+                  cmocka_unit_test(test_tail_sigterm_and_usage),
+                  cmocka_unit_test(test_tail_durable_replay_then_live),
+                  cmocka_unit_test(test_tail_durable_gap), cmocka_unit_test(test_tail_durable_file),
+                  cmocka_unit_test(test_tail_durable_replay_silent))

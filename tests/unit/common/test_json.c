@@ -16,6 +16,7 @@
 #include "tp_json.h"
 #include "touchpoint/v1/alert.pb-c.h"
 #include "touchpoint/v1/events.pb-c.h"
+#include "tp_testutil.h"
 
 #define ENVELOPE (&touchpoint__v1__envelope__descriptor)
 #define ALERT    (&touchpoint__v1__alert__descriptor)
@@ -333,20 +334,12 @@ static void test_parse_not_nul_terminated(void **state) {
     protobuf_c_message_free_unpacked(msg, NULL);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_call_roundtrip),
-        cmocka_unit_test(test_snake_case_and_full_enum_names),
-        cmocka_unit_test(test_contracting_roundtrip),
-        cmocka_unit_test(test_feedback_oneof_presence),
-        cmocka_unit_test(test_watermark_and_64bit_forms),
-        cmocka_unit_test(test_defaults_and_nulls),
-        cmocka_unit_test(test_enum_numbers),
-        cmocka_unit_test(test_alert_with_map),
-        cmocka_unit_test(test_from_message_api),
-        cmocka_unit_test(test_to_message_api),
-        cmocka_unit_test(test_errors_name_the_field),
-        cmocka_unit_test(test_parse_not_nul_terminated),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TP_TEST_MAIN(cmocka_unit_test(test_call_roundtrip),
+             cmocka_unit_test(test_snake_case_and_full_enum_names),
+             cmocka_unit_test(test_contracting_roundtrip),
+             cmocka_unit_test(test_feedback_oneof_presence),
+             cmocka_unit_test(test_watermark_and_64bit_forms),
+             cmocka_unit_test(test_defaults_and_nulls), cmocka_unit_test(test_enum_numbers),
+             cmocka_unit_test(test_alert_with_map), cmocka_unit_test(test_from_message_api),
+             cmocka_unit_test(test_to_message_api), cmocka_unit_test(test_errors_name_the_field),
+             cmocka_unit_test(test_parse_not_nul_terminated))

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "tp_nats_status.h"
+#include "tp_testutil.h"
 
 static void test_errno(void **state) {
     (void)state;
@@ -52,11 +53,5 @@ static void test_message_with_detail(void **state) {
     nats_Close();
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_errno),
-        cmocka_unit_test(test_message_without_detail),
-        cmocka_unit_test(test_message_with_detail),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TP_TEST_MAIN(cmocka_unit_test(test_errno), cmocka_unit_test(test_message_without_detail),
+             cmocka_unit_test(test_message_with_detail))

@@ -16,6 +16,7 @@
 
 #include "tp_config.h"
 #include "tp_testconfig.h"
+#include "tp_testutil.h"
 
 /* http.listen: numeric IPv4 or bracketed IPv6, port 0 = any free port. */
 static void test_http_listen(void **state) {
@@ -428,12 +429,7 @@ static void test_restart_keys(void **state) {
     tp_config_destroy(&base);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_http_listen),  cmocka_unit_test(test_step_sla_limits),
-        cmocka_unit_test(test_curve),        cmocka_unit_test(test_errors),
-        cmocka_unit_test(test_nats),         cmocka_unit_test(test_error_buffer),
-        cmocka_unit_test(test_deep_nesting), cmocka_unit_test(test_restart_keys),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TP_TEST_MAIN(cmocka_unit_test(test_http_listen), cmocka_unit_test(test_step_sla_limits),
+             cmocka_unit_test(test_curve), cmocka_unit_test(test_errors),
+             cmocka_unit_test(test_nats), cmocka_unit_test(test_error_buffer),
+             cmocka_unit_test(test_deep_nesting), cmocka_unit_test(test_restart_keys))

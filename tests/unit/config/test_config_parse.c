@@ -16,6 +16,7 @@
 
 #include "tp_config.h"
 #include "tp_testconfig.h"
+#include "tp_testutil.h"
 
 static void assert_defaults(const tp_config_t *c) {
     assert_int_equal(c->n_inputs, 1);
@@ -423,17 +424,8 @@ static void test_load(void **state) {
     assert_null(c);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_defaults_empty),
-        cmocka_unit_test(test_defaults_embedded),
-        cmocka_unit_test(test_design_sample),
-        cmocka_unit_test(test_example_file),
-        cmocka_unit_test(test_types),
-        cmocka_unit_test(test_durations),
-        cmocka_unit_test(test_field_names),
-        cmocka_unit_test(test_feedback_sources_and_type_slas),
-        cmocka_unit_test(test_load),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TP_TEST_MAIN(cmocka_unit_test(test_defaults_empty), cmocka_unit_test(test_defaults_embedded),
+             cmocka_unit_test(test_design_sample), cmocka_unit_test(test_example_file),
+             cmocka_unit_test(test_types), cmocka_unit_test(test_durations),
+             cmocka_unit_test(test_field_names),
+             cmocka_unit_test(test_feedback_sources_and_type_slas), cmocka_unit_test(test_load))

@@ -8,6 +8,7 @@
 
 #include "tp_arena.h"
 #include "tp_contract.h"
+#include "tp_testutil.h"
 
 static void test_aligned_and_distinct(void **state) {
     (void)state;
@@ -74,11 +75,5 @@ static void test_unpack(void **state) {
     tp_arena_destroy(&a);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_aligned_and_distinct),
-        cmocka_unit_test(test_overflow),
-        cmocka_unit_test(test_unpack),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TP_TEST_MAIN(cmocka_unit_test(test_aligned_and_distinct), cmocka_unit_test(test_overflow),
+             cmocka_unit_test(test_unpack))

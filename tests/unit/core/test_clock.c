@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "tp_clock.h"
+#include "tp_testutil.h"
 
 static int64_t s_fake(void *ctx) {
     return *(int64_t *)ctx;
@@ -91,12 +92,6 @@ static void test_format_time_matches_libc(void **state) {
     }
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_event_clock_never_goes_back),
-        cmocka_unit_test(test_wall_clock_is_injectable),
-        cmocka_unit_test(test_formats),
-        cmocka_unit_test(test_format_time_matches_libc),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TP_TEST_MAIN(cmocka_unit_test(test_event_clock_never_goes_back),
+             cmocka_unit_test(test_wall_clock_is_injectable), cmocka_unit_test(test_formats),
+             cmocka_unit_test(test_format_time_matches_libc))

@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "tp_codec.h"
+#include "tp_testutil.h"
 
 static Touchpoint__V1__Envelope s_env;
 static Touchpoint__V1__Feedback s_fb;
@@ -182,15 +183,10 @@ static void test_decode_frames(void **state) {
     free(buf);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup(test_valid_feedback, s_setup),
-        cmocka_unit_test_setup(test_scores_out_of_range, s_setup),
-        cmocka_unit_test_setup(test_ids_bounded_and_printable, s_setup),
-        cmocka_unit_test_setup(test_control_characters_anywhere, s_setup),
-        cmocka_unit_test_setup(test_subject_type_and_times, s_setup),
-        cmocka_unit_test_setup(test_times_end_at_year_9999, s_setup),
-        cmocka_unit_test_setup(test_decode_frames, s_setup),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TP_TEST_MAIN(cmocka_unit_test_setup(test_valid_feedback, s_setup),
+             cmocka_unit_test_setup(test_scores_out_of_range, s_setup),
+             cmocka_unit_test_setup(test_ids_bounded_and_printable, s_setup),
+             cmocka_unit_test_setup(test_control_characters_anywhere, s_setup),
+             cmocka_unit_test_setup(test_subject_type_and_times, s_setup),
+             cmocka_unit_test_setup(test_times_end_at_year_9999, s_setup),
+             cmocka_unit_test_setup(test_decode_frames, s_setup))

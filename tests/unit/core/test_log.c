@@ -6,6 +6,7 @@
 #include <cmocka.h>
 
 #include "tp_log.h"
+#include "tp_testutil.h"
 
 static void test_burst_then_suppress_then_report(void **state) {
     (void)state;
@@ -41,11 +42,6 @@ static void test_log_returns_negative_errno(void **state) {
     tp_log_set_max_level(TP_LOG_INFO);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_burst_then_suppress_then_report),
-        cmocka_unit_test(test_window_boundary),
-        cmocka_unit_test(test_log_returns_negative_errno),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TP_TEST_MAIN(cmocka_unit_test(test_burst_then_suppress_then_report),
+             cmocka_unit_test(test_window_boundary),
+             cmocka_unit_test(test_log_returns_negative_errno))

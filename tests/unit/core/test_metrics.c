@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "tp_metrics.h"
+#include "tp_testutil.h"
 
 static char *s_render(tp_metrics_t *m) {
     char  *text;
@@ -129,11 +130,5 @@ static void test_limit(void **state) {
     tp_metrics_destroy(&m);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_escaping),
-        cmocka_unit_test(test_histogram_and_gauge),
-        cmocka_unit_test(test_limit),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TP_TEST_MAIN(cmocka_unit_test(test_escaping), cmocka_unit_test(test_histogram_and_gauge),
+             cmocka_unit_test(test_limit))

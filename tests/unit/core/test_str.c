@@ -4,10 +4,12 @@
 #include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <cmocka.h>
 
 #include "tp_str.h"
+#include "tp_testutil.h"
 
 static void test_join_and_u64(void **state) {
     (void)state;
@@ -45,10 +47,28 @@ static void test_list(void **state) {
     assert_int_equal(tp_str_list_add(NULL, 0, &off, "A"), -ENOBUFS);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_join_and_u64),
-        cmocka_unit_test(test_list),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+/* tp_str_cat and tp_str_int write exactly what snprintf writes, for every
+ * buffer size (cut ones included): alerts must stay the same bytes. */
+static void test_cat_and_int_match_snprintf(void **state) {
+    (void)state;
+    char a[64], b[64];
+    for (size_t len = 0; len < 40; len++) {
+        memset(a, 'x', sizeof a);
+        memset(b, 'x', sizeof b);
+        int    n = snprintf(a, len, "%s%s%s%s", "HCP ", "H-1", " gave", " (nps 3) on 2026.");
+        size_t m = TP_STR_CAT(b, len, "HCP ", "H-1", " gave", " (nps 3) on 2026.");
+        assert_int_equal((size_t)n, m);
+        assert_memory_equal(a, b, sizeof a);
+        const int64_t vals[] = { 0, 7, -7, 10, 123456789, -2147483648LL, INT64_MIN, INT64_MAX };
+        for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
+            memset(a, 'x', sizeof a);
+            memset(b, 'x', sizeof b);
+            snprintf(a, len, "%lld", (long long)vals[i]);
+            tp_str_int(b, len, vals[i]);
+            assert_memory_equal(a, b, sizeof a);
+        }
+    }
 }
+
+TP_TEST_MAIN(cmocka_unit_test(test_join_and_u64), cmocka_unit_test(test_list),
+             cmocka_unit_test(test_cat_and_int_match_snprintf))

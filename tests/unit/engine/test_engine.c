@@ -9,6 +9,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "tp_cases.h"
 #include "tp_testengine.h"
 
 #define T0        1767225600000LL /* 2026-01-01T00:00:00Z */
@@ -42,15 +43,10 @@ static int s_send_raw(tp_fixture_t *f, const char *topic, const void *data, size
 }
 
 static void test_incomplete_submitted_call_fires(void **state) {
-    tp_fixture_t  *f = *state;
-    tp_test_call_t c = { .event_id = "e1",
-                         .sequence = 1,
-                         .at_ms = T0,
-                         .call_id = "C-1",
-                         .status = SUBMITTED,
-                         .fields = TP_FIELD_PRODUCTS | TP_FIELD_NOTES | TP_FIELD_ACCOUNT_ID |
-                                   TP_FIELD_TERRITORY };
-    assert_int_equal(tp_fixture_call(f, &c), 0);
+    tp_fixture_t *f = *state;
+    TP_CALL(f, .event_id = "e1", .sequence = 1, .at_ms = T0, .call_id = "C-1", .status = SUBMITTED,
+            .fields =
+                TP_FIELD_PRODUCTS | TP_FIELD_NOTES | TP_FIELD_ACCOUNT_ID | TP_FIELD_TERRITORY);
     assert_int_equal(f->got.n, 1);
     Touchpoint__V1__Alert *a = f->got.alerts[0];
     assert_string_equal(f->got.topics[0], "accountability.call_incomplete");
@@ -73,15 +69,11 @@ static void test_incomplete_submitted_call_fires(void **state) {
 }
 
 static void test_complete_or_unsubmitted_calls_do_not_fire(void **state) {
-    tp_fixture_t  *f = *state;
-    tp_test_call_t c = {
-        .event_id = "e1", .at_ms = T0, .call_id = "C-1", .status = SUBMITTED, .fields = ALL4
-    };
-    assert_int_equal(tp_fixture_call(f, &c), 0);
-    c = (tp_test_call_t){ .event_id = "e2", .at_ms = T0, .call_id = "C-2", .status = PLANNED };
-    assert_int_equal(tp_fixture_call(f, &c), 0);
-    c = (tp_test_call_t){ .event_id = "e3", .at_ms = T0, .call_id = "C-3", .status = SAVED };
-    assert_int_equal(tp_fixture_call(f, &c), 0);
+    tp_fixture_t *f = *state;
+    TP_CALL(f, .event_id = "e1", .at_ms = T0, .call_id = "C-1", .status = SUBMITTED,
+            .fields = ALL4);
+    TP_CALL(f, .event_id = "e2", .at_ms = T0, .call_id = "C-2", .status = PLANNED);
+    TP_CALL(f, .event_id = "e3", .at_ms = T0, .call_id = "C-3", .status = SAVED);
     assert_int_equal(f->got.n, 0);
     assert_int_equal(tp_engine_stats(f->engine)->calls, 3);
 }
@@ -129,13 +121,9 @@ static void test_correction_resolves_and_no_double_firing(void **state) {
 }
 
 static void test_cancel_resolves(void **state) {
-    tp_fixture_t  *f = *state;
-    tp_test_call_t c = { .event_id = "e1", .at_ms = T0, .call_id = "C-1", .status = SUBMITTED };
-    assert_int_equal(tp_fixture_call(f, &c), 0);
-    c = (tp_test_call_t){
-        .event_id = "e2", .at_ms = T0 + 5, .call_id = "C-1", .status = CANCELLED
-    };
-    assert_int_equal(tp_fixture_call(f, &c), 0);
+    tp_fixture_t *f = *state;
+    TP_CALL(f, .event_id = "e1", .at_ms = T0, .call_id = "C-1", .status = SUBMITTED);
+    TP_CALL(f, .event_id = "e2", .at_ms = T0 + 5, .call_id = "C-1", .status = CANCELLED);
     assert_int_equal(f->got.n, 2);
     assert_int_equal(f->got.alerts[1]->status, RESOLVED);
     assert_string_equal(tp_test_evidence(f->got.alerts[1], "resolution"), "cancelled");
@@ -144,12 +132,9 @@ static void test_cancel_resolves(void **state) {
 static void test_stale_version_is_ignored(void **state) {
     tp_fixture_t *f = *state;
     /* The correction overtakes the original on the bus. */
-    tp_test_call_t c = {
-        .event_id = "e2", .at_ms = T0 + 1000, .call_id = "C-1", .status = SUBMITTED, .fields = ALL4
-    };
-    assert_int_equal(tp_fixture_call(f, &c), 0);
-    c = (tp_test_call_t){ .event_id = "e1", .at_ms = T0, .call_id = "C-1", .status = SUBMITTED };
-    assert_int_equal(tp_fixture_call(f, &c), 0);
+    TP_CALL(f, .event_id = "e2", .at_ms = T0 + 1000, .call_id = "C-1", .status = SUBMITTED,
+            .fields = ALL4);
+    TP_CALL(f, .event_id = "e1", .at_ms = T0, .call_id = "C-1", .status = SUBMITTED);
     assert_int_equal(f->got.n, 0);
     assert_int_equal(tp_engine_stats(f->engine)->stale_versions, 1);
 }
@@ -173,10 +158,8 @@ static void test_sequence_gaps_are_counted(void **state) {
     for (size_t i = 0; i < 6; i++) {
         char id[16];
         snprintf(id, sizeof id, "e%zu", i);
-        tp_test_call_t c = {
-            .event_id = id, .sequence = seqs[i], .at_ms = T0, .call_id = "C", .status = PLANNED
-        };
-        assert_int_equal(tp_fixture_call(f, &c), 0);
+        TP_CALL(f, .event_id = id, .sequence = seqs[i], .at_ms = T0, .call_id = "C",
+                .status = PLANNED);
     }
     const tp_stats_t *st = tp_engine_stats(f->engine);
     assert_int_equal(st->seq_gaps, 1);
@@ -217,8 +200,7 @@ static void test_bad_messages_are_counted_by_reason(void **state) {
     assert_int_equal(st->accepted, 0);
     assert_int_equal(f->got.n, 0);
     /* And the engine still works. */
-    c = (tp_test_call_t){ .event_id = "e3", .at_ms = T0, .call_id = "C-3", .status = SUBMITTED };
-    assert_int_equal(tp_fixture_call(f, &c), 0);
+    TP_CALL(f, .event_id = "e3", .at_ms = T0, .call_id = "C-3", .status = SUBMITTED);
     assert_int_equal(f->got.n, 1);
 }
 
@@ -288,32 +270,19 @@ static int s_setup_by_channel(void **state) {
 }
 
 static void test_per_channel_requirements(void **state) {
-    tp_fixture_t  *f = *state;
-    tp_test_call_t c = { .event_id = "e1",
-                         .at_ms = T0,
-                         .call_id = "C-mail",
-                         .status = SUBMITTED,
-                         .channel = TOUCHPOINT__V1__CHANNEL__CHANNEL_EMAIL,
-                         .fields = TP_FIELD_PRODUCTS | TP_FIELD_NOTES };
-    assert_int_equal(tp_fixture_call(f, &c), 0);
+    tp_fixture_t *f = *state;
+    TP_CALL(f, .event_id = "e1", .at_ms = T0, .call_id = "C-mail", .status = SUBMITTED,
+            .channel = TOUCHPOINT__V1__CHANNEL__CHANNEL_EMAIL,
+            .fields = TP_FIELD_PRODUCTS | TP_FIELD_NOTES);
     assert_int_equal(f->got.n, 0);
-    c = (tp_test_call_t){ .event_id = "e2",
-                          .at_ms = T0,
-                          .call_id = "C-phone",
-                          .status = SUBMITTED,
-                          .channel = TOUCHPOINT__V1__CHANNEL__CHANNEL_PHONE,
-                          .fields = TP_FIELD_PRODUCTS | TP_FIELD_NOTES };
-    assert_int_equal(tp_fixture_call(f, &c), 0);
+    TP_CALL(f, .event_id = "e2", .at_ms = T0, .call_id = "C-phone", .status = SUBMITTED,
+            .channel = TOUCHPOINT__V1__CHANNEL__CHANNEL_PHONE,
+            .fields = TP_FIELD_PRODUCTS | TP_FIELD_NOTES);
     assert_int_equal(f->got.n, 1);
     assert_string_equal(tp_test_evidence(f->got.alerts[0], "missing"), "topics,next_step");
     assert_string_equal(tp_test_evidence(f->got.alerts[0], "channel"), "PHONE");
-    c = (tp_test_call_t){ .event_id = "e3",
-                          .at_ms = T0,
-                          .call_id = "C-mail2",
-                          .status = SUBMITTED,
-                          .channel = TOUCHPOINT__V1__CHANNEL__CHANNEL_EMAIL,
-                          .fields = TP_FIELD_PRODUCTS };
-    assert_int_equal(tp_fixture_call(f, &c), 0);
+    TP_CALL(f, .event_id = "e3", .at_ms = T0, .call_id = "C-mail2", .status = SUBMITTED,
+            .channel = TOUCHPOINT__V1__CHANNEL__CHANNEL_EMAIL, .fields = TP_FIELD_PRODUCTS);
     assert_int_equal(f->got.n, 2);
     assert_string_equal(tp_test_evidence(f->got.alerts[1], "missing"), "notes");
     assert_string_equal(tp_test_evidence(f->got.alerts[1], "required"), "products,notes");
@@ -324,9 +293,8 @@ static int s_setup_disabled(void **state) {
 }
 
 static void test_disabled_rule_is_silent(void **state) {
-    tp_fixture_t  *f = *state;
-    tp_test_call_t c = { .event_id = "e1", .at_ms = T0, .call_id = "C-1", .status = SUBMITTED };
-    assert_int_equal(tp_fixture_call(f, &c), 0);
+    tp_fixture_t *f = *state;
+    TP_CALL(f, .event_id = "e1", .at_ms = T0, .call_id = "C-1", .status = SUBMITTED);
     assert_int_equal(f->got.n, 0);
 }
 
@@ -335,11 +303,8 @@ static int s_setup_wall(void **state) {
 }
 
 static void test_wall_clock_stamps_detection_time(void **state) {
-    tp_fixture_t  *f = *state;
-    tp_test_call_t c = {
-        .event_id = "e1", .at_ms = T0 - 5000, .call_id = "C-1", .status = SUBMITTED
-    };
-    assert_int_equal(tp_fixture_call(f, &c), 0);
+    tp_fixture_t *f = *state;
+    TP_CALL(f, .event_id = "e1", .at_ms = T0 - 5000, .call_id = "C-1", .status = SUBMITTED);
     assert_int_equal(f->got.n, 1);
     assert_int_equal(f->got.alerts[0]->detected_at_ms, T0 + 999); /* the fake wall clock */
 }
@@ -361,8 +326,7 @@ static void test_watermark_advances_event_clock(void **state) {
     assert_int_equal(s_send_raw(f, "crm.watermark", buf, len), 0);
     free(buf);
     assert_int_equal(tp_clock_now(tp_engine_clock(f->engine)), T0 + 60000);
-    tp_test_call_t c = { .event_id = "e1", .at_ms = T0, .call_id = "C-1", .status = SUBMITTED };
-    assert_int_equal(tp_fixture_call(f, &c), 0);
+    TP_CALL(f, .event_id = "e1", .at_ms = T0, .call_id = "C-1", .status = SUBMITTED);
     assert_int_equal(f->got.alerts[0]->detected_at_ms, T0 + 60000);
 }
 
@@ -374,10 +338,8 @@ static void test_dedup_window_is_bounded(void **state) {
     tp_fixture_t *f = *state;
     const char   *ids[] = { "a", "b", "c", "a" };
     for (size_t i = 0; i < 4; i++) {
-        tp_test_call_t c = {
-            .event_id = ids[i], .at_ms = T0 + (int64_t)i, .call_id = "C", .status = PLANNED
-        };
-        assert_int_equal(tp_fixture_call(f, &c), 0); /* "a" was forgotten after "c" */
+        TP_CALL(f, .event_id = ids[i], .at_ms = T0 + (int64_t)i, .call_id = "C",
+                .status = PLANNED); /* "a" was forgotten after "c" */
     }
     assert_int_equal(tp_engine_stats(f->engine)->duplicates, 0);
 }
@@ -422,10 +384,65 @@ static void test_open_cases_per_hcp_are_limited_and_counted(void **state) {
     assert_int_equal(s_send_step(f, "e5", "K-3"), TP_ACCEPTED);
 }
 
+/* A step refused for a limit was not handled, so it must not be remembered
+ * as seen: the producer resends it after the NACK, once there is room, and
+ * that resend is the event, not a duplicate of it. */
+static void test_refused_step_is_not_remembered(void **state) {
+    tp_fixture_t *f = *state;
+    assert_int_equal(s_send_step(f, "e1", "K-1"), TP_ACCEPTED);
+    assert_int_equal(s_send_step(f, "e2", "K-2"), TP_ACCEPTED);
+    assert_int_equal(s_send_step(f, "e3", "K-3"), TP_REFUSED);
+    assert_int_equal(s_send_step(f, "e3", "K-3"), TP_REFUSED); /* still no room */
+    tp_config_t *more;
+    char         err[256];
+    const char  *y = "clock: event\nlimits:\n  max_open_cases_per_hcp: 3\n";
+    assert_int_equal(tp_config_parse(y, strlen(y), "more.yaml", err, sizeof err, &more), 0);
+    assert_int_equal(tp_engine_reconfigure(f->engine, more, err, sizeof err), 0);
+    tp_config_destroy(&f->cfg);
+    f->cfg = more;
+    assert_int_equal(s_send_step(f, "e3", "K-3"), TP_ACCEPTED);
+    assert_int_equal(tp_engine_cases(f->engine), 3);
+    assert_int_equal(tp_engine_stats(f->engine)->duplicates, 0);
+    assert_int_equal(s_send_step(f, "e3", "K-3"), TP_DUPLICATE); /* accepted: now it is seen */
+}
+
+/* The same for a step refused because its case has TP_CASE_MAX_STEPS
+ * distinct steps: its resend is refused again, with the reason, never
+ * answered as a duplicate (which a producer takes as delivered). */
+static void test_step_over_limit_resent_is_refused_again(void **state) {
+    tp_fixture_t *f = *state;
+    char          id[16], step[16], why[256];
+    for (int i = 0; i <= TP_CASE_MAX_STEPS; i++) {
+        snprintf(id, sizeof id, "s%d", i);
+        snprintf(step, sizeof step, "STEP_%d", i);
+        tp_test_step_t st = { .event_id = id,
+                              .at_ms = T0 + i,
+                              .contract_id = "K-1",
+                              .step = step,
+                              .state = TOUCHPOINT__V1__STEP_STATE__STEP_STATE_STARTED };
+        uint8_t       *buf;
+        size_t         len = tp_test_pack_step(&st, &buf);
+        tp_frame_t     frames[2] = { { "crm.contracting", 15 }, { buf, len } };
+        int            want = i < TP_CASE_MAX_STEPS ? TP_ACCEPTED : TP_REFUSED;
+        assert_int_equal(tp_engine_handle_why(f->engine, frames, 2, why, sizeof why, NULL, 0),
+                         want);
+        if (want == TP_REFUSED) /* the producer resends it after the NACK */
+            assert_int_equal(tp_engine_handle_why(f->engine, frames, 2, why, sizeof why, NULL, 0),
+                             TP_REFUSED);
+        free(buf);
+    }
+    assert_int_equal(tp_engine_stats(f->engine)->steps_dropped, 2);
+    assert_int_equal(tp_engine_stats(f->engine)->duplicates, 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_open_cases_per_hcp_are_limited_and_counted,
                                         s_setup_case_limit, s_teardown),
+        cmocka_unit_test_setup_teardown(test_refused_step_is_not_remembered, s_setup_case_limit,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_step_over_limit_resent_is_refused_again, s_setup,
+                                        s_teardown),
         cmocka_unit_test_setup_teardown(test_incomplete_submitted_call_fires, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_complete_or_unsubmitted_calls_do_not_fire, s_setup,
                                         s_teardown),

@@ -10,8 +10,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
-#include "tp_kpi.h"
-#include "tp_testengine.h"
+#include "tp_testkpi.h"
 
 #define SUBMITTED TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED
 #define PLANNED   TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_PLANNED
@@ -26,30 +25,6 @@
 #define ALL       (TP_FIELD_PRODUCTS | TP_FIELD_TOPICS | TP_FIELD_NOTES | TP_FIELD_NEXT_STEP)
 #define D0        (TP_T0 + 9 * TP_H)
 
-typedef struct {
-    tp_fixture_t *f;
-    tp_metrics_t *m;
-    tp_kpi_t     *kpi;
-    char         *text;
-} kfx_t;
-
-static kfx_t *s_new(const char *yaml) {
-    kfx_t *k = calloc(1, sizeof *k);
-    k->f = tp_fixture_new(yaml);
-    assert_int_equal(tp_metrics_new("touchpointd_", &k->m), 0);
-    assert_int_equal(tp_kpi_new(k->f->cfg, k->m, &k->kpi), 0);
-    tp_engine_set_observer(k->f->engine, tp_kpi_observe, k->kpi);
-    return k;
-}
-
-static void s_free(kfx_t *k) {
-    tp_kpi_destroy(&k->kpi);
-    tp_metrics_destroy(&k->m);
-    tp_fixture_free(k->f);
-    free(k->text);
-    free(k);
-}
-
 /* Asserts that the rendered text has exactly this sample line. */
 static void s_has(kfx_t *k, const char *line) {
     free(k->text);
@@ -63,16 +38,9 @@ static void s_has(kfx_t *k, const char *line) {
 
 static void s_call(kfx_t *k, const char *eid, int64_t at, const char *call_id, const char *hcp,
                    int status, int channel, int64_t call_at, unsigned fields) {
-    tp_test_call_t c = { .event_id = eid,
-                         .source = "veeva",
-                         .at_ms = at,
-                         .call_id = call_id,
-                         .hcp_id = hcp,
-                         .status = status,
-                         .channel = channel,
-                         .call_at_ms = call_at,
-                         .fields = fields };
-    assert_int_equal(tp_fixture_call(k->f, &c), TP_ACCEPTED);
+    TP_CALL(k->f, .event_id = eid, .source = "veeva", .at_ms = at, .call_id = call_id,
+            .hcp_id = hcp, .status = status, .channel = channel, .call_at_ms = call_at,
+            .fields = fields);
 }
 
 static void s_pref(kfx_t *k, const char *eid, int64_t at, const char *hcp, int channel) {
@@ -87,21 +55,16 @@ static void s_pref(kfx_t *k, const char *eid, int64_t at, const char *hcp, int c
 
 static void s_step(kfx_t *k, const char *eid, int64_t at, const char *contract, int type,
                    const char *step, int state, bool closed) {
-    tp_test_step_t s = { .event_id = eid,
-                         .at_ms = at,
-                         .contract_id = contract,
-                         .contract_type = type,
-                         .step = step,
-                         .state = state,
-                         .case_closed = closed };
-    assert_int_equal(tp_fixture_step(k->f, &s), TP_ACCEPTED);
+    TP_STEP(k->f, .event_id = eid, .at_ms = at, .contract_id = contract, .contract_type = type,
+            .step = step, .state = state, .case_closed = closed);
 }
 
 /* Completeness, lateness and channel match, each call counted once. */
 static void test_call_kpis(void **state) {
     (void)state;
-    kfx_t *k = s_new("clock: event\n"
-                     "rules: { call_incomplete: { by_channel: { EMAIL: [products, notes] } } }\n");
+    kfx_t *k =
+        kfx_new("clock: event\n"
+                "rules: { call_incomplete: { by_channel: { EMAIL: [products, notes] } } }\n");
     s_has(k, "touchpointd_crm_completeness_ratio NaN");
     s_has(k, "touchpointd_calls_submitted_total 0");
     /* HCP-A prefers PHONE; an older feedback saying VIDEO arrives later and changes nothing. */
@@ -133,14 +96,14 @@ static void test_call_kpis(void **state) {
     s_has(k, "touchpointd_channel_match_ratio 0.5");
     s_has(k, "touchpointd_events_received_total{topic=\"crm.call\",source=\"veeva\"} 7");
     s_has(k, "touchpointd_events_received_total{topic=\"crm.feedback\",source=\"survey\"} 2");
-    s_free(k);
+    kfx_free(k);
 }
 
 /* Cycle time per contract type and step time per step, in the right buckets;
  * a cancelled contract and a COMPLETED without a start are not measured. */
 static void test_contract_histograms(void **state) {
     (void)state;
-    kfx_t *k = s_new("clock: event\n");
+    kfx_t *k = kfx_new("clock: event\n");
     s_step(k, "k1", D0, "K-1", 0, "NOMINATION", STARTED, false);
     s_step(k, "k2", D0 + 2 * TP_H, "K-1", 0, "NOMINATION", COMPLETED, false);
     s_step(k, "k3", D0 + 3 * TP_H, "K-1", 0, "FMV_REVIEW", STARTED, false);
@@ -163,7 +126,7 @@ static void test_contract_histograms(void **state) {
     s_has(k, "touchpointd_contract_step_seconds_bucket{step=\"FMV_REVIEW\",le=\"+Inf\"} 1");
     assert_null(strstr(k->text, "step=\"CONTRACT_SIGNED\""));
     s_has(k, "touchpointd_events_received_total{topic=\"crm.contracting\",source=\"contracts\"} 7");
-    s_free(k);
+    kfx_free(k);
 }
 
 /* Peer-chosen label values are bounded: sources by limits.max_sources,
@@ -172,20 +135,15 @@ static void test_contract_histograms(void **state) {
  * from one of them: every (topic, source) series counts exactly its events. */
 static void test_received_by_source_interleaved(void **state) {
     (void)state;
-    kfx_t *k = s_new("clock: event\n");
+    kfx_t *k = kfx_new("clock: event\n");
     enum { SOURCES = 12, ROUNDS = 3 };
     for (int r = 0; r < ROUNDS; r++)
         for (int i = 0; i < SOURCES; i++) {
             char eid[16], src[16];
             snprintf(eid, sizeof eid, "c%d-%d", r, i);
             snprintf(src, sizeof src, "src-%d", i);
-            tp_test_call_t c = { .event_id = eid,
-                                 .source = src,
-                                 .at_ms = D0,
-                                 .call_id = eid,
-                                 .status = PLANNED,
-                                 .call_at_ms = D0 + TP_D };
-            assert_int_equal(tp_fixture_call(k->f, &c), TP_ACCEPTED);
+            TP_CALL(k->f, .event_id = eid, .source = src, .at_ms = D0, .call_id = eid,
+                    .status = PLANNED, .call_at_ms = D0 + TP_D);
             snprintf(eid, sizeof eid, "f%d-%d", r, i);
             tp_test_feedback_t fb = {
                 .event_id = eid, .source = "src-0", .at_ms = D0, .nps = 10, .effort = -1
@@ -200,23 +158,18 @@ static void test_received_by_source_interleaved(void **state) {
         s_has(k, line);
     }
     s_has(k, "touchpointd_events_received_total{topic=\"crm.feedback\",source=\"src-0\"} 36");
-    s_free(k);
+    kfx_free(k);
 }
 
 static void test_labels_bounded(void **state) {
     (void)state;
-    kfx_t      *k = s_new("clock: event\nlimits: { max_sources: 2 }\n");
+    kfx_t      *k = kfx_new("clock: event\nlimits: { max_sources: 2 }\n");
     const char *sources[] = { "s1", "s2", "s3", "s4" };
     for (int i = 0; i < 4; i++) {
         char eid[16];
         snprintf(eid, sizeof eid, "w%d", i);
-        tp_test_call_t c = { .event_id = eid,
-                             .source = sources[i],
-                             .at_ms = D0,
-                             .call_id = eid,
-                             .status = PLANNED,
-                             .call_at_ms = D0 + TP_D };
-        assert_int_equal(tp_fixture_call(k->f, &c), TP_ACCEPTED);
+        TP_CALL(k->f, .event_id = eid, .source = sources[i], .at_ms = D0, .call_id = eid,
+                .status = PLANNED, .call_at_ms = D0 + TP_D);
     }
     s_has(k, "touchpointd_events_received_total{topic=\"crm.call\",source=\"s1\"} 1");
     s_has(k, "touchpointd_events_received_total{topic=\"crm.call\",source=\"s2\"} 1");
@@ -244,7 +197,7 @@ static void test_labels_bounded(void **state) {
     assert_string_equal(json_string_value(json_object_get(last, "step")), "_other");
     assert_int_equal(json_integer_value(json_object_get(last, "completed")), 2);
     json_decref(j);
-    s_free(k);
+    kfx_free(k);
 }
 
 static json_t *s_named(json_t *a, const char *name) {
@@ -262,19 +215,14 @@ static json_t *s_named(json_t *a, const char *name) {
  * reps, the rest under "_other". */
 static void test_json_by_rep_bounded(void **state) {
     (void)state;
-    kfx_t *k = s_new("clock: event\n");
+    kfx_t *k = kfx_new("clock: event\n");
     for (int i = 0; i < TP_KPI_MAX_LABELS + 5; i++) {
         char eid[16], rep[16];
         snprintf(eid, sizeof eid, "c%d", i);
         snprintf(rep, sizeof rep, "REP-%d", i);
-        tp_test_call_t c = { .event_id = eid,
-                             .at_ms = D0,
-                             .call_id = eid,
-                             .rep_id = rep,
-                             .status = SUBMITTED,
-                             .call_at_ms = D0,
-                             .fields = i % 2 ? ALL | TP_FIELD_TERRITORY : TP_FIELD_TERRITORY };
-        assert_int_equal(tp_fixture_call(k->f, &c), TP_ACCEPTED);
+        TP_CALL(k->f, .event_id = eid, .at_ms = D0, .call_id = eid, .rep_id = rep,
+                .status = SUBMITTED, .call_at_ms = D0,
+                .fields = i % 2 ? ALL | TP_FIELD_TERRITORY : TP_FIELD_TERRITORY);
     }
     json_t *j;
     assert_int_equal(tp_kpi_to_json(k->kpi, &j), 0);
@@ -296,38 +244,20 @@ static void test_json_by_rep_bounded(void **state) {
                      TP_KPI_MAX_LABELS + 5);
     json_decref(j);
     /* No territory: "_none". */
-    tp_test_call_t c = { .event_id = "nt",
-                         .at_ms = D0,
-                         .call_id = "nt",
-                         .status = SUBMITTED,
-                         .call_at_ms = D0,
-                         .fields = ALL };
-    assert_int_equal(tp_fixture_call(k->f, &c), TP_ACCEPTED);
+    TP_CALL(k->f, .event_id = "nt", .at_ms = D0, .call_id = "nt", .status = SUBMITTED,
+            .call_at_ms = D0, .fields = ALL);
     assert_int_equal(tp_kpi_to_json(k->kpi, &j), 0);
     json_t *none = s_named(json_object_get(j, "by_territory"), "_none");
     assert_non_null(none);
     assert_int_equal(json_integer_value(json_object_get(none, "submitted")), 1);
     json_decref(j);
-    s_free(k);
-}
-
-/* The alerts captured since the last call go to the KPI observer, as the
- * daemon's journal sink hands them to tp_http. */
-static void s_feed(kfx_t *k, size_t *fed) {
-    for (; *fed < k->f->got.n; (*fed)++)
-        tp_kpi_alert(k->kpi, k->f->got.alerts[*fed]);
+    kfx_free(k);
 }
 
 static void s_rep_call(kfx_t *k, const char *eid, int64_t at, const char *call_id, const char *rep,
                        unsigned fields) {
-    tp_test_call_t c = { .event_id = eid,
-                         .at_ms = at,
-                         .call_id = call_id,
-                         .rep_id = rep,
-                         .status = SUBMITTED,
-                         .channel = IN_PERSON,
-                         .fields = fields | TP_FIELD_TERRITORY };
-    assert_int_equal(tp_fixture_call(k->f, &c), TP_ACCEPTED);
+    TP_CALL(k->f, .event_id = eid, .at_ms = at, .call_id = call_id, .rep_id = rep,
+            .status = SUBMITTED, .channel = IN_PERSON, .fields = fields | TP_FIELD_TERRITORY);
 }
 
 static json_t *s_find(json_t *a, const char *key, const char *value) {
@@ -353,9 +283,8 @@ static void s_summary_is(json_t *o, int count, double median, double p90) {
 static void test_resolution(void **state) {
     (void)state;
     char  *yaml = tp_fixture_only_yaml("clock: event\n", "call_incomplete", NULL);
-    kfx_t *k = s_new(yaml);
+    kfx_t *k = kfx_new(yaml);
     free(yaml);
-    size_t fed = 0;
     s_rep_call(k, "c1", D0, "C1", "REP-1", 0);
     s_rep_call(k, "c2", D0 + TP_H, "C2", "REP-2", 0);
     s_rep_call(k, "c1fix", D0 + 2 * TP_H, "C1", "REP-1", ALL);
@@ -364,8 +293,8 @@ static void test_resolution(void **state) {
     s_rep_call(k, "c2fix", D0 + 26 * TP_H, "C2", "REP-2", ALL);
     s_rep_call(k, "c4", D0 + 27 * TP_H, "C4", "REP-2", 0);
     assert_int_equal(tp_fixture_watermark(k->f, D0 + 27 * TP_H + 8 * TP_D), TP_ACCEPTED);
-    s_feed(k, &fed);
-    assert_int_equal(fed, 7); /* 4 FIRING, 3 RESOLVED */
+    kfx_feed(k);
+    assert_int_equal(k->fed, 7); /* 4 FIRING, 3 RESOLVED */
     tp_kpi_collect(k->kpi, k->f->engine, tp_clock_now(tp_engine_clock(k->f->engine)));
 
     const char *h = "touchpointd_alert_resolution_seconds";
@@ -399,7 +328,7 @@ static void test_resolution(void **state) {
     s_summary_is(s_find(json_object_get(r, "by_rep"), "name", "REP-1"), 2, 570.8, 6458.1);
     s_summary_is(s_find(json_object_get(r, "by_rep"), "name", "REP-2"), 1, 103329.4, 103329.4);
     json_decref(doc);
-    s_free(k);
+    kfx_free(k);
 }
 
 static void s_fb(kfx_t *k, const char *eid, const char *source, const char *hcp, int nps,
@@ -427,17 +356,12 @@ static void s_score_is(json_t *o, double nps, double effort, int answers) {
  * HCP-A's call is in T-1; HCP-B has no call; K-1 is an advisory board. */
 static void test_nps_effort(void **state) {
     (void)state;
-    kfx_t *k = s_new("clock: event\n"
-                     "feedback_sources: { tool5: { nps_max: 4, effort_scale: 5, "
-                     "effort_high_is_hard: false, effort_threshold: 2 } }\n");
+    kfx_t *k = kfx_new("clock: event\n"
+                       "feedback_sources: { tool5: { nps_max: 4, effort_scale: 5, "
+                       "effort_high_is_hard: false, effort_threshold: 2 } }\n");
     s_has(k, "touchpointd_nps{territory=\"\",contract_type=\"\"} NaN");
-    tp_test_call_t c = { .event_id = "c1",
-                         .at_ms = D0,
-                         .call_id = "C1",
-                         .hcp_id = "HCP-A",
-                         .status = SUBMITTED,
-                         .fields = ALL | TP_FIELD_TERRITORY };
-    assert_int_equal(tp_fixture_call(k->f, &c), TP_ACCEPTED);
+    TP_CALL(k->f, .event_id = "c1", .at_ms = D0, .call_id = "C1", .hcp_id = "HCP-A",
+            .status = SUBMITTED, .fields = ALL | TP_FIELD_TERRITORY);
     s_step(k, "s1", D0 + TP_H, "K-1", ADVISORY, "legal", STARTED, false);
     s_fb(k, "f1", "survey", "HCP-A", 10, 2, NULL); /* promoter, effort 2 */
     s_fb(k, "f2", "survey", "HCP-A", 6, -1, NULL); /* detractor */
@@ -462,7 +386,7 @@ static void test_nps_effort(void **state) {
                2);
     assert_int_equal(json_array_size(json_object_get(fb, "by_territory")), 1);
     json_decref(doc);
-    s_free(k);
+    kfx_free(k);
 }
 
 int main(void) {

@@ -3,12 +3,14 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
 #include "tp_alert.h"
 #include "tp_testmsg.h"
+#include "tp_testutil.h"
 
 static tp_alert_spec_t s_spec(const char *subject) {
     static const tp_kv_t     ev[] = { { "missing", "notes" }, { "channel", "PHONE" } };
@@ -154,14 +156,58 @@ static void test_overlong_id_is_refused(void **state) {
     assert_int_equal(tp_alerts_open(a), 0);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_fire_dedup_resolve, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_resolve_rule_takes_only_that_rule, s_setup,
-                                        s_teardown),
-        cmocka_unit_test_setup_teardown(test_sink_failure_is_counted_and_state_moves_on, s_setup,
-                                        s_teardown),
-        cmocka_unit_test_setup_teardown(test_overlong_id_is_refused, s_setup, s_teardown),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+/* A sink that checks the bytes published are exactly protobuf-c's own
+ * packing of the alert, sized by protobuf_c_message_get_packed_size. */
+static int s_exact_sink(void *ctx, const char *topic, const uint8_t *buf, size_t len,
+                        const Touchpoint__V1__Alert *alert) {
+    (void)topic;
+    size_t   want = protobuf_c_message_get_packed_size(&alert->base);
+    uint8_t *exact = malloc(want ? want : 1);
+    assert_non_null(exact);
+    protobuf_c_message_pack(&alert->base, exact);
+    assert_int_equal(len, want);
+    assert_memory_equal(buf, exact, len);
+    free(exact);
+    (*(size_t *)ctx)++;
+    return 0;
 }
+
+/* Alerts are packed into a scratch buffer bounded from their strings'
+ * lengths, not sized first: the bytes stay protobuf-c's, for alerts of
+ * every size around the scratch buffer's (the large ones are sized
+ * exactly), with the longest varints (negative times, huge sequences). */
+static void test_packed_bytes_are_exact(void **state) {
+    fixture_t *f = *state;
+    size_t     published = 0;
+    tp_alerts_set_sink(f->a, s_exact_sink, &published);
+    tp_alerts_set_next_sequence(f->a, UINT64_MAX - 1000);
+    static char big[5000];
+    memset(big, 'v', sizeof big - 1);
+    tp_kv_t ev[32];
+    char    subject[32], keys[32][8];
+    size_t  fired = 0;
+    for (size_t n = 0; n < 4500; n += 150) {
+        for (size_t i = 0; i < 32; i++) {
+            snprintf(keys[i], sizeof keys[i], "k%zu", i);
+            ev[i] = (tp_kv_t){ keys[i], big + sizeof big - 1 - n / 32 };
+        }
+        snprintf(subject, sizeof subject, "s/%zu", n);
+        tp_alert_spec_t spec = s_spec(subject);
+        spec.summary = big + sizeof big - 1 - n;
+        spec.hcp_id = "H-\xc3\xa9";
+        spec.evidence = ev;
+        spec.n_evidence = n % 300 == 0 ? 0 : 32;
+        assert_int_equal(tp_alerts_fire(f->a, &spec, n % 2 ? -1 : INT64_MAX), 1);
+        assert_int_equal(tp_alerts_resolve(f->a, "rework", subject, big + sizeof big - 1 - n, ev, 1,
+                                           "e9", INT64_MIN),
+                         1);
+        fired++;
+    }
+    assert_int_equal(published, 2 * fired);
+}
+
+TP_TEST_MAIN_WITH(s_setup, s_teardown, cmocka_unit_test(test_fire_dedup_resolve),
+                  cmocka_unit_test(test_resolve_rule_takes_only_that_rule),
+                  cmocka_unit_test(test_sink_failure_is_counted_and_state_moves_on),
+                  cmocka_unit_test(test_overlong_id_is_refused),
+                  cmocka_unit_test(test_packed_bytes_are_exact))

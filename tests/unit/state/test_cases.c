@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "tp_cases.h"
+#include "tp_testutil.h"
 
 #define STARTED   TOUCHPOINT__V1__STEP_STATE__STEP_STATE_STARTED
 #define COMPLETED TOUCHPOINT__V1__STEP_STATE__STEP_STATE_COMPLETED
@@ -173,13 +174,6 @@ static void test_max_open_per_hcp(void **state) {
     tp_cases_destroy(&cs);                   /* LSan: the per-HCP counts are freed too */
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_max_open_per_hcp),
-        cmocka_unit_test(test_case_lifecycle),
-        cmocka_unit_test(test_out_of_order_keeps_the_latest_state),
-        cmocka_unit_test(test_cancel_closes_as_cancelled),
-        cmocka_unit_test(test_limits),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TP_TEST_MAIN(cmocka_unit_test(test_max_open_per_hcp), cmocka_unit_test(test_case_lifecycle),
+             cmocka_unit_test(test_out_of_order_keeps_the_latest_state),
+             cmocka_unit_test(test_cancel_closes_as_cancelled), cmocka_unit_test(test_limits))

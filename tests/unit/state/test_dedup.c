@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "tp_dedup.h"
+#include "tp_testutil.h"
 
 static int s_check(tp_dedup_t *d, const char *id) {
     return tp_dedup_check(d, id, strlen(id));
@@ -51,11 +52,6 @@ static void test_zero_capacity_is_refused(void **state) {
     assert_null(d);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_new_then_duplicate),
-        cmocka_unit_test(test_oldest_is_forgotten_first),
-        cmocka_unit_test(test_zero_capacity_is_refused),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TP_TEST_MAIN(cmocka_unit_test(test_new_then_duplicate),
+             cmocka_unit_test(test_oldest_is_forgotten_first),
+             cmocka_unit_test(test_zero_capacity_is_refused))

@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include "tp_feedback.h"
+#include "tp_testutil.h"
 
 static tp_feedback_verdict_t s_judge(const tp_config_t *c, const char *source, int nps,
                                      int effort) {
@@ -53,9 +54,4 @@ static void test_default_and_per_source(void **state) {
     tp_config_destroy(&c);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_default_and_per_source),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TP_TEST_MAIN(cmocka_unit_test(test_default_and_per_source))

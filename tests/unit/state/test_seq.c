@@ -6,6 +6,7 @@
 #include <cmocka.h>
 
 #include "tp_seq.h"
+#include "tp_testutil.h"
 
 static void test_in_order_gap_regression_restart(void **state) {
     (void)state;
@@ -42,10 +43,5 @@ static void test_unsequenced_and_limit(void **state) {
     tp_seq_destroy(&s);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_in_order_gap_regression_restart),
-        cmocka_unit_test(test_unsequenced_and_limit),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TP_TEST_MAIN(cmocka_unit_test(test_in_order_gap_regression_restart),
+             cmocka_unit_test(test_unsequenced_and_limit))

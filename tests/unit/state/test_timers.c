@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "tp_timers.h"
+#include "tp_testutil.h"
 
 /* The next due keyed deadline (these tests arm keyed ones only, but the
  * embedded test below). */
@@ -215,14 +216,9 @@ static void test_embedded_timers(void **state) {
     free(c);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_embedded_timers),
-        cmocka_unit_test_setup_teardown(test_due_order_and_boundary, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_rearm_and_cancel, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_cancel_owner_keeps_the_heap, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_ties_fire_in_arming_order, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_heap_matches_model, s_setup, s_teardown),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TP_TEST_MAIN(cmocka_unit_test(test_embedded_timers),
+             cmocka_unit_test_setup_teardown(test_due_order_and_boundary, s_setup, s_teardown),
+             cmocka_unit_test_setup_teardown(test_rearm_and_cancel, s_setup, s_teardown),
+             cmocka_unit_test_setup_teardown(test_cancel_owner_keeps_the_heap, s_setup, s_teardown),
+             cmocka_unit_test_setup_teardown(test_ties_fire_in_arming_order, s_setup, s_teardown),
+             cmocka_unit_test_setup_teardown(test_heap_matches_model, s_setup, s_teardown))

@@ -214,17 +214,8 @@ static void test_writer_reports_a_failed_commit(void **state) {
     assert_int_equal(tp_journal_pending(f->j), 1); /* kept for the retry */
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_checkpointer_runs_and_bounds_the_wal, s_setup,
-                                        s_teardown),
-        cmocka_unit_test_setup_teardown(test_commit_busy_is_immediate_and_keeps_the_queue, s_setup,
-                                        s_teardown),
-        cmocka_unit_test_setup_teardown(test_writer_commits_off_the_callers_thread, s_setup,
-                                        s_teardown),
-        cmocka_unit_test_setup_teardown(test_full_ring_waits_and_loses_nothing, s_setup,
-                                        s_teardown),
-        cmocka_unit_test_setup_teardown(test_writer_reports_a_failed_commit, s_setup, s_teardown),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TP_TEST_MAIN_WITH(s_setup, s_teardown, cmocka_unit_test(test_checkpointer_runs_and_bounds_the_wal),
+                  cmocka_unit_test(test_commit_busy_is_immediate_and_keeps_the_queue),
+                  cmocka_unit_test(test_writer_commits_off_the_callers_thread),
+                  cmocka_unit_test(test_full_ring_waits_and_loses_nothing),
+                  cmocka_unit_test(test_writer_reports_a_failed_commit))

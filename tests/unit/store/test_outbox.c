@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "tp_outbox.h"
+#include "tp_testutil.h"
 
 typedef struct {
     char log[512];
@@ -152,13 +153,7 @@ static void test_delivered_when_the_commit_passes_its_seal(void **state) {
                         "alert:t:A1 ack:i:e1 alert:t:A2 http:r1:-5 alert:t:A3 alert:t:A4 ");
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_delivered_in_order_once, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_failed_commit_answers_http_only, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_drop_last_and_destroy, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_delivered_when_the_commit_passes_its_seal, s_setup,
-                                        s_teardown),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TP_TEST_MAIN_WITH(s_setup, s_teardown, cmocka_unit_test(test_delivered_in_order_once),
+                  cmocka_unit_test(test_failed_commit_answers_http_only),
+                  cmocka_unit_test(test_drop_last_and_destroy),
+                  cmocka_unit_test(test_delivered_when_the_commit_passes_its_seal))
