@@ -255,13 +255,13 @@ static int s_rebuild(tp_daemon_t *d) {
         return log_error_errno((int)n, "Failed to read the event log to rebuild state: %m");
     uint64_t journaled = tp_journal_last_seq(d->journal);
     if (n > 0 || after)
-        log_info("Rebuilt state from %lld logged events after position %llu in %lld ms: %zu calls, %zu contracts, "
+        log_info("Rebuilt state from %lld logged events after position %llu in %lld ms: %zu calls, "
+                 "%zu contracts, "
                  "%zu open alerts, %zu deadlines; %llu alerts re-derived, %llu journaled",
                  (long long)n, (unsigned long long)after, (long long)(tp_monotonic_ms() - t0),
-                 tp_engine_calls(d->engine),
-                 tp_engine_cases(d->engine), tp_engine_open_alerts(d->engine),
-                 tp_engine_deadlines(d->engine), (unsigned long long)d->rebuilt_alerts,
-                 (unsigned long long)journaled);
+                 tp_engine_calls(d->engine), tp_engine_cases(d->engine),
+                 tp_engine_open_alerts(d->engine), tp_engine_deadlines(d->engine),
+                 (unsigned long long)d->rebuilt_alerts, (unsigned long long)journaled);
     /* Counters describe this run, not the rebuild. */
     *tp_engine_counters(d->engine) = (tp_stats_t){ 0 };
     return 0;

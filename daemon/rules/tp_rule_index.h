@@ -105,5 +105,5 @@ void tp_rule_index_free(void *ix);
 #include "tp_snapio.h"
 void tp_rule_index_save(const tp_rule_index_t *ix, tp_snapw_t *w,
                         void (*save)(const void *rec, tp_snapw_t *w));
-int  tp_rule_index_load(tp_rule_index_t *ix, tp_snapr_t *r,
+int  tp_rule_index_load(tp_rule_index_t *ix, tp_snapr_t                        *r,
                         int (*load)(void *rec, tp_snapr_t *r, void *arg), void *arg);

@@ -308,8 +308,7 @@ static int s_load_case(tp_cases_t *cs, tp_timers_t *t, tp_snapr_t *r) {
     c->hcp_actions = (uint32_t)actions;
     c->n_owners = (uint32_t)owners;
     c->contract_type = (uint8_t)type;
-    if ((k = tp_timers_load_timer(t, &c->retention, r)) < 0 ||
-        (k = tp_snapr_u64(r, &n_steps)) < 0)
+    if ((k = tp_timers_load_timer(t, &c->retention, r)) < 0 || (k = tp_snapr_u64(r, &n_steps)) < 0)
         goto fail;
     k = -EBADMSG;
     if (n_steps > TP_CASE_MAX_STEPS)

@@ -53,13 +53,13 @@ struct tp_journal {
      * written by the loop and read by the consumer; head the reverse. */
     unsigned char   *ring;
     size_t           ring_size;
-    uint64_t         wpos;     /* where the next record goes */
-    uint64_t         unit_end; /* after the last event-log record: a whole unit */
-    _Atomic uint64_t pub;      /* the consumer may commit up to here */
-    _Atomic uint64_t head;     /* committed and released up to here */
-    uint64_t         appended; /* records appended (the loop's count) */
+    uint64_t         wpos;      /* where the next record goes */
+    uint64_t         unit_end;  /* after the last event-log record: a whole unit */
+    _Atomic uint64_t pub;       /* the consumer may commit up to here */
+    _Atomic uint64_t head;      /* committed and released up to here */
+    uint64_t         appended;  /* records appended (the loop's count) */
     uint64_t         event_seq; /* the event-log position of the last record logged */
-    _Atomic uint64_t done;     /* records committed (the consumer's count) */
+    _Atomic uint64_t done;      /* records committed (the consumer's count) */
 
     /* The writer thread (tp_journal_writer.c). Below w_lock: shared. */
     bool                  w_running;
