@@ -3,7 +3,9 @@
  * Each rule keeps its deadline owner slot for the life of the process, so
  * a reload that replaces a file's version keeps its armed deadlines. Slots
  * are handed out in config order, so a restart (which rebuilds state by
- * replaying the event log) gives the same rule the same slot.
+ * replaying the event log) gives the same rule the same slot; one that
+ * loads a snapshot taken with other files moves each rule's deadlines to
+ * its slot now (tp_lua_rules_load).
  */
 #include <errno.h>
 #include <stdio.h>

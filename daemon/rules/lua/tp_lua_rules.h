@@ -4,8 +4,9 @@
  * Each file listed becomes one rule in the engine's ruleset, beside the
  * built-in ones (tp_ruleset_add): same alert ids "<rule>:<subject>", dedup,
  * lifecycle, journal and replay. Its deadlines (ctx:arm) and key/value
- * state (ctx:put) live in the engine, so a restart that replays the event
- * log rebuilds them as it rebuilds the built-in rules' state.
+ * state (ctx:put) live in the engine: a snapshot holds them (by rule
+ * name, tp_lua_rules_save) and a replay of the event log rebuilds them,
+ * as it does the built-in rules' state.
  *
  * Each rule runs in its own sandboxed Lua state: no io, os, require,
  * debug, bytecode; globals read-only; time only through ctx.now. A call

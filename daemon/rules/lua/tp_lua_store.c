@@ -1,8 +1,8 @@
 /* tp_lua_store — a Lua rule's own state (ctx:get / ctx:put), kept in C.
  *
  * The store belongs to the rule, not to its Lua state: a reload that swaps
- * the file keeps it, and a restart rebuilds it by replaying the event log
- * through the engine, as the built-in rules' state is rebuilt. A value is
+ * the file keeps it, a snapshot holds it, and a replay of the event log
+ * through the engine rebuilds it, as the built-in rules' state is rebuilt. A value is
  * a string, number, boolean or a flat table of those, encoded into one
  * byte string (type byte + payload), so an entry is one allocation.
  * Entries with a ttl are dropped when read past it, and swept every
