@@ -239,6 +239,14 @@ static bool s_logged(const tp_dfx_t *d, const char *what) {
     return yes;
 }
 
+/* The restart loaded the snapshot at pos. */
+static void s_expect_loaded(const tp_dfx_t *d, uint64_t pos) {
+    char want[96];
+    snprintf(want, sizeof want, "Loaded the snapshot at event-log position %llu",
+             (unsigned long long)pos);
+    assert_true(s_logged(d, want));
+}
+
 /* The reference: the same story, restarted from the full log. */
 static int s_setup(void **state) {
     (void)state;
@@ -261,10 +269,7 @@ static void test_restart_from_snapshot_alone(void **state) {
     uint64_t pos = s_wait_log_cut(d);
     s_kill(d);
     tp_dfx_restart(d, NULL);
-    char want[96];
-    snprintf(want, sizeof want, "Loaded the snapshot at event-log position %llu",
-             (unsigned long long)pos);
-    assert_true(s_logged(d, want));
+    s_expect_loaded(d, pos);
     packed_t got;
     s_after(d, &got);
     s_expect_same(&got, &s_reference);
@@ -307,10 +312,7 @@ static void test_corrupt_newest_falls_back(void **state) {
 
     tp_dfx_restart(d, NULL);
     assert_true(s_logged(d, "cannot be used (corrupt, truncated or wrong checksum)"));
-    char want[96];
-    snprintf(want, sizeof want, "Loaded the snapshot at event-log position %llu",
-             (unsigned long long)older);
-    assert_true(s_logged(d, want));
+    s_expect_loaded(d, older);
     packed_t got;
     s_after(d, &got);
     s_expect_same(&got, &s_reference);
@@ -479,10 +481,7 @@ static void test_lua_rules_restart_from_snapshot_alone(void **state) {
     uint64_t pos = s_wait_log_cut(d);
     s_kill(d);
     tp_dfx_restart(d, NULL);
-    char text[96];
-    snprintf(text, sizeof text, "Loaded the snapshot at event-log position %llu",
-             (unsigned long long)pos);
-    assert_true(s_logged(d, text));
+    s_expect_loaded(d, pos);
     assert_false(s_logged(d, "No snapshots"));
     packed_t got;
     s_lua_after(d, &got);
