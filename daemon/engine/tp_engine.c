@@ -452,7 +452,7 @@ void tp_engine_destroy(tp_engine_t **p) {
  * The engine's whole state, module by module, each through its own
  * save/load next to its data. The counters (stats) are not saved: they
  * describe this run. */
-#define ENGINE_SNAP_VERSION 1
+#define ENGINE_SNAP_VERSION 2 /* 2: the Lua rules' section (1: taken without Lua rules) */
 
 const char *tp_engine_unsaved(const tp_engine_t *e) {
     return tp_ruleset_unsaved(e->rules);
@@ -469,12 +469,14 @@ void tp_engine_save(const tp_engine_t *e, tp_snapw_t *w) {
     tp_cases_save(e->cases, w);
     tp_alerts_save(e->alerts, w);
     tp_ruleset_save(e->rules, w);
+    tp_lua_rules_save(e->lua, w);
 }
 
 int tp_engine_load(tp_engine_t *e, tp_snapr_t *r) {
     uint64_t mode = 0;
     int64_t  event_now = 0;
-    int      k = tp_snapr_section(r, TP_SNAP_TAG('E', 'N', 'G', 'N'), ENGINE_SNAP_VERSION, NULL);
+    uint32_t version = 0;
+    int k = tp_snapr_section(r, TP_SNAP_TAG('E', 'N', 'G', 'N'), ENGINE_SNAP_VERSION, &version);
     if (k < 0 || (k = tp_snapr_u64(r, &mode)) < 0 || (k = tp_snapr_i64(r, &event_now)) < 0)
         return k;
     if (mode != (uint64_t)e->clock.mode) {
@@ -485,7 +487,8 @@ int tp_engine_load(tp_engine_t *e, tp_snapr_t *r) {
     if ((k = tp_dedup_load(e->dedup, r)) < 0 || (k = tp_seq_load(e->seq, r)) < 0 ||
         (k = tp_timers_load(e->timers, r)) < 0 || (k = tp_state_load(e->state, e->timers, r)) < 0 ||
         (k = tp_cases_load(e->cases, e->timers, r)) < 0 || (k = tp_alerts_load(e->alerts, r)) < 0 ||
-        (k = tp_ruleset_load(e->rules, &ctx, r)) < 0)
+        (k = tp_ruleset_load(e->rules, &ctx, r)) < 0 ||
+        (version >= 2 && (k = tp_lua_rules_load(e->lua, &ctx, r)) < 0))
         return k;
     e->clock.event_now_ms = event_now;
     return tp_snapr_error(r);

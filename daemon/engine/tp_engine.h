@@ -110,8 +110,9 @@ void tp_engine_destroy(tp_engine_t **p);
  * saved, else the name of a rule whose state cannot (no snapshot then).
  * tp_engine_load: into an engine just made (tp_engine_new, nothing
  * handled yet); 0, or negative errno (-EBADMSG, -EPROTO: a bad or foreign
- * snapshot, or one taken with other rules or clock): the engine is then
- * half-loaded, destroy it and start a fresh one. */
+ * snapshot, or one taken with other built-in rules or clock; other Lua
+ * rule files are never a reason, see tp_lua_rules_load): the engine is
+ * then half-loaded, destroy it and start a fresh one. */
 #include "tp_snapio.h"
 const char *tp_engine_unsaved(const tp_engine_t *e);
 void        tp_engine_save(const tp_engine_t *e, tp_snapw_t *w);

@@ -352,18 +352,14 @@ void tp_ruleset_destroy(tp_ruleset_t **p) {
 /* ---- Snapshots ---- */
 #define RULES_SNAP_VERSION 1
 
-/* Calls fn for every running rule (registry, then run-time), in order. */
+/* Calls fn for every running rule of the registry, in order. Run-time
+ * rules are saved by whoever added them (the Lua rules: tp_lua_rules_save),
+ * matched by name so that a changed list of files never refuses a
+ * snapshot. */
 typedef int (*s_each_fn)(void *ctx, const tp_rule_t *r, void *state, uint32_t owner);
 static int s_each(const tp_ruleset_t *rs, s_each_fn fn, void *ctx) {
     for (size_t i = 0; i < rs->n; i++) {
         int k = fn(ctx, rs->rules[i], rs->states[i], rs->owner[i]);
-        if (k)
-            return k;
-    }
-    for (size_t i = 0; i < rs->n_rt; i++) {
-        if (!rs->rt[i])
-            continue;
-        int k = fn(ctx, rs->rt[i], rs->rt_states[i], (uint32_t)(TP_OWNER_RUNTIME + i));
         if (k)
             return k;
     }

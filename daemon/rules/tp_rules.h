@@ -194,12 +194,12 @@ int tp_ruleset_remove(tp_ruleset_t *rs, const tp_rule_ctx_t *ctx, uint32_t owner
 /* Names of the enabled rules, for the start-up log line. */
 size_t tp_ruleset_describe(const tp_ruleset_t *rs, char *buf, size_t len);
 
-/* Snapshots: the name of the first enabled rule that keeps private state
- * it cannot save (NULL: all can). */
+/* Snapshots: the name of the first enabled registry rule that keeps
+ * private state it cannot save (NULL: all can). Run-time rules are saved
+ * by their adder (tp_lua_rules_save), not here. */
 const char *tp_ruleset_unsaved(const tp_ruleset_t *rs);
 
-/* Writes which rules run (registry and run-time, in order) and each one's
- * saved state. Load into rules just started (tp_ruleset_new, nothing
+/* Writes which registry rules run (in order) and each one's saved state. Load into rules just started (tp_ruleset_new, nothing
  * seen yet): -EPROTO if the rules running now are not the ones saved (a
  * config that changed them is rebuilt from the full log instead), else 0
  * or negative errno. */

@@ -205,6 +205,44 @@ size_t tp_timers_cancel_owner(tp_timers_t *t, uint32_t owner) {
     return n;
 }
 
+long tp_timers_move_owners(tp_timers_t *t, uint32_t lo, size_t n, const uint32_t *to) {
+    /* The index may hold two entries with one (owner, key) for a moment
+     * (one moved there, one not yet moved away): it compares items, not
+     * keys, on removal. Due times and arming order stay, so the heap only
+     * closes the gaps the dropped ones leave. */
+    size_t kept = 0;
+    long   dropped = 0;
+    int    r = 0;
+    for (size_t i = 0; i < t->n; i++) {
+        tp_timer_t    *tm = t->heap[i];
+        tp_deadline_t *d = tp_deadline_of(tm);
+        if (!d || tm->owner < lo || tm->owner - lo >= n) {
+            s_place(t, kept++, tm);
+            continue;
+        }
+        uint32_t owner = to[tm->owner - lo];
+        tp_oa_remove_item(&t->index, d->hash, d);
+        if (owner <= TP_TIMER_OWNER_MAX) {
+            const char *key = tp_deadline_key(d);
+            tm->owner = owner;
+            memcpy(d->key, &owner, sizeof owner);
+            d->hash = s_hash(owner, key, strlen(key));
+            if (tp_oa_put(&t->index, d->hash, d) == 0) { /* one slot was just freed */
+                s_place(t, kept++, tm);
+                continue;
+            }
+            r = -ENOMEM;
+        }
+        tm->in_heap = 0;
+        free(d);
+        dropped++;
+    }
+    t->n = kept;
+    for (size_t i = kept / 2; i-- > 0;)
+        s_sift_down(t, i);
+    return r < 0 ? r : dropped;
+}
+
 int64_t tp_timers_due(const tp_timers_t *t, uint32_t owner, const char *key) {
     const tp_deadline_t *d = s_find(t, owner, key);
     return d ? d->timer.due_ms : INT64_MIN;

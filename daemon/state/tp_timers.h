@@ -56,6 +56,13 @@ int tp_timers_cancel(tp_timers_t *t, uint32_t owner, const char *key);
  * Returns how many. */
 size_t tp_timers_cancel_owner(tp_timers_t *t, uint32_t owner);
 
+/* Gives the keyed deadlines of owners lo .. lo+n-1 the owner to[owner-lo]
+ * (UINT32_MAX: dropped), keeping their keys, due times and arming order:
+ * a snapshot's run-time rules that come back in other slots. to[] must
+ * not send two owners to one. Returns how many were dropped, or -ENOMEM
+ * (the ones moved so far stay moved). */
+long tp_timers_move_owners(tp_timers_t *t, uint32_t lo, size_t n, const uint32_t *to);
+
 /* Due time of (owner, key), or INT64_MIN if not armed. */
 int64_t tp_timers_due(const tp_timers_t *t, uint32_t owner, const char *key);
 

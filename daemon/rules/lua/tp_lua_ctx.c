@@ -14,6 +14,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "tp_lua_internal.h"
@@ -370,7 +371,13 @@ static const char *s_subject(lua_State *L) {
     return s;
 }
 
-/* evidence={k=v}: strings, numbers, booleans; keys strings. */
+static int s_kv_cmp(const void *a, const void *b) {
+    return strcmp(((const tp_kv_t *)a)->key, ((const tp_kv_t *)b)->key);
+}
+
+/* evidence={k=v}: strings, numbers, booleans; keys strings. In key order:
+ * a Lua table's order changes with each state's hash seed, and the alert
+ * re-derived after a restart must be the one raised before it. */
 static size_t s_evidence(lua_State *L, tp_kv_t *kv, size_t max) {
     size_t n = 0;
     int    t = lua_getfield(L, 1, "evidence");
@@ -405,6 +412,7 @@ static size_t s_evidence(lua_State *L, tp_kv_t *kv, size_t max) {
         lua_rotate(L, at + 1, 2); /* keep the copies below the iteration pair */
         lua_pop(L, 1);
     }
+    qsort(kv, n, sizeof *kv, s_kv_cmp);
     return n;
 }
 

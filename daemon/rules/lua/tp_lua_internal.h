@@ -128,3 +128,7 @@ void tp_lua_store_get(tp_lua_store_t *s, lua_State *L, const char *key, int64_t 
 int    tp_lua_store_put(tp_lua_store_t *s, lua_State *L, const char *key, int idx, int64_t now_ms,
                         int64_t ttl_ms, char *err, size_t errlen);
 size_t tp_lua_store_count(const tp_lua_store_t *s);
+/* Snapshots: every entry as stored (expiry included) and the sweep count.
+ * Load into an empty store: 0, -EBADMSG (not a store), -ENOMEM. */
+void tp_lua_store_save(const tp_lua_store_t *s, tp_snapw_t *w);
+int  tp_lua_store_load(tp_lua_store_t *s, tp_snapr_t *r);

@@ -3,13 +3,16 @@
  * Each rule keeps its deadline owner slot for the life of the process, so
  * a reload that replaces a file's version keeps its armed deadlines. Slots
  * are handed out in config order, so a restart (which rebuilds state by
- * replaying the event log) gives the same rule the same slot.
+ * replaying the event log) gives the same rule the same slot; one that
+ * loads a snapshot taken with other files moves each rule's deadlines to
+ * its slot now (tp_lua_rules_load).
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "tp_hash.h"
 #include "tp_log.h"
 #include "tp_lua_internal.h"
 
@@ -307,6 +310,120 @@ size_t tp_lua_rules_stats(const tp_lua_rules_t *l, tp_lua_rule_stats_t *out, siz
         n++;
     }
     return n;
+}
+
+/* ---- Snapshots ---- */
+#define LUA_SNAP_VERSION 1
+
+/* What a reload compares (text and config), as one hash. */
+static uint64_t s_version_hash(const slot_t *s) {
+    uint64_t h = XXH3_64bits(s->source, s->len);
+    h = XXH3_64bits_withSeed(s->config_key, strlen(s->config_key), h);
+    uint64_t budgets[2] = { s->instructions, s->memory };
+    return XXH3_64bits_withSeed(budgets, sizeof budgets, h);
+}
+
+void tp_lua_rules_save(const tp_lua_rules_t *l, tp_snapw_t *w) {
+    uint64_t n = 0;
+    for (size_t i = 0; i < TP_RULES_MAX_RUNTIME; i++)
+        n += l->slots[i].rule != NULL;
+    tp_snapw_section(w, TP_SNAP_TAG('L', 'U', 'A', 'R'), LUA_SNAP_VERSION);
+    tp_snapw_u64(w, n);
+    for (size_t i = 0; i < TP_RULES_MAX_RUNTIME; i++) {
+        const slot_t *s = &l->slots[i];
+        if (!s->rule)
+            continue;
+        tp_snapw_str(w, s->rule->name);
+        tp_snapw_str(w, s->file);
+        tp_snapw_u64(w, s->rule->owner);
+        tp_snapw_u64(w, s_version_hash(s));
+        tp_lua_store_save(s->rule->store, w);
+    }
+}
+
+/* The saved rule `name` (owner `owner`, from `file`, version hash `h`):
+ * its store into the rule of that name running now, or dropped with its
+ * deadlines. to[]: where its deadlines go. */
+static int s_load_rule(tp_lua_rules_t *l, const tp_rule_ctx_t *ctx, tp_snapr_t *r, const char *name,
+                       const char *file, uint32_t owner, uint64_t h, uint32_t *to, bool *seen) {
+    slot_t *s = NULL;
+    for (size_t i = 0; i < TP_RULES_MAX_RUNTIME && !s; i++)
+        if (l->slots[i].rule && !strcmp(l->slots[i].rule->name, name))
+            s = &l->slots[i];
+    if (s && seen[s - l->slots])
+        return -EBADMSG; /* two saved rules of one name */
+    if (s) {
+        seen[s - l->slots] = true;
+        to[owner - TP_OWNER_RUNTIME] = s->rule->owner;
+        int k = tp_lua_store_load(s->rule->store, r);
+        if (k == 0 && (h != s_version_hash(s) || strcmp(file, s->file)))
+            log_info("Lua rule %s: %s changed since the snapshot; its %zu stored values and "
+                     "deadlines are kept, as a reload keeps them",
+                     name, s->file, tp_lua_store_count(s->rule->store));
+        return k;
+    }
+    tp_lua_store_t *gone = NULL;
+    int             k = tp_lua_store_new(&gone);
+    if (k == 0)
+        k = tp_lua_store_load(gone, r);
+    if (k == 0) {
+        size_t deadlines = tp_timers_cancel_owner(ctx->timers, owner);
+        log_info("Lua rule %s (%s) in the snapshot is no longer configured: its %zu stored values "
+                 "and %zu deadlines dropped",
+                 name, file, tp_lua_store_count(gone), deadlines);
+    }
+    tp_lua_store_destroy(&gone);
+    return k;
+}
+
+int tp_lua_rules_load(tp_lua_rules_t *l, const tp_rule_ctx_t *ctx, tp_snapr_t *r) {
+    uint32_t to[TP_RULES_MAX_RUNTIME];
+    bool     seen[TP_RULES_MAX_RUNTIME] = { false }, taken[TP_RULES_MAX_RUNTIME] = { false };
+    uint64_t n = 0;
+    int      k = tp_snapr_section(r, TP_SNAP_TAG('L', 'U', 'A', 'R'), LUA_SNAP_VERSION, NULL);
+    if (k < 0 || (k = tp_snapr_u64(r, &n)) < 0)
+        return k;
+    if (n > TP_RULES_MAX_RUNTIME)
+        return -EBADMSG;
+    for (size_t i = 0; i < TP_RULES_MAX_RUNTIME; i++)
+        to[i] = UINT32_MAX; /* dropped, unless its rule runs now */
+    for (uint64_t i = 0; i < n; i++) {
+        char     name[TP_LUA_NAME_MAX], *file = NULL;
+        uint64_t owner = 0, h = 0;
+        size_t   at;
+        if ((k = tp_snapr_strbuf(r, name, sizeof name)) < 0 ||
+            (k = tp_snapr_str(r, 4096, &file)) < 0 || (k = tp_snapr_u64(r, &owner)) < 0 ||
+            (k = tp_snapr_u64(r, &h)) < 0)
+            ;
+        else if (!file || owner < TP_OWNER_RUNTIME ||
+                 (at = owner - TP_OWNER_RUNTIME) >= TP_RULES_MAX_RUNTIME || taken[at])
+            k = -EBADMSG;
+        else {
+            taken[at] = true;
+            k = s_load_rule(l, ctx, r, name, file, (uint32_t)owner, h, to, seen);
+        }
+        free(file);
+        if (k < 0)
+            return k;
+    }
+    bool moved = false;
+    for (size_t i = 0; i < TP_RULES_MAX_RUNTIME; i++) {
+        moved |= taken[i] && to[i] != TP_OWNER_RUNTIME + i;
+        const slot_t *s = &l->slots[i];
+        if (s->rule && !seen[i])
+            log_info("Lua rule %s (%s) was not running when the snapshot was taken: it starts "
+                     "with no stored values and no deadlines",
+                     s->rule->name, s->file);
+    }
+    /* Slots are handed out in config order: another list of files puts a
+     * rule in another slot, and its deadlines must follow it there. */
+    if (moved) {
+        long dropped =
+            tp_timers_move_owners(ctx->timers, TP_OWNER_RUNTIME, TP_RULES_MAX_RUNTIME, to);
+        if (dropped < 0)
+            return (int)dropped;
+    }
+    return 0;
 }
 
 void tp_lua_rules_destroy(tp_lua_rules_t **p) {

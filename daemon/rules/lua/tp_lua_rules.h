@@ -4,8 +4,9 @@
  * Each file listed becomes one rule in the engine's ruleset, beside the
  * built-in ones (tp_ruleset_add): same alert ids "<rule>:<subject>", dedup,
  * lifecycle, journal and replay. Its deadlines (ctx:arm) and key/value
- * state (ctx:put) live in the engine, so a restart that replays the event
- * log rebuilds them as it rebuilds the built-in rules' state.
+ * state (ctx:put) live in the engine: a snapshot holds them (by rule
+ * name, tp_lua_rules_save) and a replay of the event log rebuilds them,
+ * as it does the built-in rules' state.
  *
  * Each rule runs in its own sandboxed Lua state: no io, os, require,
  * debug, bytecode; globals read-only; time only through ctx.now. A call
@@ -71,6 +72,21 @@ typedef struct {
 
 /* Up to max rules' counters into out; returns how many rules there are. */
 size_t tp_lua_rules_stats(const tp_lua_rules_t *l, tp_lua_rule_stats_t *out, size_t max);
+
+/* Snapshots (tp_snapio; the engine's section): each rule's name, file,
+ * deadline owner slot, a hash of its text and config, and its ctx:put
+ * store. Its deadlines are in the engine's timers, its alerts in the alert
+ * table. Loading matches rules by name, so a restart with other files
+ * never fails for them: a rule no longer configured has its store and
+ * deadlines dropped; a new one starts empty; one whose file or config
+ * changed keeps its store and deadlines, as a reload does; deadlines
+ * follow their rule into its slot now. Each case is logged. Load into
+ * the rules of an engine just made, after its timers: 0, -EBADMSG,
+ * -ENOMEM. */
+struct tp_snapw;
+struct tp_snapr;
+void tp_lua_rules_save(const tp_lua_rules_t *l, struct tp_snapw *w);
+int  tp_lua_rules_load(tp_lua_rules_t *l, const struct tp_rule_ctx *ctx, struct tp_snapr *r);
 
 /* Frees the set (the rules themselves belong to the ruleset); NULL-safe. */
 void tp_lua_rules_destroy(tp_lua_rules_t **p);

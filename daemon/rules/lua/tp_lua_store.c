@@ -1,12 +1,15 @@
 /* tp_lua_store — a Lua rule's own state (ctx:get / ctx:put), kept in C.
  *
  * The store belongs to the rule, not to its Lua state: a reload that swaps
- * the file keeps it, and a restart rebuilds it by replaying the event log
- * through the engine, as the built-in rules' state is rebuilt. A value is
+ * the file keeps it, a snapshot holds it, and a replay of the event log
+ * through the engine rebuilds it, as the built-in rules' state is rebuilt. A value is
  * a string, number, boolean or a flat table of those, encoded into one
  * byte string (type byte + payload), so an entry is one allocation.
  * Entries with a ttl are dropped when read past it, and swept every
  * SWEEP_EVERY puts so a rule that never reads them again stays bounded.
+ * A snapshot holds the entries as encoded (this machine's byte order: a
+ * snapshot is read back by the process that wrote it, or its restart),
+ * checked on loading so a bad one is refused, never decoded.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -241,5 +244,99 @@ int tp_lua_store_put(tp_lua_store_t *s, lua_State *L, const char *key, int idx, 
     e->value = b.buf;
     e->len = b.len;
     e->expires_ms = ttl_ms ? now_ms + ttl_ms : 0;
+    return 0;
+}
+
+/* ---- Snapshots ---- */
+
+void tp_lua_store_save(const tp_lua_store_t *s, tp_snapw_t *w) {
+    tp_snapw_u64(w, s->puts);
+    tp_snapw_u64(w, HASH_COUNT(s->map));
+    for (const entry_t *e = s->map; e; e = e->hh.next) {
+        tp_snapw_str(w, e->key);
+        tp_snapw_i64(w, e->expires_ms);
+        tp_snapw_bytes(w, e->value, e->len);
+    }
+}
+
+/* The bytes after one encoded scalar at p (before end), or NULL if it is
+ * not one; ret_type its type byte. */
+static const char *s_check_scalar(const char *p, const char *end, char *ret_type) {
+    if (p >= end)
+        return NULL;
+    *ret_type = *p++;
+    size_t need;
+    switch (*ret_type) {
+    case 'b': need = 1; break;
+    case 'i': need = sizeof(lua_Integer); break;
+    case 'd': need = sizeof(lua_Number); break;
+    case 's': {
+        uint32_t n;
+        if ((size_t)(end - p) < sizeof n)
+            return NULL;
+        memcpy(&n, p, sizeof n);
+        p += sizeof n;
+        need = n;
+        break;
+    }
+    default: return NULL;
+    }
+    return (size_t)(end - p) < need ? NULL : p + need;
+}
+
+/* True if value[0..len) is what s_encode writes. */
+static bool s_valid(const char *value, size_t len) {
+    const char *p = value, *end = value + len;
+    char        t;
+    if (len > 0 && *p != 't')
+        return s_check_scalar(p, end, &t) == end;
+    if (len == 0)
+        return false;
+    for (p++; p < end;) {
+        if (!(p = s_check_scalar(p, end, &t)) || (t != 's' && t != 'i') ||
+            !(p = s_check_scalar(p, end, &t)))
+            return false;
+    }
+    return true;
+}
+
+int tp_lua_store_load(tp_lua_store_t *s, tp_snapr_t *r) {
+    uint64_t puts = 0, n = 0;
+    int      k;
+    if ((k = tp_snapr_u64(r, &puts)) < 0 || (k = tp_snapr_u64(r, &n)) < 0)
+        return k;
+    if (n > STORE_MAX_KEYS)
+        return -EBADMSG;
+    for (uint64_t i = 0; i < n; i++) {
+        char       *key = NULL;
+        int64_t     expires = 0;
+        const void *value;
+        size_t      len;
+        if ((k = tp_snapr_str(r, 1 << 16, &key)) < 0 || (k = tp_snapr_i64(r, &expires)) < 0 ||
+            (k = tp_snapr_bytes(r, VALUE_MAX_BYTES + 16, &value, &len)) < 0) {
+            free(key);
+            return k;
+        }
+        entry_t *e = NULL;
+        if (key)
+            HASH_FIND_STR(s->map, key, e);
+        if (!key || e || !s_valid(value, len)) {
+            free(key);
+            return -EBADMSG;
+        }
+        size_t klen = strlen(key);
+        if (!(e = calloc(1, sizeof *e + klen + 1)) || !(e->value = malloc(len))) {
+            free(e);
+            free(key);
+            return -ENOMEM;
+        }
+        memcpy(e->key, key, klen + 1);
+        free(key);
+        memcpy(e->value, value, len);
+        e->len = len;
+        e->expires_ms = expires;
+        HASH_ADD(hh, s->map, key, klen, e);
+    }
+    s->puts = (size_t)puts;
     return 0;
 }

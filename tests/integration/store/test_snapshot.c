@@ -10,7 +10,8 @@
  * for byte (sequence numbers aside: the fixture's sync probes take some),
  * with the same story restarted by a full replay of the log without
  * snapshots. snapshot.keep 1 with no log retention deletes the log behind
- * the snapshot, so a state module missing from it shows as a wrong alert. */
+ * the snapshot, so a state module missing from it shows as a wrong alert.
+ * The Lua rules' story (their stores and deadlines) is told the same way. */
 #include <dirent.h>
 #include <errno.h>
 #include <setjmp.h>
@@ -88,6 +89,21 @@ static void s_before(tp_dfx_t *d) {
     s_before_2(d);
 }
 
+/* The alerts received, packed with their sequence cleared, into out. */
+static void s_pack_all(tp_dfx_t *d, packed_t *out) {
+    out->n = 0;
+    for (size_t i = 0; i < d->got.n; i++) {
+        Touchpoint__V1__Alert *a = d->got.alerts[i];
+        uint64_t               seq = a->sequence;
+        a->sequence = 0;
+        out->len[i] = protobuf_c_message_get_packed_size(&a->base);
+        assert_true(out->len[i] <= sizeof out->buf[0]);
+        protobuf_c_message_pack(&a->base, out->buf[i]);
+        a->sequence = seq;
+        out->n++;
+    }
+}
+
 /* After the restart: what it must have kept, as alerts (packed, their
  * sequence cleared) into out. */
 static void s_after(tp_dfx_t *d, packed_t *out) {
@@ -113,28 +129,18 @@ static void s_after(tp_dfx_t *d, packed_t *out) {
     /* negative_feedback's FIRING closes after its own time (a fact). */
     assert_string_equal(d->got.alerts[3]->alert_id, "negative_feedback:feedback/fb1");
     assert_int_equal(d->got.alerts[3]->status, TOUCHPOINT__V1__ALERT_STATUS__ALERT_STATUS_RESOLVED);
-    out->n = 0;
-    for (size_t i = 0; i < d->got.n; i++) {
-        Touchpoint__V1__Alert *a = d->got.alerts[i];
-        uint64_t               seq = a->sequence;
-        a->sequence = 0;
-        out->len[i] = protobuf_c_message_get_packed_size(&a->base);
-        assert_true(out->len[i] <= sizeof out->buf[0]);
-        protobuf_c_message_pack(&a->base, out->buf[i]);
-        a->sequence = seq;
-        out->n++;
-    }
+    s_pack_all(d, out);
     char *log = tp_dfx_stop(d);
     assert_int_equal(tp_dfx_stat(log, "duplicates"), 1);
     assert_int_equal(tp_dfx_stat(log, "seq_gaps"), 0);
     free(log);
 }
 
-static void s_expect_reference(const packed_t *got) {
-    assert_int_equal(got->n, s_reference.n);
+static void s_expect_same(const packed_t *got, const packed_t *want) {
+    assert_int_equal(got->n, want->n);
     for (size_t i = 0; i < got->n; i++) {
-        assert_int_equal(got->len[i], s_reference.len[i]);
-        assert_memory_equal(got->buf[i], s_reference.buf[i], got->len[i]);
+        assert_int_equal(got->len[i], want->len[i]);
+        assert_memory_equal(got->buf[i], want->buf[i], got->len[i]);
     }
 }
 
@@ -207,6 +213,20 @@ static uint64_t s_log_rows(const tp_dfx_t *d, uint64_t *ret_last) {
     return n;
 }
 
+/* Every event so far (probes included) is logged: waits for the snapshot
+ * at the last position, then for the log cut behind it; returns it. */
+static uint64_t s_wait_log_cut(const tp_dfx_t *d) {
+    uint64_t  last;
+    long long deadline = tp_now_ms() + TP_WAIT_MS;
+    s_log_rows(d, &last);
+    uint64_t pos = s_wait_snapshot(d, last);
+    while (s_log_rows(d, &last) > 1 || last != pos) {
+        assert_true(tp_now_ms() < deadline);
+        usleep(5000);
+    }
+    return pos;
+}
+
 static void s_kill(tp_dfx_t *d) {
     assert_int_equal(tp_proc_signal(&d->proc, SIGKILL), 0);
     assert_int_equal(tp_proc_wait(&d->proc, TP_WAIT_MS), 128 + SIGKILL);
@@ -217,6 +237,14 @@ static bool s_logged(const tp_dfx_t *d, const char *what) {
     bool  yes = text && strstr(text, what);
     free(text);
     return yes;
+}
+
+/* The restart loaded the snapshot at pos. */
+static void s_expect_loaded(const tp_dfx_t *d, uint64_t pos) {
+    char want[96];
+    snprintf(want, sizeof want, "Loaded the snapshot at event-log position %llu",
+             (unsigned long long)pos);
+    assert_true(s_logged(d, want));
 }
 
 /* The reference: the same story, restarted from the full log. */
@@ -238,25 +266,13 @@ static void test_restart_from_snapshot_alone(void **state) {
     (void)state;
     tp_dfx_t *d = tp_dfx_start("event", SNAP_YAML(1));
     s_before(d);
-    /* Every event so far (probes included) is logged: wait for the
-     * snapshot at the last position, then for the log cut behind it. */
-    uint64_t  last;
-    long long deadline = tp_now_ms() + TP_WAIT_MS;
-    s_log_rows(d, &last);
-    uint64_t pos = s_wait_snapshot(d, last);
-    while (s_log_rows(d, &last) > 1 || last != pos) {
-        assert_true(tp_now_ms() < deadline);
-        usleep(5000);
-    }
+    uint64_t pos = s_wait_log_cut(d);
     s_kill(d);
     tp_dfx_restart(d, NULL);
-    char want[96];
-    snprintf(want, sizeof want, "Loaded the snapshot at event-log position %llu",
-             (unsigned long long)pos);
-    assert_true(s_logged(d, want));
+    s_expect_loaded(d, pos);
     packed_t got;
     s_after(d, &got);
-    s_expect_reference(&got);
+    s_expect_same(&got, &s_reference);
     tp_dfx_free(d);
 }
 
@@ -296,13 +312,10 @@ static void test_corrupt_newest_falls_back(void **state) {
 
     tp_dfx_restart(d, NULL);
     assert_true(s_logged(d, "cannot be used (corrupt, truncated or wrong checksum)"));
-    char want[96];
-    snprintf(want, sizeof want, "Loaded the snapshot at event-log position %llu",
-             (unsigned long long)older);
-    assert_true(s_logged(d, want));
+    s_expect_loaded(d, older);
     packed_t got;
     s_after(d, &got);
-    s_expect_reference(&got);
+    s_expect_same(&got, &s_reference);
     tp_dfx_free(d);
 }
 
@@ -370,27 +383,109 @@ static void test_kill_while_snapshot_is_written(void **state) {
     free(tmp_path);
     packed_t got;
     s_after(d, &got);
-    s_expect_reference(&got);
+    s_expect_same(&got, &s_reference);
     tp_dfx_free(d);
 }
 
-/* A rule whose state cannot be saved yet (a Lua rule's): no snapshot,
- * said once, and the log is kept whole. */
-static void test_no_snapshot_when_state_cannot_be_saved(void **state) {
+/* ---- Lua rules: their ctx:put stores and ctx:arm deadlines ----
+ * contact_frequency (at most 20 calls of an HCP in 10 days: the fixture's
+ * probes at T0 never reach it, and leave the window once event time is
+ * 100 days on) and compliance_after_signature (5 days), the built-in
+ * rules off but call_incomplete (the probes). Before the restart: HCP-L's
+ * 21st call fires (its calls in the store, a deadline at the window's
+ * end) and K-L is signed (the signature in the store, a deadline). */
+#define T1  (T0 + 100 * DAY)
+#define DAY 86400000LL
+#define LUA_YAML(snapshot)                                                                  \
+    snapshot "lua_rules:\n"                                                                 \
+             "  - { file: " TP_SOURCE_DIR "/examples/rules/contact_frequency.lua,"          \
+             " config: { max_calls: 20, window: 10d } }\n"                                  \
+             "  - { file: " TP_SOURCE_DIR "/examples/rules/compliance_after_signature.lua," \
+             " config: { within: 5d } }\n"                                                  \
+             "rules:\n"                                                                     \
+             "  call_unsubmitted: { enabled: false }\n  call_late: { enabled: false }\n"    \
+             "  follow_up_missing: { enabled: false }\n"                                    \
+             "  uncoordinated_contact: { enabled: false }\n"                                \
+             "  channel_mismatch: { enabled: false }\n  step_slow: { enabled: false }\n"    \
+             "  case_stalled: { enabled: false }\n  rework: { enabled: false }\n"           \
+             "  handoffs: { enabled: false }\n  hcp_burden: { enabled: false }\n"           \
+             "  cycle_time: { enabled: false }\n  negative_feedback: { enabled: false }\n"
+
+static void s_lua_call(tp_dfx_t *d, int i, int64_t at) {
+    char id[16];
+    snprintf(id, sizeof id, "L-%d", i);
+    tp_dfx_send_call(d, &(tp_test_call_t){ .event_id = id,
+                                           .at_ms = at,
+                                           .call_id = id,
+                                           .hcp_id = "HCP-L",
+                                           .status = SUBMITTED,
+                                           .fields = ALL_FIELDS });
+}
+
+static const Touchpoint__V1__Alert *s_lua_next(tp_dfx_t *d, const char *alert_id, int status) {
+    size_t n = d->got.n;
+    assert_true(tp_dfx_recv_alert(d, TP_WAIT_MS));
+    assert_string_equal(d->got.alerts[n]->alert_id, alert_id);
+    assert_int_equal(d->got.alerts[n]->status, status);
+    return d->got.alerts[n];
+}
+
+static void s_lua_before(tp_dfx_t *d) {
+    for (int i = 0; i < 21; i++)
+        s_lua_call(d, i, T1 + i);
+    s_lua_next(d, "contact_frequency:hcp/HCP-L", TOUCHPOINT__V1__ALERT_STATUS__ALERT_STATUS_FIRING);
+    tp_dfx_send_step(
+        d, &(tp_test_step_t){ .event_id = "sig-L",
+                              .at_ms = T1 + 2 * DAY,
+                              .contract_id = "K-L",
+                              .step = "CONTRACT_SIGNED",
+                              .state = TOUCHPOINT__V1__STEP_STATE__STEP_STATE_COMPLETED });
+    tp_dfx_expect_nothing_more(d);
+    tp_test_alerts_clear(&d->got);
+}
+
+/* After the restart: a 22nd call only counts with the 21 stored before
+ * (else the alert resolves at once), K-L's deadline fires with what was
+ * stored at the signature, and the window resolves once two calls have
+ * left it (two deadlines, the second armed after the restart). */
+static void s_lua_after(tp_dfx_t *d, packed_t *out) {
+    s_lua_call(d, 21, T1 + DAY);
+    tp_dfx_send_watermark(d, "wm-1", T1 + 7 * DAY + 1);
+    const Touchpoint__V1__Alert *a = s_lua_next(d, "compliance_after_signature:contract/K-L",
+                                                TOUCHPOINT__V1__ALERT_STATUS__ALERT_STATUS_FIRING);
+    assert_string_equal(a->hcp_id, "HCP-1");
+    tp_dfx_send_watermark(d, "wm-2", T1 + 10 * DAY + 1);
+    tp_dfx_send_watermark(d, "wm-3", T1 + 10 * DAY + 2);
+    s_lua_next(d, "contact_frequency:hcp/HCP-L",
+               TOUCHPOINT__V1__ALERT_STATUS__ALERT_STATUS_RESOLVED);
+    tp_dfx_expect_nothing_more(d);
+    s_pack_all(d, out);
+    free(tp_dfx_stop(d));
+}
+
+/* Lua rules running: snapshots are taken (never "No snapshots"), and a
+ * restart from the snapshot alone raises the same alerts as a restart
+ * that replays the whole log. */
+static void test_lua_rules_restart_from_snapshot_alone(void **state) {
     (void)state;
-    tp_dfx_t *d = tp_dfx_start("event", "snapshot: { every: 1, interval: 50ms, keep: 1 }\n"
-                                        "lua_rules: [{ file: " TP_SOURCE_DIR
-                                        "/examples/rules/notes_quality.lua }]\n");
-    tp_dfx_send_call(d, &s_planned);
-    long long deadline = tp_now_ms() + TP_WAIT_MS;
-    while (!s_logged(d, "No snapshots: rule notes_quality")) {
-        assert_true(tp_now_ms() < deadline);
-        usleep(5000);
-    }
-    assert_int_equal(s_snapshots(d, NULL, 0, NULL, NULL), 0);
-    char *log = tp_dfx_stop(d);
-    assert_int_equal(tp_count_lines(log, "No snapshots: rule"), 1);
-    free(log);
+    tp_dfx_t *d = tp_dfx_start("event", LUA_YAML("snapshot: { enabled: false }\n"));
+    s_lua_before(d);
+    s_kill(d);
+    tp_dfx_restart(d, NULL);
+    packed_t want;
+    s_lua_after(d, &want);
+    tp_dfx_free(d);
+
+    d = tp_dfx_start("event", LUA_YAML(SNAP_YAML(1)));
+    s_lua_before(d);
+    uint64_t pos = s_wait_log_cut(d);
+    s_kill(d);
+    tp_dfx_restart(d, NULL);
+    s_expect_loaded(d, pos);
+    assert_false(s_logged(d, "No snapshots"));
+    packed_t got;
+    s_lua_after(d, &got);
+    s_expect_same(&got, &want);
     tp_dfx_free(d);
 }
 
@@ -399,7 +494,7 @@ int main(void) {
         cmocka_unit_test(test_restart_from_snapshot_alone),
         cmocka_unit_test(test_corrupt_newest_falls_back),
         cmocka_unit_test(test_kill_while_snapshot_is_written),
-        cmocka_unit_test(test_no_snapshot_when_state_cannot_be_saved),
+        cmocka_unit_test(test_lua_rules_restart_from_snapshot_alone),
     };
     return cmocka_run_group_tests(tests, s_setup, NULL);
 }

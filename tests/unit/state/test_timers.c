@@ -129,6 +129,37 @@ static void test_ties_fire_in_arming_order(void **state) {
     assert_string_equal(order[2], "third");
 }
 
+/* Owners swapped and one dropped (run-time rules in other slots after a
+ * restart): each deadline is found, re-armed and cancelled under its new
+ * owner, keeps its due time and fires in its arming order. */
+static void test_move_owners(void **state) {
+    tp_timers_t *t = *state;
+    tp_timers_arm(t, 5, "k", 300);   /* the engine's: untouched */
+    tp_timers_arm(t, 100, "k", 200); /* -> 101 */
+    tp_timers_arm(t, 101, "k", 200); /* -> 100 */
+    tp_timers_arm(t, 102, "x", 100); /* dropped */
+    tp_timers_arm(t, 101, "y", 200); /* -> 100, armed after 100's k */
+    const uint32_t to[3] = { 101, 100, UINT32_MAX };
+    assert_int_equal(tp_timers_move_owners(t, 100, 3, to), 1);
+    assert_int_equal(tp_timers_count(t), 4);
+    assert_true(tp_timers_due(t, 102, "x") == INT64_MIN);
+    assert_true(tp_timers_due(t, 5, "k") == 300);
+    assert_true(tp_timers_due(t, 101, "y") == INT64_MIN);
+    assert_int_equal(tp_timers_arm(t, 100, "y", 200), 0); /* found: moved, not added */
+    assert_int_equal(tp_timers_count(t), 4);
+    const uint32_t owners[] = { 101, 100, 100 };
+    const char    *keys[] = { "k", "k", "y" };
+    for (size_t i = 0; i < 3; i++) {
+        tp_deadline_t *d = s_pop(t, 250);
+        assert_non_null(d);
+        assert_int_equal(d->timer.owner, owners[i]);
+        assert_string_equal(tp_deadline_key(d), keys[i]);
+        free(d);
+    }
+    assert_null(s_pop(t, 250));
+    assert_int_equal(tp_timers_cancel(t, 5, "k"), 1);
+}
+
 /* Random arms, moves and cancels against a brute-force model. */
 static void test_heap_matches_model(void **state) {
     tp_timers_t *t = *state;
@@ -221,4 +252,5 @@ TP_TEST_MAIN(cmocka_unit_test(test_embedded_timers),
              cmocka_unit_test_setup_teardown(test_rearm_and_cancel, s_setup, s_teardown),
              cmocka_unit_test_setup_teardown(test_cancel_owner_keeps_the_heap, s_setup, s_teardown),
              cmocka_unit_test_setup_teardown(test_ties_fire_in_arming_order, s_setup, s_teardown),
+             cmocka_unit_test_setup_teardown(test_move_owners, s_setup, s_teardown),
              cmocka_unit_test_setup_teardown(test_heap_matches_model, s_setup, s_teardown))
