@@ -317,8 +317,8 @@ static int s_load_case(tp_cases_t *cs, tp_timers_t *t, tp_snapr_t *r) {
     if (n_steps && !(c->steps = calloc(n_steps, sizeof *c->steps)))
         goto fail;
     c->cap_steps = (uint8_t)n_steps;
-    for (; c->n_steps < n_steps; c->n_steps++) {
-        tp_step_t *st = &c->steps[c->n_steps];
+    while (c->n_steps < n_steps) {
+        tp_step_t *st = &c->steps[c->n_steps++]; /* from here freed with the case */
         uint64_t   returns = 0, state = 0;
         if ((k = s_load_str(r, &st->name)) < 0 || (k = s_load_str(r, &st->owner_id)) < 0)
             goto fail;
@@ -330,7 +330,6 @@ static int s_load_case(tp_cases_t *cs, tp_timers_t *t, tp_snapr_t *r) {
         st->state = (uint8_t)state;
         if (!st->name) {
             k = -EBADMSG;
-            c->n_steps++;
             goto fail;
         }
     }
