@@ -55,7 +55,8 @@ YAML
         "$BUILD/touchpointd" --config "$WORK/d.yaml" 2>"$WORK/d.err" &
         dp=$!
         for _ in $(seq 100); do grep -q "Ready:" "$WORK/d.err" 2>/dev/null && break; sleep 0.1; done
-        kill "$dp"; wait "$dp" 2>/dev/null || true
+        grep -q "Ready:" "$WORK/d.err" || { echo "bench_nats_pub: touchpointd did not start:" >&2; cat "$WORK/d.err" >&2; exit 1; }
+        kill "$dp" 2>/dev/null || true; wait "$dp" 2>/dev/null || true
         s0=$(ticks "$NATS_PID"); t0=$(date +%s%N)
         /usr/bin/time -f "%U %S" -o "$WORK/time" "$pub" --nats "nats://127.0.0.1:$port" \
             --partitions $PARTS "$WORK/events.jsonl" 2>"$WORK/pub.err" || { cat "$WORK/pub.err" >&2; exit 1; }
