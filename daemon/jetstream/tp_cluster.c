@@ -20,14 +20,16 @@
 #include "tp_nats_status.h"
 #include "tp_partition.h"
 
-#define FETCH_BATCH      256
-#define MAX_ACK_PENDING  1024 /* per partition, as in static mode */
+#define FETCH_BATCH      1024 /* messages per pull request: one round trip per batch */
+#define MAX_ACK_PENDING  4096 /* per partition (a durable created here) */
 #define IDLE_SLEEP_MS    2    /* nothing to fetch on any partition: sleep, doubling... */
 #define IDLE_MAX_MS      50   /* ...up to this (every idle turn is a fetch per partition) */
 #define RETRY_MS         1000 /* a failed take-over is tried again after this */
 #define PUBLISH_RETRY_MS 250  /* an alert the alerts stream did not store yet */
 #define REPLAY_WAIT_MS   5000 /* no message of a replay for this long: give up, retry */
 #define EMPTY_WAIT_MS    300  /* a partition that never had a message */
+#define FETCH_WAIT_MS    250  /* longest wait for a pull request's answer */
+#define MS_TO_NS(ms)     ((int64_t)(ms)*1000000)
 
 enum {
     C_RECEIVED,
@@ -52,6 +54,7 @@ typedef struct {
     bool               suppress; /* applying an event at or below floor */
     bool               batch;    /* live batch: publish async, PubAcks awaited before the acks */
     bool               pub_failed;
+    bool               ack_all; /* the durable's AckPolicy is AckAll: one ack per batch */
     size_t             batch_alerts;
     int64_t            retry_ms;
 } s_part_t;
@@ -214,7 +217,10 @@ static int s_ack_floor(s_part_t *pt, const char *durable, const char *subject, u
         jsConsumerConfig_Init(&cc);
         cc.Durable = durable;
         cc.FilterSubject = subject;
-        cc.AckPolicy = js_AckExplicit;
+        /* AckAll: acking a batch's last message settles the whole batch
+         * (every message of it is settled only once all are applied and
+         * their alerts stored), one ack instead of one per event. */
+        cc.AckPolicy = js_AckAll;
         cc.DeliverPolicy = js_DeliverAll;
         cc.AckWait = c->cfg->nats.ack_wait_ms * 1000000;
         cc.MaxAckPending = MAX_ACK_PENDING;
@@ -223,6 +229,8 @@ static int s_ack_floor(s_part_t *pt, const char *durable, const char *subject, u
     if (s != NATS_OK)
         return -EIO;
     *ret_floor = ci->AckFloor.Stream;
+    /* A durable created by an older version acks each message. */
+    pt->ack_all = ci->Config && ci->Config->AckPolicy == js_AckAll;
     *ret_any = ci->Delivered.Consumer > 0 || ci->NumPending > 0;
     jsConsumerInfo_Destroy(ci);
     return 0;
@@ -322,11 +330,17 @@ static int s_poll(s_part_t *pt) {
         if (pt->pub_failed)
             return -EIO;
     }
+    int64_t left_ms = 0;
+    if (tp_lease_held_for(c->lease, pt->p, &left_ms) != pt->gen)
+        return 0; /* no longer ours: the worker drops it next turn */
     natsMsgList    list = { 0 };
     jsFetchRequest fr;
     jsFetchRequest_Init(&fr);
     fr.Batch = FETCH_BATCH;
     fr.NoWait = true;
+    /* Bounded: a server that does not answer (we are cut off) must not
+     * hold the worker past the lease's validity. */
+    fr.Expires = MS_TO_NS(left_ms < FETCH_WAIT_MS ? left_ms : FETCH_WAIT_MS);
     if (natsSubscription_FetchRequest(&list, pt->sub, &fr) != NATS_OK)
         return 0; /* nothing now (or NATS away: next turn) */
     int      r = 0, settle[FETCH_BATCH];
@@ -341,17 +355,27 @@ static int s_poll(s_part_t *pt) {
     if (r == 0 && pt->batch_alerts) {
         jsPubOptions po;
         jsPubOptions_Init(&po);
-        po.MaxWait = c->cfg->nats.lease_ttl_ms;
+        int64_t wait_ms = 0; /* PubAcks awaited only while the lease lasts */
+        tp_lease_held_for(c->lease, pt->p, &wait_ms);
+        po.MaxWait = wait_ms > 0 ? wait_ms : 1;
         if (js_PublishAsyncComplete(c->js, &po) != NATS_OK ||
             atomic_load(&c->async_errors) != errors)
             r = -EIO;
     }
-    for (int i = 0; i < list.Count && i < FETCH_BATCH && r == 0; i++) {
+    /* Settled only while the lease is still ours: a holder cut off from
+     * the cluster must not ack after its lease may have passed on. */
+    if (r == 0 && !s_held(pt))
+        r = -ECANCELED;
+    int last = list.Count < FETCH_BATCH ? list.Count - 1 : FETCH_BATCH - 1;
+    for (int i = 0; i <= last && r == 0; i++) {
         if (settle[i] == SETTLE_TERM) {
-            natsMsg_Term(list.Msgs[i], NULL);
+            natsMsg_Term(list.Msgs[i], NULL); /* with AckAll, also acks those before it */
             s_add(c, C_TERMED, 1);
         } else {
-            natsMsg_Ack(list.Msgs[i], NULL); /* a lost ack costs a redelivery, skipped */
+            /* A lost ack costs a redelivery, skipped. With AckAll the last
+             * message's ack settles the ones before it. */
+            if (!pt->ack_all || i == last)
+                natsMsg_Ack(list.Msgs[i], NULL);
             s_add(c, C_ACKED, 1);
         }
     }
