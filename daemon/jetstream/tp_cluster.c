@@ -363,8 +363,9 @@ static int s_poll(s_part_t *pt) {
             r = -EIO;
     }
     /* Settled only while the lease is still ours: a holder cut off from
-     * the cluster must not ack after its lease may have passed on. */
-    if (r == 0 && !s_held(pt))
+     * the cluster must not ack after its lease may have passed on (and a
+     * PubAck wait cut short by the lease is the lease's doing). */
+    if ((r == 0 || r == -EIO) && !s_held(pt))
         r = -ECANCELED;
     int last = list.Count < FETCH_BATCH ? list.Count - 1 : FETCH_BATCH - 1;
     for (int i = 0; i <= last && r == 0; i++) {
@@ -413,7 +414,12 @@ static void *s_worker(void *arg) {
                 continue;
             }
             int n = s_poll(pt);
-            if (n < 0) {
+            if (n == -ECANCELED) {
+                log_notice("JetStream partition %u: no longer ours (its lease ran out during a "
+                           "batch, left unacked), stopped serving it",
+                           p);
+                s_drop(pt);
+            } else if (n < 0) {
                 /* Unacked events would come back out of order: rebuild. */
                 log_warning_errno(n,
                                   "JetStream partition %u: an alert could not be stored; "

@@ -111,7 +111,7 @@ static unsigned s_live(const char *log) {
             continue;
         if (strcmp(word, "live:") == 0)
             set |= 1u << p;
-        else if (strncmp(s + strcspn(s, ":"), ": no longer ours", 16) == 0)
+        else if (word[0] == ':') /* no longer ours, take-over failed, rebuilding: not served */
             set &= ~(1u << p);
     }
     return set;

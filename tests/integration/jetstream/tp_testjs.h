@@ -26,7 +26,8 @@
 void tp_js_generate(const char *path, unsigned r0, unsigned r1, bool last);
 
 /* The partitions d's log says it serves now, as a bit set: "JetStream
- * partition N live" adds N, "partition N: no longer ours" removes it. */
+ * partition N live:" adds N, any "JetStream partition N: ..." (no longer
+ * ours, take-over failed, dropped to be rebuilt) removes it. */
 unsigned tp_js_live_of(tp_dfx_t *d);
 
 /* The test's budget for its sequential waits (each takes the smaller of
