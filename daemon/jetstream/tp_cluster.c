@@ -27,6 +27,7 @@
 #define RETRY_MS         1000 /* a failed take-over is tried again after this */
 #define PUBLISH_RETRY_MS 250  /* an alert the alerts stream did not store yet */
 #define REPLAY_WAIT_MS   5000 /* no message of a replay for this long: give up, retry */
+#define API_WAIT_MS      5000 /* a JetStream API request (libnats' default) */
 #define EMPTY_WAIT_MS    300  /* a partition that never had a message */
 #define FETCH_WAIT_MS    250  /* longest wait for a pull request's answer */
 #define MS_TO_NS(ms)     ((int64_t)(ms)*1000000)
@@ -99,6 +100,28 @@ static bool s_held(s_part_t *pt) {
     return !atomic_load(&pt->c->stop) && tp_lease_held(pt->c->lease, pt->p) == pt->gen;
 }
 
+/* How long a blocking request of the worker may wait: at most `cap`, and
+ * never past the validity of any partition it serves, so that a worker
+ * waiting on a cluster it cannot reach still lets go of each partition in
+ * time (and says so). At least 1 ms. */
+static int64_t s_wait_ms(tp_cluster_t *c, int64_t cap) {
+    int64_t wait = cap;
+    for (unsigned p = 0; p < c->cfg->nats.partition_count; p++) {
+        int64_t left;
+        if (c->parts[p].gen && tp_lease_held_for(c->lease, p, &left) == c->parts[p].gen &&
+            left < wait)
+            wait = left;
+    }
+    return wait > 0 ? wait : 1;
+}
+
+/* jsOptions for one API request of the worker (s_wait_ms). */
+static jsOptions *s_api_opts(tp_cluster_t *c, jsOptions *jo) {
+    jsOptions_Init(jo);
+    jo->Wait = s_wait_ms(c, API_WAIT_MS);
+    return jo;
+}
+
 /* The engine's alert sink: store the alert in the alerts stream before the
  * event that raised it is acked. Retried while we hold the partition (a
  * NATS node going away makes the stream unavailable for a few seconds);
@@ -132,7 +155,8 @@ static int s_sink_cb(void *ctx, const char *topic, const uint8_t *buf, size_t le
         return 0;
     }
     for (;;) {
-        jsPubAck  *pa = NULL;
+        jsPubAck *pa = NULL;
+        po.MaxWait = s_wait_ms(c, API_WAIT_MS);
         natsStatus s = js_Publish(&pa, c->js, subject, buf, (int)len, &po, NULL);
         jsPubAck_Destroy(pa);
         if (s == NATS_OK) {
@@ -211,7 +235,9 @@ static int s_ack_floor(s_part_t *pt, const char *durable, const char *subject, u
     tp_cluster_t   *c = pt->c;
     jsConsumerInfo *ci = NULL;
     jsErrCode       jerr = 0;
-    natsStatus s = js_GetConsumerInfo(&ci, c->js, c->cfg->nats.events_stream, durable, NULL, &jerr);
+    jsOptions       jo;
+    natsStatus      s = js_GetConsumerInfo(&ci, c->js, c->cfg->nats.events_stream, durable,
+                                           s_api_opts(c, &jo), &jerr);
     if (s == NATS_NOT_FOUND) {
         jsConsumerConfig cc;
         jsConsumerConfig_Init(&cc);
@@ -224,7 +250,7 @@ static int s_ack_floor(s_part_t *pt, const char *durable, const char *subject, u
         cc.DeliverPolicy = js_DeliverAll;
         cc.AckWait = c->cfg->nats.ack_wait_ms * 1000000;
         cc.MaxAckPending = MAX_ACK_PENDING;
-        s = js_AddConsumer(&ci, c->js, c->cfg->nats.events_stream, &cc, NULL, &jerr);
+        s = js_AddConsumer(&ci, c->js, c->cfg->nats.events_stream, &cc, s_api_opts(c, &jo), &jerr);
     }
     if (s != NATS_OK)
         return -EIO;
@@ -249,7 +275,8 @@ static int s_replay(s_part_t *pt, const char *subject, bool any) {
     so.Ordered = true;
     so.Config.DeliverPolicy = js_DeliverAll;
     natsSubscription *rs = NULL;
-    if (js_SubscribeSync(&rs, c->js, subject, NULL, &so, NULL) != NATS_OK)
+    jsOptions         jo;
+    if (js_SubscribeSync(&rs, c->js, subject, s_api_opts(c, &jo), &so, NULL) != NATS_OK)
         return -EIO;
     natsSubscription_SetPendingLimits(rs, -1, -1);
     int      r = 0;
@@ -261,7 +288,8 @@ static int s_replay(s_part_t *pt, const char *subject, bool any) {
         if (!s_held(pt)) {
             r = -ECANCELED;
         } else if ((s = natsSubscription_NextMsg(
-                        &m, rs, got || any ? REPLAY_WAIT_MS : EMPTY_WAIT_MS)) != NATS_OK) {
+                        &m, rs, s_wait_ms(c, got || any ? REPLAY_WAIT_MS : EMPTY_WAIT_MS))) !=
+                   NATS_OK) {
             if (got || any || s != NATS_TIMEOUT)
                 r = -ETIMEDOUT;
             pending = 0; /* an empty partition */
@@ -299,7 +327,9 @@ static int s_start(s_part_t *pt, uint64_t gen) {
         jsSubOptions_Init(&so);
         so.Stream = cfg->nats.events_stream;
         so.Consumer = durable;
-        if (js_PullSubscribe(&pt->sub, c->js, subject, durable, NULL, &so, NULL) != NATS_OK)
+        jsOptions jo;
+        if (js_PullSubscribe(&pt->sub, c->js, subject, durable, s_api_opts(c, &jo), &so, NULL) !=
+            NATS_OK)
             r = -EIO;
     }
     if (r < 0) {
@@ -330,8 +360,7 @@ static int s_poll(s_part_t *pt) {
         if (pt->pub_failed)
             return -EIO;
     }
-    int64_t left_ms = 0;
-    if (tp_lease_held_for(c->lease, pt->p, &left_ms) != pt->gen)
+    if (!s_held(pt))
         return 0; /* no longer ours: the worker drops it next turn */
     natsMsgList    list = { 0 };
     jsFetchRequest fr;
@@ -340,7 +369,7 @@ static int s_poll(s_part_t *pt) {
     fr.NoWait = true;
     /* Bounded: a server that does not answer (we are cut off) must not
      * hold the worker past the lease's validity. */
-    fr.Expires = MS_TO_NS(left_ms < FETCH_WAIT_MS ? left_ms : FETCH_WAIT_MS);
+    fr.Expires = MS_TO_NS(s_wait_ms(c, FETCH_WAIT_MS));
     if (natsSubscription_FetchRequest(&list, pt->sub, &fr) != NATS_OK)
         return 0; /* nothing now (or NATS away: next turn) */
     int      r = 0, settle[FETCH_BATCH];
@@ -355,9 +384,7 @@ static int s_poll(s_part_t *pt) {
     if (r == 0 && pt->batch_alerts) {
         jsPubOptions po;
         jsPubOptions_Init(&po);
-        int64_t wait_ms = 0; /* PubAcks awaited only while the lease lasts */
-        tp_lease_held_for(c->lease, pt->p, &wait_ms);
-        po.MaxWait = wait_ms > 0 ? wait_ms : 1;
+        po.MaxWait = s_wait_ms(c, c->cfg->nats.lease_ttl_ms); /* only while the leases last */
         if (js_PublishAsyncComplete(c->js, &po) != NATS_OK ||
             atomic_load(&c->async_errors) != errors)
             r = -EIO;
@@ -385,21 +412,29 @@ static int s_poll(s_part_t *pt) {
     return r < 0 ? r : n;
 }
 
+static void s_drop_if_lost(s_part_t *pt) {
+    if (pt->gen && pt->gen != tp_lease_held(pt->c->lease, pt->p)) {
+        log_notice("JetStream partition %u: no longer ours (lease lost or lapsed, or handed to a "
+                   "new member), stopped serving it",
+                   pt->p);
+        s_drop(pt);
+    }
+}
+
 static void *s_worker(void *arg) {
     tp_cluster_t *c = arg;
     unsigned      count = c->cfg->nats.partition_count;
     int64_t       idle_ms = 0;
     while (!atomic_load(&c->stop)) {
         bool busy = false;
+        /* Every partition whose lease lapsed goes first, before a take-over
+         * or a batch keeps the worker busy. */
+        for (unsigned p = 0; p < count; p++)
+            s_drop_if_lost(&c->parts[p]);
         for (unsigned p = 0; p < count && !atomic_load(&c->stop); p++) {
             s_part_t *pt = &c->parts[p];
-            uint64_t  gen = tp_lease_held(c->lease, p);
-            if (pt->gen && pt->gen != gen) {
-                log_notice("JetStream partition %u: no longer ours (lease lost, or handed to a new "
-                           "member), stopped serving it",
-                           p);
-                s_drop(pt);
-            }
+            s_drop_if_lost(pt);
+            uint64_t gen = tp_lease_held(c->lease, p);
             if (gen && !pt->gen && tp_monotonic_ms() >= pt->retry_ms) {
                 int r = s_start(pt, gen);
                 if (r < 0) {

@@ -90,9 +90,11 @@ static void test_quorum_lost_and_back(void **state) {
     deadline = lost + tp_js_budget(STOP_MAX_MS, "serving nothing without quorum");
     unsigned serving;
     while ((serving = tp_js_live_of(d)) != 0) {
-        if (tp_now_ms() >= deadline)
+        if (tp_now_ms() >= deadline) {
+            tp_js_dump_log("q0", d);
             fail_msg("without quorum the daemon still serves %#x %lld ms later (lease_ttl %d ms)",
                      serving, tp_now_ms() - lost, LEASE_TTL);
+        }
         usleep(10 * 1000);
     }
     long long stopped_ms = tp_now_ms() - lost;

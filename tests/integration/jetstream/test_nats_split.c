@@ -35,14 +35,6 @@
 #define N_DAEMONS 3
 #define BUDGET_MS 120000
 
-/* The end of d's log, for a failure's message. */
-static void s_dump(const char *name, tp_dfx_t *d) {
-    char  *log = tp_read_file(d->err);
-    size_t n = log ? strlen(log) : 0;
-    print_message("--- %s's log (end) ---\n%s\n", name, log ? log + (n > 3000 ? n - 3000 : 0) : "");
-    free(log);
-}
-
 /* Polls until i1 and i2 serve every partition in `moved`, failing if one
  * of them is also still live on i0. Returns the ms i0 took to let go of
  * all of them (from `cut_ms`), through *ret_drop_ms. */
@@ -54,7 +46,7 @@ static void s_wait_takeover(tp_dfx_t *d[], unsigned moved, long long cut_ms,
         unsigned others = tp_js_live_of(d[1]) | tp_js_live_of(d[2]);
         unsigned cut_off = tp_js_live_of(d[0]); /* read after: still live now */
         if (others & cut_off) {
-            s_dump("i0", d[0]);
+            tp_js_dump_log("i0", d[0]);
             fail_msg("partitions %#x served twice: live on i1/i2 (%#x) while i0, cut off "
                      "%lld ms ago, still serves %#x",
                      others & cut_off, others, tp_now_ms() - cut_ms, cut_off);

@@ -124,6 +124,13 @@ unsigned tp_js_live_of(tp_dfx_t *d) {
     return set;
 }
 
+void tp_js_dump_log(const char *name, tp_dfx_t *d) {
+    char  *log = tp_read_file(d->err);
+    size_t n = log ? strlen(log) : 0;
+    print_message("--- %s's log (end) ---\n%s\n", name, log ? log + (n > 4000 ? n - 4000 : 0) : "");
+    free(log);
+}
+
 static long long s_end_ms, s_budget_ms;
 
 void tp_js_budget_start(long long budget_ms) {

@@ -30,6 +30,9 @@ void tp_js_generate(const char *path, unsigned r0, unsigned r1, bool last);
  * ours, take-over failed, dropped to be rebuilt) removes it. */
 unsigned tp_js_live_of(tp_dfx_t *d);
 
+/* Prints the end of d's log (for a failure's message). */
+void tp_js_dump_log(const char *name, tp_dfx_t *d);
+
 /* The test's budget for its sequential waits (each takes the smaller of
  * its own limit and what is left, so a slow run fails with the step that
  * ran out rather than being killed by ctest without a word). */
