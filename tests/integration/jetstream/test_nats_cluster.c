@@ -47,20 +47,9 @@ static void test_cluster_failover(void **state) {
     (void)state;
     tp_nats_skip_without_server();
     tp_js_budget_start(BUDGET_MS);
-    char *dir = tp_tmpdir(), *parts[3];
-    for (unsigned i = 0; i < 3; i++) {
-        char name[32];
-        snprintf(name, sizeof name, "part%u.jsonl", i);
-        parts[i] = tp_path(dir, name);
-    }
-    tp_js_generate(parts[0], 0, 8, false);
-    tp_js_generate(parts[1], 8, 16, false);
-    tp_js_generate(parts[2], 16, TP_JS_ROUNDS, true);
-    static char      *ref[TP_JS_MAX_KEYS];
-    const char *const inputs[] = { parts[0], parts[1], parts[2], NULL };
-    size_t            nref = tp_nats_reference(inputs, ref, TP_JS_MAX_KEYS);
-    print_message("single-node reference: %zu alerts\n", nref);
-    tp_test_expect_counts(ref, nref, s_pinned, sizeof s_pinned / sizeof s_pinned[0]);
+    tp_js_stream_t *st = tp_js_stream_new();
+    print_message("single-node reference: %zu alerts\n", st->nref);
+    tp_test_expect_counts(st->ref, st->nref, s_pinned, sizeof s_pinned / sizeof s_pinned[0]);
 
     tp_nats_srv_t *srv[N_NODES];
     char          *urls = NULL;
@@ -90,14 +79,14 @@ static void test_cluster_failover(void **state) {
 
     /* Part 1, then SIGKILL the instance with most partitions while the
      * others still work through it. */
-    tp_js_publish(d[0], urls, parts[0]);
+    tp_js_publish(d[0], urls, st->parts[0]);
     unsigned victim = 0;
     for (unsigned i = 1; i < N_DAEMONS; i++)
         if (__builtin_popcount(owned[i]) > __builtin_popcount(owned[victim]))
             victim = i;
     assert_int_equal(tp_proc_signal(&d[victim]->proc, SIGKILL), 0);
     long long killed = tp_now_ms();
-    tp_js_publish(d[(victim + 1) % N_DAEMONS], urls, parts[1]);
+    tp_js_publish(d[(victim + 1) % N_DAEMONS], urls, st->parts[1]);
 
     /* Failover: every partition of the dead instance live on a survivor. */
     long long deadline = tp_now_ms() + tp_js_budget(3 * TP_WAIT_MS, "failover");
@@ -131,8 +120,8 @@ static void test_cluster_failover(void **state) {
      * then the rest of the stream. */
     tp_nats_kill(srv[N_NODES - 1]);
     tp_dfx_t *any = d[(victim + 1) % N_DAEMONS];
-    tp_js_publish(any, urls, parts[2]);
-    tp_nats_expect_stream(urls, ref, nref,
+    tp_js_publish(any, urls, st->parts[2]);
+    tp_nats_expect_stream(urls, st->ref, st->nref,
                           tp_js_budget(6 * TP_WAIT_MS, "TP_ALERTS after a server loss"));
 
     /* The killed instance comes back (same id, empty: no journal state):
@@ -142,7 +131,7 @@ static void test_cluster_failover(void **state) {
     tp_js_wait_fair_split(d, N_DAEMONS, owned, victim, "after the rejoin");
     print_message("rejoined: i0 %#x, i1 %#x, i2 %#x\n", owned[0], owned[1], owned[2]);
     /* With a node down, reading TP_ALERTS can take several 5 s API timeouts. */
-    tp_nats_expect_stream(urls, ref, nref,
+    tp_nats_expect_stream(urls, st->ref, st->nref,
                           tp_js_budget(6 * TP_WAIT_MS, "TP_ALERTS after the rejoin"));
 
     for (unsigned i = 0; i < N_DAEMONS; i++) {
@@ -158,18 +147,14 @@ static void test_cluster_failover(void **state) {
         free(log);
     }
     /* Nothing more arrives after they stopped cleanly. */
-    tp_nats_expect_stream(urls, ref, nref,
+    tp_nats_expect_stream(urls, st->ref, st->nref,
                           tp_js_budget(3 * TP_WAIT_MS, "TP_ALERTS after the stop"));
     for (unsigned i = 0; i < N_DAEMONS; i++)
         tp_dfx_free(d[i]);
     for (unsigned i = 0; i < N_NODES; i++)
         tp_nats_stop(srv[i]);
     free(urls);
-    tp_nats_free_keys(ref, nref);
-    for (unsigned i = 0; i < 3; i++)
-        free(parts[i]);
-    tp_rmrf(dir);
-    free(dir);
+    tp_js_stream_free(&st);
 }
 
 int main(void) {

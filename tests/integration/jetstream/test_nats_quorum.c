@@ -42,19 +42,8 @@ static void test_quorum_lost_and_back(void **state) {
     (void)state;
     tp_nats_skip_without_server();
     tp_js_budget_start(BUDGET_MS);
-    char *dir = tp_tmpdir(), *parts[3];
-    for (unsigned i = 0; i < 3; i++) {
-        char name[32];
-        snprintf(name, sizeof name, "part%u.jsonl", i);
-        parts[i] = tp_path(dir, name);
-    }
-    tp_js_generate(parts[0], 0, 8, false);
-    tp_js_generate(parts[1], 8, 16, false);
-    tp_js_generate(parts[2], 16, TP_JS_ROUNDS, true);
-    static char      *ref[TP_JS_MAX_KEYS];
-    const char *const inputs[] = { parts[0], parts[1], parts[2], NULL };
-    size_t            nref = tp_nats_reference(inputs, ref, TP_JS_MAX_KEYS);
-    assert_true(nref > 100);
+    tp_js_stream_t *st = tp_js_stream_new();
+    assert_true(st->nref > 100);
 
     tp_nats_srv_t *srv[N_NODES];
     char          *urls = NULL;
@@ -72,7 +61,7 @@ static void test_quorum_lost_and_back(void **state) {
     tp_js_wait_fair_split(&d, 1, &owned, 1, "at start");
 
     /* Part 1 consumed: every message acked. */
-    unsigned long msgs = tp_js_publish(d, urls, parts[0]);
+    unsigned long msgs = tp_js_publish(d, urls, st->parts[0]);
     assert_true(msgs > 0);
     long long deadline = tp_now_ms() + tp_js_budget(3 * TP_WAIT_MS, "part 1 acked");
     while (s_acked(d) < (double)msgs) {
@@ -82,7 +71,7 @@ static void test_quorum_lost_and_back(void **state) {
 
     /* A backlog, then quorum lost under it. */
     assert_int_equal(tp_proc_signal(&d->proc, SIGSTOP), 0);
-    tp_js_publish(d, urls, parts[1]);
+    tp_js_publish(d, urls, st->parts[1]);
     tp_nats_kill(srv[1]);
     tp_nats_kill(srv[2]);
     assert_int_equal(tp_proc_signal(&d->proc, SIGCONT), 0);
@@ -111,8 +100,8 @@ static void test_quorum_lost_and_back(void **state) {
     long long back = tp_now_ms();
     tp_js_wait_fair_split(&d, 1, &owned, 1, "after quorum returned");
     print_message("quorum back: all partitions served again after %lld ms\n", tp_now_ms() - back);
-    tp_js_publish(d, urls, parts[2]);
-    tp_nats_expect_stream(urls, ref, nref,
+    tp_js_publish(d, urls, st->parts[2]);
+    tp_nats_expect_stream(urls, st->ref, st->nref,
                           tp_js_budget(6 * TP_WAIT_MS, "TP_ALERTS after quorum returned"));
 
     char *log = tp_dfx_stop(d);
@@ -127,11 +116,7 @@ static void test_quorum_lost_and_back(void **state) {
     for (unsigned i = 0; i < N_NODES; i++)
         tp_nats_stop(srv[i]);
     free(urls);
-    tp_nats_free_keys(ref, nref);
-    for (unsigned i = 0; i < 3; i++)
-        free(parts[i]);
-    tp_rmrf(dir);
-    free(dir);
+    tp_js_stream_free(&st);
 }
 
 int main(void) {

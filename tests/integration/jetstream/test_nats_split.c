@@ -65,19 +65,8 @@ static void test_split_no_partition_served_twice(void **state) {
     (void)state;
     tp_nats_skip_without_server();
     tp_js_budget_start(BUDGET_MS);
-    char *dir = tp_tmpdir(), *parts[3];
-    for (unsigned i = 0; i < 3; i++) {
-        char name[32];
-        snprintf(name, sizeof name, "part%u.jsonl", i);
-        parts[i] = tp_path(dir, name);
-    }
-    tp_js_generate(parts[0], 0, 8, false);
-    tp_js_generate(parts[1], 8, 16, false);
-    tp_js_generate(parts[2], 16, TP_JS_ROUNDS, true);
-    static char      *ref[TP_JS_MAX_KEYS];
-    const char *const inputs[] = { parts[0], parts[1], parts[2], NULL };
-    size_t            nref = tp_nats_reference(inputs, ref, TP_JS_MAX_KEYS);
-    assert_true(nref > 100);
+    tp_js_stream_t *st = tp_js_stream_new();
+    assert_true(st->nref > 100);
 
     tp_nats_srv_t *srv[N_NODES];
     char          *urls = NULL, fwd_url[64];
@@ -99,7 +88,7 @@ static void test_split_no_partition_served_twice(void **state) {
     unsigned owned[N_DAEMONS];
     tp_js_wait_fair_split(d, N_DAEMONS, owned, 0, "at start");
     print_message("partitions at start: i0 %#x, i1 %#x, i2 %#x\n", owned[0], owned[1], owned[2]);
-    tp_js_publish(d[1], urls, parts[0]);
+    tp_js_publish(d[1], urls, st->parts[0]);
 
     /* The split. */
     tp_testfwd_cut(fwd);
@@ -109,15 +98,15 @@ static void test_split_no_partition_served_twice(void **state) {
                   "after it (lease_ttl 2 s)\n",
                   owned[0], drop_ms, tp_now_ms() - cut);
     assert_true(drop_ms >= 0);
-    tp_js_publish(d[1], urls, parts[1]);
+    tp_js_publish(d[1], urls, st->parts[1]);
     assert_int_equal(tp_js_live_of(d[0]), 0); /* still cut off: serves nothing */
 
     /* Healed: i0 reconnects, rejoins and gets its share back. */
     tp_testfwd_restore(fwd);
     tp_js_wait_fair_split(d, N_DAEMONS, owned, 0, "after the split healed");
     print_message("healed: i0 %#x, i1 %#x, i2 %#x\n", owned[0], owned[1], owned[2]);
-    tp_js_publish(d[1], urls, parts[2]);
-    tp_nats_expect_stream(urls, ref, nref,
+    tp_js_publish(d[1], urls, st->parts[2]);
+    tp_nats_expect_stream(urls, st->ref, st->nref,
                           tp_js_budget(6 * TP_WAIT_MS, "TP_ALERTS after the split"));
 
     for (unsigned i = 0; i < N_DAEMONS; i++) {
@@ -133,11 +122,7 @@ static void test_split_no_partition_served_twice(void **state) {
     for (unsigned i = 0; i < N_NODES; i++)
         tp_nats_stop(srv[i]);
     free(urls);
-    tp_nats_free_keys(ref, nref);
-    for (unsigned i = 0; i < 3; i++)
-        free(parts[i]);
-    tp_rmrf(dir);
-    free(dir);
+    tp_js_stream_free(&st);
 }
 
 int main(void) {

@@ -54,6 +54,38 @@ static void s_watermark(FILE *f, unsigned *seq, long long t) {
     ++*seq;
 }
 
+tp_js_stream_t *tp_js_stream_new(void) {
+    tp_js_stream_t *st = calloc(1, sizeof *st);
+    assert_non_null(st);
+    st->dir = tp_tmpdir();
+    st->ref = calloc(TP_JS_MAX_KEYS, sizeof *st->ref);
+    assert_non_null(st->ref);
+    static const unsigned rounds[] = { 0, 8, 16, TP_JS_ROUNDS };
+    for (unsigned i = 0; i < 3; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "part%u.jsonl", i);
+        st->parts[i] = tp_path(st->dir, name);
+        tp_js_generate(st->parts[i], rounds[i], rounds[i + 1], i == 2);
+    }
+    const char *const inputs[] = { st->parts[0], st->parts[1], st->parts[2], NULL };
+    st->nref = tp_nats_reference(inputs, st->ref, TP_JS_MAX_KEYS);
+    return st;
+}
+
+void tp_js_stream_free(tp_js_stream_t **p) {
+    tp_js_stream_t *st = p ? *p : NULL;
+    if (!st)
+        return;
+    tp_nats_free_keys(st->ref, st->nref);
+    free(st->ref);
+    for (unsigned i = 0; i < 3; i++)
+        free(st->parts[i]);
+    tp_rmrf(st->dir);
+    free(st->dir);
+    free(st);
+    *p = NULL;
+}
+
 /* Each round one event per HCP (its kind staggered by HCP), then a
  * watermark. Event time only grows, as in a CRM export. */
 void tp_js_generate(const char *path, unsigned r0, unsigned r1, bool last) {

@@ -25,6 +25,18 @@
  * generated in order, starting at round 0. */
 void tp_js_generate(const char *path, unsigned r0, unsigned r1, bool last);
 
+/* The generated stream in three parts (rounds 0-8, 8-16, 16-24 and the
+ * final watermark) in a temp dir, and the single-node reference for all of
+ * it: sorted "alert_id|status" keys (tp_nats_reference). */
+typedef struct {
+    char  *dir, *parts[3];
+    char **ref;
+    size_t nref;
+} tp_js_stream_t;
+
+tp_js_stream_t *tp_js_stream_new(void);
+void            tp_js_stream_free(tp_js_stream_t **p);
+
 /* The partitions d's log says it serves now, as a bit set: "JetStream
  * partition N live:" adds N, any "JetStream partition N: ..." (no longer
  * ours, take-over failed, dropped to be rebuilt) removes it. */
