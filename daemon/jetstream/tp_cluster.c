@@ -360,6 +360,11 @@ static int s_poll(s_part_t *pt) {
     }
     if (!s_held(pt))
         return 0; /* no longer ours: the worker drops it next turn */
+    /* Reconnecting: a pull request sent now may never be answered, and
+     * the wait for it (no Expires, below) would keep the worker from
+     * letting go of partitions whose leases lapse meanwhile. */
+    if (natsConnection_Status(c->nc) != NATS_CONN_STATUS_CONNECTED)
+        return 0;
     natsMsgList    list = { 0 };
     jsFetchRequest fr;
     jsFetchRequest_Init(&fr);
