@@ -22,15 +22,29 @@ void tp_json_field_name(const char *name, char *buf, size_t size) {
     buf[n] = '\0';
 }
 
+/* key == tp_json_field_name(name), compared as it is converted: the lookup
+ * runs for every key of every input, building each candidate's name cost
+ * as much as parsing the line. */
+static bool s_is_json_name(const char *name, const char *key) {
+    bool up = false;
+    for (; *name; name++) {
+        if (*name == '_') {
+            up = true;
+            continue;
+        }
+        char ch = up && *name >= 'a' && *name <= 'z' ? (char)(*name - 'a' + 'A') : *name;
+        if (*key++ != ch)
+            return false;
+        up = false;
+    }
+    return *key == '\0';
+}
+
 const ProtobufCFieldDescriptor *tp_json_find_field(const ProtobufCMessageDescriptor *desc,
                                                    const char                       *key) {
-    char json_name[128];
     for (unsigned i = 0; i < desc->n_fields; i++) {
         const ProtobufCFieldDescriptor *f = &desc->fields[i];
-        if (strcmp(f->name, key) == 0)
-            return f;
-        tp_json_field_name(f->name, json_name, sizeof json_name);
-        if (strcmp(json_name, key) == 0)
+        if (strcmp(f->name, key) == 0 || s_is_json_name(f->name, key))
             return f;
     }
     return NULL;

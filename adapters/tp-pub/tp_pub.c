@@ -18,16 +18,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "tp_contract.h"
 #include "tp_map.h"
+#include "tp_pub_ahead.h"
 
 #define TP_PUB_MAX_LINE (1024 * 1024) /* longer lines are bad lines */
 
-/* Validates msg (taken: freed on failure) and packs it into *ret. 0, or
- * -EINVAL with a reason in err, or -ENOMEM. */
-static int s_pack(ProtobufCMessage *msg, const char *id_why, size_t lineno, char *err,
-                  size_t errlen, struct tp_pub_event *ret) {
+int tp_pub_pack(ProtobufCMessage *msg, const char *id_why, size_t lineno, char *err, size_t errlen,
+                struct tp_pub_event *ret) {
     const Touchpoint__V1__Envelope *env = (const Touchpoint__V1__Envelope *)msg;
     const char                     *topic = tp_topic_for_payload(env->payload_case);
     uint8_t                        *buf = NULL;
@@ -59,10 +59,12 @@ int tp_pub_next(struct tp_pub_run *run, const char *id_why, struct tp_pub_event 
         ProtobufCMessage *msg = NULL;
         size_t            lineno = 0;
         err[0] = '\0';
-        int r = tp_input_next(run->input, &msg, &lineno, err, sizeof err);
+        int r = run->ahead ? tp_pub_ahead_next(run->ahead, ret, &lineno, err, sizeof err)
+                           : tp_input_next(run->input, &msg, &lineno, err, sizeof err);
         if (r == 0)
             return 0;
-        if (r > 0 && (r = s_pack(msg, id_why, lineno, err, sizeof err, ret)) == 0) {
+        if (r > 0 &&
+            (run->ahead || (r = tp_pub_pack(msg, id_why, lineno, err, sizeof err, ret)) == 0)) {
             run->taken++;
             return 1;
         }
@@ -144,7 +146,17 @@ int main(int argc, char **argv) {
     } else if (o.dry_run) {
         status = tp_pub_run_dry(&run);
     } else if (o.nats) {
-        status = tp_pub_run_nats(&run);
+        /* Decoding JSON is what limits --nats on one thread: workers decode
+         * ahead (a mapping keeps its one reader: its CSV is stateful). */
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        if (!map && tp_pub_ahead_new(in, TP_PUB_MAX_LINE, cpus > 1 ? (unsigned)cpus : 1,
+                                     TP_PUB_NATS_ID_WHY, &run.ahead) < 0) {
+            fprintf(stderr, "tp-pub: cannot start the decoding threads\n");
+            status = TP_PUB_EXIT_USAGE;
+        } else {
+            status = tp_pub_run_nats(&run);
+        }
+        tp_pub_ahead_destroy(&run.ahead);
     } else if (o.reliable) {
         status = tp_pub_run_reliable(&run);
     } else {

@@ -24,6 +24,7 @@
 
 /* Why --reliable needs an eventId on every line (tp_pub_next's id_why). */
 #define TP_PUB_RELIABLE_ID_WHY "--reliable needs one, acknowledgements name it"
+#define TP_PUB_NATS_ID_WHY     "--nats needs one, it is the Nats-Msg-Id"
 
 enum { TP_PUB_EXIT_BAD_LINES = 1, TP_PUB_EXIT_USAGE = 2 };
 
@@ -49,6 +50,7 @@ struct tp_pub_opts {
 struct tp_pub_run {
     const struct tp_pub_opts *o;
     tp_input_t               *input;
+    struct tp_pub_ahead      *ahead;  /* set: events come from here, decoded ahead */
     const char               *name;   /* FILE as named in messages ("<stdin>") */
     uint64_t                  taken;  /* good events handed out (--count) */
     uint64_t                  bad;    /* bad lines so far (each reported) */
@@ -81,6 +83,12 @@ int tp_pub_next(struct tp_pub_run *run, const char *id_why, struct tp_pub_event 
  * else 1 if there were bad lines or `incomplete` (events refused or not
  * acknowledged), else 0. */
 int tp_pub_exit_status(const struct tp_pub_run *run, bool incomplete);
+
+/* Validates msg (an Envelope, taken: freed on failure) and packs it into
+ * *ret: a payload, and an eventId when id_why says why one is needed. 0, or
+ * -EINVAL with a reason in err, or -ENOMEM. */
+int tp_pub_pack(ProtobufCMessage *msg, const char *id_why, size_t lineno, char *err, size_t errlen,
+                struct tp_pub_event *ret);
 
 /* Frees what ev owns and zeroes it. */
 void tp_pub_event_clear(struct tp_pub_event *ev);

@@ -157,7 +157,7 @@ int tp_pub_run_nats(struct tp_pub_run *run) {
     }
     uint64_t            events = 0, pace_start = 0;
     struct tp_pub_event ev;
-    while (tp_pub_next(run, "--nats needs one, it is the Nats-Msg-Id", &ev) > 0) {
+    while (tp_pub_next(run, TP_PUB_NATS_ID_WHY, &ev) > 0) {
         tp_pub_sleep_until(tp_pub_pace_at(&pace_start, o->rate, events));
         err[0] = '\0';
         int r = tp_pub_nats_send(nats, (const Touchpoint__V1__Envelope *)ev.env, ev.topic, ev.buf,

@@ -20,13 +20,14 @@
 #include "tp_nats_status.h"
 #include "tp_partition.h"
 
-#define FETCH_BATCH      256
-#define MAX_ACK_PENDING  1024 /* per partition, as in static mode */
+#define FETCH_BATCH      1024 /* messages per pull request: one round trip per batch */
+#define MAX_ACK_PENDING  4096 /* per partition (a durable created here) */
 #define IDLE_SLEEP_MS    2    /* nothing to fetch on any partition: sleep, doubling... */
 #define IDLE_MAX_MS      50   /* ...up to this (every idle turn is a fetch per partition) */
 #define RETRY_MS         1000 /* a failed take-over is tried again after this */
 #define PUBLISH_RETRY_MS 250  /* an alert the alerts stream did not store yet */
 #define REPLAY_WAIT_MS   5000 /* no message of a replay for this long: give up, retry */
+#define API_WAIT_MS      5000 /* a JetStream API request (libnats' default) */
 #define EMPTY_WAIT_MS    300  /* a partition that never had a message */
 
 enum {
@@ -52,6 +53,7 @@ typedef struct {
     bool               suppress; /* applying an event at or below floor */
     bool               batch;    /* live batch: publish async, PubAcks awaited before the acks */
     bool               pub_failed;
+    bool               ack_all; /* the durable's AckPolicy is AckAll: one ack per batch */
     size_t             batch_alerts;
     int64_t            retry_ms;
 } s_part_t;
@@ -96,6 +98,28 @@ static bool s_held(s_part_t *pt) {
     return !atomic_load(&pt->c->stop) && tp_lease_held(pt->c->lease, pt->p) == pt->gen;
 }
 
+/* How long a blocking request of the worker may wait: at most `cap`, and
+ * never past the validity of any partition it serves, so that a worker
+ * waiting on a cluster it cannot reach still lets go of each partition in
+ * time (and says so). At least 1 ms. */
+static int64_t s_wait_ms(tp_cluster_t *c, int64_t cap) {
+    int64_t wait = cap;
+    for (unsigned p = 0; p < c->cfg->nats.partition_count; p++) {
+        int64_t left;
+        if (c->parts[p].gen && tp_lease_held_for(c->lease, p, &left) == c->parts[p].gen &&
+            left < wait)
+            wait = left;
+    }
+    return wait > 0 ? wait : 1;
+}
+
+/* jsOptions for one API request of the worker (s_wait_ms). */
+static jsOptions *s_api_opts(tp_cluster_t *c, jsOptions *jo) {
+    jsOptions_Init(jo);
+    jo->Wait = s_wait_ms(c, API_WAIT_MS);
+    return jo;
+}
+
 /* The engine's alert sink: store the alert in the alerts stream before the
  * event that raised it is acked. Retried while we hold the partition (a
  * NATS node going away makes the stream unavailable for a few seconds);
@@ -129,7 +153,8 @@ static int s_sink_cb(void *ctx, const char *topic, const uint8_t *buf, size_t le
         return 0;
     }
     for (;;) {
-        jsPubAck  *pa = NULL;
+        jsPubAck *pa = NULL;
+        po.MaxWait = s_wait_ms(c, API_WAIT_MS);
         natsStatus s = js_Publish(&pa, c->js, subject, buf, (int)len, &po, NULL);
         jsPubAck_Destroy(pa);
         if (s == NATS_OK) {
@@ -208,21 +233,28 @@ static int s_ack_floor(s_part_t *pt, const char *durable, const char *subject, u
     tp_cluster_t   *c = pt->c;
     jsConsumerInfo *ci = NULL;
     jsErrCode       jerr = 0;
-    natsStatus s = js_GetConsumerInfo(&ci, c->js, c->cfg->nats.events_stream, durable, NULL, &jerr);
+    jsOptions       jo;
+    natsStatus      s = js_GetConsumerInfo(&ci, c->js, c->cfg->nats.events_stream, durable,
+                                           s_api_opts(c, &jo), &jerr);
     if (s == NATS_NOT_FOUND) {
         jsConsumerConfig cc;
         jsConsumerConfig_Init(&cc);
         cc.Durable = durable;
         cc.FilterSubject = subject;
-        cc.AckPolicy = js_AckExplicit;
+        /* AckAll: acking a batch's last message settles the whole batch
+         * (every message of it is settled only once all are applied and
+         * their alerts stored), one ack instead of one per event. */
+        cc.AckPolicy = js_AckAll;
         cc.DeliverPolicy = js_DeliverAll;
         cc.AckWait = c->cfg->nats.ack_wait_ms * 1000000;
         cc.MaxAckPending = MAX_ACK_PENDING;
-        s = js_AddConsumer(&ci, c->js, c->cfg->nats.events_stream, &cc, NULL, &jerr);
+        s = js_AddConsumer(&ci, c->js, c->cfg->nats.events_stream, &cc, s_api_opts(c, &jo), &jerr);
     }
     if (s != NATS_OK)
         return -EIO;
     *ret_floor = ci->AckFloor.Stream;
+    /* A durable created by an older version acks each message. */
+    pt->ack_all = ci->Config && ci->Config->AckPolicy == js_AckAll;
     *ret_any = ci->Delivered.Consumer > 0 || ci->NumPending > 0;
     jsConsumerInfo_Destroy(ci);
     return 0;
@@ -241,7 +273,8 @@ static int s_replay(s_part_t *pt, const char *subject, bool any) {
     so.Ordered = true;
     so.Config.DeliverPolicy = js_DeliverAll;
     natsSubscription *rs = NULL;
-    if (js_SubscribeSync(&rs, c->js, subject, NULL, &so, NULL) != NATS_OK)
+    jsOptions         jo;
+    if (js_SubscribeSync(&rs, c->js, subject, s_api_opts(c, &jo), &so, NULL) != NATS_OK)
         return -EIO;
     natsSubscription_SetPendingLimits(rs, -1, -1);
     int      r = 0;
@@ -253,7 +286,8 @@ static int s_replay(s_part_t *pt, const char *subject, bool any) {
         if (!s_held(pt)) {
             r = -ECANCELED;
         } else if ((s = natsSubscription_NextMsg(
-                        &m, rs, got || any ? REPLAY_WAIT_MS : EMPTY_WAIT_MS)) != NATS_OK) {
+                        &m, rs, s_wait_ms(c, got || any ? REPLAY_WAIT_MS : EMPTY_WAIT_MS))) !=
+                   NATS_OK) {
             if (got || any || s != NATS_TIMEOUT)
                 r = -ETIMEDOUT;
             pending = 0; /* an empty partition */
@@ -291,7 +325,9 @@ static int s_start(s_part_t *pt, uint64_t gen) {
         jsSubOptions_Init(&so);
         so.Stream = cfg->nats.events_stream;
         so.Consumer = durable;
-        if (js_PullSubscribe(&pt->sub, c->js, subject, durable, NULL, &so, NULL) != NATS_OK)
+        jsOptions jo;
+        if (js_PullSubscribe(&pt->sub, c->js, subject, durable, s_api_opts(c, &jo), &so, NULL) !=
+            NATS_OK)
             r = -EIO;
     }
     if (r < 0) {
@@ -322,11 +358,23 @@ static int s_poll(s_part_t *pt) {
         if (pt->pub_failed)
             return -EIO;
     }
+    if (!s_held(pt))
+        return 0; /* no longer ours: the worker drops it next turn */
+    /* Reconnecting: a pull request sent now may never be answered, and
+     * the wait for it (no Expires, below) would keep the worker from
+     * letting go of partitions whose leases lapse meanwhile. */
+    if (natsConnection_Status(c->nc) != NATS_CONN_STATUS_CONNECTED)
+        return 0;
     natsMsgList    list = { 0 };
     jsFetchRequest fr;
     jsFetchRequest_Init(&fr);
     fr.Batch = FETCH_BATCH;
     fr.NoWait = true;
+    /* No Expires: with one, nats-server 2.9 holds a no-wait request that
+     * cannot fill its batch until it expires, which halved the rate and
+     * doubled the CPU per event. A no-wait fetch returns at once; cut off
+     * from the cluster, test_nats_split shows the worker still lets go in
+     * time. */
     if (natsSubscription_FetchRequest(&list, pt->sub, &fr) != NATS_OK)
         return 0; /* nothing now (or NATS away: next turn) */
     int      r = 0, settle[FETCH_BATCH];
@@ -341,17 +389,26 @@ static int s_poll(s_part_t *pt) {
     if (r == 0 && pt->batch_alerts) {
         jsPubOptions po;
         jsPubOptions_Init(&po);
-        po.MaxWait = c->cfg->nats.lease_ttl_ms;
+        po.MaxWait = s_wait_ms(c, c->cfg->nats.lease_ttl_ms); /* only while the leases last */
         if (js_PublishAsyncComplete(c->js, &po) != NATS_OK ||
             atomic_load(&c->async_errors) != errors)
             r = -EIO;
     }
-    for (int i = 0; i < list.Count && i < FETCH_BATCH && r == 0; i++) {
+    /* Settled only while the lease is still ours: a holder cut off from
+     * the cluster must not ack after its lease may have passed on (and a
+     * PubAck wait cut short by the lease is the lease's doing). */
+    if ((r == 0 || r == -EIO) && !s_held(pt))
+        r = -ECANCELED;
+    int last = list.Count < FETCH_BATCH ? list.Count - 1 : FETCH_BATCH - 1;
+    for (int i = 0; i <= last && r == 0; i++) {
         if (settle[i] == SETTLE_TERM) {
-            natsMsg_Term(list.Msgs[i], NULL);
+            natsMsg_Term(list.Msgs[i], NULL); /* with AckAll, also acks those before it */
             s_add(c, C_TERMED, 1);
         } else {
-            natsMsg_Ack(list.Msgs[i], NULL); /* a lost ack costs a redelivery, skipped */
+            /* A lost ack costs a redelivery, skipped. With AckAll the last
+             * message's ack settles the ones before it. */
+            if (!pt->ack_all || i == last)
+                natsMsg_Ack(list.Msgs[i], NULL);
             s_add(c, C_ACKED, 1);
         }
     }
@@ -360,21 +417,29 @@ static int s_poll(s_part_t *pt) {
     return r < 0 ? r : n;
 }
 
+static void s_drop_if_lost(s_part_t *pt) {
+    if (pt->gen && pt->gen != tp_lease_held(pt->c->lease, pt->p)) {
+        log_notice("JetStream partition %u: no longer ours (lease lost or lapsed, or handed to a "
+                   "new member), stopped serving it",
+                   pt->p);
+        s_drop(pt);
+    }
+}
+
 static void *s_worker(void *arg) {
     tp_cluster_t *c = arg;
     unsigned      count = c->cfg->nats.partition_count;
     int64_t       idle_ms = 0;
     while (!atomic_load(&c->stop)) {
         bool busy = false;
+        /* Every partition whose lease lapsed goes first, before a take-over
+         * or a batch keeps the worker busy. */
+        for (unsigned p = 0; p < count; p++)
+            s_drop_if_lost(&c->parts[p]);
         for (unsigned p = 0; p < count && !atomic_load(&c->stop); p++) {
             s_part_t *pt = &c->parts[p];
-            uint64_t  gen = tp_lease_held(c->lease, p);
-            if (pt->gen && pt->gen != gen) {
-                log_notice("JetStream partition %u: no longer ours (lease lost, or handed to a new "
-                           "member), stopped serving it",
-                           p);
-                s_drop(pt);
-            }
+            s_drop_if_lost(pt);
+            uint64_t gen = tp_lease_held(c->lease, p);
             if (gen && !pt->gen && tp_monotonic_ms() >= pt->retry_ms) {
                 int r = s_start(pt, gen);
                 if (r < 0) {
@@ -389,7 +454,12 @@ static void *s_worker(void *arg) {
                 continue;
             }
             int n = s_poll(pt);
-            if (n < 0) {
+            if (n == -ECANCELED) {
+                log_notice("JetStream partition %u: no longer ours (its lease ran out during a "
+                           "batch, left unacked), stopped serving it",
+                           p);
+                s_drop(pt);
+            } else if (n < 0) {
                 /* Unacked events would come back out of order: rebuild. */
                 log_warning_errno(n,
                                   "JetStream partition %u: an alert could not be stored; "

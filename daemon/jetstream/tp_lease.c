@@ -27,6 +27,7 @@ struct tp_lease {
     pthread_cond_t     cond;
     bool               stop;
     uint64_t          *gen;       /* [count]: non-zero while held */
+    int64_t           *valid_ms;  /* [count]: held only before this (monotonic ms) */
     bool              *idle_seen; /* [count]: tp_lease_not_serving since the give-back */
     uint64_t           next_gen;
     tp_lease_stats_t   stats;
@@ -46,6 +47,19 @@ static int64_t s_now_ms(void) {
 
 static void s_key(char *buf, size_t len, unsigned p) {
     snprintf(buf, len, "p.%u", p);
+}
+
+/* A write of p.<N> sent at sent_ms (before the request went out) keeps the
+ * key on the server until at least sent_ms + ttl, the soonest another
+ * instance can claim it. We serve it only until sent_ms + ttl - margin,
+ * whatever the lease thread is doing: a request it waits on while cut off
+ * from the cluster takes a renew period to time out, and with several
+ * partitions a round of them can outlast the TTL. The margin covers a
+ * worker's batch between its last check and its acks. */
+static void s_valid_from(tp_lease_t *l, unsigned p, int64_t sent_ms) {
+    pthread_mutex_lock(&l->mu);
+    l->valid_ms[p] = sent_ms + l->ttl_ms - l->period_ms / 2;
+    pthread_mutex_unlock(&l->mu);
 }
 
 static void s_set_held(tp_lease_t *l, unsigned p, bool held) {
@@ -96,17 +110,22 @@ static void s_renew(tp_lease_t *l, int64_t now) {
         if (!held)
             continue;
         uint64_t rev = 0;
+        int64_t  sent = s_now_ms(); /* a round of timeouts can be long: not the round's start */
         if (kvStore_UpdateString(&rev, l->kv, key, l->instance, l->rev[p]) == NATS_OK) {
             l->rev[p] = rev;
-            l->renewed_ms[p] = now;
+            l->renewed_ms[p] = sent;
+            s_valid_from(l, p, sent);
             continue;
         }
+        now = s_now_ms();
         pthread_mutex_lock(&l->mu);
         l->stats.renew_errors++;
         pthread_mutex_unlock(&l->mu);
         int r = s_still_ours(l, key, &rev);
         if (r > 0) {
-            l->rev[p] = rev; /* the next update continues from there */
+            /* The next update continues from there. The key's age is not
+             * known: validity stays as it was until that update succeeds. */
+            l->rev[p] = rev;
             continue;
         }
         /* Refused, or no answer for so long that the server may already
@@ -147,7 +166,7 @@ static unsigned s_scan(tp_lease_t *l, bool *taken) {
 /* Claims free partitions until we hold our share, ceil(count / members),
  * starting at a point that depends on the instance so members started
  * together try different keys first. */
-static void s_claim(tp_lease_t *l, int64_t now, bool *taken) {
+static void s_claim(tp_lease_t *l, bool *taken) {
     unsigned members = s_scan(l, taken);
     if (members == 0)
         return; /* no answer: try next round */
@@ -189,10 +208,12 @@ static void s_claim(tp_lease_t *l, int64_t now, bool *taken) {
         char     key[32];
         uint64_t rev = 0;
         s_key(key, sizeof key, p);
+        int64_t sent = s_now_ms();
         if (kvStore_CreateString(&rev, l->kv, key, l->instance) != NATS_OK)
             continue; /* somebody was faster */
         l->rev[p] = rev;
-        l->renewed_ms[p] = now;
+        l->renewed_ms[p] = sent;
+        s_valid_from(l, p, sent);
         s_set_held(l, p, true);
         owned++;
     }
@@ -225,7 +246,7 @@ static void *s_thread(void *arg) {
         /* A round after joining: by then every member started together has
          * put its m.<instance> key, so the share is computed right. */
         if (now - joined >= l->period_ms)
-            s_claim(l, now, taken);
+            s_claim(l, taken);
         next = now + l->period_ms;
         pthread_mutex_lock(&l->mu);
     }
@@ -249,14 +270,15 @@ int tp_lease_new(natsConnection *nc, const tp_config_t *cfg, const char *instanc
     l->period_ms = l->ttl_ms / 3;
     l->instance = strdup(instance);
     l->gen = calloc(l->count, sizeof *l->gen);
+    l->valid_ms = calloc(l->count, sizeof *l->valid_ms);
     l->rev = calloc(l->count, sizeof *l->rev);
     l->renewed_ms = calloc(l->count, sizeof *l->renewed_ms);
     l->draining = calloc(l->count, sizeof *l->draining);
     l->idle_seen = calloc(l->count, sizeof *l->idle_seen);
     l->free_rounds = calloc(l->count, sizeof *l->free_rounds);
     int r = 0;
-    if (!l->instance || !l->gen || !l->rev || !l->renewed_ms || !l->draining || !l->idle_seen ||
-        !l->free_rounds) {
+    if (!l->instance || !l->gen || !l->valid_ms || !l->rev || !l->renewed_ms || !l->draining ||
+        !l->idle_seen || !l->free_rounds) {
         snprintf(why, whylen, "out of memory");
         r = -ENOMEM;
         goto fail;
@@ -302,9 +324,17 @@ fail:
 }
 
 uint64_t tp_lease_held(tp_lease_t *l, unsigned p) {
+    return tp_lease_held_for(l, p, NULL);
+}
+
+uint64_t tp_lease_held_for(tp_lease_t *l, unsigned p, int64_t *ret_ms) {
+    int64_t now = s_now_ms();
     pthread_mutex_lock(&l->mu);
-    uint64_t g = p < l->count ? l->gen[p] : 0;
+    uint64_t g = p < l->count && now < l->valid_ms[p] ? l->gen[p] : 0;
+    int64_t  left = g ? l->valid_ms[p] - now : 0;
     pthread_mutex_unlock(&l->mu);
+    if (ret_ms)
+        *ret_ms = left;
     return g;
 }
 
@@ -350,6 +380,7 @@ void tp_lease_destroy(tp_lease_t **pp) {
     free(l->idle_seen);
     free(l->free_rounds);
     free(l->gen);
+    free(l->valid_ms);
     free(l->rev);
     free(l->renewed_ms);
     pthread_cond_destroy(&l->cond);

@@ -7,8 +7,10 @@
  * it), renewed with kvStore_Update(last revision) every ttl/3, lost the
  * moment an update is refused (revision moved, key gone) or when no renew
  * succeeded for ttl - ttl/3 (the server may expire it and someone else may
- * claim it). Key m.<instance> (put every round) makes the live members
- * countable; an instance claims free partitions until it holds
+ * claim it). Independently of that thread, a holding reads as lost once
+ * its last successful write was sent more than ttl - ttl/6 ago
+ * (tp_lease_held_for): the worker stops before another instance can claim.
+ * Key m.<instance> (put every round) makes the live members countable; an instance claims free partitions until it holds
  * ceil(partition_count / members), starting one round after it joined so
  * instances started together split fairly, and also takes a partition
  * nobody held for two rounds (a dead member's m. key may outlive its
@@ -47,6 +49,13 @@ int tp_lease_new(natsConnection *nc, const tp_config_t *cfg, const char *instanc
  * changes each time the partition is claimed again, so a loss followed by a
  * new claim is never mistaken for the same holding. */
 uint64_t tp_lease_held(tp_lease_t *l, unsigned p);
+
+/* As tp_lease_held, and how long (ms) the holding is sure to last if no
+ * renewal succeeds meanwhile. A holding whose last successful write is
+ * older than lease_ttl minus a margin reads as not held, even before the
+ * lease thread has decided it is lost (it may be waiting on a cluster it
+ * cannot reach): nobody else can claim the key before it expired. */
+uint64_t tp_lease_held_for(tp_lease_t *l, unsigned p, int64_t *ret_ms);
 
 /* The worker serves partition p no more (it is not held, or the worker
  * dropped it): a partition given back is handed over only after this. */

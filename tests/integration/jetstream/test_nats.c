@@ -269,6 +269,79 @@ static void test_partition_hash(void **state) {
     assert_null(tp_partition_key(&env));
 }
 
+/* tp-pub --nats decodes lines on worker threads, chunk by chunk: the
+ * stream must still hold the events in the order of the file, and a bad
+ * line must be reported with its own line number. 4,000 lines (many chunks,
+ * each decode slot reused several times), a blank line and a bad one. */
+static void test_tp_pub_keeps_file_order(void **state) {
+    (void)state;
+    tp_nats_skip_without_server();
+    tp_nats_srv_t  *n = tp_nats_start();
+    natsConnection *nc = NULL;
+    jsCtx          *js = NULL;
+    assert_int_equal(natsConnection_ConnectTo(&nc, n->url), NATS_OK);
+    assert_int_equal(natsConnection_JetStream(&js, nc, NULL), NATS_OK);
+    jsStreamConfig sc;
+    jsStreamConfig_Init(&sc);
+    const char *subjects[] = { "tp.events.>" };
+    sc.Name = "TP_EVENTS";
+    sc.Subjects = subjects;
+    sc.SubjectsLen = 1;
+    assert_int_equal(js_AddStream(NULL, js, &sc, NULL, NULL), NATS_OK);
+
+    enum { LINES = 4000, BAD = 2001, BLANK = 10 };
+    char    *dir = tp_tmpdir(), *path = tp_path(dir, "order.jsonl");
+    tp_dfx_t fx = { .dir = dir }; /* no daemon: tp-pub's files go to dir */
+    FILE    *f = fopen(path, "w");
+    assert_non_null(f);
+    for (unsigned i = 1; i <= LINES; i++) {
+        if (i == BAD)
+            fprintf(f, "{\"eventId\": \"bad\", \"call\": \n");
+        else if (i == BLANK)
+            fprintf(f, "   \n");
+        else
+            fprintf(f,
+                    "{\"eventId\":\"o-%05u\",\"source\":\"crm\",\"sequence\":\"%u\","
+                    "\"call\":{\"callId\":\"C-%u\",\"hcpId\":\"HCP-%u\",\"status\":\"PLANNED\"}}\n",
+                    i, i, i, i % 7);
+    }
+    fclose(f);
+    const char *args[] = { "--nats", n->url, "--partitions", "1", path, NULL };
+    char       *err = NULL;
+    assert_int_equal(tp_nats_tp_pub(&fx, args, &err), 1); /* a bad line */
+    char where[600];
+    snprintf(where, sizeof where, "%s:%u: ", path, BAD);
+    assert_non_null(strstr(err, where));
+    assert_non_null(strstr(err, "published 3998 events"));
+    free(err);
+
+    jsSubOptions so;
+    jsSubOptions_Init(&so);
+    so.Ordered = true;
+    natsSubscription *sub = NULL;
+    assert_int_equal(js_SubscribeSync(&sub, js, "tp.events.>", NULL, &so, NULL), NATS_OK);
+    unsigned next = 1, got = 0;
+    for (natsMsg *m = NULL; got < LINES - 2; got++) {
+        assert_int_equal(natsSubscription_NextMsg(&m, sub, TP_WAIT_MS), NATS_OK);
+        Touchpoint__V1__Envelope *env = touchpoint__v1__envelope__unpack(
+            NULL, (size_t)natsMsg_GetDataLength(m), (const uint8_t *)natsMsg_GetData(m));
+        assert_non_null(env);
+        next += next == BLANK || next == BAD;
+        char want[16];
+        snprintf(want, sizeof want, "o-%05u", next++);
+        assert_string_equal(env->event_id, want);
+        touchpoint__v1__envelope__free_unpacked(env, NULL);
+        natsMsg_Destroy(m);
+    }
+    natsSubscription_Destroy(sub);
+    jsCtx_Destroy(js);
+    natsConnection_Destroy(nc);
+    free(path);
+    tp_rmrf(dir);
+    free(dir);
+    tp_nats_stop(n);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_partition_hash),
@@ -276,6 +349,7 @@ int main(void) {
         cmocka_unit_test(test_sigkill_redelivers),
         cmocka_unit_test(test_stop_while_delivering),
         cmocka_unit_test(test_lease_single_instance_and_reload),
+        cmocka_unit_test(test_tp_pub_keeps_file_order),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
