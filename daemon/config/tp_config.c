@@ -181,6 +181,7 @@ void tp_config_destroy(tp_config_t **p) {
     free(c->nats.consumer);
     free(c->nats.instance);
     free(c->nats.lease_bucket);
+    free(c->nats.snapshot_stream);
     free(c->http.listen);
     free(c->http.ingest.bearer_token_file);
     free(c->http.dashboard.bearer_token_file);

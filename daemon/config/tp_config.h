@@ -181,6 +181,8 @@ typedef struct tp_config {
         char    *instance;            /* owned; lease holder id, NULL = "<hostname>-<pid>" */
         char    *lease_bucket;        /* owned; KV bucket of partition leases */
         int64_t  lease_ttl_ms;        /* a lease not renewed within this is free */
+        unsigned snapshot_every;      /* lease mode: a partition's snapshot every N events */
+        char    *snapshot_stream;     /* owned; stream of the partitions' snapshots */
         unsigned replicas;            /* replicas of streams and bucket we create */
         int64_t  duplicate_window_ms; /* Nats-Msg-Id window of streams we create */
     } nats;

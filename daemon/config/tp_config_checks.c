@@ -114,9 +114,10 @@ static int s_check_nats(tp_config_ctx_t *p) {
                                   "nats.partition_count (%u)",
                                   c->nats.partitions[i], c->nats.partition_count);
     const char *names[] = { c->nats.events_stream, c->nats.alerts_stream, c->nats.consumer,
-                            c->nats.lease_bucket };
-    const char *keys[] = { "events_stream", "alerts_stream", "consumer", "lease_bucket" };
-    for (size_t i = 0; i < 4; i++)
+                            c->nats.lease_bucket, c->nats.snapshot_stream };
+    const char *keys[] = { "events_stream", "alerts_stream", "consumer", "lease_bucket",
+                           "snapshot_stream" };
+    for (size_t i = 0; i < 5; i++)
         if (!s_nats_name_ok(names[i]))
             return tp_config_fail(p, NULL,
                                   "nats.%s: \"%.64s\" is not a NATS name (no '.', '*', '>', "

@@ -185,6 +185,13 @@ const tp_config_key_t tp_config_keys[] = {
       "KV bucket of partition leases p.<N> and members m.<instance> (created if missing)"),
     K("nats.lease_ttl", TP_CONFIG_DURATION, nats.lease_ttl_ms, 1000, 3600000, "10s",
       "a lease (or member) not renewed within this expires; renewed every third of it"),
+    KU("nats.snapshot_every", nats.snapshot_every, 0, 1000000000, "10000",
+       "lease mode: each partition's engine state is saved to nats.snapshot_stream after this many"
+       " of its events and when the instance stops; a take-over loads it and replays only the"
+       " events after it (0 = never: a take-over replays the partition's whole stream)"),
+    K("nats.snapshot_stream", TP_CONFIG_STRING, nats.snapshot_stream, 0, 0, "TP_SNAPSHOTS",
+      "stream of tp.snapshots.> holding the newest snapshot of each partition (lease mode;"
+      " created if missing)"),
     KU("nats.replicas", nats.replicas, 1, 5, "1",
        "replicas of the streams and the lease bucket the daemon creates (3 on a 3-node cluster)"),
     K("nats.duplicate_window", TP_CONFIG_DURATION, nats.duplicate_window_ms, 1000, 86400000, "10m",
@@ -361,7 +368,8 @@ const char *tp_config_default_yaml(void) {
            "[],\n"
            "    events_stream: TP_EVENTS, alerts_stream: TP_ALERTS, consumer: touchpointd,\n"
            "    ack_wait: 30s, ownership: static, instance: \"\", lease_bucket: TP_LEASES,\n"
-           "    lease_ttl: 10s, replicas: 1, duplicate_window: 10m }\n"
+           "    lease_ttl: 10s, snapshot_every: 10000, snapshot_stream: TP_SNAPSHOTS, replicas: 1,\n"
+           "    duplicate_window: 10m }\n"
            "clock: wall\n"
            "state_dir: ./var/touchpointd\n"
            "limits:\n"

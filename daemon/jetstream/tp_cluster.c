@@ -14,6 +14,7 @@
 #include <nats/nats.h>
 
 #include "tp_engine.h"
+#include "tp_jssnap.h"
 #include "tp_lease.h"
 #include "tp_log.h"
 #include "tp_nats.h"
@@ -39,6 +40,9 @@ enum {
     C_REBUILDS,
     C_REBUILD_EVENTS,
     C_SUPPRESSED,
+    C_SNAP_SAVED,
+    C_SNAP_LOADED,
+    C_SNAP_BAD,
     C_COUNT
 };
 
@@ -47,11 +51,12 @@ typedef struct {
     unsigned           p;
     uint64_t           gen; /* the lease holding this state belongs to; 0: not served */
     tp_engine_t       *engine;
-    natsSubscription  *sub;      /* the durable pull consumer, once live */
-    uint64_t           done_seq; /* highest stream sequence applied to engine */
-    uint64_t           floor;    /* the durable's ack floor when we took over */
-    bool               suppress; /* applying an event at or below floor */
-    bool               batch;    /* live batch: publish async, PubAcks awaited before the acks */
+    natsSubscription  *sub;        /* the durable pull consumer, once live */
+    uint64_t           done_seq;   /* highest stream sequence applied to engine */
+    uint64_t           since_snap; /* events applied since the last snapshot (or load) */
+    uint64_t           floor;      /* the durable's ack floor when we took over */
+    bool               suppress;   /* applying an event at or below floor */
+    bool               batch;      /* live batch: publish async, PubAcks awaited before the acks */
     bool               pub_failed;
     bool               ack_all; /* the durable's AckPolicy is AckAll: one ack per batch */
     size_t             batch_alerts;
@@ -71,6 +76,7 @@ struct tp_cluster {
     atomic_uint_fast64_t n[C_COUNT];
     atomic_uint_fast64_t async_errors; /* PubAck failures of async publishes */
     atomic_int_fast64_t  last_rebuild_ms;
+    atomic_bool          unsaved_warned;
 };
 
 static void s_add(tp_cluster_t *c, int k, uint64_t v) {
@@ -210,6 +216,7 @@ static int s_apply(s_part_t *pt, natsMsg *m, bool live, uint64_t *ret_pending, i
             return r;
     }
     pt->done_seq = seq;
+    pt->since_snap++;
     if (ret_settle) /* refused: it can never be accepted, no redelivery */
         *ret_settle = r == TP_REFUSED ? SETTLE_TERM : SETTLE_ACK;
     return 0;
@@ -272,6 +279,10 @@ static int s_replay(s_part_t *pt, const char *subject, bool any) {
     so.Stream = c->cfg->nats.events_stream;
     so.Ordered = true;
     so.Config.DeliverPolicy = js_DeliverAll;
+    if (pt->done_seq) { /* after the snapshot loaded */
+        so.Config.DeliverPolicy = js_DeliverByStartSequence;
+        so.Config.OptStartSeq = pt->done_seq + 1;
+    }
     natsSubscription *rs = NULL;
     jsOptions         jo;
     if (js_SubscribeSync(&rs, c->js, subject, s_api_opts(c, &jo), &so, NULL) != NATS_OK)
@@ -302,6 +313,99 @@ static int s_replay(s_part_t *pt, const char *subject, bool any) {
     return r;
 }
 
+/* The stream sequence of partition pt's last event, 0 if none. */
+static int s_last_seq(s_part_t *pt, const char *subject, uint64_t *ret) {
+    tp_cluster_t *c = pt->c;
+    natsMsg      *m = NULL;
+    jsOptions     jo;
+    natsStatus    s =
+        js_GetLastMsg(&m, c->js, c->cfg->nats.events_stream, subject, s_api_opts(c, &jo), NULL);
+    if (s == NATS_NOT_FOUND) {
+        *ret = 0;
+        return 0;
+    }
+    if (s != NATS_OK)
+        return -EIO;
+    *ret = natsMsg_GetSequence(m);
+    natsMsg_Destroy(m);
+    return 0;
+}
+
+/* Loads pt's newest snapshot into pt->engine (fresh): pt->done_seq is then
+ * its sequence and *ret_any whether events follow it. None, or a bad one
+ * (counted, logged): a fresh engine and done_seq 0, for a full replay.
+ * <0 only when JetStream did not answer (the take-over is retried). */
+static int s_load(s_part_t *pt, const char *subject, bool *ret_any) {
+    tp_cluster_t      *c = pt->c;
+    const tp_config_t *cfg = c->cfg;
+    if (!cfg->nats.snapshot_every)
+        return 0;
+    uint64_t seq = 0, bytes = 0, last = 0;
+    int64_t  t0 = tp_monotonic_ms();
+    int r = tp_jssnap_load(c->js, cfg, pt->p, pt->engine, s_wait_ms(c, API_WAIT_MS), &seq, &bytes);
+    if (r == -ENOENT)
+        return 0;
+    if (r == 0 && (r = s_last_seq(pt, subject, &last)) == 0 && last < seq)
+        r = -ESTALE; /* the events stream is not the one it was taken from */
+    if (r == 0) {
+        pt->done_seq = seq;
+        *ret_any = last > seq;
+        s_add(c, C_SNAP_LOADED, 1);
+        log_info("JetStream snapshot of partition %u loaded: sequence %llu (%llu bytes) in "
+                 "%lld ms; replaying the events after it (last %llu)",
+                 pt->p, (unsigned long long)seq, (unsigned long long)bytes,
+                 (long long)(tp_monotonic_ms() - t0), (unsigned long long)last);
+        return 0;
+    }
+    if (r == -EIO)
+        return r;
+    s_add(c, C_SNAP_BAD, 1);
+    log_warning_errno(r,
+                      "JetStream snapshot of partition %u cannot be used (%s); replaying "
+                      "the partition's whole stream: %m",
+                      pt->p,
+                      r == -EBADMSG  ? "chunks missing, corrupt or wrong checksum"
+                      : r == -EPROTO ? "another format, or taken with other rules"
+                      : r == -ESTALE ? "newer than the events stream"
+                                     : "unreadable");
+    tp_engine_destroy(&pt->engine);
+    if ((r = tp_engine_new(cfg, &pt->engine)) < 0)
+        return r;
+    tp_engine_set_sink(pt->engine, s_sink_cb, pt);
+    return 0;
+}
+
+/* Saves pt's state as its newest snapshot (at done_seq: every event up to
+ * it applied, acked, its alerts stored). A failure is logged; the next
+ * try comes after another snapshot_every events. */
+static void s_save(s_part_t *pt) {
+    tp_cluster_t *c = pt->c;
+    if (!pt->done_seq)
+        return;
+    char id[200];
+    snprintf(id, sizeof id, "%s-%llu-%llu", c->instance, (unsigned long long)pt->gen,
+             (unsigned long long)pt->done_seq);
+    int64_t  t0 = tp_monotonic_ms();
+    uint64_t bytes = 0;
+    int      r = tp_jssnap_save(c->js, c->cfg, pt->p, pt->done_seq, pt->engine, id,
+                                s_wait_ms(c, API_WAIT_MS), &bytes);
+    pt->since_snap = 0;
+    if (r == -ENOTSUP) {
+        if (!atomic_exchange(&c->unsaved_warned, true))
+            log_warning("JetStream: no partition snapshots, a rule keeps state that cannot be "
+                        "saved yet; a take-over replays the partition's whole stream");
+        return;
+    }
+    if (r < 0) {
+        log_warning_errno(r, "JetStream snapshot of partition %u: failed to save it: %m", pt->p);
+        return;
+    }
+    s_add(c, C_SNAP_SAVED, 1);
+    log_info("JetStream snapshot of partition %u saved: sequence %llu (%llu bytes) in %lld ms",
+             pt->p, (unsigned long long)pt->done_seq, (unsigned long long)bytes,
+             (long long)(tp_monotonic_ms() - t0));
+}
+
 /* Takes over partition pt (lease generation gen): ack floor, replay,
  * then the durable consumer. 0 or negative errno (pt dropped). */
 static int s_start(s_part_t *pt, uint64_t gen) {
@@ -314,11 +418,15 @@ static int s_start(s_part_t *pt, uint64_t gen) {
     snprintf(durable, sizeof durable, "%s-p%u", cfg->nats.consumer, pt->p);
     pt->gen = gen;
     pt->done_seq = 0;
+    pt->since_snap = 0;
     bool any = false;
     int  r = s_ack_floor(pt, durable, subject, &pt->floor, &any);
     if (r == 0 && (r = tp_engine_new(cfg, &pt->engine)) == 0) {
         tp_engine_set_sink(pt->engine, s_sink_cb, pt);
-        r = s_replay(pt, subject, any);
+        r = s_load(pt, subject, &any);
+        uint64_t from = pt->done_seq;
+        if (r == 0 && (!from || any))
+            r = s_replay(pt, subject, any);
     }
     if (r == 0) {
         jsSubOptions so;
@@ -342,6 +450,8 @@ static int s_start(s_part_t *pt, uint64_t gen) {
              pt->p, (unsigned long long)(atomic_load(&c->n[C_REBUILD_EVENTS]) - ev0), (long long)ms,
              (unsigned long long)pt->floor,
              (unsigned long long)(atomic_load(&c->n[C_SUPPRESSED]) - sup0));
+    if (cfg->nats.snapshot_every && pt->since_snap >= cfg->nats.snapshot_every)
+        s_save(pt); /* a long replay: the next take-over need not repeat it */
     return 0;
 }
 
@@ -399,6 +509,11 @@ static int s_poll(s_part_t *pt) {
      * PubAck wait cut short by the lease is the lease's doing). */
     if ((r == 0 || r == -EIO) && !s_held(pt))
         r = -ECANCELED;
+    /* Before the acks, so that "acked" implies "in a snapshot if one was
+     * due" (a crash in between: the redelivery is below the snapshot's
+     * sequence, skipped). */
+    if (r == 0 && c->cfg->nats.snapshot_every && pt->since_snap >= c->cfg->nats.snapshot_every)
+        s_save(pt);
     int last = list.Count < FETCH_BATCH ? list.Count - 1 : FETCH_BATCH - 1;
     for (int i = 0; i <= last && r == 0; i++) {
         if (settle[i] == SETTLE_TERM) {
@@ -475,9 +590,16 @@ static void *s_worker(void *arg) {
         if (idle_ms)
             s_sleep_ms(idle_ms);
     }
-    for (unsigned p = 0; p < count; p++)
-        if (c->parts[p].gen)
-            s_drop(&c->parts[p]);
+    /* A clean stop hands over a fresh snapshot (the leases are still
+     * ours: they go only after the worker stopped). */
+    for (unsigned p = 0; p < count; p++) {
+        s_part_t *pt = &c->parts[p];
+        if (pt->gen && c->cfg->nats.snapshot_every && pt->since_snap &&
+            tp_lease_held(c->lease, p) == pt->gen)
+            s_save(pt);
+        if (pt->gen)
+            s_drop(pt);
+    }
     return NULL;
 }
 
@@ -511,6 +633,7 @@ int tp_cluster_new(const tp_config_t *cfg, char *why, size_t whylen, tp_cluster_
         goto fail;
     if ((r = tp_nats_jetstream(c->nc, s_puback_cb, c, 0, &c->js, why, whylen)) < 0 ||
         (r = tp_nats_ensure_streams(c->js, cfg, why, whylen)) < 0 ||
+        (cfg->nats.snapshot_every && (r = tp_jssnap_ensure(c->js, cfg, why, whylen)) < 0) ||
         (r = tp_lease_new(c->nc, cfg, c->instance, why, whylen, &c->lease)) < 0)
         goto fail;
     if ((r = -pthread_create(&c->worker, NULL, s_worker, c)) < 0) {
@@ -542,6 +665,9 @@ void tp_cluster_get_stats(tp_cluster_t *c, tp_cluster_stats_t *ret) {
         .rebuilds = atomic_load(&c->n[C_REBUILDS]),
         .rebuild_events = atomic_load(&c->n[C_REBUILD_EVENTS]),
         .rebuild_suppressed = atomic_load(&c->n[C_SUPPRESSED]),
+        .snapshots_saved = atomic_load(&c->n[C_SNAP_SAVED]),
+        .snapshots_loaded = atomic_load(&c->n[C_SNAP_LOADED]),
+        .snapshots_bad = atomic_load(&c->n[C_SNAP_BAD]),
         .leases_claimed = ls.claimed,
         .leases_lost = ls.lost,
         .lease_errors = ls.renew_errors,

@@ -38,6 +38,7 @@ typedef struct {
     uint64_t alerts_published, publish_errors;
     uint64_t rebuilds, rebuild_events;
     uint64_t rebuild_suppressed; /* alerts of events at or below the ack floor */
+    uint64_t snapshots_saved, snapshots_loaded, snapshots_bad; /* partition snapshots */
     uint64_t leases_claimed, leases_lost, lease_errors;
     unsigned owned, members;  /* partitions served now; live instances seen */
     int64_t  last_rebuild_ms; /* claim to live, the last partition taken over */

@@ -136,8 +136,8 @@ static void s_wake_cb(evutil_socket_t fd, short what, void *arg) {
 /* Creates `name` on `subject` (file storage, limits retention, a
  * duplicate window for Nats-Msg-Id, nats.replicas) unless it exists. An
  * existing stream is left as the operator configured it. */
-static int s_ensure_stream(jsCtx *js, const tp_config_t *cfg, const char *name, const char *subject,
-                           int64_t max_age, char *why, size_t whylen) {
+int tp_nats_ensure_stream(jsCtx *js, const tp_config_t *cfg, const char *name, const char *subject,
+                          int64_t max_age, char *why, size_t whylen) {
     jsStreamInfo *si = NULL;
     jsErrCode     jerr = 0;
     natsStatus    s = js_GetStreamInfo(&si, js, name, NULL, &jerr);
@@ -167,10 +167,10 @@ static int s_ensure_stream(jsCtx *js, const tp_config_t *cfg, const char *name, 
 }
 
 int tp_nats_ensure_streams(jsCtx *js, const tp_config_t *cfg, char *why, size_t whylen) {
-    int r = s_ensure_stream(js, cfg, cfg->nats.events_stream, TP_EVENTS_SUBJECT_PREFIX ">",
+    int r = tp_nats_ensure_stream(js, cfg, cfg->nats.events_stream, TP_EVENTS_SUBJECT_PREFIX ">",
                             EVENTS_MAX_AGE_NS, why, whylen);
     if (r == 0)
-        r = s_ensure_stream(js, cfg, cfg->nats.alerts_stream, TP_ALERTS_SUBJECT_PREFIX ">",
+        r = tp_nats_ensure_stream(js, cfg, cfg->nats.alerts_stream, TP_ALERTS_SUBJECT_PREFIX ">",
                             ALERTS_MAX_AGE_NS, why, whylen);
     return r;
 }

@@ -89,6 +89,12 @@ int tp_nats_jetstream(natsConnection *nc, jsPubAckHandler ack_cb, void *closure,
  * nats.duplicate_window); blocking, so never on the loop thread. */
 int tp_nats_ensure_streams(jsCtx *js, const tp_config_t *cfg, char *why, size_t whylen);
 
+/* Creates stream `name` on `subject` (file storage, max_age ns, 0: none;
+ * nats.duplicate_window, nats.replicas) unless it exists: an existing one
+ * is left as the operator configured it. Blocking. */
+int tp_nats_ensure_stream(jsCtx *js, const tp_config_t *cfg, const char *name, const char *subject,
+                          int64_t max_age, char *why, size_t whylen);
+
 /* The Nats-Msg-Id of an alert: "<alert_id>:<FIRING|RESOLVED>:<detected_at_ms>". */
 void tp_nats_alert_msg_id(char *buf, size_t len, const Touchpoint__V1__Alert *a);
 

@@ -24,6 +24,12 @@ static const struct {
       "Alerts re-derived in rebuilds and not sent: their event was acked, so they are stored" },
     { TP_METRIC_GAUGE, "nats_last_rebuild_seconds",
       "Take-over of the last partition claimed: lease claimed to live (lease mode)" },
+    { TP_METRIC_COUNTER, "nats_snapshots_saved_total",
+      "Partition snapshots saved to nats.snapshot_stream (lease mode)" },
+    { TP_METRIC_COUNTER, "nats_snapshots_loaded_total",
+      "Take-overs that started from a partition snapshot (lease mode)" },
+    { TP_METRIC_COUNTER, "nats_snapshots_bad_total",
+      "Partition snapshots that could not be used: the take-over replayed the whole partition" },
 };
 
 void tp_nats_metrics_collect(tp_nats_metrics_t *nm, tp_metrics_t *m, bool first,
@@ -46,7 +52,10 @@ void tp_nats_metrics_collect(tp_nats_metrics_t *nm, tp_metrics_t *m, bool first,
                        (double)cs->rebuilds,
                        (double)cs->rebuild_events,
                        (double)cs->rebuild_suppressed,
-                       (double)cs->last_rebuild_ms / 1000.0 };
+                       (double)cs->last_rebuild_ms / 1000.0,
+                       (double)cs->snapshots_saved,
+                       (double)cs->snapshots_loaded,
+                       (double)cs->snapshots_bad };
         for (size_t i = 0; i < TP_NATS_METRIC_COUNT; i++)
             v[i] = c[i];
     } else if (ns) {
@@ -69,12 +78,15 @@ void tp_nats_metrics_format(char *buf, size_t len, const tp_nats_stats_t *ns,
                  " nats_received=%llu nats_acked=%llu nats_termed=%llu "
                  "nats_alerts_published=%llu nats_publish_errors=%llu nats_partitions_owned=%u "
                  "nats_leases_claimed=%llu nats_leases_lost=%llu nats_rebuilds=%llu "
-                 "nats_rebuild_events=%llu",
+                 "nats_rebuild_events=%llu nats_snapshots_saved=%llu nats_snapshots_loaded=%llu "
+                 "nats_snapshots_bad=%llu",
                  (unsigned long long)cs->received, (unsigned long long)cs->acked,
                  (unsigned long long)cs->termed, (unsigned long long)cs->alerts_published,
                  (unsigned long long)cs->publish_errors, cs->owned,
                  (unsigned long long)cs->leases_claimed, (unsigned long long)cs->leases_lost,
-                 (unsigned long long)cs->rebuilds, (unsigned long long)cs->rebuild_events);
+                 (unsigned long long)cs->rebuilds, (unsigned long long)cs->rebuild_events,
+                 (unsigned long long)cs->snapshots_saved, (unsigned long long)cs->snapshots_loaded,
+                 (unsigned long long)cs->snapshots_bad);
     else if (ns)
         snprintf(buf, len,
                  " nats_received=%llu nats_acked=%llu nats_termed=%llu "

@@ -11,7 +11,7 @@
 #include "tp_metrics.h"
 #include "tp_nats.h"
 
-enum { TP_NATS_METRIC_COUNT = 13 };
+enum { TP_NATS_METRIC_COUNT = 16 };
 
 typedef struct {
     tp_metric_t *f[TP_NATS_METRIC_COUNT];

@@ -1,0 +1,198 @@
+/* test_nats_snapshot — lease mode's take-over from a partition snapshot
+ * kept in JetStream, against a real nats-server and real daemons (event
+ * clock, 8 partitions, the generated realistic stream of tp_testjs):
+ *
+ *   - i0 serves every partition with nats.snapshot_every: 20 and is
+ *     SIGKILLed once all of the first two parts is acked; the last part is
+ *     published while nobody serves. i1 takes over: every partition loads
+ *     its snapshot, and the replay covers only the events after the
+ *     snapshots (at most 19 a partition, plus the last part), not the
+ *     whole stream. TP_ALERTS then equals the single-node run: nothing
+ *     lost, nothing twice.
+ *   - i1 stops cleanly (a fresh snapshot of every partition on the way
+ *     out), partition 0's newest snapshot is replaced by one that fails its
+ *     checksum, and i2 takes over: 7 partitions replay nothing, partition 0
+ *     (bad snapshot, counted) replays its whole stream, and TP_ALERTS
+ *     still equals the single-node run.
+ *
+ * How long a take-over takes is printed, not asserted (bench/ measures
+ * it). Skipped without nats-server (a failure under TP_TEST_REQUIRE_ALL).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include <nats/nats.h>
+
+#include "tp_testjs.h"
+
+#define BUDGET_MS 80000
+#define EVERY     20
+#define ALL_PARTS ((1u << TP_JS_N_PART) - 1)
+
+static tp_dfx_t *s_spawn(const char *url, unsigned i) {
+    char     *yaml = tp_nats_yaml(url, NULL,
+                                  "partition_count: " TP_JS_PARTITIONS
+                                  ", ownership: lease, instance: i%u, lease_ttl: 2s, ack_wait: 2s, "
+                                      "snapshot_every: %d",
+                                  i, EVERY);
+    tp_dfx_t *d = tp_dfx_setup(false);
+    d->http = true;
+    tp_dfx_spawn(d, "event", yaml);
+    free(yaml);
+    return d;
+}
+
+static double s_metric(tp_dfx_t *d, const char *name) {
+    char full[128];
+    snprintf(full, sizeof full, "touchpointd_nats_%s", name);
+    return tp_nats_metric(d->http_port, full);
+}
+
+static void s_wait_all_live(tp_dfx_t *d, const char *what) {
+    long long deadline = tp_now_ms() + tp_js_budget(3 * TP_WAIT_MS, what);
+    while (tp_js_live_of(d) != ALL_PARTS) {
+        if (tp_now_ms() >= deadline) {
+            tp_js_dump_log(what, d);
+            fail_msg("not every partition live: %s", what);
+        }
+        usleep(20 * 1000);
+    }
+}
+
+/* The events each partition's take-over replayed, from "JetStream
+ * partition N live: rebuilt from M events" (the last such line of each). */
+static void s_rebuilt(tp_dfx_t *d, unsigned long long ret[TP_JS_N_PART]) {
+    char *log = tp_read_file(d->err);
+    assert_non_null(log);
+    for (unsigned p = 0; p < TP_JS_N_PART; p++)
+        ret[p] = ~0ULL;
+    for (const char *s = log; (s = strstr(s, "JetStream partition ")); s++) {
+        unsigned           p;
+        unsigned long long n;
+        if (sscanf(s, "JetStream partition %u live: rebuilt from %llu events", &p, &n) == 2 &&
+            p < TP_JS_N_PART)
+            ret[p] = n;
+    }
+    free(log);
+}
+
+/* Replaces partition p's newest snapshot by one whose body fails the
+ * checksum: one chunk and a head naming it, as tp_jssnap writes them. */
+static void s_corrupt_snapshot(const char *url, unsigned p) {
+    natsConnection *nc = NULL;
+    jsCtx          *js = NULL;
+    assert_int_equal(natsConnection_ConnectTo(&nc, url), NATS_OK);
+    assert_int_equal(natsConnection_JetStream(&js, nc, NULL), NATS_OK);
+    char subject[64];
+    snprintf(subject, sizeof subject, "tp.snapshots.%u.h", p);
+    natsMsg *head = NULL;
+    assert_int_equal(js_GetLastMsg(&head, js, "TP_SNAPSHOTS", subject, NULL, NULL), NATS_OK);
+    uint64_t seq = 0;
+    assert_int_equal(sscanf(natsMsg_GetData(head), "1 %" SCNu64, &seq), 1);
+    natsMsg_Destroy(head);
+    /* A header that matches (magic, format, partition, sequence, length)
+     * over a body whose checksum does not. */
+    unsigned char buf[40 + 64] = "TPJSNAP\n";
+    memset(buf + 40, 0xAB, 64);
+    buf[8] = 1;
+    buf[12] = (unsigned char)p;
+    for (int i = 0; i < 8; i++)
+        buf[16 + i] = (unsigned char)(seq >> (8 * i));
+    buf[24] = 64;
+    natsMsg *m = NULL;
+    snprintf(subject, sizeof subject, "tp.snapshots.%u.c", p);
+    assert_int_equal(natsMsg_Create(&m, subject, NULL, (const char *)buf, sizeof buf), NATS_OK);
+    assert_int_equal(natsMsgHeader_Set(m, "Tp-Snap-Id", "bad"), NATS_OK);
+    jsPubAck *pa = NULL;
+    assert_int_equal(js_PublishMsg(&pa, js, m, NULL, NULL), NATS_OK);
+    char text[128];
+    snprintf(text, sizeof text, "1 %" PRIu64 " %" PRIu64 " 1 %zu bad", seq, pa->Sequence,
+             sizeof buf);
+    jsPubAck_Destroy(pa);
+    natsMsg_Destroy(m);
+    snprintf(subject, sizeof subject, "tp.snapshots.%u.h", p);
+    assert_int_equal(js_Publish(NULL, js, subject, text, (int)strlen(text), NULL, NULL), NATS_OK);
+    jsCtx_Destroy(js);
+    natsConnection_Destroy(nc);
+}
+
+static void test_takeover_from_snapshot(void **state) {
+    (void)state;
+    tp_nats_skip_without_server();
+    tp_js_budget_start(BUDGET_MS);
+    tp_js_stream_t *st = tp_js_stream_new();
+    tp_nats_srv_t  *srv = tp_nats_start();
+
+    /* i0 serves all, snapshots as it goes, and dies with everything acked. */
+    tp_dfx_t *d0 = s_spawn(srv->url, 0);
+    s_wait_all_live(d0, "i0 at start");
+    unsigned long early = tp_js_publish(d0, srv->url, st->parts[0]);
+    early += tp_js_publish(d0, srv->url, st->parts[1]);
+    long long deadline = tp_now_ms() + tp_js_budget(3 * TP_WAIT_MS, "i0 acking");
+    while (s_metric(d0, "acked_total") < (double)early) {
+        assert_true(tp_now_ms() < deadline);
+        usleep(20 * 1000);
+    }
+    double saved = s_metric(d0, "snapshots_saved_total");
+    assert_true(saved >= TP_JS_N_PART);
+    assert_int_equal(tp_proc_signal(&d0->proc, SIGKILL), 0);
+    unsigned long late = tp_js_publish(d0, srv->url, st->parts[2]);
+
+    /* i1: snapshots plus the events after them, not the whole stream. */
+    long long t0 = tp_now_ms();
+    tp_dfx_t *d1 = s_spawn(srv->url, 1);
+    s_wait_all_live(d1, "i1 taking over");
+    double replayed = s_metric(d1, "rebuild_events_total");
+    print_message("i0 saved %.0f snapshots over %lu events; i1 took over in %lld ms (lease_ttl 2 "
+                  "s) replaying %.0f events (%lu published after the kill)\n",
+                  saved, early, tp_now_ms() - t0, replayed, late);
+    assert_true(s_metric(d1, "snapshots_loaded_total") == TP_JS_N_PART);
+    assert_true(s_metric(d1, "snapshots_bad_total") == 0);
+    assert_true(replayed >= (double)late);
+    assert_true(replayed <= (double)late + TP_JS_N_PART * (EVERY - 1));
+    assert_true((double)early > TP_JS_N_PART * (EVERY - 1)); /* a full replay would fail above */
+    tp_nats_expect_stream(srv->url, st->ref, st->nref,
+                          tp_js_budget(3 * TP_WAIT_MS, "TP_ALERTS after the take-over"));
+
+    /* A clean stop saves every partition; partition 0's goes bad. */
+    char *log = tp_dfx_stop(d1);
+    free(log);
+    s_corrupt_snapshot(srv->url, 0);
+    tp_dfx_t *d2 = s_spawn(srv->url, 2);
+    s_wait_all_live(d2, "i2 taking over");
+    unsigned long long rebuilt[TP_JS_N_PART];
+    s_rebuilt(d2, rebuilt);
+    assert_true(s_metric(d2, "snapshots_loaded_total") == TP_JS_N_PART - 1);
+    assert_true(s_metric(d2, "snapshots_bad_total") == 1);
+    assert_true(rebuilt[0] > 0 && rebuilt[0] != ~0ULL); /* its whole stream */
+    for (unsigned p = 1; p < TP_JS_N_PART; p++)
+        assert_true(rebuilt[p] == 0); /* nothing after the snapshots of the clean stop */
+    log = tp_dfx_stop(d2);
+    assert_int_equal(tp_dfx_stat(log, "nats_termed"), 0);
+    free(log);
+    tp_nats_expect_stream(srv->url, st->ref, st->nref,
+                          tp_js_budget(3 * TP_WAIT_MS, "TP_ALERTS after the bad snapshot"));
+
+    tp_dfx_free(d0);
+    tp_dfx_free(d1);
+    tp_dfx_free(d2);
+    tp_nats_stop(srv);
+    tp_js_stream_free(&st);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_takeover_from_snapshot),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
