@@ -14,6 +14,7 @@
 #include <nats/nats.h>
 
 #include "tp_engine.h"
+#include "tp_cluster_internal.h"
 #include "tp_jssnap.h"
 #include "tp_lease.h"
 #include "tp_log.h"
@@ -28,58 +29,9 @@
 #define RETRY_MS         1000 /* a failed take-over is tried again after this */
 #define PUBLISH_RETRY_MS 250  /* an alert the alerts stream did not store yet */
 #define REPLAY_WAIT_MS   5000 /* no message of a replay for this long: give up, retry */
-#define API_WAIT_MS      5000 /* a JetStream API request (libnats' default) */
 #define EMPTY_WAIT_MS    300  /* a partition that never had a message */
 
-enum {
-    C_RECEIVED,
-    C_ACKED,
-    C_TERMED,
-    C_PUBLISHED,
-    C_PUB_ERRORS,
-    C_REBUILDS,
-    C_REBUILD_EVENTS,
-    C_SUPPRESSED,
-    C_SNAP_SAVED,
-    C_SNAP_LOADED,
-    C_SNAP_BAD,
-    C_COUNT
-};
-
-typedef struct {
-    struct tp_cluster *c;
-    unsigned           p;
-    uint64_t           gen; /* the lease holding this state belongs to; 0: not served */
-    tp_engine_t       *engine;
-    natsSubscription  *sub;        /* the durable pull consumer, once live */
-    uint64_t           done_seq;   /* highest stream sequence applied to engine */
-    uint64_t           since_snap; /* events applied since the last snapshot (or load) */
-    uint64_t           floor;      /* the durable's ack floor when we took over */
-    bool               suppress;   /* applying an event at or below floor */
-    bool               batch;      /* live batch: publish async, PubAcks awaited before the acks */
-    bool               pub_failed;
-    bool               ack_all; /* the durable's AckPolicy is AckAll: one ack per batch */
-    size_t             batch_alerts;
-    int64_t            retry_ms;
-} s_part_t;
-
-struct tp_cluster {
-    const tp_config_t   *cfg;
-    char                 instance[128];
-    natsConnection      *nc;
-    jsCtx               *js;
-    tp_lease_t          *lease;
-    s_part_t            *parts; /* [partition_count] */
-    pthread_t            worker;
-    bool                 started;
-    atomic_bool          stop;
-    atomic_uint_fast64_t n[C_COUNT];
-    atomic_uint_fast64_t async_errors; /* PubAck failures of async publishes */
-    atomic_int_fast64_t  last_rebuild_ms;
-    atomic_bool          unsaved_warned;
-};
-
-static void s_add(tp_cluster_t *c, int k, uint64_t v) {
+void tp_cluster_add(tp_cluster_t *c, int k, uint64_t v) {
     atomic_fetch_add(&c->n[k], v);
 }
 
@@ -90,7 +42,7 @@ static void s_puback_cb(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae,
     tp_cluster_t *c = closure;
     if (pae) {
         atomic_fetch_add(&c->async_errors, 1);
-        s_add(c, C_PUB_ERRORS, 1);
+        tp_cluster_add(c, C_PUB_ERRORS, 1);
     }
     natsMsg_Destroy(msg);
 }
@@ -100,7 +52,7 @@ static void s_sleep_ms(int64_t ms) {
     nanosleep(&ts, NULL);
 }
 
-static bool s_held(s_part_t *pt) {
+static bool s_held(tp_cluster_part_t *pt) {
     return !atomic_load(&pt->c->stop) && tp_lease_held(pt->c->lease, pt->p) == pt->gen;
 }
 
@@ -108,7 +60,7 @@ static bool s_held(s_part_t *pt) {
  * never past the validity of any partition it serves, so that a worker
  * waiting on a cluster it cannot reach still lets go of each partition in
  * time (and says so). At least 1 ms. */
-static int64_t s_wait_ms(tp_cluster_t *c, int64_t cap) {
+int64_t tp_cluster_wait_ms(tp_cluster_t *c, int64_t cap) {
     int64_t wait = cap;
     for (unsigned p = 0; p < c->cfg->nats.partition_count; p++) {
         int64_t left;
@@ -119,10 +71,10 @@ static int64_t s_wait_ms(tp_cluster_t *c, int64_t cap) {
     return wait > 0 ? wait : 1;
 }
 
-/* jsOptions for one API request of the worker (s_wait_ms). */
-static jsOptions *s_api_opts(tp_cluster_t *c, jsOptions *jo) {
+/* jsOptions for one API request of the worker (tp_cluster_wait_ms). */
+jsOptions *tp_cluster_api_opts(tp_cluster_t *c, jsOptions *jo) {
     jsOptions_Init(jo);
-    jo->Wait = s_wait_ms(c, API_WAIT_MS);
+    jo->Wait = tp_cluster_wait_ms(c, API_WAIT_MS);
     return jo;
 }
 
@@ -134,10 +86,10 @@ static jsOptions *s_api_opts(tp_cluster_t *c, jsOptions *jo) {
  * already stored: not sent again. */
 static int s_sink_cb(void *ctx, const char *topic, const uint8_t *buf, size_t len,
                      const Touchpoint__V1__Alert *alert) {
-    s_part_t     *pt = ctx;
-    tp_cluster_t *c = pt->c;
+    tp_cluster_part_t *pt = ctx;
+    tp_cluster_t      *c = pt->c;
     if (pt->suppress) {
-        s_add(c, C_SUPPRESSED, 1);
+        tp_cluster_add(c, C_SUPPRESSED, 1);
         return 0;
     }
     if (pt->pub_failed)
@@ -150,24 +102,24 @@ static int s_sink_cb(void *ctx, const char *topic, const uint8_t *buf, size_t le
     po.MsgId = id;
     if (pt->batch) { /* PubAck awaited by s_poll, before the batch's acks */
         if (js_PublishAsync(c->js, subject, buf, (int)len, &po) != NATS_OK) {
-            s_add(c, C_PUB_ERRORS, 1);
+            tp_cluster_add(c, C_PUB_ERRORS, 1);
             pt->pub_failed = true;
         } else {
-            s_add(c, C_PUBLISHED, 1);
+            tp_cluster_add(c, C_PUBLISHED, 1);
             pt->batch_alerts++;
         }
         return 0;
     }
     for (;;) {
         jsPubAck *pa = NULL;
-        po.MaxWait = s_wait_ms(c, API_WAIT_MS);
+        po.MaxWait = tp_cluster_wait_ms(c, API_WAIT_MS);
         natsStatus s = js_Publish(&pa, c->js, subject, buf, (int)len, &po, NULL);
         jsPubAck_Destroy(pa);
         if (s == NATS_OK) {
-            s_add(c, C_PUBLISHED, 1);
+            tp_cluster_add(c, C_PUBLISHED, 1);
             return 0;
         }
-        s_add(c, C_PUB_ERRORS, 1);
+        tp_cluster_add(c, C_PUB_ERRORS, 1);
         if (!s_held(pt)) {
             pt->pub_failed = true;
             return 0;
@@ -182,7 +134,8 @@ enum { SETTLE_NONE, SETTLE_ACK, SETTLE_TERM };
  * consumer, *ret_settle says how to settle it once its alerts are stored;
  * else from the replay). Returns 0, or negative errno when the partition
  * must be reset. */
-static int s_apply(s_part_t *pt, natsMsg *m, bool live, uint64_t *ret_pending, int *ret_settle) {
+static int s_apply(tp_cluster_part_t *pt, natsMsg *m, bool live, uint64_t *ret_pending,
+                   int *ret_settle) {
     tp_cluster_t  *c = pt->c;
     jsMsgMetaData *meta = NULL;
     if (natsMsg_GetMetaData(&meta, m) != NATS_OK)
@@ -202,7 +155,7 @@ static int s_apply(s_part_t *pt, natsMsg *m, bool live, uint64_t *ret_pending, i
     int    r = TP_REFUSED;
     size_t len = (size_t)natsMsg_GetDataLength(m);
     if (!live)
-        s_add(c, C_REBUILD_EVENTS, 1);
+        tp_cluster_add(c, C_REBUILD_EVENTS, 1);
     if (tp_partition_topic(topic, sizeof topic, natsMsg_GetSubject(m)) == 0 &&
         len <= c->cfg->max_message_bytes) {
         tp_frame_t frames[2] = { { topic, strlen(topic) }, { natsMsg_GetData(m), len } };
@@ -224,7 +177,7 @@ static int s_apply(s_part_t *pt, natsMsg *m, bool live, uint64_t *ret_pending, i
 
 /* Stops serving pt: the durable consumer stays (Destroy, not Unsubscribe),
  * what it delivered unacked goes to the next holder after ack_wait. */
-static void s_drop(s_part_t *pt) {
+static void s_drop(tp_cluster_part_t *pt) {
     natsSubscription_Destroy(pt->sub);
     pt->sub = NULL;
     tp_engine_destroy(&pt->engine);
@@ -235,14 +188,14 @@ static void s_drop(s_part_t *pt) {
  * the partition has any message (the durable delivered some or has some
  * pending). Delivered.Stream and AckFloor.Stream are no use for that: a
  * filtered consumer moves them past other partitions' messages. */
-static int s_ack_floor(s_part_t *pt, const char *durable, const char *subject, uint64_t *ret_floor,
-                       bool *ret_any) {
+static int s_ack_floor(tp_cluster_part_t *pt, const char *durable, const char *subject,
+                       uint64_t *ret_floor, bool *ret_any) {
     tp_cluster_t   *c = pt->c;
     jsConsumerInfo *ci = NULL;
     jsErrCode       jerr = 0;
     jsOptions       jo;
     natsStatus      s = js_GetConsumerInfo(&ci, c->js, c->cfg->nats.events_stream, durable,
-                                           s_api_opts(c, &jo), &jerr);
+                                           tp_cluster_api_opts(c, &jo), &jerr);
     if (s == NATS_NOT_FOUND) {
         jsConsumerConfig cc;
         jsConsumerConfig_Init(&cc);
@@ -255,7 +208,8 @@ static int s_ack_floor(s_part_t *pt, const char *durable, const char *subject, u
         cc.DeliverPolicy = js_DeliverAll;
         cc.AckWait = c->cfg->nats.ack_wait_ms * 1000000;
         cc.MaxAckPending = MAX_ACK_PENDING;
-        s = js_AddConsumer(&ci, c->js, c->cfg->nats.events_stream, &cc, s_api_opts(c, &jo), &jerr);
+        s = js_AddConsumer(&ci, c->js, c->cfg->nats.events_stream, &cc, tp_cluster_api_opts(c, &jo),
+                           &jerr);
     }
     if (s != NATS_OK)
         return -EIO;
@@ -272,7 +226,7 @@ static int s_ack_floor(s_part_t *pt, const char *durable, const char *subject, u
  * there are messages, so silence is a failure, not an empty partition
  * (an ephemeral consumer's own NumPending may read 0 right after its
  * creation on a cluster). */
-static int s_replay(s_part_t *pt, const char *subject, bool any) {
+static int s_replay(tp_cluster_part_t *pt, const char *subject, bool any) {
     tp_cluster_t *c = pt->c;
     jsSubOptions  so;
     jsSubOptions_Init(&so);
@@ -285,7 +239,7 @@ static int s_replay(s_part_t *pt, const char *subject, bool any) {
     }
     natsSubscription *rs = NULL;
     jsOptions         jo;
-    if (js_SubscribeSync(&rs, c->js, subject, s_api_opts(c, &jo), &so, NULL) != NATS_OK)
+    if (js_SubscribeSync(&rs, c->js, subject, tp_cluster_api_opts(c, &jo), &so, NULL) != NATS_OK)
         return -EIO;
     natsSubscription_SetPendingLimits(rs, -1, -1);
     int      r = 0;
@@ -297,7 +251,8 @@ static int s_replay(s_part_t *pt, const char *subject, bool any) {
         if (!s_held(pt)) {
             r = -ECANCELED;
         } else if ((s = natsSubscription_NextMsg(
-                        &m, rs, s_wait_ms(c, got || any ? REPLAY_WAIT_MS : EMPTY_WAIT_MS))) !=
+                        &m, rs,
+                        tp_cluster_wait_ms(c, got || any ? REPLAY_WAIT_MS : EMPTY_WAIT_MS))) !=
                    NATS_OK) {
             if (got || any || s != NATS_TIMEOUT)
                 r = -ETIMEDOUT;
@@ -313,102 +268,9 @@ static int s_replay(s_part_t *pt, const char *subject, bool any) {
     return r;
 }
 
-/* The stream sequence of partition pt's last event, 0 if none. */
-static int s_last_seq(s_part_t *pt, const char *subject, uint64_t *ret) {
-    tp_cluster_t *c = pt->c;
-    natsMsg      *m = NULL;
-    jsOptions     jo;
-    natsStatus    s =
-        js_GetLastMsg(&m, c->js, c->cfg->nats.events_stream, subject, s_api_opts(c, &jo), NULL);
-    if (s == NATS_NOT_FOUND) {
-        *ret = 0;
-        return 0;
-    }
-    if (s != NATS_OK)
-        return -EIO;
-    *ret = natsMsg_GetSequence(m);
-    natsMsg_Destroy(m);
-    return 0;
-}
-
-/* Loads pt's newest snapshot into pt->engine (fresh): pt->done_seq is then
- * its sequence and *ret_any whether events follow it. None, or a bad one
- * (counted, logged): a fresh engine and done_seq 0, for a full replay.
- * <0 only when JetStream did not answer (the take-over is retried). */
-static int s_load(s_part_t *pt, const char *subject, bool *ret_any) {
-    tp_cluster_t      *c = pt->c;
-    const tp_config_t *cfg = c->cfg;
-    if (!cfg->nats.snapshot_every)
-        return 0;
-    uint64_t seq = 0, bytes = 0, last = 0;
-    int64_t  t0 = tp_monotonic_ms();
-    int r = tp_jssnap_load(c->js, cfg, pt->p, pt->engine, s_wait_ms(c, API_WAIT_MS), &seq, &bytes);
-    if (r == -ENOENT)
-        return 0;
-    if (r == 0 && (r = s_last_seq(pt, subject, &last)) == 0 && last < seq)
-        r = -ESTALE; /* the events stream is not the one it was taken from */
-    if (r == 0) {
-        pt->done_seq = seq;
-        *ret_any = last > seq;
-        s_add(c, C_SNAP_LOADED, 1);
-        log_info("JetStream snapshot of partition %u loaded: sequence %llu (%llu bytes) in "
-                 "%lld ms; replaying the events after it (last %llu)",
-                 pt->p, (unsigned long long)seq, (unsigned long long)bytes,
-                 (long long)(tp_monotonic_ms() - t0), (unsigned long long)last);
-        return 0;
-    }
-    if (r == -EIO)
-        return r;
-    s_add(c, C_SNAP_BAD, 1);
-    log_warning_errno(r,
-                      "JetStream snapshot of partition %u cannot be used (%s); replaying "
-                      "the partition's whole stream: %m",
-                      pt->p,
-                      r == -EBADMSG  ? "chunks missing, corrupt or wrong checksum"
-                      : r == -EPROTO ? "another format, or taken with other rules"
-                      : r == -ESTALE ? "newer than the events stream"
-                                     : "unreadable");
-    tp_engine_destroy(&pt->engine);
-    if ((r = tp_engine_new(cfg, &pt->engine)) < 0)
-        return r;
-    tp_engine_set_sink(pt->engine, s_sink_cb, pt);
-    return 0;
-}
-
-/* Saves pt's state as its newest snapshot (at done_seq: every event up to
- * it applied, acked, its alerts stored). A failure is logged; the next
- * try comes after another snapshot_every events. */
-static void s_save(s_part_t *pt) {
-    tp_cluster_t *c = pt->c;
-    if (!pt->done_seq)
-        return;
-    char id[200];
-    snprintf(id, sizeof id, "%s-%llu-%llu", c->instance, (unsigned long long)pt->gen,
-             (unsigned long long)pt->done_seq);
-    int64_t  t0 = tp_monotonic_ms();
-    uint64_t bytes = 0;
-    int      r = tp_jssnap_save(c->js, c->cfg, pt->p, pt->done_seq, pt->engine, id,
-                                s_wait_ms(c, API_WAIT_MS), &bytes);
-    pt->since_snap = 0;
-    if (r == -ENOTSUP) {
-        if (!atomic_exchange(&c->unsaved_warned, true))
-            log_warning("JetStream: no partition snapshots, a rule keeps state that cannot be "
-                        "saved yet; a take-over replays the partition's whole stream");
-        return;
-    }
-    if (r < 0) {
-        log_warning_errno(r, "JetStream snapshot of partition %u: failed to save it: %m", pt->p);
-        return;
-    }
-    s_add(c, C_SNAP_SAVED, 1);
-    log_info("JetStream snapshot of partition %u saved: sequence %llu (%llu bytes) in %lld ms",
-             pt->p, (unsigned long long)pt->done_seq, (unsigned long long)bytes,
-             (long long)(tp_monotonic_ms() - t0));
-}
-
 /* Takes over partition pt (lease generation gen): ack floor, replay,
  * then the durable consumer. 0 or negative errno (pt dropped). */
-static int s_start(s_part_t *pt, uint64_t gen) {
+static int s_start(tp_cluster_part_t *pt, uint64_t gen) {
     tp_cluster_t      *c = pt->c;
     const tp_config_t *cfg = c->cfg;
     int64_t            t0 = tp_monotonic_ms();
@@ -423,7 +285,12 @@ static int s_start(s_part_t *pt, uint64_t gen) {
     int  r = s_ack_floor(pt, durable, subject, &pt->floor, &any);
     if (r == 0 && (r = tp_engine_new(cfg, &pt->engine)) == 0) {
         tp_engine_set_sink(pt->engine, s_sink_cb, pt);
-        r = s_load(pt, subject, &any);
+        r = tp_cluster_snap_load(pt, subject, &any);
+        if (r > 0) { /* a bad snapshot, maybe half loaded: a fresh engine */
+            tp_engine_destroy(&pt->engine);
+            if ((r = tp_engine_new(cfg, &pt->engine)) == 0)
+                tp_engine_set_sink(pt->engine, s_sink_cb, pt);
+        }
         uint64_t from = pt->done_seq;
         if (r == 0 && (!from || any))
             r = s_replay(pt, subject, any);
@@ -434,8 +301,8 @@ static int s_start(s_part_t *pt, uint64_t gen) {
         so.Stream = cfg->nats.events_stream;
         so.Consumer = durable;
         jsOptions jo;
-        if (js_PullSubscribe(&pt->sub, c->js, subject, durable, s_api_opts(c, &jo), &so, NULL) !=
-            NATS_OK)
+        if (js_PullSubscribe(&pt->sub, c->js, subject, durable, tp_cluster_api_opts(c, &jo), &so,
+                             NULL) != NATS_OK)
             r = -EIO;
     }
     if (r < 0) {
@@ -443,7 +310,7 @@ static int s_start(s_part_t *pt, uint64_t gen) {
         return r;
     }
     int64_t ms = tp_monotonic_ms() - t0;
-    s_add(c, C_REBUILDS, 1);
+    tp_cluster_add(c, C_REBUILDS, 1);
     atomic_store(&c->last_rebuild_ms, ms);
     log_info("JetStream partition %u live: rebuilt from %llu events in %lld ms (ack floor %llu, "
              "%llu alerts below it not sent again)",
@@ -451,7 +318,7 @@ static int s_start(s_part_t *pt, uint64_t gen) {
              (unsigned long long)pt->floor,
              (unsigned long long)(atomic_load(&c->n[C_SUPPRESSED]) - sup0));
     if (cfg->nats.snapshot_every && pt->since_snap >= cfg->nats.snapshot_every)
-        s_save(pt); /* a long replay: the next take-over need not repeat it */
+        tp_cluster_snap_save(pt); /* a long replay: the next take-over need not repeat it */
     return 0;
 }
 
@@ -460,7 +327,7 @@ static int s_start(s_part_t *pt, uint64_t gen) {
  * implies "its alerts are stored"). >0 if there were any, 0 none, <0 the
  * partition must be reset (nothing of the batch acked: the rebuild covers
  * it). */
-static int s_poll(s_part_t *pt) {
+static int s_poll(tp_cluster_part_t *pt) {
     tp_cluster_t *c = pt->c;
     if (c->cfg->clock == TP_CLOCK_WALL) {
         pt->pub_failed = false;
@@ -492,14 +359,15 @@ static int s_poll(s_part_t *pt) {
     pt->batch = true;
     pt->batch_alerts = 0;
     for (int i = 0; i < list.Count && i < FETCH_BATCH && r == 0; i++) {
-        s_add(c, C_RECEIVED, 1);
+        tp_cluster_add(c, C_RECEIVED, 1);
         r = s_apply(pt, list.Msgs[i], true, NULL, &settle[i]);
     }
     pt->batch = false;
     if (r == 0 && pt->batch_alerts) {
         jsPubOptions po;
         jsPubOptions_Init(&po);
-        po.MaxWait = s_wait_ms(c, c->cfg->nats.lease_ttl_ms); /* only while the leases last */
+        po.MaxWait =
+            tp_cluster_wait_ms(c, c->cfg->nats.lease_ttl_ms); /* only while the leases last */
         if (js_PublishAsyncComplete(c->js, &po) != NATS_OK ||
             atomic_load(&c->async_errors) != errors)
             r = -EIO;
@@ -513,18 +381,18 @@ static int s_poll(s_part_t *pt) {
      * due" (a crash in between: the redelivery is below the snapshot's
      * sequence, skipped). */
     if (r == 0 && c->cfg->nats.snapshot_every && pt->since_snap >= c->cfg->nats.snapshot_every)
-        s_save(pt);
+        tp_cluster_snap_save(pt);
     int last = list.Count < FETCH_BATCH ? list.Count - 1 : FETCH_BATCH - 1;
     for (int i = 0; i <= last && r == 0; i++) {
         if (settle[i] == SETTLE_TERM) {
             natsMsg_Term(list.Msgs[i], NULL); /* with AckAll, also acks those before it */
-            s_add(c, C_TERMED, 1);
+            tp_cluster_add(c, C_TERMED, 1);
         } else {
             /* A lost ack costs a redelivery, skipped. With AckAll the last
              * message's ack settles the ones before it. */
             if (!pt->ack_all || i == last)
                 natsMsg_Ack(list.Msgs[i], NULL);
-            s_add(c, C_ACKED, 1);
+            tp_cluster_add(c, C_ACKED, 1);
         }
     }
     int n = list.Count;
@@ -532,7 +400,7 @@ static int s_poll(s_part_t *pt) {
     return r < 0 ? r : n;
 }
 
-static void s_drop_if_lost(s_part_t *pt) {
+static void s_drop_if_lost(tp_cluster_part_t *pt) {
     if (pt->gen && pt->gen != tp_lease_held(pt->c->lease, pt->p)) {
         log_notice("JetStream partition %u: no longer ours (lease lost or lapsed, or handed to a "
                    "new member), stopped serving it",
@@ -552,7 +420,7 @@ static void *s_worker(void *arg) {
         for (unsigned p = 0; p < count; p++)
             s_drop_if_lost(&c->parts[p]);
         for (unsigned p = 0; p < count && !atomic_load(&c->stop); p++) {
-            s_part_t *pt = &c->parts[p];
+            tp_cluster_part_t *pt = &c->parts[p];
             s_drop_if_lost(pt);
             uint64_t gen = tp_lease_held(c->lease, p);
             if (gen && !pt->gen && tp_monotonic_ms() >= pt->retry_ms) {
@@ -593,10 +461,10 @@ static void *s_worker(void *arg) {
     /* A clean stop hands over a fresh snapshot (the leases are still
      * ours: they go only after the worker stopped). */
     for (unsigned p = 0; p < count; p++) {
-        s_part_t *pt = &c->parts[p];
+        tp_cluster_part_t *pt = &c->parts[p];
         if (pt->gen && c->cfg->nats.snapshot_every && pt->since_snap &&
             tp_lease_held(c->lease, p) == pt->gen)
-            s_save(pt);
+            tp_cluster_snap_save(pt);
         if (pt->gen)
             s_drop(pt);
     }
@@ -628,7 +496,7 @@ int tp_cluster_new(const tp_config_t *cfg, char *why, size_t whylen, tp_cluster_
         goto fail;
     }
     for (unsigned p = 0; p < cfg->nats.partition_count; p++)
-        c->parts[p] = (s_part_t){ .c = c, .p = p };
+        c->parts[p] = (tp_cluster_part_t){ .c = c, .p = p };
     if ((r = tp_nats_connect(cfg, NULL, &c->nc, why, whylen)) < 0)
         goto fail;
     if ((r = tp_nats_jetstream(c->nc, s_puback_cb, c, 0, &c->js, why, whylen)) < 0 ||
