@@ -16,6 +16,14 @@
  * published again with their deterministic Nats-Msg-Id, so the server
  * drops the ones the previous holder already stored.
  *
+ * Snapshots (nats.snapshot_every > 0, tp_cluster_snap.c and tp_jssnap):
+ * every snapshot_every events of a partition, and for each partition on a
+ * clean stop, its engine is saved to nats.snapshot_stream tagged with the
+ * stream sequence it has applied (before that batch's acks, its alerts
+ * already stored). A new holder loads the newest one and replays only the
+ * events after that sequence; none, or a bad one (checksum, format, other
+ * rules: counted), means the full replay above.
+ *
  * Acks: an event is acked only after every alert it raised was stored in
  * the alerts stream (synchronous publish, retried while we hold the lease).
  * The local journal plays no part: state lives in the stream.
