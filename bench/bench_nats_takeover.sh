@@ -20,7 +20,7 @@ NATS=/usr/sbin/nats-server
 HERE=$(cd "$(dirname "$0")" && pwd)
 [ -x "$NATS" ] || { echo "bench_nats_takeover: $NATS not installed" >&2; exit 1; }
 [ -x "$BUILD/touchpointd" ] && [ -x "$BUILD/tp-pub" ] || { echo "bench_nats_takeover: build $BUILD first" >&2; exit 1; }
-WORK=$(mktemp -d /tmp/tp-bench-takeover-XXXXXX)
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/tp-bench-takeover-XXXXXX")
 PIDS=""
 stop_all() {
     for p in $PIDS; do kill "$p" 2>/dev/null || true; done
@@ -49,7 +49,8 @@ clock: event
 state_dir: $WORK/$1/state
 nats: { enabled: true, url: "$2", partition_count: 1, ownership: lease, instance: $1, lease_ttl: 2s, snapshot_every: $3 }
 YAML
-    "$BUILD/touchpointd" --config "$WORK/$1.yaml" 2>"$WORK/$1.err" &
+    # stdout away from the caller's $(...), which would wait for it to close
+    "$BUILD/touchpointd" --config "$WORK/$1.yaml" >"$WORK/$1.out" 2>"$WORK/$1.err" &
     echo $!
 }
 
@@ -87,6 +88,7 @@ for n in "$SMALL" "$LARGE"; do
         printf '%-10s %-14s %10s %12s %10s\n' "$MSGS" "$every" "$(metric b nats_rebuild_events_total)" \
             "$(awk -v s="$(metric b nats_last_rebuild_seconds)" 'BEGIN { printf "%.0f", s * 1000 }')" \
             "$(metric b nats_snapshots_loaded_total)"
+        [ -z "${VERBOSE:-}" ] || grep -h "snapshot\|live:" "$WORK/a.err" "$WORK/b.err" >&2
         stop_all
     done
 done

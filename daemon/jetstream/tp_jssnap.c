@@ -187,7 +187,8 @@ int tp_jssnap_save(jsCtx *js, const tp_config_t *cfg, unsigned p, uint64_t seq,
                       seq, first, n, len, id);
     if ((r = s_publish(js, head, body, (size_t)hl, id, wait_ms, NULL)) < 0)
         return r;
-    s_purge(js, cfg, chunks, first, 0, wait_ms);
+    if (first > 1) /* the server reads a purge below 1 as "no bound": all of them */
+        s_purge(js, cfg, chunks, first, 0, wait_ms);
     s_purge(js, cfg, head, 0, 1, wait_ms);
     if (ret_bytes)
         *ret_bytes = len;
@@ -231,36 +232,40 @@ static int s_read_head(jsCtx *js, const tp_config_t *cfg, unsigned p, int64_t wa
     return r;
 }
 
-/* The head's chunks, in order from its first, into buf (h->bytes). Chunks
- * of other saves (a writer cut short) are skipped by their id. */
+/* The head's chunks, in order from its first, into buf (h->bytes): read
+ * one by one by stream sequence (direct requests), skipping what is not
+ * a chunk of this save (other partitions, a writer cut short) up to the
+ * stream's last message. */
 static int s_read_chunks(jsCtx *js, const tp_config_t *cfg, unsigned p, const s_head_t *h,
                          int64_t wait_ms, unsigned char *buf) {
     char subject[64];
     snprintf(subject, sizeof subject, SUBJECT "%u.c", p);
-    jsSubOptions so;
-    jsSubOptions_Init(&so);
-    so.Stream = cfg->nats.snapshot_stream;
-    so.Ordered = true;
-    so.Config.DeliverPolicy = js_DeliverByStartSequence;
-    so.Config.OptStartSeq = h->first;
     jsOptions jo;
     jsOptions_Init(&jo);
     jo.Wait = wait_ms;
-    natsSubscription *sub = NULL;
-    if (js_SubscribeSync(&sub, js, subject, &jo, &so, NULL) != NATS_OK)
+    jsStreamInfo *si = NULL;
+    if (js_GetStreamInfo(&si, js, cfg->nats.snapshot_stream, &jo, NULL) != NATS_OK)
         return -EIO;
-    natsSubscription_SetPendingLimits(sub, -1, -1);
+    uint64_t last = si->State.LastSeq;
+    jsStreamInfo_Destroy(si);
     uint64_t got = 0, off = 0;
     int      r = 0;
-    while (r == 0 && got < h->n) {
-        natsMsg *m = NULL;
-        /* Silence: the chunks were purged (a newer save) or never stored. */
-        if (natsSubscription_NextMsg(&m, sub, wait_ms) != NATS_OK) {
+    for (uint64_t seq = h->first; r == 0 && got < h->n; seq++) {
+        if (seq > last) { /* purged by a newer save, or never stored */
             r = -EBADMSG;
             break;
         }
+        natsMsg   *m = NULL;
+        natsStatus s = js_GetMsg(&m, js, cfg->nats.snapshot_stream, seq, &jo, NULL);
+        if (s == NATS_NOT_FOUND)
+            continue;
+        if (s != NATS_OK) {
+            r = -EIO;
+            break;
+        }
         const char *id = NULL;
-        if (natsMsgHeader_Get(m, ID_HEADER, &id) == NATS_OK && id && strcmp(id, h->id) == 0) {
+        if (strcmp(natsMsg_GetSubject(m), subject) == 0 &&
+            natsMsgHeader_Get(m, ID_HEADER, &id) == NATS_OK && id && strcmp(id, h->id) == 0) {
             size_t k = (size_t)natsMsg_GetDataLength(m);
             if (off + k > h->bytes) {
                 r = -EBADMSG;
@@ -272,8 +277,6 @@ static int s_read_chunks(jsCtx *js, const tp_config_t *cfg, unsigned p, const s_
         }
         natsMsg_Destroy(m);
     }
-    natsSubscription_Unsubscribe(sub);
-    natsSubscription_Destroy(sub);
     if (r == 0 && off != h->bytes)
         r = -EBADMSG;
     return r;
