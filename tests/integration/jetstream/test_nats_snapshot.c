@@ -15,7 +15,8 @@
  *     (bad snapshot, counted) replays its whole stream, and TP_ALERTS
  *     still equals the single-node run.
  *
- * How long a take-over takes is printed, not asserted (bench/ measures
+ * The daemons cut snapshots into 4 KiB chunks (TOUCHPOINTD_TEST_SNAPSHOT_CHUNK)
+ * so that each is several messages, as a large one is. How long a take-over takes is printed, not asserted (bench/ measures
  * it). Skipped without nats-server (a failure under TP_TEST_REQUIRE_ALL).
  */
 #include <errno.h>
@@ -130,6 +131,8 @@ static void test_takeover_from_snapshot(void **state) {
     (void)state;
     tp_nats_skip_without_server();
     tp_js_budget_start(BUDGET_MS);
+    /* Snapshots of several chunks each (they are ~13 KB here). */
+    setenv("TOUCHPOINTD_TEST_SNAPSHOT_CHUNK", "4096", 1);
     tp_js_stream_t *st = tp_js_stream_new();
     tp_nats_srv_t  *srv = tp_nats_start();
 
