@@ -8,6 +8,10 @@
 #include "tp_jssnap.h"
 #include "tp_log.h"
 
+/* A whole load or save: never past the leases (tp_cluster_wait_ms), and
+ * at most this. */
+#define SNAP_WAIT_MS 60000
+
 /* The stream sequence of partition pt's last event, 0 if none. */
 static int s_last_seq(tp_cluster_part_t *pt, const char *subject, uint64_t *ret) {
     tp_cluster_t *c = pt->c;
@@ -33,8 +37,8 @@ int tp_cluster_snap_load(tp_cluster_part_t *pt, const char *subject, bool *ret_a
         return 0;
     uint64_t seq = 0, bytes = 0, last = 0;
     int64_t  t0 = tp_monotonic_ms();
-    int r = tp_jssnap_load(c->js, cfg, pt->p, pt->engine, tp_cluster_wait_ms(c, API_WAIT_MS), &seq,
-                           &bytes);
+    int      r = tp_jssnap_load(c->js, cfg, pt->p, pt->engine,
+                                tp_monotonic_ms() + tp_cluster_wait_ms(c, SNAP_WAIT_MS), &seq, &bytes);
     if (r == -ENOENT)
         return 0;
     if (r == 0 && (r = s_last_seq(pt, subject, &last)) == 0 && last < seq)
@@ -49,7 +53,7 @@ int tp_cluster_snap_load(tp_cluster_part_t *pt, const char *subject, bool *ret_a
                  (long long)(tp_monotonic_ms() - t0), (unsigned long long)last);
         return 0;
     }
-    if (r == -EIO)
+    if (r == -EIO || r == -ETIMEDOUT)
         return r;
     tp_cluster_add(c, C_SNAP_BAD, 1);
     log_warning_errno(r,
@@ -73,7 +77,7 @@ void tp_cluster_snap_save(tp_cluster_part_t *pt) {
     int64_t  t0 = tp_monotonic_ms();
     uint64_t bytes = 0;
     int      r = tp_jssnap_save(c->js, c->cfg, pt->p, pt->done_seq, pt->engine, id,
-                                tp_cluster_wait_ms(c, API_WAIT_MS), &bytes);
+                                tp_monotonic_ms() + tp_cluster_wait_ms(c, SNAP_WAIT_MS), &bytes);
     pt->since_snap = 0;
     if (r == -ENOTSUP) {
         if (!atomic_exchange(&c->unsaved_warned, true))

@@ -16,6 +16,7 @@
 #include "tp_nats.h"
 #include "tp_snapio.h"
 
+#define API_WAIT_MS 5000 /* one request at most (libnats' default) */
 #define MAGIC       "TPJSNAP\n"
 #define FORMAT      1
 #define HEADER_SIZE 40
@@ -26,6 +27,13 @@
 #define MAX_BYTES   ((uint64_t)1 << 34) /* a head claiming more is not believed */
 /* A test makes chunks small, to have several in a small snapshot. */
 #define CHUNK_ENV   "TOUCHPOINTD_TEST_SNAPSHOT_CHUNK"
+
+/* What is left until deadline_ms (monotonic), for one request: at most
+ * libnats' default, at least 1 ms (a request past it fails at once). */
+static int64_t s_left(int64_t deadline_ms) {
+    int64_t left = deadline_ms - tp_monotonic_ms();
+    return left > API_WAIT_MS ? API_WAIT_MS : left > 0 ? left : 1;
+}
 
 static size_t s_chunk_bytes(void) {
     const char *e = getenv(CHUNK_ENV);
@@ -135,14 +143,14 @@ out:
 }
 
 static int s_publish(jsCtx *js, const char *subject, const void *data, size_t len, const char *id,
-                     int64_t wait_ms, uint64_t *ret_seq) {
+                     int64_t deadline_ms, uint64_t *ret_seq) {
     natsMsg *m = NULL;
     if (natsMsg_Create(&m, subject, NULL, data, (int)len) != NATS_OK)
         return -ENOMEM;
     jsPubAck    *pa = NULL;
     jsPubOptions po;
     jsPubOptions_Init(&po);
-    po.MaxWait = wait_ms;
+    po.MaxWait = s_left(deadline_ms);
     int r = -EIO;
     if (natsMsgHeader_Set(m, ID_HEADER, id) == NATS_OK &&
         js_PublishMsg(&pa, js, m, &po, NULL) == NATS_OK) {
@@ -156,10 +164,10 @@ static int s_publish(jsCtx *js, const char *subject, const void *data, size_t le
 }
 
 static void s_purge(jsCtx *js, const tp_config_t *cfg, const char *subject, uint64_t below,
-                    uint64_t keep, int64_t wait_ms) {
+                    uint64_t keep, int64_t deadline_ms) {
     jsOptions jo;
     jsOptions_Init(&jo);
-    jo.Wait = wait_ms;
+    jo.Wait = s_left(deadline_ms);
     jo.Stream.Purge.Subject = subject;
     jo.Stream.Purge.Sequence = below;
     jo.Stream.Purge.Keep = keep;
@@ -169,7 +177,7 @@ static void s_purge(jsCtx *js, const tp_config_t *cfg, const char *subject, uint
 }
 
 int tp_jssnap_save(jsCtx *js, const tp_config_t *cfg, unsigned p, uint64_t seq,
-                   const tp_engine_t *e, const char *id, int64_t wait_ms, uint64_t *ret_bytes) {
+                   const tp_engine_t *e, const char *id, int64_t deadline_ms, uint64_t *ret_bytes) {
     if (tp_engine_unsaved(e))
         return -ENOTSUP;
     unsigned char *buf = NULL;
@@ -185,7 +193,7 @@ int tp_jssnap_save(jsCtx *js, const tp_config_t *cfg, unsigned p, uint64_t seq,
     for (size_t off = 0; r == 0 && off < len; off += chunk, n++) {
         size_t   k = len - off < chunk ? len - off : chunk;
         uint64_t s = 0;
-        r = s_publish(js, chunks, buf + off, k, id, wait_ms, &s);
+        r = s_publish(js, chunks, buf + off, k, id, deadline_ms, &s);
         if (n == 0)
             first = s;
     }
@@ -194,11 +202,11 @@ int tp_jssnap_save(jsCtx *js, const tp_config_t *cfg, unsigned p, uint64_t seq,
         return r;
     int hl = snprintf(body, sizeof body, "%d %" PRIu64 " %" PRIu64 " %" PRIu64 " %zu %s", FORMAT,
                       seq, first, n, len, id);
-    if ((r = s_publish(js, head, body, (size_t)hl, id, wait_ms, NULL)) < 0)
+    if ((r = s_publish(js, head, body, (size_t)hl, id, deadline_ms, NULL)) < 0)
         return r;
     if (first > 1) /* the server reads a purge below 1 as "no bound": all of them */
-        s_purge(js, cfg, chunks, first, 0, wait_ms);
-    s_purge(js, cfg, head, 0, 1, wait_ms);
+        s_purge(js, cfg, chunks, first, 0, deadline_ms);
+    s_purge(js, cfg, head, 0, 1, deadline_ms);
     if (ret_bytes)
         *ret_bytes = len;
     return 0;
@@ -210,14 +218,14 @@ typedef struct {
     char     id[256];
 } s_head_t;
 
-static int s_read_head(jsCtx *js, const tp_config_t *cfg, unsigned p, int64_t wait_ms,
+static int s_read_head(jsCtx *js, const tp_config_t *cfg, unsigned p, int64_t deadline_ms,
                        s_head_t *ret) {
     char subject[64];
     snprintf(subject, sizeof subject, SUBJECT "%u.h", p);
     natsMsg  *m = NULL;
     jsOptions jo;
     jsOptions_Init(&jo);
-    jo.Wait = wait_ms;
+    jo.Wait = s_left(deadline_ms);
     jsErrCode  jerr = 0;
     natsStatus s = js_GetLastMsg(&m, js, cfg->nats.snapshot_stream, subject, &jo, &jerr);
     if (s == NATS_NOT_FOUND)
@@ -246,12 +254,12 @@ static int s_read_head(jsCtx *js, const tp_config_t *cfg, unsigned p, int64_t wa
  * a chunk of this save (other partitions, a writer cut short) up to the
  * stream's last message. */
 static int s_read_chunks(jsCtx *js, const tp_config_t *cfg, unsigned p, const s_head_t *h,
-                         int64_t wait_ms, unsigned char *buf) {
+                         int64_t deadline_ms, unsigned char *buf) {
     char subject[64];
     snprintf(subject, sizeof subject, SUBJECT "%u.c", p);
     jsOptions jo;
     jsOptions_Init(&jo);
-    jo.Wait = wait_ms;
+    jo.Wait = s_left(deadline_ms);
     jsStreamInfo *si = NULL;
     if (js_GetStreamInfo(&si, js, cfg->nats.snapshot_stream, &jo, NULL) != NATS_OK)
         return -EIO;
@@ -264,7 +272,8 @@ static int s_read_chunks(jsCtx *js, const tp_config_t *cfg, unsigned p, const s_
             r = -EBADMSG;
             break;
         }
-        natsMsg   *m = NULL;
+        natsMsg *m = NULL;
+        jo.Wait = s_left(deadline_ms);
         natsStatus s = js_GetMsg(&m, js, cfg->nats.snapshot_stream, seq, &jo, NULL);
         if (s == NATS_NOT_FOUND)
             continue;
@@ -318,16 +327,16 @@ out:
     return r;
 }
 
-int tp_jssnap_load(jsCtx *js, const tp_config_t *cfg, unsigned p, tp_engine_t *e, int64_t wait_ms,
-                   uint64_t *ret_seq, uint64_t *ret_bytes) {
+int tp_jssnap_load(jsCtx *js, const tp_config_t *cfg, unsigned p, tp_engine_t *e,
+                   int64_t deadline_ms, uint64_t *ret_seq, uint64_t *ret_bytes) {
     s_head_t h;
-    int      r = s_read_head(js, cfg, p, wait_ms, &h);
+    int      r = s_read_head(js, cfg, p, deadline_ms, &h);
     if (r < 0)
         return r;
     unsigned char *buf = malloc(h.bytes);
     if (!buf)
         return -ENOMEM;
-    if ((r = s_read_chunks(js, cfg, p, &h, wait_ms, buf)) < 0)
+    if ((r = s_read_chunks(js, cfg, p, &h, deadline_ms, buf)) < 0)
         goto out;
     uint64_t len = s_get(buf + 24, 8);
     if (memcmp(buf, MAGIC, 8) != 0 || s_get(buf + 12, 4) != p || s_get(buf + 16, 8) != h.seq ||

@@ -34,16 +34,16 @@ int tp_jssnap_ensure(jsCtx *js, const tp_config_t *cfg, char *why, size_t whylen
 
 /* Saves e, which has applied partition p's events up to stream sequence
  * seq, as p's newest snapshot. id: unique to this save (instance, lease
- * generation, seq). Each request waits at most wait_ms. 0 (ret_bytes: the
+ * generation, seq). Nothing waits past deadline_ms (monotonic ms). 0 (ret_bytes: the
  * snapshot's size), -ENOTSUP (a rule keeps state that cannot be saved),
  * or -errno. */
 int tp_jssnap_save(jsCtx *js, const tp_config_t *cfg, unsigned p, uint64_t seq,
-                   const tp_engine_t *e, const char *id, int64_t wait_ms, uint64_t *ret_bytes);
+                   const tp_engine_t *e, const char *id, int64_t deadline_ms, uint64_t *ret_bytes);
 
 /* Loads p's newest snapshot into e (just made by tp_engine_new). 0 with
  * ret_seq (its sequence) and ret_bytes; -ENOENT none; -EBADMSG missing
  * chunks, corrupt, wrong checksum; -EPROTO another format or other rules;
  * -EIO JetStream did not answer. On an error e may be half loaded: the
  * caller makes a fresh one. */
-int tp_jssnap_load(jsCtx *js, const tp_config_t *cfg, unsigned p, tp_engine_t *e, int64_t wait_ms,
-                   uint64_t *ret_seq, uint64_t *ret_bytes);
+int tp_jssnap_load(jsCtx *js, const tp_config_t *cfg, unsigned p, tp_engine_t *e,
+                   int64_t deadline_ms, uint64_t *ret_seq, uint64_t *ret_bytes);
