@@ -57,15 +57,18 @@ static bool s_held(tp_cluster_part_t *pt) {
 }
 
 /* How long a blocking request of the worker may wait: at most `cap`, and
- * never past the validity of any partition it serves, so that a worker
- * waiting on a cluster it cannot reach still lets go of each partition in
- * time (and says so). At least 1 ms. */
+ * never past the validity of any lease we hold (a partition served or being
+ * taken over), so that a worker waiting on a cluster it cannot reach still
+ * lets go of each partition in time (and says so). A partition still served
+ * whose lease has already lapsed must be let go first: 1 ms, the least. */
 int64_t tp_cluster_wait_ms(tp_cluster_t *c, int64_t cap) {
     int64_t wait = cap;
     for (unsigned p = 0; p < c->cfg->nats.partition_count; p++) {
-        int64_t left;
-        if (c->parts[p].gen && tp_lease_held_for(c->lease, p, &left) == c->parts[p].gen &&
-            left < wait)
+        int64_t  left;
+        uint64_t held = tp_lease_held_for(c->lease, p, &left);
+        if (c->parts[p].gen && held != c->parts[p].gen)
+            return 1;
+        if (held && left < wait)
             wait = left;
     }
     return wait > 0 ? wait : 1;
