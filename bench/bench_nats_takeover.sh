@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/bin/bash
 # bench_nats_takeover.sh — how long a JetStream lease-mode take-over takes
 # as a partition's history grows, with and without partition snapshots.
 # Run by hand:
