@@ -168,10 +168,10 @@ int tp_nats_ensure_stream(jsCtx *js, const tp_config_t *cfg, const char *name, c
 
 int tp_nats_ensure_streams(jsCtx *js, const tp_config_t *cfg, char *why, size_t whylen) {
     int r = tp_nats_ensure_stream(js, cfg, cfg->nats.events_stream, TP_EVENTS_SUBJECT_PREFIX ">",
-                            EVENTS_MAX_AGE_NS, why, whylen);
+                                  EVENTS_MAX_AGE_NS, why, whylen);
     if (r == 0)
         r = tp_nats_ensure_stream(js, cfg, cfg->nats.alerts_stream, TP_ALERTS_SUBJECT_PREFIX ">",
-                            ALERTS_MAX_AGE_NS, why, whylen);
+                                  ALERTS_MAX_AGE_NS, why, whylen);
     return r;
 }
 
