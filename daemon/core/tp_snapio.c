@@ -365,3 +365,50 @@ uint64_t tp_snapr_sum(const tp_snapr_t *r) {
 bool tp_snapr_at_end(tp_snapr_t *r) {
     return r->pos == r->len && !s_fill(r) && r->err == 0;
 }
+
+void tp_snap_le32(unsigned char *p, uint32_t v) {
+    for (int i = 0; i < 4; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+void tp_snap_le64(unsigned char *p, uint64_t v) {
+    for (int i = 0; i < 8; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+uint64_t tp_snap_get_le(const unsigned char *p, int n) {
+    uint64_t v = 0;
+    for (int i = n - 1; i >= 0; i--)
+        v = v << 8 | p[i];
+    return v;
+}
+
+int tp_snap_pwrite_all(int fd, const void *buf, size_t n, off_t off) {
+    const unsigned char *p = buf;
+    while (n > 0) {
+        ssize_t k = pwrite(fd, p, n, off);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0)
+            return -errno;
+        p += k;
+        n -= (size_t)k;
+        off += k;
+    }
+    return 0;
+}
+
+int tp_snap_pread_all(int fd, void *buf, size_t n, off_t off) {
+    unsigned char *p = buf;
+    while (n > 0) {
+        ssize_t k = pread(fd, p, n, off);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            return k < 0 ? -errno : -EIO;
+        p += k;
+        n -= (size_t)k;
+        off += k;
+    }
+    return 0;
+}

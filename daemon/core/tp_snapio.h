@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 typedef struct tp_snapw tp_snapw_t;
 typedef struct tp_snapr tp_snapr_t;
@@ -61,6 +62,15 @@ int      tp_snapr_error(const tp_snapr_t *r);
 uint64_t tp_snapr_sum(const tp_snapr_t *r);
 /* True once every byte up to the limit has been read. */
 bool tp_snapr_at_end(tp_snapr_t *r);
+
+/* Fixed-width little-endian fields, for the headers in front of a body
+ * (the body itself is varints), and whole-buffer positional I/O. */
+void     tp_snap_le32(unsigned char *p, uint32_t v);
+void     tp_snap_le64(unsigned char *p, uint64_t v);
+uint64_t tp_snap_get_le(const unsigned char *p, int n);
+/* All n bytes at off: 0 or -errno (-EIO when the file ends first). */
+int tp_snap_pwrite_all(int fd, const void *buf, size_t n, off_t off);
+int tp_snap_pread_all(int fd, void *buf, size_t n, off_t off);
 
 /* A section tag from four characters: TP_SNAP_TAG('C','A','L','L'). */
 #define TP_SNAP_TAG(a, b, c, d) \

@@ -41,53 +41,6 @@ static size_t s_chunk_bytes(void) {
     return v >= 64 && v <= CHUNK_BYTES ? (size_t)v : CHUNK_BYTES;
 }
 
-static void s_le32(unsigned char *p, uint32_t v) {
-    for (int i = 0; i < 4; i++)
-        p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static void s_le64(unsigned char *p, uint64_t v) {
-    for (int i = 0; i < 8; i++)
-        p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint64_t s_get(const unsigned char *p, int n) {
-    uint64_t v = 0;
-    for (int i = n - 1; i >= 0; i--)
-        v = v << 8 | p[i];
-    return v;
-}
-
-static int s_pread_all(int fd, void *buf, size_t n, off_t off) {
-    unsigned char *p = buf;
-    while (n > 0) {
-        ssize_t k = pread(fd, p, n, off);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            return k < 0 ? -errno : -EIO;
-        p += k;
-        n -= (size_t)k;
-        off += k;
-    }
-    return 0;
-}
-
-static int s_pwrite_all(int fd, const void *buf, size_t n, off_t off) {
-    const unsigned char *p = buf;
-    while (n > 0) {
-        ssize_t k = pwrite(fd, p, n, off);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k < 0)
-            return -errno;
-        p += k;
-        n -= (size_t)k;
-        off += k;
-    }
-    return 0;
-}
-
 int tp_jssnap_ensure(jsCtx *js, const tp_config_t *cfg, char *why, size_t whylen) {
     return tp_nats_ensure_stream(js, cfg, cfg->nats.snapshot_stream, SUBJECT ">", 0, why, whylen);
 }
@@ -119,12 +72,12 @@ static int s_serialize(unsigned p, uint64_t seq, const tp_engine_t *e, unsigned 
         goto out;
     }
     memcpy(buf, MAGIC, 8);
-    s_le32(buf + 8, FORMAT);
-    s_le32(buf + 12, p);
-    s_le64(buf + 16, seq);
-    s_le64(buf + 24, len);
-    s_le64(buf + 32, sum);
-    if ((r = s_pread_all(fd, buf + HEADER_SIZE, len, HEADER_SIZE)) < 0)
+    tp_snap_le32(buf + 8, FORMAT);
+    tp_snap_le32(buf + 12, p);
+    tp_snap_le64(buf + 16, seq);
+    tp_snap_le64(buf + 24, len);
+    tp_snap_le64(buf + 32, sum);
+    if ((r = tp_snap_pread_all(fd, buf + HEADER_SIZE, len, HEADER_SIZE)) < 0)
         goto out;
     /* tp_snapw's running sum is XXH3-64 of the bytes: checked the same way
      * on loading, so a writer bug shows up here, not in a take-over. */
@@ -307,7 +260,7 @@ static int s_restore(const unsigned char *body, size_t len, tp_engine_t *e) {
         return -errno;
     tp_snapr_t *rd = NULL;
     uint64_t    tag = 0;
-    int         r = s_pwrite_all(fd, body, len, 0);
+    int         r = tp_snap_pwrite_all(fd, body, len, 0);
     if (r < 0 || (r = tp_snapr_new(fd, len, &rd)) < 0)
         goto out;
     if ((r = tp_snapr_u64(rd, &tag)) < 0)
@@ -338,14 +291,14 @@ int tp_jssnap_load(jsCtx *js, const tp_config_t *cfg, unsigned p, tp_engine_t *e
         return -ENOMEM;
     if ((r = s_read_chunks(js, cfg, p, &h, deadline_ms, buf)) < 0)
         goto out;
-    uint64_t len = s_get(buf + 24, 8);
-    if (memcmp(buf, MAGIC, 8) != 0 || s_get(buf + 12, 4) != p || s_get(buf + 16, 8) != h.seq ||
-        len != h.bytes - HEADER_SIZE ||
-        XXH3_64bits(buf + HEADER_SIZE, (size_t)len) != s_get(buf + 32, 8)) {
+    uint64_t len = tp_snap_get_le(buf + 24, 8);
+    if (memcmp(buf, MAGIC, 8) != 0 || tp_snap_get_le(buf + 12, 4) != p ||
+        tp_snap_get_le(buf + 16, 8) != h.seq || len != h.bytes - HEADER_SIZE ||
+        XXH3_64bits(buf + HEADER_SIZE, (size_t)len) != tp_snap_get_le(buf + 32, 8)) {
         r = -EBADMSG;
         goto out;
     }
-    if (s_get(buf + 8, 4) != FORMAT) {
+    if (tp_snap_get_le(buf + 8, 4) != FORMAT) {
         r = -EPROTO;
         goto out;
     }

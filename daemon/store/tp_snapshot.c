@@ -33,38 +33,6 @@ static void s_path(char *buf, size_t len, const char *dir, uint64_t pos, const c
     snprintf(buf, len, "%s/" PREFIX "%020" PRIu64 "%s", dir, pos, ext);
 }
 
-static void s_le32(unsigned char *p, uint32_t v) {
-    for (int i = 0; i < 4; i++)
-        p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static void s_le64(unsigned char *p, uint64_t v) {
-    for (int i = 0; i < 8; i++)
-        p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint64_t s_get64(const unsigned char *p) {
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = v << 8 | p[i];
-    return v;
-}
-
-static int s_pwrite_all(int fd, const void *buf, size_t n, off_t off) {
-    const unsigned char *p = buf;
-    while (n > 0) {
-        ssize_t k = pwrite(fd, p, n, off);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k < 0)
-            return -errno;
-        p += k;
-        n -= (size_t)k;
-        off += k;
-    }
-    return 0;
-}
-
 static int s_fsync_dir(const char *dir) {
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
@@ -99,7 +67,7 @@ static int s_write_fd(int fd, uint64_t pos, const tp_snapshot_section_t *section
         if (sfd >= 0) {
             char pid[24];
             int  pl = snprintf(pid, sizeof pid, "%d\n", (int)getpid());
-            s_pwrite_all(sfd, pid, (size_t)pl, 0);
+            tp_snap_pwrite_all(sfd, pid, (size_t)pl, 0);
             close(sfd);
         }
         for (;;)
@@ -107,13 +75,13 @@ static int s_write_fd(int fd, uint64_t pos, const tp_snapshot_section_t *section
     }
     unsigned char h[HEADER_SIZE];
     memcpy(h, MAGIC, 8);
-    s_le32(h + 8, TP_SNAPSHOT_FORMAT);
-    s_le32(h + 12, 0);
-    s_le64(h + 16, pos);
-    s_le64(h + 24, len);
-    s_le64(h + 32, sum);
-    s_le64(h + 40, XXH3_64bits(h, 40));
-    if ((r = s_pwrite_all(fd, h, sizeof h, 0)) < 0)
+    tp_snap_le32(h + 8, TP_SNAPSHOT_FORMAT);
+    tp_snap_le32(h + 12, 0);
+    tp_snap_le64(h + 16, pos);
+    tp_snap_le64(h + 24, len);
+    tp_snap_le64(h + 32, sum);
+    tp_snap_le64(h + 40, XXH3_64bits(h, 40));
+    if ((r = tp_snap_pwrite_all(fd, h, sizeof h, 0)) < 0)
         return r;
     if (fsync(fd) < 0)
         return -errno;
@@ -296,17 +264,17 @@ int tp_snapshot_load(const char *dir, uint64_t pos, const tp_snapshot_section_t 
     tp_snapr_t   *rd = NULL;
     int           r = -EBADMSG;
     if (fstat(fd, &sb) < 0 || pread(fd, h, sizeof h, 0) != (ssize_t)sizeof h ||
-        memcmp(h, MAGIC, 8) != 0 || s_get64(h + 40) != XXH3_64bits(h, 40))
+        memcmp(h, MAGIC, 8) != 0 || tp_snap_get_le(h + 40, 8) != XXH3_64bits(h, 40))
         goto out;
-    uint32_t format = (uint32_t)s_get64(h + 8);
-    uint64_t len = s_get64(h + 24);
+    uint32_t format = (uint32_t)tp_snap_get_le(h + 8, 8);
+    uint64_t len = tp_snap_get_le(h + 24, 8);
     if (format != TP_SNAPSHOT_FORMAT) {
         r = -EPROTO;
         goto out;
     }
-    if (s_get64(h + 16) != pos || (uint64_t)sb.st_size != HEADER_SIZE + len)
+    if (tp_snap_get_le(h + 16, 8) != pos || (uint64_t)sb.st_size != HEADER_SIZE + len)
         goto out;
-    if ((r = s_check_body(fd, len, s_get64(h + 32))) < 0)
+    if ((r = s_check_body(fd, len, tp_snap_get_le(h + 32, 8))) < 0)
         goto out;
     if (lseek(fd, HEADER_SIZE, SEEK_SET) < 0 || (r = tp_snapr_new(fd, len, &rd)) < 0) {
         r = r < 0 ? r : -errno;
