@@ -342,14 +342,8 @@ static void test_tp_pub_keeps_file_order(void **state) {
     tp_nats_stop(n);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_partition_hash),
-        cmocka_unit_test(test_flow_and_server_dedup),
-        cmocka_unit_test(test_sigkill_redelivers),
-        cmocka_unit_test(test_stop_while_delivering),
-        cmocka_unit_test(test_lease_single_instance_and_reload),
-        cmocka_unit_test(test_tp_pub_keeps_file_order),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TP_TEST_MAIN(cmocka_unit_test(test_partition_hash), cmocka_unit_test(test_flow_and_server_dedup),
+             cmocka_unit_test(test_sigkill_redelivers),
+             cmocka_unit_test(test_stop_while_delivering),
+             cmocka_unit_test(test_lease_single_instance_and_reload),
+             cmocka_unit_test(test_tp_pub_keeps_file_order))

@@ -157,9 +157,4 @@ static void test_cluster_failover(void **state) {
     tp_js_stream_free(&st);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_cluster_failover),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TP_TEST_MAIN(cmocka_unit_test(test_cluster_failover))

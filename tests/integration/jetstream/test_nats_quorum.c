@@ -119,9 +119,4 @@ static void test_quorum_lost_and_back(void **state) {
     tp_js_stream_free(&st);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_quorum_lost_and_back),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TP_TEST_MAIN(cmocka_unit_test(test_quorum_lost_and_back))

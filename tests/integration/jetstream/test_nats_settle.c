@@ -248,11 +248,6 @@ static void test_sigterm_releases_leases(void **state) {
     tp_nats_stop(n);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_never_acceptable_is_terminated),
-        cmocka_unit_test(test_unacked_is_redelivered_after_ack_wait),
-        cmocka_unit_test(test_sigterm_releases_leases),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TP_TEST_MAIN(cmocka_unit_test(test_never_acceptable_is_terminated),
+             cmocka_unit_test(test_unacked_is_redelivered_after_ack_wait),
+             cmocka_unit_test(test_sigterm_releases_leases))

@@ -193,9 +193,4 @@ static void test_takeover_from_snapshot(void **state) {
     tp_js_stream_free(&st);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_takeover_from_snapshot),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TP_TEST_MAIN(cmocka_unit_test(test_takeover_from_snapshot))

@@ -125,9 +125,4 @@ static void test_split_no_partition_served_twice(void **state) {
     tp_js_stream_free(&st);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_split_no_partition_served_twice),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TP_TEST_MAIN(cmocka_unit_test(test_split_no_partition_served_twice))

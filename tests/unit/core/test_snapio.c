@@ -12,6 +12,8 @@
 
 #include <cmocka.h>
 
+#include "tp_testutil.h"
+
 #include "tp_snapio.h"
 
 #define TAG TP_SNAP_TAG('T', 'E', 'S', 'T')
@@ -198,12 +200,5 @@ static void test_overlong_varint(void **state) {
     fclose(f);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_round_trip),
-        cmocka_unit_test(test_truncated_and_corrupt),
-        cmocka_unit_test(test_foreign_section),
-        cmocka_unit_test(test_overlong_varint),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TP_TEST_MAIN(cmocka_unit_test(test_round_trip), cmocka_unit_test(test_truncated_and_corrupt),
+             cmocka_unit_test(test_foreign_section), cmocka_unit_test(test_overlong_varint))

@@ -15,6 +15,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "tp_testutil.h"
+
 #include "bench_mix.h"
 #include "tp_engine.h"
 #include "tp_testengine.h"
@@ -131,10 +133,5 @@ static void test_truncated_snapshot_is_refused(void **state) {
     bench_frames_free(&m);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_loaded_engine_carries_on_the_same),
-        cmocka_unit_test(test_truncated_snapshot_is_refused),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TP_TEST_MAIN(cmocka_unit_test(test_loaded_engine_carries_on_the_same),
+             cmocka_unit_test(test_truncated_snapshot_is_refused))
