@@ -142,6 +142,8 @@ int main(int argc, char **argv) {
     if (tp_snapshot_load(dir, 1, &sec, 1, NULL) < 0)
         return 1;
     double load_s = s_now() - l0;
+    if (getenv("BENCH_SNAPSHOT_TIMES")) /* perf report --time FROM,TO (perf record -k mono) */
+        fprintf(stderr, "load: %.6f,%.6f\n", l0, l0 + load_s);
 
     printf("snapshot: fork %.1f ms, written (fsync'd) in %.2f s, %.1f MB (%.0f bytes per open "
            "call)\n",

@@ -46,6 +46,11 @@ const char *tp_intern_get(tp_intern_t *in, const char *s) {
     return e->s;
 }
 
+const char *tp_intern_ref(const char *s) {
+    s_entry_of(s)->refs++;
+    return s;
+}
+
 void tp_intern_put(tp_intern_t *in, const char *s) {
     if (!s)
         return;
