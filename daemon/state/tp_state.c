@@ -305,8 +305,15 @@ out:
 
 /* One shared string of a call: by index into the table (version 2), or
  * inline (version 1). */
-static int s_load_shared(tp_state_t *s, tp_snapr_t *r, bool by_index, const char *const *tab,
-                         uint64_t nt, const char **dst) {
+/* A string of the table being loaded and the references the calls loaded
+ * so far hold to it (given to the intern table at the end, in one go). */
+typedef struct {
+    const char *s;
+    size_t      refs;
+} s_shared_t;
+
+static int s_load_shared(tp_state_t *s, tp_snapr_t *r, bool by_index, s_shared_t *tab, uint64_t nt,
+                         const char **dst) {
     if (by_index) {
         uint64_t i = 0;
         int      k = tp_snapr_u64(r, &i);
@@ -314,7 +321,8 @@ static int s_load_shared(tp_state_t *s, tp_snapr_t *r, bool by_index, const char
             return k;
         if (i >= nt)
             return -EBADMSG;
-        *dst = tp_intern_ref(tab[i]);
+        *dst = tab[i].s;
+        tab[i].refs++;
         return 0;
     }
     char str[ID_MAX];
@@ -324,14 +332,14 @@ static int s_load_shared(tp_state_t *s, tp_snapr_t *r, bool by_index, const char
 
 /* The table of version 2 into *ret (NULL if empty), each string interned
  * once and holding one reference until s_put_table. */
-static int s_load_table(tp_state_t *s, tp_snapr_t *r, const char ***ret, uint64_t *ret_n) {
+static int s_load_table(tp_state_t *s, tp_snapr_t *r, s_shared_t **ret, uint64_t *ret_n) {
     uint64_t n = 0;
     int      k = tp_snapr_u64(r, &n);
     if (k < 0)
         return k;
     if (n > (1u << 28))
         return -EBADMSG;
-    const char **tab = n ? calloc((size_t)n, sizeof *tab) : NULL;
+    s_shared_t *tab = n ? calloc((size_t)n, sizeof *tab) : NULL;
     if (n && !tab)
         return -ENOMEM;
     *ret = tab;
@@ -340,22 +348,32 @@ static int s_load_table(tp_state_t *s, tp_snapr_t *r, const char ***ret, uint64_
         char str[ID_MAX];
         if ((k = tp_snapr_strbuf(r, str, sizeof str)) < 0)
             return k;
-        if (!(tab[i] = tp_intern_get(s->strings, str)))
+        if (!(tab[i].s = tp_intern_get(s->strings, str)))
             return -ENOMEM;
     }
     return 0;
 }
 
-static void s_put_table(tp_state_t *s, const char **tab, uint64_t n) {
-    for (uint64_t i = 0; tab && i < n; i++)
-        tp_intern_put(s->strings, tab[i]);
+/* The calls' references in, the table's own out (every string of the
+ * table had a call, so none goes). */
+static void s_flush_refs(s_shared_t *tab, uint64_t n) {
+    for (uint64_t i = 0; tab && i < n && tab[i].s; i++) {
+        tp_intern_ref(tab[i].s, tab[i].refs);
+        tab[i].refs = 0;
+    }
+}
+
+static void s_put_table(tp_state_t *s, s_shared_t *tab, uint64_t n) {
+    s_flush_refs(tab, n);
+    for (uint64_t i = 0; tab && i < n && tab[i].s; i++)
+        tp_intern_put(s->strings, tab[i].s);
     free(tab);
 }
 
 int tp_state_load(tp_state_t *s, tp_timers_t *t, tp_snapr_t *r) {
-    uint64_t     n = 0, nt = 0;
-    uint32_t     version = 0;
-    const char **tab = NULL;
+    uint64_t    n = 0, nt = 0;
+    uint32_t    version = 0;
+    s_shared_t *tab = NULL;
     int k = tp_snapr_section(r, TP_SNAP_TAG('C', 'A', 'L', 'L'), CALLS_SNAP_VERSION, &version);
     if (k < 0)
         return k;
@@ -402,6 +420,7 @@ int tp_state_load(tp_state_t *s, tp_timers_t *t, tp_snapr_t *r) {
             k = tp_oa_put(&s->calls, c->hash, c);
         }
         if (k < 0) {
+            s_flush_refs(tab, nt); /* the references c drops must be in first */
             s_call_free(s, c);
             goto out;
         }
