@@ -148,8 +148,9 @@ static int s_mix_event(bench_frame_t *f, const char *tag, size_t g, unsigned k, 
     snprintf(terr, sizeof terr, "DE-%02zu", g % 100);
     snprintf(contract, sizeof contract, "K-%s-%zu", tag, g);
     static const char letters[] = "AAABBCDDEFGG";
-    if (k < 10 || k == 19) {
-        snprintf(call, sizeof call, "C-%s-%zu-%c", tag, g, k == 19 ? 'G' : letters[k]);
+    if (k < 10 || k >= 19) { /* 20, 21: submitted calls H, I in place of the feedback */
+        snprintf(call, sizeof call, "C-%s-%zu-%c", tag, g,
+                 k >= 19 ? (char)('G' + k - 19) : letters[k]);
         s_call_t c = { .call_id = call,
                        .hcp = hcp,
                        .rep = rep,
@@ -234,6 +235,27 @@ static int s_mix_event(bench_frame_t *f, const char *tag, size_t g, unsigned k, 
         return s_feedback(f, id, seq, at, hcp, "call", call, 9);
     }
     return s_feedback(f, id, seq, at, hcp, "contract", contract, 3);
+}
+
+int bench_mix_part(bench_frames_t *ret, size_t first, size_t n, const char *tag, int64_t t0,
+                   size_t period) {
+    int  r = s_alloc(ret, n);
+    char id[64];
+    for (size_t j = 0; r == 0 && j < n; j++) {
+        size_t   i = first + j, g = i / 20;
+        unsigned k = (unsigned)(i % 20);
+        /* A feedback's alerts are named by its event id, which never comes
+         * back: with a period, two more calls take its place. */
+        if (period && (k == 17 || k == 18))
+            k += 3;
+        snprintf(id, sizeof id, "%s-%zu", tag, i);
+        r = s_mix_event(&ret->f[j], tag, period ? g % period : g, k, id, 0,
+                        t0 + (int64_t)i * BENCH_STEP_MS);
+        ret->n = j + (r == 0);
+    }
+    if (r < 0)
+        bench_frames_free(ret);
+    return r;
 }
 
 int bench_mix(bench_frames_t *ret, size_t n, const char *tag, int64_t t0, size_t lat_every) {

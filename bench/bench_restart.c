@@ -1,18 +1,23 @@
 /* bench_restart — how long the real touchpointd takes to be back after a
  * SIGKILL, with snapshots (the default config: one every 1,000,000 logged
  * events) and without (snapshot.enabled false: the whole event log is
- * replayed), as history grows.
+ * replayed), as history grows while what is open stays the same.
  *
- * For each N: a fresh daemon (journal on, every rule, event clock, calls
- * and cases forgotten a day of event time after their last event, so the
- * open state is the same whatever N), fed M
- * PLANNED calls (open, with deadlines) then N - M events of the realistic
- * mix in windows closed by a marker (nothing dropped); with snapshots it
- * waits for the snapshot to be in place; SIGKILL; the daemon is started
- * again on the same state and the time from spawn to the alert of the
- * first marker it is sent is the restart (rebuild, READY, first event).
+ * For each N: a fresh daemon (journal on, every rule, event clock) is fed
+ * M PLANNED calls (open, due a month on: they stay open whatever N) then
+ * N - M events of the realistic mix, in windows closed by a marker
+ * (nothing dropped). The mix's subjects recur every PERIOD cycles (its
+ * calls, contracts and their alerts come back rather than pile up), so
+ * the open state is the M calls plus at most PERIOD cycles of the mix at
+ * any N: a longer history only lengthens the log behind it. With
+ * snapshots it waits for the last one to be in place; SIGKILL; the daemon
+ * is started again on the same state and the time from spawn to the alert
+ * of the first marker it is sent is the restart (rebuild, READY, first
+ * event).
  *
- * Usage: bench_restart M N1 [N2 ...]   (e.g. 100000 1000000 2000000)
+ * Usage: bench_restart [-s] M N1 [N2 ...]   (e.g. 1000000 1000000 10000000)
+ *   -s: with snapshots only (a full replay of 10M events takes minutes).
+ * The daemon inherits the environment (e.g. GLIBC_TUNABLES).
  * Not a test: prints one line per run and a JSON line each. */
 #include <dirent.h>
 #include <fcntl.h>
@@ -31,6 +36,9 @@
 #include "bench_mix.h"
 
 extern char **environ;
+
+#define PART   500000 /* history events packed and sent at a time */
+#define PERIOD 2000   /* mix cycles (20 events each) before its subjects recur */
 
 /* The position of the newest snapshot in place, 0 if none. */
 static unsigned long long s_newest(const char *dir) {
@@ -52,23 +60,25 @@ static double s_run(const char *bin, size_t m, size_t n, bool snapshots) {
     char dir[200];
     snprintf(dir, sizeof dir, "/tmp/bench_restart.%d.%zu.%d", (int)getpid(), n, snapshots);
     bench_daemon_t d;
-    /* One day of event time (432,000 events of the mix) held: the open
-     * state stops growing with history, so runs with more history hold
-     * the same state and differ only in the log behind it. */
-    bench_daemon_extra_yaml = snapshots ? "limits: { call_retention: 1d, case_retention: 1d }\n"
-                                        : "limits: { call_retention: 1d, case_retention: 1d }\n"
-                                          "snapshot: { enabled: false }\n";
+    bench_daemon_extra_yaml = snapshots ? NULL : "snapshot: { enabled: false }\n";
     if (bench_daemon_start(&d, bin, dir, false, true) < 0)
         exit(1);
     char cfg[300];
     snprintf(cfg, sizeof cfg, "%s/touchpointd.yaml", dir);
-    bench_frames_t open, mix;
-    if (bench_open_calls(&open, m, "O", BENCH_T0) < 0 ||
-        bench_mix(&mix, n - m, "X", BENCH_T0, 0) < 0)
+    bench_frames_t open;
+    if (bench_open_calls(&open, m, "O", BENCH_T0) < 0)
         exit(1);
-    int64_t last = BENCH_T0 + (int64_t)(n - m) * BENCH_STEP_MS;
     bench_daemon_load(&d, &open, 20000, BENCH_T0);
-    bench_daemon_load(&d, &mix, 20000, last);
+    bench_frames_free(&open);
+    /* The history in parts (10M events packed at once would be GBs). */
+    for (size_t first = 0; first < n - m; first += PART) {
+        bench_frames_t mix;
+        size_t         k = n - m - first < PART ? n - m - first : PART;
+        if (bench_mix_part(&mix, first, k, "X", BENCH_T0, PERIOD) < 0)
+            exit(1);
+        bench_daemon_load(&d, &mix, 20000, BENCH_T0 + (int64_t)(first + k) * BENCH_STEP_MS);
+        bench_frames_free(&mix);
+    }
     /* The default takes one every 1,000,000 events: wait for the last. */
     while (snapshots && n >= 1000000 && s_newest(dir) < n / 1000000 * 1000000)
         usleep(10000);
@@ -106,8 +116,6 @@ static double s_run(const char *bin, size_t m, size_t n, bool snapshots) {
     /* Stops it, its receiver thread and sockets (d is reused next run). */
     d.pidfd = (int)syscall(SYS_pidfd_open, d.pid, 0);
     bench_daemon_stop(&d, NULL);
-    bench_frames_free(&open);
-    bench_frames_free(&mix);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd) != 0)
@@ -116,15 +124,23 @@ static double s_run(const char *bin, size_t m, size_t n, bool snapshots) {
 }
 
 int main(int argc, char **argv) {
+    bool only_snapshots = argc > 1 && strcmp(argv[1], "-s") == 0;
+    argv += only_snapshots;
+    argc -= only_snapshots;
     if (argc < 3) {
-        fprintf(stderr, "usage: bench_restart M N1 [N2 ...]\n");
+        fprintf(stderr, "usage: bench_restart [-s] M N1 [N2 ...]\n");
         return 2;
     }
     size_t m = strtoull(argv[1], NULL, 10);
     for (int i = 2; i < argc; i++) {
         size_t n = strtoull(argv[i], NULL, 10);
+        if (n < m) {
+            fprintf(stderr, "N must be at least M\n");
+            return 2;
+        }
         s_run(TP_DAEMON_BIN, m, n, true);
-        s_run(TP_DAEMON_BIN, m, n, false);
+        if (!only_snapshots)
+            s_run(TP_DAEMON_BIN, m, n, false);
     }
     return 0;
 }
