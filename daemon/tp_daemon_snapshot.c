@@ -45,7 +45,9 @@ struct tp_daemon_snap {
     size_t        lag_n;
     double        snap_lag[LAG_RING]; /* probes while the current snapshot is under way */
     size_t        snap_lag_n;
-    double        last_lag_p99, last_lag_max;
+    double        idle_lag[LAG_RING]; /* probes since the last one ended: the comparison */
+    size_t        idle_lag_n;
+    double        last_lag_p99, last_lag_max, idle_lag_p99;
     uint64_t      n_written, n_failed, last_bytes, last_position;
     double        last_seconds, fork_seconds;
     tp_metric_t  *m_written, *m_failed, *m_seconds, *m_bytes, *m_position, *m_fork, *m_lag;
@@ -192,11 +194,12 @@ static int s_cmp_double(const void *a, const void *b) {
 /* The loop lag from the fork to the rename: what a snapshot costs the
  * events that arrive meanwhile (the fork's page-table copy, then the
  * copy-on-write faults while the child writes). */
-static void s_lag_summary(struct tp_daemon_snap *s) {
-    size_t n = s->snap_lag_n < LAG_RING ? s->snap_lag_n : LAG_RING;
-    qsort(s->snap_lag, n, sizeof *s->snap_lag, s_cmp_double);
-    s->last_lag_p99 = n ? s->snap_lag[n * 99 / 100] : 0;
-    s->last_lag_max = n ? s->snap_lag[n - 1] : 0;
+static double s_p99(double *v, size_t n_seen, double *ret_max) {
+    size_t n = n_seen < LAG_RING ? n_seen : LAG_RING;
+    qsort(v, n, sizeof *v, s_cmp_double);
+    if (ret_max)
+        *ret_max = n ? v[n - 1] : 0;
+    return n ? v[n * 99 / 100] : 0;
 }
 
 /* The child wrote it and the log holds its position: in place, old ones
@@ -216,12 +219,13 @@ static void s_commit(tp_daemon_t *d) {
     s->last_bytes = stat(path, &sb) == 0 ? (uint64_t)sb.st_size : 0;
     s->last_position = s->pos;
     s->last_seconds = (double)(tp_monotonic_ms() - s->t0) / 1e3;
-    s_lag_summary(s);
+    s->last_lag_p99 = s_p99(s->snap_lag, s->snap_lag_n, &s->last_lag_max);
     log_info("Wrote the snapshot at event-log position %" PRIu64 ": %" PRIu64
              " bytes in %.3f s (fork %.1f ms; loop lag meanwhile p99 %.1f ms, max %.1f ms, %zu "
-             "probes)",
+             "probes; before it p99 %.1f ms)",
              s->pos, s->last_bytes, s->last_seconds, s->fork_seconds * 1e3, s->last_lag_p99 * 1e3,
-             s->last_lag_max * 1e3, s->snap_lag_n);
+             s->last_lag_max * 1e3, s->snap_lag_n, s->idle_lag_p99 * 1e3);
+    s->idle_lag_n = 0;
     int64_t oldest = tp_snapshot_prune(d->cfg->state_dir, d->cfg->snapshot.keep);
     /* Everything up to the oldest kept is in it; the record at its very
      * position stays, so the log always knows how far it went. */
@@ -281,6 +285,7 @@ static void s_begin(tp_daemon_t *d, uint64_t ring) {
     s->time_due = false;
     s->last_pos = s->pos;
     s->snap_lag_n = 0;
+    s->idle_lag_p99 = s_p99(s->idle_lag, s->idle_lag_n, NULL);
     struct timespec a, b;
     clock_gettime(CLOCK_MONOTONIC, &a);
     int r = tp_snapshot_fork(d->cfg->state_dir, s->pos, sections, ns, &s->pid, &s->pidfd);
@@ -345,6 +350,8 @@ static void s_lag_cb(evutil_socket_t fd, short what, void *arg) {
     s->lag[s->lag_n++ % LAG_RING] = lag;
     if (s->pid || s->written)
         s->snap_lag[s->snap_lag_n++ % LAG_RING] = lag;
+    else
+        s->idle_lag[s->idle_lag_n++ % LAG_RING] = lag;
     s->lag_next = now + LAG_PROBE_MS * 1000;
 }
 
