@@ -83,9 +83,29 @@ static int s_cmp(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
+/* CPU seconds (user + system) pid has used: what a restart costs,
+ * whatever else the machine is doing (2 cores shared with other work make
+ * the wall time vary by 2x from run to run). */
+static double s_cpu(pid_t pid) {
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE  *f = fopen(path, "r");
+    size_t k = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+    if (f)
+        fclose(f);
+    buf[k] = '\0';
+    const char        *p = strrchr(buf, ')'); /* after the command name */
+    unsigned long long ut = 0, st = 0;
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+        return 0;
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
 /* Spawns the daemon on dir's config and state (stderr to err): seconds
- * until the alert of the first marker it is sent. */
-static double s_restart(bench_daemon_t *d, const char *bin, const char *dir, const char *err) {
+ * until the alert of the first marker it is sent; its CPU seconds by then
+ * in *ret_cpu. */
+static double s_restart(bench_daemon_t *d, const char *bin, const char *dir, const char *err,
+                        double *ret_cpu) {
     char cfg[300];
     snprintf(cfg, sizeof cfg, "%s/touchpointd.yaml", dir);
     posix_spawn_file_actions_t fa;
@@ -103,6 +123,7 @@ static double s_restart(bench_daemon_t *d, const char *bin, const char *dir, con
         exit(1);
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);
+    *ret_cpu = s_cpu(d->pid);
     return (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 }
 
@@ -143,7 +164,7 @@ static double s_run(const char *bin, size_t m, size_t n, bool snapshots) {
         usleep(10000);
     /* REPEAT restarts on the same state (each killed again once back; the
      * markers they are sent add a few events to replay): the median. */
-    double t[REPEAT];
+    double t[REPEAT], cpu[REPEAT];
     char   err[300];
     for (int i = 0; i < REPEAT; i++) {
         kill(d.pid, SIGKILL);
@@ -151,16 +172,18 @@ static double s_run(const char *bin, size_t m, size_t n, bool snapshots) {
         if (i == 0)
             close(d.pidfd);
         snprintf(err, sizeof err, "%s/stderr%d", dir, i + 2);
-        t[i] = s_restart(&d, bin, dir, err);
+        t[i] = s_restart(&d, bin, dir, err, &cpu[i]);
     }
     qsort(t, REPEAT, sizeof *t, s_cmp);
+    qsort(cpu, REPEAT, sizeof *cpu, s_cmp);
     double s = t[REPEAT / 2];
-    printf("%s: %zu logged events, %zu open calls: back in %.2f s (median of %d, %.2f-%.2f; log: "
-           "%s)\n",
-           snapshots ? "snapshot" : "full replay", n, m, s, REPEAT, t[0], t[REPEAT - 1], err);
+    printf("%s: %zu logged events, %zu open calls: back in %.2f s (median of %d, %.2f-%.2f), "
+           "daemon CPU %.2f s (%.2f-%.2f); log: %s\n",
+           snapshots ? "snapshot" : "full replay", n, m, s, REPEAT, t[0], t[REPEAT - 1],
+           cpu[REPEAT / 2], cpu[0], cpu[REPEAT - 1], err);
     printf("{\"snapshots\":%s,\"logged\":%zu,\"open_calls\":%zu,\"restart_s\":%.3f,"
-           "\"restart_min_s\":%.3f,\"restart_max_s\":%.3f}\n",
-           snapshots ? "true" : "false", n, m, s, t[0], t[REPEAT - 1]);
+           "\"restart_min_s\":%.3f,\"restart_max_s\":%.3f,\"restart_cpu_s\":%.3f}\n",
+           snapshots ? "true" : "false", n, m, s, t[0], t[REPEAT - 1], cpu[REPEAT / 2]);
     char grep[900];
     /* The snapshots taken while it was fed (fork, loop lag meanwhile),
      * then what the restart loaded. */
