@@ -267,6 +267,8 @@ static void test_restart_from_snapshot_alone(void **state) {
     tp_dfx_t *d = tp_dfx_start("event", SNAP_YAML(1));
     s_before(d);
     uint64_t pos = s_wait_log_cut(d);
+    /* What the snapshot cost the loop is in its log line. */
+    assert_true(s_logged(d, "loop lag meanwhile p99"));
     s_kill(d);
     tp_dfx_restart(d, NULL);
     s_expect_loaded(d, pos);
