@@ -1,5 +1,6 @@
 /* tp_kpi_nps — see tp_kpi_nps.h. */
 #include "tp_kpi_nps.h"
+#include "tp_kpi_int.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -381,15 +382,9 @@ void tp_kpi_nps_destroy(tp_kpi_nps_t **p) {
     tp_kpi_nps_t *n = p ? *p : NULL;
     if (!n)
         return;
-    s_hcp_t *h, *ht;
-    TP_HASH_DRAIN(n->hcps, h, ht)
-    free(h);
-    s_contract_t *c, *ct;
-    TP_HASH_DRAIN(n->contracts, c, ct)
-    free(c);
-    s_terr_t *t, *tt;
-    TP_HASH_DRAIN(n->terrs, t, tt)
-    free(t);
+    TP_KPI_FREE_ALL(n->hcps, s_hcp_t);
+    TP_KPI_FREE_ALL(n->contracts, s_contract_t);
+    TP_KPI_FREE_ALL(n->terrs, s_terr_t);
     free(n);
     *p = NULL;
 }
