@@ -241,6 +241,24 @@ int tp_fixture_teardown(void **state) {
     return 0;
 }
 
+int tp_twin_setup(void **state) {
+    const tp_fixture_spec_t *spec = *state;
+    tp_twin_t               *t = calloc(1, sizeof *t);
+    assert_non_null(t);
+    t->w = t->both[0] = tp_fixture_spec("clock: wall\n", spec);
+    t->e = t->both[1] = tp_fixture_spec(NULL, spec);
+    *state = t;
+    return 0;
+}
+
+int tp_twin_teardown(void **state) {
+    tp_twin_t *t = *state;
+    tp_fixture_free(t->w);
+    tp_fixture_free(t->e);
+    free(t);
+    return 0;
+}
+
 const Touchpoint__V1__Alert *tp_expect_resolved(const tp_fixture_t *f, size_t i,
                                                 const char *resolution) {
     const Touchpoint__V1__Alert *a = tp_expect(f, i, TP_RESOLVED, NULL);

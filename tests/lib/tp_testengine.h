@@ -144,3 +144,17 @@ bool                         tp_fixture_has(const tp_fixture_t *f, const char *a
  * not NULL. Only detection times may differ (the caller checks those). */
 void tp_expect_same_alerts(const tp_fixture_t *w, const tp_fixture_t *e, size_t n, bool summary,
                            const char *key);
+
+/* The two fixtures a wall-vs-event test compares: the same spec in clock:
+ * wall (w) and in clock: event (e); both = { w, e } sends an event to each.
+ * TP_TWIN_TEST(fn, spec) runs fn with a tp_twin_t in *state, both freed
+ * after the test whether it passed or not. */
+typedef struct {
+    tp_fixture_t *w, *e;
+    tp_fixture_t *both[2];
+} tp_twin_t;
+
+int tp_twin_setup(void **state);
+int tp_twin_teardown(void **state);
+#define TP_TWIN_TEST(fn, spec) \
+    cmocka_unit_test_prestate_setup_teardown(fn, tp_twin_setup, tp_twin_teardown, (void *)&(spec))

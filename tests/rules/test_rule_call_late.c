@@ -241,10 +241,8 @@ static void test_monthly_per_month_override(void **state) {
 /* The same input in wall mode gives the same alerts; the expiry comes
  * from the timer. */
 static void test_wall_clock_gives_the_same_alerts(void **state) {
-    (void)state;
-    tp_fixture_t *w = tp_fixture_only("clock: wall\n", RULE, NULL);
-    tp_fixture_t *e = tp_fixture_only(NULL, RULE, NULL);
-    tp_fixture_t *both[2] = { w, e };
+    tp_twin_t    *t = *state;
+    tp_fixture_t *w = t->w, *e = t->e, **both = t->both;
     int64_t       s = DUE + 5 * TP_H;
     w->wall_ms = s + 100;
     for (int i = 0; i < 2; i++) {
@@ -258,8 +256,6 @@ static void test_wall_clock_gives_the_same_alerts(void **state) {
     tp_expect_same_alerts(w, e, 2, true, NULL);
     tp_expect_detected(w, e, 0, s + 100, s); /* the wall clock */
     tp_expect_detected(w, e, 1, s + 7 * TP_D + 250, s + 7 * TP_D + 1);
-    tp_fixture_free(w);
-    tp_fixture_free(e);
 }
 
 TP_TEST_MAIN(TP_FIXTURE_TEST(test_fires_just_past_submit_within, s_fx),
@@ -274,4 +270,4 @@ TP_TEST_MAIN(TP_FIXTURE_TEST(test_fires_just_past_submit_within, s_fx),
              cmocka_unit_test(test_monthly_cutoff_boundary),
              cmocka_unit_test(test_monthly_december_rolls_over),
              cmocka_unit_test(test_monthly_per_month_override),
-             cmocka_unit_test(test_wall_clock_gives_the_same_alerts))
+             TP_TWIN_TEST(test_wall_clock_gives_the_same_alerts, s_fx))

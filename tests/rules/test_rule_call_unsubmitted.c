@@ -161,10 +161,8 @@ static void test_late_correction_extends_retention(void **state) {
 /* The same input in wall mode gives the same alerts (only their
  * detection time differs): the deadline fires from the timer. */
 static void test_wall_clock_gives_the_same_alerts(void **state) {
-    (void)state;
-    tp_fixture_t *w = tp_fixture_only("clock: wall\n", RULE, NULL);
-    tp_fixture_t *e = tp_fixture_only(NULL, RULE, NULL);
-    tp_fixture_t *both[2] = { w, e };
+    tp_twin_t    *t = *state;
+    tp_fixture_t *w = t->w, *e = t->e, **both = t->both;
     for (int i = 0; i < 2; i++)
         s_planned(both[i], "p", TP_T0, CALL_AT);
     tp_expect_wall_edge(w, e, DUE, 1);
@@ -172,8 +170,6 @@ static void test_wall_clock_gives_the_same_alerts(void **state) {
         s_status(both[i], "s", DUE + 2 * TP_H, SUBMITTED);
     tp_expect_same_alerts(w, e, 2, true, NULL);
     tp_expect_detected(w, e, 0, DUE + 250, DUE + 1); /* the wall clock */
-    tp_fixture_free(w);
-    tp_fixture_free(e);
 }
 
 TP_TEST_MAIN(TP_FIXTURE_TEST(test_fires_at_deadline_without_further_input, s_fx),
@@ -186,4 +182,4 @@ TP_TEST_MAIN(TP_FIXTURE_TEST(test_fires_at_deadline_without_further_input, s_fx)
              TP_FIXTURE_TEST(test_out_of_order_submission_first, s_fx),
              TP_FIXTURE_TEST(test_calls_are_forgotten_after_their_last_deadline, s_fx),
              TP_FIXTURE_TEST(test_late_correction_extends_retention, s_fx),
-             cmocka_unit_test(test_wall_clock_gives_the_same_alerts))
+             TP_TWIN_TEST(test_wall_clock_gives_the_same_alerts, s_fx))

@@ -151,10 +151,8 @@ static void test_retention_watch_follows_the_case(void **state) {
 }
 
 static void test_wall_clock_gives_the_same_alerts(void **state) {
-    (void)state;
-    tp_fixture_t *w = s_new("clock: wall\n", SETTINGS);
-    tp_fixture_t *e = s_new(NULL, SETTINGS);
-    tp_fixture_t *both[2] = { w, e };
+    tp_twin_t    *t = *state;
+    tp_fixture_t *w = t->w, *e = t->e, **both = t->both;
     for (int i = 0; i < 2; i++)
         TP_STEP(both[i], .event_id = "e1", .at_ms = TP_T0, .state = STARTED);
     tp_expect_wall_edge(w, e, TP_T0 + STALL, 1);
@@ -163,8 +161,6 @@ static void test_wall_clock_gives_the_same_alerts(void **state) {
         TP_STEP(both[i], .event_id = "e2", .at_ms = TP_T0 + 12 * TP_D, .state = COMPLETED);
     tp_expect_same_alerts(w, e, 2, false, "last_step_at");
     tp_expect_detected(w, e, 0, TP_T0 + STALL + 250, TP_T0 + STALL + 1);
-    tp_fixture_free(w);
-    tp_fixture_free(e);
 }
 
 TP_TEST_MAIN(TP_FIXTURE_TEST(test_fires_just_past_stall_after, s_fx),
@@ -173,4 +169,4 @@ TP_TEST_MAIN(TP_FIXTURE_TEST(test_fires_just_past_stall_after, s_fx),
              TP_FIXTURE_TEST(test_stale_events_neither_rearm_earlier_nor_resolve, s_fx),
              TP_FIXTURE_TEST(test_case_close_resolves_and_disarms, s_fx),
              cmocka_unit_test(test_retention_watch_follows_the_case),
-             cmocka_unit_test(test_wall_clock_gives_the_same_alerts))
+             TP_TWIN_TEST(test_wall_clock_gives_the_same_alerts, s_fx))

@@ -195,9 +195,8 @@ static void test_unknown_contract_type_has_no_target(void **state) {
 }
 
 static void test_wall_clock_gives_the_same_alerts(void **state) {
-    (void)state;
-    tp_fixture_t *w = s_new("clock: wall\n", SETTINGS);
-    tp_fixture_t *e = s_new(NULL, SETTINGS);
+    tp_twin_t    *t = *state;
+    tp_fixture_t *w = t->w, *e = t->e;
     int64_t       close = TP_T0 + 20 * TP_D;
     tp_fixture_wall_tick(w, close);
     s_contract(w, "K-1", close);
@@ -206,8 +205,6 @@ static void test_wall_clock_gives_the_same_alerts(void **state) {
     tp_expect_wall_edge(w, e, close + WEEK, 2);
     tp_expect_same_alerts(w, e, 2, true, NULL);
     tp_expect_detected(w, e, 1, close + WEEK + 250, close + WEEK + 1);
-    tp_fixture_free(w);
-    tp_fixture_free(e);
 }
 
 TP_TEST_MAIN(TP_FIXTURE_TEST(test_fires_just_past_the_target, s_fx),
@@ -218,4 +215,4 @@ TP_TEST_MAIN(TP_FIXTURE_TEST(test_fires_just_past_the_target, s_fx),
              TP_FIXTURE_TEST(test_duplicate_close_does_nothing, s_fx),
              TP_FIXTURE_TEST(test_out_of_order_events, s_fx),
              TP_FIXTURE_TEST(test_unknown_contract_type_has_no_target, s_fx),
-             cmocka_unit_test(test_wall_clock_gives_the_same_alerts))
+             TP_TWIN_TEST(test_wall_clock_gives_the_same_alerts, s_fx))

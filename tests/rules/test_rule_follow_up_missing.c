@@ -306,10 +306,8 @@ static void test_comment_excerpt(void **state) {
 /* The same input in wall mode gives the same alerts (only their
  * detection time differs): the deadlines fire from the timer. */
 static void test_wall_clock_gives_the_same_alerts(void **state) {
-    (void)state;
-    tp_fixture_t *w = tp_fixture_only("clock: wall\n", RULE, NULL);
-    tp_fixture_t *e = tp_fixture_only(NULL, RULE, NULL);
-    tp_fixture_t *both[2] = { w, e };
+    tp_twin_t    *t = *state;
+    tp_fixture_t *w = t->w, *e = t->e, **both = t->both;
     for (int i = 0; i < 2; i++) {
         s_feedback(both[i], "F-1", FB_AT, 2, -1);
         s_feedback(both[i], "F-2", FB_AT + TP_H, 4, 6);
@@ -324,8 +322,6 @@ static void test_wall_clock_gives_the_same_alerts(void **state) {
     assert_string_equal(w->got.alerts[0]->alert_id, "follow_up_missing:feedback/F-2");
     tp_expect_detected(w, e, 0, DUE + TP_H + 250, DUE + TP_H + 1); /* the wall clock */
     assert_int_equal(w->got.alerts[1]->status, TP_RESOLVED);
-    tp_fixture_free(w);
-    tp_fixture_free(e);
 }
 
 TP_TEST_MAIN(TP_FIXTURE_TEST(test_fires_at_deadline_without_further_input, s_fx),
@@ -339,4 +335,4 @@ TP_TEST_MAIN(TP_FIXTURE_TEST(test_fires_at_deadline_without_further_input, s_fx)
              TP_FIXTURE_TEST(test_feedback_arriving_after_its_follow_up, s_fx),
              TP_FIXTURE_TEST(test_feedback_arriving_after_its_deadline, s_fx),
              TP_FIXTURE_TEST(test_call_versions, s_fx), TP_FIXTURE_TEST(test_comment_excerpt, s_fx),
-             cmocka_unit_test(test_wall_clock_gives_the_same_alerts))
+             TP_TWIN_TEST(test_wall_clock_gives_the_same_alerts, s_fx))

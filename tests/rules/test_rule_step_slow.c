@@ -218,10 +218,8 @@ static void test_slash_in_ids(void **state) {
 /* The same input in wall mode gives the same alerts; only detection
  * times differ (the wall clock). */
 static void test_wall_clock_gives_the_same_alerts(void **state) {
-    (void)state;
-    tp_fixture_t *w = s_new("clock: wall\n", SETTINGS);
-    tp_fixture_t *e = s_new(NULL, SETTINGS);
-    tp_fixture_t *both[2] = { w, e };
+    tp_twin_t    *t = *state;
+    tp_fixture_t *w = t->w, *e = t->e, **both = t->both;
     for (int i = 0; i < 2; i++)
         TP_STEP(both[i], .event_id = "s", .at_ms = TP_T0, .step = "FMV_REVIEW", .state = STARTED);
     tp_expect_wall_edge(w, e, TP_T0 + 3 * TP_D, 1);
@@ -233,8 +231,6 @@ static void test_wall_clock_gives_the_same_alerts(void **state) {
     assert_string_equal(tp_test_evidence(w->got.alerts[1], "open_for"), "4d");
     assert_string_equal(tp_test_evidence(e->got.alerts[1], "open_for"), "4d");
     tp_expect_detected(w, e, 0, TP_T0 + 3 * TP_D + 250, TP_T0 + 3 * TP_D + 1);
-    tp_fixture_free(w);
-    tp_fixture_free(e);
 }
 
 TP_TEST_MAIN(TP_FIXTURE_TEST(test_fires_just_past_the_sla, s_fx),
@@ -247,4 +243,4 @@ TP_TEST_MAIN(TP_FIXTURE_TEST(test_fires_just_past_the_sla, s_fx),
              TP_FIXTURE_TEST(test_out_of_order_and_stale_events, s_fx),
              TP_FIXTURE_TEST(test_case_close_resolves_and_disarms, s_fx),
              TP_FIXTURE_TEST(test_slash_in_ids, s_fx),
-             cmocka_unit_test(test_wall_clock_gives_the_same_alerts))
+             TP_TWIN_TEST(test_wall_clock_gives_the_same_alerts, s_fx))

@@ -248,10 +248,8 @@ static void test_many_contacts_are_capped(void **state) {
 /* The same input in wall mode gives the same alerts; only detection
  * times differ. */
 static void test_wall_clock_gives_the_same_alerts(void **state) {
-    (void)state;
-    tp_fixture_t *w = tp_fixture_only("clock: wall\n", RULE, NULL);
-    tp_fixture_t *e = tp_fixture_only(NULL, RULE, NULL);
-    tp_fixture_t *both[2] = { w, e };
+    tp_twin_t    *t = *state;
+    tp_fixture_t *w = t->w, *e = t->e, **both = t->both;
     const char   *reps[] = { "REP-1", "REP-2", "REP-3", "REP-1" };
     for (int c = 0; c < 4; c++) {
         char eid[8], cid[8];
@@ -269,8 +267,6 @@ static void test_wall_clock_gives_the_same_alerts(void **state) {
     TP_WATERMARK(e, D0 + TP_D + W + 250);
     tp_expect_same_alerts(w, e, 2, true, "reps");
     tp_expect_detected(w, e, 1, D0 + TP_D + W + 250, D0 + TP_D + W);
-    tp_fixture_free(w);
-    tp_fixture_free(e);
 }
 
 TP_TEST_MAIN(TP_FIXTURE_TEST(test_fires_on_the_third_distinct_rep, s_fx),
@@ -283,4 +279,4 @@ TP_TEST_MAIN(TP_FIXTURE_TEST(test_fires_on_the_third_distinct_rep, s_fx),
              TP_FIXTURE_TEST(test_only_submitted_count_and_cancel_removes, s_fx),
              cmocka_unit_test(test_config_thresholds), cmocka_unit_test(test_state_is_forgotten),
              TP_FIXTURE_TEST(test_many_contacts_are_capped, s_fx),
-             cmocka_unit_test(test_wall_clock_gives_the_same_alerts))
+             TP_TWIN_TEST(test_wall_clock_gives_the_same_alerts, s_fx))
