@@ -30,6 +30,17 @@ tp_fixture_t *tp_fixture_new(const char *yaml) {
     return f;
 }
 
+void tp_fixture_reload(tp_fixture_t *f, const char *yaml) {
+    tp_config_t *next;
+    char         err[256] = "";
+    if (tp_config_parse(yaml, strlen(yaml), "reload.yaml", err, sizeof err, &next) < 0)
+        fail_msg("config: %s", err);
+    if (tp_engine_reconfigure(f->engine, next, err, sizeof err) < 0)
+        fail_msg("reload refused: %s", err);
+    tp_config_destroy(&f->cfg);
+    f->cfg = next;
+}
+
 void tp_fixture_free(tp_fixture_t *f) {
     tp_test_alerts_clear(&f->got);
     tp_engine_destroy(&f->engine);

@@ -31,6 +31,10 @@ typedef struct {
 tp_fixture_t *tp_fixture_new(const char *yaml);
 void          tp_fixture_free(tp_fixture_t *f);
 
+/* Reloads the engine with this YAML (tp_engine_reconfigure) as the daemon
+ * does on SIGHUP; asserts that it parses and is taken. */
+void tp_fixture_reload(tp_fixture_t *f, const char *yaml);
+
 /* The YAML of "only `rule` on": `head` (top-level keys; NULL means
  * "clock: event\n"), then a rules: section turning off every rule of the
  * registry but `rule`, then `rule: <settings>` when settings (a YAML flow

@@ -376,13 +376,7 @@ static void test_open_cases_per_hcp_are_limited_and_counted(void **state) {
     assert_int_equal(tp_engine_stats(f->engine)->cases_over_hcp_limit, 1);
     assert_int_equal(tp_engine_cases(f->engine), 2);
     /* A reload raising the limit lets the next one in. */
-    tp_config_t *more;
-    char         err[256];
-    const char  *y = "clock: event\nlimits:\n  max_open_cases_per_hcp: 3\n";
-    assert_int_equal(tp_config_parse(y, strlen(y), "more.yaml", err, sizeof err, &more), 0);
-    assert_int_equal(tp_engine_reconfigure(f->engine, more, err, sizeof err), 0);
-    tp_config_destroy(&f->cfg);
-    f->cfg = more;
+    tp_fixture_reload(f, "clock: event\nlimits:\n  max_open_cases_per_hcp: 3\n");
     assert_int_equal(s_send_step(f, "e5", "K-3"), TP_ACCEPTED);
 }
 
@@ -395,13 +389,7 @@ static void test_refused_step_is_not_remembered(void **state) {
     assert_int_equal(s_send_step(f, "e2", "K-2"), TP_ACCEPTED);
     assert_int_equal(s_send_step(f, "e3", "K-3"), TP_REFUSED);
     assert_int_equal(s_send_step(f, "e3", "K-3"), TP_REFUSED); /* still no room */
-    tp_config_t *more;
-    char         err[256];
-    const char  *y = "clock: event\nlimits:\n  max_open_cases_per_hcp: 3\n";
-    assert_int_equal(tp_config_parse(y, strlen(y), "more.yaml", err, sizeof err, &more), 0);
-    assert_int_equal(tp_engine_reconfigure(f->engine, more, err, sizeof err), 0);
-    tp_config_destroy(&f->cfg);
-    f->cfg = more;
+    tp_fixture_reload(f, "clock: event\nlimits:\n  max_open_cases_per_hcp: 3\n");
     assert_int_equal(s_send_step(f, "e3", "K-3"), TP_ACCEPTED);
     assert_int_equal(tp_engine_cases(f->engine), 3);
     assert_int_equal(tp_engine_stats(f->engine)->duplicates, 0);
