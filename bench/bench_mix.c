@@ -150,65 +150,39 @@ static int s_mix_event(bench_frame_t *f, const char *tag, size_t g, unsigned k, 
     static const char letters[] = "AAABBCDDEFGG";
     if (k < 10 || k == 19) {
         snprintf(call, sizeof call, "C-%s-%zu-%c", tag, g, k == 19 ? 'G' : letters[k]);
-        s_call_t c = { .call_id = call,
-                       .hcp = hcp,
-                       .rep = rep,
-                       .account = acc,
-                       .territory = terr,
-                       .channel = IN_PERSON,
-                       .call_at = at + 2 * H,
-                       .data = true };
-        switch (k) {
-        case 0:
-            c.status = PLANNED;
-            c.data = false;
-            break;
-        case 1:
-            c.status = SAVED;
-            c.data = false;
-            break;
-        case 2:
-            c.status = SUBMITTED;
-            c.call_at = at - 2 * H;
-            break;
-        case 3:
-            c.status = PLANNED;
-            c.data = false;
-            break;
-        case 4:
-            c.status = SUBMITTED;
-            c.data = false;
-            c.call_at = at - H;
-            break; /* incomplete */
-        case 5:
-            c.status = SUBMITTED;
-            c.channel = EMAIL;
-            c.rep = rep2;
-            c.call_at = at - H;
-            break;
-        case 6:
-            c.status = PLANNED;
-            c.data = false;
-            break;
-        case 7:
-            c.status = CANCELLED;
-            c.data = false;
-            break;
-        case 8:
-            c.status = SAVED;
-            c.data = false;
-            c.call_at = at - 47 * H;
-            break; /* due in 1 h */
-        case 9:
-            c.status = SUBMITTED;
-            c.channel = PHONE;
-            c.call_at = at - 3 * H;
-            break;
-        default:
-            c.status = SUBMITTED;
-            c.call_at = at - H;
-            break; /* after the detractor */
-        }
+        /* Each call of the cycle: its status, whether it carries the
+         * fields (data), when it took place relative to `at`, and where it
+         * is not an in-person call by the cycle's rep, its channel and
+         * whether the next rep made it. Event 19 is the last row. */
+        static const struct {
+            int     status;
+            bool    data;
+            int64_t call_at; /* at + this */
+            int     channel; /* 0: IN_PERSON */
+            bool    rep2;
+        } calls[] = {
+            { PLANNED, false, 2 * H },
+            { SAVED, false, 2 * H },
+            { SUBMITTED, true, -2 * H },
+            { PLANNED, false, 2 * H },
+            { SUBMITTED, false, -H }, /* incomplete */
+            { SUBMITTED, true, -H, EMAIL, true },
+            { PLANNED, false, 2 * H },
+            { CANCELLED, false, 2 * H },
+            { SAVED, false, -47 * H }, /* due in 1 h */
+            { SUBMITTED, true, -3 * H, PHONE },
+            { SUBMITTED, true, -H }, /* after the detractor */
+        };
+        const unsigned row = k == 19 ? 10 : k;
+        s_call_t       c = { .call_id = call,
+                             .hcp = hcp,
+                             .rep = calls[row].rep2 ? rep2 : rep,
+                             .account = acc,
+                             .territory = terr,
+                             .status = calls[row].status,
+                             .channel = calls[row].channel ? calls[row].channel : IN_PERSON,
+                             .call_at = at + calls[row].call_at,
+                             .data = calls[row].data };
         return s_call(f, id, seq, at, &c);
     }
     if (k < 17) {
