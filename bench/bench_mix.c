@@ -161,17 +161,17 @@ static int s_mix_event(bench_frame_t *f, const char *tag, size_t g, unsigned k, 
             int     channel; /* 0: IN_PERSON */
             bool    rep2;
         } calls[] = {
-            { PLANNED, false, 2 * H },
-            { SAVED, false, 2 * H },
-            { SUBMITTED, true, -2 * H },
-            { PLANNED, false, 2 * H },
-            { SUBMITTED, false, -H }, /* incomplete */
-            { SUBMITTED, true, -H, EMAIL, true },
-            { PLANNED, false, 2 * H },
-            { CANCELLED, false, 2 * H },
-            { SAVED, false, -47 * H }, /* due in 1 h */
-            { SUBMITTED, true, -3 * H, PHONE },
-            { SUBMITTED, true, -H }, /* after the detractor */
+            { .status = PLANNED, .call_at = 2 * H },
+            { .status = SAVED, .call_at = 2 * H },
+            { .status = SUBMITTED, .data = true, .call_at = -2 * H },
+            { .status = PLANNED, .call_at = 2 * H },
+            { .status = SUBMITTED, .call_at = -H }, /* incomplete */
+            { .status = SUBMITTED, .data = true, .call_at = -H, .channel = EMAIL, .rep2 = true },
+            { .status = PLANNED, .call_at = 2 * H },
+            { .status = CANCELLED, .call_at = 2 * H },
+            { .status = SAVED, .call_at = -47 * H }, /* due in 1 h */
+            { .status = SUBMITTED, .data = true, .call_at = -3 * H, .channel = PHONE },
+            { .status = SUBMITTED, .data = true, .call_at = -H }, /* after the detractor */
         };
         const unsigned row = k == 19 ? 10 : k;
         s_call_t       c = { .call_id = call,
