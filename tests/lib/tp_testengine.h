@@ -75,6 +75,14 @@ int tp_fixture_step_at(tp_fixture_t *f, const char *event_id, int64_t at_ms, con
     assert_int_equal(tp_fixture_step((f), &(tp_test_step_t){ __VA_ARGS__ }), TP_ACCEPTED)
 #define TP_WATERMARK(f, now_ms) assert_int_equal(tp_fixture_watermark((f), (now_ms)), TP_ACCEPTED)
 
+/* Event time moves to now_ms (a watermark), after which exactly `count`
+ * alerts have been captured in all: the usual "by then, this many" check. */
+#define TP_EXPECT_AT(f, now_ms, count)                 \
+    do {                                               \
+        TP_WATERMARK((f), (now_ms));                   \
+        assert_int_equal((f)->got.n, (size_t)(count)); \
+    } while (0)
+
 /* A deadline's edge: with event time at `at_ms` exactly n alerts are
  * captured, one millisecond later n + 1 (the one due there). */
 void tp_expect_edge(tp_fixture_t *f, int64_t at_ms, size_t n);
