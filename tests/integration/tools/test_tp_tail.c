@@ -77,7 +77,6 @@ static void test_tail_prints_alerts(void **state) {
     tp_tool_bind(f, ZMQ_XPUB);
     const char *argv[] = { TP_TAIL_BIN, "-e",           f->endpoint, "--count",
                            "2",         "--timeout-ms", "20000",     NULL };
-    char       *out = tp_path(f->dir, "out"), *err = tp_path(f->dir, "err");
     tp_tool_spawn(f, argv, NULL);
     char *prefix = s_wait_subscription(f);
     assert_string_equal(prefix, "");
@@ -89,8 +88,7 @@ static void test_tail_prints_alerts(void **state) {
     s_send_alert(f, "friction.step_slow", "step_slow:K-1/FMV", 2);
     assert_int_equal(tp_proc_wait(&f->proc, TP_TOOL_WAIT_MS), 0);
 
-    char *text = tp_read_file(out);
-    assert_non_null(text);
+    const char *text = tp_tool_output(f, "out");
     assert_int_equal(tp_count_lines(text, "{"), 2);
     const char *line = text;
     for (int i = 0; i < 2; i++) {
@@ -118,16 +116,11 @@ static void test_tail_prints_alerts(void **state) {
         json_decref(obj);
         line = strchr(line, '\n') + 1;
     }
-    free(text);
-    text = tp_read_file(err);
-    assert_non_null(text);
+    text = tp_tool_output(f, "err");
     assert_int_equal(tp_count_lines(text, "expected 2 frames [topic, Alert], got 1"), 1);
     assert_int_equal(
         tp_count_lines(text, "undecodable Alert (3 bytes) on topic 'accountability.x'"), 1);
     assert_int_equal(tp_count_lines(text, "tp-tail: alerts 2, malformed 2"), 1);
-    free(text);
-    free(out);
-    free(err);
 }
 
 static void test_tail_topic_filter_and_timeout(void **state) {
@@ -135,7 +128,6 @@ static void test_tail_topic_filter_and_timeout(void **state) {
     tp_tool_bind(f, ZMQ_XPUB);
     const char *argv[] = { TP_TAIL_BIN, "-e",           f->endpoint, "-t",
                            "friction.", "--timeout-ms", "1000",      NULL };
-    char       *out = tp_path(f->dir, "out");
     tp_tool_spawn(f, argv, NULL);
     char *prefix = s_wait_subscription(f);
     assert_string_equal(prefix, "friction.");
@@ -144,11 +136,7 @@ static void test_tail_topic_filter_and_timeout(void **state) {
     s_send_alert(f, "friction.rework", "rework:K-1", 2);
     /* No --count: it ends by itself after 1 s of silence, status 0. */
     assert_int_equal(tp_proc_wait(&f->proc, TP_TOOL_WAIT_MS), 0);
-    char *text = tp_read_file(out);
-    assert_non_null(text);
-    TP_EXPECT_ONCE(text, "\"topic\":\"friction.rework\"", "{");
-    free(text);
-    free(out);
+    TP_EXPECT_ONCE(tp_tool_output(f, "out"), "\"topic\":\"friction.rework\"", "{");
 }
 
 static void test_tail_sigterm_and_usage(void **state) {
