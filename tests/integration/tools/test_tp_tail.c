@@ -22,17 +22,19 @@
 #include "tp_testtool.h"
 #include "tp_testutil.h"
 
-/* Waits for tp-tail's subscription on the XPUB and returns its prefix. */
-static char *s_wait_subscription(tp_tool_fx_t *f) {
+/* Starts tp-tail and waits for its subscription on the XPUB: exactly
+ * `prefix`, or any when it is NULL. */
+static void s_spawn_subscribed(tp_tool_fx_t *f, const char *const argv[], const char *prefix) {
+    tp_tool_spawn(f, argv, NULL);
     char  *frames[4];
     size_t lens[4];
     size_t n = tp_tool_recv(f->sock, TP_TOOL_WAIT_MS, frames, lens);
     assert_int_equal(n, 1);
     assert_true(lens[0] >= 1);
     assert_int_equal(frames[0][0], 1);
-    char *prefix = strdup(frames[0] + 1);
+    if (prefix)
+        assert_string_equal(frames[0] + 1, prefix);
     free(frames[0]);
-    return prefix;
 }
 
 /* Sends [topic, Alert] on `sock`, behind a ROUTER identity frame if `ident`. */
@@ -77,10 +79,7 @@ static void test_tail_prints_alerts(void **state) {
     tp_tool_bind(f, ZMQ_XPUB);
     const char *argv[] = { TP_TAIL_BIN, "-e",           f->endpoint, "--count",
                            "2",         "--timeout-ms", "20000",     NULL };
-    tp_tool_spawn(f, argv, NULL);
-    char *prefix = s_wait_subscription(f);
-    assert_string_equal(prefix, "");
-    free(prefix);
+    s_spawn_subscribed(f, argv, "");
 
     s_send_alert(f, "accountability.call_incomplete", "call_incomplete:call/C-1", 1);
     s_send_frames(f, "only-one-frame", 14, NULL, 0);
@@ -128,10 +127,7 @@ static void test_tail_topic_filter_and_timeout(void **state) {
     tp_tool_bind(f, ZMQ_XPUB);
     const char *argv[] = { TP_TAIL_BIN, "-e",           f->endpoint, "-t",
                            "friction.", "--timeout-ms", "1000",      NULL };
-    tp_tool_spawn(f, argv, NULL);
-    char *prefix = s_wait_subscription(f);
-    assert_string_equal(prefix, "friction.");
-    free(prefix);
+    s_spawn_subscribed(f, argv, "friction.");
     s_send_alert(f, "accountability.call_late", "call_late:C-1", 1);
     s_send_alert(f, "friction.rework", "rework:K-1", 2);
     /* No --count: it ends by itself after 1 s of silence, status 0. */
@@ -143,8 +139,7 @@ static void test_tail_sigterm_and_usage(void **state) {
     tp_tool_fx_t *f = *state;
     tp_tool_bind(f, ZMQ_XPUB);
     const char *argv[] = { TP_TAIL_BIN, "--endpoint", f->endpoint, NULL };
-    tp_tool_spawn(f, argv, NULL);
-    free(s_wait_subscription(f));
+    s_spawn_subscribed(f, argv, NULL);
     assert_int_equal(tp_proc_signal(&f->proc, SIGTERM), 0);
     assert_int_equal(tp_proc_wait(&f->proc, TP_TOOL_WAIT_MS), 0);
 
@@ -175,10 +170,7 @@ static char *s_start_durable(tp_tool_fx_t *f, const char *pos, const char *const
     size_t      n = 7;
     for (size_t i = 0; extra[i]; i++)
         argv[n++] = extra[i];
-    tp_tool_spawn(f, argv, NULL);
-    char *prefix = s_wait_subscription(f);
-    assert_string_equal(prefix, "");
-    free(prefix);
+    s_spawn_subscribed(f, argv, "");
     return file;
 }
 
