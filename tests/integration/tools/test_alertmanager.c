@@ -458,7 +458,7 @@ static void test_pass_longer_than_resend(void **state) {
 /* Not a test of speed: with TP_AM_BENCH=N, posts N alerts in batches and
  * one per POST and prints both rates (docs/alerting.md quotes them). */
 static void test_bench_batches(void **state) {
-    fx_t *f = tp_fixture_or_skip(state);
+    fx_t       *f = tp_fixture_or_skip(state);
     const char *env = getenv("TP_AM_BENCH");
     unsigned    n = env ? (unsigned)strtoul(env, NULL, 10) : 0;
     if (n == 0)
