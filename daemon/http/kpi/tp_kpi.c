@@ -148,9 +148,7 @@ static tp_kpi_label_t *s_label(tp_kpi_labels_t *ls, const char *name) {
 }
 
 static void s_labels_free(tp_kpi_labels_t *ls) {
-    tp_kpi_label_t *e, *tmp;
-    TP_HASH_DRAIN(ls->head, e, tmp)
-    free(e);
+    TP_KPI_FREE_ALL(ls->head, tp_kpi_label_t);
     ls->count = 0;
 }
 
@@ -386,12 +384,8 @@ void tp_kpi_destroy(tp_kpi_t **p) {
     tp_kpi_trend_destroy(&k->trend);
     s_labels_free(&k->territories);
     s_labels_free(&k->reps);
-    tp_kpi_step_t *st, *stmp;
-    TP_HASH_DRAIN(k->steps, st, stmp)
-    free(st);
-    tp_kpi_pref_t *e, *tmp;
-    TP_HASH_DRAIN(k->prefs, e, tmp)
-    free(e);
+    TP_KPI_FREE_ALL(k->steps, tp_kpi_step_t);
+    TP_KPI_FREE_ALL(k->prefs, tp_kpi_pref_t);
     free(k);
     *p = NULL;
 }
