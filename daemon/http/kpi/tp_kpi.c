@@ -149,7 +149,7 @@ static tp_kpi_label_t *s_label(tp_kpi_labels_t *ls, const char *name) {
 }
 
 static void s_labels_free(tp_kpi_labels_t *ls) {
-    TP_KPI_FREE_ALL(ls->head, tp_kpi_label_t);
+    TP_HASH_FREE_ALL(ls->head, tp_kpi_label_t);
     ls->count = 0;
 }
 
@@ -387,8 +387,8 @@ void tp_kpi_destroy(tp_kpi_t **p) {
     tp_kpi_trend_destroy(&k->trend);
     s_labels_free(&k->territories);
     s_labels_free(&k->reps);
-    TP_KPI_FREE_ALL(k->steps, tp_kpi_step_t);
-    TP_KPI_FREE_ALL(k->prefs, tp_kpi_pref_t);
+    TP_HASH_FREE_ALL(k->steps, tp_kpi_step_t);
+    TP_HASH_FREE_ALL(k->prefs, tp_kpi_pref_t);
     free(k);
     *p = NULL;
 }

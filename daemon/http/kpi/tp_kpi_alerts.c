@@ -340,8 +340,8 @@ void tp_kpi_alerts_destroy(tp_kpi_alerts_t **p) {
     tp_kpi_alerts_t *ka = p ? *p : NULL;
     if (!ka)
         return;
-    TP_KPI_FREE_ALL(ka->groups, s_group_t);
-    TP_KPI_FREE_ALL(ka->open, s_open_t);
+    TP_HASH_FREE_ALL(ka->groups, s_group_t);
+    TP_HASH_FREE_ALL(ka->open, s_open_t);
     free(ka);
     *p = NULL;
 }

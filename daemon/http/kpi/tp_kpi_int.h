@@ -1,6 +1,5 @@
 /* tp_kpi_int — what tp_kpi's files share (tp_kpi.c: the observer and
- * its JSON; tp_kpi_snap.c: its section of a snapshot; the alert, NPS and
- * trend parts: TP_KPI_FREE_ALL). */
+ * its JSON; tp_kpi_snap.c: its section of a snapshot). */
 #pragma once
 
 #include <stdbool.h>
@@ -14,16 +13,6 @@
 #include "tp_kpi_nps.h"
 #include "tp_kpi_trend.h"
 #include "tp_metrics.h"
-
-/* Frees every entry of the uthash table `head`, entries of `type` that own
- * nothing but their own allocation, and leaves the table empty: what each
- * of the KPI tables needs when the observer goes. */
-#define TP_KPI_FREE_ALL(head, type) \
-    do {                            \
-        type *e_, *t_;              \
-        TP_HASH_DRAIN(head, e_, t_) \
-        free(e_);                   \
-    } while (0)
 
 /* An HCP's preferred channel, as the latest feedback stating one says. */
 typedef struct {

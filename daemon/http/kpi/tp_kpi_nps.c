@@ -381,9 +381,9 @@ void tp_kpi_nps_destroy(tp_kpi_nps_t **p) {
     tp_kpi_nps_t *n = p ? *p : NULL;
     if (!n)
         return;
-    TP_KPI_FREE_ALL(n->hcps, s_hcp_t);
-    TP_KPI_FREE_ALL(n->contracts, s_contract_t);
-    TP_KPI_FREE_ALL(n->terrs, s_terr_t);
+    TP_HASH_FREE_ALL(n->hcps, s_hcp_t);
+    TP_HASH_FREE_ALL(n->contracts, s_contract_t);
+    TP_HASH_FREE_ALL(n->terrs, s_terr_t);
     free(n);
     *p = NULL;
 }

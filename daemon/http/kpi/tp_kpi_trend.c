@@ -575,7 +575,7 @@ void tp_kpi_trend_destroy(tp_kpi_trend_t **p) {
         free(t->slots[i].cells);
     }
     free(t->slots);
-    TP_KPI_FREE_ALL(t->by_name, s_name_t);
+    TP_HASH_FREE_ALL(t->by_name, s_name_t);
     free(t->names);
     free(t);
     *p = NULL;

@@ -346,9 +346,7 @@ static void s_free(void *state) {
     s_state_t *s = state;
     if (!s)
         return;
-    s_feedback_t *fb, *ftmp;
-    TP_HASH_DRAIN(s->feedbacks, fb, ftmp)
-    free(fb);
+    TP_HASH_FREE_ALL(s->feedbacks, s_feedback_t);
     tp_rule_index_destroy(&s->hcps);
     free(s);
 }
