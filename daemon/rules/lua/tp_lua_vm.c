@@ -2,7 +2,8 @@
  * it under the rule's budgets.
  *
  * The sandbox is built, not filtered after the fact: only the base, string,
- * table, math, utf8 and coroutine libraries are opened, and the base
+ * table, math, utf8 and coroutine libraries and our `text` (tp_lua_text.c)
+ * are opened, and the base
  * functions that reach outside (dofile, loadfile, load, print,
  * collectgarbage, rawset) and math.random (a replay must raise the same
  * alerts) are removed. The chunk is loaded as text only ("t": no bytecode)
@@ -137,6 +138,8 @@ static void s_sandbox(lua_State *L) {
     lua_pushnil(L);
     lua_setfield(L, -2, "randomseed");
     lua_pop(L, 1);
+    tp_lua_text_open(L);
+    lua_setfield(L, -2, "text");
     /* proxy: {} with __index = globals, __newindex = error, metatable locked */
     lua_newtable(L);
     lua_newtable(L);
