@@ -44,13 +44,31 @@ typedef struct {
     const ProtobufCFieldDescriptor  **by_name; /* [n_names], NULL: no such field */
 } msg_type_t;
 
+/* ev:fields(path, ...) resolves each path ("call.status": field names
+ * from the message it is called on, through sub-messages) to its chain of
+ * field descriptors once per state, and keeps that under the address of
+ * the path's Lua string, which the anchors table (upvalue 4) keeps alive
+ * so the address is never another string's. A rule names a handful of
+ * paths, as constants; past PATH_CACHED of them a path is resolved at
+ * each read (correct, only dearer). */
+#define PATH_SLOTS  64 /* power of 2 */
+#define PATH_CACHED (PATH_SLOTS / 2)
+
 typedef struct {
-    unsigned                       n_types, n_names, n_enums;
+    const char       *path; /* Lua's copy, anchored; NULL: free slot */
+    const msg_type_t *from; /* the type it is read from */
+    tp_lua_path_t     p;
+} path_t;
+
+typedef struct {
+    unsigned                       n_types, n_names, n_enums, n_paths;
     size_t                         unhashed_len; /* shortest name not in name_at */
+    const char                    *fields_name;  /* Lua's copy of "fields" (anchored) */
     msg_type_t                     types[8];
     const ProtobufCEnumDescriptor *enums[16]; /* enum i's short names: keys (i << 20) | value */
     const char                    *name_at[NAME_SLOTS];
     uint32_t                       name_no[NAME_SLOTS];
+    path_t                         paths[PATH_SLOTS];
 } msg_types_t;
 
 static unsigned s_name_slot(const char *k) {
@@ -107,7 +125,8 @@ static const char *s_short_enum(const ProtobufCEnumDescriptor *d, int v) {
     return *name == '_' ? name + 1 : ev->name;
 }
 
-static void s_push_value(lua_State *L, const ProtobufCFieldDescriptor *f, const void *p) {
+static void s_push_value(lua_State *L, const ProtobufCFieldDescriptor *f, const void *p,
+                         int enums) {
     switch (f->type) {
     case PROTOBUF_C_TYPE_INT32:
     case PROTOBUF_C_TYPE_SINT32:
@@ -130,7 +149,7 @@ static void s_push_value(lua_State *L, const ProtobufCFieldDescriptor *f, const 
         while (e < ts->n_enums && ts->enums[e] != f->descriptor)
             e++;
         if (e < ts->n_enums && v >= 0 && v < (1 << 20)) {
-            if (lua_rawgeti(L, lua_upvalueindex(2), ((lua_Integer)e << 20) | v) != LUA_TNIL)
+            if (lua_rawgeti(L, enums, ((lua_Integer)e << 20) | v) != LUA_TNIL)
                 return;
             lua_pop(L, 1);
         }
@@ -175,35 +194,26 @@ static size_t s_elem_size(ProtobufCType t) {
     }
 }
 
-static int s_msg_index(lua_State *L) {
+/* The message of handle i (checked: of this call), and its type. */
+static const ProtobufCMessage *s_live(lua_State *L, int i, const msg_type_t **ret_type) {
     tp_lua_vm_t *vm = tp_lua_vm_of(L);
-    uintptr_t    h = (uintptr_t)lua_touserdata(L, 1), slot = h & ((1u << SLOT_BITS) - 1);
+    uintptr_t    h = (uintptr_t)lua_touserdata(L, i), slot = h & ((1u << SLOT_BITS) - 1);
     if (h >> SLOT_BITS != (((uintptr_t)vm->gen << SLOT_BITS) >> SLOT_BITS) || slot >= vm->n_live)
-        return luaL_error(L, "an event is only valid during the call it was handed to");
-    const ProtobufCMessage *m = vm->live[slot];
-    const msg_types_t      *ts = vm->msg_types;
-    size_t                  len;
-    const char             *k = lua_type(L, 2) == LUA_TSTRING ? lua_tolstring(L, 2, &len) : NULL;
-    uint32_t                no = k ? s_name_no(ts, k) : NO_NAME;
-    if (no == NO_NAME) {
-        if (!k || len < ts->unhashed_len)
-            return 0;
-        if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNUMBER) /* the key's name number */
-            return 0;
-        no = (uint32_t)lua_tointeger(L, -1);
-        lua_pop(L, 1);
-    }
-    const ProtobufCFieldDescriptor *f = ((const msg_type_t *)vm->live_type[slot])->by_name[no];
-    if (!f)
-        return 0;
-    const char *base = (const char *)m;
+        luaL_error(L, "an event is only valid during the call it was handed to");
+    *ret_type = vm->live_type[slot];
+    return vm->live[slot];
+}
+
+/* Pushes field f of the message at base (0: it is unset, nil). */
+static int s_push_field(lua_State *L, const char *base, const ProtobufCFieldDescriptor *f,
+                        int enums) {
     const void *p = base + f->offset;
     if (f->label == PROTOBUF_C_LABEL_REPEATED) {
         size_t n = *(const size_t *)(base + f->quantifier_offset);
         char  *arr = *(char *const *)p;
         lua_createtable(L, (int)n, 0);
         for (size_t i = 0; i < n; i++) {
-            s_push_value(L, f, arr + i * s_elem_size(f->type));
+            s_push_value(L, f, arr + i * s_elem_size(f->type), enums);
             lua_rawseti(L, -2, (lua_Integer)i + 1);
         }
         return 1;
@@ -212,8 +222,177 @@ static int s_msg_index(lua_State *L) {
     if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
         *(const uint32_t *)(base + f->quantifier_offset) != f->id)
         return 0;
-    s_push_value(L, f, p);
+    s_push_value(L, f, p, enums);
     return 1;
+}
+
+static int s_msg_index(lua_State *L) {
+    const msg_type_t       *type;
+    const ProtobufCMessage *m = s_live(L, 1, &type);
+    const msg_types_t      *ts = tp_lua_vm_of(L)->msg_types;
+    size_t                  len;
+    const char             *k = lua_type(L, 2) == LUA_TSTRING ? lua_tolstring(L, 2, &len) : NULL;
+    uint32_t                no = k ? s_name_no(ts, k) : NO_NAME;
+    if (no == NO_NAME) {
+        if (k && k == ts->fields_name) { /* the method (no field of the contract is named so) */
+            lua_pushvalue(L, lua_upvalueindex(5));
+            return 1;
+        }
+        if (!k || len < ts->unhashed_len)
+            return 0;
+        if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNUMBER) /* the key's name number */
+            return 0;
+        no = (uint32_t)lua_tointeger(L, -1);
+        lua_pop(L, 1);
+    }
+    const ProtobufCFieldDescriptor *f = type->by_name[no];
+    return f ? s_push_field(L, (const char *)m, f, lua_upvalueindex(2)) : 0;
+}
+
+/* Resolves path (len bytes) from message type d into out (depth 0: no
+ * such field). 0, or -EINVAL with the reason in err. */
+static int s_resolve(const char *path, size_t len, const ProtobufCMessageDescriptor *d,
+                     tp_lua_path_t *out, char *err, size_t errlen) {
+    const char *seg = path, *end = path + len;
+    out->depth = 0;
+    for (;;) {
+        const char *dot = memchr(seg, '.', (size_t)(end - seg));
+        size_t      n = (size_t)((dot ? dot : end) - seg);
+        char        name[128];
+        if (!n || n >= sizeof name || memchr(seg, 0, n)) {
+            snprintf(err, errlen, "\"%.*s\" is not a path of field names", (int)len, path);
+            return -EINVAL;
+        }
+        if (out->depth == TP_LUA_PATH_DEPTH) {
+            snprintf(err, errlen, "\"%.*s\" is deeper than %d fields", (int)len, path,
+                     TP_LUA_PATH_DEPTH);
+            return -EINVAL;
+        }
+        memcpy(name, seg, n);
+        name[n] = 0;
+        const ProtobufCFieldDescriptor *f =
+            protobuf_c_message_descriptor_get_field_by_name(d, name);
+        if (!f) { /* as ev.call.nope: nil */
+            out->depth = 0;
+            return 0;
+        }
+        out->f[out->depth++] = f;
+        if (!dot)
+            return 0;
+        if (f->type != PROTOBUF_C_TYPE_MESSAGE || f->label == PROTOBUF_C_LABEL_REPEATED) {
+            snprintf(err, errlen, "\"%.*s\": %s is not a message", (int)len, path, name);
+            return -EINVAL;
+        }
+        d = f->descriptor;
+        seg = dot + 1;
+    }
+}
+
+/* Pushes the value of path p in message m, as m.a.b would read it (nil
+ * where a message on the way is unset). */
+static void s_push_path(lua_State *L, const ProtobufCMessage *m, const tp_lua_path_t *p,
+                        int enums) {
+    const char *base = (const char *)m;
+    unsigned    d = 0;
+    for (; base && d + 1 < p->depth; d++) {
+        const ProtobufCFieldDescriptor *f = p->f[d];
+        if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
+            *(const uint32_t *)(base + f->quantifier_offset) != f->id)
+            base = NULL;
+        else
+            base = *(const char *const *)(base + f->offset);
+    }
+    if (!base || !p->depth || !s_push_field(L, base, p->f[d], enums))
+        lua_pushnil(L);
+}
+
+static unsigned s_path_slot(const char *k, const msg_type_t *from) {
+    return (unsigned)((((uintptr_t)k ^ (uintptr_t)from) * 0x9E3779B97F4A7C15ull) >> 58) &
+           (PATH_SLOTS - 1);
+}
+
+/* The resolved path at stack index i, read from `from`: from the cache,
+ * else resolved (and cached while there is room); into *tmp if not. */
+static const tp_lua_path_t *s_path(lua_State *L, int i, const msg_type_t *from,
+                                   tp_lua_path_t *tmp) {
+    msg_types_t *ts = tp_lua_vm_of(L)->msg_types;
+    size_t       len;
+    const char  *k = lua_type(L, i) == LUA_TSTRING ? lua_tolstring(L, i, &len) : NULL;
+    if (!k)
+        tp_lua_bad_arg(L, "ev:fields: argument %d must be a field path, not %s", i,
+                       luaL_typename(L, i));
+    unsigned at = s_path_slot(k, from);
+    for (; ts->paths[at].path; at = (at + 1) & (PATH_SLOTS - 1))
+        if (ts->paths[at].path == k && ts->paths[at].from == from)
+            return &ts->paths[at].p;
+    char err[200];
+    if (s_resolve(k, len, from->d, tmp, err, sizeof err) < 0)
+        tp_lua_bad_arg(L, "ev:fields: %s", err);
+    if (ts->n_paths == PATH_CACHED)
+        return tmp;
+    lua_pushvalue(L, i); /* anchors[path] = true: its address stays its own */
+    lua_pushboolean(L, 1);
+    lua_rawset(L, lua_upvalueindex(4));
+    ts->paths[at] = (path_t){ .path = k, .from = from, .p = *tmp };
+    ts->n_paths++;
+    return &ts->paths[at].p;
+}
+
+/* msg:fields(path, ...): the value of each path, in one C call. */
+static int s_fields(lua_State *L) {
+    if (lua_type(L, 1) != LUA_TLIGHTUSERDATA)
+        tp_lua_bad_arg(L, "ev:fields: call it as a method (ev:fields(...), not ev.fields(...))");
+    const msg_type_t       *from;
+    const ProtobufCMessage *m = s_live(L, 1, &from);
+    int                     n = lua_gettop(L);
+    luaL_checkstack(L, n + 8, "ev:fields");
+    for (int i = 2; i <= n; i++) {
+        tp_lua_path_t tmp;
+        s_push_path(L, m, s_path(L, i, from, &tmp), lua_upvalueindex(2));
+    }
+    return n - 1;
+}
+
+int tp_lua_ev_paths(tp_lua_vm_t *vm, char *err, size_t errlen) {
+    lua_State *L = vm->L;
+    char       why[200];
+    int        t = lua_getfield(L, -1, "fields");
+    vm->n_paths = 0;
+    for (lua_Integer i = 1; t == LUA_TTABLE && lua_rawgeti(L, -1, i) != LUA_TNIL; i++) {
+        size_t      len;
+        const char *k = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &len) : NULL;
+        if (!k || vm->n_paths == TP_LUA_PATHS_MAX) {
+            snprintf(err, errlen, "%s: fields[%lld] must be a field path (at most %d of them)",
+                     vm->file, (long long)i, TP_LUA_PATHS_MAX);
+            return -EINVAL;
+        }
+        tp_lua_path_t *p = &vm->paths[vm->n_paths++];
+        int r = s_resolve(k, len, &touchpoint__v1__envelope__descriptor, p, why, sizeof why);
+        if (r == 0 && !p->depth) { /* a typo here would be nil for ever: say so now */
+            snprintf(why, sizeof why, "\"%s\" is not a field of the Envelope", k);
+            r = -EINVAL;
+        } else if (r == 0 && p->f[p->depth - 1]->type == PROTOBUF_C_TYPE_MESSAGE) {
+            /* values only: pushed before the call, they must not raise */
+            snprintf(why, sizeof why, "\"%s\" is a message: read it through ev", k);
+            r = -EINVAL;
+        }
+        if (r < 0) {
+            snprintf(err, errlen, "%s: fields[%lld]: %s", vm->file, (long long)i, why);
+            return r;
+        }
+        lua_pop(L, 1);
+    }
+    if (t != LUA_TNIL && t != LUA_TTABLE) {
+        snprintf(err, errlen, "%s: fields must be a list of field paths", vm->file);
+        return -EINVAL;
+    }
+    lua_pop(L, t == LUA_TTABLE ? 2 : 1);
+    return 0;
+}
+
+void tp_lua_push_paths(tp_lua_vm_t *vm, const ProtobufCMessage *env, int enums) {
+    for (unsigned i = 0; i < vm->n_paths; i++)
+        s_push_path(vm->L, env, &vm->paths[i], enums);
 }
 
 /* Adds d and the message types it nests to ts (each once). */
@@ -310,10 +489,23 @@ void tp_lua_ev_open(lua_State *L) {
     lua_insert(L, -2);
     lua_newtable(L); /* upvalue 2: enum short names */
     s_enum_names(L, ts);
+    lua_pushvalue(L, -1);
+    tp_lua_vm_of(L)->enum_names = luaL_ref(L, LUA_REGISTRYINDEX);
     lua_insert(L, -2);
+    lua_newtable(L);                                         /* upvalue 4: anchors (s_path) */
+    bool method = lua_getfield(L, -4, "fields") == LUA_TNIL; /* no field is named so */
+    lua_pop(L, 1);
+    if (method) {
+        ts->fields_name = lua_pushstring(L, "fields");
+        lua_pushboolean(L, 1);
+        lua_rawset(L, -3);
+    }
+    for (int i = 0; i < 4; i++) /* upvalue 5: the fields method, with the same 4 */
+        lua_pushvalue(L, -4);
+    lua_pushcclosure(L, s_fields, 4);
     lua_createtable(L, 0, 3);
-    lua_insert(L, -4);
-    lua_pushcclosure(L, s_msg_index, 3);
+    lua_insert(L, -6);
+    lua_pushcclosure(L, s_msg_index, 5);
     lua_setfield(L, -2, "__index");
     lua_pushcfunction(L, s_msg_newindex);
     lua_setfield(L, -2, "__newindex");

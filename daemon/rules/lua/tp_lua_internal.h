@@ -27,6 +27,16 @@
 #define TP_LUA_LIVE_MAX 16 /* distinct messages one call can read (the contract nests 2) */
 #define TP_LUA_SLICE_MS 10 /* the watchdog's period; a call is counted past half of it (CPU) */
 
+#define TP_LUA_PATHS_MAX  16 /* fields a rule declares */
+#define TP_LUA_PATH_DEPTH 4  /* field names in one path */
+
+/* A field path ("call.status") resolved to its descriptors (tp_lua_ev.c);
+ * depth 0: no such field. */
+typedef struct {
+    unsigned                        depth;
+    const ProtobufCFieldDescriptor *f[TP_LUA_PATH_DEPTH];
+} tp_lua_path_t;
+
 typedef struct tp_lua_rule  tp_lua_rule_t;
 typedef struct tp_lua_store tp_lua_store_t;
 
@@ -50,7 +60,10 @@ typedef struct tp_lua_vm {
     uint32_t                  gen;        /* call number: an `ev` from an older call is dead */
     const ProtobufCMessage   *live[TP_LUA_LIVE_MAX];      /* the messages handed to this call */
     const void               *live_type[TP_LUA_LIVE_MAX]; /* their types (tp_lua_ev.c) */
-    const void               *msg_types; /* the contract's types, in the state (tp_lua_ev.c) */
+    void                     *msg_types;  /* the contract's types, paths read (tp_lua_ev.c) */
+    int                       enum_names; /* registry ref: enums' short names (tp_lua_ev.c) */
+    tp_lua_path_t             paths[TP_LUA_PATHS_MAX]; /* the rule's `fields` */
+    unsigned                  n_paths;
     unsigned                  n_live;
     tp_lua_rule_t            *rule; /* who runs it (NULL while only checked) */
 } tp_lua_vm_t;
@@ -107,6 +120,12 @@ void tp_lua_ctx_set_now(tp_lua_vm_t *vm, int64_t now_ms);
 void tp_lua_ev_open(lua_State *L);
 /* Pushes the decoded message m as a read-only, lazily read object. */
 void tp_lua_push_message(lua_State *L, const ProtobufCMessage *m);
+/* The `fields` list of the rule table at the top of the stack (absent:
+ * none) into vm->paths. 0, or -EINVAL with "file: ..." in err. */
+int tp_lua_ev_paths(tp_lua_vm_t *vm, char *err, size_t errlen);
+/* Pushes the value of each of vm->paths in the Envelope env (nil where
+ * unset); `enums` is the stack index of the enum names table. */
+void tp_lua_push_paths(tp_lua_vm_t *vm, const ProtobufCMessage *env, int enums);
 
 /* ---- tp_lua_rule.c ---- */
 

@@ -180,7 +180,7 @@ static const unsigned    s_event_bits[] = { TP_EV_CALL, TP_EV_CONTRACTING, TP_EV
                                             TP_EV_WATERMARK };
 
 /* The table the chunk returned (top of the stack): name, kind, events,
- * on_event, on_deadline. 0 or -EINVAL with the reason in err. */
+ * on_event, on_deadline, fields. 0 or -EINVAL with the reason in err. */
 static int s_check_table(tp_lua_vm_t *vm, char *err, size_t errlen) {
     lua_State *L = vm->L;
     if (!lua_istable(L, -1)) {
@@ -252,7 +252,7 @@ static int s_check_table(tp_lua_vm_t *vm, char *err, size_t errlen) {
     }
     vm->on_deadline =
         lua_isnil(L, -1) ? (lua_pop(L, 1), LUA_NOREF) : luaL_ref(L, LUA_REGISTRYINDEX);
-    return 0;
+    return tp_lua_ev_paths(vm, err, errlen);
 }
 
 int tp_lua_vm_new(const tp_lua_rule_conf_t *conf, const char *src, size_t len, char *err,
@@ -266,7 +266,8 @@ int tp_lua_vm_new(const tp_lua_rule_conf_t *conf, const char *src, size_t len, c
     vm->step = vm->budget < 1000 ? (unsigned)vm->budget : 1000;
     vm->fault = -1;
     vm->exact = true; /* the chunk: once, counted from the start */
-    vm->on_event = vm->on_deadline = vm->ctx = vm->config = vm->ctx_fields = LUA_NOREF;
+    vm->on_event = vm->on_deadline = vm->ctx = vm->config = vm->ctx_fields = vm->enum_names =
+        LUA_NOREF;
     if (!(vm->L = lua_newstate(s_alloc, vm))) {
         snprintf(err, errlen, "%s: out of memory creating its Lua state", conf->file);
         goto fail;
