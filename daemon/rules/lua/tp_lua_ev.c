@@ -7,9 +7,10 @@
  * `ev` kept past it is dead, and reading it is an error, not a read of
  * freed memory.
  *
- * Two ways to read: `ev.call.status` (one __index metamethod call per
- * step), and `ev:fields("call.status", "call.notes", ...)`, every field
- * it names in one C call, each path resolved once per state.
+ * Reading `ev.call.status` is one __index metamethod call per step. The
+ * fields a rule declares (`fields = { "call.status", ... }`) are
+ * resolved once, at load, and pushed by C as on_event's arguments after
+ * ev and ctx: no call from Lua at all (tp_lua_push_paths).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -44,31 +45,13 @@ typedef struct {
     const ProtobufCFieldDescriptor  **by_name; /* [n_names], NULL: no such field */
 } msg_type_t;
 
-/* ev:fields(path, ...) resolves each path ("call.status": field names
- * from the message it is called on, through sub-messages) to its chain of
- * field descriptors once per state, and keeps that under the address of
- * the path's Lua string, which the anchors table (upvalue 4) keeps alive
- * so the address is never another string's. A rule names a handful of
- * paths, as constants; past PATH_CACHED of them a path is resolved at
- * each read (correct, only dearer). */
-#define PATH_SLOTS  64 /* power of 2 */
-#define PATH_CACHED (PATH_SLOTS / 2)
-
 typedef struct {
-    const char       *path; /* Lua's copy, anchored; NULL: free slot */
-    const msg_type_t *from; /* the type it is read from */
-    tp_lua_path_t     p;
-} path_t;
-
-typedef struct {
-    unsigned                       n_types, n_names, n_enums, n_paths;
+    unsigned                       n_types, n_names, n_enums;
     size_t                         unhashed_len; /* shortest name not in name_at */
-    const char                    *fields_name;  /* Lua's copy of "fields" (anchored) */
     msg_type_t                     types[8];
     const ProtobufCEnumDescriptor *enums[16]; /* enum i's short names: keys (i << 20) | value */
     const char                    *name_at[NAME_SLOTS];
     uint32_t                       name_no[NAME_SLOTS];
-    path_t                         paths[PATH_SLOTS];
 } msg_types_t;
 
 static unsigned s_name_slot(const char *k) {
@@ -234,10 +217,6 @@ static int s_msg_index(lua_State *L) {
     const char             *k = lua_type(L, 2) == LUA_TSTRING ? lua_tolstring(L, 2, &len) : NULL;
     uint32_t                no = k ? s_name_no(ts, k) : NO_NAME;
     if (no == NO_NAME) {
-        if (k && k == ts->fields_name) { /* the method (no field of the contract is named so) */
-            lua_pushvalue(L, lua_upvalueindex(5));
-            return 1;
-        }
         if (!k || len < ts->unhashed_len)
             return 0;
         if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNUMBER) /* the key's name number */
@@ -304,53 +283,6 @@ static void s_push_path(lua_State *L, const ProtobufCMessage *m, const tp_lua_pa
     }
     if (!base || !p->depth || !s_push_field(L, base, p->f[d], enums))
         lua_pushnil(L);
-}
-
-static unsigned s_path_slot(const char *k, const msg_type_t *from) {
-    return (unsigned)((((uintptr_t)k ^ (uintptr_t)from) * 0x9E3779B97F4A7C15ull) >> 58) &
-           (PATH_SLOTS - 1);
-}
-
-/* The resolved path at stack index i, read from `from`: from the cache,
- * else resolved (and cached while there is room); into *tmp if not. */
-static const tp_lua_path_t *s_path(lua_State *L, int i, const msg_type_t *from,
-                                   tp_lua_path_t *tmp) {
-    msg_types_t *ts = tp_lua_vm_of(L)->msg_types;
-    size_t       len;
-    const char  *k = lua_type(L, i) == LUA_TSTRING ? lua_tolstring(L, i, &len) : NULL;
-    if (!k)
-        tp_lua_bad_arg(L, "ev:fields: argument %d must be a field path, not %s", i,
-                       luaL_typename(L, i));
-    unsigned at = s_path_slot(k, from);
-    for (; ts->paths[at].path; at = (at + 1) & (PATH_SLOTS - 1))
-        if (ts->paths[at].path == k && ts->paths[at].from == from)
-            return &ts->paths[at].p;
-    char err[200];
-    if (s_resolve(k, len, from->d, tmp, err, sizeof err) < 0)
-        tp_lua_bad_arg(L, "ev:fields: %s", err);
-    if (ts->n_paths == PATH_CACHED)
-        return tmp;
-    lua_pushvalue(L, i); /* anchors[path] = true: its address stays its own */
-    lua_pushboolean(L, 1);
-    lua_rawset(L, lua_upvalueindex(4));
-    ts->paths[at] = (path_t){ .path = k, .from = from, .p = *tmp };
-    ts->n_paths++;
-    return &ts->paths[at].p;
-}
-
-/* msg:fields(path, ...): the value of each path, in one C call. */
-static int s_fields(lua_State *L) {
-    if (lua_type(L, 1) != LUA_TLIGHTUSERDATA)
-        tp_lua_bad_arg(L, "ev:fields: call it as a method (ev:fields(...), not ev.fields(...))");
-    const msg_type_t       *from;
-    const ProtobufCMessage *m = s_live(L, 1, &from);
-    int                     n = lua_gettop(L);
-    luaL_checkstack(L, n + 8, "ev:fields");
-    for (int i = 2; i <= n; i++) {
-        tp_lua_path_t tmp;
-        s_push_path(L, m, s_path(L, i, from, &tmp), lua_upvalueindex(2));
-    }
-    return n - 1;
 }
 
 int tp_lua_ev_paths(tp_lua_vm_t *vm, char *err, size_t errlen) {
@@ -492,20 +424,9 @@ void tp_lua_ev_open(lua_State *L) {
     lua_pushvalue(L, -1);
     tp_lua_vm_of(L)->enum_names = luaL_ref(L, LUA_REGISTRYINDEX);
     lua_insert(L, -2);
-    lua_newtable(L);                                         /* upvalue 4: anchors (s_path) */
-    bool method = lua_getfield(L, -4, "fields") == LUA_TNIL; /* no field is named so */
-    lua_pop(L, 1);
-    if (method) {
-        ts->fields_name = lua_pushstring(L, "fields");
-        lua_pushboolean(L, 1);
-        lua_rawset(L, -3);
-    }
-    for (int i = 0; i < 4; i++) /* upvalue 5: the fields method, with the same 4 */
-        lua_pushvalue(L, -4);
-    lua_pushcclosure(L, s_fields, 4);
     lua_createtable(L, 0, 3);
-    lua_insert(L, -6);
-    lua_pushcclosure(L, s_msg_index, 5);
+    lua_insert(L, -4);
+    lua_pushcclosure(L, s_msg_index, 3);
     lua_setfield(L, -2, "__index");
     lua_pushcfunction(L, s_msg_newindex);
     lua_setfield(L, -2, "__newindex");

@@ -60,7 +60,7 @@ typedef struct tp_lua_vm {
     uint32_t                  gen;        /* call number: an `ev` from an older call is dead */
     const ProtobufCMessage   *live[TP_LUA_LIVE_MAX];      /* the messages handed to this call */
     const void               *live_type[TP_LUA_LIVE_MAX]; /* their types (tp_lua_ev.c) */
-    void                     *msg_types;  /* the contract's types, paths read (tp_lua_ev.c) */
+    const void               *msg_types;  /* the contract's types, in the state (tp_lua_ev.c) */
     int                       enum_names; /* registry ref: enums' short names (tp_lua_ev.c) */
     tp_lua_path_t             paths[TP_LUA_PATHS_MAX]; /* the rule's `fields` */
     unsigned                  n_paths;
