@@ -37,25 +37,26 @@ return {
     -- every boilerplate phrase is two words or fewer: with min_words above 2
     -- it is too short anyway, so it is looked up only below that
     if not thin and min <= 2 then thin = BOILERPLATE[normalize(notes)] or false end
-    -- ("call/", call_id): the subject "call/" .. call_id, without making it
+    -- is_firing("call/", call_id) asks about "call/" .. call_id without
+    -- making that string (most events end here)
     if thin then
       if ctx:is_firing("call/", call_id) then return end   -- cheaper than building an alert to dedup
-      local subject = "call/" .. call_id
-      local n = words(notes)
-      local call = ev.call
+      local n, call = words(notes), ev.call
+      local rep = call.rep_id
       ctx:fire{
-        subject = subject,
-        summary = format("Call %s by %s has %d word(s) of notes (%d needed)",
-                         call_id, call.rep_id, n, min),
-        evidence = { words = n, min_words = min, boilerplate = BOILERPLATE[normalize(notes)] or false },
-        hcp_id = call.hcp_id, rep_id = call.rep_id, account_id = call.account_id,
+        subject = "call/" .. call_id,
+        summary = format("Call %s by %s has %d word(s) of notes (%d needed)", call_id, rep, n, min),
+        evidence = { words = n, min_words = min,
+                     boilerplate = BOILERPLATE[normalize(notes)] or false },
+        hcp_id = call.hcp_id, rep_id = rep, account_id = call.account_id,
         territory = call.territory, call_id = call_id,
       }
     elseif ctx:is_firing("call/", call_id) then
+      local n = words(notes)
       ctx:resolve{
         subject = "call/" .. call_id,
-        summary = format("Call %s now has %d words of notes", call_id, words(notes)),
-        evidence = { resolution = "notes completed", words = words(notes) },
+        summary = format("Call %s now has %d words of notes", call_id, n),
+        evidence = { resolution = "notes completed", words = n },
       }
     end
   end,

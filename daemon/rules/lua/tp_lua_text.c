@@ -17,8 +17,12 @@
 
 #include "tp_lua_internal.h"
 
+static const bool s_spaces[256] = {
+    ['\t'] = true, ['\n'] = true, ['\v'] = true, ['\f'] = true, ['\r'] = true, [' '] = true,
+};
+
 static bool s_space(unsigned char c) {
-    return c == ' ' || (c >= '\t' && c <= '\r');
+    return s_spaces[c];
 }
 
 static const char *s_string(lua_State *L, int i, const char *fn, size_t *len) {
@@ -41,11 +45,11 @@ static int s_words(lua_State *L) {
             tp_lua_bad_arg(L, "text.words: limit must be an integer >= 0");
     }
     lua_Integer n = 0;
-    bool        in = false;
-    for (size_t i = 0; i < len && n < limit; i++) {
+    bool        after_space = true;
+    for (size_t i = 0; i < len && n < limit; i++) { /* a word starts after a space */
         bool sp = s_space((unsigned char)s[i]);
-        n += !sp && !in;
-        in = !sp;
+        n += after_space && !sp;
+        after_space = sp;
     }
     lua_pushinteger(L, n);
     return 1;
