@@ -12,8 +12,6 @@
 
 #include "tp_lua_internal.h"
 
-#define CTX_META "touchpoint.ctx"
-
 #define SUBJECT_MAX  256
 #define TEXT_MAX     1024 /* summary, ids */
 #define EVIDENCE_MAX 32
@@ -264,8 +262,6 @@ int tp_lua_ctx_open(tp_lua_vm_t *vm) {
     /* ctx is an empty table whose metatable's __index is a plain table
      * (methods, config, now): reads cost a table lookup, not a C call;
      * writes are refused. tp_lua_ctx_set_now updates `now` per call. */
-    lua_newtable(L);
-    luaL_newmetatable(L, CTX_META);
     luaL_newlib(L, methods);
     lua_rawgeti(L, LUA_REGISTRYINDEX, vm->config);
     lua_setfield(L, -2, "config");
@@ -273,12 +269,7 @@ int tp_lua_ctx_open(tp_lua_vm_t *vm) {
     lua_setfield(L, -2, "now");
     lua_pushvalue(L, -1);
     vm->ctx_fields = luaL_ref(L, LUA_REGISTRYINDEX);
-    lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, s_ctx_newindex);
-    lua_setfield(L, -2, "__newindex");
-    lua_pushboolean(L, 0);
-    lua_setfield(L, -2, "__metatable");
-    lua_setmetatable(L, -2);
+    tp_lua_readonly(L, s_ctx_newindex);
     vm->ctx = luaL_ref(L, LUA_REGISTRYINDEX);
     tp_lua_ev_open(L);
     return 0;

@@ -90,6 +90,11 @@ static inline tp_lua_vm_t *tp_lua_vm_of(lua_State *L) {
     return *(tp_lua_vm_t **)lua_getextraspace(L);
 }
 
+/* Replaces the table at the top of the stack with a read-only view of it:
+ * an empty table whose metatable (locked) has the table as __index (a
+ * read is a table lookup, not a C call) and `refuse` as __newindex. */
+void tp_lua_readonly(lua_State *L, lua_CFunction refuse);
+
 /* Raises a Lua error that counts as a bad argument to ctx. */
 int tp_lua_bad_arg(lua_State *L, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -111,15 +111,6 @@ void tp_lua_text_open(lua_State *L) {
         { "normalize", s_normalize },
         { NULL, NULL },
     };
-    /* text = {} whose metatable's __index is the functions (a table: a
-     * read is a lookup, not a C call), __newindex an error, locked */
-    lua_newtable(L);
-    lua_createtable(L, 0, 3);
     luaL_newlib(L, fns);
-    lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, s_readonly);
-    lua_setfield(L, -2, "__newindex");
-    lua_pushboolean(L, 0);
-    lua_setfield(L, -2, "__metatable");
-    lua_setmetatable(L, -2);
+    tp_lua_readonly(L, s_readonly);
 }

@@ -140,12 +140,15 @@ static void s_sandbox(lua_State *L) {
     lua_pop(L, 1);
     tp_lua_text_open(L);
     lua_setfield(L, -2, "text");
-    /* proxy: {} with __index = globals, __newindex = error, metatable locked */
+    tp_lua_readonly(L, s_readonly);
+}
+
+void tp_lua_readonly(lua_State *L, lua_CFunction refuse) {
     lua_newtable(L);
-    lua_newtable(L);
+    lua_createtable(L, 0, 3);
     lua_pushvalue(L, -3);
     lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, s_readonly);
+    lua_pushcfunction(L, refuse);
     lua_setfield(L, -2, "__newindex");
     lua_pushboolean(L, 0);
     lua_setfield(L, -2, "__metatable");
