@@ -52,25 +52,16 @@ static void s_call(tp_lua_rule_t *r, const tp_rule_ctx_t *ctx, const char *event
     lua_settop(vm->L, 0);
 }
 
-/* What is pushed before the call (strings, tables) is outside its pcall
- * and unwatched, so between s_push_begin and s_push_end:
- * - the memory budget is lifted: outside a pcall an error is a panic; a
- *   call that then starts over budget fails at its first allocation,
- *   inside the call, and is abandoned;
- * - the collector is stopped: a step could run a rule's __gc finalizer
- *   here, where no budget counts it. Restarting it resets its debt, so
- *   it collects at the call's first allocation: measured cheaper than its
- *   own pacing (notes_quality, bench mix: 4,023 -> 3,876 instructions). */
+/* What is pushed before the call (strings, tables) is outside its pcall,
+ * where an error is a panic: the memory budget is lifted for it (the
+ * returned limit is put back after). A call that then starts over budget
+ * fails at its first allocation, inside the call, and is abandoned. (A
+ * collection step there runs no rule code: rules cannot set finalizers,
+ * see tp_lua_vm.c.) */
 static size_t s_push_begin(tp_lua_vm_t *vm) {
     size_t limit = vm->mem_limit;
     vm->mem_limit = SIZE_MAX;
-    lua_gc(vm->L, LUA_GCSTOP);
     return limit;
-}
-
-static void s_push_end(tp_lua_vm_t *vm, size_t limit) {
-    lua_gc(vm->L, LUA_GCRESTART);
-    vm->mem_limit = limit;
 }
 
 /* on_event(ev, ctx, <the rule's fields>...): the fields it declares are
@@ -90,7 +81,7 @@ static void s_lua_on_event(void *state, const tp_rule_ctx_t *ctx, const tp_event
     lua_rawgeti(L, LUA_REGISTRYINDEX, vm->ctx);
     size_t limit = s_push_begin(vm);
     tp_lua_push_paths(vm, &ev->env->base, 1);
-    s_push_end(vm, limit);
+    vm->mem_limit = limit;
     s_call(r, ctx, ev->env->event_id, 2 + (int)vm->n_paths);
 }
 
@@ -102,7 +93,7 @@ static void s_lua_on_deadline(void *state, const tp_rule_ctx_t *ctx, const tp_de
     lua_rawgeti(L, LUA_REGISTRYINDEX, r->vm->on_deadline);
     size_t limit = s_push_begin(r->vm);
     lua_pushstring(L, tp_deadline_key(d));
-    s_push_end(r->vm, limit);
+    r->vm->mem_limit = limit;
     tp_lua_ctx_set_now(r->vm, ctx->now_ms);
     lua_rawgeti(L, LUA_REGISTRYINDEX, r->vm->ctx);
     s_call(r, ctx, NULL, 2);

@@ -3,12 +3,12 @@
  *
  * The sandbox is built, not filtered after the fact: only the base, string,
  * table, math, utf8 and coroutine libraries and our `text` (tp_lua_text.c)
- * are opened, and the base
- * functions that reach outside (dofile, loadfile, load, print,
- * collectgarbage, rawset) and math.random (a replay must raise the same
- * alerts) are removed. The chunk is loaded as text only ("t": no bytecode)
- * and runs with _ENV set to a read-only proxy of those globals, so a rule
- * cannot leave state in globals that no restart would rebuild.
+ * are opened, the base functions that reach outside (dofile, loadfile,
+ * load, print, collectgarbage, rawset) and math.random (a replay must
+ * raise the same alerts) are removed, and setmetatable refuses finalizers
+ * (__gc). The chunk is loaded as text only ("t": no bytecode) and runs
+ * with _ENV set to a read-only proxy of those globals, so a rule cannot
+ * leave state in globals that no restart would rebuild.
  *
  * Budgets: a custom allocator counts the bytes of the whole state and
  * refuses past budget.memory; a count hook every `step` instructions adds
@@ -101,6 +101,21 @@ static int s_co_new(lua_State *L) {
     return 1;
 }
 
+/* setmetatable (the base library's, upvalue 1), refusing a __gc field:
+ * a finalizer runs whenever the collector gets to it, which may be while
+ * the daemon pushes a call's arguments, outside any call and its budget.
+ * (Lua marks an object for finalization only if __gc is there when its
+ * metatable is set.) */
+static int s_setmetatable(lua_State *L) {
+    if (lua_type(L, 2) == LUA_TTABLE && lua_getfield(L, 2, "__gc") != LUA_TNIL)
+        return tp_lua_bad_arg(L, "setmetatable: finalizers (__gc) are not available to rules");
+    lua_settop(L, 2);
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, 2, 1);
+    return 1;
+}
+
 static int s_readonly(lua_State *L) {
     return luaL_error(L, "globals are read-only (keep state with ctx:put)");
 }
@@ -124,6 +139,9 @@ static void s_sandbox(lua_State *L) {
         lua_pushnil(L);
         lua_setfield(L, -2, gone[i]);
     }
+    lua_getfield(L, -1, "setmetatable");
+    lua_pushcclosure(L, s_setmetatable, 1);
+    lua_setfield(L, -2, "setmetatable");
     lua_getfield(L, -1, LUA_COLIBNAME);
     static const char *const makers[] = { "create", "wrap" };
     for (size_t i = 0; i < 2; i++) {
