@@ -6,10 +6,11 @@
 # calls (best of 3) and instructions per event (callgrind, the same
 # workload, `events` events, default 30,000). Then notes_quality's own
 # instructions per call event it receives (everything under its on_event
-# callback: building ev, the call, the fields it reads, its alerts), on the
-# workload's mix and on its dearest event that fires nothing (a complete
-# submission of an open in-person call). Run by hand, never by ctest; the
-# instruction counts do not depend on the machine's load, events/s do.
+# callback: building ev, the call, the fields it declares and reads, its
+# alerts), on the workload's mix and on its dearest event that fires
+# nothing (a complete submission of an open in-person call). Run by hand,
+# never by ctest; the instruction counts do not depend on the machine's
+# load, events/s do.
 set -eu
 b=${1:-build}
 n=${2:-30000}

@@ -151,65 +151,39 @@ static int s_mix_event(bench_frame_t *f, const char *tag, size_t g, unsigned k, 
     if (k < 10 || k >= 19) { /* 20, 21: submitted calls H, I in place of the feedback */
         snprintf(call, sizeof call, "C-%s-%zu-%c", tag, g,
                  k >= 19 ? (char)('G' + k - 19) : letters[k]);
-        s_call_t c = { .call_id = call,
-                       .hcp = hcp,
-                       .rep = rep,
-                       .account = acc,
-                       .territory = terr,
-                       .channel = IN_PERSON,
-                       .call_at = at + 2 * H,
-                       .data = true };
-        switch (k) {
-        case 0:
-            c.status = PLANNED;
-            c.data = false;
-            break;
-        case 1:
-            c.status = SAVED;
-            c.data = false;
-            break;
-        case 2:
-            c.status = SUBMITTED;
-            c.call_at = at - 2 * H;
-            break;
-        case 3:
-            c.status = PLANNED;
-            c.data = false;
-            break;
-        case 4:
-            c.status = SUBMITTED;
-            c.data = false;
-            c.call_at = at - H;
-            break; /* incomplete */
-        case 5:
-            c.status = SUBMITTED;
-            c.channel = EMAIL;
-            c.rep = rep2;
-            c.call_at = at - H;
-            break;
-        case 6:
-            c.status = PLANNED;
-            c.data = false;
-            break;
-        case 7:
-            c.status = CANCELLED;
-            c.data = false;
-            break;
-        case 8:
-            c.status = SAVED;
-            c.data = false;
-            c.call_at = at - 47 * H;
-            break; /* due in 1 h */
-        case 9:
-            c.status = SUBMITTED;
-            c.channel = PHONE;
-            c.call_at = at - 3 * H;
-            break;
-        default:
-            c.status = SUBMITTED;
-            c.call_at = at - H;
-            break; /* after the detractor */
-        }
+        /* Each call of the cycle: its status, whether it carries the
+         * fields (data), when it took place relative to `at`, and where it
+         * is not an in-person call by the cycle's rep, its channel and
+         * whether the next rep made it. Event 19 is the last row. */
+        static const struct {
+            int     status;
+            bool    data;
+            int64_t call_at; /* at + this */
+            int     channel; /* 0: IN_PERSON */
+            bool    rep2;
+        } calls[] = {
+            { .status = PLANNED, .call_at = 2 * H },
+            { .status = SAVED, .call_at = 2 * H },
+            { .status = SUBMITTED, .data = true, .call_at = -2 * H },
+            { .status = PLANNED, .call_at = 2 * H },
+            { .status = SUBMITTED, .call_at = -H }, /* incomplete */
+            { .status = SUBMITTED, .data = true, .call_at = -H, .channel = EMAIL, .rep2 = true },
+            { .status = PLANNED, .call_at = 2 * H },
+            { .status = CANCELLED, .call_at = 2 * H },
+            { .status = SAVED, .call_at = -47 * H }, /* due in 1 h */
+            { .status = SUBMITTED, .data = true, .call_at = -3 * H, .channel = PHONE },
+            { .status = SUBMITTED, .data = true, .call_at = -H }, /* after the detractor */
+        };
+        const unsigned row = k >= 19 ? 10 : k;
+        s_call_t       c = { .call_id = call,
+                             .hcp = hcp,
+                             .rep = calls[row].rep2 ? rep2 : rep,
+                             .account = acc,
+                             .territory = terr,
+                             .status = calls[row].status,
+                             .channel = calls[row].channel ? calls[row].channel : IN_PERSON,
+                             .call_at = at + calls[row].call_at,
+                             .data = calls[row].data };
         return s_call(f, id, seq, at, &c);
     }
     if (k < 17) {
@@ -237,100 +211,108 @@ static int s_mix_event(bench_frame_t *f, const char *tag, size_t g, unsigned k, 
     return s_feedback(f, id, seq, at, hcp, "contract", contract, 3);
 }
 
-int bench_mix_part(bench_frames_t *ret, size_t first, size_t n, const char *tag, int64_t t0,
-                   size_t period) {
+/* What the generators below are asked for. */
+typedef struct {
+    const char *tag;
+    int64_t     t0;
+    size_t      lat_every;
+    size_t      first;  /* index of the first event made (its id and time) */
+    size_t      period; /* the mix's subjects recur every `period` cycles (0: never) */
+} s_gen_t;
+
+/* Fills *ret with n frames, frame i made by make(); on failure none are
+ * left (those made are freed). 0 or negative errno. */
+static int s_generate(bench_frames_t *ret, size_t n, const s_gen_t *g,
+                      int (*make)(bench_frame_t *f, size_t i, const char *id, const s_gen_t *g)) {
     int  r = s_alloc(ret, n);
     char id[64];
-    for (size_t j = 0; r == 0 && j < n; j++) {
-        size_t   i = first + j, g = i / 20;
-        unsigned k = (unsigned)(i % 20);
-        /* A feedback's alerts are named by its event id, which never comes
-         * back: with a period, two more calls take its place. */
-        if (period && (k == 17 || k == 18))
-            k += 3;
-        snprintf(id, sizeof id, "%s-%zu", tag, i);
-        r = s_mix_event(&ret->f[j], tag, period ? g % period : g, k, id, 0,
-                        t0 + (int64_t)i * BENCH_STEP_MS);
-        ret->n = j + (r == 0);
+    for (size_t i = 0; r == 0 && i < n; i++) {
+        snprintf(id, sizeof id, "%s-%zu", g->tag, g->first + i);
+        r = make(&ret->f[i], g->first + i, id, g);
+        ret->n = i + (r == 0);
     }
     if (r < 0)
         bench_frames_free(ret);
     return r;
+}
+
+static int s_mix_one(bench_frame_t *f, size_t i, const char *id, const s_gen_t *g) {
+    int64_t at = g->t0 + (int64_t)i * BENCH_STEP_MS;
+    if (g->lat_every && i % g->lat_every == g->lat_every - 1) {
+        char call[64];
+        snprintf(call, sizeof call, "LAT-%s-%zu", g->tag, i);
+        s_call_t c = { .call_id = call,
+                       .hcp = "HCP-LAT",
+                       .rep = "REP-LAT",
+                       .account = "ACC-LAT",
+                       .territory = "DE-00",
+                       .status = SUBMITTED,
+                       .channel = IN_PERSON,
+                       .call_at = at - H };
+        return s_call(f, id, 0, at, &c);
+    }
+    return s_mix_event(f, g->tag, i / 20, (unsigned)(i % 20), id, 0, at);
 }
 
 int bench_mix(bench_frames_t *ret, size_t n, const char *tag, int64_t t0, size_t lat_every) {
-    int  r = s_alloc(ret, n);
-    char id[64], call[64];
-    for (size_t i = 0; r == 0 && i < n; i++) {
-        int64_t at = t0 + (int64_t)i * BENCH_STEP_MS;
-        snprintf(id, sizeof id, "%s-%zu", tag, i);
-        if (lat_every && i % lat_every == lat_every - 1) {
-            snprintf(call, sizeof call, "LAT-%s-%zu", tag, i);
-            s_call_t c = { .call_id = call,
-                           .hcp = "HCP-LAT",
-                           .rep = "REP-LAT",
-                           .account = "ACC-LAT",
-                           .territory = "DE-00",
-                           .status = SUBMITTED,
-                           .channel = IN_PERSON,
-                           .call_at = at - H };
-            r = s_call(&ret->f[i], id, 0, at, &c);
-        } else {
-            r = s_mix_event(&ret->f[i], tag, i / 20, (unsigned)(i % 20), id, 0, at);
-        }
-        ret->n = i + (r == 0);
-    }
-    if (r < 0)
-        bench_frames_free(ret);
-    return r;
+    return s_generate(ret, n, &(s_gen_t){ .tag = tag, .t0 = t0, .lat_every = lat_every },
+                      s_mix_one);
+}
+
+static int s_mix_part_one(bench_frame_t *f, size_t i, const char *id, const s_gen_t *g) {
+    unsigned k = (unsigned)(i % 20);
+    /* A feedback's alerts are named by its event id, which never comes
+     * back: with a period, two more calls take its place. */
+    if (g->period && (k == 17 || k == 18))
+        k += 3;
+    size_t cycle = g->period ? i / 20 % g->period : i / 20;
+    return s_mix_event(f, g->tag, cycle, k, id, 0, g->t0 + (int64_t)i * BENCH_STEP_MS);
+}
+
+int bench_mix_part(bench_frames_t *ret, size_t first, size_t n, const char *tag, int64_t t0,
+                   size_t period) {
+    return s_generate(ret, n, &(s_gen_t){ .tag = tag, .t0 = t0, .first = first, .period = period },
+                      s_mix_part_one);
+}
+
+static int s_open_call(bench_frame_t *f, size_t i, const char *id, const s_gen_t *g) {
+    char call[64], hcp[32], rep[32], acc[32], terr[16];
+    snprintf(call, sizeof call, "a0C7Q%s%08zuUAE", g->tag, i); /* Veeva-like 18 chars */
+    snprintf(hcp, sizeof hcp, "HCP-%05zu", i % 50000);
+    snprintf(rep, sizeof rep, "REP-%04zu", i % 2000);
+    snprintf(acc, sizeof acc, "ACC-%04zu", i % 5000);
+    snprintf(terr, sizeof terr, "DE-%02zu", i % 100);
+    s_call_t c = { .call_id = call,
+                   .hcp = hcp,
+                   .rep = rep,
+                   .account = acc,
+                   .territory = terr,
+                   .status = PLANNED,
+                   .channel = IN_PERSON,
+                   .call_at = g->t0 + 30 * 24 * H };
+    return s_call(f, id, 0, g->t0 + (int64_t)(i / 1000), &c);
 }
 
 int bench_open_calls(bench_frames_t *ret, size_t n, const char *tag, int64_t t0) {
-    int  r = s_alloc(ret, n);
-    char id[64], call[64], hcp[32], rep[32], acc[32], terr[16];
-    for (size_t i = 0; r == 0 && i < n; i++) {
-        snprintf(id, sizeof id, "%s-%zu", tag, i);
-        snprintf(call, sizeof call, "a0C7Q%s%08zuUAE", tag, i); /* Veeva-like 18 chars */
-        snprintf(hcp, sizeof hcp, "HCP-%05zu", i % 50000);
-        snprintf(rep, sizeof rep, "REP-%04zu", i % 2000);
-        snprintf(acc, sizeof acc, "ACC-%04zu", i % 5000);
-        snprintf(terr, sizeof terr, "DE-%02zu", i % 100);
-        s_call_t c = { .call_id = call,
-                       .hcp = hcp,
-                       .rep = rep,
-                       .account = acc,
-                       .territory = terr,
-                       .status = PLANNED,
-                       .channel = IN_PERSON,
-                       .call_at = t0 + 30 * 24 * H };
-        r = s_call(&ret->f[i], id, 0, t0 + (int64_t)(i / 1000), &c);
-        ret->n = i + (r == 0);
-    }
-    if (r < 0)
-        bench_frames_free(ret);
-    return r;
+    return s_generate(ret, n, &(s_gen_t){ .tag = tag, .t0 = t0 }, s_open_call);
+}
+
+static int s_open_case(bench_frame_t *f, size_t i, const char *id, const s_gen_t *g) {
+    char contract[64], hcp[32], rep[32];
+    snprintf(contract, sizeof contract, "K-%s-%08zu", g->tag, i);
+    snprintf(hcp, sizeof hcp, "HCP-%05zu", i % 50000);
+    snprintf(rep, sizeof rep, "REP-%04zu", i % 2000);
+    s_step_t s = { .contract = contract,
+                   .hcp = hcp,
+                   .rep = rep,
+                   .step = "NOMINATION",
+                   .owner = rep,
+                   .state = STARTED };
+    return s_step(f, id, 0, g->t0 + (int64_t)(i / 1000), &s);
 }
 
 int bench_open_cases(bench_frames_t *ret, size_t n, const char *tag, int64_t t0) {
-    int  r = s_alloc(ret, n);
-    char id[64], contract[64], hcp[32], rep[32];
-    for (size_t i = 0; r == 0 && i < n; i++) {
-        snprintf(id, sizeof id, "%s-%zu", tag, i);
-        snprintf(contract, sizeof contract, "K-%s-%08zu", tag, i);
-        snprintf(hcp, sizeof hcp, "HCP-%05zu", i % 50000);
-        snprintf(rep, sizeof rep, "REP-%04zu", i % 2000);
-        s_step_t s = { .contract = contract,
-                       .hcp = hcp,
-                       .rep = rep,
-                       .step = "NOMINATION",
-                       .owner = rep,
-                       .state = STARTED };
-        r = s_step(&ret->f[i], id, 0, t0 + (int64_t)(i / 1000), &s);
-        ret->n = i + (r == 0);
-    }
-    if (r < 0)
-        bench_frames_free(ret);
-    return r;
+    return s_generate(ret, n, &(s_gen_t){ .tag = tag, .t0 = t0 }, s_open_case);
 }
 
 int bench_marker(bench_frame_t *ret, const char *call_id, int64_t at) {

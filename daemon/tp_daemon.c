@@ -390,6 +390,7 @@ int tp_daemon_new(struct event_base *base, const tp_config_t *cfg, const tp_daem
         log_warning("http.ingest.enabled has no effect with http.enabled false");
     else if (cfg->http.ingest.enabled && !d->journal)
         log_warning("HTTP ingest without journal.enabled: a 200 means processed, not stored");
+    tp_engine_rebuilt(d->engine); /* rebuilt, and alerts can go out: see tp_engine.h */
     *ret = d;
     return 0;
 fail:

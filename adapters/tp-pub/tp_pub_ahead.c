@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/types.h>
 
+#include "tp_input.h"
 #include "tp_json.h"
 #include "touchpoint/v1/events.pb-c.h"
 
@@ -47,13 +48,6 @@ struct tp_pub_ahead {
     pthread_t       workers[MAX_WORKERS];
 };
 
-static bool s_blank(const char *s, size_t n) {
-    for (size_t i = 0; i < n; i++)
-        if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r' && s[i] != '\n')
-            return false;
-    return true;
-}
-
 static void s_item_clear(s_item_t *it) {
     tp_pub_event_clear(&it->ev);
     free(it->err);
@@ -79,7 +73,7 @@ static void s_read_chunk(tp_pub_ahead_t *a, s_slot_t *s) {
             break;
         }
         a->lineno++;
-        if (s_blank(line, (size_t)len)) {
+        if (tp_input_blank_line(line, (size_t)len)) {
             free(line);
             continue;
         }

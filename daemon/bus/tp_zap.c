@@ -42,9 +42,7 @@ struct tp_zap {
 };
 
 static void s_free_keys(s_key_t **set) {
-    s_key_t *k, *tmp;
-    TP_HASH_DRAIN(*set, k, tmp)
-    free(k);
+    TP_HASH_FREE_ALL(*set, s_key_t);
 }
 
 static s_domain_t *s_find(const tp_zap_t *z, const char *domain, size_t len) {

@@ -15,24 +15,16 @@
 #include <yaml.h>
 
 #include "tp_config_internal.h"
+#include "tp_errline.h"
 
 /* The format attribute is on the declaration (tp_config_internal.h). */
 int tp_config_fail(tp_config_ctx_t *p, const yaml_node_t *n, const char *fmt, ...) {
-    if (!p->err || p->errlen == 0)
-        return -EINVAL;
-    int at = n ? snprintf(p->err, p->errlen, "%s:%zu: ", p->name,
-                          p->defaults ? (size_t)0 : n->start_mark.line + 1)
-               : snprintf(p->err, p->errlen, "%s: ", p->name);
-    if (at >= 0 && (size_t)at < p->errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(p->err + at, p->errlen - (size_t)at, fmt, ap);
-        va_end(ap);
-    }
-    /* Values come from the file; keep the error on one line whatever they hold. */
-    for (char *s = p->err; *s; s++)
-        if ((unsigned char)*s < 0x20)
-            *s = '?';
+    /* Defaults are table text, not lines of the file: line 0. */
+    long    line = !n ? -1 : p->defaults ? 0 : (long)n->start_mark.line + 1;
+    va_list ap;
+    va_start(ap, fmt);
+    tp_errline_vformat(p->err, p->errlen, p->name, line, fmt, ap);
+    va_end(ap);
     return -EINVAL;
 }
 

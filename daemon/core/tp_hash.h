@@ -42,3 +42,12 @@ static inline void tp_hash_free_index(UT_hash_table *tbl) {
 #define TP_HASH_DRAIN(head, el, tmp)                                                   \
     for ((el) = (head), (head) = NULL, tp_hash_free_index((el) ? (el)->hh.tbl : NULL); \
          (el) && ((tmp) = (el)->hh.next, 1); (el) = (tmp))
+
+/* Frees every element of `head` (elements of `type` that own nothing but
+ * their own allocation) and leaves the table empty. */
+#define TP_HASH_FREE_ALL(head, type) \
+    do {                             \
+        type *e_, *t_;               \
+        TP_HASH_DRAIN(head, e_, t_)  \
+        free(e_);                    \
+    } while (0)

@@ -76,9 +76,7 @@ void tp_intern_destroy(tp_intern_t **p) {
     tp_intern_t *in = p ? *p : NULL;
     if (!in)
         return;
-    s_entry_t *e, *tmp;
-    TP_HASH_DRAIN(in->table, e, tmp)
-    free(e);
+    TP_HASH_FREE_ALL(in->table, s_entry_t);
     free(in);
     *p = NULL;
 }

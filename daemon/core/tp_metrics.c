@@ -68,9 +68,7 @@ static void s_family_free(tp_metric_t *f) {
         free(s->counts);
         free(s);
     }
-    s_value_t *v, *vtmp;
-    TP_HASH_DRAIN(f->values, v, vtmp)
-    free(v);
+    TP_HASH_FREE_ALL(f->values, s_value_t);
     for (size_t i = 0; i < f->n_labels; i++)
         free((char *)f->labels[i]);
     free(f->buckets);

@@ -431,6 +431,11 @@ const tp_lua_rules_t *tp_engine_lua_rules(const tp_engine_t *e) {
     return e->lua;
 }
 
+size_t tp_engine_rebuilt(tp_engine_t *e) {
+    tp_rule_ctx_t ctx = s_ctx(e);
+    return tp_lua_rules_resolve_gone(e->lua, &ctx);
+}
+
 void tp_engine_destroy(tp_engine_t **p) {
     tp_engine_t *e = p ? *p : NULL;
     if (!e)

@@ -101,6 +101,12 @@ void tp_engine_describe_rules(const tp_engine_t *e, char *buf, size_t len);
 /* The user-defined Lua rules, for their counters in /metrics and /status. */
 const tp_lua_rules_t *tp_engine_lua_rules(const tp_engine_t *e);
 
+/* The state is rebuilt and alerts go out again: what a snapshot's load
+ * had to leave for then happens now (the open alerts of Lua rules no
+ * longer configured resolve, see tp_lua_rules_resolve_gone). The number
+ * of alerts it raised. */
+size_t tp_engine_rebuilt(tp_engine_t *e);
+
 void tp_engine_destroy(tp_engine_t **p);
 
 /* ---- Snapshots (tp_snapio) ----

@@ -58,6 +58,13 @@ struct tp_ruleset {
     size_t           n_rt; /* slots below this may be in use */
 };
 
+int tp_rule_fire(const tp_rule_ctx_t *ctx, const tp_alert_spec_t *spec, const char *event_id) {
+    tp_alert_spec_t s = *spec;
+    s.event_ids = &event_id;
+    s.n_event_ids = event_id ? 1 : 0;
+    return tp_alerts_fire(ctx->alerts, &s, ctx->now_ms);
+}
+
 int tp_rule_fire_call(const tp_rule_ctx_t *ctx, const char *rule, Touchpoint__V1__Severity severity,
                       const tp_call_t *call, const char *summary, const tp_kv_t *evidence,
                       size_t n_evidence, const char *event_id) {
@@ -76,10 +83,8 @@ int tp_rule_fire_call(const tp_rule_ctx_t *ctx, const char *rule, Touchpoint__V1
         .summary = summary,
         .evidence = evidence,
         .n_evidence = n_evidence,
-        .event_ids = &event_id,
-        .n_event_ids = 1,
     };
-    return tp_alerts_fire(ctx->alerts, &spec, ctx->now_ms);
+    return tp_rule_fire(ctx, &spec, event_id);
 }
 
 int tp_rule_fire_case(const tp_rule_ctx_t *ctx, const char *rule, const tp_case_t *c,
@@ -97,10 +102,8 @@ int tp_rule_fire_case(const tp_rule_ctx_t *ctx, const char *rule, const tp_case_
         .summary = summary,
         .evidence = evidence,
         .n_evidence = n_evidence,
-        .event_ids = &event_id,
-        .n_event_ids = event_id && *event_id ? 1 : 0,
     };
-    return tp_alerts_fire(ctx->alerts, &spec, ctx->now_ms);
+    return tp_rule_fire(ctx, &spec, event_id && *event_id ? event_id : NULL);
 }
 
 int64_t tp_rule_case_forget_at(const tp_config_t *cfg, const tp_case_t *c) {

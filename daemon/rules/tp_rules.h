@@ -88,6 +88,11 @@ typedef struct tp_rule {
     int (*load)(void *state, const tp_rule_ctx_t *ctx, tp_snapr_t *r);
 } tp_rule_t;
 
+/* Fires `spec` at ctx->now_ms, caused by event_id (none when it is NULL):
+ * how every rule raises an alert, so the causing event is attached one
+ * way. spec's event_ids are ignored. Returns what tp_alerts_fire returns. */
+int tp_rule_fire(const tp_rule_ctx_t *ctx, const tp_alert_spec_t *spec, const char *event_id);
+
 /* Fires an accountability alert about a call: subject "call/<call_id>",
  * the call's HCP, rep, account, territory and id filled in, caused by
  * `event_id`. Returns what tp_alerts_fire returns. */

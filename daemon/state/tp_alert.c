@@ -105,6 +105,27 @@ static s_open_t *s_find(const tp_alerts_t *a, const char *rule, const char *subj
     return NULL;
 }
 
+/* Puts o (id and rule_len set) into the index and last in the opening
+ * order. 0 or -ENOMEM. */
+static int s_link(tp_alerts_t *a, s_open_t *o) {
+    size_t   idlen = strlen(o->id), rl = o->rule_len;
+    uint64_t sh = XXH3_64bits(o->id + rl + 1, idlen - rl - 1);
+    o->hash = s_hash(o->id, rl, sh);
+    o->subject_slot = (uint32_t)(sh % SUBJECT_SLOTS);
+    int r = tp_oa_put(&a->index, o->hash, o);
+    if (r < 0)
+        return r;
+    a->subjects[o->subject_slot]++;
+    o->next = NULL;
+    o->prev = a->last;
+    if (a->last)
+        a->last->next = o;
+    else
+        a->first = o;
+    a->last = o;
+    return 0;
+}
+
 /* Takes o out of the index and the opening order (does not free it). */
 static void s_unlink(tp_alerts_t *a, s_open_t *o) {
     tp_oa_remove_item(&a->index, o->hash, o);
@@ -292,22 +313,11 @@ int tp_alerts_fire(tp_alerts_t *a, const tp_alert_spec_t *spec, int64_t now_ms) 
     else
         protobuf_c_message_pack(&al.base, o->packed);
     o->rule_len = rl;
-    uint64_t sh = XXH3_64bits(id + rl + 1, idlen - rl - 1);
-    o->hash = s_hash(spec->rule, rl, sh);
-    o->subject_slot = (uint32_t)(sh % SUBJECT_SLOTS);
-    if ((r = tp_oa_put(&a->index, o->hash, o)) < 0) {
+    if ((r = s_link(a, o)) < 0) {
         free(o->packed);
         free(o);
         return r;
     }
-    a->subjects[o->subject_slot]++;
-    o->next = NULL;
-    o->prev = a->last;
-    if (a->last)
-        a->last->next = o;
-    else
-        a->first = o;
-    a->last = o;
     a->next_seq++;
     s_sink(a, &al, o->packed, o->len);
     return 1;
@@ -433,24 +443,13 @@ static int s_restore(tp_alerts_t *a, const uint8_t *buf, size_t len) {
         goto out;
     memcpy(o->id, al->alert_id, idlen + 1);
     o->rule_len = rl;
-    uint64_t sh = XXH3_64bits(o->id + rl + 1, idlen - rl - 1);
-    o->hash = s_hash(o->id, rl, sh);
-    o->subject_slot = (uint32_t)(sh % SUBJECT_SLOTS);
     o->len = len;
-    if (!(o->packed = malloc(len ? len : 1)) || tp_oa_put(&a->index, o->hash, o) < 0) {
+    if (!(o->packed = malloc(len ? len : 1)) || s_link(a, o) < 0) {
         free(o->packed);
         free(o);
         goto out;
     }
     memcpy(o->packed, buf, len);
-    a->subjects[o->subject_slot]++;
-    o->next = NULL;
-    o->prev = a->last;
-    if (a->last)
-        a->last->next = o;
-    else
-        a->first = o;
-    a->last = o;
     r = 0;
 out:
     tp_arena_reset(a->arena);

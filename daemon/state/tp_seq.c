@@ -76,9 +76,7 @@ void tp_seq_destroy(tp_seq_t **p) {
     tp_seq_t *s = p ? *p : NULL;
     if (!s)
         return;
-    s_source_t *e, *tmp;
-    TP_HASH_DRAIN(s->sources, e, tmp)
-    free(e);
+    TP_HASH_FREE_ALL(s->sources, s_source_t);
     free(s);
     *p = NULL;
 }

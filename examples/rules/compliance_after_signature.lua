@@ -9,15 +9,15 @@ return {
   name = "compliance_after_signature",
   kind = "friction",
   events = { "contracting" },
+  -- handed to on_event after ev and ctx (cheaper than ev.contracting.state...)
+  fields = { "contracting.state", "contracting.step", "contracting.contract_id" },
 
-  on_event = function(ev, ctx)
-    local s = ev.contracting
-    if s.state ~= "COMPLETED" then return end
+  on_event = function(ev, ctx, state, step, k)
+    if state ~= "COMPLETED" then return end
     local signed = ctx.config.signed_step or "CONTRACT_SIGNED"
     local approval = ctx.config.approval_step or "COMPLIANCE_APPROVAL"
     local within = ctx.config.within or 5 * 86400000
-    local k = s.contract_id
-    if s.step == approval then
+    if step == approval then
       ctx:put("approved/" .. k, true, 90 * 86400000)
       ctx:cancel(k)
       ctx:put("signed/" .. k, nil)
@@ -26,7 +26,8 @@ return {
                      summary = "Contract " .. k .. " got its compliance approval",
                      evidence = { resolution = "approved" } }
       end
-    elseif s.step == signed and not ctx:get("approved/" .. k) then
+    elseif step == signed and not ctx:get("approved/" .. k) then
+      local s = ev.contracting
       ctx:put("signed/" .. k, { hcp = s.hcp_id, rep = s.rep_id, at = s.at_ms }, within + 86400000)
       ctx:arm(k, s.at_ms + within)
     end

@@ -4,40 +4,25 @@
 --
 -- config: { min_words: 5, channels: [IN_PERSON] }
 
--- library functions as locals: a local is a register, `string.x` is two lookups
-local find, gsub, lower, match, rep, format =
-  string.find, string.gsub, string.lower, string.match, string.rep, string.format
+-- library functions as locals: a local is a register, `text.x` a lookup
+local words, normalize, format = text.words, text.normalize, string.format
 
 local BOILERPLATE = {
   ["n/a"] = true, ["na"] = true, ["none"] = true, ["-"] = true, ["."] = true,
   ["tbd"] = true, ["ok"] = true, ["see above"] = true, ["no notes"] = true,
 }
 
--- "Has it at least n words?" as one anchored pattern, made once per n:
--- "^%s*%S+%s+%S+%s+%S" is three words. The match stops at the n-th word, so
--- a long note costs no more than a short one (counting every word with
--- gsub reads all of it, and most notes pass).
-local AT_LEAST = setmetatable({}, { __index = function(t, n)
-  local p = "^%s*" .. rep("%S+%s+", n - 1) .. "%S"
-  t[n] = p
-  return p
-end })
-
-local function is_boilerplate(notes)
-  return BOILERPLATE[lower(match(notes, "^%s*(.-)%s*$"))] or false
-end
-
 return {
   name = "notes_quality",
   kind = "accountability",
   events = { "call" },
+  -- handed to on_event after ev and ctx: cheaper than reading them from ev
+  fields = { "call.status", "call.channel", "call.notes", "call.call_id" },
 
-  on_event = function(ev, ctx)
-    local call = ev.call
-    if call.status ~= "SUBMITTED" then return end
+  on_event = function(ev, ctx, status, channel, notes, call_id)
+    if status ~= "SUBMITTED" then return end
     local config = ctx.config
     local channels = config.channels
-    local channel = call.channel
     if channels then
       local wanted = false
       for i = 1, #channels do wanted = wanted or channels[i] == channel end
@@ -45,30 +30,33 @@ return {
     elseif channel ~= "IN_PERSON" then
       return
     end
-    local notes = call.notes
     local min = config.min_words or 5
+    -- words(notes, min) stops counting at min: a long note costs no more
+    -- than a short one
+    local thin = words(notes, min) < min
     -- every boilerplate phrase is two words or fewer: with min_words above 2
     -- it is too short anyway, so it is looked up only below that
-    local thin = min > 0 and (notes == "" or not find(notes, AT_LEAST[min]))
-    if not thin and min <= 2 then thin = is_boilerplate(notes) end
-    local subject = "call/" .. call.call_id
+    if not thin and min <= 2 then thin = BOILERPLATE[normalize(notes)] or false end
+    -- is_firing("call/", call_id) asks about "call/" .. call_id without
+    -- making that string (most events end here)
     if thin then
-      if ctx:is_firing(subject) then return end   -- cheaper than building an alert to dedup
-      local _, words = gsub(notes, "%S+", "")
+      if ctx:is_firing("call/", call_id) then return end   -- cheaper than building an alert to dedup
+      local n, call = words(notes), ev.call
+      local rep = call.rep_id
       ctx:fire{
-        subject = subject,
-        summary = format("Call %s by %s has %d word(s) of notes (%d needed)",
-                         call.call_id, call.rep_id, words, min),
-        evidence = { words = words, min_words = min, boilerplate = is_boilerplate(notes) },
-        hcp_id = call.hcp_id, rep_id = call.rep_id, account_id = call.account_id,
-        territory = call.territory, call_id = call.call_id,
+        subject = "call/" .. call_id,
+        summary = format("Call %s by %s has %d word(s) of notes (%d needed)", call_id, rep, n, min),
+        evidence = { words = n, min_words = min,
+                     boilerplate = BOILERPLATE[normalize(notes)] or false },
+        hcp_id = call.hcp_id, rep_id = rep, account_id = call.account_id,
+        territory = call.territory, call_id = call_id,
       }
-    elseif ctx:is_firing(subject) then
-      local _, words = gsub(notes, "%S+", "")
+    elseif ctx:is_firing("call/", call_id) then
+      local n = words(notes)
       ctx:resolve{
-        subject = subject,
-        summary = format("Call %s now has %d words of notes", call.call_id, words),
-        evidence = { resolution = "notes completed", words = words },
+        subject = "call/" .. call_id,
+        summary = format("Call %s now has %d words of notes", call_id, n),
+        evidence = { resolution = "notes completed", words = n },
       }
     end
   end,

@@ -388,6 +388,13 @@ void tp_dfx_stop_expect(tp_dfx_t *d, const char *needle) {
     free(log);
 }
 
+void tp_dfx_expect_refusal(tp_dfx_t *d, const char *needle) {
+    const char *argv[] = { TP_DAEMON_BIN, "--config", d->cfg, NULL };
+    assert_int_equal(tp_proc_spawn(&d->proc, argv, NULL, d->out, d->err), 0);
+    assert_int_equal(tp_proc_wait(&d->proc, TP_WAIT_MS), 1);
+    TP_EXPECT_FILE_HAS(d->err, needle);
+}
+
 void tp_dfx_free(tp_dfx_t *d) {
     tp_proc_reap(&d->proc);
     tp_test_alerts_clear(&d->got);

@@ -104,6 +104,11 @@ char *tp_dfx_stop(tp_dfx_t *d);
 /* tp_dfx_stop, then asserts its stderr says `needle`. */
 void tp_dfx_stop_expect(tp_dfx_t *d, const char *needle);
 
+/* Starts the daemon on the config at d->cfg (tp_dfx_write_config) and
+ * asserts that it refuses to: it exits 1 on its own, its stderr saying
+ * `needle`. */
+void tp_dfx_expect_refusal(tp_dfx_t *d, const char *needle);
+
 /* Starts the daemon again on the same config and state directory (after
  * tp_dfx_stop or a SIGKILL), re-syncing the subscriber. `extra_args` (may be
  * NULL) are added to the command line. */

@@ -30,6 +30,17 @@ tp_fixture_t *tp_fixture_new(const char *yaml) {
     return f;
 }
 
+void tp_fixture_reload(tp_fixture_t *f, const char *yaml) {
+    tp_config_t *next;
+    char         err[256] = "";
+    if (tp_config_parse(yaml, strlen(yaml), "reload.yaml", err, sizeof err, &next) < 0)
+        fail_msg("config: %s", err);
+    if (tp_engine_reconfigure(f->engine, next, err, sizeof err) < 0)
+        fail_msg("reload refused: %s", err);
+    tp_config_destroy(&f->cfg);
+    f->cfg = next;
+}
+
 void tp_fixture_free(tp_fixture_t *f) {
     tp_test_alerts_clear(&f->got);
     tp_engine_destroy(&f->engine);
@@ -238,6 +249,24 @@ int tp_fixture_setup(void **state) {
 
 int tp_fixture_teardown(void **state) {
     tp_fixture_free(*state);
+    return 0;
+}
+
+int tp_twin_setup(void **state) {
+    const tp_fixture_spec_t *spec = *state;
+    tp_twin_t               *t = calloc(1, sizeof *t);
+    assert_non_null(t);
+    t->w = t->both[0] = tp_fixture_spec("clock: wall\n", spec);
+    t->e = t->both[1] = tp_fixture_spec(NULL, spec);
+    *state = t;
+    return 0;
+}
+
+int tp_twin_teardown(void **state) {
+    tp_twin_t *t = *state;
+    tp_fixture_free(t->w);
+    tp_fixture_free(t->e);
+    free(t);
     return 0;
 }
 

@@ -31,6 +31,10 @@ typedef struct {
 tp_fixture_t *tp_fixture_new(const char *yaml);
 void          tp_fixture_free(tp_fixture_t *f);
 
+/* Reloads the engine with this YAML (tp_engine_reconfigure) as the daemon
+ * does on SIGHUP; asserts that it parses and is taken. */
+void tp_fixture_reload(tp_fixture_t *f, const char *yaml);
+
 /* The YAML of "only `rule` on": `head` (top-level keys; NULL means
  * "clock: event\n"), then a rules: section turning off every rule of the
  * registry but `rule`, then `rule: <settings>` when settings (a YAML flow
@@ -70,6 +74,14 @@ int tp_fixture_step_at(tp_fixture_t *f, const char *event_id, int64_t at_ms, con
 #define TP_STEP(f, ...) \
     assert_int_equal(tp_fixture_step((f), &(tp_test_step_t){ __VA_ARGS__ }), TP_ACCEPTED)
 #define TP_WATERMARK(f, now_ms) assert_int_equal(tp_fixture_watermark((f), (now_ms)), TP_ACCEPTED)
+
+/* Event time moves to now_ms (a watermark), after which exactly `count`
+ * alerts have been captured in all: the usual "by then, this many" check. */
+#define TP_EXPECT_AT(f, now_ms, count)                 \
+    do {                                               \
+        TP_WATERMARK((f), (now_ms));                   \
+        assert_int_equal((f)->got.n, (size_t)(count)); \
+    } while (0)
 
 /* A deadline's edge: with event time at `at_ms` exactly n alerts are
  * captured, one millisecond later n + 1 (the one due there). */
@@ -144,3 +156,17 @@ bool                         tp_fixture_has(const tp_fixture_t *f, const char *a
  * not NULL. Only detection times may differ (the caller checks those). */
 void tp_expect_same_alerts(const tp_fixture_t *w, const tp_fixture_t *e, size_t n, bool summary,
                            const char *key);
+
+/* The two fixtures a wall-vs-event test compares: the same spec in clock:
+ * wall (w) and in clock: event (e); both = { w, e } sends an event to each.
+ * TP_TWIN_TEST(fn, spec) runs fn with a tp_twin_t in *state, both freed
+ * after the test whether it passed or not. */
+typedef struct {
+    tp_fixture_t *w, *e;
+    tp_fixture_t *both[2];
+} tp_twin_t;
+
+int tp_twin_setup(void **state);
+int tp_twin_teardown(void **state);
+#define TP_TWIN_TEST(fn, spec) \
+    cmocka_unit_test_prestate_setup_teardown(fn, tp_twin_setup, tp_twin_teardown, (void *)&(spec))

@@ -149,6 +149,15 @@ int tp_test_get(unsigned port, const char *method, const char *path, const char 
     return tp_test_request(port, method, path, headers, NULL, ret_text);
 }
 
+void tp_test_get_expect(unsigned port, const char *path, int status, const char *needle) {
+    char *text = NULL;
+    int   got = tp_test_get(port, "GET", path, NULL, &text);
+    if (got != status || !text || !strstr(text, needle))
+        fail_msg("GET %s: expected %d with \"%s\", got %d:\n%s", path, status, needle, got,
+                 text ? text : "");
+    free(text);
+}
+
 double tp_test_metric(unsigned port, const char *name) {
     char *text;
     assert_int_equal(tp_test_get(port, "GET", "/metrics", NULL, &text), 200);

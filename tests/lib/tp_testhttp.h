@@ -48,6 +48,10 @@ bool tp_test_read_until(int fd, tp_test_text_t *t, size_t from, const char *need
 int tp_test_get(unsigned port, const char *method, const char *path, const char *headers,
                 char **ret_text);
 
+/* GET `path` answers `status` and its text (headers and body) holds
+ * `needle`; asserts both, naming what differs. */
+void tp_test_get_expect(unsigned port, const char *path, int status, const char *needle);
+
 /* The same with a body (Content-Length set; NULL = none). */
 int tp_test_request(unsigned port, const char *method, const char *path, const char *headers,
                     const char *body, char **ret_text);

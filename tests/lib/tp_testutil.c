@@ -9,6 +9,9 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +20,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <cmocka.h>
 
 extern char **environ;
 
@@ -268,4 +272,10 @@ unsigned tp_free_port(void) {
         port = ntohs(a.sin_port);
     close(fd);
     return port;
+}
+
+void *tp_fixture_or_skip(void **state) {
+    if (!*state)
+        skip();
+    return *state;
 }

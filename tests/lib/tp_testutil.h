@@ -75,6 +75,11 @@ bool tp_wait_lines(const char *path, const char *needle, size_t lines, int timeo
  * for servers a test starts. 0 on failure. */
 unsigned tp_free_port(void);
 
+/* The fixture a setup left in *state, or skip() for the test when it
+ * left NULL: something the test needs is not installed (the setup says
+ * which, and fails instead under TP_TEST_REQUIRE_ALL=1). */
+void *tp_fixture_or_skip(void **state);
+
 /* The main() of a test program (after <cmocka.h>): runs the tests given,
  * `cmocka_unit_test(test_x), ...`, as one group without group fixtures. */
 #define TP_TEST_MAIN(...)                                  \

@@ -213,6 +213,15 @@ static void test_no_escape(void **state) {
     s_abandoned("setmetatable(_ENV, nil)", NULL, TP_LUA_ERR_ERROR); /* locked */
     s_abandoned("local r = math.random()", NULL, TP_LUA_ERR_ERROR); /* no randomness */
     s_abandoned("ev.event_id = 'x'", NULL, TP_LUA_ERR_ERROR);       /* ev read-only */
+    /* no finalizers: one would run wherever the collector finds it, also
+     * outside any call and its budget */
+    s_abandoned("setmetatable({}, { __gc = function() end })", NULL, TP_LUA_ERR_BAD_ARGUMENT);
+    /* other metatables are fine: the call goes on to a bad argument of its own */
+    s_abandoned("setmetatable({}, { __index = {} }) ctx:arm('k', 'soon')", NULL,
+                TP_LUA_ERR_BAD_ARGUMENT);
+    s_abandoned("local t = setmetatable({}, { __index = { x = 1 } })\n"
+                "    if t.x ~= 1 then ctx:arm('k', 'soon') end error('ok')",
+                NULL, TP_LUA_ERR_ERROR);
 }
 
 /* An ev kept past its call is dead, not freed memory. */

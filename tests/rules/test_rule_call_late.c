@@ -62,8 +62,7 @@ static void test_fires_just_past_submit_within(void **state) {
 static void test_exactly_submit_within_is_on_time(void **state) {
     tp_fixture_t *f = *state;
     s_submit(f, "s", "C-1", DUE, CALL_AT);
-    TP_WATERMARK(f, DUE + 30 * TP_D);
-    assert_int_equal(f->got.n, 0);
+    TP_EXPECT_AT(f, DUE + 30 * TP_D, 0);
     assert_int_equal(tp_engine_deadlines(f->engine), 0); /* call and marker forgotten */
 }
 
@@ -101,8 +100,7 @@ static void test_planned_then_late_submission_fires_once(void **state) {
     tp_fixture_t *f = *state;
     TP_CALL(f, .event_id = "p", .at_ms = TP_T0, .call_id = "C-1", .status = PLANNED,
             .call_at_ms = CALL_AT);
-    TP_WATERMARK(f, DUE + TP_D);
-    assert_int_equal(f->got.n, 0); /* no submission yet: not this rule's case */
+    TP_EXPECT_AT(f, DUE + TP_D, 0); /* no submission yet: not this rule's case */
     s_submit(f, "s", "C-1", DUE + TP_D + TP_H, CALL_AT);
     assert_int_equal(f->got.n, 1);
     assert_string_equal(tp_test_evidence(f->got.alerts[0], "late_by"), "1d1h");
@@ -129,8 +127,7 @@ static void test_correction_of_on_time_call_is_not_judged(void **state) {
     tp_fixture_t *f = *state;
     s_submit(f, "s", "C-1", DUE - TP_H, CALL_AT);
     s_submit(f, "c", "C-1", DUE + 3 * TP_D, CALL_AT);
-    TP_WATERMARK(f, DUE + 40 * TP_D);
-    assert_int_equal(f->got.n, 0);
+    TP_EXPECT_AT(f, DUE + 40 * TP_D, 0);
 }
 
 /* submitted_at_ms is the CRM's stamp; occurred_at_ms only stands in for it
@@ -241,10 +238,8 @@ static void test_monthly_per_month_override(void **state) {
 /* The same input in wall mode gives the same alerts; the expiry comes
  * from the timer. */
 static void test_wall_clock_gives_the_same_alerts(void **state) {
-    (void)state;
-    tp_fixture_t *w = tp_fixture_only("clock: wall\n", RULE, NULL);
-    tp_fixture_t *e = tp_fixture_only(NULL, RULE, NULL);
-    tp_fixture_t *both[2] = { w, e };
+    tp_twin_t    *t = *state;
+    tp_fixture_t *w = t->w, *e = t->e, **both = t->both;
     int64_t       s = DUE + 5 * TP_H;
     w->wall_ms = s + 100;
     for (int i = 0; i < 2; i++) {
@@ -258,8 +253,6 @@ static void test_wall_clock_gives_the_same_alerts(void **state) {
     tp_expect_same_alerts(w, e, 2, true, NULL);
     tp_expect_detected(w, e, 0, s + 100, s); /* the wall clock */
     tp_expect_detected(w, e, 1, s + 7 * TP_D + 250, s + 7 * TP_D + 1);
-    tp_fixture_free(w);
-    tp_fixture_free(e);
 }
 
 TP_TEST_MAIN(TP_FIXTURE_TEST(test_fires_just_past_submit_within, s_fx),
@@ -274,4 +267,4 @@ TP_TEST_MAIN(TP_FIXTURE_TEST(test_fires_just_past_submit_within, s_fx),
              cmocka_unit_test(test_monthly_cutoff_boundary),
              cmocka_unit_test(test_monthly_december_rolls_over),
              cmocka_unit_test(test_monthly_per_month_override),
-             cmocka_unit_test(test_wall_clock_gives_the_same_alerts))
+             TP_TWIN_TEST(test_wall_clock_gives_the_same_alerts, s_fx))

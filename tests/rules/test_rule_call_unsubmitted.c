@@ -47,8 +47,7 @@ static void test_fires_at_deadline_without_further_input(void **state) {
                       { "status", "PLANNED" } });
     assert_string_equal(a->event_ids[0], "p");
     /* Time moving on does not fire it again. */
-    TP_WATERMARK(f, DUE + 30 * TP_D);
-    assert_int_equal(f->got.n, 1);
+    TP_EXPECT_AT(f, DUE + 30 * TP_D, 1);
 }
 
 static void test_any_event_moves_time_not_only_watermarks(void **state) {
@@ -63,8 +62,7 @@ static void test_submitted_in_time_never_fires(void **state) {
     tp_fixture_t *f = *state;
     s_planned(f, "p", TP_T0, CALL_AT);
     s_status(f, "s", DUE, SUBMITTED); /* exactly at the deadline */
-    TP_WATERMARK(f, DUE + 10 * TP_D);
-    assert_int_equal(f->got.n, 0);
+    TP_EXPECT_AT(f, DUE + 10 * TP_D, 0);
 }
 
 static void test_late_submission_resolves(void **state) {
@@ -85,8 +83,7 @@ static void test_cancel_before_and_after(void **state) {
     tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
     s_planned(f, "p", TP_T0, CALL_AT);
     s_status(f, "c", TP_T0 + TP_H, CANCELLED);
-    TP_WATERMARK(f, DUE + TP_D);
-    assert_int_equal(f->got.n, 0);
+    TP_EXPECT_AT(f, DUE + TP_D, 0);
     tp_fixture_free(f);
 
     f = tp_fixture_only(NULL, RULE, NULL);
@@ -102,10 +99,8 @@ static void test_rescheduled_call_moves_the_deadline(void **state) {
     tp_fixture_t *f = *state;
     s_planned(f, "p1", TP_T0, CALL_AT);
     s_planned(f, "p2", TP_T0 + TP_H, CALL_AT + 3 * TP_D); /* moved three days later */
-    TP_WATERMARK(f, DUE + TP_D);
-    assert_int_equal(f->got.n, 0);
-    TP_WATERMARK(f, DUE + 3 * TP_D + 1);
-    assert_int_equal(f->got.n, 1);
+    TP_EXPECT_AT(f, DUE + TP_D, 0);
+    TP_EXPECT_AT(f, DUE + 3 * TP_D + 1, 1);
 }
 
 static void test_saved_versions_do_not_fire_twice(void **state) {
@@ -113,8 +108,7 @@ static void test_saved_versions_do_not_fire_twice(void **state) {
     s_planned(f, "p", TP_T0, CALL_AT);
     TP_WATERMARK(f, DUE + 1);
     s_status(f, "s1", DUE + 2, SAVED); /* re-arms; already in the past */
-    TP_WATERMARK(f, DUE + 10);
-    assert_int_equal(f->got.n, 1);
+    TP_EXPECT_AT(f, DUE + 10, 1);
 }
 
 static void test_out_of_order_submission_first(void **state) {
@@ -124,8 +118,7 @@ static void test_out_of_order_submission_first(void **state) {
     s_planned(f, "p", TP_T0, CALL_AT);
     /* And a draft stamped later than the submission (producer clock skew). */
     s_planned(f, "p-skew", TP_T0 + 11 * TP_H, CALL_AT);
-    TP_WATERMARK(f, DUE + 10 * TP_D);
-    assert_int_equal(f->got.n, 0);
+    TP_EXPECT_AT(f, DUE + 10 * TP_D, 0);
     assert_int_equal(tp_engine_stats(f->engine)->stale_versions, 2);
 }
 
@@ -161,10 +154,8 @@ static void test_late_correction_extends_retention(void **state) {
 /* The same input in wall mode gives the same alerts (only their
  * detection time differs): the deadline fires from the timer. */
 static void test_wall_clock_gives_the_same_alerts(void **state) {
-    (void)state;
-    tp_fixture_t *w = tp_fixture_only("clock: wall\n", RULE, NULL);
-    tp_fixture_t *e = tp_fixture_only(NULL, RULE, NULL);
-    tp_fixture_t *both[2] = { w, e };
+    tp_twin_t    *t = *state;
+    tp_fixture_t *w = t->w, *e = t->e, **both = t->both;
     for (int i = 0; i < 2; i++)
         s_planned(both[i], "p", TP_T0, CALL_AT);
     tp_expect_wall_edge(w, e, DUE, 1);
@@ -172,8 +163,6 @@ static void test_wall_clock_gives_the_same_alerts(void **state) {
         s_status(both[i], "s", DUE + 2 * TP_H, SUBMITTED);
     tp_expect_same_alerts(w, e, 2, true, NULL);
     tp_expect_detected(w, e, 0, DUE + 250, DUE + 1); /* the wall clock */
-    tp_fixture_free(w);
-    tp_fixture_free(e);
 }
 
 TP_TEST_MAIN(TP_FIXTURE_TEST(test_fires_at_deadline_without_further_input, s_fx),
@@ -186,4 +175,4 @@ TP_TEST_MAIN(TP_FIXTURE_TEST(test_fires_at_deadline_without_further_input, s_fx)
              TP_FIXTURE_TEST(test_out_of_order_submission_first, s_fx),
              TP_FIXTURE_TEST(test_calls_are_forgotten_after_their_last_deadline, s_fx),
              TP_FIXTURE_TEST(test_late_correction_extends_retention, s_fx),
-             cmocka_unit_test(test_wall_clock_gives_the_same_alerts))
+             TP_TWIN_TEST(test_wall_clock_gives_the_same_alerts, s_fx))

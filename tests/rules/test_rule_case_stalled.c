@@ -53,8 +53,7 @@ static void test_fires_just_past_stall_after(void **state) {
                       { "contract_type", "SPEAKER" } });
     assert_string_equal(a->event_ids[0], "e4");
     /* Time moving on does not fire it again. */
-    TP_WATERMARK(f, TP_T0 + 60 * TP_D);
-    assert_int_equal(f->got.n, 1);
+    TP_EXPECT_AT(f, TP_T0 + 60 * TP_D, 1);
 }
 
 static void test_every_event_moves_the_deadline(void **state) {
@@ -99,16 +98,14 @@ static void test_stale_events_neither_rearm_earlier_nor_resolve(void **state) {
     TP_STEP(f, .event_id = "old2", .at_ms = TP_T0 + 4 * TP_D, .step = "CONTRACT_SENT",
             .state = STARTED);
     assert_int_equal(f->got.n, 1);
-    TP_WATERMARK(f, TP_T0 + 40 * TP_D);
-    assert_int_equal(f->got.n, 1);
+    TP_EXPECT_AT(f, TP_T0 + 40 * TP_D, 1);
     assert_int_equal(tp_engine_open_alerts(f->engine), 1);
 }
 
 static void test_case_close_resolves_and_disarms(void **state) {
     tp_fixture_t *f = *state;
     TP_STEP(f, .event_id = "e1", .at_ms = TP_T0, .state = STARTED);
-    TP_WATERMARK(f, TP_T0 + STALL + 1);
-    assert_int_equal(f->got.n, 1);
+    TP_EXPECT_AT(f, TP_T0 + STALL + 1, 1);
     TP_STEP(f, .event_id = "close", .at_ms = TP_T0 + 11 * TP_D, .step = "PAYMENT",
             .state = COMPLETED, .case_closed = true);
     assert_int_equal(f->got.n, 2);
@@ -117,16 +114,14 @@ static void test_case_close_resolves_and_disarms(void **state) {
     /* A late event on the closed case arms nothing. */
     TP_STEP(f, .event_id = "late", .at_ms = TP_T0 + 12 * TP_D, .step = "FMV_REVIEW",
             .state = STARTED);
-    TP_WATERMARK(f, TP_T0 + 18 * TP_D);
-    assert_int_equal(f->got.n, 2);
+    TP_EXPECT_AT(f, TP_T0 + 18 * TP_D, 2);
 
     /* Closed (here: cancelled) before stall_after: never fires. */
     TP_STEP(f, .event_id = "k2", .at_ms = TP_T0 + 18 * TP_D, .contract_id = "K-2",
             .state = STARTED);
     TP_STEP(f, .event_id = "k2x", .at_ms = TP_T0 + 19 * TP_D, .contract_id = "K-2",
             .state = CANCELLED, .case_closed = true);
-    TP_WATERMARK(f, TP_T0 + 25 * TP_D);
-    assert_int_equal(f->got.n, 2);
+    TP_EXPECT_AT(f, TP_T0 + 25 * TP_D, 2);
     assert_int_equal(tp_engine_open_alerts(f->engine), 0);
 }
 
@@ -137,24 +132,20 @@ static void test_retention_watch_follows_the_case(void **state) {
     (void)state;
     tp_fixture_t *f = s_new("clock: event\nlimits: { open_case_horizon: 30d }\n", SETTINGS);
     TP_STEP(f, .event_id = "e1", .at_ms = TP_T0, .state = STARTED);
-    TP_WATERMARK(f, TP_T0 + 25 * TP_D);
-    assert_int_equal(f->got.n, 1);
+    TP_EXPECT_AT(f, TP_T0 + 25 * TP_D, 1);
     TP_STEP(f, .event_id = "e2", .at_ms = TP_T0 + 5 * TP_D, .step = "FMV_REVIEW", .state = STARTED);
     assert_int_equal(f->got.n, 1); /* still silent for 20d */
     TP_WATERMARK(f, TP_T0 + 35 * TP_D);
     assert_int_equal(tp_engine_cases(f->engine), 1);
     assert_int_equal(f->got.n, 1);
-    TP_WATERMARK(f, TP_T0 + 35 * TP_D + 1);
-    assert_int_equal(f->got.n, 2);
+    TP_EXPECT_AT(f, TP_T0 + 35 * TP_D + 1, 2);
     assert_string_equal(tp_test_evidence(f->got.alerts[1], "resolution"), "case forgotten");
     tp_fixture_free(f);
 }
 
 static void test_wall_clock_gives_the_same_alerts(void **state) {
-    (void)state;
-    tp_fixture_t *w = s_new("clock: wall\n", SETTINGS);
-    tp_fixture_t *e = s_new(NULL, SETTINGS);
-    tp_fixture_t *both[2] = { w, e };
+    tp_twin_t    *t = *state;
+    tp_fixture_t *w = t->w, *e = t->e, **both = t->both;
     for (int i = 0; i < 2; i++)
         TP_STEP(both[i], .event_id = "e1", .at_ms = TP_T0, .state = STARTED);
     tp_expect_wall_edge(w, e, TP_T0 + STALL, 1);
@@ -163,8 +154,6 @@ static void test_wall_clock_gives_the_same_alerts(void **state) {
         TP_STEP(both[i], .event_id = "e2", .at_ms = TP_T0 + 12 * TP_D, .state = COMPLETED);
     tp_expect_same_alerts(w, e, 2, false, "last_step_at");
     tp_expect_detected(w, e, 0, TP_T0 + STALL + 250, TP_T0 + STALL + 1);
-    tp_fixture_free(w);
-    tp_fixture_free(e);
 }
 
 TP_TEST_MAIN(TP_FIXTURE_TEST(test_fires_just_past_stall_after, s_fx),
@@ -173,4 +162,4 @@ TP_TEST_MAIN(TP_FIXTURE_TEST(test_fires_just_past_stall_after, s_fx),
              TP_FIXTURE_TEST(test_stale_events_neither_rearm_earlier_nor_resolve, s_fx),
              TP_FIXTURE_TEST(test_case_close_resolves_and_disarms, s_fx),
              cmocka_unit_test(test_retention_watch_follows_the_case),
-             cmocka_unit_test(test_wall_clock_gives_the_same_alerts))
+             TP_TWIN_TEST(test_wall_clock_gives_the_same_alerts, s_fx))

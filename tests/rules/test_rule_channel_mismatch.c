@@ -236,10 +236,8 @@ static void test_firing_hcp_is_kept(void **state) {
 
 /* The same input in wall mode gives the same alerts. */
 static void test_wall_clock_gives_the_same_alerts(void **state) {
-    (void)state;
-    tp_fixture_t *w = tp_fixture_only("clock: wall\n", RULE, NULL);
-    tp_fixture_t *e = tp_fixture_only(NULL, RULE, NULL);
-    tp_fixture_t *both[2] = { w, e };
+    tp_twin_t    *t = *state;
+    tp_fixture_t *w = t->w, *e = t->e, **both = t->both;
     const int     channels[] = { PHONE, VIDEO, PHONE, PHONE, EMAIL };
     for (int i = 0; i < 2; i++)
         assert_int_equal(s_prefers(both[i], "fb", D0, EMAIL), 0);
@@ -255,8 +253,6 @@ static void test_wall_clock_gives_the_same_alerts(void **state) {
     tp_expect_same_alerts(w, e, 2, true, NULL);
     for (size_t i = 0; i < 2; i++)
         assert_int_equal(w->got.alerts[i]->detected_at_ms, e->got.alerts[i]->detected_at_ms);
-    tp_fixture_free(w);
-    tp_fixture_free(e);
 }
 
 TP_TEST_MAIN(TP_FIXTURE_TEST(test_fires_when_the_last_calls_all_miss, s_fx),
@@ -267,4 +263,4 @@ TP_TEST_MAIN(TP_FIXTURE_TEST(test_fires_when_the_last_calls_all_miss, s_fx),
              TP_FIXTURE_TEST(test_correction_duplicate_and_cancel, s_fx),
              cmocka_unit_test(test_last_calls_config), cmocka_unit_test(test_idle_hcp_is_forgotten),
              TP_FIXTURE_TEST(test_firing_hcp_is_kept, s_fx),
-             cmocka_unit_test(test_wall_clock_gives_the_same_alerts))
+             TP_TWIN_TEST(test_wall_clock_gives_the_same_alerts, s_fx))

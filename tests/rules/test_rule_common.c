@@ -258,8 +258,7 @@ static void s_enabled_fires(const s_row_t *row) {
 static void s_disabled_is_silent(const s_row_t *row) {
     tp_fixture_t *f = s_fixture(row, "{ enabled: false }");
     s_fire(f, row, 1);
-    TP_WATERMARK(f, row->quiet_ms);
-    assert_int_equal(f->got.n, 0);
+    TP_EXPECT_AT(f, row->quiet_ms, 0);
     if (row->disarmed)
         assert_int_equal(tp_engine_deadlines(f->engine), 0);
     tp_fixture_free(f);
@@ -272,8 +271,7 @@ static void s_duplicate_does_nothing(const s_row_t *row) {
     tp_expect(f, 0, TP_FIRING, row->alert_id);
     if (s_is_event(&row->again)) {
         assert_int_equal(s_send(f, &row->again), TP_ACCEPTED);
-        TP_WATERMARK(f, row->again_ms);
-        assert_int_equal(f->got.n, 1);
+        TP_EXPECT_AT(f, row->again_ms, 1);
     }
     tp_fixture_free(f);
 }

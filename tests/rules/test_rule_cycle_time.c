@@ -113,8 +113,7 @@ static void test_cancelled_contract_never_fires(void **state) {
     TP_STEP(f, .event_id = "s", .at_ms = TP_T0, .state = STARTED);
     TP_STEP(f, .event_id = "x", .at_ms = TP_T0 + 30 * TP_D, .state = CANCELLED,
             .case_closed = true);
-    TP_WATERMARK(f, TP_T0 + 60 * TP_D);
-    assert_int_equal(f->got.n, 0);
+    TP_EXPECT_AT(f, TP_T0 + 60 * TP_D, 0);
 }
 
 static void test_judged_once(void **state) {
@@ -128,8 +127,7 @@ static void test_judged_once(void **state) {
             .case_closed = true);
     assert_int_equal(f->got.n, 1);
     /* After it expired, still not judged again. */
-    TP_WATERMARK(f, TP_T0 + 27 * TP_D + 1);
-    assert_int_equal(f->got.n, 2);
+    TP_EXPECT_AT(f, TP_T0 + 27 * TP_D + 1, 2);
     TP_STEP(f, .event_id = "later", .at_ms = TP_T0 + 27 * TP_D + 2, .step = "PAYMENT",
             .state = COMPLETED, .case_closed = true);
     assert_int_equal(f->got.n, 2);
@@ -195,9 +193,8 @@ static void test_unknown_contract_type_has_no_target(void **state) {
 }
 
 static void test_wall_clock_gives_the_same_alerts(void **state) {
-    (void)state;
-    tp_fixture_t *w = s_new("clock: wall\n", SETTINGS);
-    tp_fixture_t *e = s_new(NULL, SETTINGS);
+    tp_twin_t    *t = *state;
+    tp_fixture_t *w = t->w, *e = t->e;
     int64_t       close = TP_T0 + 20 * TP_D;
     tp_fixture_wall_tick(w, close);
     s_contract(w, "K-1", close);
@@ -206,8 +203,6 @@ static void test_wall_clock_gives_the_same_alerts(void **state) {
     tp_expect_wall_edge(w, e, close + WEEK, 2);
     tp_expect_same_alerts(w, e, 2, true, NULL);
     tp_expect_detected(w, e, 1, close + WEEK + 250, close + WEEK + 1);
-    tp_fixture_free(w);
-    tp_fixture_free(e);
 }
 
 TP_TEST_MAIN(TP_FIXTURE_TEST(test_fires_just_past_the_target, s_fx),
@@ -218,4 +213,4 @@ TP_TEST_MAIN(TP_FIXTURE_TEST(test_fires_just_past_the_target, s_fx),
              TP_FIXTURE_TEST(test_duplicate_close_does_nothing, s_fx),
              TP_FIXTURE_TEST(test_out_of_order_events, s_fx),
              TP_FIXTURE_TEST(test_unknown_contract_type_has_no_target, s_fx),
-             cmocka_unit_test(test_wall_clock_gives_the_same_alerts))
+             TP_TWIN_TEST(test_wall_clock_gives_the_same_alerts, s_fx))

@@ -61,8 +61,7 @@ static void test_fires_at_deadline_without_further_input(void **state) {
     assert_int_equal(a->n_event_ids, 1);
     assert_string_equal(a->event_ids[0], "F-1");
     /* Time moving on does not fire it again. */
-    TP_WATERMARK(f, DUE + 30 * TP_D);
-    assert_int_equal(f->got.n, 1);
+    TP_EXPECT_AT(f, DUE + 30 * TP_D, 1);
 }
 
 /* nps <= 6 or effort >= 5 (defaults), and configured thresholds. */
@@ -78,8 +77,7 @@ static void test_detractor_thresholds(void **state) {
         { .event_id = "both", .hcp_id = "H-6", .nps = 9, .effort = 7 },
     };
     tp_fixture_feedbacks(f, FB_AT, fbs, sizeof fbs / sizeof fbs[0]);
-    TP_WATERMARK(f, DUE + 1);
-    assert_int_equal(f->got.n, 3); /* equal deadlines: any order */
+    TP_EXPECT_AT(f, DUE + 1, 3); /* equal deadlines: any order */
     const Touchpoint__V1__Alert *nps6 = tp_fixture_find(f, "follow_up_missing:feedback/nps6");
     const Touchpoint__V1__Alert *eff5 = tp_fixture_find(f, "follow_up_missing:feedback/eff5");
     const Touchpoint__V1__Alert *both = tp_fixture_find(f, "follow_up_missing:feedback/both");
@@ -117,8 +115,7 @@ static void test_per_source_scale(void **state) {
         { .event_id = "s-eff5", .source = "survey", .hcp_id = "H-6", .nps = -1, .effort = 5 },
     };
     tp_fixture_feedbacks(f, FB_AT, fbs, sizeof fbs / sizeof fbs[0]);
-    TP_WATERMARK(f, DUE + 1);
-    assert_int_equal(f->got.n, 3); /* equal deadlines: any order */
+    TP_EXPECT_AT(f, DUE + 1, 3); /* equal deadlines: any order */
     assert_string_equal(tp_fixture_find(f, "follow_up_missing:feedback/m-eff2")->hcp_id, "H-1");
     assert_string_equal(tp_fixture_find(f, "follow_up_missing:feedback/m-nps5")->hcp_id, "H-5");
     assert_string_equal(tp_fixture_find(f, "follow_up_missing:feedback/s-eff5")->hcp_id, "H-6");
@@ -130,8 +127,7 @@ static void test_follow_up_in_time_cancels(void **state) {
     tp_fixture_t *f = tp_fixture_only(NULL, RULE, NULL);
     s_feedback(f, "F-1", FB_AT, 2, -1);
     s_call(f, "c", "C-1", "HCP-1", SUBMITTED, FB_AT + TP_D, FB_AT + TP_D);
-    TP_WATERMARK(f, EXPIRY + TP_D);
-    assert_int_equal(f->got.n, 0);
+    TP_EXPECT_AT(f, EXPIRY + TP_D, 0);
     assert_int_equal(tp_engine_deadlines(f->engine), 0); /* nothing left behind */
     tp_fixture_free(f);
 
@@ -139,8 +135,7 @@ static void test_follow_up_in_time_cancels(void **state) {
     f = tp_fixture_only(NULL, RULE, NULL);
     s_feedback(f, "F-1", FB_AT, 2, -1);
     s_call(f, "c", "C-1", "HCP-1", SUBMITTED, DUE, DUE);
-    TP_WATERMARK(f, DUE + TP_D);
-    assert_int_equal(f->got.n, 0);
+    TP_EXPECT_AT(f, DUE + TP_D, 0);
     tp_fixture_free(f);
 }
 
@@ -152,8 +147,7 @@ static void test_calls_that_do_not_count(void **state) {
     s_call(f, "same", "C-1", "HCP-1", SUBMITTED, FB_AT + TP_H, FB_AT);
     s_call(f, "other", "C-2", "HCP-2", SUBMITTED, FB_AT + TP_H, FB_AT + TP_H);
     s_call(f, "plan", "C-3", "HCP-1", PLANNED, FB_AT + TP_H, FB_AT + 2 * TP_D);
-    TP_WATERMARK(f, DUE + 1);
-    assert_int_equal(f->got.n, 1);
+    TP_EXPECT_AT(f, DUE + 1, 1);
     /* A late submission of a call dated before the feedback resolves nothing. */
     s_call(f, "old", "C-4", "HCP-1", SUBMITTED, DUE + TP_D, FB_AT - TP_H);
     assert_int_equal(f->got.n, 1);
@@ -217,12 +211,10 @@ static void test_never_fires_twice_for_one_feedback(void **state) {
         .event_id = "e2", .feedback_id = "e1", .at_ms = FB_AT + TP_H, .nps = 1, .effort = -1
     };
     assert_int_equal(tp_fixture_feedback(f, &again), 0);
-    TP_WATERMARK(f, DUE + TP_D);
-    assert_int_equal(f->got.n, 1);
+    TP_EXPECT_AT(f, DUE + TP_D, 1);
     again.event_id = "e3"; /* while FIRING */
     assert_int_equal(tp_fixture_feedback(f, &again), 0);
-    TP_WATERMARK(f, DUE + 2 * TP_D);
-    assert_int_equal(f->got.n, 1);
+    TP_EXPECT_AT(f, DUE + 2 * TP_D, 1);
     assert_int_equal(tp_engine_stats(f->engine)->duplicates, 1);
 }
 
@@ -232,15 +224,13 @@ static void test_one_call_follows_up_every_earlier_feedback(void **state) {
     tp_fixture_t *f = *state;
     s_feedback(f, "F-1", FB_AT, 1, -1);
     s_feedback(f, "F-2", FB_AT + TP_H, -1, 6);
-    TP_WATERMARK(f, DUE + TP_H + 1);
-    assert_int_equal(f->got.n, 2);
+    TP_EXPECT_AT(f, DUE + TP_H + 1, 2);
     s_call(f, "c", "C-1", "HCP-1", SUBMITTED, DUE + TP_D, DUE + TP_D);
     assert_int_equal(f->got.n, 4);
     assert_int_equal(f->got.alerts[2]->status, TP_RESOLVED);
     assert_int_equal(f->got.alerts[3]->status, TP_RESOLVED);
     s_feedback(f, "F-3", DUE + 2 * TP_D, 1, -1);
-    TP_WATERMARK(f, DUE + 9 * TP_D + 1);
-    assert_int_equal(f->got.n, 5);
+    TP_EXPECT_AT(f, DUE + 9 * TP_D + 1, 5);
     assert_string_equal(f->got.alerts[4]->alert_id, "follow_up_missing:feedback/F-3");
 }
 
@@ -250,8 +240,7 @@ static void test_feedback_arriving_after_its_follow_up(void **state) {
     s_call(f, "c", "C-1", "HCP-1", SUBMITTED, FB_AT + TP_D, FB_AT + TP_D);
     s_feedback(f, "F-1", FB_AT, 2, -1);            /* dated before the call */
     s_feedback(f, "F-2", FB_AT + 2 * TP_D, 2, -1); /* dated after it */
-    TP_WATERMARK(f, EXPIRY);
-    assert_int_equal(f->got.n, 1);
+    TP_EXPECT_AT(f, EXPIRY, 1);
     assert_string_equal(f->got.alerts[0]->alert_id, "follow_up_missing:feedback/F-2");
 }
 
@@ -262,14 +251,11 @@ static void test_feedback_arriving_after_its_deadline(void **state) {
     TP_WATERMARK(f, DUE + 10 * TP_D);
     s_feedback(f, "F-1", FB_AT, 2, -1);
     assert_int_equal(f->got.n, 0);
-    TP_WATERMARK(f, DUE + 10 * TP_D + 1);
-    assert_int_equal(f->got.n, 1);
+    TP_EXPECT_AT(f, DUE + 10 * TP_D + 1, 1);
     assert_int_equal(f->got.alerts[0]->detected_at_ms, DUE + 10 * TP_D); /* the clock */
-    TP_WATERMARK(f, EXPIRY + 1);
-    assert_int_equal(f->got.n, 2);
+    TP_EXPECT_AT(f, EXPIRY + 1, 2);
     s_feedback(f, "F-old", FB_AT, 2, -1); /* now past its expiry */
-    TP_WATERMARK(f, EXPIRY + 10 * TP_D);
-    assert_int_equal(f->got.n, 2);
+    TP_EXPECT_AT(f, EXPIRY + 10 * TP_D, 2);
 }
 
 /* The latest version of a call wins: a correction that re-dates a call
@@ -281,8 +267,7 @@ static void test_call_versions(void **state) {
     s_call(f, "p", "C-1", "HCP-1", PLANNED, FB_AT + 2 * TP_H, FB_AT + TP_D); /* stale */
     assert_int_equal(tp_engine_stats(f->engine)->stale_versions, 1);
     s_call(f, "c", "C-1", "HCP-1", SUBMITTED, FB_AT + 3 * TP_H, FB_AT + 2 * TP_H);
-    TP_WATERMARK(f, EXPIRY + 1);
-    assert_int_equal(f->got.n, 0);
+    TP_EXPECT_AT(f, EXPIRY + 1, 0);
 }
 
 /* The comment is cut to 200 bytes on a UTF-8 character boundary. */
@@ -295,8 +280,7 @@ static void test_comment_excerpt(void **state) {
         .event_id = "F-1", .at_ms = FB_AT, .nps = 1, .effort = -1, .comment = comment
     };
     assert_int_equal(tp_fixture_feedback(f, &fb), 0);
-    TP_WATERMARK(f, DUE + 1);
-    assert_int_equal(f->got.n, 1);
+    TP_EXPECT_AT(f, DUE + 1, 1);
     const char *got = tp_test_evidence(f->got.alerts[0], "comment");
     assert_int_equal(strlen(got), 199);
     assert_memory_equal(got, comment, 199);
@@ -306,10 +290,8 @@ static void test_comment_excerpt(void **state) {
 /* The same input in wall mode gives the same alerts (only their
  * detection time differs): the deadlines fire from the timer. */
 static void test_wall_clock_gives_the_same_alerts(void **state) {
-    (void)state;
-    tp_fixture_t *w = tp_fixture_only("clock: wall\n", RULE, NULL);
-    tp_fixture_t *e = tp_fixture_only(NULL, RULE, NULL);
-    tp_fixture_t *both[2] = { w, e };
+    tp_twin_t    *t = *state;
+    tp_fixture_t *w = t->w, *e = t->e, **both = t->both;
     for (int i = 0; i < 2; i++) {
         s_feedback(both[i], "F-1", FB_AT, 2, -1);
         s_feedback(both[i], "F-2", FB_AT + TP_H, 4, 6);
@@ -324,8 +306,6 @@ static void test_wall_clock_gives_the_same_alerts(void **state) {
     assert_string_equal(w->got.alerts[0]->alert_id, "follow_up_missing:feedback/F-2");
     tp_expect_detected(w, e, 0, DUE + TP_H + 250, DUE + TP_H + 1); /* the wall clock */
     assert_int_equal(w->got.alerts[1]->status, TP_RESOLVED);
-    tp_fixture_free(w);
-    tp_fixture_free(e);
 }
 
 TP_TEST_MAIN(TP_FIXTURE_TEST(test_fires_at_deadline_without_further_input, s_fx),
@@ -339,4 +319,4 @@ TP_TEST_MAIN(TP_FIXTURE_TEST(test_fires_at_deadline_without_further_input, s_fx)
              TP_FIXTURE_TEST(test_feedback_arriving_after_its_follow_up, s_fx),
              TP_FIXTURE_TEST(test_feedback_arriving_after_its_deadline, s_fx),
              TP_FIXTURE_TEST(test_call_versions, s_fx), TP_FIXTURE_TEST(test_comment_excerpt, s_fx),
-             cmocka_unit_test(test_wall_clock_gives_the_same_alerts))
+             TP_TWIN_TEST(test_wall_clock_gives_the_same_alerts, s_fx))

@@ -179,8 +179,7 @@ static void s_run(const s_row_t *row) {
     f->step_defaults = row->defaults;
     s_send(f, row->fire, MAX_EV);
 
-    TP_WATERMARK(f, row->held_ms);
-    assert_int_equal(f->got.n, 1);
+    TP_EXPECT_AT(f, row->held_ms, 1);
     tp_expect(f, 0, TP_FIRING, row->alert_id);
     assert_int_equal(tp_engine_cases(f->engine), 1);
 

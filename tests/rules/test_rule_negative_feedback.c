@@ -287,8 +287,7 @@ static void test_never_fires_twice_for_one_feedback(void **state) {
     };
     assert_int_equal(tp_fixture_feedback(f, &again), 0); /* while FIRING */
     assert_int_equal(f->got.n, 1);
-    TP_WATERMARK(f, EXPIRY + TP_D);
-    assert_int_equal(f->got.n, 2);
+    TP_EXPECT_AT(f, EXPIRY + TP_D, 2);
     again.event_id = "e3";
     again.at_ms = EXPIRY + 2 * TP_D;
     assert_int_equal(tp_fixture_feedback(f, &again), 0); /* after the expiry */
@@ -332,8 +331,7 @@ static void test_out_of_order_and_comment(void **state) {
     assert_int_equal(strlen(got), 199);
     assert_memory_equal(got, comment, 199);
     /* Both expire 7 days after they were detected. */
-    TP_WATERMARK(f, FB_AT + 10 * TP_D + 1);
-    assert_int_equal(f->got.n, 4);
+    TP_EXPECT_AT(f, FB_AT + 10 * TP_D + 1, 4);
 }
 
 TP_TEST_MAIN(TP_FIXTURE_TEST(test_contract_link, s_fx), TP_FIXTURE_TEST(test_call_link, s_fx),

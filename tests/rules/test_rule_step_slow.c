@@ -50,16 +50,14 @@ static void test_fires_just_past_the_sla(void **state) {
     assert_string_equal(a->event_ids[0], "s");
     assert_non_null(strstr(a->summary, "NEEDS_ASSESSMENT"));
     /* Time moving on does not fire it again. */
-    TP_WATERMARK(f, TP_T0 + 60 * TP_D);
-    assert_int_equal(f->got.n, 1);
+    TP_EXPECT_AT(f, TP_T0 + 60 * TP_D, 1);
 }
 
 static void test_completed_in_time_never_fires(void **state) {
     tp_fixture_t *f = *state;
     TP_STEP(f, .event_id = "s", .at_ms = TP_T0, .state = STARTED);
     TP_STEP(f, .event_id = "c", .at_ms = TP_T0 + SLA, .state = COMPLETED); /* exactly on the SLA */
-    TP_WATERMARK(f, TP_T0 + 30 * TP_D);
-    assert_int_equal(f->got.n, 0);
+    TP_EXPECT_AT(f, TP_T0 + 30 * TP_D, 0);
 }
 
 static void test_completion_resolves(void **state) {
@@ -83,8 +81,7 @@ static void test_returned_and_cancelled_resolve(void **state) {
     tp_fixture_t *f = *state;
     TP_STEP(f, .event_id = "s1", .at_ms = TP_T0, .step = "CONTRACT_SENT", .state = STARTED);
     TP_STEP(f, .event_id = "s2", .at_ms = TP_T0, .step = "COMPLIANCE_APPROVAL", .state = STARTED);
-    TP_WATERMARK(f, TP_T0 + SLA + 1);
-    assert_int_equal(f->got.n, 2);
+    TP_EXPECT_AT(f, TP_T0 + SLA + 1, 2);
     TP_STEP(f, .event_id = "r", .at_ms = TP_T0 + 7 * TP_D, .step = "CONTRACT_SENT",
             .state = RETURNED);
     TP_STEP(f, .event_id = "x", .at_ms = TP_T0 + 8 * TP_D, .step = "COMPLIANCE_APPROVAL",
@@ -111,8 +108,7 @@ static void test_restart_after_return_is_a_new_attempt(void **state) {
     /* Returned again while FIRING: resolved; the next attempt may fire again. */
     TP_STEP(f, .event_id = "r2", .at_ms = TP_T0 + 9 * TP_D, .state = RETURNED);
     TP_STEP(f, .event_id = "s3", .at_ms = TP_T0 + 10 * TP_D, .state = STARTED);
-    TP_WATERMARK(f, TP_T0 + 15 * TP_D + 1);
-    assert_int_equal(f->got.n, 3);
+    TP_EXPECT_AT(f, TP_T0 + 15 * TP_D + 1, 3);
     assert_int_equal(f->got.alerts[1]->status, TP_RESOLVED);
     assert_int_equal(f->got.alerts[2]->status, TP_FIRING);
     assert_string_equal(tp_test_evidence(f->got.alerts[2], "returns"), "2");
@@ -121,12 +117,10 @@ static void test_restart_after_return_is_a_new_attempt(void **state) {
 static void test_never_fires_twice_while_open(void **state) {
     tp_fixture_t *f = *state;
     TP_STEP(f, .event_id = "s1", .at_ms = TP_T0, .state = STARTED);
-    TP_WATERMARK(f, TP_T0 + SLA + 1);
-    assert_int_equal(f->got.n, 1);
+    TP_EXPECT_AT(f, TP_T0 + SLA + 1, 1);
     /* A repeated STARTED (say, a new owner) while FIRING starts nothing new. */
     TP_STEP(f, .event_id = "s2", .at_ms = TP_T0 + 6 * TP_D, .state = STARTED, .owner_id = "OWN-2");
-    TP_WATERMARK(f, TP_T0 + 40 * TP_D);
-    assert_int_equal(f->got.n, 1);
+    TP_EXPECT_AT(f, TP_T0 + 40 * TP_D, 1);
     assert_int_equal(tp_engine_open_alerts(f->engine), 1);
     TP_STEP(f, .event_id = "c", .at_ms = TP_T0 + 41 * TP_D, .state = COMPLETED);
     assert_int_equal(f->got.n, 2);
@@ -147,8 +141,7 @@ static void test_sla_precedence(void **state) {
     assert_string_equal(f->got.alerts[0]->alert_id, "step_slow:contract/G-1/step/FMV_REVIEW");
     assert_string_equal(tp_test_evidence(f->got.alerts[0], "sla"), "3d");
     assert_string_equal(tp_test_evidence(f->got.alerts[0], "contract_type"), "GRANT");
-    TP_WATERMARK(f, TP_T0 + 5 * TP_D + 1);
-    assert_int_equal(f->got.n, 2);
+    TP_EXPECT_AT(f, TP_T0 + 5 * TP_D + 1, 2);
     assert_string_equal(f->got.alerts[1]->alert_id, "step_slow:contract/S-1/step/CONTRACT_SENT");
     assert_string_equal(tp_test_evidence(f->got.alerts[1], "sla"), "5d");
     tp_expect_edge(f, TP_T0 + 10 * TP_D, 2);
@@ -166,13 +159,11 @@ static void test_out_of_order_and_stale_events(void **state) {
     TP_STEP(f, .event_id = "c2", .at_ms = TP_T0 + 2 * TP_D, .step = "FMV_REVIEW",
             .state = COMPLETED);
     TP_STEP(f, .event_id = "r2", .at_ms = TP_T0 + TP_D, .step = "FMV_REVIEW", .state = RETURNED);
-    TP_WATERMARK(f, TP_T0 + 30 * TP_D);
-    assert_int_equal(f->got.n, 0);
+    TP_EXPECT_AT(f, TP_T0 + 30 * TP_D, 0);
 
     /* A stale COMPLETED (older than a newer STARTED) does not resolve. */
     TP_STEP(f, .event_id = "s3", .at_ms = TP_T0 + 30 * TP_D, .step = "PAYMENT", .state = STARTED);
-    TP_WATERMARK(f, TP_T0 + 35 * TP_D + 1);
-    assert_int_equal(f->got.n, 1);
+    TP_EXPECT_AT(f, TP_T0 + 35 * TP_D + 1, 1);
     TP_STEP(f, .event_id = "c3", .at_ms = TP_T0 + 29 * TP_D, .step = "PAYMENT", .state = COMPLETED);
     assert_int_equal(f->got.n, 1);
     assert_int_equal(tp_engine_open_alerts(f->engine), 1);
@@ -183,8 +174,7 @@ static void test_case_close_resolves_and_disarms(void **state) {
     TP_STEP(f, .event_id = "s1", .at_ms = TP_T0, .step = "CONTRACT_SENT", .state = STARTED);
     TP_STEP(f, .event_id = "s2", .at_ms = TP_T0, .step = "COMPLIANCE_APPROVAL", .state = STARTED);
     TP_STEP(f, .event_id = "s3", .at_ms = TP_T0 + 4 * TP_D, .step = "PAYMENT", .state = STARTED);
-    TP_WATERMARK(f, TP_T0 + SLA + 1);
-    assert_int_equal(f->got.n, 2);
+    TP_EXPECT_AT(f, TP_T0 + SLA + 1, 2);
     TP_STEP(f, .event_id = "close", .at_ms = TP_T0 + 6 * TP_D, .step = "PAYMENT",
             .state = COMPLETED, .case_closed = true);
     assert_int_equal(f->got.n, 4);
@@ -196,8 +186,7 @@ static void test_case_close_resolves_and_disarms(void **state) {
     /* PAYMENT's deadline is gone; a late STARTED on the closed case arms nothing. */
     TP_STEP(f, .event_id = "late", .at_ms = TP_T0 + 7 * TP_D, .step = "FMV_REVIEW",
             .state = STARTED);
-    TP_WATERMARK(f, TP_T0 + 13 * TP_D);
-    assert_int_equal(f->got.n, 4);
+    TP_EXPECT_AT(f, TP_T0 + 13 * TP_D, 4);
     assert_int_equal(tp_engine_open_alerts(f->engine), 0);
 }
 
@@ -208,8 +197,7 @@ static void test_slash_in_ids(void **state) {
             .state = STARTED);
     TP_STEP(f, .event_id = "s2", .at_ms = TP_T0 + TP_D, .contract_id = "A", .step = "B/C",
             .state = STARTED);
-    TP_WATERMARK(f, TP_T0 + 6 * TP_D + 1);
-    assert_int_equal(f->got.n, 2);
+    TP_EXPECT_AT(f, TP_T0 + 6 * TP_D + 1, 2);
     assert_string_equal(f->got.alerts[0]->alert_id, "step_slow:contract/A/B/step/C");
     assert_string_equal(f->got.alerts[1]->alert_id, "step_slow:contract/A/step/B/C");
     assert_string_equal(f->got.alerts[1]->contract_id, "A");
@@ -218,10 +206,8 @@ static void test_slash_in_ids(void **state) {
 /* The same input in wall mode gives the same alerts; only detection
  * times differ (the wall clock). */
 static void test_wall_clock_gives_the_same_alerts(void **state) {
-    (void)state;
-    tp_fixture_t *w = s_new("clock: wall\n", SETTINGS);
-    tp_fixture_t *e = s_new(NULL, SETTINGS);
-    tp_fixture_t *both[2] = { w, e };
+    tp_twin_t    *t = *state;
+    tp_fixture_t *w = t->w, *e = t->e, **both = t->both;
     for (int i = 0; i < 2; i++)
         TP_STEP(both[i], .event_id = "s", .at_ms = TP_T0, .step = "FMV_REVIEW", .state = STARTED);
     tp_expect_wall_edge(w, e, TP_T0 + 3 * TP_D, 1);
@@ -233,8 +219,6 @@ static void test_wall_clock_gives_the_same_alerts(void **state) {
     assert_string_equal(tp_test_evidence(w->got.alerts[1], "open_for"), "4d");
     assert_string_equal(tp_test_evidence(e->got.alerts[1], "open_for"), "4d");
     tp_expect_detected(w, e, 0, TP_T0 + 3 * TP_D + 250, TP_T0 + 3 * TP_D + 1);
-    tp_fixture_free(w);
-    tp_fixture_free(e);
 }
 
 TP_TEST_MAIN(TP_FIXTURE_TEST(test_fires_just_past_the_sla, s_fx),
@@ -247,4 +231,4 @@ TP_TEST_MAIN(TP_FIXTURE_TEST(test_fires_just_past_the_sla, s_fx),
              TP_FIXTURE_TEST(test_out_of_order_and_stale_events, s_fx),
              TP_FIXTURE_TEST(test_case_close_resolves_and_disarms, s_fx),
              TP_FIXTURE_TEST(test_slash_in_ids, s_fx),
-             cmocka_unit_test(test_wall_clock_gives_the_same_alerts))
+             TP_TWIN_TEST(test_wall_clock_gives_the_same_alerts, s_fx))

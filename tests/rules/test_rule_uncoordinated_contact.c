@@ -85,17 +85,14 @@ static void test_resolves_when_the_window_passes(void **state) {
     s_call(f, "e2", "C-2", "REP-2", D0 + TP_D);
     s_call(f, "e3", "C-3", "REP-3", D0 + 2 * TP_D);
     assert_int_equal(f->got.n, 1);
-    TP_WATERMARK(f, D0 + W - 1); /* C-1 still inside */
-    assert_int_equal(f->got.n, 1);
-    TP_WATERMARK(f, D0 + W); /* C-1 has left */
-    assert_int_equal(f->got.n, 2);
+    TP_EXPECT_AT(f, D0 + W - 1, 1); /* C-1 still inside */
+    TP_EXPECT_AT(f, D0 + W, 2);     /* C-1 has left */
     TP_EXPECT_ALERT(f, 1, .alert_id = ID, .status = TP_RESOLVED, .detected_at_ms = D0 + W,
                     .evidence = { { "resolution", "window passed" },
                                   { "distinct_reps", "2" },
                                   { "reps", "REP-1,REP-2,REP-3" } });
     /* Nothing more happens, and nothing is left armed. */
-    TP_WATERMARK(f, D0 + 60 * TP_D);
-    assert_int_equal(f->got.n, 2);
+    TP_EXPECT_AT(f, D0 + 60 * TP_D, 2);
     assert_int_equal(tp_engine_deadlines(f->engine), 0);
 }
 
@@ -108,13 +105,10 @@ static void test_never_fires_twice_and_rearms(void **state) {
     s_call(f, "e5", "C-5", "REP-5", D0 + 4 * TP_D);
     assert_int_equal(f->got.n, 1);
     /* C-1 and C-2 leave, three reps remain: still firing. */
-    TP_WATERMARK(f, D0 + TP_D + W);
-    assert_int_equal(f->got.n, 1);
+    TP_EXPECT_AT(f, D0 + TP_D + W, 1);
     /* C-3 leaves at D0 + 2d + W: two reps left. */
-    TP_WATERMARK(f, D0 + 2 * TP_D + W - 1);
-    assert_int_equal(f->got.n, 1);
-    TP_WATERMARK(f, D0 + 2 * TP_D + W);
-    assert_int_equal(f->got.n, 2);
+    TP_EXPECT_AT(f, D0 + 2 * TP_D + W - 1, 1);
+    TP_EXPECT_AT(f, D0 + 2 * TP_D + W, 2);
     assert_int_equal(f->got.alerts[1]->status, TP_RESOLVED);
     /* A new rep joining the two still inside: a new episode, fired once. */
     s_call(f, "e6", "C-6", "REP-6", D0 + 2 * TP_D + W);
@@ -133,8 +127,7 @@ static void test_out_of_order_arrival(void **state) {
     assert_int_equal(f->got.n, 1);
     TP_EXPECT_EVIDENCE(f->got.alerts[0], { "reps", "REP-1,REP-2,REP-3" },
                        { "calls", "C-1,C-2,C-3" }, { "first_at", "2026-01-01T09:00:00Z" });
-    TP_WATERMARK(f, D0 + W);
-    assert_int_equal(f->got.n, 2);
+    TP_EXPECT_AT(f, D0 + W, 2);
 }
 
 /* A window completed by a late submission still happened: it fires, and
@@ -248,10 +241,8 @@ static void test_many_contacts_are_capped(void **state) {
 /* The same input in wall mode gives the same alerts; only detection
  * times differ. */
 static void test_wall_clock_gives_the_same_alerts(void **state) {
-    (void)state;
-    tp_fixture_t *w = tp_fixture_only("clock: wall\n", RULE, NULL);
-    tp_fixture_t *e = tp_fixture_only(NULL, RULE, NULL);
-    tp_fixture_t *both[2] = { w, e };
+    tp_twin_t    *t = *state;
+    tp_fixture_t *w = t->w, *e = t->e, **both = t->both;
     const char   *reps[] = { "REP-1", "REP-2", "REP-3", "REP-1" };
     for (int c = 0; c < 4; c++) {
         char eid[8], cid[8];
@@ -269,8 +260,6 @@ static void test_wall_clock_gives_the_same_alerts(void **state) {
     TP_WATERMARK(e, D0 + TP_D + W + 250);
     tp_expect_same_alerts(w, e, 2, true, "reps");
     tp_expect_detected(w, e, 1, D0 + TP_D + W + 250, D0 + TP_D + W);
-    tp_fixture_free(w);
-    tp_fixture_free(e);
 }
 
 TP_TEST_MAIN(TP_FIXTURE_TEST(test_fires_on_the_third_distinct_rep, s_fx),
@@ -283,4 +272,4 @@ TP_TEST_MAIN(TP_FIXTURE_TEST(test_fires_on_the_third_distinct_rep, s_fx),
              TP_FIXTURE_TEST(test_only_submitted_count_and_cancel_removes, s_fx),
              cmocka_unit_test(test_config_thresholds), cmocka_unit_test(test_state_is_forgotten),
              TP_FIXTURE_TEST(test_many_contacts_are_capped, s_fx),
-             cmocka_unit_test(test_wall_clock_gives_the_same_alerts))
+             TP_TWIN_TEST(test_wall_clock_gives_the_same_alerts, s_fx))

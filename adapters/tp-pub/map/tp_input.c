@@ -60,7 +60,7 @@ void tp_input_destroy(tp_input_t **p) {
     *p = NULL;
 }
 
-static bool s_blank(const char *s, size_t n) {
+bool tp_input_blank_line(const char *s, size_t n) {
     for (size_t i = 0; i < n; i++)
         if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r' && s[i] != '\n')
             return false;
@@ -76,7 +76,7 @@ static ssize_t s_getline(tp_input_t *t) {
         if (len < 0)
             return ferror(t->in) ? (errno ? -errno : -EIO) : 0;
         t->lineno++;
-        if (!s_blank(t->line, (size_t)len))
+        if (!tp_input_blank_line(t->line, (size_t)len))
             return len;
     }
 }

@@ -8,6 +8,7 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -32,3 +33,8 @@ int tp_input_next(tp_input_t *in, ProtobufCMessage **ret_env, size_t *ret_line, 
 
 /* Frees the input and NULLs *p; accepts NULL. */
 void tp_input_destroy(tp_input_t **p);
+
+/* Whether the n bytes of a line are only spaces, tabs and line ends: such
+ * lines are skipped, not bad rows, by every reading path of tp-pub (this
+ * one and tp_pub_ahead's). */
+bool tp_input_blank_line(const char *s, size_t n);

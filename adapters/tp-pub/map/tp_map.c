@@ -6,6 +6,7 @@
  * fields and `values` or `default`s the contract would refuse are found
  * here, before the first row is read, instead of once per row.
  */
+#include "tp_errline.h"
 #include "tp_map_internal.h"
 #include "tp_json.h"
 #include "tp_timefmt.h"
@@ -42,17 +43,10 @@ static const struct {
 
 __attribute__((format(printf, 3, 4))) static int s_fail(struct load *l, const yaml_node_t *n,
                                                         const char *fmt, ...) {
-    int at = n ? snprintf(l->err, l->errlen, "%s:%zu: ", l->path, (size_t)n->start_mark.line + 1)
-               : snprintf(l->err, l->errlen, "%s: ", l->path);
-    if (at >= 0 && (size_t)at < l->errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(l->err + at, l->errlen - (size_t)at, fmt, ap);
-        va_end(ap);
-    }
-    for (char *p = l->err; *p; p++)
-        if ((unsigned char)*p < 0x20)
-            *p = '?';
+    va_list ap;
+    va_start(ap, fmt);
+    tp_errline_vformat(l->err, l->errlen, l->path, n ? (long)n->start_mark.line + 1 : -1, fmt, ap);
+    va_end(ap);
     return -EINVAL;
 }
 

@@ -6,6 +6,7 @@
  * What JSON cannot know (which column a bad value came from) is checked here
  * first, so errors name the column as the export calls it.
  */
+#include "tp_errline.h"
 #include "tp_map_internal.h"
 #include "tp_json.h"
 #include "tp_timefmt.h"
@@ -32,18 +33,13 @@ const char *tp_map_column(const tp_map_t *m, size_t i) {
     return i < m->n_cols ? m->cols[i] : NULL;
 }
 
+/* Cells come from the export: the reason stays on one line. */
 __attribute__((format(printf, 3, 4))) static int s_fail(char *err, size_t errlen, const char *fmt,
                                                         ...) {
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-        /* Cells come from the export: keep the reason on one line. */
-        for (char *p = err; *p; p++)
-            if ((unsigned char)*p < 0x20 || *p == 0x7f)
-                *p = '?';
-    }
+    va_list ap;
+    va_start(ap, fmt);
+    tp_errline_vformat(err, errlen, NULL, -1, fmt, ap);
+    va_end(ap);
     return -EINVAL;
 }
 

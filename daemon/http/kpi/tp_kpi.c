@@ -15,6 +15,7 @@
 #include "tp_log.h"
 #include "tp_rules.h"
 #include "tp_snapio.h"
+#include "tp_str.h"
 
 #define H 3600.0
 #define D 86400.0
@@ -148,9 +149,7 @@ static tp_kpi_label_t *s_label(tp_kpi_labels_t *ls, const char *name) {
 }
 
 static void s_labels_free(tp_kpi_labels_t *ls) {
-    tp_kpi_label_t *e, *tmp;
-    TP_HASH_DRAIN(ls->head, e, tmp)
-    free(e);
+    TP_HASH_FREE_ALL(ls->head, tp_kpi_label_t);
     ls->count = 0;
 }
 
@@ -159,12 +158,12 @@ static void s_call(tp_kpi_t *k, const tp_event_t *ev) {
     if (!ev->applied || !call->first_submitted)
         return;
     unsigned required = tp_config_required_fields(k->cfg, call->channel);
+    bool     complete = (call->present & required) == required;
+    bool     late = tp_call_submitted_at(call) > tp_config_call_due(k->cfg, call->call_at_ms);
+    bool     known = false, matched = false;
     k->submitted++;
-    k->complete += (call->present & required) == required;
-    k->late += tp_call_submitted_at(call) > tp_config_call_due(k->cfg, call->call_at_ms);
-    bool           complete = (call->present & required) == required;
-    bool           late = tp_call_submitted_at(call) > tp_config_call_due(k->cfg, call->call_at_ms);
-    bool           known = false, matched = false;
+    k->complete += complete;
+    k->late += late;
     tp_kpi_pref_t *p;
     HASH_FIND_STR(k->prefs, call->hcp_id, p);
     if (p && call->channel) { /* UNSPECIFIED says nothing about the channel */
@@ -182,8 +181,10 @@ static void s_call(tp_kpi_t *k, const tp_event_t *ev) {
         if (r)
             r->n[i] += flags[i];
     }
-    if (r && t)
-        snprintf(r->territory, sizeof r->territory, "%s", t->name);
+    /* A rep's territory rarely changes: compared, copied only then (a
+     * printf per submitted call was half this function's cost). */
+    if (r && t && strncmp(r->territory, t->name, sizeof r->territory - 1) != 0)
+        TP_STR_CAT(r->territory, sizeof r->territory, t->name);
     tp_kpi_trend_call(k->trend, tp_call_submitted_at(call), call->territory, flags);
     tp_metric_set(k->m_submitted, NULL, (double)k->submitted);
     tp_metric_set(k->m_complete, NULL, (double)k->complete);
@@ -386,12 +387,8 @@ void tp_kpi_destroy(tp_kpi_t **p) {
     tp_kpi_trend_destroy(&k->trend);
     s_labels_free(&k->territories);
     s_labels_free(&k->reps);
-    tp_kpi_step_t *st, *stmp;
-    TP_HASH_DRAIN(k->steps, st, stmp)
-    free(st);
-    tp_kpi_pref_t *e, *tmp;
-    TP_HASH_DRAIN(k->prefs, e, tmp)
-    free(e);
+    TP_HASH_FREE_ALL(k->steps, tp_kpi_step_t);
+    TP_HASH_FREE_ALL(k->prefs, tp_kpi_pref_t);
     free(k);
     *p = NULL;
 }

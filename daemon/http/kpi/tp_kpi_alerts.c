@@ -1,5 +1,6 @@
 /* tp_kpi_alerts — see tp_kpi_alerts.h. */
 #include "tp_kpi_alerts.h"
+#include "tp_kpi_int.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -339,12 +340,8 @@ void tp_kpi_alerts_destroy(tp_kpi_alerts_t **p) {
     tp_kpi_alerts_t *ka = p ? *p : NULL;
     if (!ka)
         return;
-    s_group_t *g, *gt;
-    TP_HASH_DRAIN(ka->groups, g, gt)
-    free(g);
-    s_open_t *o, *ot;
-    TP_HASH_DRAIN(ka->open, o, ot)
-    free(o);
+    TP_HASH_FREE_ALL(ka->groups, s_group_t);
+    TP_HASH_FREE_ALL(ka->open, s_open_t);
     free(ka);
     *p = NULL;
 }

@@ -1,5 +1,6 @@
 /* tp_kpi_nps — see tp_kpi_nps.h. */
 #include "tp_kpi_nps.h"
+#include "tp_kpi_int.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -116,6 +117,30 @@ static s_terr_t *s_terr(tp_kpi_nps_t *n, const char *name) {
     return t;
 }
 
+/* New records of an HCP and of a contract the tables do not hold yet,
+ * counted; NULL when out of memory. The caller fills them in. */
+static s_hcp_t *s_hcp_add(tp_kpi_nps_t *n, const char *hcp_id) {
+    size_t   len = strlen(hcp_id);
+    s_hcp_t *h = malloc(sizeof *h + len + 1);
+    if (!h)
+        return NULL;
+    memcpy(h->hcp_id, hcp_id, len + 1);
+    HASH_ADD_KEYPTR(hh, n->hcps, h->hcp_id, len, h);
+    n->n_hcps++;
+    return h;
+}
+
+static s_contract_t *s_contract_add(tp_kpi_nps_t *n, const char *contract_id) {
+    size_t        len = strlen(contract_id);
+    s_contract_t *c = malloc(sizeof *c + len + 1);
+    if (!c)
+        return NULL;
+    memcpy(c->contract_id, contract_id, len + 1);
+    HASH_ADD_KEYPTR(hh, n->contracts, c->contract_id, len, c);
+    n->n_contracts++;
+    return c;
+}
+
 /* The latest call (by call_at) of an HCP gives its territory. */
 static void s_call(tp_kpi_nps_t *n, const tp_event_t *ev) {
     const tp_call_t *call = ev->call;
@@ -132,16 +157,8 @@ static void s_call(tp_kpi_nps_t *n, const tp_event_t *ev) {
     s_terr_t *t = s_terr(n, call->territory);
     if (!t)
         return;
-    if (!h) {
-        if (n->n_hcps >= TP_KPI_MAX_HCPS)
-            return;
-        size_t len = strlen(call->hcp_id);
-        if (!(h = malloc(sizeof *h + len + 1)))
-            return;
-        memcpy(h->hcp_id, call->hcp_id, len + 1);
-        HASH_ADD_KEYPTR(hh, n->hcps, h->hcp_id, len, h);
-        n->n_hcps++;
-    }
+    if (!h && (n->n_hcps >= TP_KPI_MAX_HCPS || !(h = s_hcp_add(n, call->hcp_id))))
+        return;
     h->call_at_ms = call->call_at_ms;
     h->terr = t;
 }
@@ -149,16 +166,8 @@ static void s_call(tp_kpi_nps_t *n, const tp_event_t *ev) {
 static void s_step(tp_kpi_nps_t *n, const Touchpoint__V1__ContractingStep *st) {
     s_contract_t *c;
     HASH_FIND_STR(n->contracts, st->contract_id, c);
-    if (!c) {
-        if (n->n_contracts >= TP_KPI_MAX_CONTRACTS)
-            return;
-        size_t len = strlen(st->contract_id);
-        if (!(c = malloc(sizeof *c + len + 1)))
-            return;
-        memcpy(c->contract_id, st->contract_id, len + 1);
-        HASH_ADD_KEYPTR(hh, n->contracts, c->contract_id, len, c);
-        n->n_contracts++;
-    }
+    if (!c && (n->n_contracts >= TP_KPI_MAX_CONTRACTS || !(c = s_contract_add(n, st->contract_id))))
+        return;
     c->type = st->contract_type < TP_CONTRACT_TYPE_COUNT ? (uint8_t)st->contract_type : 0;
 }
 
@@ -342,14 +351,10 @@ int tp_kpi_nps_load(tp_kpi_nps_t *n, tp_snapr_t *r) {
         tp_snapr_i64(r, &at);
         tp_snapr_str(r, 4096, &terr);
         s_terr_t *t = id && terr && !tp_snapr_error(r) ? s_terr(n, terr) : NULL;
-        size_t    len = id ? strlen(id) : 0;
-        s_hcp_t  *h = t ? malloc(sizeof *h + len + 1) : NULL;
+        s_hcp_t  *h = t ? s_hcp_add(n, id) : NULL;
         if (h) {
-            memcpy(h->hcp_id, id, len + 1);
             h->call_at_ms = at;
             h->terr = t;
-            HASH_ADD_KEYPTR(hh, n->hcps, h->hcp_id, len, h);
-            n->n_hcps++;
         }
         free(id);
         free(terr);
@@ -362,14 +367,9 @@ int tp_kpi_nps_load(tp_kpi_nps_t *n, tp_snapr_t *r) {
         uint64_t type = 0;
         tp_snapr_str(r, 4096, &id);
         tp_snapr_u64(r, &type);
-        size_t        len = id ? strlen(id) : 0;
-        s_contract_t *c = id && !tp_snapr_error(r) ? malloc(sizeof *c + len + 1) : NULL;
-        if (c) {
-            memcpy(c->contract_id, id, len + 1);
+        s_contract_t *c = id && !tp_snapr_error(r) ? s_contract_add(n, id) : NULL;
+        if (c)
             c->type = type < TP_CONTRACT_TYPE_COUNT ? (uint8_t)type : 0;
-            HASH_ADD_KEYPTR(hh, n->contracts, c->contract_id, len, c);
-            n->n_contracts++;
-        }
         free(id);
         if (!c)
             return tp_snapr_error(r) ? -EBADMSG : -ENOMEM;
@@ -381,15 +381,9 @@ void tp_kpi_nps_destroy(tp_kpi_nps_t **p) {
     tp_kpi_nps_t *n = p ? *p : NULL;
     if (!n)
         return;
-    s_hcp_t *h, *ht;
-    TP_HASH_DRAIN(n->hcps, h, ht)
-    free(h);
-    s_contract_t *c, *ct;
-    TP_HASH_DRAIN(n->contracts, c, ct)
-    free(c);
-    s_terr_t *t, *tt;
-    TP_HASH_DRAIN(n->terrs, t, tt)
-    free(t);
+    TP_HASH_FREE_ALL(n->hcps, s_hcp_t);
+    TP_HASH_FREE_ALL(n->contracts, s_contract_t);
+    TP_HASH_FREE_ALL(n->terrs, s_terr_t);
     free(n);
     *p = NULL;
 }

@@ -1,5 +1,6 @@
 /* tp_kpi_trend — see tp_kpi_trend.h. */
 #include "tp_kpi_trend.h"
+#include "tp_kpi_int.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -574,9 +575,7 @@ void tp_kpi_trend_destroy(tp_kpi_trend_t **p) {
         free(t->slots[i].cells);
     }
     free(t->slots);
-    s_name_t *n, *tmp;
-    TP_HASH_DRAIN(t->by_name, n, tmp)
-    free(n);
+    TP_HASH_FREE_ALL(t->by_name, s_name_t);
     free(t->names);
     free(t);
     *p = NULL;

@@ -128,10 +128,8 @@ static void s_fire(const s_hcp_t *h, const tp_rule_ctx_t *ctx, const char *subje
         .summary = summary,
         .evidence = evidence,
         .n_evidence = sizeof evidence / sizeof evidence[0],
-        .event_ids = &event_id,
-        .n_event_ids = 1,
     };
-    tp_alerts_fire(ctx->alerts, &spec, ctx->now_ms);
+    tp_rule_fire(ctx, &spec, event_id);
 }
 
 /* Arms the forget deadline at the HCP's latest activity + FORGET_AFTER,

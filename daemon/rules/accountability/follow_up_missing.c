@@ -285,7 +285,6 @@ static void s_fire(const tp_rule_ctx_t *ctx, const s_feedback_t *fb) {
     evidence[n++] = (tp_kv_t){ "comment", fb->comment };
     evidence[n++] = (tp_kv_t){ "subject_type", fb->subject_type };
     evidence[n++] = (tp_kv_t){ "subject_id", fb->subject_id };
-    const char           *event_id = fb->event_id;
     const tp_alert_spec_t spec = {
         .kind = TOUCHPOINT__V1__ALERT_KIND__ALERT_KIND_ACCOUNTABILITY,
         .rule = RULE,
@@ -295,10 +294,8 @@ static void s_fire(const tp_rule_ctx_t *ctx, const s_feedback_t *fb) {
         .summary = summary,
         .evidence = evidence,
         .n_evidence = n,
-        .event_ids = &event_id,
-        .n_event_ids = 1,
     };
-    tp_alerts_fire(ctx->alerts, &spec, ctx->now_ms);
+    tp_rule_fire(ctx, &spec, fb->event_id);
 }
 
 static void s_expire(const tp_rule_ctx_t *ctx, const s_feedback_t *fb) {
@@ -349,9 +346,7 @@ static void s_free(void *state) {
     s_state_t *s = state;
     if (!s)
         return;
-    s_feedback_t *fb, *ftmp;
-    TP_HASH_DRAIN(s->feedbacks, fb, ftmp)
-    free(fb);
+    TP_HASH_FREE_ALL(s->feedbacks, s_feedback_t);
     tp_rule_index_destroy(&s->hcps);
     free(s);
 }

@@ -156,7 +156,6 @@ static void s_fire(const tp_rule_ctx_t *ctx, const tp_event_t *ev, const tp_feed
     if (l.hcp_id != f->hcp_id && strcmp(l.hcp_id, f->hcp_id) != 0)
         evidence[n++] = (tp_kv_t){ "feedback_hcp_id", f->hcp_id };
 
-    const char           *event_id = env->event_id;
     const tp_alert_spec_t spec = {
         .kind = TOUCHPOINT__V1__ALERT_KIND__ALERT_KIND_FRICTION,
         .rule = RULE,
@@ -172,10 +171,8 @@ static void s_fire(const tp_rule_ctx_t *ctx, const tp_event_t *ev, const tp_feed
         .summary = summary,
         .evidence = evidence,
         .n_evidence = n,
-        .event_ids = &event_id,
-        .n_event_ids = 1,
     };
-    tp_alerts_fire(ctx->alerts, &spec, ctx->now_ms);
+    tp_rule_fire(ctx, &spec, env->event_id);
 }
 
 static void s_on_event(void *state, const tp_rule_ctx_t *ctx, const tp_event_t *ev) {

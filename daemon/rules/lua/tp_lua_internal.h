@@ -6,9 +6,11 @@
  * the engine) and the Lua state running its file (tp_lua_vm_t). A SIGHUP
  * that changes the file swaps the vm under the rule and keeps the rest.
  * tp_lua_vm.c loads a file into a sandboxed state with its budgets;
- * tp_lua_ctx.c is what the rule sees (ev, ctx); tp_lua_store.c its
- * key/value state; tp_lua_rule.c the plugin; tp_lua_rules.c the set;
- * tp_lua_watch.c the watchdog that spares short calls the count hook.
+ * tp_lua_ev.c is the event a rule sees (ev), tp_lua_ctx.c what it can
+ * do (ctx); tp_lua_store.c its key/value state; tp_lua_rule.c the
+ * plugin; tp_lua_rules.c the set;
+ * tp_lua_watch.c the watchdog that spares short calls the count hook;
+ * tp_lua_text.c the `text` library rules get beside Lua's own.
  */
 #pragma once
 
@@ -24,6 +26,16 @@
 #define TP_LUA_NAME_MAX 64
 #define TP_LUA_LIVE_MAX 16 /* distinct messages one call can read (the contract nests 2) */
 #define TP_LUA_SLICE_MS 10 /* the watchdog's period; a call is counted past half of it (CPU) */
+
+#define TP_LUA_PATHS_MAX  16 /* fields a rule declares */
+#define TP_LUA_PATH_DEPTH 4  /* field names in one path */
+
+/* A field path ("call.status") resolved to its descriptors (tp_lua_ev.c);
+ * depth 0: no such field. */
+typedef struct {
+    unsigned                        depth;
+    const ProtobufCFieldDescriptor *f[TP_LUA_PATH_DEPTH];
+} tp_lua_path_t;
 
 typedef struct tp_lua_rule  tp_lua_rule_t;
 typedef struct tp_lua_store tp_lua_store_t;
@@ -47,8 +59,11 @@ typedef struct tp_lua_vm {
     int                       fault;      /* TP_LUA_ERR_* set by the C side during a call */
     uint32_t                  gen;        /* call number: an `ev` from an older call is dead */
     const ProtobufCMessage   *live[TP_LUA_LIVE_MAX];      /* the messages handed to this call */
-    const void               *live_type[TP_LUA_LIVE_MAX]; /* their types (tp_lua_ctx.c) */
-    const void               *msg_types; /* the contract's types, in the state (tp_lua_ctx.c) */
+    const void               *live_type[TP_LUA_LIVE_MAX]; /* their types (tp_lua_ev.c) */
+    const void               *msg_types;  /* the contract's types, in the state (tp_lua_ev.c) */
+    int                       enum_names; /* registry ref: enums' short names (tp_lua_ev.c) */
+    tp_lua_path_t             paths[TP_LUA_PATHS_MAX]; /* the rule's `fields` */
+    unsigned                  n_paths;
     unsigned                  n_live;
     tp_lua_rule_t            *rule; /* who runs it (NULL while only checked) */
 } tp_lua_vm_t;
@@ -75,8 +90,18 @@ static inline tp_lua_vm_t *tp_lua_vm_of(lua_State *L) {
     return *(tp_lua_vm_t **)lua_getextraspace(L);
 }
 
+/* Replaces the table at the top of the stack with a read-only view of it:
+ * an empty table whose metatable (locked) has the table as __index (a
+ * read is a table lookup, not a C call) and `refuse` as __newindex. */
+void tp_lua_readonly(lua_State *L, lua_CFunction refuse);
+
 /* Raises a Lua error that counts as a bad argument to ctx. */
 int tp_lua_bad_arg(lua_State *L, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---- tp_lua_text.c ---- */
+
+/* Pushes the read-only `text` library table. */
+void tp_lua_text_open(lua_State *L);
 
 /* ---- tp_lua_watch.c ---- */
 
@@ -89,12 +114,23 @@ void tp_lua_watch_end(tp_lua_vm_t *vm);
 /* ---- tp_lua_ctx.c ---- */
 
 /* Makes the ctx object of a fresh state (registry ref in vm->ctx); the
- * metatable of events too. */
+ * metatable of events too (tp_lua_ev_open). */
 int tp_lua_ctx_open(tp_lua_vm_t *vm);
 /* Sets ctx.now for the next call. */
 void tp_lua_ctx_set_now(tp_lua_vm_t *vm, int64_t now_ms);
+
+/* ---- tp_lua_ev.c ---- */
+
+/* Sets the metatable of events (of every light userdata) in a fresh state. */
+void tp_lua_ev_open(lua_State *L);
 /* Pushes the decoded message m as a read-only, lazily read object. */
 void tp_lua_push_message(lua_State *L, const ProtobufCMessage *m);
+/* The `fields` list of the rule table at the top of the stack (absent:
+ * none) into vm->paths. 0, or -EINVAL with "file: ..." in err. */
+int tp_lua_ev_paths(tp_lua_vm_t *vm, char *err, size_t errlen);
+/* Pushes the value of each of vm->paths in the Envelope env (nil where
+ * unset); `enums` is the stack index of the enum names table. */
+void tp_lua_push_paths(tp_lua_vm_t *vm, const ProtobufCMessage *env, int enums);
 
 /* ---- tp_lua_rule.c ---- */
 

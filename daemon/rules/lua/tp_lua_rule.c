@@ -4,6 +4,7 @@
  * engine carries on with the next rule. */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,18 +35,16 @@ static void s_failed(tp_lua_rule_t *r, int reason, const char *msg) {
                     msg);
 }
 
-/* Pushes the function `ref` and ctx, then calls with the args pushed by
- * the caller in between (fn, arg, ctx). */
-static void s_call(tp_lua_rule_t *r, const tp_rule_ctx_t *ctx, const char *event_id) {
+/* Calls the function with the nargs args above it the caller pushed
+ * (fn, arg, ctx, ...; ctx.now set for this call). */
+static void s_call(tp_lua_rule_t *r, const tp_rule_ctx_t *ctx, const char *event_id, int nargs) {
     tp_lua_vm_t *vm = r->vm;
     char         err[512];
-    tp_lua_ctx_set_now(vm, ctx->now_ms);
-    lua_rawgeti(vm->L, LUA_REGISTRYINDEX, vm->ctx);
     r->ctx = ctx;
     r->event_id = event_id;
     r->calls++;
     int reason;
-    int e = tp_lua_vm_call(vm, 2, &reason, err, sizeof err);
+    int e = tp_lua_vm_call(vm, nargs, &reason, err, sizeof err);
     r->ctx = NULL;
     r->event_id = NULL;
     if (e < 0)
@@ -53,14 +52,37 @@ static void s_call(tp_lua_rule_t *r, const tp_rule_ctx_t *ctx, const char *event
     lua_settop(vm->L, 0);
 }
 
+/* What is pushed before the call (strings, tables) is outside its pcall,
+ * where an error is a panic: the memory budget is lifted for it (the
+ * returned limit is put back after). A call that then starts over budget
+ * fails at its first allocation, inside the call, and is abandoned. (A
+ * collection step there runs no rule code: rules cannot set finalizers,
+ * see tp_lua_vm.c.) */
+static size_t s_push_begin(tp_lua_vm_t *vm) {
+    size_t limit = vm->mem_limit;
+    vm->mem_limit = SIZE_MAX;
+    return limit;
+}
+
+/* on_event(ev, ctx, <the rule's fields>...): the fields it declares are
+ * pushed from here, which costs none of the Lua-to-C calls reading them
+ * through ev would. */
 static void s_lua_on_event(void *state, const tp_rule_ctx_t *ctx, const tp_event_t *ev) {
     tp_lua_rule_t *r = state;
-    lua_State     *L = r->vm->L;
-    if (!lua_checkstack(L, 8))
+    tp_lua_vm_t   *vm = r->vm;
+    lua_State     *L = vm->L;
+    if (!lua_checkstack(L, 8 + (int)vm->n_paths))
         return;
-    lua_rawgeti(L, LUA_REGISTRYINDEX, r->vm->on_event);
+    if (vm->n_paths) /* below the call: the enum names table (stack index 1) */
+        lua_rawgeti(L, LUA_REGISTRYINDEX, vm->enum_names);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, vm->on_event);
     tp_lua_push_message(L, &ev->env->base); /* dead once the call returns (vm->gen) */
-    s_call(r, ctx, ev->env->event_id);
+    tp_lua_ctx_set_now(vm, ctx->now_ms);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, vm->ctx);
+    size_t limit = s_push_begin(vm);
+    tp_lua_push_paths(vm, &ev->env->base, 1);
+    vm->mem_limit = limit;
+    s_call(r, ctx, ev->env->event_id, 2 + (int)vm->n_paths);
 }
 
 static void s_lua_on_deadline(void *state, const tp_rule_ctx_t *ctx, const tp_deadline_t *d) {
@@ -69,8 +91,12 @@ static void s_lua_on_deadline(void *state, const tp_rule_ctx_t *ctx, const tp_de
     if (r->vm->on_deadline == LUA_NOREF || !lua_checkstack(L, 8))
         return;
     lua_rawgeti(L, LUA_REGISTRYINDEX, r->vm->on_deadline);
+    size_t limit = s_push_begin(r->vm);
     lua_pushstring(L, tp_deadline_key(d));
-    s_call(r, ctx, NULL);
+    r->vm->mem_limit = limit;
+    tp_lua_ctx_set_now(r->vm, ctx->now_ms);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, r->vm->ctx);
+    s_call(r, ctx, NULL, 2);
 }
 
 static void s_free(void *state) {

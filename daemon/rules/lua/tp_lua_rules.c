@@ -29,6 +29,10 @@ typedef struct {
 
 struct tp_lua_rules {
     slot_t slots[TP_RULES_MAX_RUNTIME];
+    /* Rules of the snapshot loaded that are no longer configured: their
+     * alerts still open are resolved once the rebuild is over. */
+    char   gone[TP_RULES_MAX_RUNTIME][TP_LUA_NAME_MAX];
+    size_t n_gone;
 };
 
 /* The whole file, at most MAX_SOURCE_BYTES. 0, or -errno with err. */
@@ -369,8 +373,10 @@ static int s_load_rule(tp_lua_rules_t *l, const tp_rule_ctx_t *ctx, tp_snapr_t *
     if (k == 0) {
         size_t deadlines = tp_timers_cancel_owner(ctx->timers, owner);
         log_info("Lua rule %s (%s) in the snapshot is no longer configured: its %zu stored values "
-                 "and %zu deadlines dropped",
+                 "and %zu deadlines dropped, its open alerts resolved once the state is rebuilt",
                  name, file, tp_lua_store_count(gone), deadlines);
+        if (l->n_gone < TP_RULES_MAX_RUNTIME) /* n <= TP_RULES_MAX_RUNTIME (the caller) */
+            snprintf(l->gone[l->n_gone++], TP_LUA_NAME_MAX, "%s", name);
     }
     tp_lua_store_destroy(&gone);
     return k;
@@ -424,6 +430,22 @@ int tp_lua_rules_load(tp_lua_rules_t *l, const tp_rule_ctx_t *ctx, tp_snapr_t *r
             return (int)dropped;
     }
     return 0;
+}
+
+size_t tp_lua_rules_resolve_gone(tp_lua_rules_t *l, const tp_rule_ctx_t *ctx) {
+    static const tp_kv_t ev[] = { { "reason", "rule_disabled" } };
+    size_t               resolved = 0;
+    for (size_t i = 0; i < l->n_gone; i++) {
+        char summary[160];
+        snprintf(summary, sizeof summary, "Rule %s was switched off by a configuration change",
+                 l->gone[i]);
+        size_t n = tp_alerts_resolve_rule(ctx->alerts, l->gone[i], summary, ev, 1, ctx->now_ms);
+        log_info("Rule %s switched off while the daemon was down: %zu open alerts resolved",
+                 l->gone[i], n);
+        resolved += n;
+    }
+    l->n_gone = 0;
+    return resolved;
 }
 
 void tp_lua_rules_destroy(tp_lua_rules_t **p) {

@@ -78,7 +78,8 @@ size_t tp_lua_rules_stats(const tp_lua_rules_t *l, tp_lua_rule_stats_t *out, siz
  * store. Its deadlines are in the engine's timers, its alerts in the alert
  * table. Loading matches rules by name, so a restart with other files
  * never fails for them: a rule no longer configured has its store and
- * deadlines dropped; a new one starts empty; one whose file or config
+ * deadlines dropped (and its open alerts resolved later, see
+ * tp_lua_rules_resolve_gone); a new one starts empty; one whose file or config
  * changed keeps its store and deadlines, as a reload does; deadlines
  * follow their rule into its slot now. Each case is logged. Load into
  * the rules of an engine just made, after its timers: 0, -EBADMSG,
@@ -87,6 +88,13 @@ struct tp_snapw;
 struct tp_snapr;
 void tp_lua_rules_save(const tp_lua_rules_t *l, struct tp_snapw *w);
 int  tp_lua_rules_load(tp_lua_rules_t *l, const struct tp_rule_ctx *ctx, struct tp_snapr *r);
+
+/* Once the state is rebuilt (snapshot and event log after it) and alerts
+ * go out again: resolves the open alerts of the snapshot's rules that are
+ * no longer configured (reason rule_disabled, as a reload that unlists a
+ * rule does; during the load they could not be: the alert would go out
+ * before the rebuild is over). Once; the number resolved. */
+size_t tp_lua_rules_resolve_gone(tp_lua_rules_t *l, const struct tp_rule_ctx *ctx);
 
 /* Frees the set (the rules themselves belong to the ruleset); NULL-safe. */
 void tp_lua_rules_destroy(tp_lua_rules_t **p);

@@ -2,12 +2,13 @@
  * it under the rule's budgets.
  *
  * The sandbox is built, not filtered after the fact: only the base, string,
- * table, math, utf8 and coroutine libraries are opened, and the base
- * functions that reach outside (dofile, loadfile, load, print,
- * collectgarbage, rawset) and math.random (a replay must raise the same
- * alerts) are removed. The chunk is loaded as text only ("t": no bytecode)
- * and runs with _ENV set to a read-only proxy of those globals, so a rule
- * cannot leave state in globals that no restart would rebuild.
+ * table, math, utf8 and coroutine libraries and our `text` (tp_lua_text.c)
+ * are opened, the base functions that reach outside (dofile, loadfile,
+ * load, print, collectgarbage, rawset) and math.random (a replay must
+ * raise the same alerts) are removed, and setmetatable refuses finalizers
+ * (__gc). The chunk is loaded as text only ("t": no bytecode) and runs
+ * with _ENV set to a read-only proxy of those globals, so a rule cannot
+ * leave state in globals that no restart would rebuild.
  *
  * Budgets: a custom allocator counts the bytes of the whole state and
  * refuses past budget.memory; a count hook every `step` instructions adds
@@ -100,6 +101,21 @@ static int s_co_new(lua_State *L) {
     return 1;
 }
 
+/* setmetatable (the base library's, upvalue 1), refusing a __gc field:
+ * a finalizer runs whenever the collector gets to it, which may be while
+ * the daemon pushes a call's arguments, outside any call and its budget.
+ * (Lua marks an object for finalization only if __gc is there when its
+ * metatable is set.) */
+static int s_setmetatable(lua_State *L) {
+    if (lua_type(L, 2) == LUA_TTABLE && lua_getfield(L, 2, "__gc") != LUA_TNIL)
+        return tp_lua_bad_arg(L, "setmetatable: finalizers (__gc) are not available to rules");
+    lua_settop(L, 2);
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, 2, 1);
+    return 1;
+}
+
 static int s_readonly(lua_State *L) {
     return luaL_error(L, "globals are read-only (keep state with ctx:put)");
 }
@@ -123,6 +139,9 @@ static void s_sandbox(lua_State *L) {
         lua_pushnil(L);
         lua_setfield(L, -2, gone[i]);
     }
+    lua_getfield(L, -1, "setmetatable");
+    lua_pushcclosure(L, s_setmetatable, 1);
+    lua_setfield(L, -2, "setmetatable");
     lua_getfield(L, -1, LUA_COLIBNAME);
     static const char *const makers[] = { "create", "wrap" };
     for (size_t i = 0; i < 2; i++) {
@@ -137,12 +156,17 @@ static void s_sandbox(lua_State *L) {
     lua_pushnil(L);
     lua_setfield(L, -2, "randomseed");
     lua_pop(L, 1);
-    /* proxy: {} with __index = globals, __newindex = error, metatable locked */
+    tp_lua_text_open(L);
+    lua_setfield(L, -2, "text");
+    tp_lua_readonly(L, s_readonly);
+}
+
+void tp_lua_readonly(lua_State *L, lua_CFunction refuse) {
     lua_newtable(L);
-    lua_newtable(L);
+    lua_createtable(L, 0, 3);
     lua_pushvalue(L, -3);
     lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, s_readonly);
+    lua_pushcfunction(L, refuse);
     lua_setfield(L, -2, "__newindex");
     lua_pushboolean(L, 0);
     lua_setfield(L, -2, "__metatable");
@@ -177,7 +201,7 @@ static const unsigned    s_event_bits[] = { TP_EV_CALL, TP_EV_CONTRACTING, TP_EV
                                             TP_EV_WATERMARK };
 
 /* The table the chunk returned (top of the stack): name, kind, events,
- * on_event, on_deadline. 0 or -EINVAL with the reason in err. */
+ * on_event, on_deadline, fields. 0 or -EINVAL with the reason in err. */
 static int s_check_table(tp_lua_vm_t *vm, char *err, size_t errlen) {
     lua_State *L = vm->L;
     if (!lua_istable(L, -1)) {
@@ -249,7 +273,7 @@ static int s_check_table(tp_lua_vm_t *vm, char *err, size_t errlen) {
     }
     vm->on_deadline =
         lua_isnil(L, -1) ? (lua_pop(L, 1), LUA_NOREF) : luaL_ref(L, LUA_REGISTRYINDEX);
-    return 0;
+    return tp_lua_ev_paths(vm, err, errlen);
 }
 
 int tp_lua_vm_new(const tp_lua_rule_conf_t *conf, const char *src, size_t len, char *err,
@@ -263,7 +287,8 @@ int tp_lua_vm_new(const tp_lua_rule_conf_t *conf, const char *src, size_t len, c
     vm->step = vm->budget < 1000 ? (unsigned)vm->budget : 1000;
     vm->fault = -1;
     vm->exact = true; /* the chunk: once, counted from the start */
-    vm->on_event = vm->on_deadline = vm->ctx = vm->config = vm->ctx_fields = LUA_NOREF;
+    vm->on_event = vm->on_deadline = vm->ctx = vm->config = vm->ctx_fields = vm->enum_names =
+        LUA_NOREF;
     if (!(vm->L = lua_newstate(s_alloc, vm))) {
         snprintf(err, errlen, "%s: out of memory creating its Lua state", conf->file);
         goto fail;

@@ -161,18 +161,12 @@ static void test_world_readable_key_is_refused(void **state) {
     tp_dfx_t *d = *state = tp_dfx_setup(true);
     assert_int_equal(chmod(d->key_file, 0644), 0);
     tp_dfx_write_config(d, d->cfg, "event", NULL);
-    const char *argv[] = { TP_DAEMON_BIN, "--config", d->cfg, NULL };
-    assert_int_equal(tp_proc_spawn(&d->proc, argv, NULL, d->out, d->err), 0);
-    assert_int_equal(tp_proc_wait(&d->proc, TP_WAIT_MS), 1);
-    char *log = tp_read_file(d->err);
-    assert_non_null(strstr(log, "Refusing to start: "));
-    assert_non_null(strstr(log, "curve.secret_key_file"));
-    assert_non_null(strstr(log, "readable or writable by others"));
-    free(log);
+    tp_dfx_expect_refusal(d, "Refusing to start: ");
+    TP_EXPECT_FILE_HAS(d->err, "curve.secret_key_file");
+    TP_EXPECT_FILE_HAS(d->err, "readable or writable by others");
     /* World-writable too; 0640 (the fixture's) starts, as every other test shows. */
     assert_int_equal(chmod(d->key_file, 0602), 0);
-    assert_int_equal(tp_proc_spawn(&d->proc, argv, NULL, d->out, d->err), 0);
-    assert_int_equal(tp_proc_wait(&d->proc, TP_WAIT_MS), 1);
+    tp_dfx_expect_refusal(d, "readable or writable by others");
 }
 
 /* (6) tp_zap_load swaps a domain's list whole: a bad file leaves the old

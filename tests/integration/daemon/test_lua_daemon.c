@@ -2,7 +2,9 @@
  * ctx:put state come back after a restart (rebuilt from the event log),
  * SIGHUP reloads a changed file and keeps the running version of a file
  * that no longer loads, --check-config names a syntax error's file:line,
- * and --replay runs them over an export. */
+ * --replay runs them over an export, and a rule removed while the daemon
+ * was down has the alerts it left open in a snapshot resolved. */
+#include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include <sqlite3.h>
+#include <unistd.h>
+#include <zmq.h>
 
 #include "tp_testdaemon.h"
 #include "tp_testhttp.h"
@@ -251,6 +256,109 @@ static void test_endless_loop_in_daemon(void **state) {
     s_abandoned_in_daemon("while true do end", "instructions", "instruction budget");
 }
 
+
+/* The event log's last position (the daemon logs every accepted event). */
+static uint64_t s_log_last(const tp_dfx_t *d) {
+    char    *path = tp_path(d->dir, "state/journal.db");
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT MAX(seq) FROM events", -1, &st, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    uint64_t last = (uint64_t)sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    free(path);
+    return last;
+}
+
+/* Waits (with a deadline) for a snapshot in place at position >= min. */
+static void s_wait_snapshot(const tp_dfx_t *d, uint64_t min) {
+    char     *dir = tp_path(d->dir, "state");
+    long long deadline = tp_now_ms() + TP_WAIT_MS;
+    for (bool found = false; !found;) {
+        DIR *dh = opendir(dir);
+        assert_non_null(dh);
+        for (struct dirent *de; (de = readdir(dh));) {
+            unsigned long long pos;
+            char               tail[32];
+            found |= sscanf(de->d_name, "snapshot-%llu%31s", &pos, tail) == 2 &&
+                     !strcmp(tail, ".tpsnap") && pos >= min;
+        }
+        closedir(dh);
+        assert_true(tp_now_ms() < deadline);
+        if (!found)
+            usleep(5000); /* the snapshot is a file a forked child writes: poll it */
+    }
+    free(dir);
+}
+
+typedef struct {
+    size_t                      n;
+    Touchpoint__V1__AlertStatus status[8];
+    char                        id[8][64], reason[8][32];
+} replayed_t;
+
+static void s_keep(void *ctx, const Touchpoint__V1__Alert *a) {
+    replayed_t *r = ctx;
+    assert_true(r->n < 8);
+    r->status[r->n] = a->status;
+    snprintf(r->id[r->n], sizeof r->id[0], "%s", a->alert_id);
+    const char *reason = tp_test_evidence(a, "reason");
+    snprintf(r->reason[r->n], sizeof r->reason[0], "%s", reason ? reason : "");
+    r->n++;
+}
+
+/* A Lua rule removed from the config while the daemon was down: the
+ * restart loads a snapshot holding its open alert, and once the state is
+ * rebuilt that alert is RESOLVED (reason rule_disabled), as a SIGHUP
+ * unlisting the rule would have done; journaled, so the replay endpoint
+ * serves it after the FIRING. */
+static void test_rule_removed_while_down(void **state) {
+    (void)state;
+    tp_dfx_t *d = tp_dfx_setup(false);
+    char     *file = tp_path(d->dir, "hello.lua");
+    assert_int_equal(tp_write_file(file, s_v1), 0);
+    char             *rules = s_lua_yaml(file, "{}"), *extra = NULL;
+    static const char snap[] =
+        "snapshot: { every: 1, interval: 50ms, keep: 1, log_retention: 0ms }\n";
+    assert_true(asprintf(&extra, "%s%s", snap, rules) > 0);
+    tp_dfx_spawn(d, "event", extra);
+    s_call(d, "C-1");
+    uint64_t fired = s_next(d, "hello:call/C-1", 1)->sequence;
+    /* the snapshot holds the open alert, and the log behind it is gone */
+    s_wait_snapshot(d, s_log_last(d));
+    free(tp_dfx_stop(d));
+    tp_dfx_write_config(d, d->cfg, "event", snap);
+    tp_dfx_restart(d, NULL);
+    void *s = zmq_socket(d->zctx, ZMQ_DEALER);
+    int   zero = 0;
+    zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
+    assert_int_equal(zmq_connect(s, d->replay_ep), 0);
+    char after[32], end[96];
+    snprintf(after, sizeof after, "%llu", (unsigned long long)fired);
+    assert_true(zmq_send(s, "REPLAY", 6, ZMQ_SNDMORE) >= 0);
+    assert_true(zmq_send(s, after, strlen(after), 0) >= 0);
+    replayed_t got = { 0 };
+    tp_dfx_read_replay(s, s_keep, &got, end, sizeof end);
+    zmq_close(s);
+    /* after the FIRING: its RESOLVED, then the restart's sync probes */
+    assert_true(got.n >= 1);
+    assert_string_equal(got.id[0], "hello:call/C-1");
+    assert_int_equal(got.status[0], TOUCHPOINT__V1__ALERT_STATUS__ALERT_STATUS_RESOLVED);
+    assert_string_equal(got.reason[0], "rule_disabled");
+    char       *log = tp_dfx_stop(d);
+    const char *loaded = strstr(log, "Loaded the snapshot"),
+               *rebuilt = strstr(log, "Rule hello switched off while the daemon was down: 1");
+    assert_non_null(loaded);
+    assert_non_null(rebuilt);
+    assert_true(loaded < rebuilt);
+    free(log);
+    tp_dfx_free(d);
+    free(extra), free(rules), free(file);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_deadline_and_state_survive_restart),
@@ -259,6 +367,7 @@ int main(void) {
         cmocka_unit_test(test_replay_export),
         cmocka_unit_test(test_errors_in_metrics_and_status),
         cmocka_unit_test(test_endless_loop_in_daemon),
+        cmocka_unit_test(test_rule_removed_while_down),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -280,10 +280,8 @@ static void test_token(void **state) {
     tp_dfx_spawn(d, "event", NULL);
     static const char *const paths[] = { "/v1/alerts", "/v1/alerts/stream", "/v1/kpi" };
     for (size_t i = 0; i < 3; i++) {
-        char *text;
-        assert_int_equal(tp_test_get(d->http_port, "GET", paths[i], NULL, &text), 401);
-        assert_non_null(strstr(text, "WWW-Authenticate: Bearer realm=\"touchpointd\""));
-        free(text);
+        tp_test_get_expect(d->http_port, paths[i], 401,
+                           "WWW-Authenticate: Bearer realm=\"touchpointd\"");
         assert_int_equal(tp_test_get(d->http_port, "GET", paths[i],
                                      "Authorization: Bearer dash-S3cre\r\n", NULL),
                          401);
@@ -319,15 +317,9 @@ static void test_static_files(void **state) {
     assert_non_null(strstr(text, "Cache-Control: no-cache"));
     assert_non_null(strstr(text, "<script type=\"module\" src=\"app.js\">"));
     free(text);
-    assert_int_equal(tp_test_get(d->http_port, "GET", "/dashboard/app.js", NULL, &text), 200);
-    assert_non_null(strstr(text, "Content-Type: text/javascript"));
-    free(text);
-    assert_int_equal(tp_test_get(d->http_port, "GET", "/dashboard/style.css", NULL, &text), 200);
-    assert_non_null(strstr(text, "Content-Type: text/css"));
-    free(text);
-    assert_int_equal(tp_test_get(d->http_port, "GET", "/dashboard", NULL, &text), 301);
-    assert_non_null(strstr(text, "Location: /dashboard/"));
-    free(text);
+    tp_test_get_expect(d->http_port, "/dashboard/app.js", 200, "Content-Type: text/javascript");
+    tp_test_get_expect(d->http_port, "/dashboard/style.css", 200, "Content-Type: text/css");
+    tp_test_get_expect(d->http_port, "/dashboard", 301, "Location: /dashboard/");
     static const char *const bad[] = {
         "/dashboard/../dashboard/index.html",
         "/dashboard/%2e%2e/README.md",

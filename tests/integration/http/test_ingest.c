@@ -346,12 +346,7 @@ static void test_bearer_token(void **state) {
 
     s_write_token(token, "# for the CRM webhook\ns3cret-Token_1\n", 0644);
     tp_dfx_write_config(d, d->cfg, "event", NULL);
-    const char *argv[] = { TP_DAEMON_BIN, "--config", d->cfg, NULL };
-    assert_int_equal(tp_proc_spawn(&d->proc, argv, NULL, d->out, d->err), 0);
-    assert_int_not_equal(tp_proc_wait(&d->proc, TP_WAIT_MS), 0);
-    char *log = tp_read_file(d->err);
-    assert_non_null(strstr(log, "is readable or writable by others; chmod o-rwx it"));
-    free(log);
+    tp_dfx_expect_refusal(d, "is readable or writable by others; chmod o-rwx it");
 
     assert_int_equal(chmod(token, 0600), 0);
     tp_dfx_spawn(d, "event", NULL);
@@ -389,7 +384,7 @@ static void test_bearer_token(void **state) {
     assert_int_equal(r.code, 404);
     s_resp_free(&r);
     s_has_metric(d, "touchpointd_http_ingest_requests_total{code=\"401\"} 7");
-    log = tp_dfx_stop(d);
+    char *log = tp_dfx_stop(d);
     assert_non_null(strstr(log, "Reload of"));
     assert_non_null(strstr(log, "is readable or writable by others"));
     free(log);

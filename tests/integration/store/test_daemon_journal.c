@@ -174,13 +174,8 @@ static void test_corrupt_journal_is_refused_then_moved_aside(void **state) {
                      0);
     char *wal = tp_path(d->dir, "state/journal.db-wal");
     remove(wal);
-    const char *argv[] = { TP_DAEMON_BIN, "--config", d->cfg, NULL };
-    assert_int_equal(tp_proc_spawn(&d->proc, argv, NULL, NULL, d->err), 0);
-    assert_int_equal(tp_proc_wait(&d->proc, TP_WAIT_MS), 1);
-    char *text = tp_read_file(d->err);
-    assert_non_null(strstr(text, "is corrupt or not a journal"));
-    assert_non_null(strstr(text, "--move-aside-corrupt"));
-    free(text);
+    tp_dfx_expect_refusal(d, "is corrupt or not a journal");
+    TP_EXPECT_FILE_HAS(d->err, "--move-aside-corrupt");
 
     tp_dfx_restart(d, "--move-aside-corrupt");
     s_fire(d, "N", 1);

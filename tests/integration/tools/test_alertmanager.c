@@ -296,9 +296,7 @@ static void s_complete(fx_t *f, const char *id, const char *rep) {
  * example; a resolution ends the alert; a silence through the API
  * suppresses the silenced rep's alert only. */
 static void test_labels_resolution_silence(void **state) {
-    fx_t *f = *state;
-    if (!f)
-        skip();
+    fx_t *f = tp_fixture_or_skip(state);
     s_am(f, 0);
     tp_test_alerts_clear(&f->t.d->got);
     s_incomplete(f, "lab-0", "REP-0");
@@ -360,9 +358,7 @@ static void test_labels_resolution_silence(void **state) {
  * open set and posts it, and a resolution made while it was down reaches
  * Alertmanager. */
 static void test_restarts(void **state) {
-    fx_t *f = *state;
-    if (!f)
-        skip();
+    fx_t *f = tp_fixture_or_skip(state);
     s_am(f, 0);
     tp_test_alerts_clear(&f->t.d->got);
     s_incomplete(f, "rs-0", "REP-0");
@@ -406,9 +402,7 @@ static void test_restarts(void **state) {
  * resolve_timeout); a second tp-tail, following call_late, posts the late
  * submission's alert, which Alertmanager must inhibit. */
 static void test_ha_pair_and_inhibition(void **state) {
-    fx_t *f = *state;
-    if (!f)
-        skip();
+    fx_t *f = tp_fixture_or_skip(state);
     s_am(f, 0);
     s_am(f, 1);
     s_call(f, "inh-1", "REP-0", PLANNED, ALL_FIELDS, T0, T0);
@@ -443,9 +437,7 @@ static void test_ha_pair_and_inhibition(void **state) {
 /* A resend period shorter than one pass over the open set (one alert per
  * POST) still gets every alert there: a resend waits for the pass before. */
 static void test_pass_longer_than_resend(void **state) {
-    fx_t *f = *state;
-    if (!f)
-        skip();
+    fx_t *f = tp_fixture_or_skip(state);
     s_am(f, 0);
     tp_test_alerts_clear(&f->t.d->got);
     for (unsigned i = 0; i < 200; i++) {
@@ -466,9 +458,7 @@ static void test_pass_longer_than_resend(void **state) {
 /* Not a test of speed: with TP_AM_BENCH=N, posts N alerts in batches and
  * one per POST and prints both rates (docs/alerting.md quotes them). */
 static void test_bench_batches(void **state) {
-    fx_t *f = *state;
-    if (!f)
-        skip();
+    fx_t       *f = tp_fixture_or_skip(state);
     const char *env = getenv("TP_AM_BENCH");
     unsigned    n = env ? (unsigned)strtoul(env, NULL, 10) : 0;
     if (n == 0)

@@ -143,9 +143,7 @@ static char *s_secret(fx_t *f, const char *name, const char *text, mode_t mode) 
 /* https:// with the test CA and a bearer token from a 0600 file: every
  * alert arrives once, with the token. */
 static void test_webhook_https_bearer(void **state) {
-    fx_t *f = *state;
-    if (!f)
-        skip();
+    fx_t *f = tp_fixture_or_skip(state);
     s_fire(f, "wh", 2);
     char *tok = s_secret(f, "token", "# the receiver's token\ns3cret-token\n", 0600);
     snprintf(f->url, sizeof f->url, "https://127.0.0.1:%u/hook", f->port);
@@ -165,9 +163,7 @@ static void test_webhook_https_bearer(void **state) {
 /* A server certificate from another CA is refused: nothing is sent, the
  * failure is reported and retried, the alert stays pending. */
 static void test_wrong_ca_refused(void **state) {
-    fx_t *f = *state;
-    if (!f)
-        skip();
+    fx_t *f = tp_fixture_or_skip(state);
     s_fire(f, "wrong", 1);
     snprintf(f->url, sizeof f->url, "https://127.0.0.1:%u/hook", f->port);
     tp_tailfx_start(&f->t,
@@ -184,9 +180,7 @@ static void test_wrong_ca_refused(void **state) {
 
 /* --alertmanager over https with basic auth: the Alertmanager API body. */
 static void test_alertmanager_https_basic(void **state) {
-    fx_t *f = *state;
-    if (!f)
-        skip();
+    fx_t *f = tp_fixture_or_skip(state);
     s_fire(f, "amtls", 1);
     char *basic = s_secret(f, "basic", "alerts:pa55word\n", 0600);
     snprintf(f->url, sizeof f->url, "https://127.0.0.1:%u", f->port);
@@ -215,9 +209,7 @@ static void test_alertmanager_https_basic(void **state) {
 /* Credentials files others may read, a basic-auth file without a colon, a
  * missing CA file, credentials without an HTTP sink: usage errors (2). */
 static void test_credential_usage(void **state) {
-    fx_t *f = *state;
-    if (!f)
-        skip();
+    fx_t *f = tp_fixture_or_skip(state);
     char *open_tok = s_secret(f, "open-token", "tok\n", 0644);
     char *no_colon = s_secret(f, "no-colon", "justauser\n", 0600);
     char *missing = tp_path(f->t.d->dir, "missing.pem");

@@ -22,17 +22,19 @@
 #include "tp_testtool.h"
 #include "tp_testutil.h"
 
-/* Waits for tp-tail's subscription on the XPUB and returns its prefix. */
-static char *s_wait_subscription(tp_tool_fx_t *f) {
+/* Starts tp-tail and waits for its subscription on the XPUB: exactly
+ * `prefix`, or any when it is NULL. */
+static void s_spawn_subscribed(tp_tool_fx_t *f, const char *const argv[], const char *prefix) {
+    tp_tool_spawn(f, argv, NULL);
     char  *frames[4];
     size_t lens[4];
     size_t n = tp_tool_recv(f->sock, TP_TOOL_WAIT_MS, frames, lens);
     assert_int_equal(n, 1);
     assert_true(lens[0] >= 1);
     assert_int_equal(frames[0][0], 1);
-    char *prefix = strdup(frames[0] + 1);
+    if (prefix)
+        assert_string_equal(frames[0] + 1, prefix);
     free(frames[0]);
-    return prefix;
 }
 
 /* Sends [topic, Alert] on `sock`, behind a ROUTER identity frame if `ident`. */
@@ -77,11 +79,7 @@ static void test_tail_prints_alerts(void **state) {
     tp_tool_bind(f, ZMQ_XPUB);
     const char *argv[] = { TP_TAIL_BIN, "-e",           f->endpoint, "--count",
                            "2",         "--timeout-ms", "20000",     NULL };
-    char       *out = tp_path(f->dir, "out"), *err = tp_path(f->dir, "err");
-    tp_tool_spawn(f, argv, NULL);
-    char *prefix = s_wait_subscription(f);
-    assert_string_equal(prefix, "");
-    free(prefix);
+    s_spawn_subscribed(f, argv, "");
 
     s_send_alert(f, "accountability.call_incomplete", "call_incomplete:call/C-1", 1);
     s_send_frames(f, "only-one-frame", 14, NULL, 0);
@@ -89,8 +87,7 @@ static void test_tail_prints_alerts(void **state) {
     s_send_alert(f, "friction.step_slow", "step_slow:K-1/FMV", 2);
     assert_int_equal(tp_proc_wait(&f->proc, TP_TOOL_WAIT_MS), 0);
 
-    char *text = tp_read_file(out);
-    assert_non_null(text);
+    const char *text = tp_tool_output(f, "out");
     assert_int_equal(tp_count_lines(text, "{"), 2);
     const char *line = text;
     for (int i = 0; i < 2; i++) {
@@ -118,16 +115,11 @@ static void test_tail_prints_alerts(void **state) {
         json_decref(obj);
         line = strchr(line, '\n') + 1;
     }
-    free(text);
-    text = tp_read_file(err);
-    assert_non_null(text);
+    text = tp_tool_output(f, "err");
     assert_int_equal(tp_count_lines(text, "expected 2 frames [topic, Alert], got 1"), 1);
     assert_int_equal(
         tp_count_lines(text, "undecodable Alert (3 bytes) on topic 'accountability.x'"), 1);
     assert_int_equal(tp_count_lines(text, "tp-tail: alerts 2, malformed 2"), 1);
-    free(text);
-    free(out);
-    free(err);
 }
 
 static void test_tail_topic_filter_and_timeout(void **state) {
@@ -135,28 +127,19 @@ static void test_tail_topic_filter_and_timeout(void **state) {
     tp_tool_bind(f, ZMQ_XPUB);
     const char *argv[] = { TP_TAIL_BIN, "-e",           f->endpoint, "-t",
                            "friction.", "--timeout-ms", "1000",      NULL };
-    char       *out = tp_path(f->dir, "out");
-    tp_tool_spawn(f, argv, NULL);
-    char *prefix = s_wait_subscription(f);
-    assert_string_equal(prefix, "friction.");
-    free(prefix);
+    s_spawn_subscribed(f, argv, "friction.");
     s_send_alert(f, "accountability.call_late", "call_late:C-1", 1);
     s_send_alert(f, "friction.rework", "rework:K-1", 2);
     /* No --count: it ends by itself after 1 s of silence, status 0. */
     assert_int_equal(tp_proc_wait(&f->proc, TP_TOOL_WAIT_MS), 0);
-    char *text = tp_read_file(out);
-    assert_non_null(text);
-    TP_EXPECT_ONCE(text, "\"topic\":\"friction.rework\"", "{");
-    free(text);
-    free(out);
+    TP_EXPECT_ONCE(tp_tool_output(f, "out"), "\"topic\":\"friction.rework\"", "{");
 }
 
 static void test_tail_sigterm_and_usage(void **state) {
     tp_tool_fx_t *f = *state;
     tp_tool_bind(f, ZMQ_XPUB);
     const char *argv[] = { TP_TAIL_BIN, "--endpoint", f->endpoint, NULL };
-    tp_tool_spawn(f, argv, NULL);
-    free(s_wait_subscription(f));
+    s_spawn_subscribed(f, argv, NULL);
     assert_int_equal(tp_proc_signal(&f->proc, SIGTERM), 0);
     assert_int_equal(tp_proc_wait(&f->proc, TP_TOOL_WAIT_MS), 0);
 
@@ -187,10 +170,7 @@ static char *s_start_durable(tp_tool_fx_t *f, const char *pos, const char *const
     size_t      n = 7;
     for (size_t i = 0; extra[i]; i++)
         argv[n++] = extra[i];
-    tp_tool_spawn(f, argv, NULL);
-    char *prefix = s_wait_subscription(f);
-    assert_string_equal(prefix, "");
-    free(prefix);
+    s_spawn_subscribed(f, argv, "");
     return file;
 }
 

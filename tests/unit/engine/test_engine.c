@@ -42,6 +42,16 @@ static int s_send_raw(tp_fixture_t *f, const char *topic, const void *data, size
     return tp_engine_handle(f->engine, frames, 2);
 }
 
+/* An Envelope built by hand (one a fixture helper cannot make) sent on
+ * `topic`; returns what tp_engine_handle returns. */
+static int s_send_env(tp_fixture_t *f, const char *topic, const Touchpoint__V1__Envelope *env) {
+    uint8_t *buf;
+    size_t   len = tp_test_pack_envelope(env, &buf);
+    int      r = s_send_raw(f, topic, buf, len);
+    free(buf);
+    return r;
+}
+
 static void test_incomplete_submitted_call_fires(void **state) {
     tp_fixture_t *f = *state;
     TP_CALL(f, .event_id = "e1", .sequence = 1, .at_ms = T0, .call_id = "C-1", .status = SUBMITTED,
@@ -211,10 +221,7 @@ static void test_empty_envelope_is_a_mismatch(void **state) {
     env.event_id = "e1";
     env.source = "s";
     env.occurred_at_ms = T0;
-    uint8_t *buf;
-    size_t   len = tp_test_pack_envelope(&env, &buf);
-    assert_int_equal(s_send_raw(f, "crm.call", buf, len), 1);
-    free(buf);
+    assert_int_equal(s_send_env(f, "crm.call", &env), 1);
     assert_int_equal(tp_engine_stats(f->engine)->bad[TP_BAD_MISMATCH], 1);
 }
 
@@ -245,12 +252,10 @@ static void test_times_past_year_9999_are_refused(void **state) {
     env.occurred_at_ms = T0;
     env.payload_case = TOUCHPOINT__V1__ENVELOPE__PAYLOAD_CALL;
     env.call = &call;
-    uint8_t *buf;
-    size_t   len = tp_test_pack_envelope(&env, &buf);
-    assert_int_equal(s_send_raw(f, "crm.call", buf, len), 1);
-    free(buf);
+    assert_int_equal(s_send_env(f, "crm.call", &env), 1);
 
-    len = tp_test_pack_watermark("e3", INT64_MAX, &buf);
+    uint8_t *buf;
+    size_t   len = tp_test_pack_watermark("e3", INT64_MAX, &buf);
     assert_int_equal(s_send_raw(f, "crm.watermark", buf, len), 1);
     free(buf);
 
@@ -321,10 +326,7 @@ static void test_watermark_advances_event_clock(void **state) {
     env.occurred_at_ms = T0;
     env.payload_case = TOUCHPOINT__V1__ENVELOPE__PAYLOAD_WATERMARK;
     env.watermark = &wm;
-    uint8_t *buf;
-    size_t   len = tp_test_pack_envelope(&env, &buf);
-    assert_int_equal(s_send_raw(f, "crm.watermark", buf, len), 0);
-    free(buf);
+    assert_int_equal(s_send_env(f, "crm.watermark", &env), 0);
     assert_int_equal(tp_clock_now(tp_engine_clock(f->engine)), T0 + 60000);
     TP_CALL(f, .event_id = "e1", .at_ms = T0, .call_id = "C-1", .status = SUBMITTED);
     assert_int_equal(f->got.alerts[0]->detected_at_ms, T0 + 60000);
@@ -374,13 +376,7 @@ static void test_open_cases_per_hcp_are_limited_and_counted(void **state) {
     assert_int_equal(tp_engine_stats(f->engine)->cases_over_hcp_limit, 1);
     assert_int_equal(tp_engine_cases(f->engine), 2);
     /* A reload raising the limit lets the next one in. */
-    tp_config_t *more;
-    char         err[256];
-    const char  *y = "clock: event\nlimits:\n  max_open_cases_per_hcp: 3\n";
-    assert_int_equal(tp_config_parse(y, strlen(y), "more.yaml", err, sizeof err, &more), 0);
-    assert_int_equal(tp_engine_reconfigure(f->engine, more, err, sizeof err), 0);
-    tp_config_destroy(&f->cfg);
-    f->cfg = more;
+    tp_fixture_reload(f, "clock: event\nlimits:\n  max_open_cases_per_hcp: 3\n");
     assert_int_equal(s_send_step(f, "e5", "K-3"), TP_ACCEPTED);
 }
 
@@ -393,13 +389,7 @@ static void test_refused_step_is_not_remembered(void **state) {
     assert_int_equal(s_send_step(f, "e2", "K-2"), TP_ACCEPTED);
     assert_int_equal(s_send_step(f, "e3", "K-3"), TP_REFUSED);
     assert_int_equal(s_send_step(f, "e3", "K-3"), TP_REFUSED); /* still no room */
-    tp_config_t *more;
-    char         err[256];
-    const char  *y = "clock: event\nlimits:\n  max_open_cases_per_hcp: 3\n";
-    assert_int_equal(tp_config_parse(y, strlen(y), "more.yaml", err, sizeof err, &more), 0);
-    assert_int_equal(tp_engine_reconfigure(f->engine, more, err, sizeof err), 0);
-    tp_config_destroy(&f->cfg);
-    f->cfg = more;
+    tp_fixture_reload(f, "clock: event\nlimits:\n  max_open_cases_per_hcp: 3\n");
     assert_int_equal(s_send_step(f, "e3", "K-3"), TP_ACCEPTED);
     assert_int_equal(tp_engine_cases(f->engine), 3);
     assert_int_equal(tp_engine_stats(f->engine)->duplicates, 0);

@@ -271,6 +271,17 @@ static void test_save_load(void **state) {
     for (size_t i = before; i < k->f->got.n; i++)
         tp_kpi_alert(k2, k->f->got.alerts[i]);
     s_same(k, k2, m2);
+    /* Feedback on contract K-1 counts under its type in the copy too: the
+     * copy knows K-1 from the file alone. */
+    tp_test_feedback_t fb = { .event_id = "f3",
+                              .at_ms = d + 2 * TP_H,
+                              .hcp_id = "HCP-1",
+                              .subject_type = "contract",
+                              .subject_id = "K-1",
+                              .nps = 2,
+                              .effort = -1 };
+    assert_int_equal(tp_fixture_feedback(k->f, &fb), TP_ACCEPTED);
+    s_same(k, k2, m2);
     tp_engine_set_observer(k->f->engine, tp_kpi_observe, k->kpi);
     tp_kpi_destroy(&k2);
     tp_metrics_destroy(&m2);
