@@ -148,8 +148,9 @@ static int s_mix_event(bench_frame_t *f, const char *tag, size_t g, unsigned k, 
     snprintf(terr, sizeof terr, "DE-%02zu", g % 100);
     snprintf(contract, sizeof contract, "K-%s-%zu", tag, g);
     static const char letters[] = "AAABBCDDEFGG";
-    if (k < 10 || k == 19) {
-        snprintf(call, sizeof call, "C-%s-%zu-%c", tag, g, k == 19 ? 'G' : letters[k]);
+    if (k < 10 || k >= 19) { /* 20, 21: submitted calls H, I in place of the feedback */
+        snprintf(call, sizeof call, "C-%s-%zu-%c", tag, g,
+                 k >= 19 ? (char)('G' + k - 19) : letters[k]);
         /* Each call of the cycle: its status, whether it carries the
          * fields (data), when it took place relative to `at`, and where it
          * is not an in-person call by the cycle's rep, its channel and
@@ -173,7 +174,7 @@ static int s_mix_event(bench_frame_t *f, const char *tag, size_t g, unsigned k, 
             { .status = SUBMITTED, .data = true, .call_at = -3 * H, .channel = PHONE },
             { .status = SUBMITTED, .data = true, .call_at = -H }, /* after the detractor */
         };
-        const unsigned row = k == 19 ? 10 : k;
+        const unsigned row = k >= 19 ? 10 : k;
         s_call_t       c = { .call_id = call,
                              .hcp = hcp,
                              .rep = calls[row].rep2 ? rep2 : rep,
@@ -215,6 +216,8 @@ typedef struct {
     const char *tag;
     int64_t     t0;
     size_t      lat_every;
+    size_t      first;  /* index of the first event made (its id and time) */
+    size_t      period; /* the mix's subjects recur every `period` cycles (0: never) */
 } s_gen_t;
 
 /* Fills *ret with n frames, frame i made by make(); on failure none are
@@ -224,8 +227,8 @@ static int s_generate(bench_frames_t *ret, size_t n, const s_gen_t *g,
     int  r = s_alloc(ret, n);
     char id[64];
     for (size_t i = 0; r == 0 && i < n; i++) {
-        snprintf(id, sizeof id, "%s-%zu", g->tag, i);
-        r = make(&ret->f[i], i, id, g);
+        snprintf(id, sizeof id, "%s-%zu", g->tag, g->first + i);
+        r = make(&ret->f[i], g->first + i, id, g);
         ret->n = i + (r == 0);
     }
     if (r < 0)
@@ -254,6 +257,22 @@ static int s_mix_one(bench_frame_t *f, size_t i, const char *id, const s_gen_t *
 int bench_mix(bench_frames_t *ret, size_t n, const char *tag, int64_t t0, size_t lat_every) {
     return s_generate(ret, n, &(s_gen_t){ .tag = tag, .t0 = t0, .lat_every = lat_every },
                       s_mix_one);
+}
+
+static int s_mix_part_one(bench_frame_t *f, size_t i, const char *id, const s_gen_t *g) {
+    unsigned k = (unsigned)(i % 20);
+    /* A feedback's alerts are named by its event id, which never comes
+     * back: with a period, two more calls take its place. */
+    if (g->period && (k == 17 || k == 18))
+        k += 3;
+    size_t cycle = g->period ? i / 20 % g->period : i / 20;
+    return s_mix_event(f, g->tag, cycle, k, id, 0, g->t0 + (int64_t)i * BENCH_STEP_MS);
+}
+
+int bench_mix_part(bench_frames_t *ret, size_t first, size_t n, const char *tag, int64_t t0,
+                   size_t period) {
+    return s_generate(ret, n, &(s_gen_t){ .tag = tag, .t0 = t0, .first = first, .period = period },
+                      s_mix_part_one);
 }
 
 static int s_open_call(bench_frame_t *f, size_t i, const char *id, const s_gen_t *g) {

@@ -39,6 +39,16 @@ typedef struct {
  * call_incomplete as soon as it is processed. */
 int bench_mix(bench_frames_t *ret, size_t n, const char *tag, int64_t t0, size_t lat_every);
 
+/* Events first .. first+n-1 of the endless mix from t0 (no latency
+ * probes), for a long history sent in parts. With a period (0: none), the
+ * subjects of cycle g are those of cycle g % period: calls, contracts and
+ * the alerts on them come back instead of piling up, so the open state
+ * stays bounded however long the history (event ids stay unique; the two
+ * feedback events of a cycle become submitted calls, since a feedback's
+ * alerts are named by its own event id). */
+int bench_mix_part(bench_frames_t *ret, size_t first, size_t n, const char *tag, int64_t t0,
+                   size_t period);
+
 /* n PLANNED calls (call_at a month after t0, so no deadline passes during
  * a run) or n contracting cases each with one STARTED step: the open
  * subjects a daemon holds. */

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -71,6 +72,26 @@ static int s_cmp(const void *a, const void *b) {
 
 #define BATCH 100
 
+/* Minor page faults of this process so far (copy-on-write ones among them). */
+static long s_minflt(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_minflt;
+}
+
+/* A "Name:   N kB" line of /proc/self/status, or -1. */
+static long s_status_kb(const char *name) {
+    FILE *f = fopen("/proc/self/status", "r");
+    char  line[256];
+    long  v = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (strncmp(line, name, strlen(name)) == 0)
+            v = strtol(line + strlen(name), NULL, 10);
+    if (f)
+        fclose(f);
+    return v;
+}
+
 /* Times batches of BATCH events from m[from..to) (ms per batch) into t. */
 static size_t s_batches(tp_engine_t *e, const bench_frames_t *m, size_t from, size_t to, double *t,
                         size_t max, pid_t child) {
@@ -110,7 +131,10 @@ int main(int argc, char **argv) {
 
     /* Batches with no child, as the baseline. */
     static double base[4000], snap[4000];
+    long          flt0 = s_minflt();
     size_t        nb = s_batches(e, &during, 0, 200000, base, 2000, 0);
+    long          base_flt = s_minflt() - flt0;
+    long          pte_kb = s_status_kb("VmPTE:");
 
     tp_snapshot_section_t sec = { TP_SNAP_TAG('E', 'N', 'G', 'N'), "engine", s_save_cb, s_load_cb,
                                   e };
@@ -120,7 +144,9 @@ int main(int argc, char **argv) {
     if (tp_snapshot_fork(dir, 1, &sec, 1, &pid, &pidfd) < 0)
         return 1;
     double fork_ms = (s_now() - f0) * 1e3;
+    flt0 = s_minflt();
     size_t ns = s_batches(e, &during, 200000, during.n, snap, 4000, pid);
+    long   snap_flt = s_minflt() - flt0;
     int    status;
     waitpid(pid, &status, 0);
     double write_s = s_now() - f0;
@@ -142,10 +168,15 @@ int main(int argc, char **argv) {
     if (tp_snapshot_load(dir, 1, &sec, 1, NULL) < 0)
         return 1;
     double load_s = s_now() - l0;
+    if (getenv("BENCH_SNAPSHOT_TIMES")) /* perf report --time FROM,TO (perf record -k mono) */
+        fprintf(stderr, "load: %.6f,%.6f\n", l0, l0 + load_s);
 
     printf("snapshot: fork %.1f ms, written (fsync'd) in %.2f s, %.1f MB (%.0f bytes per open "
            "call)\n",
            fork_ms, write_s, (double)size / 1e6, (double)size / (double)(M ? M : 1));
+    printf("page tables %ld kB; the loop's page faults per batch: %.1f while the child writes "
+           "(copy-on-write), %.1f without\n",
+           pte_kb, ns ? (double)snap_flt / (double)ns : 0, nb ? (double)base_flt / (double)nb : 0);
     printf("loop while the child writes: %zu batches of %d events, ms per batch p50 %.3f p99 "
            "%.3f max %.3f (no child: p50 %.3f p99 %.3f max %.3f)\n",
            ns, BATCH, ns ? snap[ns / 2] : 0, ns ? snap[ns * 99 / 100] : 0, ns ? snap[ns - 1] : 0,
@@ -154,9 +185,10 @@ int main(int argc, char **argv) {
            load_s, tp_engine_calls(e2), open_calls.n + mix.n, replay_s);
     printf("{\"open_calls\":%zu,\"events\":%zu,\"fork_ms\":%.2f,\"write_s\":%.3f,\"bytes\":%ld,"
            "\"batch_p99_ms\":%.3f,\"batch_max_ms\":%.3f,\"base_p99_ms\":%.3f,\"load_s\":%.3f,"
-           "\"replay_s\":%.3f}\n",
+           "\"replay_s\":%.3f,\"pte_kb\":%ld,\"cow_faults_per_batch\":%.1f}\n",
            M, open_calls.n + mix.n, fork_ms, write_s, size, ns ? snap[ns * 99 / 100] : 0,
-           ns ? snap[ns - 1] : 0, base[nb * 99 / 100], load_s, replay_s);
+           ns ? snap[ns - 1] : 0, base[nb * 99 / 100], load_s, replay_s, pte_kb,
+           ns ? (double)snap_flt / (double)ns : 0);
     unlink(path);
     rmdir(dir);
     tp_engine_destroy(&e);

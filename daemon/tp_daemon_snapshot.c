@@ -43,9 +43,15 @@ struct tp_daemon_snap {
     int64_t       lag_next; /* monotonic µs the probe is due */
     double        lag[LAG_RING];
     size_t        lag_n;
+    double        snap_lag[LAG_RING]; /* probes while the current snapshot is under way */
+    size_t        snap_lag_n;
+    double        idle_lag[LAG_RING]; /* probes since the last one ended: the comparison */
+    size_t        idle_lag_n;
+    double        last_lag_p99, last_lag_max, idle_lag_p99;
     uint64_t      n_written, n_failed, last_bytes, last_position;
     double        last_seconds, fork_seconds;
     tp_metric_t  *m_written, *m_failed, *m_seconds, *m_bytes, *m_position, *m_fork, *m_lag;
+    tp_metric_t  *m_lag_p99, *m_lag_max;
 };
 
 /* ---- The sections a snapshot holds, in order ---- */
@@ -180,6 +186,22 @@ static void s_fail(tp_daemon_t *d, const char *why) {
     tp_snapshot_discard(d->cfg->state_dir, s->pos);
 }
 
+static int s_cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The loop lag from the fork to the rename: what a snapshot costs the
+ * events that arrive meanwhile (the fork's page-table copy, then the
+ * copy-on-write faults while the child writes). */
+static double s_p99(double *v, size_t n_seen, double *ret_max) {
+    size_t n = n_seen < LAG_RING ? n_seen : LAG_RING;
+    qsort(v, n, sizeof *v, s_cmp_double);
+    if (ret_max)
+        *ret_max = n ? v[n - 1] : 0;
+    return n ? v[n * 99 / 100] : 0;
+}
+
 /* The child wrote it and the log holds its position: in place, old ones
  * deleted, the log cut behind the oldest kept. */
 static void s_commit(tp_daemon_t *d) {
@@ -197,9 +219,13 @@ static void s_commit(tp_daemon_t *d) {
     s->last_bytes = stat(path, &sb) == 0 ? (uint64_t)sb.st_size : 0;
     s->last_position = s->pos;
     s->last_seconds = (double)(tp_monotonic_ms() - s->t0) / 1e3;
+    s->last_lag_p99 = s_p99(s->snap_lag, s->snap_lag_n, &s->last_lag_max);
     log_info("Wrote the snapshot at event-log position %" PRIu64 ": %" PRIu64
-             " bytes in %.3f s (fork %.1f ms)",
-             s->pos, s->last_bytes, s->last_seconds, s->fork_seconds * 1e3);
+             " bytes in %.3f s (fork %.1f ms; loop lag meanwhile p99 %.1f ms, max %.1f ms, %zu "
+             "probes; before it p99 %.1f ms)",
+             s->pos, s->last_bytes, s->last_seconds, s->fork_seconds * 1e3, s->last_lag_p99 * 1e3,
+             s->last_lag_max * 1e3, s->snap_lag_n, s->idle_lag_p99 * 1e3);
+    s->idle_lag_n = 0;
     int64_t oldest = tp_snapshot_prune(d->cfg->state_dir, d->cfg->snapshot.keep);
     /* Everything up to the oldest kept is in it; the record at its very
      * position stays, so the log always knows how far it went. */
@@ -258,6 +284,8 @@ static void s_begin(tp_daemon_t *d, uint64_t ring) {
     s->t0 = tp_monotonic_ms();
     s->time_due = false;
     s->last_pos = s->pos;
+    s->snap_lag_n = 0;
+    s->idle_lag_p99 = s_p99(s->idle_lag, s->idle_lag_n, NULL);
     struct timespec a, b;
     clock_gettime(CLOCK_MONOTONIC, &a);
     int r = tp_snapshot_fork(d->cfg->state_dir, s->pos, sections, ns, &s->pid, &s->pidfd);
@@ -318,7 +346,12 @@ static void s_lag_cb(evutil_socket_t fd, short what, void *arg) {
     struct tp_daemon_snap *s = arg;
     int64_t                now = s_mono_us();
     int64_t                late = now - s->lag_next;
-    s->lag[s->lag_n++ % LAG_RING] = late > 0 ? (double)late / 1e6 : 0;
+    double                 lag = late > 0 ? (double)late / 1e6 : 0;
+    s->lag[s->lag_n++ % LAG_RING] = lag;
+    if (s->pid || s->written)
+        s->snap_lag[s->snap_lag_n++ % LAG_RING] = lag;
+    else
+        s->idle_lag[s->idle_lag_n++ % LAG_RING] = lag;
     s->lag_next = now + LAG_PROBE_MS * 1000;
 }
 
@@ -398,6 +431,14 @@ void tp_daemon_snapshot_collect(tp_daemon_t *d, tp_metrics_t *m, bool first) {
                                     "Size of the last snapshot", NULL, NULL, 0);
         s->m_position = tp_metrics_add(m, TP_METRIC_GAUGE, "snapshot_last_position",
                                        "Event-log position of the last snapshot", NULL, NULL, 0);
+        s->m_lag_p99 =
+            tp_metrics_add(m, TP_METRIC_GAUGE, "snapshot_last_loop_lag_p99_seconds",
+                           "99th percentile of loop_lag_seconds while the last snapshot was taken "
+                           "(fork to rename)",
+                           NULL, NULL, 0);
+        s->m_lag_max =
+            tp_metrics_add(m, TP_METRIC_GAUGE, "snapshot_last_loop_lag_max_seconds",
+                           "Largest loop lag while the last snapshot was taken", NULL, NULL, 0);
         s->m_lag = tp_metrics_add(m, TP_METRIC_HISTOGRAM, "loop_lag_seconds",
                                   "How late the event loop ran a timer due every 20 ms", NULL,
                                   lag_buckets, sizeof lag_buckets / sizeof lag_buckets[0]);
@@ -408,6 +449,8 @@ void tp_daemon_snapshot_collect(tp_daemon_t *d, tp_metrics_t *m, bool first) {
     tp_metric_set(s->m_fork, NULL, s->fork_seconds);
     tp_metric_set(s->m_bytes, NULL, (double)s->last_bytes);
     tp_metric_set(s->m_position, NULL, (double)s->last_position);
+    tp_metric_set(s->m_lag_p99, NULL, s->last_lag_p99);
+    tp_metric_set(s->m_lag_max, NULL, s->last_lag_max);
     size_t n = s->lag_n < LAG_RING ? s->lag_n : LAG_RING;
     for (size_t i = 0; i < n; i++)
         tp_metric_observe(s->m_lag, NULL, s->lag[(s->lag_n - n + i) % LAG_RING]);

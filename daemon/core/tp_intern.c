@@ -46,6 +46,10 @@ const char *tp_intern_get(tp_intern_t *in, const char *s) {
     return e->s;
 }
 
+void tp_intern_ref(const char *s, size_t n) {
+    s_entry_of(s)->refs += (uint32_t)n;
+}
+
 void tp_intern_put(tp_intern_t *in, const char *s) {
     if (!s)
         return;

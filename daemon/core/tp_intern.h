@@ -19,6 +19,12 @@ int tp_intern_new(tp_intern_t **ret);
  * ENOMEM. */
 const char *tp_intern_get(tp_intern_t *in, const char *s);
 
+/* n more references to `s`, a string tp_intern_get returned: a snapshot's
+ * string table interns each string once, its records name them by index,
+ * and the references they hold are added once per string, not looked up
+ * (or even touched) per record. */
+void tp_intern_ref(const char *s, size_t n);
+
 /* Drops one reference to a string tp_intern_get returned (NULL is a
  * no-op); the copy goes with its last reference. */
 void tp_intern_put(tp_intern_t *in, const char *s);

@@ -13,8 +13,8 @@ static void s_insert(tp_oa_slot_t *slots, size_t mask, uint64_t h, void *item) {
     slots[i] = (tp_oa_slot_t){ .hash = h, .item = item };
 }
 
-static int s_grow(tp_oa_t *ix) {
-    size_t cap = ix->slots ? (ix->mask + 1) * 2 : MIN_SLOTS;
+/* Rehashes into `cap` slots (a power of two, above twice n). */
+static int s_resize(tp_oa_t *ix, size_t cap) {
     if (cap > SIZE_MAX / sizeof(tp_oa_slot_t))
         return -ENOMEM;
     tp_oa_slot_t *slots = calloc(cap, sizeof *slots);
@@ -28,6 +28,10 @@ static int s_grow(tp_oa_t *ix) {
     ix->slots = slots;
     ix->mask = cap - 1;
     return 0;
+}
+
+static int s_grow(tp_oa_t *ix) {
+    return s_resize(ix, ix->slots ? (ix->mask + 1) * 2 : MIN_SLOTS);
 }
 
 int tp_oa_put(tp_oa_t *ix, uint64_t h, void *item) {
@@ -70,4 +74,14 @@ void tp_oa_remove_item(tp_oa_t *ix, uint64_t h, const void *item) {
 void tp_oa_clear(tp_oa_t *ix) {
     free(ix->slots);
     *ix = (tp_oa_t){ 0 };
+}
+
+int tp_oa_reserve(tp_oa_t *ix, size_t n) {
+    size_t cap = ix->slots ? ix->mask + 1 : MIN_SLOTS;
+    while (2 * n > cap) {
+        if (cap > SIZE_MAX / 2 / sizeof(tp_oa_slot_t))
+            return -ENOMEM;
+        cap *= 2;
+    }
+    return ix->slots && cap == ix->mask + 1 ? 0 : s_resize(ix, cap);
 }

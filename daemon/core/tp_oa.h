@@ -60,6 +60,11 @@ static inline tp_oa_slot_t *tp_oa_next(const tp_oa_t *ix, const tp_oa_slot_t *s,
  * -ENOMEM (nothing changed). */
 int tp_oa_put(tp_oa_t *ix, uint64_t h, void *item);
 
+/* Room for n items in all without growing again (a snapshot's load knows
+ * its count up front: one allocation instead of a rehash at every doubling).
+ * 0 or -ENOMEM (nothing changed). */
+int tp_oa_reserve(tp_oa_t *ix, size_t n);
+
 /* Removes the slot s (from tp_oa_first/next). */
 void tp_oa_remove(tp_oa_t *ix, tp_oa_slot_t *s);
 

@@ -140,6 +140,11 @@ void tp_snapw_str(tp_snapw_t *w, const char *s) {
     s_put(w, s, n);
 }
 
+void tp_snapw_fail(tp_snapw_t *w, int err) {
+    if (w->err == 0)
+        w->err = err;
+}
+
 int tp_snapw_flush(tp_snapw_t *w, uint64_t *ret_sum) {
     s_drain(w);
     if (w->err == 0 && ret_sum)
@@ -224,6 +229,22 @@ static int s_get(tp_snapr_t *r, void *p, size_t n) {
 
 int tp_snapr_u64(tp_snapr_t *r, uint64_t *ret) {
     uint64_t v = 0;
+    /* Most varints lie wholly in the buffer: decoded in place, not byte by
+     * byte through s_get (a load is mostly varints). */
+    if (r->err == 0 && r->len - r->pos >= 10) {
+        const unsigned char *p = r->buf + r->pos;
+        for (unsigned i = 0; i < 10; i++) {
+            if (i == 9 && p[i] > 1)
+                break; /* more than 64 bits */
+            v |= (uint64_t)(p[i] & 0x7f) << (7 * i);
+            if (!(p[i] & 0x80)) {
+                r->pos += i + 1;
+                *ret = v;
+                return 0;
+            }
+        }
+        return s_fail(r, -EBADMSG);
+    }
     for (unsigned shift = 0; shift < 64; shift += 7) {
         unsigned char b;
         if (s_get(r, &b, 1) < 0)

@@ -32,6 +32,9 @@ void tp_snapw_bool(tp_snapw_t *w, bool v);
 void tp_snapw_bytes(tp_snapw_t *w, const void *p, size_t n);
 /* NULL and "" are told apart on reading. */
 void tp_snapw_str(tp_snapw_t *w, const char *s);
+/* Makes the writer fail with err (-errno) from now on: a save that cannot
+ * finish (out of memory) spoils the file rather than write a wrong one. */
+void tp_snapw_fail(tp_snapw_t *w, int err);
 /* Writes out the buffer: 0, or the first error any write met (-errno).
  * ret_sum (optional): the checksum of every byte written so far. */
 int      tp_snapw_flush(tp_snapw_t *w, uint64_t *ret_sum);

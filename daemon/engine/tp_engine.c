@@ -491,8 +491,12 @@ int tp_engine_load(tp_engine_t *e, tp_snapr_t *r) {
     tp_rule_ctx_t ctx = s_ctx(e);
     if ((k = tp_dedup_load(e->dedup, r)) < 0 || (k = tp_seq_load(e->seq, r)) < 0 ||
         (k = tp_timers_load(e->timers, r)) < 0 || (k = tp_state_load(e->state, e->timers, r)) < 0 ||
-        (k = tp_cases_load(e->cases, e->timers, r)) < 0 || (k = tp_alerts_load(e->alerts, r)) < 0 ||
-        (k = tp_ruleset_load(e->rules, &ctx, r)) < 0 ||
+        (k = tp_cases_load(e->cases, e->timers, r)) < 0)
+        return k;
+    /* Every deadline is back: one heapify before the rules' state, whose
+     * load may arm or cancel some. */
+    tp_timers_load_done(e->timers);
+    if ((k = tp_alerts_load(e->alerts, r)) < 0 || (k = tp_ruleset_load(e->rules, &ctx, r)) < 0 ||
         (version >= 2 && (k = tp_lua_rules_load(e->lua, &ctx, r)) < 0))
         return k;
     e->clock.event_now_ms = event_now;

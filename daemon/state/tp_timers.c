@@ -14,6 +14,7 @@ struct tp_timers {
     size_t       cap;
     tp_oa_t      index; /* keyed deadlines by s_hash(owner, key) */
     uint64_t     armed; /* arms so far: the next tie-breaker */
+    bool unsorted;      /* a snapshot is loading: heap[] in file order until tp_timers_load_done */
 };
 
 /* Heap order: due time, then arming order (FIFO among equals). */
@@ -289,11 +290,32 @@ void tp_timers_destroy(tp_timers_t **p) {
  * by their records (tp_timers_save_timer / tp_timers_load_timer). */
 #define TIMERS_SNAP_VERSION 1
 
-/* Gives an armed timer its saved arming order and re-sorts it. */
-static void s_set_armed(tp_timers_t *t, tp_timer_t *tm, uint64_t armed) {
+/* Room for n more in the heap at once. 0 or -ENOMEM. */
+static int s_reserve_n(tp_timers_t *t, uint64_t n) {
+    if (n > UINT32_MAX - t->n)
+        return -ENOMEM; /* slot is 32 bits */
+    if (t->n + n <= t->cap)
+        return 0;
+    tp_timer_t **heap = realloc(t->heap, (t->n + n) * sizeof *heap);
+    if (!heap)
+        return -ENOMEM;
+    t->heap = heap;
+    t->cap = t->n + n;
+    return 0;
+}
+
+/* A loaded timer with its saved due time and arming order, at the end of
+ * the heap: tp_timers_load_done orders them all in one O(n) heapify, where
+ * a sift-up per timer cost O(log n) cache misses each. The order (due time,
+ * then arming order) is total, so the heap pops exactly as before. */
+static int s_load_append(tp_timers_t *t, tp_timer_t *tm, int64_t due, uint64_t armed) {
+    if (s_reserve(t) < 0)
+        return -ENOMEM;
+    tm->due_ms = due;
     tm->armed = armed;
-    s_sift_up(t, tm->slot);
-    s_sift_down(t, tm->slot);
+    tm->in_heap = 1;
+    s_place(t, t->n++, tm);
+    return 0;
 }
 
 void tp_timers_save(const tp_timers_t *t, tp_snapw_t *w) {
@@ -317,6 +339,10 @@ int tp_timers_load(tp_timers_t *t, tp_snapr_t *r) {
     int      k = tp_snapr_section(r, TP_SNAP_TAG('T', 'I', 'M', 'R'), TIMERS_SNAP_VERSION, NULL);
     if (k < 0 || (k = tp_snapr_u64(r, &armed)) < 0 || (k = tp_snapr_u64(r, &n)) < 0)
         return k;
+    /* Sized once: the count is in the file (a corrupt one fails here). */
+    if ((k = s_reserve_n(t, n)) < 0 || (k = tp_oa_reserve(&t->index, t->index.n + n)) < 0)
+        return k;
+    t->unsorted = true;
     for (uint64_t i = 0; i < n; i++) {
         char     key[512];
         uint64_t owner = 0, at = 0;
@@ -326,14 +352,36 @@ int tp_timers_load(tp_timers_t *t, tp_snapr_t *r) {
             return k;
         if (owner > TP_TIMER_OWNER_MAX)
             return -EBADMSG;
-        if ((k = tp_timers_arm(t, (uint32_t)owner, key, due)) < 0)
-            return k;
-        tp_deadline_t *d = s_find(t, (uint32_t)owner, key);
-        s_set_armed(t, &d->timer, at);
+        /* Keys are unique in what was saved (the index held each once): no
+         * lookup before adding. */
+        uint32_t       o = (uint32_t)owner;
+        size_t         klen = strlen(key);
+        tp_deadline_t *d = malloc(sizeof *d + sizeof o + klen + 1);
+        if (!d)
+            return -ENOMEM;
+        d->hash = s_hash(o, key, klen);
+        d->timer = (tp_timer_t){ .owner = o, .keyed = 1 };
+        memcpy(d->key, &o, sizeof o);
+        memcpy(d->key + sizeof o, key, klen + 1);
+        if (tp_oa_put(&t->index, d->hash, d) < 0) {
+            free(d);
+            return -ENOMEM;
+        }
+        s_load_append(t, &d->timer, due, at); /* room reserved above */
+        if (at >= t->armed)
+            t->armed = at + 1;
     }
     if (armed > t->armed)
         t->armed = armed;
     return 0;
+}
+
+void tp_timers_load_done(tp_timers_t *t) {
+    if (!t->unsorted)
+        return;
+    t->unsorted = false;
+    for (size_t i = t->n / 2; i-- > 0;)
+        s_sift_down(t, i);
 }
 
 void tp_timers_save_timer(const tp_timer_t *tm, tp_snapw_t *w) {
@@ -357,9 +405,18 @@ int tp_timers_load_timer(tp_timers_t *t, tp_timer_t *tm, tp_snapr_t *r) {
         return k;
     if (owner > TP_TIMER_OWNER_MAX)
         return -EBADMSG;
-    if ((k = tp_timers_arm_timer(t, tm, (uint32_t)owner, due)) < 0)
-        return k;
-    s_set_armed(t, tm, at);
+    tm->owner = (uint32_t)owner;
+    tm->keyed = 0;
+    if (t->unsorted) {
+        if ((k = s_load_append(t, tm, due, at)) < 0)
+            return k;
+    } else {
+        if ((k = tp_timers_arm_timer(t, tm, (uint32_t)owner, due)) < 0)
+            return k;
+        tm->armed = at; /* its saved arming order, and its place again */
+        s_sift_up(t, tm->slot);
+        s_sift_down(t, tm->slot);
+    }
     if (at >= t->armed)
         t->armed = at + 1;
     return 0;

@@ -108,6 +108,10 @@ void tp_timers_destroy(tp_timers_t **p);
 #include "tp_snapio.h"
 void tp_timers_save(const tp_timers_t *t, tp_snapw_t *w);
 int  tp_timers_load(tp_timers_t *t, tp_snapr_t *r);
+/* After tp_timers_load and the records' tp_timers_load_timer: puts every
+ * loaded timer in heap order at once. Nothing may fire, cancel or pop
+ * before it. */
+void tp_timers_load_done(tp_timers_t *t);
 /* An embedded timer, written by the record it belongs to. */
 void tp_timers_save_timer(const tp_timer_t *tm, tp_snapw_t *w);
 int  tp_timers_load_timer(tp_timers_t *t, tp_timer_t *tm, tp_snapr_t *r);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "tp_journal_internal.h"
 #include "tp_log.h"
@@ -300,6 +301,30 @@ void tp_journal_truncate_events(tp_journal_t *j, uint64_t upto, int64_t keep_ms)
     pthread_mutex_unlock(&j->w_lock);
 }
 
+/* A test can stop a truncation half-way, to kill the daemon inside it:
+ * with the variable naming a file that exists, the writer deletes the rows
+ * in a transaction it never commits, creates <that file>.stall, and waits
+ * for the end (the file is the test's go-ahead, so the truncations before
+ * it run as usual). */
+#define TRUNC_STALL_ENV "TOUCHPOINTD_TEST_TRUNCATE_STALL"
+
+static void s_truncate_stall(tp_journal_t *j, const char *sql) {
+    const char *arm = getenv(TRUNC_STALL_ENV);
+    char        path[4096], err[128];
+    FILE       *f;
+    if (!arm || !(f = fopen(arm, "r")))
+        return;
+    fclose(f);
+    if (s_exec(j->db, "BEGIN IMMEDIATE", err, sizeof err) < 0 ||
+        s_exec(j->db, sql, err, sizeof err) < 0)
+        return;
+    snprintf(path, sizeof path, "%s.stall", arm);
+    if ((f = fopen(path, "w")))
+        fclose(f);
+    for (;;)
+        pause();
+}
+
 int64_t tp_journal_truncate_now(tp_journal_t *j, int64_t now_ms) {
     uint64_t upto = atomic_load(&j->trunc_upto);
     int64_t  keep = atomic_load(&j->trunc_keep_ms);
@@ -310,6 +335,7 @@ int64_t tp_journal_truncate_now(tp_journal_t *j, int64_t now_ms) {
              (unsigned long long)upto, (long long)(keep > 0 ? now_ms - keep : INT64_MAX));
     /* Done (or given up) either way: the writer must not spin on it. */
     j->trunc_done = upto;
+    s_truncate_stall(j, sql);
     if (s_exec(j->db, sql, err, sizeof err) < 0)
         return -EIO;
     return sqlite3_changes(j->db);

@@ -267,6 +267,8 @@ static void test_restart_from_snapshot_alone(void **state) {
     tp_dfx_t *d = tp_dfx_start("event", SNAP_YAML(1));
     s_before(d);
     uint64_t pos = s_wait_log_cut(d);
+    /* What the snapshot cost the loop is in its log line. */
+    assert_true(s_logged(d, "loop lag meanwhile p99"));
     s_kill(d);
     tp_dfx_restart(d, NULL);
     s_expect_loaded(d, pos);
@@ -387,6 +389,55 @@ static void test_kill_while_snapshot_is_written(void **state) {
     tp_dfx_free(d);
 }
 
+/* SIGKILL inside the truncation of the log behind the oldest snapshot
+ * (rows deleted, not committed: the test hook stops the writer there):
+ * the log is as it was, the restart loads the snapshot, the alerts are
+ * those of the full replay (nothing lost, nothing twice: the resend is a
+ * duplicate), and the next snapshot cuts the log after all. */
+static void test_kill_while_log_is_truncated(void **state) {
+    (void)state;
+    char arm[512], stall[600];
+    snprintf(arm, sizeof arm, "/tmp/test_snapshot.%d.truncate", (int)getpid());
+    snprintf(stall, sizeof stall, "%s.stall", arm);
+    unlink(arm);
+    unlink(stall);
+    setenv("TOUCHPOINTD_TEST_TRUNCATE_STALL", arm, 1);
+    tp_dfx_t *d = tp_dfx_start("event", SNAP_YAML(1));
+    unsetenv("TOUCHPOINTD_TEST_TRUNCATE_STALL");
+    s_before_1(d);
+    uint64_t before = s_wait_log_cut(d); /* the truncations before the hook run as usual */
+    FILE    *f = fopen(arm, "w");
+    assert_non_null(f);
+    fclose(f);
+    s_before_2(d);
+    /* The next snapshot's truncation stops half-way. */
+    long long deadline = tp_now_ms() + TP_WAIT_MS;
+    while (access(stall, F_OK) != 0) {
+        assert_true(tp_now_ms() < deadline);
+        usleep(5000);
+    }
+    uint64_t pos[4];
+    assert_int_equal(s_snapshots(d, pos, 4, NULL, NULL), 1);
+    assert_true(pos[0] > before);
+    s_kill(d);
+    unlink(arm);
+    unlink(stall);
+    /* Rolled back: the log still holds the records the truncation was
+     * deleting, from before the first snapshot's position on. */
+    uint64_t last, rows = s_log_rows(d, &last);
+    assert_true(last >= pos[0]);
+    assert_true(rows >= last - before + 1);
+    assert_true(rows > 1);
+
+    tp_dfx_restart(d, NULL);
+    s_expect_loaded(d, pos[0]);
+    s_wait_log_cut(d);
+    packed_t got;
+    s_after(d, &got);
+    s_expect_same(&got, &s_reference);
+    tp_dfx_free(d);
+}
+
 /* ---- Lua rules: their ctx:put stores and ctx:arm deadlines ----
  * contact_frequency (at most 20 calls of an HCP in 10 days: the fixture's
  * probes at T0 never reach it, and leave the window once event time is
@@ -494,6 +545,7 @@ int main(void) {
         cmocka_unit_test(test_restart_from_snapshot_alone),
         cmocka_unit_test(test_corrupt_newest_falls_back),
         cmocka_unit_test(test_kill_while_snapshot_is_written),
+        cmocka_unit_test(test_kill_while_log_is_truncated),
         cmocka_unit_test(test_lua_rules_restart_from_snapshot_alone),
     };
     return cmocka_run_group_tests(tests, s_setup, NULL);
