@@ -201,7 +201,7 @@ static const unsigned    s_event_bits[] = { TP_EV_CALL, TP_EV_CONTRACTING, TP_EV
                                             TP_EV_WATERMARK };
 
 /* The table the chunk returned (top of the stack): name, kind, events,
- * on_event, on_deadline, fields. 0 or -EINVAL with the reason in err. */
+ * on_event, on_deadline, fields, where. 0 or -EINVAL with the reason in err. */
 static int s_check_table(tp_lua_vm_t *vm, char *err, size_t errlen) {
     lua_State *L = vm->L;
     if (!lua_istable(L, -1)) {
@@ -273,7 +273,8 @@ static int s_check_table(tp_lua_vm_t *vm, char *err, size_t errlen) {
     }
     vm->on_deadline =
         lua_isnil(L, -1) ? (lua_pop(L, 1), LUA_NOREF) : luaL_ref(L, LUA_REGISTRYINDEX);
-    return tp_lua_ev_paths(vm, err, errlen);
+    int r = tp_lua_ev_paths(vm, err, errlen);
+    return r < 0 ? r : tp_lua_where_parse(vm, err, errlen);
 }
 
 int tp_lua_vm_new(const tp_lua_rule_conf_t *conf, const char *src, size_t len, char *err,
@@ -311,9 +312,12 @@ int tp_lua_vm_new(const tp_lua_rule_conf_t *conf, const char *src, size_t len, c
     s_sandbox(L);
     if (!lua_setupvalue(L, -2, 1))
         lua_pop(L, 1);
-    /* The chunk runs under the same budgets as a call. */
+    /* The chunk runs under the same budgets as a call, with the rule's
+     * config as its argument (`local config = ...`): a `where` can depend
+     * on it (a changed config reloads the file). */
     int reason;
-    if (tp_lua_vm_call(vm, 0, &reason, err, errlen) < 0)
+    lua_rawgeti(L, LUA_REGISTRYINDEX, vm->config);
+    if (tp_lua_vm_call(vm, 1, &reason, err, errlen) < 0)
         goto fail;
     if ((r = s_check_table(vm, err, errlen)) < 0)
         goto fail;
@@ -371,6 +375,7 @@ void tp_lua_vm_destroy(tp_lua_vm_t **p) {
         return;
     if (vm->L)
         lua_close(vm->L);
+    tp_lua_where_free(vm);
     free(vm->file);
     free(vm);
     *p = NULL;
