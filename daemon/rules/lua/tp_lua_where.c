@@ -81,10 +81,10 @@ static int s_add_value(lua_State *L, int idx, const ProtobufCFieldDescriptor *f,
         c->num[c->n++] = (int64_t)lua_tointeger(L, idx);
         return 0;
     }
-    snprintf(why, whylen, "a %s field is not compared with a %s",
-             f->type == PROTOBUF_C_TYPE_STRING ? "string"
-             : f->type == PROTOBUF_C_TYPE_BOOL ? "bool"
-                                               : "integer",
+    snprintf(why, whylen, "%s field is not compared with a %s",
+             f->type == PROTOBUF_C_TYPE_STRING ? "a string"
+             : f->type == PROTOBUF_C_TYPE_BOOL ? "a bool"
+                                               : "an integer",
              lua_typename(L, t));
     return -EINVAL;
 }
