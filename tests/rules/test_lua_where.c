@@ -175,6 +175,8 @@ static void test_where_checked_at_load(void **state) {
         { "{ ['call.status'] = {} }", "an empty list would reject every event" },
         { "{ ['call.status'] = { 'SUBMITTED', {} } }", "not table" },
         { "{ 'call.status' }", "where: keys must be field paths" },
+        { "{ ['contracting.step'] = 'X' }",
+          "where[\"contracting.step\"]: the rule's events do not include contracting" },
         { "'call.status'", "where must be a map of field paths to values" },
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {

@@ -97,6 +97,10 @@ void tp_lua_vm_destroy(tp_lua_vm_t **p);
  * ret_reason and the message in err. */
 int tp_lua_vm_call(tp_lua_vm_t *vm, int nargs, int *ret_reason, char *err, size_t errlen);
 
+/* TP_EV_* of an event kind's name ("call", the Envelope's payload field
+ * too), 0 if none. */
+unsigned tp_lua_event_bit(const char *name);
+
 /* The count hook: adds up a call's instructions, raises past the budget. */
 void tp_lua_count_hook(lua_State *L, lua_Debug *ar);
 

@@ -200,6 +200,13 @@ static const char *const s_event_names[] = { "call", "contracting", "feedback", 
 static const unsigned    s_event_bits[] = { TP_EV_CALL, TP_EV_CONTRACTING, TP_EV_FEEDBACK,
                                             TP_EV_WATERMARK };
 
+unsigned tp_lua_event_bit(const char *name) {
+    for (size_t k = 0; k < sizeof s_event_bits / sizeof s_event_bits[0]; k++)
+        if (!strcmp(name, s_event_names[k]))
+            return s_event_bits[k];
+    return 0;
+}
+
 /* The table the chunk returned (top of the stack): name, kind, events,
  * on_event, on_deadline, fields, where. 0 or -EINVAL with the reason in err. */
 static int s_check_table(tp_lua_vm_t *vm, char *err, size_t errlen) {
@@ -240,16 +247,14 @@ static int s_check_table(tp_lua_vm_t *vm, char *err, size_t errlen) {
     vm->events = 0;
     for (lua_Integer i = 1; lua_istable(L, -1) && lua_rawgeti(L, -1, i) != LUA_TNIL; i++) {
         const char *ev = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "";
-        size_t      k = 0;
-        while (k < 4 && strcmp(ev, s_event_names[k]))
-            k++;
-        if (k == 4) {
+        unsigned    bit = tp_lua_event_bit(ev);
+        if (!bit) {
             snprintf(err, errlen,
                      "%s: events[%lld] must be one of call, contracting, feedback, watermark",
                      vm->file, (long long)i);
             return -EINVAL;
         }
-        vm->events |= s_event_bits[k];
+        vm->events |= bit;
         lua_pop(L, 1);
     }
     lua_pop(L, 2);

@@ -12,7 +12,8 @@
  * condition passes. Equality only, on fields that have it (integers,
  * bools, strings, enums by short name); a path that does not exist, or a
  * value the field can never have, is an error at load, not a filter that
- * silently rejects everything. A message on the way that the event lacks
+ * silently rejects everything (so is a path through a payload the rule
+ * does not subscribe to). A message on the way that the event lacks
  * (`call.status` of a feedback event) rejects it.
  */
 #include <errno.h>
@@ -90,12 +91,20 @@ static int s_add_value(lua_State *L, int idx, const ProtobufCFieldDescriptor *f,
 }
 
 /* The condition of the key/value pair at the top of the stack into c. */
-static int s_parse_cond(lua_State *L, tp_lua_cond_t *c, char *why, size_t whylen) {
+static int s_parse_cond(const tp_lua_vm_t *vm, lua_State *L, tp_lua_cond_t *c, char *why,
+                        size_t whylen) {
     size_t      len;
     const char *k = lua_tolstring(L, -2, &len);
     int         r = tp_lua_path_resolve(k, len, &c->path, why, whylen);
     if (r < 0)
         return r;
+    /* through a payload the rule does not subscribe to: rejects every event */
+    unsigned bit = c->path.depth > 1 ? tp_lua_event_bit(c->path.f[0]->name) : 0;
+    if (bit && !(vm->events & bit)) {
+        snprintf(why, whylen, "the rule's events do not include %s: no event would pass",
+                 c->path.f[0]->name);
+        return -EINVAL;
+    }
     const ProtobufCFieldDescriptor *f = c->path.f[c->path.depth - 1];
     if (!s_comparable(f)) {
         snprintf(why, whylen, "only integers, bools, strings and enums are compared");
@@ -141,7 +150,7 @@ int tp_lua_where_parse(tp_lua_vm_t *vm, char *err, size_t errlen) {
         }
         const char    *k = lua_tostring(L, -2); /* a string key: stays on the stack */
         tp_lua_cond_t *c = &vm->where[vm->n_where++];
-        int            r = s_parse_cond(L, c, why, sizeof why);
+        int            r = s_parse_cond(vm, L, c, why, sizeof why);
         if (r < 0) {
             snprintf(err, errlen, "%s: where[\"%s\"]: %s", vm->file, k, why);
             return r;
