@@ -18,6 +18,7 @@
 #include <errno.h>
 
 #include "tp_lua_rules.h"
+#include "tp_lua_test.h"
 #include "tp_testengine.h"
 
 #define SUBMITTED TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED
@@ -25,20 +26,15 @@
 #define PHONE     TOUCHPOINT__V1__CHANNEL__CHANNEL_PHONE
 #define VIDEO     TOUCHPOINT__V1__CHANNEL__CHANNEL_VIDEO
 
-static char s_dir[64];
-
 static int s_setup(void **state) {
     (void)state;
-    snprintf(s_dir, sizeof s_dir, "/tmp/tp-lua-where-XXXXXX");
-    assert_non_null(mkdtemp(s_dir));
+    tp_lua_test_mkdir("tp-lua-where");
     return 0;
 }
 
 static int s_teardown(void **state) {
     (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", s_dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return tp_lua_test_rmdir();
 }
 
 /* Writes t.lua: `head`, then the rule table with `where` (a Lua
@@ -46,7 +42,7 @@ static int s_teardown(void **state) {
  * running it with `config` (a YAML flow map, or NULL). Caller frees. */
 static char *s_rule(const char *head, const char *where, const char *config) {
     char path[128], *yaml;
-    snprintf(path, sizeof path, "%s/t.lua", s_dir);
+    snprintf(path, sizeof path, "%s/t.lua", tp_lua_test_dir);
     FILE *f = fopen(path, "w");
     assert_non_null(f);
     fprintf(f,
@@ -77,10 +73,7 @@ static const char *s_fired(tp_fixture_t *f, uint64_t *ret_calls) {
         if (!strncmp(f->got.alerts[i]->alert_id, "t:ev/", 5))
             snprintf(out + strlen(out), sizeof out - strlen(out), "%s%s", out[0] ? "," : "",
                      f->got.alerts[i]->alert_id + 5);
-    tp_lua_rule_stats_t st[4];
-    size_t              n = tp_lua_rules_stats(tp_engine_lua_rules(f->engine), st, 4);
-    assert_int_equal(n, 1);
-    *ret_calls = st[0].calls;
+    *ret_calls = tp_lua_test_stats(f, "t").calls;
     return out;
 }
 
@@ -180,13 +173,8 @@ static void test_where_checked_at_load(void **state) {
         { "'call.status'", "where must be a map of field paths to values" },
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        char        *yaml = s_rule("", bad[i].where, NULL), err[512];
-        tp_config_t *cfg;
-        assert_int_equal(tp_config_parse(yaml, strlen(yaml), "t", err, sizeof err, &cfg), 0);
-        assert_int_equal(tp_lua_rules_check(cfg, err, sizeof err), -EINVAL);
-        if (!strstr(err, bad[i].says) || !strstr(err, "t.lua"))
-            fail_msg("%s: \"%s\" does not say \"%s\"", bad[i].where, err, bad[i].says);
-        tp_config_destroy(&cfg);
+        char *yaml = s_rule("", bad[i].where, NULL);
+        tp_lua_test_load_fails(yaml, "t.lua", bad[i].says, bad[i].where);
         free(yaml);
     }
 }
