@@ -5,18 +5,26 @@
 --
 -- config: { within: 5d, signed_step: CONTRACT_SIGNED, approval_step: COMPLIANCE_APPROVAL }
 
+-- The file runs once per load with the rule's config (a changed config
+-- reloads it).
+local config = ...
+local signed = config.signed_step or "CONTRACT_SIGNED"
+local approval = config.approval_step or "COMPLIANCE_APPROVAL"
+local within = config.within or 5 * 86400000
+
 return {
   name = "compliance_after_signature",
   kind = "friction",
   events = { "contracting" },
-  -- handed to on_event after ev and ctx (cheaper than ev.contracting.state...)
-  fields = { "contracting.state", "contracting.step", "contracting.contract_id" },
+  -- checked by the daemon before any Lua runs: only the two steps completing
+  where = {
+    ["contracting.state"] = "COMPLETED",
+    ["contracting.step"] = { signed, approval },
+  },
+  -- handed to on_event after ev and ctx (cheaper than ev.contracting.step...)
+  fields = { "contracting.step", "contracting.contract_id" },
 
-  on_event = function(ev, ctx, state, step, k)
-    if state ~= "COMPLETED" then return end
-    local signed = ctx.config.signed_step or "CONTRACT_SIGNED"
-    local approval = ctx.config.approval_step or "COMPLIANCE_APPROVAL"
-    local within = ctx.config.within or 5 * 86400000
+  on_event = function(ev, ctx, step, k)
     if step == approval then
       ctx:put("approved/" .. k, true, 90 * 86400000)
       ctx:cancel(k)
@@ -36,7 +44,7 @@ return {
   on_deadline = function(k, ctx)
     local signed = ctx:get("signed/" .. k)
     if not signed then return end
-    local days = (ctx.config.within or 5 * 86400000) // 86400000
+    local days = within // 86400000
     ctx:fire{
       subject = "contract/" .. k,
       severity = "CRITICAL",

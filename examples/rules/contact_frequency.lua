@@ -40,11 +40,12 @@ return {
   name = "contact_frequency",
   kind = "accountability",
   events = { "call" },
-  -- handed to on_event after ev and ctx (cheaper than ev.call.status...)
-  fields = { "call.status", "call.hcp_id", "call.call_id", "call.call_at_ms" },
+  -- checked by the daemon before any Lua runs: planned calls never reach on_event
+  where = { ["call.status"] = "SUBMITTED" },
+  -- handed to on_event after ev and ctx (cheaper than ev.call.hcp_id...)
+  fields = { "call.hcp_id", "call.call_id", "call.call_at_ms" },
 
-  on_event = function(ev, ctx, status, hcp, call_id, call_at)
-    if status ~= "SUBMITTED" then return end
+  on_event = function(ev, ctx, hcp, call_id, call_at)
     local window = ctx.config.window or 30 * 86400000
     local max = ctx.config.max_calls or 6
     local calls, n, oldest = recent(ctx, hcp, window)

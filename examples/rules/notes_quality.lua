@@ -4,6 +4,11 @@
 --
 -- config: { min_words: 5, channels: [IN_PERSON] }
 
+-- The file runs once per load with the rule's config (a changed config
+-- reloads it): what depends only on the config is worked out here, once.
+local config = ...
+local min = config.min_words or 5
+
 -- library functions as locals: a local is a register, `text.x` a lookup
 local words, normalize, format = text.words, text.normalize, string.format
 
@@ -16,21 +21,16 @@ return {
   name = "notes_quality",
   kind = "accountability",
   events = { "call" },
+  -- checked by the daemon before any Lua runs: planned calls, other
+  -- channels never reach on_event
+  where = {
+    ["call.status"] = "SUBMITTED",
+    ["call.channel"] = config.channels or "IN_PERSON",
+  },
   -- handed to on_event after ev and ctx: cheaper than reading them from ev
-  fields = { "call.status", "call.channel", "call.notes", "call.call_id" },
+  fields = { "call.notes", "call.call_id" },
 
-  on_event = function(ev, ctx, status, channel, notes, call_id)
-    if status ~= "SUBMITTED" then return end
-    local config = ctx.config
-    local channels = config.channels
-    if channels then
-      local wanted = false
-      for i = 1, #channels do wanted = wanted or channels[i] == channel end
-      if not wanted then return end
-    elseif channel ~= "IN_PERSON" then
-      return
-    end
-    local min = config.min_words or 5
+  on_event = function(ev, ctx, notes, call_id)
     -- words(notes, min) stops counting at min: a long note costs no more
     -- than a short one
     local thin = words(notes, min) < min

@@ -88,8 +88,7 @@ void tp_lua_push_message(lua_State *L, const ProtobufCMessage *m) {
     lua_pushlightuserdata(L, (void *)(((uintptr_t)vm->gen << SLOT_BITS) | slot));
 }
 
-/* "CALL_STATUS_SUBMITTED" of enum CallStatus -> "SUBMITTED". */
-static const char *s_short_enum(const ProtobufCEnumDescriptor *d, int v) {
+const char *tp_lua_enum_short(const ProtobufCEnumDescriptor *d, int v) {
     const ProtobufCEnumValue *ev = protobuf_c_enum_descriptor_get_value(d, v);
     if (!ev)
         return NULL;
@@ -267,22 +266,36 @@ static int s_resolve(const char *path, size_t len, const ProtobufCMessageDescrip
     }
 }
 
+const char *tp_lua_path_base(const ProtobufCMessage *m, const tp_lua_path_t *p) {
+    const char *base = (const char *)m;
+    unsigned    d = 0;
+    for (; base && d < p->depth; d++) {
+        const ProtobufCFieldDescriptor *f = p->f[d];
+        if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
+            *(const uint32_t *)(base + f->quantifier_offset) != f->id)
+            return NULL;
+        if (d + 1 < p->depth)
+            base = *(const char *const *)(base + f->offset);
+    }
+    return p->depth ? base : NULL;
+}
+
 /* Pushes the value of path p in message m, as m.a.b would read it (nil
  * where a message on the way is unset). */
 static void s_push_path(lua_State *L, const ProtobufCMessage *m, const tp_lua_path_t *p,
                         int enums) {
-    const char *base = (const char *)m;
-    unsigned    d = 0;
-    for (; base && d + 1 < p->depth; d++) {
-        const ProtobufCFieldDescriptor *f = p->f[d];
-        if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
-            *(const uint32_t *)(base + f->quantifier_offset) != f->id)
-            base = NULL;
-        else
-            base = *(const char *const *)(base + f->offset);
-    }
-    if (!base || !p->depth || !s_push_field(L, base, p->f[d], enums))
+    const char *base = tp_lua_path_base(m, p);
+    if (!base || !s_push_field(L, base, p->f[p->depth - 1], enums))
         lua_pushnil(L);
+}
+
+int tp_lua_path_resolve(const char *k, size_t len, tp_lua_path_t *p, char *why, size_t whylen) {
+    int r = s_resolve(k, len, &touchpoint__v1__envelope__descriptor, p, why, whylen);
+    if (r == 0 && !p->depth) { /* a typo here would be nil for ever: say so now */
+        snprintf(why, whylen, "\"%s\" is not a field of the Envelope", k);
+        r = -EINVAL;
+    }
+    return r;
 }
 
 int tp_lua_ev_paths(tp_lua_vm_t *vm, char *err, size_t errlen) {
@@ -299,11 +312,8 @@ int tp_lua_ev_paths(tp_lua_vm_t *vm, char *err, size_t errlen) {
             return -EINVAL;
         }
         tp_lua_path_t *p = &vm->paths[vm->n_paths++];
-        int r = s_resolve(k, len, &touchpoint__v1__envelope__descriptor, p, why, sizeof why);
-        if (r == 0 && !p->depth) { /* a typo here would be nil for ever: say so now */
-            snprintf(why, sizeof why, "\"%s\" is not a field of the Envelope", k);
-            r = -EINVAL;
-        } else if (r == 0 && p->f[p->depth - 1]->type == PROTOBUF_C_TYPE_MESSAGE) {
+        int            r = tp_lua_path_resolve(k, len, p, why, sizeof why);
+        if (r == 0 && p->f[p->depth - 1]->type == PROTOBUF_C_TYPE_MESSAGE) {
             /* values only: pushed before the call, they must not raise */
             snprintf(why, sizeof why, "\"%s\" is a message: read it through ev", k);
             r = -EINVAL;
@@ -357,7 +367,7 @@ static void s_enum_names(lua_State *L, msg_types_t *ts) {
             ts->enums[ts->n_enums++] = e;
             for (unsigned k = 0; k < e->n_values; k++)
                 if (e->values[k].value >= 0 && e->values[k].value < (1 << 20)) {
-                    lua_pushstring(L, s_short_enum(e, e->values[k].value));
+                    lua_pushstring(L, tp_lua_enum_short(e, e->values[k].value));
                     lua_rawseti(L, -2, ((lua_Integer)n << 20) | e->values[k].value);
                 }
         }

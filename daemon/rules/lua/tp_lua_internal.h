@@ -10,7 +10,8 @@
  * do (ctx); tp_lua_store.c its key/value state; tp_lua_rule.c the
  * plugin; tp_lua_rules.c the set;
  * tp_lua_watch.c the watchdog that spares short calls the count hook;
- * tp_lua_text.c the `text` library rules get beside Lua's own.
+ * tp_lua_text.c the `text` library rules get beside Lua's own;
+ * tp_lua_where.c the filter a rule declares, run before any Lua.
  */
 #pragma once
 
@@ -36,6 +37,18 @@ typedef struct {
     unsigned                        depth;
     const ProtobufCFieldDescriptor *f[TP_LUA_PATH_DEPTH];
 } tp_lua_path_t;
+
+#define TP_LUA_WHERE_MAX    8  /* conditions in a rule's `where` */
+#define TP_LUA_WHERE_VALUES 16 /* values one condition accepts */
+
+/* One condition of `where`: the field at path has one of n values
+ * (numbers for integers, bools and enums; strings, owned, for strings). */
+typedef struct {
+    tp_lua_path_t path;
+    unsigned      n;
+    int64_t       num[TP_LUA_WHERE_VALUES];
+    char         *str[TP_LUA_WHERE_VALUES];
+} tp_lua_cond_t;
 
 typedef struct tp_lua_rule  tp_lua_rule_t;
 typedef struct tp_lua_store tp_lua_store_t;
@@ -64,6 +77,8 @@ typedef struct tp_lua_vm {
     int                       enum_names; /* registry ref: enums' short names (tp_lua_ev.c) */
     tp_lua_path_t             paths[TP_LUA_PATHS_MAX]; /* the rule's `fields` */
     unsigned                  n_paths;
+    tp_lua_cond_t             where[TP_LUA_WHERE_MAX]; /* the rule's `where` */
+    unsigned                  n_where;
     unsigned                  n_live;
     tp_lua_rule_t            *rule; /* who runs it (NULL while only checked) */
 } tp_lua_vm_t;
@@ -81,6 +96,10 @@ void tp_lua_vm_destroy(tp_lua_vm_t **p);
  * budgets. 0, or -ECANCELED with the TP_LUA_ERR_* it was abandoned for in
  * ret_reason and the message in err. */
 int tp_lua_vm_call(tp_lua_vm_t *vm, int nargs, int *ret_reason, char *err, size_t errlen);
+
+/* TP_EV_* of an event kind's name ("call", the Envelope's payload field
+ * too), 0 if none. */
+unsigned tp_lua_event_bit(const char *name);
 
 /* The count hook: adds up a call's instructions, raises past the budget. */
 void tp_lua_count_hook(lua_State *L, lua_Debug *ar);
@@ -131,6 +150,26 @@ int tp_lua_ev_paths(tp_lua_vm_t *vm, char *err, size_t errlen);
 /* Pushes the value of each of vm->paths in the Envelope env (nil where
  * unset); `enums` is the stack index of the enum names table. */
 void tp_lua_push_paths(tp_lua_vm_t *vm, const ProtobufCMessage *env, int enums);
+
+/* Resolves a field path ("call.status", len bytes) from the Envelope into
+ * p. 0, or -EINVAL with the reason in why (no such field included). */
+int tp_lua_path_resolve(const char *k, size_t len, tp_lua_path_t *p, char *why, size_t whylen);
+/* The message of m holding the last field of path p, or NULL if a message
+ * on the way is unset (or the field is a oneof member not set). */
+const char *tp_lua_path_base(const ProtobufCMessage *m, const tp_lua_path_t *p);
+/* "CALL_STATUS_SUBMITTED" of enum CallStatus -> "SUBMITTED" (the full
+ * name if it does not start with the enum's; NULL: no such value). */
+const char *tp_lua_enum_short(const ProtobufCEnumDescriptor *d, int v);
+
+/* ---- tp_lua_where.c ---- */
+
+/* The `where` map of the rule table at the top of the stack (absent:
+ * none) into vm->where. 0, or -EINVAL with "file: where[...]: ..." in err. */
+int tp_lua_where_parse(tp_lua_vm_t *vm, char *err, size_t errlen);
+/* Whether the Envelope env passes every condition of vm->where. */
+bool tp_lua_where_match(const tp_lua_vm_t *vm, const ProtobufCMessage *env);
+/* Frees the strings of vm->where. */
+void tp_lua_where_free(tp_lua_vm_t *vm);
 
 /* ---- tp_lua_rule.c ---- */
 

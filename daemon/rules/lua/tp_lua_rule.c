@@ -71,6 +71,8 @@ static void s_lua_on_event(void *state, const tp_rule_ctx_t *ctx, const tp_event
     tp_lua_rule_t *r = state;
     tp_lua_vm_t   *vm = r->vm;
     lua_State     *L = vm->L;
+    if (vm->n_where && !tp_lua_where_match(vm, &ev->env->base))
+        return; /* the rule's filter: no Lua at all */
     if (!lua_checkstack(L, 8 + (int)vm->n_paths))
         return;
     if (vm->n_paths) /* below the call: the enum names table (stack index 1) */

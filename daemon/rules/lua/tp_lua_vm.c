@@ -200,8 +200,15 @@ static const char *const s_event_names[] = { "call", "contracting", "feedback", 
 static const unsigned    s_event_bits[] = { TP_EV_CALL, TP_EV_CONTRACTING, TP_EV_FEEDBACK,
                                             TP_EV_WATERMARK };
 
+unsigned tp_lua_event_bit(const char *name) {
+    for (size_t k = 0; k < sizeof s_event_bits / sizeof s_event_bits[0]; k++)
+        if (!strcmp(name, s_event_names[k]))
+            return s_event_bits[k];
+    return 0;
+}
+
 /* The table the chunk returned (top of the stack): name, kind, events,
- * on_event, on_deadline, fields. 0 or -EINVAL with the reason in err. */
+ * on_event, on_deadline, fields, where. 0 or -EINVAL with the reason in err. */
 static int s_check_table(tp_lua_vm_t *vm, char *err, size_t errlen) {
     lua_State *L = vm->L;
     if (!lua_istable(L, -1)) {
@@ -240,16 +247,14 @@ static int s_check_table(tp_lua_vm_t *vm, char *err, size_t errlen) {
     vm->events = 0;
     for (lua_Integer i = 1; lua_istable(L, -1) && lua_rawgeti(L, -1, i) != LUA_TNIL; i++) {
         const char *ev = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "";
-        size_t      k = 0;
-        while (k < 4 && strcmp(ev, s_event_names[k]))
-            k++;
-        if (k == 4) {
+        unsigned    bit = tp_lua_event_bit(ev);
+        if (!bit) {
             snprintf(err, errlen,
                      "%s: events[%lld] must be one of call, contracting, feedback, watermark",
                      vm->file, (long long)i);
             return -EINVAL;
         }
-        vm->events |= s_event_bits[k];
+        vm->events |= bit;
         lua_pop(L, 1);
     }
     lua_pop(L, 2);
@@ -273,7 +278,8 @@ static int s_check_table(tp_lua_vm_t *vm, char *err, size_t errlen) {
     }
     vm->on_deadline =
         lua_isnil(L, -1) ? (lua_pop(L, 1), LUA_NOREF) : luaL_ref(L, LUA_REGISTRYINDEX);
-    return tp_lua_ev_paths(vm, err, errlen);
+    int r = tp_lua_ev_paths(vm, err, errlen);
+    return r < 0 ? r : tp_lua_where_parse(vm, err, errlen);
 }
 
 int tp_lua_vm_new(const tp_lua_rule_conf_t *conf, const char *src, size_t len, char *err,
@@ -311,9 +317,12 @@ int tp_lua_vm_new(const tp_lua_rule_conf_t *conf, const char *src, size_t len, c
     s_sandbox(L);
     if (!lua_setupvalue(L, -2, 1))
         lua_pop(L, 1);
-    /* The chunk runs under the same budgets as a call. */
+    /* The chunk runs under the same budgets as a call, with the rule's
+     * config as its argument (`local config = ...`): a `where` can depend
+     * on it (a changed config reloads the file). */
     int reason;
-    if (tp_lua_vm_call(vm, 0, &reason, err, errlen) < 0)
+    lua_rawgeti(L, LUA_REGISTRYINDEX, vm->config);
+    if (tp_lua_vm_call(vm, 1, &reason, err, errlen) < 0)
         goto fail;
     if ((r = s_check_table(vm, err, errlen)) < 0)
         goto fail;
@@ -371,6 +380,7 @@ void tp_lua_vm_destroy(tp_lua_vm_t **p) {
         return;
     if (vm->L)
         lua_close(vm->L);
+    tp_lua_where_free(vm);
     free(vm->file);
     free(vm);
     *p = NULL;

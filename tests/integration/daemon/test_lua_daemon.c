@@ -1,7 +1,8 @@
 /* test_lua_daemon — Lua rules in the real daemon: their deadlines and
  * ctx:put state come back after a restart (rebuilt from the event log),
  * SIGHUP reloads a changed file and keeps the running version of a file
- * that no longer loads, --check-config names a syntax error's file:line,
+ * that no longer loads, --check-config names a syntax error's file:line
+ * and a bad `where`'s file and key,
  * --replay runs them over an export, and a rule removed while the daemon
  * was down has the alerts it left open in a snapshot resolved. */
 #include <dirent.h>
@@ -174,6 +175,18 @@ static void test_check_config_names_file_and_line(void **state) {
     free(text);
     assert_int_equal(tp_write_file(lua, s_v1), 0);
     assert_int_equal(s_run(argv, out, err), 0);
+    /* a `where` that could only be a mistake: named by file and key */
+    assert_int_equal(tp_write_file(lua, "return { name = 'w', kind = 'friction',\n"
+                                        "  events = { 'call' },\n"
+                                        "  where = { ['call.status'] = 'SUBMITED' },\n"
+                                        "  on_event = function(ev, ctx) end }\n"),
+                     0);
+    assert_int_equal(s_run(argv, out, err), 1);
+    text = tp_read_file(err);
+    snprintf(want, sizeof want, "%s: where[\"call.status\"]: \"SUBMITED\" is not a value", lua);
+    if (!strstr(text, want))
+        fail_msg("stderr has no %s:\n%s", want, text);
+    free(text);
     free(yaml), free(dir), free(cfg), free(lua), free(out), free(err);
 }
 

@@ -13,6 +13,7 @@
 #include <cmocka.h>
 #include <errno.h>
 
+#include "tp_lua_test.h"
 #include "tp_testengine.h"
 
 #define SUBMITTED TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED
@@ -23,30 +24,16 @@ static const char s_good[] =
     "    ctx:fire{ subject = 'call/' .. ev.call.call_id, summary = 'seen' }\n"
     "  end }\n";
 
-static char s_dir[64];
-
-static void s_write(const char *name, const char *text) {
-    char path[128];
-    snprintf(path, sizeof path, "%s/%s", s_dir, name);
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-}
-
 static int s_setup(void **state) {
     (void)state;
-    snprintf(s_dir, sizeof s_dir, "/tmp/tp-lua-XXXXXX");
-    assert_non_null(mkdtemp(s_dir));
-    s_write("good.lua", s_good);
+    tp_lua_test_mkdir("tp-lua");
+    tp_lua_test_write("good.lua", s_good);
     return 0;
 }
 
 static int s_teardown(void **state) {
     (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", s_dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return tp_lua_test_rmdir();
 }
 
 /* An engine running bad.lua (body of on_event given) then good.lua. */
@@ -56,10 +43,10 @@ static tp_fixture_t *s_fixture(const char *on_event, const char *budget) {
              "return { name = 'bad', kind = 'friction', events = { 'call' },\n"
              "  on_event = function(ev, ctx)\n%s\n  end }\n",
              on_event);
-    s_write("bad.lua", text);
+    tp_lua_test_write("bad.lua", text);
     snprintf(head, sizeof head,
              "clock: event\nlua_rules:\n  - { file: %s/bad.lua%s%s }\n  - { file: %s/good.lua }\n",
-             s_dir, budget ? ", budget: " : "", budget ? budget : "", s_dir);
+             tp_lua_test_dir, budget ? ", budget: " : "", budget ? budget : "", tp_lua_test_dir);
     return tp_fixture_only(head, "negative_feedback", NULL);
 }
 
@@ -67,28 +54,17 @@ static void s_call(tp_fixture_t *f, const char *id) {
     TP_CALL(f, .event_id = id, .at_ms = TP_T0, .call_id = id, .status = SUBMITTED);
 }
 
-/* The counters of rule `name`. */
-static tp_lua_rule_stats_t s_stats(tp_fixture_t *f, const char *name) {
-    tp_lua_rule_stats_t st[8];
-    size_t              n = tp_lua_rules_stats(tp_engine_lua_rules(f->engine), st, 8);
-    for (size_t i = 0; i < n; i++)
-        if (!strcmp(st[i].name, name))
-            return st[i];
-    fail_msg("no Lua rule %s", name);
-    return st[0];
-}
-
 /* Runs `on_event` on two calls: both abandoned for `reason`, good fired twice. */
 static void s_abandoned(const char *on_event, const char *budget, int reason) {
     tp_fixture_t *f = s_fixture(on_event, budget);
     s_call(f, "C-1");
     s_call(f, "C-2");
-    tp_lua_rule_stats_t bad = s_stats(f, "bad");
+    tp_lua_rule_stats_t bad = tp_lua_test_stats(f, "bad");
     assert_int_equal(bad.calls, 2);
     for (int r = 0; r < TP_LUA_ERR_COUNT; r++)
         assert_int_equal(bad.errors[r], r == reason ? 2 : 0);
     assert_true(strlen(bad.last_error) > 0);
-    assert_int_equal(s_stats(f, "good").errors[TP_LUA_ERR_ERROR], 0);
+    assert_int_equal(tp_lua_test_stats(f, "good").errors[TP_LUA_ERR_ERROR], 0);
     assert_int_equal(f->got.n, 2);
     tp_expect(f, 0, TP_FIRING, "good:call/C-1");
     tp_expect(f, 1, TP_FIRING, "good:call/C-2");
@@ -129,7 +105,7 @@ static void test_short_call_runs_uncounted(void **state) {
                                 "{ instructions: 1000 }");
     s_call(f, "C-1");
     s_call(f, "C-2");
-    tp_lua_rule_stats_t bad = s_stats(f, "bad");
+    tp_lua_rule_stats_t bad = tp_lua_test_stats(f, "bad");
     assert_int_equal(bad.calls, 2);
     for (int r = 0; r < TP_LUA_ERR_COUNT; r++)
         assert_int_equal(bad.errors[r], 0);
@@ -141,23 +117,24 @@ static void test_short_call_runs_uncounted(void **state) {
  * is counted from its start: the same short loop is abandoned now. */
 static void test_counted_after_overrun(void **state) {
     (void)state;
-    s_write("loopy.lua", "local calls = 0\n"
-                         "return { name = 'loopy', kind = 'friction', events = { 'call' },\n"
-                         "  on_event = function(ev, ctx)\n"
-                         "    calls = calls + 1\n"
-                         "    if calls == 1 then while true do end end\n"
-                         "    local n = 0 for i = 1, 3000 do n = n + i end\n"
-                         "  end }\n");
+    tp_lua_test_write("loopy.lua",
+                      "local calls = 0\n"
+                      "return { name = 'loopy', kind = 'friction', events = { 'call' },\n"
+                      "  on_event = function(ev, ctx)\n"
+                      "    calls = calls + 1\n"
+                      "    if calls == 1 then while true do end end\n"
+                      "    local n = 0 for i = 1, 3000 do n = n + i end\n"
+                      "  end }\n");
     char head[512];
     snprintf(
         head, sizeof head,
         "clock: event\nlua_rules:\n  - { file: %s/loopy.lua, budget: { instructions: 1000 } }\n",
-        s_dir);
+        tp_lua_test_dir);
     tp_fixture_t *f = tp_fixture_only(head, "negative_feedback", NULL);
     s_call(f, "C-1");
     s_call(f, "C-2");
     s_call(f, "C-3");
-    tp_lua_rule_stats_t st = s_stats(f, "loopy");
+    tp_lua_rule_stats_t st = tp_lua_test_stats(f, "loopy");
     assert_int_equal(st.calls, 3);
     assert_int_equal(st.errors[TP_LUA_ERR_INSTRUCTIONS], 3);
     tp_fixture_free(f);
@@ -227,18 +204,20 @@ static void test_no_escape(void **state) {
 /* An ev kept past its call is dead, not freed memory. */
 static void test_kept_event_is_dead(void **state) {
     (void)state;
-    s_write("keep.lua", "local kept\n"
-                        "return { name = 'keep', kind = 'friction', events = { 'call' },\n"
-                        "  on_event = function(ev, ctx)\n"
-                        "    if kept then local x = kept.event_id end\n"
-                        "    kept = ev\n"
-                        "  end }\n");
+    tp_lua_test_write("keep.lua",
+                      "local kept\n"
+                      "return { name = 'keep', kind = 'friction', events = { 'call' },\n"
+                      "  on_event = function(ev, ctx)\n"
+                      "    if kept then local x = kept.event_id end\n"
+                      "    kept = ev\n"
+                      "  end }\n");
     char head[512];
-    snprintf(head, sizeof head, "clock: event\nlua_rules:\n  - { file: %s/keep.lua }\n", s_dir);
+    snprintf(head, sizeof head, "clock: event\nlua_rules:\n  - { file: %s/keep.lua }\n",
+             tp_lua_test_dir);
     tp_fixture_t *f = tp_fixture_only(head, "negative_feedback", NULL);
     s_call(f, "C-1");
     s_call(f, "C-2");
-    tp_lua_rule_stats_t st = s_stats(f, "keep");
+    tp_lua_rule_stats_t st = tp_lua_test_stats(f, "keep");
     assert_int_equal(st.errors[TP_LUA_ERR_ERROR], 1);
     assert_non_null(strstr(st.last_error, "only valid during the call"));
     tp_fixture_free(f);
@@ -247,10 +226,10 @@ static void test_kept_event_is_dead(void **state) {
 /* A bytecode chunk is refused at load. */
 static void test_no_bytecode(void **state) {
     (void)state;
-    s_write("bc.lua", "\x1bLua\x54");
+    tp_lua_test_write("bc.lua", "\x1bLua\x54");
     char         head[512], err[512] = "";
     tp_config_t *cfg;
-    snprintf(head, sizeof head, "lua_rules:\n  - { file: %s/bc.lua }\n", s_dir);
+    snprintf(head, sizeof head, "lua_rules:\n  - { file: %s/bc.lua }\n", tp_lua_test_dir);
     assert_int_equal(tp_config_parse(head, strlen(head), "t.yaml", err, sizeof err, &cfg), 0);
     assert_int_equal(tp_lua_rules_check(cfg, err, sizeof err), -EINVAL);
     assert_non_null(strstr(err, "binary chunk"));

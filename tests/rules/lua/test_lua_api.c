@@ -17,37 +17,25 @@
 #include <errno.h>
 
 #include "tp_lua_rules.h"
+#include "tp_lua_test.h"
 #include "tp_testengine.h"
 
 #define SUBMITTED TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED
 
-static char s_dir[64];
-
-static void s_write(const char *name, const char *text) {
-    char path[128];
-    snprintf(path, sizeof path, "%s/%s", s_dir, name);
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-}
-
 static int s_setup(void **state) {
     (void)state;
-    snprintf(s_dir, sizeof s_dir, "/tmp/tp-lua-api-XXXXXX");
-    assert_non_null(mkdtemp(s_dir));
-    s_write("good.lua", "return { name = 'good', kind = 'accountability', events = { 'call' },\n"
-                        "  on_event = function(ev, ctx)\n"
-                        "    ctx:fire{ subject = 'call/' .. ev.call.call_id, summary = 'seen' }\n"
-                        "  end }\n");
+    tp_lua_test_mkdir("tp-lua-api");
+    tp_lua_test_write("good.lua",
+                      "return { name = 'good', kind = 'accountability', events = { 'call' },\n"
+                      "  on_event = function(ev, ctx)\n"
+                      "    ctx:fire{ subject = 'call/' .. ev.call.call_id, summary = 'seen' }\n"
+                      "  end }\n");
     return 0;
 }
 
 static int s_teardown(void **state) {
     (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", s_dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return tp_lua_test_rmdir();
 }
 
 /* YAML config running t.lua (`head` before `on_event`, `body` in it, its
@@ -58,11 +46,12 @@ static char *s_yaml(const char *head, const char *body, const char *budget) {
              "%s\nreturn { name = 't', kind = 'friction', events = { 'call' },\n"
              "  on_event = function(ev, ctx, ...)\n%s\n  end }\n",
              head, body);
-    s_write("t.lua", text);
+    tp_lua_test_write("t.lua", text);
     assert_true(asprintf(&yaml,
                          "clock: event\nlua_rules:\n  - { file: %s/t.lua%s%s }\n"
                          "  - { file: %s/good.lua }\n",
-                         s_dir, budget ? ", budget: " : "", budget ? budget : "", s_dir) > 0);
+                         tp_lua_test_dir, budget ? ", budget: " : "", budget ? budget : "",
+                         tp_lua_test_dir) > 0);
     return yaml;
 }
 
@@ -76,16 +65,6 @@ static tp_fixture_t *s_fixture(const char *head, const char *body, const char *b
 static void s_call(tp_fixture_t *f, const char *id, const char *notes) {
     TP_CALL(f, .event_id = id, .at_ms = TP_T0, .call_id = id, .status = SUBMITTED,
             .fields = TP_FIELD_NOTES | TP_FIELD_PRODUCTS, .notes = notes);
-}
-
-static tp_lua_rule_stats_t s_stats(tp_fixture_t *f, const char *name) {
-    tp_lua_rule_stats_t st[8];
-    size_t              n = tp_lua_rules_stats(tp_engine_lua_rules(f->engine), st, 8);
-    for (size_t i = 0; i < n; i++)
-        if (!strcmp(st[i].name, name))
-            return st[i];
-    fail_msg("no Lua rule %s", name);
-    return st[0];
 }
 
 /* t's alert on the call `id`: its evidence holds what the body computed. */
@@ -109,7 +88,7 @@ static const Touchpoint__V1__Alert *s_eval(tp_fixture_t **ret, const char *head,
              evidence);
     tp_fixture_t *f = *ret = s_fixture(head, body, NULL);
     s_call(f, "C-1", notes);
-    assert_int_equal(s_stats(f, "t").errors[TP_LUA_ERR_ERROR], 0);
+    assert_int_equal(tp_lua_test_stats(f, "t").errors[TP_LUA_ERR_ERROR], 0);
     return s_alert(f, "C-1");
 }
 
@@ -155,7 +134,7 @@ static void s_abandoned(const char *head, const char *body, const char *budget, 
     tp_fixture_t *f = s_fixture(head, body, budget);
     s_call(f, "C-1", notes);
     s_call(f, "C-2", notes);
-    tp_lua_rule_stats_t t = s_stats(f, "t");
+    tp_lua_rule_stats_t t = tp_lua_test_stats(f, "t");
     for (int r = 0; r < TP_LUA_ERR_COUNT; r++)
         if (t.errors[r] != (r == reason ? 2u : 0u))
             fail_msg("%s: errors[%s] = %llu (last: %s)", body, tp_lua_error_reason(r),
@@ -185,20 +164,22 @@ static void test_text_bad_arguments(void **state) {
 static void test_declared_fields(void **state) {
     (void)state;
     tp_fixture_t *f;
-    s_write("t.lua", "return { name = 't', kind = 'friction', events = { 'call' },\n"
-                     "  fields = { 'call.status', 'call.channel', 'call.notes', 'call.products',\n"
-                     "             'call.call_id', 'call.call_at_ms', 'contracting.step',\n"
-                     "             'feedback.nps' },\n"
-                     "  on_event = function(ev, ctx, status, channel, notes, products, id, at,\n"
-                     "                      step, nps)\n"
-                     "    ctx:fire{ subject = 'call/' .. id, summary = 's', evidence = {\n"
-                     "      status = status, channel = channel, notes = notes,\n"
-                     "      products = #products, first = products[1], at = at,\n"
-                     "      step = tostring(step), nps = tostring(nps),\n"
-                     "      same = status == ev.call.status and notes == ev.call.notes } }\n"
-                     "  end }\n");
+    tp_lua_test_write("t.lua",
+                      "return { name = 't', kind = 'friction', events = { 'call' },\n"
+                      "  fields = { 'call.status', 'call.channel', 'call.notes', 'call.products',\n"
+                      "             'call.call_id', 'call.call_at_ms', 'contracting.step',\n"
+                      "             'feedback.nps' },\n"
+                      "  on_event = function(ev, ctx, status, channel, notes, products, id, at,\n"
+                      "                      step, nps)\n"
+                      "    ctx:fire{ subject = 'call/' .. id, summary = 's', evidence = {\n"
+                      "      status = status, channel = channel, notes = notes,\n"
+                      "      products = #products, first = products[1], at = at,\n"
+                      "      step = tostring(step), nps = tostring(nps),\n"
+                      "      same = status == ev.call.status and notes == ev.call.notes } }\n"
+                      "  end }\n");
     char *yaml;
-    assert_true(asprintf(&yaml, "clock: event\nlua_rules:\n  - { file: %s/t.lua }\n", s_dir) > 0);
+    assert_true(
+        asprintf(&yaml, "clock: event\nlua_rules:\n  - { file: %s/t.lua }\n", tp_lua_test_dir) > 0);
     f = tp_fixture_only(yaml, "negative_feedback", NULL);
     free(yaml);
     s_call(f, "C-7", "Reviewed the label");
@@ -228,19 +209,14 @@ static void test_declared_fields_checked_at_load(void **state) {
         { "'call.status'", "fields must be a list of field paths" },
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        char text[512], yaml[256], err[512];
+        char text[512], yaml[256];
         snprintf(text, sizeof text,
                  "return { name = 't', kind = 'friction', events = { 'call' }, fields = %s,\n"
                  "  on_event = function(ev, ctx) end }\n",
                  bad[i].fields);
-        s_write("t.lua", text);
-        snprintf(yaml, sizeof yaml, "lua_rules:\n  - { file: %s/t.lua }\n", s_dir);
-        tp_config_t *cfg;
-        assert_int_equal(tp_config_parse(yaml, strlen(yaml), "t", err, sizeof err, &cfg), 0);
-        assert_int_equal(tp_lua_rules_check(cfg, err, sizeof err), -EINVAL);
-        if (!strstr(err, bad[i].says) || !strstr(err, "t.lua"))
-            fail_msg("%s: \"%s\" does not say \"%s\"", bad[i].fields, err, bad[i].says);
-        tp_config_destroy(&cfg);
+        tp_lua_test_write("t.lua", text);
+        snprintf(yaml, sizeof yaml, "lua_rules:\n  - { file: %s/t.lua }\n", tp_lua_test_dir);
+        tp_lua_test_load_fails(yaml, "t.lua", bad[i].says, bad[i].fields);
     }
 }
 
@@ -279,23 +255,23 @@ static void test_is_firing_parts(void **state) {
  * call then fails its first allocation and is abandoned for memory. */
 static void test_declared_fields_at_memory_budget(void **state) {
     (void)state;
-    s_write("t.lua", "local hold, full = nil, false\n"
-                     "return { name = 't', kind = 'friction', events = { 'call' },\n"
-                     "  fields = { 'call.notes' },\n"
-                     "  on_event = function(ev, ctx, notes)\n"
-                     "    if not full then -- fill the state, one small table at a time\n"
-                     "      full = true\n"
-                     "      pcall(function() while true do hold = { hold } end end)\n"
-                     "      return\n"
-                     "    end\n"
-                     "    local t = { notes }\n"
-                     "  end }\n");
+    tp_lua_test_write("t.lua", "local hold, full = nil, false\n"
+                               "return { name = 't', kind = 'friction', events = { 'call' },\n"
+                               "  fields = { 'call.notes' },\n"
+                               "  on_event = function(ev, ctx, notes)\n"
+                               "    if not full then -- fill the state, one small table at a time\n"
+                               "      full = true\n"
+                               "      pcall(function() while true do hold = { hold } end end)\n"
+                               "      return\n"
+                               "    end\n"
+                               "    local t = { notes }\n"
+                               "  end }\n");
     char *yaml;
     assert_true(asprintf(&yaml,
                          "clock: event\nlua_rules:\n"
                          "  - { file: %s/t.lua, budget: { memory: 256KiB } }\n"
                          "  - { file: %s/good.lua }\n",
-                         s_dir, s_dir) > 0);
+                         tp_lua_test_dir, tp_lua_test_dir) > 0);
     tp_fixture_t *f = tp_fixture_only(yaml, "negative_feedback", NULL);
     free(yaml);
     char notes[8192]; /* a long string: never interned, always allocated */
@@ -304,7 +280,7 @@ static void test_declared_fields_at_memory_budget(void **state) {
     s_call(f, "C-1", "fill");
     s_call(f, "C-2", notes);
     s_call(f, "C-3", notes);
-    tp_lua_rule_stats_t t = s_stats(f, "t");
+    tp_lua_rule_stats_t t = tp_lua_test_stats(f, "t");
     assert_int_equal(t.calls, 3);
     assert_int_equal(t.errors[TP_LUA_ERR_MEMORY], 2);
     assert_int_equal(f->got.n, 3); /* good went on */
