@@ -304,6 +304,10 @@ uint64_t tp_journal_submit(tp_journal_t *j) {
     return j->wpos;
 }
 
+uint64_t tp_journal_committed(const tp_journal_t *j) {
+    return atomic_load_explicit(&j->head, memory_order_acquire);
+}
+
 void tp_journal_progress(tp_journal_t *j, tp_journal_progress_t *ret) {
     uint64_t n;
     if (j->w_efd >= 0 && read(j->w_efd, &n, sizeof n) < 0) { /* EAGAIN: nothing new */
