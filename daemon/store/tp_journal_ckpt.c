@@ -117,8 +117,12 @@ static void s_checkpoint(tp_journal_t *j, uint64_t wal_max) {
         sqlite3_exec(j->ckpt_db, "PRAGMA synchronous=OFF", NULL, NULL, NULL);
         atomic_store(&j->truncating, false);
         truncated = rc == SQLITE_OK;
-        if (truncated && by_writer)
+        if (truncated && by_writer) { /* an idle writer starts counting the lull */
+            pthread_mutex_lock(&j->w_lock);
             atomic_store(&j->shrink, true);
+            pthread_cond_signal(&j->w_wake);
+            pthread_mutex_unlock(&j->w_lock);
+        }
     }
     pthread_mutex_lock(&j->ckpt_lock);
     if (rc == SQLITE_OK) {

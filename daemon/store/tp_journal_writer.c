@@ -166,16 +166,18 @@ static void *s_writer(void *arg) {
     for (;;) {
         pthread_mutex_lock(&j->w_lock);
         atomic_store(&j->w_idle, true);
-        bool            lull = false, shrink = atomic_load(&j->shrink);
+        bool            lull = false, timed = false;
         struct timespec until;
-        if (shrink)
-            s_deadline(&until, LULL_MS);
         while (!j->w_stop && atomic_load(&j->pub) == atomic_load(&j->head) &&
                atomic_load(&j->trunc_upto) <= j->trunc_done && !lull) {
-            if (!shrink)
+            if (!atomic_load(&j->shrink)) {
                 pthread_cond_wait(&j->w_wake, &j->w_lock);
-            else
-                lull = pthread_cond_timedwait(&j->w_wake, &j->w_lock, &until) == ETIMEDOUT;
+                continue;
+            }
+            if (!timed) /* the lull counts from here */
+                s_deadline(&until, LULL_MS);
+            timed = true;
+            lull = pthread_cond_timedwait(&j->w_wake, &j->w_lock, &until) == ETIMEDOUT;
         }
         atomic_store(&j->w_idle, false);
         bool stop = j->w_stop;
