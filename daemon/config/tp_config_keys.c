@@ -92,9 +92,9 @@ const tp_config_key_t tp_config_keys[] = {
     K("journal.checkpoint_interval", TP_CONFIG_DURATION, journal.checkpoint_interval_ms, 10, 60000,
       "1s", "a thread of its own copies the journal's write-ahead log into journal.db this often"),
     KU("journal.wal_max_bytes", journal.wal_max_bytes, 65536, (int64_t)1 << 40, "67108864",
-       "when journal.db-wal is larger after a checkpoint, it is emptied (the writer thread waits"
-       " for that a few ms, the event loop does not); also the size it is cut back to when it"
-       " starts over"),
+       "when journal.db-wal is larger after a checkpoint, it is started over from its beginning"
+       " (the writer thread waits for that a few ms, the event loop does not); the file itself"
+       " is cut to nothing once no event has come for 200 ms"),
     K("snapshot.enabled", TP_CONFIG_BOOL, snapshot.enabled, 0, 1, "true",
       "write the engine's whole state to <state_dir>/snapshot-<position>.tpsnap now and then, so"
       " a restart loads the newest good one and replays only the event log after it (needs"

@@ -28,6 +28,13 @@ static int s_exec(sqlite3 *db, const char *sql, char *err, size_t errlen) {
     return -EIO;
 }
 
+/* Steps a prepared statement that returns no row, and resets it. */
+static int s_step(sqlite3_stmt *st) {
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc;
+}
+
 /* Maps an SQLite failure to an errno, writing the reason. */
 static int s_fail(sqlite3 *db, char *err, size_t errlen) {
     int code = sqlite3_errcode(db);
@@ -117,7 +124,8 @@ int tp_journal_open(const char *path, char *err, size_t errlen, tp_journal_t **r
     if (sqlite3_prepare_v2(j->db,
                            "SELECT (SELECT value FROM meta WHERE key='schema'),"
                            " (SELECT value FROM meta WHERE key='last_seq'),"
-                           " (SELECT COALESCE(MAX(seq), 0) FROM events)",
+                           " (SELECT COALESCE(MAX(seq), 0) FROM events),"
+                           " (SELECT COALESCE(MAX(seq), 0) FROM alerts)",
                            -1, &st, NULL) != SQLITE_OK ||
         sqlite3_step(st) != SQLITE_ROW) {
         r = s_fail(j->db, err, errlen);
@@ -125,7 +133,11 @@ int tp_journal_open(const char *path, char *err, size_t errlen, tp_journal_t **r
         goto fail;
     }
     int64_t schema = sqlite3_column_int64(st, 0);
-    j->last_seq = (uint64_t)sqlite3_column_int64(st, 1);
+    /* meta's last_seq is written only when alerts may be deleted (prune)
+     * or a sequence seeded; otherwise the newest alert row says it. */
+    uint64_t meta_last = (uint64_t)sqlite3_column_int64(st, 1);
+    uint64_t max_alert = (uint64_t)sqlite3_column_int64(st, 3);
+    j->last_seq = meta_last > max_alert ? meta_last : max_alert;
     j->event_seq = (uint64_t)sqlite3_column_int64(st, 2);
     j->visible_seq = j->last_seq;
     sqlite3_finalize(st);
@@ -139,6 +151,8 @@ int tp_journal_open(const char *path, char *err, size_t errlen, tp_journal_t **r
             SQLITE_OK ||
         sqlite3_prepare_v2(j->db, "UPDATE meta SET value=? WHERE key='last_seq'", -1, &j->set_last,
                            NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(j->db, "BEGIN IMMEDIATE", -1, &j->begin, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(j->db, "COMMIT", -1, &j->commit, NULL) != SQLITE_OK ||
         sqlite3_open_v2(path, &j->rdb, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
             SQLITE_OK ||
         sqlite3_prepare_v2(j->rdb,
@@ -218,9 +232,7 @@ int tp_journal_seed_sequence(tp_journal_t *j, uint64_t seq) {
     if (seq <= j->last_seq || j->w_running)
         return 0;
     sqlite3_bind_int64(j->set_last, 1, (sqlite3_int64)seq);
-    int rc = sqlite3_step(j->set_last);
-    sqlite3_reset(j->set_last);
-    if (rc != SQLITE_DONE)
+    if (s_step(j->set_last) != SQLITE_DONE)
         return -EIO;
     j->last_seq = seq;
     j->visible_seq = seq;
@@ -362,7 +374,7 @@ int tp_journal_commit_range(tp_journal_t *j, uint64_t from, uint64_t to, uint64_
                             uint64_t *ret_records, char *err, size_t errlen) {
     /* BUSY here is the checkpointer truncating the WAL (it holds the
      * write lock for that): nothing failed, the caller tries again soon. */
-    if (sqlite3_exec(j->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+    if (s_step(j->begin) != SQLITE_DONE)
         return s_fail(j->db, err, errlen);
     uint64_t last = atomic_load_explicit(&j->last_seq, memory_order_relaxed), n = 0;
     int      r;
@@ -393,18 +405,13 @@ int tp_journal_commit_range(tp_journal_t *j, uint64_t from, uint64_t to, uint64_
             sqlite3_bind_text(st, 4, topic, (int)rec->topic_len, SQLITE_STATIC);
             sqlite3_bind_blob(st, 5, body, (int)rec->body_len, SQLITE_STATIC);
         }
-        int rc = sqlite3_step(st);
-        sqlite3_reset(st);
-        if (rc != SQLITE_DONE)
+        if (s_step(st) != SQLITE_DONE)
             goto rollback;
         n++;
     }
-    sqlite3_bind_int64(j->set_last, 1, (sqlite3_int64)last);
-    int rc = sqlite3_step(j->set_last);
-    sqlite3_reset(j->set_last);
-    if (rc != SQLITE_DONE)
-        goto rollback;
-    if (sqlite3_exec(j->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+    /* No meta row here: the last sequence is the newest alert row's (one
+     * page less per commit, a third of the WAL a small commit writes). */
+    if (s_step(j->commit) != SQLITE_DONE)
         goto rollback;
     atomic_store_explicit(&j->last_seq, last, memory_order_relaxed);
     *ret_last = last;
@@ -436,8 +443,16 @@ int tp_journal_commit(tp_journal_t *j, char *err, size_t errlen) {
 }
 
 int64_t tp_journal_prune(tp_journal_t *j, int64_t now_ms, int64_t max_age_ms, uint64_t max_alerts) {
-    char    sql[256], err[128];
-    int64_t deleted = 0;
+    char     sql[256], err[128];
+    int64_t  deleted = 0;
+    uint64_t last = atomic_load_explicit(&j->last_seq, memory_order_relaxed);
+    /* Deleting may take the newest alert row, which is where the last
+     * sequence is read from at open: meta keeps it first. */
+    if (max_age_ms > 0 || max_alerts > 0) {
+        sqlite3_bind_int64(j->set_last, 1, (sqlite3_int64)last);
+        if (s_step(j->set_last) != SQLITE_DONE)
+            return -EIO;
+    }
     if (max_age_ms > 0) {
         snprintf(sql, sizeof sql, "DELETE FROM alerts WHERE written_at < %lld",
                  (long long)(now_ms - max_age_ms));
@@ -445,7 +460,6 @@ int64_t tp_journal_prune(tp_journal_t *j, int64_t now_ms, int64_t max_age_ms, ui
             return -EIO;
         deleted += sqlite3_changes(j->db);
     }
-    uint64_t last = atomic_load_explicit(&j->last_seq, memory_order_relaxed);
     if (max_alerts > 0 && last > max_alerts) {
         snprintf(sql, sizeof sql, "DELETE FROM alerts WHERE seq <= %llu",
                  (unsigned long long)(last - max_alerts));
@@ -510,6 +524,8 @@ void tp_journal_close(tp_journal_t **p) {
     sqlite3_finalize(j->insert);
     sqlite3_finalize(j->log_event);
     sqlite3_finalize(j->set_last);
+    sqlite3_finalize(j->begin);
+    sqlite3_finalize(j->commit);
     sqlite3_finalize(j->read_after);
     sqlite3_close(j->db);
     sqlite3_close(j->rdb);

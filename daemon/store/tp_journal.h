@@ -120,6 +120,10 @@ int tp_journal_fd(const tp_journal_t *j);
  * must be committed (tp_journal_progress_t.committed) for it to be stored. */
 uint64_t tp_journal_submit(tp_journal_t *j);
 
+/* The ring position committed up to, without reading the eventfd: one
+ * atomic load, cheap enough to ask after every event of a long loop turn. */
+uint64_t tp_journal_committed(const tp_journal_t *j);
+
 /* What the writer has done, for the loop. */
 typedef struct {
     uint64_t committed;    /* ring position committed up to */
@@ -164,10 +168,11 @@ int64_t tp_journal_read_after(tp_journal_t *j, uint64_t after, size_t limit, tp_
 int tp_journal_stats(tp_journal_t *j, uint64_t *ret_count, uint64_t *ret_first);
 
 /* The checkpointer thread (its own connection, for the journal's life):
- * a PASSIVE checkpoint every `every_ms`, and a TRUNCATE when the WAL file
- * is still over `wal_max_bytes` after it (0 = never), which is also the
- * size the WAL is cut back to when it starts over (journal_size_limit).
- * Defaults until called: every second, no limit. */
+ * a PASSIVE checkpoint every `every_ms`; when the WAL file is still over
+ * `wal_max_bytes` after it (0 = never), a few more passes and then the
+ * WAL is started over: a RESTART while the writer thread runs (which cuts
+ * the file to nothing once no record has come for 200 ms), a TRUNCATE
+ * otherwise. Defaults until called: every second, no limit. */
 void tp_journal_set_checkpoint(tp_journal_t *j, int64_t every_ms, uint64_t wal_max_bytes);
 
 /* What the checkpointer saw, for /metrics. */
@@ -176,7 +181,7 @@ typedef struct {
     uint64_t lag_frames;        /* WAL frames not in the database after the last pass */
     int64_t  last_caught_up_ms; /* CLOCK_MONOTONIC ms of the last pass that copied every frame */
     uint64_t checkpoints;       /* passes that ran */
-    uint64_t truncations;       /* of them, TRUNCATEs (the WAL was over its limit) */
+    uint64_t truncations;       /* of them, WAL restarts (it was over its limit) */
     uint64_t errors;            /* passes that failed (other than busy) */
 } tp_journal_wal_t;
 void tp_journal_wal_stats(tp_journal_t *j, tp_journal_wal_t *ret);

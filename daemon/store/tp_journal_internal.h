@@ -39,7 +39,8 @@ struct tp_journal {
     sqlite3      *db;  /* writes: the writer thread's once it runs */
     sqlite3      *rdb; /* the loop's reads (replay, stats, rebuild) */
     sqlite3_stmt *insert;
-    sqlite3_stmt *set_last;
+    sqlite3_stmt *set_last; /* seeding and pruning only: commits leave meta alone */
+    sqlite3_stmt *begin, *commit;
     sqlite3_stmt *read_after; /* on rdb */
     sqlite3_stmt *log_event;
     char         *wal_path; /* <path>-wal, for its size */
@@ -88,7 +89,9 @@ struct tp_journal {
     sqlite3         *ckpt_db;
     sqlite3         *guard_db;   /* the pass's read transaction: pins the WAL */
     int              db_fd;      /* journal.db, for fdatasync */
-    _Atomic bool     truncating; /* a TRUNCATE waits for the write lock: the writer steps aside */
+    _Atomic bool     truncating; /* a RESTART waits for the write lock: the writer steps aside */
+    _Atomic bool     shrink;     /* the WAL was restarted: the writer cuts the file in a lull */
+    _Atomic bool     writer_shrinks; /* the writer thread runs: it cuts the WAL, not a TRUNCATE */
     pthread_t        ckpt_thread;
     bool             ckpt_running, ckpt_stop;
     pthread_mutex_t  ckpt_lock;

@@ -32,6 +32,7 @@
 #define BUSY_WAIT_MS     1000   /* the writer waits this long for the write lock */
 #define BUSY_STEP_US     200    /* trying again this often */
 #define TRUNCATE_WAIT_US 100000 /* at most, while the checkpointer empties the WAL */
+#define LULL_MS          200    /* without records, before the writer cuts an emptied WAL */
 
 static uint64_t s_free(const tp_journal_t *j) {
     return j->ring_size - (j->wpos - atomic_load_explicit(&j->head, memory_order_acquire));
@@ -126,18 +127,65 @@ static void s_prune(tp_journal_t *j) {
         log_warning_errno((int)n, "Failed to prune the alert journal: %m");
 }
 
+/* SQLite's own busy handler sleeps 1, 2, 5 ... 100 ms between tries, so a
+ * lock released after 3 ms was taken after 8: alerts waited for the sleep.
+ * Tries every BUSY_STEP_US instead, for up to BUSY_WAIT_MS. */
+static int s_busy(void *ctx, int n) {
+    (void)ctx;
+    if ((int64_t)n * BUSY_STEP_US >= BUSY_WAIT_MS * 1000)
+        return 0;
+    usleep(BUSY_STEP_US);
+    return 1;
+}
+
+/* now + ms on CLOCK_REALTIME (the condition variables' clock). */
+static void s_deadline(struct timespec *ret, int64_t ms) {
+    clock_gettime(CLOCK_REALTIME, ret);
+    int64_t ns = ret->tv_nsec + (ms % 1000) * 1000000;
+    ret->tv_sec += (time_t)(ms / 1000 + ns / 1000000000);
+    ret->tv_nsec = ns % 1000000000;
+}
+
+/* The checkpointer restarted an oversized WAL from its beginning; the file
+ * keeps its size until this cuts it to nothing. Cutting a file of tens of
+ * MB takes 20-40 ms here (ext4), all of it under the write lock: done by
+ * the checkpointer (a TRUNCATE), every commit meanwhile waited for it.
+ * Done here, only after LULL_MS without a record, it delays nothing that
+ * was waiting, and at most what arrives while it runs. Failing (a reader
+ * in the way) it is tried at the next lull. */
+static void s_shrink(tp_journal_t *j) {
+    sqlite3_busy_handler(j->db, NULL, NULL); /* busy: not a lull after all */
+    if (sqlite3_wal_checkpoint_v2(j->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL) == SQLITE_OK)
+        atomic_store(&j->shrink, false);
+    sqlite3_busy_handler(j->db, s_busy, NULL);
+}
+
 static void *s_writer(void *arg) {
     tp_journal_t *j = arg;
     char          err[sizeof j->w_prog.err];
     for (;;) {
         pthread_mutex_lock(&j->w_lock);
         atomic_store(&j->w_idle, true);
+        bool            lull = false, timed = false;
+        struct timespec until;
         while (!j->w_stop && atomic_load(&j->pub) == atomic_load(&j->head) &&
-               atomic_load(&j->trunc_upto) <= j->trunc_done)
-            pthread_cond_wait(&j->w_wake, &j->w_lock);
+               atomic_load(&j->trunc_upto) <= j->trunc_done && !lull) {
+            if (!atomic_load(&j->shrink)) {
+                pthread_cond_wait(&j->w_wake, &j->w_lock);
+                continue;
+            }
+            if (!timed) /* the lull counts from here */
+                s_deadline(&until, LULL_MS);
+            timed = true;
+            lull = pthread_cond_timedwait(&j->w_wake, &j->w_lock, &until) == ETIMEDOUT;
+        }
         atomic_store(&j->w_idle, false);
         bool stop = j->w_stop;
         pthread_mutex_unlock(&j->w_lock);
+        if (lull && !stop) {
+            s_shrink(j);
+            continue;
+        }
         uint64_t from = atomic_load_explicit(&j->head, memory_order_relaxed);
         uint64_t to = atomic_load_explicit(&j->pub, memory_order_acquire);
         if (from == to) {
@@ -184,26 +232,13 @@ static void *s_writer(void *arg) {
         if (stop)
             break; /* shutting down with a failing disk: give up */
         /* Retried a second later (or at once when asked to stop). */
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += RETRY_MS / 1000;
+        s_deadline(&until, RETRY_MS);
         pthread_mutex_lock(&j->w_lock);
         while (!j->w_stop && pthread_cond_timedwait(&j->w_wake, &j->w_lock, &until) != ETIMEDOUT)
             ;
         pthread_mutex_unlock(&j->w_lock);
     }
     return NULL;
-}
-
-/* SQLite's own busy handler sleeps 1, 2, 5 ... 100 ms between tries, so a
- * lock released after 3 ms was taken after 8: alerts waited for the sleep.
- * Tries every BUSY_STEP_US instead, for up to BUSY_WAIT_MS. */
-static int s_busy(void *ctx, int n) {
-    (void)ctx;
-    if ((int64_t)n * BUSY_STEP_US >= BUSY_WAIT_MS * 1000)
-        return 0;
-    usleep(BUSY_STEP_US);
-    return 1;
 }
 
 int tp_journal_start_writer(tp_journal_t *j, size_t max_record, char *err, size_t errlen) {
@@ -232,8 +267,10 @@ int tp_journal_start_writer(tp_journal_t *j, size_t max_record, char *err, size_
     /* Its waits for the checkpointer happen on its thread. */
     sqlite3_busy_handler(j->db, s_busy, NULL);
     j->last_prune_ms = tp_monotonic_ms();
+    atomic_store(&j->writer_shrinks, true);
     int r = pthread_create(&j->w_thread, NULL, s_writer, j);
     if (r != 0) {
+        atomic_store(&j->writer_shrinks, false);
         snprintf(err, errlen, "writer thread: %s", strerror(r));
         close(j->w_efd);
         j->w_efd = -1;
@@ -252,6 +289,7 @@ void tp_journal_stop_writer(tp_journal_t *j) {
         pthread_mutex_unlock(&j->w_lock);
         pthread_join(j->w_thread, NULL);
         j->w_running = false;
+        atomic_store(&j->writer_shrinks, false);
     }
     if (j->w_efd >= 0)
         close(j->w_efd);
@@ -266,6 +304,10 @@ uint64_t tp_journal_submit(tp_journal_t *j) {
     if (j->w_running && atomic_load_explicit(&j->pub, memory_order_relaxed) != j->wpos)
         s_publish(j, j->wpos);
     return j->wpos;
+}
+
+uint64_t tp_journal_committed(const tp_journal_t *j) {
+    return atomic_load_explicit(&j->head, memory_order_acquire);
 }
 
 void tp_journal_progress(tp_journal_t *j, tp_journal_progress_t *ret) {
@@ -283,10 +325,7 @@ int tp_journal_drain(tp_journal_t *j, int64_t timeout_ms) {
     if (!j->w_running)
         return atomic_load(&j->head) == to ? 0 : -EIO;
     struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    int64_t ns = until.tv_nsec + (timeout_ms % 1000) * 1000000;
-    until.tv_sec += timeout_ms / 1000 + ns / 1000000000;
-    until.tv_nsec = ns % 1000000000;
+    s_deadline(&until, timeout_ms);
     pthread_mutex_lock(&j->w_lock);
     uint64_t failures = j->w_prog.failures;
     int      r = 0;

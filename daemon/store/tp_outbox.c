@@ -131,6 +131,10 @@ void tp_outbox_seal(tp_outbox_t *ob, uint64_t pos) {
     ob->unsealed = NULL;
 }
 
+bool tp_outbox_unsealed(const tp_outbox_t *ob) {
+    return ob->unsealed != NULL;
+}
+
 /* Delivers from the head: everything (all), or the sealed items whose
  * commit position is passed. */
 static void s_deliver(tp_outbox_t *ob, bool all, uint64_t committed) {

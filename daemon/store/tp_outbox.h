@@ -52,6 +52,9 @@ void tp_outbox_fail_http(tp_outbox_t *ob, int r);
  * committed up to pos (tp_journal_submit's position). */
 void tp_outbox_seal(tp_outbox_t *ob, uint64_t pos);
 
+/* Whether anything was queued since the last seal. */
+bool tp_outbox_unsealed(const tp_outbox_t *ob);
+
 /* The journal is committed up to `committed`: delivers, in order, the
  * sealed items waiting for no more than that. */
 void tp_outbox_deliver_upto(tp_outbox_t *ob, uint64_t committed);

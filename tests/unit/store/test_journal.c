@@ -5,7 +5,8 @@
  * thread: the caller never waits for a commit (the lock taken, submit
  * returns and the eventfd stays quiet until it is released), a full ring
  * makes the caller wait and loses nothing, a failed commit is reported
- * and retried. */
+ * and retried, a WAL restarted over its limit is cut in a lull. A commit
+ * writes no meta row, and the last sequence survives pruning. */
 #include <poll.h>
 #include <errno.h>
 #include <setjmp.h>
@@ -197,6 +198,75 @@ static void test_full_ring_waits_and_loses_nothing(void **state) {
     assert_int_equal(last, first + 199);
 }
 
+static int64_t s_meta_last_seq(const char *path) {
+    sqlite3      *db;
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key='last_seq'", -1, &st, NULL),
+        SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    int64_t v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+}
+
+static void s_reopen(fx_t *f) {
+    char err[256];
+    tp_journal_close(&f->j);
+    assert_int_equal(tp_journal_open(f->path, err, sizeof err, &f->j), 0);
+}
+
+/* A commit writes no bookkeeping row (meta keeps its 0: one page less per
+ * commit); the last sequence is the newest alert's when the journal is
+ * opened again, and still is once pruning deleted every alert (pruning
+ * stores it in meta first). */
+static void test_last_seq_without_a_meta_write_per_commit(void **state) {
+    fx_t *f = *state;
+    s_commit_alerts(f->j, 1, 5);
+    assert_int_equal(s_meta_last_seq(f->path), 0);
+    s_reopen(f);
+    assert_int_equal(tp_journal_last_seq(f->j), 5);
+    assert_int_equal(tp_journal_prune(f->j, 1000, 1, 0), 5); /* written at 0: all too old */
+    uint64_t count, first;
+    assert_int_equal(tp_journal_stats(f->j, &count, &first), 0);
+    assert_int_equal(count, 0);
+    s_reopen(f);
+    assert_int_equal(tp_journal_last_seq(f->j), 5);
+}
+
+/* With the writer thread, a WAL over its limit is started over (RESTART)
+ * and the file is cut to nothing by the writer once records stop coming,
+ * not under the write lock by the checkpointer; nothing is lost. */
+static void test_writer_cuts_a_restarted_wal_in_a_lull(void **state) {
+    fx_t                      *f = *state;
+    static const unsigned char body[600];
+    char                       err[256];
+    assert_int_equal(tp_journal_start_writer(f->j, 1 << 20, err, sizeof err), 0);
+    tp_journal_set_checkpoint(f->j, 10, 64 * 1024);
+    tp_journal_progress_t p;
+    for (unsigned i = 0; i < 400; i++) { /* ~1 MB of WAL in 40 commits */
+        assert_int_equal(tp_journal_append(f->j, i + 1, "alert.x", "id", 1, 0, body, sizeof body),
+                         0);
+        if (i % 10 == 9)
+            s_wait_committed(f->j, tp_journal_submit(f->j), &p);
+    }
+    tp_journal_wal_t w;
+    long long        deadline = tp_now_ms() + 20000;
+    do {
+        assert_true(tp_now_ms() < deadline);
+        struct pollfd pfd = { .fd = -1 };
+        poll(&pfd, 0, 10); /* the checkpointer and the writer work on their own */
+        tp_journal_wal_stats(f->j, &w);
+    } while (w.truncations == 0 || w.wal_bytes != 0);
+    assert_int_equal(w.errors, 0);
+    int      n = 0;
+    uint64_t last;
+    assert_int_equal(tp_journal_read_after(f->j, 0, 1000, s_count, &n, &last), 400);
+    assert_int_equal(last, 400);
+}
+
 /* A commit the database refuses (the alert's sequence already stored) is
  * reported as a failure with its reason, and drain says -EIO at once. */
 static void test_writer_reports_a_failed_commit(void **state) {
@@ -218,4 +288,6 @@ TP_TEST_MAIN_WITH(s_setup, s_teardown, cmocka_unit_test(test_checkpointer_runs_a
                   cmocka_unit_test(test_commit_busy_is_immediate_and_keeps_the_queue),
                   cmocka_unit_test(test_writer_commits_off_the_callers_thread),
                   cmocka_unit_test(test_full_ring_waits_and_loses_nothing),
-                  cmocka_unit_test(test_writer_reports_a_failed_commit))
+                  cmocka_unit_test(test_writer_reports_a_failed_commit),
+                  cmocka_unit_test(test_last_seq_without_a_meta_write_per_commit),
+                  cmocka_unit_test(test_writer_cuts_a_restarted_wal_in_a_lull))
