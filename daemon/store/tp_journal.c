@@ -14,7 +14,12 @@
 #include "tp_journal_internal.h"
 #include "tp_log.h"
 
-#define SCHEMA_VERSION 1
+/* 2: meta's last_seq is written only by a prune or a seeding, the newest
+ * alert row says the rest. A touchpointd that reads 1 would take a stale
+ * last_seq from meta and number alerts twice, so it must refuse a 2 (it
+ * does: it checks the version); a 1 is upgraded in place at open (its
+ * meta is exact, and max() with the alerts keeps it so). */
+#define SCHEMA_VERSION 2
 #define RING_BYTES     ((size_t)8 << 20) /* until tp_journal_start_writer grows it */
 
 static int s_exec(sqlite3 *db, const char *sql, char *err, size_t errlen);
@@ -116,7 +121,8 @@ int tp_journal_open(const char *path, char *err, size_t errlen, tp_journal_t **r
              "CREATE TABLE IF NOT EXISTS events("
              " seq INTEGER PRIMARY KEY, kind INTEGER NOT NULL,"
              " processed_at INTEGER NOT NULL, topic TEXT NOT NULL, body BLOB NOT NULL);"
-             "INSERT OR IGNORE INTO meta VALUES('schema', 1);"
+             "INSERT OR IGNORE INTO meta VALUES('schema', 2);"
+             "UPDATE meta SET value=2 WHERE key='schema' AND value=1;"
              "INSERT OR IGNORE INTO meta VALUES('last_seq', 0);",
              err, errlen)) < 0)
         goto fail;

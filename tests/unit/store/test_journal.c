@@ -212,6 +212,29 @@ static int64_t s_meta_last_seq(const char *path) {
     return v;
 }
 
+static void s_meta_set(const char *path, const char *key, int64_t value) {
+    sqlite3 *db;
+    char     sql[128];
+    snprintf(sql, sizeof sql, "UPDATE meta SET value=%lld WHERE key='%s'", (long long)value, key);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+}
+
+static int64_t s_meta_schema(const char *path) {
+    sqlite3      *db;
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key='schema'", -1, &st, NULL),
+        SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    int64_t v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+}
+
 static void s_reopen(fx_t *f) {
     char err[256];
     tp_journal_close(&f->j);
@@ -234,6 +257,27 @@ static void test_last_seq_without_a_meta_write_per_commit(void **state) {
     assert_int_equal(count, 0);
     s_reopen(f);
     assert_int_equal(tp_journal_last_seq(f->j), 5);
+}
+
+/* A journal says schema 2 (a touchpointd that reads 1 refuses it rather
+ * than take meta's stale last_seq); one written as 1, whose meta is exact,
+ * is upgraded at open and keeps its last sequence; a newer one is refused. */
+static void test_schema_upgraded_from_1_newer_refused(void **state) {
+    fx_t *f = *state;
+    char  err[256] = "";
+    assert_int_equal(s_meta_schema(f->path), 2);
+    tp_journal_close(&f->j);
+    s_meta_set(f->path, "schema", 1);
+    s_meta_set(f->path, "last_seq", 7); /* a 1 wrote it at every commit */
+    assert_int_equal(tp_journal_open(f->path, err, sizeof err, &f->j), 0);
+    assert_int_equal(s_meta_schema(f->path), 2);
+    assert_int_equal(tp_journal_last_seq(f->j), 7);
+    tp_journal_close(&f->j);
+    s_meta_set(f->path, "schema", 3);
+    assert_int_equal(tp_journal_open(f->path, err, sizeof err, &f->j), -EBADMSG);
+    assert_non_null(strstr(err, "schema 3"));
+    s_meta_set(f->path, "schema", 2);
+    assert_int_equal(tp_journal_open(f->path, err, sizeof err, &f->j), 0);
 }
 
 /* With the writer thread, a WAL over its limit is started over (RESTART)
@@ -290,4 +334,5 @@ TP_TEST_MAIN_WITH(s_setup, s_teardown, cmocka_unit_test(test_checkpointer_runs_a
                   cmocka_unit_test(test_full_ring_waits_and_loses_nothing),
                   cmocka_unit_test(test_writer_reports_a_failed_commit),
                   cmocka_unit_test(test_last_seq_without_a_meta_write_per_commit),
+                  cmocka_unit_test(test_schema_upgraded_from_1_newer_refused),
                   cmocka_unit_test(test_writer_cuts_a_restarted_wal_in_a_lull))
