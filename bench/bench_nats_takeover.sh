@@ -44,6 +44,7 @@ for n in "$SMALL" "$LARGE"; do
             "$(awk -v s="$(metric b nats_last_rebuild_seconds)" 'BEGIN { printf "%.0f", s * 1000 }')" \
             "${load% *}" "$(metric b nats_snapshots_loaded_total)" "${load#* }"
         [ -z "${VERBOSE:-}" ] || grep -ah "snapshot\|live:" "$WORK/a.err" "$WORK/b.err" >&2
+        [ -z "${KEEP:-}" ] || cat "$WORK/b.err" >"$WORK/b-$n-$every.err"
         stop_all
     done
 done

@@ -317,10 +317,8 @@ int tp_jssnap_load(jsCtx *js, const tp_config_t *cfg, unsigned p, tp_engine_t *e
     unsigned char *buf = malloc(h.bytes);
     if (!buf)
         return -ENOMEM;
-    int64_t T0 = tp_monotonic_ms();
     if ((r = s_read_chunks(js, cfg, p, &h, deadline_ms, buf)) < 0)
         goto out;
-    fprintf(stderr, "PROF chunks %lld ms\n", (long long)(tp_monotonic_ms() - T0));
     uint64_t len = tp_snap_get_le(buf + 24, 8);
     if (memcmp(buf, MAGIC, 8) != 0 || tp_snap_get_le(buf + 12, 4) != p ||
         tp_snap_get_le(buf + 16, 8) != h.seq || len != h.bytes - HEADER_SIZE ||
@@ -332,10 +330,8 @@ int tp_jssnap_load(jsCtx *js, const tp_config_t *cfg, unsigned p, tp_engine_t *e
         r = -EPROTO;
         goto out;
     }
-    T0 = tp_monotonic_ms();
     if ((r = s_restore(buf + HEADER_SIZE, (size_t)len, e)) < 0)
         goto out;
-    fprintf(stderr, "PROF restore %lld ms\n", (long long)(tp_monotonic_ms() - T0));
     *ret_seq = h.seq;
     if (ret_bytes)
         *ret_bytes = h.bytes;
