@@ -405,9 +405,12 @@ static int s_poll(tp_cluster_part_t *pt) {
 
 static void s_drop_if_lost(tp_cluster_part_t *pt) {
     if (pt->gen && pt->gen != tp_lease_held(pt->c->lease, pt->p)) {
-        log_notice("JetStream partition %u: no longer ours (lease lost or lapsed, or handed to a "
-                   "new member), stopped serving it",
-                   pt->p);
+        int64_t left = 0;
+        bool    handover = tp_lease_releasing(pt->c->lease, pt->p, &left);
+        log_notice("JetStream partition %u: no longer ours (%s), stopped serving it", pt->p,
+                   handover ? "handed to a new member" : "lease lost or lapsed");
+        if (handover) /* the key is still ours: the newcomer need not replay */
+            tp_cluster_snap_handover(pt, left);
         s_drop(pt);
     }
 }

@@ -86,3 +86,9 @@ int tp_cluster_snap_load(tp_cluster_part_t *pt, const char *subject, bool *ret_a
  * alerts stored). A failure is logged; the next try comes after another
  * nats.snapshot_every events. */
 void tp_cluster_snap_save(tp_cluster_part_t *pt);
+
+/* pt was given back to a member that joined: saves its state, if it
+ * changed since the last snapshot, while the key is still ours (left_ms),
+ * so that the newcomer loads it instead of replaying what came since.
+ * pt is not served any more (the caller drops it next). */
+void tp_cluster_snap_handover(tp_cluster_part_t *pt, int64_t left_ms);

@@ -67,7 +67,7 @@ int tp_cluster_snap_load(tp_cluster_part_t *pt, const char *subject, bool *ret_a
     return 1;
 }
 
-void tp_cluster_snap_save(tp_cluster_part_t *pt) {
+static void s_save(tp_cluster_part_t *pt, int64_t wait_ms) {
     tp_cluster_t *c = pt->c;
     if (!pt->done_seq)
         return;
@@ -77,7 +77,7 @@ void tp_cluster_snap_save(tp_cluster_part_t *pt) {
     int64_t  t0 = tp_monotonic_ms();
     uint64_t bytes = 0;
     int      r = tp_jssnap_save(c->js, c->cfg, pt->p, pt->done_seq, pt->engine, id,
-                                tp_monotonic_ms() + tp_cluster_wait_ms(c, SNAP_WAIT_MS), &bytes);
+                                tp_monotonic_ms() + wait_ms, &bytes);
     pt->since_snap = 0;
     if (r == -ENOTSUP) {
         if (!atomic_exchange(&c->unsaved_warned, true))
@@ -93,4 +93,20 @@ void tp_cluster_snap_save(tp_cluster_part_t *pt) {
     log_info("JetStream snapshot of partition %u saved: sequence %llu (%llu bytes) in %lld ms",
              pt->p, (unsigned long long)pt->done_seq, (unsigned long long)bytes,
              (long long)(tp_monotonic_ms() - t0));
+}
+
+void tp_cluster_snap_save(tp_cluster_part_t *pt) {
+    s_save(pt, tp_cluster_wait_ms(pt->c, SNAP_WAIT_MS));
+}
+
+void tp_cluster_snap_handover(tp_cluster_part_t *pt, int64_t left_ms) {
+    if (!pt->c->cfg->nats.snapshot_every || !pt->since_snap)
+        return;
+    /* No longer served: the waits are bounded by the other partitions'
+     * leases (tp_cluster_wait_ms) and by this key's own validity. */
+    uint64_t gen = pt->gen;
+    pt->gen = 0;
+    int64_t wait = tp_cluster_wait_ms(pt->c, SNAP_WAIT_MS);
+    s_save(pt, wait < left_ms ? wait : left_ms);
+    pt->gen = gen;
 }

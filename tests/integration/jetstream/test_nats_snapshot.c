@@ -40,17 +40,21 @@
 #define EVERY     20
 #define ALL_PARTS ((1u << TP_JS_N_PART) - 1)
 
-static tp_dfx_t *s_spawn(const char *url, unsigned i) {
+static tp_dfx_t *s_spawn_every(const char *url, unsigned i, unsigned every) {
     char     *yaml = tp_nats_yaml(url, NULL,
                                   "partition_count: " TP_JS_PARTITIONS
                                   ", ownership: lease, instance: i%u, lease_ttl: 2s, ack_wait: 2s, "
-                                      "snapshot_every: %d",
-                                  i, EVERY);
+                                      "snapshot_every: %u",
+                                  i, every);
     tp_dfx_t *d = tp_dfx_setup(false);
     d->http = true;
     tp_dfx_spawn(d, "event", yaml);
     free(yaml);
     return d;
+}
+
+static tp_dfx_t *s_spawn(const char *url, unsigned i) {
+    return s_spawn_every(url, i, EVERY);
 }
 
 static double s_metric(tp_dfx_t *d, const char *name) {
@@ -193,4 +197,61 @@ static void test_takeover_from_snapshot(void **state) {
     tp_js_stream_free(&st);
 }
 
-TP_TEST_MAIN(cmocka_unit_test(test_takeover_from_snapshot))
+/* A member joins: the instance that gives partitions back saves each one
+ * first, while its key is still renewed, so the newcomer loads that
+ * snapshot and replays nothing. snapshot_every is far above the events
+ * sent, so no other snapshot exists: without the save at hand-over the
+ * newcomer replays every event of the partitions it gets. */
+static void test_handover_saves_first(void **state) {
+    (void)state;
+    tp_nats_skip_without_server();
+    tp_js_budget_start(BUDGET_MS);
+    tp_js_stream_t *st = tp_js_stream_new();
+    tp_nats_srv_t  *srv = tp_nats_start();
+    tp_dfx_t       *d0 = s_spawn_every(srv->url, 0, 1000000);
+    s_wait_all_live(d0, "i0 at start");
+    unsigned long sent = tp_js_publish(d0, srv->url, st->parts[0]);
+    sent += tp_js_publish(d0, srv->url, st->parts[1]);
+    long long deadline = tp_now_ms() + tp_js_budget(3 * TP_WAIT_MS, "i0 acking");
+    while (s_metric(d0, "acked_total") < (double)sent) {
+        assert_true(tp_now_ms() < deadline);
+        usleep(20 * 1000);
+    }
+    assert_true(s_metric(d0, "snapshots_saved_total") == 0);
+
+    /* i1 joins; i0 gives back one partition per round down to its share. */
+    tp_dfx_t *d1 = s_spawn_every(srv->url, 1, 1000000);
+    deadline = tp_now_ms() + tp_js_budget(6 * TP_WAIT_MS, "i1 taking its share");
+    while (s_metric(d1, "rebuilds_total") < TP_JS_N_PART / 2) {
+        if (tp_now_ms() >= deadline) {
+            tp_js_dump_log("i1 taking its share", d1);
+            fail_msg("i1 did not take its share");
+        }
+        usleep(20 * 1000);
+    }
+    double got = s_metric(d1, "rebuilds_total"), loaded = s_metric(d1, "snapshots_loaded_total");
+    double replayed = s_metric(d1, "rebuild_events_total");
+    print_message("i1 took %.0f partitions over, %.0f from a snapshot saved at hand-over, "
+                  "replaying %.0f of %lu events\n",
+                  got, loaded, replayed, sent);
+    assert_true(s_metric(d0, "snapshots_saved_total") >= got);
+    assert_true(loaded == got);
+    assert_true(s_metric(d1, "snapshots_bad_total") == 0);
+    assert_true(replayed == 0);
+
+    /* Nothing lost, nothing twice: the rest through both. */
+    tp_js_publish(d1, srv->url, st->parts[2]);
+    tp_nats_expect_stream(srv->url, st->ref, st->nref,
+                          tp_js_budget(3 * TP_WAIT_MS, "TP_ALERTS after the hand-over"));
+    char *log = tp_dfx_stop(d1);
+    free(log);
+    log = tp_dfx_stop(d0);
+    free(log);
+    tp_dfx_free(d0);
+    tp_dfx_free(d1);
+    tp_nats_stop(srv);
+    tp_js_stream_free(&st);
+}
+
+TP_TEST_MAIN(cmocka_unit_test(test_takeover_from_snapshot),
+             cmocka_unit_test(test_handover_saves_first))
