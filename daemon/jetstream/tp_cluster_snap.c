@@ -30,41 +30,60 @@ static int s_last_seq(tp_cluster_part_t *pt, const char *subject, uint64_t *ret)
     return 0;
 }
 
-int tp_cluster_snap_load(tp_cluster_part_t *pt, const char *subject, bool *ret_any) {
+/* Loads snapshot `age` of pt: 0 with pt->done_seq and *ret_any, -ENOENT
+ * none that old, 1 a bad one (counted, logged), <0 JetStream did not
+ * answer. */
+static int s_load(tp_cluster_part_t *pt, const char *subject, unsigned age, bool *ret_any) {
     tp_cluster_t      *c = pt->c;
     const tp_config_t *cfg = c->cfg;
-    if (!cfg->nats.snapshot_every)
-        return 0;
-    uint64_t seq = 0, bytes = 0, last = 0;
-    int64_t  t0 = tp_monotonic_ms();
-    int      r = tp_jssnap_load(c->js, cfg, pt->p, pt->engine,
-                                tp_monotonic_ms() + tp_cluster_wait_ms(c, SNAP_WAIT_MS), &seq, &bytes);
+    uint64_t           seq = 0, bytes = 0, last = 0;
+    int64_t            t0 = tp_monotonic_ms();
+    int                r = tp_jssnap_load(c->js, cfg, pt->p, age, pt->engine,
+                                          tp_monotonic_ms() + tp_cluster_wait_ms(c, SNAP_WAIT_MS), &seq, &bytes);
     if (r == -ENOENT)
-        return 0;
+        return r;
     if (r == 0 && (r = s_last_seq(pt, subject, &last)) == 0 && last < seq)
         r = -ESTALE; /* the events stream is not the one it was taken from */
     if (r == 0) {
         pt->done_seq = seq;
         *ret_any = last > seq;
         tp_cluster_add(c, C_SNAP_LOADED, 1);
-        log_info("JetStream snapshot of partition %u loaded: sequence %llu (%llu bytes) in "
+        log_info("JetStream snapshot of partition %u loaded%s: sequence %llu (%llu bytes) in "
                  "%lld ms; replaying the events after it (last %llu)",
-                 pt->p, (unsigned long long)seq, (unsigned long long)bytes,
-                 (long long)(tp_monotonic_ms() - t0), (unsigned long long)last);
+                 pt->p, age ? " (an older one)" : "", (unsigned long long)seq,
+                 (unsigned long long)bytes, (long long)(tp_monotonic_ms() - t0),
+                 (unsigned long long)last);
         return 0;
     }
     if (r == -EIO || r == -ETIMEDOUT)
         return r;
     tp_cluster_add(c, C_SNAP_BAD, 1);
     log_warning_errno(r,
-                      "JetStream snapshot of partition %u cannot be used (%s); replaying "
-                      "the partition's whole stream: %m",
+                      "JetStream snapshot of partition %u cannot be used (%s); trying the one "
+                      "before, or replaying the partition's whole stream: %m",
                       pt->p,
                       r == -EBADMSG  ? "chunks missing, corrupt or wrong checksum"
                       : r == -EPROTO ? "another format, or taken with other rules"
                       : r == -ESTALE ? "newer than the events stream"
                                      : "unreadable");
     return 1;
+}
+
+int tp_cluster_snap_load(tp_cluster_part_t *pt, const char *subject, bool *ret_any) {
+    const tp_config_t *cfg = pt->c->cfg;
+    if (!cfg->nats.snapshot_every)
+        return 0;
+    /* The newest good one of those kept; a bad one may have half loaded
+     * the engine: a fresh one before the next. */
+    for (unsigned age = 0; age < cfg->nats.snapshot_keep; age++) {
+        int r = s_load(pt, subject, age, ret_any);
+        if (r <= 0)
+            return r == -ENOENT ? 0 : r;
+        pt->done_seq = 0;
+        if ((r = tp_cluster_engine_new(pt)) < 0)
+            return r;
+    }
+    return 0;
 }
 
 static void s_save(tp_cluster_part_t *pt, int64_t wait_ms) {

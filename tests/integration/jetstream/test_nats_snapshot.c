@@ -2,18 +2,22 @@
  * kept in JetStream, against a real nats-server and real daemons (event
  * clock, 8 partitions, the generated realistic stream of tp_testjs):
  *
- *   - i0 serves every partition with nats.snapshot_every: 20 and is
+ *   - i0 serves every partition with nats.snapshot_every: 10 and is
  *     SIGKILLed once all of the first two parts is acked; the last part is
  *     published while nobody serves. i1 takes over: every partition loads
  *     its snapshot, and the replay covers only the events after the
- *     snapshots (at most 19 a partition, plus the last part), not the
+ *     snapshots (at most 9 a partition, plus the last part), not the
  *     whole stream. TP_ALERTS then equals the single-node run: nothing
- *     lost, nothing twice.
+ *     lost, nothing twice. With i0's saves and i1's after its replay,
+ *     each partition keeps exactly its newest two snapshots (heads and
+ *     chunks; nats.snapshot_keep's default): the older ones are purged.
  *   - i1 stops cleanly (a fresh snapshot of every partition on the way
- *     out), partition 0's newest snapshot is replaced by one that fails its
- *     checksum, and i2 takes over: 7 partitions replay nothing, partition 0
- *     (bad snapshot, counted) replays its whole stream, and TP_ALERTS
- *     still equals the single-node run.
+ *     out), a snapshot that fails its checksum is put above partition 0's
+ *     newest, and i2 takes over: partition 0's bad one is counted and the
+ *     good one before it loaded, no partition replays anything, and
+ *     TP_ALERTS still equals the single-node run.
+ *   - test_handover_saves_first: a member joins; the instance giving it
+ *     partitions saves each first, and the newcomer replays nothing.
  *
  * The daemons cut snapshots into 4 KiB chunks (TOUCHPOINTD_TEST_SNAPSHOT_CHUNK)
  * so that each is several messages, as a large one is. How long a take-over takes is printed, not asserted (bench/ measures
@@ -37,7 +41,7 @@
 #include "tp_testjs.h"
 
 #define BUDGET_MS 80000
-#define EVERY     20
+#define EVERY     10
 #define ALL_PARTS ((1u << TP_JS_N_PART) - 1)
 
 static tp_dfx_t *s_spawn_every(const char *url, unsigned i, unsigned every) {
@@ -91,8 +95,9 @@ static void s_rebuilt(tp_dfx_t *d, unsigned long long ret[TP_JS_N_PART]) {
     free(log);
 }
 
-/* Replaces partition p's newest snapshot by one whose body fails the
- * checksum: one chunk and a head naming it, as tp_jssnap writes them. */
+/* Puts a snapshot whose body fails the checksum above partition p's
+ * newest: one chunk and a head naming it (and the good one as kept), as
+ * tp_jssnap writes them. */
 static void s_corrupt_snapshot(const char *url, unsigned p) {
     natsConnection *nc = NULL;
     jsCtx          *js = NULL;
@@ -102,8 +107,8 @@ static void s_corrupt_snapshot(const char *url, unsigned p) {
     snprintf(subject, sizeof subject, "tp.snapshots.%u.h", p);
     natsMsg *head = NULL;
     assert_int_equal(js_GetLastMsg(&head, js, "TP_SNAPSHOTS", subject, NULL, NULL), NATS_OK);
-    uint64_t seq = 0;
-    assert_int_equal(sscanf(natsMsg_GetData(head), "1 %" SCNu64, &seq), 1);
+    uint64_t seq = 0, first = 0, hseq = natsMsg_GetSequence(head);
+    assert_int_equal(sscanf(natsMsg_GetData(head), "1 %" SCNu64 " %" SCNu64, &seq, &first), 2);
     natsMsg_Destroy(head);
     /* A header that matches (magic, format, partition, sequence, length)
      * over a body whose checksum does not. */
@@ -121,12 +126,59 @@ static void s_corrupt_snapshot(const char *url, unsigned p) {
     jsPubAck *pa = NULL;
     assert_int_equal(js_PublishMsg(&pa, js, m, NULL, NULL), NATS_OK);
     char text[128];
-    snprintf(text, sizeof text, "1 %" PRIu64 " %" PRIu64 " 1 %zu bad", seq, pa->Sequence,
-             sizeof buf);
+    /* It keeps the good one before it, as a save does. */
+    snprintf(text, sizeof text, "1 %" PRIu64 " %" PRIu64 " 1 %zu bad %" PRIu64 ":%" PRIu64, seq,
+             pa->Sequence, sizeof buf, hseq, first);
     jsPubAck_Destroy(pa);
     natsMsg_Destroy(m);
     snprintf(subject, sizeof subject, "tp.snapshots.%u.h", p);
     assert_int_equal(js_Publish(NULL, js, subject, text, (int)strlen(text), NULL, NULL), NATS_OK);
+    jsCtx_Destroy(js);
+    natsConnection_Destroy(nc);
+}
+
+/* Messages on `subject` in TP_SNAPSHOTS. */
+static uint64_t s_count(jsCtx *js, const char *subject) {
+    jsOptions jo;
+    jsOptions_Init(&jo);
+    jo.Stream.Info.SubjectsFilter = subject;
+    jsStreamInfo *si = NULL;
+    assert_int_equal(js_GetStreamInfo(&si, js, "TP_SNAPSHOTS", &jo, NULL), NATS_OK);
+    uint64_t n = 0;
+    for (int i = 0; si->State.Subjects && i < si->State.Subjects->Count; i++)
+        n += si->State.Subjects->List[i].Msgs;
+    jsStreamInfo_Destroy(si);
+    return n;
+}
+
+/* Partition p saved more than twice: exactly the newest two snapshots are
+ * left (nats.snapshot_keep 2, the default), heads and chunks; the older
+ * ones are purged, and never everything. */
+static void s_expect_two_kept(const char *url, unsigned p) {
+    natsConnection *nc = NULL;
+    jsCtx          *js = NULL;
+    assert_int_equal(natsConnection_ConnectTo(&nc, url), NATS_OK);
+    assert_int_equal(natsConnection_JetStream(&js, nc, NULL), NATS_OK);
+    char heads[64], chunks[64];
+    snprintf(heads, sizeof heads, "tp.snapshots.%u.h", p);
+    snprintf(chunks, sizeof chunks, "tp.snapshots.%u.c", p);
+    natsMsg *m = NULL;
+    assert_int_equal(js_GetLastMsg(&m, js, "TP_SNAPSHOTS", heads, NULL, NULL), NATS_OK);
+    uint64_t n1 = 0, n2 = 0, kept = 0;
+    char     id[256];
+    int      used = 0;
+    assert_int_equal(sscanf(natsMsg_GetData(m), "1 %*u %*u %" SCNu64 " %*u %255s %" SCNu64 ":%n",
+                            &n1, id, &kept, &used),
+                     3);
+    natsMsg_Destroy(m);
+    assert_int_equal(js_GetMsg(&m, js, "TP_SNAPSHOTS", kept, NULL, NULL), NATS_OK);
+    assert_int_equal(sscanf(natsMsg_GetData(m), "1 %*u %*u %" SCNu64, &n2), 1);
+    natsMsg_Destroy(m);
+    print_message("partition %u: %llu heads, %llu chunks kept (%llu + %llu)\n", p,
+                  (unsigned long long)s_count(js, heads), (unsigned long long)s_count(js, chunks),
+                  (unsigned long long)n1, (unsigned long long)n2);
+    assert_int_equal(s_count(js, heads), 2);
+    assert_int_equal(s_count(js, chunks), n1 + n2);
     jsCtx_Destroy(js);
     natsConnection_Destroy(nc);
 }
@@ -170,6 +222,9 @@ static void test_takeover_from_snapshot(void **state) {
     assert_true((double)early > TP_JS_N_PART * (EVERY - 1)); /* a full replay would fail above */
     tp_nats_expect_stream(srv->url, st->ref, st->nref,
                           tp_js_budget(3 * TP_WAIT_MS, "TP_ALERTS after the take-over"));
+    /* i0's saves, then i1's after its replay: three a partition so far. */
+    for (unsigned p = 0; p < TP_JS_N_PART; p++)
+        s_expect_two_kept(srv->url, p);
 
     /* A clean stop saves every partition; partition 0's goes bad. */
     char *log = tp_dfx_stop(d1);
@@ -179,10 +234,10 @@ static void test_takeover_from_snapshot(void **state) {
     s_wait_all_live(d2, "i2 taking over");
     unsigned long long rebuilt[TP_JS_N_PART];
     s_rebuilt(d2, rebuilt);
-    assert_true(s_metric(d2, "snapshots_loaded_total") == TP_JS_N_PART - 1);
+    /* Partition 0: the bad one counted, the good one before it loaded. */
+    assert_true(s_metric(d2, "snapshots_loaded_total") == TP_JS_N_PART);
     assert_true(s_metric(d2, "snapshots_bad_total") == 1);
-    assert_true(rebuilt[0] > 0 && rebuilt[0] != ~0ULL); /* its whole stream */
-    for (unsigned p = 1; p < TP_JS_N_PART; p++)
+    for (unsigned p = 0; p < TP_JS_N_PART; p++)
         assert_true(rebuilt[p] == 0); /* nothing after the snapshots of the clean stop */
     log = tp_dfx_stop(d2);
     assert_int_equal(tp_dfx_stat(log, "nats_termed"), 0);
