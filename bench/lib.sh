@@ -25,9 +25,15 @@ bench_init() {
     trap 'exit 1' INT TERM
 }
 
+# The daemons first, then the server: a daemon stopping saves its
+# partitions' snapshots into it.
 stop_all() {
-    for p in $PIDS; do kill -CONT "$p" 2>/dev/null || true; kill "$p" 2>/dev/null || true; done
-    for p in $PIDS; do wait "$p" 2>/dev/null || true; done
+    for p in $PIDS; do
+        [ "$p" = "${NATS_PID:-}" ] && continue
+        kill -CONT "$p" 2>/dev/null || true; kill "$p" 2>/dev/null || true
+    done
+    for p in $PIDS; do [ "$p" = "${NATS_PID:-}" ] || wait "$p" 2>/dev/null || true; done
+    for p in $PIDS; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
     PIDS=""
 }
 

@@ -90,6 +90,12 @@ static void s_save(tp_cluster_part_t *pt, int64_t wait_ms) {
     tp_cluster_t *c = pt->c;
     if (!pt->done_seq)
         return;
+    /* Cut off from NATS, every request of the save would wait out its
+     * timeout (a stop with the server gone took minutes): the next save. */
+    if (natsConnection_Status(c->nc) != NATS_CONN_STATUS_CONNECTED) {
+        log_warning("JetStream snapshot of partition %u: not saved, not connected to NATS", pt->p);
+        return;
+    }
     char id[200];
     snprintf(id, sizeof id, "%s-%llu-%llu", c->instance, (unsigned long long)pt->gen,
              (unsigned long long)pt->done_seq);

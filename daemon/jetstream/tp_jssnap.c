@@ -240,10 +240,10 @@ int tp_jssnap_save(jsCtx *js, const tp_config_t *cfg, unsigned p, uint64_t seq,
     uint64_t floor_head = 0, floor_first = first;
     unsigned keep = cfg->nats.snapshot_keep ? cfg->nats.snapshot_keep : 1;
     for (unsigned i = 0; chain_known && r == 0 && i + 1 < keep && i <= prev.nkept; i++) {
+        if (!prev.hseq) /* no previous head */
+            break;
         floor_head = i == 0 ? prev.hseq : prev.kept_head[i - 1];
         floor_first = i == 0 ? prev.first : prev.kept_first[i - 1];
-        if (!floor_head) /* no previous head */
-            break;
         hl += (size_t)snprintf(body + hl, sizeof body - hl, "%c%" PRIu64 ":%" PRIu64,
                                i == 0 ? ' ' : ',', floor_head, floor_first);
     }
