@@ -78,6 +78,23 @@ static void s_wait_all_live(tp_dfx_t *d, const char *what) {
     }
 }
 
+/* Waits until d serves every partition, publishes the stream's first two
+ * parts, each once d acked the one before, and waits until d acked them
+ * all; returns how many were sent. */
+static unsigned long s_publish_two_parts(tp_dfx_t *d, const char *url, tp_js_stream_t *st) {
+    s_wait_all_live(d, "at start");
+    unsigned long sent = 0;
+    for (int i = 0; i < 2; i++) { /* one after the other: a snapshot after each */
+        sent += tp_js_publish(d, url, st->parts[i]);
+        long long deadline = tp_now_ms() + tp_js_budget(3 * TP_WAIT_MS, "acking a part");
+        while (s_metric(d, "acked_total") < (double)sent) {
+            assert_true(tp_now_ms() < deadline);
+            usleep(20 * 1000);
+        }
+    }
+    return sent;
+}
+
 /* The events each partition's take-over replayed, from "JetStream
  * partition N live: rebuilt from M events" (the last such line of each). */
 static void s_rebuilt(tp_dfx_t *d, unsigned long long ret[TP_JS_N_PART]) {
@@ -151,8 +168,8 @@ static uint64_t s_count(jsCtx *js, const char *subject) {
     return n;
 }
 
-/* Partition p saved more than twice: exactly the newest two snapshots are
- * left (nats.snapshot_keep 2, the default), heads and chunks; the older
+/* Partition p saved three times at least (i0 after each part, i1 after its
+ * replay): exactly the newest two snapshots are left (nats.snapshot_keep 2, the default), heads and chunks; the older
  * ones are purged, and never everything. */
 static void s_expect_two_kept(const char *url, unsigned p) {
     natsConnection *nc = NULL;
@@ -172,8 +189,13 @@ static void s_expect_two_kept(const char *url, unsigned p) {
                      3);
     natsMsg_Destroy(m);
     assert_int_equal(js_GetMsg(&m, js, "TP_SNAPSHOTS", kept, NULL, NULL), NATS_OK);
-    assert_int_equal(sscanf(natsMsg_GetData(m), "1 %*u %*u %" SCNu64, &n2), 1);
+    /* The older one named one older still when it was written: a third
+     * save, whose head is gone now. */
+    uint64_t third = 0;
+    assert_int_equal(
+        sscanf(natsMsg_GetData(m), "1 %*u %*u %" SCNu64 " %*u %255s %" SCNu64, &n2, id, &third), 3);
     natsMsg_Destroy(m);
+    assert_int_equal(js_GetMsg(&m, js, "TP_SNAPSHOTS", third, NULL, NULL), NATS_NOT_FOUND);
     print_message("partition %u: %llu heads, %llu chunks kept (%llu + %llu)\n", p,
                   (unsigned long long)s_count(js, heads), (unsigned long long)s_count(js, chunks),
                   (unsigned long long)n1, (unsigned long long)n2);
@@ -193,16 +215,9 @@ static void test_takeover_from_snapshot(void **state) {
     tp_nats_srv_t  *srv = tp_nats_start();
 
     /* i0 serves all, snapshots as it goes, and dies with everything acked. */
-    tp_dfx_t *d0 = s_spawn(srv->url, 0);
-    s_wait_all_live(d0, "i0 at start");
-    unsigned long early = tp_js_publish(d0, srv->url, st->parts[0]);
-    early += tp_js_publish(d0, srv->url, st->parts[1]);
-    long long deadline = tp_now_ms() + tp_js_budget(3 * TP_WAIT_MS, "i0 acking");
-    while (s_metric(d0, "acked_total") < (double)early) {
-        assert_true(tp_now_ms() < deadline);
-        usleep(20 * 1000);
-    }
-    double saved = s_metric(d0, "snapshots_saved_total");
+    tp_dfx_t     *d0 = s_spawn(srv->url, 0);
+    unsigned long early = s_publish_two_parts(d0, srv->url, st);
+    double        saved = s_metric(d0, "snapshots_saved_total");
     assert_true(saved >= TP_JS_N_PART);
     assert_int_equal(tp_proc_signal(&d0->proc, SIGKILL), 0);
     unsigned long late = tp_js_publish(d0, srv->url, st->parts[2]);
@@ -264,19 +279,12 @@ static void test_handover_saves_first(void **state) {
     tp_js_stream_t *st = tp_js_stream_new();
     tp_nats_srv_t  *srv = tp_nats_start();
     tp_dfx_t       *d0 = s_spawn_every(srv->url, 0, 1000000);
-    s_wait_all_live(d0, "i0 at start");
-    unsigned long sent = tp_js_publish(d0, srv->url, st->parts[0]);
-    sent += tp_js_publish(d0, srv->url, st->parts[1]);
-    long long deadline = tp_now_ms() + tp_js_budget(3 * TP_WAIT_MS, "i0 acking");
-    while (s_metric(d0, "acked_total") < (double)sent) {
-        assert_true(tp_now_ms() < deadline);
-        usleep(20 * 1000);
-    }
+    unsigned long   sent = s_publish_two_parts(d0, srv->url, st);
     assert_true(s_metric(d0, "snapshots_saved_total") == 0);
 
     /* i1 joins; i0 gives back one partition per round down to its share. */
     tp_dfx_t *d1 = s_spawn_every(srv->url, 1, 1000000);
-    deadline = tp_now_ms() + tp_js_budget(6 * TP_WAIT_MS, "i1 taking its share");
+    long long deadline = tp_now_ms() + tp_js_budget(6 * TP_WAIT_MS, "i1 taking its share");
     while (s_metric(d1, "rebuilds_total") < TP_JS_N_PART / 2) {
         if (tp_now_ms() >= deadline) {
             tp_js_dump_log("i1 taking its share", d1);
