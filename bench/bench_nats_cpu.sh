@@ -21,81 +21,29 @@ BUILD=${1:-build-bench}
 EVENTS=${2:-100000}
 PROFILE=${3:-}
 PARTS=8
-NATS=/usr/sbin/nats-server
-HERE=$(cd "$(dirname "$0")" && pwd)
-[ -x "$NATS" ] || { echo "bench_nats_cpu: $NATS not installed" >&2; exit 1; }
-[ -x "$BUILD/touchpointd" ] && [ -x "$BUILD/tp-pub" ] || { echo "bench_nats_cpu: build $BUILD first" >&2; exit 1; }
-WORK=$(mktemp -d /tmp/tp-bench-natscpu-XXXXXX)
-PIDS=""
-cleanup() {
-    for p in $PIDS; do kill -CONT "$p" 2>/dev/null || true; kill "$p" 2>/dev/null || true; done
-    for p in $PIDS; do wait "$p" 2>/dev/null || true; done
-    rm -rf "$WORK"
-}
-trap cleanup EXIT INT TERM
-"$HERE/bench_nats_gen.sh" "$EVENTS" 200 >"$WORK/events.jsonl"
+. "$(dirname "$0")/lib.sh"
+bench_init bench-natscpu "$BUILD" touchpointd tp-pub
+gen "$EVENTS" 200
 EV=$(wc -l <"$WORK/events.jsonl") # per event: per input line (a watermark is 8 messages in lease mode)
 HZ=$(getconf CLK_TCK)
-now_ms() { date +%s%3N; }
-ticks() { t=0; for p in "$@"; do t=$((t + $(awk '{ print $14 + $15 }' "/proc/$p/stat"))); done; echo $t; }
-
-stop_all() {
-    for p in $PIDS; do kill -CONT "$p" 2>/dev/null || true; kill "$p" 2>/dev/null || true; done
-    for p in $PIDS; do wait "$p" 2>/dev/null || true; done
-    PIDS=""
-}
-
-metric_sum() { # $1 metric, then the instance numbers
-    m=$1; shift; total=0
-    for i in "$@"; do
-        port=$(cat "$WORK/d$i/state/http.port" 2>/dev/null || echo 0)
-        v=$(curl -s "http://127.0.0.1:$port/metrics" 2>/dev/null | awk -v m="touchpointd_$m" '$1 == m {print $2}')
-        total=$(awk -v a="$total" -v b="${v:-0}" 'BEGIN { printf "%d", a + b }')
-    done
-    echo "$total"
-}
 
 printf '%-34s %9s %8s %10s %10s\n' "run" "messages" "seconds" "msgs/s" "us/event"
 for n in 1 3; do
-    rm -rf "$WORK/js"
-    "$NATS" -a 127.0.0.1 -p -1 -js -sd "$WORK/js" >"$WORK/nats.log" 2>&1 &
-    PIDS="$PIDS $!"
-    port=""
-    for _ in $(seq 100); do
-        port=$(sed -n 's/.*Listening for client connections on 127.0.0.1:\([0-9]*\).*/\1/p' "$WORK/nats.log")
-        [ -n "$port" ] && break
-        sleep 0.1
-    done
-    URL="nats://127.0.0.1:$port"
+    start_nats
     DPIDS=""
+    ids=""
     for i in $(seq "$n"); do
-        rm -rf "$WORK/d$i"; mkdir -p "$WORK/d$i/state"
-        cat >"$WORK/d$i.yaml" <<YAML
-inputs: [{ endpoint: "ipc://$WORK/d$i/in.sock" }]
-output: { endpoint: "ipc://$WORK/d$i/out.sock" }
-replay: { enabled: false }
-reliable_input: { enabled: false }
-journal: { enabled: false }
-http: { listen: "127.0.0.1:0" }
-clock: event
-state_dir: $WORK/d$i/state
-nats: { enabled: true, url: "$URL", partition_count: $PARTS, ownership: lease, instance: b$i, lease_ttl: 60s }
-YAML
-        "$BUILD/touchpointd" --config "$WORK/d$i.yaml" 2>"$WORK/d$i.err" &
-        DPIDS="$DPIDS $!"
+        daemon_yaml "d$i" "{ enabled: true, url: \"$URL\", partition_count: $PARTS, ownership: lease, instance: b$i, lease_ttl: 60s }"
+        spawn "d$i"
+        DPIDS="$DPIDS $SPAWNED"
+        ids="$ids d$i"
     done
-    PIDS="$PIDS $DPIDS"
-    ids=$(seq "$n")
-    for _ in $(seq 600); do
-        # shellcheck disable=SC2086
-        [ "$(metric_sum nats_partitions_owned $ids)" -eq $PARTS ] && break
-        sleep 0.1
-    done
+    # shellcheck disable=SC2086
+    wait_sum nats_partitions_owned $PARTS 600 $ids || true
     sleep 3 # late joiners' give-backs (a round is lease_ttl/3: none with 60 s once all own)
     # shellcheck disable=SC2086
     kill -STOP $DPIDS
-    "$BUILD/tp-pub" --nats "$URL" --partitions $PARTS "$WORK/events.jsonl" 2>"$WORK/tp-pub.err"
-    MSGS=$(sed -n 's/.*(\([0-9]*\) messages).*/\1/p' "$WORK/tp-pub.err")
+    pub_nats $PARTS
     # shellcheck disable=SC2086
     c0=$(ticks $DPIDS); t0=$(now_ms)
     if [ "$n" = 1 ] && [ "$PROFILE" = perf ]; then
@@ -106,11 +54,8 @@ YAML
     fi
     # shellcheck disable=SC2086
     kill -CONT $DPIDS
-    for _ in $(seq 12000); do
-        # shellcheck disable=SC2086
-        [ "$(metric_sum nats_acked_total $ids)" -ge "$MSGS" ] && break
-        sleep 0.05
-    done
+    # shellcheck disable=SC2086
+    wait_sum nats_acked_total "$MSGS" 12000 $ids || true
     # shellcheck disable=SC2086
     t1=$(now_ms); c1=$(ticks $DPIDS)
     if [ -n "${PERF:-}" ]; then kill -INT "$PERF"; wait "$PERF" || true; PERF=""; fi
@@ -124,20 +69,10 @@ YAML
 done
 
 # The ZeroMQ path: reliable input, journal on.
-rm -rf "$WORK/z"; mkdir -p "$WORK/z/state"
-cat >"$WORK/z.yaml" <<YAML
-inputs: [{ endpoint: "ipc://$WORK/z/in.sock" }]
-output: { endpoint: "ipc://$WORK/z/out.sock" }
-replay: { enabled: false }
-reliable_input: { endpoint: "ipc://$WORK/z/rel.sock" }
-http: { listen: "127.0.0.1:0" }
-clock: event
-state_dir: $WORK/z/state
-YAML
-"$BUILD/touchpointd" --config "$WORK/z.yaml" 2>"$WORK/z.err" &
-ZP=$!
-PIDS="$PIDS $ZP"
-for _ in $(seq 100); do grep -q "Ready:" "$WORK/z.err" 2>/dev/null && break; sleep 0.1; done
+daemon_yaml z "{ enabled: false }" "reliable_input: { endpoint: \"ipc://$WORK/z/rel.sock\" }"
+spawn z
+ZP=$SPAWNED
+wait_ready z
 c0=$(ticks $ZP); t0=$(now_ms)
 "$BUILD/tp-pub" --reliable -e "ipc://$WORK/z/rel.sock" "$WORK/events.jsonl" 2>"$WORK/tp-pub.err"
 t1=$(now_ms); c1=$(ticks $ZP)

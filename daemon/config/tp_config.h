@@ -183,6 +183,7 @@ typedef struct tp_config {
         int64_t  lease_ttl_ms;        /* a lease not renewed within this is free */
         unsigned snapshot_every;      /* lease mode: a partition's snapshot every N events */
         char    *snapshot_stream;     /* owned; stream of the partitions' snapshots */
+        unsigned snapshot_keep;       /* lease mode: snapshots kept per partition */
         unsigned replicas;            /* replicas of streams and bucket we create */
         int64_t  duplicate_window_ms; /* Nats-Msg-Id window of streams we create */
     } nats;

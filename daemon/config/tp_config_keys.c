@@ -190,8 +190,11 @@ const tp_config_key_t tp_config_keys[] = {
        " of its events and when the instance stops; a take-over loads it and replays only the"
        " events after it (0 = never: a take-over replays the partition's whole stream)"),
     K("nats.snapshot_stream", TP_CONFIG_STRING, nats.snapshot_stream, 0, 0, "TP_SNAPSHOTS",
-      "stream of tp.snapshots.> holding the newest snapshot of each partition (lease mode;"
+      "stream of tp.snapshots.> holding the newest snapshots of each partition (lease mode;"
       " created if missing)"),
+    KU("nats.snapshot_keep", nats.snapshot_keep, 1, 100, "2",
+       "lease mode: snapshots kept per partition, the newest ones; each save purges the older"
+       " ones. A take-over whose newest snapshot is unusable loads the one before"),
     KU("nats.replicas", nats.replicas, 1, 5, "1",
        "replicas of the streams and the lease bucket the daemon creates (3 on a 3-node cluster)"),
     K("nats.duplicate_window", TP_CONFIG_DURATION, nats.duplicate_window_ms, 1000, 86400000, "10m",
@@ -368,8 +371,8 @@ const char *tp_config_default_yaml(void) {
            "[],\n"
            "    events_stream: TP_EVENTS, alerts_stream: TP_ALERTS, consumer: touchpointd,\n"
            "    ack_wait: 30s, ownership: static, instance: \"\", lease_bucket: TP_LEASES,\n"
-           "    lease_ttl: 10s, snapshot_every: 10000, snapshot_stream: TP_SNAPSHOTS, replicas: "
-           "1,\n"
+           "    lease_ttl: 10s, snapshot_every: 10000, snapshot_stream: TP_SNAPSHOTS,\n"
+           "    snapshot_keep: 2, replicas: 1,\n"
            "    duplicate_window: 10m }\n"
            "clock: wall\n"
            "state_dir: ./var/touchpointd\n"

@@ -293,8 +293,8 @@ size_t tp_engine_deadlines(const tp_engine_t *e) {
 static int s_dispatch(tp_engine_t *e, const Touchpoint__V1__Envelope *env, char *why,
                       size_t whylen) {
     size_t   idlen = strlen(env->event_id);
-    uint64_t idhash;
-    if (tp_dedup_seen(e->dedup, env->event_id, idlen, &idhash)) {
+    tp_dedup_key_t idkey;
+    if (tp_dedup_seen(e->dedup, env->event_id, idlen, &idkey)) {
         e->stats.duplicates++;
         if (s_may_log(&e->bad_rl))
             log_info("Ignoring duplicate event '%s' from '%s'", env->event_id, env->source);
@@ -306,7 +306,7 @@ static int s_dispatch(tp_engine_t *e, const Touchpoint__V1__Envelope *env, char 
      * would be taken for a duplicate and lost. */
     bool step = env->payload_case == TOUCHPOINT__V1__ENVELOPE__PAYLOAD_CONTRACTING;
     int  r;
-    if (!step && (r = tp_dedup_remember(e->dedup, env->event_id, idlen, idhash)) < 0)
+    if (!step && (r = tp_dedup_remember(e->dedup, idkey)) < 0)
         return r;
     s_check_sequence(e, env);
     int64_t t = env->occurred_at_ms;
@@ -357,7 +357,7 @@ static int s_dispatch(tp_engine_t *e, const Touchpoint__V1__Envelope *env, char 
         }
         if (r < 0)
             return r;
-        if (tp_dedup_remember(e->dedup, env->event_id, idlen, idhash) < 0)
+        if (tp_dedup_remember(e->dedup, idkey) < 0)
             log_warning("Out of memory remembering event '%s': a resend of it will not be "
                         "recognised as a duplicate",
                         env->event_id);

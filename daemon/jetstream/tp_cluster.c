@@ -271,6 +271,14 @@ static int s_replay(tp_cluster_part_t *pt, const char *subject, bool any) {
     return r;
 }
 
+int tp_cluster_engine_new(tp_cluster_part_t *pt) {
+    tp_engine_destroy(&pt->engine);
+    int r = tp_engine_new(pt->c->cfg, &pt->engine);
+    if (r == 0)
+        tp_engine_set_sink(pt->engine, s_sink_cb, pt);
+    return r;
+}
+
 /* Takes over partition pt (lease generation gen): ack floor, replay,
  * then the durable consumer. 0 or negative errno (pt dropped). */
 static int s_start(tp_cluster_part_t *pt, uint64_t gen) {
@@ -286,14 +294,8 @@ static int s_start(tp_cluster_part_t *pt, uint64_t gen) {
     pt->since_snap = 0;
     bool any = false;
     int  r = s_ack_floor(pt, durable, subject, &pt->floor, &any);
-    if (r == 0 && (r = tp_engine_new(cfg, &pt->engine)) == 0) {
-        tp_engine_set_sink(pt->engine, s_sink_cb, pt);
+    if (r == 0 && (r = tp_cluster_engine_new(pt)) == 0) {
         r = tp_cluster_snap_load(pt, subject, &any);
-        if (r > 0) { /* a bad snapshot, maybe half loaded: a fresh engine */
-            tp_engine_destroy(&pt->engine);
-            if ((r = tp_engine_new(cfg, &pt->engine)) == 0)
-                tp_engine_set_sink(pt->engine, s_sink_cb, pt);
-        }
         uint64_t from = pt->done_seq;
         if (r == 0 && (!from || any))
             r = s_replay(pt, subject, any);
@@ -405,9 +407,12 @@ static int s_poll(tp_cluster_part_t *pt) {
 
 static void s_drop_if_lost(tp_cluster_part_t *pt) {
     if (pt->gen && pt->gen != tp_lease_held(pt->c->lease, pt->p)) {
-        log_notice("JetStream partition %u: no longer ours (lease lost or lapsed, or handed to a "
-                   "new member), stopped serving it",
-                   pt->p);
+        int64_t left = 0;
+        bool    handover = tp_lease_releasing(pt->c->lease, pt->p, &left);
+        log_notice("JetStream partition %u: no longer ours (%s), stopped serving it", pt->p,
+                   handover ? "handed to a new member" : "lease lost or lapsed");
+        if (handover) /* the key is still ours: the newcomer need not replay */
+            tp_cluster_snap_handover(pt, left);
         s_drop(pt);
     }
 }

@@ -74,15 +74,26 @@ int64_t tp_cluster_wait_ms(tp_cluster_t *c, int64_t cap);
 /* jsOptions for one API request of the worker (tp_cluster_wait_ms). */
 jsOptions *tp_cluster_api_opts(tp_cluster_t *c, jsOptions *jo);
 
+/* A fresh engine for pt (replacing any), its alerts sunk into the alerts
+ * stream. 0 or -errno. */
+int tp_cluster_engine_new(tp_cluster_part_t *pt);
+
 /* tp_cluster_snap.c: partition snapshots in nats.snapshot_stream. */
 
-/* Loads pt's newest snapshot into pt->engine (fresh): 0 with pt->done_seq
- * its sequence and *ret_any whether events follow it, or none (done_seq
- * stays 0); 1 a bad one (counted, logged: the caller makes a fresh engine
- * for a full replay); <0 JetStream did not answer (retry the take-over). */
+/* Loads pt's newest good snapshot (of the nats.snapshot_keep kept) into
+ * pt->engine (fresh): 0 with pt->done_seq its sequence and *ret_any
+ * whether events follow it, or none good (done_seq stays 0, pt->engine
+ * fresh: a full replay; a bad one is counted and logged); <0 JetStream did
+ * not answer (retry the take-over). */
 int tp_cluster_snap_load(tp_cluster_part_t *pt, const char *subject, bool *ret_any);
 
 /* Saves pt's state at pt->done_seq (every event up to it applied, its
  * alerts stored). A failure is logged; the next try comes after another
  * nats.snapshot_every events. */
 void tp_cluster_snap_save(tp_cluster_part_t *pt);
+
+/* pt was given back to a member that joined: saves its state, if it
+ * changed since the last snapshot, while the key is still ours (left_ms),
+ * so that the newcomer loads it instead of replaying what came since.
+ * pt is not served any more (the caller drops it next). */
+void tp_cluster_snap_handover(tp_cluster_part_t *pt, int64_t left_ms);

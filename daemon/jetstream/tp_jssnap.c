@@ -2,6 +2,7 @@
 #include "tp_jssnap.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,7 @@
 #define ID_HEADER   "Tp-Snap-Id"
 #define SUBJECT     "tp.snapshots."
 #define TAG_ENGINE  TP_SNAP_TAG('E', 'N', 'G', 'N')
+#define HEAD_MAX    4096                /* a head's text: six fields and up to 99 older ones kept */
 #define MAX_BYTES   ((uint64_t)1 << 34) /* a head claiming more is not believed */
 /* A test makes chunks small, to have several in a small snapshot. */
 #define CHUNK_ENV   "TOUCHPOINTD_TEST_SNAPSHOT_CHUNK"
@@ -129,19 +131,98 @@ static void s_purge(jsCtx *js, const tp_config_t *cfg, const char *subject, uint
         log_debug("Could not purge the old snapshots of %s", subject);
 }
 
+/* A head: p's snapshot and the older ones kept with it. */
+typedef struct {
+    uint64_t hseq; /* the head's own stream sequence */
+    uint64_t seq, first, n, bytes;
+    char     id[256];
+    unsigned nkept; /* older snapshots still kept, newest first: */
+    uint64_t kept_head[TP_JSSNAP_MAX_KEEP - 1], kept_first[TP_JSSNAP_MAX_KEEP - 1];
+} s_head_t;
+
+/* "FORMAT SEQ FIRST N BYTES ID [HEAD:FIRST,...]": the older kept ones last
+ * (a reader of the first version reads the six fields and ignores them). */
+static int s_parse_head(natsMsg *m, s_head_t *ret) {
+    char text[HEAD_MAX];
+    int  len = natsMsg_GetDataLength(m), format = 0, used = 0;
+    if (len <= 0 || (size_t)len >= sizeof text)
+        return -EBADMSG;
+    memcpy(text, natsMsg_GetData(m), (size_t)len);
+    text[len] = '\0';
+    ret->hseq = natsMsg_GetSequence(m);
+    ret->nkept = 0;
+    if (sscanf(text, "%d %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %255s%n", &format,
+               &ret->seq, &ret->first, &ret->n, &ret->bytes, ret->id, &used) != 6)
+        return -EBADMSG;
+    if (format != FORMAT)
+        return -EPROTO;
+    if (ret->n == 0 || ret->bytes < HEADER_SIZE || ret->bytes > MAX_BYTES || ret->n > ret->bytes)
+        return -EBADMSG;
+    for (char *s = text + used; *s == ' ' || *s == ','; ret->nkept++) {
+        char *end;
+        if (ret->nkept == TP_JSSNAP_MAX_KEEP - 1)
+            return -EBADMSG;
+        ret->kept_head[ret->nkept] = strtoull(s + 1, &end, 10);
+        if (*end != ':')
+            return -EBADMSG;
+        ret->kept_first[ret->nkept] = strtoull(end + 1, &s, 10);
+        if (!ret->kept_head[ret->nkept] || !ret->kept_first[ret->nkept])
+            return -EBADMSG;
+    }
+    return 0;
+}
+
+/* The head of p's snapshot `age` (0 the newest, 1 the one before...):
+ * 0, -ENOENT (none that old), -EBADMSG/-EPROTO, -EIO. */
+static int s_read_head(jsCtx *js, const tp_config_t *cfg, unsigned p, unsigned age,
+                       int64_t deadline_ms, s_head_t *ret) {
+    char subject[64];
+    snprintf(subject, sizeof subject, SUBJECT "%u.h", p);
+    natsMsg  *m = NULL;
+    jsOptions jo;
+    jsOptions_Init(&jo);
+    jo.Wait = s_left(deadline_ms);
+    natsStatus s = js_GetLastMsg(&m, js, cfg->nats.snapshot_stream, subject, &jo, NULL);
+    if (s == NATS_NOT_FOUND)
+        return -ENOENT;
+    if (s != NATS_OK)
+        return -EIO;
+    int r = s_parse_head(m, ret);
+    natsMsg_Destroy(m);
+    if (r < 0 || age == 0)
+        return r;
+    if (age > ret->nkept)
+        return -ENOENT;
+    jo.Wait = s_left(deadline_ms);
+    s = js_GetMsg(&m, js, cfg->nats.snapshot_stream, ret->kept_head[age - 1], &jo, NULL);
+    if (s == NATS_NOT_FOUND)
+        return -ENOENT; /* purged meanwhile by a newer save */
+    if (s != NATS_OK)
+        return -EIO;
+    r = strcmp(natsMsg_GetSubject(m), subject) == 0 ? s_parse_head(m, ret) : -EBADMSG;
+    natsMsg_Destroy(m);
+    return r;
+}
+
 int tp_jssnap_save(jsCtx *js, const tp_config_t *cfg, unsigned p, uint64_t seq,
                    const tp_engine_t *e, const char *id, int64_t deadline_ms, uint64_t *ret_bytes) {
     if (tp_engine_unsaved(e))
         return -ENOTSUP;
+    /* The newest head so far: this save keeps it and the ones it kept, up
+     * to nats.snapshot_keep in all. Unknown (no answer): nothing purged. */
+    s_head_t prev;
+    int      r = s_read_head(js, cfg, p, 0, deadline_ms, &prev);
+    bool     chain_known = r != -EIO;
+    if (r < 0)
+        memset(&prev, 0, sizeof prev);
     unsigned char *buf = NULL;
     size_t         len = 0;
-    int            r = s_serialize(p, seq, e, &buf, &len);
-    if (r < 0)
+    if ((r = s_serialize(p, seq, e, &buf, &len)) < 0)
         return r;
-    char chunks[64], head[64], body[512];
+    char chunks[64], head[64], body[HEAD_MAX];
     snprintf(chunks, sizeof chunks, SUBJECT "%u.c", p);
     snprintf(head, sizeof head, SUBJECT "%u.h", p);
-    uint64_t first = 0, n = 0;
+    uint64_t first = 0, n = 0, hseq = 0;
     size_t   chunk = s_chunk_bytes();
     for (size_t off = 0; r == 0 && off < len; off += chunk, n++) {
         size_t   k = len - off < chunk ? len - off : chunk;
@@ -153,59 +234,54 @@ int tp_jssnap_save(jsCtx *js, const tp_config_t *cfg, unsigned p, uint64_t seq,
     free(buf);
     if (r < 0)
         return r;
-    int hl = snprintf(body, sizeof body, "%d %" PRIu64 " %" PRIu64 " %" PRIu64 " %zu %s", FORMAT,
-                      seq, first, n, len, id);
-    if ((r = s_publish(js, head, body, (size_t)hl, id, deadline_ms, NULL)) < 0)
+    size_t hl = (size_t)snprintf(body, sizeof body, "%d %" PRIu64 " %" PRIu64 " %" PRIu64 " %zu %s",
+                                 FORMAT, seq, first, n, len, id);
+    /* Kept with it, newest first: the previous head, then what it kept. */
+    uint64_t floor_head = 0, floor_first = first;
+    unsigned keep = cfg->nats.snapshot_keep ? cfg->nats.snapshot_keep : 1;
+    for (unsigned i = 0; chain_known && r == 0 && i + 1 < keep && i <= prev.nkept; i++) {
+        if (!prev.hseq) /* no previous head */
+            break;
+        floor_head = i == 0 ? prev.hseq : prev.kept_head[i - 1];
+        floor_first = i == 0 ? prev.first : prev.kept_first[i - 1];
+        hl += (size_t)snprintf(body + hl, sizeof body - hl, "%c%" PRIu64 ":%" PRIu64,
+                               i == 0 ? ' ' : ',', floor_head, floor_first);
+    }
+    if ((r = s_publish(js, head, body, hl, id, deadline_ms, &hseq)) < 0)
         return r;
-    if (first > 1) /* the server reads a purge below 1 as "no bound": all of them */
-        s_purge(js, cfg, chunks, first, 0, deadline_ms);
-    s_purge(js, cfg, head, 0, 1, deadline_ms);
+    /* Everything below the oldest one kept goes. The server reads a purge
+     * below 1 as "no bound": all of them, so never that. */
+    if (chain_known && floor_first > 1)
+        s_purge(js, cfg, chunks, floor_first, 0, deadline_ms);
+    if (chain_known && (floor_head ? floor_head : hseq) > 1)
+        s_purge(js, cfg, head, floor_head ? floor_head : hseq, 0, deadline_ms);
     if (ret_bytes)
         *ret_bytes = len;
     return 0;
 }
 
-/* The head of p's newest snapshot. */
-typedef struct {
-    uint64_t seq, first, n, bytes;
-    char     id[256];
-} s_head_t;
-
-static int s_read_head(jsCtx *js, const tp_config_t *cfg, unsigned p, int64_t deadline_ms,
-                       s_head_t *ret) {
-    char subject[64];
-    snprintf(subject, sizeof subject, SUBJECT "%u.h", p);
-    natsMsg  *m = NULL;
-    jsOptions jo;
-    jsOptions_Init(&jo);
-    jo.Wait = s_left(deadline_ms);
-    jsErrCode  jerr = 0;
-    natsStatus s = js_GetLastMsg(&m, js, cfg->nats.snapshot_stream, subject, &jo, &jerr);
-    if (s == NATS_NOT_FOUND)
-        return -ENOENT;
-    if (s != NATS_OK)
-        return -EIO;
-    char text[512];
-    int  len = natsMsg_GetDataLength(m);
-    int  r = -EBADMSG, format = 0;
-    if (len > 0 && (size_t)len < sizeof text) {
-        memcpy(text, natsMsg_GetData(m), (size_t)len);
-        text[len] = '\0';
-        if (sscanf(text, "%d %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %255s", &format,
-                   &ret->seq, &ret->first, &ret->n, &ret->bytes, ret->id) == 6)
-            r = format == FORMAT ? 0 : -EPROTO;
-    }
-    natsMsg_Destroy(m);
-    if (r == 0 &&
-        (ret->n == 0 || ret->bytes < HEADER_SIZE || ret->bytes > MAX_BYTES || ret->n > ret->bytes))
-        r = -EBADMSG;
-    return r;
+/* One chunk m into buf if it belongs to the save h names (subject and id):
+ * 1 taken, 0 not this save's, -EBADMSG more bytes than the head says. */
+static int s_take_chunk(natsMsg *m, const char *subject, const s_head_t *h, unsigned char *buf,
+                        uint64_t *off) {
+    const char *id = NULL;
+    if (strcmp(natsMsg_GetSubject(m), subject) != 0 ||
+        natsMsgHeader_Get(m, ID_HEADER, &id) != NATS_OK || !id || strcmp(id, h->id) != 0)
+        return 0;
+    size_t k = (size_t)natsMsg_GetDataLength(m);
+    if (*off + k > h->bytes)
+        return -EBADMSG;
+    memcpy(buf + *off, natsMsg_GetData(m), k);
+    *off += k;
+    return 1;
 }
 
-/* The head's chunks, in order from its first, into buf (h->bytes): read
- * one by one by stream sequence (direct requests), skipping what is not
- * a chunk of this save (other partitions, a writer cut short) up to the
- * stream's last message. */
+/* The head's chunks, in order from its first, into buf (h->bytes). One
+ * ordered consumer from the first chunk streams them all (one request per
+ * chunk cost a round trip each: two thirds of a take-over's time for a
+ * 12 MB snapshot), skipping what is not a chunk of this save (a writer cut
+ * short) up to the partition's last chunk, known beforehand so that
+ * chunks purged by a newer save read as missing, not as a wait. */
 static int s_read_chunks(jsCtx *js, const tp_config_t *cfg, unsigned p, const s_head_t *h,
                          int64_t deadline_ms, unsigned char *buf) {
     char subject[64];
@@ -213,41 +289,51 @@ static int s_read_chunks(jsCtx *js, const tp_config_t *cfg, unsigned p, const s_
     jsOptions jo;
     jsOptions_Init(&jo);
     jo.Wait = s_left(deadline_ms);
-    jsStreamInfo *si = NULL;
-    if (js_GetStreamInfo(&si, js, cfg->nats.snapshot_stream, &jo, NULL) != NATS_OK)
+    natsMsg   *m = NULL;
+    natsStatus s = js_GetLastMsg(&m, js, cfg->nats.snapshot_stream, subject, &jo, NULL);
+    if (s == NATS_NOT_FOUND)
+        return -EBADMSG;
+    if (s != NATS_OK)
         return -EIO;
-    uint64_t last = si->State.LastSeq;
-    jsStreamInfo_Destroy(si);
-    uint64_t got = 0, off = 0;
+    uint64_t last = natsMsg_GetSequence(m);
+    natsMsg_Destroy(m);
+    if (last < h->first || last - h->first + 1 < h->n) /* purged by a newer save, or never stored */
+        return -EBADMSG;
+    jsSubOptions so;
+    jsSubOptions_Init(&so);
+    so.Stream = cfg->nats.snapshot_stream;
+    so.Ordered = true;
+    so.Config.DeliverPolicy = js_DeliverByStartSequence;
+    so.Config.OptStartSeq = h->first;
+    natsSubscription *sub = NULL;
+    jo.Wait = s_left(deadline_ms);
+    if (js_SubscribeSync(&sub, js, subject, &jo, &so, NULL) != NATS_OK)
+        return -EIO;
+    natsSubscription_SetPendingLimits(sub, -1, -1);
+    uint64_t got = 0, off = 0, seq = 0;
     int      r = 0;
-    for (uint64_t seq = h->first; r == 0 && got < h->n; seq++) {
-        if (seq > last) { /* purged by a newer save, or never stored */
+    while (r == 0 && got < h->n) {
+        if (seq >= last) { /* the partition's last chunk, and still short */
             r = -EBADMSG;
             break;
         }
-        natsMsg *m = NULL;
-        jo.Wait = s_left(deadline_ms);
-        natsStatus s = js_GetMsg(&m, js, cfg->nats.snapshot_stream, seq, &jo, NULL);
-        if (s == NATS_NOT_FOUND)
-            continue;
-        if (s != NATS_OK) {
-            r = -EIO;
+        if (natsSubscription_NextMsg(&m, sub, s_left(deadline_ms)) != NATS_OK) {
+            r = tp_monotonic_ms() >= deadline_ms ? -ETIMEDOUT : -EIO;
             break;
         }
-        const char *id = NULL;
-        if (strcmp(natsMsg_GetSubject(m), subject) == 0 &&
-            natsMsgHeader_Get(m, ID_HEADER, &id) == NATS_OK && id && strcmp(id, h->id) == 0) {
-            size_t k = (size_t)natsMsg_GetDataLength(m);
-            if (off + k > h->bytes) {
-                r = -EBADMSG;
-            } else {
-                memcpy(buf + off, natsMsg_GetData(m), k);
-                off += k;
-                got++;
-            }
+        jsMsgMetaData *meta = NULL;
+        if (natsMsg_GetMetaData(&meta, m) == NATS_OK) {
+            seq = meta->Sequence.Stream;
+            jsMsgMetaData_Destroy(meta);
         }
+        int k = s_take_chunk(m, subject, h, buf, &off);
         natsMsg_Destroy(m);
+        if (k < 0)
+            r = k;
+        got += k > 0;
     }
+    natsSubscription_Unsubscribe(sub); /* an ephemeral consumer: delete it */
+    natsSubscription_Destroy(sub);
     if (r == 0 && off != h->bytes)
         r = -EBADMSG;
     return r;
@@ -280,10 +366,10 @@ out:
     return r;
 }
 
-int tp_jssnap_load(jsCtx *js, const tp_config_t *cfg, unsigned p, tp_engine_t *e,
+int tp_jssnap_load(jsCtx *js, const tp_config_t *cfg, unsigned p, unsigned age, tp_engine_t *e,
                    int64_t deadline_ms, uint64_t *ret_seq, uint64_t *ret_bytes) {
     s_head_t h;
-    int      r = s_read_head(js, cfg, p, deadline_ms, &h);
+    int      r = s_read_head(js, cfg, p, age, deadline_ms, &h);
     if (r < 0)
         return r;
     unsigned char *buf = malloc(h.bytes);

@@ -187,12 +187,14 @@ static void s_claim(tp_lease_t *l, bool *taken) {
         for (unsigned p = l->count; p-- > 0;) {
             if (!tp_lease_held(l, p))
                 continue;
-            s_set_held(l, p, false);
+            /* Draining before it reads as not held: the worker must never
+             * take a give-back for a loss (tp_lease_releasing). */
             pthread_mutex_lock(&l->mu);
             l->stats.released++;
             l->draining[p] = true;
             l->idle_seen[p] = false;
             pthread_mutex_unlock(&l->mu);
+            s_set_held(l, p, false);
             break;
         }
         return;
@@ -336,6 +338,16 @@ uint64_t tp_lease_held_for(tp_lease_t *l, unsigned p, int64_t *ret_ms) {
     if (ret_ms)
         *ret_ms = left;
     return g;
+}
+
+bool tp_lease_releasing(tp_lease_t *l, unsigned p, int64_t *ret_ms) {
+    int64_t now = s_now_ms();
+    pthread_mutex_lock(&l->mu);
+    bool r = p < l->count && l->gen[p] == 0 && l->draining[p] && !l->idle_seen[p] &&
+             now < l->valid_ms[p];
+    *ret_ms = r ? l->valid_ms[p] - now : 0;
+    pthread_mutex_unlock(&l->mu);
+    return r;
 }
 
 void tp_lease_not_serving(tp_lease_t *l, unsigned p) {

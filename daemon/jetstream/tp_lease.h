@@ -25,6 +25,7 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -56,6 +57,12 @@ uint64_t tp_lease_held(tp_lease_t *l, unsigned p);
  * lease thread has decided it is lost (it may be waiting on a cluster it
  * cannot reach): nobody else can claim the key before it expired. */
 uint64_t tp_lease_held_for(tp_lease_t *l, unsigned p, int64_t *ret_ms);
+
+/* Whether p was given back to a member that joined and is still renewed,
+ * waiting for the worker to let go (tp_lease_not_serving): then true, and
+ * *ret_ms how long the key is sure to stay ours (the worker may save p's
+ * state for the next holder meanwhile). */
+bool tp_lease_releasing(tp_lease_t *l, unsigned p, int64_t *ret_ms);
 
 /* The worker serves partition p no more (it is not held, or the worker
  * dropped it): a partition given back is handed over only after this. */

@@ -127,7 +127,7 @@ static void test_state(void **state) {
     tp_stats_t st = { 0 };
     int        n;
     CHECK_CTOR(tp_dedup_t, tp_dedup_destroy, tp_dedup_new(8, &p), n);
-    assert_int_equal(n, 2); /* the window, its ring */
+    assert_int_equal(n, 3); /* the window, its ring, its table */
     CHECK_CTOR(tp_seq_t, tp_seq_destroy, tp_seq_new(8, &p), n);
     CHECK_CTOR(tp_timers_t, tp_timers_destroy, tp_timers_new(&p), n);
     CHECK_CTOR(tp_state_t, tp_state_destroy, tp_state_new(&p), n);
