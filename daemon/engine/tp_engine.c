@@ -292,7 +292,7 @@ size_t tp_engine_deadlines(const tp_engine_t *e) {
 
 static int s_dispatch(tp_engine_t *e, const Touchpoint__V1__Envelope *env, char *why,
                       size_t whylen) {
-    size_t   idlen = strlen(env->event_id);
+    size_t         idlen = strlen(env->event_id);
     tp_dedup_key_t idkey;
     if (tp_dedup_seen(e->dedup, env->event_id, idlen, &idkey)) {
         e->stats.duplicates++;
