@@ -1,5 +1,6 @@
 /* test_alert — the FIRING -> RESOLVED lifecycle and sequence numbers. */
 #include <setjmp.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -8,7 +9,10 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include <unistd.h>
+
 #include "tp_alert.h"
+#include "tp_snapio.h"
 #include "tp_testmsg.h"
 #include "tp_testutil.h"
 
@@ -206,7 +210,76 @@ static void test_packed_bytes_are_exact(void **state) {
     assert_int_equal(published, 2 * fired);
 }
 
+/* Saves the open alerts of `from` (or, with v1, a version-1 section of the
+ * FIRINGs captured in `got`: what an older daemon wrote) and loads them
+ * into a fresh lifecycle publishing into `got`. */
+static tp_alerts_t *s_reload(fixture_t *f, bool v1) {
+    FILE *tmp = tmpfile();
+    assert_non_null(tmp);
+    int         fd = fileno(tmp);
+    tp_snapw_t *w;
+    assert_int_equal(tp_snapw_new(fd, &w), 0);
+    if (v1) {
+        tp_snapw_section(w, TP_SNAP_TAG('A', 'L', 'R', 'T'), 1);
+        tp_snapw_u64(w, tp_alerts_next_sequence(f->a));
+        tp_snapw_u64(w, f->got.n);
+        for (size_t i = 0; i < f->got.n; i++) {
+            uint8_t buf[4096];
+            size_t  len = touchpoint__v1__alert__get_packed_size(f->got.alerts[i]);
+            assert_true(len <= sizeof buf);
+            touchpoint__v1__alert__pack(f->got.alerts[i], buf);
+            tp_snapw_bytes(w, buf, len);
+        }
+    } else {
+        tp_alerts_save(f->a, w);
+    }
+    assert_int_equal(tp_snapw_flush(w, NULL), 0);
+    tp_snapw_destroy(&w);
+    assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+    tp_snapr_t  *r;
+    tp_alerts_t *b;
+    assert_int_equal(tp_snapr_new(fd, 0, &r), 0);
+    assert_int_equal(tp_alerts_new(&f->st, &b), 0);
+    tp_alerts_set_sink(b, tp_test_sink, &f->got);
+    assert_int_equal(tp_alerts_load(b, r), 0);
+    tp_snapr_destroy(&r);
+    fclose(tmp);
+    return b;
+}
+
+/* A restored alert is open under its id, resolves with the FIRING's fields
+ * and evidence, and keeps the sequence, from this version's snapshot (id
+ * written beside the bytes) and from a version-1 one (bytes only). */
+static void test_snapshot_round_trip(void **state) {
+    fixture_t *f = *state;
+    for (int v1 = 0; v1 < 2; v1++) {
+        tp_test_alerts_clear(&f->got);
+        tp_alerts_destroy(&f->a);
+        assert_int_equal(tp_alerts_new(&f->st, &f->a), 0);
+        tp_alerts_set_sink(f->a, tp_test_sink, &f->got);
+        tp_alerts_set_next_sequence(f->a, 7);
+        tp_alert_spec_t s1 = s_spec("contract/K-1"), s2 = s_spec("contract/K-2");
+        assert_int_equal(tp_alerts_fire(f->a, &s1, 100), 1);
+        assert_int_equal(tp_alerts_fire(f->a, &s2, 100), 1);
+        tp_alerts_t *b = s_reload(f, v1);
+        assert_int_equal(tp_alerts_open(b), 2);
+        assert_int_equal(tp_alerts_next_sequence(b), 9);
+        assert_true(tp_alerts_is_firing(b, "rework", "contract/K-2"));
+        assert_false(tp_alerts_is_firing(b, "rework", "contract/K-3"));
+        assert_int_equal(tp_alerts_fire(b, &s1, 200), 0); /* still open: no second FIRING */
+        assert_int_equal(
+            tp_alerts_resolve(b, "rework", "contract/K-1", "Done.", NULL, 0, "e9", 300), 1);
+        Touchpoint__V1__Alert *r = f->got.alerts[f->got.n - 1];
+        assert_string_equal(r->alert_id, "rework:contract/K-1");
+        assert_int_equal(r->sequence, 9);
+        assert_string_equal(TP_TEST_EVIDENCE_DIFF(r, "missing", "notes", "channel", "PHONE"), "");
+        assert_string_equal(r->step, "FMV_REVIEW");
+        tp_alerts_destroy(&b);
+    }
+}
+
 TP_TEST_MAIN_WITH(s_setup, s_teardown, cmocka_unit_test(test_fire_dedup_resolve),
+                  cmocka_unit_test(test_snapshot_round_trip),
                   cmocka_unit_test(test_resolve_rule_takes_only_that_rule),
                   cmocka_unit_test(test_sink_failure_is_counted_and_state_moves_on),
                   cmocka_unit_test(test_overlong_id_is_refused),
