@@ -479,20 +479,22 @@ int tp_alerts_load(tp_alerts_t *a, tp_snapr_t *r) {
     if (k < 0 || (k = tp_snapr_u64(r, &next)) < 0 || (k = tp_snapr_u64(r, &n)) < 0)
         return k;
     for (uint64_t i = 0; i < n; i++) {
-        const void *id = NULL, *buf;
+        /* A view is valid only until the reader's next call (it may sit in
+         * a scratch buffer the next read reuses): the id is copied first. */
+        char        id[TP_ALERT_ID_MAX];
+        const void *view, *buf;
         size_t      idlen = 0, len;
         uint64_t    rl = 0;
-        if (version >= 2 && ((k = tp_snapr_bytes(r, TP_ALERT_ID_MAX, &id, &idlen)) < 0 ||
-                             (k = tp_snapr_u64(r, &rl)) < 0))
-            return k;
-        /* The id's view may sit in the reader's scratch, which the next
-         * read reuses: keep it in a buffer of our own first. */
-        char idbuf[TP_ALERT_ID_MAX];
-        if (id)
-            memcpy(idbuf, id, idlen);
+        if (version >= 2) {
+            if ((k = tp_snapr_bytes(r, sizeof id, &view, &idlen)) < 0)
+                return k;
+            memcpy(id, view, idlen);
+            if ((k = tp_snapr_u64(r, &rl)) < 0)
+                return k;
+        }
         if ((k = tp_snapr_bytes(r, ALERT_MAX_BYTES, &buf, &len)) < 0)
             return k;
-        k = version >= 2 ? s_restore(a, idbuf, idlen, (size_t)rl, buf, len)
+        k = version >= 2 ? s_restore(a, id, idlen, (size_t)rl, buf, len)
                          : s_restore_v1(a, buf, len);
         if (k < 0)
             return k;
