@@ -99,10 +99,17 @@ int tp_seq_load(tp_seq_t *s, tp_snapr_t *r) {
     if (k < 0 || (k = tp_snapr_u64(r, &n)) < 0)
         return k;
     for (uint64_t i = 0; i < n; i++) {
-        const void *src;
+        /* A view is valid only until the reader's next call: copied
+         * before the sequence after it is read (a refill between the two
+         * read back a corrupt source name). */
+        char        src[1024];
+        const void *view;
         size_t      len;
         uint64_t    last;
-        if ((k = tp_snapr_bytes(r, 1024, &src, &len)) < 0 || (k = tp_snapr_u64(r, &last)) < 0)
+        if ((k = tp_snapr_bytes(r, sizeof src, &view, &len)) < 0)
+            return k;
+        memcpy(src, view, len);
+        if ((k = tp_snapr_u64(r, &last)) < 0)
             return k;
         if (HASH_COUNT(s->sources) >= s->max)
             continue; /* a smaller lim.max_sources now: as if never seen */

@@ -4,8 +4,11 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdio.h>
+#include <unistd.h>
 
 #include "tp_seq.h"
+#include "tp_snapio.h"
 #include "tp_testutil.h"
 
 static void test_in_order_gap_regression_restart(void **state) {
@@ -43,5 +46,44 @@ static void test_unsequenced_and_limit(void **state) {
     tp_seq_destroy(&s);
 }
 
+/* Thousands of sources of varied lengths through a snapshot: the reader
+ * refills its buffer at every offset, also between a name and its
+ * sequence (a view kept across that refill read back a corrupt name). */
+static void test_snapshot_many(void **state) {
+    (void)state;
+    enum { N = 50000 }; /* ~30 buffer refills */
+    /* 9-byte varints: a refill often falls inside one, right after a name */
+    const uint64_t    BIG = 1ull << 62;
+    static const char pad[] = "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyz0123456789";
+    tp_seq_t         *s, *t;
+    char              name[96];
+    assert_int_equal(tp_seq_new(N, &s), 0);
+    for (unsigned i = 0; i < N; i++) {
+        snprintf(name, sizeof name, "src-%u-%.*s", i, (int)(i % 61), pad);
+        assert_int_equal(tp_seq_observe(s, name, BIG + i, NULL), TP_SEQ_OK);
+    }
+    FILE *tmp = tmpfile();
+    assert_non_null(tmp);
+    tp_snapw_t *w;
+    tp_snapr_t *r;
+    assert_int_equal(tp_snapw_new(fileno(tmp), &w), 0);
+    tp_seq_save(s, w);
+    assert_int_equal(tp_snapw_flush(w, NULL), 0);
+    tp_snapw_destroy(&w);
+    assert_int_equal(lseek(fileno(tmp), 0, SEEK_SET), 0);
+    assert_int_equal(tp_snapr_new(fileno(tmp), 0, &r), 0);
+    assert_int_equal(tp_seq_new(N, &t), 0);
+    assert_int_equal(tp_seq_load(t, r), 0);
+    assert_int_equal(tp_seq_sources(t), N);
+    for (unsigned i = 0; i < N; i++) {
+        snprintf(name, sizeof name, "src-%u-%.*s", i, (int)(i % 61), pad);
+        assert_int_equal(tp_seq_last(t, name), BIG + i);
+    }
+    tp_snapr_destroy(&r);
+    fclose(tmp);
+    tp_seq_destroy(&t);
+    tp_seq_destroy(&s);
+}
+
 TP_TEST_MAIN(cmocka_unit_test(test_in_order_gap_regression_restart),
-             cmocka_unit_test(test_unsequenced_and_limit))
+             cmocka_unit_test(test_unsequenced_and_limit), cmocka_unit_test(test_snapshot_many))
