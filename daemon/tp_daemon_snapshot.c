@@ -30,6 +30,7 @@ struct tp_daemon_snap {
     struct event *child_ev;    /* the child's pidfd (or a poll timer) */
     struct event *interval_ev; /* snapshot.interval */
     struct event *lag_ev;      /* the loop-lag probe */
+    struct event *timeout_ev;  /* snapshot.timeout for the child writing */
     pid_t         pid;         /* the child writing, 0 if none */
     int           pidfd;
     uint64_t      pos;      /* the event-log position being written */
@@ -182,6 +183,8 @@ int tp_daemon_snapshot_restore(tp_daemon_t *d, uint64_t *ret_after) {
 static void s_fail(tp_daemon_t *d, const char *why) {
     struct tp_daemon_snap *s = d->snap;
     s->n_failed++;
+    /* Tried again at the next trigger, even with no event since. */
+    s->last_pos = s->last_position;
     log_warning("Failed to write the snapshot at event-log position %" PRIu64 ": %s", s->pos, why);
     tp_snapshot_discard(d->cfg->state_dir, s->pos);
 }
@@ -244,6 +247,8 @@ static void s_reap(tp_daemon_t *d) {
         event_free(s->child_ev);
         s->child_ev = NULL;
     }
+    if (s->timeout_ev)
+        event_del(s->timeout_ev);
     if (s->pidfd >= 0)
         close(s->pidfd);
     s->pidfd = -1;
@@ -264,6 +269,23 @@ static void s_child_cb(evutil_socket_t fd, short what, void *arg) {
     (void)fd;
     (void)what;
     s_reap(arg);
+}
+
+/* snapshot.timeout passed with the child still writing: a hung writer
+ * (a stuck disk; a lock another thread held at the fork, which a child
+ * cannot get back) must not block every later snapshot while the log
+ * grows. Killed; its reaping counts the failure and discards the file. */
+static void s_timeout_cb(evutil_socket_t fd, short what, void *arg) {
+    (void)fd;
+    (void)what;
+    tp_daemon_t           *d = arg;
+    struct tp_daemon_snap *s = d->snap;
+    if (!s->pid)
+        return;
+    log_warning("The snapshot writer (pid %d) is still running after %" PRId64
+                " ms (snapshot.timeout): killed",
+                (int)s->pid, d->cfg->snapshot.timeout_ms);
+    kill(s->pid, SIGKILL);
 }
 
 static void s_begin(tp_daemon_t *d, uint64_t ring) {
@@ -302,6 +324,12 @@ static void s_begin(tp_daemon_t *d, uint64_t ring) {
     struct timeval poll = { 0, POLL_MS * 1000 };
     if (!s->child_ev || event_add(s->child_ev, s->pidfd >= 0 ? NULL : &poll) < 0)
         log_error("Out of memory watching the snapshot writer; it is reaped at shutdown");
+    int64_t        t = d->cfg->snapshot.timeout_ms;
+    struct timeval limit = { (time_t)(t / 1000), (suseconds_t)(t % 1000) * 1000 };
+    if (!s->timeout_ev)
+        s->timeout_ev = evtimer_new(d->base, s_timeout_cb, d);
+    if (!s->timeout_ev || evtimer_add(s->timeout_ev, &limit) < 0)
+        log_error("Out of memory timing the snapshot writer; snapshot.timeout is not enforced");
 }
 
 void tp_daemon_snapshot_flushed(tp_daemon_t *d, uint64_t ring) {
@@ -406,6 +434,8 @@ void tp_daemon_snapshot_stop(tp_daemon_t *d) {
         event_free(s->interval_ev);
     if (s->lag_ev)
         event_free(s->lag_ev);
+    if (s->timeout_ev)
+        event_free(s->timeout_ev);
     free(s);
     d->snap = NULL;
 }

@@ -141,6 +141,7 @@ typedef struct tp_config {
         int64_t  interval_ms;      /* one at least this often when events came (0 = not by time) */
         uint64_t keep;             /* snapshots kept; the log is cut behind the oldest */
         int64_t  log_retention_ms; /* event log kept this long even behind a snapshot (audit) */
+        int64_t  timeout_ms;       /* a writer child running longer is killed */
     } snapshot;
     struct {
         bool     enabled;            /* serve /healthz, /metrics, /status */

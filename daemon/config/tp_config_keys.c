@@ -111,6 +111,11 @@ const tp_config_key_t tp_config_keys[] = {
       TP_CONFIG_DURATION_MAX_MS, "0ms",
       "keep logged events this long even once a snapshot holds them, for audit (0ms: delete them"
       " behind the oldest snapshot kept; journal.event_retention still caps their age)"),
+    K("snapshot.timeout", TP_CONFIG_DURATION, snapshot.timeout_ms, 1000, TP_CONFIG_DURATION_MAX_MS,
+      "10m",
+      "a writer child still running after this long is killed and its snapshot counted as"
+      " failed (a hung writer would otherwise block every later snapshot); the next is tried at"
+      " the next trigger"),
     K("http.enabled", TP_CONFIG_BOOL, http.enabled, 0, 1, "true",
       "serve /healthz, /metrics (Prometheus) and /status (JSON) over HTTP"),
     K("http.listen", TP_CONFIG_LISTEN, http.listen, 0, 0, "127.0.0.1:7605",
@@ -354,8 +359,8 @@ const char *tp_config_default_yaml(void) {
            "journal: { enabled: true, retention: 30d, max_alerts: 1000000, event_retention: 200d,"
            " commit_interval: 0ms,\n"
            "           checkpoint_interval: 1s, wal_max_bytes: 67108864 }\n"
-           "snapshot: { enabled: true, every: 1000000, interval: 1h, keep: 2, log_retention: 0ms "
-           "}\n"
+           "snapshot: { enabled: true, every: 1000000, interval: 1h, keep: 2, log_retention: 0ms,"
+           " timeout: 10m }\n"
            "http:\n"
            "  enabled: true\n"
            "  listen: \"127.0.0.1:7605\"\n"
