@@ -198,13 +198,14 @@ static void test_full_ring_waits_and_loses_nothing(void **state) {
     assert_int_equal(last, first + 199);
 }
 
-static int64_t s_meta_last_seq(const char *path) {
+/* meta's value for `key`, read straight from the file. */
+static int64_t s_meta(const char *path, const char *key) {
     sqlite3      *db;
     sqlite3_stmt *st;
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-    assert_int_equal(
-        sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key='last_seq'", -1, &st, NULL),
-        SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key=?", -1, &st, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC), SQLITE_OK);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
     int64_t v = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
@@ -221,20 +222,6 @@ static void s_meta_set(const char *path, const char *key, int64_t value) {
     sqlite3_close(db);
 }
 
-static int64_t s_meta_schema(const char *path) {
-    sqlite3      *db;
-    sqlite3_stmt *st;
-    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-    assert_int_equal(
-        sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key='schema'", -1, &st, NULL),
-        SQLITE_OK);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    int64_t v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return v;
-}
-
 static void s_reopen(fx_t *f) {
     char err[256];
     tp_journal_close(&f->j);
@@ -248,7 +235,7 @@ static void s_reopen(fx_t *f) {
 static void test_last_seq_without_a_meta_write_per_commit(void **state) {
     fx_t *f = *state;
     s_commit_alerts(f->j, 1, 5);
-    assert_int_equal(s_meta_last_seq(f->path), 0);
+    assert_int_equal(s_meta(f->path, "last_seq"), 0);
     s_reopen(f);
     assert_int_equal(tp_journal_last_seq(f->j), 5);
     assert_int_equal(tp_journal_prune(f->j, 1000, 1, 0), 5); /* written at 0: all too old */
@@ -265,12 +252,12 @@ static void test_last_seq_without_a_meta_write_per_commit(void **state) {
 static void test_schema_upgraded_from_1_newer_refused(void **state) {
     fx_t *f = *state;
     char  err[256] = "";
-    assert_int_equal(s_meta_schema(f->path), 2);
+    assert_int_equal(s_meta(f->path, "schema"), 2);
     tp_journal_close(&f->j);
     s_meta_set(f->path, "schema", 1);
     s_meta_set(f->path, "last_seq", 7); /* a 1 wrote it at every commit */
     assert_int_equal(tp_journal_open(f->path, err, sizeof err, &f->j), 0);
-    assert_int_equal(s_meta_schema(f->path), 2);
+    assert_int_equal(s_meta(f->path, "schema"), 2);
     assert_int_equal(tp_journal_last_seq(f->j), 7);
     tp_journal_close(&f->j);
     s_meta_set(f->path, "schema", 3);
