@@ -1,5 +1,6 @@
 /* tp_testutil — see tp_testutil.h. */
 #include "tp_testutil.h"
+#include "tp_snapio.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -278,4 +279,23 @@ void *tp_fixture_or_skip(void **state) {
     if (!*state)
         skip();
     return *state;
+}
+
+FILE *tp_test_snap_file(tp_snapw_t **ret_w) {
+    FILE *f = tmpfile();
+    assert_non_null(f);
+    assert_int_equal(tp_snapw_new(fileno(f), ret_w), 0);
+    return f;
+}
+
+void tp_test_snap_written(tp_snapw_t **w) {
+    assert_int_equal(tp_snapw_flush(*w, NULL), 0);
+    tp_snapw_destroy(w);
+}
+
+tp_snapr_t *tp_test_snap_reader(FILE *f, uint64_t limit) {
+    tp_snapr_t *r;
+    assert_int_equal(lseek(fileno(f), 0, SEEK_SET), 0);
+    assert_int_equal(tp_snapr_new(fileno(f), limit, &r), 0);
+    return r;
 }

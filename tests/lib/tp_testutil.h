@@ -7,6 +7,8 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 typedef struct {
@@ -57,6 +59,17 @@ size_t tp_count_lines(const char *text, const char *needle);
 const char *tp_not_once(const char *text, const char *const needles[]);
 #define TP_EXPECT_ONCE(text, ...) \
     assert_string_equal(tp_not_once((text), (const char *const[]){ __VA_ARGS__, NULL }), "")
+
+/* A snapshot section round trip through an unlinked temporary file (what
+ * every save/load test does): tp_test_snap_file makes the file and a
+ * writer on it, tp_test_snap_written flushes (asserting no error) and
+ * frees the writer, tp_test_snap_reader reads the file from its start, at
+ * most `limit` bytes (0: all); call it again to read it once more. */
+typedef struct tp_snapw tp_snapw_t;
+typedef struct tp_snapr tp_snapr_t;
+FILE                   *tp_test_snap_file(tp_snapw_t **ret_w);
+void                    tp_test_snap_written(tp_snapw_t **w);
+tp_snapr_t             *tp_test_snap_reader(FILE *f, uint64_t limit);
 
 /* "" when the file at path holds needle, else needle: TP_EXPECT_FILE_HAS
  * asserts it (cmocka), naming what is missing. */

@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "tp_testengine.h"
+#include "tp_testutil.h"
 
 #define SUBMITTED TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED
 
@@ -82,13 +83,10 @@ static void s_call(tp_fixture_t *f, const char *id, int64_t at) {
 /* Saves f's engine and loads it into a new engine running `names`;
  * returns it, with what the load logged in *ret_log (caller frees). */
 static tp_fixture_t *s_restart(tp_fixture_t *f, const char *names, char **ret_log) {
-    FILE *snap = tmpfile();
-    assert_non_null(snap);
     tp_snapw_t *w;
-    assert_int_equal(tp_snapw_new(fileno(snap), &w), 0);
+    FILE       *snap = tp_test_snap_file(&w);
     tp_engine_save(f->engine, w);
-    assert_int_equal(tp_snapw_flush(w, NULL), 0);
-    tp_snapw_destroy(&w);
+    tp_test_snap_written(&w);
 
     tp_fixture_t *g = s_engine(names);
     FILE         *log = tmpfile();
@@ -97,11 +95,9 @@ static tp_fixture_t *s_restart(tp_fixture_t *f, const char *names, char **ret_lo
     int saved = dup(STDERR_FILENO);
     assert_true(saved >= 0);
     assert_true(dup2(fileno(log), STDERR_FILENO) >= 0);
-    assert_int_equal(lseek(fileno(snap), 0, SEEK_SET), 0);
-    tp_snapr_t *r;
-    assert_int_equal(tp_snapr_new(fileno(snap), 0, &r), 0);
-    int  k = tp_engine_load(g->engine, r);
-    bool at_end = tp_snapr_at_end(r);
+    tp_snapr_t *r = tp_test_snap_reader(snap, 0);
+    int         k = tp_engine_load(g->engine, r);
+    bool        at_end = tp_snapr_at_end(r);
     tp_snapr_destroy(&r);
     fflush(stderr);
     dup2(saved, STDERR_FILENO);

@@ -25,21 +25,16 @@
 #define CUT    (EVENTS / 2 + 13) /* mid-cycle: a contract half walked */
 
 static FILE *s_save(tp_engine_t *e) {
-    FILE *f = tmpfile();
-    assert_non_null(f);
     tp_snapw_t *w;
-    assert_int_equal(tp_snapw_new(fileno(f), &w), 0);
+    FILE       *f = tp_test_snap_file(&w);
     tp_engine_save(e, w);
-    assert_int_equal(tp_snapw_flush(w, NULL), 0);
-    tp_snapw_destroy(&w);
+    tp_test_snap_written(&w);
     return f;
 }
 
 static int s_load(tp_engine_t *e, FILE *f, uint64_t limit) {
-    assert_int_equal(lseek(fileno(f), 0, SEEK_SET), 0);
-    tp_snapr_t *r;
-    assert_int_equal(tp_snapr_new(fileno(f), limit, &r), 0);
-    int k = tp_engine_load(e, r);
+    tp_snapr_t *r = tp_test_snap_reader(f, limit);
+    int         k = tp_engine_load(e, r);
     if (k == 0 && !tp_snapr_at_end(r))
         k = -EPROTO;
     tp_snapr_destroy(&r);

@@ -19,6 +19,7 @@
 #include "tp_kpi_trend.h"
 #include "tp_snapio.h"
 #include "tp_testkpi.h"
+#include "tp_testutil.h"
 
 #define SUBMITTED TOUCHPOINT__V1__CALL_STATUS__CALL_STATUS_SUBMITTED
 #define STARTED   TOUCHPOINT__V1__STEP_STATE__STEP_STATE_STARTED
@@ -242,22 +243,17 @@ static void test_save_load(void **state) {
     s_stream(k);
     int64_t d = W0 + 2 * W + TP_D;
     s_call(k, "c5", d, "C5", d, TERR); /* fires; fixed after the save */
-    char path[] = "/tmp/test_kpi_trend.XXXXXX";
-    int  fd = mkstemp(path);
-    assert_true(fd >= 0);
-    unlink(path);
     tp_snapw_t *w;
-    assert_int_equal(tp_snapw_new(fd, &w), 0);
+    FILE       *snap = tp_test_snap_file(&w);
+    int         fd = fileno(snap);
     assert_int_equal(tp_kpi_save(k->kpi, w), 0);
-    tp_snapw_destroy(&w);
+    tp_test_snap_written(&w);
 
     tp_metrics_t *m2;
     tp_kpi_t     *k2;
     assert_int_equal(tp_metrics_new("touchpointd_", &m2), 0);
     assert_int_equal(tp_kpi_new(k->f->cfg, m2, &k2), 0);
-    assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
-    tp_snapr_t *r;
-    assert_int_equal(tp_snapr_new(fd, 0, &r), 0);
+    tp_snapr_t *r = tp_test_snap_reader(snap, 0);
     assert_int_equal(tp_kpi_load(k2, r), 0);
     assert_true(tp_snapr_at_end(r));
     tp_snapr_destroy(&r);
@@ -289,15 +285,14 @@ static void test_save_load(void **state) {
     /* A file cut short is refused, not half-loaded into a crash. */
     off_t size = lseek(fd, 0, SEEK_END);
     assert_int_equal(ftruncate(fd, size / 2), 0);
-    assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
     assert_int_equal(tp_metrics_new("touchpointd_", &m2), 0);
     assert_int_equal(tp_kpi_new(k->f->cfg, m2, &k2), 0);
-    assert_int_equal(tp_snapr_new(fd, 0, &r), 0);
+    r = tp_test_snap_reader(snap, 0);
     assert_true(tp_kpi_load(k2, r) < 0);
     tp_snapr_destroy(&r);
     tp_kpi_destroy(&k2);
     tp_metrics_destroy(&m2);
-    close(fd);
+    fclose(snap);
     kfx_free(k);
 }
 

@@ -214,11 +214,8 @@ static void test_packed_bytes_are_exact(void **state) {
  * FIRINGs captured in `got`: what an older daemon wrote) and loads them
  * into a fresh lifecycle publishing into `got`. */
 static tp_alerts_t *s_reload(fixture_t *f, bool v1) {
-    FILE *tmp = tmpfile();
-    assert_non_null(tmp);
-    int         fd = fileno(tmp);
     tp_snapw_t *w;
-    assert_int_equal(tp_snapw_new(fd, &w), 0);
+    FILE       *tmp = tp_test_snap_file(&w);
     if (v1) {
         tp_snapw_section(w, TP_SNAP_TAG('A', 'L', 'R', 'T'), 1);
         tp_snapw_u64(w, tp_alerts_next_sequence(f->a));
@@ -233,12 +230,9 @@ static tp_alerts_t *s_reload(fixture_t *f, bool v1) {
     } else {
         tp_alerts_save(f->a, w);
     }
-    assert_int_equal(tp_snapw_flush(w, NULL), 0);
-    tp_snapw_destroy(&w);
-    assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
-    tp_snapr_t  *r;
+    tp_test_snap_written(&w);
+    tp_snapr_t  *r = tp_test_snap_reader(tmp, 0);
     tp_alerts_t *b;
-    assert_int_equal(tp_snapr_new(fd, 0, &r), 0);
     assert_int_equal(tp_alerts_new(&f->st, &b), 0);
     tp_alerts_set_sink(b, tp_test_sink, &f->got);
     assert_int_equal(tp_alerts_load(b, r), 0);

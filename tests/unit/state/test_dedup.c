@@ -105,22 +105,34 @@ static void test_long_ids(void **state) {
 
 /* d's section written to a temporary file, rewound for reading. */
 static FILE *s_saved(const tp_dedup_t *d) {
-    FILE *f = tmpfile();
-    assert_non_null(f);
     tp_snapw_t *w;
-    assert_int_equal(tp_snapw_new(fileno(f), &w), 0);
+    FILE       *f = tp_test_snap_file(&w);
     tp_dedup_save(d, w);
-    assert_int_equal(tp_snapw_flush(w, NULL), 0);
-    tp_snapw_destroy(&w);
+    tp_test_snap_written(&w);
     return f;
 }
 
 static int s_load(FILE *f, tp_dedup_t *d) {
-    tp_snapr_t *r;
-    assert_int_equal(lseek(fileno(f), 0, SEEK_SET), 0);
-    assert_int_equal(tp_snapr_new(fileno(f), 0, &r), 0);
-    int k = tp_dedup_load(d, r);
+    tp_snapr_t *r = tp_test_snap_reader(f, 0);
+    int         k = tp_dedup_load(d, r);
     tp_snapr_destroy(&r);
+    return k;
+}
+
+/* What loading a hand-made section (version, count, one block) into a
+ * window of 8 returns. */
+static int s_load_section(uint32_t version, uint64_t count, const char *block, size_t len) {
+    tp_snapw_t *w;
+    FILE       *f = tp_test_snap_file(&w);
+    tp_snapw_section(w, TP_SNAP_TAG('D', 'D', 'U', 'P'), version);
+    tp_snapw_u64(w, count);
+    tp_snapw_bytes(w, block, len);
+    tp_test_snap_written(&w);
+    tp_dedup_t *d;
+    assert_int_equal(tp_dedup_new(8, &d), 0);
+    int k = s_load(f, d);
+    fclose(f);
+    tp_dedup_destroy(&d);
     return k;
 }
 
@@ -159,39 +171,13 @@ static void test_snapshot_round_trip(void **state) {
  * takes an older snapshot or replays everything, never a half window. */
 static void test_old_version_refused(void **state) {
     (void)state;
-    FILE *f = tmpfile();
-    assert_non_null(f);
-    tp_snapw_t *w;
-    assert_int_equal(tp_snapw_new(fileno(f), &w), 0);
-    tp_snapw_section(w, TP_SNAP_TAG('D', 'D', 'U', 'P'), 1);
-    tp_snapw_u64(w, 1);
-    tp_snapw_bytes(w, "e1", 2);
-    assert_int_equal(tp_snapw_flush(w, NULL), 0);
-    tp_snapw_destroy(&w);
-    tp_dedup_t *d;
-    assert_int_equal(tp_dedup_new(8, &d), 0);
-    assert_int_equal(s_load(f, d), -EPROTO);
-    fclose(f);
-    tp_dedup_destroy(&d);
+    assert_int_equal(s_load_section(1, 1, "e1", 2), -EPROTO);
 }
 
 /* A block shorter than the count says is a bad file, not an over-read. */
 static void test_short_block_refused(void **state) {
     (void)state;
-    FILE *f = tmpfile();
-    assert_non_null(f);
-    tp_snapw_t *w;
-    assert_int_equal(tp_snapw_new(fileno(f), &w), 0);
-    tp_snapw_section(w, TP_SNAP_TAG('D', 'D', 'U', 'P'), 2);
-    tp_snapw_u64(w, 3);
-    tp_snapw_bytes(w, "0123456789abcdef0123456789abcdef", 32);
-    assert_int_equal(tp_snapw_flush(w, NULL), 0);
-    tp_snapw_destroy(&w);
-    tp_dedup_t *d;
-    assert_int_equal(tp_dedup_new(8, &d), 0);
-    assert_int_equal(s_load(f, d), -EBADMSG);
-    fclose(f);
-    tp_dedup_destroy(&d);
+    assert_int_equal(s_load_section(2, 3, "0123456789abcdef0123456789abcdef", 32), -EBADMSG);
 }
 
 TP_TEST_MAIN(cmocka_unit_test(test_new_then_duplicate),

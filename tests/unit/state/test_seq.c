@@ -62,16 +62,11 @@ static void test_snapshot_many(void **state) {
         snprintf(name, sizeof name, "src-%u-%.*s", i, (int)(i % 61), pad);
         assert_int_equal(tp_seq_observe(s, name, BIG + i, NULL), TP_SEQ_OK);
     }
-    FILE *tmp = tmpfile();
-    assert_non_null(tmp);
     tp_snapw_t *w;
-    tp_snapr_t *r;
-    assert_int_equal(tp_snapw_new(fileno(tmp), &w), 0);
+    FILE       *tmp = tp_test_snap_file(&w);
     tp_seq_save(s, w);
-    assert_int_equal(tp_snapw_flush(w, NULL), 0);
-    tp_snapw_destroy(&w);
-    assert_int_equal(lseek(fileno(tmp), 0, SEEK_SET), 0);
-    assert_int_equal(tp_snapr_new(fileno(tmp), 0, &r), 0);
+    tp_test_snap_written(&w);
+    tp_snapr_t *r = tp_test_snap_reader(tmp, 0);
     assert_int_equal(tp_seq_new(N, &t), 0);
     assert_int_equal(tp_seq_load(t, r), 0);
     assert_int_equal(tp_seq_sources(t), N);

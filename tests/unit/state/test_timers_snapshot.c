@@ -80,18 +80,13 @@ static void test_loaded_deadlines_fire_in_the_same_order(void **state) {
             assert_int_equal(tp_timers_arm_timer(a, &ea[i], 7, s_due()), 0);
     }
     /* Saved as the engine does: the set, then each record's timer. */
-    FILE *f = tmpfile();
-    assert_non_null(f);
     tp_snapw_t *w;
-    assert_int_equal(tp_snapw_new(fileno(f), &w), 0);
+    FILE       *f = tp_test_snap_file(&w);
     tp_timers_save(a, w);
     for (size_t i = 0; i < EMBEDDED; i++)
         tp_timers_save_timer(&ea[i], w);
-    assert_int_equal(tp_snapw_flush(w, NULL), 0);
-    tp_snapw_destroy(&w);
-    assert_int_equal(lseek(fileno(f), 0, SEEK_SET), 0);
-    tp_snapr_t *r;
-    assert_int_equal(tp_snapr_new(fileno(f), 0, &r), 0);
+    tp_test_snap_written(&w);
+    tp_snapr_t *r = tp_test_snap_reader(f, 0);
     assert_int_equal(tp_timers_load(b, r), 0);
     for (size_t i = 0; i < EMBEDDED; i++)
         assert_int_equal(tp_timers_load_timer(b, &eb[i], r), 0);
