@@ -37,6 +37,7 @@ struct tp_daemon_snap {
     uint64_t      ring;     /* the journal ring position that stores it */
     bool          written;  /* the child succeeded: waits for the log's commit */
     bool          time_due; /* snapshot.interval passed */
+    bool          retry;    /* the last one failed: the next interval tries again */
     bool          warned;   /* the engine's state cannot be saved (logged once) */
     bool          closing;  /* shutting down: no new snapshot */
     uint64_t      last_pos; /* the position of the last snapshot started */
@@ -183,8 +184,10 @@ int tp_daemon_snapshot_restore(tp_daemon_t *d, uint64_t *ret_after) {
 static void s_fail(tp_daemon_t *d, const char *why) {
     struct tp_daemon_snap *s = d->snap;
     s->n_failed++;
-    /* Tried again at the next trigger, even with no event since. */
-    s->last_pos = s->last_position;
+    /* Tried again at the next snapshot.interval even with no event since
+     * (or after snapshot.every more), never at once: a fork that keeps
+     * failing must not be retried every loop turn. */
+    s->retry = true;
     log_warning("Failed to write the snapshot at event-log position %" PRIu64 ": %s", s->pos, why);
     tp_snapshot_discard(d->cfg->state_dir, s->pos);
 }
@@ -305,6 +308,7 @@ static void s_begin(tp_daemon_t *d, uint64_t ring) {
     s->ring = ring;
     s->t0 = tp_monotonic_ms();
     s->time_due = false;
+    s->retry = false;
     s->last_pos = s->pos;
     s->snap_lag_n = 0;
     s->idle_lag_p99 = s_p99(s->idle_lag, s->idle_lag_n, NULL);
@@ -337,7 +341,7 @@ void tp_daemon_snapshot_flushed(tp_daemon_t *d, uint64_t ring) {
     if (!s || s->pid || s->written || s->closing || !d->cfg->snapshot.enabled)
         return;
     uint64_t last = tp_journal_last_event(d->journal);
-    if (last == s->last_pos)
+    if (last == s->last_pos && !s->retry)
         return;
     uint64_t every = d->cfg->snapshot.every;
     if (s->time_due || (every && last - s->last_pos >= every))
@@ -356,7 +360,7 @@ static void s_interval_cb(evutil_socket_t fd, short what, void *arg) {
     tp_daemon_t *d = arg;
     d->snap->time_due = true;
     /* Taken at the end of a turn (the flush), where state and log agree. */
-    if (tp_journal_last_event(d->journal) != d->snap->last_pos)
+    if (tp_journal_last_event(d->journal) != d->snap->last_pos || d->snap->retry)
         event_active(d->flush_ev, EV_TIMEOUT, 0);
 }
 
